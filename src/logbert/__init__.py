@@ -1,0 +1,3 @@
+"""logbert: self-supervised log anomaly detection with LogBERT."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,187 @@
+"""Typed configuration for every stage of the pipeline.
+
+One frozen pydantic model per stage, combined in :class:`LogBertConfig`. Load order is
+defaults, then a TOML file, then explicit overrides; validation happens once, at load time.
+The whole config is saved inside the artifact (``config.json``), so a model always carries the
+settings it was trained with. Service settings live apart, in ``logbert.service.settings``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from logbert.errors import ConfigError
+
+#: Built-in header formats (see ``logbert.parsing.headers.BUILTIN_FORMATS``).
+FormatName = Literal[
+    "openstack",  # loghub / DeepLog nova: <Logrecord> <Date> <Time> <Pid> <Level> <Component> [<ADDR>] ...
+    "openstack_devstack",  # DevStack nova without timestamps: <Level> <Component> <Content>
+    "hdfs",
+    "bgl",
+    "thunderbird",
+    "raw",  # the whole line is the content
+]
+SessionPreset = Literal["openstack_instance", "hdfs_block"]
+WindowMode = Literal["session", "sliding", "time"]
+MaskStrategy = Literal["strided", "seeded"]
+ScoreKind = Literal["miss_ratio", "dist"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MaskRule(_Frozen):
+    """One masking rule: every match of ``pattern`` in a line's content becomes ``replacement``."""
+
+    name: str
+    pattern: str
+    replacement: str = "<*>"
+
+
+class ParserConfig(_Frozen):
+    """Header parsing, masking and Drain template mining."""
+
+    format: FormatName | None = "raw"  # a built-in header format; ignored when log_format is set
+    log_format: str | None = None  # custom loghub-style format string, e.g. "<Date> <Time> <Content>"
+    masks: tuple[MaskRule, ...] | None = None  # None = the built-in rules for `format`
+    drain_sim_th: float = 0.5  # Drain similarity threshold (loghub benchmark uses 0.4-0.7 per dataset)
+    drain_depth: int = Field(4, ge=3)  # prefix-tree depth; drain3 requires >= 3
+    drain_max_children: int = Field(100, ge=2)  # max children per tree node
+    drain_extra_delimiters: tuple[str, ...] = ()  # extra token delimiters besides whitespace
+    max_line_chars: int = Field(10_000, ge=16)  # longer lines are truncated and counted, not dropped
+    cache_size: int = Field(100_000, ge=0)  # masked-content -> key cache (0 disables the fast path)
+
+
+class WindowConfig(_Frozen):
+    """How keys become sequences."""
+
+    mode: WindowMode = "session"
+    session_preset: SessionPreset | None = "openstack_instance"  # id regex preset for mode="session"
+    session_pattern: str | None = None  # any regex; group 1 (or the whole match) is the session id
+    window_size: int = Field(20, ge=1)  # keys per sliding window
+    stride: int = Field(20, ge=1)  # step between sliding windows (= window_size: no overlap)
+    time_window_s: float = Field(60.0, gt=0)  # width of a time window, seconds
+    max_len: int = Field(32, ge=2)  # longer sessions are split into windows of at most this many keys
+    min_len: int = Field(1, ge=1)  # shorter sequences are skipped with a reason
+
+    @model_validator(mode="after")
+    def _check(self) -> WindowConfig:
+        if self.mode == "session" and self.session_preset is None and self.session_pattern is None:
+            raise ValueError("mode='session' needs session_preset or session_pattern")
+        if self.min_len > self.max_len:
+            raise ValueError(f"min_len ({self.min_len}) must be <= max_len ({self.max_len})")
+        return self
+
+
+class ModelConfig(_Frozen):
+    """LogBERT encoder; defaults follow the blueprint (paper-sized small model)."""
+
+    vocab_size: int = Field(0, ge=0)  # set from the fitted vocabulary (specials included); 0 = not yet
+    max_len: int = Field(32, ge=2)  # keys per sequence, DIST excluded (positions = max_len + 1)
+    d_model: int = Field(128, ge=8)  # embedding size
+    d_ff: int = Field(256, ge=8)  # feed-forward size
+    n_heads: int = Field(4, ge=1)
+    n_layers: int = Field(2, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        return self
+
+
+class TrainConfig(_Frozen):
+    """Optimisation. Train and validation data hold normal sequences only."""
+
+    mask_ratio: float = Field(0.5, gt=0.0, lt=1.0)  # share of keys masked per training sequence
+    alpha: float = Field(0.1, ge=0.0)  # weight of the VHM (hypersphere) loss
+    use_mlkp: bool = True  # masked log-key prediction loss on; off only for the VHM-only ablation
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(30, ge=1)
+    warmup_fraction: float = Field(0.1, ge=0, lt=1)  # share of steps with linear warm-up, then cosine decay
+    patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
+    val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal training sessions held out
+    seed: int = 42
+    device: str = "cpu"
+    num_threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch default
+
+
+class ScoringConfig(_Frozen):
+    """Deterministic scoring and the threshold."""
+
+    top_g: int = Field(6, ge=1)  # a masked key is a miss when its true id is not in the top-g predictions
+    mask_strategy: MaskStrategy = "strided"  # strided: every position masked exactly once
+    mask_stride: int = Field(4, ge=1)  # strided: pass p masks positions p, p+s, p+2s, ... (s passes)
+    n_rounds: int = Field(4, ge=1)  # seeded: number of random mask rounds
+    seed: int = 1234  # seeded: fixed mask seed, so scores are deterministic
+    score: ScoreKind = "miss_ratio"  # which score decides (higher = more anomalous)
+    threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal-only validation quantile
+    threshold_margin: float = Field(0.0, ge=0)  # added to the quantile; keeps ties with val scores out
+    batch_size: int = Field(256, ge=1)
+
+
+class LogBertConfig(_Frozen):
+    """Everything the pipeline needs; saved in the artifact as ``config.json``."""
+
+    parser: ParserConfig = ParserConfig()
+    window: WindowConfig = WindowConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    scoring: ScoringConfig = ScoringConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> LogBertConfig:
+        if self.model.max_len < self.window.max_len:
+            raise ValueError(
+                f"model.max_len ({self.model.max_len}) must be >= window.max_len ({self.window.max_len})"
+            )
+        return self
+
+    def with_overrides(self, overrides: dict[str, Any]) -> LogBertConfig:
+        """Return a copy with dotted-key overrides applied, e.g. ``{"train.epochs": 3}``."""
+        data = self.model_dump()
+        for dotted, value in overrides.items():
+            section, _, key = dotted.partition(".")
+            if section not in data or not isinstance(data[section], dict) or key not in data[section]:
+                raise ConfigError(f"unknown config key {dotted!r}")
+            data[section][key] = value
+        return config_from_dict(data)
+
+
+def config_from_dict(data: dict[str, Any]) -> LogBertConfig:
+    """Validate a nested dict into a :class:`LogBertConfig`.
+
+    Raises:
+        ConfigError: with pydantic's message when a value is wrong or a key is unknown.
+    """
+    try:
+        return LogBertConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config: {exc}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LogBertConfig:
+    """Defaults, then the TOML file at ``path`` (if any), then dotted-key ``overrides``.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or holds an invalid value.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p} is not valid TOML: {exc}") from None
+    config = config_from_dict(data)
+    return config.with_overrides(overrides) if overrides else config

@@ -1,0 +1,57 @@
+"""The record schema every stage shares: a header-parsed line and a key sequence.
+
+Names follow one rule across the code base: ``template`` is a mined string, ``key_id`` the
+parser's integer for it (``UNK_KEY`` for a template unseen at inference), ``token_id`` the
+vocabulary index the model sees (specials PAD/DIST/MASK/UNK included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: key_id of a line whose template the frozen parser has never seen.
+UNK_KEY = -1
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One raw line after header parsing (before masking and template mining)."""
+
+    line_no: int  # 1-based line number in its file
+    content: str  # the free-text part of the line, the only part Drain sees
+    timestamp: float | None = None  # seconds since the epoch, or None when the format has no time
+    fields: Mapping[str, str] = field(default_factory=dict)  # the other header fields (Level, Component ...)
+
+
+@dataclass(slots=True)
+class KeySequence:
+    """An ordered run of log keys: one session, or one window of a session or stream.
+
+    ``label`` is 1 for anomalous, 0 for normal, None when unknown.
+    """
+
+    session_id: str
+    key_ids: list[int]
+    label: int | None = None
+    line_nos: list[int] = field(default_factory=list)  # source line of each key (empty for key files)
+    start_time: float | None = None  # first timestamp, when the format has one
+    window_index: int = 0  # position of this window inside its session (0 for the first)
+
+
+@dataclass(slots=True)
+class ReadReport:
+    """What happened to every input line: nothing is dropped without being counted here."""
+
+    n_lines: int = 0  # lines read
+    n_parsed: int = 0  # lines whose header matched the format
+    n_malformed: int = 0  # header did not match (e.g. traceback continuation lines)
+    n_binary: int = 0  # not valid UTF-8 or holding control bytes; decoded with replacement and counted
+    n_truncated: int = 0  # longer than ParserConfig.max_line_chars
+    n_empty: int = 0  # blank lines
+    n_without_session: int = 0  # parsed, but no session id found (mode="session" only)
+    n_unknown_template: int = 0  # template unseen by the frozen parser (mapped to UNK_KEY)
+    malformed_examples: list[str] = field(default_factory=list)  # first few offending lines, for the report
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]

@@ -1,0 +1,37 @@
+from pathlib import Path
+
+import pytest
+
+from logbert.config import LogBertConfig, load_config
+from logbert.errors import ConfigError
+
+
+def test_defaults_follow_the_blueprint() -> None:
+    c = LogBertConfig()
+    assert (c.model.d_model, c.model.d_ff, c.model.n_heads, c.model.n_layers) == (128, 256, 4, 2)
+    assert c.model.max_len == 32 and c.train.alpha == 0.1
+
+
+def test_toml_then_overrides(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text('[train]\nepochs = 3\n[window]\nmode = "sliding"\n')
+    c = load_config(p, {"train.seed": 7})
+    assert c.train.epochs == 3 and c.train.seed == 7 and c.window.mode == "sliding"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['[train]\nepochs = 0\n', '[train]\nno_such_key = 1\n', '[window]\nmode = "weird"\n', "not toml ["],
+)
+def test_bad_config_is_a_clear_error(tmp_path: Path, text: str) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError):
+        load_config(p)
+
+
+def test_missing_file_and_unknown_override(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="unknown config key"):
+        load_config(None, {"train.nope": 1})
