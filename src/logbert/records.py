@@ -54,4 +54,4 @@ class ReadReport:
     malformed_examples: list[str] = field(default_factory=list)  # first few offending lines, for the report
 
     def as_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
