@@ -49,12 +49,14 @@ class ParserConfig(_Frozen):
     format: FormatName | None = "raw"  # a built-in header format; ignored when log_format is set
     log_format: str | None = None  # custom loghub-style format string, e.g. "<Date> <Time> <Content>"
     masks: tuple[MaskRule, ...] | None = None  # None = the built-in rules for `format`
-    drain_sim_th: float = 0.5  # Drain similarity threshold (loghub benchmark uses 0.4-0.7 per dataset)
-    drain_depth: int = Field(4, ge=3)  # prefix-tree depth; drain3 requires >= 3
+    # None = the built-in default of `format` (logbert.parsing.drain.FORMAT_DEFAULTS); a number overrides it
+    drain_sim_th: float | None = Field(None, gt=0.0, le=1.0)  # Drain similarity threshold
+    drain_depth: int | None = Field(None, ge=3)  # prefix-tree depth; drain3 requires >= 3
     drain_max_children: int = Field(100, ge=2)  # max children per tree node
     drain_extra_delimiters: tuple[str, ...] = ()  # extra token delimiters besides whitespace
     max_line_chars: int = Field(10_000, ge=16)  # longer lines are truncated and counted, not dropped
     cache_size: int = Field(100_000, ge=0)  # masked-content -> key cache (0 disables the fast path)
+    n_jobs: int = Field(0, ge=0)  # processes that mask large inputs (>= 200k lines); 0 = all cores, 1 = none
 
 
 class WindowConfig(_Frozen):

@@ -1,0 +1,3 @@
+from benchmarks.parsing.run import main
+
+raise SystemExit(main())

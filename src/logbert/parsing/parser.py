@@ -1,0 +1,232 @@
+"""LogParser: masked content -> template -> key id, fitted once and frozen for inference.
+
+``fit`` mines templates with Drain (:mod:`logbert.parsing.drain`) over masked contents; key ids
+are 0..K-1 in order of first appearance. ``transform`` is frozen: a content maps to the most
+specific template that covers it (every non-wildcard token equal), or to ``UNK_KEY`` when none
+does; it never creates templates. ``fit_transform(x)`` equals ``fit(x).transform(x)``, so a line
+gets the same key in training and at inference.
+
+Per-format defaults: with ``ParserConfig(format="openstack")`` and nothing else, the parser uses
+that format's masks (:func:`~logbert.parsing.masking.default_masks`) and Drain settings
+(:data:`~logbert.parsing.drain.FORMAT_DEFAULTS`); ``masks``, ``drain_sim_th`` or ``drain_depth``
+set in the config win. The effective values are stored in :meth:`LogParser.to_dict`.
+
+Fast path (``ParserConfig.cache_size > 0``): masking rules are compiled once; a masked content
+seen before is not offered to Drain again while fitting (adding it again provably changes
+nothing, see :class:`~logbert.parsing.drain.MaskedDrain`) and its key is cached for transform;
+inputs of at least ``PARALLEL_MIN_LINES`` lines are masked in ``n_jobs`` worker processes. The
+keys are identical to the plain path (``cache_size=0, n_jobs=1``); a test checks it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Final
+
+from logbert.config import MaskRule, ParserConfig
+from logbert.errors import InputDataError, NotFittedError
+from logbert.parsing.drain import DrainMiner, DrainSettings, drain_settings
+from logbert.parsing.masking import Masker, default_masks
+from logbert.records import UNK_KEY
+
+#: Inputs at least this long are masked in worker processes (below it, start-up costs more).
+PARALLEL_MIN_LINES: Final[int] = 200_000
+_STATE_VERSION: Final[int] = 1
+
+
+def _mask_chunk(args: tuple[tuple[tuple[str, str, str], ...], list[str]]) -> list[str]:
+    rules, contents = args
+    masker = Masker(MaskRule(name=n, pattern=p, replacement=r) for n, p, r in rules)
+    return [masker.mask(c) for c in contents]
+
+
+def mask_all(masker: Masker, contents: Sequence[str], n_jobs: int) -> list[str]:
+    """Mask every content, in ``n_jobs`` processes when the input is large (0 = all cores).
+
+    The result is the same list, in the same order, as ``[masker.mask(c) for c in contents]``.
+    """
+    workers = n_jobs or (os.cpu_count() or 1)
+    if workers <= 1 or len(contents) < PARALLEL_MIN_LINES:
+        return [masker.mask(c) for c in contents]
+    rules = tuple((r.name, r.pattern, r.replacement) for r in masker.rules)
+    size = -(-len(contents) // (workers * 4))
+    chunks = [(rules, list(contents[i : i + size])) for i in range(0, len(contents), size)]
+    out: list[str] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(_mask_chunk, chunks):
+            out.extend(part)
+    return out
+
+
+class LogParser:
+    """Mine templates from line contents and map contents to key ids.
+
+    Args:
+        config: masking and Drain settings; None = ``ParserConfig()``.
+
+    Attributes (set by ``fit``):
+        templates_: template of each key id (index = key id), wildcards as ``<*>``.
+        n_unknown_: contents ``transform`` mapped to ``UNK_KEY`` since the last ``fit``.
+
+    Example:
+        >>> p = LogParser(ParserConfig(format="openstack"))
+        >>> p.fit_transform(["[instance: 1] VM Started (Lifecycle Event)", "[instance: 2] VM Paused (Lifecycle Event)",
+        ...                  "[instance: 3] VM Started (Lifecycle Event)"])
+        [0, 1, 0]
+        >>> p.transform(["something new"]), p.n_unknown_
+        ([-1], 1)
+    """
+
+    def __init__(self, config: ParserConfig | None = None) -> None:
+        self.config = config if config is not None else ParserConfig()
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, contents: Iterable[str]) -> LogParser:
+        """Mine templates from ``contents`` (line contents, header already removed).
+
+        Raises:
+            InputDataError: ``contents`` is empty.
+        """
+        self._fit_masked(self._mask_many(contents))
+        return self
+
+    def fit_transform(self, contents: Iterable[str]) -> list[int]:
+        """``fit(contents).transform(contents)``, masking each content only once."""
+        masked = self._mask_many(contents)
+        self._fit_masked(masked)
+        return [self._key_of_masked(m) for m in masked]
+
+    def _mask_many(self, contents: Iterable[str]) -> list[str]:
+        self._prepare(self.config)
+        items = contents if isinstance(contents, Sequence) else list(contents)
+        return mask_all(self._masker, items, self.config.n_jobs)
+
+    def _prepare(self, config: ParserConfig) -> None:
+        self.settings_: DrainSettings = drain_settings(config)
+        self.masks_: tuple[MaskRule, ...] = config.masks if config.masks is not None else default_masks(config.format)
+        self._masker = Masker(self.masks_)
+
+    def _fit_masked(self, masked: Sequence[str]) -> None:
+        if not masked:
+            raise InputDataError("cannot fit a parser on no lines")
+        miner = DrainMiner(self.settings_)
+        if self.config.cache_size > 0:
+            seen: set[str] = set()
+            for m in masked:
+                if m in seen:
+                    continue  # re-adding an identical masked content is a no-op in MaskedDrain
+                if len(seen) < self.config.cache_size:
+                    seen.add(m)
+                miner.add(m)
+        else:
+            for m in masked:
+                miner.add(m)
+        self._set_miner(miner)
+
+    def _set_miner(self, miner: DrainMiner) -> None:
+        self._miner = miner
+        self.templates_: list[str] = [" ".join(t) for t in miner.templates()]
+        self.n_unknown_ = 0
+        self._cache: dict[str, int] = {}
+
+    # --------------------------------------------------------------- inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_miner"):
+            raise NotFittedError("LogParser is not fitted: call fit() or LogParser.from_dict() first")
+
+    def transform(self, contents: Iterable[str]) -> list[int]:
+        """Key id of each content (frozen: unseen template -> ``UNK_KEY``, counted in ``n_unknown_``).
+
+        Raises:
+            NotFittedError: before ``fit``.
+        """
+        self._check_fitted()
+        items = contents if isinstance(contents, Sequence) else list(contents)
+        if len(items) >= PARALLEL_MIN_LINES:
+            return [self._key_of_masked(m) for m in mask_all(self._masker, items, self.config.n_jobs)]
+        return [self.transform_one(c) for c in items]
+
+    def transform_one(self, content: str) -> int:
+        """Key id of one content; the cheap per-line form for streaming.
+
+        Raises:
+            NotFittedError: before ``fit``.
+        """
+        self._check_fitted()
+        return self._key_of_masked(self._masker.mask(content))
+
+    def iter_transform(self, contents: Iterable[str]) -> Iterator[int]:
+        """Lazy :meth:`transform` for unbounded streams."""
+        for content in contents:
+            yield self.transform_one(content)
+
+    def _key_of_masked(self, masked: str) -> int:
+        cache = self._cache
+        key = cache.get(masked)
+        if key is None:
+            cluster_id = self._miner.match(masked)
+            key = UNK_KEY if cluster_id is None else cluster_id - 1
+            if len(cache) < self.config.cache_size:
+                cache[masked] = key
+        if key == UNK_KEY:
+            self.n_unknown_ += 1
+        return key
+
+    def mask(self, content: str) -> str:
+        """The masked content Drain sees (for inspection and debugging)."""
+        self._check_fitted()
+        return self._masker.mask(content)
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state; :meth:`from_dict` restores a parser with identical ``transform``.
+
+        Raises:
+            NotFittedError: before ``fit``.
+        """
+        self._check_fitted()
+        return {
+            "version": _STATE_VERSION,
+            "config": self.config.model_dump(mode="json"),
+            "masks": [rule.model_dump(mode="json") for rule in self.masks_],
+            "drain": {
+                "sim_th": self.settings_.sim_th,
+                "depth": self.settings_.depth,
+                "max_children": self.settings_.max_children,
+                "extra_delimiters": list(self.settings_.extra_delimiters),
+            },
+            "clusters": self._miner.state(),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> LogParser:
+        """Rebuild a fitted parser from :meth:`to_dict` output.
+
+        Raises:
+            InputDataError: the state is not a parser state of a known version.
+        """
+        try:
+            if state.get("version") != _STATE_VERSION:
+                raise InputDataError(f"unsupported parser state version {state.get('version')!r}")
+            config = ParserConfig.model_validate(state["config"])
+            masks = tuple(MaskRule.model_validate(m) for m in state["masks"])
+            d = state["drain"]
+            settings = DrainSettings(
+                sim_th=float(d["sim_th"]),
+                depth=int(d["depth"]),
+                max_children=int(d["max_children"]),
+                extra_delimiters=tuple(d["extra_delimiters"]),
+            )
+            miner = DrainMiner.from_state(settings, state["clusters"])
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InputDataError):
+                raise
+            raise InputDataError(f"invalid parser state: {exc!r}") from None
+        parser = cls(config)
+        parser.settings_ = settings
+        parser.masks_ = masks
+        parser._masker = Masker(masks)
+        parser._set_miner(miner)
+        return parser

@@ -1,0 +1,158 @@
+"""Header parsing per format and bad input handling, on real lines where available."""
+
+from __future__ import annotations
+
+import pytest
+
+from logbert.config import ParserConfig
+from logbert.errors import ConfigError, InputDataError
+from logbert.parsing.headers import BUILTIN_FORMATS, HeaderParser, line_text_for_sessions
+from logbert.parsing.reader import MAX_EXAMPLES, LineReader, read_log
+from tests.conftest import dataset_path
+
+OPENSTACK = (
+    "nova-compute.log.1.2017-05-16_13:55:31 2017-05-16 00:00:04.500 2931 INFO nova.compute.manager "
+    "[req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab - - - - -] [instance: b9000564-fe1a-409b-b8cc-1e88b294cd1d] "
+    "VM Started (Lifecycle Event)"
+)
+DEVSTACK = (
+    "INFO nova.compute.claims [req-a4498d64-47bb-491f-adde-effccaba43f0] "
+    "[instance: 11760334-ac63-4cc8-9086-578422af8c99] Claim successful on node parisaserver"
+)
+HDFS = (
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 "
+    "terminating"
+)
+BGL = (
+    "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO "
+    "instruction cache parity error corrected"
+)
+TBIRD = "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root"
+
+
+def test_openstack_header_keeps_instance_in_content_and_request_in_fields() -> None:
+    line = HeaderParser(BUILTIN_FORMATS["openstack"]).parse(OPENSTACK, 7)
+    assert line is not None and line.line_no == 7
+    assert line.content == "[instance: b9000564-fe1a-409b-b8cc-1e88b294cd1d] VM Started (Lifecycle Event)"
+    assert line.fields["ADDR"].startswith("req-3ea4052c") and line.fields["Level"] == "INFO"
+    assert line.fields["Component"] == "nova.compute.manager"
+    assert line.timestamp == pytest.approx(1494892804.5)  # 2017-05-16 00:00:04.500 UTC
+    assert "req-3ea4052c" in line_text_for_sessions(line) and "b9000564" in line_text_for_sessions(line)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw", "content", "timestamp", "field", "value"),
+    [
+        ("openstack_devstack", DEVSTACK, "[instance: 11760334-ac63-4cc8-9086-578422af8c99] Claim successful on "
+         "node parisaserver", None, "Component", "nova.compute.claims"),
+        ("hdfs", HDFS, "PacketResponder 1 for block blk_38865049064139660 terminating", 1226262975.0, "Pid", "148"),
+        ("bgl", BGL, "instruction cache parity error corrected", 1117838570.0, "Node", "R02-M1-N0-C:J12-U11"),
+        ("thunderbird", TBIRD, "session closed for user root", 1131566461.0, "PID", "2915"),
+        ("raw", "  anything at all ", "anything at all", None, None, None),
+    ],
+)
+def test_header_per_format(
+    fmt: str, raw: str, content: str, timestamp: float | None, field: str | None, value: str | None
+) -> None:
+    line = HeaderParser(BUILTIN_FORMATS[fmt]).parse(raw, 1)  # type: ignore[index]
+    assert line is not None
+    assert line.content == content
+    assert line.timestamp == timestamp
+    if field is not None:
+        assert line.fields[field] == value
+
+
+def test_thunderbird_without_pid() -> None:
+    raw = "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 kernel: Linux version 2.6"
+    line = HeaderParser(BUILTIN_FORMATS["thunderbird"]).parse(raw, 1)
+    assert line is not None and line.content == "Linux version 2.6" and "PID" not in line.fields
+
+
+@pytest.mark.parametrize(
+    "junk",
+    ["Traceback (most recent call last):", "  File \"/opt/stack/nova/nova/compute/manager.py\", line 2",
+     "9801 ERROR nova.compute.manager", "<domain type='qemu'>"],
+)
+def test_devstack_traceback_lines_are_malformed(junk: str) -> None:
+    assert HeaderParser(BUILTIN_FORMATS["openstack_devstack"]).parse(junk, 1) is None
+
+
+def test_bad_format_string() -> None:
+    with pytest.raises(ConfigError):
+        HeaderParser("<Date> <Time>")
+
+
+def test_read_log_counts_every_bad_line() -> None:
+    lines: list[str | bytes] = [
+        DEVSTACK,
+        b"INFO nova.virt [req-1] caf\xe9 \xff\xfe binary",  # not UTF-8
+        "INFO nova.virt [req-1] has a \x00 NUL",  # control byte
+        "",
+        "   ",
+        "Traceback (most recent call last):",
+        "INFO nova.virt [req-1] " + "x" * 20_000,  # huge
+        *["  File \"x.py\", line 1" for _ in range(MAX_EXAMPLES + 3)],
+    ]
+    parsed, report = read_log(lines, ParserConfig(format="openstack_devstack", max_line_chars=1000))
+    assert report.n_lines == len(lines)
+    assert report.n_binary == 2 and report.n_empty == 2 and report.n_truncated == 1
+    assert report.n_malformed == 1 + MAX_EXAMPLES + 3
+    assert len(report.malformed_examples) == MAX_EXAMPLES
+    assert report.n_parsed == 4 == len(parsed)
+    assert "\ufffd" in parsed[1].content and len(parsed[3].content) < 1000
+    assert [p.line_no for p in parsed] == [1, 2, 3, 7]
+
+
+def test_read_log_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputDataError, match="not found"):
+        read_log(tmp_path / "missing.log", ParserConfig())
+    with pytest.raises(InputDataError, match="directory"):
+        read_log(tmp_path, ParserConfig())
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    with pytest.raises(InputDataError, match="no parsable line"):
+        read_log(empty, ParserConfig())
+    junk = tmp_path / "junk.log"
+    junk.write_bytes(b"\x00\xff\x01garbage\n" * 3)
+    with pytest.raises(InputDataError, match="no parsable line"):
+        read_log(junk, ParserConfig(format="hdfs"))
+
+
+def test_read_log_binary_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "mixed.log"
+    path.write_bytes(HDFS.encode() + b"\n\xff\xfe\x00\x01\n" + HDFS.encode() + b"\r\n")
+    parsed, report = read_log(path, ParserConfig(format="hdfs"))
+    assert len(parsed) == 2 and report.n_binary == 1 and report.n_malformed == 1 and report.n_lines == 3
+    assert parsed[1].line_no == 3
+
+
+def test_line_reader_streaming() -> None:
+    reader = LineReader(ParserConfig(format="hdfs"))
+    out = [reader.feed(x) for x in [HDFS, "junk", HDFS.encode()]]
+    assert [o is not None for o in out] == [True, False, True]
+    assert reader.report.n_parsed == 2 and reader.report.n_malformed == 1
+
+
+@pytest.mark.parametrize(
+    ("fmt", "relative"),
+    [
+        ("openstack", "openstack/loghub_2k/OpenStack_2k.log"),
+        ("openstack", "openstack/deeplog_openstack/openstack_abnormal.instance_lines.log"),
+        ("hdfs", "hdfs/loghub_2k/HDFS_2k.log"),
+        ("bgl", "bgl/loghub_2k/BGL_2k.log"),
+        ("thunderbird", "thunderbird/loghub_2k/Thunderbird_2k.log"),
+    ],
+)
+def test_real_files_parse_completely(fmt: str, relative: str) -> None:
+    parsed, report = read_log(dataset_path(relative), ParserConfig(format=fmt))  # type: ignore[arg-type]
+    assert report.n_parsed == report.n_lines == len(parsed)
+    assert all(p.timestamp is not None for p in parsed)
+
+
+def test_devstack_file_counts_tracebacks() -> None:
+    path = dataset_path("openstack/kalaki_devstack/openstack-nova-sample.log")
+    parsed, report = read_log(path, ParserConfig(format="openstack_devstack"))
+    assert report.n_lines == 25_659
+    assert report.n_parsed + report.n_malformed + report.n_empty == report.n_lines
+    assert report.n_malformed > 0 and report.n_empty > 0
+    assert sum("[instance: " in p.content for p in parsed) > 20_000

@@ -1,0 +1,186 @@
+"""Masking, golden template tests on real OpenStack lines, fast path, state round trip."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from logbert.config import MaskRule, ParserConfig
+from logbert.errors import InputDataError, NotFittedError
+from logbert.parsing.drain import FORMAT_DEFAULTS, drain_settings
+from logbert.parsing.headers import BUILTIN_FORMATS, HeaderParser
+from logbert.parsing.masking import Masker, default_masks
+from logbert.parsing.parser import LogParser
+from logbert.parsing.reader import read_log
+from logbert.records import UNK_KEY
+from tests.conftest import dataset_path
+
+UUID = "b9000564-fe1a-409b-b8cc-1e88b294cd1d"
+
+
+def test_openstack_masks_values_and_keeps_words() -> None:
+    m = Masker(default_masks("openstack"))
+    assert m.mask(f"[instance: {UUID}] VM Paused (Lifecycle Event)") == "[instance:<*>] VM Paused (Lifecycle Event)"
+    assert (
+        m.mask('10.11.10.1 "GET /v2/54fadb412c4e40cd/servers/detail HTTP/1.1" status: 200 len: 1893 time: 0.2477829')
+        == '<*> "GET <*> HTTP/<*>" status: <*> len: <*> time: <*>'
+    )
+    assert m.mask("phys_ram=64172MB used_ram=2560MB phys_disk=15GB") == "phys_ram=<*> used_ram=<*> phys_disk=<*>"
+    assert (
+        m.mask("Removable base files: /var/lib/nova/instances/_base/a489c868f0c37da93b76227c91bb03908ac0e742")
+        == "Removable base files: <*>"
+    )
+    assert m.mask(f"Creating event network-vif-plugged:{UUID} for instance {UUID}") == (
+        "Creating event network-vif-plugged:<*> for instance <*>"
+    )
+
+
+def test_hdfs_and_generic_masks() -> None:
+    m = Masker(default_masks("hdfs"))
+    masked = m.mask("BLOCK* ask 10.250.14.224:50010 to delete  blk_-1 blk_22 blk_3")
+    assert masked == "BLOCK* ask <*> to delete  blk_<*>"
+    g = Masker(default_masks("raw"))
+    assert g.mask("eth0 up at 0x1f after 12 tries") == "eth0 up at <*> after <*> tries"
+    custom = Masker([MaskRule(name="user", pattern=r"user \w+", replacement="user <U>")])
+    assert custom.mask("session opened for user root") == "session opened for user <U>"
+
+
+def test_format_defaults_and_overrides() -> None:
+    assert drain_settings(ParserConfig(format="openstack")).depth == FORMAT_DEFAULTS["openstack"][1]
+    assert drain_settings(ParserConfig()).depth == FORMAT_DEFAULTS["raw"][1]
+    explicit = drain_settings(ParserConfig(format="openstack", drain_depth=4, drain_sim_th=0.7))
+    assert (explicit.depth, explicit.sim_th) == (4, 0.7)
+
+
+def _golden_contents() -> list[str]:
+    path = dataset_path("openstack/deeplog_openstack/openstack_normal1.instance_lines.log")
+    lines, _ = read_log(path, ParserConfig(format="openstack"))
+    return [line.content for line in lines]
+
+
+LIFECYCLE = ["VM Started", "VM Paused", "VM Resumed", "VM Stopped"]
+DISTINCT_EVENTS = [
+    *[f"] {e} (Lifecycle Event)" for e in LIFECYCLE],
+    "] Instance spawned successfully.",
+    "] Instance destroyed successfully.",
+    "seconds to spawn the instance on the hypervisor.",
+    "seconds to destroy the instance on the hypervisor.",
+    "seconds to build instance.",
+    "seconds to deallocate network for instance.",
+    "] Total memory:",
+    "] Total disk:",
+    "] Total vcpu:",
+    "] memory limit:",
+    "] disk limit not specified",
+    "] vcpu limit not specified",
+    "] Claim successful",
+    "] Terminating instance",
+]
+
+
+def test_golden_openstack_distinct_events_get_distinct_templates() -> None:
+    contents = _golden_contents()
+    parser = LogParser(ParserConfig(format="openstack"))
+    keys = parser.fit_transform(contents)
+    keys_of: dict[str, set[int]] = defaultdict(set)
+    for content, key in zip(contents, keys, strict=True):
+        for marker in DISTINCT_EVENTS:
+            if marker in content:
+                keys_of[marker].add(key)
+    assert set(keys_of) == set(DISTINCT_EVENTS)  # every event occurs in the real file
+    # lines that differ only in ids and numbers share one template ...
+    assert all(len(k) == 1 for k in keys_of.values()), {m: k for m, k in keys_of.items() if len(k) != 1}
+    # ... and different events never share one
+    all_keys = [next(iter(k)) for k in keys_of.values()]
+    assert len(set(all_keys)) == len(all_keys)
+    started = parser.templates_[next(iter(keys_of["] VM Started (Lifecycle Event)"]))]
+    assert started == "[instance:<*>] VM Started (Lifecycle Event)"
+
+
+def test_golden_openstack_ids_and_numbers_share_a_template() -> None:
+    a = f"[instance: {UUID}] Took 19.84 seconds to spawn the instance on the hypervisor."
+    b = "[instance: 0c7b1b3a-2d9f-4bd4-9f4e-7b7c9c1e2a11] Took 2.10 seconds to spawn the instance on the hypervisor."
+    c = f"[instance: {UUID}] Took 0.31 seconds to destroy the instance on the hypervisor."
+    d = '10.11.10.1 "GET /v2/54fadb412c4e40cdbaed9335e4c35a9e/servers/detail HTTP/1.1" status: 200 len: 1893 time: 0.25'
+    e = '10.11.10.2 "GET /v2/e9746973ac574c6b8a9e8857f56a7608/servers/detail HTTP/1.1" status: 404 len: 77 time: 1.5'
+    f = '10.11.10.1 "POST /v2/54fadb412c4e40cd/os-server-external-events HTTP/1.1" status: 200 len: 380 time: 0.1'
+    keys = LogParser(ParserConfig(format="openstack")).fit_transform([a, b, c, d, e, f])
+    assert keys == [0, 0, 1, 2, 2, 3]
+
+
+def test_transform_is_frozen_and_counts_unknown() -> None:
+    parser = LogParser(ParserConfig(format="openstack")).fit([f"[instance: {UUID}] VM Started (Lifecycle Event)"])
+    assert parser.transform([f"[instance: {UUID}] VM Started (Lifecycle Event)", "brand new event", "other"]) == [
+        0,
+        UNK_KEY,
+        UNK_KEY,
+    ]
+    assert parser.n_unknown_ == 2 and len(parser.templates_) == 1
+    assert parser.transform_one("[instance: x] VM Started (Lifecycle Event)") == 0
+
+
+def test_not_fitted_and_empty() -> None:
+    with pytest.raises(NotFittedError):
+        LogParser().transform(["x"])
+    with pytest.raises(NotFittedError):
+        LogParser().to_dict()
+    with pytest.raises(InputDataError):
+        LogParser().fit([])
+    with pytest.raises(InputDataError):
+        LogParser.from_dict({"version": 99})
+
+
+@pytest.mark.parametrize(
+    ("fmt", "relative"),
+    [
+        ("openstack_devstack", "openstack/kalaki_devstack/openstack-nova-sample.log"),
+        ("bgl", "bgl/loghub_2k/BGL_2k.log"),
+        ("thunderbird", "thunderbird/loghub_2k/Thunderbird_2k.log"),
+    ],
+)
+def test_fast_path_on_off_same_keys_and_state_round_trip(fmt: str, relative: str) -> None:
+    lines, _ = read_log(dataset_path(relative), ParserConfig(format=fmt))  # type: ignore[arg-type]
+    contents = [line.content for line in lines]
+    fast = LogParser(ParserConfig(format=fmt))  # type: ignore[arg-type]
+    plain = LogParser(ParserConfig(format=fmt, cache_size=0, n_jobs=1))  # type: ignore[arg-type]
+    keys = fast.fit_transform(contents)
+    assert keys == plain.fit_transform(contents)
+    assert fast.templates_ == plain.templates_
+    assert sorted(set(keys)) == list(range(len(fast.templates_)))  # 0..K-1, no UNK on training data
+    first_seen = list(dict.fromkeys(keys))
+    assert first_seen == sorted(first_seen)  # key ids in order of first appearance
+    restored = LogParser.from_dict(json.loads(json.dumps(fast.to_dict())))
+    assert restored.templates_ == fast.templates_
+    assert restored.transform(contents) == keys
+    probe = ["never seen before at all", *contents[::7]]
+    assert restored.transform(probe) == fast.transform(probe)
+    # the rebuilt Drain tree is the same: fitting further gives the same templates
+    more = contents[: len(contents) // 2]
+    assert restored._miner.state() == fast._miner.state()
+    for m in more:
+        restored._miner.add(restored.mask(m))
+        fast._miner.add(fast.mask(m))
+    assert restored._miner.state() == fast._miner.state()
+
+
+def test_parallel_masking_gives_same_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logbert.parsing.parser as parser_module
+
+    lines, _ = read_log(dataset_path("hdfs/loghub_2k/HDFS_2k.log"), ParserConfig(format="hdfs"))
+    contents = [line.content for line in lines]
+    plain = LogParser(ParserConfig(format="hdfs", cache_size=0, n_jobs=1)).fit_transform(contents)
+    monkeypatch.setattr(parser_module, "PARALLEL_MIN_LINES", 100)
+    parallel = LogParser(ParserConfig(format="hdfs", n_jobs=2))
+    assert parallel.fit_transform(contents) == plain
+    assert parallel.transform(contents) == plain
+
+
+def test_header_parser_and_masker_compile_once() -> None:
+    hp = HeaderParser(BUILTIN_FORMATS["hdfs"])
+    assert hp._regex is HeaderParser.__dict__.get("_regex", hp._regex)
+    m = Masker(default_masks("openstack"))
+    compiled = [r for r, _ in m._compiled]
+    m.mask("x 1")
+    assert [r for r, _ in m._compiled] == compiled
