@@ -1,0 +1,46 @@
+"""Reading small text inputs (label files, key files) with one set of boundary checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logbert.errors import InputDataError
+
+
+def read_lines(path: str | Path, *, what: str, max_bytes: int | None = None) -> tuple[list[str], int]:
+    """The lines of a text file (newlines stripped) and how many were not valid UTF-8.
+
+    ``max_bytes`` reads only the head of the file (for sniffing); its last, cut line is dropped.
+
+    Undecodable bytes are replaced, never fatal; the count lets callers report them.
+
+    Raises:
+        InputDataError: the path is missing, a directory, or the file is empty.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputDataError(f"{what} not found: {p}")
+    if p.is_dir():
+        raise InputDataError(f"{what} is a directory, expected a file: {p}")
+    if max_bytes is None:
+        data = p.read_bytes()
+    else:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            data = data[: data.rfind(b"\n", 0, max_bytes) + 1] or data[:max_bytes]
+    if not data.strip():
+        raise InputDataError(f"{what} is empty: {p}")
+    lines: list[str] = []
+    n_binary = 0
+    for raw in data.splitlines():
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("utf-8", errors="replace")
+            n_binary += 1
+        else:
+            if "\x00" in line:
+                n_binary += 1
+        lines.append(line)
+    return lines, n_binary

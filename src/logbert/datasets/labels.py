@@ -1,0 +1,231 @@
+"""Ground-truth labels of the public log sets, in one schema: ``session_id -> 0 (normal) | 1 (anomalous)``.
+
+Three shapes exist upstream and :func:`read_labels` sniffs which one a file has:
+
+* ``session_csv``: a CSV with a header naming an id column and a ``Label`` column, e.g. OpenStack
+  kalaki ``instance_id,Label,lines_with_instance_id`` (``normal``/``Anomaly``/``unlabeled``),
+  the composite ``BlockId,Label`` (ids written ``instance: <uuid>``), HDFS ``BlockId,Label``
+  (``Normal``/``Anomaly``). Ids absent from the file are *unknown*.
+* ``id_list``: one anomalous id per line, optionally below a free-text header: loghub OpenStack
+  ``anomaly_labels.txt``, HDFS ``anomalous_block_ids.txt``. Ids absent from the file are *normal*.
+* ``line_labels``: a BGL / Thunderbird log, labelled per line by its first token (``-`` = normal,
+  anything else is an alert category). Keys are 1-based line numbers as strings.
+
+``Labels.absent_label`` says what an id missing from the file is (0 for id lists, None otherwise).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from logbert.datasets._text import read_lines
+from logbert.errors import InputDataError
+
+logger = logging.getLogger(__name__)
+
+LabelFormat = Literal["session_csv", "id_list", "line_labels"]
+
+_NORMAL = frozenset({"normal", "0", "false", "-", "benign"})
+_ANOMALY = frozenset({"anomaly", "anomalous", "abnormal", "1", "true", "attack"})
+_UNLABELLED = frozenset({"", "unlabeled", "unlabelled", "unknown", "none", "?"})
+#: header names that hold the session id, lower-cased, most specific first
+_ID_COLUMNS = ("instance_id", "blockid", "block_id", "session_id", "sessionid", "instance", "id")
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ID_TOKEN = re.compile(rf"(?:instance:\s*)?({_UUID}|blk_-?\d+)")
+_INSTANCE_PREFIX = re.compile(r"^instance:\s*")
+#: BGL / Thunderbird: "<label> <epoch seconds> <yyyy.mm.dd> ..."
+_LINE_LABELLED = re.compile(r"^(\S+) \d{9,11} \d{4}\.\d{2}\.\d{2} ")
+_SNIFF_LINES = 20  # non-blank lines looked at to recognise a format
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """Labels read from one file.
+
+    ``by_id`` maps a session id (bare uuid, ``blk_...``, or line number for ``line_labels``) to
+    1 (anomalous) or 0 (normal).
+    """
+
+    by_id: dict[str, int]
+    format: LabelFormat
+    absent_label: int | None  # label of an id the file does not name: 0 for id lists, None = unknown
+    n_unlabelled: int = 0  # rows naming an id with an "unlabeled"/empty label (left out of by_id)
+    source: str = ""
+    notes: list[str] = field(default_factory=list)  # e.g. conflicting duplicate rows
+
+    def get(self, session_id: str) -> int | None:
+        """The label of ``session_id``, or ``absent_label`` when the file does not name it."""
+        return self.by_id.get(session_id, self.absent_label)
+
+    @property
+    def n_anomalous(self) -> int:
+        return sum(self.by_id.values())
+
+
+def normalize_session_id(raw: str) -> str:
+    """``"instance: <uuid>"`` -> ``"<uuid>"``; surrounding blanks and quotes removed."""
+    return _INSTANCE_PREFIX.sub("", raw.strip().strip("\"'").strip())
+
+
+def parse_label_value(raw: str) -> int | None:
+    """``normal``/``Normal``/``0``/``-`` -> 0, ``Anomaly``/``abnormal``/``1`` -> 1, ``unlabeled``/empty -> None.
+
+    Raises:
+        ValueError: any other value.
+    """
+    value = raw.strip().strip("\"'").lower()
+    if value in _NORMAL:
+        return 0
+    if value in _ANOMALY:
+        return 1
+    if value in _UNLABELLED:
+        return None
+    raise ValueError(f"unknown label value {raw!r}")
+
+
+def _put(by_id: dict[str, int], session_id: str, label: int, notes: list[str]) -> None:
+    old = by_id.get(session_id)
+    if old is not None and old != label:
+        notes.append(f"{session_id}: conflicting labels {old} and {label}, kept 1 (anomalous)")
+        label = 1
+    by_id[session_id] = label
+
+
+def _is_label_header(line: str, label_column: str) -> bool:
+    cells = [c.strip().lower() for c in next(csv.reader([line]), [])]
+    return len(cells) >= 2 and label_column.lower() in cells
+
+
+def parse_session_csv(lines: list[str], source: str, *, label_column: str = "Label") -> Labels:
+    """Labels from a CSV whose header names an id column and ``label_column``.
+
+    Raises:
+        InputDataError: no such header, a row with too few cells, an empty id or an unknown label value.
+    """
+    rows = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+    if not rows or not _is_label_header(rows[0][1], label_column):
+        raise InputDataError(f"{source}: expected a CSV header with an id column and a {label_column!r} column")
+    header = [c.strip().lower() for c in next(csv.reader([rows[0][1]]))]
+    label_at = header.index(label_column.lower())
+    id_at = next((header.index(name) for name in _ID_COLUMNS if name in header), 0 if label_at != 0 else 1)
+    by_id: dict[str, int] = {}
+    notes: list[str] = []
+    n_unlabelled = 0
+    for line_no, cells in zip((i for i, _ in rows[1:]), csv.reader(line for _, line in rows[1:]), strict=True):
+        if len(cells) <= max(label_at, id_at):
+            raise InputDataError(f"{source}:{line_no}: expected at least {max(label_at, id_at) + 1} cells, got {cells}")
+        session_id = normalize_session_id(cells[id_at])
+        if not session_id:
+            raise InputDataError(f"{source}:{line_no}: empty session id")
+        try:
+            label = parse_label_value(cells[label_at])
+        except ValueError as exc:
+            raise InputDataError(f"{source}:{line_no}: {exc}") from None
+        if label is None:
+            n_unlabelled += 1
+        else:
+            _put(by_id, session_id, label, notes)
+    if not by_id and not n_unlabelled:
+        raise InputDataError(f"{source}: a label header but no rows")
+    for note in notes:
+        logger.warning("%s: %s", source, note)
+    return Labels(by_id, "session_csv", None, n_unlabelled, source, notes)
+
+
+def parse_id_list(lines: list[str], source: str) -> Labels:
+    """Anomalous ids, one per line; free-text lines before the first id are a header.
+
+    Raises:
+        InputDataError: no id at all, or a line after the first id that is not an id.
+    """
+    by_id: dict[str, int] = {}
+    for line_no, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        match = _ID_TOKEN.fullmatch(text)
+        if match:
+            by_id[match.group(1)] = 1
+        elif by_id:
+            raise InputDataError(f"{source}:{line_no}: expected one session id per line, got {text[:80]!r}")
+    if not by_id:
+        raise InputDataError(f"{source}: no session id (instance uuid or blk_ id) found")
+    return Labels(by_id, "id_list", 0, 0, source)
+
+
+def parse_line_labels(lines: list[str], source: str) -> Labels:
+    """BGL / Thunderbird: the first token of each line is its label (``-`` = normal).
+
+    Lines that do not look like a labelled log line are counted in ``n_unlabelled``.
+
+    Raises:
+        InputDataError: no line has the BGL / Thunderbird shape.
+    """
+    by_id: dict[str, int] = {}
+    n_unlabelled = 0
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        match = _LINE_LABELLED.match(line)
+        if match is None:
+            n_unlabelled += 1
+            continue
+        by_id[str(line_no)] = 0 if match.group(1) == "-" else 1
+    if not by_id:
+        raise InputDataError(f"{source}: no BGL/Thunderbird line ('<label> <epoch> <yyyy.mm.dd> ...') found")
+    return Labels(by_id, "line_labels", None, n_unlabelled, source)
+
+
+def sniff_label_format(lines: list[str], *, label_column: str = "Label") -> LabelFormat | None:
+    """Which label format ``lines`` hold, or None when none fits."""
+    head = [line for line in lines if line.strip()][:_SNIFF_LINES]
+    if not head:
+        return None
+    if _is_label_header(head[0], label_column):
+        return "session_csv"
+    if sum(bool(_LINE_LABELLED.match(line)) for line in head) >= max(1, len(head) // 2):
+        return "line_labels"
+    if any(_ID_TOKEN.fullmatch(line.strip()) for line in head):
+        return "id_list"
+    return None
+
+
+def read_labels(path: str | Path, *, label_column: str = "Label") -> Labels:
+    """Read any supported label file (format sniffed, see the module docstring).
+
+    Raises:
+        InputDataError: missing, empty or binary file, a format not recognised, or a bad row.
+    """
+    lines, n_binary = read_lines(path, what="label file")
+    source = str(path)
+    if n_binary:
+        raise InputDataError(f"{source}: {n_binary} lines are not UTF-8 text; not a label file")
+    kind = sniff_label_format(lines, label_column=label_column)
+    if kind == "session_csv":
+        return parse_session_csv(lines, source, label_column=label_column)
+    if kind == "line_labels":
+        return parse_line_labels(lines, source)
+    if kind == "id_list":
+        return parse_id_list(lines, source)
+    raise InputDataError(
+        f"{source}: not a label file I know. Expected a CSV with an id column and a {label_column!r} column, "
+        "a list of anomalous ids (one per line), or a BGL/Thunderbird log"
+    )
+
+
+def load_labels(path: str | Path) -> dict[str, int]:
+    """``session_id -> label`` (1 anomalous, 0 normal) from any supported label file.
+
+    For id lists only the anomalous ids are in the dict (every other id is normal); use
+    :func:`read_labels` when that difference matters (``Labels.absent_label``).
+
+    Raises:
+        InputDataError: see :func:`read_labels`.
+    """
+    return read_labels(path).by_id

@@ -1,0 +1,402 @@
+"""Pure functions that turn key ids into sequences: sessions, sliding/time windows, splits.
+
+Stage 2 of the data flow. Nothing here does I/O or holds state, so the service's streaming
+buffers (``service/sessions.py``) and the batch pipeline (``api.py``) share the same code.
+
+The order of operations that keeps evaluation honest is:
+``group_sessions`` -> labels attached -> ``split_sessions`` (whole sessions) -> ``split_long``
+(windows of each split). A session is split before it is windowed, so no window of a test
+session can ever land in the training data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from logbert.config import SessionPreset, WindowConfig
+from logbert.errors import ConfigError, InputDataError
+from logbert.records import KeySequence
+
+logger = logging.getLogger(__name__)
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+#: Session-id regexes; group 1 is the id.
+SESSION_PRESETS: dict[SessionPreset, str] = {
+    # nova tags every instance-scoped line with "[instance: <uuid>]"; bare uuids elsewhere in a line
+    # (request ids, image ids, URLs) must not open sessions, hence the literal prefix.
+    "openstack_instance": rf"\[instance: ({_UUID})\]",
+    # HDFS block ids may be negative; the word boundary keeps "blk_123" out of "blk_1234".
+    "hdfs_block": r"(blk_-?\d+)\b",
+}
+
+SkipReason = Literal["empty", "shorter_than_min_len"]
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedSequence:
+    """A sequence (or the tail of a long session) left out of the windows, with the reason why."""
+
+    session_id: str
+    window_index: int  # index the window would have had inside its session
+    n_keys: int
+    skipped_reason: SkipReason
+    label: int | None = None
+
+
+class GroupedSessions(NamedTuple):
+    """Result of :func:`group_sessions`; unpacks as ``sessions, n_without_session``."""
+
+    sessions: list[KeySequence]
+    n_without_session: int  # lines that named no session id (counted, not grouped)
+
+
+class SessionSplit(NamedTuple):
+    """Whole sessions split for training: ``train``/``val`` normal only, ``test`` everything else."""
+
+    train: list[KeySequence]
+    val: list[KeySequence]
+    test: list[KeySequence]
+    chronological: bool  # True when the split followed start_time, False when it was seeded random
+
+
+def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
+    """Compile the session-id regex of a window config.
+
+    ``config.session_pattern`` wins over ``config.session_preset``. Group 1 of the pattern is the
+    session id when the pattern has a group, otherwise the whole match.
+
+    Raises:
+        ConfigError: the pattern is not a valid regex, can match the empty string, or the config
+            names neither a pattern nor a preset.
+    """
+    if config.session_pattern is not None:
+        source = config.session_pattern
+    elif config.session_preset is not None:
+        source = SESSION_PRESETS[config.session_preset]
+    else:
+        raise ConfigError("no session id pattern: set window.session_preset or window.session_pattern")
+    try:
+        pattern = re.compile(source)
+    except re.error as exc:
+        raise ConfigError(f"window.session_pattern {source!r} is not a valid regex: {exc}") from None
+    if pattern.fullmatch("") is not None:
+        raise ConfigError(f"window.session_pattern {source!r} matches the empty string")
+    return pattern
+
+
+def find_session_ids(text: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    """Every session id named in ``text``, de-duplicated, in order of appearance.
+
+    >>> find_session_ids("blk_1 to blk_-2 and blk_1", re.compile(SESSION_PRESETS["hdfs_block"]))
+    ('blk_1', 'blk_-2')
+    """
+    found: dict[str, None] = {}
+    for match in pattern.finditer(text):
+        session_id = match.group(1) if pattern.groups else match.group(0)
+        if session_id:
+            found.setdefault(session_id, None)
+    return tuple(found)
+
+
+def _check_lengths(n: int, **others: Sequence[object] | None) -> None:
+    for name, values in others.items():
+        if values is not None and len(values) != n:
+            raise ValueError(f"{name} has {len(values)} items, expected {n} (one per key)")
+
+
+def group_sessions(
+    session_ids_per_line: Sequence[tuple[str, ...]],
+    key_ids: Sequence[int],
+    line_nos: Sequence[int] | None = None,
+    timestamps: Sequence[float | None] | None = None,
+) -> GroupedSessions:
+    """Group keys into one sequence per session id, in order of first appearance.
+
+    Args:
+        session_ids_per_line: the ids each line names (see :func:`find_session_ids`); a line naming
+            two ids goes to both sessions, a line naming none is only counted.
+        key_ids: the key id of each line.
+        line_nos: the source line number of each line (kept in ``KeySequence.line_nos``).
+        timestamps: epoch seconds of each line, or None; the first non-None one of a session
+            becomes its ``start_time``.
+
+    Returns:
+        ``GroupedSessions(sessions, n_without_session)``; sessions carry ``label=None``.
+
+    Raises:
+        ValueError: the per-line inputs differ in length.
+    """
+    n = len(key_ids)
+    _check_lengths(n, session_ids_per_line=session_ids_per_line, line_nos=line_nos, timestamps=timestamps)
+    sessions: dict[str, KeySequence] = {}
+    n_without = 0
+    for i, ids in enumerate(session_ids_per_line):
+        if not ids:
+            n_without += 1
+            continue
+        ts = timestamps[i] if timestamps is not None else None
+        for session_id in ids:
+            seq = sessions.get(session_id)
+            if seq is None:
+                seq = sessions[session_id] = KeySequence(session_id=session_id, key_ids=[])
+            seq.key_ids.append(key_ids[i])
+            if line_nos is not None:
+                seq.line_nos.append(line_nos[i])
+            if seq.start_time is None and ts is not None:
+                seq.start_time = ts
+    return GroupedSessions(list(sessions.values()), n_without)
+
+
+def apply_labels(
+    sequences: Iterable[KeySequence], labels: Mapping[str, int], *, default: int | None = None
+) -> int:
+    """Set ``label`` of each sequence from ``labels[session_id]`` (``default`` when absent), in place.
+
+    Returns:
+        How many sequences were absent from ``labels``.
+    """
+    n_missing = 0
+    for seq in sequences:
+        label = labels.get(seq.session_id)
+        if label is None:
+            n_missing += 1
+            label = default
+        seq.label = label
+    return n_missing
+
+
+def _window_starts(n: int, size: int, stride: int) -> list[int]:
+    """Start offsets of windows covering ``n`` keys; the last one may be shorter than ``size``."""
+    if n == 0:
+        return []
+    starts = list(range(0, max(n - size, 0) + 1, stride))
+    if starts[-1] + size < n:  # keys left after the last full window: one more (shorter) window
+        starts.append(starts[-1] + stride)
+    return starts
+
+
+def sliding_windows(
+    key_ids: Sequence[int],
+    size: int,
+    stride: int,
+    *,
+    line_nos: Sequence[int] | None = None,
+    timestamps: Sequence[float | None] | None = None,
+    session_id: str = "stream",
+    label: int | None = None,
+) -> list[KeySequence]:
+    """Cut a key stream into windows of ``size`` keys every ``stride`` keys.
+
+    Windows start at 0, stride, 2*stride, ...; the last window is shorter than ``size`` when the
+    keys do not divide evenly, so every key is in at least one window (``split_long`` or
+    ``min_len`` handling decides what to do with short ones). ``window_index`` numbers windows
+    from 0; ``start_time`` is the first non-None timestamp inside the window.
+
+    Raises:
+        ValueError: ``size`` or ``stride`` below 1, or per-key inputs of different lengths.
+    """
+    if size < 1 or stride < 1:
+        raise ValueError(f"size and stride must be >= 1, got size={size}, stride={stride}")
+    n = len(key_ids)
+    _check_lengths(n, line_nos=line_nos, timestamps=timestamps)
+    windows = []
+    for index, start in enumerate(_window_starts(n, size, stride)):
+        end = min(start + size, n)
+        windows.append(
+            KeySequence(
+                session_id=session_id,
+                key_ids=list(key_ids[start:end]),
+                label=label,
+                line_nos=list(line_nos[start:end]) if line_nos is not None else [],
+                start_time=_first_time(timestamps[start:end]) if timestamps is not None else None,
+                window_index=index,
+            )
+        )
+    return windows
+
+
+def _first_time(timestamps: Iterable[float | None]) -> float | None:
+    return next((t for t in timestamps if t is not None), None)
+
+
+def time_windows(
+    key_ids: Sequence[int],
+    timestamps: Sequence[float | None],
+    width_s: float,
+    *,
+    line_nos: Sequence[int] | None = None,
+    session_id: str = "stream",
+    label: int | None = None,
+) -> list[KeySequence]:
+    """Cut a key stream into tumbling windows of ``width_s`` seconds.
+
+    Window k holds the keys with ``t0 + k*width_s <= t < t0 + (k+1)*width_s`` (``t0`` = earliest
+    timestamp), in input order; empty windows are not emitted and ``window_index`` counts the
+    emitted ones. A key without a timestamp (a continuation line) takes the last timestamp seen
+    before it, or the first one of the stream.
+
+    Raises:
+        ValueError: ``width_s`` not positive, or per-key inputs of different lengths.
+        InputDataError: no key has a timestamp (the log format has no time field).
+    """
+    if not width_s > 0:
+        raise ValueError(f"width_s must be > 0, got {width_s}")
+    n = len(key_ids)
+    _check_lengths(n, timestamps=timestamps, line_nos=line_nos)
+    if n == 0:
+        return []
+    first = _first_time(timestamps)
+    if first is None:
+        raise InputDataError("time windows need timestamps, but no line has one (use mode='sliding')")
+    filled: list[float] = []
+    last = first
+    for t in timestamps:
+        last = t if t is not None else last
+        filled.append(last)
+    t0 = min(filled)
+    buckets: dict[int, list[int]] = {}
+    for i, t in enumerate(filled):
+        buckets.setdefault(math.floor((t - t0) / width_s), []).append(i)
+    windows = []
+    for index, bucket in enumerate(sorted(buckets)):
+        rows = buckets[bucket]
+        windows.append(
+            KeySequence(
+                session_id=session_id,
+                key_ids=[key_ids[i] for i in rows],
+                label=label,
+                line_nos=[line_nos[i] for i in rows] if line_nos is not None else [],
+                start_time=t0 + bucket * width_s,
+                window_index=index,
+            )
+        )
+    return windows
+
+
+def split_long(
+    seq: KeySequence, max_len: int, min_len: int = 1
+) -> tuple[list[KeySequence], list[SkippedSequence]]:
+    """Cut a session into consecutive windows of at most ``max_len`` keys.
+
+    Windows are ``[0:max_len]``, ``[max_len:2*max_len]``, ...; each keeps the session's id, label
+    and ``start_time`` (a ``KeySequence`` holds one timestamp) and gets its own ``window_index``.
+    A window shorter than ``min_len`` (a short session, or the tail of a long one) is not dropped
+    silently: it is returned as a :class:`SkippedSequence` with a ``skipped_reason``.
+
+    Raises:
+        ValueError: ``max_len < 1`` or ``min_len > max_len``.
+    """
+    if max_len < 1 or min_len > max_len:
+        raise ValueError(f"need 1 <= max_len and min_len <= max_len, got max_len={max_len}, min_len={min_len}")
+    n = len(seq.key_ids)
+    if n == 0:
+        return [], [SkippedSequence(seq.session_id, seq.window_index, 0, "empty", seq.label)]
+    kept: list[KeySequence] = []
+    skipped: list[SkippedSequence] = []
+    for index, start in enumerate(range(0, n, max_len)):
+        keys = seq.key_ids[start : start + max_len]
+        if len(keys) < min_len:
+            skipped.append(SkippedSequence(seq.session_id, index, len(keys), "shorter_than_min_len", seq.label))
+            continue
+        kept.append(
+            KeySequence(
+                session_id=seq.session_id,
+                key_ids=list(keys),
+                label=seq.label,
+                line_nos=list(seq.line_nos[start : start + max_len]),
+                start_time=seq.start_time,
+                window_index=index,
+            )
+        )
+    return kept, skipped
+
+
+def split_all(
+    sequences: Iterable[KeySequence], max_len: int, min_len: int = 1
+) -> tuple[list[KeySequence], list[SkippedSequence]]:
+    """:func:`split_long` over many sequences; windows and skips keep the input order."""
+    kept: list[KeySequence] = []
+    skipped: list[SkippedSequence] = []
+    for seq in sequences:
+        k, s = split_long(seq, max_len, min_len)
+        kept.extend(k)
+        skipped.extend(s)
+    return kept, skipped
+
+
+def split_sessions(
+    sessions: Sequence[KeySequence],
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    chronological: bool = True,
+) -> SessionSplit:
+    """Split whole sessions (before windowing) into train / validation / test.
+
+    * Every session labelled anomalous (``label == 1``) goes to test; train and val hold only
+      normal sessions (label 0 or None).
+    * Of the normal sessions, ``test_fraction`` go to test and ``val_fraction`` to val (rounded;
+      val gets at least one when ``val_fraction > 0`` and two or more normal sessions remain).
+    * ``chronological=True`` and every session has a ``start_time``: the earliest normal sessions
+      train, the next ones validate, the latest are tested. Otherwise a seeded shuffle decides
+      (``SessionSplit.chronological`` says which happened). The same input and seed always give
+      the same split.
+    * Sequences sharing a ``session_id`` (e.g. windows of one session) always stay together, so a
+      test session never leaks into train. Within each part, the input order is kept.
+
+    Raises:
+        ConfigError: a fraction outside [0, 1) or ``val_fraction + test_fraction >= 1``.
+    """
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{name} must be in [0, 1), got {value}")
+    if val_fraction + test_fraction >= 1:
+        raise ConfigError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+
+    groups: dict[str, list[int]] = {}
+    for i, seq in enumerate(sessions):
+        groups.setdefault(seq.session_id, []).append(i)
+    anomalous = [sid for sid, rows in groups.items() if any(sessions[i].label == 1 for i in rows)]
+    normal = [sid for sid, rows in groups.items() if all(sessions[i].label != 1 for i in rows)]
+
+    def group_start(sid: str) -> float | None:
+        times = [t for i in groups[sid] if (t := sessions[i].start_time) is not None]
+        return min(times) if times else None
+
+    starts = {sid: group_start(sid) for sid in normal}
+    use_time = chronological and all(t is not None for t in starts.values())
+    if chronological and not use_time:
+        logger.info("some sessions have no start_time: seeded random split instead of chronological")
+    if use_time:
+        order = sorted(normal, key=lambda sid: (starts[sid], groups[sid][0]))
+    else:
+        order = list(normal)
+        random.Random(seed).shuffle(order)
+
+    n = len(order)
+    n_test = round(n * test_fraction)
+    n_val = round(n * val_fraction)
+    if val_fraction > 0 and n_val == 0 and n - n_test >= 2:
+        n_val = 1
+    if use_time:  # oldest train, then val, newest test
+        order = order[::-1]  # newest first, so the slicing below is shared with the random case
+    test_ids, val_ids, train_ids = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+
+    def pick(ids: Iterable[str]) -> list[KeySequence]:
+        rows = sorted(i for sid in ids for i in groups[sid])
+        return [sessions[i] for i in rows]
+
+    return SessionSplit(
+        train=pick(train_ids),
+        val=pick(val_ids),
+        test=pick([*test_ids, *anomalous]),
+        chronological=use_time,
+    )
