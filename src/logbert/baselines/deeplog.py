@@ -1,0 +1,239 @@
+"""DeepLog (Du et al., CCS 2017): an LSTM predicts the next key from the previous ``h`` keys.
+
+A position is a *miss* when the true next key is not among the model's top-``g`` predictions;
+the anomaly score of a sequence is the share of its positions that miss (higher = more
+anomalous). Every position is predicted: the history is left-padded with a PAD token, so short
+sequences and the first keys of a session are scored too (DeepLog on a long stream skips the
+first ``h`` keys instead).
+
+Training and scoring run on CPU, are seeded, and leave torch's global RNG untouched. Scoring
+is deterministic: no dropout, no sampling. Identical (history, next key) pairs are computed
+once, which makes both training and scoring fast on repetitive logs; in training each unique
+pair is weighted by how often it occurs, so the loss equals the loss over all positions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+from torch import nn
+
+from logbert.baselines.base import BaselineDetector, FloatArray, IntArray
+from logbert.records import UNK_KEY
+
+__all__ = ["DeepLogDetector"]
+
+logger = logging.getLogger(__name__)
+
+_PAD = 0  # token of "before the start of the sequence"
+_UNK = 1  # token of a key unseen in training (and of UNK_KEY)
+_N_SPECIAL = 2
+_CHUNK = 20_000  # sequences turned into (history, next) pairs at a time, bounding memory
+
+
+class _NextKeyLSTM(nn.Module):
+    """Embedding -> LSTM -> linear over tokens; the logits of the key after the history."""
+
+    def __init__(self, n_tokens: int, embedding_dim: int, hidden_size: int, n_layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_tokens, embedding_dim, padding_idx=_PAD)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers=n_layers, batch_first=True)
+        self.head = nn.Linear(hidden_size, n_tokens)
+
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        x = self.embed(history)  # (B, h, E)
+        out, _ = self.lstm(x)  # (B, h, H)
+        logits: torch.Tensor = self.head(out[:, -1, :])  # (B, V): only the last step predicts the next key
+        return logits
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Temporarily use ``n`` intra-op threads (0 = leave torch's setting alone)."""
+    if n <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class DeepLogDetector(BaselineDetector):
+    """DeepLog next-key LSTM baseline.
+
+    Args:
+        history_size: ``h``, keys of history per prediction (paper: 10).
+        top_g: ``g``, a position is a hit when its true key is among the top-g predictions
+            (paper: 9); PAD/UNK never take a top-g slot.
+        embedding_dim: key embedding size.
+        hidden_size: LSTM units per layer (paper: 64).
+        n_layers: LSTM layers (paper: 2).
+        epochs: passes over the unique training pairs.
+        batch_size: pairs per optimisation step.
+        lr: Adam learning rate.
+        seed: seeds the weights and the shuffling; same seed and data, same scores.
+        num_threads: torch intra-op threads during fit/score (0 = torch's current setting).
+        score_batch_size: pairs per forward pass when scoring.
+
+    Scores: share of missed positions in [0, 1], higher = more anomalous. A key unseen in
+    training (``UNK_KEY`` included) is a miss where it is the target, and the UNK token where
+    it is in a history. An empty sequence scores 0.
+    """
+
+    name = "deeplog"
+
+    def __init__(
+        self,
+        history_size: int = 10,
+        top_g: int = 9,
+        embedding_dim: int = 16,
+        hidden_size: int = 64,
+        n_layers: int = 2,
+        epochs: int = 10,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        seed: int = 42,
+        num_threads: int = 0,
+        score_batch_size: int = 4096,
+    ) -> None:
+        self.history_size = history_size
+        self.top_g = top_g
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.seed = seed
+        self.num_threads = num_threads
+        self.score_batch_size = score_batch_size
+
+    def _check_params(self) -> None:
+        for name in ("history_size", "top_g", "embedding_dim", "hidden_size", "n_layers", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.score_batch_size < 1:
+            raise ValueError(f"score_batch_size must be >= 1, got {self.score_batch_size}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    # -- key ids -> tokens -> (history, target) pairs ---------------------------------------
+    def _tokens(self, seq: IntArray) -> IntArray:
+        keys = self.known_keys_
+        if keys.size == 0:
+            return np.full(seq.shape, _UNK, dtype=np.int64)
+        idx = np.searchsorted(keys, seq)
+        known = (idx < keys.shape[0]) & (keys[np.minimum(idx, keys.shape[0] - 1)] == seq)
+        return np.where(known, idx + _N_SPECIAL, _UNK).astype(np.int64)
+
+    def _pairs(self, seqs: list[IntArray]) -> npt.NDArray[np.int64]:
+        """All (history..., target) rows, shape (P, h + 1), in sequence then position order."""
+        h = self.history_size
+        rows = []
+        for seq in seqs:
+            if seq.shape[0] == 0:
+                continue
+            padded = np.concatenate([np.full(h, _PAD, dtype=np.int64), self._tokens(seq)])
+            rows.append(sliding_window_view(padded, h + 1))  # (L, h + 1)
+        if not rows:
+            return np.empty((0, h + 1), dtype=np.int64)
+        return np.concatenate(rows)
+
+    def _unique_pairs(self, seqs: list[IntArray]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Unique training pairs (M, h + 1), sorted, and how often each occurs (M,)."""
+        uniques, counts = [], []
+        for start in range(0, len(seqs), _CHUNK):
+            u, c = np.unique(self._pairs(seqs[start : start + _CHUNK]), axis=0, return_counts=True)
+            uniques.append(u)
+            counts.append(c)
+        u, inverse = np.unique(np.concatenate(uniques), axis=0, return_inverse=True)
+        total = np.bincount(inverse.reshape(-1), weights=np.concatenate(counts), minlength=u.shape[0])
+        return u, total.astype(np.int64)
+
+    # -- fit / score ---------------------------------------------------------------------------
+    def _fit(self, seqs: list[IntArray]) -> None:
+        self._check_params()
+        keys = np.unique(np.concatenate(seqs))
+        self.known_keys_: IntArray = keys[keys != UNK_KEY]
+        self.n_tokens_ = int(self.known_keys_.shape[0]) + _N_SPECIAL
+        pairs, counts = self._unique_pairs(seqs)
+        # a target of UNK teaches nothing about normal flow (and cannot occur for fitted keys,
+        # except UNK_KEY itself): drop those pairs.
+        keep = pairs[:, -1] != _UNK
+        pairs, counts = pairs[keep], counts[keep]
+        with _torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            model = _NextKeyLSTM(self.n_tokens_, self.embedding_dim, self.hidden_size, self.n_layers)
+            self.train_losses_: list[float] = self._train(model, pairs, counts) if pairs.shape[0] else []
+        model.eval()
+        self.model_ = model
+        self.fitted_ = True
+
+    def _train(self, model: _NextKeyLSTM, pairs: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> list[float]:
+        x_all = torch.from_numpy(np.ascontiguousarray(pairs[:, :-1]))  # (M, h)
+        y_all = torch.from_numpy(np.ascontiguousarray(pairs[:, -1]))  # (M,)
+        w_all = torch.from_numpy(counts.astype(np.float32))  # (M,)
+        generator = torch.Generator().manual_seed(self.seed)
+        optimiser = torch.optim.Adam(model.parameters(), lr=self.lr)
+        loss_fn = nn.CrossEntropyLoss(reduction="none")
+        losses: list[float] = []
+        model.train()
+        for epoch in range(self.epochs):
+            order = torch.randperm(x_all.shape[0], generator=generator)
+            total, weight = 0.0, 0.0
+            for start in range(0, order.shape[0], self.batch_size):
+                idx = order[start : start + self.batch_size]
+                w = w_all[idx]
+                loss = (loss_fn(model(x_all[idx]), y_all[idx]) * w).sum() / w.sum()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += float(loss.detach()) * float(w.sum())
+                weight += float(w.sum())
+            losses.append(total / weight)
+            logger.debug("deeplog epoch %d/%d loss %.4f", epoch + 1, self.epochs, losses[-1])
+        return losses
+
+    @torch.no_grad()
+    def _hits(self, pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """For unique pairs (M, h + 1): is the target among the top-g predicted real keys?"""
+        hits = np.zeros(pairs.shape[0], dtype=np.bool_)
+        for start in range(0, pairs.shape[0], self.score_batch_size):
+            batch = pairs[start : start + self.score_batch_size]
+            logits = self.model_(torch.from_numpy(np.ascontiguousarray(batch[:, :-1])))  # (B, V)
+            logits[:, :_N_SPECIAL] = -torch.inf  # PAD/UNK are never a prediction
+            target = torch.from_numpy(np.ascontiguousarray(batch[:, -1]))  # (B,)
+            target_logit = logits.gather(1, target.unsqueeze(1))  # (B, 1)
+            # rank = number of keys scored strictly higher; ties favour the true key, deterministically
+            rank = (logits > target_logit).sum(dim=1)
+            hit = (rank < self.top_g) & (target >= _N_SPECIAL)
+            hits[start : start + batch.shape[0]] = hit.numpy()
+        return hits
+
+    def _score(self, seqs: list[IntArray]) -> FloatArray:
+        scores = np.zeros(len(seqs), dtype=np.float64)
+        with _torch_threads(self.num_threads):
+            for start in range(0, len(seqs), _CHUNK):
+                chunk = seqs[start : start + _CHUNK]
+                lengths = np.array([s.shape[0] for s in chunk], dtype=np.int64)
+                if lengths.sum() == 0:
+                    continue
+                unique, inverse = np.unique(self._pairs(chunk), axis=0, return_inverse=True)
+                miss = ~self._hits(unique)[inverse.reshape(-1)]  # (P,) in sequence order
+                owner = np.repeat(np.arange(len(chunk)), lengths)
+                n_miss = np.bincount(owner, weights=miss, minlength=len(chunk))
+                scores[start : start + len(chunk)] = np.divide(
+                    n_miss, lengths, out=np.zeros(len(chunk)), where=lengths > 0
+                )
+        return scores
