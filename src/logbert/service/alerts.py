@@ -1,0 +1,206 @@
+"""Alert storage in SQLite (stdlib ``sqlite3``, explanations in a JSON column).
+
+Alerts survive a restart: the store reopens the same file. Writes come from the scoring thread,
+reads from request handlers, so one connection is shared under a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from logbert.errors import LogBertError
+from logbert.streaming import AlertRecord, MissDetail
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    session_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    window_index INTEGER NOT NULL,
+    anomaly_score REAL NOT NULL,
+    threshold REAL NOT NULL,
+    n_keys INTEGER NOT NULL,
+    n_misses INTEGER NOT NULL,
+    n_unknown INTEGER NOT NULL,
+    first_line_no INTEGER,
+    last_line_no INTEGER,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_session ON alerts (session_id);
+CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at);
+"""
+_COLUMNS = (
+    "id, created_at, session_id, source, window_index, anomaly_score, threshold, n_keys, n_misses,"
+    " n_unknown, first_line_no, last_line_no, reason, detail"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts to list; every field narrows the result."""
+
+    session_id: str | None = None
+    min_score: float | None = None
+    since: float | None = None  # epoch seconds, inclusive
+    until: float | None = None  # epoch seconds, exclusive
+    after_id: int | None = None  # only alerts newer than this id (for polling)
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    record: AlertRecord
+
+
+class AlertStoreError(LogBertError):
+    """The alerts database cannot be opened or written."""
+
+
+class SQLiteAlertStore:
+    """Alerts in one SQLite file (``":memory:"`` for a throw-away store).
+
+    Raises:
+        AlertStoreError: the file cannot be opened (e.g. a directory, or not a database).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise AlertStoreError(f"cannot open alerts database {self.path}: {exc}") from None
+
+    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
+        """Store alerts (one transaction)."""
+        rows = [_to_row(a) for a in alerts]
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(
+                "INSERT INTO alerts (created_at, session_id, source, window_index, anomaly_score, threshold,"
+                " n_keys, n_misses, n_unknown, first_line_no, last_line_no, reason, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._conn.execute("COMMIT")
+
+    def list_alerts(self, flt: AlertFilter) -> tuple[list[StoredAlert], int]:
+        """Matching alerts, newest first, and how many match in all."""
+        where, args = _where(flt)
+        with self._lock:
+            total = int(self._conn.execute(f"SELECT COUNT(*) FROM alerts{where}", args).fetchone()[0])
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                [*args, flt.limit, flt.offset],
+            ).fetchall()
+        return [_from_row(r) for r in rows], total
+
+    def get(self, alert_id: int) -> StoredAlert | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _where(flt: AlertFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for sql, value in (
+        ("session_id = ?", flt.session_id),
+        ("anomaly_score >= ?", flt.min_score),
+        ("created_at >= ?", flt.since),
+        ("created_at < ?", flt.until),
+        ("id > ?", flt.after_id),
+    ):
+        if value is not None:
+            clauses.append(sql)
+            args.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _to_row(a: AlertRecord) -> tuple[Any, ...]:
+    detail = {
+        "miss_ratio": a.miss_ratio,
+        "dist_score": a.dist_score,
+        "misses": [
+            {
+                "position": m.position,
+                "key_id": m.key_id,
+                "template": m.template,
+                "expected": [[t, p] for t, p in m.expected],
+                "line_no": m.line_no,
+                "raw": m.raw,
+            }
+            for m in a.misses
+        ],
+    }
+    return (
+        a.created_at,
+        a.session_id,
+        a.source,
+        a.window_index,
+        a.anomaly_score,
+        a.threshold,
+        a.n_keys,
+        a.n_misses,
+        a.n_unknown,
+        a.first_line_no,
+        a.last_line_no,
+        a.reason,
+        json.dumps(detail),
+    )
+
+
+def _from_row(r: tuple[Any, ...]) -> StoredAlert:
+    detail = json.loads(r[13])
+    misses = tuple(
+        MissDetail(
+            position=m["position"],
+            key_id=m["key_id"],
+            template=m["template"],
+            expected=tuple((str(t), float(p)) for t, p in m["expected"]),
+            line_no=m["line_no"],
+            raw=m["raw"],
+        )
+        for m in detail["misses"]
+    )
+    record = AlertRecord(
+        session_id=r[2],
+        source=r[3],
+        window_index=r[4],
+        anomaly_score=r[5],
+        threshold=r[6],
+        miss_ratio=detail["miss_ratio"],
+        dist_score=detail["dist_score"],
+        n_keys=r[7],
+        n_misses=r[8],
+        n_unknown=r[9],
+        created_at=r[1],
+        first_line_no=r[10],
+        last_line_no=r[11],
+        reason=r[12],
+        misses=misses,
+    )
+    return StoredAlert(id=int(r[0]), record=record)

@@ -1,0 +1,218 @@
+"""The FastAPI application: ``create_app(settings)`` and its lifespan.
+
+The lifespan loads the detector once (``api.load_detector(settings.artifact)``, or an injected
+one), opens the alert store, starts the idle-session reaper, and on shutdown flushes: every open
+session is closed and scored and its alerts are stored before the process ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from logbert.api import Detector
+from logbert.errors import LogBertError, UnknownArtifact
+from logbert.service.alerts import SQLiteAlertStore
+from logbert.service.deps import get_detector
+from logbert.service.errors import logbert_error_handler
+from logbert.service.metrics import ServiceMetrics
+from logbert.service.routes import alerts, health, info, ingest, metrics, sessions
+from logbert.service.sessions import SessionStore
+from logbert.service.settings import Settings
+from logbert.streaming.loading import load_detector
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+class BodyLimitMiddleware:
+    """Answers 413 when a request body exceeds ``max_body_bytes`` (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._reject(send, int(declared))
+            return
+        # Buffer the body while counting, so a chunked upload cannot slip past the limit.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                await self._reject(send, size)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send: Send, size: int) -> None:
+        detail = f"request body is {size} bytes or more; max_body_bytes is {self.max_body_bytes}"
+        body = json.dumps({"detail": detail, "error": "PayloadTooLarge"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class TimingMiddleware:
+    """Observes request latency per route template into the app's Prometheus histogram."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        t0 = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - t0
+            )
+
+
+def _load(app: FastAPI, settings: Settings, detector: Detector | None) -> Detector:
+    override = app.dependency_overrides.get(get_detector)
+    if override is not None:
+        injected: Detector = override()
+        return injected
+    if detector is not None:
+        return detector
+    if settings.artifact is None:
+        raise UnknownArtifact("no artifact: set LOGBERT_ARTIFACT or pass it to `logbert serve`")
+    return load_detector(settings.artifact)
+
+
+def create_app(settings: Settings, detector: Detector | None = None) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: service settings (artifact path, limits, storage).
+        detector: an already loaded detector; None = load ``settings.artifact`` at start-up.
+            Tests may instead set ``app.dependency_overrides[get_detector]`` before start-up.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = await to_thread.run_sync(_load, app, settings, detector)
+        alert_store = SQLiteAlertStore(settings.alerts_db)
+        store = SessionStore(loaded, settings, alert_store)
+        app.state.store = store
+        app.state.phase = "ready"
+        reaper = asyncio.create_task(_reap_idle(store, settings.idle_check_interval_s))
+        logger.info("logbert service ready (alerts in %s)", settings.alerts_db)
+        try:
+            yield
+        finally:
+            app.state.phase = "stopping"
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            flushed = await to_thread.run_sync(store.shutdown)
+            logger.info("logbert service stopped (all windows scored: %s)", flushed)
+            app.state.store = None
+
+    app = FastAPI(
+        title="logbert",
+        summary="Streaming LogBERT log anomaly detection",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.phase = "loading"
+    app.state.store = None
+    app.state.metrics = ServiceMetrics(lambda: _stats(app))
+    app.add_exception_handler(LogBertError, logbert_error_handler)
+    for module in (ingest, sessions, alerts, info, health, metrics):
+        app.include_router(module.router)
+    app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard/")
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(TimingMiddleware, metrics=app.state.metrics)
+    return app
+
+
+async def _reap_idle(store: SessionStore, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await store.expire_idle()
+        except Exception:  # the reaper must survive one failure; it is logged
+            logger.exception("closing idle sessions failed")
+
+
+def _stats(app: FastAPI) -> dict[str, float] | None:
+    store: SessionStore | None = app.state.store
+    return None if store is None else store.stats().values
+
+
+def _version() -> str:
+    from logbert import __version__
+
+    return str(__version__)
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory logbert.service.app:create_app_from_env`` (settings from LOGBERT_*)."""
+    return create_app(Settings())

@@ -1,0 +1,47 @@
+"""FastAPI dependencies; tests replace them through ``app.dependency_overrides``.
+
+``get_detector`` is also read by the lifespan: an override set before start-up is the detector
+the session store is built on (how tests inject a fake one without an artifact).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Depends, Request
+
+from logbert.api import Detector
+from logbert.service.errors import NotReady, Unauthorized
+from logbert.service.sessions import SessionStore
+from logbert.service.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> SessionStore:
+    store: SessionStore | None = getattr(request.app.state, "store", None)
+    if store is None:
+        raise NotReady("the detector is not loaded yet")
+    return store
+
+
+def get_detector(store: SessionStore = Depends(get_store)) -> Detector:
+    return store.detector
+
+
+def require_api_key(request: Request, settings: Settings = Depends(get_settings)) -> None:
+    """Accept ``X-API-Key: KEY`` or ``Authorization: Bearer KEY`` when an API key is configured."""
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value().encode()
+    given = request.headers.get("x-api-key")
+    if given is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        given = token if scheme.lower() == "bearer" else None
+    if given is None:
+        raise Unauthorized("missing API key: send it in the X-API-Key header")
+    if not secrets.compare_digest(given.encode(), expected):
+        raise Unauthorized("wrong API key")

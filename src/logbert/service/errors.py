@@ -1,0 +1,66 @@
+"""Service-side errors and the one handler that turns every ``LogBertError`` into a response."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from logbert.errors import ConfigError, InputDataError, LogBertError, NotFittedError, UnknownArtifact
+from logbert.streaming import Overloaded
+
+
+class Unauthorized(LogBertError):
+    """Missing or wrong API key."""
+
+
+class PayloadTooLarge(LogBertError):
+    """The request body is larger than ``max_body_bytes``."""
+
+
+class LimitExceeded(LogBertError):
+    """Too many lines in one request, or a line longer than ``max_line_chars``."""
+
+
+class UnknownSession(LogBertError):
+    """No open or remembered session has this id."""
+
+
+class UnknownAlert(LogBertError):
+    """No stored alert has this id."""
+
+
+class NotReady(LogBertError):
+    """The detector is not loaded yet, or the service is shutting down."""
+
+
+_STATUS: tuple[tuple[type[LogBertError], int], ...] = (
+    (Unauthorized, 401),
+    (UnknownSession, 404),
+    (UnknownAlert, 404),
+    (PayloadTooLarge, 413),
+    (LimitExceeded, 422),
+    (InputDataError, 422),
+    (ConfigError, 422),
+    (NotFittedError, 409),
+    (UnknownArtifact, 409),
+    (Overloaded, 503),
+    (NotReady, 503),
+)
+
+
+def status_for(exc: LogBertError) -> int:
+    """HTTP status of a library or service error (400 for any other ``LogBertError``)."""
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+async def logbert_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The single mapping of ``LogBertError`` to an HTTP error with a clear ``detail``."""
+    assert isinstance(exc, LogBertError)  # registered for LogBertError only
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
+    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status, headers=headers)

@@ -1,0 +1,1 @@
+"""HTTP routes: validate the schema, call the session store, return the schema."""

@@ -1,0 +1,33 @@
+"""Stored alerts, filtered."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from logbert.service.alerts import AlertFilter
+from logbert.service.deps import get_store, require_api_key
+from logbert.service.schemas import Alert, AlertList
+from logbert.service.sessions import SessionStore
+
+router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[Depends(require_api_key)])
+
+
+@router.get("/alerts", response_model=AlertList)
+async def list_alerts(
+    session_id: str | None = None,
+    min_score: float | None = None,
+    since: float | None = Query(None, description="epoch seconds, inclusive"),
+    until: float | None = Query(None, description="epoch seconds, exclusive"),
+    after_id: int | None = Query(None, ge=0, description="only alerts newer than this id"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    store: SessionStore = Depends(get_store),
+) -> AlertList:
+    """Alerts newest first, with their explanations."""
+    flt = AlertFilter(session_id, min_score, since, until, after_id, limit, offset)
+    return await store.list_alerts(flt)
+
+
+@router.get("/alerts/{alert_id}", response_model=Alert)
+async def get_alert(alert_id: int, store: SessionStore = Depends(get_store)) -> Alert:
+    return await store.get_alert(alert_id)

@@ -1,0 +1,513 @@
+"""The streaming engine: raw lines in, per-session scores and alerts out.
+
+Flow: ``ingest`` checks each raw line (empty, binary, too long: rejected per line, counted),
+parses the rest with the artifact's frozen parser (``Detector.parse_lines``; a line it cannot
+parse is rejected as malformed, an unseen template becomes ``UNK_KEY`` and is counted), routes
+each parsed line to its session (configured id pattern) or to its source's sliding window, and
+queues every completed window on a :class:`MicroBatcher`. The batcher's worker thread scores
+windows from many sessions together (``Detector.score_sequences``), updates the session
+summaries and hands one :class:`AlertRecord` per anomalous window to the alert sink.
+
+Memory is bounded: at most ``max_open_sessions`` open buffers (the most idle one is closed and
+scored when a new session would exceed it), windows of at most ``max_window_len`` keys, and a
+bounded number of closed-session summaries and recent score points.
+
+Thread safety: ``ingest`` may be called from several threads; parsing is serialised on one lock
+and routing on another, and scoring runs on the batcher's single worker thread, so
+``Detector.parse_lines`` and ``Detector.score_sequences`` may run at the same time (one call of
+each at most).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import re
+import threading
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
+
+from logbert.api import Detector, ParsedLine, SequenceScore
+from logbert.errors import LogBertError
+from logbert.records import UNK_KEY
+from logbert.streaming.batcher import MicroBatcher
+from logbert.streaming.windows import EmitReason, PendingWindow, RoutedLine, SessionRouter, n_unknown
+
+logger = logging.getLogger(__name__)
+
+#: Why one input line was not accepted.
+RejectReason = Literal["empty", "binary", "too_long", "malformed"]
+SessionState = Literal["open", "closed"]
+
+# C0 controls except TAB, DEL, and the lone surrogates that `surrogateescape` decoding makes of
+# bytes that are not UTF-8: any of them marks a binary line.
+_BINARY = re.compile("[\x00-\x08\x0a-\x1f\x7f\udc80-\udcff\ufffd]")
+
+
+class Overloaded(LogBertError):
+    """The scoring queue is full: the caller should retry later (HTTP 503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """Bounds of the engine; the service fills them from its settings, ``tail`` from options."""
+
+    max_open_sessions: int = 10_000  # open buffers; the most idle is closed (scored) beyond this
+    idle_timeout_s: float = 300.0  # a session with no line for this long is closed and scored
+    max_window_len: int = 512  # cap on keys per window (the artifact's window.max_len applies too)
+    max_line_chars: int = 10_000  # longer lines are rejected per line
+    batch_size: int = 64  # windows per model call
+    flush_interval_s: float = 0.05  # how long a partial batch waits for more windows
+    max_pending_windows: int = 50_000  # queued windows beyond which ingest answers Overloaded
+    closed_sessions_kept: int = 10_000  # summaries of closed sessions kept for queries
+    recent_scores_kept: int = 2_000  # score points kept for "score over time"
+
+    def __post_init__(self) -> None:
+        for name in ("max_open_sessions", "max_window_len", "max_line_chars", "batch_size", "max_pending_windows"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_window_len < 2:
+            raise ValueError(f"max_window_len must be >= 2, got {self.max_window_len}")
+        if self.idle_timeout_s <= 0:
+            raise ValueError(f"idle_timeout_s must be > 0, got {self.idle_timeout_s}")
+        if self.flush_interval_s < 0:
+            raise ValueError(f"flush_interval_s must be >= 0, got {self.flush_interval_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class MissDetail:
+    """One missed position of an anomalous window, with the raw line behind it."""
+
+    position: int
+    key_id: int
+    template: str | None  # the template seen there (None = unseen by the parser)
+    expected: tuple[tuple[str, float], ...]  # the model's top-g (template, probability)
+    line_no: int | None
+    raw: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An anomalous window. Higher ``anomaly_score`` = more anomalous."""
+
+    session_id: str
+    source: str
+    window_index: int
+    anomaly_score: float
+    threshold: float
+    miss_ratio: float
+    dist_score: float
+    n_keys: int
+    n_misses: int
+    n_unknown: int
+    created_at: float  # epoch seconds
+    first_line_no: int | None
+    last_line_no: int | None
+    reason: EmitReason  # why the window was scored (full, closed, idle ...)
+    misses: tuple[MissDetail, ...]
+
+
+class AlertSink(Protocol):
+    """Where alerts go (the SQLite store in the service, stdout in ``tail``)."""
+
+    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePoint:
+    """One scored window, for "score over time"."""
+
+    time: float  # epoch seconds when it was scored
+    session_id: str
+    window_index: int
+    anomaly_score: float
+    threshold: float
+    is_anomaly: bool
+
+
+@dataclass(slots=True)
+class SessionSummary:
+    """What is known about one session. ``max_score``: higher = more anomalous."""
+
+    session_id: str
+    source: str
+    state: SessionState
+    first_seen: float  # epoch seconds
+    last_seen: float
+    n_lines: int = 0
+    n_pending_keys: int = 0  # buffered keys not yet in a scored window
+    n_windows_pending: int = 0  # windows queued for the model
+    n_windows_scored: int = 0
+    n_anomalous_windows: int = 0
+    n_unknown: int = 0
+    max_score: float | None = None
+    last_score: float | None = None
+    threshold: float | None = None
+    is_anomaly: bool = False
+    closed_reason: str | None = None
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    """What happened to the lines of one ingest call."""
+
+    received: int
+    accepted: int  # parsed and routed to a session or window
+    unrouted: int  # parsed, but no session id found (mode "session")
+    unknown_templates: int
+    windows_queued: int
+    first_line_no: int  # line number given to the first received line of this call
+    rejections: list[tuple[int, RejectReason]] = field(default_factory=list)  # (index in the call, reason)
+
+
+def line_problem(line: str, max_line_chars: int) -> RejectReason | None:
+    """Why a raw line (without its newline) is rejected before parsing, or None."""
+    if not line.strip():
+        return "empty"
+    if len(line) > max_line_chars:
+        return "too_long"
+    if _BINARY.search(line):
+        return "binary"
+    return None
+
+
+class StreamEngine:
+    """Per-session state over a loaded :class:`~logbert.api.Detector`.
+
+    Args:
+        detector: the loaded artifact.
+        limits: memory and batching bounds.
+        alert_sink: receives alerts on the scoring thread (None: alerts are only counted).
+        clock: monotonic clock for idle timeouts (injectable for tests).
+        wall_clock: epoch clock for timestamps shown to users.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        limits: StreamLimits,
+        alert_sink: AlertSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.detector = detector
+        self.limits = limits
+        self.alert_sink = alert_sink
+        self._clock = clock
+        self._wall = wall_clock
+        window = detector.config.window
+        self.max_len = min(limits.max_window_len, window.max_len)
+        self.session_mode = window.mode == "session"
+        self._router = SessionRouter(window, self.max_len)
+        self._lock = threading.RLock()
+        self._parse_lock = threading.Lock()
+        self._summaries: dict[str, SessionSummary] = {}
+        self._closed: OrderedDict[str, None] = OrderedDict()
+        self._recent: deque[ScorePoint] = deque(maxlen=limits.recent_scores_kept)
+        self._next_line_no: dict[str, int] = {}
+        self._rate: deque[tuple[float, int]] = deque()
+        self.counters: Counter[str] = Counter()
+        self.rejected_by_reason: Counter[str] = Counter()
+        self.closed_by_reason: Counter[str] = Counter()
+        self._batcher: MicroBatcher[PendingWindow] = MicroBatcher(
+            self._score_batch, limits.batch_size, limits.flush_interval_s
+        )
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, lines: Sequence[str], source: str = "default") -> IngestOutcome:
+        """Check, parse, route and buffer raw lines; completed windows are queued for scoring.
+
+        Raises:
+            Overloaded: the scoring queue holds ``max_pending_windows`` windows already.
+        """
+        if self._batcher.pending >= self.limits.max_pending_windows:
+            raise Overloaded(
+                f"scoring queue is full ({self._batcher.pending} windows pending); retry later"
+            )
+        with self._lock:
+            first = self._next_line_no.get(source, 1)
+            self._next_line_no[source] = first + len(lines)
+        rejections: list[tuple[int, RejectReason]] = []
+        valid: list[str] = []
+        valid_idx: list[int] = []
+        for i, raw in enumerate(lines):
+            line = raw.rstrip("\r\n")
+            problem = line_problem(line, self.limits.max_line_chars)
+            if problem is None:
+                valid.append(line)
+                valid_idx.append(i)
+            else:
+                rejections.append((i, problem))
+        parsed: list[ParsedLine] = []
+        if valid:
+            with self._parse_lock:
+                parsed, _report = self.detector.parse_lines(valid, start_line_no=1)
+        now, wall = self._clock(), self._wall()
+        returned = [False] * len(valid)
+        routed: list[tuple[tuple[str, ...], RoutedLine]] = []
+        n_unknown_templates = 0
+        for p in parsed:
+            j = p.line_no - 1
+            if not 0 <= j < len(valid):
+                raise LogBertError(f"parse_lines returned line_no {p.line_no} outside 1..{len(valid)}")
+            returned[j] = True
+            n_unknown_templates += p.key_id == UNK_KEY
+            keys = p.session_ids if self.session_mode else (source,)
+            routed.append((keys, RoutedLine(first + valid_idx[j], p.raw, p.key_id, p.template, p.timestamp, source)))
+        rejections.extend((valid_idx[j], "malformed") for j, ok in enumerate(returned) if not ok)
+        rejections.sort()
+        windows: list[PendingWindow] = []
+        unrouted = 0
+        with self._lock:
+            for keys, routed_line in routed:
+                if not keys:
+                    unrouted += 1
+                for key in dict.fromkeys(keys):
+                    windows.extend(self._add(key, routed_line, now, wall))
+            self._account(len(lines), len(routed) - unrouted, unrouted, n_unknown_templates, rejections, now)
+            self.counters["windows_queued"] += len(windows)
+        self._batcher.submit(windows)
+        return IngestOutcome(
+            received=len(lines),
+            accepted=len(routed) - unrouted,
+            unrouted=unrouted,
+            unknown_templates=n_unknown_templates,
+            windows_queued=len(windows),
+            first_line_no=first,
+            rejections=rejections,
+        )
+
+    def _add(self, key: str, line: RoutedLine, now: float, wall: float) -> list[PendingWindow]:
+        out: list[PendingWindow] = []
+        if key not in self._router and len(self._router) >= self.limits.max_open_sessions:
+            victim = self._router.least_recent()
+            if victim is not None:
+                out.extend(self._close_locked(victim, "evicted", wall))
+        opened, windows = self._router.add(key, line, now)
+        out.extend(windows)
+        summary = self._summaries.get(key)
+        if summary is None:
+            summary = SessionSummary(key, line.source, "open", first_seen=wall, last_seen=wall)
+            self._summaries[key] = summary
+        if opened:
+            self.counters["sessions_opened"] += 1
+            summary.state, summary.closed_reason = "open", None
+            self._closed.pop(key, None)
+        summary.last_seen = wall
+        summary.n_lines += 1
+        summary.n_windows_pending += len(windows)
+        summary.n_unknown += line.key_id == UNK_KEY
+        return out
+
+    def _account(
+        self,
+        n: int,
+        accepted: int,
+        unrouted: int,
+        unknown: int,
+        rejections: list[tuple[int, RejectReason]],
+        now: float,
+    ) -> None:
+        self.counters["lines_received"] += n
+        self.counters["lines_accepted"] += accepted
+        self.counters["lines_unrouted"] += unrouted
+        self.counters["lines_unknown_template"] += unknown
+        self.counters["lines_rejected"] += len(rejections)
+        self.rejected_by_reason.update(reason for _, reason in rejections)
+        self._rate.append((now, n))
+
+    # ------------------------------------------------------------------ closing
+    def _close_locked(self, key: str, reason: EmitReason, wall: float) -> list[PendingWindow]:
+        windows = self._router.close(key, reason)
+        if windows is None:
+            return []
+        self.closed_by_reason[reason] += 1
+        summary = self._summaries.get(key)
+        if summary is not None:
+            summary.state, summary.closed_reason = "closed", reason
+            summary.n_windows_pending += len(windows)
+            self._closed[key] = None
+            while len(self._closed) > self.limits.closed_sessions_kept:
+                old, _ = self._closed.popitem(last=False)
+                self._summaries.pop(old, None)
+        return windows
+
+    def _submit_closed(self, keys: Sequence[str], reason: EmitReason) -> int:
+        wall = self._wall()
+        windows: list[PendingWindow] = []
+        closed = 0
+        with self._lock:
+            for key in keys:
+                if key in self._router:
+                    closed += 1
+                    windows.extend(self._close_locked(key, reason, wall))
+            self.counters["windows_queued"] += len(windows)
+        self._batcher.submit(windows)
+        return closed
+
+    def close_session(self, session_id: str) -> bool:
+        """End one session now (its buffered keys are scored); False when it is not open."""
+        return self._submit_closed([session_id], "closed") == 1
+
+    def close_all(self, reason: EmitReason = "closed") -> int:
+        """End every open session; returns how many were open."""
+        with self._lock:
+            keys = self._router.open_keys()
+        return self._submit_closed(keys, reason)
+
+    def expire_idle(self) -> int:
+        """Close sessions idle for ``idle_timeout_s``; returns how many."""
+        now = self._clock()
+        with self._lock:
+            keys = list(self._router.idle(now, self.limits.idle_timeout_s))
+        return self._submit_closed(keys, "idle") if keys else 0
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every queued window is scored and its alerts are stored."""
+        return self._batcher.drain(timeout)
+
+    def shutdown(self, timeout: float | None = 30.0) -> bool:
+        """Flush: close every open session, score what is queued, stop the worker."""
+        self.close_all("shutdown")
+        return self._batcher.stop(timeout)
+
+    # ------------------------------------------------------------------ scoring (worker thread)
+    def _score_batch(self, windows: list[PendingWindow]) -> None:
+        seqs = [w.sequence for w in windows]
+        scores = list(self.detector.score_sequences(seqs, explain=False))
+        if len(scores) != len(seqs):
+            raise LogBertError(f"score_sequences returned {len(scores)} scores for {len(seqs)} sequences")
+        anomalous = [i for i, s in enumerate(scores) if s.is_anomaly]
+        if anomalous:  # explanations only where they are shown: scoring is deterministic
+            explained = self.detector.score_sequences([seqs[i] for i in anomalous], explain=True)
+            for i, s in zip(anomalous, explained, strict=True):
+                scores[i] = s
+        wall = self._wall()
+        alerts: list[AlertRecord] = []
+        with self._lock:
+            for w, s in zip(windows, scores, strict=True):
+                self._record(w, s, wall)
+                if s.is_anomaly:
+                    alerts.append(_alert(w, s, wall))
+            self.counters["alerts"] += len(alerts)
+        if alerts and self.alert_sink is not None:
+            self.alert_sink.add_alerts(alerts)
+
+    def _record(self, w: PendingWindow, s: SequenceScore, wall: float) -> None:
+        sid = w.sequence.session_id
+        self.counters["windows_scored"] += 1
+        self.counters["windows_anomalous"] += s.is_anomaly
+        self._recent.append(ScorePoint(wall, sid, w.sequence.window_index, s.anomaly_score, s.threshold, s.is_anomaly))
+        summary = self._summaries.get(sid)
+        if summary is None:  # its summary was already dropped from the bounded closed list
+            return
+        summary.n_windows_pending = max(0, summary.n_windows_pending - 1)
+        summary.n_windows_scored += 1
+        summary.n_anomalous_windows += s.is_anomaly
+        summary.last_score = s.anomaly_score
+        summary.max_score = s.anomaly_score if summary.max_score is None else max(summary.max_score, s.anomaly_score)
+        summary.threshold = s.threshold
+        summary.is_anomaly = summary.is_anomaly or s.is_anomaly
+
+    # ------------------------------------------------------------------ queries
+    def session(self, session_id: str) -> SessionSummary | None:
+        """A copy of one session's summary (None when unknown or forgotten)."""
+        with self._lock:
+            summary = self._summaries.get(session_id)
+            return None if summary is None else self._snapshot(summary)
+
+    def sessions(self, limit: int = 20, state: SessionState | None = None) -> list[SessionSummary]:
+        """Sessions by descending ``max_score`` (unscored last), optionally only open or closed."""
+        with self._lock:
+            pool = [s for s in self._summaries.values() if state is None or s.state == state]
+            top = heapq.nlargest(limit, pool, key=lambda s: (-1.0 if s.max_score is None else s.max_score, s.last_seen))
+            return [self._snapshot(s) for s in top]
+
+    def recent_scores(self, limit: int = 500) -> list[ScorePoint]:
+        """The latest scored windows, oldest first."""
+        with self._lock:
+            return list(self._recent)[-limit:] if limit > 0 else []
+
+    def _snapshot(self, summary: SessionSummary) -> SessionSummary:
+        return replace(summary, n_pending_keys=self._router.pending_keys(summary.session_id))
+
+    def ingest_rate(self, horizon_s: float = 10.0) -> float:
+        """Lines received per second over the last ``horizon_s`` seconds."""
+        now = self._clock()
+        with self._lock:
+            while self._rate and now - self._rate[0][0] > horizon_s:
+                self._rate.popleft()
+            return sum(n for _, n in self._rate) / horizon_s
+
+    def stats(self) -> dict[str, float]:
+        """Counters and gauges (flat names), for the dashboard and Prometheus."""
+        rate = self.ingest_rate()
+        with self._lock:
+            out: dict[str, float] = {
+                k: float(self.counters[k])
+                for k in (
+                    "lines_received",
+                    "lines_accepted",
+                    "lines_rejected",
+                    "lines_unrouted",
+                    "lines_unknown_template",
+                    "windows_queued",
+                    "windows_scored",
+                    "windows_anomalous",
+                    "alerts",
+                    "sessions_opened",
+                )
+            }
+            out["sessions_open"] = float(len(self._router))
+            out["sessions_known"] = float(len(self._summaries))
+            out["windows_skipped_short"] = float(self._router.n_skipped_short)
+            for reason in ("empty", "binary", "too_long", "malformed"):
+                out[f"rejected_{reason}"] = float(self.rejected_by_reason[reason])
+            for reason in ("closed", "idle", "evicted", "shutdown"):
+                out[f"sessions_closed_{reason}"] = float(self.closed_by_reason[reason])
+        out["queue_pending"] = float(self._batcher.pending)
+        out["score_batches"] = float(self._batcher.n_batches)
+        out["score_errors"] = float(self._batcher.n_errors)
+        out["score_busy_seconds"] = self._batcher.busy_s
+        out["ingest_rate_lps"] = rate
+        out["threshold"] = float(self.detector.threshold)
+        out["max_window_len"] = float(self.max_len)
+        return out
+
+
+def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
+    seq = w.sequence
+    misses = []
+    for m in s.misses:
+        inside = 0 <= m.position < len(w.raws)
+        line_no = m.line_no if m.line_no is not None else (seq.line_nos[m.position] if inside else None)
+        misses.append(
+            MissDetail(
+                position=m.position,
+                key_id=m.key_id,
+                template=m.template if m.template is not None else (w.templates[m.position] if inside else None),
+                expected=tuple((e.template, float(e.probability)) for e in m.expected),
+                line_no=line_no,
+                raw=w.raws[m.position] if inside else None,
+            )
+        )
+    return AlertRecord(
+        session_id=seq.session_id,
+        source=w.source,
+        window_index=seq.window_index,
+        anomaly_score=float(s.anomaly_score),
+        threshold=float(s.threshold),
+        miss_ratio=float(s.miss_ratio),
+        dist_score=float(s.dist_score),
+        n_keys=len(seq.key_ids),
+        n_misses=s.n_misses,
+        n_unknown=n_unknown(w),
+        created_at=wall,
+        first_line_no=seq.line_nos[0] if seq.line_nos else None,
+        last_line_no=seq.line_nos[-1] if seq.line_nos else None,
+        reason=w.reason,
+        misses=tuple(misses),
+    )

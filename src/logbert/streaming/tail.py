@@ -1,0 +1,167 @@
+"""``logbert tail``: score a growing file (or stdin) with the streaming engine, no server.
+
+A reader thread turns the file into lines (following it like ``tail -f``: waits at EOF, reopens
+it after rotation, starts over after truncation) and the calling thread feeds them to a
+:class:`StreamEngine` in batches, closing idle sessions as it goes. Alerts are printed as they are
+scored. At EOF (without ``follow``), on ``stop`` or on Ctrl-C every open session is flushed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from logbert.api import Detector
+from logbert.errors import InputDataError
+from logbert.streaming.engine import AlertRecord, StreamEngine, StreamLimits
+
+_EOF = None  # end of input marker on the line queue
+
+
+@dataclass(frozen=True, slots=True)
+class TailOptions:
+    follow: bool = True  # keep waiting for new lines at EOF (like tail -f)
+    from_end: bool = False  # start at the current end of the file (only new lines are scored)
+    poll_interval_s: float = 0.2  # how often a followed file is checked for growth
+    batch_lines: int = 1000  # most lines per ingest call
+    batch_wait_s: float = 0.1  # how long a partial batch waits for more lines
+    json_output: bool = False  # one JSON object per alert instead of text
+
+
+class AlertPrinter:
+    """Alert sink that writes each alert to a text stream (thread-safe)."""
+
+    def __init__(self, out: TextIO, json_output: bool) -> None:
+        self.out = out
+        self.json_output = json_output
+        self._lock = threading.Lock()
+
+    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
+        with self._lock:
+            for a in alerts:
+                self.out.write(format_alert(a, self.json_output))
+            self.out.flush()
+
+
+def format_alert(a: AlertRecord, json_output: bool = False) -> str:
+    """One alert as text (several lines) or as one JSON line."""
+    if json_output:
+        return json.dumps(asdict(a), ensure_ascii=False, default=str) + "\n"
+    lines = [
+        f"ALERT session={a.session_id} window={a.window_index} score={a.anomaly_score:.4f} "
+        f"threshold={a.threshold:.4f} missed={a.n_misses}/{a.n_keys} unknown={a.n_unknown} "
+        f"lines={a.first_line_no}-{a.last_line_no}"
+    ]
+    for m in a.misses:
+        seen = "<unseen template>" if m.template is None else m.template
+        expected = ", ".join(f"{t} ({p:.1%})" for t, p in m.expected)
+        lines.append(f"  position {m.position} (line {m.line_no}): seen {seen}")
+        if m.raw is not None:
+            lines.append(f"    raw: {m.raw}")
+        lines.append(f"    expected: {expected}")
+    return "\n".join(lines) + "\n"
+
+
+def _read_stream(stream: BinaryIO, out: queue.Queue[str | None]) -> None:
+    for raw in stream:
+        out.put(raw.rstrip(b"\n").decode("utf-8", errors="surrogateescape"))
+    out.put(_EOF)
+
+
+def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[str | None], stop: threading.Event) -> None:
+    f = path.open("rb")
+    try:
+        if opts.from_end:
+            f.seek(0, os.SEEK_END)
+        inode = os.fstat(f.fileno()).st_ino
+        partial = b""
+        while not stop.is_set():
+            chunk = f.readline()
+            if chunk:
+                partial += chunk
+                if partial.endswith(b"\n"):
+                    out.put(partial[:-1].decode("utf-8", errors="surrogateescape"))
+                    partial = b""
+                continue
+            if not opts.follow:
+                break
+            # At EOF: rotated (new inode) -> reopen; truncated (shorter) -> start over; else wait.
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                st = None
+            if st is not None and st.st_ino != inode:
+                f.close()
+                f = path.open("rb")
+                inode = os.fstat(f.fileno()).st_ino
+                continue
+            if st is not None and st.st_size < f.tell():
+                f.seek(0)
+                partial = b""
+                continue
+            stop.wait(opts.poll_interval_s)
+        if partial:
+            out.put(partial.rstrip(b"\n").decode("utf-8", errors="surrogateescape"))
+    finally:
+        f.close()
+        out.put(_EOF)
+
+
+def run_tail(
+    detector: Detector,
+    source: str,
+    limits: StreamLimits,
+    opts: TailOptions,
+    out: TextIO,
+    stop: threading.Event | None = None,
+    stdin: BinaryIO | None = None,
+) -> dict[str, float]:
+    """Score ``source`` (a path, or ``-`` for stdin) until EOF or ``stop``; returns final stats.
+
+    Raises:
+        InputDataError: the path does not exist or is a directory.
+    """
+    stop = stop or threading.Event()
+    lines: queue.Queue[str | None] = queue.Queue(maxsize=100_000)
+    if source == "-":
+        reader = threading.Thread(target=_read_stream, args=(stdin or sys.stdin.buffer, lines), daemon=True)
+        name = "stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputDataError(f"not a file: {path}")
+        reader = threading.Thread(target=_follow_file, args=(path, opts, lines, stop), daemon=True)
+        name = path.name
+    engine = StreamEngine(detector, limits, alert_sink=AlertPrinter(out, opts.json_output))
+    reader.start()
+    try:
+        done = False
+        while not done and not stop.is_set():
+            batch: list[str] = []
+            deadline = time.monotonic() + opts.batch_wait_s
+            while len(batch) < opts.batch_lines:
+                try:
+                    item = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is _EOF:
+                    done = True
+                    break
+                batch.append(item)
+            if batch:
+                engine.ingest(batch, source=name)
+            engine.expire_idle()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        engine.shutdown()
+    return engine.stats()

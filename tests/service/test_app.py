@@ -1,0 +1,282 @@
+"""Every endpoint through TestClient with a fake detector injected via dependency_overrides."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from logbert.service.alerts import AlertFilter, SQLiteAlertStore
+
+from ..streaming.fakes import FakeDetector, vm_lines
+from .conftest import ClientFactory, live_server, make_settings
+
+NORMAL = [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2]  # two windows (max_len 8), both normal
+ANOMALOUS = [0, 1, 42, 3]  # 42 is an unseen template
+
+
+def _close_all(client: TestClient) -> None:
+    r = client.post("/v1/sessions/close-all")
+    assert r.status_code == 200 and r.json()["drained"] is True
+
+
+def test_ingest_json_many_lines_and_one_line(client: TestClient) -> None:
+    r = client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [0, 1, 2])})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["received"], body["accepted"], body["rejected"], body["windows_queued"]) == (3, 3, 0, 0)
+    r = client.post("/v1/ingest", json={"line": "vm-1 k3"})
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    s = client.get("/v1/sessions/vm-1").json()
+    assert s["n_lines"] == 4 and s["n_pending_keys"] == 4 and s["state"] == "open"
+
+
+def test_malformed_and_binary_lines_are_rejected_per_line(client: TestClient) -> None:
+    lines = ["vm-1 k0", "\x00\x01garbage", "no key at all", "", "vm-1 k1", "vm-1 k7 \ufffd\ufffd"]
+    body = client.post("/v1/ingest", json={"lines": lines}).json()
+    assert body["accepted"] == 2 and body["rejected"] == 4
+    assert [(x["index"], x["reason"]) for x in body["rejections"]] == [
+        (1, "binary"),
+        (2, "malformed"),
+        (3, "empty"),
+        (5, "binary"),
+    ]
+    raw = b"vm-2 k0\nvm-2 \xff\xfe k1\r\nvm-2 k1\r\n"
+    r = client.post("/v1/ingest/text", content=raw, headers={"content-type": "text/plain"})
+    body = r.json()
+    assert r.status_code == 200 and body["received"] == 3 and body["accepted"] == 2
+    assert body["rejections"] == [{"index": 1, "line_no": 8, "reason": "binary"}]
+    stats = client.get("/v1/stats").json()["values"]
+    assert stats["rejected_binary"] == 3 and stats["rejected_malformed"] == 1 and stats["lines_received"] == 9
+
+
+def test_a_session_is_scored_when_its_window_fills_and_when_closed(client: TestClient) -> None:
+    body = client.post("/v1/ingest", json={"lines": vm_lines("vm-1", NORMAL)}).json()
+    assert body["windows_queued"] == 1
+    r = client.post("/v1/sessions/vm-1/close")
+    s = r.json()
+    assert r.status_code == 200 and s["state"] == "closed" and s["closed_reason"] == "closed"
+    assert s["n_windows_scored"] == 2 and s["max_score"] == 0.0 and s["is_anomaly"] is False
+    assert client.post("/v1/sessions/nope/close").status_code == 404
+    r = client.get("/v1/sessions/nope")
+    assert r.status_code == 404 and "nope" in r.json()["detail"]
+
+
+def test_alerts_carry_explanations_and_can_be_filtered(client: TestClient) -> None:
+    client.post("/v1/ingest", json={"lines": vm_lines("vm-1", NORMAL) + vm_lines("vm-2", ANOMALOUS)})
+    client.post("/v1/ingest", json={"lines": vm_lines("vm-3", [5, 4])})
+    _close_all(client)
+    alerts = client.get("/v1/alerts").json()
+    assert alerts["total"] == 2
+    assert [a["session_id"] for a in alerts["alerts"]] == ["vm-3", "vm-2"]  # newest first
+    a = client.get("/v1/alerts", params={"session_id": "vm-2"}).json()["alerts"][0]
+    assert a["anomaly_score"] == 0.25 and a["threshold"] == 0.0 and a["n_unknown"] == 1
+    (miss,) = a["misses"]
+    assert miss["position"] == 2 and miss["template"] is None
+    assert miss["raw"] == vm_lines("vm-2", ANOMALOUS)[2] and miss["line_no"] == len(NORMAL) + 3
+    assert miss["expected"] == [{"template": "T0", "probability": 0.75}, {"template": "T1", "probability": 0.25}]
+    assert client.get("/v1/alerts", params={"min_score": 0.4}).json()["total"] == 1
+    assert client.get("/v1/alerts", params={"after_id": a["id"]}).json()["total"] == 1
+    assert client.get(f"/v1/alerts/{a['id']}").json() == a
+    assert client.get("/v1/alerts/9999").status_code == 404
+    top = client.get("/v1/sessions", params={"limit": 2}).json()["sessions"]
+    assert [s["session_id"] for s in top] == ["vm-3", "vm-2"]
+    assert client.get("/v1/sessions", params={"state": "open"}).json()["sessions"] == []
+    points = client.get("/v1/scores").json()["points"]
+    assert len(points) == 4 and sum(p["is_anomaly"] for p in points) == 2
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"lines": ["vm-1 k0"] * 6}, "max_lines_per_request is 5"),
+        ({"lines": ["vm-1 k0", "x" * 101]}, "max_line_chars is 100"),
+        ({"lines": ["a"], "line": "b"}, "exactly one"),
+        ({"lines": "not a list"}, "list"),
+    ],
+)
+def test_request_limits_answer_422_with_a_clear_message(
+    client_factory: ClientFactory, payload: dict[str, object], fragment: str
+) -> None:
+    with client_factory(max_lines_per_request=5, max_line_chars=100) as client:
+        r = client.post("/v1/ingest", json=payload)
+        assert r.status_code == 422 and fragment in r.text
+        assert client.get("/v1/stats").json()["values"]["lines_received"] == 0
+
+
+def test_oversized_bodies_answer_413(client_factory: ClientFactory) -> None:
+    with client_factory(max_body_bytes=2048, max_line_chars=10_000) as client:
+        r = client.post("/v1/ingest", json={"lines": ["vm-1 k0 " + "x" * 3000]})
+        assert r.status_code == 413 and "max_body_bytes is 2048" in r.json()["detail"]
+
+        def chunks() -> Iterator[bytes]:  # no content-length: counted while streaming
+            for _ in range(5):
+                yield b"vm-1 k0 " + b"y" * 600 + b"\n"
+
+        r = client.post("/v1/ingest/text", content=chunks(), headers={"content-type": "text/plain"})
+        assert r.status_code == 413
+        assert client.post("/v1/ingest/text", content=b"vm-1 k0\n").status_code == 200
+
+
+def test_text_lines_over_the_limit_answer_422(client_factory: ClientFactory) -> None:
+    with client_factory(max_lines_per_request=2) as client:
+        r = client.post("/v1/ingest/text", content=b"vm-1 k0\nvm-1 k1\nvm-1 k2\n")
+        assert r.status_code == 422 and "max_lines_per_request is 2" in r.text
+
+
+def test_api_key_guards_every_endpoint_but_health(client_factory: ClientFactory) -> None:
+    with client_factory(api_key="s3cret") as client:
+        guarded = [
+            ("POST", "/v1/ingest", {"json": {"line": "vm-1 k0"}}),
+            ("POST", "/v1/ingest/text", {"content": b"vm-1 k0\n"}),
+            ("GET", "/v1/sessions", {}),
+            ("GET", "/v1/sessions/vm-1", {}),
+            ("POST", "/v1/sessions/vm-1/close", {}),
+            ("POST", "/v1/sessions/close-all", {}),
+            ("GET", "/v1/alerts", {}),
+            ("GET", "/v1/alerts/1", {}),
+            ("GET", "/v1/scores", {}),
+            ("GET", "/v1/stats", {}),
+            ("GET", "/v1/info", {}),
+            ("GET", "/metrics", {}),
+        ]
+        for method, path, kw in guarded:
+            r = client.request(method, path, **kw)  # type: ignore[arg-type]
+            assert r.status_code == 401, (method, path, r.status_code)
+            assert "API key" in r.json()["detail"]
+            assert client.request(method, path, headers={"X-API-Key": "wrong"}, **kw).status_code == 401  # type: ignore[arg-type]
+        assert client.get("/health/live").status_code == 200
+        assert client.get("/health/ready").status_code == 200
+        assert client.post("/v1/ingest", json={"line": "vm-1 k0"}, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert client.get("/v1/sessions/vm-1", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_health_info_metrics_and_docs(client: TestClient) -> None:
+    assert client.get("/health/live").json() == {"status": "ok", "ready": True, "detail": None}
+    assert client.get("/health/ready").json()["ready"] is True
+    assert client.get("/v1/info").json() == {
+        "window_mode": "session",
+        "max_window_len": 8,
+        "threshold": 0.0,
+        "score": "miss_ratio",
+    }
+    client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [0, 42])})
+    text = client.get("/metrics").text
+    assert "logbert_lines_received_total 2.0" in text and "logbert_sessions_open 1.0" in text
+    assert 'logbert_http_request_seconds_count{method="POST",route="/v1/ingest",status="200"} 1.0' in text
+    paths = client.get("/openapi.json").json()["paths"]
+    expected = ("/v1/ingest", "/v1/ingest/text", "/v1/sessions/{session_id}", "/v1/alerts", "/health/ready", "/metrics")
+    assert set(expected) <= set(paths)
+    assert client.get("/docs").status_code == 200
+    assert client.get("/", follow_redirects=False).headers["location"] == "/dashboard/"
+    page = client.get("/dashboard/")
+    assert page.status_code == 200 and "Top anomalous sessions" in page.text
+    assert client.get("/dashboard/app.js").status_code == 200
+
+
+def test_restart_keeps_alerts_and_shutdown_flushes_open_sessions(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient as TC
+
+    from logbert.service.app import create_app
+
+    settings = make_settings(tmp_path)
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        client.post("/v1/ingest", json={"lines": vm_lines("vm-9", ANOMALOUS)})
+        # no close: the graceful shutdown must score the open session and store its alert
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        alerts = client.get("/v1/alerts").json()
+        assert alerts["total"] == 1 and alerts["alerts"][0]["session_id"] == "vm-9"
+        assert alerts["alerts"][0]["reason"] == "shutdown"
+    store = SQLiteAlertStore(settings.alerts_db)
+    assert store.list_alerts(AlertFilter(session_id="vm-9"))[1] == 1
+    store.close()
+
+
+def _scores(client: TestClient) -> dict[tuple[str, int], float]:
+    return {(p["session_id"], p["window_index"]): p["anomaly_score"] for p in client.get("/v1/scores").json()["points"]}
+
+
+def test_interleaved_sessions_are_scored_independently(client_factory: ClientFactory) -> None:
+    vm_a = vm_lines("vm-1", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 42, 2, 3, 4])
+    vm_b = vm_lines("vm-2", [0, 2, 1, 3, 3, 5, 9, 8, 0, 1])
+    alone: dict[tuple[str, int], float] = {}
+    for lines in (vm_a, vm_b):
+        with client_factory() as client:
+            for i in range(0, len(lines), 3):
+                client.post("/v1/ingest", json={"lines": lines[i : i + 3]})
+            _close_all(client)
+            alone.update(_scores(client))
+    mixed = [ln for pair in zip(vm_a, vm_b, strict=False) for ln in pair] + vm_a[len(vm_b) :]
+    with client_factory(detector=FakeDetector()) as client:
+        for i in range(0, len(mixed), 5):
+            client.post("/v1/ingest", json={"lines": mixed[i : i + 5]})
+        _close_all(client)
+        together = _scores(client)
+        sessions = {s["session_id"]: s for s in client.get("/v1/sessions").json()["sessions"]}
+    assert together == alone and len(together) == 4
+    assert sessions["vm-1"]["max_score"] == max(v for (sid, _), v in alone.items() if sid == "vm-1")
+
+
+def test_idle_sessions_are_closed_and_open_sessions_are_bounded(client_factory: ClientFactory) -> None:
+    with client_factory(idle_timeout_s=0.3, idle_check_interval_s=0.05, max_open_sessions=2) as client:
+        for vm in ("vm-1", "vm-2", "vm-3"):
+            client.post("/v1/ingest", json={"lines": vm_lines(vm, [0, 1])})
+        assert client.get("/v1/sessions/vm-1").json()["closed_reason"] == "evicted"
+        assert client.get("/v1/stats").json()["values"]["sessions_open"] == 2
+        deadline = time.monotonic() + 5
+        while client.get("/v1/stats").json()["values"]["sessions_open"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        s = client.get("/v1/sessions/vm-3").json()
+        assert s["state"] == "closed" and s["closed_reason"] == "idle"
+
+
+def test_ingest_does_not_wait_for_the_model_and_windows_are_micro_batched(client_factory: ClientFactory) -> None:
+    slow = FakeDetector(max_len=2, score_delay_s=0.4)
+    with client_factory(detector=slow, batch_size=64, flush_interval_s=0.05) as client:
+        t0 = time.perf_counter()
+        for vm in range(6):  # each request completes two windows of two sessions
+            r = client.post("/v1/ingest", json={"lines": vm_lines(f"vm-{vm}", [0, 1, 2, 3])})
+            assert r.json()["windows_queued"] == 2
+        assert time.perf_counter() - t0 < 0.4 * 6 / 2  # far less than scoring them one call at a time
+        _close_all(client)
+    assert sum(slow.batches) == 12 and max(slow.batches) > 2 and len(slow.batches) < 12
+
+
+def test_a_full_scoring_queue_answers_503(client_factory: ClientFactory) -> None:
+    slow = FakeDetector(max_len=2, score_delay_s=0.3)
+    with client_factory(detector=slow, max_pending_windows=1) as client:
+        assert client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [0, 1])}).status_code == 200
+        r = client.post("/v1/ingest", json={"lines": vm_lines("vm-2", [0, 1])})
+        assert r.status_code == 503 and "retry" in r.json()["detail"] and r.headers["retry-after"] == "1"
+
+
+def test_sliding_mode_keeps_one_window_per_source(client_factory: ClientFactory) -> None:
+    det = FakeDetector(mode="sliding", window_size=4, stride=4)
+    with client_factory(detector=det) as client:
+        for src in ("web", "db"):
+            r = client.post("/v1/ingest", json={"lines": ["k0", "k1", "k2"], "source": src})
+            assert r.json()["windows_queued"] == 0
+        r = client.post("/v1/ingest/text", params={"source": "web"}, content=b"k3\n")
+        assert r.json()["windows_queued"] == 1
+        _close_all(client)
+        assert set(_scores(client)) == {("web", 0), ("db", 0)}
+
+
+def test_real_uvicorn_on_loopback_serves_and_flushes_on_shutdown(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, api_key="k")
+    with live_server(settings, FakeDetector()) as base:
+        with httpx.Client(base_url=base, headers={"X-API-Key": "k"}, timeout=10) as http:
+            assert http.get("/health/ready").json()["ready"] is True
+            r = http.post("/v1/ingest/text", content="\n".join(vm_lines("vm-5", ANOMALOUS)).encode())
+            assert r.status_code == 200 and r.json()["accepted"] == 4
+            assert http.get("/v1/sessions/vm-5").json()["n_pending_keys"] == 4
+            assert http.get("/metrics").status_code == 200
+            assert http.get("/v1/alerts").json()["total"] == 0
+    store = SQLiteAlertStore(settings.alerts_db)  # uvicorn's graceful shutdown scored vm-5
+    alerts, total = store.list_alerts(AlertFilter())
+    store.close()
+    assert total == 1 and alerts[0].record.session_id == "vm-5"

@@ -1,0 +1,130 @@
+"""`logbert serve` / `logbert tail` through CliRunner, and the Dockerfile's entrypoint command."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from logbert import api
+from logbert.cli.serve import register, serve_app
+from logbert.streaming import StreamLimits
+from logbert.streaming.tail import TailOptions, run_tail
+
+from ..streaming.fakes import FakeDetector, vm_lines
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    import uvicorn
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    return calls
+
+
+def test_serve_builds_the_app_and_runs_uvicorn(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGBERT_MAX_OPEN_SESSIONS", "77")
+    args = ["serve", str(tmp_path), "--port", "9123", "--api-key", "k", "--alerts-db", str(tmp_path / "a.db")]
+    result = runner.invoke(serve_app, args)
+    assert result.exit_code == 0, result.output
+    ((app, kw),) = uvicorn_calls
+    assert kw["host"] == "127.0.0.1" and kw["port"] == 9123 and kw["timeout_graceful_shutdown"] == 30
+    settings = app.state.settings
+    assert settings.artifact == tmp_path and settings.api_key.get_secret_value() == "k"
+    assert settings.max_open_sessions == 77 and settings.alerts_db == tmp_path / "a.db"
+
+
+def test_serve_rejects_a_missing_artifact_and_bad_settings(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    result = runner.invoke(serve_app, ["serve", str(tmp_path / "nope")])
+    assert result.exit_code == 1 and "artifact directory not found" in result.output
+    result = runner.invoke(serve_app, ["serve", str(tmp_path), "--port", "70000"])
+    assert result.exit_code == 1 and "invalid settings" in result.output
+    assert uvicorn_calls == []
+
+
+def test_the_dockerfile_entrypoint_command_runs(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = (REPO / "Dockerfile").read_text().splitlines()
+    entry = json.loads(next(ln for ln in lines if ln.startswith("ENTRYPOINT")).split(None, 1)[1])
+    cmd = json.loads(next(ln for ln in lines if ln.startswith("CMD")).split(None, 1)[1])
+    assert entry[0] == "logbert"
+    app = typer.Typer()
+    register(app)
+    argv = [tmp_path if a == "/artifact" else a for a in entry[1:] + cmd]
+    monkeypatch.setenv("LOGBERT_ALERTS_DB", str(tmp_path / "data" / "alerts.sqlite3"))
+    result = runner.invoke(app, [str(a) for a in argv])
+    assert result.exit_code == 0, result.output
+    ((_, kw),) = uvicorn_calls
+    assert (kw["host"], kw["port"]) == ("0.0.0.0", 8000)
+
+
+def test_tail_prints_alerts_for_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "nova.log"
+    log.write_text("\n".join(vm_lines("vm-1", [0, 1, 2]) + vm_lines("vm-2", [0, 42, 1]) + ["garbage"]) + "\n")
+    seen: list[Path] = []
+
+    def fake_load(path: Path) -> FakeDetector:
+        seen.append(path)
+        return FakeDetector()
+
+    monkeypatch.setattr(api, "load_detector", fake_load, raising=False)
+    result = runner.invoke(serve_app, ["tail", str(log), "--artifact", str(tmp_path), "--no-follow"])
+    assert result.exit_code == 0, result.output
+    assert seen == [tmp_path]
+    assert "ALERT session=vm-2 window=0 score=0.3333" in result.stdout
+    assert "seen <unseen template>" in result.stdout and "raw: " + vm_lines("vm-2", [0, 42, 1])[1] in result.stdout
+    assert "vm-1" not in result.stdout
+    assert "lines=7 accepted=6 rejected=1 windows=2 alerts=1" in result.stderr
+    result = runner.invoke(serve_app, ["tail", "-", "-a", str(tmp_path), "--json"], input=log.read_bytes())
+    alert = json.loads(result.stdout.splitlines()[0])
+    assert alert["session_id"] == "vm-2" and alert["misses"][0]["line_no"] == 5
+    result = runner.invoke(serve_app, ["tail", str(tmp_path / "missing.log"), "-a", str(tmp_path)])
+    assert result.exit_code == 1 and "not a file" in result.output
+
+
+def test_tail_follows_a_growing_rotated_file(tmp_path: Path) -> None:
+    log = tmp_path / "live.log"
+    log.write_text("\n".join(vm_lines("vm-1", [0, 1])) + "\n")
+    out = StringIO()
+    stop = threading.Event()
+    limits = StreamLimits(idle_timeout_s=0.3, flush_interval_s=0.0)
+    opts = TailOptions(follow=True, poll_interval_s=0.02, batch_wait_s=0.02)
+    result: dict[str, float] = {}
+    thread = threading.Thread(
+        target=lambda: result.update(run_tail(FakeDetector(), str(log), limits, opts, out, stop)), daemon=True
+    )
+    thread.start()
+    time.sleep(0.2)
+    with log.open("a") as f:  # grows, with a line written in two parts
+        f.write(vm_lines("vm-1", [42])[0][:10])
+        f.flush()
+        time.sleep(0.1)
+        f.write(vm_lines("vm-1", [42])[0][10:] + "\n")
+    deadline = time.monotonic() + 5
+    while "ALERT session=vm-1" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)  # vm-1 goes idle, is closed and scored
+    assert "ALERT session=vm-1 window=0" in out.getvalue()
+    log.rename(tmp_path / "live.log.1")  # rotation: a new file appears under the same name
+    log.write_text(vm_lines("vm-2", [3, 42])[0] + "\n" + vm_lines("vm-2", [3, 42])[1] + "\n")
+    while "ALERT session=vm-2" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert "ALERT session=vm-2" in out.getvalue()
+    assert result["lines_received"] == 5 and result["lines_rejected"] == 0

@@ -1,0 +1,59 @@
+"""The dashboard in a real headless Chromium (Debian `chromium` package, driven by Playwright)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..streaming.fakes import FakeDetector, vm_lines
+from .conftest import live_server, make_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def test_dashboard_shows_rate_alerts_scores_and_top_sessions(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser: {CHROMIUM} is absent (install it with `apt-get install -y chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    settings = make_settings(tmp_path, api_key="dash-key")
+    with live_server(settings, FakeDetector(max_len=4)) as base, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/dashboard/?interval=200")
+            page.wait_for_selector("#conn.err")  # no key yet: the API answers 401
+            page.fill("#api-key", "dash-key")
+            page.click("#key-form button")
+            page.wait_for_selector("#conn.ok")
+            lines = vm_lines("vm-1", [0, 1, 2, 3]) + vm_lines("vm-2", [0, 42, 2, 3]) + vm_lines("vm-3", [3, 2, 1, 0])
+            with httpx.Client(base_url=base, headers={"X-API-Key": "dash-key"}) as http:
+                hostile = "<script>alert(1)</script> k99 vm-4"
+                assert http.post("/v1/ingest", json={"lines": [*lines, hostile]}).status_code == 200
+            page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 2", timeout=10_000)
+            page.wait_for_function("Number(document.getElementById('stat-rate').textContent) > 0")
+            first = page.locator("#alerts li.alert").last
+            assert first.get_attribute("data-session") == "vm-2"
+            assert "k42 step 1" in first.inner_text() and "T0 (75%)" in first.inner_text()
+            assert page.locator("#score-chart circle.point").count() == 3
+            assert page.locator("#score-chart circle.anomalous").count() == 2
+            assert page.locator("#score-chart line.threshold").count() == 1
+            assert page.locator("#rate-chart path.series").count() == 1
+            top = page.locator("#sessions tbody tr").first.get_attribute("data-session")
+            assert top == "vm-3"  # score 0.75, the highest
+            assert page.locator("#stat-lines").inner_text() == "13"
+            assert page.evaluate("document.querySelectorAll('script').length") == 1  # raw lines are text, not HTML
+        finally:
+            browser.close()

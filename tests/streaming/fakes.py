@@ -1,0 +1,117 @@
+"""A deterministic stand-in for ``logbert.api.Detector`` (no artifact, no torch).
+
+Parsing: a line's key is its first ``k<N>`` token (N < 10 known, otherwise UNK); a line without
+one is malformed. Session ids come from the configured pattern (default ``vm-<digits>``).
+Scoring: position i misses when its key is UNK or smaller than the key before it, so the score
+depends on the order of a session's own keys: mixing two sessions would change it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+
+from logbert.api import Detector, ExpectedKey, ParsedLine, PositionExplanation, SequenceScore
+from logbert.config import LogBertConfig, ModelConfig, WindowConfig, WindowMode
+from logbert.records import UNK_KEY, KeySequence, ReadReport
+
+N_KNOWN = 10
+_TOKEN = re.compile(r"\bk(\d+)\b")
+EXPECTED = (ExpectedKey("T0", 0.75), ExpectedKey("T1", 0.25))
+
+
+class FakeDetector(Detector):
+    """Implements ``parse_lines`` / ``score_sequences`` / ``config`` / ``threshold``."""
+
+    def __init__(
+        self,
+        mode: WindowMode = "session",
+        max_len: int = 8,
+        threshold: float = 0.0,
+        window_size: int = 4,
+        stride: int = 4,
+        session_pattern: str = r"(vm-\d+)",
+        score_delay_s: float = 0.0,
+    ) -> None:
+        self.config = LogBertConfig(
+            window=WindowConfig(
+                mode=mode,
+                session_preset=None,
+                session_pattern=session_pattern,
+                max_len=max_len,
+                window_size=window_size,
+                stride=stride,
+            ),
+            model=ModelConfig(max_len=max(32, max_len)),
+        )
+        self.threshold = threshold
+        self.score_delay_s = score_delay_s
+        self.batches: list[int] = []  # size of every score_sequences call
+        self._pattern = re.compile(session_pattern)
+        self._lock = threading.Lock()
+
+    def parse_lines(self, lines: Sequence[str], start_line_no: int = 1) -> tuple[list[ParsedLine], ReadReport]:
+        report = ReadReport()
+        out = []
+        for i, line in enumerate(lines):
+            report.n_lines += 1
+            m = _TOKEN.search(line)
+            if m is None:
+                report.n_malformed += 1
+                continue
+            report.n_parsed += 1
+            n = int(m.group(1))
+            key = n if n < N_KNOWN else UNK_KEY
+            report.n_unknown_template += key == UNK_KEY
+            ids = tuple(dict.fromkeys(mm.group(1) for mm in self._pattern.finditer(line)))
+            out.append(ParsedLine(start_line_no + i, line, ids, key, None if key == UNK_KEY else f"T{n}", None))
+        return out, report
+
+    def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
+        with self._lock:
+            self.batches.append(len(sequences))
+        if self.score_delay_s:
+            time.sleep(self.score_delay_s)
+        return [self._score(s, explain) for s in sequences]
+
+    def _score(self, s: KeySequence, explain: bool) -> SequenceScore:
+        keys = s.key_ids
+        miss = [i for i, k in enumerate(keys) if k == UNK_KEY or (i > 0 and k < keys[i - 1])]
+        score = len(miss) / len(keys)
+        misses = tuple(
+            PositionExplanation(
+                position=i,
+                key_id=keys[i],
+                template=None if keys[i] == UNK_KEY else f"T{keys[i]}",
+                expected=EXPECTED,
+                line_no=s.line_nos[i] if s.line_nos else None,
+            )
+            for i in miss
+        )
+        return SequenceScore(
+            session_id=s.session_id,
+            anomaly_score=score,
+            miss_ratio=score,
+            dist_score=0.0,
+            threshold=self.threshold,
+            is_anomaly=score > self.threshold,
+            n_keys=len(keys),
+            n_misses=len(miss),
+            n_unknown=sum(k == UNK_KEY for k in keys),
+            misses=misses if explain else (),
+        )
+
+
+def vm_lines(vm: str, keys: Sequence[int]) -> list[str]:
+    """Lines of one VM session: ``INFO vm-1 k3 step`` ..."""
+    return [f"INFO nova [instance: {vm}] k{k} step {j}" for j, k in enumerate(keys)]
+
+
+def fake_app() -> object:
+    """App factory over the fake detector, settings from LOGBERT_* (benchmark dry runs)."""
+    from logbert.service.app import create_app
+    from logbert.service.settings import Settings
+
+    return create_app(Settings(), detector=FakeDetector(max_len=8))

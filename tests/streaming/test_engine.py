@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from logbert.config import WindowConfig
+from logbert.records import UNK_KEY
+from logbert.streaming import MicroBatcher, SessionRouter, StreamEngine, StreamLimits
+from logbert.streaming.engine import AlertRecord, line_problem
+from logbert.streaming.windows import RoutedLine
+
+from .fakes import FakeDetector, vm_lines
+
+
+def _line(n: int, key: int, source: str = "s", ts: float | None = None) -> RoutedLine:
+    return RoutedLine(n, f"raw {n}", key, f"T{key}", ts, source)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.alerts: list[AlertRecord] = []
+
+    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
+        self.alerts.extend(alerts)
+
+
+def test_session_windows_are_cut_at_max_len_and_on_close() -> None:
+    router = SessionRouter(WindowConfig(mode="session", session_pattern="x", max_len=4), max_len=3)
+    out = [w for i in range(7) for w in router.add("a", _line(i + 1, i), now=0.0)[1]]
+    assert [w.sequence.key_ids for w in out] == [[0, 1, 2], [3, 4, 5]]
+    assert [w.sequence.window_index for w in out] == [0, 1]
+    assert out[1].sequence.line_nos == [4, 5, 6] and out[1].raws == ("raw 4", "raw 5", "raw 6")
+    rest = router.close("a", "closed")
+    assert rest is not None and [w.sequence.key_ids for w in rest] == [[6]] and rest[0].sequence.window_index == 2
+    assert router.close("a", "closed") is None
+
+
+def test_sliding_windows_follow_stride_and_close_scores_only_new_keys() -> None:
+    cfg = WindowConfig(mode="sliding", window_size=4, stride=2, max_len=8)
+    router = SessionRouter(cfg, max_len=8)
+    out = [w for i in range(8) for w in router.add("src", _line(i + 1, i), now=0.0)[1]]
+    assert [w.sequence.key_ids for w in out] == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7]]
+    assert router.close("src", "closed") == []  # every key already scored
+    gap = SessionRouter(WindowConfig(mode="sliding", window_size=2, stride=3, max_len=8), max_len=8)
+    out = [w for i in range(8) for w in gap.add("src", _line(i + 1, i), now=0.0)[1]]
+    assert [w.sequence.key_ids for w in out] == [[0, 1], [3, 4], [6, 7]]
+
+
+def test_time_windows_close_after_time_window_s() -> None:
+    router = SessionRouter(WindowConfig(mode="time", time_window_s=10, max_len=8), max_len=8)
+    out = [w for i, t in enumerate([0, 3, 9, 10, 12]) for w in router.add("s", _line(i + 1, i, ts=t), now=0.0)[1]]
+    assert [w.sequence.key_ids for w in out] == [[0, 1, 2]]
+
+
+def test_short_sequences_are_counted_not_scored() -> None:
+    router = SessionRouter(WindowConfig(mode="session", session_pattern="x", max_len=8, min_len=3), max_len=8)
+    router.add("a", _line(1, 1), now=0.0)
+    assert router.close("a", "closed") == [] and router.n_skipped_short == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [("", "empty"), ("   ", "empty"), ("a\x00b", "binary"), ("bad \udcff byte", "binary"), ("x" * 11, "too_long")],
+)
+def test_line_problem(line: str, reason: str) -> None:
+    assert line_problem(line, 10) == reason
+    assert line_problem("ok\tline", 10) is None
+
+
+def test_batcher_batches_and_survives_a_failing_batch() -> None:
+    seen: list[list[int]] = []
+
+    def process(batch: list[int]) -> None:
+        if 13 in batch:
+            raise RuntimeError("boom")
+        seen.append(batch)
+
+    b: MicroBatcher[int] = MicroBatcher(process, batch_size=4, flush_interval_s=0.2)
+    b.submit(list(range(10)))
+    assert b.drain(5)
+    assert [len(x) for x in seen] == [4, 4, 2]
+    b.submit([13])
+    assert b.drain(5) and b.n_errors == 1
+    b.submit([20])
+    assert b.drain(5) and seen[-1] == [20]
+    assert b.stop(5)
+    with pytest.raises(RuntimeError):
+        b.submit([1])
+
+
+def test_engine_evicts_the_most_idle_session_and_scores_it() -> None:
+    sink = Sink()
+    clock = [0.0]
+    engine = StreamEngine(
+        FakeDetector(max_len=8),
+        StreamLimits(max_open_sessions=2, idle_timeout_s=5.0, flush_interval_s=0.0),
+        alert_sink=sink,
+        clock=lambda: clock[0],
+    )
+    engine.ingest(vm_lines("vm-1", [0, 1]))
+    clock[0] = 1.0
+    engine.ingest(vm_lines("vm-2", [0, 42]))
+    clock[0] = 2.0
+    engine.ingest(vm_lines("vm-3", [0]))
+    assert engine.drain(5)
+    s1 = engine.session("vm-1")
+    assert s1 is not None and s1.state == "closed" and s1.closed_reason == "evicted" and s1.n_windows_scored == 1
+    clock[0] = 7.5  # vm-2 idle 6.5 s, vm-3 5.5 s
+    assert engine.expire_idle() == 2
+    assert engine.drain(5)
+    assert [a.session_id for a in sink.alerts] == ["vm-2"]
+    assert sink.alerts[0].misses[0].raw == vm_lines("vm-2", [0, 42])[1]
+    assert sink.alerts[0].misses[0].template is None
+    stats = engine.stats()
+    assert stats["sessions_closed_evicted"] == 1 and stats["sessions_closed_idle"] == 2
+    assert stats["lines_unknown_template"] == 1 and stats["sessions_open"] == 0
+    engine.shutdown()
+
+
+def test_engine_rejects_per_line_and_keeps_the_valid_lines() -> None:
+    engine = StreamEngine(FakeDetector(max_len=4), StreamLimits(max_line_chars=100))
+    lines = ["vm-1 k0", "", "vm-1 \x00 k1", "no key here", "vm-1 k1\r\n", "x" * 101, "k2 without session"]
+    out = engine.ingest(lines)
+    assert out.rejections == [(1, "empty"), (2, "binary"), (3, "malformed"), (5, "too_long")]
+    assert out.accepted == 2 and out.unrouted == 1 and out.first_line_no == 1
+    assert engine.ingest(["vm-1 k2"]).first_line_no == 8
+    s = engine.session("vm-1")
+    assert s is not None and s.n_lines == 3 and s.n_pending_keys == 3
+    engine.shutdown()
+
+
+def test_engine_scores_windows_of_many_sessions_in_one_model_call() -> None:
+    det = FakeDetector(max_len=2)
+    engine = StreamEngine(det, StreamLimits(batch_size=64, flush_interval_s=0.3))
+    lines = [ln for vm in range(10) for ln in vm_lines(f"vm-{vm}", [0, 1])]
+    assert engine.ingest(lines).windows_queued == 10
+    assert engine.drain(5)
+    assert det.batches == [10]
+    engine.shutdown()
+
+
+def test_a_line_naming_two_sessions_goes_to_both_and_unknown_keys_are_counted() -> None:
+    engine = StreamEngine(FakeDetector(max_len=8), StreamLimits())
+    out = engine.ingest(["vm-1 vm-2 k42"])
+    assert out.accepted == 1 and out.unknown_templates == 1
+    for vm in ("vm-1", "vm-2"):
+        s = engine.session(vm)
+        assert s is not None and s.n_unknown == 1
+    assert UNK_KEY == -1
+    engine.shutdown()
+
+
+def test_engine_is_safe_under_concurrent_ingest() -> None:
+    engine = StreamEngine(FakeDetector(max_len=4), StreamLimits(flush_interval_s=0.0))
+
+    def feed(vm: str) -> None:
+        for k in range(40):
+            engine.ingest(vm_lines(vm, [k % 4]))
+
+    threads = [threading.Thread(target=feed, args=(f"vm-{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.close_all()
+    assert engine.drain(5)
+    for i in range(4):
+        s = engine.session(f"vm-{i}")
+        assert s is not None and s.n_windows_scored == 10 and s.max_score == 0.0
+    engine.shutdown()
