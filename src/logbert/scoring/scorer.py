@@ -1,0 +1,186 @@
+"""Deterministic masked scoring: model outputs -> per-sequence anomaly scores.
+
+A masked key is a *miss* when its true token is not among the model's top-g predictions
+(specials are never predicted, so an UNK key is always a miss). ``miss_ratio`` = misses /
+masked keys. Which keys are masked never depends on the batch a sequence is scored in:
+
+* ``"strided"`` (default): ``s = mask_stride`` passes; pass ``p`` masks key positions
+  ``p, p + s, p + 2s, ...`` so every key is masked exactly once.
+* ``"seeded"``: ``n_rounds`` random masks per sequence from a generator seeded by
+  ``ScoringConfig.seed`` and the sequence's own tokens.
+
+``dist`` is the squared distance of the unmasked sequence's DIST embedding to the training
+centre. Higher = more anomalous for both scores.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from logbert.config import ScoringConfig
+from logbert.model.encoder import LogBertEncoder
+from logbert.windowing.dataset import TokenVocab, encode_sequences, pad_tokens, random_key_mask
+
+
+@dataclass(frozen=True, slots=True)
+class PositionDetail:
+    """One masked key and what the model expected there (for explanations)."""
+
+    position: int  # 0-based key index in the sequence (DIST not counted)
+    key_id: int  # the key id seen there (as given; UNK_KEY for an unseen template)
+    token_id: int  # its token id (UNK for a key the vocabulary does not know)
+    missed: bool  # True when token_id is not among the top-g predictions
+    top_key_ids: tuple[int, ...]  # the model's top-g keys, most probable first
+    top_probs: tuple[float, ...]  # their softmax probabilities (specials excluded from the softmax)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreOutput:
+    """Per-sequence scores; higher = more anomalous. Arrays have one entry per sequence."""
+
+    miss_ratio: np.ndarray  # (N,) float64, misses / masked keys
+    dist: np.ndarray  # (N,) float64, squared distance of the DIST embedding to the centre
+    n_masked: np.ndarray  # (N,) int64, masked keys (over all passes / rounds)
+    n_misses: np.ndarray  # (N,) int64
+    details: list[list[PositionDetail]] | None = None  # per sequence, per masked key (on request)
+
+
+def strided_masks(pad_mask: Tensor, stride: int) -> list[Tensor]:
+    """The ``stride`` pass masks for a padded batch: pass p masks keys p, p+s, ... (0-based).
+
+    Args:
+        pad_mask: (B, T) bool, True = padding; position 0 is DIST.
+        stride: number of passes s.
+
+    Returns:
+        ``s`` tensors (B, T) bool; every key position is True in exactly one of them.
+    """
+    t = pad_mask.shape[1]
+    key_index = torch.arange(t) - 1  # (T,) position 0 (DIST) -> -1
+    keys = ~pad_mask & (key_index >= 0)  # (B, T)
+    return [keys & (key_index % stride == p) for p in range(stride)]
+
+
+def seeded_masks(
+    rows: Sequence[Sequence[int]], pad_mask: Tensor, mask_ratio: float, seed: int, n_rounds: int
+) -> list[Tensor]:
+    """``n_rounds`` random masks; each row's masks depend only on ``seed`` and its own tokens."""
+    rounds = [torch.zeros_like(pad_mask) for _ in range(n_rounds)]
+    for i, row in enumerate(rows):
+        row_seed = (seed * 1_000_003 + zlib.crc32(np.asarray(row, dtype=np.int64).tobytes())) % (2**63)
+        gen = torch.Generator().manual_seed(row_seed)
+        for r in range(n_rounds):
+            rounds[r][i] = random_key_mask(pad_mask[i : i + 1].clone(), mask_ratio, gen)[0]
+    return rounds
+
+
+def _top_g(logits: Tensor, n_special: int, g: int) -> tuple[Tensor, Tensor]:
+    """Top-g non-special tokens: ``(token ids (M, g), softmax probabilities (M, g))``."""
+    logits = logits.float().clone()  # (M, V)
+    logits[:, :n_special] = -torch.inf  # specials are never a prediction
+    probs = torch.softmax(logits, dim=-1)  # (M, V)
+    top_p, top_t = probs.topk(min(g, logits.shape[1] - n_special), dim=-1)  # (M, g)
+    return top_t, top_p
+
+
+@torch.inference_mode()
+def score_sequences(
+    model: LogBertEncoder,
+    vocab: TokenVocab,
+    seqs: Sequence[Sequence[int]],
+    center: Tensor,
+    config: ScoringConfig,
+    *,
+    mask_ratio: float = 0.5,
+    details: bool = False,
+    device: torch.device | str = "cpu",
+) -> ScoreOutput:
+    """Score key sequences; the same sequence always gets the same scores.
+
+    Args:
+        model: the trained encoder (put in eval mode here).
+        vocab: the vocabulary it was trained with.
+        seqs: N key-id sequences, each with 1 to ``model.config.max_len`` keys.
+        center: (C,) the training centre.
+        config: masking strategy, top-g and batch size.
+        mask_ratio: share of keys masked per round (``"seeded"`` only).
+        details: also return per-position :class:`PositionDetail` lists.
+        device: where the model runs.
+
+    Returns:
+        A :class:`ScoreOutput`; higher scores = more anomalous.
+
+    Raises:
+        ValueError: a sequence is empty or longer than the model's ``max_len``.
+    """
+    for i, seq in enumerate(seqs):
+        if len(seq) == 0:
+            raise ValueError(f"sequence {i} is empty: nothing to score")
+    model.eval()
+    max_len = model.config.max_len
+    rows = encode_sequences(seqs, vocab, max_len)
+    n = len(rows)
+    if n == 0:
+        empty_f, empty_i = np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
+        return ScoreOutput(empty_f, empty_f.copy(), empty_i, empty_i.copy(), [] if details else None)
+    miss = np.zeros(n, dtype=np.int64)
+    masked = np.zeros(n, dtype=np.int64)
+    dist = np.zeros(n, dtype=np.float64)
+    per_seq: list[list[PositionDetail]] | None = [[] for _ in range(n)] if details else None
+    center_dev = center.to(device)
+
+    for start in range(0, n, config.batch_size):
+        chunk = rows[start : start + config.batch_size]
+        # a fixed width, so a row's numbers never depend on the other rows' lengths
+        token_ids, pad_mask = pad_tokens(chunk, vocab.PAD, pad_to=max_len + 1)  # (B, T)
+        out = model(token_ids.to(device), pad_mask.to(device))
+        dist[start : start + len(chunk)] = ((out.dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+
+        if config.mask_strategy == "strided":
+            passes = strided_masks(pad_mask, config.mask_stride)
+        else:
+            passes = seeded_masks(chunk, pad_mask, mask_ratio, config.seed, config.n_rounds)
+        for chosen in passes:  # (B, T) bool
+            active = chosen.any(dim=1).nonzero().flatten()  # rows with a masked key in this pass
+            if active.numel() == 0:
+                continue
+            sub_tokens, sub_chosen = token_ids[active], chosen[active]  # (b, T)
+            inputs = sub_tokens.masked_fill(sub_chosen, vocab.MASK)
+            logits = model(inputs.to(device), pad_mask[active].to(device)).logits  # (b, T, V)
+            where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
+            top_t, top_p = _top_g(logits[where[:, 0], where[:, 1]].cpu(), vocab.N_SPECIAL, config.top_g)  # (M, g)
+            truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)
+            hit = (top_t == truth[:, None]).any(dim=1)  # (M,)
+            seq_index = (active[where[:, 0]] + start).numpy()  # (M,)
+            np.add.at(masked, seq_index, 1)
+            np.add.at(miss, seq_index, (~hit).numpy().astype(np.int64))
+            if per_seq is not None:
+                for m in range(where.shape[0]):
+                    s, pos = int(seq_index[m]), int(where[m, 1]) - 1
+                    per_seq[s].append(
+                        PositionDetail(
+                            position=pos,
+                            key_id=int(seqs[s][pos]),
+                            token_id=int(truth[m]),
+                            missed=not bool(hit[m]),
+                            top_key_ids=tuple(_key(vocab, int(t)) for t in top_t[m]),
+                            top_probs=tuple(float(p) for p in top_p[m]),
+                        )
+                    )
+    if per_seq is not None:
+        for d in per_seq:
+            d.sort(key=lambda x: x.position)
+    assert masked.min() >= 1, "every non-empty sequence has a masked key"
+    return ScoreOutput(miss_ratio=miss / masked, dist=dist, n_masked=masked, n_misses=miss, details=per_seq)
+
+
+def _key(vocab: TokenVocab, token_id: int) -> int:
+    key = vocab.decode_token(token_id)
+    assert key is not None, f"token {token_id} is a special, never a prediction"
+    return key

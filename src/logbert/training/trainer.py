@@ -1,0 +1,437 @@
+"""The training loop: MLKP + alpha * VHM, AdamW, warm-up + cosine decay, early stopping, resume.
+
+Reproducibility: the model is initialised right after ``torch.manual_seed(seed)``, and at the
+start of every epoch the global torch RNG (dropout) and the shuffle/mask generators are re-seeded
+from ``(seed, epoch)``. An epoch therefore depends only on the seed, its index and the
+model/optimizer/scheduler state, which the checkpoint directory stores after every epoch: a run
+resumed from a checkpoint ends with the same weights as an uninterrupted one. The caller's global
+RNG state is restored when training returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import LambdaLR
+
+from logbert.config import ModelConfig, TrainConfig
+from logbert.errors import UnknownArtifact
+from logbert.model.encoder import LogBertEncoder
+from logbert.training.losses import hypersphere_loss, masked_key_loss
+from logbert.windowing.dataset import MaskedKeyDataset, TokenVocab, pad_tokens
+
+logger = logging.getLogger(__name__)
+
+_STATE_FILE = "state.json"
+_CHECKPOINT_VERSION = 1
+_EVAL_BATCH = 256  # rows per forward pass when no gradient is needed
+
+
+@dataclass(frozen=True, slots=True)
+class EpochStats:
+    """One finished epoch."""
+
+    epoch: int  # 1-based
+    train_loss: float
+    val_loss: float
+    lr: float  # learning rate at the end of the epoch
+    seconds: float
+
+
+@dataclass(slots=True)
+class TrainResult:
+    """What :func:`train_encoder` returns."""
+
+    model: LogBertEncoder  # the best weights (lowest validation loss), in eval mode
+    center: Tensor  # (C,) mean DIST embedding of the training data under ``model``
+    history: list[EpochStats]  # every epoch, including those run before a resume
+    best_epoch: int  # 1-based
+    epochs_run: int  # epochs finished in total
+    resumed_from: int  # epochs already finished when this call started (0 = fresh start)
+    stopped_early: bool
+
+
+@dataclass(slots=True)
+class _LoopState:
+    epoch: int = 0  # epochs finished
+    global_step: int = 0
+    best_val: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    finished: bool = False
+    stopped_early: bool = False
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Multiplier of the base learning rate: linear warm-up to 1, then cosine decay to 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch) % (2**63)
+
+
+@contextmanager
+def _num_threads(n: int) -> Iterator[None]:
+    if n <= 0:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _batches(ds: MaskedKeyDataset, order: Sequence[int], size: int) -> Iterator[list[list[int]]]:
+    for start in range(0, len(order), size):
+        yield [ds[i] for i in order[start : start + size]]
+
+
+@torch.no_grad()
+def compute_center(
+    model: LogBertEncoder, rows: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> Tensor:
+    """Mean DIST embedding of unmasked token rows, in eval mode. Returns (C,) on the CPU."""
+    was_training = model.training
+    model.eval()
+    total = torch.zeros(model.config.d_model, dtype=torch.float64)
+    for start in range(0, len(rows), _EVAL_BATCH):
+        token_ids, pad_mask = pad_tokens(rows[start : start + _EVAL_BATCH], pad_id)
+        out = model(token_ids.to(device), pad_mask.to(device))
+        total += out.dist_embedding.double().sum(dim=0).cpu()  # (C,)
+    model.train(was_training)
+    return (total / len(rows)).float()
+
+
+def _loss(
+    model: LogBertEncoder,
+    token_ids: Tensor,
+    labels: Tensor,
+    pad_mask: Tensor,
+    center: Tensor | None,
+    config: TrainConfig,
+) -> Tensor:
+    out = model(token_ids, pad_mask)
+    loss = masked_key_loss(out.logits, labels) if config.use_mlkp else out.logits.sum() * 0.0
+    if center is not None and config.alpha > 0:
+        loss = loss + config.alpha * hypersphere_loss(out.dist_embedding, center)
+    return loss
+
+
+@torch.no_grad()
+def _validation_loss(
+    model: LogBertEncoder,
+    ds: MaskedKeyDataset,
+    center: Tensor | None,
+    config: TrainConfig,
+    device: torch.device,
+) -> float:
+    model.eval()
+    gen = torch.Generator().manual_seed(config.seed + 1)  # the same masks every epoch
+    total, n = 0.0, 0
+    for rows in _batches(ds, range(len(ds)), config.batch_size):
+        batch = ds.collate(rows, config.mask_ratio, gen)
+        c = None if center is None else center.to(device)
+        loss = _loss(model, batch.token_ids.to(device), batch.labels.to(device), batch.pad_mask.to(device), c, config)
+        total += float(loss) * len(rows)
+        n += len(rows)
+    model.train()
+    return total / n
+
+
+def _fingerprint(
+    model_config: ModelConfig, train_config: TrainConfig, vocab_len: int, train: MaskedKeyDataset, val: MaskedKeyDataset
+) -> str:
+    h = hashlib.sha256()
+    skip = {"device", "num_threads"}  # do not change the result
+    h.update(model_config.model_dump_json().encode())
+    h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
+    h.update(str(vocab_len).encode())
+    for ds in (train, val):
+        h.update(json.dumps(ds.rows).encode())
+    return h.hexdigest()
+
+
+# -- checkpoint directory ---------------------------------------------------------------------
+
+
+def _clone_state(model: torch.nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _optimizer_to_files(opt: AdamW) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, entry in sd["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, Tensor):
+                tensors[f"{idx}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(idx), {})[name] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_files(tensors: dict[str, Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        idx, _, name = key.partition(".")
+        state.setdefault(int(idx), {})[name] = value
+    for idx, entry in meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(entry)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _save_checkpoint(
+    directory: Path,
+    *,
+    fingerprint: str,
+    loop: _LoopState,
+    history: list[EpochStats],
+    model: LogBertEncoder,
+    best: dict[str, Tensor],
+    center: Tensor | None,
+    opt: AdamW,
+    sched: LambdaLR,
+    seed: int,
+) -> None:
+    # each epoch writes a fresh sub-directory; state.json is replaced last and names it, so an
+    # interruption at any point leaves the previous complete checkpoint in force
+    sub = f"epoch-{loop.epoch:04d}"
+    target = directory / sub
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    weights = _clone_state(model)
+    if center is not None:
+        weights["center"] = center.detach().cpu().contiguous()
+    save_file(weights, str(target / "model.safetensors"))
+    save_file(best, str(target / "best.safetensors"))
+    opt_tensors, opt_meta = _optimizer_to_files(opt)
+    save_file(opt_tensors, str(target / "optimizer.safetensors"))
+    _write_json_atomic(
+        directory / _STATE_FILE,
+        {
+            "version": _CHECKPOINT_VERSION,
+            "fingerprint": fingerprint,
+            "dir": sub,
+            "loop": asdict(loop),
+            "history": [asdict(h) for h in history],
+            "optimizer": opt_meta,
+            "scheduler": sched.state_dict(),
+            "rng": {"scheme": "torch.manual_seed(seed * 1000003 + epoch) at each epoch start", "seed": seed},
+        },
+    )
+    for old in directory.glob("epoch-*"):
+        if old.name != sub and old.is_dir():
+            shutil.rmtree(old)
+
+
+def _load_checkpoint(
+    directory: Path, fingerprint: str, model: LogBertEncoder, opt: AdamW, sched: LambdaLR
+) -> tuple[_LoopState, list[EpochStats], dict[str, Tensor]] | None:
+    state_path = directory / _STATE_FILE
+    if not state_path.is_file():
+        return None
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        if state.get("version") != _CHECKPOINT_VERSION:
+            raise UnknownArtifact(f"{state_path}: unsupported checkpoint version {state.get('version')!r}")
+        if state["fingerprint"] != fingerprint:
+            raise UnknownArtifact(
+                f"checkpoint in {directory} was made with another config or other data; "
+                "use an empty checkpoint directory for this run"
+            )
+        sub = directory / state["dir"]
+        weights = load_file(str(sub / "model.safetensors"))
+        weights.pop("center", None)
+        model.load_state_dict(weights)
+        best = load_file(str(sub / "best.safetensors"))
+        opt.load_state_dict(_optimizer_from_files(load_file(str(sub / "optimizer.safetensors")), state["optimizer"]))
+        sched.load_state_dict(state["scheduler"])
+        loop = _LoopState(**state["loop"])
+        history = [EpochStats(**h) for h in state["history"]]
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise UnknownArtifact(f"cannot resume from checkpoint {directory}: {exc}") from exc
+    return loop, history, best
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+
+def train_encoder(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    vocab: TokenVocab,
+    train: Sequence[Sequence[int]],
+    val: Sequence[Sequence[int]],
+    *,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[EpochStats], None] | None = None,
+) -> TrainResult:
+    """Train a :class:`LogBertEncoder` on normal key sequences.
+
+    Loss = MLKP + ``alpha`` * VHM (MLKP off when ``use_mlkp`` is False, VHM off when ``alpha``
+    is 0). The VHM centre is the mean DIST embedding of the (unmasked) training data, recomputed
+    at the start of every epoch from the current model, and once more from the best model at
+    the end.
+
+    Args:
+        model_config: the model shape; ``vocab_size`` must equal ``len(vocab)``.
+        train_config: optimisation settings (seed, epochs, patience, ...).
+        vocab: the fitted vocabulary.
+        train: normal training sequences (key ids, each non-empty, at most ``max_len`` keys).
+        val: normal validation sequences, for early stopping.
+        checkpoint_dir: where to save the state after every epoch; when it already holds a
+            checkpoint of the same config and data, training continues from there.
+        progress: show a rich progress bar.
+        on_epoch_end: called with each finished epoch's statistics (after the checkpoint is saved).
+
+    Returns:
+        The best model (eval mode), its centre and the training history.
+
+    Raises:
+        ValueError: empty train/val, an empty or too long sequence, a vocabulary size mismatch,
+            or a config with neither loss switched on.
+        UnknownArtifact: ``checkpoint_dir`` holds a checkpoint of another run, or a broken one.
+    """
+    if not train_config.use_mlkp and train_config.alpha == 0:
+        raise ValueError("nothing to train: use_mlkp is False and alpha is 0")
+    if not train or not val:
+        raise ValueError(f"need training and validation sequences, got {len(train)} and {len(val)}")
+    if model_config.vocab_size != len(vocab):
+        raise ValueError(f"model_config.vocab_size={model_config.vocab_size} but the vocabulary has {len(vocab)}")
+    train_ds = MaskedKeyDataset(train, vocab, model_config.max_len)
+    val_ds = MaskedKeyDataset(val, vocab, model_config.max_len)
+    cfg = train_config
+    device = torch.device(cfg.device)
+    directory = None if checkpoint_dir is None else Path(checkpoint_dir)
+
+    with _num_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = LogBertEncoder(model_config).to(device)
+        opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
+        total_steps = cfg.epochs * steps_per_epoch
+        warmup_steps = int(cfg.warmup_fraction * total_steps)
+
+        def schedule(step: int) -> float:
+            return lr_factor(step, warmup_steps, total_steps)
+
+        sched = LambdaLR(opt, schedule)
+        loop, history, best = _LoopState(), list[EpochStats](), _clone_state(model)
+        fingerprint = _fingerprint(model_config, cfg, len(vocab), train_ds, val_ds)
+        resumed_from = 0
+        if directory is not None:
+            restored = _load_checkpoint(directory, fingerprint, model, opt, sched)
+            if restored is not None:
+                loop, history, best = restored
+                resumed_from = loop.epoch
+                logger.info("resuming from %s after epoch %d", directory, loop.epoch)
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, TextColumn("loss {task.fields[loss]:.4f}"), disable=not progress) as bar:
+            task = bar.add_task("training", total=(cfg.epochs - loop.epoch) * steps_per_epoch, loss=math.nan)
+            while not loop.finished:
+                epoch_seed = _epoch_seed(cfg.seed, loop.epoch)
+                torch.manual_seed(epoch_seed)
+                gen = torch.Generator().manual_seed(epoch_seed)
+                started = time.perf_counter()
+                center = compute_center(model, train_ds.rows, vocab.PAD, device) if cfg.alpha > 0 else None
+                center_dev = None if center is None else center.to(device)
+                model.train()
+                order = torch.randperm(len(train_ds), generator=gen).tolist()
+                total = 0.0
+                bar.update(task, description=f"epoch {loop.epoch + 1}/{cfg.epochs}")
+                for rows in _batches(train_ds, order, cfg.batch_size):
+                    batch = train_ds.collate(rows, cfg.mask_ratio, gen)
+                    loss = _loss(
+                        model,
+                        batch.token_ids.to(device),
+                        batch.labels.to(device),
+                        batch.pad_mask.to(device),
+                        center_dev,
+                        cfg,
+                    )
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    opt.step()
+                    sched.step()
+                    loop.global_step += 1
+                    step_loss = float(loss.detach())
+                    total += step_loss * len(rows)
+                    bar.update(task, advance=1, loss=step_loss)
+                val_loss = _validation_loss(model, val_ds, center_dev, cfg, device)
+                loop.epoch += 1
+                if val_loss < loop.best_val:
+                    loop.best_val, loop.best_epoch, loop.bad_epochs = val_loss, loop.epoch, 0
+                    best = _clone_state(model)
+                else:
+                    loop.bad_epochs += 1
+                loop.stopped_early = loop.bad_epochs >= cfg.patience and loop.epoch < cfg.epochs
+                loop.finished = loop.stopped_early or loop.epoch >= cfg.epochs
+                stats = EpochStats(
+                    epoch=loop.epoch,
+                    train_loss=total / len(train_ds),
+                    val_loss=val_loss,
+                    lr=float(sched.get_last_lr()[0]),
+                    seconds=time.perf_counter() - started,
+                )
+                history.append(stats)
+                logger.info("epoch %d: train %.4f, val %.4f", stats.epoch, stats.train_loss, stats.val_loss)
+                if directory is not None:
+                    _save_checkpoint(
+                        directory,
+                        fingerprint=fingerprint,
+                        loop=loop,
+                        history=history,
+                        model=model,
+                        best=best,
+                        center=center,
+                        opt=opt,
+                        sched=sched,
+                        seed=cfg.seed,
+                    )
+                if on_epoch_end is not None:
+                    on_epoch_end(stats)
+
+        model.load_state_dict(best)
+        model.eval()
+        final_center = compute_center(model, train_ds.rows, vocab.PAD, device)
+    return TrainResult(
+        model=model,
+        center=final_center,
+        history=history,
+        best_epoch=loop.best_epoch,
+        epochs_run=loop.epoch,
+        resumed_from=resumed_from,
+        stopped_early=loop.stopped_early,
+    )

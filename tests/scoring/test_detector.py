@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from logbert.config import LogBertConfig
+from logbert.errors import NotFittedError
+from logbert.scoring.detector import LogBertDetector, best_f1_threshold
+
+torch.set_num_threads(1)
+
+CYCLE = [10, 11, 12, 13, 14, 15, 16, 17]
+NORMAL = [[CYCLE[i % 8] for i in range(6 + s % 7)] for s in range(160)]  # repetitive: prefixes of one cycle
+ANOMALIES = [[17, 16, 15, 14, 13, 12, 11, 10], [10, 12, 14, 16, 11, 13, 15, 17], [10, 11, 12, 99, 13, 14, 15, 16]]
+CONFIG = LogBertConfig().with_overrides(
+    {
+        "window.max_len": 12,
+        "model.max_len": 12,
+        "model.d_model": 32,
+        "model.d_ff": 64,
+        "model.n_heads": 2,
+        "model.n_layers": 1,
+        "model.dropout": 0.0,
+        "train.epochs": 8,
+        "train.batch_size": 16,
+        "train.lr": 1e-2,
+        "scoring.top_g": 1,
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def detector() -> LogBertDetector:
+    return LogBertDetector(CONFIG).fit(NORMAL[:128], NORMAL[128:], progress=False)
+
+
+def test_fit_sets_vocab_size_threshold_and_returns_self(detector: LogBertDetector) -> None:
+    assert detector.config.model.vocab_size == len(detector.vocab_) == 4 + len(CYCLE)
+    assert np.isfinite(detector.threshold_) and detector.center_.shape == (32,)
+
+
+def test_an_injected_anomaly_scores_higher_than_normal_sequences(detector: LogBertDetector) -> None:
+    normal = detector.decision_function(NORMAL[128:])
+    abnormal = detector.decision_function(ANOMALIES)
+    assert abnormal.min() > np.median(normal)
+    assert detector.predict(ANOMALIES).all()
+    assert np.array_equal(detector.predict(NORMAL[128:]), normal > detector.threshold_)
+    both = detector.scores(ANOMALIES)
+    assert both.dist.shape == both.miss_ratio.shape == (3,)
+
+
+def test_save_load_round_trip_gives_identical_scores(detector: LogBertDetector, tmp_path: Path) -> None:
+    detector.save(tmp_path / "art", parser_state={"templates": ["a <*>"]})
+    loaded = LogBertDetector.load(tmp_path / "art")
+    assert isinstance(loaded, LogBertDetector) and loaded.parser_state_ == {"templates": ["a <*>"]}
+    assert loaded.threshold_ == detector.threshold_ and loaded.config == detector.config
+    seqs = NORMAL[120:] + ANOMALIES
+    assert np.array_equal(loaded.decision_function(seqs), detector.decision_function(seqs))
+    assert np.array_equal(loaded.scores(seqs).dist, detector.scores(seqs).dist)
+
+
+def test_explain_names_the_missed_keys(detector: LogBertDetector) -> None:
+    [details] = detector.explain([ANOMALIES[2]])
+    assert [d.position for d in details] == list(range(8))
+    assert details[3].key_id == 99 and details[3].missed and len(details[3].top_key_ids) == 1
+
+
+def test_calibrate_on_a_labelled_validation_mix(detector: LogBertDetector) -> None:
+    detector.calibrate(NORMAL[128:], ANOMALIES)
+    assert detector.predict(ANOMALIES).all() and not detector.predict(NORMAL[128:]).any()
+    detector.calibrate(NORMAL[128:])
+    assert detector.threshold_ >= float(np.quantile(detector.decision_function(NORMAL[128:]), 0.99))
+
+
+def test_bad_input_and_unfitted_use() -> None:
+    with pytest.raises(NotFittedError):
+        LogBertDetector(CONFIG).predict([[10]])
+    with pytest.raises(ValueError, match="13 keys"):
+        LogBertDetector(CONFIG).fit([[10] * 13], [[10]])
+    with pytest.raises(ValueError, match="empty"):
+        LogBertDetector(CONFIG).fit([[10], []], [[10]])
+
+
+def test_best_f1_threshold_on_hand_made_scores() -> None:
+    # t = 0.5 flags 0.6, 0.9 (both abnormal) and nothing normal: F1 = 1
+    assert best_f1_threshold(np.array([0.1, 0.2, 0.5]), np.array([0.6, 0.9])) == 0.5

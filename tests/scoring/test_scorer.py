@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+
+from logbert.config import ModelConfig, ScoringConfig
+from logbert.model.encoder import LogBertEncoder
+from logbert.parsing.vocab import Vocab
+from logbert.scoring.scorer import score_sequences, strided_masks
+
+torch.set_num_threads(1)
+
+KEYS = [10, 11, 12, 13, 14, 15]
+VOCAB = Vocab.fit([KEYS])
+torch.manual_seed(0)
+MODEL = LogBertEncoder(ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=1))
+CENTER = torch.zeros(16)
+SEQS = [[KEYS[(s + i) % 6] for i in range(1 + s % 8)] for s in range(20)]
+
+
+def _score(seqs: list[list[int]], **kw: object) -> tuple[np.ndarray, np.ndarray]:
+    cfg = ScoringConfig(top_g=2, **kw)
+    out = score_sequences(MODEL, VOCAB, seqs, CENTER, cfg)
+    return out.miss_ratio, out.dist
+
+
+def test_strided_passes_mask_every_key_exactly_once() -> None:
+    pad_mask = torch.tensor([[False] * 6 + [True] * 3, [False] * 9])
+    passes = strided_masks(pad_mask, 3)
+    total = torch.stack(passes).long().sum(dim=0)
+    assert total.tolist() == [[0, 1, 1, 1, 1, 1, 0, 0, 0], [0] + [1] * 8]
+    assert passes[0][1].nonzero().flatten().tolist() == [1, 4, 7]  # keys 0, 3, 6
+
+
+@pytest.mark.parametrize("strategy", ["strided", "seeded"])
+def test_scores_do_not_depend_on_repetition_or_batch_composition(strategy: str) -> None:
+    miss, dist = _score(SEQS, mask_strategy=strategy, batch_size=64)
+    miss2, dist2 = _score(SEQS, mask_strategy=strategy, batch_size=64)
+    miss3, dist3 = _score(SEQS[::-1], mask_strategy=strategy, batch_size=3)
+    single = [_score([s], mask_strategy=strategy) for s in SEQS[:5]]
+    assert np.array_equal(miss, miss2) and np.array_equal(dist, dist2)
+    assert np.array_equal(miss, miss3[::-1]) and np.array_equal(dist, dist3[::-1])
+    assert np.array_equal(miss[:5], [m[0] for m, _ in single]) and np.array_equal(dist[:5], [d[0] for _, d in single])
+
+
+def test_counts_unknown_keys_as_misses_and_explains_every_key() -> None:
+    cfg = ScoringConfig(top_g=6, mask_stride=2)  # top-6 of 6 known keys: only UNK can miss
+    out = score_sequences(MODEL, VOCAB, [[10, 11, 99, 12], [13]], CENTER, cfg, details=True)
+    assert out.n_masked.tolist() == [4, 1] and out.n_misses.tolist() == [1, 0]
+    assert out.miss_ratio.tolist() == [0.25, 0.0]
+    assert out.details is not None
+    first = out.details[0]
+    assert [d.position for d in first] == [0, 1, 2, 3] and [d.key_id for d in first] == [10, 11, 99, 12]
+    assert [d.missed for d in first] == [False, False, True, False] and first[2].token_id == Vocab.UNK
+    for d in first:
+        assert set(d.top_key_ids) == set(KEYS)  # specials never predicted
+        assert list(d.top_probs) == sorted(d.top_probs, reverse=True) and sum(d.top_probs) == pytest.approx(1.0)
+
+
+def test_empty_sequences_raise_and_an_empty_batch_is_empty() -> None:
+    with pytest.raises(ValueError, match="sequence 1 is empty"):
+        score_sequences(MODEL, VOCAB, [[10], []], CENTER, ScoringConfig())
+    assert score_sequences(MODEL, VOCAB, [], CENTER, ScoringConfig()).miss_ratio.shape == (0,)

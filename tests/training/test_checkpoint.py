@@ -1,0 +1,90 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from logbert.config import LogBertConfig
+from logbert.errors import UnknownArtifact
+from logbert.model.encoder import LogBertEncoder
+from logbert.parsing.vocab import Vocab
+from logbert.training.checkpoint import load_artifact, save_artifact
+
+torch.set_num_threads(1)
+
+
+def _save(directory: Path, keys: list[int], parser_state: dict[str, object] | None = None) -> LogBertConfig:
+    vocab = Vocab.fit([keys])
+    config = LogBertConfig().with_overrides(
+        {"model.vocab_size": len(vocab), "model.d_model": 16, "model.d_ff": 32, "model.n_heads": 2, "model.n_layers": 1}
+    )
+    torch.manual_seed(0)
+    model = LogBertEncoder(config.model)
+    save_artifact(
+        directory,
+        config=config,
+        vocab=vocab,
+        model=model,
+        center=torch.ones(16),
+        threshold=0.25,
+        parser_state=parser_state,
+    )
+    return config
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    config = _save(tmp_path, [5, 6, 7], {"k": [1, 2]})
+    art = load_artifact(tmp_path)
+    assert art.config == config and len(art.vocab) == config.model.vocab_size and art.threshold == 0.25
+    assert art.parser_state == {"k": [1, 2]} and torch.equal(art.center, torch.ones(16))
+    assert not art.model.training
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert set(meta["sha256"]) == {"config.json", "vocab.json", "model.safetensors", "parser.json"}
+    assert meta["torch_version"] == torch.__version__
+
+
+def test_corrupted_weights_are_refused(tmp_path: Path) -> None:
+    _save(tmp_path, [5, 6, 7])
+    data = bytearray((tmp_path / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(UnknownArtifact, match="sha256"):
+        load_artifact(tmp_path)
+
+
+def test_a_vocabulary_from_another_artifact_is_refused(tmp_path: Path) -> None:
+    _save(tmp_path / "a", [5, 6, 7])
+    _save(tmp_path / "b", [5, 6, 7, 8, 9])
+    (tmp_path / "a" / "vocab.json").write_bytes((tmp_path / "b" / "vocab.json").read_bytes())
+    with pytest.raises(UnknownArtifact, match="does not belong"):
+        load_artifact(tmp_path / "a")
+    # even with the hash table rewritten to match, the sizes disagree
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    meta["sha256"]["vocab.json"] = json.loads((tmp_path / "b" / "meta.json").read_text())["sha256"]["vocab.json"]
+    (tmp_path / "a" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UnknownArtifact, match="vocabulary size"):
+        load_artifact(tmp_path / "a")
+
+
+def test_missing_pieces_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnknownArtifact, match="not found"):
+        load_artifact(tmp_path / "nope")
+    _save(tmp_path, [5, 6])
+    (tmp_path / "config.json").unlink()
+    with pytest.raises(UnknownArtifact, match="config.json is missing"):
+        load_artifact(tmp_path)
+    (tmp_path / "meta.json").unlink()
+    with pytest.raises(UnknownArtifact, match="meta.json is missing"):
+        load_artifact(tmp_path)
+
+
+def test_a_bad_config_is_refused(tmp_path: Path) -> None:
+    _save(tmp_path, [5, 6])
+    (tmp_path / "config.json").write_text('{"model": {"n_heads": "many"}}')
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    import hashlib
+
+    meta["sha256"]["config.json"] = hashlib.sha256((tmp_path / "config.json").read_bytes()).hexdigest()
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UnknownArtifact, match="config"):
+        load_artifact(tmp_path)

@@ -1,0 +1,30 @@
+import math
+
+import torch
+
+from logbert.training.losses import hypersphere_loss, masked_key_loss
+from logbert.windowing.dataset import IGNORE_INDEX
+
+torch.set_num_threads(1)
+
+
+def test_masked_key_loss_averages_cross_entropy_over_masked_positions_only() -> None:
+    logits = torch.tensor([[[100.0, -100.0], [0.0, 0.0], [0.0, math.log(3.0)]]])  # (1, 3, 2)
+    labels = torch.tensor([[IGNORE_INDEX, 0, 1]])
+    # position 1: -log(1/2) = log 2; position 2: -log(3/4) = log(4/3); position 0 ignored
+    expected = (math.log(2.0) + math.log(4.0 / 3.0)) / 2
+    assert math.isclose(float(masked_key_loss(logits, labels)), expected, rel_tol=1e-6)
+
+
+def test_masked_key_loss_is_zero_without_masked_positions() -> None:
+    logits = torch.randn(2, 3, 5, requires_grad=True)
+    loss = masked_key_loss(logits, torch.full((2, 3), IGNORE_INDEX))
+    assert float(loss.detach()) == 0.0
+    loss.backward()  # type: ignore[no-untyped-call]  # still part of the graph
+
+
+def test_hypersphere_loss_is_the_mean_squared_distance() -> None:
+    emb = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    center = torch.tensor([1.0, 1.0])
+    # (0 + 1) and (4 + 9): mean 7
+    assert float(hypersphere_loss(emb, center)) == 7.0

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from logbert.config import ModelConfig, TrainConfig
+from logbert.errors import UnknownArtifact
+from logbert.parsing.vocab import Vocab
+from logbert.training.trainer import EpochStats, TrainResult, lr_factor, train_encoder
+
+torch.set_num_threads(1)
+CYCLE = [10, 11, 12, 13, 14, 15]
+SEQS = [[CYCLE[(s + i) % 6] for i in range(4 + s % 5)] for s in range(48)]
+VOCAB = Vocab.fit(SEQS)
+MODEL = ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=1)
+TRAIN = TrainConfig(epochs=3, batch_size=8, lr=5e-3, seed=7)
+
+
+def _train(tmp: Path | None = None, config: TrainConfig = TRAIN, **kw: object) -> TrainResult:
+    return train_encoder(MODEL, config, VOCAB, SEQS[:40], SEQS[40:], checkpoint_dir=tmp, progress=False, **kw)  # type: ignore[arg-type]
+
+
+def _same_weights(a: TrainResult, b: TrainResult) -> bool:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_same_seed_gives_identical_weights_and_the_caller_rng_is_untouched() -> None:
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a, b = _train(), _train()
+    assert torch.equal(torch.get_rng_state(), before)
+    assert _same_weights(a, b) and torch.equal(a.center, b.center)
+    assert len(a.history) == 3 and a.epochs_run == 3 and a.resumed_from == 0
+    assert a.history[-1].train_loss < a.history[0].train_loss
+    assert not a.model.training and a.center.shape == (16,)
+
+
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    reference = _train()
+
+    def interrupt(stats: EpochStats) -> None:
+        if stats.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, on_epoch_end=interrupt)
+    resumed = _train(tmp_path)
+    assert resumed.resumed_from == 1 and resumed.epochs_run == 3
+    assert [h.epoch for h in resumed.history] == [1, 2, 3]
+    assert _same_weights(resumed, reference) and torch.equal(resumed.center, reference.center)
+    again = _train(tmp_path)  # a finished checkpoint: nothing left to train
+    assert again.resumed_from == 3 and _same_weights(again, reference)
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:
+    _train(tmp_path, TRAIN.model_copy(update={"epochs": 1}))
+    with pytest.raises(UnknownArtifact, match="another config"):
+        _train(tmp_path)
+
+
+def test_ablations_and_a_config_with_no_loss() -> None:
+    vhm_only = _train(config=TRAIN.model_copy(update={"use_mlkp": False, "alpha": 1.0, "epochs": 1}))
+    mlkp_only = _train(config=TRAIN.model_copy(update={"alpha": 0.0, "epochs": 1}))
+    assert vhm_only.history[0].train_loss >= 0 and mlkp_only.history[0].train_loss > 0
+    with pytest.raises(ValueError, match="nothing to train"):
+        _train(config=TRAIN.model_copy(update={"use_mlkp": False, "alpha": 0.0}))
+
+
+def test_vocab_size_mismatch_is_refused() -> None:
+    with pytest.raises(ValueError, match="vocab_size"):
+        train_encoder(MODEL.model_copy(update={"vocab_size": 99}), TRAIN, VOCAB, SEQS, SEQS, progress=False)
+
+
+def test_lr_factor_warms_up_then_decays_to_zero() -> None:
+    factors = [lr_factor(s, 10, 100) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(x >= y for x, y in zip(factors[9:], factors[10:], strict=False))
+    assert lr_factor(100, 10, 100) == pytest.approx(0.0)
+
+
+def test_early_stopping_keeps_the_best_epoch() -> None:
+    # a learning rate far below float32 resolution leaves the weights, hence the val loss, unchanged
+    frozen = TRAIN.model_copy(update={"lr": 1e-12, "epochs": 5, "patience": 2})
+    result = _train(config=frozen)
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
+    assert len({h.val_loss for h in result.history}) == 1
