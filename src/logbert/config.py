@@ -9,6 +9,7 @@ settings it was trained with. Service settings live apart, in ``logbert.service.
 from __future__ import annotations
 
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,7 +111,9 @@ class TrainConfig(_Frozen):
     epochs: int = Field(30, ge=1)
     warmup_fraction: float = Field(0.1, ge=0, lt=1)  # share of steps with linear warm-up, then cosine decay
     patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
-    val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal training sessions held out
+    val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal sessions held out for early stopping + threshold
+    test_fraction: float = Field(0.2, ge=0, lt=1)  # share of normal sessions held back for evaluation (0 = none)
+    chronological_split: bool = True  # split sessions by start time when every session has one
     seed: int = 42
     device: str = "cpu"
     num_threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch default
@@ -170,13 +173,27 @@ def config_from_dict(data: dict[str, Any]) -> LogBertConfig:
         raise ConfigError(f"invalid config: {exc}") from None
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> LogBertConfig:
-    """Defaults, then the TOML file at ``path`` (if any), then dotted-key ``overrides``.
+def preset_names() -> list[str]:
+    """Names of the built-in presets (``src/logbert/configs/*.toml``)."""
+    files = resources.files("logbert.configs").iterdir()
+    return sorted(p.name.removesuffix(".toml") for p in files if p.name.endswith(".toml"))
+
+
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None, *, preset: str | None = None
+) -> LogBertConfig:
+    """Defaults, then a built-in ``preset`` or the TOML file at ``path``, then dotted-key ``overrides``.
 
     Raises:
-        ConfigError: the file is missing, is not TOML, or holds an invalid value.
+        ConfigError: the file is missing, is not TOML, holds an invalid value, or the preset is unknown.
     """
     data: dict[str, Any] = {}
+    if preset is not None:
+        if path is not None:
+            raise ConfigError("give a config file or a preset, not both")
+        if preset not in preset_names():
+            raise ConfigError(f"unknown preset {preset!r}; built-in presets: {', '.join(preset_names())}")
+        data = tomllib.loads(resources.files("logbert.configs").joinpath(f"{preset}.toml").read_text("utf-8"))
     if path is not None:
         p = Path(path)
         if not p.is_file():

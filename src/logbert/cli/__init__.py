@@ -1,8 +1,16 @@
-"""The ``logbert`` command line."""
+"""The ``logbert`` command line: thin commands over :mod:`logbert.api`."""
 
 import typer
 
-app = typer.Typer(help="LogBERT log anomaly detection.", no_args_is_help=True)
+from logbert.cli import pipeline, serve
+from logbert.cli._common import setup_logging
+
+app = typer.Typer(help="LogBERT log anomaly detection: parse, train, evaluate, score, serve.", no_args_is_help=True)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress details")) -> None:
+    setup_logging(verbose)
 
 
 @app.command()
@@ -11,6 +19,10 @@ def version() -> None:
     from logbert import __version__
 
     typer.echo(__version__)
+
+
+pipeline.register(app)
+serve.register(app)
 
 
 def main() -> None:

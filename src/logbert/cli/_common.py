@@ -1,0 +1,69 @@
+"""Shared CLI plumbing: config options and the one place library errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from logbert.config import LogBertConfig, load_config
+from logbert.errors import LogBertError
+
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True)
+
+ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file (see configs/ and docs).")
+PresetOption = typer.Option(
+    None, "--preset", "-p", help="built-in settings: openstack, openstack_devstack, hdfs, bgl, thunderbird, keys."
+)
+SetOption = typer.Option(None, "--set", help="override one setting, e.g. --set train.epochs=5 (repeatable).")
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["train.epochs=5", "parser.format=hdfs"]`` -> ``{"train.epochs": 5, "parser.format": "hdfs"}``."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def build_config(config: Path | None, preset: str | None, sets: list[str] | None) -> LogBertConfig:
+    return load_config(config, parse_overrides(sets), preset=preset)
+
+
+@contextmanager
+def library_errors() -> Iterator[None]:
+    """Library errors print one clear line and exit with code 1 (no traceback for user mistakes)."""
+    try:
+        yield
+    except LogBertError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    except FileNotFoundError as exc:
+        err_console.print(f"[bold red]error:[/] file not found: {exc.filename}")
+        raise typer.Exit(code=1) from None
+
+
+def setup_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def echo_step(message: str) -> None:
+    console.print(f"[cyan]•[/] {message}")
+
+
+Step = Callable[[str], None]

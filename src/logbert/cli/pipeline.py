@@ -1,0 +1,143 @@
+"""``logbert demo | train | evaluate | score | parse``: thin wrappers over :mod:`logbert.api`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from logbert import api
+from logbert.cli._common import (
+    ConfigOption,
+    PresetOption,
+    SetOption,
+    build_config,
+    console,
+    echo_step,
+    library_errors,
+)
+
+
+def demo(
+    out: Path = typer.Option(Path("logbert-demo"), help="folder for the simulated log, artifact and report"),
+    instances: int = typer.Option(400, min=20, help="VM lifecycles to simulate"),
+    anomaly_ratio: float = typer.Option(0.15, min=0.0, max=0.9, help="share of VMs with an injected fault"),
+    seed: int = typer.Option(0, help="simulator seed"),
+    epochs: int | None = typer.Option(None, min=1, help="training epochs (default: the demo config's)"),
+) -> None:
+    """Simulate OpenStack nova logs with injected faults, train LogBERT, evaluate it against baselines."""
+    with library_errors():
+        cfg = api.demo_config()
+        if epochs is not None:
+            cfg = cfg.with_overrides({"train.epochs": epochs})
+        result = api.demo(
+            out, n_instances=instances, anomaly_ratio=anomaly_ratio, seed=seed, config=cfg, on_step=echo_step
+        )
+    console.print(api.results_table(result.evaluation))
+    console.print(f"simulated log : {result.log_path}")
+    console.print(f"artifact      : {result.artifact_dir}")
+    console.print(f"report        : {result.report_path}")
+    console.print(f"took {result.seconds:.0f} s")
+
+
+def train(
+    data: Path = typer.Argument(..., help="raw log or key-sequence file"),
+    out: Path = typer.Option(..., "--out", "-o", help="artifact directory to write"),
+    labels: Path | None = typer.Option(None, help="labels file; anomalous sessions are kept out of training"),
+    config: Path | None = ConfigOption,
+    preset: str | None = PresetOption,
+    sets: list[str] | None = SetOption,
+    resume: bool = typer.Option(False, help="continue an interrupted run from OUT/checkpoint"),
+) -> None:
+    """Train LogBERT on the normal sessions of DATA and save an artifact."""
+    with library_errors():
+        cfg = build_config(config, preset, sets)
+        result = api.train(data, out, cfg, labels=labels, resume=resume)
+    console.print(
+        f"trained on {result.n_train_sessions} sessions ({result.n_train_windows} windows), "
+        f"validated on {result.n_val_sessions}, {result.n_test_sessions} held back for evaluation; "
+        f"{result.n_templates} templates, {result.epochs_run} epochs in {result.train_seconds:.1f} s"
+    )
+    rep = result.read_report
+    console.print(
+        f"lines: {rep.n_lines} read, {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "
+        f"{rep.n_truncated} truncated, {rep.n_without_session} without a session id"
+    )
+    console.print(f"threshold {result.threshold:.4f}; artifact: {result.artifact_dir}")
+
+
+def evaluate(
+    artifact: Path = typer.Argument(..., help="artifact directory from `logbert train`"),
+    data: Path | None = typer.Argument(None, help="raw log or key file to evaluate on (with --labels)"),
+    labels: Path | None = typer.Option(None, help="labels file for DATA"),
+    normal: Path | None = typer.Option(None, help="key or log file whose sessions are all normal"),
+    abnormal: Path | None = typer.Option(None, help="key or log file whose sessions are all anomalous"),
+    report: Path = typer.Option(Path("report.json"), help="where to write the JSON report"),
+    baseline: list[str] = typer.Option(["new_event"], help="baselines to run alongside (repeatable)"),
+) -> None:
+    """Precision, recall, F1, AUROC, AUPRC at the stored threshold, on sessions not used in training."""
+    with library_errors():
+        result = api.evaluate(
+            artifact, data, labels=labels, normal=normal, abnormal=abnormal, baselines=baseline, report_path=report
+        )
+    console.print(api.results_table(result))
+    rep = result.report
+    console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {report}")
+
+
+def score(
+    artifact: Path = typer.Argument(..., help="artifact directory"),
+    data: Path = typer.Argument(..., help="raw log or key file"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write JSON lines here instead of stdout"),
+    only_anomalies: bool = typer.Option(False, help="print only sessions over the threshold"),
+) -> None:
+    """Score every session of DATA (higher = more anomalous), as JSON lines."""
+    with library_errors():
+        results = api.score(artifact, data)
+    rows = [
+        json.dumps(
+            {
+                "session_id": r.session_id,
+                "anomaly_score": round(r.score, 6),
+                "is_anomaly": r.is_anomaly,
+                "n_keys": r.n_keys,
+                "n_unknown": r.n_unknown,
+            }
+        )
+        for r in results
+        if r.is_anomaly or not only_anomalies
+    ]
+    if out is None:
+        for row in rows:
+            typer.echo(row)
+    else:
+        out.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
+        console.print(f"{len(rows)} sessions written to {out} ({sum(r.is_anomaly for r in results)} anomalous)")
+
+
+def parse(
+    data: Path = typer.Argument(..., help="raw log file"),
+    config: Path | None = ConfigOption,
+    preset: str | None = PresetOption,
+    sets: list[str] | None = SetOption,
+    out: Path | None = typer.Option(None, "--out", "-o", help="write templates and counts as JSON"),
+    top: int = typer.Option(20, help="templates to show"),
+) -> None:
+    """Mine templates from a raw log and show the most frequent ones and the line counts."""
+    with library_errors():
+        summary = api.parse(data, build_config(config, preset, sets))
+    console.print(api.templates_table(summary, top=top))
+    rep = summary.report
+    console.print(
+        f"{rep.n_lines} lines: {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "
+        f"{rep.n_truncated} truncated, {rep.n_empty} empty; {len(summary.templates)} templates"
+    )
+    if out is not None:
+        api.write_parse_summary(summary, out)
+        console.print(f"written to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (demo, train, evaluate, score, parse):
+        app.command()(command)

@@ -1,0 +1,68 @@
+"""CLI: thin commands over the api; argument wiring, exit codes, and one real demo run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from logbert import api
+from logbert.cli import app
+from logbert.errors import InputDataError
+
+runner = CliRunner()
+
+
+def test_train_passes_config_and_labels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: dict[str, Any] = {}
+
+    def fake_train(data: Path, out: Path, config: Any, **kwargs: Any) -> Any:
+        calls.update(data=data, out=out, config=config, **kwargs)
+        raise InputDataError("stop here")
+
+    monkeypatch.setattr(api, "train", fake_train)
+    result = runner.invoke(
+        app,
+        ["train", "x.log", "-o", str(tmp_path), "--preset", "hdfs", "--labels", "l.csv", "--set", "train.epochs=3"],
+    )
+    assert result.exit_code == 1 and "stop here" in result.output
+    assert calls["data"] == Path("x.log") and calls["labels"] == Path("l.csv")
+    assert calls["config"].parser.format == "hdfs" and calls["config"].train.epochs == 3
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "x.log", "-o", "out", "--preset", "nope"],
+        ["train", "x.log", "-o", "out", "--set", "train.epochs=0"],
+        ["train", "x.log", "-o", "out", "--set", "model.nope=1"],
+        ["evaluate", "no-such-artifact"],
+        ["score", "no-such-artifact", "x.log"],
+    ],
+)
+def test_user_mistakes_exit_1_with_a_message(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["demo", "--out", str(tmp_path), "--instances", "60", "--epochs", "2"], env={"COLUMNS": "160"}
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.json").is_file() and (tmp_path / "artifact" / "model.safetensors").is_file()
+    assert "LogBERT" in result.output and "new_event" in result.output
+
+
+def test_parse_and_score_commands(tmp_path: Path) -> None:
+    demo = runner.invoke(app, ["demo", "--out", str(tmp_path), "--instances", "40", "--epochs", "1"])
+    assert demo.exit_code == 0, demo.output
+    log = tmp_path / "data" / "nova.log"
+    parsed = runner.invoke(app, ["parse", str(log), "--preset", "openstack", "-o", str(tmp_path / "t.json")])
+    assert parsed.exit_code == 0 and (tmp_path / "t.json").is_file()
+    scored = runner.invoke(app, ["score", str(tmp_path / "artifact"), str(log), "-o", str(tmp_path / "s.jsonl")])
+    assert scored.exit_code == 0, scored.output
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 40

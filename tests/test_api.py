@@ -1,0 +1,146 @@
+"""End-to-end through the public facade, on simulated nova logs (no downloads, CPU, seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from logbert import api
+from logbert.config import LogBertConfig
+from logbert.datasets.simulator import write_simulated
+from logbert.errors import InputDataError, UnknownArtifact
+from logbert.records import KeySequence
+from tests.conftest import dataset_path
+
+torch.set_num_threads(1)
+
+
+def tiny_config(**extra: object) -> LogBertConfig:
+    overrides: dict[str, object] = {
+        "parser.format": "openstack",
+        "model.n_layers": 1,
+        "model.d_model": 32,
+        "model.d_ff": 64,
+        "train.epochs": 2,
+        "train.batch_size": 32,
+    }
+    overrides.update(extra)
+    return api.demo_config().with_overrides(overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[api.TrainResult, Path, Path]:
+    root = tmp_path_factory.mktemp("sim")
+    files = write_simulated(root / "data", n_instances=80, anomaly_ratio=0.2, seed=3)
+    result = api.train(files.log, root / "artifact", tiny_config(), labels=files.labels, progress=False)
+    return result, files.log, files.labels
+
+
+def test_train_writes_a_complete_artifact(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, _, _ = trained
+    names = {p.name for p in result.artifact_dir.iterdir()}
+    assert {"config.json", "vocab.json", "parser.json", "model.safetensors", "meta.json", "split.json"} <= names
+    assert not (result.artifact_dir / "checkpoint").exists()
+    split = json.loads((result.artifact_dir / "split.json").read_text())
+    assert not set(split["train"]) & set(split["val"])
+    assert result.n_train_sessions > 0 and result.n_val_sessions > 0 and result.n_test_sessions > 0
+    assert np.isfinite(result.threshold)
+
+
+def test_evaluate_never_scores_training_sessions(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, log, labels = trained
+    evaluation = api.evaluate(result.artifact_dir, log, labels=labels, baselines=("new_event",))
+    split = json.loads((result.artifact_dir / "split.json").read_text())
+    used = set(split["train"]) | set(split["val"])
+    assert not used & {s.session_id for s in evaluation.sessions}
+    rep = evaluation.report
+    for key in ("precision", "recall", "f1", "threshold", "auroc", "auprc", "best_f1", "n_normal", "n_abnormal"):
+        assert key in rep
+    assert rep["n_abnormal"] == 16  # every anomalous VM (20 % of 80) is held out for the test
+    assert rep["n_normal"] + rep["n_abnormal"] == result.n_test_sessions
+    assert "new_event" in evaluation.baselines and "f1" in evaluation.baselines["new_event"]
+
+
+def test_scores_are_deterministic_and_survive_a_reload(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, log, _ = trained
+    first = api.score(result.artifact_dir, log)
+    again = api.score(api.load_detector(result.artifact_dir), log)
+    assert [r.score for r in first] == [r.score for r in again]
+    assert all(r.score >= 0 for r in first)
+
+
+def test_unseen_template_is_unk_and_raises_the_score(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, log, _ = trained
+    detector = api.load_detector(result.artifact_dir)
+    raw = [ln for ln in log.read_text().splitlines() if "[instance: " in ln][:200]
+    parsed, report = detector.parse_lines(raw)
+    sid = parsed[0].session_ids[0]
+    normal = [p for p in parsed if sid in p.session_ids][: detector.config.window.max_len]
+    keys = [p.key_id for p in normal]
+    broken = keys[:-1] + [-1]  # the last key replaced by a never-seen template
+    scores = detector.score_sequences(
+        [KeySequence(sid, keys), KeySequence(sid + "-x", broken)], explain=True
+    )
+    assert scores[1].n_unknown == 1 and scores[0].n_unknown == 0
+    assert scores[1].miss_ratio >= scores[0].miss_ratio  # an UNK key is always a miss
+    missed_last = [m for m in scores[1].misses if m.position == len(broken) - 1]
+    assert missed_last and missed_last[0].template is None and len(missed_last[0].expected) > 0
+    assert report.n_parsed == len(raw)
+
+
+def test_garbage_lines_are_counted_not_fatal(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, _, _ = trained
+    detector = api.load_detector(result.artifact_dir)
+    parsed, report = detector.parse_lines(["\x00\x01binary junk", "", "x" * 100_000, "not a nova line"])
+    assert parsed == [] and report.n_lines == 4 and report.n_malformed + report.n_empty >= 3
+
+
+def test_missing_or_tampered_artifact_is_a_clear_error(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(UnknownArtifact):
+        api.load_detector(tmp_path / "nope")
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained[0].artifact_dir, copy)
+    (copy / "vocab.json").write_text('{"keys": [1, 2]}')
+    with pytest.raises(UnknownArtifact):
+        api.load_detector(copy)
+
+
+def test_empty_and_missing_inputs(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    with pytest.raises(InputDataError):
+        api.train(empty, tmp_path / "a", tiny_config(), progress=False)
+    with pytest.raises(InputDataError):
+        api.train(tmp_path / "missing.log", tmp_path / "a", tiny_config(), progress=False)
+
+
+def test_key_sequence_files_train_and_evaluate(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    normal = [" ".join(str(k) for k in [1, 2, 3, 4] * int(rng.integers(2, 5))) for _ in range(60)]
+    (tmp_path / "normal").write_text("\n".join(normal) + "\n")
+    (tmp_path / "abnormal").write_text("1 2 9 9 9 4\n7 7 7 7\n")
+    cfg = tiny_config(**{"train.epochs": 3})
+    api.train(tmp_path / "normal", tmp_path / "art", cfg, progress=False)
+    ev = api.evaluate(tmp_path / "art", normal=tmp_path / "normal", abnormal=tmp_path / "abnormal", baselines=())
+    assert ev.report["n_abnormal"] == 2 and ev.report["n_normal"] > 0
+    assert ev.report["n_excluded_training_sessions"] > 0
+
+
+def test_devstack_sample_end_to_end(tmp_path: Path) -> None:
+    """Real OpenStack lines: parse, session, train 1 epoch, score; shapes and direction only."""
+    log = dataset_path("openstack/kalaki_devstack/openstack-nova-sample.log")
+    labels = dataset_path("openstack/kalaki_devstack/openstack-nova-sample.instance_labels.csv")
+    sample = tmp_path / "sample.log"
+    sample.write_text("".join(log.read_text().splitlines(keepends=True)[:3000]))
+    cfg = tiny_config(**{"parser.format": "openstack_devstack", "train.epochs": 1})
+    result = api.train(sample, tmp_path / "art", cfg, labels=labels, progress=False)
+    ev = api.evaluate(result.artifact_dir, sample, labels=labels, baselines=())
+    assert ev.report["n_normal"] + ev.report["n_abnormal"] == len(ev.sessions) > 0
