@@ -106,10 +106,7 @@ class HeaderParser:
     def __init__(self, log_format: str) -> None:
         self.log_format = log_format
         self._regex, self._names = compile_format(log_format)
-        # m.groups() also returns the unnamed groups of literal parts, so map names by index.
-        index = self._regex.groupindex
-        self._names = tuple(sorted(self._names, key=index.__getitem__))
-        self._group_ids = tuple(index[n] for n in self._names)
+        self._match = self._regex.match
         self._raw = self._names == ("Content",)
         self._has_timestamp = "Timestamp" in self._names
         self._has_datetime = "Date" in self._names and "Time" in self._names
@@ -122,20 +119,22 @@ class HeaderParser:
         if self._raw:
             content = line.strip()
             return LogLine(line_no=line_no, content=content) if content else None
-        m = self._regex.match(line)
+        m = self._match(line)
         if m is None:
             return None
-        values = m.group(*self._group_ids) if len(self._group_ids) > 1 else (m.group(self._group_ids[0]),)
-        fields = {k: v for k, v in zip(self._names, values, strict=True) if v is not None}
+        # groupdict() holds the named fields only, in pattern order; a field inside an optional
+        # part of the format (Thunderbird's "[PID]") is None when absent and is left out.
+        fields = m.groupdict()
+        if None in fields.values():
+            fields = {k: v for k, v in fields.items() if v is not None}
         content = fields.pop("Content", "")
-        return LogLine(line_no, content, self._timestamp(fields), fields)
-
-    def _timestamp(self, fields: dict[str, str]) -> float | None:
         if self._has_timestamp:
-            return float(fields["Timestamp"])
-        if not self._has_datetime:
-            return None
-        return self._datetime(fields["Date"], fields["Time"])
+            timestamp: float | None = float(fields["Timestamp"])
+        elif self._has_datetime:
+            timestamp = self._datetime(fields["Date"], fields["Time"])
+        else:
+            timestamp = None
+        return LogLine(line_no, content, timestamp, fields)
 
     def _datetime(self, date: str, time: str) -> float | None:
         # Dates repeat on almost every line: parse "date + midnight" once, add the clock time.

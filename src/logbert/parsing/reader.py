@@ -13,12 +13,13 @@ malformed ones are kept as examples in the :class:`~logbert.records.ReadReport`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
+from logbert.parsing._gc import gc_paused
 from logbert.parsing.headers import HeaderParser, resolve_log_format
 from logbert.records import LogLine, ReadReport
 
@@ -26,8 +27,17 @@ from logbert.records import LogLine, ReadReport
 MAX_EXAMPLES: Final[int] = 5
 EXAMPLE_CHARS: Final[int] = 200
 
+#: Files are read in blocks of about this many bytes (whole lines each).
+BLOCK_BYTES: Final[int] = 1 << 22
+
 # C0 controls except tab, plus DEL: text logs do not contain them, binary junk does.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# The same test on a decoded block of lines, in two searches that each start with a character
+# set or a literal (so ``re`` scans fast instead of trying an alternation at every position):
+# any such character but newline and "\r", then a "\r" that does not end its line. ``feed``
+# strips the "\r"s that end a line (a run of them before "\n" or the end) before it checks.
+_CONTROL_BUT_CR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CR_INSIDE_LINE = re.compile(r"\r+[^\r\n]")
 
 
 class LineReader:
@@ -86,18 +96,97 @@ class LineReader:
         return parsed
 
 
-def _file_lines(path: Path) -> Iterable[str | bytes]:
-    """Lines of a file: one decode for the whole file when it is clean UTF-8 text (the common
-    case, much faster), else bytes per line so that each bad line is found and counted."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.split(b"\n")[: -1 if data.endswith(b"\n") else None]
-    lines = text.split("\n")
-    if text.endswith("\n"):
+    def feed_clean(self, lines: Iterable[str], out: list[LogLine]) -> None:
+        """:meth:`feed` for many decoded lines that hold no newline and no control character
+        (trailing ``\\r`` aside), appending the parsed ones to ``out``; same counts and records.
+
+        :func:`read_log` checks a whole decoded block with one regex search and, when it is clean,
+        uses this loop instead of :meth:`feed`: no per-line control-byte check and one call per line.
+        """
+        report = self.report
+        parse = self.header.parse
+        max_chars = self.config.max_line_chars
+        append = out.append
+        n_lines = report.n_lines
+        try:
+            for line in lines:
+                n_lines += 1
+                if line.endswith("\r"):
+                    line = line.rstrip("\r")
+                if len(line) > max_chars:
+                    line = line[:max_chars]
+                    report.n_truncated += 1
+                if not line or line.isspace():  # the same test as `not line.strip()`, without a copy
+                    report.n_empty += 1
+                    continue
+                parsed = parse(line, n_lines)
+                if parsed is None:
+                    report.n_malformed += 1
+                    if len(report.malformed_examples) < MAX_EXAMPLES:
+                        report.malformed_examples.append(f"{n_lines}: {line[:EXAMPLE_CHARS]}")
+                    continue
+                report.n_parsed += 1
+                append(parsed)
+        finally:
+            report.n_lines = n_lines
+
+
+def _file_blocks(path: Path) -> Iterator[bytes]:
+    """The file in blocks of whole lines (about ``BLOCK_BYTES`` each), so that a large file is
+    never held in memory whole; the last block holds the line without a final newline, if any
+    (an empty file is one empty block: one blank line, as when it is read whole)."""
+    with path.open("rb") as fh:
+        tail = b""
+        n_bytes = 0
+        while chunk := fh.read(BLOCK_BYTES):
+            n_bytes += len(chunk)
+            buf = tail + chunk if tail else chunk
+            cut = buf.rfind(b"\n") + 1
+            if cut:
+                yield buf[:cut]
+                tail = buf[cut:]
+            else:
+                tail = buf
+        if tail or not n_bytes:
+            yield tail
+
+
+def _split_lines(block: str) -> list[str]:
+    lines = block.split("\n")
+    if block.endswith("\n"):
         lines.pop()
     return lines
+
+
+def _read_block(reader: LineReader, block: bytes, out: list[LogLine]) -> None:
+    """Parse one block of whole lines into ``out``.
+
+    A block that is clean UTF-8 text without control characters (the common case) is decoded
+    once and header-parsed by :meth:`LineReader.feed_clean`. Otherwise every line goes through
+    :meth:`LineReader.feed` (bytes per line when the block is not valid UTF-8), so that each bad
+    line is found and counted. UTF-8 never uses the byte ``\\n`` inside a character, so a block
+    decodes if and only if each of its lines does.
+    """
+    feed = reader.feed
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        raw_lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            raw_lines.pop()
+        for raw in raw_lines:
+            parsed = feed(raw)
+            if parsed is not None:
+                out.append(parsed)
+        return
+    lines = _split_lines(text)
+    if _CONTROL_BUT_CR.search(text) is None and ("\r" not in text or _CR_INSIDE_LINE.search(text) is None):
+        reader.feed_clean(lines, out)
+        return
+    for line in lines:
+        parsed = feed(line)
+        if parsed is not None:
+            out.append(parsed)
 
 
 def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -> tuple[list[LogLine], ReadReport]:
@@ -116,8 +205,6 @@ def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -
     """
     reader = LineReader(config)
     lines: list[LogLine] = []
-    append = lines.append
-    feed = reader.feed
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.exists():
@@ -125,13 +212,14 @@ def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -
         if path.is_dir():
             raise InputDataError(f"expected a log file, got a directory: {path}")
         name = str(path)
-        for raw in _file_lines(path):
-            parsed = feed(raw)
-            if parsed is not None:
-                append(parsed)
+        with gc_paused():
+            for block in _file_blocks(path):
+                _read_block(reader, block, lines)
     else:
         name = "<lines>"
-        for raw in source:
+        append = lines.append
+        feed = reader.feed
+        for raw in source:  # the caller's iterable may make garbage of its own: no gc pause here
             parsed = feed(raw)
             if parsed is not None:
                 append(parsed)
