@@ -432,11 +432,8 @@ class Detector:
         self.parser = parser
         self.directory = directory
         self.config: LogBertConfig = model.config
+        self.threshold: float = float(model.threshold_)
         self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
-
-    @property
-    def threshold(self) -> float:
-        return float(self.model.threshold_)
 
     def template(self, key_id: int) -> str | None:
         """The template of a key id (``"key <id>"`` for key-file artifacts; None for UNK)."""
