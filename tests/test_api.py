@@ -144,3 +144,16 @@ def test_devstack_sample_end_to_end(tmp_path: Path) -> None:
     result = api.train(sample, tmp_path / "art", cfg, labels=labels, progress=False)
     ev = api.evaluate(result.artifact_dir, sample, labels=labels, baselines=())
     assert ev.report["n_normal"] + ev.report["n_abnormal"] == len(ev.sessions) > 0
+
+
+def test_labelled_validation_mix_moves_anomalies_out_of_the_test(tmp_path: Path) -> None:
+    files = write_simulated(tmp_path / "data", n_instances=60, anomaly_ratio=0.25, seed=5)
+    cfg = tiny_config(**{"scoring.threshold": "labelled_f1", "scoring.val_anomaly_fraction": 0.4})
+    result = api.train(files.log, tmp_path / "art", cfg, labels=files.labels, progress=False)
+    split = json.loads((result.artifact_dir / "split.json").read_text())
+    labels = api.read_corpus(files.log, cfg, labels=files.labels)
+    anomalous = {s.session_id for s in labels.sequences if s.label == 1}
+    assert len(set(split["val"]) & anomalous) == 6  # 40 % of the 15 anomalous VMs
+    ev = api.evaluate(result.artifact_dir, files.log, labels=files.labels, baselines=("new_event",))
+    assert ev.report["n_abnormal"] == 9 and not set(split["val"]) & {s.session_id for s in ev.sessions}
+    assert "f1" in ev.baselines["new_event"]

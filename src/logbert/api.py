@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -306,6 +306,7 @@ def train(
     labels: str | Path | Labels | None = None,
     resume: bool = False,
     progress: bool = True,
+    on_step: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train LogBERT on the normal sessions of ``data`` and save an artifact in ``out_dir``.
 
@@ -321,11 +322,14 @@ def train(
         labels: optional labels file; without one every session counts as normal.
         resume: continue an interrupted run from ``out_dir/checkpoint``.
         progress: show progress bars.
+        on_step: called with a one-line description as each stage starts.
 
     Raises:
         InputDataError: unusable input, or too few normal sessions to train and validate.
     """
+    say = on_step or (lambda _msg: None)
     config = config or LogBertConfig()
+    say(f"reading {data}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(data, config, labels=labels)
@@ -336,6 +340,7 @@ def train(
         seed=config.train.seed,
         chronological=config.train.chronological_split,
     )
+    val_abnormal_ids = _labelled_val_anomalies(split.test, config)
     if not split.train or not split.val:
         raise InputDataError(
             f"{data}: need normal sessions for both training and validation, got {len(split.train)} train and "
@@ -344,12 +349,17 @@ def train(
     parser: LogParser | None = None
     if corpus.kind == "raw":
         train_lines = sorted({i for s in split.train for i in s.key_ids})
+        say(f"mining templates on the {len(train_lines)} lines of {len(split.train)} training sessions")
         parser = LogParser(config.parser).fit(corpus.lines[i].content for i in train_lines)
         keyed = {(s.session_id, s.window_index): s for s in _assign_keys(corpus, parser)}
         train_seqs = [keyed[(s.session_id, s.window_index)] for s in split.train]
         val_seqs = [keyed[(s.session_id, s.window_index)] for s in split.val]
+        val_abnormal_seqs = [
+            keyed[(s.session_id, s.window_index)] for s in split.test if s.session_id in val_abnormal_ids
+        ]
     else:
         train_seqs, val_seqs = split.train, split.val
+        val_abnormal_seqs = [s for s in split.test if s.session_id in val_abnormal_ids]
     train_windows, skipped = _windows(train_seqs, config)
     val_windows, skipped_val = _windows(val_seqs, config)
     skipped += skipped_val
@@ -358,6 +368,7 @@ def train(
 
     # Every epoch is checkpointed so an interrupted run can go on with resume=True; a fresh run
     # starts from scratch, and the checkpoints go once the artifact is complete.
+    say(f"training LogBERT on {len(train_windows)} windows, validating on {len(val_windows)}")
     checkpoint_dir = out / "checkpoint"
     if not resume and checkpoint_dir.exists():
         shutil.rmtree(checkpoint_dir)
@@ -369,6 +380,10 @@ def train(
         progress=progress,
     )
     train_seconds = time.perf_counter() - started
+    if val_abnormal_seqs:
+        # labelled_f1: whole anomalous sessions, scored like evaluation does (max over windows)
+        say(f"threshold from {len(val_seqs)} normal + {len(val_abnormal_seqs)} anomalous validation sessions")
+        detector.threshold_ = _labelled_threshold(detector, val_seqs, val_abnormal_seqs, config)
     detector.save(out, parser_state=parser.to_dict() if parser is not None else None)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     _write_json(
@@ -378,7 +393,8 @@ def train(
             "kind": corpus.kind,
             "chronological": split.chronological,
             "train": sorted({s.session_id for s in split.train}),
-            "val": sorted({s.session_id for s in split.val}),
+            "val": sorted({s.session_id for s in split.val} | val_abnormal_ids),
+            "threshold": config.scoring.threshold,
         },
     )
     result = TrainResult(
@@ -386,7 +402,7 @@ def train(
         threshold=float(detector.threshold_),
         n_train_sessions=len({s.session_id for s in split.train}),
         n_val_sessions=len({s.session_id for s in split.val}),
-        n_test_sessions=len({s.session_id for s in split.test}),
+        n_test_sessions=len({s.session_id for s in split.test} - val_abnormal_ids),
         n_train_windows=len(train_windows),
         n_val_windows=len(val_windows),
         n_templates=len(parser.templates_) if parser is not None else len(detector.vocab_) - 4,
@@ -413,6 +429,47 @@ def train(
         },
     )
     return result
+
+
+def _labelled_val_anomalies(test: Sequence[KeySequence], config: LogBertConfig) -> set[str]:
+    """labelled_f1: a seeded share of the anomalous sessions, moved from test to validation."""
+    if config.scoring.threshold != "labelled_f1":
+        return set()
+    anomalous = sorted({s.session_id for s in test if s.label == 1})
+    if len(anomalous) < 2:
+        raise InputDataError(
+            "scoring.threshold = 'labelled_f1' needs at least 2 labelled anomalous sessions; "
+            f"found {len(anomalous)} (give --labels, or use 'normal_quantile')"
+        )
+    n = max(1, round(len(anomalous) * config.scoring.val_anomaly_fraction))
+    rng = np.random.default_rng(config.train.seed)
+    return {anomalous[i] for i in rng.choice(len(anomalous), size=n, replace=False)}
+
+
+class _Scorer(Protocol):
+    def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray: ...
+
+
+def _max_per_session(model: _Scorer, sessions: Sequence[KeySequence], config: LogBertConfig) -> np.ndarray:
+    """One score per session (in order): the highest score of its windows."""
+    windows, _ = _windows(sessions, config)
+    scores = model.decision_function([w.key_ids for w in windows])
+    best: dict[str, float] = {}
+    for w, s in zip(windows, scores, strict=True):
+        best[w.session_id] = max(best.get(w.session_id, -np.inf), float(s))
+    return np.array([best[s.session_id] for s in sessions if s.session_id in best])
+
+
+def _labelled_threshold(
+    model: LogBertDetector, normal: Sequence[KeySequence], abnormal: Sequence[KeySequence], config: LogBertConfig
+) -> float:
+    from logbert.evaluation.thresholds import f1_threshold
+
+    normal_scores = _max_per_session(model, normal, config)
+    abnormal_scores = _max_per_session(model, abnormal, config)
+    scores = np.concatenate([normal_scores, abnormal_scores])
+    labels = np.concatenate([np.zeros(len(normal_scores), int), np.ones(len(abnormal_scores), int)])
+    return float(f1_threshold(scores, labels))
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,9 +721,7 @@ def evaluate(
             "read_report": [r.as_dict() for r in reports],
         }
     )
-    baseline_reports, baseline_scores = _evaluate_baselines(
-        baselines, detector, fit_pool, split, sessions, sequences
-    )
+    baseline_reports, baseline_scores = _evaluate_baselines(baselines, detector, fit_pool, split, sessions, sequences)
     report["baselines"] = baseline_reports
     result = EvaluationResult(report, sessions, baseline_reports, baseline_scores)
     if report_path is not None:
@@ -695,16 +750,32 @@ def _evaluate_baselines(
         note = "training sessions of this artifact are not in the evaluated input: baselines skipped"
         return {name: {"skipped": note} for name in names}, scores_out
     train_w, _ = _windows(train_pool, detector.config)
-    val_w, _ = _windows(val_pool, detector.config)
     by_id = {s.session_id: s for s in sequences}
     test_w, _ = _windows([by_id[s.session_id] for s in sessions], detector.config)
     y = np.array([s.label for s in sessions], dtype=int)
     index = {s.session_id: i for i, s in enumerate(sessions)}
-    q = detector.config.scoring.threshold_quantile
+    scoring = detector.config.scoring
+    val_normal = [s for s in val_pool if s.label != 1]
+    val_abnormal = [s for s in val_pool if s.label == 1]
     for name in names:
         started = time.perf_counter()
         model = make_baseline(name).fit([w.key_ids for w in train_w])
-        threshold = quantile_threshold(model.decision_function([w.key_ids for w in val_w]), q)
+        if scoring.threshold == "labelled_f1" and val_abnormal:
+            from logbert.evaluation.thresholds import f1_threshold
+
+            val_scores = np.concatenate(
+                [
+                    _max_per_session(model, val_normal, detector.config),
+                    _max_per_session(model, val_abnormal, detector.config),
+                ]
+            )
+            val_y = np.array([0] * len(val_normal) + [1] * len(val_abnormal))
+            threshold = f1_threshold(val_scores, val_y)
+        else:  # same quantile as LogBERT, of normal validation window scores
+            val_w, _ = _windows(val_normal, detector.config)
+            threshold = quantile_threshold(
+                model.decision_function([w.key_ids for w in val_w]), scoring.threshold_quantile
+            )
         window_scores = model.decision_function([w.key_ids for w in test_w])
         session_scores = np.full(len(sessions), -np.inf)
         for w, s in zip(test_w, window_scores, strict=True):
@@ -766,8 +837,7 @@ def demo(
     say(f"simulating {n_instances} VM lifecycles ({anomaly_ratio:.0%} with injected faults)")
     files = write_simulated(out / "data", n_instances=n_instances, anomaly_ratio=anomaly_ratio, seed=seed)
     cfg = config or demo_config()
-    say("training LogBERT on normal sessions")
-    trained = train(files.log, out / "artifact", cfg, labels=files.labels, progress=progress)
+    trained = train(files.log, out / "artifact", cfg, labels=files.labels, progress=progress, on_step=say)
     say("evaluating on held-out sessions")
     report_path = out / "report.json"
     evaluation = evaluate(

@@ -30,6 +30,9 @@ SessionPreset = Literal["openstack_instance", "hdfs_block"]
 WindowMode = Literal["session", "sliding", "time"]
 MaskStrategy = Literal["strided", "seeded"]
 ScoreKind = Literal["miss_ratio", "dist"]
+#: normal_quantile: a quantile of normal validation scores (needs no labels).
+#: labelled_f1: the F1-best threshold on a labelled validation mix (needs anomalous sessions in the labels).
+ThresholdMethod = Literal["normal_quantile", "labelled_f1"]
 
 
 class _Frozen(BaseModel):
@@ -128,7 +131,9 @@ class ScoringConfig(_Frozen):
     n_rounds: int = Field(4, ge=1)  # seeded: number of random mask rounds
     seed: int = 1234  # seeded: fixed mask seed, so scores are deterministic
     score: ScoreKind = "miss_ratio"  # which score decides (higher = more anomalous)
-    threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal-only validation quantile
+    threshold: ThresholdMethod = "normal_quantile"  # how the threshold is chosen, on validation data only
+    threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile: quantile of normal validation scores
+    val_anomaly_fraction: float = Field(0.2, gt=0, lt=1)  # labelled_f1: share of anomalous sessions moved to val
     threshold_margin: float = Field(0.0, ge=0)  # added to the quantile; keeps ties with val scores out
     batch_size: int = Field(256, ge=1)
 

@@ -53,7 +53,7 @@ def train(
     """Train LogBERT on the normal sessions of DATA and save an artifact."""
     with library_errors():
         cfg = build_config(config, preset, sets)
-        result = api.train(data, out, cfg, labels=labels, resume=resume)
+        result = api.train(data, out, cfg, labels=labels, resume=resume, on_step=echo_step)
     console.print(
         f"trained on {result.n_train_sessions} sessions ({result.n_train_windows} windows), "
         f"validated on {result.n_val_sessions}, {result.n_test_sessions} held back for evaluation; "

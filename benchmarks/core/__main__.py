@@ -1,0 +1,3 @@
+from benchmarks.core.run import main
+
+raise SystemExit(main())
