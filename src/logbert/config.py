@@ -60,7 +60,7 @@ class ParserConfig(_Frozen):
     drain_extra_delimiters: tuple[str, ...] = ()  # extra token delimiters besides whitespace
     max_line_chars: int = Field(10_000, ge=16)  # longer lines are truncated and counted, not dropped
     cache_size: int = Field(100_000, ge=0)  # masked-content -> key cache (0 disables the fast path)
-    n_jobs: int = Field(0, ge=0)  # processes that mask large inputs (>= 200k lines); 0 = all cores, 1 = none
+    n_jobs: int = Field(0, ge=0)  # processes that mask large inputs (>= 200k lines); 0 = idle cores, 1 = none
 
 
 class WindowConfig(_Frozen):

@@ -156,3 +156,64 @@ def test_devstack_file_counts_tracebacks() -> None:
     assert report.n_parsed + report.n_malformed + report.n_empty == report.n_lines
     assert report.n_malformed > 0 and report.n_empty > 0
     assert sum("[instance: " in p.content for p in parsed) > 20_000
+
+
+def _feed_each(data: bytes, config: ParserConfig) -> tuple[list[object], object]:
+    """The reference: every line through LineReader.feed, as bytes (no block fast path)."""
+    reader = LineReader(config)
+    raw_lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        raw_lines.pop()
+    parsed = [p for p in map(reader.feed, raw_lines) if p is not None]
+    return parsed, reader.report
+
+
+@pytest.mark.parametrize("block_bytes", [7, 64, 1 << 22])
+def test_block_reader_equals_line_by_line(tmp_path, monkeypatch, block_bytes: int) -> None:  # type: ignore[no-untyped-def]
+    import logbert.parsing.reader as reader_module
+
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", block_bytes)
+    good = HDFS.encode()
+    variants = {
+        "clean": b"\n".join([good] * 5) + b"\n",
+        "no final newline": b"\n".join([good] * 3),
+        "crlf and blank": good + b"\r\n\r\n" + good + b"\r\r\n  \n" + good,
+        "cr inside a line": good + b"\n" + good.replace(b" INFO", b"\r INFO") + b"\n" + good + b"\r",
+        "control byte": good + b"\n" + good + b"\x00\n" + good + b"\n",
+        "not utf-8": good + b"\n" + good + b" caf\xe9\n" + good + b"\n",
+        "long and junk": good + b"\n" + good + b" " + b"y" * 3000 + b"\njunk\n" + good,
+        "empty": b"",
+    }
+    config = ParserConfig(format="hdfs", max_line_chars=1000)
+    for name, data in variants.items():
+        path = tmp_path / "x.log"
+        path.write_bytes(data)
+        expected, expected_report = _feed_each(data, config)
+        if not expected:
+            with pytest.raises(InputDataError):
+                read_log(path, config)
+            continue
+        parsed, report = read_log(path, config)
+        assert parsed == expected, name
+        assert report == expected_report, name
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    import gc
+
+    from logbert.parsing._gc import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: stays off
+    finally:
+        gc.enable()

@@ -184,3 +184,14 @@ def test_header_parser_and_masker_compile_once() -> None:
     compiled = [r for r, _ in m._compiled]
     m.mask("x 1")
     assert [r for r, _ in m._compiled] == compiled
+
+
+def test_auto_workers_leaves_busy_cores_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import logbert.parsing.parser as parser_module
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    for load, expected in [(0.2, 2), (1.5, 2), (2.4, 1), (11.0, 1)]:
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert parser_module.auto_workers() == expected

@@ -131,7 +131,10 @@ class HeaderParser:
         if self._has_timestamp:
             timestamp: float | None = float(fields["Timestamp"])
         elif self._has_datetime:
-            timestamp = self._datetime(fields["Date"], fields["Time"])
+            date, clock = fields["Date"], fields["Time"]
+            day, seconds = self._date_cache.get(date), self._time_cache.get(clock)
+            # both cached: the common case, inline; otherwise _datetime parses and caches them
+            timestamp = day + seconds if day is not None and seconds is not None else self._datetime(date, clock)
         else:
             timestamp = None
         return LogLine(line_no, content, timestamp, fields)

@@ -32,12 +32,11 @@ BLOCK_BYTES: Final[int] = 1 << 22
 
 # C0 controls except tab, plus DEL: text logs do not contain them, binary junk does.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# The same test on a decoded block of lines, in two searches that each start with a character
-# set or a literal (so ``re`` scans fast instead of trying an alternation at every position):
-# any such character but newline and "\r", then a "\r" that does not end its line. ``feed``
-# strips the "\r"s that end a line (a run of them before "\n" or the end) before it checks.
-_CONTROL_BUT_CR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CR_INSIDE_LINE = re.compile(r"\r+[^\r\n]")
+# The same test on a block of raw lines, done on bytes (see _is_clean): the control bytes but
+# "\r", then a "\r" that does not end its line. ``feed`` strips the "\r"s that end a line (a run
+# of them before "\n" or the end) before it checks.
+_CONTROL_BYTES_BUT_CR = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_CR_INSIDE_LINE = re.compile(rb"\r+[^\r\n]")
 
 
 class LineReader:
@@ -95,19 +94,20 @@ class LineReader:
         report.n_parsed += 1
         return parsed
 
-
     def feed_clean(self, lines: Iterable[str], out: list[LogLine]) -> None:
-        """:meth:`feed` for many decoded lines that hold no newline and no control character
-        (trailing ``\\r`` aside), appending the parsed ones to ``out``; same counts and records.
+        """:meth:`feed` for many decoded lines known to hold no newline and no control character
+        (a trailing ``\\r`` aside); appends the parsed ones to ``out``. Same counts, same records.
 
-        :func:`read_log` checks a whole decoded block with one regex search and, when it is clean,
-        uses this loop instead of :meth:`feed`: no per-line control-byte check and one call per line.
+        :func:`read_log` checks a whole block of lines at once and, when it is clean (the common
+        case), uses this loop instead of :meth:`feed`: no per-line control check, one call per line.
         """
         report = self.report
         parse = self.header.parse
         max_chars = self.config.max_line_chars
         append = out.append
+        examples = report.malformed_examples
         n_lines = report.n_lines
+        n_truncated = n_empty = n_malformed = n_parsed = 0
         try:
             for line in lines:
                 n_lines += 1
@@ -115,20 +115,24 @@ class LineReader:
                     line = line.rstrip("\r")
                 if len(line) > max_chars:
                     line = line[:max_chars]
-                    report.n_truncated += 1
+                    n_truncated += 1
                 if not line or line.isspace():  # the same test as `not line.strip()`, without a copy
-                    report.n_empty += 1
+                    n_empty += 1
                     continue
                 parsed = parse(line, n_lines)
                 if parsed is None:
-                    report.n_malformed += 1
-                    if len(report.malformed_examples) < MAX_EXAMPLES:
-                        report.malformed_examples.append(f"{n_lines}: {line[:EXAMPLE_CHARS]}")
+                    n_malformed += 1
+                    if len(examples) < MAX_EXAMPLES:
+                        examples.append(f"{n_lines}: {line[:EXAMPLE_CHARS]}")
                     continue
-                report.n_parsed += 1
+                n_parsed += 1
                 append(parsed)
         finally:
             report.n_lines = n_lines
+            report.n_truncated += n_truncated
+            report.n_empty += n_empty
+            report.n_malformed += n_malformed
+            report.n_parsed += n_parsed
 
 
 def _file_blocks(path: Path) -> Iterator[bytes]:
@@ -158,31 +162,37 @@ def _split_lines(block: str) -> list[str]:
     return lines
 
 
+def _is_clean(block: bytes) -> bool:
+    """True when no line of the block holds a control character once its trailing ``\\r``s are
+    stripped (what :meth:`LineReader.feed` checks per line). Control characters are ASCII, and
+    UTF-8 never uses an ASCII byte inside a multi-byte character, so the bytes tell."""
+    if len(block.translate(None, _CONTROL_BYTES_BUT_CR)) != len(block):
+        return False
+    return b"\r" not in block or _CR_INSIDE_LINE.search(block) is None
+
+
 def _read_block(reader: LineReader, block: bytes, out: list[LogLine]) -> None:
     """Parse one block of whole lines into ``out``.
 
-    A block that is clean UTF-8 text without control characters (the common case) is decoded
-    once and header-parsed by :meth:`LineReader.feed_clean`. Otherwise every line goes through
-    :meth:`LineReader.feed` (bytes per line when the block is not valid UTF-8), so that each bad
-    line is found and counted. UTF-8 never uses the byte ``\\n`` inside a character, so a block
-    decodes if and only if each of its lines does.
+    A clean block of valid UTF-8 (the common case) is decoded once and header-parsed by
+    :meth:`LineReader.feed_clean`. Otherwise every line goes through :meth:`LineReader.feed`
+    (as bytes when the block is not valid UTF-8), so that each bad line is found and counted.
+    A block decodes if and only if each of its lines does: UTF-8 never uses the byte ``\\n``
+    inside a character.
     """
-    feed = reader.feed
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError:
         raw_lines = block.split(b"\n")
         if block.endswith(b"\n"):
             raw_lines.pop()
-        for raw in raw_lines:
-            parsed = feed(raw)
-            if parsed is not None:
-                out.append(parsed)
-        return
-    lines = _split_lines(text)
-    if _CONTROL_BUT_CR.search(text) is None and ("\r" not in text or _CR_INSIDE_LINE.search(text) is None):
-        reader.feed_clean(lines, out)
-        return
+        lines: list[str] | list[bytes] = raw_lines
+    else:
+        if _is_clean(block):
+            reader.feed_clean(_split_lines(text), out)
+            return
+        lines = _split_lines(text)
+    feed = reader.feed
     for line in lines:
         parsed = feed(line)
         if parsed is not None:

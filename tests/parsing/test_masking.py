@@ -1,0 +1,90 @@
+"""The built-in masks are written for speed (no leading lookbehind); check them against the
+plain lookbehind-first form of each rule, on real contents and on random strings."""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+
+import pytest
+
+from logbert.config import ParserConfig
+from logbert.parsing.masking import Masker, default_masks
+from logbert.parsing.reader import read_log
+from tests.conftest import dataset_path
+
+_B = r"(?<![A-Za-z0-9_.])"
+_E = r"(?![A-Za-z0-9_])"
+# rule name -> the pattern as first written: boundary lookbehind first.
+REFERENCE = {
+    "ip": _B + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:,\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?)*" + _E,
+    "hex": _B + r"0x[0-9a-fA-F]+" + _E,
+    "hash": _B + r"[0-9a-f]{16,}" + _E,
+    "size": _B + r"\d+(?:\.\d+)?(?:[KMGTP]i?B|[kKMG]b?|bytes|ms|us|s|h)" + _E,
+    "number": _B + r"[-+]?\d+(?:\.\d+)*" + _E,
+    "path": r"(?<![^\s\"'(=:\[])/[^\s\"')\]]*",
+}
+FORMATS = ("openstack", "hdfs", "bgl", "thunderbird", "raw")
+FILES = [
+    ("openstack", "openstack/loghub_2k/OpenStack_2k.log"),
+    ("openstack_devstack", "openstack/kalaki_devstack/openstack-nova-sample.log"),
+    ("hdfs", "hdfs/loghub_2k/HDFS_2k.log"),
+    ("bgl", "bgl/loghub_2k/BGL_2k.log"),
+    ("thunderbird", "thunderbird/loghub_2k/Thunderbird_2k.log"),
+]
+
+
+def _rules() -> dict[str, str]:
+    rules = {r.name: r.pattern for fmt in FORMATS for r in default_masks(fmt)}  # type: ignore[arg-type]
+    assert set(REFERENCE) <= set(rules)
+    return rules
+
+
+@functools.cache
+def _samples() -> tuple[str, ...]:
+    out: list[str] = []
+    for fmt, relative in FILES:
+        lines, _ = read_log(dataset_path(relative), ParserConfig(format=fmt))  # type: ignore[arg-type]
+        out += [line.content for line in lines[:3000]]
+    rng = random.Random(5)
+    # single characters (one a non-ASCII digit) and whole values, glued in random orders
+    atoms = [
+        *"0123456789abcfxAFBMGKs.-+_:,/ =\"'([])<>*\té١",
+        "10.250.19.102:50010",
+        "1.2.3.4",
+        "0x1fA",
+        "a489c868f0c37da93b76227c91bb03908ac0e742",
+        "54fadb412c4e40cd",
+        "2560MB",
+        "0.5s",
+        "120ms",
+        "15GiB",
+        "-12",
+        "+7",
+        "3.14.15",
+        "/var/lib/nova",
+        "blk_",
+        "ext3",
+    ]
+    out += ["".join(rng.choice(atoms) for _ in range(rng.randint(0, 12))) for _ in range(20_000)]
+    return tuple(out)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_fast_pattern_equals_lookbehind_first_form(name: str) -> None:
+    fast, reference = re.compile(_rules()[name]), re.compile(REFERENCE[name])
+    for s in _samples():
+        assert fast.sub("<*>", s) == reference.sub("<*>", s), s
+
+
+def test_whole_rule_sets_on_real_contents() -> None:
+    samples = _samples()[:-20_000]
+    for fmt in FORMATS:
+        fast = Masker(default_masks(fmt))  # type: ignore[arg-type]
+        ref = [re.compile(REFERENCE.get(r.name, r.pattern)) for r in fast.rules]
+        for s in samples:
+            expected = s
+            for rx, rule in zip(ref, fast.rules, strict=True):
+                expected = rx.sub(rule.replacement, expected)
+            assert fast.mask(s) == expected
