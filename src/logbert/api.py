@@ -36,7 +36,7 @@ from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, read_log
 from logbert.records import UNK_KEY, KeySequence, LogLine, ReadReport
-from logbert.scoring.detector import LogBertDetector
+from logbert.scoring.detector import LogBertDetector, pick_score
 from logbert.windowing.dataset import TokenVocab
 from logbert.windowing.windows import (
     SkippedSequence,
@@ -94,7 +94,7 @@ class SequenceScore:
     """Score of one sequence. Higher ``anomaly_score`` = more anomalous."""
 
     session_id: str
-    anomaly_score: float  # miss ratio (or VHM distance when config.scoring.score == "dist")
+    anomaly_score: float  # the configured score (config.scoring.score): miss ratio, mean surprise or VHM distance
     miss_ratio: float
     dist_score: float  # squared distance of the DIST embedding to the training centre
     threshold: float
@@ -542,12 +542,12 @@ class Detector:
             return []
         keys = [list(s.key_ids) for s in sequences]
         out = self.model.scores(keys, details=explain)
-        kind = self.config.scoring.score
+        chosen = pick_score(out, self.config.scoring.score)
         threshold = self.threshold
         results: list[SequenceScore] = []
         vocab = self.model.vocab_
         for i, seq in enumerate(sequences):
-            score = float(out.miss_ratio[i] if kind == "miss_ratio" else out.dist[i])
+            score = float(chosen[i])
             misses: tuple[PositionExplanation, ...] = ()
             if explain and out.details is not None:
                 misses = tuple(

@@ -29,7 +29,10 @@ FormatName = Literal[
 SessionPreset = Literal["openstack_instance", "hdfs_block"]
 WindowMode = Literal["session", "sliding", "time"]
 MaskStrategy = Literal["strided", "seeded"]
-ScoreKind = Literal["miss_ratio", "dist"]
+#: miss_ratio: share of masked keys outside the top-g predictions (the LogBERT paper's criterion).
+#: mean_nll: mean surprise -log p(true key) over masked keys: the same test without the top-g cut.
+#: dist: squared distance of the DIST embedding to the training centre (VHM).
+ScoreKind = Literal["miss_ratio", "mean_nll", "dist"]
 #: normal_quantile: a quantile of normal validation scores (needs no labels).
 #: labelled_f1: the F1-best threshold on a labelled validation mix (needs anomalous sessions in the labels).
 ThresholdMethod = Literal["normal_quantile", "labelled_f1"]
@@ -131,6 +134,7 @@ class ScoringConfig(_Frozen):
     n_rounds: int = Field(4, ge=1)  # seeded: number of random mask rounds
     seed: int = 1234  # seeded: fixed mask seed, so scores are deterministic
     score: ScoreKind = "miss_ratio"  # which score decides (higher = more anomalous)
+    nll_cap: float = Field(20.0, gt=0)  # mean_nll: surprise of one key is capped here; an unseen (UNK) key gets it
     threshold: ThresholdMethod = "normal_quantile"  # how the threshold is chosen, on validation data only
     threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile: quantile of normal validation scores
     val_anomaly_fraction: float = Field(0.2, gt=0, lt=1)  # labelled_f1: share of anomalous sessions moved to val

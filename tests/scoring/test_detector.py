@@ -48,6 +48,9 @@ def test_an_injected_anomaly_scores_higher_than_normal_sequences(detector: LogBe
     assert np.array_equal(detector.predict(NORMAL[128:]), normal > detector.threshold_)
     both = detector.scores(ANOMALIES)
     assert both.dist.shape == both.miss_ratio.shape == (3,)
+    surprise = detector.scores(NORMAL[128:]).mean_nll
+    assert both.mean_nll is not None and surprise is not None
+    assert both.mean_nll.min() > np.median(surprise)  # the same direction without the top-g cut
 
 
 def test_save_load_round_trip_gives_identical_scores(detector: LogBertDetector, tmp_path: Path) -> None:

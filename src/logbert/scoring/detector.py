@@ -15,7 +15,7 @@ from typing import Any, Self
 import numpy as np
 from torch import Tensor
 
-from logbert.config import LogBertConfig
+from logbert.config import LogBertConfig, ScoreKind
 from logbert.errors import NotFittedError
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
@@ -143,10 +143,10 @@ class LogBertDetector:
     def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         """Anomaly score per sequence, (N,) float64: higher = more anomalous.
 
-        The score is ``config.scoring.score``: ``"miss_ratio"`` (default) or ``"dist"``.
+        The score is ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"`` or ``"dist"``.
         """
         out = self.scores(seqs)
-        return out.miss_ratio if self.config.scoring.score == "miss_ratio" else out.dist
+        return pick_score(out, self.config.scoring.score)
 
     def predict(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         """(N,) bool: True where the anomaly score is above ``threshold_``."""
@@ -225,3 +225,13 @@ def best_f1_threshold(normal: np.ndarray, abnormal: np.ndarray) -> float:
         if f1 >= best_f1:
             best_t, best_f1 = float(t), f1
     return best_t
+
+
+def pick_score(out: ScoreOutput, kind: ScoreKind) -> np.ndarray:
+    """The per-sequence score named ``kind`` from a :class:`ScoreOutput` (higher = more anomalous)."""
+    if kind == "miss_ratio":
+        return out.miss_ratio
+    if kind == "dist":
+        return out.dist
+    assert out.mean_nll is not None, "score_sequences always fills mean_nll"
+    return out.mean_nll

@@ -49,6 +49,7 @@ class ScoreOutput:
     n_masked: np.ndarray  # (N,) int64, masked keys (over all passes / rounds)
     n_misses: np.ndarray  # (N,) int64
     details: list[list[PositionDetail]] | None = None  # per sequence, per masked key (on request)
+    mean_nll: np.ndarray | None = None  # (N,) float64, mean -log p(true key) over masked keys, capped
 
 
 def strided_masks(pad_mask: Tensor, stride: int) -> list[Tensor]:
@@ -80,13 +81,19 @@ def seeded_masks(
     return rounds
 
 
-def _top_g(logits: Tensor, n_special: int, g: int) -> tuple[Tensor, Tensor]:
-    """Top-g non-special tokens: ``(token ids (M, g), softmax probabilities (M, g))``."""
+def _top_g(logits: Tensor, n_special: int, g: int, truth: Tensor, nll_cap: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Top-g non-special tokens and the surprise of the true token.
+
+    Returns:
+        ``(token ids (M, g), softmax probabilities (M, g), -log p(truth) (M,))``; the surprise is
+        capped at ``nll_cap``, which is also what a true UNK gets (UNK is never a prediction).
+    """
     logits = logits.float().clone()  # (M, V)
     logits[:, :n_special] = -torch.inf  # specials are never a prediction
-    probs = torch.softmax(logits, dim=-1)  # (M, V)
-    top_p, top_t = probs.topk(min(g, logits.shape[1] - n_special), dim=-1)  # (M, g)
-    return top_t, top_p
+    log_probs = torch.log_softmax(logits, dim=-1)  # (M, V)
+    top_lp, top_t = log_probs.topk(min(g, logits.shape[1] - n_special), dim=-1)  # (M, g)
+    nll = (-log_probs.gather(1, truth[:, None]).squeeze(1)).clamp(max=nll_cap)  # (M,), inf for specials -> cap
+    return top_t, top_lp.exp(), nll
 
 
 @torch.inference_mode()
@@ -128,10 +135,11 @@ def score_sequences(
     n = len(rows)
     if n == 0:
         empty_f, empty_i = np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
-        return ScoreOutput(empty_f, empty_f.copy(), empty_i, empty_i.copy(), [] if details else None)
+        return ScoreOutput(empty_f, empty_f.copy(), empty_i, empty_i.copy(), [] if details else None, empty_f.copy())
     miss = np.zeros(n, dtype=np.int64)
     masked = np.zeros(n, dtype=np.int64)
     dist = np.zeros(n, dtype=np.float64)
+    nll_sum = np.zeros(n, dtype=np.float64)
     per_seq: list[list[PositionDetail]] | None = [[] for _ in range(n)] if details else None
     center_dev = center.to(device)
 
@@ -154,12 +162,15 @@ def score_sequences(
             inputs = sub_tokens.masked_fill(sub_chosen, vocab.MASK)
             logits = model(inputs.to(device), pad_mask[active].to(device)).logits  # (b, T, V)
             where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
-            top_t, top_p = _top_g(logits[where[:, 0], where[:, 1]].cpu(), vocab.N_SPECIAL, config.top_g)  # (M, g)
             truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)
+            top_t, top_p, key_nll = _top_g(
+                logits[where[:, 0], where[:, 1]].cpu(), vocab.N_SPECIAL, config.top_g, truth, config.nll_cap
+            )  # (M, g), (M, g), (M,)
             hit = (top_t == truth[:, None]).any(dim=1)  # (M,)
             seq_index = (active[where[:, 0]] + start).numpy()  # (M,)
             np.add.at(masked, seq_index, 1)
             np.add.at(miss, seq_index, (~hit).numpy().astype(np.int64))
+            np.add.at(nll_sum, seq_index, key_nll.double().numpy())
             if per_seq is not None:
                 for m in range(where.shape[0]):
                     s, pos = int(seq_index[m]), int(where[m, 1]) - 1
@@ -177,7 +188,14 @@ def score_sequences(
         for d in per_seq:
             d.sort(key=lambda x: x.position)
     assert masked.min() >= 1, "every non-empty sequence has a masked key"
-    return ScoreOutput(miss_ratio=miss / masked, dist=dist, n_masked=masked, n_misses=miss, details=per_seq)
+    return ScoreOutput(
+        miss_ratio=miss / masked,
+        dist=dist,
+        n_masked=masked,
+        n_misses=miss,
+        details=per_seq,
+        mean_nll=nll_sum / masked,
+    )
 
 
 def _key(vocab: TokenVocab, token_id: int) -> int:
