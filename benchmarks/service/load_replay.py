@@ -1,13 +1,16 @@
 """Load benchmark of the streaming service: replay a raw log through the HTTP API on 127.0.0.1.
 
 Starts ``uvicorn`` (one process, loopback only) on the artifact, posts the log in chunks of
-``--batch-lines`` lines as plain text, closes every session at the end, and reports sustained
-lines per second, p50/p99 ingest latency, the server's peak RSS, and whether the service flags
-the same sessions as offline batch scoring of the same file through the library facade
-(``--evaluate-json`` compares with a saved `logbert evaluate` prediction list instead).
+``--batch-lines`` lines as plain text (one bounded pass, one request at a time), closes every
+session at the end, and reports sustained lines per second, p50/p99 ingest latency, the server's
+peak RSS, and how far the sessions the service alerted on agree with offline scoring of the same
+lines: ``--score-jsonl`` reads the output of ``logbert score ARTIFACT LOG --only-anomalies -o FILE``;
+without it the replayed lines are scored offline through ``api.score`` (what ``logbert score``
+calls). Agreement is the Jaccard index of the two flagged-session sets plus both differences.
 
     .venv/bin/python benchmarks/service/load_replay.py ARTIFACT \
-        --log ../shared/datasets/hdfs/loglead_2pct/HDFS_2pct.log --out benchmarks/service/results/hdfs_2pct.json
+        --log ../shared/datasets/hdfs/loglead_2pct/HDFS_2pct.log --score-jsonl flagged.jsonl \
+        --out benchmarks/results/service_load.json --md benchmarks/results/service_load.md
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import argparse
 import csv
 import json
 import os
+import platform
+import shlex
 import socket
 import statistics
 import subprocess
@@ -50,9 +55,21 @@ def _start_server(args: argparse.Namespace, port: int, db: Path) -> subprocess.P
         LOGBERT_MAX_OPEN_SESSIONS=str(args.max_open_sessions),
         LOGBERT_MAX_PENDING_WINDOWS="1000000",
         LOGBERT_MAX_LINES_PER_REQUEST=str(max(args.batch_lines, 1)),
+        LOGBERT_CLOSE_WAIT_S="3600",  # close-all answers once every queued window is scored
     )
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", args.app_factory, "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        args.app_factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     return subprocess.Popen(cmd, env=env, cwd=REPO)
 
 
@@ -80,36 +97,40 @@ class PeakRss:
         return self.peak
 
 
-def _offline_flags(artifact: Path, lines: list[str]) -> set[str]:
-    """Sessions flagged by batch scoring through the library facade (same parser, same windows)."""
-    from logbert.records import KeySequence
-    from logbert.streaming.loading import load_detector
+def _offline_flags(artifact: Path, lines: list[bytes], tmp: Path) -> set[str]:
+    """Sessions flagged by ``api.score`` (the ``logbert score`` path) on exactly the replayed lines."""
+    from logbert import api
 
-    det = load_detector(artifact)
-    parsed, _ = det.parse_lines(lines, start_line_no=1)
-    sessions: dict[str, list[int]] = {}
-    for p in parsed:
-        for sid in dict.fromkeys(p.session_ids):
-            sessions.setdefault(sid, []).append(p.key_id)
-    max_len = det.config.window.max_len
-    seqs = [
-        KeySequence(sid, keys[i : i + max_len], window_index=i // max_len)
-        for sid, keys in sessions.items()
-        for i in range(0, len(keys), max_len)
-        if len(keys[i : i + max_len]) >= det.config.window.min_len
-    ]
-    flagged: set[str] = set()
-    for i in range(0, len(seqs), 1024):
-        for s in det.score_sequences(seqs[i : i + 1024]):
-            if s.is_anomaly:
-                flagged.add(s.session_id)
-    return flagged
+    path = tmp / "replayed.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return {r.session_id for r in api.score(artifact, path) if r.is_anomaly}
+
+
+def _score_jsonl_flags(path: Path) -> set[str]:
+    """Flagged session ids from ``logbert score ... --only-anomalies -o FILE`` (JSON lines)."""
+    rows = [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return {str(r["session_id"]) for r in rows if r.get("is_anomaly", True)}
 
 
 def _evaluate_flags(path: Path) -> set[str]:
     data: Any = json.loads(path.read_text())
     items = data.get("flagged_sessions", data) if isinstance(data, dict) else data
     return {str(x) for x in items}
+
+
+def agreement(service: set[str], reference: set[str]) -> dict[str, Any]:
+    """Jaccard index of two flagged-session sets and both differences (counts and up to 20 ids)."""
+    union = service | reference
+    return {
+        "service_flagged": len(service),
+        "reference_flagged": len(reference),
+        "both": len(service & reference),
+        "jaccard": round(len(service & reference) / len(union), 6) if union else 1.0,
+        "only_service": len(service - reference),
+        "only_reference": len(reference - service),
+        "only_service_ids": sorted(service - reference)[:20],
+        "only_reference_ids": sorted(reference - service)[:20],
+    }
 
 
 def _labels(path: Path) -> set[str]:
@@ -126,12 +147,15 @@ def main() -> None:
     ap.add_argument("--batch-lines", type=int, default=1000, help="lines per request")
     ap.add_argument("--max-open-sessions", type=int, default=50_000)
     ap.add_argument("--app-factory", default="logbert.service.app:create_app_from_env")
+    ap.add_argument("--score-jsonl", type=Path, help="output of `logbert score ARTIFACT LOG --only-anomalies -o FILE`")
     ap.add_argument(
         "--evaluate-json", type=Path, help="flagged sessions from `logbert evaluate` (list or {flagged_sessions})"
     )
     ap.add_argument("--no-reference", action="store_true", help="skip the offline comparison")
-    ap.add_argument("--out", type=Path)
+    ap.add_argument("--out", type=Path, help="result JSON")
+    ap.add_argument("--md", type=Path, help="result as a Markdown table")
     args = ap.parse_args()
+    command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
     lines = args.log.read_bytes().splitlines()[: args.max_lines]
     chunks = [b"\n".join(lines[i : i + args.batch_lines]) + b"\n" for i in range(0, len(lines), args.batch_lines)]
@@ -151,6 +175,7 @@ def main() -> None:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit("server did not become ready")
                     time.sleep(0.2)
+                rss_loaded = psutil.Process(server.pid).memory_info().rss
                 rss = PeakRss(server.pid)
                 latencies: list[float] = []
                 t0 = time.perf_counter()
@@ -158,12 +183,14 @@ def main() -> None:
                     t = time.perf_counter()
                     r = http.post("/v1/ingest/text", content=chunk, headers={"content-type": "text/plain"})
                     latencies.append(time.perf_counter() - t)
-                    if r.status_code == 503:
+                    for _ in range(30):  # bounded back-off while the scoring queue is full
+                        if r.status_code != 503:
+                            break
                         time.sleep(float(r.headers.get("retry-after", "1")))
-                        r = http.post("/v1/ingest/text", content=chunk)
+                        r = http.post("/v1/ingest/text", content=chunk, headers={"content-type": "text/plain"})
                     r.raise_for_status()
                 t_ingest = time.perf_counter() - t0
-                close = http.post("/v1/sessions/close-all").json()
+                close = http.post("/v1/sessions/close-all", timeout=3700).json()
                 t_total = time.perf_counter() - t0
                 peak = rss.stop()
                 stats = http.get("/v1/stats").json()["values"]
@@ -178,43 +205,119 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(60)
+        # the offline reference runs once the server is gone (no CPU shared with the replay)
+        reference: set[str] | None = None
+        reference_name = None
+        if args.score_jsonl:
+            reference, reference_name = _score_jsonl_flags(args.score_jsonl), f"logbert score: {args.score_jsonl}"
+        elif args.evaluate_json:
+            reference, reference_name = (
+                _evaluate_flags(args.evaluate_json),
+                f"logbert evaluate: {args.evaluate_json}",
+            )
+        elif not args.no_reference:
+            reference, reference_name = (
+                _offline_flags(args.artifact, lines, Path(tmp)),
+                "api.score on the replayed lines",
+            )
 
-    text_lines = [ln.decode("utf-8", errors="replace") for ln in lines]
     result: dict[str, Any] = {
+        "command": command,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}",
+        "artifact": str(args.artifact),
         "log": str(args.log),
         "lines": len(lines),
         "batch_lines": args.batch_lines,
         "requests": len(chunks),
+        "ingest_seconds": round(t_ingest, 2),
+        "total_seconds": round(t_total, 2),
         "ingest_lines_per_s": round(len(lines) / t_ingest, 1),
         "sustained_lines_per_s": round(len(lines) / t_total, 1),  # until every window is scored
         "latency_ms_p50": round(1000 * statistics.median(latencies), 2),
         "latency_ms_p99": round(1000 * statistics.quantiles(latencies, n=100)[98], 2) if len(latencies) > 1 else None,
+        "latency_ms_max": round(1000 * max(latencies), 2),
+        "server_rss_loaded_mib": round(rss_loaded / 2**20, 1),
         "server_peak_rss_mib": round(peak / 2**20, 1),
         "drained": close["drained"],
+        "sessions": stats["sessions_opened"],
         "windows_scored": stats["windows_scored"],
+        "score_batches": stats["score_batches"],
+        "score_busy_seconds": round(stats["score_busy_seconds"], 2),
+        "alerts": stats["alerts"],
         "sessions_flagged": len(flagged),
         "lines_rejected": stats["lines_rejected"],
+        "lines_unrouted": stats["lines_unrouted"],
         "unknown_templates": stats["lines_unknown_template"],
     }
-    reference: set[str] | None = None
-    if args.evaluate_json:
-        reference, result["reference"] = _evaluate_flags(args.evaluate_json), f"logbert evaluate: {args.evaluate_json}"
-    elif not args.no_reference:
-        reference, result["reference"] = _offline_flags(args.artifact, text_lines), "offline batch scoring via api"
     if reference is not None:
-        result["reference_flagged"] = len(reference)
-        result["same_sessions_flagged"] = flagged == reference
-        result["only_service"] = sorted(flagged - reference)[:20]
-        result["only_reference"] = sorted(reference - flagged)[:20]
+        result["reference"] = reference_name
+        result["agreement"] = agreement(flagged, reference)
     if args.labels.exists():
         anomalous = _labels(args.labels)
         tp = len(flagged & anomalous)
         result["precision"] = round(tp / len(flagged), 4) if flagged else None
-        result["recall_within_replayed"] = tp
+        result["true_positive_sessions"] = tp
     print(json.dumps(result, indent=2))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.md:
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        args.md.write_text(markdown(result))
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The result as a short Markdown report."""
+    out = [
+        "# Streaming service load replay",
+        "",
+        f"Command: `{r['command']}`",
+        "",
+        f"Machine: {r['machine']}. Artifact `{r['artifact']}`, log `{Path(r['log']).name}`.",
+        "",
+    ]
+    if str(r.get("reference", "")).startswith("logbert score: "):
+        flagged_file = r["reference"].removeprefix("logbert score: ")
+        out += [
+            f"Reference: `logbert score {r['artifact']} {r['log']} --only-anomalies -o {flagged_file}` "
+            "(offline, every session of the same file).",
+            "",
+        ]
+    out += [
+        "| metric | value |",
+        "|---|---:|",
+    ]
+    rows = [
+        ("lines replayed", f"{r['lines']:,}"),
+        ("requests (lines each)", f"{r['requests']:,} ({r['batch_lines']})"),
+        ("sustained lines/s (until every window is scored)", f"{r['sustained_lines_per_s']:,.0f}"),
+        ("ingest-only lines/s", f"{r['ingest_lines_per_s']:,.0f}"),
+        (
+            "ingest latency p50 / p99 / max (ms, per request)",
+            f"{r['latency_ms_p50']} / {r['latency_ms_p99']} / {r['latency_ms_max']}",
+        ),
+        ("server RSS after loading / peak (MiB)", f"{r['server_rss_loaded_mib']} / {r['server_peak_rss_mib']}"),
+        (
+            "sessions / windows scored / model batches",
+            f"{r['sessions']:,.0f} / {r['windows_scored']:,.0f} / {r['score_batches']:,.0f}",
+        ),
+        ("alerts (anomalous windows) / sessions alerted", f"{r['alerts']:,.0f} / {r['sessions_flagged']:,}"),
+        (
+            "lines rejected / without a session id / unseen template",
+            f"{r['lines_rejected']:,.0f} / {r['lines_unrouted']:,.0f} / {r['unknown_templates']:,.0f}",
+        ),
+    ]
+    if "agreement" in r:
+        a = r["agreement"]
+        rows += [
+            (f"reference ({r['reference']}) flagged", f"{a['reference_flagged']:,}"),
+            ("Jaccard(service, reference)", f"{a['jaccard']}"),
+            ("only service / only reference", f"{a['only_service']} / {a['only_reference']}"),
+        ]
+    if r.get("precision") is not None:
+        rows.append(("precision of alerted sessions vs labels", f"{r['precision']}"))
+    out += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class FakeDetector(Detector):
         stride: int = 4,
         session_pattern: str = r"(vm-\d+)",
         score_delay_s: float = 0.0,
+        parse_delay_s: float = 0.0,
     ) -> None:
         self.config = LogBertConfig(
             window=WindowConfig(
@@ -48,11 +49,15 @@ class FakeDetector(Detector):
         )
         self.threshold = threshold
         self.score_delay_s = score_delay_s
+        self.parse_delay_s = parse_delay_s
+        self.scored: list[KeySequence] = []  # every sequence given to score_sequences
         self.batches: list[int] = []  # size of every score_sequences call
         self._pattern = re.compile(session_pattern)
         self._lock = threading.Lock()
 
     def parse_lines(self, lines: Sequence[str], start_line_no: int = 1) -> tuple[list[ParsedLine], ReadReport]:
+        if self.parse_delay_s:
+            time.sleep(self.parse_delay_s)
         report = ReadReport()
         out = []
         for i, line in enumerate(lines):
@@ -72,6 +77,8 @@ class FakeDetector(Detector):
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
         with self._lock:
             self.batches.append(len(sequences))
+            if not explain:
+                self.scored.extend(sequences)
         if self.score_delay_s:
             time.sleep(self.score_delay_s)
         return [self._score(s, explain) for s in sequences]

@@ -170,3 +170,24 @@ def test_engine_is_safe_under_concurrent_ingest() -> None:
         s = engine.session(f"vm-{i}")
         assert s is not None and s.n_windows_scored == 10 and s.max_score == 0.0
     engine.shutdown()
+
+
+def test_racing_requests_of_one_session_are_buffered_in_line_order() -> None:
+    """Line numbers are given in call order, and keys reach the session buffer in that order too."""
+    det = FakeDetector(max_len=8, parse_delay_s=0.001)
+    engine = StreamEngine(det, StreamLimits(flush_interval_s=0.0))
+
+    def feed() -> None:
+        for _ in range(20):
+            engine.ingest(vm_lines("vm-1", [0]))
+
+    threads = [threading.Thread(target=feed) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.close_all()
+    assert engine.drain(5)
+    line_nos = [n for seq in sorted(det.scored, key=lambda s: s.window_index) for n in seq.line_nos]
+    assert line_nos == list(range(1, 121))
+    engine.shutdown()

@@ -116,9 +116,7 @@ class TimingMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - t0
-            )
+            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(time.perf_counter() - t0)
 
 
 def _load(app: FastAPI, settings: Settings, detector: Detector | None) -> Detector:

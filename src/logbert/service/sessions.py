@@ -49,14 +49,10 @@ class SessionStore:
         """
         s = self.settings
         if len(lines) > s.max_lines_per_request:
-            raise LimitExceeded(
-                f"request holds {len(lines)} lines; max_lines_per_request is {s.max_lines_per_request}"
-            )
+            raise LimitExceeded(f"request holds {len(lines)} lines; max_lines_per_request is {s.max_lines_per_request}")
         for i, line in enumerate(lines):
             if len(line.rstrip("\r\n")) > s.max_line_chars:
-                raise LimitExceeded(
-                    f"line {i} is {len(line)} characters long; max_line_chars is {s.max_line_chars}"
-                )
+                raise LimitExceeded(f"line {i} is {len(line)} characters long; max_line_chars is {s.max_line_chars}")
 
     async def ingest(self, lines: list[str], source: str) -> IngestResponse:
         self.check_lines(lines)

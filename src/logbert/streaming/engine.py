@@ -12,10 +12,12 @@ Memory is bounded: at most ``max_open_sessions`` open buffers (the most idle one
 scored when a new session would exceed it), windows of at most ``max_window_len`` keys, and a
 bounded number of closed-session summaries and recent score points.
 
-Thread safety: ``ingest`` may be called from several threads; parsing is serialised on one lock
-and routing on another, and scoring runs on the batcher's single worker thread, so
-``Detector.parse_lines`` and ``Detector.score_sequences`` may run at the same time (one call of
-each at most).
+Thread safety: ``ingest`` may be called from several threads. One ingest lock serialises the
+calls from numbering their lines to routing them, so a session's keys are buffered in line-number
+order even when two requests of one source race (the parser is the only heavy step, and it has
+to run one call at a time anyway); queries and the scorer take a second, short-held lock for the
+shared state. Scoring runs on the batcher's single worker thread, so ``Detector.parse_lines`` and
+``Detector.score_sequences`` may run at the same time, but never two calls of either.
 """
 
 from __future__ import annotations
@@ -203,7 +205,7 @@ class StreamEngine:
         self.session_mode = window.mode == "session"
         self._router = SessionRouter(window, self.max_len)
         self._lock = threading.RLock()
-        self._parse_lock = threading.Lock()
+        self._ingest_lock = threading.Lock()  # numbering, parsing and routing of one call at a time
         self._summaries: dict[str, SessionSummary] = {}
         self._closed: OrderedDict[str, None] = OrderedDict()
         self._recent: deque[ScorePoint] = deque(maxlen=limits.recent_scores_kept)
@@ -224,9 +226,11 @@ class StreamEngine:
             Overloaded: the scoring queue holds ``max_pending_windows`` windows already.
         """
         if self._batcher.pending >= self.limits.max_pending_windows:
-            raise Overloaded(
-                f"scoring queue is full ({self._batcher.pending} windows pending); retry later"
-            )
+            raise Overloaded(f"scoring queue is full ({self._batcher.pending} windows pending); retry later")
+        with self._ingest_lock:
+            return self._ingest_locked(lines, source)
+
+    def _ingest_locked(self, lines: Sequence[str], source: str) -> IngestOutcome:
         with self._lock:
             first = self._next_line_no.get(source, 1)
             self._next_line_no[source] = first + len(lines)
@@ -243,8 +247,7 @@ class StreamEngine:
                 rejections.append((i, problem))
         parsed: list[ParsedLine] = []
         if valid:
-            with self._parse_lock:
-                parsed, _report = self.detector.parse_lines(valid, start_line_no=1)
+            parsed, _report = self.detector.parse_lines(valid, start_line_no=1)
         now, wall = self._clock(), self._wall()
         returned = [False] * len(valid)
         routed: list[tuple[tuple[str, ...], RoutedLine]] = []

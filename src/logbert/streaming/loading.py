@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from logbert import api
@@ -14,11 +13,13 @@ def load_detector(path: str | Path) -> Detector:
     """``api.load_detector(path)``, looked up at call time (tests patch it on ``logbert.api``).
 
     Raises:
-        UnknownArtifact: the facade has no ``load_detector`` yet, or the artifact is unusable.
+        UnknownArtifact: the artifact is unusable, or it was trained on key-sequence files and so
+            has no parser for raw lines (every ingest would fail: refuse it at start-up instead).
     """
-    # getattr, not api.load_detector: the facade function is being written in parallel, and this
-    # module must type-check before and after it lands.
-    loader: Callable[[Path], Detector] | None = getattr(api, "load_detector", None)
-    if loader is None:
-        raise UnknownArtifact("this logbert build has no api.load_detector; cannot load an artifact")
-    return loader(Path(path))
+    detector = api.load_detector(Path(path))
+    if getattr(detector, "parser", "") is None:
+        raise UnknownArtifact(
+            f"{path} was trained on pre-parsed key sequences and has no log parser; "
+            "the streaming service and tail need an artifact trained on a raw log"
+        )
+    return detector

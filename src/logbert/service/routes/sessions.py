@@ -42,9 +42,7 @@ async def close_session(session_id: str, store: SessionStore = Depends(get_store
 
 
 @router.get("/scores", response_model=ScoreHistory)
-def score_history(
-    limit: int = Query(500, ge=1, le=10_000), store: SessionStore = Depends(get_store)
-) -> ScoreHistory:
+def score_history(limit: int = Query(500, ge=1, le=10_000), store: SessionStore = Depends(get_store)) -> ScoreHistory:
     """The latest scored windows, oldest first (score over time)."""
     return store.score_history(limit)
 
