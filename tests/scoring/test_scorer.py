@@ -67,11 +67,11 @@ def test_mean_nll_is_the_capped_surprise_of_the_true_keys() -> None:
     out = score_sequences(MODEL, VOCAB, [[10, 11, 99, 12], [10, 11, 13, 12]], CENTER, cfg, details=True)
     assert out.mean_nll is not None and out.details is not None
     # recompute the clean sequence's surprise by hand from the reported top-g (= all 6 keys) probabilities
-    by_hand = np.mean([-np.log(dict(zip(d.top_key_ids, d.top_probs))[d.key_id]) for d in out.details[1]])
+    by_hand = np.mean([-np.log(dict(zip(d.top_key_ids, d.top_probs, strict=True))[d.key_id]) for d in out.details[1]])
     assert out.mean_nll[1] == pytest.approx(by_hand, rel=1e-5)
     # the unseen key 99 contributes exactly the cap
     known = [d for d in out.details[0] if d.key_id != 99]
-    expected = (sum(-np.log(dict(zip(d.top_key_ids, d.top_probs))[d.key_id]) for d in known) + 7.5) / 4
+    expected = (sum(-np.log(dict(zip(d.top_key_ids, d.top_probs, strict=True))[d.key_id]) for d in known) + 7.5) / 4
     assert out.mean_nll[0] == pytest.approx(expected, rel=1e-5)
     again = score_sequences(MODEL, VOCAB, [[10, 11, 13, 12]], CENTER, cfg)
     assert again.mean_nll is not None and again.mean_nll[0] == out.mean_nll[1]

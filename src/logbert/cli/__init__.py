@@ -2,7 +2,7 @@
 
 import typer
 
-from logbert.cli import pipeline, serve
+from logbert.cli import bench, pipeline, serve
 from logbert.cli._common import setup_logging
 
 app = typer.Typer(help="LogBERT log anomaly detection: parse, train, evaluate, score, serve.", no_args_is_help=True)
@@ -23,6 +23,7 @@ def version() -> None:
 
 pipeline.register(app)
 serve.register(app)
+bench.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,430 @@
+"""Run every detector on every dataset with the same splits, under both protocols.
+
+Per dataset and seed, once for all detectors:
+
+1. split whole sessions (:func:`~logbert.windowing.windows.split_sessions`): train and
+   validation hold normal sessions only, test holds the held-out normal sessions and every
+   anomalous one; chronological where every session has a timestamp, else a seeded shuffle;
+2. mine templates on the training lines only and freeze the parser (unseen -> ``UNK_KEY``);
+3. every detector is fitted on the training sessions (or their windows), scores the validation
+   and test sessions (a windowed session scores the maximum of its windows), and is judged
+   under two protocols:
+
+   * **realistic**: threshold = the ``scoring.threshold_quantile`` quantile of the *normal
+     validation* session scores (+ ``threshold_margin``), the same rule for every detector;
+   * **paper**: the threshold with the best F1 on the test set itself, as the LogBERT paper's
+     code does (``find_best_threshold`` on test results): an oracle no deployment can reach.
+
+AUROC and AUPRC do not depend on a threshold. Identical sequences are scored once (every
+detector here is deterministic at scoring time), which changes no score, only the time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from logbert.bench.config import BenchConfig
+from logbert.bench.datasets import BenchData, DatasetSpec, load_dataset
+from logbert.bench.detectors import BenchDetector, DetectorSpec, Unit, detector_specs
+from logbert.config import LogBertConfig
+from logbert.errors import InputDataError
+from logbert.evaluation.metrics import binary_metrics, evaluation_report
+from logbert.evaluation.thresholds import quantile_threshold
+from logbert.parsing.parser import LogParser
+from logbert.records import UNK_KEY, KeySequence
+from logbert.windowing.windows import split_all, split_sessions
+
+__all__ = [
+    "BenchResult",
+    "DatasetResult",
+    "PreparedSplit",
+    "RunRecord",
+    "aggregate",
+    "prepare_split",
+    "run_benchmark",
+    "run_dataset",
+    "session_scores",
+]
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Per-run metrics averaged over seeds (mean and std) in the tables.
+METRICS: tuple[str, ...] = (
+    "precision",
+    "recall",
+    "f1",
+    "fpr",
+    "auroc",
+    "auprc",
+    "paper_precision",
+    "paper_recall",
+    "paper_f1",
+    "train_s",
+    "score_s",
+)
+
+
+@dataclass(slots=True)
+class PreparedSplit:
+    """One dataset split with key ids; identical for every detector of a seed."""
+
+    train: list[KeySequence]
+    val: list[KeySequence]
+    test: list[KeySequence]
+    chronological: bool
+    n_templates: int  # mined on the training lines (0 for key files)
+    n_unknown_test_keys: int  # test keys whose template the frozen parser had never seen
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """One detector, one seed: every metric under both protocols."""
+
+    detector: str
+    seed: int
+    metrics: dict[str, Any]  # see METRICS, plus thresholds, confusion counts, epochs_run
+    type_recall: dict[str, float] = field(default_factory=dict)  # realistic protocol
+    type_recall_paper: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class DatasetResult:
+    spec: DatasetSpec
+    stats: dict[str, Any]
+    runs: list[RunRecord]
+    # first seed only, for the plots: labels, and per detector (session scores, realistic threshold)
+    y_test: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    plot_scores: dict[str, tuple[FloatArray, float]] = field(default_factory=dict)
+    error: str | None = None  # set when the dataset could not be run (e.g. files missing)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class BenchResult:
+    config: BenchConfig
+    datasets: list[DatasetResult]
+    seconds: float
+    detectors: dict[str, DetectorSpec]
+
+
+# --------------------------------------------------------------------------------------------
+# split + parse
+# --------------------------------------------------------------------------------------------
+
+
+def prepare_split(
+    data: BenchData, config: LogBertConfig, seed: int, max_train_sessions: int | None = None
+) -> PreparedSplit:
+    """Split the sessions of ``data`` and give them key ids from a parser mined on training lines only.
+
+    ``max_train_sessions`` keeps a seeded sample of the training sessions (input order kept);
+    validation and test are never cut.
+
+    Raises:
+        InputDataError: no normal session for training or validation, or no anomaly in test.
+    """
+    split = split_sessions(
+        data.sequences,
+        val_fraction=config.train.val_fraction,
+        test_fraction=config.train.test_fraction,
+        seed=seed,
+        chronological=config.train.chronological_split,
+    )
+    if not split.train or not split.val:
+        raise InputDataError(
+            f"{data.spec.name}: {len(split.train)} training and {len(split.val)} validation sessions; need both"
+        )
+    if max_train_sessions is not None and len(split.train) > max_train_sessions:
+        keep = set(random.Random(seed).sample(range(len(split.train)), max_train_sessions))
+        split = split._replace(train=[s for i, s in enumerate(split.train) if i in keep])
+    corpus = data.corpus
+    if corpus.kind == "keys":
+        return PreparedSplit(_copy(split.train), _copy(split.val), _copy(split.test), split.chronological, 0, 0)
+    train_lines = sorted({i for s in split.train for i in s.key_ids})
+    parser = LogParser(config.parser).fit(corpus.lines[i].content for i in train_lines)
+    used = sorted({i for part in split[:3] for s in part for i in s.key_ids})
+    keys = dict(zip(used, parser.transform([corpus.lines[i].content for i in used]), strict=True))
+    parts = [[_with_keys(s, [keys[i] for i in s.key_ids]) for s in part] for part in split[:3]]
+    n_unknown = sum(k == UNK_KEY for s in parts[2] for k in s.key_ids)
+    return PreparedSplit(parts[0], parts[1], parts[2], split.chronological, len(parser.templates_), n_unknown)
+
+
+def _with_keys(seq: KeySequence, key_ids: list[int]) -> KeySequence:
+    return KeySequence(seq.session_id, key_ids, seq.label, list(seq.line_nos), seq.start_time, seq.window_index)
+
+
+def _copy(seqs: Sequence[KeySequence]) -> list[KeySequence]:
+    return [_with_keys(s, list(s.key_ids)) for s in seqs]
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+# --------------------------------------------------------------------------------------------
+
+
+def _score_unique(detector: BenchDetector, seqs: Sequence[Sequence[int]]) -> FloatArray:
+    """Scores of ``seqs``, computing each distinct sequence once."""
+    if not seqs:
+        return np.zeros(0, dtype=np.float64)
+    index: dict[tuple[int, ...], int] = {}
+    inverse = np.fromiter((index.setdefault(tuple(s), len(index)) for s in seqs), dtype=np.int64, count=len(seqs))
+    unique = [list(k) for k in index]
+    scores = np.asarray(detector.decision_function(unique), dtype=np.float64)
+    return scores[inverse]
+
+
+def _units(sessions: Sequence[KeySequence], unit: Unit, config: LogBertConfig) -> list[KeySequence]:
+    if unit == "session":
+        return list(sessions)
+    windows, _ = split_all(sessions, config.window.max_len, config.window.min_len)
+    return windows
+
+
+def session_scores(
+    detector: BenchDetector, sessions: Sequence[KeySequence], unit: Unit, config: LogBertConfig
+) -> FloatArray:
+    """One score per session (input order): its own score, or the maximum over its windows.
+
+    A session with no window at least ``window.min_len`` keys long scores ``-inf``.
+    """
+    units = _units(sessions, unit, config)
+    scores = _score_unique(detector, [u.key_ids for u in units])
+    if unit == "session":
+        return scores
+    position = {s.session_id: i for i, s in enumerate(sessions)}
+    out = np.full(len(sessions), -np.inf)
+    np.maximum.at(out, np.array([position[u.session_id] for u in units], dtype=np.int64), scores)
+    return out
+
+
+def _type_recall(
+    types: dict[str, str], sessions: Sequence[KeySequence], predicted: npt.NDArray[np.bool_]
+) -> dict[str, float]:
+    if not types:
+        return {}
+    hits: dict[str, list[bool]] = {}
+    for seq, flag in zip(sessions, predicted, strict=True):
+        if seq.label == 1 and seq.session_id in types:
+            hits.setdefault(types[seq.session_id], []).append(bool(flag))
+    return {t: float(np.mean(v)) for t, v in sorted(hits.items())}
+
+
+def _run_one(
+    spec: DetectorSpec, config: LogBertConfig, seed: int, split: PreparedSplit, types: dict[str, str]
+) -> tuple[RunRecord, FloatArray, float]:
+    started = time.perf_counter()
+    detector = spec.build(config, seed)
+    train = [u.key_ids for u in _units(split.train, spec.unit, config)]
+    val = [u.key_ids for u in _units(split.val, spec.unit, config)]
+    detector.fit(train, val)
+    train_s = time.perf_counter() - started
+    started = time.perf_counter()
+    val_scores = session_scores(detector, split.val, spec.unit, config)
+    test_scores = session_scores(detector, split.test, spec.unit, config)
+    score_s = time.perf_counter() - started
+    finite = np.isfinite(val_scores)
+    q = config.scoring.threshold_quantile
+    threshold = quantile_threshold(val_scores[finite], q, config.scoring.threshold_margin)
+    y = np.array([s.label for s in split.test], dtype=np.int64)
+    report = evaluation_report(y, test_scores, threshold)
+    paper_threshold = float(report["best_f1_threshold"])
+    paper = binary_metrics(y, test_scores > paper_threshold)
+    metrics: dict[str, Any] = {
+        key: report[key] for key in ("precision", "recall", "f1", "fpr", "auroc", "auprc", "tp", "fp", "tn", "fn")
+    }
+    metrics.update(
+        {
+            "threshold": threshold,
+            "paper_precision": paper["precision"],
+            "paper_recall": paper["recall"],
+            "paper_f1": paper["f1"],
+            "paper_threshold": paper_threshold,
+            "train_s": train_s,
+            "score_s": score_s,
+        }
+    )
+    epochs = getattr(detector, "epochs_run", None)
+    if epochs is not None:
+        metrics["epochs_run"] = int(epochs)
+    record = RunRecord(
+        spec.name,
+        seed,
+        metrics,
+        _type_recall(types, split.test, test_scores > threshold),
+        _type_recall(types, split.test, test_scores > paper_threshold),
+    )
+    return record, test_scores, threshold
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------------
+
+
+def _logbert_config(base: LogBertConfig, bench: BenchConfig) -> LogBertConfig:
+    overrides: dict[str, Any] = {
+        "train.epochs": bench.epochs,
+        "train.patience": bench.patience,
+        "train.num_threads": bench.num_threads,
+    }
+    overrides.update(bench.overrides)
+    return base.with_overrides(overrides)
+
+
+def run_dataset(
+    spec: DatasetSpec,
+    bench: BenchConfig,
+    detectors: dict[str, DetectorSpec] | None = None,
+    *,
+    say: Callable[[str], None] = lambda _m: None,
+) -> DatasetResult:
+    """Every selected detector on one dataset, for every seed.
+
+    Raises:
+        InputDataError: unusable data (missing files, nothing to train on, no anomaly).
+    """
+    detectors = detectors or detector_specs(baseline_unit=bench.baseline_unit, deeplog_epochs=bench.deeplog_epochs)
+    selected = [detectors[name] for name in bench.detectors]
+    started = time.perf_counter()
+    data = load_dataset(spec, max_normal=bench.max_normal, max_abnormal=bench.max_abnormal)
+    config = _logbert_config(data.config, bench)
+    n_abnormal = sum(s.label == 1 for s in data.sequences)
+    stats: dict[str, Any] = {
+        "n_sessions": len(data.sequences),
+        "n_normal": len(data.sequences) - n_abnormal,
+        "n_abnormal": n_abnormal,
+        "n_subsampled_out": data.n_subsampled_out,
+        "n_duplicate_sessions": data.n_duplicate_sessions,
+        "kind": data.corpus.kind,
+        "preset": spec.preset,
+        "window_max_len": config.window.max_len,
+        "threshold_quantile": config.scoring.threshold_quantile,
+        "anomaly_types": _count(data.anomaly_types.values()),
+        "read_s": round(time.perf_counter() - started, 2),
+    }
+    say(f"{spec.name}: {stats['n_normal']} normal + {n_abnormal} anomalous sessions")
+    result = DatasetResult(spec, stats, [], notes=list(data.notes))
+    for k, seed in enumerate(bench.seeds):
+        split = prepare_split(data, config, seed, bench.max_train_sessions)
+        if k == 0:
+            stats.update(
+                {
+                    "chronological": split.chronological,
+                    "n_train": len(split.train),
+                    "n_val": len(split.val),
+                    "n_test_normal": sum(s.label != 1 for s in split.test),
+                    "n_test_abnormal": sum(s.label == 1 for s in split.test),
+                    "n_templates": split.n_templates,
+                    "n_unknown_test_keys": split.n_unknown_test_keys,
+                    "n_train_windows": len(_units(split.train, "window", config)),
+                }
+            )
+            result.y_test = np.array([s.label for s in split.test], dtype=np.int64)
+        for det in selected:
+            record, scores, threshold = _run_one(det, config, seed, split, data.anomaly_types)
+            result.runs.append(record)
+            if k == 0:
+                result.plot_scores[det.name] = (scores, threshold)
+            m = record.metrics
+            say(
+                f"{spec.name} seed {seed} {det.name}: F1 {m['f1']:.3f} (paper {m['paper_f1']:.3f}) "
+                f"AUROC {_num(m['auroc'])} train {m['train_s']:.1f}s score {m['score_s']:.1f}s"
+            )
+    stats["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):.3f}"
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def run_benchmark(
+    bench: BenchConfig,
+    datasets: Sequence[DatasetSpec],
+    *,
+    say: Callable[[str], None] = lambda _m: None,
+    on_dataset: Callable[[BenchResult], None] | None = None,
+) -> BenchResult:
+    """Run the benchmark; a dataset that cannot be read is reported with its error, not fatal.
+
+    Args:
+        bench: run settings.
+        datasets: the datasets, in report order.
+        say: progress messages.
+        on_dataset: called with the partial result after every dataset (e.g. to write files as
+            the run goes, so a long run can be inspected before it ends).
+    """
+    started = time.perf_counter()
+    detectors = detector_specs(baseline_unit=bench.baseline_unit, deeplog_epochs=bench.deeplog_epochs)
+    result = BenchResult(bench, [], 0.0, {name: detectors[name] for name in bench.detectors})
+    for spec in datasets:
+        try:
+            result.datasets.append(run_dataset(spec, bench, detectors, say=say))
+        except InputDataError as exc:
+            logger.warning("dataset %s skipped: %s", spec.name, exc)
+            say(f"{spec.name}: skipped ({exc})")
+            result.datasets.append(DatasetResult(spec, {}, [], error=str(exc), notes=list(spec.notes)))
+        result.seconds = time.perf_counter() - started
+        if on_dataset is not None:
+            on_dataset(result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# aggregation over seeds
+# --------------------------------------------------------------------------------------------
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float] | None:
+    xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if not xs:
+        return None
+    return float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
+
+
+def aggregate(runs: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
+    """Per detector (first-seen order): ``{metric: {"mean", "std", "n"}}`` over seeds, and type recall.
+
+    Missing or NaN values (e.g. AUROC without normal test sessions) are left out; a metric with
+    no value at all is absent. ``std`` is the sample standard deviation (0 for one seed).
+    """
+    by_detector: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        by_detector.setdefault(run.detector, []).append(run)
+    out: dict[str, dict[str, Any]] = {}
+    for name, recs in by_detector.items():
+        agg: dict[str, Any] = {"n_seeds": len(recs)}
+        for metric in METRICS:
+            ms = _mean_std([r.metrics.get(metric, math.nan) for r in recs])
+            if ms is not None:
+                agg[metric] = {"mean": ms[0], "std": ms[1]}
+        for key in ("type_recall", "type_recall_paper"):
+            types = sorted({t for r in recs for t in getattr(r, key)})
+            per_type: dict[str, Any] = {}
+            for t in types:
+                ms = _mean_std([getattr(r, key).get(t, math.nan) for r in recs])
+                if ms is not None:
+                    per_type[t] = {"mean": ms[0], "std": ms[1]}
+            if per_type:
+                agg[key] = per_type
+        out[name] = agg
+    return out
