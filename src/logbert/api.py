@@ -134,6 +134,7 @@ class TrainResult:
     train_seconds: float
     read_report: ReadReport
     skipped: list[SkippedSequence]
+    warnings: list[str] = field(default_factory=list)  # things a user should act on
 
 
 @dataclass(slots=True)
@@ -411,6 +412,15 @@ def train(
         read_report=corpus.report,
         skipped=skipped,
     )
+    if config.scoring.score == "miss_ratio" and result.threshold >= 1.0:
+        result.warnings.append(
+            "the threshold is the highest possible miss ratio (1.0), so nothing will ever be flagged: some normal "
+            "validation windows miss every key. Train longer, give more normal data, or raise scoring.top_g."
+        )
+    if skipped:
+        result.warnings.append(
+            f"{len(skipped)} windows shorter than window.min_len were left out (see train_report.json)"
+        )
     _write_json(
         out / TRAIN_REPORT_FILE,
         {
@@ -424,6 +434,7 @@ def train(
             "epochs_run": result.epochs_run,
             "train_seconds": round(train_seconds, 2),
             "n_skipped_windows": len(skipped),
+            "warnings": result.warnings,
             "read_report": corpus.report.as_dict(),
             "history": [_plain(h) for h in detector.history_],
         },

@@ -65,6 +65,8 @@ def train(
         f"{rep.n_truncated} truncated, {rep.n_without_session} without a session id"
     )
     console.print(f"threshold {result.threshold:.4f}; artifact: {result.artifact_dir}")
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}")
 
 
 def evaluate(
