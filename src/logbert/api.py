@@ -461,13 +461,21 @@ class _Scorer(Protocol):
     def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray: ...
 
 
-def _max_per_session(model: _Scorer, sessions: Sequence[KeySequence], config: LogBertConfig) -> np.ndarray:
-    """One score per session (in order): the highest score of its windows."""
-    windows, _ = _windows(sessions, config)
-    scores = model.decision_function([w.key_ids for w in windows])
+def _best_window_scores(
+    model: _Scorer, sessions: Sequence[KeySequence], config: LogBertConfig
+) -> tuple[dict[str, float], list[SkippedSequence]]:
+    """Session id -> the highest score of its windows (sessions without a window are absent)."""
+    windows, skipped = _windows(sessions, config)
+    scores = model.decision_function([w.key_ids for w in windows]) if windows else np.zeros(0)
     best: dict[str, float] = {}
     for w, s in zip(windows, scores, strict=True):
         best[w.session_id] = max(best.get(w.session_id, -np.inf), float(s))
+    return best, skipped
+
+
+def _max_per_session(model: _Scorer, sessions: Sequence[KeySequence], config: LogBertConfig) -> np.ndarray:
+    """One score per session (in order): the highest score of its windows."""
+    best, _ = _best_window_scores(model, sessions, config)
     return np.array([best[s.session_id] for s in sessions if s.session_id in best])
 
 
@@ -601,11 +609,7 @@ class Detector:
 
     def score_sessions(self, sequences: Sequence[KeySequence], *, progress: bool = False) -> list[SessionResult]:
         """Score whole sessions: windows of at most max_len keys, session score = max over its windows."""
-        windows, skipped = _windows(sequences, self.config)
-        scores = self.model.decision_function([w.key_ids for w in windows]) if windows else np.zeros(0)
-        best: dict[str, float] = {}
-        for w, s in zip(windows, scores, strict=True):
-            best[w.session_id] = max(best.get(w.session_id, -np.inf), float(s))
+        best, skipped = _best_window_scores(self.model, sequences, self.config)
         if skipped:
             logger.info("%d windows shorter than window.min_len were not scored", len(skipped))
         vocab = self.model.vocab_
@@ -762,9 +766,8 @@ def _evaluate_baselines(
         return {name: {"skipped": note} for name in names}, scores_out
     train_w, _ = _windows(train_pool, detector.config)
     by_id = {s.session_id: s for s in sequences}
-    test_w, _ = _windows([by_id[s.session_id] for s in sessions], detector.config)
+    test_sessions = [by_id[s.session_id] for s in sessions]
     y = np.array([s.label for s in sessions], dtype=int)
-    index = {s.session_id: i for i, s in enumerate(sessions)}
     scoring = detector.config.scoring
     val_normal = [s for s in val_pool if s.label != 1]
     val_abnormal = [s for s in val_pool if s.label == 1]
@@ -787,11 +790,8 @@ def _evaluate_baselines(
             threshold = quantile_threshold(
                 model.decision_function([w.key_ids for w in val_w]), scoring.threshold_quantile
             )
-        window_scores = model.decision_function([w.key_ids for w in test_w])
-        session_scores = np.full(len(sessions), -np.inf)
-        for w, s in zip(test_w, window_scores, strict=True):
-            i = index[w.session_id]
-            session_scores[i] = max(session_scores[i], float(s))
+        best, _ = _best_window_scores(model, test_sessions, detector.config)
+        session_scores = np.array([best.get(s.session_id, -np.inf) for s in sessions])
         rep = evaluation_report(y, session_scores, threshold)
         rep["seconds"] = round(time.perf_counter() - started, 3)
         reports[name] = rep
