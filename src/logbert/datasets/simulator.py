@@ -412,6 +412,14 @@ class _Vm:
             self.w.emit(
                 self.t, "compute", "INFO", "os_vif", ctx, f"Successfully unplugged vif VIFOpenVSwitch(id={self.port})"
             )
+        self.delete_files(ctx, t_destroy)
+        self.deallocate(ctx, dealloc=dealloc)
+        if stopped_event:
+            self.wait(10.0, 16.0)
+            self.lifecycle("Stopped")
+
+    def delete_files(self, ctx: str, t_destroy: float) -> None:
+        """Instance files removed after a destroy, then the destroy's duration."""
         self.wait(0.3, 0.8)
         self.inst("INFO", "nova.virt.libvirt.driver", ctx, f"Deleting instance files {_INSTANCES_DIR}/{self.iid}_del")
         self.t += 0.002
@@ -423,10 +431,6 @@ class _Vm:
             ctx,
             f"Took {self.t - t_destroy + 0.3:.2f} seconds to destroy the instance on the hypervisor.",
         )
-        self.deallocate(ctx, dealloc=dealloc)
-        if stopped_event:
-            self.wait(10.0, 16.0)
-            self.lifecycle("Stopped")
 
     def deallocate(self, ctx: str, *, dealloc: bool = True) -> None:
         took = self.rng.uniform(0.4, 0.6)
@@ -453,17 +457,7 @@ class _Vm:
         self.wait(0.1, 0.3)
         self.inst("INFO", "nova.virt.libvirt.driver", "-", "Instance destroyed successfully.")
         t_destroy = self.t
-        self.wait(0.3, 0.8)
-        self.inst("INFO", "nova.virt.libvirt.driver", ctx, f"Deleting instance files {_INSTANCES_DIR}/{self.iid}_del")
-        self.t += 0.002
-        self.inst("INFO", "nova.virt.libvirt.driver", ctx, f"Deletion of {_INSTANCES_DIR}/{self.iid}_del complete")
-        self.wait(0.1, 0.15)
-        self.inst(
-            "INFO",
-            "nova.compute.manager",
-            ctx,
-            f"Took {self.t - t_destroy + 0.3:.2f} seconds to destroy the instance on the hypervisor.",
-        )
+        self.delete_files(ctx, t_destroy)
 
     # -- whole lifecycles -------------------------------------------------------------------------
     def run(self) -> float:
