@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,7 +35,8 @@ from logbert.evaluation.thresholds import quantile_threshold
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, read_log
-from logbert.records import UNK_KEY, KeySequence, LogLine, ReadReport
+from logbert.records import UNK_KEY, InputKind, KeySequence, LogLine, ReadReport
+from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 from logbert.scoring.detector import LogBertDetector, pick_score
 from logbert.windowing.dataset import TokenVocab
 from logbert.windowing.windows import (
@@ -51,58 +52,12 @@ from logbert.windowing.windows import (
 
 logger = logging.getLogger(__name__)
 
-InputKind = Literal["raw", "keys"]
 SPLIT_FILE = "split.json"
 TRAIN_REPORT_FILE = "train_report.json"
 
 # --------------------------------------------------------------------------------------------
 # Result and explanation types (the contract the service, the CLI and the benchmarks use)
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedLine:
-    """One raw line through the artifact's frozen parser."""
-
-    line_no: int
-    raw: str
-    session_ids: tuple[str, ...]  # ids found by the configured session pattern (may be empty)
-    key_id: int  # UNK_KEY when the template is unseen
-    template: str | None  # None for an unseen template
-    timestamp: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedKey:
-    template: str
-    probability: float
-
-
-@dataclass(frozen=True, slots=True)
-class PositionExplanation:
-    """Why one masked position counted as a miss."""
-
-    position: int  # 0-based index of the key in the sequence (DIST not counted)
-    key_id: int
-    template: str | None  # the template seen there (None = unseen / UNK)
-    expected: tuple[ExpectedKey, ...]  # the model's top-g keys with probabilities
-    line_no: int | None = None  # source line, when known
-
-
-@dataclass(frozen=True, slots=True)
-class SequenceScore:
-    """Score of one sequence. Higher ``anomaly_score`` = more anomalous."""
-
-    session_id: str
-    anomaly_score: float  # the configured score (config.scoring.score): miss ratio, mean surprise or VHM distance
-    miss_ratio: float
-    dist_score: float  # squared distance of the DIST embedding to the training centre
-    threshold: float
-    is_anomaly: bool
-    n_keys: int
-    n_misses: int
-    n_unknown: int  # keys whose template the parser had never seen
-    misses: tuple[PositionExplanation, ...] = field(default_factory=tuple)  # only with explain=True
 
 
 @dataclass(slots=True)
@@ -135,18 +90,6 @@ class TrainResult:
     read_report: ReadReport
     skipped: list[SkippedSequence]
     warnings: list[str] = field(default_factory=list)  # things a user should act on
-
-
-@dataclass(slots=True)
-class SessionResult:
-    """One evaluated session: higher score = more anomalous."""
-
-    session_id: str
-    label: int | None
-    score: float
-    is_anomaly: bool
-    n_keys: int
-    n_unknown: int
 
 
 @dataclass(slots=True)

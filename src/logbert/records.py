@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 #: key_id of a line whose template the frozen parser has never seen.
 UNK_KEY = -1
+
+#: What an input file holds: raw log lines, or pre-parsed key sequences (``[id,]k1 k2 ...``).
+InputKind = Literal["raw", "keys"]
 
 
 @dataclass(frozen=True, slots=True)

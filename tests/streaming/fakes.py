@@ -13,9 +13,10 @@ import threading
 import time
 from collections.abc import Sequence
 
-from logbert.api import Detector, ExpectedKey, ParsedLine, PositionExplanation, SequenceScore
+from logbert.api import Detector
 from logbert.config import LogBertConfig, ModelConfig, WindowConfig, WindowMode
 from logbert.records import UNK_KEY, KeySequence, ReadReport
+from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore
 
 N_KNOWN = 10
 _TOKEN = re.compile(r"\bk(\d+)\b")

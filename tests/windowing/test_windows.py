@@ -7,15 +7,18 @@ from logbert.errors import ConfigError, InputDataError
 from logbert.records import KeySequence
 from logbert.windowing.windows import (
     SESSION_PRESETS,
-    apply_labels,
     find_session_ids,
     group_sessions,
     session_id_pattern,
+    session_rows,
     sliding_windows,
     split_all,
     split_long,
     split_sessions,
+    time_bucket,
+    time_window_rows,
     time_windows,
+    window_bounds,
 )
 
 UUID_A = "11760334-ac63-4cc8-9086-578422af8c99"
@@ -51,7 +54,6 @@ def test_group_sessions_order_multi_ids_and_count() -> None:
     b, a = sessions
     assert (b.key_ids, b.line_nos, b.start_time) == ([1, 3], [10, 12], 2.0)
     assert (a.key_ids, a.line_nos, a.start_time) == ([3, 4], [12, 13], 2.0)
-    assert apply_labels(sessions, {"a": 1}, default=0) == 1 and (a.label, b.label) == (1, 0)
     with pytest.raises(ValueError):
         group_sessions(ids, [1, 2])
 
@@ -75,6 +77,22 @@ def test_time_windows_bucket_by_width_and_fill_missing_times() -> None:
     assert [x.start_time for x in w] == [100.0, 160.0, 400.0] and [x.window_index for x in w] == [0, 1, 2]
     with pytest.raises(InputDataError):
         time_windows([1], [None], 60.0)
+
+
+def test_time_windows_are_runs_of_one_slot_on_a_grid_from_the_first_timestamp() -> None:
+    # 0..2 in slot 0, 3..4 in slot 1, 5 in slot 2, 6 in slot 3: the grid does not move with each window
+    stamps = [0.0, 5.0, 9.0, 10.0, 19.0, 20.0, 31.0]
+    assert time_window_rows(stamps, 10.0) == [[0, 1, 2], [3, 4], [5], [6]]
+    # an out-of-order line opens a window of its own instead of joining an old one
+    assert time_window_rows([0.0, 12.0, 3.0, 13.0], 10.0) == [[0], [1], [2], [3]]
+    assert time_bucket(25.0, 5.0, 10.0) == 2 and time_bucket(4.0, 5.0, 10.0) == -1
+
+
+def test_session_rows_and_window_bounds() -> None:
+    assert session_rows([("a",), (), ("b", "a")]) == ({"a": [0, 2], "b": [2]}, 1)
+    assert window_bounds(7, 4, 2) == [(0, 4), (2, 6), (4, 7)]
+    assert window_bounds(8, 4, 4) == [(0, 4), (4, 8)]
+    assert window_bounds(0, 4, 4) == []
 
 
 def test_split_long_and_skipped_reason() -> None:

@@ -6,7 +6,7 @@ All loaders return the shared schema: labels as ``session_id -> 0 | 1``, key seq
 
 from logbert.datasets.bgl import label_by_lines, read_line_labels
 from logbert.datasets.hdfs import load_anomalous_block_ids, load_hdfs_block_labels
-from logbert.datasets.keyfile import InputKind, detect_input_kind, read_key_sequences
+from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import LabelFormat, Labels, load_labels, read_labels
 from logbert.datasets.openstack import (
     DeepLogConvention,
@@ -28,7 +28,6 @@ __all__ = [
     "FAULT_TYPES",
     "DeepLogConvention",
     "FaultType",
-    "InputKind",
     "LabelFormat",
     "Labels",
     "SimulatedFiles",

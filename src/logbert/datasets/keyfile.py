@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 
 from logbert.datasets._text import read_lines
 from logbert.errors import InputDataError
-from logbert.records import UNK_KEY, KeySequence, ReadReport
-
-InputKind = Literal["keys", "raw"]
+from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport
 
 _MAX_EXAMPLES = 5  # malformed lines quoted in the report
 _EXAMPLE_CHARS = 200

@@ -32,9 +32,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from logbert.api import Detector, ParsedLine, SequenceScore
+from logbert.api import Detector
 from logbert.errors import LogBertError
 from logbert.records import UNK_KEY
+from logbert.results import ParsedLine, SequenceScore
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.windows import EmitReason, PendingWindow, RoutedLine, SessionRouter, n_unknown
 

@@ -6,15 +6,18 @@ from logbert.windowing.windows import (
     SessionSplit,
     SkippedSequence,
     SkipReason,
-    apply_labels,
     find_session_ids,
     group_sessions,
     session_id_pattern,
+    session_rows,
     sliding_windows,
     split_all,
     split_long,
     split_sessions,
+    time_bucket,
+    time_window_rows,
     time_windows,
+    window_bounds,
 )
 
 __all__ = [
@@ -23,7 +26,6 @@ __all__ = [
     "SessionSplit",
     "SkipReason",
     "SkippedSequence",
-    "apply_labels",
     "find_session_ids",
     "group_sessions",
     "session_id_pattern",
@@ -31,5 +33,9 @@ __all__ = [
     "split_all",
     "split_long",
     "split_sessions",
+    "session_rows",
+    "time_bucket",
+    "time_window_rows",
     "time_windows",
+    "window_bounds",
 ]

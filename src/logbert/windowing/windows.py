@@ -15,7 +15,7 @@ import logging
 import math
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -111,6 +111,26 @@ def _check_lengths(n: int, **others: Sequence[object] | None) -> None:
             raise ValueError(f"{name} has {len(values)} items, expected {n} (one per key)")
 
 
+def session_rows(session_ids_per_line: Sequence[tuple[str, ...]]) -> tuple[dict[str, list[int]], int]:
+    """Row indices of each session, in order of first appearance, and the rows that name none.
+
+    The one grouping rule: a line naming two ids belongs to both sessions, a line naming none to
+    no session (it is counted). :func:`group_sessions` and the pipeline's corpus reader build on it.
+
+    >>> session_rows([("a",), (), ("b", "a")])
+    ({'a': [0, 2], 'b': [2]}, 1)
+    """
+    rows: dict[str, list[int]] = {}
+    n_without = 0
+    for i, ids in enumerate(session_ids_per_line):
+        if not ids:
+            n_without += 1
+            continue
+        for session_id in ids:
+            rows.setdefault(session_id, []).append(i)
+    return rows, n_without
+
+
 def group_sessions(
     session_ids_per_line: Sequence[tuple[str, ...]],
     key_ids: Sequence[int],
@@ -135,51 +155,35 @@ def group_sessions(
     """
     n = len(key_ids)
     _check_lengths(n, session_ids_per_line=session_ids_per_line, line_nos=line_nos, timestamps=timestamps)
-    sessions: dict[str, KeySequence] = {}
-    n_without = 0
-    for i, ids in enumerate(session_ids_per_line):
-        if not ids:
-            n_without += 1
-            continue
-        ts = timestamps[i] if timestamps is not None else None
-        for session_id in ids:
-            seq = sessions.get(session_id)
-            if seq is None:
-                seq = sessions[session_id] = KeySequence(session_id=session_id, key_ids=[])
-            seq.key_ids.append(key_ids[i])
-            if line_nos is not None:
-                seq.line_nos.append(line_nos[i])
-            if seq.start_time is None and ts is not None:
-                seq.start_time = ts
-    return GroupedSessions(list(sessions.values()), n_without)
+    rows_by_session, n_without = session_rows(session_ids_per_line)
+    sessions = [
+        KeySequence(
+            session_id=session_id,
+            key_ids=[key_ids[i] for i in rows],
+            line_nos=[line_nos[i] for i in rows] if line_nos is not None else [],
+            start_time=_first_time(timestamps[i] for i in rows) if timestamps is not None else None,
+        )
+        for session_id, rows in rows_by_session.items()
+    ]
+    return GroupedSessions(sessions, n_without)
 
 
-def apply_labels(
-    sequences: Iterable[KeySequence], labels: Mapping[str, int], *, default: int | None = None
-) -> int:
-    """Set ``label`` of each sequence from ``labels[session_id]`` (``default`` when absent), in place.
+def window_bounds(n: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of the sliding windows over ``n`` keys: starts 0, stride, 2*stride, ...
 
-    Returns:
-        How many sequences were absent from ``labels``.
+    The last window is shorter than ``size`` when keys are left after the last full one, so every
+    key is in at least one window (with ``stride > size`` the keys between windows are in none).
+    The streaming router emits exactly these windows as lines arrive.
+
+    >>> window_bounds(7, 4, 2)
+    [(0, 4), (2, 6), (4, 7)]
     """
-    n_missing = 0
-    for seq in sequences:
-        label = labels.get(seq.session_id)
-        if label is None:
-            n_missing += 1
-            label = default
-        seq.label = label
-    return n_missing
-
-
-def _window_starts(n: int, size: int, stride: int) -> list[int]:
-    """Start offsets of windows covering ``n`` keys; the last one may be shorter than ``size``."""
     if n == 0:
         return []
     starts = list(range(0, max(n - size, 0) + 1, stride))
     if starts[-1] + size < n:  # keys left after the last full window: one more (shorter) window
         starts.append(starts[-1] + stride)
-    return starts
+    return [(start, min(start + size, n)) for start in starts if start < n]
 
 
 def sliding_windows(
@@ -207,8 +211,7 @@ def sliding_windows(
     n = len(key_ids)
     _check_lengths(n, line_nos=line_nos, timestamps=timestamps)
     windows = []
-    for index, start in enumerate(_window_starts(n, size, stride)):
-        end = min(start + size, n)
+    for index, (start, end) in enumerate(window_bounds(n, size, stride)):
         windows.append(
             KeySequence(
                 session_id=session_id,
@@ -226,6 +229,52 @@ def _first_time(timestamps: Iterable[float | None]) -> float | None:
     return next((t for t in timestamps if t is not None), None)
 
 
+def time_bucket(timestamp: float, anchor: float, width_s: float) -> int:
+    """Index of the ``width_s``-second slot of ``timestamp`` on the grid that starts at ``anchor``.
+
+    The one time-window rule, used offline (:func:`time_window_rows`) and by the streaming router:
+    the grid starts at the stream's first timestamp, and a window is a run of consecutive lines in
+    the same slot.
+    """
+    return math.floor((timestamp - anchor) / width_s)
+
+
+def time_window_rows(timestamps: Sequence[float | None], width_s: float) -> list[list[int]]:
+    """Rows of each time window, in input order.
+
+    The grid of ``width_s``-second slots starts at the first timestamp of the stream; a window is
+    a run of consecutive rows in one slot (a row whose slot differs from the one before starts a
+    new window, so an out-of-order line opens a window of its own rather than joining an old one,
+    exactly as when the lines arrive one by one). A row without a timestamp (a continuation line)
+    takes the last timestamp before it, or the first one of the stream.
+
+    Raises:
+        ValueError: ``width_s`` not positive.
+        InputDataError: no row has a timestamp (the log format has no time field).
+
+    >>> time_window_rows([100.0, None, 130.0, 161.0, 150.0, 400.0], 60.0)
+    [[0, 1, 2], [3], [4], [5]]
+    """
+    if not width_s > 0:
+        raise ValueError(f"width_s must be > 0, got {width_s}")
+    if not timestamps:
+        return []
+    anchor = _first_time(timestamps)
+    if anchor is None:
+        raise InputDataError("time windows need timestamps, but no line has one (use mode='sliding')")
+    windows: list[list[int]] = []
+    last_time = anchor
+    current: int | None = None
+    for i, t in enumerate(timestamps):
+        last_time = t if t is not None else last_time
+        bucket = time_bucket(last_time, anchor, width_s)
+        if bucket != current:
+            windows.append([])
+            current = bucket
+        windows[-1].append(i)
+    return windows
+
+
 def time_windows(
     key_ids: Sequence[int],
     timestamps: Sequence[float | None],
@@ -235,45 +284,30 @@ def time_windows(
     session_id: str = "stream",
     label: int | None = None,
 ) -> list[KeySequence]:
-    """Cut a key stream into tumbling windows of ``width_s`` seconds.
+    """Cut a key stream into tumbling windows of ``width_s`` seconds (see :func:`time_window_rows`).
 
-    Window k holds the keys with ``t0 + k*width_s <= t < t0 + (k+1)*width_s`` (``t0`` = earliest
-    timestamp), in input order; empty windows are not emitted and ``window_index`` counts the
-    emitted ones. A key without a timestamp (a continuation line) takes the last timestamp seen
-    before it, or the first one of the stream.
+    ``start_time`` of a window is the start of its slot; ``window_index`` counts the windows.
 
     Raises:
         ValueError: ``width_s`` not positive, or per-key inputs of different lengths.
         InputDataError: no key has a timestamp (the log format has no time field).
     """
-    if not width_s > 0:
-        raise ValueError(f"width_s must be > 0, got {width_s}")
     n = len(key_ids)
     _check_lengths(n, timestamps=timestamps, line_nos=line_nos)
-    if n == 0:
-        return []
-    first = _first_time(timestamps)
-    if first is None:
-        raise InputDataError("time windows need timestamps, but no line has one (use mode='sliding')")
-    filled: list[float] = []
-    last = first
-    for t in timestamps:
-        last = t if t is not None else last
-        filled.append(last)
-    t0 = min(filled)
-    buckets: dict[int, list[int]] = {}
-    for i, t in enumerate(filled):
-        buckets.setdefault(math.floor((t - t0) / width_s), []).append(i)
+    rows_per_window = time_window_rows(timestamps, width_s)
+    anchor = _first_time(timestamps)
     windows = []
-    for index, bucket in enumerate(sorted(buckets)):
-        rows = buckets[bucket]
+    for index, rows in enumerate(rows_per_window):
+        assert anchor is not None  # time_window_rows raised otherwise
+        first = _first_time(timestamps[i] for i in rows)
+        start = anchor if first is None else anchor + time_bucket(first, anchor, width_s) * width_s
         windows.append(
             KeySequence(
                 session_id=session_id,
                 key_ids=[key_ids[i] for i in rows],
                 label=label,
                 line_nos=[line_nos[i] for i in rows] if line_nos is not None else [],
-                start_time=t0 + bucket * width_s,
+                start_time=start,
                 window_index=index,
             )
         )

@@ -1,0 +1,78 @@
+"""Result types shared by the pipeline, the CLI, the streaming engine and the service.
+
+Declared once: the service's response schemas embed these dataclasses (FastAPI serialises
+them), ``logbert score`` prints them, the engine produces them. Every score follows one rule:
+higher = more anomalous, and a sequence is anomalous when ``anomaly_score > threshold``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+#: Why a window was handed to the scorer: it reached the window length (``full``), its session
+#: was closed by a request (``closed``), went idle, was evicted to bound memory, the service
+#: stopped, or its time window ended.
+EmitReason = Literal["full", "closed", "idle", "evicted", "shutdown", "time"]
+#: A session of the streaming engine is open (buffering lines) or closed (scored, summary kept).
+SessionState = Literal["open", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    """One raw line through an artifact's frozen parser."""
+
+    line_no: int
+    raw: str
+    session_ids: tuple[str, ...]  # ids found by the configured session pattern (may be empty)
+    key_id: int  # UNK_KEY when the template is unseen
+    template: str | None  # None for an unseen template
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedKey:
+    """One of the model's top-g predictions at a masked position."""
+
+    template: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class PositionExplanation:
+    """Why one masked position counted as a miss."""
+
+    position: int  # 0-based index of the key in the window (DIST not counted)
+    key_id: int
+    template: str | None  # the template seen there (None = unseen / UNK)
+    expected: tuple[ExpectedKey, ...]  # the model's top-g keys with probabilities
+    line_no: int | None = None  # source line, when known
+    raw: str | None = None  # the raw line behind the key, when known (streaming)
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceScore:
+    """Score of one window (a sequence of at most ``window.max_len`` keys)."""
+
+    session_id: str
+    anomaly_score: float  # the configured score (config.scoring.score): miss ratio, mean surprise or VHM distance
+    miss_ratio: float
+    dist_score: float  # squared distance of the DIST embedding to the training centre
+    threshold: float
+    is_anomaly: bool
+    n_keys: int
+    n_misses: int
+    n_unknown: int  # keys the vocabulary maps to UNK (template never seen in training)
+    misses: tuple[PositionExplanation, ...] = field(default_factory=tuple)  # only with explain=True
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """Score of one whole session: the score of its worst window."""
+
+    session_id: str
+    label: int | None
+    score: float
+    is_anomaly: bool
+    n_keys: int
+    n_unknown: int  # keys the vocabulary maps to UNK (template never seen in training)
