@@ -35,7 +35,7 @@ from logbert.evaluation.thresholds import quantile_threshold
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, read_log
-from logbert.records import UNK_KEY, InputKind, KeySequence, LogLine, ReadReport
+from logbert.records import UNK_KEY, InputKind, KeySequence, LineProblem, LogLine, ReadReport
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 from logbert.scoring.detector import LogBertDetector, pick_score
 from logbert.windowing.dataset import TokenVocab
@@ -463,10 +463,14 @@ class Detector:
         templates = self.parser.templates_
         return templates[key_id] if 0 <= key_id < len(templates) else None
 
-    def parse_lines(self, lines: Sequence[str], start_line_no: int = 1) -> tuple[list[ParsedLine], ReadReport]:
-        """Parse raw lines with the frozen parser; malformed lines are counted, not returned.
+    def parse_lines(
+        self, lines: Sequence[str | bytes], start_line_no: int = 1
+    ) -> tuple[list[ParsedLine | LineProblem], ReadReport]:
+        """Parse raw lines with the frozen parser, by the reader's line rule (``LineReader.read_line``).
 
-        ``ParsedLine.line_no`` is ``start_line_no + index`` of the line in ``lines``.
+        Returns one entry per input line, in order: a :class:`ParsedLine` (``line_no`` is
+        ``start_line_no`` + its index), or why the line gave none (``"empty"``, ``"malformed"``);
+        and the report, which also counts binary and truncated lines and unseen templates.
 
         Raises:
             UnknownArtifact: the artifact was trained on key-sequence files and has no parser.
@@ -474,10 +478,11 @@ class Detector:
         if self.parser is None:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences and cannot parse raw lines")
         reader = LineReader(self.config.parser)
-        out: list[ParsedLine] = []
+        out: list[ParsedLine | LineProblem] = []
         for index, raw in enumerate(lines):
-            parsed = reader.feed(raw)
-            if parsed is None:
+            parsed = reader.read_line(raw)
+            if isinstance(parsed, str):
+                out.append(parsed)
                 continue
             key = self.parser.transform_one(parsed.content)
             if key == UNK_KEY:
@@ -486,7 +491,7 @@ class Detector:
             out.append(
                 ParsedLine(
                     line_no=start_line_no + index,
-                    raw=raw,
+                    raw=raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace"),
                     session_ids=ids,
                     key_id=key,
                     template=self.template(key),
@@ -574,15 +579,26 @@ class Detector:
         return results
 
 
-def load_detector(path: str | Path) -> Detector:
+def load_detector(path: str | Path, *, need_parser: bool = False) -> Detector:
     """Load an artifact directory written by :func:`train`.
 
+    Args:
+        path: the artifact directory.
+        need_parser: refuse an artifact trained on key-sequence files (it has no log parser, so
+            it cannot read raw lines: the streaming service and ``tail`` ask for this).
+
     Raises:
-        UnknownArtifact: missing directory or files, or pieces that do not belong together.
+        UnknownArtifact: missing directory or files, pieces that do not belong together, or no
+            parser where ``need_parser`` asks for one.
     """
     directory = Path(path)
     model = LogBertDetector.load(directory)
     state = model.parser_state_
+    if state is None and need_parser:
+        raise UnknownArtifact(
+            f"{path} was trained on pre-parsed key sequences and has no log parser; "
+            "the streaming service and tail need an artifact trained on a raw log"
+        )
     parser = LogParser.from_dict(state) if state is not None else None
     return Detector(model, parser, directory)
 

@@ -16,6 +16,9 @@ UNK_KEY = -1
 
 #: What an input file holds: raw log lines, or pre-parsed key sequences (``[id,]k1 k2 ...``).
 InputKind = Literal["raw", "keys"]
+#: Why an input line gave no record: blank, or its header does not match the format. (Binary and
+#: over-long lines are not refused: they are repaired, counted and parsed; see ``parsing.reader``.)
+LineProblem = Literal["empty", "malformed"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,8 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
     parsed, _ = detector.parse_lines(lines)
     by_session: dict[str, list[str]] = {}
     for p in parsed:
+        if isinstance(p, str):
+            continue
         for sid in p.session_ids:
             by_session.setdefault(sid, []).append(p.raw)
     offline = {r.session_id: r for r in api.score(detector, files.log)}

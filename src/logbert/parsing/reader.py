@@ -21,7 +21,7 @@ from logbert.config import ParserConfig
 from logbert.errors import InputDataError
 from logbert.parsing._gc import gc_paused
 from logbert.parsing.headers import HeaderParser, resolve_log_format
-from logbert.records import LogLine, ReadReport
+from logbert.records import LineProblem, LogLine, ReadReport
 
 #: How many malformed lines a report keeps as examples, and how much of each.
 MAX_EXAMPLES: Final[int] = 5
@@ -60,6 +60,17 @@ class LineReader:
 
     def feed(self, raw: str | bytes) -> LogLine | None:
         """Count and parse one line; None for a blank or malformed line. Never raises on content."""
+        parsed = self.read_line(raw)
+        return None if isinstance(parsed, str) else parsed
+
+    def read_line(self, raw: str | bytes) -> LogLine | LineProblem:
+        """Count and parse one line, or say why it gives no record (``"empty"`` or ``"malformed"``).
+
+        The one line-acceptance rule of the project (files, ``logbert tail`` and the service):
+        bytes that are not UTF-8 and control characters become U+FFFD and the line counts as
+        binary; a line longer than ``max_line_chars`` is truncated and counted; both are still
+        parsed. Never raises on content.
+        """
         report = self.report
         report.n_lines += 1
         if isinstance(raw, bytes):
@@ -84,13 +95,13 @@ class LineReader:
             report.n_truncated += 1
         if not line.strip():
             report.n_empty += 1
-            return None
+            return "empty"
         parsed = self.header.parse(line, report.n_lines)
         if parsed is None:
             report.n_malformed += 1
             if len(report.malformed_examples) < MAX_EXAMPLES:
                 report.malformed_examples.append(f"{report.n_lines}: {line[:EXAMPLE_CHARS]}")
-            return None
+            return "malformed"
         report.n_parsed += 1
         return parsed
 

@@ -248,7 +248,8 @@ class StreamEngine:
                 rejections.append((i, problem))
         parsed: list[ParsedLine] = []
         if valid:
-            parsed, _report = self.detector.parse_lines(valid, start_line_no=1)
+            outcomes, _report = self.detector.parse_lines(valid, start_line_no=1)
+            parsed = [p for p in outcomes if not isinstance(p, str)]
         now, wall = self._clock(), self._wall()
         returned = [False] * len(valid)
         routed: list[tuple[tuple[str, ...], RoutedLine]] = []
