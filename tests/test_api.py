@@ -155,7 +155,7 @@ def test_labelled_validation_mix_moves_anomalies_out_of_the_test(tmp_path: Path)
     result = api.train(files.log, tmp_path / "art", cfg, labels=files.labels, progress=False)
     split = json.loads((result.artifact_dir / "split.json").read_text())
     labels = api.read_corpus(files.log, cfg, labels=files.labels)
-    anomalous = {s.session_id for s in labels.sequences if s.label == 1}
+    anomalous = {s.session_id for s in labels.units if s.label == 1}
     assert len(set(split["val"]) & anomalous) == 6  # 40 % of the 15 anomalous VMs
     ev = api.evaluate(result.artifact_dir, files.log, labels=files.labels, baselines=("new_event",))
     assert ev.report["n_abnormal"] == 9 and not set(split["val"]) & {s.session_id for s in ev.sessions}

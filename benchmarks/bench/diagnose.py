@@ -20,11 +20,12 @@ import torch
 
 from logbert.bench import BenchConfig, builtin_datasets, load_dataset
 from logbert.bench.detectors import detector_specs
-from logbert.bench.runner import _logbert_config, prepare_split, session_scores
+from logbert.bench.runner import _logbert_config, prepare_split
 from logbert.evaluation.metrics import evaluation_report
-from logbert.evaluation.thresholds import quantile_threshold
+from logbert.pipeline.calibrate import choose_threshold
+from logbert.pipeline.estimator import LogBertDetector
+from logbert.pipeline.sessions import session_scores
 from logbert.records import UNK_KEY
-from logbert.scoring.detector import LogBertDetector
 from logbert.windowing.windows import split_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +43,6 @@ def main() -> None:
     data = load_dataset(spec, max_normal=bench.max_normal, max_abnormal=bench.max_abnormal)
     config = _logbert_config(data.config, bench)
     split = prepare_split(data, config, 0, bench.max_train_sessions)
-    q, margin = config.scoring.threshold_quantile, config.scoring.threshold_margin
     y = np.array([s.label for s in split.test])
     specs = detector_specs()
 
@@ -55,15 +55,15 @@ def main() -> None:
             [w.key_ids for w in split_all(split.val, max_len, 1)[0]],
         )
         return (
-            session_scores(det, split.val, spec_.unit, config),
-            session_scores(det, split.test, spec_.unit, config),
+            session_scores(det, split.val, config.window, spec_.unit),
+            session_scores(det, split.test, config.window, spec_.unit),
             det,
         )
 
     out = {}
     for name in ("new_event", "count_nearest", "logbert"):
         v, t, det = run(name)
-        thr = quantile_threshold(v, q, margin)
+        thr = choose_threshold(config.scoring, v)
         rep = evaluation_report(y, t, thr)
         out[name] = (v, t, thr, det)
         print(
@@ -104,7 +104,7 @@ def main() -> None:
         return best
 
     cv, ct = n_miss(split.val), n_miss(split.test)
-    rep = evaluation_report(y, ct, quantile_threshold(cv, q, margin))
+    rep = evaluation_report(y, ct, choose_threshold(config.scoring, cv))
     print(
         f"LogBERT scored by number of misses: F1 {rep['f1']:.3f} AUROC {rep['auroc']:.3f} "
         f"(threshold {rep['threshold']:.1f}); normal validation with any miss: {(cv > 0).mean():.3f}"

@@ -20,20 +20,24 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from logbert import api
+from logbert.config import ScoreKind
 from logbert.evaluation.metrics import evaluation_report
-from logbert.records import KeySequence
-from logbert.scoring.detector import pick_score
-from logbert.windowing.windows import split_all
+from logbert.pipeline.calibrate import choose_threshold
+from logbert.pipeline.estimator import LogBertDetector
+from logbert.pipeline.sessions import session_scores
+from logbert.scoring.scorer import pick_score
 
 DEV_SHARE, DEV_SEED = 0.3, 123
 
 
-def _session_max(sessions: list[KeySequence], windows: list[KeySequence], values: np.ndarray) -> np.ndarray:
-    index = {s.session_id: i for i, s in enumerate(sessions)}
-    out = np.full(len(sessions), -np.inf)
-    for w, v in zip(windows, values, strict=True):
-        out[index[w.session_id]] = max(out[index[w.session_id]], float(v))
-    return out
+class _Score:
+    """The artifact's model scored by another ``scoring.score``: for the comparison only."""
+
+    def __init__(self, model: LogBertDetector, kind: ScoreKind) -> None:
+        self.model, self.kind = model, kind
+
+    def decision_function(self, seqs: list[list[int]]) -> np.ndarray:
+        return pick_score(self.model.scores(seqs), self.kind)
 
 
 def main(argv: list[str]) -> int:
@@ -44,29 +48,25 @@ def main(argv: list[str]) -> int:
     artifact, log, labels = (Path(a) for a in argv)
     det = api.load_detector(artifact)
     split = json.loads((artifact / "split.json").read_text())
-    corpus = det.read(log, labels=labels)
-    val = [s for s in corpus.sequences if s.session_id in set(split["val"])]
-    held = [s for s in corpus.sequences if s.session_id not in set(split["train"]) | set(split["val"])]
+    sequences, _ = det.read(log, labels=labels)
+    val = [s for s in sequences if s.session_id in set(split["val"])]
+    held = [s for s in sequences if s.session_id not in set(split["train"]) | set(split["val"])]
     dev_mask = np.random.default_rng(DEV_SEED).random(len(held)) < DEV_SHARE
     dev = [s for s, m in zip(held, dev_mask, strict=True) if m]
     rest = [s for s, m in zip(held, dev_mask, strict=True) if not m]
-    max_len = det.config.window.max_len
-    dev_w, _ = split_all(dev, max_len)
-    val_w, _ = split_all(val, max_len)
+    window = det.config.window
     y = np.array([s.label for s in dev])
-    q = det.config.scoring.threshold_quantile
     print(f"dev: {len(dev)} sessions ({int(y.sum())} anomalous); validation: {len(val)} normal sessions")
     for g in (6, 3, 2, 1):
         det.model.config = det.model.config.model_copy(
             update={"scoring": det.config.scoring.model_copy(update={"top_g": g})}
         )
-        out_dev = det.model.scores([w.key_ids for w in dev_w])
-        out_val = det.model.scores([w.key_ids for w in val_w])
-        kinds = ("miss_ratio",) if g != 1 else ("miss_ratio", "mean_nll", "dist")
+        kinds: tuple[ScoreKind, ...] = ("miss_ratio",) if g != 1 else ("miss_ratio", "mean_nll", "dist")
         for kind in kinds:
-            dev_s = _session_max(dev, dev_w, pick_score(out_dev, kind))
-            val_s = _session_max(val, val_w, pick_score(out_val, kind))
-            thr = float(np.quantile(val_s, q, method="higher"))
+            scorer = _Score(det.model, kind)
+            dev_s = session_scores(scorer, dev, window)
+            # the threshold rule of `logbert train`, on the normal validation sessions
+            thr = choose_threshold(det.config.scoring, session_scores(scorer, val, window))
             rep = evaluation_report(y, dev_s, thr)
             label = f"{kind} (top-{g})" if kind == "miss_ratio" else kind
             print(f"  {label:18s} AUROC {roc_auc_score(y, dev_s):.4f}  F1 at validation threshold {rep['f1']:.4f}")

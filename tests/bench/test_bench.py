@@ -24,11 +24,12 @@ from logbert.bench import (
     run_benchmark,
     write_results,
 )
-from logbert.bench.datasets import builtin_datasets
+from logbert.bench.datasets import BUILTIN_DATASETS, builtin_datasets, dataset_specs_from_toml
 from logbert.bench.report import headline
-from logbert.bench.runner import RunRecord, prepare_split, session_scores
+from logbert.bench.runner import RunRecord, prepare_split
 from logbert.config import load_config
 from logbert.errors import ConfigError, InputDataError
+from logbert.pipeline.sessions import session_scores
 from logbert.records import UNK_KEY, KeySequence
 
 UUIDS = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(60)]
@@ -135,6 +136,158 @@ def test_builtin_datasets_names_and_recall_only() -> None:
     assert all(s.missing_files() for s in specs.values())
 
 
+def _builtin_specs_as_python(r: Path) -> list[DatasetSpec]:
+    """The built-in datasets exactly as the code gave them before they moved to datasets.toml."""
+    kal = r / "openstack" / "kalaki_devstack"
+    dl = r / "openstack" / "deeplog_openstack"
+    dl_normal = InputFile(dl / "openstack_normal1.instance_lines.log", label=0)
+    return [
+        DatasetSpec(
+            name="devstack",
+            title="OpenStack DevStack nova (Kalaki et al.), sessions = VM instances",
+            preset="openstack_devstack",
+            inputs=(
+                InputFile(kal / "openstack-nova-sample.log", labels=kal / "openstack-nova-sample.instance_labels.csv"),
+                InputFile(kal / "openstack-nova-dhcpoff.log", label=1),
+            ),
+            type_files=(
+                ("DHCP off", kal / "openstack-nova-dhcpoff.instance_labels.csv"),
+                ("destroy after create", kal / "openstack-vm-destroy-immediately-after-create.instance_labels.csv"),
+            ),
+            other_type="other fault (sample log only)",
+            notes=(
+                "Sessions: every instance of openstack-nova-sample.log (982 normal, 180 anomalous) plus the "
+                "dhcpoff instances not already in it (all anomalous) = 982 normal + 331 anomalous, the "
+                "authors' composite label set.",
+                "The 78 labelled instances of the destroy-after-create log also occur in the sample log, "
+                "preprocessed like the rest of it; that copy is used (the raw copy writes the request context "
+                "differently, which a parser mined on sample lines would flag for the wrong reason). Its 119 "
+                "unlabelled instances are left out.",
+                "Anomaly type = file of origin: DHCP off, destroy after create, or a fault only the sample log "
+                "has (mostly 'Failed to start libvirt guest').",
+                "No timestamps: the split is a seeded shuffle of sessions, different for every seed.",
+            ),
+        ),
+        DatasetSpec(
+            name="deeplog_openstack_listed",
+            title="DeepLog / loghub OpenStack, official labels (4 listed instances anomalous)",
+            preset="openstack",
+            inputs=(
+                dl_normal,
+                InputFile(dl / "openstack_abnormal.instance_lines.log", labels=dl / "anomaly_labels.txt"),
+            ),
+            notes=(
+                "Only 4 anomalous sessions, and their key sequences are identical to those of many normal "
+                "sessions (README): their only signal is timing and parameter values, which no detector here "
+                "sees. Expect chance level (AUROC about 0.5); any figure on 4 anomalies is noise.",
+                "Chronological split: the abnormal file was recorded two days earlier, so its normal "
+                "instances mostly train.",
+            ),
+        ),
+        DatasetSpec(
+            name="deeplog_openstack_abnormal_file",
+            title="DeepLog / loghub OpenStack, every instance of openstack_abnormal.log anomalous (198)",
+            preset="openstack",
+            inputs=(dl_normal, InputFile(dl / "openstack_abnormal.instance_lines.log", label=1)),
+            notes=(
+                "Label convention used by several re-implementations. Most 'anomalous' instances behave "
+                "normally: the label marks the day of recording, not a fault, so high scores partly measure "
+                "drift between two recordings two days apart.",
+            ),
+        ),
+        DatasetSpec(
+            name="hdfs_2pct",
+            title="HDFS 2 % raw (LogLead sample), sessions = blocks",
+            preset="hdfs",
+            inputs=(
+                InputFile(
+                    r / "hdfs" / "loglead_2pct" / "HDFS_2pct.log",
+                    labels=r / "hdfs" / "loglead_2pct" / "anomaly_label_2pct.csv",
+                ),
+            ),
+            notes=("Chronological split (blocks ordered by first timestamp): same split for every seed.",),
+        ),
+        DatasetSpec(
+            name="hdfs_deeplog_keys",
+            title="HDFS, DeepLog's key sessions (hdfs_train + hdfs_test_abnormal); recall only",
+            preset="keys",
+            inputs=(
+                InputFile(r / "hdfs" / "deeplog_keys" / "hdfs_train", label=0),
+                InputFile(r / "hdfs" / "deeplog_keys" / "hdfs_test_abnormal", label=1),
+            ),
+            recall_only=True,
+            notes=(
+                "The 553,366 normal test sessions are not available, so the normal test sessions are a "
+                "held-out share of hdfs_train: recall and FPR are meaningful, precision/F1/AUPRC are not "
+                "(shown as n/a); AUROC ranks held-out normal against anomalous sessions.",
+            ),
+        ),
+        DatasetSpec(
+            name="bgl_2k",
+            title="BGL 2k (loghub sample), windows of 20 lines; smoke test only",
+            preset="bgl",
+            inputs=(InputFile(r / "bgl" / "loghub_2k" / "BGL_2k.log"),),
+            notes=(
+                "2,000 lines sampled over 213 days: about 100 windows. A smoke test of the pipeline, not a "
+                "measurement; one window = one session.",
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("root", ["/nonexistent", "../shared/datasets", "relative/root"])
+def test_builtin_datasets_toml_gives_the_same_specs_as_before(root: str) -> None:
+    """datasets.toml reproduces, field for field and in order, the specs once written as Python."""
+    expected = _builtin_specs_as_python(Path(root))
+    specs = builtin_datasets(root)
+    assert list(specs) == [s.name for s in expected] == list(BUILTIN_DATASETS)
+    assert list(specs.values()) == expected
+    for got, want in zip(specs.values(), expected, strict=True):
+        assert got.missing_files() == want.missing_files()  # same skip reasons when the data is absent
+
+
+def _entry(head: str = "", inp: str = "") -> str:
+    """One valid ``[[dataset]]`` table, with extra lines for the dataset and for its input."""
+    return (
+        '[[dataset]]\nname = "toy"\ntitle = "toy keys"\npreset = "keys"\n'
+        + head
+        + '[[dataset.input]]\npath = "a/normal.keys"\nlabel = 0\n'
+        + inp
+    )
+
+
+def test_dataset_specs_from_toml_resolves_paths_against_root(tmp_path: Path) -> None:
+    (spec,) = dataset_specs_from_toml(_entry(), tmp_path)
+    assert spec == DatasetSpec("toy", "toy keys", "keys", (InputFile(tmp_path / "a" / "normal.keys", label=0),))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (_entry(head="colour = 'red'\n"), r"dataset\[0\] \(toy\): colour: Extra inputs are not permitted"),
+        (_entry(inp="labelz = 'x.csv'\n"), r"dataset\[0\] \(toy\): input\[0\]\.labelz: Extra inputs"),
+        (_entry().replace("label = 0", 'label = "0"'), r"input\[0\]\.label: Input should be 0 or 1"),
+        (_entry().replace("label = 0", "label = 2"), r"input\[0\]\.label: Input should be 0 or 1"),
+        (_entry(head="recall_only = 'yes'\n"), r"\(toy\): recall_only: Input should be a valid boolean"),
+        (_entry(head="notes = 'one note'\n"), r"\(toy\): notes: Input should be a valid list"),
+        (_entry(head="type_file = [{type = 'x'}]\n"), r"type_file\[0\]\.labels: Field required"),
+        (_entry().replace('preset = "keys"', 'preset = "nope"'), r"\(toy\): unknown preset 'nope'"),
+        (_entry().replace('title = "toy keys"\n', ""), r"dataset\[0\] \(toy\): title: Field required"),
+        (_entry().replace("a/normal.keys", "/abs/normal.keys"), r"must be relative to the datasets root"),
+        (_entry(inp='labels = "x.csv"\n'), r"input\[0\]: give labels \(a file\) or label \(0 or 1\), not both"),
+        (_entry() + _entry(), r"duplicate dataset name\(s\): toy"),
+        ("[[dataset]]\nname = 'x'\ntitle = 'x'\npreset = 'keys'\ninput = []\n", r"input: List should have at least 1"),
+        ("[dataset]\nname = 'x'\n", r"dataset: Input should be a valid list"),
+        ("datasets = 1\n", r"datasets: Extra inputs are not permitted"),
+        ("[[dataset]\n", r"is not valid TOML"),
+    ],
+)
+def test_dataset_specs_from_toml_bad_entry_is_a_clear_config_error(text: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        dataset_specs_from_toml(text, "/data", source="my.toml")
+    assert str(info.value).startswith("my.toml")
+
+
 # -- split, parser, scoring --------------------------------------------------------------------------
 
 
@@ -150,7 +303,7 @@ def test_prepare_split_mines_templates_on_training_lines_only(tmp_path: Path) ->
     assert split.n_templates == 3  # the error template is never in training lines
     anomalous = [s for s in split.test if s.label == 1]
     assert all(UNK_KEY in s.key_ids for s in anomalous)
-    assert split.n_unknown_test_keys == len(anomalous)
+    assert split.n_test_unknown == len(anomalous)
     again = prepare_split(data, config, seed=0, max_train_sessions=10)
     assert [s.session_id for s in again.train] == [s.session_id for s in split.train]
 
@@ -177,10 +330,10 @@ def test_session_scores_window_max_and_each_distinct_sequence_scored_once() -> N
         KeySequence("c", [1, 1, 2]),
     ]
     det = _CountingDetector()
-    np.testing.assert_array_equal(session_scores(det, sessions, "window", config), [5.0, 2.0, 2.0])
+    np.testing.assert_array_equal(session_scores(det, sessions, config.window, "window"), [5.0, 2.0, 2.0])
     assert sorted(det.calls[0]) == [[1, 1], [2], [5, 0]]  # [1,1] three times, [2] twice: scored once
     whole = _CountingDetector()
-    np.testing.assert_array_equal(session_scores(whole, sessions, "session", config), [9.0, 2.0, 4.0])
+    np.testing.assert_array_equal(session_scores(whole, sessions, config.window, "session"), [9.0, 2.0, 4.0])
 
 
 # -- the run ----------------------------------------------------------------------------------------

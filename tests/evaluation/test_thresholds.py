@@ -11,17 +11,31 @@ from logbert.evaluation.thresholds import f1_threshold, quantile_threshold
 from .test_metrics import _brute_best_f1
 
 
-def test_quantile_threshold_bounds_validation_false_alarms() -> None:
+def test_quantile_threshold_is_the_split_conformal_rank() -> None:
     rng = np.random.default_rng(0)
     normal = rng.normal(size=1000)
+    ordered = np.sort(normal)
     for q in (0.5, 0.9, 0.99, 0.995):
         t = quantile_threshold(normal, q)
-        assert t in normal  # an observed score
+        k = int(np.ceil(1001 * q))  # the ceil((n + 1) q)-th smallest score
+        assert t == ordered[k - 1]
         assert np.mean(normal > t) <= 1 - q + 1e-12
-        assert np.mean(normal >= t) > 1 - q  # and the smallest such score
     assert quantile_threshold(normal, 1.0) == normal.max()
     assert quantile_threshold(normal, 1.0, margin=0.5) == normal.max() + 0.5
-    assert quantile_threshold([0.0, 0.1, 0.2, 0.3, 1.0], q=0.8) == 0.3
+    # the example from the issue where two rules disagreed (1.0 vs 0.3): one rule now
+    assert quantile_threshold([0.0, 0.1, 0.2, 0.3, 1.0], q=0.8) == 1.0
+    assert quantile_threshold([1.0, 0.3, 0.2, 0.1, 0.0], q=0.6) == 0.3  # order does not matter
+    # too few scores for the quantile (k > n): the maximum, and the bound does not hold
+    assert quantile_threshold([0.2, 0.1], q=0.995) == 0.2
+
+
+def test_quantile_threshold_false_alarm_rate_holds_on_fresh_normal_data() -> None:
+    """The finite-sample promise: a fresh normal score is above the threshold at most 1 - q of the time."""
+    rng = np.random.default_rng(1)
+    q, n, trials = 0.9, 30, 4000
+    exceed = [rng.normal() > quantile_threshold(rng.normal(size=n), q) for _ in range(trials)]
+    # expected rate 1 - ceil(31 * 0.9) / 31 = 3 / 31 = 0.097; allow three standard errors
+    assert np.mean(exceed) <= 1 - q + 3 * np.sqrt(0.1 * 0.9 / trials)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import torch
 from logbert.windowing.dataset import (
     IGNORE_INDEX,
     MaskedKeyDataset,
-    encode_batch,
+    encode_sequences,
+    pad_tokens,
     random_key_mask,
 )
 
@@ -28,18 +29,21 @@ class TinyVocab:
         return 7
 
 
-def test_encode_batch_puts_dist_first_and_pads_with_pad() -> None:
+def encode_batch(seqs: list[list[int]], vocab: TinyVocab, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the trainer and the scorer do with a batch: encode (DIST first), then pad."""
+    return pad_tokens(encode_sequences(seqs, vocab, max_len), vocab.PAD)
+
+
+def test_encode_then_pad_puts_dist_first_and_pads_with_pad() -> None:
     token_ids, pad_mask = encode_batch([[10, 11, 12], [12], [99, -1]], TinyVocab(), max_len=4)
     assert token_ids.tolist() == [[DIST, 4, 5, 6], [DIST, 6, PAD, PAD], [DIST, UNK, UNK, PAD]]
     assert pad_mask.tolist() == [[False] * 4, [False, False, True, True], [False, False, False, True]]
     assert token_ids.dtype == torch.long and pad_mask.dtype == torch.bool
 
 
-def test_encode_batch_rejects_too_long_and_empty_batches() -> None:
+def test_encoding_rejects_too_long_sequences() -> None:
     with pytest.raises(ValueError, match="5 keys"):
-        encode_batch([[10], [10] * 5], TinyVocab(), max_len=4)
-    with pytest.raises(ValueError):
-        encode_batch([], TinyVocab(), max_len=4)
+        encode_sequences([[10], [10] * 5], TinyVocab(), max_len=4)
 
 
 def test_masking_never_touches_dist_or_pad_and_uses_mask_id() -> None:

@@ -38,6 +38,10 @@ _N_SPECIAL = 2
 _CHUNK = 20_000  # sequences turned into (history, next) pairs at a time, bounding memory
 
 
+#: DeepLog training epochs (passes over the unique (history, next key) pairs): the one default,
+#: used by ``logbert evaluate --baseline deeplog`` and the benchmark alike.
+DEEPLOG_EPOCHS = 10
+
 class _NextKeyLSTM(nn.Module):
     """Embedding -> LSTM -> linear over tokens; the logits of the key after the history."""
 
@@ -99,7 +103,7 @@ class DeepLogDetector(BaselineDetector):
         embedding_dim: int = 16,
         hidden_size: int = 64,
         n_layers: int = 2,
-        epochs: int = 10,
+        epochs: int = DEEPLOG_EPOCHS,
         batch_size: int = 256,
         lr: float = 1e-3,
         seed: int = 42,

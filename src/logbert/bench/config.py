@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from logbert.baselines.deeplog import DEEPLOG_EPOCHS
 from logbert.bench.detectors import ALL_DETECTORS, Unit
 from logbert.errors import ConfigError
 
@@ -22,7 +23,7 @@ class BenchConfig:
     seeds: tuple[int, ...] = (0, 1, 2)  # every learned detector runs once per seed (the issue asks >= 3)
     epochs: int = 10  # LogBERT epochs (early stopping may end sooner); sized for ~30 min in all on 2 cores
     patience: int = 3  # LogBERT early stopping on the normal validation loss
-    deeplog_epochs: int = 5  # DeepLog epochs over its unique (history, next key) pairs
+    deeplog_epochs: int = DEEPLOG_EPOCHS  # DeepLog epochs over its unique (history, next key) pairs
     # every detector trains on at most this many normal sessions (seeded sample of the training split,
     # validation and test untouched): the CPU budget, and 2 000 is still ~18x the 1 % of HDFS 2 % normal
     # sessions that suffice for the simple detectors (Landauer et al., FSE 2024)

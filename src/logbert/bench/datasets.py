@@ -4,22 +4,31 @@ A :class:`DatasetSpec` names one or more input files (raw logs or key-sequence f
 labels, the built-in config preset that reads them, and optionally files that give each
 anomalous session a *type* (the DevStack fault injected). :func:`load_dataset` reads them with
 :func:`logbert.api.read_corpus` and merges them into one :class:`BenchData`. The built-in
-datasets live under ``../shared/datasets`` (see its README); :func:`parse_dataset_spec` turns a
-user's ``"my.log,labels=my.csv,preset=hdfs"`` into a spec.
+datasets live under ``../shared/datasets`` (see its README) and are described, as data, in
+``datasets.toml`` beside this module (read once by :func:`builtin_datasets`);
+:func:`parse_dataset_spec` turns a user's ``"my.log,labels=my.csv,preset=hdfs"`` into a spec.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-from dataclasses import dataclass, field
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
+from typing import Any, Literal, TypeVar
 
-from logbert.api import Corpus, read_corpus
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
 from logbert.config import LogBertConfig, load_config, preset_names
 from logbert.datasets.labels import read_labels
 from logbert.errors import ConfigError, InputDataError
-from logbert.records import KeySequence, LogLine, ReadReport
+from logbert.pipeline.corpus import Corpus, LineSession, merge_corpora, read_corpus
+from logbert.records import KeySequence
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -27,6 +36,7 @@ __all__ = [
     "DatasetSpec",
     "InputFile",
     "builtin_datasets",
+    "dataset_specs_from_toml",
     "load_dataset",
     "parse_dataset_spec",
 ]
@@ -82,11 +92,8 @@ class DatasetSpec:
 
 @dataclass(slots=True)
 class BenchData:
-    """A loaded dataset: every labelled session, before the split.
-
-    For raw logs each sequence's ``key_ids`` are indices into ``corpus.lines`` (the parser is
-    mined per split, on training lines only); for key files they are key ids.
-    """
+    """A loaded dataset: every labelled session, before the split (keys come per split, from a parser
+    mined on that split's training lines: :func:`logbert.pipeline.split.split_and_key`)."""
 
     spec: DatasetSpec
     config: LogBertConfig
@@ -97,52 +104,39 @@ class BenchData:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def sequences(self) -> list[KeySequence]:
-        return self.corpus.sequences
+    def sequences(self) -> Sequence[LineSession] | Sequence[KeySequence]:
+        """The labelled sessions (line sessions of a raw log, or key sequences)."""
+        return self.corpus.units
 
 
-def _merge(corpora: list[Corpus]) -> tuple[Corpus, int]:
-    """One corpus from several inputs of the same kind; first occurrence of a session id wins."""
-    kinds = {c.kind for c in corpora}
-    if len(kinds) != 1:
-        raise InputDataError(f"a dataset cannot mix raw logs and key files (got {sorted(kinds)})")
-    first = corpora[0]
-    if len(corpora) == 1:
-        return first, 0
-    seen: set[str] = set()
-    lines: list[LogLine] = []
-    sequences: list[KeySequence] = []
-    n_dup = 0
-    report = ReadReport()
-    for corpus in corpora:
-        offset = len(lines)
-        lines.extend(corpus.lines)
-        for name in ("n_lines", "n_parsed", "n_malformed", "n_binary", "n_truncated", "n_empty", "n_without_session"):
-            setattr(report, name, getattr(report, name) + getattr(corpus.report, name))
-        for seq in corpus.sequences:
-            if seq.session_id in seen:
-                n_dup += 1
-                continue
-            seen.add(seq.session_id)
-            if corpus.kind == "raw":
-                seq.key_ids = [i + offset for i in seq.key_ids]
-            sequences.append(seq)
-    return Corpus(first.kind, sequences, report, lines, sum(c.n_unlabelled for c in corpora)), n_dup
+_U = TypeVar("_U", LineSession, KeySequence)
 
 
 def _subsample(
-    sequences: list[KeySequence], max_normal: int | None, max_abnormal: int | None, seed: int = 0
-) -> tuple[list[KeySequence], int]:
-    """Keep at most ``max_normal`` normal and ``max_abnormal`` anomalous sessions (seeded, order kept)."""
+    units: Sequence[_U], max_normal: int | None, max_abnormal: int | None, seed: int = 0
+) -> tuple[list[_U], int]:
+    """Keep at most ``max_normal`` normal and ``max_abnormal`` anomalous sessions (seeded, order kept).
+
+    A session without a label counts as normal (no labels file and no per-line label).
+    """
+    labelled = [u if u.label is not None else replace(u, label=0) for u in units]
     rng = random.Random(seed)
     keep: set[int] = set()
     for want, cap in ((0, max_normal), (1, max_abnormal)):
-        idx = [i for i, s in enumerate(sequences) if (s.label == 1) == (want == 1)]
+        idx = [i for i, s in enumerate(labelled) if (s.label == 1) == (want == 1)]
         if cap is not None and len(idx) > cap:
             idx = rng.sample(idx, cap)
         keep.update(idx)
-    kept = [s for i, s in enumerate(sequences) if i in keep]
-    return kept, len(sequences) - len(kept)
+    kept = [s for i, s in enumerate(labelled) if i in keep]
+    return kept, len(labelled) - len(kept)
+
+
+def _capped(corpus: Corpus, max_normal: int | None, max_abnormal: int | None) -> tuple[Corpus, int]:
+    if corpus.kind == "keys":
+        keys, n_out = _subsample(corpus.key_sequences, max_normal, max_abnormal)
+        return replace(corpus, key_sequences=tuple(keys)), n_out
+    lines, n_out = _subsample(corpus.line_sessions, max_normal, max_abnormal)
+    return replace(corpus, line_sessions=tuple(lines)), n_out
 
 
 def load_dataset(spec: DatasetSpec, *, max_normal: int | None = None, max_abnormal: int | None = None) -> BenchData:
@@ -162,22 +156,19 @@ def load_dataset(spec: DatasetSpec, *, max_normal: int | None = None, max_abnorm
         raise InputDataError(f"dataset {spec.name}: missing file(s) {', '.join(str(p) for p in missing)}")
     config = load_config(preset=spec.preset)
     corpora = [read_corpus(f.path, config, labels=f.labels, label=f.label) for f in spec.inputs]
-    corpus, n_dup = _merge(corpora)
-    for seq in corpus.sequences:  # no labels file and no per-line label: everything is normal
-        if seq.label is None:
-            seq.label = 0
-    corpus.sequences, n_out = _subsample(corpus.sequences, max_normal, max_abnormal)
+    corpus, n_dup = merge_corpora(corpora)
+    corpus, n_out = _capped(corpus, max_normal, max_abnormal)
     types: dict[str, str] = {}
     if spec.type_files:
-        anomalous = {s.session_id for s in corpus.sequences if s.label == 1}
+        anomalous = {s.session_id for s in corpus.units if s.label == 1}
         for type_name, path in spec.type_files:
             for sid, lab in read_labels(path).by_id.items():
                 if lab == 1 and sid in anomalous:
                     types.setdefault(sid, type_name)
         for sid in anomalous:
             types.setdefault(sid, spec.other_type)
-    n_abnormal = sum(s.label == 1 for s in corpus.sequences)
-    if not corpus.sequences or n_abnormal == 0:
+    n_abnormal = sum(s.label == 1 for s in corpus.units)
+    if not corpus.units or n_abnormal == 0:
         raise InputDataError(f"dataset {spec.name}: no anomalous session to evaluate on")
     notes = list(spec.notes)
     if n_dup:
@@ -186,121 +177,148 @@ def load_dataset(spec: DatasetSpec, *, max_normal: int | None = None, max_abnorm
 
 
 # --------------------------------------------------------------------------------------------
-# Built-in datasets (../shared/datasets)
+# Built-in datasets (../shared/datasets), described in datasets.toml beside this module
 # --------------------------------------------------------------------------------------------
 
-#: Names of the built-in datasets, in report order.
-BUILTIN_DATASETS: tuple[str, ...] = (
-    "devstack",
-    "deeplog_openstack_listed",
-    "deeplog_openstack_abnormal_file",
-    "hdfs_2pct",
-    "hdfs_deeplog_keys",
-    "bgl_2k",
-)
+_BUILTIN_TOML = "datasets.toml"
+
+
+class _InputEntry(BaseModel):
+    """``[[dataset.input]]``: one file, relative to the datasets root."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    path: str = Field(min_length=1)
+    labels: str | None = Field(default=None, min_length=1)
+    label: Literal[0, 1] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> _InputEntry:
+        if self.labels is not None and self.label is not None:
+            raise ValueError("give labels (a file) or label (0 or 1), not both")
+        return self
+
+
+class _TypeFileEntry(BaseModel):
+    """``[[dataset.type_file]]``: anomalous sessions the labels file marks anomalous get ``type``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    type: str = Field(min_length=1)
+    labels: str = Field(min_length=1)
+
+
+class _DatasetEntry(BaseModel):
+    """``[[dataset]]``: the TOML form of a :class:`DatasetSpec`, paths relative to the datasets root."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    name: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    preset: str
+    input: list[_InputEntry] = Field(min_length=1)
+    recall_only: bool = False
+    type_file: list[_TypeFileEntry] = []
+    other_type: str = "other"
+    notes: list[str] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> _DatasetEntry:
+        if self.preset not in preset_names():
+            raise ValueError(f"unknown preset {self.preset!r}; built-in: {', '.join(preset_names())}")
+        for rel in (
+            [f.path for f in self.input]
+            + [f.labels for f in self.input if f.labels]
+            + [t.labels for t in self.type_file]
+        ):
+            if Path(rel).is_absolute():
+                raise ValueError(f"path {rel!r} must be relative to the datasets root")
+        return self
+
+    def spec(self, root: Path) -> DatasetSpec:
+        return DatasetSpec(
+            name=self.name,
+            title=self.title,
+            preset=self.preset,
+            inputs=tuple(
+                InputFile(root / f.path, labels=None if f.labels is None else root / f.labels, label=f.label)
+                for f in self.input
+            ),
+            recall_only=self.recall_only,
+            type_files=tuple((t.type, root / t.labels) for t in self.type_file),
+            other_type=self.other_type,
+            notes=tuple(self.notes),
+        )
+
+
+class _DatasetsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    dataset: list[_DatasetEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> _DatasetsFile:
+        names = [d.name for d in self.dataset]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate dataset name(s): {', '.join(dup)}")
+        return self
+
+
+def _describe(errors: list[ErrorDetails], data: dict[str, Any]) -> str:
+    """pydantic errors as ``dataset[1] (name): input[0].labels: message`` lines."""
+    out = []
+    for err in errors:
+        loc = list(err["loc"])
+        where = ""
+        if len(loc) >= 2 and loc[0] == "dataset" and isinstance(loc[1], int):
+            entries = data.get("dataset")
+            entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            where = f"dataset[{loc[1]}]" + (f" ({name})" if isinstance(name, str) else "")
+            loc = loc[2:]
+        field_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        msg = err["msg"].removeprefix("Value error, ")
+        out.append(": ".join(part for part in (where, field_path, msg) if part))
+    return "; ".join(out)
+
+
+def dataset_specs_from_toml(text: str, root: str | Path, *, source: str = "<string>") -> list[DatasetSpec]:
+    """The datasets of a TOML text in the ``datasets.toml`` schema, paths resolved against ``root``.
+
+    Raises:
+        ConfigError: not TOML, an unknown key, a wrong type, an unknown preset, a missing required
+            field, an absolute path, a duplicate name, both ``labels`` and ``label`` on one input.
+    """
+    return [entry.spec(Path(root)) for entry in _parse_table(text, source)]
+
+
+def _parse_table(text: str, source: str) -> list[_DatasetEntry]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+    try:
+        return _DatasetsFile.model_validate(data).dataset
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: invalid dataset table: {_describe(exc.errors(), data)}") from None
+
+
+@functools.cache
+def _builtin_table() -> tuple[_DatasetEntry, ...]:
+    """The shipped ``datasets.toml``, read and validated once."""
+    text = resources.files("logbert.bench").joinpath(_BUILTIN_TOML).read_text("utf-8")
+    return tuple(_parse_table(text, f"logbert/bench/{_BUILTIN_TOML}"))
+
+
+#: Names of the built-in datasets, in report order (the order of ``datasets.toml``).
+BUILTIN_DATASETS: tuple[str, ...] = tuple(entry.name for entry in _builtin_table())
 
 
 def builtin_datasets(root: str | Path) -> dict[str, DatasetSpec]:
     """The real datasets of ``root`` (``../shared/datasets``), by name; files are not checked here."""
     r = Path(root)
-    kal = r / "openstack" / "kalaki_devstack"
-    dl = r / "openstack" / "deeplog_openstack"
-    dl_normal = InputFile(dl / "openstack_normal1.instance_lines.log", label=0)
-    specs = [
-        DatasetSpec(
-            name="devstack",
-            title="OpenStack DevStack nova (Kalaki et al.), sessions = VM instances",
-            preset="openstack_devstack",
-            inputs=(
-                InputFile(kal / "openstack-nova-sample.log", labels=kal / "openstack-nova-sample.instance_labels.csv"),
-                InputFile(kal / "openstack-nova-dhcpoff.log", label=1),
-            ),
-            type_files=(
-                ("DHCP off", kal / "openstack-nova-dhcpoff.instance_labels.csv"),
-                ("destroy after create", kal / "openstack-vm-destroy-immediately-after-create.instance_labels.csv"),
-            ),
-            other_type="other fault (sample log only)",
-            notes=(
-                "Sessions: every instance of openstack-nova-sample.log (982 normal, 180 anomalous) plus the "
-                "dhcpoff instances not already in it (all anomalous) = 982 normal + 331 anomalous, the "
-                "authors' composite label set.",
-                "The 78 labelled instances of the destroy-after-create log also occur in the sample log, "
-                "preprocessed like the rest of it; that copy is used (the raw copy writes the request context "
-                "differently, which a parser mined on sample lines would flag for the wrong reason). Its 119 "
-                "unlabelled instances are left out.",
-                "Anomaly type = file of origin: DHCP off, destroy after create, or a fault only the sample log "
-                "has (mostly 'Failed to start libvirt guest').",
-                "No timestamps: the split is a seeded shuffle of sessions, different for every seed.",
-            ),
-        ),
-        DatasetSpec(
-            name="deeplog_openstack_listed",
-            title="DeepLog / loghub OpenStack, official labels (4 listed instances anomalous)",
-            preset="openstack",
-            inputs=(
-                dl_normal,
-                InputFile(dl / "openstack_abnormal.instance_lines.log", labels=dl / "anomaly_labels.txt"),
-            ),
-            notes=(
-                "Only 4 anomalous sessions, and their key sequences are identical to those of many normal "
-                "sessions (README): their only signal is timing and parameter values, which no detector here "
-                "sees. Expect chance level (AUROC about 0.5); any figure on 4 anomalies is noise.",
-                "Chronological split: the abnormal file was recorded two days earlier, so its normal "
-                "instances mostly train.",
-            ),
-        ),
-        DatasetSpec(
-            name="deeplog_openstack_abnormal_file",
-            title="DeepLog / loghub OpenStack, every instance of openstack_abnormal.log anomalous (198)",
-            preset="openstack",
-            inputs=(dl_normal, InputFile(dl / "openstack_abnormal.instance_lines.log", label=1)),
-            notes=(
-                "Label convention used by several re-implementations. Most 'anomalous' instances behave "
-                "normally: the label marks the day of recording, not a fault, so high scores partly measure "
-                "drift between two recordings two days apart.",
-            ),
-        ),
-        DatasetSpec(
-            name="hdfs_2pct",
-            title="HDFS 2 % raw (LogLead sample), sessions = blocks",
-            preset="hdfs",
-            inputs=(
-                InputFile(
-                    r / "hdfs" / "loglead_2pct" / "HDFS_2pct.log",
-                    labels=r / "hdfs" / "loglead_2pct" / "anomaly_label_2pct.csv",
-                ),
-            ),
-            notes=("Chronological split (blocks ordered by first timestamp): same split for every seed.",),
-        ),
-        DatasetSpec(
-            name="hdfs_deeplog_keys",
-            title="HDFS, DeepLog's key sessions (hdfs_train + hdfs_test_abnormal); recall only",
-            preset="keys",
-            inputs=(
-                InputFile(r / "hdfs" / "deeplog_keys" / "hdfs_train", label=0),
-                InputFile(r / "hdfs" / "deeplog_keys" / "hdfs_test_abnormal", label=1),
-            ),
-            recall_only=True,
-            notes=(
-                "The 553,366 normal test sessions are not available, so the normal test sessions are a "
-                "held-out share of hdfs_train: recall and FPR are meaningful, precision/F1/AUPRC are not "
-                "(shown as n/a); AUROC ranks held-out normal against anomalous sessions.",
-            ),
-        ),
-        DatasetSpec(
-            name="bgl_2k",
-            title="BGL 2k (loghub sample), windows of 20 lines; smoke test only",
-            preset="bgl",
-            inputs=(InputFile(r / "bgl" / "loghub_2k" / "BGL_2k.log"),),
-            notes=(
-                "2,000 lines sampled over 213 days: about 100 windows. A smoke test of the pipeline, not a "
-                "measurement; one window = one session.",
-            ),
-        ),
-    ]
-    out = {s.name: s for s in specs}
-    assert tuple(out) == BUILTIN_DATASETS  # internal invariant: names and order agree
-    return out
+    return {entry.name: entry.spec(r) for entry in _builtin_table()}
 
 
 def parse_dataset_spec(text: str) -> DatasetSpec:
@@ -314,7 +332,7 @@ def parse_dataset_spec(text: str) -> DatasetSpec:
         ConfigError: an empty path, an unknown key or preset.
         InputDataError: a named file does not exist.
     """
-    from logbert.api import input_kind
+    from logbert.pipeline.corpus import input_kind
 
     head, *rest = [part.strip() for part in text.split(",")]
     if not head:

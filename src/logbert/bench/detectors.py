@@ -21,8 +21,10 @@ import numpy.typing as npt
 
 from logbert.baselines import make_baseline
 from logbert.baselines.base import BaselineDetector
+from logbert.baselines.deeplog import DEEPLOG_EPOCHS
 from logbert.config import LogBertConfig, ScoreKind
-from logbert.scoring.detector import LogBertDetector
+from logbert.pipeline.estimator import LogBertDetector
+from logbert.pipeline.sessions import Unit
 
 __all__ = [
     "ALL_DETECTORS",
@@ -33,7 +35,6 @@ __all__ = [
     "detector_specs",
 ]
 
-Unit = Literal["session", "window"]
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -137,7 +138,7 @@ def _baseline_builder(name: str, seeded: bool, **fixed: object) -> Callable[[Log
     return build
 
 
-def detector_specs(*, baseline_unit: Unit = "session", deeplog_epochs: int = 10) -> dict[str, DetectorSpec]:
+def detector_specs(*, baseline_unit: Unit = "session", deeplog_epochs: int = DEEPLOG_EPOCHS) -> dict[str, DetectorSpec]:
     """Every detector of the benchmark, by name, baselines first (cheapest first).
 
     Args:

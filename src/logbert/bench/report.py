@@ -333,32 +333,3 @@ def write_results(result: BenchResult, out_dir: str | Path, command: str, *, plo
     md_path = out / "results.md"
     md_path.write_text(render_markdown(result, command, machine, plot_files), encoding="utf-8")
     return {"json": json_path, "markdown": md_path}
-
-
-def summary_table(results: Mapping[str, Any]) -> str:
-    """A compact Markdown matrix from a ``results.json`` dict: detectors x datasets.
-
-    Each cell is ``realistic F1 / paper F1 / AUROC`` (means over seeds); recall-only datasets show
-    ``recall / - / AUROC``. This is the table ``docs/benchmarks.md`` quotes.
-    """
-    datasets = [d for d in results["datasets"] if d.get("error") is None]
-    names = list(results["detectors"])
-    lines = [
-        "| detector | " + " | ".join(d["name"] for d in datasets) + " |",
-        "|---|" + "---:|" * len(datasets),
-    ]
-
-    def get(agg: Mapping[str, Any], metric: str) -> str:
-        cell = agg.get(metric)
-        return "n/a" if cell is None else f"{cell['mean']:.3f}"
-
-    for name in names:
-        cells = []
-        for d in datasets:
-            agg = d["aggregate"].get(name, {})
-            if d["recall_only"]:
-                cells.append(f"R {get(agg, 'recall')} / - / {get(agg, 'auroc')}")
-            else:
-                cells.append(f"{get(agg, 'f1')} / {get(agg, 'paper_f1')} / {get(agg, 'auroc')}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,25 +33,23 @@ import numpy.typing as npt
 
 from logbert.bench.config import BenchConfig
 from logbert.bench.datasets import BenchData, DatasetSpec, load_dataset
-from logbert.bench.detectors import BenchDetector, DetectorSpec, Unit, detector_specs
+from logbert.bench.detectors import DetectorSpec, detector_specs
 from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
 from logbert.evaluation.metrics import binary_metrics, evaluation_report
-from logbert.evaluation.thresholds import quantile_threshold
-from logbert.parsing.parser import LogParser
-from logbert.records import UNK_KEY, KeySequence
-from logbert.windowing.windows import split_all, split_sessions
+from logbert.pipeline.calibrate import choose_threshold
+from logbert.pipeline.sessions import Unit, session_scores, session_windows
+from logbert.pipeline.split import KeyedSplit, split_and_key
+from logbert.records import KeySequence
 
 __all__ = [
     "BenchResult",
     "DatasetResult",
-    "PreparedSplit",
     "RunRecord",
     "aggregate",
     "prepare_split",
     "run_benchmark",
     "run_dataset",
-    "session_scores",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,18 +70,6 @@ METRICS: tuple[str, ...] = (
     "train_s",
     "score_s",
 )
-
-
-@dataclass(slots=True)
-class PreparedSplit:
-    """One dataset split with key ids; identical for every detector of a seed."""
-
-    train: list[KeySequence]
-    val: list[KeySequence]
-    test: list[KeySequence]
-    chronological: bool
-    n_templates: int  # mined on the training lines (0 for key files)
-    n_unknown_test_keys: int  # test keys whose template the frozen parser had never seen
 
 
 @dataclass(slots=True)
@@ -118,94 +103,19 @@ class BenchResult:
     detectors: dict[str, DetectorSpec]
 
 
-# --------------------------------------------------------------------------------------------
-# split + parse
-# --------------------------------------------------------------------------------------------
-
-
 def prepare_split(
     data: BenchData, config: LogBertConfig, seed: int, max_train_sessions: int | None = None
-) -> PreparedSplit:
-    """Split the sessions of ``data`` and give them key ids from a parser mined on training lines only.
-
-    ``max_train_sessions`` keeps a seeded sample of the training sessions (input order kept);
-    validation and test are never cut.
+) -> KeyedSplit:
+    """The split of ``split_and_key`` (the one ``logbert train`` uses) for one seed of the benchmark.
 
     Raises:
-        InputDataError: no normal session for training or validation, or no anomaly in test.
+        InputDataError: no normal session for training or validation.
     """
-    split = split_sessions(
-        data.sequences,
-        val_fraction=config.train.val_fraction,
-        test_fraction=config.train.test_fraction,
-        seed=seed,
-        chronological=config.train.chronological_split,
-    )
-    if not split.train or not split.val:
-        raise InputDataError(
-            f"{data.spec.name}: {len(split.train)} training and {len(split.val)} validation sessions; need both"
-        )
-    if max_train_sessions is not None and len(split.train) > max_train_sessions:
-        keep = set(random.Random(seed).sample(range(len(split.train)), max_train_sessions))
-        split = split._replace(train=[s for i, s in enumerate(split.train) if i in keep])
-    corpus = data.corpus
-    if corpus.kind == "keys":
-        return PreparedSplit(_copy(split.train), _copy(split.val), _copy(split.test), split.chronological, 0, 0)
-    train_lines = sorted({i for s in split.train for i in s.key_ids})
-    parser = LogParser(config.parser).fit(corpus.lines[i].content for i in train_lines)
-    used = sorted({i for part in split[:3] for s in part for i in s.key_ids})
-    keys = dict(zip(used, parser.transform([corpus.lines[i].content for i in used]), strict=True))
-    parts = [[_with_keys(s, [keys[i] for i in s.key_ids]) for s in part] for part in split[:3]]
-    n_unknown = sum(k == UNK_KEY for s in parts[2] for k in s.key_ids)
-    return PreparedSplit(parts[0], parts[1], parts[2], split.chronological, len(parser.templates_), n_unknown)
+    return split_and_key(data.corpus, config, seed=seed, max_train_sessions=max_train_sessions, what=data.spec.name)
 
 
-def _with_keys(seq: KeySequence, key_ids: list[int]) -> KeySequence:
-    return KeySequence(seq.session_id, key_ids, seq.label, list(seq.line_nos), seq.start_time, seq.window_index)
-
-
-def _copy(seqs: Sequence[KeySequence]) -> list[KeySequence]:
-    return [_with_keys(s, list(s.key_ids)) for s in seqs]
-
-
-# --------------------------------------------------------------------------------------------
-# scoring
-# --------------------------------------------------------------------------------------------
-
-
-def _score_unique(detector: BenchDetector, seqs: Sequence[Sequence[int]]) -> FloatArray:
-    """Scores of ``seqs``, computing each distinct sequence once."""
-    if not seqs:
-        return np.zeros(0, dtype=np.float64)
-    index: dict[tuple[int, ...], int] = {}
-    inverse = np.fromiter((index.setdefault(tuple(s), len(index)) for s in seqs), dtype=np.int64, count=len(seqs))
-    unique = [list(k) for k in index]
-    scores = np.asarray(detector.decision_function(unique), dtype=np.float64)
-    return scores[inverse]
-
-
-def _units(sessions: Sequence[KeySequence], unit: Unit, config: LogBertConfig) -> list[KeySequence]:
-    if unit == "session":
-        return list(sessions)
-    windows, _ = split_all(sessions, config.window.max_len, config.window.min_len)
-    return windows
-
-
-def session_scores(
-    detector: BenchDetector, sessions: Sequence[KeySequence], unit: Unit, config: LogBertConfig
-) -> FloatArray:
-    """One score per session (input order): its own score, or the maximum over its windows.
-
-    A session with no window at least ``window.min_len`` keys long scores ``-inf``.
-    """
-    units = _units(sessions, unit, config)
-    scores = _score_unique(detector, [u.key_ids for u in units])
-    if unit == "session":
-        return scores
-    position = {s.session_id: i for i, s in enumerate(sessions)}
-    out = np.full(len(sessions), -np.inf)
-    np.maximum.at(out, np.array([position[u.session_id] for u in units], dtype=np.int64), scores)
-    return out
+def _windows(sessions: Sequence[KeySequence], unit: Unit, config: LogBertConfig) -> list[KeySequence]:
+    return list(sessions) if unit == "session" else session_windows(sessions, config.window)[0]
 
 
 def _type_recall(
@@ -221,21 +131,20 @@ def _type_recall(
 
 
 def _run_one(
-    spec: DetectorSpec, config: LogBertConfig, seed: int, split: PreparedSplit, types: dict[str, str]
+    spec: DetectorSpec, config: LogBertConfig, seed: int, split: KeyedSplit, types: dict[str, str]
 ) -> tuple[RunRecord, FloatArray, float]:
     started = time.perf_counter()
     detector = spec.build(config, seed)
-    train = [u.key_ids for u in _units(split.train, spec.unit, config)]
-    val = [u.key_ids for u in _units(split.val, spec.unit, config)]
+    train = [u.key_ids for u in _windows(split.train, spec.unit, config)]
+    val = [u.key_ids for u in _windows(split.val, spec.unit, config)]
     detector.fit(train, val)
     train_s = time.perf_counter() - started
     started = time.perf_counter()
-    val_scores = session_scores(detector, split.val, spec.unit, config)
-    test_scores = session_scores(detector, split.test, spec.unit, config)
+    val_scores = session_scores(detector, split.val, config.window, spec.unit)
+    test_scores = session_scores(detector, split.test, config.window, spec.unit)
     score_s = time.perf_counter() - started
-    finite = np.isfinite(val_scores)
-    q = config.scoring.threshold_quantile
-    threshold = quantile_threshold(val_scores[finite], q, config.scoring.threshold_margin)
+    # the realistic protocol: the threshold rule of `logbert train`, normal validation sessions only
+    threshold = choose_threshold(config.scoring, val_scores)
     y = np.array([s.label for s in split.test], dtype=np.int64)
     report = evaluation_report(y, test_scores, threshold)
     paper_threshold = float(report["best_f1_threshold"])
@@ -326,8 +235,8 @@ def run_dataset(
                     "n_test_normal": sum(s.label != 1 for s in split.test),
                     "n_test_abnormal": sum(s.label == 1 for s in split.test),
                     "n_templates": split.n_templates,
-                    "n_unknown_test_keys": split.n_unknown_test_keys,
-                    "n_train_windows": len(_units(split.train, "window", config)),
+                    "n_unknown_test_keys": split.n_test_unknown,
+                    "n_train_windows": len(_windows(split.train, "window", config)),
                 }
             )
             result.y_test = np.array([s.label for s in split.test], dtype=np.int64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,5 +65,3 @@ def setup_logging(verbose: bool) -> None:
 def echo_step(message: str) -> None:
     console.print(f"[cyan]•[/] {message}")
 
-
-Step = Callable[[str], None]

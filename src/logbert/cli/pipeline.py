@@ -17,6 +17,7 @@ from logbert.cli._common import (
     echo_step,
     library_errors,
 )
+from logbert.cli.tables import results_table, templates_table
 
 
 def demo(
@@ -34,7 +35,7 @@ def demo(
         result = api.demo(
             out, n_instances=instances, anomaly_ratio=anomaly_ratio, seed=seed, config=cfg, on_step=echo_step
         )
-    console.print(api.results_table(result.evaluation))
+    console.print(results_table(result.evaluation))
     console.print(f"simulated log : {result.log_path}")
     console.print(f"artifact      : {result.artifact_dir}")
     console.print(f"report        : {result.report_path}")
@@ -83,7 +84,7 @@ def evaluate(
         result = api.evaluate(
             artifact, data, labels=labels, normal=normal, abnormal=abnormal, baselines=baseline, report_path=report
         )
-    console.print(api.results_table(result))
+    console.print(results_table(result))
     rep = result.report
     console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {report}")
 
@@ -129,7 +130,7 @@ def parse(
     """Mine templates from a raw log and show the most frequent ones and the line counts."""
     with library_errors():
         summary = api.parse(data, build_config(config, preset, sets))
-    console.print(api.templates_table(summary, top=top))
+    console.print(templates_table(summary, top=top))
     rep = summary.report
     console.print(
         f"{rep.n_lines} lines: {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "

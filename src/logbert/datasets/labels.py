@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -66,6 +67,17 @@ class Labels:
     @property
     def n_anomalous(self) -> int:
         return sum(self.by_id.values())
+
+
+def session_label_from_lines(line_labels: Iterable[int | None]) -> int | None:
+    """The one rule that turns line labels into a session's: 1 when any line is anomalous, 0 when
+    every labelled line is normal, None when no line carries a label.
+
+    >>> session_label_from_lines([0, None, 1]), session_label_from_lines([0, 0]), session_label_from_lines([None])
+    (1, 0, None)
+    """
+    known = [v for v in line_labels if v is not None]
+    return max(known) if known else None
 
 
 def normalize_session_id(raw: str) -> str:

@@ -21,12 +21,15 @@ __all__ = ["quantile_threshold", "f1_threshold"]
 
 
 def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0.0) -> float:
-    """Threshold from normal-only validation scores: their ``q`` quantile plus ``margin``.
+    """Threshold from normal-only validation scores: their split-conformal ``q`` quantile plus ``margin``.
 
-    Uses the inverted-CDF quantile: the smallest observed score with at least a ``q`` share of
-    the validation scores at or below it, so at most a ``1 - q`` share lies strictly above
-    the threshold; ``q = 1`` gives the maximum (no false alarm on validation). ``margin``
-    keeps ties with validation scores out.
+    The threshold is the k-th smallest of the n scores with ``k = ceil((n + 1) * q)``. When
+    ``k <= n`` and a new normal score is exchangeable with the validation ones (same
+    distribution, independent sessions), it lies above the threshold with probability at most
+    ``1 - q``: a false-alarm rate the user can read off the setting. When ``k > n`` (too few
+    validation scores for that ``q``: ``n < q / (1 - q)``) the maximum is used and the bound
+    does not hold. ``q = 1`` always gives the maximum. This is the one quantile rule of the
+    project: training, evaluation's baselines and the benchmark all call it.
 
     Never pass test scores here: validation (normal) data only.
 
@@ -43,7 +46,9 @@ def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0
             negative or non-finite margin.
 
     Example:
-        >>> quantile_threshold([0.0, 0.1, 0.2, 0.3, 1.0], q=0.8)
+        >>> quantile_threshold([0.0, 0.1, 0.2, 0.3, 1.0], q=0.8)  # k = ceil(6 * 0.8) = 5
+        1.0
+        >>> quantile_threshold([0.0, 0.1, 0.2, 0.3, 1.0], q=0.6)  # k = ceil(6 * 0.6) = 4
         0.3
     """
     s = np.asarray(normal_scores, dtype=np.float64)
@@ -55,7 +60,10 @@ def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0
         raise ValueError(f"q must be in (0, 1], got {q}")
     if not (math.isfinite(margin) and margin >= 0.0):
         raise ValueError(f"margin must be a finite number >= 0, got {margin}")
-    return float(np.quantile(s, q, method="inverted_cdf")) + float(margin)
+    n = s.shape[0]
+    # the 1e-9 keeps (n + 1) * q that is a whole number in exact arithmetic from rounding up
+    k = min(n, max(1, math.ceil((n + 1) * q - 1e-9)))
+    return float(np.partition(s, k - 1)[k - 1]) + float(margin)
 
 
 def f1_threshold(val_scores: npt.ArrayLike, val_labels: npt.ArrayLike) -> float:

@@ -178,11 +178,6 @@ class DrainMiner:
         Changes nothing (frozen inference)."""
         return self._drain.best_cover(self._drain.get_content_as_tokens(masked))
 
-    def tokens(self, masked: str) -> list[str]:
-        """Split a masked content into tokens the way Drain does."""
-        result: list[str] = self._drain.get_content_as_tokens(masked)
-        return result
-
     def templates(self) -> list[tuple[str, ...]]:
         """Template tokens of clusters 1..K (index 0 = cluster 1)."""
         clusters = self._drain.id_to_cluster

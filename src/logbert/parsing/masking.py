@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 
 from logbert.config import FormatName, MaskRule
 
-WILDCARD = "<*>"
 _BATCH = 4096  # contents per batch in Masker.mask_many
 
 # Boundaries: a value starts and ends where there is no letter, digit, dot or underscore, so

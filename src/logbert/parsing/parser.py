@@ -22,7 +22,7 @@ keys are identical to the plain path (``cache_size=0, n_jobs=1``); a test checks
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Final
 
@@ -192,11 +192,6 @@ class LogParser:
         """
         self._check_fitted()
         return self._key_of_masked(self._masker.mask(content))
-
-    def iter_transform(self, contents: Iterable[str]) -> Iterator[int]:
-        """Lazy :meth:`transform` for unbounded streams."""
-        for content in contents:
-            yield self.transform_one(content)
 
     def _keys_of_masked(self, masked: Iterable[str]) -> list[int]:
         """``[self._key_of_masked(m) for m in masked]`` with the cache hit inlined."""

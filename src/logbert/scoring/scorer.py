@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from logbert.config import ScoringConfig
+from logbert.config import ScoreKind, ScoringConfig
 from logbert.model.encoder import LogBertEncoder
 from logbert.windowing.dataset import TokenVocab, encode_sequences, pad_tokens, random_key_mask
 
@@ -202,3 +202,13 @@ def _key(vocab: TokenVocab, token_id: int) -> int:
     key = vocab.decode_token(token_id)
     assert key is not None, f"token {token_id} is a special, never a prediction"
     return key
+
+
+def pick_score(out: ScoreOutput, kind: ScoreKind) -> np.ndarray:
+    """The per-sequence score named ``kind`` from a :class:`ScoreOutput` (higher = more anomalous)."""
+    if kind == "miss_ratio":
+        return out.miss_ratio
+    if kind == "dist":
+        return out.dist
+    assert out.mean_nll is not None, "score_sequences always fills mean_nll"
+    return out.mean_nll

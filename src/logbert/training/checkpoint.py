@@ -1,15 +1,10 @@
-"""The artifact directory: everything a trained detector needs, and nothing executable.
+"""Per-epoch checkpoints of the training loop, so an interrupted run can resume bit-exactly.
 
-Files:
-
-* ``config.json``: the full :class:`~logbert.config.LogBertConfig`.
-* ``vocab.json``: ``Vocab.to_dict()``.
-* ``parser.json``: optional, an opaque JSON dict from the caller (the frozen parser's state).
-* ``model.safetensors``: the encoder weights (``model.<name>``) and the VHM ``center``.
-* ``meta.json``: threshold, logbert/torch versions and the sha256 of every other file.
-
-Loading checks that the pieces belong together and raises :class:`UnknownArtifact` otherwise.
-No pickle anywhere: weights are safetensors, the rest JSON.
+A checkpoint directory holds ``state.json`` (loop position, history, optimizer scalars, scheduler,
+the fingerprint of config + data) and one ``epoch-NNNN/`` sub-directory with safetensors files
+(weights, best weights so far, optimizer tensors). ``state.json`` is replaced last and names the
+sub-directory, so an interruption at any point leaves the previous complete checkpoint in force.
+No pickle: tensors are safetensors, the rest JSON.
 """
 
 from __future__ import annotations
@@ -17,204 +12,170 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+import os
+import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import LambdaLR
 
-import logbert
-from logbert.config import LogBertConfig, config_from_dict
-from logbert.errors import ConfigError, UnknownArtifact
+from logbert.config import ModelConfig, TrainConfig
+from logbert.errors import UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
-from logbert.parsing.vocab import Vocab
+from logbert.windowing.dataset import MaskedKeyDataset
 
-ARTIFACT_FORMAT = "logbert-artifact"
-ARTIFACT_VERSION = 1
-CONFIG_FILE, VOCAB_FILE, PARSER_FILE, MODEL_FILE, META_FILE = (
-    "config.json",
-    "vocab.json",
-    "parser.json",
-    "model.safetensors",
-    "meta.json",
-)
-_REQUIRED = (CONFIG_FILE, VOCAB_FILE, MODEL_FILE)
-_PREFIX = "model."
+_STATE_FILE = "state.json"
+_CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EpochStats:
+    """One finished epoch."""
+
+    epoch: int  # 1-based
+    train_loss: float
+    val_loss: float
+    lr: float  # learning rate at the end of the epoch
+    seconds: float
 
 
 @dataclass(slots=True)
-class Artifact:
-    """A loaded, consistent artifact."""
+class LoopState:
+    """Where the loop stands after a finished epoch (saved in ``state.json``)."""
 
-    config: LogBertConfig
-    vocab: Vocab
-    model: LogBertEncoder  # in eval mode
-    center: Tensor  # (C,)
-    threshold: float
-    parser_state: dict[str, Any] | None
-    meta: dict[str, Any]
+    epoch: int = 0  # epochs finished
+    global_step: int = 0
+    best_val: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    finished: bool = False
+    stopped_early: bool = False
 
 
-def _sha256(path: Path) -> str:
+def fingerprint(
+    model_config: ModelConfig, train_config: TrainConfig, vocab_len: int, train: MaskedKeyDataset, val: MaskedKeyDataset
+) -> str:
+    """What a checkpoint must have been made with to be resumed: config, vocabulary size and data."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    skip = {"device", "num_threads"}  # do not change the result
+    h.update(model_config.model_dump_json().encode())
+    h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
+    h.update(str(vocab_len).encode())
+    for ds in (train, val):
+        h.update(json.dumps(ds.rows).encode())
     return h.hexdigest()
 
 
-def _dump(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=False), encoding="utf-8")
 
 
-def save_artifact(
-    directory: str | Path,
+
+def clone_state(model: torch.nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _optimizer_to_files(opt: AdamW) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, entry in sd["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, Tensor):
+                tensors[f"{idx}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(idx), {})[name] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_files(tensors: dict[str, Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        idx, _, name = key.partition(".")
+        state.setdefault(int(idx), {})[name] = value
+    for idx, entry in meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(entry)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_checkpoint(
+    directory: Path,
     *,
-    config: LogBertConfig,
-    vocab: Vocab,
+    fingerprint: str,
+    loop: LoopState,
+    history: list[EpochStats],
     model: LogBertEncoder,
-    center: Tensor,
-    threshold: float,
-    parser_state: dict[str, Any] | None = None,
-    extra_meta: dict[str, Any] | None = None,
-) -> Path:
-    """Write an artifact directory (created if needed; existing artifact files are replaced).
-
-    Args:
-        directory: target directory.
-        config: the config the model was trained with (``model.vocab_size == len(vocab)``).
-        vocab: the fitted vocabulary.
-        model: the trained encoder.
-        center: (C,) the VHM centre.
-        threshold: the decision threshold (higher score = more anomalous).
-        parser_state: optional JSON-safe dict, stored as ``parser.json`` and returned on load.
-        extra_meta: optional JSON-safe facts added to ``meta.json`` (e.g. the score kind, history).
-
-    Returns:
-        The directory path.
-
-    Raises:
-        ValueError: the pieces do not fit together, or the threshold is not finite.
-    """
-    if config.model.vocab_size != len(vocab):
-        raise ValueError(f"config.model.vocab_size={config.model.vocab_size} but the vocabulary has {len(vocab)}")
-    if not math.isfinite(threshold):
-        raise ValueError(f"threshold must be finite, got {threshold}")
-    if tuple(center.shape) != (config.model.d_model,):
-        raise ValueError(f"center has shape {tuple(center.shape)}, expected ({config.model.d_model},)")
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / META_FILE).unlink(missing_ok=True)  # an interrupted save leaves no valid-looking artifact
-    _dump(out / CONFIG_FILE, config.model_dump(mode="json"))
-    _dump(out / VOCAB_FILE, vocab.to_dict())
-    parser_path = out / PARSER_FILE
-    if parser_state is not None:
-        _dump(parser_path, parser_state)
-    else:
-        parser_path.unlink(missing_ok=True)
-    tensors = {_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tensors["center"] = center.detach().cpu().float().contiguous()
-    save_file(tensors, str(out / MODEL_FILE))
-    files = [*_REQUIRED, *([PARSER_FILE] if parser_state is not None else [])]
-    meta = {
-        **(extra_meta or {}),
-        "format": ARTIFACT_FORMAT,
-        "format_version": ARTIFACT_VERSION,
-        "threshold": float(threshold),
-        "logbert_version": logbert.__version__,
-        "torch_version": torch.__version__,
-        "sha256": {name: _sha256(out / name) for name in files},
-    }
-    _dump(out / META_FILE, meta)
-    return out
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnknownArtifact(f"{path}: unreadable JSON ({exc})") from None
-
-
-def load_artifact(directory: str | Path) -> Artifact:
-    """Load and cross-check an artifact directory written by :func:`save_artifact`.
-
-    Returns:
-        The :class:`Artifact` with the model rebuilt, weights loaded, in eval mode.
-
-    Raises:
-        UnknownArtifact: the directory or a file is missing, a hash does not match, the config
-            does not parse, or the vocabulary, config and weights disagree.
-    """
-    root = Path(directory)
-    if not root.is_dir():
-        raise UnknownArtifact(f"artifact directory not found: {root}")
-    meta_path = root / META_FILE
-    if not meta_path.is_file():
-        raise UnknownArtifact(f"{root} is not a logbert artifact: {META_FILE} is missing")
-    meta = _read_json(meta_path)
-    if not isinstance(meta, dict) or meta.get("format") != ARTIFACT_FORMAT:
-        raise UnknownArtifact(f"{meta_path}: not a {ARTIFACT_FORMAT} meta file")
-    if meta.get("format_version") != ARTIFACT_VERSION:
-        raise UnknownArtifact(f"{meta_path}: unsupported format_version {meta.get('format_version')!r}")
-    hashes = meta.get("sha256")
-    if not isinstance(hashes, dict):
-        raise UnknownArtifact(f"{meta_path}: no sha256 table")
-    for name in (*_REQUIRED, *([PARSER_FILE] if PARSER_FILE in hashes else [])):
-        path = root / name
-        if name not in hashes:
-            raise UnknownArtifact(f"{meta_path} lists no hash for {name}")
-        if not path.is_file():
-            raise UnknownArtifact(f"{root}: {name} is missing")
-        if _sha256(path) != hashes[name]:
-            raise UnknownArtifact(f"{path} does not belong to this artifact (sha256 differs from {META_FILE})")
-    threshold = meta.get("threshold")
-    if not isinstance(threshold, int | float) or not math.isfinite(threshold):
-        raise UnknownArtifact(f"{meta_path}: threshold must be a finite number, got {threshold!r}")
-
-    try:
-        config = config_from_dict(_read_json(root / CONFIG_FILE))
-    except ConfigError as exc:
-        raise UnknownArtifact(f"{root / CONFIG_FILE}: {exc}") from None
-    try:
-        vocab = Vocab.from_dict(_read_json(root / VOCAB_FILE))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UnknownArtifact(f"{root / VOCAB_FILE}: not a vocabulary ({exc})") from None
-    parser_state = _read_json(root / PARSER_FILE) if PARSER_FILE in hashes else None
-    if parser_state is not None and not isinstance(parser_state, dict):
-        raise UnknownArtifact(f"{root / PARSER_FILE}: expected a JSON object")
-
-    try:
-        tensors = load_file(str(root / MODEL_FILE))
-    except (SafetensorError, OSError) as exc:
-        raise UnknownArtifact(f"{root / MODEL_FILE}: unreadable weights ({exc})") from None
-    center = tensors.pop("center", None)
-    if center is None or tuple(center.shape) != (config.model.d_model,):
-        raise UnknownArtifact(f"{root / MODEL_FILE}: no center of shape ({config.model.d_model},)")
-    emb = tensors.get(_PREFIX + "token_emb.weight")
-    if emb is None:
-        raise UnknownArtifact(f"{root / MODEL_FILE}: no token embedding")
-    if not (emb.shape[0] == len(vocab) == config.model.vocab_size):
-        raise UnknownArtifact(
-            f"{root}: vocabulary size {len(vocab)}, config vocab_size {config.model.vocab_size} and "
-            f"embedding rows {emb.shape[0]} must all be equal"
-        )
-    state = {k.removeprefix(_PREFIX): v for k, v in tensors.items()}
-    try:
-        model = LogBertEncoder(config.model)
-        model.load_state_dict(state)
-    except (RuntimeError, ValueError) as exc:
-        raise UnknownArtifact(f"{root / MODEL_FILE}: weights do not match config.json ({exc})") from None
-    model.eval()
-    return Artifact(
-        config=config,
-        vocab=vocab,
-        model=model,
-        center=center,
-        threshold=float(threshold),
-        parser_state=parser_state,
-        meta=meta,
+    best: dict[str, Tensor],
+    center: Tensor | None,
+    opt: AdamW,
+    sched: LambdaLR,
+    seed: int,
+) -> None:
+    # each epoch writes a fresh sub-directory; state.json is replaced last and names it, so an
+    # interruption at any point leaves the previous complete checkpoint in force
+    sub = f"epoch-{loop.epoch:04d}"
+    target = directory / sub
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    weights = clone_state(model)
+    if center is not None:
+        weights["center"] = center.detach().cpu().contiguous()
+    save_file(weights, str(target / "model.safetensors"))
+    save_file(best, str(target / "best.safetensors"))
+    opt_tensors, opt_meta = _optimizer_to_files(opt)
+    save_file(opt_tensors, str(target / "optimizer.safetensors"))
+    _write_json_atomic(
+        directory / _STATE_FILE,
+        {
+            "version": _CHECKPOINT_VERSION,
+            "fingerprint": fingerprint,
+            "dir": sub,
+            "loop": asdict(loop),
+            "history": [asdict(h) for h in history],
+            "optimizer": opt_meta,
+            "scheduler": sched.state_dict(),
+            "rng": {"scheme": "torch.manual_seed(seed * 1000003 + epoch) at each epoch start", "seed": seed},
+        },
     )
+    for old in directory.glob("epoch-*"):
+        if old.name != sub and old.is_dir():
+            shutil.rmtree(old)
+
+
+def load_checkpoint(
+    directory: Path, fingerprint: str, model: LogBertEncoder, opt: AdamW, sched: LambdaLR
+) -> tuple[LoopState, list[EpochStats], dict[str, Tensor]] | None:
+    state_path = directory / _STATE_FILE
+    if not state_path.is_file():
+        return None
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        if state.get("version") != _CHECKPOINT_VERSION:
+            raise UnknownArtifact(f"{state_path}: unsupported checkpoint version {state.get('version')!r}")
+        if state["fingerprint"] != fingerprint:
+            raise UnknownArtifact(
+                f"checkpoint in {directory} was made with another config or other data; "
+                "use an empty checkpoint directory for this run"
+            )
+        sub = directory / state["dir"]
+        weights = load_file(str(sub / "model.safetensors"))
+        weights.pop("center", None)
+        model.load_state_dict(weights)
+        best = load_file(str(sub / "best.safetensors"))
+        opt.load_state_dict(_optimizer_from_files(load_file(str(sub / "optimizer.safetensors")), state["optimizer"]))
+        sched.load_state_dict(state["scheduler"])
+        loop = LoopState(**state["loop"])
+        history = [EpochStats(**h) for h in state["history"]]
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise UnknownArtifact(f"cannot resume from checkpoint {directory}: {exc}") from exc
+    return loop, history, best

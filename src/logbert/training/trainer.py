@@ -10,48 +10,35 @@ RNG state is restored when training returns.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from safetensors.torch import load_file, save_file
 from torch import Tensor
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
-from logbert.config import ModelConfig, TrainConfig
-from logbert.errors import UnknownArtifact
+from logbert.config import ModelConfig, ScoringConfig, TrainConfig
 from logbert.model.encoder import LogBertEncoder
+from logbert.training.checkpoint import (
+    EpochStats,
+    LoopState,
+    clone_state,
+    fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from logbert.training.losses import hypersphere_loss, masked_key_loss
 from logbert.windowing.dataset import MaskedKeyDataset, TokenVocab, pad_tokens
 
 logger = logging.getLogger(__name__)
 
-_STATE_FILE = "state.json"
-_CHECKPOINT_VERSION = 1
-_EVAL_BATCH = 256  # rows per forward pass when no gradient is needed
-
-
-@dataclass(frozen=True, slots=True)
-class EpochStats:
-    """One finished epoch."""
-
-    epoch: int  # 1-based
-    train_loss: float
-    val_loss: float
-    lr: float  # learning rate at the end of the epoch
-    seconds: float
 
 
 @dataclass(slots=True)
@@ -65,17 +52,6 @@ class TrainResult:
     epochs_run: int  # epochs finished in total
     resumed_from: int  # epochs already finished when this call started (0 = fresh start)
     stopped_early: bool
-
-
-@dataclass(slots=True)
-class _LoopState:
-    epoch: int = 0  # epochs finished
-    global_step: int = 0
-    best_val: float = math.inf
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    finished: bool = False
-    stopped_early: bool = False
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -110,14 +86,18 @@ def _batches(ds: MaskedKeyDataset, order: Sequence[int], size: int) -> Iterator[
 
 @torch.no_grad()
 def compute_center(
-    model: LogBertEncoder, rows: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"
+    model: LogBertEncoder,
+    rows: Sequence[Sequence[int]],
+    pad_id: int,
+    device: torch.device | str = "cpu",
+    batch_size: int = ScoringConfig().batch_size,
 ) -> Tensor:
     """Mean DIST embedding of unmasked token rows, in eval mode. Returns (C,) on the CPU."""
     was_training = model.training
     model.eval()
     total = torch.zeros(model.config.d_model, dtype=torch.float64)
-    for start in range(0, len(rows), _EVAL_BATCH):
-        token_ids, pad_mask = pad_tokens(rows[start : start + _EVAL_BATCH], pad_id)
+    for start in range(0, len(rows), batch_size):
+        token_ids, pad_mask = pad_tokens(rows[start : start + batch_size], pad_id)
         out = model(token_ids.to(device), pad_mask.to(device))
         total += out.dist_embedding.double().sum(dim=0).cpu()  # (C,)
     model.train(was_training)
@@ -160,129 +140,6 @@ def _validation_loss(
     return total / n
 
 
-def _fingerprint(
-    model_config: ModelConfig, train_config: TrainConfig, vocab_len: int, train: MaskedKeyDataset, val: MaskedKeyDataset
-) -> str:
-    h = hashlib.sha256()
-    skip = {"device", "num_threads"}  # do not change the result
-    h.update(model_config.model_dump_json().encode())
-    h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
-    h.update(str(vocab_len).encode())
-    for ds in (train, val):
-        h.update(json.dumps(ds.rows).encode())
-    return h.hexdigest()
-
-
-# -- checkpoint directory ---------------------------------------------------------------------
-
-
-def _clone_state(model: torch.nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
-def _optimizer_to_files(opt: AdamW) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors: dict[str, Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for idx, entry in sd["state"].items():
-        for name, value in entry.items():
-            if isinstance(value, Tensor):
-                tensors[f"{idx}.{name}"] = value.detach().cpu().contiguous()
-            else:
-                scalars.setdefault(str(idx), {})[name] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def _optimizer_from_files(tensors: dict[str, Tensor], meta: dict[str, Any]) -> dict[str, Any]:
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        idx, _, name = key.partition(".")
-        state.setdefault(int(idx), {})[name] = value
-    for idx, entry in meta["scalars"].items():
-        state.setdefault(int(idx), {}).update(entry)
-    return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _save_checkpoint(
-    directory: Path,
-    *,
-    fingerprint: str,
-    loop: _LoopState,
-    history: list[EpochStats],
-    model: LogBertEncoder,
-    best: dict[str, Tensor],
-    center: Tensor | None,
-    opt: AdamW,
-    sched: LambdaLR,
-    seed: int,
-) -> None:
-    # each epoch writes a fresh sub-directory; state.json is replaced last and names it, so an
-    # interruption at any point leaves the previous complete checkpoint in force
-    sub = f"epoch-{loop.epoch:04d}"
-    target = directory / sub
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    weights = _clone_state(model)
-    if center is not None:
-        weights["center"] = center.detach().cpu().contiguous()
-    save_file(weights, str(target / "model.safetensors"))
-    save_file(best, str(target / "best.safetensors"))
-    opt_tensors, opt_meta = _optimizer_to_files(opt)
-    save_file(opt_tensors, str(target / "optimizer.safetensors"))
-    _write_json_atomic(
-        directory / _STATE_FILE,
-        {
-            "version": _CHECKPOINT_VERSION,
-            "fingerprint": fingerprint,
-            "dir": sub,
-            "loop": asdict(loop),
-            "history": [asdict(h) for h in history],
-            "optimizer": opt_meta,
-            "scheduler": sched.state_dict(),
-            "rng": {"scheme": "torch.manual_seed(seed * 1000003 + epoch) at each epoch start", "seed": seed},
-        },
-    )
-    for old in directory.glob("epoch-*"):
-        if old.name != sub and old.is_dir():
-            shutil.rmtree(old)
-
-
-def _load_checkpoint(
-    directory: Path, fingerprint: str, model: LogBertEncoder, opt: AdamW, sched: LambdaLR
-) -> tuple[_LoopState, list[EpochStats], dict[str, Tensor]] | None:
-    state_path = directory / _STATE_FILE
-    if not state_path.is_file():
-        return None
-    try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        if state.get("version") != _CHECKPOINT_VERSION:
-            raise UnknownArtifact(f"{state_path}: unsupported checkpoint version {state.get('version')!r}")
-        if state["fingerprint"] != fingerprint:
-            raise UnknownArtifact(
-                f"checkpoint in {directory} was made with another config or other data; "
-                "use an empty checkpoint directory for this run"
-            )
-        sub = directory / state["dir"]
-        weights = load_file(str(sub / "model.safetensors"))
-        weights.pop("center", None)
-        model.load_state_dict(weights)
-        best = load_file(str(sub / "best.safetensors"))
-        opt.load_state_dict(_optimizer_from_files(load_file(str(sub / "optimizer.safetensors")), state["optimizer"]))
-        sched.load_state_dict(state["scheduler"])
-        loop = _LoopState(**state["loop"])
-        history = [EpochStats(**h) for h in state["history"]]
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise UnknownArtifact(f"cannot resume from checkpoint {directory}: {exc}") from exc
-    return loop, history, best
-
-
 # -- the loop ---------------------------------------------------------------------------------
 
 
@@ -296,6 +153,7 @@ def train_encoder(
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
     on_epoch_end: Callable[[EpochStats], None] | None = None,
+    eval_batch_size: int = ScoringConfig().batch_size,
 ) -> TrainResult:
     """Train a :class:`LogBertEncoder` on normal key sequences.
 
@@ -314,6 +172,7 @@ def train_encoder(
             checkpoint of the same config and data, training continues from there.
         progress: show a rich progress bar.
         on_epoch_end: called with each finished epoch's statistics (after the checkpoint is saved).
+        eval_batch_size: rows per forward pass without gradient (the centre), as in scoring.
 
     Returns:
         The best model (eval mode), its centre and the training history.
@@ -347,11 +206,11 @@ def train_encoder(
             return lr_factor(step, warmup_steps, total_steps)
 
         sched = LambdaLR(opt, schedule)
-        loop, history, best = _LoopState(), list[EpochStats](), _clone_state(model)
-        fingerprint = _fingerprint(model_config, cfg, len(vocab), train_ds, val_ds)
+        loop, history, best = LoopState(), list[EpochStats](), clone_state(model)
+        run_fingerprint = fingerprint(model_config, cfg, len(vocab), train_ds, val_ds)
         resumed_from = 0
         if directory is not None:
-            restored = _load_checkpoint(directory, fingerprint, model, opt, sched)
+            restored = load_checkpoint(directory, run_fingerprint, model, opt, sched)
             if restored is not None:
                 loop, history, best = restored
                 resumed_from = loop.epoch
@@ -365,7 +224,9 @@ def train_encoder(
                 torch.manual_seed(epoch_seed)
                 gen = torch.Generator().manual_seed(epoch_seed)
                 started = time.perf_counter()
-                center = compute_center(model, train_ds.rows, vocab.PAD, device) if cfg.alpha > 0 else None
+                center = None
+                if cfg.alpha > 0:
+                    center = compute_center(model, train_ds.rows, vocab.PAD, device, eval_batch_size)
                 center_dev = None if center is None else center.to(device)
                 model.train()
                 order = torch.randperm(len(train_ds), generator=gen).tolist()
@@ -393,7 +254,7 @@ def train_encoder(
                 loop.epoch += 1
                 if val_loss < loop.best_val:
                     loop.best_val, loop.best_epoch, loop.bad_epochs = val_loss, loop.epoch, 0
-                    best = _clone_state(model)
+                    best = clone_state(model)
                 else:
                     loop.bad_epochs += 1
                 loop.stopped_early = loop.bad_epochs >= cfg.patience and loop.epoch < cfg.epochs
@@ -408,9 +269,9 @@ def train_encoder(
                 history.append(stats)
                 logger.info("epoch %d: train %.4f, val %.4f", stats.epoch, stats.train_loss, stats.val_loss)
                 if directory is not None:
-                    _save_checkpoint(
+                    save_checkpoint(
                         directory,
-                        fingerprint=fingerprint,
+                        fingerprint=run_fingerprint,
                         loop=loop,
                         history=history,
                         model=model,
@@ -425,7 +286,7 @@ def train_encoder(
 
         model.load_state_dict(best)
         model.eval()
-        final_center = compute_center(model, train_ds.rows, vocab.PAD, device)
+        final_center = compute_center(model, train_ds.rows, vocab.PAD, device, eval_batch_size)
     return TrainResult(
         model=model,
         center=final_center,

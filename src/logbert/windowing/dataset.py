@@ -95,31 +95,6 @@ def encode_sequences(seqs: Sequence[Sequence[int]], vocab: TokenVocab, max_len: 
     return [[vocab.DIST, *vocab.encode(list(seq))] for seq in seqs]
 
 
-def encode_batch(
-    seqs: Sequence[Sequence[int]], vocab: TokenVocab, max_len: int, *, pad_to: int | None = None
-) -> tuple[Tensor, Tensor]:
-    """Encode key-id sequences into a padded batch with DIST at position 0.
-
-    Args:
-        seqs: B sequences of key ids, each at most ``max_len`` keys (may be empty: DIST only).
-        vocab: the fitted vocabulary.
-        max_len: the longest allowed sequence, in keys.
-        pad_to: row length T; default ``1 + longest sequence`` (always ``<= max_len + 1``).
-
-    Returns:
-        ``token_ids`` (B, T) long and ``pad_mask`` (B, T) bool, True = padding.
-
-    Raises:
-        ValueError: ``seqs`` is empty or a sequence is longer than ``max_len``.
-
-    Example:
-        >>> # with a Vocab fitted on [[5, 7]]: [[5, 7], [7]] -> [[DIST, t5, t7], [DIST, t7, PAD]]
-    """
-    if not seqs:
-        raise ValueError("encode_batch needs at least one sequence")
-    return pad_tokens(encode_sequences(seqs, vocab, max_len), vocab.PAD, pad_to)
-
-
 def random_key_mask(pad_mask: Tensor, mask_ratio: float, generator: torch.Generator) -> Tensor:
     """Choose keys to mask: each key with probability ``mask_ratio``, at least one per row.
 

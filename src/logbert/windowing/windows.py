@@ -17,7 +17,7 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from logbert.config import SessionPreset, WindowConfig
 from logbert.errors import ConfigError, InputDataError
@@ -57,12 +57,28 @@ class GroupedSessions(NamedTuple):
     n_without_session: int  # lines that named no session id (counted, not grouped)
 
 
-class SessionSplit(NamedTuple):
+class SessionLike(Protocol):
+    """What the split needs of a unit: a raw log's line session or a key sequence."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def label(self) -> int | None: ...
+
+    @property
+    def start_time(self) -> float | None: ...
+
+
+_S = TypeVar("_S", bound=SessionLike)
+
+
+class SessionSplit(NamedTuple, Generic[_S]):
     """Whole sessions split for training: ``train``/``val`` normal only, ``test`` everything else."""
 
-    train: list[KeySequence]
-    val: list[KeySequence]
-    test: list[KeySequence]
+    train: list[_S]
+    val: list[_S]
+    test: list[_S]
     chronological: bool  # True when the split followed start_time, False when it was seeded random
 
 
@@ -366,13 +382,13 @@ def split_all(
 
 
 def split_sessions(
-    sessions: Sequence[KeySequence],
+    sessions: Sequence[_S],
     *,
     val_fraction: float,
     test_fraction: float,
     seed: int,
     chronological: bool = True,
-) -> SessionSplit:
+) -> SessionSplit[_S]:
     """Split whole sessions (before windowing) into train / validation / test.
 
     * Every session labelled anomalous (``label == 1``) goes to test; train and val hold only
@@ -424,7 +440,7 @@ def split_sessions(
         order = order[::-1]  # newest first, so the slicing below is shared with the random case
     test_ids, val_ids, train_ids = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
 
-    def pick(ids: Iterable[str]) -> list[KeySequence]:
+    def pick(ids: Iterable[str]) -> list[_S]:
         rows = sorted(i for sid in ids for i in groups[sid])
         return [sessions[i] for i in rows]
 

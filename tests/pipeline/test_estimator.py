@@ -6,7 +6,8 @@ import torch
 
 from logbert.config import LogBertConfig
 from logbert.errors import NotFittedError
-from logbert.scoring.detector import LogBertDetector, best_f1_threshold
+from logbert.evaluation.thresholds import quantile_threshold
+from logbert.pipeline.estimator import LogBertDetector
 
 torch.set_num_threads(1)
 
@@ -69,11 +70,11 @@ def test_explain_names_the_missed_keys(detector: LogBertDetector) -> None:
     assert details[3].key_id == 99 and details[3].missed and len(details[3].top_key_ids) == 1
 
 
-def test_calibrate_on_a_labelled_validation_mix(detector: LogBertDetector) -> None:
-    detector.calibrate(NORMAL[128:], ANOMALIES)
-    assert detector.predict(ANOMALIES).all() and not detector.predict(NORMAL[128:]).any()
-    detector.calibrate(NORMAL[128:])
-    assert detector.threshold_ >= float(np.quantile(detector.decision_function(NORMAL[128:]), 0.99))
+def test_fit_sets_the_threshold_by_the_shared_quantile_rule(detector: LogBertDetector) -> None:
+    scoring = CONFIG.scoring
+    val_scores = detector.decision_function(NORMAL[128:])
+    assert detector.threshold_ == quantile_threshold(val_scores, scoring.threshold_quantile, scoring.threshold_margin)
+    assert not detector.predict(NORMAL[128:]).any()  # q = 0.995 over 32 sequences: the maximum
 
 
 def test_bad_input_and_unfitted_use() -> None:
@@ -83,8 +84,3 @@ def test_bad_input_and_unfitted_use() -> None:
         LogBertDetector(CONFIG).fit([[10] * 13], [[10]])
     with pytest.raises(ValueError, match="empty"):
         LogBertDetector(CONFIG).fit([[10], []], [[10]])
-
-
-def test_best_f1_threshold_on_hand_made_scores() -> None:
-    # t = 0.5 flags 0.6, 0.9 (both abnormal) and nothing normal: F1 = 1
-    assert best_f1_threshold(np.array([0.1, 0.2, 0.5]), np.array([0.6, 0.9])) == 0.5

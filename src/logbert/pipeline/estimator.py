@@ -15,13 +15,15 @@ from typing import Any, Self
 import numpy as np
 from torch import Tensor
 
-from logbert.config import LogBertConfig, ScoreKind
+from logbert.artifact import load_artifact, save_artifact
+from logbert.config import LogBertConfig
 from logbert.errors import NotFittedError
+from logbert.evaluation.thresholds import quantile_threshold
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
-from logbert.scoring.scorer import PositionDetail, ScoreOutput, score_sequences
-from logbert.training.checkpoint import load_artifact, save_artifact
-from logbert.training.trainer import EpochStats, train_encoder
+from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
+from logbert.training.checkpoint import EpochStats
+from logbert.training.trainer import train_encoder
 from logbert.windowing.dataset import TokenVocab
 
 
@@ -93,35 +95,11 @@ class LogBertDetector:
         self.history_ = result.history
         self.parser_state_ = None
         self.threshold_ = math.nan  # fitted apart from the threshold, which needs the scores
-        self.threshold_ = self._quantile_threshold(self.decision_function(val))
+        scoring = self.config.scoring
+        # each validation sequence is its own unit here; the pipeline re-sets the threshold on sessions
+        val_scores = self.decision_function(val)
+        self.threshold_ = quantile_threshold(val_scores, scoring.threshold_quantile, scoring.threshold_margin)
         return self
-
-    def calibrate(
-        self, val_normal: Sequence[Sequence[int]], val_abnormal: Sequence[Sequence[int]] | None = None
-    ) -> Self:
-        """Re-set ``threshold_`` from validation data (never from the test split).
-
-        With normal data only: the ``threshold_quantile`` quantile (+ margin) of their scores.
-        With labelled anomalies too: the threshold that maximises F1 on this validation mix
-        (among equally good ones, the highest, i.e. the fewest false alarms).
-
-        Returns:
-            ``self``.
-        """
-        self._require_fitted()
-        normal = self.decision_function(val_normal)
-        if not val_abnormal:
-            self.threshold_ = self._quantile_threshold(normal)
-            return self
-        abnormal = self.decision_function(val_abnormal)
-        self.threshold_ = best_f1_threshold(normal, abnormal)
-        return self
-
-    def _quantile_threshold(self, scores: np.ndarray) -> float:
-        if scores.size == 0:
-            raise ValueError("cannot set a threshold from zero validation sequences")
-        q = float(np.quantile(scores, self.config.scoring.threshold_quantile, method="higher"))
-        return q + self.config.scoring.threshold_margin
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -161,7 +139,7 @@ class LogBertDetector:
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, directory: str | Path, parser_state: dict[str, Any] | None = None) -> Path:
-        """Write the artifact directory (see ``logbert.training.checkpoint``); returns its path."""
+        """Write the artifact directory (see :mod:`logbert.artifact`); returns its path."""
         self._require_fitted()
         if not isinstance(self.vocab_, Vocab):
             raise TypeError(f"only a logbert Vocab can be saved, not {type(self.vocab_).__name__}")
@@ -208,30 +186,3 @@ class LogBertDetector:
                 raise ValueError(f"{name}[{i}] is an empty sequence")
             if len(seq) > max_len:
                 raise ValueError(f"{name}[{i}] has {len(seq)} keys, more than window.max_len={max_len}")
-
-
-def best_f1_threshold(normal: np.ndarray, abnormal: np.ndarray) -> float:
-    """Threshold t maximising F1 of ``score > t`` (abnormal = positive); ties -> the highest t."""
-    scores = np.concatenate([normal, abnormal])
-    labels = np.concatenate([np.zeros(normal.size, dtype=bool), np.ones(abnormal.size, dtype=bool)])
-    candidates = np.unique(np.concatenate([scores, [scores.min() - 1.0]]))  # ascending
-    best_t, best_f1 = float(candidates[0]), -1.0
-    for t in candidates:
-        pred = scores > t
-        tp = int((pred & labels).sum())
-        fp = int((pred & ~labels).sum())
-        fn = int((~pred & labels).sum())
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        if f1 >= best_f1:
-            best_t, best_f1 = float(t), f1
-    return best_t
-
-
-def pick_score(out: ScoreOutput, kind: ScoreKind) -> np.ndarray:
-    """The per-sequence score named ``kind`` from a :class:`ScoreOutput` (higher = more anomalous)."""
-    if kind == "miss_ratio":
-        return out.miss_ratio
-    if kind == "dist":
-        return out.dist
-    assert out.mean_nll is not None, "score_sequences always fills mean_nll"
-    return out.mean_nll

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from logbert.artifact import load_artifact, save_artifact
 from logbert.config import LogBertConfig
 from logbert.errors import UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
-from logbert.training.checkpoint import load_artifact, save_artifact
 
 torch.set_num_threads(1)
 

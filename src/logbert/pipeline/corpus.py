@@ -1,0 +1,228 @@
+"""Reading one input into labelled units (sessions, or windows when the log has no session id).
+
+A raw log becomes :class:`LineSession` records: rows of the corpus' lines, because key ids come
+later, from a parser mined on the training lines only (:mod:`logbert.pipeline.split`). A key-sequence
+file becomes :class:`~logbert.records.KeySequence` records directly. Records are never changed in
+place once made: labels are set while they are built.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+from logbert.config import LogBertConfig
+from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
+from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
+from logbert.errors import InputDataError
+from logbert.parsing.headers import line_text_for_sessions
+from logbert.parsing.reader import read_log
+from logbert.records import InputKind, KeySequence, LogLine, ReadReport
+from logbert.windowing.windows import (
+    find_session_ids,
+    session_id_pattern,
+    session_rows,
+    time_window_rows,
+    window_bounds,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The header field of BGL / Thunderbird lines that carries a per-line label ("-" = normal).
+LABEL_FIELD = "Label"
+
+
+@dataclass(frozen=True, slots=True)
+class LineSession:
+    """A session (or window) of a raw log as rows of its corpus' ``lines``, before keys are assigned."""
+
+    session_id: str
+    rows: tuple[int, ...]  # indices into Corpus.lines, in log order
+    label: int | None = None  # 1 anomalous, 0 normal, None unknown
+    start_time: float | None = None  # first timestamp, when the format has one
+
+
+_Unit = TypeVar("_Unit", LineSession, KeySequence)
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """What one input holds, before the split: raw lines with their sessions, or key sequences."""
+
+    kind: InputKind
+    report: ReadReport
+    lines: tuple[LogLine, ...] = ()  # raw logs only
+    line_sessions: tuple[LineSession, ...] = ()  # raw logs only
+    key_sequences: tuple[KeySequence, ...] = ()  # key-sequence files only
+    n_unlabelled: int = 0  # sessions a labels file did not name (left out of training and evaluation)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def units(self) -> Sequence[LineSession] | Sequence[KeySequence]:
+        """The sessions (or windows) of the input, whichever kind it holds."""
+        return self.line_sessions if self.kind == "raw" else self.key_sequences
+
+
+def input_kind(path: str | Path) -> InputKind:
+    """``"keys"`` for a pre-parsed key-sequence file, ``"raw"`` for a raw log.
+
+    Raises:
+        InputDataError: the file does not exist or is a directory.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputDataError(f"input file not found: {p}")
+    return detect_input_kind(p)
+
+
+def read_corpus(
+    path: str | Path,
+    config: LogBertConfig,
+    *,
+    labels: str | Path | Labels | None = None,
+    label: int | None = None,
+) -> Corpus:
+    """Read a raw log or a key-sequence file into labelled units (one per session or window).
+
+    Labels come from one source, first that applies: ``label`` (every unit gets it, e.g. a file
+    of abnormal sessions), then ``labels`` (a session CSV, an id list, or per-line labels), then
+    the per-line ``Label`` header field of BGL / Thunderbird lines. A unit a session labels file
+    does not name is left out and counted (``n_unlabelled``).
+
+    Raises:
+        InputDataError: missing, empty, or unusable input; no unit named in the labels file.
+    """
+    kind = input_kind(path)
+    loaded = read_labels(labels) if isinstance(labels, str | Path) else labels
+    if label is not None:
+        loaded = None
+    if kind == "keys":
+        sequences, report = read_key_sequences(path, label=label)
+        keyed = [replace(s, label=_label(s.session_id, s.line_nos, loaded, label)) for s in sequences]
+        kept, n_missing = _drop_unlabelled(keyed, loaded)
+        return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
+    lines, report = read_log(path, config.parser)
+    units, n_without_session = _units(path, lines, config)
+    header_labels = _header_labels(lines) if loaded is None and label is None else None
+    labelled = [
+        replace(
+            u,
+            label=_label(u.session_id, [lines[i].line_no for i in u.rows], loaded, label)
+            if header_labels is None
+            else session_label_from_lines(header_labels[i] for i in u.rows),
+        )
+        for u in units
+    ]
+    kept_units, n_missing = _drop_unlabelled(labelled, loaded)
+    report.n_without_session = n_without_session
+    return Corpus("raw", report, tuple(lines), tuple(kept_units), n_unlabelled=n_missing)
+
+
+def _units(path: str | Path, lines: Sequence[LogLine], config: LogBertConfig) -> tuple[list[LineSession], int]:
+    """Sessions by id (mode ``session``), or sliding / time windows, each its own unit."""
+    window = config.window
+    stamps = [ln.timestamp for ln in lines]
+    if window.mode == "session":
+        pattern = session_id_pattern(window)
+        rows_by_id, n_without = session_rows([find_session_ids(line_text_for_sessions(ln), pattern) for ln in lines])
+        if not rows_by_id:
+            raise InputDataError(
+                f"{path}: no line names a session id (pattern {pattern.pattern!r}); "
+                "set window.session_pattern or use window.mode = 'sliding'"
+            )
+        groups = list(rows_by_id.items())
+        return [LineSession(sid, tuple(rows), None, _first_time(stamps, rows)) for sid, rows in groups], n_without
+    if window.mode == "sliding":
+        bounds = window_bounds(len(lines), window.window_size, window.stride)
+        rows_per_window = [list(range(start, end)) for start, end in bounds]
+        prefix = "w"
+    else:
+        rows_per_window = time_window_rows(stamps, window.time_window_s)
+        prefix = "t"
+    units = [
+        LineSession(f"{prefix}{i}", tuple(rows), None, _first_time(stamps, rows))
+        for i, rows in enumerate(rows_per_window)
+    ]
+    return units, 0
+
+
+def _first_time(stamps: Sequence[float | None], rows: Sequence[int]) -> float | None:
+    return next((t for i in rows if (t := stamps[i]) is not None), None)
+
+
+def _header_labels(lines: Sequence[LogLine]) -> list[int] | None:
+    """Per-line labels from the ``Label`` header field, when the format has one."""
+    if not lines or LABEL_FIELD not in lines[0].fields:
+        return None
+    return [int(ln.fields.get(LABEL_FIELD, "-") != "-") for ln in lines]
+
+
+def _label(session_id: str, line_nos: Sequence[int], labels: Labels | None, label: int | None) -> int | None:
+    if label is not None:
+        return label
+    if labels is None:
+        return None
+    if labels.format == "line_labels":
+        return session_label_from_lines(labels.get(str(n)) or 0 for n in line_nos)
+    return labels.get(session_id)
+
+
+def _drop_unlabelled(units: list[_Unit], labels: Labels | None) -> tuple[list[_Unit], int]:
+    """A session labels file names the units to use: the others are left out and counted."""
+    if labels is None or labels.format == "line_labels":
+        return units, 0
+    kept = [u for u in units if u.label is not None]
+    n_missing = len(units) - len(kept)
+    if n_missing:
+        logger.warning("%d sessions are not named in %s: left out of training and evaluation", n_missing, labels.source)
+    if not kept:
+        raise InputDataError(f"no session of the input is named in the labels file {labels.source}")
+    return kept, n_missing
+
+
+def merge_corpora(corpora: Sequence[Corpus]) -> tuple[Corpus, int]:
+    """One corpus from several inputs of the same kind; the first unit with a session id wins.
+
+    Returns:
+        The merged corpus and how many units of later inputs repeated an earlier id (left out).
+
+    Raises:
+        InputDataError: raw logs and key files mixed, or no input.
+    """
+    kinds = {c.kind for c in corpora}
+    if len(kinds) != 1:
+        raise InputDataError(f"cannot merge raw logs and key files (got {sorted(kinds)})")
+    if len(corpora) == 1:
+        return corpora[0], 0
+    report = ReadReport()
+    for name in ("n_lines", "n_parsed", "n_malformed", "n_binary", "n_truncated", "n_empty", "n_without_session"):
+        setattr(report, name, sum(getattr(c.report, name) for c in corpora))
+    seen: set[str] = set()
+    n_dup = 0
+    lines: list[LogLine] = []
+    line_sessions: list[LineSession] = []
+    key_sequences: list[KeySequence] = []
+    for corpus in corpora:
+        offset = len(lines)
+        lines.extend(corpus.lines)
+        for unit in corpus.units:
+            if unit.session_id in seen:
+                n_dup += 1
+                continue
+            seen.add(unit.session_id)
+            if isinstance(unit, LineSession):  # rows move by the lines of the inputs before
+                line_sessions.append(replace(unit, rows=tuple(i + offset for i in unit.rows)))
+            else:
+                key_sequences.append(unit)
+    merged = Corpus(
+        corpora[0].kind,
+        report,
+        tuple(lines),
+        tuple(line_sessions),
+        tuple(key_sequences),
+        n_unlabelled=sum(c.n_unlabelled for c in corpora),
+    )
+    return merged, n_dup

@@ -1,0 +1,214 @@
+"""A loaded artifact: the frozen parser, the model and the stored threshold, ready to score.
+
+:class:`Detector` is what ``logbert score``, ``evaluate``, ``tail`` and the service use. It
+implements the streaming engine's ``Scorer`` protocol (``config``, ``threshold``,
+``parse_lines``, ``score_sequences``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from logbert.config import LogBertConfig
+from logbert.datasets.labels import Labels
+from logbert.errors import UnknownArtifact
+from logbert.parsing.headers import line_text_for_sessions
+from logbert.parsing.parser import LogParser
+from logbert.parsing.reader import LineReader
+from logbert.pipeline.corpus import read_corpus
+from logbert.pipeline.estimator import LogBertDetector
+from logbert.pipeline.sessions import session_scores, session_windows
+from logbert.pipeline.split import key_sessions
+from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport
+from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
+from logbert.scoring.scorer import pick_score
+from logbert.windowing.windows import find_session_ids, session_id_pattern
+
+logger = logging.getLogger(__name__)
+
+
+class Detector:
+    """A loaded artifact: frozen parser, vocabulary, model, centre and threshold.
+
+    ``parse_lines`` and ``score_sequences`` may run on different threads; neither is run
+    concurrently with itself.
+    """
+
+    def __init__(self, model: LogBertDetector, parser: LogParser | None, directory: Path) -> None:
+        self.model = model
+        self.parser = parser
+        self.directory = directory
+        self.config: LogBertConfig = model.config
+        self.threshold: float = float(model.threshold_)
+        self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
+
+    def template(self, key_id: int) -> str | None:
+        """The template of a key id (``"key <id>"`` for key-file artifacts; None for UNK)."""
+        if key_id == UNK_KEY:
+            return None
+        if self.parser is None:
+            return f"key {key_id}"
+        templates = self.parser.templates_
+        return templates[key_id] if 0 <= key_id < len(templates) else None
+
+    def n_unknown(self, key_ids: Sequence[int]) -> int:
+        """Keys the model's vocabulary maps to UNK: templates never seen in training."""
+        vocab = self.model.vocab_
+        return sum(1 for t in vocab.encode(key_ids) if t == vocab.UNK)
+
+    # -- raw lines --------------------------------------------------------------------------
+
+    def parse_lines(
+        self, lines: Sequence[str | bytes], start_line_no: int = 1
+    ) -> tuple[list[ParsedLine | LineProblem], ReadReport]:
+        """Parse raw lines with the frozen parser, by the reader's line rule (``LineReader.read_line``).
+
+        Returns one entry per input line, in order: a :class:`ParsedLine` (``line_no`` is
+        ``start_line_no`` + its index), or why the line gave none (``"empty"``, ``"malformed"``);
+        and the report, which also counts binary and truncated lines and unseen templates.
+
+        Raises:
+            UnknownArtifact: the artifact was trained on key-sequence files and has no parser.
+        """
+        if self.parser is None:
+            raise UnknownArtifact(f"{self.directory} was trained on key sequences and cannot parse raw lines")
+        reader = LineReader(self.config.parser)
+        out: list[ParsedLine | LineProblem] = []
+        for index, raw in enumerate(lines):
+            parsed = reader.read_line(raw)
+            if isinstance(parsed, str):
+                out.append(parsed)
+                continue
+            key = self.parser.transform_one(parsed.content)
+            if key == UNK_KEY:
+                reader.report.n_unknown_template += 1
+            ids = find_session_ids(line_text_for_sessions(parsed), self._pattern) if self._pattern else ()
+            out.append(
+                ParsedLine(
+                    line_no=start_line_no + index,
+                    raw=raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace"),
+                    session_ids=ids,
+                    key_id=key,
+                    template=self.template(key),
+                    timestamp=parsed.timestamp,
+                )
+            )
+        return out, reader.report
+
+    def read(
+        self, data: str | Path, *, labels: str | Path | Labels | None = None, label: int | None = None
+    ) -> tuple[list[KeySequence], ReadReport]:
+        """Read an input into key sequences through this artifact's frozen parser.
+
+        Raises:
+            UnknownArtifact: a raw log given to an artifact trained on key sequences.
+        """
+        corpus = read_corpus(data, self.config, labels=labels, label=label)
+        if corpus.kind == "keys":
+            return list(corpus.key_sequences), corpus.report
+        if self.parser is None:
+            raise UnknownArtifact(f"{self.directory} was trained on key sequences; {data} is a raw log")
+        (sequences,), n_unknown_lines = key_sessions(corpus, [corpus.line_sessions], self.parser)
+        corpus.report.n_unknown_template = n_unknown_lines
+        return sequences, corpus.report
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
+        """Score windows (each at most ``config.window.max_len`` keys) in micro-batches.
+
+        Scores are deterministic and do not depend on which other sequences share the batch.
+        """
+        if not sequences:
+            return []
+        out = self.model.scores([list(s.key_ids) for s in sequences], details=explain)
+        chosen = pick_score(out, self.config.scoring.score)
+        results: list[SequenceScore] = []
+        for i, seq in enumerate(sequences):
+            score = float(chosen[i])
+            misses: tuple[PositionExplanation, ...] = ()
+            if explain and out.details is not None:
+                misses = tuple(
+                    PositionExplanation(
+                        position=d.position,
+                        key_id=d.key_id,
+                        template=self.template(d.key_id),
+                        expected=tuple(
+                            ExpectedKey(self.template(k) or "<unknown>", round(float(p), 6))
+                            for k, p in zip(d.top_key_ids, d.top_probs, strict=True)
+                        ),
+                        line_no=seq.line_nos[d.position] if d.position < len(seq.line_nos) else None,
+                    )
+                    for d in out.details[i]
+                    if d.missed
+                )
+            results.append(
+                SequenceScore(
+                    session_id=seq.session_id,
+                    anomaly_score=score,
+                    miss_ratio=float(out.miss_ratio[i]),
+                    dist_score=float(out.dist[i]),
+                    threshold=self.threshold,
+                    is_anomaly=score > self.threshold,
+                    n_keys=len(seq.key_ids),
+                    n_misses=int(out.n_misses[i]),
+                    n_unknown=self.n_unknown(seq.key_ids),
+                    misses=misses,
+                )
+            )
+        return results
+
+    def score_sessions(self, sequences: Sequence[KeySequence]) -> list[SessionResult]:
+        """Score whole sessions: each scores its worst window (see :mod:`logbert.pipeline.sessions`).
+
+        Sessions with no window at least ``window.min_len`` keys long are left out (logged).
+        """
+        scores = session_scores(self.model, sequences, self.config.window)
+        _, skipped = session_windows(sequences, self.config.window)
+        if skipped:
+            logger.info("%d windows shorter than window.min_len were not scored", len(skipped))
+        return [
+            SessionResult(
+                session_id=seq.session_id,
+                label=seq.label,
+                score=float(score),
+                is_anomaly=bool(score > self.threshold),
+                n_keys=len(seq.key_ids),
+                n_unknown=self.n_unknown(seq.key_ids),
+            )
+            for seq, score in zip(sequences, scores, strict=True)
+            if score > -float("inf")
+        ]
+
+
+def load_detector(path: str | Path, *, need_parser: bool = False) -> Detector:
+    """Load an artifact directory written by :func:`logbert.pipeline.fit.train`.
+
+    Args:
+        path: the artifact directory.
+        need_parser: refuse an artifact trained on key-sequence files (it has no log parser, so
+            it cannot read raw lines: the streaming service and ``tail`` ask for this).
+
+    Raises:
+        UnknownArtifact: missing directory or files, pieces that do not belong together, or no
+            parser where ``need_parser`` asks for one.
+    """
+    directory = Path(path)
+    model = LogBertDetector.load(directory)
+    state = model.parser_state_
+    if state is None and need_parser:
+        raise UnknownArtifact(
+            f"{path} was trained on pre-parsed key sequences and has no log parser; "
+            "the streaming service and tail need an artifact trained on a raw log"
+        )
+    parser = LogParser.from_dict(state) if state is not None else None
+    return Detector(model, parser, directory)
+
+
+def score(artifact: str | Path | Detector, data: str | Path) -> list[SessionResult]:
+    """Score every session (or window) of ``data``; higher score = more anomalous."""
+    detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
+    sequences, _ = detector.read(data)
+    return detector.score_sessions(sequences)

@@ -1,0 +1,63 @@
+"""A session scores its worst window: the one rule that turns window scores into session scores.
+
+``logbert train`` (threshold), ``evaluate``, ``score``, the baselines in ``evaluate`` and the
+benchmark all call :func:`session_scores`; the streaming engine applies the same rule as
+windows arrive (a session is anomalous once one of its windows is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from logbert.config import WindowConfig
+from logbert.records import KeySequence
+from logbert.windowing.windows import SkippedSequence, split_all
+
+FloatArray = npt.NDArray[np.float64]
+#: What a detector scores: a whole session, or each window of at most ``window.max_len`` keys.
+Unit = Literal["session", "window"]
+
+
+class SequenceScorer(Protocol):
+    """Anything with ``decision_function``: LogBERT, the baselines. Higher = more anomalous."""
+
+    def decision_function(self, seqs: Sequence[Sequence[int]]) -> npt.ArrayLike: ...
+
+
+def session_windows(
+    sessions: Sequence[KeySequence], window: WindowConfig
+) -> tuple[list[KeySequence], list[SkippedSequence]]:
+    """Each session cut into windows of at most ``window.max_len`` keys (shorter than ``min_len``: skipped)."""
+    return split_all(sessions, window.max_len, window.min_len)
+
+
+def score_unique(scorer: SequenceScorer, seqs: Sequence[Sequence[int]]) -> FloatArray:
+    """Scores of ``seqs``, computing each distinct sequence once (scores are deterministic)."""
+    if not seqs:
+        return np.zeros(0, dtype=np.float64)
+    index: dict[tuple[int, ...], int] = {}
+    inverse = np.fromiter((index.setdefault(tuple(s), len(index)) for s in seqs), dtype=np.int64, count=len(seqs))
+    scores = np.asarray(scorer.decision_function([list(k) for k in index]), dtype=np.float64)
+    return scores[inverse]
+
+
+def session_scores(
+    scorer: SequenceScorer, sessions: Sequence[KeySequence], window: WindowConfig, unit: Unit = "window"
+) -> FloatArray:
+    """One score per session, in input order: the maximum over its windows (``unit="window"``), or
+    the session's own score (``unit="session"``, for detectors that read whole sessions).
+
+    A session with no window at least ``window.min_len`` keys long scores ``-inf`` (never flagged).
+    """
+    if unit == "session":
+        return score_unique(scorer, [s.key_ids for s in sessions])
+    windows, _ = session_windows(sessions, window)
+    scores = score_unique(scorer, [w.key_ids for w in windows])
+    position = {s.session_id: i for i, s in enumerate(sessions)}
+    out = np.full(len(sessions), -np.inf)
+    np.maximum.at(out, np.array([position[w.session_id] for w in windows], dtype=np.int64), scores)
+    return out
