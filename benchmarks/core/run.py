@@ -117,7 +117,8 @@ def to_markdown(results: dict[str, Any], command: str) -> str:
         f"logbert {results['versions']['logbert']}, torch {results['versions']['torch']}",
         "",
         "Realistic protocol: sessions split before windowing; train/validation normal only; parser mined on "
-        "training lines; threshold = quantile of normal validation scores; evaluated on held-out sessions. "
+        "training lines; threshold = split-conformal quantile of normal validation session scores (a session "
+        "scores its worst window), the same rule for LogBERT and the baselines; evaluated on held-out sessions. "
         "`best F1` peeks at test labels and is shown for reference only.",
         "",
         "| dataset | detector | precision | recall | F1 | AUROC | AUPRC | best F1 (oracle) | normal / anomalous |",

@@ -161,8 +161,9 @@ def render_markdown(
         f"caps on the data normal={cfg.max_normal} anomalous={cfg.max_abnormal}; "
         f"torch threads {cfg.num_threads or 'default'}" + (f"; overrides {cfg.overrides}" if cfg.overrides else ""),
         "",
-        "Protocols. **realistic**: threshold = a high quantile of the scores of *normal validation* "
-        "sessions (no label of the test set is used); sessions split before windowing, chronologically "
+        "Protocols. **realistic**: threshold = the split-conformal `threshold_quantile` quantile of the scores "
+        "of *normal validation* sessions, the rule `logbert train` uses (no label of the test set is used); "
+        "sessions split before windowing, chronologically "
         "where timestamps exist. **paper (oracle)**: the threshold with the best F1 *on the test set*, as "
         "the LogBERT paper's code does; no deployment can reach it. AUROC and AUPRC use no threshold. "
         "Values are mean ± sample std over the seeds; a session scores the maximum of its windows.",
@@ -294,7 +295,8 @@ def result_json(result: BenchResult, command: str, machine: Mapping[str, Any]) -
         "machine": machine,
         "config": cfg,
         "protocols": {
-            "realistic": "threshold = scoring.threshold_quantile quantile of normal validation session scores",
+            "realistic": "threshold = split-conformal scoring.threshold_quantile quantile of normal validation "
+            "session scores (logbert train's rule)",
             "paper": "threshold with the best F1 on the test set (oracle, as the LogBERT paper's code)",
         },
         "detectors": {
