@@ -31,11 +31,12 @@ class LogLine:
     fields: Mapping[str, str] = field(default_factory=dict)  # the other header fields (Level, Component ...)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class KeySequence:
     """An ordered run of log keys: one session, or one window of a session or stream.
 
-    ``label`` is 1 for anomalous, 0 for normal, None when unknown.
+    ``label`` is 1 for anomalous, 0 for normal, None when unknown. Frozen: a stage that changes a
+    sequence's meaning (new keys, a label) makes a new one (``dataclasses.replace``).
     """
 
     session_id: str

@@ -1,61 +1,121 @@
+"""Labels of the real datasets, read the way production reads them: :func:`read_labels` for label
+files and :func:`read_corpus` (with the benchmark's presets and inputs, ``bench/datasets.toml``)
+for labelled sessions."""
+
 from pathlib import Path
 
 import pytest
 
-from logbert.datasets.bgl import label_by_lines, read_line_labels
-from logbert.datasets.hdfs import load_anomalous_block_ids, load_hdfs_block_labels
-from logbert.datasets.labels import load_labels, read_labels
-from logbert.datasets.openstack import load_kalaki_labels, load_loghub_openstack_labels
+from logbert.bench.datasets import InputFile, builtin_datasets
+from logbert.config import load_config
+from logbert.datasets.labels import read_labels, session_label_from_lines
 from logbert.errors import InputDataError
-from logbert.records import KeySequence
-from tests.conftest import dataset_path
+from logbert.pipeline.corpus import Corpus, merge_corpora, read_corpus
+from tests.conftest import DATASETS, dataset_path
 
 KALAKI = "openstack/kalaki_devstack/"
 DEEPLOG = "openstack/deeplog_openstack/"
 
 
+def _counts(corpus: Corpus) -> tuple[int, int]:
+    """(sessions, anomalous sessions)."""
+    return len(corpus.units), sum(u.label == 1 for u in corpus.units)
+
+
 def test_kalaki_sample_and_composite() -> None:
-    sample = load_kalaki_labels(dataset_path(KALAKI + "openstack-nova-sample.instance_labels.csv"))
+    sample = read_labels(dataset_path(KALAKI + "openstack-nova-sample.instance_labels.csv"))
+    assert sample.format == "session_csv"
     assert (len(sample.by_id), sample.n_anomalous) == (1162, 180)
     assert sample.by_id["11760334-ac63-4cc8-9086-578422af8c99"] == 0 and sample.absent_label is None
-    composite = load_labels(dataset_path(KALAKI + "instance_labels_composite.csv"))
-    assert (len(composite), sum(composite.values())) == (1313, 331)
-    assert all(not k.startswith("instance") for k in composite)
+    assert sample.get("00000000-0000-0000-0000-000000000000") is None  # not named: unknown, not normal
+    composite = read_labels(dataset_path(KALAKI + "instance_labels_composite.csv"))
+    assert (len(composite.by_id), composite.n_anomalous) == (1313, 331)
+    assert all(not k.startswith("instance") for k in composite.by_id)  # "instance: <uuid>" -> "<uuid>"
     destroy = read_labels(dataset_path(KALAKI + "openstack-vm-destroy-immediately-after-create.instance_labels.csv"))
     assert (destroy.n_anomalous, destroy.n_unlabelled) == (78, 119)
 
 
+def test_loghub_openstack_anomaly_labels_list() -> None:
+    listed = read_labels(dataset_path(DEEPLOG + "anomaly_labels.txt"))
+    assert listed.format == "id_list" and listed.absent_label == 0
+    assert len(listed.by_id) == 4 and set(listed.by_id.values()) == {1}
+
+
 def test_loghub_openstack_both_conventions() -> None:
+    """The DeepLog OpenStack set under both labelling conventions, read as the benchmark reads it."""
     labels_txt = dataset_path(DEEPLOG + "anomaly_labels.txt")
     abnormal = dataset_path(DEEPLOG + "openstack_abnormal.instance_lines.log")
     normal = dataset_path(DEEPLOG + "openstack_normal1.instance_lines.log")
-    assert load_labels(labels_txt) == dict.fromkeys(load_labels(labels_txt), 1) and len(load_labels(labels_txt)) == 4
-    listed = load_loghub_openstack_labels(labels_txt, abnormal_log=abnormal, normal_logs=[normal])
-    whole = load_loghub_openstack_labels(
-        labels_txt, convention="abnormal_file", abnormal_log=abnormal, normal_logs=[normal]
-    )
-    assert (len(listed), sum(listed.values())) == (755, 4)
-    assert (len(whole), sum(whole.values())) == (755, 198)
-    assert {k for k, v in listed.items() if v} <= {k for k, v in whole.items() if v}
-    with pytest.raises(InputDataError):
-        load_loghub_openstack_labels(labels_txt, convention="abnormal_file")
+    # the inputs these datasets are built from, as bench/datasets.toml describes them
+    listed_spec = builtin_datasets(DATASETS)["deeplog_openstack_listed"]
+    whole_spec = builtin_datasets(DATASETS)["deeplog_openstack_abnormal_file"]
+    assert listed_spec.inputs == (InputFile(normal, label=0), InputFile(abnormal, labels=labels_txt))
+    assert whole_spec.inputs == (InputFile(normal, label=0), InputFile(abnormal, label=1))
+    assert listed_spec.preset == whole_spec.preset == "openstack"
+    config = load_config(preset="openstack")
+    normal_corpus = read_corpus(normal, config, label=0)
+    # "listed" (official): only the 4 instances of anomaly_labels.txt are anomalous; every other
+    # instance of the abnormal log is normal (an id list labels what it does not name 0)
+    listed_part = read_corpus(abnormal, config, labels=labels_txt)
+    # "abnormal_file": every instance of openstack_abnormal.log is anomalous
+    whole_part = read_corpus(abnormal, config, label=1)
+    assert _counts(normal_corpus) == (557, 0)
+    assert _counts(listed_part) == (198, 4) and listed_part.n_unlabelled == 0
+    assert _counts(whole_part) == (198, 198)
+    listed, n_dup_listed = merge_corpora([normal_corpus, listed_part])
+    whole, n_dup_whole = merge_corpora([normal_corpus, whole_part])
+    assert n_dup_listed == n_dup_whole == 0  # no instance occurs in both recordings
+    assert _counts(listed) == (755, 4)
+    assert _counts(whole) == (755, 198)
+    listed_anomalous = {u.session_id for u in listed.units if u.label == 1}
+    assert listed_anomalous == set(read_labels(labels_txt).by_id)
+    assert listed_anomalous <= {u.session_id for u in whole.units if u.label == 1}
+    assert {u.session_id for u in listed.units} == {u.session_id for u in whole.units}
 
 
 def test_hdfs_labels() -> None:
-    csv_labels = load_hdfs_block_labels(dataset_path("hdfs/loglead_2pct/anomaly_label_2pct.csv"))
+    csv_labels = read_labels(dataset_path("hdfs/loglead_2pct/anomaly_label_2pct.csv"))
+    assert csv_labels.format == "session_csv"
     assert (len(csv_labels.by_id), csv_labels.n_anomalous) == (11501, 350)
-    ids = load_anomalous_block_ids(dataset_path("hdfs/anomaly_blocks/anomalous_block_ids.txt"))
+    ids = read_labels(dataset_path("hdfs/anomaly_blocks/anomalous_block_ids.txt"))
+    assert ids.format == "id_list"
     assert len(ids.by_id) == 16838 and ids.absent_label == 0 and ids.get("blk_1") == 0
     assert ids.get("blk_-3544583377289625738") == 1
 
 
 def test_bgl_and_thunderbird_line_labels() -> None:
-    bgl = read_line_labels(dataset_path("bgl/loghub_2k/BGL_2k.log"))
-    assert (len(bgl), sum(bgl.values())) == (2000, 143)
-    tb = load_labels(dataset_path("thunderbird/loghub_2k/Thunderbird_2k.log"))
-    assert (len(tb), sum(tb.values())) == (2000, 0)
-    windows = [KeySequence("w", [1, 2], line_nos=[1, 2]), KeySequence("w", [3], line_nos=[99999])]
-    assert label_by_lines(windows, {1: 0, 2: 1}) == 1 and windows[0].label == 1 and windows[1].label is None
+    bgl = read_labels(dataset_path("bgl/loghub_2k/BGL_2k.log"))
+    assert bgl.format == "line_labels" and bgl.absent_label is None
+    assert (len(bgl.by_id), bgl.n_anomalous, bgl.n_unlabelled) == (2000, 143, 0)
+    assert set(bgl.by_id) == {str(n) for n in range(1, 2001)}  # keys: 1-based line numbers
+    tb = read_labels(dataset_path("thunderbird/loghub_2k/Thunderbird_2k.log"))
+    assert tb.format == "line_labels"
+    assert (len(tb.by_id), tb.n_anomalous) == (2000, 0)
+
+
+def test_bgl_windows_take_the_label_of_their_lines() -> None:
+    """bgl_2k of the benchmark: windows labelled from the lines' own Label field, by the one rule;
+    a labels file of per-line labels (the log itself) gives the same windows the same labels."""
+    path = dataset_path("bgl/loghub_2k/BGL_2k.log")
+    config = load_config(preset="bgl")
+    windows = read_corpus(path, config)
+    assert len(windows.units) == 100 and all(len(u.rows) == 20 for u in windows.line_sessions)
+    line_labels = read_labels(path)
+    expected = [
+        session_label_from_lines(line_labels.get(str(windows.lines[i].line_no)) for i in u.rows)
+        for u in windows.line_sessions
+    ]
+    assert [u.label for u in windows.units] == expected
+    assert 0 < sum(expected) <= 143  # the 143 alert lines fall in some of the windows
+    from_file = read_corpus(path, config, labels=path)
+    assert [u.label for u in from_file.units] == expected
+
+
+def test_session_label_from_lines_rule() -> None:
+    assert session_label_from_lines([0, 1]) == 1  # any alert line: anomalous
+    assert session_label_from_lines([0, None, 0]) == 0  # every labelled line normal: normal
+    assert session_label_from_lines([None]) is None  # no labelled line: unknown
+    assert session_label_from_lines([]) is None
 
 
 @pytest.mark.parametrize(
@@ -74,7 +134,7 @@ def test_bgl_and_thunderbird_line_labels() -> None:
 def test_sniffed_small_files(tmp_path: Path, text: str, expected: dict[str, int]) -> None:
     p = tmp_path / "labels.txt"
     p.write_text(text)
-    assert load_labels(p) == expected
+    assert read_labels(p).by_id == expected
 
 
 @pytest.mark.parametrize(
@@ -92,11 +152,11 @@ def test_garbage_is_a_clear_error(tmp_path: Path, content: bytes, match: str) ->
     p = tmp_path / "bad.csv"
     p.write_bytes(content)
     with pytest.raises(InputDataError, match=match):
-        load_labels(p)
+        read_labels(p)
 
 
 def test_missing_and_directory(tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="not found"):
-        load_labels(tmp_path / "nope.csv")
+        read_labels(tmp_path / "nope.csv")
     with pytest.raises(InputDataError, match="directory"):
-        load_labels(tmp_path)
+        read_labels(tmp_path)

@@ -8,9 +8,8 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from logbert.api import EvaluationResult, ParseSummary
 from logbert.evaluation.report import comparison_table
-from logbert.pipeline.evaluate import EvaluationResult
-from logbert.pipeline.parse import ParseSummary
 
 
 def results_table(result: EvaluationResult, title: str = "held-out sessions, threshold from validation") -> Table:

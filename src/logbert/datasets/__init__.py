@@ -1,19 +1,19 @@
-"""Loaders for the public log sets (one small module per format) and the OpenStack simulator.
+"""Reading the inputs of the public log sets, and the OpenStack simulator.
 
-All loaders return the shared schema: labels as ``session_id -> 0 | 1``, key sequences as
-:class:`logbert.records.KeySequence` with a :class:`logbert.records.ReadReport`.
+* :func:`read_labels` reads any supported label file (format sniffed: a session CSV, a list of
+  anomalous ids, or a BGL / Thunderbird log labelled per line) into :class:`Labels`:
+  ``session_id -> 0 | 1`` plus what an id the file does not name is (``Labels.absent_label``).
+* :func:`read_key_sequences` reads a pre-parsed key-sequence file into
+  :class:`logbert.records.KeySequence` records with a :class:`logbert.records.ReadReport`;
+  :func:`detect_input_kind` tells such a file from a raw log.
+* :func:`simulate_openstack` and friends write a labelled synthetic OpenStack nova log.
+
+Raw logs become labelled sessions in :func:`logbert.pipeline.corpus.read_corpus`, which applies
+these labels (per-line labels through :func:`logbert.datasets.labels.session_label_from_lines`).
 """
 
-from logbert.datasets.bgl import label_by_lines, read_line_labels
-from logbert.datasets.hdfs import load_anomalous_block_ids, load_hdfs_block_labels
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
-from logbert.datasets.labels import LabelFormat, Labels, load_labels, read_labels
-from logbert.datasets.openstack import (
-    DeepLogConvention,
-    instance_ids_in_log,
-    load_kalaki_labels,
-    load_loghub_openstack_labels,
-)
+from logbert.datasets.labels import LabelFormat, Labels, read_labels
 from logbert.datasets.simulator import (
     FAULT_TYPES,
     FaultType,
@@ -26,23 +26,14 @@ from logbert.datasets.simulator import (
 
 __all__ = [
     "FAULT_TYPES",
-    "DeepLogConvention",
     "FaultType",
     "LabelFormat",
     "Labels",
     "SimulatedFiles",
     "SimulatedLog",
     "detect_input_kind",
-    "instance_ids_in_log",
-    "label_by_lines",
-    "load_anomalous_block_ids",
-    "load_hdfs_block_labels",
-    "load_kalaki_labels",
-    "load_labels",
-    "load_loghub_openstack_labels",
     "read_key_sequences",
     "read_labels",
-    "read_line_labels",
     "save_simulated",
     "simulate_openstack",
     "write_simulated",

@@ -229,15 +229,3 @@ def read_labels(path: str | Path, *, label_column: str = "Label") -> Labels:
         f"{source}: not a label file I know. Expected a CSV with an id column and a {label_column!r} column, "
         "a list of anomalous ids (one per line), or a BGL/Thunderbird log"
     )
-
-
-def load_labels(path: str | Path) -> dict[str, int]:
-    """``session_id -> label`` (1 anomalous, 0 normal) from any supported label file.
-
-    For id lists only the anomalous ids are in the dict (every other id is normal); use
-    :func:`read_labels` when that difference matters (``Labels.absent_label``).
-
-    Raises:
-        InputDataError: see :func:`read_labels`.
-    """
-    return read_labels(path).by_id
