@@ -51,9 +51,9 @@ def _start_server(args: argparse.Namespace, port: int, db: Path) -> subprocess.P
     env.update(
         LOGBERT_ARTIFACT=str(args.artifact),
         LOGBERT_ALERTS_DB=str(db),
-        LOGBERT_IDLE_TIMEOUT_S="86400",  # replay is faster than real time: sessions end at close-all
-        LOGBERT_MAX_OPEN_SESSIONS=str(args.max_open_sessions),
-        LOGBERT_MAX_PENDING_WINDOWS="1000000",
+        LOGBERT_LIMITS__IDLE_TIMEOUT_S="86400",  # replay is faster than real time: sessions end at close-all
+        LOGBERT_LIMITS__MAX_OPEN_SESSIONS=str(args.max_open_sessions),
+        LOGBERT_LIMITS__MAX_PENDING_WINDOWS="1000000",
         LOGBERT_MAX_LINES_PER_REQUEST=str(max(args.batch_lines, 1)),
         LOGBERT_CLOSE_WAIT_S="3600",  # close-all answers once every queued window is scored
     )

@@ -13,8 +13,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from logbert.service.app import create_app
-from logbert.service.deps import get_detector
 from logbert.service.settings import Settings
+from logbert.streaming import StreamLimits
 
 from ..streaming.fakes import FakeDetector
 
@@ -22,20 +22,21 @@ ClientFactory = Callable[..., AbstractContextManager[TestClient]]
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {"alerts_db": tmp_path / "alerts.sqlite3", "flush_interval_s": 0.0}
+    """Test settings; an override named like a ``StreamLimits`` field goes into ``Settings.limits``."""
+    limits: dict[str, Any] = {"flush_interval_s": 0.0}
+    limits.update({k: overrides.pop(k) for k in list(overrides) if k in StreamLimits.model_fields})
+    base: dict[str, Any] = {"alerts_db": tmp_path / "alerts.sqlite3", "limits": StreamLimits(**limits)}
     base.update(overrides)
     return Settings(**base)
 
 
 @pytest.fixture
 def client_factory(tmp_path: Path) -> ClientFactory:
-    """``with client_factory(detector=..., **settings) as client:`` — fake detector injected as an override."""
+    """``with client_factory(detector=..., **settings) as client:`` — the fake detector given to create_app."""
 
     @contextmanager
     def factory(detector: FakeDetector | None = None, **overrides: Any) -> Iterator[TestClient]:
-        fake = detector or FakeDetector()
-        app = create_app(make_settings(tmp_path, **overrides))
-        app.dependency_overrides[get_detector] = lambda: fake
+        app = create_app(make_settings(tmp_path, **overrides), detector=detector or FakeDetector())
         with TestClient(app) as client:
             yield client
 

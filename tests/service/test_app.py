@@ -1,4 +1,4 @@
-"""Every endpoint through TestClient with a fake detector injected via dependency_overrides."""
+"""Every endpoint through TestClient with a fake detector given to ``create_app``."""
 
 from __future__ import annotations
 
@@ -35,23 +35,37 @@ def test_ingest_json_many_lines_and_one_line(client: TestClient) -> None:
     assert s["n_lines"] == 4 and s["n_pending_keys"] == 4 and s["state"] == "open"
 
 
-def test_malformed_and_binary_lines_are_rejected_per_line(client: TestClient) -> None:
-    lines = ["vm-1 k0", "\x00\x01garbage", "no key at all", "", "vm-1 k1", "vm-1 k7 \ufffd\ufffd"]
+def test_blank_and_malformed_lines_are_rejected_per_line_binary_ones_repaired_and_counted(client: TestClient) -> None:
+    lines = ["vm-1 k0", "\x00\x01garbage", "no key at all", "", "vm-1 k1", "vm-1 k7 \ufffd\ufffd", "vm-1 \x07 k2"]
     body = client.post("/v1/ingest", json={"lines": lines}).json()
-    assert body["accepted"] == 2 and body["rejected"] == 4
-    assert [(x["index"], x["reason"]) for x in body["rejections"]] == [
-        (1, "binary"),
-        (2, "malformed"),
-        (3, "empty"),
-        (5, "binary"),
+    assert (body["accepted"], body["rejected"], body["binary"], body["truncated"]) == (4, 3, 2, 0)
+    assert [(x["index"], x["line_no"], x["reason"]) for x in body["rejections"]] == [
+        (1, 2, "malformed"),  # binary (counted), then no key: malformed
+        (2, 3, "malformed"),
+        (3, 4, "empty"),
     ]
     raw = b"vm-2 k0\nvm-2 \xff\xfe k1\r\nvm-2 k1\r\n"
     r = client.post("/v1/ingest/text", content=raw, headers={"content-type": "text/plain"})
     body = r.json()
-    assert r.status_code == 200 and body["received"] == 3 and body["accepted"] == 2
-    assert body["rejections"] == [{"index": 1, "line_no": 8, "reason": "binary"}]
+    assert r.status_code == 200 and body["received"] == 3 and body["accepted"] == 3 and body["binary"] == 1
+    assert body["rejections"] == [] and body["first_line_no"] == 8
     stats = client.get("/v1/stats").json()["values"]
-    assert stats["rejected_binary"] == 3 and stats["rejected_malformed"] == 1 and stats["lines_received"] == 9
+    assert stats["lines_binary"] == 3 and stats["rejected_malformed"] == 2 and stats["rejected_empty"] == 1
+    assert stats["lines_received"] == 10 and stats["lines_accepted"] == 7
+    _close_all(client)
+    a = client.get("/v1/alerts", params={"session_id": "vm-2"}).json()["alerts"]
+    assert a == []  # k0 k1 k1: normal; its repaired line is scored like any other
+    s = client.get("/v1/sessions/vm-2").json()
+    assert s["n_lines"] == 3 and s["n_windows_scored"] == 1
+
+
+def test_lines_longer_than_the_artifacts_max_line_chars_are_truncated_and_counted(
+    client_factory: ClientFactory,
+) -> None:
+    with client_factory(detector=FakeDetector(max_line_chars=100)) as client:
+        body = client.post("/v1/ingest", json={"lines": ["vm-1 k0 " + "x" * 300, "vm-1 k1"]}).json()
+        assert (body["accepted"], body["rejected"], body["truncated"]) == (2, 0, 1)
+        assert client.get("/v1/stats").json()["values"]["lines_truncated"] == 1
 
 
 def test_a_session_is_scored_when_its_window_fills_and_when_closed(client: TestClient) -> None:
@@ -94,7 +108,7 @@ def test_alerts_carry_explanations_and_can_be_filtered(client: TestClient) -> No
     ("payload", "fragment"),
     [
         ({"lines": ["vm-1 k0"] * 6}, "max_lines_per_request is 5"),
-        ({"lines": ["vm-1 k0", "x" * 101]}, "max_line_chars is 100"),
+        ({"lines": ["vm-1 k0", "x" * 1_000_001]}, "at most 1000000 characters"),  # the schema's hard cap
         ({"lines": ["a"], "line": "b"}, "exactly one"),
         ({"lines": "not a list"}, "list"),
     ],
@@ -102,14 +116,14 @@ def test_alerts_carry_explanations_and_can_be_filtered(client: TestClient) -> No
 def test_request_limits_answer_422_with_a_clear_message(
     client_factory: ClientFactory, payload: dict[str, object], fragment: str
 ) -> None:
-    with client_factory(max_lines_per_request=5, max_line_chars=100) as client:
+    with client_factory(max_lines_per_request=5, max_body_bytes=4 * 1024 * 1024) as client:
         r = client.post("/v1/ingest", json=payload)
         assert r.status_code == 422 and fragment in r.text
         assert client.get("/v1/stats").json()["values"]["lines_received"] == 0
 
 
 def test_oversized_bodies_answer_413(client_factory: ClientFactory) -> None:
-    with client_factory(max_body_bytes=2048, max_line_chars=10_000) as client:
+    with client_factory(max_body_bytes=2048) as client:
         r = client.post("/v1/ingest", json={"lines": ["vm-1 k0 " + "x" * 3000]})
         assert r.status_code == 413 and "max_body_bytes is 2048" in r.json()["detail"]
 
@@ -279,4 +293,4 @@ def test_real_uvicorn_on_loopback_serves_and_flushes_on_shutdown(tmp_path: Path)
     store = SQLiteAlertStore(settings.alerts_db)  # uvicorn's graceful shutdown scored vm-5
     alerts, total = store.list_alerts(AlertFilter())
     store.close()
-    assert total == 1 and alerts[0].record.session_id == "vm-5"
+    assert total == 1 and alerts[0].session_id == "vm-5"

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from logbert import api
-from logbert.cli.serve import register, serve_app
-from logbert.streaming import StreamLimits
+from logbert.cli import app as cli_app
+from logbert.streaming import StreamLimits, StreamStats
 from logbert.streaming.tail import TailOptions, run_tail
 
 from ..streaming.fakes import FakeDetector, vm_lines
@@ -36,23 +35,41 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
 def test_serve_builds_the_app_and_runs_uvicorn(
     tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LOGBERT_MAX_OPEN_SESSIONS", "77")
+    monkeypatch.setenv("LOGBERT_LIMITS__MAX_OPEN_SESSIONS", "77")
+    monkeypatch.setenv("LOGBERT_LIMITS__IDLE_TIMEOUT_S", "5")
     args = ["serve", str(tmp_path), "--port", "9123", "--api-key", "k", "--alerts-db", str(tmp_path / "a.db")]
-    result = runner.invoke(serve_app, args)
+    result = runner.invoke(cli_app, [*args, "--idle-timeout", "9", "--max-window-len", "64"])
     assert result.exit_code == 0, result.output
     ((app, kw),) = uvicorn_calls
     assert kw["host"] == "127.0.0.1" and kw["port"] == 9123 and kw["timeout_graceful_shutdown"] == 30
     settings = app.state.settings
     assert settings.artifact == tmp_path and settings.api_key.get_secret_value() == "k"
-    assert settings.max_open_sessions == 77 and settings.alerts_db == tmp_path / "a.db"
+    assert settings.alerts_db == tmp_path / "a.db"
+    # options and LOGBERT_LIMITS__* fill the one limits object; an option wins over its variable
+    assert settings.limits == StreamLimits(max_open_sessions=77, idle_timeout_s=9, max_window_len=64)
+
+
+def test_limit_options_of_serve_and_tail_share_names_and_defaults() -> None:
+    for command in ("serve", "tail"):
+        help_text = runner.invoke(cli_app, [command, "--help"], env={"COLUMNS": "200"}).output
+        for option, default in (("--max-open-sessions", 10000), ("--idle-timeout", 300.0), ("--max-window-len", 512)):
+            assert option in help_text and f"default {default}" in help_text, (command, option)
+
+
+def test_flat_limit_variables_are_refused_not_ignored(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGBERT_MAX_OPEN_SESSIONS", "77")  # the name before the limits were nested
+    result = runner.invoke(cli_app, ["serve", str(tmp_path)])
+    assert result.exit_code == 1 and "LOGBERT_LIMITS__" in result.output and uvicorn_calls == []
 
 
 def test_serve_rejects_a_missing_artifact_and_bad_settings(
     tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
 ) -> None:
-    result = runner.invoke(serve_app, ["serve", str(tmp_path / "nope")])
+    result = runner.invoke(cli_app, ["serve", str(tmp_path / "nope")])
     assert result.exit_code == 1 and "artifact directory not found" in result.output
-    result = runner.invoke(serve_app, ["serve", str(tmp_path), "--port", "70000"])
+    result = runner.invoke(cli_app, ["serve", str(tmp_path), "--port", "70000"])
     assert result.exit_code == 1 and "invalid settings" in result.output
     assert uvicorn_calls == []
 
@@ -64,11 +81,9 @@ def test_the_dockerfile_entrypoint_command_runs(
     entry = json.loads(next(ln for ln in lines if ln.startswith("ENTRYPOINT")).split(None, 1)[1])
     cmd = json.loads(next(ln for ln in lines if ln.startswith("CMD")).split(None, 1)[1])
     assert entry[0] == "logbert"
-    app = typer.Typer()
-    register(app)
     argv = [tmp_path if a == "/artifact" else a for a in entry[1:] + cmd]
     monkeypatch.setenv("LOGBERT_ALERTS_DB", str(tmp_path / "data" / "alerts.sqlite3"))
-    result = runner.invoke(app, [str(a) for a in argv])
+    result = runner.invoke(cli_app, [str(a) for a in argv])
     assert result.exit_code == 0, result.output
     ((_, kw),) = uvicorn_calls
     assert (kw["host"], kw["port"]) == ("0.0.0.0", 8000)
@@ -76,25 +91,29 @@ def test_the_dockerfile_entrypoint_command_runs(
 
 def test_tail_prints_alerts_for_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "nova.log"
-    log.write_text("\n".join(vm_lines("vm-1", [0, 1, 2]) + vm_lines("vm-2", [0, 42, 1]) + ["garbage"]) + "\n")
-    seen: list[Path] = []
+    body = "\n".join(vm_lines("vm-1", [0, 1, 2]) + vm_lines("vm-2", [0, 42, 1]) + ["garbage"]) + "\n"
+    log.write_bytes(body.encode() + b"INFO [instance: vm-3] \xff k1 step 0\r\n")  # not UTF-8, CRLF
+    seen: list[tuple[Path, bool]] = []
 
-    def fake_load(path: Path) -> FakeDetector:
-        seen.append(path)
+    def fake_load(path: Path, *, need_parser: bool = False) -> FakeDetector:
+        seen.append((path, need_parser))
         return FakeDetector()
 
-    monkeypatch.setattr(api, "load_detector", fake_load, raising=False)
-    result = runner.invoke(serve_app, ["tail", str(log), "--artifact", str(tmp_path), "--no-follow"])
+    monkeypatch.setattr(api, "load_detector", fake_load)
+    result = runner.invoke(cli_app, ["tail", str(log), "--artifact", str(tmp_path), "--no-follow"])
     assert result.exit_code == 0, result.output
-    assert seen == [tmp_path]
+    assert seen == [(tmp_path, True)]
     assert "ALERT session=vm-2 window=0 score=0.3333" in result.stdout
     assert "seen <unseen template>" in result.stdout and "raw: " + vm_lines("vm-2", [0, 42, 1])[1] in result.stdout
-    assert "vm-1" not in result.stdout
-    assert "lines=7 accepted=6 rejected=1 windows=2 alerts=1" in result.stderr
-    result = runner.invoke(serve_app, ["tail", "-", "-a", str(tmp_path), "--json"], input=log.read_bytes())
+    assert "expected: T0 (75.0%), T1 (25.0%)" in result.stdout
+    assert "vm-1" not in result.stdout and "vm-3" not in result.stdout
+    assert "lines=8 accepted=7 rejected=1 binary=1 truncated=0 windows=3 alerts=1" in result.stderr
+    result = runner.invoke(cli_app, ["tail", "-", "-a", str(tmp_path), "--json"], input=log.read_bytes())
     alert = json.loads(result.stdout.splitlines()[0])
-    assert alert["session_id"] == "vm-2" and alert["misses"][0]["line_no"] == 5
-    result = runner.invoke(serve_app, ["tail", str(tmp_path / "missing.log"), "-a", str(tmp_path)])
+    assert alert["session_id"] == "vm-2" and alert["misses"][0]["line_no"] == 5 and alert["n_unknown"] == 1
+    assert alert["misses"][0]["expected"][0] == {"template": "T0", "probability": 0.75}
+    assert "binary=1" in result.stderr
+    result = runner.invoke(cli_app, ["tail", str(tmp_path / "missing.log"), "-a", str(tmp_path)])
     assert result.exit_code == 1 and "not a file" in result.output
 
 
@@ -105,9 +124,9 @@ def test_tail_follows_a_growing_rotated_file(tmp_path: Path) -> None:
     stop = threading.Event()
     limits = StreamLimits(idle_timeout_s=0.3, flush_interval_s=0.0)
     opts = TailOptions(follow=True, poll_interval_s=0.02, batch_wait_s=0.02)
-    result: dict[str, float] = {}
+    result: list[StreamStats] = []
     thread = threading.Thread(
-        target=lambda: result.update(run_tail(FakeDetector(), str(log), limits, opts, out, stop)), daemon=True
+        target=lambda: result.append(run_tail(FakeDetector(), str(log), limits, opts, out, stop)), daemon=True
     )
     thread.start()
     time.sleep(0.2)
@@ -127,4 +146,5 @@ def test_tail_follows_a_growing_rotated_file(tmp_path: Path) -> None:
     stop.set()
     thread.join(10)
     assert "ALERT session=vm-2" in out.getvalue()
-    assert result["lines_received"] == 5 and result["lines_rejected"] == 0
+    (stats,) = result
+    assert stats.lines_received == 5 and stats.lines_rejected == 0

@@ -7,7 +7,6 @@ streaming paths must then agree with offline scoring (``api.score``) session for
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import signal
@@ -328,14 +327,10 @@ def test_logbert_serve_from_the_dockerfile_entrypoint(
     assert stored == {bad}
 
 
-def test_an_artifact_without_a_parser_is_refused_at_start_up(
-    real: Real, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    keys_only = copy.copy(real.detector)
-    keys_only.parser = None  # as an artifact trained on key-sequence files
-    monkeypatch.setattr(api, "load_detector", lambda _path: keys_only)
-    settings = make_settings(tmp_path, artifact=real.artifact)
+def test_an_artifact_without_a_parser_is_refused_at_start_up(real: Real, tmp_path: Path) -> None:
+    keys_only = real.detector.model.save(tmp_path / "keys_only")  # as trained on key-sequence files: no parser
+    settings = make_settings(tmp_path, artifact=keys_only)
     with pytest.raises(UnknownArtifact, match="no log parser"), TestClient(create_app(settings)):
         pass
-    result = CliRunner().invoke(cli_app, ["tail", str(real.log), "-a", str(real.artifact), "--no-follow"])
+    result = CliRunner().invoke(cli_app, ["tail", str(real.log), "-a", str(keys_only), "--no-follow"])
     assert result.exit_code == 1 and "no log parser" in result.output

@@ -1,7 +1,12 @@
-"""A deterministic stand-in for ``logbert.api.Detector`` (no artifact, no torch).
+"""A deterministic stand-in for a loaded artifact (no artifact, no torch).
 
-Parsing: a line's key is its first ``k<N>`` token (N < 10 known, otherwise UNK); a line without
-one is malformed. Session ids come from the configured pattern (default ``vm-<digits>``).
+It implements :class:`logbert.streaming.Scorer` without deriving from the pipeline's detector.
+
+Line rule: the real one (:class:`~logbert.parsing.reader.LineReader` with the ``raw`` format, so
+blank lines are ``empty``, binary lines are repaired and counted, long lines truncated at
+``max_line_chars`` and counted). Parsing: a line's key is its first ``k<N>`` token (N < 10 known,
+otherwise UNK); a line without one is ``malformed``. Its timestamp is a ``t=<seconds>`` token
+(None without one). Session ids come from the configured pattern (default ``vm-<digits>``).
 Scoring: position i misses when its key is UNK or smaller than the key before it, so the score
 depends on the order of a session's own keys: mixing two sessions would change it.
 """
@@ -13,18 +18,19 @@ import threading
 import time
 from collections.abc import Sequence
 
-from logbert.api import Detector
-from logbert.config import LogBertConfig, ModelConfig, WindowConfig, WindowMode
-from logbert.records import UNK_KEY, KeySequence, ReadReport
+from logbert.config import LogBertConfig, ModelConfig, ParserConfig, WindowConfig, WindowMode
+from logbert.parsing.reader import LineReader
+from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore
 
 N_KNOWN = 10
 _TOKEN = re.compile(r"\bk(\d+)\b")
+_TIME = re.compile(r"\bt=(\d+(?:\.\d+)?)\b")
 EXPECTED = (ExpectedKey("T0", 0.75), ExpectedKey("T1", 0.25))
 
 
-class FakeDetector(Detector):
-    """Implements ``parse_lines`` / ``score_sequences`` / ``config`` / ``threshold``."""
+class FakeDetector:
+    """Implements the ``Scorer`` protocol: ``config``, ``threshold``, ``parse_lines``, ``score_sequences``."""
 
     def __init__(
         self,
@@ -33,11 +39,15 @@ class FakeDetector(Detector):
         threshold: float = 0.0,
         window_size: int = 4,
         stride: int = 4,
+        time_window_s: float = 60.0,
+        min_len: int = 1,
         session_pattern: str = r"(vm-\d+)",
+        max_line_chars: int = 10_000,
         score_delay_s: float = 0.0,
         parse_delay_s: float = 0.0,
     ) -> None:
         self.config = LogBertConfig(
+            parser=ParserConfig(format="raw", max_line_chars=max_line_chars),
             window=WindowConfig(
                 mode=mode,
                 session_preset=None,
@@ -45,6 +55,8 @@ class FakeDetector(Detector):
                 max_len=max_len,
                 window_size=window_size,
                 stride=stride,
+                time_window_s=time_window_s,
+                min_len=min_len,
             ),
             model=ModelConfig(max_len=max(32, max_len)),
         )
@@ -56,24 +68,42 @@ class FakeDetector(Detector):
         self._pattern = re.compile(session_pattern)
         self._lock = threading.Lock()
 
-    def parse_lines(self, lines: Sequence[str], start_line_no: int = 1) -> tuple[list[ParsedLine], ReadReport]:
+    def parse_lines(
+        self, lines: Sequence[str | bytes], start_line_no: int = 1
+    ) -> tuple[list[ParsedLine | LineProblem], ReadReport]:
         if self.parse_delay_s:
             time.sleep(self.parse_delay_s)
-        report = ReadReport()
-        out = []
-        for i, line in enumerate(lines):
-            report.n_lines += 1
+        reader = LineReader(self.config.parser)
+        out: list[ParsedLine | LineProblem] = []
+        for i, raw in enumerate(lines):
+            parsed = reader.read_line(raw)
+            if isinstance(parsed, str):
+                out.append(parsed)
+                continue
+            line = parsed.content
             m = _TOKEN.search(line)
             if m is None:
-                report.n_malformed += 1
+                reader.report.n_parsed -= 1
+                reader.report.n_malformed += 1
+                out.append("malformed")
                 continue
-            report.n_parsed += 1
             n = int(m.group(1))
             key = n if n < N_KNOWN else UNK_KEY
-            report.n_unknown_template += key == UNK_KEY
+            reader.report.n_unknown_template += key == UNK_KEY
             ids = tuple(dict.fromkeys(mm.group(1) for mm in self._pattern.finditer(line)))
-            out.append(ParsedLine(start_line_no + i, line, ids, key, None if key == UNK_KEY else f"T{n}", None))
-        return out, report
+            t = _TIME.search(line)
+            text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+            out.append(
+                ParsedLine(
+                    line_no=start_line_no + i,
+                    raw=text,
+                    session_ids=ids,
+                    key_id=key,
+                    template=None if key == UNK_KEY else f"T{n}",
+                    timestamp=float(t.group(1)) if t else None,
+                )
+            )
+        return out, reader.report
 
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
         with self._lock:
@@ -113,7 +143,7 @@ class FakeDetector(Detector):
 
 
 def vm_lines(vm: str, keys: Sequence[int]) -> list[str]:
-    """Lines of one VM session: ``INFO vm-1 k3 step`` ..."""
+    """Lines of one VM session: ``INFO nova [instance: vm-1] k3 step 0`` ..."""
     return [f"INFO nova [instance: {vm}] k{k} step {j}" for j, k in enumerate(keys)]
 
 

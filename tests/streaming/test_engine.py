@@ -7,8 +7,15 @@ import pytest
 
 from logbert.config import WindowConfig
 from logbert.records import UNK_KEY
-from logbert.streaming import MicroBatcher, SessionRouter, StreamEngine, StreamLimits
-from logbert.streaming.engine import AlertRecord, line_problem
+from logbert.streaming import (
+    AlertRecord,
+    LineRejection,
+    MicroBatcher,
+    Scorer,
+    SessionRouter,
+    StreamEngine,
+    StreamLimits,
+)
 from logbert.streaming.windows import RoutedLine
 
 from .fakes import FakeDetector, vm_lines
@@ -48,25 +55,28 @@ def test_sliding_windows_follow_stride_and_close_scores_only_new_keys() -> None:
     assert [w.sequence.key_ids for w in out] == [[0, 1], [3, 4], [6, 7]]
 
 
-def test_time_windows_close_after_time_window_s() -> None:
+def test_time_windows_follow_the_grid_anchored_at_the_first_timestamp() -> None:
     router = SessionRouter(WindowConfig(mode="time", time_window_s=10, max_len=8), max_len=8)
-    out = [w for i, t in enumerate([0, 3, 9, 10, 12]) for w in router.add("s", _line(i + 1, i, ts=t), now=0.0)[1]]
-    assert [w.sequence.key_ids for w in out] == [[0, 1, 2]]
+    stamps = [0, 3, 9, 12, 15, 21, 35]  # slots 0 0 0 1 1 2 3 (not "10 s after a window's first line")
+    out = [w for i, t in enumerate(stamps) for w in router.add("s", _line(i + 1, i, ts=t), now=0.0)[1]]
+    rest = router.close("s", "closed")
+    assert rest is not None
+    assert [w.sequence.key_ids for w in out + rest] == [[0, 1, 2], [3, 4], [5], [6]]
+    assert [w.reason for w in out + rest] == ["time", "time", "time", "closed"]
+
+
+def test_a_time_source_keeps_its_grid_after_it_was_closed() -> None:
+    router = SessionRouter(WindowConfig(mode="time", time_window_s=10, max_len=8), max_len=8)
+    router.add("s", _line(1, 0, ts=5), now=0.0)
+    assert router.close("s", "idle") is not None
+    out = [w for i, t in enumerate([19, None, 26]) for w in router.add("s", _line(i + 2, i + 1, ts=t), now=1.0)[1]]
+    assert [w.sequence.key_ids for w in out] == [[1, 2]]  # slots 1, 1, 2 of the grid from 5 s (from 19 s: 0, 0, 0)
 
 
 def test_short_sequences_are_counted_not_scored() -> None:
     router = SessionRouter(WindowConfig(mode="session", session_pattern="x", max_len=8, min_len=3), max_len=8)
     router.add("a", _line(1, 1), now=0.0)
     assert router.close("a", "closed") == [] and router.n_skipped_short == 1
-
-
-@pytest.mark.parametrize(
-    ("line", "reason"),
-    [("", "empty"), ("   ", "empty"), ("a\x00b", "binary"), ("bad \udcff byte", "binary"), ("x" * 11, "too_long")],
-)
-def test_line_problem(line: str, reason: str) -> None:
-    assert line_problem(line, 10) == reason
-    assert line_problem("ok\tline", 10) is None
 
 
 def test_batcher_batches_and_survives_a_failing_batch() -> None:
@@ -114,21 +124,49 @@ def test_engine_evicts_the_most_idle_session_and_scores_it() -> None:
     assert sink.alerts[0].misses[0].raw == vm_lines("vm-2", [0, 42])[1]
     assert sink.alerts[0].misses[0].template is None
     stats = engine.stats()
-    assert stats["sessions_closed_evicted"] == 1 and stats["sessions_closed_idle"] == 2
-    assert stats["lines_unknown_template"] == 1 and stats["sessions_open"] == 0
+    assert stats.sessions_closed_evicted == 1 and stats.sessions_closed_idle == 2
+    assert stats.lines_unknown_template == 1 and stats.sessions_open == 0
+    assert sink.alerts[0].n_unknown == 1  # from the score (keys the vocabulary maps to UNK)
     engine.shutdown()
 
 
-def test_engine_rejects_per_line_and_keeps_the_valid_lines() -> None:
-    engine = StreamEngine(FakeDetector(max_len=4), StreamLimits(max_line_chars=100))
-    lines = ["vm-1 k0", "", "vm-1 \x00 k1", "no key here", "vm-1 k1\r\n", "x" * 101, "k2 without session"]
+def test_engine_follows_the_parser_line_rule() -> None:
+    """Blank and malformed lines are rejected per line; binary and long lines are repaired, counted, scored."""
+    engine = StreamEngine(FakeDetector(max_len=8, max_line_chars=100), StreamLimits())
+    lines: list[str | bytes] = [
+        "vm-1 k0",
+        "",
+        "vm-1 \x00 k1",  # a control character: binary
+        "no key here",
+        "vm-1 k1\r\n",
+        "vm-1 k2 " + "x" * 200,  # truncated at the artifact's parser.max_line_chars
+        "k2 without session",
+        b"vm-1 \xff\xfe k3",  # not UTF-8: binary
+        "vm-1 bad \udcff k4",  # a lone surrogate (a JSON escape) is not text: binary
+        "   ",
+    ]
     out = engine.ingest(lines)
-    assert out.rejections == [(1, "empty"), (2, "binary"), (3, "malformed"), (5, "too_long")]
-    assert out.accepted == 2 and out.unrouted == 1 and out.first_line_no == 1
-    assert engine.ingest(["vm-1 k2"]).first_line_no == 8
+    assert out.rejections == (
+        LineRejection(1, 2, "empty"),
+        LineRejection(3, 4, "malformed"),
+        LineRejection(9, 10, "empty"),
+    )
+    assert (out.received, out.accepted, out.rejected, out.unrouted) == (10, 6, 3, 1)
+    assert (out.binary, out.truncated, out.first_line_no) == (3, 1, 1)
+    assert engine.ingest(["vm-1 k2"]).first_line_no == 11
     s = engine.session("vm-1")
-    assert s is not None and s.n_lines == 3 and s.n_pending_keys == 3
+    assert s is not None and s.n_lines == 7 and s.n_pending_keys == 7
+    stats = engine.stats()
+    assert (stats.lines_binary, stats.lines_truncated, stats.rejected_empty, stats.rejected_malformed) == (3, 1, 2, 1)
+    assert stats.lines_rejected == 3 and stats.lines_accepted == 7
+    engine.close_all()
+    assert engine.drain(5)
     engine.shutdown()
+
+
+def test_the_fake_detector_is_a_scorer() -> None:
+    scorer: Scorer = FakeDetector()  # structural: no pipeline class behind it
+    assert scorer.threshold == 0.0
 
 
 def test_engine_scores_windows_of_many_sessions_in_one_model_call() -> None:
@@ -147,7 +185,7 @@ def test_a_line_naming_two_sessions_goes_to_both_and_unknown_keys_are_counted() 
     assert out.accepted == 1 and out.unknown_templates == 1
     for vm in ("vm-1", "vm-2"):
         s = engine.session(vm)
-        assert s is not None and s.n_unknown == 1
+        assert s is not None and s.n_unknown_templates == 1
     assert UNK_KEY == -1
     engine.shutdown()
 

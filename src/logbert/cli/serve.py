@@ -1,7 +1,9 @@
 """``logbert serve`` (the HTTP service) and ``logbert tail`` (score a growing file, no server).
 
-Wire into the main CLI with ``register(app)``; ``serve_app`` holds the same two commands for
-stand-alone use.
+Wired into the main CLI with ``register(app)``. Both commands fill the same engine limits
+(:class:`~logbert.streaming.StreamLimits`: the service's ``Settings.limits``) with the same
+options; an option not given keeps the limit's default (or, for ``serve``, its
+``LOGBERT_LIMITS__*`` environment variable).
 """
 
 from __future__ import annotations
@@ -14,19 +16,38 @@ import typer
 from pydantic import ValidationError
 
 from logbert.errors import LogBertError
+from logbert.streaming import StreamLimits
 
-serve_app = typer.Typer(help="Streaming detection: the HTTP service and tail.", no_args_is_help=True)
+_DEFAULT_LIMITS = StreamLimits()
+
+
+def _limit_option(field: str, text: str, env: bool) -> Any:
+    """An engine-limit option (None = not given); the help shows the one default, from StreamLimits."""
+    where = f"; env LOGBERT_LIMITS__{field.upper()}" if env else ""
+    # parentheses, not brackets: typer's rich help would take "[...]" for markup and drop it
+    return typer.Option(None, help=f"{text} (default {getattr(_DEFAULT_LIMITS, field)}{where})")
+
+
+_OPEN = ("max_open_sessions", "open sessions kept before the most idle one is scored")
+_IDLE = ("idle_timeout_s", "seconds without a line before a session is scored")
+_WINDOW = ("max_window_len", "cap on keys per scored window (the artifact's window.max_len applies too)")
+
+
+def _limits(max_open_sessions: int | None, idle_timeout: float | None, max_window_len: int | None) -> dict[str, Any]:
+    """The limits given on the command line, by their ``StreamLimits`` names."""
+    given = {"max_open_sessions": max_open_sessions, "idle_timeout_s": idle_timeout, "max_window_len": max_window_len}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def serve(
     artifact: Path = typer.Argument(..., help="trained artifact directory"),
-    host: str | None = typer.Option(None, help="bind address [env LOGBERT_HOST, default 127.0.0.1]"),
-    port: int | None = typer.Option(None, help="port [env LOGBERT_PORT, default 8000]"),
-    api_key: str | None = typer.Option(None, help="require this key in X-API-Key [env LOGBERT_API_KEY]"),
-    alerts_db: Path | None = typer.Option(None, help="SQLite file for alerts [env LOGBERT_ALERTS_DB]"),
-    max_open_sessions: int | None = typer.Option(None, help="open sessions kept before evicting idle ones"),
-    idle_timeout: float | None = typer.Option(None, help="seconds without a line before a session is scored"),
-    max_window_len: int | None = typer.Option(None, help="cap on keys per scored window"),
+    host: str | None = typer.Option(None, help="bind address (default 127.0.0.1; env LOGBERT_HOST)"),
+    port: int | None = typer.Option(None, help="port (default 8000; env LOGBERT_PORT)"),
+    api_key: str | None = typer.Option(None, help="require this key in X-API-Key (env LOGBERT_API_KEY)"),
+    alerts_db: Path | None = typer.Option(None, help="SQLite file for alerts (env LOGBERT_ALERTS_DB)"),
+    max_open_sessions: int | None = _limit_option(*_OPEN, env=True),
+    idle_timeout: float | None = _limit_option(*_IDLE, env=True),
+    max_window_len: int | None = _limit_option(*_WINDOW, env=True),
     log_level: str = typer.Option("info", help="uvicorn log level"),
 ) -> None:
     """Serve the REST API, metrics and the live dashboard for ARTIFACT (see /docs)."""
@@ -35,17 +56,14 @@ def serve(
     from logbert.service.app import create_app
     from logbert.service.settings import Settings
 
-    overrides: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "api_key": api_key,
-        "alerts_db": alerts_db,
-        "max_open_sessions": max_open_sessions,
-        "idle_timeout_s": idle_timeout,
-        "max_window_len": max_window_len,
-    }
+    overrides: dict[str, Any] = {"host": host, "port": port, "api_key": api_key, "alerts_db": alerts_db}
     try:
-        settings = Settings(artifact=artifact, **{k: v for k, v in overrides.items() if v is not None})
+        settings = Settings(
+            artifact=artifact,
+            # a dict, not a StreamLimits: pydantic-settings merges it with LOGBERT_LIMITS__* variables
+            limits=_limits(max_open_sessions, idle_timeout, max_window_len),
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
     except ValidationError as exc:
         typer.echo(f"error: invalid settings: {exc}", err=True)
         raise typer.Exit(code=1) from None
@@ -67,20 +85,17 @@ def tail(
     follow: bool = typer.Option(True, "--follow/--no-follow", help="keep waiting for new lines at EOF"),
     from_end: bool = typer.Option(False, "--from-end", help="score only lines written from now on"),
     json_output: bool = typer.Option(False, "--json", help="one JSON object per alert"),
-    idle_timeout: float = typer.Option(300.0, help="seconds without a line before a session is scored"),
-    max_open_sessions: int = typer.Option(10_000, help="open sessions kept before evicting idle ones"),
-    max_window_len: int = typer.Option(512, help="cap on keys per scored window"),
+    idle_timeout: float | None = _limit_option(*_IDLE, env=False),
+    max_open_sessions: int | None = _limit_option(*_OPEN, env=False),
+    max_window_len: int | None = _limit_option(*_WINDOW, env=False),
 ) -> None:
     """Score FILE as it grows (like tail -f) and print an alert per anomalous window."""
-    from logbert.streaming.engine import StreamLimits
-    from logbert.streaming.loading import load_detector
+    from logbert import api
     from logbert.streaming.tail import TailOptions, run_tail
 
     try:
-        limits = StreamLimits(
-            max_open_sessions=max_open_sessions, idle_timeout_s=idle_timeout, max_window_len=max_window_len
-        )
-        detector = load_detector(artifact)
+        limits = StreamLimits(**_limits(max_open_sessions, idle_timeout, max_window_len))
+        detector = api.load_detector(artifact, need_parser=True)
         stats = run_tail(
             detector, file, limits, TailOptions(follow=follow, from_end=from_end, json_output=json_output), sys.stdout
         )
@@ -88,9 +103,9 @@ def tail(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(
-        f"lines={int(stats['lines_received'])} accepted={int(stats['lines_accepted'])} "
-        f"rejected={int(stats['lines_rejected'])} windows={int(stats['windows_scored'])} "
-        f"alerts={int(stats['alerts'])}",
+        f"lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
+        f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={stats.windows_scored} "
+        f"alerts={stats.alerts}",
         err=True,
     )
 
@@ -99,6 +114,3 @@ def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``tail`` to the main ``logbert`` app."""
     app.command("serve")(serve)
     app.command("tail")(tail)
-
-
-register(serve_app)

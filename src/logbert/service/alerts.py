@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from logbert.errors import LogBertError
-from logbert.streaming import AlertRecord, MissDetail
+from logbert.results import ExpectedKey, PositionExplanation
+from logbert.streaming import AlertRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -57,9 +58,10 @@ class AlertFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredAlert:
+class StoredAlert(AlertRecord):
+    """An alert as stored: the engine's record plus its id in the store (the API's ``Alert``)."""
+
     id: int
-    record: AlertRecord
 
 
 class AlertStoreError(LogBertError):
@@ -141,6 +143,8 @@ def _where(flt: AlertFilter) -> tuple[str, list[Any]]:
 
 
 def _to_row(a: AlertRecord) -> tuple[Any, ...]:
+    # The layout of `detail` (expected keys as [template, probability] pairs) is the one existing
+    # alert files hold: keep it, or a restart could no longer read them.
     detail = {
         "miss_ratio": a.miss_ratio,
         "dist_score": a.dist_score,
@@ -149,7 +153,7 @@ def _to_row(a: AlertRecord) -> tuple[Any, ...]:
                 "position": m.position,
                 "key_id": m.key_id,
                 "template": m.template,
-                "expected": [[t, p] for t, p in m.expected],
+                "expected": [[e.template, e.probability] for e in m.expected],
                 "line_no": m.line_no,
                 "raw": m.raw,
             }
@@ -176,17 +180,17 @@ def _to_row(a: AlertRecord) -> tuple[Any, ...]:
 def _from_row(r: tuple[Any, ...]) -> StoredAlert:
     detail = json.loads(r[13])
     misses = tuple(
-        MissDetail(
+        PositionExplanation(
             position=m["position"],
             key_id=m["key_id"],
             template=m["template"],
-            expected=tuple((str(t), float(p)) for t, p in m["expected"]),
+            expected=tuple(ExpectedKey(str(t), float(p)) for t, p in m["expected"]),
             line_no=m["line_no"],
             raw=m["raw"],
         )
         for m in detail["misses"]
     )
-    record = AlertRecord(
+    return StoredAlert(
         session_id=r[2],
         source=r[3],
         window_index=r[4],
@@ -202,5 +206,5 @@ def _from_row(r: tuple[Any, ...]) -> StoredAlert:
         last_line_no=r[11],
         reason=r[12],
         misses=misses,
+        id=int(r[0]),
     )
-    return StoredAlert(id=int(r[0]), record=record)

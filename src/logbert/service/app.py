@@ -1,8 +1,9 @@
 """The FastAPI application: ``create_app(settings)`` and its lifespan.
 
-The lifespan loads the detector once (``api.load_detector(settings.artifact)``, or an injected
-one), opens the alert store, starts the idle-session reaper, and on shutdown flushes: every open
-session is closed and scored and its alerts are stored before the process ends.
+The lifespan loads the detector once (``api.load_detector(settings.artifact, need_parser=True)``,
+or uses the one given to ``create_app``), opens the alert store, starts the idle-session reaper,
+and on shutdown flushes: every open session is closed and scored and its alerts are stored
+before the process ends.
 """
 
 from __future__ import annotations
@@ -23,16 +24,15 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from logbert.api import Detector
 from logbert.errors import LogBertError, UnknownArtifact
 from logbert.service.alerts import SQLiteAlertStore
-from logbert.service.deps import get_detector
 from logbert.service.errors import logbert_error_handler
 from logbert.service.metrics import ServiceMetrics
 from logbert.service.routes import alerts, health, info, ingest, metrics, sessions
+from logbert.service.schemas import ServiceStats
 from logbert.service.sessions import SessionStore
 from logbert.service.settings import Settings
-from logbert.streaming.loading import load_detector
+from logbert.streaming import Scorer
 
 logger = logging.getLogger(__name__)
 
@@ -119,30 +119,32 @@ class TimingMiddleware:
             self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(time.perf_counter() - t0)
 
 
-def _load(app: FastAPI, settings: Settings, detector: Detector | None) -> Detector:
-    override = app.dependency_overrides.get(get_detector)
-    if override is not None:
-        injected: Detector = override()
-        return injected
-    if detector is not None:
-        return detector
+def load_artifact(settings: Settings) -> Scorer:
+    """``api.load_detector(settings.artifact, need_parser=True)``.
+
+    Raises:
+        UnknownArtifact: no artifact set, an unusable one, or one without a log parser (trained on
+            key-sequence files: it could not read a single raw line).
+    """
+    from logbert import api  # at call time: the facade loads torch, and tests patch it
+
     if settings.artifact is None:
         raise UnknownArtifact("no artifact: set LOGBERT_ARTIFACT or pass it to `logbert serve`")
-    return load_detector(settings.artifact)
+    return api.load_detector(settings.artifact, need_parser=True)
 
 
-def create_app(settings: Settings, detector: Detector | None = None) -> FastAPI:
+def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     """Build the service.
 
     Args:
         settings: service settings (artifact path, limits, storage).
-        detector: an already loaded detector; None = load ``settings.artifact`` at start-up.
-            Tests may instead set ``app.dependency_overrides[get_detector]`` before start-up.
+        detector: an already loaded detector (or a test's fake); None = load ``settings.artifact``
+            at start-up.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = await to_thread.run_sync(_load, app, settings, detector)
+        loaded = detector if detector is not None else await to_thread.run_sync(load_artifact, settings)
         alert_store = SQLiteAlertStore(settings.alerts_db)
         store = SessionStore(loaded, settings, alert_store)
         app.state.store = store
@@ -200,9 +202,9 @@ async def _reap_idle(store: SessionStore, interval_s: float) -> None:
             logger.exception("closing idle sessions failed")
 
 
-def _stats(app: FastAPI) -> dict[str, float] | None:
+def _stats(app: FastAPI) -> ServiceStats | None:
     store: SessionStore | None = app.state.store
-    return None if store is None else store.stats().values
+    return None if store is None else store.stats()
 
 
 def _version() -> str:

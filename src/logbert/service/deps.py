@@ -1,7 +1,7 @@
-"""FastAPI dependencies; tests replace them through ``app.dependency_overrides``.
+"""FastAPI dependencies; tests may replace them through ``app.dependency_overrides``.
 
-``get_detector`` is also read by the lifespan: an override set before start-up is the detector
-the session store is built on (how tests inject a fake one without an artifact).
+The detector itself is loaded (or injected: ``create_app(settings, detector=...)``) once, by the
+lifespan; ``get_detector`` hands routes the one the session store was built on.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import secrets
 
 from fastapi import Depends, Request
 
-from logbert.api import Detector
 from logbert.service.errors import NotReady, Unauthorized
 from logbert.service.sessions import SessionStore
 from logbert.service.settings import Settings
+from logbert.streaming import Scorer
 
 
 def get_settings(request: Request) -> Settings:
@@ -28,7 +28,7 @@ def get_store(request: Request) -> SessionStore:
     return store
 
 
-def get_detector(store: SessionStore = Depends(get_store)) -> Detector:
+def get_detector(store: SessionStore = Depends(get_store)) -> Scorer:
     return store.detector
 
 

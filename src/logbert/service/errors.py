@@ -18,7 +18,7 @@ class PayloadTooLarge(LogBertError):
 
 
 class LimitExceeded(LogBertError):
-    """Too many lines in one request, or a line longer than ``max_line_chars``."""
+    """Too many lines in one request (``max_lines_per_request``)."""
 
 
 class UnknownSession(LogBertError):

@@ -1,6 +1,8 @@
-"""Prometheus metrics: engine counters read at scrape time, plus request latency.
+"""Prometheus metrics: the engine's stats read at scrape time, plus request latency.
 
-Each app gets its own registry, so several apps (tests) never clash on metric names.
+Each stats field is exported as ``logbert_<field>``, a counter or a gauge as its annotation says
+(:mod:`logbert.streaming.stats`). Each app gets its own registry, so several apps (tests) never
+clash on metric names.
 """
 
 from __future__ import annotations
@@ -11,54 +13,29 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-#: engine stats exported as counters (monotonic); every other stat is a gauge.
-_COUNTERS = {
-    "lines_received",
-    "lines_accepted",
-    "lines_rejected",
-    "lines_unrouted",
-    "lines_unknown_template",
-    "windows_queued",
-    "windows_scored",
-    "windows_anomalous",
-    "windows_skipped_short",
-    "alerts",
-    "sessions_opened",
-    "score_batches",
-    "score_errors",
-    "score_busy_seconds",
-    "rejected_empty",
-    "rejected_binary",
-    "rejected_too_long",
-    "rejected_malformed",
-    "sessions_closed_closed",
-    "sessions_closed_idle",
-    "sessions_closed_evicted",
-    "sessions_closed_shutdown",
-}
+from logbert.streaming import StreamStats
+from logbert.streaming.stats import metrics
 
 
 class EngineCollector(Collector):
     """Reads the session store's stats on every scrape (None: not loaded yet, nothing exported)."""
 
-    def __init__(self, stats: Callable[[], dict[str, float] | None]) -> None:
+    def __init__(self, stats: Callable[[], StreamStats | None]) -> None:
         self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats()
         if stats is None:
             return
-        for name, value in sorted(stats.items()):
-            if name in _COUNTERS:
-                yield CounterMetricFamily(f"logbert_{name}", f"logbert {name.replace('_', ' ')}", value=value)
-            else:
-                yield GaugeMetricFamily(f"logbert_{name}", f"logbert {name.replace('_', ' ')}", value=value)
+        for name, metric, value in metrics(stats):
+            family = CounterMetricFamily if metric.kind == "counter" else GaugeMetricFamily
+            yield family(f"logbert_{name}", f"logbert: {metric.doc}", value=value)
 
 
 class ServiceMetrics:
     """The registry of one app."""
 
-    def __init__(self, stats: Callable[[], dict[str, float] | None]) -> None:
+    def __init__(self, stats: Callable[[], StreamStats | None]) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(stats))
         self.request_seconds = Histogram(

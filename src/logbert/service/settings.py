@@ -1,59 +1,55 @@
-"""Service settings: where the artifact is, plus host, limits, storage and CORS.
+"""Service settings: where the artifact is, plus host, request bounds, engine limits, storage and CORS.
 
-Read from ``LOGBERT_*`` environment variables (e.g. ``LOGBERT_API_KEY``), then overridden by
-``logbert serve`` options. The model's own config lives in the artifact, never here.
+Read from ``LOGBERT_*`` environment variables (e.g. ``LOGBERT_API_KEY``; the engine's limits are
+one nested object, e.g. ``LOGBERT_LIMITS__MAX_OPEN_SESSIONS``), then overridden by
+``logbert serve`` options. The model's own config lives in the artifact, never here: so does the
+length at which a line is truncated (the artifact's ``parser.max_line_chars``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from logbert.streaming import StreamLimits
 
-#: Hard upper bounds of the request schemas; the settings below may only lower them.
+#: Hard upper bounds of the request schemas (422 beyond them, before any work); the settings
+#: below may only lower the number of lines.
 HARD_MAX_LINES_PER_REQUEST = 100_000
-HARD_MAX_LINE_CHARS = 1_000_000
+#: Characters of one line in a JSON request. A request bound, not a line rule: the artifact's
+#: parser truncates (and counts) lines far shorter than this.
+REQUEST_LINE_HARD_CAP = 1_000_000
 
 
 class Settings(BaseSettings):
     """Everything ``logbert serve`` can be told; every field has a ``LOGBERT_`` env variable."""
 
-    model_config = SettingsConfigDict(env_prefix="LOGBERT_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="LOGBERT_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     artifact: Path | None = None  # trained artifact directory; None only when a detector is injected (tests)
     host: str = "127.0.0.1"  # loopback by default: exposing the service is an explicit choice
     port: int = Field(8000, ge=1, le=65535)
     api_key: SecretStr | None = None  # when set, every endpoint but health needs X-API-Key (or Bearer)
-    max_open_sessions: int = Field(10_000, ge=1)  # beyond it the most idle session is closed and scored
-    idle_timeout_s: float = Field(300.0, gt=0)  # a session silent this long is closed and scored
+    limits: StreamLimits = StreamLimits()  # the engine's bounds: LOGBERT_LIMITS__<FIELD>, e.g. ..._IDLE_TIMEOUT_S
     idle_check_interval_s: float = Field(1.0, gt=0)  # how often idle sessions are looked for
-    max_window_len: int = Field(512, ge=2)  # cap on keys per window (the artifact's window.max_len applies too)
     max_lines_per_request: int = Field(10_000, ge=1, le=HARD_MAX_LINES_PER_REQUEST)  # more: 422
-    max_line_chars: int = Field(10_000, ge=16, le=HARD_MAX_LINE_CHARS)  # a longer line: 422
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger request body: 413
     alerts_db: Path = Path("logbert_alerts.sqlite3")  # SQLite file; ":memory:" keeps nothing
-    batch_size: int = Field(64, ge=1)  # windows per model call
-    flush_interval_s: float = Field(0.05, ge=0)  # how long a partial batch waits for more windows
-    max_pending_windows: int = Field(50_000, ge=1)  # queue bound; ingest answers 503 beyond it
-    closed_sessions_kept: int = Field(10_000, ge=0)  # closed-session summaries kept for queries
-    recent_scores_kept: int = Field(2_000, ge=1)  # points of the "score over time" chart
     close_wait_s: float = Field(30.0, gt=0)  # how long a close request waits for its scores
     shutdown_timeout_s: float = Field(30.0, gt=0)  # graceful shutdown: time to score what is left
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (the dashboard needs none)
 
-    def stream_limits(self) -> StreamLimits:
-        """The engine's bounds from these settings."""
-        return StreamLimits(
-            max_open_sessions=self.max_open_sessions,
-            idle_timeout_s=self.idle_timeout_s,
-            max_window_len=self.max_window_len,
-            max_line_chars=self.max_line_chars,
-            batch_size=self.batch_size,
-            flush_interval_s=self.flush_interval_s,
-            max_pending_windows=self.max_pending_windows,
-            closed_sessions_kept=self.closed_sessions_kept,
-            recent_scores_kept=self.recent_scores_kept,
-        )
+    @model_validator(mode="after")
+    def _no_flat_limits_in_env(self) -> Settings:
+        # The limits used to be flat settings; an old variable would now be ignored without a word.
+        old = [f"LOGBERT_{name.upper()}" for name in (*StreamLimits.model_fields, "max_line_chars")]
+        found = [name for name in old if name in os.environ]
+        if found:
+            raise ValueError(
+                f"{', '.join(found)} no longer exist: set the engine limits as LOGBERT_LIMITS__<NAME> "
+                "(e.g. LOGBERT_LIMITS__IDLE_TIMEOUT_S); lines are truncated at the artifact's parser.max_line_chars"
+            )
+        return self

@@ -1,12 +1,13 @@
 """The streaming engine: raw lines in, per-session scores and alerts out.
 
-Flow: ``ingest`` checks each raw line (empty, binary, too long: rejected per line, counted),
-parses the rest with the artifact's frozen parser (``Detector.parse_lines``; a line it cannot
-parse is rejected as malformed, an unseen template becomes ``UNK_KEY`` and is counted), routes
-each parsed line to its session (configured id pattern) or to its source's sliding window, and
-queues every completed window on a :class:`MicroBatcher`. The batcher's worker thread scores
-windows from many sessions together (``Detector.score_sequences``), updates the session
-summaries and hands one :class:`AlertRecord` per anomalous window to the alert sink.
+Flow: ``ingest`` hands the raw lines, as they are, to the artifact's frozen parser
+(:meth:`Scorer.parse_lines`, the project's one line rule: a blank line is rejected as ``empty``, a
+line whose header does not match as ``malformed``; binary and over-long lines are repaired,
+counted and parsed; an unseen template becomes ``UNK_KEY`` and is counted), routes each parsed
+line to its session (configured id pattern) or to its source's window, and queues every completed
+window on a :class:`MicroBatcher`. The batcher's worker thread scores windows from many sessions
+together (:meth:`Scorer.score_sequences`), updates the session summaries and hands one
+:class:`AlertRecord` per anomalous window to the alert sink.
 
 Memory is bounded: at most ``max_open_sessions`` open buffers (the most idle one is closed and
 scored when a new session would exceed it), windows of at most ``max_window_len`` keys, and a
@@ -16,8 +17,8 @@ Thread safety: ``ingest`` may be called from several threads. One ingest lock se
 calls from numbering their lines to routing them, so a session's keys are buffered in line-number
 order even when two requests of one source race (the parser is the only heavy step, and it has
 to run one call at a time anyway); queries and the scorer take a second, short-held lock for the
-shared state. Scoring runs on the batcher's single worker thread, so ``Detector.parse_lines`` and
-``Detector.score_sequences`` may run at the same time, but never two calls of either.
+shared state. Scoring runs on the batcher's single worker thread, so ``parse_lines`` and
+``score_sequences`` may run at the same time, but never two calls of either.
 """
 
 from __future__ import annotations
@@ -29,67 +30,44 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from dataclasses import dataclass, replace
 
-from logbert.api import Detector
+from pydantic import BaseModel, ConfigDict, Field
+
 from logbert.errors import LogBertError
-from logbert.records import UNK_KEY
-from logbert.results import ParsedLine, SequenceScore
+from logbert.records import UNK_KEY, LineProblem
+from logbert.results import EmitReason, PositionExplanation, SequenceScore, SessionState
 from logbert.streaming.batcher import MicroBatcher
-from logbert.streaming.windows import EmitReason, PendingWindow, RoutedLine, SessionRouter, n_unknown
+from logbert.streaming.protocol import AlertSink, Scorer
+from logbert.streaming.stats import StreamStats
+from logbert.streaming.windows import PendingWindow, RoutedLine, SessionRouter
 
 logger = logging.getLogger(__name__)
 
-#: Why one input line was not accepted.
-RejectReason = Literal["empty", "binary", "too_long", "malformed"]
-SessionState = Literal["open", "closed"]
-
-# C0 controls except TAB, DEL, and the lone surrogates that `surrogateescape` decoding makes of
-# bytes that are not UTF-8: any of them marks a binary line.
-_BINARY = re.compile("[\x00-\x08\x0a-\x1f\x7f\udc80-\udcff\ufffd]")
+# Lone surrogates: a str that is not Unicode text (JSON "\udcff" escapes, surrogateescape decoding).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Overloaded(LogBertError):
     """The scoring queue is full: the caller should retry later (HTTP 503)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StreamLimits:
-    """Bounds of the engine; the service fills them from its settings, ``tail`` from options."""
+class StreamLimits(BaseModel):
+    """Bounds of the engine: the service's ``Settings.limits``, or ``logbert tail``'s options.
 
-    max_open_sessions: int = 10_000  # open buffers; the most idle is closed (scored) beyond this
-    idle_timeout_s: float = 300.0  # a session with no line for this long is closed and scored
-    max_window_len: int = 512  # cap on keys per window (the artifact's window.max_len applies too)
-    max_line_chars: int = 10_000  # longer lines are rejected per line
-    batch_size: int = 64  # windows per model call
-    flush_interval_s: float = 0.05  # how long a partial batch waits for more windows
-    max_pending_windows: int = 50_000  # queued windows beyond which ingest answers Overloaded
-    closed_sessions_kept: int = 10_000  # summaries of closed sessions kept for queries
-    recent_scores_kept: int = 2_000  # score points kept for "score over time"
+    Lines themselves are bounded by the artifact (``parser.max_line_chars``), not here.
+    """
 
-    def __post_init__(self) -> None:
-        for name in ("max_open_sessions", "max_window_len", "max_line_chars", "batch_size", "max_pending_windows"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_window_len < 2:
-            raise ValueError(f"max_window_len must be >= 2, got {self.max_window_len}")
-        if self.idle_timeout_s <= 0:
-            raise ValueError(f"idle_timeout_s must be > 0, got {self.idle_timeout_s}")
-        if self.flush_interval_s < 0:
-            raise ValueError(f"flush_interval_s must be >= 0, got {self.flush_interval_s}")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-
-@dataclass(frozen=True, slots=True)
-class MissDetail:
-    """One missed position of an anomalous window, with the raw line behind it."""
-
-    position: int
-    key_id: int
-    template: str | None  # the template seen there (None = unseen by the parser)
-    expected: tuple[tuple[str, float], ...]  # the model's top-g (template, probability)
-    line_no: int | None
-    raw: str | None
+    max_open_sessions: int = Field(10_000, ge=1)  # open buffers; the most idle is closed (scored) beyond this
+    idle_timeout_s: float = Field(300.0, gt=0)  # a session with no line for this long is closed and scored
+    max_window_len: int = Field(512, ge=2)  # cap on keys per window (the artifact's window.max_len applies too)
+    batch_size: int = Field(64, ge=1)  # windows per model call
+    flush_interval_s: float = Field(0.05, ge=0)  # how long a partial batch waits for more windows
+    max_pending_windows: int = Field(50_000, ge=1)  # queued windows beyond which ingest answers Overloaded
+    closed_sessions_kept: int = Field(10_000, ge=0)  # summaries of closed sessions kept for queries
+    recent_scores_kept: int = Field(2_000, ge=1)  # score points kept for "score over time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +83,12 @@ class AlertRecord:
     dist_score: float
     n_keys: int
     n_misses: int
-    n_unknown: int
+    n_unknown: int  # keys the model's vocabulary maps to UNK (SequenceScore.n_unknown)
     created_at: float  # epoch seconds
     first_line_no: int | None
     last_line_no: int | None
     reason: EmitReason  # why the window was scored (full, closed, idle ...)
-    misses: tuple[MissDetail, ...]
-
-
-class AlertSink(Protocol):
-    """Where alerts go (the SQLite store in the service, stdout in ``tail``)."""
-
-    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None: ...
+    misses: tuple[PositionExplanation, ...]  # each with the raw line behind the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,43 +117,44 @@ class SessionSummary:
     n_windows_pending: int = 0  # windows queued for the model
     n_windows_scored: int = 0
     n_anomalous_windows: int = 0
-    n_unknown: int = 0
+    n_unknown_templates: int = 0  # lines whose template the frozen parser had never seen (UNK_KEY)
     max_score: float | None = None
     last_score: float | None = None
     threshold: float | None = None
     is_anomaly: bool = False
-    closed_reason: str | None = None
+    closed_reason: EmitReason | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class LineRejection:
+    """A line that gave no record."""
+
+    index: int  # 0-based position of the line in its ingest call
+    line_no: int  # line number given to it in its source's stream
+    reason: LineProblem
+
+
+@dataclass(frozen=True, slots=True)
 class IngestOutcome:
     """What happened to the lines of one ingest call."""
 
     received: int
     accepted: int  # parsed and routed to a session or window
+    rejected: int  # gave no record (see rejections)
     unrouted: int  # parsed, but no session id found (mode "session")
-    unknown_templates: int
-    windows_queued: int
-    first_line_no: int  # line number given to the first received line of this call
-    rejections: list[tuple[int, RejectReason]] = field(default_factory=list)  # (index in the call, reason)
-
-
-def line_problem(line: str, max_line_chars: int) -> RejectReason | None:
-    """Why a raw line (without its newline) is rejected before parsing, or None."""
-    if not line.strip():
-        return "empty"
-    if len(line) > max_line_chars:
-        return "too_long"
-    if _BINARY.search(line):
-        return "binary"
-    return None
+    unknown_templates: int  # parsed lines whose template the parser had never seen (scored as UNK)
+    binary: int  # lines with bytes that are not UTF-8 or control characters: repaired (U+FFFD), then parsed
+    truncated: int  # lines longer than the artifact's parser.max_line_chars: truncated, then parsed
+    windows_queued: int  # windows completed by this call and queued for the model
+    first_line_no: int  # line number given to the first line of this call in its source's stream
+    rejections: tuple[LineRejection, ...]
 
 
 class StreamEngine:
-    """Per-session state over a loaded :class:`~logbert.api.Detector`.
+    """Per-session state over a loaded artifact.
 
     Args:
-        detector: the loaded artifact.
+        detector: the loaded artifact (anything that implements :class:`Scorer`).
         limits: memory and batching bounds.
         alert_sink: receives alerts on the scoring thread (None: alerts are only counted).
         clock: monotonic clock for idle timeouts (injectable for tests).
@@ -190,7 +163,7 @@ class StreamEngine:
 
     def __init__(
         self,
-        detector: Detector,
+        detector: Scorer,
         limits: StreamLimits,
         alert_sink: AlertSink | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -213,15 +186,20 @@ class StreamEngine:
         self._next_line_no: dict[str, int] = {}
         self._rate: deque[tuple[float, int]] = deque()
         self.counters: Counter[str] = Counter()
-        self.rejected_by_reason: Counter[str] = Counter()
-        self.closed_by_reason: Counter[str] = Counter()
+        self.closed_by_reason: Counter[EmitReason] = Counter()
         self._batcher: MicroBatcher[PendingWindow] = MicroBatcher(
             self._score_batch, limits.batch_size, limits.flush_interval_s
         )
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, lines: Sequence[str], source: str = "default") -> IngestOutcome:
-        """Check, parse, route and buffer raw lines; completed windows are queued for scoring.
+    def ingest(self, lines: Sequence[str | bytes], source: str = "default") -> IngestOutcome:
+        """Parse, route and buffer raw lines; completed windows are queued for scoring.
+
+        Args:
+            lines: raw lines as received (bytes are decoded by the parser's line rule); a
+                trailing line terminator is ignored.
+            source: the stream they come from (its own line numbering and, in modes "sliding"
+                and "time", its own windows).
 
         Raises:
             Overloaded: the scoring queue holds ``max_pending_windows`` windows already.
@@ -231,39 +209,24 @@ class StreamEngine:
         with self._ingest_lock:
             return self._ingest_locked(lines, source)
 
-    def _ingest_locked(self, lines: Sequence[str], source: str) -> IngestOutcome:
+    def _ingest_locked(self, lines: Sequence[str | bytes], source: str) -> IngestOutcome:
         with self._lock:
             first = self._next_line_no.get(source, 1)
             self._next_line_no[source] = first + len(lines)
-        rejections: list[tuple[int, RejectReason]] = []
-        valid: list[str] = []
-        valid_idx: list[int] = []
-        for i, raw in enumerate(lines):
-            line = raw.rstrip("\r\n")
-            problem = line_problem(line, self.limits.max_line_chars)
-            if problem is None:
-                valid.append(line)
-                valid_idx.append(i)
-            else:
-                rejections.append((i, problem))
-        parsed: list[ParsedLine] = []
-        if valid:
-            outcomes, _report = self.detector.parse_lines(valid, start_line_no=1)
-            parsed = [p for p in outcomes if not isinstance(p, str)]
+        outcomes, report = self.detector.parse_lines([_as_text_or_bytes(x) for x in lines], start_line_no=first)
+        if len(outcomes) != len(lines):
+            raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
         now, wall = self._clock(), self._wall()
-        returned = [False] * len(valid)
+        rejections: list[LineRejection] = []
         routed: list[tuple[tuple[str, ...], RoutedLine]] = []
         n_unknown_templates = 0
-        for p in parsed:
-            j = p.line_no - 1
-            if not 0 <= j < len(valid):
-                raise LogBertError(f"parse_lines returned line_no {p.line_no} outside 1..{len(valid)}")
-            returned[j] = True
+        for i, p in enumerate(outcomes):
+            if isinstance(p, str):
+                rejections.append(LineRejection(i, first + i, p))
+                continue
             n_unknown_templates += p.key_id == UNK_KEY
             keys = p.session_ids if self.session_mode else (source,)
-            routed.append((keys, RoutedLine(first + valid_idx[j], p.raw, p.key_id, p.template, p.timestamp, source)))
-        rejections.extend((valid_idx[j], "malformed") for j, ok in enumerate(returned) if not ok)
-        rejections.sort()
+            routed.append((keys, RoutedLine(first + i, p.raw, p.key_id, p.template, p.timestamp, source)))
         windows: list[PendingWindow] = []
         unrouted = 0
         with self._lock:
@@ -272,18 +235,21 @@ class StreamEngine:
                     unrouted += 1
                 for key in dict.fromkeys(keys):
                     windows.extend(self._add(key, routed_line, now, wall))
-            self._account(len(lines), len(routed) - unrouted, unrouted, n_unknown_templates, rejections, now)
-            self.counters["windows_queued"] += len(windows)
+            outcome = IngestOutcome(
+                received=len(lines),
+                accepted=len(routed) - unrouted,
+                rejected=len(rejections),
+                unrouted=unrouted,
+                unknown_templates=n_unknown_templates,
+                binary=report.n_binary,
+                truncated=report.n_truncated,
+                windows_queued=len(windows),
+                first_line_no=first,
+                rejections=tuple(rejections),
+            )
+            self._account(outcome, now)
         self._batcher.submit(windows)
-        return IngestOutcome(
-            received=len(lines),
-            accepted=len(routed) - unrouted,
-            unrouted=unrouted,
-            unknown_templates=n_unknown_templates,
-            windows_queued=len(windows),
-            first_line_no=first,
-            rejections=rejections,
-        )
+        return outcome
 
     def _add(self, key: str, line: RoutedLine, now: float, wall: float) -> list[PendingWindow]:
         out: list[PendingWindow] = []
@@ -304,25 +270,22 @@ class StreamEngine:
         summary.last_seen = wall
         summary.n_lines += 1
         summary.n_windows_pending += len(windows)
-        summary.n_unknown += line.key_id == UNK_KEY
+        summary.n_unknown_templates += line.key_id == UNK_KEY
         return out
 
-    def _account(
-        self,
-        n: int,
-        accepted: int,
-        unrouted: int,
-        unknown: int,
-        rejections: list[tuple[int, RejectReason]],
-        now: float,
-    ) -> None:
-        self.counters["lines_received"] += n
-        self.counters["lines_accepted"] += accepted
-        self.counters["lines_unrouted"] += unrouted
-        self.counters["lines_unknown_template"] += unknown
-        self.counters["lines_rejected"] += len(rejections)
-        self.rejected_by_reason.update(reason for _, reason in rejections)
-        self._rate.append((now, n))
+    def _account(self, o: IngestOutcome, now: float) -> None:
+        c = self.counters
+        c["lines_received"] += o.received
+        c["lines_accepted"] += o.accepted
+        c["lines_unrouted"] += o.unrouted
+        c["lines_unknown_template"] += o.unknown_templates
+        c["lines_binary"] += o.binary
+        c["lines_truncated"] += o.truncated
+        c["lines_rejected"] += o.rejected
+        for r in o.rejections:
+            c[f"rejected_{r.reason}"] += 1
+        c["windows_queued"] += o.windows_queued
+        self._rate.append((now, o.received))
 
     # ------------------------------------------------------------------ closing
     def _close_locked(self, key: str, reason: EmitReason, wall: float) -> list[PendingWindow]:
@@ -447,40 +410,49 @@ class StreamEngine:
                 self._rate.popleft()
             return sum(n for _, n in self._rate) / horizon_s
 
-    def stats(self) -> dict[str, float]:
-        """Counters and gauges (flat names), for the dashboard and Prometheus."""
+    def stats(self) -> StreamStats:
+        """Counters and gauges, for ``/v1/stats``, the dashboard, Prometheus and ``tail``."""
         rate = self.ingest_rate()
         with self._lock:
-            out: dict[str, float] = {
-                k: float(self.counters[k])
-                for k in (
-                    "lines_received",
-                    "lines_accepted",
-                    "lines_rejected",
-                    "lines_unrouted",
-                    "lines_unknown_template",
-                    "windows_queued",
-                    "windows_scored",
-                    "windows_anomalous",
-                    "alerts",
-                    "sessions_opened",
-                )
-            }
-            out["sessions_open"] = float(len(self._router))
-            out["sessions_known"] = float(len(self._summaries))
-            out["windows_skipped_short"] = float(self._router.n_skipped_short)
-            for reason in ("empty", "binary", "too_long", "malformed"):
-                out[f"rejected_{reason}"] = float(self.rejected_by_reason[reason])
-            for reason in ("closed", "idle", "evicted", "shutdown"):
-                out[f"sessions_closed_{reason}"] = float(self.closed_by_reason[reason])
-        out["queue_pending"] = float(self._batcher.pending)
-        out["score_batches"] = float(self._batcher.n_batches)
-        out["score_errors"] = float(self._batcher.n_errors)
-        out["score_busy_seconds"] = self._batcher.busy_s
-        out["ingest_rate_lps"] = rate
-        out["threshold"] = float(self.detector.threshold)
-        out["max_window_len"] = float(self.max_len)
-        return out
+            c = self.counters
+            closed = self.closed_by_reason
+            return StreamStats(
+                lines_received=c["lines_received"],
+                lines_accepted=c["lines_accepted"],
+                lines_rejected=c["lines_rejected"],
+                lines_unrouted=c["lines_unrouted"],
+                lines_unknown_template=c["lines_unknown_template"],
+                lines_binary=c["lines_binary"],
+                lines_truncated=c["lines_truncated"],
+                rejected_empty=c["rejected_empty"],
+                rejected_malformed=c["rejected_malformed"],
+                windows_queued=c["windows_queued"],
+                windows_scored=c["windows_scored"],
+                windows_anomalous=c["windows_anomalous"],
+                windows_skipped_short=self._router.n_skipped_short,
+                alerts=c["alerts"],
+                sessions_opened=c["sessions_opened"],
+                sessions_closed_closed=closed["closed"],
+                sessions_closed_idle=closed["idle"],
+                sessions_closed_evicted=closed["evicted"],
+                sessions_closed_shutdown=closed["shutdown"],
+                score_batches=self._batcher.n_batches,
+                score_errors=self._batcher.n_errors,
+                score_busy_seconds=self._batcher.busy_s,
+                sessions_open=len(self._router),
+                sessions_known=len(self._summaries),
+                queue_pending=self._batcher.pending,
+                ingest_rate_lps=rate,
+                threshold=float(self.detector.threshold),
+                max_window_len=self.max_len,
+            )
+
+
+def _as_text_or_bytes(line: str | bytes) -> str | bytes:
+    """A str holding lone surrogates is not text: its bytes go to the parser's binary rule."""
+    if isinstance(line, str) and not line.isascii() and _SURROGATE.search(line):
+        return line.encode("utf-8", errors="surrogatepass")  # invalid UTF-8: replaced and counted as binary
+    return line
 
 
 def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
@@ -488,15 +460,12 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
     misses = []
     for m in s.misses:
         inside = 0 <= m.position < len(w.raws)
-        line_no = m.line_no if m.line_no is not None else (seq.line_nos[m.position] if inside else None)
         misses.append(
-            MissDetail(
-                position=m.position,
-                key_id=m.key_id,
+            replace(
+                m,
                 template=m.template if m.template is not None else (w.templates[m.position] if inside else None),
-                expected=tuple((e.template, float(e.probability)) for e in m.expected),
-                line_no=line_no,
-                raw=w.raws[m.position] if inside else None,
+                line_no=m.line_no if m.line_no is not None else (seq.line_nos[m.position] if inside else None),
+                raw=m.raw if m.raw is not None else (w.raws[m.position] if inside else None),
             )
         )
     return AlertRecord(
@@ -509,7 +478,7 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
         dist_score=float(s.dist_score),
         n_keys=len(seq.key_ids),
         n_misses=s.n_misses,
-        n_unknown=n_unknown(w),
+        n_unknown=s.n_unknown,
         created_at=wall,
         first_line_no=seq.line_nos[0] if seq.line_nos else None,
         last_line_no=seq.line_nos[-1] if seq.line_nos else None,

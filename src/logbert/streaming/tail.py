@@ -1,7 +1,8 @@
 """``logbert tail``: score a growing file (or stdin) with the streaming engine, no server.
 
-A reader thread turns the file into lines (following it like ``tail -f``: waits at EOF, reopens
-it after rotation, starts over after truncation) and the calling thread feeds them to a
+A reader thread turns the file into raw lines (bytes: the engine's parser decodes them by the
+project's one line rule; following the file like ``tail -f``: waits at EOF, reopens it after
+rotation, starts over after truncation) and the calling thread feeds them to a
 :class:`StreamEngine` in batches, closing idle sessions as it goes. Alerts are printed as they are
 scored. At EOF (without ``follow``), on ``stop`` or on Ctrl-C every open session is flushed.
 """
@@ -19,9 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from logbert.api import Detector
 from logbert.errors import InputDataError
 from logbert.streaming.engine import AlertRecord, StreamEngine, StreamLimits
+from logbert.streaming.protocol import Scorer
+from logbert.streaming.stats import StreamStats
 
 _EOF = None  # end of input marker on the line queue
 
@@ -62,7 +64,7 @@ def format_alert(a: AlertRecord, json_output: bool = False) -> str:
     ]
     for m in a.misses:
         seen = "<unseen template>" if m.template is None else m.template
-        expected = ", ".join(f"{t} ({p:.1%})" for t, p in m.expected)
+        expected = ", ".join(f"{e.template} ({e.probability:.1%})" for e in m.expected)
         lines.append(f"  position {m.position} (line {m.line_no}): seen {seen}")
         if m.raw is not None:
             lines.append(f"    raw: {m.raw}")
@@ -70,13 +72,13 @@ def format_alert(a: AlertRecord, json_output: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_stream(stream: BinaryIO, out: queue.Queue[str | None]) -> None:
+def _read_stream(stream: BinaryIO, out: queue.Queue[bytes | None]) -> None:
     for raw in stream:
-        out.put(raw.rstrip(b"\n").decode("utf-8", errors="surrogateescape"))
+        out.put(raw.rstrip(b"\r\n"))
     out.put(_EOF)
 
 
-def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[str | None], stop: threading.Event) -> None:
+def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], stop: threading.Event) -> None:
     f = path.open("rb")
     try:
         if opts.from_end:
@@ -88,7 +90,7 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[str | None], st
             if chunk:
                 partial += chunk
                 if partial.endswith(b"\n"):
-                    out.put(partial[:-1].decode("utf-8", errors="surrogateescape"))
+                    out.put(partial.rstrip(b"\r\n"))
                     partial = b""
                 continue
             if not opts.follow:
@@ -109,28 +111,31 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[str | None], st
                 continue
             stop.wait(opts.poll_interval_s)
         if partial:
-            out.put(partial.rstrip(b"\n").decode("utf-8", errors="surrogateescape"))
+            out.put(partial.rstrip(b"\r\n"))
     finally:
         f.close()
         out.put(_EOF)
 
 
 def run_tail(
-    detector: Detector,
+    detector: Scorer,
     source: str,
     limits: StreamLimits,
     opts: TailOptions,
     out: TextIO,
     stop: threading.Event | None = None,
     stdin: BinaryIO | None = None,
-) -> dict[str, float]:
+) -> StreamStats:
     """Score ``source`` (a path, or ``-`` for stdin) until EOF or ``stop``; returns final stats.
+
+    Lines follow the same rule as everywhere (the artifact parser's): blank and malformed lines are
+    counted as rejected, binary and over-long lines are repaired, counted and scored.
 
     Raises:
         InputDataError: the path does not exist or is a directory.
     """
     stop = stop or threading.Event()
-    lines: queue.Queue[str | None] = queue.Queue(maxsize=100_000)
+    lines: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
     if source == "-":
         reader = threading.Thread(target=_read_stream, args=(stdin or sys.stdin.buffer, lines), daemon=True)
         name = "stdin"
@@ -145,7 +150,7 @@ def run_tail(
     try:
         done = False
         while not done and not stop.is_set():
-            batch: list[str] = []
+            batch: list[bytes] = []
             deadline = time.monotonic() + opts.batch_wait_s
             while len(batch) < opts.batch_lines:
                 try:

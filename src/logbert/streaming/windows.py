@@ -1,9 +1,19 @@
 """Per-session window buffers: parsed lines in, complete key windows out.
 
-The stateful counterpart of the library's pure windowing: a session is cut into windows of at
-most ``max_len`` keys as its lines arrive (the same cut as splitting the whole session offline),
-a per-source sliding window emits every ``stride`` keys once ``window_size`` keys are buffered,
-and a time window closes when a line falls ``time_window_s`` after its first line.
+The stateful counterpart of the library's pure windowing (:mod:`logbert.windowing.windows`): the
+router applies the same rules as lines arrive, so that a stream cut here gives the windows the
+offline pipeline cuts from the same lines.
+
+* ``session``: a session's keys are cut by :func:`~logbert.windowing.windows.split_long` (windows
+  of ``max_len`` keys; the shorter tail when the session closes).
+* ``sliding``: a source's keys are cut by :func:`~logbert.windowing.windows.window_bounds`
+  (``window_size`` keys every ``stride``; the shorter last window when the source closes).
+* ``time``: a window is a run of consecutive lines of a source in one slot of
+  :func:`~logbert.windowing.windows.time_bucket`'s grid, anchored at the source's first
+  timestamp (a line without one takes the previous line's); a run is then cut like a session.
+
+Every window goes through ``split_long(max_len, min_len)`` last, as offline: a window shorter
+than ``min_len`` is not scored, it is counted in ``n_skipped_short``.
 
 Not thread-safe: :class:`logbert.streaming.engine.StreamEngine` calls it under its lock.
 """
@@ -11,20 +21,18 @@ Not thread-safe: :class:`logbert.streaming.engine.StreamEngine` calls it under i
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from logbert.config import WindowConfig
-from logbert.records import UNK_KEY, KeySequence
-
-#: Why a window was handed to the scorer.
-EmitReason = Literal["full", "closed", "idle", "evicted", "shutdown", "time"]
+from logbert.records import KeySequence
+from logbert.results import EmitReason
+from logbert.windowing.windows import split_long, time_bucket, window_bounds
 
 
 @dataclass(frozen=True, slots=True)
 class RoutedLine:
-    """One parsed line, ready to be buffered (the service-side view of ``api.ParsedLine``)."""
+    """One parsed line, ready to be buffered (``results.ParsedLine`` plus its stream's numbering)."""
 
     line_no: int
     raw: str
@@ -51,9 +59,12 @@ class _Buffer:
     source: str
     last_seen: float
     next_window_index: int = 0
+    # session/time: the lines of the current run, none of them scored yet.
+    # sliding: the lines from the start of the last emitted window on (from the first line
+    # before any window), so window_bounds over them gives the stream's next windows.
     lines: list[RoutedLine] = field(default_factory=list)
-    n_new: int = 0  # keys not yet part of an emitted window (sliding mode overlaps windows)
-    to_skip: int = 0  # sliding mode with stride > window_size: keys to drop before the next window
+    n_emitted: int = 0  # sliding: windows of `lines` already emitted (0, or 1: the one at lines[0])
+    slot: int | None = None  # time: grid slot of the current run (None before any timestamp)
 
 
 class SessionRouter:
@@ -62,14 +73,21 @@ class SessionRouter:
     Args:
         window: the artifact's window config (mode, sizes, ``min_len``).
         max_len: the effective window length (the smaller of the artifact's and the service's cap).
+            A sliding window holds at most this many keys too, and ``min_len`` is capped by it.
     """
 
     def __init__(self, window: WindowConfig, max_len: int) -> None:
         self.window = window
+        self.mode = window.mode
         self.max_len = max_len
+        self.min_len = min(window.min_len, max_len)  # a service cap below the artifact's min_len
         self.window_size = min(window.window_size, max_len)
+        self.stride = window.stride
         self._buffers: OrderedDict[str, _Buffer] = OrderedDict()
-        self.n_skipped_short = 0  # closed buffers shorter than min_len (not scored, counted)
+        # time mode, per source: (grid anchor = its first timestamp, its last timestamp). Kept when
+        # a buffer closes, so a source that comes back stays on the grid of its stream.
+        self._clocks: dict[str, tuple[float, float]] = {}
+        self.n_skipped_short = 0  # windows shorter than min_len (not scored, counted)
 
     def __len__(self) -> int:
         return len(self._buffers)
@@ -81,9 +99,14 @@ class SessionRouter:
         return list(self._buffers)
 
     def pending_keys(self, key: str) -> int:
-        """Keys buffered for ``key`` and not yet scored (0 when it is not open)."""
+        """Keys buffered for ``key`` that a later window will score (0 when it is not open)."""
         buf = self._buffers.get(key)
-        return 0 if buf is None else buf.n_new
+        if buf is None:
+            return 0
+        if self.mode != "sliding" or buf.n_emitted == 0:
+            return len(buf.lines)
+        # past the last emitted window, and not in the gap before the next one (stride > size)
+        return max(0, len(buf.lines) - max(self.window_size, self.stride))
 
     def add(self, key: str, line: RoutedLine, now: float) -> tuple[bool, list[PendingWindow]]:
         """Buffer one line; returns (whether a new buffer was opened, windows completed by it)."""
@@ -95,35 +118,31 @@ class SessionRouter:
         else:
             self._buffers.move_to_end(key)
         buf.last_seen = now
+        if self.mode == "sliding":
+            return opened, self._add_sliding(buf, line)
         out: list[PendingWindow] = []
-        mode = self.window.mode
-        if mode == "time" and buf.lines and self._time_exceeded(buf, line):
-            out.extend(self._emit_rest(buf, "time"))
-            buf.lines.clear()
-        if mode == "sliding" and buf.to_skip:
-            buf.to_skip -= 1
-            return opened, out
+        if self.mode == "time":
+            slot = self._slot(key, line)
+            if slot is not None and buf.slot is not None and slot != buf.slot:
+                out.extend(self._flush_run(buf, "time"))
+            if slot is not None:
+                buf.slot = slot
         buf.lines.append(line)
-        buf.n_new += 1
-        if mode == "sliding":
-            if len(buf.lines) == self.window_size:
-                out.append(self._make(buf, buf.lines, "full"))
-                buf.n_new = 0
-                stride = self.window.stride
-                buf.to_skip = max(0, stride - len(buf.lines))
-                del buf.lines[: min(stride, len(buf.lines))]
-        elif len(buf.lines) == self.max_len:
-            out.append(self._make(buf, buf.lines, "full"))
-            buf.lines = []
-            buf.n_new = 0
+        if len(buf.lines) == self.max_len:  # split_long's cut, made as the keys arrive
+            out.extend(self._flush_run(buf, "full"))
         return opened, out
 
     def close(self, key: str, reason: EmitReason) -> list[PendingWindow] | None:
-        """Close one buffer; None when ``key`` is not open."""
+        """Close one buffer (its unscored keys become the last window); None when ``key`` is not open."""
         buf = self._buffers.pop(key, None)
         if buf is None:
             return None
-        return self._emit_rest(buf, reason)
+        if self.mode != "sliding":
+            return self._flush_run(buf, reason)
+        out: list[PendingWindow] = []
+        for start, end in window_bounds(len(buf.lines), self.window_size, self.stride)[buf.n_emitted :]:
+            out.extend(self._emit(buf, buf.lines[start:end], reason))  # only the shorter last window is left
+        return out
 
     def idle(self, now: float, idle_timeout_s: float) -> Iterator[str]:
         """Keys idle for at least ``idle_timeout_s``, most idle first."""
@@ -135,39 +154,58 @@ class SessionRouter:
     def least_recent(self) -> str | None:
         return next(iter(self._buffers), None)
 
-    def _time_exceeded(self, buf: _Buffer, line: RoutedLine) -> bool:
-        first = buf.lines[0].timestamp
-        return first is not None and line.timestamp is not None and line.timestamp - first >= self.window.time_window_s
-
-    def _emit_rest(self, buf: _Buffer, reason: EmitReason) -> list[PendingWindow]:
-        if buf.n_new == 0 or not buf.lines:
+    # ------------------------------------------------------------------ rules
+    def _add_sliding(self, buf: _Buffer, line: RoutedLine) -> list[PendingWindow]:
+        buf.lines.append(line)
+        bounds = window_bounds(len(buf.lines), self.window_size, self.stride)
+        if len(bounds) <= buf.n_emitted:
             return []
-        if len(buf.lines) < self.window.min_len:
-            self.n_skipped_short += 1
-            buf.n_new = 0
-            return []
-        window = self._make(buf, buf.lines, reason)
-        buf.n_new = 0
-        return [window]
+        start, end = bounds[buf.n_emitted]
+        if end - start < self.window_size:
+            return []  # the shorter last window: only once the source closes
+        out = self._emit(buf, buf.lines[start:end], "full")
+        # Keep the lines from this window's start on: window_bounds over them gives the same
+        # windows as over the whole stream (its windows start on the same stride grid).
+        del buf.lines[:start]
+        buf.n_emitted = 1
+        return out
 
-    def _make(self, buf: _Buffer, lines: list[RoutedLine], reason: EmitReason) -> PendingWindow:
+    def _slot(self, key: str, line: RoutedLine) -> int | None:
+        """Grid slot of a line (time mode); None while its source has had no timestamp yet."""
+        clock = self._clocks.get(key)
+        t = line.timestamp if line.timestamp is not None else (None if clock is None else clock[1])
+        if t is None:
+            return None  # joins the current run, as offline gives it the stream's first timestamp
+        anchor = t if clock is None else clock[0]
+        self._clocks[key] = (anchor, t)
+        return time_bucket(t, anchor, self.window.time_window_s)
+
+    def _flush_run(self, buf: _Buffer, reason: EmitReason) -> list[PendingWindow]:
+        lines, buf.lines = buf.lines, []
+        return self._emit(buf, lines, reason) if lines else []
+
+    def _emit(self, buf: _Buffer, lines: Sequence[RoutedLine], reason: EmitReason) -> list[PendingWindow]:
+        """``split_long`` of one window's lines: pieces of at most ``max_len``, short ones counted."""
         seq = KeySequence(
             session_id=buf.key,
             key_ids=[ln.key_id for ln in lines],
             line_nos=[ln.line_no for ln in lines],
-            start_time=lines[0].timestamp,
-            window_index=buf.next_window_index,
+            start_time=next((ln.timestamp for ln in lines if ln.timestamp is not None), None),
         )
-        buf.next_window_index += 1
-        return PendingWindow(
-            sequence=seq,
-            raws=tuple(ln.raw for ln in lines),
-            templates=tuple(ln.template for ln in lines),
-            source=buf.source,
-            reason=reason,
-        )
-
-
-def n_unknown(window: PendingWindow) -> int:
-    """Keys of ``window`` whose template the frozen parser had never seen."""
-    return sum(1 for k in window.sequence.key_ids if k == UNK_KEY)
+        kept, skipped = split_long(seq, self.max_len, self.min_len)
+        self.n_skipped_short += len(skipped)
+        out = []
+        for piece in kept:
+            start = piece.window_index * self.max_len  # split_long's piece i starts at i * max_len
+            part = lines[start : start + len(piece.key_ids)]
+            out.append(
+                PendingWindow(
+                    sequence=replace(piece, window_index=buf.next_window_index),
+                    raws=tuple(ln.raw for ln in part),
+                    templates=tuple(ln.template for ln in part),
+                    source=buf.source,
+                    reason=reason,
+                )
+            )
+            buf.next_window_index += 1
+        return out

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from logbert.api import Detector
 from logbert.service.deps import get_detector, get_store, require_api_key
 from logbert.service.sessions import SessionStore
+from logbert.streaming import Scorer
 
 router = APIRouter(prefix="/v1", tags=["info"], dependencies=[Depends(require_api_key)])
 
@@ -20,7 +20,7 @@ class Info(BaseModel):
 
 
 @router.get("/info", response_model=Info)
-def info(detector: Detector = Depends(get_detector), store: SessionStore = Depends(get_store)) -> Info:
+def info(detector: Scorer = Depends(get_detector), store: SessionStore = Depends(get_store)) -> Info:
     cfg = detector.config
     return Info(
         window_mode=cfg.window.mode,

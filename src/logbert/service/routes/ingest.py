@@ -15,7 +15,11 @@ _TEXT_BODY = {"requestBody": {"content": {"text/plain": {"schema": {"type": "str
 
 @router.post("/ingest", response_model=IngestResponse)
 async def ingest_json(req: IngestRequest, store: SessionStore = Depends(get_store)) -> IngestResponse:
-    """Ingest one raw line (`line`) or many (`lines`). Bad lines are rejected one by one."""
+    """Ingest one raw line (`line`) or many (`lines`).
+
+    Blank and malformed lines are rejected one by one; binary and over-long lines are repaired,
+    counted (`binary`, `truncated`) and scored.
+    """
     return await store.ingest(req.all_lines(), req.source)
 
 
@@ -25,5 +29,5 @@ async def ingest_text(
     source: SourceName = Query("default", description="stream name (its own sliding window)"),
     store: SessionStore = Depends(get_store),
 ) -> IngestResponse:
-    """Ingest a plain-text body, one raw line per newline. Non-UTF-8 lines are rejected as binary."""
+    """Ingest a plain-text body, one raw line per newline. Non-UTF-8 bytes are replaced and counted (`binary`)."""
     return await store.ingest_text(await request.body(), source)

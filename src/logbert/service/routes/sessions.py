@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Query
 
+from logbert.results import SessionState
 from logbert.service.deps import get_store, require_api_key
 from logbert.service.schemas import CloseAllResponse, ScoreHistory, SessionList, SessionScore, Stats
 from logbert.service.sessions import SessionStore
@@ -16,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["sessions"], dependencies=[Depends(requir
 @router.get("/sessions", response_model=SessionList)
 def list_sessions(
     limit: int = Query(20, ge=1, le=1000),
-    state: Literal["open", "closed"] | None = None,
+    state: SessionState | None = None,
     store: SessionStore = Depends(get_store),
 ) -> SessionList:
     """Sessions by descending max score (the most anomalous first)."""
@@ -50,4 +49,4 @@ def score_history(limit: int = Query(500, ge=1, le=10_000), store: SessionStore 
 @router.get("/stats", response_model=Stats)
 def stats(store: SessionStore = Depends(get_store)) -> Stats:
     """Counters and gauges: lines, windows, sessions, queue, ingest rate."""
-    return store.stats()
+    return Stats(values=store.stats())

@@ -1,0 +1,142 @@
+"""Offline windowing and the streaming engine cut the same windows from the same lines.
+
+Offline: the pure functions of ``logbert.windowing.windows`` over each source's lines (as a file:
+parsed by the same fake detector, then ``group_sessions`` / ``sliding_windows`` /
+``time_windows`` and ``split_all(max_len, min_len)``). Streaming: the same lines, several sources
+and sessions interleaved in small ingest calls, through ``StreamEngine`` until shutdown. The key
+windows (and the line numbers behind them) must be the same, session by session, source by
+source, and so must the number of windows skipped as shorter than ``min_len``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from logbert.records import KeySequence
+from logbert.results import ParsedLine
+from logbert.streaming import StreamEngine, StreamLimits
+from logbert.windowing.windows import group_sessions, sliding_windows, split_all, time_windows
+
+from .fakes import FakeDetector
+
+Windows = dict[str, list[tuple[list[int], list[int]]]]  # session (or source) -> [(key ids, line numbers)]
+SOURCES = ("web", "db", "cache")
+
+
+def _source_lines(rng: random.Random, source_no: int, n: int) -> list[str]:
+    """Raw lines of one source: sessions vm-<source><0..3> interleaved, a few lines naming none or
+    two sessions, blank and malformed lines, timestamps with gaps, repeats, one step back, and
+    lines without a timestamp (the first two, and some continuation lines)."""
+    t = 1000.0 + source_no
+    lines = []
+    for i in range(n):
+        r = rng.random()
+        if r < 0.04:
+            lines.append("")
+            continue
+        if r < 0.08:
+            lines.append(f"Traceback line {i} without a key")
+            continue
+        t += rng.choice([0.0, 0.5, 1.0, 2.0, 3.0, 7.0, 12.0, 25.0])
+        if rng.random() < 0.03:
+            t -= 15.0  # out of order: offline and streaming both open a window for it
+        stamp = "" if i < 2 or rng.random() < 0.15 else f"t={t:.1f} "
+        u = rng.random()
+        sessions = (
+            ""
+            if u < 0.05
+            else " ".join(f"[instance: vm-{source_no}{rng.randrange(4)}]" for _ in range(2 if u > 0.95 else 1))
+        )
+        lines.append(f"INFO {stamp}{sessions} k{rng.randrange(12)} step {i}")
+    return lines
+
+
+def _offline(det: FakeDetector, lines_by_source: dict[str, list[str]]) -> tuple[Windows, int]:
+    w = det.config.window
+    out: Windows = {}
+    n_skipped = 0
+    for source, lines in lines_by_source.items():
+        parsed = [p for p in det.parse_lines(lines)[0] if isinstance(p, ParsedLine)]
+        keys = [p.key_id for p in parsed]
+        nos = [p.line_no for p in parsed]
+        stamps = [p.timestamp for p in parsed]
+        if w.mode == "session":
+            seqs = group_sessions([p.session_ids for p in parsed], keys, nos, stamps).sessions
+        elif w.mode == "sliding":
+            seqs = sliding_windows(keys, w.window_size, w.stride, line_nos=nos)
+        else:
+            seqs = time_windows(keys, stamps, w.time_window_s, line_nos=nos)
+        kept, skipped = split_all(seqs, w.max_len, w.min_len)
+        n_skipped += len(skipped)
+        for k in kept:
+            out.setdefault(k.session_id if w.mode == "session" else source, []).append((k.key_ids, k.line_nos))
+    return out, n_skipped
+
+
+def _streaming(det: FakeDetector, lines_by_source: dict[str, list[str]], seed: int) -> tuple[Windows, int]:
+    rng = random.Random(seed)
+    engine = StreamEngine(det, StreamLimits(flush_interval_s=0.0))
+    left = {source: list(lines) for source, lines in lines_by_source.items()}
+    while left:  # small calls, sources interleaved at random
+        source = rng.choice(sorted(left))
+        n = rng.randint(1, 7)
+        engine.ingest(left[source][:n], source=source)
+        del left[source][:n]
+        if not left[source]:
+            del left[source]
+    assert engine.shutdown(10)
+    scored: list[KeySequence] = sorted(det.scored, key=lambda s: (s.session_id, s.window_index))
+    out: Windows = {}
+    for s in scored:
+        out.setdefault(s.session_id, []).append((s.key_ids, s.line_nos))
+    return out, engine.stats().windows_skipped_short
+
+
+def _check(det_args: dict[str, Any], seed: int, n_lines: int = 400) -> Windows:
+    rng = random.Random(seed)
+    lines = {source: _source_lines(rng, i + 1, n_lines) for i, source in enumerate(SOURCES)}
+    offline, offline_skipped = _offline(FakeDetector(**det_args), lines)
+    streamed, streamed_skipped = _streaming(FakeDetector(**det_args), lines, seed)
+    assert streamed == offline
+    assert streamed_skipped == offline_skipped
+    return offline
+
+
+@pytest.mark.parametrize(("max_len", "min_len"), [(4, 1), (5, 3), (8, 8)])
+def test_session_windows_match_offline(max_len: int, min_len: int) -> None:
+    offline = _check({"mode": "session", "max_len": max_len, "min_len": min_len}, seed=max_len)
+    assert len(offline) == 12  # four sessions per source
+    assert any(len(windows) > 1 for windows in offline.values())  # sessions cut at max_len
+
+
+@pytest.mark.parametrize(
+    ("window_size", "stride"),
+    [(4, 2), (4, 1), (4, 4), (3, 5), (8, 3)],
+    ids=["stride<size", "stride=1", "stride=size", "stride>size", "size=max_len"],
+)
+@pytest.mark.parametrize("min_len", [1, 3, 5])
+def test_sliding_windows_match_offline(window_size: int, stride: int, min_len: int) -> None:
+    args = {"mode": "sliding", "max_len": 8, "window_size": window_size, "stride": stride, "min_len": min_len}
+    offline = _check(args, seed=window_size * 10 + stride)
+    # min_len above window_size: every window is too short, offline and streaming
+    assert set(offline) == (set(SOURCES) if min_len <= window_size else set())
+
+
+@pytest.mark.parametrize(("time_window_s", "max_len", "min_len"), [(10.0, 8, 1), (30.0, 4, 1), (10.0, 4, 2)])
+def test_time_windows_match_offline(time_window_s: float, max_len: int, min_len: int) -> None:
+    args = {"mode": "time", "time_window_s": time_window_s, "max_len": max_len, "min_len": min_len}
+    offline = _check(args, seed=int(time_window_s) + max_len)
+    assert set(offline) == set(SOURCES)
+
+
+def test_the_known_time_window_disagreement_is_gone() -> None:
+    """Offline gave [[0,1,2],[3,4],[5],[6]]; streaming (10 s from a window's first line) gave [[0,1,2],[3,4,5],[6]]."""
+    lines = [f"INFO t={t} k{k}" for k, t in enumerate([0, 3, 9, 12, 15, 21, 35])]
+    args: dict[str, Any] = {"mode": "time", "time_window_s": 10.0, "max_len": 8}
+    offline, _ = _offline(FakeDetector(**args), {"s": lines})
+    streamed, _ = _streaming(FakeDetector(**args), {"s": lines}, seed=0)
+    assert [keys for keys, _ in offline["s"]] == [[0, 1, 2], [3, 4], [5], [6]]
+    assert streamed == offline
