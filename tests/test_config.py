@@ -35,3 +35,9 @@ def test_missing_file_and_unknown_override(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="unknown config key"):
         load_config(None, {"train.nope": 1})
+
+
+def test_sliding_window_longer_than_the_model_input_is_refused() -> None:
+    with pytest.raises(ConfigError, match="window_size"):
+        load_config(None, {"window.mode": "sliding", "window.window_size": 40, "window.max_len": 32})
+    assert load_config(None, {"window.mode": "session", "window.window_size": 40}).window.window_size == 40

@@ -72,7 +72,7 @@ class WindowConfig(_Frozen):
     mode: WindowMode = "session"
     session_preset: SessionPreset | None = "openstack_instance"  # id regex preset for mode="session"
     session_pattern: str | None = None  # any regex; group 1 (or the whole match) is the session id
-    window_size: int = Field(20, ge=1)  # keys per sliding window
+    window_size: int = Field(20, ge=1)  # keys per sliding window (at most max_len)
     stride: int = Field(20, ge=1)  # step between sliding windows (= window_size: no overlap)
     time_window_s: float = Field(60.0, gt=0)  # width of a time window, seconds
     max_len: int = Field(32, ge=2)  # longer sessions are split into windows of at most this many keys
@@ -84,6 +84,9 @@ class WindowConfig(_Frozen):
             raise ValueError("mode='session' needs session_preset or session_pattern")
         if self.min_len > self.max_len:
             raise ValueError(f"min_len ({self.min_len}) must be <= max_len ({self.max_len})")
+        if self.mode == "sliding" and self.window_size > self.max_len:
+            # a window longer than the model's input would be cut offline but capped in streaming
+            raise ValueError(f"window_size ({self.window_size}) must be <= max_len ({self.max_len}) in mode='sliding'")
         return self
 
 

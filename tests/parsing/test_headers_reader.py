@@ -126,6 +126,28 @@ def test_read_log_binary_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert parsed[1].line_no == 3
 
 
+def test_one_line_rule_for_text_and_bytes() -> None:
+    """Files, the service and tail all go through read_line: the same line gives the same record."""
+    reader = LineReader(ParserConfig(format="raw", max_line_chars=16))
+    samples = [
+        ("plain line", False),
+        ("a lone \udcff surrogate", True),  # a JSON escape or surrogateescape decoding: not text
+        ("embedded\nbreak", True),
+        ("nul \x00 byte", True),
+    ]
+    for text, binary in samples:
+        before = reader.report.n_binary
+        as_text = reader.read_line(text)
+        text_line = reader.last_text
+        as_bytes = reader.read_line(text.encode("utf-8", errors="surrogateescape"))
+        assert reader.report.n_binary - before == 2 * binary, text
+        assert not isinstance(as_text, str) and not isinstance(as_bytes, str)
+        assert as_text.content == as_bytes.content == text_line == reader.last_text
+        assert "\n" not in text_line and len(text_line) <= 16
+    assert reader.report.n_truncated == 2  # "a lone ... surrogate" is longer than 16 characters
+    assert reader.read_line("  \r\n") == "empty" and reader.last_text == "  "
+
+
 def test_line_reader_streaming() -> None:
     reader = LineReader(ParserConfig(format="hdfs"))
     out = [reader.feed(x) for x in [HDFS, "junk", HDFS.encode()]]

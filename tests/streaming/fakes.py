@@ -92,11 +92,10 @@ class FakeDetector:
             reader.report.n_unknown_template += key == UNK_KEY
             ids = tuple(dict.fromkeys(mm.group(1) for mm in self._pattern.finditer(line)))
             t = _TIME.search(line)
-            text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
             out.append(
                 ParsedLine(
                     line_no=start_line_no + i,
-                    raw=text,
+                    raw=reader.last_text,
                     session_ids=ids,
                     key_id=key,
                     template=None if key == UNK_KEY else f"T{n}",

@@ -30,13 +30,40 @@ EXAMPLE_CHARS: Final[int] = 200
 #: Files are read in blocks of about this many bytes (whole lines each).
 BLOCK_BYTES: Final[int] = 1 << 22
 
-# C0 controls except tab, plus DEL: text logs do not contain them, binary junk does.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 controls except tab (a line break inside a line included), DEL and lone surrogates: text logs
+# do not contain them, binary junk does.
+_NOT_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 # The same test on a block of raw lines, done on bytes (see _is_clean): the control bytes but
 # "\r", then a "\r" that does not end its line. ``feed`` strips the "\r"s that end a line (a run
 # of them before "\n" or the end) before it checks.
 _CONTROL_BYTES_BUT_CR = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _CR_INSIDE_LINE = re.compile(rb"\r+[^\r\n]")
+
+
+def repair_line(raw: str | bytes) -> tuple[str, bool]:
+    """A raw line as text without its line ending, and whether it had to be repaired (binary).
+
+    Bytes that are not UTF-8, control characters (a line break inside the line included) and
+    lone surrogates (a ``str`` that is not Unicode text: JSON ``"\\udcff"`` escapes, bytes decoded
+    with ``surrogateescape``) become U+FFFD.
+
+    >>> repair_line(b"ok\\xff\\r\\n"), repair_line("a\\x00b"), repair_line("plain")
+    (('ok\ufffd', True), ('a\ufffdb', True), ('plain', False))
+    """
+    binary = False
+    if isinstance(raw, bytes):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("utf-8", errors="replace")
+            binary = True
+    else:
+        line = raw
+    line = line.rstrip("\r\n")
+    if _NOT_TEXT.search(line):
+        line = _NOT_TEXT.sub("\ufffd", line)
+        binary = True
+    return line, binary
 
 
 class LineReader:
@@ -57,6 +84,7 @@ class LineReader:
         self.config = config
         self.header = HeaderParser(resolve_log_format(config.format, config.log_format))
         self.report = ReadReport()
+        self.last_text = ""  # the last line read by read_line, as parsed: repaired, truncated, no line ending
 
     def feed(self, raw: str | bytes) -> LogLine | None:
         """Count and parse one line; None for a blank or malformed line. Never raises on content."""
@@ -73,26 +101,12 @@ class LineReader:
         """
         report = self.report
         report.n_lines += 1
-        if isinstance(raw, bytes):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                line = raw.decode("utf-8", errors="replace")
-                report.n_binary += 1
-                line = _CONTROL.sub("\ufffd", line)
-            else:
-                if _CONTROL.search(line.rstrip("\r\n")):
-                    report.n_binary += 1
-                    line = _CONTROL.sub("\ufffd", line.rstrip("\r\n"))
-        else:
-            line = raw
-            if _CONTROL.search(line.rstrip("\r\n")):
-                report.n_binary += 1
-                line = _CONTROL.sub("\ufffd", line.rstrip("\r\n"))
-        line = line.rstrip("\r\n")
+        line, binary = repair_line(raw)
+        report.n_binary += binary
         if len(line) > self.config.max_line_chars:
             line = line[: self.config.max_line_chars]
             report.n_truncated += 1
+        self.last_text = line
         if not line.strip():
             report.n_empty += 1
             return "empty"

@@ -88,7 +88,7 @@ class Detector:
             out.append(
                 ParsedLine(
                     line_no=start_line_no + index,
-                    raw=raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace"),
+                    raw=reader.last_text,  # as parsed: repaired, truncated, without its line ending
                     session_ids=ids,
                     key_id=key,
                     template=self.template(key),

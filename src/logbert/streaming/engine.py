@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import re
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -43,10 +42,6 @@ from logbert.streaming.stats import StreamStats
 from logbert.streaming.windows import PendingWindow, RoutedLine, SessionRouter
 
 logger = logging.getLogger(__name__)
-
-# Lone surrogates: a str that is not Unicode text (JSON "\udcff" escapes, surrogateescape decoding).
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 class Overloaded(LogBertError):
     """The scoring queue is full: the caller should retry later (HTTP 503)."""
@@ -213,7 +208,7 @@ class StreamEngine:
         with self._lock:
             first = self._next_line_no.get(source, 1)
             self._next_line_no[source] = first + len(lines)
-        outcomes, report = self.detector.parse_lines([_as_text_or_bytes(x) for x in lines], start_line_no=first)
+        outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
         if len(outcomes) != len(lines):
             raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
         now, wall = self._clock(), self._wall()
@@ -446,13 +441,6 @@ class StreamEngine:
                 threshold=float(self.detector.threshold),
                 max_window_len=self.max_len,
             )
-
-
-def _as_text_or_bytes(line: str | bytes) -> str | bytes:
-    """A str holding lone surrogates is not text: its bytes go to the parser's binary rule."""
-    if isinstance(line, str) and not line.isascii() and _SURROGATE.search(line):
-        return line.encode("utf-8", errors="surrogatepass")  # invalid UTF-8: replaced and counted as binary
-    return line
 
 
 def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
