@@ -18,9 +18,9 @@ from torch import Tensor
 from logbert.artifact import load_artifact, save_artifact
 from logbert.config import LogBertConfig
 from logbert.errors import NotFittedError
-from logbert.evaluation.thresholds import quantile_threshold
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
+from logbert.pipeline.calibrate import choose_threshold
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
 from logbert.training.checkpoint import EpochStats
 from logbert.training.trainer import train_encoder
@@ -95,10 +95,8 @@ class LogBertDetector:
         self.history_ = result.history
         self.parser_state_ = None
         self.threshold_ = math.nan  # fitted apart from the threshold, which needs the scores
-        scoring = self.config.scoring
-        # each validation sequence is its own unit here; the pipeline re-sets the threshold on sessions
-        val_scores = self.decision_function(val)
-        self.threshold_ = quantile_threshold(val_scores, scoring.threshold_quantile, scoring.threshold_margin)
+        # the one threshold rule, each validation sequence its own unit; `logbert train` re-sets it on sessions
+        self.threshold_ = choose_threshold(self.config.scoring, self.decision_function(val))
         return self
 
     # -- scoring ----------------------------------------------------------------------------
