@@ -13,7 +13,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "logbert"
 
-FOUNDATIONS = {"errors", "config", "records", "results"}
+FOUNDATIONS = {"errors", "config", "records", "results", "threads"}
 #: package -> the logbert packages (besides itself and the foundations) it may import
 ALLOWED: dict[str, set[str]] = {
     # foundations
@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "records": set(),
     "results": set(),
     "configs": set(),  # the built-in presets (TOML data)
+    "threads": set(),  # torch thread count chosen for the machine
     # stages of the data flow
     "parsing": set(),
     "datasets": set(),

@@ -125,7 +125,7 @@ class TrainConfig(_Frozen):
     chronological_split: bool = True  # split sessions by start time when every session has one
     seed: int = 42
     device: str = "cpu"
-    num_threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch default
+    num_threads: int = Field(0, ge=0)  # torch threads (training and scoring); 0 = auto: usable cores - 1, 1 to 4
 
 
 class ScoringConfig(_Frozen):

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +25,7 @@ from torch import nn
 
 from logbert.baselines.base import BaselineDetector, FloatArray, IntArray
 from logbert.records import UNK_KEY
+from logbert.threads import torch_threads
 
 __all__ = ["DeepLogDetector"]
 
@@ -58,20 +57,6 @@ class _NextKeyLSTM(nn.Module):
         return logits
 
 
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Temporarily use ``n`` intra-op threads (0 = leave torch's setting alone)."""
-    if n <= 0:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class DeepLogDetector(BaselineDetector):
     """DeepLog next-key LSTM baseline.
 
@@ -86,7 +71,7 @@ class DeepLogDetector(BaselineDetector):
         batch_size: pairs per optimisation step.
         lr: Adam learning rate.
         seed: seeds the weights and the shuffling; same seed and data, same scores.
-        num_threads: torch intra-op threads during fit/score (0 = torch's current setting).
+        num_threads: torch intra-op threads during fit/score (0 = automatic, see ``logbert.threads``).
         score_batch_size: pairs per forward pass when scoring.
 
     Scores: share of missed positions in [0, 1], higher = more anomalous. A key unseen in
@@ -176,7 +161,7 @@ class DeepLogDetector(BaselineDetector):
         # except UNK_KEY itself): drop those pairs.
         keep = pairs[:, -1] != _UNK
         pairs, counts = pairs[keep], counts[keep]
-        with _torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             model = _NextKeyLSTM(self.n_tokens_, self.embedding_dim, self.hidden_size, self.n_layers)
             self.train_losses_: list[float] = self._train(model, pairs, counts) if pairs.shape[0] else []
@@ -227,7 +212,7 @@ class DeepLogDetector(BaselineDetector):
 
     def _score(self, seqs: list[IntArray]) -> FloatArray:
         scores = np.zeros(len(seqs), dtype=np.float64)
-        with _torch_threads(self.num_threads):
+        with torch_threads(self.num_threads):
             for start in range(0, len(seqs), _CHUNK):
                 chunk = seqs[start : start + _CHUNK]
                 lengths = np.array([s.shape[0] for s in chunk], dtype=np.int64)

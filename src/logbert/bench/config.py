@@ -34,7 +34,7 @@ class BenchConfig:
     # cap on anomalous sessions per dataset: only DeepLog's 16,838 HDFS anomalies exceed it (recall on a
     # 2 000-session sample has a standard error under 1 %)
     max_abnormal: int | None = 2000
-    num_threads: int = 0  # torch intra-op threads; 0 = torch's default
+    num_threads: int = 0  # torch intra-op threads; 0 = automatic (logbert.threads)
     quick: bool = False  # recorded in the results so a smoke run is never mistaken for the full table
     overrides: dict[str, Any] = field(default_factory=dict)  # LogBERT config overrides, e.g. {"model.d_model": 64}
 

@@ -159,7 +159,7 @@ def render_markdown(
         f"DeepLog epochs {cfg.deeplog_epochs}, baselines see whole {cfg.baseline_unit}s, LogBERT windows; "
         f"at most {cfg.max_train_sessions} training sessions per dataset (seeded sample of the training split); "
         f"caps on the data normal={cfg.max_normal} anomalous={cfg.max_abnormal}; "
-        f"torch threads {cfg.num_threads or 'default'}" + (f"; overrides {cfg.overrides}" if cfg.overrides else ""),
+        f"torch threads {cfg.num_threads or 'auto'}" + (f"; overrides {cfg.overrides}" if cfg.overrides else ""),
         "",
         "Protocols. **realistic**: threshold = the split-conformal `threshold_quantile` quantile of the scores "
         "of *normal validation* sessions, the rule `logbert train` uses (no label of the test set is used); "

@@ -22,6 +22,7 @@ from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import choose_threshold
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
+from logbert.threads import torch_threads
 from logbert.training.checkpoint import EpochStats
 from logbert.training.trainer import train_encoder
 from logbert.windowing.dataset import TokenVocab
@@ -105,16 +106,17 @@ class LogBertDetector:
         """Both scores (``miss_ratio`` and ``dist``) per sequence; higher = more anomalous."""
         self._require_fitted()
         self._check(seqs, "seqs", allow_empty_list=True)
-        return score_sequences(
-            self.model_,
-            self.vocab_,
-            seqs,
-            self.center_,
-            self.config.scoring,
-            mask_ratio=self.config.train.mask_ratio,
-            details=details,
-            device=self.config.train.device,
-        )
+        with torch_threads(self.config.train.num_threads):
+            return score_sequences(
+                self.model_,
+                self.vocab_,
+                seqs,
+                self.center_,
+                self.config.scoring,
+                mask_ratio=self.config.train.mask_ratio,
+                details=details,
+                device=self.config.train.device,
+            )
 
     def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         """Anomaly score per sequence, (N,) float64: higher = more anomalous.

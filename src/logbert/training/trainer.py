@@ -14,7 +14,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from logbert.config import ModelConfig, ScoringConfig, TrainConfig
 from logbert.model.encoder import LogBertEncoder
+from logbert.threads import torch_threads
 from logbert.training.checkpoint import (
     EpochStats,
     LoopState,
@@ -64,19 +64,6 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63)
-
-
-@contextmanager
-def _num_threads(n: int) -> Iterator[None]:
-    if n <= 0:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _batches(ds: MaskedKeyDataset, order: Sequence[int], size: int) -> Iterator[list[list[int]]]:
@@ -194,7 +181,7 @@ def train_encoder(
     device = torch.device(cfg.device)
     directory = None if checkpoint_dir is None else Path(checkpoint_dir)
 
-    with _num_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
+    with torch_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = LogBertEncoder(model_config).to(device)
         opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

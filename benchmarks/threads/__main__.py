@@ -1,0 +1,3 @@
+from benchmarks.threads.run import main
+
+raise SystemExit(main())
