@@ -77,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             for p in spinners:
                 p.kill()
         tables += _table(times, busy)
+    command = " ".join([".venv/bin/python -m benchmarks.threads", *(argv if argv is not None else sys.argv[1:])])
     lines = [
         "# Torch threads for training and scoring",
         "",
-        "Command: `.venv/bin/python -m benchmarks.threads`  ",
+        f"Command: `{command}`  ",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
         f"torch's default here: {default_threads} threads; {args.repeats} repeats, arms interleaved  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",

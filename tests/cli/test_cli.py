@@ -66,3 +66,13 @@ def test_parse_and_score_commands(tmp_path: Path) -> None:
     scored = runner.invoke(app, ["score", str(tmp_path / "artifact"), str(log), "-o", str(tmp_path / "s.jsonl")])
     assert scored.exit_code == 0, scored.output
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 40
+
+
+def test_help_does_not_import_torch() -> None:
+    """`logbert --help` must answer at once: the CLI imports the library (and torch) per command."""
+    import subprocess
+    import sys
+
+    code = "import sys, logbert.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "False"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from logbert import api
 from logbert.cli._common import (
     ConfigOption,
     PresetOption,
@@ -17,7 +16,6 @@ from logbert.cli._common import (
     echo_step,
     library_errors,
 )
-from logbert.cli.tables import results_table, templates_table
 
 
 def demo(
@@ -28,6 +26,10 @@ def demo(
     epochs: int | None = typer.Option(None, min=1, help="training epochs (default: the demo config's)"),
 ) -> None:
     """Simulate OpenStack nova logs with injected faults, train LogBERT, evaluate it against baselines."""
+    from logbert import api  # imported here: `logbert --help` must not wait for torch
+    from logbert.cli.tables import results_table
+
+
     with library_errors():
         cfg = api.demo_config()
         if epochs is not None:
@@ -52,6 +54,9 @@ def train(
     resume: bool = typer.Option(False, help="continue an interrupted run from OUT/checkpoint"),
 ) -> None:
     """Train LogBERT on the normal sessions of DATA and save an artifact."""
+    from logbert import api
+
+
     with library_errors():
         cfg = build_config(config, preset, sets)
         result = api.train(data, out, cfg, labels=labels, resume=resume, on_step=echo_step)
@@ -80,6 +85,10 @@ def evaluate(
     baseline: list[str] = typer.Option(["new_event"], help="baselines to run alongside (repeatable)"),
 ) -> None:
     """Precision, recall, F1, AUROC, AUPRC at the stored threshold, on sessions not used in training."""
+    from logbert import api
+    from logbert.cli.tables import results_table
+
+
     with library_errors():
         result = api.evaluate(
             artifact, data, labels=labels, normal=normal, abnormal=abnormal, baselines=baseline, report_path=report
@@ -96,6 +105,9 @@ def score(
     only_anomalies: bool = typer.Option(False, help="print only sessions over the threshold"),
 ) -> None:
     """Score every session of DATA (higher = more anomalous), as JSON lines."""
+    from logbert import api
+
+
     with library_errors():
         results = api.score(artifact, data)
     rows = [
@@ -128,6 +140,10 @@ def parse(
     top: int = typer.Option(20, help="templates to show"),
 ) -> None:
     """Mine templates from a raw log and show the most frequent ones and the line counts."""
+    from logbert import api
+    from logbert.cli.tables import templates_table
+
+
     with library_errors():
         summary = api.parse(data, build_config(config, preset, sets))
     console.print(templates_table(summary, top=top))
