@@ -160,3 +160,21 @@ def test_labelled_validation_mix_moves_anomalies_out_of_the_test(tmp_path: Path)
     ev = api.evaluate(result.artifact_dir, files.log, labels=files.labels, baselines=("new_event",))
     assert ev.report["n_abnormal"] == 9 and not set(split["val"]) & {s.session_id for s in ev.sessions}
     assert "f1" in ev.baselines["new_event"]
+
+
+def test_evaluate_without_labels_is_a_clear_error(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, log, _ = trained
+    with pytest.raises(InputDataError, match="has no labels"):
+        api.evaluate(result.artifact_dir, log, baselines=())
+
+
+def test_a_finished_artifact_is_not_overwritten_or_resumed_by_accident(
+    trained: tuple[api.TrainResult, Path, Path],
+) -> None:
+    result, log, labels = trained
+    model = (result.artifact_dir / "model.safetensors").read_bytes()
+    with pytest.raises(InputDataError, match="already holds a trained artifact"):
+        api.train(log, result.artifact_dir, tiny_config(), labels=labels, progress=False)
+    with pytest.raises(InputDataError, match="nothing to resume"):
+        api.train(log, result.artifact_dir, tiny_config(), labels=labels, resume=True, progress=False)
+    assert (result.artifact_dir / "model.safetensors").read_bytes() == model  # untouched

@@ -41,3 +41,10 @@ def test_sliding_window_longer_than_the_model_input_is_refused() -> None:
     with pytest.raises(ConfigError, match="window_size"):
         load_config(None, {"window.mode": "sliding", "window.window_size": 40, "window.max_len": 32})
     assert load_config(None, {"window.mode": "session", "window.window_size": 40}).window.window_size == 40
+
+
+def test_unknown_key_suggests_the_closest_ones() -> None:
+    with pytest.raises(ConfigError, match=r"did you mean 'train\.epochs'"):
+        load_config(None, {"train.epoch": 3})
+    with pytest.raises(ConfigError, match="unknown config key 'nothing.like.it'$"):
+        load_config(None, {"nothing.like.it": 3})

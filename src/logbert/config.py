@@ -8,6 +8,7 @@ settings it was trained with. Service settings live apart, in ``logbert.service.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,8 @@ ScoreKind = Literal["miss_ratio", "mean_nll", "dist"]
 #: normal_quantile: a quantile of normal validation scores (needs no labels).
 #: labelled_f1: the F1-best threshold on a labelled validation mix (needs anomalous sessions in the labels).
 ThresholdMethod = Literal["normal_quantile", "labelled_f1"]
+#: The simple detectors ``evaluate`` and ``bench`` run beside LogBERT (``logbert.baselines``), cheapest first.
+BaselineName = Literal["new_event", "sequence_length", "count_nearest", "pca", "isolation_forest", "deeplog"]
 
 
 class _Frozen(BaseModel):
@@ -168,7 +171,10 @@ class LogBertConfig(_Frozen):
         for dotted, value in overrides.items():
             section, _, key = dotted.partition(".")
             if section not in data or not isinstance(data[section], dict) or key not in data[section]:
-                raise ConfigError(f"unknown config key {dotted!r}")
+                known = [f"{s}.{k}" for s, fields in data.items() if isinstance(fields, dict) for k in fields]
+                close = difflib.get_close_matches(dotted, known, n=3)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise ConfigError(f"unknown config key {dotted!r}{hint}")
             data[section][key] = value
         return config_from_dict(data)
 

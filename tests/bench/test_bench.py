@@ -457,3 +457,25 @@ def test_cli_bench_calls_the_harness_with_the_quick_settings(tmp_path: Path, mon
     assert [s.name for s in calls["specs"]] == ["mine"]
     bad = CliRunner().invoke(app, ["bench", "--no-builtin", "--data", f"{tmp_path / 'nope.keys'}"])
     assert bad.exit_code == 1
+
+
+def test_cli_bench_fails_when_no_dataset_could_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the repository (no ../shared/datasets) the run must not end 'successfully' with nothing in it."""
+    import logbert.bench as b
+    from logbert.cli import bench as cli_bench
+
+    spec = _key_dataset(tmp_path)
+
+    def fake_run(cfg: BenchConfig, specs: list[DatasetSpec], **_: Any) -> Any:
+        failed = [b.DatasetResult(s, {}, [], error=f"dataset {s.name}: missing file(s)") for s in specs]
+        return b.BenchResult(cfg, failed, 1.0, {})
+
+    monkeypatch.setattr(b, "run_benchmark", fake_run)
+    monkeypatch.setattr(b, "write_results", lambda *a, **k: {"json": Path("r.json"), "markdown": Path("r.md")})
+    app = typer.Typer()
+    cli_bench.register(app)
+    app.command("noop")(lambda: None)
+    data = f"{spec.inputs[0].path},abnormal={spec.inputs[1].path},name=mine"
+    out = CliRunner().invoke(app, ["bench", "--quick", "--no-builtin", "--data", data])
+    assert out.exit_code == 1
+    assert "no dataset could be run" in out.output and "skipped mine" in out.output

@@ -76,3 +76,24 @@ def test_help_does_not_import_torch() -> None:
     code = "import sys, logbert.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "False"
+
+
+def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_path: Path) -> None:
+    from logbert.datasets.simulator import write_simulated
+
+    demo = runner.invoke(app, ["demo", "--out", str(tmp_path), "--instances", "40", "--epochs", "1"])
+    assert demo.exit_code == 0, demo.output
+    artifact = tmp_path / "artifact"
+    # another day's log: none of its sessions trained this artifact, so the baselines cannot be fitted
+    other = write_simulated(tmp_path / "other", n_instances=30, anomaly_ratio=0.3, seed=7)
+    result = runner.invoke(
+        app, ["evaluate", str(artifact), str(other.log), "--labels", str(other.labels)], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert (artifact / "report.json").is_file()
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert "baseline new_event not run" in said and "not in the evaluated input" in said
+    unlabelled = runner.invoke(app, ["evaluate", str(artifact), str(other.log)])
+    assert unlabelled.exit_code == 1 and "has no labels" in " ".join(unlabelled.output.split())
+    parsed = runner.invoke(app, ["parse", str(other.log), "--preset", "openstack"], env={"COLUMNS": "200"})
+    assert parsed.exit_code == 0 and "[instance: <*>]" in parsed.output.replace("[instance:<*>]", "[instance: <*>]")

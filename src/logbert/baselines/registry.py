@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from logbert.baselines.base import BaselineDetector
 from logbert.baselines.count_vector import CountVectorNearestDetector, IsolationForestDetector, PCADetector
 from logbert.baselines.deeplog import DeepLogDetector
 from logbert.baselines.simple import NewEventDetector, SequenceLengthDetector
+from logbert.config import BaselineName
 from logbert.errors import ConfigError
 
 __all__ = ["BaselineName", "BASELINES", "make_baseline"]
-
-BaselineName = Literal["new_event", "sequence_length", "count_nearest", "pca", "isolation_forest", "deeplog"]
 
 #: Names accepted by :func:`make_baseline`, cheapest first.
 BASELINES: tuple[BaselineName, ...] = get_args(BaselineName)

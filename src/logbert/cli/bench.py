@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from logbert.cli._common import console, echo_step, library_errors
+from logbert.cli._common import console, echo_step, err_console, library_errors
 
 
 def bench(
@@ -22,8 +23,8 @@ def bench(
     quick: bool = typer.Option(False, help="smoke run: 1 seed, 2 epochs, at most 600/150 sessions per dataset"),
     seeds: int | None = typer.Option(None, min=1, help="number of seeds (0..N-1)"),
     epochs: int | None = typer.Option(None, min=1, help="LogBERT epochs"),
-    threads: int = typer.Option(0, min=0, help="torch threads (0 = torch default; 1 is faster on a busy machine)"),
-    no_builtin: bool = typer.Option(False, help="only the --data files"),
+    threads: int = typer.Option(0, min=0, help="torch threads (0 = automatic: usable cores - 1, 1 to 4)"),
+    builtin: bool = typer.Option(True, "--builtin/--no-builtin", help="run the built-in datasets (with --data)"),
 ) -> None:
     """Run LogBERT and the baselines on the same splits; write a Markdown table, JSON and plots."""
     from logbert import bench as b
@@ -37,7 +38,7 @@ def bench(
         if detector:
             changes["detectors"] = tuple(detector)
         cfg = b.quick_config(**changes) if quick else b.BenchConfig(**changes)  # type: ignore[arg-type]
-        specs = [] if no_builtin else list(b.builtin_datasets(datasets_dir).values())
+        specs = list(b.builtin_datasets(datasets_dir).values()) if builtin else []
         if dataset:
             specs = [s for s in specs if s.name in dataset]
         specs += [b.parse_dataset_spec(text) for text in data]
@@ -52,6 +53,12 @@ def bench(
         result = b.run_benchmark(cfg, specs, say=echo_step, on_dataset=partial)
         paths = b.write_results(result, out, command)
     console.print(f"took {result.seconds / 60:.1f} min; table: {paths['markdown']}; data: {paths['json']}")
+    failed = [d for d in result.datasets if d.error is not None]
+    for d in failed:
+        err_console.print(f"[bold yellow]skipped {escape(d.spec.name)}:[/] {escape(d.error or '')}")
+    if failed and len(failed) == len(result.datasets):
+        err_console.print(f"[bold red]error:[/] no dataset could be run (datasets folder: {escape(str(datasets_dir))})")
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

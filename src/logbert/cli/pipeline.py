@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import typer
+from rich.markup import escape
 
 from logbert.cli._common import (
     ConfigOption,
@@ -14,8 +16,10 @@ from logbert.cli._common import (
     build_config,
     console,
     echo_step,
+    err_console,
     library_errors,
 )
+from logbert.config import BaselineName
 
 
 def demo(
@@ -28,7 +32,6 @@ def demo(
     """Simulate OpenStack nova logs with injected faults, train LogBERT, evaluate it against baselines."""
     from logbert import api  # imported here: `logbert --help` must not wait for torch
     from logbert.cli.tables import results_table
-
 
     with library_errors():
         cfg = api.demo_config()
@@ -52,16 +55,17 @@ def train(
     preset: str | None = PresetOption,
     sets: list[str] | None = SetOption,
     resume: bool = typer.Option(False, help="continue an interrupted run from OUT/checkpoint"),
+    force: bool = typer.Option(False, "--force", help="replace a trained artifact already in OUT"),
 ) -> None:
     """Train LogBERT on the normal sessions of DATA and save an artifact."""
     from logbert import api
 
-
     with library_errors():
         cfg = build_config(config, preset, sets)
-        result = api.train(data, out, cfg, labels=labels, resume=resume, on_step=echo_step)
+        result = api.train(data, out, cfg, labels=labels, resume=resume, overwrite=force, on_step=echo_step)
+    units = "sessions" if cfg.window.mode == "session" else f"{cfg.window.mode} windows"  # what was split
     console.print(
-        f"trained on {result.n_train_sessions} sessions ({result.n_train_windows} windows), "
+        f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs), "
         f"validated on {result.n_val_sessions}, {result.n_test_sessions} held back for evaluation; "
         f"{result.n_templates} templates, {result.epochs_run} epochs in {result.train_seconds:.1f} s"
     )
@@ -72,7 +76,7 @@ def train(
     )
     console.print(f"threshold {result.threshold:.4f}; artifact: {result.artifact_dir}")
     for warning in result.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}")
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
 
 
 def evaluate(
@@ -81,21 +85,26 @@ def evaluate(
     labels: Path | None = typer.Option(None, help="labels file for DATA"),
     normal: Path | None = typer.Option(None, help="key or log file whose sessions are all normal"),
     abnormal: Path | None = typer.Option(None, help="key or log file whose sessions are all anomalous"),
-    report: Path = typer.Option(Path("report.json"), help="where to write the JSON report"),
-    baseline: list[str] = typer.Option(["new_event"], help="baselines to run alongside (repeatable)"),
+    report: Path | None = typer.Option(None, help="where to write the JSON report (default: ARTIFACT/report.json)"),
+    baseline: list[str] = typer.Option(
+        ["new_event"], help=f"baselines to run alongside (repeatable): {', '.join(get_args(BaselineName))}"
+    ),
 ) -> None:
     """Precision, recall, F1, AUROC, AUPRC at the stored threshold, on sessions not used in training."""
     from logbert import api
     from logbert.cli.tables import results_table
 
-
+    report_path = report if report is not None else artifact / "report.json"
     with library_errors():
         result = api.evaluate(
-            artifact, data, labels=labels, normal=normal, abnormal=abnormal, baselines=baseline, report_path=report
+            artifact, data, labels=labels, normal=normal, abnormal=abnormal, baselines=baseline, report_path=report_path
         )
     console.print(results_table(result))
+    for name, rep in result.baselines.items():
+        if "skipped" in rep:
+            err_console.print(f"[bold yellow]baseline {escape(name)} not run:[/] {escape(str(rep['skipped']))}")
     rep = result.report
-    console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {report}")
+    console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {report_path}")
 
 
 def score(
@@ -106,7 +115,6 @@ def score(
 ) -> None:
     """Score every session of DATA (higher = more anomalous), as JSON lines."""
     from logbert import api
-
 
     with library_errors():
         results = api.score(artifact, data)
@@ -142,7 +150,6 @@ def parse(
     """Mine templates from a raw log and show the most frequent ones and the line counts."""
     from logbert import api
     from logbert.cli.tables import templates_table
-
 
     with library_errors():
         summary = api.parse(data, build_config(config, preset, sets))

@@ -49,6 +49,7 @@ def serve(
     idle_timeout: float | None = _limit_option(*_IDLE, env=True),
     max_window_len: int | None = _limit_option(*_WINDOW, env=True),
     log_level: str = typer.Option("info", help="uvicorn log level"),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="log every HTTP request"),
 ) -> None:
     """Serve the REST API, metrics and the live dashboard for ARTIFACT (see /docs)."""
     import uvicorn
@@ -75,6 +76,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        access_log=access_log,  # one line per request floods the log at the default level
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
     )
 

@@ -58,7 +58,9 @@ def demo(
     say(f"simulating {n_instances} VM lifecycles ({anomaly_ratio:.0%} with injected faults)")
     files = write_simulated(out / "data", n_instances=n_instances, anomaly_ratio=anomaly_ratio, seed=seed)
     cfg = config or demo_config()
-    trained = train(files.log, out / "artifact", cfg, labels=files.labels, progress=progress, on_step=say)
+    trained = train(
+        files.log, out / "artifact", cfg, labels=files.labels, overwrite=True, progress=progress, on_step=say
+    )
     say("evaluating on held-out sessions")
     report_path = out / "report.json"
     evaluation = evaluate(

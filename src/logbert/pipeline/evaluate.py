@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,8 @@ def evaluate(
     """Evaluate at the stored threshold on sessions never used in training or validation.
 
     Either ``data`` (+ ``labels``) or ``normal`` and/or ``abnormal`` files (all sessions of
-    ``abnormal`` count as anomalous). Without ``labels``, every session of ``data`` counts as
-    normal (a false-alarm check).
+    ``abnormal`` count as anomalous). ``data`` needs labels: a labels file, or per-line labels in
+    the log itself (BGL, Thunderbird).
 
     Returns:
         The report (precision, recall, f1, threshold, auroc, auprc, best_f1 — the last one peeks
@@ -92,9 +92,12 @@ def evaluate(
     for path, label, lab in inputs:
         read, read_report = detector.read(path, labels=lab, label=label)
         read_reports.append(read_report)
+        if label is None and lab is None and any(s.label is None for s in read):
+            raise InputDataError(
+                f"{path} has no labels, so precision and recall cannot be measured: give a labels file, "
+                "or pass sessions you know to be normal as `normal` (--normal) to measure the false-alarm rate"
+            )
         for seq in read:
-            if seq.label is None and lab is None:  # no labels at all: everything counts as normal (an FPR check)
-                seq = replace(seq, label=0)
             (fit_pool if seq.session_id in seen else sequences).append(seq)
     if any(s.label is None for s in sequences):
         raise InputDataError("some sessions have no label")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from logbert.artifact import META_FILE
 from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
@@ -59,6 +60,7 @@ def train(
     *,
     labels: str | Path | Labels | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainResult:
@@ -75,16 +77,23 @@ def train(
         config: settings; default ``LogBertConfig()``.
         labels: optional labels file; without one every session counts as normal.
         resume: continue an interrupted run from ``out_dir/checkpoint``.
+        overwrite: replace a finished artifact in ``out_dir`` (otherwise that is an error).
         progress: show progress bars.
         on_step: called with a one-line description as each stage starts.
 
     Raises:
-        InputDataError: unusable input, or too few normal sessions to train and validate.
+        InputDataError: unusable input, or too few normal sessions to train and validate; ``out_dir``
+            holds a finished artifact (without ``overwrite``), or nothing to resume (with ``resume``).
     """
     say = on_step or (lambda _msg: None)
     config = config or LogBertConfig()
-    say(f"reading {data}")
     out = Path(out_dir)
+    finished = (out / META_FILE).is_file()
+    if resume and finished and not (out / CHECKPOINT_DIR).is_dir():
+        raise InputDataError(f"{out} holds a finished artifact: there is nothing to resume")
+    if finished and not (resume or overwrite):
+        raise InputDataError(f"{out} already holds a trained artifact; choose another folder or replace it (--force)")
+    say(f"reading {data}")
     out.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(data, config, labels=labels)
     if corpus.kind == "raw":

@@ -270,6 +270,9 @@ def train_encoder(
                     )
                 if on_epoch_end is not None:
                     on_epoch_end(stats)
+            if loop.stopped_early:  # the bar ends where training did, not at "epoch 12/30"
+                done = bar.tasks[0].completed
+                bar.update(task, total=done, description=f"stopped early after epoch {loop.epoch}/{cfg.epochs}")
 
         model.load_state_dict(best)
         model.eval()
