@@ -52,7 +52,7 @@ def run_hdfs(out: Path) -> dict[str, Any]:
 def _train_eval(name: str, log: Path, labels: Path, cfg: Any, out: Path) -> dict[str, Any]:
     art = out / f"artifact-{name}"
     t0 = time.perf_counter()
-    trained = api.train(log, art, cfg, labels=labels, progress=False)
+    trained = api.train(log, art, cfg, labels=labels, overwrite=True, progress=False)
     t1 = time.perf_counter()
     ev = api.evaluate(art, log, labels=labels, baselines=BASELINES)
     t2 = time.perf_counter()
@@ -77,7 +77,7 @@ def run_hdfs_keys(out: Path) -> dict[str, Any]:
     cfg = load_config(preset="keys", overrides=THREADS)
     art = out / "artifact-hdfs_keys"
     t0 = time.perf_counter()
-    trained = api.train(d / "hdfs_train", art, cfg, progress=False)
+    trained = api.train(d / "hdfs_train", art, cfg, overwrite=True, progress=False)
     t1 = time.perf_counter()
     normal = api.evaluate(art, normal=d / "hdfs_train", baselines=())  # held-back normal sessions only
     abnormal = api.evaluate(art, abnormal=d / "hdfs_test_abnormal", baselines=())
