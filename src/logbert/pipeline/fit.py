@@ -176,11 +176,23 @@ def train(
 
 
 def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
+    """What a user must know about the stored threshold and the data, in words they can act on."""
+    scoring = config.scoring
     warnings = []
-    if config.scoring.score == "miss_ratio" and result.threshold >= 1.0:
+    if scoring.score == "miss_ratio" and result.threshold >= 1.0:
         warnings.append(
             "the threshold is the highest possible miss ratio (1.0), so nothing will ever be flagged: some normal "
             "validation sessions miss every key. Train longer, give more normal data, or raise scoring.top_g."
+        )
+    elif scoring.score == "mean_nll" and result.threshold >= scoring.nll_cap:
+        warnings.append(
+            f"the threshold is the score cap ({scoring.nll_cap}), so nothing will ever be flagged: a normal validation "
+            "session is all surprise (often keys never seen in training). Give more normal data."
+        )
+    elif scoring.score == "miss_ratio" and result.threshold <= 0.0:
+        warnings.append(
+            "the threshold is 0: a single key outside the model's top-g predictions flags a session. Fine for very "
+            "regular logs; with varied ones expect false alarms (more normal data, or a higher scoring.top_g)."
         )
     if result.skipped:
         n = len(result.skipped)

@@ -1,0 +1,34 @@
+"""What `logbert train` tells a user about the threshold it stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logbert.config import LogBertConfig
+from logbert.pipeline.fit import TrainResult, _warnings
+from logbert.records import ReadReport
+
+
+def _result(threshold: float) -> TrainResult:
+    return TrainResult(Path("."), threshold, 10, 2, 3, 10, 2, 5, 1, 0.1, ReadReport(), [])
+
+
+@pytest.mark.parametrize(
+    ("score", "threshold", "says"),
+    [
+        ("miss_ratio", 1.0, "nothing will ever be flagged"),
+        ("miss_ratio", 0.0, "a single key outside"),
+        ("mean_nll", 20.0, "the score cap"),
+        ("miss_ratio", 0.25, None),
+        ("mean_nll", 3.0, None),
+    ],
+)
+def test_degenerate_thresholds_are_said(score: str, threshold: float, says: str | None) -> None:
+    config = LogBertConfig().with_overrides({"scoring.score": score})
+    warnings = _warnings(_result(threshold), config)
+    if says is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and says in warnings[0]
