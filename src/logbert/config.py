@@ -56,8 +56,9 @@ class MaskRule(_Frozen):
 class ParserConfig(_Frozen):
     """Header parsing, masking and Drain template mining."""
 
-    format: FormatName | None = "raw"  # a built-in header format; ignored when log_format is set
-    log_format: str | None = None  # custom loghub-style format string, e.g. "<Date> <Time> <Content>"
+    # a built-in format: its header, masks and Drain settings; with log_format, only the masks and Drain settings
+    format: FormatName | None = "raw"
+    log_format: str | None = None  # custom loghub-style header, e.g. "<Date> <Time> <Content>"; wins over format's
     masks: tuple[MaskRule, ...] | None = None  # None = the built-in rules for `format`
     # None = the built-in default of `format` (logbert.parsing.drain.FORMAT_DEFAULTS); a number overrides it
     drain_sim_th: float | None = Field(None, gt=0.0, le=1.0)  # Drain similarity threshold

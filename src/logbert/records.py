@@ -60,6 +60,7 @@ class ReadReport:
     n_without_session: int = 0  # parsed, but no session id found (mode="session" only)
     n_unknown_template: int = 0  # template unseen by the frozen parser (mapped to UNK_KEY)
     malformed_examples: list[str] = field(default_factory=list)  # first few offending lines, for the report
+    warnings: list[str] = field(default_factory=list)  # the header format looks wrong (parsing.headers.format_warnings)
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -239,3 +239,33 @@ def test_gc_paused_restores_the_collector() -> None:
         assert not gc.isenabled()  # it was off before: stays off
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("log_format", "line", "expected"),
+    [
+        ("<Timestamp> <Content>", "1494892804 a b", 1494892804.0),
+        ("<Timestamp> <Content>", "1494892804123 a b", 1494892804.123),  # milliseconds
+        ("<Timestamp> <Content>", "1494892804123456 a b", 1494892804.123456),  # microseconds
+        ("<Datetime> <Level> <Content>", "2017-05-16T00:00:04.5Z INFO a b", 1494892804.5),
+        ("<Datetime> <Level> <Content>", "2017-05-16 02:00:04+02:00 INFO a b", 1494892804.0),
+        ("<Date> <Time> <Content>", "2017/05/16 00:00:04 a b", 1494892804.0),
+        ("<Month> <Day> <Time> <Host> <Content>", "May 16 00:00:04 cp-1 a b", 958435204.0),  # year 2000 assumed
+        ("<Month> <Day> <Time> <Host> <Content>", "Feb 29 00:00:00 cp-1 a b", 951782400.0),
+        ("<Month> <Day> <Time> <Host> <Content>", "Foo 16 00:00:04 cp-1 a b", None),  # not a month: no time
+    ],
+)
+def test_custom_formats_read_the_common_time_forms(log_format: str, line: str, expected: float | None) -> None:
+    parsed = HeaderParser(log_format).parse(line, 1)
+    assert parsed is not None and parsed.content == "a b"
+    assert parsed.timestamp == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_a_format_that_looks_wrong_is_said() -> None:
+    lines = [f"2017-05-16 00:00:{i:02d} INFO nova [instance: abc] step {i}" for i in range(20)]
+    _, report = read_log(lines, ParserConfig(log_format="<Content>"))  # the header left in the content
+    assert len(report.warnings) == 1 and "probably misses fields" in report.warnings[0]
+    _, report = read_log(lines, ParserConfig(log_format="<Day> <Month> <Time> <Content>"))  # fields in the wrong order
+    assert any("no line's time could be read" in w for w in report.warnings)
+    _, report = read_log(lines, ParserConfig(log_format="<Date> <Time> <Level> <Content>"))
+    assert report.warnings == []

@@ -159,6 +159,8 @@ def parse(
         f"{rep.n_lines} lines: {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "
         f"{rep.n_truncated} truncated, {rep.n_empty} empty; {len(summary.templates)} templates"
     )
+    for warning in rep.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     if out is not None:
         api.write_parse_summary(summary, out)
         console.print(f"written to {out}")

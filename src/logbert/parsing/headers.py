@@ -18,13 +18,20 @@ Drain prefix tree. Request ids are per-call noise for templates, so they are kep
 content. :func:`line_text_for_sessions` returns header fields plus content for callers that
 need to find an id wherever it sits in the line.
 
-Timestamps become epoch seconds (UTC; the logs carry no zone) where the format has them:
-``Timestamp`` (BGL, Thunderbird: already epoch seconds), else ``Date`` + ``Time``.
+Timestamps become epoch seconds where the format has them, from the first of these fields that
+it names (times without a zone are taken as UTC):
+
+* ``<Timestamp>``: epoch seconds (BGL, Thunderbird), or milliseconds / microseconds (13 / 16 digits);
+* ``<Datetime>``: one ISO 8601 token, ``2017-05-16T00:00:04.5Z``, ``2017-05-16 00:00:04+02:00``;
+* ``<Date> <Time>``: ``2017-05-16`` / ``2017/05/16`` / ``081109`` (HDFS) and ``00:00:04[.500]`` / ``203615``;
+* ``<Month> <Day> <Time>``: syslog (``May 16 00:00:04``), which has no year: the year 2000 is
+  assumed, so times are ordered within a year and a log that crosses New Year goes backwards.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -48,7 +55,8 @@ _FIELD_PATTERNS: Final[dict[str, str]] = {
     "Content": r".*",
     "Level": r"[A-Z]+",
     "Pid": r"\d+",
-    "Timestamp": r"\d+",
+    "Timestamp": r"\d+(?:\.\d+)?",
+    "Datetime": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?",
 }
 _FIELD_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 
@@ -57,7 +65,14 @@ _DATETIME_LAYOUTS: Final[tuple[str, ...]] = (
     "%Y-%m-%d %H:%M:%S.%f",  # OpenStack: 2017-05-16 00:00:04.500
     "%Y-%m-%d %H:%M:%S",
     "%y%m%d %H%M%S",  # HDFS: 081109 203615
+    "%Y/%m/%d %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
 )
+#: Syslog lines carry no year; this one is assumed (a leap year, so that Feb 29 reads).
+SYSLOG_YEAR: Final[int] = 2000
+_MONTHS: Final[dict[str, int]] = {
+    name: i + 1 for i, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())
+}
 
 
 def compile_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
@@ -109,7 +124,11 @@ class HeaderParser:
         self._match = self._regex.match
         self._raw = self._names == ("Content",)
         self._has_timestamp = "Timestamp" in self._names
+        self._has_iso = "Datetime" in self._names
         self._has_datetime = "Date" in self._names and "Time" in self._names
+        self._has_syslog = {"Month", "Day", "Time"} <= set(self._names)
+        #: the format names fields a time is read from (whether each line's can be read is another matter)
+        self.has_time_fields = self._has_timestamp or self._has_iso or self._has_datetime or self._has_syslog
         self._date_cache: dict[str, float | None] = {}
         self._time_cache: dict[str, float] = {}
         self._layout: str | None = None
@@ -129,15 +148,32 @@ class HeaderParser:
             fields = {k: v for k, v in fields.items() if v is not None}
         content = fields.pop("Content", "")
         if self._has_timestamp:
-            timestamp: float | None = float(fields["Timestamp"])
+            timestamp: float | None = epoch_seconds(fields["Timestamp"])
+        elif self._has_iso:
+            timestamp = iso_seconds(fields["Datetime"])
         elif self._has_datetime:
             date, clock = fields["Date"], fields["Time"]
             day, seconds = self._date_cache.get(date), self._time_cache.get(clock)
             # both cached: the common case, inline; otherwise _datetime parses and caches them
             timestamp = day + seconds if day is not None and seconds is not None else self._datetime(date, clock)
+        elif self._has_syslog:
+            timestamp = self._syslog(fields["Month"], fields["Day"], fields["Time"])
         else:
             timestamp = None
         return LogLine(line_no, content, timestamp, fields)
+
+    def _syslog(self, month: str, day: str, clock: str) -> float | None:
+        date = f"{month} {day}"
+        midnight = self._date_cache.get(date)
+        if midnight is None and date not in self._date_cache:
+            number = _MONTHS.get(month[:3].lower())
+            try:
+                value = datetime(SYSLOG_YEAR, number, int(day), tzinfo=UTC) if number else None
+            except ValueError:
+                value = None
+            midnight = None if value is None else value.timestamp()
+            self._date_cache[date] = midnight
+        return None if midnight is None else midnight + _clock_seconds(clock)
 
     def _datetime(self, date: str, time: str) -> float | None:
         # Dates repeat on almost every line: parse "date + midnight" once, add the clock time.
@@ -164,6 +200,70 @@ class HeaderParser:
             self._layout = layout
             return value
         return None
+
+
+# What a header left inside the content looks like: a time or a level word among its first tokens.
+_HEADER_IN_CONTENT = re.compile(
+    r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
+    r"|(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\b)"
+)
+
+
+def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int = 2000) -> list[str]:
+    """What looks wrong with a header format, judged on the first ``sample`` parsed lines.
+
+    A time field that never reads (the split cannot be chronological, time windows cannot work),
+    and header fields left inside the content (a time or a level word among its first tokens),
+    which turns every timestamp into a template token and merges or splits templates.
+    """
+    head = lines[:sample]
+    if not head:
+        return []
+    warnings = []
+    if header.has_time_fields and all(ln.timestamp is None for ln in head):
+        warnings.append(
+            f"the format {header.log_format!r} names time fields, but no line's time could be read: the split "
+            "will not be chronological and time windows cannot be used (see the time forms in the README)"
+        )
+    n_header_like = sum(1 for ln in head if _HEADER_IN_CONTENT.match(ln.content))
+    if n_header_like >= 0.5 * len(head):
+        example = next(ln.content for ln in head if _HEADER_IN_CONTENT.match(ln.content))[:80]
+        warnings.append(
+            f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
+            f"(e.g. {example!r}): the header format ({header.log_format!r}) probably misses fields such as "
+            "<Date> <Time> <Level>"
+        )
+    return warnings
+
+
+def epoch_seconds(value: str) -> float:
+    """Epoch seconds from seconds, milliseconds (13 digits) or microseconds (16 digits).
+
+    >>> epoch_seconds("1117838570"), epoch_seconds("1117838570123"), epoch_seconds("1117838570.5")
+    (1117838570.0, 1117838570.123, 1117838570.5)
+    """
+    number = float(value)
+    digits = len(value.split(".")[0])
+    if digits >= 16:
+        return number / 1e6
+    if digits >= 13:
+        return number / 1e3
+    return number
+
+
+def iso_seconds(value: str) -> float | None:
+    """Epoch seconds of an ISO 8601 time (UTC when it names no zone); None when unreadable.
+
+    >>> iso_seconds("2017-05-16T00:00:04.5Z"), iso_seconds("2017-05-16 02:00:04+02:00")
+    (1494892804.5, 1494892804.0)
+    """
+    try:
+        parsed = datetime.fromisoformat(value.replace(",", "."))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def _clock_seconds(time: str) -> float:

@@ -20,7 +20,7 @@ from typing import Final
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
 from logbert.parsing._gc import gc_paused
-from logbert.parsing.headers import HeaderParser, resolve_log_format
+from logbert.parsing.headers import HeaderParser, format_warnings, resolve_log_format
 from logbert.records import LineProblem, LogLine, ReadReport
 
 #: How many malformed lines a report keeps as examples, and how much of each.
@@ -259,6 +259,7 @@ def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -
             if parsed is not None:
                 append(parsed)
     report = reader.report
+    report.warnings = format_warnings(lines, reader.header)
     if not lines:
         fmt = config.log_format or config.format
         raise InputDataError(

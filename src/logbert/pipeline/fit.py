@@ -178,7 +178,7 @@ def train(
 def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
     """What a user must know about the stored threshold and the data, in words they can act on."""
     scoring = config.scoring
-    warnings = []
+    warnings = list(result.read_report.warnings)
     if scoring.score == "miss_ratio" and result.threshold >= 1.0:
         warnings.append(
             "the threshold is the highest possible miss ratio (1.0), so nothing will ever be flagged: some normal "
