@@ -97,3 +97,12 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     assert unlabelled.exit_code == 1 and "has no labels" in " ".join(unlabelled.output.split())
     parsed = runner.invoke(app, ["parse", str(other.log), "--preset", "openstack"], env={"COLUMNS": "200"})
     assert parsed.exit_code == 0 and "[instance: <*>]" in parsed.output.replace("[instance:<*>]", "[instance: <*>]")
+
+
+def test_error_text_with_brackets_reaches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_train(*_: Any, **__: Any) -> Any:
+        raise InputDataError("no session in '[instance: abc] VM Started' [req-1]")
+
+    monkeypatch.setattr(api, "train", fake_train)
+    result = runner.invoke(app, ["train", "x.log", "-o", "out"])
+    assert result.exit_code == 1 and "[instance: abc] VM Started' [req-1]" in " ".join(result.output.split())

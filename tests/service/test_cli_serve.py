@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from logbert import api
 from logbert.cli import app as cli_app
 from logbert.streaming import StreamLimits, StreamStats
+from logbert.streaming.engine import AlertRecord
 from logbert.streaming.tail import TailOptions, run_tail
 
 from ..streaming.fakes import FakeDetector, vm_lines
@@ -148,3 +149,36 @@ def test_tail_follows_a_growing_rotated_file(tmp_path: Path) -> None:
     assert "ALERT session=vm-2" in out.getvalue()
     (stats,) = result
     assert stats.lines_received == 5 and stats.lines_rejected == 0
+
+
+def test_tail_waits_for_a_full_scoring_queue_and_loses_nothing(tmp_path: Path) -> None:
+    """Back-pressure: a busy log and a slow model make tail wait, not fail (it used to abort)."""
+    log = tmp_path / "busy.log"
+    lines = [line for vm in range(60) for line in vm_lines(f"vm-{vm}", [0, 1, 2, 3, 4, 5, 6, 7, 42])]
+    log.write_text("\n".join(lines) + "\n")
+    limits = StreamLimits(max_pending_windows=1, batch_size=1, flush_interval_s=0.0)
+    opts = TailOptions(follow=False, batch_lines=50, status_interval_s=0.0)
+    statuses: list[StreamStats] = []
+    out = StringIO()
+    stats = run_tail(
+        FakeDetector(score_delay_s=0.002), str(log), limits, opts, out, on_status=statuses.append
+    )
+    assert stats.lines_received == len(lines) and stats.windows_scored == stats.windows_queued
+    assert stats.windows_scored >= 60 and out.getvalue().count("ALERT ") == stats.alerts
+    assert statuses and statuses[-1].lines_received <= len(lines)  # progress was reported as it went
+
+
+def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
+    from logbert.results import ExpectedKey, PositionExplanation
+    from logbert.streaming.tail import format_alert
+
+    misses = tuple(
+        PositionExplanation(i, 5, f"T{i}", (ExpectedKey("T0", 0.9),), line_no=10 + i, raw=f"raw {i}") for i in range(14)
+    )
+    alert = AlertRecord(
+        "vm-1", "src", 0, 0.9, 0.1, 0.9, 0.0, 16, 14, 0, 0.0, 10, 25, "closed", misses
+    )
+    text = format_alert(alert, misses_shown=3)
+    assert text.startswith("ALERT session=vm-1") and "missed=14/16" in text
+    assert text.count("position ") == 3 and "11 more missed positions" in text
+    assert format_alert(alert).count("position ") == 14

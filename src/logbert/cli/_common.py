@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from logbert.config import LogBertConfig, load_config
 from logbert.errors import LogBertError
@@ -50,10 +51,10 @@ def library_errors() -> Iterator[None]:
     try:
         yield
     except LogBertError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")  # user text: "[instance: …]" is not markup
         raise typer.Exit(code=1) from None
     except FileNotFoundError as exc:
-        err_console.print(f"[bold red]error:[/] file not found: {exc.filename}")
+        err_console.print(f"[bold red]error:[/] file not found: {escape(str(exc.filename))}")
         raise typer.Exit(code=1) from None
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from logbert.errors import LogBertError
 from logbert.streaming import StreamLimits
+from logbert.streaming.stats import StreamStats
 
 _DEFAULT_LIMITS = StreamLimits()
 
@@ -95,20 +96,32 @@ def tail(
     from logbert import api
     from logbert.streaming.tail import TailOptions, run_tail
 
+    def status(stats: StreamStats) -> None:
+        typer.echo(_counts(stats, prefix="tail: so far "), err=True)
+
     try:
         limits = StreamLimits(**_limits(max_open_sessions, idle_timeout, max_window_len))
         detector = api.load_detector(artifact, need_parser=True)
-        stats = run_tail(
-            detector, file, limits, TailOptions(follow=follow, from_end=from_end, json_output=json_output), sys.stdout
+        window = detector.config.window
+        typer.echo(
+            f"tail: scoring {file} with {artifact} ({window.mode} windows of at most {window.max_len} keys, "
+            f"threshold {detector.threshold:.4f}); alerts on stdout, progress here"
+            + ("; Ctrl-C stops" if follow else ""),
+            err=True,
         )
+        opts = TailOptions(follow=follow, from_end=from_end, json_output=json_output)
+        stats = run_tail(detector, file, limits, opts, sys.stdout, on_status=status)
     except (LogBertError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(
-        f"lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
+    typer.echo(_counts(stats, prefix="tail: "), err=True)
+
+
+def _counts(stats: StreamStats, prefix: str) -> str:
+    return (
+        f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
         f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={stats.windows_scored} "
-        f"alerts={stats.alerts}",
-        err=True,
+        f"alerts={stats.alerts}"
     )
 
 

@@ -15,13 +15,13 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from logbert.errors import InputDataError
-from logbert.streaming.engine import AlertRecord, StreamEngine, StreamLimits
+from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
 
@@ -36,25 +36,28 @@ class TailOptions:
     batch_lines: int = 1000  # most lines per ingest call
     batch_wait_s: float = 0.1  # how long a partial batch waits for more lines
     json_output: bool = False  # one JSON object per alert instead of text
+    status_interval_s: float = 10.0  # how often `on_status` hears how far scoring has got
+    misses_shown: int = 3  # text alerts list the first few misses (all of them in JSON)
 
 
 class AlertPrinter:
     """Alert sink that writes each alert to a text stream (thread-safe)."""
 
-    def __init__(self, out: TextIO, json_output: bool) -> None:
+    def __init__(self, out: TextIO, json_output: bool, misses_shown: int = 3) -> None:
         self.out = out
         self.json_output = json_output
+        self.misses_shown = misses_shown
         self._lock = threading.Lock()
 
     def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
         with self._lock:
             for a in alerts:
-                self.out.write(format_alert(a, self.json_output))
+                self.out.write(format_alert(a, self.json_output, self.misses_shown))
             self.out.flush()
 
 
-def format_alert(a: AlertRecord, json_output: bool = False) -> str:
-    """One alert as text (several lines) or as one JSON line."""
+def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | None = None) -> str:
+    """One alert as text (a summary line, then the first ``misses_shown`` misses) or as one JSON line."""
     if json_output:
         return json.dumps(asdict(a), ensure_ascii=False, default=str) + "\n"
     lines = [
@@ -62,13 +65,16 @@ def format_alert(a: AlertRecord, json_output: bool = False) -> str:
         f"threshold={a.threshold:.4f} missed={a.n_misses}/{a.n_keys} unknown={a.n_unknown} "
         f"lines={a.first_line_no}-{a.last_line_no}"
     ]
-    for m in a.misses:
+    shown = a.misses if misses_shown is None else a.misses[:misses_shown]
+    for m in shown:
         seen = "<unseen template>" if m.template is None else m.template
         expected = ", ".join(f"{e.template} ({e.probability:.1%})" for e in m.expected)
         lines.append(f"  position {m.position} (line {m.line_no}): seen {seen}")
         if m.raw is not None:
             lines.append(f"    raw: {m.raw}")
         lines.append(f"    expected: {expected}")
+    if len(shown) < len(a.misses):
+        lines.append(f"  ... {len(a.misses) - len(shown)} more missed positions (--json shows every one)")
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +131,7 @@ def run_tail(
     out: TextIO,
     stop: threading.Event | None = None,
     stdin: BinaryIO | None = None,
+    on_status: Callable[[StreamStats], None] | None = None,
 ) -> StreamStats:
     """Score ``source`` (a path, or ``-`` for stdin) until EOF or ``stop``; returns final stats.
 
@@ -145,8 +152,9 @@ def run_tail(
             raise InputDataError(f"not a file: {path}")
         reader = threading.Thread(target=_follow_file, args=(path, opts, lines, stop), daemon=True)
         name = path.name
-    engine = StreamEngine(detector, limits, alert_sink=AlertPrinter(out, opts.json_output))
+    engine = StreamEngine(detector, limits, alert_sink=AlertPrinter(out, opts.json_output, opts.misses_shown))
     reader.start()
+    next_status = time.monotonic() + opts.status_interval_s
     try:
         done = False
         while not done and not stop.is_set():
@@ -162,11 +170,24 @@ def run_tail(
                     break
                 batch.append(item)
             if batch:
-                engine.ingest(batch, source=name)
+                _ingest_waiting(engine, batch, name)
             engine.expire_idle()
+            if on_status is not None and time.monotonic() >= next_status:
+                on_status(engine.stats())
+                next_status = time.monotonic() + opts.status_interval_s
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        engine.shutdown()
+        engine.shutdown(timeout=None)  # every line read is scored before tail returns
     return engine.stats()
+
+
+def _ingest_waiting(engine: StreamEngine, batch: list[bytes], source: str) -> None:
+    """Back-pressure: while the scoring queue is full, wait for the scorer instead of failing."""
+    while True:
+        try:
+            engine.ingest(batch, source=source)
+            return
+        except Overloaded:
+            engine.drain(1.0)
