@@ -72,6 +72,8 @@ def serve(
     if not artifact.is_dir():
         typer.echo(f"error: artifact directory not found: {artifact}", err=True)
         raise typer.Exit(code=1)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

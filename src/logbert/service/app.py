@@ -150,7 +150,11 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
         app.state.store = store
         app.state.phase = "ready"
         reaper = asyncio.create_task(_reap_idle(store, settings.idle_check_interval_s))
-        logger.info("logbert service ready (alerts in %s)", settings.alerts_db)
+        base = f"http://{settings.host}:{settings.port}"
+        logger.info(
+            "logbert service ready: dashboard %s/dashboard/, API docs %s/docs, metrics %s/metrics (alerts in %s)",
+            base, base, base, settings.alerts_db,
+        )
         try:
             yield
         finally:
