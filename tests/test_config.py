@@ -48,3 +48,12 @@ def test_unknown_key_suggests_the_closest_ones() -> None:
         load_config(None, {"train.epoch": 3})
     with pytest.raises(ConfigError, match="unknown config key 'nothing.like.it'$"):
         load_config(None, {"nothing.like.it": 3})
+
+
+def test_a_config_file_adjusts_a_preset(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text("[train]\nepochs = 3\n", encoding="utf-8")
+    hdfs = load_config(preset="hdfs")
+    layered = load_config(path, {"scoring.top_g": 2}, preset="hdfs")
+    assert layered.train.epochs == 3 and layered.scoring.top_g == 2  # the file, then the overrides
+    assert layered.parser == hdfs.parser and layered.scoring.score == hdfs.scoring.score  # the preset stays

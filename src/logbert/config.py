@@ -192,6 +192,17 @@ def config_from_dict(data: dict[str, Any]) -> LogBertConfig:
         raise ConfigError(f"invalid config: {exc}") from None
 
 
+def _layered(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the keys ``layer`` names replaced, section by section."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out
+
+
 def preset_names() -> list[str]:
     """Names of the built-in presets (``src/logbert/configs/*.toml``)."""
     files = resources.files("logbert.configs").iterdir()
@@ -201,15 +212,15 @@ def preset_names() -> list[str]:
 def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None, *, preset: str | None = None
 ) -> LogBertConfig:
-    """Defaults, then a built-in ``preset`` or the TOML file at ``path``, then dotted-key ``overrides``.
+    """Defaults, then a built-in ``preset``, then the TOML file at ``path``, then dotted-key ``overrides``.
+
+    Each layer changes only the keys it names, so a file can adjust a preset.
 
     Raises:
         ConfigError: the file is missing, is not TOML, holds an invalid value, or the preset is unknown.
     """
     data: dict[str, Any] = {}
     if preset is not None:
-        if path is not None:
-            raise ConfigError("give a config file or a preset, not both")
         if preset not in preset_names():
             raise ConfigError(f"unknown preset {preset!r}; built-in presets: {', '.join(preset_names())}")
         data = tomllib.loads(resources.files("logbert.configs").joinpath(f"{preset}.toml").read_text("utf-8"))
@@ -218,8 +229,9 @@ def load_config(
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            layer = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p} is not valid TOML: {exc}") from None
+        data = _layered(data, layer)
     config = config_from_dict(data)
     return config.with_overrides(overrides) if overrides else config

@@ -20,7 +20,7 @@ from logbert.errors import LogBertError
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
 
-ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file (see configs/ and docs).")
+ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file; applied on top of --preset.")
 PresetOption = typer.Option(
     None, "--preset", "-p", help="built-in settings: openstack, openstack_devstack, hdfs, bgl, thunderbird, keys."
 )
