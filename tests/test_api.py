@@ -178,3 +178,30 @@ def test_a_finished_artifact_is_not_overwritten_or_resumed_by_accident(
     with pytest.raises(InputDataError, match="nothing to resume"):
         api.train(log, result.artifact_dir, tiny_config(), labels=labels, resume=True, progress=False)
     assert (result.artifact_dir / "model.safetensors").read_bytes() == model  # untouched
+
+
+def test_the_threshold_can_be_chosen_at_use_time(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, log, _ = trained
+    assert (result.artifact_dir / "calibration.json").is_file() and "validation sessions" in result.threshold_basis
+    detector = api.load_detector(result.artifact_dir)
+    assert detector.calibration is not None and detector.calibration.threshold == detector.threshold
+    stored = detector.threshold
+    assert detector.use_threshold() == detector.calibration.describe() and detector.threshold == stored
+    assert "target false-alarm rate" in detector.use_threshold(target_fpr=0.5)
+    assert detector.threshold == detector.calibration.threshold_for(0.5) <= stored
+    detector.use_threshold(threshold=1e9)
+    assert not any(s.is_anomaly for s in api.score(detector, log))
+    with pytest.raises(InputDataError):
+        detector.use_threshold(threshold=1.0, target_fpr=0.1)
+
+
+def test_scored_sessions_say_where_and_why(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    result, log, _ = trained
+    detector = api.load_detector(result.artifact_dir)
+    sessions = api.score(detector, log, explain=True)
+    flagged = [s for s in sessions if s.is_anomaly]
+    assert flagged and all(s.misses for s in flagged) and not any(s.misses for s in sessions if not s.is_anomaly)
+    for s in sessions:
+        assert s.first_line_no is not None and s.last_line_no is not None and s.first_line_no <= s.last_line_no
+        assert s.threshold == detector.threshold and s.p_value is not None and 0 < s.p_value <= 1
+    assert [s.score for s in sessions] == [s.score for s in api.score(detector, log)]  # explain changes no score

@@ -76,3 +76,12 @@ class SessionResult:
     is_anomaly: bool
     n_keys: int
     n_unknown: int  # keys the vocabulary maps to UNK (template never seen in training)
+    threshold: float = float("nan")  # the threshold the decision used
+    # share of normal validation sessions scoring at least this high (conformal; small = rare); None
+    # when the artifact kept no validation scores
+    p_value: float | None = None
+    first_line_no: int | None = None  # source lines of the session (key-sequence files: None)
+    last_line_no: int | None = None
+    start_time: float | None = None  # epoch seconds of its first timestamped line
+    worst_window: int | None = None  # index of its worst window within the session
+    misses: tuple[PositionExplanation, ...] = ()  # of the worst window, with explain=True

@@ -106,3 +106,22 @@ def test_error_text_with_brackets_reaches_the_screen(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(api, "train", fake_train)
     result = runner.invoke(app, ["train", "x.log", "-o", "out"])
     assert result.exit_code == 1 and "[instance: abc] VM Started' [req-1]" in " ".join(result.output.split())
+
+
+def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) -> None:
+    import json
+
+    demo = runner.invoke(app, ["demo", "--out", str(tmp_path), "--instances", "40", "--epochs", "1"])
+    assert demo.exit_code == 0, demo.output
+    artifact, log = tmp_path / "artifact", tmp_path / "data" / "nova.log"
+    scored = runner.invoke(app, ["score", str(artifact), "-", "--threshold", "0.5"], input=log.read_bytes())
+    assert scored.exit_code == 0, scored.output
+    rows = [json.loads(line) for line in scored.stdout.splitlines()]
+    assert len(rows) == 40 and all(r["threshold"] == 0.5 for r in rows)
+    assert all(r["is_anomaly"] == (r["anomaly_score"] > 0.5) for r in rows)
+    assert all(r["first_line_no"] <= r["last_line_no"] and r["start_time"] for r in rows)
+    assert "given on the command line" in scored.stderr
+    table = runner.invoke(app, ["score", str(artifact), str(log), "--format", "table"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "first time" in table.output and "40 sessions" in table.output
+    bad = runner.invoke(app, ["score", str(artifact), str(log), "--format", "xml"])
+    assert bad.exit_code == 2

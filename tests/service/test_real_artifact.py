@@ -334,3 +334,16 @@ def test_an_artifact_without_a_parser_is_refused_at_start_up(real: Real, tmp_pat
         pass
     result = CliRunner().invoke(cli_app, ["tail", str(real.log), "-a", str(keys_only), "--no-follow"])
     assert result.exit_code == 1 and "no log parser" in result.output
+
+
+def test_the_service_decides_at_the_threshold_it_is_given(real: Real, tmp_path: Path) -> None:
+    calibration = real.detector.calibration
+    assert calibration is not None
+    for extra, expected in (
+        ({"threshold": 0.75}, 0.75),
+        ({"target_fpr": 0.5}, calibration.threshold_for(0.5)),
+        ({}, real.detector.threshold),
+    ):
+        settings = make_settings(tmp_path / str(len(extra)), artifact=real.artifact, **extra)
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/v1/info").json()["threshold"] == pytest.approx(expected)

@@ -104,6 +104,13 @@ class FakeDetector:
             )
         return out, reader.report
 
+    def use_threshold(self, threshold: float | None = None, target_fpr: float | None = None) -> str:
+        """What `api.Detector.use_threshold` does, for the CLI (no validation scores: no target rate)."""
+        if threshold is not None:
+            self.threshold = threshold
+            return "given on the command line"
+        return "stored in the artifact"
+
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
         with self._lock:
             self.batches.append(len(sequences))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import get_args
 
@@ -20,6 +27,7 @@ from logbert.cli._common import (
     library_errors,
 )
 from logbert.config import BaselineName
+from logbert.results import SessionResult
 
 
 def demo(
@@ -74,7 +82,8 @@ def train(
         f"lines: {rep.n_lines} read, {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "
         f"{rep.n_truncated} truncated, {rep.n_without_session} without a session id"
     )
-    console.print(f"threshold {result.threshold:.4f}; artifact: {result.artifact_dir}")
+    console.print(f"threshold {result.threshold:.4f}: {escape(result.threshold_basis)}")
+    console.print(f"artifact: {result.artifact_dir}")
     for warning in result.warnings:
         console.print(f"[bold yellow]warning:[/] {escape(warning)}")
 
@@ -107,36 +116,83 @@ def evaluate(
     console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {report_path}")
 
 
+ThresholdOption = typer.Option(None, "--threshold", help="decide with this threshold instead of the stored one")
+TargetFprOption = typer.Option(
+    None, "--target-fpr", min=0.0, max=1.0, help="decide at this false-alarm rate on normal sessions, e.g. 0.001"
+)
+
+
 def score(
     artifact: Path = typer.Argument(..., help="artifact directory"),
-    data: Path = typer.Argument(..., help="raw log or key file"),
-    out: Path | None = typer.Option(None, "--out", "-o", help="write JSON lines here instead of stdout"),
+    data: str = typer.Argument(..., help="raw log or key file, or - for standard input"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write here instead of stdout"),
     only_anomalies: bool = typer.Option(False, help="print only sessions over the threshold"),
+    threshold: float | None = ThresholdOption,
+    target_fpr: float | None = TargetFprOption,
+    explain: bool = typer.Option(False, "--explain", help="add the missed keys of each anomalous session"),
+    output_format: str = typer.Option("jsonl", "--format", help="jsonl (one JSON object per session) or table"),
 ) -> None:
-    """Score every session of DATA (higher = more anomalous), as JSON lines."""
+    """Score every session of DATA (higher = more anomalous): JSON lines, or a table."""
     from logbert import api
+    from logbert.cli.tables import scores_table
 
-    with library_errors():
-        results = api.score(artifact, data)
-    rows = [
-        json.dumps(
-            {
-                "session_id": r.session_id,
-                "anomaly_score": round(r.score, 6),
-                "is_anomaly": r.is_anomaly,
-                "n_keys": r.n_keys,
-                "n_unknown": r.n_unknown,
-            }
-        )
-        for r in results
-        if r.is_anomaly or not only_anomalies
-    ]
+    if output_format not in ("jsonl", "table"):
+        raise typer.BadParameter("expected jsonl or table", param_hint="--format")
+    with library_errors(), _input_file(data) as path:
+        detector = api.load_detector(artifact)
+        basis = detector.use_threshold(threshold, target_fpr)
+        results = [r for r in api.score(detector, path, explain=explain) if r.is_anomaly or not only_anomalies]
+    n_anomalous = sum(r.is_anomaly for r in results)
+    summary = f"{len(results)} sessions, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis})"
+    if output_format == "table":
+        console.print(scores_table(results, title=summary))
+        return
+    rows = [json.dumps(session_row(r), ensure_ascii=False) for r in results]
     if out is None:
         for row in rows:
             typer.echo(row)
+        err_console.print(escape(summary))
     else:
         out.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
-        console.print(f"{len(rows)} sessions written to {out} ({sum(r.is_anomaly for r in results)} anomalous)")
+        console.print(f"{len(rows)} sessions written to {out}; {escape(summary)}")
+
+
+def session_row(r: SessionResult) -> dict[str, object]:
+    """One scored session as JSON: the decision, how far above the threshold, where, and why."""
+    row: dict[str, object] = {
+        "session_id": r.session_id,
+        "anomaly_score": round(r.score, 6),
+        "threshold": round(r.threshold, 6),
+        "is_anomaly": r.is_anomaly,
+        "margin": round(r.score - r.threshold, 6),  # how far above (+) or below (-) the threshold
+        "p_value": None if r.p_value is None else round(r.p_value, 6),  # share of normal sessions this high
+        "n_keys": r.n_keys,
+        "n_unknown": r.n_unknown,
+        "first_line_no": r.first_line_no,
+        "last_line_no": r.last_line_no,
+        "start_time": _iso(r.start_time),
+        "worst_window": r.worst_window,
+    }
+    if r.misses:
+        row["misses"] = [dataclasses.asdict(m) for m in r.misses]
+    return row
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+
+
+@contextmanager
+def _input_file(data: str) -> Iterator[Path]:
+    """DATA as a path; ``-`` reads standard input into a temporary file first."""
+    if data != "-":
+        yield Path(data)
+        return
+    with tempfile.TemporaryDirectory(prefix="logbert-stdin-") as tmp:
+        path = Path(tmp) / "stdin.log"
+        with path.open("wb") as f:
+            shutil.copyfileobj(sys.stdin.buffer, f)
+        yield path
 
 
 def parse(

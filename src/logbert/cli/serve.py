@@ -49,6 +49,12 @@ def serve(
     max_open_sessions: int | None = _limit_option(*_OPEN, env=True),
     idle_timeout: float | None = _limit_option(*_IDLE, env=True),
     max_window_len: int | None = _limit_option(*_WINDOW, env=True),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="decide with this instead of the stored threshold (env LOGBERT_THRESHOLD)"
+    ),
+    target_fpr: float | None = typer.Option(
+        None, "--target-fpr", help="decide at this false-alarm rate on normal sessions (env LOGBERT_TARGET_FPR)"
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="log every HTTP request"),
 ) -> None:
@@ -58,7 +64,14 @@ def serve(
     from logbert.service.app import create_app
     from logbert.service.settings import Settings
 
-    overrides: dict[str, Any] = {"host": host, "port": port, "api_key": api_key, "alerts_db": alerts_db}
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "api_key": api_key,
+        "alerts_db": alerts_db,
+        "threshold": threshold,
+        "target_fpr": target_fpr,
+    }
     try:
         settings = Settings(
             artifact=artifact,
@@ -93,6 +106,10 @@ def tail(
     idle_timeout: float | None = _limit_option(*_IDLE, env=False),
     max_open_sessions: int | None = _limit_option(*_OPEN, env=False),
     max_window_len: int | None = _limit_option(*_WINDOW, env=False),
+    threshold: float | None = typer.Option(None, "--threshold", help="decide with this instead of the stored one"),
+    target_fpr: float | None = typer.Option(
+        None, "--target-fpr", help="decide at this false-alarm rate on normal sessions, e.g. 0.001"
+    ),
 ) -> None:
     """Score FILE as it grows (like tail -f) and print an alert per anomalous window."""
     from logbert import api
@@ -104,10 +121,11 @@ def tail(
     try:
         limits = StreamLimits(**_limits(max_open_sessions, idle_timeout, max_window_len))
         detector = api.load_detector(artifact, need_parser=True)
+        basis = detector.use_threshold(threshold, target_fpr)
         window = detector.config.window
         typer.echo(
             f"tail: scoring {file} with {artifact} ({window.mode} windows of at most {window.max_len} keys, "
-            f"threshold {detector.threshold:.4f}); alerts on stdout, progress here"
+            f"threshold {detector.threshold:.4f}: {basis}); alerts on stdout, progress here"
             + ("; Ctrl-C stops" if follow else ""),
             err=True,
         )

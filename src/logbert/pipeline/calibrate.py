@@ -11,13 +11,17 @@ scores its worst window), because the decision a user sees is per session:
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from logbert.config import ScoringConfig, TrainConfig
-from logbert.errors import InputDataError
+from logbert.errors import InputDataError, UnknownArtifact
 from logbert.evaluation.thresholds import f1_threshold, quantile_threshold
 from logbert.records import KeySequence
 
@@ -64,3 +68,106 @@ def labelled_val_anomalies(test: Sequence[KeySequence], scoring: ScoringConfig, 
     n = max(1, round(len(anomalous) * scoring.val_anomaly_fraction))
     rng = np.random.default_rng(train.seed)
     return {anomalous[i] for i in rng.choice(len(anomalous), size=n, replace=False)}
+
+
+#: The artifact file that records how the threshold was chosen and the validation scores behind it.
+CALIBRATION_FILE = "calibration.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """How a threshold was chosen, and the normal validation session scores it came from.
+
+    With exchangeable normal sessions, a new one scores above the ``k``-th smallest of ``n`` normal
+    validation scores with probability at most ``1 - k / (n + 1)`` (split conformal). The same scores
+    give :meth:`p_value` (how rare a score is among normal sessions) and :meth:`threshold_for` (the
+    threshold for a false-alarm target), by the one quantile rule.
+    """
+
+    method: str  # "normal_quantile" or "labelled_f1"
+    threshold: float
+    quantile: float
+    margin: float
+    normal_scores: tuple[float, ...]  # sorted, finite: the normal validation sessions' scores
+
+    @property
+    def n(self) -> int:
+        return len(self.normal_scores)
+
+    @property
+    def fpr_bound(self) -> float | None:
+        """The false-alarm rate the threshold guarantees on new normal sessions, when one holds.
+
+        None when it does not: a ``labelled_f1`` threshold, or too few validation sessions for the
+        quantile (the threshold is then their maximum).
+        """
+        if self.method != "normal_quantile" or not self.normal_scores:
+            return None
+        k = math.ceil((self.n + 1) * self.quantile - 1e-9)
+        return None if k > self.n else 1.0 - k / (self.n + 1)
+
+    def p_value(self, score: float) -> float:
+        """Conformal p-value: the share of normal sessions (validation ones plus this one) scoring at
+        least ``score``; small = rare among normal sessions. ``1 / (n + 1)`` is the smallest."""
+        at_least = self.n - bisect.bisect_left(self.normal_scores, score)
+        return (1 + at_least) / (self.n + 1)
+
+    def threshold_for(self, target_fpr: float) -> float:
+        """The threshold whose false-alarm rate on new normal sessions is at most ``target_fpr``.
+
+        Raises:
+            InputDataError: no validation scores, or ``target_fpr`` outside (0, 1).
+        """
+        if not 0.0 < target_fpr < 1.0:
+            raise InputDataError(f"target false-alarm rate must be in (0, 1), got {target_fpr}")
+        if not self.normal_scores:
+            raise InputDataError("this artifact kept no validation scores: a target false-alarm rate needs them")
+        return quantile_threshold(np.asarray(self.normal_scores), 1.0 - target_fpr, self.margin)
+
+    def describe(self) -> str:
+        """One line for people: how the threshold was chosen and what it promises."""
+        if self.method == "labelled_f1":
+            return f"F1-best on labelled validation sessions ({self.n} normal)"
+        bound = self.fpr_bound
+        base = f"quantile {self.quantile} of {self.n} normal validation sessions"
+        if bound is None:
+            need = math.ceil(self.quantile / (1 - self.quantile)) if self.quantile < 1 else None
+            more = f"; at least {need} are needed for that guarantee" if need else ""
+            return f"{base}: their maximum, no false-alarm guarantee{more}"
+        return f"{base}: a new normal session is flagged with probability <= {bound:.2%}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "method": self.method,
+            "threshold": self.threshold,
+            "quantile": self.quantile,
+            "margin": self.margin,
+            "fpr_bound": self.fpr_bound,
+            "normal_scores": list(self.normal_scores),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        """Raises: UnknownArtifact on a malformed record."""
+        try:
+            scores = tuple(sorted(float(s) for s in data["normal_scores"]))
+            if not all(math.isfinite(s) for s in scores):
+                raise ValueError("non-finite score")
+            return cls(
+                str(data["method"]), float(data["threshold"]), float(data["quantile"]), float(data["margin"]), scores
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnknownArtifact(f"{CALIBRATION_FILE} is malformed: {exc}") from None
+
+
+def calibration(scoring: ScoringConfig, threshold: float, normal_scores: npt.ArrayLike) -> Calibration:
+    """The record of a threshold chosen by :func:`choose_threshold` from these normal session scores."""
+    scores = np.asarray(normal_scores, dtype=np.float64)
+    finite = np.sort(scores[np.isfinite(scores)])
+    return Calibration(
+        scoring.threshold,
+        float(threshold),
+        scoring.threshold_quantile,
+        scoring.threshold_margin,
+        tuple(float(s) for s in finite),
+    )

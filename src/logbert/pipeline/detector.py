@@ -7,19 +7,21 @@ implements the streaming engine's ``Scorer`` protocol (``config``, ``threshold``
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
-from logbert.errors import UnknownArtifact
+from logbert.errors import InputDataError, UnknownArtifact
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader
+from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
-from logbert.pipeline.sessions import session_scores, session_windows
+from logbert.pipeline.sessions import session_windows, worst_windows
 from logbert.pipeline.split import key_sessions
 from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
@@ -42,7 +44,36 @@ class Detector:
         self.directory = directory
         self.config: LogBertConfig = model.config
         self.threshold: float = float(model.threshold_)
+        self.calibration = _read_calibration(directory)
         self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
+
+    def use_threshold(self, threshold: float | None = None, target_fpr: float | None = None) -> str:
+        """Decide with another threshold than the stored one, from now on; returns how it was chosen.
+
+        Args:
+            threshold: an explicit value (higher = fewer alerts).
+            target_fpr: a false-alarm rate on normal sessions, turned into a threshold by the
+                training quantile rule over the artifact's normal validation scores.
+
+        Raises:
+            InputDataError: both given, a target outside (0, 1), or an artifact without validation scores.
+        """
+        if threshold is not None and target_fpr is not None:
+            raise InputDataError("give a threshold or a target false-alarm rate, not both")
+        if target_fpr is not None:
+            if self.calibration is None:
+                raise InputDataError(f"{self.directory} has no {CALIBRATION_FILE}: retrain it to use a target rate")
+            self.threshold = self.calibration.threshold_for(target_fpr)
+            n = self.calibration.n
+            return f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {n} validation sessions"
+        if threshold is not None:
+            self.threshold = float(threshold)
+            return "given on the command line"
+        return self.calibration.describe() if self.calibration is not None else "stored in the artifact"
+
+    def p_value(self, score: float) -> float | None:
+        """How rare ``score`` is among normal validation sessions (None without their scores)."""
+        return None if self.calibration is None else self.calibration.p_value(score)
 
     def template(self, key_id: int) -> str | None:
         """The template of a key id (``"key <id>"`` for key-file artifacts; None for UNK)."""
@@ -160,27 +191,56 @@ class Detector:
             )
         return results
 
-    def score_sessions(self, sequences: Sequence[KeySequence]) -> list[SessionResult]:
+    def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
         """Score whole sessions: each scores its worst window (see :mod:`logbert.pipeline.sessions`).
 
-        Sessions with no window at least ``window.min_len`` keys long are left out (logged).
+        With ``explain``, anomalous sessions carry the misses of their worst window. Sessions with
+        no window at least ``window.min_len`` keys long are left out (logged).
         """
-        scores = session_scores(self.model, sequences, self.config.window)
+        scores, windows, worst = worst_windows(self.model, sequences, self.config.window)
         _, skipped = session_windows(sequences, self.config.window)
         if skipped:
             logger.info("%d windows shorter than window.min_len were not scored", len(skipped))
-        return [
-            SessionResult(
-                session_id=seq.session_id,
-                label=seq.label,
-                score=float(score),
-                is_anomaly=bool(score > self.threshold),
-                n_keys=len(seq.key_ids),
-                n_unknown=self.n_unknown(seq.key_ids),
+        flagged = [j for s, j in zip(scores, worst, strict=True) if j is not None and s > self.threshold]
+        explained: dict[int, SequenceScore] = {}
+        if explain and flagged:
+            scored = self.score_sequences([windows[j] for j in flagged], explain=True)
+            explained = dict(zip(flagged, scored, strict=True))
+        results = []
+        for seq, score, j in zip(sequences, scores, worst, strict=True):
+            if j is None:
+                continue
+            results.append(
+                SessionResult(
+                    session_id=seq.session_id,
+                    label=seq.label,
+                    score=float(score),
+                    is_anomaly=bool(score > self.threshold),
+                    n_keys=len(seq.key_ids),
+                    n_unknown=self.n_unknown(seq.key_ids),
+                    threshold=self.threshold,
+                    p_value=self.p_value(float(score)),
+                    first_line_no=seq.line_nos[0] if seq.line_nos else None,
+                    last_line_no=seq.line_nos[-1] if seq.line_nos else None,
+                    start_time=seq.start_time,
+                    worst_window=windows[j].window_index,
+                    misses=explained[j].misses if j in explained else (),
+                )
             )
-            for seq, score in zip(sequences, scores, strict=True)
-            if score > -float("inf")
-        ]
+        return results
+
+
+def _read_calibration(directory: Path) -> Calibration | None:
+    path = directory / CALIBRATION_FILE
+    if not path.is_file():
+        return None  # an artifact from before calibration records
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UnknownArtifact(f"{path} is unreadable: {exc}") from None
+    if not isinstance(data, dict):
+        raise UnknownArtifact(f"{path} is not a calibration record")
+    return Calibration.from_dict(data)
 
 
 def load_detector(path: str | Path, *, need_parser: bool = False) -> Detector:
@@ -207,8 +267,8 @@ def load_detector(path: str | Path, *, need_parser: bool = False) -> Detector:
     return Detector(model, parser, directory)
 
 
-def score(artifact: str | Path | Detector, data: str | Path) -> list[SessionResult]:
+def score(artifact: str | Path | Detector, data: str | Path, *, explain: bool = False) -> list[SessionResult]:
     """Score every session (or window) of ``data``; higher score = more anomalous."""
     detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
     sequences, _ = detector.read(data)
-    return detector.score_sessions(sequences)
+    return detector.score_sessions(sequences, explain=explain)

@@ -23,7 +23,7 @@ from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
 from logbert.evaluation.report import write_json
-from logbert.pipeline.calibrate import choose_threshold, labelled_val_anomalies
+from logbert.pipeline.calibrate import CALIBRATION_FILE, calibration, choose_threshold, labelled_val_anomalies
 from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import session_scores, session_windows
@@ -50,6 +50,7 @@ class TrainResult:
     train_seconds: float
     read_report: ReadReport
     skipped: list[SkippedSequence]
+    threshold_basis: str = ""  # how the threshold was chosen and what it promises (Calibration.describe)
     warnings: list[str] = field(default_factory=list)  # things a user should act on
 
 
@@ -126,7 +127,9 @@ def train(
     normal_scores = session_scores(detector, split.val, config.window)
     abnormal_scores = session_scores(detector, val_abnormal, config.window) if val_abnormal else None
     detector.threshold_ = choose_threshold(config.scoring, normal_scores, abnormal_scores)
+    record = calibration(config.scoring, detector.threshold_, normal_scores)
     detector.save(out, parser_state=split.parser.to_dict() if split.parser is not None else None)
+    write_json(record.to_dict(), out / CALIBRATION_FILE)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     write_json(
         {
@@ -152,11 +155,13 @@ def train(
         train_seconds=train_seconds,
         read_report=corpus.report,
         skipped=skipped,
+        threshold_basis=record.describe(),
     )
     result.warnings.extend(_warnings(result, config))
     write_json(
         {
             "threshold": result.threshold,
+            "threshold_basis": result.threshold_basis,
             "n_train_sessions": result.n_train_sessions,
             "n_val_sessions": result.n_val_sessions,
             "n_test_sessions": result.n_test_sessions,

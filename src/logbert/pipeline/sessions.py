@@ -55,9 +55,27 @@ def session_scores(
     """
     if unit == "session":
         return score_unique(scorer, [s.key_ids for s in sessions])
+    scores, _, _ = worst_windows(scorer, sessions, window)
+    return scores
+
+
+def worst_windows(
+    scorer: SequenceScorer, sessions: Sequence[KeySequence], window: WindowConfig
+) -> tuple[FloatArray, list[KeySequence], list[int | None]]:
+    """Per session (input order): its worst window's score, and which window that is.
+
+    Returns:
+        ``(scores, windows, worst)``: ``scores[i]`` is the maximum over session ``i``'s windows
+        (``-inf`` without a window), ``windows`` every window, ``worst[i]`` the index into
+        ``windows`` of the first window reaching that maximum (None without a window).
+    """
     windows, _ = session_windows(sessions, window)
-    scores = score_unique(scorer, [w.key_ids for w in windows])
+    window_scores = score_unique(scorer, [w.key_ids for w in windows])
     position = {s.session_id: i for i, s in enumerate(sessions)}
-    out = np.full(len(sessions), -np.inf)
-    np.maximum.at(out, np.array([position[w.session_id] for w in windows], dtype=np.int64), scores)
-    return out
+    scores = np.full(len(sessions), -np.inf)
+    worst: list[int | None] = [None] * len(sessions)
+    for j, (w, score) in enumerate(zip(windows, window_scores, strict=True)):
+        i = position[w.session_id]
+        if score > scores[i]:
+            scores[i], worst[i] = score, j
+    return scores, windows, worst

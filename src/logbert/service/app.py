@@ -130,7 +130,10 @@ def load_artifact(settings: Settings) -> Scorer:
 
     if settings.artifact is None:
         raise UnknownArtifact("no artifact: set LOGBERT_ARTIFACT or pass it to `logbert serve`")
-    return api.load_detector(settings.artifact, need_parser=True)
+    detector = api.load_detector(settings.artifact, need_parser=True)
+    basis = detector.use_threshold(settings.threshold, settings.target_fpr)
+    logger.info("threshold %.4f (%s)", detector.threshold, basis)
+    return detector
 
 
 def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:

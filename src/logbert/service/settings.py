@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     alerts_db: Path = Path("logbert_alerts.sqlite3")  # SQLite file; ":memory:" keeps nothing
     close_wait_s: float = Field(30.0, gt=0)  # how long a close request waits for its scores
     shutdown_timeout_s: float = Field(30.0, gt=0)  # graceful shutdown: time to score what is left
+    threshold: float | None = None  # decide with this instead of the artifact's stored threshold
+    target_fpr: float | None = Field(None, gt=0, lt=1)  # or: the threshold for this false-alarm rate
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (the dashboard needs none)
 
     @model_validator(mode="after")
