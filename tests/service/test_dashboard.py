@@ -57,3 +57,24 @@ def test_dashboard_shows_rate_alerts_scores_and_top_sessions(tmp_path: Path) -> 
             assert page.evaluate("document.querySelectorAll('script').length") == 1  # raw lines are text, not HTML
         finally:
             browser.close()
+
+
+def test_api_docs_render_without_the_internet(tmp_path: Path) -> None:
+    """/docs loads Swagger UI from the service itself: the page works on a machine with no way out."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser: {CHROMIUM} is absent (install it with `apt-get install -y chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with live_server(make_settings(tmp_path), FakeDetector()) as base, sync_api.sync_playwright() as pw:
+        html = httpx.get(f"{base}/docs").text
+        assert "swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            outside: list[str] = []
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None)
+            page.goto(f"{base}/docs")
+            page.wait_for_selector(".opblock-summary-path", timeout=10_000)  # the operations are listed
+            assert "/v1/ingest" in page.inner_text(".swagger-ui")
+            assert outside == []
+        finally:
+            browser.close()

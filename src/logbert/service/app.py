@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logbert.errors import LogBertError, UnknownArtifact
@@ -169,7 +170,9 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
             logger.info("logbert service stopped (all windows scored: %s)", flushed)
             app.state.store = None
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from the installed
+    # package instead of a CDN, so the API docs work on a machine with no way out
+    app = FastAPIOffline(
         title="logbert",
         summary="Streaming LogBERT log anomaly detection",
         version=_version(),
@@ -183,6 +186,7 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     for module in (ingest, sessions, alerts, info, health, metrics):
         app.include_router(module.router)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
+
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
