@@ -125,3 +125,14 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert table.exit_code == 0 and "first time" in table.output and "40 sessions" in table.output
     bad = runner.invoke(app, ["score", str(artifact), str(log), "--format", "xml"])
     assert bad.exit_code == 2
+
+
+def test_verbose_is_accepted_after_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logbert.cli as cli
+
+    seen: list[bool] = []
+    monkeypatch.setattr(cli, "setup_logging", seen.append)
+    monkeypatch.setattr("sys.argv", ["logbert", "version", "-v"])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 0 and seen == [True]

@@ -294,3 +294,14 @@ def test_real_uvicorn_on_loopback_serves_and_flushes_on_shutdown(tmp_path: Path)
     alerts, total = store.list_alerts(AlertFilter())
     store.close()
     assert total == 1 and alerts[0].session_id == "vm-5"
+
+
+def test_an_alert_store_belongs_to_one_artifact(tmp_path: Path) -> None:
+    from logbert.service.alerts import AlertStoreError
+
+    db = tmp_path / "alerts.sqlite3"
+    SQLiteAlertStore(db, artifact_id="a" * 64).close()
+    SQLiteAlertStore(db, artifact_id="a" * 64).close()  # the same artifact: reopens
+    SQLiteAlertStore(db).close()  # no identity to check (an injected detector)
+    with pytest.raises(AlertStoreError, match="alerts of another artifact"):
+        SQLiteAlertStore(db, artifact_id="b" * 64)

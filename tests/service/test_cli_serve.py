@@ -182,3 +182,16 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     assert text.startswith("ALERT session=vm-1") and "missed=14/16" in text
     assert text.count("position ") == 3 and "11 more missed positions" in text
     assert format_alert(alert).count("position ") == 14
+
+
+def test_serve_refuses_the_alert_store_of_another_artifact(tmp_path: Path) -> None:
+    from logbert.service.app import check_alert_store
+    from logbert.service.settings import Settings
+
+    db = tmp_path / "alerts.sqlite3"
+    for name in ("nova", "bgl"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "meta.json").write_text(f'{{"artifact": "{name}"}}')
+    check_alert_store(Settings(artifact=tmp_path / "nova", alerts_db=db))
+    result = runner.invoke(cli_app, ["serve", str(tmp_path / "bgl"), "--alerts-db", str(db)])
+    assert result.exit_code == 1 and "alerts of another artifact" in result.output

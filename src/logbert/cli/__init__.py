@@ -1,5 +1,7 @@
 """The ``logbert`` command line: thin commands over :mod:`logbert.api`."""
 
+import sys
+
 import typer
 
 from logbert.cli import bench, pipeline, serve
@@ -26,5 +28,11 @@ serve.register(app)
 bench.register(app)
 
 
+#: The app-wide options, accepted anywhere on the command line (Click only takes them before the command).
+_GLOBAL_FLAGS = ("-v", "--verbose")
+
+
 def main() -> None:
-    app()
+    args = sys.argv[1:]
+    front = [a for a in args if a in _GLOBAL_FLAGS]
+    app(args=front + [a for a in args if a not in _GLOBAL_FLAGS])

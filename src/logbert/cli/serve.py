@@ -61,7 +61,7 @@ def serve(
     """Serve the REST API, metrics and the live dashboard for ARTIFACT (see /docs)."""
     import uvicorn
 
-    from logbert.service.app import create_app
+    from logbert.service.app import check_alert_store, create_app
     from logbert.service.settings import Settings
 
     overrides: dict[str, Any] = {
@@ -85,6 +85,11 @@ def serve(
     if not artifact.is_dir():
         typer.echo(f"error: artifact directory not found: {artifact}", err=True)
         raise typer.Exit(code=1)
+    try:  # the alert store must belong to this artifact: say so now, not in a start-up traceback
+        check_alert_store(settings)
+    except LogBertError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_session ON alerts (session_id);
 CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at);
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _COLUMNS = (
     "id, created_at, session_id, source, window_index, anomaly_score, threshold, n_keys, n_misses,"
@@ -75,7 +76,13 @@ class SQLiteAlertStore:
         AlertStoreError: the file cannot be opened (e.g. a directory, or not a database).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, artifact_id: str | None = None) -> None:
+        """Open (or create) the store; ``artifact_id`` ties it to one artifact's alerts.
+
+        Raises:
+            AlertStoreError: unusable file, or a store tied to another artifact (its alerts would
+                mix with this one's: a BGL service listing OpenStack alerts).
+        """
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +92,21 @@ class SQLiteAlertStore:
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+            if artifact_id is not None:
+                self._bind(artifact_id)
         except sqlite3.Error as exc:
             raise AlertStoreError(f"cannot open alerts database {self.path}: {exc}") from None
+
+    def _bind(self, artifact_id: str) -> None:
+        row = self._conn.execute("SELECT value FROM store_meta WHERE key = 'artifact_id'").fetchone()
+        if row is None:
+            self._conn.execute("INSERT INTO store_meta (key, value) VALUES ('artifact_id', ?)", (artifact_id,))
+        elif row[0] != artifact_id:
+            self._conn.close()
+            raise AlertStoreError(
+                f"{self.path} holds the alerts of another artifact ({row[0][:12]}…, this one is {artifact_id[:12]}…): "
+                "give this service its own --alerts-db (or LOGBERT_ALERTS_DB)"
+            )
 
     def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
         """Store alerts (one transaction)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -120,6 +121,23 @@ class TimingMiddleware:
             self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(time.perf_counter() - t0)
 
 
+def _artifact_id(artifact: Path | None) -> str | None:
+    """SHA-256 of the artifact's meta.json (which holds the hash of every other file): its identity."""
+    meta = None if artifact is None else artifact / "meta.json"
+    if meta is None or not meta.is_file():
+        return None  # an injected detector (tests) or nothing to tie the store to
+    return hashlib.sha256(meta.read_bytes()).hexdigest()
+
+
+def check_alert_store(settings: Settings) -> None:
+    """Open and close the alert store once: a store of another artifact is refused before start-up.
+
+    Raises:
+        AlertStoreError: unusable file, or alerts of another artifact.
+    """
+    SQLiteAlertStore(settings.alerts_db, artifact_id=_artifact_id(settings.artifact)).close()
+
+
 def load_artifact(settings: Settings) -> Scorer:
     """``api.load_detector(settings.artifact, need_parser=True)``.
 
@@ -149,7 +167,7 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = detector if detector is not None else await to_thread.run_sync(load_artifact, settings)
-        alert_store = SQLiteAlertStore(settings.alerts_db)
+        alert_store = SQLiteAlertStore(settings.alerts_db, artifact_id=_artifact_id(settings.artifact))
         store = SessionStore(loaded, settings, alert_store)
         app.state.store = store
         app.state.phase = "ready"
