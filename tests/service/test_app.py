@@ -305,3 +305,24 @@ def test_an_alert_store_belongs_to_one_artifact(tmp_path: Path) -> None:
     SQLiteAlertStore(db).close()  # no identity to check (an injected detector)
     with pytest.raises(AlertStoreError, match="alerts of another artifact"):
         SQLiteAlertStore(db, artifact_id="b" * 64)
+
+
+def test_one_shot_scoring_answers_per_session_and_leaves_the_stream_alone(client: TestClient) -> None:
+    lines = vm_lines("vm-1", [0, 1, 2, 3]) + vm_lines("vm-2", [0, 42, 2, 3]) + ["", "no key here"]
+    r = client.post("/v1/score", json={"lines": lines})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["received"] == 10 and body["threshold"] == 0.0
+    assert [(x["reason"], x["line_no"]) for x in body["rejections"]] == [("empty", 9), ("malformed", 10)]
+    by_id = {s["session_id"]: s for s in body["sessions"]}
+    assert set(by_id) == {"vm-1", "vm-2"}
+    assert not by_id["vm-1"]["is_anomaly"] and by_id["vm-2"]["is_anomaly"]
+    assert by_id["vm-2"]["first_line_no"] == 5 and by_id["vm-2"]["last_line_no"] == 8
+    assert by_id["vm-2"]["misses"][0]["template"] is None  # k42: never seen
+    stats = client.get("/v1/stats").json()["values"]
+    assert stats["lines_received"] == 0 and client.get("/v1/sessions").json()["sessions"] == []
+    keys = client.post("/v1/score", json={"sequences": [{"session_id": "a", "keys": [1, 2, 3]},
+                                                        {"session_id": "b", "keys": [3, 2, 1]}],
+                                          "only_anomalies": True}).json()
+    assert [s["session_id"] for s in keys["sessions"]] == ["b"]
+    assert client.post("/v1/score", json={"lines": ["x"], "sequences": []}).status_code == 422

@@ -347,3 +347,18 @@ def test_the_service_decides_at_the_threshold_it_is_given(real: Real, tmp_path: 
         settings = make_settings(tmp_path / str(len(extra)), artifact=real.artifact, **extra)
         with TestClient(create_app(settings)) as client:
             assert client.get("/v1/info").json()["threshold"] == pytest.approx(expected)
+
+
+def test_one_shot_scoring_equals_offline_scoring(real: Real, tmp_path: Path) -> None:
+    """POST /v1/score on the whole log gives `logbert score`'s sessions, scores and decisions."""
+    settings = make_settings(tmp_path, artifact=real.artifact)
+    with TestClient(create_app(settings)) as client:
+        body = client.post("/v1/score", json={"lines": real.lines, "explain": True}).json()
+    online = {s["session_id"]: s for s in body["sessions"]}
+    assert set(online) == set(real.offline)
+    for sid, offline in real.offline.items():
+        assert online[sid]["score"] == pytest.approx(offline.score, abs=1e-12)
+        assert online[sid]["is_anomaly"] == offline.is_anomaly
+        where = (online[sid]["first_line_no"], online[sid]["last_line_no"])
+        assert where == (offline.first_line_no, offline.last_line_no)
+        assert bool(online[sid]["misses"]) == offline.is_anomaly

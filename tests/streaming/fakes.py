@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from logbert.config import LogBertConfig, ModelConfig, ParserConfig, WindowConfig, WindowMode
 from logbert.parsing.reader import LineReader
 from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport
-from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore
+from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
+from logbert.windowing.windows import split_long
 
 N_KNOWN = 10
 _TOKEN = re.compile(r"\bk(\d+)\b")
@@ -119,6 +120,34 @@ class FakeDetector:
         if self.score_delay_s:
             time.sleep(self.score_delay_s)
         return [self._score(s, explain) for s in sequences]
+
+    def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
+        """Each session scores its worst window (windows of at most max_len keys), like `api.Detector`."""
+        out = []
+        for seq in sequences:
+            windows, _ = split_long(seq, self.config.window.max_len, self.config.window.min_len)
+            if not windows:
+                continue
+            scores = [self._score(w, explain) for w in windows]
+            worst = max(range(len(scores)), key=lambda i: scores[i].anomaly_score)
+            best = scores[worst]
+            out.append(
+                SessionResult(
+                    session_id=seq.session_id,
+                    label=seq.label,
+                    score=best.anomaly_score,
+                    is_anomaly=best.is_anomaly,
+                    n_keys=len(seq.key_ids),
+                    n_unknown=sum(k == UNK_KEY for k in seq.key_ids),
+                    threshold=self.threshold,
+                    first_line_no=seq.line_nos[0] if seq.line_nos else None,
+                    last_line_no=seq.line_nos[-1] if seq.line_nos else None,
+                    start_time=seq.start_time,
+                    worst_window=worst,
+                    misses=best.misses if best.is_anomaly else (),
+                )
+            )
+        return out
 
     def _score(self, s: KeySequence, explain: bool) -> SequenceScore:
         keys = s.key_ids

@@ -21,13 +21,7 @@ from logbert.errors import InputDataError
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.reader import read_log
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
-from logbert.windowing.windows import (
-    find_session_ids,
-    session_id_pattern,
-    session_rows,
-    time_window_rows,
-    window_bounds,
-)
+from logbert.windowing.windows import find_session_ids, session_id_pattern, unit_rows
 
 logger = logging.getLogger(__name__)
 
@@ -125,28 +119,15 @@ def _units(path: str | Path, lines: Sequence[LogLine], config: LogBertConfig) ->
     """Sessions by id (mode ``session``), or sliding / time windows, each its own unit."""
     window = config.window
     stamps = [ln.timestamp for ln in lines]
-    if window.mode == "session":
-        pattern = session_id_pattern(window)
-        rows_by_id, n_without = session_rows([find_session_ids(line_text_for_sessions(ln), pattern) for ln in lines])
-        if not rows_by_id:
-            raise InputDataError(
-                f"{path}: no line names a session id (pattern {pattern.pattern!r}); "
-                "set window.session_pattern or use window.mode = 'sliding'"
-            )
-        groups = list(rows_by_id.items())
-        return [LineSession(sid, tuple(rows), None, _first_time(stamps, rows)) for sid, rows in groups], n_without
-    if window.mode == "sliding":
-        bounds = window_bounds(len(lines), window.window_size, window.stride)
-        rows_per_window = [list(range(start, end)) for start, end in bounds]
-        prefix = "w"
-    else:
-        rows_per_window = time_window_rows(stamps, window.time_window_s)
-        prefix = "t"
-    units = [
-        LineSession(f"{prefix}{i}", tuple(rows), None, _first_time(stamps, rows))
-        for i, rows in enumerate(rows_per_window)
-    ]
-    return units, 0
+    pattern = session_id_pattern(window) if window.mode == "session" else None
+    ids = [find_session_ids(line_text_for_sessions(ln), pattern) for ln in lines] if pattern else [()] * len(lines)
+    units, n_without = unit_rows(ids, stamps, window)
+    if pattern is not None and not units:
+        raise InputDataError(
+            f"{path}: no line names a session id (pattern {pattern.pattern!r}); "
+            "set window.session_pattern or use window.mode = 'sliding'"
+        )
+    return [LineSession(uid, tuple(rows), None, _first_time(stamps, rows)) for uid, rows in units], n_without
 
 
 def _first_time(stamps: Sequence[float | None], rows: Sequence[int]) -> float | None:

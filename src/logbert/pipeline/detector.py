@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class Detector:
         self.config: LogBertConfig = model.config
         self.threshold: float = float(model.threshold_)
         self.calibration = _read_calibration(directory)
+        # the streaming worker and one-shot requests may call at the same time: one model call at a time
+        self._model_lock = threading.RLock()
         self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
 
     def use_threshold(self, threshold: float | None = None, target_fpr: float | None = None) -> str:
@@ -154,7 +157,8 @@ class Detector:
         """
         if not sequences:
             return []
-        out = self.model.scores([list(s.key_ids) for s in sequences], details=explain)
+        with self._model_lock:
+            out = self.model.scores([list(s.key_ids) for s in sequences], details=explain)
         chosen = pick_score(out, self.config.scoring.score)
         results: list[SequenceScore] = []
         for i, seq in enumerate(sequences):
@@ -197,7 +201,8 @@ class Detector:
         With ``explain``, anomalous sessions carry the misses of their worst window. Sessions with
         no window at least ``window.min_len`` keys long are left out (logged).
         """
-        scores, windows, worst = worst_windows(self.model, sequences, self.config.window)
+        with self._model_lock:
+            scores, windows, worst = worst_windows(self.model, sequences, self.config.window)
         _, skipped = session_windows(sequences, self.config.window)
         if skipped:
             logger.info("%d windows shorter than window.min_len were not scored", len(skipped))

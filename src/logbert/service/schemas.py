@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from logbert.service.alerts import StoredAlert
 from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST, REQUEST_LINE_HARD_CAP
 from logbert.streaming import IngestOutcome, ScorePoint, SessionSummary, StreamStats
+from logbert.streaming.oneshot import OneShotResult
 from logbert.streaming.stats import gauge
 
 RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
@@ -42,6 +43,34 @@ class IngestRequest(BaseModel):
         return self.lines if self.lines is not None else [self.line or ""]
 
 
+class KeySequenceIn(BaseModel):
+    """One pre-parsed session: its id and its key ids (``-1`` = a template the parser never saw)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: Annotated[str, Field(min_length=1, max_length=200)]
+    keys: list[Annotated[int, Field(ge=-1)]] = Field(min_length=1, max_length=HARD_MAX_LINES_PER_REQUEST)
+
+
+class ScoreRequest(BaseModel):
+    """Raw lines (grouped into sessions or windows like a log file) or pre-parsed key sequences."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[RawLine] | None = Field(None, max_length=HARD_MAX_LINES_PER_REQUEST)
+    sequences: list[KeySequenceIn] | None = Field(None, max_length=HARD_MAX_LINES_PER_REQUEST)
+    explain: bool = True  # the missed keys of each anomalous session's worst window
+    only_anomalies: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScoreRequest:
+        if (self.lines is None) == (self.sequences is None):
+            raise ValueError("give exactly one of 'lines' (raw log lines) or 'sequences' (key sequences)")
+        return self
+
+
+#: What one-shot scoring found: per-session results, and what happened to the lines.
+ScoreResponse = OneShotResult
 #: What an ingest call did with its lines (rejections, binary and truncated counts included).
 IngestResponse = IngestOutcome
 #: A session's state. Higher ``max_score`` / ``last_score`` = more anomalous.

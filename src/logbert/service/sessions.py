@@ -7,10 +7,11 @@ model; scoring itself runs micro-batched on the engine's own thread.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from anyio import to_thread
 
+from logbert.records import KeySequence
 from logbert.results import SessionState
 from logbert.service.alerts import AlertFilter, SQLiteAlertStore, StoredAlert
 from logbert.service.errors import LimitExceeded, UnknownAlert, UnknownSession
@@ -19,12 +20,15 @@ from logbert.service.schemas import (
     CloseAllResponse,
     IngestResponse,
     ScoreHistory,
+    ScoreRequest,
+    ScoreResponse,
     ServiceStats,
     SessionList,
     SessionScore,
 )
 from logbert.service.settings import Settings
 from logbert.streaming import Scorer, StreamEngine
+from logbert.streaming.oneshot import score_keys, score_lines
 
 
 class SessionStore:
@@ -46,6 +50,19 @@ class SessionStore:
         limit = self.settings.max_lines_per_request
         if n_lines > limit:
             raise LimitExceeded(f"request holds {n_lines} lines; max_lines_per_request is {limit}")
+
+    async def score_once(self, req: ScoreRequest) -> ScoreResponse:
+        """Score a batch as one small log, leaving the streaming state alone."""
+        if req.lines is not None:
+            self.check_request(len(req.lines))
+            result = await to_thread.run_sync(lambda: score_lines(self.detector, req.lines or [], explain=req.explain))
+        else:
+            sequences = [KeySequence(s.session_id, list(s.keys)) for s in req.sequences or []]
+            self.check_request(sum(len(s.key_ids) for s in sequences))
+            result = await to_thread.run_sync(lambda: score_keys(self.detector, sequences, explain=req.explain))
+        if req.only_anomalies:
+            result = replace(result, sessions=[s for s in result.sessions if s.is_anomaly])
+        return result
 
     async def ingest(self, lines: list[str] | list[bytes], source: str) -> IngestResponse:
         self.check_request(len(lines))

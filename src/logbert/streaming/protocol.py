@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from logbert.config import LogBertConfig
 from logbert.records import KeySequence, LineProblem, ReadReport
-from logbert.results import ParsedLine, SequenceScore
+from logbert.results import ParsedLine, SequenceScore, SessionResult
 
 if TYPE_CHECKING:
     from logbert.streaming.engine import AlertRecord
@@ -41,6 +41,10 @@ class Scorer(Protocol):
 
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
         """One score per sequence (each at most ``config.window.max_len`` keys), deterministic."""
+        ...
+
+    def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
+        """Whole sessions of any length, each scored by its worst window (one-shot scoring)."""
         ...
 
 

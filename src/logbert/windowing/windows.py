@@ -147,6 +147,33 @@ def session_rows(session_ids_per_line: Sequence[tuple[str, ...]]) -> tuple[dict[
     return rows, n_without
 
 
+def unit_rows(
+    session_ids_per_line: Sequence[tuple[str, ...]],
+    timestamps: Sequence[float | None],
+    window: WindowConfig,
+) -> tuple[list[tuple[str, list[int]]], int]:
+    """The units a log is scored in, as rows: sessions by id, or sliding / time windows.
+
+    The one rule for what a unit is, used by the offline corpus and the service's one-shot
+    scoring: mode ``session`` gives one unit per session id (:func:`session_rows`); ``sliding``
+    and ``time`` give windows over all lines, each its own unit named ``w<i>`` / ``t<i>``.
+
+    Returns:
+        ``(units, n_without_session)``: ``(unit id, rows)`` in order of first appearance, and how
+        many lines named no session (mode ``session`` only).
+
+    Raises:
+        InputDataError: mode ``time`` and no line has a timestamp.
+    """
+    if window.mode == "session":
+        rows_by_id, n_without = session_rows(session_ids_per_line)
+        return list(rows_by_id.items()), n_without
+    if window.mode == "sliding":
+        bounds = window_bounds(len(session_ids_per_line), window.window_size, window.stride)
+        return [(f"w{i}", list(range(start, end))) for i, (start, end) in enumerate(bounds)], 0
+    return [(f"t{i}", rows) for i, rows in enumerate(time_window_rows(timestamps, window.time_window_s))], 0
+
+
 def group_sessions(
     session_ids_per_line: Sequence[tuple[str, ...]],
     key_ids: Sequence[int],
