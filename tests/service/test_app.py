@@ -326,3 +326,20 @@ def test_one_shot_scoring_answers_per_session_and_leaves_the_stream_alone(client
                                           "only_anomalies": True}).json()
     assert [s["session_id"] for s in keys["sessions"]] == ["b"]
     assert client.post("/v1/score", json={"lines": ["x"], "sequences": []}).status_code == 422
+
+
+def test_an_empty_api_key_is_refused_and_made_up_methods_do_not_grow_the_metrics(
+    tmp_path: Path, client_factory: ClientFactory
+) -> None:
+    from pydantic import ValidationError
+
+    for blank in ("", "   "):
+        with pytest.raises(ValidationError, match="api_key is empty"):
+            make_settings(tmp_path, api_key=blank)
+    assert make_settings(tmp_path, host="0.0.0.0").exposed_without_key
+    assert not make_settings(tmp_path, host="0.0.0.0", api_key="k").exposed_without_key
+    with client_factory() as client:
+        for i in range(20):
+            client.request(f"MADEUP{i}", "/v1/stats")
+        metrics = client.get("/metrics").text
+    assert "MADEUP" not in metrics and 'method="other"' in metrics

@@ -195,3 +195,23 @@ def test_serve_refuses_the_alert_store_of_another_artifact(tmp_path: Path) -> No
     check_alert_store(Settings(artifact=tmp_path / "nova", alerts_db=db))
     result = runner.invoke(cli_app, ["serve", str(tmp_path / "bgl"), "--alerts-db", str(db)])
     assert result.exit_code == 1 and "alerts of another artifact" in result.output
+
+
+def test_serve_reads_the_key_from_a_file_and_warns_when_exposed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    (tmp_path / "art").mkdir()
+    key = tmp_path / "key.txt"
+    key.write_text("a-long-secret\n")
+    db = str(tmp_path / "a.db")
+    ok = runner.invoke(cli_app, ["serve", str(tmp_path / "art"), "--api-key-file", str(key), "--alerts-db", db])
+    assert ok.exit_code == 0, ok.output
+    assert "WARNING" not in ok.output
+    exposed = runner.invoke(cli_app, ["serve", str(tmp_path / "art"), "--host", "0.0.0.0", "--alerts-db", db])
+    assert exposed.exit_code == 0 and "without an API key" in exposed.output
+    both = runner.invoke(cli_app, ["serve", str(tmp_path / "art"), "--api-key", "x", "--api-key-file", str(key)])
+    assert both.exit_code == 1

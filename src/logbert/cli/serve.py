@@ -44,7 +44,10 @@ def serve(
     artifact: Path = typer.Argument(..., help="trained artifact directory"),
     host: str | None = typer.Option(None, help="bind address (default 127.0.0.1; env LOGBERT_HOST)"),
     port: int | None = typer.Option(None, help="port (default 8000; env LOGBERT_PORT)"),
-    api_key: str | None = typer.Option(None, help="require this key in X-API-Key (env LOGBERT_API_KEY)"),
+    api_key: str | None = typer.Option(
+        None, help="require this key in X-API-Key (visible in `ps`: prefer --api-key-file or LOGBERT_API_KEY)"
+    ),
+    api_key_file: Path | None = typer.Option(None, help="read the API key from this file (first line)"),
     alerts_db: Path | None = typer.Option(None, help="SQLite file for alerts (env LOGBERT_ALERTS_DB)"),
     max_open_sessions: int | None = _limit_option(*_OPEN, env=True),
     idle_timeout: float | None = _limit_option(*_IDLE, env=True),
@@ -64,6 +67,15 @@ def serve(
     from logbert.service.app import check_alert_store, create_app
     from logbert.service.settings import Settings
 
+    if api_key is not None and api_key_file is not None:
+        typer.echo("error: give --api-key or --api-key-file, not both", err=True)
+        raise typer.Exit(code=1)
+    if api_key_file is not None:
+        try:
+            api_key = api_key_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            typer.echo(f"error: cannot read an API key from {api_key_file}: {exc}", err=True)
+            raise typer.Exit(code=1) from None
     overrides: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -90,6 +102,12 @@ def serve(
     except LogBertError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
+    if settings.exposed_without_key:
+        typer.echo(
+            f"WARNING: listening on {settings.host} without an API key: anyone who reaches this port can send "
+            "lines and read every alert. Set --api-key-file (or LOGBERT_API_KEY).",
+            err=True,
+        )
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(

@@ -39,6 +39,7 @@ from logbert.streaming import Scorer
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("static")
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
 class BodyLimitMiddleware:
@@ -118,7 +119,9 @@ class TimingMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(time.perf_counter() - t0)
+            # a client picks the method: only known ones become labels, or made-up methods grow /metrics forever
+            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
+            self.metrics.request_seconds.labels(method, route, str(status)).observe(time.perf_counter() - t0)
 
 
 def _artifact_id(artifact: Path | None) -> str | None:

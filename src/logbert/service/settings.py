@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     artifact: Path | None = None  # trained artifact directory; None only when a detector is injected (tests)
     host: str = "127.0.0.1"  # loopback by default: exposing the service is an explicit choice
     port: int = Field(8000, ge=1, le=65535)
-    api_key: SecretStr | None = None  # when set, every endpoint but health needs X-API-Key (or Bearer)
+    # when set, every /v1 endpoint and /metrics need X-API-Key (or Bearer); /health/*, /docs, /openapi.json
+    # and the dashboard's files stay public (they hold no data; the dashboard asks for the key)
+    api_key: SecretStr | None = None
     limits: StreamLimits = StreamLimits()  # the engine's bounds: LOGBERT_LIMITS__<FIELD>, e.g. ..._IDLE_TIMEOUT_S
     idle_check_interval_s: float = Field(1.0, gt=0)  # how often idle sessions are looked for
     max_lines_per_request: int = Field(10_000, ge=1, le=HARD_MAX_LINES_PER_REQUEST)  # more: 422
@@ -43,6 +45,18 @@ class Settings(BaseSettings):
     threshold: float | None = None  # decide with this instead of the artifact's stored threshold
     target_fpr: float | None = Field(None, gt=0, lt=1)  # or: the threshold for this false-alarm rate
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (the dashboard needs none)
+
+    @property
+    def exposed_without_key(self) -> bool:
+        """Listening beyond this machine with no API key: anyone who can reach it can read the alerts."""
+        return self.api_key is None and self.host not in ("127.0.0.1", "localhost", "::1")
+
+    @model_validator(mode="after")
+    def _no_blank_key(self) -> Settings:
+        # an empty key (`--api-key ""`, an empty LOGBERT_API_KEY) would accept an empty header
+        if self.api_key is not None and not self.api_key.get_secret_value().strip():
+            raise ValueError("api_key is empty: set a real key, or leave it unset for a loopback-only service")
+        return self
 
     @model_validator(mode="after")
     def _no_flat_limits_in_env(self) -> Settings:

@@ -7,7 +7,8 @@ const params = new URLSearchParams(location.search);
 const INTERVAL_MS = Number(params.get("interval") || 1000);
 const SVG_NS = "http://www.w3.org/2000/svg";
 const rateHistory = [];  // [time_ms, lines_per_s]
-let apiKey = localStorage.getItem("logbert-api-key") || params.get("key") || "";
+// the key is typed into the page and kept in localStorage, never read from the URL (browser history)
+let apiKey = localStorage.getItem("logbert-api-key") || "";
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
