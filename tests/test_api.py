@@ -205,3 +205,24 @@ def test_scored_sessions_say_where_and_why(trained: tuple[api.TrainResult, Path,
         assert s.first_line_no is not None and s.last_line_no is not None and s.first_line_no <= s.last_line_no
         assert s.threshold == detector.threshold and s.p_value is not None and 0 < s.p_value <= 1
     assert [s.score for s in sessions] == [s.score for s in api.score(detector, log)]  # explain changes no score
+
+
+def test_a_parser_from_another_artifact_is_refused_even_when_rehashed(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    import hashlib
+    import shutil
+
+    from logbert.artifact import _meta_digest
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained[0].artifact_dir, copy)
+    state = json.loads((copy / "parser.json").read_text())
+    state["config"]["drain_max_children"] = 7  # made with other settings
+    (copy / "parser.json").write_text(json.dumps(state))
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["sha256"]["parser.json"] = hashlib.sha256((copy / "parser.json").read_bytes()).hexdigest()
+    meta["meta_sha256"] = _meta_digest(meta)
+    (copy / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UnknownArtifact, match="other parser settings"):
+        api.load_detector(copy)

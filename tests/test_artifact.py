@@ -1,10 +1,11 @@
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from logbert.artifact import load_artifact, save_artifact
+from logbert.artifact import _meta_digest, load_artifact, save_artifact
 from logbert.config import LogBertConfig
 from logbert.errors import UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
@@ -30,6 +31,15 @@ def _save(directory: Path, keys: list[int], parser_state: dict[str, object] | No
         parser_state=parser_state,
     )
     return config
+
+
+def _rehash(directory: Path) -> None:
+    """What a deliberate tamperer does: recompute every hash in meta.json, its own included."""
+    meta = json.loads((directory / "meta.json").read_text())
+    for name in meta["sha256"]:
+        meta["sha256"][name] = hashlib.sha256((directory / name).read_bytes()).hexdigest()
+    meta["meta_sha256"] = _meta_digest(meta)
+    (directory / "meta.json").write_text(json.dumps(meta))
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -59,9 +69,7 @@ def test_a_vocabulary_from_another_artifact_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnknownArtifact, match="does not belong"):
         load_artifact(tmp_path / "a")
     # even with the hash table rewritten to match, the sizes disagree
-    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
-    meta["sha256"]["vocab.json"] = json.loads((tmp_path / "b" / "meta.json").read_text())["sha256"]["vocab.json"]
-    (tmp_path / "a" / "meta.json").write_text(json.dumps(meta))
+    _rehash(tmp_path / "a")
     with pytest.raises(UnknownArtifact, match="vocabulary size"):
         load_artifact(tmp_path / "a")
 
@@ -81,10 +89,33 @@ def test_missing_pieces_are_refused(tmp_path: Path) -> None:
 def test_a_bad_config_is_refused(tmp_path: Path) -> None:
     _save(tmp_path, [5, 6])
     (tmp_path / "config.json").write_text('{"model": {"n_heads": "many"}}')
-    meta = json.loads((tmp_path / "meta.json").read_text())
-    import hashlib
-
-    meta["sha256"]["config.json"] = hashlib.sha256((tmp_path / "config.json").read_bytes()).hexdigest()
-    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    _rehash(tmp_path)
     with pytest.raises(UnknownArtifact, match="config"):
+        load_artifact(tmp_path)
+
+
+def test_an_edited_threshold_is_refused(tmp_path: Path) -> None:
+    _save(tmp_path, [5, 6])
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    meta["threshold"] = 0.99  # the edit that silently cut the flagged sessions from 60 to 10
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UnknownArtifact, match="changed after the artifact was saved"):
+        load_artifact(tmp_path)
+
+
+def test_rehashed_nan_weights_and_oversized_models_are_refused_before_use(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    _save(tmp_path, [5, 6])
+    tensors = load_file(str(tmp_path / "model.safetensors"))
+    tensors["model.head.weight"][0, 0] = float("nan")
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    _rehash(tmp_path)
+    with pytest.raises(UnknownArtifact, match="NaN or infinite values in model.head.weight"):
+        load_artifact(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["model"].update(d_model=4096, d_ff=65_536)  # ~1.1e9 parameters: refused before any allocation
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    _rehash(tmp_path)
+    with pytest.raises(UnknownArtifact, match="parameters, more than"):
         load_artifact(tmp_path)

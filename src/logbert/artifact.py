@@ -128,8 +128,18 @@ def save_artifact(
         "torch_version": torch.__version__,
         "sha256": {name: _sha256(out / name) for name in files},
     }
+    meta[_SELF_HASH] = _meta_digest(meta)
     _dump(out / META_FILE, meta)
     return out
+
+
+#: meta.json's hash of its own other fields: an edited threshold no longer loads silently.
+_SELF_HASH = "meta_sha256"
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    body = {k: v for k, v in meta.items() if k != _SELF_HASH}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 
 def _read_json(path: Path) -> Any:
@@ -160,6 +170,8 @@ def load_artifact(directory: str | Path) -> Artifact:
         raise UnknownArtifact(f"{meta_path}: not a {ARTIFACT_FORMAT} meta file")
     if meta.get("format_version") != ARTIFACT_VERSION:
         raise UnknownArtifact(f"{meta_path}: unsupported format_version {meta.get('format_version')!r}")
+    if meta.get(_SELF_HASH) != _meta_digest(meta):
+        raise UnknownArtifact(f"{meta_path} was changed after the artifact was saved (its own hash differs)")
     hashes = meta.get("sha256")
     if not isinstance(hashes, dict):
         raise UnknownArtifact(f"{meta_path}: no sha256 table")
@@ -194,6 +206,10 @@ def load_artifact(directory: str | Path) -> Artifact:
     center = tensors.pop("center", None)
     if center is None or tuple(center.shape) != (config.model.d_model,):
         raise UnknownArtifact(f"{root / MODEL_FILE}: no center of shape ({config.model.d_model},)")
+    named = [("center", center), *tensors.items()]
+    broken = [name for name, t in named if t.is_floating_point() and not bool(t.isfinite().all())]
+    if broken:
+        raise UnknownArtifact(f"{root / MODEL_FILE}: NaN or infinite values in {', '.join(broken[:3])}")
     emb = tensors.get(_PREFIX + "token_emb.weight")
     if emb is None:
         raise UnknownArtifact(f"{root / MODEL_FILE}: no token embedding")

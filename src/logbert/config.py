@@ -94,22 +94,36 @@ class WindowConfig(_Frozen):
         return self
 
 
+#: The most parameters a model may have (about 2 GB of fp32 weights): checked before anything is
+#: allocated, so a wrong or hostile config.json fails with a message instead of exhausting memory.
+MAX_MODEL_PARAMETERS = 500_000_000
+
+
 class ModelConfig(_Frozen):
     """LogBERT encoder; defaults follow the blueprint (paper-sized small model)."""
 
-    vocab_size: int = Field(0, ge=0)  # set from the fitted vocabulary (specials included); 0 = not yet
-    max_len: int = Field(32, ge=2)  # keys per sequence, DIST excluded (positions = max_len + 1)
-    d_model: int = Field(128, ge=8)  # embedding size
-    d_ff: int = Field(256, ge=8)  # feed-forward size
-    n_heads: int = Field(4, ge=1)
-    n_layers: int = Field(2, ge=1)
+    vocab_size: int = Field(0, ge=0, le=10_000_000)  # set from the fitted vocabulary (specials included); 0 = not yet
+    max_len: int = Field(32, ge=2, le=8192)  # keys per sequence, DIST excluded (positions = max_len + 1)
+    d_model: int = Field(128, ge=8, le=8192)  # embedding size
+    d_ff: int = Field(256, ge=8, le=65536)  # feed-forward size
+    n_heads: int = Field(4, ge=1, le=256)
+    n_layers: int = Field(2, ge=1, le=96)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if self.n_parameters() > MAX_MODEL_PARAMETERS:
+            n = self.n_parameters()
+            raise ValueError(f"the model would have {n:,} parameters, more than {MAX_MODEL_PARAMETERS:,}")
         return self
+
+    def n_parameters(self) -> int:
+        """About how many weights this shape has (embeddings, layers, head), before building it."""
+        d, v = self.d_model, max(self.vocab_size, 1)
+        per_layer = 4 * d * d + 2 * d * self.d_ff + 9 * d + self.d_ff
+        return 2 * v * d + (self.max_len + 1) * d + self.n_layers * per_layer + v
 
 
 class TrainConfig(_Frozen):

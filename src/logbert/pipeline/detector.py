@@ -269,6 +269,14 @@ def load_detector(path: str | Path, *, need_parser: bool = False) -> Detector:
             "the streaming service and tail need an artifact trained on a raw log"
         )
     parser = LogParser.from_dict(state) if state is not None else None
+    if parser is not None and parser.config != model.config.parser:
+        raise UnknownArtifact(f"{directory}: parser.json was made with other parser settings than config.json")
+    keys = getattr(model.vocab_, "keys", ())
+    if parser is not None and keys and max(keys) >= len(parser.templates_):
+        raise UnknownArtifact(
+            f"{directory}: the vocabulary names key {max(keys)} but parser.json has {len(parser.templates_)} "
+            "templates: the files come from different artifacts"
+        )
     return Detector(model, parser, directory)
 
 
