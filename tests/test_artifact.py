@@ -119,3 +119,11 @@ def test_rehashed_nan_weights_and_oversized_models_are_refused_before_use(tmp_pa
     _rehash(tmp_path)
     with pytest.raises(UnknownArtifact, match="parameters, more than"):
         load_artifact(tmp_path)
+
+
+def test_an_artifact_saved_before_meta_hashed_itself_still_loads(tmp_path: Path) -> None:
+    _save(tmp_path, [5, 6])
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    del meta["meta_sha256"]
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    assert load_artifact(tmp_path).threshold == 0.25

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from logbert.config import LogBertConfig, config_from_dict
 from logbert.errors import ConfigError, UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
+
+logger = logging.getLogger(__name__)
 
 ARTIFACT_FORMAT = "logbert-artifact"
 ARTIFACT_VERSION = 1
@@ -170,7 +173,9 @@ def load_artifact(directory: str | Path) -> Artifact:
         raise UnknownArtifact(f"{meta_path}: not a {ARTIFACT_FORMAT} meta file")
     if meta.get("format_version") != ARTIFACT_VERSION:
         raise UnknownArtifact(f"{meta_path}: unsupported format_version {meta.get('format_version')!r}")
-    if meta.get(_SELF_HASH) != _meta_digest(meta):
+    if _SELF_HASH not in meta:  # saved before meta.json hashed itself: still loads, unprotected
+        logger.warning("%s has no %s: its threshold is not protected against edits; retrain", meta_path, _SELF_HASH)
+    elif meta[_SELF_HASH] != _meta_digest(meta):
         raise UnknownArtifact(f"{meta_path} was changed after the artifact was saved (its own hash differs)")
     hashes = meta.get("sha256")
     if not isinstance(hashes, dict):
