@@ -343,3 +343,28 @@ def test_an_empty_api_key_is_refused_and_made_up_methods_do_not_grow_the_metrics
             client.request(f"MADEUP{i}", "/v1/stats")
         metrics = client.get("/metrics").text
     assert "MADEUP" not in metrics and 'method="other"' in metrics
+
+
+def test_a_locked_database_keeps_the_alerts_and_readiness_says_so(client_factory: ClientFactory) -> None:
+    """Another process holds the SQLite write lock: no alert is lost, readiness and close-all tell the truth."""
+    import sqlite3
+
+    with client_factory(alerts_busy_timeout_s=0.05) as client:
+        db = client.app.state.settings.alerts_db  # type: ignore[attr-defined]
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
+        try:
+            lines = [*vm_lines("vm-1", [0, 42, 2, 3]), *vm_lines("vm-2", [3, 2, 1, 0])]
+            assert client.post("/v1/ingest", json={"lines": lines}).status_code == 200
+            closed = client.post("/v1/sessions/close-all").json()
+            assert closed["drained"] is False  # scored, but the alerts are not stored yet
+            ready = client.get("/health/ready")
+            assert ready.status_code == 503 and "could not be stored yet" in ready.json()["detail"]
+            assert client.get("/v1/stats").json()["values"]["alerts_unsaved"] == 2
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert client.post("/v1/sessions/close-all").json()["drained"] is True  # retried and stored
+        assert client.get("/health/ready").status_code == 200
+        stored = client.get("/v1/alerts").json()
+        assert stored["total"] == 2 and {a["session_id"] for a in stored["alerts"]} == {"vm-1", "vm-2"}

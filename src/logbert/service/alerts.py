@@ -6,7 +6,9 @@ reads from request handlers, so one connection is shared under a lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -17,6 +19,8 @@ from typing import Any
 from logbert.errors import LogBertError
 from logbert.results import ExpectedKey, PositionExplanation
 from logbert.streaming import AlertRecord
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -76,7 +80,7 @@ class SQLiteAlertStore:
         AlertStoreError: the file cannot be opened (e.g. a directory, or not a database).
     """
 
-    def __init__(self, path: str | Path, artifact_id: str | None = None) -> None:
+    def __init__(self, path: str | Path, artifact_id: str | None = None, busy_timeout_s: float = 30.0) -> None:
         """Open (or create) the store; ``artifact_id`` ties it to one artifact's alerts.
 
         Raises:
@@ -87,8 +91,11 @@ class SQLiteAlertStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._unsaved: list[tuple[Any, ...]] = []  # rows a failed write kept, oldest first
         try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._conn = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
+            )
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
@@ -109,17 +116,45 @@ class SQLiteAlertStore:
             )
 
     def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
-        """Store alerts (one transaction)."""
+        """Store alerts (one transaction); a failed write keeps them to retry, never drops them.
+
+        SQLite waits up to ``busy_timeout_s`` for another writer's lock. When the write still fails
+        (locked for longer, disk full), the alerts wait in memory, in order, and every later call
+        (and :meth:`retry_unsaved`) tries them first; :attr:`n_unsaved` tells readiness checks.
+        """
         rows = [_to_row(a) for a in alerts]
         with self._lock:
+            self._unsaved.extend(rows)
+            self._write_unsaved()
+
+    def retry_unsaved(self) -> int:
+        """Try the alerts a failed write kept; returns how many are still not stored."""
+        with self._lock:
+            if self._unsaved:
+                self._write_unsaved()
+            return len(self._unsaved)
+
+    @property
+    def n_unsaved(self) -> int:
+        """Alerts produced but not yet stored (a failed write keeps them to retry)."""
+        return len(self._unsaved)
+
+    def _write_unsaved(self) -> None:
+        try:
             self._conn.execute("BEGIN")
             self._conn.executemany(
                 "INSERT INTO alerts (created_at, session_id, source, window_index, anomaly_score, threshold,"
                 " n_keys, n_misses, n_unknown, first_line_no, last_line_no, reason, detail)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                self._unsaved,
             )
             self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            logger.error("%d alerts not stored yet (%s): kept in memory, retried", len(self._unsaved), exc)
+            return
+        self._unsaved.clear()
 
     def list_alerts(self, flt: AlertFilter) -> tuple[list[StoredAlert], int]:
         """Matching alerts, newest first, and how many match in all."""

@@ -132,13 +132,19 @@ def _artifact_id(artifact: Path | None) -> str | None:
     return hashlib.sha256(meta.read_bytes()).hexdigest()
 
 
+def open_alert_store(settings: Settings) -> SQLiteAlertStore:
+    """The alert store of ``settings``, tied to its artifact (raises AlertStoreError otherwise)."""
+    artifact_id = _artifact_id(settings.artifact)
+    return SQLiteAlertStore(settings.alerts_db, artifact_id=artifact_id, busy_timeout_s=settings.alerts_busy_timeout_s)
+
+
 def check_alert_store(settings: Settings) -> None:
     """Open and close the alert store once: a store of another artifact is refused before start-up.
 
     Raises:
         AlertStoreError: unusable file, or alerts of another artifact.
     """
-    SQLiteAlertStore(settings.alerts_db, artifact_id=_artifact_id(settings.artifact)).close()
+    open_alert_store(settings).close()
 
 
 def load_artifact(settings: Settings) -> Scorer:
@@ -170,7 +176,7 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = detector if detector is not None else await to_thread.run_sync(load_artifact, settings)
-        alert_store = SQLiteAlertStore(settings.alerts_db, artifact_id=_artifact_id(settings.artifact))
+        alert_store = open_alert_store(settings)
         store = SessionStore(loaded, settings, alert_store)
         app.state.store = store
         app.state.phase = "ready"
@@ -230,6 +236,8 @@ async def _reap_idle(store: SessionStore, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             await store.expire_idle()
+            if store.alerts.n_unsaved:
+                await to_thread.run_sync(store.alerts.retry_unsaved)
         except Exception:  # the reaper must survive one failure; it is logged
             logger.exception("closing idle sessions failed")
 

@@ -102,6 +102,7 @@ class ServiceStats(StreamStats):
     """The engine's stats plus what the service adds."""
 
     alerts_stored: Annotated[int, gauge("alerts in the alert store")]
+    alerts_unsaved: Annotated[int, gauge("alerts a failed write keeps in memory to retry (not ready while > 0)")]
 
 
 class Stats(BaseModel):

@@ -7,6 +7,7 @@ model; scoring itself runs micro-batched on the engine's own thread.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, replace
 
 from anyio import to_thread
@@ -30,6 +31,7 @@ from logbert.service.settings import Settings
 from logbert.streaming import Scorer, StreamEngine
 from logbert.streaming.oneshot import score_keys, score_lines
 
+logger = logging.getLogger(__name__)
 
 class SessionStore:
     """Per-session state, scoring and alerts of one running service."""
@@ -96,7 +98,8 @@ class SessionStore:
     async def close_all(self) -> CloseAllResponse:
         closed = await to_thread.run_sync(self.engine.close_all)
         drained = await to_thread.run_sync(self.engine.drain, self.settings.close_wait_s)
-        return CloseAllResponse(closed=closed, drained=drained)
+        stored = await to_thread.run_sync(self.alerts.retry_unsaved) == 0
+        return CloseAllResponse(closed=closed, drained=drained and stored)  # drained = scored *and* stored
 
     async def expire_idle(self) -> int:
         return await to_thread.run_sync(self.engine.expire_idle)
@@ -107,7 +110,9 @@ class SessionStore:
     def stats(self) -> ServiceStats:
         """The engine's counters and gauges plus the alert store's size (``/v1/stats``, Prometheus)."""
         # asdict: the engine's snapshot holds numbers only, so this is a flat copy
-        return ServiceStats(**asdict(self.engine.stats()), alerts_stored=self.alerts.count())
+        return ServiceStats(
+            **asdict(self.engine.stats()), alerts_stored=self.alerts.count(), alerts_unsaved=self.alerts.n_unsaved
+        )
 
     # ------------------------------------------------------------------ alerts
     async def list_alerts(self, flt: AlertFilter) -> AlertList:
@@ -122,7 +127,20 @@ class SessionStore:
 
     # ------------------------------------------------------------------ lifecycle
     def shutdown(self) -> bool:
-        """Graceful stop: close every open session, score what is queued, store its alerts."""
+        """Graceful stop: close every open session, score what is queued, store its alerts.
+
+        Whatever could not be finished in ``shutdown_timeout_s`` is said in the log, with counts.
+        """
         done = self.engine.shutdown(self.settings.shutdown_timeout_s)
+        if not done:
+            stats = self.engine.stats()
+            logger.error(
+                "shutdown: %d windows were still waiting for the model after %.0f s and are not scored",
+                stats.queue_pending,
+                self.settings.shutdown_timeout_s,
+            )
+        unsaved = self.alerts.retry_unsaved()
+        if unsaved:
+            logger.error("shutdown: %d alerts could not be stored in %s and are lost", unsaved, self.alerts.path)
         self.alerts.close()
-        return done
+        return done and not unsaved

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     max_lines_per_request: int = Field(10_000, ge=1, le=HARD_MAX_LINES_PER_REQUEST)  # more: 422
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger request body: 413
     alerts_db: Path = Path("logbert_alerts.sqlite3")  # SQLite file; ":memory:" keeps nothing
+    alerts_busy_timeout_s: float = Field(30.0, ge=0)  # how long a write waits for another writer's lock
     close_wait_s: float = Field(30.0, gt=0)  # how long a close request waits for its scores
     shutdown_timeout_s: float = Field(30.0, gt=0)  # graceful shutdown: time to score what is left
     threshold: float | None = None  # decide with this instead of the artifact's stored threshold
