@@ -226,3 +226,29 @@ def test_a_parser_from_another_artifact_is_refused_even_when_rehashed(
     (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(UnknownArtifact, match="other parser settings"):
         api.load_detector(copy)
+
+
+def log_with_junk(tmp_path: Path, log: Path) -> Path:
+    path = tmp_path / "junk.log"
+    path.write_text(log.read_text() + "\nnot a nova line\n")
+    return path
+
+
+def test_input_kind_follows_the_settings_and_the_user(
+    tmp_path: Path, trained: tuple[api.TrainResult, Path, Path]
+) -> None:
+    numbers = tmp_path / "numbers.log"
+    numbers.write_text("".join(f"{i} {i + 1} {i + 2}\n" for i in range(60)))  # a raw log whose lines are numbers
+    assert api.input_kind(numbers) == "keys"  # sniffed, no settings
+    sliding = LogBertConfig().with_overrides({"parser.format": "raw", "window.mode": "sliding"})
+    assert api.input_kind(numbers, sliding) == "raw"  # sliding windows: a key file cannot mean that
+    corpus = api.read_corpus(numbers, sliding)
+    assert corpus.kind == "raw" and corpus.n_unlabelled == 0 and len(corpus.line_sessions) == 3  # 60 lines / 20
+    assert api.input_kind(numbers, LogBertConfig(), given="raw") == "raw"
+    # a key file against an artifact trained on a raw log: its key ids mean other templates
+    with pytest.raises(InputDataError, match="trained on a raw log"):
+        api.score(trained[0].artifact_dir, numbers)
+    with pytest.raises(InputDataError, match="60 malformed"):  # read as a raw log: said, not silently empty
+        api.score_with_report(trained[0].artifact_dir, numbers, kind="raw")
+    sessions, report = api.score_with_report(trained[0].artifact_dir, log_with_junk(tmp_path, trained[1]))
+    assert report.n_lines == report.n_parsed + 2 and report.n_malformed == 1 and report.n_empty == 1 and sessions

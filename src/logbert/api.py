@@ -20,7 +20,7 @@ from __future__ import annotations
 from logbert.config import LogBertConfig, load_config
 from logbert.pipeline.corpus import Corpus, LineSession, input_kind, read_corpus
 from logbert.pipeline.demo import DemoResult, demo, demo_config
-from logbert.pipeline.detector import Detector, load_detector, score
+from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
 from logbert.pipeline.evaluate import EvaluationResult, evaluate
 from logbert.pipeline.fit import TrainResult, train
 from logbert.pipeline.parse import ParseSummary, parse, write_parse_summary
@@ -49,6 +49,7 @@ __all__ = [
     "parse",
     "read_corpus",
     "score",
+    "score_with_report",
     "train",
     "write_parse_summary",
 ]

@@ -9,6 +9,7 @@ settings it was trained with. Service settings live apart, in ``logbert.service.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -51,6 +52,14 @@ class MaskRule(_Frozen):
     name: str
     pattern: str
     replacement: str = "<*>"
+
+    @model_validator(mode="after")
+    def _compiles(self) -> MaskRule:
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"mask {self.name!r}: {self.pattern!r} is not a valid regex ({exc})") from None
+        return self
 
 
 class ParserConfig(_Frozen):

@@ -136,3 +136,19 @@ def test_verbose_is_accepted_after_the_command(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(SystemExit) as done:
         cli.main()
     assert done.value.code == 0 and seen == [True]
+
+
+def test_outputs_are_checked_before_the_work_and_os_errors_are_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-dir").mkdir()
+    log = tmp_path / "x.log"
+    log.write_text("line\n")
+    scored = runner.invoke(
+        app, ["score", "no-such-artifact", str(log), "-o", str(tmp_path / "a-dir")], env={"COLUMNS": "300"}
+    )
+    assert scored.exit_code == 2 and "is a directory" in scored.output  # before loading anything
+    trained = runner.invoke(app, ["train", str(log), "-o", str(log)])
+    assert trained.exit_code == 1 and "is a file" in " ".join(trained.output.split())
+    bad = runner.invoke(app, ["parse", str(log), "--set", 'parser.masks=[{"name": "x", "pattern": "([a-"}]'])
+    assert bad.exit_code == 1 and "not a valid regex" in " ".join(bad.output.split())
+    odd = runner.invoke(app, ["train", str(tmp_path / "[/x].log"), "-o", str(tmp_path / "o")])
+    assert odd.exit_code == 1 and "[/x].log" in " ".join(odd.output.split())  # markup in a path is text

@@ -368,3 +368,22 @@ def test_a_locked_database_keeps_the_alerts_and_readiness_says_so(client_factory
         assert client.get("/health/ready").status_code == 200
         stored = client.get("/v1/alerts").json()
         assert stored["total"] == 2 and {a["session_id"] for a in stored["alerts"]} == {"vm-1", "vm-2"}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("POST", "/v1/ingest", '{"lines": ["\\ud800 x"]}'),  # a lone surrogate escape
+        ("POST", "/v1/ingest", '{"lines": [NaN]}'),  # NaN / Infinity literals
+        ("POST", "/v1/ingest", '{"line": Infinity}'),
+        ("POST", "/v1/ingest", '{"lines": ["a"], "source": "\\udc80"}'),
+        ("POST", "/v1/score", '{"sequences": [{"session_id": "a", "keys": [99999999999999999999999]}]}'),
+        ("GET", "/v1/alerts?offset=9223372036854775808", None),  # integers past SQLite's 64 bits
+        ("GET", "/v1/alerts?after_id=99999999999999999999", None),
+        ("GET", "/v1/alerts/9223372036854775808", None),
+    ],
+)
+def test_odd_requests_get_a_clear_4xx_never_a_500(client: TestClient, method: str, url: str, body: str | None) -> None:
+    r = client.request(method, url, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "RequestValidationError" and "input" not in r.json()["detail"][0]

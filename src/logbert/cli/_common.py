@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -24,6 +24,20 @@ ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file; appl
 PresetOption = typer.Option(
     None, "--preset", "-p", help="built-in settings: openstack, openstack_devstack, hdfs, bgl, thunderbird, keys."
 )
+InputOption = typer.Option(
+    "auto", "--input", help="what DATA holds: raw (a log), keys ('[id,]k1 k2 ...' per line) or auto (sniffed)"
+)
+
+
+def input_kind(value: str) -> Literal["raw", "keys"] | None:
+    """``--input``'s value as the library's input kind (None = sniff)."""
+    if value == "auto":
+        return None
+    if value in ("raw", "keys"):
+        return "raw" if value == "raw" else "keys"
+    raise typer.BadParameter(f"expected raw, keys or auto, got {value!r}", param_hint="--input")
+
+
 SetOption = typer.Option(None, "--set", help="override one setting, e.g. --set train.epochs=5 (repeatable).")
 
 
@@ -56,6 +70,10 @@ def library_errors() -> Iterator[None]:
     except FileNotFoundError as exc:
         err_console.print(f"[bold red]error:[/] file not found: {escape(str(exc.filename))}")
         raise typer.Exit(code=1) from None
+    except OSError as exc:  # a directory where a file was expected, a full disk, no permission ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        err_console.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}")
+        raise typer.Exit(code=1) from None
 
 
 def setup_logging(verbose: bool) -> None:
@@ -64,5 +82,22 @@ def setup_logging(verbose: bool) -> None:
 
 
 def echo_step(message: str) -> None:
-    console.print(f"[cyan]•[/] {message}")
+    console.print(f"[cyan]•[/] {escape(message)}")  # messages name user paths: "[/x]" is not markup
+
+
+def output_file(path: Path | None, option: str) -> Path | None:
+    """Check an output file before any work is done (a long run must not fail at its last step).
+
+    Raises:
+        typer.BadParameter: the path is a directory, or its folder cannot be made.
+    """
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot create the folder for {path}: {exc.strerror}", param_hint=option) from None
+    return path
 

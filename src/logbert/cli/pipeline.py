@@ -18,15 +18,19 @@ from rich.markup import escape
 
 from logbert.cli._common import (
     ConfigOption,
+    InputOption,
     PresetOption,
     SetOption,
     build_config,
     console,
     echo_step,
     err_console,
+    input_kind,
     library_errors,
+    output_file,
 )
 from logbert.config import BaselineName
+from logbert.records import ReadReport
 from logbert.results import SessionResult
 
 
@@ -64,13 +68,16 @@ def train(
     sets: list[str] | None = SetOption,
     resume: bool = typer.Option(False, help="continue an interrupted run from OUT/checkpoint"),
     force: bool = typer.Option(False, "--force", help="replace a trained artifact already in OUT"),
+    input_: str = InputOption,
 ) -> None:
     """Train LogBERT on the normal sessions of DATA and save an artifact."""
     from logbert import api
 
     with library_errors():
         cfg = build_config(config, preset, sets)
-        result = api.train(data, out, cfg, labels=labels, resume=resume, overwrite=force, on_step=echo_step)
+        result = api.train(
+            data, out, cfg, labels=labels, resume=resume, overwrite=force, kind=input_kind(input_), on_step=echo_step
+        )
     units = "sessions" if cfg.window.mode == "session" else f"{cfg.window.mode} windows"  # what was split
     console.print(
         f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs), "
@@ -98,15 +105,23 @@ def evaluate(
     baseline: list[str] = typer.Option(
         ["new_event"], help=f"baselines to run alongside (repeatable): {', '.join(get_args(BaselineName))}"
     ),
+    input_: str = InputOption,
 ) -> None:
     """Precision, recall, F1, AUROC, AUPRC at the stored threshold, on sessions not used in training."""
     from logbert import api
     from logbert.cli.tables import results_table
 
-    report_path = report if report is not None else artifact / "report.json"
+    report_path = output_file(report, "--report") or artifact / "report.json"
     with library_errors():
         result = api.evaluate(
-            artifact, data, labels=labels, normal=normal, abnormal=abnormal, baselines=baseline, report_path=report_path
+            artifact,
+            data,
+            labels=labels,
+            normal=normal,
+            abnormal=abnormal,
+            baselines=baseline,
+            report_path=report_path,
+            kind=input_kind(input_),
         )
     console.print(results_table(result))
     for name, rep in result.baselines.items():
@@ -131,6 +146,7 @@ def score(
     target_fpr: float | None = TargetFprOption,
     explain: bool = typer.Option(False, "--explain", help="add the missed keys of each anomalous session"),
     output_format: str = typer.Option("jsonl", "--format", help="jsonl (one JSON object per session) or table"),
+    input_: str = InputOption,
 ) -> None:
     """Score every session of DATA (higher = more anomalous): JSON lines, or a table."""
     from logbert import api
@@ -138,12 +154,17 @@ def score(
 
     if output_format not in ("jsonl", "table"):
         raise typer.BadParameter("expected jsonl or table", param_hint="--format")
+    out = output_file(out, "--out")
     with library_errors(), _input_file(data) as path:
         detector = api.load_detector(artifact)
         basis = detector.use_threshold(threshold, target_fpr)
-        results = [r for r in api.score(detector, path, explain=explain) if r.is_anomaly or not only_anomalies]
+        scored, read_report = api.score_with_report(detector, path, explain=explain, kind=input_kind(input_))
+        results = [r for r in scored if r.is_anomaly or not only_anomalies]
     n_anomalous = sum(r.is_anomaly for r in results)
-    summary = f"{len(results)} sessions, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis})"
+    summary = (
+        f"{len(results)} sessions, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis}); "
+        f"{_read_summary(read_report)}"
+    )
     if output_format == "table":
         console.print(scores_table(results, title=summary))
         return
@@ -155,6 +176,15 @@ def score(
     else:
         out.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
         console.print(f"{len(rows)} sessions written to {out}; {escape(summary)}")
+
+
+def _read_summary(rep: ReadReport) -> str:
+    """What happened to the input lines, in one line: nothing is ignored without being said."""
+    return (
+        f"lines: {rep.n_lines} read, {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_empty} empty, "
+        f"{rep.n_binary} binary, {rep.n_truncated} truncated, {rep.n_without_session} without a session id, "
+        f"{rep.n_unknown_template} with an unseen template"
+    )
 
 
 def session_row(r: SessionResult) -> dict[str, object]:

@@ -60,8 +60,12 @@ class Corpus:
         return self.line_sessions if self.kind == "raw" else self.key_sequences
 
 
-def input_kind(path: str | Path) -> InputKind:
-    """``"keys"`` for a pre-parsed key-sequence file, ``"raw"`` for a raw log.
+def input_kind(path: str | Path, config: LogBertConfig | None = None, given: InputKind | None = None) -> InputKind:
+    """What ``path`` holds: ``given`` when the user said, else sniffed from its first lines.
+
+    Sniffing says ``"keys"`` only when that fits the settings: key-sequence files are read as one
+    session per line, so a config asking for sliding or time windows, or giving a custom header
+    format, means a raw log even when its lines happen to be numbers.
 
     Raises:
         InputDataError: the file does not exist or is a directory.
@@ -69,7 +73,13 @@ def input_kind(path: str | Path) -> InputKind:
     p = Path(path)
     if not p.is_file():
         raise InputDataError(f"input file not found: {p}")
-    return detect_input_kind(p)
+    if given is not None:
+        return given
+    sniffed = detect_input_kind(p)
+    if sniffed == "keys" and config is not None:
+        if config.window.mode != "session" or config.parser.log_format is not None:
+            return "raw"
+    return sniffed
 
 
 def read_corpus(
@@ -78,6 +88,7 @@ def read_corpus(
     *,
     labels: str | Path | Labels | None = None,
     label: int | None = None,
+    kind: InputKind | None = None,
 ) -> Corpus:
     """Read a raw log or a key-sequence file into labelled units (one per session or window).
 
@@ -86,10 +97,12 @@ def read_corpus(
     the per-line ``Label`` header field of BGL / Thunderbird lines. A unit a session labels file
     does not name is left out and counted (``n_unlabelled``).
 
+    ``kind`` says what the file holds (``"raw"`` or ``"keys"``); None sniffs it (:func:`input_kind`).
+
     Raises:
         InputDataError: missing, empty, or unusable input; no unit named in the labels file.
     """
-    kind = input_kind(path)
+    kind = input_kind(path, config, kind)
     loaded = read_labels(labels) if isinstance(labels, str | Path) else labels
     if label is not None:
         loaded = None

@@ -24,7 +24,7 @@ from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import session_windows, worst_windows
 from logbert.pipeline.split import key_sessions
-from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport
+from logbert.records import UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 from logbert.scoring.scorer import pick_score
 from logbert.windowing.windows import find_session_ids, session_id_pattern
@@ -132,15 +132,25 @@ class Detector:
         return out, reader.report
 
     def read(
-        self, data: str | Path, *, labels: str | Path | Labels | None = None, label: int | None = None
+        self,
+        data: str | Path,
+        *,
+        labels: str | Path | Labels | None = None,
+        label: int | None = None,
+        kind: InputKind | None = None,
     ) -> tuple[list[KeySequence], ReadReport]:
         """Read an input into key sequences through this artifact's frozen parser.
 
         Raises:
             UnknownArtifact: a raw log given to an artifact trained on key sequences.
         """
-        corpus = read_corpus(data, self.config, labels=labels, label=label)
+        corpus = read_corpus(data, self.config, labels=labels, label=label, kind=kind)
         if corpus.kind == "keys":
+            if self.parser is not None:
+                raise InputDataError(
+                    f"{data} holds key sequences, but {self.directory} was trained on a raw log: its key ids "
+                    "mean other templates (give the raw log, or --input raw if it is one)"
+                )
             return list(corpus.key_sequences), corpus.report
         if self.parser is None:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences; {data} is a raw log")
@@ -280,8 +290,17 @@ def load_detector(path: str | Path, *, need_parser: bool = False) -> Detector:
     return Detector(model, parser, directory)
 
 
-def score(artifact: str | Path | Detector, data: str | Path, *, explain: bool = False) -> list[SessionResult]:
+def score(
+    artifact: str | Path | Detector, data: str | Path, *, explain: bool = False, kind: InputKind | None = None
+) -> list[SessionResult]:
     """Score every session (or window) of ``data``; higher score = more anomalous."""
+    return score_with_report(artifact, data, explain=explain, kind=kind)[0]
+
+
+def score_with_report(
+    artifact: str | Path | Detector, data: str | Path, *, explain: bool = False, kind: InputKind | None = None
+) -> tuple[list[SessionResult], ReadReport]:
+    """:func:`score`, and what happened to every input line (malformed, binary, unseen templates ...)."""
     detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
-    sequences, _ = detector.read(data)
-    return detector.score_sessions(sequences, explain=explain)
+    sequences, report = detector.read(data, kind=kind)
+    return detector.score_sessions(sequences, explain=explain), report

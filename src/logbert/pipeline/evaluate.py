@@ -26,7 +26,7 @@ from logbert.pipeline.calibrate import choose_threshold
 from logbert.pipeline.detector import Detector, load_detector
 from logbert.pipeline.fit import SPLIT_FILE
 from logbert.pipeline.sessions import session_scores, session_windows
-from logbert.records import KeySequence, ReadReport
+from logbert.records import InputKind, KeySequence, ReadReport
 from logbert.results import SessionResult
 
 #: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
@@ -59,6 +59,7 @@ def evaluate(
     abnormal: str | Path | None = None,
     baselines: Sequence[str] = ("new_event",),
     report_path: str | Path | None = None,
+    kind: InputKind | None = None,
 ) -> EvaluationResult:
     """Evaluate at the stored threshold on sessions never used in training or validation.
 
@@ -90,7 +91,7 @@ def evaluate(
     fit_pool: list[KeySequence] = []
     read_reports: list[ReadReport] = []
     for path, label, lab in inputs:
-        read, read_report = detector.read(path, labels=lab, label=label)
+        read, read_report = detector.read(path, labels=lab, label=label, kind=kind)
         read_reports.append(read_report)
         if label is None and lab is None and any(s.label is None for s in read):
             raise InputDataError(

@@ -28,7 +28,7 @@ from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import session_scores, session_windows
 from logbert.pipeline.split import split_and_key
-from logbert.records import ReadReport
+from logbert.records import InputKind, ReadReport
 from logbert.windowing.windows import SkippedSequence
 
 SPLIT_FILE = "split.json"
@@ -62,6 +62,7 @@ def train(
     labels: str | Path | Labels | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    kind: InputKind | None = None,
     progress: bool = True,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainResult:
@@ -79,6 +80,7 @@ def train(
         labels: optional labels file; without one every session counts as normal.
         resume: continue an interrupted run from ``out_dir/checkpoint``.
         overwrite: replace a finished artifact in ``out_dir`` (otherwise that is an error).
+        kind: ``"raw"`` or ``"keys"``; None sniffs the file (see :func:`~logbert.pipeline.corpus.input_kind`).
         progress: show progress bars.
         on_step: called with a one-line description as each stage starts.
 
@@ -89,6 +91,8 @@ def train(
     say = on_step or (lambda _msg: None)
     config = config or LogBertConfig()
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputDataError(f"{out} is a file; the artifact is a folder: choose another path for -o")
     finished = (out / META_FILE).is_file()
     if resume and finished and not (out / CHECKPOINT_DIR).is_dir():
         raise InputDataError(f"{out} holds a finished artifact: there is nothing to resume")
@@ -96,7 +100,7 @@ def train(
         raise InputDataError(f"{out} already holds a trained artifact; choose another folder or replace it (--force)")
     say(f"reading {data}")
     out.mkdir(parents=True, exist_ok=True)
-    corpus = read_corpus(data, config, labels=labels)
+    corpus = read_corpus(data, config, labels=labels, kind=kind)
     if corpus.kind == "raw":
         say("splitting sessions, then mining templates on the training lines only")
     split = split_and_key(corpus, config, what=str(data))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logbert.errors import LogBertError, UnknownArtifact
 from logbert.service.alerts import SQLiteAlertStore
-from logbert.service.errors import logbert_error_handler
+from logbert.service.errors import logbert_error_handler, validation_error_handler
 from logbert.service.metrics import ServiceMetrics
 from logbert.service.routes import alerts, health, info, ingest, metrics, score, sessions
 from logbert.service.schemas import ServiceStats
@@ -210,6 +211,7 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     app.state.store = None
     app.state.metrics = ServiceMetrics(lambda: _stats(app))
     app.add_exception_handler(LogBertError, logbert_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     for module in (ingest, score, sessions, alerts, info, health, metrics):
         app.include_router(module.router)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")

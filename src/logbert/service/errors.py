@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from logbert.errors import ConfigError, InputDataError, LogBertError, NotFittedError, UnknownArtifact
@@ -64,3 +65,21 @@ async def logbert_error_handler(request: Request, exc: Exception) -> JSONRespons
     if status == 503:
         headers = {"Retry-After": "1"}
     return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status, headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """422 for a request that does not fit its schema, naming where and why but never echoing the input.
+
+    FastAPI's default handler repeats the offending input, which fails to encode for a lone
+    surrogate or a NaN literal (an HTTP 500) and hands user data back to the caller.
+    """
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "msg": str(err.get("msg", "")),
+            "type": str(err.get("type", "")),
+        }
+        for err in exc.errors()
+    ]
+    return JSONResponse({"detail": errors, "error": "RequestValidationError"}, status_code=422)

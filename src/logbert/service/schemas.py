@@ -49,7 +49,7 @@ class KeySequenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_id: Annotated[str, Field(min_length=1, max_length=200)]
-    keys: list[Annotated[int, Field(ge=-1)]] = Field(min_length=1, max_length=HARD_MAX_LINES_PER_REQUEST)
+    keys: list[Annotated[int, Field(ge=-1, le=2**31 - 1)]] = Field(min_length=1, max_length=HARD_MAX_LINES_PER_REQUEST)
 
 
 class ScoreRequest(BaseModel):
