@@ -229,3 +229,19 @@ def test_racing_requests_of_one_session_are_buffered_in_line_order() -> None:
     line_nos = [n for seq in sorted(det.scored, key=lambda s: s.window_index) for n in seq.line_nos]
     assert line_nos == list(range(1, 121))
     engine.shutdown()
+
+
+def test_per_source_state_and_the_rate_window_stay_bounded() -> None:
+    now = [0.0]
+    engine = StreamEngine(
+        FakeDetector(mode="sliding"), StreamLimits(max_sources=3, flush_interval_s=0.0), clock=lambda: now[0]
+    )
+    try:
+        for i in range(50):
+            now[0] = float(i)  # one call a second, each from a new source
+            engine.ingest([f"INFO x k1 step {i}"], source=f"src-{i}")
+        assert len(engine._next_line_no) == 3  # the three most recent sources
+        assert len(engine._rate) <= 11  # pruned on ingest: only the last 10 s are kept
+        assert engine.ingest(["INFO x k1 again"], source="src-49").first_line_no == 2  # still numbered on
+    finally:
+        engine.shutdown()

@@ -43,6 +43,10 @@ from logbert.streaming.windows import PendingWindow, RoutedLine, SessionRouter
 
 logger = logging.getLogger(__name__)
 
+#: The ingest rate is averaged over this many seconds (and older entries are dropped).
+RATE_HORIZON_S = 10.0
+
+
 class Overloaded(LogBertError):
     """The scoring queue is full: the caller should retry later (HTTP 503)."""
 
@@ -63,6 +67,7 @@ class StreamLimits(BaseModel):
     max_pending_windows: int = Field(50_000, ge=1)  # queued windows beyond which ingest answers Overloaded
     closed_sessions_kept: int = Field(10_000, ge=0)  # summaries of closed sessions kept for queries
     recent_scores_kept: int = Field(2_000, ge=1)  # score points kept for "score over time"
+    max_sources: int = Field(100_000, ge=1)  # sources whose line numbering is remembered (least recent forgotten)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +183,8 @@ class StreamEngine:
         self._summaries: dict[str, SessionSummary] = {}
         self._closed: OrderedDict[str, None] = OrderedDict()
         self._recent: deque[ScorePoint] = deque(maxlen=limits.recent_scores_kept)
-        self._next_line_no: dict[str, int] = {}
+        # per source, the next line number; least recently used first, bounded by limits.max_sources
+        self._next_line_no: OrderedDict[str, int] = OrderedDict()
         self._rate: deque[tuple[float, int]] = deque()
         self.counters: Counter[str] = Counter()
         self.closed_by_reason: Counter[EmitReason] = Counter()
@@ -206,8 +212,10 @@ class StreamEngine:
 
     def _ingest_locked(self, lines: Sequence[str | bytes], source: str) -> IngestOutcome:
         with self._lock:
-            first = self._next_line_no.get(source, 1)
-            self._next_line_no[source] = first + len(lines)
+            first = self._next_line_no.pop(source, 1)
+            self._next_line_no[source] = first + len(lines)  # now the most recent
+            while len(self._next_line_no) > self.limits.max_sources:
+                self._next_line_no.popitem(last=False)  # a source silent the longest numbers anew if it returns
         outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
         if len(outcomes) != len(lines):
             raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
@@ -281,6 +289,7 @@ class StreamEngine:
             c[f"rejected_{r.reason}"] += 1
         c["windows_queued"] += o.windows_queued
         self._rate.append((now, o.received))
+        self._prune_rate(now)  # on every ingest, not only when someone reads the stats
 
     # ------------------------------------------------------------------ closing
     def _close_locked(self, key: str, reason: EmitReason, wall: float) -> list[PendingWindow]:
@@ -397,13 +406,16 @@ class StreamEngine:
     def _snapshot(self, summary: SessionSummary) -> SessionSummary:
         return replace(summary, n_pending_keys=self._router.pending_keys(summary.session_id))
 
-    def ingest_rate(self, horizon_s: float = 10.0) -> float:
+    def ingest_rate(self, horizon_s: float = RATE_HORIZON_S) -> float:
         """Lines received per second over the last ``horizon_s`` seconds."""
         now = self._clock()
         with self._lock:
-            while self._rate and now - self._rate[0][0] > horizon_s:
-                self._rate.popleft()
+            self._prune_rate(now, horizon_s)
             return sum(n for _, n in self._rate) / horizon_s
+
+    def _prune_rate(self, now: float, horizon_s: float = RATE_HORIZON_S) -> None:
+        while self._rate and now - self._rate[0][0] > horizon_s:
+            self._rate.popleft()
 
     def stats(self) -> StreamStats:
         """Counters and gauges, for ``/v1/stats``, the dashboard, Prometheus and ``tail``."""
