@@ -127,3 +127,21 @@ def test_an_artifact_saved_before_meta_hashed_itself_still_loads(tmp_path: Path)
     del meta["meta_sha256"]
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     assert load_artifact(tmp_path).threshold == 0.25
+
+
+def test_a_signing_key_makes_tampering_detectable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGBERT_ARTIFACT_KEY", "a secret the tamperer lacks")
+    _save(tmp_path / "signed", [5, 6])
+    assert load_artifact(tmp_path / "signed").threshold == 0.25
+    # a tamperer rewrites the threshold and every hash, but cannot sign
+    meta = json.loads((tmp_path / "signed" / "meta.json").read_text())
+    meta["threshold"] = 0.99
+    (tmp_path / "signed" / "meta.json").write_text(json.dumps(meta))
+    _rehash(tmp_path / "signed")
+    with pytest.raises(UnknownArtifact, match="signature does not match"):
+        load_artifact(tmp_path / "signed")
+    monkeypatch.delenv("LOGBERT_ARTIFACT_KEY")
+    _save(tmp_path / "unsigned", [5, 6])
+    monkeypatch.setenv("LOGBERT_ARTIFACT_KEY", "a secret the tamperer lacks")
+    with pytest.raises(UnknownArtifact, match="not signed"):
+        load_artifact(tmp_path / "unsigned")

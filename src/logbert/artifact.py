@@ -10,14 +10,21 @@ Files:
 
 Loading checks that the pieces belong together and raises :class:`UnknownArtifact` otherwise.
 No pickle anywhere: weights are safetensors, the rest JSON.
+
+The SHA-256 hashes (of every file, and of ``meta.json`` itself) detect corruption and careless
+edits, not tampering: whoever can rewrite the files can rewrite the hashes. For authenticity, set
+``LOGBERT_ARTIFACT_KEY`` to a secret: saving then signs ``meta.json`` (HMAC-SHA256 over its own
+hash, which covers every file's hash), and loading refuses an unsigned or wrongly signed artifact.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,8 +139,26 @@ def save_artifact(
         "sha256": {name: _sha256(out / name) for name in files},
     }
     meta[_SELF_HASH] = _meta_digest(meta)
+    key = signing_key()
+    if key is not None:
+        meta[_SIGNATURE] = _sign(key, meta[_SELF_HASH])
     _dump(out / META_FILE, meta)
     return out
+
+
+#: Environment variable holding a secret that signs artifacts (HMAC-SHA256) and that loading checks.
+SIGNING_KEY_ENV = "LOGBERT_ARTIFACT_KEY"
+_SIGNATURE = "hmac_sha256"
+
+
+def signing_key() -> bytes | None:
+    """The artifact signing secret from ``LOGBERT_ARTIFACT_KEY`` (None when unset or empty)."""
+    value = os.environ.get(SIGNING_KEY_ENV, "")
+    return value.encode() if value else None
+
+
+def _sign(key: bytes, digest: str) -> str:
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
 #: meta.json's hash of its own other fields: an edited threshold no longer loads silently.
@@ -141,7 +166,7 @@ _SELF_HASH = "meta_sha256"
 
 
 def _meta_digest(meta: dict[str, Any]) -> str:
-    body = {k: v for k, v in meta.items() if k != _SELF_HASH}
+    body = {k: v for k, v in meta.items() if k not in (_SELF_HASH, _SIGNATURE)}
     return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 
@@ -177,6 +202,15 @@ def load_artifact(directory: str | Path) -> Artifact:
         logger.warning("%s has no %s: its threshold is not protected against edits; retrain", meta_path, _SELF_HASH)
     elif meta[_SELF_HASH] != _meta_digest(meta):
         raise UnknownArtifact(f"{meta_path} was changed after the artifact was saved (its own hash differs)")
+    key = signing_key()
+    if key is not None:
+        # The hashes above catch corruption and careless edits, not a tamperer who rewrites them;
+        # the signature needs the secret, so only someone holding it can make an artifact load.
+        signature = meta.get(_SIGNATURE)
+        if not isinstance(signature, str):
+            raise UnknownArtifact(f"{root} is not signed, and {SIGNING_KEY_ENV} asks for signed artifacts")
+        if not hmac.compare_digest(signature, _sign(key, str(meta.get(_SELF_HASH)))):
+            raise UnknownArtifact(f"{root}: the signature does not match {SIGNING_KEY_ENV} (tampered, or another key)")
     hashes = meta.get("sha256")
     if not isinstance(hashes, dict):
         raise UnknownArtifact(f"{meta_path}: no sha256 table")
