@@ -387,3 +387,33 @@ def test_odd_requests_get_a_clear_4xx_never_a_500(client: TestClient, method: st
     r = client.request(method, url, content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert r.json()["error"] == "RequestValidationError" and "input" not in r.json()["detail"][0]
+
+
+def test_the_auth_matrix_every_endpoint_and_every_kind_of_key(client_factory: ClientFactory) -> None:
+    """Every API endpoint x (no key, empty key, wrong key, right key); only health and docs are public."""
+    public = {"/health/live", "/health/ready"}
+    with client_factory(api_key="the-right-key") as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        routes = [(m.upper(), p.replace("{session_id}", "vm-1").replace("{alert_id}", "1"))
+                  for p, ops in paths.items() for m in ops]
+        routes.append(("GET", "/metrics"))
+        assert len(routes) >= 15
+        for method, path in routes:
+            answers = {
+                name: client.request(method, path, headers=headers, json={} if method == "POST" else None).status_code
+                for name, headers in (
+                    ("none", {}),
+                    ("empty", {"X-API-Key": ""}),
+                    ("empty bearer", {"Authorization": "Bearer "}),
+                    ("wrong", {"X-API-Key": "nope"}),
+                    ("right", {"X-API-Key": "the-right-key"}),
+                    ("right bearer", {"Authorization": "Bearer the-right-key"}),
+                )
+            }
+            if path in public:
+                assert set(answers.values()) <= {200, 503}, (method, path, answers)
+                continue
+            refused = {k: v for k, v in answers.items() if not k.startswith("right")}
+            assert set(refused.values()) == {401}, (method, path, answers)
+            assert answers["right"] != 401 and answers["right bearer"] != 401, (method, path, answers)
+            assert max(answers.values()) < 500, (method, path, answers)
