@@ -417,3 +417,30 @@ def test_the_auth_matrix_every_endpoint_and_every_kind_of_key(client_factory: Cl
             assert set(refused.values()) == {401}, (method, path, answers)
             assert answers["right"] != 401 and answers["right bearer"] != 401, (method, path, answers)
             assert max(answers.values()) < 500, (method, path, answers)
+
+
+def test_incidents_group_a_sessions_alerts_and_feed_labels_back(client_factory: ClientFactory, tmp_path: Path) -> None:
+    from logbert.datasets.labels import read_labels
+
+    uuid = "11760334-ac63-4cc8-9086-{:012d}"
+    a, b, c = (uuid.format(i) for i in (1, 2, 3))
+    fake = FakeDetector(max_len=4, session_pattern=r"\[instance: ([0-9a-f-]{36})\]")
+    with client_factory(detector=fake) as client:
+        lines = vm_lines(a, [3, 2, 1, 0, 3, 2, 1, 0]) + vm_lines(b, [0, 42, 2, 3]) + vm_lines(c, [0, 1, 2, 3])
+        assert client.post("/v1/ingest", json={"lines": lines}).status_code == 200
+        client.post("/v1/sessions/close-all")
+        listed = client.get("/v1/incidents").json()
+        by_id = {i["session_id"]: i for i in listed["incidents"]}
+        assert listed["total"] == 2 and set(by_id) == {a, b}  # c raised no alert
+        assert by_id[a]["n_alerts"] == 2 and by_id[a]["status"] == "open"  # two windows, one incident
+        assert client.get("/v1/alerts").json()["total"] == 3
+        ack = client.post(f"/v1/incidents/{b}/acknowledge", json={"note": "disk full on cp-1"}).json()
+        assert ack["incidents"][0]["status"] == "acknowledged" and ack["incidents"][0]["note"] == "disk full on cp-1"
+        assert client.post(f"/v1/incidents/{a}/mark-normal").json()["incidents"][0]["status"] == "normal"
+        assert client.post(f"/v1/incidents/{c}/acknowledge").status_code == 404
+        assert [i["session_id"] for i in client.get("/v1/incidents?status=normal").json()["incidents"]] == [a]
+        text = client.get("/v1/incidents/labels").text
+    path = tmp_path / "feedback.txt"
+    path.write_text(text)
+    labels = read_labels(path)  # what `logbert train --labels` reads
+    assert labels.by_id == {b: 1} and labels.get(a) == 0 and labels.get(c) == 0

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from logbert.errors import LogBertError
 from logbert.results import ExpectedKey, PositionExplanation
@@ -42,7 +42,15 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_session ON alerts (session_id);
 CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at);
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS incident_state (
+    session_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    note TEXT,
+    updated_at REAL NOT NULL
+);
 """
+#: What a person decided about an incident: not yet looked at, a real problem, or normal after all.
+IncidentStatus = Literal["open", "acknowledged", "normal"]
 _COLUMNS = (
     "id, created_at, session_id, source, window_index, anomaly_score, threshold, n_keys, n_misses,"
     " n_unknown, first_line_no, last_line_no, reason, detail"
@@ -67,6 +75,21 @@ class StoredAlert(AlertRecord):
     """An alert as stored: the engine's record plus its id in the store (the API's ``Alert``)."""
 
     id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One session's alerts as one incident (its windows grouped). Higher ``max_score`` = more anomalous."""
+
+    session_id: str
+    source: str
+    status: IncidentStatus
+    n_alerts: int  # anomalous windows of the session
+    max_score: float
+    first_alert_at: float  # epoch seconds
+    last_alert_at: float
+    last_alert_id: int
+    note: str | None = None
 
 
 class AlertStoreError(LogBertError):
@@ -171,6 +194,44 @@ class SQLiteAlertStore:
         with self._lock:
             row = self._conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return None if row is None else _from_row(row)
+
+    def list_incidents(
+        self, status: IncidentStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Incident], int]:
+        """Sessions with alerts, most recent alert first, and how many match in all."""
+        where, args = ("", []) if status is None else (" WHERE COALESCE(s.status, 'open') = ?", [status])
+        grouped = (
+            "SELECT a.session_id, MIN(a.source), COALESCE(s.status, 'open'), COUNT(*), MAX(a.anomaly_score),"
+            " MIN(a.created_at), MAX(a.created_at), MAX(a.id), s.note"
+            " FROM alerts a LEFT JOIN incident_state s ON s.session_id = a.session_id"
+            f"{where} GROUP BY a.session_id"
+        )
+        with self._lock:
+            total = int(self._conn.execute(f"SELECT COUNT(*) FROM ({grouped})", args).fetchone()[0])
+            rows = self._conn.execute(f"{grouped} ORDER BY MAX(a.id) DESC LIMIT ? OFFSET ?", [*args, limit, offset])
+            return [Incident(*row) for row in rows.fetchall()], total
+
+    def set_incident_status(self, session_id: str, status: IncidentStatus, note: str | None, now: float) -> bool:
+        """Record a person's decision; False when the session has no alert."""
+        with self._lock:
+            known = self._conn.execute("SELECT 1 FROM alerts WHERE session_id = ? LIMIT 1", (session_id,)).fetchone()
+            if known is None:
+                return False
+            self._conn.execute(
+                "INSERT INTO incident_state (session_id, status, note, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(session_id) DO UPDATE SET status = excluded.status, note = excluded.note,"
+                " updated_at = excluded.updated_at",
+                (session_id, status, note, now),
+            )
+            return True
+
+    def acknowledged_ids(self) -> list[str]:
+        """Sessions a person confirmed as anomalous, oldest decision first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT session_id FROM incident_state WHERE status = 'acknowledged' ORDER BY updated_at"
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def count(self) -> int:
         with self._lock:

@@ -31,7 +31,7 @@ from logbert.errors import LogBertError, UnknownArtifact
 from logbert.service.alerts import SQLiteAlertStore
 from logbert.service.errors import logbert_error_handler, validation_error_handler
 from logbert.service.metrics import ServiceMetrics
-from logbert.service.routes import alerts, health, info, ingest, metrics, score, sessions
+from logbert.service.routes import alerts, health, incidents, info, ingest, metrics, score, sessions
 from logbert.service.schemas import ServiceStats
 from logbert.service.sessions import SessionStore
 from logbert.service.settings import Settings
@@ -212,7 +212,7 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     app.state.metrics = ServiceMetrics(lambda: _stats(app))
     app.add_exception_handler(LogBertError, logbert_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    for module in (ingest, score, sessions, alerts, info, health, metrics):
+    for module in (ingest, score, sessions, alerts, incidents, info, health, metrics):
         app.include_router(module.router)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from logbert.service.alerts import StoredAlert
+from logbert.service.alerts import Incident, StoredAlert
 from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST, REQUEST_LINE_HARD_CAP
 from logbert.streaming import IngestOutcome, ScorePoint, SessionSummary, StreamStats
 from logbert.streaming.oneshot import OneShotResult
@@ -91,6 +91,19 @@ class CloseAllResponse(BaseModel):
 class AlertList(BaseModel):
     total: int  # alerts matching the filter
     alerts: list[StoredAlert]  # newest first
+
+
+class IncidentList(BaseModel):
+    total: int  # incidents matching the filter
+    incidents: list[Incident]  # most recent alert first
+
+
+class IncidentDecision(BaseModel):
+    """Why a person decided what they did (kept with the incident)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(max_length=2000)] | None = None
 
 
 class ScoreHistory(BaseModel):

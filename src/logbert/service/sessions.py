@@ -8,17 +8,19 @@ model; scoring itself runs micro-batched on the engine's own thread.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, replace
 
 from anyio import to_thread
 
 from logbert.records import KeySequence
 from logbert.results import SessionState
-from logbert.service.alerts import AlertFilter, SQLiteAlertStore, StoredAlert
+from logbert.service.alerts import AlertFilter, IncidentStatus, SQLiteAlertStore, StoredAlert
 from logbert.service.errors import LimitExceeded, UnknownAlert, UnknownSession
 from logbert.service.schemas import (
     AlertList,
     CloseAllResponse,
+    IncidentList,
     IngestResponse,
     ScoreHistory,
     ScoreRequest,
@@ -118,6 +120,25 @@ class SessionStore:
     async def list_alerts(self, flt: AlertFilter) -> AlertList:
         stored, total = await to_thread.run_sync(self.alerts.list_alerts, flt)
         return AlertList(total=total, alerts=stored)
+
+    async def list_incidents(self, status: IncidentStatus | None, limit: int, offset: int) -> IncidentList:
+        incidents, total = await to_thread.run_sync(self.alerts.list_incidents, status, limit, offset)
+        return IncidentList(total=total, incidents=incidents)
+
+    async def decide(self, session_id: str, status: IncidentStatus, note: str | None) -> IncidentList:
+        """Record a person's decision about a session's incident; returns that incident."""
+        done = await to_thread.run_sync(self.alerts.set_incident_status, session_id, status, note, time.time())
+        if not done:
+            raise UnknownSession(f"session {session_id!r} has no alert")
+        incidents, _ = await to_thread.run_sync(self.alerts.list_incidents, None, 1_000_000, 0)
+        return IncidentList(total=1, incidents=[i for i in incidents if i.session_id == session_id])
+
+    def labels_file(self) -> str:
+        """Sessions confirmed anomalous, one id per line: a labels file `logbert train --labels` reads
+        (listed = anomalous, kept out of training; everything else, marked-normal included, normal)."""
+        ids = self.alerts.acknowledged_ids()
+        header = "# sessions acknowledged as anomalous in the logbert service; all others are normal\n"
+        return header + "".join(f"{sid}\n" for sid in ids)
 
     async def get_alert(self, alert_id: int) -> StoredAlert:
         stored = await to_thread.run_sync(self.alerts.get, alert_id)
