@@ -444,3 +444,43 @@ def test_incidents_group_a_sessions_alerts_and_feed_labels_back(client_factory: 
     path.write_text(text)
     labels = read_labels(path)  # what `logbert train --labels` reads
     assert labels.by_id == {b: 1} and labels.get(a) == 0 and labels.get(c) == 0
+
+
+def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory: ClientFactory) -> None:
+    import json as jsonlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[list[dict[str, object]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            received.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/api/v2/alerts"
+    try:
+        with client_factory(alert_webhook=url) as client:
+            lines = vm_lines("vm-1", [0, 42, 2, 3]) + vm_lines("vm-2", [3, 2, 1, 0])
+            client.post("/v1/ingest", json={"lines": lines})
+            client.post("/v1/sessions/close-all")
+            assert client.get("/v1/alerts").json()["total"] == 2  # stored first, whatever the receiver does
+        # the app's shutdown delivered what was queued
+        alerts = [a for batch in received for a in batch]
+        assert {a["labels"]["session_id"] for a in alerts} == {"vm-1", "vm-2"}
+        first = alerts[0]
+        assert first["labels"]["alertname"] == "LogAnomaly" and first["startsAt"].endswith("+00:00")
+        assert "looks anomalous" in first["annotations"]["summary"]
+    finally:
+        server.shutdown()
+    with client_factory(alert_webhook="http://127.0.0.1:9/api/v2/alerts") as client:  # nobody listens
+        client.post("/v1/ingest", json={"lines": vm_lines("vm-3", [0, 42])})
+        client.post("/v1/sessions/close-all")
+        stored = client.get("/v1/alerts", params={"session_id": "vm-3"}).json()
+        assert stored["total"] == 1  # an absent receiver loses no stored alert

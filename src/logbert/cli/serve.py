@@ -58,6 +58,9 @@ def serve(
     target_fpr: float | None = typer.Option(
         None, "--target-fpr", help="decide at this false-alarm rate on normal sessions (env LOGBERT_TARGET_FPR)"
     ),
+    alert_webhook: str | None = typer.Option(
+        None, help="push alerts to this Alertmanager-compatible URL, e.g. http://am:9093/api/v2/alerts"
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="log every HTTP request"),
 ) -> None:
@@ -83,6 +86,7 @@ def serve(
         "alerts_db": alerts_db,
         "threshold": threshold,
         "target_fpr": target_fpr,
+        "alert_webhook": alert_webhook,
     }
     try:
         settings = Settings(

@@ -30,6 +30,7 @@ from logbert.service.schemas import (
     SessionScore,
 )
 from logbert.service.settings import Settings
+from logbert.service.webhook import AlertFanout, AlertmanagerWebhook
 from logbert.streaming import Scorer, StreamEngine
 from logbert.streaming.oneshot import score_keys, score_lines
 
@@ -42,7 +43,9 @@ class SessionStore:
         self.detector = detector
         self.settings = settings
         self.alerts = alerts
-        self.engine = StreamEngine(detector, settings.limits, alert_sink=alerts)
+        self.webhook = AlertmanagerWebhook(settings.alert_webhook) if settings.alert_webhook else None
+        sink = alerts if self.webhook is None else AlertFanout(alerts, self.webhook)
+        self.engine = StreamEngine(detector, settings.limits, alert_sink=sink)
 
     # ------------------------------------------------------------------ ingest
     def check_request(self, n_lines: int) -> None:
@@ -160,6 +163,8 @@ class SessionStore:
                 stats.queue_pending,
                 self.settings.shutdown_timeout_s,
             )
+        if self.webhook is not None:
+            self.webhook.close()
         unsaved = self.alerts.retry_unsaved()
         if unsaved:
             logger.error("shutdown: %d alerts could not be stored in %s and are lost", unsaved, self.alerts.path)

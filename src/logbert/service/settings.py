@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     alerts_busy_timeout_s: float = Field(30.0, ge=0)  # how long a write waits for another writer's lock
     close_wait_s: float = Field(30.0, gt=0)  # how long a close request waits for its scores
     shutdown_timeout_s: float = Field(30.0, gt=0)  # graceful shutdown: time to score what is left
+    # Alertmanager-compatible receiver (POST .../api/v2/alerts); alerts are stored first, then pushed
+    alert_webhook: str | None = Field(None, pattern=r"^https?://")
     threshold: float | None = None  # decide with this instead of the artifact's stored threshold
     target_fpr: float | None = Field(None, gt=0, lt=1)  # or: the threshold for this false-alarm rate
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (the dashboard needs none)
