@@ -252,3 +252,26 @@ def test_input_kind_follows_the_settings_and_the_user(
         api.score_with_report(trained[0].artifact_dir, numbers, kind="raw")
     sessions, report = api.score_with_report(trained[0].artifact_dir, log_with_junk(tmp_path, trained[1]))
     assert report.n_lines == report.n_parsed + 2 and report.n_malformed == 1 and report.n_empty == 1 and sessions
+
+
+def test_structured_output_has_each_lines_session_template_and_parameters(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    import csv
+
+    _, log, _ = trained
+    cfg = tiny_config()
+    summary = api.parse(log, cfg)
+    n = api.write_structured(summary, cfg, tmp_path / "lines.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "lines.jsonl").read_text().splitlines()]
+    assert n == len(rows) == summary.report.n_parsed
+    spawn = next(r for r in rows if "seconds to spawn" in r["template"])
+    took = float(spawn["content"].split("Took ")[1].split()[0])
+    assert spawn["session_ids"] and spawn["timestamp"].startswith("20")
+    assert took in [float(p) for p in spawn["parameters"] if p.replace(".", "", 1).isdigit()]
+    assert api.write_structured(summary, cfg, tmp_path / "lines.csv") == n
+    with (tmp_path / "lines.csv").open(newline="") as f:
+        first = next(csv.DictReader(f))
+    assert set(first) >= {"line_no", "timestamp", "session_ids", "key_id", "template", "parameters"}
+    with pytest.raises(InputDataError, match="must end in"):
+        api.write_structured(summary, cfg, tmp_path / "lines.xml")

@@ -23,7 +23,7 @@ from logbert.pipeline.demo import DemoResult, demo, demo_config
 from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
 from logbert.pipeline.evaluate import EvaluationResult, evaluate
 from logbert.pipeline.fit import TrainResult, train
-from logbert.pipeline.parse import ParseSummary, parse, write_parse_summary
+from logbert.pipeline.parse import ParseSummary, parse, write_parse_summary, write_structured
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 
 __all__ = [
@@ -52,4 +52,5 @@ __all__ = [
     "score_with_report",
     "train",
     "write_parse_summary",
+    "write_structured",
 ]

@@ -232,13 +232,20 @@ def parse(
     sets: list[str] | None = SetOption,
     out: Path | None = typer.Option(None, "--out", "-o", help="write templates and counts as JSON"),
     top: int = typer.Option(20, help="templates to show"),
+    structured: Path | None = typer.Option(
+        None, help="write every line (time, session, key, template, parameters) to FILE.csv|.jsonl|.parquet"
+    ),
 ) -> None:
     """Mine templates from a raw log and show the most frequent ones and the line counts."""
     from logbert import api
     from logbert.cli.tables import templates_table
 
+    out = output_file(out, "--out")
+    structured = output_file(structured, "--structured")
     with library_errors():
-        summary = api.parse(data, build_config(config, preset, sets))
+        cfg = build_config(config, preset, sets)
+        summary = api.parse(data, cfg)
+        n_rows = api.write_structured(summary, cfg, structured) if structured is not None else 0
     console.print(templates_table(summary, top=top))
     rep = summary.report
     console.print(
@@ -250,6 +257,8 @@ def parse(
     if out is not None:
         api.write_parse_summary(summary, out)
         console.print(f"written to {out}")
+    if structured is not None:
+        console.print(f"{n_rows} lines written to {structured}")
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,11 @@ from collections.abc import Iterable, Sequence
 from logbert.config import FormatName, MaskRule
 
 _BATCH = 4096  # contents per batch in Masker.mask_many
+# Masker.mask_tokens writes each replacement as one character of the Supplementary Private Use
+# Area-A (no log holds them; no rule's pattern matches them as a letter, digit or space).
+_STAND_IN = 0xF0000
+_MAX_STAND_INS = 0xFFFD
+_STAND_INS = re.compile("[\U000F0000-\U000FFFFD]")
 
 # Boundaries: a value starts and ends where there is no letter, digit, dot or underscore, so
 # "blk_-12" or "ext3" are not cut in the middle of a word. The start test is written after the
@@ -132,6 +137,44 @@ class Masker:
         for regex, replacement in self._compiled:
             content = regex.sub(replacement, content)
         return content
+
+    def mask_tokens(self, content: str) -> tuple[list[str], list[str]] | None:
+        """The masked content's tokens, and the original text behind each (for parameter values).
+
+        Each replacement is first written as one private-use character, so that later rules see a
+        single opaque character where a value was, and its original text (with any values it
+        swallowed) is known. None when that stand-in would change what the rules match (the
+        result is compared with :meth:`mask`) or a replacement holds whitespace.
+
+        >>> m = Masker(default_masks("openstack"))
+        >>> m.mask_tokens("[instance: abc] Took 19.84 seconds")
+        (['[instance:<*>]', 'Took', '<*>', 'seconds'], ['[instance: abc]', 'Took', '19.84', 'seconds'])
+        """
+        values: list[str] = []
+        replacements: list[str] = []
+        marked = content
+        for regex, replacement in self._compiled:
+            if any(ch.isspace() for ch in replacement):
+                return None
+
+            def stand_in(match: re.Match[str], replacement: str = replacement) -> str:
+                values.append(match.group(0))
+                replacements.append(replacement)
+                return chr(_STAND_IN + len(values) - 1)
+
+            marked = regex.sub(stand_in, marked)
+            if len(values) >= _MAX_STAND_INS:
+                return None
+
+        def expand(text: str, table: Sequence[str]) -> str:
+            return _STAND_INS.sub(lambda m: expand(table[ord(m.group(0)) - _STAND_IN], table), text)
+
+        masked_tokens = [
+            _STAND_INS.sub(lambda m: replacements[ord(m.group(0)) - _STAND_IN], t) for t in marked.split()
+        ]
+        if " ".join(masked_tokens) != " ".join(self.mask(content).split()):
+            return None
+        return masked_tokens, [expand(t, values) for t in marked.split()]
 
     def mask_many(self, contents: Sequence[str]) -> list[str]:
         """``[self.mask(c) for c in contents]``, one rule at a time over batches of contents

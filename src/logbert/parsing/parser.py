@@ -193,6 +193,23 @@ class LogParser:
         self._check_fitted()
         return self._key_of_masked(self._masker.mask(content))
 
+    def parameters(self, content: str, key_id: int) -> list[str]:
+        """The values at the wildcards of the line's template, in their original text.
+
+        A value a mask replaced comes back whole (``"19.84"``, ``"[instance: b900…]"``); a token Drain
+        generalised is returned as written. Empty for an unseen template (``UNK_KEY``) or when the
+        tokens do not line up with the template.
+        """
+        self._check_fitted()
+        if key_id == UNK_KEY or not 0 <= key_id < len(self.templates_):
+            return []
+        tokens = self._masker.mask_tokens(content)
+        template = self.templates_[key_id].split()
+        if tokens is None or len(tokens[0]) != len(template):
+            return []
+        pairs = zip(template, tokens[1], strict=True)
+        return [_value(wildcard, original) for wildcard, original in pairs if "<*>" in wildcard]
+
     def _keys_of_masked(self, masked: Iterable[str]) -> list[int]:
         """``[self._key_of_masked(m) for m in masked]`` with the cache hit inlined."""
         get = self._cache.get
@@ -277,3 +294,13 @@ class LogParser:
         parser._masker = Masker(masks)
         parser._set_miner(miner)
         return parser
+
+
+def _value(wildcard: str, original: str) -> str:
+    """The part of ``original`` at a template token's one ``<*>`` (``HTTP/<*>"`` + ``HTTP/1.1"`` -> ``1.1``)."""
+    if wildcard.count("<*>") != 1:
+        return original
+    prefix, _, suffix = wildcard.partition("<*>")
+    if original.startswith(prefix) and original.endswith(suffix) and len(original) >= len(prefix) + len(suffix):
+        return original[len(prefix) : len(original) - len(suffix)].strip()
+    return original
