@@ -78,3 +78,35 @@ def test_api_docs_render_without_the_internet(tmp_path: Path) -> None:
             assert outside == []
         finally:
             browser.close()
+
+
+def test_incidents_can_be_acknowledged_and_a_session_drilled_into(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser: {CHROMIUM} is absent (install it with `apt-get install -y chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with live_server(make_settings(tmp_path), FakeDetector(max_len=4)) as base, sync_api.sync_playwright() as pw:
+        lines = vm_lines("vm-1", [3, 2, 1, 0]) + vm_lines("vm-2", [0, 42, 2, 3]) + vm_lines("vm-3", [0, 1, 2, 3])
+        with httpx.Client(base_url=base) as http:
+            assert http.post("/v1/ingest", json={"lines": lines}).status_code == 200
+            http.post("/v1/sessions/close-all")
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/dashboard/?interval=300")
+            page.wait_for_function("document.querySelectorAll('#incidents tr.incident').length === 2")
+            page.click("#incidents tr[data-session='vm-2'] button.act-acknowledge")
+            page.wait_for_selector("#incidents tr.incident.acknowledged[data-session='vm-2']")
+            with httpx.Client(base_url=base) as http:
+                assert http.get("/v1/incidents/labels").text.splitlines()[1:] == ["vm-2"]
+                assert http.get("/v1/incidents", params={"status": "acknowledged"}).json()["total"] == 1
+            page.click("#incidents tr[data-session='vm-1'] td.link")  # drill down into one session
+            page.wait_for_function(
+                "[...document.querySelectorAll('#alerts li.alert')].every(li => li.dataset.session === 'vm-1')"
+                " && document.querySelectorAll('#alerts li.alert').length === 1"
+            )
+            assert "vm-1" in page.inner_text("#alert-filter")
+            assert page.locator("#score-chart text.axis").count() == 4  # values and times on the axes
+            page.click("#alert-filter")
+            page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 2")
+        finally:
+            browser.close()

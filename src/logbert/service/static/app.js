@@ -17,11 +17,28 @@ function el(tag, text, cls) {
   return e;
 }
 
+let sessionFilter = "";  // drill-down: the alerts of one session only
+
 async function getJSON(path) {
   const headers = apiKey ? { "X-API-Key": apiKey } : {};
   const r = await fetch(path, { headers });
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r.json();
+}
+
+async function postJSON(path, body) {
+  const headers = { "Content-Type": "application/json", ...(apiKey ? { "X-API-Key": apiKey } : {}) };
+  const r = await fetch(path, { method: "POST", headers, body: JSON.stringify(body || {}) });
+  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+  return r.json();
+}
+
+function drillDown(sessionId) {
+  sessionFilter = sessionId;
+  const link = document.getElementById("alert-filter");
+  link.hidden = !sessionId;
+  link.textContent = sessionId ? "session " + sessionId + " ✕" : "";
+  tick(false);
 }
 
 function fmt(x, digits) {
@@ -46,6 +63,12 @@ function plot(svg, points, opts) {
   ymax *= 1.1;
   const sx = x => pad + (x1 === x0 ? (W - 2 * pad) / 2 : (x - x0) / (x1 - x0) * (W - 2 * pad));
   const sy = y => H - pad - (y / ymax) * (H - 2 * pad);
+  // axes: the value range on the left, the time range below (local time)
+  svg.appendChild(svgEl("text", { x: 2, y: 12, class: "axis" })).textContent = fmt(ymax, 3) + (opts.unit || "");
+  svg.appendChild(svgEl("text", { x: 2, y: H - 2, class: "axis" })).textContent = "0";
+  const t = x => new Date(x).toLocaleTimeString();
+  svg.appendChild(svgEl("text", { x: 40, y: H - 2, class: "axis" })).textContent = t(x0);
+  svg.appendChild(svgEl("text", { x: W - 2, y: H - 2, class: "axis end" })).textContent = t(x1);
   if (opts.threshold !== undefined && opts.threshold !== null) {
     svg.appendChild(svgEl("line", { x1: 0, x2: W, y1: sy(opts.threshold), y2: sy(opts.threshold),
       stroke: "#888", "stroke-dasharray": "4 3", class: "threshold" }));
@@ -70,12 +93,34 @@ function renderStats(v) {
   document.getElementById("stat-queue").textContent = fmt(v.queue_pending);
   rateHistory.push([Date.now(), v.ingest_rate_lps]);
   while (rateHistory.length > 300) rateHistory.shift();
-  plot(document.getElementById("rate-chart"), rateHistory, { line: true });
+  plot(document.getElementById("rate-chart"), rateHistory, { line: true, unit: " lines/s" });
 }
 
 function renderScores(points, threshold) {
   plot(document.getElementById("score-chart"),
-    points.map(p => [p.time, p.anomaly_score, p.is_anomaly]), { threshold });
+    points.map(p => [p.time * 1000, p.anomaly_score, p.is_anomaly]), { threshold });
+}
+
+function renderIncidents(list) {
+  const body = document.querySelector("#incidents tbody");
+  body.replaceChildren(...list.incidents.map(i => {
+    const tr = el("tr", null, "incident " + i.status);
+    tr.dataset.session = i.session_id;
+    const name = el("td", i.session_id, "link");
+    name.addEventListener("click", () => drillDown(i.session_id));
+    const actions = el("td");
+    for (const [label, action] of [["acknowledge", "acknowledge"], ["normal", "mark-normal"]]) {
+      const b = el("button", label, "act-" + action);
+      b.addEventListener("click", async () => {
+        await postJSON("/v1/incidents/" + encodeURIComponent(i.session_id) + "/" + action);
+        tick(false);
+      });
+      actions.append(b);
+    }
+    tr.append(name, el("td", i.n_alerts), el("td", fmt(i.max_score, 3), "anom"),
+      el("td", new Date(i.last_alert_at * 1000).toLocaleTimeString()), el("td", i.status, "status"), actions);
+    return tr;
+  }));
 }
 
 function renderSessions(sessions) {
@@ -83,6 +128,7 @@ function renderSessions(sessions) {
   body.replaceChildren(...sessions.map(s => {
     const tr = el("tr");
     tr.dataset.session = s.session_id;
+    tr.addEventListener("click", () => drillDown(s.session_id));
     tr.append(el("td", s.session_id), el("td", fmt(s.max_score, 3), s.is_anomaly ? "anom" : ""),
       el("td", s.n_windows_scored), el("td", s.state));
     return tr;
@@ -115,16 +161,18 @@ function renderAlerts(list) {
   }));
 }
 
-async function tick() {
+async function tick(again = true) {
   const conn = document.getElementById("conn");
   try {
-    const [stats, scores, sessions, alerts] = await Promise.all([
+    const alertsPath = "/v1/alerts?limit=50" + (sessionFilter ? "&session_id=" + encodeURIComponent(sessionFilter) : "");
+    const [stats, scores, sessions, alerts, incidents] = await Promise.all([
       getJSON("/v1/stats"), getJSON("/v1/scores?limit=500"),
-      getJSON("/v1/sessions?limit=10"), getJSON("/v1/alerts?limit=50"),
+      getJSON("/v1/sessions?limit=10"), getJSON(alertsPath), getJSON("/v1/incidents?limit=20"),
     ]);
     renderStats(stats.values);
     renderScores(scores.points, stats.values.threshold);
     renderSessions(sessions.sessions);
+    renderIncidents(incidents);
     renderAlerts(alerts);
     conn.textContent = "live";
     conn.className = "conn ok";
@@ -132,7 +180,7 @@ async function tick() {
     conn.textContent = String(err.message || err);
     conn.className = "conn err";
   } finally {
-    setTimeout(tick, INTERVAL_MS);
+    if (again) setTimeout(tick, INTERVAL_MS);
   }
 }
 
@@ -142,4 +190,5 @@ document.getElementById("key-form").addEventListener("submit", ev => {
   apiKey = document.getElementById("api-key").value;
   localStorage.setItem("logbert-api-key", apiKey);
 });
+document.getElementById("alert-filter").addEventListener("click", ev => { ev.preventDefault(); drillDown(""); });
 tick();
