@@ -1,0 +1,3 @@
+from benchmarks.speed.run import main
+
+raise SystemExit(main())

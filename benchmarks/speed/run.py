@@ -1,0 +1,172 @@
+"""Training and scoring speed: logbert's paths against a plain PyTorch loop of the same model, in one run.
+
+    .venv/bin/python -m benchmarks.speed [--threads 1] [--device cpu|cuda] [--out benchmarks/results/speed.md]
+
+Same model (d_model 128, d_ff 256, 4 heads, 2 layers, 33 positions), same random HDFS-shaped
+sequences (10-32 keys of 30 templates). Each arm runs in its own process (its peak memory is its
+own), and the arms alternate over the repeats so that a noisy neighbour hits all of them:
+
+* ``train_encoder``: logbert's training (MLKP + VHM, validation and centre passes included);
+* ``plain train``: a textbook loop, same model, batch 64, MLKP only, masking inline;
+* ``score_sequences``: logbert's deterministic scoring (every key masked once over 4 passes + 1 unmasked);
+* ``plain score fp32`` / ``plain score bf16``: the same 5 forward passes, batch 256, written plainly,
+  with ``torch.autocast`` for bf16.
+
+Decision agreement: the share of windows on the same side of a threshold (the 95th percentile of
+logbert's miss ratios) for each plain scoring arm against logbert's, and the largest difference
+between their miss ratios. Figures are ratios of this run; the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN_ARMS = ("train_encoder", "plain train")
+SCORE_ARMS = ("score_sequences", "plain score fp32", "plain score bf16")
+
+CHILD = r'''
+import json, resource, sys, time
+import numpy as np, torch
+from logbert.config import ModelConfig, ScoringConfig, TrainConfig
+from logbert.model.encoder import LogBertEncoder
+from logbert.parsing.vocab import Vocab
+from logbert.scoring.scorer import score_sequences, strided_masks
+from logbert.training.trainer import train_encoder
+from logbert.windowing.dataset import encode_sequences, pad_tokens, random_key_mask
+
+arm, device = sys.argv[1], sys.argv[2]
+threads, n_train, n_score, epochs = (int(a) for a in sys.argv[3:7])
+torch.set_num_threads(threads)
+rng = np.random.default_rng(0)
+def seqs(n):
+    return [list(rng.integers(0, 30, size=int(rng.integers(10, 33)))) for _ in range(n)]
+train, val, test = seqs(n_train), seqs(n_train // 10), seqs(n_score)
+vocab = Vocab.fit(train)
+mcfg = ModelConfig(vocab_size=len(vocab), max_len=32, d_model=128, d_ff=256, n_heads=4, n_layers=2, dropout=0.1)
+tcfg = TrainConfig(epochs=epochs, patience=epochs + 1, batch_size=64, num_threads=threads, device=device, seed=0)
+out = {}
+t0 = time.perf_counter()
+if arm == "train_encoder":
+    train_encoder(mcfg, tcfg, vocab, train, val, progress=False)
+    out["items"] = epochs * len(train)
+elif arm == "plain train":
+    torch.manual_seed(0)
+    model = LogBertEncoder(mcfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    rows = encode_sequences(train, vocab, 32)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(rows), generator=gen).tolist()
+        for i in range(0, len(rows), 64):
+            tok, pad = pad_tokens([rows[j] for j in order[i:i + 64]], vocab.PAD)
+            chosen = random_key_mask(pad, 0.5, gen)
+            labels = torch.where(chosen, tok, torch.full_like(tok, -100))
+            logits = model(tok.masked_fill(chosen, vocab.MASK).to(device), pad.to(device)).logits
+            flat = labels.to(device).flatten()
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), flat, ignore_index=-100)
+            opt.zero_grad(); loss.backward(); opt.step()
+    out["items"] = epochs * len(train)
+else:
+    torch.manual_seed(0)
+    model = LogBertEncoder(mcfg).to(device).eval()
+    center = torch.zeros(128)
+    if arm == "score_sequences":
+        res = score_sequences(model, vocab, test, center, ScoringConfig(), device=device)
+        ratios = res.miss_ratio
+    else:
+        rows = encode_sequences(test, vocab, 32)
+        miss = np.zeros(len(rows)); masked = np.zeros(len(rows))
+        dtype = torch.bfloat16 if arm.endswith("bf16") else None
+        bf16 = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=dtype is not None)
+        with torch.inference_mode(), bf16:
+            for s in range(0, len(rows), 256):
+                tok, pad = pad_tokens(rows[s:s + 256], vocab.PAD, pad_to=33)
+                model(tok.to(device), pad.to(device))  # the unmasked pass (DIST distance)
+                for chosen in strided_masks(pad, 4):
+                    logits = model(tok.masked_fill(chosen, vocab.MASK).to(device), pad.to(device)).logits.float()
+                    logits[..., :vocab.N_SPECIAL] = -torch.inf
+                    top = logits.topk(6, dim=-1).indices.cpu()
+                    hit = (top == tok[..., None]).any(-1)
+                    miss[s:s + len(tok)] += (chosen & ~hit).sum(1).numpy()
+                    masked[s:s + len(tok)] += chosen.sum(1).numpy()
+        ratios = miss / masked
+    out["items"] = len(test)
+    out["ratios"] = [float(r) for r in ratios]
+out["seconds"] = time.perf_counter() - t0
+out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+'''
+
+
+def _run(arm: str, args: argparse.Namespace) -> dict[str, object]:
+    cmd = [sys.executable, "-c", CHILD, arm, args.device, str(args.threads), str(args.n_train), str(args.n_score),
+           str(args.epochs)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--n-train", type=int, default=3000)
+    parser.add_argument("--n-score", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.md")
+    args = parser.parse_args(argv)
+    results: dict[str, list[dict[str, object]]] = {arm: [] for arm in (*TRAIN_ARMS, *SCORE_ARMS)}
+    for rep in range(args.repeats):
+        for arm in results:
+            r = _run(arm, args)
+            results[arm].append(r)
+            speed = float(r["items"]) / float(r["seconds"])  # type: ignore[arg-type]
+            print(f"repeat {rep} {arm}: {speed:.0f} per s, peak {r['peak_mib']:.0f} MiB", flush=True)
+
+    def rate(arm: str) -> float:
+        return statistics.median(float(r["items"]) / float(r["seconds"]) for r in results[arm])  # type: ignore[arg-type]
+
+    ours = results["score_sequences"][0]["ratios"]
+    cut = sorted(ours)[int(0.95 * (len(ours) - 1))]  # type: ignore[arg-type]
+    command = " ".join([".venv/bin/python -m benchmarks.speed", *(argv if argv is not None else sys.argv[1:])])
+    lines = [
+        "# Training and scoring speed against a plain PyTorch loop",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, device {args.device}, "
+        f"{args.threads} torch thread(s); {args.repeats} repeats, arms alternating, each in its own process  ",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"{args.n_train} training sequences x {args.epochs} epochs; {args.n_score} scored windows; "
+        "median of the repeats.",
+        "",
+        "| arm | per second | vs plain | peak MiB | decisions equal to logbert's | max miss-ratio difference |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for arm in (*TRAIN_ARMS, *SCORE_ARMS):
+        base = rate("plain train") if arm in TRAIN_ARMS else rate("plain score fp32")
+        peak = max(float(r["peak_mib"]) for r in results[arm])  # type: ignore[arg-type]
+        agree = diff = "-"
+        if arm in SCORE_ARMS:
+            theirs = results[arm][0]["ratios"]
+            same = sum((a > cut) == (b > cut) for a, b in zip(ours, theirs, strict=True))  # type: ignore[call-overload]
+            agree = f"{same / len(ours):.4f}"  # type: ignore[arg-type]
+            diff = f"{max(abs(a - b) for a, b in zip(ours, theirs, strict=True)):.4f}"  # type: ignore[call-overload]
+        unit = "seq" if arm in TRAIN_ARMS else "windows"
+        lines.append(f"| {arm} | {rate(arm):,.0f} {unit}/s | {rate(arm) / base:.2f}x | {peak:.0f} | {agree} | {diff} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
