@@ -22,12 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from benchmarks._report import header
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_ARMS = ("train_encoder", "plain train")
@@ -140,14 +140,14 @@ def main(argv: list[str] | None = None) -> int:
 
     ours = results["score_sequences"][0]["ratios"]
     cut = sorted(ours)[int(0.95 * (len(ours) - 1))]  # type: ignore[arg-type]
-    command = " ".join([".venv/bin/python -m benchmarks.speed", *(argv if argv is not None else sys.argv[1:])])
     lines = [
-        "# Training and scoring speed against a plain PyTorch loop",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, device {args.device}, "
-        f"{args.threads} torch thread(s); {args.repeats} repeats, arms alternating, each in its own process  ",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *header(
+            "Training and scoring speed against a plain PyTorch loop",
+            "benchmarks.speed",
+            argv,
+            f"device {args.device}, {args.threads} torch thread(s); {args.repeats} repeats, arms alternating, "
+            "each in its own process",
+        ),
         "",
         f"{args.n_train} training sequences x {args.epochs} epochs; {args.n_score} scored windows; "
         "median of the repeats.",

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchmarks._report import header
 
 ROOT = Path(__file__).resolve().parents[2]
 ARMS = ("1", "2", "torch_default", "auto")
@@ -77,14 +77,13 @@ def main(argv: list[str] | None = None) -> int:
             for p in spinners:
                 p.kill()
         tables += _table(times, busy)
-    command = " ".join([".venv/bin/python -m benchmarks.threads", *(argv if argv is not None else sys.argv[1:])])
     lines = [
-        "# Torch threads for training and scoring",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
-        f"torch's default here: {default_threads} threads; {args.repeats} repeats, arms interleaved  ",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *header(
+            "Torch threads for training and scoring",
+            "benchmarks.threads",
+            argv,
+            f"torch's default here: {default_threads} threads; {args.repeats} repeats, arms interleaved",
+        ),
         "",
         "The demo's data and model (400 simulated VMs, 6 epochs without early stopping), then scoring",
         "every session of the log. Median wall seconds (min-max); `busy N`: N other processes spin on",

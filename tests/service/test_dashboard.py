@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,10 +25,15 @@ ARGS = [
 pytestmark = pytest.mark.browser
 
 
-def test_dashboard_shows_rate_alerts_scores_and_top_sessions(tmp_path: Path) -> None:
+@pytest.fixture
+def sync_api() -> Any:
+    """Playwright's sync API driving Debian's Chromium; the test skips with the reason when either is absent."""
     if not CHROMIUM.exists():
         pytest.skip(f"no browser: {CHROMIUM} is absent (install it with `apt-get install -y chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+
+def test_dashboard_shows_rate_alerts_scores_and_top_sessions(tmp_path: Path, sync_api: Any) -> None:
     settings = make_settings(tmp_path, api_key="dash-key")
     with live_server(settings, FakeDetector(max_len=4)) as base, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -59,11 +65,8 @@ def test_dashboard_shows_rate_alerts_scores_and_top_sessions(tmp_path: Path) -> 
             browser.close()
 
 
-def test_api_docs_render_without_the_internet(tmp_path: Path) -> None:
+def test_api_docs_render_without_the_internet(tmp_path: Path, sync_api: Any) -> None:
     """/docs loads Swagger UI from the service itself: the page works on a machine with no way out."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no browser: {CHROMIUM} is absent (install it with `apt-get install -y chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     with live_server(make_settings(tmp_path), FakeDetector()) as base, sync_api.sync_playwright() as pw:
         html = httpx.get(f"{base}/docs").text
         assert "swagger-ui-bundle.js" in html and "cdn" not in html.lower()
@@ -80,10 +83,7 @@ def test_api_docs_render_without_the_internet(tmp_path: Path) -> None:
             browser.close()
 
 
-def test_incidents_can_be_acknowledged_and_a_session_drilled_into(tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"no browser: {CHROMIUM} is absent (install it with `apt-get install -y chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+def test_incidents_can_be_acknowledged_and_a_session_drilled_into(tmp_path: Path, sync_api: Any) -> None:
     with live_server(make_settings(tmp_path), FakeDetector(max_len=4)) as base, sync_api.sync_playwright() as pw:
         lines = vm_lines("vm-1", [3, 2, 1, 0]) + vm_lines("vm-2", [0, 42, 2, 3]) + vm_lines("vm-3", [0, 1, 2, 3])
         with httpx.Client(base_url=base) as http:
