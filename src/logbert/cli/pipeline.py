@@ -53,6 +53,8 @@ def demo(
             out, n_instances=instances, anomaly_ratio=anomaly_ratio, seed=seed, config=cfg, on_step=echo_step
         )
     console.print(results_table(result.evaluation))
+    for warning in result.train.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     console.print(f"simulated log : {result.log_path}")
     console.print(f"artifact      : {result.artifact_dir}")
     console.print(f"report        : {result.report_path}")
