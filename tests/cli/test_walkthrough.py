@@ -76,3 +76,16 @@ def test_readme_steps_on_a_syslog_layout(tmp_path: Path) -> None:
     )
     assert timed.exit_code == 0, timed.output
     assert "time windows" in timed.output  # units named for what they are
+
+
+def test_a_custom_header_on_openstack_content_suggests_the_openstack_masks(tmp_path: Path) -> None:
+    from logbert.cli import app
+
+    files = write_simulated(tmp_path / "data", n_instances=30, anomaly_ratio=0.2, seed=2)
+    syslog = tmp_path / "nova-syslog.log"
+    _syslog(files.log, syslog)
+    header_only = ["--set", f"parser.log_format={json.dumps(SYSLOG_FORMAT)}"]
+    generic = runner.invoke(app, ["parse", str(syslog), *header_only], env={"COLUMNS": "200"})
+    assert generic.exit_code == 0 and "--set parser.format=openstack" in " ".join(generic.output.split())
+    kept = runner.invoke(app, ["parse", str(syslog), *header_only, "--set", "parser.format=openstack"])
+    assert kept.exit_code == 0 and "warning" not in kept.output

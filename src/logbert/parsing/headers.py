@@ -236,6 +236,29 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
     return warnings
 
 
+# Content that a built-in format's masks and Drain settings were made for.
+_FAMILIES: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = (
+    ("openstack", re.compile(r"\[instance: [0-9a-f-]{36}\]")),
+    ("hdfs", re.compile(r"\bblk_-?\d+")),
+)
+
+
+def family_hint(lines: Sequence[LogLine], format_name: FormatName | None, sample: int = 2000) -> list[str]:
+    """A custom header with the generic masks, on content a built-in format knows: say which format's
+    masks and Drain settings to keep (without them such logs merge templates)."""
+    if format_name not in (None, "raw"):
+        return []
+    head = lines[:sample]
+    for family, pattern in _FAMILIES:
+        n = sum(1 for ln in head if pattern.search(ln.content))
+        if head and n >= 0.2 * len(head):
+            return [
+                f"{n} of the first {len(head)} lines look like {family} content, read with the generic masks and "
+                f"Drain settings: add --set parser.format={family} to keep that format's (templates merge otherwise)"
+            ]
+    return []
+
+
 def epoch_seconds(value: str) -> float:
     """Epoch seconds from seconds, milliseconds (13 digits) or microseconds (16 digits).
 

@@ -20,7 +20,7 @@ from typing import Final
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
 from logbert.parsing._gc import gc_paused
-from logbert.parsing.headers import HeaderParser, format_warnings, resolve_log_format
+from logbert.parsing.headers import HeaderParser, family_hint, format_warnings, resolve_log_format
 from logbert.records import LineProblem, LogLine, ReadReport
 
 #: How many malformed lines a report keeps as examples, and how much of each.
@@ -260,6 +260,8 @@ def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -
                 append(parsed)
     report = reader.report
     report.warnings = format_warnings(lines, reader.header)
+    if config.log_format is not None:  # a custom header: are the generic masks the right ones?
+        report.warnings += family_hint(lines, config.format)
     if not lines:
         fmt = config.log_format or config.format
         raise InputDataError(
