@@ -16,14 +16,14 @@ centre. Higher = more anomalous for both scores.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from logbert.config import ScoreKind, ScoringConfig
+from logbert.config import MaskStrategy, ScoreKind, ScoringConfig
 from logbert.model.encoder import LogBertEncoder
 from logbert.windowing.dataset import TokenVocab, encode_sequences, pad_tokens, random_key_mask
 
@@ -143,12 +143,11 @@ def score_sequences(
     per_seq: list[list[PositionDetail]] | None = [[] for _ in range(n)] if details else None
     center_dev = center.to(device)
 
-    for start in range(0, n, config.batch_size):
-        chunk = rows[start : start + config.batch_size]
-        # a fixed width, so a row's numbers never depend on the other rows' lengths
-        token_ids, pad_mask = pad_tokens(chunk, vocab.PAD, pad_to=max_len + 1)  # (B, T)
+    for rows_here, width in _batches_by_width(rows, max_len + 1, config.batch_size, config.mask_strategy):
+        chunk = [rows[i] for i in rows_here]
+        token_ids, pad_mask = pad_tokens(chunk, vocab.PAD, pad_to=width)  # (B, T)
         out = model(token_ids.to(device), pad_mask.to(device))
-        dist[start : start + len(chunk)] = ((out.dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+        dist[rows_here] = ((out.dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
 
         if config.mask_strategy == "strided":
             passes = strided_masks(pad_mask, config.mask_stride)
@@ -167,7 +166,7 @@ def score_sequences(
                 logits[where[:, 0], where[:, 1]].cpu(), vocab.N_SPECIAL, config.top_g, truth, config.nll_cap
             )  # (M, g), (M, g), (M,)
             hit = (top_t == truth[:, None]).any(dim=1)  # (M,)
-            seq_index = (active[where[:, 0]] + start).numpy()  # (M,)
+            seq_index = rows_here[active[where[:, 0]].numpy()]  # (M,) indices into seqs
             np.add.at(masked, seq_index, 1)
             np.add.at(miss, seq_index, (~hit).numpy().astype(np.int64))
             np.add.at(nll_sum, seq_index, key_nll.double().numpy())
@@ -196,6 +195,36 @@ def score_sequences(
         details=per_seq,
         mean_nll=nll_sum / masked,
     )
+
+
+#: Rows are padded to the next multiple of this (at most the model's width): fewer padded positions
+#: than one width for all, and a row's width depends on its own length only.
+WIDTH_STEP = 8
+
+
+def row_width(n_tokens: int, full_width: int) -> int:
+    """The padded width of a row of ``n_tokens`` tokens (DIST included).
+
+    >>> [row_width(n, 33) for n in (2, 8, 9, 17, 30, 33)]
+    [8, 8, 16, 24, 32, 33]
+    """
+    return min(full_width, -(-n_tokens // WIDTH_STEP) * WIDTH_STEP)
+
+
+def _batches_by_width(
+    rows: Sequence[Sequence[int]], full_width: int, batch_size: int, strategy: MaskStrategy
+) -> Iterator[tuple[np.ndarray, int]]:
+    """(row indices, padded width) per batch. Each row is padded to :func:`row_width` of its own
+    length, so its numbers never depend on which rows share its batch (the scores stay
+    deterministic and batch-invariant); rows of one width are batched together. Seeded masks draw
+    over a row's whole width, so they keep the model's full width for every row."""
+    widths = np.array(
+        [full_width if strategy == "seeded" else row_width(len(r), full_width) for r in rows], dtype=np.int64
+    )
+    for width in np.unique(widths):
+        members = np.flatnonzero(widths == width)
+        for start in range(0, len(members), batch_size):
+            yield members[start : start + batch_size], int(width)
 
 
 def _key(vocab: TokenVocab, token_id: int) -> int:
