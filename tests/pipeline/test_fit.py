@@ -11,8 +11,8 @@ from logbert.pipeline.fit import TrainResult, _warnings
 from logbert.records import ReadReport
 
 
-def _result(threshold: float) -> TrainResult:
-    return TrainResult(Path("."), threshold, 10, 2, 3, 10, 2, 5, 1, 0.1, ReadReport(), [])
+def _result(threshold: float, n_train_windows: int = 10_000) -> TrainResult:
+    return TrainResult(Path("."), threshold, 10, 2, 3, n_train_windows, 2, 5, 1, 0.1, ReadReport(), [])
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,10 @@ def test_degenerate_thresholds_are_said(score: str, threshold: float, says: str 
         assert warnings == []
     else:
         assert len(warnings) == 1 and says in warnings[0]
+
+
+def test_too_few_optimiser_steps_are_said() -> None:
+    config = LogBertConfig().with_overrides({"scoring.score": "mean_nll"})
+    few = _warnings(_result(3.0, n_train_windows=35), config)  # 35 windows, batch 64, 1 epoch: 1 step
+    assert len(few) == 1 and "only 1 optimiser steps" in few[0]
+    assert _warnings(_result(3.0), config) == []

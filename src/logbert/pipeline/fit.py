@@ -34,6 +34,9 @@ from logbert.windowing.windows import SkippedSequence
 SPLIT_FILE = "split.json"
 TRAIN_REPORT_FILE = "train_report.json"
 CHECKPOINT_DIR = "checkpoint"
+#: Fewer optimiser steps than this and train says the model has probably not learned enough (a rule
+#: of thumb: the issue-9 case that failed had about 30; the demo learns its log in 80).
+MIN_USEFUL_STEPS = 50
 
 
 @dataclass(slots=True)
@@ -202,6 +205,13 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
         warnings.append(
             "the threshold is 0: a single key outside the model's top-g predictions flags a session. Fine for very "
             "regular logs; with varied ones expect false alarms (more normal data, or a higher scoring.top_g)."
+        )
+    steps = result.epochs_run * -(-result.n_train_windows // config.train.batch_size)
+    if steps < MIN_USEFUL_STEPS:
+        warnings.append(
+            f"training made only {steps} optimiser steps ({result.n_train_windows} windows, batch "
+            f"{config.train.batch_size}, {result.epochs_run} epochs): too few to learn the logs well. Give more normal "
+            "sessions, or raise train.epochs / lower train.batch_size"
         )
     if result.skipped:
         n = len(result.skipped)
