@@ -484,3 +484,11 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
         client.post("/v1/sessions/close-all")
         stored = client.get("/v1/alerts", params={"session_id": "vm-3"}).json()
         assert stored["total"] == 1  # an absent receiver loses no stored alert
+
+
+def test_score_points_carry_the_log_time_of_their_window(client: TestClient) -> None:
+    lines = [f"INFO nova [instance: vm-1] k{k} step {j} t={1000 + 60 * j}" for j, k in enumerate([0, 1, 2, 3])]
+    client.post("/v1/ingest", json={"lines": lines})
+    client.post("/v1/sessions/close-all")
+    (point,) = client.get("/v1/scores").json()["points"]
+    assert point["log_time"] == 1000.0 and point["time"] > 1e9  # when it happened vs when it was scored

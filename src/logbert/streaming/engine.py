@@ -101,6 +101,7 @@ class ScorePoint:
     anomaly_score: float
     threshold: float
     is_anomaly: bool
+    log_time: float | None = None  # epoch seconds of the window's first timestamped line (None: no time)
 
 
 @dataclass(slots=True)
@@ -372,7 +373,10 @@ class StreamEngine:
         sid = w.sequence.session_id
         self.counters["windows_scored"] += 1
         self.counters["windows_anomalous"] += s.is_anomaly
-        self._recent.append(ScorePoint(wall, sid, w.sequence.window_index, s.anomaly_score, s.threshold, s.is_anomaly))
+        point = ScorePoint(
+            wall, sid, w.sequence.window_index, s.anomaly_score, s.threshold, s.is_anomaly, w.sequence.start_time
+        )
+        self._recent.append(point)
         summary = self._summaries.get(sid)
         if summary is None:  # its summary was already dropped from the bounded closed list
             return

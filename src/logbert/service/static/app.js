@@ -97,8 +97,11 @@ function renderStats(v) {
 }
 
 function renderScores(points, threshold) {
-  plot(document.getElementById("score-chart"),
-    points.map(p => [p.time * 1000, p.anomaly_score, p.is_anomaly]), { threshold });
+  // log time when the lines carry one (when it happened), else when it was scored
+  const logTime = points.length > 0 && points.every(p => p.log_time !== null && p.log_time !== undefined);
+  document.getElementById("score-axis").textContent = logTime ? "log time" : "time scored";
+  const shown = points.map(p => [(logTime ? p.log_time : p.time) * 1000, p.anomaly_score, p.is_anomaly]);
+  plot(document.getElementById("score-chart"), shown.sort((a, b) => a[0] - b[0]), { threshold });
 }
 
 function renderIncidents(list) {
