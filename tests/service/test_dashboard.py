@@ -108,5 +108,12 @@ def test_incidents_can_be_acknowledged_and_a_session_drilled_into(tmp_path: Path
             assert page.locator("#score-chart text.axis").count() == 4  # values and times on the axes
             page.click("#alert-filter")
             page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 2")
+            page.fill("#min-score", "0.6")  # vm-1 scores 0.75, vm-2 0.25 (the fake's miss ratios)
+            page.dispatch_event("#min-score", "change")
+            page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 1")
+            page.fill("#min-score", "")
+            page.fill("#since", "2999-01-01T00:00:00")  # a time range with nothing in it
+            page.dispatch_event("#since", "change")
+            page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 0")
         finally:
             browser.close()

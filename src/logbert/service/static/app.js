@@ -33,6 +33,18 @@ async function postJSON(path, body) {
   return r.json();
 }
 
+// the alert filters: one session (drill-down), a time range (local time), a minimum score
+function alertQuery() {
+  const q = new URLSearchParams({ limit: "50" });
+  if (sessionFilter) q.set("session_id", sessionFilter);
+  const since = document.getElementById("since").value, until = document.getElementById("until").value;
+  if (since) q.set("since", String(new Date(since).getTime() / 1000));
+  if (until) q.set("until", String(new Date(until).getTime() / 1000));
+  const minScore = document.getElementById("min-score").value;
+  if (minScore !== "") q.set("min_score", minScore);
+  return q.toString();
+}
+
 function drillDown(sessionId) {
   sessionFilter = sessionId;
   const link = document.getElementById("alert-filter");
@@ -167,7 +179,7 @@ function renderAlerts(list) {
 async function tick(again = true) {
   const conn = document.getElementById("conn");
   try {
-    const alertsPath = "/v1/alerts?limit=50" + (sessionFilter ? "&session_id=" + encodeURIComponent(sessionFilter) : "");
+    const alertsPath = "/v1/alerts?" + alertQuery();
     const [stats, scores, sessions, alerts, incidents] = await Promise.all([
       getJSON("/v1/stats"), getJSON("/v1/scores?limit=500"),
       getJSON("/v1/sessions?limit=10"), getJSON(alertsPath), getJSON("/v1/incidents?limit=20"),
@@ -194,4 +206,6 @@ document.getElementById("key-form").addEventListener("submit", ev => {
   localStorage.setItem("logbert-api-key", apiKey);
 });
 document.getElementById("alert-filter").addEventListener("click", ev => { ev.preventDefault(); drillDown(""); });
+document.getElementById("range").addEventListener("change", () => tick(false));
+document.getElementById("range").addEventListener("submit", ev => ev.preventDefault());
 tick();
