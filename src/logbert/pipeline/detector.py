@@ -22,7 +22,7 @@ from logbert.parsing.reader import LineReader
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
-from logbert.pipeline.sessions import session_windows, worst_windows
+from logbert.pipeline.sessions import worst_windows
 from logbert.pipeline.split import key_sessions
 from logbert.records import UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
@@ -212,8 +212,7 @@ class Detector:
         no window at least ``window.min_len`` keys long are left out (logged).
         """
         with self._model_lock:
-            scores, windows, worst = worst_windows(self.model, sequences, self.config.window)
-        _, skipped = session_windows(sequences, self.config.window)
+            scores, windows, worst, skipped = worst_windows(self.model, sequences, self.config.window)
         if skipped:
             logger.info("%d windows shorter than window.min_len were not scored", len(skipped))
         flagged = [j for s, j in zip(scores, worst, strict=True) if j is not None and s > self.threshold]

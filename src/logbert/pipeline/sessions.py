@@ -55,21 +55,22 @@ def session_scores(
     """
     if unit == "session":
         return score_unique(scorer, [s.key_ids for s in sessions])
-    scores, _, _ = worst_windows(scorer, sessions, window)
+    scores, _, _, _ = worst_windows(scorer, sessions, window)
     return scores
 
 
 def worst_windows(
     scorer: SequenceScorer, sessions: Sequence[KeySequence], window: WindowConfig
-) -> tuple[FloatArray, list[KeySequence], list[int | None]]:
+) -> tuple[FloatArray, list[KeySequence], list[int | None], list[SkippedSequence]]:
     """Per session (input order): its worst window's score, and which window that is.
 
     Returns:
-        ``(scores, windows, worst)``: ``scores[i]`` is the maximum over session ``i``'s windows
-        (``-inf`` without a window), ``windows`` every window, ``worst[i]`` the index into
-        ``windows`` of the first window reaching that maximum (None without a window).
+        ``(scores, windows, worst, skipped)``: ``scores[i]`` is the maximum over session ``i``'s
+        windows (``-inf`` without a window), ``windows`` every window, ``worst[i]`` the index into
+        ``windows`` of the first window reaching that maximum (None without a window), ``skipped``
+        the windows shorter than ``window.min_len``.
     """
-    windows, _ = session_windows(sessions, window)
+    windows, skipped = session_windows(sessions, window)
     window_scores = score_unique(scorer, [w.key_ids for w in windows])
     position = {s.session_id: i for i, s in enumerate(sessions)}
     scores = np.full(len(sessions), -np.inf)
@@ -78,4 +79,4 @@ def worst_windows(
         i = position[w.session_id]
         if score > scores[i]:
             scores[i], worst[i] = score, j
-    return scores, windows, worst
+    return scores, windows, worst, skipped
