@@ -192,15 +192,16 @@ def test_health_info_metrics_and_docs(client: TestClient) -> None:
     assert client.get("/dashboard/app.js").status_code == 200
 
 
-def test_restart_keeps_alerts_and_shutdown_flushes_open_sessions(tmp_path: Path) -> None:
+def test_without_a_journal_shutdown_flushes_open_sessions_and_a_restart_keeps_alerts(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient as TC
 
     from logbert.service.app import create_app
 
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, journal=False)
     with TC(create_app(settings, detector=FakeDetector())) as client:
         client.post("/v1/ingest", json={"lines": vm_lines("vm-9", ANOMALOUS)})
-        # no close: the graceful shutdown must score the open session and store its alert
+        # no close: with nothing to keep its lines, shutdown must score the open session and store its alert
+    assert not (tmp_path / "alerts.sqlite3.journal").exists()
     with TC(create_app(settings, detector=FakeDetector())) as client:
         alerts = client.get("/v1/alerts").json()
         assert alerts["total"] == 1 and alerts["alerts"][0]["session_id"] == "vm-9"
@@ -208,6 +209,26 @@ def test_restart_keeps_alerts_and_shutdown_flushes_open_sessions(tmp_path: Path)
     store = SQLiteAlertStore(settings.alerts_db)
     assert store.list_alerts(AlertFilter(session_id="vm-9"))[1] == 1
     store.close()
+
+
+def test_with_the_journal_a_restart_goes_on_with_open_sessions(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient as TC
+
+    from logbert.service.app import create_app
+
+    settings = make_settings(tmp_path)
+    half = len(ANOMALOUS) // 2
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        first = vm_lines("vm-9", ANOMALOUS)
+        client.post("/v1/ingest", json={"lines": first[:half]})
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        session = client.get("/v1/sessions/vm-9").json()
+        assert session["state"] == "open" and session["n_pending_keys"] == half  # not split in two
+        client.post("/v1/ingest", json={"lines": first[half:]})
+        assert client.post("/v1/sessions/close-all").json() == {"closed": 1, "drained": True}
+        alerts = client.get("/v1/alerts").json()
+        assert alerts["total"] == 1 and alerts["alerts"][0]["n_keys"] == len(ANOMALOUS)
+        assert alerts["alerts"][0]["first_line_no"] == 1  # the numbering went on across the restart
 
 
 def _scores(client: TestClient) -> dict[tuple[str, int], float]:
@@ -281,7 +302,7 @@ def test_sliding_mode_keeps_one_window_per_source(client_factory: ClientFactory)
 
 
 def test_real_uvicorn_on_loopback_serves_and_flushes_on_shutdown(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, api_key="k")
+    settings = make_settings(tmp_path, api_key="k", journal=False)  # with the journal, see tests/faults
     with live_server(settings, FakeDetector()) as base:
         with httpx.Client(base_url=base, headers={"X-API-Key": "k"}, timeout=10) as http:
             assert http.get("/health/ready").json()["ready"] is True

@@ -61,10 +61,18 @@ def serve(
     alert_webhook: str | None = typer.Option(
         None, help="push alerts to this Alertmanager-compatible URL, e.g. http://am:9093/api/v2/alerts"
     ),
+    journal: bool | None = typer.Option(
+        None,
+        "--journal/--no-journal",
+        help="keep accepted lines on disk until their alerts are stored, beside --alerts-db (default on; "
+        "env LOGBERT_JOURNAL)",
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="log every HTTP request"),
 ) -> None:
     """Serve the REST API, metrics and the live dashboard for ARTIFACT (see /docs)."""
+    import logging
+
     import uvicorn
 
     from logbert.service.app import check_alert_store, create_app
@@ -87,6 +95,7 @@ def serve(
         "threshold": threshold,
         "target_fpr": target_fpr,
         "alert_webhook": alert_webhook,
+        "journal": journal,
     }
     try:
         settings = Settings(
@@ -112,6 +121,9 @@ def serve(
             "lines and read every alert. Set --api-key-file (or LOGBERT_API_KEY).",
             err=True,
         )
+    if log_level.lower() in ("info", "debug", "trace"):
+        # a server's own life (recovered from the journal, what shutdown kept) belongs in its default log
+        logging.getLogger("logbert").setLevel(logging.DEBUG if log_level.lower() != "info" else logging.INFO)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     first_line_no INTEGER,
     last_line_no INTEGER,
     reason TEXT NOT NULL,
-    detail TEXT NOT NULL
+    detail TEXT NOT NULL,
+    stream_offset INTEGER
 );
 CREATE INDEX IF NOT EXISTS alerts_session ON alerts (session_id);
 CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at);
@@ -53,8 +54,11 @@ CREATE TABLE IF NOT EXISTS incident_state (
 IncidentStatus = Literal["open", "acknowledged", "normal"]
 _COLUMNS = (
     "id, created_at, session_id, source, window_index, anomaly_score, threshold, n_keys, n_misses,"
-    " n_unknown, first_line_no, last_line_no, reason, detail"
+    " n_unknown, first_line_no, last_line_no, reason, detail, stream_offset"
 )
+# A window's identity: an alert the journal's replay produces again is stored once (NULL offsets,
+# from a service without a journal, never collide).
+_DEDUPE_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS alerts_window ON alerts (session_id, stream_offset)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,10 @@ class SQLiteAlertStore:
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(alerts)")}
+            if "stream_offset" not in columns:  # a store written before the journal existed
+                self._conn.execute("ALTER TABLE alerts ADD COLUMN stream_offset INTEGER")
+            self._conn.execute(_DEDUPE_INDEX)
             if artifact_id is not None:
                 self._bind(artifact_id)
         except sqlite3.Error as exc:
@@ -166,9 +174,9 @@ class SQLiteAlertStore:
         try:
             self._conn.execute("BEGIN")
             self._conn.executemany(
-                "INSERT INTO alerts (created_at, session_id, source, window_index, anomaly_score, threshold,"
-                " n_keys, n_misses, n_unknown, first_line_no, last_line_no, reason, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO alerts (created_at, session_id, source, window_index, anomaly_score,"
+                " threshold, n_keys, n_misses, n_unknown, first_line_no, last_line_no, reason, detail,"
+                " stream_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self._unsaved,
             )
             self._conn.execute("COMMIT")
@@ -290,6 +298,7 @@ def _to_row(a: AlertRecord) -> tuple[Any, ...]:
         a.last_line_no,
         a.reason,
         json.dumps(detail),
+        a.stream_offset,
     )
 
 
@@ -321,6 +330,7 @@ def _from_row(r: tuple[Any, ...]) -> StoredAlert:
         first_line_no=r[10],
         last_line_no=r[11],
         reason=r[12],
+        stream_offset=r[14],
         misses=misses,
         id=int(r[0]),
     )

@@ -36,6 +36,7 @@ from logbert.service.schemas import ServiceStats
 from logbert.service.sessions import SessionStore
 from logbert.service.settings import Settings
 from logbert.streaming import Scorer
+from logbert.streaming.journal import IngestJournal, JournalError
 
 logger = logging.getLogger(__name__)
 
@@ -140,12 +141,27 @@ def open_alert_store(settings: Settings) -> SQLiteAlertStore:
 
 
 def check_alert_store(settings: Settings) -> None:
-    """Open and close the alert store once: a store of another artifact is refused before start-up.
+    """Open and close the alert store and the journal once: another artifact's are refused before start-up.
 
     Raises:
         AlertStoreError: unusable file, or alerts of another artifact.
+        JournalError: unusable journal folder, or the checkpoint of another artifact.
     """
     open_alert_store(settings).close()
+    path = settings.journal_path
+    if path is None:
+        return
+    journal = IngestJournal(path, fsync=settings.journal_fsync)
+    try:
+        checkpoint = journal.load_checkpoint()
+    finally:
+        journal.close()
+    ours, theirs = _artifact_id(settings.artifact), None if checkpoint is None else checkpoint.get("artifact")
+    if ours is not None and theirs is not None and ours != theirs:
+        raise JournalError(
+            f"the ingest journal {path} holds the open sessions of another artifact ({str(theirs)[:12]}…): give this "
+            "service its own --alerts-db (the journal sits beside it), or move the journal away"
+        )
 
 
 def load_artifact(settings: Settings) -> Scorer:
@@ -178,14 +194,18 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = detector if detector is not None else await to_thread.run_sync(load_artifact, settings)
         alert_store = open_alert_store(settings)
-        store = SessionStore(loaded, settings, alert_store)
+        store = SessionStore(loaded, settings, alert_store, artifact_id=_artifact_id(settings.artifact))
+        await to_thread.run_sync(store.recover)  # before ready: what was accepted before a crash comes first
         app.state.store = store
         app.state.phase = "ready"
-        reaper = asyncio.create_task(_reap_idle(store, settings.idle_check_interval_s))
+        reaper = asyncio.create_task(_reap_idle(store, settings.idle_check_interval_s, settings.checkpoint_interval_s))
         base = f"http://{settings.host}:{settings.port}"
         logger.info(
             "logbert service ready: dashboard %s/dashboard/, API docs %s/docs, metrics %s/metrics (alerts in %s)",
-            base, base, base, settings.alerts_db,
+            base,
+            base,
+            base,
+            settings.alerts_db,
         )
         try:
             yield
@@ -216,7 +236,6 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 
-
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/dashboard/")
@@ -233,15 +252,20 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     return app
 
 
-async def _reap_idle(store: SessionStore, interval_s: float) -> None:
+async def _reap_idle(store: SessionStore, interval_s: float, checkpoint_interval_s: float) -> None:
+    """Close idle sessions, retry unsaved alerts and commit journal checkpoints, until cancelled."""
+    last_checkpoint = time.monotonic()
     while True:
         await asyncio.sleep(interval_s)
         try:
             await store.expire_idle()
             if store.alerts.n_unsaved:
                 await to_thread.run_sync(store.alerts.retry_unsaved)
+            if store.journal is not None and time.monotonic() - last_checkpoint >= checkpoint_interval_s:
+                last_checkpoint = time.monotonic()
+                await to_thread.run_sync(store.checkpoint)
         except Exception:  # the reaper must survive one failure; it is logged
-            logger.exception("closing idle sessions failed")
+            logger.exception("closing idle sessions or committing a journal checkpoint failed")
 
 
 def _stats(app: FastAPI) -> ServiceStats | None:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from logbert.errors import ConfigError, InputDataError, LogBertError, NotFittedError, UnknownArtifact
 from logbert.streaming import Overloaded
+from logbert.streaming.journal import JournalError
 
 
 class Unauthorized(LogBertError):
@@ -45,6 +46,7 @@ _STATUS: tuple[tuple[type[LogBertError], int], ...] = (
     (NotFittedError, 409),
     (UnknownArtifact, 409),
     (Overloaded, 503),
+    (JournalError, 503),  # a line that cannot be journalled is not accepted: the client retries
     (NotReady, 503),
 )
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 
 from anyio import to_thread
 
+from logbert.errors import LogBertError
 from logbert.records import KeySequence
 from logbert.results import SessionState
 from logbert.service.alerts import AlertFilter, IncidentStatus, SQLiteAlertStore, StoredAlert
@@ -32,20 +33,54 @@ from logbert.service.schemas import (
 from logbert.service.settings import Settings
 from logbert.service.webhook import AlertFanout, AlertmanagerWebhook
 from logbert.streaming import Scorer, StreamEngine
+from logbert.streaming.engine import RecoveryReport
+from logbert.streaming.journal import IngestJournal
 from logbert.streaming.oneshot import score_keys, score_lines
 
 logger = logging.getLogger(__name__)
 
+
 class SessionStore:
     """Per-session state, scoring and alerts of one running service."""
 
-    def __init__(self, detector: Scorer, settings: Settings, alerts: SQLiteAlertStore) -> None:
+    def __init__(
+        self, detector: Scorer, settings: Settings, alerts: SQLiteAlertStore, artifact_id: str | None = None
+    ) -> None:
+        """Raises: JournalError when the journal folder cannot be opened."""
         self.detector = detector
         self.settings = settings
         self.alerts = alerts
         self.webhook = AlertmanagerWebhook(settings.alert_webhook) if settings.alert_webhook else None
         sink = alerts if self.webhook is None else AlertFanout(alerts, self.webhook)
-        self.engine = StreamEngine(detector, settings.limits, alert_sink=sink)
+        path = settings.journal_path
+        self.journal = None if path is None else IngestJournal(path, fsync=settings.journal_fsync)
+        self.engine = StreamEngine(
+            detector, settings.limits, alert_sink=sink, journal=self.journal, journal_tag=artifact_id
+        )
+
+    def recover(self) -> RecoveryReport:
+        """Go on where the last run stopped: restore its checkpoint, replay the journal after it.
+
+        Raises:
+            JournalError: another artifact's journal, or an unreadable one.
+        """
+        report = self.engine.recover()
+        if report.sessions_restored or report.windows_restored or report.requests_replayed:
+            logger.info(
+                "recovered from the ingest journal: %d open sessions and %d unscored windows restored, "
+                "%d requests (%d lines) and %d closes replayed",
+                report.sessions_restored,
+                report.windows_restored,
+                report.requests_replayed,
+                report.lines_replayed,
+                report.closes_replayed,
+            )
+        return report
+
+    def checkpoint(self, force: bool = False) -> bool:
+        """Commit the engine's state to the journal once every alert so far is stored (see
+        :meth:`StreamEngine.checkpoint`); False when there is nothing new or alerts are unsaved."""
+        return self.engine.checkpoint(lambda: self.alerts.retry_unsaved() == 0, force=force)
 
     # ------------------------------------------------------------------ ingest
     def check_request(self, n_lines: int) -> None:
@@ -151,22 +186,52 @@ class SessionStore:
 
     # ------------------------------------------------------------------ lifecycle
     def shutdown(self) -> bool:
-        """Graceful stop: close every open session, score what is queued, store its alerts.
+        """Graceful stop: score what is queued and store its alerts, within ``shutdown_timeout_s``.
 
-        Whatever could not be finished in ``shutdown_timeout_s`` is said in the log, with counts.
+        With the journal, open sessions stay open and whatever is left unscored stays in the
+        journal: the next start goes on with both. Without it, every open session is closed and
+        scored first, and what could not be finished is lost. Either way the log says which.
         """
-        done = self.engine.shutdown(self.settings.shutdown_timeout_s)
-        if not done:
-            stats = self.engine.stats()
-            logger.error(
-                "shutdown: %d windows were still waiting for the model after %.0f s and are not scored",
-                stats.queue_pending,
-                self.settings.shutdown_timeout_s,
-            )
+        timeout = self.settings.shutdown_timeout_s
+        done = self.engine.shutdown(timeout)
+        pending = self.engine.stats().queue_pending if not done else 0
         if self.webhook is not None:
             self.webhook.close()
         unsaved = self.alerts.retry_unsaved()
-        if unsaved:
-            logger.error("shutdown: %d alerts could not be stored in %s and are lost", unsaved, self.alerts.path)
+        if self.journal is not None:
+            kept = False
+            try:
+                kept = self.engine.checkpoint(lambda: self.alerts.retry_unsaved() == 0, force=True)
+            except LogBertError as exc:
+                logger.error("shutdown: %s; the next start replays the journal from the previous checkpoint", exc)
+            n_open = self.engine.stats().sessions_open
+            if done and not unsaved:
+                logger.info(
+                    "shutdown: every queued window scored and its alerts stored; %d open sessions kept in the "
+                    "ingest journal (%s) for the next start",
+                    n_open,
+                    self.journal.directory,
+                )
+            else:
+                logger.warning(
+                    "shutdown: %d windows not scored after %.0f s and %d alerts not stored: they stay in the ingest "
+                    "journal (%s) and are scored on the next start%s",
+                    pending,
+                    timeout,
+                    unsaved,
+                    self.journal.directory,
+                    "" if kept else " (from the previous checkpoint)",
+                )
+            self.journal.close()
+        else:
+            if not done:
+                logger.error(
+                    "shutdown: %d windows were still waiting for the model after %.0f s and are not scored "
+                    "(no ingest journal: they are lost)",
+                    pending,
+                    timeout,
+                )
+            if unsaved:
+                logger.error("shutdown: %d alerts could not be stored in %s and are lost", unsaved, self.alerts.path)
         self.alerts.close()
         return done and not unsaved

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger request body: 413
     alerts_db: Path = Path("logbert_alerts.sqlite3")  # SQLite file; ":memory:" keeps nothing
     alerts_busy_timeout_s: float = Field(30.0, ge=0)  # how long a write waits for another writer's lock
+    # The ingest journal: every accepted request is on disk before it is answered and replayed on
+    # start, so a line answered 200 is never lost and a restart does not split open sessions.
+    # None: "<alerts_db>.journal" beside the alerts (no journal for an in-memory alert store).
+    journal: bool = True
+    journal_dir: Path | None = None
+    journal_fsync: Literal["always", "never"] = "always"  # "never": survives kill -9, not a power cut
+    checkpoint_interval_s: float = Field(5.0, gt=0)  # how often the engine's state is committed
     close_wait_s: float = Field(30.0, gt=0)  # how long a close request waits for its scores
     shutdown_timeout_s: float = Field(30.0, gt=0)  # graceful shutdown: time to score what is left
     # Alertmanager-compatible receiver (POST .../api/v2/alerts); alerts are stored first, then pushed
@@ -48,6 +56,17 @@ class Settings(BaseSettings):
     threshold: float | None = None  # decide with this instead of the artifact's stored threshold
     target_fpr: float | None = Field(None, gt=0, lt=1)  # or: the threshold for this false-alarm rate
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (the dashboard needs none)
+
+    @property
+    def journal_path(self) -> Path | None:
+        """Where the ingest journal lives (None: no journal)."""
+        if not self.journal:
+            return None
+        if self.journal_dir is not None:
+            return self.journal_dir
+        if str(self.alerts_db) == ":memory:":
+            return None  # nothing outlives the process anyway
+        return self.alerts_db.with_name(self.alerts_db.name + ".journal")
 
     @property
     def exposed_without_key(self) -> bool:

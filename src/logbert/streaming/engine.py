@@ -30,6 +30,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,9 +38,10 @@ from logbert.errors import LogBertError
 from logbert.records import UNK_KEY, LineProblem
 from logbert.results import EmitReason, PositionExplanation, SequenceScore, SessionState
 from logbert.streaming.batcher import MicroBatcher
+from logbert.streaming.journal import IngestEvent, IngestJournal, JournalError
 from logbert.streaming.protocol import AlertSink, Scorer
 from logbert.streaming.stats import StreamStats
-from logbert.streaming.windows import PendingWindow, RoutedLine, SessionRouter
+from logbert.streaming.windows import PendingWindow, RoutedLine, SessionRouter, window_from_json, window_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,9 @@ class AlertRecord:
     first_line_no: int | None
     last_line_no: int | None
     reason: EmitReason  # why the window was scored (full, closed, idle ...)
+    # stream offset of the window's first line (None without a journal): with session_id, the
+    # window's identity, so an alert produced again by a journal replay is stored once
+    stream_offset: int | None
     misses: tuple[PositionExplanation, ...]  # each with the raw line behind the key
 
 
@@ -126,6 +131,17 @@ class SessionSummary:
     closed_reason: EmitReason | None = None
 
 
+@dataclass(slots=True)
+class RecoveryReport:
+    """What :meth:`StreamEngine.recover` found in the journal."""
+
+    sessions_restored: int = 0  # open sessions (buffers) from the checkpoint
+    windows_restored: int = 0  # windows whose alerts were not stored at the checkpoint: scored again
+    requests_replayed: int = 0  # ingest calls after the checkpoint, applied again
+    lines_replayed: int = 0
+    closes_replayed: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class LineRejection:
     """A line that gave no record."""
@@ -160,6 +176,12 @@ class StreamEngine:
         alert_sink: receives alerts on the scoring thread (None: alerts are only counted).
         clock: monotonic clock for idle timeouts (injectable for tests).
         wall_clock: epoch clock for timestamps shown to users.
+        journal: the ingest journal (None: lines live in memory only). With one, every ingest and
+            close is appended before it is applied, :meth:`checkpoint` commits the state once its
+            alerts are stored, :meth:`recover` restores it on start, and :meth:`shutdown` leaves
+            open sessions open (the next start goes on with them).
+        journal_tag: identity of the artifact (its meta.json hash): a checkpoint holds key ids of
+            one vocabulary, and another artifact's is refused.
     """
 
     def __init__(
@@ -169,8 +191,12 @@ class StreamEngine:
         alert_sink: AlertSink | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        journal: IngestJournal | None = None,
+        journal_tag: str | None = None,
     ) -> None:
         self.detector = detector
+        self.journal = journal
+        self.journal_tag = journal_tag
         self.limits = limits
         self.alert_sink = alert_sink
         self._clock = clock
@@ -189,6 +215,12 @@ class StreamEngine:
         self._rate: deque[tuple[float, int]] = deque()
         self.counters: Counter[str] = Counter()
         self.closed_by_reason: Counter[EmitReason] = Counter()
+        self._next_offset = 0  # stream offset of the next line (all sources)
+        # windows handed to the scorer whose alerts are not yet with the sink, by id(): a
+        # checkpoint keeps them, so a crash before their alerts are stored scores them again
+        self._outstanding: dict[int, PendingWindow] = {}
+        self._changes = 0  # events applied and batches scored: a checkpoint with none since the last is skipped
+        self._checkpointed_changes = 0
         self._batcher: MicroBatcher[PendingWindow] = MicroBatcher(
             self._score_batch, limits.batch_size, limits.flush_interval_s
         )
@@ -209,14 +241,22 @@ class StreamEngine:
         if self._batcher.pending >= self.limits.max_pending_windows:
             raise Overloaded(f"scoring queue is full ({self._batcher.pending} windows pending); retry later")
         with self._ingest_lock:
-            return self._ingest_locked(lines, source)
+            with self._lock:
+                first = self._next_line_no.get(source, 1)
+                offset = self._next_offset
+            if self.journal is not None:  # on disk before it is applied, and before it is answered
+                self.journal.append_ingest(source, lines, first, offset)  # type: ignore[arg-type]
+            return self._apply_ingest(lines, source, first, offset)
 
-    def _ingest_locked(self, lines: Sequence[str | bytes], source: str) -> IngestOutcome:
+    def _apply_ingest(self, lines: Sequence[str | bytes], source: str, first: int, offset: int) -> IngestOutcome:
+        """Number, parse and route one ingest call (also a replayed one: same lines, same numbers)."""
         with self._lock:
-            first = self._next_line_no.pop(source, 1)
+            self._next_line_no.pop(source, None)
             self._next_line_no[source] = first + len(lines)  # now the most recent
             while len(self._next_line_no) > self.limits.max_sources:
                 self._next_line_no.popitem(last=False)  # a source silent the longest numbers anew if it returns
+            self._next_offset = max(self._next_offset, offset + len(lines))
+            self._changes += 1
         outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
         if len(outcomes) != len(lines):
             raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
@@ -230,7 +270,8 @@ class StreamEngine:
                 continue
             n_unknown_templates += p.key_id == UNK_KEY
             keys = p.session_ids if self.session_mode else (source,)
-            routed.append((keys, RoutedLine(first + i, p.raw, p.key_id, p.template, p.timestamp, source)))
+            line = RoutedLine(first + i, p.raw, p.key_id, p.template, p.timestamp, source, offset + i)
+            routed.append((keys, line))
         windows: list[PendingWindow] = []
         unrouted = 0
         with self._lock:
@@ -252,8 +293,16 @@ class StreamEngine:
                 rejections=tuple(rejections),
             )
             self._account(outcome, now)
-        self._batcher.submit(windows)
+        self._submit(windows)
         return outcome
+
+    def _submit(self, windows: list[PendingWindow]) -> None:
+        if not windows:
+            return
+        with self._lock:
+            for w in windows:
+                self._outstanding[id(w)] = w
+        self._batcher.submit(windows)
 
     def _add(self, key: str, line: RoutedLine, now: float, wall: float) -> list[PendingWindow]:
         out: list[PendingWindow] = []
@@ -309,6 +358,16 @@ class StreamEngine:
         return windows
 
     def _submit_closed(self, keys: Sequence[str], reason: EmitReason) -> int:
+        with self._ingest_lock:  # in the journal's order relative to ingests
+            with self._lock:
+                keys = [key for key in keys if key in self._router]
+            if not keys:
+                return 0
+            if self.journal is not None:
+                self.journal.append_close(keys, reason)
+            return self._apply_close(keys, reason)
+
+    def _apply_close(self, keys: Sequence[str], reason: EmitReason) -> int:
         wall = self._wall()
         windows: list[PendingWindow] = []
         closed = 0
@@ -318,7 +377,8 @@ class StreamEngine:
                     closed += 1
                     windows.extend(self._close_locked(key, reason, wall))
             self.counters["windows_queued"] += len(windows)
-        self._batcher.submit(windows)
+            self._changes += 1
+        self._submit(windows)
         return closed
 
     def close_session(self, session_id: str) -> bool:
@@ -343,9 +403,98 @@ class StreamEngine:
         return self._batcher.drain(timeout)
 
     def shutdown(self, timeout: float | None = 30.0) -> bool:
-        """Flush: close every open session, score what is queued, stop the worker."""
-        self.close_all("shutdown")
+        """Flush and stop the worker; False when queued windows were left unscored after ``timeout``.
+
+        Without a journal, every open session is closed and scored first (nothing else would keep
+        its lines). With one, open sessions stay open: the caller's last :meth:`checkpoint` keeps
+        them, and the windows left unscored, for the next start.
+        """
+        if self.journal is None:
+            self.close_all("shutdown")
         return self._batcher.stop(timeout)
+
+    # ------------------------------------------------------------------ journal
+    def checkpoint(self, alerts_stored: Callable[[], bool] = lambda: True, force: bool = False) -> bool:
+        """Commit the engine's state to the journal, if every alert produced so far is stored.
+
+        The state is taken first and the alert check made after: a window is dropped from the
+        state only once its alerts were handed to the sink, so "stored now" covers all of them.
+        Returns True when a checkpoint was written (False: no journal, nothing new, or alerts
+        still unsaved, when the previous checkpoint stays the one to recover from).
+
+        Raises:
+            JournalError: the checkpoint cannot be written.
+        """
+        if self.journal is None:
+            return False
+        with self._ingest_lock, self._lock:
+            if self._changes == self._checkpointed_changes and not force:
+                return False
+            changes = self._changes
+            state = self._state()
+        if not alerts_stored():
+            return False
+        self.journal.commit(state)
+        self._checkpointed_changes = changes
+        return True
+
+    def _state(self) -> dict[str, Any]:
+        assert self.journal is not None
+        return {
+            "version": 1,
+            "artifact": self.journal_tag,
+            "next_seq": self.journal.next_seq,
+            "next_offset": self._next_offset,
+            "line_nos": [[source, n] for source, n in self._next_line_no.items()],
+            "router": self._router.state(),
+            "outstanding": [window_to_json(w) for w in self._outstanding.values()],
+            "written_at": self._wall(),
+        }
+
+    def recover(self) -> RecoveryReport:
+        """Restore the last checkpoint and apply every later journal event (call once, before ingest).
+
+        Raises:
+            JournalError: the journal belongs to another artifact, or is unreadable.
+        """
+        report = RecoveryReport()
+        if self.journal is None:
+            return report
+        state = self.journal.load_checkpoint()
+        from_seq = 0
+        if state is not None:
+            stored_tag = state.get("artifact")
+            if stored_tag is not None and self.journal_tag is not None and stored_tag != self.journal_tag:
+                raise JournalError(
+                    f"the ingest journal in {self.journal.directory} holds the state of another artifact: give this "
+                    "service its own --alerts-db (the journal sits beside it), or move the journal away"
+                )
+            from_seq = int(state["next_seq"])
+            report = self._restore(state)
+        for event in self.journal.replay(from_seq):
+            if isinstance(event, IngestEvent):
+                self._apply_ingest(event.lines, event.source, event.first_line_no, event.first_offset)
+                report.requests_replayed += 1
+                report.lines_replayed += len(event.lines)
+            else:
+                self._apply_close(event.keys, event.reason)  # type: ignore[arg-type]
+                report.closes_replayed += 1
+        return report
+
+    def _restore(self, state: dict[str, Any]) -> RecoveryReport:
+        wall = self._wall()
+        outstanding = [window_from_json(w) for w in state["outstanding"]]
+        with self._lock:
+            self._next_offset = int(state["next_offset"])
+            self._next_line_no = OrderedDict((str(src), int(n)) for src, n in state["line_nos"])
+            keys = self._router.load_state(state["router"], self._clock())
+            for key in keys:
+                source = self._router.source_of(key)
+                summary = SessionSummary(key, source, "open", first_seen=wall, last_seen=wall)
+                summary.n_lines = self._router.pending_keys(key)
+                self._summaries[key] = summary
+        self._submit(outstanding)
+        return RecoveryReport(sessions_restored=len(keys), windows_restored=len(outstanding))
 
     # ------------------------------------------------------------------ scoring (worker thread)
     def _score_batch(self, windows: list[PendingWindow]) -> None:
@@ -368,6 +517,10 @@ class StreamEngine:
             self.counters["alerts"] += len(alerts)
         if alerts and self.alert_sink is not None:
             self.alert_sink.add_alerts(alerts)
+        with self._lock:  # only now: their alerts are with the sink (stored, or kept to retry)
+            for w in windows:
+                self._outstanding.pop(id(w), None)
+            self._changes += 1
 
     def _record(self, w: PendingWindow, s: SequenceScore, wall: float) -> None:
         sid = w.sequence.session_id
@@ -487,5 +640,6 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
         first_line_no=seq.line_nos[0] if seq.line_nos else None,
         last_line_no=seq.line_nos[-1] if seq.line_nos else None,
         reason=w.reason,
+        stream_offset=w.first_offset,
         misses=tuple(misses),
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from logbert.config import WindowConfig
 from logbert.records import KeySequence
@@ -40,6 +41,7 @@ class RoutedLine:
     template: str | None
     timestamp: float | None
     source: str
+    offset: int | None = None  # position in the engine's stream of all sources (None: no journal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class PendingWindow:
     templates: tuple[str | None, ...]  # template seen at each key (None = unseen)
     source: str
     reason: EmitReason
+    first_offset: int | None = None  # stream offset of the first line: with the session id, the window's identity
 
 
 @dataclass(slots=True)
@@ -97,6 +100,10 @@ class SessionRouter:
 
     def open_keys(self) -> list[str]:
         return list(self._buffers)
+
+    def source_of(self, key: str) -> str:
+        """The source of an open buffer (raises KeyError when ``key`` is not open)."""
+        return self._buffers[key].source
 
     def pending_keys(self, key: str) -> int:
         """Keys buffered for ``key`` that a later window will score (0 when it is not open)."""
@@ -205,7 +212,99 @@ class SessionRouter:
                     templates=tuple(ln.template for ln in part),
                     source=buf.source,
                     reason=reason,
+                    first_offset=part[0].offset,
                 )
             )
             buf.next_window_index += 1
         return out
+
+    # ------------------------------------------------------------------ state (journal checkpoints)
+    def state(self) -> dict[str, Any]:
+        """Everything needed to go on exactly where this router is (JSON-ready)."""
+        return {
+            "buffers": [
+                {
+                    "key": b.key,
+                    "source": b.source,
+                    "next_window_index": b.next_window_index,
+                    "n_emitted": b.n_emitted,
+                    "slot": b.slot,
+                    "lines": [line_to_json(ln) for ln in b.lines],
+                }
+                for b in self._buffers.values()  # least recently active first, as evictions need
+            ],
+            "clocks": [[k, anchor, last] for k, (anchor, last) in self._clocks.items()],
+            "n_skipped_short": self.n_skipped_short,
+        }
+
+    def load_state(self, state: dict[str, Any], now: float) -> list[str]:
+        """Replace the buffers with a :meth:`state`; returns the keys of the open buffers.
+
+        Idle time restarts at ``now``: a restored session gets a full ``idle_timeout_s`` again.
+        """
+        self._buffers.clear()
+        for b in state["buffers"]:
+            buf = _Buffer(
+                key=str(b["key"]),
+                source=str(b["source"]),
+                last_seen=now,
+                next_window_index=int(b["next_window_index"]),
+                lines=[line_from_json(ln) for ln in b["lines"]],
+                n_emitted=int(b["n_emitted"]),
+                slot=None if b["slot"] is None else int(b["slot"]),
+            )
+            self._buffers[buf.key] = buf
+        self._clocks = {str(k): (float(anchor), float(last)) for k, anchor, last in state["clocks"]}
+        self.n_skipped_short = int(state["n_skipped_short"])
+        return list(self._buffers)
+
+
+def line_to_json(line: RoutedLine) -> list[Any]:
+    return [line.line_no, line.raw, line.key_id, line.template, line.timestamp, line.source, line.offset]
+
+
+def line_from_json(row: list[Any]) -> RoutedLine:
+    line_no, raw, key_id, template, timestamp, source, offset = row
+    return RoutedLine(
+        int(line_no),
+        str(raw),
+        int(key_id),
+        None if template is None else str(template),
+        None if timestamp is None else float(timestamp),
+        str(source),
+        None if offset is None else int(offset),
+    )
+
+
+def window_to_json(w: PendingWindow) -> dict[str, Any]:
+    seq = w.sequence
+    return {
+        "session_id": seq.session_id,
+        "key_ids": list(seq.key_ids),
+        "line_nos": list(seq.line_nos),
+        "start_time": seq.start_time,
+        "window_index": seq.window_index,
+        "raws": list(w.raws),
+        "templates": list(w.templates),
+        "source": w.source,
+        "reason": w.reason,
+        "first_offset": w.first_offset,
+    }
+
+
+def window_from_json(d: dict[str, Any]) -> PendingWindow:
+    seq = KeySequence(
+        session_id=str(d["session_id"]),
+        key_ids=[int(k) for k in d["key_ids"]],
+        line_nos=[int(n) for n in d["line_nos"]],
+        start_time=None if d["start_time"] is None else float(d["start_time"]),
+        window_index=int(d["window_index"]),
+    )
+    return PendingWindow(
+        sequence=seq,
+        raws=tuple(str(r) for r in d["raws"]),
+        templates=tuple(None if t is None else str(t) for t in d["templates"]),
+        source=str(d["source"]),
+        reason=d["reason"],
+        first_offset=None if d["first_offset"] is None else int(d["first_offset"]),
+    )

@@ -1,0 +1,346 @@
+"""The ingest journal: every accepted request is on disk before it is answered, and replayed on start.
+
+Why: the engine buffers a session's lines until its window is complete. Without a journal, a
+crash loses every buffered line that was already answered 200, and a restart splits every open
+session in two. With it, the engine is event-sourced:
+
+* **events.** Each ingest call (its source, its raw lines, the line number and stream offset of
+  its first line) and each close (explicit, idle, all) is appended as one record *before* it is
+  applied, under the engine's ingest lock, so the journal's order is the order the engine saw.
+* **checkpoints** (:meth:`IngestJournal.commit`). The engine's state (open buffers with their
+  lines, windows not yet stored, line numbering) plus the sequence number ``next_seq`` of the
+  first event *not* reflected in it, written atomically (temp file, fsync, rename). Segments that
+  hold only older events are deleted. A checkpoint is taken only when every alert produced so far
+  is stored: "committed" means "its alerts are stored", for every source of events.
+* **recovery.** Restore the last checkpoint, then apply every event from ``next_seq`` on. Windows
+  completed again after the checkpoint give the same alerts again (same session, same first
+  stream offset); the alert store ignores those duplicates. So delivery is at-least-once
+  internally and exactly-once in the store.
+
+Framing: ``<u32 payload length><u32 crc32>`` then a JSON payload. A torn or corrupt tail (a crash
+in the middle of an append) is cut off on open and logged; with ``fsync="always"`` no record that
+was answered can be torn, because the answer waits for the fsync.
+
+fsync policy: ``"always"`` (default) fsyncs each append before the request is answered (survives
+a power cut); ``"never"`` only writes to the OS (survives a crash of the process, ``kill -9``, not
+of the machine) and is faster on slow disks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from logbert.errors import LogBertError
+
+logger = logging.getLogger(__name__)
+
+FsyncPolicy = Literal["always", "never"]
+_HEADER = struct.Struct("<II")
+_SEGMENT_PREFIX = "events-"
+_SEGMENT_SUFFIX = ".log"
+CHECKPOINT_FILE = "checkpoint.json"
+#: A record larger than this is refused on append and taken for corruption on read.
+MAX_RECORD_BYTES = 1 << 30
+
+
+class JournalError(LogBertError):
+    """The journal cannot be written or read (full disk, permissions, a foreign folder)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestEvent:
+    """One ingest call, as the engine applied it."""
+
+    seq: int
+    source: str
+    lines: list[str] | list[bytes]
+    first_line_no: int  # the line number given to lines[0] in its source's stream
+    first_offset: int  # the stream offset given to lines[0] (one counter over all sources)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseEvent:
+    """Sessions (or sources' windows) closed on purpose: by a client, the idle reaper or shutdown."""
+
+    seq: int
+    keys: list[str]
+    reason: str
+
+
+JournalEvent = IngestEvent | CloseEvent
+
+
+class IngestJournal:
+    """Append-only, segmented event log plus the last committed checkpoint, in one folder.
+
+    Args:
+        directory: the journal's folder (created).
+        fsync: ``"always"`` or ``"never"`` (see the module doc).
+        segment_bytes: a segment is closed and a new one started beyond this size; whole segments
+            older than the last checkpoint are deleted.
+
+    Raises:
+        JournalError: the folder cannot be created or read.
+    """
+
+    def __init__(self, directory: str | Path, fsync: FsyncPolicy = "always", segment_bytes: int = 64 << 20) -> None:
+        self.directory = Path(directory)
+        self.fsync = fsync
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.next_seq = self._recover_tail()
+            self._file = open(self._segment_path(self._last_segment_start()), "ab", buffering=0)  # noqa: SIM115 - kept open
+        except OSError as exc:
+            raise JournalError(f"cannot open the ingest journal in {self.directory}: {exc}") from None
+        self.n_appended = 0
+        self.committed_seq = 0  # next_seq of the last checkpoint written or loaded
+
+    # ------------------------------------------------------------------ segments
+    def _segment_path(self, first_seq: int) -> Path:
+        return self.directory / f"{_SEGMENT_PREFIX}{first_seq:020d}{_SEGMENT_SUFFIX}"
+
+    def _segments(self) -> list[tuple[int, Path]]:
+        """(first sequence number, path) of every segment, oldest first."""
+        found = []
+        for path in self.directory.glob(f"{_SEGMENT_PREFIX}*{_SEGMENT_SUFFIX}"):
+            digits = path.name[len(_SEGMENT_PREFIX) : -len(_SEGMENT_SUFFIX)]
+            if digits.isdigit():
+                found.append((int(digits), path))
+        return sorted(found)
+
+    def _last_segment_start(self) -> int:
+        segments = self._segments()
+        return segments[-1][0] if segments else self.next_seq
+
+    def _recover_tail(self) -> int:
+        """The next sequence number; a torn or corrupt tail of the last segment is cut off."""
+        segments = self._segments()
+        if not segments:
+            checkpoint = self._read_checkpoint()
+            return int(checkpoint["next_seq"]) if checkpoint else 0
+        first, path = segments[-1]
+        seq, good_end = first, 0
+        with open(path, "rb") as f:
+            for payload_end, _ in _records(f):
+                seq, good_end = seq + 1, payload_end
+            size = f.seek(0, os.SEEK_END)
+        if good_end < size:
+            logger.warning(
+                "ingest journal: %d bytes at the end of %s are torn or corrupt (a crash during an append, "
+                "before it was answered); cut off",
+                size - good_end,
+                path.name,
+            )
+            with open(path, "r+b") as f:
+                f.truncate(good_end)
+        return seq
+
+    # ------------------------------------------------------------------ writing
+    def append_ingest(
+        self, source: str, lines: Sequence[str] | Sequence[bytes], first_line_no: int, first_offset: int
+    ) -> int:
+        """Append one ingest call; returns its sequence number once it is durable (per ``fsync``).
+
+        Raises:
+            JournalError: the write failed (e.g. a full disk): the lines must not be accepted.
+        """
+        as_bytes = bool(lines) and isinstance(lines[0], bytes)
+        # bytes keep every byte through surrogateescape; str lines keep lone surrogates through
+        # JSON's \\u escapes: either way replay hands the engine exactly what it was given
+        text = [ln.decode("utf-8", "surrogateescape") if isinstance(ln, bytes) else ln for ln in lines]
+        return self._append(
+            {
+                "kind": "ingest",
+                "source": source,
+                "bytes": as_bytes,
+                "line": first_line_no,
+                "offset": first_offset,
+                "lines": text,
+            }
+        )
+
+    def append_close(self, keys: Sequence[str], reason: str) -> int:
+        """Append one close of ``keys``; returns its sequence number (raises JournalError)."""
+        return self._append({"kind": "close", "keys": list(keys), "reason": reason})
+
+    def _append(self, record: dict[str, Any]) -> int:
+        with self._lock:
+            record["seq"] = seq = self.next_seq
+            payload = json.dumps(record, separators=(",", ":")).encode("utf-8")
+            if len(payload) > MAX_RECORD_BYTES:
+                raise JournalError(f"one request of {len(payload)} bytes is too large for the journal")
+            frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+            try:
+                if self._file.tell() + len(frame) > self.segment_bytes and self._file.tell() > 0:
+                    self._roll(seq)
+                start = self._file.tell()
+            except OSError as exc:
+                raise JournalError(f"the ingest journal in {self.directory} cannot be written: {exc}") from None
+            try:
+                view = memoryview(frame)
+                while view:  # an unbuffered write may write less than it was given
+                    view = view[self._file.write(view) or 0 :]
+                if self.fsync == "always":
+                    os.fsync(self._file.fileno())
+            except OSError as exc:
+                self._undo(start)
+                raise JournalError(f"the ingest journal in {self.directory} cannot be written: {exc}") from None
+            self.next_seq = seq + 1
+            self.n_appended += 1
+            return seq
+
+    def _undo(self, start: int) -> None:
+        """Cut a half-written record, so the next append does not follow garbage."""
+        try:
+            self._file.truncate(start)
+            self._file.seek(start)
+        except OSError:
+            logger.exception("ingest journal: could not cut a failed append; it is cut on the next start")
+
+    def _roll(self, first_seq: int) -> None:
+        self._file.close()
+        self._file = open(self._segment_path(first_seq), "ab", buffering=0)  # noqa: SIM115 - kept open
+        _fsync_dir(self.directory)
+
+    # ------------------------------------------------------------------ checkpoints
+    def commit(self, state: dict[str, Any]) -> None:
+        """Write a checkpoint atomically (``state["next_seq"]`` = first event not in it) and delete
+        the segments that hold only older events.
+
+        Raises:
+            JournalError: the checkpoint cannot be written (the previous one stays valid).
+        """
+        next_seq = int(state["next_seq"])
+        target = self.directory / CHECKPOINT_FILE
+        tmp = target.with_suffix(".tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(state, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+            _fsync_dir(self.directory)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise JournalError(f"cannot write the journal checkpoint in {self.directory}: {exc}") from None
+        self.committed_seq = next_seq
+        self._prune(next_seq)
+
+    def _prune(self, next_seq: int) -> None:
+        with self._lock:
+            segments = self._segments()
+            for (_, path), (next_first, _) in zip(segments, segments[1:], strict=False):
+                if next_first <= next_seq:  # every record of `path` is older than the checkpoint
+                    path.unlink(missing_ok=True)
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The last committed state (None before the first checkpoint).
+
+        Raises:
+            JournalError: the checkpoint file exists but cannot be read.
+        """
+        checkpoint = self._read_checkpoint()
+        if checkpoint is not None:
+            self.committed_seq = int(checkpoint["next_seq"])
+        return checkpoint
+
+    def _read_checkpoint(self) -> dict[str, Any] | None:
+        path = self.directory / CHECKPOINT_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            int(data["next_seq"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise JournalError(f"{path} cannot be read ({exc}); move the journal folder away to start afresh") from None
+        if not isinstance(data, dict):
+            raise JournalError(f"{path} is not a checkpoint")
+        return data
+
+    # ------------------------------------------------------------------ reading
+    def replay(self, from_seq: int) -> Iterator[JournalEvent]:
+        """Every event with ``seq >= from_seq``, in order.
+
+        Raises:
+            JournalError: a record in the middle of the log is corrupt, or events are missing.
+        """
+        with self._lock:
+            segments = self._segments()
+            end = self.next_seq
+        expected = from_seq
+        for i, (first, path) in enumerate(segments):
+            following = segments[i + 1][0] if i + 1 < len(segments) else end
+            if following <= from_seq:
+                continue  # all older than what is wanted
+            if first > expected:
+                raise JournalError(f"ingest journal: events {expected}..{first - 1} are missing before {path.name}")
+            with open(path, "rb") as f:
+                for _, payload in _records(f):
+                    record = json.loads(payload)
+                    seq = int(record["seq"])
+                    if seq < expected:
+                        continue
+                    if seq != expected:
+                        raise JournalError(f"ingest journal: event {expected} expected in {path.name}, found {seq}")
+                    expected += 1
+                    yield _event(record)
+        if expected < end:
+            raise JournalError(f"ingest journal: events {expected}..{end - 1} are missing")
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._file.close()
+            except OSError:
+                logger.exception("ingest journal: closing the segment failed")
+
+
+def _event(record: dict[str, Any]) -> JournalEvent:
+    seq = int(record["seq"])
+    if record["kind"] == "close":
+        return CloseEvent(seq, [str(k) for k in record["keys"]], str(record["reason"]))
+    texts: list[str] = record["lines"]
+    lines: list[str] | list[bytes] = [t.encode("utf-8", "surrogateescape") for t in texts] if record["bytes"] else texts
+    return IngestEvent(seq, str(record["source"]), lines, int(record["line"]), int(record["offset"]))
+
+
+def _records(f: Any) -> Iterator[tuple[int, bytes]]:
+    """(end position, payload) of each intact record from the start of ``f``; stops at the first bad one."""
+    pos = 0
+    while True:
+        header = f.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return
+        length, crc = _HEADER.unpack(header)
+        if length > MAX_RECORD_BYTES:
+            return
+        payload = f.read(length)
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            return
+        pos += _HEADER.size + length
+        yield pos, payload
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,224 @@
+"""The ingest journal and the engine's recovery: a crash at any point loses no accepted line and
+changes no detection (alerts produced again by the replay are stored once)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from logbert.service.alerts import AlertFilter, SQLiteAlertStore
+from logbert.streaming import StreamEngine, StreamLimits
+from logbert.streaming.journal import CloseEvent, IngestEvent, IngestJournal, JournalError
+
+from .fakes import FakeDetector, vm_lines
+
+LIMITS = StreamLimits(flush_interval_s=0.0)
+
+
+def test_events_come_back_exactly_as_appended(tmp_path: Path) -> None:
+    journal = IngestJournal(tmp_path / "j")
+    raw = [b"ok line", b"\xff\xfe not utf-8", "caf\u00e9".encode(), b""]
+    text = ["plain", "lone \udc80 surrogate", "[instance: x] k1"]
+    assert journal.append_ingest("a", raw, 1, 0) == 0
+    assert journal.append_close(["vm-1", "vm-2"], "idle") == 1
+    assert journal.append_ingest("b", text, 7, 4) == 2
+    journal.close()
+    again = IngestJournal(tmp_path / "j")  # reopened: the numbering goes on
+    assert again.next_seq == 3
+    events = list(again.replay(0))
+    assert events == [
+        IngestEvent(0, "a", raw, 1, 0),
+        CloseEvent(1, ["vm-1", "vm-2"], "idle"),
+        IngestEvent(2, "b", text, 7, 4),
+    ]
+    assert [e.seq for e in again.replay(2)] == [2]
+
+
+def test_a_torn_tail_is_cut_and_appends_go_on_after_it(tmp_path: Path) -> None:
+    journal = IngestJournal(tmp_path / "j")
+    journal.append_ingest("a", ["one"], 1, 0)
+    journal.append_ingest("a", ["two"], 2, 1)
+    journal.close()
+    (segment,) = (tmp_path / "j").glob("events-*.log")
+    data = segment.read_bytes()
+    segment.write_bytes(data[:-3])  # a crash in the middle of the second append
+    again = IngestJournal(tmp_path / "j")
+    assert again.next_seq == 1
+    again.append_ingest("a", ["two again"], 2, 1)
+    assert [e.lines for e in again.replay(0) if isinstance(e, IngestEvent)] == [["one"], ["two again"]]
+
+
+def test_a_corrupt_record_is_never_replayed(tmp_path: Path) -> None:
+    journal = IngestJournal(tmp_path / "j")
+    journal.append_ingest("a", ["one"], 1, 0)
+    journal.append_ingest("a", ["two"], 2, 1)
+    journal.close()
+    (segment,) = (tmp_path / "j").glob("events-*.log")
+    data = bytearray(segment.read_bytes())
+    data[-2] ^= 0xFF  # a flipped bit in the last record: its CRC no longer matches
+    segment.write_bytes(bytes(data))
+    assert [e.seq for e in IngestJournal(tmp_path / "j").replay(0)] == [0]
+
+
+def test_a_checkpoint_deletes_the_segments_it_covers(tmp_path: Path) -> None:
+    journal = IngestJournal(tmp_path / "j", segment_bytes=200)
+    for i in range(20):
+        journal.append_ingest("a", [f"line {i} " + "x" * 40], i + 1, i)
+    assert len(list((tmp_path / "j").glob("events-*.log"))) > 5
+    journal.commit({"next_seq": 15})
+    assert [e.seq for e in journal.replay(15)] == [15, 16, 17, 18, 19]
+    remaining = sorted(int(p.stem.split("-")[1]) for p in (tmp_path / "j").glob("events-*.log"))
+    assert remaining[0] == 15  # every segment of events 0..14 only is gone, the one holding 15 kept
+    assert IngestJournal(tmp_path / "j").load_checkpoint() == {"next_seq": 15}
+    with pytest.raises(JournalError, match="missing"):
+        list(journal.replay(0))  # those events are gone: asking for them is an error, not silence
+
+
+def test_a_failed_append_is_an_error_and_leaves_no_garbage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = IngestJournal(tmp_path / "j")
+    journal.append_ingest("a", ["one"], 1, 0)
+
+    def full(_: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal._file, "write", full)  # type: ignore[attr-defined]
+    with pytest.raises(JournalError, match="No space left"):
+        journal.append_ingest("a", ["two"], 2, 1)
+    monkeypatch.undo()
+    journal.append_ingest("a", ["three"], 2, 1)
+    assert [e.lines for e in journal.replay(0) if isinstance(e, IngestEvent)] == [["one"], ["three"]]
+
+
+# ---------------------------------------------------------------------------------------- recovery
+def _workload(seed: int, n_sessions: int = 30) -> list[list[str]]:
+    """Requests of interleaved sessions; a third of them anomalous (an UNK key or keys out of order)."""
+    rng = random.Random(seed)
+    lines: list[str] = []
+    cursors = {f"vm-{i}": 0 for i in range(n_sessions)}
+    keys = {
+        vm: ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2] if i % 3 else [0, 1, 42, 3, 2, 5, 6, 7, 8, 9, 1, 2])
+        for i, vm in enumerate(cursors)
+    }
+    while cursors:
+        vm = rng.choice(sorted(cursors))
+        j = cursors[vm]
+        lines.append(vm_lines(vm, keys[vm])[j])
+        cursors[vm] = j + 1
+        if cursors[vm] == len(keys[vm]):
+            del cursors[vm]
+    out, i = [], 0
+    while i < len(lines):
+        n = rng.randint(1, 9)
+        out.append(lines[i : i + n])
+        i += n
+    return out
+
+
+def _alert_keys(db: Path) -> list[tuple[object, ...]]:
+    store = SQLiteAlertStore(db)
+    alerts, _ = store.list_alerts(AlertFilter(limit=10_000))
+    store.close()
+    return sorted((a.session_id, a.window_index, a.first_line_no, a.last_line_no, a.n_misses) for a in alerts)
+
+
+def _run(
+    db: Path,
+    requests: list[list[str]],
+    journal: Path | None,
+    checkpoint_every: int,
+    start: int = 0,
+    stop: int | None = None,
+) -> None:
+    """Requests ``start`` to ``stop`` (a crash there: no shutdown, no last checkpoint); None: all, then close."""
+    store = SQLiteAlertStore(db)
+    engine = StreamEngine(
+        FakeDetector(max_len=5), LIMITS, alert_sink=store, journal=None if journal is None else IngestJournal(journal)
+    )
+    engine.recover()
+    for i in range(start, len(requests) if stop is None else stop):
+        engine.ingest(requests[i], source="src")
+        if i % 7 == 3:
+            engine.close_session(f"vm-{i % 30}")
+        if checkpoint_every and i % checkpoint_every == checkpoint_every - 1:
+            engine.drain(5)
+            engine.checkpoint(lambda: store.retry_unsaved() == 0)
+    if stop is not None:
+        engine.drain(5)  # some alerts are stored, some windows still buffered: then the process is gone
+        store.close()
+        return
+    engine.close_all()
+    assert engine.drain(10)
+    engine.shutdown(5)
+    store.close()
+
+
+@pytest.mark.parametrize("crash_after", [1, 5, 13, 21, 34])
+@pytest.mark.parametrize("checkpoint_every", [0, 4, 9])
+def test_a_crash_and_restart_give_the_alerts_of_an_uninterrupted_run(
+    tmp_path: Path, crash_after: int, checkpoint_every: int
+) -> None:
+    requests = _workload(seed=crash_after)
+    assert len(requests) > crash_after
+    _run(tmp_path / "calm.sqlite3", requests, None, checkpoint_every=0)
+    expected = _alert_keys(tmp_path / "calm.sqlite3")
+    assert expected, "the workload must produce alerts, or the comparison proves nothing"
+
+    db, journal = tmp_path / "crash.sqlite3", tmp_path / "crash.journal"
+    _run(db, requests, journal, checkpoint_every, stop=crash_after)  # killed part-way
+    # the restart recovers, and the client goes on with the requests after the crash
+    _run(db, requests, journal, checkpoint_every, start=crash_after)
+    assert _alert_keys(db) == expected
+
+
+def test_recovery_restores_open_sessions_with_their_lines_and_numbering(tmp_path: Path) -> None:
+    journal = tmp_path / "j"
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    engine.ingest(vm_lines("vm-1", [0, 1, 2]) + vm_lines("vm-2", [0, 1]), source="src")
+    assert engine.checkpoint()
+    engine.ingest(vm_lines("vm-1", [3]), source="src")  # after the checkpoint: replayed
+    engine.shutdown(5)
+
+    again = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    report = again.recover()
+    assert (report.sessions_restored, report.requests_replayed, report.lines_replayed) == (2, 1, 1)
+    summary = again.session("vm-1")
+    assert summary is not None and summary.state == "open" and summary.n_pending_keys == 4
+    outcome = again.ingest(vm_lines("vm-2", [2]), source="src")
+    assert outcome.first_line_no == 7  # lines 1-6 came before the restart
+    again.shutdown(5)
+
+
+def test_another_artifacts_journal_is_refused(tmp_path: Path) -> None:
+    engine = StreamEngine(FakeDetector(), LIMITS, journal=IngestJournal(tmp_path / "j"), journal_tag="a" * 64)
+    engine.ingest(vm_lines("vm-1", [0]), source="src")
+    engine.checkpoint()
+    engine.shutdown(5)
+    other = StreamEngine(FakeDetector(), LIMITS, journal=IngestJournal(tmp_path / "j"), journal_tag="b" * 64)
+    with pytest.raises(JournalError, match="another artifact"):
+        other.recover()
+    other.shutdown(5)
+
+
+def test_windows_still_with_the_scorer_at_a_checkpoint_are_scored_after_a_crash(tmp_path: Path) -> None:
+    class Lost:  # the process dies before any alert reaches the store
+        def add_alerts(self, alerts: object) -> None:
+            pass
+
+    journal = tmp_path / "j"
+    engine = StreamEngine(FakeDetector(score_delay_s=0.5), LIMITS, alert_sink=Lost(), journal=IngestJournal(journal))
+    engine.ingest(vm_lines("vm-1", [0, 1, 42, 3]), source="src")
+    engine.close_session("vm-1")  # its window goes to the (slow) scorer
+    assert engine.checkpoint()  # taken while the window is being scored
+    engine.shutdown(5)
+
+    store = SQLiteAlertStore(tmp_path / "alerts.sqlite3")
+    again = StreamEngine(FakeDetector(), LIMITS, alert_sink=store, journal=IngestJournal(journal))
+    report = again.recover()
+    assert report.windows_restored == 1 and report.sessions_restored == 0
+    assert again.drain(5)
+    alerts, total = store.list_alerts(AlertFilter())
+    assert total == 1 and alerts[0].session_id == "vm-1" and alerts[0].reason == "closed"
+    again.shutdown(5)
+    store.close()
