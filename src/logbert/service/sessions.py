@@ -233,5 +233,7 @@ class SessionStore:
                 )
             if unsaved:
                 logger.error("shutdown: %d alerts could not be stored in %s and are lost", unsaved, self.alerts.path)
+            if done and not unsaved:
+                logger.info("shutdown: every open session closed and scored, its alerts stored (no ingest journal)")
         self.alerts.close()
         return done and not unsaved
