@@ -38,8 +38,8 @@ from logbert.errors import LogBertError
 from logbert.records import UNK_KEY, LineProblem
 from logbert.results import EmitReason, PositionExplanation, SequenceScore, SessionState
 from logbert.streaming.batcher import MicroBatcher
-from logbert.streaming.journal import IngestEvent, IngestJournal, JournalError
-from logbert.streaming.protocol import AlertSink, Scorer
+from logbert.streaming.journal import IngestEvent, JournalError
+from logbert.streaming.protocol import AlertSink, EventLog, Scorer
 from logbert.streaming.stats import StreamStats
 from logbert.streaming.windows import PendingWindow, RoutedLine, SessionRouter, window_from_json, window_to_json
 
@@ -191,7 +191,7 @@ class StreamEngine:
         alert_sink: AlertSink | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        journal: IngestJournal | None = None,
+        journal: EventLog | None = None,
         journal_tag: str | None = None,
     ) -> None:
         self.detector = detector

@@ -14,7 +14,12 @@ from logbert.records import KeySequence, LineProblem, ReadReport
 from logbert.results import ParsedLine, SequenceScore, SessionResult
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any
+
     from logbert.streaming.engine import AlertRecord
+    from logbert.streaming.journal import JournalEvent
 
 
 class Scorer(Protocol):
@@ -52,3 +57,46 @@ class AlertSink(Protocol):
     """Where alerts go (the SQLite store in the service, stdout in ``tail``)."""
 
     def add_alerts(self, alerts: Sequence[AlertRecord]) -> None: ...
+
+
+class EventLog(Protocol):
+    """A durable, ordered source of the engine's events with committed offsets.
+
+    :class:`~logbert.streaming.journal.IngestJournal` (a local file log) is the one built in. A
+    queue with consumer groups (Kafka, Redis streams) implements the same contract: ``replay`` is a
+    seek to the committed offset, ``commit`` stores the offset together with the engine's state.
+    "Acknowledged" means the same for every source: an event is committed only once the alerts of
+    every window it completed are stored (the engine checks before it calls ``commit``).
+    """
+
+    @property
+    def directory(self) -> Path:
+        """Where it lives, for messages."""
+        ...
+
+    @property
+    def next_seq(self) -> int:
+        """Sequence number the next appended event gets."""
+        ...
+
+    def append_ingest(
+        self, source: str, lines: Sequence[str] | Sequence[bytes], first_line_no: int, first_offset: int
+    ) -> int:
+        """Make one ingest call durable before it is applied and answered; returns its sequence number."""
+        ...
+
+    def append_close(self, keys: Sequence[str], reason: str) -> int:
+        """Make one close durable before it is applied."""
+        ...
+
+    def commit(self, state: dict[str, Any]) -> None:
+        """Store the engine's state; ``state["next_seq"]`` is the first event not reflected in it."""
+        ...
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The last committed state (None before the first commit)."""
+        ...
+
+    def replay(self, from_seq: int) -> Iterator[JournalEvent]:
+        """Every event from ``from_seq`` on, in order."""
+        ...
