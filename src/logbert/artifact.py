@@ -227,7 +227,11 @@ def load_artifact(directory: str | Path) -> Artifact:
         raise UnknownArtifact(f"{meta_path}: threshold must be a finite number, got {threshold!r}")
 
     try:
-        config = config_from_dict(_read_json(root / CONFIG_FILE))
+        stored = _read_json(root / CONFIG_FILE)
+        window = stored.get("window") if isinstance(stored, dict) else None
+        if isinstance(window, dict) and "session_bounds" not in window:
+            window["session_bounds"] = False  # trained before session bounds existed: scored without them
+        config = config_from_dict(stored)
     except ConfigError as exc:
         raise UnknownArtifact(f"{root / CONFIG_FILE}: {exc}") from None
     try:

@@ -90,6 +90,10 @@ class WindowConfig(_Frozen):
     time_window_s: float = Field(60.0, gt=0)  # width of a time window, seconds
     max_len: int = Field(32, ge=2)  # longer sessions are split into windows of at most this many keys
     min_len: int = Field(1, ge=1)  # shorter sequences are skipped with a reason
+    # mode "session": a session-start key before its first key and a session-end key after its last
+    # (records.SESSION_START_KEY / SESSION_END_KEY), so where a session starts and stops is learned and
+    # scored. Artifacts trained before this setting existed load with it off.
+    session_bounds: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> WindowConfig:

@@ -13,6 +13,14 @@ from typing import Literal
 
 #: key_id of a line whose template the frozen parser has never seen.
 UNK_KEY = -1
+#: Pseudo-keys that bound a whole session (``window.session_bounds``): the first key of its first
+#: window and the last of its last. The model then learns where sessions start and end, so a
+#: session that stops early (an HDFS write that ends after two lines) has a mispredicted end. They
+#: are keys like any other to the vocabulary and the model; no line stands behind them.
+SESSION_START_KEY = -2
+SESSION_END_KEY = -3
+#: What people read for the pseudo-keys (templates, explanations).
+BOUND_TEMPLATES = {SESSION_START_KEY: "<session start>", SESSION_END_KEY: "<session end>"}
 
 #: What an input file holds: raw log lines, or pre-parsed key sequences (``[id,]k1 k2 ...``).
 InputKind = Literal["raw", "keys"]

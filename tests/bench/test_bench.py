@@ -323,7 +323,8 @@ class _CountingDetector:
 
 
 def test_session_scores_window_max_and_each_distinct_sequence_scored_once() -> None:
-    config = load_config(preset="keys", overrides={"window.max_len": 2, "model.max_len": 2})
+    overrides = {"window.max_len": 2, "model.max_len": 2, "window.session_bounds": False}
+    config = load_config(preset="keys", overrides=overrides)
     sessions = [
         KeySequence("a", [1, 1, 5, 0, 2]),  # windows [1,1] [5,0] [2] -> max 5
         KeySequence("b", [1, 1]),

@@ -137,7 +137,7 @@ def test_service_scores_every_session_like_offline_scoring(real: Real, replay: R
         assert s["max_score"] == pytest.approx(off.score, abs=1e-9), sid
         assert s["is_anomaly"] == off.is_anomaly, sid
         assert s["n_lines"] == off.n_keys
-        assert s["n_windows_scored"] == -(-off.n_keys // MAX_LEN)  # cut at max_len, like offline
+        assert s["n_windows_scored"] == -(-(off.n_keys + 2) // MAX_LEN)  # start/end keys, cut at max_len, like offline
     flagged = {sid for sid, r in real.offline.items() if r.is_anomaly}
     assert {a["session_id"] for a in replay.alerts} == flagged
     assert replay.stats["score_errors"] == 0 and replay.stats["lines_received"] == len(real.lines)
@@ -278,8 +278,16 @@ def _dockerfile_argv(artifact: Path, port: int) -> list[str]:
     return [swap.get(a, a) for a in entry + cmd]
 
 
+@dataclass
+class Served:
+    base: str
+    db: Path
+    start: Any  # () -> Popen: one more `logbert serve` with the Dockerfile's argv and environment
+    procs: list[subprocess.Popen[bytes]]
+
+
 @pytest.fixture
-def served(real: Real, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+def served(real: Real, tmp_path: Path) -> Iterator[Served]:
     exe = Path(sys.executable).with_name("logbert")
     if not exe.exists():
         pytest.skip("the logbert console script is not installed next to this Python")
@@ -288,41 +296,58 @@ def served(real: Real, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[b
     assert argv[:2] == ["logbert", "serve"]
     db = tmp_path / "data" / "alerts.sqlite3"
     env = dict(os.environ, LOGBERT_ALERTS_DB=str(db))  # as the Dockerfile's ENV
-    proc = subprocess.Popen([str(exe), *argv[1:]], env=env, cwd=tmp_path)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([str(exe), *argv[1:]], env=env, cwd=tmp_path)
+        procs.append(proc)
+        return proc
+
     try:
-        yield f"http://127.0.0.1:{port}", proc, db
+        yield Served(f"http://127.0.0.1:{port}", db, start, procs)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
 
 
-def test_logbert_serve_from_the_dockerfile_entrypoint(
-    real: Real, served: tuple[str, subprocess.Popen[bytes], Path]
-) -> None:
-    base, proc, db = served
+def _ready(http: httpx.Client, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:  # start-up: import, load the artifact, recover from the journal
+        try:
+            if http.get("/health/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, "logbert serve exited during start-up"
+        assert time.monotonic() < deadline, "logbert serve did not become ready"
+        time.sleep(0.2)
+
+
+def test_logbert_serve_from_the_dockerfile_entrypoint(real: Real, served: Served) -> None:
     bad, good = _pick_two(real)
-    with httpx.Client(base_url=base, timeout=30) as http:
-        deadline = time.monotonic() + 60
-        while True:  # start-up: import, load the artifact
-            try:
-                if http.get("/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "logbert serve exited during start-up"
-            assert time.monotonic() < deadline, "logbert serve did not become ready"
-            time.sleep(0.2)
+    proc = served.start()
+    with httpx.Client(base_url=served.base, timeout=30) as http:
+        _ready(http, proc)
         lines = real.by_session[bad] + real.by_session[good]
         r = http.post("/v1/ingest/text", content="\n".join(lines) + "\n")
         assert r.status_code == 200 and r.json()["accepted"] == len(lines)
         metrics = http.get("/metrics").text
         assert f"logbert_lines_received_total {float(len(lines))}" in metrics
         assert "logbert_sessions_open 2.0" in metrics and "logbert_http_request_seconds_bucket" in metrics
-    # SIGTERM (what `docker stop` sends): the lifespan scores the open sessions and stores alerts
+    # SIGTERM (what `docker stop` sends): the open sessions stay in the journal on the data volume ...
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once shut down
-    with sqlite3.connect(db) as conn:
+    # ... and the next container goes on with them
+    proc = served.start()
+    with httpx.Client(base_url=served.base, timeout=30) as http:
+        _ready(http, proc)
+        assert "logbert_sessions_open 2.0" in http.get("/metrics").text
+        assert http.post("/v1/sessions/close-all").json()["drained"] is True
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) in (0, -signal.SIGTERM)
+    with sqlite3.connect(served.db) as conn:
         stored = {row[0] for row in conn.execute("SELECT DISTINCT session_id FROM alerts")}
     assert stored == {bad}
 

@@ -46,6 +46,7 @@ class FakeDetector:
         max_line_chars: int = 10_000,
         score_delay_s: float = 0.0,
         parse_delay_s: float = 0.0,
+        session_bounds: bool = False,
     ) -> None:
         self.config = LogBertConfig(
             parser=ParserConfig(format="raw", max_line_chars=max_line_chars),
@@ -58,6 +59,7 @@ class FakeDetector:
                 stride=stride,
                 time_window_s=time_window_s,
                 min_len=min_len,
+                session_bounds=session_bounds,
             ),
             model=ModelConfig(max_len=max(32, max_len)),
         )

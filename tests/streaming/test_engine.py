@@ -34,7 +34,9 @@ class Sink:
 
 
 def test_session_windows_are_cut_at_max_len_and_on_close() -> None:
-    router = SessionRouter(WindowConfig(mode="session", session_pattern="x", max_len=4), max_len=3)
+    router = SessionRouter(
+        WindowConfig(mode="session", session_pattern="x", max_len=4, session_bounds=False), max_len=3
+    )
     out = [w for i in range(7) for w in router.add("a", _line(i + 1, i), now=0.0)[1]]
     assert [w.sequence.key_ids for w in out] == [[0, 1, 2], [3, 4, 5]]
     assert [w.sequence.window_index for w in out] == [0, 1]
@@ -74,7 +76,9 @@ def test_a_time_source_keeps_its_grid_after_it_was_closed() -> None:
 
 
 def test_short_sequences_are_counted_not_scored() -> None:
-    router = SessionRouter(WindowConfig(mode="session", session_pattern="x", max_len=8, min_len=3), max_len=8)
+    router = SessionRouter(
+        WindowConfig(mode="session", session_pattern="x", max_len=8, min_len=3, session_bounds=False), max_len=8
+    )
     router.add("a", _line(1, 1), now=0.0)
     assert router.close("a", "closed") == [] and router.n_skipped_short == 1
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from logbert.records import KeySequence
+from logbert.pipeline.sessions import session_windows
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY, KeySequence
 from logbert.results import ParsedLine
 from logbert.streaming import StreamEngine, StreamLimits
-from logbert.windowing.windows import group_sessions, sliding_windows, split_all, time_windows
+from logbert.windowing.windows import group_sessions, sliding_windows, time_windows
 
 from .fakes import FakeDetector
 
@@ -69,7 +70,7 @@ def _offline(det: FakeDetector, lines_by_source: dict[str, list[str]]) -> tuple[
             seqs = sliding_windows(keys, w.window_size, w.stride, line_nos=nos)
         else:
             seqs = time_windows(keys, stamps, w.time_window_s, line_nos=nos)
-        kept, skipped = split_all(seqs, w.max_len, w.min_len)
+        kept, skipped = session_windows(seqs, w)  # the offline rule (session bounds included)
         n_skipped += len(skipped)
         for k in kept:
             out.setdefault(k.session_id if w.mode == "session" else source, []).append((k.key_ids, k.line_nos))
@@ -105,11 +106,17 @@ def _check(det_args: dict[str, Any], seed: int, n_lines: int = 400) -> Windows:
     return offline
 
 
-@pytest.mark.parametrize(("max_len", "min_len"), [(4, 1), (5, 3), (8, 8)])
-def test_session_windows_match_offline(max_len: int, min_len: int) -> None:
-    offline = _check({"mode": "session", "max_len": max_len, "min_len": min_len}, seed=max_len)
+@pytest.mark.parametrize("bounds", [False, True], ids=["plain", "session-bounds"])
+@pytest.mark.parametrize(("max_len", "min_len"), [(4, 1), (5, 3), (8, 8), (2, 1)])
+def test_session_windows_match_offline(max_len: int, min_len: int, bounds: bool) -> None:
+    args = {"mode": "session", "max_len": max_len, "min_len": min_len, "session_bounds": bounds}
+    offline = _check(args, seed=max_len)
     assert len(offline) == 12  # four sessions per source
     assert any(len(windows) > 1 for windows in offline.values())  # sessions cut at max_len
+    keys = [k for windows in offline.values() for keys, _ in windows for k in keys]
+    assert (SESSION_START_KEY in keys or SESSION_END_KEY in keys) == bounds
+    if bounds and min_len == 1:  # every session starts with the start key and ends with the end key
+        assert all(w[0][0][0] == SESSION_START_KEY and w[-1][0][-1] == SESSION_END_KEY for w in offline.values())
 
 
 @pytest.mark.parametrize(

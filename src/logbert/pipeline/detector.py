@@ -24,7 +24,7 @@ from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import worst_windows
 from logbert.pipeline.split import key_sessions
-from logbert.records import UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport
+from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 from logbert.scoring.scorer import pick_score
 from logbert.windowing.windows import find_session_ids, session_id_pattern
@@ -82,6 +82,8 @@ class Detector:
         """The template of a key id (``"key <id>"`` for key-file artifacts; None for UNK)."""
         if key_id == UNK_KEY:
             return None
+        if key_id in BOUND_TEMPLATES:
+            return BOUND_TEMPLATES[key_id]
         if self.parser is None:
             return f"key {key_id}"
         templates = self.parser.templates_

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from logbert.config import WindowConfig
 from logbert.records import KeySequence
-from logbert.windowing.windows import SkippedSequence, split_all
+from logbert.windowing.windows import SkippedSequence, split_all, with_session_bounds
 
 FloatArray = npt.NDArray[np.float64]
 #: What a detector scores: a whole session, or each window of at most ``window.max_len`` keys.
@@ -31,7 +31,13 @@ class SequenceScorer(Protocol):
 def session_windows(
     sessions: Sequence[KeySequence], window: WindowConfig
 ) -> tuple[list[KeySequence], list[SkippedSequence]]:
-    """Each session cut into windows of at most ``window.max_len`` keys (shorter than ``min_len``: skipped)."""
+    """Each session cut into windows of at most ``window.max_len`` keys (shorter than ``min_len``: skipped).
+
+    In mode "session" with ``window.session_bounds``, a session is first bounded by its start and end
+    keys (:func:`~logbert.windowing.windows.with_session_bounds`): a whole session, not a cut.
+    """
+    if window.mode == "session" and window.session_bounds:
+        sessions = [with_session_bounds(s) for s in sessions]
     return split_all(sessions, window.max_len, window.min_len)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from logbert.config import WindowConfig
-from logbert.records import KeySequence
+from logbert.records import BOUND_TEMPLATES, SESSION_END_KEY, SESSION_START_KEY, KeySequence
 from logbert.results import EmitReason
 from logbert.windowing.windows import split_long, time_bucket, window_bounds
 
@@ -68,6 +68,7 @@ class _Buffer:
     lines: list[RoutedLine] = field(default_factory=list)
     n_emitted: int = 0  # sliding: windows of `lines` already emitted (0, or 1: the one at lines[0])
     slot: int | None = None  # time: grid slot of the current run (None before any timestamp)
+    last: RoutedLine | None = None  # session bounds: the last real line, behind the end key
 
 
 class SessionRouter:
@@ -86,6 +87,8 @@ class SessionRouter:
         self.min_len = min(window.min_len, max_len)  # a service cap below the artifact's min_len
         self.window_size = min(window.window_size, max_len)
         self.stride = window.stride
+        # mode "session": start and end keys around each session (with_session_bounds, as offline)
+        self.bounds = window.mode == "session" and window.session_bounds
         self._buffers: OrderedDict[str, _Buffer] = OrderedDict()
         # time mode, per source: (grid anchor = its first timestamp, its last timestamp). Kept when
         # a buffer closes, so a source that comes back stays on the grid of its stream.
@@ -111,7 +114,7 @@ class SessionRouter:
         if buf is None:
             return 0
         if self.mode != "sliding" or buf.n_emitted == 0:
-            return len(buf.lines)
+            return sum(1 for ln in buf.lines if ln.key_id not in BOUND_TEMPLATES)  # lines, not the start key
         # past the last emitted window, and not in the gap before the next one (stride > size)
         return max(0, len(buf.lines) - max(self.window_size, self.stride))
 
@@ -134,6 +137,10 @@ class SessionRouter:
                 out.extend(self._flush_run(buf, "time"))
             if slot is not None:
                 buf.slot = slot
+        if self.bounds:
+            if opened:
+                buf.lines.append(_bound(line, SESSION_START_KEY))
+            buf.last = line
         buf.lines.append(line)
         if len(buf.lines) == self.max_len:  # split_long's cut, made as the keys arrive
             out.extend(self._flush_run(buf, "full"))
@@ -144,6 +151,8 @@ class SessionRouter:
         buf = self._buffers.pop(key, None)
         if buf is None:
             return None
+        if self.bounds and buf.last is not None:
+            buf.lines.append(_bound(buf.last, SESSION_END_KEY))  # never past max_len: a full run was cut
         if self.mode != "sliding":
             return self._flush_run(buf, reason)
         out: list[PendingWindow] = []
@@ -230,6 +239,7 @@ class SessionRouter:
                     "n_emitted": b.n_emitted,
                     "slot": b.slot,
                     "lines": [line_to_json(ln) for ln in b.lines],
+                    "last": None if b.last is None else line_to_json(b.last),
                 }
                 for b in self._buffers.values()  # least recently active first, as evictions need
             ],
@@ -252,11 +262,18 @@ class SessionRouter:
                 lines=[line_from_json(ln) for ln in b["lines"]],
                 n_emitted=int(b["n_emitted"]),
                 slot=None if b["slot"] is None else int(b["slot"]),
+                last=None if b.get("last") is None else line_from_json(b["last"]),
             )
             self._buffers[buf.key] = buf
         self._clocks = {str(k): (float(anchor), float(last)) for k, anchor, last in state["clocks"]}
         self.n_skipped_short = int(state["n_skipped_short"])
         return list(self._buffers)
+
+
+def _bound(line: RoutedLine, key_id: int) -> RoutedLine:
+    """The start or end pseudo-line of a session, at the place (and with the text) of its first or
+    last real line: an explanation of a missed end shows the line the session stopped at."""
+    return RoutedLine(line.line_no, line.raw, key_id, BOUND_TEMPLATES[key_id], None, line.source, line.offset)
 
 
 def line_to_json(line: RoutedLine) -> list[Any]:

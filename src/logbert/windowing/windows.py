@@ -16,12 +16,12 @@ import math
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from logbert.config import SessionPreset, WindowConfig
 from logbert.errors import ConfigError, InputDataError
-from logbert.records import KeySequence
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY, KeySequence
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +355,18 @@ def time_windows(
             )
         )
     return windows
+
+
+def with_session_bounds(seq: KeySequence) -> KeySequence:
+    """``seq`` with ``SESSION_START_KEY`` before its first key and ``SESSION_END_KEY`` after its last.
+
+    The pseudo-keys take the line numbers of the first and the last line, so positions still map
+    to lines. Cut by :func:`split_long` afterwards, the first window starts with the start key and
+    the last ends with the end key; the streaming router adds them the same way (a buffer opens
+    with the start key, a close appends the end key), so both cut the same windows.
+    """
+    line_nos = [seq.line_nos[0], *seq.line_nos, seq.line_nos[-1]] if seq.line_nos else []
+    return replace(seq, key_ids=[SESSION_START_KEY, *seq.key_ids, SESSION_END_KEY], line_nos=line_nos)
 
 
 def split_long(
