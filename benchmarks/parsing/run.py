@@ -16,16 +16,24 @@ GA = share of lines whose predicted group is exactly their true group; FGA = F1 
 (a predicted group is correct when it equals a true group), as in loghub-2.0.
 
 Throughput, end to end (read the file, split the header, mask, get a key for every line), each
-parser in its own subprocess so that peak RSS (``ru_maxrss``) is its own, all in the same run,
-interleaved, best of ``--repeats`` (default 3) per parser:
-  * ``logbert``: ``read_log`` + ``LogParser.fit_transform`` with the format's defaults (what
-    ``logbert.api.parse`` does); inputs of 200k lines or more are masked on all cores.
+parser in its own subprocess, all in the same run, interleaved, best of ``--repeats`` (default 3)
+per parser. Peak RSS is the subprocess's high-water mark ``VmHWM`` (``/proc/self/status``) at
+its end, so it counts the interpreter and the parser's imports; ``import baseline`` is the same
+after the imports, before the file is read; worker processes (``logbert`` with idle cores) are
+reported apart, by their largest ``ru_maxrss``. Not ``ru_maxrss`` of the subprocess itself: on
+Linux it also counts the pages of the benchmark's own process, which the subprocess shares
+between its fork and its exec (every parser read about 43 MiB that way).
+  * ``logbert``: ``logbert.pipeline.parse.parse`` (what ``logbert parse`` and ``logbert.api.parse``
+    do, without ``logbert.api``'s import of torch) with the format's defaults: the file is read in
+    blocks, only each line's key is kept; after 50k lines masking moves to worker processes when
+    cores are idle (``n_jobs=0``: ``auto_workers``, by the load average).
   * ``logbert-1proc``: the same with ``n_jobs=1``: one process, like the other parsers.
   * ``drain3+masking``: what a drain3 user writes, with no logbert code per line: read the file
     line by line, split the header with one regex (the same pattern as logbert's), mask with
     drain3's own ``MaskingInstruction``s (the regexes of LogLead's ``drain3.ini``: ID, IP, SEQ,
     HEX, NUM, CMD), ``TemplateMiner.add_log_message``.
-  * ``loglead-drain``: LogLead's path: polars reads the file and splits the header (regex),
+  * ``loglead-drain`` (the ``bench`` extra; a ``PYTHONPATH`` given to the benchmark reaches the
+    subprocesses): LogLead's path: polars reads the file and splits the header (regex),
     ``EventLogEnhancer.mask()`` (polars regexes), ``EventLogEnhancer.parse_drain()`` (drain3).
 """
 
@@ -38,6 +46,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -159,24 +168,24 @@ def accuracy() -> list[dict[str, Any]]:
 
 # -------------------------------------------------------------- throughput
 def _worker(parser: str, fmt: str, path: str) -> dict[str, Any]:
-    """Runs inside a fresh subprocess: parse one file end to end, report time and peak RSS."""
-    import resource
-
+    """Runs inside a fresh subprocess: parse one file end to end, report the time and the RSS
+    after the imports (the parent reads the peak RSS when this process ends)."""
     if parser in ("logbert", "logbert-1proc"):
-        from logbert.config import ParserConfig
-        from logbert.parsing.parser import LogParser
-        from logbert.parsing.reader import read_log
+        from logbert.config import LogBertConfig, ParserConfig
+        from logbert.pipeline.parse import parse
 
+        baseline = _peak_mib()
         t0 = time.perf_counter()  # imports are not timed, for any parser
         # logbert-1proc: masking in this process only (n_jobs=1), like the other parsers
-        config = ParserConfig(format=fmt, n_jobs=1 if parser == "logbert-1proc" else 0)  # type: ignore[arg-type]
-        lines, _ = read_log(path, config)
-        p = LogParser(config)
-        keys = p.fit_transform([line.content for line in lines])
-        n, n_templates = len(keys), len(p.templates_)
+        n_jobs = 1 if parser == "logbert-1proc" else 0
+        summary = parse(path, LogBertConfig(parser=ParserConfig(format=fmt, n_jobs=n_jobs)))  # type: ignore[arg-type]
+        n, n_templates = len(summary.key_ids), len(summary.templates)
     elif parser == "drain3+masking":
+        import drain3  # noqa: F401  # imported before the baseline, like the other parsers' imports
+
         from logbert.parsing.headers import BUILTIN_FORMATS, compile_format
 
+        baseline = _peak_mib()
         t0 = time.perf_counter()
         # What a drain3 user writes: read the file line by line, split the header with a regex (the
         # same pattern as logbert's, so both pay the same for it), mask with drain3's own
@@ -196,6 +205,7 @@ def _worker(parser: str, fmt: str, path: str) -> dict[str, Any]:
 
         from logbert.parsing.headers import BUILTIN_FORMATS, compile_format
 
+        baseline = _peak_mib()
         t0 = time.perf_counter()
         regex, _ = compile_format(BUILTIN_FORMATS[fmt])  # type: ignore[index]
         pattern = regex.pattern.replace("(?P<", "(?<")  # Rust regex named-group syntax
@@ -210,13 +220,33 @@ def _worker(parser: str, fmt: str, path: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown parser {parser!r}")
     seconds = time.perf_counter() - t0
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import resource
+
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # pool processes, if any
     return {"lines": n, "seconds": round(seconds, 3), "lines_per_s": round(n / seconds),
-            "peak_rss_mib": round(peak_mib, 1), "templates": n_templates}
+            "peak_rss_mib": round(_peak_mib(), 1), "baseline_rss_mib": round(baseline, 1),
+            "worker_peak_rss_mib": round(workers, 1) if workers else None, "templates": n_templates,
+            "torch_imported": "torch" in sys.modules}
+
+
+def _peak_mib() -> float:
+    """This process's peak RSS so far in MiB: ``VmHWM``, the high-water mark of its own memory
+    since it started this program (Linux); elsewhere ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run_worker(parser: str, fmt: str, path: Path, tmp: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    pythonpath = [str(REPO / "src"), str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)}
     # cwd in a scratch dir: LogLead's parsers module opens drain3 state files in the cwd
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.parsing.run", "--worker", parser, fmt, str(path)],
@@ -262,21 +292,36 @@ def _markdown(result: dict[str, Any]) -> str:
         out.append(f"| {r['dataset']} | {r['n_lines']} | {r['true_groups']} | **{r['logbert']['GA']:.3f}** | "
                    f"{r['logbert']['FGA']:.3f} | {r['drain3-default']['GA']:.3f} | {r['drain3-default']['FGA']:.3f} | "
                    f"{r['drain3-loghub']['GA']:.3f} | {r['drain3-loghub']['FGA']:.3f} |")
-    out += ["", "| file | parser | lines/s | seconds | peak RSS MiB | templates |", "|---|---|---:|---:|---:|---:|"]
+    out += ["", "| file | parser | lines/s | seconds | peak RSS MiB | import baseline MiB | worker peak MiB "
+            "| templates |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["throughput"]:
         for p in THROUGHPUT_PARSERS:
             x = r[p]
             if "error" in x:
-                out.append(f"| {r['file']} | {p} | error: {x['error']} | | | |")
+                out.append(f"| {r['file']} | {p} | error: {x['error']} | | | | | |")
             else:
+                workers = x.get("worker_peak_rss_mib") or ""
                 out.append(f"| {r['file']} | {p} | {x['lines_per_s']:,} | {x['seconds']} | {x['peak_rss_mib']} | "
-                           f"{x['templates']} |")
+                           f"{x.get('baseline_rss_mib', '')} | {workers} | {x['templates']} |")
         one_proc = r.get("speedup_1proc_vs_drain3+masking")
         one_proc = f", logbert-1proc vs drain3+masking **{one_proc}x**" if one_proc else ""
         out.append(f"| {r['file']} | **logbert speed-up** | vs drain3+masking "
                    f"**{r['speedup_vs_drain3+masking']}x**, vs LogLead **{r['speedup_vs_loglead-drain']}x**"
-                   f"{one_proc} | | | |")
+                   f"{one_proc} | | | | | |")
+    out += ["", "Peak RSS: `VmHWM` of each parser's subprocess at its end (the interpreter and its imports "
+            "count); import baseline: the same after the imports, before the file is read; worker peak: the largest "
+            "worker process, if the parser started any (`ru_maxrss`, pages shared with the parent included). "
+            f"An idle interpreter: {result.get('idle_rss_mib')} MiB."]
     return "\n".join(out) + "\n"
+
+
+def _idle_rss_mib() -> float:
+    """Peak RSS of an interpreter that imports nothing but this module's standard library
+    imports, measured like the parsers'."""
+    code = "from benchmarks.parsing.run import _peak_mib; print(_peak_mib())"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return round(float(out.stdout.strip()), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,8 +333,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"datasets not found at {DATASETS}", file=sys.stderr)
         return 1
     repeats = int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else 3
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         result = {
             "command": ".venv/bin/python -m benchmarks.parsing",
@@ -297,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"Python {platform.python_version()}, {platform.system()}",
             "accuracy": accuracy(),
             "throughput": throughput(repeats, Path(tmp)),
+            "idle_rss_mib": _idle_rss_mib(),
         }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "parsing.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -17,14 +17,63 @@ and is anomalous when that score is above the threshold stored in the artifact.
 
 from __future__ import annotations
 
-from logbert.config import LogBertConfig, load_config
-from logbert.pipeline.corpus import Corpus, LineSession, input_kind, read_corpus
-from logbert.pipeline.demo import DemoResult, demo, demo_config
-from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
-from logbert.pipeline.evaluate import EvaluationResult, evaluate
-from logbert.pipeline.fit import TrainResult, train
-from logbert.pipeline.parse import ParseSummary, parse, write_parse_summary, write_structured
-from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first use (below)
+    from logbert.config import LogBertConfig, load_config
+    from logbert.pipeline.corpus import Corpus, LineSession, input_kind, read_corpus
+    from logbert.pipeline.demo import DemoResult, demo, demo_config
+    from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
+    from logbert.pipeline.evaluate import EvaluationResult, evaluate
+    from logbert.pipeline.fit import TrainResult, train
+    from logbert.pipeline.parse import ParseSummary, parse, write_parse_summary, write_structured
+    from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
+
+# Where each name lives. Imported lazily so that `api.parse` (or `logbert parse`) never loads torch:
+# only the names that need the model import the modules that import it.
+_HOME = {
+    "LogBertConfig": "logbert.config",
+    "load_config": "logbert.config",
+    "Corpus": "logbert.pipeline.corpus",
+    "LineSession": "logbert.pipeline.corpus",
+    "input_kind": "logbert.pipeline.corpus",
+    "read_corpus": "logbert.pipeline.corpus",
+    "DemoResult": "logbert.pipeline.demo",
+    "demo": "logbert.pipeline.demo",
+    "demo_config": "logbert.pipeline.demo",
+    "Detector": "logbert.pipeline.detector",
+    "load_detector": "logbert.pipeline.detector",
+    "score": "logbert.pipeline.detector",
+    "score_with_report": "logbert.pipeline.detector",
+    "EvaluationResult": "logbert.pipeline.evaluate",
+    "evaluate": "logbert.pipeline.evaluate",
+    "TrainResult": "logbert.pipeline.fit",
+    "train": "logbert.pipeline.fit",
+    "ParseSummary": "logbert.pipeline.parse",
+    "parse": "logbert.pipeline.parse",
+    "write_parse_summary": "logbert.pipeline.parse",
+    "write_structured": "logbert.pipeline.parse",
+    "ExpectedKey": "logbert.results",
+    "ParsedLine": "logbert.results",
+    "PositionExplanation": "logbert.results",
+    "SequenceScore": "logbert.results",
+    "SessionResult": "logbert.results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'logbert.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Corpus",

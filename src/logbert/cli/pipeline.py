@@ -239,7 +239,7 @@ def parse(
     ),
 ) -> None:
     """Mine templates from a raw log and show the most frequent ones and the line counts."""
-    from logbert import api
+    from logbert import api  # lazy: api.parse loads no torch (a test checks that this command does not)
     from logbert.cli.tables import templates_table
 
     out = output_file(out, "--out")

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from logbert.api import EvaluationResult, ParseSummary
-from logbert.evaluation.report import comparison_table
-from logbert.results import SessionResult
+if TYPE_CHECKING:  # logbert.api imports torch: `logbert parse` needs neither (only templates_table)
+    from logbert.api import EvaluationResult, ParseSummary
+    from logbert.results import SessionResult
 
 
 def results_table(result: EvaluationResult, title: str = "held-out sessions, threshold from validation") -> Table:
     """LogBERT and each baseline side by side (same sessions, same protocol)."""
+    from logbert.evaluation.report import comparison_table  # matplotlib: not for templates_table
+
     rows: dict[str, Mapping[str, Any]] = {"LogBERT": result.report}
     rows.update({name: rep for name, rep in result.baselines.items() if "skipped" not in rep})
     return comparison_table(rows, title=title)

@@ -31,7 +31,7 @@ it names (times without a zone are taken as UTC):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -123,6 +123,8 @@ class HeaderParser:
         self._regex, self._names = compile_format(log_format)
         self._match = self._regex.match
         self._raw = self._names == ("Content",)
+        #: the header fields a line can have, in format order (``Content`` aside)
+        self.field_names: tuple[str, ...] = tuple(name for name in self._names if name != "Content")
         self._has_timestamp = "Timestamp" in self._names
         self._has_iso = "Datetime" in self._names
         self._has_datetime = "Date" in self._names and "Time" in self._names
@@ -162,6 +164,20 @@ class HeaderParser:
             timestamp = None
         return LogLine(line_no, content, timestamp, fields)
 
+    def content_matcher(self) -> Callable[[str], str | None]:
+        """A function of one line (without its newline): the content :meth:`parse` gives it, or
+        None when it does not match; no header field, time or record is built (for template mining)."""
+        if self._raw:
+            return _stripped_or_none
+        match = self._match
+        index = self._regex.groupindex["Content"]
+
+        def content(line: str) -> str | None:
+            m = match(line)
+            return None if m is None else (m.group(index) or "")  # None: Content in an optional part
+
+        return content
+
     def _syslog(self, month: str, day: str, clock: str) -> float | None:
         date = f"{month} {day}"
         midnight = self._date_cache.get(date)
@@ -200,6 +216,10 @@ class HeaderParser:
             self._layout = layout
             return value
         return None
+
+
+def _stripped_or_none(line: str) -> str | None:
+    return line.strip() or None
 
 
 # What a header left inside the content looks like: a time or a level word among its first tokens.

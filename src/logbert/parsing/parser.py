@@ -17,13 +17,20 @@ nothing, see :class:`~logbert.parsing.drain.MaskedDrain`) and its key is cached 
 inputs of at least ``PARALLEL_MIN_LINES`` lines are masked in ``n_jobs`` processes (``n_jobs=0``:
 one per idle core, see :func:`auto_workers`). The
 keys are identical to the plain path (``cache_size=0, n_jobs=1``); a test checks it.
+
+Streaming (:meth:`LogParser.fit_transform_chunks`): contents that come in chunks (a file read
+block by block) are mined without holding them: per line only the number of its masked content
+is kept, and the keys are looked up per distinct masked content once the templates are final.
+Same keys, templates and state as ``fit_transform`` on all the contents.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from array import array
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Final
 
 from logbert.config import MaskRule, ParserConfig
@@ -34,6 +41,8 @@ from logbert.records import UNK_KEY
 
 #: Inputs at least this long are masked in worker processes (below it, start-up costs more).
 PARALLEL_MIN_LINES: Final[int] = 200_000
+#: Contents that come in chunks are masked in worker processes after this many lines.
+PARALLEL_AFTER_LINES: Final[int] = 50_000
 _STATE_VERSION: Final[int] = 1
 
 
@@ -53,6 +62,11 @@ def _mask_range(bounds: tuple[int, int]) -> list[str]:
     assert _worker_masker is not None  # set by _init_worker
     start, stop = bounds
     return _worker_masker.mask_many(_worker_contents[start:stop])
+
+
+def _mask_chunk(contents: Sequence[str]) -> list[str]:
+    assert _worker_masker is not None  # set by _init_worker
+    return _worker_masker.mask_many(contents)
 
 
 def auto_workers() -> int:
@@ -133,6 +147,84 @@ class LogParser:
         masked = self._mask_many(contents)
         self._fit_masked(masked)
         return self._keys_of_masked(masked)
+
+    def fit_transform_chunks(self, chunks: Iterable[Sequence[str]]) -> array[int]:
+        """:meth:`fit_transform` of contents that come in chunks, e.g. the blocks of
+        :meth:`LogStream.contents() <logbert.parsing.reader.LogStream.contents>`, holding one
+        chunk at a time: the keys (as an ``array`` of ``int``), templates, state and
+        ``n_unknown_`` are those of ``fit_transform`` on all the contents (a test checks it).
+
+        Memory: 4 bytes a line, and each distinct masked content once; nothing per line is kept
+        while the templates are mined, because a line's key depends on the final templates:
+        each line keeps the index of its masked content, and the keys of the distinct masked
+        contents are looked up once at the end.
+
+        Raises:
+            InputDataError: no content at all.
+        """
+        self._prepare(self.config)
+        miner = DrainMiner(self.settings_)
+        add = miner.add
+        index: dict[str, int] = {}  # masked content -> its number, in order of first appearance
+        uids = array("i")
+        cached = self.config.cache_size  # the first `cached` distinct contents are Drain-added once
+        for masked in self._masked_chunks(chunks):
+            new = [m for m in dict.fromkeys(masked) if m not in index]
+            if len(index) + len(new) <= cached:
+                # The fast path's rule: a masked content seen before is not offered again; the
+                # new ones go to Drain in order of first appearance.
+                for m in new:
+                    index[m] = len(index)
+                    add(m)
+                uids.extend(map(index.__getitem__, masked))
+                continue
+            for m in masked:  # beyond the cache (or no cache): what _fit_masked does, line by line
+                uid = index.get(m)
+                if uid is None:
+                    uid = index[m] = len(index)
+                    add(m)
+                elif uid >= cached:
+                    add(m)
+                uids.append(uid)
+        if not uids:
+            raise InputDataError("cannot fit a parser on no lines")
+        self._set_miner(miner)
+        key_of = [self._key_of_masked(m) for m in index]  # fills the cache as _keys_of_masked does
+        del index
+        self.n_unknown_ = 0
+        if UNK_KEY in key_of:
+            unknown = {uid for uid, key in enumerate(key_of) if key == UNK_KEY}
+            self.n_unknown_ = sum(1 for uid in uids if uid in unknown)
+        return array("i", map(key_of.__getitem__, uids))
+
+    def _masked_chunks(self, chunks: Iterable[Sequence[str]]) -> Iterator[list[str]]:
+        """Each chunk masked, in order. After the first ``PARALLEL_AFTER_LINES`` lines, with
+        ``n_jobs`` > 1 (0: :func:`auto_workers`), the chunks are masked in ``n_jobs - 1`` worker
+        processes while this one reads the next chunks and mines the templates; a few chunks are
+        in flight at a time."""
+        mask_many = self._masker.mask_many
+        chunks = iter(chunks)
+        n_lines = 0
+        for chunk in chunks:
+            yield mask_many(chunk)
+            n_lines += len(chunk)
+            if n_lines >= PARALLEL_AFTER_LINES:
+                break
+        else:
+            return
+        workers = (self.config.n_jobs or auto_workers()) - 1
+        if workers < 1:
+            for chunk in chunks:
+                yield mask_many(chunk)
+            return
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(self._masker, ())) as pool:
+            pending: deque[Future[list[str]]] = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(_mask_chunk, chunk))
+                if len(pending) > 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def _mask_many(self, contents: Iterable[str]) -> list[str]:
         self._prepare(self.config)

@@ -6,16 +6,18 @@ with replacement characters and counted as binary; a line longer than
 not match the format (e.g. traceback continuation lines) are counted, and the first few
 malformed ones are kept as examples in the :class:`~logbert.records.ReadReport`.
 
-:class:`LineReader` is the incremental form (one line at a time, counts kept), used by
-:func:`read_log` and by the streaming service.
+:class:`LineReader` is the incremental form (one line at a time, counts kept), used by the
+streaming service. :class:`LogStream` reads a file (or lines) block by block, so that a large log
+is never held whole: as parsed lines, or as contents only (what template mining needs; no header
+fields or times are built for them). :func:`read_log` collects a stream's lines into one list.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
@@ -28,7 +30,11 @@ MAX_EXAMPLES: Final[int] = 5
 EXAMPLE_CHARS: Final[int] = 200
 
 #: Files are read in blocks of about this many bytes (whole lines each).
-BLOCK_BYTES: Final[int] = 1 << 22
+BLOCK_BYTES: Final[int] = 1 << 20
+#: Lines per block when the source is an iterable of lines rather than a file.
+ITER_BLOCK_LINES: Final[int] = 4096
+#: Parsed lines the header-format warnings are judged on (the first ones of the input).
+WARNING_SAMPLE: Final[int] = 2000
 
 # C0 controls except tab (a line break inside a line included), DEL and lone surrogates: text logs
 # do not contain them, binary junk does.
@@ -159,6 +165,43 @@ class LineReader:
             report.n_malformed += n_malformed
             report.n_parsed += n_parsed
 
+    def feed_clean_contents(self, lines: Iterable[str], out: list[str]) -> None:
+        """:meth:`feed_clean` that keeps only the content of each parsed line (appended to ``out``):
+        no header fields, no time, no ``LogLine``. Same counts; each content equals the one
+        :meth:`feed_clean` would give (:meth:`HeaderParser.content_matcher`)."""
+        report = self.report
+        content_of = self.header.content_matcher()
+        max_chars = self.config.max_line_chars
+        append = out.append
+        examples = report.malformed_examples
+        n_lines = report.n_lines
+        n_truncated = n_empty = n_malformed = n_parsed = 0
+        try:
+            for line in lines:
+                n_lines += 1
+                if line.endswith("\r"):
+                    line = line.rstrip("\r")
+                if len(line) > max_chars:
+                    line = line[:max_chars]
+                    n_truncated += 1
+                if not line or line.isspace():
+                    n_empty += 1
+                    continue
+                content = content_of(line)
+                if content is None:
+                    n_malformed += 1
+                    if len(examples) < MAX_EXAMPLES:
+                        examples.append(f"{n_lines}: {line[:EXAMPLE_CHARS]}")
+                    continue
+                n_parsed += 1
+                append(content)
+        finally:
+            report.n_lines = n_lines
+            report.n_truncated += n_truncated
+            report.n_empty += n_empty
+            report.n_malformed += n_malformed
+            report.n_parsed += n_parsed
+
 
 def _file_blocks(path: Path) -> Iterator[bytes]:
     """The file in blocks of whole lines (about ``BLOCK_BYTES`` each), so that a large file is
@@ -196,14 +239,14 @@ def _is_clean(block: bytes) -> bool:
     return b"\r" not in block or _CR_INSIDE_LINE.search(block) is None
 
 
-def _read_block(reader: LineReader, block: bytes, out: list[LogLine]) -> None:
-    """Parse one block of whole lines into ``out``.
+def _block_lines(block: bytes) -> tuple[Sequence[str | bytes], bool]:
+    """The lines of a block of whole lines, and whether the block is clean.
 
-    A clean block of valid UTF-8 (the common case) is decoded once and header-parsed by
-    :meth:`LineReader.feed_clean`. Otherwise every line goes through :meth:`LineReader.feed`
-    (as bytes when the block is not valid UTF-8), so that each bad line is found and counted.
-    A block decodes if and only if each of its lines does: UTF-8 never uses the byte ``\\n``
-    inside a character.
+    A clean block of valid UTF-8 (the common case) is decoded once and its lines go through the
+    fast loops (:meth:`LineReader.feed_clean`, :meth:`LineReader.feed_clean_contents`). Otherwise
+    every line goes through :meth:`LineReader.feed` (as bytes when the block is not valid UTF-8),
+    so that each bad line is found and counted. A block decodes if and only if each of its lines
+    does: UTF-8 never uses the byte ``\\n`` inside a character.
     """
     try:
         text = block.decode("utf-8")
@@ -211,21 +254,179 @@ def _read_block(reader: LineReader, block: bytes, out: list[LogLine]) -> None:
         raw_lines = block.split(b"\n")
         if block.endswith(b"\n"):
             raw_lines.pop()
-        lines: list[str] | list[bytes] = raw_lines
-    else:
-        if _is_clean(block):
-            reader.feed_clean(_split_lines(text), out)
+        return raw_lines, False
+    return _split_lines(text), _is_clean(block)
+
+
+def _chunks(source: Iterable[str | bytes], size: int) -> Iterator[list[str | bytes]]:
+    chunk: list[str | bytes] = []
+    for raw in source:
+        chunk.append(raw)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class LogStream:
+    """One pass over a log, block by block, with the counts of a :class:`ReadReport`.
+
+    Iterate :meth:`lines` (blocks of ``LogLine``) or :meth:`contents` (blocks of contents only,
+    what template mining needs), once. A file is read in blocks of about ``BLOCK_BYTES``, an
+    iterable of lines in blocks of ``ITER_BLOCK_LINES``; only one block is held at a time. The
+    records, their order and the report are those of :func:`read_log` on the same source. When
+    the iteration ends, the report's warnings are set (judged on the first ``WARNING_SAMPLE``
+    parsed lines) and :class:`~logbert.errors.InputDataError` is raised if no line parsed.
+
+    Args:
+        source: a path (``str`` or ``Path``), or lines as ``str``/``bytes`` (newlines optional).
+        config: the header format and ``max_line_chars``.
+
+    Raises:
+        InputDataError: (at once) the path is missing or a directory.
+
+    Example:
+        >>> stream = LogStream(["INFO c [r] a 1", "junk", "INFO c [r] b 2"], ParserConfig(format="openstack_devstack"))
+        >>> [block for block in stream.contents()], stream.report.n_malformed
+        ([['a 1', 'b 2']], 1)
+    """
+
+    def __init__(self, source: str | Path | Iterable[str | bytes], config: ParserConfig) -> None:
+        self.config = config
+        self.reader = LineReader(config)
+        self._path: Path | None = None
+        self._source: Iterable[str | bytes] = ()
+        if isinstance(source, str | Path):
+            path = Path(source)
+            if not path.exists():
+                raise InputDataError(f"log file not found: {path}")
+            if path.is_dir():
+                raise InputDataError(f"expected a log file, got a directory: {path}")
+            self._path = path
+        else:
+            self._source = source
+        self._used = False
+        self._sample: list[LogLine] = []  # the first WARNING_SAMPLE parsed lines
+        self._all_fields = len(self.reader.header.field_names)
+        self._fields: dict[str, None] = {}
+        self._n_first_fields: int | None = None
+
+    @property
+    def report(self) -> ReadReport:
+        """The counts so far; final (warnings included) once the iteration has ended."""
+        return self.reader.report
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Header field names of the parsed lines so far, in order of first appearance (a line
+        whose format leaves an optional field out has fewer), e.g. for the columns of a table."""
+        return tuple(self._fields)
+
+    @property
+    def n_first_fields(self) -> int:
+        """How many header fields the first parsed line has (0 before it)."""
+        return self._n_first_fields or 0
+
+    def lines(self) -> Iterator[list[LogLine]]:
+        """The parsed lines, one block at a time (blocks may be empty)."""
+        for lines, clean in self._blocks():
+            out: list[LogLine] = []
+            if clean:
+                self.reader.feed_clean(cast(list[str], lines), out)
+            else:
+                self._feed(lines, out)
+            self._note(out)
+            yield out
+        self._finish()
+
+    def contents(self) -> Iterator[list[str]]:
+        """The content of each parsed line, one block at a time (blocks may be empty).
+
+        Only the lines that judge the format (the first ``WARNING_SAMPLE`` parsed ones, and all
+        of them until every header field of the format has been seen, see :attr:`field_names`)
+        and the lines of a block that is not clean text become ``LogLine`` records; the others
+        are matched and counted, and only their content is kept.
+        """
+        reader = self.reader
+        for lines, clean in self._blocks():
+            out: list[str] = []
+            if not clean:
+                parsed: list[LogLine] = []
+                self._feed(lines, parsed)
+                self._note(parsed)
+                out.extend([ln.content for ln in parsed])
+            else:
+                text = cast(list[str], lines)
+                start = 0
+                while start < len(text) and self._judging():
+                    stop = start + max(WARNING_SAMPLE - len(self._sample), ITER_BLOCK_LINES)
+                    parsed = []
+                    reader.feed_clean(text[start:stop], parsed)
+                    self._note(parsed)
+                    out.extend([ln.content for ln in parsed])
+                    start = stop
+                if start < len(text):
+                    reader.feed_clean_contents(text[start:] if start else text, out)
+            yield out
+        self._finish()
+
+    def _blocks(self) -> Iterator[tuple[Sequence[str | bytes], bool]]:
+        """Blocks of raw lines, and whether each is clean (then its lines are ``str``, for the fast loops)."""
+        if self._used:
+            raise RuntimeError("a LogStream is read once")
+        self._used = True
+        if self._path is not None:
+            for block in _file_blocks(self._path):
+                yield _block_lines(block)
+        else:
+            for chunk in _chunks(self._source, ITER_BLOCK_LINES):
+                yield chunk, False
+
+    def _feed(self, raw_lines: Iterable[str | bytes], out: list[LogLine]) -> None:
+        feed = self.reader.feed
+        for raw in raw_lines:
+            parsed = feed(raw)
+            if parsed is not None:
+                out.append(parsed)
+
+    def _judging(self) -> bool:
+        """Whether the lines read next still judge the format (warnings, field names)."""
+        return len(self._sample) < WARNING_SAMPLE or len(self._fields) < self._all_fields
+
+    def _note(self, parsed: list[LogLine]) -> None:
+        if not parsed or not self._judging():
             return
-        lines = _split_lines(text)
-    feed = reader.feed
-    for line in lines:
-        parsed = feed(line)
-        if parsed is not None:
-            out.append(parsed)
+        if len(self._sample) < WARNING_SAMPLE:
+            self._sample.extend(parsed[: WARNING_SAMPLE - len(self._sample)])
+        if self._n_first_fields is None:
+            self._n_first_fields = len(parsed[0].fields)
+        fields = self._fields
+        for line in parsed:
+            if len(fields) == self._all_fields:
+                break
+            for name in line.fields:
+                fields.setdefault(name)
+
+    def _finish(self) -> None:
+        report = self.reader.report
+        header = self.reader.header
+        report.warnings = format_warnings(self._sample, header)
+        if self.config.log_format is not None:  # a custom header: are the generic masks the right ones?
+            report.warnings += family_hint(self._sample, self.config.format)
+        if not report.n_parsed:
+            name = str(self._path) if self._path is not None else "<lines>"
+            fmt = self.config.log_format or self.config.format
+            raise InputDataError(
+                f"no parsable line in {name} for format {fmt!r}: {report.n_lines} lines, {report.n_empty} blank, "
+                f"{report.n_malformed} malformed, e.g. {report.malformed_examples[:2]}"
+            )
 
 
 def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -> tuple[list[LogLine], ReadReport]:
     """Read a log file (or any iterable of lines) into parsed lines and a report.
+
+    All the lines are held in one list: to parse a large log block by block, use :class:`LogStream`.
 
     Args:
         source: a path (``str`` or ``Path``), or lines as ``str``/``bytes`` (newlines optional).
@@ -238,34 +439,13 @@ def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -
     Raises:
         InputDataError: the path is missing or a directory, or no line matched the format.
     """
-    reader = LineReader(config)
+    stream = LogStream(source, config)
     lines: list[LogLine] = []
     if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.exists():
-            raise InputDataError(f"log file not found: {path}")
-        if path.is_dir():
-            raise InputDataError(f"expected a log file, got a directory: {path}")
-        name = str(path)
-        with gc_paused():
-            for block in _file_blocks(path):
-                _read_block(reader, block, lines)
-    else:
-        name = "<lines>"
-        append = lines.append
-        feed = reader.feed
-        for raw in source:  # the caller's iterable may make garbage of its own: no gc pause here
-            parsed = feed(raw)
-            if parsed is not None:
-                append(parsed)
-    report = reader.report
-    report.warnings = format_warnings(lines, reader.header)
-    if config.log_format is not None:  # a custom header: are the generic masks the right ones?
-        report.warnings += family_hint(lines, config.format)
-    if not lines:
-        fmt = config.log_format or config.format
-        raise InputDataError(
-            f"no parsable line in {name} for format {fmt!r}: {report.n_lines} lines, {report.n_empty} blank, "
-            f"{report.n_malformed} malformed, e.g. {report.malformed_examples[:2]}"
-        )
-    return lines, report
+        with gc_paused():  # many long-lived records, no cycles (see _gc)
+            for block in stream.lines():
+                lines.extend(block)
+    else:  # the caller's iterable may make garbage of its own: no gc pause here
+        for block in stream.lines():
+            lines.extend(block)
+    return lines, stream.report

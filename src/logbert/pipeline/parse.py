@@ -1,22 +1,34 @@
-"""``logbert parse``: mine templates from every parsable line of a raw log (no training, no split)."""
+"""``logbert parse``: mine templates from every parsable line of a raw log (no training, no split).
+
+The log is streamed, never held: :func:`parse` reads it block by block
+(:class:`~logbert.parsing.reader.LogStream`), keeps only each line's content for as long as its
+block is mined (:meth:`~logbert.parsing.parser.LogParser.fit_transform_chunks`) and, per line, its
+key (4 bytes). A line's key depends on the final templates, so the structured rows are written in
+a second pass: :func:`write_structured` reads the file again and writes each row as it goes (CSV
+and JSON lines row by row, Parquet in row groups). The outputs are those of parsing the whole file
+at once.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Final
 
 from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
-from logbert.evaluation.report import write_json
-from logbert.parsing.headers import line_text_for_sessions
+from logbert.parsing.headers import HeaderParser, line_text_for_sessions, resolve_log_format
 from logbert.parsing.parser import LogParser
-from logbert.parsing.reader import read_log
+from logbert.parsing.reader import LogStream
 from logbert.records import LogLine, ReadReport
 from logbert.windowing.windows import find_session_ids, session_id_pattern
+
+#: Rows per Parquet row group (one group is built in memory at a time).
+PARQUET_ROW_GROUP: Final[int] = 32_768
 
 
 @dataclass(slots=True)
@@ -24,51 +36,106 @@ class ParseSummary:
     templates: list[str]  # index = key id
     counts: list[int]  # lines per key id
     report: ReadReport
-    lines: list[LogLine] = field(default_factory=list)  # every parsed line, in order
-    key_ids: list[int] = field(default_factory=list)  # the key of each line
+    key_ids: Sequence[int] = ()  # the key of each parsed line, in order (an int array: 4 bytes a line)
     parser: LogParser | None = None  # the fitted parser (parameters of each line)
+    source: Path | None = None  # the log file, read again for the structured rows (see lines())
+    field_names: tuple[str, ...] = ()  # header fields of the parsed lines, in order of first appearance
+    n_first_fields: int = 0  # how many of them the first parsed line has
+
+    def lines(self) -> Iterator[LogLine]:
+        """Every parsed line, in order, read again from :attr:`source` (one block held at a time).
+
+        Raises:
+            InputDataError: no source, or the file no longer parses to as many lines as the keys.
+        """
+        if self.source is None or self.parser is None:
+            raise InputDataError("this parse summary has no source file to read the lines from")
+        n = 0
+        for block in LogStream(self.source, self.parser.config).lines():
+            n += len(block)
+            if n > len(self.key_ids):
+                break
+            yield from block
+        if n != len(self.key_ids):
+            raise InputDataError(f"{self.source} changed since it was parsed ({n} lines now, {len(self.key_ids)} then)")
 
 
 def parse(data: str | Path, config: LogBertConfig) -> ParseSummary:
-    """Mine templates from every parsable line of a raw log.
+    """Mine templates from every parsable line of a raw log, reading it block by block.
 
     Raises:
         InputDataError: missing file or no parsable line.
     """
-    lines, report = read_log(data, config.parser)
+    stream = LogStream(data, config.parser)
     parser = LogParser(config.parser)
-    keys = parser.fit_transform([ln.content for ln in lines])
+    keys = parser.fit_transform_chunks(stream.contents())
     counts = [0] * len(parser.templates_)
     for k in keys:
         counts[k] += 1
-    return ParseSummary(list(parser.templates_), counts, report, lines, keys, parser)
+    return ParseSummary(
+        list(parser.templates_), counts, stream.report, keys, parser, Path(data), stream.field_names,
+        stream.n_first_fields,
+    )  # fmt: skip
 
 
 #: Output formats of :func:`write_structured`, by file extension.
 STRUCTURED_FORMATS = (".csv", ".jsonl", ".parquet")
 
 
+def _row(
+    line_no: object, timestamp: object, session_ids: object, fields: dict[str, Any], content: object,
+    key_id: object, template: object, parameters: object,
+) -> dict[str, object]:  # fmt: skip
+    """A structured row: the one place its columns and their order are written down."""
+    return {
+        "line_no": line_no,
+        "timestamp": timestamp,
+        "session_ids": session_ids,
+        **fields,
+        "content": content,
+        "key_id": key_id,
+        "template": template,
+        "parameters": parameters,
+    }
+
+
 def structured_rows(summary: ParseSummary, config: LogBertConfig) -> Iterator[dict[str, object]]:
     """One row per parsed line, loghub's structured layout: where, when, which session, which
-    template, and the values at the template's wildcards."""
-    assert summary.parser is not None, "parse() keeps the fitted parser"
+    template, and the values at the template's wildcards. Lazy: the file is read again as the
+    rows are consumed (see :meth:`ParseSummary.lines`)."""
+    parser = summary.parser
+    assert parser is not None, "parse() keeps the fitted parser"
     pattern = session_id_pattern(config.window) if config.window.mode == "session" else None
-    for line, key in zip(summary.lines, summary.key_ids, strict=True):
+    templates = summary.templates
+    for line, key in zip(summary.lines(), summary.key_ids, strict=True):
         sessions = find_session_ids(line_text_for_sessions(line), pattern) if pattern else ()
-        yield {
-            "line_no": line.line_no,
-            "timestamp": None if line.timestamp is None else datetime.fromtimestamp(line.timestamp, UTC).isoformat(),
-            "session_ids": " ".join(sessions),
-            **{name: value for name, value in line.fields.items()},
-            "content": line.content,
-            "key_id": key,
-            "template": summary.templates[key],
-            "parameters": summary.parser.parameters(line.content, key),
-        }
+        yield _row(
+            line.line_no,
+            None if line.timestamp is None else datetime.fromtimestamp(line.timestamp, UTC).isoformat(),
+            " ".join(sessions),
+            dict(line.fields),
+            line.content,
+            key,
+            templates[key],
+            parser.parameters(line.content, key),
+        )
+
+
+def _columns(summary: ParseSummary) -> tuple[list[str], list[str]]:
+    """The first row's columns, and every row's (in order of first appearance): a format with an
+    optional field (Thunderbird's PID) gives rows without it, and a field the first row lacks
+    comes after ``parameters``."""
+    first_fields = dict.fromkeys(summary.field_names[: summary.n_first_fields])
+    first = list(_row(None, None, None, first_fields, None, None, None, None))
+    return first, list(dict.fromkeys([*first, *summary.field_names[summary.n_first_fields :]]))
 
 
 def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | Path) -> int:
     """Write every parsed line as CSV, JSON lines or Parquet (by the extension); returns the row count.
+
+    The rows are written as the file is read again: CSV and JSON lines one by one, Parquet in row
+    groups of ``PARQUET_ROW_GROUP`` rows. The columns are those of all the rows (CSV; in the
+    order the rows name them) or of the first row (Parquet, as ``pyarrow.Table.from_pylist``).
 
     Raises:
         InputDataError: an unknown extension, or Parquet without ``pyarrow`` installed.
@@ -77,31 +144,83 @@ def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | P
     suffix = out.suffix.lower()
     if suffix not in STRUCTURED_FORMATS:
         raise InputDataError(f"{out}: the structured output must end in {', '.join(STRUCTURED_FORMATS)}")
-    rows = list(structured_rows(summary, config))
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputDataError("Parquet output needs pyarrow: pip install 'logbert[parquet]' (or pyarrow)") from None
+    rows = structured_rows(summary, config)
     out.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
     if suffix == ".jsonl":
         with out.open("w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
     elif suffix == ".csv":
-        columns = list(dict.fromkeys(k for row in rows for k in row))
         with out.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
+            writer = csv.DictWriter(f, fieldnames=_columns(summary)[1])
             writer.writeheader()
             for row in rows:
                 writer.writerow({**row, "parameters": json.dumps(row["parameters"], ensure_ascii=False)})
+                n += 1
     else:
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InputDataError("Parquet output needs pyarrow: pip install 'logbert[parquet]' (or pyarrow)") from None
-        pq.write_table(pa.Table.from_pylist(rows), out)
-    return len(rows)
+        n = _write_parquet(rows, summary, out)
+    return n
+
+
+def _write_parquet(rows: Iterator[dict[str, object]], summary: ParseSummary, out: Path) -> int:
+    """Parquet in row groups, with the table ``pa.Table.from_pylist`` makes of all the rows.
+
+    The schema is inferred from the first row group. A column's type is known once it holds a
+    value (a list column: a non-empty list); a column that can only be empty (no time fields in
+    the format, no wildcard in any template) is typed null, as from_pylist types it. Rows are held
+    until every column's type is known (in practice the first rows); an output of less than one
+    row group is written at once, as before.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = _columns(summary)[0]
+    empty_ok: set[str] = set()
+    parser_config = summary.parser.config if summary.parser is not None else None
+    if parser_config is not None and "timestamp" not in summary.field_names:
+        header = HeaderParser(resolve_log_format(parser_config.format, parser_config.log_format))
+        if not header.has_time_fields:
+            empty_ok.add("timestamp")
+    if not any("<*>" in t for t in summary.templates):
+        empty_ok.add("parameters")
+    untyped = [c for c in names if c not in empty_ok]  # columns without a value yet
+    batch: list[dict[str, object]] = []
+    writer: Any = None
+    schema: Any = None
+    n = 0
+    try:
+        for row in rows:
+            batch.append(row)
+            n += 1
+            if untyped:
+                untyped = [c for c in untyped if row.get(c) is None or row.get(c) == []]
+            if len(batch) >= PARQUET_ROW_GROUP and not untyped:
+                if writer is None:
+                    schema = pa.Table.from_pylist(batch).schema
+                    writer = pq.ParquetWriter(out, schema)
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if writer is None:  # one row group, or a column never got a value: all the rows at once
+            pq.write_table(pa.Table.from_pylist(batch), out)
+        elif batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    return n
 
 
 def write_parse_summary(summary: ParseSummary, path: str | Path) -> None:
     """Templates with their key ids and line counts, and the read report, as JSON."""
+    from logbert.evaluation.report import write_json  # imports matplotlib: only when it is needed
+
     write_json(
         {
             "templates": [
