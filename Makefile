@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint browser bench
+.PHONY: setup demo test lint browser postgres bench
 
 $(BIN)/logbert: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,5 +29,15 @@ browser:
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will skip"; \
 	fi
 
-test: lint browser
+# The PostgreSQL alert-store tests start a throw-away server with Debian's initdb / pg_ctl
+# (/usr/lib/postgresql/<version>/bin; as root they run it as `nobody`). Installed here when
+# missing, as for chromium; without root or apt those tests skip with a reason.
+postgres:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		&& command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+			|| echo "postgresql not installed: the PostgreSQL alert-store tests will skip"; \
+	fi
+
+test: lint browser postgres
 	$(BIN)/pytest

@@ -48,7 +48,9 @@ def serve(
         None, help="require this key in X-API-Key (visible in `ps`: prefer --api-key-file or LOGBERT_API_KEY)"
     ),
     api_key_file: Path | None = typer.Option(None, help="read the API key from this file (first line)"),
-    alerts_db: Path | None = typer.Option(None, help="SQLite file for alerts (env LOGBERT_ALERTS_DB)"),
+    alerts_db: str | None = typer.Option(
+        None, help="SQLite file or postgresql:// URL for alerts (env LOGBERT_ALERTS_DB)"
+    ),
     max_open_sessions: int | None = _limit_option(*_OPEN, env=True),
     idle_timeout: float | None = _limit_option(*_IDLE, env=True),
     max_window_len: int | None = _limit_option(*_WINDOW, env=True),

@@ -1,20 +1,29 @@
-"""Alert storage in SQLite (stdlib ``sqlite3``, explanations in a JSON column).
+"""Alert storage: the :class:`AlertStore` contract, the rules every SQL store shares, and SQLite.
 
-Alerts survive a restart: the store reopens the same file. Writes come from the scoring thread,
-reads from request handlers, so one connection is shared under a lock.
+Two stores implement the contract: :class:`SQLiteAlertStore` (stdlib ``sqlite3``, one file, the
+default) and ``alerts_pg.PostgresAlertStore`` (psycopg 3, one database shared by several scoring
+replicas; the ``postgres`` extra). Both are a :class:`SQLAlertStore`: the row layout (``detail``
+JSON), the statements (written once with ``?`` placeholders, see :func:`placeholders`), the
+filters, the dedupe rule and the kept-and-retried writes live here once; a subclass only gives
+the connection and the transaction.
+
+Alerts survive a restart: the store reopens the same file (or database). Writes come from the
+scoring thread, reads from request handlers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from logbert.errors import LogBertError
 from logbert.results import ExpectedKey, PositionExplanation
@@ -22,6 +31,8 @@ from logbert.streaming import AlertRecord
 
 logger = logging.getLogger(__name__)
 
+# SQLite's schema. PostgreSQL's is the same tables and columns, as versioned migrations
+# (migrations/postgres/*.sql); SQLite keeps CREATE IF NOT EXISTS plus the column check below.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,9 +67,21 @@ _COLUMNS = (
     "id, created_at, session_id, source, window_index, anomaly_score, threshold, n_keys, n_misses,"
     " n_unknown, first_line_no, last_line_no, reason, detail, stream_offset"
 )
-# A window's identity: an alert the journal's replay produces again is stored once (NULL offsets,
-# from a service without a journal, never collide).
-_DEDUPE_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS alerts_window ON alerts (session_id, stream_offset)"
+#: The dedupe rule: a window's identity. An alert the journal's replay produces again is stored
+#: once; NULL offsets (a service without a journal) never collide. Both stores have a UNIQUE
+#: index on it (named ``alerts_window``) and insert with ``ON CONFLICT (...) DO NOTHING``.
+DEDUPE_KEY = "session_id, stream_offset"
+_DEDUPE_INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS alerts_window ON alerts ({DEDUPE_KEY})"
+#: The one INSERT of an alert row (the order of :func:`_to_row`), in both stores.
+INSERT_ALERT = (
+    "INSERT INTO alerts (created_at, session_id, source, window_index, anomaly_score, threshold, n_keys,"
+    " n_misses, n_unknown, first_line_no, last_line_no, reason, detail, stream_offset)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT ({DEDUPE_KEY}) DO NOTHING"
+)
+_POSTGRES_SCHEME = re.compile(r"^postgres(?:ql)?:", re.IGNORECASE)
+# user:PASSWORD@ in the authority, and password= / sslpassword= in the query string
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*:/{0,2}[^:/@?#]*):[^/?#]*@")
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +123,228 @@ class AlertStoreError(LogBertError):
     """The alerts database cannot be opened or written."""
 
 
-class SQLiteAlertStore:
+class AlertStore(Protocol):
+    """What the service needs of an alert store (SQLite file or PostgreSQL database).
+
+    Rules every implementation keeps:
+
+    - ``add_alerts`` never drops an alert: a failed write keeps the alerts in memory, in order,
+      and every later ``add_alerts`` (and ``retry_unsaved``) writes them first; ``n_unsaved``
+      tells readiness checks how many wait.
+    - An alert with the same ``(session_id, stream_offset)`` as a stored one is stored once.
+    - Opened with an ``artifact_id``, the store is tied to that artifact and refuses another's
+      (``AlertStoreError``).
+    """
+
+    #: where the alerts are, safe to print (a URL's password is masked)
+    path: str
+
+    @property
+    def n_unsaved(self) -> int: ...
+
+    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None: ...
+
+    def retry_unsaved(self) -> int: ...
+
+    def list_alerts(self, flt: AlertFilter) -> tuple[list[StoredAlert], int]: ...
+
+    def get(self, alert_id: int) -> StoredAlert | None: ...
+
+    def list_incidents(
+        self, status: IncidentStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Incident], int]: ...
+
+    def set_incident_status(self, session_id: str, status: IncidentStatus, note: str | None, now: float) -> bool: ...
+
+    def acknowledged_ids(self) -> list[str]: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres_url(location: str) -> bool:
+    """True for ``postgresql://...`` (or ``postgres://``): an alerts database that is not a file."""
+    return _POSTGRES_SCHEME.match(location) is not None
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (``user:PASSWORD@``, ``?password=``) replaced by ``***``: safe to log."""
+    return _QUERY_SECRET.sub(r"\1***", _URL_PASSWORD.sub(r"\g<head>:***@", url, count=1))
+
+
+@functools.lru_cache(maxsize=256)
+def placeholders(sql: str, style: Literal["qmark", "format"]) -> str:
+    """A shared statement (written with ``?``, sqlite3's style) in a driver's style (psycopg: ``%s``).
+
+    The statements hold no ``?`` or ``%`` of their own (no such literal), so the swap is exact.
+    """
+    if style == "qmark":
+        return sql
+    if "%" in sql:
+        raise ValueError(f"a shared statement must not contain '%': {sql}")
+    return sql.replace("?", "%s")
+
+
+class SQLAlertStore:
+    """The rules of an :class:`AlertStore` on a SQL database; a subclass gives the connection.
+
+    A subclass sets :attr:`path` and :attr:`_write_errors` and implements :meth:`_read`,
+    :meth:`_write`, :meth:`_insert_alerts` and :meth:`close`, running the statements of this
+    class (``?`` placeholders: see :func:`placeholders`).
+    """
+
+    path: str
+    #: what a failed write raises (the alerts are then kept in memory and retried)
+    _write_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self) -> None:
+        self._write_lock = threading.Lock()
+        self._unsaved: list[tuple[Any, ...]] = []  # rows a failed write kept, oldest first
+
+    # -- what a subclass gives ---------------------------------------------------------------
+    def _read(self, *queries: tuple[str, Sequence[Any]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each query, run together on one connection."""
+        raise NotImplementedError
+
+    def _write(self, sql: str, args: Sequence[Any]) -> None:
+        """Run one statement that changes the database (committed when it returns)."""
+        raise NotImplementedError
+
+    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """:data:`INSERT_ALERT` every row in one transaction; raises one of :attr:`_write_errors`."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _describe(self, exc: BaseException) -> str:
+        """An error's text for a log line or a message (PostgreSQL: without the URL's password)."""
+        return str(exc)
+
+    # -- the shared rules ----------------------------------------------------------------------
+    def _bind(self, artifact_id: str) -> None:
+        """Tie the store to one artifact; refuse a store already tied to another.
+
+        Raises:
+            AlertStoreError: alerts of another artifact (they would mix with this one's: a BGL
+                service listing OpenStack alerts).
+        """
+        self._write(
+            "INSERT INTO store_meta (key, value) VALUES ('artifact_id', ?) ON CONFLICT (key) DO NOTHING",
+            (artifact_id,),
+        )
+        [rows] = self._read(("SELECT value FROM store_meta WHERE key = 'artifact_id'", ()))
+        bound = str(rows[0][0])
+        if bound != artifact_id:
+            self.close()
+            raise AlertStoreError(
+                f"{self.path} holds the alerts of another artifact ({bound[:12]}…, this one is {artifact_id[:12]}…): "
+                "give this service its own --alerts-db (or LOGBERT_ALERTS_DB)"
+            )
+
+    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
+        """Store alerts (one transaction); a failed write keeps them to retry, never drops them.
+
+        The database waits a while for another writer's lock (``busy_timeout_s``). When the write
+        still fails (locked for longer, disk full, the server away), the alerts wait in memory, in
+        order, and every later call (and :meth:`retry_unsaved`) tries them first; :attr:`n_unsaved`
+        tells readiness checks.
+        """
+        rows = [_to_row(a) for a in alerts]
+        with self._write_lock:
+            self._unsaved.extend(rows)
+            self._write_unsaved()
+
+    def retry_unsaved(self) -> int:
+        """Try the alerts a failed write kept; returns how many are still not stored."""
+        with self._write_lock:
+            if self._unsaved:
+                self._write_unsaved()
+            return len(self._unsaved)
+
+    @property
+    def n_unsaved(self) -> int:
+        """Alerts produced but not yet stored (a failed write keeps them to retry)."""
+        return len(self._unsaved)
+
+    def _write_unsaved(self) -> None:
+        try:
+            self._insert_alerts(self._unsaved)
+        except self._write_errors as exc:
+            logger.error(
+                "%d alerts not stored yet (%s): kept in memory, retried", len(self._unsaved), self._describe(exc)
+            )
+            return
+        self._unsaved.clear()
+
+    def list_alerts(self, flt: AlertFilter) -> tuple[list[StoredAlert], int]:
+        """Matching alerts, newest first, and how many match in all."""
+        where, args = _where(flt)
+        totals, rows = self._read(
+            (f"SELECT COUNT(*) FROM alerts{where}", args),
+            (f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY id DESC LIMIT ? OFFSET ?", [*args, flt.limit, flt.offset]),
+        )
+        return [_from_row(r) for r in rows], int(totals[0][0])
+
+    def get(self, alert_id: int) -> StoredAlert | None:
+        [rows] = self._read((f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)))
+        return _from_row(rows[0]) if rows else None
+
+    def list_incidents(
+        self, status: IncidentStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Incident], int]:
+        """Sessions with alerts, most recent alert first, and how many match in all."""
+        where, args = ("", []) if status is None else (" WHERE COALESCE(s.status, 'open') = ?", [status])
+        # s.status and s.note in GROUP BY: one incident_state row per session at most, and
+        # PostgreSQL wants every selected column grouped or aggregated
+        grouped = (
+            "SELECT a.session_id, MIN(a.source), COALESCE(s.status, 'open'), COUNT(*), MAX(a.anomaly_score),"
+            " MIN(a.created_at), MAX(a.created_at), MAX(a.id), s.note"
+            " FROM alerts a LEFT JOIN incident_state s ON s.session_id = a.session_id"
+            f"{where} GROUP BY a.session_id, s.status, s.note"
+        )
+        totals, rows = self._read(
+            (f"SELECT COUNT(*) FROM ({grouped}) AS g", args),
+            (f"{grouped} ORDER BY MAX(a.id) DESC LIMIT ? OFFSET ?", [*args, limit, offset]),
+        )
+        return [Incident(*row) for row in rows], int(totals[0][0])
+
+    def set_incident_status(self, session_id: str, status: IncidentStatus, note: str | None, now: float) -> bool:
+        """Record a person's decision; False when the session has no alert."""
+        [known] = self._read(("SELECT 1 FROM alerts WHERE session_id = ? LIMIT 1", (session_id,)))
+        if not known:
+            return False
+        self._write(
+            "INSERT INTO incident_state (session_id, status, note, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (session_id) DO UPDATE SET status = excluded.status, note = excluded.note,"
+            " updated_at = excluded.updated_at",
+            (session_id, status, note, now),
+        )
+        return True
+
+    def acknowledged_ids(self) -> list[str]:
+        """Sessions a person confirmed as anomalous, oldest decision first."""
+        [rows] = self._read(
+            ("SELECT session_id FROM incident_state WHERE status = 'acknowledged' ORDER BY updated_at", ())
+        )
+        return [r[0] for r in rows]
+
+    def count(self) -> int:
+        [rows] = self._read(("SELECT COUNT(*) FROM alerts", ()))
+        return int(rows[0][0])
+
+
+class SQLiteAlertStore(SQLAlertStore):
     """Alerts in one SQLite file (``":memory:"`` for a throw-away store).
+
+    One connection, shared by the scoring thread and the request handlers under a lock.
 
     Raises:
         AlertStoreError: the file cannot be opened (e.g. a directory, or not a database).
     """
+
+    _write_errors = (sqlite3.Error,)
 
     def __init__(self, path: str | Path, artifact_id: str | None = None, busy_timeout_s: float = 30.0) -> None:
         """Open (or create) the store; ``artifact_id`` ties it to one artifact's alerts.
@@ -114,11 +353,11 @@ class SQLiteAlertStore:
             AlertStoreError: unusable file, or a store tied to another artifact (its alerts would
                 mix with this one's: a BGL service listing OpenStack alerts).
         """
+        super().__init__()
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._unsaved: list[tuple[Any, ...]] = []  # rows a failed write kept, oldest first
         try:
             self._conn = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
@@ -135,115 +374,24 @@ class SQLiteAlertStore:
         except sqlite3.Error as exc:
             raise AlertStoreError(f"cannot open alerts database {self.path}: {exc}") from None
 
-    def _bind(self, artifact_id: str) -> None:
-        row = self._conn.execute("SELECT value FROM store_meta WHERE key = 'artifact_id'").fetchone()
-        if row is None:
-            self._conn.execute("INSERT INTO store_meta (key, value) VALUES ('artifact_id', ?)", (artifact_id,))
-        elif row[0] != artifact_id:
-            self._conn.close()
-            raise AlertStoreError(
-                f"{self.path} holds the alerts of another artifact ({row[0][:12]}…, this one is {artifact_id[:12]}…): "
-                "give this service its own --alerts-db (or LOGBERT_ALERTS_DB)"
-            )
-
-    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
-        """Store alerts (one transaction); a failed write keeps them to retry, never drops them.
-
-        SQLite waits up to ``busy_timeout_s`` for another writer's lock. When the write still fails
-        (locked for longer, disk full), the alerts wait in memory, in order, and every later call
-        (and :meth:`retry_unsaved`) tries them first; :attr:`n_unsaved` tells readiness checks.
-        """
-        rows = [_to_row(a) for a in alerts]
+    def _read(self, *queries: tuple[str, Sequence[Any]]) -> list[list[tuple[Any, ...]]]:
         with self._lock:
-            self._unsaved.extend(rows)
-            self._write_unsaved()
+            return [self._conn.execute(sql, args).fetchall() for sql, args in queries]
 
-    def retry_unsaved(self) -> int:
-        """Try the alerts a failed write kept; returns how many are still not stored."""
+    def _write(self, sql: str, args: Sequence[Any]) -> None:
         with self._lock:
-            if self._unsaved:
-                self._write_unsaved()
-            return len(self._unsaved)
+            self._conn.execute(sql, args)
 
-    @property
-    def n_unsaved(self) -> int:
-        """Alerts produced but not yet stored (a failed write keeps them to retry)."""
-        return len(self._unsaved)
-
-    def _write_unsaved(self) -> None:
-        try:
-            self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO alerts (created_at, session_id, source, window_index, anomaly_score,"
-                " threshold, n_keys, n_misses, n_unknown, first_line_no, last_line_no, reason, detail,"
-                " stream_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                self._unsaved,
-            )
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-            logger.error("%d alerts not stored yet (%s): kept in memory, retried", len(self._unsaved), exc)
-            return
-        self._unsaved.clear()
-
-    def list_alerts(self, flt: AlertFilter) -> tuple[list[StoredAlert], int]:
-        """Matching alerts, newest first, and how many match in all."""
-        where, args = _where(flt)
+    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._lock:
-            total = int(self._conn.execute(f"SELECT COUNT(*) FROM alerts{where}", args).fetchone()[0])
-            rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY id DESC LIMIT ? OFFSET ?",
-                [*args, flt.limit, flt.offset],
-            ).fetchall()
-        return [_from_row(r) for r in rows], total
-
-    def get(self, alert_id: int) -> StoredAlert | None:
-        with self._lock:
-            row = self._conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return None if row is None else _from_row(row)
-
-    def list_incidents(
-        self, status: IncidentStatus | None = None, limit: int = 100, offset: int = 0
-    ) -> tuple[list[Incident], int]:
-        """Sessions with alerts, most recent alert first, and how many match in all."""
-        where, args = ("", []) if status is None else (" WHERE COALESCE(s.status, 'open') = ?", [status])
-        grouped = (
-            "SELECT a.session_id, MIN(a.source), COALESCE(s.status, 'open'), COUNT(*), MAX(a.anomaly_score),"
-            " MIN(a.created_at), MAX(a.created_at), MAX(a.id), s.note"
-            " FROM alerts a LEFT JOIN incident_state s ON s.session_id = a.session_id"
-            f"{where} GROUP BY a.session_id"
-        )
-        with self._lock:
-            total = int(self._conn.execute(f"SELECT COUNT(*) FROM ({grouped})", args).fetchone()[0])
-            rows = self._conn.execute(f"{grouped} ORDER BY MAX(a.id) DESC LIMIT ? OFFSET ?", [*args, limit, offset])
-            return [Incident(*row) for row in rows.fetchall()], total
-
-    def set_incident_status(self, session_id: str, status: IncidentStatus, note: str | None, now: float) -> bool:
-        """Record a person's decision; False when the session has no alert."""
-        with self._lock:
-            known = self._conn.execute("SELECT 1 FROM alerts WHERE session_id = ? LIMIT 1", (session_id,)).fetchone()
-            if known is None:
-                return False
-            self._conn.execute(
-                "INSERT INTO incident_state (session_id, status, note, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(session_id) DO UPDATE SET status = excluded.status, note = excluded.note,"
-                " updated_at = excluded.updated_at",
-                (session_id, status, note, now),
-            )
-            return True
-
-    def acknowledged_ids(self) -> list[str]:
-        """Sessions a person confirmed as anomalous, oldest decision first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT session_id FROM incident_state WHERE status = 'acknowledged' ORDER BY updated_at"
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+            try:
+                self._conn.execute("BEGIN")
+                self._conn.executemany(INSERT_ALERT, rows)
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:

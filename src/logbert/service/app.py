@@ -28,7 +28,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logbert.errors import LogBertError, UnknownArtifact
-from logbert.service.alerts import SQLiteAlertStore
+from logbert.service.alerts import AlertStore, SQLiteAlertStore
 from logbert.service.errors import logbert_error_handler, validation_error_handler
 from logbert.service.metrics import ServiceMetrics
 from logbert.service.routes import alerts, health, incidents, info, ingest, metrics, score, sessions
@@ -134,10 +134,19 @@ def _artifact_id(artifact: Path | None) -> str | None:
     return hashlib.sha256(meta.read_bytes()).hexdigest()
 
 
-def open_alert_store(settings: Settings) -> SQLiteAlertStore:
-    """The alert store of ``settings``, tied to its artifact (raises AlertStoreError otherwise)."""
+def open_alert_store(settings: Settings) -> AlertStore:
+    """The alert store of ``settings``, tied to its artifact (raises AlertStoreError otherwise).
+
+    ``alerts_db`` chooses it: a ``postgresql://`` URL (kept as a str by the settings) opens
+    PostgreSQL (the ``postgres`` extra, imported only then), any other value a SQLite file.
+    """
     artifact_id = _artifact_id(settings.artifact)
-    return SQLiteAlertStore(settings.alerts_db, artifact_id=artifact_id, busy_timeout_s=settings.alerts_busy_timeout_s)
+    timeout = settings.alerts_busy_timeout_s
+    if isinstance(settings.alerts_db, str):
+        from logbert.service.alerts_pg import PostgresAlertStore
+
+        return PostgresAlertStore(settings.alerts_db, artifact_id=artifact_id, busy_timeout_s=timeout)
+    return SQLiteAlertStore(settings.alerts_db, artifact_id=artifact_id, busy_timeout_s=timeout)
 
 
 def check_alert_store(settings: Settings) -> None:
@@ -147,7 +156,9 @@ def check_alert_store(settings: Settings) -> None:
         AlertStoreError: unusable file, or alerts of another artifact.
         JournalError: unusable journal folder, or the checkpoint of another artifact.
     """
-    open_alert_store(settings).close()
+    store = open_alert_store(settings)
+    location = store.path  # a URL's password masked
+    store.close()
     path = settings.journal_path
     if path is None:
         return
@@ -158,9 +169,14 @@ def check_alert_store(settings: Settings) -> None:
         journal.close()
     ours, theirs = _artifact_id(settings.artifact), None if checkpoint is None else checkpoint.get("artifact")
     if ours is not None and theirs is not None and ours != theirs:
+        own = (
+            "its own LOGBERT_JOURNAL_DIR"
+            if isinstance(settings.alerts_db, str) or settings.journal_dir is not None
+            else "its own --alerts-db (the journal sits beside it)"
+        )
         raise JournalError(
             f"the ingest journal {path} holds the open sessions of another artifact ({str(theirs)[:12]}…): give this "
-            "service its own --alerts-db (the journal sits beside it), or move the journal away"
+            f"service {own}, or move the journal away (alerts in {location})"
         )
 
 
@@ -205,7 +221,7 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
             base,
             base,
             base,
-            settings.alerts_db,
+            alert_store.path,  # never settings.alerts_db: a URL may hold a password
         )
         try:
             yield

@@ -16,7 +16,7 @@ from anyio import to_thread
 from logbert.errors import LogBertError
 from logbert.records import KeySequence
 from logbert.results import SessionState
-from logbert.service.alerts import AlertFilter, IncidentStatus, SQLiteAlertStore, StoredAlert
+from logbert.service.alerts import AlertFilter, AlertStore, IncidentStatus, StoredAlert
 from logbert.service.errors import LimitExceeded, UnknownAlert, UnknownSession
 from logbert.service.schemas import (
     AlertList,
@@ -44,7 +44,7 @@ class SessionStore:
     """Per-session state, scoring and alerts of one running service."""
 
     def __init__(
-        self, detector: Scorer, settings: Settings, alerts: SQLiteAlertStore, artifact_id: str | None = None
+        self, detector: Scorer, settings: Settings, alerts: AlertStore, artifact_id: str | None = None
     ) -> None:
         """Raises: JournalError when the journal folder cannot be opened."""
         self.detector = detector

@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from logbert.service.alerts import is_postgres_url
 from logbert.streaming import StreamLimits
 
 #: Hard upper bounds of the request schemas (422 beyond them, before any work); the settings
@@ -23,6 +24,9 @@ HARD_MAX_LINES_PER_REQUEST = 100_000
 #: Characters of one line in a JSON request. A request bound, not a line rule: the artifact's
 #: parser truncates (and counts) lines far shorter than this.
 REQUEST_LINE_HARD_CAP = 1_000_000
+#: The ingest journal's folder when the alerts are in PostgreSQL and no journal_dir is given
+#: (relative to the working directory, like the default SQLite file).
+PG_JOURNAL_DIR = Path("logbert_journal")
 
 
 class Settings(BaseSettings):
@@ -40,11 +44,15 @@ class Settings(BaseSettings):
     idle_check_interval_s: float = Field(1.0, gt=0)  # how often idle sessions are looked for
     max_lines_per_request: int = Field(10_000, ge=1, le=HARD_MAX_LINES_PER_REQUEST)  # more: 422
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger request body: 413
-    alerts_db: Path = Path("logbert_alerts.sqlite3")  # SQLite file; ":memory:" keeps nothing
+    # A SQLite file (":memory:" keeps nothing), or a postgresql://user@host:port/dbname URL (a str;
+    # every other value becomes a Path) for one database shared by several replicas
+    alerts_db: Path | str = Path("logbert_alerts.sqlite3")
     alerts_busy_timeout_s: float = Field(30.0, ge=0)  # how long a write waits for another writer's lock
     # The ingest journal: every accepted request is on disk before it is answered and replayed on
     # start, so a line answered 200 is never lost and a restart does not split open sessions.
-    # None: "<alerts_db>.journal" beside the alerts (no journal for an in-memory alert store).
+    # None: "<alerts_db>.journal" beside the alerts (no journal for an in-memory alert store); with a
+    # PostgreSQL alerts_db, ./logbert_journal (PG_JOURNAL_DIR). The journal is one replica's own:
+    # replicas sharing a database each need their own journal_dir.
     journal: bool = True
     journal_dir: Path | None = None
     journal_fsync: Literal["always", "never"] = "always"  # "never": survives kill -9, not a power cut
@@ -64,9 +72,20 @@ class Settings(BaseSettings):
             return None
         if self.journal_dir is not None:
             return self.journal_dir
+        if isinstance(self.alerts_db, str):  # a PostgreSQL URL: no file to sit beside
+            return PG_JOURNAL_DIR
         if str(self.alerts_db) == ":memory:":
             return None  # nothing outlives the process anyway
         return self.alerts_db.with_name(self.alerts_db.name + ".journal")
+
+    @field_validator("alerts_db", mode="before")
+    @classmethod
+    def _file_or_url(cls, value: object) -> object:
+        # a postgresql:// URL stays a str (a Path would fold its "//"); anything else is a file
+        if isinstance(value, str | Path):
+            text = str(value)
+            return text if is_postgres_url(text) else Path(text)
+        return value
 
     @property
     def exposed_without_key(self) -> bool:
