@@ -125,6 +125,8 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert table.exit_code == 0 and "first time" in table.output and "40 sessions" in table.output
     bad = runner.invoke(app, ["score", str(artifact), str(log), "--format", "xml"])
     assert bad.exit_code == 2
+    nan = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "nan"])  # would flag nothing, ever
+    assert nan.exit_code == 1 and "finite" in nan.output and "Traceback" not in nan.output
 
 
 def test_verbose_is_accepted_after_the_command(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -217,6 +217,9 @@ def test_block_reader_equals_line_by_line(tmp_path, monkeypatch, block_bytes: in
             continue
         parsed, report = read_log(path, config)
         assert parsed == expected, name
+        cr_said = [w for w in report.warnings if "carriage returns" in w]
+        assert bool(cr_said) == (name == "cr inside a line"), name  # said once the whole file is read
+        report.warnings = [w for w in report.warnings if w not in cr_said]
         assert report == expected_report, name
 
 
@@ -269,3 +272,14 @@ def test_a_format_that_looks_wrong_is_said() -> None:
     assert any("no line's time could be read" in w for w in report.warnings)
     _, report = read_log(lines, ParserConfig(log_format="<Date> <Time> <Level> <Content>"))
     assert report.warnings == []
+
+
+def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cr = tmp_path / "cr.log"
+    cr.write_bytes(b"".join(f"line {i} k1\r".encode() for i in range(40)))
+    _, report = read_log(cr, ParserConfig(format="raw"))
+    assert report.n_lines == 1 and any("carriage returns" in w for w in report.warnings)
+    crlf = tmp_path / "crlf.log"
+    crlf.write_bytes(b"".join(f"line {i} k1\r\n".encode() for i in range(40)))
+    _, report = read_log(crlf, ParserConfig(format="raw"))
+    assert report.n_lines == 40 and not any("carriage returns" in w for w in report.warnings)

@@ -30,7 +30,21 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setattr("logbert.service.app.load_artifact", lambda settings: FakeDetector())  # loaded before uvicorn
     return calls
+
+
+def test_serve_refuses_a_broken_artifact_in_one_line_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    (tmp_path / "art").mkdir()
+    result = runner.invoke(cli_app, ["serve", str(tmp_path / "art"), "--alerts-db", str(tmp_path / "a.db")])
+    assert result.exit_code == 1 and not started
+    assert "meta.json is missing" in result.output and "Traceback" not in result.output
 
 
 def test_serve_builds_the_app_and_runs_uvicorn(
@@ -160,9 +174,7 @@ def test_tail_waits_for_a_full_scoring_queue_and_loses_nothing(tmp_path: Path) -
     opts = TailOptions(follow=False, batch_lines=50, status_interval_s=0.0)
     statuses: list[StreamStats] = []
     out = StringIO()
-    stats = run_tail(
-        FakeDetector(score_delay_s=0.002), str(log), limits, opts, out, on_status=statuses.append
-    )
+    stats = run_tail(FakeDetector(score_delay_s=0.002), str(log), limits, opts, out, on_status=statuses.append)
     assert stats.lines_received == len(lines) and stats.windows_scored == stats.windows_queued
     assert stats.windows_scored >= 60 and out.getvalue().count("ALERT ") == stats.alerts
     assert statuses and statuses[-1].lines_received <= len(lines)  # progress was reported as it went
@@ -175,9 +187,7 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     misses = tuple(
         PositionExplanation(i, 5, f"T{i}", (ExpectedKey("T0", 0.9),), line_no=10 + i, raw=f"raw {i}") for i in range(14)
     )
-    alert = AlertRecord(
-        "vm-1", "src", 0, 0.9, 0.1, 0.9, 0.0, 16, 14, 0, 0.0, 10, 25, "closed", None, misses
-    )
+    alert = AlertRecord("vm-1", "src", 0, 0.9, 0.1, 0.9, 0.0, 16, 14, 0, 0.0, 10, 25, "closed", None, misses)
     text = format_alert(alert, misses_shown=3)
     assert text.startswith("ALERT session=vm-1") and "missed=14/16" in text
     assert text.count("position ") == 3 and "11 more missed positions" in text
@@ -204,6 +214,7 @@ def test_serve_reads_the_key_from_a_file_and_warns_when_exposed(
 
     started: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    monkeypatch.setattr("logbert.service.app.load_artifact", lambda settings: FakeDetector())
     (tmp_path / "art").mkdir()
     key = tmp_path / "key.txt"
     key.write_text("a-long-secret\n")
@@ -215,3 +226,13 @@ def test_serve_reads_the_key_from_a_file_and_warns_when_exposed(
     assert exposed.exit_code == 0 and "without an API key" in exposed.output
     both = runner.invoke(cli_app, ["serve", str(tmp_path / "art"), "--api-key", "x", "--api-key-file", str(key)])
     assert both.exit_code == 1
+
+
+def test_a_threshold_that_is_not_a_number_is_refused_by_the_settings() -> None:
+    from pydantic import ValidationError
+
+    from logbert.service.settings import Settings
+
+    for bad in ("nan", "inf"):
+        with pytest.raises(ValidationError):
+            Settings(threshold=float(bad))

@@ -77,7 +77,7 @@ def serve(
 
     import uvicorn
 
-    from logbert.service.app import check_alert_store, create_app
+    from logbert.service.app import check_alert_store, create_app, load_artifact
     from logbert.service.settings import Settings
 
     if api_key is not None and api_key_file is not None:
@@ -112,8 +112,10 @@ def serve(
     if not artifact.is_dir():
         typer.echo(f"error: artifact directory not found: {artifact}", err=True)
         raise typer.Exit(code=1)
-    try:  # the alert store must belong to this artifact: say so now, not in a start-up traceback
+    try:  # the alert store must belong to this artifact, and the artifact must load: say so now, not in a
+        # start-up traceback
         check_alert_store(settings)
+        detector = load_artifact(settings)
     except LogBertError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
@@ -129,7 +131,7 @@ def serve(
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, detector=detector),
         host=settings.host,
         port=settings.port,
         log_level=log_level,

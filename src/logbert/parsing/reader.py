@@ -91,6 +91,7 @@ class LineReader:
         self.header = HeaderParser(resolve_log_format(config.format, config.log_format))
         self.report = ReadReport()
         self.last_text = ""  # the last line read by read_line, as parsed: repaired, truncated, no line ending
+        self.n_inner_cr = 0  # lines with a carriage return inside them (not their line ending)
 
     def feed(self, raw: str | bytes) -> LogLine | None:
         """Count and parse one line; None for a blank or malformed line. Never raises on content."""
@@ -107,6 +108,11 @@ class LineReader:
         """
         report = self.report
         report.n_lines += 1
+        if isinstance(raw, bytes):
+            inner_cr = b"\r" in raw and b"\r" in raw.rstrip(b"\r\n")
+        else:
+            inner_cr = "\r" in raw and "\r" in raw.rstrip("\r\n")
+        self.n_inner_cr += inner_cr  # a carriage return inside the line: CR-only line ends?
         line, binary = repair_line(raw)
         report.n_binary += binary
         if len(line) > self.config.max_line_chars:
@@ -412,6 +418,14 @@ class LogStream:
         report = self.reader.report
         header = self.reader.header
         report.warnings = format_warnings(self._sample, header)
+        cr_hint = ""
+        if self.reader.n_inner_cr:
+            cr_hint = (
+                f"{self.reader.n_inner_cr} lines hold carriage returns inside them: a file whose lines end in CR "
+                "only (classic Mac, some Windows tools) reads as a few very long lines. Convert it first, e.g. "
+                "tr '\\r' '\\n' < in.log > out.log"
+            )
+            report.warnings.append(cr_hint)
         if self.config.log_format is not None:  # a custom header: are the generic masks the right ones?
             report.warnings += family_hint(self._sample, self.config.format)
         if not report.n_parsed:
@@ -420,6 +434,7 @@ class LogStream:
             raise InputDataError(
                 f"no parsable line in {name} for format {fmt!r}: {report.n_lines} lines, {report.n_empty} blank, "
                 f"{report.n_malformed} malformed, e.g. {report.malformed_examples[:2]}"
+                + (f". {cr_hint}" if cr_hint else "")
             )
 
 

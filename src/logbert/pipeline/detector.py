@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,7 +60,8 @@ class Detector:
                 training quantile rule over the artifact's normal validation scores.
 
         Raises:
-            InputDataError: both given, a target outside (0, 1), or an artifact without validation scores.
+            InputDataError: both given, a threshold that is not finite (NaN flags nothing, ever), a target
+                outside (0, 1), or an artifact without validation scores.
         """
         if threshold is not None and target_fpr is not None:
             raise InputDataError("give a threshold or a target false-alarm rate, not both")
@@ -70,6 +72,8 @@ class Detector:
             n = self.calibration.n
             return f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {n} validation sessions"
         if threshold is not None:
+            if not math.isfinite(threshold):
+                raise InputDataError(f"the threshold must be a finite number, got {threshold}")
             self.threshold = float(threshold)
             return "given on the command line"
         return self.calibration.describe() if self.calibration is not None else "stored in the artifact"

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(30.0, gt=0)  # graceful shutdown: time to score what is left
     # Alertmanager-compatible receiver (POST .../api/v2/alerts); alerts are stored first, then pushed
     alert_webhook: str | None = Field(None, pattern=r"^https?://")
-    threshold: float | None = None  # decide with this instead of the artifact's stored threshold
+    threshold: float | None = Field(None, allow_inf_nan=False)  # decide with this instead of the stored threshold
     target_fpr: float | None = Field(None, gt=0, lt=1)  # or: the threshold for this false-alarm rate
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (the dashboard needs none)
 

@@ -1,0 +1,3 @@
+from benchmarks.probes.run import main
+
+raise SystemExit(main())
