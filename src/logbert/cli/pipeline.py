@@ -167,6 +167,8 @@ def score(
         f"{len(results)} sessions, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis}); "
         f"{_read_summary(read_report)}"
     )
+    for warning in read_report.warnings:  # e.g. a header that never matched, CR-only line ends
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     if output_format == "table":
         console.print(scores_table(results, title=summary))
         return
