@@ -411,13 +411,13 @@ def test_odd_requests_get_a_clear_4xx_never_a_500(client: TestClient, method: st
 
 
 def test_the_auth_matrix_every_endpoint_and_every_kind_of_key(client_factory: ClientFactory) -> None:
-    """Every API endpoint x (no key, empty key, wrong key, right key); only health and docs are public."""
+    """Every API endpoint x (no key, empty key, wrong key, right key); only health is public."""
     public = {"/health/live", "/health/ready"}
     with client_factory(api_key="the-right-key") as client:
-        paths = client.get("/openapi.json").json()["paths"]
+        paths = client.get("/openapi.json", headers={"X-API-Key": "the-right-key"}).json()["paths"]
         routes = [(m.upper(), p.replace("{session_id}", "vm-1").replace("{alert_id}", "1"))
                   for p, ops in paths.items() for m in ops]
-        routes.append(("GET", "/metrics"))
+        routes += [("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"), ("GET", "/openapi.json")]
         assert len(routes) >= 15
         for method, path in routes:
             answers = {
@@ -438,6 +438,17 @@ def test_the_auth_matrix_every_endpoint_and_every_kind_of_key(client_factory: Cl
             assert set(refused.values()) == {401}, (method, path, answers)
             assert answers["right"] != 401 and answers["right bearer"] != 401, (method, path, answers)
             assert max(answers.values()) < 500, (method, path, answers)
+
+
+def test_the_api_docs_are_behind_the_key_unless_opened_on_purpose(client_factory: ClientFactory) -> None:
+    with client_factory(api_key="k") as client:
+        assert client.get("/openapi.json").status_code == 401 and client.get("/docs").status_code == 401
+        assert client.get("/docs", headers={"Authorization": "Bearer k"}).status_code == 200
+    with client_factory(api_key="k", public_docs=True) as client:
+        assert client.get("/openapi.json").status_code == 200 and client.get("/docs").status_code == 200
+        assert client.get("/v1/stats").status_code == 401  # the docs only
+    with client_factory() as client:  # no key: nothing to guard (a loopback service)
+        assert client.get("/docs").status_code == 200
 
 
 def test_incidents_group_a_sessions_alerts_and_feed_labels_back(client_factory: ClientFactory, tmp_path: Path) -> None:

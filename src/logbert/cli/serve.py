@@ -69,6 +69,11 @@ def serve(
         help="keep accepted lines on disk until their alerts are stored, beside --alerts-db (default on; "
         "env LOGBERT_JOURNAL)",
     ),
+    public_docs: bool | None = typer.Option(
+        None,
+        "--public-docs/--no-public-docs",
+        help="with an API key, serve /docs and /openapi.json without it (env LOGBERT_PUBLIC_DOCS)",
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="log every HTTP request"),
 ) -> None:
@@ -98,6 +103,7 @@ def serve(
         "target_fpr": target_fpr,
         "alert_webhook": alert_webhook,
         "journal": journal,
+        "public_docs": public_docs,
     }
     try:
         settings = Settings(

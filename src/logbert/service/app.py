@@ -22,14 +22,15 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logbert.errors import LogBertError, UnknownArtifact
 from logbert.service.alerts import AlertStore, SQLiteAlertStore
-from logbert.service.errors import logbert_error_handler, validation_error_handler
+from logbert.service.deps import check_api_key
+from logbert.service.errors import Unauthorized, logbert_error_handler, validation_error_handler
 from logbert.service.metrics import ServiceMetrics
 from logbert.service.routes import alerts, health, incidents, info, ingest, metrics, score, sessions
 from logbert.service.schemas import ServiceStats
@@ -95,6 +96,33 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+#: The API's own description: behind the key when one is set (``Settings.public_docs`` opens them).
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+class DocsGuard:
+    """401 for the API docs and schema without the key, before anything else runs."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in DOCS_PATHS and not self.settings.public_docs:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            try:
+                check_api_key(headers, self.settings)
+            except Unauthorized as exc:
+                response = JSONResponse(
+                    {"detail": str(exc), "error": "Unauthorized"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class TimingMiddleware:
@@ -264,6 +292,7 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
             allow_headers=["X-API-Key", "Authorization", "Content-Type"],
         )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(DocsGuard, settings=settings)
     app.add_middleware(TimingMiddleware, metrics=app.state.metrics)
     return app
 

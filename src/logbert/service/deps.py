@@ -7,6 +7,7 @@ lifespan; ``get_detector`` hands routes the one the session store was built on.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from fastapi import Depends, Request
 
@@ -34,12 +35,21 @@ def get_detector(store: SessionStore = Depends(get_store)) -> Scorer:
 
 def require_api_key(request: Request, settings: Settings = Depends(get_settings)) -> None:
     """Accept ``X-API-Key: KEY`` or ``Authorization: Bearer KEY`` when an API key is configured."""
+    check_api_key(request.headers, settings)
+
+
+def check_api_key(headers: Mapping[str, str], settings: Settings) -> None:
+    """The one key check (routes, and the docs guard in ``app``).
+
+    Raises:
+        Unauthorized: a key is configured and ``headers`` do not carry it.
+    """
     if settings.api_key is None:
         return
     expected = settings.api_key.get_secret_value().encode()
-    given = request.headers.get("x-api-key")
+    given = headers.get("x-api-key")
     if given is None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        scheme, _, token = headers.get("authorization", "").partition(" ")
         given = token if scheme.lower() == "bearer" else None
     if given is None:
         raise Unauthorized("missing API key: send it in the X-API-Key header")

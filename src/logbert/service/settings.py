@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     artifact: Path | None = None  # trained artifact directory; None only when a detector is injected (tests)
     host: str = "127.0.0.1"  # loopback by default: exposing the service is an explicit choice
     port: int = Field(8000, ge=1, le=65535)
-    # when set, every /v1 endpoint and /metrics need X-API-Key (or Bearer); /health/*, /docs, /openapi.json
-    # and the dashboard's files stay public (they hold no data; the dashboard asks for the key)
+    # when set, every /v1 endpoint, /metrics and the API docs need X-API-Key (or Bearer); /health/* and the
+    # dashboard's files stay public (they hold no data; the dashboard asks for the key); see public_docs
     api_key: SecretStr | None = None
     limits: StreamLimits = StreamLimits()  # the engine's bounds: LOGBERT_LIMITS__<FIELD>, e.g. ..._IDLE_TIMEOUT_S
     idle_check_interval_s: float = Field(1.0, gt=0)  # how often idle sessions are looked for
@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     alert_webhook: str | None = Field(None, pattern=r"^https?://")
     threshold: float | None = Field(None, allow_inf_nan=False)  # decide with this instead of the stored threshold
     target_fpr: float | None = Field(None, gt=0, lt=1)  # or: the threshold for this false-alarm rate
+    # with an api_key, /docs, /redoc and /openapi.json need it too, unless opened on purpose here
+    # (they hold no data, but they map the whole API for whoever reaches the port)
+    public_docs: bool = False
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (the dashboard needs none)
 
     @property
