@@ -42,8 +42,9 @@ ProbeFn = Callable[[Workspace], Result]
 
 
 def routes(server: Endpoint) -> list[tuple[str, str]]:
-    """Every API operation of the served ``/openapi.json`` (ids filled in) plus ``/metrics``, public ones left out."""
-    ans = server.request("GET", "/openapi.json", auth=False)
+    """Every API operation of the served ``/openapi.json`` (ids filled in) plus ``/metrics`` and the docs,
+    public ones left out. The schema itself is behind the key when the server has one."""
+    ans = server.request("GET", "/openapi.json", auth=True)
     paths = json.loads(ans.body)["paths"]
     out = [
         (method.upper(), path.replace("{session_id}", "vm-probe").replace("{alert_id}", "1"))
@@ -51,7 +52,7 @@ def routes(server: Endpoint) -> list[tuple[str, str]]:
         for method in ops
         if path not in PUBLIC
     ]
-    return [*out, ("GET", "/metrics")]
+    return [*out, ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json")]
 
 
 def send_to_all(server: Endpoint, headers: dict[str, str], query: str = "") -> list[tuple[str, str, Answer]]:
