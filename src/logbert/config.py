@@ -34,10 +34,21 @@ MaskStrategy = Literal["strided", "seeded"]
 #: miss_ratio: share of masked keys outside the top-g predictions (the LogBERT paper's criterion).
 #: mean_nll: mean surprise -log p(true key) over masked keys: the same test without the top-g cut.
 #: dist: squared distance of the DIST embedding to the training centre (VHM).
-ScoreKind = Literal["miss_ratio", "mean_nll", "dist"]
-#: normal_quantile: a quantile of normal validation scores (needs no labels).
+#: max_nll: the largest surprise of any masked key (one impossible key, e.g. a session that ends too soon, is
+#: not averaged away by the normal keys around it).
+ScoreKind = Literal["miss_ratio", "mean_nll", "max_nll", "dist"]
+#: normal_quantile: a quantile of normal calibration scores (needs no labels).
+#: pot: the same target rate from a generalized Pareto fit of the upper tail of those scores (peaks over
+#: threshold); reaches rates below 1/n that the plain quantile cannot.
 #: labelled_f1: the F1-best threshold on a labelled validation mix (needs anomalous sessions in the labels).
-ThresholdMethod = Literal["normal_quantile", "labelled_f1"]
+ThresholdMethod = Literal["normal_quantile", "pot", "labelled_f1"]
+#: Where the normal scores behind the threshold come from (``logbert.pipeline.calibrate``):
+#: split: the normal validation split, scored by the model trained on the rest (split conformal);
+#: cross_fit: every normal train + validation session, scored out of fold by k fold models (cross-conformal),
+#: then the final model is trained on them all;
+#: auto: cross_fit when the validation split is too small for the quantile's guarantee and the normal sessions
+#: are few enough for k extra trainings to be cheap, else split.
+CalibrationMethod = Literal["split", "cross_fit", "auto"]
 #: The simple detectors ``evaluate`` and ``bench`` run beside LogBERT (``logbert.baselines``), cheapest first.
 BaselineName = Literal["new_event", "sequence_length", "count_nearest", "pca", "isolation_forest", "deeplog"]
 
@@ -149,6 +160,9 @@ class TrainConfig(_Frozen):
     weight_decay: float = Field(0.01, ge=0)
     batch_size: int = Field(64, ge=1)
     epochs: int = Field(30, ge=1)
+    # at least this many optimiser steps in all: on small data every epoch makes several passes over it
+    # (logbert.training.trainer.passes_per_epoch); 0 = epochs alone decide
+    min_steps: int = Field(300, ge=0)
     warmup_fraction: float = Field(0.1, ge=0, lt=1)  # share of steps with linear warm-up, then cosine decay
     patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
     val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal sessions held out for early stopping + threshold
@@ -169,11 +183,22 @@ class ScoringConfig(_Frozen):
     seed: int = 1234  # seeded: fixed mask seed, so scores are deterministic
     score: ScoreKind = "miss_ratio"  # which score decides (higher = more anomalous)
     nll_cap: float = Field(20.0, gt=0)  # mean_nll: surprise of one key is capped here; an unseen (UNK) key gets it
-    threshold: ThresholdMethod = "normal_quantile"  # how the threshold is chosen, on validation data only
-    threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile: quantile of normal validation scores
+    threshold: ThresholdMethod = "normal_quantile"  # how the threshold is chosen, never on test data
+    threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile / pot: quantile of normal scores
+    calibration: CalibrationMethod = "auto"  # which normal sessions' scores the threshold comes from
+    calibration_folds: int = Field(5, ge=2, le=20)  # cross_fit: k fold models (k + 1 trainings in all)
     val_anomaly_fraction: float = Field(0.2, gt=0, lt=1)  # labelled_f1: share of anomalous sessions moved to val
     threshold_margin: float = Field(0.0, ge=0)  # added to the quantile; keeps ties with val scores out
     batch_size: int = Field(256, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ScoringConfig:
+        if self.calibration == "cross_fit" and self.threshold == "labelled_f1":
+            raise ValueError(
+                "calibration='cross_fit' scores normal sessions only; threshold='labelled_f1' needs the labelled "
+                "validation anomalies of the split: use calibration='split' (or 'auto')"
+            )
+        return self
 
 
 class LogBertConfig(_Frozen):

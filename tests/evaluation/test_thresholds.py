@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from logbert.evaluation.thresholds import f1_threshold, quantile_threshold
+from logbert.evaluation.thresholds import f1_threshold, fit_gpd, pot_threshold, quantile_threshold
 
 from .test_metrics import _brute_best_f1
 
@@ -70,3 +73,43 @@ def test_f1_threshold_separates_separable_data() -> None:
 def test_f1_threshold_needs_both_classes(labels: list[int]) -> None:
     with pytest.raises(ValueError, match="both"):
         f1_threshold([0.1] * len(labels), labels)
+
+
+# -- peaks over threshold ------------------------------------------------------------------------
+
+
+def test_pot_extrapolates_past_the_maximum_to_about_the_target_rate() -> None:
+    # exponential scores: the exact 1 - 1e-4 quantile is ln(1e4); the conformal quantile of 2,000 scores
+    # cannot pass their maximum, so it promises nothing below 1/2001 ~ 5e-4
+    rates = []
+    for seed in range(5):
+        s = np.random.default_rng(seed).exponential(1.0, 2000)
+        threshold = pot_threshold(s, 0.9999)
+        assert threshold > s.max() == quantile_threshold(s, 0.9999)
+        rates.append(math.exp(-threshold))
+    assert 1e-5 < float(np.mean(rates)) < 3e-4  # target 1e-4
+
+
+def test_pot_falls_back_to_the_quantile_inside_the_body_and_keeps_the_cap() -> None:
+    s = np.random.default_rng(1).exponential(1.0, 400)
+    assert pot_threshold(s, 0.9) == quantile_threshold(s, 0.9)  # 40 scores above: no extrapolation needed
+    assert pot_threshold(s[:15], 0.999) == quantile_threshold(s[:15], 0.999)  # too few scores for a tail
+    assert pot_threshold(s, 0.99999, upper=2.0) == 2.0
+    assert pot_threshold(s, 0.9999, margin=0.5) == pytest.approx(pot_threshold(s, 0.9999) + 0.5)
+    assert pot_threshold(np.zeros(400), 0.9999) == 0.0  # no spread at all: the maximum
+    with pytest.raises(ValueError, match="q < 1"):
+        pot_threshold(s, 1.0)
+
+
+def test_gpd_fit_recovers_the_shape_with_and_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(2)
+    xi_true, sigma_true = 0.2, 1.5
+    y = sigma_true / xi_true * (rng.uniform(size=5000) ** -xi_true - 1)  # inverse CDF of the GPD
+    xi, sigma = fit_gpd(y)  # scipy (installed with scikit-learn): maximum likelihood
+    assert xi == pytest.approx(xi_true, abs=0.05) and sigma == pytest.approx(sigma_true, rel=0.1)
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)  # as if scipy were missing: method of moments
+    xi_m, sigma_m = fit_gpd(y)
+    assert (xi_m, sigma_m) != (xi, sigma)
+    assert xi_m == pytest.approx(xi_true, abs=0.1) and sigma_m == pytest.approx(sigma_true, rel=0.15)
+    with pytest.raises(ValueError):
+        fit_gpd([1.0])

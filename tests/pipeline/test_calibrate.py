@@ -8,7 +8,14 @@ import pytest
 from logbert.config import ScoringConfig
 from logbert.errors import InputDataError, UnknownArtifact
 from logbert.evaluation.thresholds import quantile_threshold
-from logbert.pipeline.calibrate import Calibration, calibration, choose_threshold
+from logbert.pipeline.calibrate import (
+    AUTO_CROSS_FIT_MAX_SESSIONS,
+    Calibration,
+    calibration,
+    choose_threshold,
+    fold_ids,
+    resolve_calibration,
+)
 
 
 def _record(n: int, q: float) -> Calibration:
@@ -21,9 +28,10 @@ def test_the_promise_holds_only_with_enough_validation_sessions() -> None:
     many = _record(999, 0.99)  # k = ceil(1000 * 0.99) = 990 <= 999
     assert many.n == 999 and many.fpr_bound == pytest.approx(1 - 990 / 1000)
     assert "probability <= 1.00%" in many.describe()
-    few = _record(34, 0.995)  # k = 35 > 34: the maximum, no guarantee
-    assert few.threshold == 33.0 and few.fpr_bound is None
-    assert "no false-alarm guarantee" in few.describe() and "at least 199" in few.describe()
+    few = _record(34, 0.995)  # k = 35 > 34: the maximum, which promises only 1 / (n + 1), and says so
+    assert few.threshold == 33.0 and few.short and few.fpr_bound == pytest.approx(1 / 35)
+    text = few.describe()
+    assert "their maximum" in text and "<= 2.86%" in text and "not the 0.50% asked" in text and "199" in text
 
 
 def test_p_values_and_targets_use_the_same_scores_and_rule() -> None:
@@ -43,3 +51,77 @@ def test_round_trip_and_malformed_records() -> None:
         Calibration.from_dict({"method": "normal_quantile"})
     with pytest.raises(UnknownArtifact):
         Calibration.from_dict({**record.to_dict(), "normal_scores": [0.1, float("nan")]})
+
+
+# -- issue 9: where the scores come from ---------------------------------------------------------
+
+
+def test_folds_cover_every_session_exactly_once_and_are_balanced() -> None:
+    folds = fold_ids(23, 5, seed=7)
+    assert folds.shape == (23,) and set(folds.tolist()) == set(range(5))
+    assert sorted(np.bincount(folds).tolist()) == [4, 4, 5, 5, 5]
+    assert np.array_equal(folds, fold_ids(23, 5, seed=7)) and not np.array_equal(folds, fold_ids(23, 5, seed=8))
+    with pytest.raises(InputDataError, match="at least 5"):
+        fold_ids(4, 5, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("calibration", "threshold", "n_normal", "n_val", "expected"),
+    [
+        ("auto", "normal_quantile", 50, 5, "cross_fit"),  # 5 < 199 validation sessions: no split guarantee
+        ("auto", "normal_quantile", 1_990, 199, "split"),  # the split keeps its promise
+        ("auto", "normal_quantile", AUTO_CROSS_FIT_MAX_SESSIONS + 1, 150, "split"),  # too costly to cross-fit
+        ("auto", "normal_quantile", 4, 1, "split"),  # fewer sessions than folds
+        ("auto", "labelled_f1", 50, 5, "split"),  # the F1 threshold needs the split's labelled anomalies
+        ("split", "normal_quantile", 50, 5, "split"),
+        ("cross_fit", "normal_quantile", 10_000, 1_000, "cross_fit"),
+    ],
+)
+def test_auto_cross_fits_when_the_split_cannot_keep_its_promise(
+    calibration: str, threshold: str, n_normal: int, n_val: int, expected: str
+) -> None:
+    scoring = ScoringConfig(calibration=calibration, threshold=threshold)  # type: ignore[arg-type]
+    assert resolve_calibration(scoring, n_normal, n_val) == expected
+
+
+def test_cross_fit_with_labelled_f1_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="labelled_f1"):
+        ScoringConfig(calibration="cross_fit", threshold="labelled_f1")
+
+
+def test_a_cross_fit_record_states_its_worst_case_and_round_trips() -> None:
+    scoring = ScoringConfig(threshold_quantile=0.99)
+    scores = np.arange(999, dtype=float)
+    record = calibration(scoring, choose_threshold(scoring, scores), scores, scheme="cross_fit", folds=5, n_unseen=3)
+    nominal = 1 - 990 / 1000
+    assert record.fpr_nominal == pytest.approx(nominal)
+    # Barber et al. 2021, Thm 4: 2a + min(2(1 - 1/K)/(n/K + 1), (1 - K/n)/(K + 1))
+    slack = min(2 * (1 - 1 / 5) / (999 / 5 + 1), (1 - 5 / 999) / 6)
+    assert record.fpr_bound == pytest.approx(2 * nominal + slack)
+    text = record.describe()
+    assert "5-fold cross-fit" in text and "worst case" in text and "Barber" in text and "3 more held keys" in text
+    data = record.to_dict()
+    assert data["calibration"] == "cross_fit" and data["folds"] == 5 and data["n_unseen"] == 3
+    assert data["guarantee"] == text
+    assert Calibration.from_dict(data) == record
+    # the same scores, the same rule: p-values and targets do not depend on the scheme
+    assert record.threshold_for(0.05) == quantile_threshold(scores, 0.95)
+
+
+def test_a_record_from_before_cross_fit_reads_as_split() -> None:
+    old = {"method": "normal_quantile", "threshold": 3.0, "quantile": 0.9, "margin": 0.0, "normal_scores": [1, 2, 3]}
+    record = Calibration.from_dict(old)
+    assert record.scheme == "split" and record.folds == 0 and record.n_unseen == 0
+    with pytest.raises(UnknownArtifact):
+        Calibration.from_dict({**old, "calibration": "bootstrap"})
+
+
+def test_pot_threshold_is_chosen_by_the_same_rule_and_promises_nothing() -> None:
+    scoring = ScoringConfig(threshold="pot", threshold_quantile=0.9999, score="dist")  # unbounded score
+    scores = np.random.default_rng(0).exponential(1.0, 2000)
+    threshold = choose_threshold(scoring, scores)
+    assert threshold > scores.max()  # the plain quantile stops at the maximum
+    record = calibration(scoring, threshold, scores)
+    assert record.fpr_bound is None and "no finite-sample" in record.describe()
+    capped = ScoringConfig(threshold="pot", threshold_quantile=0.9999, score="miss_ratio")
+    assert choose_threshold(capped, np.clip(scores / 8, 0, 1)) <= 1.0  # never beyond the score's cap

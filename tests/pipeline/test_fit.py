@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from logbert.config import LogBertConfig
-from logbert.pipeline.fit import TrainResult, _warnings
-from logbert.records import ReadReport
+import logbert.pipeline.fit as fit_module
+from logbert.config import LogBertConfig, ModelConfig, TrainConfig
+from logbert.datasets.simulator import write_simulated
+from logbert.parsing.vocab import Vocab
+from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
+from logbert.pipeline.fit import TrainResult, _warnings, fit_sessions, train
+from logbert.pipeline.sessions import session_windows
+from logbert.records import UNK_KEY, KeySequence, ReadReport
+from logbert.training.trainer import passes_per_epoch, steps_per_epoch, train_encoder
 
 
-def _result(threshold: float, n_train_windows: int = 10_000) -> TrainResult:
-    return TrainResult(Path("."), threshold, 10, 2, 3, n_train_windows, 2, 5, 1, 0.1, ReadReport(), [])
+def _result(threshold: float, n_train_windows: int = 10_000, epochs_run: int = 1, **kw: object) -> TrainResult:
+    return TrainResult(Path("."), threshold, 10, 2, 3, n_train_windows, 2, 5, epochs_run, 0.1, ReadReport(), [], **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -34,8 +43,150 @@ def test_degenerate_thresholds_are_said(score: str, threshold: float, says: str 
         assert len(warnings) == 1 and says in warnings[0]
 
 
-def test_too_few_optimiser_steps_are_said() -> None:
+def test_too_few_optimiser_steps_are_said_by_the_trainers_own_rule() -> None:
+    # 35 windows, batch 64: 1 step per pass; with train.min_steps = 0 one epoch is one pass
+    off = LogBertConfig().with_overrides({"scoring.score": "mean_nll", "train.min_steps": 0})
+    few = _warnings(_result(3.0, n_train_windows=35), off)
+    assert len(few) == 1 and "only 1 optimiser steps" in few[0] and "train.min_steps" in few[0]
+    # the default min_steps (300) makes each of the 30 epochs 10 passes: a run that stopped early after
+    # 1 epoch made 10 steps (still too few), one that ran its epochs made 300
     config = LogBertConfig().with_overrides({"scoring.score": "mean_nll"})
-    few = _warnings(_result(3.0, n_train_windows=35), config)  # 35 windows, batch 64, 1 epoch: 1 step
-    assert len(few) == 1 and "only 1 optimiser steps" in few[0]
+    assert "only 10 optimiser steps" in _warnings(_result(3.0, n_train_windows=35), config)[0]
+    assert _warnings(_result(3.0, n_train_windows=35, epochs_run=30), config) == []
     assert _warnings(_result(3.0), config) == []
+
+
+# -- issue 9: small-data training -----------------------------------------------------------------
+
+
+def test_min_steps_adds_passes_so_tiny_data_gets_that_many_steps() -> None:
+    cfg = TrainConfig(epochs=3, batch_size=8, min_steps=40, lr=5e-3, seed=1)
+    assert passes_per_epoch(cfg, 10) == 7 and steps_per_epoch(cfg, 10) == 14  # 2 steps a pass, 7 passes
+    assert passes_per_epoch(cfg, 1000) == 1 and steps_per_epoch(cfg.model_copy(update={"min_steps": 0}), 10) == 2
+    seqs = [[4 + (s + i) % 5 for i in range(3 + s % 3)] for s in range(10)]
+    vocab = Vocab.fit(seqs)
+    model = ModelConfig(vocab_size=len(vocab), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=1)
+    result = train_encoder(model, cfg, vocab, seqs, seqs[:2], progress=False)
+    assert result.epochs_run == 3 and result.steps_run == 3 * 14 >= cfg.min_steps  # steps, not epochs
+    plain = train_encoder(model, cfg.model_copy(update={"min_steps": 0}), vocab, seqs, seqs[:2], progress=False)
+    assert plain.epochs_run == 3 and plain.steps_run == 6
+
+
+# -- issue 9: cross-fitted calibration and sessions with unseen keys ------------------------------
+
+CAP = 1.0
+
+
+class _Fake:
+    """Stands in for LogBertDetector: records what each model trained on and scored. A window scores
+    len / 100, or the cap when it holds a key the model never trained on (as UNK scores)."""
+
+    made: list[_Fake] = []
+
+    def __init__(self, config: LogBertConfig) -> None:
+        self.config = config
+        self.scored: list[tuple[int, ...]] = []
+        _Fake.made.append(self)
+
+    def fit(self, train: list[list[int]], val: list[list[int]] | None, **_: object) -> _Fake:
+        self.trained = [tuple(s) for s in train]
+        self.known = {k for s in train for k in s}
+        self.had_val, self.vocab_, self.history_, self.threshold_ = val is not None, None, [], math.nan
+        return self
+
+    def decision_function(self, seqs: list[list[int]]) -> np.ndarray:
+        self.scored += [tuple(s) for s in seqs]
+        return np.array([CAP if any(k not in self.known for k in s) else len(s) / 100 for s in seqs])
+
+
+def _sessions(n: int, start: int = 0) -> list[KeySequence]:
+    """Sessions of distinct lengths over three keys: a window's length says which session it is."""
+    return [KeySequence(f"s{start + i}", [1 + j % 3 for j in range(3 + start + i)], label=0) for i in range(n)]
+
+
+CF = LogBertConfig().with_overrides(
+    {"window.max_len": 64, "model.max_len": 64, "scoring.calibration_folds": 4, "train.seed": 3}
+)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> type[_Fake]:
+    _Fake.made = []
+    monkeypatch.setattr(fit_module, "LogBertDetector", _Fake)
+    return _Fake
+
+
+def test_cross_fit_scores_every_normal_session_exactly_once_out_of_fold(fake: type[_Fake]) -> None:
+    train, val = _sessions(20), _sessions(3, start=20)
+    fitted = fit_sessions(train, val, CF)  # auto: 3 validation sessions cannot support q = 0.995
+    assert fitted.record.scheme == "cross_fit" and fitted.record.folds == 4
+    *folds, final = fake.made
+    assert len(folds) == 4 and all(not m.had_val for m in fake.made)  # nothing held out of any model
+    windows = {s.session_id: tuple(w.key_ids) for s in train + val for w in session_windows([s], CF.window)[0]}
+    scored = [w for m in folds for w in m.scored]
+    assert sorted(scored) == sorted(windows.values())  # every session scored once, by one fold model
+    for m in folds:
+        assert not set(m.scored) & set(m.trained)  # ... a model that never trained on it
+    assert sorted(final.trained) == sorted(windows.values()) and fitted.detector is final
+    expected = sorted(len(w) / 100 for w in windows.values())
+    assert list(fitted.record.normal_scores) == expected and fitted.record.n_unseen == 0
+    assert fitted.detector.threshold_ == fitted.record.threshold == max(expected)  # n = 23 < 199: the maximum
+
+
+def test_sessions_with_unseen_keys_are_left_out_and_counted_not_the_threshold(fake: type[_Fake]) -> None:
+    odd = [
+        KeySequence("unk", [1, 2, UNK_KEY, 3], label=0),  # a template the parser never saw
+        KeySequence("only-here", [1, 2, 99, 3], label=0),  # key 99: no other session, so no fold model, has it
+    ]
+    fitted = fit_sessions([*_sessions(20), odd[0]], [*_sessions(3, start=20), odd[1]], CF)
+    assert fitted.record.n_unseen == 2 and fitted.record.n == 23
+    assert fitted.record.threshold < CAP and CAP not in fitted.record.normal_scores
+    assert "2 more held keys their fold model never trained on" in fitted.record.describe()
+
+
+def test_split_leaves_out_an_unseen_validation_session_and_says_so(fake: type[_Fake]) -> None:
+    config = CF.with_overrides({"scoring.calibration": "split"})
+    val = [*_sessions(4, start=20), KeySequence("new", [1, 2, 7], label=0)]
+    fitted = fit_sessions(_sessions(20), val, config)
+    assert len(fake.made) == 1 and fake.made[0].had_val  # one model, early-stopped on the validation split
+    assert fitted.record.scheme == "split" and fitted.record.n == 4 and fitted.record.n_unseen == 1
+    assert fitted.record.threshold < CAP  # before issue 9 this one session made the threshold the cap
+    result = _result(fitted.record.threshold, 10_000, 30, calibration="split", n_calibration=4, n_unseen=1)
+    [warning] = _warnings(result, config)
+    assert "1 of 5 normal validation sessions hold a template never seen in training" in warning
+
+
+def test_when_every_calibration_session_is_unseen_they_are_used_and_that_is_said(fake: type[_Fake]) -> None:
+    config = CF.with_overrides({"scoring.calibration": "split"})
+    fitted = fit_sessions(_sessions(20), [KeySequence("new", [1, 2, 7], label=0)], config)
+    assert fitted.all_unseen and fitted.record.threshold == CAP and fitted.record.n_unseen == 0
+    result = _result(CAP, 10_000, 30, n_calibration=1, all_unseen=True)
+    warnings = _warnings(result, config)
+    assert any("every normal validation session holds a template never seen" in w for w in warnings)
+
+
+def test_train_records_the_calibration_and_round_trips_it(tmp_path: Path) -> None:
+    files = write_simulated(tmp_path / "data", n_instances=40, anomaly_ratio=0.2, seed=5)
+    config = LogBertConfig().with_overrides(
+        {
+            "parser.format": "openstack",
+            "model.n_layers": 1,
+            "model.d_model": 16,
+            "model.d_ff": 32,
+            "model.n_heads": 2,
+            "train.epochs": 2,
+            "train.min_steps": 6,
+            "train.num_threads": 1,
+            "scoring.calibration_folds": 3,
+        }
+    )
+    result = train(files.log, tmp_path / "art", config, labels=files.labels, progress=False)
+    assert result.calibration == "cross_fit" and "3-fold cross-fit" in result.threshold_basis
+    stored = json.loads((tmp_path / "art" / CALIBRATION_FILE).read_text())
+    assert stored["calibration"] == "cross_fit" and stored["folds"] == 3
+    record = Calibration.from_dict(stored)
+    assert record.threshold == result.threshold and record.n + record.n_unseen == result.n_val_sessions
+    assert record.to_dict() == stored
+    report = json.loads((tmp_path / "art" / "train_report.json").read_text())
+    assert report["calibration"] == "cross_fit" and report["n_unseen_calibration_sessions"] == record.n_unseen
+    assert not (tmp_path / "art" / "checkpoint").exists()

@@ -5,7 +5,7 @@ import torch
 from logbert.config import ModelConfig, ScoringConfig
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
-from logbert.scoring.scorer import score_sequences, strided_masks
+from logbert.scoring.scorer import pick_score, score_sequences, strided_masks
 
 torch.set_num_threads(1)
 
@@ -75,3 +75,14 @@ def test_mean_nll_is_the_capped_surprise_of_the_true_keys() -> None:
     assert out.mean_nll[0] == pytest.approx(expected, rel=1e-5)
     again = score_sequences(MODEL, VOCAB, [[10, 11, 13, 12]], CENTER, cfg)
     assert again.mean_nll is not None and again.mean_nll[0] == out.mean_nll[1]
+
+
+def test_max_nll_is_the_most_surprising_key_and_an_unseen_key_is_the_cap() -> None:
+    cfg = ScoringConfig(top_g=6, mask_stride=2, nll_cap=7.5)
+    out = score_sequences(MODEL, VOCAB, [[10, 11, 99, 12], [10, 11, 13, 12]], CENTER, cfg, details=True)
+    assert out.max_nll is not None and out.details is not None and out.mean_nll is not None
+    by_hand = max(-np.log(dict(zip(d.top_key_ids, d.top_probs, strict=True))[d.key_id]) for d in out.details[1])
+    assert out.max_nll[1] == pytest.approx(by_hand, rel=1e-5)
+    assert out.max_nll[0] == pytest.approx(7.5)  # one unseen key is the whole story, not a quarter of it
+    assert (out.max_nll >= out.mean_nll - 1e-12).all()
+    assert pick_score(out, "max_nll") is out.max_nll

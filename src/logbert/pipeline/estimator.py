@@ -27,6 +27,9 @@ from logbert.training.checkpoint import EpochStats
 from logbert.training.trainer import train_encoder
 from logbert.windowing.dataset import TokenVocab
 
+#: ``fit(train, None)`` early-stops on at most this many of its training sequences (a forward pass per epoch).
+SELF_VALIDATION_SEQUENCES = 512
+
 
 class LogBertDetector:
     """LogBERT anomaly detector over key-id sequences.
@@ -60,7 +63,7 @@ class LogBertDetector:
     def fit(
         self,
         train: Sequence[Sequence[int]],
-        val: Sequence[Sequence[int]],
+        val: Sequence[Sequence[int]] | None,
         *,
         vocab: TokenVocab | None = None,
         checkpoint_dir: str | Path | None = None,
@@ -72,6 +75,10 @@ class LogBertDetector:
             train: normal key-id sequences (each 1..``config.window.max_len`` keys).
             val: held-out normal sequences: early stopping, then the threshold
                 (quantile ``scoring.threshold_quantile`` of their scores + ``threshold_margin``).
+                None when nothing may be held out (the fold and final models of cross-fit
+                calibration): early stopping then watches the masked loss of the training
+                sequences themselves (at most :data:`SELF_VALIDATION_SEQUENCES` of them, evenly
+                spaced), and ``threshold_`` stays NaN for the caller to set from out-of-fold scores.
             vocab: a fitted vocabulary; default ``Vocab.fit(train)``.
             checkpoint_dir: save after every epoch and resume from there (see ``train_encoder``).
             progress: show a progress bar.
@@ -83,6 +90,9 @@ class LogBertDetector:
             ValueError: empty inputs, or a sequence that is empty or longer than ``window.max_len``.
         """
         self._check(train, "train")
+        held_out = val is not None
+        if val is None:
+            val = train[:: -(-len(train) // SELF_VALIDATION_SEQUENCES)]
         self._check(val, "val")
         voc: TokenVocab = vocab if vocab is not None else Vocab.fit(train)
         model_cfg = self.config.model.model_copy(update={"vocab_size": len(voc)})
@@ -96,8 +106,9 @@ class LogBertDetector:
         self.history_ = result.history
         self.parser_state_ = None
         self.threshold_ = math.nan  # fitted apart from the threshold, which needs the scores
-        # the one threshold rule, each validation sequence its own unit; `logbert train` re-sets it on sessions
-        self.threshold_ = choose_threshold(self.config.scoring, self.decision_function(val))
+        if held_out:
+            # the one threshold rule, each validation sequence its own unit; `logbert train` re-sets it on sessions
+            self.threshold_ = choose_threshold(self.config.scoring, self.decision_function(val))
         return self
 
     # -- scoring ----------------------------------------------------------------------------
@@ -121,7 +132,8 @@ class LogBertDetector:
     def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         """Anomaly score per sequence, (N,) float64: higher = more anomalous.
 
-        The score is ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"`` or ``"dist"``.
+        The score is ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"``, ``"max_nll"`` or
+        ``"dist"``.
         """
         out = self.scores(seqs)
         return pick_score(out, self.config.scoring.score)

@@ -6,37 +6,56 @@ The flow for a raw log::
     split whole sessions: train / val / test, normal only in train and val; mine templates on
     the training lines only, then freeze the parser                (pipeline.split)
     cut sessions into windows of at most max_len keys, fit LogBERT (pipeline.estimator)
-    threshold on the validation sessions' scores                   (pipeline.calibrate)
-    save the artifact, split.json and train_report.json
+    threshold on normal session scores the model never trained on  (pipeline.calibrate)
+    save the artifact, calibration.json, split.json and train_report.json
+
+The threshold's scores come from the validation split (``scoring.calibration = "split"``) or, on
+small data, from k-fold cross-fitting over every normal training + validation session
+(``"cross_fit"``; ``"auto"`` picks, see :func:`logbert.pipeline.calibrate.resolve_calibration`):
+k fold models each score the sessions they did not train on, then the final model trains on all of
+them. The parser is then mined on the validation lines too, so fold and final models share one
+parser and one vocabulary. :func:`fit_sessions` is that step on keyed sessions (``train`` calls
+it; so does ``benchmarks/small_data``).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from logbert.artifact import META_FILE
-from logbert.config import LogBertConfig
+from logbert.config import LogBertConfig, ScoringConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
 from logbert.evaluation.report import write_json
-from logbert.pipeline.calibrate import CALIBRATION_FILE, calibration, choose_threshold, labelled_val_anomalies
-from logbert.pipeline.corpus import read_corpus
+from logbert.parsing.parser import LogParser
+from logbert.parsing.vocab import Vocab
+from logbert.pipeline.calibrate import (
+    CALIBRATION_FILE,
+    Calibration,
+    Scheme,
+    calibration,
+    choose_threshold,
+    fold_ids,
+    labelled_val_anomalies,
+    resolve_calibration,
+)
+from logbert.pipeline.corpus import Corpus, read_corpus
 from logbert.pipeline.estimator import LogBertDetector
-from logbert.pipeline.sessions import session_scores, session_windows
-from logbert.pipeline.split import split_and_key
-from logbert.records import InputKind, ReadReport
+from logbert.pipeline.sessions import session_scores, session_windows, unseen_key_sessions
+from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
+from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport
+from logbert.training.trainer import MIN_USEFUL_STEPS, steps_per_epoch
 from logbert.windowing.windows import SkippedSequence
 
 SPLIT_FILE = "split.json"
 TRAIN_REPORT_FILE = "train_report.json"
 CHECKPOINT_DIR = "checkpoint"
-#: Fewer optimiser steps than this and train says the model has probably not learned enough (a rule
-#: of thumb: the issue-9 case that failed had about 30; the demo learns its log in 80).
-MIN_USEFUL_STEPS = 50
 
 
 @dataclass(slots=True)
@@ -55,6 +74,22 @@ class TrainResult:
     skipped: list[SkippedSequence]
     threshold_basis: str = ""  # how the threshold was chosen and what it promises (Calibration.describe)
     warnings: list[str] = field(default_factory=list)  # things a user should act on
+    calibration: str = "split"  # where the threshold's normal scores came from: "split" or "cross_fit"
+    n_calibration: int = 0  # normal sessions whose scores set the threshold
+    n_unseen: int = 0  # normal calibration sessions left out: a key the scoring model never trained on
+    all_unseen: bool = False  # every normal calibration session had one: the threshold came from them anyway
+
+
+@dataclass(slots=True)
+class FittedSessions:
+    """What :func:`fit_sessions` returns: the final model (threshold set) and how the threshold was chosen."""
+
+    detector: LogBertDetector
+    record: Calibration
+    n_train_windows: int  # windows the final model trained on
+    n_val_windows: int  # windows it early-stopped on (split); cross-fit: 0, it watches its training windows
+    skipped: list[SkippedSequence]  # windows shorter than window.min_len, left out
+    all_unseen: bool = False  # every normal calibration session held an unseen key: all were used regardless
 
 
 def train(
@@ -74,7 +109,8 @@ def train(
     Whole sessions are split before windowing: train and validation hold normal sessions only,
     and ``config.train.test_fraction`` of the normal sessions plus every labelled anomalous one
     are held back (their ids are saved in ``split.json`` so that evaluating on the same data
-    never scores a training session). The parser is mined on training lines only.
+    never scores a training session). The parser is mined on training lines only (cross-fit
+    calibration: on the training and validation lines, which the final model then trains on).
 
     Args:
         data: a raw log (format from ``config.parser``) or a key-sequence file.
@@ -107,68 +143,77 @@ def train(
     if corpus.kind == "raw":
         say("splitting sessions, then mining templates on the training lines only")
     split = split_and_key(corpus, config, what=str(data))
+    scheme = resolve_calibration(config.scoring, len(split.train) + len(split.val), len(split.val))
+    if scheme == "cross_fit" and corpus.kind == "raw":
+        say("cross-fit calibration: mining templates on the training and validation lines")
+        split = rekey_normal_sessions(corpus, split, config)
     val_abnormal_ids = labelled_val_anomalies(split.test, config.scoring, config.train)
     val_abnormal = [s for s in split.test if s.session_id in val_abnormal_ids]
-    train_windows, skipped = session_windows(split.train, config.window)
-    val_windows, skipped_val = session_windows(split.val, config.window)
-    skipped += skipped_val
-    if not train_windows or not val_windows:
-        raise InputDataError(f"{data}: no training or validation window is at least window.min_len keys long")
 
     # Every epoch is checkpointed so an interrupted run can go on with resume=True; a fresh run
     # starts from scratch, and the checkpoints go once the artifact is complete.
-    say(f"training LogBERT on {len(train_windows)} windows, validating on {len(val_windows)}")
     checkpoint_dir = out / CHECKPOINT_DIR
     if not resume and checkpoint_dir.exists():
         shutil.rmtree(checkpoint_dir)
     started = time.perf_counter()
-    detector = LogBertDetector(config).fit(
-        [w.key_ids for w in train_windows],
-        [w.key_ids for w in val_windows],
+    fitted = fit_sessions(
+        split.train,
+        split.val,
+        config,
+        scheme=scheme,
+        abnormal_val=val_abnormal,
         checkpoint_dir=checkpoint_dir,
         progress=progress,
+        say=say,
+        what=str(data),
     )
     train_seconds = time.perf_counter() - started
-    how = f"{len(split.val)} normal" + (f" + {len(val_abnormal)} anomalous" if val_abnormal else "")
-    say(f"threshold from the scores of {how} validation sessions")
-    normal_scores = session_scores(detector, split.val, config.window)
-    abnormal_scores = session_scores(detector, val_abnormal, config.window) if val_abnormal else None
-    detector.threshold_ = choose_threshold(config.scoring, normal_scores, abnormal_scores)
-    record = calibration(config.scoring, detector.threshold_, normal_scores)
+    detector, record, skipped = fitted.detector, fitted.record, fitted.skipped
     detector.save(out, parser_state=split.parser.to_dict() if split.parser is not None else None)
     write_json(record.to_dict(), out / CALIBRATION_FILE)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    normal_val = {s.session_id for s in split.val}
     write_json(
         {
             "data": Path(data).name,
             "kind": corpus.kind,
             "chronological": split.chronological,
             "train": sorted({s.session_id for s in split.train}),
-            "val": sorted({s.session_id for s in split.val} | val_abnormal_ids),
+            "val": sorted(normal_val | val_abnormal_ids),
             "threshold": config.scoring.threshold,
+            # cross_fit: the final model trained on "val" too; each of those sessions was scored out of fold
+            "calibration": scheme,
         },
         out / SPLIT_FILE,
     )
+    n_train, n_val = len({s.session_id for s in split.train}), len(normal_val)
     result = TrainResult(
         artifact_dir=out,
         threshold=float(detector.threshold_),
-        n_train_sessions=len({s.session_id for s in split.train}),
-        n_val_sessions=len({s.session_id for s in split.val}),
+        n_train_sessions=n_train + n_val if scheme == "cross_fit" else n_train,
+        n_val_sessions=n_train + n_val if scheme == "cross_fit" else n_val,
         n_test_sessions=len({s.session_id for s in split.test} - val_abnormal_ids),
-        n_train_windows=len(train_windows),
-        n_val_windows=len(val_windows),
+        n_train_windows=fitted.n_train_windows,
+        n_val_windows=fitted.n_val_windows,
         n_templates=split.n_templates if split.parser is not None else len(detector.vocab_) - 4,
         epochs_run=len(detector.history_),
         train_seconds=train_seconds,
         read_report=corpus.report,
         skipped=skipped,
         threshold_basis=record.describe(),
+        calibration=scheme,
+        n_calibration=record.n,
+        n_unseen=record.n_unseen,
+        all_unseen=fitted.all_unseen,
     )
     result.warnings.extend(_warnings(result, config))
     write_json(
         {
             "threshold": result.threshold,
             "threshold_basis": result.threshold_basis,
+            "calibration": result.calibration,
+            "n_calibration_sessions": result.n_calibration,
+            "n_unseen_calibration_sessions": result.n_unseen,
             "n_train_sessions": result.n_train_sessions,
             "n_val_sessions": result.n_val_sessions,
             "n_test_sessions": result.n_test_sessions,
@@ -187,6 +232,159 @@ def train(
     return result
 
 
+def rekey_normal_sessions(corpus: Corpus, split: KeyedSplit, config: LogBertConfig) -> KeyedSplit:
+    """``split`` keyed by a parser mined on the training *and* validation lines (cross-fit calibration).
+
+    Cross-fit trains the final model on the validation sessions too, so their templates must be in
+    its parser; fold models share that parser and vocabulary. The test sessions never reach the miner.
+    Key-sequence input (no parser) is returned unchanged.
+    """
+    if corpus.kind != "raw":
+        return split
+    by_id = {s.session_id: s for s in corpus.line_sessions}
+    parts = [[by_id[s.session_id] for s in part] for part in (split.train, split.val, split.test)]
+    rows = sorted({i for part in parts[:2] for s in part for i in s.rows})
+    parser = LogParser(config.parser).fit(corpus.lines[i].content for i in rows)
+    (train, val, test), _ = key_sessions(corpus, parts, parser)
+    n_unknown = sum(k == UNK_KEY for s in test for k in s.key_ids)
+    return KeyedSplit(train, val, test, split.chronological, parser, n_unknown)
+
+
+def fit_sessions(
+    train: Sequence[KeySequence],
+    val: Sequence[KeySequence],
+    config: LogBertConfig,
+    *,
+    scheme: Scheme | None = None,
+    abnormal_val: Sequence[KeySequence] = (),
+    checkpoint_dir: Path | None = None,
+    progress: bool = False,
+    say: Callable[[str], None] = lambda _msg: None,
+    what: str = "input",
+) -> FittedSessions:
+    """Fit LogBERT on normal sessions and set its threshold from normal scores it never trained on.
+
+    ``scheme="split"``: the model trains on ``train``'s windows (early stopping on ``val``'s) and
+    the threshold comes from the ``val`` sessions' scores. ``"cross_fit"``: the ``train`` and ``val``
+    sessions are pooled and cut into ``scoring.calibration_folds`` seeded folds; each fold model
+    (same vocabulary as the final model) trains on the other folds and scores its own, and the
+    final model trains on the whole pool (fold and final models early-stop on their own training
+    windows: nothing is held out of them). Either way a normal session with a key its scoring model
+    never trained on is left out of the threshold and counted (``record.n_unseen``). None resolves
+    ``scoring.calibration`` (``"auto"``) for these sessions.
+
+    Args:
+        abnormal_val: labelled anomalous validation sessions (``labelled_f1``; split only).
+        checkpoint_dir: per-epoch checkpoints for resuming (cross-fit: one folder per model).
+
+    Raises:
+        InputDataError: no window at least ``window.min_len`` keys long to train or calibrate on;
+            fewer normal sessions than folds.
+    """
+    scoring = config.scoring
+    if scheme is None:
+        scheme = resolve_calibration(scoring, len(train) + len(val), len(val))
+    if scheme == "split":
+        return _fit_split(train, val, config, abnormal_val, checkpoint_dir, progress, say, what)
+    if abnormal_val:
+        raise InputDataError("cross-fit calibration scores normal sessions only: labelled_f1 needs calibration='split'")
+    pool = [*train, *val]
+    windows, skipped = session_windows(pool, config.window)
+    if not windows:
+        raise InputDataError(f"{what}: no normal window is at least window.min_len keys long")
+    vocab = Vocab.fit([w.key_ids for w in windows])  # the final model's: every fold model shares it
+    k = scoring.calibration_folds
+    folds = fold_ids(len(pool), k, config.train.seed)
+    oof = np.full(len(pool), -np.inf)
+    unseen = np.zeros(len(pool), dtype=np.bool_)
+    for j in range(k):
+        held = np.flatnonzero(folds == j)
+        rest_windows, _ = session_windows([pool[i] for i in np.flatnonzero(folds != j)], config.window)
+        if not rest_windows:
+            continue  # nothing to train this fold on: its sessions stay unscored (-inf, left out)
+        say(f"cross-fit {j + 1}/{k}: training on {len(pool) - held.size} sessions, scoring the {held.size} held out")
+        fold_model = LogBertDetector(config).fit(
+            [w.key_ids for w in rest_windows],
+            None,
+            vocab=vocab,
+            checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / f"fold{j + 1}",
+            progress=progress,
+        )
+        held_sessions = [pool[i] for i in held]
+        oof[held] = session_scores(fold_model, held_sessions, config.window)
+        unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
+    say(f"training the final model on all {len(pool)} normal sessions ({len(windows)} windows)")
+    detector = LogBertDetector(config).fit(
+        [w.key_ids for w in windows],
+        None,
+        vocab=vocab,
+        checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / "final",
+        progress=progress,
+    )
+    record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
+    detector.threshold_ = record.threshold
+    return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen)
+
+
+def _fit_split(
+    train: Sequence[KeySequence],
+    val: Sequence[KeySequence],
+    config: LogBertConfig,
+    abnormal_val: Sequence[KeySequence],
+    checkpoint_dir: Path | None,
+    progress: bool,
+    say: Callable[[str], None],
+    what: str,
+) -> FittedSessions:
+    train_windows, skipped = session_windows(train, config.window)
+    val_windows, skipped_val = session_windows(val, config.window)
+    if not train_windows or not val_windows:
+        raise InputDataError(f"{what}: no training or validation window is at least window.min_len keys long")
+    say(f"training LogBERT on {len(train_windows)} windows, validating on {len(val_windows)}")
+    detector = LogBertDetector(config).fit(
+        [w.key_ids for w in train_windows],
+        [w.key_ids for w in val_windows],
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+    )
+    how = f"{len(val)} normal" + (f" + {len(abnormal_val)} anomalous" if abnormal_val else "")
+    say(f"threshold from the scores of {how} validation sessions")
+    normal_scores = session_scores(detector, val, config.window)
+    if abnormal_val:
+        abnormal_scores = session_scores(detector, abnormal_val, config.window)
+        detector.threshold_ = choose_threshold(config.scoring, normal_scores, abnormal_scores)
+        record = calibration(config.scoring, detector.threshold_, normal_scores)
+        return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val)
+    unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
+    record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what)
+    detector.threshold_ = record.threshold
+    return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen)
+
+
+def _threshold(
+    scoring: ScoringConfig, scores: np.ndarray, unseen: np.ndarray, scheme: Scheme, what: str
+) -> tuple[Calibration, bool]:
+    """The threshold from normal session scores, sessions with unseen keys left out and counted.
+
+    When every scored session has an unseen key they are all used (the threshold is then likely
+    the score cap); the second value says so.
+
+    Raises:
+        InputDataError: no normal session could be scored.
+    """
+    scored = np.isfinite(scores)
+    if not scored.any():
+        raise InputDataError(f"{what}: no normal calibration session could be scored: cannot choose a threshold")
+    use = scored & ~unseen
+    all_unseen = not use.any()
+    if all_unseen:
+        use = scored
+    threshold = choose_threshold(scoring, scores[use])
+    folds = scoring.calibration_folds if scheme == "cross_fit" else 0
+    n_unseen = 0 if all_unseen else int((scored & unseen).sum())
+    return calibration(scoring, threshold, scores[use], scheme=scheme, folds=folds, n_unseen=n_unseen), all_unseen
+
+
 def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
     """What a user must know about the stored threshold and the data, in words they can act on."""
     scoring = config.scoring
@@ -196,7 +394,7 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
             "the threshold is the highest possible miss ratio (1.0), so nothing will ever be flagged: some normal "
             "validation sessions miss every key. Train longer, give more normal data, or raise scoring.top_g."
         )
-    elif scoring.score == "mean_nll" and result.threshold >= scoring.nll_cap:
+    elif scoring.score in ("mean_nll", "max_nll") and result.threshold >= scoring.nll_cap:
         warnings.append(
             f"the threshold is the score cap ({scoring.nll_cap}), so nothing will ever be flagged: a normal validation "
             "session is all surprise (often keys never seen in training). Give more normal data."
@@ -206,12 +404,26 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
             "the threshold is 0: a single key outside the model's top-g predictions flags a session. Fine for very "
             "regular logs; with varied ones expect false alarms (more normal data, or a higher scoring.top_g)."
         )
-    steps = result.epochs_run * -(-result.n_train_windows // config.train.batch_size)
+    steps = result.epochs_run * steps_per_epoch(config.train, result.n_train_windows)
     if steps < MIN_USEFUL_STEPS:
         warnings.append(
             f"training made only {steps} optimiser steps ({result.n_train_windows} windows, batch "
             f"{config.train.batch_size}, {result.epochs_run} epochs): too few to learn the logs well. Give more normal "
-            "sessions, or raise train.epochs / lower train.batch_size"
+            f"sessions, or raise train.min_steps (now {config.train.min_steps})"
+        )
+    where = "out-of-fold" if result.calibration == "cross_fit" else "validation"
+    if result.all_unseen:
+        warnings.append(
+            f"every normal {where} session holds a template never seen in training, so the threshold comes from "
+            "their scores, which mostly measure that surprise. Give more normal sessions"
+        )
+    elif result.n_unseen:
+        total = result.n_unseen + result.n_calibration
+        unseen = "never seen in training" if result.calibration == "split" else "their fold model never trained on"
+        warnings.append(
+            f"{result.n_unseen} of {total} normal {where} sessions hold a template {unseen}: left out of the "
+            f"threshold. Expect new normal sessions like them (about {result.n_unseen / total:.0%}) to be flagged "
+            "too; more normal training data lowers that share"
         )
     if result.skipped:
         n = len(result.skipped)

@@ -7,14 +7,14 @@ windows arrive (a session is anomalous once one of its windows is).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from logbert.config import WindowConfig
-from logbert.records import KeySequence
+from logbert.records import UNK_KEY, KeySequence
 from logbert.windowing.windows import SkippedSequence, split_all, with_session_bounds
 
 FloatArray = npt.NDArray[np.float64]
@@ -86,3 +86,16 @@ def worst_windows(
         if score > scores[i]:
             scores[i], worst[i] = score, j
     return scores, windows, worst, skipped
+
+
+def unseen_key_sessions(sessions: Sequence[KeySequence], known: Container[int]) -> npt.NDArray[np.bool_]:
+    """(N,) bool: True where a session holds a key outside ``known`` (``UNK_KEY`` is never known).
+
+    ``known`` is what the scoring model trained on: its vocabulary (``key in vocab``), or the keys of
+    a fold model's training windows. Such a key is scored as pure surprise (always a miss, or the
+    ``nll_cap``), so the session's score says "a template never seen", not how normal its order is:
+    the threshold leaves these sessions out and counts them (``logbert.pipeline.calibrate``).
+    """
+    return np.fromiter(
+        (any(k == UNK_KEY or k not in known for k in s.key_ids) for s in sessions), dtype=np.bool_, count=len(sessions)
+    )

@@ -50,6 +50,7 @@ class ScoreOutput:
     n_misses: np.ndarray  # (N,) int64
     details: list[list[PositionDetail]] | None = None  # per sequence, per masked key (on request)
     mean_nll: np.ndarray | None = None  # (N,) float64, mean -log p(true key) over masked keys, capped
+    max_nll: np.ndarray | None = None  # (N,) float64, the largest -log p(true key) of any masked key, capped
 
 
 def strided_masks(pad_mask: Tensor, stride: int) -> list[Tensor]:
@@ -135,11 +136,14 @@ def score_sequences(
     n = len(rows)
     if n == 0:
         empty_f, empty_i = np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
-        return ScoreOutput(empty_f, empty_f.copy(), empty_i, empty_i.copy(), [] if details else None, empty_f.copy())
+        return ScoreOutput(
+            empty_f, empty_f.copy(), empty_i, empty_i.copy(), [] if details else None, empty_f.copy(), empty_f.copy()
+        )
     miss = np.zeros(n, dtype=np.int64)
     masked = np.zeros(n, dtype=np.int64)
     dist = np.zeros(n, dtype=np.float64)
     nll_sum = np.zeros(n, dtype=np.float64)
+    nll_max = np.zeros(n, dtype=np.float64)
     per_seq: list[list[PositionDetail]] | None = [[] for _ in range(n)] if details else None
     center_dev = center.to(device)
 
@@ -170,6 +174,7 @@ def score_sequences(
             np.add.at(masked, seq_index, 1)
             np.add.at(miss, seq_index, (~hit).numpy().astype(np.int64))
             np.add.at(nll_sum, seq_index, key_nll.double().numpy())
+            np.maximum.at(nll_max, seq_index, key_nll.double().numpy())
             if per_seq is not None:
                 for m in range(where.shape[0]):
                     s, pos = int(seq_index[m]), int(where[m, 1]) - 1
@@ -194,6 +199,7 @@ def score_sequences(
         n_misses=miss,
         details=per_seq,
         mean_nll=nll_sum / masked,
+        max_nll=nll_max,
     )
 
 
@@ -239,5 +245,8 @@ def pick_score(out: ScoreOutput, kind: ScoreKind) -> np.ndarray:
         return out.miss_ratio
     if kind == "dist":
         return out.dist
+    if kind == "max_nll":
+        assert out.max_nll is not None, "score_sequences always fills max_nll"
+        return out.max_nll
     assert out.mean_nll is not None, "score_sequences always fills mean_nll"
     return out.mean_nll
