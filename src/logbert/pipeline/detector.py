@@ -70,7 +70,8 @@ class Detector:
                 raise InputDataError(f"{self.directory} has no {CALIBRATION_FILE}: retrain it to use a target rate")
             self.threshold = self.calibration.threshold_for(target_fpr)
             n = self.calibration.n
-            return f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {n} validation sessions"
+            how = "out-of-fold" if self.calibration.scheme == "cross_fit" else "validation"
+            return f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {n} {how} session scores"
         if threshold is not None:
             if not math.isfinite(threshold):
                 raise InputDataError(f"the threshold must be a finite number, got {threshold}")
