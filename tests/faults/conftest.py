@@ -23,6 +23,7 @@ import torch
 from logbert import api
 from logbert.datasets.simulator import write_simulated
 
+from ..conftest import tiny_nova_config
 from ..service.conftest import free_port
 
 
@@ -38,16 +39,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Drill:
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("drill")
     files = write_simulated(root / "data", n_instances=80, anomaly_ratio=0.25, seed=11)
-    config = api.demo_config().with_overrides(
-        {
-            "model.n_layers": 1,
-            "model.d_model": 32,
-            "model.d_ff": 64,
-            "train.epochs": 2,
-            "train.batch_size": 32,
-            "window.max_len": 16,  # sessions of ~25 keys: a window completes while others stay open
-        }
-    )
+    config = tiny_nova_config(max_len=16)
     api.train(files.log, root / "artifact", config, labels=files.labels, progress=False)
     lines = files.log.read_text(encoding="utf-8").splitlines()
     requests = [lines[i : i + 40] for i in range(0, len(lines), 40)]

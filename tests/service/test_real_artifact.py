@@ -33,6 +33,7 @@ from logbert.errors import UnknownArtifact
 from logbert.records import UNK_KEY
 from logbert.service.app import create_app
 
+from ..conftest import tiny_nova_config
 from .conftest import free_port, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,16 +55,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Real:
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("real")
     files = write_simulated(root / "data", n_instances=60, anomaly_ratio=0.25, seed=5)
-    config = api.demo_config().with_overrides(
-        {
-            "model.n_layers": 1,
-            "model.d_model": 32,
-            "model.d_ff": 64,
-            "train.epochs": 2,
-            "train.batch_size": 32,
-            "window.max_len": MAX_LEN,
-        }
-    )
+    config = tiny_nova_config(max_len=MAX_LEN)
     api.train(files.log, root / "artifact", config, labels=files.labels, progress=False)
     detector = api.load_detector(root / "artifact")
     lines = files.log.read_text(encoding="utf-8").splitlines()
