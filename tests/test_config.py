@@ -57,3 +57,48 @@ def test_a_config_file_adjusts_a_preset(tmp_path: Path) -> None:
     layered = load_config(path, {"scoring.top_g": 2}, preset="hdfs")
     assert layered.train.epochs == 3 and layered.scoring.top_g == 2  # the file, then the overrides
     assert layered.parser == hdfs.parser and layered.scoring.score == hdfs.scoring.score  # the preset stays
+
+
+# --- renamed settings: `window.session_preset` is `window.session_id` ("preset" means --preset only)
+
+
+def test_the_old_session_id_name_still_loads_everywhere_and_users_are_told(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from logbert.config import config_from_dict
+
+    p = tmp_path / "c.toml"
+    p.write_text('[window]\nsession_preset = "hdfs_block"\n')
+    with caplog.at_level("WARNING", logger="logbert.config"):
+        from_file = load_config(p)
+        from_set = load_config(overrides={"window.session_preset": "hdfs_block"})
+    assert from_file.window.session_id == from_set.window.session_id == "hdfs_block"
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and all("renamed to 'window.session_id'" in m for m in warned)
+    assert str(p) in warned[0] and "--set" in warned[1]
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="logbert.config"):  # an older artifact's config.json: silent
+        stored = config_from_dict({"window": {"mode": "session", "session_preset": "hdfs_block"}})
+    assert stored.window.session_id == "hdfs_block" and not caplog.records
+    assert "session_preset" not in stored.model_dump()["window"]  # saved under the new name
+
+
+def test_old_and_new_name_set_differently_is_an_error(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text('[window]\nsession_preset = "hdfs_block"\nsession_id = "openstack_instance"\n')
+    with pytest.raises(ConfigError, match="keep only window.session_id"):
+        load_config(p)
+
+
+def test_a_format_name_given_as_a_preset_points_to_parser_format() -> None:
+    with pytest.raises(ConfigError, match="header format, set it with --set parser.format=raw"):
+        load_config(preset="raw")
+    with pytest.raises(ConfigError, match="did you mean 'hdfs'"):
+        load_config(preset="hfds")
+
+
+def test_every_preset_says_what_it_is_for() -> None:
+    from logbert.config import preset_description, preset_names
+
+    assert all(preset_description(name) for name in preset_names())

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
     from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
     from logbert.pipeline.evaluate import EvaluationResult, evaluate
     from logbert.pipeline.fit import TrainResult, train
-    from logbert.pipeline.parse import ParseSummary, parse, write_parse_summary, write_structured
+    from logbert.pipeline.parse import BUILTIN_FORMATS, ParseSummary, parse, write_parse_summary, write_structured
     from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 
 # Where each name lives. Imported lazily so that `api.parse` (or `logbert parse`) never loads torch:
@@ -50,6 +50,7 @@ _HOME = {
     "evaluate": "logbert.pipeline.evaluate",
     "TrainResult": "logbert.pipeline.fit",
     "train": "logbert.pipeline.fit",
+    "BUILTIN_FORMATS": "logbert.pipeline.parse",
     "ParseSummary": "logbert.pipeline.parse",
     "parse": "logbert.pipeline.parse",
     "write_parse_summary": "logbert.pipeline.parse",
@@ -76,6 +77,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BUILTIN_FORMATS",
     "Corpus",
     "DemoResult",
     "Detector",

@@ -9,8 +9,10 @@ settings it was trained with. Service settings live apart, in ``logbert.service.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import tomllib
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from logbert.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 #: Built-in header formats (see ``logbert.parsing.headers.BUILTIN_FORMATS``).
 FormatName = Literal[
@@ -28,7 +32,7 @@ FormatName = Literal[
     "thunderbird",
     "raw",  # the whole line is the content
 ]
-SessionPreset = Literal["openstack_instance", "hdfs_block"]
+SessionIdRule = Literal["openstack_instance", "hdfs_block"]
 WindowMode = Literal["session", "sliding", "time"]
 MaskStrategy = Literal["strided", "seeded"]
 #: miss_ratio: share of masked keys outside the top-g predictions (the LogBERT paper's criterion).
@@ -94,7 +98,8 @@ class WindowConfig(_Frozen):
     """How keys become sequences."""
 
     mode: WindowMode = "session"
-    session_preset: SessionPreset | None = "openstack_instance"  # id regex preset for mode="session"
+    # mode="session": the built-in session-id rule (regex in windowing.SESSION_ID_RULES); was `session_preset`
+    session_id: SessionIdRule | None = "openstack_instance"
     session_pattern: str | None = None  # any regex; group 1 (or the whole match) is the session id
     window_size: int = Field(20, ge=1)  # keys per sliding window (at most max_len)
     stride: int = Field(20, ge=1)  # step between sliding windows (= window_size: no overlap)
@@ -106,10 +111,15 @@ class WindowConfig(_Frozen):
     # scored. Artifacts trained before this setting existed load with it off.
     session_bounds: bool = True
 
+    @property
+    def unit_noun(self) -> str:
+        """What the scored units are called in every output: sessions, sliding windows or time windows."""
+        return "sessions" if self.mode == "session" else f"{self.mode} windows"
+
     @model_validator(mode="after")
     def _check(self) -> WindowConfig:
-        if self.mode == "session" and self.session_preset is None and self.session_pattern is None:
-            raise ValueError("mode='session' needs session_preset or session_pattern")
+        if self.mode == "session" and self.session_id is None and self.session_pattern is None:
+            raise ValueError("mode='session' needs session_id or session_pattern")
         if self.min_len > self.max_len:
             raise ValueError(f"min_len ({self.min_len}) must be <= max_len ({self.max_len})")
         if self.mode == "sliding" and self.window_size > self.max_len:
@@ -221,23 +231,70 @@ class LogBertConfig(_Frozen):
     def with_overrides(self, overrides: dict[str, Any]) -> LogBertConfig:
         """Return a copy with dotted-key overrides applied, e.g. ``{"train.epochs": 3}``."""
         data = self.model_dump()
-        for dotted, value in overrides.items():
+        for given, value in overrides.items():
+            dotted = _current_key(given, where="--set")
             section, _, key = dotted.partition(".")
             if section not in data or not isinstance(data[section], dict) or key not in data[section]:
                 known = [f"{s}.{k}" for s, fields in data.items() if isinstance(fields, dict) for k in fields]
-                close = difflib.get_close_matches(dotted, known, n=3)
+                close = difflib.get_close_matches(dotted, known + list(RENAMED_KEYS), n=3)
+                close = list(dict.fromkeys(RENAMED_KEYS.get(c, c) for c in close))
                 hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
                 raise ConfigError(f"unknown config key {dotted!r}{hint}")
             data[section][key] = value
         return config_from_dict(data)
 
 
+#: Settings that were renamed, old dotted name -> new one. The old names keep loading (artifacts
+#: trained before the rename, users' TOML files, ``--set`` flags); users are told the new name.
+RENAMED_KEYS: dict[str, str] = {
+    # "preset" means one thing only: a built-in set of settings (`--preset`, configs/*.toml)
+    "window.session_preset": "window.session_id",
+}
+
+
+def _current_key(dotted: str, *, where: str | None) -> str:
+    """The current name of a dotted key; an old name is logged with ``where`` it was read (None = silent)."""
+    new = RENAMED_KEYS.get(dotted)
+    if new is None:
+        return dotted
+    if where is not None:
+        logger.warning("%s: setting %r was renamed to %r; please use the new name", where, dotted, new)
+    return new
+
+
+def _renamed(data: dict[str, Any], *, where: str | None) -> dict[str, Any]:
+    """``data`` (nested sections) with renamed settings under their current names.
+
+    Raises:
+        ConfigError: the old and the new name are both given, with different values.
+    """
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for section, fields in out.items():
+        if not isinstance(fields, dict):
+            continue
+        for key in [k for k in fields if f"{section}.{k}" in RENAMED_KEYS]:
+            new_section, _, new_key = _current_key(f"{section}.{key}", where=where).partition(".")
+            value = fields.pop(key)
+            target = out.setdefault(new_section, {})
+            if new_key in target and target[new_key] != value:
+                raise ConfigError(
+                    f"both {section}.{key} (old name) and {new_section}.{new_key} are set, differently; "
+                    f"keep only {new_section}.{new_key}"
+                )
+            target[new_key] = value
+    return out
+
+
 def config_from_dict(data: dict[str, Any]) -> LogBertConfig:
     """Validate a nested dict into a :class:`LogBertConfig`.
+
+    Settings under a name they had before a rename (:data:`RENAMED_KEYS`, e.g. an artifact's
+    ``config.json`` written by an older version) are read under their current name, silently.
 
     Raises:
         ConfigError: with pydantic's message when a value is wrong or a key is unknown.
     """
+    data = _renamed(data, where=None)
     try:
         return LogBertConfig.model_validate(data)
     except ValidationError as exc:
@@ -261,6 +318,37 @@ def preset_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in files if p.name.endswith(".toml"))
 
 
+def _preset_text(name: str) -> str:
+    """The TOML text of a built-in preset.
+
+    Raises:
+        ConfigError: no preset has that name (with the names that exist, and a hint when the name
+            is a header format rather than a preset).
+    """
+    names = preset_names()
+    if name not in names:
+        hint = ""
+        if name in typing.get_args(FormatName):
+            hint = f"; {name!r} is a header format, set it with --set parser.format={name}"
+        elif close := difflib.get_close_matches(name, names, n=1):
+            hint = f"; did you mean {close[0]!r}?"
+        raise ConfigError(f"unknown preset {name!r}{hint} (built-in presets: {', '.join(names)})")
+    return resources.files("logbert.configs").joinpath(f"{name}.toml").read_text("utf-8")
+
+
+def preset_settings(name: str) -> dict[str, Any]:
+    """The settings a built-in preset names (sections of keys), before they are layered on the defaults."""
+    return _renamed(tomllib.loads(_preset_text(name)), where=f"preset {name}")
+
+
+def preset_description(name: str) -> str:
+    """The first comment line of a preset's TOML file: what kind of log it is for."""
+    for line in _preset_text(name).splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return ""
+
+
 def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None, *, preset: str | None = None
 ) -> LogBertConfig:
@@ -271,11 +359,7 @@ def load_config(
     Raises:
         ConfigError: the file is missing, is not TOML, holds an invalid value, or the preset is unknown.
     """
-    data: dict[str, Any] = {}
-    if preset is not None:
-        if preset not in preset_names():
-            raise ConfigError(f"unknown preset {preset!r}; built-in presets: {', '.join(preset_names())}")
-        data = tomllib.loads(resources.files("logbert.configs").joinpath(f"{preset}.toml").read_text("utf-8"))
+    data = preset_settings(preset) if preset is not None else {}
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -284,6 +368,6 @@ def load_config(
             layer = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p} is not valid TOML: {exc}") from None
-        data = _layered(data, layer)
+        data = _layered(data, _renamed(layer, where=str(p)))
     config = config_from_dict(data)
     return config.with_overrides(overrides) if overrides else config

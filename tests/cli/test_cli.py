@@ -154,3 +154,16 @@ def test_outputs_are_checked_before_the_work_and_os_errors_are_one_line(tmp_path
     assert bad.exit_code == 1 and "not a valid regex" in " ".join(bad.output.split())
     odd = runner.invoke(app, ["train", str(tmp_path / "[/x].log"), "-o", str(tmp_path / "o")])
     assert odd.exit_code == 1 and "[/x].log" in " ".join(odd.output.split())  # markup in a path is text
+
+
+def test_presets_command_lists_presets_and_formats_apart() -> None:
+    result = runner.invoke(app, ["presets"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    presets_part, _, formats_part = result.output.partition("header formats")
+    for name in ("openstack", "openstack_devstack", "hdfs", "bgl", "thunderbird", "keys"):
+        assert f" {name} " in presets_part
+    assert any(line.startswith("│ raw ") for line in formats_part.splitlines())  # a format, not a preset
+    assert not any(line.startswith("│ raw ") for line in presets_part.splitlines())
+    assert r"\[<ADDR>\]" in formats_part  # the layout regex printed as it is, not eaten as markup
+    wrong = runner.invoke(app, ["parse", "x.log", "--preset", "raw"], env={"COLUMNS": "200"})
+    assert wrong.exit_code != 0 and "--set parser.format=raw" in " ".join(wrong.output.split())

@@ -62,7 +62,7 @@ def test_readme_steps_on_a_syslog_layout(tmp_path: Path) -> None:
     art = tmp_path / "art"
     trained = runner.invoke(
         app,
-        ["train", str(syslog), "-o", str(art), *custom_sets, "--set", "window.session_preset=openstack_instance",
+        ["train", str(syslog), "-o", str(art), *custom_sets, "--set", "window.session_id=openstack_instance",
          "--labels", str(files.labels), "--set", "train.epochs=2"],
         env=env,
     )
@@ -89,3 +89,37 @@ def test_a_custom_header_on_openstack_content_suggests_the_openstack_masks(tmp_p
     assert generic.exit_code == 0 and "--set parser.format=openstack" in " ".join(generic.output.split())
     kept = runner.invoke(app, ["parse", str(syslog), *header_only, "--set", "parser.format=openstack"])
     assert kept.exit_code == 0 and "warning" not in kept.output
+
+
+def test_readme_steps_on_shared_logs_a_session_log_and_a_sliding_window_log(tmp_path: Path) -> None:
+    """The README's steps as written, on two real logs a new user might bring: loghub's OpenStack 2k
+    (sessions by instance id) and BGL 2k (no session id: sliding windows)."""
+    from logbert.cli import app
+    from tests.conftest import dataset_path
+
+    openstack = dataset_path("openstack/loghub_2k/OpenStack_2k.log")
+    bgl = dataset_path("bgl/loghub_2k/BGL_2k.log")
+    env = {"COLUMNS": "200"}
+
+    parsed = runner.invoke(app, ["parse", str(openstack), "--preset", "openstack"], env=env)
+    assert parsed.exit_code == 0, parsed.output
+    loghub_templates = openstack.with_name("OpenStack_2k.log_templates.csv").read_text().strip().splitlines()[1:]
+    assert _n_templates(parsed.output) == len(loghub_templates) == 43  # the loghub ground truth
+    assert "[instance:<*>]" in parsed.output  # bracketed text intact on screen
+
+    art = tmp_path / "bgl"
+    quick = ["--set", "train.epochs=1", "--set", "train.min_steps=0", "--set", "scoring.calibration=split"]
+    trained = runner.invoke(app, ["train", str(bgl), "--preset", "bgl", "-o", str(art), *quick], env=env)
+    assert trained.exit_code == 0, trained.output
+    said = " ".join(trained.output.split())
+    assert "trained on" in said and "sliding windows" in said  # windows are not called sessions
+    assert "warning: training made only" in said  # one epoch on 51 windows: the user is told it is too little
+    assert "hold a template never seen in training" in said  # and that unseen templates will be flagged
+
+    scored = runner.invoke(app, ["score", str(art), str(bgl), "--format", "table"], env=env)
+    assert scored.exit_code == 0, scored.output
+    assert "100 sliding windows," in " ".join(scored.output.split())
+    assert "┃ window " in scored.output  # the column is named for the unit too
+    rows = runner.invoke(app, ["score", str(art), str(bgl)], env=env)
+    first = json.loads(rows.stdout.splitlines()[0])
+    assert (first["session_id"], first["first_line_no"], first["last_line_no"]) == ("w0", 1, 20)  # w0 -> lines

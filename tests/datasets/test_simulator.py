@@ -7,7 +7,7 @@ import pytest
 
 from logbert.datasets.labels import read_labels
 from logbert.datasets.simulator import FAULT_TYPES, simulate_openstack, write_simulated
-from logbert.windowing.windows import SESSION_PRESETS, find_session_ids, group_sessions
+from logbert.windowing.windows import SESSION_ID_RULES, find_session_ids, group_sessions
 
 # loghub "openstack": <Logrecord> <Date> <Time> <Pid> <Level> <Component> [<ADDR>] <Content>
 HEADER = re.compile(
@@ -15,7 +15,7 @@ HEADER = re.compile(
     r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) "
     r"(\d+) (INFO|WARNING|ERROR) (\S+) \[([^\]]*)\] (.+)$"
 )
-INSTANCE = re.compile(SESSION_PRESETS["openstack_instance"])
+INSTANCE = re.compile(SESSION_ID_RULES["openstack_instance"])
 
 
 def test_deterministic_for_a_seed() -> None:

@@ -52,7 +52,7 @@ class FakeDetector:
             parser=ParserConfig(format="raw", max_line_chars=max_line_chars),
             window=WindowConfig(
                 mode=mode,
-                session_preset=None,
+                session_id=None,
                 session_pattern=session_pattern,
                 max_len=max_len,
                 window_size=window_size,

@@ -6,7 +6,7 @@ from logbert.config import WindowConfig
 from logbert.errors import ConfigError, InputDataError
 from logbert.records import KeySequence
 from logbert.windowing.windows import (
-    SESSION_PRESETS,
+    SESSION_ID_RULES,
     find_session_ids,
     group_sessions,
     session_id_pattern,
@@ -26,10 +26,10 @@ UUID_B = "b9f0f7cd-31c1-4edf-9a8d-129d4efff387"
 
 
 def test_presets_extract_ids() -> None:
-    os_pat = session_id_pattern(WindowConfig(session_preset="openstack_instance"))
+    os_pat = session_id_pattern(WindowConfig(session_id="openstack_instance"))
     line = f"[req-{UUID_B} - - -] [instance: {UUID_A}] VM Started; image {UUID_B}"
     assert find_session_ids(line, os_pat) == (UUID_A,)  # request/image uuids do not open sessions
-    hdfs = session_id_pattern(WindowConfig(session_preset="hdfs_block"))
+    hdfs = session_id_pattern(WindowConfig(session_id="hdfs_block"))
     assert find_session_ids("blk_-12 to blk_7, again blk_-12; blk_123x", hdfs) == ("blk_-12", "blk_7")
 
 
@@ -41,8 +41,8 @@ def test_custom_pattern_group_or_whole_match_and_bad_regex() -> None:
     with pytest.raises(ConfigError, match="empty"):
         session_id_pattern(WindowConfig(session_pattern=r"x*"))
     with pytest.raises(ConfigError):
-        session_id_pattern(WindowConfig(mode="sliding", session_preset=None))
-    assert SESSION_PRESETS.keys() == {"openstack_instance", "hdfs_block"}
+        session_id_pattern(WindowConfig(mode="sliding", session_id=None))
+    assert SESSION_ID_RULES.keys() == {"openstack_instance", "hdfs_block"}
 
 
 def test_group_sessions_order_multi_ids_and_count() -> None:

@@ -22,7 +22,11 @@ err_console = Console(stderr=True)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file; applied on top of --preset.")
 PresetOption = typer.Option(
-    None, "--preset", "-p", help="built-in settings: openstack, openstack_devstack, hdfs, bgl, thunderbird, keys."
+    None,
+    "--preset",
+    "-p",
+    help="built-in settings for one kind of log: openstack, openstack_devstack, hdfs, bgl, thunderbird, keys "
+    "(`logbert presets` shows what each sets).",
 )
 InputOption = typer.Option(
     "auto", "--input", help="what DATA holds: raw (a log), keys ('[id,]k1 k2 ...' per line) or auto (sniffed)"

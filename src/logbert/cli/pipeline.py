@@ -80,7 +80,7 @@ def train(
         result = api.train(
             data, out, cfg, labels=labels, resume=resume, overwrite=force, kind=input_kind(input_), on_step=echo_step
         )
-    units = "sessions" if cfg.window.mode == "session" else f"{cfg.window.mode} windows"  # what was split
+    units = cfg.window.unit_noun  # what was split
     console.print(
         f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs), "
         f"validated on {result.n_val_sessions}, {result.n_test_sessions} held back for evaluation; "
@@ -163,14 +163,15 @@ def score(
         scored, read_report = api.score_with_report(detector, path, explain=explain, kind=input_kind(input_))
         results = [r for r in scored if r.is_anomaly or not only_anomalies]
     n_anomalous = sum(r.is_anomaly for r in results)
+    units = detector.config.window.unit_noun
     summary = (
-        f"{len(results)} sessions, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis}); "
+        f"{len(results)} {units}, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis}); "
         f"{_read_summary(read_report)}"
     )
     for warning in read_report.warnings:  # e.g. a header that never matched, CR-only line ends
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     if output_format == "table":
-        console.print(scores_table(results, title=summary))
+        console.print(scores_table(results, title=summary, unit="session" if units == "sessions" else "window"))
         return
     rows = [json.dumps(session_row(r), ensure_ascii=False) for r in results]
     if out is None:
@@ -179,7 +180,7 @@ def score(
         err_console.print(escape(summary))
     else:
         out.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
-        console.print(f"{len(rows)} sessions written to {out}; {escape(summary)}")
+        console.print(f"{len(rows)} {units} written to {out}; {escape(summary)}")
 
 
 def _read_summary(rep: ReadReport) -> str:
@@ -265,6 +266,20 @@ def parse(
         console.print(f"{n_rows} lines written to {structured}")
 
 
+def presets() -> None:
+    """List the built-in presets and header formats, and what each sets.
+
+    A preset (--preset NAME) is a whole set of settings for one kind of log: header format, masks,
+    session ids or windows, score. A header format (--set parser.format=NAME) is only the header
+    layout with its masks and Drain settings; combine it with parser.log_format for your own layout.
+    """
+    from logbert.cli.tables import formats_table, presets_table
+
+    with library_errors():
+        console.print(presets_table())
+        console.print(formats_table())
+
+
 def register(app: typer.Typer) -> None:
-    for command in (demo, train, evaluate, score, parse):
+    for command in (demo, train, evaluate, score, parse, presets):
         app.command()(command)

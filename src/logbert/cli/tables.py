@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:  # logbert.api imports torch: `logbert parse` needs neither (only templates_table)
     from logbert.api import EvaluationResult, ParseSummary
@@ -35,11 +36,11 @@ def templates_table(summary: ParseSummary, top: int = 20) -> Table:
     return table
 
 
-def scores_table(results: Sequence[SessionResult], title: str, top: int = 50) -> Table:
-    """Sessions by descending score (the first ``top``), with where they are and how rare."""
+def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, unit: str = "session") -> Table:
+    """Sessions (or windows: ``unit``) by descending score (the first ``top``), with where they are and how rare."""
     table = Table(title=escape(title))
-    for name in ("session", "score", "margin", "p", "anomaly", "lines", "first time", "unknown"):
-        table.add_column(name, justify="left" if name in ("session", "first time") else "right")
+    for name in (unit, "score", "margin", "p", "anomaly", "lines", "first time", "unknown"):
+        table.add_column(name, justify="left" if name in (unit, "first time") else "right")
     for r in sorted(results, key=lambda r: -r.score)[:top]:
         lines = "" if r.first_line_no is None else f"{r.first_line_no}-{r.last_line_no}"
         when = "" if r.start_time is None else datetime.fromtimestamp(r.start_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -53,4 +54,39 @@ def scores_table(results: Sequence[SessionResult], title: str, top: int = 50) ->
             when,
             str(r.n_unknown),
         )
+    return table
+
+
+def presets_table() -> Table:
+    """Every built-in preset with the settings that tell them apart (what ``--preset NAME`` sets)."""
+    from logbert.config import load_config, preset_description, preset_names, preset_settings
+
+    table = Table(title="presets (--preset NAME): whole settings for one kind of log")
+    for name in ("preset", "for", "parser.format", "sessions", "score"):
+        table.add_column(name, overflow="fold")
+    for name in preset_names():
+        cfg = load_config(preset=name)
+        w = cfg.window
+        named = preset_settings(name).get("window", {})
+        if w.mode == "session" and not ({"session_id", "session_pattern"} & named.keys()):
+            units = f"one per key-file line (raw logs: session id {w.session_id})"
+        elif w.mode == "session":
+            units = f"session id {w.session_pattern or w.session_id}"
+        elif w.mode == "sliding":
+            units = f"sliding windows of {w.window_size}, stride {w.stride}"
+        else:
+            units = f"time windows of {w.time_window_s:g} s"
+        table.add_row(name, escape(preset_description(name)), str(cfg.parser.format), escape(units), cfg.scoring.score)
+    return table
+
+
+def formats_table() -> Table:
+    """The built-in header formats (``parser.format``): a header layout plus its masks and Drain settings."""
+    from logbert.api import BUILTIN_FORMATS
+
+    table = Table(title="header formats (--set parser.format=NAME): header layout, masks and Drain settings only")
+    table.add_column("parser.format")
+    table.add_column("header layout (parser.log_format replaces it, the masks stay)", overflow="fold")
+    for name, layout in BUILTIN_FORMATS.items():
+        table.add_row(name, Text(layout))  # a regex: shown as it is, never read as markup
     return table

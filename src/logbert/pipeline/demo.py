@@ -34,7 +34,7 @@ def demo_config() -> LogBertConfig:
         {
             "parser.format": "openstack",
             "window.mode": "session",
-            "window.session_preset": "openstack_instance",
+            "window.session_id": "openstack_instance",
             "train.epochs": 20,
             "train.patience": 4,
             # a demo should take seconds: one training (no cross-fit folds, no extra passes). The

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
+from logbert.parsing.headers import BUILTIN_FORMATS as BUILTIN_FORMATS  # re-exported for `logbert presets`
 from logbert.parsing.headers import HeaderParser, line_text_for_sessions, resolve_log_format
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LogStream

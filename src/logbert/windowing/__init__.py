@@ -1,7 +1,7 @@
 """Stage 2: key ids -> sessions and windows (``windows.py``, pure) and torch datasets (``dataset.py``)."""
 
 from logbert.windowing.windows import (
-    SESSION_PRESETS,
+    SESSION_ID_RULES,
     GroupedSessions,
     SessionSplit,
     SkippedSequence,
@@ -21,7 +21,7 @@ from logbert.windowing.windows import (
 )
 
 __all__ = [
-    "SESSION_PRESETS",
+    "SESSION_ID_RULES",
     "GroupedSessions",
     "SessionSplit",
     "SkipReason",

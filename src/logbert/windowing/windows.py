@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
-from logbert.config import SessionPreset, WindowConfig
+from logbert.config import SessionIdRule, WindowConfig
 from logbert.errors import ConfigError, InputDataError
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY, KeySequence
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 #: Session-id regexes; group 1 is the id.
-SESSION_PRESETS: dict[SessionPreset, str] = {
+SESSION_ID_RULES: dict[SessionIdRule, str] = {
     # nova tags every instance-scoped line with "[instance: <uuid>]"; bare uuids elsewhere in a line
     # (request ids, image ids, URLs) must not open sessions, hence the literal prefix.
     "openstack_instance": rf"\[instance: ({_UUID})\]",
@@ -85,7 +85,7 @@ class SessionSplit(NamedTuple, Generic[_S]):
 def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
     """Compile the session-id regex of a window config.
 
-    ``config.session_pattern`` wins over ``config.session_preset``. Group 1 of the pattern is the
+    ``config.session_pattern`` wins over ``config.session_id``. Group 1 of the pattern is the
     session id when the pattern has a group, otherwise the whole match.
 
     Raises:
@@ -94,10 +94,10 @@ def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
     """
     if config.session_pattern is not None:
         source = config.session_pattern
-    elif config.session_preset is not None:
-        source = SESSION_PRESETS[config.session_preset]
+    elif config.session_id is not None:
+        source = SESSION_ID_RULES[config.session_id]
     else:
-        raise ConfigError("no session id pattern: set window.session_preset or window.session_pattern")
+        raise ConfigError("no session id pattern: set window.session_id or window.session_pattern")
     try:
         pattern = re.compile(source)
     except re.error as exc:
@@ -110,7 +110,7 @@ def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
 def find_session_ids(text: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
     """Every session id named in ``text``, de-duplicated, in order of appearance.
 
-    >>> find_session_ids("blk_1 to blk_-2 and blk_1", re.compile(SESSION_PRESETS["hdfs_block"]))
+    >>> find_session_ids("blk_1 to blk_-2 and blk_1", re.compile(SESSION_ID_RULES["hdfs_block"]))
     ('blk_1', 'blk_-2')
     """
     found: dict[str, None] = {}
