@@ -27,7 +27,14 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
     from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
     from logbert.pipeline.evaluate import EvaluationResult, evaluate
     from logbert.pipeline.fit import TrainResult, train
-    from logbert.pipeline.parse import BUILTIN_FORMATS, ParseSummary, parse, write_parse_summary, write_structured
+    from logbert.pipeline.parse import (
+        BUILTIN_FORMATS,
+        ParseSummary,
+        parse,
+        slot_schema,
+        write_parse_summary,
+        write_structured,
+    )
     from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 
 # Where each name lives. Imported lazily so that `api.parse` (or `logbert parse`) never loads torch:
@@ -53,6 +60,7 @@ _HOME = {
     "BUILTIN_FORMATS": "logbert.pipeline.parse",
     "ParseSummary": "logbert.pipeline.parse",
     "parse": "logbert.pipeline.parse",
+    "slot_schema": "logbert.pipeline.parse",
     "write_parse_summary": "logbert.pipeline.parse",
     "write_structured": "logbert.pipeline.parse",
     "ExpectedKey": "logbert.results",
@@ -101,6 +109,7 @@ __all__ = [
     "read_corpus",
     "score",
     "score_with_report",
+    "slot_schema",
     "train",
     "write_parse_summary",
     "write_structured",

@@ -54,7 +54,10 @@ ThresholdMethod = Literal["normal_quantile", "pot", "labelled_f1"]
 #: are few enough for k extra trainings to be cheap, else split.
 CalibrationMethod = Literal["split", "cross_fit", "auto"]
 #: The simple detectors ``evaluate`` and ``bench`` run beside LogBERT (``logbert.baselines``), cheapest first.
-BaselineName = Literal["new_event", "sequence_length", "count_nearest", "pca", "isolation_forest", "deeplog"]
+BaselineName = Literal[
+    "new_event", "sequence_length", "count_nearest", "pca", "isolation_forest", "deeplog",
+    "param_outlier", "session_duration", "time_gap",  # read SessionSignals (time, values); 0 without
+]  # fmt: skip
 
 
 class _Frozen(BaseModel):

@@ -27,6 +27,9 @@ InputKind = Literal["raw", "keys"]
 #: Why an input line gave no record: blank, or its header does not match the format. (Binary and
 #: over-long lines are not refused: they are repaired, counted and parsed; see ``parsing.reader``.)
 LineProblem = Literal["empty", "malformed"]
+#: A typed parameter value (``logbert.parsing.params``): a number in its slot's base unit (seconds,
+#: bytes, count), a category label, or None (an id slot, or a value that did not convert).
+ParamValue = float | str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,32 @@ class KeySequence:
     line_nos: list[int] = field(default_factory=list)  # source line of each key (empty for key files)
     start_time: float | None = None  # first timestamp, when the format has one
     window_index: int = 0  # position of this window inside its session (0 for the first)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSignals:
+    """Time and parameter values of one session, position by position, aligned with its
+    ``KeySequence.key_ids`` (no session-bound pseudo keys): made by
+    :func:`logbert.parsing.params.session_signals`, read by the value- and time-aware detectors.
+
+    ``gaps[i]``: seconds since the session's previous line (0.0 at position 0; NaN when a time is
+    unknown, e.g. key files or formats without timestamps). ``values[i]``: one typed value per
+    slot of position i's template (empty for a template without slots or an unknown one).
+    ``elapsed``: seconds from the first to the last line (None without timestamps).
+    """
+
+    gaps: tuple[float, ...]
+    values: tuple[tuple[ParamValue, ...], ...]
+    elapsed: float | None = None
+    session_id: str = ""
+
+    def __len__(self) -> int:
+        return len(self.gaps)
+
+    def window(self, start: int, stop: int) -> SessionSignals:
+        """Positions ``start:stop`` (a window of the session); its first gap is kept as it was
+        (the time since the line before the window), ``elapsed`` stays the session's."""
+        return SessionSignals(self.gaps[start:stop], self.values[start:stop], self.elapsed, self.session_id)
 
 
 @dataclass(slots=True)

@@ -6,6 +6,8 @@ All are fitted on normal key-id sequences only and score higher = more anomalous
 from logbert.baselines.base import AnomalyScorer, BaselineDetector, KeyCounter
 from logbert.baselines.count_vector import CountVectorNearestDetector, IsolationForestDetector, PCADetector
 from logbert.baselines.deeplog import DeepLogDetector
+from logbert.baselines.duration import SessionDurationDetector, TimeGapDetector
+from logbert.baselines.params import ParamOutlierDetector
 from logbert.baselines.registry import BASELINES, BaselineName, make_baseline
 from logbert.baselines.simple import NewEventDetector, SequenceLengthDetector
 
@@ -19,6 +21,9 @@ __all__ = [
     "PCADetector",
     "IsolationForestDetector",
     "DeepLogDetector",
+    "ParamOutlierDetector",
+    "SessionDurationDetector",
+    "TimeGapDetector",
     "BASELINES",
     "BaselineName",
     "make_baseline",

@@ -6,6 +6,12 @@ on validation scores, with :mod:`logbert.evaluation.thresholds`.
 
 Keys never seen in training (``UNK_KEY`` included, which is always unseen) never raise: being
 unseen is itself a signal, and count vectors give them a dedicated "unknown" column.
+
+Time and values (optional side channel): ``fit`` and ``decision_function`` also take
+``signals``, one :class:`~logbert.records.SessionSignals` (or None) per sequence, aligned with it
+position by position (inter-arrival times, typed parameter values, elapsed time; made by
+:func:`logbert.parsing.params.session_signals`). Key-only detectors ignore them; the time- and
+value-aware ones (``param_outlier``, ``session_duration``) read them and score 0 without them.
 """
 
 from __future__ import annotations
@@ -18,14 +24,16 @@ import numpy as np
 import numpy.typing as npt
 
 from logbert.errors import InputDataError, NotFittedError
-from logbert.records import UNK_KEY
+from logbert.records import UNK_KEY, SessionSignals
 
-__all__ = ["AnomalyScorer", "BaselineDetector", "KeyCounter", "KeySeqs", "as_key_arrays"]
+__all__ = ["AnomalyScorer", "BaselineDetector", "KeyCounter", "KeySeqs", "Signals", "as_key_arrays", "check_signals"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 #: Key-id sequences as lists of ints or integer numpy arrays.
 KeySeqs: TypeAlias = Sequence[Sequence[int] | npt.NDArray[np.integer[Any]]]
+#: Per-sequence time and value signals, aligned with the key sequences (None: none for that one).
+Signals: TypeAlias = Sequence[SessionSignals | None]
 
 
 @runtime_checkable
@@ -65,6 +73,24 @@ def as_key_arrays(seqs: KeySeqs, what: str = "seqs") -> list[IntArray]:
     return out
 
 
+def check_signals(
+    signals: Signals | None, arrays: Sequence[IntArray], what: str = "signals"
+) -> list[SessionSignals | None]:
+    """Signals aligned with ``arrays``: one per sequence, each as long as its sequence (or None).
+
+    Raises:
+        InputDataError: a different number of signals than sequences, or a length mismatch.
+    """
+    if signals is None:
+        return [None] * len(arrays)
+    if len(signals) != len(arrays):
+        raise InputDataError(f"{what}: {len(signals)} signals for {len(arrays)} sequences")
+    for i, (sig, arr) in enumerate(zip(signals, arrays, strict=True)):
+        if sig is not None and len(sig.gaps) != arr.shape[0]:
+            raise InputDataError(f"{what}[{i}] has {len(sig.gaps)} positions, its sequence {arr.shape[0]}")
+    return list(signals)
+
+
 class BaselineDetector(ABC):
     """Base of the baselines: ``fit`` on normal sequences, ``decision_function`` scores them.
 
@@ -74,11 +100,13 @@ class BaselineDetector(ABC):
 
     name: str = "baseline"
 
-    def fit(self, train_seqs: KeySeqs) -> Self:
+    def fit(self, train_seqs: KeySeqs, signals: Signals | None = None) -> Self:
         """Learn what normal looks like from normal key-id sequences.
 
         Args:
             train_seqs: N >= 1 normal sequences of key ids (``UNK_KEY`` entries count as unseen).
+            signals: optional time and value signals, one per sequence (see the module); key-only
+                detectors ignore them.
 
         Returns:
             ``self``, fitted.
@@ -90,14 +118,18 @@ class BaselineDetector(ABC):
         arrays = as_key_arrays(train_seqs, "train_seqs")
         if not arrays:
             raise InputDataError(f"{type(self).__name__}.fit needs at least one training sequence")
-        self._fit(arrays)
+        if signals is None:
+            self._fit(arrays)
+        else:
+            self._fit_signals(arrays, check_signals(signals, arrays, "signals"))
         return self
 
-    def decision_function(self, seqs: KeySeqs) -> FloatArray:
+    def decision_function(self, seqs: KeySeqs, signals: Signals | None = None) -> FloatArray:
         """Anomaly scores, one per sequence; **higher = more anomalous**.
 
         Args:
             seqs: key-id sequences; unseen keys and ``UNK_KEY`` are allowed.
+            signals: optional time and value signals, one per sequence.
 
         Returns:
             float64 array of shape (N,); N = 0 gives an empty array.
@@ -111,7 +143,10 @@ class BaselineDetector(ABC):
         arrays = as_key_arrays(seqs)
         if not arrays:
             return np.empty(0, dtype=np.float64)
-        scores = np.asarray(self._score(arrays), dtype=np.float64)
+        if signals is None:
+            scores = np.asarray(self._score(arrays), dtype=np.float64)
+        else:
+            scores = np.asarray(self._score_signals(arrays, check_signals(signals, arrays)), dtype=np.float64)
         assert scores.shape == (len(arrays),), scores.shape  # internal invariant of every _score
         return scores
 
@@ -125,6 +160,14 @@ class BaselineDetector(ABC):
     @abstractmethod
     def _score(self, seqs: list[IntArray]) -> FloatArray:
         """Scores of shape (N,) for validated, non-empty input."""
+
+    def _fit_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> None:
+        """``_fit`` with aligned signals; key-only detectors ignore them (this default)."""
+        self._fit(seqs)
+
+    def _score_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> FloatArray:
+        """``_score`` with aligned signals; key-only detectors ignore them (this default)."""
+        return self._score(seqs)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))

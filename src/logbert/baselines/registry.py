@@ -7,6 +7,8 @@ from typing import Any, get_args
 from logbert.baselines.base import BaselineDetector
 from logbert.baselines.count_vector import CountVectorNearestDetector, IsolationForestDetector, PCADetector
 from logbert.baselines.deeplog import DeepLogDetector
+from logbert.baselines.duration import SessionDurationDetector, TimeGapDetector
+from logbert.baselines.params import ParamOutlierDetector
 from logbert.baselines.simple import NewEventDetector, SequenceLengthDetector
 from logbert.config import BaselineName
 from logbert.errors import ConfigError
@@ -25,6 +27,9 @@ _CLASSES: dict[str, type[BaselineDetector]] = {
         PCADetector,
         IsolationForestDetector,
         DeepLogDetector,
+        ParamOutlierDetector,
+        SessionDurationDetector,
+        TimeGapDetector,
     )
 }
 assert tuple(_CLASSES) == BASELINES  # every name has exactly one class, in the same order

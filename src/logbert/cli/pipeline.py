@@ -240,6 +240,12 @@ def parse(
     structured: Path | None = typer.Option(
         None, help="write every line (time, session, key, template, parameters) to FILE.csv|.jsonl|.parquet"
     ),
+    typed: bool = typer.Option(
+        False,
+        "--typed",
+        help="type each template's slots (numbers in s / bytes / counts, categories, ids): a `values` column "
+        "in --structured and a slot_schema in --out",
+    ),
 ) -> None:
     """Mine templates from a raw log and show the most frequent ones and the line counts."""
     from logbert import api  # lazy: api.parse loads no torch (a test checks that this command does not)
@@ -250,7 +256,9 @@ def parse(
     with library_errors():
         cfg = build_config(config, preset, sets)
         summary = api.parse(data, cfg)
-        n_rows = api.write_structured(summary, cfg, structured) if structured is not None else 0
+        n_rows = api.write_structured(summary, cfg, structured, typed=typed) if structured is not None else 0
+        if typed and structured is None:
+            api.slot_schema(summary)
     console.print(templates_table(summary, top=top))
     rep = summary.report
     console.print(

@@ -16,9 +16,11 @@ from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import LabelFormat, Labels, read_labels
 from logbert.datasets.simulator import (
     FAULT_TYPES,
+    TIME_VALUE_FAULT_TYPES,
     FaultType,
     SimulatedFiles,
     SimulatedLog,
+    TimeValueFaultType,
     save_simulated,
     simulate_openstack,
     write_simulated,
@@ -31,6 +33,8 @@ __all__ = [
     "Labels",
     "SimulatedFiles",
     "SimulatedLog",
+    "TIME_VALUE_FAULT_TYPES",
+    "TimeValueFaultType",
     "detect_input_kind",
     "read_key_sequences",
     "read_labels",

@@ -18,6 +18,11 @@ What is generated:
 * Faults (``FAULT_TYPES``), labelled per instance. Some add error templates (ERROR lines with a
   traceback); others are subtle: only the order changes or one step is missing, with no template
   that a normal VM does not also produce.
+* Optional (``time_value_faults=True``; off by default, so the default logs do not change): faults
+  of time and values with a normal key order (``TIME_VALUE_FAULT_TYPES``, issue 13): a slow
+  hypervisor (the guest takes 3x longer to boot: "Took ~40 seconds to spawn"), a slow network
+  allocation (port binding retried: long gaps before the VIF is plugged and before its event), an
+  oversized disk request ("disk 480 GB" in the claim). A key-only detector cannot see them.
 
 The same ``seed`` always gives the same lines and labels.
 """
@@ -47,6 +52,21 @@ FaultType = Literal[
 ]
 
 FAULT_TYPES: tuple[FaultType, ...] = get_args(FaultType)
+
+#: Faults of time and values with a normal key order (``simulate_openstack(time_value_faults=True)``).
+TimeValueFaultType = Literal[
+    "slow_spawn",  # the hypervisor is slow: the guest boots in 28-40 s instead of 9-13 s (spawn ~40 s, not ~20 s)
+    "slow_network",  # port binding retried: 9-16 s before the VIF is plugged, 15-25 s before its event
+    "oversized_disk",  # the claim asks for a 320-640 GB disk (flavors ask for 1-40 GB); it succeeds
+]
+TIME_VALUE_FAULT_TYPES: tuple[TimeValueFaultType, ...] = get_args(TimeValueFaultType)
+#: relative frequency of each time/value fault among the anomalous instances, when they are on
+TIME_VALUE_FAULT_WEIGHTS: dict[TimeValueFaultType, float] = {
+    "slow_spawn": 0.12,
+    "slow_network": 0.12,
+    "oversized_disk": 0.08,
+}
+_OVERSIZED_DISKS_GB = (320, 480, 640)
 
 #: relative frequency of each fault among the anomalous instances
 FAULT_WEIGHTS: dict[FaultType, float] = {
@@ -166,7 +186,7 @@ class _World:
 class _Vm:
     """One instance; methods emit its lines and advance ``self.t`` (seconds after start)."""
 
-    def __init__(self, world: _World, rng: random.Random, t: float, fault: FaultType) -> None:
+    def __init__(self, world: _World, rng: random.Random, t: float, fault: FaultType | TimeValueFaultType) -> None:
         self.w = world
         self.rng = rng
         self.t = t
@@ -177,6 +197,8 @@ class _Vm:
         self.ip = f"10.11.{rng.randint(20, 29)}.{rng.randint(2, 250)}"
         mem, disk, vcpus, _ = rng.choices(_FLAVORS, weights=[f[3] for f in _FLAVORS])[0]
         self.flavor = _HUGE_FLAVOR if fault == "no_valid_host" else (mem, disk, vcpus)
+        if fault == "oversized_disk":
+            self.flavor = (mem, rng.choice(_OVERSIZED_DISKS_GB), vcpus)
         self.t_claimed = t  # set again when the claim starts
 
     # -- helpers --------------------------------------------------------------------------------
@@ -260,7 +282,10 @@ class _Vm:
         self.inst("INFO", "nova.virt.libvirt.driver", self.user(), "Creating image")
 
     def plug_vif(self) -> None:
-        self.wait(1.5, 3.0)
+        if self.fault == "slow_network":
+            self.wait(9.0, 16.0)  # port binding failed and was retried (no nova line says so)
+        else:
+            self.wait(1.5, 3.0)
         self.w.emit(
             self.t,
             "compute",
@@ -274,7 +299,10 @@ class _Vm:
 
     def boot_guest(self) -> None:
         """Domain defined and started paused, waiting for the VIF event."""
-        self.wait(9.0, 13.0)
+        if self.fault == "slow_spawn":
+            self.wait(28.0, 40.0)  # an overloaded hypervisor
+        else:
+            self.wait(9.0, 13.0)
         self.lifecycle("Started")
         self.wait(0.04, 0.08)
         self.lifecycle("Paused")
@@ -282,7 +310,10 @@ class _Vm:
         self.sync_skip()
 
     def vif_event(self) -> None:
-        self.wait(4.0, 7.5)
+        if self.fault == "slow_network":
+            self.wait(15.0, 25.0)
+        else:
+            self.wait(4.0, 7.5)
         req = _uuid(self.rng)
         ctx = f"req-{req} {self.w.neutron_user} {self.w.service_tenant} - - -"
         self.w.emit(
@@ -631,11 +662,16 @@ class _Vm:
         )
 
 
-def _fault_plan(n_instances: int, anomaly_ratio: float, rng: random.Random) -> list[FaultType]:
+def _fault_plan(
+    n_instances: int, anomaly_ratio: float, rng: random.Random, time_value_faults: bool = False
+) -> list[FaultType | TimeValueFaultType]:
     n_anomalous = round(n_instances * anomaly_ratio)
-    plan: list[FaultType] = ["none"] * n_instances
-    names = list(FAULT_WEIGHTS)
-    weights = [FAULT_WEIGHTS[name] for name in names]
+    plan: list[FaultType | TimeValueFaultType] = ["none"] * n_instances
+    mix: dict[FaultType | TimeValueFaultType, float] = dict(FAULT_WEIGHTS.items())
+    if time_value_faults:
+        mix.update(TIME_VALUE_FAULT_WEIGHTS.items())
+    names = list(mix)
+    weights = [mix[name] for name in names]
     for i in rng.sample(range(n_instances), n_anomalous):
         plan[i] = rng.choices(names, weights=weights)[0]
     return plan
@@ -769,7 +805,12 @@ def _format(lines: list[_Line], start: datetime) -> list[str]:
 
 
 def simulate_openstack(
-    n_instances: int, anomaly_ratio: float, seed: int, start: datetime | None = None
+    n_instances: int,
+    anomaly_ratio: float,
+    seed: int,
+    start: datetime | None = None,
+    *,
+    time_value_faults: bool = False,
 ) -> SimulatedLog:
     """Simulate a nova log with ``n_instances`` VMs, ``round(n_instances * anomaly_ratio)`` of them faulty.
 
@@ -778,6 +819,8 @@ def simulate_openstack(
         anomaly_ratio: share of VMs with an injected fault, in [0, 1].
         seed: the same seed always gives the same lines, ids and labels.
         start: time of the first line (naive, local); default 2017-05-16 00:00:00.
+        time_value_faults: also inject the faults of ``TIME_VALUE_FAULT_TYPES`` (normal key order,
+            unusual times and values). Off: the same lines as before this option existed.
 
     Returns:
         :class:`SimulatedLog`: ``lines`` in loghub "openstack" format sorted by time; ``labels`` and
@@ -802,7 +845,7 @@ def simulate_openstack(
         lifecycle_req=_uuid(rng),
         periodic_req=_uuid(rng),
     )
-    plan = _fault_plan(n_instances, anomaly_ratio, rng)
+    plan = _fault_plan(n_instances, anomaly_ratio, rng, time_value_faults)
     labels: dict[str, int] = {}
     fault_types: dict[str, str] = {}
     t = rng.uniform(1.0, 5.0)
@@ -810,7 +853,8 @@ def simulate_openstack(
     for fault in plan:
         vm = _Vm(world, random.Random(rng.getrandbits(64)), t, fault)
         released = vm.run()
-        world.occupancy.append((vm.t_claimed, released, *vm.flavor) if fault != "no_valid_host" else (0, 0, 0, 0, 0))
+        held = vm.flavor if fault != "oversized_disk" else (vm.flavor[0], 0, vm.flavor[2])  # thin-provisioned
+        world.occupancy.append((vm.t_claimed, released, *held) if fault != "no_valid_host" else (0, 0, 0, 0, 0))
         labels[vm.iid] = int(fault != "none")
         fault_types[vm.iid] = fault
         end = max(end, vm.t)
@@ -850,6 +894,9 @@ def write_simulated(
     anomaly_ratio: float = 0.1,
     seed: int = 0,
     start: datetime | None = None,
+    *,
+    time_value_faults: bool = False,
 ) -> SimulatedFiles:
     """:func:`simulate_openstack` then :func:`save_simulated` into ``out_dir``."""
-    return save_simulated(simulate_openstack(n_instances, anomaly_ratio, seed, start), out_dir)
+    sim = simulate_openstack(n_instances, anomaly_ratio, seed, start, time_value_faults=time_value_faults)
+    return save_simulated(sim, out_dir)

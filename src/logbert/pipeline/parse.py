@@ -7,6 +7,13 @@ key (4 bytes). A line's key depends on the final templates, so the structured ro
 a second pass: :func:`write_structured` reads the file again and writes each row as it goes (CSV
 and JSON lines row by row, Parquet in row groups). The outputs are those of parsing the whole file
 at once.
+
+Typed parameters (``typed=True``, ``logbert parse --structured F --typed``): the slots of every
+template are typed (:mod:`logbert.parsing.params`: numbers with units in seconds / bytes / counts,
+categories, ids) from at most :data:`SCHEMA_SAMPLE` values per template, read in one more pass
+that stops once every template with slots has that many lines; the rows then carry a ``values``
+column (the typed values, JSON: numbers in the base unit, categories as text, ids null) and the
+summary JSON a ``slot_schema``. Off by default: the plain outputs and their cost do not change.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
@@ -28,8 +35,13 @@ from logbert.parsing.reader import LogStream
 from logbert.records import LogLine, ReadReport
 from logbert.windowing.windows import find_session_ids, session_id_pattern
 
+if TYPE_CHECKING:  # imported where it is used: the plain parse path does not load it
+    from logbert.parsing.params import SlotSchema
+
 #: Rows per Parquet row group (one group is built in memory at a time).
 PARQUET_ROW_GROUP: Final[int] = 32_768
+#: Lines per template whose parameters type its slots (:func:`slot_schema`).
+SCHEMA_SAMPLE: Final[int] = 5_000
 
 
 @dataclass(slots=True)
@@ -42,6 +54,7 @@ class ParseSummary:
     source: Path | None = None  # the log file, read again for the structured rows (see lines())
     field_names: tuple[str, ...] = ()  # header fields of the parsed lines, in order of first appearance
     n_first_fields: int = 0  # how many of them the first parsed line has
+    schema: SlotSchema | None = None  # typed slots, once slot_schema() ran (write_structured(typed=True))
 
     def lines(self) -> Iterator[LogLine]:
         """Every parsed line, in order, read again from :attr:`source` (one block held at a time).
@@ -100,17 +113,21 @@ def _row(
     }
 
 
-def structured_rows(summary: ParseSummary, config: LogBertConfig) -> Iterator[dict[str, object]]:
+def structured_rows(
+    summary: ParseSummary, config: LogBertConfig, schema: SlotSchema | None = None
+) -> Iterator[dict[str, object]]:
     """One row per parsed line, loghub's structured layout: where, when, which session, which
-    template, and the values at the template's wildcards. Lazy: the file is read again as the
-    rows are consumed (see :meth:`ParseSummary.lines`)."""
+    template, and the values at the template's wildcards (with ``schema``: also their typed
+    ``values``, right after ``parameters``). Lazy: the file is read again as the rows are consumed
+    (see :meth:`ParseSummary.lines`)."""
     parser = summary.parser
     assert parser is not None, "parse() keeps the fitted parser"
     pattern = session_id_pattern(config.window) if config.window.mode == "session" else None
     templates = summary.templates
     for line, key in zip(summary.lines(), summary.key_ids, strict=True):
         sessions = find_session_ids(line_text_for_sessions(line), pattern) if pattern else ()
-        yield _row(
+        parameters = parser.parameters(line.content, key)
+        row = _row(
             line.line_no,
             None if line.timestamp is None else datetime.fromtimestamp(line.timestamp, UTC).isoformat(),
             " ".join(sessions),
@@ -118,21 +135,69 @@ def structured_rows(summary: ParseSummary, config: LogBertConfig) -> Iterator[di
             line.content,
             key,
             templates[key],
-            parser.parameters(line.content, key),
+            parameters,
         )
+        if schema is not None:
+            row = _with_values(row, list(schema.convert(key, parameters)))
+        yield row
 
 
-def _columns(summary: ParseSummary) -> tuple[list[str], list[str]]:
+def _with_values(row: dict[str, object], values: list[object]) -> dict[str, object]:
+    """``row`` with a ``values`` column right after ``parameters``."""
+    out: dict[str, object] = {}
+    for name, value in row.items():
+        out[name] = value
+        if name == "parameters":
+            out["values"] = values
+    return out
+
+
+def slot_schema(summary: ParseSummary, sample: int | None = None) -> SlotSchema:
+    """Type every template's slots from the parsed file (sets and returns ``summary.schema``).
+
+    Reads the file again, taking the parameters of at most ``sample`` (default
+    :data:`SCHEMA_SAMPLE`) lines per template, and stops reading once every template with a
+    wildcard has that many: memory is bounded by ``sample`` values per slot.
+    """
+    from logbert.parsing.params import infer_slot_schema
+
+    parser = summary.parser
+    assert parser is not None, "parse() keeps the fitted parser"
+    cap = SCHEMA_SAMPLE if sample is None else sample
+    needed = {
+        k: min(cap, c) for k, (t, c) in enumerate(zip(summary.templates, summary.counts, strict=True)) if "<*>" in t
+    }
+    taken = dict.fromkeys(needed, 0)
+    rows: list[tuple[int, list[str]]] = []
+    remaining = sum(needed.values())
+    if remaining:
+        for line, key in zip(summary.lines(), summary.key_ids, strict=False):
+            if key in taken and taken[key] < needed[key]:
+                taken[key] += 1
+                remaining -= 1
+                rows.append((key, parser.parameters(line.content, key)))
+                if not remaining:
+                    break
+    summary.schema = infer_slot_schema(summary.templates, rows, max_values=cap)
+    return summary.schema
+
+
+def _columns(summary: ParseSummary, typed: bool = False) -> tuple[list[str], list[str]]:
     """The first row's columns, and every row's (in order of first appearance): a format with an
     optional field (Thunderbird's PID) gives rows without it, and a field the first row lacks
-    comes after ``parameters``."""
+    comes after ``parameters`` (and ``values``, when typed)."""
     first_fields = dict.fromkeys(summary.field_names[: summary.n_first_fields])
-    first = list(_row(None, None, None, first_fields, None, None, None, None))
+    first_row = _row(None, None, None, first_fields, None, None, None, None)
+    first = list(_with_values(first_row, []) if typed else first_row)
     return first, list(dict.fromkeys([*first, *summary.field_names[summary.n_first_fields :]]))
 
 
-def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | Path) -> int:
+def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | Path, *, typed: bool = False) -> int:
     """Write every parsed line as CSV, JSON lines or Parquet (by the extension); returns the row count.
+
+    ``typed``: also a ``values`` column, the typed parameters (:func:`slot_schema`, computed first
+    unless ``summary.schema`` is set): a JSON list in JSON lines, a JSON string in CSV and Parquet
+    (one column can then mix numbers, categories and nulls).
 
     The rows are written as the file is read again: CSV and JSON lines one by one, Parquet in row
     groups of ``PARQUET_ROW_GROUP`` rows. The columns are those of all the rows (CSV; in the
@@ -150,7 +215,10 @@ def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | P
             import pyarrow  # noqa: F401
         except ImportError:
             raise InputDataError("Parquet output needs pyarrow: pip install 'logbert[parquet]' (or pyarrow)") from None
-    rows = structured_rows(summary, config)
+    schema = (summary.schema or slot_schema(summary)) if typed else None
+    rows = structured_rows(summary, config, schema)
+    if schema is not None and suffix == ".parquet":
+        rows = ({**r, "values": json.dumps(r["values"], ensure_ascii=False)} for r in rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     if suffix == ".jsonl":
@@ -160,17 +228,20 @@ def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | P
                 n += 1
     elif suffix == ".csv":
         with out.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=_columns(summary)[1])
+            writer = csv.DictWriter(f, fieldnames=_columns(summary, typed)[1])
             writer.writeheader()
             for row in rows:
-                writer.writerow({**row, "parameters": json.dumps(row["parameters"], ensure_ascii=False)})
+                row = {**row, "parameters": json.dumps(row["parameters"], ensure_ascii=False)}
+                if typed:
+                    row["values"] = json.dumps(row["values"], ensure_ascii=False)
+                writer.writerow(row)
                 n += 1
     else:
-        n = _write_parquet(rows, summary, out)
+        n = _write_parquet(rows, summary, out, typed)
     return n
 
 
-def _write_parquet(rows: Iterator[dict[str, object]], summary: ParseSummary, out: Path) -> int:
+def _write_parquet(rows: Iterator[dict[str, object]], summary: ParseSummary, out: Path, typed: bool = False) -> int:
     """Parquet in row groups, with the table ``pa.Table.from_pylist`` makes of all the rows.
 
     The schema is inferred from the first row group. A column's type is known once it holds a
@@ -182,7 +253,7 @@ def _write_parquet(rows: Iterator[dict[str, object]], summary: ParseSummary, out
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = _columns(summary)[0]
+    names = _columns(summary, typed)[0]
     empty_ok: set[str] = set()
     parser_config = summary.parser.config if summary.parser is not None else None
     if parser_config is not None and "timestamp" not in summary.field_names:
@@ -219,16 +290,17 @@ def _write_parquet(rows: Iterator[dict[str, object]], summary: ParseSummary, out
 
 
 def write_parse_summary(summary: ParseSummary, path: str | Path) -> None:
-    """Templates with their key ids and line counts, and the read report, as JSON."""
+    """Templates with their key ids and line counts, and the read report, as JSON; with the slot
+    schema (``"slot_schema"``, :meth:`SlotSchema.to_dict`) once :func:`slot_schema` ran."""
     from logbert.evaluation.report import write_json  # imports matplotlib: only when it is needed
 
-    write_json(
-        {
-            "templates": [
-                {"key_id": k, "template": t, "lines": c}
-                for k, (t, c) in enumerate(zip(summary.templates, summary.counts, strict=True))
-            ],
-            "read_report": summary.report.as_dict(),
-        },
-        path,
-    )
+    data: dict[str, object] = {
+        "templates": [
+            {"key_id": k, "template": t, "lines": c}
+            for k, (t, c) in enumerate(zip(summary.templates, summary.counts, strict=True))
+        ],
+        "read_report": summary.report.as_dict(),
+    }
+    if summary.schema is not None:
+        data["slot_schema"] = summary.schema.to_dict()
+    write_json(data, path)

@@ -1,0 +1,83 @@
+"""Time and parameter values of a corpus' sessions (issue 13), next to their keys.
+
+Opt-in and separate from the key path: nothing here runs in ``logbert parse``, ``train`` or the
+parser's streaming fit unless asked, so their memory and speed do not change. The two steps:
+
+1. :func:`fit_slot_schema`: type every template slot from the *training* sessions' lines
+   (:func:`logbert.parsing.params.infer_slot_schema`); JSON-able (``schema.to_dict()``), stored
+   with the parser's state by :func:`logbert.parsing.params.attach_schema` when a caller wants it
+   in an artifact (``parser.json`` then holds ``"slot_schema"``).
+2. :func:`corpus_signals`: one :class:`~logbert.records.SessionSignals` per session (time gaps,
+   typed values, elapsed time), aligned with that session's ``KeySequence.key_ids``.
+
+Example (the pattern the time/value-aware model and ``benchmarks.time_values`` use)::
+
+    corpus = read_corpus(path, config)
+    split = split_and_key(corpus, config)                     # keys, parser mined on training lines
+    rows = line_rows(corpus)                                  # session id -> rows of corpus.lines
+    schema = fit_slot_schema(corpus, [rows[s.session_id] for s in split.train], split.parser)
+    train_signals = corpus_signals(corpus, split.train, rows, split.parser, schema)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from logbert.errors import InputDataError
+from logbert.parsing.params import SlotSchema, infer_slot_schema, session_signals
+from logbert.parsing.parser import LogParser
+from logbert.pipeline.corpus import Corpus
+from logbert.records import UNK_KEY, KeySequence, SessionSignals
+
+__all__ = ["corpus_signals", "fit_slot_schema", "line_rows"]
+
+
+def line_rows(corpus: Corpus) -> dict[str, tuple[int, ...]]:
+    """Session id -> the rows of ``corpus.lines`` that make the session (raw logs only)."""
+    return {s.session_id: s.rows for s in corpus.line_sessions}
+
+
+def fit_slot_schema(
+    corpus: Corpus, sessions_rows: Sequence[Sequence[int]], parser: LogParser, *, max_categories: int = 20
+) -> SlotSchema:
+    """The slot schema from the lines of the given (training) sessions.
+
+    Raises:
+        InputDataError: a key-sequence corpus (it has no parameter values).
+    """
+    if corpus.kind != "raw":
+        raise InputDataError("a key-sequence file has no parameter values: no slot schema")
+    lines = corpus.lines
+    contents = [lines[i].content for rows in sessions_rows for i in rows]
+    keys = parser.transform(contents)
+    pairs = ((k, parser.parameters(c, k)) for c, k in zip(contents, keys, strict=True) if k != UNK_KEY)
+    return infer_slot_schema(parser.templates_, pairs, max_categories=max_categories)
+
+
+def corpus_signals(
+    corpus: Corpus,
+    sequences: Sequence[KeySequence],
+    rows: Mapping[str, Sequence[int]],
+    parser: LogParser | None,
+    schema: SlotSchema | None,
+) -> list[SessionSignals]:
+    """One :class:`SessionSignals` per sequence (in order), aligned with its ``key_ids``.
+
+    For a key-sequence corpus (no lines), or without a parser or schema, the gaps are NaN (no
+    time), the values empty and ``elapsed`` None: time- and value-aware detectors switch off.
+
+    Raises:
+        InputDataError: a sequence's session is not in ``rows`` or its length differs.
+    """
+    out: list[SessionSignals] = []
+    for seq in sequences:
+        if corpus.kind != "raw" or parser is None or schema is None:
+            n = len(seq.key_ids)
+            out.append(SessionSignals((float("nan"),) * n, ((),) * n, None, seq.session_id))
+            continue
+        session_rows = rows.get(seq.session_id)
+        if session_rows is None or len(session_rows) != len(seq.key_ids):
+            raise InputDataError(f"session {seq.session_id!r}: its lines do not match its keys")
+        lines = [corpus.lines[i] for i in session_rows]
+        out.append(session_signals(lines, seq.key_ids, parser, schema, seq.session_id))
+    return out

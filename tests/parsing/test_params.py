@@ -1,0 +1,268 @@
+"""Typed parameters and time signals (issue 13): slot typing, unit conversion, gaps, session signals,
+the schema in parser states and in ``logbert parse --typed`` outputs."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import logbert.parsing.params as params_module
+from logbert.config import LogBertConfig, ParserConfig, load_config
+from logbert.parsing.params import (
+    SlotSchema,
+    attach_schema,
+    elapsed,
+    infer_slot_schema,
+    parse_number,
+    schema_of,
+    session_signals,
+    time_gaps,
+)
+from logbert.parsing.parser import LogParser
+from logbert.pipeline.corpus import read_corpus
+from logbert.pipeline.parse import parse, slot_schema, write_parse_summary, write_structured
+from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows
+from logbert.pipeline.split import key_sessions
+from logbert.records import UNK_KEY, LogLine
+from tests.conftest import dataset_path
+
+GB = 1024.0**3
+MB = 1024.0**2
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(params_module).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("42", (42.0, None)),
+        ("19.84", (19.84, None)),
+        ("-3", (-3.0, None)),
+        ("20,", (20.0, None)),
+        ("1,024", (1024.0, None)),
+        ("2560MB", (2560.0, ("B", MB, "MB"))),
+        ("0.5s", (0.5, ("s", 1.0, "s"))),
+        ("120ms", (120.0, ("s", 1e-3, "ms"))),
+        ("15GB", (15.0, ("B", GB, "GB"))),
+        ("abc", None),
+        ("3a", None),
+        ("", None),
+        ("1.1.1", None),
+    ],
+)
+def test_parse_number(text: str, expected: object) -> None:
+    assert parse_number(text) == expected
+
+
+def _schema() -> SlotSchema:
+    templates = [
+        "[instance:<*>] Took <*> seconds to spawn the instance on the hypervisor.",  # 0
+        "[instance:<*>] Attempting claim: memory <*> MB, disk <*> GB, vcpus <*> CPU",  # 1
+        '<*> "GET <*> HTTP/<*>" status: <*> len: <*> time: <*>',  # 2
+        "Lifecycle state <*> reached",  # 3
+        "worker pid <*> started",  # 4
+        "no slots here",  # 5
+        "used_ram=<*> waited <*>",  # 6
+    ]
+    uuid = "b9000564-fe1a-409b-b8cc-1e88b294cd1d"
+    rows: list[tuple[int, list[str]]] = []
+    for i in range(40):
+        rows.append((0, [uuid, f"{19 + (i % 5) * 0.3:.2f}"]))
+        rows.append((1, [uuid, "2048", "20", "1"]))
+        rows.append((2, ["10.11.10.1", "/v2/servers/detail", "1.1", "200" if i % 4 else "404", str(1800 + i), "0.25"]))
+        rows.append((3, ["ACTIVE" if i % 2 else "PAUSED"]))
+        rows.append((4, [str(10_000 + 37 * i)]))
+        rows.append((6, [f"{512 + i}MB", f"{100 + i}ms"]))
+    rows.append((0, [uuid]))  # a value count that does not match the template: skipped
+    rows.append((UNK_KEY, ["x"]))  # an unknown template: skipped
+    return infer_slot_schema(templates, rows)
+
+
+def test_slot_kinds_and_units() -> None:
+    schema = _schema()
+    took = schema.slots[0]
+    assert [t.kind for t in took] == ["id", "number"]
+    assert took[1].unit == "s" and took[1].n == 40
+    assert took[1].context.startswith("Took <*> seconds")  # the id slot left out of the context
+    claim = schema.slots[1]
+    assert [(t.kind, t.unit, t.display_unit) for t in claim] == [
+        ("id", None, None),
+        ("number", "B", "MB"),
+        ("number", "B", "GB"),
+        ("number", "count", "CPU"),
+    ]
+    http = schema.slots[2]
+    assert [t.kind for t in http] == ["id", "id", "category", "category", "number", "number"]
+    assert http[3].categories == ("200", "404")  # most frequent first
+    assert (http[4].unit, http[5].unit) == ("B", "s")  # "len:" and "time:" say the unit
+    assert schema.slots[3][0].kind == "category" and set(schema.slots[3][0].categories) == {"ACTIVE", "PAUSED"}
+    assert schema.slots[4][0].kind == "id"  # near-unique large integers: pids
+    assert 5 not in schema.slots
+    assert [(t.unit, t.display_unit) for t in schema.slots[6]] == [("B", "MB"), ("s", "ms")]
+
+
+def test_convert_to_base_units() -> None:
+    schema = _schema()
+    assert schema.convert(0, ["id", "42.13"]) == (None, 42.13)
+    assert schema.convert(1, ["id", "4096", "20.00", "2"]) == (None, 4096 * MB, 20 * GB, 2.0)
+    assert schema.convert(6, ["1GB", "2s"]) == (GB, 2.0)  # a unit written on the value wins
+    assert schema.convert(2, ["ip", "/p", "1.1", "503", "10", "1.5"]) == (None, None, "1.1", "503", 10.0, 1.5)
+    assert schema.convert(0, ["id", "n/a"]) == (None, None)  # not a number: None
+    assert schema.convert(0, ["only one"]) == (None, None)  # wrong count: all None
+    assert schema.convert(5, []) == () and schema.convert(UNK_KEY, ["x"]) == ()
+
+
+def test_quantiles_and_display() -> None:
+    took = _schema().slots[0][1]
+    assert took.quantiles[0] == 19.0 and took.quantiles[-1] == pytest.approx(20.2)
+    lo, hi = took.training_range or (0, 0)
+    assert 19.0 <= lo <= hi <= 20.2
+    assert took.display(42.13) == "42.1 s"
+    disk = _schema().slots[1][2]
+    assert disk.display(20 * GB) == "20 GB"
+    assert _schema().slots[1][3].display(2.0) == "2"
+
+
+def test_schema_json_round_trip_and_parser_state() -> None:
+    schema = _schema()
+    data = json.loads(json.dumps(schema.to_dict(), allow_nan=False))
+    assert SlotSchema.from_dict(data) == schema
+    parser = LogParser(ParserConfig(format="openstack")).fit(["[instance: a] Took 19.84 seconds to spawn"] * 3)
+    state = attach_schema(parser.to_dict(), schema)
+    assert schema_of(json.loads(json.dumps(state))) == schema
+    assert schema_of(parser.to_dict()) is None and schema_of(None) is None
+    restored = LogParser.from_dict(state)  # the extra field does not disturb the parser
+    assert restored.templates_ == parser.templates_
+
+
+def test_time_gaps_and_elapsed() -> None:
+    assert time_gaps([]) == () and elapsed([]) is None
+    assert time_gaps([5.0]) == (0.0,)
+    gaps = time_gaps([10.0, 10.5, 10.25, None, 20.0])
+    assert gaps[:3] == (0.0, 0.5, 0.0)  # a step back in time is clipped to 0
+    assert math.isnan(gaps[3]) and math.isnan(gaps[4])  # unknown time, and the line after it
+    assert math.isnan(time_gaps([None, 1.0])[0]) is True
+    assert elapsed([10.0, None, 13.5]) == 3.5 and elapsed([None, None]) is None
+
+
+NOVA = (
+    "nova-compute.log.1.2017-05-16_13:55:31 2017-05-16 00:00:{s:06.3f} 2931 INFO nova.compute.manager "
+    "[req-3ea4052c-895d-4b64-9e2d-04d64c4d94ab - - - - -] [instance: {uuid}] {msg}"
+)
+
+
+def _nova_log(path: Path, spawn_seconds: list[float]) -> Path:
+    lines = []
+    for i, took in enumerate(spawn_seconds):
+        uuid = f"{i:08d}-fe1a-409b-b8cc-1e88b294cd1d"
+        t0 = i * 0.5
+        lines.append(NOVA.format(s=t0, uuid=uuid, msg="VM Started (Lifecycle Event)"))
+        lines.append(NOVA.format(s=t0 + 0.25, uuid=uuid, msg=f"Took {took:.2f} seconds to spawn the instance"))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_session_signals_from_a_raw_log(tmp_path: Path) -> None:
+    config = load_config(None, {}, preset="openstack")
+    log = _nova_log(tmp_path / "nova.log", [19.5, 20.0, 20.5, 42.0])
+    corpus = read_corpus(log, config, label=0)
+    parser = LogParser(config.parser).fit(ln.content for ln in corpus.lines)
+    (seqs,), _ = key_sessions(corpus, [list(corpus.line_sessions)], parser)
+    rows = line_rows(corpus)
+    schema = fit_slot_schema(corpus, [rows[s.session_id] for s in seqs], parser)
+    signals = corpus_signals(corpus, seqs, rows, parser, schema)
+    assert [len(s) for s in signals] == [len(s.key_ids) for s in seqs] == [2, 2, 2, 2]
+    last = signals[-1]
+    assert last.gaps == (0.0, 0.25) and last.elapsed == 0.25 and last.session_id == seqs[-1].session_id
+    assert last.values == ((None,), (None, 42.0))  # the instance id is an id; the spawn time in s
+    assert last.window(1, 2).values == ((None, 42.0),)
+    # the pure function gives the same for one session's lines
+    lines = [corpus.lines[i] for i in rows[seqs[0].session_id]]
+    assert session_signals(lines, seqs[0].key_ids, parser, schema, seqs[0].session_id) == signals[0]
+    with pytest.raises(ValueError, match="lines"):
+        session_signals(lines, [0], parser, schema)
+
+
+def test_session_signals_without_timestamps() -> None:
+    parser = LogParser(ParserConfig(format="raw")).fit(["took 5 ms", "took 7 ms"])
+    schema = infer_slot_schema(parser.templates_, [(0, ["5"]), (0, ["7"]), (0, ["6"])])
+    lines = [LogLine(1, "took 5 ms"), LogLine(2, "took 900 ms")]
+    sig = session_signals(lines, [0, 0], parser, schema)
+    assert math.isnan(sig.gaps[0]) and sig.elapsed is None
+    assert sig.values == ((0.005,), (0.9,))
+
+
+def test_key_file_corpus_switches_the_signals_off(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_text("1 2 3\n2 3\n")
+    config = load_config(None, {}, preset="keys")
+    corpus = read_corpus(keys, config, label=0, kind="keys")
+    signals = corpus_signals(corpus, corpus.key_sequences, {}, None, None)
+    assert [len(s) for s in signals] == [3, 2]
+    assert all(math.isnan(g) for s in signals for g in s.gaps) and signals[0].elapsed is None
+
+
+# ------------------------------------------------------------------ logbert parse --typed
+def test_typed_structured_output(tmp_path: Path) -> None:
+    config = load_config(None, {}, preset="openstack")
+    log = _nova_log(tmp_path / "nova.log", [19.5, 20.0, 20.5, 42.0])
+    summary = parse(log, config)
+    assert summary.schema is None
+    n = write_structured(summary, config, tmp_path / "rows.jsonl", typed=True)
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert n == len(rows) == 8
+    assert list(rows[0]).index("values") == list(rows[0]).index("parameters") + 1
+    spawn = [r for r in rows if r["content"].startswith("[instance") and "Took" in r["content"]]
+    assert [r["values"][1] for r in spawn] == [19.5, 20.0, 20.5, 42.0]
+    assert all(r["values"][0] is None for r in spawn)  # the instance id
+    assert write_structured(summary, config, tmp_path / "rows.csv", typed=True) == 8
+    with (tmp_path / "rows.csv").open() as f:
+        csv_rows = list(csv.DictReader(f))
+    assert [json.loads(r["values"]) for r in csv_rows] == [r["values"] for r in rows]
+    write_parse_summary(summary, tmp_path / "summary.json")
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert SlotSchema.from_dict(written["slot_schema"]) == summary.schema
+    # untyped: the rows as before, no values column, no schema in the summary
+    write_structured(summary, config, tmp_path / "plain.jsonl")
+    assert "values" not in json.loads((tmp_path / "plain.jsonl").read_text().splitlines()[0])
+
+
+def test_typed_parquet(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    config = load_config(None, {}, preset="openstack")
+    summary = parse(_nova_log(tmp_path / "nova.log", [19.5, 20.0]), config)
+    assert write_structured(summary, config, tmp_path / "rows.parquet", typed=True) == 4
+    table = pq.read_table(tmp_path / "rows.parquet").to_pylist()
+    assert [json.loads(r["values"]) for r in table][1] == [None, 19.5]
+
+
+def test_slot_schema_sample_stops_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = LogBertConfig(parser=ParserConfig(format="raw"))
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(f"took {i % 7} ms" for i in range(500)) + "\n")
+    summary = parse(log, config)
+    schema = slot_schema(summary, sample=20)
+    assert schema.slots[0][0].n == 20 and summary.schema is schema
+
+
+def test_real_openstack_slots() -> None:
+    path = dataset_path("openstack/deeplog_openstack/openstack_normal1.instance_lines.log")
+    config = load_config(None, {}, preset="openstack")
+    summary = parse(path, config)
+    schema = slot_schema(summary)
+    templates = summary.templates
+    took_build = next(k for k, t in enumerate(templates) if "seconds to build instance" in t)
+    slot = schema.slots[took_build][1]
+    assert slot.kind == "number" and slot.unit == "s"
+    lo, hi = slot.training_range or (0.0, 0.0)
+    assert 15.0 < lo < hi < 25.0  # normal1 builds take about 20 s
+    claim = next(k for k, t in enumerate(templates) if t.endswith("vcpus <*> CPU"))
+    assert [t.unit for t in schema.slots[claim][1:]] == ["B", "B", "count"]
+    assert schema.slots[claim][2].display(schema.slots[claim][2].quantiles[4]) == "20 GB"
