@@ -50,7 +50,9 @@ ALLOWED: dict[str, set[str]] = {
     "streaming": {"windowing"},
     "service": {"streaming", "__init__"},
     "bench": {"baselines", "datasets", "evaluation", "pipeline"},
-    "cli": {"api", "evaluation", "service", "streaming", "bench", "__init__"},
+    # queue-fed replicas: the engine per partition, the alert store, the session rule
+    "queue": {"streaming", "service", "windowing"},
+    "cli": {"api", "evaluation", "service", "streaming", "bench", "queue", "__init__"},
 }
 
 

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from logbert.cli import bench, pipeline, serve
+from logbert.cli import bench, pipeline, serve, worker
 from logbert.cli._common import setup_logging
 
 app = typer.Typer(help="LogBERT log anomaly detection: parse, train, evaluate, score, serve.", no_args_is_help=True)
@@ -26,6 +26,7 @@ def version() -> None:
 pipeline.register(app)
 serve.register(app)
 bench.register(app)
+worker.register(app)
 
 
 #: The app-wide options, accepted anywhere on the command line (Click only takes them before the command).

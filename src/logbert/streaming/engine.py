@@ -385,6 +385,10 @@ class StreamEngine:
         """End one session now (its buffered keys are scored); False when it is not open."""
         return self._submit_closed([session_id], "closed") == 1
 
+    def close_sessions(self, keys: Sequence[str], reason: EmitReason = "closed") -> int:
+        """End these sessions now (a queue's close events); returns how many were open."""
+        return self._submit_closed(keys, reason)
+
     def close_all(self, reason: EmitReason = "closed") -> int:
         """End every open session; returns how many were open."""
         with self._lock:

@@ -1,0 +1,37 @@
+"""Queue-fed scoring beyond one machine: NATS JetStream partitions, a consumer group, PostgreSQL.
+
+* :mod:`~logbert.queue.partitions`: a line's partition (stable hash of its session id).
+* :mod:`~logbert.queue.ship`: the producer (``logbert ship``).
+* :mod:`~logbert.queue.group`: partition ownership by leases in a JetStream KV bucket.
+* :mod:`~logbert.queue.checkpoints`: committed positions and engine states in PostgreSQL.
+* :mod:`~logbert.queue.replica`: a replica (``logbert worker``): one streaming engine per owned partition.
+
+docs/scaling.md tells the whole story, and how a Kafka source maps onto it. Needs the ``queue``
+extra (nats-py) and the ``postgres`` extra; nothing here is imported unless it is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from logbert.config import config_from_dict
+from logbert.errors import LogBertError
+
+
+def artifact_window_pattern(artifact: str | Path) -> re.Pattern[str] | None:
+    """The session-id regex of an artifact's config (None: its windows are not sessions).
+
+    Reads only ``config.json``: a producer needs the session rule, not the model.
+    """
+    from logbert.windowing.windows import session_id_pattern
+
+    path = Path(artifact) / "config.json"
+    try:
+        config = config_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise LogBertError(f"cannot read the session rule from {path}: {exc}") from None
+    if config.window.mode != "session":
+        return None
+    return session_id_pattern(config.window)

@@ -1,0 +1,106 @@
+"""The queue's pieces on their own: partitioning, the per-partition scorer, fencing, the producer's counts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from logbert.queue.group import assignment
+from logbert.queue.partitions import Partitioner, decode_lines, encode_lines, partition_of
+from logbert.queue.replica import PartitionScorer, ScorerLocks
+
+from ..streaming.fakes import FakeDetector
+from .conftest import NatsServer, unique
+
+
+def test_partitions_are_stable_across_processes_and_spread() -> None:
+    assert partition_of("blk_-1608999687919862906", 12) == 11  # CRC-32: the same on every machine
+    counts = [0] * 6
+    for i in range(6000):
+        counts[partition_of(f"vm-{i}", 6)] += 1
+    assert min(counts) > 800
+
+
+def test_a_line_naming_two_sessions_goes_to_both_partitions_and_each_keeps_its_own() -> None:
+    n = 8
+    a, b = next(
+        (f"vm-{i}", f"vm-{j}")
+        for i in range(50)
+        for j in range(50)
+        if partition_of(f"vm-{i}", n) != partition_of(f"vm-{j}", n)
+    )
+    part = Partitioner(n, re.compile(r"(vm-\d+)"))
+    targets, n_ids = part.partitions(f"k1 from {a} to {b}", "src")
+    assert n_ids == 2 and set(targets) == {partition_of(a, n), partition_of(b, n)}
+    assert part.partitions("k1 no session here", "src") == ((partition_of("src", n),), 0)
+    detector = FakeDetector()
+    for sid in (a, b):
+        scorer = PartitionScorer(detector, partition_of(sid, n), n, ScorerLocks())
+        [parsed], _ = scorer.parse_lines([f"k1 from {a} to {b}"])
+        assert not isinstance(parsed, str) and parsed.session_ids == (sid,)
+
+
+def test_lines_survive_the_wire() -> None:
+    lines = [b"a", b"", b"\xff\xfe binary", b"last"]
+    assert decode_lines(encode_lines(lines), 4) == lines
+    assert decode_lines(encode_lines([b""]), 1) == [b""]
+    with pytest.raises(ValueError):
+        decode_lines(b"a\nb", 3)
+
+
+def test_assignment_is_balanced_and_the_same_for_everyone() -> None:
+    got = assignment(["member.r2", "member.r1", "member.r3"], 7)
+    assert got == assignment(["member.r3", "member.r1", "member.r2"], 7)
+    owned = [list(got.values()).count(m) for m in ("member.r1", "member.r2", "member.r3")]
+    assert sorted(owned) == [2, 2, 3]
+    assert assignment([], 4) == {}
+
+
+def test_a_stale_owner_is_fenced(pg_url: str) -> None:
+    from logbert.queue.checkpoints import CheckpointStore, Fenced
+
+    store = CheckpointStore(pg_url, "S")
+    assert store.claim(0, epoch=5, owner="old") is None
+    store.save(0, 5, {"next_seq": 10, "outstanding": [], "router": {"buffers": [{"key": "x"}]}})
+    assert store.claim(0, epoch=9, owner="new") == {
+        "next_seq": 10,
+        "outstanding": [],
+        "router": {"buffers": [{"key": "x"}]},
+    }
+    with pytest.raises(Fenced):
+        store.save(0, 5, {"next_seq": 12, "outstanding": []})  # the old owner wakes up: refused
+    with pytest.raises(Fenced):
+        store.claim(0, epoch=7, owner="older")
+    assert store.positions() == {0: (10, 0, 1)}
+    store.close()
+
+
+def test_ship_counts_every_line_and_loses_none(nats_server: NatsServer) -> None:
+    from logbert.queue.broker import connect
+    from logbert.queue.ship import ShipOptions, ship
+
+    lines = [b"k1 vm-1 start", b"", b"k2 vm-2 \xff", b"k3 nobody", b"k4 vm-1 and vm-2", b"k5 vm-1 end"]
+    stream, prefix = unique("S"), unique("p") + ".lines"
+    options = ShipOptions(nats_url=nats_server.url, stream=stream, subject_prefix=prefix, partitions=4,
+                          source="t", batch_lines=2, end_sessions=True)  # fmt: skip
+    report = asyncio.run(ship(iter(lines), options, re.compile(r"(vm-\d+)")))
+    assert (report.lines, report.empty, report.not_utf8, report.without_session) == (6, 1, 1, 2)
+    two = partition_of("vm-1", 4) != partition_of("vm-2", 4)
+    assert report.multi_partition == int(two) and report.shipped == 6 + int(two)
+
+    async def read_back() -> list[bytes]:
+        nc = await connect(nats_server.url)
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(f"{prefix}.*", durable=None, stream=stream)
+        msgs = await sub.fetch(100, timeout=2)
+        await nc.close()
+        got = []
+        for m in msgs:
+            if m.headers.get("logbert-control") is None:
+                got += decode_lines(m.data, int(m.headers["logbert-lines"]))
+        return got
+
+    got = asyncio.run(read_back())
+    assert sorted(got) == sorted(lines + ([b"k4 vm-1 and vm-2"] if two else []))
