@@ -74,6 +74,20 @@ def serve(
         "--public-docs/--no-public-docs",
         help="with an API key, serve /docs and /openapi.json without it (env LOGBERT_PUBLIC_DOCS)",
     ),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        envvar="LOGBERT_SOURCE",
+        help="also consume this NATS queue as one replica of --group (as `logbert worker`; needs a "
+        "postgresql:// --alerts-db)",
+    ),
+    replica_id: str | None = typer.Option(
+        None, "--replica-id", envvar="LOGBERT_REPLICA_ID", help="with --source: this replica's name (default host-pid)"
+    ),
+    group: str = typer.Option("logbert", "--group", help="with --source: the consumer group"),
+    partitions: int | None = typer.Option(
+        None, "--partitions", help="with --source: create the stream with this many partitions if it is missing"
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="log every HTTP request"),
 ) -> None:
@@ -82,7 +96,7 @@ def serve(
 
     import uvicorn
 
-    from logbert.service.app import check_alert_store, create_app, load_artifact
+    from logbert.service.app import Companion, check_alert_store, create_app, load_artifact
     from logbert.service.settings import Settings
 
     if api_key is not None and api_key_file is not None:
@@ -118,10 +132,18 @@ def serve(
     if not artifact.is_dir():
         typer.echo(f"error: artifact directory not found: {artifact}", err=True)
         raise typer.Exit(code=1)
+    if source is not None and not isinstance(settings.alerts_db, str):
+        typer.echo("error: --source needs a postgresql:// --alerts-db (alerts and positions are shared)", err=True)
+        raise typer.Exit(code=1)
+    companions: list[Companion] = []
     try:  # the alert store must belong to this artifact, and the artifact must load: say so now, not in a
         # start-up traceback
         check_alert_store(settings)
         detector = load_artifact(settings)
+        if source is not None:
+            from logbert.cli.worker import queue_consumer
+
+            companions.append(queue_consumer(settings, source, replica_id, group, partitions))
     except LogBertError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
@@ -137,7 +159,7 @@ def serve(
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(
-        create_app(settings, detector=detector),
+        create_app(settings, detector=detector, companions=companions),
         host=settings.host,
         port=settings.port,
         log_level=log_level,

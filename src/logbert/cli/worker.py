@@ -13,7 +13,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import typer
 
@@ -21,12 +21,38 @@ from logbert.cli._common import err_console
 from logbert.errors import LogBertError
 from logbert.streaming import StreamLimits
 
+if TYPE_CHECKING:
+    from logbert.queue.companion import QueueConsumer
+    from logbert.service.settings import Settings
+
 _NATS_HELP = "NATS server URL, e.g. nats://nats:4222"
 
 
 def _artifact_tag(artifact: Path) -> str | None:
     meta = artifact / "meta.json"
     return hashlib.sha256(meta.read_bytes()).hexdigest() if meta.is_file() else None
+
+
+def queue_consumer(
+    settings: Settings, source: str, replica_id: str | None, group: str, partitions: int | None
+) -> QueueConsumer:
+    """``serve --source``: a replica of ``group`` inside the service, on its own copy of the artifact
+    (the service's engine uses the other: a scorer serves one engine's parse and score calls)."""
+    from logbert import api
+    from logbert.queue.companion import QueueConsumer
+    from logbert.queue.replica import ReplicaOptions
+
+    assert settings.artifact is not None and isinstance(settings.alerts_db, str)
+    scorer = api.load_detector(settings.artifact, need_parser=True)
+    scorer.use_threshold(settings.threshold, settings.target_fpr)
+    options = ReplicaOptions(
+        nats_url=source,
+        replica_id=replica_id or f"{socket.gethostname()}-{os.getpid()}",
+        group=group,
+        partitions=partitions,
+        idle_timeout_s=settings.limits.idle_timeout_s,
+    )
+    return QueueConsumer(scorer, settings.alerts_db, options, settings.limits, _artifact_tag(settings.artifact))
 
 
 def worker(

@@ -14,9 +14,10 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logbert.errors import LogBertError, UnknownArtifact
@@ -225,14 +227,36 @@ def load_artifact(settings: Settings) -> Scorer:
     return detector
 
 
-def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
+class Companion(Protocol):
+    """Work that lives as long as the service and writes to its alert store: a queue consumer
+    (``logbert serve --source``, built in ``logbert.cli.serve``; the service cannot import the queue
+    package, which imports it). Started once the store is ready; ``stop`` is set at shutdown, before
+    the store closes; its Prometheus ``registry`` (or None) joins ``/metrics``."""
+
+    registry: CollectorRegistry | None
+
+    async def run(self, alert_store: AlertStore, stop: asyncio.Event) -> None: ...
+
+
+def create_app(
+    settings: Settings, detector: Scorer | None = None, companions: Sequence[Companion] = ()
+) -> FastAPI:
     """Build the service.
 
     Args:
         settings: service settings (artifact path, limits, storage).
         detector: an already loaded detector (or a test's fake); None = load ``settings.artifact``
             at start-up.
+        companions: work that runs beside the service on its event loop (see :class:`Companion`).
+            One that fails leaves the service up, its error in the log and ``/health/ready`` 503.
     """
+
+    async def run_companion(companion: Companion, alert_store: AlertStore, stop: asyncio.Event) -> None:
+        try:
+            await companion.run(alert_store, stop)
+        except Exception as exc:  # said in the log and by /health/ready, never silent
+            logger.exception("%s failed", type(companion).__name__)
+            app.state.companion_error = f"{type(companion).__name__} failed: {exc}"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -243,6 +267,8 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
         app.state.store = store
         app.state.phase = "ready"
         reaper = asyncio.create_task(_reap_idle(store, settings.idle_check_interval_s, settings.checkpoint_interval_s))
+        stop_companions = asyncio.Event()
+        running = [asyncio.create_task(run_companion(c, alert_store, stop_companions)) for c in companions]
         base = f"http://{settings.host}:{settings.port}"
         logger.info(
             "logbert service ready: dashboard %s/dashboard/, API docs %s/docs, metrics %s/metrics (alerts in %s)",
@@ -255,6 +281,8 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
             yield
         finally:
             app.state.phase = "stopping"
+            stop_companions.set()  # a queue consumer commits and hands its partitions over while the store is open
+            await asyncio.gather(*running)
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
@@ -274,6 +302,8 @@ def create_app(settings: Settings, detector: Scorer | None = None) -> FastAPI:
     app.state.phase = "loading"
     app.state.store = None
     app.state.metrics = ServiceMetrics(lambda: _stats(app))
+    app.state.extra_registries = [c.registry for c in companions if c.registry is not None]
+    app.state.companion_error = None
     app.add_exception_handler(LogBertError, logbert_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     for module in (ingest, score, sessions, alerts, incidents, info, health, metrics):

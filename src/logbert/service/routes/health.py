@@ -22,6 +22,9 @@ def ready(request: Request) -> Health | JSONResponse:
     phase: str = request.app.state.phase
     store = request.app.state.store
     unsaved = 0 if store is None else store.alerts.n_unsaved
+    failed = getattr(request.app.state, "companion_error", None)
+    if phase == "ready" and failed:
+        return JSONResponse(Health(status="ok", ready=False, detail=failed).model_dump(), status_code=503)
     if phase == "ready" and unsaved:
         detail = f"{unsaved} alerts could not be stored yet (database locked or disk full); retrying"
         return JSONResponse(Health(status="ok", ready=False, detail=detail).model_dump(), status_code=503)

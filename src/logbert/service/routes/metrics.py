@@ -12,5 +12,6 @@ router = APIRouter(tags=["metrics"], dependencies=[Depends(require_api_key)])
 
 @router.get("/metrics", response_class=Response)
 def metrics(request: Request) -> Response:
-    """Prometheus text format."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format (the service's metrics, then a queue consumer's, when it runs one)."""
+    registries = [request.app.state.metrics.registry, *getattr(request.app.state, "extra_registries", ())]
+    return Response(b"".join(generate_latest(r) for r in registries), media_type=CONTENT_TYPE_LATEST)
