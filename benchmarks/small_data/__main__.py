@@ -18,6 +18,15 @@ seed picks the N sessions, the split and the weights):
 * ``split_min_steps`` (``--variants``; not in the default run): the split with ``min_steps`` and the
   unseen-key rule, to tell the effect of cross-fitting from that of longer training.
 
+Baselines (``--detectors``, e.g. ``new_event,count_nearest,deeplog_paper``) get the same sessions, the same
+split and the same threshold machinery (:func:`logbert.pipeline.fit.calibrate_detector`: cross-fit where
+``after`` cross-fits, else split), so every row of a size is comparable. ``all`` = every normal session but
+the test reserve (at most 2,000, and at most half of them).
+
+Every (dataset, size, seed, detector) is cached as one JSON file in ``<out>/cache`` the moment it ends: a
+rerun skips what is there, and ``--table-only`` writes the table and the plot
+(``f1_vs_size.png``: F1 at the automatic threshold against training-set size) from whatever is cached.
+
 Reported: F1, precision, recall, realised false-positive rate on the normal test sessions, AUROC,
 mean +- sample std over the seeds. One torch thread.
 """
@@ -38,29 +47,51 @@ import torch
 from benchmarks._report import header
 
 from logbert.bench.datasets import BenchData, builtin_datasets, load_dataset
+from logbert.bench.detectors import detector_specs
 from logbert.config import LogBertConfig
 from logbert.evaluation.metrics import evaluation_report
 from logbert.pipeline.calibrate import choose_threshold, resolve_calibration
 from logbert.pipeline.corpus import LineSession
 from logbert.pipeline.estimator import LogBertDetector
-from logbert.pipeline.fit import fit_sessions, rekey_normal_sessions
+from logbert.pipeline.fit import calibrate_detector, fit_sessions, rekey_normal_sessions
 from logbert.pipeline.sessions import session_scores, session_windows, unseen_key_sessions
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
+from logbert.records import KeySequence
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = (ROOT / ".." / "shared" / "datasets").resolve()
-DATASETS = ("devstack", "hdfs_2pct")
+DATASETS = ("devstack", "hdfs_2pct", "hdfs_deeplog_keys")
 VARIANTS = ("before", "after", "split_min_steps")
+BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
 METRICS = ("f1", "precision", "recall", "fpr", "auroc", "threshold", "train_s")
 
 
-def _split(data: BenchData, config: LogBertConfig, n: int, seed: int) -> tuple[KeyedSplit, list[LineSession]]:
-    """``n`` normal sessions split and keyed as ``logbert train`` does; the test sessions as line sessions."""
+def n_all(data: BenchData) -> int:
+    """``all``: every normal session but the test reserve (at most MAX_TEST_NORMAL, at most half)."""
+    n_normal = sum(s.label != 1 for s in data.corpus.units)
+    return n_normal - min(MAX_TEST_NORMAL, n_normal // 2)
+
+
+def _split(
+    data: BenchData, config: LogBertConfig, n: int, seed: int
+) -> tuple[KeyedSplit, list[LineSession] | list[KeySequence]]:
+    """``n`` normal sessions split and keyed as ``logbert train`` does; the test sessions as read."""
+    if data.corpus.kind == "keys":  # key files: nothing to parse
+        units = list(data.corpus.key_sequences)
+        normal_keys = [s for s in units if s.label != 1]
+        rng = random.Random(seed)
+        chosen_ids = {normal_keys[i].session_id for i in rng.sample(range(len(normal_keys)), min(n, n_all(data)))}
+        others = [s for s in normal_keys if s.session_id not in chosen_ids]
+        test_keys = rng.sample(others, min(MAX_TEST_NORMAL, len(others))) + [s for s in units if s.label == 1]
+        sub_keys = replace(data.corpus, key_sequences=tuple(s for s in normal_keys if s.session_id in chosen_ids))
+        cfg = config.with_overrides({"train.test_fraction": 0.0})
+        split_k = split_and_key(sub_keys, cfg, seed=seed, what=data.spec.name)
+        return KeyedSplit(split_k.train, split_k.val, test_keys, split_k.chronological, None, 0), test_keys
     sessions = list(data.corpus.line_sessions)
     normal = [s for s in sessions if s.label != 1]
     rng = random.Random(seed)
-    chosen = rng.sample(range(len(normal)), n)
+    chosen = rng.sample(range(len(normal)), min(n, n_all(data)))
     picked = {normal[i].session_id for i in chosen}
     rest = [s for s in normal if s.session_id not in picked]
     test = rng.sample(rest, min(MAX_TEST_NORMAL, len(rest))) + [s for s in sessions if s.label == 1]
@@ -128,6 +159,42 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
     }
 
 
+def run_baseline(name: str, data: BenchData, n: int, seed: int, threads: int) -> dict[str, Any]:
+    """A baseline on the sessions, split and calibration scheme of the ``after`` variant."""
+    config = data.config.with_overrides({"train.num_threads": threads, "train.seed": seed})
+    split, _ = _split(data, config, n, seed)
+    scheme = resolve_calibration(config.scoring, len(split.train) + len(split.val), len(split.val))
+    if scheme == "cross_fit":
+        split = rekey_normal_sessions(data.corpus, split, config)
+    spec = detector_specs()[name]
+    started = time.perf_counter()
+    detector, record = calibrate_detector(
+        lambda: spec.build(config, seed), split.train, split.val, config, scheme=scheme, unit=spec.unit
+    )
+    train_s = time.perf_counter() - started
+    scores = session_scores(detector, split.test, config.window, spec.unit)
+    y = np.array([s.label for s in split.test], dtype=np.int64)
+    rep = evaluation_report(y, scores, record.threshold)
+    n_test_normal = int((y != 1).sum())
+    return {
+        "variant": name,
+        "dataset": data.spec.name,
+        "n_sessions": n,
+        "seed": seed,
+        "scheme": scheme,
+        "n_train": len(split.train),
+        "n_val": len(split.val),
+        "n_test_normal": n_test_normal,
+        "n_test_abnormal": len(split.test) - n_test_normal,
+        "train_s": round(train_s, 1),
+        **{k: float(rep[k]) for k in ("f1", "precision", "recall", "fpr", "auroc")},
+        "threshold": record.threshold,
+        "n_calibration": record.n,
+        "n_unseen": record.n_unseen,
+        "basis": record.describe(),
+    }
+
+
 def _mean_std(values: list[float]) -> str:
     a = np.asarray(values, dtype=np.float64)
     a = a[np.isfinite(a)]
@@ -137,82 +204,162 @@ def _mean_std(values: list[float]) -> str:
     return f"{a.mean():.3f} ± {std:.3f}"
 
 
+ORDER = (*VARIANTS, *BASELINES)
+ALL = 10**9  # the size "all" in the cache and the table
+
+
+def _size(n: int) -> str:
+    return "all" if n == ALL else str(n)
+
+
 def table(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| dataset | N normal | variant | calibration | F1 | precision | recall | FPR (normal test) | AUROC "
+        "| dataset | N normal | detector | calibration | seeds | F1 | precision | recall | FPR (normal test) | AUROC "
         "| threshold | left out (unseen keys) | train s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = sorted(
         {(r["dataset"], r["n_sessions"], r["variant"]) for r in runs},
-        key=lambda k: (DATASETS.index(k[0]) if k[0] in DATASETS else 99, k[1], VARIANTS.index(k[2])),
+        key=lambda k: (DATASETS.index(k[0]) if k[0] in DATASETS else 99, k[1], ORDER.index(k[2])),
     )
     for dataset, n, variant in keys:
-        rs = [r for r in runs if (r["dataset"], r["n_sessions"], r["variant"]) == (dataset, n, variant)]
+        rs = sorted(
+            (r for r in runs if (r["dataset"], r["n_sessions"], r["variant"]) == (dataset, n, variant)),
+            key=lambda r: r["seed"],
+        )
         cells = [_mean_std([r[m] for r in rs]) for m in ("f1", "precision", "recall", "fpr", "auroc", "threshold")]
         schemes = "/".join(sorted({r["scheme"] for r in rs}))
         unseen = "/".join(str(r["n_unseen"]) for r in rs)
+        seeds = ",".join(str(r["seed"]) for r in rs)
         train_s = f"{np.mean([r['train_s'] for r in rs]):.0f}"
-        lines.append(f"| {dataset} | {n} | {variant} | {schemes} | {' | '.join(cells)} | {unseen} | {train_s} |")
+        size = _size(n) if n != ALL else f"all ({rs[0]['n_train'] + rs[0]['n_val']})"
+        lines.append(
+            f"| {dataset} | {size} | {variant} | {schemes} | {seeds} | {' | '.join(cells)} | {unseen} | {train_s} |"
+        )
     return lines
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    """F1 at the automatic threshold against training-set size, one panel per dataset (mean +- std)."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = [d for d in DATASETS if any(r["dataset"] == d for r in runs)]
+    if not datasets:
+        return
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for variant in ORDER:
+            rs = [r for r in runs if r["dataset"] == dataset and r["variant"] == variant]
+            if not rs:
+                continue
+            xs = sorted({r["n_train"] + r["n_val"] for r in rs})
+            by_n = {x: [r["f1"] for r in rs if r["n_train"] + r["n_val"] == x] for x in xs}
+            mean = [float(np.mean(by_n[x])) for x in xs]
+            std = [float(np.std(by_n[x], ddof=1)) if len(by_n[x]) > 1 else 0.0 for x in xs]
+            label = "logbert" if variant == "after" else f"logbert ({variant})" if variant in VARIANTS else variant
+            color = f"C{ORDER.index(variant)}"  # one colour per detector in every panel
+            ax.errorbar(xs, mean, yerr=std, marker="o", capsize=3, label=label, color=color)
+        ax.set_xscale("log")
+        ticks = sorted({r["n_train"] + r["n_val"] for r in runs if r["dataset"] == dataset})
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([str(t) for t in ticks]))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("normal training sessions (train + validation)")
+        ax.set_ylabel("F1 at the automatic threshold")
+        ax.set_title(dataset)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _cache_file(out: Path, dataset: str, n: int, seed: int, detector: str) -> Path:
+    return out / "cache" / f"{dataset}__{_size(n)}__{seed}__{detector}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.small_data", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "small_data")
     parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--sizes", default="25,50")
+    parser.add_argument("--sizes", default="25,50,100,500,all")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--variants", default="before,after")
+    parser.add_argument("--variants", default="after", help=f"LogBERT variants: {', '.join(VARIANTS)}")
+    parser.add_argument("--detectors", default=",".join(BASELINES), help="baselines beside LogBERT ('' = none)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--table-only", action="store_true", help="write the table and plot from the cache")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     specs = builtin_datasets(DATA)
-    sizes = [int(x) for x in args.sizes.split(",")]
+    sizes = [ALL if x == "all" else int(x) for x in args.sizes.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
     variants = [v for v in args.variants.split(",") if v]
-    unknown = [v for v in variants if v not in VARIANTS]
+    baselines = [b for b in args.detectors.split(",") if b]
+    unknown = [v for v in variants if v not in VARIANTS] + [b for b in baselines if b not in BASELINES]
     if unknown:
-        parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+        parser.error(f"unknown variant(s)/detector(s) {unknown}; choose from {', '.join(ORDER)}")
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    runs: list[dict[str, Any]] = []
-    for name in args.datasets.split(","):
-        data = load_dataset(specs[name])
-        for n in sizes:
-            for seed in seeds:
-                for variant in variants:
-                    run = run_one(variant, data, n, seed, args.threads)
-                    runs.append(run)
-                    print(
-                        f"{name} N={n} seed {seed} {variant} ({run['scheme']}): F1 {run['f1']:.3f} "
-                        f"FPR {run['fpr']:.3f} AUROC {run['auroc']:.3f} threshold {run['threshold']:.3f} "
-                        f"unseen {run['n_unseen']} train {run['train_s']:.0f}s",
-                        flush=True,
-                    )
+    if not args.table_only:
+        for name in args.datasets.split(","):
+            if specs[name].missing_files():
+                print(f"skipping {name}: its files are not in {DATA}", file=sys.stderr)
+                continue
+            data = load_dataset(specs[name])
+            for n in sizes:
+                for seed in seeds:
+                    for detector in [*variants, *baselines]:
+                        path = _cache_file(args.out, name, n, seed, detector)
+                        if path.is_file():
+                            continue
+                        size = n_all(data) if n == ALL else n
+                        if detector in VARIANTS:
+                            run = run_one(detector, data, size, seed, args.threads)
+                        else:
+                            run = run_baseline(detector, data, size, seed, args.threads)
+                        run["n_sessions"] = n
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
+                        print(
+                            f"{name} N={_size(n)} seed {seed} {detector} ({run['scheme']}): F1 {run['f1']:.3f} "
+                            f"FPR {run['fpr']:.3f} AUROC {run['auroc']:.3f} threshold {run['threshold']:.3f} "
+                            f"unseen {run['n_unseen']} train {run['train_s']:.0f}s",
+                            flush=True,
+                        )
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((args.out / "cache").glob("*.json"))]
     seconds = time.perf_counter() - started
-    (args.out / "results.json").write_text(json.dumps({"seconds": round(seconds), "runs": runs}, indent=2) + "\n")
+    (args.out / "results.json").write_text(json.dumps({"runs": runs}, indent=2) + "\n", encoding="utf-8")
+    plot(runs, args.out / "f1_vs_size.png")
     md = header(
-        "Issue 9: the stored threshold on small training sets, before vs after",
+        "Issue 9: the stored threshold on small training sets, every detector, 25 sessions to all",
         "benchmarks.small_data",
         argv,
-        f"{args.threads} torch thread(s), run with nice -n 10 on a shared machine",
+        f"{args.threads} torch thread(s), run with nice on a shared machine",
     )
     md += [
         "",
-        f"Total {seconds / 60:.1f} min. N = normal sessions given to training + validation (split "
-        f"{1 - LogBertConfig().train.val_fraction:.0%} / {LogBertConfig().train.val_fraction:.0%}); test = every "
-        f"other normal session (at most {MAX_TEST_NORMAL}, seeded) and every anomalous one, at the threshold "
-        "training stored. Mean ± sample std over seeds "
-        f"{', '.join(map(str, seeds))}. 'left out' = normal calibration sessions with a key their scoring model "
-        "never trained on, per seed (before: counted, but they still set the threshold).",
+        f"{len(runs)} cached cells (this invocation {seconds / 60:.1f} min). N = normal sessions given to training + "
+        f"validation (split {1 - LogBertConfig().train.val_fraction:.0%} / {LogBertConfig().train.val_fraction:.0%}); "
+        f"test = every other normal session (at most {MAX_TEST_NORMAL}, seeded) and every anomalous one, at the "
+        "threshold training stored. Mean ± sample std over the seeds listed per row (a row with fewer than 3 seeds "
+        "is a partial result). 'left out' = normal calibration sessions with a key their scoring model never "
+        "trained on, per seed (before: counted, but they still set the threshold).",
         "",
         *table(runs),
         "",
-        "Variants: **before** = pre-issue-9 `logbert train` (split calibration, 30 epochs with early stopping, "
-        "`min_steps` 0, every validation session in the quantile); **after** = the new defaults "
-        "(`scoring.calibration = auto` → 5-fold cross-fit here, `train.min_steps = 300`, unseen-key sessions "
-        "left out); **split_min_steps** = split calibration with the new training and unseen-key rule.",
+        "LogBERT variants: **before** = pre-issue-9 `logbert train` (split calibration, 30 epochs with early "
+        "stopping, `min_steps` 0, every validation session in the quantile); **after** = the current defaults of "
+        "the dataset's preset (`scoring.calibration = auto` → 5-fold cross-fit below 2,000 sessions when the "
+        "validation split is too small, `train.min_steps = 300`, unseen-key sessions left out); "
+        "**split_min_steps** = split calibration with the new training and unseen-key rule. Baselines: fitted and "
+        "calibrated by `logbert.pipeline.fit.calibrate_detector` with the scheme **after** uses.",
+        "",
+        "![F1 against training-set size](f1_vs_size.png)",
     ]
     (args.out / "results.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     print(f"wrote {args.out / 'results.md'} in {seconds / 60:.1f} min")

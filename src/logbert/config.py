@@ -40,7 +40,10 @@ MaskStrategy = Literal["strided", "seeded"]
 #: dist: squared distance of the DIST embedding to the training centre (VHM).
 #: max_nll: the largest surprise of any masked key (one impossible key, e.g. a session that ends too soon, is
 #: not averaged away by the normal keys around it).
-ScoreKind = Literal["miss_ratio", "mean_nll", "max_nll", "dist"]
+#: max_mean_nll: max_nll + mean_nll. One impossible key still decides (max), but a session whose keys are *all*
+#: somewhat surprising (one that stops after two of its twenty keys) adds up its surprise and passes a normal
+#: session with a single rare key, which max_nll alone cannot tell apart (issue 9, benchmarks/session_signal).
+ScoreKind = Literal["miss_ratio", "mean_nll", "max_nll", "max_mean_nll", "dist"]
 #: normal_quantile: a quantile of normal calibration scores (needs no labels).
 #: pot: the same target rate from a generalized Pareto fit of the upper tail of those scores (peaks over
 #: threshold); reaches rates below 1/n that the plain quantile cannot.
@@ -177,6 +180,11 @@ class TrainConfig(_Frozen):
     # (logbert.training.trainer.passes_per_epoch); 0 = epochs alone decide
     min_steps: int = Field(300, ge=0)
     warmup_fraction: float = Field(0.1, ge=0, lt=1)  # share of steps with linear warm-up, then cosine decay
+    # share of training rows cut after a random key, the next key (or the session-end key) masked in place of
+    # the rest: a masked last position must then be read from the keys before it, not off where the row ends
+    # (logbert.training.cuts). With window.session_bounds this is what makes a session that stops early score as
+    # a surprising end. 0 = off (artifacts and configs from before this setting).
+    cut_ratio: float = Field(0.0, ge=0.0, le=1.0)
     patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
     val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal sessions held out for early stopping + threshold
     test_fraction: float = Field(0.2, ge=0, lt=1)  # share of normal sessions held back for evaluation (0 = none)

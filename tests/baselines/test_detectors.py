@@ -122,3 +122,18 @@ def test_deeplog_leaves_the_global_rng_alone() -> None:
 def test_deeplog_top_g_covering_every_key_never_misses_a_known_key() -> None:
     det = DeepLogDetector(epochs=1, hidden_size=4, n_layers=1, embedding_dim=2, top_g=3).fit([[1, 2, 3]])
     np.testing.assert_array_equal(det.decision_function([[3, 2, 1], [3, 2, 7]]), [0.0, 1 / 3])
+
+
+def test_deeplog_paper_protocol_counts_misses_and_a_too_short_session_always_misses() -> None:
+    pattern = [0, 1, 2, 3, 4] * 4
+    kw = {"history_size": 4, "top_g": 1, "embedding_dim": 8, "hidden_size": 16, "n_layers": 1, "epochs": 40}
+    det = DeepLogDetector(**kw, lr=0.02, seed=0, protocol="paper").fit([pattern] * 10 + [[0, 1]])  # type: ignore[arg-type]
+    scores = det.decision_function([pattern, [0, 1, 2], [0, 1, 2, 3, 4, 0, 1, 3, 2, 4, 0, 1, 2, 3, 4], []])
+    assert scores[0] == 0.0  # the training pattern: no miss
+    assert scores[1] == 1.0  # shorter than h + 1 keys: padded at its end, the pad is never a prediction
+    assert scores[2] >= 2.0 and float(scores[2]).is_integer()  # a swap: a count of misses, not a share
+    assert scores[3] == 0.0
+    # the first h keys are never a target: len - h predictions, one for a short non-empty session
+    np.testing.assert_array_equal(det._paper_pairs(np.array([20, 5, 3, 0])), [16, 1, 1, 0])
+    with pytest.raises(ValueError, match="protocol"):
+        DeepLogDetector(protocol="nope").fit([pattern])  # type: ignore[arg-type]

@@ -361,6 +361,18 @@ def test_run_benchmark_new_event_finds_the_unseen_key_under_both_protocols(tmp_p
     assert ds.stats["n_test_abnormal"] == 10 and ds.stats["n_val"] >= 1
 
 
+def test_deeplog_paper_runs_in_the_bench_and_unseen_key_validation_sessions_leave_the_threshold(tmp_path: Path) -> None:
+    spec = _key_dataset(tmp_path)
+    cfg = BenchConfig(seeds=(0,), detectors=("deeplog_paper", "new_event"), deeplog_paper_epochs=2)
+    runs = {r.detector: r for r in run_benchmark(cfg, [spec]).datasets[0].runs}
+    assert set(runs) == {"deeplog_paper", "new_event"}
+    assert float(runs["deeplog_paper"].metrics["threshold"]).is_integer()  # a count of misses
+    assert runs["new_event"].metrics["n_val_unseen"] == 0
+    with pytest.raises(ConfigError, match="deeplog_paper_epochs"):
+        BenchConfig(deeplog_paper_epochs=0)
+    assert quick_config().deeplog_paper_epochs == 2
+
+
 def test_run_benchmark_reports_a_missing_dataset_instead_of_failing(tmp_path: Path) -> None:
     missing = DatasetSpec("gone", "gone", "keys", (InputFile(tmp_path / "nope"),))
     result = run_benchmark(BenchConfig(seeds=(0,), detectors=("new_event",)), [missing])

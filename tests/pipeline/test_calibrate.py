@@ -125,3 +125,32 @@ def test_pot_threshold_is_chosen_by_the_same_rule_and_promises_nothing() -> None
     assert record.fpr_bound is None and "no finite-sample" in record.describe()
     capped = ScoringConfig(threshold="pot", threshold_quantile=0.9999, score="miss_ratio")
     assert choose_threshold(capped, np.clip(scores / 8, 0, 1)) <= 1.0  # never beyond the score's cap
+
+
+def test_any_detector_is_calibrated_by_the_same_rule_split_and_cross_fit() -> None:
+    from logbert.baselines import make_baseline
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.fit import calibrate_detector
+    from logbert.records import KeySequence
+
+    class Fit:
+        def __init__(self) -> None:
+            self.model = make_baseline("count_nearest")
+
+        def fit(self, train: list[list[int]], val: list[list[int]]) -> Fit:
+            self.model.fit(train)
+            return self
+
+        def decision_function(self, seqs: list[list[int]]) -> np.ndarray:
+            return np.asarray(self.model.decision_function(seqs), dtype=np.float64)
+
+    normal = [KeySequence(f"s{i}", [1, 2, 3] * (1 + i % 3), 0) for i in range(40)]
+    odd = KeySequence("odd", [1, 2, 3, 77], 0)  # a key no other session has
+    config = LogBertConfig()
+    det, record = calibrate_detector(Fit, normal[:30], [*normal[30:], odd], config, scheme="split")
+    assert record.scheme == "split" and record.n == 10 and record.n_unseen == 1  # the unseen-key session left out
+    assert record.threshold == 0.0  # every counted normal session has a count vector seen in training
+    det, record = calibrate_detector(Fit, normal[:30], [*normal[30:], odd], config, scheme="cross_fit")
+    assert record.scheme == "cross_fit" and record.folds == config.scoring.calibration_folds
+    assert record.n + record.n_unseen == 41 and record.n_unseen >= 1
+    assert det.decision_function([[1, 2, 3, 77]])[0] == 0.0  # the final detector saw every session

@@ -86,3 +86,14 @@ def test_max_nll_is_the_most_surprising_key_and_an_unseen_key_is_the_cap() -> No
     assert out.max_nll[0] == pytest.approx(7.5)  # one unseen key is the whole story, not a quarter of it
     assert (out.max_nll >= out.mean_nll - 1e-12).all()
     assert pick_score(out, "max_nll") is out.max_nll
+
+
+def test_max_mean_nll_adds_the_peak_and_the_mean_surprise_and_its_cap_is_twice_nll_cap() -> None:
+    from logbert.pipeline.calibrate import score_cap
+
+    cfg = ScoringConfig(top_g=6, mask_stride=2, nll_cap=7.5)
+    out = score_sequences(MODEL, VOCAB, [[10, 11, 99, 12], [10, 11, 13, 12]], CENTER, cfg)
+    assert out.max_nll is not None and out.mean_nll is not None
+    np.testing.assert_allclose(pick_score(out, "max_mean_nll"), out.max_nll + out.mean_nll)
+    assert score_cap(cfg.model_copy(update={"score": "max_mean_nll"})) == 15.0
+    assert ScoringConfig().score == "miss_ratio"  # the default is unchanged: older artifacts score as before

@@ -6,6 +6,13 @@ anomalous). Every position is predicted: the history is left-padded with a PAD t
 sequences and the first keys of a session are scored too (DeepLog on a long stream skips the
 first ``h`` keys instead).
 
+``protocol = "paper"`` follows the DeepLog paper and its public code (github wuyifan18/DeepLog) instead:
+only keys with a full history of ``h`` keys are predicted (the first ``h`` keys of a session are not),
+a session shorter than ``h + 1`` keys is padded at its end with a pad token that is never a prediction
+(so it always misses: DeepLog's rule that a session too short to hold a full window is anomalous),
+training uses only sessions of at least ``h + 1`` keys, and the score is the *number* of missed
+keys, so that a threshold of 0 is the paper's "any miss flags the session".
+
 Training and scoring run on CPU, are seeded, and leave torch's global RNG untouched. Scoring
 is deterministic: no dropout, no sampling. Identical (history, next key) pairs are computed
 once, which makes both training and scoring fast on repetitive logs; in training each unique
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +48,11 @@ _CHUNK = 20_000  # sequences turned into (history, next) pairs at a time, boundi
 #: DeepLog training epochs (passes over the unique (history, next key) pairs): the one default,
 #: used by ``logbert evaluate --baseline deeplog`` and the benchmark alike.
 DEEPLOG_EPOCHS = 10
+
+#: Epochs of the benchmark's ``deeplog_paper`` detector. The paper's public code trains 300 epochs over every
+#: (history, next key) pair; an epoch here passes over the unique pairs, each weighted by its count.
+DEEPLOG_PAPER_EPOCHS = 50
+
 
 class _NextKeyLSTM(nn.Module):
     """Embedding -> LSTM -> linear over tokens; the logits of the key after the history."""
@@ -73,6 +86,9 @@ class DeepLogDetector(BaselineDetector):
         seed: seeds the weights and the shuffling; same seed and data, same scores.
         num_threads: torch intra-op threads during fit/score (0 = automatic, see ``logbert.threads``).
         score_batch_size: pairs per forward pass when scoring.
+        protocol: ``"every_key"`` (default: every key predicted from a left-padded history, score =
+            share of misses) or ``"paper"`` (see the module: full histories only, short sessions
+            padded at the end, score = number of misses).
 
     Scores: share of missed positions in [0, 1], higher = more anomalous. A key unseen in
     training (``UNK_KEY`` included) is a miss where it is the target, and the UNK token where
@@ -94,6 +110,7 @@ class DeepLogDetector(BaselineDetector):
         seed: int = 42,
         num_threads: int = 0,
         score_batch_size: int = 4096,
+        protocol: Literal["every_key", "paper"] = "every_key",
     ) -> None:
         self.history_size = history_size
         self.top_g = top_g
@@ -106,12 +123,15 @@ class DeepLogDetector(BaselineDetector):
         self.seed = seed
         self.num_threads = num_threads
         self.score_batch_size = score_batch_size
+        self.protocol = protocol
 
     def _check_params(self) -> None:
         for name in ("history_size", "top_g", "embedding_dim", "hidden_size", "n_layers", "epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.protocol not in ("every_key", "paper"):
+            raise ValueError(f"protocol must be 'every_key' or 'paper', got {self.protocol!r}")
         if self.score_batch_size < 1:
             raise ValueError(f"score_batch_size must be >= 1, got {self.score_batch_size}")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -126,15 +146,29 @@ class DeepLogDetector(BaselineDetector):
         known = (idx < keys.shape[0]) & (keys[np.minimum(idx, keys.shape[0] - 1)] == seq)
         return np.where(known, idx + _N_SPECIAL, _UNK).astype(np.int64)
 
-    def _pairs(self, seqs: list[IntArray]) -> npt.NDArray[np.int64]:
+    def _padded(self, seq: IntArray, training: bool) -> IntArray | None:
+        """The token row whose (h + 1)-windows are the pairs of ``seq`` (None: no pair)."""
+        h = self.history_size
+        tokens = self._tokens(seq)
+        if self.protocol == "every_key":
+            return np.concatenate([np.full(h, _PAD, dtype=np.int64), tokens])
+        if tokens.shape[0] >= h + 1:
+            return tokens
+        if training:  # the paper's training reads sessions that hold a full window only
+            return None
+        return np.concatenate([tokens, np.full(h + 1 - tokens.shape[0], _PAD, dtype=np.int64)])
+
+    def _pairs(self, seqs: list[IntArray], training: bool = False) -> npt.NDArray[np.int64]:
         """All (history..., target) rows, shape (P, h + 1), in sequence then position order."""
         h = self.history_size
         rows = []
         for seq in seqs:
             if seq.shape[0] == 0:
                 continue
-            padded = np.concatenate([np.full(h, _PAD, dtype=np.int64), self._tokens(seq)])
-            rows.append(sliding_window_view(padded, h + 1))  # (L, h + 1)
+            padded = self._padded(seq, training)
+            if padded is None:
+                continue
+            rows.append(sliding_window_view(padded, h + 1))  # (P_seq, h + 1)
         if not rows:
             return np.empty((0, h + 1), dtype=np.int64)
         return np.concatenate(rows)
@@ -143,7 +177,7 @@ class DeepLogDetector(BaselineDetector):
         """Unique training pairs (M, h + 1), sorted, and how often each occurs (M,)."""
         uniques, counts = [], []
         for start in range(0, len(seqs), _CHUNK):
-            u, c = np.unique(self._pairs(seqs[start : start + _CHUNK]), axis=0, return_counts=True)
+            u, c = np.unique(self._pairs(seqs[start : start + _CHUNK], training=True), axis=0, return_counts=True)
             uniques.append(u)
             counts.append(c)
         u, inverse = np.unique(np.concatenate(uniques), axis=0, return_inverse=True)
@@ -159,7 +193,7 @@ class DeepLogDetector(BaselineDetector):
         pairs, counts = self._unique_pairs(seqs)
         # a target of UNK teaches nothing about normal flow (and cannot occur for fitted keys,
         # except UNK_KEY itself): drop those pairs.
-        keep = pairs[:, -1] != _UNK
+        keep = (pairs[:, -1] != _UNK) & (pairs[:, -1] != _PAD)
         pairs, counts = pairs[keep], counts[keep]
         with torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -210,18 +244,27 @@ class DeepLogDetector(BaselineDetector):
             hits[start : start + batch.shape[0]] = hit.numpy()
         return hits
 
+    def _paper_pairs(self, lengths: IntArray) -> IntArray:
+        """Pairs per sequence under the paper protocol: ``len - h``, and 1 for a short non-empty one."""
+        h = self.history_size
+        return np.where(lengths == 0, 0, np.maximum(lengths - h, 1)).astype(np.int64)
+
     def _score(self, seqs: list[IntArray]) -> FloatArray:
         scores = np.zeros(len(seqs), dtype=np.float64)
         with torch_threads(self.num_threads):
             for start in range(0, len(seqs), _CHUNK):
                 chunk = seqs[start : start + _CHUNK]
                 lengths = np.array([s.shape[0] for s in chunk], dtype=np.int64)
-                if lengths.sum() == 0:
+                n_pairs = lengths if self.protocol == "every_key" else self._paper_pairs(lengths)
+                if n_pairs.sum() == 0:
                     continue
                 unique, inverse = np.unique(self._pairs(chunk), axis=0, return_inverse=True)
                 miss = ~self._hits(unique)[inverse.reshape(-1)]  # (P,) in sequence order
-                owner = np.repeat(np.arange(len(chunk)), lengths)
+                owner = np.repeat(np.arange(len(chunk)), n_pairs)
                 n_miss = np.bincount(owner, weights=miss, minlength=len(chunk))
+                if self.protocol == "paper":
+                    scores[start : start + len(chunk)] = n_miss
+                    continue
                 scores[start : start + len(chunk)] = np.divide(
                     n_miss, lengths, out=np.zeros(len(chunk)), where=lengths > 0
                 )

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from logbert.baselines import make_baseline
 from logbert.baselines.base import BaselineDetector
-from logbert.baselines.deeplog import DEEPLOG_EPOCHS
+from logbert.baselines.deeplog import DEEPLOG_EPOCHS, DEEPLOG_PAPER_EPOCHS
 from logbert.config import LogBertConfig, ScoreKind
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import Unit
@@ -138,12 +138,18 @@ def _baseline_builder(name: str, seeded: bool, **fixed: object) -> Callable[[Log
     return build
 
 
-def detector_specs(*, baseline_unit: Unit = "session", deeplog_epochs: int = DEEPLOG_EPOCHS) -> dict[str, DetectorSpec]:
+def detector_specs(
+    *,
+    baseline_unit: Unit = "session",
+    deeplog_epochs: int = DEEPLOG_EPOCHS,
+    deeplog_paper_epochs: int = DEEPLOG_PAPER_EPOCHS,
+) -> dict[str, DetectorSpec]:
     """Every detector of the benchmark, by name, baselines first (cheapest first).
 
     Args:
         baseline_unit: what the baselines see: whole sessions (default) or LogBERT's windows.
         deeplog_epochs: DeepLog training epochs.
+        deeplog_paper_epochs: training epochs of ``deeplog_paper``.
     """
     u = baseline_unit
     specs = [
@@ -194,6 +200,15 @@ def detector_specs(*, baseline_unit: Unit = "session", deeplog_epochs: int = DEE
             u,
             _baseline_builder("deeplog", True, epochs=deeplog_epochs),
             "DeepLog LSTM (h=10, g=9), score = share of keys outside the top-g",
+        ),
+        DetectorSpec(
+            "deeplog_paper",
+            "baseline",
+            True,
+            u,
+            _baseline_builder("deeplog", True, epochs=deeplog_paper_epochs, protocol="paper"),
+            "DeepLog at its paper's protocol (h=10, g=9, 2x64 LSTM; full histories only, a session shorter than "
+            "h + 1 keys always misses, score = number of misses)",
         ),
     ]
     for name, use_mlkp, alpha, score, description in LOGBERT_VARIANTS:

@@ -130,7 +130,9 @@ def choose_threshold(
 
 def score_cap(scoring: ScoringConfig) -> float | None:
     """The highest score ``scoring.score`` can give (None: unbounded)."""
-    return {"miss_ratio": 1.0, "mean_nll": scoring.nll_cap, "max_nll": scoring.nll_cap}.get(scoring.score)
+    cap = scoring.nll_cap
+    caps = {"miss_ratio": 1.0, "mean_nll": cap, "max_nll": cap, "max_mean_nll": 2 * cap}
+    return caps.get(scoring.score)
 
 
 def labelled_val_anomalies(test: Sequence[KeySequence], scoring: ScoringConfig, train: TrainConfig) -> set[str]:

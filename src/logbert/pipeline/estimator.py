@@ -132,8 +132,8 @@ class LogBertDetector:
     def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         """Anomaly score per sequence, (N,) float64: higher = more anomalous.
 
-        The score is ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"``, ``"max_nll"`` or
-        ``"dist"``.
+        The score is ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"``, ``"max_nll"``,
+        ``"max_mean_nll"`` or ``"dist"``.
         """
         out = self.scores(seqs)
         return pick_score(out, self.config.scoring.score)

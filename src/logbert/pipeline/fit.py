@@ -25,8 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from logbert.artifact import META_FILE
 from logbert.config import LogBertConfig, ScoringConfig
@@ -44,10 +46,11 @@ from logbert.pipeline.calibrate import (
     fold_ids,
     labelled_val_anomalies,
     resolve_calibration,
+    score_cap,
 )
 from logbert.pipeline.corpus import Corpus, read_corpus
 from logbert.pipeline.estimator import LogBertDetector
-from logbert.pipeline.sessions import session_scores, session_windows, unseen_key_sessions
+from logbert.pipeline.sessions import Unit, session_scores, session_windows, unseen_key_sessions
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
 from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport
 from logbert.training.trainer import MIN_USEFUL_STEPS, steps_per_epoch
@@ -326,6 +329,71 @@ def fit_sessions(
     return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen)
 
 
+class FitScorer(Protocol):
+    """A detector the benchmark can fit on key sequences and score (the baselines, LogBERT's bench wrapper)."""
+
+    def fit(self, train: Sequence[Sequence[int]], val: Sequence[Sequence[int]]) -> Any: ...
+
+    def decision_function(self, seqs: Sequence[Sequence[int]]) -> npt.ArrayLike: ...
+
+
+def calibrate_detector(
+    build: Callable[[], FitScorer],
+    train: Sequence[KeySequence],
+    val: Sequence[KeySequence],
+    config: LogBertConfig,
+    *,
+    scheme: Scheme,
+    unit: Unit = "session",
+    what: str = "input",
+) -> tuple[FitScorer, Calibration]:
+    """Any detector fitted on normal sessions, its threshold chosen by the rule of :func:`fit_sessions`.
+
+    The same machinery as LogBERT's (``logbert train``), for the baselines of ``evaluate`` and the
+    benchmarks: ``"split"`` fits on ``train`` and takes the threshold from the ``val`` session scores;
+    ``"cross_fit"`` pools them, fits ``scoring.calibration_folds`` fold detectors that each score the
+    sessions they did not see, then the returned detector on the whole pool. Either way a session with
+    a key its scoring detector never saw is left out of the quantile and counted. ``build`` makes a new,
+    unfitted detector; ``unit`` is what it reads (whole sessions or LogBERT's windows).
+
+    Raises:
+        InputDataError: no normal session could be scored; fewer normal sessions than folds.
+    """
+
+    def keys(sessions: Sequence[KeySequence]) -> list[list[int]]:
+        units = list(sessions) if unit == "session" else session_windows(sessions, config.window)[0]
+        return [list(u.key_ids) for u in units]
+
+    scoring = config.scoring
+    if scheme == "split":
+        train_keys, val_keys = keys(train), keys(val)
+        detector = build()
+        detector.fit(train_keys, val_keys)
+        scores = session_scores(detector, val, config.window, unit)
+        unseen = unseen_key_sessions(val, {k for seq in train_keys for k in seq})
+        record, _ = _threshold(scoring, scores, unseen, "split", what)
+        return detector, record
+    pool = [*train, *val]
+    folds = fold_ids(len(pool), scoring.calibration_folds, config.train.seed)
+    oof = np.full(len(pool), -np.inf)
+    unseen = np.zeros(len(pool), dtype=np.bool_)
+    for j in range(scoring.calibration_folds):
+        held = np.flatnonzero(folds == j)
+        rest = keys([pool[i] for i in np.flatnonzero(folds != j)])
+        if not rest:
+            continue
+        fold_detector = build()
+        fold_detector.fit(rest, rest)
+        held_sessions = [pool[i] for i in held]
+        oof[held] = session_scores(fold_detector, held_sessions, config.window, unit)
+        unseen[held] = unseen_key_sessions(held_sessions, {k for seq in rest for k in seq})
+    all_keys = keys(pool)
+    detector = build()
+    detector.fit(all_keys, all_keys)
+    record, _ = _threshold(scoring, oof, unseen, "cross_fit", what)
+    return detector, record
+
+
 def _fit_split(
     train: Sequence[KeySequence],
     val: Sequence[KeySequence],
@@ -385,6 +453,10 @@ def _threshold(
     return calibration(scoring, threshold, scores[use], scheme=scheme, folds=folds, n_unseen=n_unseen), all_unseen
 
 
+#: Scores capped by ``scoring.nll_cap`` (a threshold at their cap can flag nothing).
+NLL_SCORES = ("mean_nll", "max_nll", "max_mean_nll")
+
+
 def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
     """What a user must know about the stored threshold and the data, in words they can act on."""
     scoring = config.scoring
@@ -394,10 +466,10 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
             "the threshold is the highest possible miss ratio (1.0), so nothing will ever be flagged: some normal "
             "validation sessions miss every key. Train longer, give more normal data, or raise scoring.top_g."
         )
-    elif scoring.score in ("mean_nll", "max_nll") and result.threshold >= scoring.nll_cap:
+    elif scoring.score in NLL_SCORES and result.threshold >= (score_cap(scoring) or 0.0):
         warnings.append(
-            f"the threshold is the score cap ({scoring.nll_cap}), so nothing will ever be flagged: a normal validation "
-            "session is all surprise (often keys never seen in training). Give more normal data."
+            f"the threshold is the score cap ({score_cap(scoring)}), so nothing will ever be flagged: a normal "
+            "validation session is all surprise (often keys never seen in training). Give more normal data."
         )
     elif scoring.score == "miss_ratio" and result.threshold <= 0.0:
         warnings.append(

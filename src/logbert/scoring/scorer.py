@@ -9,8 +9,9 @@ masked keys. Which keys are masked never depends on the batch a sequence is scor
 * ``"seeded"``: ``n_rounds`` random masks per sequence from a generator seeded by
   ``ScoringConfig.seed`` and the sequence's own tokens.
 
-``dist`` is the squared distance of the unmasked sequence's DIST embedding to the training
-centre. Higher = more anomalous for both scores.
+``mean_nll`` / ``max_nll`` are the mean / largest surprise ``-log p(true key)`` of the masked keys, and
+``max_mean_nll`` their sum (:func:`pick_score`). ``dist`` is the squared distance of the unmasked
+sequence's DIST embedding to the training centre. Higher = more anomalous for every score.
 """
 
 from __future__ import annotations
@@ -248,5 +249,9 @@ def pick_score(out: ScoreOutput, kind: ScoreKind) -> np.ndarray:
     if kind == "max_nll":
         assert out.max_nll is not None, "score_sequences always fills max_nll"
         return out.max_nll
+    if kind == "max_mean_nll":
+        assert out.max_nll is not None and out.mean_nll is not None, "score_sequences always fills both"
+        total: np.ndarray = out.max_nll + out.mean_nll
+        return total
     assert out.mean_nll is not None, "score_sequences always fills mean_nll"
     return out.mean_nll

@@ -63,15 +63,14 @@ def fingerprint(
     """What a checkpoint must have been made with to be resumed: config, vocabulary size and data."""
     h = hashlib.sha256()
     skip = {"device", "num_threads"}  # do not change the result
+    if train_config.cut_ratio == 0:
+        skip.add("cut_ratio")  # off: the fingerprint of a checkpoint made before the setting existed
     h.update(model_config.model_dump_json().encode())
     h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
     h.update(str(vocab_len).encode())
     for ds in (train, val):
         h.update(json.dumps(ds.rows).encode())
     return h.hexdigest()
-
-
-
 
 
 def clone_state(model: torch.nn.Module) -> dict[str, Tensor]:

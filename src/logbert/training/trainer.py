@@ -38,6 +38,7 @@ from logbert.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from logbert.training.cuts import cut_rows
 from logbert.training.losses import hypersphere_loss, masked_key_loss
 from logbert.windowing.dataset import MaskedKeyDataset, TokenVocab, pad_tokens
 
@@ -186,7 +187,9 @@ def train_encoder(
     """Train a :class:`LogBertEncoder` on normal key sequences.
 
     Loss = MLKP + ``alpha`` * VHM (MLKP off when ``use_mlkp`` is False, VHM off when ``alpha``
-    is 0). The VHM centre is the mean DIST embedding of the (unmasked) training data, recomputed
+    is 0). With ``train.cut_ratio`` > 0 that share of each batch's rows is cut after a random key, the next
+    key masked as the row's last token (:func:`logbert.training.cuts.cut_rows`). The VHM centre is the mean
+    DIST embedding of the (unmasked) training data, recomputed
     at the start of every epoch from the current model, and once more from the best model at
     the end.
 
@@ -264,14 +267,19 @@ def train_encoder(
                 bar.update(task, description=f"epoch {loop.epoch + 1}/{cfg.epochs}")
                 for rows in _pass_batches(train_ds, order, cfg.batch_size, len(train_ds)):
                     batch = train_ds.collate(rows, cfg.mask_ratio, gen)
-                    loss = _loss(
-                        model,
-                        batch.token_ids.to(device),
-                        batch.labels.to(device),
-                        batch.pad_mask.to(device),
-                        center_dev,
-                        cfg,
-                    )
+                    token_ids, labels, pad_mask = batch.token_ids, batch.labels, batch.pad_mask
+                    if cfg.cut_ratio > 0:  # no draw when off: runs without cuts keep their random stream
+                        token_ids, labels, pad_mask = cut_rows(
+                            token_ids,
+                            labels,
+                            pad_mask,
+                            rows,
+                            ratio=cfg.cut_ratio,
+                            mask_id=vocab.MASK,
+                            pad_id=vocab.PAD,
+                            generator=gen,
+                        )
+                    loss = _loss(model, token_ids.to(device), labels.to(device), pad_mask.to(device), center_dev, cfg)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
                     opt.step()

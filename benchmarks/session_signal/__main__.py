@@ -1,0 +1,178 @@
+"""Issue 9, a session-level signal inside LogBERT: key-only vs cut training + the summed score, in one run.
+
+    nice -n 5 .venv/bin/python -m benchmarks.session_signal --out benchmarks/results/session_signal
+
+The benchmark's realistic protocol (``logbert.bench.run_dataset``: split whole sessions, train on normal
+ones, threshold = quantile 0.995 of the normal validation session scores by ``choose_threshold``, test on
+held-back normal and every anomalous session, nothing tuned on test labels). LogBERT variants:
+
+* ``key_only``: no cut rows, the score the preset had before (miss_ratio for DevStack, mean_nll for HDFS 2 %,
+  max_nll for the DeepLog keys);
+* ``max_mean``: the same model, scored by ``max_mean_nll`` (max_nll + mean_nll);
+* ``cut``: trained with ``train.cut_ratio`` = 0.5 (``logbert.training.cuts``), scored by ``max_nll``;
+* ``cut_max_mean``: cut rows and ``max_mean_nll`` together.
+
+Beside them the baselines of the same split (``new_event``, ``count_nearest``, ``deeplog_paper`` by default).
+Every (dataset, training-set cap, variant, seed) is cached as one JSON file under ``<out>/cache`` the moment it
+finishes, so an interrupted run resumes where it stopped and a table can be written from a partial run
+(``--table-only``). F1, recall, the realised false-positive rate at the automatic threshold, AUROC;
+mean +- sample std over the seeds present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from benchmarks._report import header
+
+from logbert.bench.config import BenchConfig
+from logbert.bench.datasets import builtin_datasets
+from logbert.bench.runner import run_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = (ROOT / ".." / "shared" / "datasets").resolve()
+DATASETS = ("devstack", "hdfs_2pct", "hdfs_deeplog_keys")
+BASELINES = ("new_event", "count_nearest", "deeplog_paper")
+#: LogBERT variant -> config overrides on top of the dataset's preset. Every variant names its cut ratio and
+#: score, so a preset that adopts one of them does not change what the others measure; ``key_only`` uses the
+#: score each preset had before this benchmark (:data:`KEY_ONLY_SCORE`).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "key_only": {"train.cut_ratio": 0.0},
+    "max_mean": {"train.cut_ratio": 0.0, "scoring.score": "max_mean_nll"},
+    "cut": {"train.cut_ratio": 0.5, "scoring.score": "max_nll"},
+    "cut_max_mean": {"train.cut_ratio": 0.5, "scoring.score": "max_mean_nll"},
+}
+#: The presets' scores before issue 9's session signal (key_only); other datasets: their preset's score.
+KEY_ONLY_SCORE = {"devstack": "miss_ratio", "hdfs_2pct": "mean_nll", "hdfs_deeplog_keys": "max_nll"}
+METRICS = ("f1", "recall", "fpr", "auroc")
+
+
+def _cache_path(out: Path, dataset: str, n_train: int | None, name: str, seed: int) -> Path:
+    return out / "cache" / f"{dataset}__{n_train or 'all'}__{name}__{seed}.json"
+
+
+def _overrides(dataset: str, variant: str) -> dict[str, Any]:
+    overrides = dict(VARIANTS[variant])
+    if variant == "key_only" and dataset in KEY_ONLY_SCORE:
+        overrides["scoring.score"] = KEY_ONLY_SCORE[dataset]
+    return overrides
+
+
+def run_cell(dataset: str, n_train: int | None, name: str, seed: int, epochs: int) -> dict[str, Any]:
+    """One detector (a LogBERT variant or a baseline) on one dataset, training-set cap and seed."""
+    specs = builtin_datasets(DATA)
+    is_logbert = name in VARIANTS
+    bench = BenchConfig(
+        seeds=(seed,),
+        epochs=epochs,
+        max_train_sessions=n_train,
+        detectors=("logbert",) if is_logbert else (name,),
+        num_threads=1,
+        overrides=_overrides(dataset, name) if is_logbert else {},
+    )
+    started = time.perf_counter()
+    result = run_dataset(specs[dataset], bench, say=lambda m: print(m, file=sys.stderr, flush=True))
+    (run,) = result.runs
+    return {
+        "dataset": dataset,
+        "n_train": n_train,
+        "detector": name,
+        "seed": seed,
+        "n_train_sessions": result.stats.get("n_train"),
+        "seconds": round(time.perf_counter() - started, 1),
+        **{k: v for k, v in run.metrics.items() if isinstance(v, int | float)},
+    }
+
+
+def _fmt(values: list[float]) -> str:
+    a = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    if a.size == 0:
+        return "n/a"
+    return f"{a.mean():.3f} ± {a.std(ddof=1) if a.size > 1 else 0.0:.3f}"
+
+
+def table(cells: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| dataset | training sessions | detector | seeds | F1 | recall | FPR | AUROC |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    order = [*VARIANTS, *BASELINES]
+    keys = sorted(
+        {(c["dataset"], c["n_train"] or 10**9, c["detector"]) for c in cells},
+        key=lambda k: (
+            DATASETS.index(k[0]) if k[0] in DATASETS else 99,
+            k[1],
+            order.index(k[2]) if k[2] in order else 99,
+        ),
+    )
+    for dataset, n, det in keys:
+        rs = [c for c in cells if (c["dataset"], c["n_train"] or 10**9, c["detector"]) == (dataset, n, det)]
+        label = f"logbert {det}" if det in VARIANTS else det
+        size = "≤ 2000" if n == 2000 else ("all" if n == 10**9 else str(n))
+        seeds = ",".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
+        lines.append(
+            f"| {dataset} | {size} | {label} | {seeds} | "
+            + " | ".join(_fmt([r.get(m) for r in rs]) for m in METRICS)
+            + " |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.session_signal", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "session_signal")
+    ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--train-sizes", default="2000", help="caps on training sessions, comma-separated ('all' = none)")
+    ap.add_argument("--detectors", default=",".join([*VARIANTS, *BASELINES]))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--table-only", action="store_true", help="write the table from the cache, run nothing")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    specs = builtin_datasets(DATA)
+    sizes = [None if s == "all" else int(s) for s in args.train_sizes.split(",")]
+    started = time.perf_counter()
+    if not args.table_only:
+        for dataset in args.datasets.split(","):
+            if specs[dataset].missing_files():
+                print(f"skipping {dataset}: its files are not in {DATA}", file=sys.stderr)
+                continue
+            for n in sizes:
+                for seed in (int(s) for s in args.seeds.split(",")):
+                    for name in args.detectors.split(","):
+                        path = _cache_path(args.out, dataset, n, name, seed)
+                        if path.is_file():
+                            continue
+                        cell = run_cell(dataset, n, name, seed, args.epochs)
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_text(json.dumps(cell, indent=1) + "\n", encoding="utf-8")
+                        print(json.dumps({k: cell[k] for k in ("dataset", "n_train", "detector", "seed", *METRICS)}))
+    cells = [json.loads(p.read_text()) for p in sorted((args.out / "cache").glob("*.json"))]
+    lines = header("A session-level signal inside LogBERT (issue 9)", "benchmarks.session_signal", argv, "1 thread")
+    lines += [
+        "",
+        f"Realistic protocol (`logbert.bench`), automatic threshold (quantile 0.995 of the normal validation "
+        f"sessions), LogBERT {args.epochs} epochs (early stopping), cached cells: {len(cells)}. Variants: "
+        + "; ".join(f"**{k}** = {v}" for k, v in VARIANTS.items())
+        + f" (key_only's score: {KEY_ONLY_SCORE})"
+        + ". Mean ± sample std over the seeds listed.",
+        "",
+        *table(cells),
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (args.out / "results.json").write_text(json.dumps(cells, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
