@@ -66,6 +66,16 @@ def test_evaluate_never_scores_training_sessions(trained: tuple[api.TrainResult,
     assert "new_event" in evaluation.baselines and "f1" in evaluation.baselines["new_event"]
 
 
+def test_evaluate_skips_time_value_baselines_with_the_reason(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    """evaluate passes key sequences only: a detector that reads times and values would score every
+    session 0 there, so it is skipped and the user is told why, not shown a meaningless F1."""
+    result, log, labels = trained
+    evaluation = api.evaluate(result.artifact_dir, log, labels=labels, baselines=("new_event", "param_outlier"))
+    assert "f1" in evaluation.baselines["new_event"]
+    assert set(evaluation.baselines["param_outlier"]) == {"skipped"}
+    assert "times and values" in evaluation.baselines["param_outlier"]["skipped"]
+
+
 def test_scores_are_deterministic_and_survive_a_reload(trained: tuple[api.TrainResult, Path, Path]) -> None:
     result, log, _ = trained
     first = api.score(result.artifact_dir, log)

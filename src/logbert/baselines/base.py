@@ -99,6 +99,9 @@ class BaselineDetector(ABC):
     """
 
     name: str = "baseline"
+    #: True for detectors that read only the signals (times, values): with key sequences alone they
+    #: score 0, so callers that cannot pass signals must not report them.
+    needs_signals: bool = False
 
     def fit(self, train_seqs: KeySeqs, signals: Signals | None = None) -> Self:
         """Learn what normal looks like from normal key-id sequences.

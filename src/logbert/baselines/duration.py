@@ -61,6 +61,7 @@ class SessionDurationDetector(BaselineDetector):
     """
 
     name = "session_duration"
+    needs_signals = True
 
     def __init__(self, method: Method = "zscore", side: Side = "upper", rel_floor: float = 0.01) -> None:
         self.method = method
@@ -104,6 +105,7 @@ class TimeGapDetector(BaselineDetector):
     """
 
     name = "time_gap"
+    needs_signals = True
 
     def __init__(
         self, method: Method = "zscore", side: Side = "upper", min_values: int = 3, abs_floor: float = 0.05

@@ -125,6 +125,7 @@ class ParamOutlierDetector(BaselineDetector):
     """
 
     name = "param_outlier"
+    needs_signals = True
 
     def __init__(
         self,

@@ -31,6 +31,10 @@ from logbert.results import SessionResult
 
 #: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
 BASELINES_SKIPPED = "training sessions of this artifact are not in the evaluated input: baselines skipped"
+NEEDS_SIGNALS = (
+    "it reads times and values, which evaluate does not pass to baselines yet (it would score every session 0); "
+    "python -m benchmarks.time_values runs it"
+)
 
 
 @dataclass(slots=True)
@@ -154,7 +158,11 @@ def _evaluate_baselines(
     y = np.array([s.label for s in test], dtype=int)
     for name in names:
         started = time.perf_counter()
-        model = make_baseline(name).fit([w.key_ids for w in train_windows])
+        model = make_baseline(name)
+        if model.needs_signals:
+            reports[name] = {"skipped": NEEDS_SIGNALS}
+            continue
+        model.fit([w.key_ids for w in train_windows])
         threshold = choose_threshold(
             scoring,
             session_scores(model, val_normal, window),
