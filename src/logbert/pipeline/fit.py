@@ -53,6 +53,7 @@ from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import Unit, session_scores, session_windows, unseen_key_sessions
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
 from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport
+from logbert.training.distributed import env_world_size, is_main_process
 from logbert.training.trainer import MIN_USEFUL_STEPS, steps_per_epoch
 from logbert.windowing.windows import SkippedSequence
 
@@ -156,8 +157,11 @@ def train(
     # Every epoch is checkpointed so an interrupted run can go on with resume=True; a fresh run
     # starts from scratch, and the checkpoints go once the artifact is complete.
     checkpoint_dir = out / CHECKPOINT_DIR
+    main = is_main_process()  # torchrun: every rank trains, rank 0 alone writes
     if not resume and checkpoint_dir.exists():
-        shutil.rmtree(checkpoint_dir)
+        # torchrun: every rank clears it before it could load a stale one (rank 0 writes a new one only once all
+        # ranks train); they race to remove the same files, so a file already gone is no error there
+        shutil.rmtree(checkpoint_dir, ignore_errors=env_world_size() > 1)
     started = time.perf_counter()
     fitted = fit_sessions(
         split.train,
@@ -172,23 +176,24 @@ def train(
     )
     train_seconds = time.perf_counter() - started
     detector, record, skipped = fitted.detector, fitted.record, fitted.skipped
-    detector.save(out, parser_state=split.parser.to_dict() if split.parser is not None else None)
-    write_json(record.to_dict(), out / CALIBRATION_FILE)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     normal_val = {s.session_id for s in split.val}
-    write_json(
-        {
-            "data": Path(data).name,
-            "kind": corpus.kind,
-            "chronological": split.chronological,
-            "train": sorted({s.session_id for s in split.train}),
-            "val": sorted(normal_val | val_abnormal_ids),
-            "threshold": config.scoring.threshold,
-            # cross_fit: the final model trained on "val" too; each of those sessions was scored out of fold
-            "calibration": scheme,
-        },
-        out / SPLIT_FILE,
-    )
+    if main:
+        detector.save(out, parser_state=split.parser.to_dict() if split.parser is not None else None)
+        write_json(record.to_dict(), out / CALIBRATION_FILE)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        write_json(
+            {
+                "data": Path(data).name,
+                "kind": corpus.kind,
+                "chronological": split.chronological,
+                "train": sorted({s.session_id for s in split.train}),
+                "val": sorted(normal_val | val_abnormal_ids),
+                "threshold": config.scoring.threshold,
+                # cross_fit: the final model trained on "val" too; each of those sessions was scored out of fold
+                "calibration": scheme,
+            },
+            out / SPLIT_FILE,
+        )
     n_train, n_val = len({s.session_id for s in split.train}), len(normal_val)
     result = TrainResult(
         artifact_dir=out,
@@ -210,28 +215,29 @@ def train(
         all_unseen=fitted.all_unseen,
     )
     result.warnings.extend(_warnings(result, config))
-    write_json(
-        {
-            "threshold": result.threshold,
-            "threshold_basis": result.threshold_basis,
-            "calibration": result.calibration,
-            "n_calibration_sessions": result.n_calibration,
-            "n_unseen_calibration_sessions": result.n_unseen,
-            "n_train_sessions": result.n_train_sessions,
-            "n_val_sessions": result.n_val_sessions,
-            "n_test_sessions": result.n_test_sessions,
-            "n_train_windows": result.n_train_windows,
-            "n_val_windows": result.n_val_windows,
-            "n_templates": result.n_templates,
-            "epochs_run": result.epochs_run,
-            "train_seconds": round(train_seconds, 2),
-            "n_skipped_windows": len(skipped),
-            "warnings": result.warnings,
-            "read_report": corpus.report.as_dict(),
-            "history": [asdict(h) for h in detector.history_],
-        },
-        out / TRAIN_REPORT_FILE,
-    )
+    if main:
+        write_json(
+            {
+                "threshold": result.threshold,
+                "threshold_basis": result.threshold_basis,
+                "calibration": result.calibration,
+                "n_calibration_sessions": result.n_calibration,
+                "n_unseen_calibration_sessions": result.n_unseen,
+                "n_train_sessions": result.n_train_sessions,
+                "n_val_sessions": result.n_val_sessions,
+                "n_test_sessions": result.n_test_sessions,
+                "n_train_windows": result.n_train_windows,
+                "n_val_windows": result.n_val_windows,
+                "n_templates": result.n_templates,
+                "epochs_run": result.epochs_run,
+                "train_seconds": round(train_seconds, 2),
+                "n_skipped_windows": len(skipped),
+                "warnings": result.warnings,
+                "read_report": corpus.report.as_dict(),
+                "history": [asdict(h) for h in detector.history_],
+            },
+            out / TRAIN_REPORT_FILE,
+        )
     return result
 
 

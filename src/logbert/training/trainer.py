@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from torch import Tensor
+from torch import Tensor, nn
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
@@ -39,8 +40,9 @@ from logbert.training.checkpoint import (
     save_checkpoint,
 )
 from logbert.training.cuts import cut_rows
+from logbert.training.distributed import Group, process_group
 from logbert.training.losses import hypersphere_loss, masked_key_loss
-from logbert.windowing.dataset import MaskedKeyDataset, TokenVocab, pad_tokens
+from logbert.windowing.dataset import IGNORE_INDEX, MaskedKeyDataset, TokenVocab, pad_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +150,43 @@ def _loss(
     return loss
 
 
+def _shard_loss(
+    model: nn.Module,
+    token_ids: Tensor,
+    labels: Tensor,
+    pad_mask: Tensor,
+    center: Tensor | None,
+    config: TrainConfig,
+    group: Group,
+    device: torch.device,
+) -> Tensor:
+    """This rank's share of the loss of the whole batch (B, T), scaled so that DDP's gradient mean is its gradient.
+
+    Every rank holds the same whole batch (same masks and cuts): the masked-token count and row count
+    are the global ones without a collective. MLKP = sum of the shard's cross-entropies / global masked
+    count, VHM = sum of the shard's squared distances / global rows, both times ``world_size``; the mean
+    over the ranks of their gradients is then the gradient of :func:`_loss` on the whole batch. A rank
+    with no row (fewer rows than ranks) forwards row 0 at weight 0, so that it still joins DDP's all-reduce.
+    """
+    n_rows = token_ids.shape[0]
+    n_masked = int((labels != IGNORE_INDEX).sum())
+    start, stop = group.shard(n_rows)
+    scale = float(group.world_size)
+    if stop == start:
+        start, stop, scale = 0, 1, 0.0
+    out = model(token_ids[start:stop].to(device), pad_mask[start:stop].to(device))
+    if config.use_mlkp:
+        v = out.logits.shape[-1]
+        targets = labels[start:stop].to(device).reshape(-1)
+        ce = F.cross_entropy(out.logits.reshape(-1, v), targets, ignore_index=IGNORE_INDEX, reduction="sum")
+        loss = ce * (scale / max(1, n_masked))
+    else:
+        loss = out.logits.sum() * 0.0
+    if center is not None and config.alpha > 0:
+        loss = loss + config.alpha * ((out.dist_embedding - center) ** 2).sum() * (scale / n_rows)
+    return loss
+
+
 @torch.no_grad()
 def _validation_loss(
     model: LogBertEncoder,
@@ -225,7 +264,8 @@ def train_encoder(
     device = torch.device(cfg.device)
     directory = None if checkpoint_dir is None else Path(checkpoint_dir)
 
-    with torch_threads(cfg.num_threads), torch.random.fork_rng(devices=[]):
+    group = process_group(device)  # torchrun: N processes train this one model (the single process: a no-op)
+    with torch_threads(group.threads(cfg.num_threads)), torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = LogBertEncoder(model_config).to(device)
         opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -247,9 +287,13 @@ def train_encoder(
                 loop, history, best = restored
                 resumed_from = loop.epoch
                 logger.info("resuming from %s after epoch %d", directory, loop.epoch)
+        # torchrun: every rank must resume from the same epoch (a folder all nodes share) or none can go on
+        group.same_int(loop.epoch, "the checkpoint epoch to resume from")
+        ddp = group.wrap(model)  # the model itself on one process
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, TextColumn("loss {task.fields[loss]:.4f}"), disable=not progress) as bar:
+        show = progress and group.is_main  # torchrun: rank 0's bar only
+        with Progress(*columns, TextColumn("loss {task.fields[loss]:.4f}"), disable=not show) as bar:
             task = bar.add_task("training", total=(cfg.epochs - loop.epoch) * epoch_steps, loss=math.nan)
             while not loop.finished:
                 epoch_seed = _epoch_seed(cfg.seed, loop.epoch)
@@ -279,7 +323,11 @@ def train_encoder(
                             pad_id=vocab.PAD,
                             generator=gen,
                         )
-                    loss = _loss(model, token_ids.to(device), labels.to(device), pad_mask.to(device), center_dev, cfg)
+                    if group.active:  # this rank's rows of the whole batch
+                        loss = _shard_loss(ddp, token_ids, labels, pad_mask, center_dev, cfg, group, device)
+                    else:
+                        token_ids, labels, pad_mask = token_ids.to(device), labels.to(device), pad_mask.to(device)
+                        loss = _loss(model, token_ids, labels, pad_mask, center_dev, cfg)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
                     opt.step()
@@ -289,6 +337,9 @@ def train_encoder(
                     total += step_loss * len(rows)
                     bar.update(task, advance=1, loss=step_loss)
                 val_loss = _validation_loss(model, val_ds, center_dev, cfg, device)
+                if group.active:  # the whole batch's loss is the mean of the ranks' scaled shares
+                    total = group.sum_float(total) / group.world_size
+                    val_loss = group.broadcast_float(val_loss)  # every rank takes rank 0's early-stopping decisions
                 loop.epoch += 1
                 if val_loss < loop.best_val:
                     loop.best_val, loop.best_epoch, loop.bad_epochs = val_loss, loop.epoch, 0
@@ -306,7 +357,7 @@ def train_encoder(
                 )
                 history.append(stats)
                 logger.info("epoch %d: train %.4f, val %.4f", stats.epoch, stats.train_loss, stats.val_loss)
-                if directory is not None:
+                if directory is not None and group.is_main:  # torchrun: rank 0 alone writes
                     save_checkpoint(
                         directory,
                         fingerprint=run_fingerprint,
