@@ -8,12 +8,14 @@ from torch import Tensor
 from logbert.windowing.dataset import IGNORE_INDEX
 
 
-def masked_key_loss(logits: Tensor, labels: Tensor) -> Tensor:
+def masked_key_loss(logits: Tensor, labels: Tensor, n_masked: int | None = None) -> Tensor:
     """Masked log-key prediction (MLKP): mean cross-entropy over the masked positions only.
 
     Args:
         logits: (B, T, V) key-prediction logits.
         labels: (B, T) long, the true token id at masked positions, ``IGNORE_INDEX`` elsewhere.
+        n_masked: divide the summed cross-entropy by this instead of by the masked positions of
+            ``labels``: the whole batch's count when these rows are one process's share of it.
 
     Returns:
         A scalar; 0 (still attached to the graph) when no position is masked.
@@ -21,17 +23,23 @@ def masked_key_loss(logits: Tensor, labels: Tensor) -> Tensor:
     if not bool((labels != IGNORE_INDEX).any()):
         return logits.sum() * 0.0
     v = logits.shape[-1]
-    return F.cross_entropy(logits.reshape(-1, v), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+    if n_masked is None:
+        return F.cross_entropy(logits.reshape(-1, v), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+    total = F.cross_entropy(logits.reshape(-1, v), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / max(1, n_masked)
 
 
-def hypersphere_loss(dist_embedding: Tensor, center: Tensor) -> Tensor:
+def hypersphere_loss(dist_embedding: Tensor, center: Tensor, n_rows: int | None = None) -> Tensor:
     """Volume of hypersphere minimisation (VHM): mean squared distance to the centre.
 
     Args:
         dist_embedding: (B, C) DIST embeddings.
         center: (C,) the centre of normal training sequences (a constant, no gradient needed).
+        n_rows: divide the summed distances by this instead of by B (the whole batch's rows when
+            these are one process's share of it).
 
     Returns:
         A scalar: ``mean_b ||dist_embedding[b] - center||^2``.
     """
-    return ((dist_embedding - center) ** 2).sum(dim=-1).mean()
+    distances = ((dist_embedding - center) ** 2).sum(dim=-1)
+    return distances.mean() if n_rows is None else distances.sum() / n_rows

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import Tensor, nn
 from torch.optim import AdamW
@@ -136,17 +135,21 @@ def compute_center(
 
 
 def _loss(
-    model: LogBertEncoder,
+    model: nn.Module,
     token_ids: Tensor,
     labels: Tensor,
     pad_mask: Tensor,
     center: Tensor | None,
     config: TrainConfig,
+    totals: tuple[int, int] | None = None,
 ) -> Tensor:
+    """MLKP + alpha * VHM of these rows; ``totals`` = (masked keys, rows) of the whole batch when
+    the rows are one process's share of it (the sums are divided by the batch's counts)."""
+    n_masked, n_rows = (None, None) if totals is None else totals
     out = model(token_ids, pad_mask)
-    loss = masked_key_loss(out.logits, labels) if config.use_mlkp else out.logits.sum() * 0.0
+    loss = masked_key_loss(out.logits, labels, n_masked) if config.use_mlkp else out.logits.sum() * 0.0
     if center is not None and config.alpha > 0:
-        loss = loss + config.alpha * hypersphere_loss(out.dist_embedding, center)
+        loss = loss + config.alpha * hypersphere_loss(out.dist_embedding, center, n_rows)
     return loss
 
 
@@ -163,10 +166,10 @@ def _shard_loss(
     """This rank's share of the loss of the whole batch (B, T), scaled so that DDP's gradient mean is its gradient.
 
     Every rank holds the same whole batch (same masks and cuts): the masked-token count and row count
-    are the global ones without a collective. MLKP = sum of the shard's cross-entropies / global masked
-    count, VHM = sum of the shard's squared distances / global rows, both times ``world_size``; the mean
-    over the ranks of their gradients is then the gradient of :func:`_loss` on the whole batch. A rank
-    with no row (fewer rows than ranks) forwards row 0 at weight 0, so that it still joins DDP's all-reduce.
+    are the global ones without a collective. :func:`_loss` of the shard over the batch's counts, times
+    ``world_size``: the mean over the ranks of their gradients is then the gradient of :func:`_loss` on
+    the whole batch. A rank with no row (fewer rows than ranks) forwards row 0 at weight 0, so that it
+    still joins DDP's all-reduce.
     """
     n_rows = token_ids.shape[0]
     n_masked = int((labels != IGNORE_INDEX).sum())
@@ -174,17 +177,17 @@ def _shard_loss(
     scale = float(group.world_size)
     if stop == start:
         start, stop, scale = 0, 1, 0.0
-    out = model(token_ids[start:stop].to(device), pad_mask[start:stop].to(device))
-    if config.use_mlkp:
-        v = out.logits.shape[-1]
-        targets = labels[start:stop].to(device).reshape(-1)
-        ce = F.cross_entropy(out.logits.reshape(-1, v), targets, ignore_index=IGNORE_INDEX, reduction="sum")
-        loss = ce * (scale / max(1, n_masked))
-    else:
-        loss = out.logits.sum() * 0.0
-    if center is not None and config.alpha > 0:
-        loss = loss + config.alpha * ((out.dist_embedding - center) ** 2).sum() * (scale / n_rows)
-    return loss
+    rows = slice(start, stop)
+    share = _loss(
+        model,
+        token_ids[rows].to(device),
+        labels[rows].to(device),
+        pad_mask[rows].to(device),
+        center,
+        config,
+        totals=(n_masked, n_rows),
+    )
+    return share * scale
 
 
 @torch.no_grad()
