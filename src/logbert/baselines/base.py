@@ -26,7 +26,16 @@ import numpy.typing as npt
 from logbert.errors import InputDataError, NotFittedError
 from logbert.records import UNK_KEY, SessionSignals
 
-__all__ = ["AnomalyScorer", "BaselineDetector", "KeyCounter", "KeySeqs", "Signals", "as_key_arrays", "check_signals"]
+__all__ = [
+    "AnomalyScorer",
+    "BaselineDetector",
+    "KeyCounter",
+    "KeySeqs",
+    "SignalDetector",
+    "Signals",
+    "as_key_arrays",
+    "check_signals",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -217,3 +226,20 @@ class KeyCounter:
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
         counts = np.bincount(rows * n_cols + cols, minlength=n_rows * n_cols)
         return counts.reshape(n_rows, n_cols).astype(np.float64)
+
+
+class SignalDetector(BaselineDetector):
+    """Base of the detectors that read only the signals (times, values), not the keys.
+
+    Without signals there is nothing to learn or score: ``fit`` learns from empty signals and every
+    score is 0, which is why :attr:`needs_signals` tells callers that pass key sequences alone to
+    leave these detectors out. Subclasses implement ``_fit_signals`` and ``_score_signals``.
+    """
+
+    needs_signals = True
+
+    def _fit(self, seqs: list[IntArray]) -> None:
+        self._fit_signals(seqs, [None] * len(seqs))
+
+    def _score(self, seqs: list[IntArray]) -> FloatArray:
+        return np.zeros(len(seqs), dtype=np.float64)

@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from logbert.baselines.base import BaselineDetector, FloatArray, IntArray
+from logbert.baselines.base import FloatArray, IntArray, SignalDetector
 from logbert.baselines.params import RobustStat
 from logbert.records import SessionSignals
 
@@ -43,7 +43,7 @@ def _score(stat: RobustStat, x: float, method: Method, side: Side) -> float:
     return stat.zscore(x) if method == "zscore" else stat.range_score(x)
 
 
-class SessionDurationDetector(BaselineDetector):
+class SessionDurationDetector(SignalDetector):
     """Scores a session by how unusual its duration (``SessionSignals.elapsed``) is.
 
     Args:
@@ -61,24 +61,17 @@ class SessionDurationDetector(BaselineDetector):
     """
 
     name = "session_duration"
-    needs_signals = True
 
     def __init__(self, method: Method = "zscore", side: Side = "upper", rel_floor: float = 0.01) -> None:
         self.method = method
         self.side = side
         self.rel_floor = rel_floor
 
-    def _fit(self, seqs: list[IntArray]) -> None:
-        self._fit_signals(seqs, [None] * len(seqs))
-
     def _fit_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> None:
         _check(self.method, self.side)
         durations = np.array([s.elapsed for s in signals if s is not None and s.elapsed is not None], dtype=np.float64)
         self.stat_: RobustStat | None = RobustStat.of(durations, self.rel_floor) if durations.size else None
         self.fitted_ = True
-
-    def _score(self, seqs: list[IntArray]) -> FloatArray:
-        return np.zeros(len(seqs), dtype=np.float64)
 
     def _score_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> FloatArray:
         stat = self.stat_
@@ -93,7 +86,7 @@ class SessionDurationDetector(BaselineDetector):
         )
 
 
-class TimeGapDetector(BaselineDetector):
+class TimeGapDetector(SignalDetector):
     """Scores a session by its most unusual wait before a key: per key id, ``log1p(gap)`` against
     that key's training gaps (robust z-score or range distance; ``side="upper"``: only waits longer
     than usual). The first position (gap 0 by definition) and unknown gaps (NaN) are not scored.
@@ -105,7 +98,6 @@ class TimeGapDetector(BaselineDetector):
     """
 
     name = "time_gap"
-    needs_signals = True
 
     def __init__(
         self, method: Method = "zscore", side: Side = "upper", min_values: int = 3, abs_floor: float = 0.05
@@ -114,9 +106,6 @@ class TimeGapDetector(BaselineDetector):
         self.side = side
         self.min_values = min_values
         self.abs_floor = abs_floor
-
-    def _fit(self, seqs: list[IntArray]) -> None:
-        self._fit_signals(seqs, [None] * len(seqs))
 
     def _fit_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> None:
         _check(self.method, self.side)
@@ -133,9 +122,6 @@ class TimeGapDetector(BaselineDetector):
                 stat = RobustStat.of(np.asarray(values), 0.0)
                 self.stats_[key] = RobustStat(stat.median, max(stat.scale, self.abs_floor), stat.lo, stat.hi, stat.n)
         self.fitted_ = True
-
-    def _score(self, seqs: list[IntArray]) -> FloatArray:
-        return np.zeros(len(seqs), dtype=np.float64)
 
     def _score_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> FloatArray:
         out = np.zeros(len(seqs), dtype=np.float64)

@@ -27,7 +27,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from logbert.baselines.base import BaselineDetector, FloatArray, IntArray
+from logbert.baselines.base import FloatArray, IntArray, SignalDetector
 from logbert.errors import NotFittedError
 from logbert.records import SessionSignals
 
@@ -103,7 +103,7 @@ class ParamFinding:
         )
 
 
-class ParamOutlierDetector(BaselineDetector):
+class ParamOutlierDetector(SignalDetector):
     """Scores a session by its most unusual parameter value (see the module).
 
     Args:
@@ -125,7 +125,6 @@ class ParamOutlierDetector(BaselineDetector):
     """
 
     name = "param_outlier"
-    needs_signals = True
 
     def __init__(
         self,
@@ -140,9 +139,6 @@ class ParamOutlierDetector(BaselineDetector):
         self.rel_floor = rel_floor
         self.min_values = min_values
         self.common_share = common_share
-
-    def _fit(self, seqs: list[IntArray]) -> None:
-        self._fit_signals(seqs, [None] * len(seqs))
 
     def _fit_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> None:
         if self.method not in ("zscore", "range"):
@@ -176,9 +172,6 @@ class ParamOutlierDetector(BaselineDetector):
             ks: tuple(sorted(c, key=lambda x: (-c[x], x))) for ks, c in categories.items()
         }
         self.fitted_ = True
-
-    def _score(self, seqs: list[IntArray]) -> FloatArray:
-        return np.zeros(len(seqs), dtype=np.float64)
 
     def _score_signals(self, seqs: list[IntArray], signals: list[SessionSignals | None]) -> FloatArray:
         out = np.zeros(len(seqs), dtype=np.float64)
