@@ -24,6 +24,7 @@ from logbert.bench.runner import _logbert_config, prepare_split
 from logbert.pipeline.calibrate import choose_threshold
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import session_windows, worst_windows
+from logbert.results import exceeds
 from logbert.scoring.scorer import pick_score
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
@@ -56,7 +57,7 @@ def main(argv: list[str]) -> None:
             normal_val = worst_windows(scorer, split.val, cfg.window)[0]
             test = worst_windows(scorer, split.test, cfg.window)[0]
             threshold = choose_threshold(cfg.scoring, normal_val)
-            flagged = test > threshold
+            flagged = exceeds(test, threshold)
             print(
                 f"{name} seed{seed} {kind:10s} thr={threshold:.3f} recall={flagged[y == 1].mean():.3f} "
                 f"fpr={flagged[y == 0].mean():.4f} auroc={roc_auc_score(y, test):.4f} nval={len(normal_val)} "

@@ -185,6 +185,10 @@ class TrainConfig(_Frozen):
     # (logbert.training.cuts). With window.session_bounds this is what makes a session that stops early score as
     # a surprising end. 0 = off (artifacts and configs from before this setting).
     cut_ratio: float = Field(0.0, ge=0.0, le=1.0)
+    # batches of rows of similar length (shuffled within chunks of 32 batches, then the batches shuffled), so
+    # a batch is padded to about its rows' own length instead of the longest row of a random draw; false =
+    # plain shuffled batches (logbert.training.trainer.batch_order)
+    bucket_by_length: bool = True
     patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
     val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal sessions held out for early stopping + threshold
     test_fraction: float = Field(0.2, ge=0, lt=1)  # share of normal sessions held back for evaluation (0 = none)

@@ -2,13 +2,38 @@
 
 Declared once: the service's response schemas embed these dataclasses (FastAPI serialises
 them), ``logbert score`` prints them, the engine produces them. Every score follows one rule:
-higher = more anomalous, and a sequence is anomalous when ``anomaly_score > threshold``.
+higher = more anomalous, and a sequence is anomalous when its score :func:`exceeds` the threshold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+if TYPE_CHECKING:  # parse-only commands must not pay numpy's import
+    import numpy as np
+
+#: Relative width of the tie band above a threshold. A stored threshold is usually the score of
+#: a calibration session, and every session with the same keys ties with it; recomputed by other
+#: kernels (the fused or the unfused encoder, CPU or GPU) such a score moves in its last float32
+#: digits, and that noise must not flip the decision.
+TIE_TOLERANCE = 1e-5
+
+_Score = TypeVar("_Score", float, "np.ndarray")
+
+
+def tie_band(threshold: float) -> float:
+    """How far above ``threshold`` a score still ties with it: ``TIE_TOLERANCE * max(1, |threshold|)``."""
+    return TIE_TOLERANCE * max(1.0, abs(threshold))
+
+
+def exceeds(score: _Score, threshold: float) -> _Score:
+    """The decision rule: anomalous when ``score > threshold + tie_band(threshold)`` (scalars or arrays).
+
+    >>> bool(exceeds(0.5, 0.5)), bool(exceeds(0.500001, 0.5)), bool(exceeds(0.6, 0.5))
+    (False, False, True)
+    """
+    return score > threshold + tie_band(threshold)
 
 #: Why a window was handed to the scorer: it reached the window length (``full``), its session
 #: was closed by a request (``closed``), went idle, was evicted to bound memory, the service

@@ -16,6 +16,7 @@ from logbert.evaluation.metrics import (
     ranking_metrics,
     roc_curve,
 )
+from logbert.results import TIE_TOLERANCE, exceeds, tie_band
 
 
 def _random_case(seed: int, n: int = 200, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +76,8 @@ def test_best_f1_is_the_maximum_over_all_thresholds(seed: int, ties: bool) -> No
     f1, threshold = best_f1(y, s)
     brute = _brute_best_f1(y, s)
     assert f1 == pytest.approx(brute)
-    # the returned threshold reproduces the F1 with the project's "score > threshold" rule
-    assert skm.f1_score(y, s > threshold) == pytest.approx(f1)
+    # the returned threshold reproduces the F1 with the project's decision rule
+    assert skm.f1_score(y, exceeds(np.asarray(s), threshold)) == pytest.approx(f1)
 
 
 def test_best_f1_threshold_sits_between_the_classes() -> None:
@@ -166,3 +167,15 @@ def test_evaluation_report_is_consistent() -> None:
 def test_evaluation_report_on_empty_split() -> None:
     rep = evaluation_report([], [], threshold=0.0)
     assert rep["n"] == 0 and math.isnan(rep["auroc"]) and math.isnan(rep["best_f1"])
+
+
+def test_a_score_that_ties_with_the_threshold_up_to_float_noise_is_not_an_alarm() -> None:
+    """The stored threshold is usually a calibration session's own score: a session with the same keys,
+    scored by other kernels (fused or not, CPU or GPU), lands a few float32 ulps away and must decide alike."""
+    threshold = 0.684329
+    for noise in (0.0, 2e-6, -2e-6, 5e-6):
+        assert not exceeds(threshold + noise, threshold)
+    assert exceeds(threshold + 1e-4, threshold)
+    assert tie_band(250.0) == pytest.approx(250.0 * TIE_TOLERANCE)  # relative for large scores
+    report = evaluation_report([0, 1, 1], [threshold, threshold + 1e-6, 0.9], threshold)
+    assert (report["tp"], report["fp"], report["fn"]) == (1, 0, 1)

@@ -42,6 +42,7 @@ from logbert.pipeline.calibrate import choose_threshold
 from logbert.pipeline.sessions import Unit, session_scores, session_windows, unseen_key_sessions
 from logbert.pipeline.split import KeyedSplit, split_and_key
 from logbert.records import KeySequence
+from logbert.results import exceeds
 
 __all__ = [
     "BenchResult",
@@ -174,7 +175,7 @@ def _run_one(
         spec.name,
         seed,
         metrics,
-        _type_recall(types, split.test, test_scores > threshold),
+        _type_recall(types, split.test, exceeds(test_scores, threshold)),
         _type_recall(types, split.test, test_scores > paper_threshold),
     )
     return record, test_scores, threshold

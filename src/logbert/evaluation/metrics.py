@@ -4,7 +4,8 @@ Conventions used everywhere in this module:
 
 * ``y_true`` holds 1 (or ``True``) for anomalous and 0 (or ``False``) for normal.
 * ``scores`` follow the project rule: **higher score = more anomalous**.
-* A sequence is predicted anomalous when ``score > threshold`` (strictly greater).
+* A sequence is predicted anomalous when its score exceeds the threshold by more than a float-noise
+  tie band (:func:`logbert.results.exceeds`: ``score > threshold + 1e-5 * max(1, |threshold|)``).
 
 The curve-based metrics are computed here rather than delegated, and the tests check them
 against ``sklearn.metrics`` as the reference implementation. Zero divisions give 0.0 (like
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from logbert.results import exceeds, tie_band
 
 __all__ = [
     "binary_metrics",
@@ -220,17 +223,17 @@ def ranking_metrics(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> dict[str, f
 
 
 def _cut_below(upper: float, lower: float | None) -> float:
-    """A threshold ``t`` with ``upper > t`` and ``lower <= t`` (so ``score > t`` keeps ``upper`` only).
+    """A threshold ``t`` that ``upper`` exceeds and ``lower`` does not (:func:`exceeds` keeps ``upper`` only).
 
     The midpoint generalises better to unseen scores than ``lower`` itself; fall back to
     ``lower`` when rounding or infinities make the midpoint unusable.
     """
-    if lower is None:
-        return float(np.nextafter(upper, -np.inf))
+    if lower is None:  # below upper by more than the tie band
+        return float(upper - 2.0 * tie_band(upper))
     mid = lower + (upper - lower) / 2.0
-    if not math.isnan(mid) and lower <= mid < upper:
+    if not math.isnan(mid) and lower <= mid and exceeds(upper, mid):
         return float(mid)
-    return float(lower)
+    return float(lower)  # upper and lower tie under the decision rule: they cannot be told apart
 
 
 def best_f1(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> tuple[float, float]:
@@ -245,7 +248,7 @@ def best_f1(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> tuple[float, float]
         scores: shape (N,), higher = more anomalous.
 
     Returns:
-        ``(f1, threshold)`` where predicting ``scores > threshold`` gives exactly ``f1`` on this
+        ``(f1, threshold)`` where predicting ``exceeds(scores, threshold)`` gives exactly ``f1`` on this
         data. Among equal F1 values the highest threshold (fewest alarms) wins. With no anomaly
         the F1 is 0.0 and the threshold is the highest score (nothing flagged).
 
@@ -277,7 +280,7 @@ def evaluation_report(y_true: npt.ArrayLike, scores: npt.ArrayLike, threshold: f
         y_true: shape (N,), 1 = anomalous.
         scores: shape (N,), higher = more anomalous.
         threshold: chosen beforehand on validation data; predicted anomalous when
-            ``score > threshold``.
+            ``exceeds(score, threshold)``.
 
     Returns:
         A flat dict: ``threshold``, ``precision``, ``recall``, ``f1``, ``fpr``, ``accuracy``,
@@ -294,7 +297,7 @@ def evaluation_report(y_true: npt.ArrayLike, scores: npt.ArrayLike, threshold: f
         raise ValueError("threshold is NaN")
     n_abnormal = int(t.sum())
     report: dict[str, Any] = {"threshold": float(threshold)}
-    report.update(binary_metrics(t, s > threshold))
+    report.update(binary_metrics(t, exceeds(s, threshold)))
     report.update(ranking_metrics(t, s))
     if t.shape[0]:
         report["best_f1"], report["best_f1_threshold"] = best_f1(t, s)

@@ -1,11 +1,12 @@
 """Choose a decision threshold on **validation data only**.
 
 Scores follow the project rule (higher = more anomalous) and a sequence is predicted
-anomalous when ``score > threshold``. The threshold a detector keeps (``threshold_``) must come
-from one of these functions applied to a validation split: never pass test scores or test
-labels here. Tuning on the test split (as the original LogBERT ``find_best_threshold`` does)
-reports numbers no deployment can reach; :func:`logbert.evaluation.metrics.best_f1` exists to
-report that oracle number separately, clearly labelled.
+anomalous when its score exceeds the threshold (:func:`logbert.results.exceeds`). The
+threshold a detector keeps (``threshold_``) must come from one of these functions applied to a
+validation split: never pass test scores or test labels here. Tuning on the test split (as the
+original LogBERT ``find_best_threshold`` does) reports numbers no deployment can reach;
+:func:`logbert.evaluation.metrics.best_f1` exists to report that oracle number separately,
+clearly labelled.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0
         margin: non-negative amount added to the quantile, e.g. ``ScoringConfig.threshold_margin``.
 
     Returns:
-        The threshold; predict anomalous when ``score > threshold``.
+        The threshold; predict anomalous when ``exceeds(score, threshold)``.
 
     Raises:
         ValueError: empty or non-1-D scores, NaN or infinite scores, q outside (0, 1],
@@ -167,7 +168,7 @@ def f1_threshold(val_scores: npt.ArrayLike, val_labels: npt.ArrayLike) -> float:
         val_labels: shape (N,), 1 = anomalous, 0 = normal; both classes must be present.
 
     Returns:
-        The threshold; predict anomalous when ``score > threshold``.
+        The threshold; predict anomalous when ``exceeds(score, threshold)``.
 
     Raises:
         ValueError: bad shapes, NaN scores, non-binary labels, or a class missing (F1 would

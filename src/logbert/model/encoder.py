@@ -8,12 +8,14 @@ No I/O, no loss, no threshold, and no state kept between calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from logbert.config import ModelConfig
+from logbert.model.layers import Encoder, EncoderLayer, fast_dropout
 
 
 class EncoderOutput(NamedTuple):
@@ -21,6 +23,44 @@ class EncoderOutput(NamedTuple):
 
     logits: Tensor  # (B, T, V) key-prediction logits over the whole vocabulary, specials included
     dist_embedding: Tensor  # (B, C) final hidden state of the DIST token at position 0
+
+
+def masked_positions(chosen: Tensor) -> tuple[Tensor, Tensor]:
+    """The chosen positions of each row, in the (B, S) layout of the encoder's ``predict_at``.
+
+    Args:
+        chosen: (B, T) bool, True = masked.
+
+    Returns:
+        ``(positions (B, S), used (B, S))``: S = the most chosen positions of any row; a row's own
+        positions come first, in order, then position 0 in its unused slots (``used`` False there).
+    """
+    s = int(chosen.sum(dim=1).max()) if chosen.numel() else 0
+    order = torch.sort((~chosen).to(torch.int8), dim=1, stable=True).indices[:, :s]  # chosen positions first
+    used = chosen.gather(1, order)  # (B, S)
+    return order.masked_fill(~used, 0), used
+
+
+#: The last layer computes at least this many positions per row (DIST, the asked ones, then DIST again):
+#: its matrix products then have at least this many rows per sequence, and a single row never takes the
+#: matrix-vector path, whose rounding differs: a window's scores must not depend on its batch.
+MIN_QUERIES = 8
+
+
+def _queries(predict_at: Tensor) -> Tensor:
+    """DIST (position 0) then ``predict_at`` (B, S), padded with 0 to at least :data:`MIN_QUERIES` columns."""
+    b, s = predict_at.shape
+    filler = torch.zeros(b, max(1, MIN_QUERIES - s), dtype=torch.long, device=predict_at.device)
+    return torch.cat([filler[:, :1], predict_at, filler[:, 1:]], dim=1)
+
+
+class PassOutput(NamedTuple):
+    """One masked pass of :meth:`LogBertEncoder.masked_passes`."""
+
+    rows: Tensor  # (b,) the batch rows with a masked key in this pass
+    positions: Tensor  # (b, S) their masked positions (``masked_positions``), 0 in unused slots
+    used: Tensor  # (b, S) bool, False at unused slots
+    logits: Tensor  # (b, S, V) key-prediction logits at ``positions``
 
 
 class LogBertEncoder(nn.Module):
@@ -40,35 +80,76 @@ class LogBertEncoder(nn.Module):
         self.config = config
         self.token_emb = nn.Embedding(config.vocab_size, config.d_model)
         self.pos_emb = nn.Embedding(config.max_len + 1, config.d_model)  # + 1 for DIST
-        self.drop = nn.Dropout(config.dropout)
-        layer = nn.TransformerEncoderLayer(
-            d_model=config.d_model,
-            nhead=config.n_heads,
-            dim_feedforward=config.d_ff,
-            dropout=config.dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,  # pre-norm trains stably without a long warm-up
-        )
-        # nested tensors would make padded positions depend on the batch's padding layout
-        self.encoder = nn.TransformerEncoder(layer, num_layers=config.n_layers, enable_nested_tensor=False)
+        # pre-norm trains stably without a long warm-up; torch's layer, rewritten for CPU speed (see layers.py)
+        self.encoder = Encoder(config.d_model, config.n_heads, config.d_ff, config.dropout, config.n_layers)
         self.norm = nn.LayerNorm(config.d_model)  # pre-norm stacks need a final norm
         self.head = nn.Linear(config.d_model, config.vocab_size)
 
-    def forward(self, token_ids: Tensor, pad_mask: Tensor) -> EncoderOutput:
+    def forward(self, token_ids: Tensor, pad_mask: Tensor, predict_at: Tensor | None = None) -> EncoderOutput:
         """Run the encoder.
 
         Args:
             token_ids: (B, T) long token ids, DIST at position 0, ``T <= max_len + 1``.
             pad_mask: (B, T) bool, True = padding (ignored by attention).
+            predict_at: (B, S) long key positions (1..T-1) whose logits are wanted, e.g. the masked
+                keys; the last layer and the head then run at DIST and those positions only, which
+                gives the same numbers as the full pass there. Unused slots may repeat any position.
 
         Returns:
-            ``EncoderOutput(logits (B, T, V), dist_embedding (B, C))``.
+            ``EncoderOutput(logits (B, T, V), dist_embedding (B, C))``; with ``predict_at``, ``logits``
+            is (B, S, V), slot s holding the logits at position ``predict_at[:, s]``.
         """
-        _, t = token_ids.shape
+        b, t = token_ids.shape
         assert t <= self.config.max_len + 1, f"{t} tokens, at most {self.config.max_len + 1} positions"
         pos = torch.arange(t, device=token_ids.device)  # (T,)
-        x = self.drop(self.token_emb(token_ids) + self.pos_emb(pos))  # (B, T, C)
-        x = self.encoder(x, src_key_padding_mask=pad_mask)  # (B, T, C)
-        x = self.norm(x)  # (B, T, C)
-        return EncoderOutput(logits=self.head(x), dist_embedding=x[:, 0])
+        x = fast_dropout(self.token_emb(token_ids) + self.pos_emb(pos), self.config.dropout, self.training)  # (B, T, C)
+        queries = None if predict_at is None else _queries(predict_at)
+        x = self.norm(self.encoder(x, pad_mask, queries))  # (B, T, C), or (B, >= 1 + S, C)
+        logits = self.head(x if predict_at is None else x[:, 1 : 1 + predict_at.shape[1]])
+        return EncoderOutput(logits=logits, dist_embedding=x[:, 0])
+
+    def masked_passes(
+        self, token_ids: Tensor, pad_mask: Tensor, passes: Sequence[Tensor], mask_id: int
+    ) -> tuple[Tensor, list[PassOutput]]:
+        """The unmasked rows' DIST embedding and, for each pass, the logits at its masked keys (no dropout).
+
+        The same numbers as one :meth:`forward` of the unmasked rows (``predict_at`` empty) and one of
+        each pass's masked rows (``predict_at`` = its masked positions), for less work: a position's
+        first-layer input projection is either its key's or MASK's, so both are computed once for
+        the batch and every pass picks one per position instead of projecting again.
+
+        Args:
+            token_ids: (B, T) unmasked token rows, DIST at position 0.
+            pad_mask: (B, T) bool, True = padding.
+            passes: (B, T) bool masks, True = replace by MASK and predict (never DIST, never padding).
+            mask_id: the MASK token id.
+
+        Returns:
+            ``(dist_embedding (B, C), [PassOutput per pass])``.
+        """
+        b, t = token_ids.shape
+        assert not self.training, "masked_passes is for scoring: call model.eval() first"
+        pos_emb = self.pos_emb(torch.arange(t, device=token_ids.device))  # (T, C)
+        plain = self.token_emb(token_ids) + pos_emb  # (B, T, C)
+        masked = self.token_emb.weight[mask_id] + pos_emb  # (T, C): MASK at every position
+        first = self.encoder.layers[0]
+        assert isinstance(first, EncoderLayer)
+        plain_proj, masked_proj = first.in_projection(plain), first.in_projection(masked)  # (B, T, 3C), (T, 3C)
+        dist_only = _queries(torch.zeros(b, 0, dtype=torch.long, device=token_ids.device))
+        dist = self.norm(self.encoder(plain, pad_mask, dist_only, plain_proj))[:, 0]  # (B, C)
+        outputs = []
+        for chosen in passes:
+            rows = chosen.any(dim=1).nonzero().flatten()
+            if rows.numel() == 0:
+                continue
+            every_row = rows.numel() == b
+            here = chosen if every_row else chosen[rows]  # (b, T)
+            positions, used = masked_positions(here)  # (b, S)
+            at_row, at_pos = here.nonzero(as_tuple=True)
+            x = plain.clone() if every_row else plain[rows]  # copies: the masked keys are written in
+            projected = plain_proj.clone() if every_row else plain_proj[rows]
+            x[at_row, at_pos] = masked[at_pos]
+            projected[at_row, at_pos] = masked_proj[at_pos]
+            h = self.norm(self.encoder(x, pad_mask[rows], _queries(positions), projected))  # (b, >= 1 + S, C)
+            outputs.append(PassOutput(rows, positions, used, self.head(h[:, 1 : 1 + positions.shape[1]])))
+        return dist, outputs

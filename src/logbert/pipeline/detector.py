@@ -26,7 +26,7 @@ from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import worst_windows
 from logbert.pipeline.split import key_sessions
 from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport
-from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
+from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
 from logbert.scoring.scorer import pick_score
 from logbert.windowing.windows import find_session_ids, session_id_pattern
 
@@ -203,7 +203,7 @@ class Detector:
                     miss_ratio=float(out.miss_ratio[i]),
                     dist_score=float(out.dist[i]),
                     threshold=self.threshold,
-                    is_anomaly=score > self.threshold,
+                    is_anomaly=bool(exceeds(score, self.threshold)),
                     n_keys=len(seq.key_ids),
                     n_misses=int(out.n_misses[i]),
                     n_unknown=self.n_unknown(seq.key_ids),
@@ -222,7 +222,7 @@ class Detector:
             scores, windows, worst, skipped = worst_windows(self.model, sequences, self.config.window)
         if skipped:
             logger.info("%d windows shorter than window.min_len were not scored", len(skipped))
-        flagged = [j for s, j in zip(scores, worst, strict=True) if j is not None and s > self.threshold]
+        flagged = [j for s, j in zip(scores, worst, strict=True) if j is not None and exceeds(s, self.threshold)]
         explained: dict[int, SequenceScore] = {}
         if explain and flagged:
             scored = self.score_sequences([windows[j] for j in flagged], explain=True)
@@ -236,7 +236,7 @@ class Detector:
                     session_id=seq.session_id,
                     label=seq.label,
                     score=float(score),
-                    is_anomaly=bool(score > self.threshold),
+                    is_anomaly=bool(exceeds(score, self.threshold)),
                     n_keys=len(seq.key_ids),
                     n_unknown=self.n_unknown(seq.key_ids),
                     threshold=self.threshold,

@@ -2,7 +2,7 @@
 
 The interface follows pyod's ``BaseDetector``: ``fit`` returns ``self`` and sets the fitted
 attributes (trailing underscore), ``decision_function`` returns one score per sequence with
-**higher = more anomalous**, and ``predict`` is ``decision_function(seqs) > threshold_``.
+**higher = more anomalous**, and ``predict`` is ``exceeds(decision_function(seqs), threshold_)``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from logbert.errors import NotFittedError
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import choose_threshold
+from logbert.results import exceeds
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
 from logbert.threads import torch_threads
 from logbert.training.checkpoint import EpochStats
@@ -140,7 +141,7 @@ class LogBertDetector:
 
     def predict(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         """(N,) bool: True where the anomaly score is above ``threshold_``."""
-        return self.decision_function(seqs) > self.threshold_
+        return exceeds(np.asarray(self.decision_function(seqs), dtype=np.float64), self.threshold_)
 
     def explain(self, seqs: Sequence[Sequence[int]]) -> list[list[PositionDetail]]:
         """Per sequence, per key: the key seen, whether it was a miss, and the top-g expected keys."""

@@ -151,22 +151,21 @@ def score_sequences(
     for rows_here, width in _batches_by_width(rows, max_len + 1, config.batch_size, config.mask_strategy):
         chunk = [rows[i] for i in rows_here]
         token_ids, pad_mask = pad_tokens(chunk, vocab.PAD, pad_to=width)  # (B, T)
-        out = model(token_ids.to(device), pad_mask.to(device))
-        dist[rows_here] = ((out.dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
-
         if config.mask_strategy == "strided":
             passes = strided_masks(pad_mask, config.mask_stride)
         else:
             passes = seeded_masks(chunk, pad_mask, mask_ratio, config.seed, config.n_rounds)
-        for chosen in passes:  # (B, T) bool
-            active = chosen.any(dim=1).nonzero().flatten()  # rows with a masked key in this pass
-            if active.numel() == 0:
-                continue
-            sub_tokens, sub_chosen = token_ids[active], chosen[active]  # (b, T)
-            inputs = sub_tokens.masked_fill(sub_chosen, vocab.MASK)
-            logits = model(inputs.to(device), pad_mask[active].to(device)).logits  # (b, T, V)
-            where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
-            truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)
+        # one unmasked pass (DIST) and one pass per mask, the last layer at the masked keys only
+        dist_embedding, outputs = model.masked_passes(
+            token_ids.to(device), pad_mask.to(device), [c.to(device) for c in passes], vocab.MASK
+        )
+        dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+        for out in outputs:
+            active, positions, slot_used = out.rows.cpu(), out.positions.cpu(), out.used.cpu()
+            where = slot_used.nonzero()  # (M, 2): (row in active, slot), rows then positions ascending
+            at = positions[where[:, 0], where[:, 1]]  # (M,) positions
+            truth = token_ids[active[where[:, 0]], at]  # (M,)
+            logits = out.logits.cpu()
             top_t, top_p, key_nll = _top_g(
                 logits[where[:, 0], where[:, 1]].cpu(), vocab.N_SPECIAL, config.top_g, truth, config.nll_cap
             )  # (M, g), (M, g), (M,)
@@ -178,7 +177,7 @@ def score_sequences(
             np.maximum.at(nll_max, seq_index, key_nll.double().numpy())
             if per_seq is not None:
                 for m in range(where.shape[0]):
-                    s, pos = int(seq_index[m]), int(where[m, 1]) - 1
+                    s, pos = int(seq_index[m]), int(at[m]) - 1
                     per_seq[s].append(
                         PositionDetail(
                             position=pos,
@@ -206,7 +205,7 @@ def score_sequences(
 
 #: Rows are padded to the next multiple of this (at most the model's width): fewer padded positions
 #: than one width for all, and a row's width depends on its own length only.
-WIDTH_STEP = 8
+WIDTH_STEP = 4
 
 
 def row_width(n_tokens: int, full_width: int) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 from logbert.config import ModelConfig, ScoringConfig, TrainConfig
-from logbert.model.encoder import LogBertEncoder
+from logbert.model.encoder import LogBertEncoder, masked_positions
 from logbert.threads import torch_threads
 from logbert.training.checkpoint import (
     EpochStats,
@@ -103,15 +103,45 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63)
 
 
-def _batches(ds: MaskedKeyDataset, order: Sequence[int], size: int) -> Iterator[list[list[int]]]:
-    for start in range(0, len(order), size):
-        yield [ds[i] for i in order[start : start + size]]
+#: Rows sorted by length within chunks of this many batches (train.bucket_by_length): enough rows for
+#: batches of even length, few enough that the batches of an epoch still mix the whole data.
+BUCKET_CHUNK_BATCHES = 32
 
 
-def _pass_batches(ds: MaskedKeyDataset, order: Sequence[int], size: int, per_pass: int) -> Iterator[list[list[int]]]:
-    """Batches of each pass of ``order`` (``per_pass`` indices each) in turn: a batch never spans two passes."""
+def batch_order(
+    order: Sequence[int], lengths: Tensor, size: int, per_pass: int, generator: torch.Generator | None
+) -> list[list[int]]:
+    """The batches (row indices) of an epoch's shuffled ``order``; a batch never spans two passes.
+
+    With a ``generator`` (``train.bucket_by_length``), each chunk of ``BUCKET_CHUNK_BATCHES`` batches
+    of a pass is sorted by row length before it is cut into batches, and the pass's batches are then
+    shuffled: a batch holds rows of similar length (little padding) and its place in the epoch is
+    random. Without one, ``order`` is cut as it is.
+
+    >>> batch_order([3, 0, 2, 1], torch.tensor([5, 2, 9, 4]), 2, 4, None)
+    [[3, 0], [2, 1]]
+    """
+    batches: list[list[int]] = []
+    length_of = lengths.tolist()  # plain ints: sorting millions of rows must not index a tensor per row
     for start in range(0, len(order), per_pass):
-        yield from _batches(ds, order[start : start + per_pass], size)
+        one_pass = list(order[start : start + per_pass])
+        if generator is None:
+            batches += [one_pass[i : i + size] for i in range(0, len(one_pass), size)]
+            continue
+        chunk = size * BUCKET_CHUNK_BATCHES
+        cut: list[list[int]] = []
+        for c in range(0, len(one_pass), chunk):
+            rows = sorted(one_pass[c : c + chunk], key=length_of.__getitem__)  # stable: ties keep the shuffle
+            cut += [rows[i : i + size] for i in range(0, len(rows), size)]
+        batches += [cut[i] for i in torch.randperm(len(cut), generator=generator).tolist()]
+    return batches
+
+
+def by_length(lengths: Sequence[int] | Tensor, size: int) -> list[list[int]]:
+    """Row indices in batches of ``size``, shortest rows first (no-gradient passes: the order does not matter)."""
+    length_of = lengths.tolist() if isinstance(lengths, Tensor) else list(lengths)
+    order = sorted(range(len(length_of)), key=length_of.__getitem__)
+    return [order[i : i + size] for i in range(0, len(order), size)]
 
 
 @torch.no_grad()
@@ -126,9 +156,10 @@ def compute_center(
     was_training = model.training
     model.eval()
     total = torch.zeros(model.config.d_model, dtype=torch.float64)
-    for start in range(0, len(rows), batch_size):
-        token_ids, pad_mask = pad_tokens(rows[start : start + batch_size], pad_id)
-        out = model(token_ids.to(device), pad_mask.to(device))
+    for index in by_length([len(r) for r in rows], batch_size):  # rows of one length together: little padding
+        token_ids, pad_mask = pad_tokens([rows[i] for i in index], pad_id)
+        no_keys = torch.zeros(len(index), 0, dtype=torch.long, device=device)  # the last layer computes DIST only
+        out = model(token_ids.to(device), pad_mask.to(device), no_keys)
         total += out.dist_embedding.double().sum(dim=0).cpu()  # (C,)
     model.train(was_training)
     return (total / len(rows)).float()
@@ -146,8 +177,10 @@ def _loss(
     """MLKP + alpha * VHM of these rows; ``totals`` = (masked keys, rows) of the whole batch when
     the rows are one process's share of it (the sums are divided by the batch's counts)."""
     n_masked, n_rows = (None, None) if totals is None else totals
-    out = model(token_ids, pad_mask)
-    loss = masked_key_loss(out.logits, labels, n_masked) if config.use_mlkp else out.logits.sum() * 0.0
+    positions, used = masked_positions(labels != IGNORE_INDEX)  # the last layer and the head run there only
+    targets = labels.gather(1, positions).masked_fill(~used, IGNORE_INDEX)  # (B, S)
+    out = model(token_ids, pad_mask, positions)
+    loss = masked_key_loss(out.logits, targets, n_masked) if config.use_mlkp else out.logits.sum() * 0.0
     if center is not None and config.alpha > 0:
         loss = loss + config.alpha * hypersphere_loss(out.dist_embedding, center, n_rows)
     return loss
@@ -190,6 +223,10 @@ def _shard_loss(
     return share * scale
 
 
+def _batches(n: int, config: TrainConfig) -> list[list[int]]:
+    return [list(range(i, min(n, i + config.batch_size))) for i in range(0, n, config.batch_size)]
+
+
 @torch.no_grad()
 def _validation_loss(
     model: LogBertEncoder,
@@ -201,8 +238,8 @@ def _validation_loss(
     model.eval()
     gen = torch.Generator().manual_seed(config.seed + 1)  # the same masks every epoch
     total, n = 0.0, 0
-    for rows in _batches(ds, range(len(ds)), config.batch_size):
-        batch = ds.collate(rows, config.mask_ratio, gen)
+    for rows in by_length(ds.lengths, config.batch_size) if config.bucket_by_length else _batches(len(ds), config):
+        batch = ds.collate_index(rows, config.mask_ratio, gen)
         c = None if center is None else center.to(device)
         loss = _loss(model, batch.token_ids.to(device), batch.labels.to(device), batch.pad_mask.to(device), c, config)
         total += float(loss) * len(rows)
@@ -271,7 +308,9 @@ def train_encoder(
     with torch_threads(group.threads(cfg.num_threads)), torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = LogBertEncoder(model_config).to(device)
-        opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # the fused step: one kernel for all parameters (0.4 ms against 1.6 ms a step for this model on a CPU)
+        fused = device.type in ("cpu", "cuda")
+        opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
         passes = passes_per_epoch(cfg, len(train_ds))
         epoch_steps = steps_per_epoch(cfg, len(train_ds))
         total_steps = cfg.epochs * epoch_steps
@@ -312,15 +351,16 @@ def train_encoder(
                 order = [i for _ in range(passes) for i in torch.randperm(len(train_ds), generator=gen).tolist()]
                 total = 0.0
                 bar.update(task, description=f"epoch {loop.epoch + 1}/{cfg.epochs}")
-                for rows in _pass_batches(train_ds, order, cfg.batch_size, len(train_ds)):
-                    batch = train_ds.collate(rows, cfg.mask_ratio, gen)
+                bucket_gen = gen if cfg.bucket_by_length else None
+                for rows in batch_order(order, train_ds.lengths, cfg.batch_size, len(train_ds), bucket_gen):
+                    batch = train_ds.collate_index(rows, cfg.mask_ratio, gen)
                     token_ids, labels, pad_mask = batch.token_ids, batch.labels, batch.pad_mask
                     if cfg.cut_ratio > 0:  # no draw when off: runs without cuts keep their random stream
                         token_ids, labels, pad_mask = cut_rows(
                             token_ids,
                             labels,
                             pad_mask,
-                            rows,
+                            [train_ds.rows[i] for i in rows],
                             ratio=cfg.cut_ratio,
                             mask_id=vocab.MASK,
                             pad_id=vocab.PAD,

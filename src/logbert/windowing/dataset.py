@@ -142,6 +142,9 @@ class MaskedKeyDataset(Dataset[list[int]]):
         self.rows = encode_sequences(seqs, vocab, max_len)
         self.vocab = vocab
         self.max_len = max_len
+        # the rows once as one padded tensor: a batch is an index and a slice, no per-row Python work
+        self.lengths = torch.tensor([len(r) for r in self.rows], dtype=torch.long)  # (N,) tokens, DIST included
+        self.tokens = pad_tokens(self.rows, vocab.PAD)[0] if self.rows else torch.zeros(0, 1, dtype=torch.long)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -152,6 +155,18 @@ class MaskedKeyDataset(Dataset[list[int]]):
     def collate(self, rows: Sequence[Sequence[int]], mask_ratio: float, generator: torch.Generator) -> MaskedBatch:
         """Pad ``rows`` and mask keys at random (see :func:`random_key_mask`)."""
         token_ids, pad_mask = pad_tokens(rows, self.vocab.PAD)
+        return self._mask(token_ids, pad_mask, mask_ratio, generator)
+
+    def collate_index(self, index: Sequence[int], mask_ratio: float, generator: torch.Generator) -> MaskedBatch:
+        """:meth:`collate` of the rows at ``index``, from the pre-padded tensor (the same batch, faster)."""
+        at = torch.as_tensor(index, dtype=torch.long)
+        lengths = self.lengths[at]  # (B,)
+        width = int(lengths.max())
+        token_ids = self.tokens[at, :width]  # (B, T) a copy: masking never writes into the dataset
+        pad_mask = torch.arange(width)[None, :] >= lengths[:, None]  # (B, T)
+        return self._mask(token_ids, pad_mask, mask_ratio, generator)
+
+    def _mask(self, token_ids: Tensor, pad_mask: Tensor, mask_ratio: float, generator: torch.Generator) -> MaskedBatch:
         chosen = random_key_mask(pad_mask, mask_ratio, generator)
         masked, labels = apply_mask(token_ids, chosen, self.vocab.MASK)
         return MaskedBatch(masked, labels, pad_mask)

@@ -1,0 +1,173 @@
+"""Scoring speed and decisions on real test sessions: logbert's scorer against the plain fp32 loop.
+
+    .venv/bin/python -m benchmarks.speed.real ARTIFACT LOG [ARTIFACT LOG ...] [--out benchmarks/results/speed_real.md]
+
+For each trained artifact and the log it was trained on, the test sessions (those in neither
+``train`` nor ``val`` of the artifact's ``split.json``) are cut into windows exactly as
+``logbert score`` cuts them, and every window is scored twice with the artifact's weights:
+
+* ``logbert``: the artifact's own scorer (``LogBertDetector.scores``, what ``score``/``serve`` run);
+* ``plain fp32``: torch's own ``nn.TransformerEncoder`` layers loaded with the same weights, every
+  window padded to the model's width, one unmasked pass plus one pass per strided mask, batch 256,
+  the score computed from the full logits (the reference definition of the artifact's score).
+
+A session scores its worst window (:mod:`logbert.pipeline.sessions`) and is anomalous when its
+score exceeds the stored threshold (:func:`logbert.results.exceeds`). The table gives windows per
+CPU-second of each path (process time: this machine is shared, so wall time would measure the
+neighbours), their ratio, and how many test-session decisions agree. 1 torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from benchmarks._report import header
+
+from logbert.config import LogBertConfig
+from logbert.pipeline.detector import load_detector
+from logbert.pipeline.sessions import session_windows
+from logbert.results import exceeds
+from logbert.scoring.scorer import pick_score, strided_masks
+from logbert.windowing.dataset import encode_sequences, pad_tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class PlainEncoder(torch.nn.Module):
+    """The textbook model with LogBertEncoder's parameter names: torch's own encoder layers."""
+
+    def __init__(self, config: LogBertConfig) -> None:
+        super().__init__()
+        c = config.model
+        self.token_emb = torch.nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_emb = torch.nn.Embedding(c.max_len + 1, c.d_model)
+        layer = torch.nn.TransformerEncoderLayer(
+            c.d_model, c.n_heads, c.d_ff, c.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = torch.nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
+        self.norm = torch.nn.LayerNorm(c.d_model)
+        self.head = torch.nn.Linear(c.d_model, c.vocab_size)
+
+    def forward(self, tok: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.token_emb(tok) + self.pos_emb(torch.arange(tok.shape[1]))
+        x = self.norm(self.encoder(x, src_key_padding_mask=pad))
+        return self.head(x), x[:, 0]
+
+
+def plain_scores(model: PlainEncoder, vocab: object, windows: list[list[int]], config: LogBertConfig,
+                 center: torch.Tensor) -> np.ndarray:
+    """The artifact's score kind for every window, from full-width fp32 passes (the reference)."""
+    sc = config.scoring
+    rows = encode_sequences(windows, vocab, config.model.max_len)  # type: ignore[arg-type]
+    n = len(rows)
+    miss, masked = np.zeros(n), np.zeros(n)
+    nll_sum, nll_max, dist = np.zeros(n), np.zeros(n), np.zeros(n)
+    width = config.model.max_len + 1
+    n_special = vocab.N_SPECIAL  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        for s in range(0, n, 256):
+            tok, pad = pad_tokens(rows[s : s + 256], vocab.PAD, pad_to=width)  # type: ignore[attr-defined]
+            _, dist_emb = model(tok, pad)
+            dist[s : s + len(tok)] = ((dist_emb - center) ** 2).sum(-1).double().numpy()
+            for chosen in strided_masks(pad, sc.mask_stride):
+                logits, _ = model(tok.masked_fill(chosen, vocab.MASK), pad)  # type: ignore[attr-defined]
+                logits = logits.float()
+                logits[..., :n_special] = -torch.inf
+                log_probs = torch.log_softmax(logits, dim=-1)
+                top = log_probs.topk(sc.top_g, dim=-1).indices
+                hit = (top == tok[..., None]).any(-1)
+                nll = (-log_probs.gather(-1, tok[..., None]).squeeze(-1)).clamp(max=sc.nll_cap)
+                nll = torch.where(chosen, nll, torch.zeros_like(nll)).double()
+                miss[s : s + len(tok)] += (chosen & ~hit).sum(1).numpy()
+                masked[s : s + len(tok)] += chosen.sum(1).numpy()
+                nll_sum[s : s + len(tok)] += nll.sum(1).numpy()
+                nll_max[s : s + len(tok)] = np.maximum(nll_max[s : s + len(tok)], nll.max(1).values.numpy())
+    by_kind = {
+        "miss_ratio": miss / masked,
+        "mean_nll": nll_sum / masked,
+        "max_nll": nll_max,
+        "max_mean_nll": nll_max + nll_sum / masked,
+        "dist": dist,
+    }
+    return by_kind[sc.score]
+
+
+def run_one(artifact: Path, log: Path) -> dict[str, object]:
+    det = load_detector(artifact, need_parser=False)
+    split = json.loads((artifact / "split.json").read_text(encoding="utf-8"))
+    seen = set(split["train"]) | set(split["val"])
+    sequences, _ = det.read(log)
+    test = [s for s in sequences if s.session_id not in seen]
+    windows, _ = session_windows(test, det.config.window)
+    keys = [list(w.key_ids) for w in windows]
+    owner = [w.session_id for w in windows]
+    config, model = det.config, det.model
+
+    torch.set_num_threads(1)
+    started = time.process_time()
+    ours = pick_score(model.scores(keys), config.scoring.score)
+    ours_s = time.process_time() - started
+
+    plain = PlainEncoder(config).eval()
+    plain.load_state_dict(model.model_.state_dict())
+    started = time.process_time()
+    ref = plain_scores(plain, model.vocab_, keys, config, model.center_)
+    plain_s = time.process_time() - started
+
+    def sessions(window_scores: np.ndarray) -> dict[str, float]:
+        worst: dict[str, float] = {}
+        for sid, score in zip(owner, window_scores, strict=True):
+            worst[sid] = max(worst.get(sid, -np.inf), float(score))
+        return worst
+
+    a, b = sessions(ours), sessions(ref)
+    same = sum(bool(exceeds(a[s], det.threshold)) == bool(exceeds(b[s], det.threshold)) for s in a)
+    return {
+        "artifact": artifact.name,
+        "score": config.scoring.score,
+        "threshold": det.threshold,
+        "windows": len(keys),
+        "sessions": len(a),
+        "anomalous": sum(bool(exceeds(v, det.threshold)) for v in a.values()),
+        "ours_wps": len(keys) / ours_s,
+        "plain_wps": len(keys) / plain_s,
+        "same_decisions": same,
+        "max_score_diff": float(np.max(np.abs(ours - ref))),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pairs", nargs="+", help="ARTIFACT LOG pairs")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed_real.md")
+    args = parser.parse_args(argv)
+    if len(args.pairs) % 2:
+        parser.error("give ARTIFACT LOG pairs")
+    rows = [run_one(Path(a), Path(b)) for a, b in zip(args.pairs[::2], args.pairs[1::2], strict=True)]
+    lines = [
+        *header("Scoring speed and decisions on real test sessions", "benchmarks.speed.real", argv,
+                "1 torch thread; windows per CPU-second (process time)"),
+        "",
+        "| artifact | score | test sessions / windows | anomalous | logbert windows/s | plain fp32 windows/s "
+        "| ratio | same decisions | max score difference |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['artifact']} | {r['score']} | {r['sessions']} / {r['windows']} | {r['anomalous']} "
+            f"| {r['ours_wps']:,.0f} | {r['plain_wps']:,.0f} | {float(r['ours_wps']) / float(r['plain_wps']):.2f}x "  # type: ignore[arg-type]
+            f"| {r['same_decisions']} / {r['sessions']} | {r['max_score_diff']:.1e} |"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
