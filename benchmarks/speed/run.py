@@ -11,8 +11,14 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
 * ``plain train``: a textbook loop, torch's own ``nn.TransformerEncoder`` layers with the same
   initial weights, batch 64, logbert's learning-rate schedule, MLKP only, masking inline;
 * ``score_sequences``: logbert's deterministic scoring (every key masked once over 4 passes + 1 unmasked);
+* ``score_sequences bf16``: the same under ``torch.autocast(bfloat16)`` (a measurement: no logbert
+  setting turns it on yet);
 * ``plain score fp32`` / ``plain score bf16``: the same 5 forward passes, batch 256, written plainly,
   with ``torch.autocast`` for bf16.
+
+``--train-batch`` / ``--score-batch`` set the batch of every arm (on a GPU, try up to 4096); with
+``--device cuda`` speeds are per wall-clock second after ``torch.cuda.synchronize`` and the peak
+memory is the GPU's.
 
 Validation MLKP: masked-key cross-entropy of each trained model on the same validation rows with
 the same masks (the sequences come from a sparse Markov chain, so there is something to learn).
@@ -38,7 +44,7 @@ from benchmarks._report import header
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_ARMS = ("train_encoder", "train_encoder MLKP only", "plain train")
-SCORE_ARMS = ("score_sequences", "plain score fp32", "plain score bf16")
+SCORE_ARMS = ("score_sequences", "score_sequences bf16", "plain score fp32", "plain score bf16")
 
 CHILD = r'''
 import json, resource, sys, time
@@ -88,7 +94,10 @@ def val_mlkp(model, rows, vocab):
 
 
 arm, device = sys.argv[1], sys.argv[2]
-threads, n_train, n_score, epochs = (int(a) for a in sys.argv[3:7])
+def sync():  # a GPU runs ahead of Python: wait for it before reading the clock
+    if device == "cuda":
+        torch.cuda.synchronize()
+threads, n_train, n_score, epochs, train_batch, score_batch = (int(a) for a in sys.argv[3:9])
 torch.set_num_threads(threads)
 rng = np.random.default_rng(0)
 successors = rng.integers(0, 30, size=(30, 3))  # a sparse Markov chain: there is something to learn
@@ -103,8 +112,8 @@ def seqs(n):
 train, val, test = seqs(n_train), seqs(n_train // 10), seqs(n_score)
 vocab = Vocab.fit(train)
 mcfg = ModelConfig(vocab_size=len(vocab), max_len=32, d_model=128, d_ff=256, n_heads=4, n_layers=2, dropout=0.1)
-tcfg = TrainConfig(epochs=epochs, patience=epochs + 1, batch_size=64, num_threads=threads, device=device, seed=0,
-                   min_steps=0)  # one pass per epoch, as the plain loop
+tcfg = TrainConfig(epochs=epochs, patience=epochs + 1, batch_size=train_batch, num_threads=threads, device=device,
+                   seed=0, min_steps=0)  # one pass per epoch, as the plain loop
 out = {}
 t0, c0 = time.perf_counter(), time.process_time()
 if arm.startswith("train_encoder"):
@@ -112,13 +121,14 @@ if arm.startswith("train_encoder"):
         tcfg = tcfg.model_copy(update={"alpha": 0.0})
     result = train_encoder(mcfg, tcfg, vocab, train, val, progress=False)
     out["items"] = epochs * len(train)
+    sync()
     out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
     out["val_mlkp"] = val_mlkp(result.model, encode_sequences(val, vocab, 32), vocab)
 elif arm == "plain train":
     torch.manual_seed(0)
     model = PlainEncoder(mcfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    steps = epochs * -(-len(train) // 64)
+    steps = epochs * -(-len(train) // train_batch)
     # logbert's schedule (linear warm-up, cosine decay), so that the losses compare implementations, not schedules
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, int(tcfg.warmup_fraction * steps), steps))
     rows = encode_sequences(train, vocab, 32)
@@ -126,8 +136,8 @@ elif arm == "plain train":
     model.train()
     for _ in range(epochs):
         order = torch.randperm(len(rows), generator=gen).tolist()
-        for i in range(0, len(rows), 64):
-            tok, pad = pad_tokens([rows[j] for j in order[i:i + 64]], vocab.PAD)
+        for i in range(0, len(rows), train_batch):
+            tok, pad = pad_tokens([rows[j] for j in order[i:i + train_batch]], vocab.PAD)
             chosen = random_key_mask(pad, 0.5, gen)
             labels = torch.where(chosen, tok, torch.full_like(tok, -100))
             logits = model(tok.masked_fill(chosen, vocab.MASK).to(device), pad.to(device))
@@ -135,23 +145,25 @@ elif arm == "plain train":
             loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), flat, ignore_index=-100)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     out["items"] = epochs * len(train)
+    sync()
     out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
     out["val_mlkp"] = val_mlkp(model, encode_sequences(val, vocab, 32), vocab)
 else:
     torch.manual_seed(0)  # the same initial weights in every arm (PlainEncoder builds them in the same order)
-    model = (LogBertEncoder(mcfg) if arm == "score_sequences" else PlainEncoder(mcfg)).to(device).eval()
+    ours = arm.startswith("score_sequences")
+    model = (LogBertEncoder(mcfg) if ours else PlainEncoder(mcfg)).to(device).eval()
     center = torch.zeros(128)
-    if arm == "score_sequences":
-        res = score_sequences(model, vocab, test, center, ScoringConfig(), device=device)
+    bf16 = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=arm.endswith("bf16"))
+    if ours:
+        with bf16:  # autocast around logbert's own scorer (a measurement: no logbert setting turns it on)
+            res = score_sequences(model, vocab, test, center, ScoringConfig(batch_size=score_batch), device=device)
         ratios = res.miss_ratio
     else:
         rows = encode_sequences(test, vocab, 32)
         miss = np.zeros(len(rows)); masked = np.zeros(len(rows))
-        dtype = torch.bfloat16 if arm.endswith("bf16") else None
-        bf16 = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=dtype is not None)
         with torch.inference_mode(), bf16:
-            for s in range(0, len(rows), 256):
-                tok, pad = pad_tokens(rows[s:s + 256], vocab.PAD, pad_to=33)
+            for s in range(0, len(rows), score_batch):
+                tok, pad = pad_tokens(rows[s:s + score_batch], vocab.PAD, pad_to=33)
                 model(tok.to(device), pad.to(device))  # the unmasked pass (DIST distance)
                 for chosen in strided_masks(pad, 4):
                     logits = model(tok.masked_fill(chosen, vocab.MASK).to(device), pad.to(device)).float()
@@ -163,15 +175,19 @@ else:
         ratios = miss / masked
     out["items"] = len(test)
     out["ratios"] = [float(r) for r in ratios]
+    sync()
     out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
-out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if device == "cuda":
+    out["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20  # the GPU's memory is the one that limits
+else:
+    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
 '''
 
 
 def _run(arm: str, args: argparse.Namespace) -> dict[str, object]:
     cmd = [sys.executable, "-c", CHILD, arm, args.device, str(args.threads), str(args.n_train), str(args.n_score),
-           str(args.epochs)]
+           str(args.epochs), str(args.train_batch), str(args.score_batch)]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -186,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-score", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--train-batch", type=int, default=64, help="training batch of every training arm")
+    parser.add_argument("--score-batch", type=int, default=256, help="scoring batch of every arm (GPU: up to 4096)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.md")
     args = parser.parse_args(argv)
     results: dict[str, list[dict[str, object]]] = {arm: [] for arm in (*TRAIN_ARMS, *SCORE_ARMS)}

@@ -9,9 +9,37 @@ from benchmarks.speed.run import main
 
 def test_speed_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "speed.md"
-    args = ["--n-train", "40", "--n-score", "40", "--epochs", "1", "--repeats", "1", "--out", str(out)]
+    args = ["--n-train", "40", "--n-score", "40", "--epochs", "1", "--repeats", "1", "--out", str(out),
+            "--score-batch", "16", "--train-batch", "8"]
     assert main(args) == 0
     text = out.read_text()
-    for arm in ("train_encoder", "plain train", "score_sequences", "plain score fp32", "plain score bf16"):
+    arms = ("train_encoder", "train_encoder MLKP only", "plain train", "score_sequences", "score_sequences bf16",
+            "plain score fp32", "plain score bf16")
+    for arm in arms:
         assert f"| {arm} |" in text
+    for arm in arms[:3]:  # every trained model is compared on the same validation masks
+        row = next(line for line in text.splitlines() if line.startswith(f"| {arm} |"))
+        assert float(row.split("|")[5]) > 0
     assert "| score_sequences |" in text and "1.0000 | 0.0000 |" in text  # itself: identical decisions
+
+
+def test_real_data_comparison_agrees_with_itself_on_a_tiny_artifact(tmp_path: Path) -> None:
+    """benchmarks.speed.real on a tiny artifact: logbert's scorer and the plain torch-layer loop decide alike."""
+    import torch
+
+    from benchmarks.speed.real import main as real_main
+    from logbert import api
+    from logbert.datasets.simulator import write_simulated
+
+    from ..conftest import tiny_nova_config
+
+    torch.set_num_threads(1)
+    files = write_simulated(tmp_path / "data", n_instances=60, anomaly_ratio=0.25, seed=3)
+    api.train(files.log, tmp_path / "artifact", tiny_nova_config(max_len=16), labels=files.labels, progress=False)
+    out = tmp_path / "real.md"
+    assert real_main([str(tmp_path / "artifact"), str(files.log), "--out", str(out)]) == 0
+    row = [line for line in out.read_text().splitlines() if line.startswith("| artifact |")][1]  # [0]: header
+    cells = [c.strip() for c in row.split("|")]
+    same, total = (int(x) for x in cells[8].split(" / "))
+    assert total > 0 and same == total
+    assert float(cells[9]) < 1e-4  # the same scores up to float rounding
