@@ -26,8 +26,8 @@ def test_speed_benchmark_smoke(tmp_path: Path) -> None:
 def test_real_data_comparison_agrees_with_itself_on_a_tiny_artifact(tmp_path: Path) -> None:
     """benchmarks.speed.real on a tiny artifact: logbert's scorer and the plain torch-layer loop decide alike."""
     import torch
-
     from benchmarks.speed.real import main as real_main
+
     from logbert import api
     from logbert.datasets.simulator import write_simulated
 
