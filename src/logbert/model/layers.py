@@ -4,12 +4,13 @@ Same parameters, same names and the same function as ``torch.nn.TransformerEncod
 (``norm_first=True``, GELU, ``batch_first=True``), so state dicts load either way, with two
 changes that matter for speed on a CPU:
 
-* **Dropout masks from a cheap random stream.** ``torch.nn.functional.dropout`` draws one 32-bit
-  Mersenne-Twister number per element; at this model's size that is a quarter of a training step
-  (profiled: ``aten::bernoulli_`` 25 % of CPU time, more than all matrix products). :func:`fast_dropout`
-  draws 56 random bits per 7 elements and keeps an element when its byte is at least
-  ``round(256 p)``, so the drop probability is ``p`` rounded to 1/256 (0.1 -> 0.1016) and the kept
-  elements are scaled by the exact inverse of the keep rate (unbiased, as dropout must be).
+* **Dropout masks from a cheap random stream** (on the CPU; a GPU keeps torch's fused dropout).
+  ``torch.nn.functional.dropout`` draws one 32-bit Mersenne-Twister number per element; at this
+  model's size that is a quarter of a training step (profiled: ``aten::bernoulli_`` 25 % of CPU
+  time, more than all matrix products). :func:`fast_dropout` draws 56 random bits per 7 elements
+  and keeps an element when its byte is at least ``round(256 p)``, so the drop probability is
+  ``p`` rounded to 1/256 (0.1 -> 0.1016) and the kept elements are scaled by the exact inverse of
+  the keep rate (unbiased, as dropout must be).
 * **Queries only where they are needed.** The last layer only has to produce the masked positions
   and DIST (the rest of its output is never read): ``queries`` selects them; keys and values still
   come from every position, so the selected outputs are what the full layer computes.
@@ -35,6 +36,8 @@ def fast_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """
     if not training or p <= 0.0:
         return x
+    if x.device.type != "cpu":  # GPUs draw dropout masks in fused kernels (Philox): nothing to gain here
+        return F.dropout(x, p, training=True)
     cut = round(p * DROPOUT_STEPS)  # bytes below it are dropped
     if cut == 0:
         return x
@@ -98,12 +101,13 @@ class SelfAttention(nn.Module):
             k, v = qkv[:, :, 1], qkv[:, :, 2]  # (B, T, H, D)
             q = qkv[:, :, 0] if queries is None else gather_positions(qkv[:, :, 0], queries)  # (B, S, H, D)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, H, S or T, D)
-        if self.training and self.dropout > 0:  # torch's fused attention would draw its dropout per element
+        if self.training and self.dropout > 0 and x.device.type == "cpu":  # torch's would draw per element
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d)) + key_bias  # (B, H, S, T)
             att = fast_dropout(att.softmax(dim=-1), self.dropout, True)
             out = att @ v  # (B, H, S, D)
-        else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias)  # (B, H, S, D)
+        else:  # fused attention; its own dropout on a GPU
+            p = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias, dropout_p=p)  # (B, H, S, D)
         out = out.transpose(1, 2).reshape(b, -1, c)  # (B, S, C)
         projected_out: Tensor = self.out_proj(out)
         return projected_out
