@@ -84,3 +84,12 @@ def test_bad_input_and_unfitted_use() -> None:
         LogBertDetector(CONFIG).fit([[10] * 13], [[10]])
     with pytest.raises(ValueError, match="empty"):
         LogBertDetector(CONFIG).fit([[10], []], [[10]])
+
+
+def test_an_artifact_trained_on_a_gpu_scores_where_its_model_is(detector: LogBertDetector, tmp_path: Path) -> None:
+    """train.device=cuda is where training ran; the loaded model is on the CPU and must score there."""
+    detector.save(tmp_path / "art")
+    loaded = LogBertDetector.load(tmp_path / "art")
+    loaded.config = loaded.config.with_overrides({"train.device": "cuda"})  # as saved by a GPU run
+    assert next(loaded.model_.parameters()).device.type == "cpu"
+    np.testing.assert_array_equal(loaded.decision_function(NORMAL[:5]), detector.decision_function(NORMAL[:5]))

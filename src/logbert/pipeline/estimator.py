@@ -127,7 +127,8 @@ class LogBertDetector:
                 self.config.scoring,
                 mask_ratio=self.config.train.mask_ratio,
                 details=details,
-                device=self.config.train.device,
+                # where the model is: an artifact trained with train.device=cuda loads on the CPU and scores there
+                device=next(self.model_.parameters()).device,
             )
 
     def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
