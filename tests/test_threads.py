@@ -20,3 +20,18 @@ def test_torch_threads_sets_and_restores() -> None:
     with torch_threads(0) as n:
         assert n == auto_threads() and torch.get_num_threads() == n
     assert torch.get_num_threads() == before
+
+
+def test_resolve_device_names_the_machines_devices_plainly() -> None:
+    import pytest
+
+    from logbert.threads import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    for bad in ("gpu", "tpu", "cuda:x"):
+        with pytest.raises(ValueError, match="device"):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")

@@ -1,4 +1,5 @@
-"""How many torch threads training and scoring use: chosen for the machine, not torch's default.
+"""How many torch threads training and scoring use, chosen for the machine, not torch's default;
+and which device scoring runs on (:func:`resolve_device`).
 
 Measured (``python -m benchmarks.threads``, ``benchmarks/results/threads.md``) on a 2-core
 machine with the demo's model: 2 threads train 1.2x faster than 1 when the machine is idle, and
@@ -50,3 +51,29 @@ def torch_threads(n: int) -> Iterator[int]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"cpu"``, ``"cuda"`` / ``"cuda:N"``, ``"mps"``, or ``"auto"`` (a GPU when there is one, else the CPU).
+
+    Raises:
+        ValueError: an unknown name, or a device this machine does not have (said plainly, instead of
+            torch's error at the first tensor moved there).
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if torch.backends.mps.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: this machine has no CUDA GPU that torch can use (try auto or cpu)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r}: MPS (Apple GPU) is not available here (try auto or cpu)")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+    return device

@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from logbert import api
 from logbert.cli import app
 from logbert.errors import InputDataError
+from logbert.results import exceeds
 
 runner = CliRunner()
 
@@ -118,7 +120,7 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert scored.exit_code == 0, scored.output
     rows = [json.loads(line) for line in scored.stdout.splitlines()]
     assert len(rows) == 40 and all(r["threshold"] == 0.5 for r in rows)
-    assert all(r["is_anomaly"] == (r["anomaly_score"] > 0.5) for r in rows)
+    assert all(r["is_anomaly"] == exceeds(r["anomaly_score"], 0.5) for r in rows)
     assert all(r["first_line_no"] <= r["last_line_no"] and r["start_time"] for r in rows)
     assert "given on the command line" in scored.stderr
     table = runner.invoke(app, ["score", str(artifact), str(log), "--format", "table"], env={"COLUMNS": "200"})
@@ -127,6 +129,11 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert bad.exit_code == 2
     nan = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "nan"])  # would flag nothing, ever
     assert nan.exit_code == 1 and "finite" in nan.output and "Traceback" not in nan.output
+    on_cpu = runner.invoke(app, ["score", str(artifact), str(log), "--device", "cpu", "--threshold", "0.5"])
+    assert on_cpu.exit_code == 0 and on_cpu.stdout == scored.stdout
+    if not torch.cuda.is_available():  # a GPU the machine lacks: said plainly, no traceback
+        gpu = runner.invoke(app, ["score", str(artifact), str(log), "--device", "cuda"])
+        assert gpu.exit_code == 1 and "no CUDA GPU" in gpu.output and "Traceback" not in gpu.output
 
 
 def test_verbose_is_accepted_after_the_command(monkeypatch: pytest.MonkeyPatch) -> None:

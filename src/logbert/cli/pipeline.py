@@ -149,6 +149,7 @@ def score(
     explain: bool = typer.Option(False, "--explain", help="add the missed keys of each anomalous session"),
     output_format: str = typer.Option("jsonl", "--format", help="jsonl (one JSON object per session) or table"),
     input_: str = InputOption,
+    device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
     """Score every session of DATA (higher = more anomalous): JSON lines, or a table."""
     from logbert import api
@@ -158,7 +159,7 @@ def score(
         raise typer.BadParameter("expected jsonl or table", param_hint="--format")
     out = output_file(out, "--out")
     with library_errors(), _input_file(data) as path:
-        detector = api.load_detector(artifact)
+        detector = api.load_detector(artifact, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
         scored, read_report = api.score_with_report(detector, path, explain=explain, kind=input_kind(input_))
         results = [r for r in scored if r.is_anomaly or not only_anomalies]

@@ -28,6 +28,7 @@ from logbert.pipeline.split import key_sessions
 from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
 from logbert.scoring.scorer import pick_score
+from logbert.threads import resolve_device
 from logbert.windowing.windows import find_session_ids, session_id_pattern
 
 logger = logging.getLogger(__name__)
@@ -264,20 +265,26 @@ def _read_calibration(directory: Path) -> Calibration | None:
     return Calibration.from_dict(data)
 
 
-def load_detector(path: str | Path, *, need_parser: bool = False) -> Detector:
+def load_detector(path: str | Path, *, need_parser: bool = False, device: str = "cpu") -> Detector:
     """Load an artifact directory written by :func:`logbert.pipeline.fit.train`.
 
     Args:
         path: the artifact directory.
         need_parser: refuse an artifact trained on key-sequence files (it has no log parser, so
             it cannot read raw lines: the streaming service and ``tail`` ask for this).
+        device: where the model scores: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or ``auto``.
 
     Raises:
         UnknownArtifact: missing directory or files, pieces that do not belong together, or no
             parser where ``need_parser`` asks for one.
+        InputDataError: a device this machine does not have.
     """
     directory = Path(path)
-    model = LogBertDetector.load(directory)
+    try:
+        resolve_device(device)  # before any file is read: a machine without that device is the user's input
+    except ValueError as exc:
+        raise InputDataError(str(exc)) from None
+    model = LogBertDetector.load(directory, device=device)
     state = model.parser_state_
     if state is None and need_parser:
         raise UnknownArtifact(

@@ -23,7 +23,7 @@ from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import choose_threshold
 from logbert.results import exceeds
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
-from logbert.threads import torch_threads
+from logbert.threads import resolve_device, torch_threads
 from logbert.training.checkpoint import EpochStats
 from logbert.training.trainer import train_encoder
 from logbert.windowing.dataset import TokenVocab
@@ -169,16 +169,19 @@ class LogBertDetector:
         )
 
     @classmethod
-    def load(cls, directory: str | Path) -> LogBertDetector:
-        """Load a saved detector; the caller's parser state is in ``parser_state_``.
+    def load(cls, directory: str | Path, device: str = "cpu") -> LogBertDetector:
+        """Load a saved detector onto ``device`` (:func:`logbert.threads.resolve_device`; scoring runs
+        there); the caller's parser state is in ``parser_state_``.
 
         Raises:
             UnknownArtifact: missing, corrupted or mismatched artifact files.
+            ValueError: a device this machine does not have.
         """
+        where = resolve_device(device)
         art = load_artifact(directory)
         det = cls(art.config)
         det.vocab_ = art.vocab
-        det.model_ = art.model
+        det.model_ = art.model.to(where)
         det.center_ = art.center
         det.threshold_ = art.threshold
         det.history_ = []
