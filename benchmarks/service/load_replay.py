@@ -178,6 +178,7 @@ def main() -> None:
                 rss_loaded = psutil.Process(server.pid).memory_info().rss
                 rss = PeakRss(server.pid)
                 latencies: list[float] = []
+                load_before = os.getloadavg()[0]  # other jobs on the machine: speeds depend on it
                 t0 = time.perf_counter()
                 for chunk in chunks:  # bounded: one pass over at most --max-lines lines
                     t = time.perf_counter()
@@ -192,6 +193,7 @@ def main() -> None:
                 t_ingest = time.perf_counter() - t0
                 close = http.post("/v1/sessions/close-all", timeout=3700).json()
                 t_total = time.perf_counter() - t0
+                load_after = os.getloadavg()[0]
                 peak = rss.stop()
                 stats = http.get("/v1/stats").json()["values"]
                 flagged: set[str] = set()
@@ -224,6 +226,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "command": command,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}",
+        "load_avg_1m_before_after": [round(load_before, 2), round(load_after, 2)],
         "artifact": str(args.artifact),
         "log": str(args.log),
         "lines": len(lines),
@@ -243,6 +246,7 @@ def main() -> None:
         "windows_scored": stats["windows_scored"],
         "score_batches": stats["score_batches"],
         "score_busy_seconds": round(stats["score_busy_seconds"], 2),
+        "windows_memo_hits": stats.get("windows_memo_hits"),  # None: a service without the score memo
         "alerts": stats["alerts"],
         "sessions_flagged": len(flagged),
         "lines_rejected": stats["lines_rejected"],
@@ -273,7 +277,8 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"Command: `{r['command']}`",
         "",
-        f"Machine: {r['machine']}. Artifact `{r['artifact']}`, log `{Path(r['log']).name}`.",
+        f"Machine: {r['machine']}; 1-minute load average {r['load_avg_1m_before_after'][0]} before the replay, "
+        f"{r['load_avg_1m_before_after'][1]} after it. Artifact `{r['artifact']}`, log `{Path(r['log']).name}`.",
         "",
     ]
     if str(r.get("reference", "")).startswith("logbert score: "):
@@ -300,6 +305,11 @@ def markdown(r: dict[str, Any]) -> str:
         (
             "sessions / windows scored / model batches",
             f"{r['sessions']:,.0f} / {r['windows_scored']:,.0f} / {r['score_batches']:,.0f}",
+        ),
+        (
+            "scoring thread busy (s) / windows answered by the score memo",
+            f"{r['score_busy_seconds']} / "
+            + (f"{r['windows_memo_hits']:,}" if r["windows_memo_hits"] is not None else "n/a"),
         ),
         ("alerts (anomalous windows) / sessions alerted", f"{r['alerts']:,.0f} / {r['sessions_flagged']:,}"),
         (

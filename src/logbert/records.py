@@ -56,6 +56,9 @@ class KeySequence:
     line_nos: list[int] = field(default_factory=list)  # source line of each key (empty for key files)
     start_time: float | None = None  # first timestamp, when the format has one
     window_index: int = 0  # position of this window inside its session (0 for the first)
+    # time and parameter values, aligned with key_ids (issue 13; built only for time- and value-aware models and
+    # the signal baselines): windows cut them like their keys, session bounds get no signal
+    signals: SessionSignals | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,8 +273,8 @@ def test_ingest_does_not_wait_for_the_model_and_windows_are_micro_batched(client
     slow = FakeDetector(max_len=2, score_delay_s=0.4)
     with client_factory(detector=slow, batch_size=64, flush_interval_s=0.05) as client:
         t0 = time.perf_counter()
-        for vm in range(6):  # each request completes two windows of two sessions
-            r = client.post("/v1/ingest", json={"lines": vm_lines(f"vm-{vm}", [0, 1, 2, 3])})
+        for vm in range(6):  # each request completes two windows of two sessions, none seen before
+            r = client.post("/v1/ingest", json={"lines": vm_lines(f"vm-{vm}", [0, vm + 1, vm + 1, 9])})
             assert r.json()["windows_queued"] == 2
         assert time.perf_counter() - t0 < 0.4 * 6 / 2  # far less than scoring them one call at a time
         _close_all(client)

@@ -76,6 +76,28 @@ def test_a_checkpoint_deletes_the_segments_it_covers(tmp_path: Path) -> None:
         list(journal.replay(0))  # those events are gone: asking for them is an error, not silence
 
 
+def test_a_large_checkpoint_is_written_in_pieces_and_reads_back_the_same(tmp_path: Path) -> None:
+    lines = [(n, f'raw \u00e9 {n} "q"', n % 7, None, 1.5 * n, "src", n) for n in range(1000)]
+    state = {
+        "next_seq": 3,
+        "router": {"buffers": [{"key": f"vm-{i}", "lines": lines[i::3]} for i in range(600)], "clocks": []},
+        "outstanding": [],
+        "line_nos": [["src", 1001]],
+    }
+    journal = IngestJournal(tmp_path / "j")
+    journal.commit(state)
+    expected = {
+        **state,
+        "router": {
+            **state["router"],
+            "buffers": [  # tuples come back as JSON arrays
+                {"key": b["key"], "lines": [list(ln) for ln in b["lines"]]} for b in state["router"]["buffers"]
+            ],
+        },
+    }
+    assert IngestJournal(tmp_path / "j").load_checkpoint() == expected
+
+
 def test_a_failed_append_is_an_error_and_leaves_no_garbage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     journal = IngestJournal(tmp_path / "j")
     journal.append_ingest("a", ["one"], 1, 0)

@@ -6,8 +6,9 @@ line whose header does not match as ``malformed``; binary and over-long lines ar
 counted and parsed; an unseen template becomes ``UNK_KEY`` and is counted), routes each parsed
 line to its session (configured id pattern) or to its source's window, and queues every completed
 window on a :class:`MicroBatcher`. The batcher's worker thread scores windows from many sessions
-together (:meth:`Scorer.score_sequences`), updates the session summaries and hands one
-:class:`AlertRecord` per anomalous window to the alert sink.
+together (:meth:`Scorer.score_sequences`; a window with the same keys as one scored before is
+answered by the :class:`~logbert.streaming.memo.ScoreMemo`), updates the session summaries and
+hands one :class:`AlertRecord` per anomalous window to the alert sink.
 
 Memory is bounded: at most ``max_open_sessions`` open buffers (the most idle one is closed and
 scored when a new session would exceed it), windows of at most ``max_window_len`` keys, and a
@@ -19,6 +20,11 @@ order even when two requests of one source race (the parser is the only heavy st
 to run one call at a time anyway); queries and the scorer take a second, short-held lock for the
 shared state. Scoring runs on the batcher's single worker thread, so ``parse_lines`` and
 ``score_sequences`` may run at the same time, but never two calls of either.
+
+Cores: parsing and routing run on the request's thread, scoring on the worker, and the model
+runs with ``train.num_threads`` torch threads (0: usable cores - 1, see :mod:`logbert.threads`),
+so on two cores one parses while one scores: torch releases the GIL in its kernels, and a
+request never waits for the model (only for the GIL while the worker runs Python).
 """
 
 from __future__ import annotations
@@ -39,14 +45,29 @@ from logbert.records import UNK_KEY, LineProblem
 from logbert.results import EmitReason, PositionExplanation, SequenceScore, SessionState
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.journal import IngestEvent, JournalError
+from logbert.streaming.memo import ScoreMemo
 from logbert.streaming.protocol import AlertSink, EventLog, Scorer
 from logbert.streaming.stats import StreamStats
-from logbert.streaming.windows import PendingWindow, RoutedLine, SessionRouter, window_from_json, window_to_json
+from logbert.streaming.windows import (
+    KEY_ID,
+    SOURCE,
+    PendingWindow,
+    RoutedLine,
+    RouterSnapshot,
+    SessionRouter,
+    snapshot_state,
+    window_from_json,
+    window_to_json,
+)
 
 logger = logging.getLogger(__name__)
 
 #: The ingest rate is averaged over this many seconds (and older entries are dropped).
 RATE_HORIZON_S = 10.0
+#: Distinct windows whose scores the engine remembers (:class:`ScoreMemo`, ~1 KB each): a window
+#: with the same keys as one scored before is not scored again. HDFS's 2 % sample has 1,553
+#: distinct windows among 11,615.
+SCORE_MEMO_WINDOWS = 20_000
 
 
 class Overloaded(LogBertError):
@@ -64,7 +85,9 @@ class StreamLimits(BaseModel):
     max_open_sessions: int = Field(10_000, ge=1)  # open buffers; the most idle is closed (scored) beyond this
     idle_timeout_s: float = Field(300.0, gt=0)  # a session with no line for this long is closed and scored
     max_window_len: int = Field(512, ge=2)  # cap on keys per window (the artifact's window.max_len applies too)
-    batch_size: int = Field(64, ge=1)  # windows per model call
+    # windows per model call. 256: on the HDFS replay (2 cores, score memo on) close-all's tail
+    # took 3.2-4.6 s at 256 against 4.4-6.4 s at 64 and 3.5-4.2 s at 1024 (benchmarks/service/profile_engine.py)
+    batch_size: int = Field(256, ge=1)
     flush_interval_s: float = Field(0.05, ge=0)  # how long a partial batch waits for more windows
     max_pending_windows: int = Field(50_000, ge=1)  # queued windows beyond which ingest answers Overloaded
     closed_sessions_kept: int = Field(10_000, ge=0)  # summaries of closed sessions kept for queries
@@ -182,6 +205,8 @@ class StreamEngine:
             open sessions open (the next start goes on with them).
         journal_tag: identity of the artifact (its meta.json hash): a checkpoint holds key ids of
             one vocabulary, and another artifact's is refused.
+        score_memo_windows: distinct windows whose scores are remembered (0: every window goes to
+            the model; see :mod:`logbert.streaming.memo`).
     """
 
     def __init__(
@@ -193,6 +218,7 @@ class StreamEngine:
         wall_clock: Callable[[], float] = time.time,
         journal: EventLog | None = None,
         journal_tag: str | None = None,
+        score_memo_windows: int = SCORE_MEMO_WINDOWS,
     ) -> None:
         self.detector = detector
         self.journal = journal
@@ -221,6 +247,7 @@ class StreamEngine:
         self._outstanding: dict[int, PendingWindow] = {}
         self._changes = 0  # events applied and batches scored: a checkpoint with none since the last is skipped
         self._checkpointed_changes = 0
+        self._memo = ScoreMemo(score_memo_windows)  # used on the scoring thread only
         self._batcher: MicroBatcher[PendingWindow] = MicroBatcher(
             self._score_batch, limits.batch_size, limits.flush_interval_s
         )
@@ -262,27 +289,27 @@ class StreamEngine:
             raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
         now, wall = self._clock(), self._wall()
         rejections: list[LineRejection] = []
-        routed: list[tuple[tuple[str, ...], RoutedLine]] = []
-        n_unknown_templates = 0
-        for i, p in enumerate(outcomes):
-            if isinstance(p, str):
-                rejections.append(LineRejection(i, first + i, p))
-                continue
-            n_unknown_templates += p.key_id == UNK_KEY
-            keys = p.session_ids if self.session_mode else (source,)
-            line = RoutedLine(first + i, p.raw, p.key_id, p.template, p.timestamp, source, offset + i)
-            routed.append((keys, line))
         windows: list[PendingWindow] = []
-        unrouted = 0
+        n_unknown_templates = unrouted = 0
+        session_mode, add = self.session_mode, self._add
+        # One pass under the lock, per line only what routing needs (this loop and _add were a
+        # sixth of the ingest time on the HDFS replay): the lock is short-held by queries only.
         with self._lock:
-            for keys, routed_line in routed:
+            for i, p in enumerate(outcomes):
+                if isinstance(p, str):
+                    rejections.append(LineRejection(i, first + i, p))
+                    continue
+                n_unknown_templates += p.key_id == UNK_KEY
+                keys = p.session_ids if session_mode else (source,)
                 if not keys:
                     unrouted += 1
-                for key in dict.fromkeys(keys):
-                    windows.extend(self._add(key, routed_line, now, wall))
+                    continue
+                line: RoutedLine = (first + i, p.raw, p.key_id, p.template, p.timestamp, source, offset + i)
+                for key in keys if len(keys) == 1 else dict.fromkeys(keys):
+                    add(key, line, now, wall, windows)
             outcome = IngestOutcome(
                 received=len(lines),
-                accepted=len(routed) - unrouted,
+                accepted=len(lines) - len(rejections) - unrouted,
                 rejected=len(rejections),
                 unrouted=unrouted,
                 unknown_templates=n_unknown_templates,
@@ -304,17 +331,17 @@ class StreamEngine:
                 self._outstanding[id(w)] = w
         self._batcher.submit(windows)
 
-    def _add(self, key: str, line: RoutedLine, now: float, wall: float) -> list[PendingWindow]:
-        out: list[PendingWindow] = []
-        if key not in self._router and len(self._router) >= self.limits.max_open_sessions:
-            victim = self._router.least_recent()
+    def _add(self, key: str, line: RoutedLine, now: float, wall: float, out: list[PendingWindow]) -> None:
+        """Buffer one line of session (or source) ``key``; windows it completes go to ``out``."""
+        router = self._router
+        if len(router) >= self.limits.max_open_sessions and key not in router:
+            victim = router.least_recent()
             if victim is not None:
                 out.extend(self._close_locked(victim, "evicted", wall))
-        opened, windows = self._router.add(key, line, now)
-        out.extend(windows)
+        opened, windows = router.add(key, line, now)
         summary = self._summaries.get(key)
         if summary is None:
-            summary = SessionSummary(key, line.source, "open", first_seen=wall, last_seen=wall)
+            summary = SessionSummary(key, line[SOURCE], "open", first_seen=wall, last_seen=wall)
             self._summaries[key] = summary
         if opened:
             self.counters["sessions_opened"] += 1
@@ -322,9 +349,11 @@ class StreamEngine:
             self._closed.pop(key, None)
         summary.last_seen = wall
         summary.n_lines += 1
-        summary.n_windows_pending += len(windows)
-        summary.n_unknown_templates += line.key_id == UNK_KEY
-        return out
+        if windows:
+            out.extend(windows)
+            summary.n_windows_pending += len(windows)
+        if line[KEY_ID] == UNK_KEY:
+            summary.n_unknown_templates += 1
 
     def _account(self, o: IngestOutcome, now: float) -> None:
         c = self.counters
@@ -435,23 +464,33 @@ class StreamEngine:
             if self._changes == self._checkpointed_changes and not force:
                 return False
             changes = self._changes
-            state = self._state()
+            # only references and list copies under the locks (ingest waits for them), the
+            # JSON-ready state is built and written after: for 11.5k open sessions on the loaded
+            # 2-core machine, a median 41 ms instead of 61 ms of building it here
+            taken = self._take_state()
         if not alerts_stored():
             return False
-        self.journal.commit(state)
+        self.journal.commit(self._state(taken))
         self._checkpointed_changes = changes
         return True
 
-    def _state(self) -> dict[str, Any]:
+    def _take_state(self) -> tuple[dict[str, Any], RouterSnapshot, list[PendingWindow]]:
         assert self.journal is not None
-        return {
+        head = {
             "version": 1,
             "artifact": self.journal_tag,
             "next_seq": self.journal.next_seq,
             "next_offset": self._next_offset,
             "line_nos": [[source, n] for source, n in self._next_line_no.items()],
-            "router": self._router.state(),
-            "outstanding": [window_to_json(w) for w in self._outstanding.values()],
+        }
+        return head, self._router.snapshot(), list(self._outstanding.values())
+
+    def _state(self, taken: tuple[dict[str, Any], RouterSnapshot, list[PendingWindow]]) -> dict[str, Any]:
+        head, router, outstanding = taken  # every piece immutable, or a copy made under the locks
+        return {
+            **head,
+            "router": snapshot_state(router),
+            "outstanding": [window_to_json(w) for w in outstanding],
             "written_at": self._wall(),
         }
 
@@ -503,12 +542,12 @@ class StreamEngine:
     # ------------------------------------------------------------------ scoring (worker thread)
     def _score_batch(self, windows: list[PendingWindow]) -> None:
         seqs = [w.sequence for w in windows]
-        scores = list(self.detector.score_sequences(seqs, explain=False))
+        scores = self._memo.score(self.detector, seqs, explain=False)
         if len(scores) != len(seqs):
             raise LogBertError(f"score_sequences returned {len(scores)} scores for {len(seqs)} sequences")
         anomalous = [i for i, s in enumerate(scores) if s.is_anomaly]
         if anomalous:  # explanations only where they are shown: scoring is deterministic
-            explained = self.detector.score_sequences([seqs[i] for i in anomalous], explain=True)
+            explained = self._memo.score(self.detector, [seqs[i] for i in anomalous], explain=True)
             for i, s in zip(anomalous, explained, strict=True):
                 scores[i] = s
         wall = self._wall()
@@ -607,6 +646,7 @@ class StreamEngine:
                 score_batches=self._batcher.n_batches,
                 score_errors=self._batcher.n_errors,
                 score_busy_seconds=self._batcher.busy_s,
+                windows_memo_hits=self._memo.hits,
                 sessions_open=len(self._router),
                 sessions_known=len(self._summaries),
                 queue_pending=self._batcher.pending,

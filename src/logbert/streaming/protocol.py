@@ -45,7 +45,10 @@ class Scorer(Protocol):
         ...
 
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
-        """One score per sequence (each at most ``config.window.max_len`` keys), deterministic."""
+        """One score per sequence (each at most ``config.window.max_len`` keys), deterministic: a
+        function of the sequence's key ids (and signals, if any) whatever shares the call, with
+        its session id, and ``line_nos[position]`` as an explanation's line number. The engine
+        remembers scores by key ids on that promise (:mod:`logbert.streaming.memo`)."""
         ...
 
     def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:

@@ -64,6 +64,7 @@ class StreamStats:
     score_batches: Annotated[int, counter("model calls")]
     score_errors: Annotated[int, counter("model calls that failed (their windows were dropped)")]
     score_busy_seconds: Annotated[float, counter("seconds spent in model calls")]
+    windows_memo_hits: Annotated[int, counter("windows scored from the memo (same keys as a window scored before)")]
     sessions_open: Annotated[int, gauge("open session buffers")]
     sessions_known: Annotated[int, gauge("sessions whose summary is kept (open and recently closed)")]
     queue_pending: Annotated[int, gauge("windows queued for the model or being scored")]

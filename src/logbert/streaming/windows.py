@@ -23,25 +23,43 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from logbert.config import WindowConfig
 from logbert.records import BOUND_TEMPLATES, SESSION_END_KEY, SESSION_START_KEY, KeySequence
 from logbert.results import EmitReason
 from logbert.windowing.windows import split_long, time_bucket, window_bounds
 
+#: One parsed line, ready to be buffered (``results.ParsedLine`` plus its stream's numbering):
+#: ``(line_no, raw, key_id, template, timestamp, source, offset)``, read with the index constants
+#: below; ``offset`` is the line's position in the engine's stream of all sources (None: no journal).
+#:
+#: A plain tuple, not a dataclass or a named tuple, because an open service holds one per buffered
+#: line (220k on the HDFS replay): Python's cyclic garbage collector stops tracking an *exact* tuple
+#: of strings and numbers, while it traverses every dataclass or named-tuple instance on each full
+#: collection, which paused ingest requests for 84-287 ms on that replay (measured with
+#: ``benchmarks/service/profile_engine.py``). A checkpoint writes it as it is (a JSON array).
+RoutedLine = tuple[int, str, int, "str | None", "float | None", str, "int | None"]
+LINE_NO: Final = 0
+RAW: Final = 1
+KEY_ID: Final = 2
+TEMPLATE: Final = 3
+TIMESTAMP: Final = 4
+SOURCE: Final = 5
+OFFSET: Final = 6
 
-@dataclass(frozen=True, slots=True)
-class RoutedLine:
-    """One parsed line, ready to be buffered (``results.ParsedLine`` plus its stream's numbering)."""
 
-    line_no: int
-    raw: str
-    key_id: int
-    template: str | None
-    timestamp: float | None
-    source: str
-    offset: int | None = None  # position in the engine's stream of all sources (None: no journal)
+def routed_line(
+    line_no: int,
+    raw: str,
+    key_id: int,
+    template: str | None,
+    timestamp: float | None,
+    source: str,
+    offset: int | None = None,
+) -> RoutedLine:
+    """A :data:`RoutedLine` from its fields."""
+    return (line_no, raw, key_id, template, timestamp, source, offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +132,7 @@ class SessionRouter:
         if buf is None:
             return 0
         if self.mode != "sliding" or buf.n_emitted == 0:
-            return sum(1 for ln in buf.lines if ln.key_id not in BOUND_TEMPLATES)  # lines, not the start key
+            return sum(1 for ln in buf.lines if ln[KEY_ID] not in BOUND_TEMPLATES)  # lines, not the start key
         # past the last emitted window, and not in the gap before the next one (stride > size)
         return max(0, len(buf.lines) - max(self.window_size, self.stride))
 
@@ -123,7 +141,7 @@ class SessionRouter:
         buf = self._buffers.get(key)
         opened = buf is None
         if buf is None:
-            buf = _Buffer(key=key, source=line.source, last_seen=now)
+            buf = _Buffer(key=key, source=line[SOURCE], last_seen=now)
             self._buffers[key] = buf
         else:
             self._buffers.move_to_end(key)
@@ -189,7 +207,7 @@ class SessionRouter:
     def _slot(self, key: str, line: RoutedLine) -> int | None:
         """Grid slot of a line (time mode); None while its source has had no timestamp yet."""
         clock = self._clocks.get(key)
-        t = line.timestamp if line.timestamp is not None else (None if clock is None else clock[1])
+        t = line[TIMESTAMP] if line[TIMESTAMP] is not None else (None if clock is None else clock[1])
         if t is None:
             return None  # joins the current run, as offline gives it the stream's first timestamp
         anchor = t if clock is None else clock[0]
@@ -204,9 +222,9 @@ class SessionRouter:
         """``split_long`` of one window's lines: pieces of at most ``max_len``, short ones counted."""
         seq = KeySequence(
             session_id=buf.key,
-            key_ids=[ln.key_id for ln in lines],
-            line_nos=[ln.line_no for ln in lines],
-            start_time=next((ln.timestamp for ln in lines if ln.timestamp is not None), None),
+            key_ids=[ln[KEY_ID] for ln in lines],
+            line_nos=[ln[LINE_NO] for ln in lines],
+            start_time=next((ln[TIMESTAMP] for ln in lines if ln[TIMESTAMP] is not None), None),
         )
         kept, skipped = split_long(seq, self.max_len, self.min_len)
         self.n_skipped_short += len(skipped)
@@ -217,35 +235,30 @@ class SessionRouter:
             out.append(
                 PendingWindow(
                     sequence=replace(piece, window_index=buf.next_window_index),
-                    raws=tuple(ln.raw for ln in part),
-                    templates=tuple(ln.template for ln in part),
+                    raws=tuple(ln[RAW] for ln in part),
+                    templates=tuple(ln[TEMPLATE] for ln in part),
                     source=buf.source,
                     reason=reason,
-                    first_offset=part[0].offset,
+                    first_offset=part[0][OFFSET],
                 )
             )
             buf.next_window_index += 1
         return out
 
     # ------------------------------------------------------------------ state (journal checkpoints)
+    def snapshot(self) -> RouterSnapshot:
+        """What :meth:`state` needs, taken cheaply (the caller holds the engine's locks for it):
+        one row per buffer, least recently active first (as evictions need), with a copy of the
+        list of its (immutable) lines. :func:`snapshot_state` makes it JSON-ready, outside the locks."""
+        rows = [
+            (b.key, b.source, b.next_window_index, b.n_emitted, b.slot, list(b.lines), b.last)
+            for b in self._buffers.values()
+        ]
+        return rows, list(self._clocks.items()), self.n_skipped_short
+
     def state(self) -> dict[str, Any]:
         """Everything needed to go on exactly where this router is (JSON-ready)."""
-        return {
-            "buffers": [
-                {
-                    "key": b.key,
-                    "source": b.source,
-                    "next_window_index": b.next_window_index,
-                    "n_emitted": b.n_emitted,
-                    "slot": b.slot,
-                    "lines": [line_to_json(ln) for ln in b.lines],
-                    "last": None if b.last is None else line_to_json(b.last),
-                }
-                for b in self._buffers.values()  # least recently active first, as evictions need
-            ],
-            "clocks": [[k, anchor, last] for k, (anchor, last) in self._clocks.items()],
-            "n_skipped_short": self.n_skipped_short,
-        }
+        return snapshot_state(self.snapshot())
 
     def load_state(self, state: dict[str, Any], now: float) -> list[str]:
         """Replace the buffers with a :meth:`state`; returns the keys of the open buffers.
@@ -270,19 +283,46 @@ class SessionRouter:
         return list(self._buffers)
 
 
+#: :meth:`SessionRouter.snapshot`: buffer rows (key, source, next window index, windows emitted,
+#: time slot, lines, last line), clocks per source, windows skipped as short.
+RouterSnapshot = tuple[
+    list[tuple[str, str, int, int, "int | None", list[RoutedLine], "RoutedLine | None"]],
+    list[tuple[str, tuple[float, float]]],
+    int,
+]
+
+
+def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
+    """A :meth:`SessionRouter.snapshot` as the JSON-ready state :meth:`SessionRouter.load_state` reads."""
+    rows, clocks, n_skipped_short = snapshot
+    return {
+        "buffers": [
+            # lines: the tuples themselves, JSON arrays (read back by line_from_json)
+            {
+                "key": key,
+                "source": source,
+                "next_window_index": index,
+                "n_emitted": emitted,
+                "slot": slot,
+                "lines": lines,
+                "last": last,
+            }
+            for key, source, index, emitted, slot, lines, last in rows
+        ],
+        "clocks": [[k, anchor, last] for k, (anchor, last) in clocks],
+        "n_skipped_short": n_skipped_short,
+    }
+
+
 def _bound(line: RoutedLine, key_id: int) -> RoutedLine:
     """The start or end pseudo-line of a session, at the place (and with the text) of its first or
     last real line: an explanation of a missed end shows the line the session stopped at."""
-    return RoutedLine(line.line_no, line.raw, key_id, BOUND_TEMPLATES[key_id], None, line.source, line.offset)
-
-
-def line_to_json(line: RoutedLine) -> list[Any]:
-    return [line.line_no, line.raw, line.key_id, line.template, line.timestamp, line.source, line.offset]
+    return (line[LINE_NO], line[RAW], key_id, BOUND_TEMPLATES[key_id], None, line[SOURCE], line[OFFSET])
 
 
 def line_from_json(row: list[Any]) -> RoutedLine:
     line_no, raw, key_id, template, timestamp, source, offset = row
-    return RoutedLine(
+    return (
         int(line_no),
         str(raw),
         int(key_id),
