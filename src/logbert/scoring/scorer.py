@@ -175,17 +175,21 @@ def score_sequences(
             np.add.at(miss, seq_index, (~hit).numpy().astype(np.int64))
             np.add.at(nll_sum, seq_index, key_nll.double().numpy())
             np.maximum.at(nll_max, seq_index, key_nll.double().numpy())
-            if per_seq is not None:
-                for m in range(where.shape[0]):
-                    s, pos = int(seq_index[m]), int(at[m]) - 1
+            if per_seq is not None:  # plain Python values first: indexing tensors element by element is slow
+                rows_l, at_l, truth_l = seq_index.tolist(), at.tolist(), truth.tolist()
+                hit_l, top_t_l, top_p_l = hit.tolist(), top_t.tolist(), top_p.tolist()
+                for s, position, token, was_hit, top_tokens, probs in zip(
+                    rows_l, at_l, truth_l, hit_l, top_t_l, top_p_l, strict=True
+                ):
+                    pos = position - 1
                     per_seq[s].append(
                         PositionDetail(
                             position=pos,
                             key_id=int(seqs[s][pos]),
-                            token_id=int(truth[m]),
-                            missed=not bool(hit[m]),
-                            top_key_ids=tuple(_key(vocab, int(t)) for t in top_t[m]),
-                            top_probs=tuple(float(p) for p in top_p[m]),
+                            token_id=token,
+                            missed=not was_hit,
+                            top_key_ids=tuple(_key(vocab, t) for t in top_tokens),
+                            top_probs=tuple(probs),
                         )
                     )
     if per_seq is not None:
