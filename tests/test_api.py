@@ -66,14 +66,20 @@ def test_evaluate_never_scores_training_sessions(trained: tuple[api.TrainResult,
     assert "new_event" in evaluation.baselines and "f1" in evaluation.baselines["new_event"]
 
 
-def test_evaluate_skips_time_value_baselines_with_the_reason(trained: tuple[api.TrainResult, Path, Path]) -> None:
-    """evaluate passes key sequences only: a detector that reads times and values would score every
-    session 0 there, so it is skipped and the user is told why, not shown a meaningless F1."""
+def test_evaluate_passes_times_to_the_time_baselines_and_says_why_values_are_missing(
+    trained: tuple[api.TrainResult, Path, Path],
+) -> None:
+    """evaluate reads each session's times for the time baselines; the values need the slot schema, which a
+    key-only artifact does not store: param_outlier would score every session 0, so it is skipped with the
+    reason, not shown with a meaningless F1."""
     result, log, labels = trained
-    evaluation = api.evaluate(result.artifact_dir, log, labels=labels, baselines=("new_event", "param_outlier"))
+    names = ("new_event", "param_outlier", "session_duration")
+    evaluation = api.evaluate(result.artifact_dir, log, labels=labels, baselines=names)
     assert "f1" in evaluation.baselines["new_event"]
+    assert "f1" in evaluation.baselines["session_duration"]
+    assert evaluation.baseline_scores["session_duration"].max() > 0
     assert set(evaluation.baselines["param_outlier"]) == {"skipped"}
-    assert "times and values" in evaluation.baselines["param_outlier"]["skipped"]
+    assert "slot types" in evaluation.baselines["param_outlier"]["skipped"]
 
 
 def test_scores_are_deterministic_and_survive_a_reload(trained: tuple[api.TrainResult, Path, Path]) -> None:

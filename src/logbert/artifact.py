@@ -6,6 +6,9 @@ Files:
 * ``vocab.json``: ``Vocab.to_dict()``.
 * ``parser.json``: optional, an opaque JSON dict from the caller (the frozen parser's state).
 * ``model.safetensors``: the encoder weights (``model.<name>``) and the VHM ``center``.
+* ``signals.json``: time- and value-aware models only (``model.signals``): the training-quantile
+  bucket edges of the time and value inputs and the channel scales (an opaque JSON dict from the
+  caller, ``LogBertDetector.signals_state()``). Key-only artifacts have none, as before.
 * ``meta.json``: threshold, logbert/torch versions and the sha256 of every other file.
 
 Loading checks that the pieces belong together and raises :class:`UnknownArtifact` otherwise.
@@ -51,6 +54,7 @@ CONFIG_FILE, VOCAB_FILE, PARSER_FILE, MODEL_FILE, META_FILE = (
     "model.safetensors",
     "meta.json",
 )
+SIGNALS_FILE = "signals.json"
 _REQUIRED = (CONFIG_FILE, VOCAB_FILE, MODEL_FILE)
 _PREFIX = "model."
 
@@ -66,6 +70,7 @@ class Artifact:
     threshold: float
     parser_state: dict[str, Any] | None
     meta: dict[str, Any]
+    signals_state: dict[str, Any] | None = None  # signals.json (time- and value-aware models)
 
 
 def _sha256(path: Path) -> str:
@@ -90,6 +95,7 @@ def save_artifact(
     threshold: float,
     parser_state: dict[str, Any] | None = None,
     extra_meta: dict[str, Any] | None = None,
+    signals_state: dict[str, Any] | None = None,
 ) -> Path:
     """Write an artifact directory (created if needed; existing artifact files are replaced).
 
@@ -102,6 +108,7 @@ def save_artifact(
         threshold: the decision threshold (higher score = more anomalous).
         parser_state: optional JSON-safe dict, stored as ``parser.json`` and returned on load.
         extra_meta: optional JSON-safe facts added to ``meta.json`` (e.g. the score kind, history).
+        signals_state: optional JSON-safe dict, stored as ``signals.json`` (time- and value-aware models).
 
     Returns:
         The directory path.
@@ -125,10 +132,19 @@ def save_artifact(
         _dump(parser_path, parser_state)
     else:
         parser_path.unlink(missing_ok=True)
+    signals_path = out / SIGNALS_FILE
+    if signals_state is not None:
+        _dump(signals_path, signals_state)
+    else:
+        signals_path.unlink(missing_ok=True)
     tensors = {_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors["center"] = center.detach().cpu().float().contiguous()
     save_file(tensors, str(out / MODEL_FILE))
-    files = [*_REQUIRED, *([PARSER_FILE] if parser_state is not None else [])]
+    files = [
+        *_REQUIRED,
+        *([PARSER_FILE] if parser_state is not None else []),
+        *([SIGNALS_FILE] if signals_state is not None else []),
+    ]
     meta = {
         **(extra_meta or {}),
         "format": ARTIFACT_FORMAT,
@@ -214,7 +230,8 @@ def load_artifact(directory: str | Path) -> Artifact:
     hashes = meta.get("sha256")
     if not isinstance(hashes, dict):
         raise UnknownArtifact(f"{meta_path}: no sha256 table")
-    for name in (*_REQUIRED, *([PARSER_FILE] if PARSER_FILE in hashes else [])):
+    optional = [name for name in (PARSER_FILE, SIGNALS_FILE) if name in hashes]
+    for name in (*_REQUIRED, *optional):
         path = root / name
         if name not in hashes:
             raise UnknownArtifact(f"{meta_path} lists no hash for {name}")
@@ -241,6 +258,9 @@ def load_artifact(directory: str | Path) -> Artifact:
     parser_state = _read_json(root / PARSER_FILE) if PARSER_FILE in hashes else None
     if parser_state is not None and not isinstance(parser_state, dict):
         raise UnknownArtifact(f"{root / PARSER_FILE}: expected a JSON object")
+    signals_state = _read_json(root / SIGNALS_FILE) if SIGNALS_FILE in hashes else None
+    if signals_state is not None and not isinstance(signals_state, dict):
+        raise UnknownArtifact(f"{root / SIGNALS_FILE}: expected a JSON object")
 
     try:
         tensors = load_file(str(root / MODEL_FILE))
@@ -276,4 +296,5 @@ def load_artifact(directory: str | Path) -> Artifact:
         threshold=float(threshold),
         parser_state=parser_state,
         meta=meta,
+        signals_state=signals_state,
     )

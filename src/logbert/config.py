@@ -44,6 +44,21 @@ MaskStrategy = Literal["strided", "seeded"]
 #: somewhat surprising (one that stops after two of its twenty keys) adds up its surprise and passes a normal
 #: session with a single rare key, which max_nll alone cannot tell apart (issue 9, benchmarks/session_signal).
 ScoreKind = Literal["miss_ratio", "mean_nll", "max_nll", "max_mean_nll", "dist"]
+#: What the model sees besides the keys (issue 13; ``logbert.windowing.signals``): nothing ("off", the key-only
+#: LogBERT), the time ("time": the gap before each key, the session's elapsed time at DIST), the parameter values
+#: ("values": the most unusual number slot of each line) or both ("all").
+SignalsMode = Literal["off", "time", "values", "all"]
+#: Signal bucket ids (gap and value inputs): NONE (no signal there: a key file, a template without a number,
+#: DIST without a time), MASK (hidden for the model to predict), BELOW / ABOVE the training range, and the
+#: ``n`` training-quantile buckets in between (ids 3 .. n + 2); ``n + 4`` classes in all.
+SIGNAL_NONE, SIGNAL_MASK, SIGNAL_BELOW = 0, 1, 2
+
+
+def signal_classes(n_buckets: int) -> int:
+    """Input / output classes of a signal channel with ``n_buckets`` inner buckets (see :data:`SIGNAL_NONE`)."""
+    return n_buckets + 4
+
+
 #: normal_quantile: a quantile of normal calibration scores (needs no labels).
 #: pot: the same target rate from a generalized Pareto fit of the upper tail of those scores (peaks over
 #: threshold); reaches rates below 1/n that the plain quantile cannot.
@@ -149,6 +164,19 @@ class ModelConfig(_Frozen):
     n_heads: int = Field(4, ge=1, le=256)
     n_layers: int = Field(2, ge=1, le=96)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    # time and values as extra inputs and masked-prediction heads (logbert.windowing.signals); "off" = the
+    # key-only LogBERT, whose weights and scores are exactly those of before the setting existed
+    signals: SignalsMode = "off"
+    gap_buckets: int = Field(16, ge=2, le=256)  # log-scaled training-quantile buckets of the gap before a key
+    value_buckets: int = Field(8, ge=2, le=256)  # training-quantile buckets of a number slot, per template and slot
+
+    @property
+    def uses_time(self) -> bool:
+        return self.signals in ("time", "all")
+
+    @property
+    def uses_values(self) -> bool:
+        return self.signals in ("values", "all")
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -163,7 +191,10 @@ class ModelConfig(_Frozen):
         """About how many weights this shape has (embeddings, layers, head), before building it."""
         d, v = self.d_model, max(self.vocab_size, 1)
         per_layer = 4 * d * d + 2 * d * self.d_ff + 9 * d + self.d_ff
-        return 2 * v * d + (self.max_len + 1) * d + self.n_layers * per_layer + v
+        extra = 0
+        for on, n in ((self.uses_time, self.gap_buckets), (self.uses_values, self.value_buckets)):
+            extra += 2 * signal_classes(n) * d + signal_classes(n) if on else 0  # embedding, head (+ bias)
+        return 2 * v * d + (self.max_len + 1) * d + self.n_layers * per_layer + v + extra
 
 
 class TrainConfig(_Frozen):
@@ -238,9 +269,7 @@ class LogBertConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> LogBertConfig:
         if self.model.max_len < self.window.max_len:
-            raise ValueError(
-                f"model.max_len ({self.model.max_len}) must be >= window.max_len ({self.window.max_len})"
-            )
+            raise ValueError(f"model.max_len ({self.model.max_len}) must be >= window.max_len ({self.window.max_len})")
         return self
 
     def with_overrides(self, overrides: dict[str, Any]) -> LogBertConfig:

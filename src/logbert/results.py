@@ -89,6 +89,8 @@ class SequenceScore:
     n_misses: int
     n_unknown: int  # keys the vocabulary maps to UNK (template never seen in training)
     misses: tuple[PositionExplanation, ...] = field(default_factory=tuple)  # only with explain=True
+    # time- and value-aware models, with explain=True: the time or value that was surprising and what was expected
+    surprises: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +112,4 @@ class SessionResult:
     start_time: float | None = None  # epoch seconds of its first timestamped line
     worst_window: int | None = None  # index of its worst window within the session
     misses: tuple[PositionExplanation, ...] = ()  # of the worst window, with explain=True
+    surprises: tuple[str, ...] = ()  # of the worst window, with explain=True: a time or value and what was expected

@@ -14,7 +14,9 @@ from tests.conftest import DATASETS, dataset_path
 
 def test_time_values_benchmark(tmp_path: Path) -> None:
     dataset_path(str(DIR / NORMAL))
-    assert main(["--out", str(tmp_path), "--data", str(DATASETS), "--logbert-epochs", "0"]) == 0
+    assert (
+        main(["--out", str(tmp_path), "--data", str(DATASETS), "--logbert-epochs", "0", "--signal-modes", "none"]) == 0
+    )
     result = json.loads((tmp_path / "results.json").read_text())
     rows = {r["detector"]: r for r in result["rows"]}
     assert result["protocol"]["abnormal_file_instances"] == 198 and result["protocol"]["official_anomalies"] == 4

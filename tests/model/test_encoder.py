@@ -34,3 +34,26 @@ def test_padding_does_not_change_real_positions_and_no_state_is_kept() -> None:
 def test_vocab_size_must_be_set() -> None:
     with pytest.raises(ValueError, match="vocab_size"):
         LogBertEncoder(ModelConfig())
+
+
+def test_signal_inputs_and_heads_exist_only_when_switched_on() -> None:
+    from logbert.config import signal_classes
+
+    base = ModelConfig(vocab_size=12, max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=1)
+    torch.manual_seed(0)
+    off = LogBertEncoder(base)
+    torch.manual_seed(0)
+    on = LogBertEncoder(base.model_copy(update={"signals": "all"}))
+    extra = set(on.state_dict()) - set(off.state_dict())
+    assert extra == {"gap_emb.weight", "gap_head.weight", "gap_head.bias", "value_emb.weight", "value_head.weight",
+                     "value_head.bias"}  # fmt: skip
+    for name, weight in off.state_dict().items():  # created first: the key-only weights draw the same numbers
+        assert torch.equal(weight, on.state_dict()[name]), name
+    tokens, pad = torch.randint(4, 12, (2, 5)), torch.zeros(2, 5, dtype=torch.bool)
+    gaps, values = torch.full((2, 5), 3), torch.full((2, 5), 4)
+    out = on(tokens, pad, gaps, values)
+    assert out.gap_logits is not None and out.gap_logits.shape == (2, 5, signal_classes(base.gap_buckets))
+    assert out.value_logits is not None and out.value_logits.shape == (2, 5, signal_classes(base.value_buckets))
+    assert off(tokens, pad).gap_logits is None
+    n_extra = sum(on.state_dict()[k].numel() for k in extra)
+    assert on.config.n_parameters() - off.config.n_parameters() == n_extra

@@ -88,7 +88,7 @@ def test_predict_at_and_masked_passes_give_the_full_passes_numbers() -> None:
             reference = model(masked, pad).logits  # (B, T, V) the whole pass
             positions, used = masked_positions(chosen[out.rows])
             assert torch.equal(out.positions, positions) and torch.equal(out.used, used)
-            sliced = model(masked[out.rows], pad[out.rows], positions).logits  # predict_at
+            sliced = model(masked[out.rows], pad[out.rows], predict_at=positions).logits
             rows, slots = used.nonzero(as_tuple=True)
             expected = reference[out.rows[rows], positions[rows, slots]]
             torch.testing.assert_close(out.logits[rows, slots], expected, atol=1e-5, rtol=1e-5)

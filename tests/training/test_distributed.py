@@ -47,11 +47,17 @@ class _Counting(LogBertEncoder):
     rows = 0
 
     def forward(
-        self, token_ids: torch.Tensor, pad_mask: torch.Tensor, predict_at: torch.Tensor | None = None
+        self,
+        token_ids: torch.Tensor,
+        pad_mask: torch.Tensor,
+        gap_ids: torch.Tensor | None = None,
+        value_ids: torch.Tensor | None = None,
+        *,
+        predict_at: torch.Tensor | None = None,
     ) -> EncoderOutput:
         if self.training and torch.is_grad_enabled():
             _Counting.rows += token_ids.shape[0]
-        return super().forward(token_ids, pad_mask, predict_at)
+        return super().forward(token_ids, pad_mask, gap_ids, value_ids, predict_at=predict_at)
 
 
 def _comparable(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -211,6 +211,8 @@ def session_row(r: SessionResult) -> dict[str, object]:
     }
     if r.misses:
         row["misses"] = [dataclasses.asdict(m) for m in r.misses]
+    if r.surprises:
+        row["surprises"] = list(r.surprises)
     return row
 
 

@@ -4,6 +4,11 @@ Input rows are ``[DIST, k_1, ..., k_n, PAD, ...]`` (see ``logbert.windowing.data
 model returns key-prediction logits at every position (the MLKP task reads the masked ones) and
 the final hidden state of DIST (the VHM task pulls it towards the centre of normal sequences).
 No I/O, no loss, no threshold, and no state kept between calls.
+
+With ``model.signals`` (issue 13) two more inputs are summed into each position's embedding, the
+gap bucket and the value bucket (``logbert.windowing.signals``), and two more heads predict them
+(``gap_logits``, ``value_logits``). With ``"off"`` none of these modules exists, so a key-only
+model has exactly the parameters, random initialisation and outputs it had before.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from logbert.config import ModelConfig
+from logbert.config import ModelConfig, signal_classes
 from logbert.model.layers import Encoder, EncoderLayer, fast_dropout
 
 
@@ -23,6 +28,8 @@ class EncoderOutput(NamedTuple):
 
     logits: Tensor  # (B, T, V) key-prediction logits over the whole vocabulary, specials included
     dist_embedding: Tensor  # (B, C) final hidden state of the DIST token at position 0
+    gap_logits: Tensor | None = None  # (B, T, G) gap-bucket logits (model.signals "time" / "all")
+    value_logits: Tensor | None = None  # (B, T, W) value-bucket logits (model.signals "values" / "all")
 
 
 def masked_positions(chosen: Tensor) -> tuple[Tensor, Tensor]:
@@ -84,34 +91,67 @@ class LogBertEncoder(nn.Module):
         self.encoder = Encoder(config.d_model, config.n_heads, config.d_ff, config.dropout, config.n_layers)
         self.norm = nn.LayerNorm(config.d_model)  # pre-norm stacks need a final norm
         self.head = nn.Linear(config.d_model, config.vocab_size)
+        # created after every key-only module: a key-only model's random stream and state dict stay as they were
+        self.gap_emb: nn.Embedding | None = None
+        self.gap_head: nn.Linear | None = None
+        self.value_emb: nn.Embedding | None = None
+        self.value_head: nn.Linear | None = None
+        if config.uses_time:
+            self.gap_emb = nn.Embedding(signal_classes(config.gap_buckets), config.d_model)
+            self.gap_head = nn.Linear(config.d_model, signal_classes(config.gap_buckets))
+        if config.uses_values:
+            self.value_emb = nn.Embedding(signal_classes(config.value_buckets), config.d_model)
+            self.value_head = nn.Linear(config.d_model, signal_classes(config.value_buckets))
 
-    def forward(self, token_ids: Tensor, pad_mask: Tensor, predict_at: Tensor | None = None) -> EncoderOutput:
+    def forward(
+        self,
+        token_ids: Tensor,
+        pad_mask: Tensor,
+        gap_ids: Tensor | None = None,
+        value_ids: Tensor | None = None,
+        *,
+        predict_at: Tensor | None = None,
+    ) -> EncoderOutput:
         """Run the encoder.
 
         Args:
             token_ids: (B, T) long token ids, DIST at position 0, ``T <= max_len + 1``.
             pad_mask: (B, T) bool, True = padding (ignored by attention).
+            gap_ids: (B, T) long gap bucket ids (``config.signals`` with time); None = no time input.
+            value_ids: (B, T) long value bucket ids (``config.signals`` with values); None = no value input.
             predict_at: (B, S) long key positions (1..T-1) whose logits are wanted, e.g. the masked
-                keys; the last layer and the head then run at DIST and those positions only, which
+                keys; the last layer and the heads then run at DIST and those positions only, which
                 gives the same numbers as the full pass there. Unused slots may repeat any position.
 
         Returns:
-            ``EncoderOutput(logits (B, T, V), dist_embedding (B, C))``; with ``predict_at``, ``logits``
-            is (B, S, V), slot s holding the logits at position ``predict_at[:, s]``.
+            ``EncoderOutput(logits (B, T, V), dist_embedding (B, C), gap_logits, value_logits)``; the
+            signal logits are None for a model without that channel. With ``predict_at`` every logits
+            tensor is (B, S, ...), slot s holding the logits at position ``predict_at[:, s]``.
         """
         b, t = token_ids.shape
         assert t <= self.config.max_len + 1, f"{t} tokens, at most {self.config.max_len + 1} positions"
         pos = torch.arange(t, device=token_ids.device)  # (T,)
-        x = fast_dropout(self.token_emb(token_ids) + self.pos_emb(pos), self.config.dropout, self.training)  # (B, T, C)
+        x = self.token_emb(token_ids) + self.pos_emb(pos)  # (B, T, C)
+        if self.gap_emb is not None and gap_ids is not None:
+            x = x + self.gap_emb(gap_ids)
+        if self.value_emb is not None and value_ids is not None:
+            x = x + self.value_emb(value_ids)
+        x = fast_dropout(x, self.config.dropout, self.training)
         queries = None if predict_at is None else _queries(predict_at)
         x = self.norm(self.encoder(x, pad_mask, queries))  # (B, T, C), or (B, >= 1 + S, C)
-        logits = self.head(x if predict_at is None else x[:, 1 : 1 + predict_at.shape[1]])
-        return EncoderOutput(logits=logits, dist_embedding=x[:, 0])
+        at = x if predict_at is None else x[:, 1 : 1 + predict_at.shape[1]]
+        return EncoderOutput(
+            logits=self.head(at),
+            dist_embedding=x[:, 0],
+            gap_logits=None if self.gap_head is None else self.gap_head(at),
+            value_logits=None if self.value_head is None else self.value_head(at),
+        )
 
     def masked_passes(
         self, token_ids: Tensor, pad_mask: Tensor, passes: Sequence[Tensor], mask_id: int
     ) -> tuple[Tensor, list[PassOutput]]:
-        """The unmasked rows' DIST embedding and, for each pass, the logits at its masked keys (no dropout).
+        """The unmasked rows' DIST embedding and, for each pass, the key logits at its masked keys (no dropout;
+        no signal inputs: a time- or value-aware model scored with its signals uses :meth:`forward`).
 
         The same numbers as one :meth:`forward` of the unmasked rows (``predict_at`` empty) and one of
         each pass's masked rows (``predict_at`` = its masked positions), for less work: a position's

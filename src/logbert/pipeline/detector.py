@@ -11,24 +11,28 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError, UnknownArtifact
 from logbert.parsing.headers import line_text_for_sessions
+from logbert.parsing.params import SlotSchema, SlotType, schema_of
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import worst_windows
+from logbert.pipeline.signals import corpus_signals, line_rows, line_signals
 from logbert.pipeline.split import key_sessions
-from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport
+from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport, SessionSignals
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
-from logbert.scoring.scorer import pick_score
+from logbert.scoring.scorer import SignalDetail
 from logbert.threads import resolve_device
+from logbert.windowing.signals import SignalBuckets, encode_signals
 from logbert.windowing.windows import find_session_ids, session_id_pattern
 
 logger = logging.getLogger(__name__)
@@ -51,6 +55,20 @@ class Detector:
         # the streaming worker and one-shot requests may call at the same time: one model call at a time
         self._model_lock = threading.RLock()
         self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
+        # time- and value-aware models: the slot types of the training lines (units and contexts for explanations)
+        self.schema: SlotSchema | None = schema_of(model.parser_state_)
+
+    def line_signals(
+        self, key_ids: Sequence[int], timestamps: Sequence[float | None], contents: Sequence[str], session_id: str = ""
+    ) -> SessionSignals | None:
+        """A window's or session's time and values from its lines (keys, timestamps, contents), for
+        :meth:`score_sequences` (``KeySequence.signals``); None for a key-only model or an artifact
+        without a slot schema. A streaming caller builds them this way (``pipeline.signals.line_signals``)."""
+        if not self.model.reads_signals or self.parser is None or self.schema is None:
+            return None
+        parser = self.parser
+        raw = [parser.parameters(c, k) if k >= 0 else [] for c, k in zip(contents, key_ids, strict=True)]
+        return line_signals(key_ids, timestamps, raw, self.schema, session_id)
 
     def use_threshold(self, threshold: float | None = None, target_fpr: float | None = None) -> str:
         """Decide with another threshold than the stored one, from now on; returns how it was chosen.
@@ -146,8 +164,13 @@ class Detector:
         labels: str | Path | Labels | None = None,
         label: int | None = None,
         kind: InputKind | None = None,
+        with_signals: bool | None = None,
     ) -> tuple[list[KeySequence], ReadReport]:
         """Read an input into key sequences through this artifact's frozen parser.
+
+        With ``with_signals`` (default: when the model reads them) every sequence carries its time and
+        values (``KeySequence.signals``; values only with the artifact's slot schema, which time- and
+        value-aware artifacts store; raw logs only).
 
         Raises:
             UnknownArtifact: a raw log given to an artifact trained on key sequences.
@@ -164,6 +187,12 @@ class Detector:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences; {data} is a raw log")
         (sequences,), n_unknown_lines = key_sessions(corpus, [corpus.line_sessions], self.parser)
         corpus.report.n_unknown_template = n_unknown_lines
+        if with_signals is None:
+            with_signals = self.model.reads_signals
+        if with_signals:  # time and values ride with the keys
+            schema = self.schema if self.schema is not None else SlotSchema()  # no schema: time only
+            sigs = corpus_signals(corpus, sequences, line_rows(corpus), self.parser, schema)
+            sequences = [replace(s, signals=g) for s, g in zip(sequences, sigs, strict=True)]
         return sequences, corpus.report
 
     # -- scoring ----------------------------------------------------------------------------
@@ -175,12 +204,17 @@ class Detector:
         """
         if not sequences:
             return []
+        signals = [s.signals for s in sequences] if self.model.reads_signals else None
         with self._model_lock:
-            out = self.model.scores([list(s.key_ids) for s in sequences], details=explain)
-        chosen = pick_score(out, self.config.scoring.score)
+            out = self.model.scores([list(s.key_ids) for s in sequences], details=explain, signals=signals)
+        chosen = self.model.score_of(out)
+        channels = self.model.channels_of(out) if self.model.reads_signals else None
         results: list[SequenceScore] = []
         for i, seq in enumerate(sequences):
             score = float(chosen[i])
+            surprises: tuple[str, ...] = ()
+            if explain and out.signal_details is not None and channels is not None:
+                surprises = self._surprises(seq, out.signal_details[i], channels[i])
             misses: tuple[PositionExplanation, ...] = ()
             if explain and out.details is not None:
                 misses = tuple(
@@ -209,9 +243,25 @@ class Detector:
                     n_misses=int(out.n_misses[i]),
                     n_unknown=self.n_unknown(seq.key_ids),
                     misses=misses,
+                    surprises=surprises,
                 )
             )
         return results
+
+    def _surprises(
+        self, seq: KeySequence, details: Sequence[SignalDetail], channels: Sequence[float]
+    ) -> tuple[str, ...]:
+        """The time and value explanations of one window: each channel at or above its own scale (1 = where it
+        alone would flag), or the one that decides the score, most surprising first."""
+        scales = self.model.scales_ or (1.0, 1.0, 1.0)
+        scaled = {name: float(channels[c]) / scales[c] for c, name in enumerate(("key", "time", "value"))}
+        top = max(scaled, key=lambda name: scaled[name])
+        chosen = [d for d in details if scaled[d.channel] >= 1.0 or d.channel == top]
+        chosen.sort(key=lambda d: -scaled[d.channel])
+        buckets = self.model.buckets_
+        if buckets is None:
+            return ()
+        return tuple(describe_signal(d, seq, buckets, self.schema, self.template) for d in chosen)
 
     def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
         """Score whole sessions: each scores its worst window (see :mod:`logbert.pipeline.sessions`).
@@ -247,9 +297,72 @@ class Detector:
                     start_time=seq.start_time,
                     worst_window=windows[j].window_index,
                     misses=explained[j].misses if j in explained else (),
+                    surprises=explained[j].surprises if j in explained else (),
                 )
             )
         return results
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.3g} s" if x < 1000 else f"{x:.0f} s"
+
+
+def _span(lo: float, hi: float, show: Callable[[float], str]) -> str:
+    a, b = show(lo), show(hi)
+    return a if a == b else f"{a.split()[0]}-{b}" if a.split()[1:] == b.split()[1:] else f"{a}-{b}"
+
+
+def describe_signal(
+    detail: SignalDetail,
+    window: KeySequence,
+    buckets: SignalBuckets,
+    schema: SlotSchema | None,
+    template: Callable[[int], str | None],
+) -> str:
+    """One time or value surprise in words: what was seen, where, what the model expected, and the training range.
+
+    ``"the session lasted 65.4 s; expected 43.1-43.9 s (p 0.41); training range 41.9-45.4 s"``,
+    ``"Took <*> seconds to spawn the instance on the hypervisor. (key 7): 42.8 s; expected 19.9-20.4 s (p 0.38);
+    training range 19.6-22.3 s"``. ``template`` names a key id (``Detector.template``).
+    """
+    expected = ""
+    sig = window.signals
+    if detail.channel == "time":
+        session = detail.position < 0
+        key = window.key_ids[detail.position] if not session else None
+        rng = buckets.gap_range(detail.expected_bucket, key)
+        if rng is not None:
+            expected = f"; expected {_span(*rng, _seconds)} (p {detail.expected_prob:.2f})"
+        if session:
+            edges = buckets.elapsed_edges
+            seen = None if sig is None else sig.elapsed
+            where = "the session lasted " + ("?" if seen is None else _seconds(seen))
+            train = f"; training range {_span(math.expm1(edges[0]), math.expm1(edges[-1]), _seconds)}" if edges else ""
+            return where + expected + train
+        assert key is not None
+        gap = math.nan if sig is None else sig.gaps[detail.position]
+        edges = buckets.gap_edges_of(key)
+        train = f"; training range {_span(math.expm1(edges[0]), math.expm1(edges[-1]), _seconds)}" if edges else ""
+        return f"{_seconds(gap)} before '{template(key)}' (key {key}){expected}{train}"
+    key = window.key_ids[detail.position]
+    row = encode_signals(window.key_ids, sig, buckets, time=False, values=True)
+    slot = row.value_slot[detail.position + 1]
+    value = sig.values[detail.position][slot] if sig is not None and slot >= 0 else None
+    slot_type: SlotType | None = None
+    if schema is not None and slot >= 0 and slot < len(schema.slots.get(key, ())):
+        slot_type = schema.slots[key][slot]
+
+    def show(x: float) -> str:
+        return slot_type.display(x) if slot_type is not None else f"{x:.4g}"
+
+    what = slot_type.context if slot_type is not None and slot_type.context else f"'{template(key)}' slot {slot}"
+    shown = show(value) if isinstance(value, float) else "?"
+    rng = buckets.value_range(key, slot, detail.expected_bucket)
+    if rng is not None:
+        expected = f"; expected {_span(*rng, show)} (p {detail.expected_prob:.2f})"
+    edges = buckets.value_edges.get((key, slot), ())
+    train = f"; training range {_span(edges[0], edges[-1], show)}" if edges else ""
+    return f"{what} (key {key}): {shown}{expected}{train}"
 
 
 def _read_calibration(directory: Path) -> Calibration | None:

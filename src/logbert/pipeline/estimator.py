@@ -3,12 +3,20 @@
 The interface follows pyod's ``BaseDetector``: ``fit`` returns ``self`` and sets the fitted
 attributes (trailing underscore), ``decision_function`` returns one score per sequence with
 **higher = more anomalous**, and ``predict`` is ``exceeds(decision_function(seqs), threshold_)``.
+
+Time- and value-aware models (``model.signals``, issue 13) take, beside the key sequences, one
+:class:`~logbert.records.SessionSignals` per sequence (``signals=``). They score three *channels*
+per sequence: the key score (``scoring.score``), the time surprise and the value surprise
+(:mod:`logbert.scoring.scorer`). :func:`combine_channels` makes them one score: each channel divided
+by its own calibrated scale, then the largest (see there for why); the scales come from the same
+normal calibration scores as the threshold (:func:`channel_scales`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -16,17 +24,58 @@ import numpy as np
 from torch import Tensor
 
 from logbert.artifact import load_artifact, save_artifact
-from logbert.config import LogBertConfig
-from logbert.errors import NotFittedError
+from logbert.config import LogBertConfig, ScoringConfig
+from logbert.errors import NotFittedError, UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import choose_threshold
+from logbert.records import SessionSignals
 from logbert.results import exceeds
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
 from logbert.threads import resolve_device, torch_threads
 from logbert.training.checkpoint import EpochStats
 from logbert.training.trainer import train_encoder
 from logbert.windowing.dataset import TokenVocab
+from logbert.windowing.signals import SignalBuckets, SignalRow, encode_signals, resolve_signals
+
+logger = logging.getLogger(__name__)
+
+#: The score channels of a time- and value-aware model, in the order of :meth:`LogBertDetector.channel_scores`.
+CHANNELS = ("key", "time", "value")
+#: A channel scale is never below this: a channel whose normal scores are all 0 (no signal, or a key score
+#: that never misses) then flags any positive score, as its own threshold of 0 would.
+MIN_SCALE = 1e-6
+#: The signals.json format (stored next to the weights): bucket edges, channel scales.
+SIGNALS_VERSION = 1
+
+
+def channel_scales(scoring: ScoringConfig, channels: np.ndarray) -> tuple[float, ...]:
+    """One scale per channel: the ``scoring.threshold_quantile`` quantile of its normal calibration scores
+    (rows with a non-finite entry left out), at least :data:`MIN_SCALE`.
+
+    The quantile rule of the threshold itself (:func:`~logbert.pipeline.calibrate.choose_threshold`,
+    ``normal_quantile``), so 1.0 is where each channel alone would flag.
+    """
+    rows = channels[np.isfinite(channels).all(axis=1)]
+    quantile_only = scoring.model_copy(update={"threshold": "normal_quantile", "threshold_margin": 0.0})
+    return tuple(
+        max(MIN_SCALE, choose_threshold(quantile_only, rows[:, c]) if rows.size else MIN_SCALE)
+        for c in range(channels.shape[1])
+    )
+
+
+def combine_channels(channels: np.ndarray, scales: Sequence[float]) -> np.ndarray:
+    """(N,) the combined score of (N, 3) channel scores: ``max_c channels[:, c] / scales[c]``.
+
+    Weights: each channel counts in units of its own normal spread (its scale, the quantile of its
+    normal calibration scores), none has a fixed weight. The maximum, not a sum: a session slow in
+    one place and normal otherwise must not be averaged away by its normal keys, and the channel that
+    decides is the one an explanation names. ``-inf`` (unscored) stays ``-inf``.
+    """
+    scaled = channels / np.asarray(scales, dtype=np.float64)[None, :]
+    out: np.ndarray = scaled.max(axis=1)
+    return out
+
 
 #: ``fit(train, None)`` early-stops on at most this many of its training sequences (a forward pass per epoch).
 SELF_VALIDATION_SEQUENCES = 512
@@ -55,6 +104,9 @@ class LogBertDetector:
     threshold_: float
     history_: list[EpochStats]
     parser_state_: dict[str, Any] | None
+    buckets_: SignalBuckets | None = None  # signal bucket edges (time- and value-aware models)
+    scales_: tuple[float, ...] | None = None  # channel scales (key, time, value), set with the threshold
+    signal_message_: str | None = None  # what fit switched off for want of data (time, values)
 
     def __init__(self, config: LogBertConfig = LogBertConfig()) -> None:
         self.config = config
@@ -69,6 +121,9 @@ class LogBertDetector:
         vocab: TokenVocab | None = None,
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
+        signals: Sequence[SessionSignals | None] | None = None,
+        val_signals: Sequence[SessionSignals | None] | None = None,
+        duration_slots: Iterable[tuple[int, int]] = (),
     ) -> Self:
         """Train on normal sequences and set the threshold from the normal validation scores.
 
@@ -83,6 +138,12 @@ class LogBertDetector:
             vocab: a fitted vocabulary; default ``Vocab.fit(train)``.
             checkpoint_dir: save after every epoch and resume from there (see ``train_encoder``).
             progress: show a progress bar.
+            signals: ``model.signals`` on: per training sequence, its time and values (aligned with
+                its keys; None = none). The bucket edges are fitted on them; a channel the data has
+                nothing for is switched off (``signal_message_`` says which, and it is logged).
+            val_signals: the same for ``val``.
+            duration_slots: (key_id, slot) of the number slots in seconds (one-sided, like time; see
+                ``logbert.windowing.signals``), from the slot schema (:func:`duration_slots_of`).
 
         Returns:
             ``self``, fitted. ``self.config.model.vocab_size`` now equals ``len(vocab_)``.
@@ -93,13 +154,39 @@ class LogBertDetector:
         self._check(train, "train")
         held_out = val is not None
         if val is None:
-            val = train[:: -(-len(train) // SELF_VALIDATION_SEQUENCES)]
+            step = -(-len(train) // SELF_VALIDATION_SEQUENCES)
+            val = train[::step]
+            val_signals = None if signals is None else list(signals)[::step]
         self._check(val, "val")
         voc: TokenVocab = vocab if vocab is not None else Vocab.fit(train)
-        model_cfg = self.config.model.model_copy(update={"vocab_size": len(voc)})
+        self.buckets_, self.scales_, self.signal_message_ = None, None, None
+        mode = self.config.model.signals
+        train_rows: tuple[list[list[int]] | None, list[list[int]] | None] = (None, None)
+        val_rows: tuple[list[list[int]] | None, list[list[int]] | None] = (None, None)
+        if mode != "off":
+            train_sig = list(signals) if signals is not None else [None] * len(train)
+            cfg = self.config.model
+            buckets = SignalBuckets.fit(train, train_sig, cfg.gap_buckets, cfg.value_buckets, duration_slots)
+            mode, self.signal_message_ = resolve_signals(cfg, buckets)
+            if self.signal_message_:
+                logger.warning("%s", self.signal_message_)
+            if mode != "off":
+                self.buckets_ = buckets
+        model_cfg = self.config.model.model_copy(update={"vocab_size": len(voc), "signals": mode})
         self.config = self.config.model_copy(update={"model": model_cfg})
+        if self.buckets_ is not None:
+            train_rows = _bucket_rows(self._signal_rows(train, signals))
+            val_rows = _bucket_rows(self._signal_rows(val, val_signals))
         result = train_encoder(
-            model_cfg, self.config.train, voc, train, val, checkpoint_dir=checkpoint_dir, progress=progress
+            model_cfg,
+            self.config.train,
+            voc,
+            train,
+            val,
+            checkpoint_dir=checkpoint_dir,
+            progress=progress,
+            train_signals=train_rows,
+            val_signals=val_rows,
         )
         self.vocab_ = voc
         self.model_ = result.model
@@ -109,15 +196,44 @@ class LogBertDetector:
         self.threshold_ = math.nan  # fitted apart from the threshold, which needs the scores
         if held_out:
             # the one threshold rule, each validation sequence its own unit; `logbert train` re-sets it on sessions
-            self.threshold_ = choose_threshold(self.config.scoring, self.decision_function(val))
+            if self.reads_signals:
+                self.scales_ = channel_scales(self.config.scoring, self.channel_scores(val, val_signals))
+            self.threshold_ = choose_threshold(self.config.scoring, self.decision_function(val, val_signals))
         return self
+
+    @property
+    def reads_signals(self) -> bool:
+        """True for a time- or value-aware model: its scores read each sequence's ``SessionSignals``."""
+        return self.config.model.signals != "off"
+
+    def _signal_rows(
+        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None
+    ) -> list[SignalRow]:
+        """The signal inputs of each sequence (all NONE without signals), by the one rule of ``encode_signals``."""
+        assert self.buckets_ is not None
+        if signals is not None and len(signals) != len(seqs):
+            raise ValueError(f"{len(signals)} signals for {len(seqs)} sequences")
+        cfg = self.config.model
+        sigs = signals if signals is not None else [None] * len(seqs)
+        return [
+            encode_signals(keys, sig, self.buckets_, time=cfg.uses_time, values=cfg.uses_values)
+            for keys, sig in zip(seqs, sigs, strict=True)
+        ]
 
     # -- scoring ----------------------------------------------------------------------------
 
-    def scores(self, seqs: Sequence[Sequence[int]], *, details: bool = False) -> ScoreOutput:
-        """Both scores (``miss_ratio`` and ``dist``) per sequence; higher = more anomalous."""
+    def scores(
+        self,
+        seqs: Sequence[Sequence[int]],
+        *,
+        details: bool = False,
+        signals: Sequence[SessionSignals | None] | None = None,
+    ) -> ScoreOutput:
+        """Every score per sequence (key scores, ``dist``; the time and value surprises of a time- or
+        value-aware model, from ``signals``); higher = more anomalous."""
         self._require_fitted()
         self._check(seqs, "seqs", allow_empty_list=True)
+        rows = self._signal_rows(seqs, signals) if self.buckets_ is not None else None
         with torch_threads(self.config.train.num_threads):
             return score_sequences(
                 self.model_,
@@ -129,20 +245,48 @@ class LogBertDetector:
                 details=details,
                 # where the model is: an artifact trained with train.device=cuda loads on the CPU and scores there
                 device=next(self.model_.parameters()).device,
+                signals=rows,
             )
 
-    def decision_function(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+    def channels_of(self, out: ScoreOutput) -> np.ndarray:
+        """(N, 3) the channel scores (key, time, value) of a :class:`ScoreOutput`; 0 for a channel the model lacks."""
+        zeros = np.zeros(len(out.miss_ratio), dtype=np.float64)
+        key = pick_score(out, self.config.scoring.score)
+        time = out.time_nll if out.time_nll is not None else zeros
+        value = out.value_nll if out.value_nll is not None else zeros
+        return np.stack([key, time, value], axis=1)
+
+    def channel_scores(
+        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+    ) -> np.ndarray:
+        """(N, 3) float64: the key, time and value scores of each sequence (see :data:`CHANNELS`)."""
+        return self.channels_of(self.scores(seqs, signals=signals))
+
+    def score_of(self, out: ScoreOutput) -> np.ndarray:
+        """(N,) the decision score of a :class:`ScoreOutput`: ``scoring.score`` for a key-only model;
+        :func:`combine_channels` for a time- or value-aware one (NaN until its scales are set)."""
+        if not self.reads_signals:
+            return pick_score(out, self.config.scoring.score)
+        if self.scales_ is None:
+            return np.full(len(out.miss_ratio), np.nan)
+        return combine_channels(self.channels_of(out), self.scales_)
+
+    def decision_function(
+        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+    ) -> np.ndarray:
         """Anomaly score per sequence, (N,) float64: higher = more anomalous.
 
-        The score is ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"``, ``"max_nll"``,
-        ``"max_mean_nll"`` or ``"dist"``.
+        Key-only models: ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"``, ``"max_nll"``,
+        ``"max_mean_nll"`` or ``"dist"``. Time- and value-aware models: :func:`combine_channels` of the
+        three channels (``signals``: one per sequence, None = none).
         """
-        out = self.scores(seqs)
-        return pick_score(out, self.config.scoring.score)
+        return self.score_of(self.scores(seqs, signals=signals))
 
-    def predict(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+    def predict(
+        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+    ) -> np.ndarray:
         """(N,) bool: True where the anomaly score is above ``threshold_``."""
-        return exceeds(np.asarray(self.decision_function(seqs), dtype=np.float64), self.threshold_)
+        return exceeds(np.asarray(self.decision_function(seqs, signals), dtype=np.float64), self.threshold_)
 
     def explain(self, seqs: Sequence[Sequence[int]]) -> list[list[PositionDetail]]:
         """Per sequence, per key: the key seen, whether it was a miss, and the top-g expected keys."""
@@ -166,7 +310,20 @@ class LogBertDetector:
             threshold=self.threshold_,
             parser_state=parser_state,
             extra_meta={"score": self.config.scoring.score},
+            signals_state=self.signals_state(),
         )
+
+    def signals_state(self) -> dict[str, Any] | None:
+        """What a time- or value-aware model stores beside its weights (``signals.json``): the bucket
+        edges and the channel scales. None for a key-only model (no file: its artifact is as before)."""
+        if self.buckets_ is None:
+            return None
+        return {
+            "version": SIGNALS_VERSION,
+            "buckets": self.buckets_.to_dict(),
+            "channels": list(CHANNELS),
+            "scales": None if self.scales_ is None else list(self.scales_),
+        }
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> LogBertDetector:
@@ -186,6 +343,7 @@ class LogBertDetector:
         det.threshold_ = art.threshold
         det.history_ = []
         det.parser_state_ = art.parser_state
+        det.buckets_, det.scales_ = _read_signals_state(art.signals_state, det.reads_signals, directory)
         return det
 
     # -- checks -----------------------------------------------------------------------------
@@ -203,3 +361,34 @@ class LogBertDetector:
                 raise ValueError(f"{name}[{i}] is an empty sequence")
             if len(seq) > max_len:
                 raise ValueError(f"{name}[{i}] has {len(seq)} keys, more than window.max_len={max_len}")
+
+
+def _bucket_rows(rows: Sequence[SignalRow]) -> tuple[list[list[int]], list[list[int]]]:
+    return [r.gap_ids for r in rows], [r.value_ids for r in rows]
+
+
+def _read_signals_state(
+    state: dict[str, Any] | None, needed: bool, directory: str | Path
+) -> tuple[SignalBuckets | None, tuple[float, ...] | None]:
+    """The bucket edges and channel scales of ``signals.json``.
+
+    Raises:
+        UnknownArtifact: a time- or value-aware model without a readable ``signals.json``, or one where
+            a key-only model needs none.
+    """
+    if state is None and not needed:
+        return None, None
+    if state is None or not needed:
+        why = "has no signals.json" if state is None else "has a signals.json but config.json says model.signals='off'"
+        raise UnknownArtifact(f"{directory}: {why}")
+    try:
+        if state.get("version") != SIGNALS_VERSION:
+            raise ValueError(f"version {state.get('version')!r}")
+        buckets = SignalBuckets.from_dict(state["buckets"])
+        scales = state.get("scales")
+        out = None if scales is None else tuple(float(x) for x in scales)
+        if out is not None and (len(out) != len(CHANNELS) or not all(math.isfinite(x) and x > 0 for x in out)):
+            raise ValueError("scales must be one positive number per channel")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnknownArtifact(f"{directory}: signals.json is malformed ({exc})") from None
+    return buckets, out

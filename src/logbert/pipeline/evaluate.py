@@ -32,8 +32,11 @@ from logbert.results import SessionResult
 #: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
 BASELINES_SKIPPED = "training sessions of this artifact are not in the evaluated input: baselines skipped"
 NEEDS_SIGNALS = (
-    "it reads times and values, which evaluate does not pass to baselines yet (it would score every session 0); "
-    "python -m benchmarks.time_values runs it"
+    "it reads times and values, and this input has none (a key-sequence file): it would score every session 0"
+)
+NEEDS_SCHEMA = (
+    "it reads parameter values, whose slot types only a time- or value-aware artifact stores (train with "
+    "--set model.signals=all): it would score every session 0"
 )
 
 
@@ -94,8 +97,10 @@ def evaluate(
     sequences: list[KeySequence] = []
     fit_pool: list[KeySequence] = []
     read_reports: list[ReadReport] = []
+    # the signal baselines (and a time- or value-aware model) read each session's time and values
+    with_signals = detector.model.reads_signals or any(make_baseline(n).needs_signals for n in baselines)
     for path, label, lab in inputs:
-        read, read_report = detector.read(path, labels=lab, label=label, kind=kind)
+        read, read_report = detector.read(path, labels=lab, label=label, kind=kind, with_signals=with_signals)
         read_reports.append(read_report)
         if label is None and lab is None and any(s.label is None for s in read):
             raise InputDataError(
@@ -159,10 +164,14 @@ def _evaluate_baselines(
     for name in names:
         started = time.perf_counter()
         model = make_baseline(name)
-        if model.needs_signals:
+        if model.needs_signals and any(s.signals is None for s in train_pool):
             reports[name] = {"skipped": NEEDS_SIGNALS}
             continue
-        model.fit([w.key_ids for w in train_windows])
+        if name == "param_outlier" and detector.schema is None:
+            reports[name] = {"skipped": NEEDS_SCHEMA}
+            continue
+        signals = [w.signals for w in train_windows] if model.needs_signals else None
+        model.fit([w.key_ids for w in train_windows], signals)
         threshold = choose_threshold(
             scoring,
             session_scores(model, val_normal, window),
@@ -174,6 +183,3 @@ def _evaluate_baselines(
         reports[name] = rep
         scores_out[name] = test_scores
     return reports, scores_out
-
-
-

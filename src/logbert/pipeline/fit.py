@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +35,7 @@ from logbert.config import LogBertConfig, ScoringConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
 from logbert.evaluation.report import write_json
+from logbert.parsing.params import SlotSchema, attach_schema
 from logbert.parsing.parser import LogParser
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import (
@@ -49,10 +50,18 @@ from logbert.pipeline.calibrate import (
     score_cap,
 )
 from logbert.pipeline.corpus import Corpus, read_corpus
-from logbert.pipeline.estimator import LogBertDetector
-from logbert.pipeline.sessions import Unit, session_scores, session_windows, unseen_key_sessions
+from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels
+from logbert.pipeline.sessions import (
+    Unit,
+    reads_signals,
+    session_channels,
+    session_scores,
+    session_windows,
+    unseen_key_sessions,
+)
+from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
-from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport
+from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, SessionSignals
 from logbert.training.distributed import env_world_size, is_main_process
 from logbert.training.trainer import MIN_USEFUL_STEPS, steps_per_epoch
 from logbert.windowing.windows import SkippedSequence
@@ -151,6 +160,16 @@ def train(
     if scheme == "cross_fit" and corpus.kind == "raw":
         say("cross-fit calibration: mining templates on the training and validation lines")
         split = rekey_normal_sessions(corpus, split, config)
+    signal_warnings: list[str] = []
+    schema: SlotSchema | None = None
+    parser_state = split.parser.to_dict() if split.parser is not None else None
+    if config.model.signals != "off":
+        split, config, schema, why = with_signals(corpus, split, config, pool_val=scheme == "cross_fit")
+        if why:
+            say(why)
+            signal_warnings.append(why)
+        if schema is not None and parser_state is not None:
+            parser_state = attach_schema(parser_state, schema)  # explanations read units and contexts from it
     val_abnormal_ids = labelled_val_anomalies(split.test, config.scoring, config.train)
     val_abnormal = [s for s in split.test if s.session_id in val_abnormal_ids]
 
@@ -163,6 +182,7 @@ def train(
         # ranks train); they race to remove the same files, so a file already gone is no error there
         shutil.rmtree(checkpoint_dir, ignore_errors=env_world_size() > 1)
     started = time.perf_counter()
+    durations = duration_slots_of(schema) if config.model.signals != "off" and schema is not None else ()
     fitted = fit_sessions(
         split.train,
         split.val,
@@ -173,12 +193,16 @@ def train(
         progress=progress,
         say=say,
         what=str(data),
+        duration_slots=durations,
     )
     train_seconds = time.perf_counter() - started
     detector, record, skipped = fitted.detector, fitted.record, fitted.skipped
+    message = getattr(detector, "signal_message_", None)  # what fit switched off for want of data
+    if message:
+        signal_warnings.append(message)
     normal_val = {s.session_id for s in split.val}
     if main:
-        detector.save(out, parser_state=split.parser.to_dict() if split.parser is not None else None)
+        detector.save(out, parser_state=parser_state)
         write_json(record.to_dict(), out / CALIBRATION_FILE)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         write_json(
@@ -214,7 +238,8 @@ def train(
         n_unseen=record.n_unseen,
         all_unseen=fitted.all_unseen,
     )
-    result.warnings.extend(_warnings(result, config))
+    result.warnings.extend(_warnings(result, detector.config))
+    result.warnings.extend(signal_warnings)
     if main:
         write_json(
             {
@@ -239,6 +264,41 @@ def train(
             out / TRAIN_REPORT_FILE,
         )
     return result
+
+
+def with_signals(
+    corpus: Corpus, split: KeyedSplit, config: LogBertConfig, *, pool_val: bool
+) -> tuple[KeyedSplit, LogBertConfig, SlotSchema | None, str | None]:
+    """``split`` with every session's time and values attached (``KeySequence.signals``), for a time- or
+    value-aware model (``model.signals``); the slot schema is typed from the training lines only (and
+    the validation lines when ``pool_val``: cross-fit trains the final model on them).
+
+    A key-sequence file has neither: ``model.signals`` is switched off, and the returned message says so.
+    """
+    if corpus.kind != "raw" or split.parser is None:
+        why = (
+            f"model.signals={config.model.signals!r}, but a key-sequence file has no timestamps and no parameter "
+            "values: the extra inputs are switched off (model.signals='off', the key-only LogBERT)"
+        )
+        off = config.model.model_copy(update={"signals": "off"})
+        return split, config.model_copy(update={"model": off}), None, why
+    rows = line_rows(corpus)
+    fit_on = [*split.train, *(split.val if pool_val else [])]
+    schema = fit_slot_schema(corpus, [rows[s.session_id] for s in fit_on], split.parser)
+
+    def attach(seqs: Sequence[KeySequence]) -> list[KeySequence]:
+        sigs = corpus_signals(corpus, seqs, rows, split.parser, schema)
+        return [replace(s, signals=g) for s, g in zip(seqs, sigs, strict=True)]
+
+    keyed = KeyedSplit(
+        attach(split.train),
+        attach(split.val),
+        attach(split.test),
+        split.chronological,
+        split.parser,
+        split.n_test_unknown,
+    )
+    return keyed, config, schema, None
 
 
 def rekey_normal_sessions(corpus: Corpus, split: KeyedSplit, config: LogBertConfig) -> KeyedSplit:
@@ -270,6 +330,7 @@ def fit_sessions(
     progress: bool = False,
     say: Callable[[str], None] = lambda _msg: None,
     what: str = "input",
+    duration_slots: Sequence[tuple[int, int]] = (),
 ) -> FittedSessions:
     """Fit LogBERT on normal sessions and set its threshold from normal scores it never trained on.
 
@@ -285,6 +346,7 @@ def fit_sessions(
     Args:
         abnormal_val: labelled anomalous validation sessions (``labelled_f1``; split only).
         checkpoint_dir: per-epoch checkpoints for resuming (cross-fit: one folder per model).
+        duration_slots: time- and value-aware models: the number slots in seconds (:func:`duration_slots_of`).
 
     Raises:
         InputDataError: no window at least ``window.min_len`` keys long to train or calibrate on;
@@ -294,7 +356,7 @@ def fit_sessions(
     if scheme is None:
         scheme = resolve_calibration(scoring, len(train) + len(val), len(val))
     if scheme == "split":
-        return _fit_split(train, val, config, abnormal_val, checkpoint_dir, progress, say, what)
+        return _fit_split(train, val, config, abnormal_val, checkpoint_dir, progress, say, what, duration_slots)
     if abnormal_val:
         raise InputDataError("cross-fit calibration scores normal sessions only: labelled_f1 needs calibration='split'")
     pool = [*train, *val]
@@ -305,6 +367,7 @@ def fit_sessions(
     k = scoring.calibration_folds
     folds = fold_ids(len(pool), k, config.train.seed)
     oof = np.full(len(pool), -np.inf)
+    oof_channels = np.full((len(pool), 3), -np.inf)  # time- and value-aware models: per channel
     unseen = np.zeros(len(pool), dtype=np.bool_)
     for j in range(k):
         held = np.flatnonzero(folds == j)
@@ -318,9 +381,14 @@ def fit_sessions(
             vocab=vocab,
             checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / f"fold{j + 1}",
             progress=progress,
+            signals=_window_signals(rest_windows, config),
+            duration_slots=duration_slots,
         )
         held_sessions = [pool[i] for i in held]
-        oof[held] = session_scores(fold_model, held_sessions, config.window)
+        if reads_signals(fold_model):
+            oof_channels[held] = session_channels(fold_model, held_sessions, config.window)
+        else:
+            oof[held] = session_scores(fold_model, held_sessions, config.window)
         unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
     say(f"training the final model on all {len(pool)} normal sessions ({len(windows)} windows)")
     detector = LogBertDetector(config).fit(
@@ -329,10 +397,36 @@ def fit_sessions(
         vocab=vocab,
         checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / "final",
         progress=progress,
+        signals=_window_signals(windows, config),
+        duration_slots=duration_slots,
     )
+    if reads_signals(detector):
+        # the channel scales from the out-of-fold scores too, then the threshold on their combination
+        finite = np.isfinite(oof_channels).all(axis=1)
+        detector.scales_ = channel_scales(
+            scoring, oof_channels[finite & ~unseen] if (finite & ~unseen).any() else oof_channels[finite]
+        )
+        oof = np.where(
+            finite, combine_channels(np.where(finite[:, None], oof_channels, 0.0), detector.scales_), -np.inf
+        )
     record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen)
+
+
+def duration_slots_of(schema: SlotSchema) -> list[tuple[int, int]]:
+    """(key_id, slot) of the number slots measured in seconds: durations, one-sided like time."""
+    return [
+        (k, i)
+        for k, types in sorted(schema.slots.items())
+        for i, t in enumerate(types)
+        if t.kind == "number" and t.unit == "s"
+    ]
+
+
+def _window_signals(windows: Sequence[KeySequence], config: LogBertConfig) -> list[SessionSignals | None] | None:
+    """The windows' signals for a time- or value-aware model (None for a key-only one: nothing to carry)."""
+    return [w.signals for w in windows] if config.model.signals != "off" else None
 
 
 class FitScorer(Protocol):
@@ -409,6 +503,7 @@ def _fit_split(
     progress: bool,
     say: Callable[[str], None],
     what: str,
+    duration_slots: Sequence[tuple[int, int]] = (),
 ) -> FittedSessions:
     train_windows, skipped = session_windows(train, config.window)
     val_windows, skipped_val = session_windows(val, config.window)
@@ -420,9 +515,15 @@ def _fit_split(
         [w.key_ids for w in val_windows],
         checkpoint_dir=checkpoint_dir,
         progress=progress,
+        signals=_window_signals(train_windows, config),
+        val_signals=_window_signals(val_windows, config),
+        duration_slots=duration_slots,
     )
     how = f"{len(val)} normal" + (f" + {len(abnormal_val)} anomalous" if abnormal_val else "")
     say(f"threshold from the scores of {how} validation sessions")
+    if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
+        channels = session_channels(detector, val, config.window)
+        detector.scales_ = channel_scales(config.scoring, channels[np.isfinite(channels).all(axis=1)])
     normal_scores = session_scores(detector, val, config.window)
     if abnormal_val:
         abnormal_scores = session_scores(detector, abnormal_val, config.window)
@@ -467,7 +568,9 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
     """What a user must know about the stored threshold and the data, in words they can act on."""
     scoring = config.scoring
     warnings = list(result.read_report.warnings)
-    if scoring.score == "miss_ratio" and result.threshold >= 1.0:
+    if config.model.signals != "off":
+        pass  # a time- or value-aware model's threshold is on the combined scale (channels / their scales)
+    elif scoring.score == "miss_ratio" and result.threshold >= 1.0:
         warnings.append(
             "the threshold is the highest possible miss ratio (1.0), so nothing will ever be flagged: some normal "
             "validation sessions miss every key. Train longer, give more normal data, or raise scoring.top_g."

@@ -8,13 +8,13 @@ windows arrive (a session is anomalous once one of its windows is).
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from logbert.config import WindowConfig
-from logbert.records import UNK_KEY, KeySequence
+from logbert.records import UNK_KEY, KeySequence, SessionSignals
 from logbert.windowing.windows import SkippedSequence, split_all, with_session_bounds
 
 FloatArray = npt.NDArray[np.float64]
@@ -26,6 +26,21 @@ class SequenceScorer(Protocol):
     """Anything with ``decision_function``: LogBERT, the baselines. Higher = more anomalous."""
 
     def decision_function(self, seqs: Sequence[Sequence[int]]) -> npt.ArrayLike: ...
+
+
+class ChannelScorer(Protocol):
+    """A time- and value-aware LogBERT: (N, 3) key, time and value scores per sequence."""
+
+    def channel_scores(
+        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+    ) -> npt.NDArray[np.float64]: ...
+
+
+def reads_signals(scorer: object) -> bool:
+    """True when ``scorer`` reads each sequence's time and values: a time- or value-aware LogBERT
+    (``reads_signals``), a signal baseline (``needs_signals``). Their ``decision_function`` then takes
+    ``signals`` and a sequence's score is no longer a function of its keys alone (no de-duplication)."""
+    return bool(getattr(scorer, "reads_signals", False) or getattr(scorer, "needs_signals", False))
 
 
 def session_windows(
@@ -41,10 +56,16 @@ def session_windows(
     return split_all(sessions, window.max_len, window.min_len)
 
 
-def score_unique(scorer: SequenceScorer, seqs: Sequence[Sequence[int]]) -> FloatArray:
-    """Scores of ``seqs``, computing each distinct sequence once (scores are deterministic)."""
+def score_unique(
+    scorer: SequenceScorer, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+) -> FloatArray:
+    """Scores of ``seqs``, computing each distinct sequence once (scores are deterministic). A scorer that
+    :func:`reads_signals` gets ``signals`` (one per sequence) and scores every sequence."""
     if not seqs:
         return np.zeros(0, dtype=np.float64)
+    if signals is not None and reads_signals(scorer):
+        decide: Any = scorer.decision_function
+        return np.asarray(decide([list(s) for s in seqs], list(signals)), dtype=np.float64)
     index: dict[tuple[int, ...], int] = {}
     inverse = np.fromiter((index.setdefault(tuple(s), len(index)) for s in seqs), dtype=np.int64, count=len(seqs))
     scores = np.asarray(scorer.decision_function([list(k) for k in index]), dtype=np.float64)
@@ -60,7 +81,7 @@ def session_scores(
     A session with no window at least ``window.min_len`` keys long scores ``-inf`` (never flagged).
     """
     if unit == "session":
-        return score_unique(scorer, [s.key_ids for s in sessions])
+        return score_unique(scorer, [s.key_ids for s in sessions], [s.signals for s in sessions])
     scores, _, _, _ = worst_windows(scorer, sessions, window)
     return scores
 
@@ -77,7 +98,7 @@ def worst_windows(
         the windows shorter than ``window.min_len``.
     """
     windows, skipped = session_windows(sessions, window)
-    window_scores = score_unique(scorer, [w.key_ids for w in windows])
+    window_scores = score_unique(scorer, [w.key_ids for w in windows], [w.signals for w in windows])
     position = {s.session_id: i for i, s in enumerate(sessions)}
     scores = np.full(len(sessions), -np.inf)
     worst: list[int | None] = [None] * len(sessions)
@@ -86,6 +107,27 @@ def worst_windows(
         if score > scores[i]:
             scores[i], worst[i] = score, j
     return scores, windows, worst, skipped
+
+
+def session_channels(
+    scorer: ChannelScorer, sessions: Sequence[KeySequence], window: WindowConfig
+) -> npt.NDArray[np.float64]:
+    """(N, 3) per session (input order) the largest key, time and value score over its windows, each
+    channel on its own (the rule of :func:`session_scores`, channel by channel: the combined score's
+    maximum over windows is then the combination of these, since both take maxima). ``-inf`` rows:
+    no window at least ``window.min_len`` keys long."""
+    windows, _ = session_windows(sessions, window)
+    out = np.full((len(sessions), 3), -np.inf)
+    if not windows:
+        return out
+    per_window = np.asarray(
+        scorer.channel_scores([list(w.key_ids) for w in windows], [w.signals for w in windows]), dtype=np.float64
+    )
+    position = {s.session_id: i for i, s in enumerate(sessions)}
+    for w, row in zip(windows, per_window, strict=True):
+        i = position[w.session_id]
+        out[i] = np.maximum(out[i], row)
+    return out
 
 
 def unseen_key_sessions(sessions: Sequence[KeySequence], known: Container[int]) -> npt.NDArray[np.bool_]:

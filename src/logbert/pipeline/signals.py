@@ -24,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from logbert.errors import InputDataError
-from logbert.parsing.params import SlotSchema, infer_slot_schema, session_signals
+from logbert.parsing.params import SlotSchema, elapsed, infer_slot_schema, session_signals, time_gaps
 from logbert.parsing.parser import LogParser
 from logbert.pipeline.corpus import Corpus
 from logbert.records import UNK_KEY, KeySequence, SessionSignals
 
-__all__ = ["corpus_signals", "fit_slot_schema", "line_rows"]
+__all__ = ["corpus_signals", "fit_slot_schema", "line_rows", "line_signals"]
 
 
 def line_rows(corpus: Corpus) -> dict[str, tuple[int, ...]]:
@@ -81,3 +81,32 @@ def corpus_signals(
         lines = [corpus.lines[i] for i in session_rows]
         out.append(session_signals(lines, seq.key_ids, parser, schema, seq.session_id))
     return out
+
+
+def line_signals(
+    key_ids: Sequence[int],
+    timestamps: Sequence[float | None],
+    raw_parameters: Sequence[Sequence[str]],
+    schema: SlotSchema,
+    session_id: str = "",
+) -> SessionSignals:
+    """One session's (or window's) :class:`SessionSignals` from its lines, one entry per line: key id,
+    timestamp (None = unknown) and raw parameter strings (``LogParser.parameters(content, key_id)``).
+
+    Pure: what a streaming caller that keeps (timestamp, raw parameters) per line builds a window's
+    signals with, by the rules of the offline path (:func:`logbert.parsing.params.time_gaps`,
+    :func:`~logbert.parsing.params.elapsed`, ``SlotSchema.convert``); then
+    ``replace(window, signals=...)`` and ``Detector.score_sequences``. Pseudo keys (session bounds) and
+    unseen templates get no values. For a window cut from a longer session, ``elapsed`` should be the
+    session's so far: pass the session's lines and cut with ``SessionSignals.window``.
+
+    Raises:
+        ValueError: the three sequences differ in length.
+    """
+    if not len(key_ids) == len(timestamps) == len(raw_parameters):
+        raise ValueError(f"{len(key_ids)} keys, {len(timestamps)} timestamps, {len(raw_parameters)} parameter lists")
+    values = tuple(
+        () if k < 0 or k == UNK_KEY or k not in schema.slots else schema.convert(k, list(raw))
+        for k, raw in zip(key_ids, raw_parameters, strict=True)
+    )
+    return SessionSignals(time_gaps(timestamps), values, elapsed(timestamps), session_id)

@@ -12,6 +12,24 @@ masked keys. Which keys are masked never depends on the batch a sequence is scor
 ``mean_nll`` / ``max_nll`` are the mean / largest surprise ``-log p(true key)`` of the masked keys, and
 ``max_mean_nll`` their sum (:func:`pick_score`). ``dist`` is the squared distance of the unmasked
 sequence's DIST embedding to the training centre. Higher = more anomalous for every score.
+
+Time- and value-aware models (``model.signals``, issue 13) get two more per-sequence scores, one per
+channel: ``time_nll`` and ``value_nll``, the largest *signal surprise* of the sequence. A second pass
+per mask keeps every key visible and hides the gap and value buckets of the masked positions (and,
+in the first pass, the elapsed-time bucket at DIST); the surprise of a position is
+``min(-log tail, nll_cap) + min(excess, nll_cap)``. Buckets are ordered, so the surprise is that of
+a *tail*, not of the one bucket: ``tail = P(bucket >= true)`` for time and durations (only slower is
+a fault), ``min(P(bucket >= true), P(bucket <= true))`` for other values. A gap a little shorter
+than a confidently expected one is then no surprise, where ``-log p(true bucket)`` of a sharp
+prediction would call it one. Out of range the true bucket is the nearest inner one (BELOW and ABOVE
+are never training labels; their probability says nothing), and the excess, how many widths of
+the inner training range the value lies outside the training range (0 inside;
+``logbert.windowing.signals.excess``): a bucket says "above the range", the excess says how far. It is
+added as it is (not on a log scale): on DeepLog OpenStack the anomalies' spawn times lie 5-21 widths
+out, the slowest normal-looking instance 3.4, and a log would squeeze that difference under the
+noise of the bucket surprise. The key pass of such a model hides the
+masked keys' signals too (a bucket must not give its key away). How the three channels become one
+score is the estimator's rule (:func:`logbert.pipeline.estimator.combine_channels`).
 """
 
 from __future__ import annotations
@@ -24,9 +42,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from logbert.config import MaskStrategy, ScoreKind, ScoringConfig
+from logbert.config import SIGNAL_BELOW, SIGNAL_MASK, SIGNAL_NONE, MaskStrategy, ScoreKind, ScoringConfig
 from logbert.model.encoder import LogBertEncoder
-from logbert.windowing.dataset import TokenVocab, encode_sequences, pad_tokens, random_key_mask
+from logbert.windowing.dataset import TokenVocab, encode_sequences, pad_signal_rows, pad_tokens, random_key_mask
+from logbert.windowing.signals import SignalRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +61,20 @@ class PositionDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalDetail:
+    """The most surprising gap or value of a sequence, and what the model expected (for explanations)."""
+
+    channel: str  # "time" or "value"
+    position: int  # 0-based key index in the sequence; -1 = the session's elapsed time (DIST)
+    bucket: int  # the bucket seen there (logbert.windowing.signals)
+    expected_bucket: int  # the model's most probable bucket (NONE and MASK excluded)
+    expected_prob: float  # its probability
+    surprise: float  # -log tail probability of the bucket, capped, + excess, capped
+    excess: float  # training-range widths outside the training range (0 inside)
+    slot: int = -1  # value channel: which slot of the line
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreOutput:
     """Per-sequence scores; higher = more anomalous. Arrays have one entry per sequence."""
 
@@ -52,6 +85,9 @@ class ScoreOutput:
     details: list[list[PositionDetail]] | None = None  # per sequence, per masked key (on request)
     mean_nll: np.ndarray | None = None  # (N,) float64, mean -log p(true key) over masked keys, capped
     max_nll: np.ndarray | None = None  # (N,) float64, the largest -log p(true key) of any masked key, capped
+    time_nll: np.ndarray | None = None  # (N,) float64, the largest gap / elapsed surprise (time-aware models)
+    value_nll: np.ndarray | None = None  # (N,) float64, the largest value surprise (value-aware models)
+    signal_details: list[list[SignalDetail]] | None = None  # per sequence, the worst time and value (on request)
 
 
 def strided_masks(pad_mask: Tensor, stride: int) -> list[Tensor]:
@@ -109,6 +145,7 @@ def score_sequences(
     mask_ratio: float = 0.5,
     details: bool = False,
     device: torch.device | str = "cpu",
+    signals: Sequence[SignalRow] | None = None,
 ) -> ScoreOutput:
     """Score key sequences; the same sequence always gets the same scores.
 
@@ -121,6 +158,8 @@ def score_sequences(
         mask_ratio: share of keys masked per round (``"seeded"`` only).
         details: also return per-position :class:`PositionDetail` lists.
         device: where the model runs.
+        signals: per sequence, its signal inputs (``encode_signals``) for a time- or value-aware model;
+            None = no signal anywhere (those channels then score 0).
 
     Returns:
         A :class:`ScoreOutput`; higher scores = more anomalous.
@@ -135,6 +174,10 @@ def score_sequences(
     max_len = model.config.max_len
     rows = encode_sequences(seqs, vocab, max_len)
     n = len(rows)
+    use_time, use_values = model.gap_emb is not None, model.value_emb is not None
+    if signals is not None and len(signals) != n:
+        raise ValueError(f"{len(signals)} signal rows for {n} sequences")
+    with_signals = (use_time or use_values) and signals is not None
     if n == 0:
         empty_f, empty_i = np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
         return ScoreOutput(
@@ -145,6 +188,9 @@ def score_sequences(
     dist = np.zeros(n, dtype=np.float64)
     nll_sum = np.zeros(n, dtype=np.float64)
     nll_max = np.zeros(n, dtype=np.float64)
+    time_max = np.zeros(n, dtype=np.float64)
+    value_max = np.zeros(n, dtype=np.float64)
+    worst_signal: list[dict[str, SignalDetail]] = [{} for _ in range(n)] if details else []
     per_seq: list[list[PositionDetail]] | None = [[] for _ in range(n)] if details else None
     center_dev = center.to(device)
 
@@ -155,22 +201,63 @@ def score_sequences(
             passes = strided_masks(pad_mask, config.mask_stride)
         else:
             passes = seeded_masks(chunk, pad_mask, mask_ratio, config.seed, config.n_rounds)
-        # one unmasked pass (DIST) and one pass per mask, the last layer at the masked keys only
-        dist_embedding, outputs = model.masked_passes(
-            token_ids.to(device), pad_mask.to(device), [c.to(device) for c in passes], vocab.MASK
-        )
-        dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
-        for out in outputs:
-            active, positions, slot_used = out.rows.cpu(), out.positions.cpu(), out.used.cpu()
-            where = slot_used.nonzero()  # (M, 2): (row in active, slot), rows then positions ascending
-            at = positions[where[:, 0], where[:, 1]]  # (M,) positions
-            truth = token_ids[active[where[:, 0]], at]  # (M,)
-            logits = out.logits.cpu()
+        # per pass: (rows with a masked key, (M,) their row in it, (M,) positions, (M,) true tokens, (M, V) logits)
+        pass_results: list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]] = []
+        if not with_signals:
+            # one unmasked pass (DIST) and one pass per mask, the last layer at the masked keys only
+            dist_embedding, outputs = model.masked_passes(
+                token_ids.to(device), pad_mask.to(device), [c.to(device) for c in passes], vocab.MASK
+            )
+            dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+            for out in outputs:
+                active, positions, slot_used = out.rows.cpu(), out.positions.cpu(), out.used.cpu()
+                where = slot_used.nonzero()  # (M, 2): (row in active, slot), rows then positions ascending
+                at = positions[where[:, 0], where[:, 1]]  # (M,) positions
+                truth = token_ids[active[where[:, 0]], at]  # (M,)
+                pass_results.append((active, where[:, 0], at, truth, out.logits.cpu()[where[:, 0], where[:, 1]]))
+        else:
+            assert signals is not None
+            here = [signals[i] for i in rows_here]
+            gap_ids = pad_signal_rows([r.gap_ids for r in here], width) if use_time else None
+            value_ids = pad_signal_rows([r.value_ids for r in here], width) if use_values else None
+            gap_x = _pad_float([r.gap_excess for r in here], width)
+            value_x = _pad_float([r.value_excess for r in here], width)
+            value_up = _pad_float([[float(u) for u in r.value_upper] for r in here], width) > 0
+            full = model(token_ids.to(device), pad_mask.to(device), *_to(device, gap_ids, value_ids))
+            dist[rows_here] = ((full.dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+            for pass_index, chosen in enumerate(passes):  # (B, T) bool
+                sig_chosen = chosen.clone()
+                sig_chosen[:, 0] = pass_index == 0  # the elapsed time at DIST, once
+                _score_signals(
+                    model,
+                    token_ids,
+                    pad_mask,
+                    sig_chosen,
+                    (gap_ids, value_ids),
+                    (gap_x, value_x),
+                    value_up,
+                    (time_max, value_max),
+                    rows_here,
+                    config.nll_cap,
+                    worst_signal if details else None,
+                    device,
+                )
+                active = chosen.any(dim=1).nonzero().flatten()  # rows with a masked key in this pass
+                if active.numel() == 0:
+                    continue
+                sub_tokens, sub_chosen = token_ids[active], chosen[active]  # (b, T)
+                inputs = sub_tokens.masked_fill(sub_chosen, vocab.MASK)
+                hidden = [None if ids is None else _hide(ids[active], sub_chosen) for ids in (gap_ids, value_ids)]
+                logits = model(inputs.to(device), pad_mask[active].to(device), *_to(device, *hidden)).logits
+                where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
+                truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)
+                pass_results.append((active, where[:, 0], where[:, 1], truth, logits[where[:, 0], where[:, 1]].cpu()))
+        for active, row_in_active, at, truth, masked_logits in pass_results:
             top_t, top_p, key_nll = _top_g(
-                logits[where[:, 0], where[:, 1]].cpu(), vocab.N_SPECIAL, config.top_g, truth, config.nll_cap
+                masked_logits, vocab.N_SPECIAL, config.top_g, truth, config.nll_cap
             )  # (M, g), (M, g), (M,)
             hit = (top_t == truth[:, None]).any(dim=1)  # (M,)
-            seq_index = rows_here[active[where[:, 0]].numpy()]  # (M,) indices into seqs
+            seq_index = rows_here[active[row_in_active].numpy()]  # (M,) indices into seqs
             np.add.at(masked, seq_index, 1)
             np.add.at(miss, seq_index, (~hit).numpy().astype(np.int64))
             np.add.at(nll_sum, seq_index, key_nll.double().numpy())
@@ -204,7 +291,100 @@ def score_sequences(
         details=per_seq,
         mean_nll=nll_sum / masked,
         max_nll=nll_max,
+        time_nll=time_max if use_time else None,
+        value_nll=value_max if use_values else None,
+        signal_details=[sorted(w.values(), key=lambda d: d.channel) for w in worst_signal] if details else None,
     )
+
+
+def _to(device: torch.device | str, *tensors: Tensor | None) -> list[Tensor | None]:
+    """The signal inputs on ``device``; none at all for a key-only model (called as before, with two arguments)."""
+    if all(t is None for t in tensors):
+        return []
+    return [None if t is None else t.to(device) for t in tensors]
+
+
+def _hide(ids: Tensor, chosen: Tensor) -> Tensor:
+    """Signal bucket ids with the chosen positions hidden (MASK); positions without a signal stay NONE."""
+    return ids.masked_fill(chosen & (ids != SIGNAL_NONE), SIGNAL_MASK)
+
+
+def _pad_float(rows: Sequence[Sequence[float]], width: int) -> Tensor:
+    out = torch.zeros((len(rows), width), dtype=torch.float64)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.float64)
+    return out
+
+
+def _tail_surprise(log_probs: Tensor, bucket: Tensor, upper: Tensor | None) -> Tensor:
+    """(B, T) ``-log`` of the tail probability at ``bucket`` (ids ordered BELOW < inner < ABOVE): the upper
+    tail ``P(b >= bucket)`` where ``upper`` is True (None: everywhere, time), else the smaller of both tails."""
+    probs = log_probs.exp()  # (B, T, K); NONE and MASK are 0
+    up = probs.flip(-1).cumsum(-1).flip(-1).gather(-1, bucket.unsqueeze(-1)).squeeze(-1)  # P(b >= bucket)
+    if upper is None:
+        tail = up
+    else:
+        down = probs.cumsum(-1).gather(-1, bucket.unsqueeze(-1)).squeeze(-1)  # P(b <= bucket)
+        tail = torch.where(upper, up, torch.minimum(up, down))
+    return -torch.log(tail.clamp(min=1e-30))
+
+
+def _score_signals(
+    model: LogBertEncoder,
+    token_ids: Tensor,
+    pad_mask: Tensor,
+    chosen: Tensor,
+    ids: tuple[Tensor | None, Tensor | None],
+    excesses: tuple[Tensor | None, Tensor | None],
+    value_upper: Tensor | None,
+    maxima: tuple[np.ndarray, np.ndarray],
+    rows_here: np.ndarray,
+    nll_cap: float,
+    worst: list[dict[str, SignalDetail]] | None,
+    device: torch.device | str,
+) -> None:
+    """One signal pass: keys visible, the chosen positions' gap and value buckets hidden; the largest
+    surprise per row goes into ``maxima`` (time, value), the worst position into ``worst`` (details)."""
+    hidden = [None if t is None else _hide(t, chosen) for t in ids]
+    out = model(token_ids.to(device), pad_mask.to(device), *_to(device, *hidden))
+    for channel, logits, truth, extra, upper, best in (
+        ("time", out.gap_logits, ids[0], excesses[0], None, maxima[0]),
+        ("value", out.value_logits, ids[1], excesses[1], value_upper, maxima[1]),
+    ):
+        if logits is None or truth is None or extra is None:
+            continue
+        where = chosen & (truth != SIGNAL_NONE) & ~pad_mask  # (B, T)
+        if not bool(where.any()):
+            continue
+        lp = logits.float().cpu()
+        lp[..., SIGNAL_NONE] = -torch.inf  # never a prediction
+        lp[..., SIGNAL_MASK] = -torch.inf
+        lp = torch.log_softmax(lp, dim=-1)  # (B, T, K)
+        # out of range: the surprise of the nearest bucket seen in training, and the excess says how far out
+        # (BELOW / ABOVE are never training labels: their probability is only where untrained logits fall)
+        above = lp.shape[-1] - 1
+        nearest = torch.where(truth == SIGNAL_BELOW, 3, torch.where(truth == above, above - 1, truth))
+        nll = _tail_surprise(lp, nearest, upper).clamp(max=nll_cap).double()  # (B, T)
+        surprise = torch.where(where, nll + extra.clamp(max=nll_cap), torch.zeros_like(nll))  # (B, T)
+        row_max, row_arg = surprise.max(dim=1)  # (B,)
+        np.maximum.at(best, rows_here, row_max.numpy())
+        if worst is None:
+            continue
+        top_lp, top_b = lp.max(dim=-1)  # (B, T)
+        for b in np.flatnonzero(where.any(dim=1).numpy()):
+            s, t = int(rows_here[b]), int(row_arg[b])
+            value = float(row_max[b])
+            if channel in worst[s] and worst[s][channel].surprise >= value:
+                continue
+            worst[s][channel] = SignalDetail(
+                channel=channel,
+                position=t - 1,
+                bucket=int(truth[b, t]),
+                expected_bucket=int(top_b[b, t]),
+                expected_prob=float(top_lp[b, t].exp()),
+                surprise=value,
+                excess=float(extra[b, t]),
+            )
 
 
 #: Rows are padded to the next multiple of this (at most the model's width): fewer padded positions

@@ -70,6 +70,9 @@ def fingerprint(
     h.update(str(vocab_len).encode())
     for ds in (train, val):
         h.update(json.dumps(ds.rows).encode())
+        for extra in (ds.gap_rows, ds.value_rows):  # time- and value-aware models only: key-only ones hash as before
+            if extra is not None:
+                h.update(json.dumps(extra).encode())
     return h.hexdigest()
 
 

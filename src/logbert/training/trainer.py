@@ -41,7 +41,16 @@ from logbert.training.checkpoint import (
 from logbert.training.cuts import cut_rows
 from logbert.training.distributed import Group, process_group
 from logbert.training.losses import hypersphere_loss, masked_key_loss
-from logbert.windowing.dataset import IGNORE_INDEX, MaskedKeyDataset, TokenVocab, pad_tokens
+from logbert.windowing.dataset import (
+    IGNORE_INDEX,
+    MaskedBatch,
+    MaskedKeyDataset,
+    SignalBatch,
+    TokenVocab,
+    mask_signals,
+    pad_signal_rows,
+    pad_tokens,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +153,30 @@ def by_length(lengths: Sequence[int] | Tensor, size: int) -> list[list[int]]:
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
+def _signal_batch(
+    batch: MaskedBatch, token_ids: Tensor, pad_mask: Tensor, cfg: TrainConfig, mask_id: int, gen: torch.Generator
+) -> SignalBatch | None:
+    """The masked signal inputs of a batch (after its key mask and cuts); None for a key-only model, which
+    draws nothing here (its random stream stays that of before the signals existed)."""
+    if batch.gap_ids is None and batch.value_ids is None:
+        return None
+    return mask_signals(token_ids, pad_mask, batch.gap_ids, batch.value_ids, cfg.mask_ratio, mask_id, gen)
+
+
+def _signal_counts(signals: SignalBatch | None) -> tuple[int, int]:
+    """Predicted (gap, value) buckets of a whole batch: the global denominators of a shard's signal losses."""
+    if signals is None:
+        return 0, 0
+    n = [0 if t is None else int((t != IGNORE_INDEX).sum()) for t in (signals.gap_labels, signals.value_labels)]
+    return n[0], n[1]
+
+
+def _shard_signals(signals: SignalBatch | None, rows: slice, device: torch.device) -> SignalBatch | None:
+    if signals is None:
+        return None
+    return SignalBatch(*(None if t is None else t[rows].to(device) for t in signals))
+
+
 @torch.no_grad()
 def compute_center(
     model: LogBertEncoder,
@@ -151,15 +184,23 @@ def compute_center(
     pad_id: int,
     device: torch.device | str = "cpu",
     batch_size: int = ScoringConfig().batch_size,
+    gap_rows: Sequence[Sequence[int]] | None = None,
+    value_rows: Sequence[Sequence[int]] | None = None,
 ) -> Tensor:
-    """Mean DIST embedding of unmasked token rows, in eval mode. Returns (C,) on the CPU."""
+    """Mean DIST embedding of unmasked token rows (and their signal rows, when given), in eval mode.
+    Returns (C,) on the CPU."""
     was_training = model.training
     model.eval()
     total = torch.zeros(model.config.d_model, dtype=torch.float64)
     for index in by_length([len(r) for r in rows], batch_size):  # rows of one length together: little padding
         token_ids, pad_mask = pad_tokens([rows[i] for i in index], pad_id)
+        width = token_ids.shape[1]
+        extra = [
+            None if r is None else pad_signal_rows([r[i] for i in index], width).to(device)
+            for r in (gap_rows, value_rows)
+        ]
         no_keys = torch.zeros(len(index), 0, dtype=torch.long, device=device)  # the last layer computes DIST only
-        out = model(token_ids.to(device), pad_mask.to(device), no_keys)
+        out = model(token_ids.to(device), pad_mask.to(device), *extra, predict_at=no_keys)
         total += out.dist_embedding.double().sum(dim=0).cpu()  # (C,)
     model.train(was_training)
     return (total / len(rows)).float()
@@ -173,14 +214,31 @@ def _loss(
     center: Tensor | None,
     config: TrainConfig,
     totals: tuple[int, int] | None = None,
+    signals: SignalBatch | None = None,
+    signal_totals: tuple[int, int] | None = None,
 ) -> Tensor:
-    """MLKP + alpha * VHM of these rows; ``totals`` = (masked keys, rows) of the whole batch when
-    the rows are one process's share of it (the sums are divided by the batch's counts)."""
+    """MLKP + gap CE + value CE + alpha * VHM of these rows; ``totals`` = (masked keys, rows) and
+    ``signal_totals`` = (predicted gaps, predicted values) of the whole batch when the rows are one
+    process's share of it (the sums are divided by the batch's counts).
+
+    The gap and value terms (time- and value-aware models, ``signals`` given) are the masked-prediction
+    loss of :func:`masked_key_loss` over their buckets, weighted like MLKP: each is a prediction task
+    of the same kind, and none should drown the others.
+    """
     n_masked, n_rows = (None, None) if totals is None else totals
-    positions, used = masked_positions(labels != IGNORE_INDEX)  # the last layer and the head run there only
-    targets = labels.gather(1, positions).masked_fill(~used, IGNORE_INDEX)  # (B, S)
-    out = model(token_ids, pad_mask, positions)
-    loss = masked_key_loss(out.logits, targets, n_masked) if config.use_mlkp else out.logits.sum() * 0.0
+    if signals is None:  # key-only: the last layer and the head run at the masked keys only (the same numbers)
+        positions, used = masked_positions(labels != IGNORE_INDEX)
+        labels = labels.gather(1, positions).masked_fill(~used, IGNORE_INDEX)  # (B, S)
+        out = model(token_ids, pad_mask, predict_at=positions)
+    else:
+        out = model(token_ids, pad_mask, signals.gap_ids, signals.value_ids)
+    loss = masked_key_loss(out.logits, labels, n_masked) if config.use_mlkp else out.logits.sum() * 0.0
+    if signals is not None:
+        n_gap, n_value = (None, None) if signal_totals is None else signal_totals
+        if out.gap_logits is not None and signals.gap_labels is not None:
+            loss = loss + masked_key_loss(out.gap_logits, signals.gap_labels, n_gap)
+        if out.value_logits is not None and signals.value_labels is not None:
+            loss = loss + masked_key_loss(out.value_logits, signals.value_labels, n_value)
     if center is not None and config.alpha > 0:
         loss = loss + config.alpha * hypersphere_loss(out.dist_embedding, center, n_rows)
     return loss
@@ -195,6 +253,7 @@ def _shard_loss(
     config: TrainConfig,
     group: Group,
     device: torch.device,
+    signals: SignalBatch | None = None,
 ) -> Tensor:
     """This rank's share of the loss of the whole batch (B, T), scaled so that DDP's gradient mean is its gradient.
 
@@ -219,6 +278,8 @@ def _shard_loss(
         center,
         config,
         totals=(n_masked, n_rows),
+        signals=_shard_signals(signals, rows, device),
+        signal_totals=_signal_counts(signals),
     )
     return share * scale
 
@@ -240,8 +301,19 @@ def _validation_loss(
     total, n = 0.0, 0
     for rows in by_length(ds.lengths, config.batch_size) if config.bucket_by_length else _batches(len(ds), config):
         batch = ds.collate_index(rows, config.mask_ratio, gen)
+        signals = _signal_batch(batch, batch.token_ids, batch.pad_mask, config, ds.vocab.MASK, gen)
+        signals = _shard_signals(signals, slice(None), device)
         c = None if center is None else center.to(device)
-        loss = _loss(model, batch.token_ids.to(device), batch.labels.to(device), batch.pad_mask.to(device), c, config)
+        loss = _loss(
+            model,
+            batch.token_ids.to(device),
+            batch.labels.to(device),
+            batch.pad_mask.to(device),
+            c,
+            config,
+            None,
+            signals,
+        )
         total += float(loss) * len(rows)
         n += len(rows)
     model.train()
@@ -262,6 +334,8 @@ def train_encoder(
     progress: bool = True,
     on_epoch_end: Callable[[EpochStats], None] | None = None,
     eval_batch_size: int = ScoringConfig().batch_size,
+    train_signals: tuple[Sequence[Sequence[int]] | None, Sequence[Sequence[int]] | None] = (None, None),
+    val_signals: tuple[Sequence[Sequence[int]] | None, Sequence[Sequence[int]] | None] = (None, None),
 ) -> TrainResult:
     """Train a :class:`LogBertEncoder` on normal key sequences.
 
@@ -283,6 +357,10 @@ def train_encoder(
         progress: show a rich progress bar.
         on_epoch_end: called with each finished epoch's statistics (after the checkpoint is saved).
         eval_batch_size: rows per forward pass without gradient (the centre), as in scoring.
+        train_signals: (gap rows, value rows) of ``train`` for a time- or value-aware model
+            (``model_config.signals``; ``logbert.windowing.signals.encode_signals``), aligned with the
+            token rows ``[DIST, k_1, ...]``; None for a channel the model does not have.
+        val_signals: the same for ``val``.
 
     Returns:
         The best model (eval mode), its centre and the training history.
@@ -298,8 +376,24 @@ def train_encoder(
         raise ValueError(f"need training and validation sequences, got {len(train)} and {len(val)}")
     if model_config.vocab_size != len(vocab):
         raise ValueError(f"model_config.vocab_size={model_config.vocab_size} but the vocabulary has {len(vocab)}")
-    train_ds = MaskedKeyDataset(train, vocab, model_config.max_len)
-    val_ds = MaskedKeyDataset(val, vocab, model_config.max_len)
+    gap_on, value_on = model_config.uses_time, model_config.uses_values
+    train_ds = MaskedKeyDataset(
+        train,
+        vocab,
+        model_config.max_len,
+        gap_rows=train_signals[0] if gap_on else None,
+        value_rows=train_signals[1] if value_on else None,
+    )
+    val_ds = MaskedKeyDataset(
+        val,
+        vocab,
+        model_config.max_len,
+        gap_rows=val_signals[0] if gap_on else None,
+        value_rows=val_signals[1] if value_on else None,
+    )
+    for name, on, ds in (("time", gap_on, train_ds), ("values", value_on, train_ds)):
+        if on and (ds.gap_rows if name == "time" else ds.value_rows) is None:
+            raise ValueError(f"model.signals={model_config.signals!r} needs the {name} rows of the training data")
     cfg = train_config
     device = torch.device(cfg.device)
     directory = None if checkpoint_dir is None else Path(checkpoint_dir)
@@ -344,7 +438,9 @@ def train_encoder(
                 started = time.perf_counter()
                 center = None
                 if cfg.alpha > 0:
-                    center = compute_center(model, train_ds.rows, vocab.PAD, device, eval_batch_size)
+                    center = compute_center(
+                        model, train_ds.rows, vocab.PAD, device, eval_batch_size, train_ds.gap_rows, train_ds.value_rows
+                    )
                 center_dev = None if center is None else center.to(device)
                 model.train()
                 # small data: several passes per epoch (train.min_steps), each in its own seeded order
@@ -366,11 +462,13 @@ def train_encoder(
                             pad_id=vocab.PAD,
                             generator=gen,
                         )
+                    signals = _signal_batch(batch, token_ids, pad_mask, cfg, vocab.MASK, gen)  # after the cuts
                     if group.active:  # this rank's rows of the whole batch
-                        loss = _shard_loss(ddp, token_ids, labels, pad_mask, center_dev, cfg, group, device)
+                        loss = _shard_loss(ddp, token_ids, labels, pad_mask, center_dev, cfg, group, device, signals)
                     else:
                         token_ids, labels, pad_mask = token_ids.to(device), labels.to(device), pad_mask.to(device)
-                        loss = _loss(model, token_ids, labels, pad_mask, center_dev, cfg)
+                        signals = _shard_signals(signals, slice(None), device)
+                        loss = _loss(model, token_ids, labels, pad_mask, center_dev, cfg, None, signals)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
                     opt.step()
@@ -421,7 +519,9 @@ def train_encoder(
 
         model.load_state_dict(best)
         model.eval()
-        final_center = compute_center(model, train_ds.rows, vocab.PAD, device, eval_batch_size)
+        final_center = compute_center(
+            model, train_ds.rows, vocab.PAD, device, eval_batch_size, train_ds.gap_rows, train_ds.value_rows
+        )
     return TrainResult(
         model=model,
         center=final_center,

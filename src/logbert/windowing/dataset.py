@@ -16,6 +16,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from logbert.config import SIGNAL_MASK, SIGNAL_NONE
+
 #: Label of a position that is not predicted (``torch.nn.functional.cross_entropy``'s default).
 IGNORE_INDEX = -100
 
@@ -51,6 +53,17 @@ class MaskedBatch(NamedTuple):
     token_ids: Tensor  # (B, T) long, masked keys replaced by MASK
     labels: Tensor  # (B, T) long, true token id at masked positions, IGNORE_INDEX elsewhere
     pad_mask: Tensor  # (B, T) bool, True = padding
+    gap_ids: Tensor | None = None  # (B, T) long gap bucket ids, unmasked (time-aware models only)
+    value_ids: Tensor | None = None  # (B, T) long value bucket ids, unmasked (value-aware models only)
+
+
+class SignalBatch(NamedTuple):
+    """The masked signal inputs of a batch and their labels (see :func:`mask_signals`)."""
+
+    gap_ids: Tensor | None  # (B, T) long, inputs: masked buckets replaced by SIGNAL_MASK
+    value_ids: Tensor | None
+    gap_labels: Tensor | None  # (B, T) long, true bucket at masked positions, IGNORE_INDEX elsewhere
+    value_labels: Tensor | None
 
 
 def check_lengths(seqs: Sequence[Sequence[int]], max_len: int) -> None:
@@ -83,6 +96,49 @@ def pad_tokens(rows: Sequence[Sequence[int]], pad_id: int, pad_to: int | None = 
         token_ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
         pad_mask[i, : len(row)] = False
     return token_ids, pad_mask
+
+
+def pad_signal_rows(rows: Sequence[Sequence[int]], width: int) -> Tensor:
+    """Right-pad signal bucket rows (aligned with token rows) with ``SIGNAL_NONE`` into (B, width) long."""
+    out = torch.full((len(rows), width), SIGNAL_NONE, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+    return out
+
+
+def mask_signals(
+    token_ids: Tensor,
+    pad_mask: Tensor,
+    gap_ids: Tensor | None,
+    value_ids: Tensor | None,
+    mask_ratio: float,
+    mask_id: int,
+    generator: torch.Generator,
+) -> SignalBatch:
+    """Hide signal buckets for the model to predict, apart from the key mask.
+
+    One draw per position (DIST included: its gap bucket is the session's elapsed time) chooses, with
+    probability ``mask_ratio``, the positions whose gap and value are hidden and predicted *while their
+    key stays visible*: that is how scoring asks "this key, but this late / this large?". Where the
+    key itself is masked its signals are hidden too (a bucket must not give the key away) but not
+    predicted. Positions without a signal (NONE) and padding are never hidden nor predicted. Called
+    after the key mask and the cuts (``token_ids`` holds their MASKs), with the same generator: a
+    key-only model never draws here, so its random stream is unchanged.
+    """
+    chosen = (torch.rand(pad_mask.shape, generator=generator) < mask_ratio) & ~pad_mask  # (B, T)
+    hidden = chosen | (token_ids == mask_id)
+
+    def one(ids: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+        if ids is None:
+            return None, None
+        ids = ids.masked_fill(pad_mask, SIGNAL_NONE)  # cut rows: their tail is padding now
+        has = ids != SIGNAL_NONE
+        labels = torch.where(chosen & has, ids, torch.full_like(ids, IGNORE_INDEX))
+        return ids.masked_fill(hidden & has, SIGNAL_MASK), labels
+
+    gap_in, gap_labels = one(gap_ids)
+    value_in, value_labels = one(value_ids)
+    return SignalBatch(gap_in, value_in, gap_labels, value_labels)
 
 
 def encode_sequences(seqs: Sequence[Sequence[int]], vocab: TokenVocab, max_len: int) -> list[list[int]]:
@@ -132,10 +188,19 @@ class MaskedKeyDataset(Dataset[list[int]]):
     """Normal key sequences encoded once as token rows ``[DIST, tokens...]``.
 
     Masking happens in :meth:`collate`, with the caller's seeded generator, so that the masks of
-    an epoch depend only on that generator's seed.
+    an epoch depend only on that generator's seed. ``gap_rows`` / ``value_rows``: optional signal
+    bucket rows aligned with the token rows (``logbert.windowing.signals.encode_signals``).
     """
 
-    def __init__(self, seqs: Sequence[Sequence[int]], vocab: TokenVocab, max_len: int) -> None:
+    def __init__(
+        self,
+        seqs: Sequence[Sequence[int]],
+        vocab: TokenVocab,
+        max_len: int,
+        *,
+        gap_rows: Sequence[Sequence[int]] | None = None,
+        value_rows: Sequence[Sequence[int]] | None = None,
+    ) -> None:
         for i, seq in enumerate(seqs):
             if len(seq) == 0:
                 raise ValueError(f"sequence {i} is empty; training needs at least one key per sequence")
@@ -145,6 +210,11 @@ class MaskedKeyDataset(Dataset[list[int]]):
         # the rows once as one padded tensor: a batch is an index and a slice, no per-row Python work
         self.lengths = torch.tensor([len(r) for r in self.rows], dtype=torch.long)  # (N,) tokens, DIST included
         self.tokens = pad_tokens(self.rows, vocab.PAD)[0] if self.rows else torch.zeros(0, 1, dtype=torch.long)
+        for name, extra in (("gap_rows", gap_rows), ("value_rows", value_rows)):
+            if extra is not None and [len(r) for r in extra] != [len(r) for r in self.rows]:
+                raise ValueError(f"{name} are not aligned with the token rows")
+        self.gap_rows = None if gap_rows is None else [list(r) for r in gap_rows]
+        self.value_rows = None if value_rows is None else [list(r) for r in value_rows]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -152,21 +222,43 @@ class MaskedKeyDataset(Dataset[list[int]]):
     def __getitem__(self, index: int) -> list[int]:
         return self.rows[index]
 
-    def collate(self, rows: Sequence[Sequence[int]], mask_ratio: float, generator: torch.Generator) -> MaskedBatch:
-        """Pad ``rows`` and mask keys at random (see :func:`random_key_mask`)."""
+    def collate(
+        self,
+        rows: Sequence[Sequence[int]],
+        mask_ratio: float,
+        generator: torch.Generator,
+        indices: Sequence[int] | None = None,
+    ) -> MaskedBatch:
+        """Pad ``rows`` and mask keys at random (see :func:`random_key_mask`); with ``indices`` (the
+        rows' places in the dataset) also the rows' unmasked signal buckets (masked later, by
+        :func:`mask_signals`)."""
         token_ids, pad_mask = pad_tokens(rows, self.vocab.PAD)
-        return self._mask(token_ids, pad_mask, mask_ratio, generator)
+        return self._mask(token_ids, pad_mask, mask_ratio, generator, indices)
 
     def collate_index(self, index: Sequence[int], mask_ratio: float, generator: torch.Generator) -> MaskedBatch:
-        """:meth:`collate` of the rows at ``index``, from the pre-padded tensor (the same batch, faster)."""
+        """:meth:`collate` of the rows at ``index`` (with their signal buckets when the dataset has them),
+        from the pre-padded tensor: the same batch, faster."""
         at = torch.as_tensor(index, dtype=torch.long)
         lengths = self.lengths[at]  # (B,)
         width = int(lengths.max())
         token_ids = self.tokens[at, :width]  # (B, T) a copy: masking never writes into the dataset
         pad_mask = torch.arange(width)[None, :] >= lengths[:, None]  # (B, T)
-        return self._mask(token_ids, pad_mask, mask_ratio, generator)
+        with_signals = self.gap_rows is not None or self.value_rows is not None
+        return self._mask(token_ids, pad_mask, mask_ratio, generator, index if with_signals else None)
 
-    def _mask(self, token_ids: Tensor, pad_mask: Tensor, mask_ratio: float, generator: torch.Generator) -> MaskedBatch:
+    def _mask(
+        self,
+        token_ids: Tensor,
+        pad_mask: Tensor,
+        mask_ratio: float,
+        generator: torch.Generator,
+        indices: Sequence[int] | None,
+    ) -> MaskedBatch:
         chosen = random_key_mask(pad_mask, mask_ratio, generator)
         masked, labels = apply_mask(token_ids, chosen, self.vocab.MASK)
-        return MaskedBatch(masked, labels, pad_mask)
+        if indices is None:
+            return MaskedBatch(masked, labels, pad_mask)
+        width = token_ids.shape[1]
+        gaps = None if self.gap_rows is None else pad_signal_rows([self.gap_rows[i] for i in indices], width)
+        values = None if self.value_rows is None else pad_signal_rows([self.value_rows[i] for i in indices], width)
+        return MaskedBatch(masked, labels, pad_mask, gaps, values)

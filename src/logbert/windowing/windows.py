@@ -366,12 +366,14 @@ def with_session_bounds(seq: KeySequence) -> KeySequence:
     with the start key, a close appends the end key), so both cut the same windows.
     """
     line_nos = [seq.line_nos[0], *seq.line_nos, seq.line_nos[-1]] if seq.line_nos else []
-    return replace(seq, key_ids=[SESSION_START_KEY, *seq.key_ids, SESSION_END_KEY], line_nos=line_nos)
+    signals = seq.signals
+    if signals is not None:  # the pseudo-keys have no line: no gap, no value
+        nan = float("nan")
+        signals = replace(signals, gaps=(nan, *signals.gaps, nan), values=((), *signals.values, ()))
+    return replace(seq, key_ids=[SESSION_START_KEY, *seq.key_ids, SESSION_END_KEY], line_nos=line_nos, signals=signals)
 
 
-def split_long(
-    seq: KeySequence, max_len: int, min_len: int = 1
-) -> tuple[list[KeySequence], list[SkippedSequence]]:
+def split_long(seq: KeySequence, max_len: int, min_len: int = 1) -> tuple[list[KeySequence], list[SkippedSequence]]:
     """Cut a session into consecutive windows of at most ``max_len`` keys.
 
     Windows are ``[0:max_len]``, ``[max_len:2*max_len]``, ...; each keeps the session's id, label
@@ -402,6 +404,7 @@ def split_long(
                 line_nos=list(seq.line_nos[start : start + max_len]),
                 start_time=seq.start_time,
                 window_index=index,
+                signals=None if seq.signals is None else seq.signals.window(start, start + max_len),
             )
         )
     return kept, skipped

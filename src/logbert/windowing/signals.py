@@ -1,0 +1,330 @@
+"""Time and values as model inputs (issue 13): training-quantile buckets, fitted once, stored as JSON.
+
+A key sequence says what happened and in which order; a :class:`~logbert.records.SessionSignals` says
+when (the gap before each line, the session's elapsed time) and with which numbers (typed parameter
+values). The time- and value-aware LogBERT (``model.signals``) reads them as two extra token rows
+aligned with the key row ``[DIST, k_1, ..., k_n]``:
+
+* **gap row**: position 0 (DIST) holds the session's *elapsed time*, position i the gap before key
+  i, each as a bucket of ``log1p(seconds)`` between training quantiles (``model.gap_buckets``
+  equal-count buckets): seconds and minutes get the same resolution. The gap before a key is
+  bucketed between the quantiles of the training gaps *before that key*
+  (:attr:`SignalBuckets.key_gap_edges`; keys seen fewer than :data:`MIN_KEY_GAPS` times: all
+  training gaps, :attr:`~SignalBuckets.gap_edges`): most lines of a session follow each other within
+  milliseconds, so buckets shared by every key would spend their resolution there and put "13 s"
+  (a normal boot) and "35 s" (a slow one) in the same top bucket. The elapsed time has its own
+  edges (:attr:`~SignalBuckets.elapsed_edges`). Time is one-sided: a gap or session faster than any
+  in training falls in the first bucket (no excess): the faults of time are slowness (a slow
+  hypervisor, a retried network setup), and a quick session is not one.
+* **value row**: position i holds one number slot of line i: the *most unusual* of its number slots
+  (out of its training range first, by how far; else the one farthest from its median bucket), as a
+  bucket between that template slot's own training quantiles (``model.value_buckets`` buckets). One
+  value per position keeps the input one token wide; the most unusual slot is the one an operator
+  would want seen (an oversized disk next to a normal memory size). Category and id slots are not
+  read (categories: a possible extension). A number slot that is a duration (unit seconds, e.g.
+  "Took <*> seconds to spawn"; :attr:`SignalBuckets.duration_slots`) is one-sided like time: a
+  build faster than any in training is no fault.
+
+Bucket ids are :data:`~logbert.config.SIGNAL_NONE` (no signal: a key file, a template without a
+number, a pseudo key), ``SIGNAL_MASK`` (hidden, to be predicted), ``SIGNAL_BELOW``, the inner buckets
+3 .. n + 2 and ABOVE = n + 3 (:func:`~logbert.config.signal_classes`). Besides the bucket, each position
+gets an *excess*: how far outside the training range the value lies, in widths of the inner
+training range (0 inside), which scoring adds to the bucket's surprise, so that 40 s outside a 20 s
+range weighs more than 1 s outside it (a bucket alone says only "above").
+
+Everything here is pure and JSON-able: :meth:`SignalBuckets.to_dict` is stored in the artifact
+(``signals.json``). :func:`encode_signals` is the one rule from a window's keys and signals to its
+input rows; a streaming caller builds the ``SessionSignals`` of a window from its lines'
+(timestamp, raw parameters) with :func:`logbert.pipeline.signals.line_signals` and calls it too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from logbert.config import SIGNAL_BELOW, SIGNAL_NONE, ModelConfig, SignalsMode
+from logbert.records import SessionSignals
+
+__all__ = [
+    "SignalBuckets",
+    "SignalRow",
+    "bucket_id",
+    "encode_signals",
+    "excess",
+    "resolve_signals",
+]
+
+#: ``SignalBuckets.to_dict()`` format version.
+BUCKETS_VERSION = 1
+#: A key needs this many training gaps for edges of its own (else the edges of all training gaps).
+MIN_KEY_GAPS = 10
+#: The smallest inner range of ``log1p(seconds)`` an excess of time is measured in (about 10 % of a time, or
+#: 0.1 s near 0): a key whose training gaps are all a millisecond must not make 0.2 s a huge excess.
+MIN_TIME_SCALE = 0.1
+
+
+def _edges(values: Sequence[float], n: int) -> tuple[float, ...]:
+    """``n + 1`` equal-count quantile edges (numpy's linear rule), empty without values."""
+    if not values:
+        return ()
+    qs = np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0.0, 1.0, n + 1))
+    return tuple(float(q) for q in qs)
+
+
+def bucket_id(x: float | None, edges: Sequence[float], *, upper_only: bool = False) -> int:
+    """The bucket of ``x`` between ``edges`` (``n + 1`` of them): NONE for None/NaN or no edges,
+    BELOW / ABOVE outside them, else 3 + the inner bucket (equal edges: the last bucket they close).
+    ``upper_only`` (time): below the first edge is the first bucket, never BELOW.
+
+    >>> bucket_id(5.0, (0.0, 1.0, 10.0)), bucket_id(11.0, (0.0, 1.0, 10.0)), bucket_id(None, (0.0, 1.0))
+    (4, 5, 0)
+    """
+    if x is None or math.isnan(x) or not edges:
+        return SIGNAL_NONE
+    n = len(edges) - 1
+    if x < edges[0]:
+        return 3 if upper_only else SIGNAL_BELOW
+    if x > edges[-1]:
+        return n + 3
+    inner = int(np.searchsorted(np.asarray(edges), x, side="right")) - 1
+    return 3 + min(n - 1, max(0, inner))
+
+
+def excess(x: float | None, edges: Sequence[float], *, upper_only: bool = False, min_scale: float = 1e-9) -> float:
+    """How far ``x`` lies outside ``[edges[0], edges[-1]]``, in widths of the inner training range
+    (``edges[1]`` to ``edges[-2]``; at least 1 % of the median's size and ``min_scale``, so a constant
+    slot still has a scale); 0 inside, for None/NaN and without edges; ``upper_only``: 0 below, too.
+
+    >>> excess(30.0, (0.0, 9.0, 10.0, 11.0, 20.0))
+    5.0
+    """
+    if x is None or math.isnan(x) or len(edges) < 2:
+        return 0.0
+    out = max(0.0, x - edges[-1]) if upper_only else max(0.0, x - edges[-1], edges[0] - x)
+    if out == 0.0:
+        return 0.0
+    inner = edges[-2] - edges[1] if len(edges) >= 4 else edges[-1] - edges[0]
+    median = edges[len(edges) // 2]
+    return out / max(inner, 0.01 * abs(median), min_scale)
+
+
+class SignalRow(NamedTuple):
+    """One window's signal inputs, aligned with its token row ``[DIST, k_1, ..., k_n]`` (n + 1 entries)."""
+
+    gap_ids: list[int]  # bucket ids: elapsed time at 0, the gap before key i at i
+    value_ids: list[int]  # bucket ids: the most unusual number slot of line i (NONE at 0)
+    gap_excess: list[float]  # training-range widths outside the range (0 inside)
+    value_excess: list[float]
+    value_slot: list[int]  # which slot of line i the value is (-1: none)
+    value_upper: list[bool]  # the value is a duration: only its upper tail is surprising (like time)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalBuckets:
+    """Training-quantile bucket edges of the time and value inputs (see the module).
+
+    ``gap_edges`` / ``elapsed_edges``: ``log1p(seconds)``, ``n_gap + 1`` each (empty: no time in the
+    training data); ``key_gap_edges[key_id]``: the same for the gaps before one key (keys with at least
+    :data:`MIN_KEY_GAPS` of them). ``value_edges[(key_id, slot)]``: ``n_value + 1`` edges in the slot's
+    base unit.
+    """
+
+    n_gap: int
+    n_value: int
+    gap_edges: tuple[float, ...] = ()
+    elapsed_edges: tuple[float, ...] = ()
+    value_edges: Mapping[tuple[int, int], tuple[float, ...]] = field(default_factory=dict)
+    key_gap_edges: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
+    duration_slots: frozenset[tuple[int, int]] = frozenset()  # (key_id, slot) of number slots in seconds
+
+    def gap_edges_of(self, key_id: int) -> tuple[float, ...]:
+        """The edges the gap before ``key_id`` is bucketed with (its own, else those of all gaps)."""
+        return self.key_gap_edges.get(key_id, self.gap_edges)
+
+    @property
+    def has_time(self) -> bool:
+        return bool(self.gap_edges)
+
+    @property
+    def has_values(self) -> bool:
+        return bool(self.value_edges)
+
+    @classmethod
+    def fit(
+        cls,
+        key_rows: Sequence[Sequence[int]],
+        signals: Sequence[SessionSignals | None],
+        n_gap: int,
+        n_value: int,
+        duration_slots: Iterable[tuple[int, int]] = (),
+    ) -> SignalBuckets:
+        """Edges from training windows (their keys and aligned signals). NaN gaps, pseudo keys
+        (negative ids) and non-number values are skipped; a (key, slot) needs two values.
+        ``duration_slots``: the (key_id, slot) of number slots in seconds (from the slot schema)."""
+        gaps: list[float] = []
+        key_gaps: dict[int, list[float]] = {}
+        elapsed: list[float] = []
+        values: dict[tuple[int, int], list[float]] = {}
+        for keys, sig in zip(key_rows, signals, strict=True):
+            if sig is None:
+                continue
+            if sig.elapsed is not None:
+                elapsed.append(math.log1p(max(0.0, sig.elapsed)))
+            for key, gap, vals in zip(keys, sig.gaps, sig.values, strict=True):
+                if key < 0:
+                    continue
+                if not math.isnan(gap):
+                    gaps.append(math.log1p(gap))
+                    key_gaps.setdefault(key, []).append(math.log1p(gap))
+                for slot, v in enumerate(vals):
+                    if isinstance(v, float) and math.isfinite(v):
+                        values.setdefault((key, slot), []).append(v)
+        return cls(
+            n_gap,
+            n_value,
+            _edges(gaps, n_gap),
+            _edges(elapsed, n_gap),
+            {ks: _edges(vs, n_value) for ks, vs in sorted(values.items()) if len(vs) >= 2},
+            {k: _edges(g, n_gap) for k, g in sorted(key_gaps.items()) if len(g) >= MIN_KEY_GAPS},
+            frozenset((int(k), int(s)) for k, s in duration_slots if (k, s) in values),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (stored as the artifact's ``signals.json``)."""
+        return {
+            "version": BUCKETS_VERSION,
+            "n_gap": self.n_gap,
+            "n_value": self.n_value,
+            "gap_edges": list(self.gap_edges),
+            "elapsed_edges": list(self.elapsed_edges),
+            "value_edges": [[k, s, list(e)] for (k, s), e in sorted(self.value_edges.items())],
+            "key_gap_edges": [[k, list(e)] for k, e in sorted(self.key_gap_edges.items())],
+            "duration_slots": sorted([k, s] for k, s in self.duration_slots),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SignalBuckets:
+        """Raises: ValueError on another version or edges of the wrong length."""
+        if data.get("version") != BUCKETS_VERSION:
+            raise ValueError(f"unsupported signal buckets version {data.get('version')!r}")
+        n_gap, n_value = int(data["n_gap"]), int(data["n_value"])
+        out = cls(
+            n_gap,
+            n_value,
+            tuple(float(x) for x in data["gap_edges"]),
+            tuple(float(x) for x in data["elapsed_edges"]),
+            {(int(k), int(s)): tuple(float(x) for x in e) for k, s, e in data["value_edges"]},
+            {int(k): tuple(float(x) for x in e) for k, e in data["key_gap_edges"]},
+            frozenset((int(k), int(s)) for k, s in data["duration_slots"]),
+        )
+        gap_lengths = [len(out.gap_edges), len(out.elapsed_edges), *(len(e) for e in out.key_gap_edges.values())]
+        value_lengths = [len(e) for e in out.value_edges.values()]
+        if any(n not in (0, n_gap + 1) for n in gap_lengths) or any(n != n_value + 1 for n in value_lengths):
+            raise ValueError("signal bucket edges of the wrong length")
+        return out
+
+    # -- readable ranges, for explanations -------------------------------------------------
+
+    def gap_range(self, bucket: int, key_id: int | None = None) -> tuple[float, float] | None:
+        """Seconds covered by an inner bucket of the gap before ``key_id`` (None: of the elapsed time);
+        None for other ids."""
+        edges = self.elapsed_edges if key_id is None else self.gap_edges_of(key_id)
+        i = bucket - 3
+        if not edges or not 0 <= i < len(edges) - 1:
+            return None
+        return math.expm1(edges[i]), math.expm1(edges[i + 1])
+
+    def value_range(self, key_id: int, slot: int, bucket: int) -> tuple[float, float] | None:
+        """Base-unit values covered by an inner value bucket of ``(key_id, slot)``; None for other ids."""
+        edges = self.value_edges.get((key_id, slot), ())
+        i = bucket - 3
+        if not edges or not 0 <= i < len(edges) - 1:
+            return None
+        return edges[i], edges[i + 1]
+
+
+def _value_pick(key: int, vals: Sequence[object], buckets: SignalBuckets) -> tuple[int, float, int]:
+    """(bucket, excess, slot) of the most unusual number slot of one line; (NONE, 0, -1) without one.
+
+    Unusual: out of range first, by excess; then the inner bucket farthest from the middle; ties: the
+    first slot.
+    """
+    best: tuple[float, int, float, int] | None = None  # (rank, bucket, excess, slot)
+    for slot, v in enumerate(vals):
+        edges = buckets.value_edges.get((key, slot))
+        if edges is None or not isinstance(v, float) or not math.isfinite(v):
+            continue
+        one_sided = (key, slot) in buckets.duration_slots  # a duration: only longer is unusual
+        b = bucket_id(v, edges, upper_only=one_sided)
+        x = excess(v, edges, upper_only=one_sided)
+        n = len(edges) - 1
+        rank = 1.0 + x if b in (SIGNAL_BELOW, n + 3) else abs((b - 3) + 0.5 - n / 2) / n
+        if best is None or rank > best[0]:
+            best = (rank, b, x, slot)
+    return (SIGNAL_NONE, 0.0, -1) if best is None else (best[1], best[2], best[3])
+
+
+def _time_bucket(seconds: float, edges: Sequence[float]) -> tuple[int, float]:
+    """(bucket, excess) of a time in seconds: ``log1p`` scale, one-sided (see the module)."""
+    x = math.log1p(max(0.0, seconds))
+    return bucket_id(x, edges, upper_only=True), excess(x, edges, upper_only=True, min_scale=MIN_TIME_SCALE)
+
+
+def encode_signals(
+    key_ids: Sequence[int],
+    signals: SessionSignals | None,
+    buckets: SignalBuckets,
+    *,
+    time: bool,
+    values: bool,
+) -> SignalRow:
+    """The signal inputs of one window (keys as given, pseudo keys included), aligned with
+    ``[DIST, k_1, ..., k_n]``. A channel that is off, or has no edges, or no signals: all NONE.
+
+    Raises:
+        ValueError: ``signals`` and ``key_ids`` differ in length.
+    """
+    n = len(key_ids)
+    gap_ids, value_ids = [SIGNAL_NONE] * (n + 1), [SIGNAL_NONE] * (n + 1)
+    gap_x, value_x, slots = [0.0] * (n + 1), [0.0] * (n + 1), [-1] * (n + 1)
+    upper = [False] * (n + 1)
+    if signals is None:
+        return SignalRow(gap_ids, value_ids, gap_x, value_x, slots, upper)
+    if len(signals) != n:
+        raise ValueError(f"{len(signals)} signal positions for {n} keys")
+    if time and buckets.has_time:
+        if signals.elapsed is not None:
+            gap_ids[0], gap_x[0] = _time_bucket(signals.elapsed, buckets.elapsed_edges)
+        for i, (key, gap) in enumerate(zip(key_ids, signals.gaps, strict=True)):
+            if key >= 0 and not math.isnan(gap):
+                gap_ids[i + 1], gap_x[i + 1] = _time_bucket(gap, buckets.gap_edges_of(key))
+    if values and buckets.has_values:
+        for i, (key, vals) in enumerate(zip(key_ids, signals.values, strict=True)):
+            if key >= 0:
+                value_ids[i + 1], value_x[i + 1], slots[i + 1] = _value_pick(key, vals, buckets)
+                upper[i + 1] = (key, slots[i + 1]) in buckets.duration_slots
+    return SignalRow(gap_ids, value_ids, gap_x, value_x, slots, upper)
+
+
+def resolve_signals(config: ModelConfig, buckets: SignalBuckets | None) -> tuple[SignalsMode, str | None]:
+    """The channels the training data can feed: ``config.signals`` less those it has no data for,
+    and a message saying what was switched off and why (None when nothing was)."""
+    asked = config.signals
+    if asked == "off":
+        return "off", None
+    time_ok = config.uses_time and buckets is not None and buckets.has_time
+    values_ok = config.uses_values and buckets is not None and buckets.has_values
+    mode: SignalsMode = "all" if time_ok and values_ok else "time" if time_ok else "values" if values_ok else "off"
+    if mode == asked:
+        return mode, None
+    lost = []
+    if config.uses_time and not time_ok:
+        lost.append("time (no timestamps in the training data: a key-sequence file or a format without time)")
+    if config.uses_values and not values_ok:
+        lost.append("values (no number slot in the training lines: a key-sequence file, or no numeric parameter)")
+    return mode, f"model.signals={asked!r} but the data has no {' and no '.join(lost)}: using {mode!r}"

@@ -1,0 +1,173 @@
+"""The time- and value-aware LogBERT (issue 13) on a tiny synthetic corpus: a slow gap and an oversized value
+score higher on their own channel than normal sessions; key-only stays bit-identical; artifacts round-trip."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from logbert.artifact import SIGNALS_FILE
+from logbert.config import LogBertConfig
+from logbert.errors import UnknownArtifact
+from logbert.pipeline.detector import describe_signal
+from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels
+from logbert.records import KeySequence, SessionSignals
+
+torch.set_num_threads(1)
+
+KEYS = [10, 11, 12, 13, 14]
+
+
+def _session(rng: np.random.Generator, *, slow: float | None = None, value: float | None = None) -> SessionSignals:
+    gaps = [0.0, 1.0 + 0.1 * rng.random(), slow if slow is not None else 5.0 + rng.random(), 1.0, 1.0 + rng.random()]
+    v = value if value is not None else 20.0 + rng.random()
+    values = ((), (), (v, "ok"), (), ())
+    return SessionSignals(tuple(gaps), values, sum(gaps))
+
+
+RNG = np.random.default_rng(0)
+TRAIN = [_session(RNG) for _ in range(96)]
+NORMAL = [_session(RNG) for _ in range(24)]
+SLOW = _session(RNG, slow=40.0)
+BIG = _session(RNG, value=200.0)
+CONFIG = LogBertConfig().with_overrides(
+    {
+        "window.max_len": 8,
+        "model.max_len": 8,
+        "model.d_model": 32,
+        "model.d_ff": 64,
+        "model.n_heads": 2,
+        "model.n_layers": 1,
+        "model.gap_buckets": 4,
+        "model.value_buckets": 4,
+        "train.epochs": 4,
+        "train.min_steps": 120,
+        "train.batch_size": 16,
+        "train.lr": 3e-3,
+        "model.signals": "all",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> LogBertDetector:
+    keys = [KEYS] * len(TRAIN)
+    return LogBertDetector(CONFIG).fit(keys, [KEYS] * 24, signals=TRAIN, val_signals=NORMAL, progress=False)
+
+
+def test_slow_gap_and_oversized_value_are_surprises_of_their_own_channel(model: LogBertDetector) -> None:
+    assert model.reads_signals and model.scales_ is not None and model.buckets_ is not None
+    normal = model.channel_scores([KEYS] * len(NORMAL), NORMAL)
+    slow, big = model.channel_scores([KEYS, KEYS], [SLOW, BIG])
+    assert slow[1] > normal[:, 1].max() + 1.0  # time channel
+    assert big[2] > normal[:, 2].max() + 1.0  # value channel
+    assert slow[0] == pytest.approx(normal[0, 0]) and big[0] == pytest.approx(normal[0, 0])  # the same keys
+    combined = model.decision_function([KEYS] * len(NORMAL) + [KEYS, KEYS], [*NORMAL, SLOW, BIG])
+    assert combined[-2] > model.threshold_ and combined[-1] > model.threshold_
+    assert (combined[:-2] <= combined[-2:].min()).all()
+
+
+def test_without_signals_the_signal_channels_score_zero(model: LogBertDetector) -> None:
+    out = model.channel_scores([KEYS, KEYS])
+    assert (out[:, 1:] == 0).all()
+
+
+def test_artifact_round_trip_scores_identically(model: LogBertDetector, tmp_path: Path) -> None:
+    model.save(tmp_path)
+    assert (tmp_path / SIGNALS_FILE).is_file()
+    again = LogBertDetector.load(tmp_path)
+    assert again.buckets_ == model.buckets_ and again.scales_ == model.scales_
+    seqs, sigs = [KEYS] * 3, [NORMAL[0], SLOW, BIG]
+    np.testing.assert_array_equal(again.channel_scores(seqs, sigs), model.channel_scores(seqs, sigs))
+    (tmp_path / SIGNALS_FILE).unlink()
+    with pytest.raises(UnknownArtifact):
+        LogBertDetector.load(tmp_path)
+
+
+def test_explanations_name_the_time_and_the_value_and_what_was_expected(model: LogBertDetector) -> None:
+    assert model.buckets_ is not None
+    out = model.scores([KEYS, KEYS], details=True, signals=[SLOW, BIG])
+    assert out.signal_details is not None
+    slow_time = next(d for d in out.signal_details[0] if d.channel == "time")
+    big_value = next(d for d in out.signal_details[1] if d.channel == "value")
+    # the slow gap makes the whole session slow too: the worst time is the gap or the session's elapsed time
+    assert slow_time.position in (-1, 2) and big_value.position == 2
+    templates = {12: "Took <*> seconds"}
+
+    def name(key: int) -> str | None:
+        return templates.get(key, f"key {key}")
+
+    window = KeySequence("s", KEYS, signals=SLOW)
+    text = describe_signal(replace(slow_time, position=2), window, model.buckets_, None, name)
+    assert text.startswith("40 s before 'Took <*> seconds' (key 12); expected") and "(p " in text
+    text = describe_signal(replace(slow_time, position=-1), window, model.buckets_, None, name)
+    assert text.startswith("the session lasted 43") and "; training range " in text
+    text = describe_signal(big_value, KeySequence("b", KEYS, signals=BIG), model.buckets_, None, name)
+    assert text.startswith("'Took <*> seconds' slot 0 (key 12): 200; expected") and "training range 20" in text
+
+
+def test_key_only_model_is_bit_identical_with_or_without_signals() -> None:
+    off = CONFIG.with_overrides({"model.signals": "off"})
+    keys = [KEYS] * len(TRAIN)
+    a = LogBertDetector(off).fit(keys, [KEYS] * 8, progress=False)
+    b = LogBertDetector(off).fit(keys, [KEYS] * 8, signals=TRAIN, val_signals=NORMAL[:8], progress=False)
+    assert not any("gap" in k or "value" in k for k in a.model_.state_dict())
+    for k, v in a.model_.state_dict().items():
+        assert torch.equal(v, b.model_.state_dict()[k]), k
+    np.testing.assert_array_equal(a.decision_function([KEYS]), b.decision_function([KEYS], [SLOW]))
+    assert b.signals_state() is None and b.buckets_ is None
+
+
+def test_channel_combination_divides_by_each_scale_then_takes_the_maximum() -> None:
+    channels = np.array([[0.5, 2.0, 0.0], [1.0, 0.0, 9.0]])
+    np.testing.assert_allclose(combine_channels(channels, (0.5, 1.0, 3.0)), [2.0, 3.0])
+    normal = np.array([[0.0, 1.0, 0.0]] * 10)
+    scales = channel_scales(CONFIG.scoring, normal)
+    assert scales[0] == scales[2] == 1e-6 and scales[1] == 1.0
+    assert math.isinf(combine_channels(np.array([[-np.inf] * 3]), scales)[0])
+
+
+def test_train_and_score_carry_time_and_values_from_a_raw_log(tmp_path: Path) -> None:
+    from logbert.datasets.simulator import write_simulated
+    from logbert.parsing.params import schema_of
+    from logbert.pipeline.detector import load_detector, score
+    from logbert.pipeline.fit import train
+    from tests.conftest import tiny_nova_config
+
+    files = write_simulated(tmp_path / "sim", n_instances=80, anomaly_ratio=0.25, seed=1, time_value_faults=True)
+    config = tiny_nova_config(32).with_overrides({"model.signals": "all", "scoring.calibration": "split"})
+    result = train(files.log, tmp_path / "art", config, labels=files.labels, progress=False)
+    assert (tmp_path / "art" / SIGNALS_FILE).is_file()
+    detector = load_detector(tmp_path / "art")
+    assert detector.model.reads_signals and detector.schema is not None
+    assert schema_of(detector.model.parser_state_) is not None  # the slot types ride in parser.json
+    assert result.threshold == detector.threshold
+    sessions = score(detector, files.log, explain=True)
+    flagged = [s for s in sessions if s.is_anomaly]
+    assert flagged and any(s.surprises for s in flagged)
+    text = next(t for s in flagged for t in s.surprises)
+    assert "expected" in text and ("before" in text or "lasted" in text or "(key " in text)
+    # evaluate passes each session's time and values to the signal baselines (they scored 0 there before)
+    from logbert.pipeline.evaluate import evaluate
+
+    ev = evaluate(detector, files.log, labels=files.labels, baselines=("param_outlier", "session_duration"))
+    for name in ("param_outlier", "session_duration"):
+        assert "skipped" not in ev.baselines[name], ev.baselines[name]
+        assert ev.baseline_scores[name].max() > 0
+
+
+def test_a_key_sequence_file_switches_the_signals_off_with_a_message(tmp_path: Path) -> None:
+    from logbert.pipeline.fit import train
+
+    data = tmp_path / "keys.txt"
+    data.write_text("".join(f"s{i}," + " ".join(map(str, KEYS * 2)) + "\n" for i in range(60)), encoding="utf-8")
+    config = CONFIG.with_overrides({"window.mode": "sliding", "window.window_size": 8, "scoring.calibration": "split"})
+    result = train(data, tmp_path / "art", config, progress=False, kind="keys")
+    assert any("key-sequence file has no timestamps" in w for w in result.warnings)
+    assert not (tmp_path / "art" / SIGNALS_FILE).exists()
+    assert not LogBertDetector.load(tmp_path / "art").reads_signals
