@@ -384,7 +384,9 @@ def load_detector(path: str | Path, *, need_parser: bool = False, device: str = 
     Args:
         path: the artifact directory.
         need_parser: refuse an artifact trained on key-sequence files (it has no log parser, so
-            it cannot read raw lines: the streaming service and ``tail`` ask for this).
+            it cannot read raw lines: the streaming service and ``tail`` ask for this), and one
+            whose model reads times and values (``model.signals``), which streaming does not carry
+            yet: it would score there with neither, unlike anything it trained on.
         device: where the model scores: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or ``auto``.
 
     Raises:
@@ -403,6 +405,12 @@ def load_detector(path: str | Path, *, need_parser: bool = False, device: str = 
         raise UnknownArtifact(
             f"{path} was trained on pre-parsed key sequences and has no log parser; "
             "the streaming service and tail need an artifact trained on a raw log"
+        )
+    if need_parser and model.config.model.signals != "off":
+        raise UnknownArtifact(
+            f"{path} was trained with model.signals={model.config.model.signals!r}: the streaming service, tail "
+            "and the queue workers do not carry times and values yet, so it would score without them; "
+            "score it offline with `logbert score`, or train with model.signals=off for streaming"
         )
     parser = LogParser.from_dict(state) if state is not None else None
     if parser is not None and parser.config != model.config.parser:
