@@ -93,13 +93,13 @@ class SelfAttention(nn.Module):
         if projected is None and queries is not None:  # queries only where asked; keys and values everywhere
             q = F.linear(gather_positions(x, queries), self.in_proj_weight[:c], self.in_proj_bias[:c])
             kv = F.linear(x, self.in_proj_weight[c:], self.in_proj_bias[c:]).view(b, t, 2, h, d)
-            k, v = kv[:, :, 0], kv[:, :, 1]  # (B, T, H, D)
+            k, v = kv.unbind(dim=2)  # (B, T, H, D)
             q = q.view(b, -1, h, d)  # (B, S, H, D)
         else:
             qkv = (F.linear(x, self.in_proj_weight, self.in_proj_bias) if projected is None else projected)
-            qkv = qkv.view(b, t, 3, h, d)
-            k, v = qkv[:, :, 1], qkv[:, :, 2]  # (B, T, H, D)
-            q = qkv[:, :, 0] if queries is None else gather_positions(qkv[:, :, 0], queries)  # (B, S, H, D)
+            # unbind, not three selects: in backward a select zero-fills the whole (B, T, 3, H, D) gradient, three times
+            q, k, v = qkv.view(b, t, 3, h, d).unbind(dim=2)  # (B, T, H, D) each
+            q = q if queries is None else gather_positions(q, queries)  # (B, S, H, D)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, H, S or T, D)
         if self.training and self.dropout > 0 and x.device.type == "cpu":  # torch's would draw per element
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d)) + key_bias  # (B, H, S, T)
