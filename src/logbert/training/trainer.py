@@ -377,20 +377,15 @@ def train_encoder(
     if model_config.vocab_size != len(vocab):
         raise ValueError(f"model_config.vocab_size={model_config.vocab_size} but the vocabulary has {len(vocab)}")
     gap_on, value_on = model_config.uses_time, model_config.uses_values
-    train_ds = MaskedKeyDataset(
-        train,
-        vocab,
-        model_config.max_len,
-        gap_rows=train_signals[0] if gap_on else None,
-        value_rows=train_signals[1] if value_on else None,
-    )
-    val_ds = MaskedKeyDataset(
-        val,
-        vocab,
-        model_config.max_len,
-        gap_rows=val_signals[0] if gap_on else None,
-        value_rows=val_signals[1] if value_on else None,
-    )
+
+    def dataset(
+        seqs: Sequence[Sequence[int]],
+        signals: tuple[Sequence[Sequence[int]] | None, Sequence[Sequence[int]] | None],
+    ) -> MaskedKeyDataset:
+        gaps, values = signals[0] if gap_on else None, signals[1] if value_on else None
+        return MaskedKeyDataset(seqs, vocab, model_config.max_len, gap_rows=gaps, value_rows=values)
+
+    train_ds, val_ds = dataset(train, train_signals), dataset(val, val_signals)
     for name, on, ds in (("time", gap_on, train_ds), ("values", value_on, train_ds)):
         if on and (ds.gap_rows if name == "time" else ds.value_rows) is None:
             raise ValueError(f"model.signals={model_config.signals!r} needs the {name} rows of the training data")
