@@ -388,7 +388,9 @@ def _score_signals(
 
 
 #: Rows are padded to the next multiple of this (at most the model's width): fewer padded positions
-#: than one width for all, and a row's width depends on its own length only.
+#: than one width for all, and a row's width depends on its own length only. 4 rather than 8: ~5 % faster
+#: on the speed benchmark; 1 (exact lengths) was faster still offline, but splits a service micro-batch
+#: into up to 33 tiny width classes.
 WIDTH_STEP = 4
 
 
@@ -396,7 +398,7 @@ def row_width(n_tokens: int, full_width: int) -> int:
     """The padded width of a row of ``n_tokens`` tokens (DIST included).
 
     >>> [row_width(n, 33) for n in (2, 8, 9, 17, 30, 33)]
-    [8, 8, 16, 24, 32, 33]
+    [4, 8, 12, 20, 32, 33]
     """
     return min(full_width, -(-n_tokens // WIDTH_STEP) * WIDTH_STEP)
 
