@@ -39,6 +39,7 @@ from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows
 from logbert.pipeline.split import key_sessions
 from logbert.records import KeySequence, SessionSignals
+from logbert.results import exceeds
 
 DIR = Path("openstack") / "deeplog_openstack"
 NORMAL = "openstack_normal1.instance_lines.log"
@@ -159,7 +160,7 @@ def _auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:
 
 def evaluate(name: str, scores_abn: np.ndarray, scores_held: np.ndarray, threshold: float, d: Data) -> dict[str, Any]:
     labels = np.array([s.label for s in d.abnormal])
-    flagged_abn = scores_abn > threshold
+    flagged_abn = exceeds(scores_abn, threshold)
     found = [s.session_id for s, f, y in zip(d.abnormal, flagged_abn, labels, strict=True) if f and y == 1]
     pos = scores_abn[labels == 1]
     neg_other = scores_abn[labels == 0]
@@ -171,7 +172,7 @@ def evaluate(name: str, scores_abn: np.ndarray, scores_held: np.ndarray, thresho
         "recall": round(len(found) / max(1, int(labels.sum())), 3),
         "false_alarms_abnormal_file": int((flagged_abn & (labels == 0)).sum()),
         "n_other_abnormal_file": int((labels == 0).sum()),
-        "false_alarms_held_normal": int((scores_held > threshold).sum()),
+        "false_alarms_held_normal": int(exceeds(scores_held, threshold).sum()),
         "n_held_normal": int(scores_held.size),
         "auroc_vs_194": _auroc(pos, neg_other),
         "auroc_vs_held_normal": _auroc(pos, scores_held),
@@ -205,13 +206,13 @@ def run_baselines(d: Data, names: Sequence[str], folds: int, seed: int) -> list[
         row["explanations"] = {
             s.session_id: explain(det, d, s)
             for s, score in zip(d.abnormal, s_abn, strict=True)
-            if s.label == 1 and score > threshold
+            if s.label == 1 and exceeds(score, threshold)
         }
         row["false_alarm_explanations"] = [
             f"{where} {s.session_id[:8]}: {explain(det, d, s)}"
             for where, seqs, scores in (("abnormal file", d.abnormal, s_abn), ("held-back normal", d.held, s_held))
             for s, score in zip(seqs, scores, strict=True)
-            if s.label == 0 and score > threshold
+            if s.label == 0 and exceeds(score, threshold)
         ][:8]
         row["seconds"] = round(time.perf_counter() - started, 2)
         rows.append(row)
@@ -243,21 +244,21 @@ def run_combined(d: Data, folds: int, seed: int) -> dict[str, Any]:
         s.session_id: "; ".join(
             explain(det, d, s)
             for det, t, _ in parts
-            if det.decision_function([s.key_ids], [d.signals[s.session_id]])[0] > t
+            if exceeds(det.decision_function([s.key_ids], [d.signals[s.session_id]])[0], t)
         )
         for s, sc in zip(d.abnormal, s_abn, strict=True)
-        if s.label == 1 and sc > threshold
+        if s.label == 1 and exceeds(sc, threshold)
     }
     row["false_alarm_explanations"] = [
         f"{where} {s.session_id[:8]}: "
         + "; ".join(
             explain(det, d, s)
             for det, t, _ in parts
-            if det.decision_function([s.key_ids], [d.signals[s.session_id]])[0] > t
+            if exceeds(det.decision_function([s.key_ids], [d.signals[s.session_id]])[0], t)
         )
         for where, seqs, scores in (("abnormal file", d.abnormal, s_abn), ("held-back normal", d.held, s_held))
         for s, sc in zip(seqs, scores, strict=True)
-        if s.label == 0 and sc > threshold
+        if s.label == 0 and exceeds(sc, threshold)
     ][:8]
     return row
 
