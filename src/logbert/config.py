@@ -218,7 +218,8 @@ class TrainConfig(_Frozen):
     cut_ratio: float = Field(0.0, ge=0.0, le=1.0)
     # batches of rows of similar length (shuffled within chunks of 32 batches, then the batches shuffled), so
     # a batch is padded to about its rows' own length instead of the longest row of a random draw; false =
-    # plain shuffled batches (logbert.training.trainer.batch_order)
+    # plain shuffled batches (logbert.training.trainer.batch_order). Key-only models only: time- and value-aware
+    # ones always train on plain shuffled batches (logbert.training.trainer._bucketed says why)
     bucket_by_length: bool = True
     patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
     val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal sessions held out for early stopping + threshold
