@@ -8,8 +8,14 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
 
 * ``train_encoder``: logbert's training (MLKP + VHM, validation and centre passes included);
 * ``train_encoder MLKP only``: the same with ``alpha = 0``, the plain loop's objective;
+* ``train_encoder signals=all`` / ``score_sequences signals=all``: the time- and value-aware model
+  (``model.signals = "all"``, issue 13) on the same keys with random gap and value buckets, for the
+  cost of the extra inputs and heads against key-only;
+* ``train_encoder bf16`` / ``train_encoder bf16 compiled``: ``train.precision = "bf16"`` (and
+  ``train.compile``): GPU arms, run by default with ``--device cuda`` only (``--arms`` picks any);
 * ``plain train``: a textbook loop, torch's own ``nn.TransformerEncoder`` layers with the same
-  initial weights, batch 64, logbert's learning-rate schedule, MLKP only, masking inline;
+  initial weights, batch 64, logbert's learning-rate schedule, MLKP only, masking inline
+  (``plain train bf16``: the same under ``torch.autocast(bfloat16)``, a GPU arm);
 * ``score_sequences``: logbert's deterministic scoring (every key masked once over 4 passes + 1 unmasked);
 * ``score_sequences bf16``: the same under ``torch.autocast(bfloat16)`` (a measurement: no logbert
   setting turns it on yet);
@@ -17,8 +23,9 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
   with ``torch.autocast`` for bf16.
 
 ``--train-batch`` / ``--score-batch`` set the batch of every arm (on a GPU, try up to 4096); with
-``--device cuda`` speeds are per wall-clock second after ``torch.cuda.synchronize`` and the peak
-memory is the GPU's.
+``--device cuda`` speeds are per wall-clock second after ``torch.cuda.synchronize``, the peak
+memory is the GPU's, and the report names the card. "Last epoch" is the training rate of the last
+epoch alone (wall clock): a compiled arm's first epoch holds its compilation.
 
 Validation MLKP: masked-key cross-entropy of each trained model on the same validation rows with
 the same masks (the sequences come from a sparse Markov chain, so there is something to learn).
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -43,8 +51,24 @@ from pathlib import Path
 from benchmarks._report import header
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAIN_ARMS = ("train_encoder", "train_encoder MLKP only", "plain train")
-SCORE_ARMS = ("score_sequences", "score_sequences bf16", "plain score fp32", "plain score bf16")
+TRAIN_ARMS = (
+    "train_encoder",
+    "train_encoder MLKP only",
+    "train_encoder signals=all",
+    "train_encoder bf16",
+    "train_encoder bf16 compiled",
+    "plain train",
+    "plain train bf16",
+)
+SCORE_ARMS = (
+    "score_sequences",
+    "score_sequences signals=all",
+    "score_sequences bf16",
+    "plain score fp32",
+    "plain score bf16",
+)
+#: arms that only pay on a GPU: bf16 and compiled training are slower on a CPU without bf16 units (docs/benchmarks.md)
+GPU_ARMS = ("train_encoder bf16", "train_encoder bf16 compiled", "plain train bf16")
 
 CHILD = r'''
 import json, resource, sys, time
@@ -102,29 +126,45 @@ torch.set_num_threads(threads)
 rng = np.random.default_rng(0)
 successors = rng.integers(0, 30, size=(30, 3))  # a sparse Markov chain: there is something to learn
 def seqs(n):
-    out = []
-    for _ in range(n):
-        seq = [int(rng.integers(0, 30))]
-        for _ in range(int(rng.integers(10, 33)) - 1):
-            seq.append(int(successors[seq[-1], rng.choice(3, p=[0.7, 0.2, 0.1])]))
-        out.append(seq)
-    return out
+    lengths = rng.integers(10, 33, size=n)
+    keys = np.empty((n, 32), dtype=np.int64)
+    keys[:, 0] = rng.integers(0, 30, size=n)
+    branch = rng.choice(3, size=(n, 32), p=[0.7, 0.2, 0.1])
+    for j in range(1, 32):  # all sequences a step at a time (a GPU run wants 10^5 of them)
+        keys[:, j] = successors[keys[:, j - 1], branch[:, j]]
+    return [row[:k].tolist() for row, k in zip(keys, lengths)]
 train, val, test = seqs(n_train), seqs(n_train // 10), seqs(n_score)
 vocab = Vocab.fit(train)
 mcfg = ModelConfig(vocab_size=len(vocab), max_len=32, d_model=128, d_ff=256, n_heads=4, n_layers=2, dropout=0.1)
+with_signals = arm.endswith("signals=all")
+if with_signals:  # time- and value-aware: random buckets aligned with [DIST, k_1, ...] (ids 3.. are inner buckets)
+    from logbert.windowing.signals import SignalRow
+    mcfg = mcfg.model_copy(update={"signals": "all"})
+    def gap_rows(s):
+        return [[int(g) for g in rng.integers(3, 3 + mcfg.gap_buckets, size=len(q) + 1)] for q in s]
+    def value_rows(s):  # a number on about a third of the lines, NONE (0) elsewhere and at DIST
+        return [[0] + [int(v) if rng.random() < 0.3 else 0 for v in rng.integers(3, 3 + mcfg.value_buckets, len(q))]
+                for q in s]
 tcfg = TrainConfig(epochs=epochs, patience=epochs + 1, batch_size=train_batch, num_threads=threads, device=device,
                    seed=0, min_steps=0)  # one pass per epoch, as the plain loop
-out = {}
+out = {"device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu"}
+bf16_train = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled="bf16" in arm)
 t0, c0 = time.perf_counter(), time.process_time()
 if arm.startswith("train_encoder"):
     if arm.endswith("MLKP only"):  # the plain loop's objective: no hypersphere term, no centre passes
         tcfg = tcfg.model_copy(update={"alpha": 0.0})
-    result = train_encoder(mcfg, tcfg, vocab, train, val, progress=False)
+    if "bf16" in arm:
+        tcfg = tcfg.model_copy(update={"precision": "bf16", "compile": arm.endswith("compiled")})
+    extra = {}
+    if with_signals:
+        extra = {"train_signals": (gap_rows(train), value_rows(train)), "val_signals": (gap_rows(val), value_rows(val))}
+    result = train_encoder(mcfg, tcfg, vocab, train, val, progress=False, **extra)
     out["items"] = epochs * len(train)
     sync()
+    out["last_epoch_seconds"] = result.history[-1].seconds
     out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
     out["val_mlkp"] = val_mlkp(result.model, encode_sequences(val, vocab, 32), vocab)
-elif arm == "plain train":
+elif arm.startswith("plain train"):
     torch.manual_seed(0)
     model = PlainEncoder(mcfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -135,17 +175,21 @@ elif arm == "plain train":
     gen = torch.Generator().manual_seed(0)
     model.train()
     for _ in range(epochs):
+        sync()
+        epoch_start = time.perf_counter()
         order = torch.randperm(len(rows), generator=gen).tolist()
         for i in range(0, len(rows), train_batch):
             tok, pad = pad_tokens([rows[j] for j in order[i:i + train_batch]], vocab.PAD)
             chosen = random_key_mask(pad, 0.5, gen)
             labels = torch.where(chosen, tok, torch.full_like(tok, -100))
-            logits = model(tok.masked_fill(chosen, vocab.MASK).to(device), pad.to(device))
-            flat = labels.to(device).flatten()
-            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), flat, ignore_index=-100)
+            with bf16_train:
+                logits = model(tok.masked_fill(chosen, vocab.MASK).to(device), pad.to(device))
+                flat = labels.to(device).flatten()
+                loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), flat, ignore_index=-100)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        sync()
+        out["last_epoch_seconds"] = time.perf_counter() - epoch_start
     out["items"] = epochs * len(train)
-    sync()
     out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
     out["val_mlkp"] = val_mlkp(model, encode_sequences(val, vocab, 32), vocab)
 else:
@@ -155,8 +199,13 @@ else:
     center = torch.zeros(128)
     bf16 = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=arm.endswith("bf16"))
     if ours:
+        signals = None
+        if with_signals:
+            signals = [SignalRow(g, v, [0.0] * len(g), [0.0] * len(g), [0 if x else -1 for x in v], [False] * len(g))
+                       for g, v in zip(gap_rows(test), value_rows(test))]
         with bf16:  # autocast around logbert's own scorer (a measurement: no logbert setting turns it on)
-            res = score_sequences(model, vocab, test, center, ScoringConfig(batch_size=score_batch), device=device)
+            res = score_sequences(model, vocab, test, center, ScoringConfig(batch_size=score_batch), device=device,
+                                  signals=signals)
         ratios = res.miss_ratio
     else:
         rows = encode_sequences(test, vocab, 32)
@@ -186,10 +235,18 @@ print(json.dumps(out))
 
 
 def _run(arm: str, args: argparse.Namespace) -> dict[str, object]:
+    """One arm in its own process; a failed or timed-out arm is reported (``error``), the others still run."""
     cmd = [sys.executable, "-c", CHILD, arm, args.device, str(args.threads), str(args.n_train), str(args.n_score),
            str(args.epochs), str(args.train_batch), str(args.score_batch)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]  # a GPU machine's packages may live there
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.arm_timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {args.arm_timeout} s"}
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {done.returncode}: {last[:200]}"}
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -204,9 +261,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--train-batch", type=int, default=64, help="training batch of every training arm")
     parser.add_argument("--score-batch", type=int, default=256, help="scoring batch of every arm (GPU: up to 4096)")
+    parser.add_argument("--arms", default="", help="comma-separated arms (default: all; on a CPU without the GPU arms)")
+    parser.add_argument("--arm-timeout", type=int, default=1800, help="seconds one arm's process may take")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.md")
     args = parser.parse_args(argv)
-    results: dict[str, list[dict[str, object]]] = {arm: [] for arm in (*TRAIN_ARMS, *SCORE_ARMS)}
+    every = (*TRAIN_ARMS, *SCORE_ARMS)
+    chosen = [a.strip() for a in args.arms.split(",") if a.strip()] or [
+        a for a in every if args.device != "cpu" or a not in GPU_ARMS
+    ]
+    unknown = sorted(set(chosen) - set(every))
+    if unknown:
+        parser.error(f"unknown arm(s) {unknown}; known: {', '.join(every)}")
+    for needed in ("plain train", "plain score fp32", "score_sequences"):  # the bases of the ratios
+        if any(a in (TRAIN_ARMS if needed == "plain train" else SCORE_ARMS) for a in chosen) and needed not in chosen:
+            chosen.append(needed)
+    results: dict[str, list[dict[str, object]]] = {arm: [] for arm in every if arm in chosen}
     # on the CPU: items per CPU-second of the arm's process (a shared machine's neighbours do not count);
     # on a GPU the CPU time says little: wall time
     clock = "cpu_seconds" if args.device == "cpu" else "seconds"
@@ -214,44 +283,63 @@ def main(argv: list[str] | None = None) -> int:
         for arm in results:
             r = _run(arm, args)
             results[arm].append(r)
+            if "error" in r:
+                print(f"repeat {rep} {arm}: FAILED {r['error']}", flush=True)
+                continue
             speed = float(r["items"]) / float(r[clock])  # type: ignore[arg-type]
             print(f"repeat {rep} {arm}: {speed:.0f} per s, peak {r['peak_mib']:.0f} MiB", flush=True)
 
-    def rate(arm: str) -> float:
-        return statistics.median(float(r["items"]) / float(r[clock]) for r in results[arm])  # type: ignore[arg-type]
+    def runs(arm: str) -> list[dict[str, object]]:
+        return [r for r in results.get(arm, []) if "error" not in r]
 
-    ours = results["score_sequences"][0]["ratios"]
-    cut = sorted(ours)[int(0.95 * (len(ours) - 1))]  # type: ignore[arg-type]
+    def rate(arm: str) -> float:
+        done = runs(arm)
+        return statistics.median(float(r["items"]) / float(r[clock]) for r in done) if done else math.nan  # type: ignore[arg-type]
+
+    def last_epoch_rate(arm: str) -> float:
+        done = runs(arm)
+        per_epoch = args.n_train  # every training arm makes one pass per epoch
+        return statistics.median(per_epoch / float(r["last_epoch_seconds"]) for r in done) if done else math.nan  # type: ignore[arg-type]
+
+    ours = runs("score_sequences")[0]["ratios"] if runs("score_sequences") else []
+    cut = sorted(ours)[int(0.95 * (len(ours) - 1))] if ours else math.nan  # type: ignore[arg-type]
+    card = next((str(r["device_name"]) for rs in results.values() for r in rs if "device_name" in r), args.device)
     lines = [
         *header(
             "Training and scoring speed against a plain PyTorch loop",
             "benchmarks.speed",
             argv,
-            f"device {args.device}, {args.threads} torch thread(s); {args.repeats} repeats, arms alternating, "
+            f"device {args.device} ({card}), {args.threads} torch thread(s); {args.repeats} repeats, arms alternating, "
             f"each in its own process; speeds per {'CPU-second' if clock == 'cpu_seconds' else 'second'}",
         ),
         "",
-        f"{args.n_train} training sequences x {args.epochs} epochs; {args.n_score} scored windows; "
-        "median of the repeats.",
+        f"{args.n_train} training sequences x {args.epochs} epochs (batch {args.train_batch}); {args.n_score} scored "
+        f"windows (batch {args.score_batch}); median of the repeats.",
         "",
-        "| arm | per second | vs plain | peak MiB | validation MLKP | decisions equal to logbert's "
-        "| max miss-ratio difference |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| arm | per second | vs plain | last epoch | vs plain | peak MiB | validation MLKP "
+        "| decisions equal to logbert's | max miss-ratio difference |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for arm in (*TRAIN_ARMS, *SCORE_ARMS):
+    for arm in results:
+        if not runs(arm):
+            lines.append(f"| {arm} | failed: {results[arm][0]['error']} | | | | | | | |")
+            continue
         base = rate("plain train") if arm in TRAIN_ARMS else rate("plain score fp32")
-        peak = max(float(r["peak_mib"]) for r in results[arm])  # type: ignore[arg-type]
-        agree = diff = val = "-"
+        peak = max(float(r["peak_mib"]) for r in runs(arm))  # type: ignore[arg-type]
+        agree = diff = val = last = last_ratio = "-"
         if arm in TRAIN_ARMS:
-            val = f"{statistics.median(float(r['val_mlkp']) for r in results[arm]):.4f}"  # type: ignore[arg-type]
-        if arm in SCORE_ARMS:
-            theirs = results[arm][0]["ratios"]
+            val = f"{statistics.median(float(r['val_mlkp']) for r in runs(arm)):.4f}"  # type: ignore[arg-type]
+            last = f"{last_epoch_rate(arm):,.0f} seq/s"
+            last_ratio = f"{last_epoch_rate(arm) / last_epoch_rate('plain train'):.2f}x"
+        if arm in SCORE_ARMS and ours and "signals" not in arm:  # a signal model is another model
+            theirs = runs(arm)[0]["ratios"]
             same = sum((a > cut) == (b > cut) for a, b in zip(ours, theirs, strict=True))  # type: ignore[call-overload]
-            agree = f"{same / len(ours):.4f}"  # type: ignore[arg-type]
+            agree = f"{same / len(ours):.4f}"
             diff = f"{max(abs(a - b) for a, b in zip(ours, theirs, strict=True)):.4f}"  # type: ignore[call-overload]
         unit = "seq" if arm in TRAIN_ARMS else "windows"
         lines.append(
-            f"| {arm} | {rate(arm):,.0f} {unit}/s | {rate(arm) / base:.2f}x | {peak:.0f} | {val} | {agree} | {diff} |"
+            f"| {arm} | {rate(arm):,.0f} {unit}/s | {rate(arm) / base:.2f}x | {last} | {last_ratio} | {peak:.0f} "
+            f"| {val} | {agree} | {diff} |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -228,6 +228,13 @@ class TrainConfig(_Frozen):
     seed: int = 42
     device: str = "cpu"
     num_threads: int = Field(0, ge=0)  # torch threads (training and scoring); 0 = auto: usable cores - 1, 1 to 4
+    # "bf16": training steps' forward passes under torch.autocast(bfloat16) (GPUs with bf16 units: about
+    # twice the matrix throughput); weights, optimiser, validation, the centre and scoring stay fp32.
+    # On a CPU without bf16 units it is slower (docs/benchmarks.md)
+    precision: Literal["fp32", "bf16"] = "fp32"
+    # torch.compile the training step's model (dynamic shapes: rows and masked keys vary per batch). Pays on
+    # a GPU after a compile of tens of seconds; slower on a small CPU (docs/benchmarks.md)
+    compile: bool = False
 
 
 class ScoringConfig(_Frozen):

@@ -19,8 +19,22 @@ def test_speed_benchmark_smoke(tmp_path: Path) -> None:
         assert f"| {arm} |" in text
     for arm in arms[:3]:  # every trained model is compared on the same validation masks
         row = next(line for line in text.splitlines() if line.startswith(f"| {arm} |"))
-        assert float(row.split("|")[5]) > 0
+        assert float(row.split("|")[7]) > 0  # validation MLKP
     assert "| score_sequences |" in text and "1.0000 | 0.0000 |" in text  # itself: identical decisions
+    assert "| train_encoder bf16 |" not in text  # GPU arms run on a GPU, or when asked for
+
+
+def test_speed_benchmark_refuses_an_unknown_arm_and_adds_the_bases_of_its_ratios(tmp_path: Path) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--arms", "train_encoder,no such arm", "--out", str(tmp_path / "x.md")])
+    out = tmp_path / "speed.md"
+    args = ["--n-train", "24", "--n-score", "8", "--epochs", "1", "--repeats", "1", "--out", str(out),
+            "--train-batch", "8", "--arms", "train_encoder bf16"]
+    assert main(args) == 0
+    rows = [line.split("|")[1].strip() for line in out.read_text().splitlines() if line.startswith("| ")][1:]
+    assert rows == ["train_encoder bf16", "plain train"]  # the plain loop joins: it is the ratio's base
 
 
 def test_real_data_comparison_agrees_with_itself_on_a_tiny_artifact(tmp_path: Path) -> None:

@@ -134,6 +134,12 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     if not torch.cuda.is_available():  # a GPU the machine lacks: said plainly, no traceback
         gpu = runner.invoke(app, ["score", str(artifact), str(log), "--device", "cuda"])
         assert gpu.exit_code == 1 and "no CUDA GPU" in gpu.output and "Traceback" not in gpu.output
+        store = tmp_path / "alerts.sqlite3"
+        serve = ["serve", str(artifact), "--alerts-db", str(store)]
+        for streaming in (["tail", str(log), "-a", str(artifact), "--no-follow"], serve):
+            gpu = runner.invoke(app, [*streaming, "--device", "cuda"])
+            assert gpu.exit_code == 1 and "no CUDA GPU" in gpu.output and "Traceback" not in gpu.output, gpu.output
+        assert not store.exists()  # refused before anything was created
 
 
 def test_verbose_is_accepted_after_the_command(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,7 +110,7 @@ def test_tail_prints_alerts_for_a_file(tmp_path: Path, monkeypatch: pytest.Monke
     log.write_bytes(body.encode() + b"INFO [instance: vm-3] \xff k1 step 0\r\n")  # not UTF-8, CRLF
     seen: list[tuple[Path, bool]] = []
 
-    def fake_load(path: Path, *, need_parser: bool = False) -> FakeDetector:
+    def fake_load(path: Path, *, need_parser: bool = False, device: str = "cpu") -> FakeDetector:
         seen.append((path, need_parser))
         return FakeDetector()
 

@@ -85,3 +85,41 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
     result = _train(config=frozen)
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
     assert len({h.val_loss for h in result.history}) == 1
+
+
+def test_bf16_autocast_trains_to_about_the_fp32_loss_and_is_really_on() -> None:
+    fp32, bf16 = _train(), _train(config=TRAIN.model_copy(update={"precision": "bf16"}))
+    losses = [(a.val_loss, b.val_loss) for a, b in zip(fp32.history, bf16.history, strict=True)]
+    assert all(abs(a - b) < 0.05 * a for a, b in losses)  # the same training, rounded differently
+    assert any(a != b for a, b in losses)  # and rounded differently: autocast did run
+    assert all(v.dtype == torch.float32 for v in bf16.model.state_dict().values() if v.is_floating_point())
+
+
+def test_compile_runs_the_same_steps_and_a_failing_compiler_only_costs_the_speed_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    reference = _train()
+    real_compile = torch.compile
+    calls: list[dict[str, object]] = []
+
+    def eager_compile(model: torch.nn.Module, **kw: object) -> object:  # dynamo without inductor: seconds, not a minute
+        calls.append(kw)
+        return real_compile(model, backend="eager", **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    compiled = _train(config=TRAIN.model_copy(update={"compile": True}))
+    assert calls == [{"dynamic": True}]
+    for a, b in zip(reference.history, compiled.history, strict=True):
+        assert abs(a.val_loss - b.val_loss) < 1e-5
+
+    def broken_compile(model: torch.nn.Module, **kw: object) -> object:  # as torch 2.11's inductor on a CUDA GPU
+        def step(*args: object, **kwargs: object) -> object:
+            raise AssertionError("InductorError: AssertionError")
+
+        return step
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with caplog.at_level("WARNING", logger="logbert.training.trainer"):
+        fallback = _train(config=TRAIN.model_copy(update={"compile": True}))
+    assert _same_weights(fallback, reference)  # the same steps, eagerly
+    assert sum("torch.compile failed" in r.getMessage() for r in caplog.records) == 1  # said once, not per step

@@ -88,6 +88,9 @@ def serve(
     partitions: int | None = typer.Option(
         None, "--partitions", help="with --source: create the stream with this many partitions if it is missing"
     ),
+    device: str | None = typer.Option(
+        None, "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto (default cpu; LOGBERT_DEVICE)"
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="log every HTTP request"),
 ) -> None:
@@ -96,7 +99,7 @@ def serve(
 
     import uvicorn
 
-    from logbert.service.app import Companion, check_alert_store, create_app, load_artifact
+    from logbert.service.app import Companion, check_alert_store, check_device, create_app, load_artifact
     from logbert.service.settings import Settings
 
     if api_key is not None and api_key_file is not None:
@@ -118,6 +121,7 @@ def serve(
         "alert_webhook": alert_webhook,
         "journal": journal,
         "public_docs": public_docs,
+        "device": device,
     }
     try:
         settings = Settings(
@@ -138,6 +142,7 @@ def serve(
     companions: list[Companion] = []
     try:  # the alert store must belong to this artifact, and the artifact must load: say so now, not in a
         # start-up traceback
+        check_device(settings.device)  # before the alert store is created: a wrong flag leaves nothing behind
         check_alert_store(settings)
         detector = load_artifact(settings)
         if source is not None:
@@ -181,6 +186,7 @@ def tail(
     target_fpr: float | None = typer.Option(
         None, "--target-fpr", help="decide at this false-alarm rate on normal sessions, e.g. 0.001"
     ),
+    device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
     """Score FILE as it grows (like tail -f) and print an alert per anomalous window."""
     from logbert import api
@@ -191,7 +197,7 @@ def tail(
 
     try:
         limits = StreamLimits(**_limits(max_open_sessions, idle_timeout, max_window_len))
-        detector = api.load_detector(artifact, need_parser=True)
+        detector = api.load_detector(artifact, need_parser=True, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
         window = detector.config.window
         typer.echo(

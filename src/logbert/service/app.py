@@ -30,7 +30,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from logbert.errors import LogBertError, UnknownArtifact
+from logbert.errors import InputDataError, LogBertError, UnknownArtifact
 from logbert.service.alerts import AlertStore, SQLiteAlertStore
 from logbert.service.deps import check_api_key
 from logbert.service.errors import Unauthorized, logbert_error_handler, validation_error_handler
@@ -211,8 +211,18 @@ def check_alert_store(settings: Settings) -> None:
         )
 
 
+def check_device(device: str) -> None:
+    """Raise :class:`InputDataError` for a device this machine lacks (``logbert.threads.resolve_device``)."""
+    from logbert.threads import resolve_device  # imports torch: at call time
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise InputDataError(str(exc)) from None
+
+
 def load_artifact(settings: Settings) -> Scorer:
-    """``api.load_detector(settings.artifact, need_parser=True)``.
+    """``api.load_detector(settings.artifact, need_parser=True, device=settings.device)``.
 
     Raises:
         UnknownArtifact: no artifact set, an unusable one, or one without a log parser (trained on
@@ -222,7 +232,7 @@ def load_artifact(settings: Settings) -> Scorer:
 
     if settings.artifact is None:
         raise UnknownArtifact("no artifact: set LOGBERT_ARTIFACT or pass it to `logbert serve`")
-    detector = api.load_detector(settings.artifact, need_parser=True)
+    detector = api.load_detector(settings.artifact, need_parser=True, device=settings.device)
     basis = detector.use_threshold(settings.threshold, settings.target_fpr)
     logger.info("threshold %.4f (%s)", detector.threshold, basis)
     return detector

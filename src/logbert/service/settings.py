@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOGBERT_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     artifact: Path | None = None  # trained artifact directory; None only when a detector is injected (tests)
+    device: str = "cpu"  # where the model scores: cpu, cuda, cuda:N, mps or auto (logbert.threads.resolve_device)
     host: str = "127.0.0.1"  # loopback by default: exposing the service is an explicit choice
     port: int = Field(8000, ge=1, le=65535)
     # when set, every /v1 endpoint, /metrics and the API docs need X-API-Key (or Bearer); /health/* and the

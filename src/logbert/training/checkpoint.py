@@ -62,9 +62,11 @@ def fingerprint(
 ) -> str:
     """What a checkpoint must have been made with to be resumed: config, vocabulary size and data."""
     h = hashlib.sha256()
-    skip = {"device", "num_threads"}  # do not change the result
+    skip = {"device", "num_threads", "compile"}  # do not change the result (beyond rounding)
     if train_config.cut_ratio == 0:
         skip.add("cut_ratio")  # off: the fingerprint of a checkpoint made before the setting existed
+    if train_config.precision == "fp32":
+        skip.add("precision")  # likewise
     h.update(model_config.model_dump_json().encode())
     h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
     h.update(str(vocab_len).encode())
