@@ -159,13 +159,9 @@ def test_train_and_score_carry_time_and_values_from_a_raw_log(tmp_path: Path) ->
     for name in ("param_outlier", "session_duration"):
         assert "skipped" not in ev.baselines[name], ev.baselines[name]
         assert ev.baseline_scores[name].max() > 0
-    # streaming does not carry times and values yet: the service, tail and workers refuse it plainly
-    import pytest
-
-    from logbert.errors import UnknownArtifact
-
-    with pytest.raises(UnknownArtifact, match="do not carry times and values"):
-        load_detector(tmp_path / "art", need_parser=True)
+    # streaming carries times and values (tests/streaming/test_signals.py): the service, tail and workers load it
+    streaming = load_detector(tmp_path / "art", need_parser=True)
+    assert streaming.reads_signals
 
 
 def test_a_key_sequence_file_switches_the_signals_off_with_a_message(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ implements the streaming engine's ``Scorer`` protocol (``config``, ``threshold``
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -57,6 +58,7 @@ class Detector:
         self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
         # time- and value-aware models: the slot types of the training lines (units and contexts for explanations)
         self.schema: SlotSchema | None = schema_of(model.parser_state_)
+        self._header = LineReader(self.config.parser).header  # stream_signals: a line's content again
 
     def line_signals(
         self, key_ids: Sequence[int], timestamps: Sequence[float | None], contents: Sequence[str], session_id: str = ""
@@ -69,6 +71,45 @@ class Detector:
         parser = self.parser
         raw = [parser.parameters(c, k) if k >= 0 else [] for c, k in zip(contents, key_ids, strict=True)]
         return line_signals(key_ids, timestamps, raw, self.schema, session_id)
+
+    @property
+    def reads_signals(self) -> bool:
+        """The model reads times and values, and this artifact can read them from raw lines (streaming)."""
+        return bool(self.model.reads_signals) and self.parser is not None
+
+    def stream_signals(
+        self, key_ids: Sequence[int], timestamps: Sequence[float | None], raws: Sequence[str], session_id: str = ""
+    ) -> SessionSignals:
+        """:meth:`line_signals` from lines as :meth:`parse_lines` gave them (``ParsedLine.raw``: the header is
+        parsed again for the content): what the streaming engine builds each unit's signals with
+        (``streaming.protocol.SignalBuilder``). Like :meth:`read`, an artifact without a slot schema
+        gets time only. Negative key ids (session bounds) get no values, and neither do lines whose values
+        the model never reads (:attr:`_stream_schema`): the window scores and explains as offline.
+
+        Raises:
+            UnknownArtifact: an artifact without a parser.
+        """
+        if self.parser is None:
+            raise UnknownArtifact(f"{self.directory} was trained on key sequences and cannot parse raw lines")
+        parser, header, schema = self.parser, self._header, self._stream_schema
+        read = schema.slots
+        raw_parameters: list[list[str]] = []
+        for raw, key in zip(raws, key_ids, strict=True):
+            parsed = header.parse(raw, 0) if key in read else None
+            raw_parameters.append([] if parsed is None else parser.parameters(parsed.content, key))
+        return line_signals(key_ids, timestamps, raw_parameters, schema, session_id)
+
+    @functools.cached_property
+    def _stream_schema(self) -> SlotSchema:
+        """The slot schema of the templates whose values the model reads: those with a number slot it has
+        training ranges for (``SignalBuckets.value_edges``); empty for a time-only model or without a schema
+        (time only, as :meth:`read`). The model reads no other value (``encode_signals`` picks among those
+        slots only), and the parser's masking for the values is most of :meth:`stream_signals`' cost."""
+        buckets = self.model.buckets_
+        if not self.config.model.uses_values or buckets is None or self.schema is None:
+            return SlotSchema()
+        read = {k for k, _ in buckets.value_edges}
+        return SlotSchema({k: types for k, types in self.schema.slots.items() if k in read})
 
     def use_threshold(self, threshold: float | None = None, target_fpr: float | None = None) -> str:
         """Decide with another threshold than the stored one, from now on; returns how it was chosen.
@@ -384,9 +425,9 @@ def load_detector(path: str | Path, *, need_parser: bool = False, device: str = 
     Args:
         path: the artifact directory.
         need_parser: refuse an artifact trained on key-sequence files (it has no log parser, so
-            it cannot read raw lines: the streaming service and ``tail`` ask for this), and one
-            whose model reads times and values (``model.signals``), which streaming does not carry
-            yet: it would score there with neither, unlike anything it trained on.
+            it cannot read raw lines: the streaming service, ``tail`` and the queue workers ask for
+            this). A time- and value-aware artifact (``model.signals``) is fine: streaming builds each
+            window's times and values from its lines (:meth:`Detector.stream_signals`).
         device: where the model scores: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or ``auto``.
 
     Raises:
@@ -405,12 +446,6 @@ def load_detector(path: str | Path, *, need_parser: bool = False, device: str = 
         raise UnknownArtifact(
             f"{path} was trained on pre-parsed key sequences and has no log parser; "
             "the streaming service and tail need an artifact trained on a raw log"
-        )
-    if need_parser and model.config.model.signals != "off":
-        raise UnknownArtifact(
-            f"{path} was trained with model.signals={model.config.model.signals!r}: the streaming service, tail "
-            "and the queue workers do not carry times and values yet, so it would score without them; "
-            "score it offline with `logbert score`, or train with model.signals=off for streaming"
         )
     parser = LogParser.from_dict(state) if state is not None else None
     if parser is not None and parser.config != model.config.parser:

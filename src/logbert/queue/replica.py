@@ -54,11 +54,11 @@ from logbert.queue.partitions import (
     partition_of,
     subject,
 )
-from logbert.records import KeySequence, LineProblem, ReadReport
+from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals
 from logbert.results import ParsedLine, SequenceScore, SessionResult
 from logbert.streaming.engine import Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.journal import JournalError, JournalEvent
-from logbert.streaming.protocol import AlertSink, Scorer
+from logbert.streaming.protocol import AlertSink, Scorer, signal_builder
 
 if TYPE_CHECKING:
     from logbert.service.alerts import AlertStore
@@ -164,6 +164,21 @@ class PartitionScorer:
                     p = dataclasses.replace(p, session_ids=ids)
             out.append(p)
         return out, report
+
+    @property
+    def reads_signals(self) -> bool:
+        """A time- and value-aware artifact: the engine builds each window's signals (``stream_signals``)."""
+        return bool(getattr(self.inner, "reads_signals", False))
+
+    def stream_signals(
+        self, key_ids: Sequence[int], timestamps: Sequence[float | None], raws: Sequence[str]
+    ) -> SessionSignals:
+        """The inner detector's (``streaming.protocol.SignalBuilder``), under the parse lock: it runs the parser."""
+        build = signal_builder(self.inner)
+        if build is None:
+            raise TypeError("the inner scorer reads no times and values")
+        with self.locks.parse:
+            return build(key_ids, timestamps, raws)
 
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
         with self.locks.score:

@@ -10,6 +10,12 @@ together (:meth:`Scorer.score_sequences`; a window with the same keys as one sco
 answered by the :class:`~logbert.streaming.memo.ScoreMemo`), updates the session summaries and
 hands one :class:`AlertRecord` per anomalous window to the alert sink.
 
+Time- and value-aware artifacts (``model.signals``): every window carries the times and values of
+its lines (:class:`~logbert.records.SessionSignals`, built by the detector's offline rules from the
+routed lines' timestamps and texts), cut as offline windowing cuts them, so a session gets the
+score ``logbert score`` gives it; see :mod:`logbert.streaming.windows` for the one difference
+(units longer than ``HOLD_KEYS``). Such windows are never memoised.
+
 Memory is bounded: at most ``max_open_sessions`` open buffers (the most idle one is closed and
 scored when a new session would exceed it), windows of at most ``max_window_len`` keys, and a
 bounded number of closed-session summaries and recent score points.
@@ -46,7 +52,7 @@ from logbert.results import EmitReason, PositionExplanation, SequenceScore, Sess
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.journal import IngestEvent, JournalError
 from logbert.streaming.memo import ScoreMemo
-from logbert.streaming.protocol import AlertSink, EventLog, Scorer
+from logbert.streaming.protocol import AlertSink, EventLog, Scorer, signal_builder
 from logbert.streaming.stats import StreamStats
 from logbert.streaming.windows import (
     KEY_ID,
@@ -230,7 +236,8 @@ class StreamEngine:
         window = detector.config.window
         self.max_len = min(limits.max_window_len, window.max_len)
         self.session_mode = window.mode == "session"
-        self._router = SessionRouter(window, self.max_len)
+        # a time/value model: each window carries its signals, built by the offline rules (None: key-only)
+        self._router = SessionRouter(window, self.max_len, signals=signal_builder(detector))
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()  # numbering, parsing and routing of one call at a time
         self._summaries: dict[str, SessionSummary] = {}

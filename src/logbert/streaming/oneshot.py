@@ -3,18 +3,19 @@
 What ``logbert score`` does for a file, for the service's ``POST /v1/score``: the lines go through
 the artifact's line rule and frozen parser, are grouped into units by the artifact's window mode
 (:func:`logbert.windowing.windows.unit_rows`, the rule the offline corpus uses), and each unit is
-scored by its worst window. The streaming engine's buffers are not touched.
+scored by its worst window. The streaming engine's buffers are not touched. A time- and
+value-aware artifact gets each unit's times and values too (its ``stream_signals``), as offline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from logbert.records import KeySequence
 from logbert.results import ParsedLine, SessionResult
 from logbert.streaming.engine import LineRejection
-from logbert.streaming.protocol import Scorer
+from logbert.streaming.protocol import Scorer, signal_builder
 from logbert.windowing.windows import unit_rows
 
 
@@ -49,6 +50,18 @@ def score_lines(scorer: Scorer, lines: Sequence[str | bytes], *, explain: bool =
         )
         for unit_id, rows in units
     ]
+    build = signal_builder(scorer)
+    if build is not None:  # a unit is what offline builds signals for (a session, a sliding window, a time run)
+        sequences = [
+            replace(
+                seq,
+                signals=replace(
+                    build(seq.key_ids, [parsed[i].timestamp for i in rows], [parsed[i].raw for i in rows]),
+                    session_id=seq.session_id,
+                ),
+            )
+            for seq, (_, rows) in zip(sequences, units, strict=True)
+        ]
     sessions = scorer.score_sessions(sequences, explain=explain) if sequences else []
     return OneShotResult(scorer.threshold, len(lines), sessions, unrouted, tuple(rejections))
 

@@ -6,11 +6,11 @@ The engine depends on these protocols only, not on the pipeline's ``Detector`` (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from logbert.config import LogBertConfig
-from logbert.records import KeySequence, LineProblem, ReadReport
+from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals
 from logbert.results import ParsedLine, SequenceScore, SessionResult
 
 if TYPE_CHECKING:
@@ -48,12 +48,33 @@ class Scorer(Protocol):
         """One score per sequence (each at most ``config.window.max_len`` keys), deterministic: a
         function of the sequence's key ids (and signals, if any) whatever shares the call, with
         its session id, and ``line_nos[position]`` as an explanation's line number. The engine
-        remembers scores by key ids on that promise (:mod:`logbert.streaming.memo`)."""
+        remembers scores by key ids on that promise (:mod:`logbert.streaming.memo`).
+
+        A scorer whose model reads times and values has ``reads_signals`` (True) and ``stream_signals`` (a
+        :data:`SignalBuilder`): the engine then gives every window its ``KeySequence.signals``."""
         ...
 
     def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
         """Whole sessions of any length, each scored by its worst window (one-shot scoring)."""
         ...
+
+
+#: One unit's time and values from its lines (key ids, timestamps, ``ParsedLine.raw`` texts), by the offline
+#: rules: what :meth:`logbert.pipeline.detector.Detector.stream_signals` is. A unit is what offline
+#: windowing treats as one session: a session (mode "session"), a sliding window, a time run. Negative key
+#: ids (session bounds) get no values; their timestamps still count (the router passes an earlier part
+#: of a unit that way).
+SignalBuilder = Callable[[Sequence[int], Sequence["float | None"], Sequence[str]], SessionSignals]
+
+
+def signal_builder(scorer: Scorer) -> SignalBuilder | None:
+    """The scorer's ``stream_signals`` when its model reads times and values (``reads_signals``), else
+    None: a key-only artifact (or a scorer without them, like the tests' fakes) costs nothing per line."""
+    build = getattr(scorer, "stream_signals", None)
+    if not getattr(scorer, "reads_signals", False) or not callable(build):
+        return None
+    out: SignalBuilder = build
+    return out
 
 
 class AlertSink(Protocol):

@@ -15,6 +15,19 @@ offline pipeline cuts from the same lines.
 Every window goes through ``split_long(max_len, min_len)`` last, as offline: a window shorter
 than ``min_len`` is not scored, it is counted in ``n_skipped_short``.
 
+Times and values (a model with ``model.signals``; the router is given a
+:data:`~logbert.streaming.protocol.SignalBuilder`): every window carries the
+:class:`~logbert.records.SessionSignals` offline windowing gives it. Offline builds them per *unit*
+(a session, a sliding window, a time run: gaps from the unit's first line, ``elapsed`` the whole
+unit's) and cuts them with the keys (``SessionSignals.window``: a later window's first gap is the
+time since the line before it, its ``elapsed`` still the unit's). So in modes "session" and "time"
+the router does not cut a unit at ``max_len`` while it grows: it holds the unit's lines until the
+unit ends (the session closes, the time run changes slot) and cuts them then, the windows and
+signals of the offline path. A unit longer than ``hold_keys`` keys (memory) has its complete
+windows scored early, with the elapsed time so far (the only case where a score can differ from
+offline); what the rest needs of them (the last timestamp, the earliest and latest) is kept in
+the buffer (``carry``). Key-only models: no builder, nothing per line, windows as before.
+
 Not thread-safe: :class:`logbert.streaming.engine.StreamEngine` calls it under its lock.
 """
 
@@ -26,8 +39,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from logbert.config import WindowConfig
-from logbert.records import BOUND_TEMPLATES, SESSION_END_KEY, SESSION_START_KEY, KeySequence
+from logbert.records import BOUND_TEMPLATES, SESSION_END_KEY, SESSION_START_KEY, KeySequence, ParamValue, SessionSignals
 from logbert.results import EmitReason
+from logbert.streaming.protocol import SignalBuilder
 from logbert.windowing.windows import split_long, time_bucket, window_bounds
 
 #: One parsed line, ready to be buffered (``results.ParsedLine`` plus its stream's numbering):
@@ -47,6 +61,13 @@ TEMPLATE: Final = 3
 TIMESTAMP: Final = 4
 SOURCE: Final = 5
 OFFSET: Final = 6
+#: Times and values: keys a unit (session, time run) holds before its complete windows are scored
+#: early (rounded down to whole windows): a bound on the memory of one never-ending session.
+HOLD_KEYS: Final = 1024
+
+#: What the rest of a unit needs of its lines already scored (``_Buffer.carry``): the timestamp of the
+#: last one (None: unknown, the next gap is NaN as offline), the earliest and the latest known one.
+Carry = tuple["float | None", "float | None", "float | None"]
 
 
 def routed_line(
@@ -87,6 +108,7 @@ class _Buffer:
     n_emitted: int = 0  # sliding: windows of `lines` already emitted (0, or 1: the one at lines[0])
     slot: int | None = None  # time: grid slot of the current run (None before any timestamp)
     last: RoutedLine | None = None  # session bounds: the last real line, behind the end key
+    carry: Carry | None = None  # times and values: the unit's lines scored early (see the module)
 
 
 class SessionRouter:
@@ -98,7 +120,9 @@ class SessionRouter:
             A sliding window holds at most this many keys too, and ``min_len`` is capped by it.
     """
 
-    def __init__(self, window: WindowConfig, max_len: int) -> None:
+    def __init__(
+        self, window: WindowConfig, max_len: int, signals: SignalBuilder | None = None, hold_keys: int = HOLD_KEYS
+    ) -> None:
         self.window = window
         self.mode = window.mode
         self.max_len = max_len
@@ -112,6 +136,11 @@ class SessionRouter:
         # a buffer closes, so a source that comes back stays on the grid of its stream.
         self._clocks: dict[str, tuple[float, float]] = {}
         self.n_skipped_short = 0  # windows shorter than min_len (not scored, counted)
+        # times and values (see the module): each window's signals, built per unit; sessions and time
+        # runs are held whole (up to hold_keys, whole windows) so that they are cut as offline
+        self.signals = signals
+        self.hold = signals is not None and self.mode != "sliding"
+        self.hold_keys = max(1, hold_keys // max_len) * max_len
 
     def __len__(self) -> int:
         return len(self._buffers)
@@ -160,8 +189,11 @@ class SessionRouter:
                 buf.lines.append(_bound(line, SESSION_START_KEY))
             buf.last = line
         buf.lines.append(line)
-        if len(buf.lines) == self.max_len:  # split_long's cut, made as the keys arrive
-            out.extend(self._flush_run(buf, "full"))
+        if not self.hold:
+            if len(buf.lines) == self.max_len:  # split_long's cut, made as the keys arrive
+                out.extend(self._flush_run(buf, "full"))
+        elif len(buf.lines) >= self.hold_keys:  # a very long unit: its complete windows now
+            out.extend(self._flush_early(buf))
         return opened, out
 
     def close(self, key: str, reason: EmitReason) -> list[PendingWindow] | None:
@@ -170,7 +202,8 @@ class SessionRouter:
         if buf is None:
             return None
         if self.bounds and buf.last is not None:
-            buf.lines.append(_bound(buf.last, SESSION_END_KEY))  # never past max_len: a full run was cut
+            # never past max_len (a full run was cut), but when a unit is held for its signals
+            buf.lines.append(_bound(buf.last, SESSION_END_KEY))
         if self.mode != "sliding":
             return self._flush_run(buf, reason)
         out: list[PendingWindow] = []
@@ -216,7 +249,45 @@ class SessionRouter:
 
     def _flush_run(self, buf: _Buffer, reason: EmitReason) -> list[PendingWindow]:
         lines, buf.lines = buf.lines, []
-        return self._emit(buf, lines, reason) if lines else []
+        out = self._emit(buf, lines, reason) if lines else []
+        buf.carry = None  # the unit ends here (time mode: the next run is a unit of its own)
+        return out
+
+    def _flush_early(self, buf: _Buffer) -> list[PendingWindow]:
+        """The complete windows of a held unit, scored before it ends (elapsed time so far); the rest stays."""
+        n = len(buf.lines) // self.max_len * self.max_len
+        lines, buf.lines = buf.lines[:n], buf.lines[n:]
+        out = self._emit(buf, lines, "full")
+        buf.carry = _carry(buf.carry, lines)
+        return out
+
+    def _unit_signals(self, buf: _Buffer, lines: Sequence[RoutedLine]) -> SessionSignals:
+        """The signals of one unit's lines (or of its part after ``buf.carry``), one position per line:
+        the builder's over the real lines, NaN and no values at the session bounds (as
+        ``with_session_bounds``). A carried earlier part enters as three leading pseudo-lines (its
+        earliest, latest and last timestamps): the gap before the first line and the elapsed time are
+        then the whole unit's, by the builder's own rules, and the three are cut off."""
+        assert self.signals is not None
+        real = [i for i, ln in enumerate(lines) if ln[KEY_ID] not in BOUND_TEMPLATES]
+        keys = [lines[i][KEY_ID] for i in real]
+        stamps: list[float | None] = [lines[i][TIMESTAMP] for i in real]
+        raws = [lines[i][RAW] for i in real]
+        lead = 0
+        if buf.carry is not None:
+            last, first_known, last_known = buf.carry
+            keys = [SESSION_START_KEY] * 3 + keys
+            stamps = [first_known, last_known, last, *stamps]
+            raws = ["", "", "", *raws]
+            lead = 3
+        built = self.signals(keys, stamps, raws)
+        built = built.window(lead, len(built))
+        nan = float("nan")
+        gaps = [nan] * len(lines)
+        values: list[tuple[ParamValue, ...]] = [()] * len(lines)
+        for j, i in enumerate(real):
+            gaps[i] = built.gaps[j]
+            values[i] = built.values[j]
+        return SessionSignals(tuple(gaps), tuple(values), built.elapsed, buf.key)
 
     def _emit(self, buf: _Buffer, lines: Sequence[RoutedLine], reason: EmitReason) -> list[PendingWindow]:
         """``split_long`` of one window's lines: pieces of at most ``max_len``, short ones counted."""
@@ -226,6 +297,8 @@ class SessionRouter:
             line_nos=[ln[LINE_NO] for ln in lines],
             start_time=next((ln[TIMESTAMP] for ln in lines if ln[TIMESTAMP] is not None), None),
         )
+        if self.signals is not None:  # cut with the keys by split_long (SessionSignals.window)
+            seq = replace(seq, signals=self._unit_signals(buf, lines))
         kept, skipped = split_long(seq, self.max_len, self.min_len)
         self.n_skipped_short += len(skipped)
         out = []
@@ -251,7 +324,7 @@ class SessionRouter:
         one row per buffer, least recently active first (as evictions need), with a copy of the
         list of its (immutable) lines. :func:`snapshot_state` makes it JSON-ready, outside the locks."""
         rows = [
-            (b.key, b.source, b.next_window_index, b.n_emitted, b.slot, list(b.lines), b.last)
+            (b.key, b.source, b.next_window_index, b.n_emitted, b.slot, list(b.lines), b.last, b.carry)
             for b in self._buffers.values()
         ]
         return rows, list(self._clocks.items()), self.n_skipped_short
@@ -276,6 +349,7 @@ class SessionRouter:
                 n_emitted=int(b["n_emitted"]),
                 slot=None if b["slot"] is None else int(b["slot"]),
                 last=None if b.get("last") is None else line_from_json(b["last"]),
+                carry=_carry_from_json(b.get("carry")),  # absent: a checkpoint without one, or key-only
             )
             self._buffers[buf.key] = buf
         self._clocks = {str(k): (float(anchor), float(last)) for k, anchor, last in state["clocks"]}
@@ -284,9 +358,9 @@ class SessionRouter:
 
 
 #: :meth:`SessionRouter.snapshot`: buffer rows (key, source, next window index, windows emitted,
-#: time slot, lines, last line), clocks per source, windows skipped as short.
+#: time slot, lines, last line, carry), clocks per source, windows skipped as short.
 RouterSnapshot = tuple[
-    list[tuple[str, str, int, int, "int | None", list[RoutedLine], "RoutedLine | None"]],
+    list[tuple[str, str, int, int, "int | None", list[RoutedLine], "RoutedLine | None", "Carry | None"]],
     list[tuple[str, tuple[float, float]]],
     int,
 ]
@@ -295,20 +369,23 @@ RouterSnapshot = tuple[
 def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
     """A :meth:`SessionRouter.snapshot` as the JSON-ready state :meth:`SessionRouter.load_state` reads."""
     rows, clocks, n_skipped_short = snapshot
+    buffers: list[dict[str, Any]] = []
+    for key, source, index, emitted, slot, lines, last, carry in rows:
+        # lines: the tuples themselves, JSON arrays (read back by line_from_json)
+        row = {
+            "key": key,
+            "source": source,
+            "next_window_index": index,
+            "n_emitted": emitted,
+            "slot": slot,
+            "lines": lines,
+            "last": last,
+        }
+        if carry is not None:  # only a long unit of a time/value model: key-only checkpoints stay as they were
+            row["carry"] = list(carry)
+        buffers.append(row)
     return {
-        "buffers": [
-            # lines: the tuples themselves, JSON arrays (read back by line_from_json)
-            {
-                "key": key,
-                "source": source,
-                "next_window_index": index,
-                "n_emitted": emitted,
-                "slot": slot,
-                "lines": lines,
-                "last": last,
-            }
-            for key, source, index, emitted, slot, lines, last in rows
-        ],
+        "buffers": buffers,
         "clocks": [[k, anchor, last] for k, (anchor, last) in clocks],
         "n_skipped_short": n_skipped_short,
     }
@@ -318,6 +395,23 @@ def _bound(line: RoutedLine, key_id: int) -> RoutedLine:
     """The start or end pseudo-line of a session, at the place (and with the text) of its first or
     last real line: an explanation of a missed end shows the line the session stopped at."""
     return (line[LINE_NO], line[RAW], key_id, BOUND_TEMPLATES[key_id], None, line[SOURCE], line[OFFSET])
+
+
+def _carry(carry: Carry | None, lines: Sequence[RoutedLine]) -> Carry:
+    """``carry`` after ``lines`` of the same unit were scored (see :data:`Carry`)."""
+    real = [ln for ln in lines if ln[KEY_ID] not in BOUND_TEMPLATES]
+    known = [t for ln in real if (t := ln[TIMESTAMP]) is not None]
+    if carry is not None:
+        known.extend(t for t in carry[1:] if t is not None)
+    last = real[-1][TIMESTAMP] if real else (None if carry is None else carry[0])
+    return (last, min(known), max(known)) if known else (last, None, None)
+
+
+def _carry_from_json(row: list[Any] | None) -> Carry | None:
+    if row is None:
+        return None
+    last, first_known, last_known = (None if t is None else float(t) for t in row)
+    return (last, first_known, last_known)
 
 
 def line_from_json(row: list[Any]) -> RoutedLine:
@@ -335,7 +429,7 @@ def line_from_json(row: list[Any]) -> RoutedLine:
 
 def window_to_json(w: PendingWindow) -> dict[str, Any]:
     seq = w.sequence
-    return {
+    out: dict[str, Any] = {
         "session_id": seq.session_id,
         "key_ids": list(seq.key_ids),
         "line_nos": list(seq.line_nos),
@@ -347,6 +441,28 @@ def window_to_json(w: PendingWindow) -> dict[str, Any]:
         "reason": w.reason,
         "first_offset": w.first_offset,
     }
+    if seq.signals is not None:  # a time/value model's window (key-only: as before, byte for byte)
+        out["signals"] = _signals_to_json(seq.signals)
+    return out
+
+
+def _signals_to_json(sig: SessionSignals) -> dict[str, Any]:
+    """A window's signals, JSON-safe: an unknown gap (NaN) as null."""
+    return {
+        "gaps": [None if g != g else g for g in sig.gaps],
+        "values": [list(v) for v in sig.values],
+        "elapsed": sig.elapsed,
+        "session_id": sig.session_id,
+    }
+
+
+def _signals_from_json(d: dict[str, Any]) -> SessionSignals:
+    return SessionSignals(
+        tuple(float("nan") if g is None else float(g) for g in d["gaps"]),
+        tuple(tuple(None if x is None else x if isinstance(x, str) else float(x) for x in v) for v in d["values"]),
+        None if d["elapsed"] is None else float(d["elapsed"]),
+        str(d["session_id"]),
+    )
 
 
 def window_from_json(d: dict[str, Any]) -> PendingWindow:
@@ -356,6 +472,7 @@ def window_from_json(d: dict[str, Any]) -> PendingWindow:
         line_nos=[int(n) for n in d["line_nos"]],
         start_time=None if d["start_time"] is None else float(d["start_time"]),
         window_index=int(d["window_index"]),
+        signals=_signals_from_json(d["signals"]) if d.get("signals") is not None else None,
     )
     return PendingWindow(
         sequence=seq,
