@@ -7,7 +7,8 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
 (its peak memory is its own), and the arms alternate over the repeats so that a noisy neighbour hits all of them:
 
 * ``train_encoder``: logbert's training (MLKP + VHM, validation and centre passes included);
-* ``train_encoder MLKP only``: the same with ``alpha = 0``, the plain loop's objective;
+* ``train_encoder MLKP only``: the same with ``alpha = 0``, the plain loop's objective (``, no
+  buckets``: and ``train.bucket_by_length = false``, plain shuffled batches as the plain loop's);
 * ``train_encoder signals=all`` / ``score_sequences signals=all``: the time- and value-aware model
   (``model.signals = "all"``, issue 13) on the same keys with random gap and value buckets, for the
   cost of the extra inputs and heads against key-only;
@@ -54,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN_ARMS = (
     "train_encoder",
     "train_encoder MLKP only",
+    "train_encoder MLKP only, no buckets",
     "train_encoder signals=all",
     "train_encoder bf16",
     "train_encoder bf16 compiled",
@@ -121,7 +123,7 @@ arm, device = sys.argv[1], sys.argv[2]
 def sync():  # a GPU runs ahead of Python: wait for it before reading the clock
     if device == "cuda":
         torch.cuda.synchronize()
-threads, n_train, n_score, epochs, train_batch, score_batch = (int(a) for a in sys.argv[3:9])
+threads, n_train, n_score, epochs, train_batch, score_batch, seed = (int(a) for a in sys.argv[3:10])
 torch.set_num_threads(threads)
 rng = np.random.default_rng(0)
 successors = rng.integers(0, 30, size=(30, 3))  # a sparse Markov chain: there is something to learn
@@ -146,13 +148,15 @@ if with_signals:  # time- and value-aware: random buckets aligned with [DIST, k_
         return [[0] + [int(v) if rng.random() < 0.3 else 0 for v in rng.integers(3, 3 + mcfg.value_buckets, len(q))]
                 for q in s]
 tcfg = TrainConfig(epochs=epochs, patience=epochs + 1, batch_size=train_batch, num_threads=threads, device=device,
-                   seed=0, min_steps=0)  # one pass per epoch, as the plain loop
+                   seed=seed, min_steps=0)  # one pass per epoch, as the plain loop
 out = {"device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu"}
 bf16_train = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled="bf16" in arm)
 t0, c0 = time.perf_counter(), time.process_time()
 if arm.startswith("train_encoder"):
-    if arm.endswith("MLKP only"):  # the plain loop's objective: no hypersphere term, no centre passes
+    if "MLKP only" in arm:  # the plain loop's objective: no hypersphere term, no centre passes
         tcfg = tcfg.model_copy(update={"alpha": 0.0})
+    if arm.endswith("no buckets"):  # plain shuffled batches, as the plain loop
+        tcfg = tcfg.model_copy(update={"bucket_by_length": False})
     if "bf16" in arm:
         tcfg = tcfg.model_copy(update={"precision": "bf16", "compile": arm.endswith("compiled")})
     extra = {}
@@ -165,14 +169,14 @@ if arm.startswith("train_encoder"):
     out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
     out["val_mlkp"] = val_mlkp(result.model, encode_sequences(val, vocab, 32), vocab)
 elif arm.startswith("plain train"):
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = PlainEncoder(mcfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     steps = epochs * -(-len(train) // train_batch)
     # logbert's schedule (linear warm-up, cosine decay), so that the losses compare implementations, not schedules
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, int(tcfg.warmup_fraction * steps), steps))
     rows = encode_sequences(train, vocab, 32)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(epochs):
         sync()
@@ -234,10 +238,10 @@ print(json.dumps(out))
 '''
 
 
-def _run(arm: str, args: argparse.Namespace) -> dict[str, object]:
+def _run(arm: str, args: argparse.Namespace, seed: int = 0) -> dict[str, object]:
     """One arm in its own process; a failed or timed-out arm is reported (``error``), the others still run."""
     cmd = [sys.executable, "-c", CHILD, arm, args.device, str(args.threads), str(args.n_train), str(args.n_score),
-           str(args.epochs), str(args.train_batch), str(args.score_batch)]
+           str(args.epochs), str(args.train_batch), str(args.score_batch), str(seed)]
     paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]  # a GPU machine's packages may live there
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     try:
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     clock = "cpu_seconds" if args.device == "cpu" else "seconds"
     for rep in range(args.repeats):
         for arm in results:
-            r = _run(arm, args)
+            r = _run(arm, args, seed=rep)  # repeat r trains from seed r: the spread of the losses is the seeds'
             results[arm].append(r)
             if "error" in r:
                 print(f"repeat {rep} {arm}: FAILED {r['error']}", flush=True)
@@ -314,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "",
         f"{args.n_train} training sequences x {args.epochs} epochs (batch {args.train_batch}); {args.n_score} scored "
-        f"windows (batch {args.score_batch}); median of the repeats.",
+        f"windows (batch {args.score_batch}); median of the repeats (repeat r trains from seed r: the validation "
+        "MLKP's range is over seeds).",
         "",
         "| arm | per second | vs plain | last epoch | vs plain | peak MiB | validation MLKP "
         "| decisions equal to logbert's | max miss-ratio difference |",
@@ -328,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         peak = max(float(r["peak_mib"]) for r in runs(arm))  # type: ignore[arg-type]
         agree = diff = val = last = last_ratio = "-"
         if arm in TRAIN_ARMS:
-            val = f"{statistics.median(float(r['val_mlkp']) for r in runs(arm)):.4f}"  # type: ignore[arg-type]
+            losses = sorted(float(r["val_mlkp"]) for r in runs(arm))  # type: ignore[arg-type]
+            spread = f" ({losses[0]:.3f}-{losses[-1]:.3f})" if len(losses) > 1 else ""
+            val = f"{statistics.median(losses):.4f}{spread}"
             last = f"{last_epoch_rate(arm):,.0f} seq/s"
             last_ratio = f"{last_epoch_rate(arm) / last_epoch_rate('plain train'):.2f}x"
         if arm in SCORE_ARMS and ours and "signals" not in arm:  # a signal model is another model
