@@ -1,6 +1,8 @@
-"""No-regression check (issue 13): key-only LogBERT against the time- and value-aware one on DevStack.
+"""No-regression check (issue 13): key-only LogBERT against the time- and value-aware one on DevStack
+(and, with ``--dataset hdfs_2pct``, on the HDFS 2 % sample: timestamps and block sizes, preset ``hdfs``).
 
     nice -n 10 .venv/bin/python -m benchmarks.time_values.devstack --out benchmarks/results/time_values
+    nice -n 10 .venv/bin/python -m benchmarks.time_values.devstack --dataset hdfs_2pct   # -> hdfs_2pct.md
 
 ``openstack/kalaki_devstack/openstack-nova-sample.log`` (no timestamps: the time channel switches
 off, the values stay) with its instance labels, through ``logbert train`` (preset
@@ -32,13 +34,23 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = (ROOT / ".." / "shared" / "datasets").resolve()
 LOG = Path("openstack") / "kalaki_devstack" / "openstack-nova-sample.log"
 LABELS = Path("openstack") / "kalaki_devstack" / "openstack-nova-sample.instance_labels.csv"
+#: dataset -> (log, labels, preset, title, what the signals are there)
+DATASETS = {
+    "devstack": (LOG, LABELS, "openstack_devstack", "DevStack",
+                 "`openstack-nova-sample.log` (no timestamps: `model.signals=all` keeps the values only)"),
+    "hdfs_2pct": (Path("hdfs/loglead_2pct/HDFS_2pct.log"), Path("hdfs/loglead_2pct/anomaly_label_2pct.csv"), "hdfs",
+                  "HDFS 2 %", "`HDFS_2pct.log` (timestamps to the second and block sizes: time and values)"),
+}
 
 
-def run(data: Path, modes: list[str], seeds: list[int], epochs: int, threads: int, work: Path) -> list[dict[str, Any]]:
+def run(
+    data: Path, modes: list[str], seeds: list[int], epochs: int, threads: int, work: Path, dataset: str = "devstack"
+) -> list[dict[str, Any]]:
+    log, labels, preset = DATASETS[dataset][:3]
     rows = []
     for seed in seeds:
         for mode in modes:
-            config = load_config(preset="openstack_devstack").with_overrides(
+            config = load_config(preset=preset).with_overrides(
                 {
                     "model.signals": mode,
                     "train.seed": seed,
@@ -48,11 +60,11 @@ def run(data: Path, modes: list[str], seeds: list[int], epochs: int, threads: in
                 }
             )
             started = time.perf_counter()
-            result = train(data / LOG, work / f"{mode}-{seed}", config, labels=data / LABELS, progress=False)
+            result = train(data / log, work / f"{mode}-{seed}", config, labels=data / labels, progress=False)
             train_s = time.perf_counter() - started
             detector = load_detector(result.artifact_dir)
             started = time.perf_counter()
-            ev = evaluate(detector, data / LOG, labels=data / LABELS, baselines=())
+            ev = evaluate(detector, data / log, labels=data / labels, baselines=())
             rep = ev.report
             rows.append(
                 {
@@ -78,31 +90,33 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/time_values"))
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--dataset", choices=sorted(DATASETS), default="devstack")
     ap.add_argument("--modes", default="off,all")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    if not (args.data / LOG).is_file():
-        print(f"skipping: {args.data / LOG} is not there", file=sys.stderr)
+    log, _, preset, title, what = DATASETS[args.dataset]
+    if not (args.data / log).is_file():
+        print(f"skipping: {args.data / log} is not there", file=sys.stderr)
         return 0
     modes, seeds = args.modes.split(","), [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="logbert-devstack-") as tmp:
-        rows = run(args.data, modes, seeds, args.epochs, args.threads, Path(tmp))
+        rows = run(args.data, modes, seeds, args.epochs, args.threads, Path(tmp), args.dataset)
     total = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "devstack.json").write_text(json.dumps({"rows": rows}, indent=1), encoding="utf-8")
+    (args.out / f"{args.dataset}.json").write_text(json.dumps({"rows": rows}, indent=1), encoding="utf-8")
     lines = header(
-        "DevStack: key-only against time- and value-aware LogBERT (issue 13, no-regression)",
+        f"{title}: key-only against time- and value-aware LogBERT (issue 13, no-regression)",
         "benchmarks.time_values.devstack",
         argv,
         f"CPU, {args.threads} thread",
     )
     lines += [
         "",
-        f"`openstack-nova-sample.log` (no timestamps: `model.signals=all` keeps the values only), `logbert train` "
-        f"(preset `openstack_devstack`, {args.epochs} epochs, split calibration) and `logbert evaluate` at the stored "
+        f"{what}, `logbert train` "
+        f"(preset `{preset}`, {args.epochs} epochs, split calibration) and `logbert evaluate` at the stored "
         f"threshold on the held-back sessions, seeds {', '.join(map(str, seeds))}. {total:.0f} s in all.",
         "",
         "| model.signals | channels used | seed | F1 | precision | recall | AUROC | train s |",
@@ -121,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"| {mode} | {statistics.mean(f1):.3f} ({sd(f1):.3f}) | {statistics.mean(auc):.3f} ({sd(auc):.3f}) |"
         )
-    (args.out / "devstack.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {args.out / 'devstack.md'} ({total:.0f} s)", file=sys.stderr)
+    (args.out / f"{args.dataset}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out / f'{args.dataset}.md'} ({total:.0f} s)", file=sys.stderr)
     return 0
 
 

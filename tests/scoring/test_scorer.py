@@ -97,3 +97,22 @@ def test_max_mean_nll_adds_the_peak_and_the_mean_surprise_and_its_cap_is_twice_n
     np.testing.assert_allclose(pick_score(out, "max_mean_nll"), out.max_nll + out.mean_nll)
     assert score_cap(cfg.model_copy(update={"score": "max_mean_nll"})) == 15.0
     assert ScoringConfig().score == "miss_ratio"  # the default is unchanged: older artifacts score as before
+
+
+@pytest.mark.parametrize("strategy", ["strided", "seeded"])
+def test_stacked_passes_give_the_scores_and_details_of_the_pruned_passes(strategy: str) -> None:
+    """The GPU path (one forward of every masked copy, all positions) against the CPU path (masked_passes)."""
+    torch.manual_seed(3)
+    model = LogBertEncoder(ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=2))
+    seqs = [*SEQS, [10, 99, 12]]  # an unseen key too
+    cfg = ScoringConfig(mask_strategy=strategy, top_g=2, batch_size=7)
+    pruned = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=False)
+    stacked = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=True)
+    assert pruned.miss_ratio.max() > 0  # an untrained model misses: the comparison has something to compare
+    np.testing.assert_array_equal(stacked.n_masked, pruned.n_masked)
+    np.testing.assert_array_equal(stacked.n_misses, pruned.n_misses)
+    for name in ("dist", "mean_nll", "max_nll"):
+        np.testing.assert_allclose(getattr(stacked, name), getattr(pruned, name), rtol=1e-5, atol=1e-5)
+    assert stacked.details is not None and pruned.details is not None
+    for a, b in zip(stacked.details, pruned.details, strict=True):
+        assert [(d.position, d.missed, d.top_key_ids) for d in a] == [(d.position, d.missed, d.top_key_ids) for d in b]

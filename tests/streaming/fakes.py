@@ -13,10 +13,12 @@ depends on the order of a session's own keys: mixing two sessions would change i
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from logbert.config import LogBertConfig, ModelConfig, ParserConfig, WindowConfig, WindowMode
 from logbert.parsing.reader import LineReader
@@ -190,3 +192,16 @@ def fake_app() -> object:
     from logbert.service.settings import Settings
 
     return create_app(Settings(), detector=FakeDetector(max_len=8))
+
+
+def feed_interleaved(engine: Any, lines_by_source: dict[str, list[str]], rng: random.Random) -> None:
+    """Ingest every source's lines in small calls (1-7 lines), the sources interleaved at random, then shut down."""
+    left = {source: list(lines) for source, lines in lines_by_source.items()}
+    while left:
+        source = rng.choice(sorted(left))
+        n = rng.randint(1, 7)
+        engine.ingest(left[source][:n], source=source)
+        del left[source][:n]
+        if not left[source]:
+            del left[source]
+    assert engine.shutdown(10)

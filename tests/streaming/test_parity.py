@@ -21,7 +21,7 @@ from logbert.results import ParsedLine
 from logbert.streaming import StreamEngine, StreamLimits
 from logbert.windowing.windows import group_sessions, sliding_windows, time_windows
 
-from .fakes import FakeDetector
+from .fakes import FakeDetector, feed_interleaved
 
 Windows = dict[str, list[tuple[list[int], list[int]]]]  # session (or source) -> [(key ids, line numbers)]
 SOURCES = ("web", "db", "cache")
@@ -80,15 +80,7 @@ def _offline(det: FakeDetector, lines_by_source: dict[str, list[str]]) -> tuple[
 def _streaming(det: FakeDetector, lines_by_source: dict[str, list[str]], seed: int) -> tuple[Windows, int]:
     rng = random.Random(seed)
     engine = StreamEngine(det, StreamLimits(flush_interval_s=0.0), score_memo_windows=0)  # every window seen
-    left = {source: list(lines) for source, lines in lines_by_source.items()}
-    while left:  # small calls, sources interleaved at random
-        source = rng.choice(sorted(left))
-        n = rng.randint(1, 7)
-        engine.ingest(left[source][:n], source=source)
-        del left[source][:n]
-        if not left[source]:
-            del left[source]
-    assert engine.shutdown(10)
+    feed_interleaved(engine, lines_by_source, rng)  # small calls, sources interleaved at random
     scored: list[KeySequence] = sorted(det.scored, key=lambda s: (s.session_id, s.window_index))
     out: Windows = {}
     for s in scored:

@@ -28,7 +28,7 @@ from logbert.streaming.tail import TailOptions, run_tail
 from logbert.streaming.windows import window_from_json, window_to_json
 
 from ..conftest import tiny_nova_config
-from .fakes import FakeDetector
+from .fakes import FakeDetector, feed_interleaved
 
 LIMITS = StreamLimits(flush_interval_s=0.0)
 MAX_LEN = 16
@@ -402,15 +402,7 @@ def test_every_window_mode_gives_the_offline_gaps_and_elapsed_time(args: dict[st
 
     streamed_det = SignalFake(**args)
     engine = StreamEngine(streamed_det, LIMITS)
-    left = {source: list(lines) for source, lines in by_source.items()}
-    while left:
-        source = rng.choice(sorted(left))
-        n = rng.randint(1, 7)
-        engine.ingest(left[source][:n], source=source)
-        del left[source][:n]
-        if not left[source]:
-            del left[source]
-    assert engine.shutdown(10)
+    feed_interleaved(engine, by_source, rng)
     streamed: dict[str, list[tuple[list[int], list[float | None], float | None]]] = {}
     for s in sorted(streamed_det.scored, key=lambda s: (s.session_id, s.window_index)):
         assert s.signals is not None

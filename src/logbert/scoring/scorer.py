@@ -146,6 +146,7 @@ def score_sequences(
     details: bool = False,
     device: torch.device | str = "cpu",
     signals: Sequence[SignalRow] | None = None,
+    stacked_passes: bool | None = None,
 ) -> ScoreOutput:
     """Score key sequences; the same sequence always gets the same scores.
 
@@ -160,6 +161,10 @@ def score_sequences(
         device: where the model runs.
         signals: per sequence, its signal inputs (``encode_signals``) for a time- or value-aware model;
             None = no signal anywhere (those channels then score 0).
+        stacked_passes: a key-only model's passes as one forward of the unmasked and every masked
+            copy of the batch, all positions (:func:`_stacked_passes`), instead of
+            :meth:`LogBertEncoder.masked_passes`; None = on any device but the CPU. The same scores up
+            to float rounding.
 
     Returns:
         A :class:`ScoreOutput`; higher scores = more anomalous.
@@ -203,7 +208,11 @@ def score_sequences(
             passes = seeded_masks(chunk, pad_mask, mask_ratio, config.seed, config.n_rounds)
         # per pass: (rows with a masked key, (M,) their row in it, (M,) positions, (M,) true tokens, (M, V) logits)
         pass_results: list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]] = []
-        if not with_signals:
+        if not with_signals and (stacked_passes if stacked_passes is not None else torch.device(device).type != "cpu"):
+            dist_embedding, stacked = _stacked_passes(model, token_ids, pad_mask, passes, vocab.MASK, device)
+            dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+            pass_results.extend(stacked)
+        elif not with_signals:
             # one unmasked pass (DIST) and one pass per mask, the last layer at the masked keys only
             dist_embedding, outputs = model.masked_passes(
                 token_ids.to(device), pad_mask.to(device), [c.to(device) for c in passes], vocab.MASK
@@ -253,8 +262,12 @@ def score_sequences(
                 truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)
                 pass_results.append((active, where[:, 0], where[:, 1], truth, logits[where[:, 0], where[:, 1]].cpu()))
         for active, row_in_active, at, truth, masked_logits in pass_results:
-            top_t, top_p, key_nll = _top_g(
-                masked_logits, vocab.N_SPECIAL, config.top_g, truth, config.nll_cap
+            # where the logits are (the stacked GPU path leaves them there): only (M, g) results come back
+            top_t, top_p, key_nll = (
+                x.cpu()
+                for x in _top_g(
+                    masked_logits, vocab.N_SPECIAL, config.top_g, truth.to(masked_logits.device), config.nll_cap
+                )
             )  # (M, g), (M, g), (M,)
             hit = (top_t == truth[:, None]).any(dim=1)  # (M,)
             seq_index = rows_here[active[row_in_active].numpy()]  # (M,) indices into seqs
@@ -295,6 +308,37 @@ def score_sequences(
         value_nll=value_max if use_values else None,
         signal_details=[sorted(w.values(), key=lambda d: d.channel) for w in worst_signal] if details else None,
     )
+
+
+def _stacked_passes(
+    model: LogBertEncoder,
+    token_ids: Tensor,
+    pad_mask: Tensor,
+    passes: Sequence[Tensor],
+    mask_id: int,
+    device: torch.device | str,
+) -> tuple[Tensor, list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]]]:
+    """The unmasked rows' DIST embedding and, per pass, ``(rows, row in rows, positions, true tokens, logits)``
+    of its masked keys, from one forward of ``[rows; rows masked by pass 1; ...]`` at every position.
+
+    For a GPU: :meth:`LogBertEncoder.masked_passes` saves arithmetic with per-pass row selection and
+    gathers, each a host sync and a few small kernels, and a GPU is bound by those, not by the
+    arithmetic (``benchmarks/results/gpu``). The numbers are the full forward's: the same as
+    ``masked_passes`` up to float rounding.
+    """
+    b, t = token_ids.shape
+    tokens, pad = token_ids.to(device), pad_mask.to(device)
+    masks = torch.stack(list(passes)).to(device)  # (P, B, T)
+    copies = tokens.unsqueeze(0).masked_fill(masks, mask_id).flatten(0, 1)  # (P * B, T)
+    out = model(torch.cat([tokens, copies]), pad.repeat(len(passes) + 1, 1))
+    logits = out.logits[b:].view(len(passes), b, t, -1)  # (P, B, T, V)
+    every_row = torch.arange(b)
+    results = []
+    for k, chosen in enumerate(passes):
+        where = chosen.nonzero()  # (M, 2): (row, position), rows then positions ascending
+        picked = logits[k][where[:, 0].to(device), where[:, 1].to(device)]  # (M, V), on the device: top-g there
+        results.append((every_row, where[:, 0], where[:, 1], token_ids[where[:, 0], where[:, 1]], picked))
+    return out.dist_embedding[:b], results
 
 
 def _to(device: torch.device | str, *tensors: Tensor | None) -> list[Tensor | None]:
