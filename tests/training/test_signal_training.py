@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from logbert.config import SIGNAL_NONE, ModelConfig, TrainConfig
+from logbert.config import SIGNAL_MASK, SIGNAL_NONE, ModelConfig, TrainConfig
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.training.distributed import Group
@@ -27,7 +27,8 @@ def _rows(seqs: list[list[int]], offset: int) -> list[list[int]]:
 
 
 def test_signal_mask_predicts_only_real_signals_and_hides_masked_keys() -> None:
-    ds = MaskedKeyDataset(SEQS[:8], VOCAB, 8, gap_rows=_rows(SEQS[:8], 0), value_rows=_rows(SEQS[:8], 1))
+    gaps = [[SIGNAL_NONE if j % 3 == 2 else g for j, g in enumerate(row)] for row in _rows(SEQS[:8], 0)]  # no time
+    ds = MaskedKeyDataset(SEQS[:8], VOCAB, 8, gap_rows=gaps, value_rows=_rows(SEQS[:8], 1))
     gen = torch.Generator().manual_seed(0)
     batch = ds.collate(ds.rows, 0.5, gen, list(range(8)))
     assert batch.gap_ids is not None and batch.value_ids is not None
@@ -38,7 +39,8 @@ def test_signal_mask_predicts_only_real_signals_and_hides_masked_keys() -> None:
     assert not bool((predicted & (batch.gap_ids == SIGNAL_NONE)).any())  # no signal, nothing to predict
     assert not bool((predicted & batch.pad_mask).any())
     key_masked = batch.token_ids == VOCAB.MASK
-    assert bool((sig.gap_ids[key_masked & (batch.gap_ids != SIGNAL_NONE)] == 1).all())  # hidden with their key
+    assert bool((sig.gap_ids[key_masked] == SIGNAL_MASK).all())  # hidden with their key, NONE too (it gives END away)
+    assert bool((key_masked & (batch.gap_ids == SIGNAL_NONE)).any())  # there was a NONE to hide
 
 
 def test_two_shards_of_a_batch_add_up_to_its_joint_loss() -> None:

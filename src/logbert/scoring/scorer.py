@@ -256,7 +256,11 @@ def score_sequences(
                     continue
                 sub_tokens, sub_chosen = token_ids[active], chosen[active]  # (b, T)
                 inputs = sub_tokens.masked_fill(sub_chosen, vocab.MASK)
-                hidden = [None if ids is None else _hide(ids[active], sub_chosen) for ids in (gap_ids, value_ids)]
+                # a masked key's buckets hidden even when NONE, as in training (windowing.dataset.mask_signals)
+                hidden = [
+                    None if ids is None else ids[active].masked_fill(sub_chosen, SIGNAL_MASK)
+                    for ids in (gap_ids, value_ids)
+                ]
                 logits = model(inputs.to(device), pad_mask[active].to(device), *_to(device, *hidden)).logits
                 where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
                 truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)

@@ -126,7 +126,7 @@ def mask_signals(
     key-only model never draws here, so its random stream is unchanged.
     """
     chosen = (torch.rand(pad_mask.shape, generator=generator) < mask_ratio) & ~pad_mask  # (B, T)
-    hidden = chosen | (token_ids == mask_id)
+    key_masked = token_ids == mask_id
 
     def one(ids: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
         if ids is None:
@@ -134,7 +134,10 @@ def mask_signals(
         ids = ids.masked_fill(pad_mask, SIGNAL_NONE)  # cut rows: their tail is padding now
         has = ids != SIGNAL_NONE
         labels = torch.where(chosen & has, ids, torch.full_like(ids, IGNORE_INDEX))
-        return ids.masked_fill(hidden & has, SIGNAL_MASK), labels
+        # a masked key's buckets are hidden even when they are NONE: "no time here" is the session-end key,
+        # "no number here" a template without one, and either would give the key away (HDFS: a write that
+        # stops after two lines read as a normal end, docs/time_values.md)
+        return ids.masked_fill((chosen & has) | key_masked, SIGNAL_MASK), labels
 
     gap_in, gap_labels = one(gap_ids)
     value_in, value_labels = one(value_ids)
