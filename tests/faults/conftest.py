@@ -46,6 +46,19 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Drill:
     return Drill(root / "artifact", requests)
 
 
+@pytest.fixture(scope="package")
+def signal_drill(tmp_path_factory: pytest.TempPathFactory) -> Drill:
+    """The same for a time- and value-aware artifact (``model.signals=all``), on a log with timing and value
+    faults: its sessions are held until they end, so a kill catches whole sessions in the buffers."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("signal-drill")
+    files = write_simulated(root / "data", n_instances=80, anomaly_ratio=0.25, seed=11, time_value_faults=True)
+    config = tiny_nova_config(max_len=16).with_overrides({"model.signals": "all"})
+    api.train(files.log, root / "artifact", config, labels=files.labels, progress=False)
+    lines = files.log.read_text(encoding="utf-8").splitlines()
+    return Drill(root / "artifact", [lines[i : i + 40] for i in range(0, len(lines), 40)])
+
+
 class Service:
     """One ``logbert serve`` process; ``kill()`` is ``kill -9``, ``stop()`` is SIGTERM."""
 

@@ -34,6 +34,32 @@ def test_kill_9_during_ingest_loses_no_accepted_line_and_no_detection(
     again.stop()
 
 
+def test_kill_9_of_a_time_value_artifact_loses_no_accepted_line_and_no_detection(
+    signal_drill: Drill, service_factory: type[Service], tmp_path: Path
+) -> None:
+    calm = service_factory(signal_drill.artifact, tmp_path / "calm.sqlite3")
+    for request in signal_drill.requests:
+        calm.send(request)
+    assert calm.close_all()["drained"] is True
+    calm_alerts = calm.alerts()
+    calm.stop()
+    assert calm_alerts, "the drill log must give alerts, or the comparison proves nothing"
+    db = tmp_path / "alerts.sqlite3"
+    half = len(signal_drill.requests) // 2
+    service = service_factory(signal_drill.artifact, db)
+    for request in signal_drill.requests[:half]:
+        service.send(request)
+    assert service.http.get("/v1/stats").json()["values"]["sessions_open"] > 0
+    service.kill()
+    again = service_factory(signal_drill.artifact, db)
+    assert "recovered from the ingest journal" in again.output()
+    for request in signal_drill.requests[half:]:
+        again.send(request)
+    assert again.close_all()["drained"] is True
+    assert again.alerts() == calm_alerts  # the same windows, signals and scores as the uninterrupted run
+    again.stop()
+
+
 def test_two_kills_in_a_row_and_one_during_recovery_change_nothing(
     drill: Drill, calm_alerts: list[tuple[object, ...]], service_factory: type[Service], tmp_path: Path
 ) -> None:
