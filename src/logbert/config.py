@@ -247,6 +247,10 @@ class ScoringConfig(_Frozen):
     seed: int = 1234  # seeded: fixed mask seed, so scores are deterministic
     score: ScoreKind = "miss_ratio"  # which score decides (higher = more anomalous)
     nll_cap: float = Field(20.0, gt=0)  # mean_nll: surprise of one key is capped here; an unseen (UNK) key gets it
+    # session mode: weight x the short-session surprise (nats; logbert.scoring.lengths) is added to the key score,
+    # so a session that stops far shorter than the normal ones is flagged even where its early end key is only
+    # as surprising as a rare normal key. 0 = off (and an artifact without a length reference)
+    length_weight: float = Field(0.0, ge=0)
     threshold: ThresholdMethod = "normal_quantile"  # how the threshold is chosen, never on test data
     threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile / pot: quantile of normal scores
     calibration: CalibrationMethod = "auto"  # which normal sessions' scores the threshold comes from

@@ -31,6 +31,7 @@ from logbert.pipeline.signals import corpus_signals, line_rows, line_signals
 from logbert.pipeline.split import key_sessions
 from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport, SessionSignals
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
+from logbert.scoring.lengths import whole_session_length
 from logbert.scoring.scorer import SignalDetail
 from logbert.threads import resolve_device
 from logbert.windowing.signals import SignalBuckets, encode_signals
@@ -256,6 +257,12 @@ class Detector:
             surprises: tuple[str, ...] = ()
             if explain and out.signal_details is not None and channels is not None:
                 surprises = self._surprises(seq, out.signal_details[i], channels[i])
+            # an alert of a shorter-than-usual whole session says so (the length term added to its score)
+            short = out.length_surprise is not None and out.length_surprise[i] > 0
+            if explain and short and exceeds(score, self.threshold) and self.model.lengths_ is not None:
+                n_keys = whole_session_length(seq.key_ids)
+                if n_keys is not None:
+                    surprises = (self.model.lengths_.describe(n_keys), *surprises)
             misses: tuple[PositionExplanation, ...] = ()
             if explain and out.details is not None:
                 misses = tuple(

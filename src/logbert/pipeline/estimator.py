@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -31,6 +32,7 @@ from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import choose_threshold
 from logbert.records import SessionSignals
 from logbert.results import exceeds
+from logbert.scoring.lengths import LengthReference
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
 from logbert.threads import resolve_device, torch_threads
 from logbert.training.checkpoint import EpochStats
@@ -107,6 +109,7 @@ class LogBertDetector:
     buckets_: SignalBuckets | None = None  # signal bucket edges (time- and value-aware models)
     scales_: tuple[float, ...] | None = None  # channel scales (key, time, value), set with the threshold
     signal_message_: str | None = None  # what fit switched off for want of data (time, values)
+    lengths_: LengthReference | None = None  # normal session lengths (scoring.length_weight > 0)
 
     def __init__(self, config: LogBertConfig = LogBertConfig()) -> None:
         self.config = config
@@ -189,6 +192,12 @@ class LogBertDetector:
             val_signals=val_rows,
         )
         self.vocab_ = voc
+        self.lengths_ = LengthReference.fit(train) if self.config.scoring.length_weight > 0 else None
+        if self.lengths_ is not None and self.lengths_.n_sessions == 0:
+            logger.warning(
+                "scoring.length_weight is set but no training window is a whole session (window.mode 'session', "
+                "session bounds): the short-session surprise stays 0"
+            )
         self.model_ = result.model
         self.center_ = result.center
         self.history_ = result.history
@@ -235,7 +244,7 @@ class LogBertDetector:
         self._check(seqs, "seqs", allow_empty_list=True)
         rows = self._signal_rows(seqs, signals) if self.buckets_ is not None else None
         with torch_threads(self.config.train.num_threads):
-            return score_sequences(
+            out = score_sequences(
                 self.model_,
                 self.vocab_,
                 seqs,
@@ -247,11 +256,22 @@ class LogBertDetector:
                 device=next(self.model_.parameters()).device,
                 signals=rows,
             )
+        if self.lengths_ is None:
+            return out
+        return replace(out, length_surprise=self.lengths_.surprise(seqs))
+
+    def key_score_of(self, out: ScoreOutput) -> np.ndarray:
+        """(N,) the key score: ``scoring.score``, plus ``scoring.length_weight`` x the short-session surprise."""
+        key = pick_score(out, self.config.scoring.score)
+        if out.length_surprise is None:
+            return key
+        total: np.ndarray = key + self.config.scoring.length_weight * out.length_surprise
+        return total
 
     def channels_of(self, out: ScoreOutput) -> np.ndarray:
         """(N, 3) the channel scores (key, time, value) of a :class:`ScoreOutput`; 0 for a channel the model lacks."""
         zeros = np.zeros(len(out.miss_ratio), dtype=np.float64)
-        key = pick_score(out, self.config.scoring.score)
+        key = self.key_score_of(out)
         time = out.time_nll if out.time_nll is not None else zeros
         value = out.value_nll if out.value_nll is not None else zeros
         return np.stack([key, time, value], axis=1)
@@ -266,7 +286,7 @@ class LogBertDetector:
         """(N,) the decision score of a :class:`ScoreOutput`: ``scoring.score`` for a key-only model;
         :func:`combine_channels` for a time- or value-aware one (NaN until its scales are set)."""
         if not self.reads_signals:
-            return pick_score(out, self.config.scoring.score)
+            return self.key_score_of(out)
         if self.scales_ is None:
             return np.full(len(out.miss_ratio), np.nan)
         return combine_channels(self.channels_of(out), self.scales_)
@@ -309,7 +329,10 @@ class LogBertDetector:
             center=self.center_,
             threshold=self.threshold_,
             parser_state=parser_state,
-            extra_meta={"score": self.config.scoring.score},
+            extra_meta={
+                "score": self.config.scoring.score,
+                **({} if self.lengths_ is None else {"session_lengths": self.lengths_.to_dict()}),
+            },
             signals_state=self.signals_state(),
         )
 
@@ -344,6 +367,7 @@ class LogBertDetector:
         det.history_ = []
         det.parser_state_ = art.parser_state
         det.buckets_, det.scales_ = _read_signals_state(art.signals_state, det.reads_signals, directory)
+        det.lengths_ = _read_lengths(art.meta, art.config.scoring.length_weight > 0, directory)
         return det
 
     # -- checks -----------------------------------------------------------------------------
@@ -392,3 +416,22 @@ def _read_signals_state(
     except (KeyError, TypeError, ValueError) as exc:
         raise UnknownArtifact(f"{directory}: signals.json is malformed ({exc})") from None
     return buckets, out
+
+
+def _read_lengths(meta: dict[str, Any], needed: bool, directory: str | Path) -> LengthReference | None:
+    """The session-length reference of ``meta.json`` (``scoring.length_weight > 0``).
+
+    Raises:
+        UnknownArtifact: the config weighs session lengths but meta.json has no readable reference.
+    """
+    if not needed:
+        return None
+    state = meta.get("session_lengths")
+    if state is None:
+        raise UnknownArtifact(
+            f"{directory}: config.json sets scoring.length_weight but meta.json has no session_lengths"
+        )
+    try:
+        return LengthReference.from_dict(state)
+    except ValueError as exc:
+        raise UnknownArtifact(f"{directory}: meta.json session_lengths is malformed ({exc})") from None

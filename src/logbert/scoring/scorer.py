@@ -88,6 +88,7 @@ class ScoreOutput:
     time_nll: np.ndarray | None = None  # (N,) float64, the largest gap / elapsed surprise (time-aware models)
     value_nll: np.ndarray | None = None  # (N,) float64, the largest value surprise (value-aware models)
     signal_details: list[list[SignalDetail]] | None = None  # per sequence, the worst time and value (on request)
+    length_surprise: np.ndarray | None = None  # (N,) float64, short-session surprise (scoring.lengths; detector)
 
 
 def strided_masks(pad_mask: Tensor, stride: int) -> list[Tensor]:
