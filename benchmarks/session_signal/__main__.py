@@ -42,26 +42,45 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = (ROOT / ".." / "shared" / "datasets").resolve()
 DATASETS = ("devstack", "hdfs_2pct", "hdfs_deeplog_keys")
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
-#: LogBERT variant -> config overrides on top of the dataset's preset. Every variant names its cut ratio and
-#: score, so a preset that adopts one of them does not change what the others measure; ``key_only`` uses the
+
+
+def _variant(
+    cut: float, score: str, length: float = 0.0, max_len: int = 32, overlap: int = 0, **extra: Any
+) -> dict[str, Any]:
+    """A LogBERT variant's overrides: every one names its cut ratio, score, length weight, window and overlap, so a
+    preset that adopts one of them does not change what the others measure."""
+    return {
+        "train.cut_ratio": cut,
+        "scoring.score": score,
+        "scoring.length_weight": length,
+        "window.max_len": max_len,
+        "model.max_len": max_len,
+        "window.session_overlap": overlap,
+        **extra,
+    }
+
+
+#: LogBERT variant -> config overrides on top of the dataset's preset (:func:`_variant`); ``key_only`` uses the
 #: score each preset had before this benchmark (:data:`KEY_ONLY_SCORE`).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "key_only": {"train.cut_ratio": 0.0, "scoring.length_weight": 0.0},
-    "max_mean": {"train.cut_ratio": 0.0, "scoring.score": "max_mean_nll", "scoring.length_weight": 0.0},
-    "cut": {"train.cut_ratio": 0.5, "scoring.score": "max_nll", "scoring.length_weight": 0.0},
-    "cut_max_mean": {"train.cut_ratio": 0.5, "scoring.score": "max_mean_nll", "scoring.length_weight": 0.0},
-    # + the short-session surprise (logbert.scoring.lengths), half a nat per nat
-    "cut_length": {"train.cut_ratio": 0.5, "scoring.score": "max_nll", "scoring.length_weight": 0.5},
-    "cut_max_mean_length": {"train.cut_ratio": 0.5, "scoring.score": "max_mean_nll", "scoring.length_weight": 0.5},
-    "cut_length_1": {"train.cut_ratio": 0.5, "scoring.score": "max_nll", "scoring.length_weight": 1.0},
-    "cut_max_mean_length_1": {"train.cut_ratio": 0.5, "scoring.score": "max_mean_nll", "scoring.length_weight": 1.0},
+    "key_only": _variant(0.0, ""),  # the score each preset had before (KEY_ONLY_SCORE)
+    "max_mean": _variant(0.0, "max_mean_nll"),
+    "cut": _variant(0.5, "max_nll"),
+    "cut_max_mean": _variant(0.5, "max_mean_nll"),
+    # + the short-session surprise (logbert.scoring.lengths), half a nat per nat (or one)
+    "cut_length": _variant(0.5, "max_nll", 0.5),
+    "cut_max_mean_length": _variant(0.5, "max_mean_nll", 0.5),
+    "cut_length_1": _variant(0.5, "max_nll", 1.0),
+    "cut_max_mean_length_1": _variant(0.5, "max_mean_nll", 1.0),
+    # whole sessions up to 126 keys in one window (window and model max_len 128 instead of 32)
+    "cut_w128": _variant(0.5, "max_nll", max_len=128),
+    "cut_max_mean_w128": _variant(0.5, "max_mean_nll", max_len=128),
+    "cut_length_w128": _variant(0.5, "max_nll", 0.5, max_len=128),  # the keys preset
+    "cut_max_mean_length_w128": _variant(0.5, "max_mean_nll", 0.5, max_len=128),  # the hdfs preset
+    # + windows of a long session sharing 16 keys (window.session_overlap)
+    "cut_length_o16": _variant(0.5, "max_nll", 0.5, overlap=16),
     # the threshold from a generalized Pareto fit of the normal upper tail instead of the order statistic
-    "cut_length_pot": {
-        "train.cut_ratio": 0.5,
-        "scoring.score": "max_nll",
-        "scoring.length_weight": 0.5,
-        "scoring.threshold": "pot",
-    },
+    "cut_length_pot": _variant(0.5, "max_nll", 0.5, **{"scoring.threshold": "pot"}),
 }
 #: The presets' scores before issue 9's session signal (key_only); other datasets: their preset's score.
 KEY_ONLY_SCORE = {"devstack": "miss_ratio", "hdfs_2pct": "mean_nll", "hdfs_deeplog_keys": "max_nll"}
@@ -74,8 +93,11 @@ def _cache_path(out: Path, dataset: str, n_train: int | None, name: str, seed: i
 
 def _overrides(dataset: str, variant: str) -> dict[str, Any]:
     overrides = dict(VARIANTS[variant])
-    if variant == "key_only" and dataset in KEY_ONLY_SCORE:
-        overrides["scoring.score"] = KEY_ONLY_SCORE[dataset]
+    if variant == "key_only":  # the preset's own score where this benchmark does not know the old one
+        if dataset in KEY_ONLY_SCORE:
+            overrides["scoring.score"] = KEY_ONLY_SCORE[dataset]
+        else:
+            del overrides["scoring.score"]
     return overrides
 
 

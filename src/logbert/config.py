@@ -131,6 +131,12 @@ class WindowConfig(_Frozen):
     # (records.SESSION_START_KEY / SESSION_END_KEY), so where a session starts and stops is learned and
     # scored. Artifacts trained before this setting existed load with it off.
     session_bounds: bool = True
+    # mode "session": keys shared by consecutive windows of a session longer than max_len (windows
+    # start every max_len - session_overlap keys, windowing.windows.session_window_starts), so a key
+    # near a cut is scored with context on both sides in at least one window; every window counts (a
+    # session scores its worst). 0 = the plain cut, as before. Sliding windows overlap by `stride`;
+    # time windows (cut at max_len like a session) ignore it.
+    session_overlap: int = Field(0, ge=0)
 
     @property
     def unit_noun(self) -> str:
@@ -143,6 +149,18 @@ class WindowConfig(_Frozen):
             raise ValueError("mode='session' needs session_id or session_pattern")
         if self.min_len > self.max_len:
             raise ValueError(f"min_len ({self.min_len}) must be <= max_len ({self.max_len})")
+        if self.session_overlap >= self.max_len:
+            raise ValueError(
+                f"session_overlap ({self.session_overlap}) must be < max_len ({self.max_len}): consecutive windows "
+                "of a long session must start at least one key apart"
+            )
+        if self.session_bounds and self.session_overlap and self.session_overlap > self.max_len - 2:
+            # the start key takes its first line's stream offset: windows one key apart would share an offset,
+            # and the alert store keeps one alert per (session, offset)
+            raise ValueError(
+                f"session_overlap ({self.session_overlap}) must be <= max_len - 2 ({self.max_len - 2}) with "
+                "session_bounds: consecutive windows must start at least two keys apart"
+            )
         if self.mode == "sliding" and self.window_size > self.max_len:
             # a window longer than the model's input would be cut offline but capped in streaming
             raise ValueError(f"window_size ({self.window_size}) must be <= max_len ({self.max_len}) in mode='sliding'")

@@ -49,6 +49,7 @@ class FakeDetector:
         score_delay_s: float = 0.0,
         parse_delay_s: float = 0.0,
         session_bounds: bool = False,
+        session_overlap: int = 0,
     ) -> None:
         self.config = LogBertConfig(
             parser=ParserConfig(format="raw", max_line_chars=max_line_chars),
@@ -62,6 +63,7 @@ class FakeDetector:
                 time_window_s=time_window_s,
                 min_len=min_len,
                 session_bounds=session_bounds,
+                session_overlap=session_overlap,
             ),
             model=ModelConfig(max_len=max(32, max_len)),
         )

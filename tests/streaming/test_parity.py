@@ -111,6 +111,30 @@ def test_session_windows_match_offline(max_len: int, min_len: int, bounds: bool)
         assert all(w[0][0][0] == SESSION_START_KEY and w[-1][0][-1] == SESSION_END_KEY for w in offline.values())
 
 
+@pytest.mark.parametrize("bounds", [False, True], ids=["plain", "session-bounds"])
+@pytest.mark.parametrize(("max_len", "min_len", "overlap"), [(4, 1, 1), (5, 3, 2), (8, 8, 4), (3, 1, 1)])
+def test_overlapping_session_windows_match_offline(max_len: int, min_len: int, overlap: int, bounds: bool) -> None:
+    """``window.session_overlap``: consecutive windows of a long session share ``overlap`` keys, the
+    same ones offline and streaming (the router keeps a full window's last lines in the buffer)."""
+    args = {"mode": "session", "max_len": max_len, "min_len": min_len, "session_bounds": bounds}
+    offline = _check({**args, "session_overlap": overlap}, seed=max_len)
+    plain, _ = _offline(FakeDetector(**args), {s: _lines_of(s, max_len) for s in SOURCES})
+    assert offline != plain  # the overlap changes the cut
+    long = [windows for windows in offline.values() if len(windows) > 1]
+    assert long
+    for windows in long:  # consecutive full windows share exactly `overlap` keys and lines
+        for (keys, nos), (next_keys, next_nos) in zip(windows[:-1], windows[1:], strict=True):
+            assert len(keys) == max_len
+            assert (keys[-overlap:], nos[-overlap:]) == (next_keys[:overlap], next_nos[:overlap])
+
+
+def _lines_of(source: str, seed: int) -> list[str]:
+    """The lines ``_check(..., seed)`` gives ``source``."""
+    rng = random.Random(seed)
+    lines = {s: _source_lines(rng, i + 1, 400) for i, s in enumerate(SOURCES)}
+    return lines[source]
+
+
 @pytest.mark.parametrize(
     ("window_size", "stride"),
     [(4, 2), (4, 1), (4, 4), (3, 5), (8, 3)],

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from logbert.config import WindowConfig
 from logbert.records import UNK_KEY, KeySequence, SessionSignals
-from logbert.windowing.windows import SkippedSequence, split_all, with_session_bounds
+from logbert.windowing.windows import SkippedSequence, session_overlap, split_all, with_session_bounds
 
 FloatArray = npt.NDArray[np.float64]
 #: What a detector scores: a whole session, or each window of at most ``window.max_len`` keys.
@@ -49,11 +49,13 @@ def session_windows(
     """Each session cut into windows of at most ``window.max_len`` keys (shorter than ``min_len``: skipped).
 
     In mode "session" with ``window.session_bounds``, a session is first bounded by its start and end
-    keys (:func:`~logbert.windowing.windows.with_session_bounds`): a whole session, not a cut.
+    keys (:func:`~logbert.windowing.windows.with_session_bounds`): a whole session, not a cut. In mode
+    "session", consecutive windows share ``window.session_overlap`` keys
+    (:func:`~logbert.windowing.windows.session_window_starts`); every one is a training row and is scored.
     """
     if window.mode == "session" and window.session_bounds:
         sessions = [with_session_bounds(s) for s in sessions]
-    return split_all(sessions, window.max_len, window.min_len)
+    return split_all(sessions, window.max_len, window.min_len, session_overlap(window))
 
 
 def score_unique(

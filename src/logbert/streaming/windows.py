@@ -5,7 +5,10 @@ router applies the same rules as lines arrive, so that a stream cut here gives t
 offline pipeline cuts from the same lines.
 
 * ``session``: a session's keys are cut by :func:`~logbert.windowing.windows.split_long` (windows
-  of ``max_len`` keys; the shorter tail when the session closes).
+  of ``max_len`` keys starting where :func:`~logbert.windowing.windows.session_window_starts` says;
+  the shorter tail when the session closes). With ``window.session_overlap`` = o, a full window
+  leaves its last o lines in the buffer as the start of the next one (they are already scored: a
+  close that adds nothing after them emits no window, as offline).
 * ``sliding``: a source's keys are cut by :func:`~logbert.windowing.windows.window_bounds`
   (``window_size`` keys every ``stride``; the shorter last window when the source closes).
 * ``time``: a window is a run of consecutive lines of a source in one slot of
@@ -42,7 +45,14 @@ from logbert.config import WindowConfig
 from logbert.records import BOUND_TEMPLATES, SESSION_END_KEY, SESSION_START_KEY, KeySequence, ParamValue, SessionSignals
 from logbert.results import EmitReason
 from logbert.streaming.protocol import SignalBuilder
-from logbert.windowing.windows import split_long, time_bucket, window_bounds
+from logbert.windowing.windows import (
+    complete_session_windows,
+    session_overlap,
+    session_window_starts,
+    split_long,
+    time_bucket,
+    window_bounds,
+)
 
 #: One parsed line, ready to be buffered (``results.ParsedLine`` plus its stream's numbering):
 #: ``(line_no, raw, key_id, template, timestamp, source, offset)``, read with the index constants
@@ -101,7 +111,8 @@ class _Buffer:
     source: str
     last_seen: float
     next_window_index: int = 0
-    # session/time: the lines of the current run, none of them scored yet.
+    # session/time: the lines of the current run, none of them scored yet, except with a session
+    # overlap: once a window was emitted, its last `overlap` lines start the buffer (see _covered).
     # sliding: the lines from the start of the last emitted window on (from the first line
     # before any window), so window_bounds over them gives the stream's next windows.
     lines: list[RoutedLine] = field(default_factory=list)
@@ -128,6 +139,9 @@ class SessionRouter:
         self.max_len = max_len
         self.min_len = min(window.min_len, max_len)  # a service cap below the artifact's min_len
         self.window_size = min(window.window_size, max_len)
+        # mode "session": keys shared by consecutive windows (0 in the other modes); a service cap on
+        # max_len below the artifact's overlap leaves at least one new key per window
+        self.overlap = min(session_overlap(window), max_len - 1)
         self.stride = window.stride
         # mode "session": start and end keys around each session (with_session_bounds, as offline)
         self.bounds = window.mode == "session" and window.session_bounds
@@ -160,8 +174,8 @@ class SessionRouter:
         buf = self._buffers.get(key)
         if buf is None:
             return 0
-        if self.mode != "sliding" or buf.n_emitted == 0:
-            return sum(1 for ln in buf.lines if ln[KEY_ID] not in BOUND_TEMPLATES)  # lines, not the start key
+        if self.mode != "sliding" or buf.n_emitted == 0:  # lines, not the start key nor those scored already
+            return sum(1 for ln in buf.lines[self._covered(buf) :] if ln[KEY_ID] not in BOUND_TEMPLATES)
         # past the last emitted window, and not in the gap before the next one (stride > size)
         return max(0, len(buf.lines) - max(self.window_size, self.stride))
 
@@ -191,9 +205,9 @@ class SessionRouter:
         buf.lines.append(line)
         if not self.hold:
             if len(buf.lines) == self.max_len:  # split_long's cut, made as the keys arrive
-                out.extend(self._flush_run(buf, "full"))
+                out.extend(self._flush_full(buf))
         elif len(buf.lines) >= self.hold_keys:  # a very long unit: its complete windows now
-            out.extend(self._flush_early(buf))
+            out.extend(self._flush_full(buf))
         return opened, out
 
     def close(self, key: str, reason: EmitReason) -> list[PendingWindow] | None:
@@ -247,18 +261,29 @@ class SessionRouter:
         self._clocks[key] = (anchor, t)
         return time_bucket(t, anchor, self.window.time_window_s)
 
+    def _covered(self, buf: _Buffer) -> int:
+        """Lines at the head of ``buf.lines`` that are in a window emitted already: the last ``overlap``
+        lines of a full window (mode "session", after its first window; every window emitted before a
+        session closes is full, see :meth:`_flush_full`), else 0. Derived from the checkpointed
+        ``next_window_index``, so a restored buffer cuts the same windows."""
+        return self.overlap if buf.next_window_index > 0 else 0
+
     def _flush_run(self, buf: _Buffer, reason: EmitReason) -> list[PendingWindow]:
         lines, buf.lines = buf.lines, []
-        out = self._emit(buf, lines, reason) if lines else []
+        # nothing after the overlap kept from the last full window: it lies inside that one (no window)
+        out = self._emit(buf, lines, reason) if len(lines) > self._covered(buf) else []
         buf.carry = None  # the unit ends here (time mode: the next run is a unit of its own)
         return out
 
-    def _flush_early(self, buf: _Buffer) -> list[PendingWindow]:
-        """The complete windows of a held unit, scored before it ends (elapsed time so far); the rest stays."""
-        n = len(buf.lines) // self.max_len * self.max_len
-        lines, buf.lines = buf.lines[:n], buf.lines[n:]
-        out = self._emit(buf, lines, "full")
-        buf.carry = _carry(buf.carry, lines)
+    def _flush_full(self, buf: _Buffer) -> list[PendingWindow]:
+        """The full windows at the head of a unit that goes on (key-only: the one of ``max_len`` lines;
+        held: a unit of ``hold_keys`` lines, scored early with the elapsed time so far). The buffer keeps
+        the lines from the next window's start on (:func:`complete_session_windows`)."""
+        end, next_start = complete_session_windows(len(buf.lines), self.max_len, self.overlap)
+        out = self._emit(buf, buf.lines[:end], "full")
+        if self.hold:
+            buf.carry = _carry(buf.carry, buf.lines[:next_start])  # what the lines still held need of those gone
+        del buf.lines[:next_start]
         return out
 
     def _unit_signals(self, buf: _Buffer, lines: Sequence[RoutedLine]) -> SessionSignals:
@@ -290,7 +315,7 @@ class SessionRouter:
         return SessionSignals(tuple(gaps), tuple(values), built.elapsed, buf.key)
 
     def _emit(self, buf: _Buffer, lines: Sequence[RoutedLine], reason: EmitReason) -> list[PendingWindow]:
-        """``split_long`` of one window's lines: pieces of at most ``max_len``, short ones counted."""
+        """``split_long`` of one run's lines: pieces of at most ``max_len``, short ones counted."""
         seq = KeySequence(
             session_id=buf.key,
             key_ids=[ln[KEY_ID] for ln in lines],
@@ -299,11 +324,12 @@ class SessionRouter:
         )
         if self.signals is not None:  # cut with the keys by split_long (SessionSignals.window)
             seq = replace(seq, signals=self._unit_signals(buf, lines))
-        kept, skipped = split_long(seq, self.max_len, self.min_len)
+        kept, skipped = split_long(seq, self.max_len, self.min_len, self.overlap)
         self.n_skipped_short += len(skipped)
+        starts = session_window_starts(len(lines), self.max_len, self.overlap)  # split_long's piece i: starts[i]
         out = []
         for piece in kept:
-            start = piece.window_index * self.max_len  # split_long's piece i starts at i * max_len
+            start = starts[piece.window_index]
             part = lines[start : start + len(piece.key_ids)]
             out.append(
                 PendingWindow(

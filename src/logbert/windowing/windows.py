@@ -373,16 +373,67 @@ def with_session_bounds(seq: KeySequence) -> KeySequence:
     return replace(seq, key_ids=[SESSION_START_KEY, *seq.key_ids, SESSION_END_KEY], line_nos=line_nos, signals=signals)
 
 
-def split_long(seq: KeySequence, max_len: int, min_len: int = 1) -> tuple[list[KeySequence], list[SkippedSequence]]:
-    """Cut a session into consecutive windows of at most ``max_len`` keys.
+def session_window_starts(n: int, max_len: int, overlap: int = 0) -> list[int]:
+    """Where the windows of a session of ``n`` keys start: 0, s, 2s, ... with ``s = max_len - overlap``.
 
-    Windows are ``[0:max_len]``, ``[max_len:2*max_len]``, ...; each keeps the session's id, label
-    and ``start_time`` (a ``KeySequence`` holds one timestamp) and gets its own ``window_index``.
+    The one rule for cutting a long session (mode "session"), used by :func:`split_long` (offline
+    training and scoring) and the streaming router. A window holds ``max_len`` keys, the last one
+    ends at the session's end (it may be shorter); a new window starts only while the one before
+    does not reach the end, so no window lies entirely inside the one before it. ``overlap = 0`` is
+    the plain cut ``range(0, n, max_len)``.
+
+    >>> session_window_starts(10, 5), session_window_starts(10, 5, 2), session_window_starts(5, 5, 2)
+    ([0, 5], [0, 3, 6], [0])
+
+    Raises:
+        ValueError: ``max_len < 1`` or ``overlap`` not in ``[0, max_len)``.
+    """
+    if max_len < 1 or not 0 <= overlap < max_len:
+        raise ValueError(f"need 1 <= max_len and 0 <= overlap < max_len, got max_len={max_len}, overlap={overlap}")
+    if n <= 0:
+        return []
+    stride = max_len - overlap
+    starts = [0]
+    while starts[-1] + max_len < n:  # keys left after this window: one more, `stride` keys on
+        starts.append(starts[-1] + stride)
+    return starts
+
+
+def session_overlap(window: WindowConfig) -> int:
+    """Keys shared by consecutive windows of a long unit: ``window.session_overlap`` in mode "session",
+    0 otherwise (time runs are cut without it; sliding windows overlap by their ``stride``)."""
+    return window.session_overlap if window.mode == "session" else 0
+
+
+def complete_session_windows(n: int, max_len: int, overlap: int = 0) -> tuple[int, int]:
+    """The full windows among the first ``n`` keys of a session that goes on (streaming, see
+    :func:`session_window_starts`): ``(end, next_start)``, the end of the last full window and where
+    the window after it starts; ``(0, 0)`` when no window is full yet. Keys ``[:end]`` cut by
+    :func:`split_long` give exactly those windows; the keys from ``next_start`` on start the rest
+    (the ``overlap`` keys in ``[next_start:end]`` are in the last full window already).
+
+    >>> complete_session_windows(9, 4, 1), complete_session_windows(3, 4, 1)
+    ((7, 6), (0, 0))
+    """
+    full = [start for start in session_window_starts(n, max_len, overlap) if start + max_len <= n]
+    if not full:
+        return 0, 0
+    return full[-1] + max_len, full[-1] + max_len - overlap
+
+
+def split_long(
+    seq: KeySequence, max_len: int, min_len: int = 1, overlap: int = 0
+) -> tuple[list[KeySequence], list[SkippedSequence]]:
+    """Cut a session into windows of at most ``max_len`` keys, ``overlap`` keys shared by consecutive ones.
+
+    Windows start where :func:`session_window_starts` says: ``[0:max_len]``, ``[max_len:2*max_len]``,
+    ... without overlap; each keeps the session's id, label and ``start_time`` (a ``KeySequence``
+    holds one timestamp) and gets its own ``window_index`` (its place in that list of starts).
     A window shorter than ``min_len`` (a short session, or the tail of a long one) is not dropped
     silently: it is returned as a :class:`SkippedSequence` with a ``skipped_reason``.
 
     Raises:
-        ValueError: ``max_len < 1`` or ``min_len > max_len``.
+        ValueError: ``max_len < 1``, ``min_len > max_len`` or ``overlap`` not in ``[0, max_len)``.
     """
     if max_len < 1 or min_len > max_len:
         raise ValueError(f"need 1 <= max_len and min_len <= max_len, got max_len={max_len}, min_len={min_len}")
@@ -391,7 +442,7 @@ def split_long(seq: KeySequence, max_len: int, min_len: int = 1) -> tuple[list[K
         return [], [SkippedSequence(seq.session_id, seq.window_index, 0, "empty", seq.label)]
     kept: list[KeySequence] = []
     skipped: list[SkippedSequence] = []
-    for index, start in enumerate(range(0, n, max_len)):
+    for index, start in enumerate(session_window_starts(n, max_len, overlap)):
         keys = seq.key_ids[start : start + max_len]
         if len(keys) < min_len:
             skipped.append(SkippedSequence(seq.session_id, index, len(keys), "shorter_than_min_len", seq.label))
@@ -411,13 +462,13 @@ def split_long(seq: KeySequence, max_len: int, min_len: int = 1) -> tuple[list[K
 
 
 def split_all(
-    sequences: Iterable[KeySequence], max_len: int, min_len: int = 1
+    sequences: Iterable[KeySequence], max_len: int, min_len: int = 1, overlap: int = 0
 ) -> tuple[list[KeySequence], list[SkippedSequence]]:
     """:func:`split_long` over many sequences; windows and skips keep the input order."""
     kept: list[KeySequence] = []
     skipped: list[SkippedSequence] = []
     for seq in sequences:
-        k, s = split_long(seq, max_len, min_len)
+        k, s = split_long(seq, max_len, min_len, overlap)
         kept.extend(k)
         skipped.extend(s)
     return kept, skipped
