@@ -131,6 +131,9 @@ def test_an_alert_names_the_short_session(fitted: dict[float, LogBertDetector], 
     )
     assert short.is_anomaly and not normal.is_anomaly
     assert normal.surprises == ()
+    # flagged by an unseen key, and only somewhat short (6 keys, as 27 of the 80): the length is not named
+    (odd,) = detector.score_sequences([KeySequence("odd", [S, 10, 11, 99, 13, 14, 15, E])], explain=True)
+    assert odd.is_anomaly and odd.n_unknown == 1 and odd.surprises == ()
     assert short.surprises[0] == "session of 2 keys: 0 of 80 normal training sessions were this short (shortest 6 keys)"
 
 
@@ -154,3 +157,29 @@ def test_the_reference_is_saved_and_an_artifact_without_it_is_refused(
     (off_art / "config.json").write_text(json.dumps(config))
     with pytest.raises(UnknownArtifact):
         LogBertDetector.load(off_art)
+
+
+def test_a_streaming_alert_keeps_the_surprise_through_the_store_the_terminal_and_the_webhook(
+    fitted: dict[float, LogBertDetector], tmp_path: Path
+) -> None:
+    from logbert.pipeline.detector import Detector
+    from logbert.service.alerts import AlertFilter, SQLiteAlertStore
+    from logbert.service.webhook import alertmanager_payload
+    from logbert.streaming.engine import _alert
+    from logbert.streaming.tail import format_alert
+    from logbert.streaming.windows import PendingWindow
+
+    detector = Detector(LogBertDetector.load(fitted[0.5].save(tmp_path / "art")), None, tmp_path / "art")
+    window = KeySequence("short", [S, *SHORT.key_ids, E], line_nos=[1, 1, 2, 2])
+    (scored,) = detector.score_sequences([window], explain=True)
+    pending = PendingWindow(window, ("a", "a", "b", "b"), (None, "t10", "t11", None), "src", "closed")
+    alert = _alert(pending, scored, 0.0)
+    why = "session of 2 keys: 0 of 80 normal training sessions were this short (shortest 6 keys)"
+    assert alert.surprises == (why,)
+    store = SQLiteAlertStore(tmp_path / "alerts.sqlite3")
+    store.add_alerts([alert])
+    (stored,), _ = store.list_alerts(AlertFilter())
+    assert stored.surprises == (why,)
+    assert f"  surprise: {why}" in format_alert(alert, False, 3)
+    assert json.loads(format_alert(alert, True, 3))["surprises"] == [why]
+    assert why in alertmanager_payload([alert])[0]["annotations"]["description"]

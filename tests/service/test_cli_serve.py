@@ -187,7 +187,7 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     misses = tuple(
         PositionExplanation(i, 5, f"T{i}", (ExpectedKey("T0", 0.9),), line_no=10 + i, raw=f"raw {i}") for i in range(14)
     )
-    alert = AlertRecord("vm-1", "src", 0, 0.9, 0.1, 0.9, 0.0, 16, 14, 0, 0.0, 10, 25, "closed", None, misses)
+    alert = AlertRecord("vm-1", "src", 0, 0.9, 0.1, 0.9, 0.0, 16, 14, 0, 0.0, 10, 25, "closed", None, misses, ())
     text = format_alert(alert, misses_shown=3)
     assert text.startswith("ALERT session=vm-1") and "missed=14/16" in text
     assert text.count("position ") == 3 and "11 more missed positions" in text

@@ -257,12 +257,8 @@ class Detector:
             surprises: tuple[str, ...] = ()
             if explain and out.signal_details is not None and channels is not None:
                 surprises = self._surprises(seq, out.signal_details[i], channels[i])
-            # an alert of a shorter-than-usual whole session says so (the length term added to its score)
-            short = out.length_surprise is not None and out.length_surprise[i] > 0
-            if explain and short and exceeds(score, self.threshold) and self.model.lengths_ is not None:
-                n_keys = whole_session_length(seq.key_ids)
-                if n_keys is not None:
-                    surprises = (self.model.lengths_.describe(n_keys), *surprises)
+            if explain and out.length_surprise is not None and self.model.lengths_ is not None:
+                surprises = (*self._length_surprise(seq, score, float(out.length_surprise[i])), *surprises)
             misses: tuple[PositionExplanation, ...] = ()
             if explain and out.details is not None:
                 misses = tuple(
@@ -295,6 +291,17 @@ class Detector:
                 )
             )
         return results
+
+    def _length_surprise(self, seq: KeySequence, score: float, surprise: float) -> tuple[str, ...]:
+        """An alert of a whole session far shorter than the normal ones says so: when the length term decided
+        the alert (the score without it is not above the threshold) or no normal training session was as short."""
+        lengths, n_keys = self.model.lengths_, whole_session_length(seq.key_ids)
+        if lengths is None or n_keys is None or surprise <= 0 or not exceeds(score, self.threshold):
+            return ()
+        without = score - self.config.scoring.length_weight * surprise
+        if exceeds(without, self.threshold) and lengths.at_most(n_keys) > 0:
+            return ()
+        return (lengths.describe(n_keys),)
 
     def _surprises(
         self, seq: KeySequence, details: Sequence[SignalDetail], channels: Sequence[float]

@@ -86,9 +86,12 @@ class LengthReference:
         for i, keys in enumerate(windows):
             n = whole_session_length(keys)
             if n is not None:
-                at_most = bisect.bisect_right(self.lengths, n)  # normal sessions no longer than this one
-                out[i] = max(0.0, top - math.log(1 + at_most))
+                out[i] = max(0.0, top - math.log(1 + self.at_most(n)))  # 1 + normal sessions no longer
         return out
+
+    def at_most(self, n_keys: int) -> int:
+        """How many of the whole training sessions had at most ``n_keys`` keys."""
+        return bisect.bisect_right(self.lengths, n_keys)
 
     def describe(self, n_keys: int) -> str:
         """One line for an explanation: how a whole session of ``n_keys`` keys compares with the normal ones.
@@ -97,7 +100,7 @@ class LengthReference:
             >>> LengthReference((13, 14, 15), 3).describe(2)
             'session of 2 keys: 0 of 3 normal training sessions were this short (shortest 13 keys)'
         """
-        at_most = bisect.bisect_right(self.lengths, n_keys)
+        at_most = self.at_most(n_keys)
         shortest = f" (shortest {self.lengths[0]} keys)" if self.lengths else ""
         seen = f"{at_most} of {self.n_sessions} normal training sessions were this short"
         return f"session of {n_keys} keys: {seen}{shortest}"

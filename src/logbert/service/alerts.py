@@ -431,6 +431,7 @@ def _to_row(a: AlertRecord) -> tuple[Any, ...]:
             }
             for m in a.misses
         ],
+        "surprises": list(a.surprises),
     }
     return (
         a.created_at,
@@ -463,6 +464,7 @@ def _from_row(r: tuple[Any, ...]) -> StoredAlert:
         )
         for m in detail["misses"]
     )
+    surprises = tuple(str(x) for x in detail.get("surprises", ()))  # alerts stored before they were kept: none
     return StoredAlert(
         session_id=r[2],
         source=r[3],
@@ -480,5 +482,6 @@ def _from_row(r: tuple[Any, ...]) -> StoredAlert:
         reason=r[12],
         stream_offset=r[14],
         misses=misses,
+        surprises=surprises,
         id=int(r[0]),
     )

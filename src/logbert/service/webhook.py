@@ -37,6 +37,7 @@ def alertmanager_payload(alerts: Sequence[AlertRecord], artifact: str | None = N
                 f"{a.n_misses} of {a.n_keys} keys missed, {a.n_unknown} unknown; "
                 f"lines {a.first_line_no}-{a.last_line_no}"
                 + (f"; e.g. line {first.line_no}: {first.template or '<unseen template>'}" if first else "")
+                + "".join(f"; {s}" for s in a.surprises)
             ),
             "anomaly_score": f"{a.anomaly_score:.6f}",
             "threshold": f"{a.threshold:.6f}",

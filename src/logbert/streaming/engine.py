@@ -123,6 +123,9 @@ class AlertRecord:
     # window's identity, so an alert produced again by a journal replay is stored once
     stream_offset: int | None
     misses: tuple[PositionExplanation, ...]  # each with the raw line behind the key
+    # what else was surprising (SequenceScore.surprises): a time or value and what was expected, a session far
+    # shorter than the normal ones
+    surprises: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -693,4 +696,5 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
         reason=w.reason,
         stream_offset=w.first_offset,
         misses=tuple(misses),
+        surprises=tuple(s.surprises),
     )

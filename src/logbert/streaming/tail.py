@@ -65,6 +65,7 @@ def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | 
         f"threshold={a.threshold:.4f} missed={a.n_misses}/{a.n_keys} unknown={a.n_unknown} "
         f"lines={a.first_line_no}-{a.last_line_no}"
     ]
+    lines.extend(f"  surprise: {s}" for s in a.surprises)
     shown = a.misses if misses_shown is None else a.misses[:misses_shown]
     for m in shown:
         seen = "<unseen template>" if m.template is None else m.template
