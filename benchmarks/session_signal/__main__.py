@@ -81,6 +81,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cut_length_o16": _variant(0.5, "max_nll", 0.5, overlap=16),
     # the threshold from a generalized Pareto fit of the normal upper tail instead of the order statistic
     "cut_length_pot": _variant(0.5, "max_nll", 0.5, **{"scoring.threshold": "pot"}),
+    "cut_length_w128_pot": _variant(0.5, "max_nll", 0.5, max_len=128, **{"scoring.threshold": "pot"}),
+    "cut_length_1_w128": _variant(0.5, "max_nll", 1.0, max_len=128),
 }
 #: The presets' scores before issue 9's session signal (key_only); other datasets: their preset's score.
 KEY_ONLY_SCORE = {"devstack": "miss_ratio", "hdfs_2pct": "mean_nll", "hdfs_deeplog_keys": "max_nll"}
