@@ -125,6 +125,9 @@ def test_tail_gives_every_session_the_offline_score_and_decision_of_a_time_value
     # the time and value faults are among them (a key-only model cannot see these)
     tv_faults = {sid for sid, f in trained.fault_types.items() if f in ("slow_spawn", "slow_network", "oversized_disk")}
     assert tv_faults & alerted
+    # and their alerts say which time or value surprised (AlertRecord.surprises, as `score --explain` does)
+    alerts = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert any(a["surprises"] for a in alerts if a["session_id"] in tv_faults)
 
     # what this test would miss if the engine dropped the signals: other scores
     dropped = Recorder(trained.signals, drop_signals=True)
