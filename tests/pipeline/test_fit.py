@@ -43,6 +43,12 @@ def test_degenerate_thresholds_are_said(score: str, threshold: float, says: str 
         assert len(warnings) == 1 and says in warnings[0]
 
 
+def test_a_cap_threshold_with_the_length_term_says_what_can_still_be_flagged() -> None:
+    config = LogBertConfig().with_overrides({"scoring.score": "max_nll", "scoring.length_weight": 0.5})
+    (warning,) = _warnings(_result(20.0), config)
+    assert "the score cap" in warning and "only sessions far shorter than the normal ones can be flagged" in warning
+
+
 def test_too_few_optimiser_steps_are_said_by_the_trainers_own_rule() -> None:
     # 35 windows, batch 64: 1 step per pass; with train.min_steps = 0 one epoch is one pass
     off = LogBertConfig().with_overrides({"scoring.score": "mean_nll", "train.min_steps": 0})

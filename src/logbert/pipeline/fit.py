@@ -576,8 +576,11 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
             "validation sessions miss every key. Train longer, give more normal data, or raise scoring.top_g."
         )
     elif scoring.score in NLL_SCORES and result.threshold >= (score_cap(scoring) or 0.0):
+        # with scoring.length_weight a session far shorter than the normal ones can still go above the cap
+        short_only = "only sessions far shorter than the normal ones can"
+        what = short_only if scoring.length_weight > 0 else "nothing will ever"
         warnings.append(
-            f"the threshold is the score cap ({score_cap(scoring)}), so nothing will ever be flagged: a normal "
+            f"the threshold is the score cap ({score_cap(scoring)}), so {what} be flagged: a normal "
             "validation session is all surprise (often keys never seen in training). Give more normal data."
         )
     elif scoring.score == "miss_ratio" and result.threshold <= 0.0:
