@@ -251,14 +251,23 @@ class Detector:
             out = self.model.scores([list(s.key_ids) for s in sequences], details=explain, signals=signals)
         chosen = self.model.score_of(out)
         channels = self.model.channels_of(out) if self.model.reads_signals else None
+        # the same scores without the short-session term (the estimator's own combination), for explanations
+        unshortened = (
+            self.model.score_of(replace(out, length_surprise=None))
+            if explain and out.length_surprise is not None
+            else None
+        )
         results: list[SequenceScore] = []
         for i, seq in enumerate(sequences):
             score = float(chosen[i])
             surprises: tuple[str, ...] = ()
             if explain and out.signal_details is not None and channels is not None:
                 surprises = self._surprises(seq, out.signal_details[i], channels[i])
-            if explain and out.length_surprise is not None and self.model.lengths_ is not None:
-                surprises = (*self._length_surprise(seq, score, float(out.length_surprise[i])), *surprises)
+            if unshortened is not None and out.length_surprise is not None:
+                surprises = (
+                    *self._length_surprise(seq, score, float(unshortened[i]), float(out.length_surprise[i])),
+                    *surprises,
+                )
             misses: tuple[PositionExplanation, ...] = ()
             if explain and out.details is not None:
                 misses = tuple(
@@ -292,13 +301,13 @@ class Detector:
             )
         return results
 
-    def _length_surprise(self, seq: KeySequence, score: float, surprise: float) -> tuple[str, ...]:
+    def _length_surprise(self, seq: KeySequence, score: float, without: float, surprise: float) -> tuple[str, ...]:
         """An alert of a whole session far shorter than the normal ones says so: when the length term decided
-        the alert (the score without it is not above the threshold) or no normal training session was as short."""
+        the alert (``without`` it, the score is not above the threshold) or no normal training session was as
+        short."""
         lengths, n_keys = self.model.lengths_, whole_session_length(seq.key_ids)
         if lengths is None or n_keys is None or surprise <= 0 or not exceeds(score, self.threshold):
             return ()
-        without = score - self.config.scoring.length_weight * surprise
         if exceeds(without, self.threshold) and lengths.at_most(n_keys) > 0:
             return ()
         return (lengths.describe(n_keys),)
