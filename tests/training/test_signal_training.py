@@ -62,7 +62,7 @@ def test_two_shards_of_a_batch_add_up_to_its_joint_loss() -> None:
         )
         for r in range(2)
     ]  # fmt: skip
-    assert abs(float(sum(shards)) / 2 - with_signals) < 1e-5
+    assert abs(float(sum(shards).detach()) / 2 - with_signals) < 1e-5
 
 
 def test_signal_training_is_deterministic_and_learns_the_signal_heads() -> None:
