@@ -83,6 +83,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cut_length_pot": _variant(0.5, "max_nll", 0.5, **{"scoring.threshold": "pot"}),
     "cut_length_w128_pot": _variant(0.5, "max_nll", 0.5, max_len=128, **{"scoring.threshold": "pot"}),
     "cut_length_1_w128": _variant(0.5, "max_nll", 1.0, max_len=128),
+    # + adjacent keys of training rows swapped with this probability per pair (train.order_jitter)
+    "cut_length_w128_j10": _variant(0.5, "max_nll", 0.5, max_len=128, **{"train.order_jitter": 0.1}),
+    "cut_length_w128_j25": _variant(0.5, "max_nll", 0.5, max_len=128, **{"train.order_jitter": 0.25}),
+    "cut_max_mean_length_w128_j10": _variant(0.5, "max_mean_nll", 0.5, max_len=128, **{"train.order_jitter": 0.1}),
+    "cut_max_mean_length_w128_j25": _variant(0.5, "max_mean_nll", 0.5, max_len=128, **{"train.order_jitter": 0.25}),
 }
 #: The presets' scores before issue 9's session signal (key_only); other datasets: their preset's score.
 KEY_ONLY_SCORE = {"devstack": "miss_ratio", "hdfs_2pct": "mean_nll", "hdfs_deeplog_keys": "max_nll"}

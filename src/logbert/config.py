@@ -234,6 +234,11 @@ class TrainConfig(_Frozen):
     # (logbert.training.cuts). With window.session_bounds this is what makes a session that stops early score as
     # a surprising end. 0 = off (artifacts and configs from before this setting).
     cut_ratio: float = Field(0.0, ge=0.0, le=1.0)
+    # probability per pair of adjacent keys that a training row has them swapped (two passes; session bounds never
+    # move): lines written at about the same time by several threads or hosts reach the log in any order, and
+    # a model that saw only some of those orders finds the others surprising (logbert.training.jitter). Key-only
+    # models. 0 = off (artifacts and configs from before this setting)
+    order_jitter: float = Field(0.0, ge=0.0, le=0.5)
     # batches of rows of similar length (shuffled within chunks of 32 batches, then the batches shuffled), so
     # a batch is padded to about its rows' own length instead of the longest row of a random draw; false =
     # plain shuffled batches (logbert.training.trainer.batch_order). Key-only models only: time- and value-aware
@@ -300,6 +305,11 @@ class LogBertConfig(_Frozen):
     def _check(self) -> LogBertConfig:
         if self.model.max_len < self.window.max_len:
             raise ValueError(f"model.max_len ({self.model.max_len}) must be >= window.max_len ({self.window.max_len})")
+        if self.train.order_jitter > 0 and self.model.signals != "off":
+            raise ValueError(
+                f"train.order_jitter ({self.train.order_jitter}) swaps keys, which would leave their time and value "
+                f"buckets behind: it needs model.signals='off' (got {self.model.signals!r})"
+            )
         return self
 
     def with_overrides(self, overrides: dict[str, Any]) -> LogBertConfig:

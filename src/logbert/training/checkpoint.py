@@ -63,8 +63,9 @@ def fingerprint(
     """What a checkpoint must have been made with to be resumed: config, vocabulary size and data."""
     h = hashlib.sha256()
     skip = {"device", "num_threads", "compile"}  # do not change the result (beyond rounding)
-    if train_config.cut_ratio == 0:
-        skip.add("cut_ratio")  # off: the fingerprint of a checkpoint made before the setting existed
+    for added in ("cut_ratio", "order_jitter"):
+        if getattr(train_config, added) == 0:
+            skip.add(added)  # off: the fingerprint of a checkpoint made before the setting existed
     if train_config.precision == "fp32":
         skip.add("precision")  # likewise
     h.update(model_config.model_dump_json().encode())

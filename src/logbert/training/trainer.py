@@ -29,6 +29,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from logbert.config import ModelConfig, ScoringConfig, TrainConfig
 from logbert.model.encoder import EncoderOutput, LogBertEncoder, masked_positions
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY
 from logbert.threads import torch_threads
 from logbert.training.checkpoint import (
     EpochStats,
@@ -40,6 +41,7 @@ from logbert.training.checkpoint import (
 )
 from logbert.training.cuts import cut_rows
 from logbert.training.distributed import Group, process_group
+from logbert.training.jitter import jitter_order
 from logbert.training.losses import hypersphere_loss, masked_key_loss
 from logbert.windowing.dataset import (
     IGNORE_INDEX,
@@ -53,6 +55,9 @@ from logbert.windowing.dataset import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: ``(token_ids, pad_mask) -> token_ids``: how a batch's unmasked rows are rearranged before masking.
+Reorder = Callable[[Tensor, Tensor], Tensor]
 
 #: Fewer optimiser steps than this and ``logbert train`` says the model has probably not learned enough
 #: (a rule of thumb: the issue-9 case that failed had about 30; the demo learns its log in 80). With the
@@ -328,6 +333,25 @@ def _bucketed(config: TrainConfig, ds: MaskedKeyDataset) -> bool:
     return config.bucket_by_length and ds.gap_rows is None and ds.value_rows is None
 
 
+def _reorder(config: TrainConfig, vocab: TokenVocab, generator: torch.Generator) -> Reorder | None:
+    """``train.order_jitter``'s row rearrangement (None when off: no draw, so the random stream is unchanged)."""
+    if config.order_jitter <= 0:
+        return None
+    bounds = [t for t in vocab.encode([SESSION_START_KEY, SESSION_END_KEY]) if t >= vocab.N_SPECIAL]
+
+    def reorder(token_ids: Tensor, pad_mask: Tensor) -> Tensor:
+        return jitter_order(token_ids, pad_mask, config.order_jitter, bounds, generator)
+
+    return reorder
+
+
+def unmasked_rows(batch: MaskedBatch) -> list[list[int]]:
+    """The batch's rows before masking (DIST first, no padding): a masked key's label is its true token."""
+    tokens = torch.where(batch.labels != IGNORE_INDEX, batch.labels, batch.token_ids)  # (B, T)
+    lengths = (~batch.pad_mask).sum(dim=1).tolist()
+    return [row[:n] for row, n in zip(tokens.tolist(), lengths, strict=True)]
+
+
 def _batches(n: int, config: TrainConfig) -> list[list[int]]:
     return [list(range(i, min(n, i + config.batch_size))) for i in range(0, n, config.batch_size)]
 
@@ -489,15 +513,16 @@ def train_encoder(
                 total = 0.0
                 bar.update(task, description=f"epoch {loop.epoch + 1}/{cfg.epochs}")
                 bucket_gen = gen if _bucketed(cfg, train_ds) else None
+                reorder = _reorder(cfg, vocab, gen)
                 for rows in batch_order(order, train_ds.lengths, cfg.batch_size, len(train_ds), bucket_gen):
-                    batch = train_ds.collate_index(rows, cfg.mask_ratio, gen)
+                    batch = train_ds.collate_index(rows, cfg.mask_ratio, gen, reorder)
                     token_ids, labels, pad_mask = batch.token_ids, batch.labels, batch.pad_mask
                     if cfg.cut_ratio > 0:  # no draw when off: runs without cuts keep their random stream
                         token_ids, labels, pad_mask = cut_rows(
                             token_ids,
                             labels,
                             pad_mask,
-                            [train_ds.rows[i] for i in rows],
+                            [train_ds.rows[i] for i in rows] if reorder is None else unmasked_rows(batch),
                             ratio=cfg.cut_ratio,
                             mask_id=vocab.MASK,
                             pad_id=vocab.PAD,

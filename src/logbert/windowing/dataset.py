@@ -9,7 +9,7 @@ never a token id and is never fed to the embedding.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 import torch
@@ -238,14 +238,25 @@ class MaskedKeyDataset(Dataset[list[int]]):
         token_ids, pad_mask = pad_tokens(rows, self.vocab.PAD)
         return self._mask(token_ids, pad_mask, mask_ratio, generator, indices)
 
-    def collate_index(self, index: Sequence[int], mask_ratio: float, generator: torch.Generator) -> MaskedBatch:
+    def collate_index(
+        self,
+        index: Sequence[int],
+        mask_ratio: float,
+        generator: torch.Generator,
+        reorder: Callable[[Tensor, Tensor], Tensor] | None = None,
+    ) -> MaskedBatch:
         """:meth:`collate` of the rows at ``index`` (with their signal buckets when the dataset has them),
-        from the pre-padded tensor: the same batch, faster."""
+        from the pre-padded tensor: the same batch, faster. ``reorder(token_ids, pad_mask)`` rearranges the
+        unmasked rows first (``train.order_jitter``; key-only datasets)."""
         at = torch.as_tensor(index, dtype=torch.long)
         lengths = self.lengths[at]  # (B,)
         width = int(lengths.max())
         token_ids = self.tokens[at, :width]  # (B, T) a copy: masking never writes into the dataset
         pad_mask = torch.arange(width)[None, :] >= lengths[:, None]  # (B, T)
+        if reorder is not None:
+            if self.gap_rows is not None or self.value_rows is not None:
+                raise ValueError("reordering keys would leave their time and value buckets behind: key-only rows only")
+            token_ids = reorder(token_ids, pad_mask)
         with_signals = self.gap_rows is not None or self.value_rows is not None
         return self._mask(token_ids, pad_mask, mask_ratio, generator, index if with_signals else None)
 
