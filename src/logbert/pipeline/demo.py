@@ -28,13 +28,10 @@ class DemoResult:
 
 
 def demo_config() -> LogBertConfig:
-    """Settings for the simulated nova log: loghub OpenStack format, sessions by instance id."""
+    """The ``openstack`` preset (the simulator writes loghub nova lines, one session per instance), made quick."""
     return load_config(
         None,
         {
-            "parser.format": "openstack",
-            "window.mode": "session",
-            "window.session_id": "openstack_instance",
             "train.epochs": 20,
             "train.patience": 4,
             # a demo should take seconds: one training (no cross-fit folds, no extra passes). The
@@ -42,6 +39,7 @@ def demo_config() -> LogBertConfig:
             "scoring.calibration": "split",
             "train.min_steps": 0,
         },
+        preset="openstack",
     )
 
 
