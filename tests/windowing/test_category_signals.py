@@ -12,6 +12,8 @@ from logbert.config import SIGNAL_NONE, ModelConfig
 from logbert.records import SessionSignals
 from logbert.windowing.signals import (
     BUCKETS_VERSION,
+    MAX_CATEGORIES,
+    MAX_CATEGORY_CHARS,
     MIN_CATEGORY_VALUES,
     SignalBuckets,
     encode_signals,
@@ -47,6 +49,17 @@ def test_fit_keeps_the_training_categories_most_frequent_first_and_only_slots_se
     assert b.is_new_category(6, 1, "crashed") and not b.is_new_category(6, 1, "shutdown")
     assert not b.is_new_category(7, 0, "crashed")  # a slot that is not read
     assert not b.is_new_category(6, 0, "crashed")  # a number slot
+
+
+def test_a_slot_with_long_or_too_many_distinct_texts_is_not_read() -> None:
+    def fit(states: list[str]) -> SignalBuckets:
+        keys = [[5, 6, 7]] * len(states)
+        return SignalBuckets.fit(keys, [_sig([(), (s,), ()]) for s in states], n_gap=4, n_value=4)
+
+    assert fit(["ok"] * 20 + ["x" * MAX_CATEGORY_CHARS]).categories  # at the limit: read
+    assert not fit(["ok"] * 20 + ["x" * (MAX_CATEGORY_CHARS + 1)]).categories
+    assert fit([f"s{i}" for i in range(MAX_CATEGORIES)]).categories
+    assert not fit([f"s{i}" for i in range(MAX_CATEGORIES + 1)]).categories
 
 
 def test_json_round_trip_and_the_format_without_categories_is_the_one_before_them() -> None:

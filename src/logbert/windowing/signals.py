@@ -21,7 +21,8 @@ aligned with the key row ``[DIST, k_1, ..., k_n]``:
   (``model.value_buckets`` buckets); out of its training range first, by how far, else the one
   farthest from its median bucket. A category (a status or state code:
   :class:`~logbert.parsing.params.SlotType` kind ``"category"``) is read where the training windows
-  hold at least :data:`MIN_CATEGORY_VALUES` values of that template slot
+  hold at least :data:`MIN_CATEGORY_VALUES` values of that template slot (at most
+  :data:`MAX_CATEGORIES` distinct ones, none longer than :data:`MAX_CATEGORY_CHARS`)
   (:attr:`SignalBuckets.categories`, the training categories, most frequent first): a category
   *never seen in training* for that slot is the most unusual value a line can have (bucket ABOVE,
   :attr:`SignalRow.value_unseen`; scoring gives it the largest value surprise, like an unseen key's
@@ -74,6 +75,11 @@ BUCKETS_VERSION_CATEGORIES = 2
 #: A category slot is read when the training windows hold at least this many of its values: a slot seen a few
 #: times has not shown its categories yet, and every new one would be the largest value surprise.
 MIN_CATEGORY_VALUES = 10
+#: ... and at most this many distinct ones, none longer than :data:`MAX_CATEGORY_CHARS`: a status or state is a
+#: short word from a small set; a slot beyond either is no closed set (the schema typed it on a sample), and
+#: its text would only make ``signals.json`` as large as the log wants.
+MAX_CATEGORIES = 50
+MAX_CATEGORY_CHARS = 100
 #: A key needs this many training gaps for edges of its own (else the edges of all training gaps).
 MIN_KEY_GAPS = 10
 #: The smallest inner range of ``log1p(seconds)`` an excess of time is measured in (about 10 % of a time, or
@@ -146,7 +152,8 @@ class SignalBuckets:
     training data); ``key_gap_edges[key_id]``: the same for the gaps before one key (keys with at least
     :data:`MIN_KEY_GAPS` of them). ``value_edges[(key_id, slot)]``: ``n_value + 1`` edges in the slot's
     base unit. ``categories[(key_id, slot)]``: the training categories of a category slot (at least
-    :data:`MIN_CATEGORY_VALUES` values), most frequent first (ties: in text order).
+    :data:`MIN_CATEGORY_VALUES` values, at most :data:`MAX_CATEGORIES` distinct ones of at most
+    :data:`MAX_CATEGORY_CHARS` characters), most frequent first (ties: in text order).
     """
 
     n_gap: int
@@ -187,8 +194,9 @@ class SignalBuckets:
         """Edges from training windows (their keys and aligned signals). NaN gaps, pseudo keys
         (negative ids) and None values are skipped; a number (key, slot) needs two values, a category
         one (a text value: ``SlotSchema.convert`` gives text for category slots only)
-        :data:`MIN_CATEGORY_VALUES`. ``duration_slots``: the (key_id, slot) of number slots in seconds
-        (from the slot schema)."""
+        :data:`MIN_CATEGORY_VALUES`, and no more than :data:`MAX_CATEGORIES` distinct values, none longer than
+        :data:`MAX_CATEGORY_CHARS` (else the slot is not read). ``duration_slots``: the (key_id, slot) of
+        number slots in seconds (from the slot schema)."""
         gaps: list[float] = []
         key_gaps: dict[int, list[float]] = {}
         elapsed: list[float] = []
@@ -223,6 +231,8 @@ class SignalBuckets:
                 ks: tuple(sorted(c, key=lambda x: (-c[x], x)))
                 for ks, c in sorted(texts.items())
                 if sum(c.values()) >= MIN_CATEGORY_VALUES
+                and len(c) <= MAX_CATEGORIES
+                and max(map(len, c)) <= MAX_CATEGORY_CHARS
             },
         )
 
