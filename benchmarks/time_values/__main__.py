@@ -95,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     rows.extend(signal_rows)
     for r in sim_rows:
         print(
-            json.dumps({k: r[k] for k in ("detector", "recall_time_value_faults", "false_alarms_normal")}),
+            json.dumps(
+                {
+                    k: r[k]
+                    for k in ("detector", "recall_time_value_faults", "recall_category_faults", "false_alarms_normal")
+                }
+            ),
             file=sys.stderr,
         )
     shown = ("detector", "found", "false_alarms_abnormal_file", "false_alarms_held_normal")
@@ -170,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         lines += [
             f"## Simulator: timing and value faults ({args.sim_instances} VMs, 30 % faulty, seed {args.seed})",
             "",
-            "`write_simulated(time_value_faults=True)`, `logbert train` with its labels (the openstack preset: "
+            "`write_simulated(time_value_faults=True, category_faults=True)`, `logbert train` with its labels "
+            "(the openstack preset: "
             "anomalous sessions and 20 % of the normal ones held back), `logbert evaluate` at the stored threshold.",
             "",
-            "| model | recall, time/value faults | caught per fault type | false alarms, normal test | AUROC all "
-            "| F1 all |",
-            "|---|---:|---|---:|---:|---:|",
+            "| model | recall, time/value faults | recall, category faults | caught per fault type "
+            "| false alarms, normal test | AUROC all | F1 all |",
+            "|---|---:|---:|---|---:|---:|---:|",
         ]
         for r in sim_rows:
             per = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in r["recall_by_fault"].items() if k != "none")
@@ -183,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             auroc = "-" if r["auroc_all"] is None else f"{r['auroc_all']:.3f}"
             f1 = "-" if r["f1_all"] is None else f"{r['f1_all']:.3f}"
             lines.append(
-                f"| {r['detector']} | {r['recall_time_value_faults']} | {per} | {fa[0]} / {fa[1]} | {auroc} | {f1} |"
+                f"| {r['detector']} | {r['recall_time_value_faults']} | {r['recall_category_faults']} | {per} "
+                f"| {fa[0]} / {fa[1]} | {auroc} | {f1} |"
             )
         lines.append("")
     lines += ["## What each time/value detector names for the anomalies it flags, and its false alarms", ""]

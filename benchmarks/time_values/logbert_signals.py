@@ -8,9 +8,10 @@ out-of-fold scores), and ``Detector.score_sessions`` scores the raw ``openstack_
 the held-back normal1 sessions (also written back as a raw log). The ablation trains one artifact
 per ``model.signals``: ``off`` (key-only), ``time``, ``values``, ``all``.
 
-Simulator: ``write_simulated(time_value_faults=True)``, ``train`` with its labels (anomalous
-sessions and 20 % of the normal ones held back), then ``evaluate``: recall per fault type at the
-stored threshold.
+Simulator: ``write_simulated(time_value_faults=True, category_faults=True)``, ``train`` with its
+labels (anomalous sessions and 20 % of the normal ones held back), then ``evaluate``: recall per fault
+type at the stored threshold (``recall_time_value_faults``: the three time/value faults, as before the
+category fault existed; ``recall_category_faults``: the power state never seen in training).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from benchmarks.time_values.run import ABNORMAL, DIR, Data, evaluate
 
 from logbert.config import LogBertConfig, load_config
-from logbert.datasets.simulator import TIME_VALUE_FAULT_TYPES, write_simulated
+from logbert.datasets.simulator import CATEGORY_FAULT_TYPES, TIME_VALUE_FAULT_TYPES, write_simulated
 from logbert.pipeline.detector import Detector, load_detector
 from logbert.pipeline.estimator import CHANNELS
 from logbert.pipeline.evaluate import evaluate as evaluate_artifact
@@ -149,7 +150,14 @@ def run_simulator(
     work: Path, modes: Sequence[str], epochs: int, seed: int, threads: int, n_instances: int = 300
 ) -> list[dict[str, Any]]:
     """Recall per time/value fault type at the stored threshold, one row per mode (see the module)."""
-    files = write_simulated(work / "sim", n_instances=n_instances, anomaly_ratio=0.3, seed=seed, time_value_faults=True)
+    files = write_simulated(
+        work / "sim",
+        n_instances=n_instances,
+        anomaly_ratio=0.3,
+        seed=seed,
+        time_value_faults=True,
+        category_faults=True,
+    )
     faults = dict(line.split(",") for line in files.fault_types.read_text().splitlines()[1:])
     rows = []
     for mode in modes:
@@ -166,6 +174,7 @@ def run_simulator(
         for r in ev.sessions:
             by_fault.setdefault(faults.get(r.session_id, "?"), []).append(r.is_anomaly)
         target = [f for kind in TIME_VALUE_FAULT_TYPES for f in by_fault.get(kind, [])]
+        category = [f for kind in CATEGORY_FAULT_TYPES for f in by_fault.get(kind, [])]
         rows.append(
             {
                 "detector": LABEL[mode],
@@ -174,6 +183,7 @@ def run_simulator(
                 "threshold_basis": result.threshold_basis,
                 "recall_time_value_faults": round(float(np.mean(target)), 3) if target else None,
                 "n_time_value_faults": len(target),
+                "recall_category_faults": round(float(np.mean(category)), 3) if category else None,
                 "recall_by_fault": {k: [int(sum(v)), len(v)] for k, v in sorted(by_fault.items())},
                 "false_alarms_normal": [int(sum(by_fault.get("none", []))), len(by_fault.get("none", []))],
                 "auroc_all": ev.report.get("auroc"),

@@ -1,4 +1,4 @@
-"""The simulator's time and value faults (issue 13): off by default, normal key order, unusual values."""
+"""The simulator's time, value and category faults (issue 13): off by default, normal key order, unusual values."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import pytest
 
 from logbert.baselines import make_baseline
 from logbert.config import load_config
-from logbert.datasets.simulator import TIME_VALUE_FAULT_TYPES, simulate_openstack, write_simulated
+from logbert.datasets.simulator import (
+    CATEGORY_FAULT_TYPES,
+    TIME_VALUE_FAULT_TYPES,
+    simulate_openstack,
+    write_simulated,
+)
+from logbert.parsing.params import infer_slot_schema
 from logbert.parsing.parser import LogParser
 from logbert.pipeline.calibrate import choose_threshold, fold_ids
 from logbert.pipeline.corpus import read_corpus
@@ -32,6 +38,7 @@ def test_off_by_default_and_the_default_logs_are_unchanged() -> None:
     assert _digest(40, 0.2, 5) == "a0360e587edfc7afbaf7fed32e37a76824ea40f978b36ac77d15de42f0ffc6c3"
     assert _digest(40, 0.2, 5, time_value_faults=False) == _digest(40, 0.2, 5)
     assert not set(simulate_openstack(200, 0.3, seed=11).fault_types.values()) & set(TIME_VALUE_FAULT_TYPES)
+    assert _digest(40, 0.2, 5, category_faults=False) == _digest(40, 0.2, 5)
 
 
 def _per_instance(lines: list[str]) -> dict[str, list[str]]:
@@ -119,3 +126,38 @@ def test_each_time_value_fault_is_labelled_in_the_files(tmp_path: Path, fault: s
     files = write_simulated(tmp_path, n_instances=120, anomaly_ratio=0.5, seed=3, time_value_faults=True)
     text = files.fault_types.read_text()
     assert fault in text
+
+
+POWER_SYNC = re.compile(r"the VM power_state \((\d+)\)")
+
+
+def test_category_faults_keep_every_other_line_and_stream_and_the_key_order() -> None:
+    """``category_faults`` adds each delete's power-state sync and turns a few would-be normal instances into
+    ``unusual_power_state`` ones; every other line, fault and label is the one the seed gives without it."""
+    plain = simulate_openstack(300, 0.3, seed=0, time_value_faults=True)
+    sim = simulate_openstack(300, 0.3, seed=0, time_value_faults=True, category_faults=True)
+    assert [line for line in sim.lines if not POWER_SYNC.search(line)] == plain.lines
+    changed = {i: f for i, f in sim.fault_types.items() if f != plain.fault_types[i]}
+    assert set(changed.values()) == set(CATEGORY_FAULT_TYPES) and len(changed) == round(300 * 0.3 * 0.06)
+    assert all(plain.fault_types[i] == "none" and sim.labels[i] == 1 for i in changed)
+    messages = _per_instance(sim.lines)
+    parser = LogParser(load_config(None, {}, preset="openstack").parser)
+    parser.fit([m for i, ms in messages.items() for m in ms if sim.fault_types[i] == "none"])  # normal lines only
+    sequences = {i: tuple(parser.transform(m)) for i, m in messages.items()}
+    normal = {sequences[i] for i, f in sim.fault_types.items() if f == "none"}
+    states: dict[str, set[str]] = defaultdict(set)
+    for iid, ms in messages.items():
+        for m in ms:
+            found = POWER_SYNC.search(m)
+            if found:
+                states[sim.fault_types[iid]].add(found.group(1))
+    assert states["none"] == {"4"}  # a deleted guest is shut down
+    assert states["unusual_power_state"] and "4" not in states["unusual_power_state"]
+    for iid in changed:
+        assert sequences[iid] in normal  # the same keys, in the same order, as a normal VM (no UNK)
+    # the state is a category slot of that template, with the normal state as its only training category
+    key = next(k for k, t in enumerate(parser.templates_) if "VM power_state" in t)
+    rows = [(key, parser.parameters(m, key)) for i, ms in messages.items() if sim.fault_types[i] == "none"
+            for m in ms if POWER_SYNC.search(m)]  # fmt: skip
+    slot = infer_slot_schema(parser.templates_, rows).slots[key][-1]
+    assert slot.kind == "category" and slot.categories == ("4",)

@@ -23,6 +23,13 @@ What is generated:
   hypervisor (the guest takes 3x longer to boot: "Took ~40 seconds to spawn"), a slow network
   allocation (port binding retried: long gaps before the VIF is plugged and before its event), an
   oversized disk request ("disk 480 GB" in the claim). A key-only detector cannot see them.
+* Optional (``category_faults=True``; off by default, so the logs above do not change): a fault of a
+  category with a normal key order (``CATEGORY_FAULT_TYPES``). With the option on, every delete's
+  "VM Stopped" event is followed by the power-state sync "the DB power_state (1) does not match the
+  VM power_state (4)" (4 = shut down; a numeric state after ``power_state`` is a category slot);
+  the fault's guest reports a power state no normal lifecycle has there (6 crashed, 7 suspended,
+  3 paused). The option draws from a stream of its own: the other instances' faults, lines and
+  random streams stay those of the same seed without it (the sync lines come on top, with no draw).
 
 The same ``seed`` always gives the same lines and labels.
 """
@@ -67,6 +74,17 @@ TIME_VALUE_FAULT_WEIGHTS: dict[TimeValueFaultType, float] = {
     "oversized_disk": 0.08,
 }
 _OVERSIZED_DISKS_GB = (320, 480, 640)
+
+#: Faults of a category with a normal key order (``simulate_openstack(category_faults=True)``).
+CategoryFaultType = Literal[
+    "unusual_power_state",  # the deleted guest's power-state sync says crashed / suspended / paused, never shut down
+]
+CATEGORY_FAULT_TYPES: tuple[CategoryFaultType, ...] = get_args(CategoryFaultType)
+#: share of the anomalous instances (``round(n_instances * anomaly_ratio)``) added as category faults, when on
+CATEGORY_FAULT_SHARE = 0.06
+#: nova power states: the one a deleted guest reports, and those of the category fault (crashed, suspended, paused)
+_STOPPED_POWER_STATE = 4
+_UNUSUAL_POWER_STATES = (6, 7, 3)
 
 #: relative frequency of each fault among the anomalous instances
 FAULT_WEIGHTS: dict[FaultType, float] = {
@@ -153,6 +171,7 @@ class _World:
     service_tenant: str
     lifecycle_req: str  # nova's libvirt event handler reuses one request context for all events
     periodic_req: str  # so do the periodic tasks
+    category_faults: bool = False  # simulate_openstack(category_faults=True): a delete's power-state sync
     out: list[_Line] = field(default_factory=list)
     #: (start_s, end_s, memory MB, disk GB, vcpus) of every VM holding resources on the host
     occupancy: list[tuple[float, float, int, int, int]] = field(default_factory=list)
@@ -186,8 +205,16 @@ class _World:
 class _Vm:
     """One instance; methods emit its lines and advance ``self.t`` (seconds after start)."""
 
-    def __init__(self, world: _World, rng: random.Random, t: float, fault: FaultType | TimeValueFaultType) -> None:
+    def __init__(
+        self,
+        world: _World,
+        rng: random.Random,
+        t: float,
+        fault: FaultType | TimeValueFaultType | CategoryFaultType,
+        power_state: int = _STOPPED_POWER_STATE,
+    ) -> None:
         self.w = world
+        self.power_state = power_state  # what the power-state sync after delete reports (category_faults)
         self.rng = rng
         self.t = t
         self.fault = fault
@@ -220,6 +247,16 @@ class _Vm:
             "nova.compute.manager",
             self.w.sys_ctx(self.w.lifecycle_req),
             "During sync_power_state the instance has a pending task (spawning). Skip.",
+        )
+
+    def power_sync(self) -> None:
+        """The power-state sync after a delete's "VM Stopped" (``category_faults`` only)."""
+        self.inst(
+            "INFO",
+            "nova.compute.manager",
+            self.w.sys_ctx(self.w.lifecycle_req),
+            f"During sync_power_state the DB power_state (1) does not match the VM power_state ({self.power_state}). "
+            "Updating power_state in the DB to match the hypervisor.",
         )
 
     def api(self, method: str, path: str, status: int, length: int, req: str | None = None) -> None:
@@ -448,6 +485,8 @@ class _Vm:
         if stopped_event:
             self.wait(10.0, 16.0)
             self.lifecycle("Stopped")
+            if self.w.category_faults:  # same time, no draw: every other line and stream stays as without it
+                self.power_sync()
 
     def delete_files(self, ctx: str, t_destroy: float) -> None:
         """Instance files removed after a destroy, then the destroy's duration."""
@@ -523,7 +562,7 @@ class _Vm:
             self.lifecycle("Stopped")
             self.delete(running=False, stopped_event=False)
             return self.t
-        elif fault == "none" and self.rng.random() < 0.15:
+        elif fault in ("none", "unusual_power_state") and self.rng.random() < 0.15:  # the same draws as a normal VM
             self.reboot()
         self.delete(dealloc=fault != "network_dealloc_missing", stopped_event=fault != "rebuild_error")
         return self.t
@@ -811,6 +850,7 @@ def simulate_openstack(
     start: datetime | None = None,
     *,
     time_value_faults: bool = False,
+    category_faults: bool = False,
 ) -> SimulatedLog:
     """Simulate a nova log with ``n_instances`` VMs, ``round(n_instances * anomaly_ratio)`` of them faulty.
 
@@ -821,6 +861,10 @@ def simulate_openstack(
         start: time of the first line (naive, local); default 2017-05-16 00:00:00.
         time_value_faults: also inject the faults of ``TIME_VALUE_FAULT_TYPES`` (normal key order,
             unusual times and values). Off: the same lines as before this option existed.
+        category_faults: log each delete's power-state sync and inject the faults of
+            ``CATEGORY_FAULT_TYPES`` (normal key order, a power state never seen in normal lifecycles)
+            into ``round(n_instances * anomaly_ratio * CATEGORY_FAULT_SHARE)`` (at least 1) instances
+            that would otherwise be normal, chosen by a stream of their own. Off: the same lines as before.
 
     Returns:
         :class:`SimulatedLog`: ``lines`` in loghub "openstack" format sorted by time; ``labels`` and
@@ -844,14 +888,25 @@ def simulate_openstack(
         service_tenant=_hex32(rng),
         lifecycle_req=_uuid(rng),
         periodic_req=_uuid(rng),
+        category_faults=category_faults,
     )
-    plan = _fault_plan(n_instances, anomaly_ratio, rng, time_value_faults)
+    plan: list[FaultType | TimeValueFaultType | CategoryFaultType] = list(
+        _fault_plan(n_instances, anomaly_ratio, rng, time_value_faults)
+    )
+    power_states: dict[int, int] = {}
+    if category_faults:  # its own stream: the plan above and every rng draw below stay those of the seed
+        own = random.Random(f"category-faults-{seed}")
+        normal = [i for i, f in enumerate(plan) if f == "none"]
+        n_category = min(len(normal), max(1, round(n_instances * anomaly_ratio * CATEGORY_FAULT_SHARE)))
+        for i in sorted(own.sample(normal, n_category)):
+            plan[i] = "unusual_power_state"
+            power_states[i] = own.choice(_UNUSUAL_POWER_STATES)
     labels: dict[str, int] = {}
     fault_types: dict[str, str] = {}
     t = rng.uniform(1.0, 5.0)
     end = t
-    for fault in plan:
-        vm = _Vm(world, random.Random(rng.getrandbits(64)), t, fault)
+    for i, fault in enumerate(plan):
+        vm = _Vm(world, random.Random(rng.getrandbits(64)), t, fault, power_states.get(i, _STOPPED_POWER_STATE))
         released = vm.run()
         held = vm.flavor if fault != "oversized_disk" else (vm.flavor[0], 0, vm.flavor[2])  # thin-provisioned
         world.occupancy.append((vm.t_claimed, released, *held) if fault != "no_valid_host" else (0, 0, 0, 0, 0))
@@ -896,7 +951,10 @@ def write_simulated(
     start: datetime | None = None,
     *,
     time_value_faults: bool = False,
+    category_faults: bool = False,
 ) -> SimulatedFiles:
     """:func:`simulate_openstack` then :func:`save_simulated` into ``out_dir``."""
-    sim = simulate_openstack(n_instances, anomaly_ratio, seed, start, time_value_faults=time_value_faults)
+    sim = simulate_openstack(
+        n_instances, anomaly_ratio, seed, start, time_value_faults=time_value_faults, category_faults=category_faults
+    )
     return save_simulated(sim, out_dir)

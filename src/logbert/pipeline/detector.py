@@ -103,13 +103,14 @@ class Detector:
     @functools.cached_property
     def _stream_schema(self) -> SlotSchema:
         """The slot schema of the templates whose values the model reads: those with a number slot it has
-        training ranges for (``SignalBuckets.value_edges``); empty for a time-only model or without a schema
-        (time only, as :meth:`read`). The model reads no other value (``encode_signals`` picks among those
-        slots only), and the parser's masking for the values is most of :meth:`stream_signals`' cost."""
+        training ranges for (``SignalBuckets.value_edges``) or a category slot it has training categories for
+        (``SignalBuckets.categories``); empty for a time-only model or without a schema (time only, as
+        :meth:`read`). The model reads no other value (``encode_signals`` picks among those slots only), and
+        the parser's masking for the values is most of :meth:`stream_signals`' cost."""
         buckets = self.model.buckets_
         if not self.config.model.uses_values or buckets is None or self.schema is None:
             return SlotSchema()
-        read = {k for k, _ in buckets.value_edges}
+        read = {k for k, _ in buckets.value_edges} | {k for k, _ in buckets.categories}
         return SlotSchema({k: types for k, types in self.schema.slots.items() if k in read})
 
     def use_threshold(self, threshold: float | None = None, target_fpr: float | None = None) -> str:
@@ -412,6 +413,8 @@ def describe_signal(
     row = encode_signals(window.key_ids, sig, buckets, time=False, values=True)
     slot = row.value_slot[detail.position + 1]
     value = sig.values[detail.position][slot] if sig is not None and slot >= 0 else None
+    if isinstance(value, str) and buckets.is_new_category(key, slot, value):
+        return describe_category(value, key, slot, buckets.categories[(key, slot)], template(key))
     slot_type: SlotType | None = None
     if schema is not None and slot >= 0 and slot < len(schema.slots.get(key, ())):
         slot_type = schema.slots[key][slot]
@@ -427,6 +430,49 @@ def describe_signal(
     edges = buckets.value_edges.get((key, slot), ())
     train = f"; training range {_span(edges[0], edges[-1], show)}" if edges else ""
     return f"{what} (key {key}): {shown}{expected}{train}"
+
+
+#: Explanations quote at most this many characters of a category (log text) and list this many training ones.
+CATEGORY_CHARS = 40
+CATEGORIES_SHOWN = 5
+
+
+def shown_text(text: str, limit: int = CATEGORY_CHARS) -> str:
+    """Log text for an explanation: control and other unprintable characters escaped (``\\n``, ``\\x1b``),
+    cut to ``limit`` characters with an ellipsis. Not markup-escaped: whoever prints it with Rich escapes it.
+
+    >>> shown_text("crashed"), shown_text("a\\nb"), shown_text("x" * 50, 5)
+    ('crashed', 'a\\\\nb', 'xxxx…')
+    """
+    safe = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+def _slot_name(template: str | None, slot: int) -> str:
+    """What a slot is called: the template word before its ``<*>`` (``power_state``, ``status``), else ``slot N``."""
+    tokens = (template or "").split()
+    wildcards = [i for i, tok in enumerate(tokens) if "<*>" in tok]
+    if slot < len(wildcards):
+        at = wildcards[slot]
+        glued = tokens[at].partition("<*>")[0].strip("\"'([{=:")
+        word = glued or (tokens[at - 1].strip(".,;:=()[]\"'") if at > 0 else "")
+        if word and len(word) <= CATEGORY_CHARS and "<*>" not in word:
+            return word
+    return f"slot {slot}"
+
+
+def describe_category(
+    value: str, key: int, slot: int, seen: Sequence[str], template: str | None
+) -> str:
+    """A category never seen in training for its template slot, in words:
+    ``"power_state '6' never seen in training for '<template>' (key 40) (seen: 4)"`` (log text escaped and cut)."""
+    listed = ", ".join(shown_text(c) for c in seen[:CATEGORIES_SHOWN])
+    more = f" and {len(seen) - CATEGORIES_SHOWN} more" if len(seen) > CATEGORIES_SHOWN else ""
+    where = f"'{shown_text(template, 200)}' (key {key})" if template is not None else f"key {key}"
+    return (
+        f"{shown_text(_slot_name(template, slot))} '{shown_text(value)}' never seen in training for {where} "
+        f"(seen: {listed}{more})"
+    )
 
 
 def _read_calibration(directory: Path) -> Calibration | None:

@@ -27,7 +27,11 @@ the inner training range the value lies outside the training range (0 inside;
 ``logbert.windowing.signals.excess``): a bucket says "above the range", the excess says how far. It is
 added as it is (not on a log scale): on DeepLog OpenStack the anomalies' spawn times lie 5-21 widths
 out, the slowest normal-looking instance 3.4, and a log would squeeze that difference under the
-noise of the bucket surprise. The key pass of such a model hides the
+noise of the bucket surprise. A category never seen in training for its template slot (bucket ABOVE,
+``SignalRow.value_unseen``) gets the largest value surprise there is, ``2 * nll_cap`` (the tail term
+and the excess each at the cap), whatever the model predicts: the model never learnt a bucket for a
+category (seen categories are no signal), and an unseen category, like an unseen key (whose key
+surprise is the cap), is itself the signal. The key pass of such a model hides the
 masked keys' signals too (a bucket must not give its key away). How the three channels become one
 score is the estimator's rule (:func:`logbert.pipeline.estimator.combine_channels`).
 """
@@ -233,6 +237,7 @@ def score_sequences(
             gap_x = _pad_float([r.gap_excess for r in here], width)
             value_x = _pad_float([r.value_excess for r in here], width)
             value_up = _pad_float([[float(u) for u in r.value_upper] for r in here], width) > 0
+            value_new = _pad_float([[float(u) for u in r.value_unseen] for r in here], width) > 0
             full = model(token_ids.to(device), pad_mask.to(device), *_to(device, gap_ids, value_ids))
             dist[rows_here] = ((full.dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
             for pass_index, chosen in enumerate(passes):  # (B, T) bool
@@ -246,6 +251,7 @@ def score_sequences(
                     (gap_ids, value_ids),
                     (gap_x, value_x),
                     value_up,
+                    value_new,
                     (time_max, value_max),
                     rows_here,
                     config.nll_cap,
@@ -386,6 +392,7 @@ def _score_signals(
     ids: tuple[Tensor | None, Tensor | None],
     excesses: tuple[Tensor | None, Tensor | None],
     value_upper: Tensor | None,
+    value_unseen: Tensor | None,
     maxima: tuple[np.ndarray, np.ndarray],
     rows_here: np.ndarray,
     nll_cap: float,
@@ -393,12 +400,13 @@ def _score_signals(
     device: torch.device | str,
 ) -> None:
     """One signal pass: keys visible, the chosen positions' gap and value buckets hidden; the largest
-    surprise per row goes into ``maxima`` (time, value), the worst position into ``worst`` (details)."""
+    surprise per row goes into ``maxima`` (time, value), the worst position into ``worst`` (details).
+    ``value_unseen`` (B, T) bool: categories never seen in training, whose surprise is ``2 * nll_cap``."""
     hidden = [None if t is None else _hide(t, chosen) for t in ids]
     out = model(token_ids.to(device), pad_mask.to(device), *_to(device, *hidden))
-    for channel, logits, truth, extra, upper, best in (
-        ("time", out.gap_logits, ids[0], excesses[0], None, maxima[0]),
-        ("value", out.value_logits, ids[1], excesses[1], value_upper, maxima[1]),
+    for channel, logits, truth, extra, upper, unseen, best in (
+        ("time", out.gap_logits, ids[0], excesses[0], None, None, maxima[0]),
+        ("value", out.value_logits, ids[1], excesses[1], value_upper, value_unseen, maxima[1]),
     ):
         if logits is None or truth is None or extra is None:
             continue
@@ -414,7 +422,10 @@ def _score_signals(
         above = lp.shape[-1] - 1
         nearest = torch.where(truth == SIGNAL_BELOW, 3, torch.where(truth == above, above - 1, truth))
         nll = _tail_surprise(lp, nearest, upper).clamp(max=nll_cap).double()  # (B, T)
-        surprise = torch.where(where, nll + extra.clamp(max=nll_cap), torch.zeros_like(nll))  # (B, T)
+        surprise = nll + extra.clamp(max=nll_cap)  # (B, T)
+        if unseen is not None:  # a category never seen in training: the largest value surprise there is
+            surprise = torch.where(unseen, torch.full_like(surprise, 2 * nll_cap), surprise)
+        surprise = torch.where(where, surprise, torch.zeros_like(nll))  # (B, T)
         row_max, row_arg = surprise.max(dim=1)  # (B,)
         np.maximum.at(best, rows_here, row_max.numpy())
         if worst is None:

@@ -16,14 +16,22 @@ aligned with the key row ``[DIST, k_1, ..., k_n]``:
   edges (:attr:`~SignalBuckets.elapsed_edges`). Time is one-sided: a gap or session faster than any
   in training falls in the first bucket (no excess): the faults of time are slowness (a slow
   hypervisor, a retried network setup), and a quick session is not one.
-* **value row**: position i holds one number slot of line i: the *most unusual* of its number slots
-  (out of its training range first, by how far; else the one farthest from its median bucket), as a
-  bucket between that template slot's own training quantiles (``model.value_buckets`` buckets). One
-  value per position keeps the input one token wide; the most unusual slot is the one an operator
-  would want seen (an oversized disk next to a normal memory size). Category and id slots are not
-  read (categories: a possible extension). A number slot that is a duration (unit seconds, e.g.
-  "Took <*> seconds to spawn"; :attr:`SignalBuckets.duration_slots`) is one-sided like time: a
-  build faster than any in training is no fault.
+* **value row**: position i holds one value of line i: the *most unusual* of its number and
+  category slots. A number is bucketed between that template slot's own training quantiles
+  (``model.value_buckets`` buckets); out of its training range first, by how far, else the one
+  farthest from its median bucket. A category (a status or state code:
+  :class:`~logbert.parsing.params.SlotType` kind ``"category"``) is read where the training windows
+  hold at least :data:`MIN_CATEGORY_VALUES` values of that template slot (at most
+  :data:`MAX_CATEGORIES` distinct ones, none longer than :data:`MAX_CATEGORY_CHARS`)
+  (:attr:`SignalBuckets.categories`, the training categories, most frequent first): a category
+  *never seen in training* for that slot is the most unusual value a line can have (bucket ABOVE,
+  :attr:`SignalRow.value_unseen`; scoring gives it the largest value surprise, like an unseen key's
+  capped surprise); a category seen in training is no signal (NONE, as before categories were read:
+  the model is not asked how likely a seen category is in its context). One value per position
+  keeps the input one token wide; the most unusual slot is the one an operator would want seen (an
+  oversized disk next to a normal memory size). Id slots are not read. A number slot that is a
+  duration (unit seconds, e.g. "Took <*> seconds to spawn"; :attr:`SignalBuckets.duration_slots`)
+  is one-sided like time: a build faster than any in training is no fault.
 
 Bucket ids are :data:`~logbert.config.SIGNAL_NONE` (no signal: a key file, a template without a
 number, a pseudo key), ``SIGNAL_MASK`` (hidden, to be predicted), ``SIGNAL_BELOW``, the inner buckets
@@ -59,8 +67,19 @@ __all__ = [
     "resolve_signals",
 ]
 
-#: ``SignalBuckets.to_dict()`` format version.
+#: ``SignalBuckets.to_dict()`` format version: 1 without categories (what every artifact before them wrote, and
+#: what one without a category slot still writes, byte for byte), 2 with ``"categories"`` (older code refuses it
+#: rather than score without the categories the model was calibrated with).
 BUCKETS_VERSION = 1
+BUCKETS_VERSION_CATEGORIES = 2
+#: A category slot is read when the training windows hold at least this many of its values: a slot seen a few
+#: times has not shown its categories yet, and every new one would be the largest value surprise.
+MIN_CATEGORY_VALUES = 10
+#: ... and at most this many distinct ones, none longer than :data:`MAX_CATEGORY_CHARS`: a status or state is a
+#: short word from a small set; a slot beyond either is no closed set (the schema typed it on a sample), and
+#: its text would only make ``signals.json`` as large as the log wants.
+MAX_CATEGORIES = 50
+MAX_CATEGORY_CHARS = 100
 #: A key needs this many training gaps for edges of its own (else the edges of all training gaps).
 MIN_KEY_GAPS = 10
 #: The smallest inner range of ``log1p(seconds)`` an excess of time is measured in (about 10 % of a time, or
@@ -122,6 +141,7 @@ class SignalRow(NamedTuple):
     value_excess: list[float]
     value_slot: list[int]  # which slot of line i the value is (-1: none)
     value_upper: list[bool]  # the value is a duration: only its upper tail is surprising (like time)
+    value_unseen: Sequence[bool] = ()  # the value is a category never seen in training for its slot (empty: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +151,9 @@ class SignalBuckets:
     ``gap_edges`` / ``elapsed_edges``: ``log1p(seconds)``, ``n_gap + 1`` each (empty: no time in the
     training data); ``key_gap_edges[key_id]``: the same for the gaps before one key (keys with at least
     :data:`MIN_KEY_GAPS` of them). ``value_edges[(key_id, slot)]``: ``n_value + 1`` edges in the slot's
-    base unit.
+    base unit. ``categories[(key_id, slot)]``: the training categories of a category slot (at least
+    :data:`MIN_CATEGORY_VALUES` values, at most :data:`MAX_CATEGORIES` distinct ones of at most
+    :data:`MAX_CATEGORY_CHARS` characters), most frequent first (ties: in text order).
     """
 
     n_gap: int
@@ -141,6 +163,7 @@ class SignalBuckets:
     value_edges: Mapping[tuple[int, int], tuple[float, ...]] = field(default_factory=dict)
     key_gap_edges: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
     duration_slots: frozenset[tuple[int, int]] = frozenset()  # (key_id, slot) of number slots in seconds
+    categories: Mapping[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
 
     def gap_edges_of(self, key_id: int) -> tuple[float, ...]:
         """The edges the gap before ``key_id`` is bucketed with (its own, else those of all gaps)."""
@@ -152,7 +175,12 @@ class SignalBuckets:
 
     @property
     def has_values(self) -> bool:
-        return bool(self.value_edges)
+        return bool(self.value_edges) or bool(self.categories)
+
+    def is_new_category(self, key_id: int, slot: int, value: object) -> bool:
+        """``value`` is a category the training windows never held for this template slot (a slot read)."""
+        seen = self.categories.get((key_id, slot))
+        return seen is not None and isinstance(value, str) and value not in seen
 
     @classmethod
     def fit(
@@ -164,12 +192,16 @@ class SignalBuckets:
         duration_slots: Iterable[tuple[int, int]] = (),
     ) -> SignalBuckets:
         """Edges from training windows (their keys and aligned signals). NaN gaps, pseudo keys
-        (negative ids) and non-number values are skipped; a (key, slot) needs two values.
-        ``duration_slots``: the (key_id, slot) of number slots in seconds (from the slot schema)."""
+        (negative ids) and None values are skipped; a number (key, slot) needs two values, a category
+        one (a text value: ``SlotSchema.convert`` gives text for category slots only)
+        :data:`MIN_CATEGORY_VALUES`, and no more than :data:`MAX_CATEGORIES` distinct values, none longer than
+        :data:`MAX_CATEGORY_CHARS` (else the slot is not read). ``duration_slots``: the (key_id, slot) of
+        number slots in seconds (from the slot schema)."""
         gaps: list[float] = []
         key_gaps: dict[int, list[float]] = {}
         elapsed: list[float] = []
         values: dict[tuple[int, int], list[float]] = {}
+        texts: dict[tuple[int, int], dict[str, int]] = {}
         for keys, sig in zip(key_rows, signals, strict=True):
             if sig is None:
                 continue
@@ -184,6 +216,9 @@ class SignalBuckets:
                 for slot, v in enumerate(vals):
                     if isinstance(v, float) and math.isfinite(v):
                         values.setdefault((key, slot), []).append(v)
+                    elif isinstance(v, str):
+                        counts = texts.setdefault((key, slot), {})
+                        counts[v] = counts.get(v, 0) + 1
         return cls(
             n_gap,
             n_value,
@@ -192,12 +227,19 @@ class SignalBuckets:
             {ks: _edges(vs, n_value) for ks, vs in sorted(values.items()) if len(vs) >= 2},
             {k: _edges(g, n_gap) for k, g in sorted(key_gaps.items()) if len(g) >= MIN_KEY_GAPS},
             frozenset((int(k), int(s)) for k, s in duration_slots if (k, s) in values),
+            {
+                ks: tuple(sorted(c, key=lambda x: (-c[x], x)))
+                for ks, c in sorted(texts.items())
+                if sum(c.values()) >= MIN_CATEGORY_VALUES
+                and len(c) <= MAX_CATEGORIES
+                and max(map(len, c)) <= MAX_CATEGORY_CHARS
+            },
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe (stored as the artifact's ``signals.json``)."""
-        return {
-            "version": BUCKETS_VERSION,
+        """JSON-safe (stored as the artifact's ``signals.json``); ``"categories"`` only where there are some."""
+        out: dict[str, Any] = {
+            "version": BUCKETS_VERSION_CATEGORIES if self.categories else BUCKETS_VERSION,
             "n_gap": self.n_gap,
             "n_value": self.n_value,
             "gap_edges": list(self.gap_edges),
@@ -206,12 +248,21 @@ class SignalBuckets:
             "key_gap_edges": [[k, list(e)] for k, e in sorted(self.key_gap_edges.items())],
             "duration_slots": sorted([k, s] for k, s in self.duration_slots),
         }
+        if self.categories:
+            out["categories"] = [[k, s, list(c)] for (k, s), c in sorted(self.categories.items())]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SignalBuckets:
-        """Raises: ValueError on another version or edges of the wrong length."""
-        if data.get("version") != BUCKETS_VERSION:
-            raise ValueError(f"unsupported signal buckets version {data.get('version')!r}")
+        """Raises: ValueError on another version, edges of the wrong length or categories that are not text."""
+        version = data.get("version")
+        if version not in (BUCKETS_VERSION, BUCKETS_VERSION_CATEGORIES):
+            raise ValueError(f"unsupported signal buckets version {version!r}")
+        categories: dict[tuple[int, int], tuple[str, ...]] = {}
+        for k, s, c in data.get("categories", []) if version == BUCKETS_VERSION_CATEGORIES else []:
+            if not isinstance(c, list) or not c or not all(isinstance(x, str) for x in c):
+                raise ValueError(f"categories of key {k} slot {s} must be a non-empty list of text")
+            categories[(int(k), int(s))] = tuple(c)
         n_gap, n_value = int(data["n_gap"]), int(data["n_value"])
         out = cls(
             n_gap,
@@ -221,6 +272,7 @@ class SignalBuckets:
             {(int(k), int(s)): tuple(float(x) for x in e) for k, s, e in data["value_edges"]},
             {int(k): tuple(float(x) for x in e) for k, e in data["key_gap_edges"]},
             frozenset((int(k), int(s)) for k, s in data["duration_slots"]),
+            categories,
         )
         gap_lengths = [len(out.gap_edges), len(out.elapsed_edges), *(len(e) for e in out.key_gap_edges.values())]
         value_lengths = [len(e) for e in out.value_edges.values()]
@@ -248,14 +300,18 @@ class SignalBuckets:
         return edges[i], edges[i + 1]
 
 
-def _value_pick(key: int, vals: Sequence[object], buckets: SignalBuckets) -> tuple[int, float, int]:
-    """(bucket, excess, slot) of the most unusual number slot of one line; (NONE, 0, -1) without one.
+def _value_pick(key: int, vals: Sequence[object], buckets: SignalBuckets) -> tuple[int, float, int, bool]:
+    """(bucket, excess, slot, unseen category) of the most unusual value of one line; (NONE, 0, -1, False)
+    without one.
 
-    Unusual: out of range first, by excess; then the inner bucket farthest from the middle; ties: the
-    first slot.
+    Unusual: a category never seen in training first (bucket ABOVE, no excess: its surprise is set by
+    scoring); then a number out of range, by excess; then the inner bucket farthest from the middle;
+    ties: the first slot. A category seen in training is no candidate.
     """
     best: tuple[float, int, float, int] | None = None  # (rank, bucket, excess, slot)
     for slot, v in enumerate(vals):
+        if buckets.is_new_category(key, slot, v):
+            return buckets.n_value + 3, 0.0, slot, True  # nothing ranks higher: the first such slot
         edges = buckets.value_edges.get((key, slot))
         if edges is None or not isinstance(v, float) or not math.isfinite(v):
             continue
@@ -266,7 +322,7 @@ def _value_pick(key: int, vals: Sequence[object], buckets: SignalBuckets) -> tup
         rank = 1.0 + x if b in (SIGNAL_BELOW, n + 3) else abs((b - 3) + 0.5 - n / 2) / n
         if best is None or rank > best[0]:
             best = (rank, b, x, slot)
-    return (SIGNAL_NONE, 0.0, -1) if best is None else (best[1], best[2], best[3])
+    return (SIGNAL_NONE, 0.0, -1, False) if best is None else (best[1], best[2], best[3], False)
 
 
 def _time_bucket(seconds: float, edges: Sequence[float]) -> tuple[int, float]:
@@ -292,9 +348,9 @@ def encode_signals(
     n = len(key_ids)
     gap_ids, value_ids = [SIGNAL_NONE] * (n + 1), [SIGNAL_NONE] * (n + 1)
     gap_x, value_x, slots = [0.0] * (n + 1), [0.0] * (n + 1), [-1] * (n + 1)
-    upper = [False] * (n + 1)
+    upper, unseen = [False] * (n + 1), [False] * (n + 1)
     if signals is None:
-        return SignalRow(gap_ids, value_ids, gap_x, value_x, slots, upper)
+        return SignalRow(gap_ids, value_ids, gap_x, value_x, slots, upper, unseen)
     if len(signals) != n:
         raise ValueError(f"{len(signals)} signal positions for {n} keys")
     if time and buckets.has_time:
@@ -306,9 +362,9 @@ def encode_signals(
     if values and buckets.has_values:
         for i, (key, vals) in enumerate(zip(key_ids, signals.values, strict=True)):
             if key >= 0:
-                value_ids[i + 1], value_x[i + 1], slots[i + 1] = _value_pick(key, vals, buckets)
+                value_ids[i + 1], value_x[i + 1], slots[i + 1], unseen[i + 1] = _value_pick(key, vals, buckets)
                 upper[i + 1] = (key, slots[i + 1]) in buckets.duration_slots
-    return SignalRow(gap_ids, value_ids, gap_x, value_x, slots, upper)
+    return SignalRow(gap_ids, value_ids, gap_x, value_x, slots, upper, unseen)
 
 
 def resolve_signals(config: ModelConfig, buckets: SignalBuckets | None) -> tuple[SignalsMode, str | None]:
@@ -326,5 +382,8 @@ def resolve_signals(config: ModelConfig, buckets: SignalBuckets | None) -> tuple
     if config.uses_time and not time_ok:
         lost.append("time (no timestamps in the training data: a key-sequence file or a format without time)")
     if config.uses_values and not values_ok:
-        lost.append("values (no number slot in the training lines: a key-sequence file, or no numeric parameter)")
+        lost.append(
+            "values (no number slot and no category slot with enough values in the training lines: a key-sequence "
+            "file, or no such parameter)"
+        )
     return mode, f"model.signals={asked!r} but the data has no {' and no '.join(lost)}: using {mode!r}"
