@@ -122,3 +122,23 @@ def test_an_artifact_from_before_categories_loads_and_scores_as_before(model: Lo
     four = [KEYS] * 4
     np.testing.assert_array_equal(again.channel_scores(four, NORMAL[:4]), old.channel_scores(four, NORMAL[:4]))
     assert again.channel_scores([KEYS], [CRASHED])[0][2] == pytest.approx(2 * CAP)
+
+
+def test_sessions_with_an_unseen_category_are_found_for_the_model_that_scores_them(model: LogBertDetector) -> None:
+    from logbert.pipeline.sessions import unseen_category_sessions
+
+    seqs = [KeySequence("a", KEYS, signals=NORMAL[1]), KeySequence("b", KEYS, signals=CRASHED), KeySequence("c", KEYS)]
+    assert unseen_category_sessions(seqs, model.buckets_).tolist() == [False, True, False]
+    assert unseen_category_sessions(seqs, None).tolist() == [False, False, False]  # a key-only model
+
+
+def test_a_validation_session_with_an_unseen_category_is_left_out_of_the_threshold_and_counted() -> None:
+    from logbert.pipeline.fit import fit_sessions
+
+    train = [KeySequence(f"t{i}", KEYS, label=0, signals=s) for i, s in enumerate(TRAIN)]
+    val = [KeySequence(f"v{i}", KEYS, label=0, signals=s) for i, s in enumerate(NORMAL)]
+    odd = KeySequence("odd", KEYS, label=0, signals=CRASHED)
+    fitted = fit_sessions(train, [*val, odd], CONFIG, scheme="split", what="test")
+    assert fitted.record.n_unseen == 1  # the crashed one: its value surprise says "new", not how normal
+    crashed_score = fitted.detector.decision_function([KEYS], [CRASHED])[0]
+    assert crashed_score > fitted.detector.threshold_  # so it did not set the threshold (or the value scale)

@@ -57,6 +57,7 @@ from logbert.pipeline.sessions import (
     session_channels,
     session_scores,
     session_windows,
+    unseen_category_sessions,
     unseen_key_sessions,
 )
 from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows
@@ -369,6 +370,10 @@ def fit_sessions(
     oof = np.full(len(pool), -np.inf)
     oof_channels = np.full((len(pool), 3), -np.inf)  # time- and value-aware models: per channel
     unseen = np.zeros(len(pool), dtype=np.bool_)
+    say(
+        f"threshold: cross-fitting over {len(pool)} normal sessions, {k} fold models and the final one "
+        f"(about {k + 1}x one training; --set scoring.calibration=split trains once, with a looser threshold)"
+    )
     for j in range(k):
         held = np.flatnonzero(folds == j)
         rest_windows, _ = session_windows([pool[i] for i in np.flatnonzero(folds != j)], config.window)
@@ -390,6 +395,7 @@ def fit_sessions(
         else:
             oof[held] = session_scores(fold_model, held_sessions, config.window)
         unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
+        unseen[held] |= unseen_category_sessions(held_sessions, fold_model.buckets_)
     say(f"training the final model on all {len(pool)} normal sessions ({len(windows)} windows)")
     detector = LogBertDetector(config).fit(
         [w.key_ids for w in windows],
@@ -521,16 +527,21 @@ def _fit_split(
     )
     how = f"{len(val)} normal" + (f" + {len(abnormal_val)} anomalous" if abnormal_val else "")
     say(f"threshold from the scores of {how} validation sessions")
+    # sessions with a key or a category the model never trained on: their score says "new", not how normal
+    unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
+    unseen |= unseen_category_sessions(val, detector.buckets_)
     if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
         channels = session_channels(detector, val, config.window)
-        detector.scales_ = channel_scales(config.scoring, channels[np.isfinite(channels).all(axis=1)])
+        finite = np.isfinite(channels).all(axis=1)
+        detector.scales_ = channel_scales(
+            config.scoring, channels[finite & ~unseen] if (finite & ~unseen).any() else channels[finite]
+        )
     normal_scores = session_scores(detector, val, config.window)
     if abnormal_val:
         abnormal_scores = session_scores(detector, abnormal_val, config.window)
         detector.threshold_ = choose_threshold(config.scoring, normal_scores, abnormal_scores)
         record = calibration(config.scoring, detector.threshold_, normal_scores)
         return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val)
-    unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
     record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what)
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen)
@@ -605,7 +616,8 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
         total = result.n_unseen + result.n_calibration
         unseen = "never seen in training" if result.calibration == "split" else "their fold model never trained on"
         warnings.append(
-            f"{result.n_unseen} of {total} normal {where} sessions hold a template {unseen}: left out of the "
+            f"{result.n_unseen} of {total} normal {where} sessions hold a template {unseen} (or a state/status "
+            "value never seen for its line): left out of the "
             f"threshold. Expect new normal sessions like them (about {result.n_unseen / total:.0%}) to be flagged "
             "too; more normal training data lowers that share"
         )

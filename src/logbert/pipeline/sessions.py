@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from logbert.config import WindowConfig
 from logbert.records import UNK_KEY, KeySequence, SessionSignals
+from logbert.windowing.signals import SignalBuckets
 from logbert.windowing.windows import SkippedSequence, session_overlap, split_all, with_session_bounds
 
 FloatArray = npt.NDArray[np.float64]
@@ -130,6 +131,31 @@ def session_channels(
         i = position[w.session_id]
         out[i] = np.maximum(out[i], row)
     return out
+
+
+def unseen_category_sessions(sessions: Sequence[KeySequence], buckets: SignalBuckets | None) -> npt.NDArray[np.bool_]:
+    """(N,) bool: True where a session holds a state/status category its scoring model never trained on.
+
+    ``buckets`` are that model's signal buckets (None: a key-only model, nothing is new). Such a value
+    gets the largest value surprise (:mod:`logbert.windowing.signals`), so, like a session with an
+    unseen key (:func:`unseen_key_sessions`), the session's score says "something new", not how normal
+    it is: the threshold and the channel scales leave it out and count it.
+    """
+    if buckets is None or not buckets.categories:
+        return np.zeros(len(sessions), dtype=np.bool_)
+    return np.fromiter(
+        (
+            s.signals is not None
+            and any(
+                buckets.is_new_category(k, slot, v)
+                for k, values in zip(s.key_ids, s.signals.values, strict=False)
+                for slot, v in enumerate(values)
+            )
+            for s in sessions
+        ),
+        dtype=np.bool_,
+        count=len(sessions),
+    )
 
 
 def unseen_key_sessions(sessions: Sequence[KeySequence], known: Container[int]) -> npt.NDArray[np.bool_]:
