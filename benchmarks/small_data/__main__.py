@@ -61,7 +61,7 @@ from logbert.records import KeySequence
 ROOT = Path(__file__).resolve().parents[2]
 DATA = (ROOT / ".." / "shared" / "datasets").resolve()
 DATASETS = ("devstack", "hdfs_2pct", "hdfs_deeplog_keys")
-VARIANTS = ("before", "after", "split_min_steps")
+VARIANTS = ("before", "after", "split_min_steps", "cross_fit")
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
 METRICS = ("f1", "precision", "recall", "fpr", "auroc", "threshold", "train_s")
@@ -115,6 +115,8 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.calibration": "split", "train.min_steps": 0})
     elif variant == "split_min_steps":
         config = base.with_overrides({"scoring.calibration": "split"})
+    elif variant == "cross_fit":  # out-of-fold calibration whatever the size ("auto" splits above 2,000 sessions)
+        config = base.with_overrides({"scoring.calibration": "cross_fit"})
     else:
         config = base
     split, _ = _split(data, config, n, seed)

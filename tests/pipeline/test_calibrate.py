@@ -69,7 +69,10 @@ def test_folds_cover_every_session_exactly_once_and_are_balanced() -> None:
     ("calibration", "threshold", "n_normal", "n_val", "expected"),
     [
         ("auto", "normal_quantile", 50, 5, "cross_fit"),  # 5 < 199 validation sessions: no split guarantee
-        ("auto", "normal_quantile", 1_990, 199, "split"),  # the split keeps its promise
+        ("auto", "normal_quantile", 1_990, 199, "cross_fit"),  # a promise on 1 score above the threshold: loose
+        ("auto", "normal_quantile", 2_855, 286, "cross_fit"),  # DeepLog's HDFS keys: 1.4 scores above it
+        ("auto", "normal_quantile", 5_000, 999, "split"),  # 5 validation scores above the threshold
+        ("auto", "normal_quantile", 5_000, 998, "cross_fit"),
         ("auto", "normal_quantile", AUTO_CROSS_FIT_MAX_SESSIONS + 1, 150, "split"),  # too costly to cross-fit
         ("auto", "normal_quantile", 4, 1, "split"),  # fewer sessions than folds
         ("auto", "labelled_f1", 50, 5, "split"),  # the F1 threshold needs the split's labelled anomalies
