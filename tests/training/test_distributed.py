@@ -151,10 +151,13 @@ def test_two_gloo_ranks_under_torchrun_end_with_the_single_process_weights(tmp_p
     assert (tmp_path / "checkpoint-rank0").is_dir() and not (tmp_path / "checkpoint-rank1").exists()
 
 
+@pytest.mark.parametrize("signals", ["off", "all"])
 def test_logbert_train_under_torchrun_cross_fits_without_deadlock_and_rank_0_writes_the_artifact(
-    tmp_path: Path,
+    tmp_path: Path, signals: str
 ) -> None:
-    """The user's command: k + 1 distributed trainings in sequence (cross-fit), one artifact, the single-process one."""
+    """The user's command: k + 1 distributed trainings in sequence (cross-fit), one artifact, the single-process one;
+    also for the time- and value-aware model (gap and value rows sharded with the keys, the signal losses normalised
+    by the whole batch)."""
     logbert = Path(sys.executable).parent / "logbert"
     if not logbert.is_file():
         pytest.skip("the logbert console script is not installed next to this python")
@@ -163,6 +166,7 @@ def test_logbert_train_under_torchrun_cross_fits_without_deadlock_and_rank_0_wri
         "parser.format": "openstack",
         **{f"model.{k}": v for k, v in {"n_layers": 1, "d_model": 16, "d_ff": 32, "n_heads": 2, "dropout": 0}.items()},
         **{"train.epochs": 2, "train.min_steps": 6, "train.num_threads": 1, "scoring.calibration_folds": 3},
+        "model.signals": signals,
     }
     args = [str(files.log), "--labels", str(files.labels), *(x for k, v in sets.items() for x in ("--set", f"{k}={v}"))]
     for cmd in ([*TORCHRUN, "--no-python", str(logbert)], [str(logbert)]):
@@ -178,7 +182,21 @@ def test_logbert_train_under_torchrun_cross_fits_without_deadlock_and_rank_0_wri
     got, want = (_comparable(s) for s in strip)
     assert got.keys() == want.keys() and all(torch.allclose(got[k], want[k], atol=1e-5, rtol=0) for k in got)
     calibration = [json.loads((tmp_path / d / "calibration.json").read_text()) for d in ("ddp", "single")]
-    assert calibration[0] == calibration[1]
+    if signals == "off":
+        assert calibration[0] == calibration[1]
+    else:  # scores that combine three channels through their scales agree to rounding (weights to 1e-5 above)
+        assert calibration[0].keys() == calibration[1].keys()
+        for key, value in calibration[1].items():
+            assert calibration[0][key] == (pytest.approx(value, abs=1e-5) if _numeric(value) else value), key
+    if signals == "all":  # the signal heads trained too, and on the same buckets
+        assert any(k.startswith(("gap", "value")) or ".gap_" in k or ".value_" in k for k in want)
+        assert (tmp_path / "ddp" / "signals.json").read_text() == (tmp_path / "single" / "signals.json").read_text()
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) or (
+        isinstance(value, list) and all(isinstance(v, int | float) for v in value)
+    )
 
 
 if __name__ == "__main__":  # a torchrun rank (see the test above)
