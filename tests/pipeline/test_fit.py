@@ -88,6 +88,7 @@ class _Fake:
     len / 100, or the cap when it holds a key the model never trained on (as UNK scores)."""
 
     made: list[_Fake] = []
+    buckets_ = None  # key-only: no signal buckets, so no category is ever new
 
     def __init__(self, config: LogBertConfig) -> None:
         self.config = config
