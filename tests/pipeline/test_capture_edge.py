@@ -249,3 +249,26 @@ def test_evaluate_predicts_them_normal_and_says_how_many(edge: Edge, tmp_path: P
     # the false alarms are the flagged sessions, those in flight left out (their scores, and the AUROC, unchanged)
     assert rep["fp"] == sum(r.is_anomaly for r in result.sessions)
     assert rep["fp"] < sum(bool(exceeds(r.score, r.threshold)) for r in result.sessions)
+
+
+def test_the_cli_shows_them_and_their_count(edge: Edge) -> None:
+    from typer.testing import CliRunner
+
+    from logbert.cli import app as cli_app
+
+    results, report = _offline(edge, edge.cut)
+    n = report.n_in_flight
+    threshold = str(edge.detector.threshold)
+    scored = CliRunner().invoke(cli_app, ["score", str(edge.artifact), str(edge.cut), "--threshold", threshold])
+    assert scored.exit_code == 0, scored.output
+    rows = [json.loads(line) for line in scored.stdout.splitlines() if line.startswith("{")]
+    assert {r["session_id"]: r["partial"] for r in rows if "partial" in r} == {
+        sid: r.partial for sid, r in results.items() if r.partial is not None
+    }
+    assert all(not r["is_anomaly"] for r in rows if "partial" in r)
+    assert f"{n} sessions in flight at the capture start, not alerted" in " ".join(scored.stderr.split())
+    tailed = CliRunner().invoke(
+        cli_app, ["tail", str(edge.cut), "-a", str(edge.artifact), "--no-follow", "--threshold", threshold]
+    )
+    assert tailed.exit_code == 0, tailed.output
+    assert f"in_flight_at_start={n} (not alerted; " in " ".join(tailed.stderr.split())
