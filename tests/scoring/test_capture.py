@@ -74,3 +74,12 @@ def test_to_dict_round_trips_and_bad_state_is_refused() -> None:
     ):
         with pytest.raises(ValueError):
             CaptureEdge.from_dict(bad)
+
+
+def test_first_keys_leave_out_sessions_at_the_training_logs_own_edge() -> None:
+    sessions = [([9, 3], [100.0, 104.0]), ([1, 3], [103.0, 105.0]), ([1, 2], [120.0, 122.0]), ([5, 2], [104.1, 106.0])]
+    # window 4 s: sessions beginning by 104 s may have been running when the training log began at 100 s
+    assert CaptureEdge.fit(sessions, capture_start=100.0) == CaptureEdge(4.0, frozenset({1, 5}), 4)
+    assert CaptureEdge.fit(sessions).first_keys == {1, 5, 9}  # without the start: every session's first key
+    # a training log entirely within the window: every first key (the rule stays cautious)
+    assert CaptureEdge.fit(sessions[:2], capture_start=100.0).first_keys == {1, 9}

@@ -19,8 +19,9 @@ session was in flight at the capture start when
 Such a session is still scored, but not flagged: its result says why. Both facts are learned from
 the normal training sessions and stored in the artifact's ``meta.json`` (``"capture_edge"``):
 
-* ``first_keys``: the keys normal training sessions begin with. A session that begins with one of
-  them may have begun at the capture start, and is judged as any other.
+* ``first_keys``: the keys normal training sessions begin with (those that began after the training
+  log's own capture edge, see :meth:`CaptureEdge.fit`). A session that begins with one of them may
+  have begun at the capture start, and is judged as any other.
 * ``window_s``: the largest gap between consecutive lines of a normal training session. A normal
   session that began before the capture (its last line before it at time ``t < c``) writes its next
   line at most this long after ``t``, so its first captured line lies within ``window_s`` of the
@@ -67,8 +68,15 @@ class CaptureEdge:
     n_sessions: int  # training sessions it was fitted on
 
     @classmethod
-    def fit(cls, sessions: Iterable[tuple[Sequence[int], Sequence[float | None]]]) -> CaptureEdge | None:
+    def fit(
+        cls, sessions: Iterable[tuple[Sequence[int], Sequence[float | None]]], capture_start: float | None = None
+    ) -> CaptureEdge | None:
         """From normal training sessions, each (its key ids, one timestamp per key, None where unknown).
+
+        ``capture_start``: the training log's first timestamp. The training log has a capture edge too: a
+        session already running when *it* began would teach its odd first key as a normal one (DeepLog's
+        ``openstack_normal1`` opens with a lifecycle whose first line is "VM Started"). So the first keys
+        come from the sessions that began more than ``window_s`` after it (from all of them when none did).
 
         Returns None (the rule stays off) when no session has two timestamped lines: without time
         there is no window.
@@ -76,25 +84,31 @@ class CaptureEdge:
         Example:
             >>> CaptureEdge.fit([([1, 2, 3], [0.0, 4.0, 5.0]), ([1, 3], [10.0, 12.5]), ([4], [20.0])])
             CaptureEdge(window_s=4.0, first_keys=frozenset({1, 4}), n_sessions=3)
+            >>> CaptureEdge.fit([([9, 3], [0.0, 4.0]), ([1, 3], [10.0, 12.5])], capture_start=0.0).first_keys
+            frozenset({1})
             >>> CaptureEdge.fit([([1, 2], [None, None])]) is None
             True
         """
-        firsts: set[int] = set()
+        starts: list[tuple[int, float | None]] = []
         widest: float | None = None
-        n = 0
         for keys, stamps in sessions:
             k = first_key(keys)
             if k is None:
                 continue
-            n += 1
-            firsts.add(k)
             known = [t for t in stamps if t is not None and math.isfinite(t)]
+            starts.append((k, known[0] if known else None))
             for a, b in zip(known, known[1:], strict=False):
                 gap = max(0.0, b - a)  # a step back in time is no gap (as parsing.params.time_gaps)
                 widest = gap if widest is None else max(widest, gap)
         if widest is None:
             return None
-        return cls(round(widest, 6), frozenset(firsts), n)
+        later = (
+            {k for k, t in starts if t is not None and t - capture_start > widest}
+            if capture_start is not None
+            else set()
+        )
+        firsts = later or {k for k, _ in starts}
+        return cls(round(widest, 6), frozenset(firsts), len(starts))
 
     def in_flight(
         self,
