@@ -203,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"- `{sid}`: {text}")
         for text in r.get("false_alarm_explanations", []):
             lines.append(f"- false alarm, {text}")
+        for text in r.get("in_flight", []):
+            lines.append(f"- in flight at the capture start, not alerted: {text}")
         lines.append("")
     lines += [
         "## Slot types inferred from the training lines",

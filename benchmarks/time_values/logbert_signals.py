@@ -71,6 +71,11 @@ def _scores(results: Sequence[SessionResult], seqs: Sequence[KeySequence]) -> np
     return np.array([by_id.get(s.session_id, -np.inf) for s in seqs], dtype=np.float64)
 
 
+def _flags(results: Sequence[SessionResult], seqs: Sequence[KeySequence]) -> np.ndarray:
+    by_id = {r.session_id: r.is_anomaly for r in results}
+    return np.array([by_id.get(s.session_id, False) for s in seqs], dtype=bool)
+
+
 def run_openstack(
     d: Data, data: Path, work: Path, modes: Sequence[str], epochs: int, seed: int, threads: int
 ) -> list[dict[str, Any]]:
@@ -87,13 +92,21 @@ def run_openstack(
         train_s = time.perf_counter() - started
         detector = load_detector(result.artifact_dir)
         started = time.perf_counter()
-        abn_seqs, _ = detector.read(data / DIR / ABNORMAL)
-        abn = detector.score_sessions(abn_seqs, explain=True)
-        held_seqs, _ = detector.read(held_log)
-        held = detector.score_sessions(held_seqs, explain=True)
+        # each file is a capture of its own: a session in flight at its first line is scored, not flagged
+        abn_seqs, abn_report = detector.read(data / DIR / ABNORMAL)
+        abn = detector.score_sessions(abn_seqs, explain=True, capture_start=abn_report.first_time)
+        held_seqs, held_report = detector.read(held_log)
+        held = detector.score_sessions(held_seqs, explain=True, capture_start=held_report.first_time)
         score_s = time.perf_counter() - started
         s_abn, s_held = _scores(abn, d.abnormal), _scores(held, d.held)
-        row = evaluate(LABEL[mode], s_abn, s_held, detector.threshold, d)
+        f_abn, f_held = _flags(abn, d.abnormal), _flags(held, d.held)
+        row = evaluate(LABEL[mode], s_abn, s_held, detector.threshold, d, f_abn, f_held)
+        row["in_flight"] = [
+            f"{where} {r.session_id[:8]} (score {r.score:.3g}, label {r.label}): {r.partial}"
+            for where, rs in (("abnormal file", abn), ("held-back normal", held))
+            for r in rs
+            if r.partial is not None
+        ]
         row["signals"] = {"off": "keys", "time": "keys+time", "values": "keys+values", "all": "keys+time+values"}[mode]
         row["model_signals"] = detector.config.model.signals
         row["threshold_basis"] = result.threshold_basis

@@ -158,9 +158,22 @@ def _auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:
     return float(greater / (pos.size * neg.size))
 
 
-def evaluate(name: str, scores_abn: np.ndarray, scores_held: np.ndarray, threshold: float, d: Data) -> dict[str, Any]:
+def evaluate(
+    name: str,
+    scores_abn: np.ndarray,
+    scores_held: np.ndarray,
+    threshold: float,
+    d: Data,
+    flagged_abn: np.ndarray | None = None,
+    flagged_held: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """``flagged_*``: the detector's decisions where they are not ``exceeds(score, threshold)`` (LogBERT does not
+    flag a session in flight when its log began, ``SessionResult.partial``); the AUROCs read the scores."""
     labels = np.array([s.label for s in d.abnormal])
-    flagged_abn = exceeds(scores_abn, threshold)
+    if flagged_abn is None:
+        flagged_abn = exceeds(scores_abn, threshold)
+    if flagged_held is None:
+        flagged_held = exceeds(scores_held, threshold)
     found = [s.session_id for s, f, y in zip(d.abnormal, flagged_abn, labels, strict=True) if f and y == 1]
     pos = scores_abn[labels == 1]
     neg_other = scores_abn[labels == 0]
@@ -172,7 +185,7 @@ def evaluate(name: str, scores_abn: np.ndarray, scores_held: np.ndarray, thresho
         "recall": round(len(found) / max(1, int(labels.sum())), 3),
         "false_alarms_abnormal_file": int((flagged_abn & (labels == 0)).sum()),
         "n_other_abnormal_file": int((labels == 0).sum()),
-        "false_alarms_held_normal": int(exceeds(scores_held, threshold).sum()),
+        "false_alarms_held_normal": int(np.asarray(flagged_held).sum()),
         "n_held_normal": int(scores_held.size),
         "auroc_vs_194": _auroc(pos, neg_other),
         "auroc_vs_held_normal": _auroc(pos, scores_held),

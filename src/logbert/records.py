@@ -101,6 +101,9 @@ class ReadReport:
     n_unknown_template: int = 0  # template unseen by the frozen parser (mapped to UNK_KEY)
     malformed_examples: list[str] = field(default_factory=list)  # first few offending lines, for the report
     warnings: list[str] = field(default_factory=list)  # the header format looks wrong (parsing.headers.format_warnings)
+    first_time: float | None = None  # timestamp of the first timestamped line: where the capture begins
+    # sessions already in flight at that first line (logbert.scoring.capture): scored, not alerted
+    n_in_flight: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -113,3 +113,6 @@ class SessionResult:
     worst_window: int | None = None  # index of its worst window within the session
     misses: tuple[PositionExplanation, ...] = ()  # of the worst window, with explain=True
     surprises: tuple[str, ...] = ()  # of the worst window, with explain=True: a time or value and what was expected
+    # why the session is not flagged whatever its score: it was already in flight when the log began
+    # (logbert.scoring.capture); None for every other session
+    partial: str | None = None

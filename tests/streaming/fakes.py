@@ -127,7 +127,9 @@ class FakeDetector:
             time.sleep(self.score_delay_s)
         return [self._score(s, explain) for s in sequences]
 
-    def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
+    def score_sessions(
+        self, sequences: Sequence[KeySequence], *, explain: bool = False, capture_start: float | None = None
+    ) -> list[SessionResult]:
         """Each session scores its worst window (windows of at most max_len keys), like `api.Detector`."""
         out = []
         for seq in sequences:

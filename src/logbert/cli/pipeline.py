@@ -131,6 +131,11 @@ def evaluate(
             err_console.print(f"[bold yellow]baseline {escape(name)} not run:[/] {escape(str(rep['skipped']))}")
     rep = result.report
     console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {report_path}")
+    if rep.get("n_in_flight"):
+        console.print(
+            f"{_in_flight_summary(rep['n_in_flight'])}, predicted normal ({rep['n_in_flight_abnormal']} of them "
+            f"labelled anomalous, {rep['n_in_flight_over_threshold']} over the threshold)"
+        )
 
 
 ThresholdOption = typer.Option(None, "--threshold", help="decide with this threshold instead of the stored one")
@@ -165,9 +170,10 @@ def score(
         results = [r for r in scored if r.is_anomaly or not only_anomalies]
     n_anomalous = sum(r.is_anomaly for r in results)
     units = detector.config.window.unit_noun
+    in_flight = f"{_in_flight_summary(read_report.n_in_flight)}; " if read_report.n_in_flight else ""
     summary = (
         f"{len(results)} {units}, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis}); "
-        f"{_read_summary(read_report)}"
+        f"{in_flight}{_read_summary(read_report)}"
     )
     for warning in read_report.warnings:  # e.g. a header that never matched, CR-only line ends
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
@@ -182,6 +188,11 @@ def score(
     else:
         out.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
         console.print(f"{len(rows)} {units} written to {out}; {escape(summary)}")
+
+
+def _in_flight_summary(n: int) -> str:
+    """Sessions not alerted because the log began in their middle (logbert.scoring.capture): never silent."""
+    return f"{n} session{'' if n == 1 else 's'} in flight at the capture start, not alerted"
 
 
 def _read_summary(rep: ReadReport) -> str:
@@ -213,6 +224,8 @@ def session_row(r: SessionResult) -> dict[str, object]:
         row["misses"] = [dataclasses.asdict(m) for m in r.misses]
     if r.surprises:
         row["surprises"] = list(r.surprises)
+    if r.partial is not None:
+        row["partial"] = r.partial  # in flight at the capture start: scored, never flagged
     return row
 
 

@@ -219,6 +219,13 @@ def _counts(stats: StreamStats, prefix: str) -> str:
         f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
         f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={stats.windows_scored} "
         f"alerts={stats.alerts}"
+        # sessions running when the stream began: scored, their alerts withheld (logbert.scoring.capture)
+        + (
+            f" in_flight_at_start={stats.sessions_in_flight} (not alerted; "
+            f"{stats.windows_in_flight_not_alerted} windows over the threshold)"
+            if stats.sessions_in_flight
+            else ""
+        )
     )
 
 

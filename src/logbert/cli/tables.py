@@ -49,7 +49,7 @@ def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, un
             f"{r.score:.4f}",
             f"{r.score - r.threshold:+.4f}",
             "" if r.p_value is None else f"{r.p_value:.3g}",
-            "[bold red]yes[/]" if r.is_anomaly else "no",
+            "[bold red]yes[/]" if r.is_anomaly else "no (in flight at the capture start)" if r.partial else "no",
             lines,
             when,
             str(r.n_unknown),

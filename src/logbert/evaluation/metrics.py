@@ -273,7 +273,9 @@ def best_f1(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> tuple[float, float]
     return float(f1[k]), _cut_below(float(cuts[k]), lower)
 
 
-def evaluation_report(y_true: npt.ArrayLike, scores: npt.ArrayLike, threshold: float) -> dict[str, Any]:
+def evaluation_report(
+    y_true: npt.ArrayLike, scores: npt.ArrayLike, threshold: float, predicted: npt.ArrayLike | None = None
+) -> dict[str, Any]:
     """Everything reported for one detector on one labelled split.
 
     Args:
@@ -281,6 +283,9 @@ def evaluation_report(y_true: npt.ArrayLike, scores: npt.ArrayLike, threshold: f
         scores: shape (N,), higher = more anomalous.
         threshold: chosen beforehand on validation data; predicted anomalous when
             ``exceeds(score, threshold)``.
+        predicted: shape (N,) bool, the decisions when they are not all ``exceeds(score, threshold)``
+            (a session in flight at the capture start is never flagged: ``SessionResult.partial``). The
+            precision, recall, F1 and counts read them; the ranking metrics read the scores.
 
     Returns:
         A flat dict: ``threshold``, ``precision``, ``recall``, ``f1``, ``fpr``, ``accuracy``,
@@ -297,7 +302,10 @@ def evaluation_report(y_true: npt.ArrayLike, scores: npt.ArrayLike, threshold: f
         raise ValueError("threshold is NaN")
     n_abnormal = int(t.sum())
     report: dict[str, Any] = {"threshold": float(threshold)}
-    report.update(binary_metrics(t, exceeds(s, threshold)))
+    decided = exceeds(s, threshold) if predicted is None else np.asarray(predicted, dtype=bool)
+    if decided.shape != t.shape:
+        raise ValueError(f"predicted has shape {decided.shape}, y_true {t.shape}")
+    report.update(binary_metrics(t, decided))
     report.update(ranking_metrics(t, s))
     if t.shape[0]:
         report["best_f1"], report["best_f1_threshold"] = best_f1(t, s)

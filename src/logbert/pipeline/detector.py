@@ -31,6 +31,7 @@ from logbert.pipeline.signals import corpus_signals, line_rows, line_signals
 from logbert.pipeline.split import key_sessions
 from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport, SessionSignals
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
+from logbert.scoring.capture import first_key
 from logbert.scoring.lengths import whole_session_length
 from logbert.scoring.scorer import SignalDetail
 from logbert.threads import resolve_device
@@ -230,6 +231,8 @@ class Detector:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences; {data} is a raw log")
         (sequences,), n_unknown_lines = key_sessions(corpus, [corpus.line_sessions], self.parser)
         corpus.report.n_unknown_template = n_unknown_lines
+        # where the capture begins, for sessions in flight then (score_sessions): its first timestamped line
+        corpus.report.first_time = next((ln.timestamp for ln in corpus.lines if ln.timestamp is not None), None)
         if with_signals is None:
             with_signals = self.model.reads_signals
         if with_signals:  # time and values ride with the keys
@@ -328,23 +331,43 @@ class Detector:
             return ()
         return tuple(describe_signal(d, seq, buckets, self.schema, self.template) for d in chosen)
 
-    def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
+    def in_flight(self, key_ids: Sequence[int], first_time: float | None, capture_start: float | None) -> str | None:
+        """Why a session (its key ids, its first line's timestamp) was already in flight when the capture began
+        at ``capture_start``, or None (see :mod:`logbert.scoring.capture`; off for an artifact without the
+        reference, windows that are not sessions, or without times). Offline scoring and the streaming engine
+        both decide with this; such a session is scored but not flagged."""
+        edge = self.model.capture_edge_
+        if edge is None or self.config.window.mode != "session":
+            return None
+        return edge.in_flight(first_key(key_ids), first_time, capture_start, self.template)
+
+    def score_sessions(
+        self, sequences: Sequence[KeySequence], *, explain: bool = False, capture_start: float | None = None
+    ) -> list[SessionResult]:
         """Score whole sessions: each scores its worst window (see :mod:`logbert.pipeline.sessions`).
 
         With ``explain``, anomalous sessions carry the misses of their worst window. Sessions with
-        no window at least ``window.min_len`` keys long are left out (logged).
+        no window at least ``window.min_len`` keys long are left out (logged). ``capture_start``: the
+        first timestamp of the log the sessions come from (``ReadReport.first_time``); a session already
+        in flight then (:meth:`in_flight`) is scored but not flagged, and its ``partial`` says why
+        (None: the rule is off).
         """
         with self._model_lock:
             scores, windows, worst, skipped = worst_windows(self.model, sequences, self.config.window)
         if skipped:
             logger.info("%d windows shorter than window.min_len were not scored", len(skipped))
-        flagged = [j for s, j in zip(scores, worst, strict=True) if j is not None and exceeds(s, self.threshold)]
+        partial = [self.in_flight(seq.key_ids, seq.start_time, capture_start) for seq in sequences]
+        flagged = [
+            j
+            for s, j, why in zip(scores, worst, partial, strict=True)
+            if j is not None and why is None and exceeds(s, self.threshold)
+        ]
         explained: dict[int, SequenceScore] = {}
         if explain and flagged:
             scored = self.score_sequences([windows[j] for j in flagged], explain=True)
             explained = dict(zip(flagged, scored, strict=True))
         results = []
-        for seq, score, j in zip(sequences, scores, worst, strict=True):
+        for seq, score, j, why in zip(sequences, scores, worst, partial, strict=True):
             if j is None:
                 continue
             results.append(
@@ -352,7 +375,7 @@ class Detector:
                     session_id=seq.session_id,
                     label=seq.label,
                     score=float(score),
-                    is_anomaly=bool(exceeds(score, self.threshold)),
+                    is_anomaly=why is None and bool(exceeds(score, self.threshold)),
                     n_keys=len(seq.key_ids),
                     n_unknown=self.n_unknown(seq.key_ids),
                     threshold=self.threshold,
@@ -363,6 +386,7 @@ class Detector:
                     worst_window=windows[j].window_index,
                     misses=explained[j].misses if j in explained else (),
                     surprises=explained[j].surprises if j in explained else (),
+                    partial=why,
                 )
             )
         return results
@@ -541,4 +565,6 @@ def score_with_report(
     """:func:`score`, and what happened to every input line (malformed, binary, unseen templates ...)."""
     detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
     sequences, report = detector.read(data, kind=kind)
-    return detector.score_sessions(sequences, explain=explain), report
+    results = detector.score_sessions(sequences, explain=explain, capture_start=report.first_time)
+    report.n_in_flight = sum(r.partial is not None for r in results)
+    return results, report

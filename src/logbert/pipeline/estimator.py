@@ -32,6 +32,7 @@ from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import choose_threshold
 from logbert.records import SessionSignals
 from logbert.results import exceeds
+from logbert.scoring.capture import CaptureEdge
 from logbert.scoring.lengths import LengthReference
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
 from logbert.threads import resolve_device, torch_threads
@@ -110,6 +111,9 @@ class LogBertDetector:
     scales_: tuple[float, ...] | None = None  # channel scales (key, time, value), set with the threshold
     signal_message_: str | None = None  # what fit switched off for want of data (time, values)
     lengths_: LengthReference | None = None  # normal session lengths (scoring.length_weight > 0)
+    # sessions in flight at the capture start (logbert.scoring.capture), set by `logbert train` from the sessions'
+    # times; None = the rule is off (no timestamps, not sessions, an artifact from before it)
+    capture_edge_: CaptureEdge | None = None
 
     def __init__(self, config: LogBertConfig = LogBertConfig()) -> None:
         self.config = config
@@ -332,6 +336,7 @@ class LogBertDetector:
             extra_meta={
                 "score": self.config.scoring.score,
                 **({} if self.lengths_ is None else {"session_lengths": self.lengths_.to_dict()}),
+                **({} if self.capture_edge_ is None else {"capture_edge": self.capture_edge_.to_dict()}),
             },
             signals_state=self.signals_state(),
         )
@@ -368,6 +373,7 @@ class LogBertDetector:
         det.parser_state_ = art.parser_state
         det.buckets_, det.scales_ = _read_signals_state(art.signals_state, det.reads_signals, directory)
         det.lengths_ = _read_lengths(art.meta, art.config.scoring.length_weight > 0, directory)
+        det.capture_edge_ = _read_capture_edge(art.meta, directory)
         return det
 
     # -- checks -----------------------------------------------------------------------------
@@ -435,3 +441,18 @@ def _read_lengths(meta: dict[str, Any], needed: bool, directory: str | Path) -> 
         return LengthReference.from_dict(state)
     except ValueError as exc:
         raise UnknownArtifact(f"{directory}: meta.json session_lengths is malformed ({exc})") from None
+
+
+def _read_capture_edge(meta: dict[str, Any], directory: str | Path) -> CaptureEdge | None:
+    """The capture-edge reference of ``meta.json`` (None when absent: the rule is off, as before it existed).
+
+    Raises:
+        UnknownArtifact: a reference that is there but malformed.
+    """
+    state = meta.get("capture_edge")
+    if state is None:
+        return None
+    try:
+        return CaptureEdge.from_dict(state)
+    except ValueError as exc:
+        raise UnknownArtifact(f"{directory}: meta.json capture_edge is malformed ({exc})") from None

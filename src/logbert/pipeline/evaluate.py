@@ -27,7 +27,7 @@ from logbert.pipeline.detector import Detector, load_detector
 from logbert.pipeline.fit import SPLIT_FILE
 from logbert.pipeline.sessions import session_scores, session_windows
 from logbert.records import InputKind, KeySequence, ReadReport
-from logbert.results import SessionResult
+from logbert.results import SessionResult, exceeds
 
 #: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
 BASELINES_SKIPPED = "training sessions of this artifact are not in the evaluated input: baselines skipped"
@@ -97,6 +97,7 @@ def evaluate(
     sequences: list[KeySequence] = []
     fit_pool: list[KeySequence] = []
     read_reports: list[ReadReport] = []
+    starts: list[float | None] = []  # per scored sequence, the first timestamp of its input (sessions in flight)
     # the signal baselines (and a time- or value-aware model) read each session's time and values
     with_signals = detector.model.reads_signals or any(make_baseline(n).needs_signals for n in baselines)
     for path, label, lab in inputs:
@@ -109,21 +110,28 @@ def evaluate(
             )
         for seq in read:
             (fit_pool if seq.session_id in seen else sequences).append(seq)
+        starts.extend(read_report.first_time for _ in range(len(sequences) - len(starts)))
     if any(s.label is None for s in sequences):
         raise InputDataError("some sessions have no label")
     if not sequences:
         raise InputDataError("every session of the input was used for training or validation: nothing to evaluate")
 
     started = time.perf_counter()
-    sessions = detector.score_sessions(sequences)
+    sessions = _score_by_input(detector, sequences, starts)
     score_seconds = time.perf_counter() - started
     y = np.array([s.label for s in sessions], dtype=int)
     scores = np.array([s.score for s in sessions], dtype=float)
-    report = evaluation_report(y, scores, detector.threshold)
+    # a session in flight at its input's first line is predicted normal whatever its score (logbert.scoring.capture)
+    report = evaluation_report(y, scores, detector.threshold, predicted=[s.is_anomaly for s in sessions])
+    in_flight = [s for s in sessions if s.partial is not None]
     report.update(
         {
             "protocol": "realistic: threshold chosen on normal validation data only; best_f1 peeks at test labels",
             "n_sessions": len(sessions),
+            # scored, but predicted normal: already running when their input's first line was written
+            "n_in_flight": len(in_flight),
+            "n_in_flight_abnormal": sum(s.label == 1 for s in in_flight),
+            "n_in_flight_over_threshold": sum(bool(exceeds(s.score, s.threshold)) for s in in_flight),
             "n_excluded_training_sessions": len({s.session_id for s in fit_pool}),
             "score_seconds": round(score_seconds, 3),
             "read_report": [r.as_dict() for r in read_reports],
@@ -137,6 +145,22 @@ def evaluate(
     if report_path is not None:
         write_json(report, report_path)
     return result
+
+
+def _score_by_input(
+    detector: Detector, sequences: Sequence[KeySequence], starts: Sequence[float | None]
+) -> list[SessionResult]:
+    """``detector.score_sessions`` of each input's sequences with that input's first timestamp (each file is
+    a capture of its own), in the order of ``sequences``."""
+    out: list[SessionResult] = []
+    i = 0
+    while i < len(sequences):
+        j = i
+        while j < len(sequences) and starts[j] == starts[i]:
+            j += 1
+        out.extend(detector.score_sessions(sequences[i:j], capture_start=starts[i]))
+        i = j
+    return out
 
 
 def _evaluate_baselines(

@@ -63,6 +63,7 @@ from logbert.pipeline.sessions import (
 from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
 from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, SessionSignals
+from logbert.scoring.capture import CaptureEdge
 from logbert.training.distributed import env_world_size, is_main_process
 from logbert.training.trainer import MIN_USEFUL_STEPS, steps_per_epoch
 from logbert.windowing.windows import SkippedSequence
@@ -202,6 +203,7 @@ def train(
     if message:
         signal_warnings.append(message)
     normal_val = {s.session_id for s in split.val}
+    detector.capture_edge_ = capture_edge(corpus, [*split.train, *split.val], config)
     if main:
         detector.save(out, parser_state=parser_state)
         write_json(record.to_dict(), out / CALIBRATION_FILE)
@@ -265,6 +267,21 @@ def train(
             out / TRAIN_REPORT_FILE,
         )
     return result
+
+
+def capture_edge(corpus: Corpus, sessions: Sequence[KeySequence], config: LogBertConfig) -> CaptureEdge | None:
+    """What tells a session in flight at the capture start apart (:mod:`logbert.scoring.capture`), from the
+    normal sessions the model trained (and validated) on: their first keys and the times of their lines.
+    None (the rule stays off) for key-sequence files, windows that are not sessions, or lines without time."""
+    if corpus.kind != "raw" or config.window.mode != "session":
+        return None
+    rows = line_rows(corpus)
+    lines = corpus.lines
+    start = next((ln.timestamp for ln in lines if ln.timestamp is not None), None)  # as Detector.read's first_time
+    return CaptureEdge.fit(
+        ((s.key_ids, [lines[r].timestamp for r in rows.get(s.session_id, ())]) for s in sessions if s.label != 1),
+        capture_start=start,
+    )
 
 
 def with_signals(

@@ -58,7 +58,7 @@ from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals
 from logbert.results import ParsedLine, SequenceScore, SessionResult
 from logbert.streaming.engine import Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.journal import JournalError, JournalEvent
-from logbert.streaming.protocol import AlertSink, Scorer, signal_builder
+from logbert.streaming.protocol import AlertSink, Scorer, in_flight_rule, signal_builder
 
 if TYPE_CHECKING:
     from logbert.service.alerts import AlertStore
@@ -184,9 +184,16 @@ class PartitionScorer:
         with self.locks.score:
             return self.inner.score_sequences(sequences, explain=explain)
 
-    def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
+    def score_sessions(
+        self, sequences: Sequence[KeySequence], *, explain: bool = False, capture_start: float | None = None
+    ) -> list[SessionResult]:
         with self.locks.score:
-            return self.inner.score_sessions(sequences, explain=explain)
+            return self.inner.score_sessions(sequences, explain=explain, capture_start=capture_start)
+
+    def in_flight(self, key_ids: Sequence[int], first_time: float | None, capture_start: float | None) -> str | None:
+        """The inner detector's capture-edge rule (``streaming.protocol.InFlightRule``); None without one."""
+        rule = in_flight_rule(self.inner)
+        return None if rule is None else rule(key_ids, first_time, capture_start)
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,12 @@ from logbert.results import EmitReason, PositionExplanation, SequenceScore, Sess
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.journal import IngestEvent, JournalError
 from logbert.streaming.memo import ScoreMemo
-from logbert.streaming.protocol import AlertSink, EventLog, Scorer, signal_builder
+from logbert.streaming.protocol import AlertSink, EventLog, Scorer, in_flight_rule, signal_builder
 from logbert.streaming.stats import StreamStats
 from logbert.streaming.windows import (
     KEY_ID,
     SOURCE,
+    TIMESTAMP,
     PendingWindow,
     RoutedLine,
     RouterSnapshot,
@@ -161,6 +162,8 @@ class SessionSummary:
     threshold: float | None = None
     is_anomaly: bool = False
     closed_reason: EmitReason | None = None
+    # why it is never alerted: it was in flight when the stream began (logbert.scoring.capture); None otherwise
+    partial: str | None = None
 
 
 @dataclass(slots=True)
@@ -241,6 +244,12 @@ class StreamEngine:
         self.session_mode = window.mode == "session"
         # a time/value model: each window carries its signals, built by the offline rules (None: key-only)
         self._router = SessionRouter(window, self.max_len, signals=signal_builder(detector))
+        # sessions in flight when the stream began (logbert.scoring.capture): the detector's rule, the one offline
+        # scoring uses, against the first timestamped line this engine ever saw (kept in its checkpoints, so a
+        # restart does not open the window again); None: no rule (sessions only, and the artifact must have it)
+        self._in_flight = in_flight_rule(detector) if self.session_mode else None
+        self._capture_start: float | None = None
+        self._partial: dict[str, str] = {}  # open sessions in flight at the start -> why (bounded by the router)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()  # numbering, parsing and routing of one call at a time
         self._summaries: dict[str, SessionSummary] = {}
@@ -309,6 +318,8 @@ class StreamEngine:
                 if isinstance(p, str):
                     rejections.append(LineRejection(i, first + i, p))
                     continue
+                if self._capture_start is None and self._in_flight is not None and p.timestamp is not None:
+                    self._capture_start = p.timestamp  # offline: ReadReport.first_time, any parsed line
                 n_unknown_templates += p.key_id == UNK_KEY
                 keys = p.session_ids if session_mode else (source,)
                 if not keys:
@@ -357,10 +368,16 @@ class StreamEngine:
             self.counters["sessions_opened"] += 1
             summary.state, summary.closed_reason = "open", None
             self._closed.pop(key, None)
+            if self._in_flight is not None:  # decided on its first line, as offline on the session's first key
+                why = self._in_flight([line[KEY_ID]], line[TIMESTAMP], self._capture_start)
+                summary.partial = why
+                if why is not None:
+                    self._partial[key] = why
+                    self.counters["sessions_in_flight"] += 1
         summary.last_seen = wall
         summary.n_lines += 1
         if windows:
-            out.extend(windows)
+            out.extend(self._mark_partial(key, windows))
             summary.n_windows_pending += len(windows)
         if line[KEY_ID] == UNK_KEY:
             summary.n_unknown_templates += 1
@@ -381,10 +398,17 @@ class StreamEngine:
         self._prune_rate(now)  # on every ingest, not only when someone reads the stats
 
     # ------------------------------------------------------------------ closing
+    def _mark_partial(self, key: str, windows: list[PendingWindow]) -> list[PendingWindow]:
+        """The windows of a session in flight at the stream's start carry why (never alerted, see _score_batch)."""
+        why = self._partial.get(key)
+        return windows if why is None else [replace(w, partial=why) for w in windows]
+
     def _close_locked(self, key: str, reason: EmitReason, wall: float) -> list[PendingWindow]:
         windows = self._router.close(key, reason)
         if windows is None:
             return []
+        windows = self._mark_partial(key, windows)
+        self._partial.pop(key, None)
         self.closed_by_reason[reason] += 1
         summary = self._summaries.get(key)
         if summary is not None:
@@ -486,13 +510,16 @@ class StreamEngine:
 
     def _take_state(self) -> tuple[dict[str, Any], RouterSnapshot, list[PendingWindow]]:
         assert self.journal is not None
-        head = {
+        head: dict[str, Any] = {
             "version": 1,
             "artifact": self.journal_tag,
             "next_seq": self.journal.next_seq,
             "next_offset": self._next_offset,
             "line_nos": [[source, n] for source, n in self._next_line_no.items()],
         }
+        if self._capture_start is not None:  # only with the capture-edge rule: other checkpoints as before
+            head["capture_start"] = self._capture_start
+            head["in_flight"] = [[key, why] for key, why in self._partial.items()]
         return head, self._router.snapshot(), list(self._outstanding.values())
 
     def _state(self, taken: tuple[dict[str, Any], RouterSnapshot, list[PendingWindow]]) -> dict[str, Any]:
@@ -540,11 +567,15 @@ class StreamEngine:
         with self._lock:
             self._next_offset = int(state["next_offset"])
             self._next_line_no = OrderedDict((str(src), int(n)) for src, n in state["line_nos"])
+            start = state.get("capture_start")
+            self._capture_start = None if start is None else float(start)
+            self._partial = {str(key): str(why) for key, why in state.get("in_flight", ())}
             keys = self._router.load_state(state["router"], self._clock())
             for key in keys:
                 source = self._router.source_of(key)
                 summary = SessionSummary(key, source, "open", first_seen=wall, last_seen=wall)
                 summary.n_lines = self._router.pending_keys(key)
+                summary.partial = self._partial.get(key)
                 self._summaries[key] = summary
         self._submit(outstanding)
         return RecoveryReport(sessions_restored=len(keys), windows_restored=len(outstanding))
@@ -555,7 +586,8 @@ class StreamEngine:
         scores = self._memo.score(self.detector, seqs, explain=False)
         if len(scores) != len(seqs):
             raise LogBertError(f"score_sequences returned {len(scores)} scores for {len(seqs)} sequences")
-        anomalous = [i for i, s in enumerate(scores) if s.is_anomaly]
+        # a window of a session in flight at the stream's start is scored, never alerted (nor explained)
+        anomalous = [i for i, (w, s) in enumerate(zip(windows, scores, strict=True)) if s.is_anomaly and not w.partial]
         if anomalous:  # explanations only where they are shown: scoring is deterministic
             explained = self._memo.score(self.detector, [seqs[i] for i in anomalous], explain=True)
             for i, s in zip(anomalous, explained, strict=True):
@@ -565,8 +597,10 @@ class StreamEngine:
         with self._lock:
             for w, s in zip(windows, scores, strict=True):
                 self._record(w, s, wall)
-                if s.is_anomaly:
+                if s.is_anomaly and w.partial is None:
                     alerts.append(_alert(w, s, wall))
+                elif s.is_anomaly:
+                    self.counters["windows_in_flight_not_alerted"] += 1
             self.counters["alerts"] += len(alerts)
         if alerts and self.alert_sink is not None:
             self.alert_sink.add_alerts(alerts)
@@ -577,10 +611,11 @@ class StreamEngine:
 
     def _record(self, w: PendingWindow, s: SequenceScore, wall: float) -> None:
         sid = w.sequence.session_id
+        flagged = s.is_anomaly and w.partial is None  # the decision: never for a session in flight at the start
         self.counters["windows_scored"] += 1
-        self.counters["windows_anomalous"] += s.is_anomaly
+        self.counters["windows_anomalous"] += flagged
         point = ScorePoint(
-            wall, sid, w.sequence.window_index, s.anomaly_score, s.threshold, s.is_anomaly, w.sequence.start_time
+            wall, sid, w.sequence.window_index, s.anomaly_score, s.threshold, flagged, w.sequence.start_time
         )
         self._recent.append(point)
         summary = self._summaries.get(sid)
@@ -588,11 +623,11 @@ class StreamEngine:
             return
         summary.n_windows_pending = max(0, summary.n_windows_pending - 1)
         summary.n_windows_scored += 1
-        summary.n_anomalous_windows += s.is_anomaly
+        summary.n_anomalous_windows += flagged
         summary.last_score = s.anomaly_score
         summary.max_score = s.anomaly_score if summary.max_score is None else max(summary.max_score, s.anomaly_score)
         summary.threshold = s.threshold
-        summary.is_anomaly = summary.is_anomaly or s.is_anomaly
+        summary.is_anomaly = summary.is_anomaly or flagged
 
     # ------------------------------------------------------------------ queries
     def session(self, session_id: str) -> SessionSummary | None:
@@ -657,6 +692,8 @@ class StreamEngine:
                 score_errors=self._batcher.n_errors,
                 score_busy_seconds=self._batcher.busy_s,
                 windows_memo_hits=self._memo.hits,
+                sessions_in_flight=c["sessions_in_flight"],
+                windows_in_flight_not_alerted=c["windows_in_flight_not_alerted"],
                 sessions_open=len(self._router),
                 sessions_known=len(self._summaries),
                 queue_pending=self._batcher.pending,

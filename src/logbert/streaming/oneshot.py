@@ -62,7 +62,9 @@ def score_lines(scorer: Scorer, lines: Sequence[str | bytes], *, explain: bool =
             )
             for seq, (_, rows) in zip(sequences, units, strict=True)
         ]
-    sessions = scorer.score_sessions(sequences, explain=explain) if sequences else []
+    # the batch is a small log: a session in flight at its first line is not flagged, as `logbert score` does
+    start = next((p.timestamp for p in parsed if p.timestamp is not None), None)
+    sessions = scorer.score_sessions(sequences, explain=explain, capture_start=start) if sequences else []
     return OneShotResult(scorer.threshold, len(lines), sessions, unrouted, tuple(rejections))
 
 

@@ -54,8 +54,11 @@ class Scorer(Protocol):
         :data:`SignalBuilder`): the engine then gives every window its ``KeySequence.signals``."""
         ...
 
-    def score_sessions(self, sequences: Sequence[KeySequence], *, explain: bool = False) -> list[SessionResult]:
-        """Whole sessions of any length, each scored by its worst window (one-shot scoring)."""
+    def score_sessions(
+        self, sequences: Sequence[KeySequence], *, explain: bool = False, capture_start: float | None = None
+    ) -> list[SessionResult]:
+        """Whole sessions of any length, each scored by its worst window (one-shot scoring); a session in
+        flight at ``capture_start`` (the batch's first timestamp) is not flagged (``SessionResult.partial``)."""
         ...
 
 
@@ -74,6 +77,21 @@ def signal_builder(scorer: Scorer) -> SignalBuilder | None:
     if not getattr(scorer, "reads_signals", False) or not callable(build):
         return None
     out: SignalBuilder = build
+    return out
+
+
+#: Why a session (its key ids, its first line's timestamp) was in flight when the capture began (the capture's
+#: first timestamp), or None: what :meth:`logbert.pipeline.detector.Detector.in_flight` is
+#: (:mod:`logbert.scoring.capture`, the rule offline scoring uses too).
+InFlightRule = Callable[[Sequence[int], "float | None", "float | None"], "str | None"]
+
+
+def in_flight_rule(scorer: Scorer) -> InFlightRule | None:
+    """The scorer's ``in_flight`` rule, or None when it has none (the tests' fakes): the rule is then off."""
+    rule = getattr(scorer, "in_flight", None)
+    if not callable(rule):
+        return None
+    out: InFlightRule = rule
     return out
 
 

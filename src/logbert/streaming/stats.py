@@ -65,6 +65,12 @@ class StreamStats:
     score_errors: Annotated[int, counter("model calls that failed (their windows were dropped)")]
     score_busy_seconds: Annotated[float, counter("seconds spent in model calls")]
     windows_memo_hits: Annotated[int, counter("windows scored from the memo (same keys as a window scored before)")]
+    sessions_in_flight: Annotated[
+        int, counter("sessions already in flight when the stream began (scored, never alerted: scoring.capture)")
+    ]
+    windows_in_flight_not_alerted: Annotated[
+        int, counter("windows over the threshold of sessions in flight when the stream began: not alerted")
+    ]
     sessions_open: Annotated[int, gauge("open session buffers")]
     sessions_known: Annotated[int, gauge("sessions whose summary is kept (open and recently closed)")]
     queue_pending: Annotated[int, gauge("windows queued for the model or being scored")]

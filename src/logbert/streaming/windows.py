@@ -103,6 +103,8 @@ class PendingWindow:
     source: str
     reason: EmitReason
     first_offset: int | None = None  # stream offset of the first line: with the session id, the window's identity
+    # why its session is never alerted: in flight when the stream began (logbert.scoring.capture); None otherwise
+    partial: str | None = None
 
 
 @dataclass(slots=True)
@@ -469,6 +471,8 @@ def window_to_json(w: PendingWindow) -> dict[str, Any]:
     }
     if seq.signals is not None:  # a time/value model's window (key-only: as before, byte for byte)
         out["signals"] = _signals_to_json(seq.signals)
+    if w.partial is not None:  # only a session in flight at the stream's start: other windows as before
+        out["partial"] = w.partial
     return out
 
 
@@ -507,4 +511,5 @@ def window_from_json(d: dict[str, Any]) -> PendingWindow:
         source=str(d["source"]),
         reason=d["reason"],
         first_offset=None if d["first_offset"] is None else int(d["first_offset"]),
+        partial=None if d.get("partial") is None else str(d["partial"]),
     )
