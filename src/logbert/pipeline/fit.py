@@ -426,9 +426,7 @@ def fit_sessions(
     if reads_signals(detector):
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
         finite = np.isfinite(oof_channels).all(axis=1)
-        detector.scales_ = channel_scales(
-            scoring, oof_channels[finite & ~unseen] if (finite & ~unseen).any() else oof_channels[finite]
-        )
+        detector.scales_ = _scales(scoring, oof_channels, unseen)
         oof = np.where(
             finite, combine_channels(np.where(finite[:, None], oof_channels, 0.0), detector.scales_), -np.inf
         )
@@ -548,11 +546,7 @@ def _fit_split(
     unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
     unseen |= unseen_category_sessions(val, detector.buckets_)
     if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
-        channels = session_channels(detector, val, config.window)
-        finite = np.isfinite(channels).all(axis=1)
-        detector.scales_ = channel_scales(
-            config.scoring, channels[finite & ~unseen] if (finite & ~unseen).any() else channels[finite]
-        )
+        detector.scales_ = _scales(config.scoring, session_channels(detector, val, config.window), unseen)
     normal_scores = session_scores(detector, val, config.window)
     if abnormal_val:
         abnormal_scores = session_scores(detector, abnormal_val, config.window)
@@ -562,6 +556,15 @@ def _fit_split(
     record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what)
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen)
+
+
+def _scales(scoring: ScoringConfig, channels: np.ndarray, unseen: np.ndarray) -> tuple[float, ...]:
+    """The channel scales from normal calibration sessions' channel scores (N, 3): those scored in every channel,
+    without the sessions holding something their model never trained on (all of them if nothing else is left),
+    by the rule the threshold follows (:func:`_threshold`)."""
+    finite = np.isfinite(channels).all(axis=1)
+    use = finite & ~unseen
+    return channel_scales(scoring, channels[use] if use.any() else channels[finite])
 
 
 def _threshold(
