@@ -174,3 +174,11 @@ def test_a_key_sequence_file_switches_the_signals_off_with_a_message(tmp_path: P
     assert any("key-sequence file has no timestamps" in w for w in result.warnings)
     assert not (tmp_path / "art" / SIGNALS_FILE).exists()
     assert not LogBertDetector.load(tmp_path / "art").reads_signals
+
+
+def test_repeated_windows_share_a_score_only_when_their_signals_are_equal_too(model: LogBertDetector) -> None:
+    sigs = [SLOW, NORMAL[0], SLOW, BIG, NORMAL[0]]
+    together = model.channel_scores([KEYS] * len(sigs), sigs)
+    alone = np.concatenate([model.channel_scores([KEYS], [s]) for s in sigs])
+    np.testing.assert_array_equal(together, alone)
+    assert together[0, 1] > together[1, 1]  # the same keys, another gap: not merged

@@ -116,3 +116,23 @@ def test_stacked_passes_give_the_scores_and_details_of_the_pruned_passes(strateg
     assert stacked.details is not None and pruned.details is not None
     for a, b in zip(stacked.details, pruned.details, strict=True):
         assert [(d.position, d.missed, d.top_key_ids) for d in a] == [(d.position, d.missed, d.top_key_ids) for d in b]
+
+
+def test_repeated_rows_are_scored_once_with_the_numbers_each_gets_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    seqs = [SEQS[3], SEQS[7], SEQS[3], [10, 99, 12], SEQS[7], SEQS[3]]
+    cfg = ScoringConfig(top_g=2)
+    rows_seen: list[int] = []
+    real = LogBertEncoder.masked_passes
+
+    def spy(self: LogBertEncoder, token_ids: torch.Tensor, *args: object) -> object:
+        rows_seen.append(int(token_ids.shape[0]))
+        return real(self, token_ids, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LogBertEncoder, "masked_passes", spy)
+    out = score_sequences(MODEL, VOCAB, seqs, CENTER, cfg, details=True)
+    assert sum(rows_seen) == 3  # three distinct rows reach the model
+    alone = [score_sequences(MODEL, VOCAB, [s], CENTER, cfg, details=True) for s in seqs]
+    for name in ("miss_ratio", "dist", "n_masked", "n_misses", "mean_nll", "max_nll"):
+        np.testing.assert_array_equal(getattr(out, name), np.concatenate([getattr(a, name) for a in alone]))
+    assert out.details is not None and out.details == [a.details[0] for a in alone if a.details is not None]
+    assert out.details[0] is not out.details[2]  # each row owns its list
