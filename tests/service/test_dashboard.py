@@ -117,3 +117,40 @@ def test_incidents_can_be_acknowledged_and_a_session_drilled_into(tmp_path: Path
             page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 0")
         finally:
             browser.close()
+
+
+class _CaptureEdgeDetector(FakeDetector):
+    """A fake with the capture-edge rule: a session whose first key is k3 was already running (scoring.capture)."""
+
+    def in_flight(self, key_ids: list[int], first_time: float | None, capture_start: float | None) -> str | None:
+        if first_time is None or capture_start is None or key_ids[0] != 3:
+            return None
+        return "first line <b>k3</b> within 5 s of the capture start; no normal session begins with it"
+
+
+def test_a_session_in_flight_at_the_start_is_shown_as_partial_with_the_reason(tmp_path: Path, sync_api: Any) -> None:
+    settings = make_settings(tmp_path, api_key="dash-key")
+    with live_server(settings, _CaptureEdgeDetector(max_len=4)) as base, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/dashboard/?interval=200")
+            page.fill("#api-key", "dash-key")
+            page.click("#key-form button")
+            page.wait_for_selector("#conn.ok")
+            # vm-3 starts mid-lifecycle (k3 first): in flight; vm-2 starts normally and misses (k42)
+            raw = vm_lines("vm-3", [3, 2, 1, 0]) + vm_lines("vm-2", [0, 42, 2, 3])
+            lines = [f"{line} t={i}" for i, line in enumerate(raw)]
+            with httpx.Client(base_url=base, headers={"X-API-Key": "dash-key"}) as http:
+                assert http.post("/v1/ingest", json={"lines": lines}).status_code == 200
+            page.wait_for_function("document.getElementById('stat-in-flight').textContent === '1'", timeout=10_000)
+            page.wait_for_function("document.querySelectorAll('#sessions tbody tr').length === 2")
+            partial = page.locator("#sessions tbody tr[data-session='vm-3'] td.partial")
+            assert partial.inner_text() == "open · partial"
+            assert partial.get_attribute("title") == (
+                "first line <b>k3</b> within 5 s of the capture start; no normal session begins with it"
+            )
+            assert page.locator("#sessions tbody tr[data-session='vm-2'] td.partial").count() == 0
+            assert page.evaluate("document.querySelectorAll('b').length") == 0  # the reason is text, not HTML
+        finally:
+            browser.close()

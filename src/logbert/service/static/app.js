@@ -100,6 +100,7 @@ function renderStats(v) {
   document.getElementById("stat-rate").textContent = fmt(v.ingest_rate_lps, 1);
   document.getElementById("stat-lines").textContent = fmt(v.lines_received);
   document.getElementById("stat-open").textContent = fmt(v.sessions_open);
+  document.getElementById("stat-in-flight").textContent = fmt(v.sessions_in_flight);
   document.getElementById("stat-scored").textContent = fmt(v.windows_scored);
   document.getElementById("stat-alerts").textContent = fmt(v.alerts_stored);
   document.getElementById("stat-queue").textContent = fmt(v.queue_pending);
@@ -144,8 +145,11 @@ function renderSessions(sessions) {
     const tr = el("tr");
     tr.dataset.session = s.session_id;
     tr.addEventListener("click", () => drillDown(s.session_id));
+    // a session already running when the stream began is scored but never alerted: say so, and why
+    const state = el("td", s.partial ? s.state + " · partial" : s.state, s.partial ? "partial" : "");
+    if (s.partial) state.title = s.partial;
     tr.append(el("td", s.session_id), el("td", fmt(s.max_score, 3), s.is_anomaly ? "anom" : ""),
-      el("td", s.n_windows_scored), el("td", s.state));
+      el("td", s.n_windows_scored), state);
     return tr;
   }));
 }
