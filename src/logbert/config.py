@@ -30,6 +30,8 @@ FormatName = Literal[
     "hdfs",
     "bgl",
     "thunderbird",
+    "syslog",  # RFC 3164 / rsyslog's traditional layout: <Month> <Day> <Time> <Host> <Component>[<PID>]: ...
+    "syslog_iso",  # rsyslog's default on current distributions: <Datetime> <Host> <Component>[<PID>]: ...
     "raw",  # the whole line is the content
 ]
 SessionIdRule = Literal["openstack_instance", "hdfs_block"]

@@ -48,6 +48,12 @@ def test_openstack_header_keeps_instance_in_content_and_request_in_fields() -> N
         ("hdfs", HDFS, "PacketResponder 1 for block blk_38865049064139660 terminating", 1226262975.0, "Pid", "148"),
         ("bgl", BGL, "instruction cache parity error corrected", 1117838570.0, "Node", "R02-M1-N0-C:J12-U11"),
         ("thunderbird", TBIRD, "session closed for user root", 1131566461.0, "PID", "2915"),
+        ("syslog", "Nov 29 03:00:01 web1 sshd[1133]: Accepted password for bob from 10.0.60.253 port 5 ssh2",
+         "Accepted password for bob from 10.0.60.253 port 5 ssh2", 975466801.0, "Component", "sshd"),
+        ("syslog", "Nov  9 03:00:01 web1 kernel: [12.5] eth0: link up", "[12.5] eth0: link up", 973738801.0,
+         "Host", "web1"),
+        ("syslog_iso", "2026-11-29T03:00:01.250000+01:00 web1 CRON[7190]: (root) CMD (run-parts /etc/cron.hourly)",
+         "(root) CMD (run-parts /etc/cron.hourly)", 1795917601.25, "PID", "7190"),
         ("raw", "  anything at all ", "anything at all", None, None, None),
     ],
 )
@@ -272,6 +278,19 @@ def test_a_format_that_looks_wrong_is_said() -> None:
     assert any("no line's time could be read" in w for w in report.warnings)
     _, report = read_log(lines, ParserConfig(log_format="<Date> <Time> <Level> <Content>"))
     assert report.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("line", "suggested"),
+    [("Nov 29 03:00:{:02d} web1 sshd[11]: session opened for user bob", "syslog"),
+     ("2026-11-29T03:00:{:02d}+00:00 web1 systemd[1]: Started Session 5", "syslog_iso")],
+)
+def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested: str) -> None:
+    lines = [line.format(i) for i in range(20)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set parser.format={suggested}")
+    records, report = read_log(lines, ParserConfig(format=suggested))  # type: ignore[arg-type]
+    assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
 
 
 def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -45,6 +45,8 @@ FORMAT_DEFAULTS: Final[dict[str, tuple[float, int]]] = {
     "hdfs": (0.5, 4),
     "bgl": (0.5, 5),
     "thunderbird": (0.5, 5),
+    "syslog": (0.5, 4),
+    "syslog_iso": (0.5, 4),
     "raw": (0.5, 4),
 }
 

@@ -47,6 +47,10 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
     "bgl": r"<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>",
     "thunderbird": r"<Label> <Timestamp> <Date> <User> <Month> <Day> <Time> <Location> <Component>(\[<PID>\])?: "
     r"<Content>",
+    # syslog as written by rsyslog / syslog-ng: "May 16 00:00:04 host sshd[123]: ..." (traditional) and
+    # "2017-05-16T00:00:04.500+02:00 host sshd[123]: ..." (high precision, Debian's default)
+    "syslog": r"<Month> <Day> <Time> <Host> <Component>(\[<PID>\])?: <Content>",
+    "syslog_iso": r"<Datetime> <Host> <Component>(\[<PID>\])?: <Content>",
     "raw": "<Content>",
 }
 
@@ -251,9 +255,24 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
         warnings.append(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
             f"(e.g. {example!r}): the header format ({header.log_format!r}) probably misses fields such as "
-            "<Date> <Time> <Level>"
+            "<Date> <Time> <Level>" + _syslog_hint(head)
         )
     return warnings
+
+
+# A syslog line as a whole: the built-in syslog formats read it (checked on the content of a format that missed it).
+_SYSLOG_LINES: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = (
+    ("syslog", compile_format(BUILTIN_FORMATS["syslog"])[0]),
+    ("syslog_iso", compile_format(BUILTIN_FORMATS["syslog_iso"])[0]),
+)
+
+
+def _syslog_hint(head: Sequence[LogLine]) -> str:
+    """'; they look like syslog: ...' when most contents are whole syslog lines, else ''."""
+    for name, pattern in _SYSLOG_LINES:
+        if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
+            return f"; they look like syslog lines: try --set parser.format={name}"
+    return ""
 
 
 # Content that a built-in format's masks and Drain settings were made for.

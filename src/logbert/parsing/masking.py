@@ -107,6 +107,8 @@ _DEFAULTS: dict[str, tuple[MaskRule, ...]] = {
     "hdfs": _HDFS,
     "bgl": _BGL,
     "thunderbird": _THUNDERBIRD,
+    "syslog": _RAW,  # any daemon can write to syslog: the generic rules
+    "syslog_iso": _RAW,
     "raw": _RAW,
 }
 
