@@ -54,6 +54,6 @@ def test_real_data_comparison_agrees_with_itself_on_a_tiny_artifact(tmp_path: Pa
     assert real_main([str(tmp_path / "artifact"), str(files.log), "--out", str(out)]) == 0
     row = [line for line in out.read_text().splitlines() if line.startswith("| artifact |")][1]  # [0]: header
     cells = [c.strip() for c in row.split("|")]
-    same, total = (int(x) for x in cells[8].split(" / "))
+    same, total = (int(x) for x in cells[9].split(" / "))
     assert total > 0 and same == total
-    assert float(cells[9]) < 1e-4  # the same scores up to float rounding
+    assert float(cells[10]) < 1e-4  # the same scores up to float rounding
