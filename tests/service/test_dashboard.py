@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,36 +35,44 @@ def sync_api() -> Any:
     return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
 
-def test_dashboard_shows_rate_alerts_scores_and_top_sessions(tmp_path: Path, sync_api: Any) -> None:
+@contextmanager
+def _dashboard(tmp_path: Path, detector: FakeDetector, sync_api: Any) -> Iterator[tuple[str, Any]]:
+    """(base URL, page) of a live service with the key "dash-key", its dashboard open (polling every 200 ms)
+    and the key entered: without it the API answers 401, with it 200."""
     settings = make_settings(tmp_path, api_key="dash-key")
-    with live_server(settings, FakeDetector(max_len=4)) as base, sync_api.sync_playwright() as pw:
+    with live_server(settings, detector) as base, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page()
             page.goto(f"{base}/dashboard/?interval=200")
-            page.wait_for_selector("#conn.err")  # no key yet: the API answers 401
+            page.wait_for_selector("#conn.err")
             page.fill("#api-key", "dash-key")
             page.click("#key-form button")
             page.wait_for_selector("#conn.ok")
-            lines = vm_lines("vm-1", [0, 1, 2, 3]) + vm_lines("vm-2", [0, 42, 2, 3]) + vm_lines("vm-3", [3, 2, 1, 0])
-            with httpx.Client(base_url=base, headers={"X-API-Key": "dash-key"}) as http:
-                hostile = "<script>alert(1)</script> k99 vm-4"
-                assert http.post("/v1/ingest", json={"lines": [*lines, hostile]}).status_code == 200
-            page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 2", timeout=10_000)
-            page.wait_for_function("Number(document.getElementById('stat-rate').textContent) > 0")
-            first = page.locator("#alerts li.alert").last
-            assert first.get_attribute("data-session") == "vm-2"
-            assert "k42 step 1" in first.inner_text() and "T0 (75%)" in first.inner_text()
-            assert page.locator("#score-chart circle.point").count() == 3
-            assert page.locator("#score-chart circle.anomalous").count() == 2
-            assert page.locator("#score-chart line.threshold").count() == 1
-            assert page.locator("#rate-chart path.series").count() == 1
-            top = page.locator("#sessions tbody tr").first.get_attribute("data-session")
-            assert top == "vm-3"  # score 0.75, the highest
-            assert page.locator("#stat-lines").inner_text() == "13"
-            assert page.evaluate("document.querySelectorAll('script').length") == 1  # raw lines are text, not HTML
+            yield base, page
         finally:
             browser.close()
+
+
+def test_dashboard_shows_rate_alerts_scores_and_top_sessions(tmp_path: Path, sync_api: Any) -> None:
+    with _dashboard(tmp_path, FakeDetector(max_len=4), sync_api) as (base, page):
+        lines = vm_lines("vm-1", [0, 1, 2, 3]) + vm_lines("vm-2", [0, 42, 2, 3]) + vm_lines("vm-3", [3, 2, 1, 0])
+        with httpx.Client(base_url=base, headers={"X-API-Key": "dash-key"}) as http:
+            hostile = "<script>alert(1)</script> k99 vm-4"
+            assert http.post("/v1/ingest", json={"lines": [*lines, hostile]}).status_code == 200
+        page.wait_for_function("document.querySelectorAll('#alerts li.alert').length === 2", timeout=10_000)
+        page.wait_for_function("Number(document.getElementById('stat-rate').textContent) > 0")
+        first = page.locator("#alerts li.alert").last
+        assert first.get_attribute("data-session") == "vm-2"
+        assert "k42 step 1" in first.inner_text() and "T0 (75%)" in first.inner_text()
+        assert page.locator("#score-chart circle.point").count() == 3
+        assert page.locator("#score-chart circle.anomalous").count() == 2
+        assert page.locator("#score-chart line.threshold").count() == 1
+        assert page.locator("#rate-chart path.series").count() == 1
+        top = page.locator("#sessions tbody tr").first.get_attribute("data-session")
+        assert top == "vm-3"  # score 0.75, the highest
+        assert page.locator("#stat-lines").inner_text() == "13"
+        assert page.evaluate("document.querySelectorAll('script').length") == 1  # raw lines are text, not HTML
 
 
 def test_api_docs_render_without_the_internet(tmp_path: Path, sync_api: Any) -> None:
@@ -129,28 +139,18 @@ class _CaptureEdgeDetector(FakeDetector):
 
 
 def test_a_session_in_flight_at_the_start_is_shown_as_partial_with_the_reason(tmp_path: Path, sync_api: Any) -> None:
-    settings = make_settings(tmp_path, api_key="dash-key")
-    with live_server(settings, _CaptureEdgeDetector(max_len=4)) as base, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{base}/dashboard/?interval=200")
-            page.fill("#api-key", "dash-key")
-            page.click("#key-form button")
-            page.wait_for_selector("#conn.ok")
-            # vm-3 starts mid-lifecycle (k3 first): in flight; vm-2 starts normally and misses (k42)
-            raw = vm_lines("vm-3", [3, 2, 1, 0]) + vm_lines("vm-2", [0, 42, 2, 3])
-            lines = [f"{line} t={i}" for i, line in enumerate(raw)]
-            with httpx.Client(base_url=base, headers={"X-API-Key": "dash-key"}) as http:
-                assert http.post("/v1/ingest", json={"lines": lines}).status_code == 200
-            page.wait_for_function("document.getElementById('stat-in-flight').textContent === '1'", timeout=10_000)
-            page.wait_for_function("document.querySelectorAll('#sessions tbody tr').length === 2")
-            partial = page.locator("#sessions tbody tr[data-session='vm-3'] td.partial")
-            assert partial.inner_text() == "open · partial"
-            assert partial.get_attribute("title") == (
-                "first line <b>k3</b> within 5 s of the capture start; no normal session begins with it"
-            )
-            assert page.locator("#sessions tbody tr[data-session='vm-2'] td.partial").count() == 0
-            assert page.evaluate("document.querySelectorAll('b').length") == 0  # the reason is text, not HTML
-        finally:
-            browser.close()
+    with _dashboard(tmp_path, _CaptureEdgeDetector(max_len=4), sync_api) as (base, page):
+        # vm-3 starts mid-lifecycle (k3 first): in flight; vm-2 starts normally and misses (k42)
+        raw = vm_lines("vm-3", [3, 2, 1, 0]) + vm_lines("vm-2", [0, 42, 2, 3])
+        lines = [f"{line} t={i}" for i, line in enumerate(raw)]
+        with httpx.Client(base_url=base, headers={"X-API-Key": "dash-key"}) as http:
+            assert http.post("/v1/ingest", json={"lines": lines}).status_code == 200
+        page.wait_for_function("document.getElementById('stat-in-flight').textContent === '1'", timeout=10_000)
+        page.wait_for_function("document.querySelectorAll('#sessions tbody tr').length === 2")
+        partial = page.locator("#sessions tbody tr[data-session='vm-3'] td.partial")
+        assert partial.inner_text() == "open · partial"
+        assert partial.get_attribute("title") == (
+            "first line <b>k3</b> within 5 s of the capture start; no normal session begins with it"
+        )
+        assert page.locator("#sessions tbody tr[data-session='vm-2'] td.partial").count() == 0
+        assert page.evaluate("document.querySelectorAll('b').length") == 0  # the reason is text, not HTML
