@@ -180,3 +180,10 @@ def test_presets_command_lists_presets_and_formats_apart() -> None:
     assert r"\[<ADDR>\]" in formats_part  # the layout regex printed as it is, not eaten as markup
     wrong = runner.invoke(app, ["parse", "x.log", "--preset", "raw"], env={"COLUMNS": "200"})
     assert wrong.exit_code != 0 and "--set parser.format=raw" in " ".join(wrong.output.split())
+
+
+def test_a_quoted_set_value_json_cannot_read_is_the_text_inside_its_quotes() -> None:
+    from logbert.cli._common import parse_overrides
+
+    got = parse_overrides(['window.session_pattern="request_id=(\\S+)"', "a='x y'", 'b="ok"', "c=5", "d=plain"])
+    assert got == {"window.session_pattern": r"request_id=(\S+)", "a": "x y", "b": "ok", "c": 5, "d": "plain"}

@@ -46,7 +46,15 @@ SetOption = typer.Option(None, "--set", help="override one setting, e.g. --set t
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """``["train.epochs=5", "parser.format=hdfs"]`` -> ``{"train.epochs": 5, "parser.format": "hdfs"}``."""
+    r"""``["train.epochs=5", "parser.format=hdfs"]`` -> ``{"train.epochs": 5, "parser.format": "hdfs"}``.
+
+    A value is read as JSON (numbers, true/false, null, lists, quoted strings), else taken as text. A
+    quoted value JSON cannot read is the text between its quotes, as written: a regex such as
+    ``"request_id=(\S+)"`` would otherwise keep its quotes (``\S`` is no JSON escape) and never match.
+
+    >>> parse_overrides(["train.epochs=5", 'window.session_pattern="id=(\S+)"', "parser.format=hdfs"])
+    {'train.epochs': 5, 'window.session_pattern': 'id=(\\S+)', 'parser.format': 'hdfs'}
+    """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
@@ -55,7 +63,9 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         try:
             out[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
-            out[key.strip()] = raw
+            text = raw.strip()
+            quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
+            out[key.strip()] = text[1:-1] if quoted else raw
     return out
 
 
