@@ -32,6 +32,7 @@ FormatName = Literal[
     "thunderbird",
     "syslog",  # RFC 3164 / rsyslog's traditional layout: <Month> <Day> <Time> <Host> <Component>[<PID>]: ...
     "syslog_iso",  # rsyslog's default on current distributions: <Datetime> <Host> <Component>[<PID>]: ...
+    "json",  # one JSON object per line: the message key is the content, the other keys header fields
     "raw",  # the whole line is the content
 ]
 SessionIdRule = Literal["openstack_instance", "hdfs_block"]
@@ -115,6 +116,9 @@ class ParserConfig(_Frozen):
     max_line_chars: int = Field(10_000, ge=16)  # longer lines are truncated and counted, not dropped
     cache_size: int = Field(100_000, ge=0)  # masked-content -> key cache (0 disables the fast path)
     n_jobs: int = Field(0, ge=0)  # processes that mask large inputs (>= 200k lines); 0 = idle cores, 1 = none
+    # format "json": the first of these keys a line's object holds is its content; the first time key its time
+    json_message_keys: tuple[str, ...] = ("message", "msg", "log", "MESSAGE", "text")
+    json_time_keys: tuple[str, ...] = ("time", "timestamp", "ts", "@timestamp", "datetime", "date")
 
 
 class WindowConfig(_Frozen):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from logbert.config import ParserConfig
+from logbert.config import ParserConfig, WindowConfig
 from logbert.errors import ConfigError, InputDataError
 from logbert.parsing.headers import BUILTIN_FORMATS, HeaderParser, line_text_for_sessions
 from logbert.parsing.reader import MAX_EXAMPLES, LineReader, read_log
+from logbert.windowing.windows import find_session_ids, session_id_pattern
 from tests.conftest import dataset_path
 
 OPENSTACK = (
@@ -54,6 +55,8 @@ def test_openstack_header_keeps_instance_in_content_and_request_in_fields() -> N
          "Host", "web1"),
         ("syslog_iso", "2026-11-29T03:00:01.250000+01:00 web1 CRON[7190]: (root) CMD (run-parts /etc/cron.hourly)",
          "(root) CMD (run-parts /etc/cron.hourly)", 1795917601.25, "PID", "7190"),
+        ("json", '{"time": "2026-11-29T03:00:01.5Z", "level": "WARN", "msg": "disk  almost\\nfull", "req": "r-9"}',
+         "disk almost full", 1795921201.5, "level", "WARN"),
         ("raw", "  anything at all ", "anything at all", None, None, None),
     ],
 )
@@ -291,6 +294,37 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
     assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set parser.format={suggested}")
     records, report = read_log(lines, ParserConfig(format=suggested))  # type: ignore[arg-type]
     assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
+
+
+def test_json_lines_message_time_and_fields_and_what_is_malformed() -> None:
+    lines = [
+        '{"ts": 1764385201123, "message": "GET /users", "request_id": "r-1", "ok": true, "n": 3, "ctx": {"a": 1}}',
+        '{"msg": "no time here", "request_id": "r-2"}',
+        '["a list", "not an object"]',
+        '{"level": "INFO", "text_missing": "no message key"}',
+        '{"message": "cut short by the line limit',
+        "plain text between JSON lines",
+    ]
+    records, report = read_log(lines, ParserConfig(format="json"))
+    assert [r.content for r in records] == ["GET /users", "no time here"]
+    assert records[0].timestamp == 1764385201.123  # epoch milliseconds
+    assert records[0].fields == {"ts": "1764385201123", "request_id": "r-1", "ok": "true", "n": "3"}  # no nested
+    assert records[1].timestamp is None
+    assert report.n_malformed == 4 and report.warnings == []
+    pattern = session_id_pattern(WindowConfig(session_pattern=r"request_id=(\S+)"))
+    assert [find_session_ids(line_text_for_sessions(r), pattern) for r in records] == [("r-1",), ("r-2",)]
+    # other key names: the first of the configured keys that a line holds
+    records, _ = read_log(['{"event": "started", "at": "2026-11-29 03:00:00+01:00"}'],
+                          ParserConfig(format="json", json_message_keys=("event",), json_time_keys=("at",)))
+    assert records[0].content == "started" and records[0].timestamp == 1795917600.0
+
+
+def test_json_read_as_raw_content_names_the_json_format() -> None:
+    lines = [f'{{"time": "2026-11-29T03:00:{i:02d}Z", "level": "INFO", "msg": "step {i}"}}' for i in range(20)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and "--set parser.format=json" in report.warnings[0]
+    _, report = read_log(lines, ParserConfig(format="json"))
+    assert report.warnings == [] and report.n_parsed == 20
 
 
 def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]

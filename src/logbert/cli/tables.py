@@ -88,5 +88,8 @@ def formats_table() -> Table:
     table.add_column("parser.format")
     table.add_column("header layout (parser.log_format replaces it, the masks stay)", overflow="fold")
     for name, layout in BUILTIN_FORMATS.items():
+        if name == "json":  # not a layout: what the JSON mode reads
+            layout = "one JSON object per line: parser.json_message_keys -> content, json_time_keys -> time, other keys"
+            layout += " -> fields (window.session_pattern sees them as name=value)"
         table.add_row(name, Text(layout))  # a regex: shown as it is, never read as markup
     return table

@@ -30,12 +30,13 @@ it names (times without a zone are taken as UTC):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from logbert.config import FormatName
+from logbert.config import FormatName, ParserConfig
 from logbert.errors import ConfigError
 from logbert.records import LogLine
 
@@ -51,8 +52,13 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
     # "2017-05-16T00:00:04.500+02:00 host sshd[123]: ..." (high precision, Debian's default)
     "syslog": r"<Month> <Day> <Time> <Host> <Component>(\[<PID>\])?: <Content>",
     "syslog_iso": r"<Datetime> <Host> <Component>(\[<PID>\])?: <Content>",
+    "json": "<Json>",  # not a header layout: each line is one JSON object (HeaderParser's JSON mode)
     "raw": "<Content>",
 }
+#: The format string of ``parser.format = "json"``.
+JSON_FORMAT: Final[str] = "<Json>"
+_JSON_MESSAGE_KEYS: Final[tuple[str, ...]] = ParserConfig().json_message_keys
+_JSON_TIME_KEYS: Final[tuple[str, ...]] = ParserConfig().json_time_keys
 
 # Stricter patterns for some field names; any other field is a lazy ``.*?`` like loghub's.
 _FIELD_PATTERNS: Final[dict[str, str]] = {
@@ -115,16 +121,39 @@ class HeaderParser:
     Args:
         log_format: a loghub-style format string, e.g. ``BUILTIN_FORMATS["hdfs"]``.
 
+    With :data:`JSON_FORMAT` each line is one JSON object instead: the first of ``json_message_keys``
+    it holds is the content (whitespace runs made one space, so a multi-line message is one line), the
+    other keys with a scalar value are header fields (nested objects and lists are left out), and the
+    first of ``json_time_keys`` is the time (ISO 8601, or epoch seconds / ms / µs). A line that is not
+    an object, or has no message key, does not match.
+
     Example:
         >>> p = HeaderParser(BUILTIN_FORMATS["hdfs"])
         >>> line = p.parse("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating", 1)
         >>> line.content, line.fields["Level"], line.timestamp
         ('PacketResponder 1 terminating', 'INFO', 1226262975.0)
+        >>> j = HeaderParser(JSON_FORMAT).parse('{"ts": 1117838570, "msg": "disk  full", "req": "r-1", "n": 3}', 1)
+        >>> j.content, j.fields, j.timestamp
+        ('disk full', {'ts': '1117838570', 'req': 'r-1', 'n': '3'}, 1117838570.0)
     """
 
-    def __init__(self, log_format: str) -> None:
+    @classmethod
+    def for_config(cls, config: ParserConfig) -> HeaderParser:
+        """The header parser a :class:`~logbert.config.ParserConfig` asks for (its format and JSON keys)."""
+        log_format = resolve_log_format(config.format, config.log_format)
+        return cls(log_format, config.json_message_keys, config.json_time_keys)
+
+    def __init__(
+        self,
+        log_format: str,
+        json_message_keys: Sequence[str] = _JSON_MESSAGE_KEYS,
+        json_time_keys: Sequence[str] = _JSON_TIME_KEYS,
+    ) -> None:
         self.log_format = log_format
-        self._regex, self._names = compile_format(log_format)
+        #: each line is one JSON object (``parser.format = "json"``), not a header layout
+        self.is_json = self._json = log_format == JSON_FORMAT
+        self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
+        self._regex, self._names = compile_format("<Content>" if self._json else log_format)
         self._match = self._regex.match
         self._raw = self._names == ("Content",)
         #: the header fields a line can have, in format order (``Content`` aside)
@@ -134,13 +163,17 @@ class HeaderParser:
         self._has_datetime = "Date" in self._names and "Time" in self._names
         self._has_syslog = {"Month", "Day", "Time"} <= set(self._names)
         #: the format names fields a time is read from (whether each line's can be read is another matter)
-        self.has_time_fields = self._has_timestamp or self._has_iso or self._has_datetime or self._has_syslog
+        self.has_time_fields = (
+            self._json or self._has_timestamp or self._has_iso or self._has_datetime or self._has_syslog
+        )
         self._date_cache: dict[str, float | None] = {}
         self._time_cache: dict[str, float] = {}
         self._layout: str | None = None
 
     def parse(self, line: str, line_no: int) -> LogLine | None:
         """Parse one line (without its newline); None when it does not match the format."""
+        if self._json:
+            return self._parse_json(line, line_no)
         if self._raw:
             content = line.strip()
             return LogLine(line_no=line_no, content=content) if content else None
@@ -171,6 +204,8 @@ class HeaderParser:
     def content_matcher(self) -> Callable[[str], str | None]:
         """A function of one line (without its newline): the content :meth:`parse` gives it, or
         None when it does not match; no header field, time or record is built (for template mining)."""
+        if self._json:
+            return lambda line: None if (parsed := self._parse_json(line, 0)) is None else parsed.content
         if self._raw:
             return _stripped_or_none
         match = self._match
@@ -181,6 +216,31 @@ class HeaderParser:
             return None if m is None else (m.group(index) or "")  # None: Content in an optional part
 
         return content
+
+    def _parse_json(self, line: str, line_no: int) -> LogLine | None:
+        text = line.strip()
+        if not text.startswith("{"):
+            return None
+        try:
+            obj = json.loads(text)
+        except ValueError:  # not JSON, or cut short by parser.max_line_chars
+            return None
+        if not isinstance(obj, dict):
+            return None
+        message_key = next((k for k in self._message_keys if isinstance(obj.get(k), str | int | float)), None)
+        if message_key is None:
+            return None
+        content = " ".join(str(obj[message_key]).split())
+        if not content:
+            return None
+        fields = {
+            str(k): _json_scalar(v)
+            for k, v in obj.items()
+            if k != message_key and (v is None or isinstance(v, str | int | float | bool))
+        }
+        time_key = next((k for k in self._time_keys if k in obj), None)
+        timestamp = None if time_key is None else _json_time(obj[time_key])
+        return LogLine(line_no, content, timestamp, fields)
 
     def _syslog(self, month: str, day: str, clock: str) -> float | None:
         date = f"{month} {day}"
@@ -226,6 +286,21 @@ def _stripped_or_none(line: str) -> str | None:
     return line.strip() or None
 
 
+def _json_scalar(value: str | int | float | bool | None) -> str:
+    """A JSON scalar as header-field text: strings as they are, others as JSON writes them (true, null, 3)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _json_time(value: object) -> float | None:
+    """Epoch seconds of a JSON time value: an ISO 8601 string, or epoch seconds / ms / µs (number or digits)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = value.strip() if isinstance(value, str) else repr(value)
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return epoch_seconds(text)
+    return iso_seconds(text) if isinstance(value, str) else None
+
+
 # What a header left inside the content looks like: a time or a level word among its first tokens.
 _HEADER_IN_CONTENT = re.compile(
     r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
@@ -249,6 +324,13 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
             f"the format {header.log_format!r} names time fields, but no line's time could be read: the split "
             "will not be chronological and time windows cannot be used (see the time forms in the README)"
         )
+    n_json = sum(1 for ln in head if _looks_like_json_object(ln.content))
+    if not header.is_json and n_json >= 0.5 * len(head):
+        warnings.append(
+            f"{n_json} of the first {len(head)} lines are JSON objects: --set parser.format=json reads their message "
+            "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
+        )
+        return warnings
     n_header_like = sum(1 for ln in head if _HEADER_IN_CONTENT.match(ln.content))
     if n_header_like >= 0.5 * len(head):
         example = next(ln.content for ln in head if _HEADER_IN_CONTENT.match(ln.content))[:80]
@@ -258,6 +340,15 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
             "<Date> <Time> <Level>" + _syslog_hint(head)
         )
     return warnings
+
+
+def _looks_like_json_object(text: str) -> bool:
+    if not (text.startswith("{") and text.endswith("}")):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 # A syslog line as a whole: the built-in syslog formats read it (checked on the content of a format that missed it).
@@ -360,8 +451,13 @@ def line_text_for_sessions(line: LogLine) -> str:
     """Header fields and content of a parsed line as one string, for session-id regexes.
 
     The OpenStack instance id is already in ``line.content``; this helper also covers ids that a
-    custom format puts in a header field (e.g. a request id in ``ADDR``).
+    custom format puts in a header field (e.g. a request id in ``ADDR``). Each field is written
+    ``name=value``, so that a pattern can name the field it reads: ``request_id=(\\S+)`` takes the
+    session id from a JSON line's ``request_id`` key, or a custom format's ``<request_id>`` field.
+
+    >>> line_text_for_sessions(LogLine(1, "GET /users", None, {"request_id": "r-7", "level": "INFO"}))
+    'request_id=r-7 level=INFO GET /users'
     """
     if not line.fields:
         return line.content
-    return " ".join([*line.fields.values(), line.content])
+    return " ".join([*(f"{name}={value}" for name, value in line.fields.items()), line.content])

@@ -22,7 +22,7 @@ from typing import Final, cast
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
 from logbert.parsing._gc import gc_paused
-from logbert.parsing.headers import HeaderParser, family_hint, format_warnings, resolve_log_format
+from logbert.parsing.headers import HeaderParser, family_hint, format_warnings
 from logbert.records import LineProblem, LogLine, ReadReport
 
 #: How many malformed lines a report keeps as examples, and how much of each.
@@ -88,7 +88,7 @@ class LineReader:
 
     def __init__(self, config: ParserConfig) -> None:
         self.config = config
-        self.header = HeaderParser(resolve_log_format(config.format, config.log_format))
+        self.header = HeaderParser.for_config(config)
         self.report = ReadReport()
         self.last_text = ""  # the last line read by read_line, as parsed: repaired, truncated, no line ending
         self.n_inner_cr = 0  # lines with a carriage return inside them (not their line ending)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
 from logbert.parsing.headers import BUILTIN_FORMATS as BUILTIN_FORMATS  # re-exported for `logbert presets`
-from logbert.parsing.headers import HeaderParser, line_text_for_sessions, resolve_log_format
+from logbert.parsing.headers import HeaderParser, line_text_for_sessions
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LogStream
 from logbert.records import LogLine, ReadReport
@@ -257,7 +257,7 @@ def _write_parquet(rows: Iterator[dict[str, object]], summary: ParseSummary, out
     empty_ok: set[str] = set()
     parser_config = summary.parser.config if summary.parser is not None else None
     if parser_config is not None and "timestamp" not in summary.field_names:
-        header = HeaderParser(resolve_log_format(parser_config.format, parser_config.log_format))
+        header = HeaderParser.for_config(parser_config)
         if not header.has_time_fields:
             empty_ok.add("timestamp")
     if not any("<*>" in t for t in summary.templates):
