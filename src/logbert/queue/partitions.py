@@ -1,4 +1,4 @@
-"""Which partition a line goes to, and how a batch of lines travels as one queue message.
+r"""Which partition a line goes to, and how a batch of lines travels as one queue message.
 
 Lines are partitioned by session: a stable hash of each session id the artifact's session rule
 finds in the line (``window.session_pattern`` / ``window.session_id``), modulo the partition count.
@@ -7,7 +7,11 @@ shipped, and so reach one replica in order. A line that names sessions of severa
 (an HDFS line naming two blocks) is put on each of them; the replica that owns a partition keeps
 only the session ids of that partition (:class:`PartitionScorer`), so each session sees the line
 once. A line that names no session (and every line in the window modes ``sliding`` and ``time``,
-which have no session) goes to the partition of its *source* name.
+which have no session) goes to the partition of its *source* name. The rule runs on the raw line, not
+on the parsed one: a pattern that names a header field (``request_id=(\S+)``, the form the parsed
+line offers, ``logbert.parsing.headers.line_text_for_sessions``) finds nothing in a raw JSON line, so
+such a stream goes by source, whole to one partition: correct, without the spread. A pattern on the
+id's own shape (``req-[0-9a-f-]+``) spreads it.
 
 The hash is CRC-32 of the UTF-8 id: the same on every machine and Python version (Python's
 ``hash`` is salted per process, so it must not be used here).
