@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from logbert.errors import InputDataError
+from logbert.parsing.files import open_log, read_bytes
 
 
 def read_lines(path: str | Path, *, what: str, max_bytes: int | None = None) -> tuple[list[str], int]:
@@ -22,13 +23,10 @@ def read_lines(path: str | Path, *, what: str, max_bytes: int | None = None) -> 
         raise InputDataError(f"{what} not found: {p}")
     if p.is_dir():
         raise InputDataError(f"{what} is a directory, expected a file: {p}")
-    if max_bytes is None:
-        data = p.read_bytes()
-    else:
-        with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            data = data[: data.rfind(b"\n", 0, max_bytes) + 1] or data[:max_bytes]
+    with open_log(p) as fh:  # gzip, bzip2 and xz files decompressed
+        data = read_bytes(fh, p, -1 if max_bytes is None else max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        data = data[: data.rfind(b"\n", 0, max_bytes) + 1] or data[:max_bytes]
     if not data.strip():
         raise InputDataError(f"{what} is empty: {p}")
     lines: list[str] = []

@@ -22,6 +22,7 @@ from typing import Final, cast
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
 from logbert.parsing._gc import gc_paused
+from logbert.parsing.files import open_log, read_bytes
 from logbert.parsing.headers import HeaderParser, family_hint, format_warnings
 from logbert.records import LineProblem, LogLine, ReadReport
 
@@ -212,11 +213,16 @@ class LineReader:
 def _file_blocks(path: Path) -> Iterator[bytes]:
     """The file in blocks of whole lines (about ``BLOCK_BYTES`` each), so that a large file is
     never held in memory whole; the last block holds the line without a final newline, if any
-    (an empty file is one empty block: one blank line, as when it is read whole)."""
-    with path.open("rb") as fh:
+    (an empty file is one empty block: one blank line, as when it is read whole). A gzip, bzip2 or xz
+    file is decompressed as it is read (:func:`logbert.parsing.files.open_log`).
+
+    Raises:
+        InputDataError: a zstd file, or compressed data that is damaged (cut short, corrupt).
+    """
+    with open_log(path) as fh:
         tail = b""
         n_bytes = 0
-        while chunk := fh.read(BLOCK_BYTES):
+        while chunk := read_bytes(fh, path, BLOCK_BYTES):
             n_bytes += len(chunk)
             buf = tail + chunk if tail else chunk
             cut = buf.rfind(b"\n") + 1
@@ -419,7 +425,10 @@ class LogStream:
         header = self.reader.header
         report.warnings = format_warnings(self._sample, header)
         cr_hint = ""
-        if self.reader.n_inner_cr:
+        n_cr = self.reader.n_inner_cr
+        if binary_hint(report) and n_cr < report.n_binary:  # not text (more than CR-only line ends can explain)
+            report.warnings = [binary_hint(report)]
+        elif n_cr:
             cr_hint = (
                 f"{self.reader.n_inner_cr} lines hold carriage returns inside them: a file whose lines end in CR "
                 "only (classic Mac, some Windows tools) reads as a few very long lines. Convert it first, e.g. "
@@ -436,6 +445,16 @@ class LogStream:
                 f"{report.n_malformed} malformed, e.g. {report.malformed_examples[:2]}"
                 + (f". {cr_hint}" if cr_hint else "")
             )
+
+
+def binary_hint(report: ReadReport) -> str:
+    """What to say when most lines are not text (a compressed or binary file read as a log), else ''."""
+    if not report.n_lines or report.n_binary < 0.5 * report.n_lines:
+        return ""
+    return (
+        f"{report.n_binary} of {report.n_lines} lines hold bytes that are not text (invalid UTF-8 or control "
+        "characters): this does not look like a text log (compressed? read it through zcat / zstdcat first)"
+    )
 
 
 def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -> tuple[list[LogLine], ReadReport]:

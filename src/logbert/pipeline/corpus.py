@@ -19,7 +19,7 @@ from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
 from logbert.errors import InputDataError
 from logbert.parsing.headers import line_text_for_sessions
-from logbert.parsing.reader import read_log
+from logbert.parsing.reader import binary_hint, read_log
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
 from logbert.windowing.windows import find_session_ids, session_id_pattern, unit_rows
 
@@ -112,7 +112,8 @@ def read_corpus(
         kept, n_missing = _drop_unlabelled(keyed, loaded)
         return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
     lines, report = read_log(path, config.parser)
-    units, n_without_session = _units(path, lines, config)
+    not_text = binary_hint(report)  # the reader's warning, when it gave it (not for CR-only line ends)
+    units, n_without_session = _units(path, lines, config, not_text if not_text in report.warnings else "")
     header_labels = _header_labels(lines) if loaded is None and label is None else None
     labelled = [
         replace(
@@ -128,8 +129,11 @@ def read_corpus(
     return Corpus("raw", report, tuple(lines), tuple(kept_units), n_unlabelled=n_missing)
 
 
-def _units(path: str | Path, lines: Sequence[LogLine], config: LogBertConfig) -> tuple[list[LineSession], int]:
-    """Sessions by id (mode ``session``), or sliding / time windows, each its own unit."""
+def _units(
+    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, binary: str = ""
+) -> tuple[list[LineSession], int]:
+    """Sessions by id (mode ``session``), or sliding / time windows, each its own unit. ``binary``: the
+    reader's word on a file that is not text, said first when no session is found."""
     window = config.window
     stamps = [ln.timestamp for ln in lines]
     pattern = session_id_pattern(window) if window.mode == "session" else None
@@ -137,7 +141,9 @@ def _units(path: str | Path, lines: Sequence[LogLine], config: LogBertConfig) ->
     units, n_without = unit_rows(ids, stamps, window)
     if pattern is not None and not units:
         raise InputDataError(
-            f"{path}: no line names a session id (pattern {pattern.pattern!r}); "
+            f"{path}: "
+            + (f"{binary}; " if binary else "")
+            + f"no line names a session id (pattern {pattern.pattern!r}); "
             "set window.session_pattern or use window.mode = 'sliding'"
         )
     return [LineSession(uid, tuple(rows), None, _first_time(stamps, rows)) for uid, rows in units], n_without

@@ -1,0 +1,67 @@
+"""Compressed logs (rotated files: syslog.2.gz) read like plain ones, told by their first bytes."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from pathlib import Path
+
+import pytest
+
+from logbert.config import ParserConfig
+from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
+from logbert.errors import InputDataError
+from logbert.parsing.reader import read_log
+
+LINES = [f"081109 2036{i:02d} 148 INFO dfs.DataNode: Receiving block blk_{i} src: /10.0.0.{i}:5" for i in range(50)]
+TEXT = ("\n".join(LINES) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "compress"),
+    [("a.gz", gzip.compress), ("a.bz2", bz2.compress), ("a.xz", lzma.compress), ("renamed.log", gzip.compress)],
+)
+def test_a_compressed_log_reads_as_the_plain_one(tmp_path: Path, name: str, compress: object) -> None:
+    plain, packed = tmp_path / "plain.log", tmp_path / name
+    plain.write_bytes(TEXT)
+    packed.write_bytes(compress(TEXT))  # type: ignore[operator]
+    config = ParserConfig(format="hdfs")
+    (want, want_report), (got, got_report) = read_log(plain, config), read_log(packed, config)
+    assert [(r.content, r.timestamp) for r in got] == [(r.content, r.timestamp) for r in want]
+    assert got_report.n_parsed == want_report.n_parsed == 50 and got_report.n_binary == 0
+
+
+def test_compressed_key_files_are_sniffed_and_read(tmp_path: Path) -> None:
+    path = tmp_path / "keys.gz"
+    path.write_bytes(gzip.compress(b"s1,1 2 3\ns2,4 5\n" * 20))
+    assert detect_input_kind(path) == "keys"
+    sequences, _ = read_key_sequences(path)
+    assert len(sequences) == 40 and list(sequences[0].key_ids) == [1, 2, 3]
+
+
+def test_damaged_and_zstd_files_are_clear_errors(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(TEXT * 50)[:300])
+    with pytest.raises(InputDataError, match="cut.gz: the compressed data is damaged"):
+        read_log(cut, ParserConfig(format="hdfs"))
+    zst = tmp_path / "a.zst"
+    zst.write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * 20)
+    with pytest.raises(InputDataError, match="zstd-compressed: read it through zstdcat"):
+        read_log(zst, ParserConfig(format="hdfs"))
+    with pytest.raises(InputDataError, match="zstd-compressed"):
+        detect_input_kind(zst)
+
+
+def test_a_binary_file_is_said_to_be_no_text_log(tmp_path: Path) -> None:
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.corpus import read_corpus
+
+    junk = tmp_path / "junk.log"
+    junk.write_bytes(bytes(range(256)) * 40)
+    _, report = read_log(junk, ParserConfig(format="raw"))
+    assert report.warnings == [f"{report.n_binary} of {report.n_lines} lines hold bytes that are not text "
+                               "(invalid UTF-8 or control characters): this does not look like a text log "
+                               "(compressed? read it through zcat / zstdcat first)"]
+    with pytest.raises(InputDataError, match="does not look like a text log.*; no line names a session id"):
+        read_corpus(junk, LogBertConfig())
