@@ -350,3 +350,26 @@ def test_structured_output_is_written_while_the_file_is_read(tmp_path: Path, mon
     second_pass = sizes[n_first_pass:]
     assert len(second_pass) > 5
     assert second_pass[-1] > out.stat().st_size // 2, (second_pass, out.stat().st_size)
+
+
+def test_json_lines_keep_their_other_keys_in_one_fields_column(tmp_path: Path) -> None:
+    src = tmp_path / "app.log"
+    lines = [
+        {"time": "2026-11-29T03:00:00Z", "msg": "GET /users/1", "request_id": "r-1"},
+        {"time": "2026-11-29T03:00:01Z", "msg": "GET /users/2", "request_id": "r-2", "late_key": 7},  # a new key
+        {"msg": "db query took 5 ms", "level": "WARN"},
+    ]
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    config = load_config(overrides={"parser.format": "json", "window.session_pattern": r"request_id=(\S+)"})
+    summary = parse(src, config)
+    for out in (tmp_path / "s.csv", tmp_path / "s.jsonl"):
+        assert write_structured(summary, config, out) == 3
+    with (tmp_path / "s.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [json.loads(r["fields"]) for r in rows] == [
+        {"time": "2026-11-29T03:00:00Z", "request_id": "r-1"},
+        {"time": "2026-11-29T03:00:01Z", "request_id": "r-2", "late_key": "7"},
+        {"level": "WARN"},
+    ]
+    assert [r["session_ids"] for r in rows] == ["r-1", "r-2", ""]
+    assert [json.loads(x)["content"] for x in (tmp_path / "s.jsonl").read_text().splitlines()][0] == "GET /users/1"

@@ -124,6 +124,7 @@ def structured_rows(
     assert parser is not None, "parse() keeps the fitted parser"
     pattern = session_id_pattern(config.window) if config.window.mode == "session" else None
     templates = summary.templates
+    one_column = _fields_as_one_column(summary)
     for line, key in zip(summary.lines(), summary.key_ids, strict=True):
         sessions = find_session_ids(line_text_for_sessions(line), pattern) if pattern else ()
         parameters = parser.parameters(line.content, key)
@@ -131,7 +132,7 @@ def structured_rows(
             line.line_no,
             None if line.timestamp is None else datetime.fromtimestamp(line.timestamp, UTC).isoformat(),
             " ".join(sessions),
-            dict(line.fields),
+            {"fields": json.dumps(line.fields)} if one_column else dict(line.fields),
             line.content,
             key,
             templates[key],
@@ -186,10 +187,20 @@ def _columns(summary: ParseSummary, typed: bool = False) -> tuple[list[str], lis
     """The first row's columns, and every row's (in order of first appearance): a format with an
     optional field (Thunderbird's PID) gives rows without it, and a field the first row lacks
     comes after ``parameters`` (and ``values``, when typed)."""
+    if _fields_as_one_column(summary):
+        first_row = _row(None, None, None, {"fields": None}, None, None, None, None)
+        first = list(_with_values(first_row, []) if typed else first_row)
+        return first, first
     first_fields = dict.fromkeys(summary.field_names[: summary.n_first_fields])
     first_row = _row(None, None, None, first_fields, None, None, None, None)
     first = list(_with_values(first_row, []) if typed else first_row)
     return first, list(dict.fromkeys([*first, *summary.field_names[summary.n_first_fields :]]))
+
+
+def _fields_as_one_column(summary: ParseSummary) -> bool:
+    """JSON lines: each line has its own keys, unknown before the file is read, so the header fields are one
+    ``fields`` column (a JSON object) rather than a column each."""
+    return summary.parser is not None and HeaderParser.for_config(summary.parser.config).is_json
 
 
 def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | Path, *, typed: bool = False) -> int:
