@@ -273,6 +273,13 @@ class ScoringConfig(_Frozen):
     top_g: int = Field(6, ge=1)  # a masked key is a miss when its true id is not in the top-g predictions
     mask_strategy: MaskStrategy = "strided"  # strided: every position masked exactly once
     mask_stride: int = Field(4, ge=1)  # strided: pass p masks positions p, p+s, p+2s, ... (s passes)
+    # strided: runs of this many adjacent keys are masked together, at each of its offsets (span x stride passes),
+    # and a key's surprise is that of the mean prediction over its run, the least surprising of its runs counting
+    # (logbert.scoring.scorer): which keys fill a few adjacent places, not which goes in which. Lines that
+    # concurrent threads or hosts write at about the same time reach a log in any order, and a model that saw
+    # only some of those orders finds the others as surprising as an anomaly. Key-only models; needs
+    # mask_stride >= 2. 1 = one key at a time (artifacts and configs from before this setting)
+    mask_span: int = Field(1, ge=1, le=8)
     n_rounds: int = Field(4, ge=1)  # seeded: number of random mask rounds
     seed: int = 1234  # seeded: fixed mask seed, so scores are deterministic
     score: ScoreKind = "miss_ratio"  # which score decides (higher = more anomalous)
@@ -291,6 +298,11 @@ class ScoringConfig(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> ScoringConfig:
+        if self.mask_span > 1 and (self.mask_strategy != "strided" or self.mask_stride < 2):
+            raise ValueError(
+                f"mask_span={self.mask_span} masks runs of keys between visible ones: it needs mask_strategy="
+                f"'strided' and mask_stride >= 2 (got {self.mask_strategy!r}, {self.mask_stride})"
+            )
         if self.calibration == "cross_fit" and self.threshold == "labelled_f1":
             raise ValueError(
                 "calibration='cross_fit' scores normal sessions only; threshold='labelled_f1' needs the labelled "
@@ -316,6 +328,11 @@ class LogBertConfig(_Frozen):
             raise ValueError(
                 f"train.order_jitter ({self.train.order_jitter}) swaps keys, which would leave their time and value "
                 f"buckets behind: it needs model.signals='off' (got {self.model.signals!r})"
+            )
+        if self.scoring.mask_span > 1 and self.model.signals != "off":
+            raise ValueError(
+                f"scoring.mask_span ({self.scoring.mask_span}) is for key-only models: it needs model.signals='off' "
+                f"(got {self.model.signals!r})"
             )
         return self
 
