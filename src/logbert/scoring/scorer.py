@@ -351,7 +351,9 @@ def _run_mean(logits: Tensor, row_in_active: Tensor, at: Tensor, n_special: int)
 
     A run of w masked keys asks which keys fill those w places, not which key goes in which: a key the model
     expects one or two places away (concurrent writers' lines in another order) is no surprise, a key it
-    expects nowhere in the run still is. Specials keep probability 0 (an UNK key stays pure surprise).
+    expects nowhere in the run still is. Specials keep probability 0 (an UNK key stays pure surprise). Two
+    different keys the model is sure of share the run's mass: each scores about ``log 2``, a floor far below
+    any threshold (docs/benchmarks.md, issue 9's false alarms).
     """
     m = logits.shape[0]
     if m == 0:
