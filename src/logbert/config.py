@@ -253,7 +253,7 @@ class TrainConfig(_Frozen):
     # the threshold's normal scores cover the training period's mix of session types, not one stretch of it. HDFS
     # 2 % (seed 0): the latest 10 % spanned 1.75 h and were 99 % one 19-key session type, the tested 3.2 h after
     # them 61 % 13-key sessions, and the threshold they gave let 1.7 % of normal test sessions through for a stated
-    # 0.5 % (docs/benchmarks.md, "Why LogBERT's false alarms on HDFS 2 % exceed the stated rate")
+    # 0.5 % (docs/benchmarks.md, "Why the `hdfs` preset's false alarms on HDFS 2 % exceed the stated rate")
     val_sampling: Literal["latest", "spread"] = "latest"
     seed: int = 42
     device: str = "cpu"
