@@ -93,3 +93,25 @@ def test_an_artifact_trained_on_a_gpu_scores_where_its_model_is(detector: LogBer
     loaded.config = loaded.config.with_overrides({"train.device": "cuda"})  # as saved by a GPU run
     assert next(loaded.model_.parameters()).device.type == "cpu"
     np.testing.assert_array_equal(loaded.decision_function(NORMAL[:5]), detector.decision_function(NORMAL[:5]))
+
+
+def test_mask_span_forgives_a_swapped_pair_but_not_an_unseen_key_and_survives_save_load(
+    detector: LogBertDetector, tmp_path: Path
+) -> None:
+    import copy
+
+    spanned = copy.copy(detector)
+    spanned.config = detector.config.model_copy(
+        update={"scoring": detector.config.scoring.model_copy(update={"mask_span": 2})}
+    )
+    swapped, unseen = [10, 11, 13, 12, 14, 15, 16], [10, 11, 12, 99, 13, 14]
+    one_key, runs = detector.scores([swapped, unseen]), spanned.scores([swapped, unseen])
+    assert one_key.max_nll is not None and runs.max_nll is not None
+    cap = detector.config.scoring.nll_cap
+    assert runs.max_nll[0] < 1.0 < 3.0 < one_key.max_nll[0]  # two adjacent keys in the other order: about log 2
+    assert runs.max_nll[1] == one_key.max_nll[1] == pytest.approx(cap)  # an unseen key is the cap either way
+    spanned.save(tmp_path / "spanned")
+    loaded = LogBertDetector.load(tmp_path / "spanned")
+    assert loaded.config.scoring.mask_span == 2
+    both = [swapped, unseen]
+    np.testing.assert_array_equal(loaded.decision_function(both), spanned.decision_function(both))

@@ -136,3 +136,100 @@ def test_repeated_rows_are_scored_once_with_the_numbers_each_gets_alone(monkeypa
         np.testing.assert_array_equal(getattr(out, name), np.concatenate([getattr(a, name) for a in alone]))
     assert out.details is not None and out.details == [a.details[0] for a in alone if a.details is not None]
     assert out.details[0] is not out.details[2]  # each row owns its list
+
+
+# -- scoring.mask_span: a key's surprise from the mean prediction over its run of masked keys -----------------
+
+
+def test_span_masks_cover_every_key_once_per_offset_in_runs() -> None:
+    pad_mask = torch.tensor([[False] * 8 + [True] * 2, [False] * 10])
+    passes = strided_masks(pad_mask, 2, span=2)
+    assert len(passes) == 4  # 2 offsets x 2 passes
+    total = torch.stack(passes).long().sum(dim=0)
+    assert total.tolist() == [[0] + [2] * 7 + [0, 0], [0] + [2] * 9]  # every key once per offset
+    assert passes[0][1].nonzero().flatten().tolist() == [1, 2, 5, 6, 9]  # keys 0-1, 4-5, 8
+    assert passes[2][1].nonzero().flatten().tolist() == [2, 3, 6, 7]  # offset 1: keys 1-2, 5-6
+    assert passes[3][1].nonzero().flatten().tolist() == [1, 4, 5, 8, 9]  # and key 0, keys 3-4, 7-8
+    assert [m.tolist() for m in strided_masks(pad_mask, 3, span=1)] == [m.tolist() for m in strided_masks(pad_mask, 3)]
+
+
+def test_run_mean_forgives_two_adjacent_keys_in_the_other_order_but_not_a_key_expected_nowhere() -> None:
+    from logbert.scoring.scorer import _run_mean, _top_g
+
+    n_special, v = Vocab.N_SPECIAL, len(VOCAB)
+    a, b, c = VOCAB.encode([10, 11, 12])
+    logits = torch.full((2, v), -30.0)
+    logits[0, b] = logits[1, a] = 10.0  # the model expects "b a" at two adjacent masked places
+    rows, at = torch.tensor([0, 0]), torch.tensor([3, 4])
+    swapped = torch.tensor([a, b])  # the log says "a b"
+    *_, one_at_a_time = _top_g(logits, n_special, 2, swapped, 20.0)
+    *_, as_a_run = _top_g(_run_mean(logits, rows, at, n_special), n_special, 2, swapped, 20.0)
+    assert one_at_a_time.min() > 15  # each key alone: (almost) impossible
+    np.testing.assert_allclose(as_a_run.numpy(), np.log(2.0), rtol=1e-4)  # as a pair: a coin toss for the order
+    *_, unexpected = _top_g(_run_mean(logits, rows, at, n_special), n_special, 2, torch.tensor([c, b]), 20.0)
+    assert unexpected[0] > 15 and unexpected[1] == pytest.approx(np.log(2.0), rel=1e-4)
+    # two masked keys that are not adjacent are two runs of one: nothing is averaged
+    apart = _run_mean(logits, rows, torch.tensor([3, 5]), n_special)[:, n_special:].exp()
+    np.testing.assert_allclose(apart.numpy(), torch.softmax(logits[:, n_special:], 1).numpy(), atol=1e-6)
+
+
+def _span_by_hand(model: LogBertEncoder, seq: list[int], stride: int, span: int, cap: float) -> np.ndarray:
+    """Per key: the least surprising, over its w runs, -log mean_{run} p(true key), from plain forward passes."""
+    from logbert.windowing.dataset import encode_sequences
+
+    row = torch.tensor(encode_sequences([seq], VOCAB, model.config.max_len)[0])[None]  # (1, T)
+    best = np.full(len(seq), np.inf)
+    for chosen in strided_masks(torch.zeros_like(row, dtype=torch.bool), stride, span):
+        if not chosen.any():
+            continue
+        logits = model(row.masked_fill(chosen, VOCAB.MASK), torch.zeros_like(row, dtype=torch.bool)).logits[0].float()
+        logits[:, : Vocab.N_SPECIAL] = -torch.inf
+        probs = torch.softmax(logits, -1)
+        positions = chosen[0].nonzero().flatten().tolist()
+        runs: list[list[int]] = []
+        for t in positions:
+            if runs and runs[-1][-1] == t - 1:
+                runs[-1].append(t)
+            else:
+                runs.append([t])
+        for run in runs:
+            mean = probs[run].mean(0)
+            for t in run:
+                best[t - 1] = min(best[t - 1], min(cap, float(-torch.log(mean[row[0, t]]))))
+    return best
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_span_scores_match_a_by_hand_computation_and_do_not_depend_on_the_batch(stacked: bool) -> None:
+    torch.manual_seed(5)
+    model = LogBertEncoder(ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=2))
+    model.eval()
+    seqs = [*SEQS, [10, 99, 12, 13]]  # an unseen key: the cap in every run
+    cfg = ScoringConfig(mask_stride=2, mask_span=2, top_g=2, nll_cap=9.0, batch_size=5)
+    out = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=stacked)
+    assert out.mean_nll is not None and out.max_nll is not None and out.details is not None
+    assert out.n_masked.tolist() == [len(s) for s in seqs]  # every key counted once
+    for i, seq in enumerate(seqs):
+        with torch.inference_mode():
+            expected = _span_by_hand(model, seq, 2, 2, 9.0)
+        assert out.mean_nll[i] == pytest.approx(expected.mean(), rel=1e-4, abs=1e-5)
+        assert out.max_nll[i] == pytest.approx(expected.max(), rel=1e-4, abs=1e-5)
+        assert [d.position for d in out.details[i]] == list(range(len(seq)))
+    assert out.max_nll[-1] == pytest.approx(9.0)
+    alone = score_sequences(model, VOCAB, seqs[::-1][:3], CENTER, cfg, stacked_passes=stacked)
+    assert alone.mean_nll is not None
+    np.testing.assert_array_equal(alone.mean_nll, out.mean_nll[::-1][:3])
+    one_key = score_sequences(model, VOCAB, seqs, CENTER, cfg.model_copy(update={"mask_span": 1}))
+    assert one_key.mean_nll is not None and not np.allclose(one_key.mean_nll, out.mean_nll)
+
+
+def test_span_needs_strided_masks_with_visible_keys_between_runs_and_a_key_only_model() -> None:
+    from logbert.config import LogBertConfig
+
+    with pytest.raises(ValueError, match="mask_span"):
+        ScoringConfig(mask_span=2, mask_strategy="seeded")
+    with pytest.raises(ValueError, match="mask_span"):
+        ScoringConfig(mask_span=2, mask_stride=1)
+    with pytest.raises(ValueError, match="mask_span"):
+        LogBertConfig.model_validate({"scoring": {"mask_span": 2}, "model": {"signals": "time"}})
+    assert ScoringConfig().mask_span == 1  # the default is unchanged: older artifacts score as before

@@ -141,6 +141,29 @@ def test_split_sessions_no_leakage_and_labels() -> None:
     assert not {w.session_id for w in train_windows} & {w.session_id for w in test_windows}
 
 
+def test_split_sessions_val_spread_draws_validation_from_the_whole_older_part() -> None:
+    sessions = _sessions(200, 20)
+    latest = split_sessions(sessions, val_fraction=0.1, test_fraction=0.2, seed=1)
+    spread = split_sessions(sessions, val_fraction=0.1, test_fraction=0.2, seed=1, val_spread=True)
+    again = split_sessions(sessions, val_fraction=0.1, test_fraction=0.2, seed=1, val_spread=True)
+    assert spread.chronological
+    # the newest normal sessions are still the tested ones, and the sizes do not change
+    assert [s.session_id for s in spread.test] == [s.session_id for s in latest.test]
+    assert (len(spread.val), len(spread.train)) == (len(latest.val), len(latest.train))
+    assert [s.session_id for s in spread.val] == [s.session_id for s in again.val]  # seeded
+    assert all(s.label != 1 for s in spread.train + spread.val)
+    # validation is no longer the slice just before the test: it spans the older sessions' time range
+    times = lambda part: [s.start_time or 0.0 for s in part]  # noqa: E731
+    assert min(times(spread.val)) < max(times(spread.train)) and max(times(spread.val)) > min(times(spread.train))
+    assert max(times(spread.val)) < min(s.start_time or 0.0 for s in spread.test if s.label == 0)
+    # without start times the split is a shuffle anyway: val_spread changes nothing
+    untimed = _sessions(100, 10, timed=False)
+    ids = lambda sp: [[s.session_id for s in part] for part in (sp.train, sp.val, sp.test)]  # noqa: E731
+    assert ids(split_sessions(untimed, val_fraction=0.1, test_fraction=0.2, seed=3, val_spread=True)) == ids(
+        split_sessions(untimed, val_fraction=0.1, test_fraction=0.2, seed=3)
+    )
+
+
 def test_split_sessions_random_is_seeded_and_keeps_windows_together() -> None:
     sessions = _sessions(100, 10, timed=False)
     windows, _ = split_all(sessions, 8)  # even if given windows, a session never straddles splits

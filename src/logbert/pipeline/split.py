@@ -78,6 +78,7 @@ def _split(
         test_fraction=config.train.test_fraction,
         seed=seed,
         chronological=config.train.chronological_split,
+        val_spread=config.train.val_sampling == "spread",
     )
     if not split.train or not split.val:
         raise InputDataError(

@@ -95,20 +95,28 @@ class ScoreOutput:
     length_surprise: np.ndarray | None = None  # (N,) float64, short-session surprise (scoring.lengths; detector)
 
 
-def strided_masks(pad_mask: Tensor, stride: int) -> list[Tensor]:
-    """The ``stride`` pass masks for a padded batch: pass p masks keys p, p+s, ... (0-based).
+def strided_masks(pad_mask: Tensor, stride: int, span: int = 1) -> list[Tensor]:
+    """The pass masks for a padded batch: pass p masks keys p, p+s, ... (0-based); with ``span`` w > 1,
+    runs of w adjacent keys instead, at every one of the w offsets of the run grid (``scoring.mask_span``).
 
     Args:
         pad_mask: (B, T) bool, True = padding; position 0 is DIST.
-        stride: number of passes s.
+        stride: number of passes s (per offset).
+        span: keys masked together, w.
 
     Returns:
-        ``s`` tensors (B, T) bool; every key position is True in exactly one of them.
+        ``w * s`` tensors (B, T) bool, offset by offset: pass ``(o, p)`` masks the keys ``i`` with
+        ``(i - o) // w % s == p``. Every key position is True in exactly one pass per offset, inside a
+        run of (at most) w masked keys with at least ``(s - 1) * w`` visible keys between runs.
     """
     t = pad_mask.shape[1]
     key_index = torch.arange(t) - 1  # (T,) position 0 (DIST) -> -1
     keys = ~pad_mask & (key_index >= 0)  # (B, T)
-    return [keys & (key_index % stride == p) for p in range(stride)]
+    return [
+        keys & (torch.div(key_index - o, span, rounding_mode="floor") % stride == p)
+        for o in range(span)
+        for p in range(stride)
+    ]
 
 
 def seeded_masks(
@@ -224,7 +232,7 @@ def score_sequences(
         chunk = [rows[i] for i in rows_here]
         token_ids, pad_mask = pad_tokens(chunk, vocab.PAD, pad_to=width)  # (B, T)
         if config.mask_strategy == "strided":
-            passes = strided_masks(pad_mask, config.mask_stride)
+            passes = strided_masks(pad_mask, config.mask_stride, config.mask_span)
         else:
             passes = seeded_masks(chunk, pad_mask, mask_ratio, config.seed, config.n_rounds)
         # per pass: (rows with a masked key, (M,) their row in it, (M,) positions, (M,) true tokens, (M, V) logits)
@@ -288,15 +296,10 @@ def score_sequences(
                 where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
                 truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)
                 pass_results.append((active, where[:, 0], where[:, 1], truth, logits[where[:, 0], where[:, 1]].cpu()))
-        for active, row_in_active, at, truth, masked_logits in pass_results:
-            # where the logits are (the stacked GPU path leaves them there): only (M, g) results come back
-            top_t, top_p, key_nll = (
-                x.cpu()
-                for x in _top_g(
-                    masked_logits, vocab.N_SPECIAL, config.top_g, truth.to(masked_logits.device), config.nll_cap
-                )
-            )  # (M, g), (M, g), (M,)
-            hit = (top_t == truth[:, None]).any(dim=1)  # (M,)
+        views = [_view(vocab, config, *result) for result in pass_results]
+        if config.mask_span > 1:  # each key seen in one run per offset: its least surprising view counts
+            views = [_least_surprising(views)] if views else []
+        for active, row_in_active, at, truth, top_t, top_p, key_nll, hit in views:
             seq_index = rows_here[active[row_in_active].numpy()]  # (M,) indices into seqs
             np.add.at(masked, seq_index, 1)
             np.add.at(miss, seq_index, (~hit).numpy().astype(np.int64))
@@ -385,6 +388,70 @@ def _expand(out: ScoreOutput, inverse: np.ndarray) -> ScoreOutput:
         signal_details=None if out.signal_details is None else [list(out.signal_details[j]) for j in inverse],
         length_surprise=pick(out.length_surprise),
     )
+
+
+#: One pass's masked keys: (rows, (M,) row in rows, (M,) positions, (M,) true tokens, (M, g) top tokens, (M, g)
+#: their probabilities, (M,) surprise of the true token, (M,) hit = true token among the top g); rows, then
+#: positions ascending.
+_View = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
+
+
+def _view(
+    vocab: TokenVocab, config: ScoringConfig, active: Tensor, row_in_active: Tensor, at: Tensor, truth: Tensor,
+    masked_logits: Tensor,
+) -> _View:
+    """The top-g and the surprise of one pass's masked keys (see :data:`_View`); with ``scoring.mask_span`` w > 1
+    a key's prediction is the mean of the predicted distributions over its run of masked keys (:func:`_run_mean`)."""
+    logits = masked_logits if config.mask_span == 1 else _run_mean(masked_logits, row_in_active, at, vocab.N_SPECIAL)
+    # where the logits are (the stacked GPU path leaves them there): only (M, g) results come back
+    top_t, top_p, key_nll = (
+        x.cpu()
+        for x in _top_g(logits, vocab.N_SPECIAL, config.top_g, truth.to(logits.device), config.nll_cap)
+    )  # (M, g), (M, g), (M,)
+    hit = (top_t == truth[:, None]).any(dim=1)  # (M,)
+    return active, row_in_active, at, truth, top_t, top_p, key_nll, hit
+
+
+def _run_mean(logits: Tensor, row_in_active: Tensor, at: Tensor, n_special: int) -> Tensor:
+    """(M, V) log of the mean predicted distribution over each run of adjacent masked keys, for every key of the run.
+
+    A run of w masked keys asks which keys fill those w places, not which key goes in which: a key the model
+    expects one or two places away (concurrent writers' lines in another order) is no surprise, a key it
+    expects nowhere in the run still is. Specials keep probability 0 (an UNK key stays pure surprise). Two
+    different keys the model is sure of share the run's mass: each scores about ``log 2``, a floor far below
+    any threshold (docs/benchmarks.md, issue 9's false alarms).
+    """
+    m = logits.shape[0]
+    if m == 0:
+        return logits
+    logits = logits.float().clone()
+    logits[:, :n_special] = -torch.inf
+    probs = torch.softmax(logits, dim=-1)  # (M, V)
+    row, pos = row_in_active.to(probs.device), at.to(probs.device)
+    new_run = torch.ones(m, dtype=torch.bool, device=probs.device)
+    new_run[1:] = (row[1:] != row[:-1]) | (pos[1:] != pos[:-1] + 1)  # entries come rows then positions ascending
+    run = torch.cumsum(new_run.long(), 0) - 1  # (M,) run id
+    n_runs = int(run[-1]) + 1
+    total = torch.zeros(n_runs, probs.shape[1], dtype=probs.dtype, device=probs.device).index_add_(0, run, probs)
+    ones = torch.ones(m, dtype=probs.dtype, device=probs.device)
+    size = torch.zeros(n_runs, dtype=probs.dtype, device=probs.device).index_add_(0, run, ones)
+    return torch.log(total[run] / size[run, None])  # (M, V), -inf where every key of the run gives 0
+
+
+def _least_surprising(views: Sequence[_View]) -> _View:
+    """Every masked key once, from the view in which it was least surprising (ties: the first view)."""
+    rows = torch.cat([v[0][v[1]] for v in views])  # (M,) row in the batch
+    fields = [torch.cat([v[k] for v in views]) for k in range(2, 8)]  # at, truth, top_t, top_p, nll, hit
+    at, nll = fields[0], fields[4]
+    # sort by (row, position, surprise), keep the first of each (row, position)
+    order = np.lexsort((nll.double().numpy(), at.numpy(), rows.numpy()))
+    rows_s, at_s = rows.numpy()[order], at.numpy()[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (rows_s[1:] != rows_s[:-1]) | (at_s[1:] != at_s[:-1])
+    keep = torch.from_numpy(order[first])
+    every_row = torch.arange(int(rows.max()) + 1)
+    at, truth, top_t, top_p, key_nll, hit = (f[keep] for f in fields)
+    return every_row, rows[keep], at, truth, top_t, top_p, key_nll, hit
 
 
 def _stacked_passes(

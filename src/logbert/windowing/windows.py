@@ -481,6 +481,7 @@ def split_sessions(
     test_fraction: float,
     seed: int,
     chronological: bool = True,
+    val_spread: bool = False,
 ) -> SessionSplit[_S]:
     """Split whole sessions (before windowing) into train / validation / test.
 
@@ -531,6 +532,10 @@ def split_sessions(
         n_val = 1
     if use_time:  # oldest train, then val, newest test
         order = order[::-1]  # newest first, so the slicing below is shared with the random case
+        if val_spread:  # validation drawn from the whole older part, not the slice before the test
+            older = order[n_test:]
+            random.Random(seed).shuffle(older)
+            order = order[:n_test] + older
     test_ids, val_ids, train_ids = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
 
     def pick(ids: Iterable[str]) -> list[_S]:
