@@ -157,3 +157,13 @@ def test_any_detector_is_calibrated_by_the_same_rule_split_and_cross_fit() -> No
     assert record.scheme == "cross_fit" and record.folds == config.scoring.calibration_folds
     assert record.n + record.n_unseen == 41 and record.n_unseen >= 1
     assert det.decision_function([[1, 2, 3, 77]])[0] == 0.0  # the final detector saw every session
+
+
+def test_the_guarantee_names_what_was_scored_and_old_records_read_as_sessions() -> None:
+    record = Calibration("normal_quantile", 0.5, 0.995, 0.0, tuple(np.linspace(0, 1, 400)), unit="sliding windows")
+    assert "400 normal validation sliding windows" in record.describe()
+    assert "a new normal sliding window is flagged with probability <=" in record.describe()
+    again = Calibration.from_dict(record.to_dict())
+    assert again == record
+    old = {k: v for k, v in record.to_dict().items() if k != "unit"}  # calibration.json from before the field
+    assert Calibration.from_dict(old).unit == "sessions"

@@ -191,6 +191,7 @@ class Calibration:
     scheme: str = "split"  # "split" or "cross_fit": where normal_scores come from
     folds: int = 0  # cross_fit: number of fold models (0 for split)
     n_unseen: int = 0  # normal calibration sessions left out: a key the scoring model never trained on
+    unit: str = "sessions"  # what the scores are of, for people: window.unit_noun (sessions, sliding windows, ...)
 
     @property
     def n(self) -> int:
@@ -253,15 +254,15 @@ class Calibration:
         if self.scheme == "cross_fit":
             return (
                 f"{self.n} out-of-fold scores ({self.folds}-fold cross-fit over the normal training + validation "
-                "sessions)"
+                f"{self.unit})"
             )
-        return f"{self.n} normal validation sessions"
+        return f"{self.n} normal validation {self.unit}"
 
     def describe(self) -> str:
         """One line for people: how the threshold was chosen and what it promises."""
         never = "their fold model never trained on" if self.scheme == "cross_fit" else "never seen in training"
         unseen = (
-            f"; {self.n_unseen} more held keys {never} and were left out (such sessions score high on their own)"
+            f"; {self.n_unseen} more held keys {never} and were left out (such {self.unit} score high on their own)"
             if self.n_unseen
             else ""
         )
@@ -283,10 +284,11 @@ class Calibration:
             short = f" (not the {1 - self.quantile:.2%} asked: that needs at least {need} scores)" if need else ""
         if self.scheme == "cross_fit":
             return (
-                f"{base}: about {nominal:.2%} of new normal sessions flagged{short}, at most {bound:.2%} in the worst "
-                f"case (cross-conformal, Barber et al. 2021){unseen}"
+                f"{base}: about {nominal:.2%} of new normal {self.unit} flagged{short}, at most {bound:.2%} in the "
+                f"worst case (cross-conformal, Barber et al. 2021){unseen}"
             )
-        return f"{base}: a new normal session is flagged with probability <= {nominal:.2%}{short}{unseen}"
+        one = self.unit.removesuffix("s")  # "sessions" -> "session", "sliding windows" -> "sliding window"
+        return f"{base}: a new normal {one} is flagged with probability <= {nominal:.2%}{short}{unseen}"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -300,6 +302,7 @@ class Calibration:
             "fpr_bound": self.fpr_bound,
             "guarantee": self.describe(),
             "n_unseen": self.n_unseen,
+            "unit": self.unit,
             "normal_scores": list(self.normal_scores),
         }
 
@@ -322,6 +325,7 @@ class Calibration:
                 scheme,
                 int(data.get("folds", 0)),
                 int(data.get("n_unseen", 0)),
+                str(data.get("unit", "sessions")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnknownArtifact(f"{CALIBRATION_FILE} is malformed: {exc}") from None

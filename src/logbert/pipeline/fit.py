@@ -199,6 +199,7 @@ def train(
     )
     train_seconds = time.perf_counter() - started
     detector, record, skipped = fitted.detector, fitted.record, fitted.skipped
+    record = replace(record, unit=config.window.unit_noun)  # its words name what was scored
     message = getattr(detector, "signal_message_", None)  # what fit switched off for want of data
     if message:
         signal_warnings.append(message)
