@@ -13,7 +13,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "logbert"
 
-FOUNDATIONS = {"errors", "config", "records", "results", "threads"}
+FOUNDATIONS = {"errors", "config", "records", "results", "threads", "files"}
 #: package -> the logbert packages (besides itself and the foundations) it may import
 ALLOWED: dict[str, set[str]] = {
     # foundations
@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "results": set(),
     "configs": set(),  # the built-in presets (TOML data)
     "threads": set(),  # torch thread count chosen for the machine
+    "files": set(),  # how a log file is opened (compressed or not): parsing and datasets both read files
     # stages of the data flow
     "parsing": set(),
     "datasets": set(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from logbert.errors import InputDataError
-from logbert.parsing.files import open_log, read_bytes
+from logbert.files import open_log, read_bytes
 
 
 def read_lines(path: str | Path, *, what: str, max_bytes: int | None = None) -> tuple[list[str], int]:

@@ -21,8 +21,8 @@ from typing import Final, cast
 
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
+from logbert.files import open_log, read_bytes
 from logbert.parsing._gc import gc_paused
-from logbert.parsing.files import open_log, read_bytes
 from logbert.parsing.headers import HeaderParser, family_hint, format_warnings
 from logbert.records import LineProblem, LogLine, ReadReport
 

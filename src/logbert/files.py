@@ -3,7 +3,8 @@
 The compression is told by the file's first bytes, not its name, so a renamed file still reads and a
 plain file named ``.gz`` is not mistaken. gzip, bzip2 and xz come with Python; zstd does not, so a
 zstd file gets a clear error that says how to read it. Every reader of log files (the line reader
-of :mod:`logbert.parsing.reader`, key-sequence files, the input-kind sniffer) opens files here.
+of :mod:`logbert.parsing.reader`, key-sequence files, the input-kind sniffer) opens files here; a
+foundation module, so that both ``parsing`` and ``datasets`` may import it.
 """
 
 from __future__ import annotations
