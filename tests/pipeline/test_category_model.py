@@ -102,15 +102,15 @@ def test_an_artifact_from_before_categories_loads_and_scores_as_before(model: Lo
     assert model.buckets_ is not None
     model.save(tmp_path / "new")
     new_state = json.loads((tmp_path / "new" / SIGNALS_FILE).read_text())
-    assert new_state["buckets"]["version"] == 2 and new_state["buckets"]["categories"]
-    # what the code before categories wrote: the same model, buckets without categories (version 1)
+    assert new_state["buckets"]["version"] == 3 and new_state["buckets"]["categories"]  # 3: values picked by rank
+    # what the code before categories wrote: the same model, buckets without categories (version 1, by bucket)
     legacy = LogBertDetector.load(tmp_path / "new")
-    legacy.buckets_ = replace(model.buckets_, categories={})
+    legacy.buckets_ = replace(model.buckets_, categories={}, ranked=False)
     legacy.save(tmp_path / "old")
     old_state = json.loads((tmp_path / "old" / SIGNALS_FILE).read_text())
     assert old_state["buckets"]["version"] == 1 and "categories" not in old_state["buckets"]
     old = LogBertDetector.load(tmp_path / "old")
-    assert old.buckets_ is not None and not old.buckets_.categories
+    assert old.buckets_ is not None and not old.buckets_.categories and not old.buckets_.ranked
     # the old artifact does not read states: an unseen one scores like the seen one (as before), every channel
     sessions = [*NORMAL[:4], CRASHED]
     seen = [*NORMAL[:4], NORMAL[0]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -12,6 +13,7 @@ from logbert.config import SIGNAL_NONE, ModelConfig
 from logbert.records import SessionSignals
 from logbert.windowing.signals import (
     BUCKETS_VERSION,
+    BUCKETS_VERSION_RANKED,
     MAX_CATEGORIES,
     MAX_CATEGORY_CHARS,
     MIN_CATEGORY_VALUES,
@@ -65,20 +67,25 @@ def test_a_slot_with_long_or_too_many_distinct_texts_is_not_read() -> None:
 def test_json_round_trip_and_the_format_without_categories_is_the_one_before_them() -> None:
     b = _buckets()
     data = json.loads(json.dumps(b.to_dict()))
-    assert data["version"] == 2 and data["categories"] == [[6, 1, ["running", "shutdown"]]]
-    assert SignalBuckets.from_dict(data) == b
-    # no category slot: exactly the old keys and version (an artifact's signals.json is byte for byte as before)
+    # fitted now: version 3 (values picked by their training rank), with the categories
+    assert data["version"] == BUCKETS_VERSION_RANKED == 3 and data["categories"] == [[6, 1, ["running", "shutdown"]]]
+    assert SignalBuckets.from_dict(data) == b and b.ranked
+    # a state from before the rank rule: version 2 with categories, and back as it was
+    legacy = replace(b, ranked=False).to_dict()
+    assert legacy["version"] == 2 and SignalBuckets.from_dict(legacy) == replace(b, ranked=False)
+    # ... and without a category slot exactly the old keys and version (its signals.json byte for byte as before)
     plain = SignalBuckets.fit(KEYS, [_sig([(), (20.0 + i / 10,), ()]) for i in range(20)], n_gap=4, n_value=4)
-    old = plain.to_dict()
+    assert set(plain.to_dict()) == LEGACY_FIELDS and plain.to_dict()["version"] == 3
+    old = replace(plain, ranked=False).to_dict()
     assert set(old) == LEGACY_FIELDS and old["version"] == BUCKETS_VERSION == 1
-    assert SignalBuckets.from_dict(old) == plain and not plain.categories
+    assert SignalBuckets.from_dict(old) == replace(plain, ranked=False) and not plain.categories
 
 
 def test_an_old_version_1_state_reads_no_category_and_encodes_as_before() -> None:
     b = _buckets()
     legacy = {k: v for k, v in b.to_dict().items() if k in LEGACY_FIELDS} | {"version": 1}
     old = SignalBuckets.from_dict(legacy)
-    assert not old.categories and old.value_edges == b.value_edges
+    assert not old.categories and old.value_edges == b.value_edges and not old.ranked
     sig = _sig([(), (20.5, "crashed"), ()])
     row = encode_signals([5, 6, 7], sig, old, time=True, values=True)
     assert row.value_slot[2] == 0 and not any(row.value_unseen)  # the number, as before categories were read

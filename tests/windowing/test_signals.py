@@ -81,3 +81,36 @@ def test_no_timestamps_no_values_switch_the_channels_off_with_a_message() -> Non
     mode, why = resolve_signals(ModelConfig(signals="all"), SignalBuckets.fit(KEYS, no_time, 4, 4))
     assert mode == "values" and why is not None and "timestamps" in why
     assert resolve_signals(ModelConfig(signals="off"), b) == ("off", None)
+
+
+def test_a_constant_slot_never_outranks_a_varying_one_of_its_line() -> None:
+    """A host's total memory (the same on every line) next to the memory in use: equal edges put the constant in
+    the last bucket they close, and ranked by bucket it was always the line's 'most unusual' value, so the model
+    never saw the memory in use. Ranked by its training rank the constant is at the median (issue 13, seed 0)."""
+    keys = [[5, 6]] * 20
+    sigs = [_sig([0.0, 1.0], [(), (100.0, float(i))], 1.0) for i in range(20)]
+    b = SignalBuckets.fit(keys, sigs, n_gap=4, n_value=4)
+    assert set(b.value_edges[(6, 0)]) == {100.0} and b.ranked
+    for used in (0.0, 10.0, 18.0):  # low, near the median, high: the varying slot is the one read
+        row = encode_signals([5, 6], _sig([0.0, 1.0], [(), (100.0, used)], 1.0), b, time=True, values=True)
+        assert row.value_slot[2] == 1 and row.value_ids[2] == bucket_id(used, b.value_edges[(6, 1)])
+    # a state from before the rule (signals.json versions 1 and 2) picks as it did: the constant slot
+    legacy = SignalBuckets.from_dict({**b.to_dict(), "version": 1})
+    assert not legacy.ranked
+    row = encode_signals([5, 6], _sig([0.0, 1.0], [(), (100.0, 18.0)], 1.0), legacy, time=True, values=True)
+    assert row.value_slot[2] == 0 and row.value_ids[2] == 4 + 2  # the top inner bucket, always
+    # out of range still ranks first, by excess, whatever the rule
+    row = encode_signals([5, 6], _sig([0.0, 1.0], [(), (100.0, 60.0)], 1.0), b, time=True, values=True)
+    assert row.value_slot[2] == 1 and row.value_ids[2] == 4 + 3 and row.value_excess[2] > 1
+
+
+def test_a_discrete_slot_reads_its_common_value_as_the_median() -> None:
+    """Flavor sizes: most lines ask for 2 GB. Ranked by bucket, 2 GB (the last bucket its equal edges close) sat
+    far from the middle; by training rank it is the median, and the rare sizes at either end are the unusual."""
+    sizes = [0.5] + [2.0] * 18 + [4.0]
+    sigs = [_sig([0.0, 1.0], [(), (s, 10.0 + i % 3)], 1.0) for i, s in enumerate(sizes)]
+    b = SignalBuckets.fit([[5, 6]] * 20, sigs, n_gap=4, n_value=4)
+    common = encode_signals([5, 6], _sig([0.0, 1.0], [(), (2.0, 12.0)], 1.0), b, time=True, values=True)
+    assert common.value_slot[2] == 1  # 12 s is at the top of its slot's training range: more unusual than 2 GB
+    rare = encode_signals([5, 6], _sig([0.0, 1.0], [(), (4.0, 11.0)], 1.0), b, time=True, values=True)
+    assert rare.value_slot[2] == 0  # the rare large flavor

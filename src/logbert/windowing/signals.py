@@ -19,7 +19,8 @@ aligned with the key row ``[DIST, k_1, ..., k_n]``:
 * **value row**: position i holds one value of line i: the *most unusual* of its number and
   category slots. A number is bucketed between that template slot's own training quantiles
   (``model.value_buckets`` buckets); out of its training range first, by how far, else the one
-  farthest from its median bucket. A category (a status or state code:
+  farthest from its training median by rank (a slot constant in training is at its median, whichever
+  bucket its equal edges close). A category (a status or state code:
   :class:`~logbert.parsing.params.SlotType` kind ``"category"``) is read where the training windows
   hold at least :data:`MIN_CATEGORY_VALUES` values of that template slot (at most
   :data:`MAX_CATEGORIES` distinct ones, none longer than :data:`MAX_CATEGORY_CHARS`)
@@ -48,6 +49,7 @@ input rows; a streaming caller builds the ``SessionSignals`` of a window from it
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,11 +69,14 @@ __all__ = [
     "resolve_signals",
 ]
 
-#: ``SignalBuckets.to_dict()`` format version: 1 without categories (what every artifact before them wrote, and
-#: what one without a category slot still writes, byte for byte), 2 with ``"categories"`` (older code refuses it
-#: rather than score without the categories the model was calibrated with).
+#: ``SignalBuckets.to_dict()`` format version: 1 without categories (what every artifact before them wrote), 2 with
+#: ``"categories"`` (older code refuses it rather than score without the categories the model was calibrated with),
+#: 3 (every state fitted since) the in-range rank of :func:`_rank_from_middle` for a line's most unusual value,
+#: categories or not; 1 and 2 ranked it by its bucket (:attr:`SignalBuckets.ranked`). Older code refuses 3 rather
+#: than pick other values than the model was trained and calibrated on.
 BUCKETS_VERSION = 1
 BUCKETS_VERSION_CATEGORIES = 2
+BUCKETS_VERSION_RANKED = 3
 #: A category slot is read when the training windows hold at least this many of its values: a slot seen a few
 #: times has not shown its categories yet, and every new one would be the largest value surprise.
 MIN_CATEGORY_VALUES = 10
@@ -164,6 +169,9 @@ class SignalBuckets:
     key_gap_edges: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
     duration_slots: frozenset[tuple[int, int]] = frozenset()  # (key_id, slot) of number slots in seconds
     categories: Mapping[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
+    # a line's most unusual in-range value by its training rank (version 3, every state fitted since); False: by
+    # its bucket, the rule of versions 1 and 2 (artifacts from before it score as they were calibrated)
+    ranked: bool = True
 
     def gap_edges_of(self, key_id: int) -> tuple[float, ...]:
         """The edges the gap before ``key_id`` is bucketed with (its own, else those of all gaps)."""
@@ -238,8 +246,9 @@ class SignalBuckets:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (stored as the artifact's ``signals.json``); ``"categories"`` only where there are some."""
+        legacy = BUCKETS_VERSION_CATEGORIES if self.categories else BUCKETS_VERSION
         out: dict[str, Any] = {
-            "version": BUCKETS_VERSION_CATEGORIES if self.categories else BUCKETS_VERSION,
+            "version": BUCKETS_VERSION_RANKED if self.ranked else legacy,
             "n_gap": self.n_gap,
             "n_value": self.n_value,
             "gap_edges": list(self.gap_edges),
@@ -256,10 +265,11 @@ class SignalBuckets:
     def from_dict(cls, data: Mapping[str, Any]) -> SignalBuckets:
         """Raises: ValueError on another version, edges of the wrong length or categories that are not text."""
         version = data.get("version")
-        if version not in (BUCKETS_VERSION, BUCKETS_VERSION_CATEGORIES):
+        if version not in (BUCKETS_VERSION, BUCKETS_VERSION_CATEGORIES, BUCKETS_VERSION_RANKED):
             raise ValueError(f"unsupported signal buckets version {version!r}")
         categories: dict[tuple[int, int], tuple[str, ...]] = {}
-        for k, s, c in data.get("categories", []) if version == BUCKETS_VERSION_CATEGORIES else []:
+        with_categories = version in (BUCKETS_VERSION_CATEGORIES, BUCKETS_VERSION_RANKED)
+        for k, s, c in data.get("categories", []) if with_categories else []:
             if not isinstance(c, list) or not c or not all(isinstance(x, str) for x in c):
                 raise ValueError(f"categories of key {k} slot {s} must be a non-empty list of text")
             categories[(int(k), int(s))] = tuple(c)
@@ -273,6 +283,7 @@ class SignalBuckets:
             {int(k): tuple(float(x) for x in e) for k, e in data["key_gap_edges"]},
             frozenset((int(k), int(s)) for k, s in data["duration_slots"]),
             categories,
+            ranked=version == BUCKETS_VERSION_RANKED,
         )
         gap_lengths = [len(out.gap_edges), len(out.elapsed_edges), *(len(e) for e in out.key_gap_edges.values())]
         value_lengths = [len(e) for e in out.value_edges.values()]
@@ -305,8 +316,14 @@ def _value_pick(key: int, vals: Sequence[object], buckets: SignalBuckets) -> tup
     without one.
 
     Unusual: a category never seen in training first (bucket ABOVE, no excess: its surprise is set by
-    scoring); then a number out of range, by excess; then the inner bucket farthest from the middle;
+    scoring); then a number out of range, by excess; then the number farthest from the training median by its
+    rank (:func:`_rank_from_middle`; states before version 3: the inner bucket farthest from the middle bucket);
     ties: the first slot. A category seen in training is no candidate.
+
+    Why the rank, not the bucket: equal edges put a value in the last bucket they close, so a slot that is
+    constant in training (a host's total memory) sat in the top bucket and outranked every varying slot of its
+    line (the memory in use), which the model then never saw in training; when the varying one was out of range,
+    the model was asked about a slot it had learnt nothing of, a surprise no anomaly caused.
     """
     best: tuple[float, int, float, int] | None = None  # (rank, bucket, excess, slot)
     for slot, v in enumerate(vals):
@@ -319,10 +336,30 @@ def _value_pick(key: int, vals: Sequence[object], buckets: SignalBuckets) -> tup
         b = bucket_id(v, edges, upper_only=one_sided)
         x = excess(v, edges, upper_only=one_sided)
         n = len(edges) - 1
-        rank = 1.0 + x if b in (SIGNAL_BELOW, n + 3) else abs((b - 3) + 0.5 - n / 2) / n
+        if b in (SIGNAL_BELOW, n + 3):
+            rank = 1.0 + x
+        elif buckets.ranked:
+            rank = _rank_from_middle(v, edges)
+        else:
+            rank = abs((b - 3) + 0.5 - n / 2) / n
         if best is None or rank > best[0]:
             best = (rank, b, x, slot)
     return (SIGNAL_NONE, 0.0, -1, False) if best is None else (best[1], best[2], best[3], False)
+
+
+def _rank_from_middle(x: float, edges: Sequence[float]) -> float:
+    """How far an in-range ``x`` lies from its slot's training median, in probability: ``abs(F(x) - 0.5)``, 0 to
+    0.5, with ``F(x)`` its mid-rank among the ``n + 1`` quantile edges: ``(i + 0.5) / n`` inside bucket ``i``, the
+    quantile of an edge it equals, the middle of a run of equal edges it equals. So a value every training line
+    held (a constant slot, or the one common value of a discrete slot) is at the median, 0, however its
+    bucket falls.
+
+    >>> _rank_from_middle(5.0, (5.0, 5.0, 5.0, 5.0, 5.0)), _rank_from_middle(9.5, (0.0, 9.0, 10.0, 11.0, 20.0))
+    (0.0, 0.125)
+    """
+    n = len(edges) - 1
+    lo, hi = bisect.bisect_left(edges, x), bisect.bisect_right(edges, x)
+    return abs(min(1.0, max(0.0, ((lo + hi) / 2 - 0.5) / n)) - 0.5)
 
 
 def _time_bucket(seconds: float, edges: Sequence[float]) -> tuple[int, float]:
