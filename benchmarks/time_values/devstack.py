@@ -50,17 +50,16 @@ def run(
     rows = []
     for seed in seeds:
         for mode in modes:
-            config = load_config(preset=preset).with_overrides(
-                {
-                    "model.signals": mode,
-                    "train.seed": seed,
-                    "train.epochs": epochs,
-                    "train.num_threads": threads,
-                    "scoring.calibration": "split",
-                    # runs of masked keys are for key-only models (the hdfs preset's mask_span 2); both arms alike
-                    "scoring.mask_span": 1,
-                }
-            )
+            overrides: dict[str, Any] = {
+                "model.signals": mode,
+                "train.seed": seed,
+                "train.epochs": epochs,
+                "train.num_threads": threads,
+                "scoring.calibration": "split",
+            }
+            if mode != "off":  # runs of masked keys are for key-only models: key-only keeps its preset's mask_span
+                overrides["scoring.mask_span"] = 1
+            config = load_config(preset=preset).with_overrides(overrides)
             started = time.perf_counter()
             result = train(data / log, work / f"{mode}-{seed}", config, labels=data / labels, progress=False)
             train_s = time.perf_counter() - started
