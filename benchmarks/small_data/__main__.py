@@ -61,7 +61,7 @@ from logbert.records import KeySequence
 ROOT = Path(__file__).resolve().parents[2]
 DATA = (ROOT / ".." / "shared" / "datasets").resolve()
 DATASETS = ("devstack", "hdfs_2pct", "hdfs_deeplog_keys")
-VARIANTS = ("before", "after", "split_min_steps", "cross_fit", "span2")
+VARIANTS = ("before", "after", "split_min_steps", "cross_fit", "span2", "spread_span2")
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
 METRICS = ("f1", "precision", "recall", "fpr", "auroc", "threshold", "train_s")
@@ -117,8 +117,10 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.calibration": "split"})
     elif variant == "cross_fit":  # out-of-fold calibration whatever the size ("auto" splits above 2,000 sessions)
         config = base.with_overrides({"scoring.calibration": "cross_fit"})
-    elif variant == "span2":  # runs of 2 adjacent keys masked together (scoring.mask_span; the hdfs preset's)
+    elif variant == "span2":  # runs of 2 adjacent keys masked together (scoring.mask_span)
         config = base.with_overrides({"scoring.mask_span": 2})
+    elif variant == "spread_span2":  # and validation drawn from the whole pre-test period (train.val_sampling)
+        config = base.with_overrides({"scoring.mask_span": 2, "train.val_sampling": "spread"})
     else:
         config = base
     split, _ = _split(data, config, n, seed)

@@ -338,7 +338,7 @@ class LogBertConfig(_Frozen):
         if self.scoring.mask_span > 1 and self.model.signals != "off":
             raise ValueError(
                 f"scoring.mask_span ({self.scoring.mask_span}) is for key-only models: it needs model.signals='off' "
-                f"(got {self.model.signals!r}); with signals, set scoring.mask_span=1 (the hdfs preset sets 2)"
+                f"(got {self.model.signals!r}); with signals, set scoring.mask_span=1 (openstack_devstack sets 2)"
             )
         return self
 
