@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from logbert.artifact import SIGNALS_FILE
-from logbert.config import LogBertConfig
 from logbert.pipeline.detector import describe_category, describe_signal, shown_text
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.records import KeySequence, SessionSignals
 
+from .tiny_signal_model import KEYS, fit_on_keys, tiny_signal_config
+
 torch.set_num_threads(1)
 
-KEYS = [10, 11, 12, 13, 14]
 TEMPLATES = {12: "Took <*> seconds, power_state <*>"}
 CAP = 20.0  # scoring.nll_cap's default
 
@@ -35,29 +35,12 @@ RNG = np.random.default_rng(0)
 TRAIN = [_session(RNG, "running" if i % 4 else "shutdown") for i in range(96)]
 NORMAL = [_session(RNG) for _ in range(24)]
 CRASHED = replace(NORMAL[0], values=((), (), (NORMAL[0].values[2][0], "crashed"), (), ()))
-CONFIG = LogBertConfig().with_overrides(
-    {
-        "window.max_len": 8,
-        "model.max_len": 8,
-        "model.d_model": 32,
-        "model.d_ff": 64,
-        "model.n_heads": 2,
-        "model.n_layers": 1,
-        "model.gap_buckets": 4,
-        "model.value_buckets": 4,
-        "train.epochs": 2,
-        "train.min_steps": 40,
-        "train.batch_size": 16,
-        "train.lr": 3e-3,
-        "model.signals": "values",
-    }
-)
+CONFIG = tiny_signal_config("values", epochs=2, min_steps=40)
 
 
 @pytest.fixture(scope="module")
 def model() -> LogBertDetector:
-    keys = [KEYS] * len(TRAIN)
-    return LogBertDetector(CONFIG).fit(keys, [KEYS] * 24, signals=TRAIN, val_signals=NORMAL, progress=False)
+    return fit_on_keys(CONFIG, TRAIN, NORMAL)
 
 
 def test_an_unseen_state_is_the_largest_value_surprise_and_flags_the_session(model: LogBertDetector) -> None:

@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from logbert.artifact import SIGNALS_FILE
-from logbert.config import LogBertConfig
 from logbert.errors import UnknownArtifact
 from logbert.pipeline.detector import describe_signal
 from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels
 from logbert.records import KeySequence, SessionSignals
 
+from .tiny_signal_model import KEYS, fit_on_keys, tiny_signal_config
+
 torch.set_num_threads(1)
 
-KEYS = [10, 11, 12, 13, 14]
 
 
 def _session(rng: np.random.Generator, *, slow: float | None = None, value: float | None = None) -> SessionSignals:
@@ -35,29 +35,12 @@ TRAIN = [_session(RNG) for _ in range(96)]
 NORMAL = [_session(RNG) for _ in range(24)]
 SLOW = _session(RNG, slow=40.0)
 BIG = _session(RNG, value=200.0)
-CONFIG = LogBertConfig().with_overrides(
-    {
-        "window.max_len": 8,
-        "model.max_len": 8,
-        "model.d_model": 32,
-        "model.d_ff": 64,
-        "model.n_heads": 2,
-        "model.n_layers": 1,
-        "model.gap_buckets": 4,
-        "model.value_buckets": 4,
-        "train.epochs": 4,
-        "train.min_steps": 120,
-        "train.batch_size": 16,
-        "train.lr": 3e-3,
-        "model.signals": "all",
-    }
-)
+CONFIG = tiny_signal_config("all", epochs=4, min_steps=120)
 
 
 @pytest.fixture(scope="module")
 def model() -> LogBertDetector:
-    keys = [KEYS] * len(TRAIN)
-    return LogBertDetector(CONFIG).fit(keys, [KEYS] * 24, signals=TRAIN, val_signals=NORMAL, progress=False)
+    return fit_on_keys(CONFIG, TRAIN, NORMAL)
 
 
 def test_slow_gap_and_oversized_value_are_surprises_of_their_own_channel(model: LogBertDetector) -> None:

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from logbert.streaming import StreamEngine
 from logbert.streaming.tail import TailOptions, run_tail
 
 from ..conftest import tiny_nova_config
-from .test_signals import LIMITS, MAX_LEN, Recorder, _assert_offline_scores, _lines
+from .test_signals import LIMITS, MAX_LEN, Recorder, _assert_offline_scores, _stream
 
 
 def test_an_unseen_power_state_scores_streamed_as_offline(tmp_path: Path) -> None:
@@ -40,11 +39,7 @@ def test_an_unseen_power_state_scores_streamed_as_offline(tmp_path: Path) -> Non
 
     # streamed: the engine (the service's path) and tail give the same scores
     rec = Recorder(detector)
-    engine = StreamEngine(rec, LIMITS)
-    lines = _lines(files.log)
-    for i in range(0, len(lines), 97):
-        engine.ingest(lines[i : i + 97])
-    assert engine.shutdown(30)
+    _stream(rec, files.log)
     assert all(w.signals is not None for w in rec.windows)
     _assert_offline_scores(rec.session_scores(), offline)
     # the category sessions' scores are the category's (the value channel over its scale), not a tie at a floor

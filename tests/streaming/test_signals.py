@@ -105,6 +105,15 @@ def _lines(log: Path) -> list[str]:
     return log.read_text(encoding="utf-8").splitlines()
 
 
+def _stream(rec: Recorder, log: Path, **engine_options: Any) -> None:
+    """Every line of ``log`` through a StreamEngine over ``rec``, 97 lines a call, then its shutdown."""
+    engine = StreamEngine(rec, LIMITS, **engine_options)
+    lines = _lines(log)
+    for i in range(0, len(lines), 97):
+        engine.ingest(lines[i : i + 97])
+    assert engine.shutdown(30)
+
+
 def _assert_offline_scores(got: dict[str, float], offline: dict[str, Any]) -> None:
     assert set(got) == set(offline)
     for sid, result in offline.items():
@@ -131,11 +140,7 @@ def test_tail_gives_every_session_the_offline_score_and_decision_of_a_time_value
 
     # what this test would miss if the engine dropped the signals: other scores
     dropped = Recorder(trained.signals, drop_signals=True)
-    engine = StreamEngine(dropped, LIMITS, score_memo_windows=0)  # windows without signals: the memo would answer
-    lines = _lines(trained.log)
-    for i in range(0, len(lines), 97):
-        engine.ingest(lines[i : i + 97])
-    assert engine.shutdown(30)
+    _stream(dropped, trained.log, score_memo_windows=0)  # windows without signals: the memo would answer
     assert all(w.signals is None for w in dropped.windows)
     wrong = dropped.session_scores()
     assert sum(abs(wrong[sid] - s.score) > 1e-3 for sid, s in trained.offline.items()) >= 1
@@ -184,11 +189,7 @@ def test_a_time_only_or_values_only_artifact_streams_as_offline(mode: str, tmp_p
     assert detector.config.model.signals == mode
     offline = {s.session_id: s for s in score(detector, files.log)}
     rec = Recorder(detector)
-    engine = StreamEngine(rec, LIMITS)
-    lines = _lines(files.log)
-    for i in range(0, len(lines), 97):
-        engine.ingest(lines[i : i + 97])
-    assert engine.shutdown(30)
+    _stream(rec, files.log)
     assert all(w.signals is not None for w in rec.windows)
     has_values = any(v for w in rec.windows if w.signals is not None for v in w.signals.values)
     assert has_values == (mode == "values")
