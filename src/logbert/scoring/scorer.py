@@ -211,7 +211,6 @@ def score_sequences(
     rows = encode_sequences(seqs, vocab, max_len)
     n = len(rows)
     use_time, use_values = model.gap_emb is not None, model.value_emb is not None
-    with_signals = reads_signals
     if n == 0:
         empty_f, empty_i = np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64)
         return ScoreOutput(
@@ -237,11 +236,11 @@ def score_sequences(
             passes = seeded_masks(chunk, pad_mask, mask_ratio, config.seed, config.n_rounds)
         # per pass: (rows with a masked key, (M,) their row in it, (M,) positions, (M,) true tokens, (M, V) logits)
         pass_results: list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]] = []
-        if not with_signals and (stacked_passes if stacked_passes is not None else torch.device(device).type != "cpu"):
+        if not reads_signals and (stacked_passes if stacked_passes is not None else torch.device(device).type != "cpu"):
             dist_embedding, stacked = _stacked_passes(model, token_ids, pad_mask, passes, vocab.MASK, device)
             dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
             pass_results.extend(stacked)
-        elif not with_signals:
+        elif not reads_signals:
             # one unmasked pass (DIST) and one pass per mask, the last layer at the masked keys only
             dist_embedding, outputs = model.masked_passes(
                 token_ids.to(device), pad_mask.to(device), [c.to(device) for c in passes], vocab.MASK
@@ -349,8 +348,8 @@ def distinct_rows(
     once changes no number: a row's scores depend on the row alone (it is padded to its own
     :func:`row_width`, its masks come from its own tokens, and the last layer never takes the
     matrix-vector path, :data:`logbert.model.encoder.MIN_QUERIES`), never on what shares its batch.
-    Real logs repeat: the DevStack test sessions' 443 windows hold 157 distinct ones, HDFS 2 %'s
-    2,600 hold 346 (``benchmarks/results/speed_real.md``).
+    Real logs repeat: the DevStack test sessions' 446 windows hold 158 distinct ones, HDFS 2 %'s
+    2,580 hold 332 (``benchmarks/results/speed_real.md``).
 
     >>> distinct_rows([[1, 2], [3], [1, 2]], None)
     ([0, 1], array([0, 1, 0]))
