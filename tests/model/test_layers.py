@@ -111,7 +111,7 @@ def test_fast_dropout_drops_at_the_stated_rate_unbiased_and_reproducibly() -> No
     assert torch.equal(a, b)  # the default generator decides: a seeded run repeats
     cut = round(0.1 * DROPOUT_STEPS)
     dropped = float((a == 0).float().mean())
-    assert dropped == pytest.approx(cut / DROPOUT_STEPS, abs=0.003)  # 26/256, ~6 standard errors
+    assert dropped == pytest.approx(cut / DROPOUT_STEPS, abs=0.003)  # 13/128, ~6 standard errors
     assert float(a.mean()) == pytest.approx(1.0, abs=0.01)  # kept ones scaled by the inverse keep rate
     values = a.unique().tolist()
     assert values[0] == 0.0 and values[1:] == [pytest.approx(DROPOUT_STEPS / (DROPOUT_STEPS - cut))]
@@ -120,10 +120,25 @@ def test_fast_dropout_drops_at_the_stated_rate_unbiased_and_reproducibly() -> No
 
 
 def test_fast_dropout_mask_depends_on_every_byte() -> None:
-    """All 7 bytes of each random word are used: no position is never (or always) dropped."""
-    x = torch.ones(7 * 64)
-    seen = torch.zeros(7 * 64)
+    """All 8 bytes of each random word are used: no position is never (or always) dropped."""
+    x = torch.ones(8 * 64)
+    seen = torch.zeros(8 * 64)
     torch.manual_seed(2)
     for _ in range(200):
         seen += (fast_dropout(x, 0.5, training=True) == 0).float()
     assert bool((seen > 60).all() and (seen < 140).all())
+
+
+@pytest.mark.parametrize("p", [0.05, 0.1, 0.3, 0.5, 0.9])
+def test_fast_dropout_keeps_exactly_the_elements_whose_seven_bits_reach_the_cut(p: float) -> None:
+    """The integer trick (no comparison, no float cast) against the plain rule on the same random words."""
+    x = torch.randn(3, 37, 11)  # not a multiple of 8 elements: the last word is partly used
+    torch.manual_seed(5)
+    out = fast_dropout(x, p, training=True)
+    torch.manual_seed(5)
+    words = torch.empty((x.numel() + 7) // 8, dtype=torch.int64).random_(-(2**63), None)
+    seven_bits = words.view(torch.uint8)[: x.numel()].long() % 128
+    cut = round(p * DROPOUT_STEPS)
+    expected = torch.where(seven_bits.view(x.shape) >= cut, x * (DROPOUT_STEPS / (DROPOUT_STEPS - cut)), 0.0)
+    assert torch.equal(out, expected)
+    assert torch.equal(fast_dropout(x, 0.999, training=True), torch.zeros_like(x))  # rounds to "drop all"

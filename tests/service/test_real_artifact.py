@@ -242,7 +242,10 @@ def test_concurrent_ingest_with_the_real_parser_and_model(real: Real, tmp_path: 
         sessions = client.get("/v1/sessions", params={"limit": 1000}).json()["sessions"]
         assert client.get("/v1/stats").json()["values"]["score_errors"] == 0
     got = {s["session_id"]: s["max_score"] for s in sessions}
-    assert got == pytest.approx({sid: r.score for sid, r in real.offline.items()}, abs=1e-9)
+    # the service's micro-batches hold other rows than offline scoring's batches, and the matrix products round
+    # by batch shape in the last float32 digits (5.7e-7 on a score of 7.78 here); the decision rule's tie band
+    # (results.tie_band, 1e-5 relative) is wider, so no decision can turn on it
+    assert got == pytest.approx({sid: r.score for sid, r in real.offline.items()}, rel=1e-6, abs=1e-9)
 
 
 def test_tail_prints_the_same_alerts_as_the_service(real: Real, replay: Replay) -> None:

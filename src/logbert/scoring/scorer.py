@@ -38,6 +38,7 @@ score is the estimator's rule (:func:`logbert.pipeline.estimator.combine_channel
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -497,9 +498,11 @@ def _hide(ids: Tensor, chosen: Tensor) -> Tensor:
 
 
 def _pad_float(rows: Sequence[Sequence[float]], width: int) -> Tensor:
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
     out = torch.zeros((len(rows), width), dtype=torch.float64)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.float64)
+    out[torch.arange(width) < lengths[:, None]] = torch.tensor(
+        list(itertools.chain.from_iterable(rows)), dtype=torch.float64
+    )  # one tensor for all rows, filled row by row
     return out
 
 
