@@ -6,6 +6,7 @@ import torch
 from logbert.config import ModelConfig, TrainConfig
 from logbert.errors import UnknownArtifact
 from logbert.parsing.vocab import Vocab
+from logbert.training import trainer
 from logbert.training.trainer import EpochStats, TrainResult, lr_factor, train_encoder
 
 torch.set_num_threads(1)
@@ -36,21 +37,64 @@ def test_same_seed_gives_identical_weights_and_the_caller_rng_is_untouched() -> 
     assert not a.model.training and a.center.shape == (16,)
 
 
-def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
-    reference = _train()
+@pytest.mark.parametrize("center_from", ["steps", "pass"])
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path: Path, center_from: str) -> None:
+    config = TRAIN.model_copy(update={"center_from": center_from})
+    reference = _train(config=config)
 
     def interrupt(stats: EpochStats) -> None:
         if stats.epoch == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path, on_epoch_end=interrupt)
-    resumed = _train(tmp_path)
+        _train(tmp_path, config, on_epoch_end=interrupt)
+    resumed = _train(tmp_path, config)  # "steps": the next epoch's centre comes back from the checkpoint
     assert resumed.resumed_from == 1 and resumed.epochs_run == 3
     assert [h.epoch for h in resumed.history] == [1, 2, 3]
     assert _same_weights(resumed, reference) and torch.equal(resumed.center, reference.center)
-    again = _train(tmp_path)  # a finished checkpoint: nothing left to train
+    again = _train(tmp_path, config)  # a finished checkpoint: nothing left to train
     assert again.resumed_from == 3 and _same_weights(again, reference)
+
+
+def test_each_epochs_centre_is_the_mean_of_the_previous_epochs_step_embeddings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """train.center_from = "steps": one eval pass before the first epoch and one of the final model, none between;
+    epoch e + 1 pulls towards the mean DIST embedding of epoch e's training steps. "pass": a pass before every epoch."""
+    passes: list[int] = []
+    real_pass = trainer.compute_center
+
+    def counted_pass(*args: object, **kwargs: object) -> torch.Tensor:
+        passes.append(1)
+        return real_pass(*args, **kwargs)  # type: ignore[arg-type]
+
+    centres: list[torch.Tensor] = []  # the centre of every training step's VHM term, in order
+    added: list[torch.Tensor] = []  # every training step's DIST embeddings, in order
+    real_vhm, real_add = trainer.hypersphere_loss, trainer.CenterSum.add
+
+    def vhm(dist_embedding: torch.Tensor, center: torch.Tensor, n_rows: int | None = None) -> torch.Tensor:
+        if torch.is_grad_enabled():  # a training step, not the validation pass
+            centres.append(center.detach().clone())
+        return real_vhm(dist_embedding, center, n_rows)
+
+    def add(self: trainer.CenterSum, dist_embedding: torch.Tensor) -> None:
+        added.append(dist_embedding.detach().clone())
+        real_add(self, dist_embedding)
+
+    monkeypatch.setattr(trainer, "compute_center", counted_pass)
+    monkeypatch.setattr(trainer, "hypersphere_loss", vhm)
+    monkeypatch.setattr(trainer.CenterSum, "add", add)
+    result = _train(config=TRAIN.model_copy(update={"min_steps": 0, "center_from": "steps"}))  # 5 steps an epoch
+    steps = len(centres) // 3
+    assert len(passes) == 2 and len(centres) == len(added) == 3 * steps
+    for epoch in (1, 2):
+        expected = torch.cat(added[(epoch - 1) * steps : epoch * steps]).double().mean(dim=0).float()
+        for c in centres[epoch * steps : (epoch + 1) * steps]:
+            assert torch.allclose(c, expected, atol=1e-6)
+    assert not torch.allclose(centres[0], centres[steps], atol=1e-3)  # the centre does move with the model
+    assert result.center.shape == (16,)
+
+    passes.clear()
+    _train(config=TRAIN.model_copy(update={"min_steps": 0, "center_from": "pass"}))
+    assert len(passes) == 3 + 1
 
 
 def test_a_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:
@@ -80,7 +124,9 @@ def test_lr_factor_warms_up_then_decays_to_zero() -> None:
 
 
 def test_early_stopping_keeps_the_best_epoch() -> None:
-    # a learning rate far below float32 resolution leaves the weights, hence the val loss, unchanged
+    # a learning rate far below float32 resolution leaves the weights, hence the val loss, unchanged (with the
+    # centre from an eval pass, the default: the training steps' centre moves with dropout and masks even when the
+    # weights do not)
     frozen = TRAIN.model_copy(update={"lr": 1e-12, "epochs": 5, "patience": 2})
     result = _train(config=frozen)
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1

@@ -68,6 +68,8 @@ def fingerprint(
             skip.add(added)  # off: the fingerprint of a checkpoint made before the setting existed
     if train_config.precision == "fp32":
         skip.add("precision")  # likewise
+    if train_config.center_from == "pass":
+        skip.add("center_from")  # the default: the fingerprint of a checkpoint made before the setting existed
     h.update(model_config.model_dump_json().encode())
     h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
     h.update(str(vocab_len).encode())
@@ -120,7 +122,7 @@ def save_checkpoint(
     history: list[EpochStats],
     model: LogBertEncoder,
     best: dict[str, Tensor],
-    center: Tensor | None,
+    center: Tensor | None,  # the VHM centre the next epoch starts from
     opt: AdamW,
     sched: LambdaLR,
     seed: int,
@@ -159,7 +161,9 @@ def save_checkpoint(
 
 def load_checkpoint(
     directory: Path, fingerprint: str, model: LogBertEncoder, opt: AdamW, sched: LambdaLR
-) -> tuple[LoopState, list[EpochStats], dict[str, Tensor]] | None:
+) -> tuple[LoopState, list[EpochStats], dict[str, Tensor], Tensor | None] | None:
+    """The state a run continues from: loop, history, best weights, and the VHM centre the next epoch starts
+    from (None where the run has none); None when ``directory`` holds no checkpoint."""
     state_path = directory / _STATE_FILE
     if not state_path.is_file():
         return None
@@ -174,7 +178,7 @@ def load_checkpoint(
             )
         sub = directory / state["dir"]
         weights = load_file(str(sub / "model.safetensors"))
-        weights.pop("center", None)
+        center = weights.pop("center", None)
         model.load_state_dict(weights)
         best = load_file(str(sub / "best.safetensors"))
         opt.load_state_dict(_optimizer_from_files(load_file(str(sub / "optimizer.safetensors")), state["optimizer"]))
@@ -183,4 +187,4 @@ def load_checkpoint(
         history = [EpochStats(**h) for h in state["history"]]
     except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise UnknownArtifact(f"cannot resume from checkpoint {directory}: {exc}") from exc
-    return loop, history, best
+    return loop, history, best, center

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 
@@ -92,6 +92,14 @@ class Group:
         t = torch.tensor([value], dtype=torch.float64, device=self._device())
         dist.all_reduce(t)
         return float(t.item())
+
+    def sum_tensor(self, value: Tensor) -> Tensor:
+        """``value`` summed over the ranks (a collective), in float64; a float64 copy on one process."""
+        if not self.active:
+            return value.double().clone()
+        t = value.to(self._device(), torch.float64).clone()
+        dist.all_reduce(t)
+        return t
 
     def broadcast_float(self, value: float) -> float:
         """Rank 0's ``value`` on every rank (a collective), so that every rank takes the same decisions."""

@@ -211,6 +211,34 @@ def compute_center(
     return (total / len(rows)).float()
 
 
+class CenterSum:
+    """The running sum of the training steps' DIST embeddings, whose mean is the next epoch's VHM centre
+    (``train.center_from = "steps"``): the embeddings the hypersphere term pulls in, at no extra forward pass.
+
+    The sum stays on the embeddings' device (no host sync a step), in float64 where the device has it.
+    """
+
+    def __init__(self) -> None:
+        self.total: Tensor | None = None
+        self.rows = 0
+
+    def add(self, dist_embedding: Tensor) -> None:
+        """Add a batch's (B, C) DIST embeddings (detached: the sum takes no gradient)."""
+        rows = dist_embedding.detach()
+        dtype = torch.float32 if rows.device.type == "mps" else torch.float64
+        batch = rows.to(dtype).sum(dim=0)
+        self.total = batch if self.total is None else self.total + batch
+        self.rows += rows.shape[0]
+
+    def mean(self, group: Group) -> Tensor | None:
+        """(C,) on the CPU, over every rank's rows (a collective under torchrun); None when no row was added."""
+        total = torch.zeros(0) if self.total is None else self.total
+        rows = int(group.sum_float(float(self.rows)))
+        if rows == 0:
+            return None
+        return (group.sum_tensor(total.cpu()) / rows).float()
+
+
 def _loss(
     model: Callable[..., EncoderOutput],
     token_ids: Tensor,
@@ -221,10 +249,12 @@ def _loss(
     totals: tuple[int, int] | None = None,
     signals: SignalBatch | None = None,
     signal_totals: tuple[int, int] | None = None,
+    center_sum: CenterSum | None = None,
 ) -> Tensor:
     """MLKP + gap CE + value CE + alpha * VHM of these rows; ``totals`` = (masked keys, rows) and
     ``signal_totals`` = (predicted gaps, predicted values) of the whole batch when the rows are one
-    process's share of it (the sums are divided by the batch's counts).
+    process's share of it (the sums are divided by the batch's counts). The rows' DIST embeddings are added
+    to ``center_sum`` when one is given.
 
     The gap and value terms (time- and value-aware models, ``signals`` given) are the masked-prediction
     loss of :func:`masked_key_loss` over their buckets, weighted like MLKP: each is a prediction task
@@ -251,6 +281,8 @@ def _loss(
             loss = loss + masked_key_loss(out.value_logits, signals.value_labels, n_value)
     if center is not None and config.alpha > 0:
         loss = loss + config.alpha * hypersphere_loss(out.dist_embedding, center, n_rows)
+    if center_sum is not None:
+        center_sum.add(out.dist_embedding)
     return loss
 
 
@@ -296,6 +328,7 @@ def _shard_loss(
     group: Group,
     device: torch.device,
     signals: SignalBatch | None = None,
+    center_sum: CenterSum | None = None,
 ) -> Tensor:
     """This rank's share of the loss of the whole batch (B, T), scaled so that DDP's gradient mean is its gradient.
 
@@ -322,6 +355,7 @@ def _shard_loss(
         totals=(n_masked, n_rows),
         signals=_shard_signals(signals, rows, device),
         signal_totals=_signal_counts(signals),
+        center_sum=center_sum if scale > 0 else None,  # a rank's stand-in row is not a training row
     )
     return share * scale
 
@@ -409,10 +443,10 @@ def train_encoder(
 
     Loss = MLKP + ``alpha`` * VHM (MLKP off when ``use_mlkp`` is False, VHM off when ``alpha``
     is 0). With ``train.cut_ratio`` > 0 that share of each batch's rows is cut after a random key, the next
-    key masked as the row's last token (:func:`logbert.training.cuts.cut_rows`). The VHM centre is the mean
-    DIST embedding of the (unmasked) training data, recomputed
-    at the start of every epoch from the current model, and once more from the best model at
-    the end.
+    key masked as the row's last token (:func:`logbert.training.cuts.cut_rows`). Each epoch's VHM centre is the
+    mean DIST embedding of the previous epoch's training steps (``train.center_from = "steps"``; the first epoch's
+    from a pass over the unmasked training data) or of a pass before every epoch (``"pass"``); the returned
+    centre, which scoring reads, is the mean DIST embedding of the unmasked training data under the best model.
 
     Args:
         model_config: the model shape; ``vocab_size`` must equal ``len(vocab)``.
@@ -478,12 +512,15 @@ def train_encoder(
 
         sched = LambdaLR(opt, schedule)
         loop, history, best = LoopState(), list[EpochStats](), clone_state(model)
+        center: Tensor | None = None  # this epoch's VHM centre (alpha > 0)
         run_fingerprint = fingerprint(model_config, cfg, len(vocab), train_ds, val_ds)
         resumed_from = 0
         if directory is not None:
             restored = load_checkpoint(directory, run_fingerprint, model, opt, sched)
             if restored is not None:
-                loop, history, best = restored
+                loop, history, best, saved_center = restored
+                if cfg.center_from == "steps":  # the mean of the last finished epoch's steps: no pass can remake it
+                    center = saved_center
                 resumed_from = loop.epoch
                 logger.info("resuming from %s after epoch %d", directory, loop.epoch)
         # torchrun: every rank must resume from the same epoch (a folder all nodes share) or none can go on
@@ -501,8 +538,8 @@ def train_encoder(
                 torch.manual_seed(epoch_seed)
                 gen = torch.Generator().manual_seed(epoch_seed)
                 started = time.perf_counter()
-                center = None
-                if cfg.alpha > 0:
+                steps_center = CenterSum() if cfg.alpha > 0 and cfg.center_from == "steps" else None
+                if cfg.alpha > 0 and (cfg.center_from == "pass" or center is None):
                     center = compute_center(
                         model, train_ds.rows, vocab.PAD, device, eval_batch_size, train_ds.gap_rows, train_ds.value_rows
                     )
@@ -532,12 +569,24 @@ def train_encoder(
                     with precision:
                         if group.active:  # this rank's rows of the whole batch
                             loss = _shard_loss(
-                                step_model, token_ids, labels, pad_mask, center_dev, cfg, group, device, signals
+                                step_model,
+                                token_ids,
+                                labels,
+                                pad_mask,
+                                center_dev,
+                                cfg,
+                                group,
+                                device,
+                                signals,
+                                steps_center,
                             )
                         else:
                             token_ids, labels, pad_mask = token_ids.to(device), labels.to(device), pad_mask.to(device)
                             signals = _shard_signals(signals, slice(None), device)
-                            loss = _loss(step_model, token_ids, labels, pad_mask, center_dev, cfg, None, signals)
+                            loss = _loss(
+                                step_model, token_ids, labels, pad_mask, center_dev, cfg, signals=signals,
+                                center_sum=steps_center,
+                            )
                     opt.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
                     opt.step()
@@ -550,6 +599,9 @@ def train_encoder(
                 if group.active:  # the whole batch's loss is the mean of the ranks' scaled shares
                     total = group.sum_float(total) / group.world_size
                     val_loss = group.broadcast_float(val_loss)  # every rank takes rank 0's early-stopping decisions
+                if steps_center is not None:  # the next epoch's centre (a collective under torchrun)
+                    next_center = steps_center.mean(group)
+                    center = center if next_center is None else next_center
                 loop.epoch += 1
                 if val_loss < loop.best_val:
                     loop.best_val, loop.best_epoch, loop.bad_epochs = val_loss, loop.epoch, 0
