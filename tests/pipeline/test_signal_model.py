@@ -13,8 +13,9 @@ import torch
 
 from logbert.artifact import SIGNALS_FILE
 from logbert.errors import UnknownArtifact
+from logbert.pipeline.calibrate import Calibration, calibration
 from logbert.pipeline.detector import describe_signal
-from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels
+from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels, leave_one_out_rate
 from logbert.records import KeySequence, SessionSignals
 
 from .tiny_signal_model import KEYS, fit_on_keys, tiny_signal_config
@@ -115,6 +116,23 @@ def test_channel_combination_divides_by_each_scale_then_takes_the_maximum() -> N
     assert math.isinf(combine_channels(np.array([[-np.inf] * 3]), scales)[0])
 
 
+def test_leaving_one_out_counts_every_channels_maximum_as_a_false_alarm() -> None:
+    """50 normal sessions, 3 channels with distinct scores, quantile 0.995 (more than 50 sessions allow: the
+    threshold is the maximum). Each channel's largest session beats the others' maximum in its own channel once
+    it is left out: 3 of 50 flagged, where the quantile alone states 1 / 51."""
+    rng = np.random.default_rng(0)
+    channels = rng.random((50, 3))
+    for c in range(3):  # each channel's maximum in its own session, far above the rest
+        channels[c, c] = 2.0 + c
+    assert leave_one_out_rate(CONFIG.scoring, channels) == pytest.approx(3 / 50)
+    assert leave_one_out_rate(CONFIG.scoring, channels[:1]) is None
+    record = calibration(CONFIG.scoring, 1.0, np.linspace(0, 1, 50))
+    assert record.fpr_nominal == pytest.approx(1 / 51) and record.fpr_bound == pytest.approx(1 / 51)
+    estimated = replace(record, fpr_estimate=3 / 50)
+    assert estimated.fpr_bound is None and "about 6.00% of new normal sessions" in estimated.describe()
+    assert Calibration.from_dict(estimated.to_dict()) == estimated
+
+
 def test_train_and_score_carry_time_and_values_from_a_raw_log(tmp_path: Path) -> None:
     from logbert.datasets.simulator import write_simulated
     from logbert.parsing.params import schema_of
@@ -130,6 +148,10 @@ def test_train_and_score_carry_time_and_values_from_a_raw_log(tmp_path: Path) ->
     assert detector.model.reads_signals and detector.schema is not None
     assert schema_of(detector.model.parser_state_) is not None  # the slot types ride in parser.json
     assert result.threshold == detector.threshold
+    # the scales are fitted on the threshold's own sessions: the record states the leave-one-out rate, no bound
+    record = detector.calibration
+    assert record is not None and record.fpr_estimate is not None and record.fpr_bound is None
+    assert "left out one at a time" in result.threshold_basis
     sessions = score(detector, files.log, explain=True)
     flagged = [s for s in sessions if s.is_anomaly]
     assert flagged and any(s.surprises for s in flagged)

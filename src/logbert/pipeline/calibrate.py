@@ -192,6 +192,10 @@ class Calibration:
     folds: int = 0  # cross_fit: number of fold models (0 for split)
     n_unseen: int = 0  # normal calibration sessions left out: a key the scoring model never trained on
     unit: str = "sessions"  # what the scores are of, for people: window.unit_noun (sessions, sliding windows, ...)
+    # the false-alarm rate estimated by leaving each calibration session out (time- and value-aware models, whose
+    # channel scales are fitted on the same sessions as the threshold: logbert.pipeline.estimator.leave_one_out_rate);
+    # None where the quantile's own rate holds
+    fpr_estimate: float | None = None
 
     @property
     def n(self) -> int:
@@ -223,6 +227,8 @@ class Calibration:
         ``labelled_f1`` and ``pot`` (no finite-sample guarantee).
         """
         a = self.fpr_nominal
+        if self.fpr_estimate is not None:  # scores scaled on the calibration sessions themselves: no bound holds
+            return None
         if a is None or self.scheme == "split":
             return a
         k, n = self.folds, self.n
@@ -275,6 +281,12 @@ class Calibration:
             )
         base = f"quantile {self.quantile} of {self.source}"
         nominal, bound = self.fpr_nominal, self.fpr_bound
+        if self.fpr_estimate is not None:
+            return (
+                f"{base}, each channel scaled by its own quantile of them: about {self.fpr_estimate:.2%} of new "
+                f"normal {self.unit} flagged (left out one at a time, scales and threshold refitted; the quantile "
+                f"alone would state {nominal or 0.0:.2%}), no finite-sample guarantee{unseen}"
+            )
         if nominal is None or bound is None:  # no scores
             return f"{base}: no false-alarm guarantee{unseen}"
         short = ""
@@ -300,6 +312,7 @@ class Calibration:
             "margin": self.margin,
             "fpr_nominal": self.fpr_nominal,
             "fpr_bound": self.fpr_bound,
+            "fpr_estimate": self.fpr_estimate,
             "guarantee": self.describe(),
             "n_unseen": self.n_unseen,
             "unit": self.unit,
@@ -326,6 +339,7 @@ class Calibration:
                 int(data.get("folds", 0)),
                 int(data.get("n_unseen", 0)),
                 str(data.get("unit", "sessions")),
+                None if data.get("fpr_estimate") is None else float(data["fpr_estimate"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnknownArtifact(f"{CALIBRATION_FILE} is malformed: {exc}") from None

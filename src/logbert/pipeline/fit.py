@@ -50,7 +50,7 @@ from logbert.pipeline.calibrate import (
     score_cap,
 )
 from logbert.pipeline.corpus import Corpus, read_corpus
-from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels
+from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels, leave_one_out_rate
 from logbert.pipeline.sessions import (
     Unit,
     reads_signals,
@@ -432,6 +432,8 @@ def fit_sessions(
             finite, combine_channels(np.where(finite[:, None], oof_channels, 0.0), detector.scales_), -np.inf
         )
     record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
+    if reads_signals(detector):
+        record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen)
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen)
 
@@ -546,8 +548,10 @@ def _fit_split(
     # sessions with a key or a category the model never trained on: their score says "new", not how normal
     unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
     unseen |= unseen_category_sessions(val, detector.buckets_)
+    val_channels = None
     if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
-        detector.scales_ = _scales(config.scoring, session_channels(detector, val, config.window), unseen)
+        val_channels = session_channels(detector, val, config.window)
+        detector.scales_ = _scales(config.scoring, val_channels, unseen)
     normal_scores = session_scores(detector, val, config.window)
     if abnormal_val:
         abnormal_scores = session_scores(detector, abnormal_val, config.window)
@@ -555,6 +559,8 @@ def _fit_split(
         record = calibration(config.scoring, detector.threshold_, normal_scores)
         return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val)
     record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what)
+    if val_channels is not None:
+        record = _with_loo_rate(record, config.scoring, val_channels, unseen, all_unseen)
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen)
 
@@ -566,6 +572,19 @@ def _scales(scoring: ScoringConfig, channels: np.ndarray, unseen: np.ndarray) ->
     finite = np.isfinite(channels).all(axis=1)
     use = finite & ~unseen
     return channel_scales(scoring, channels[use] if use.any() else channels[finite])
+
+
+def _with_loo_rate(
+    record: Calibration, scoring: ScoringConfig, channels: np.ndarray, unseen: np.ndarray, all_unseen: bool
+) -> Calibration:
+    """A time- or value-aware model's record with the false-alarm rate its procedure has when a calibration session
+    is left out (:func:`~logbert.pipeline.estimator.leave_one_out_rate`), over the sessions its scales and threshold
+    came from (:func:`_scales`, :func:`_threshold`). Quantile thresholds only: the others state no rate."""
+    if scoring.threshold != "normal_quantile":
+        return record
+    finite = np.isfinite(channels).all(axis=1)
+    use = finite if all_unseen else finite & ~unseen
+    return replace(record, fpr_estimate=leave_one_out_rate(scoring, channels[use]))
 
 
 def _threshold(
