@@ -16,7 +16,12 @@ seed picks the N sessions, the split and the weights):
   ``calibration_folds = 5``, ``min_steps = 300``, sessions with unseen keys left out of the threshold),
   through :func:`logbert.pipeline.fit.fit_sessions`, the step ``logbert train`` runs;
 * ``split_min_steps`` (``--variants``; not in the default run): the split with ``min_steps`` and the
-  unseen-key rule, to tell the effect of cross-fitting from that of longer training.
+  unseen-key rule, to tell the effect of cross-fitting from that of longer training;
+* ``cross_fit``, ``span2``, ``spread_span2``: cross-fit at every size; ``scoring.mask_span`` 2; and with
+  ``train.val_sampling = "spread"``;
+* ``centre_steps``: the defaults with ``train.center_from = "steps"`` (each epoch's VHM centre from the previous
+  epoch's training steps instead of a pass over the data);
+* ``mean_nll`` / ``max_nll`` / ``max_mean_nll``: the defaults scored by that score instead of the preset's.
 
 Baselines (``--detectors``, e.g. ``new_event,count_nearest,deeplog_paper``) get the same sessions, the same
 split and the same threshold machinery (:func:`logbert.pipeline.fit.calibrate_detector`: cross-fit where
@@ -61,7 +66,18 @@ from logbert.records import KeySequence
 ROOT = Path(__file__).resolve().parents[2]
 DATA = (ROOT / ".." / "shared" / "datasets").resolve()
 DATASETS = ("devstack", "hdfs_2pct", "hdfs_deeplog_keys")
-VARIANTS = ("before", "after", "split_min_steps", "cross_fit", "span2", "spread_span2")
+VARIANTS = (
+    "before",
+    "after",
+    "split_min_steps",
+    "cross_fit",
+    "span2",
+    "spread_span2",
+    "centre_steps",
+    "mean_nll",
+    "max_nll",
+    "max_mean_nll",
+)
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
 METRICS = ("f1", "precision", "recall", "fpr", "auroc", "threshold", "train_s")
@@ -121,6 +137,10 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.mask_span": 2})
     elif variant == "spread_span2":  # and validation drawn from the whole pre-test period (train.val_sampling)
         config = base.with_overrides({"scoring.mask_span": 2, "train.val_sampling": "spread"})
+    elif variant == "centre_steps":  # each epoch's VHM centre from the previous epoch's training steps
+        config = base.with_overrides({"train.center_from": "steps"})
+    elif variant in ("mean_nll", "max_nll", "max_mean_nll"):  # the preset scored by surprise instead of its own score
+        config = base.with_overrides({"scoring.score": variant})
     else:
         config = base
     split, _ = _split(data, config, n, seed)
