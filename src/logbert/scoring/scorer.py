@@ -38,7 +38,6 @@ score is the estimator's rule (:func:`logbert.pipeline.estimator.combine_channel
 
 from __future__ import annotations
 
-import itertools
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,7 +48,14 @@ from torch import Tensor
 
 from logbert.config import SIGNAL_BELOW, SIGNAL_MASK, SIGNAL_NONE, MaskStrategy, ScoreKind, ScoringConfig
 from logbert.model.encoder import LogBertEncoder
-from logbert.windowing.dataset import TokenVocab, encode_sequences, pad_signal_rows, pad_tokens, random_key_mask
+from logbert.windowing.dataset import (
+    TokenVocab,
+    encode_sequences,
+    pad_signal_rows,
+    pad_tokens,
+    random_key_mask,
+    right_padded,
+)
 from logbert.windowing.signals import SignalRow
 
 
@@ -498,12 +504,7 @@ def _hide(ids: Tensor, chosen: Tensor) -> Tensor:
 
 
 def _pad_float(rows: Sequence[Sequence[float]], width: int) -> Tensor:
-    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
-    out = torch.zeros((len(rows), width), dtype=torch.float64)
-    out[torch.arange(width) < lengths[:, None]] = torch.tensor(
-        list(itertools.chain.from_iterable(rows)), dtype=torch.float64
-    )  # one tensor for all rows, filled row by row
-    return out
+    return right_padded(rows, width, 0.0, torch.float64)
 
 
 def _tail_surprise(log_probs: Tensor, bucket: Tensor, upper: Tensor | None) -> Tensor:
