@@ -218,7 +218,8 @@ class CenterSum:
     The sum stays on the embeddings' device (no host sync a step), in float64 where the device has it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, width: int) -> None:
+        self.width = width  # C, so that a rank that added no row still joins the sum with zeros
         self.total: Tensor | None = None
         self.rows = 0
 
@@ -232,7 +233,7 @@ class CenterSum:
 
     def mean(self, group: Group) -> Tensor | None:
         """(C,) on the CPU, over every rank's rows (a collective under torchrun); None when no row was added."""
-        total = torch.zeros(0) if self.total is None else self.total
+        total = torch.zeros(self.width, dtype=torch.float64) if self.total is None else self.total
         rows = int(group.sum_float(float(self.rows)))
         if rows == 0:
             return None
@@ -444,9 +445,10 @@ def train_encoder(
     Loss = MLKP + ``alpha`` * VHM (MLKP off when ``use_mlkp`` is False, VHM off when ``alpha``
     is 0). With ``train.cut_ratio`` > 0 that share of each batch's rows is cut after a random key, the next
     key masked as the row's last token (:func:`logbert.training.cuts.cut_rows`). Each epoch's VHM centre is the
-    mean DIST embedding of the previous epoch's training steps (``train.center_from = "steps"``; the first epoch's
-    from a pass over the unmasked training data) or of a pass before every epoch (``"pass"``); the returned
-    centre, which scoring reads, is the mean DIST embedding of the unmasked training data under the best model.
+    mean DIST embedding of the unmasked training data from a pass before the epoch (``train.center_from =
+    "pass"``, the default) or of the previous epoch's training steps (``"steps"``; the first epoch's from a pass);
+    the returned centre, which scoring reads, is the mean DIST embedding of the unmasked training data under the
+    best model.
 
     Args:
         model_config: the model shape; ``vocab_size`` must equal ``len(vocab)``.
@@ -538,7 +540,7 @@ def train_encoder(
                 torch.manual_seed(epoch_seed)
                 gen = torch.Generator().manual_seed(epoch_seed)
                 started = time.perf_counter()
-                steps_center = CenterSum() if cfg.alpha > 0 and cfg.center_from == "steps" else None
+                steps_center = CenterSum(model_config.d_model) if cfg.alpha > 0 and cfg.center_from == "steps" else None
                 if cfg.alpha > 0 and (cfg.center_from == "pass" or center is None):
                     center = compute_center(
                         model, train_ds.rows, vocab.PAD, device, eval_batch_size, train_ds.gap_rows, train_ds.value_rows
