@@ -59,7 +59,8 @@ def fast_dropout(x: Tensor, p: float, training: bool) -> Tensor:
 
 
 def _float32_bits(value: float) -> int:
-    """The IEEE-754 bits of ``value`` as a float32, as a signed 32-bit integer."""
+    """The IEEE-754 bits of ``value`` as a float32, as a signed 32-bit integer (through torch, not ``struct``:
+    torch.compile traces this function, and its dynamo failed on ``struct`` with a RecursionError)."""
     return int(torch.tensor([value], dtype=torch.float32).view(torch.int32).item())
 
 

@@ -89,9 +89,7 @@ class Group:
         """``value`` summed over the ranks (a collective)."""
         if not self.active:
             return value
-        t = torch.tensor([value], dtype=torch.float64, device=self._device())
-        dist.all_reduce(t)
-        return float(t.item())
+        return float(self.sum_tensor(torch.tensor([value], dtype=torch.float64)).item())
 
     def sum_tensor(self, value: Tensor) -> Tensor:
         """``value`` summed over the ranks (a collective), in float64; a float64 copy on one process."""

@@ -234,10 +234,13 @@ class CenterSum:
     def mean(self, group: Group) -> Tensor | None:
         """(C,) on the CPU, over every rank's rows (a collective under torchrun); None when no row was added."""
         total = torch.zeros(self.width, dtype=torch.float64) if self.total is None else self.total
-        rows = int(group.sum_float(float(self.rows)))
+        # the sum and the row count in one collective
+        count = torch.tensor([float(self.rows)], dtype=torch.float64)
+        summed = group.sum_tensor(torch.cat([total.cpu().double(), count]))
+        rows = int(summed[-1].item())
         if rows == 0:
             return None
-        return (group.sum_tensor(total.cpu()) / rows).float()
+        return (summed[:-1] / rows).float()
 
 
 def _loss(
