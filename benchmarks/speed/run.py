@@ -7,7 +7,8 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
 (its peak memory is its own), and the arms alternate over the repeats so that a noisy neighbour hits all of them:
 
 * ``train_encoder``: logbert's training (MLKP + VHM, validation and centre passes included: a centre pass
-  before every epoch and one of the final model);
+  before every epoch over a seeded sample of 1,024 rows, ``train.center_rows``, and one of the final model over all);
+* ``train_encoder centre from every row``: the same with ``train.center_rows = 0``, each epoch's pass over every row;
 * ``train_encoder centre from the steps``: ``train.center_from = "steps"``, each epoch's centre the mean DIST
   embedding of the previous epoch's steps (one pass before the first epoch and one of the final model);
 * ``train_encoder MLKP only``: the same with ``alpha = 0``, the plain loop's objective (``, no
@@ -58,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN_ARMS = (
     "train_encoder",
     "train_encoder centre from the steps",
+    "train_encoder centre from every row",
     "train_encoder MLKP only",
     "train_encoder MLKP only, no buckets",
     "train_encoder signals=all",
@@ -161,6 +163,8 @@ if arm.startswith("train_encoder"):
         tcfg = tcfg.model_copy(update={"alpha": 0.0})
     if arm.endswith("centre from the steps"):
         tcfg = tcfg.model_copy(update={"center_from": "steps"})
+    if arm.endswith("centre from every row"):  # before train.center_rows: each epoch's pass over all 3,000 rows
+        tcfg = tcfg.model_copy(update={"center_rows": 0})
     if arm.endswith("no buckets"):  # plain shuffled batches, as the plain loop
         tcfg = tcfg.model_copy(update={"bucket_by_length": False})
     if "bf16" in arm:

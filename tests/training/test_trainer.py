@@ -37,9 +37,11 @@ def test_same_seed_gives_identical_weights_and_the_caller_rng_is_untouched() -> 
     assert not a.model.training and a.center.shape == (16,)
 
 
-@pytest.mark.parametrize("center_from", ["steps", "pass"])
-def test_resume_after_interruption_ends_like_an_uninterrupted_run(tmp_path: Path, center_from: str) -> None:
-    config = TRAIN.model_copy(update={"center_from": center_from})
+@pytest.mark.parametrize(("center_from", "center_rows"), [("steps", 1024), ("pass", 1024), ("pass", 16)])
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(
+    tmp_path: Path, center_from: str, center_rows: int
+) -> None:
+    config = TRAIN.model_copy(update={"center_from": center_from, "center_rows": center_rows})
     reference = _train(config=config)
 
     def interrupt(stats: EpochStats) -> None:
@@ -95,6 +97,38 @@ def test_each_epochs_centre_is_the_mean_of_the_previous_epochs_step_embeddings(m
     passes.clear()
     _train(config=TRAIN.model_copy(update={"min_steps": 0, "center_from": "pass"}))
     assert len(passes) == 3 + 1
+
+
+def test_the_centre_passes_read_a_fresh_sample_each_epoch_and_the_artifacts_centre_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """train.center_rows: the passes before the epochs read that many rows (another sample each epoch); the final
+    centre, which scoring reads, every row; with as many rows as the limit or more, every pass reads them all."""
+    seen: list[list[list[int]]] = []
+    real_pass = trainer.compute_center
+
+    def recorded_pass(model: object, rows: list[list[int]], *args: object) -> torch.Tensor:
+        seen.append([list(r) for r in rows])
+        return real_pass(model, rows, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer, "compute_center", recorded_pass)
+    result = _train(config=TRAIN.model_copy(update={"min_steps": 0, "center_rows": 16}))
+    every = seen[-1]
+    assert [len(rows) for rows in seen] == [16, 16, 16, len(every)] and len(every) > 16
+    assert all(all(r in every for r in rows) for rows in seen[:3])
+    assert seen[0] != seen[1] != seen[2]  # another sample each epoch
+    assert torch.equal(result.center, real_pass(result.model, every, VOCAB.PAD))
+
+    seen.clear()
+    _train(config=TRAIN.model_copy(update={"min_steps": 0, "center_rows": len(every)}))
+    assert [len(rows) for rows in seen] == [len(every)] * 4
+
+
+def test_center_sample_is_seeded_sorted_and_off_when_the_rows_fit() -> None:
+    assert trainer.center_sample(100, 0, 1) is None and trainer.center_sample(100, 100, 1) is None
+    picked = trainer.center_sample(100, 10, 1)
+    assert picked == trainer.center_sample(100, 10, 1) and picked == sorted(set(picked or []))
+    assert picked is not None and len(picked) == 10 and picked != trainer.center_sample(100, 10, 2)
 
 
 def test_a_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:

@@ -70,6 +70,8 @@ def fingerprint(
         skip.add("precision")  # likewise
     if train_config.center_from == "pass":
         skip.add("center_from")  # the default: the fingerprint of a checkpoint made before the setting existed
+    if train_config.center_rows == 0 or len(train.rows) <= train_config.center_rows:
+        skip.add("center_rows")  # every row is read, as before the setting existed
     h.update(model_config.model_dump_json().encode())
     h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
     h.update(str(vocab_len).encode())

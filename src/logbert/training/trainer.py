@@ -211,6 +211,24 @@ def compute_center(
     return (total / len(rows)).float()
 
 
+def center_sample(n_rows: int, limit: int, epoch_seed: int) -> list[int] | None:
+    """The training rows an epoch's centre pass reads (``train.center_rows``): None = all of them, else ``limit`` of
+    the ``n_rows`` in ascending order, drawn by a generator of their own (the training steps' random stream stays)."""
+    if limit == 0 or n_rows <= limit:
+        return None
+    generator = torch.Generator().manual_seed(epoch_seed + 0x5EED)
+    return sorted(torch.randperm(n_rows, generator=generator)[:limit].tolist())
+
+
+def _rows_at(
+    picked: list[int] | None, *columns: Sequence[Sequence[int]] | None
+) -> tuple[Sequence[Sequence[int]] | None, ...]:
+    """Each column's rows at ``picked`` (None: the columns themselves)."""
+    if picked is None:
+        return columns
+    return tuple(None if c is None else [c[i] for i in picked] for c in columns)
+
+
 class CenterSum:
     """The running sum of the training steps' DIST embeddings, whose mean is the next epoch's VHM centre
     (``train.center_from = "steps"``): the embeddings the hypersphere term pulls in, at no extra forward pass.
@@ -545,9 +563,10 @@ def train_encoder(
                 started = time.perf_counter()
                 steps_center = CenterSum(model_config.d_model) if cfg.alpha > 0 and cfg.center_from == "steps" else None
                 if cfg.alpha > 0 and (cfg.center_from == "pass" or center is None):
-                    center = compute_center(
-                        model, train_ds.rows, vocab.PAD, device, eval_batch_size, train_ds.gap_rows, train_ds.value_rows
-                    )
+                    picked = center_sample(len(train_ds), cfg.center_rows, epoch_seed)
+                    keys, gaps, values = _rows_at(picked, train_ds.rows, train_ds.gap_rows, train_ds.value_rows)
+                    assert keys is not None
+                    center = compute_center(model, keys, vocab.PAD, device, eval_batch_size, gaps, values)
                 center_dev = None if center is None else center.to(device)
                 model.train()
                 # small data: several passes per epoch (train.min_steps), each in its own seeded order
