@@ -296,6 +296,20 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
     assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
 
 
+@pytest.mark.parametrize(
+    ("line", "suggested"),
+    [("2025-06-24 14:36:{:02d} status installed libc-bin:amd64 2.36-9", "<Datetime> <Content>"),  # dpkg.log
+     ("2025-06-24 14:36:{:02d},120 WARNING conductor retrying", "<Datetime> <Level> <Content>")],
+)
+def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(line: str, suggested: str) -> None:
+    lines = [line.format(i) for i in range(20)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}'")
+    records, report = read_log(lines, ParserConfig(log_format=suggested))  # what the warning says works
+    assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
+    assert records[0].content.split()[0] in ("status", "conductor")
+
+
 def test_json_lines_message_time_and_fields_and_what_is_malformed() -> None:
     lines = [
         '{"ts": 1764385201123, "message": "GET /users", "request_id": "r-1", "ok": true, "n": 3, "ctx": {"a": 1}}',

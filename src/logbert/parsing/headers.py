@@ -302,9 +302,10 @@ def _json_time(value: object) -> float | None:
 
 
 # What a header left inside the content looks like: a time or a level word among its first tokens.
+_LEVEL_WORD = r"(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\b"
 _HEADER_IN_CONTENT = re.compile(
     r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
-    r"|(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\b)"
+    r"|" + _LEVEL_WORD + ")"
 )
 
 
@@ -337,7 +338,7 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
         warnings.append(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
             f"(e.g. {example!r}): the header format ({header.log_format!r}) probably misses fields such as "
-            "<Date> <Time> <Level>" + _syslog_hint(head)
+            "<Date> <Time> <Level>" + (_syslog_hint(head) or _datetime_hint(head))
         )
     return warnings
 
@@ -356,6 +357,22 @@ _SYSLOG_LINES: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = (
     ("syslog", compile_format(BUILTIN_FORMATS["syslog"])[0]),
     ("syslog_iso", compile_format(BUILTIN_FORMATS["syslog_iso"])[0]),
 )
+
+
+#: contents that begin with an ISO date and time (and maybe a level word): a header the format left in
+_DATETIME_FIRST: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("<Datetime> <Level> <Content>", re.compile(_FIELD_PATTERNS["Datetime"] + r"\s+" + _LEVEL_WORD + r"\s")),
+    ("<Datetime> <Content>", re.compile(_FIELD_PATTERNS["Datetime"] + r"\s")),
+)
+
+
+def _datetime_hint(head: Sequence[LogLine]) -> str:
+    """'; they start with ...: try --set parser.log_format=...' when most contents begin with an ISO date
+    and time (and a level word), else ''."""
+    for log_format, pattern in _DATETIME_FIRST:
+        if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
+            return f"; they start with a date and a time: try --set 'parser.log_format={log_format}'"
+    return ""
 
 
 def _syslog_hint(head: Sequence[LogLine]) -> str:

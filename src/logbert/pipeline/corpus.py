@@ -144,7 +144,9 @@ def _units(
             f"{path}: "
             + (f"{binary}; " if binary else "")
             + f"no line names a session id (pattern {pattern.pattern!r}); "
-            "set window.session_pattern or use window.mode = 'sliding'"
+            "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
+            "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
+            "(--set window.mode=time)"
         )
     return [LineSession(uid, tuple(rows), None, _first_time(stamps, rows)) for uid, rows in units], n_without
 
