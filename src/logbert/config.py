@@ -188,6 +188,11 @@ class ModelConfig(_Frozen):
     n_heads: int = Field(4, ge=1, le=256)
     n_layers: int = Field(2, ge=1, le=96)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    # position embeddings. False = an order-free LogBERT: a masked key is predicted from which keys the window
+    # holds and how often, not from where they stand, so lines that concurrent writers put in any order (the
+    # datanodes of one HDFS block) are not surprises, while a missing, extra or unknown key still is. For logs
+    # whose order is the signal (an OpenStack lifecycle) keep True
+    positions: bool = True
     # time and values as extra inputs and masked-prediction heads (logbert.windowing.signals); "off" = the
     # key-only LogBERT, whose weights and scores are exactly those of before the setting existed
     signals: SignalsMode = "off"
@@ -218,7 +223,8 @@ class ModelConfig(_Frozen):
         extra = 0
         for on, n in ((self.uses_time, self.gap_buckets), (self.uses_values, self.value_buckets)):
             extra += 2 * signal_classes(n) * d + signal_classes(n) if on else 0  # embedding, head (+ bias)
-        return 2 * v * d + (self.max_len + 1) * d + self.n_layers * per_layer + v + extra
+        positions = (self.max_len + 1) * d if self.positions else 0
+        return 2 * v * d + positions + self.n_layers * per_layer + v + extra
 
 
 class TrainConfig(_Frozen):

@@ -57,3 +57,37 @@ def test_signal_inputs_and_heads_exist_only_when_switched_on() -> None:
     assert off(tokens, pad).gap_logits is None
     n_extra = sum(on.state_dict()[k].numel() for k in extra)
     assert on.config.n_parameters() - off.config.n_parameters() == n_extra
+
+
+def test_an_order_free_model_reads_which_keys_a_window_holds_not_their_order() -> None:
+    """model.positions = False: no position embeddings, so permuting a window's keys permutes its logits and
+    leaves its DIST embedding as it was; the model with positions sees the difference."""
+    tokens = torch.tensor([[1, 4, 5, 6, 7, 0]])
+    order = [0, 3, 1, 4, 2, 5]  # DIST and padding stay; the keys trade places
+    shuffled = tokens[:, order]
+    for positions in (False, True):
+        torch.manual_seed(0)
+        model = LogBertEncoder(CONFIG.model_copy(update={"positions": positions})).eval()
+        assert (model.pos_emb is None) is not positions
+        with torch.no_grad():
+            a, b = model(tokens, tokens == 0), model(shuffled, shuffled == 0)
+        same = torch.allclose(a.logits[:, order], b.logits, atol=1e-5)
+        same &= torch.allclose(a.dist_embedding, b.dist_embedding, atol=1e-5)
+        assert same is not positions
+    n = CONFIG.model_copy(update={"positions": False}).n_parameters()
+    assert n == CONFIG.n_parameters() - (CONFIG.max_len + 1) * CONFIG.d_model
+
+
+def test_an_order_free_models_masked_passes_equal_its_forward_passes() -> None:
+    torch.manual_seed(0)
+    model = LogBertEncoder(CONFIG.model_copy(update={"positions": False})).eval()
+    tokens = torch.tensor([[1, 4, 5, 6, 7, 0], [1, 8, 9, 0, 0, 0]])
+    pad = tokens == 0
+    chosen = torch.tensor([[False, True, False, True, False, False], [False, False, True, False, False, False]])
+    with torch.no_grad():
+        dist, (pass_out,) = model.masked_passes(tokens, pad, [chosen], mask_id=2)
+        plain = model(tokens, pad)
+        masked = model(tokens.masked_fill(chosen, 2), pad)
+    torch.testing.assert_close(dist, plain.dist_embedding, atol=1e-5, rtol=1e-5)
+    got = pass_out.logits[pass_out.used]  # (masked keys, V), row by row in position order, as masked.logits[chosen]
+    torch.testing.assert_close(got, masked.logits[chosen], atol=1e-5, rtol=1e-5)

@@ -64,6 +64,20 @@ def test_save_load_round_trip_gives_identical_scores(detector: LogBertDetector, 
     assert np.array_equal(loaded.scores(seqs).dist, detector.scores(seqs).dist)
 
 
+def test_an_order_free_detector_round_trips_and_finds_an_unknown_key_but_not_a_reordering(tmp_path: Path) -> None:
+    """model.positions = False: a missing or unknown key is still a surprise, the same keys in another order are not
+    (the reversed cycle scores as its forward self); the artifact keeps the setting."""
+    config = CONFIG.with_overrides({"model.positions": False})
+    order_free = LogBertDetector(config).fit(NORMAL[:128], NORMAL[128:], progress=False)
+    order_free.save(tmp_path / "art")
+    loaded = LogBertDetector.load(tmp_path / "art")
+    assert loaded.config.model.positions is False and loaded.model_.pos_emb is None
+    seqs = NORMAL[120:] + ANOMALIES
+    assert np.array_equal(loaded.decision_function(seqs), order_free.decision_function(seqs))
+    forward, reversed_, unknown = loaded.scores([CYCLE, ANOMALIES[0], ANOMALIES[2]]).mean_nll  # type: ignore[misc]
+    assert reversed_ == pytest.approx(forward, abs=1e-4) and unknown > forward + 1.0
+
+
 def test_explain_names_the_missed_keys(detector: LogBertDetector) -> None:
     [details] = detector.explain([ANOMALIES[2]])
     assert [d.position for d in details] == list(range(8))

@@ -86,7 +86,8 @@ class LogBertEncoder(nn.Module):
             raise ValueError("ModelConfig.vocab_size is 0: set it from the fitted vocabulary (len(vocab))")
         self.config = config
         self.token_emb = nn.Embedding(config.vocab_size, config.d_model)
-        self.pos_emb = nn.Embedding(config.max_len + 1, config.d_model)  # + 1 for DIST
+        # + 1 for DIST; none for an order-free model (model.positions = False)
+        self.pos_emb = nn.Embedding(config.max_len + 1, config.d_model) if config.positions else None
         # pre-norm trains stably without a long warm-up; torch's layer, rewritten for CPU speed (see layers.py)
         self.encoder = Encoder(config.d_model, config.n_heads, config.d_ff, config.dropout, config.n_layers)
         self.norm = nn.LayerNorm(config.d_model)  # pre-norm stacks need a final norm
@@ -130,8 +131,7 @@ class LogBertEncoder(nn.Module):
         """
         b, t = token_ids.shape
         assert t <= self.config.max_len + 1, f"{t} tokens, at most {self.config.max_len + 1} positions"
-        pos = torch.arange(t, device=token_ids.device)  # (T,)
-        x = self.token_emb(token_ids) + self.pos_emb(pos)  # (B, T, C)
+        x = self.token_emb(token_ids) + self._positions(t, token_ids.device)  # (B, T, C)
         if self.gap_emb is not None and gap_ids is not None:
             x = x + self.gap_emb(gap_ids)
         if self.value_emb is not None and value_ids is not None:
@@ -146,6 +146,13 @@ class LogBertEncoder(nn.Module):
             gap_logits=None if self.gap_head is None else self.gap_head(at),
             value_logits=None if self.value_head is None else self.value_head(at),
         )
+
+    def _positions(self, t: int, device: torch.device) -> Tensor:
+        """(T, C) the position embeddings of T positions; zeros for an order-free model."""
+        if self.pos_emb is None:
+            return torch.zeros(t, self.config.d_model, device=device)
+        embedded: Tensor = self.pos_emb(torch.arange(t, device=device))
+        return embedded
 
     def masked_passes(
         self, token_ids: Tensor, pad_mask: Tensor, passes: Sequence[Tensor], mask_id: int
@@ -169,7 +176,7 @@ class LogBertEncoder(nn.Module):
         """
         b, t = token_ids.shape
         assert not self.training, "masked_passes is for scoring: call model.eval() first"
-        pos_emb = self.pos_emb(torch.arange(t, device=token_ids.device))  # (T, C)
+        pos_emb = self._positions(t, token_ids.device)  # (T, C)
         plain = self.token_emb(token_ids) + pos_emb  # (B, T, C)
         masked = self.token_emb.weight[mask_id] + pos_emb  # (T, C): MASK at every position
         first = self.encoder.layers[0]
