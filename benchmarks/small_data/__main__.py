@@ -21,7 +21,9 @@ seed picks the N sessions, the split and the weights):
   ``train.val_sampling = "spread"``;
 * ``centre_steps``: the defaults with ``train.center_from = "steps"`` (each epoch's VHM centre from the previous
   epoch's training steps instead of a pass over the data);
-* ``mean_nll`` / ``max_nll`` / ``max_mean_nll``: the defaults scored by that score instead of the preset's.
+* ``mean_nll`` / ``max_nll`` / ``max_mean_nll``: the defaults scored by that score instead of the preset's;
+* ``nopos``, ``nopos_spread``: an order-free LogBERT (``model.positions = false``), and with
+  ``train.val_sampling = "spread"``.
 
 Baselines (``--detectors``, e.g. ``new_event,count_nearest,deeplog_paper``) get the same sessions, the same
 split and the same threshold machinery (:func:`logbert.pipeline.fit.calibrate_detector`: cross-fit where
@@ -77,6 +79,8 @@ VARIANTS = (
     "mean_nll",
     "max_nll",
     "max_mean_nll",
+    "nopos",
+    "nopos_spread",
 )
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
@@ -139,6 +143,10 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.mask_span": 2, "train.val_sampling": "spread"})
     elif variant == "centre_steps":  # each epoch's VHM centre from the previous epoch's training steps
         config = base.with_overrides({"train.center_from": "steps"})
+    elif variant == "nopos":  # an order-free LogBERT: no position embeddings (model.positions)
+        config = base.with_overrides({"model.positions": False})
+    elif variant == "nopos_spread":  # and validation drawn from the whole pre-test period
+        config = base.with_overrides({"model.positions": False, "train.val_sampling": "spread"})
     elif variant in ("mean_nll", "max_nll", "max_mean_nll"):  # the preset scored by surprise instead of its own score
         config = base.with_overrides({"scoring.score": variant})
     else:
