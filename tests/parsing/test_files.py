@@ -65,3 +65,26 @@ def test_a_binary_file_is_said_to_be_no_text_log(tmp_path: Path) -> None:
                                "(compressed? read it through zcat / zstdcat first)"]
     with pytest.raises(InputDataError, match="does not look like a text log.*; no line names a session id"):
         read_corpus(junk, LogBertConfig())
+
+
+def test_no_session_id_says_how_to_go_on_and_what_the_reader_noticed(tmp_path: Path) -> None:
+    """JSON lines read as plain text: the error gives the --set lines for a pattern, sliding and time windows, and the
+    reader's word that they are JSON; read as JSON, it names their fields and a pattern that reads one."""
+    import json
+
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "app.jsonl"
+    log.write_text("".join(json.dumps({"ts": 1.0 + i, "msg": f"query {i}", "request_id": f"r{i % 3}"}) + "\n"
+                           for i in range(30)), encoding="utf-8")
+    with pytest.raises(InputDataError) as raw:
+        read_corpus(log, LogBertConfig())
+    said = str(raw.value)
+    assert "window.session_pattern=REGEX" in said and "window.mode=sliding" in said and "window.mode=time" in said
+    assert "are JSON objects: --set parser.format=json" in said
+    as_json = LogBertConfig().with_overrides({"parser.format": "json"})
+    with pytest.raises(InputDataError, match=r"the fields ts, request_id: --set 'window.session_pattern=request_id="):
+        read_corpus(log, as_json)
+    corpus = read_corpus(log, as_json.with_overrides({"window.session_pattern": r"request_id=(\S+)"}))
+    assert sorted(u.session_id for u in corpus.line_sessions) == ["r0", "r1", "r2"]

@@ -113,7 +113,8 @@ def read_corpus(
         return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
     lines, report = read_log(path, config.parser)
     not_text = binary_hint(report)  # the reader's warning, when it gave it (not for CR-only line ends)
-    units, n_without_session = _units(path, lines, config, not_text if not_text in report.warnings else "")
+    hints = [w for w in report.warnings if w != not_text]  # a header format that looks wrong: likely why no id is found
+    units, n_without_session = _units(path, lines, config, not_text if not_text in report.warnings else "", hints)
     header_labels = _header_labels(lines) if loaded is None and label is None else None
     labelled = [
         replace(
@@ -130,10 +131,11 @@ def read_corpus(
 
 
 def _units(
-    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, binary: str = ""
+    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, binary: str = "", hints: Sequence[str] = ()
 ) -> tuple[list[LineSession], int]:
     """Sessions by id (mode ``session``), or sliding / time windows, each its own unit. ``binary``: the
-    reader's word on a file that is not text, said first when no session is found."""
+    reader's word on a file that is not text, said first when no session is found; ``hints``: its warnings on
+    the header format, said after it (JSON lines read as text, a header left in the content)."""
     window = config.window
     stamps = [ln.timestamp for ln in lines]
     pattern = session_id_pattern(window) if window.mode == "session" else None
@@ -147,8 +149,19 @@ def _units(
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
+            + _field_hint(lines)
+            + "".join(f". Also: {hint}" for hint in hints)
         )
     return [LineSession(uid, tuple(rows), None, _first_time(stamps, rows)) for uid, rows in units], n_without
+
+
+def _field_hint(lines: Sequence[LogLine]) -> str:
+    """'. Its lines have the fields ...' with a session pattern that reads one (JSON lines, custom formats), else ''."""
+    names = [name for name in (lines[0].fields if lines else {}) if name.isidentifier()][:8]
+    if not names:
+        return ""
+    pick = next((n for n in names if "id" in n.lower()), names[0])
+    return rf". Its lines have the fields {', '.join(names)}: --set 'window.session_pattern={pick}=(\S+)' reads one"
 
 
 def _first_time(stamps: Sequence[float | None], rows: Sequence[int]) -> float | None:
