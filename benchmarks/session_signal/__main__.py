@@ -129,6 +129,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cut_max_mean_length_w128_nopos": _variant(0.5, "max_mean_nll", 0.5, max_len=128, **NOPOS),
     "cut_max_mean_length_w128_nopos_spread": _variant(0.5, "max_mean_nll", 0.5, max_len=128, **NOPOS, **SPREAD),
     "cut_length_w128_nopos": _variant(0.5, "max_nll", 0.5, max_len=128, **NOPOS),
+    # and every key masked on its own in scoring (scoring.mask_stride 128: an order-free model cannot tell apart the
+    # keys masked together in one pass, so each pass's masked keys share one prediction)
+    "cut_max_mean_length_w128_nopos_spread_s128": _variant(
+        0.5, "max_mean_nll", 0.5, max_len=128, **NOPOS, **SPREAD, **{"scoring.mask_stride": 128}
+    ),
+    "cut_length_w128_nopos_s128": _variant(0.5, "max_nll", 0.5, max_len=128, **NOPOS, **{"scoring.mask_stride": 128}),
     # the openstack_devstack preset scored by surprise instead of the miss ratio, whose threshold is often 0
     "span2_steps_mean_nll": _variant(0.0, "mean_nll", **SPAN2, **STEPS),
     "span2_steps_max_nll": _variant(0.0, "max_nll", **SPAN2, **STEPS),

@@ -23,7 +23,7 @@ seed picks the N sessions, the split and the weights):
   epoch's training steps instead of a pass over the data);
 * ``mean_nll`` / ``max_nll`` / ``max_mean_nll``: the defaults scored by that score instead of the preset's;
 * ``nopos``, ``nopos_spread``: an order-free LogBERT (``model.positions = false``), and with
-  ``train.val_sampling = "spread"``.
+  ``train.val_sampling = "spread"`` (``_s128``: and every key masked on its own in scoring, ``mask_stride`` 128).
 
 Baselines (``--detectors``, e.g. ``new_event,count_nearest,deeplog_paper``) get the same sessions, the same
 split and the same threshold machinery (:func:`logbert.pipeline.fit.calibrate_detector`: cross-fit where
@@ -81,6 +81,7 @@ VARIANTS = (
     "max_mean_nll",
     "nopos",
     "nopos_spread",
+    "nopos_spread_s128",
 )
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
@@ -147,6 +148,10 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"model.positions": False})
     elif variant == "nopos_spread":  # and validation drawn from the whole pre-test period
         config = base.with_overrides({"model.positions": False, "train.val_sampling": "spread"})
+    elif variant == "nopos_spread_s128":  # and every key masked on its own in scoring
+        config = base.with_overrides(
+            {"model.positions": False, "train.val_sampling": "spread", "scoring.mask_stride": 128}
+        )
     elif variant in ("mean_nll", "max_nll", "max_mean_nll"):  # the preset scored by surprise instead of its own score
         config = base.with_overrides({"scoring.score": variant})
     else:
