@@ -467,9 +467,9 @@ def train_encoder(
     is 0). With ``train.cut_ratio`` > 0 that share of each batch's rows is cut after a random key, the next
     key masked as the row's last token (:func:`logbert.training.cuts.cut_rows`). Each epoch's VHM centre is the
     mean DIST embedding of the unmasked training data from a pass before the epoch (``train.center_from =
-    "pass"``, the default) or of the previous epoch's training steps (``"steps"``; the first epoch's from a pass);
-    the returned centre, which scoring reads, is the mean DIST embedding of the unmasked training data under the
-    best model.
+    "pass"``, the default; over a seeded sample of ``train.center_rows`` rows when there are more) or of the
+    previous epoch's training steps (``"steps"``; the first epoch's from a pass); the returned centre, which
+    scoring reads, is the mean DIST embedding of all the unmasked training data under the best model.
 
     Args:
         model_config: the model shape; ``vocab_size`` must equal ``len(vocab)``.
