@@ -131,7 +131,9 @@ class LogBertEncoder(nn.Module):
         """
         b, t = token_ids.shape
         assert t <= self.config.max_len + 1, f"{t} tokens, at most {self.config.max_len + 1} positions"
-        x = self.token_emb(token_ids) + self._positions(t, token_ids.device)  # (B, T, C)
+        x = self.token_emb(token_ids)  # (B, T, C)
+        if self.pos_emb is not None:  # an order-free model adds nothing here
+            x = x + self.pos_emb(torch.arange(t, device=token_ids.device))
         if self.gap_emb is not None and gap_ids is not None:
             x = x + self.gap_emb(gap_ids)
         if self.value_emb is not None and value_ids is not None:
@@ -146,13 +148,6 @@ class LogBertEncoder(nn.Module):
             gap_logits=None if self.gap_head is None else self.gap_head(at),
             value_logits=None if self.value_head is None else self.value_head(at),
         )
-
-    def _positions(self, t: int, device: torch.device) -> Tensor:
-        """(T, C) the position embeddings of T positions; zeros for an order-free model."""
-        if self.pos_emb is None:
-            return torch.zeros(t, self.config.d_model, device=device)
-        embedded: Tensor = self.pos_emb(torch.arange(t, device=device))
-        return embedded
 
     def masked_passes(
         self, token_ids: Tensor, pad_mask: Tensor, passes: Sequence[Tensor], mask_id: int
@@ -176,9 +171,11 @@ class LogBertEncoder(nn.Module):
         """
         b, t = token_ids.shape
         assert not self.training, "masked_passes is for scoring: call model.eval() first"
-        pos_emb = self._positions(t, token_ids.device)  # (T, C)
-        plain = self.token_emb(token_ids) + pos_emb  # (B, T, C)
-        masked = self.token_emb.weight[mask_id] + pos_emb  # (T, C): MASK at every position
+        plain = self.token_emb(token_ids)  # (B, T, C)
+        masked = self.token_emb.weight[mask_id].expand(t, -1)  # (T, C): MASK at every position
+        if self.pos_emb is not None:  # an order-free model adds nothing here
+            pos_emb = self.pos_emb(torch.arange(t, device=token_ids.device))  # (T, C)
+            plain, masked = plain + pos_emb, masked + pos_emb
         first = self.encoder.layers[0]
         assert isinstance(first, EncoderLayer)
         plain_proj, masked_proj = first.in_projection(plain), first.in_projection(masked)  # (B, T, 3C), (T, 3C)
