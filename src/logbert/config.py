@@ -193,6 +193,11 @@ class ModelConfig(_Frozen):
     # datanodes of one HDFS block) are not surprises, while a missing, extra or unknown key still is. For logs
     # whose order is the signal (an OpenStack lifecycle) keep True
     positions: bool = True
+    # a learned embedding added to each row's last key (the one before padding), so the model knows which key ends
+    # the window. What an order-free model (positions = False) otherwise cannot tell: a cut training row
+    # (train.cut_ratio) ends in a masked *next* key, and without the mark that key looks like any other masked
+    # one, so "what may follow these keys" (a block write that stops after two lines) is not learnt
+    mark_last: bool = False
     # time and values as extra inputs and masked-prediction heads (logbert.windowing.signals); "off" = the
     # key-only LogBERT, whose weights and scores are exactly those of before the setting existed
     signals: SignalsMode = "off"
@@ -224,6 +229,7 @@ class ModelConfig(_Frozen):
         for on, n in ((self.uses_time, self.gap_buckets), (self.uses_values, self.value_buckets)):
             extra += 2 * signal_classes(n) * d + signal_classes(n) if on else 0  # embedding, head (+ bias)
         positions = (self.max_len + 1) * d if self.positions else 0
+        positions += d if self.mark_last else 0
         return 2 * v * d + positions + self.n_layers * per_layer + v + extra
 
 

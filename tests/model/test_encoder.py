@@ -91,3 +91,51 @@ def test_an_order_free_models_masked_passes_equal_its_forward_passes() -> None:
     torch.testing.assert_close(dist, plain.dist_embedding, atol=1e-5, rtol=1e-5)
     got = pass_out.logits[pass_out.used]  # (masked keys, V), row by row in position order, as masked.logits[chosen]
     torch.testing.assert_close(got, masked.logits[chosen], atol=1e-5, rtol=1e-5)
+
+
+def test_mark_last_tells_an_order_free_model_which_key_ends_the_row() -> None:
+    """model.mark_last: the same keys in any order still give the same DIST as long as the last key stays last;
+    moving another key to the end changes what the model sees. Off, no parameter is added."""
+    tokens = torch.tensor([[1, 4, 5, 6, 7, 0]])
+    keep_last = tokens[:, [0, 2, 1, 3, 4, 5]]  # 4 and 5 trade places, 7 stays last
+    new_last = tokens[:, [0, 1, 2, 4, 3, 5]]  # 7 and 6 trade places: 6 ends the row
+    torch.manual_seed(0)
+    model = LogBertEncoder(CONFIG.model_copy(update={"positions": False, "mark_last": True})).eval()
+    assert model.last_emb is not None
+    with torch.no_grad():
+        a, b, c = (model(t, t == 0).dist_embedding for t in (tokens, keep_last, new_last))
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(a, c, atol=1e-3)
+    on = CONFIG.model_copy(update={"mark_last": True})
+    assert on.n_parameters() - CONFIG.n_parameters() == CONFIG.d_model
+    assert LogBertEncoder(CONFIG).last_emb is None
+
+
+def test_last_key_marks_the_token_before_padding() -> None:
+    from logbert.model.encoder import last_key
+
+    pad = torch.tensor([[False, False, False, True], [False, False, False, False], [False, True, True, True]])
+    assert last_key(pad).tolist() == [[0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+
+
+@pytest.mark.parametrize("positions", [False, True])
+def test_masked_passes_equal_forward_passes_with_the_last_key_marked(positions: bool) -> None:
+    torch.manual_seed(0)
+    config = CONFIG.model_copy(update={"positions": positions, "mark_last": True})
+    model = LogBertEncoder(config).eval()
+    tokens = torch.tensor([[1, 4, 5, 6, 7, 0], [1, 8, 9, 0, 0, 0], [1, 5, 6, 7, 8, 9]])
+    pad = tokens == 0
+    chosen = torch.tensor(
+        [
+            [False, True, False, False, True, False],  # the last key masked
+            [False, False, True, False, False, False],  # the last key masked
+            [False, False, True, False, False, False],  # a middle key
+        ]
+    )
+    with torch.no_grad():
+        dist, (pass_out,) = model.masked_passes(tokens, pad, [chosen], mask_id=2)
+        plain = model(tokens, pad)
+        masked = model(tokens.masked_fill(chosen, 2), pad)
+    torch.testing.assert_close(dist, plain.dist_embedding, atol=1e-5, rtol=1e-5)
+    got = pass_out.logits[pass_out.used]
+    torch.testing.assert_close(got, masked.logits[chosen], atol=1e-5, rtol=1e-5)

@@ -78,6 +78,18 @@ def test_an_order_free_detector_round_trips_and_finds_an_unknown_key_but_not_a_r
     assert reversed_ == pytest.approx(forward, abs=1e-4) and unknown > forward + 1.0
 
 
+def test_a_detector_with_the_last_key_marked_round_trips(tmp_path: Path) -> None:
+    """model.mark_last: the artifact keeps the mark's weights and the setting, and scores as before saving."""
+    config = CONFIG.with_overrides({"model.positions": False, "model.mark_last": True, "train.cut_ratio": 0.5})
+    marked = LogBertDetector(config).fit(NORMAL[:128], NORMAL[128:], progress=False)
+    marked.save(tmp_path / "art")
+    loaded = LogBertDetector.load(tmp_path / "art")
+    assert loaded.config.model.mark_last is True and loaded.model_.last_emb is not None
+    torch.testing.assert_close(loaded.model_.last_emb, marked.model_.last_emb)
+    seqs = NORMAL[120:] + ANOMALIES
+    assert np.array_equal(loaded.decision_function(seqs), marked.decision_function(seqs))
+
+
 def test_explain_names_the_missed_keys(detector: LogBertDetector) -> None:
     [details] = detector.explain([ANOMALIES[2]])
     assert [d.position for d in details] == list(range(8))

@@ -48,6 +48,14 @@ def masked_positions(chosen: Tensor) -> tuple[Tensor, Tensor]:
     return order.masked_fill(~used, 0), used
 
 
+def last_key(pad_mask: Tensor) -> Tensor:
+    """(B, T) float, 1.0 at each row's last real token (the one before its padding), 0 elsewhere and in a row
+    that holds DIST alone (``model.mark_last``)."""
+    lengths = (~pad_mask).sum(dim=1)  # (B,) DIST included
+    positions = torch.arange(pad_mask.shape[1], device=pad_mask.device)
+    return ((positions[None, :] == (lengths - 1)[:, None]) & (lengths > 1)[:, None]).float()
+
+
 #: The last layer computes at least this many positions per row (DIST, the asked ones, then DIST again):
 #: its matrix products then have at least this many rows per sequence, and a single row never takes the
 #: matrix-vector path, whose rounding differs: a window's scores must not depend on its batch.
@@ -93,6 +101,9 @@ class LogBertEncoder(nn.Module):
         self.norm = nn.LayerNorm(config.d_model)  # pre-norm stacks need a final norm
         self.head = nn.Linear(config.d_model, config.vocab_size)
         # created after every key-only module: a key-only model's random stream and state dict stay as they were
+        self.last_emb: nn.Parameter | None = None  # model.mark_last: added to each row's last key
+        if config.mark_last:
+            self.last_emb = nn.Parameter(torch.randn(config.d_model))  # N(0, 1), as nn.Embedding (tokens, positions)
         self.gap_emb: nn.Embedding | None = None
         self.gap_head: nn.Linear | None = None
         self.value_emb: nn.Embedding | None = None
@@ -134,6 +145,8 @@ class LogBertEncoder(nn.Module):
         x = self.token_emb(token_ids)  # (B, T, C)
         if self.pos_emb is not None:  # an order-free model adds nothing here
             x = x + self.pos_emb(torch.arange(t, device=token_ids.device))
+        if self.last_emb is not None:
+            x = x + last_key(pad_mask)[..., None] * self.last_emb
         if self.gap_emb is not None and gap_ids is not None:
             x = x + self.gap_emb(gap_ids)
         if self.value_emb is not None and value_ids is not None:
@@ -178,6 +191,12 @@ class LogBertEncoder(nn.Module):
             plain, masked = plain + pos_emb, masked + pos_emb
         first = self.encoder.layers[0]
         assert isinstance(first, EncoderLayer)
+        masked_last_proj = None  # model.mark_last: MASK at a row's last key has the mark added, (T, 3C)
+        is_last = None
+        if self.last_emb is not None:
+            is_last = last_key(pad_mask)  # (B, T)
+            plain = plain + is_last[..., None] * self.last_emb
+            masked_last_proj = first.in_projection(masked + self.last_emb)
         plain_proj, masked_proj = first.in_projection(plain), first.in_projection(masked)  # (B, T, 3C), (T, 3C)
         dist_only = _queries(torch.zeros(b, 0, dtype=torch.long, device=token_ids.device))
         dist = self.norm(self.encoder(plain, pad_mask, dist_only, plain_proj))[:, 0]  # (B, C)
@@ -194,6 +213,11 @@ class LogBertEncoder(nn.Module):
             projected = plain_proj.clone() if every_row else plain_proj[rows]
             x[at_row, at_pos] = masked[at_pos]
             projected[at_row, at_pos] = masked_proj[at_pos]
+            if is_last is not None and masked_last_proj is not None and self.last_emb is not None:
+                last = is_last[rows[at_row], at_pos].bool()  # the masked keys that end their row
+                if bool(last.any()):
+                    x[at_row[last], at_pos[last]] = masked[at_pos[last]] + self.last_emb
+                    projected[at_row[last], at_pos[last]] = masked_last_proj[at_pos[last]]
             h = self.norm(self.encoder(x, pad_mask[rows], _queries(positions), projected))  # (b, >= 1 + S, C)
             outputs.append(PassOutput(rows, positions, used, self.head(h[:, 1 : 1 + positions.shape[1]])))
         return dist, outputs

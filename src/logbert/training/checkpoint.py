@@ -72,8 +72,11 @@ def fingerprint(
         skip.add("center_from")  # the default: the fingerprint of a checkpoint made before the setting existed
     if train_config.center_rows == 0 or len(train.rows) <= train_config.center_rows:
         skip.add("center_rows")  # every row is read, as before the setting existed
-    # model.positions on (the default): the fingerprint of a checkpoint made before the setting existed
-    h.update(model_config.model_dump_json(exclude={"positions"} if model_config.positions else None).encode())
+    # model.positions on and model.mark_last off (the defaults): the fingerprint of a checkpoint made before the
+    # settings existed
+    defaults = {name for name, default in (("positions", True), ("mark_last", False))
+                if getattr(model_config, name) == default}
+    h.update(model_config.model_dump_json(exclude=defaults or None).encode())
     h.update(json.dumps(train_config.model_dump(exclude=skip), sort_keys=True).encode())
     h.update(str(vocab_len).encode())
     for ds in (train, val):
