@@ -233,3 +233,54 @@ def test_span_needs_strided_masks_with_visible_keys_between_runs_and_a_key_only_
     with pytest.raises(ValueError, match="mask_span"):
         LogBertConfig.model_validate({"scoring": {"mask_span": 2}, "model": {"signals": "time"}})
     assert ScoringConfig().mask_span == 1  # the default is unchanged: older artifacts score as before
+
+
+@pytest.mark.parametrize("mark_last", [False, True])
+def test_an_order_free_model_masks_each_distinct_key_once_with_the_same_scores(
+    mark_last: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """positions = false, one key per pass: the CPU path masks one representative per (key, last mark) of a row and
+    gives its logits to the equal keys; the stacked path masks every key. Same scores and details; fewer passes."""
+    torch.manual_seed(5)
+    config = ModelConfig(
+        vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=2, positions=False,
+        mark_last=mark_last,
+    )
+    model = LogBertEncoder(config).eval()
+    seqs = [[10, 10, 11, 10, 12, 10], [11, 11, 11], [10, 12, 12, 99, 12], [12]]  # repeats, an unseen key, one key
+    cfg = ScoringConfig(mask_stride=128, top_g=2, batch_size=8)
+    masked_keys: list[int] = []
+    real = LogBertEncoder.masked_passes
+
+    def spy(self: LogBertEncoder, token_ids: torch.Tensor, pad: torch.Tensor, passes: list[torch.Tensor], *a: object):  # type: ignore[no-untyped-def]
+        masked_keys.append(int(sum(int(c.sum()) for c in passes)))
+        return real(self, token_ids, pad, passes, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LogBertEncoder, "masked_passes", spy)
+    once = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=False)
+    every = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=True)
+    distinct = 3 + 1 + 3 + 1 + (3 if mark_last else 0)  # marked, a last key that repeats an earlier one stands apart
+    assert sum(masked_keys) == distinct
+    np.testing.assert_array_equal(once.n_masked, [6, 3, 5, 1])
+    np.testing.assert_array_equal(once.n_misses, every.n_misses)
+    for name in ("dist", "mean_nll", "max_nll"):
+        np.testing.assert_allclose(getattr(once, name), getattr(every, name), rtol=1e-5, atol=1e-5)
+    assert once.details is not None and every.details is not None
+    for a, b in zip(once.details, every.details, strict=True):
+        assert [(d.position, d.missed, d.top_key_ids) for d in a] == [(d.position, d.missed, d.top_key_ids) for d in b]
+        np.testing.assert_allclose([d.top_probs for d in a], [d.top_probs for d in b], rtol=1e-5, atol=1e-6)
+
+
+def test_a_positional_model_or_several_keys_per_pass_mask_every_key() -> None:
+    from logbert.scoring.scorer import _same_prediction
+
+    tokens = torch.tensor([[1, 10, 10, 11]])
+    pad = torch.zeros_like(tokens, dtype=torch.bool)
+    one_each = strided_masks(pad, 128)
+    base = ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=1)
+    positional = LogBertEncoder(base)
+    order_free = LogBertEncoder(base.model_copy(update={"positions": False}))
+    assert _same_prediction(positional, ScoringConfig(mask_stride=128), tokens, pad, one_each) is None
+    assert _same_prediction(order_free, ScoringConfig(), tokens, pad, strided_masks(pad, 2)) is None
+    same = _same_prediction(order_free, ScoringConfig(mask_stride=128), tokens, pad, one_each)
+    assert same is not None and same.tolist() == [[0, 1, 1, 3]]

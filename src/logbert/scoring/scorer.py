@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 
 from logbert.config import SIGNAL_BELOW, SIGNAL_MASK, SIGNAL_NONE, MaskStrategy, ScoreKind, ScoringConfig
-from logbert.model.encoder import LogBertEncoder
+from logbert.model.encoder import LogBertEncoder, last_key
 from logbert.windowing.dataset import (
     TokenVocab,
     encode_sequences,
@@ -249,16 +249,22 @@ def score_sequences(
             pass_results.extend(stacked)
         elif not reads_signals:
             # one unmasked pass (DIST) and one pass per mask, the last layer at the masked keys only
+            same = _same_prediction(model, config, token_ids, pad_mask, passes)
+            run = passes if same is None else _representative_passes(pad_mask, same)
             dist_embedding, outputs = model.masked_passes(
-                token_ids.to(device), pad_mask.to(device), [c.to(device) for c in passes], vocab.MASK
+                token_ids.to(device), pad_mask.to(device), [c.to(device) for c in run], vocab.MASK
             )
             dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+            results_here = []
             for out in outputs:
                 active, positions, slot_used = out.rows.cpu(), out.positions.cpu(), out.used.cpu()
                 where = slot_used.nonzero()  # (M, 2): (row in active, slot), rows then positions ascending
                 at = positions[where[:, 0], where[:, 1]]  # (M,) positions
                 truth = token_ids[active[where[:, 0]], at]  # (M,)
-                pass_results.append((active, where[:, 0], at, truth, out.logits.cpu()[where[:, 0], where[:, 1]]))
+                results_here.append((active, where[:, 0], at, truth, out.logits.cpu()[where[:, 0], where[:, 1]]))
+            if same is not None:  # every masked key gets its representative's logits
+                results_here = [_spread_to_equals(results_here, token_ids, same, torch.stack(passes).any(dim=0))]
+            pass_results.extend(results_here)
         else:
             assert signals is not None
             here = [signals[i] for i in rows_here]
@@ -458,6 +464,63 @@ def _least_surprising(views: Sequence[_View]) -> _View:
     every_row = torch.arange(int(rows.max()) + 1)
     at, truth, top_t, top_p, key_nll, hit = (f[keep] for f in fields)
     return every_row, rows[keep], at, truth, top_t, top_p, key_nll, hit
+
+
+def _same_prediction(
+    model: LogBertEncoder, config: ScoringConfig, token_ids: Tensor, pad_mask: Tensor, passes: Sequence[Tensor]
+) -> Tensor | None:
+    """For an order-free model (``model.positions = false``) whose passes mask one key per row at a time: (B, T) long,
+    each position's *representative*, the first position of its row with the same token and the same last-key mark
+    (DIST and padding: themselves). None for any other model or masking.
+
+    Why: without position embeddings the encoder is permutation-equivariant, so masking position p or q of one row,
+    both holding key k (and neither, or both, the row's marked last key), gives the same input up to a permutation
+    and the same prediction at the masked position. Each distinct key of a row is then masked once instead of each
+    key (an HDFS block of 20 lines holds 5-8 distinct keys), and the others take its logits: the same scores up to
+    float rounding (``tests/scoring``).
+    """
+    if model.pos_emb is not None or config.mask_span != 1 or not passes:
+        return None
+    if any(int(chosen.sum(dim=1).max()) > 1 for chosen in passes):
+        return None
+    last = last_key(pad_mask) > 0  # (B, T); all False when the model marks no last key: only tokens then decide
+    if model.last_emb is None:
+        last = torch.zeros_like(last)
+    equal = (token_ids[:, :, None] == token_ids[:, None, :]) & (last[:, :, None] == last[:, None, :])  # (B, T, T)
+    equal &= ~pad_mask[:, None, :]
+    equal[:, :, 0] = False  # DIST stands for itself
+    t = token_ids.shape[1]
+    first = equal.to(torch.int8).argmax(dim=2)  # (B, T): the first equal position (itself at the latest)
+    own = torch.arange(t)[None, :].expand_as(first)
+    return torch.where(pad_mask | (own == 0), own, first)
+
+
+def _representative_passes(pad_mask: Tensor, same: Tensor) -> list[Tensor]:
+    """Passes that mask each row's representatives (:func:`_same_prediction`), the j-th of every row in pass j."""
+    own = torch.arange(same.shape[1])[None, :]
+    is_rep = (same == own) & ~pad_mask
+    is_rep[:, 0] = False  # DIST is never masked
+    rank = is_rep.to(torch.int64).cumsum(dim=1) - 1  # (B, T): the j of each representative
+    n_passes = int(is_rep.sum(dim=1).max()) if is_rep.numel() else 0
+    return [is_rep & (rank == j) for j in range(n_passes)]
+
+
+def _spread_to_equals(
+    results: Sequence[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]], token_ids: Tensor, same: Tensor, chosen: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """One pass result holding every ``chosen`` position (rows, then positions ascending) with the logits its
+    representative got in ``results`` (the representatives' own passes)."""
+    b, t = token_ids.shape
+    index = torch.full((b, t), -1, dtype=torch.int64)
+    logits = torch.cat([r[4] for r in results]) if results else torch.zeros(0, 0)
+    start = 0
+    for active, row_in_active, at, _truth, got in results:
+        index[active[row_in_active], at] = torch.arange(start, start + got.shape[0])
+        start += got.shape[0]
+    rows, at = chosen.nonzero(as_tuple=True)  # (M,) each, rows then positions ascending
+    picked = index[rows, same[rows, at]]
+    assert bool((picked >= 0).all()), "a masked key without a representative"
+    return torch.arange(b), rows, at, token_ids[rows, at], logits[picked]
 
 
 def _stacked_passes(
