@@ -49,6 +49,8 @@ SPAN2: dict[str, Any] = {"scoring.mask_span": 2}
 STEPS: dict[str, Any] = {"train.center_from": "steps"}
 ROWS1024: dict[str, Any] = {"train.center_rows": 1024}
 NOPOS: dict[str, Any] = {"model.positions": False, "train.center_rows": 1024}
+S128: dict[str, Any] = {"scoring.mask_stride": 128}
+LAST_S128: dict[str, Any] = {"scoring.mask_stride": 128, "model.mark_last": True}
 #: A baseline on another split: table name -> (detector, split overrides); not run unless named in --detectors
 BASELINE_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"count_nearest_spread": ("count_nearest", SPREAD)}
 
@@ -58,7 +60,8 @@ def _variant(
 ) -> dict[str, Any]:
     """A LogBERT variant's overrides: every one names its cut ratio, score, length weight, window, overlap, validation
     sampling and mask span, so a preset that adopts one of them does not change what the others measure (the hdfs
-    preset took spread validation and mask_span 2 after the variants before them were cached)."""
+    preset took spread validation and mask_span 2 after the variants before them were cached, and became order-free
+    later)."""
     return {
         "train.cut_ratio": cut,
         "scoring.score": score,
@@ -70,6 +73,10 @@ def _variant(
         "scoring.mask_span": 1,
         "train.center_from": "pass",  # the default (the _steps variants take "steps")
         "train.center_rows": 0,  # every row in each centre pass, as before the setting (the _rows1024 variants: 1024)
+        # the hdfs preset before it became order-free (2026-11-29, stop 25): positions, no last-key mark, 4 passes
+        "model.positions": True,
+        "model.mark_last": False,
+        "scoring.mask_stride": 4,
         **extra,
     }
 
@@ -134,7 +141,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cut_max_mean_length_w128_nopos_spread_s128": _variant(
         0.5, "max_mean_nll", 0.5, max_len=128, **NOPOS, **SPREAD, **{"scoring.mask_stride": 128}
     ),
+    # and each row's last key marked (model.mark_last), so a cut row's masked next key is known to be last
+    "cut_max_mean_length_w128_nopos_last_spread_s128": _variant(
+        0.5, "max_mean_nll", 0.5, max_len=128, **NOPOS, **SPREAD, **LAST_S128
+    ),
+    "cut_length_w128_nopos_last_s128": _variant(
+        0.5, "max_nll", 0.5, max_len=128, **NOPOS, **LAST_S128
+    ),
     "cut_length_w128_nopos_s128": _variant(0.5, "max_nll", 0.5, max_len=128, **NOPOS, **{"scoring.mask_stride": 128}),
+    # the presets (positions on) with every key masked on its own in scoring (scoring.mask_stride 128)
+    "cut_max_mean_length_w128_rows1024_s128": _variant(
+        0.5, "max_mean_nll", 0.5, max_len=128, **ROWS1024, **S128
+    ),
+    "cut_length_w128_rows1024_s128": _variant(0.5, "max_nll", 0.5, max_len=128, **ROWS1024, **S128),
     # the openstack_devstack preset scored by surprise instead of the miss ratio, whose threshold is often 0
     "span2_steps_mean_nll": _variant(0.0, "mean_nll", **SPAN2, **STEPS),
     "span2_steps_max_nll": _variant(0.0, "max_nll", **SPAN2, **STEPS),

@@ -23,7 +23,11 @@ seed picks the N sessions, the split and the weights):
   epoch's training steps instead of a pass over the data);
 * ``mean_nll`` / ``max_nll`` / ``max_mean_nll``: the defaults scored by that score instead of the preset's;
 * ``nopos``, ``nopos_spread``: an order-free LogBERT (``model.positions = false``), and with
-  ``train.val_sampling = "spread"`` (``_s128``: and every key masked on its own in scoring, ``mask_stride`` 128).
+  ``train.val_sampling = "spread"`` (``_s128``: and every key masked on its own in scoring, ``mask_stride`` 128;
+  ``nopos_last_spread_s128``: and each row's last key marked, ``model.mark_last``, which the ``hdfs`` preset
+  became on 2026-11-29: its ``after`` cells are these since, and its earlier ``after`` cells are ``positions``);
+* ``positions``: the ``hdfs`` preset as it was before (position embeddings, no mark, the latest validation
+  stretch, 4 masked passes); the other presets are unchanged by it.
 
 Baselines (``--detectors``, e.g. ``new_event,count_nearest,deeplog_paper``) get the same sessions, the same
 split and the same threshold machinery (:func:`logbert.pipeline.fit.calibrate_detector`: cross-fit where
@@ -82,6 +86,8 @@ VARIANTS = (
     "nopos",
     "nopos_spread",
     "nopos_spread_s128",
+    "nopos_last_spread_s128",
+    "positions",
 )
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
@@ -151,6 +157,24 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
     elif variant == "nopos_spread_s128":  # and every key masked on its own in scoring
         config = base.with_overrides(
             {"model.positions": False, "train.val_sampling": "spread", "scoring.mask_stride": 128}
+        )
+    elif variant == "nopos_last_spread_s128":  # and each row's last key marked (model.mark_last)
+        config = base.with_overrides(
+            {
+                "model.positions": False,
+                "model.mark_last": True,
+                "train.val_sampling": "spread",
+                "scoring.mask_stride": 128,
+            }
+        )
+    elif variant == "positions":  # the hdfs preset before it became order-free (the other presets: their own)
+        config = base.with_overrides(
+            {
+                "model.positions": True,
+                "model.mark_last": False,
+                "train.val_sampling": "latest",
+                "scoring.mask_stride": 4,
+            }
         )
     elif variant in ("mean_nll", "max_nll", "max_mean_nll"):  # the preset scored by surprise instead of its own score
         config = base.with_overrides({"scoring.score": variant})
