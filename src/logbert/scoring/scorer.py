@@ -483,9 +483,8 @@ def _same_prediction(
         return None
     if any(int(chosen.sum(dim=1).max()) > 1 for chosen in passes):
         return None
-    last = last_key(pad_mask) > 0  # (B, T); all False when the model marks no last key: only tokens then decide
-    if model.last_emb is None:
-        last = torch.zeros_like(last)
+    # (B, T): the marked last keys; none when the model marks none, and then only the tokens decide
+    last = last_key(pad_mask) > 0 if model.last_emb is not None else torch.zeros_like(pad_mask)
     equal = (token_ids[:, :, None] == token_ids[:, None, :]) & (last[:, :, None] == last[:, None, :])  # (B, T, T)
     equal &= ~pad_mask[:, None, :]
     equal[:, :, 0] = False  # DIST stands for itself
