@@ -203,3 +203,19 @@ def test_compile_runs_the_same_steps_and_a_failing_compiler_only_costs_the_speed
         fallback = _train(config=TRAIN.model_copy(update={"compile": True}))
     assert _same_weights(fallback, reference)  # the same steps, eagerly
     assert sum("torch.compile failed" in r.getMessage() for r in caplog.records) == 1  # said once, not per step
+
+
+def test_a_checkpoint_of_one_model_shape_does_not_resume_into_another() -> None:
+    """model.positions and model.mark_last are part of the checkpoint fingerprint (when not at their defaults, which
+    are left out so that checkpoints from before the settings still resume)."""
+    from logbert.training.checkpoint import fingerprint
+    from logbert.windowing.dataset import MaskedKeyDataset
+
+    train, val = MaskedKeyDataset(SEQS[:40], VOCAB, 8), MaskedKeyDataset(SEQS[40:], VOCAB, 8)
+
+    def fp(model: ModelConfig) -> str:
+        return fingerprint(model, TRAIN, len(VOCAB), train, val)
+
+    marked, order_free = MODEL.model_copy(update={"mark_last": True}), MODEL.model_copy(update={"positions": False})
+    both = order_free.model_copy(update={"mark_last": True})
+    assert len({fp(MODEL), fp(marked), fp(order_free), fp(both)}) == 4
