@@ -7,7 +7,12 @@ import torch
 from logbert.config import LogBertConfig
 from logbert.errors import NotFittedError
 from logbert.evaluation.thresholds import quantile_threshold
+from logbert.pipeline.detector import Detector
 from logbert.pipeline.estimator import LogBertDetector
+from logbert.records import KeySequence
+from logbert.scoring.lengths import SESSION_END_KEY as END
+from logbert.scoring.lengths import SESSION_START_KEY as START
+from logbert.streaming.memo import ScoreMemo
 
 torch.set_num_threads(1)
 
@@ -78,9 +83,15 @@ def test_an_order_free_detector_round_trips_and_finds_an_unknown_key_but_not_a_r
     assert reversed_ == pytest.approx(forward, abs=1e-4) and unknown > forward + 1.0
 
 
-def test_a_detector_with_the_last_key_marked_round_trips(tmp_path: Path) -> None:
-    """model.mark_last: the artifact keeps the mark's weights and the setting, and scores as before saving."""
-    config = CONFIG.with_overrides({"model.positions": False, "model.mark_last": True, "train.cut_ratio": 0.5})
+def test_a_detector_with_the_last_key_marked_round_trips_and_scores_any_order_of_its_keys_alike(
+    tmp_path: Path,
+) -> None:
+    """model.mark_last: the artifact keeps the mark's weights and the setting, and scores as before saving. With one
+    key per pass (mask_stride >= the window) the keys' order before the last one changes no score, bit for bit, and
+    the score memo (by the detector's memo_key) scores the orders once."""
+    config = CONFIG.with_overrides(
+        {"model.positions": False, "model.mark_last": True, "train.cut_ratio": 0.5, "scoring.mask_stride": 12}
+    )
     marked = LogBertDetector(config).fit(NORMAL[:128], NORMAL[128:], progress=False)
     marked.save(tmp_path / "art")
     loaded = LogBertDetector.load(tmp_path / "art")
@@ -88,6 +99,25 @@ def test_a_detector_with_the_last_key_marked_round_trips(tmp_path: Path) -> None
     torch.testing.assert_close(loaded.model_.last_emb, marked.model_.last_emb)
     seqs = NORMAL[120:] + ANOMALIES
     assert np.array_equal(loaded.decision_function(seqs), marked.decision_function(seqs))
+
+    orders = [[12, 10, 11, 10, 13], [10, 10, 11, 12, 13], [11, 10, 12, 10, 13]]  # the marked last key stays last
+    moved = [10, 10, 11, 13, 12]  # another key last
+    scores = loaded.scores([*orders, moved])
+    for name in ("miss_ratio", "dist", "mean_nll", "max_nll"):
+        values = getattr(scores, name)
+        assert values[0] == values[1] == values[2], name
+    assert scores.dist[3] != scores.dist[0]
+    keys = {loaded.memo_key(order) for order in orders}
+    assert len(keys) == 1 and loaded.memo_key(moved) not in keys
+    # the short-session term reads a window's bounds: a whole session is not its keys in another order
+    assert loaded.memo_key([START, 10, 11, END]) != loaded.memo_key([10, START, 11, END])
+
+    detector, memo = Detector(loaded, None, tmp_path / "art"), ScoreMemo(100)
+    windows = [KeySequence(f"s{i}", keys, line_nos=list(range(len(keys)))) for i, keys in enumerate([*orders, moved])]
+    assert memo.score(detector, windows) == detector.score_sequences(windows)
+    assert (memo.hits, memo.misses) == (2, 2)
+    explained = memo.score(detector, windows, explain=True)  # explanations name positions: each order alone
+    assert explained == detector.score_sequences(windows, explain=True)
 
 
 def test_explain_names_the_missed_keys(detector: LogBertDetector) -> None:

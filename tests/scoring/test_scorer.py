@@ -5,7 +5,8 @@ import torch
 from logbert.config import ModelConfig, ScoringConfig
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
-from logbert.scoring.scorer import ScoreOutput, pick_score, score_sequences, strided_masks
+from logbert.scoring import scorer
+from logbert.scoring.scorer import ScoreOutput, canonical_order, pick_score, score_sequences, strided_masks
 
 torch.set_num_threads(1)
 
@@ -284,3 +285,50 @@ def test_a_positional_model_or_several_keys_per_pass_mask_every_key() -> None:
     assert _same_prediction(order_free, ScoringConfig(), tokens, pad, strided_masks(pad, 2)) is None
     same = _same_prediction(order_free, ScoringConfig(mask_stride=128), tokens, pad, one_each)
     assert same is not None and same.tolist() == [[0, 1, 1, 3]]
+
+
+@pytest.mark.parametrize("mark_last", [False, True])
+def test_an_order_free_model_scores_every_order_of_a_row_alike_and_explains_each_row_in_its_own_order(
+    mark_last: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """positions = false, one key per pass: a row is scored in one order of its keys (canonical_order), so every
+    order scores bit for bit the same, the numbers are those of scoring the order given (up to float rounding),
+    and the details name each row's own positions."""
+    torch.manual_seed(6)
+    config = ModelConfig(
+        vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=2, positions=False,
+        mark_last=mark_last,
+    )
+    model = LogBertEncoder(config).eval()
+    orders = [[12, 10, 99, 10, 13], [10, 99, 12, 10, 13], [99, 10, 10, 12, 13]]  # the last key stays last
+    cfg = ScoringConfig(mask_stride=128, top_g=2)
+    out = score_sequences(model, VOCAB, orders, CENTER, cfg, details=True)
+    for name in ("miss_ratio", "dist", "n_misses", "mean_nll", "max_nll"):
+        values = getattr(out, name)
+        assert values[0] == values[1] == values[2], name
+    assert out.n_misses[0] >= 1  # the unseen key 99 at least: the details have a miss to place
+    assert out.details is not None
+    for row, details in zip(orders, out.details, strict=True):
+        assert [d.position for d in details] == list(range(len(row)))
+        assert [d.key_id for d in details] == row
+        assert [d.missed for d in details] == [d.key_id == 99 or d.missed for d in details]
+        assert next(d for d in details if d.key_id == 99).missed
+    monkeypatch.setattr(scorer, "canonical_order", lambda *args: None)  # each row scored in the order it came
+    as_given = score_sequences(model, VOCAB, orders, CENTER, cfg, details=True)
+    _assert_same_scores(out, as_given)
+
+
+def test_rows_whose_order_matters_are_scored_in_their_own_order() -> None:
+    base = ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=1)
+    positional = LogBertEncoder(base)
+    order_free = LogBertEncoder(base.model_copy(update={"positions": False}))
+    marked = LogBertEncoder(base.model_copy(update={"positions": False, "mark_last": True}))
+    one_each = ScoringConfig(mask_stride=128)
+    row = [12, 10, 11]
+    assert canonical_order(positional, one_each, row) is None
+    assert canonical_order(order_free, ScoringConfig(mask_stride=2), row) is None  # two keys share a pass
+    assert canonical_order(order_free, ScoringConfig(mask_stride=128, mask_span=2), row) is None
+    assert canonical_order(order_free, ScoringConfig(mask_stride=128, mask_strategy="seeded"), row) is None
+    assert canonical_order(order_free, one_each, row) == [1, 2, 0]
+    assert canonical_order(marked, one_each, row) == [1, 0, 2]  # the marked last key stays last
+    assert canonical_order(order_free, one_each, [10, 11, 12]) is None  # in that order already

@@ -157,6 +157,11 @@ class Detector:
         templates = self.parser.templates_
         return templates[key_id] if 0 <= key_id < len(templates) else None
 
+    def memo_key(self, key_ids: Sequence[int]) -> tuple[object, ...]:
+        """Windows with equal keys here get equal plain scores (the service's score memo; see
+        :meth:`LogBertDetector.memo_key`)."""
+        return self.model.memo_key(key_ids)
+
     def n_unknown(self, key_ids: Sequence[int]) -> int:
         """Keys the model's vocabulary maps to UNK: templates never seen in training."""
         vocab = self.model.vocab_

@@ -33,8 +33,15 @@ from logbert.pipeline.calibrate import choose_threshold
 from logbert.records import SessionSignals
 from logbert.results import exceeds
 from logbert.scoring.capture import CaptureEdge
-from logbert.scoring.lengths import LengthReference
-from logbert.scoring.scorer import PositionDetail, ScoreOutput, pick_score, score_sequences
+from logbert.scoring.lengths import LengthReference, whole_session_length
+from logbert.scoring.scorer import (
+    PositionDetail,
+    ScoreOutput,
+    canonical_order,
+    order_matters,
+    pick_score,
+    score_sequences,
+)
 from logbert.threads import resolve_device, torch_threads
 from logbert.training.checkpoint import EpochStats
 from logbert.training.trainer import train_encoder
@@ -248,6 +255,17 @@ class LogBertDetector:
     def reads_signals(self) -> bool:
         """True for a time- or value-aware model: its scores read each sequence's ``SessionSignals``."""
         return self.config.model.signals != "off"
+
+    def memo_key(self, keys: Sequence[int]) -> tuple[object, ...]:
+        """What a key-only window's scores depend on, as a key for remembered scores: its keys, or for a row whose
+        key order cannot change a score (:func:`~logbert.scoring.scorer.canonical_order`) a tag, what the
+        short-session term reads (:func:`~logbert.scoring.lengths.whole_session_length`: its bounds), then its keys
+        in the one order it is scored in."""
+        self._require_fitted()
+        if not keys or self.reads_signals or order_matters(self.model_, self.config.scoring, len(keys)):
+            return tuple(keys)
+        order = canonical_order(self.model_, self.config.scoring, keys) or range(len(keys))
+        return ("any order", whole_session_length(keys), *(keys[j] for j in order))
 
     def _signal_rows(
         self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None

@@ -95,6 +95,20 @@ def in_flight_rule(scorer: Scorer) -> InFlightRule | None:
     return out
 
 
+#: What a window's plain scores depend on, from its key ids (windows with equal keys here get equal plain scores):
+#: what :meth:`logbert.pipeline.detector.Detector.memo_key` is.
+MemoKeyRule = Callable[[Sequence[int]], "tuple[object, ...]"]
+
+
+def memo_key_rule(scorer: Scorer) -> MemoKeyRule:
+    """The scorer's ``memo_key`` rule, or the window's key ids as they are when it has none (the tests' fakes)."""
+    rule = getattr(scorer, "memo_key", None)
+    if not callable(rule):
+        return tuple
+    out: MemoKeyRule = rule
+    return out
+
+
 class AlertSink(Protocol):
     """Where alerts go (the SQLite store in the service, stdout in ``tail``)."""
 
