@@ -139,3 +139,29 @@ def test_masked_passes_equal_forward_passes_with_the_last_key_marked(positions: 
     torch.testing.assert_close(dist, plain.dist_embedding, atol=1e-5, rtol=1e-5)
     got = pass_out.logits[pass_out.used]
     torch.testing.assert_close(got, masked.logits[chosen], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("positions", [True, False])
+def test_masked_passes_run_together_give_each_pass_its_own_numbers(
+    positions: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passes are batched into encoder calls of PASS_ROWS rows: a pass's logits are those it gets alone (passes of
+    different rows and different numbers of masked keys, one of them empty)."""
+    from logbert.model import encoder
+    from logbert.scoring.scorer import strided_masks
+
+    torch.manual_seed(0)
+    model = LogBertEncoder(CONFIG.model_copy(update={"positions": positions, "mark_last": True})).eval()
+    tokens = torch.tensor([[1, 4, 5, 6, 7, 0], [1, 8, 9, 0, 0, 0], [1, 5, 6, 7, 8, 9]])
+    pad = tokens == 0
+    passes = [*strided_masks(pad, 2), torch.zeros_like(pad), *strided_masks(pad, 5)]
+    with torch.no_grad():
+        monkeypatch.setattr(encoder, "PASS_ROWS", 10**6)
+        dist, together = model.masked_passes(tokens, pad, passes, mask_id=2)
+        monkeypatch.setattr(encoder, "PASS_ROWS", 1)
+        dist_alone, alone = model.masked_passes(tokens, pad, passes, mask_id=2)
+    assert len(together) == len(alone) == len(passes) - 1  # the empty pass has no output
+    torch.testing.assert_close(dist, dist_alone, atol=0, rtol=0)
+    for a, b in zip(together, alone, strict=True):
+        assert torch.equal(a.rows, b.rows) and torch.equal(a.positions, b.positions) and torch.equal(a.used, b.used)
+        torch.testing.assert_close(a.logits, b.logits, atol=1e-6, rtol=1e-6)

@@ -112,17 +112,20 @@ def strided_masks(pad_mask: Tensor, stride: int, span: int = 1) -> list[Tensor]:
         span: keys masked together, w.
 
     Returns:
-        ``w * s`` tensors (B, T) bool, offset by offset: pass ``(o, p)`` masks the keys ``i`` with
+        Up to ``w * s`` tensors (B, T) bool, offset by offset: pass ``(o, p)`` masks the keys ``i`` with
         ``(i - o) // w % s == p``. Every key position is True in exactly one pass per offset, inside a
-        run of (at most) w masked keys with at least ``(s - 1) * w`` visible keys between runs.
+        run of (at most) w masked keys with at least ``(s - 1) * w`` visible keys between runs. Passes
+        that no row of this width can fill are left out (``mask_stride = 128`` on 20-key rows: 20 passes,
+        not 128).
     """
     t = pad_mask.shape[1]
     key_index = torch.arange(t) - 1  # (T,) position 0 (DIST) -> -1
     keys = ~pad_mask & (key_index >= 0)  # (B, T)
+    runs = torch.div(key_index - torch.arange(span)[:, None], span, rounding_mode="floor") % stride  # (w, T)
     return [
-        keys & (torch.div(key_index - o, span, rounding_mode="floor") % stride == p)
+        keys & (runs[o] == p)
         for o in range(span)
-        for p in range(stride)
+        for p in range(min(stride, max(0, (t - 2 - o) // span + 1)))  # the last key, t - 2, is in run (t-2-o)//w
     ]
 
 
