@@ -10,7 +10,7 @@ import pytest
 
 from logbert.service.alerts import AlertFilter, SQLiteAlertStore
 from logbert.streaming import StreamEngine, StreamLimits
-from logbert.streaming.journal import CloseEvent, IngestEvent, IngestJournal, JournalError
+from logbert.streaming.journal import CAN_FORK, CloseEvent, IngestEvent, IngestJournal, JournalError
 
 from .fakes import FakeDetector, vm_lines
 
@@ -136,6 +136,82 @@ def _workload(seed: int, n_sessions: int = 30) -> list[list[str]]:
         out.append(lines[i : i + n])
         i += n
     return out
+
+
+needs_fork = pytest.mark.skipif(not CAN_FORK, reason="checkpoints are written by a forked child on Linux only")
+
+
+@needs_fork
+def test_a_checkpoint_written_by_a_child_is_the_one_written_here(tmp_path: Path) -> None:
+    """fork_checkpoint: the child builds and writes the state; finish renames it into place and prunes, as commit."""
+    lines = [(n, f"raw {n}", n % 7) for n in range(3000)]
+    state = {"next_seq": 15, "router": {"buffers": [{"key": f"vm-{i}", "lines": lines[i::5]} for i in range(5)]}}
+    here = IngestJournal(tmp_path / "here", segment_bytes=200)
+    there = IngestJournal(tmp_path / "there", segment_bytes=200)
+    for journal in (here, there):
+        for i in range(20):
+            journal.append_ingest("a", [f"line {i} " + "x" * 40], i + 1, i)
+    here.commit(state)
+    child = there.fork_checkpoint(15, lambda: state)
+    assert child is not None
+    child.finish()
+    assert IngestJournal(tmp_path / "there").load_checkpoint() == IngestJournal(tmp_path / "here").load_checkpoint()
+    assert there.committed_seq == 15 and [e.seq for e in there.replay(15)] == [15, 16, 17, 18, 19]
+    files = [sorted(p.name for p in (tmp_path / name).iterdir()) for name in ("here", "there")]
+    assert files[0] == files[1]  # the same segments pruned, no file of the child's left
+
+
+@needs_fork
+def test_a_failed_or_abandoned_child_checkpoint_leaves_the_previous_one(tmp_path: Path) -> None:
+    journal = IngestJournal(tmp_path / "j")
+    journal.commit({"next_seq": 0, "mark": "old"})
+
+    def broken() -> dict[str, object]:
+        raise ValueError("state unreadable")
+
+    child = journal.fork_checkpoint(1, broken)
+    assert child is not None
+    with pytest.raises(JournalError, match="state unreadable"):
+        child.finish()
+    abandoned = journal.fork_checkpoint(2, lambda: {"next_seq": 2, "mark": "new"})
+    assert abandoned is not None
+    abandoned.abandon()  # e.g. an alert not stored after all
+    stuck = journal.fork_checkpoint(3, lambda: __import__("time").sleep(60) or {"next_seq": 3})
+    assert stuck is not None
+    with pytest.raises(JournalError, match="killed"):
+        stuck.finish(timeout_s=0.5)
+    assert IngestJournal(tmp_path / "j").load_checkpoint() == {"next_seq": 0, "mark": "old"}
+    assert sorted(p.name for p in (tmp_path / "j").iterdir() if p.suffix == ".tmp") == []
+
+
+def test_a_writer_left_by_a_dead_service_is_cleaned_up_and_the_setting_turns_the_child_off(tmp_path: Path) -> None:
+    (tmp_path / "j").mkdir()
+    stale = tmp_path / "j" / "checkpoint.json.4242-7.tmp"
+    stale.write_text("{half a checkpoint")
+    journal = IngestJournal(tmp_path / "j", write_in_child=False)
+    assert not stale.exists()
+    assert journal.fork_checkpoint(0, lambda: {"next_seq": 0}) is None  # the caller commits in its own process
+
+
+@needs_fork
+def test_an_engine_checkpoint_from_a_child_recovers_as_one_written_in_process(tmp_path: Path) -> None:
+    snapshots = []
+    for in_child in (True, False):
+        path = tmp_path / f"j{in_child}"
+        engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(path, write_in_child=in_child))
+        engine.ingest(vm_lines("vm-1", [0, 1, 2]) + vm_lines("vm-2", [0, 1]), source="src")
+        assert engine.checkpoint()
+        engine.ingest(vm_lines("vm-1", [3]), source="src")  # after the checkpoint: in the journal only
+        engine.shutdown(5)
+        state = IngestJournal(path).load_checkpoint()
+        assert state is not None
+        state.pop("written_at")
+        snapshots.append(state)
+        again = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(path))
+        report = again.recover()
+        assert (report.sessions_restored, report.requests_replayed) == (2, 1)
+        again.shutdown(5)
+    assert snapshots[0]["next_seq"] == 1 and snapshots[0]["router"] == snapshots[1]["router"]
 
 
 def _alert_keys(db: Path) -> list[tuple[object, ...]]:

@@ -53,7 +53,11 @@ class SessionStore:
         self.webhook = AlertmanagerWebhook(settings.alert_webhook) if settings.alert_webhook else None
         sink = alerts if self.webhook is None else AlertFanout(alerts, self.webhook)
         path = settings.journal_path
-        self.journal = None if path is None else IngestJournal(path, fsync=settings.journal_fsync)
+        self.journal = (
+            None
+            if path is None
+            else IngestJournal(path, fsync=settings.journal_fsync, write_in_child=settings.checkpoint_in_child)
+        )
         self.engine = StreamEngine(
             detector, settings.limits, alert_sink=sink, journal=self.journal, journal_tag=artifact_id
         )

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     journal_dir: Path | None = None
     journal_fsync: Literal["always", "never"] = "always"  # "never": survives kill -9, not a power cut
     checkpoint_interval_s: float = Field(5.0, gt=0)  # how often the engine's state is committed
+    # checkpoints built and written by a forked child process (Linux), so ingest does not wait for them
+    # (streaming.journal.IngestJournal.fork_checkpoint); off: in the service's own process, as before
+    checkpoint_in_child: bool = True
     close_wait_s: float = Field(30.0, gt=0)  # how long a close request waits for its scores
     shutdown_timeout_s: float = Field(30.0, gt=0)  # graceful shutdown: time to score what is left
     # Alertmanager-compatible receiver (POST .../api/v2/alerts); alerts are stored first, then pushed
