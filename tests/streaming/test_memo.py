@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from logbert.records import KeySequence, SessionSignals
+from logbert.results import SequenceScore
 from logbert.streaming import AlertRecord, StreamEngine, StreamLimits
 from logbert.streaming.memo import ScoreMemo
 
@@ -99,3 +100,24 @@ def test_the_engine_raises_the_same_alerts_with_and_without_the_memo() -> None:
     assert with_memo  # some windows are anomalous (keys out of order), with their explanations
     assert any(a.misses and all(m.line_no is not None and m.raw for m in a.misses) for a in with_memo)
     assert len(det_memo.scored) < len(det_plain.scored)
+
+
+class _OrderFree(FakeDetector):
+    """Misses the unknown keys only, wherever they are: every order of a window scores alike, as an order-free
+    LogBERT (its ``memo_key`` says so)."""
+
+    def memo_key(self, keys: list[int]) -> tuple[object, ...]:
+        return ("any order", *sorted(keys))
+
+    def _score(self, s: KeySequence, explain: bool) -> SequenceScore:
+        return super()._score(replace(s, key_ids=[k if k == -1 else 0 for k in s.key_ids]), explain)
+
+
+def test_an_order_free_scorers_windows_are_scored_once_for_every_order_and_explained_at_their_own_positions() -> None:
+    windows = [_seq("a", [-1, 2, 3, 2], 10), _seq("b", [2, 3, 2, -1], 50), _seq("c", [3, -1, 2, 2], 90)]
+    det, memo = _OrderFree(max_len=8), ScoreMemo(100)
+    for explain in (False, True):
+        assert memo.score(det, windows, explain=explain) == _OrderFree(max_len=8).score_sequences(windows, explain)
+    assert det.batches == [1, 1]  # one window to the scorer, plain and explained
+    [a, b, c] = memo.score(det, windows, explain=True)
+    assert [(m.position, m.line_no) for m in (*a.misses, *b.misses, *c.misses)] == [(0, 10), (3, 53), (1, 91)]

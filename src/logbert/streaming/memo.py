@@ -31,6 +31,8 @@ from logbert.results import SequenceScore
 from logbert.streaming.protocol import Scorer, memo_key_rule
 
 Keys = tuple[object, ...]
+#: A remembered score and the keys of the window it was scored for.
+Remembered = tuple[SequenceScore, tuple[int, ...]]
 
 
 class ScoreMemo:
@@ -45,8 +47,9 @@ class ScoreMemo:
             raise ValueError(f"max_windows must be >= 0, got {max_windows}")
         self.max_windows = max_windows
         self.max_explained = max_windows // 10 if max_windows else 0
-        self._plain: OrderedDict[Keys, SequenceScore] = OrderedDict()
-        self._explained: OrderedDict[Keys, SequenceScore] = OrderedDict()
+        # scores with the keys of the window they were scored for (an explanation's positions are that window's)
+        self._plain: OrderedDict[Keys, Remembered] = OrderedDict()
+        self._explained: OrderedDict[Keys, Remembered] = OrderedDict()
         self._threshold: float | None = None
         self.hits = 0  # windows not handed to the scorer (plain scores; explanations are not counted)
         self.misses = 0  # windows handed to the scorer (plain scores)
@@ -66,9 +69,9 @@ class ScoreMemo:
             self._explained.clear()
             self._threshold = threshold
         memo = self._explained if explain else self._plain
-        # plain scores by the scorer's own rule (an order-free model: any order of a window's keys is one window);
-        # explanations name positions, so by the keys as they are
-        key_of = tuple if explain else memo_key_rule(scorer)
+        # by the scorer's own rule (an order-free model: any order of a window's keys is one window); an explanation
+        # names positions, and is told of another order by _for
+        key_of = memo_key_rule(scorer)
         out: list[SequenceScore | None] = [None] * len(sequences)
         todo: dict[Keys, list[int]] = {}  # distinct unremembered windows -> where they are in `sequences`
         direct: list[int] = []  # windows with signals: scored as they are, never remembered
@@ -94,9 +97,9 @@ class ScoreMemo:
             if len(scored) != len(reps) + len(direct):
                 return list(scorer.score_sequences(sequences, explain=explain))  # let the caller see the mismatch
             for (keys, where), s in zip(todo.items(), scored, strict=False):
-                memo[keys] = s
+                memo[keys] = remembered = (s, tuple(sequences[where[0]].key_ids))
                 for i in where:
-                    out[i] = _for(s, sequences[i])
+                    out[i] = _for(remembered, sequences[i])
             for i, s in zip(direct, scored[len(reps) :], strict=True):
                 out[i] = s
             while len(memo) > bound:
@@ -104,15 +107,48 @@ class ScoreMemo:
         return [s for s in out if s is not None]
 
 
-def _for(score: SequenceScore, seq: KeySequence) -> SequenceScore:
+def _for(remembered: Remembered, seq: KeySequence) -> SequenceScore:
     """A remembered score as the scorer would have given it for ``seq``: its session id, and
-    explanations with its line numbers (as the detector sets them: ``line_nos[position]``)."""
+    explanations at its positions (:func:`_same_keys_at`) with its line numbers (as the detector sets
+    them: ``line_nos[position]``)."""
+    score, keys = remembered
     if score.misses:
         nos = seq.line_nos
+        at = _same_keys_at(keys, seq.key_ids)
         misses = tuple(
-            replace(m, line_no=nos[m.position] if 0 <= m.position < len(nos) else None) for m in score.misses
+            sorted(
+                (
+                    replace(m, position=p, line_no=nos[p] if 0 <= p < len(nos) else None)
+                    for m in score.misses
+                    for p in (at[m.position] if 0 <= m.position < len(at) else m.position,)
+                ),
+                key=lambda m: m.position,
+            )
         )
         return replace(score, session_id=seq.session_id, misses=misses)
     if score.session_id == seq.session_id:
         return score
     return replace(score, session_id=seq.session_id)
+
+
+def _same_keys_at(scored: Sequence[int], keys: Sequence[int]) -> list[int]:
+    """For each position of the window ``scored``, the position of the same key in ``keys`` (the same keys in
+    another order, which the scorer's ``memo_key`` says score alike): the k-th occurrence of a key goes to its k-th
+    occurrence. That is where an order-free scorer puts it too (it scores both in one order, a stable sort by key
+    that keeps each key's occurrences in their order; a marked last key is its key's last occurrence in both).
+
+    >>> _same_keys_at([5, 3, 5, 9], [3, 5, 5, 9])
+    [1, 0, 2, 3]
+    """
+    if list(scored) == list(keys):
+        return list(range(len(keys)))
+    where: dict[int, list[int]] = {}
+    for p, k in enumerate(keys):
+        where.setdefault(k, []).append(p)
+    seen: dict[int, int] = {}
+    out = []
+    for k in scored:
+        j = seen.get(k, 0)
+        seen[k] = j + 1
+        out.append(where[k][j])
+    return out
