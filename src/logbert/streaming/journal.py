@@ -28,6 +28,7 @@ of the machine) and is faster on slow disks.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -284,6 +285,8 @@ class IngestJournal:
             code = 0
             try:
                 os.close(read_end)
+                # a collection would walk (and so copy) every object of the image; the child lives for one state
+                gc.disable()
                 os.nice(_CHILD_NICE)  # the cores go to ingest and scoring first; the checkpoint takes what is left
                 with open(tmp, "w", encoding="utf-8") as f:
                     _write_json(f, build())
