@@ -7,11 +7,14 @@ For each trained artifact and the log it was trained on, the test sessions (thos
 ``logbert score`` cuts them, and every window is scored twice with the artifact's weights:
 
 * ``logbert``: the artifact's own scorer (``LogBertDetector.scores``, what ``score``/``serve`` run),
-  which scores each distinct window once (``logbert.scoring.scorer.distinct_rows``): the table
-  gives the distinct windows, and the rate per distinct window, the model's own speed;
+  which scores each distinct window once (``logbert.scoring.scorer.distinct_rows``; an order-free
+  model's windows in one order of their keys, ``canonical_order``): the table gives the distinct
+  windows, and the rate per distinct window, the model's own speed;
 * ``plain fp32``: torch's own ``nn.TransformerEncoder`` layers loaded with the same weights, every
-  window padded to the model's width, one unmasked pass plus one pass per strided mask, batch 256,
-  the score computed from the full logits (the reference definition of the artifact's score).
+  window padded to the model's width, one unmasked pass plus one pass per strided mask that masks
+  something, batch 256, the score computed from the full logits (the reference definition of the
+  artifact's score); the short-session term (``scoring.length_weight``), no model output, is added
+  to both from the artifact's length reference.
 
 A session scores its worst window (:mod:`logbert.pipeline.sessions`) and is anomalous when its
 score exceeds the stored threshold (:func:`logbert.results.exceeds`). The table gives windows per
@@ -31,10 +34,11 @@ import torch
 from benchmarks._report import header
 
 from logbert.config import LogBertConfig
+from logbert.model.encoder import last_key
 from logbert.pipeline.detector import load_detector
 from logbert.pipeline.sessions import session_windows
 from logbert.results import exceeds
-from logbert.scoring.scorer import pick_score, strided_masks
+from logbert.scoring.scorer import strided_masks
 from logbert.windowing.dataset import encode_sequences, pad_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +51,9 @@ class PlainEncoder(torch.nn.Module):
         super().__init__()
         c = config.model
         self.token_emb = torch.nn.Embedding(c.vocab_size, c.d_model)
-        self.pos_emb = torch.nn.Embedding(c.max_len + 1, c.d_model)
+        # an order-free artifact (model.positions = false) has none; model.mark_last: one vector on each row's last key
+        self.pos_emb = torch.nn.Embedding(c.max_len + 1, c.d_model) if c.positions else None
+        self.last_emb = torch.nn.Parameter(torch.zeros(c.d_model)) if c.mark_last else None
         layer = torch.nn.TransformerEncoderLayer(
             c.d_model, c.n_heads, c.d_ff, c.dropout, activation="gelu", batch_first=True, norm_first=True
         )
@@ -56,7 +62,11 @@ class PlainEncoder(torch.nn.Module):
         self.head = torch.nn.Linear(c.d_model, c.vocab_size)
 
     def forward(self, tok: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.token_emb(tok) + self.pos_emb(torch.arange(tok.shape[1]))
+        x = self.token_emb(tok)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(torch.arange(tok.shape[1]))
+        if self.last_emb is not None:  # the mark stays on a masked last key, as in training
+            x = x + last_key(pad)[..., None] * self.last_emb
         x = self.norm(self.encoder(x, src_key_padding_mask=pad))
         return self.head(x), x[:, 0]
 
@@ -77,6 +87,8 @@ def plain_scores(model: PlainEncoder, vocab: object, windows: list[list[int]], c
             _, dist_emb = model(tok, pad)
             dist[s : s + len(tok)] = ((dist_emb - center) ** 2).sum(-1).double().numpy()
             for chosen in strided_masks(pad, sc.mask_stride):
+                if not chosen.any():  # mask_stride 128 on rows of 20-40 keys: most passes mask nothing
+                    continue
                 logits, _ = model(tok.masked_fill(chosen, vocab.MASK), pad)  # type: ignore[attr-defined]
                 logits = logits.float()
                 logits[..., :n_special] = -torch.inf
@@ -112,13 +124,15 @@ def run_one(artifact: Path, log: Path) -> dict[str, object]:
 
     torch.set_num_threads(1)
     started = time.process_time()
-    ours = pick_score(model.scores(keys), config.scoring.score)
+    ours = model.score_of(model.scores(keys))  # the decision score, the short-session term included
     ours_s = time.process_time() - started
 
     plain = PlainEncoder(config).eval()
     plain.load_state_dict(model.model_.state_dict())
     started = time.process_time()
     ref = plain_scores(plain, model.vocab_, keys, config, model.center_)
+    if model.lengths_ is not None:  # the short-session term is no model output: both paths add the same one
+        ref = ref + config.scoring.length_weight * model.lengths_.surprise(keys)
     plain_s = time.process_time() - started
 
     def sessions(window_scores: np.ndarray) -> dict[str, float]:
