@@ -184,6 +184,30 @@ def test_a_failed_or_abandoned_child_checkpoint_leaves_the_previous_one(tmp_path
     assert sorted(p.name for p in (tmp_path / "j").iterdir() if p.suffix == ".tmp") == []
 
 
+@needs_fork
+def test_a_writer_child_that_outlives_its_service_never_replaces_the_next_services_checkpoint(tmp_path: Path) -> None:
+    """The service dies (no finish) while its child still builds an older state; the next start commits a newer
+    checkpoint; the orphan then writes its file and ends: the newer checkpoint stays, and the next start deletes
+    the orphan's file."""
+    import os
+    import time
+
+    old = IngestJournal(tmp_path / "j")
+
+    def slow() -> dict[str, object]:
+        time.sleep(0.5)  # still building when the next service starts and commits
+        return {"next_seq": 5, "mark": "the dead service's"}
+
+    orphan = old.fork_checkpoint(5, slow)
+    assert orphan is not None
+    restarted = IngestJournal(tmp_path / "j")
+    restarted.commit({"next_seq": 9, "mark": "the restarted service's"})
+    os.waitpid(orphan.pid, 0)  # the orphan has written its file and ended
+    assert (tmp_path / "j" / orphan.tmp.name).exists()
+    assert IngestJournal(tmp_path / "j").load_checkpoint() == {"next_seq": 9, "mark": "the restarted service's"}
+    assert not (tmp_path / "j" / orphan.tmp.name).exists()  # that start deleted it
+
+
 def test_a_writer_left_by_a_dead_service_is_cleaned_up_and_the_setting_turns_the_child_off(tmp_path: Path) -> None:
     (tmp_path / "j").mkdir()
     stale = tmp_path / "j" / "checkpoint.json.4242-7.tmp"
