@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from logbert.service.alerts import AlertFilter, SQLiteAlertStore
+from logbert.streaming.journal import JournalError
 
 from ..streaming.fakes import FakeDetector, vm_lines
 from .conftest import ClientFactory, live_server, make_settings
@@ -229,6 +230,25 @@ def test_with_the_journal_a_restart_goes_on_with_open_sessions(tmp_path: Path) -
         alerts = client.get("/v1/alerts").json()
         assert alerts["total"] == 1 and alerts["alerts"][0]["n_keys"] == len(ANOMALOUS)
         assert alerts["alerts"][0]["first_line_no"] == 1  # the numbering went on across the restart
+        store = client.app.state.store  # type: ignore[attr-defined]
+        before = client.get("/v1/stats").json()["values"]
+        assert before["checkpoints_written"] == 0 and before["checkpoint_age_seconds"] >= 0
+        assert store.checkpoint(force=True) is True  # what the reaper does every checkpoint_interval_s
+        after = client.get("/v1/stats").json()["values"]
+        assert after["checkpoints_written"] == 1 and after["checkpoint_failures"] == 0
+        assert after["checkpoint_age_seconds"] < before["checkpoint_age_seconds"]  # counted from the checkpoint now
+        assert after["checkpoint_seconds"] > 0
+        assert "logbert_checkpoints_written_total 1.0" in client.get("/metrics").text
+
+        def full_disk(*args: object) -> None:
+            raise JournalError("no space left on device")
+
+        store.journal.fork_checkpoint = store.journal.commit = full_disk
+        client.post("/v1/ingest", json={"lines": vm_lines("vm-10", [0])})  # something new to commit
+        with pytest.raises(JournalError):
+            store.checkpoint()
+        failed = client.get("/v1/stats").json()["values"]
+        assert (failed["checkpoints_written"], failed["checkpoint_failures"]) == (1, 1)
 
 
 def _scores(client: TestClient) -> dict[tuple[str, int], float]:

@@ -18,7 +18,7 @@ from logbert.service.alerts import Incident, StoredAlert
 from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST, REQUEST_LINE_HARD_CAP
 from logbert.streaming import IngestOutcome, ScorePoint, SessionSummary, StreamStats
 from logbert.streaming.oneshot import OneShotResult
-from logbert.streaming.stats import gauge
+from logbert.streaming.stats import counter, gauge
 
 RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
 SourceName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.:@/-]+$")]
@@ -116,6 +116,12 @@ class ServiceStats(StreamStats):
 
     alerts_stored: Annotated[int, gauge("alerts in the alert store")]
     alerts_unsaved: Annotated[int, gauge("alerts a failed write keeps in memory to retry (not ready while > 0)")]
+    checkpoints_written: Annotated[int, counter("journal checkpoints committed")]
+    checkpoint_failures: Annotated[int, counter("journal checkpoints that failed (the previous one stays)")]
+    checkpoint_seconds: Annotated[float, counter("seconds spent committing checkpoints (waiting for the writer)")]
+    checkpoint_age_seconds: Annotated[
+        float, gauge("seconds since the last committed checkpoint, or since start (what a restart replays)")
+    ]
 
 
 class Stats(BaseModel):

@@ -34,7 +34,7 @@ from logbert.service.settings import Settings
 from logbert.service.webhook import AlertFanout, AlertmanagerWebhook
 from logbert.streaming import Scorer, StreamEngine
 from logbert.streaming.engine import RecoveryReport
-from logbert.streaming.journal import IngestJournal
+from logbert.streaming.journal import IngestJournal, JournalError
 from logbert.streaming.oneshot import score_keys, score_lines
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ class SessionStore:
         self.engine = StreamEngine(
             detector, settings.limits, alert_sink=sink, journal=self.journal, journal_tag=artifact_id
         )
+        self._checkpoints_written = self._checkpoint_failures = 0
+        self._checkpoint_seconds = 0.0
+        self._last_checkpoint = time.monotonic()  # a restart replays what came since (the start: since the last one)
 
     def recover(self) -> RecoveryReport:
         """Go on where the last run stopped: restore its checkpoint, replay the journal after it.
@@ -83,8 +86,23 @@ class SessionStore:
 
     def checkpoint(self, force: bool = False) -> bool:
         """Commit the engine's state to the journal once every alert so far is stored (see
-        :meth:`StreamEngine.checkpoint`); False when there is nothing new or alerts are unsaved."""
-        return self.engine.checkpoint(lambda: self.alerts.retry_unsaved() == 0, force=force)
+        :meth:`StreamEngine.checkpoint`); False when there is nothing new or alerts are unsaved.
+
+        Raises:
+            JournalError: the checkpoint cannot be written (counted in ``checkpoint_failures``).
+        """
+        started = time.monotonic()
+        try:
+            written = self.engine.checkpoint(lambda: self.alerts.retry_unsaved() == 0, force=force)
+        except JournalError:
+            self._checkpoint_failures += 1
+            raise
+        finally:
+            self._checkpoint_seconds += time.monotonic() - started
+        if written:
+            self._checkpoints_written += 1
+            self._last_checkpoint = time.monotonic()
+        return written
 
     # ------------------------------------------------------------------ ingest
     def check_request(self, n_lines: int) -> None:
@@ -155,7 +173,13 @@ class SessionStore:
         """The engine's counters and gauges plus the alert store's size (``/v1/stats``, Prometheus)."""
         # asdict: the engine's snapshot holds numbers only, so this is a flat copy
         return ServiceStats(
-            **asdict(self.engine.stats()), alerts_stored=self.alerts.count(), alerts_unsaved=self.alerts.n_unsaved
+            **asdict(self.engine.stats()),
+            alerts_stored=self.alerts.count(),
+            alerts_unsaved=self.alerts.n_unsaved,
+            checkpoints_written=self._checkpoints_written,
+            checkpoint_failures=self._checkpoint_failures,
+            checkpoint_seconds=self._checkpoint_seconds,
+            checkpoint_age_seconds=time.monotonic() - self._last_checkpoint,
         )
 
     # ------------------------------------------------------------------ alerts
