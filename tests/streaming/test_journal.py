@@ -208,6 +208,30 @@ def test_a_writer_child_that_outlives_its_service_never_replaces_the_next_servic
     assert not (tmp_path / "j" / orphan.tmp.name).exists()  # that start deleted it
 
 
+@needs_fork
+def test_a_fork_that_fails_writes_the_checkpoint_in_process_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    def no_memory() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", no_memory)
+    path = tmp_path / "j"
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(path))
+    for i in range(2):
+        engine.ingest(vm_lines(f"vm-{i}", [0, 1]), source="src")
+        with caplog.at_level("WARNING", logger="logbert.streaming.journal"):
+            assert engine.checkpoint()  # written all the same, in this process
+    engine.shutdown(5)
+    assert [r.message for r in caplog.records].count(
+        "cannot fork a checkpoint writer ([Errno 12] Cannot allocate memory): checkpoints are written in this process"
+    ) == 1
+    state = IngestJournal(path).load_checkpoint()
+    assert state is not None and state["next_seq"] == 2
+
+
 def test_a_writer_left_by_a_dead_service_is_cleaned_up_and_the_setting_turns_the_child_off(tmp_path: Path) -> None:
     (tmp_path / "j").mkdir()
     stale = tmp_path / "j" / "checkpoint.json.4242-7.tmp"

@@ -109,6 +109,7 @@ class IngestJournal:
         # checkpoints built and written by a forked child (commit_built), where the platform can fork
         self.write_in_child = write_in_child and CAN_FORK
         self._lock = threading.Lock()
+        self._fork_failed = False  # warned once: a fork failed and a checkpoint was written in process
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             for stale in self.directory.glob(f"{CHECKPOINT_FILE}.*.tmp"):  # a writer whose service died: never renamed
@@ -268,8 +269,7 @@ class IngestJournal:
         replace a newer checkpoint. ``build`` runs in the child: it must not take a lock another thread may hold,
         and the child holds a copy of every page it touches (at most the size of the state) while it runs.
 
-        Raises:
-            JournalError: the child cannot be started.
+        A fork that fails (memory under strict overcommit, a process limit) returns None too, with one warning.
         """
         if not self.write_in_child:
             return None
@@ -277,10 +277,13 @@ class IngestJournal:
         read_end, write_end = os.pipe()
         try:
             pid = os.fork()
-        except OSError as exc:
+        except OSError as exc:  # e.g. ENOMEM under strict overcommit: this checkpoint is written in process
             os.close(read_end)
             os.close(write_end)
-            raise JournalError(f"cannot start the checkpoint writer for {self.directory}: {exc}") from None
+            if not self._fork_failed:
+                logger.warning("cannot fork a checkpoint writer (%s): checkpoints are written in this process", exc)
+                self._fork_failed = True
+            return None
         if pid == 0:  # the child: build, write, fsync, say what failed, and never return into the service's code
             code = 0
             try:
