@@ -38,7 +38,7 @@ from logbert.model.encoder import last_key
 from logbert.pipeline.detector import load_detector
 from logbert.pipeline.sessions import session_windows
 from logbert.results import exceeds
-from logbert.scoring.scorer import strided_masks
+from logbert.scoring.scorer import canonical_order, strided_masks
 from logbert.windowing.dataset import encode_sequences, pad_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +111,12 @@ def plain_scores(model: PlainEncoder, vocab: object, windows: list[list[int]], c
     return by_kind[sc.score]
 
 
+def _as_scored(encoder: torch.nn.Module, scoring: object, keys: list[int]) -> tuple[int, ...]:
+    """A window as the scorer scores it: an order-free model's in one order of its keys (``canonical_order``)."""
+    order = canonical_order(encoder, scoring, keys)  # type: ignore[arg-type]
+    return tuple(keys if order is None else (keys[j] for j in order))
+
+
 def run_one(artifact: Path, log: Path) -> dict[str, object]:
     det = load_detector(artifact, need_parser=False)
     split = json.loads((artifact / "split.json").read_text(encoding="utf-8"))
@@ -148,7 +154,7 @@ def run_one(artifact: Path, log: Path) -> dict[str, object]:
         "score": config.scoring.score,
         "threshold": det.threshold,
         "windows": len(keys),
-        "distinct": len({tuple(k) for k in keys}),
+        "distinct": len({_as_scored(model.model_, config.scoring, k) for k in keys}),
         "sessions": len(a),
         "anomalous": sum(bool(exceeds(v, det.threshold)) for v in a.values()),
         "ours_wps": len(keys) / ours_s,
