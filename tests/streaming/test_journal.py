@@ -232,6 +232,25 @@ def test_a_fork_that_fails_writes_the_checkpoint_in_process_with_one_warning(
     assert state is not None and state["next_seq"] == 2
 
 
+@needs_fork
+def test_a_checkpoint_whose_alert_check_fails_or_says_unsaved_leaves_no_writer_behind(tmp_path: Path) -> None:
+    import psutil
+
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(tmp_path / "j"))
+    engine.ingest(vm_lines("vm-1", [0, 1]), source="src")
+    others = {c.pid for c in psutil.Process().children()}  # e.g. a test database server of the session
+
+    def store_down() -> bool:
+        raise RuntimeError("alert store unreachable")
+
+    with pytest.raises(RuntimeError, match="unreachable"):
+        engine.checkpoint(store_down)
+    assert engine.checkpoint(lambda: False) is False  # alerts unsaved: not committed
+    assert {c.pid for c in psutil.Process().children()} <= others  # every writer stopped and reaped
+    assert list((tmp_path / "j").glob("*.tmp")) == [] and IngestJournal(tmp_path / "j").load_checkpoint() is None
+    engine.shutdown(5)
+
+
 def test_a_writer_left_by_a_dead_service_is_cleaned_up_and_the_setting_turns_the_child_off(tmp_path: Path) -> None:
     (tmp_path / "j").mkdir()
     stale = tmp_path / "j" / "checkpoint.json.4242-7.tmp"

@@ -457,7 +457,11 @@ class ChildCheckpoint:
         journal._prune(self.next_seq)
 
     def abandon(self) -> None:
-        """Let the child end and drop what it wrote (the checkpoint may not be committed after all)."""
+        """Stop the child and drop what it wrote (the checkpoint may not be committed after all)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it had ended already: still to be reaped
+            pass
         try:
             self._wait(CHILD_TIMEOUT_S)
         finally:
