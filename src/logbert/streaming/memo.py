@@ -115,16 +115,11 @@ def _for(remembered: Remembered, seq: KeySequence) -> SequenceScore:
     if score.misses:
         nos = seq.line_nos
         at = _same_keys_at(keys, seq.key_ids)
-        misses = tuple(
-            sorted(
-                (
-                    replace(m, position=p, line_no=nos[p] if 0 <= p < len(nos) else None)
-                    for m in score.misses
-                    for p in (at[m.position] if 0 <= m.position < len(at) else m.position,)
-                ),
-                key=lambda m: m.position,
-            )
-        )
+        moved = []
+        for m in score.misses:
+            p = at[m.position] if 0 <= m.position < len(at) else m.position
+            moved.append(replace(m, position=p, line_no=nos[p] if 0 <= p < len(nos) else None))
+        misses = tuple(sorted(moved, key=lambda m: m.position))
         return replace(score, session_id=seq.session_id, misses=misses)
     if score.session_id == seq.session_id:
         return score
