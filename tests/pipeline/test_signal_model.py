@@ -12,11 +12,19 @@ import pytest
 import torch
 
 from logbert.artifact import SIGNALS_FILE
+from logbert.config import ModelConfig
 from logbert.errors import UnknownArtifact
 from logbert.pipeline.calibrate import Calibration, calibration
 from logbert.pipeline.detector import describe_signal
-from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels, leave_one_out_rate
+from logbert.pipeline.estimator import (
+    LogBertDetector,
+    channel_scales,
+    combine_channels,
+    leave_one_out_rate,
+    scale_floors,
+)
 from logbert.records import KeySequence, SessionSignals
+from logbert.scoring.scorer import _tail_surprise, bucket_log_probs, uniform_surprise
 
 from .tiny_signal_model import KEYS, fit_on_keys, tiny_signal_config
 
@@ -111,9 +119,37 @@ def test_channel_combination_divides_by_each_scale_then_takes_the_maximum() -> N
     channels = np.array([[0.5, 2.0, 0.0], [1.0, 0.0, 9.0]])
     np.testing.assert_allclose(combine_channels(channels, (0.5, 1.0, 3.0)), [2.0, 3.0])
     normal = np.array([[0.0, 1.0, 0.0]] * 10)
-    scales = channel_scales(CONFIG.scoring, normal)
+    scales = channel_scales(CONFIG.scoring, normal, (0.0, 0.0, 0.0))
     assert scales[0] == scales[2] == 1e-6 and scales[1] == 1.0
     assert math.isinf(combine_channels(np.array([[-np.inf] * 3]), scales)[0])
+
+
+def test_a_blind_guess_surprise_is_the_least_scale_of_the_time_and_value_channels() -> None:
+    """The floor is the largest surprise a head with the same probability for every bucket gives an inner bucket,
+    by the scorer's own tail rule; a sharper head's surprises at other buckets are below it."""
+    assert uniform_surprise(16, upper=True) == pytest.approx(math.log(9))
+    assert uniform_surprise(8, upper=False) == pytest.approx(math.log(5))
+    classes = 8 + 4
+    sharp = bucket_log_probs(torch.tensor([[[0.0] * 3 + [9.0] + [0.0] * 8]]))  # sure of the first inner bucket
+    assert float(_tail_surprise(sharp, torch.tensor([[classes - 2]]), None)) > uniform_surprise(8, upper=True)
+    assert float(_tail_surprise(sharp, torch.tensor([[3]]), None)) < uniform_surprise(8, upper=True)
+    floors = scale_floors(ModelConfig(signals="all", gap_buckets=16, value_buckets=8))
+    assert floors == pytest.approx((1e-6, math.log(9), math.log(5)))
+
+
+def test_a_channel_that_never_surprises_on_normal_sessions_does_not_decide_on_a_small_shift() -> None:
+    """HDFS's value channel: block sizes that no line predicts, normal value scores of at most 0.5 nats. Scaled by
+    that quantile, a later normal session at 0.8 nats beat the combined threshold; at the floor it does not, and a
+    channel above its floor keeps its own quantile."""
+    rng = np.random.default_rng(1)
+    normal = np.column_stack([rng.uniform(2, 10, 200), rng.uniform(2, 5, 200), rng.uniform(0, 0.5, 200)])
+    floors = scale_floors(ModelConfig(signals="all"))
+    blind = channel_scales(CONFIG.scoring, normal, (0.0, 0.0, 0.0))
+    floored = channel_scales(CONFIG.scoring, normal, floors)
+    assert blind[2] < 0.5 and floored[2] == pytest.approx(floors[2])
+    assert floored[:2] == blind[:2] and floored[1] > floors[1]  # time's quantile is above its floor
+    shifted = np.array([[2.0, 2.0, 0.8]])
+    assert combine_channels(shifted, blind)[0] > 1.0 >= combine_channels(shifted, floored)[0]
 
 
 def test_leaving_one_out_counts_every_channels_maximum_as_a_false_alarm() -> None:
@@ -124,8 +160,8 @@ def test_leaving_one_out_counts_every_channels_maximum_as_a_false_alarm() -> Non
     channels = rng.random((50, 3))
     for c in range(3):  # each channel's maximum in its own session, far above the rest
         channels[c, c] = 2.0 + c
-    assert leave_one_out_rate(CONFIG.scoring, channels) == pytest.approx(3 / 50)
-    assert leave_one_out_rate(CONFIG.scoring, channels[:1]) is None
+    assert leave_one_out_rate(CONFIG.scoring, channels, (0.0, 0.0, 0.0)) == pytest.approx(3 / 50)
+    assert leave_one_out_rate(CONFIG.scoring, channels[:1], (0.0, 0.0, 0.0)) is None
     record = calibration(CONFIG.scoring, 1.0, np.linspace(0, 1, 50))
     assert record.fpr_nominal == pytest.approx(1 / 51) and record.fpr_bound == pytest.approx(1 / 51)
     estimated = replace(record, fpr_estimate=3 / 50)

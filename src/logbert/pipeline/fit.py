@@ -50,7 +50,13 @@ from logbert.pipeline.calibrate import (
     score_cap,
 )
 from logbert.pipeline.corpus import Corpus, read_corpus
-from logbert.pipeline.estimator import LogBertDetector, channel_scales, combine_channels, leave_one_out_rate
+from logbert.pipeline.estimator import (
+    LogBertDetector,
+    channel_scales,
+    combine_channels,
+    leave_one_out_rate,
+    scale_floors,
+)
 from logbert.pipeline.sessions import (
     Unit,
     reads_signals,
@@ -427,13 +433,15 @@ def fit_sessions(
     if reads_signals(detector):
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
         finite = np.isfinite(oof_channels).all(axis=1)
-        detector.scales_ = _scales(scoring, oof_channels, unseen)
+        detector.scales_ = _scales(scoring, oof_channels, unseen, scale_floors(detector.config.model))
         oof = np.where(
             finite, combine_channels(np.where(finite[:, None], oof_channels, 0.0), detector.scales_), -np.inf
         )
     record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
     if reads_signals(detector):
-        record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen)
+        record = _with_loo_rate(
+            record, scoring, oof_channels, unseen, all_unseen, scale_floors(detector.config.model)
+        )
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen)
 
@@ -551,7 +559,7 @@ def _fit_split(
     val_channels = None
     if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
         val_channels = session_channels(detector, val, config.window)
-        detector.scales_ = _scales(config.scoring, val_channels, unseen)
+        detector.scales_ = _scales(config.scoring, val_channels, unseen, scale_floors(detector.config.model))
     normal_scores = session_scores(detector, val, config.window)
     if abnormal_val:
         abnormal_scores = session_scores(detector, abnormal_val, config.window)
@@ -560,22 +568,31 @@ def _fit_split(
         return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val)
     record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what)
     if val_channels is not None:
-        record = _with_loo_rate(record, config.scoring, val_channels, unseen, all_unseen)
+        record = _with_loo_rate(
+            record, config.scoring, val_channels, unseen, all_unseen, scale_floors(detector.config.model)
+        )
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen)
 
 
-def _scales(scoring: ScoringConfig, channels: np.ndarray, unseen: np.ndarray) -> tuple[float, ...]:
+def _scales(
+    scoring: ScoringConfig, channels: np.ndarray, unseen: np.ndarray, floors: Sequence[float]
+) -> tuple[float, ...]:
     """The channel scales from normal calibration sessions' channel scores (N, 3): those scored in every channel,
     without the sessions holding something their model never trained on (all of them if nothing else is left),
     by the rule the threshold follows (:func:`_threshold`)."""
     finite = np.isfinite(channels).all(axis=1)
     use = finite & ~unseen
-    return channel_scales(scoring, channels[use] if use.any() else channels[finite])
+    return channel_scales(scoring, channels[use] if use.any() else channels[finite], floors)
 
 
 def _with_loo_rate(
-    record: Calibration, scoring: ScoringConfig, channels: np.ndarray, unseen: np.ndarray, all_unseen: bool
+    record: Calibration,
+    scoring: ScoringConfig,
+    channels: np.ndarray,
+    unseen: np.ndarray,
+    all_unseen: bool,
+    floors: Sequence[float],
 ) -> Calibration:
     """A time- or value-aware model's record with the false-alarm rate its procedure has when a calibration session
     is left out (:func:`~logbert.pipeline.estimator.leave_one_out_rate`), over the sessions its scales and threshold
@@ -584,7 +601,7 @@ def _with_loo_rate(
         return record
     finite = np.isfinite(channels).all(axis=1)
     use = finite if all_unseen else finite & ~unseen
-    return replace(record, fpr_estimate=leave_one_out_rate(scoring, channels[use]))
+    return replace(record, fpr_estimate=leave_one_out_rate(scoring, channels[use], floors))
 
 
 def _threshold(

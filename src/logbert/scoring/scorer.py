@@ -46,7 +46,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from logbert.config import SIGNAL_BELOW, SIGNAL_MASK, SIGNAL_NONE, MaskStrategy, ScoreKind, ScoringConfig
+from logbert.config import (
+    SIGNAL_BELOW,
+    SIGNAL_MASK,
+    SIGNAL_NONE,
+    MaskStrategy,
+    ScoreKind,
+    ScoringConfig,
+    signal_classes,
+)
 from logbert.model.encoder import LogBertEncoder, last_key
 from logbert.windowing.dataset import (
     TokenVocab,
@@ -640,6 +648,29 @@ def _tail_surprise(log_probs: Tensor, bucket: Tensor, upper: Tensor | None) -> T
     return -torch.log(tail.clamp(min=1e-30))
 
 
+def bucket_log_probs(logits: Tensor) -> Tensor:
+    """(..., K) log-probabilities of a signal head's logits over the buckets it may name (NONE and MASK never)."""
+    lp = logits.clone()
+    lp[..., SIGNAL_NONE] = -torch.inf
+    lp[..., SIGNAL_MASK] = -torch.inf
+    return torch.log_softmax(lp, dim=-1)
+
+
+def uniform_surprise(n_buckets: int, upper: bool) -> float:
+    """The largest surprise a head that gives every bucket the same probability gives an inner bucket (the scorer's
+    own rule, :func:`_tail_surprise`, at its most extreme inner bucket): ``log((n_buckets + 2) / 2)``, 2.20 for 16
+    buckets, 1.61 for 8. ``upper``: the upper tail (time, durations), else the nearer one (other values).
+
+    A channel whose normal calibration sessions never reach this has learnt nothing sharp there, so its scale is at
+    least this (``pipeline.estimator.scale_floors``).
+    """
+    classes = signal_classes(n_buckets)
+    inner = torch.arange(SIGNAL_BELOW + 1, classes - 1)[None, :]  # (1, n): every inner bucket once
+    lp = bucket_log_probs(torch.zeros(1, n_buckets, classes))  # uniform over BELOW, the inner buckets, ABOVE
+    surprise = _tail_surprise(lp, inner, None if upper else torch.zeros_like(inner, dtype=torch.bool))
+    return float(surprise.max())
+
+
 def _score_signals(
     model: LogBertEncoder,
     token_ids: Tensor,
@@ -669,10 +700,7 @@ def _score_signals(
         where = chosen & (truth != SIGNAL_NONE) & ~pad_mask  # (B, T)
         if not bool(where.any()):
             continue
-        lp = logits.float().cpu()
-        lp[..., SIGNAL_NONE] = -torch.inf  # never a prediction
-        lp[..., SIGNAL_MASK] = -torch.inf
-        lp = torch.log_softmax(lp, dim=-1)  # (B, T, K)
+        lp = bucket_log_probs(logits.float().cpu())  # (B, T, K)
         # out of range: the surprise of the nearest bucket seen in training, and the excess says how far out
         # (BELOW / ABOVE are never training labels: their probability is only where untrained logits fall)
         above = lp.shape[-1] - 1
