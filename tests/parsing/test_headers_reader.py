@@ -284,6 +284,32 @@ def test_a_format_that_looks_wrong_is_said() -> None:
 
 
 @pytest.mark.parametrize(
+    ("line", "preset"),
+    [
+        ("081109 2036{:02d} 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_3886 terminating",
+         "hdfs"),
+        ("nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:{:02d}.008 25746 INFO nova.osapi_compute.wsgi.server "
+         "[req-38101a0b 113d3a99 54fadb41 - - -] 10.11.10.1 \"GET /v2/servers HTTP/1.1\" status: 200", "openstack"),
+        ("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.{:02d}.675872 R02-M1-N0-C:J12-U11 RAS KERNEL "
+         "INFO instruction cache parity error corrected", "bgl"),
+        ("- 1131566461 2005.11.09 dn228 Nov 9 12:01:{:02d} dn228/dn228 crond(pam_unix)[2915]: session closed for "
+         "user root", "thunderbird"),
+        ("INFO nova.compute.claims [req-a4498d64] [instance: 11760334-ac63-4cc8-9086-5784220{:02d}c99] Claim "
+         "successful on node parisaserver", "openstack_devstack"),
+    ],
+)
+def test_a_built_in_layout_read_as_raw_content_names_its_preset(line: str, preset: str) -> None:
+    """A new user's first run without a preset: the header becomes template words; the warning names the preset
+    (syslog's loose fields also read the HDFS and OpenStack lines whole, so it is tried last)."""
+    lines = [line.format(i) for i in range(20)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1
+    assert report.warnings[0].endswith(f"try --preset {preset} (or --set parser.format={preset})")
+    records, report = read_log(lines, ParserConfig(format=preset))  # type: ignore[arg-type]
+    assert report.warnings == [] and report.n_parsed == 20
+
+
+@pytest.mark.parametrize(
     ("line", "suggested"),
     [("Nov 29 03:00:{:02d} web1 sshd[11]: session opened for user bob", "syslog"),
      ("2026-11-29T03:00:{:02d}+00:00 web1 systemd[1]: Started Session 5", "syslog_iso")],
