@@ -62,6 +62,14 @@ def test_too_few_optimiser_steps_are_said_by_the_trainers_own_rule() -> None:
     assert _warnings(_result(3.0), config) == []
 
 
+def test_a_few_calibration_sessions_with_unseen_keys_are_never_said_to_be_0_percent() -> None:
+    config = LogBertConfig().with_overrides({"scoring.score": "mean_nll"})
+    (few,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=1758, n_unseen=2), config)
+    assert "(about 0.1%)" in few
+    (many,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=80, n_unseen=20), config)
+    assert "(about 20%)" in many
+
+
 # -- issue 9: small-data training -----------------------------------------------------------------
 
 

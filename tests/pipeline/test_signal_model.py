@@ -23,6 +23,7 @@ from logbert.pipeline.estimator import (
     leave_one_out_rate,
     scale_floors,
 )
+from logbert.pipeline.fit import blind_channel_warnings
 from logbert.records import KeySequence, SessionSignals
 from logbert.scoring.scorer import _tail_surprise, bucket_log_probs, uniform_surprise
 
@@ -150,6 +151,20 @@ def test_a_channel_that_never_surprises_on_normal_sessions_does_not_decide_on_a_
     assert floored[:2] == blind[:2] and floored[1] > floors[1]  # time's quantile is above its floor
     shifted = np.array([[2.0, 2.0, 0.8]])
     assert combine_channels(shifted, blind)[0] > 1.0 >= combine_channels(shifted, floored)[0]
+
+
+def test_train_says_when_a_channel_counts_from_its_floor(model: LogBertDetector) -> None:
+    floors = scale_floors(model.config.model)
+    saved = model.scales_
+    assert saved is not None
+    try:
+        model.scales_ = (saved[0], floors[1] + 1.0, floors[2])  # the value channel at its floor, time above
+        (said,) = blind_channel_warnings(model)
+        assert said.startswith("the value channel learnt nothing sharp") and "model.signals=time" in said
+        model.scales_ = (saved[0], floors[1] + 1.0, floors[2] + 1.0)
+        assert blind_channel_warnings(model) == []
+    finally:
+        model.scales_ = saved
 
 
 def test_leaving_one_out_counts_every_channels_maximum_as_a_false_alarm() -> None:

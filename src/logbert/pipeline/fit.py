@@ -250,6 +250,7 @@ def train(
     )
     result.warnings.extend(_warnings(result, detector.config))
     result.warnings.extend(signal_warnings)
+    result.warnings.extend(blind_channel_warnings(detector))
     if main:
         write_json(
             {
@@ -628,6 +629,29 @@ def _threshold(
     return calibration(scoring, threshold, scores[use], scheme=scheme, folds=folds, n_unseen=n_unseen), all_unseen
 
 
+def _share(fraction: float) -> str:
+    """A share in words that never reads "0%" for a few sessions: 0.1% rather than 0%."""
+    return f"{fraction:.1%}" if 0 < fraction < 0.01 else f"{fraction:.0%}"
+
+
+def blind_channel_warnings(detector: LogBertDetector) -> list[str]:
+    """A time or value channel whose scale is its floor (:func:`~logbert.pipeline.estimator.scale_floors`): its
+    normal calibration sessions stayed below a blind guess's surprise, so on this log it learnt nothing sharp."""
+    if not detector.reads_signals or detector.scales_ is None:
+        return []
+    model = detector.config.model
+    floors = scale_floors(model)
+    out = []
+    for c, name, used, other in ((1, "time", model.uses_time, "values"), (2, "value", model.uses_values, "time")):
+        if used and detector.scales_[c] <= floors[c]:
+            out.append(
+                f"the {name} channel learnt nothing sharp on this log: the {name} surprises of the normal calibration "
+                f"sessions stay below a blind guess's ({floors[c]:.2f} nats), so that floor is its scale and it flags "
+                f"only far larger surprises. If this log's {name}s carry nothing, model.signals={other} leaves them out"
+            )
+    return out
+
+
 #: Scores capped by ``scoring.nll_cap`` (a threshold at their cap can flag nothing).
 NLL_SCORES = ("mean_nll", "max_nll", "max_mean_nll")
 
@@ -675,7 +699,7 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
         warnings.append(
             f"{result.n_unseen} of {total} normal {where} sessions hold a template {unseen} (or a state/status "
             "value never seen for its line): left out of the "
-            f"threshold. Expect new normal sessions like them (about {result.n_unseen / total:.0%}) to be flagged "
+            f"threshold. Expect new normal sessions like them (about {_share(result.n_unseen / total)}) to be flagged "
             "too; more normal training data lowers that share"
         )
     if result.skipped:
