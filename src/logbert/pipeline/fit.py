@@ -431,18 +431,17 @@ def fit_sessions(
         signals=_window_signals(windows, config),
         duration_slots=duration_slots,
     )
+    floors = scale_floors(detector.config.model)
     if reads_signals(detector):
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
         finite = np.isfinite(oof_channels).all(axis=1)
-        detector.scales_ = _scales(scoring, oof_channels, unseen, scale_floors(detector.config.model))
+        detector.scales_ = _scales(scoring, oof_channels, unseen, floors)
         oof = np.where(
             finite, combine_channels(np.where(finite[:, None], oof_channels, 0.0), detector.scales_), -np.inf
         )
     record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
     if reads_signals(detector):
-        record = _with_loo_rate(
-            record, scoring, oof_channels, unseen, all_unseen, scale_floors(detector.config.model)
-        )
+        record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen)
 
@@ -558,9 +557,10 @@ def _fit_split(
     unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
     unseen |= unseen_category_sessions(val, detector.buckets_)
     val_channels = None
+    floors = scale_floors(detector.config.model)
     if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
         val_channels = session_channels(detector, val, config.window)
-        detector.scales_ = _scales(config.scoring, val_channels, unseen, scale_floors(detector.config.model))
+        detector.scales_ = _scales(config.scoring, val_channels, unseen, floors)
     normal_scores = session_scores(detector, val, config.window)
     if abnormal_val:
         abnormal_scores = session_scores(detector, abnormal_val, config.window)
@@ -569,9 +569,7 @@ def _fit_split(
         return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val)
     record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what)
     if val_channels is not None:
-        record = _with_loo_rate(
-            record, config.scoring, val_channels, unseen, all_unseen, scale_floors(detector.config.model)
-        )
+        record = _with_loo_rate(record, config.scoring, val_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
     return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen)
 
