@@ -29,3 +29,28 @@ def test_parse_command_does_not_import_torch(tmp_path: Path) -> None:
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert len(rows.read_text().splitlines()) == 201
+
+
+ZOOKEEPER = "2015-07-29 19:04:{s:02d},394 - INFO  [QuorumPeer[myid=1]/0.0.0.0:2181:FastLeaderElection@774] - {m}"
+
+
+def test_the_printed_format_suggestion_works_when_copied_and_log_text_prints_as_it_is(tmp_path: Path) -> None:
+    """What a new user does: run `parse` without a format, copy the suggested --set from the terminal, run again.
+    Rich drops the backslash of "\\[" and turns ":a:" into an emoji unless told otherwise; both would mislead."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    messages = ["Notification time out: 3200 :a: \\[x]", "New election. My id = 1, proposed zxid=0x0"]
+    log = tmp_path / "zookeeper.log"
+    log.write_text("\n".join(ZOOKEEPER.format(s=i % 60, m=messages[i % 2]) for i in range(100)) + "\n")
+    runner = CliRunner()
+    first = runner.invoke(app, ["parse", str(log)], env={"COLUMNS": "400"})
+    assert first.exit_code == 0, first.output
+    printed = " ".join(first.output.split())
+    suggested = printed.split("try --set '")[1].split("'")[0]
+    assert suggested == r"parser.log_format=<Datetime> - <Level> \[<Context>\] - <Content>"
+    second = runner.invoke(app, ["parse", str(log), "--set", suggested], env={"COLUMNS": "400"})
+    assert second.exit_code == 0, second.output
+    assert "warning" not in second.output and "100 parsed, 0 malformed" in second.output
+    assert ":a: \\[x]" in second.output  # a template's own text: no emoji, the backslash kept

@@ -6,7 +6,7 @@ import pytest
 
 from logbert.config import ParserConfig, WindowConfig
 from logbert.errors import ConfigError, InputDataError
-from logbert.parsing.headers import BUILTIN_FORMATS, HeaderParser, line_text_for_sessions
+from logbert.parsing.headers import BUILTIN_FORMATS, HeaderParser, infer_log_format, line_text_for_sessions
 from logbert.parsing.reader import MAX_EXAMPLES, LineReader, read_log
 from logbert.windowing.windows import find_session_ids, session_id_pattern
 from tests.conftest import dataset_path
@@ -323,17 +323,41 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
 
 
 @pytest.mark.parametrize(
-    ("line", "suggested"),
-    [("2025-06-24 14:36:{:02d} status installed libc-bin:amd64 2.36-9", "<Datetime> <Content>"),  # dpkg.log
-     ("2025-06-24 14:36:{:02d},120 WARNING conductor retrying", "<Datetime> <Level> <Content>")],
+    ("line", "suggested", "first_word"),
+    [("2025-06-24 14:36:{:02d} status installed libc-bin:amd64 2.36-9", "<Datetime> <Content>", "status"),  # dpkg.log
+     ("2025-06-24 14:36:{:02d},120 WARNING conductor retrying", "<Datetime> <Level> <Content>", "conductor"),
+     # ZooKeeper (log4j "%d - %-5p [%t:%C{1}@%L] - %m"), a thread name holding brackets of its own
+     ("2015-07-29 19:04:{:02d},394 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - "
+      "Notification time out: 3200", r"<Datetime> - <Level> \[<Context>\] - <Content>", "Notification"),
+     # Spring Boot's default: level, pid, "---", a padded thread name
+     ("2026-07-29 17:41:{:02d}.253  INFO 12345 --- [           main] o.s.b.w.e.tomcat.TomcatWebServer  : Tomcat "
+      "started on port(s): 8080", r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>", "o.s.b.w.e.tomcat.TomcatWebServer"),
+     # Python logging "%(asctime)s - %(name)s - %(levelname)s - %(message)s": the logger name before the level
+     ("2026-07-29 17:41:{:02d},253 - billing.worker - WARNING - disk full on /var", "<Datetime> - <Logger> - <Level> - "
+      "<Content>", "disk"),
+     ("2026-07-29T17:41:{:02d}Z [ERROR] | worker 3 stopped", r"<Datetime> \[<Level>\] \| <Content>", "worker")],
 )
-def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(line: str, suggested: str) -> None:
+def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
+    line: str, suggested: str, first_word: str
+) -> None:
+    """A layout no built-in format reads: the warning infers one from the first contents, and what it says works
+    (no warning left, every line parsed with its time, the message first in the content)."""
     lines = [line.format(i) for i in range(20)]
     _, report = read_log(lines, ParserConfig(format="raw"))
     assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}'")
     records, report = read_log(lines, ParserConfig(log_format=suggested))  # what the warning says works
     assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
-    assert records[0].content.split()[0] in ("status", "conductor")
+    assert records[0].content.split()[0] == first_word
+
+
+def test_a_level_first_layout_is_inferred_too_and_a_plain_log_gets_no_suggestion() -> None:
+    lines = [f"INFO [main-{i}] org.example.Server - started in {i} ms" for i in range(20)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert report.warnings[0].endswith(r"they start with a level: try --set 'parser.log_format=<Level> \[<Context>\] <Content>'")
+    records, report = read_log(lines, ParserConfig(log_format=r"<Level> \[<Context>\] <Content>"))
+    assert report.warnings == [] and records[0].fields == {"Level": "INFO", "Context": "main-0"}
+    assert infer_log_format("user bob logged in from 10.0.0.1") is None
+    assert infer_log_format("17 packets dropped") is None  # a number alone is no header
 
 
 def test_json_lines_message_time_and_fields_and_what_is_malformed() -> None:

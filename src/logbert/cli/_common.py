@@ -12,13 +12,13 @@ from typing import Any, Literal
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from logbert.cli.markup import shown
 from logbert.config import LogBertConfig, load_config
 from logbert.errors import LogBertError
 
-console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 120, emoji=False)  # ":a:" in a log line is text
+err_console = Console(stderr=True, emoji=False)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file; applied on top of --preset.")
 PresetOption = typer.Option(
@@ -79,14 +79,14 @@ def library_errors() -> Iterator[None]:
     try:
         yield
     except LogBertError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")  # user text: "[instance: …]" is not markup
+        err_console.print(f"[bold red]error:[/] {shown(str(exc))}")  # user text: "[instance: …]" is not markup
         raise typer.Exit(code=1) from None
     except FileNotFoundError as exc:
-        err_console.print(f"[bold red]error:[/] file not found: {escape(str(exc.filename))}")
+        err_console.print(f"[bold red]error:[/] file not found: {shown(str(exc.filename))}")
         raise typer.Exit(code=1) from None
     except OSError as exc:  # a directory where a file was expected, a full disk, no permission ...
         where = f"{exc.filename}: " if exc.filename else ""
-        err_console.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}")
+        err_console.print(f"[bold red]error:[/] {shown(where + (exc.strerror or str(exc)))}")
         raise typer.Exit(code=1) from None
 
 
@@ -96,7 +96,7 @@ def setup_logging(verbose: bool) -> None:
 
 
 def echo_step(message: str) -> None:
-    console.print(f"[cyan]•[/] {escape(message)}")  # messages name user paths: "[/x]" is not markup
+    console.print(f"[cyan]•[/] {shown(message)}")  # messages name user paths: "[/x]" is not markup
 
 
 def output_file(path: Path | None, option: str) -> Path | None:

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from logbert.cli._common import console, echo_step, err_console, library_errors
+from logbert.cli.markup import shown
 
 
 def bench(
@@ -52,12 +52,13 @@ def bench(
 
         result = b.run_benchmark(cfg, specs, say=echo_step, on_dataset=partial)
         paths = b.write_results(result, out, command)
-    console.print(f"took {result.seconds / 60:.1f} min; table: {paths['markdown']}; data: {paths['json']}")
+    table_path, data_path = shown(str(paths["markdown"])), shown(str(paths["json"]))
+    console.print(f"took {result.seconds / 60:.1f} min; table: {table_path}; data: {data_path}")
     failed = [d for d in result.datasets if d.error is not None]
     for d in failed:
-        err_console.print(f"[bold yellow]skipped {escape(d.spec.name)}:[/] {escape(d.error or '')}")
+        err_console.print(f"[bold yellow]skipped {shown(d.spec.name)}:[/] {shown(d.error or '')}")
     if failed and len(failed) == len(result.datasets):
-        err_console.print(f"[bold red]error:[/] no dataset could be run (datasets folder: {escape(str(datasets_dir))})")
+        err_console.print(f"[bold red]error:[/] no dataset could be run (datasets folder: {shown(str(datasets_dir))})")
         raise typer.Exit(code=1)
 
 

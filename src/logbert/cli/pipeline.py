@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import get_args
 
 import typer
-from rich.markup import escape
 
 from logbert.cli._common import (
     ConfigOption,
@@ -29,6 +28,7 @@ from logbert.cli._common import (
     library_errors,
     output_file,
 )
+from logbert.cli.markup import shown
 from logbert.config import BaselineName
 from logbert.records import ReadReport
 from logbert.results import SessionResult
@@ -54,10 +54,10 @@ def demo(
         )
     console.print(results_table(result.evaluation))
     for warning in result.train.warnings:
-        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
-    console.print(f"simulated log : {result.log_path}")
-    console.print(f"artifact      : {result.artifact_dir}")
-    console.print(f"report        : {result.report_path}")
+        console.print(f"[bold yellow]warning:[/] {shown(warning)}")
+    console.print(f"simulated log : {shown(str(result.log_path))}")
+    console.print(f"artifact      : {shown(str(result.artifact_dir))}")
+    console.print(f"report        : {shown(str(result.report_path))}")
     console.print(f"took {result.seconds:.0f} s")
 
 
@@ -91,10 +91,10 @@ def train(
         f"lines: {rep.n_lines} read, {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "
         f"{rep.n_truncated} truncated, {rep.n_without_session} without a session id"
     )
-    console.print(f"threshold {result.threshold:.4f}: {escape(result.threshold_basis)}")
-    console.print(f"artifact: {result.artifact_dir}")
+    console.print(f"threshold {result.threshold:.4f}: {shown(result.threshold_basis)}")
+    console.print(f"artifact: {shown(str(result.artifact_dir))}")
     for warning in result.warnings:
-        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+        console.print(f"[bold yellow]warning:[/] {shown(warning)}")
 
 
 def evaluate(
@@ -128,9 +128,11 @@ def evaluate(
     console.print(results_table(result))
     for name, rep in result.baselines.items():
         if "skipped" in rep:
-            err_console.print(f"[bold yellow]baseline {escape(name)} not run:[/] {escape(str(rep['skipped']))}")
+            err_console.print(f"[bold yellow]baseline {shown(name)} not run:[/] {shown(str(rep['skipped']))}")
     rep = result.report
-    console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {report_path}")
+    console.print(
+        f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {shown(str(report_path))}"
+    )
     if rep.get("n_in_flight"):
         console.print(
             f"{_in_flight_summary(rep['n_in_flight'])}, predicted normal ({rep['n_in_flight_abnormal']} of them "
@@ -176,7 +178,7 @@ def score(
         f"{in_flight}{_read_summary(read_report)}"
     )
     for warning in read_report.warnings:  # e.g. a header that never matched, CR-only line ends
-        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+        err_console.print(f"[bold yellow]warning:[/] {shown(warning)}")
     if output_format == "table":
         console.print(scores_table(results, title=summary, unit="session" if units == "sessions" else "window"))
         return
@@ -184,10 +186,10 @@ def score(
     if out is None:
         for row in rows:
             typer.echo(row)
-        err_console.print(escape(summary))
+        err_console.print(shown(summary))
     else:
         out.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
-        console.print(f"{len(rows)} {units} written to {out}; {escape(summary)}")
+        console.print(f"{len(rows)} {units} written to {shown(str(out))}; {shown(summary)}")
 
 
 def _in_flight_summary(n: int) -> str:
@@ -282,12 +284,12 @@ def parse(
         f"{rep.n_truncated} truncated, {rep.n_empty} empty; {len(summary.templates)} templates"
     )
     for warning in rep.warnings:
-        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+        console.print(f"[bold yellow]warning:[/] {shown(warning)}")
     if out is not None:
         api.write_parse_summary(summary, out)
-        console.print(f"written to {out}")
+        console.print(f"written to {shown(str(out))}")
     if structured is not None:
-        console.print(f"{n_rows} lines written to {structured}")
+        console.print(f"{n_rows} lines written to {shown(str(structured))}")
 
 
 def presets() -> None:

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from logbert.cli.markup import shown
 
 if TYPE_CHECKING:  # logbert.api imports torch: `logbert parse` needs neither (only templates_table)
     from logbert.api import EvaluationResult, ParseSummary
@@ -32,20 +33,20 @@ def templates_table(summary: ParseSummary, top: int = 20) -> Table:
     table.add_column("template", overflow="fold")
     order = sorted(range(len(summary.templates)), key=lambda k: -summary.counts[k])[:top]
     for k in order:
-        table.add_row(str(k), str(summary.counts[k]), escape(summary.templates[k]))
+        table.add_row(str(k), str(summary.counts[k]), shown(summary.templates[k]))
     return table
 
 
 def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, unit: str = "session") -> Table:
     """Sessions (or windows: ``unit``) by descending score (the first ``top``), with where they are and how rare."""
-    table = Table(title=escape(title))
+    table = Table(title=shown(title))
     for name in (unit, "score", "margin", "p", "anomaly", "lines", "first time", "unknown"):
         table.add_column(name, justify="left" if name in (unit, "first time") else "right")
     for r in sorted(results, key=lambda r: -r.score)[:top]:
         lines = "" if r.first_line_no is None else f"{r.first_line_no}-{r.last_line_no}"
         when = "" if r.start_time is None else datetime.fromtimestamp(r.start_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(
-            escape(r.session_id),
+            shown(r.session_id),
             f"{r.score:.4f}",
             f"{r.score - r.threshold:+.4f}",
             "" if r.p_value is None else f"{r.p_value:.3g}",
@@ -76,7 +77,7 @@ def presets_table() -> Table:
             units = f"sliding windows of {w.window_size}, stride {w.stride}"
         else:
             units = f"time windows of {w.time_window_s:g} s"
-        table.add_row(name, escape(preset_description(name)), str(cfg.parser.format), escape(units), cfg.scoring.score)
+        table.add_row(name, shown(preset_description(name)), str(cfg.parser.format), shown(units), cfg.scoring.score)
     return table
 
 

@@ -302,7 +302,8 @@ def _json_time(value: object) -> float | None:
 
 
 # What a header left inside the content looks like: a time or a level word among its first tokens.
-_LEVEL_WORD = r"(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\b"
+_LEVEL_NAMES = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL"
+_LEVEL_WORD = rf"(?:{_LEVEL_NAMES})\b"
 _HEADER_IN_CONTENT = re.compile(
     r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
     r"|" + _LEVEL_WORD + ")"
@@ -346,7 +347,7 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
         warnings.append(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
             f"(e.g. {example!r}): the header format ({header.log_format!r}) probably misses fields such as "
-            "<Date> <Time> <Level>" + _datetime_hint(head)
+            "<Date> <Time> <Level>" + _inferred_format_hint(head)
         )
     return warnings
 
@@ -371,19 +372,86 @@ _SUGGESTED_FORMATS: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = tupl
 _FORMAT_PRESETS: Final[frozenset[str]] = frozenset({"openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack"})
 
 
-#: contents that begin with an ISO date and time (and maybe a level word): a header the format left in
-_DATETIME_FIRST: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("<Datetime> <Level> <Content>", re.compile(_FIELD_PATTERNS["Datetime"] + r"\s+" + _LEVEL_WORD + r"\s")),
-    ("<Datetime> <Content>", re.compile(_FIELD_PATTERNS["Datetime"] + r"\s")),
-)
+# What a header left in the content may hold after its date and time, tried in this order at each token:
+# a level word (bare, bracketed or with a colon), a bracketed field (one level of nested brackets: log4j's
+# "[QuorumPeer[myid=1]/0.0.0.0:2181:FastLeaderElection@774]"), a separator standing alone ("-", "|", ":",
+# "---"), a number (a pid) and, before a level word only, a plain word (Python logging's logger name).
+_HEADER_LEVEL = re.compile(rf"(\[?)({_LEVEL_NAMES})(\]?)(:?)(?=\s)")
+_HEADER_BRACKET = re.compile(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\](?=\s)")
+_HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
+_HEADER_NUMBER = re.compile(r"\d+(?=\s)")
+_HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
+_HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=\s)")
+_MAX_HEADER_TOKENS: Final[int] = 8
 
 
-def _datetime_hint(head: Sequence[LogLine]) -> str:
-    """'; they start with ...: try --set parser.log_format=...' when most contents begin with an ISO date
-    and time (and a level word), else ''."""
-    for log_format, pattern in _DATETIME_FIRST:
+def infer_log_format(content: str) -> str | None:
+    r"""A header format (``parser.log_format``) for a line whose header was left in its content: an ISO date and
+    time and/or a level word at its start, with the separators, bracketed fields, a pid and (before the level)
+    a logger name around them; None when the line starts with neither.
+
+    >>> infer_log_format("2026-07-29 17:41:44,253 - INFO  [main:Server@197] - Accepted socket connection")
+    '<Datetime> - <Level> \\[<Context>\\] - <Content>'
+    >>> infer_log_format("2026-07-29 17:41:44,253 - myapp - WARNING - disk full")
+    '<Datetime> - <Logger> - <Level> - <Content>'
+    >>> infer_log_format("2025-06-24 14:36:00 status installed libc-bin:amd64 2.36-9")
+    '<Datetime> <Content>'
+    """
+    pieces: list[str] = []
+    at = 0
+    if (m := _HEADER_DATETIME.match(content)) is not None:
+        pieces.append("<Datetime>")
+        at = m.end()
+    before_level: list[str] = []  # plain words are header fields only when a level word follows them
+    names: dict[str, int] = {}
+
+    def field(name: str) -> str:
+        names[name] = names.get(name, 0) + 1
+        return name if names[name] == 1 else f"{name}{names[name]}"
+
+    level_seen = False
+    for _ in range(_MAX_HEADER_TOKENS):
+        while at < len(content) and content[at].isspace():
+            at += 1
+        if (m := _HEADER_LEVEL.match(content, at)) is not None and not level_seen:
+            pieces += before_level
+            before_level = []
+            bracket = m.group(1) == "[" and m.group(3) == "]"
+            pieces.append((r"\[<Level>\]" if bracket else "<Level>") + m.group(4))
+            level_seen = True
+        elif (m := _HEADER_BRACKET.match(content, at)) is not None:
+            (before_level if not level_seen else pieces).append(r"\[<" + field("Context") + r">\]")
+        elif (m := _HEADER_SEPARATOR.match(content, at)) is not None:
+            (before_level if not level_seen else pieces).append(m.group().replace("|", r"\|"))
+        elif (m := _HEADER_NUMBER.match(content, at)) is not None:
+            (before_level if not level_seen else pieces).append("<" + field("Pid") + ">")
+        elif not level_seen and (m := _HEADER_WORD.match(content, at)) is not None:
+            before_level.append("<" + field("Logger") + ">")
+        else:
+            break
+        at = m.end()
+    if not level_seen:  # without a level word only what precedes the first plain word is header
+        for piece in before_level:
+            if piece.startswith("<Logger"):
+                break
+            pieces.append(piece)
+    if not level_seen and pieces[:1] != ["<Datetime>"]:
+        return None
+    return " ".join([*pieces, "<Content>"])
+
+
+def _inferred_format_hint(head: Sequence[LogLine]) -> str:
+    """'; they start with a header: try --set parser.log_format=...' when a format inferred from the first
+    content that starts with a date and time or a level word reads at least half of the contents, else ''."""
+    for line in head[:20]:
+        log_format = infer_log_format(line.content)
+        if log_format is None:
+            continue
+        pattern = compile_format(log_format)[0]
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
-            return f"; they start with a date and a time: try --set 'parser.log_format={log_format}'"
+            what = "a date and a time" if log_format.startswith("<Datetime>") else "a level"
+            return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
+        return ""
     return ""
 
 
