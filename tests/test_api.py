@@ -221,6 +221,10 @@ def test_scored_sessions_say_where_and_why(trained: tuple[api.TrainResult, Path,
         assert s.first_line_no is not None and s.last_line_no is not None and s.first_line_no <= s.last_line_no
         assert s.threshold == detector.threshold and s.p_value is not None and 0 < s.p_value <= 1
     assert [s.score for s in sessions] == [s.score for s in api.score(detector, log)]  # explain changes no score
+    # each miss quotes its line, as the streaming paths do (an unseen key has no template to show)
+    text = log.read_text().split("\n")
+    quoted = [m for s in flagged for m in s.misses]
+    assert quoted and all(m.line_no is not None and m.raw == text[m.line_no - 1] for m in quoted)
 
 
 def test_a_parser_from_another_artifact_is_refused_even_when_rehashed(

@@ -72,7 +72,7 @@ class PositionExplanation:
     template: str | None  # the template seen there (None = unseen / UNK)
     expected: tuple[ExpectedKey, ...]  # the model's top-g keys with probabilities
     line_no: int | None = None  # source line, when known
-    raw: str | None = None  # the raw line behind the key, when known (streaming)
+    raw: str | None = None  # the raw line behind the key, when known (streaming; `score --explain` of a raw log)
 
 
 @dataclass(frozen=True, slots=True)

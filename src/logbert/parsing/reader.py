@@ -15,7 +15,7 @@ fields or times are built for them). :func:`read_log` collects a stream's lines 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, cast
 
@@ -233,6 +233,33 @@ def _file_blocks(path: Path) -> Iterator[bytes]:
                 tail = buf
         if tail or not n_bytes:
             yield tail
+
+
+def raw_lines_at(path: str | Path, line_nos: Collection[int], max_line_chars: int) -> dict[int, str]:
+    """The raw text of the given lines of a log file (1-based, every line counted as :class:`LogStream` counts
+    them), as :meth:`LineReader.read_line` keeps it (``last_text``: repaired, truncated, no line ending): what an
+    explanation quotes. Reads up to the last line asked for, one block at a time.
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+    ...     _ = f.write("first\\n\\nthird line\\n")
+    >>> raw_lines_at(f.name, {3, 1, 9}, 5); os.unlink(f.name)
+    {1: 'first', 3: 'third'}
+    """
+    wanted = set(line_nos)
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    last, n = max(wanted), 0
+    for block in _file_blocks(Path(path)):
+        lines, _ = _block_lines(block)
+        for raw in lines:
+            n += 1
+            if n in wanted:
+                found[n] = repair_line(raw)[0][:max_line_chars]
+            if n >= last:
+                return found
+    return found
 
 
 def _split_lines(block: str) -> list[str]:

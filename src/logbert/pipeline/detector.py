@@ -22,7 +22,7 @@ from logbert.errors import InputDataError, UnknownArtifact
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.params import SlotSchema, SlotType, schema_of
 from logbert.parsing.parser import LogParser
-from logbert.parsing.reader import LineReader
+from logbert.parsing.reader import LineReader, raw_lines_at
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import read_corpus
 from logbert.pipeline.estimator import LogBertDetector
@@ -572,4 +572,21 @@ def score_with_report(
     sequences, report = detector.read(data, kind=kind)
     results = detector.score_sessions(sequences, explain=explain, capture_start=report.first_time)
     report.n_in_flight = sum(r.partial is not None for r in results)
+    if explain and detector.parser is not None:  # a raw log: quote the lines the explanations point at
+        results = _with_raw_lines(results, data, detector.config.parser.max_line_chars)
     return results, report
+
+
+def _with_raw_lines(results: list[SessionResult], path: str | Path, max_line_chars: int) -> list[SessionResult]:
+    """Each explained miss with the raw line behind it (``PositionExplanation.raw``), as the streaming paths give
+    it: a key never seen in training has no template to show, and its line is what the reader needs. One more
+    read of the file, up to the last line quoted."""
+    wanted = {m.line_no for r in results for m in r.misses if m.raw is None and m.line_no is not None}
+    if not wanted:
+        return results
+    raw = raw_lines_at(path, wanted, max_line_chars)
+
+    def quoted(m: PositionExplanation) -> PositionExplanation:
+        return m if m.line_no is None else replace(m, raw=raw.get(m.line_no))
+
+    return [replace(r, misses=tuple(quoted(m) for m in r.misses)) if r.misses else r for r in results]
