@@ -145,7 +145,7 @@ def _units(
         raise InputDataError(
             f"{path}: "
             + (f"{binary}; " if binary else "")
-            + f"no line names a session id (pattern {pattern.pattern!r}); "
+            + f"no line names a session id (pattern '{pattern.pattern}'); "
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
