@@ -441,8 +441,8 @@ def infer_log_format(content: str) -> str | None:
 
 
 def _inferred_format_hint(head: Sequence[LogLine]) -> str:
-    """'; they start with a header: try --set parser.log_format=...' when a format inferred from the first
-    content that starts with a date and time or a level word reads at least half of the contents, else ''."""
+    """'; they start with a date and a time: try --set parser.log_format=...' (or "with a level") when the format
+    :func:`infer_log_format` makes of the first content it can read reads at least half of the contents, else ''."""
     for line in head[:20]:
         log_format = infer_log_format(line.content)
         if log_format is None:
