@@ -145,3 +145,14 @@ def test_a_signing_key_makes_tampering_detectable(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("LOGBERT_ARTIFACT_KEY", "a secret the tamperer lacks")
     with pytest.raises(UnknownArtifact, match="not signed"):
         load_artifact(tmp_path / "unsigned")
+
+
+def test_an_artifact_from_before_keys_see_signals_loads_as_it_was_trained(tmp_path: Path) -> None:
+    """Its key pass saw the times and values (the only way then); new trainings default to the keys alone."""
+    config = _save(tmp_path, [5, 6, 7])
+    assert not config.model.keys_see_signals  # the default now
+    stored = json.loads((tmp_path / "config.json").read_text())
+    del stored["model"]["keys_see_signals"]
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    _rehash(tmp_path)
+    assert load_artifact(tmp_path).config.model.keys_see_signals

@@ -21,6 +21,8 @@ seed picks the N sessions, the split and the weights):
   ``train.val_sampling = "spread"``;
 * ``centre_steps``: the defaults with ``train.center_from = "steps"`` (each epoch's VHM centre from the previous
   epoch's training steps instead of a pass over the data);
+* ``final`` / ``final_off``: the defaults with ``scoring.calibrate_with_final`` on (the default since 2026-11-29: each
+  cross-fit calibration score at least the final model's score of its session) / off (the ``after`` cells before it);
 * ``mean_nll`` / ``max_nll`` / ``max_mean_nll``: the defaults scored by that score instead of the preset's;
 * ``nopos``, ``nopos_spread``: an order-free LogBERT (``model.positions = false``), and with
   ``train.val_sampling = "spread"`` (``_s128``: and every key masked on its own in scoring, ``mask_stride`` 128;
@@ -80,6 +82,8 @@ VARIANTS = (
     "span2",
     "spread_span2",
     "centre_steps",
+    "final",
+    "final_off",
     "mean_nll",
     "max_nll",
     "max_mean_nll",
@@ -150,6 +154,8 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.mask_span": 2, "train.val_sampling": "spread"})
     elif variant == "centre_steps":  # each epoch's VHM centre from the previous epoch's training steps
         config = base.with_overrides({"train.center_from": "steps"})
+    elif variant in ("final", "final_off"):  # cross-fit scores at least the final model's own (or not)
+        config = base.with_overrides({"scoring.calibrate_with_final": variant == "final"})
     elif variant == "nopos":  # an order-free LogBERT: no position embeddings (model.positions)
         config = base.with_overrides({"model.positions": False})
     elif variant == "nopos_spread":  # and validation drawn from the whole pre-test period

@@ -72,7 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--signal-epochs", type=int, default=10)
     ap.add_argument("--sim-instances", type=int, default=300, help="simulated VMs (30 %% faulty); 0 = skip")
     ap.add_argument("--work", type=Path, default=None, help="where the artifacts go (default: a temporary folder)")
+    ap.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting for the time- and value-aware LogBERT runs (JSON value), e.g. model.keys_see_signals=false",
+    )
+    ap.add_argument("--skip-baselines", action="store_true", help="LogBERT's signal runs only (no baselines)")
     args = ap.parse_args(argv)
+    settings = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.sets)}
     modes = [m for m in args.signal_modes.split(",") if m and m != "none"]
     absent = missing(args.data)
     if absent:
@@ -80,18 +86,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     d = load(args.data, args.train_share)
-    rows = run_baselines(d, [*KEY_ONLY, *SIGNAL_DETECTORS], args.folds, args.seed)
-    rows.append(run_combined(d, args.folds, args.seed))
-    if args.logbert_epochs > 0:
-        rows.insert(len(KEY_ONLY), run_logbert(d, args.logbert_epochs, args.seed, args.threads))
+    rows: list[dict[str, Any]] = []
+    if not args.skip_baselines:
+        rows = run_baselines(d, [*KEY_ONLY, *SIGNAL_DETECTORS], args.folds, args.seed)
+        rows.append(run_combined(d, args.folds, args.seed))
+        if args.logbert_epochs > 0:
+            rows.insert(len(KEY_ONLY), run_logbert(d, args.logbert_epochs, args.seed, args.threads))
     signal_rows: list[dict[str, Any]] = []
     sim_rows: list[dict[str, Any]] = []
     if modes:
         with tempfile.TemporaryDirectory(prefix="logbert-time-values-") as tmp:  # the artifacts are not results
             work = args.work or Path(tmp)
-            signal_rows = run_openstack(d, args.data, work, modes, args.signal_epochs, args.seed, args.threads)
+            signal_rows = run_openstack(
+                d, args.data, work, modes, args.signal_epochs, args.seed, args.threads, settings
+            )
             if args.sim_instances:
-                sim_rows = run_simulator(work, modes, args.signal_epochs, args.seed, args.threads, args.sim_instances)
+                sim_rows = run_simulator(
+                    work, modes, args.signal_epochs, args.seed, args.threads, args.sim_instances, settings
+                )
     rows.extend(signal_rows)
     for r in sim_rows:
         print(

@@ -44,8 +44,17 @@ DATASETS = {
 
 
 def run(
-    data: Path, modes: list[str], seeds: list[int], epochs: int, threads: int, work: Path, dataset: str = "devstack"
+    data: Path,
+    modes: list[str],
+    seeds: list[int],
+    epochs: int,
+    threads: int,
+    work: Path,
+    dataset: str = "devstack",
+    signal_settings: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """``signal_settings``: more settings for the time- and value-aware arms (``--set``), e.g.
+    ``{"model.keys_see_signals": False}``."""
     log, labels, preset = DATASETS[dataset][:3]
     rows = []
     for seed in seeds:
@@ -59,6 +68,7 @@ def run(
             }
             if mode != "off":  # runs of masked keys are for key-only models: key-only keeps its preset's mask_span
                 overrides["scoring.mask_span"] = 1
+                overrides.update(signal_settings or {})
             config = load_config(preset=preset).with_overrides(overrides)
             started = time.perf_counter()
             result = train(data / log, work / f"{mode}-{seed}", config, labels=data / labels, progress=False)
@@ -96,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting for the time- and value-aware arms only (JSON value), e.g. model.keys_see_signals=false",
+    )
     args = ap.parse_args(argv)
+    signal_settings = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.sets)}
     log, _, preset, title, what = DATASETS[args.dataset]
     if not (args.data / log).is_file():
         print(f"skipping: {args.data / log} is not there", file=sys.stderr)
@@ -104,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     modes, seeds = args.modes.split(","), [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="logbert-devstack-") as tmp:
-        rows = run(args.data, modes, seeds, args.epochs, args.threads, Path(tmp), args.dataset)
+        rows = run(args.data, modes, seeds, args.epochs, args.threads, Path(tmp), args.dataset, signal_settings)
     total = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.dataset}.json").write_text(json.dumps({"rows": rows}, indent=1), encoding="utf-8")

@@ -17,7 +17,7 @@ category fault existed; ``recall_category_faults``: the power state never seen i
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,10 @@ def write_lines(src: Path, sessions: Sequence[KeySequence], dst: Path) -> Path:
     return dst
 
 
-def signal_config(base: LogBertConfig, mode: str, epochs: int, seed: int, threads: int) -> LogBertConfig:
+def signal_config(
+    base: LogBertConfig, mode: str, epochs: int, seed: int, threads: int, settings: Mapping[str, Any] | None = None
+) -> LogBertConfig:
+    """``settings``: more settings for the run (``--set``), after the bench's own."""
     return base.with_overrides(
         {
             "model.signals": mode,
@@ -62,6 +65,7 @@ def signal_config(base: LogBertConfig, mode: str, epochs: int, seed: int, thread
             "train.num_threads": threads,
             "train.test_fraction": 0.0,
             "scoring.calibration": "cross_fit",
+            **(settings or {}),
         }
     )
 
@@ -77,7 +81,14 @@ def _flags(results: Sequence[SessionResult], seqs: Sequence[KeySequence]) -> np.
 
 
 def run_openstack(
-    d: Data, data: Path, work: Path, modes: Sequence[str], epochs: int, seed: int, threads: int
+    d: Data,
+    data: Path,
+    work: Path,
+    modes: Sequence[str],
+    epochs: int,
+    seed: int,
+    threads: int,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per ``model.signals`` mode (see the module)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -86,7 +97,7 @@ def run_openstack(
     held_log = write_lines(normal_src, d.held, work / "held.log")
     rows = []
     for mode in modes:
-        config = signal_config(load_config(preset="openstack"), mode, epochs, seed, threads)
+        config = signal_config(load_config(preset="openstack"), mode, epochs, seed, threads, settings)
         started = time.perf_counter()
         result = train(train_log, work / f"artifact-{mode}", config, progress=False, overwrite=True)
         train_s = time.perf_counter() - started
@@ -160,7 +171,13 @@ def _why(r: SessionResult) -> str:
 
 
 def run_simulator(
-    work: Path, modes: Sequence[str], epochs: int, seed: int, threads: int, n_instances: int = 300
+    work: Path,
+    modes: Sequence[str],
+    epochs: int,
+    seed: int,
+    threads: int,
+    n_instances: int = 300,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Recall per time/value fault type at the stored threshold, one row per mode (see the module)."""
     files = write_simulated(
@@ -176,7 +193,13 @@ def run_simulator(
     for mode in modes:
         base = load_config(preset="openstack")
         config = base.with_overrides(
-            {"model.signals": mode, "train.epochs": epochs, "train.seed": seed, "train.num_threads": threads}
+            {
+                "model.signals": mode,
+                "train.epochs": epochs,
+                "train.seed": seed,
+                "train.num_threads": threads,
+                **(settings or {}),
+            }
         )
         started = time.perf_counter()
         result = train(files.log, work / f"sim-{mode}", config, labels=files.labels, progress=False, overwrite=True)

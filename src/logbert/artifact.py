@@ -248,6 +248,9 @@ def load_artifact(directory: str | Path) -> Artifact:
         window = stored.get("window") if isinstance(stored, dict) else None
         if isinstance(window, dict) and "session_bounds" not in window:
             window["session_bounds"] = False  # trained before session bounds existed: scored without them
+        model = stored.get("model") if isinstance(stored, dict) else None
+        if isinstance(model, dict) and "keys_see_signals" not in model:
+            model["keys_see_signals"] = True  # trained before the setting: its key pass saw the times and values
         config = config_from_dict(stored)
     except ConfigError as exc:
         raise UnknownArtifact(f"{root / CONFIG_FILE}: {exc}") from None

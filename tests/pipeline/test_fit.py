@@ -148,6 +148,28 @@ def test_cross_fit_scores_every_normal_session_exactly_once_out_of_fold(fake: ty
     assert fitted.detector.threshold_ == fitted.record.threshold == max(expected)  # n = 23 < 199: the maximum
 
 
+def test_a_final_model_that_scores_the_training_sessions_higher_raises_the_threshold(
+    fake: type[_Fake], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New sessions are scored by the final model: where it scores a calibration session higher than its fold
+    model did, that higher score is the session's calibration score (scoring.calibrate_with_final)."""
+    train, val = _sessions(20), _sessions(3, start=20)
+    plain = _Fake.decision_function
+
+    def final_scores_higher(self: _Fake, seqs: list[list[int]]) -> np.ndarray:
+        return plain(self, seqs) + (0.5 if len(self.trained) == 23 else 0.0)  # the final model trains on all 23
+
+    monkeypatch.setattr(_Fake, "decision_function", final_scores_higher)
+    lengths = [len(s.key_ids) + 2 for s in train + val]  # a whole session is one window, with its two bounds
+    fitted = fit_sessions(train, val, CF)
+    assert list(fitted.record.normal_scores) == sorted(n / 100 + 0.5 for n in lengths)
+    assert fitted.record.threshold == max(lengths) / 100 + 0.5 and fitted.record.with_final
+    assert "each at least the final model's score of its session" in fitted.record.describe()
+    off = fit_sessions(train, val, CF.with_overrides({"scoring.calibrate_with_final": False}))
+    assert off.record.threshold == max(lengths) / 100 and not off.record.with_final
+    assert "final model" not in off.record.describe()
+
+
 def test_sessions_with_unseen_keys_are_left_out_and_counted_not_the_threshold(fake: type[_Fake]) -> None:
     odd = [
         KeySequence("unk", [1, 2, UNK_KEY, 3], label=0),  # a template the parser never saw

@@ -332,3 +332,29 @@ def test_rows_whose_order_matters_are_scored_in_their_own_order() -> None:
     assert canonical_order(order_free, one_each, row) == [1, 2, 0]
     assert canonical_order(marked, one_each, row) == [1, 0, 2]  # the marked last key stays last
     assert canonical_order(order_free, one_each, [10, 11, 12]) is None  # in that order already
+
+
+@pytest.mark.parametrize("keys_see_signals", [True, False])
+def test_the_key_channel_reads_times_and_values_only_when_the_model_says_so(keys_see_signals: bool) -> None:
+    """model.keys_see_signals = False: the key pass hides every time and value, so two rows with the same keys and
+    other times and values get the same key scores; their time and value channels still differ. (Random weights:
+    every input moves every output.)"""
+    from logbert.windowing.signals import SignalRow
+
+    torch.manual_seed(1)
+    config = ModelConfig(
+        vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=1, signals="all",
+        gap_buckets=4, value_buckets=4, keys_see_signals=keys_see_signals,
+    )  # fmt: skip
+    model = LogBertEncoder(config)
+    keys = KEYS[:5]
+
+    def row(gap: int, value: int) -> SignalRow:
+        n = len(keys) + 1
+        return SignalRow([gap] * n, [value] * n, [0.0] * n, [0.0] * n, [0] * n, [False] * n)
+
+    out = score_sequences(model, VOCAB, [keys, keys], CENTER, ScoringConfig(top_g=2), signals=[row(3, 4), row(6, 7)])
+    assert out.time_nll is not None and out.value_nll is not None and out.mean_nll is not None
+    assert out.time_nll[0] != out.time_nll[1] and out.value_nll[0] != out.value_nll[1]
+    same_keys = out.mean_nll[0] == pytest.approx(out.mean_nll[1], abs=1e-6)
+    assert same_keys == (not keys_see_signals)

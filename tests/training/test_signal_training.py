@@ -43,13 +43,34 @@ def test_signal_mask_predicts_only_real_signals_and_hides_masked_keys() -> None:
     assert bool((key_masked & (batch.gap_ids == SIGNAL_NONE)).any())  # there was a NONE to hide
 
 
+def test_blind_rows_hide_every_time_and_value_and_predict_none_of_them() -> None:
+    """model.keys_see_signals = False: half the rows learn their keys from the keys alone (what its key pass reads);
+    the other rows are masked exactly as without blind rows (the positions are drawn first)."""
+    ds = MaskedKeyDataset(SEQS, VOCAB, 8, gap_rows=_rows(SEQS, 0), value_rows=_rows(SEQS, 1))
+    batch = ds.collate(ds.rows, 0.5, torch.Generator().manual_seed(0), list(range(len(SEQS))))
+    assert batch.gap_ids is not None and batch.value_ids is not None
+    args = (batch.token_ids, batch.pad_mask, batch.gap_ids, batch.value_ids, 0.5, VOCAB.MASK)
+    seeing = mask_signals(*args, torch.Generator().manual_seed(5))
+    blind = mask_signals(*args, torch.Generator().manual_seed(5), blind_rows=0.5)
+    assert blind.gap_ids is not None and blind.gap_labels is not None and blind.value_labels is not None
+    assert seeing.gap_ids is not None and seeing.gap_labels is not None
+    real = ~batch.pad_mask
+    hidden = ((blind.gap_ids == SIGNAL_MASK) | ~real).all(dim=1) & ((blind.value_ids == SIGNAL_MASK) | ~real).all(dim=1)
+    assert 0.25 * len(SEQS) < int(hidden.sum()) < 0.75 * len(SEQS)  # about half the rows
+    assert bool((blind.gap_labels[hidden] == IGNORE_INDEX).all() and (blind.value_labels[hidden] == IGNORE_INDEX).all())
+    others = ~hidden
+    assert torch.equal(blind.gap_ids[others], seeing.gap_ids[others])
+    assert torch.equal(blind.gap_labels[others], seeing.gap_labels[others])
+    assert bool((seeing.gap_labels[hidden] != IGNORE_INDEX).any())  # those rows had something to predict before
+
+
 def test_two_shards_of_a_batch_add_up_to_its_joint_loss() -> None:
     torch.manual_seed(0)
     model = LogBertEncoder(MODEL)
     ds = MaskedKeyDataset(SEQS[:9], VOCAB, 8, gap_rows=_rows(SEQS[:9], 0), value_rows=_rows(SEQS[:9], 2))
     gen = torch.Generator().manual_seed(1)
     batch = ds.collate(ds.rows, 0.5, gen, list(range(9)))
-    signals = _signal_batch(batch, batch.token_ids, batch.pad_mask, TRAIN, VOCAB.MASK, gen)
+    signals = _signal_batch(batch, batch.token_ids, batch.pad_mask, TRAIN, VOCAB.MASK, gen, MODEL)
     center = torch.zeros(16)
     whole = _loss(model, batch.token_ids, batch.labels, batch.pad_mask, center, TRAIN, None, signals)
     with_signals = float(whole.detach())

@@ -196,6 +196,9 @@ class Calibration:
     # channel scales are fitted on the same sessions as the threshold: logbert.pipeline.estimator.leave_one_out_rate);
     # None where the quantile's own rate holds
     fpr_estimate: float | None = None
+    # cross_fit: each score is the larger of the session's out-of-fold score and the final model's score of it
+    # (scoring.calibrate_with_final); False for records from before the setting
+    with_final: bool = False
 
     @property
     def n(self) -> int:
@@ -258,9 +261,10 @@ class Calibration:
     def source(self) -> str:
         """Which sessions the scores are, in words."""
         if self.scheme == "cross_fit":
+            final = ", each at least the final model's score of its session" if self.with_final else ""
             return (
                 f"{self.n} out-of-fold scores ({self.folds}-fold cross-fit over the normal training + validation "
-                f"{self.unit})"
+                f"{self.unit}{final})"
             )
         return f"{self.n} normal validation {self.unit}"
 
@@ -316,6 +320,7 @@ class Calibration:
             "guarantee": self.describe(),
             "n_unseen": self.n_unseen,
             "unit": self.unit,
+            "with_final": self.with_final,
             "normal_scores": list(self.normal_scores),
         }
 
@@ -340,6 +345,7 @@ class Calibration:
                 int(data.get("n_unseen", 0)),
                 str(data.get("unit", "sessions")),
                 None if data.get("fpr_estimate") is None else float(data["fpr_estimate"]),
+                bool(data.get("with_final", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnknownArtifact(f"{CALIBRATION_FILE} is malformed: {exc}") from None
@@ -353,6 +359,7 @@ def calibration(
     scheme: Scheme = "split",
     folds: int = 0,
     n_unseen: int = 0,
+    with_final: bool = False,
 ) -> Calibration:
     """The record of a threshold chosen by :func:`choose_threshold` from these normal session scores
     (``-inf``, unscored, is dropped; sessions with unseen keys are the caller's to leave out and count)."""
@@ -367,4 +374,5 @@ def calibration(
         scheme,
         folds if scheme == "cross_fit" else 0,
         n_unseen,
+        with_final=with_final and scheme == "cross_fit",
     )

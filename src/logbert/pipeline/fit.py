@@ -431,6 +431,11 @@ def fit_sessions(
         signals=_window_signals(windows, config),
         duration_slots=duration_slots,
     )
+    if scoring.calibrate_with_final:  # what new sessions of a calibration session's kind will get (see the setting)
+        if reads_signals(detector):
+            oof_channels = with_final_scores(oof_channels, session_channels(detector, pool, config.window))
+        else:
+            oof = with_final_scores(oof, session_scores(detector, pool, config.window))
     floors = scale_floors(detector.config.model)
     if reads_signals(detector):
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
@@ -522,8 +527,27 @@ def calibrate_detector(
     all_keys = keys(pool)
     detector = build()
     detector.fit(all_keys, all_keys)
+    if scoring.calibrate_with_final:
+        oof = with_final_scores(oof, session_scores(detector, pool, config.window, unit))
     record, _ = _threshold(scoring, oof, unseen, "cross_fit", what)
     return detector, record
+
+
+def with_final_scores(oof: np.ndarray, final: np.ndarray) -> np.ndarray:
+    """Cross-fit calibration scores (``scoring.calibrate_with_final``): per session (and channel, for (N, 3)
+    channel scores) the larger of its out-of-fold score and the final model's score of it; a session its fold
+    left unscored (``-inf``) stays so.
+
+    Why: new sessions are scored by the final model, not by the fold models. A normal pattern that many training
+    sessions share is scored alike by every fold model that saw the others, but the final model, trained on more
+    steps, may score it a little higher, and then every new session of that pattern is flagged. A higher score
+    only raises the threshold, so what the quantile promises about false alarms still holds.
+
+    >>> with_final_scores(np.array([1.0, 2.0, -np.inf]), np.array([1.5, 1.0, 3.0])).tolist()
+    [1.5, 2.0, -inf]
+    """
+    scored = np.isfinite(oof)
+    return np.where(scored, np.maximum(oof, np.where(np.isfinite(final), final, -np.inf)), oof)
 
 
 def _fit_split(
@@ -624,7 +648,11 @@ def _threshold(
     threshold = choose_threshold(scoring, scores[use])
     folds = scoring.calibration_folds if scheme == "cross_fit" else 0
     n_unseen = 0 if all_unseen else int((scored & unseen).sum())
-    return calibration(scoring, threshold, scores[use], scheme=scheme, folds=folds, n_unseen=n_unseen), all_unseen
+    record = calibration(
+        scoring, threshold, scores[use], scheme=scheme, folds=folds, n_unseen=n_unseen,
+        with_final=scoring.calibrate_with_final,
+    )
+    return record, all_unseen
 
 
 def _share(fraction: float) -> str:

@@ -58,6 +58,7 @@ from logbert.config import (
 from logbert.model.encoder import LogBertEncoder, last_key
 from logbert.windowing.dataset import (
     TokenVocab,
+    blind_signals,
     encode_sequences,
     pad_signal_rows,
     pad_tokens,
@@ -321,11 +322,15 @@ def score_sequences(
                     continue
                 sub_tokens, sub_chosen = token_ids[active], chosen[active]  # (b, T)
                 inputs = sub_tokens.masked_fill(sub_chosen, vocab.MASK)
-                # a masked key's buckets hidden even when NONE, as in training (windowing.dataset.mask_signals)
-                hidden = [
-                    None if ids is None else ids[active].masked_fill(sub_chosen, SIGNAL_MASK)
-                    for ids in (gap_ids, value_ids)
-                ]
+                if model.config.keys_see_signals:
+                    # a masked key's buckets hidden even when NONE, as in training (windowing.dataset.mask_signals)
+                    hidden = [
+                        None if ids is None else ids[active].masked_fill(sub_chosen, SIGNAL_MASK)
+                        for ids in (gap_ids, value_ids)
+                    ]
+                else:  # the key channel from the keys alone: every time and value hidden, as in training's blind rows
+                    sub_pad, signal_ids = pad_mask[active], (gap_ids, value_ids)
+                    hidden = [None if ids is None else blind_signals(ids[active], sub_pad) for ids in signal_ids]
                 logits = model(inputs.to(device), pad_mask[active].to(device), *_to(device, *hidden)).logits
                 where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
                 truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)

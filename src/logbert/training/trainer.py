@@ -158,14 +158,27 @@ def by_length(lengths: Sequence[int] | Tensor, size: int) -> list[list[int]]:
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
+#: The share of training rows whose times and values are all hidden when ``model.keys_see_signals`` is False: half
+#: the rows teach the key head to predict from the keys alone (what the key pass reads), half teach the time and
+#: value heads (which learn nothing from a blind row).
+BLIND_ROWS: float = 0.5
+
+
 def _signal_batch(
-    batch: MaskedBatch, token_ids: Tensor, pad_mask: Tensor, cfg: TrainConfig, mask_id: int, gen: torch.Generator
+    batch: MaskedBatch,
+    token_ids: Tensor,
+    pad_mask: Tensor,
+    cfg: TrainConfig,
+    mask_id: int,
+    gen: torch.Generator,
+    model_config: ModelConfig,
 ) -> SignalBatch | None:
     """The masked signal inputs of a batch (after its key mask and cuts); None for a key-only model, which
     draws nothing here (its random stream stays that of before the signals existed)."""
     if batch.gap_ids is None and batch.value_ids is None:
         return None
-    return mask_signals(token_ids, pad_mask, batch.gap_ids, batch.value_ids, cfg.mask_ratio, mask_id, gen)
+    blind = 0.0 if model_config.keys_see_signals else BLIND_ROWS
+    return mask_signals(token_ids, pad_mask, batch.gap_ids, batch.value_ids, cfg.mask_ratio, mask_id, gen, blind)
 
 
 def _signal_counts(signals: SignalBatch | None) -> tuple[int, int]:
@@ -425,7 +438,7 @@ def _validation_loss(
     total, n = 0.0, 0
     for rows in by_length(ds.lengths, config.batch_size) if _bucketed(config, ds) else _batches(len(ds), config):
         batch = ds.collate_index(rows, config.mask_ratio, gen)
-        signals = _signal_batch(batch, batch.token_ids, batch.pad_mask, config, ds.vocab.MASK, gen)
+        signals = _signal_batch(batch, batch.token_ids, batch.pad_mask, config, ds.vocab.MASK, gen, model.config)
         signals = _shard_signals(signals, slice(None), device)
         c = None if center is None else center.to(device)
         loss = _loss(
@@ -589,7 +602,8 @@ def train_encoder(
                             pad_id=vocab.PAD,
                             generator=gen,
                         )
-                    signals = _signal_batch(batch, token_ids, pad_mask, cfg, vocab.MASK, gen)  # after the cuts
+                    # after the cuts
+                    signals = _signal_batch(batch, token_ids, pad_mask, cfg, vocab.MASK, gen, model_config)
                     with precision:
                         if group.active:  # this rank's rows of the whole batch
                             loss = _shard_loss(

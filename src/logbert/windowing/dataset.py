@@ -122,6 +122,7 @@ def mask_signals(
     mask_ratio: float,
     mask_id: int,
     generator: torch.Generator,
+    blind_rows: float = 0.0,
 ) -> SignalBatch:
     """Hide signal buckets for the model to predict, apart from the key mask.
 
@@ -132,9 +133,17 @@ def mask_signals(
     predicted. Positions without a signal (NONE) and padding are never hidden nor predicted. Called
     after the key mask and the cuts (``token_ids`` holds their MASKs), with the same generator: a
     key-only model never draws here, so its random stream is unchanged.
+
+    ``blind_rows`` (``model.keys_see_signals = False``: 0.5): that share of rows, drawn after the positions, has
+    every time and value hidden and none predicted, so their keys are learnt from the keys alone, as the key pass
+    of such a model scores them (:func:`blind_signals`). 0 draws nothing.
     """
     chosen = (torch.rand(pad_mask.shape, generator=generator) < mask_ratio) & ~pad_mask  # (B, T)
     key_masked = token_ids == mask_id
+    if blind_rows > 0:
+        blind = (torch.rand(pad_mask.shape[0], generator=generator) < blind_rows)[:, None] & ~pad_mask  # (B, T)
+        chosen = chosen & ~blind  # nothing to predict where nothing is seen
+        key_masked = key_masked | blind
 
     def one(ids: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
         if ids is None:
@@ -150,6 +159,13 @@ def mask_signals(
     gap_in, gap_labels = one(gap_ids)
     value_in, value_labels = one(value_ids)
     return SignalBatch(gap_in, value_in, gap_labels, value_labels)
+
+
+def blind_signals(ids: Tensor | None, pad_mask: Tensor) -> Tensor | None:
+    """A row's signal ids with every time and value hidden (MASK at each non-padding position, DIST included):
+    what the key pass of a model with ``model.keys_see_signals = False`` reads, as its training's blind rows
+    (:func:`mask_signals`) did."""
+    return None if ids is None else ids.masked_fill(~pad_mask, SIGNAL_MASK)
 
 
 def encode_sequences(seqs: Sequence[Sequence[int]], vocab: TokenVocab, max_len: int) -> list[list[int]]:
