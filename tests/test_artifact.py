@@ -148,9 +148,8 @@ def test_a_signing_key_makes_tampering_detectable(tmp_path: Path, monkeypatch: p
 
 
 def test_an_artifact_from_before_keys_see_signals_loads_as_it_was_trained(tmp_path: Path) -> None:
-    """Its key pass saw the times and values (the only way then); new trainings default to the keys alone."""
-    config = _save(tmp_path, [5, 6, 7])
-    assert not config.model.keys_see_signals  # the default now
+    """Its key pass saw the times and values (the only way then), whatever the default of the day."""
+    _save(tmp_path, [5, 6, 7])
     stored = json.loads((tmp_path / "config.json").read_text())
     del stored["model"]["keys_see_signals"]
     (tmp_path / "config.json").write_text(json.dumps(stored))

@@ -331,7 +331,8 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
       "Notification time out: 3200", r"<Datetime> - <Level> \[<Context>\] - <Content>", "Notification"),
      # Spring Boot's default: level, pid, "---", a padded thread name
      ("2026-07-29 17:41:{:02d}.253  INFO 12345 --- [           main] o.s.b.w.e.tomcat.TomcatWebServer  : Tomcat "
-      "started on port(s): 8080", r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>", "o.s.b.w.e.tomcat.TomcatWebServer"),
+      "started on port(s): 8080", r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>",
+      "o.s.b.w.e.tomcat.TomcatWebServer"),
      # Python logging "%(asctime)s - %(name)s - %(levelname)s - %(message)s": the logger name before the level
      ("2026-07-29 17:41:{:02d},253 - billing.worker - WARNING - disk full on /var", "<Datetime> - <Logger> - <Level> - "
       "<Content>", "disk"),
@@ -353,7 +354,8 @@ def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
 def test_a_level_first_layout_is_inferred_too_and_a_plain_log_gets_no_suggestion() -> None:
     lines = [f"INFO [main-{i}] org.example.Server - started in {i} ms" for i in range(20)]
     _, report = read_log(lines, ParserConfig(format="raw"))
-    assert report.warnings[0].endswith(r"they start with a level: try --set 'parser.log_format=<Level> \[<Context>\] <Content>'")
+    suggested = r"<Level> \[<Context>\] <Content>"
+    assert report.warnings[0].endswith(f"they start with a level: try --set 'parser.log_format={suggested}'")
     records, report = read_log(lines, ParserConfig(log_format=r"<Level> \[<Context>\] <Content>"))
     assert report.warnings == [] and records[0].fields == {"Level": "INFO", "Context": "main-0"}
     assert infer_log_format("user bob logged in from 10.0.0.1") is None
