@@ -73,6 +73,16 @@ def repair_line(raw: str | bytes) -> tuple[str, bool]:
     return line, binary
 
 
+def line_text(raw: str | bytes, max_line_chars: int) -> tuple[str, bool, bool]:
+    """A raw line as every reader keeps it: repaired (:func:`repair_line`), cut at ``max_line_chars``; and whether
+    it was binary and whether it was cut. The one rule :meth:`LineReader.read_line` and :func:`raw_lines_at`
+    share, so that an explanation quotes a line as it was parsed."""
+    line, binary = repair_line(raw)
+    if len(line) > max_line_chars:
+        return line[:max_line_chars], binary, True
+    return line, binary, False
+
+
 class LineReader:
     """Header-parse lines one at a time and keep the counts of a :class:`ReadReport`.
 
@@ -114,11 +124,9 @@ class LineReader:
         else:
             inner_cr = "\r" in raw and "\r" in raw.rstrip("\r\n")
         self.n_inner_cr += inner_cr  # a carriage return inside the line: CR-only line ends?
-        line, binary = repair_line(raw)
+        line, binary, truncated = line_text(raw, self.config.max_line_chars)
         report.n_binary += binary
-        if len(line) > self.config.max_line_chars:
-            line = line[: self.config.max_line_chars]
-            report.n_truncated += 1
+        report.n_truncated += truncated
         self.last_text = line
         if not line.strip():
             report.n_empty += 1
@@ -256,7 +264,7 @@ def raw_lines_at(path: str | Path, line_nos: Collection[int], max_line_chars: in
         for raw in lines:
             n += 1
             if n in wanted:
-                found[n] = repair_line(raw)[0][:max_line_chars]
+                found[n] = line_text(raw, max_line_chars)[0]
             if n >= last:
                 return found
     return found

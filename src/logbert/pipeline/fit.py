@@ -546,8 +546,7 @@ def with_final_scores(oof: np.ndarray, final: np.ndarray) -> np.ndarray:
     >>> with_final_scores(np.array([1.0, 2.0, -np.inf]), np.array([1.5, 1.0, 3.0])).tolist()
     [1.5, 2.0, -inf]
     """
-    scored = np.isfinite(oof)
-    return np.where(scored, np.maximum(oof, np.where(np.isfinite(final), final, -np.inf)), oof)
+    return np.where(np.isfinite(oof), np.fmax(oof, final), oof)  # fmax: a NaN final score changes nothing
 
 
 def _fit_split(
