@@ -336,7 +336,13 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # Python logging "%(asctime)s - %(name)s - %(levelname)s - %(message)s": the logger name before the level
      ("2026-07-29 17:41:{:02d},253 - billing.worker - WARNING - disk full on /var", "<Datetime> - <Logger> - <Level> - "
       "<Content>", "disk"),
-     ("2026-07-29T17:41:{:02d}Z [ERROR] | worker 3 stopped", r"<Datetime> \[<Level>\] \| <Content>", "worker")],
+     ("2026-07-29T17:41:{:02d}Z [ERROR] | worker 3 stopped", r"<Datetime> \[<Level>\] \| <Content>", "worker"),
+     # PostgreSQL's default log_line_prefix "%m [%p] ": a named zone, a bracketed pid, its LOG level (syslog_iso's
+     # loose fields read "[20021]" as a host before hosts had to be names)
+     ("2026-11-20 08:00:{:02d}.485 UTC [20021] LOG:  connection received: host=10.0.0.20 port=33084",
+      r"<Datetime> \[<Pid>\] <Level>: <Content>", "connection"),
+     ("2026-11-20 08:00:{:02d} CET [20021] ERROR:  deadlock detected",
+      r"<Datetime> <Zone> \[<Pid>\] <Level>: <Content>", "deadlock")],
 )
 def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     line: str, suggested: str, first_word: str
@@ -349,6 +355,12 @@ def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     records, report = read_log(lines, ParserConfig(log_format=suggested))  # what the warning says works
     assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
     assert records[0].content.split()[0] == first_word
+
+
+def test_a_time_named_utc_or_gmt_is_read_as_utc() -> None:
+    lines = ["2026-11-20 08:00:04.500 UTC [1] LOG:  a", "2026-11-20 08:00:05 GMT [1] LOG:  b"]
+    records, report = read_log(lines, ParserConfig(log_format=r"<Datetime> \[<Pid>\] <Level>: <Content>"))
+    assert report.n_parsed == 2 and [r.timestamp for r in records] == [1795161604.5, 1795161605.0]
 
 
 def test_a_level_first_layout_is_inferred_too_and_a_plain_log_gets_no_suggestion() -> None:

@@ -14,10 +14,13 @@ from logbert.config import LogBertConfig, ModelConfig, TrainConfig
 from logbert.datasets.simulator import write_simulated
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
-from logbert.pipeline.fit import TrainResult, _warnings, fit_sessions, train
+from logbert.pipeline.corpus import Corpus
+from logbert.pipeline.fit import TrainResult, _warnings, fit_sessions, signal_notes, train
 from logbert.pipeline.sessions import session_windows
-from logbert.records import UNK_KEY, KeySequence, ReadReport
+from logbert.records import UNK_KEY, KeySequence, LogLine, ReadReport
 from logbert.training.trainer import passes_per_epoch, steps_per_epoch, train_encoder
+
+KEYS = 50  # keys the model predicts among: more than scoring.top_g
 
 
 def _result(threshold: float, n_train_windows: int = 10_000, epochs_run: int = 1, **kw: object) -> TrainResult:
@@ -36,37 +39,59 @@ def _result(threshold: float, n_train_windows: int = 10_000, epochs_run: int = 1
 )
 def test_degenerate_thresholds_are_said(score: str, threshold: float, says: str | None) -> None:
     config = LogBertConfig().with_overrides({"scoring.score": score})
-    warnings = _warnings(_result(threshold), config)
+    warnings = _warnings(_result(threshold), config, KEYS)
     if says is None:
         assert warnings == []
     else:
         assert len(warnings) == 1 and says in warnings[0]
 
 
+def test_a_top_g_that_holds_every_key_is_said_for_the_miss_ratio_only() -> None:
+    # 4 templates and the session bounds: a top-6 always holds the true key, so nothing known can be a miss
+    (warning,) = _warnings(_result(0.25), LogBertConfig(), 6)
+    assert "predicts among 6 keys and scoring.top_g is 6" in warning and "never seen in training" in warning
+    assert _warnings(_result(0.25), LogBertConfig(), 7) == []
+    (alone,) = _warnings(_result(0.0), LogBertConfig(), 6)  # not also "a single key outside ... higher top_g"
+    assert "predicts among 6 keys" in alone
+    assert _warnings(_result(3.0), LogBertConfig().with_overrides({"scoring.score": "max_mean_nll"}), 6) == []
+
+
+def test_a_key_only_model_on_timed_lines_gets_a_note_about_the_signals() -> None:
+    def corpus(timed: int, untimed: int, kind: str = "raw") -> Corpus:
+        lines = [LogLine(i + 1, "x", float(i) if i < timed else None) for i in range(timed + untimed)]
+        return Corpus(kind, ReadReport(), lines=tuple(lines))  # type: ignore[arg-type]
+
+    (note,) = signal_notes(corpus(6, 4), LogBertConfig())
+    assert "--set model.signals=all" in note
+    assert signal_notes(corpus(4, 6), LogBertConfig()) == []  # most lines without a time: nothing to read
+    assert signal_notes(corpus(10, 0), LogBertConfig().with_overrides({"model.signals": "all"})) == []
+    assert signal_notes(corpus(0, 0, "keys"), LogBertConfig()) == []
+
+
 def test_a_cap_threshold_with_the_length_term_says_what_can_still_be_flagged() -> None:
     config = LogBertConfig().with_overrides({"scoring.score": "max_nll", "scoring.length_weight": 0.5})
-    (warning,) = _warnings(_result(20.0), config)
+    (warning,) = _warnings(_result(20.0), config, KEYS)
     assert "the score cap" in warning and "only sessions far shorter than the normal ones can be flagged" in warning
 
 
 def test_too_few_optimiser_steps_are_said_by_the_trainers_own_rule() -> None:
     # 35 windows, batch 64: 1 step per pass; with train.min_steps = 0 one epoch is one pass
     off = LogBertConfig().with_overrides({"scoring.score": "mean_nll", "train.min_steps": 0})
-    few = _warnings(_result(3.0, n_train_windows=35), off)
+    few = _warnings(_result(3.0, n_train_windows=35), off, KEYS)
     assert len(few) == 1 and "only 1 optimiser steps" in few[0] and "train.min_steps" in few[0]
     # the default min_steps (300) makes each of the 30 epochs 10 passes: a run that stopped early after
     # 1 epoch made 10 steps (still too few), one that ran its epochs made 300
     config = LogBertConfig().with_overrides({"scoring.score": "mean_nll"})
-    assert "only 10 optimiser steps" in _warnings(_result(3.0, n_train_windows=35), config)[0]
-    assert _warnings(_result(3.0, n_train_windows=35, epochs_run=30), config) == []
-    assert _warnings(_result(3.0), config) == []
+    assert "only 10 optimiser steps" in _warnings(_result(3.0, n_train_windows=35), config, KEYS)[0]
+    assert _warnings(_result(3.0, n_train_windows=35, epochs_run=30), config, KEYS) == []
+    assert _warnings(_result(3.0), config, KEYS) == []
 
 
 def test_a_few_calibration_sessions_with_unseen_keys_are_never_said_to_be_0_percent() -> None:
     config = LogBertConfig().with_overrides({"scoring.score": "mean_nll"})
-    (few,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=1758, n_unseen=2), config)
+    (few,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=1758, n_unseen=2), config, KEYS)
     assert "(about 0.1%)" in few
-    (many,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=80, n_unseen=20), config)
+    (many,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=80, n_unseen=20), config, KEYS)
     assert "(about 20%)" in many
 
 
@@ -189,7 +214,7 @@ def test_split_leaves_out_an_unseen_validation_session_and_says_so(fake: type[_F
     assert fitted.record.scheme == "split" and fitted.record.n == 4 and fitted.record.n_unseen == 1
     assert fitted.record.threshold < CAP  # before issue 9 this one session made the threshold the cap
     result = _result(fitted.record.threshold, 10_000, 30, calibration="split", n_calibration=4, n_unseen=1)
-    [warning] = _warnings(result, config)
+    [warning] = _warnings(result, config, KEYS)
     assert "1 of 5 normal validation sessions hold a template never seen in training" in warning
 
 
@@ -198,7 +223,7 @@ def test_when_every_calibration_session_is_unseen_they_are_used_and_that_is_said
     fitted = fit_sessions(_sessions(20), [KeySequence("new", [1, 2, 7], label=0)], config)
     assert fitted.all_unseen and fitted.record.threshold == CAP and fitted.record.n_unseen == 0
     result = _result(CAP, 10_000, 30, n_calibration=1, all_unseen=True)
-    warnings = _warnings(result, config)
+    warnings = _warnings(result, config, KEYS)
     assert any("every normal validation session holds a template never seen" in w for w in warnings)
 
 

@@ -95,6 +95,8 @@ def train(
     console.print(f"artifact: {shown(str(result.artifact_dir))}")
     for warning in result.warnings:
         console.print(f"[bold yellow]warning:[/] {shown(warning)}")
+    for note in result.notes:
+        console.print(f"[cyan]note:[/] {shown(note)}")
 
 
 def evaluate(

@@ -16,7 +16,9 @@ if TYPE_CHECKING:  # logbert.api imports torch: `logbert parse` needs neither (o
     from logbert.results import SessionResult
 
 
-def results_table(result: EvaluationResult, title: str = "held-out sessions, threshold from validation") -> Table:
+def results_table(
+    result: EvaluationResult, title: str = "held-out sessions, each detector at the threshold it stored"
+) -> Table:
     """LogBERT and each baseline side by side (same sessions, same protocol)."""
     from logbert.evaluation.report import comparison_table  # matplotlib: not for templates_table
 

@@ -66,7 +66,9 @@ _FIELD_PATTERNS: Final[dict[str, str]] = {
     "Level": r"[A-Z]+",
     "Pid": r"\d+",
     "Timestamp": r"\d+(?:\.\d+)?",
-    "Datetime": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?",
+    # an ISO date and time, with its zone as an offset, Z, or UTC / GMT after a space (PostgreSQL's %m writes
+    # "2026-11-20 08:00:04.485 UTC"): other zone names are ambiguous (CST, IST), a header field of their own
+    "Datetime": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?| ?(?:UTC|GMT)\b)?",
 }
 _FIELD_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 
@@ -376,8 +378,12 @@ _FORMAT_PRESETS: Final[frozenset[str]] = frozenset({"openstack", "bgl", "thunder
 # a level word (bare, bracketed or with a colon), a bracketed field (one level of nested brackets: log4j's
 # "[QuorumPeer[myid=1]/0.0.0.0:2181:FastLeaderElection@774]"), a separator standing alone ("-", "|", ":",
 # "---"), a number (a pid) and, before a level word only, a plain word (Python logging's logger name).
-_HEADER_LEVEL = re.compile(rf"(\[?)({_LEVEL_NAMES})(\]?)(:?)(?=\s)")
+# a header's level word: the common names, and PostgreSQL's LOG and PANIC ("... [20021] LOG:  connection received")
+_HEADER_LEVEL = re.compile(rf"(\[?)({_LEVEL_NAMES}|LOG|PANIC)(\]?)(:?)(?=\s)")
 _HEADER_BRACKET = re.compile(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\](?=\s)")
+_HEADER_BRACKETED_PID = re.compile(r"\[\d+\](?=\s)")
+# a time zone's name right after the date and time (UTC and GMT are part of <Datetime>)
+_HEADER_ZONE = re.compile(r"[A-Z]{3,5}(?=\s)")
 _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
 _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
@@ -396,12 +402,20 @@ def infer_log_format(content: str) -> str | None:
     '<Datetime> - <Logger> - <Level> - <Content>'
     >>> infer_log_format("2025-06-24 14:36:00 status installed libc-bin:amd64 2.36-9")
     '<Datetime> <Content>'
+    >>> infer_log_format("2026-11-20 08:00:04.485 UTC [20021] LOG:  connection received: host=10.0.0.20")
+    '<Datetime> \\[<Pid>\\] <Level>: <Content>'
+    >>> infer_log_format("2026-11-20 09:00:04 CET [20021] ERROR:  deadlock detected")
+    '<Datetime> <Zone> \\[<Pid>\\] <Level>: <Content>'
     """
     pieces: list[str] = []
     at = 0
     if (m := _HEADER_DATETIME.match(content)) is not None:
         pieces.append("<Datetime>")
         at = m.end()
+        zone = _HEADER_ZONE.match(content, at + 1) if content[at : at + 1] == " " else None
+        if zone is not None and _HEADER_LEVEL.match(content, at + 1) is None:
+            pieces.append("<Zone>")
+            at = zone.end()
     before_level: list[str] = []  # plain words are header fields only when a level word follows them
     names: dict[str, int] = {}
 
@@ -419,6 +433,8 @@ def infer_log_format(content: str) -> str | None:
             bracket = m.group(1) == "[" and m.group(3) == "]"
             pieces.append((r"\[<Level>\]" if bracket else "<Level>") + m.group(4))
             level_seen = True
+        elif (m := _HEADER_BRACKETED_PID.match(content, at)) is not None:
+            (before_level if not level_seen else pieces).append(r"\[<" + field("Pid") + r">\]")
         elif (m := _HEADER_BRACKET.match(content, at)) is not None:
             (before_level if not level_seen else pieces).append(r"\[<" + field("Context") + r">\]")
         elif (m := _HEADER_SEPARATOR.match(content, at)) is not None:
@@ -474,15 +490,19 @@ def _try_format(name: FormatName) -> str:
 
 def _plausible(match: re.Match[str]) -> bool:
     """Whether a built-in format's reading of a content looks like its header and not a loose fit: a <Month> is a
-    month's name, a host, component, level or pid is one word, and a host is not a level word (syslog's loose
-    fields otherwise read "2017-05-16 00:00:04 INFO nova [instance: abc] ..." with INFO as the host)."""
+    month's name, a host, component, level or pid is one word, and a host is a name or an address, not a level word
+    (syslog's loose fields otherwise read "2017-05-16 00:00:04 INFO nova [instance: abc] ..." with INFO as the host,
+    and PostgreSQL's "2026-11-20 08:00:04.485 UTC [20021] LOG:  ..." with "[20021]" as the host)."""
     fields = match.groupdict()
     month = fields.get("Month")
     if month is not None and month[:3].lower() not in _MONTHS:
         return False
     if any(re.search(r"\s", fields.get(name) or "") for name in ("Host", "Component", "Level", "PID")):
         return False
-    return re.fullmatch(_LEVEL_WORD, fields.get("Host") or "") is None
+    host = fields.get("Host")
+    if host is not None and re.fullmatch(r"[\w.:%-]+", host) is None:  # a name or an address, not "[20021]"
+        return False
+    return re.fullmatch(_LEVEL_WORD, host or "") is None
 
 
 # Content that a built-in format's masks and Drain settings were made for.
@@ -528,9 +548,14 @@ def iso_seconds(value: str) -> float | None:
 
     >>> iso_seconds("2017-05-16T00:00:04.5Z"), iso_seconds("2017-05-16 02:00:04+02:00")
     (1494892804.5, 1494892804.0)
+    >>> iso_seconds("2017-05-16 00:00:04.5 UTC")
+    1494892804.5
     """
+    text = value.replace(",", ".")
+    if text.endswith(("UTC", "GMT")):  # "... 08:00:04.485 UTC": the Datetime field's named zones
+        text = text[:-3].rstrip() + "+00:00"
     try:
-        parsed = datetime.fromisoformat(value.replace(",", "."))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:

@@ -192,7 +192,10 @@ def _drop_unlabelled(units: list[_Unit], labels: Labels | None) -> tuple[list[_U
     kept = [u for u in units if u.label is not None]
     n_missing = len(units) - len(kept)
     if n_missing:
-        logger.warning("%d sessions are not named in %s: left out of training and evaluation", n_missing, labels.source)
+        logger.warning(
+            "%d session%s not named in %s: left out of training and evaluation",
+            n_missing, " is" if n_missing == 1 else "s are", labels.source,
+        )
     if not kept:
         raise InputDataError(f"no session of the input is named in the labels file {labels.source}")
     return kept, n_missing

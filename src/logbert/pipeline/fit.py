@@ -95,6 +95,7 @@ class TrainResult:
     skipped: list[SkippedSequence]
     threshold_basis: str = ""  # how the threshold was chosen and what it promises (Calibration.describe)
     warnings: list[str] = field(default_factory=list)  # things a user should act on
+    notes: list[str] = field(default_factory=list)  # things a user may want to know (nothing is wrong)
     calibration: str = "split"  # where the threshold's normal scores came from: "split" or "cross_fit"
     n_calibration: int = 0  # normal sessions whose scores set the threshold
     n_unseen: int = 0  # normal calibration sessions left out: a key the scoring model never trained on
@@ -248,9 +249,10 @@ def train(
         n_unseen=record.n_unseen,
         all_unseen=fitted.all_unseen,
     )
-    result.warnings.extend(_warnings(result, detector.config))
+    result.warnings.extend(_warnings(result, detector.config, len(detector.vocab_) - detector.vocab_.N_SPECIAL))
     result.warnings.extend(signal_warnings)
     result.warnings.extend(blind_channel_warnings(detector))
+    result.notes.extend(signal_notes(corpus, config))
     if main:
         write_json(
             {
@@ -269,6 +271,7 @@ def train(
                 "train_seconds": round(train_seconds, 2),
                 "n_skipped_windows": len(skipped),
                 "warnings": result.warnings,
+                "notes": result.notes,
                 "read_report": corpus.report.as_dict(),
                 "history": [asdict(h) for h in detector.history_],
             },
@@ -677,14 +680,45 @@ def blind_channel_warnings(detector: LogBertDetector) -> list[str]:
     return out
 
 
+#: Lines read to tell whether a log carries times (:func:`signal_notes`).
+TIMED_SAMPLE = 2000
+
+
+def signal_notes(corpus: Corpus, config: LogBertConfig) -> list[str]:
+    """A key-only model trained on a log whose lines carry times: say that a time- and value-aware one exists. A
+    slow step or an odd value in the right order (a query that took 20 s, a spawn that took twice as long) is
+    invisible to key order, and ``model.signals`` is off by default (it costs training time and does not help
+    every log: docs/time_values.md)."""
+    if config.model.signals != "off" or corpus.kind != "raw" or not corpus.lines:
+        return []
+    head = corpus.lines[:TIMED_SAMPLE]
+    if sum(1 for line in head if line.timestamp is not None) < 0.5 * len(head):
+        return []
+    return [
+        "the lines carry times, and this key-only model reads only which lines follow which. --set "
+        "model.signals=all also reads the time between a session's lines and the numbers in them (a slow step, an "
+        "odd size), which key order cannot show; it trains about 1.4x longer. Compare the two with logbert evaluate "
+        "on labelled data (docs/time_values.md)"
+    ]
+
+
 #: Scores capped by ``scoring.nll_cap`` (a threshold at their cap can flag nothing).
 NLL_SCORES = ("mean_nll", "max_nll", "max_mean_nll")
 
 
-def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
-    """What a user must know about the stored threshold and the data, in words they can act on."""
+def _warnings(result: TrainResult, config: LogBertConfig, n_keys: int) -> list[str]:
+    """What a user must know about the stored threshold and the data, in words they can act on; ``n_keys``: how many
+    keys the model predicts among (the vocabulary without its special tokens)."""
     scoring = config.scoring
     warnings = list(result.read_report.warnings)
+    every_key_in_top_g = scoring.score == "miss_ratio" and scoring.top_g >= n_keys
+    if every_key_in_top_g:  # then a threshold of 0 is no surprise, and a higher top_g no remedy: said instead
+        warnings.append(
+            f"the model predicts among {n_keys} keys and scoring.top_g is {scoring.top_g}: every known key is always "
+            "among its top-g, so the key score (the miss ratio) can flag only templates never seen in training (what "
+            "the new_event baseline does). Set scoring.top_g well below the number of keys, or "
+            "scoring.score=max_mean_nll, which reads how surprising each key is"
+        )
     if config.model.signals != "off":
         pass  # a time- or value-aware model's threshold is on the combined scale (channels / their scales)
     elif scoring.score == "miss_ratio" and result.threshold >= 1.0:
@@ -700,7 +734,7 @@ def _warnings(result: TrainResult, config: LogBertConfig) -> list[str]:
             f"the threshold is the score cap ({score_cap(scoring)}), so {what} be flagged: a normal "
             "validation session is all surprise (often keys never seen in training). Give more normal data."
         )
-    elif scoring.score == "miss_ratio" and result.threshold <= 0.0:
+    elif scoring.score == "miss_ratio" and result.threshold <= 0.0 and not every_key_in_top_g:
         warnings.append(
             "the threshold is 0: a single key outside the model's top-g predictions flags a session. Fine for very "
             "regular logs; with varied ones expect false alarms (more normal data, or a higher scoring.top_g)."
