@@ -114,6 +114,11 @@ class ParserConfig(_Frozen):
     drain_max_children: int = Field(100, ge=2)  # max children per tree node
     drain_extra_delimiters: tuple[str, ...] = ()  # extra token delimiters besides whitespace
     max_line_chars: int = Field(10_000, ge=16)  # longer lines are truncated and counted, not dropped
+    # a line whose header does not match, after one that did: "count" = malformed (counted, left out); "attach" = a
+    # continuation of that line's message (a Java stack trace's "at ..." lines, a Python traceback), read as a line
+    # of its own with that line's time and sessions (as Filebeat's multiline negate/after). Within one input: a
+    # file, or one request to the service
+    continuation: Literal["count", "attach"] = "count"
     cache_size: int = Field(100_000, ge=0)  # masked-content -> key cache (0 disables the fast path)
     n_jobs: int = Field(0, ge=0)  # processes that mask large inputs (>= 200k lines); 0 = idle cores, 1 = none
     # format "json": the first of these keys a line's object holds is its content; the first time key its time

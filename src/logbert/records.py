@@ -40,6 +40,10 @@ class LogLine:
     content: str  # the free-text part of the line, the only part Drain sees
     timestamp: float | None = None  # seconds since the epoch, or None when the format has no time
     fields: Mapping[str, str] = field(default_factory=dict)  # the other header fields (Level, Component ...)
+    # parser.continuation = "attach": a line without a header (a stack trace's "at ..." line) continues the last line
+    # that had one; this is that line's text for session ids (parsing.headers.line_text_for_sessions), so it goes
+    # to the same sessions. None for a line with its own header
+    continues: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,8 @@ class ReadReport:
 
     n_lines: int = 0  # lines read
     n_parsed: int = 0  # lines whose header matched the format
-    n_malformed: int = 0  # header did not match (e.g. traceback continuation lines)
+    n_malformed: int = 0  # header did not match (e.g. traceback continuation lines, unless attached)
+    n_continued: int = 0  # parser.continuation = "attach": lines without a header read as their message's (parsed)
     n_binary: int = 0  # not valid UTF-8 or holding control bytes; decoded with replacement and counted
     n_truncated: int = 0  # longer than ParserConfig.max_line_chars
     n_empty: int = 0  # blank lines

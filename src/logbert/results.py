@@ -53,6 +53,7 @@ class ParsedLine:
     key_id: int  # UNK_KEY when the template is unseen
     template: str | None  # None for an unseen template
     timestamp: float | None = None
+    continued: bool = False  # parser.continuation = "attach": a line without a header, continuing the one before
 
 
 @dataclass(frozen=True, slots=True)

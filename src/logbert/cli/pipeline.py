@@ -88,7 +88,7 @@ def train(
     )
     rep = result.read_report
     console.print(
-        f"lines: {rep.n_lines} read, {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "
+        f"lines: {rep.n_lines} read, {_parsed(rep)}, {rep.n_malformed} malformed, {rep.n_binary} binary, "
         f"{rep.n_truncated} truncated, {rep.n_without_session} without a session id"
     )
     console.print(f"threshold {result.threshold:.4f}: {shown(result.threshold_basis)}")
@@ -199,10 +199,15 @@ def _in_flight_summary(n: int) -> str:
     return f"{n} session{'' if n == 1 else 's'} in flight at the capture start, not alerted"
 
 
+def _parsed(rep: ReadReport) -> str:
+    """'N parsed', and how many of them continue a message (``parser.continuation = "attach"``)."""
+    return f"{rep.n_parsed} parsed" + (f" ({rep.n_continued} continuation lines)" if rep.n_continued else "")
+
+
 def _read_summary(rep: ReadReport) -> str:
     """What happened to the input lines, in one line: nothing is ignored without being said."""
     return (
-        f"lines: {rep.n_lines} read, {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_empty} empty, "
+        f"lines: {rep.n_lines} read, {_parsed(rep)}, {rep.n_malformed} malformed, {rep.n_empty} empty, "
         f"{rep.n_binary} binary, {rep.n_truncated} truncated, {rep.n_without_session} without a session id, "
         f"{rep.n_unknown_template} with an unseen template"
     )
@@ -282,7 +287,7 @@ def parse(
     console.print(templates_table(summary, top=top))
     rep = summary.report
     console.print(
-        f"{rep.n_lines} lines: {rep.n_parsed} parsed, {rep.n_malformed} malformed, {rep.n_binary} binary, "
+        f"{rep.n_lines} lines: {_parsed(rep)}, {rep.n_malformed} malformed, {rep.n_binary} binary, "
         f"{rep.n_truncated} truncated, {rep.n_empty} empty; {len(summary.templates)} templates"
     )
     for warning in rep.warnings:

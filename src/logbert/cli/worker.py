@@ -165,7 +165,7 @@ def ship(
 
     from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from logbert.queue import artifact_window_pattern
+    from logbert.queue import artifact_attaches_continuations, artifact_window_pattern
     from logbert.queue.ship import ShipOptions
     from logbert.queue.ship import ship as ship_lines
 
@@ -174,8 +174,10 @@ def ship(
         raise typer.Exit(code=1)
     try:
         pattern = re.compile(session_pattern) if session_pattern is not None else None
+        follow_previous = False
         if artifact is not None:
             pattern = artifact_window_pattern(artifact)
+            follow_previous = artifact_attaches_continuations(artifact)
         total = None if file == "-" else Path(file).stat().st_size
         f: BinaryIO = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 - closed below
     except (LogBertError, OSError, re.error) as exc:
@@ -189,6 +191,7 @@ def ship(
         source=name or ("stdin" if file == "-" else Path(file).name),
         batch_lines=batch_lines,
         end_sessions=end,
+        follow_previous=follow_previous,
     )
     bar = Progress(
         TextColumn("ship"), BarColumn(), TextColumn("{task.fields[lines]:,} lines"), TransferSpeedColumn(),

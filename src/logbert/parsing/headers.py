@@ -143,15 +143,24 @@ class HeaderParser:
     def for_config(cls, config: ParserConfig) -> HeaderParser:
         """The header parser a :class:`~logbert.config.ParserConfig` asks for (its format and JSON keys)."""
         log_format = resolve_log_format(config.format, config.log_format)
-        return cls(log_format, config.json_message_keys, config.json_time_keys)
+        return cls(log_format, config.json_message_keys, config.json_time_keys, config.continuation == "attach")
 
     def __init__(
         self,
         log_format: str,
         json_message_keys: Sequence[str] = _JSON_MESSAGE_KEYS,
         json_time_keys: Sequence[str] = _JSON_TIME_KEYS,
+        attach_continuations: bool = False,
     ) -> None:
         self.log_format = log_format
+        #: ``parser.continuation = "attach"``: a line that does not match, after one that did, continues it
+        self.attach_continuations = attach_continuations
+        # the last line that matched (what a continuation line continues): parsed, or, when the content matcher read
+        # it, its raw text (parsed only if a continuation needs its time and sessions); its text for session ids
+        self._head: LogLine | None = None
+        self._head_raw: str | None = None
+        self._head_text: str | None = None
+        self.n_continued = 0  # lines read as continuations, by parse() and the content matcher
         #: each line is one JSON object (``parser.format = "json"``), not a header layout
         self.is_json = self._json = log_format == JSON_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
@@ -173,7 +182,52 @@ class HeaderParser:
         self._layout: str | None = None
 
     def parse(self, line: str, line_no: int) -> LogLine | None:
-        """Parse one line (without its newline); None when it does not match the format."""
+        """Parse one line (without its newline); None when it does not match the format.
+
+        With ``attach_continuations``, a line that does not match after one that did is that line's continuation:
+        its stripped text is the content, the time is that line's, its header fields none, and ``continues`` that
+        line's text for session ids (:func:`line_text_for_sessions`).
+
+        >>> p = HeaderParser("<Level> <Content>", attach_continuations=True)
+        >>> p.parse("\tat Client.reserve(Client.java:88)", 1) is None  # nothing before it to continue
+        True
+        >>> p.parse("ERROR [req=7] Request failed", 2).content
+        '[req=7] Request failed'
+        >>> trace = p.parse("\tat Client.reserve(Client.java:88)", 3)
+        >>> trace.content, trace.fields, trace.timestamp
+        ('at Client.reserve(Client.java:88)', {}, None)
+        >>> line_text_for_sessions(trace)  # the sessions of the line it continues
+        'Level=ERROR [req=7] Request failed at Client.reserve(Client.java:88)'
+        """
+        parsed = self._parse_own(line, line_no)
+        if parsed is not None:
+            if self.attach_continuations:
+                self._head, self._head_raw, self._head_text = parsed, None, None
+            return parsed
+        if not self.attach_continuations or not (content := line.strip()):
+            return None
+        if self._head is None and self._head_raw is not None:
+            self._head, self._head_raw = self._parse_own(self._head_raw, 0), None
+        head = self._head
+        if head is None:
+            return None
+        if self._head_text is None:
+            self._head_text = line_text_for_sessions(head)
+        self.n_continued += 1
+        return LogLine(line_no, content, head.timestamp, {}, self._head_text)
+
+    def accepted_content(self, line: str) -> str | None:
+        """The content :meth:`parse` gave a line it accepted, without its state: the line's own, or with
+        ``attach_continuations`` its stripped text (an accepted line that does not match was a continuation).
+        None for a line no parse accepts. For callers that read a window's raw lines again (the service's
+        time and value signals)."""
+        parsed = self._parse_own(line, 0)
+        if parsed is not None:
+            return parsed.content
+        return (line.strip() or None) if self.attach_continuations else None
+
+    def _parse_own(self, line: str, line_no: int) -> LogLine | None:
+        """:meth:`parse` without continuations: the line's own header, or None."""
         if self._json:
             return self._parse_json(line, line_no)
         if self._raw:
@@ -206,6 +260,23 @@ class HeaderParser:
     def content_matcher(self) -> Callable[[str], str | None]:
         """A function of one line (without its newline): the content :meth:`parse` gives it, or
         None when it does not match; no header field, time or record is built (for template mining)."""
+        own = self._own_content_matcher()
+        if not self.attach_continuations:
+            return own
+
+        def content_or_continuation(line: str) -> str | None:  # parse()'s continuation rule, contents only
+            content = own(line)
+            if content is not None:
+                self._head, self._head_raw, self._head_text = None, line, None
+                return content
+            if (self._head is None and self._head_raw is None) or not (text := line.strip()):
+                return None
+            self.n_continued += 1
+            return text
+
+        return content_or_continuation
+
+    def _own_content_matcher(self) -> Callable[[str], str | None]:
         if self._json:
             return lambda line: None if (parsed := self._parse_json(line, 0)) is None else parsed.content
         if self._raw:
@@ -602,6 +673,5 @@ def line_text_for_sessions(line: LogLine) -> str:
     >>> line_text_for_sessions(LogLine(1, "GET /users", None, {"request_id": "r-7", "level": "INFO"}))
     'request_id=r-7 level=INFO GET /users'
     """
-    if not line.fields:
-        return line.content
-    return " ".join([*(f"{name}={value}" for name, value in line.fields.items()), line.content])
+    own = line.content if not line.fields else " ".join([*(f"{k}={v}" for k, v in line.fields.items()), line.content])
+    return own if line.continues is None else f"{line.continues} {own}"  # a continuation: its message's sessions

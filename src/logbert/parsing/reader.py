@@ -138,6 +138,7 @@ class LineReader:
                 report.malformed_examples.append(f"{report.n_lines}: {line[:EXAMPLE_CHARS]}")
             return "malformed"
         report.n_parsed += 1
+        report.n_continued = self.header.n_continued
         return parsed
 
     def feed_clean(self, lines: Iterable[str], out: list[LogLine]) -> None:
@@ -179,6 +180,7 @@ class LineReader:
             report.n_empty += n_empty
             report.n_malformed += n_malformed
             report.n_parsed += n_parsed
+            report.n_continued = self.header.n_continued
 
     def feed_clean_contents(self, lines: Iterable[str], out: list[str]) -> None:
         """:meth:`feed_clean` that keeps only the content of each parsed line (appended to ``out``):
@@ -216,6 +218,7 @@ class LineReader:
             report.n_empty += n_empty
             report.n_malformed += n_malformed
             report.n_parsed += n_parsed
+            report.n_continued = self.header.n_continued
 
 
 def _file_blocks(path: Path) -> Iterator[bytes]:
@@ -472,6 +475,7 @@ class LogStream:
             report.warnings.append(cr_hint)
         if self.config.log_format is not None:  # a custom header: are the generic masks the right ones?
             report.warnings += family_hint(self._sample, self.config.format)
+        report.warnings += continuation_hint(report, self.config)
         if not report.n_parsed:
             name = str(self._path) if self._path is not None else "<lines>"
             fmt = self.config.log_format or self.config.format
@@ -480,6 +484,30 @@ class LogStream:
                 f"{report.n_malformed} malformed, e.g. {report.malformed_examples[:2]}"
                 + (f". {cr_hint}" if cr_hint else "")
             )
+
+
+# A line of a multi-line message: a Java stack frame, "... 42 more", "Caused by:", an exception's first line, a Python
+# traceback's header and frames.
+_CONTINUATION_LIKE = re.compile(
+    r"\s+at \S|\s+\.\.\. \d+ (?:more|common frames omitted)|Caused by: |Traceback \(most recent call last\)"
+    r"|\s+File \"|[\w$.]+(?:Exception|Error)(?::|$)"
+)
+
+
+def continuation_hint(report: ReadReport, config: ParserConfig) -> list[str]:
+    """A warning when malformed lines look like the continuation lines of multi-line messages (stack traces) and
+    ``parser.continuation`` leaves them out: say how to read them."""
+    if config.continuation != "count" or not report.n_malformed:
+        return []
+    texts = [example.split(": ", 1)[-1] for example in report.malformed_examples]  # "N: line" -> the line
+    like = next((text for text in texts if _CONTINUATION_LIKE.match(text)), None)
+    if like is None:
+        return []
+    return [
+        f"{report.n_malformed} lines do not match the header format, and some look like the continuation lines of "
+        f"multi-line messages (stack traces), e.g. {like[:80]!r}: they are counted and left out. --set "
+        "parser.continuation=attach reads each as a line of the message it continues (its time and sessions)"
+    ]
 
 
 def binary_hint(report: ReadReport) -> str:

@@ -97,8 +97,8 @@ class Detector:
         read = schema.slots
         raw_parameters: list[list[str]] = []
         for raw, key in zip(raws, key_ids, strict=True):
-            parsed = header.parse(raw, 0) if key in read else None
-            raw_parameters.append([] if parsed is None else parser.parameters(parsed.content, key))
+            content = header.accepted_content(raw) if key in read else None
+            raw_parameters.append([] if content is None else parser.parameters(content, key))
         return line_signals(key_ids, timestamps, raw_parameters, schema, session_id)
 
     @functools.cached_property
@@ -202,6 +202,7 @@ class Detector:
                     key_id=key,
                     template=self.template(key),
                     timestamp=parsed.timestamp,
+                    continued=parsed.continues is not None,
                 )
             )
         return out, reader.report

@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from logbert.config import config_from_dict
+from logbert.config import LogBertConfig, config_from_dict
 from logbert.errors import LogBertError
 
 
@@ -27,11 +27,21 @@ def artifact_window_pattern(artifact: str | Path) -> re.Pattern[str] | None:
     """
     from logbert.windowing.windows import session_id_pattern
 
-    path = Path(artifact) / "config.json"
-    try:
-        config = config_from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise LogBertError(f"cannot read the session rule from {path}: {exc}") from None
+    config = _artifact_config(artifact)
     if config.window.mode != "session":
         return None
     return session_id_pattern(config.window)
+
+
+def artifact_attaches_continuations(artifact: str | Path) -> bool:
+    """Whether an artifact reads lines without a header as continuations (``parser.continuation = "attach"``):
+    a producer then sends them where the line before them went (:class:`~logbert.queue.partitions.Partitioner`)."""
+    return _artifact_config(artifact).parser.continuation == "attach"
+
+
+def _artifact_config(artifact: str | Path) -> LogBertConfig:
+    path = Path(artifact) / "config.json"
+    try:
+        return config_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise LogBertError(f"cannot read the session rule from {path}: {exc}") from None

@@ -47,12 +47,18 @@ def subject(prefix: str, partition: int) -> str:
     return f"{prefix}.{partition}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Partitioner:
-    """Finds the partitions of raw lines by the artifact's session rule (None: by source only)."""
+    """Finds the partitions of raw lines by the artifact's session rule (None: by source only).
+
+    ``follow_previous`` (an artifact with ``parser.continuation = "attach"``): a line naming no session goes where
+    the line before it went, so that a stack trace's lines reach the replica of the session whose line they
+    continue, right after it (one source's lines, in order)."""
 
     n_partitions: int
     pattern: re.Pattern[str] | None
+    follow_previous: bool = False
+    _previous: tuple[int, ...] | None = None
 
     def partitions(self, line: str, source: str) -> tuple[tuple[int, ...], int]:
         """The partitions ``line`` goes to, and how many session ids it names."""
@@ -63,8 +69,13 @@ class Partitioner:
                 if sid:
                     ids.setdefault(sid, None)
         if not ids:
-            return (partition_of(source, self.n_partitions),), 0
-        return tuple(dict.fromkeys(partition_of(s, self.n_partitions) for s in ids)), len(ids)
+            if self.follow_previous and self._previous is not None:
+                return self._previous, 0
+            targets: tuple[int, ...] = (partition_of(source, self.n_partitions),)
+        else:
+            targets = tuple(dict.fromkeys(partition_of(s, self.n_partitions) for s in ids))
+        self._previous = targets
+        return targets, len(ids)
 
 
 def encode_lines(lines: Sequence[bytes]) -> bytes:

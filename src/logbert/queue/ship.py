@@ -59,6 +59,9 @@ class ShipOptions:
     max_line_bytes: int = 64 << 10
     end_sessions: bool = False  # after the last line, close every open session (a "close-all" per partition)
     retries: int = 5
+    # the artifact's parser.continuation = "attach": a line naming no session follows the line before it
+    # (queue.partitions.Partitioner)
+    follow_previous: bool = False
 
 
 async def ship(
@@ -83,7 +86,7 @@ async def ship(
     try:
         js = nc.jetstream()
         n = await ensure_stream(js, o.stream, o.subject_prefix, o.partitions)
-        partitioner = Partitioner(n, pattern)
+        partitioner = Partitioner(n, pattern, o.follow_previous)
         report.partitions, report.per_partition = n, [0] * n
         buffers: list[list[bytes]] = [[] for _ in range(n)]
         sizes = [0] * n

@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logbert.errors import LogBertError
 from logbert.records import UNK_KEY, LineProblem
-from logbert.results import EmitReason, PositionExplanation, SequenceScore, SessionState
+from logbert.results import EmitReason, ParsedLine, PositionExplanation, SequenceScore, SessionState
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.journal import IngestEvent, JournalError
 from logbert.streaming.memo import ScoreMemo
@@ -242,6 +242,10 @@ class StreamEngine:
         window = detector.config.window
         self.max_len = min(limits.max_window_len, window.max_len)
         self.session_mode = window.mode == "session"
+        # parser.continuation = "attach": each source's last line with its own header, which a line without one at
+        # the start of its next request continues (offline, a file's lines continue across any block)
+        self.attach_continuations = detector.config.parser.continuation == "attach"
+        self._heads: OrderedDict[str, str] = OrderedDict()
         # a time/value model: each window carries its signals, built by the offline rules (None: key-only)
         self._router = SessionRouter(window, self.max_len, signals=signal_builder(detector))
         # sessions in flight when the stream began (logbert.scoring.capture): the detector's rule, the one offline
@@ -303,7 +307,12 @@ class StreamEngine:
                 self._next_line_no.popitem(last=False)  # a source silent the longest numbers anew if it returns
             self._next_offset = max(self._next_offset, offset + len(lines))
             self._changes += 1
-        outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
+        head = self._heads.get(source) if self.attach_continuations else None
+        if head is None:
+            outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
+        else:  # parsed after the line they may continue, which is then left out (its counts are the report's only)
+            outcomes, report = self.detector.parse_lines([head, *lines], start_line_no=first - 1)
+            outcomes = outcomes[1:]
         if len(outcomes) != len(lines):
             raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
         now, wall = self._clock(), self._wall()
@@ -341,8 +350,19 @@ class StreamEngine:
                 rejections=tuple(rejections),
             )
             self._account(outcome, now)
+            if self.attach_continuations:
+                self._note_head(source, outcomes)
         self._submit(windows)
         return outcome
+
+    def _note_head(self, source: str, outcomes: Sequence[ParsedLine | LineProblem]) -> None:
+        """The source's last line with its own header, for its next request (under ``_lock``)."""
+        last = next((p for p in reversed(outcomes) if not isinstance(p, str) and not p.continued), None)
+        if last is not None:
+            self._heads.pop(source, None)
+            self._heads[source] = last.raw
+            while len(self._heads) > self.limits.max_sources:
+                self._heads.popitem(last=False)
 
     def _submit(self, windows: list[PendingWindow]) -> None:
         if not windows:
@@ -533,6 +553,8 @@ class StreamEngine:
             "next_offset": self._next_offset,
             "line_nos": [[source, n] for source, n in self._next_line_no.items()],
         }
+        if self._heads:  # only with parser.continuation = "attach": other checkpoints as before
+            head["heads"] = [[source, raw] for source, raw in self._heads.items()]
         if self._capture_start is not None:  # only with the capture-edge rule: other checkpoints as before
             head["capture_start"] = self._capture_start
             head["in_flight"] = [[key, why] for key, why in self._partial.items()]
@@ -583,6 +605,7 @@ class StreamEngine:
         with self._lock:
             self._next_offset = int(state["next_offset"])
             self._next_line_no = OrderedDict((str(src), int(n)) for src, n in state["line_nos"])
+            self._heads = OrderedDict((str(src), str(raw)) for src, raw in state.get("heads", ()))
             start = state.get("capture_start")
             self._capture_start = None if start is None else float(start)
             self._partial = {str(key): str(why) for key, why in state.get("in_flight", ())}

@@ -1,0 +1,127 @@
+"""Multi-line messages in streaming (``parser.continuation = "attach"``): a stack trace cut by a request, a
+restart or a queue's partitions goes to the session of the line it continues, as offline."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logbert.config import LogBertConfig
+from logbert.queue.partitions import Partitioner
+from logbert.streaming import StreamEngine, StreamLimits
+from logbert.streaming.journal import IngestJournal
+
+LIMITS = StreamLimits(flush_interval_s=0.0)
+SPRING = r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>"
+
+
+def _log(n: int, seed: int = 0) -> list[str]:
+    """Requests req=r<i>, two at a time interleaved; every fifth fails with a trace of 4 lines, a blank one inside."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    for i in range(0, n, 2):
+        for j in (i, i + 1):
+            out.append(f"2026-11-21 09:00:{j % 60:02d}.{j % 1000:03d}  INFO 1 --- [exec-1] Orders : [req=r{j}] POST")
+        for j in (i, i + 1):
+            if j % 5 == 3:
+                out += [
+                    f"2026-11-21 09:01:{j % 60:02d}.000 ERROR 1 --- [exec-2] Orders : [req=r{j}] Request failed",
+                    "java.lang.IllegalStateException: inventory service unavailable",
+                    f"\tat com.example.inventory.Client.reserve(Client.java:{rng.choice([88, 91])})",
+                    "",
+                    "\t... 42 common frames omitted",
+                ]
+            out.append(f"2026-11-21 09:02:{j % 60:02d}.000  INFO 1 --- [exec-1] Orders : [req=r{j}] 201 Created")
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, dict[str, Any]]:
+    from logbert.pipeline.detector import load_detector, score
+    from logbert.pipeline.fit import train
+
+    root = tmp_path_factory.mktemp("continuation")
+    log = root / "app.log"
+    log.write_text("\n".join(_log(120)) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides(
+        {
+            "parser.log_format": SPRING,
+            "parser.continuation": "attach",
+            "window.session_pattern": r"req=(\w+)",
+            "window.max_len": 8,  # a failed request's 8 keys (bounds included) fill a window: cut mid-trace
+            "model.max_len": 8,
+            "model.n_layers": 1,
+            "model.d_model": 32,
+            "model.d_ff": 64,
+            "train.epochs": 2,
+            "scoring.calibration": "split",
+            "scoring.score": "max_mean_nll",
+        }
+    )
+    train(log, root / "art", config, progress=False)
+    detector = load_detector(root / "art", need_parser=True)
+    offline = {s.session_id: s for s in score(detector, log)}
+    assert offline["r3"].n_keys == 6  # POST, failed, 3 trace lines, 201: the trace is in its session
+    return detector, log, offline
+
+
+def _summaries(engine: StreamEngine, offline: dict[str, Any]) -> dict[str, tuple[float, int]]:
+    out = {}
+    for sid in offline:
+        summary = engine.session(sid)
+        assert summary is not None, sid
+        out[sid] = (round(summary.max_score, 4), summary.n_lines)
+    return out
+
+
+def _offline(offline: dict[str, Any]) -> dict[str, tuple[float, int]]:
+    return {sid: (round(s.score, 4), s.n_keys) for sid, s in offline.items()}
+
+
+@pytest.mark.parametrize("per_request", [1, 3, 7, 1000])
+def test_requests_that_cut_a_trace_give_the_offline_sessions(trained: Any, per_request: int) -> None:
+    detector, log, offline = trained
+    lines = log.read_text(encoding="utf-8").splitlines()
+    engine = StreamEngine(detector, LIMITS)
+    for i in range(0, len(lines), per_request):
+        engine.ingest(lines[i : i + per_request])
+    engine.close_all()
+    assert engine.drain(30)
+    stats = engine.stats()
+    assert stats.rejected_malformed == 0  # every trace line continued its request's line
+    assert _summaries(engine, offline) == _offline(offline)
+    engine.shutdown(30)
+
+
+def test_a_restart_between_a_line_and_its_trace_keeps_the_trace_in_its_session(trained: Any, tmp_path: Path) -> None:
+    detector, log, offline = trained
+    lines = log.read_text(encoding="utf-8").splitlines()
+    cut = lines.index("java.lang.IllegalStateException: inventory service unavailable")  # the first trace
+    engine = StreamEngine(detector, LIMITS, journal=IngestJournal(tmp_path / "j"))
+    engine.ingest(lines[:cut])
+    assert engine.drain(30) and engine.checkpoint()  # the last line before the trace is in the checkpoint only
+    engine.shutdown(30)
+    again = StreamEngine(detector, LIMITS, journal=IngestJournal(tmp_path / "j"))
+    again.recover()
+    for i in range(cut, len(lines), 5):
+        again.ingest(lines[i : i + 5])
+    again.close_all()
+    assert again.drain(30)
+    assert again.stats().rejected_malformed == 0
+    assert _summaries(again, offline) == _offline(offline)
+    again.shutdown(30)
+
+
+def test_a_producer_sends_a_trace_where_its_line_went() -> None:
+    lines = _log(40)
+    follow = Partitioner(4, __import__("re").compile(r"req=(\w+)"), follow_previous=True)
+    plain = Partitioner(4, __import__("re").compile(r"req=(\w+)"))
+    i = lines.index("java.lang.IllegalStateException: inventory service unavailable")
+    head = follow.partitions(lines[i - 1], "app.log")[0]
+    assert plain.partitions(lines[i - 1], "app.log")[0] == head
+    trace = [follow.partitions(line, "app.log")[0] for line in lines[i : i + 4]]
+    assert trace == [head] * 4  # the blank line too
+    assert plain.partitions(lines[i], "app.log") == ((plain.partitions("x", "app.log")[0][0],), 0)
