@@ -154,6 +154,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         0.5, "max_mean_nll", 0.5, max_len=128, **ROWS1024, **S128
     ),
     "cut_length_w128_rows1024_s128": _variant(0.5, "max_nll", 0.5, max_len=128, **ROWS1024, **S128),
+    # the openstack_devstack preset with a top-3 instead of a top-6 (scoring.top_g): its miss-ratio threshold was 0 on
+    # most small training sets (issue 9)
+    "key_only_span2_rows1024_g3": _variant(0.0, "", **SPAN2, **ROWS1024, **{"scoring.top_g": 3}),
+    "key_only_span2_rows1024_g4": _variant(0.0, "", **SPAN2, **ROWS1024, **{"scoring.top_g": 4}),
     # the openstack_devstack preset scored by surprise instead of the miss ratio, whose threshold is often 0
     "span2_steps_mean_nll": _variant(0.0, "mean_nll", **SPAN2, **STEPS),
     "span2_steps_max_nll": _variant(0.0, "max_nll", **SPAN2, **STEPS),
