@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,54 @@ def test_sessions_of_a_log_with_traces(tmp_path: Path, mode: str) -> None:
         assert len(failed) == 6 and failed[3] == "at com.example.inventory.Client.reserve(Client.java:88)"
     else:
         assert len(failed) == 3 and corpus.report.n_malformed == 6 * 3  # 6 traces of 3 lines
+
+
+# -- JSON lines whose message has a header of its own (a container's log driver) -----------------------------------
+
+
+def _docker(message: str, time: str | None = "2026-11-29T10:00:00.000000000Z") -> str:
+    obj: dict[str, str] = {"log": message + "\n", "stream": "stdout"}
+    if time is not None:
+        obj["time"] = time
+    return json.dumps(obj)
+
+
+def test_json_lines_read_their_message_by_the_log_format_beside_them() -> None:
+    lines = [_docker(f"2026-11-29T09:00:0{i}.000Z INFO [req-{i}] GET /api/cart") for i in range(4)]
+    _, hinted = read_log(lines, ParserConfig(format="json"))
+    suggested = r"<Datetime> <Level> \[<Context>\] <Content>"
+    assert hinted.warnings[-1].endswith(f"try --set 'parser.log_format={suggested}'")
+    records, report = read_log(lines, ParserConfig(format="json", log_format=suggested))  # what the hint says works
+    assert report.warnings == [] and report.n_parsed == 4
+    first = records[0]
+    assert first.content == "GET /api/cart"
+    assert first.fields["Context"] == "req-0" and first.fields["stream"] == "stdout"
+    assert first.timestamp == 1795946400.0  # the object's time wins; the message's is 09:00
+    (no_time,), _ = read_log([_docker("2026-11-29T09:00:05.000Z INFO [r] x", time=None)], ParserConfig(
+        format="json", log_format=suggested))
+    assert no_time.timestamp == 1795942805.0  # none in the object: the message's
+    _, unmatched = read_log([*lines, _docker("\tat Client.reserve(Client.java:88)")],
+                            ParserConfig(format="json", log_format=suggested))
+    assert unmatched.n_malformed == 1
+
+
+def test_a_json_line_whose_message_has_no_header_continues_the_line_before(tmp_path: Path) -> None:
+    lines = [
+        _docker("2026-11-29T09:00:01.000Z ERROR [req-7] Request failed"),
+        _docker("java.lang.IllegalStateException: inventory service unavailable"),
+        _docker("\tat Client.reserve(Client.java:88)"),
+    ]
+    layout = r"<Datetime> <Level> \[<Context>\] <Content>"
+    config = ParserConfig(format="json", log_format=layout, continuation="attach")
+    records, report = read_log(lines, config)
+    assert report.n_continued == 2 and report.n_malformed == 0
+    assert [r.content for r in records[1:]] == ["java.lang.IllegalStateException: inventory service unavailable",
+                                                "at Client.reserve(Client.java:88)"]  # the message, not the object
+    assert all("Context=req-7" in line_text_for_sessions(r) for r in records)
+    log = tmp_path / "k8s.log"  # past the judged sample, contents are read by the matcher alone
+    log.write_text("\n".join(lines * (WARNING_SAMPLE // 2)) + "\n")
+    by_lines, by_contents = LogStream(log, config), LogStream(log, config)
+    contents = [r.content for block in by_lines.lines() for r in block]
+    assert [c for block in by_contents.contents() for c in block] == contents == [r.content for r in records] * (
+        WARNING_SAMPLE // 2
+    )

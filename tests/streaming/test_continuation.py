@@ -4,6 +4,7 @@ restart or a queue's partitions goes to the session of the line it continues, as
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,8 @@ def test_a_restart_between_a_line_and_its_trace_keeps_the_trace_in_its_session(t
 
 def test_a_producer_sends_a_trace_where_its_line_went() -> None:
     lines = _log(40)
-    follow = Partitioner(4, __import__("re").compile(r"req=(\w+)"), follow_previous=True)
-    plain = Partitioner(4, __import__("re").compile(r"req=(\w+)"))
+    follow = Partitioner(4, re.compile(r"req=(\w+)"), follow_previous=True)
+    plain = Partitioner(4, re.compile(r"req=(\w+)"))
     i = lines.index("java.lang.IllegalStateException: inventory service unavailable")
     head = follow.partitions(lines[i - 1], "app.log")[0]
     assert plain.partitions(lines[i - 1], "app.log")[0] == head

@@ -93,6 +93,7 @@ def formats_table() -> Table:
     for name, layout in BUILTIN_FORMATS.items():
         if name == "json":  # not a layout: what the JSON mode reads
             layout = "one JSON object per line: parser.json_message_keys -> content, json_time_keys -> time, other keys"
-            layout += " -> fields (window.session_pattern sees them as name=value)"
+            layout += " -> fields (window.session_pattern sees them as name=value); with parser.log_format, the"
+            layout += " message's own header (a container log driver's lines)"
         table.add_row(name, Text(layout))  # a regex: shown as it is, never read as markup
     return table

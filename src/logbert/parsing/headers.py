@@ -127,7 +127,10 @@ class HeaderParser:
     it holds is the content (whitespace runs made one space, so a multi-line message is one line), the
     other keys with a scalar value are header fields (nested objects and lists are left out), and the
     first of ``json_time_keys`` is the time (ISO 8601, or epoch seconds / ms / µs). A line that is not
-    an object, or has no message key, does not match.
+    an object, or has no message key, does not match. With ``message_format`` (``parser.log_format`` next to
+    ``parser.format = "json"``) the message is read by that layout too: its content is the line's, its fields
+    join the object's (which win a clash), and its time counts where the object names none; a message that
+    does not match it makes the line not match.
 
     Example:
         >>> p = HeaderParser(BUILTIN_FORMATS["hdfs"])
@@ -142,8 +145,12 @@ class HeaderParser:
     @classmethod
     def for_config(cls, config: ParserConfig) -> HeaderParser:
         """The header parser a :class:`~logbert.config.ParserConfig` asks for (its format and JSON keys)."""
+        attach = config.continuation == "attach"
+        if config.format == "json" and config.log_format is not None:  # the layout of each object's message
+            keys = (config.json_message_keys, config.json_time_keys)
+            return cls(JSON_FORMAT, *keys, attach_continuations=attach, message_format=config.log_format)
         log_format = resolve_log_format(config.format, config.log_format)
-        return cls(log_format, config.json_message_keys, config.json_time_keys, config.continuation == "attach")
+        return cls(log_format, config.json_message_keys, config.json_time_keys, attach)
 
     def __init__(
         self,
@@ -151,8 +158,9 @@ class HeaderParser:
         json_message_keys: Sequence[str] = _JSON_MESSAGE_KEYS,
         json_time_keys: Sequence[str] = _JSON_TIME_KEYS,
         attach_continuations: bool = False,
+        message_format: str | None = None,
     ) -> None:
-        self.log_format = log_format
+        self.log_format = log_format if message_format is None else f"{log_format} with messages {message_format}"
         #: ``parser.continuation = "attach"``: a line that does not match, after one that did, continues it
         self.attach_continuations = attach_continuations
         # the last line that matched (what a continuation line continues): parsed, or, when the content matcher read
@@ -165,6 +173,12 @@ class HeaderParser:
         self.is_json = self._json = log_format == JSON_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
         self._regex, self._names = compile_format("<Content>" if self._json else log_format)
+        # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
+        # parser.format = "json" with parser.log_format, the message's layout
+        self._message = None if message_format is None or not self._json else HeaderParser(message_format)
+        # the same JSON reading without the message layout: a continuation's content is its whole message
+        bare = None if self._message is None else HeaderParser(JSON_FORMAT, json_message_keys, json_time_keys)
+        self._bare_json = bare
         self._match = self._regex.match
         self._raw = self._names == ("Content",)
         #: the header fields a line can have, in format order (``Content`` aside)
@@ -204,7 +218,7 @@ class HeaderParser:
             if self.attach_continuations:
                 self._head, self._head_raw, self._head_text = parsed, None, None
             return parsed
-        if not self.attach_continuations or not (content := line.strip()):
+        if not self.attach_continuations or not (content := self._continuation_text(line)):
             return None
         if self._head is None and self._head_raw is not None:
             self._head, self._head_raw = self._parse_own(self._head_raw, 0), None
@@ -224,7 +238,17 @@ class HeaderParser:
         parsed = self._parse_own(line, 0)
         if parsed is not None:
             return parsed.content
-        return (line.strip() or None) if self.attach_continuations else None
+        return (self._continuation_text(line) or None) if self.attach_continuations else None
+
+    def _continuation_text(self, line: str) -> str:
+        """The content of a continuation line: the line stripped, or for JSON lines whose message did not match
+        the message layout, the message (a container's log driver writes each line of a stack trace as an
+        object of its own)."""
+        if self._bare_json is not None:
+            whole = self._bare_json._parse_json(line, 0)
+            if whole is not None:
+                return whole.content
+        return line.strip()
 
     def _parse_own(self, line: str, line_no: int) -> LogLine | None:
         """:meth:`parse` without continuations: the line's own header, or None."""
@@ -269,7 +293,7 @@ class HeaderParser:
             if content is not None:
                 self._head, self._head_raw, self._head_text = None, line, None
                 return content
-            if (self._head is None and self._head_raw is None) or not (text := line.strip()):
+            if (self._head is None and self._head_raw is None) or not (text := self._continuation_text(line)):
                 return None
             self.n_continued += 1
             return text
@@ -313,7 +337,13 @@ class HeaderParser:
         }
         time_key = next((k for k in self._time_keys if k in obj), None)
         timestamp = None if time_key is None else _json_time(obj[time_key])
-        return LogLine(line_no, content, timestamp, fields)
+        if self._message is None:
+            return LogLine(line_no, content, timestamp, fields)
+        inner = self._message._parse_own(content, line_no)
+        if inner is None:
+            return None
+        return LogLine(line_no, inner.content, inner.timestamp if timestamp is None else timestamp,
+                       {**inner.fields, **fields})
 
     def _syslog(self, month: str, day: str, clock: str) -> float | None:
         date = f"{month} {day}"
