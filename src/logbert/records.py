@@ -101,6 +101,7 @@ class ReadReport:
     n_continued: int = 0  # parser.continuation = "attach": lines without a header read as their message's (parsed)
     n_binary: int = 0  # not valid UTF-8 or holding control bytes; decoded with replacement and counted
     n_truncated: int = 0  # longer than ParserConfig.max_line_chars
+    n_escaped: int = 0  # terminal escape sequences (ANSI colours) removed before parsing
     n_empty: int = 0  # blank lines
     n_without_session: int = 0  # parsed, but no session id found (mode="session" only)
     n_unknown_template: int = 0  # template unseen by the frozen parser (mapped to UNK_KEY)

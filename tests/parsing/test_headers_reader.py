@@ -414,3 +414,19 @@ def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None
     crlf.write_bytes(b"".join(f"line {i} k1\r\n".encode() for i in range(40)))
     _, report = read_log(crlf, ParserConfig(format="raw"))
     assert report.n_lines == 40 and not any("carriage returns" in w for w in report.warnings)
+
+
+def test_terminal_colour_codes_are_removed_and_counted_not_read_as_binary(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A coloured log (a dev server, docker compose): every line held ESC, so every line was "binary", the reader
+    said the file did not look like text, and the level word carried its codes into the template."""
+    lines = [f"2026-11-29 10:00:{i:02d} \x1b[32mINFO\x1b[0m worker: job {i} \x1b]8;;http://x\x07done\x1b]8;;\x07"
+             for i in range(30)]
+    log = tmp_path / "color.log"
+    log.write_text("\n".join([*lines, "a lone \x1b escape"]) + "\n")
+    config = ParserConfig(log_format="<Datetime> <Level> <Content>")
+    records, report = read_log(log, config)
+    assert report.n_escaped == 30 and report.n_binary == 1 and report.n_malformed == 1  # the lone ESC stays binary
+    assert records[0].fields["Level"] == "INFO" and records[0].content == "worker: job 0 done"
+    assert not any("not text" in w for w in report.warnings)
+    _, raw = read_log(log, ParserConfig(format="raw"))
+    assert raw.warnings[-1].endswith("try --set 'parser.log_format=<Datetime> <Level> <Content>'")

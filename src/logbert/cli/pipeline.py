@@ -200,8 +200,11 @@ def _in_flight_summary(n: int) -> str:
 
 
 def _parsed(rep: ReadReport) -> str:
-    """'N parsed', and how many of them continue a message (``parser.continuation = "attach"``)."""
-    return f"{rep.n_parsed} parsed" + (f" ({rep.n_continued} continuation lines)" if rep.n_continued else "")
+    """'N parsed', how many of them continue a message (``parser.continuation = "attach"``) and how many had
+    terminal colour codes removed."""
+    notes = [f"{rep.n_continued} continuation lines"] if rep.n_continued else []
+    notes += [f"{rep.n_escaped} with terminal colour codes removed"] if rep.n_escaped else []
+    return f"{rep.n_parsed} parsed" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _read_summary(rep: ReadReport) -> str:

@@ -45,17 +45,24 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 # of them before "\n" or the end) before it checks.
 _CONTROL_BYTES_BUT_CR = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _CR_INSIDE_LINE = re.compile(rb"\r+[^\r\n]")
+# Terminal escape sequences: CSI (colours "ESC[32m", cursor moves), OSC ("ESC]8;;url BEL" hyperlinks, ended by BEL
+# or ST) and the two-character ones
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
-def repair_line(raw: str | bytes) -> tuple[str, bool]:
-    """A raw line as text without its line ending, and whether it had to be repaired (binary).
+def repair_line(raw: str | bytes) -> tuple[str, bool, bool]:
+    """A raw line as text without its line ending, whether it had to be repaired (binary), and whether terminal
+    escape sequences (ANSI colours, cursor moves, OSC hyperlinks) were removed from it.
 
-    Bytes that are not UTF-8, control characters (a line break inside the line included) and
-    lone surrogates (a ``str`` that is not Unicode text: JSON ``"\\udcff"`` escapes, bytes decoded
-    with ``surrogateescape``) become U+FFFD.
+    Escape sequences go first: a coloured log (a dev server, ``docker compose`` output) is text, and its codes
+    would otherwise make every line binary and split the level word from the header. Then bytes that are not
+    UTF-8, control characters (a line break inside the line included) and lone surrogates (a ``str`` that is
+    not Unicode text: JSON ``"\\udcff"`` escapes, bytes decoded with ``surrogateescape``) become U+FFFD.
 
     >>> repair_line(b"ok\\xff\\r\\n"), repair_line("a\\x00b"), repair_line("plain")
-    (('ok\ufffd', True), ('a\ufffdb', True), ('plain', False))
+    (('ok\ufffd', True, False), ('a\ufffdb', True, False), ('plain', False, False))
+    >>> repair_line("10:00 \\x1b[32mINFO\\x1b[0m ok"), repair_line("lone \\x1b escape")
+    (('10:00 INFO ok', False, True), ('lone \ufffd escape', True, False))
     """
     binary = False
     if isinstance(raw, bytes):
@@ -67,20 +74,25 @@ def repair_line(raw: str | bytes) -> tuple[str, bool]:
     else:
         line = raw
     line = line.rstrip("\r\n")
+    escapes = False
+    if "\x1b" in line:
+        plain = _TERMINAL_ESCAPE.sub("", line)
+        escapes, line = plain != line, plain
     if _NOT_TEXT.search(line):
         line = _NOT_TEXT.sub("\ufffd", line)
         binary = True
-    return line, binary
+    return line, binary, escapes
 
 
-def line_text(raw: str | bytes, max_line_chars: int) -> tuple[str, bool, bool]:
+def line_text(raw: str | bytes, max_line_chars: int) -> tuple[str, bool, bool, bool]:
     """A raw line as every reader keeps it: repaired (:func:`repair_line`), cut at ``max_line_chars``; and whether
-    it was binary and whether it was cut. The one rule :meth:`LineReader.read_line` and :func:`raw_lines_at`
-    share, so that an explanation quotes a line as it was parsed."""
-    line, binary = repair_line(raw)
+    it was binary, whether it was cut and whether terminal escapes were removed. The one rule
+    :meth:`LineReader.read_line` and :func:`raw_lines_at` share, so that an explanation quotes a line as it was
+    parsed."""
+    line, binary, escapes = repair_line(raw)
     if len(line) > max_line_chars:
-        return line[:max_line_chars], binary, True
-    return line, binary, False
+        return line[:max_line_chars], binary, True, escapes
+    return line, binary, False, escapes
 
 
 class LineReader:
@@ -124,9 +136,10 @@ class LineReader:
         else:
             inner_cr = "\r" in raw and "\r" in raw.rstrip("\r\n")
         self.n_inner_cr += inner_cr  # a carriage return inside the line: CR-only line ends?
-        line, binary, truncated = line_text(raw, self.config.max_line_chars)
+        line, binary, truncated, escapes = line_text(raw, self.config.max_line_chars)
         report.n_binary += binary
         report.n_truncated += truncated
+        report.n_escaped += escapes
         self.last_text = line
         if not line.strip():
             report.n_empty += 1
