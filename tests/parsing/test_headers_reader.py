@@ -341,6 +341,8 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # loose fields read "[20021]" as a host before hosts had to be names)
      ("2026-11-20 08:00:{:02d}.485 UTC [20021] LOG:  connection received: host=10.0.0.20 port=33084",
       r"<Datetime> \[<Pid>\] <Level>: <Content>", "connection"),
+     # epoch milliseconds first: a <Timestamp>, not a pid
+     ("1795946400{:03d} INFO [sess-0] step c ok", r"<Timestamp> <Level> \[<Context>\] <Content>", "step"),
      ("2026-11-20 08:00:{:02d} CET [20021] ERROR:  deadlock detected",
       r"<Datetime> <Zone> \[<Pid>\] <Level>: <Content>", "deadlock")],
 )

@@ -483,6 +483,15 @@ _FORMAT_PRESETS: Final[frozenset[str]] = frozenset({"openstack", "bgl", "thunder
 _HEADER_LEVEL = re.compile(rf"(\[?)({_LEVEL_NAMES}|LOG|PANIC)(\]?)(:?)(?=\s)")
 _HEADER_BRACKET = re.compile(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\](?=\s)")
 _HEADER_BRACKETED_PID = re.compile(r"\[\d+\](?=\s)")
+# epoch seconds, milliseconds or microseconds first on the line (a fraction allowed): read as <Timestamp>
+_HEADER_EPOCH = re.compile(r"\d{10}(?:\d{3}|\d{6})?(?:\.\d+)?(?=\s)")
+
+
+def _plausible_epoch(text: str) -> bool:
+    """A number that reads as a time between 2000 and 2100 (an id of 10 or 13 digits mostly does not)."""
+    return 946_684_800 <= epoch_seconds(text) < 4_102_444_800
+
+
 # a time zone's name right after the date and time (UTC and GMT are part of <Datetime>)
 _HEADER_ZONE = re.compile(r"[A-Z]{3,5}(?=\s)")
 _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
@@ -507,10 +516,15 @@ def infer_log_format(content: str) -> str | None:
     '<Datetime> \\[<Pid>\\] <Level>: <Content>'
     >>> infer_log_format("2026-11-20 09:00:04 CET [20021] ERROR:  deadlock detected")
     '<Datetime> <Zone> \\[<Pid>\\] <Level>: <Content>'
+    >>> infer_log_format("1795946400069 INFO [sess-0] step c ok"), infer_log_format("4242 INFO [w] x")
+    ('<Timestamp> <Level> \\[<Context>\\] <Content>', '<Pid> <Level> \\[<Context>\\] <Content>')
     """
     pieces: list[str] = []
     at = 0
-    if (m := _HEADER_DATETIME.match(content)) is not None:
+    if (m := _HEADER_EPOCH.match(content)) is not None and _plausible_epoch(m.group()):
+        pieces.append("<Timestamp>")
+        at = m.end()
+    elif (m := _HEADER_DATETIME.match(content)) is not None:
         pieces.append("<Datetime>")
         at = m.end()
         zone = _HEADER_ZONE.match(content, at + 1) if content[at : at + 1] == " " else None
@@ -552,7 +566,7 @@ def infer_log_format(content: str) -> str | None:
             if piece.startswith("<Logger"):
                 break
             pieces.append(piece)
-    if not level_seen and pieces[:1] != ["<Datetime>"]:
+    if not level_seen and pieces[:1] not in (["<Datetime>"], ["<Timestamp>"]):
         return None
     return " ".join([*pieces, "<Content>"])
 
@@ -566,7 +580,8 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
             continue
         pattern = compile_format(log_format)[0]
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
-            what = "a date and a time" if log_format.startswith("<Datetime>") else "a level"
+            starts = {"<Datetime>": "a date and a time", "<Timestamp>": "an epoch time"}
+            what = next((v for k, v in starts.items() if log_format.startswith(k)), "a level")
             return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
         return ""
     return ""
