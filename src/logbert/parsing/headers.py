@@ -199,8 +199,8 @@ class HeaderParser:
         """Parse one line (without its newline); None when it does not match the format.
 
         With ``attach_continuations``, a line that does not match after one that did is that line's continuation:
-        its stripped text is the content, the time is that line's, its header fields none, and ``continues`` that
-        line's text for session ids (:func:`line_text_for_sessions`).
+        its text is the content (stripped; a JSON line's message), the time is that line's, its header fields none,
+        and ``continues`` that line's text for session ids (:func:`line_text_for_sessions`).
 
         >>> p = HeaderParser("<Level> <Content>", attach_continuations=True)
         >>> p.parse("\tat Client.reserve(Client.java:88)", 1) is None  # nothing before it to continue
@@ -232,7 +232,7 @@ class HeaderParser:
 
     def accepted_content(self, line: str) -> str | None:
         """The content :meth:`parse` gave a line it accepted, without its state: the line's own, or with
-        ``attach_continuations`` its stripped text (an accepted line that does not match was a continuation).
+        ``attach_continuations`` its continuation text (an accepted line that does not match was a continuation).
         None for a line no parse accepts. For callers that read a window's raw lines again (the service's
         time and value signals)."""
         parsed = self._parse_own(line, 0)
