@@ -42,7 +42,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -301,10 +301,8 @@ class StreamEngine:
     def _apply_ingest(self, lines: Sequence[str | bytes], source: str, first: int, offset: int) -> IngestOutcome:
         """Number, parse and route one ingest call (also a replayed one: same lines, same numbers)."""
         with self._lock:
-            self._next_line_no.pop(source, None)
-            self._next_line_no[source] = first + len(lines)  # now the most recent
-            while len(self._next_line_no) > self.limits.max_sources:
-                self._next_line_no.popitem(last=False)  # a source silent the longest numbers anew if it returns
+            # a source silent the longest (beyond max_sources) numbers anew if it returns
+            _most_recent(self._next_line_no, source, first + len(lines), self.limits.max_sources)
             self._next_offset = max(self._next_offset, offset + len(lines))
             self._changes += 1
         head = self._heads.get(source) if self.attach_continuations else None
@@ -359,10 +357,7 @@ class StreamEngine:
         """The source's last line with its own header, for its next request (under ``_lock``)."""
         last = next((p for p in reversed(outcomes) if not isinstance(p, str) and not p.continued), None)
         if last is not None:
-            self._heads.pop(source, None)
-            self._heads[source] = last.raw
-            while len(self._heads) > self.limits.max_sources:
-                self._heads.popitem(last=False)
+            _most_recent(self._heads, source, last.raw, self.limits.max_sources)
 
     def _submit(self, windows: list[PendingWindow]) -> None:
         if not windows:
@@ -774,3 +769,15 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
         misses=tuple(misses),
         surprises=tuple(s.surprises),
     )
+
+
+_V = TypeVar("_V")
+
+
+def _most_recent(entries: OrderedDict[str, _V], key: str, value: _V, limit: int) -> None:
+    """Per-source state kept for at most ``limit`` sources: ``key`` set to ``value`` as the most recent, the least
+    recent ones dropped beyond the limit."""
+    entries.pop(key, None)
+    entries[key] = value
+    while len(entries) > limit:
+        entries.popitem(last=False)
