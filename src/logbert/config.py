@@ -113,6 +113,9 @@ class ParserConfig(_Frozen):
     drain_depth: int | None = Field(None, ge=3)  # prefix-tree depth; drain3 requires >= 3
     drain_max_children: int = Field(100, ge=2)  # max children per tree node
     drain_extra_delimiters: tuple[str, ...] = ()  # extra token delimiters besides whitespace
+    # words never made a parameter by Drain ("task=<*> failed" stays apart from "task=<*> received"); None = the
+    # built-in list (logbert.parsing.drain.OUTCOME_WORDS: error, failed, timeout, refused, ...), () = none
+    outcome_words: tuple[str, ...] | None = None
     max_line_chars: int = Field(10_000, ge=16)  # longer lines are truncated and counted, not dropped
     # a line whose header does not match, after one that did: "count" = malformed (counted, left out); "attach" = a
     # continuation of that line's message (a Java stack trace's "at ..." lines, a Python traceback), read as a line

@@ -24,6 +24,7 @@ REFERENCE = {
     "size": _B + r"\d+(?:\.\d+)?(?:[KMGTP]i?B|[kKMG]b?|bytes|ms|us|s|h)" + _E,
     "number": _B + r"[-+]?\d+(?:\.\d+)*" + _E,
     "path": r"(?<![^\s\"'(=:\[])/[^\s\"')\]]*",
+    "key_value": r"(?<=\w)=[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*",
 }
 FORMATS = ("openstack", "hdfs", "bgl", "thunderbird", "raw")
 FILES = [
@@ -66,6 +67,8 @@ def _samples() -> tuple[str, ...]:
         "/var/lib/nova",
         "blk_",
         "ext3",
+        "job=J1007",
+        "&id=",
     ]
     out += ["".join(rng.choice(atoms) for _ in range(rng.randint(0, 12))) for _ in range(20_000)]
     return tuple(out)
@@ -88,3 +91,16 @@ def test_whole_rule_sets_on_real_contents() -> None:
             for rx, rule in zip(ref, fast.rules, strict=True):
                 expected = rx.sub(rule.replacement, expected)
             assert fast.mask(s) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "masked"),
+    [
+        ("runner - job=J1007 started on worker-6", "runner - job=<*> started on worker-<*>"),
+        ('duration=12ms state=ACTIVE msg="took 5 s"', 'duration=<*> state=ACTIVE msg="took <*> s"'),
+        ("GET /a?id=123&x=abc9 HTTP/1.1", "GET /a?id=<*>&x=<*> HTTP/<*>"),
+        ("a == 3 and level=info", "a == <*> and level=info"),
+    ],
+)
+def test_generic_masks_take_the_value_of_a_key_value_pair_with_a_digit(content: str, masked: str) -> None:
+    assert Masker(default_masks("raw")).mask(content) == masked

@@ -110,6 +110,61 @@ def test_golden_openstack_ids_and_numbers_share_a_template() -> None:
     assert keys == [0, 0, 1, 2, 2, 3]
 
 
+OUTCOME_LINES = [
+    "task=1 received",
+    "task=2 acked",
+    "task=3 received",
+    "task=4 failed",
+    "task=5 acked",
+    "Job started",
+    "Job FAILED:",
+    "Job finished",
+    "Mounting NFS filesystems: succeeded",
+    "Mounting other filesystems: failed",
+]
+
+
+def test_an_outcome_word_is_never_a_parameter() -> None:
+    """With sim_th 0.5 Drain merges two-token messages that differ in one word; a failure must not hide in
+    a wildcard (``task=<*> <*>``), neither when mining nor when matching later lines."""
+    parser = LogParser()
+    keys = parser.fit_transform(OUTCOME_LINES)
+    templates = [parser.templates_[k] for k in keys]
+    assert templates[:8] == [
+        "task=<*> <*>", "task=<*> <*>", "task=<*> <*>", "task=<*> failed", "task=<*> <*>",
+        "Job <*>", "Job FAILED:", "Job <*>",
+    ]
+    assert templates[8] != templates[9] and "<*>" not in templates[8] + templates[9]
+    # frozen: a known failure maps to its own template, an unseen one is UNK, not the generic template
+    assert parser.transform(["task=9 failed", "task=9 received", "task=9 timeout", "Job error"]) == [
+        keys[3], keys[0], UNK_KEY, UNK_KEY,
+    ]
+    # the same templates with and without the cache of masked contents, and after a round trip
+    plain = LogParser(ParserConfig(cache_size=0, n_jobs=1))
+    assert plain.fit_transform(OUTCOME_LINES) == keys and plain.templates_ == parser.templates_
+    restored = LogParser.from_dict(json.loads(json.dumps(parser.to_dict())))
+    assert restored.transform(["task=9 timeout", "task=9 failed"]) == [UNK_KEY, keys[3]]
+
+
+def test_outcome_words_are_a_setting() -> None:
+    off = LogParser(ParserConfig(outcome_words=()))
+    assert len(set(off.fit_transform(OUTCOME_LINES))) == 3  # drain3's rule: task=<*> <*>, Job <*>, Mounting ...
+    assert off.transform(["task=9 timeout"]) == [off.transform(["task=9 received"])[0]]
+    own = LogParser(ParserConfig(outcome_words=("Acked",)))  # the user's list replaces the built-in one
+    keys = own.fit_transform(OUTCOME_LINES)
+    assert keys[1] != keys[0] and keys[3] == keys[0]  # acked apart (in any case); failed merged again
+    assert own.to_dict()["drain"]["outcome_words"] == ["acked"]
+
+
+def test_a_parser_state_saved_before_outcome_words_matches_as_before() -> None:
+    """Artifacts mined without the rule keep their keys: their templates may hold a wildcard where an outcome
+    word stands, and matching must not turn those lines into UNK."""
+    state = LogParser(ParserConfig(outcome_words=())).fit(OUTCOME_LINES).to_dict()
+    del state["drain"]["outcome_words"]
+    old = LogParser.from_dict(json.loads(json.dumps(state)))
+    assert old.transform(["task=9 timeout", "task=9 received"]) == [0, 0]
+
+
 def test_transform_is_frozen_and_counts_unknown() -> None:
     parser = LogParser(ParserConfig(format="openstack")).fit([f"[instance: {UUID}] VM Started (Lifecycle Event)"])
     assert parser.transform([f"[instance: {UUID}] VM Started (Lifecycle Event)", "brand new event", "other"]) == [

@@ -352,6 +352,7 @@ class LogParser:
                 "depth": self.settings_.depth,
                 "max_children": self.settings_.max_children,
                 "extra_delimiters": list(self.settings_.extra_delimiters),
+                "outcome_words": sorted(self.settings_.outcome_words),
             },
             "clusters": self._miner.state(),
         }
@@ -374,6 +375,8 @@ class LogParser:
                 depth=int(d["depth"]),
                 max_children=int(d["max_children"]),
                 extra_delimiters=tuple(d["extra_delimiters"]),
+                # a state saved before the rule: its templates were mined without it, and match as they did
+                outcome_words=frozenset(str(w) for w in d.get("outcome_words", ())),
             )
             miner = DrainMiner.from_state(settings, state["clusters"])
         except (KeyError, TypeError, ValueError) as exc:
