@@ -344,7 +344,13 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # epoch milliseconds first: a <Timestamp>, not a pid
      ("1795946400{:03d} INFO [sess-0] step c ok", r"<Timestamp> <Level> \[<Context>\] <Content>", "step"),
      ("2026-11-20 08:00:{:02d} CET [20021] ERROR:  deadlock detected",
-      r"<Datetime> <Zone> \[<Pid>\] <Level>: <Content>", "deadlock")],
+      r"<Datetime> <Zone> \[<Pid>\] <Level>: <Content>", "deadlock"),
+     # logfmt: Go's slog (a level in capitals) and logrus (a quoted time, a level in lower case), go-kit (no level)
+     ('time=2026-11-29T10:00:{:02d}.243Z level=INFO msg="request started" request_id=ab12',
+      "time=<Datetime> level=<Level> <Content>", 'msg="request'),
+     ('time="2026-11-29T10:00:{:02d}Z" level=info msg="db query failed" err="reset by peer"',
+      'time="<Datetime>" level=<Severity> <Content>', 'msg="db'),
+     ("ts=2026-11-29T10:00:{:02d}Z caller=main.go:12 msg=started", "ts=<Datetime> <Content>", "caller=main.go:12")],
 )
 def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     line: str, suggested: str, first_word: str

@@ -409,7 +409,7 @@ _LEVEL_NAMES = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL"
 _LEVEL_WORD = rf"(?:{_LEVEL_NAMES})\b"
 _HEADER_IN_CONTENT = re.compile(
     r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
-    r"|" + _LEVEL_WORD + ")"
+    r"|" + _LEVEL_WORD + r'|(?:time|ts|timestamp|t|@timestamp)="?\d{4}-\d{2}-\d{2})'  # the last: logfmt's time key
 )
 
 
@@ -499,6 +499,26 @@ _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
 _HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=\s)")
 _MAX_HEADER_TOKENS: Final[int] = 8
+# logfmt (Go's slog and logrus text output, go-kit): a time key first, then maybe a level key, each value maybe quoted
+_LOGFMT_TIME = re.compile(r'(time|ts|timestamp|t|@timestamp)=("?)(?:' + _FIELD_PATTERNS["Datetime"] + r')\2(?=\s)')
+_LOGFMT_LEVEL = re.compile(r'(level|lvl|severity)=("?)([A-Za-z]+)\2(?=\s)')
+
+
+def _logfmt_header(content: str) -> str | None:
+    """The header of a logfmt line (``time=<Datetime> level=<Level>``, the rest its content); None for another line.
+    A level in lower case (logrus, go-kit) is a ``<Severity>`` field, since ``<Level>`` holds capitals only."""
+    time = _LOGFMT_TIME.match(content)
+    if time is None:
+        return None
+    quote = time.group(2)
+    pieces = [f"{time.group(1)}={quote}<Datetime>{quote}"]
+    at = time.end()
+    while at < len(content) and content[at].isspace():
+        at += 1
+    if (level := _LOGFMT_LEVEL.match(content, at)) is not None:
+        name = "Level" if level.group(3).isupper() else "Severity"
+        pieces.append(f"{level.group(1)}={level.group(2)}<{name}>{level.group(2)}")
+    return " ".join([*pieces, "<Content>"])
 
 
 def infer_log_format(content: str) -> str | None:
@@ -518,7 +538,11 @@ def infer_log_format(content: str) -> str | None:
     '<Datetime> <Zone> \\[<Pid>\\] <Level>: <Content>'
     >>> infer_log_format("1795946400069 INFO [sess-0] step c ok"), infer_log_format("4242 INFO [w] x")
     ('<Timestamp> <Level> \\[<Context>\\] <Content>', '<Pid> <Level> \\[<Context>\\] <Content>')
+    >>> infer_log_format('time="2026-11-29T10:00:00Z" level=info msg="request started" path=/api')
+    'time="<Datetime>" level=<Severity> <Content>'
     """
+    if (logfmt := _logfmt_header(content)) is not None:
+        return logfmt
     pieces: list[str] = []
     at = 0
     if (m := _HEADER_EPOCH.match(content)) is not None and _plausible_epoch(m.group()):
@@ -581,7 +605,8 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
         pattern = compile_format(log_format)[0]
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
             starts = {"<Datetime>": "a date and a time", "<Timestamp>": "an epoch time"}
-            what = next((v for k, v in starts.items() if log_format.startswith(k)), "a level")
+            first = log_format.split(" ")[0]  # "<Datetime>", or logfmt's "time=<Datetime>"
+            what = next((v for k, v in starts.items() if k in first), "a level")
             return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
         return ""
     return ""
