@@ -350,7 +350,11 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
       "time=<Datetime> level=<Level> <Content>", 'msg="request'),
      ('time="2026-11-29T10:00:{:02d}Z" level=info msg="db query failed" err="reset by peer"',
       'time="<Datetime>" level=<Severity> <Content>', 'msg="db'),
-     ("ts=2026-11-29T10:00:{:02d}Z caller=main.go:12 msg=started", "ts=<Datetime> <Content>", "caller=main.go:12")],
+     ("ts=2026-11-29T10:00:{:02d}Z caller=main.go:12 msg=started", "ts=<Datetime> <Content>", "caller=main.go:12"),
+     # Go's log package and nginx's error log: a date with slashes
+     ("2026/11/29 10:00:{:02d} server: handled request 7 in 3ms", "<Date> <Time> <Content>", "server:"),
+     ('2026/11/29 10:00:{:02d} [error] 120#120: *5 open() "/x" failed (2: No such file or directory)',
+      r"<Date> <Time> \[<Context>\] <Content>", "120#120:")],
 )
 def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     line: str, suggested: str, first_word: str

@@ -498,6 +498,8 @@ _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
 _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
 _HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=\s)")
+# Go's log package and nginx's error log: "2026/11/29 10:00:00", read as <Date> <Time> (a layout of _DATETIME_LAYOUTS)
+_HEADER_SLASH_DATETIME = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
 _MAX_HEADER_TOKENS: Final[int] = 8
 # logfmt (Go's slog and logrus text output, go-kit): a time key first, then maybe a level key, each value maybe quoted
 _LOGFMT_TIME = re.compile(r'(time|ts|timestamp|t|@timestamp)=("?)(?:' + _FIELD_PATTERNS["Datetime"] + r')\2(?=\s)')
@@ -538,6 +540,8 @@ def infer_log_format(content: str) -> str | None:
     '<Datetime> <Zone> \\[<Pid>\\] <Level>: <Content>'
     >>> infer_log_format("1795946400069 INFO [sess-0] step c ok"), infer_log_format("4242 INFO [w] x")
     ('<Timestamp> <Level> \\[<Context>\\] <Content>', '<Pid> <Level> \\[<Context>\\] <Content>')
+    >>> infer_log_format("2026/11/29 10:00:00 [error] 120#120: *5 open() failed")  # nginx's error log
+    '<Date> <Time> \\[<Context>\\] <Content>'
     >>> infer_log_format('time="2026-11-29T10:00:00Z" level=info msg="request started" path=/api')
     'time="<Datetime>" level=<Severity> <Content>'
     """
@@ -547,6 +551,9 @@ def infer_log_format(content: str) -> str | None:
     at = 0
     if (m := _HEADER_EPOCH.match(content)) is not None and _plausible_epoch(m.group()):
         pieces.append("<Timestamp>")
+        at = m.end()
+    elif (m := _HEADER_SLASH_DATETIME.match(content)) is not None:
+        pieces += ["<Date>", "<Time>"]
         at = m.end()
     elif (m := _HEADER_DATETIME.match(content)) is not None:
         pieces.append("<Datetime>")
@@ -590,7 +597,7 @@ def infer_log_format(content: str) -> str | None:
             if piece.startswith("<Logger"):
                 break
             pieces.append(piece)
-    if not level_seen and pieces[:1] not in (["<Datetime>"], ["<Timestamp>"]):
+    if not level_seen and pieces[:1] not in (["<Datetime>"], ["<Timestamp>"], ["<Date>"]):
         return None
     return " ".join([*pieces, "<Content>"])
 
@@ -604,7 +611,7 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
             continue
         pattern = compile_format(log_format)[0]
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
-            starts = {"<Datetime>": "a date and a time", "<Timestamp>": "an epoch time"}
+            starts = {"<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Timestamp>": "an epoch time"}
             first = log_format.split(" ")[0]  # "<Datetime>", or logfmt's "time=<Datetime>"
             what = next((v for k, v in starts.items() if k in first), "a level")
             return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
