@@ -57,6 +57,9 @@ def test_openstack_header_keeps_instance_in_content_and_request_in_fields() -> N
          "(root) CMD (run-parts /etc/cron.hourly)", 1795917601.25, "PID", "7190"),
         ("json", '{"time": "2026-11-29T03:00:01.5Z", "level": "WARN", "msg": "disk  almost\\nfull", "req": "r-9"}',
          "disk almost full", 1795921201.5, "level", "WARN"),
+        # klog has no year either: 2000, as syslog
+        ("klog", "I1129 10:00:01.500000    1234 controller.go:123] Syncing pod default/web-1",
+         "Syncing pod default/web-1", 975492001.5, "Source", "controller.go:123"),
         ("raw", "  anything at all ", "anything at all", None, None, None),
     ],
 )
@@ -312,7 +315,8 @@ def test_a_built_in_layout_read_as_raw_content_names_its_preset(line: str, prese
 @pytest.mark.parametrize(
     ("line", "suggested"),
     [("Nov 29 03:00:{:02d} web1 sshd[11]: session opened for user bob", "syslog"),
-     ("2026-11-29T03:00:{:02d}+00:00 web1 systemd[1]: Started Session 5", "syslog_iso")],
+     ("2026-11-29T03:00:{:02d}+00:00 web1 systemd[1]: Started Session 5", "syslog_iso"),
+     ('E1129 10:00:{:02d}.123456       1 reflector.go:255] "Failed to watch" type="*v1.Pod"', "klog")],
 )
 def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested: str) -> None:
     lines = [line.format(i) for i in range(20)]

@@ -50,6 +50,7 @@ FORMAT_DEFAULTS: Final[dict[str, tuple[float, int]]] = {
     "thunderbird": (0.5, 5),
     "syslog": (0.5, 4),
     "syslog_iso": (0.5, 4),
+    "klog": (0.5, 4),
     "json": (0.5, 4),
     "raw": (0.5, 4),
 }

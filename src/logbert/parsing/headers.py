@@ -52,6 +52,8 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
     # "2017-05-16T00:00:04.500+02:00 host sshd[123]: ..." (high precision, Debian's default)
     "syslog": r"<Month> <Day> <Time> <Host> <Component>(\[<PID>\])?: <Content>",
     "syslog_iso": r"<Datetime> <Host> <Component>(\[<PID>\])?: <Content>",
+    # klog, Kubernetes' Go logger: "Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg", L one of I W E F; no year
+    "klog": r"<Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>",
     "json": "<Json>",  # not a header layout: each line is one JSON object (HeaderParser's JSON mode)
     "raw": "<Content>",
 }
@@ -66,6 +68,8 @@ _FIELD_PATTERNS: Final[dict[str, str]] = {
     "Level": r"[A-Z]+",
     "Pid": r"\d+",
     "Timestamp": r"\d+(?:\.\d+)?",
+    "MonthNum": r"\d{2}",  # klog's month and day, glued to its level letter: I1129
+    "DayNum": r"\d{2}",
     # an ISO date and time, with its zone as an offset, Z, or UTC / GMT after a space (PostgreSQL's %m writes
     # "2026-11-20 08:00:04.485 UTC"): other zone names are ambiguous (CST, IST), a header field of their own
     "Datetime": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?| ?(?:UTC|GMT)\b)?",
@@ -187,9 +191,15 @@ class HeaderParser:
         self._has_iso = "Datetime" in self._names
         self._has_datetime = "Date" in self._names and "Time" in self._names
         self._has_syslog = {"Month", "Day", "Time"} <= set(self._names)
+        self._has_klog = {"MonthNum", "DayNum", "Time"} <= set(self._names)
         #: the format names fields a time is read from (whether each line's can be read is another matter)
         self.has_time_fields = (
-            self._json or self._has_timestamp or self._has_iso or self._has_datetime or self._has_syslog
+            self._json
+            or self._has_timestamp
+            or self._has_iso
+            or self._has_datetime
+            or self._has_syslog
+            or self._has_klog
         )
         self._date_cache: dict[str, float | None] = {}
         self._time_cache: dict[str, float] = {}
@@ -277,6 +287,8 @@ class HeaderParser:
             timestamp = day + seconds if day is not None and seconds is not None else self._datetime(date, clock)
         elif self._has_syslog:
             timestamp = self._syslog(fields["Month"], fields["Day"], fields["Time"])
+        elif self._has_klog:  # no year either: the syslog rule, with the month as a number
+            timestamp = self._syslog(fields["MonthNum"], fields["DayNum"], fields["Time"])
         else:
             timestamp = None
         return LogLine(line_no, content, timestamp, fields)
@@ -349,7 +361,7 @@ class HeaderParser:
         date = f"{month} {day}"
         midnight = self._date_cache.get(date)
         if midnight is None and date not in self._date_cache:
-            number = _MONTHS.get(month[:3].lower())
+            number = int(month) if month.isdigit() else _MONTHS.get(month[:3].lower())
             try:
                 value = datetime(SYSLOG_YEAR, number, int(day), tzinfo=UTC) if number else None
             except ValueError:
@@ -469,7 +481,7 @@ def _looks_like_json_object(text: str) -> bool:
 #: OpenStack_2k.log), so the syslog formats come last and their <Month> must be a month's name.
 _SUGGESTED_FORMATS: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = tuple(
     (name, compile_format(BUILTIN_FORMATS[name])[0])
-    for name in ("openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack", "syslog_iso", "syslog")
+    for name in ("openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack", "klog", "syslog_iso", "syslog")
 )
 #: Built-in formats that a preset of the same name reads, with the masks and Drain settings made for them.
 _FORMAT_PRESETS: Final[frozenset[str]] = frozenset({"openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack"})

@@ -121,6 +121,7 @@ _DEFAULTS: dict[str, tuple[MaskRule, ...]] = {
     "thunderbird": _THUNDERBIRD,
     "syslog": _RAW,  # any daemon can write to syslog: the generic rules
     "syslog_iso": _RAW,
+    "klog": _RAW,
     "json": _RAW,
     "raw": _RAW,
 }
