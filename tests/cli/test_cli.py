@@ -125,6 +125,8 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert "given on the command line" in scored.stderr
     table = runner.invoke(app, ["score", str(artifact), str(log), "--format", "table"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "first time" in table.output and "40 sessions" in table.output
+    only = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "1e9", "--only-anomalies"])
+    assert only.exit_code == 0 and only.stdout == "" and "40 sessions, 0 anomalous" in only.stderr  # all scored
     bad = runner.invoke(app, ["score", str(artifact), str(log), "--format", "xml"])
     assert bad.exit_code == 2
     nan = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "nan"])  # would flag nothing, ever

@@ -172,11 +172,12 @@ def score(
         basis = detector.use_threshold(threshold, target_fpr)
         scored, read_report = api.score_with_report(detector, path, explain=explain, kind=input_kind(input_))
         results = [r for r in scored if r.is_anomaly or not only_anomalies]
-    n_anomalous = sum(r.is_anomaly for r in results)
+    n_anomalous = sum(r.is_anomaly for r in scored)
     units = detector.config.window.unit_noun
     in_flight = f"{_in_flight_summary(read_report.n_in_flight)}; " if read_report.n_in_flight else ""
+    # every unit scored, whatever --only-anomalies prints ("0 sessions" read as "nothing was scored")
     summary = (
-        f"{len(results)} {units}, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis}); "
+        f"{len(scored)} {units}, {n_anomalous} anomalous at threshold {detector.threshold:.4f} ({basis}); "
         f"{in_flight}{_read_summary(read_report)}"
     )
     for warning in read_report.warnings:  # e.g. a header that never matched, CR-only line ends
