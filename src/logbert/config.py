@@ -333,6 +333,10 @@ class ScoringConfig(_Frozen):
     n_rounds: int = Field(4, ge=1)  # seeded: number of random mask rounds
     seed: int = 1234  # seeded: fixed mask seed, so scores are deterministic
     score: ScoreKind = "miss_ratio"  # which score decides (higher = more anomalous)
+    # the miss ratio counts keys outside the model's top-g predictions; when the model predicts among at most top_g
+    # keys (a log of a few templates) no known key ever is one, and only an unseen template could be flagged: such
+    # a model is scored by this instead (logbert.pipeline.fit.score_for_vocabulary). None = the miss ratio anyway
+    score_for_few_keys: ScoreKind | None = "max_mean_nll"
     nll_cap: float = Field(20.0, gt=0)  # mean_nll: surprise of one key is capped here; an unseen (UNK) key gets it
     # session mode: weight x the short-session surprise (nats; logbert.scoring.lengths) is added to the key score,
     # so a session that stops far shorter than the normal ones is flagged even where its early end key is only

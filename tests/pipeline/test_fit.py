@@ -252,3 +252,51 @@ def test_train_records_the_calibration_and_round_trips_it(tmp_path: Path) -> Non
     report = json.loads((tmp_path / "art" / "train_report.json").read_text())
     assert report["calibration"] == "cross_fit" and report["n_unseen_calibration_sessions"] == record.n_unseen
     assert not (tmp_path / "art" / "checkpoint").exists()
+
+
+# -- a log of a few templates: the miss ratio could flag only unseen templates -----------------------------------
+
+
+def test_every_model_of_a_few_keys_is_scored_by_its_surprise(fake: type[_Fake]) -> None:
+    """One choice, on the vocabulary that every fold model and the final one share; said while fitting."""
+    train, val = _sessions(20), _sessions(3, start=20)  # three keys: at most top_g (6)
+    said: list[str] = []
+    fit_sessions(train, val, CF, say=said.append)
+    assert len(fake.made) == 5 and all(m.config.scoring.score == "max_mean_nll" for m in fake.made)
+    assert any("scoring.score_for_few_keys" in s for s in said)
+    for overrides, kept in (({"scoring.score_for_few_keys": "miss_ratio"}, "miss_ratio"),
+                            ({"scoring.top_g": 2}, "miss_ratio"),  # 3 keys > top_g: the miss ratio can miss
+                            ({"scoring.score": "max_nll"}, "max_nll")):  # a score the user chose is kept
+        fake.made = []
+        fit_sessions(train, val, CF.with_overrides(overrides))
+        assert all(m.config.scoring.score == kept for m in fake.made), overrides
+
+
+def test_train_stores_the_score_it_used_and_says_why(tmp_path: Path) -> None:
+    lines = []
+    for task in range(40):
+        lines += [f"task={task} received", f"task={task} processed", f"task={task} acked"]
+    (tmp_path / "worker.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides(
+        {
+            "window.session_pattern": r"task=(\d+)",
+            "model.n_layers": 1,
+            "model.d_model": 16,
+            "model.d_ff": 32,
+            "model.n_heads": 2,
+            "train.epochs": 1,
+            "train.min_steps": 4,
+            "train.num_threads": 1,
+            "scoring.calibration_folds": 2,
+        }
+    )
+    result = train(tmp_path / "worker.log", tmp_path / "art", config, progress=False)
+    stored = json.loads((tmp_path / "art" / "config.json").read_text())
+    assert stored["scoring"]["score"] == "max_mean_nll"  # what scoring reads later
+    assert any("scoring.score_for_few_keys" in n for n in result.notes)
+    assert not any("top_g" in w for w in result.warnings)
+    kept = train(tmp_path / "worker.log", tmp_path / "kept", config.with_overrides(
+        {"scoring.score_for_few_keys": None}), progress=False)
+    assert json.loads((tmp_path / "kept" / "config.json").read_text())["scoring"]["score"] == "miss_ratio"
+    assert not kept.notes or not any("score_for_few_keys" in n for n in kept.notes)
+    assert any("scoring.top_g is 6" in w for w in kept.warnings)  # then the warning of before
