@@ -88,3 +88,31 @@ def test_no_session_id_says_how_to_go_on_and_what_the_reader_noticed(tmp_path: P
         read_corpus(log, as_json)
     corpus = read_corpus(log, as_json.with_overrides({"window.session_pattern": r"request_id=(\S+)"}))
     assert sorted(u.session_id for u in corpus.line_sessions) == ["r0", "r1", "r2"]
+
+
+def test_no_session_id_names_a_key_of_the_contents_that_reads_one(tmp_path: Path) -> None:
+    """logfmt and 'task=N ...' lines: the session is a key=value of the content, not a header field; a time or a
+    level is never suggested as a session id, nor a number one kind of line carries (rows=) or a level."""
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "svc.log"
+    lines = []
+    for i in range(60):
+        rid = f"{i * 7919:08x}"
+        lines += [f'time=2026-11-29T10:00:{i:02d}Z level=info msg="request started" request_id={rid} path=/a',
+                  f'time=2026-11-29T10:00:{i:02d}Z level=debug msg="db query done" request_id={rid} rows={i % 3}',
+                  f'time=2026-11-29T10:00:{i:02d}Z level=info msg="request finished" request_id={rid} status=200']
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.log_format": "time=<Datetime> level=<Severity> <Content>"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    said = r"Their contents hold request_id=...: --set 'window.session_pattern=request_id=(\S+)' reads it"
+    assert str(error.value).endswith(said)
+    corpus = read_corpus(log, config.with_overrides({"window.session_pattern": r"request_id=(\S+)"}))
+    assert len(corpus.line_sessions) == 60  # what it says works
+    timed = tmp_path / "timed.log"
+    timed.write_text("".join(f"2026-11-29 10:00:{i:02d} INFO started run\n" for i in range(30)), encoding="utf-8")
+    with pytest.raises(InputDataError) as error:
+        read_corpus(timed, LogBertConfig().with_overrides({"parser.log_format": "<Datetime> <Level> <Content>"}))
+    assert "session_pattern=Datetime" not in str(error.value) and "Its lines have" not in str(error.value)

@@ -9,6 +9,7 @@ place once made: labels are set while they are built.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -149,19 +150,62 @@ def _units(
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
-            + _field_hint(lines)
+            + (_content_key_hint(lines) or _field_hint(lines))
             + "".join(f". Also: {hint}" for hint in hints)
         )
     return [LineSession(uid, tuple(rows), None, _first_time(stamps, rows)) for uid, rows in units], n_without
 
 
+_NOT_SESSION_FIELDS = frozenset(
+    {"datetime", "date", "time", "timestamp", "ts", "month", "day", "monthnum", "daynum", "zone", "level", "severity"}
+)
+
+
 def _field_hint(lines: Sequence[LogLine]) -> str:
     """'. Its lines have the fields ...' with a session pattern that reads one (JSON lines, custom formats), else ''."""
     names = [name for name in (lines[0].fields if lines else {}) if name.isidentifier()][:8]
-    if not names:
+    # a time or a level names no session
+    usable = [n for n in names if n.lower() not in _NOT_SESSION_FIELDS]
+    if not usable:
         return ""
-    pick = next((n for n in names if "id" in n.lower()), names[0])
+    pick = next((n for n in usable if "id" in n.lower()), usable[0])
     return rf". Its lines have the fields {', '.join(names)}: --set 'window.session_pattern={pick}=(\S+)' reads one"
+
+
+# key=value in a line's content (logfmt, "task=17 received"); a quoted value is left alone
+_KEY_VALUE = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,40})=([^\s\"',;]+)")
+
+
+def _content_key_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
+    r"""'. Their contents hold request_id=...: --set ...' for a key of the contents' ``key=value`` pairs that looks
+    like a session id, else ''. Such a key is on most lines, in several kinds of line (not a number one event
+    carries, like rows=12), with many values that each come back on a few lines (not a level, not a duration);
+    a name ending in "id" first.
+
+    >>> lines = [LogLine(i, f"task={i // 3} {w} level=info", None) for i, w in enumerate(["got", "ran", "done"] * 20)]
+    >>> _content_key_hint(lines)
+    ". Their contents hold task=...: --set 'window.session_pattern=task=(\\S+)' reads it"
+    """
+    values: dict[str, dict[str, int]] = {}
+    shapes: dict[str, set[str]] = {}
+    head = lines[:sample]
+    for line in head:
+        pairs = _KEY_VALUE.findall(line.content)
+        shape = _KEY_VALUE.sub("", line.content)  # the line without its values: which kind of line it is
+        for key, value in pairs:
+            counts = values.setdefault(key, {})
+            counts[value] = counts.get(value, 0) + 1
+            shapes.setdefault(key, set()).add(shape)
+
+    def looks_like_a_session(key: str) -> bool:
+        n, distinct = sum(values[key].values()), len(values[key])
+        return n >= 0.5 * len(head) and len(shapes[key]) >= 2 and distinct >= max(2, n / 50) and n >= 2.5 * distinct
+
+    keys = [k for k in values if looks_like_a_session(k)]
+    if not keys:
+        return ""
+    pick = min(keys, key=lambda k: (not k.lower().endswith("id"), -len(values[k])))
+    return rf". Their contents hold {pick}=...: --set 'window.session_pattern={re.escape(pick)}=(\S+)' reads it"
 
 
 def _first_time(stamps: Sequence[float | None], rows: Sequence[int]) -> float | None:
