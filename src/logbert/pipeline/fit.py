@@ -491,8 +491,8 @@ def score_for_vocabulary(config: LogBertConfig, n_keys: int) -> tuple[LogBertCon
         return config, None
     note = (
         f"the model predicts among {n_keys} keys, no more than scoring.top_g ({scoring.top_g}): the miss ratio could "
-        f"flag only templates never seen in training, so sessions are scored by {chosen}, how surprising each key is "
-        "(scoring.score_for_few_keys; null keeps the miss ratio)"
+        f"flag only templates never seen in training, so sessions are scored by {chosen} instead "
+        "(scoring.score_for_few_keys; \"miss_ratio\" or null keeps the miss ratio)"
     )
     return config.model_copy(update={"scoring": scoring.model_copy(update={"score": chosen})}), note
 
