@@ -419,9 +419,11 @@ def _json_time(value: object) -> float | None:
 # What a header left inside the content looks like: a time or a level word among its first tokens.
 _LEVEL_NAMES = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL"
 _LEVEL_WORD = rf"(?:{_LEVEL_NAMES})\b"
+# the keys logfmt writes its time under (Go's slog and logrus "time", go-kit "ts", ...)
+_LOGFMT_TIME_KEYS = "time|ts|timestamp|t|@timestamp"
 _HEADER_IN_CONTENT = re.compile(
     r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
-    r"|" + _LEVEL_WORD + r'|(?:time|ts|timestamp|t|@timestamp)="?\d{4}-\d{2}-\d{2})'  # the last: logfmt's time key
+    r"|" + _LEVEL_WORD + rf'|(?:{_LOGFMT_TIME_KEYS})="?\d{{4}}-\d{{2}}-\d{{2}})'  # the last: logfmt's time key
 )
 
 
@@ -514,7 +516,7 @@ _HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=\s)")
 _HEADER_SLASH_DATETIME = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
 _MAX_HEADER_TOKENS: Final[int] = 8
 # logfmt (Go's slog and logrus text output, go-kit): a time key first, then maybe a level key, each value maybe quoted
-_LOGFMT_TIME = re.compile(r'(time|ts|timestamp|t|@timestamp)=("?)(?:' + _FIELD_PATTERNS["Datetime"] + r')\2(?=\s)')
+_LOGFMT_TIME = re.compile(rf'({_LOGFMT_TIME_KEYS})=("?)(?:' + _FIELD_PATTERNS["Datetime"] + r')\2(?=\s)')
 _LOGFMT_LEVEL = re.compile(r'(level|lvl|severity)=("?)([A-Za-z]+)\2(?=\s)')
 
 
