@@ -344,6 +344,13 @@ class ScoringConfig(_Frozen):
     length_weight: float = Field(0.0, ge=0)
     threshold: ThresholdMethod = "normal_quantile"  # how the threshold is chosen, never on test data
     threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile / pot: quantile of normal scores
+    # the share of the training sessions expected to be anomalous: failures in a log trained on without labels.
+    # The model learns them as normal and the quantile above lies above them, so nothing like them is ever flagged;
+    # with this share set the threshold is the 1 - contamination quantile (when lower than threshold_quantile),
+    # as pyod's `contamination`: that share of the training sessions scores above it. 0 = the training sessions
+    # are all normal (labels keep the known anomalies out). See `quantile` and docs/benchmarks.md, "Training data
+    # with failures in it"
+    contamination: float = Field(0.0, ge=0, lt=0.5)
     calibration: CalibrationMethod = "auto"  # which normal sessions' scores the threshold comes from
     calibration_folds: int = Field(5, ge=2, le=20)  # cross_fit: k fold models (k + 1 trainings in all)
     # cross_fit: each normal session's calibration score is the larger of its out-of-fold score and the final model's
@@ -355,6 +362,13 @@ class ScoringConfig(_Frozen):
     val_anomaly_fraction: float = Field(0.2, gt=0, lt=1)  # labelled_f1: share of anomalous sessions moved to val
     threshold_margin: float = Field(0.0, ge=0)  # added to the quantile; keeps ties with val scores out
     batch_size: int = Field(256, ge=1)
+
+    @property
+    def quantile(self) -> float:
+        """The quantile of the normal calibration scores the threshold is: ``threshold_quantile``, or ``1 -
+        contamination`` where that is lower. Every quantile rule (threshold, channel scales, the choice of
+        calibration) reads this one."""
+        return min(self.threshold_quantile, 1.0 - self.contamination)
 
     @model_validator(mode="after")
     def _check(self) -> ScoringConfig:

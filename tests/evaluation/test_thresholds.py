@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from logbert.evaluation.thresholds import f1_threshold, fit_gpd, pot_threshold, quantile_threshold
+from logbert.evaluation.thresholds import (
+    contamination_threshold,
+    f1_threshold,
+    fit_gpd,
+    pot_threshold,
+    quantile_threshold,
+)
+from logbert.results import exceeds
 
 from .test_metrics import _brute_best_f1
 
@@ -113,3 +120,33 @@ def test_gpd_fit_recovers_the_shape_with_and_without_scipy(monkeypatch: pytest.M
     assert xi_m == pytest.approx(xi_true, abs=0.1) and sigma_m == pytest.approx(sigma_true, rel=0.15)
     with pytest.raises(ValueError):
         fit_gpd([1.0])
+
+
+# -- contamination_threshold: the share of training sessions taken to be anomalous ----------------------------------
+
+
+def _above(scores: np.ndarray, threshold: float) -> int:
+    return int(exceeds(scores, threshold).sum())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_contamination_puts_exactly_its_share_above_distinct_scores(seed: int) -> None:
+    scores = np.random.default_rng(seed).normal(size=600)
+    for contamination, m in ((0.0, 0), (0.01, 6), (0.04, 24), (0.1, 60)):
+        assert _above(scores, contamination_threshold(scores, contamination)) == m
+    assert _above(scores, contamination_threshold(scores, 0.04, margin=0.5)) < 24  # the margin raises it
+
+
+def test_a_tied_group_at_the_boundary_goes_above_unless_it_is_too_large() -> None:
+    normal = np.linspace(0.0, 1.0, 589)
+    failures = np.full(11, 0.7465 + 2.0)  # one kind of failure: the same score
+    scores = np.concatenate([normal, failures])
+    # asked for 9 (0.015 x 600), the tied 11 go above together: none of them is left under the threshold
+    assert _above(scores, contamination_threshold(scores, 0.015)) == 11
+    # float noise within the decision rule's tie band is one group too
+    noisy = np.concatenate([normal, failures + np.linspace(0.0, 2e-6, 11)])
+    assert _above(noisy, contamination_threshold(noisy, 0.015)) == 11
+    # asked for 3 (0.005 x 600), 11 would be more than twice that: the group stays under, none above
+    assert _above(scores, contamination_threshold(scores, 0.005)) == 0
+    with pytest.raises(ValueError, match="contamination"):
+        contamination_threshold(scores, 1.0)

@@ -167,3 +167,27 @@ def test_the_guarantee_names_what_was_scored_and_old_records_read_as_sessions() 
     assert again == record
     old = {k: v for k, v in record.to_dict().items() if k != "unit"}  # calibration.json from before the field
     assert Calibration.from_dict(old).unit == "sessions"
+
+
+# -- scoring.contamination: one quantile for every rule that takes one -----------------------------------------------
+
+
+def test_contamination_is_the_quantile_wherever_a_quantile_is_taken() -> None:
+    from logbert.pipeline.estimator import channel_scales
+
+    assert ScoringConfig().quantile == 0.995
+    assert ScoringConfig(contamination=0.04).quantile == pytest.approx(0.96)
+    assert ScoringConfig(contamination=0.001).quantile == 0.995  # the lower of the two
+    with pytest.raises(ValueError):
+        ScoringConfig(contamination=0.5)
+    # 96 normal sessions and 4 failures the model learnt as normal: the quantile of clean data lies above them
+    scores = np.concatenate([np.linspace(0.0, 1.0, 96), np.full(4, 9.0)])
+    assert choose_threshold(ScoringConfig(), scores) == 9.0
+    threshold = choose_threshold(ScoringConfig(contamination=0.04), scores)
+    assert threshold == 1.0 and int((scores > threshold).sum()) == 4
+    # the channel scales of a time- and value-aware model follow the same quantile
+    channels = np.stack([scores, scores, scores], axis=1)
+    assert channel_scales(ScoringConfig(contamination=0.04), channels, (0.0, 0.0, 0.0)) == (1.0, 1.0, 1.0)
+    # and so does the choice of calibration: 200 validation sessions hold 10 scores above a 0.95 quantile
+    assert resolve_calibration(ScoringConfig(), 2000, 200) == "cross_fit"
+    assert resolve_calibration(ScoringConfig(contamination=0.05), 2000, 200) == "split"

@@ -15,7 +15,14 @@ from logbert.datasets.simulator import write_simulated
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import Corpus
-from logbert.pipeline.fit import TrainResult, _warnings, fit_sessions, signal_notes, train
+from logbert.pipeline.fit import (
+    TrainResult,
+    _warnings,
+    calibration_extremes_note,
+    fit_sessions,
+    signal_notes,
+    train,
+)
 from logbert.pipeline.sessions import session_windows
 from logbert.records import UNK_KEY, KeySequence, LogLine, ReadReport
 from logbert.training.trainer import passes_per_epoch, steps_per_epoch, train_encoder
@@ -300,3 +307,58 @@ def test_train_stores_the_score_it_used_and_says_why(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "kept" / "config.json").read_text())["scoring"]["score"] == "miss_ratio"
     assert not kept.notes or not any("score_for_few_keys" in n for n in kept.notes)
     assert any("scoring.top_g is 6" in w for w in kept.warnings)  # then the warning of before
+    report = json.loads((tmp_path / "art" / "train_report.json").read_text())
+    listed = [(e["session"], e["score"]) for e in report["calibration_above_threshold"]]
+    assert listed == result.above_threshold[:100] and report["n_calibration_above_threshold"] == len(listed)
+
+
+# -- training data with failures in it: scoring.contamination, and the sessions above the threshold ------------------
+
+
+def test_contamination_lowers_the_quantile_and_names_the_sessions_above_it(fake: type[_Fake]) -> None:
+    train, val = _sessions(20), _sessions(3, start=20)  # window length / 100: the longest sessions score highest
+    clean = fit_sessions(train, val, CF)
+    assert clean.record.quantile == 0.995 and clean.above_threshold == []  # 23 scores: the threshold is their max
+    fitted = fit_sessions(train, val, CF.with_overrides({"scoring.contamination": 0.2}))
+    assert fitted.record.quantile == 0.8 and fitted.record.contamination == 0.2
+    assert [sid for sid, _ in fitted.above_threshold] == ["s22", "s21", "s20", "s19"]  # floor(0.2 x 23) = 4
+    assert all(score > fitted.record.threshold for _, score in fitted.above_threshold)
+    assert "scoring.contamination share (0.2)" in fitted.record.describe()
+    assert "no false-alarm guarantee for normal" in fitted.record.describe()
+    restored = Calibration.from_dict(json.loads(json.dumps(fitted.record.to_dict())))
+    assert restored.contamination == 0.2 and restored.describe() == fitted.record.describe()
+    # a threshold_quantile below 1 - contamination is the one used, and the record does not blame contamination
+    lower = {"scoring.contamination": 0.01, "scoring.threshold_quantile": 0.8}
+    low = fit_sessions(train, val, CF.with_overrides(lower))
+    assert low.record.quantile == 0.8 and low.record.contamination == 0.0
+
+
+def test_the_note_on_sessions_above_the_threshold_says_what_to_do_about_failures() -> None:
+    above = [(f"job-{i}", 9.0 - i) for i in range(7)]
+    result = _result(1.0, above_threshold=above, n_calibration=300)
+    note = calibration_extremes_note(result, LogBertConfig())
+    assert note is not None
+    assert note.startswith("7 of the 300 calibration sessions score above the threshold: job-0 (9), job-1 (8)")
+    assert "and 2 more" in note and "job-5" not in note and "scoring.contamination" in note and "--labels" in note
+    said = calibration_extremes_note(result, LogBertConfig().with_overrides({"scoring.contamination": 0.02}))
+    assert said is not None and "--labels" not in said
+    assert said.endswith("the scoring.contamination share (0.02) taken to be anomalous")
+    assert calibration_extremes_note(_result(1.0, n_calibration=300), LogBertConfig()) is None
+
+
+def test_a_small_group_tied_with_the_threshold_is_named_a_large_one_is_not() -> None:
+    tied = [(f"t{i}", 0.75) for i in range(11)]  # one kind of failure, scored alike, the threshold on them
+    note = calibration_extremes_note(_result(0.75, at_threshold=tied, n_calibration=600), LogBertConfig())
+    assert note is not None
+    assert note.startswith("11 of the 600 calibration sessions score the threshold itself and are not flagged")
+    assert "t0 (0.75)" in note and "and 6 more" in note and "scoring.contamination" in note
+    most = [(f"s{i}", 0.0) for i in range(500)]  # a miss ratio of 0 on a very regular log: what the log is
+    assert calibration_extremes_note(_result(0.0, at_threshold=most, n_calibration=600), LogBertConfig()) is None
+    alone = [("s1", 0.75)]
+    assert calibration_extremes_note(_result(0.75, at_threshold=alone, n_calibration=600), LogBertConfig()) is None
+
+
+def test_fit_names_the_sessions_tied_with_the_threshold(fake: type[_Fake]) -> None:
+    same = [KeySequence(f"fail{i}", [1, 2, 3] * 10, label=0) for i in range(3)]  # the longest: they score highest
+    fitted = fit_sessions(_sessions(20), same, CF)
+    assert fitted.above_threshold == [] and sorted(sid for sid, _ in fitted.at_threshold) == ["fail0", "fail1", "fail2"]

@@ -18,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from logbert.evaluation.metrics import _as_labels, best_f1
+from logbert.results import tie_band
 
-__all__ = ["f1_threshold", "fit_gpd", "pot_threshold", "quantile_threshold"]
+__all__ = ["contamination_threshold", "f1_threshold", "fit_gpd", "pot_threshold", "quantile_threshold"]
 
 
 def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0.0) -> float:
@@ -66,6 +67,47 @@ def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0
     # the 1e-9 keeps (n + 1) * q that is a whole number in exact arithmetic from rounding up
     k = min(n, max(1, math.ceil((n + 1) * q - 1e-9)))
     return float(np.partition(s, k - 1)[k - 1]) + float(margin)
+
+
+def contamination_threshold(scores: npt.ArrayLike, contamination: float, margin: float = 0.0) -> float:
+    """Threshold from the scores of training sessions of which a share ``contamination`` is anomalous (pyod's
+    ``contamination``): the ``m = floor(contamination * n)`` highest lie above it, plus ``margin``.
+
+    Ties: sessions of one kind score alike, so the ``m``-th highest score is often shared with sessions below
+    it. Put between them, the threshold would equal that score and leave the whole tied group *under* it: on a
+    task worker's log whose 11 failures (1.8 %) score the same, contamination 0.015 then flagged none of them. So a
+    tied group at the boundary goes above the threshold with the rest, unless that puts more than ``2 m`` above
+    (then it stays under, and fewer than ``m`` lie above). Above means what the decision rule says
+    (:func:`logbert.results.exceeds`, whose tie band makes scores a few float digits apart one group).
+
+    Not the conformal :func:`quantile_threshold` at ``1 - contamination`` either: its ``(n + 1)`` lands one place
+    higher, on the lowest anomalous score when ``contamination`` is their exact share.
+
+    Raises:
+        ValueError: as :func:`quantile_threshold`; ``contamination`` outside [0, 1).
+
+    Example:
+        >>> contamination_threshold([0.0, 0.1, 0.2, 0.3, 5.0, 5.0], 1 / 3)  # the 2 highest lie above
+        0.3
+        >>> contamination_threshold([0.0, 0.1, 0.2, 0.3, 5.0, 5.0], 1 / 6)  # one, tied with another: both
+        0.3
+        >>> contamination_threshold([0.0, 0.1, 5.0, 5.0, 5.0, 5.0], 1 / 6)  # one, tied with three: none
+        5.0
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if not 0.0 <= contamination < 1.0:
+        raise ValueError(f"contamination must be in [0, 1), got {contamination}")
+    quantile_threshold(s, 1.0, margin)  # the same checks of the scores and the margin
+    ordered = np.sort(s)
+    n = ordered.shape[0]
+    m = math.floor(contamination * n + 1e-9)
+    # each score as a candidate threshold, and how many scores the decision rule puts above it (ties by its band)
+    above = n - np.searchsorted(ordered, [t + tie_band(t) for t in ordered], side="right")
+    enough = np.flatnonzero(above >= m)  # above falls as the candidate rises
+    best = int(enough[-1])
+    if above[best] > 2 * m and best + 1 < n:  # the tied group at the boundary is too large to go above
+        best += 1
+    return float(ordered[best]) + float(margin)
 
 
 def fit_gpd(excesses: npt.ArrayLike) -> tuple[float, float]:

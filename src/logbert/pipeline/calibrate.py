@@ -30,6 +30,10 @@ How the threshold is read from the normal scores (``scoring.threshold``):
   for target rates below ``1 / n``; an extrapolation, without a finite-sample guarantee;
 * ``"labelled_f1"``: the F1-best threshold on normal + labelled anomalous validation sessions
   (:func:`logbert.evaluation.thresholds.f1_threshold`; split only).
+
+With ``scoring.contamination`` (training data that holds failures nobody labelled), the first two give way to
+:func:`logbert.evaluation.thresholds.contamination_threshold`: that share of the calibration sessions, the highest,
+lies above the threshold.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import numpy.typing as npt
 
 from logbert.config import ScoringConfig, TrainConfig
 from logbert.errors import InputDataError, UnknownArtifact
-from logbert.evaluation.thresholds import f1_threshold, pot_threshold, quantile_threshold
+from logbert.evaluation.thresholds import contamination_threshold, f1_threshold, pot_threshold, quantile_threshold
 from logbert.records import KeySequence
 
 #: What ``scoring.calibration`` resolves to.
@@ -84,7 +88,7 @@ def resolve_calibration(scoring: ScoringConfig, n_normal: int, n_val: int) -> Sc
         return "split"  # the F1 threshold needs the labelled validation anomalies of the split
     if scoring.calibration != "auto":
         return scoring.calibration
-    q = scoring.threshold_quantile
+    q = scoring.quantile
     too_few = q >= 1.0 or (n_val + 1) * (1.0 - q) < SPLIT_MIN_ABOVE
     affordable = scoring.calibration_folds <= n_normal <= AUTO_CROSS_FIT_MAX_SESSIONS
     return "cross_fit" if too_few and affordable else "split"
@@ -109,7 +113,8 @@ def choose_threshold(
     """The threshold from validation session scores (higher = more anomalous; ``-inf`` = unscored).
 
     With ``abnormal_scores`` (``labelled_f1``): the F1-best threshold on the mix; otherwise the
-    ``threshold_quantile`` quantile of the normal scores (``pot``: of their fitted upper tail) plus
+    ``threshold_quantile`` quantile of the normal scores (``pot``: of their fitted upper tail; with
+    ``scoring.contamination``, that share of the highest above it) plus
     ``threshold_margin``. Sessions with unseen keys are the caller's to leave out (see the module).
 
     Raises:
@@ -126,8 +131,10 @@ def choose_threshold(
             scores = np.concatenate([normal, abnormal])
             labels = np.concatenate([np.zeros(normal.size, dtype=np.int64), np.ones(abnormal.size, dtype=np.int64)])
             return float(f1_threshold(scores, labels))
+    if scoring.quantile < scoring.threshold_quantile:  # set by scoring.contamination: the top share lies above
+        return contamination_threshold(normal, scoring.contamination, scoring.threshold_margin)
     if scoring.threshold == "pot":
-        return pot_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin, upper=score_cap(scoring))
+        return pot_threshold(normal, scoring.quantile, scoring.threshold_margin, upper=score_cap(scoring))
     return quantile_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin)
 
 
@@ -199,6 +206,9 @@ class Calibration:
     # cross_fit: each score is the larger of the session's out-of-fold score and the final model's score of it
     # (scoring.calibrate_with_final); False for records from before the setting
     with_final: bool = False
+    # scoring.contamination, where it set the quantile: that share of the calibration sessions is taken to be
+    # anomalous, so the rates below count sessions like the calibration ones, anomalies included
+    contamination: float = 0.0
 
     @property
     def n(self) -> int:
@@ -278,6 +288,12 @@ class Calibration:
         )
         if self.method == "labelled_f1":
             return f"F1-best on labelled validation sessions ({self.n} normal){unseen}"
+        if self.contamination > 0:
+            return (
+                f"{self.source}, the highest scoring.contamination share ({self.contamination:g}) of them taken to be "
+                f"anomalous and left above it: about that share of new {self.unit} like them flagged, their anomalies "
+                f"among them; no false-alarm guarantee for normal {self.unit}{unseen}"
+            )
         if self.method == "pot":
             return (
                 f"quantile {self.quantile} of a generalized Pareto fit of the upper tail of {self.source}: an "
@@ -321,6 +337,7 @@ class Calibration:
             "n_unseen": self.n_unseen,
             "unit": self.unit,
             "with_final": self.with_final,
+            "contamination": self.contamination,
             "normal_scores": list(self.normal_scores),
         }
 
@@ -346,6 +363,7 @@ class Calibration:
                 str(data.get("unit", "sessions")),
                 None if data.get("fpr_estimate") is None else float(data["fpr_estimate"]),
                 bool(data.get("with_final", False)),
+                float(data.get("contamination", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnknownArtifact(f"{CALIBRATION_FILE} is malformed: {exc}") from None
@@ -368,11 +386,12 @@ def calibration(
     return Calibration(
         scoring.threshold,
         float(threshold),
-        scoring.threshold_quantile,
+        scoring.quantile,
         scoring.threshold_margin,
         tuple(float(s) for s in finite),
         scheme,
         folds if scheme == "cross_fit" else 0,
         n_unseen,
         with_final=with_final and scheme == "cross_fit",
+        contamination=scoring.contamination if scoring.quantile < scoring.threshold_quantile else 0.0,
     )

@@ -69,6 +69,7 @@ from logbert.pipeline.sessions import (
 from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
 from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, SessionSignals
+from logbert.results import exceeds, tie_band
 from logbert.scoring.capture import CaptureEdge
 from logbert.training.distributed import env_world_size, is_main_process
 from logbert.training.trainer import MIN_USEFUL_STEPS, steps_per_epoch
@@ -100,6 +101,10 @@ class TrainResult:
     n_calibration: int = 0  # normal sessions whose scores set the threshold
     n_unseen: int = 0  # normal calibration sessions left out: a key the scoring model never trained on
     all_unseen: bool = False  # every normal calibration session had one: the threshold came from them anyway
+    # the calibration sessions scoring above the threshold, most anomalous first: (session id, score)
+    above_threshold: list[tuple[str, float]] = field(default_factory=list)
+    # and those scoring the threshold itself (within the decision rule's tie band), which are not flagged
+    at_threshold: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -112,6 +117,8 @@ class FittedSessions:
     n_val_windows: int  # windows it early-stopped on (split); cross-fit: 0, it watches its training windows
     skipped: list[SkippedSequence]  # windows shorter than window.min_len, left out
     all_unseen: bool = False  # every normal calibration session held an unseen key: all were used regardless
+    above_threshold: list[tuple[str, float]] = field(default_factory=list)  # see TrainResult
+    at_threshold: list[tuple[str, float]] = field(default_factory=list)  # see TrainResult
 
 
 def train(
@@ -248,6 +255,8 @@ def train(
         n_calibration=record.n,
         n_unseen=record.n_unseen,
         all_unseen=fitted.all_unseen,
+        above_threshold=fitted.above_threshold,
+        at_threshold=fitted.at_threshold,
     )
     n_keys = len(detector.vocab_) - detector.vocab_.N_SPECIAL
     result.warnings.extend(_warnings(result, detector.config, n_keys))
@@ -257,6 +266,9 @@ def train(
     if score_note is not None and detector.config.scoring.score != config.scoring.score:
         result.notes.append(score_note)
     result.notes.extend(signal_notes(corpus, config))
+    extremes = calibration_extremes_note(result, detector.config)
+    if extremes is not None:
+        result.notes.append(extremes)
     if main:
         write_json(
             {
@@ -274,6 +286,15 @@ def train(
                 "epochs_run": result.epochs_run,
                 "train_seconds": round(train_seconds, 2),
                 "n_skipped_windows": len(skipped),
+                # the calibration sessions the threshold leaves above it, most anomalous first (at most REPORTED)
+                "n_calibration_above_threshold": len(result.above_threshold),
+                "calibration_above_threshold": [
+                    {"session": sid, "score": score} for sid, score in result.above_threshold[:REPORTED_ABOVE]
+                ],
+                "n_calibration_at_threshold": len(result.at_threshold),
+                "calibration_at_threshold": [
+                    {"session": sid, "score": score} for sid, score in result.at_threshold[:REPORTED_ABOVE]
+                ],
                 "warnings": result.warnings,
                 "notes": result.notes,
                 "read_report": corpus.report.as_dict(),
@@ -282,6 +303,53 @@ def train(
             out / TRAIN_REPORT_FILE,
         )
     return result
+
+
+#: train_report.json lists at most this many calibration sessions above the threshold; the note names fewer
+REPORTED_ABOVE = 100
+NAMED_ABOVE = 5
+
+
+#: A group of calibration sessions tied with the threshold is named when it is at least 2 and at most this share
+#: of them: one kind of session that the threshold just leaves unflagged. A larger group is what the log mostly is
+#: (a miss ratio of 0 on a very regular log), nothing to look at.
+TIED_SHARE = 0.05
+
+
+def calibration_extremes_note(result: TrainResult, config: LogBertConfig) -> str | None:
+    """The calibration sessions above the threshold (or a small group tied with it), and what to do when they are
+    failures; None when there are none.
+
+    Without labels every session of the training data counts as normal, failures included: the model learns them,
+    and the threshold, a high quantile of the calibration scores, lies above them or on them (one kind of failure
+    scores alike, so they tie). These sessions are where a user finds out (docs/benchmarks.md, "Training data with
+    failures in it")."""
+    scoring, unit = config.scoring, config.window.unit_noun
+    above, at = result.above_threshold, result.at_threshold
+    tied = 2 <= len(at) <= max(2, TIED_SHARE * result.n_calibration)
+    if not above and not tied:
+        return None
+
+    def named(hits: list[tuple[str, float]]) -> str:
+        more = f" and {len(hits) - NAMED_ABOVE} more" if len(hits) > NAMED_ABOVE else ""
+        return ", ".join(f"{sid} ({score:.4g})" for sid, score in hits[:NAMED_ABOVE]) + more
+
+    parts = []
+    if above:
+        parts.append(f"{len(above)} of the {result.n_calibration} calibration {unit} score above the threshold: "
+                     f"{named(above)}")
+    if tied:
+        whose = "" if above else f" of the {result.n_calibration} calibration {unit}"
+        parts.append(f"{len(at)}{whose} score the threshold itself and are not flagged (a score several {unit} "
+                     f"share is one kind of {unit.removesuffix('s')}): {named(at)}")
+    head = "; ".join(parts) + f" (all in {TRAIN_REPORT_FILE})"
+    if scoring.contamination > 0:
+        return f"{head}. Above it: the scoring.contamination share ({scoring.contamination:g}) taken to be anomalous"
+    return (
+        f"{head}. The quantile leaves about {1 - scoring.quantile:.1%} of normal ones above it; if these are "
+        f"failures, the training data is not all normal and {unit} like them will not be flagged: give --labels, "
+        "or set scoring.contamination to the share of failures it holds"
+    )
 
 
 def capture_edge(corpus: Corpus, sessions: Sequence[KeySequence], config: LogBertConfig) -> CaptureEdge | None:
@@ -460,7 +528,8 @@ def fit_sessions(
     if reads_signals(detector):
         record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
-    return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen)
+    above, at = calibration_extremes(pool, oof, record.threshold)
+    return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen, above, at)
 
 
 def n_model_keys(sessions: Sequence[KeySequence], config: LogBertConfig) -> int:
@@ -640,7 +709,26 @@ def _fit_split(
     if val_channels is not None:
         record = _with_loo_rate(record, config.scoring, val_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
-    return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen)
+    above, at = calibration_extremes(val, normal_scores, record.threshold)
+    return FittedSessions(
+        detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen, above, at
+    )
+
+
+def calibration_extremes(
+    sessions: Sequence[KeySequence], scores: npt.ArrayLike, threshold: float
+) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """(session id, score) of the calibration sessions that score above ``threshold`` by the decision rule
+    (:func:`~logbert.results.exceeds`), the highest first; and of those that tie with it (within its band, so not
+    flagged). Unscored sessions (``-inf``) are neither."""
+    above: list[tuple[str, float]] = []
+    at: list[tuple[str, float]] = []
+    for session, value in zip(sessions, np.asarray(scores, dtype=np.float64), strict=True):
+        if exceeds(float(value), threshold):
+            above.append((session.session_id, float(value)))
+        elif abs(float(value) - threshold) <= tie_band(threshold):
+            at.append((session.session_id, float(value)))
+    return sorted(above, key=lambda hit: -hit[1]), at
 
 
 def _scales(
