@@ -20,6 +20,7 @@ from logbert.pipeline.fit import (
     _warnings,
     calibration_extremes_note,
     fit_sessions,
+    score_for_vocabulary,
     signal_notes,
     train,
 )
@@ -272,7 +273,7 @@ def test_every_model_of_a_few_keys_is_scored_by_its_surprise(fake: type[_Fake]) 
     assert len(fake.made) == 5 and all(m.config.scoring.score == "max_mean_nll" for m in fake.made)
     assert any("scoring.score_for_few_keys" in s for s in said)
     for overrides, kept in (({"scoring.score_for_few_keys": "miss_ratio"}, "miss_ratio"),
-                            ({"scoring.top_g": 2}, "miss_ratio"),  # 3 keys > top_g: the miss ratio can miss
+                            ({"scoring.top_g": 1}, "miss_ratio"),  # 3 keys > 2 x top_g: the miss ratio can miss
                             ({"scoring.score": "max_nll"}, "max_nll")):  # a score the user chose is kept
         fake.made = []
         fit_sessions(train, val, CF.with_overrides(overrides))
@@ -310,6 +311,14 @@ def test_train_stores_the_score_it_used_and_says_why(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "art" / "train_report.json").read_text())
     listed = [(e["session"], e["score"]) for e in report["calibration_above_threshold"]]
     assert listed == result.above_threshold[:100] and report["n_calibration_above_threshold"] == len(listed)
+
+
+def test_the_few_keys_score_covers_up_to_twice_top_g_keys() -> None:
+    """7 keys and a top-6: at most one key is ever a miss, so a rare known line is all but never one."""
+    for n_keys, score in ((7, "max_mean_nll"), (12, "max_mean_nll"), (13, "miss_ratio"), (19, "miss_ratio")):
+        assert score_for_vocabulary(LogBertConfig(), n_keys)[0].scoring.score == score, n_keys
+    wide = LogBertConfig().with_overrides({"scoring.top_g": 10})
+    assert score_for_vocabulary(wide, 19)[0].scoring.score == "max_mean_nll"
 
 
 # -- training data with failures in it: scoring.contamination, and the sessions above the threshold ------------------
