@@ -150,3 +150,11 @@ def test_a_tied_group_at_the_boundary_goes_above_unless_it_is_too_large() -> Non
     assert _above(scores, contamination_threshold(scores, 0.005)) == 0
     with pytest.raises(ValueError, match="contamination"):
         contamination_threshold(scores, 1.0)
+
+
+def test_when_the_lowest_scores_tie_in_a_large_group_all_above_them_go_above() -> None:
+    # 589 normal sessions the model is sure of (the same score) and 11 failures: 0.03 asks for 18, 11 can be
+    scores = np.concatenate([np.full(589, 0.0027), np.full(11, 0.7465)])
+    threshold = contamination_threshold(scores, 0.03)
+    assert threshold == 0.0027 and _above(scores, threshold) == 11
+    assert _above(np.full(50, 1.0), contamination_threshold(np.full(50, 1.0), 0.1)) == 0  # never below every score

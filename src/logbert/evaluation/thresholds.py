@@ -77,7 +77,9 @@ def contamination_threshold(scores: npt.ArrayLike, contamination: float, margin:
     it. Put between them, the threshold would equal that score and leave the whole tied group *under* it: on a
     task worker's log whose 11 failures (1.8 %) score the same, contamination 0.015 then flagged none of them. So a
     tied group at the boundary goes above the threshold with the rest, unless that puts more than ``2 m`` above
-    (then it stays under, and fewer than ``m`` lie above). Above means what the decision rule says
+    (then it stays under, and fewer than ``m`` lie above). When the lowest scores tie in a group so large that no
+    threshold leaves ``m`` above, it is the lowest score: every session above that group. Above means what the
+    decision rule says
     (:func:`logbert.results.exceeds`, whose tie band makes scores a few float digits apart one group).
 
     Not the conformal :func:`quantile_threshold` at ``1 - contamination`` either: its ``(n + 1)`` lands one place
@@ -93,6 +95,8 @@ def contamination_threshold(scores: npt.ArrayLike, contamination: float, margin:
         0.3
         >>> contamination_threshold([0.0, 0.1, 5.0, 5.0, 5.0, 5.0], 1 / 6)  # one, tied with three: none
         5.0
+        >>> contamination_threshold([0.0, 0.0, 0.0, 0.0, 5.0, 6.0], 0.49)  # three, but the rest tie: two
+        0.0
     """
     s = np.asarray(scores, dtype=np.float64)
     if not 0.0 <= contamination < 1.0:
@@ -104,7 +108,8 @@ def contamination_threshold(scores: npt.ArrayLike, contamination: float, margin:
     # each score as a candidate threshold, and how many scores the decision rule puts above it (ties by its band)
     above = n - np.searchsorted(ordered, [t + tie_band(t) for t in ordered], side="right")
     enough = np.flatnonzero(above >= m)  # above falls as the candidate rises
-    best = int(enough[-1])
+    # none leaves m above when the lowest scores tie in a large group: the lowest score, never below every one
+    best = int(enough[-1]) if enough.size else 0
     if above[best] > 2 * m and best + 1 < n:  # the tied group at the boundary is too large to go above
         best += 1
     return float(ordered[best]) + float(margin)
