@@ -346,10 +346,10 @@ class ScoringConfig(_Frozen):
     threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile / pot: quantile of normal scores
     # the share of the training sessions expected to be anomalous: failures in a log trained on without labels.
     # The model learns them as normal and the quantile above lies above them, so nothing like them is ever flagged;
-    # with this share set the threshold is the 1 - contamination quantile (when lower than threshold_quantile),
-    # as pyod's `contamination`: that share of the training sessions scores above it. 0 = the training sessions
-    # are all normal (labels keep the known anomalies out). See `quantile` and docs/benchmarks.md, "Training data
-    # with failures in it"
+    # with this share set (when 1 - contamination is below threshold_quantile) the highest that share of the
+    # calibration scores lie above the threshold, as pyod's `contamination`
+    # (logbert.evaluation.thresholds.contamination_threshold). 0 = the training sessions are all normal (labels keep
+    # the known anomalies out). docs/benchmarks.md, "Training data with failures in it"
     contamination: float = Field(0.0, ge=0, lt=0.5)
     calibration: CalibrationMethod = "auto"  # which normal sessions' scores the threshold comes from
     calibration_folds: int = Field(5, ge=2, le=20)  # cross_fit: k fold models (k + 1 trainings in all)
@@ -365,9 +365,9 @@ class ScoringConfig(_Frozen):
 
     @property
     def quantile(self) -> float:
-        """The quantile of the normal calibration scores the threshold is: ``threshold_quantile``, or ``1 -
-        contamination`` where that is lower. Every quantile rule (threshold, channel scales, the choice of
-        calibration) reads this one."""
+        """Where among the calibration scores the threshold stands: ``threshold_quantile``, or ``1 - contamination``
+        where that is lower (then :func:`~logbert.pipeline.calibrate.choose_threshold`, which the channel scales
+        call too, leaves that share above it). The choice of calibration and the stored record read this one."""
         return min(self.threshold_quantile, 1.0 - self.contamination)
 
     @model_validator(mode="after")

@@ -212,6 +212,8 @@ def test_sessions_with_unseen_keys_are_left_out_and_counted_not_the_threshold(fa
     assert fitted.record.n_unseen == 2 and fitted.record.n == 23
     assert fitted.record.threshold < CAP and CAP not in fitted.record.normal_scores
     assert "2 more held keys their fold model never trained on" in fitted.record.describe()
+    listed = {sid for sid, _ in [*fitted.above_threshold, *fitted.at_threshold]}
+    assert not listed & {"unk", "only-here"}  # they score the cap, but their warning is their own
 
 
 def test_split_leaves_out_an_unseen_validation_session_and_says_so(fake: type[_Fake]) -> None:
@@ -333,7 +335,7 @@ def test_contamination_lowers_the_quantile_and_names_the_sessions_above_it(fake:
     assert [sid for sid, _ in fitted.above_threshold] == ["s22", "s21", "s20", "s19"]  # floor(0.2 x 23) = 4
     assert all(score > fitted.record.threshold for _, score in fitted.above_threshold)
     assert "scoring.contamination share (0.2)" in fitted.record.describe()
-    assert "no false-alarm guarantee for normal" in fitted.record.describe()
+    assert "no false-alarm guarantee for normal" in fitted.record.describe() and fitted.record.fpr_bound is None
     restored = Calibration.from_dict(json.loads(json.dumps(fitted.record.to_dict())))
     assert restored.contamination == 0.2 and restored.describe() == fitted.record.describe()
     # a threshold_quantile below 1 - contamination is the one used, and the record does not blame contamination

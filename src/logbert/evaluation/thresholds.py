@@ -79,8 +79,8 @@ def contamination_threshold(scores: npt.ArrayLike, contamination: float, margin:
     tied group at the boundary goes above the threshold with the rest, unless that puts more than ``2 m`` above
     (then it stays under, and fewer than ``m`` lie above). When the lowest scores tie in a group so large that no
     threshold leaves ``m`` above, it is the lowest score: every session above that group. Above means what the
-    decision rule says
-    (:func:`logbert.results.exceeds`, whose tie band makes scores a few float digits apart one group).
+    decision rule says (:func:`logbert.results.exceeds`, whose tie band makes scores a few float digits apart one
+    group).
 
     Not the conformal :func:`quantile_threshold` at ``1 - contamination`` either: its ``(n + 1)`` lands one place
     higher, on the lowest anomalous score when ``contamination`` is their exact share.

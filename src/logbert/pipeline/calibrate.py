@@ -134,7 +134,7 @@ def choose_threshold(
     if scoring.quantile < scoring.threshold_quantile:  # set by scoring.contamination: the top share lies above
         return contamination_threshold(normal, scoring.contamination, scoring.threshold_margin)
     if scoring.threshold == "pot":
-        return pot_threshold(normal, scoring.quantile, scoring.threshold_margin, upper=score_cap(scoring))
+        return pot_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin, upper=score_cap(scoring))
     return quantile_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin)
 
 
@@ -241,6 +241,8 @@ class Calibration:
         """
         a = self.fpr_nominal
         if self.fpr_estimate is not None:  # scores scaled on the calibration sessions themselves: no bound holds
+            return None
+        if self.contamination > 0:  # the calibration sessions were not all normal: no bound for normal sessions
             return None
         if a is None or self.scheme == "split":
             return a

@@ -528,7 +528,7 @@ def fit_sessions(
     if reads_signals(detector):
         record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
-    above, at = calibration_extremes(pool, oof, record.threshold)
+    above, at = calibration_extremes(pool, oof, record.threshold, left_out=None if all_unseen else unseen)
     return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen, above, at)
 
 
@@ -719,21 +719,25 @@ def _fit_split(
     if val_channels is not None:
         record = _with_loo_rate(record, config.scoring, val_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
-    above, at = calibration_extremes(val, normal_scores, record.threshold)
+    above, at = calibration_extremes(val, normal_scores, record.threshold, left_out=None if all_unseen else unseen)
     return FittedSessions(
         detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen, above, at
     )
 
 
 def calibration_extremes(
-    sessions: Sequence[KeySequence], scores: npt.ArrayLike, threshold: float
+    sessions: Sequence[KeySequence], scores: npt.ArrayLike, threshold: float, left_out: np.ndarray | None = None
 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """(session id, score) of the calibration sessions that score above ``threshold`` by the decision rule
     (:func:`~logbert.results.exceeds`), the highest first; and of those that tie with it (within its band, so not
-    flagged). Unscored sessions (``-inf``) are neither."""
+    flagged). Unscored sessions (``-inf``) are neither, nor those ``left_out`` of the threshold (an unseen key: they
+    have a warning of their own, :func:`_warnings`)."""
     above: list[tuple[str, float]] = []
     at: list[tuple[str, float]] = []
-    for session, value in zip(sessions, np.asarray(scores, dtype=np.float64), strict=True):
+    skip = np.zeros(len(sessions), dtype=np.bool_) if left_out is None else left_out
+    for session, value, out in zip(sessions, np.asarray(scores, dtype=np.float64), skip, strict=True):
+        if out:
+            continue
         if exceeds(float(value), threshold):
             above.append((session.session_id, float(value)))
         elif abs(float(value) - threshold) <= tie_band(threshold):
