@@ -182,8 +182,15 @@ def _evaluate_baselines(
     window = detector.config.window
     scoring = detector.config.scoring
     train_windows, _ = session_windows(train_pool, window)
-    val_normal = [s for s in val_pool if s.label != 1]
-    val_abnormal = [s for s in val_pool if s.label == 1] if scoring.threshold == "labelled_f1" else []
+    # calibrated on the sessions the artifact's threshold came from: with labelled_f1 its labelled anomalies apart;
+    # otherwise all of them, whatever the labels given now say. An artifact trained without labels calibrated on
+    # its failures too (scoring.contamination), and a baseline told which validation sessions are anomalous would
+    # be calibrated on cleaner data than the model it stands beside
+    if scoring.threshold == "labelled_f1":
+        val_normal = [s for s in val_pool if s.label != 1]
+        val_abnormal = [s for s in val_pool if s.label == 1]
+    else:
+        val_normal, val_abnormal = val_pool, []
     y = np.array([s.label for s in test], dtype=int)
     for name in names:
         started = time.perf_counter()
