@@ -188,6 +188,9 @@ def test_contamination_is_the_quantile_wherever_a_quantile_is_taken() -> None:
     # the channel scales of a time- and value-aware model follow the same quantile
     channels = np.stack([scores, scores, scores], axis=1)
     assert channel_scales(ScoringConfig(contamination=0.04), channels, (0.0, 0.0, 0.0)) == (1.0, 1.0, 1.0)
-    # and so does the choice of calibration: 200 validation sessions hold 10 scores above a 0.95 quantile
-    assert resolve_calibration(ScoringConfig(), 2000, 200) == "cross_fit"
-    assert resolve_calibration(ScoringConfig(contamination=0.05), 2000, 200) == "split"
+    # and the choice of calibration: with contamination `auto` scores every training session out of fold where it
+    # can (to find, name and leave out all those taken to be anomalous), though 200 validation sessions would hold
+    # 10 scores above a 0.95 quantile
+    assert resolve_calibration(ScoringConfig(contamination=0.05), 2000, 200) == "cross_fit"
+    assert resolve_calibration(ScoringConfig(contamination=0.05), 10_000, 1000) == "split"  # too many to cross-fit
+    assert resolve_calibration(ScoringConfig(contamination=0.05, calibration="split"), 2000, 200) == "split"

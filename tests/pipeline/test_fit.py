@@ -330,9 +330,15 @@ def test_contamination_lowers_the_quantile_and_names_the_sessions_above_it(fake:
     train, val = _sessions(20), _sessions(3, start=20)  # window length / 100: the longest sessions score highest
     clean = fit_sessions(train, val, CF)
     assert clean.record.quantile == 0.995 and clean.above_threshold == []  # 23 scores: the threshold is their max
+    fake.made = []
     fitted = fit_sessions(train, val, CF.with_overrides({"scoring.contamination": 0.2}))
     assert fitted.record.quantile == 0.8 and fitted.record.contamination == 0.2
     assert [sid for sid, _ in fitted.above_threshold] == ["s22", "s21", "s20", "s19"]  # floor(0.2 x 23) = 4
+    # the final model never learns them as normal: it trains on the other 19 (a session's window length names it)
+    final = fake.made[-1]
+    assert fitted.trimmed == 4 and len(final.trained) == 19
+    assert max(map(len, final.trained)) == len(train[18].key_ids) + 2  # s18's keys and the two bounds
+    assert clean.trimmed == 0 and len(fake.made) == 5  # 4 folds and the final model, as without the setting
     assert all(score > fitted.record.threshold for _, score in fitted.above_threshold)
     assert "scoring.contamination share (0.2)" in fitted.record.describe()
     assert "no false-alarm guarantee for normal" in fitted.record.describe() and fitted.record.fpr_bound is None
@@ -354,6 +360,9 @@ def test_the_note_on_sessions_above_the_threshold_says_what_to_do_about_failures
     said = calibration_extremes_note(result, LogBertConfig().with_overrides({"scoring.contamination": 0.02}))
     assert said is not None and "--labels" not in said
     assert said.endswith("the scoring.contamination share (0.02) taken to be anomalous")
+    left = calibration_extremes_note(_result(1.0, above_threshold=above, n_calibration=300, trimmed=7),
+                                     LogBertConfig().with_overrides({"scoring.contamination": 0.02}))
+    assert left is not None and left.endswith("; the final model trained without the 7 above it")
     assert calibration_extremes_note(_result(1.0, n_calibration=300), LogBertConfig()) is None
 
 

@@ -90,8 +90,11 @@ def resolve_calibration(scoring: ScoringConfig, n_normal: int, n_val: int) -> Sc
         return scoring.calibration
     q = scoring.quantile
     too_few = q >= 1.0 or (n_val + 1) * (1.0 - q) < SPLIT_MIN_ABOVE
+    # scoring.contamination: every training session scored out of fold, so that those taken to be anomalous are
+    # all found, named, and left out of the final model (pipeline.fit.fit_sessions), not only the validation ones
+    contaminated = q < scoring.threshold_quantile
     affordable = scoring.calibration_folds <= n_normal <= AUTO_CROSS_FIT_MAX_SESSIONS
-    return "cross_fit" if too_few and affordable else "split"
+    return "cross_fit" if (too_few or contaminated) and affordable else "split"
 
 
 def fold_ids(n: int, k: int, seed: int) -> npt.NDArray[np.int64]:

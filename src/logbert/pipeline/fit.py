@@ -105,6 +105,8 @@ class TrainResult:
     above_threshold: list[tuple[str, float]] = field(default_factory=list)
     # and those scoring the threshold itself (within the decision rule's tie band), which are not flagged
     at_threshold: list[tuple[str, float]] = field(default_factory=list)
+    # scoring.contamination, cross-fit: the sessions above the out-of-fold threshold, left out of the final model
+    trimmed: int = 0
 
 
 @dataclass(slots=True)
@@ -119,6 +121,7 @@ class FittedSessions:
     all_unseen: bool = False  # every normal calibration session held an unseen key: all were used regardless
     above_threshold: list[tuple[str, float]] = field(default_factory=list)  # see TrainResult
     at_threshold: list[tuple[str, float]] = field(default_factory=list)  # see TrainResult
+    trimmed: int = 0  # see TrainResult
 
 
 def train(
@@ -257,6 +260,7 @@ def train(
         all_unseen=fitted.all_unseen,
         above_threshold=fitted.above_threshold,
         at_threshold=fitted.at_threshold,
+        trimmed=fitted.trimmed,
     )
     n_keys = len(detector.vocab_) - detector.vocab_.N_SPECIAL
     result.warnings.extend(_warnings(result, detector.config, n_keys))
@@ -292,6 +296,7 @@ def train(
                     {"session": sid, "score": score} for sid, score in result.above_threshold[:REPORTED_ABOVE]
                 ],
                 "n_calibration_at_threshold": len(result.at_threshold),
+                "n_left_out_of_final_model": result.trimmed,
                 "calibration_at_threshold": [
                     {"session": sid, "score": score} for sid, score in result.at_threshold[:REPORTED_ABOVE]
                 ],
@@ -344,7 +349,11 @@ def calibration_extremes_note(result: TrainResult, config: LogBertConfig) -> str
                      f"share is one kind of {unit.removesuffix('s')}): {named(at)}")
     head = "; ".join(parts) + f" (all in {TRAIN_REPORT_FILE})"
     if scoring.contamination > 0:
-        return f"{head}. Above it: the scoring.contamination share ({scoring.contamination:g}) taken to be anomalous"
+        left = f"; the final model trained without the {result.trimmed} above it" if result.trimmed else ""
+        return (
+            f"{head}. Above it: the scoring.contamination share ({scoring.contamination:g}) taken to be anomalous"
+            f"{left}"
+        )
     return (
         f"{head}. The quantile leaves about {1 - scoring.quantile:.1%} of normal ones above it; if these are "
         f"failures, the training data is not all normal and {unit} like them will not be flagged: give --labels, "
@@ -475,6 +484,7 @@ def fit_sessions(
     oof = np.full(len(pool), -np.inf)
     oof_channels = np.full((len(pool), 3), -np.inf)  # time- and value-aware models: per channel
     unseen = np.zeros(len(pool), dtype=np.bool_)
+    folds_read_signals = False
     say(
         f"threshold: cross-fitting over {len(pool)} normal sessions, {k} fold models and the final one "
         f"(about {k + 1}x one training; --set scoring.calibration=split trains once, with a looser threshold)"
@@ -496,19 +506,32 @@ def fit_sessions(
         )
         held_sessions = [pool[i] for i in held]
         if reads_signals(fold_model):
+            folds_read_signals = True
             oof_channels[held] = session_channels(fold_model, held_sessions, config.window)
         else:
             oof[held] = session_scores(fold_model, held_sessions, config.window)
         unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
         unseen[held] |= unseen_category_sessions(held_sessions, fold_model.buckets_)
-    say(f"training the final model on all {len(pool)} normal sessions ({len(windows)} windows)")
+    final_windows, trimmed = windows, 0
+    if scoring.quantile < scoring.threshold_quantile:  # scoring.contamination: what it takes to be anomalous ...
+        channels = oof_channels if folds_read_signals else None
+        provisional = _calibration_scores(scoring, oof, channels, unseen, scale_floors(config.model))
+        record, all_unseen = _threshold(scoring, provisional, unseen, "cross_fit", what)
+        anomalous = exceeds(provisional, record.threshold) & (all_unseen | ~unseen)
+        trimmed = int(anomalous.sum())
+        if trimmed:  # ... the final model does not learn as normal
+            kept = [session for session, out in zip(pool, anomalous, strict=True) if not out]
+            final_windows, _ = session_windows(kept, config.window)
+            say(f"the final model leaves out the {trimmed} sessions above the out-of-fold threshold (contamination)")
+    how_many = f"{len(pool) - trimmed} of the {len(pool)}" if trimmed else f"all {len(pool)}"
+    say(f"training the final model on {how_many} normal sessions ({len(final_windows)} windows)")
     detector = LogBertDetector(config).fit(
-        [w.key_ids for w in windows],
+        [w.key_ids for w in final_windows],
         None,
         vocab=vocab,
         checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / "final",
         progress=progress,
-        signals=_window_signals(windows, config),
+        signals=_window_signals(final_windows, config),
         duration_slots=duration_slots,
     )
     if scoring.calibrate_with_final:  # what new sessions of a calibration session's kind will get (see the setting)
@@ -529,7 +552,7 @@ def fit_sessions(
         record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
     above, at = calibration_extremes(pool, oof, record.threshold, left_out=None if all_unseen else unseen)
-    return FittedSessions(detector, record, len(windows), 0, skipped, all_unseen, above, at)
+    return FittedSessions(detector, record, len(final_windows), 0, skipped, all_unseen, above, at, trimmed)
 
 
 def n_model_keys(sessions: Sequence[KeySequence], config: LogBertConfig) -> int:
@@ -743,6 +766,23 @@ def calibration_extremes(
         elif abs(float(value) - threshold) <= tie_band(threshold):
             at.append((session.session_id, float(value)))
     return sorted(above, key=lambda hit: -hit[1]), at
+
+
+def _calibration_scores(
+    scoring: ScoringConfig,
+    scores: np.ndarray,
+    channels: np.ndarray | None,
+    unseen: np.ndarray,
+    floors: Sequence[float],
+) -> np.ndarray:
+    """The calibration sessions' decision scores: ``scores``, or for a time- and value-aware model its ``channels``
+    (N, 3) combined with scales fitted on them (:func:`_scales`); ``-inf`` where a session is unscored."""
+    if channels is None:
+        return scores
+    finite = np.isfinite(channels).all(axis=1)
+    scales = _scales(scoring, channels, unseen, floors)
+    combined: np.ndarray = np.where(finite, combine_channels(np.where(finite[:, None], channels, 0.0), scales), -np.inf)
+    return combined
 
 
 def _scales(
