@@ -311,7 +311,7 @@ def train(
 
 
 #: train_report.json lists at most this many calibration sessions above the threshold; the note names fewer
-REPORTED_ABOVE = 100
+REPORTED_ABOVE = 1000
 NAMED_ABOVE = 5
 
 
