@@ -515,7 +515,7 @@ def fit_sessions(
     final_windows, trimmed = windows, 0
     if scoring.quantile < scoring.threshold_quantile:  # scoring.contamination: what it takes to be anomalous ...
         channels = oof_channels if folds_read_signals else None
-        provisional = _calibration_scores(scoring, oof, channels, unseen, scale_floors(config.model))
+        provisional, _ = _calibration_scores(scoring, oof, channels, unseen, scale_floors(config.model))
         record, all_unseen = _threshold(scoring, provisional, unseen, "cross_fit", what)
         anomalous = exceeds(provisional, record.threshold) & (all_unseen | ~unseen)
         trimmed = int(anomalous.sum())
@@ -542,11 +542,8 @@ def fit_sessions(
     floors = scale_floors(detector.config.model)
     if reads_signals(detector):
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
-        finite = np.isfinite(oof_channels).all(axis=1)
-        detector.scales_ = _scales(scoring, oof_channels, unseen, floors)
-        oof = np.where(
-            finite, combine_channels(np.where(finite[:, None], oof_channels, 0.0), detector.scales_), -np.inf
-        )
+        oof, scales = _calibration_scores(scoring, oof, oof_channels, unseen, floors)
+        detector.scales_ = scales
     record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
     if reads_signals(detector):
         record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
@@ -774,15 +771,16 @@ def _calibration_scores(
     channels: np.ndarray | None,
     unseen: np.ndarray,
     floors: Sequence[float],
-) -> np.ndarray:
+) -> tuple[np.ndarray, tuple[float, ...] | None]:
     """The calibration sessions' decision scores: ``scores``, or for a time- and value-aware model its ``channels``
-    (N, 3) combined with scales fitted on them (:func:`_scales`); ``-inf`` where a session is unscored."""
+    (N, 3) combined with scales fitted on them (:func:`_scales`), and those scales; ``-inf`` where a session is
+    unscored."""
     if channels is None:
-        return scores
+        return scores, None
     finite = np.isfinite(channels).all(axis=1)
     scales = _scales(scoring, channels, unseen, floors)
     combined: np.ndarray = np.where(finite, combine_channels(np.where(finite[:, None], channels, 0.0), scales), -np.inf)
-    return combined
+    return combined, scales
 
 
 def _scales(
