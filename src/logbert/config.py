@@ -370,6 +370,12 @@ class ScoringConfig(_Frozen):
         call too, leaves that share above it). The choice of calibration and the stored record read this one."""
         return min(self.threshold_quantile, 1.0 - self.contamination)
 
+    @property
+    def contaminated(self) -> bool:
+        """``scoring.contamination`` sets the threshold (its ``1 - contamination`` is below ``threshold_quantile``):
+        the training sessions are taken not to be all normal. One test for every place that acts on it."""
+        return self.quantile < self.threshold_quantile
+
     @model_validator(mode="after")
     def _check(self) -> ScoringConfig:
         if self.mask_span > 1 and (self.mask_strategy != "strided" or self.mask_stride < 2):

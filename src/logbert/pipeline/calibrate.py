@@ -92,9 +92,8 @@ def resolve_calibration(scoring: ScoringConfig, n_normal: int, n_val: int) -> Sc
     too_few = q >= 1.0 or (n_val + 1) * (1.0 - q) < SPLIT_MIN_ABOVE
     # scoring.contamination: every training session scored out of fold, so that those taken to be anomalous are
     # all found, named, and left out of the final model (pipeline.fit.fit_sessions), not only the validation ones
-    contaminated = q < scoring.threshold_quantile
     affordable = scoring.calibration_folds <= n_normal <= AUTO_CROSS_FIT_MAX_SESSIONS
-    return "cross_fit" if (too_few or contaminated) and affordable else "split"
+    return "cross_fit" if (too_few or scoring.contaminated) and affordable else "split"
 
 
 def fold_ids(n: int, k: int, seed: int) -> npt.NDArray[np.int64]:
@@ -134,7 +133,7 @@ def choose_threshold(
             scores = np.concatenate([normal, abnormal])
             labels = np.concatenate([np.zeros(normal.size, dtype=np.int64), np.ones(abnormal.size, dtype=np.int64)])
             return float(f1_threshold(scores, labels))
-    if scoring.quantile < scoring.threshold_quantile:  # set by scoring.contamination: the top share lies above
+    if scoring.contaminated:  # the top share lies above
         return contamination_threshold(normal, scoring.contamination, scoring.threshold_margin)
     if scoring.threshold == "pot":
         return pot_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin, upper=score_cap(scoring))
@@ -398,5 +397,5 @@ def calibration(
         folds if scheme == "cross_fit" else 0,
         n_unseen,
         with_final=with_final and scheme == "cross_fit",
-        contamination=scoring.contamination if scoring.quantile < scoring.threshold_quantile else 0.0,
+        contamination=scoring.contamination if scoring.contaminated else 0.0,
     )

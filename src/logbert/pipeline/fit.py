@@ -513,7 +513,7 @@ def fit_sessions(
         unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
         unseen[held] |= unseen_category_sessions(held_sessions, fold_model.buckets_)
     final_windows, trimmed = windows, 0
-    if scoring.quantile < scoring.threshold_quantile:  # scoring.contamination: what it takes to be anomalous ...
+    if scoring.contaminated:  # what scoring.contamination takes to be anomalous ...
         channels = oof_channels if folds_read_signals else None
         provisional, _ = _calibration_scores(scoring, oof, channels, unseen, scale_floors(config.model))
         record, all_unseen = _threshold(scoring, provisional, unseen, "cross_fit", what)
