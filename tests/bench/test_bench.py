@@ -25,10 +25,13 @@ from logbert.bench import (
     write_results,
 )
 from logbert.bench.datasets import BUILTIN_DATASETS, builtin_datasets, dataset_specs_from_toml
+from logbert.bench.detectors import detector_specs
 from logbert.bench.report import headline
 from logbert.bench.runner import RunRecord, prepare_split
 from logbert.config import load_config
 from logbert.errors import ConfigError, InputDataError
+from logbert.pipeline.calibrate import resolve_calibration
+from logbert.pipeline.fit import calibrate_detector, fit_sessions
 from logbert.pipeline.sessions import session_scores
 from logbert.records import UNK_KEY, KeySequence
 
@@ -379,17 +382,44 @@ def test_run_benchmark_reports_a_missing_dataset_instead_of_failing(tmp_path: Pa
     assert result.datasets[0].error is not None and "missing" in result.datasets[0].error
 
 
+TINY = {"model.d_model": 8, "model.d_ff": 8, "model.n_layers": 1, "model.n_heads": 1, "train.min_steps": 0}
+
+
 def test_logbert_variants_run_end_to_end(tmp_path: Path) -> None:
     spec = _key_dataset(tmp_path, n_normal=20, n_abnormal=4)
-    cfg = quick_config(
-        detectors=("logbert", "logbert_mlkp", "logbert_vhm"),
-        epochs=1,
-        overrides={"model.d_model": 8, "model.d_ff": 8, "model.n_layers": 1, "model.n_heads": 1},
-    )
-    runs = {r.detector: r for r in run_benchmark(cfg, [spec]).datasets[0].runs}
+    cfg = quick_config(detectors=("logbert", "logbert_mlkp", "logbert_vhm"), epochs=1, overrides=TINY)
+    ds = run_benchmark(cfg, [spec]).datasets[0]
+    runs = {r.detector: r for r in ds.runs}
     assert set(runs) == {"logbert", "logbert_mlkp", "logbert_vhm"}
     assert all(r.metrics["epochs_run"] == 1 for r in runs.values())
     assert all(0.0 <= r.metrics["auroc"] <= 1.0 for r in runs.values())
+    # a handful of validation sessions: `auto` cross-fits, as logbert train would, over every normal session
+    assert ds.stats["calibration"] == "cross_fit"
+    assert all(r.metrics["n_calibration"] == ds.stats["n_train"] + ds.stats["n_val"] for r in runs.values())
+
+
+@pytest.mark.parametrize("calibration", ["auto", "split"])
+def test_bench_thresholds_are_the_ones_logbert_train_stores(tmp_path: Path, calibration: str) -> None:
+    """The realistic protocol is logbert train's own calibration, for LogBERT and the baselines alike."""
+    spec = _key_dataset(tmp_path, n_normal=30, n_abnormal=4)
+    overrides = {**TINY, "scoring.calibration": calibration}
+    bench = BenchConfig(seeds=(1,), epochs=1, detectors=("count_nearest", "logbert"), overrides=overrides)
+    runs = {r.detector: r for r in run_benchmark(bench, [spec]).datasets[0].runs}
+
+    data = load_dataset(spec)
+    config = data.config.with_overrides({"train.epochs": 1, "train.patience": 3, **overrides})
+    split = prepare_split(data, config, 1, bench.max_train_sessions)
+    scheme = resolve_calibration(config.scoring, len(split.train) + len(split.val), len(split.val))
+    assert scheme == ("split" if calibration == "split" else "cross_fit")
+    fitted = fit_sessions(split.train, split.val, config.with_overrides({"train.seed": 1}), scheme=scheme)
+    baseline = detector_specs()["count_nearest"]
+    _, record = calibrate_detector(
+        lambda: baseline.build(config, 1), split.train, split.val, config, scheme=scheme, unit=baseline.unit
+    )
+    assert runs["logbert"].metrics["calibration"] == runs["count_nearest"].metrics["calibration"] == scheme
+    assert runs["logbert"].metrics["threshold"] == pytest.approx(fitted.record.threshold, abs=1e-6)
+    assert runs["count_nearest"].metrics["threshold"] == pytest.approx(record.threshold, abs=1e-9)
+    assert runs["logbert"].metrics["n_calibration"] == fitted.record.n
 
 
 def test_results_are_written_with_both_protocols_and_plots(tmp_path: Path) -> None:
@@ -463,10 +493,13 @@ def test_cli_bench_calls_the_harness_with_the_quick_settings(tmp_path: Path, mon
     app.command("noop")(lambda: None)  # a second command so that `bench` is a sub-command
     data = f"{spec.inputs[0].path},abnormal={spec.inputs[1].path},name=mine"
     out = CliRunner().invoke(
-        app, ["bench", "--quick", "--no-builtin", "--data", data, "--seeds", "2", "--threads", "1"]
+        app,
+        ["bench", "--quick", "--no-builtin", "--data", data, "--seeds", "2", "--threads", "1"]
+        + ["--set", "scoring.calibration=split", "--set", "train.lr=0.002"],
     )
     assert out.exit_code == 0, out.output
     assert calls["cfg"].quick and calls["cfg"].seeds == (0, 1) and calls["cfg"].num_threads == 1
+    assert calls["cfg"].overrides == {"scoring.calibration": "split", "train.lr": 0.002}
     assert [s.name for s in calls["specs"]] == ["mine"]
     bad = CliRunner().invoke(app, ["bench", "--no-builtin", "--data", f"{tmp_path / 'nope.keys'}"])
     assert bad.exit_code == 1

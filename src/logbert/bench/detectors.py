@@ -93,6 +93,8 @@ class DetectorSpec:
         build: ``(config, seed) -> unfitted detector``; ``config`` is the dataset's LogBERT config
             with the benchmark's training settings applied.
         description: one line for the report.
+        configure: LogBERT variants: ``(config, seed) -> the variant's config``; the harness trains it as
+            ``logbert train`` does (:func:`~logbert.pipeline.fit.fit_sessions`), ``build`` is for other callers.
     """
 
     name: str
@@ -101,6 +103,7 @@ class DetectorSpec:
     unit: Unit
     build: Callable[[LogBertConfig, int], BenchDetector]
     description: str
+    configure: Callable[[LogBertConfig, int], LogBertConfig] | None = None
 
 
 #: LogBERT ablation: (name, use_mlkp, alpha, score, description).
@@ -112,16 +115,24 @@ LOGBERT_VARIANTS: tuple[tuple[str, bool, float | None, ScoreKind | None, str], .
 )
 
 
-def _logbert_builder(
+def _logbert_configure(
     use_mlkp: bool, alpha: float | None, score: ScoreKind | None
-) -> Callable[[LogBertConfig, int], BenchDetector]:
-    def build(config: LogBertConfig, seed: int) -> BenchDetector:
+) -> Callable[[LogBertConfig, int], LogBertConfig]:
+    def configure(config: LogBertConfig, seed: int) -> LogBertConfig:
         train: dict[str, object] = {"use_mlkp": use_mlkp, "seed": seed}
         if alpha is not None:
             train["alpha"] = alpha
         scoring = config.scoring if score is None else config.scoring.model_copy(update={"score": score})
-        cfg = config.model_copy(update={"train": config.train.model_copy(update=train), "scoring": scoring})
-        return _LogBert(cfg)
+        return config.model_copy(update={"train": config.train.model_copy(update=train), "scoring": scoring})
+
+    return configure
+
+
+def _logbert_builder(
+    configure: Callable[[LogBertConfig, int], LogBertConfig],
+) -> Callable[[LogBertConfig, int], BenchDetector]:
+    def build(config: LogBertConfig, seed: int) -> BenchDetector:
+        return _LogBert(configure(config, seed))
 
     return build
 
@@ -212,8 +223,17 @@ def detector_specs(
         ),
     ]
     for name, use_mlkp, alpha, score, description in LOGBERT_VARIANTS:
+        configure = _logbert_configure(use_mlkp, alpha, score)
         specs.append(
-            DetectorSpec(name, "logbert", True, "window", _logbert_builder(use_mlkp, alpha, score), description)
+            DetectorSpec(
+                name,
+                "logbert",
+                True,
+                "window",
+                _logbert_builder(configure),
+                description,
+                configure,
+            )
         )
     return {s.name: s for s in specs}
 

@@ -10,9 +10,13 @@ Per dataset and seed, once for all detectors:
    and test sessions (a windowed session scores the maximum of its windows), and is judged
    under two protocols:
 
-   * **realistic**: threshold = the ``scoring.threshold_quantile`` quantile of the *normal
-     validation* session scores (+ ``threshold_margin``), the same rule for every detector, and as in
-     ``logbert train`` without the validation sessions holding a key the detector never trained on;
+   * **realistic**: the threshold ``logbert train`` would store, for every detector by the same code
+     (:mod:`logbert.pipeline.fit`): ``scoring.calibration`` resolved for the split (``auto``: out-of-fold
+     scores of every normal training and validation session when the validation split alone is too small,
+     else the validation sessions), the ``scoring.threshold_quantile`` quantile of those normal session
+     scores, sessions holding a key their scoring detector never trained on left out. LogBERT is trained
+     by :func:`~logbert.pipeline.fit.fit_sessions` itself (fold models, the final model, the score a small
+     vocabulary allows), the baselines by :func:`~logbert.pipeline.fit.calibrate_detector`;
    * **paper**: the threshold with the best F1 on the test set itself, as the LogBERT paper's
      code does (``find_best_threshold`` on test results): an oracle no deployment can reach.
 
@@ -38,8 +42,9 @@ from logbert.bench.detectors import DetectorSpec, detector_specs
 from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
 from logbert.evaluation.metrics import binary_metrics, evaluation_report
-from logbert.pipeline.calibrate import choose_threshold
-from logbert.pipeline.sessions import Unit, session_scores, session_windows, unseen_key_sessions
+from logbert.pipeline.calibrate import Scheme, resolve_calibration
+from logbert.pipeline.fit import calibrate_detector, fit_sessions, rekey_normal_sessions
+from logbert.pipeline.sessions import Unit, session_scores, session_windows
 from logbert.pipeline.split import KeyedSplit, split_and_key
 from logbert.records import KeySequence
 from logbert.results import exceeds
@@ -133,22 +138,32 @@ def _type_recall(
 
 
 def _run_one(
-    spec: DetectorSpec, config: LogBertConfig, seed: int, split: KeyedSplit, types: dict[str, str]
+    spec: DetectorSpec,
+    config: LogBertConfig,
+    seed: int,
+    split: KeyedSplit,
+    scheme: Scheme,
+    types: dict[str, str],
+    what: str,
 ) -> tuple[RunRecord, FloatArray, float]:
+    """One detector, fitted and calibrated as ``logbert train`` would (``scheme``: the resolved calibration)."""
     started = time.perf_counter()
-    detector = spec.build(config, seed)
-    train = [u.key_ids for u in _windows(split.train, spec.unit, config)]
-    val = [u.key_ids for u in _windows(split.val, spec.unit, config)]
-    detector.fit(train, val)
+    epochs: int | None = None
+    if spec.configure is not None:  # LogBERT: logbert train's own fit, fold models and final model
+        fitted = fit_sessions(split.train, split.val, spec.configure(config, seed), scheme=scheme, what=what)
+        detector: Any = fitted.detector
+        calibration = fitted.record
+        epochs = len(fitted.detector.history_)
+    else:
+        detector, calibration = calibrate_detector(
+            lambda: spec.build(config, seed), split.train, split.val, config, scheme=scheme, unit=spec.unit, what=what
+        )
+        epochs = getattr(detector, "epochs_run", None)
     train_s = time.perf_counter() - started
     started = time.perf_counter()
-    val_scores = session_scores(detector, split.val, config.window, spec.unit)
     test_scores = session_scores(detector, split.test, config.window, spec.unit)
     score_s = time.perf_counter() - started
-    # the realistic protocol: the threshold rule of `logbert train`, normal validation sessions only, those
-    # with a key the detector never trained on left out (they score high on their own; see pipeline.calibrate)
-    unseen = unseen_key_sessions(split.val, {k for seq in train for k in seq})
-    threshold = choose_threshold(config.scoring, val_scores[~unseen] if not unseen.all() else val_scores)
+    threshold = float(calibration.threshold)
     y = np.array([s.label for s in split.test], dtype=np.int64)
     report = evaluation_report(y, test_scores, threshold)
     paper_threshold = float(report["best_f1_threshold"])
@@ -159,7 +174,9 @@ def _run_one(
     metrics.update(
         {
             "threshold": threshold,
-            "n_val_unseen": int(unseen.sum()),
+            "calibration": scheme,
+            "n_calibration": calibration.n,
+            "n_val_unseen": calibration.n_unseen,
             "paper_precision": paper["precision"],
             "paper_recall": paper["recall"],
             "paper_f1": paper["f1"],
@@ -168,7 +185,6 @@ def _run_one(
             "score_s": score_s,
         }
     )
-    epochs = getattr(detector, "epochs_run", None)
     if epochs is not None:
         metrics["epochs_run"] = int(epochs)
     record = RunRecord(
@@ -235,6 +251,11 @@ def run_dataset(
     result = DatasetResult(spec, stats, [], notes=list(data.notes))
     for k, seed in enumerate(bench.seeds):
         split = prepare_split(data, config, seed, bench.max_train_sessions)
+        # the calibration logbert train would choose for this split (cross-fit: templates mined on training and
+        # validation lines, as it does); every detector of the seed gets the same sessions and the same scheme
+        scheme = resolve_calibration(config.scoring, len(split.train) + len(split.val), len(split.val))
+        if scheme == "cross_fit":
+            split = rekey_normal_sessions(data.corpus, split, config)
         if k == 0:
             stats.update(
                 {
@@ -246,11 +267,12 @@ def run_dataset(
                     "n_templates": split.n_templates,
                     "n_unknown_test_keys": split.n_test_unknown,
                     "n_train_windows": len(_windows(split.train, "window", config)),
+                    "calibration": scheme,
                 }
             )
             result.y_test = np.array([s.label for s in split.test], dtype=np.int64)
         for det in selected:
-            record, scores, threshold = _run_one(det, config, seed, split, data.anomaly_types)
+            record, scores, threshold = _run_one(det, config, seed, split, scheme, data.anomaly_types, spec.name)
             result.runs.append(record)
             if k == 0:
                 result.plot_scores[det.name] = (scores, threshold)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from logbert.cli._common import console, echo_step, err_console, library_errors
+from logbert.cli._common import SetOption, console, echo_step, err_console, library_errors, parse_overrides
 from logbert.cli.markup import shown
 
 
@@ -25,6 +25,7 @@ def bench(
     epochs: int | None = typer.Option(None, min=1, help="LogBERT epochs"),
     threads: int = typer.Option(0, min=0, help="torch threads (0 = automatic: usable cores - 1, 1 to 4)"),
     builtin: bool = typer.Option(True, "--builtin/--no-builtin", help="run the built-in datasets (with --data)"),
+    sets: list[str] | None = SetOption,
 ) -> None:
     """Run LogBERT and the baselines on the same splits; write a Markdown table, JSON and plots."""
     from logbert import bench as b
@@ -37,6 +38,8 @@ def bench(
             changes["epochs"] = epochs
         if detector:
             changes["detectors"] = tuple(detector)
+        if sets:  # LogBERT settings over every dataset's preset, e.g. --set scoring.calibration=split (one training)
+            changes["overrides"] = parse_overrides(sets)
         cfg = b.quick_config(**changes) if quick else b.BenchConfig(**changes)  # type: ignore[arg-type]
         specs = list(b.builtin_datasets(datasets_dir).values()) if builtin else []
         if dataset:
