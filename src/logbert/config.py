@@ -34,6 +34,7 @@ FormatName = Literal[
     "syslog_iso",  # rsyslog's default on current distributions: <Datetime> <Host> <Component>[<PID>]: ...
     "klog",  # Kubernetes components (kubelet, apiserver, controllers): I1129 10:00:00.123456 1234 file.go:12] ...
     "json",  # one JSON object per line: the message key is the content, the other keys header fields
+    "access",  # web servers' access logs (Common / Combined Log Format): "METHOD target status" is the content
     "raw",  # the whole line is the content
 ]
 SessionIdRule = Literal["openstack_instance", "hdfs_block"]

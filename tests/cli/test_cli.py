@@ -175,7 +175,7 @@ def test_presets_command_lists_presets_and_formats_apart() -> None:
     result = runner.invoke(app, ["presets"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     presets_part, _, formats_part = result.output.partition("header formats")
-    for name in ("openstack", "openstack_devstack", "hdfs", "bgl", "thunderbird", "keys"):
+    for name in ("openstack", "openstack_devstack", "hdfs", "bgl", "thunderbird", "access", "keys"):
         assert f" {name} " in presets_part
     assert any(line.startswith("│ raw ") for line in formats_part.splitlines())  # a format, not a preset
     assert not any(line.startswith("│ raw ") for line in presets_part.splitlines())

@@ -25,7 +25,7 @@ PresetOption = typer.Option(
     None,
     "--preset",
     "-p",
-    help="built-in settings for one kind of log: openstack, openstack_devstack, hdfs, bgl, thunderbird, keys "
+    help="built-in settings for one kind of log: openstack, openstack_devstack, hdfs, bgl, thunderbird, access, keys "
     "(`logbert presets` shows what each sets).",
 )
 InputOption = typer.Option(

@@ -55,10 +55,29 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
     # klog, Kubernetes' Go logger: "Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg", L one of I W E F; no year
     "klog": r"<Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>",
     "json": "<Json>",  # not a header layout: each line is one JSON object (HeaderParser's JSON mode)
+    # not a header layout either: a web server's access log, Common or Combined Log Format (HeaderParser's access
+    # mode: the content is the request's method and target and the response status)
+    "access": "<Access>",
     "raw": "<Content>",
 }
 #: The format string of ``parser.format = "json"``.
 JSON_FORMAT: Final[str] = "<Json>"
+#: The format string of ``parser.format = "access"``.
+ACCESS_FORMAT: Final[str] = "<Access>"
+# An access-log entry as Apache's and nginx's default formats write it (Common Log Format, and Combined with the
+# referrer and user agent), an optional virtual host before it (Apache's vhost_combined), anything after it
+# (nginx formats that append $request_time, $upstream_response_time ...). Quoted fields may hold escaped quotes.
+_QUOTED = r'(?:[^"\\]|\\.)*'
+_ACCESS_LINE: Final[re.Pattern[str]] = re.compile(
+    r"^\s*(?:(?P<Vhost>\S+)\s+(?=\S+\s+\S+\s+\S+\s+\[))?(?P<Client>\S+)\s+(?P<Ident>\S+)\s+(?P<User>\S+)\s+"
+    rf'\[(?P<Time>[^\]]+)\]\s+"(?P<Request>{_QUOTED})"\s+(?P<Status>\d{{3}})\s+(?P<Size>\d+|-)'
+    rf'(?:\s+"(?P<Referer>{_QUOTED})"\s+"(?P<Agent>{_QUOTED})")?(?P<Extra>.*?)\s*$'
+)
+#: The header fields of an access-log line, in line order (``Request`` becomes the content, ``Protocol`` is
+#: taken from it).
+ACCESS_FIELDS: Final[tuple[str, ...]] = (
+    "Vhost", "Client", "Ident", "User", "Time", "Protocol", "Status", "Size", "Referer", "Agent", "Extra"
+)
 _JSON_MESSAGE_KEYS: Final[tuple[str, ...]] = ParserConfig().json_message_keys
 _JSON_TIME_KEYS: Final[tuple[str, ...]] = ParserConfig().json_time_keys
 
@@ -175,8 +194,10 @@ class HeaderParser:
         self.n_continued = 0  # lines read as continuations, by parse() and the content matcher
         #: each line is one JSON object (``parser.format = "json"``), not a header layout
         self.is_json = self._json = log_format == JSON_FORMAT
+        #: each line is a web server's access-log entry (``parser.format = "access"``)
+        self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
-        self._regex, self._names = compile_format("<Content>" if self._json else log_format)
+        self._regex, self._names = compile_format("<Content>" if self._json or self._access else log_format)
         # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
         # parser.format = "json" with parser.log_format, the message's layout
         self._message = None if message_format is None or not self._json else HeaderParser(message_format)
@@ -186,7 +207,9 @@ class HeaderParser:
         self._match = self._regex.match
         self._raw = self._names == ("Content",)
         #: the header fields a line can have, in format order (``Content`` aside)
-        self.field_names: tuple[str, ...] = tuple(name for name in self._names if name != "Content")
+        self.field_names: tuple[str, ...] = (
+            ACCESS_FIELDS if self._access else tuple(name for name in self._names if name != "Content")
+        )
         self._has_timestamp = "Timestamp" in self._names
         self._has_iso = "Datetime" in self._names
         self._has_datetime = "Date" in self._names and "Time" in self._names
@@ -195,6 +218,7 @@ class HeaderParser:
         #: the format names fields a time is read from (whether each line's can be read is another matter)
         self.has_time_fields = (
             self._json
+            or self._access
             or self._has_timestamp
             or self._has_iso
             or self._has_datetime
@@ -264,6 +288,8 @@ class HeaderParser:
         """:meth:`parse` without continuations: the line's own header, or None."""
         if self._json:
             return self._parse_json(line, line_no)
+        if self._access:
+            return self._parse_access(line, line_no)
         if self._raw:
             content = line.strip()
             return LogLine(line_no=line_no, content=content) if content else None
@@ -315,6 +341,8 @@ class HeaderParser:
     def _own_content_matcher(self) -> Callable[[str], str | None]:
         if self._json:
             return lambda line: None if (parsed := self._parse_json(line, 0)) is None else parsed.content
+        if self._access:
+            return lambda line: None if (parsed := self._parse_access(line, 0)) is None else parsed.content
         if self._raw:
             return _stripped_or_none
         match = self._match
@@ -356,6 +384,58 @@ class HeaderParser:
             return None
         return LogLine(line_no, inner.content, inner.timestamp if timestamp is None else timestamp,
                        {**inner.fields, **fields})
+
+    def _parse_access(self, line: str, line_no: int) -> LogLine | None:
+        """An access-log entry: the content is ``METHOD target STATUS`` (the event: which resource, how it went),
+        the protocol a field of its own; a request that is not ``METHOD target [protocol]`` (``"-"``, a TLS
+        handshake sent to a plain-HTTP port) is the content as it stands, before the status.
+
+        >>> p = HeaderParser(ACCESS_FORMAT)
+        >>> line = p.parse('10.0.0.7 - bob [20/Nov/2026:10:00:04 +0100] "GET /api/items/42?x=1 HTTP/1.1" 404 153 '
+        ...                '"-" "curl/8.4.0"', 1)
+        >>> line.content, line.timestamp, line.fields["Client"], line.fields["Agent"], line.fields["Protocol"]
+        ('GET /api/items/42?x=1 404', 1795165204.0, '10.0.0.7', 'curl/8.4.0', 'HTTP/1.1')
+        >>> p.parse('10.0.0.7 - - [20/Nov/2026:10:00:05 +0000] "-" 408 0', 2).content
+        '- 408'
+        """
+        m = _ACCESS_LINE.match(line)
+        if m is None:
+            return None
+        fields = {k: v for k, v in m.groupdict().items() if v is not None}
+        request = fields.pop("Request")
+        parts = request.split()
+        if len(parts) in (2, 3) and parts[0].isalpha() and parts[0].isupper():
+            if len(parts) == 3:
+                fields["Protocol"] = parts[2]
+            request = f"{parts[0]} {parts[1]}"
+        content = f"{' '.join(request.split()) or '-'} {fields['Status']}"
+        extra = fields.pop("Extra", "").strip()
+        if extra:
+            fields["Extra"] = extra
+        ordered = {name: fields[name] for name in ACCESS_FIELDS if name in fields}
+        return LogLine(line_no, content, self._clf_time(fields["Time"]), ordered)
+
+    def _clf_time(self, text: str) -> float | None:
+        """Epoch seconds of an access log's ``20/Nov/2026:10:00:04 +0100`` (the zone is optional: UTC without one);
+        None when unreadable."""
+        date, _, rest = text.partition(":")
+        clock, _, zone = rest.partition(" ")
+        midnight = self._date_cache.get(date)
+        if midnight is None and date not in self._date_cache:
+            try:
+                midnight = datetime.strptime(date, "%d/%b/%Y").replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                midnight = None
+            self._date_cache[date] = midnight
+        if midnight is None or clock.count(":") != 2:
+            return None
+        offset = 0
+        if zone:
+            z = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone.strip())
+            if z is None:
+                return None
+            offset = (1 if z.group(1) == "+" else -1) * (int(z.group(2)) * 3600 + int(z.group(3)) * 60)
+        return midnight + _clock_seconds(clock) - offset
 
     def _syslog(self, month: str, day: str, clock: str) -> float | None:
         date = f"{month} {day}"
@@ -452,7 +532,13 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
         return warnings
     n_header_like = sum(1 for ln in head if _HEADER_IN_CONTENT.match(ln.content))
     whole = _whole_header(head)
-    if whole is not None:  # a built-in format reads the contents whole: the header is in them
+    if whole is not None and whole[0] == "access":
+        _, n, example = whole
+        warnings.append(
+            f"{n} of the first {len(head)} lines are web-server access-log entries (e.g. {example[:80]!r}): read as "
+            "one text, their client, time, size and user agent become template words; " + _try_format("access")
+        )
+    elif whole is not None:  # a built-in format reads the contents whole: the header is in them
         name, n, example = whole
         warnings.append(
             f"{n} of the first {len(head)} lines hold a whole {name} header in their content (e.g. {example[:80]!r}): "
@@ -481,12 +567,17 @@ def _looks_like_json_object(text: str) -> bool:
 #: Built-in header formats a content that holds a whole header may be suggested, the most specific first. Syslog's
 #: loose fields read most layouts that begin with a date and a time (all of loghub's HDFS_2k.log, 97 % of its
 #: OpenStack_2k.log), so the syslog formats come last and their <Month> must be a month's name.
-_SUGGESTED_FORMATS: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = tuple(
-    (name, compile_format(BUILTIN_FORMATS[name])[0])
-    for name in ("openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack", "klog", "syslog_iso", "syslog")
+_SUGGESTED_FORMATS: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = (
+    ("access", _ACCESS_LINE),
+    *(
+        (name, compile_format(BUILTIN_FORMATS[name])[0])
+        for name in ("openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack", "klog", "syslog_iso", "syslog")
+    ),
 )
 #: Built-in formats that a preset of the same name reads, with the masks and Drain settings made for them.
-_FORMAT_PRESETS: Final[frozenset[str]] = frozenset({"openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack"})
+_FORMAT_PRESETS: Final[frozenset[str]] = frozenset(
+    {"openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack", "access"}
+)
 
 
 # What a header left in the content may hold after its date and time, tried in this order at each token:

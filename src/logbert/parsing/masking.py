@@ -113,6 +113,17 @@ _RAW: tuple[MaskRule, ...] = (
     _NUM,
 )
 
+# Access logs (``parser.format = "access"``; the content is "METHOD target status"). The target's ids are its
+# variable part: the query string as a whole (its keys and values are the client's choice), and each path segment
+# that holds a digit (/items/42, /v2, /static/app.3f2a9c.js, UUIDs) or is a slug of three or more words
+# (/blog/my-first-post). The status stays: it is half of the event. No number rule for that reason, and no
+# path rule: the path is the other half.
+_ACCESS: tuple[MaskRule, ...] = (
+    MaskRule(name="query", pattern=r"\?\S*", replacement="?<*>"),
+    MaskRule(name="segment_with_digit", pattern=r"(?<=/)[^/\s?]*\d[^/\s?]*"),
+    MaskRule(name="slug", pattern=r"(?<=/)[^\W_]+(?:[-_][^\W_]+){2,}(?=[/\s]|$)"),
+)
+
 _DEFAULTS: dict[str, tuple[MaskRule, ...]] = {
     "openstack": _OPENSTACK,
     "openstack_devstack": _OPENSTACK,
@@ -123,6 +134,7 @@ _DEFAULTS: dict[str, tuple[MaskRule, ...]] = {
     "syslog_iso": _RAW,
     "klog": _RAW,
     "json": _RAW,
+    "access": _ACCESS,
     "raw": _RAW,
 }
 
