@@ -499,7 +499,8 @@ def test_cli_bench_calls_the_harness_with_the_quick_settings(tmp_path: Path, mon
     )
     assert out.exit_code == 0, out.output
     assert calls["cfg"].quick and calls["cfg"].seeds == (0, 1) and calls["cfg"].num_threads == 1
-    assert calls["cfg"].overrides == {"scoring.calibration": "split", "train.lr": 0.002}
+    # --set over the smoke run's own settings
+    assert calls["cfg"].overrides == {"train.min_steps": 0, "scoring.calibration": "split", "train.lr": 0.002}
     assert [s.name for s in calls["specs"]] == ["mine"]
     bad = CliRunner().invoke(app, ["bench", "--no-builtin", "--data", f"{tmp_path / 'nope.keys'}"])
     assert bad.exit_code == 1

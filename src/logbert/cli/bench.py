@@ -20,7 +20,9 @@ def bench(
         [], help="user data 'FILE[,labels=F][,abnormal=F][,preset=P][,name=N]' (repeatable)"
     ),
     detector: list[str] = typer.Option([], help="detector to run (repeatable; default: all)"),
-    quick: bool = typer.Option(False, help="smoke run: 1 seed, 2 epochs, at most 600/150 sessions per dataset"),
+    quick: bool = typer.Option(
+        False, help="smoke run: 1 seed, 2 epochs (no minimum of steps), at most 600/150 sessions per dataset"
+    ),
     seeds: int | None = typer.Option(None, min=1, help="number of seeds (0..N-1)"),
     epochs: int | None = typer.Option(None, min=1, help="LogBERT epochs"),
     threads: int = typer.Option(0, min=0, help="torch threads (0 = automatic: usable cores - 1, 1 to 4)"),
