@@ -60,6 +60,12 @@ def test_openstack_header_keeps_instance_in_content_and_request_in_fields() -> N
         # klog has no year either: 2000, as syslog
         ("klog", "I1129 10:00:01.500000    1234 controller.go:123] Syncing pod default/web-1",
          "Syncing pod default/web-1", 975492001.5, "Source", "controller.go:123"),
+        # Apache httpd's error log, 2.4 (module, thread, client) and 2.2: a year of its own
+        ("apache_error", "[Thu Nov 20 10:00:00.5 2026] [core:error] [pid 7311:tid 1455] [client 10.0.0.3:5000] "
+         "AH00126: Invalid URI in request GET /x HTTP/1.1", "AH00126: Invalid URI in request GET /x HTTP/1.1",
+         1795168800.5, "Module", "core"),
+        ("apache_error", "[Thu Nov 05 10:00:02 2026] [error] [client 10.0.0.1] File does not exist: /var/www/x.ico",
+         "File does not exist: /var/www/x.ico", 1793872802.0, "Severity", "error"),
         ("raw", "  anything at all ", "anything at all", None, None, None),
     ],
 )
@@ -316,7 +322,9 @@ def test_a_built_in_layout_read_as_raw_content_names_its_preset(line: str, prese
     ("line", "suggested"),
     [("Nov 29 03:00:{:02d} web1 sshd[11]: session opened for user bob", "syslog"),
      ("2026-11-29T03:00:{:02d}+00:00 web1 systemd[1]: Started Session 5", "syslog_iso"),
-     ('E1129 10:00:{:02d}.123456       1 reflector.go:255] "Failed to watch" type="*v1.Pod"', "klog")],
+     ('E1129 10:00:{:02d}.123456       1 reflector.go:255] "Failed to watch" type="*v1.Pod"', "klog"),
+     ("[Sun Nov 29 10:00:{:02d}.5 2026] [proxy:error] [pid 9:tid 3] AH00957: connect to backend failed",
+      "apache_error")],
 )
 def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested: str) -> None:
     lines = [line.format(i) for i in range(20)]

@@ -52,6 +52,10 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
     # "2017-05-16T00:00:04.500+02:00 host sshd[123]: ..." (high precision, Debian's default)
     "syslog": r"<Month> <Day> <Time> <Host> <Component>(\[<PID>\])?: <Content>",
     "syslog_iso": r"<Datetime> <Host> <Component>(\[<PID>\])?: <Content>",
+    # Apache httpd's error log: "[Thu Nov 20 10:00:00.123456 2026] [core:error] [pid 12:tid 34] [client 10.0.0.1:5]
+    # AH00126: ..." (2.4; 2.2 writes "[error]" without the module, and no tid)
+    "apache_error": r"\[<Weekday> <Month> <Day> <Time> <Year>\] \[(<Module>:)?<Severity>\] "
+    r"(\[pid <Pid>(:tid <Tid>)?\] )?(\[client <Client>\] )?<Content>",
     # klog, Kubernetes' Go logger: "Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg", L one of I W E F; no year
     "klog": r"<Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>",
     "json": "<Json>",  # not a header layout: each line is one JSON object (HeaderParser's JSON mode)
@@ -86,6 +90,7 @@ _FIELD_PATTERNS: Final[dict[str, str]] = {
     "Content": r".*",
     "Level": r"[A-Z]+",
     "Pid": r"\d+",
+    "Year": r"\d{4}",
     "Timestamp": r"\d+(?:\.\d+)?",
     "MonthNum": r"\d{2}",  # klog's month and day, glued to its level letter: I1129
     "DayNum": r"\d{2}",
@@ -311,8 +316,8 @@ class HeaderParser:
             day, seconds = self._date_cache.get(date), self._time_cache.get(clock)
             # both cached: the common case, inline; otherwise _datetime parses and caches them
             timestamp = day + seconds if day is not None and seconds is not None else self._datetime(date, clock)
-        elif self._has_syslog:
-            timestamp = self._syslog(fields["Month"], fields["Day"], fields["Time"])
+        elif self._has_syslog:  # a <Year> where the layout has one (Apache's error log), else none: SYSLOG_YEAR
+            timestamp = self._syslog(fields["Month"], fields["Day"], fields["Time"], fields.get("Year"))
         elif self._has_klog:  # no year either: the syslog rule, with the month as a number
             timestamp = self._syslog(fields["MonthNum"], fields["DayNum"], fields["Time"])
         else:
@@ -437,13 +442,13 @@ class HeaderParser:
             offset = (1 if z.group(1) == "+" else -1) * (int(z.group(2)) * 3600 + int(z.group(3)) * 60)
         return midnight + _clock_seconds(clock) - offset
 
-    def _syslog(self, month: str, day: str, clock: str) -> float | None:
-        date = f"{month} {day}"
+    def _syslog(self, month: str, day: str, clock: str, year: str | None = None) -> float | None:
+        date = f"{month} {day} {year}"
         midnight = self._date_cache.get(date)
         if midnight is None and date not in self._date_cache:
             number = int(month) if month.isdigit() else _MONTHS.get(month[:3].lower())
             try:
-                value = datetime(SYSLOG_YEAR, number, int(day), tzinfo=UTC) if number else None
+                value = datetime(int(year or SYSLOG_YEAR), number, int(day), tzinfo=UTC) if number else None
             except ValueError:
                 value = None
             midnight = None if value is None else value.timestamp()
@@ -571,7 +576,10 @@ _SUGGESTED_FORMATS: Final[tuple[tuple[FormatName, re.Pattern[str]], ...]] = (
     ("access", _ACCESS_LINE),
     *(
         (name, compile_format(BUILTIN_FORMATS[name])[0])
-        for name in ("openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack", "klog", "syslog_iso", "syslog")
+        for name in (
+            "openstack", "bgl", "thunderbird", "hdfs", "openstack_devstack", "klog", "apache_error", "syslog_iso",
+            "syslog",
+        )
     ),
 )
 #: Built-in formats that a preset of the same name reads, with the masks and Drain settings made for them.

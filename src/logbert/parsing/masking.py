@@ -133,6 +133,7 @@ _DEFAULTS: dict[str, tuple[MaskRule, ...]] = {
     "syslog": _RAW,  # any daemon can write to syslog: the generic rules
     "syslog_iso": _RAW,
     "klog": _RAW,
+    "apache_error": _RAW,
     "json": _RAW,
     "access": _ACCESS,
     "raw": _RAW,
