@@ -22,16 +22,14 @@ held-back clients (``evaluate`` runs baselines only on a file that holds the art
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import random
 import time
 from pathlib import Path
 
-from benchmarks._report import header
+from benchmarks._report import generated_logs_cli, header, one_thread_in
 
-ROOT = Path(__file__).resolve().parents[2]
 AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0",
     "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
@@ -157,14 +155,9 @@ def run(name: str, contamination: float, work: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "access_logs.md")
-    cli.add_argument("--work", type=Path, default=Path("/tmp/logbert-access-logs"))
+    cli = generated_logs_cli(__doc__, "access-logs")
     args = cli.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)
-    args.work.mkdir(parents=True, exist_ok=True)
+    one_thread_in(args.work)
     share = sum(ANOMALOUS.values())
     rows = [
         "| run | scoring.contamination | templates | threshold | training clients named as above / at it (anomalous) "

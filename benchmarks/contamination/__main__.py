@@ -16,13 +16,12 @@ as above its threshold, or tied with it (``train_report.json``), and how many of
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
 from pathlib import Path
 
-from benchmarks._report import header
+from benchmarks._report import generated_logs_cli, header, one_thread_in
 from benchmarks.few_templates.__main__ import LAYOUTS, jobs_log, service_log, worker_log
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,15 +109,10 @@ def run(name: str, contamination: float, work: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "contamination.md")
-    cli.add_argument("--work", type=Path, default=Path("/tmp/logbert-contamination"))
+    cli = generated_logs_cli(__doc__, "contamination")
     cli.add_argument("--logs", default=",".join(LOGS), help="comma-separated: " + ", ".join([*LOGS, "devstack"]))
     args = cli.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)
-    args.work.mkdir(parents=True, exist_ok=True)
+    one_thread_in(args.work)
     rows = [
         "| log (failure rate) | scoring.contamination | score | threshold | training sessions above it (failures "
         "among them / in training) | tied with it (failures) | precision | recall | F1 | FPR | AUROC | normal / "

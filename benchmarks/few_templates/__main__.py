@@ -22,15 +22,13 @@ trained on), each evaluated on one log of 800 jobs with 5 % faults. One torch th
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
 import time
 from pathlib import Path
 
-from benchmarks._report import header
+from benchmarks._report import generated_logs_cli, header, one_thread_in
 
-ROOT = Path(__file__).resolve().parents[2]
 
 class _Clock:
     """Wall-clock times a few hundred milliseconds apart, from a fixed start."""
@@ -154,15 +152,9 @@ def _run(log: Path, labels: Path, layout: str, few: str, out: Path, evaluate_on:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "few_templates.md")
-    cli.add_argument("--work", type=Path, default=Path("/tmp/logbert-few-templates"))
+    cli = generated_logs_cli(__doc__, "few-templates")
     args = cli.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)
-    work = args.work
-    work.mkdir(parents=True, exist_ok=True)
+    work = one_thread_in(args.work)
     logs = {
         "worker": (*worker_log(work / "worker.log"), "worker", None),
         "jobs_new": (*jobs_log(work / "jobs_new.log", "new", seed=7, n=600, rate=0.04), "jobs", None),
