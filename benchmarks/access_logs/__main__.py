@@ -121,17 +121,16 @@ def shop_log(path: Path, seed: int, n_clients: int, first_octet: int) -> tuple[P
     return labels, {ip for ip, kind in kinds.items() if kind != "visitor"}
 
 
-def run(name: str, contamination: float, work: Path, settings: dict | None = None) -> dict:
-    """One training and its evaluations; ``settings``: more ``--set`` overrides (their values in the artifact name)."""
+def run(name: str, contamination: float, work: Path) -> dict:
     from logbert import api
 
     train_log, eval_log = work / "shop_train.log", work / "shop_eval.log"
     train_labels, anomalous = shop_log(train_log, seed=101, n_clients=1500, first_octet=10)
     eval_labels, _ = shop_log(eval_log, seed=202, n_clients=800, first_octet=172)
     labelled = name == "labelled"
-    overrides = {"train.num_threads": 1, "scoring.contamination": contamination, **(settings or {})}
+    overrides = {"train.num_threads": 1, "scoring.contamination": contamination}
     config = api.load_config(None, overrides, preset="access")
-    out = work / "-".join([f"artifact-{name}-{contamination:g}", *(f"{v}" for v in (settings or {}).values())])
+    out = work / f"artifact-{name}-{contamination:g}"
     started = time.perf_counter()
     trained = api.train(train_log, out, config, labels=train_labels if labelled else None, overwrite=True,
                         progress=False)

@@ -353,11 +353,6 @@ class ScoringConfig(_Frozen):
     # (logbert.evaluation.thresholds.contamination_threshold). 0 = the training sessions are all normal (labels keep
     # the known anomalies out). docs/benchmarks.md, "Training data with failures in it"
     contamination: float = Field(0.0, ge=0, lt=0.5)
-    # with contamination and cross-fit: how many times the fold models are trained. Each round after the first trains
-    # them without the sessions the round before took to be anomalous, so that anomalies of one kind, learnt as normal
-    # by fold models that saw the others of their kind, score as what they are; the final model trains without those
-    # of the last round. Each round costs calibration_folds trainings more. 1 = one round (the default)
-    contamination_rounds: int = Field(1, ge=1, le=5)
     calibration: CalibrationMethod = "auto"  # which normal sessions' scores the threshold comes from
     calibration_folds: int = Field(5, ge=2, le=20)  # cross_fit: k fold models (k + 1 trainings in all)
     # cross_fit: each normal session's calibration score is the larger of its out-of-fold score and the final model's

@@ -382,30 +382,3 @@ def test_fit_names_the_sessions_tied_with_the_threshold(fake: type[_Fake]) -> No
     same = [KeySequence(f"fail{i}", [1, 2, 3] * 10, label=0) for i in range(3)]  # the longest: they score highest
     fitted = fit_sessions(_sessions(20), same, CF)
     assert fitted.above_threshold == [] and sorted(sid for sid, _ in fitted.at_threshold) == ["fail0", "fail1", "fail2"]
-
-
-def test_contamination_rounds_leave_out_a_kind_the_first_fold_models_learnt_from_each_other(fake: type[_Fake]) -> None:
-    """Two failures share key 9, and the share is 2 of 22. The long one scores above the out-of-fold threshold; the
-    short one's fold model learnt key 9 from the long one, so it scores as normal, and the second place goes to the
-    longest normal session. A second round trains the fold models without those two: the short failure then holds
-    a key its fold model never saw, it takes a place of the share, and the normal session is back in."""
-    train = [*_sessions(20), KeySequence("f_long", [1, 9, 2, 3] * 10, label=0)]
-    val = [KeySequence("f_short", [1, 9], label=0)]
-    config = CF.with_overrides({"scoring.contamination": 0.1})
-
-    def left_out_of_final() -> set[int]:  # window lengths (a session's length names it) the final model lacks
-        trained = {len(w) for w in fake.made[-1].trained}
-        return {n for n in (42, 4, 24) if n not in trained}  # f_long, f_short, s19 with their two bounds
-
-    one = fit_sessions(train, val, config)
-    assert [sid for sid, _ in one.above_threshold] == ["f_long", "s19"] and one.trimmed == 2
-    assert left_out_of_final() == {42, 24}  # f_short learnt as normal, the longest normal session left out
-    fake.made = []
-    two = fit_sessions(train, val, config.with_overrides({"scoring.contamination_rounds": 2}))
-    assert len(fake.made) == 9 and two.trimmed == 2  # 4 fold models twice, and the final model
-    assert left_out_of_final() == {42, 4}  # both failures, and s19 is back
-    assert all(42 not in {len(w) for w in m.trained} and 24 not in {len(w) for w in m.trained} for m in fake.made[4:8])
-    fake.made = []
-    three = fit_sessions(train, val, config.with_overrides({"scoring.contamination_rounds": 3}))
-    assert len(fake.made) == 13 and three.trimmed == 2 and left_out_of_final() == {42, 4}
-    assert three.record.threshold == two.record.threshold

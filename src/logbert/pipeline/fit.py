@@ -481,68 +481,48 @@ def fit_sessions(
     vocab = Vocab.fit([w.key_ids for w in windows])  # the final model's: every fold model shares it
     k = scoring.calibration_folds
     folds = fold_ids(len(pool), k, config.train.seed)
+    oof = np.full(len(pool), -np.inf)
+    oof_channels = np.full((len(pool), 3), -np.inf)  # time- and value-aware models: per channel
+    unseen = np.zeros(len(pool), dtype=np.bool_)
+    folds_read_signals = False
     say(
         f"threshold: cross-fitting over {len(pool)} normal sessions, {k} fold models and the final one "
         f"(about {k + 1}x one training; --set scoring.calibration=split trains once, with a looser threshold)"
     )
-    rounds = scoring.contamination_rounds if scoring.contaminated else 1
-    excluded = np.zeros(len(pool), dtype=np.bool_)  # left out of the fold models' training (contamination rounds)
-    anomalous = excluded
-    first_unseen = excluded  # sessions with a key their fold model never saw, in the first round
-    promoted = excluded  # in a later round, those unseen because the sessions that had their keys were left out
-    for round_no in range(rounds):
-        oof = np.full(len(pool), -np.inf)
-        oof_channels = np.full((len(pool), 3), -np.inf)  # time- and value-aware models: per channel
-        unseen = np.zeros(len(pool), dtype=np.bool_)
-        folds_read_signals = False
-        for j in range(k):
-            held = np.flatnonzero(folds == j)
-            rest = np.flatnonzero((folds != j) & ~excluded)
-            rest_windows, _ = session_windows([pool[i] for i in rest], config.window)
-            if not rest_windows:
-                continue  # nothing to train this fold on: its sessions stay unscored (-inf, left out)
-            which = f"cross-fit {j + 1}/{k}" + (f", round {round_no + 1}/{rounds}" if rounds > 1 else "")
-            say(f"{which}: training on {rest.size} sessions, scoring the {held.size} held out")
-            name = f"fold{j + 1}" if round_no == 0 else f"fold{j + 1}_round{round_no + 1}"
-            fold_model = LogBertDetector(config).fit(
-                [w.key_ids for w in rest_windows],
-                None,
-                vocab=vocab,
-                checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / name,
-                progress=progress,
-                signals=_window_signals(rest_windows, config),
-                duration_slots=duration_slots,
-            )
-            held_sessions = [pool[i] for i in held]
-            if reads_signals(fold_model):
-                folds_read_signals = True
-                oof_channels[held] = session_channels(fold_model, held_sessions, config.window)
-            else:
-                oof[held] = session_scores(fold_model, held_sessions, config.window)
-            unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
-            unseen[held] |= unseen_category_sessions(held_sessions, fold_model.buckets_)
-        if not scoring.contaminated:
-            break
-        # what scoring.contamination takes to be anomalous: above the out-of-fold threshold; in a later round also a
-        # session holding a key that only the sessions left out had (its fold model saw the key in the first round)
+    for j in range(k):
+        held = np.flatnonzero(folds == j)
+        rest_windows, _ = session_windows([pool[i] for i in np.flatnonzero(folds != j)], config.window)
+        if not rest_windows:
+            continue  # nothing to train this fold on: its sessions stay unscored (-inf, left out)
+        say(f"cross-fit {j + 1}/{k}: training on {len(pool) - held.size} sessions, scoring the {held.size} held out")
+        fold_model = LogBertDetector(config).fit(
+            [w.key_ids for w in rest_windows],
+            None,
+            vocab=vocab,
+            checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / f"fold{j + 1}",
+            progress=progress,
+            signals=_window_signals(rest_windows, config),
+            duration_slots=duration_slots,
+        )
+        held_sessions = [pool[i] for i in held]
+        if reads_signals(fold_model):
+            folds_read_signals = True
+            oof_channels[held] = session_channels(fold_model, held_sessions, config.window)
+        else:
+            oof[held] = session_scores(fold_model, held_sessions, config.window)
+        unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
+        unseen[held] |= unseen_category_sessions(held_sessions, fold_model.buckets_)
+    final_windows, trimmed = windows, 0
+    if scoring.contaminated:  # what scoring.contamination takes to be anomalous ...
         channels = oof_channels if folds_read_signals else None
         provisional, _ = _calibration_scores(scoring, oof, channels, unseen, scale_floors(config.model))
-        if round_no == 0:
-            first_unseen = unseen
-        promoted = unseen & (excluded | ~first_unseen)
-        record, all_unseen = _threshold(scoring, provisional, unseen, "cross_fit", what, promoted)
-        anomalous = (exceeds(provisional, record.threshold) & (all_unseen | ~unseen)) | promoted
-        if round_no + 1 < rounds:
-            if np.array_equal(anomalous, excluded):
-                break  # the same sessions again: another round would change nothing
-            excluded = anomalous
-            say(f"contamination round {round_no + 2}/{rounds}: the fold models train without the "
-                f"{int(excluded.sum())} sessions above the out-of-fold threshold")
-    final_windows, trimmed = windows, int(anomalous.sum())
-    if trimmed:  # ... the final model does not learn as normal
-        kept = [session for session, out in zip(pool, anomalous, strict=True) if not out]
-        final_windows, _ = session_windows(kept, config.window)
-        say(f"the final model leaves out the {trimmed} sessions above the out-of-fold threshold (contamination)")
+        record, all_unseen = _threshold(scoring, provisional, unseen, "cross_fit", what)
+        anomalous = exceeds(provisional, record.threshold) & (all_unseen | ~unseen)
+        trimmed = int(anomalous.sum())
+        if trimmed:  # ... the final model does not learn as normal
+            kept = [session for session, out in zip(pool, anomalous, strict=True) if not out]
+            final_windows, _ = session_windows(kept, config.window)
+            say(f"the final model leaves out the {trimmed} sessions above the out-of-fold threshold (contamination)")
     how_many = f"{len(pool) - trimmed} of the {len(pool)}" if trimmed else f"all {len(pool)}"
     say(f"training the final model on {how_many} normal sessions ({len(final_windows)} windows)")
     detector = LogBertDetector(config).fit(
@@ -564,7 +544,7 @@ def fit_sessions(
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
         oof, scales = _calibration_scores(scoring, oof, oof_channels, unseen, floors)
         detector.scales_ = scales
-    record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what, promoted)
+    record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
     if reads_signals(detector):
         record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
@@ -833,20 +813,12 @@ def _with_loo_rate(
 
 
 def _threshold(
-    scoring: ScoringConfig,
-    scores: np.ndarray,
-    unseen: np.ndarray,
-    scheme: Scheme,
-    what: str,
-    left_out: np.ndarray | None = None,
+    scoring: ScoringConfig, scores: np.ndarray, unseen: np.ndarray, scheme: Scheme, what: str
 ) -> tuple[Calibration, bool]:
     """The threshold from normal session scores, sessions with unseen keys left out and counted.
 
     When every scored session has an unseen key they are all used (the threshold is then likely
-    the score cap); the second value says so. ``left_out``: sessions with unseen keys that
-    ``scoring.contamination_rounds`` took to be anomalous; they count in the contamination share as
-    sessions above the threshold (so each round does not take another share of the others), and their
-    scores are not part of the record.
+    the score cap); the second value says so.
 
     Raises:
         InputDataError: no normal session could be scored.
@@ -858,14 +830,7 @@ def _threshold(
     all_unseen = not use.any()
     if all_unseen:
         use = scored
-    counted = scores[use]
-    if left_out is not None and scoring.contaminated and not all_unseen and (n_out := int(left_out.sum())):
-        # above every other score, one apart (no tie): the share's highest places are theirs first
-        top = float(counted.max())
-        counted = np.concatenate([counted, top + 1.0 + np.arange(n_out, dtype=np.float64)])
-        threshold = min(choose_threshold(scoring, counted), top)
-    else:
-        threshold = choose_threshold(scoring, counted)
+    threshold = choose_threshold(scoring, scores[use])
     folds = scoring.calibration_folds if scheme == "cross_fit" else 0
     n_unseen = 0 if all_unseen else int((scored & unseen).sum())
     record = calibration(
