@@ -21,6 +21,7 @@ seed picks the N sessions, the split and the weights):
   ``train.val_sampling = "spread"``;
 * ``centre_steps``: the defaults with ``train.center_from = "steps"`` (each epoch's VHM centre from the previous
   epoch's training steps instead of a pass over the data);
+* ``mlkp``: the defaults with ``train.alpha = 0`` (MLKP only, no hypersphere term: the bench's ``logbert_mlkp``);
 * ``final`` / ``final_off``: the defaults with ``scoring.calibrate_with_final`` on (the default since 2026-11-29: each
   cross-fit calibration score at least the final model's score of its session) / off (the ``after`` cells before it);
 * ``mean_nll`` / ``max_nll`` / ``max_mean_nll``: the defaults scored by that score instead of the preset's;
@@ -82,6 +83,7 @@ VARIANTS = (
     "span2",
     "spread_span2",
     "centre_steps",
+    "mlkp",
     "final",
     "final_off",
     "mean_nll",
@@ -156,6 +158,8 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.mask_span": 2})
     elif variant == "spread_span2":  # and validation drawn from the whole pre-test period (train.val_sampling)
         config = base.with_overrides({"scoring.mask_span": 2, "train.val_sampling": "spread"})
+    elif variant == "mlkp":  # MLKP only: no hypersphere term (the bench's logbert_mlkp ablation)
+        config = base.with_overrides({"train.alpha": 0.0})
     elif variant == "centre_steps":  # each epoch's VHM centre from the previous epoch's training steps
         config = base.with_overrides({"train.center_from": "steps"})
     elif variant in ("final", "final_off"):  # cross-fit scores at least the final model's own (or not)
