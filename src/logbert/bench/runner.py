@@ -148,7 +148,7 @@ def _run_one(
 ) -> tuple[RunRecord, FloatArray, float]:
     """One detector, fitted and calibrated as ``logbert train`` would (``scheme``: the resolved calibration)."""
     started = time.perf_counter()
-    epochs: int | None = None
+    epochs: int | None
     if spec.configure is not None:  # LogBERT: logbert train's own fit, fold models and final model
         fitted = fit_sessions(split.train, split.val, spec.configure(config, seed), scheme=scheme, what=what)
         detector: Any = fitted.detector

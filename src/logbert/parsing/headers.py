@@ -347,7 +347,7 @@ class HeaderParser:
         if self._json:
             return lambda line: None if (parsed := self._parse_json(line, 0)) is None else parsed.content
         if self._access:
-            return lambda line: None if (parsed := self._parse_access(line, 0)) is None else parsed.content
+            return _access_content
         if self._raw:
             return _stripped_or_none
         match = self._match
@@ -407,13 +407,9 @@ class HeaderParser:
         if m is None:
             return None
         fields = {k: v for k, v in m.groupdict().items() if v is not None}
-        request = fields.pop("Request")
-        parts = request.split()
-        if len(parts) in (2, 3) and parts[0].isalpha() and parts[0].isupper():
-            if len(parts) == 3:
-                fields["Protocol"] = parts[2]
-            request = f"{parts[0]} {parts[1]}"
-        content = f"{' '.join(request.split()) or '-'} {fields['Status']}"
+        content, protocol = _access_event(fields.pop("Request"), fields["Status"])
+        if protocol is not None:
+            fields["Protocol"] = protocol
         extra = fields.pop("Extra", "").strip()
         if extra:
             fields["Extra"] = extra
@@ -480,6 +476,26 @@ class HeaderParser:
             self._layout = layout
             return value
         return None
+
+
+def _access_event(request: str, status: str) -> tuple[str, str | None]:
+    """An access-log line's content, ``METHOD target STATUS``, and the request's protocol (None without one).
+
+    >>> _access_event("GET /a?b=1 HTTP/1.1", "404"), _access_event("-", "408")
+    (('GET /a?b=1 404', 'HTTP/1.1'), ('- 408', None))
+    """
+    parts = request.split()
+    protocol = None
+    if len(parts) in (2, 3) and parts[0].isalpha() and parts[0].isupper():
+        protocol = parts[2] if len(parts) == 3 else None
+        parts = parts[:2]
+    return f"{' '.join(parts) or '-'} {status}", protocol
+
+
+def _access_content(line: str) -> str | None:
+    """An access-log line's content alone (no time or fields built: template mining), or None."""
+    m = _ACCESS_LINE.match(line)
+    return None if m is None else _access_event(m["Request"], m["Status"])[0]
 
 
 def _stripped_or_none(line: str) -> str | None:
