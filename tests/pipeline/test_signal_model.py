@@ -14,7 +14,7 @@ import torch
 from logbert.artifact import SIGNALS_FILE
 from logbert.config import ModelConfig
 from logbert.errors import UnknownArtifact
-from logbert.pipeline.calibrate import Calibration, calibration
+from logbert.pipeline.calibrate import Calibration, calibration, choose_threshold
 from logbert.pipeline.detector import describe_signal
 from logbert.pipeline.estimator import (
     LogBertDetector,
@@ -123,6 +123,30 @@ def test_channel_combination_divides_by_each_scale_then_takes_the_maximum() -> N
     scales = channel_scales(CONFIG.scoring, normal, (0.0, 0.0, 0.0))
     assert scales[0] == scales[2] == 1e-6 and scales[1] == 1.0
     assert math.isinf(combine_channels(np.array([[-np.inf] * 3]), scales)[0])
+
+
+def test_time_and_value_tails_leave_the_key_channels_threshold_where_it_alone_would_put_it() -> None:
+    """1,000 normal calibration sessions whose times and values vary on their own (HDFS 2 %'s: nothing to do with
+    the failures). At the key channel's quantile the combined threshold is 1.0, so every new session is decided as
+    by the key channel alone unless its time or value lies beyond every calibration session's (`scoring.signal_quantile
+    = 1.0`, the `hdfs` preset's); with each extra channel at the threshold's quantile (the default) their tails lift
+    the combined threshold above 1, and a session just above the key channel's own threshold goes unflagged."""
+    rng = np.random.default_rng(3)
+    normal = np.column_stack([rng.gamma(4.0, 2.0, 1000), rng.gamma(3.0, 1.0, 1000), rng.gamma(3.0, 1.0, 1000)])
+    floors = (0.0, 0.0, 0.0)
+    scoring = CONFIG.scoring.model_copy(update={"signal_quantile": 1.0})  # the `hdfs` preset's
+    scales = channel_scales(scoring, normal, floors)
+    assert scales[1:] == (normal[:, 1].max(), normal[:, 2].max())
+    threshold = choose_threshold(scoring, combine_channels(normal, scales))
+    key_alone = choose_threshold(scoring, normal[:, 0])
+    assert threshold == pytest.approx(1.0) and scales[0] == pytest.approx(key_alone)
+    new = np.array([[key_alone * 1.01, 1.0, 1.0], [key_alone * 0.99, normal[:, 1].max() * 1.01, 1.0]])
+    assert (combine_channels(new, scales) > threshold).tolist() == [True, True]
+    before = CONFIG.scoring  # the default: every channel at the threshold's quantile
+    assert before.signal_quantile is None
+    old_scales = channel_scales(before, normal, floors)
+    assert old_scales[0] == scales[0] and old_scales[1] < scales[1]
+    assert choose_threshold(before, combine_channels(normal, old_scales)) > 1.01
 
 
 def test_a_blind_guess_surprise_is_the_least_scale_of_the_time_and_value_channels() -> None:
