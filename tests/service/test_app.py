@@ -36,6 +36,27 @@ def test_ingest_json_many_lines_and_one_line(client: TestClient) -> None:
     assert s["n_lines"] == 4 and s["n_pending_keys"] == 4 and s["state"] == "open"
 
 
+def test_a_retry_with_the_same_idempotency_key_is_answered_and_not_applied_twice(client: TestClient) -> None:
+    key = {"Idempotency-Key": "fluent-7f3a:000123"}
+    first = client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [0, 1])}, headers=key)
+    assert first.status_code == 200 and first.json()["duplicate"] is False
+    retry = client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [0, 1])}, headers=key)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["duplicate"] is True and retry.json()["first_line_no"] == first.json()["first_line_no"] == 1
+    assert client.get("/v1/sessions/vm-1").json()["n_lines"] == 2
+    # the same lines as plain text are the same call; other lines under the key are a client bug, refused
+    text = ("\n".join(vm_lines("vm-1", [0, 1])) + "\n").encode()
+    r = client.post("/v1/ingest/text", content=text, headers={**key, "content-type": "text/plain"})
+    assert r.status_code == 200 and r.json()["duplicate"] is True
+    r = client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [2])}, headers=key)
+    assert r.status_code == 422 and r.json()["error"] == "RequestConflict"
+    assert client.get("/v1/sessions/vm-1").json()["n_lines"] == 2
+    for bad in ("has space", "x" * 201, "caf\u00e9".encode("latin-1")):
+        r = client.post("/v1/ingest", json={"line": "vm-1 k2"}, headers={"Idempotency-Key": bad})
+        assert r.status_code == 422, bad
+    assert client.post("/v1/ingest", json={"line": "vm-1 k2"}).json()["duplicate"] is False  # no key: as before
+
+
 def test_blank_and_malformed_lines_are_rejected_per_line_binary_ones_repaired_and_counted(client: TestClient) -> None:
     lines = ["vm-1 k0", "\x00\x01garbage", "no key at all", "", "vm-1 k1", "vm-1 k7 \ufffd\ufffd", "vm-1 \x07 k2"]
     body = client.post("/v1/ingest", json={"lines": lines}).json()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from logbert.service.alerts import AlertFilter, SQLiteAlertStore
-from logbert.streaming import StreamEngine, StreamLimits
+from logbert.streaming import RequestConflict, StreamEngine, StreamLimits
+from logbert.streaming.engine import lines_digest
 from logbert.streaming.journal import CAN_FORK, CloseEvent, IngestEvent, IngestJournal, JournalError
 
 from .fakes import FakeDetector, vm_lines
@@ -387,3 +388,81 @@ def test_windows_still_with_the_scorer_at_a_checkpoint_are_scored_after_a_crash(
     assert total == 1 and alerts[0].session_id == "vm-1" and alerts[0].reason == "closed"
     again.shutdown(5)
     store.close()
+
+
+# -- request ids: a client's retry of a call it got no answer to ------------------------------------------------------
+
+
+def _retry_run(db: Path, journal: Path, requests: list[list[str]], crash_at: int, with_ids: bool) -> None:
+    """The client sends every request; the service dies after journalling request ``crash_at`` and before answering
+    it, and the client, with no answer, sends that request again to the restarted service, then the rest."""
+    ids = [f"req-{i}" if with_ids else None for i in range(len(requests))]
+    store = SQLiteAlertStore(db)
+    engine = StreamEngine(FakeDetector(max_len=5), LIMITS, alert_sink=store, journal=IngestJournal(journal))
+    engine.recover()
+    for i in range(crash_at + 1):
+        engine.ingest(requests[i], source="src", request_id=ids[i])
+        if i % 7 == 3 and i < crash_at:  # the closes of _run's client, after each answer it got
+            engine.close_session(f"vm-{i % 30}")
+    engine.drain(5)
+    store.close()  # gone: request crash_at is in the journal, its answer never left
+    store = SQLiteAlertStore(db)
+    again = StreamEngine(FakeDetector(max_len=5), LIMITS, alert_sink=store, journal=IngestJournal(journal))
+    again.recover()
+    for i in range(crash_at, len(requests)):
+        outcome = again.ingest(requests[i], source="src", request_id=ids[i])
+        assert outcome.duplicate == (with_ids and i == crash_at)
+        if i % 7 == 3:
+            again.close_session(f"vm-{i % 30}")
+    again.close_all()
+    assert again.drain(10)
+    again.shutdown(5)
+    store.close()
+
+
+@pytest.mark.parametrize("crash_at", [0, 6, 17])
+def test_a_retried_request_is_answered_and_not_applied_twice_after_a_crash(tmp_path: Path, crash_at: int) -> None:
+    requests = _workload(seed=crash_at)
+    _run(tmp_path / "calm.sqlite3", requests, None, checkpoint_every=0)
+    expected = _alert_keys(tmp_path / "calm.sqlite3")
+    _retry_run(tmp_path / "ids.sqlite3", tmp_path / "ids.journal", requests, crash_at, with_ids=True)
+    assert _alert_keys(tmp_path / "ids.sqlite3") == expected
+    # without ids the retry's lines count twice: what the ids are for (and proof this workload can tell)
+    _retry_run(tmp_path / "bare.sqlite3", tmp_path / "bare.journal", requests, crash_at, with_ids=False)
+    assert _alert_keys(tmp_path / "bare.sqlite3") != expected
+
+
+def test_request_ids_survive_a_checkpoint_and_a_reused_id_with_other_lines_is_refused(tmp_path: Path) -> None:
+    journal = tmp_path / "j"
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    first = engine.ingest(vm_lines("vm-1", [0, 1, 2]), source="src", request_id="a-1")
+    assert not first.duplicate and first.accepted == 3
+    assert engine.checkpoint()  # the journal record of a-1 is behind the checkpoint now
+    engine.shutdown(5)
+
+    again = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    assert again.recover().requests_replayed == 0
+    retry = again.ingest(vm_lines("vm-1", [0, 1, 2]), source="src", request_id="a-1")
+    assert retry.duplicate and (retry.received, retry.accepted, retry.first_line_no) == (3, 3, 1)
+    with pytest.raises(RequestConflict, match="used before for other lines"):
+        again.ingest(vm_lines("vm-1", [5]), source="src", request_id="a-1")
+    other_source = again.ingest(vm_lines("vm-1", [0, 1, 2]), source="other", request_id="a-1")
+    assert not other_source.duplicate  # an id is the client's of one source
+    summary = again.session("vm-1")
+    assert summary is not None and summary.n_pending_keys == 6  # a-1 once from each source, nothing from the refusal
+    assert again.ingest(vm_lines("vm-1", [3]), source="src").first_line_no == 4
+    again.shutdown(5)
+
+
+def test_only_the_most_recent_request_ids_are_kept(tmp_path: Path) -> None:
+    engine = StreamEngine(FakeDetector(max_len=50), StreamLimits(flush_interval_s=0.0, max_request_ids=2))
+    for i in range(3):
+        engine.ingest(vm_lines("vm-1", [i]), source="src", request_id=f"r{i}")
+    assert engine.ingest(vm_lines("vm-1", [2]), source="src", request_id="r2").duplicate
+    assert not engine.ingest(vm_lines("vm-1", [0]), source="src", request_id="r0").duplicate  # forgotten: applied
+    engine.shutdown(5)
+
+
+def test_a_lines_digest_is_the_same_for_their_text_and_their_bytes_and_splits_differ() -> None:
+    assert lines_digest(["a b", "\udcff"]) == lines_digest([b"a b", b"\xff"])
+    assert lines_digest(["ab", "c"]) != lines_digest(["a", "bc"]) != lines_digest(["abc"])

@@ -99,7 +99,12 @@ class PartitionLog:
         return self._claimed
 
     def append_ingest(
-        self, source: str, lines: Sequence[str] | Sequence[bytes], first_line_no: int, first_offset: int
+        self,
+        source: str,
+        lines: Sequence[str] | Sequence[bytes],
+        first_line_no: int,
+        first_offset: int,
+        request: tuple[str, str] | None = None,
     ) -> int:
         self.next_seq = self.current + 1
         return self.current

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from logbert.errors import ConfigError, InputDataError, LogBertError, NotFittedError, UnknownArtifact
-from logbert.streaming import Overloaded
+from logbert.streaming import Overloaded, RequestConflict
 from logbert.streaming.journal import JournalError
 
 
@@ -41,6 +41,7 @@ _STATUS: tuple[tuple[type[LogBertError], int], ...] = (
     (UnknownAlert, 404),
     (PayloadTooLarge, 413),
     (LimitExceeded, 422),
+    (RequestConflict, 422),  # an Idempotency-Key used before for other lines
     (InputDataError, 422),
     (ConfigError, 422),
     (NotFittedError, 409),

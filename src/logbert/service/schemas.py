@@ -24,6 +24,14 @@ RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
 SourceName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.:@/-]+$")]
 
 
+class ErrorResponse(BaseModel):
+    """Every error answer (``errors.logbert_error_handler``, ``errors.validation_error_handler``): ``detail`` says what
+    went wrong, as text or as the fields of a request that does not fit its schema; ``error`` names the kind."""
+
+    detail: str | list[dict[str, object]]
+    error: str
+
+
 class IngestRequest(BaseModel):
     """One raw line (``line``) or many (``lines``), from one ``source`` (its own sliding window)."""
 

@@ -128,16 +128,19 @@ class SessionStore:
             result = replace(result, sessions=[s for s in result.sessions if s.is_anomaly])
         return result
 
-    async def ingest(self, lines: list[str] | list[bytes], source: str) -> IngestResponse:
+    async def ingest(
+        self, lines: list[str] | list[bytes], source: str, request_id: str | None = None
+    ) -> IngestResponse:
+        """``request_id``: the client's ``Idempotency-Key``, so that its retry of a call is not applied twice."""
         self.check_request(len(lines))
-        return await to_thread.run_sync(self.engine.ingest, lines, source)
+        return await to_thread.run_sync(self.engine.ingest, lines, source, request_id)
 
-    async def ingest_text(self, body: bytes, source: str) -> IngestResponse:
+    async def ingest_text(self, body: bytes, source: str, request_id: str | None = None) -> IngestResponse:
         """Plain-text body: one raw line per ``\\n``, handed on as bytes (the parser decodes them)."""
         lines = body.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()  # the final newline ends the last line, it does not start an empty one
-        return await self.ingest([ln.rstrip(b"\r") for ln in lines], source)
+        return await self.ingest([ln.rstrip(b"\r") for ln in lines], source, request_id)
 
     # ------------------------------------------------------------------ sessions
     def session(self, session_id: str) -> SessionScore:

@@ -69,6 +69,7 @@ class IngestEvent:
     lines: list[str] | list[bytes]
     first_line_no: int  # the line number given to lines[0] in its source's stream
     first_offset: int  # the stream offset given to lines[0] (one counter over all sources)
+    request: tuple[str, str] | None = None  # (the caller's request id, the digest of its lines), when it gave one
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +164,15 @@ class IngestJournal:
 
     # ------------------------------------------------------------------ writing
     def append_ingest(
-        self, source: str, lines: Sequence[str] | Sequence[bytes], first_line_no: int, first_offset: int
+        self,
+        source: str,
+        lines: Sequence[str] | Sequence[bytes],
+        first_line_no: int,
+        first_offset: int,
+        request: tuple[str, str] | None = None,
     ) -> int:
-        """Append one ingest call; returns its sequence number once it is durable (per ``fsync``).
+        """Append one ingest call (with its request id and lines' digest, when the caller gave an id); returns its
+        sequence number once it is durable (per ``fsync``).
 
         Raises:
             JournalError: the write failed (e.g. a full disk): the lines must not be accepted.
@@ -174,16 +181,17 @@ class IngestJournal:
         # bytes keep every byte through surrogateescape; str lines keep lone surrogates through
         # JSON's \\u escapes: either way replay hands the engine exactly what it was given
         text = [ln.decode("utf-8", "surrogateescape") if isinstance(ln, bytes) else ln for ln in lines]
-        return self._append(
-            {
-                "kind": "ingest",
-                "source": source,
-                "bytes": as_bytes,
-                "line": first_line_no,
-                "offset": first_offset,
-                "lines": text,
-            }
-        )
+        record: dict[str, Any] = {
+            "kind": "ingest",
+            "source": source,
+            "bytes": as_bytes,
+            "line": first_line_no,
+            "offset": first_offset,
+            "lines": text,
+        }
+        if request is not None:  # only with a request id: other records as before
+            record["request"] = list(request)
+        return self._append(record)
 
     def append_close(self, keys: Sequence[str], reason: str) -> int:
         """Append one close of ``keys``; returns its sequence number (raises JournalError)."""
@@ -381,7 +389,15 @@ def _event(record: dict[str, Any]) -> JournalEvent:
         return CloseEvent(seq, [str(k) for k in record["keys"]], str(record["reason"]))
     texts: list[str] = record["lines"]
     lines: list[str] | list[bytes] = [t.encode("utf-8", "surrogateescape") for t in texts] if record["bytes"] else texts
-    return IngestEvent(seq, str(record["source"]), lines, int(record["line"]), int(record["offset"]))
+    request = record.get("request")
+    return IngestEvent(
+        seq,
+        str(record["source"]),
+        lines,
+        int(record["line"]),
+        int(record["offset"]),
+        None if request is None else (str(request[0]), str(request[1])),
+    )
 
 
 def _records(f: Any) -> Iterator[tuple[int, bytes]]:

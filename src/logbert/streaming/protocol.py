@@ -136,9 +136,15 @@ class EventLog(Protocol):
         ...
 
     def append_ingest(
-        self, source: str, lines: Sequence[str] | Sequence[bytes], first_line_no: int, first_offset: int
+        self,
+        source: str,
+        lines: Sequence[str] | Sequence[bytes],
+        first_line_no: int,
+        first_offset: int,
+        request: tuple[str, str] | None = None,
     ) -> int:
-        """Make one ingest call durable before it is applied and answered; returns its sequence number."""
+        """Make one ingest call durable before it is applied and answered; returns its sequence number. ``request``:
+        the caller's request id and the digest of the lines, which replay must hand back (``IngestEvent.request``)."""
         ...
 
     def append_close(self, keys: Sequence[str], reason: str) -> int:
