@@ -4,8 +4,9 @@ Sends LOG in 1,000-line plain-text requests; while request ``--kill-at`` is in f
 ``kill -9`` (the client gets no answer), restarted, and the client sends that request again, then the rest, then
 closes every session. With ``--keys`` each request carries an ``Idempotency-Key``, so the retry of a request the
 service had journalled is answered (``duplicate``) and not applied twice; without, its lines count twice. Prints
-the in-flight outcome, the retry's answer, and the sessions alerted against ``--offline`` (``logbert score --only-anomalies``
-of the same log with the same artifact: a JSON line per flagged session). Exit status 1 when they differ.
+the in-flight outcome, the retry's answer, and the sessions alerted against ``--offline`` (``logbert score
+--only-anomalies`` of the same log with the same artifact: a JSON line per flagged session). Exit status 1 when
+they differ.
 
     .venv/bin/logbert score ARTIFACT LOG --only-anomalies > offline.jsonl
     .venv/bin/python benchmarks/service/retry_drill.py ARTIFACT LOG --offline offline.jsonl --work /tmp/drill --keys
@@ -31,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("artifact")
     ap.add_argument("log", type=Path)
-    ap.add_argument("--offline", type=Path, required=True, help="logbert score --only-anomalies of LOG: the sessions to alert")
+    ap.add_argument(
+        "--offline", type=Path, required=True, help="logbert score --only-anomalies of LOG: the sessions to alert"
+    )
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--keys", action="store_true", help="an Idempotency-Key on every request")
     ap.add_argument("--kill-at", type=int, default=12, help="the request in flight at the kill (0-based)")
