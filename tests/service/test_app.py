@@ -55,6 +55,7 @@ def test_a_retry_with_the_same_idempotency_key_is_answered_and_not_applied_twice
         r = client.post("/v1/ingest", json={"line": "vm-1 k2"}, headers={"Idempotency-Key": bad})
         assert r.status_code == 422, bad
     assert client.post("/v1/ingest", json={"line": "vm-1 k2"}).json()["duplicate"] is False  # no key: as before
+    assert client.get("/v1/stats").json()["values"]["requests_retried"] == 2
 
 
 def test_blank_and_malformed_lines_are_rejected_per_line_binary_ones_repaired_and_counted(client: TestClient) -> None:

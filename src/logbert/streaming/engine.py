@@ -337,6 +337,8 @@ class StreamEngine:
                 f"request id {request_id[:64]!r} of source {source[:64]!r} was used before for other lines: a retry "
                 "must send the same lines; new lines need a new id"
             )
+        with self._lock:
+            self.counters["requests_retried"] += 1
         return outcome
 
     def _remember(self, source: str, request: tuple[str, str] | None, outcome: IngestOutcome) -> None:
@@ -774,6 +776,7 @@ class StreamEngine:
                 lines_truncated=c["lines_truncated"],
                 rejected_empty=c["rejected_empty"],
                 rejected_malformed=c["rejected_malformed"],
+                requests_retried=c["requests_retried"],
                 windows_queued=c["windows_queued"],
                 windows_scored=c["windows_scored"],
                 windows_anomalous=c["windows_anomalous"],

@@ -51,6 +51,9 @@ class StreamStats:
     lines_truncated: Annotated[int, counter("lines over parser.max_line_chars (truncated)")]
     rejected_empty: Annotated[int, counter("blank lines")]
     rejected_malformed: Annotated[int, counter("lines whose header does not match the log format")]
+    requests_retried: Annotated[
+        int, counter("ingest calls answered as the retry of an earlier one (same Idempotency-Key): not applied again")
+    ]
     windows_queued: Annotated[int, counter("windows handed to the scorer")]
     windows_scored: Annotated[int, counter("windows scored")]
     windows_anomalous: Annotated[int, counter("windows scored above the threshold")]
