@@ -147,6 +147,10 @@ def test_time_and_value_tails_leave_the_key_channels_threshold_where_it_alone_wo
     old_scales = channel_scales(before, normal, floors)
     assert old_scales[0] == scales[0] and old_scales[1] < scales[1]
     assert choose_threshold(before, combine_channels(normal, old_scales)) > 1.01
+    # with up to about 400 calibration sessions the conformal 0.995 quantile is their largest already (k = ceil((n + 1)
+    # q) >= n): small training sets (25-50 sessions, cross-fit) get the same scales under either rule
+    assert channel_scales(before, normal[:50], floors) == channel_scales(scoring, normal[:50], floors)
+    assert channel_scales(before, normal[:300], floors) == channel_scales(scoring, normal[:300], floors)
 
 
 def test_a_blind_guess_surprise_is_the_least_scale_of_the_time_and_value_channels() -> None:
