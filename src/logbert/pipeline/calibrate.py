@@ -71,7 +71,9 @@ SPLIT_MIN_ABOVE = 5
 
 
 def sessions_needed(q: float) -> int | None:
-    """Fewest normal scores for which the ``q`` conformal quantile is not simply their maximum (None for q = 1)."""
+    """Fewest normal scores for which the ``q`` conformal quantile exists (``k = ceil((n + 1) q) <= n``), so that its
+    false-alarm guarantee holds (None for q = 1). With up to about twice as many it is still their maximum (q = 0.995:
+    199 scores give the guarantee, and the quantile is the largest score up to 398)."""
     return math.ceil(q / (1.0 - q) - 1e-9) if q < 1.0 else None
 
 
