@@ -152,6 +152,7 @@ def main() -> None:
         "--evaluate-json", type=Path, help="flagged sessions from `logbert evaluate` (list or {flagged_sessions})"
     )
     ap.add_argument("--no-reference", action="store_true", help="skip the offline comparison")
+    ap.add_argument("--idempotency-keys", action="store_true", help="an Idempotency-Key on every request")
     ap.add_argument("--out", type=Path, help="result JSON")
     ap.add_argument("--md", type=Path, help="result as a Markdown table")
     args = ap.parse_args()
@@ -180,15 +181,18 @@ def main() -> None:
                 latencies: list[float] = []
                 load_before = os.getloadavg()[0]  # other jobs on the machine: speeds depend on it
                 t0 = time.perf_counter()
-                for chunk in chunks:  # bounded: one pass over at most --max-lines lines
+                for i, chunk in enumerate(chunks):  # bounded: one pass over at most --max-lines lines
+                    headers = {"content-type": "text/plain"}
+                    if args.idempotency_keys:  # what a careful shipper sends: each request named, its retries alike
+                        headers["Idempotency-Key"] = f"replay-{i:08d}"
                     t = time.perf_counter()
-                    r = http.post("/v1/ingest/text", content=chunk, headers={"content-type": "text/plain"})
+                    r = http.post("/v1/ingest/text", content=chunk, headers=headers)
                     latencies.append(time.perf_counter() - t)
                     for _ in range(30):  # bounded back-off while the scoring queue is full
                         if r.status_code != 503:
                             break
                         time.sleep(float(r.headers.get("retry-after", "1")))
-                        r = http.post("/v1/ingest/text", content=chunk, headers={"content-type": "text/plain"})
+                        r = http.post("/v1/ingest/text", content=chunk, headers=headers)
                     r.raise_for_status()
                 t_ingest = time.perf_counter() - t0
                 close = http.post("/v1/sessions/close-all", timeout=3700).json()
