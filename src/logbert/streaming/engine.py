@@ -607,15 +607,17 @@ class StreamEngine:
         if self._capture_start is not None:  # only with the capture-edge rule: other checkpoints as before
             head["capture_start"] = self._capture_start
             head["in_flight"] = [[key, why] for key, why in self._partial.items()]
-        if self._requests:  # only with request ids: other checkpoints as before
-            head["requests"] = [
-                [source, request_id, digest, *(getattr(answer, f) for f in _ANSWER_COUNTS)]
-                for (source, request_id), (digest, answer) in self._requests.items()
-            ]
+        if self._requests:  # only with request ids: other checkpoints as before; a list copy here, its JSON in _state
+            head["requests"] = list(self._requests.items())
         return head, self._router.snapshot(), list(self._outstanding.values())
 
     def _state(self, taken: tuple[dict[str, Any], RouterSnapshot, list[PendingWindow]]) -> dict[str, Any]:
         head, router, outstanding = taken  # every piece immutable, or a copy made under the locks
+        if "requests" in head:
+            head["requests"] = [
+                [source, request_id, digest, *(getattr(answer, f) for f in _ANSWER_COUNTS)]
+                for (source, request_id), (digest, answer) in head["requests"]
+            ]
         return {
             **head,
             "router": snapshot_state(router),
