@@ -194,9 +194,14 @@ def test_a_writer_child_that_outlives_its_service_never_replaces_the_next_servic
     import time
 
     old = IngestJournal(tmp_path / "j")
+    newer = tmp_path / "j" / "checkpoint.json"
 
     def slow() -> dict[str, object]:
-        time.sleep(0.5)  # still building when the next service starts and commits
+        # still building when the next service starts and commits: wait for that commit (a fixed sleep lost the race
+        # on a loaded machine, when the restarted journal opened after the orphan's file was written, and deleted it)
+        deadline = time.monotonic() + 30
+        while not newer.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         return {"next_seq": 5, "mark": "the dead service's"}
 
     orphan = old.fork_checkpoint(5, slow)
