@@ -98,3 +98,20 @@ def test_signal_training_is_deterministic_and_learns_the_signal_heads() -> None:
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k]), k
     assert a.history[-1].val_loss < a.history[0].val_loss  # fixed validation masks: a steadier sign than train loss
+
+
+def test_a_key_channel_that_reads_the_keys_alone_gets_min_steps_of_its_own_rows() -> None:
+    """model.keys_see_signals = False teaches the key channel on its blind rows only (half of them), so on small data
+    it makes twice the optimiser steps of train.min_steps: the key channel then gets as many as a key-only model.
+    Without it, 50 normal HDFS blocks left the key channel blind to a block that stops after two lines."""
+    cfg = TRAIN.model_copy(update={"min_steps": 24})  # 32 rows, batch 8: 4 steps a pass, 2 epochs
+    kwargs = {"train_signals": (_rows(SEQS[:32], 0), _rows(SEQS[:32], 1)), "progress": False}
+    sees = train_encoder(MODEL, cfg, VOCAB, SEQS[:32], SEQS[32:], **kwargs)  # type: ignore[arg-type]
+    alone = MODEL.model_copy(update={"keys_see_signals": False})
+    blind = train_encoder(alone, cfg, VOCAB, SEQS[:32], SEQS[32:], **kwargs)  # type: ignore[arg-type]
+    keys_only = MODEL.model_copy(update={"signals": "off"})
+    plain = train_encoder(keys_only, cfg, VOCAB, SEQS[:32], SEQS[32:], progress=False)
+    assert sees.steps_run == plain.steps_run == 2 * 3 * 4  # 3 passes an epoch reach 24
+    assert blind.steps_run == 2 * 6 * 4 >= 2 * cfg.min_steps  # 6 passes reach 48
+    big = cfg.model_copy(update={"min_steps": 0})
+    assert train_encoder(alone, big, VOCAB, SEQS[:32], SEQS[32:], **kwargs).steps_run == 2 * 4  # type: ignore[arg-type]

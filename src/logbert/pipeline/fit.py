@@ -922,7 +922,7 @@ def _warnings(result: TrainResult, config: LogBertConfig, n_keys: int) -> list[s
             "the threshold is 0: a single key outside the model's top-g predictions flags a session. Fine for very "
             "regular logs; with varied ones expect false alarms (more normal data, or a higher scoring.top_g)."
         )
-    steps = result.epochs_run * steps_per_epoch(config.train, result.n_train_windows)
+    steps = result.epochs_run * steps_per_epoch(config.train, result.n_train_windows, config.model)
     if steps < MIN_USEFUL_STEPS:
         warnings.append(
             f"training made only {steps} optimiser steps ({result.n_train_windows} windows, batch "
