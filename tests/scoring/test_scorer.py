@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -180,8 +182,34 @@ def test_run_mean_forgives_two_adjacent_keys_in_the_other_order_but_not_a_key_ex
     np.testing.assert_allclose(apart.numpy(), torch.softmax(logits[:, n_special:], 1).numpy(), atol=1e-6)
 
 
+def test_a_key_that_fills_more_places_of_its_run_than_expected_is_a_surprise_a_normal_double_is_not() -> None:
+    from logbert.scoring.scorer import _repeats_in_run, _run_mean, _top_g
+
+    n_special, v = Vocab.N_SPECIAL, len(VOCAB)
+    a, b = VOCAB.encode([10, 11])
+    rows, at = torch.tensor([0, 0]), torch.tensor([3, 4])
+    logits = torch.full((2, v), -30.0)
+    logits[0, a] = logits[1, b] = 10.0  # the model expects "a b"
+
+    def surprise(truth: list[int], lg: torch.Tensor) -> np.ndarray:
+        t = torch.tensor(truth)
+        run = _repeats_in_run(_run_mean(lg, rows, at, n_special), lg, rows, at, t, n_special)
+        return _top_g(run, n_special, 2, t, 20.0)[2].numpy()
+
+    np.testing.assert_allclose(surprise([a, b], logits), np.log(2.0), rtol=1e-4)  # no key twice: the run's mean
+    doubled = surprise([a, a], logits)  # the log says "a a": its event logged twice
+    assert doubled[0] == pytest.approx(np.log(2.0), rel=1e-4) and doubled[1] > 15  # the second copy is the surprise
+    twice = torch.full((2, v), -30.0)
+    twice[:, a] = 10.0  # the model expects "a a" (a doubled line that is normal)
+    assert surprise([a, a], twice).max() < 1e-3
+    mean = _run_mean(logits, rows, at, n_special)
+    assert _repeats_in_run(mean, logits, rows, at, torch.tensor([a, b]), n_special) is mean  # nothing to do
+
+
 def _span_by_hand(model: LogBertEncoder, seq: list[int], stride: int, span: int, cap: float) -> np.ndarray:
-    """Per key: the least surprising, over its w runs, -log mean_{run} p(true key), from plain forward passes."""
+    """Per key: the least surprising, over its w runs, -log mean_{run} p(true key), from plain forward passes; the
+    k-th copy of a key in a run (k >= 2): -log of P(at least k copies | at least k - 1), the run's places independent,
+    in the run's mean distribution renormalised."""
     from logbert.windowing.dataset import encode_sequences
 
     row = torch.tensor(encode_sequences([seq], VOCAB, model.config.max_len)[0])[None]  # (1, T)
@@ -201,8 +229,21 @@ def _span_by_hand(model: LogBertEncoder, seq: list[int], stride: int, span: int,
                 runs.append([t])
         for run in runs:
             mean = probs[run].mean(0)
+            seen: dict[int, int] = {}
             for t in run:
-                best[t - 1] = min(best[t - 1], min(cap, float(-torch.log(mean[row[0, t]]))))
+                token = int(row[0, t])
+                k = seen[token] = seen.get(token, 0) + 1
+                p = float(mean[token])
+                if k >= 2:  # P(count >= j) by enumerating every subset of the run's places
+                    each = [float(probs[u, token]) for u in run]
+                    at_least = [0.0] * (len(run) + 1)
+                    for picks in itertools.product([0, 1], repeat=len(run)):
+                        chance = float(np.prod([q if pick else 1 - q for q, pick in zip(each, picks, strict=True)]))
+                        for j in range(sum(picks) + 1):
+                            at_least[j] += chance
+                    given = at_least[k] / max(at_least[k - 1], 1e-300)
+                    p = given / (1.0 - p + given)
+                best[t - 1] = min(best[t - 1], min(cap, -float(np.log(max(p, 1e-300)))))
     return best
 
 
@@ -211,7 +252,7 @@ def test_span_scores_match_a_by_hand_computation_and_do_not_depend_on_the_batch(
     torch.manual_seed(5)
     model = LogBertEncoder(ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=2))
     model.eval()
-    seqs = [*SEQS, [10, 99, 12, 13]]  # an unseen key: the cap in every run
+    seqs = [*SEQS, [10, 99, 12, 13], [10, 10, 11, 11, 12]]  # an unseen key: the cap in every run; keys logged twice
     cfg = ScoringConfig(mask_stride=2, mask_span=2, top_g=2, nll_cap=9.0, batch_size=5)
     out = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=stacked)
     assert out.mean_nll is not None and out.max_nll is not None and out.details is not None
@@ -222,7 +263,7 @@ def test_span_scores_match_a_by_hand_computation_and_do_not_depend_on_the_batch(
         assert out.mean_nll[i] == pytest.approx(expected.mean(), rel=1e-4, abs=1e-5)
         assert out.max_nll[i] == pytest.approx(expected.max(), rel=1e-4, abs=1e-5)
         assert [d.position for d in out.details[i]] == list(range(len(seq)))
-    assert out.max_nll[-1] == pytest.approx(9.0)
+    assert out.max_nll[-2] == pytest.approx(9.0)
     alone = score_sequences(model, VOCAB, seqs[::-1][:3], CENTER, cfg, stacked_passes=stacked)
     assert alone.mean_nll is not None
     np.testing.assert_array_equal(alone.mean_nll, out.mean_nll[::-1][:3])
