@@ -566,8 +566,10 @@ def _repeats_in_run(
     width = int(size.max())
     place = first[:, None] + torch.arange(width)[None, :]  # (S, w)
     inside = torch.arange(width)[None, :] < size[:, None]
-    probs = _key_probs(masked_logits, n_special).double().cpu()  # (M, V)
-    p = probs[place.clamp(max=m - 1), key[later][:, None]] * inside  # (S, w) each place's p(key), 0 past the run
+    place = place.clamp(max=m - 1)
+    probs = _key_probs(masked_logits[place.flatten().to(masked_logits.device)], n_special).double().cpu()  # (S w, V)
+    p = probs.view(*place.shape, -1).gather(2, key[later][:, None, None].expand(-1, width, 1)).squeeze(2)
+    p = p * inside  # (S, w) each place's p(key), 0 past the run
     count = torch.zeros(later.numel(), width + 1, dtype=torch.float64)
     count[:, 0] = 1.0  # the Poisson-binomial P(count = j) over the run's places, one place at a time
     for j in range(width):
