@@ -98,6 +98,8 @@ VARIANTS = (
     # scoring only, so the models are those of `final`)
     "top_g3",
     "top_g4",
+    # the hypersphere term per embedding dimension (train.vhm_per_dimension), beside `after` (summed over them)
+    "vhm_per_dim",
 )
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
@@ -160,6 +162,8 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.mask_span": 2, "train.val_sampling": "spread"})
     elif variant == "mlkp":  # MLKP only: no hypersphere term (the bench's logbert_mlkp ablation)
         config = base.with_overrides({"train.alpha": 0.0})
+    elif variant == "vhm_per_dim":  # the hypersphere term per embedding dimension
+        config = base.with_overrides({"train.vhm_per_dimension": True})
     elif variant == "centre_steps":  # each epoch's VHM centre from the previous epoch's training steps
         config = base.with_overrides({"train.center_from": "steps"})
     elif variant in ("final", "final_off"):  # cross-fit scores at least the final model's own (or not)

@@ -26,5 +26,9 @@ def test_masked_key_loss_is_zero_without_masked_positions() -> None:
 def test_hypersphere_loss_is_the_mean_squared_distance() -> None:
     emb = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     center = torch.tensor([1.0, 1.0])
-    # (0 + 1) and (4 + 9): mean 7
+    # (0 + 1) and (4 + 9): mean 7; n_rows: the whole batch's 4 rows when these 2 are one process's share
     assert float(hypersphere_loss(emb, center)) == 7.0
+    assert float(hypersphere_loss(emb, center, n_rows=4)) == 3.5
+    # per dimension (train.vhm_per_dimension): each distance divided by the width, 2
+    assert float(hypersphere_loss(emb, center, per_dimension=True)) == 3.5
+    assert float(hypersphere_loss(emb, center, n_rows=4, per_dimension=True)) == 1.75

@@ -5,9 +5,11 @@ import torch
 
 from logbert.config import ModelConfig, TrainConfig
 from logbert.errors import UnknownArtifact
+from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.training import trainer
 from logbert.training.trainer import EpochStats, TrainResult, lr_factor, train_encoder
+from logbert.windowing.dataset import MaskedKeyDataset
 
 torch.set_num_threads(1)
 CYCLE = [10, 11, 12, 13, 14, 15]
@@ -72,10 +74,12 @@ def test_each_epochs_centre_is_the_mean_of_the_previous_epochs_step_embeddings(m
     added: list[torch.Tensor] = []  # every training step's DIST embeddings, in order
     real_vhm, real_add = trainer.hypersphere_loss, trainer.CenterSum.add
 
-    def vhm(dist_embedding: torch.Tensor, center: torch.Tensor, n_rows: int | None = None) -> torch.Tensor:
+    def vhm(
+        dist_embedding: torch.Tensor, center: torch.Tensor, n_rows: int | None = None, *, per_dimension: bool = False
+    ) -> torch.Tensor:
         if torch.is_grad_enabled():  # a training step, not the validation pass
             centres.append(center.detach().clone())
-        return real_vhm(dist_embedding, center, n_rows)
+        return real_vhm(dist_embedding, center, n_rows, per_dimension=per_dimension)
 
     def add(self: trainer.CenterSum, dist_embedding: torch.Tensor) -> None:
         added.append(dist_embedding.detach().clone())
@@ -219,3 +223,21 @@ def test_a_checkpoint_of_one_model_shape_does_not_resume_into_another() -> None:
     marked, order_free = MODEL.model_copy(update={"mark_last": True}), MODEL.model_copy(update={"positions": False})
     both = order_free.model_copy(update={"mark_last": True})
     assert len({fp(MODEL), fp(marked), fp(order_free), fp(both)}) == 4
+
+
+def test_the_hypersphere_term_per_dimension_is_the_summed_one_divided_by_the_width() -> None:
+    """train.vhm_per_dimension: the same step's loss, its VHM part d_model times smaller."""
+    model = LogBertEncoder(MODEL)
+    ds = MaskedKeyDataset(SEQS[:8], VOCAB, MODEL.max_len)
+    batch = ds.collate_index(list(range(8)), 0.5, torch.Generator().manual_seed(0))
+    center = torch.randn(MODEL.d_model)
+
+    def loss(**update: object) -> float:
+        config = TRAIN.model_copy(update={"alpha": 1.0, **update})
+        with torch.no_grad():
+            return float(trainer._loss(model.eval(), batch.token_ids, batch.labels, batch.pad_mask, center, config))
+
+    mlkp = loss(alpha=0.0)
+    summed, per_dimension = loss() - mlkp, loss(vhm_per_dimension=True) - mlkp
+    assert summed > 1.0
+    assert per_dimension == pytest.approx(summed / MODEL.d_model, rel=1e-4)

@@ -29,7 +29,9 @@ def masked_key_loss(logits: Tensor, labels: Tensor, n_masked: int | None = None)
     return total / max(1, n_masked)
 
 
-def hypersphere_loss(dist_embedding: Tensor, center: Tensor, n_rows: int | None = None) -> Tensor:
+def hypersphere_loss(
+    dist_embedding: Tensor, center: Tensor, n_rows: int | None = None, *, per_dimension: bool = False
+) -> Tensor:
     """Volume of hypersphere minimisation (VHM): mean squared distance to the centre.
 
     Args:
@@ -37,9 +39,12 @@ def hypersphere_loss(dist_embedding: Tensor, center: Tensor, n_rows: int | None 
         center: (C,) the centre of normal training sequences (a constant, no gradient needed).
         n_rows: divide the summed distances by this instead of by B (the whole batch's rows when
             these are one process's share of it).
+        per_dimension: each squared distance divided by the width C (``train.vhm_per_dimension``), so that
+            ``train.alpha`` weighs the term against MLKP's cross-entropy whatever ``d_model`` is.
 
     Returns:
-        A scalar: ``mean_b ||dist_embedding[b] - center||^2``.
+        A scalar: ``mean_b ||dist_embedding[b] - center||^2`` (divided by C ``per_dimension``).
     """
-    distances = ((dist_embedding - center) ** 2).sum(dim=-1)
+    squared = (dist_embedding - center) ** 2
+    distances = squared.mean(dim=-1) if per_dimension else squared.sum(dim=-1)
     return distances.mean() if n_rows is None else distances.sum() / n_rows

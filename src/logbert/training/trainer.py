@@ -332,7 +332,8 @@ def _loss(
         if out.value_logits is not None and signals.value_labels is not None:
             loss = loss + masked_key_loss(out.value_logits, signals.value_labels, n_value)
     if center is not None and config.alpha > 0:
-        loss = loss + config.alpha * hypersphere_loss(out.dist_embedding, center, n_rows)
+        vhm = hypersphere_loss(out.dist_embedding, center, n_rows, per_dimension=config.vhm_per_dimension)
+        loss = loss + config.alpha * vhm
     if center_sum is not None:
         center_sum.add(out.dist_embedding)
     return loss
