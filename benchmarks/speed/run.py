@@ -35,7 +35,9 @@ epoch alone (wall clock): a compiled arm's first epoch holds its compilation.
 Validation MLKP: masked-key cross-entropy of each trained model on the same validation rows with
 the same masks (the sequences come from a sparse Markov chain, so there is something to learn).
 Speeds are items per CPU-second of the arm's process (process time), less sensitive to the
-neighbours of a shared machine than wall time.
+neighbours of a shared machine than wall time. The clock starts after the data is made and after one
+throw-away optimizer, whose construction imports ``torch._dynamo`` (1.3-1.5 CPU-s, the same in every arm,
+once per process; counted before stop 35).
 
 Decision agreement: the share of windows on the same side of a threshold (the 95th percentile of
 logbert's miss ratios) for each plain scoring arm against logbert's, and the largest difference
@@ -157,6 +159,9 @@ tcfg = TrainConfig(epochs=epochs, patience=epochs + 1, batch_size=train_batch, n
                    seed=seed, min_steps=0)  # one pass per epoch, as the plain loop
 out = {"device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu"}
 bf16_train = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled="bf16" in arm)
+# torch.optim's first optimizer imports torch._dynamo (1.3-1.5 CPU-s on a 2-core VM, the same in every training arm):
+# a one-off of the process, not training speed, so every arm pays it before the clock
+torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 t0, c0 = time.perf_counter(), time.process_time()
 if arm.startswith("train_encoder"):
     if "MLKP only" in arm:  # the plain loop's objective: no hypersphere term, no centre passes
