@@ -241,3 +241,25 @@ def test_the_hypersphere_term_per_dimension_is_the_summed_one_divided_by_the_wid
     summed, per_dimension = loss() - mlkp, loss(vhm_per_dimension=True) - mlkp
     assert summed > 1.0
     assert per_dimension == pytest.approx(summed / MODEL.d_model, rel=1e-4)
+
+
+def test_the_hypersphere_setting_at_its_default_keeps_the_checkpoint_fingerprint_of_older_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A checkpoint made before train.vhm_per_dimension existed resumes: the field is hashed only when on."""
+    from logbert.training import checkpoint
+
+    hashed: list[object] = []
+    real_dumps = checkpoint.json.dumps
+
+    def recording_dumps(obj: object, **kw: object) -> str:
+        hashed.append(obj)
+        return real_dumps(obj, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checkpoint.json, "dumps", recording_dumps)
+    train, val = MaskedKeyDataset(SEQS[:40], VOCAB, 8), MaskedKeyDataset(SEQS[40:], VOCAB, 8)
+    off = checkpoint.fingerprint(MODEL, TRAIN, len(VOCAB), train, val)
+    train_dumps = [d for d in hashed if isinstance(d, dict) and "alpha" in d]
+    assert train_dumps and all("vhm_per_dimension" not in d for d in train_dumps)
+    on = checkpoint.fingerprint(MODEL, TRAIN.model_copy(update={"vhm_per_dimension": True}), len(VOCAB), train, val)
+    assert on != off
