@@ -258,7 +258,7 @@ class TrainConfig(_Frozen):
     alpha: float = Field(0.1, ge=0.0)  # weight of the VHM (hypersphere) loss
     # the VHM term per embedding dimension (the squared distance divided by d_model) instead of summed over them:
     # summed, at d_model 128 and alpha 0.1 it starts at about 25 against MLKP's 3.4 and holds MLKP back for the
-    # first epochs. Not the default: measured on 3 seeds it was better on DevStack, HDFS 2 % (at 25 blocks 0.980
+    # first epochs. Not the default: measured on 3 seeds it was better on all of DevStack, HDFS 2 % (at 25 blocks 0.980
     # against 0.912) and DeepLog OpenStack's time- and value-aware model, worse on DevStack's 25-50 sessions and
     # DeepLog's HDFS keys (docs/benchmarks.md, "The hypersphere term per dimension")
     vhm_per_dimension: bool = False
