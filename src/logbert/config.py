@@ -89,18 +89,22 @@ class _Frozen(BaseModel):
 
 
 class MaskRule(_Frozen):
-    """One masking rule: every match of ``pattern`` in a line's content becomes ``replacement``."""
+    """One masking rule: every match of ``pattern`` in a line's content becomes ``replacement``; with ``group``,
+    only that capture group of each match does (the text around it, matched for context, stays)."""
 
     name: str
     pattern: str
     replacement: str = "<*>"
+    group: int = Field(0, ge=0)  # 0 = the whole match
 
     @model_validator(mode="after")
     def _compiles(self) -> MaskRule:
         try:
-            re.compile(self.pattern)
+            compiled = re.compile(self.pattern)
         except re.error as exc:
             raise ValueError(f"mask {self.name!r}: {self.pattern!r} is not a valid regex ({exc})") from None
+        if self.group > compiled.groups:
+            raise ValueError(f"mask {self.name!r}: group {self.group}, but {self.pattern!r} has {compiled.groups}")
         return self
 
 

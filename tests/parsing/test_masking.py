@@ -24,7 +24,7 @@ REFERENCE = {
     "size": _B + r"\d+(?:\.\d+)?(?:[KMGTP]i?B|[kKMG]b?|bytes|ms|us|s|h)" + _E,
     "number": _B + r"[-+]?\d+(?:\.\d+)*" + _E,
     "path": r"(?<![^\s\"'(=:\[])/[^\s\"')\]]*",
-    "key_value": r"(?<=\w)=[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*",
+    "key_value": r"(?<=\w)=(?:[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*|<[^\s<>]*[\d@][^\s<>]*>)",
 }
 FORMATS = ("openstack", "hdfs", "bgl", "thunderbird", "raw")
 FILES = [
@@ -51,7 +51,7 @@ def _samples() -> tuple[str, ...]:
     rng = random.Random(5)
     # single characters (one a non-ASCII digit) and whole values, glued in random orders
     atoms = [
-        *"0123456789abcfxAFBMGKs.-+_:,/ =\"'([])<>*\té١",
+        *"0123456789abcfxAFBMGKs.-+_:,/ =\"'([])<>*\té١@",
         "10.250.19.102:50010",
         "1.2.3.4",
         "0x1fA",

@@ -12,6 +12,7 @@ format gets settings chosen for it; a number in the config always wins.
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass
 from typing import Any, Final
@@ -78,6 +79,12 @@ OUTCOME_WORDS: Final[frozenset[str]] = frozenset(
 _PUNCTUATION = string.punctuation
 
 
+@functools.lru_cache(maxsize=65_536)
+def _holds_a_word(token: str, param_str: str) -> bool:
+    """Whether ``token`` has a letter outside its wildcards (``client=unknown[<*>]``: yes; ``<*>:``: no)."""
+    return any(ch.isalpha() for ch in token.replace(param_str, ""))
+
+
 def is_outcome_word(token: str, words: frozenset[str]) -> bool:
     """Whether ``token``, in lower case and without the punctuation around it, is one of ``words``.
 
@@ -116,6 +123,10 @@ class MaskedDrain(Drain):  # type: ignore[misc]  # drain3 ships no type hints fo
     3. An outcome word (``outcome_words``, :data:`OUTCOME_WORDS`) is never a parameter: a template
        whose token differs from the message's where either is one has similarity 0 (no merge), and
        a template's wildcard does not cover one, neither here nor in :meth:`best_cover`.
+    4. A message merges into a template only if an equal position holds a word (a letter outside the
+       wildcards). Change 1 counts equal wildcards, so two-token messages that share only a masked id
+       (Postfix's ``<*>: removed`` and ``<*>: client=unknown[<*>]``, the queue id masked) were 50 %
+       alike and became one template ``<*>: <*>``: one key for three events.
     """
 
     def __init__(self, outcome_words: frozenset[str] = frozenset(), **kwargs: Any) -> None:
@@ -130,17 +141,22 @@ class MaskedDrain(Drain):  # type: ignore[misc]  # drain3 ships no type hints fo
         outcome = self.outcome_words
         sim_tokens = 0
         param_count = 0
+        shares_a_word = False
         for token1, token2 in zip(seq1, seq2, strict=True):
             if token1 == token2:
                 sim_tokens += 1
                 if token1 == param_str:
                     param_count += 1
+                elif not shares_a_word:
+                    shares_a_word = _holds_a_word(token1, param_str)
             elif outcome and (is_outcome_word(token1, outcome) or is_outcome_word(token2, outcome)):
                 return 0.0, 0  # an outcome word is never a parameter: this template cannot take the message
             elif token1 == param_str:
                 param_count += 1
                 if include_params:
                     sim_tokens += 1
+        if not shares_a_word:  # equal values and punctuation ("<*>:") are no evidence of one event (change 4)
+            return 0.0, param_count
         return sim_tokens / len(seq1), param_count
 
     def add_log_message(self, content: str) -> tuple[LogCluster, str]:

@@ -21,7 +21,7 @@ a template: a per-job id after ``job=`` gave each job templates of its own).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from logbert.config import FormatName, MaskRule
 
@@ -100,7 +100,10 @@ _THUNDERBIRD: tuple[MaskRule, ...] = (_UUID, _IP, _HEX, _NUM)
 # host got templates of its own. A value without a digit (``state=ACTIVE``) is a word and stays; a quoted one
 # is not touched.
 _KEY_VALUE = MaskRule(
-    name="key_value", pattern=r"=(?<=\w=)[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*", replacement="=<*>"
+    name="key_value",
+    # or one in angle brackets that holds a digit or an @ (Postfix's message-id=<1f2e@host>, from=<root@host>)
+    pattern=r"=(?<=\w=)(?:[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*|<[^\s<>]*[\d@][^\s<>]*>)",
+    replacement="=<*>",
 )
 
 _RAW: tuple[MaskRule, ...] = (
@@ -140,6 +143,26 @@ _DEFAULTS: dict[str, tuple[MaskRule, ...]] = {
 }
 
 
+def _around_group(match: re.Match[str], group: int, replacement: str) -> str:
+    """The whole match with the text of ``group`` replaced (``group`` 0: ``replacement`` alone)."""
+    whole, (start, end) = match.group(0), match.span(group)
+    return whole[: start - match.start()] + replacement + whole[end - match.start() :]
+
+
+def _substitute(rule: MaskRule) -> str | Callable[[re.Match[str]], str]:
+    """What ``re.sub`` writes for each match of ``rule``: its replacement, or, for a rule on a capture group, the match
+    with that group's text replaced (a group that took no part in the match: the match unchanged)."""
+    if rule.group == 0:
+        return rule.replacement
+
+    def replace_group(match: re.Match[str]) -> str:
+        if match.group(rule.group) is None:
+            return match.group(0)
+        return _around_group(match, rule.group, rule.replacement)
+
+    return replace_group
+
+
 def default_masks(format_name: FormatName | None) -> tuple[MaskRule, ...]:
     """The built-in masking rules for a format (the ``raw`` rules for None or a custom format)."""
     return _DEFAULTS.get(format_name or "raw", _RAW)
@@ -159,7 +182,11 @@ class Masker:
 
     def __init__(self, rules: Iterable[MaskRule]) -> None:
         self.rules = tuple(rules)
-        self._compiled = [(re.compile(rule.pattern), rule.replacement) for rule in self.rules]
+        self._compiled = [(re.compile(rule.pattern), _substitute(rule)) for rule in self.rules]
+
+    def __reduce__(self) -> tuple[type[Masker], tuple[tuple[MaskRule, ...]]]:
+        # rebuilt from its rules in a worker process (a group rule's substitution is a closure, which pickle refuses)
+        return Masker, (self.rules,)
 
     def mask(self, content: str) -> str:
         """The content with every rule applied, in order."""
@@ -182,14 +209,16 @@ class Masker:
         values: list[str] = []
         replacements: list[str] = []
         marked = content
-        for regex, replacement in self._compiled:
-            if any(ch.isspace() for ch in replacement):
+        for rule, (regex, _) in zip(self.rules, self._compiled, strict=True):
+            if any(ch.isspace() for ch in rule.replacement):
                 return None
 
-            def stand_in(match: re.Match[str], replacement: str = replacement) -> str:
-                values.append(match.group(0))
+            def stand_in(match: re.Match[str], replacement: str = rule.replacement, group: int = rule.group) -> str:
+                if match.group(group) is None:  # the group took no part in this match: nothing to replace
+                    return match.group(0)
+                values.append(match.group(group))
                 replacements.append(replacement)
-                return chr(_STAND_IN + len(values) - 1)
+                return _around_group(match, group, chr(_STAND_IN + len(values) - 1))
 
             marked = regex.sub(stand_in, marked)
             if len(values) >= _MAX_STAND_INS:

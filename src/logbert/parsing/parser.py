@@ -129,8 +129,11 @@ class LogParser:
         ([-1], 1)
     """
 
-    def __init__(self, config: ParserConfig | None = None) -> None:
+    def __init__(self, config: ParserConfig | None = None, masks: Sequence[MaskRule] | None = None) -> None:
         self.config = config if config is not None else ParserConfig()
+        # the rules to mask with when not ``config``'s own (the session-id rule in front of them, see
+        # logbert.pipeline.parse.template_parser); a saved parser keeps the rules it was fitted with
+        self._masks = None if masks is None else tuple(masks)
 
     # ----------------------------------------------------------------- fitting
     def fit(self, contents: Iterable[str]) -> LogParser:
@@ -233,7 +236,13 @@ class LogParser:
 
     def _prepare(self, config: ParserConfig) -> None:
         self.settings_: DrainSettings = drain_settings(config)
-        self.masks_: tuple[MaskRule, ...] = config.masks if config.masks is not None else default_masks(config.format)
+        self.masks_: tuple[MaskRule, ...] = (
+            self._masks
+            if self._masks is not None
+            else config.masks
+            if config.masks is not None
+            else default_masks(config.format)
+        )
         self._masker = Masker(self.masks_)
 
     def _fit_masked(self, masked: Sequence[str]) -> None:
@@ -383,7 +392,7 @@ class LogParser:
             if isinstance(exc, InputDataError):
                 raise
             raise InputDataError(f"invalid parser state: {exc!r}") from None
-        parser = cls(config)
+        parser = cls(config, masks)
         parser.settings_ = settings
         parser.masks_ = masks
         parser._masker = Masker(masks)

@@ -36,7 +36,6 @@ from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
 from logbert.evaluation.report import write_json
 from logbert.parsing.params import SlotSchema, attach_schema
-from logbert.parsing.parser import LogParser
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import (
     CALIBRATION_FILE,
@@ -57,6 +56,7 @@ from logbert.pipeline.estimator import (
     leave_one_out_rate,
     scale_floors,
 )
+from logbert.pipeline.parse import template_parser
 from logbert.pipeline.sessions import (
     Unit,
     reads_signals,
@@ -423,7 +423,7 @@ def rekey_normal_sessions(corpus: Corpus, split: KeyedSplit, config: LogBertConf
     by_id = {s.session_id: s for s in corpus.line_sessions}
     parts = [[by_id[s.session_id] for s in part] for part in (split.train, split.val, split.test)]
     rows = sorted({i for part in parts[:2] for s in part for i in s.rows})
-    parser = LogParser(config.parser).fit(corpus.lines[i].content for i in rows)
+    parser = template_parser(config).fit(corpus.lines[i].content for i in rows)
     (train, val, test), _ = key_sessions(corpus, parts, parser)
     n_unknown = sum(k == UNK_KEY for s in test for k in s.key_ids)
     return KeyedSplit(train, val, test, split.chronological, parser, n_unknown)

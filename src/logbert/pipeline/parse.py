@@ -30,10 +30,11 @@ from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
 from logbert.parsing.headers import BUILTIN_FORMATS as BUILTIN_FORMATS  # re-exported for `logbert presets`
 from logbert.parsing.headers import HeaderParser, line_text_for_sessions
+from logbert.parsing.masking import default_masks
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LogStream
 from logbert.records import LogLine, ReadReport
-from logbert.windowing.windows import find_session_ids, session_id_pattern
+from logbert.windowing.windows import find_session_ids, session_id_mask, session_id_pattern
 
 if TYPE_CHECKING:  # imported where it is used: the plain parse path does not load it
     from logbert.parsing.params import SlotSchema
@@ -42,6 +43,22 @@ if TYPE_CHECKING:  # imported where it is used: the plain parse path does not lo
 PARQUET_ROW_GROUP: Final[int] = 32_768
 #: Lines per template whose parameters type its slots (:func:`slot_schema`).
 SCHEMA_SAMPLE: Final[int] = 5_000
+
+
+def template_parser(config: LogBertConfig) -> LogParser:
+    """The parser (not fitted) that mines ``config``'s templates: ``parser``'s masks, after a rule that makes the
+    session id of ``window.session_pattern`` a parameter (:func:`~logbert.windowing.windows.session_id_mask`).
+    Every place that mines templates (``parse``, ``train``'s split and cross-fit) builds its parser here; a saved
+    parser keeps its rules, so scoring, ``tail`` and the service mask as training did.
+
+    Raises:
+        ConfigError: the session pattern is not a valid regex.
+    """
+    rule = session_id_mask(config.window)
+    if rule is None:
+        return LogParser(config.parser)
+    masks = config.parser.masks if config.parser.masks is not None else default_masks(config.parser.format)
+    return LogParser(config.parser, masks if rule in masks else (rule, *masks))
 
 
 @dataclass(slots=True)
@@ -81,7 +98,7 @@ def parse(data: str | Path, config: LogBertConfig) -> ParseSummary:
         InputDataError: missing file or no parsable line.
     """
     stream = LogStream(data, config.parser)
-    parser = LogParser(config.parser)
+    parser = template_parser(config)
     keys = parser.fit_transform_chunks(stream.contents())
     counts = [0] * len(parser.templates_)
     for k in keys:

@@ -15,6 +15,7 @@ from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
 from logbert.parsing.parser import LogParser
 from logbert.pipeline.corpus import Corpus, LineSession
+from logbert.pipeline.parse import template_parser
 from logbert.records import UNK_KEY, KeySequence
 from logbert.windowing.windows import SessionSplit, split_sessions
 
@@ -63,7 +64,7 @@ def split_and_key(
         keys = _split(corpus.key_sequences, config, seed, max_train_sessions, what)
         return KeyedSplit(keys.train, keys.val, keys.test, keys.chronological, None, 0)
     lines = _split(corpus.line_sessions, config, seed, max_train_sessions, what)
-    parser = LogParser(config.parser).fit(corpus.lines[i].content for i in _rows(lines.train))
+    parser = template_parser(config).fit(corpus.lines[i].content for i in _rows(lines.train))
     (train, val, test), _ = key_sessions(corpus, [lines.train, lines.val, lines.test], parser)
     n_unknown = sum(k == UNK_KEY for s in test for k in s.key_ids)
     return KeyedSplit(train, val, test, lines.chronological, parser, n_unknown)

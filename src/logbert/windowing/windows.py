@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
-from logbert.config import SessionIdRule, WindowConfig
+from logbert.config import MaskRule, SessionIdRule, WindowConfig
 from logbert.errors import ConfigError, InputDataError
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY, KeySequence
 
@@ -105,6 +105,22 @@ def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
     if pattern.fullmatch("") is not None:
         raise ConfigError(f"window.session_pattern {source!r} matches the empty string")
     return pattern
+
+
+def session_id_mask(config: WindowConfig) -> MaskRule | None:
+    """The masking rule that makes the session id of ``window.session_pattern`` a parameter of its line (None
+    without a pattern of the user's: the built-in rules' ids, OpenStack instances and HDFS blocks, have masks of
+    their formats).
+
+    Why: an id is never part of an event. A pattern such as Postfix's queue id (``\\b([0-9A-F]{10}):``) names
+    a value no built-in mask knows, and left in the content it made a template of each session (1,500 of them
+    on 1,500 mails). The rule replaces the pattern's group 1 (or its whole match) and keeps the context the
+    pattern matched around it (``task=<*>``, ``<*>:``).
+    """
+    if config.mode != "session" or config.session_pattern is None:
+        return None
+    pattern = session_id_pattern(config)
+    return MaskRule(name="session_id", pattern=config.session_pattern, group=1 if pattern.groups else 0)
 
 
 def find_session_ids(text: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
