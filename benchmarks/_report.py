@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -40,3 +41,14 @@ def one_thread_in(work: Path) -> Path:
     torch.set_num_threads(1)
     work.mkdir(parents=True, exist_ok=True)
     return work
+
+
+def draw_kind(rng: random.Random, shares: dict[str, float], default: str) -> str:
+    """One kind drawn with the given shares (each of ``shares`` with its probability, ``default`` otherwise): the
+    generated logs' anomalous kinds."""
+    r = rng.random()
+    for name, share in shares.items():
+        if r < share:
+            return name
+        r -= share
+    return default

@@ -28,7 +28,7 @@ import random
 import time
 from pathlib import Path
 
-from benchmarks._report import generated_logs_cli, header, one_thread_in
+from benchmarks._report import draw_kind, generated_logs_cli, header, one_thread_in
 
 AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0",
@@ -106,12 +106,7 @@ def shop_log(path: Path, seed: int, n_clients: int, first_octet: int) -> tuple[P
         ip = f"{first_octet}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         if ip in kinds:
             continue
-        r, kind = rng.random(), "visitor"
-        for name, share in ANOMALOUS.items():
-            if r < share:
-                kind = name
-                break
-            r -= share
+        kind = draw_kind(rng, ANOMALOUS, "visitor")
         kinds[ip] = kind
         lines += _visit(rng, ip, start + dt.timedelta(seconds=rng.uniform(0, 2 * 86_400)), kind)
     path.write_text("".join(line + "\n" for _, line in sorted(lines)), encoding="utf-8")

@@ -27,7 +27,7 @@ import random
 import time
 from pathlib import Path
 
-from benchmarks._report import generated_logs_cli, header, one_thread_in
+from benchmarks._report import draw_kind, generated_logs_cli, header, one_thread_in
 
 #: the session id of a Postfix line: its queue id, ten hex digits before a colon
 QUEUE_ID = r"\b([0-9A-F]{10}):"
@@ -103,12 +103,7 @@ def postfix_log(path: Path, seed: int, n_mails: int) -> tuple[Path, dict[str, st
     lines: list[tuple[dt.datetime, str]] = []
     kinds: dict[str, str] = {}
     while len(kinds) < n_mails:
-        r, kind = rng.random(), "normal"
-        for name, share in ANOMALOUS.items():
-            if r < share:
-                kind = name
-                break
-            r -= share
+        kind = draw_kind(rng, ANOMALOUS, "normal")
         qid, mail = _mail(rng, start + dt.timedelta(seconds=rng.uniform(0, 86_000)), kind)
         if qid not in kinds:
             kinds[qid] = kind
