@@ -19,7 +19,10 @@ from logbert.parsing.parser import LogParser
 from logbert.pipeline.parse import parse, template_parser
 from logbert.windowing.windows import session_id_mask
 
-QUEUE_ID = r"\b([0-9A-F]{10}):"
+# Postfix's long queue ids (enable_long_queue_ids: 3yb4gF6pDRz2dZ5): no generic mask knows them (the short, hex ones
+# are taken by the hex_id rule)
+QUEUE_ID = r"\b([0-9A-Za-z]{15}):"
+_ID_CHARS = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
 
 
 def _postfix_log(path: Path, n_mails: int, seed: int = 0, deferred: int = 0) -> list[str]:
@@ -28,7 +31,8 @@ def _postfix_log(path: Path, n_mails: int, seed: int = 0, deferred: int = 0) -> 
     rng = random.Random(seed)
     lines, ids = [], []
     for i in range(n_mails):
-        qid, pid, ip = f"{rng.getrandbits(40):010X}", rng.randint(1000, 30000), f"10.0.{i % 250}.{i % 200 + 1}"
+        qid = "".join(rng.choice(_ID_CHARS) for _ in range(15))
+        pid, ip = rng.randint(1000, 30000), f"10.0.{i % 250}.{i % 200 + 1}"
         ids.append(qid)
         stamp = f"Nov 30 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
         body = [
@@ -51,18 +55,18 @@ def _postfix_log(path: Path, n_mails: int, seed: int = 0, deferred: int = 0) -> 
 def test_a_rule_on_a_group_replaces_that_group_only() -> None:
     rule = MaskRule(name="session_id", pattern=QUEUE_ID, group=1)
     masker = Masker([rule, *default_masks("raw")])
-    assert masker.mask("62D82C07CD: removed") == "<*>: removed"
-    assert masker.mask_many(["62D82C07CD: removed", "no id here: 12"]) == ["<*>: removed", "no id here: <*>"]
+    assert masker.mask("3yb4gF6pDRz2dZ5: removed") == "<*>: removed"
+    assert masker.mask_many(["3yb4gF6pDRz2dZ5: removed", "no id here: 12"]) == ["<*>: removed", "no id here: <*>"]
     # each replaced value is known with its token (parameters as data)
-    assert masker.mask_tokens("62D82C07CD: size=12 removed") == (
-        ["<*>:", "size=<*>", "removed"], ["62D82C07CD:", "size=12", "removed"],
+    assert masker.mask_tokens("3yb4gF6pDRz2dZ5: size=12 removed") == (
+        ["<*>:", "size=<*>", "removed"], ["3yb4gF6pDRz2dZ5:", "size=12", "removed"],
     )
     # a group that takes no part in a match leaves the match alone
     optional = Masker([MaskRule(name="x", pattern=r"id(=(\d+))?", group=2)])
     assert optional.mask("id and id=7") == "id and id=<*>"
     assert optional.mask_tokens("id and id=7") == (["id", "and", "id=<*>"], ["id", "and", "id=7"])
     # worker processes get the masker by pickle: rebuilt from its rules
-    assert pickle.loads(pickle.dumps(masker)).mask("62D82C07CD: removed") == "<*>: removed"
+    assert pickle.loads(pickle.dumps(masker)).mask("3yb4gF6pDRz2dZ5: removed") == "<*>: removed"
 
 
 def test_a_group_the_pattern_lacks_is_a_config_error() -> None:
@@ -83,7 +87,7 @@ def test_only_a_users_session_pattern_gets_a_rule() -> None:
 def test_the_template_parser_masks_the_id_first_and_keeps_user_masks() -> None:
     config = LogBertConfig().with_overrides({"window.session_pattern": QUEUE_ID, "parser.format": "syslog"})
     parser = template_parser(config)
-    parser.fit(["62D82C07CD: removed"])
+    parser.fit(["3yb4gF6pDRz2dZ5: removed"])
     masks = parser.masks_
     assert masks[0].name == "session_id" and masks[1:] == default_masks("syslog")
     assert parser.config == config.parser  # the settings stay the config's (an artifact checks they agree)
@@ -94,12 +98,12 @@ def test_the_template_parser_masks_the_id_first_and_keeps_user_masks() -> None:
     assert plain.masks_ == default_masks(LogBertConfig().parser.format)
     # a saved parser keeps its rules, refitted too
     restored = LogParser.from_dict(json.loads(json.dumps(parser.to_dict())))
-    assert restored.masks_ == masks and restored.fit(["0123456789: removed"]).masks_ == masks
+    assert restored.masks_ == masks and restored.fit(["4Qx3Zq1vXnz6bcd: removed"]).masks_ == masks
 
 
 def test_a_mail_log_gets_one_template_per_event(tmp_path: Path) -> None:
-    """Before: 1,500 mails gave 1,500 templates ("62D82C07CD: <*>", the queue id kept), and with the id masked
-    "client=...", "message-id=..." and "removed" were still one template "<*>: <*>" (50 % alike)."""
+    """Before: each mail gave templates of its own ("3yb4gF6pDRz2dZ5: <*>", the queue id kept), and with the id
+    masked "client=...", "message-id=..." and "removed" were still one template "<*>: <*>" (50 % alike)."""
     log = tmp_path / "mail.log"
     ids = _postfix_log(log, 200)
     config = LogBertConfig().with_overrides({"window.session_pattern": QUEUE_ID, "parser.format": "syslog"})
@@ -114,6 +118,12 @@ def test_a_mail_log_gets_one_template_per_event(tmp_path: Path) -> None:
     assert not any(qid in t for qid in ids for t in summary.templates)
     without = parse(log, config.with_overrides({"window.session_pattern": None, "window.session_id": "hdfs_block"}))
     assert len(without.templates) > 100  # what a new user got: the queue id kept in the templates
+
+
+def test_the_generic_masks_take_hex_ids_that_mix_digits_and_letters() -> None:
+    masker = Masker(default_masks("syslog"))
+    assert masker.mask("62D82C07CD: removed; image 3f2a9c1b pulled") == "<*>: removed; image <*> pulled"
+    assert masker.mask("deadbeef facade 12345678 abc_62D82C07CD") == "deadbeef facade <*> abc_62D82C07CD"
 
 
 def test_two_token_messages_that_share_only_a_value_stay_apart() -> None:

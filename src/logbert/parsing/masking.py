@@ -106,13 +106,24 @@ _KEY_VALUE = MaskRule(
     replacement="=<*>",
 )
 
+# A hexadecimal id of 8 or more digits with at least one digit 0-9 and one letter A-F, in either case (Postfix's
+# queue id 62D82C07CD, a short commit or container id 3f2a9c1b): the number rule leaves it whole, and with a
+# session id no pattern names, each id gave templates of its own. All letters (``deadbeef``, ``facade``) or all
+# digits (the number rule's) are not taken.
+_HEX_ID = MaskRule(
+    name="hex_id",
+    pattern=r"(?:[0-9]" + _AFTER_FIRST + r"(?=[0-9A-Fa-f]*[A-Fa-f])|[A-Fa-f]" + _AFTER_FIRST + r"(?=[0-9A-Fa-f]*[0-9]))"
+    r"[0-9A-Fa-f]{7,}" + _E,
+)
+
 _RAW: tuple[MaskRule, ...] = (
     _HDFS[0],
     _UUID,
     _IP,
     _HASH,
     _HEX,
-    _KEY_VALUE,
+    _KEY_VALUE,  # before hex_id: message-id=<1f2e3d4c5@host> is one value
+    _HEX_ID,
     _NUM,
 )
 
