@@ -57,3 +57,14 @@ def test_real_data_comparison_agrees_with_itself_on_a_tiny_artifact(tmp_path: Pa
     same, total = (int(x) for x in cells[9].split(" / "))
     assert total > 0 and same == total
     assert float(cells[10]) < 1e-4  # the same scores up to float rounding
+
+
+def test_flop_count_compares_the_two_loops_on_the_same_sequences() -> None:
+    """benchmarks.speed.flops: the plain loop (padding, logits everywhere) does more arithmetic per sequence than
+    logbert's step, and a centre pass row (forward only) less than a training step's."""
+    import torch
+    from benchmarks.speed.flops import count
+
+    torch.set_num_threads(1)
+    c = count(n_train=256)
+    assert c["plain"] > 1.3 * c["ours"] and 0 < c["centre_row"] < c["ours"] / 2
