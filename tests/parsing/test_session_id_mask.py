@@ -109,10 +109,10 @@ def test_a_mail_log_gets_one_template_per_event(tmp_path: Path) -> None:
     config = LogBertConfig().with_overrides({"window.session_pattern": QUEUE_ID, "parser.format": "syslog"})
     summary = parse(log, config)
     assert sorted(summary.templates) == sorted([
-        "<*>: client=unknown[<*>]",
+        "<*>: client=<*>[<*>]",
         "<*>: message-id=<*>",
         "<*>: from=<*>, size=<*>, nrcpt=<*> (queue active)",
-        "<*>: to=<*>, relay=mx.example.org[<*>]:<*>, dsn=<*>, status=sent (<*> OK)",
+        "<*>: to=<*>, relay=<*>[<*>]:<*>, dsn=<*>, status=sent (<*> OK)",
         "<*>: removed",
     ])
     assert not any(qid in t for qid in ids for t in summary.templates)
@@ -120,10 +120,12 @@ def test_a_mail_log_gets_one_template_per_event(tmp_path: Path) -> None:
     assert len(without.templates) > 100  # what a new user got: the queue id kept in the templates
 
 
-def test_the_generic_masks_take_hex_ids_that_mix_digits_and_letters() -> None:
+def test_the_generic_masks_take_hex_ids_and_hosts_given_with_their_address() -> None:
     masker = Masker(default_masks("syslog"))
     assert masker.mask("62D82C07CD: removed; image 3f2a9c1b pulled") == "<*>: removed; image <*> pulled"
     assert masker.mask("deadbeef facade 12345678 abc_62D82C07CD") == "deadbeef facade <*> abc_62D82C07CD"
+    # a host named with its address is a value like it ("unknown": no reverse DNS)
+    assert masker.mask("client=mail.example.org[192.0.2.7] from unknown[10.1.2.3]") == "client=<*>[<*>] from <*>[<*>]"
 
 
 def test_two_token_messages_that_share_only_a_value_stay_apart() -> None:

@@ -116,9 +116,18 @@ _HEX_ID = MaskRule(
     r"[0-9A-Fa-f]{7,}" + _E,
 )
 
+# A host name given with its address, ``mail.example.org[192.0.2.7]`` (Postfix, sendmail, many daemons' "from
+# host[ip]"): the name is a value like the address; "unknown" (no reverse DNS) too. Before the ip rule, which would
+# hide the address it is recognised by.
+_HOST_OF_IP = MaskRule(
+    name="host_of_ip",
+    pattern=r"[A-Za-z0-9](?<![\w.-].)[\w.-]*(?=\[\d{1,3}(?:\.\d{1,3}){3}\])",
+)
+
 _RAW: tuple[MaskRule, ...] = (
     _HDFS[0],
     _UUID,
+    _HOST_OF_IP,
     _IP,
     _HASH,
     _HEX,
