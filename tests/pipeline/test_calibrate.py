@@ -34,6 +34,24 @@ def test_the_promise_holds_only_with_enough_validation_sessions() -> None:
     assert "their maximum" in text and "<= 2.86%" in text and "not the 0.50% asked" in text and "199" in text
 
 
+@pytest.mark.parametrize(("n", "q"), [(50, 0.995), (400, 0.99)])
+def test_the_rate_one_draw_realises_is_stated_with_its_spread_over_draws(n: int, q: float) -> None:
+    """The stated rate is an average over draws of n calibration sessions; ``fpr_spread`` is where 90 % of single
+    draws land. Checked by drawing: n uniform normal scores, the record's own threshold, the mass above it."""
+    record = _record(n, q)
+    low, high = record.fpr_spread or (0.0, 0.0)
+    assert low < record.fpr_bound < high  # type: ignore[operator]
+    rng = np.random.default_rng(0)
+    scoring = ScoringConfig(threshold_quantile=q)
+    realised = np.array([1.0 - choose_threshold(scoring, rng.random(n)) for _ in range(4000)])  # uniform: F(t) = t
+    assert np.mean(realised < low) == pytest.approx(0.05, abs=0.015)
+    assert np.mean(realised > high) == pytest.approx(0.05, abs=0.015)
+    assert f"{low:.2%}-{high:.2%} for 90 % of draws of {n} sessions" in record.describe()
+    assert record.to_dict()["fpr_spread"] == [low, high]
+    pot = calibration(ScoringConfig(threshold="pot"), 1.0, np.arange(300, dtype=float))
+    assert pot.fpr_spread is None  # an extrapolation states no rate
+
+
 def test_p_values_and_targets_use_the_same_scores_and_rule() -> None:
     record = _record(99, 0.99)
     assert record.p_value(1000.0) == pytest.approx(1 / 100)  # above every validation score
