@@ -100,7 +100,10 @@ def test_a_few_calibration_sessions_with_unseen_keys_are_never_said_to_be_0_perc
     (few,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=1758, n_unseen=2), config, KEYS)
     assert "(about 0.1%)" in few
     (many,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=80, n_unseen=20), config, KEYS)
-    assert "(about 20%)" in many
+    assert "(about 20%)" in many and "id left in the lines" not in many
+    # most of them: the usual cause is an id kept in the templates (a new user's Postfix log: 1,097 of 1,103)
+    (most,) = _warnings(_result(3.0, calibration="cross_fit", n_calibration=6, n_unseen=1097), config, KEYS)
+    assert "(about 99%)" in most and "id left in the lines" in most and "window.session_pattern" in most
 
 
 # -- issue 9: small-data training -----------------------------------------------------------------

@@ -938,11 +938,19 @@ def _warnings(result: TrainResult, config: LogBertConfig, n_keys: int) -> list[s
     elif result.n_unseen:
         total = result.n_unseen + result.n_calibration
         unseen = "never seen in training" if result.calibration == "split" else "their fold model never trained on"
+        # most sessions with a template of their own: the usual cause is an id left in the lines, not rare events
+        id_left = (
+            ". A share this high usually means an id left in the lines (a session, request or queue id): `logbert "
+            "parse` shows it in the templates; --set 'window.session_pattern=REGEX' masks a session id, "
+            "parser.masks any other"
+            if result.n_unseen > total / 2
+            else ""
+        )
         warnings.append(
             f"{result.n_unseen} of {total} normal {where} sessions hold a template {unseen} (or a state/status "
             "value never seen for its line): left out of the "
             f"threshold. Expect new normal sessions like them (about {_share(result.n_unseen / total)}) to be flagged "
-            "too; more normal training data lowers that share"
+            f"too; more normal training data lowers that share{id_left}"
         )
     if result.skipped:
         n = len(result.skipped)
