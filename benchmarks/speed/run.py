@@ -18,8 +18,9 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
 * ``train_encoder signals=all`` / ``score_sequences signals=all``: the time- and value-aware model
   (``model.signals = "all"``, issue 13) on the same keys with random gap and value buckets, for the
   cost of the extra inputs and heads against key-only;
-* ``train_encoder bf16`` / ``train_encoder bf16 compiled``: ``train.precision = "bf16"`` (and
-  ``train.compile``): GPU arms, run by default with ``--device cuda`` only (``--arms`` picks any);
+* ``train_encoder compiled`` / ``train_encoder bf16`` / ``train_encoder bf16 compiled``: ``train.compile`` (on a
+  GPU: every batch padded to one width, CUDA graphs) and ``train.precision = "bf16"``: GPU arms, run by default
+  with ``--device cuda`` only (``--arms`` picks any);
 * ``plain train``: a textbook loop, torch's own ``nn.TransformerEncoder`` layers with the same
   initial weights, batch 64, logbert's learning-rate schedule, MLKP only, masking inline
   (``plain train bf16``: the same under ``torch.autocast(bfloat16)``, a GPU arm);
@@ -68,6 +69,7 @@ TRAIN_ARMS = (
     "train_encoder MLKP only",
     "train_encoder MLKP only, no buckets",
     "train_encoder signals=all",
+    "train_encoder compiled",
     "train_encoder bf16",
     "train_encoder bf16 compiled",
     "plain train",
@@ -81,7 +83,7 @@ SCORE_ARMS = (
     "plain score bf16",
 )
 #: arms that only pay on a GPU: bf16 and compiled training are slower on a CPU without bf16 units (docs/benchmarks.md)
-GPU_ARMS = ("train_encoder bf16", "train_encoder bf16 compiled", "plain train bf16")
+GPU_ARMS = ("train_encoder compiled", "train_encoder bf16", "train_encoder bf16 compiled", "plain train bf16")
 
 CHILD = r'''
 import json, resource, sys, time
@@ -178,7 +180,9 @@ if arm.startswith("train_encoder"):
     if arm.endswith("no buckets"):  # plain shuffled batches, as the plain loop
         tcfg = tcfg.model_copy(update={"bucket_by_length": False})
     if "bf16" in arm:
-        tcfg = tcfg.model_copy(update={"precision": "bf16", "compile": arm.endswith("compiled")})
+        tcfg = tcfg.model_copy(update={"precision": "bf16"})
+    if arm.endswith("compiled"):  # on a GPU: fixed shapes and CUDA graphs (training.trainer.CompiledStep)
+        tcfg = tcfg.model_copy(update={"compile": True})
     extra = {}
     if with_signals:
         extra = {"train_signals": (gap_rows(train), value_rows(train)), "val_signals": (gap_rows(val), value_rows(val))}

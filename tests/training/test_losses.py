@@ -23,6 +23,23 @@ def test_masked_key_loss_is_zero_without_masked_positions() -> None:
     loss.backward()  # type: ignore[no-untyped-call]  # still part of the graph
 
 
+def test_masked_key_loss_equals_torchs_mean_reduction_bit_for_bit() -> None:
+    """The loss divides a summed cross-entropy by a count kept on the device (no host sync on a GPU); it must stay
+    the number, and the gradient, of torch's "mean" reduction, so that CPU training runs are unchanged."""
+    torch.manual_seed(0)
+    for rows, width, vocab in ((64, 33, 40), (7, 12, 500), (512, 33, 33)):
+        logits = torch.randn(rows, width, vocab, requires_grad=True)
+        labels = torch.randint(0, vocab, (rows, width)).masked_fill(torch.rand(rows, width) < 0.6, IGNORE_INDEX)
+        ours = masked_key_loss(logits, labels)
+        torchs = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=IGNORE_INDEX
+        )
+        assert float(ours) == float(torchs)
+        (g_ours,) = torch.autograd.grad(ours, logits)
+        (g_torch,) = torch.autograd.grad(torchs, logits)
+        assert torch.equal(g_ours, g_torch)
+
+
 def test_hypersphere_loss_is_the_mean_squared_distance() -> None:
     emb = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     center = torch.tensor([1.0, 1.0])

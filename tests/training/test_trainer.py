@@ -209,6 +209,90 @@ def test_compile_runs_the_same_steps_and_a_failing_compiler_only_costs_the_speed
     assert sum("torch.compile failed" in r.getMessage() for r in caplog.records) == 1  # said once, not per step
 
 
+def test_a_compiled_cuda_step_asks_for_fixed_shapes_and_cuda_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.compile is lazy: the options a CUDA run asks for can be read on this CPU-only machine."""
+    calls: list[dict[str, object]] = []
+
+    def record(model: torch.nn.Module, **kw: object) -> torch.nn.Module:
+        calls.append(kw)
+        return model
+
+    monkeypatch.setattr(torch, "compile", record)
+    model = LogBertEncoder(MODEL)
+    assert trainer.CompiledStep(model, torch.device("cuda")).static
+    assert not trainer.CompiledStep(model, torch.device("cpu")).static
+    trainer.CompiledStep(model, torch.device("cuda"), distributed=True)  # DDP's hooks: no CUDA graphs
+    assert calls == [{"dynamic": False, "mode": "reduce-overhead"}, {"dynamic": True}, {"dynamic": False}]
+
+
+def test_the_fixed_width_of_a_compiled_cuda_step_trains_the_same_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA path's padding to one width (masks drawn before it) run here on the CPU, eagerly: the same losses
+    up to rounding, so the padding columns are neither attended to nor learnt from. (No dropout: its draws cover the
+    padding columns too, so with dropout the padded run is another random draw.)"""
+    model_config = MODEL.model_copy(update={"dropout": 0.0})
+
+    def run(cfg: TrainConfig) -> TrainResult:
+        return train_encoder(model_config, cfg, VOCAB, SEQS[:40], SEQS[40:], progress=False)
+
+    reference = run(TRAIN)
+    init = trainer.CompiledStep.__init__
+
+    def static_on_cpu(self: trainer.CompiledStep, model: torch.nn.Module, device: torch.device, **kw: bool) -> None:
+        init(self, model, device, **kw)
+        self.compiled, self.static = model, True  # eager, but padded as on a GPU
+
+    monkeypatch.setattr(trainer.CompiledStep, "__init__", static_on_cpu)
+    widths: list[int] = []
+    loss = trainer._loss
+
+    def recording_loss(model: object, token_ids: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        widths.append(token_ids.shape[1])
+        return loss(model, token_ids, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer, "_loss", recording_loss)
+    padded = run(TRAIN.model_copy(update={"compile": True}))
+    assert set(widths[:5]) == {MODEL.max_len + 1}  # the first epoch's 5 steps (validation is not padded)
+    for a, b in zip(reference.history, padded.history, strict=True):
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-5)
+        assert a.val_loss == pytest.approx(b.val_loss, rel=1e-5)
+
+
+def test_a_compiled_step_that_fails_in_its_backward_is_made_again_eagerly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Inductor compiles a graph's backward at its first use: a failure there must cost the speed-up only, and the
+    redone step must not count the failed try's DIST embeddings in the next centre (train.center_from = "steps")."""
+    config = TRAIN.model_copy(update={"center_from": "steps"})
+    model_config = MODEL.model_copy(update={"dropout": 0.0})  # the failed try draws no dropout the redo would not
+
+    def run(cfg: TrainConfig) -> TrainResult:
+        return train_encoder(model_config, cfg, VOCAB, SEQS[:40], SEQS[40:], progress=False)
+
+    reference = run(config)
+
+    class FailsBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: object, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            raise RuntimeError("InductorError: the backward graph failed to compile")
+
+    def compile_fails_backward(model: torch.nn.Module, **kw: object) -> object:
+        def forward(*args: object, **kwargs: object) -> object:
+            out = model(*args, **kwargs)
+            return out._replace(logits=FailsBackward.apply(out.logits))
+
+        return forward
+
+    monkeypatch.setattr(torch, "compile", compile_fails_backward)
+    with caplog.at_level("WARNING", logger="logbert.training.trainer"):
+        fallback = run(config.model_copy(update={"compile": True}))
+    assert sum("torch.compile failed" in r.getMessage() for r in caplog.records) == 1
+    assert _same_weights(fallback, reference) and torch.equal(fallback.center, reference.center)
+
+
 def test_a_checkpoint_of_one_model_shape_does_not_resume_into_another() -> None:
     """model.positions and model.mark_last are part of the checkpoint fingerprint (when not at their defaults, which
     are left out so that checkpoints from before the settings still resume)."""

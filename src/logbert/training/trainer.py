@@ -14,6 +14,7 @@ RNG state is restored when training returns.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
-from logbert.config import ModelConfig, ScoringConfig, TrainConfig
+from logbert.config import SIGNAL_NONE, ModelConfig, ScoringConfig, TrainConfig
 from logbert.model.encoder import EncoderOutput, LogBertEncoder, masked_positions
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY
 from logbert.threads import torch_threads
@@ -134,6 +135,9 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63)
 
 
+#: The progress bar's loss is read every this many steps (and at an epoch's first): each read waits for a GPU.
+LOSS_SHOWN_EVERY = 16
+
 #: Rows sorted by length within chunks of this many batches (train.bucket_by_length): enough rows for
 #: batches of even length, few enough that the batches of an epoch still mix the whole data.
 BUCKET_CHUNK_BATCHES = 32
@@ -209,7 +213,47 @@ def _signal_counts(signals: SignalBatch | None) -> tuple[int, int]:
 def _shard_signals(signals: SignalBatch | None, rows: slice, device: torch.device) -> SignalBatch | None:
     if signals is None:
         return None
-    return SignalBatch(*(None if t is None else t[rows].to(device) for t in signals))
+    return SignalBatch(*(None if t is None else to_device(t[rows], device) for t in signals))
+
+
+def to_device(tensor: Tensor, device: torch.device) -> Tensor:
+    """``tensor`` (a batch collated on the host) on ``device``. To a CUDA GPU through pinned memory and without
+    waiting: a plain copy waits for the GPU to finish its queued work first, so the host could not collate the next
+    batch while the GPU runs this one."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def pad_columns(tensor: Tensor, width: int, fill: int | bool) -> Tensor:
+    """(B, T) ``tensor`` with ``fill`` columns added on the right up to ``width`` (itself when already that wide)."""
+    extra = width - tensor.shape[1]
+    if extra <= 0:
+        return tensor
+    return torch.cat([tensor, tensor.new_full((tensor.shape[0], extra), fill)], dim=1)
+
+
+def fixed_width(
+    token_ids: Tensor,
+    labels: Tensor,
+    pad_mask: Tensor,
+    signals: SignalBatch | None,
+    width: int,
+    pad_id: int,
+) -> tuple[Tensor, Tensor, Tensor, SignalBatch | None]:
+    """A masked batch padded to ``width`` positions (the compiled CUDA step's one shape): padding columns, masked in
+    attention and unlabelled, after the masks were drawn, so that the random stream is that of the eager run."""
+    if signals is not None:
+        fills = (SIGNAL_NONE, SIGNAL_NONE, IGNORE_INDEX, IGNORE_INDEX)
+        signals = SignalBatch(
+            *(None if t is None else pad_columns(t, width, f) for t, f in zip(signals, fills, strict=True))
+        )
+    return (
+        pad_columns(token_ids, width, pad_id),
+        pad_columns(labels, width, IGNORE_INDEX),
+        pad_columns(pad_mask, width, True),
+        signals,
+    )
 
 
 @torch.no_grad()
@@ -226,19 +270,25 @@ def compute_center(
     Returns (C,) on the CPU."""
     was_training = model.training
     model.eval()
-    total = torch.zeros(model.config.d_model, dtype=torch.float64)
+    device = torch.device(device)
+    # the sum stays on the device (one host sync at the end, not one a batch), in float64 where the device has it
+    total = torch.zeros(model.config.d_model, dtype=_sum_dtype(device), device=device)
     for index in by_length([len(r) for r in rows], batch_size):  # rows of one length together: little padding
         token_ids, pad_mask = pad_tokens([rows[i] for i in index], pad_id)
         width = token_ids.shape[1]
         extra = [
-            None if r is None else pad_signal_rows([r[i] for i in index], width).to(device)
+            None if r is None else to_device(pad_signal_rows([r[i] for i in index], width), device)
             for r in (gap_rows, value_rows)
         ]
         no_keys = torch.zeros(len(index), 0, dtype=torch.long, device=device)  # the last layer computes DIST only
-        out = model(token_ids.to(device), pad_mask.to(device), *extra, predict_at=no_keys)
-        total += out.dist_embedding.double().sum(dim=0).cpu()  # (C,)
+        out = model(to_device(token_ids, device), to_device(pad_mask, device), *extra, predict_at=no_keys)
+        total += out.dist_embedding.to(total.dtype).sum(dim=0)  # (C,)
     model.train(was_training)
-    return (total / len(rows)).float()
+    return (total.cpu().double() / len(rows)).float()
+
+
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    return torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
 
 
 def center_sample(n_rows: int, limit: int, epoch_seed: int) -> list[int] | None:
@@ -274,10 +324,16 @@ class CenterSum:
     def add(self, dist_embedding: Tensor) -> None:
         """Add a batch's (B, C) DIST embeddings (detached: the sum takes no gradient)."""
         rows = dist_embedding.detach()
-        dtype = torch.float32 if rows.device.type == "mps" else torch.float64
-        batch = rows.to(dtype).sum(dim=0)
+        batch = rows.to(_sum_dtype(rows.device)).sum(dim=0)
         self.total = batch if self.total is None else self.total + batch
         self.rows += rows.shape[0]
+
+    def mark(self) -> tuple[Tensor | None, int]:
+        """The sum so far, for :meth:`restore` (a training step that failed half-way and is made again)."""
+        return self.total, self.rows
+
+    def restore(self, marked: tuple[Tensor | None, int]) -> None:
+        self.total, self.rows = marked
 
     def mean(self, group: Group) -> Tensor | None:
         """(C,) on the CPU, over every rank's rows (a collective under torchrun); None when no row was added."""
@@ -342,33 +398,51 @@ def _loss(
 class CompiledStep:
     """The training step's model under ``torch.compile``, or the model itself where compiling fails.
 
-    Dynamic shapes: a batch's row count, length and number of masked keys vary, and a graph per shape
-    would recompile all through the first epoch. The parameters stay ``model``'s own (checkpoints,
-    ``best`` and the artifact read ``model``). A compiler that fails on this graph (torch 2.11's
-    inductor did on a CUDA GPU, with an internal assertion) costs the speed-up, not the training: the
-    error is logged once and the steps run eagerly from then on, on the same weights.
+    On a CPU, dynamic shapes: a batch's row count, length and number of masked keys vary, and a graph per
+    shape would recompile all through the first epoch. On a CUDA GPU, fixed shapes and CUDA graphs
+    (``mode="reduce-overhead"``; one process: DDP's hooks do not replay): the trainer pads every batch to the
+    model's width (:func:`fixed_width`), so an epoch needs two graphs (full batches and the last one), and a
+    step replays its kernels without a launch each. A small model is bound by those launches on a GPU, not
+    by arithmetic (docs/benchmarks.md); torch 2.11's inductor also failed on this model with dynamic shapes.
+
+    The parameters stay ``model``'s own (checkpoints, ``best`` and the artifact read ``model``). A compiler
+    that fails on this graph, in the forward or the backward, costs the speed-up, not the training: the error
+    is logged once, the step is made again eagerly, and the steps run eagerly from then on, on the same weights.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, device: torch.device, distributed: bool = False) -> None:
         self.model = model
-        self.compiled: Callable[..., EncoderOutput] | None = torch.compile(model, dynamic=True)
+        self.static = device.type == "cuda"  # the trainer pads to one width when this is True
+        options: dict[str, object] = {"dynamic": not self.static}
+        if self.static and not distributed:
+            options["mode"] = "reduce-overhead"
+        self.compiled: Callable[..., EncoderOutput] | None = torch.compile(model, **options)  # type: ignore[call-overload]
 
     def __call__(self, *args: object, **kwargs: object) -> EncoderOutput:
-        if self.compiled is not None:
-            try:
-                return self.compiled(*args, **kwargs)
-            except torch.OutOfMemoryError:
-                raise
-            except Exception as exc:  # the compiler's own errors have many types (dynamo, inductor, triton)
-                first = str(exc).strip().splitlines()[:1]
-                logger.warning(
-                    "train.compile: torch.compile failed (%s: %s); training goes on without it",
-                    type(exc).__name__,
-                    first[0][:200] if first else "",
-                )
-                self.compiled = None
-        out: EncoderOutput = self.model(*args, **kwargs)
+        """The compiled forward (eager once compiling has failed)."""
+        call = self.compiled if self.compiled is not None else self.model
+        out: EncoderOutput = call(*args, **kwargs)
         return out
+
+    def step(self, forward_backward: Callable[[], Tensor], undo: Callable[[], None] = lambda: None) -> Tensor:
+        """Run ``forward_backward`` (which calls this object for the forward); when the compiled graph fails in it,
+        ``undo`` what the failed try recorded, log once and run it again eagerly."""
+        if self.compiled is None:
+            return forward_backward()
+        try:
+            return forward_backward()
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as exc:  # the compiler's own errors have many types (dynamo, inductor, triton)
+            first = str(exc).strip().splitlines()[:1]
+            logger.warning(
+                "train.compile: torch.compile failed (%s: %s); training goes on without it",
+                type(exc).__name__,
+                first[0][:200] if first else "",
+            )
+            self.compiled = None
+            undo()
+            return forward_backward()
 
 
 def _shard_loss(
@@ -413,6 +487,34 @@ def _shard_loss(
     return share * scale
 
 
+def _forward_backward(
+    opt: torch.optim.Optimizer,
+    precision: torch.autocast,
+    step_model: Callable[..., EncoderOutput],
+    batch: tuple[Tensor, Tensor, Tensor, SignalBatch | None],
+    center: Tensor | None,
+    config: TrainConfig,
+    group: Group,
+    device: torch.device,
+    center_sum: CenterSum | None,
+) -> Tensor:
+    """One training step's gradients (the optimiser steps after): zero them, the loss of ``batch`` (token ids,
+    labels, padding mask, signals; on ``device`` already unless torchrun shards it), its backward. Returns the loss."""
+    token_ids, labels, pad_mask, signals = batch
+    opt.zero_grad(set_to_none=True)
+    with precision:
+        if group.active:  # this rank's rows of the whole batch
+            loss = _shard_loss(
+                step_model, token_ids, labels, pad_mask, center, config, group, device, signals, center_sum
+            )
+        else:
+            loss = _loss(
+                step_model, token_ids, labels, pad_mask, center, config, signals=signals, center_sum=center_sum
+            )
+    loss.backward()  # type: ignore[no-untyped-call]
+    return loss
+
+
 def _bucketed(config: TrainConfig, ds: MaskedKeyDataset) -> bool:
     """Length-bucketed batches (``train.bucket_by_length``) for key-only models only. A time- or value-aware
     model trains on plain shuffled batches: with buckets its recall on the simulator's time faults fell
@@ -453,7 +555,7 @@ def _validation_loss(
 ) -> float:
     model.eval()
     gen = torch.Generator().manual_seed(config.seed + 1)  # the same masks every epoch
-    total, n = 0.0, 0
+    losses: list[tuple[Tensor, int]] = []  # read from the device once, after the last batch
     for rows in by_length(ds.lengths, config.batch_size) if _bucketed(config, ds) else _batches(len(ds), config):
         batch = ds.collate_index(rows, config.mask_ratio, gen)
         signals = _signal_batch(batch, batch.token_ids, batch.pad_mask, config, ds.vocab.MASK, gen, model.config)
@@ -461,18 +563,35 @@ def _validation_loss(
         c = None if center is None else center.to(device)
         loss = _loss(
             model,
-            batch.token_ids.to(device),
-            batch.labels.to(device),
-            batch.pad_mask.to(device),
+            to_device(batch.token_ids, device),
+            to_device(batch.labels, device),
+            to_device(batch.pad_mask, device),
             c,
             config,
             None,
             signals,
         )
-        total += float(loss) * len(rows)
-        n += len(rows)
+        losses.append((loss, len(rows)))
     model.train()
-    return total / n
+    return weighted_mean(losses)
+
+
+def weighted_total(losses: Sequence[tuple[Tensor, int]]) -> float:
+    """The sum of scalar losses times their rows, read from the device in one copy: the same float as a running
+    ``total += float(loss) * rows`` (each loss read as a float64, summed in order), without a host sync a batch."""
+    if not losses:
+        return 0.0
+    values = torch.stack([loss.detach().float() for loss, _ in losses]).cpu().double().tolist()
+    total = 0.0
+    for value, (_, rows) in zip(values, losses, strict=True):
+        total += value * rows
+    return total
+
+
+def weighted_mean(losses: Sequence[tuple[Tensor, int]]) -> float:
+    """:func:`weighted_total` over the rows (nan without a loss)."""
+    rows = sum(n for _, n in losses)
+    return weighted_total(losses) / rows if rows else math.nan
 
 
 # -- the loop ---------------------------------------------------------------------------------
@@ -580,7 +699,10 @@ def train_encoder(
         # torchrun: every rank must resume from the same epoch (a folder all nodes share) or none can go on
         group.same_int(loop.epoch, "the checkpoint epoch to resume from")
         ddp = group.wrap(model)  # the model itself on one process
-        step_model = CompiledStep(ddp) if cfg.compile else ddp  # what the training steps call
+        compiled = CompiledStep(ddp, device, distributed=group.active) if cfg.compile else None
+        step_model = ddp if compiled is None else compiled  # what the training steps call
+        # the compiled CUDA step's one width: every batch padded to the model's positions (CompiledStep)
+        static_width = model_config.max_len + 1 if compiled is not None and compiled.static else None
         precision = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -602,7 +724,7 @@ def train_encoder(
                 model.train()
                 # small data: several passes per epoch (train.min_steps), each in its own seeded order
                 order = [i for _ in range(passes) for i in torch.randperm(len(train_ds), generator=gen).tolist()]
-                total = 0.0
+                step_losses: list[tuple[Tensor, int]] = []  # read from the device at the epoch's end (weighted_total)
                 bar.update(task, description=f"epoch {loop.epoch + 1}/{cfg.epochs}")
                 bucket_gen = gen if _bucketed(cfg, train_ds) else None
                 reorder = _reorder(cfg, vocab, gen)
@@ -622,35 +744,44 @@ def train_encoder(
                         )
                     # after the cuts
                     signals = _signal_batch(batch, token_ids, pad_mask, cfg, vocab.MASK, gen, model_config)
-                    with precision:
-                        if group.active:  # this rank's rows of the whole batch
-                            loss = _shard_loss(
-                                step_model,
-                                token_ids,
-                                labels,
-                                pad_mask,
-                                center_dev,
-                                cfg,
-                                group,
-                                device,
-                                signals,
-                                steps_center,
-                            )
-                        else:
-                            token_ids, labels, pad_mask = token_ids.to(device), labels.to(device), pad_mask.to(device)
-                            signals = _shard_signals(signals, slice(None), device)
-                            loss = _loss(
-                                step_model, token_ids, labels, pad_mask, center_dev, cfg, signals=signals,
-                                center_sum=steps_center,
-                            )
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()  # type: ignore[no-untyped-call]
+                    if static_width is not None:
+                        token_ids, labels, pad_mask, signals = fixed_width(
+                            token_ids, labels, pad_mask, signals, static_width, vocab.PAD
+                        )
+                    if not group.active:
+                        token_ids, labels = to_device(token_ids, device), to_device(labels, device)
+                        pad_mask, signals = to_device(pad_mask, device), _shard_signals(signals, slice(None), device)
+                    forward_backward = functools.partial(
+                        _forward_backward,
+                        opt,
+                        precision,
+                        step_model,
+                        (token_ids, labels, pad_mask, signals),
+                        center_dev,
+                        cfg,
+                        group,
+                        device,
+                        steps_center,
+                    )
+                    if compiled is None:
+                        loss = forward_backward()
+                    else:
+                        undo = (
+                            (lambda: None)
+                            if steps_center is None
+                            else functools.partial(steps_center.restore, steps_center.mark())
+                        )
+                        loss = compiled.step(forward_backward, undo)
                     opt.step()
                     sched.step()
                     loop.global_step += 1
-                    step_loss = float(loss.detach())
-                    total += step_loss * len(rows)
-                    bar.update(task, advance=1, loss=step_loss)
+                    step_losses.append((loss.detach(), len(rows)))
+                    # the bar's loss is read from the device now and then: a read waits for a GPU to finish the step
+                    if (len(step_losses) - 1) % LOSS_SHOWN_EVERY == 0:
+                        bar.update(task, advance=1, loss=float(loss.detach()))
+                    else:
+                        bar.update(task, advance=1)
+                total = weighted_total(step_losses)
                 val_loss = _validation_loss(model, val_ds, center_dev, cfg, device)
                 if group.active:  # the whole batch's loss is the mean of the ranks' scaled shares
                     total = group.sum_float(total) / group.world_size
