@@ -123,6 +123,9 @@ class ParserConfig(_Frozen):
     # words never made a parameter by Drain ("task=<*> failed" stays apart from "task=<*> received"); None = the
     # built-in list (logbert.parsing.drain.OUTCOME_WORDS: error, failed, timeout, refused, ...), () = none
     outcome_words: tuple[str, ...] | None = None
+    # words added to those (the built-in list or yours): a log's own states, e.g. dpkg's "installed", "unpacked",
+    # "half-configured", which Drain would otherwise merge into "status <*> <*> <*>"
+    extra_outcome_words: tuple[str, ...] = ()
     max_line_chars: int = Field(10_000, ge=16)  # longer lines are truncated and counted, not dropped
     # a line whose header does not match, after one that did: "count" = malformed (counted, left out); "attach" = a
     # continuation of that line's message (a Java stack trace's "at ..." lines, a Python traceback), read as a line

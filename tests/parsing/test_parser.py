@@ -156,6 +156,43 @@ def test_outcome_words_are_a_setting() -> None:
     assert own.to_dict()["drain"]["outcome_words"] == ["acked"]
 
 
+def test_package_versions_are_values_in_the_generic_masks() -> None:
+    """dpkg.log (a Debian machine's, as logged): the number rule cut each version into pieces and left its release
+    suffix (``<*>-<*>+deb12u10``), a template per release: 4 templates for these lines without the version rule."""
+    lines = [
+        f"status {state} {package} {version}"
+        for state, package, version in [
+            ("triggers-pending", "libc-bin:amd64", "2.36-9+deb12u10"),
+            ("half-configured", "libsystemd0:amd64", "252.36-1~deb12u1"),
+            ("unpacked", "libsystemd0:amd64", "252.38-1~deb12u1"),
+            ("installed", "libudev1:amd64", "252.38-1~deb12u1"),
+            ("half-configured", "libc-bin:amd64", "2.36-9+deb12u10"),
+            ("half-installed", "perl-modules-5.36:all", "5.36.0-7+deb12u2"),
+            ("unpacked", "perl-modules-5.36:all", "5.36.0-7+deb12u2"),
+            ("installed", "python3-crcmod:amd64", "1.7+dfsg-3+b3"),
+        ]
+    ]
+    parser = LogParser(ParserConfig(format="raw"))
+    assert len(set(parser.fit_transform(lines))) == 1
+    assert parser.templates_ == ["status <*> <*> <*>"]  # the states merge: see the next test
+
+
+def test_extra_outcome_words_add_a_logs_own_states_to_the_list() -> None:
+    """dpkg's "status STATE PACKAGE VERSION": two states are one word apart, and Drain merged them into one
+    template; added words (in any case) keep them apart, and the built-in words stay (a user need not repeat them)."""
+    lines = [f"status {state} pkg{i}:amd64 1.{i}-2+deb12u1" for i in range(6) for state in ("installed", "unpacked")]
+    lines += ["task=1 received", "task=2 failed"]
+    merged = LogParser(ParserConfig()).fit_transform(lines)
+    assert merged[0] == merged[1]  # installed and unpacked: one key
+    parser = LogParser(ParserConfig(extra_outcome_words=("INSTALLED", "unpacked")))
+    keys = parser.fit_transform(lines)
+    assert keys[0::2][:6] == [keys[0]] * 6 and keys[1::2][:6] == [keys[1]] * 6 and keys[0] != keys[1]
+    assert keys[-1] != keys[-2]  # "failed", a built-in word, still apart
+    assert {"installed", "unpacked", "failed"} <= set(parser.to_dict()["drain"]["outcome_words"])  # the artifact's
+    own = LogParser(ParserConfig(outcome_words=("received",), extra_outcome_words=("installed",)))
+    assert own.fit(lines).to_dict()["drain"]["outcome_words"] == ["installed", "received"]
+
+
 def test_a_parser_state_saved_before_outcome_words_matches_as_before() -> None:
     """Artifacts mined without the rule keep their keys: their templates may hold a wildcard where an outcome
     word stands, and matching must not turn those lines into UNK."""

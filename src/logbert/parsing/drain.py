@@ -97,14 +97,13 @@ def is_outcome_word(token: str, words: frozenset[str]) -> bool:
 def drain_settings(config: ParserConfig) -> DrainSettings:
     """Resolve the Drain parameters of ``config`` (None -> the default of its format)."""
     sim_th, depth = FORMAT_DEFAULTS.get(config.format or "raw", FORMAT_DEFAULTS["raw"])
+    listed = OUTCOME_WORDS if config.outcome_words is None else config.outcome_words
     return DrainSettings(
         sim_th=config.drain_sim_th if config.drain_sim_th is not None else sim_th,
         depth=config.drain_depth if config.drain_depth is not None else depth,
         max_children=config.drain_max_children,
         extra_delimiters=tuple(config.drain_extra_delimiters),
-        outcome_words=OUTCOME_WORDS
-        if config.outcome_words is None
-        else frozenset(w.lower() for w in config.outcome_words),
+        outcome_words=frozenset(w.lower() for w in (*listed, *config.extra_outcome_words)),
     )
 
 

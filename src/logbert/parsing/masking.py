@@ -124,6 +124,15 @@ _HOST_OF_IP = MaskRule(
     pattern=r"[A-Za-z0-9](?<![\w.-].)[\w.-]*(?=\[\d{1,3}(?:\.\d{1,3}){3}\])",
 )
 
+# A value that starts with a digit and holds a letter and a dot, plus or tilde: package and kernel versions
+# (dpkg's ``2.36-9+deb12u10``, ``1:2.3-4~bpo1``, ``5.10.0-21-amd64``), decimals with a unit (``3.5s``, ``2.5GB``), a
+# time with a zone (``14:36:25.123Z``). The number rule cuts such a token into pieces (``<*>-<*>+deb12u10``), and
+# the letters left over made a template per release.
+_VERSION = MaskRule(
+    name="version",
+    pattern=r"\d" + _AFTER_FIRST + r"(?=[\w.+~:-]*[A-Za-z])(?=[\w.+~:-]*[.+~])[\w.+~:-]*[A-Za-z0-9]" + _E,
+)
+
 _RAW: tuple[MaskRule, ...] = (
     _HDFS[0],
     _UUID,
@@ -133,6 +142,7 @@ _RAW: tuple[MaskRule, ...] = (
     _HEX,
     _KEY_VALUE,  # before hex_id: message-id=<1f2e3d4c5@host> is one value
     _HEX_ID,
+    _VERSION,  # before number, which would cut it up
     _NUM,
 )
 
