@@ -177,6 +177,28 @@ def test_package_versions_are_values_in_the_generic_masks() -> None:
     assert parser.templates_ == ["status <*> <*> <*>"]  # the states merge: see the next test
 
 
+def test_a_separator_standing_alone_is_no_evidence_of_one_event() -> None:
+    """A Spring Boot log read with the header up to the thread (the logger left in the content, where it routes
+    Drain's tree): a request's start and end share the logger, the colon and the request id, 3 of 6 tokens, and
+    were one template. A separator standing alone no longer counts; a masked time (``<*>:<*>``) is a value and does."""
+    lines = []
+    for i in range(6):
+        lines += [
+            f"c.e.shop.web.OrderController : [req=a{i}f3] POST /api/orders customer={i}",
+            f"c.e.shop.web.OrderController : [req=a{i}f3] 201 in {10 + i}ms",
+        ]
+    parser = LogParser(ParserConfig(format="raw"))
+    keys = parser.fit_transform(lines)
+    assert keys[0::2] == [keys[0]] * 6 and keys[1::2] == [keys[1]] * 6 and keys[0] != keys[1]
+    # Thunderbird 2k's two driver release lines, one event in loghub's truth: 5 of 9 tokens alike, among them the
+    # masked times <*>:<*>:<*> and the <*>), which stay values (a rule that took them for separators split them)
+    release = [
+        "#38#-rh1 (Release Date: Fri Dec 10 19:02:14 EST 2004)",
+        "#39# (Release Date: Mon Sep 27 22:15:07 EDT 2004)",
+    ]
+    assert len(set(LogParser(ParserConfig(format="thunderbird")).fit_transform(release))) == 1
+
+
 def test_extra_outcome_words_add_a_logs_own_states_to_the_list() -> None:
     """dpkg's "status STATE PACKAGE VERSION": two states are one word apart, and Drain merged them into one
     template; added words (in any case) keep them apart, and the built-in words stay (a user need not repeat them)."""

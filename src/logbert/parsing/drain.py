@@ -79,6 +79,13 @@ OUTCOME_WORDS: Final[frozenset[str]] = frozenset(
 _PUNCTUATION = string.punctuation
 
 
+@functools.lru_cache(maxsize=4096)
+def _separator(token: str, param_str: str) -> bool:
+    """A separator standing alone (``:``, ``-``, ``---``, ``|``): punctuation only, and no wildcard (``<*>:<*>``, a
+    masked time, is a value)."""
+    return param_str not in token and all(ch in _PUNCTUATION for ch in token)
+
+
 @functools.lru_cache(maxsize=65_536)
 def _holds_a_word(token: str, param_str: str) -> bool:
     """Whether ``token`` has a letter outside its wildcards (``client=unknown[<*>]``: yes; ``<*>:``: no)."""
@@ -126,6 +133,10 @@ class MaskedDrain(Drain):  # type: ignore[misc]  # drain3 ships no type hints fo
        wildcards). Change 1 counts equal wildcards, so two-token messages that share only a masked id
        (Postfix's ``<*>: removed`` and ``<*>: client=unknown[<*>]``, the queue id masked) were 50 %
        alike and became one template ``<*>: <*>``: one key for three events.
+    5. An equal separator standing alone (``:``, ``-``, ``|``) counts neither as alike nor in the length. A
+       Java logger's ``c.e.shop.OrderController : [req=<*>] POST /api/orders customer=<*>`` and ``... : [req=<*>]
+       <*> in <*>`` (a request's start and end) were 3 of 6 alike through the logger, the colon and the request
+       id, and one template.
     """
 
     def __init__(self, outcome_words: frozenset[str] = frozenset(), **kwargs: Any) -> None:
@@ -141,8 +152,12 @@ class MaskedDrain(Drain):  # type: ignore[misc]  # drain3 ships no type hints fo
         sim_tokens = 0
         param_count = 0
         shares_a_word = False
+        separators = 0  # equal tokens of punctuation alone: not counted at all (change 5)
         for token1, token2 in zip(seq1, seq2, strict=True):
             if token1 == token2:
+                if _separator(token1, param_str):
+                    separators += 1
+                    continue
                 sim_tokens += 1
                 if token1 == param_str:
                     param_count += 1
@@ -156,7 +171,7 @@ class MaskedDrain(Drain):  # type: ignore[misc]  # drain3 ships no type hints fo
                     sim_tokens += 1
         if not shares_a_word:  # equal values and punctuation ("<*>:") are no evidence of one event (change 4)
             return 0.0, param_count
-        return sim_tokens / len(seq1), param_count
+        return sim_tokens / (len(seq1) - separators), param_count
 
     def add_log_message(self, content: str) -> tuple[LogCluster, str]:
         tokens = self.get_content_as_tokens(content)
