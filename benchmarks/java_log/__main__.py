@@ -24,10 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import time
 from pathlib import Path
 
-from benchmarks._report import draw_kind, generated_logs_cli, header, one_thread_in
+from benchmarks._report import draw_sessions, generated_log_benchmark, write_labelled
 
 #: the header ``logbert parse`` suggests for this layout (the logger stays in the content: it routes Drain's tree)
 LOG_FORMAT = r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>"
@@ -80,70 +79,32 @@ def spring_boot_log(path: Path, seed: int, n_requests: int) -> tuple[Path, dict[
     kind by request id (``normal`` or one of :data:`ANOMALOUS`)."""
     rng = random.Random(seed)
     start = dt.datetime(2026, 11, 30, 8)
-    lines: list[tuple[dt.datetime, str]] = []
-    kinds: dict[str, str] = {}
-    while len(kinds) < n_requests:
-        kind = draw_kind(rng, ANOMALOUS, "normal")
-        req, request = _request(rng, start + dt.timedelta(seconds=rng.uniform(0, 3_600)), kind)
-        if req not in kinds:
-            kinds[req] = kind
-            lines += request
+    lines, kinds = draw_sessions(
+        rng, n_requests, ANOMALOUS,
+        lambda kind: _request(rng, start + dt.timedelta(seconds=rng.uniform(0, 3_600)), kind),
+    )
     for minute in range(0, 60, 5):  # a scheduled job: no request id, counted as such
         t = start + dt.timedelta(minutes=minute, milliseconds=rng.randint(0, 999))
         lines.append((t, f"{t:%Y-%m-%d %H:%M:%S}.{t.microsecond // 1000:03d}  INFO 4242 --- [   scheduling-1] "
                          f"{'c.e.shop.jobs.CleanupJob':<40} : removed {rng.randint(0, 40)} expired carts"))
-    path.write_text("".join(line + "\n" for _, line in sorted(lines)), encoding="utf-8")
-    labels = path.with_suffix(".labels.csv")
-    rows = [f"{req},{'Normal' if kind == 'normal' else 'Anomaly'}\n" for req, kind in kinds.items()]
-    labels.write_text("session_id,Label\n" + "".join(rows), encoding="utf-8")
+    labels = write_labelled(path, lines, kinds)
     return labels, kinds
 
 
-def main(argv: list[str] | None = None) -> int:
-    from logbert import api
+def _templates(artifact: Path) -> list[str]:
     from logbert.parsing.parser import LogParser
 
-    cli = generated_logs_cli(__doc__, "java-log")
-    args = cli.parse_args(argv)
-    work = one_thread_in(args.work)
-    train_log, eval_log = work / "java_train.log", work / "java_eval.log"
-    train_labels, _ = spring_boot_log(train_log, seed=11, n_requests=3000)
-    eval_labels, eval_kinds = spring_boot_log(eval_log, seed=22, n_requests=1500)
-    config = api.load_config(None, {"parser.log_format": LOG_FORMAT, "parser.continuation": "attach",
-                                    "window.session_pattern": REQUEST_ID, "train.num_threads": 1})
-    out = work / "artifact"
-    started = time.perf_counter()
-    trained = api.train(train_log, out, config, labels=train_labels, overwrite=True, progress=False)
-    seconds = time.perf_counter() - started
-    fresh = api.evaluate(out, eval_log, labels=eval_labels).report
-    flagged = {s.session_id for s in api.score(api.load_detector(out), eval_log) if s.is_anomaly}
-    found = {kind: f"{sum(r in flagged for r, k in eval_kinds.items() if k == kind)} of "
-                   f"{sum(k == kind for k in eval_kinds.values())}" for kind in (*ANOMALOUS, "normal")}
-    held = api.evaluate(out, train_log, labels=train_labels, baselines=("new_event", "count_nearest"))
-    rows = [
-        "| detector | sessions | precision | recall | F1 | FPR | AUROC |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        f"| LogBERT | fresh log: {fresh['n_normal']} normal / {fresh['n_abnormal']} anomalous | "
-        f"{fresh['precision']:.3f} | {fresh['recall']:.3f} | **{fresh['f1']:.3f}** | {fresh['fpr']:.4f} | "
-        f"{fresh['auroc']:.3f} |",
-    ]
-    counts = f"held back: {held.report['n_normal']} normal / {held.report['n_abnormal']} anomalous"
-    for name, report in (("LogBERT", held.report), *held.baselines.items()):
-        rows.append(f"| {name} | {counts} | {report['precision']:.3f} | {report['recall']:.3f} | **{report['f1']:.3f}**"
-                    f" | {report['fpr']:.4f} | {report['auroc']:.3f} |")
-    templates = LogParser.from_dict(json.loads((out / "parser.json").read_text(encoding="utf-8"))).templates_
-    lines = header("A Java service's log (Spring Boot's layout, the request id as the session)", "benchmarks.java_log",
-                   argv, "1 torch thread")
-    lines += [
-        "", __doc__.split("\n\n", 2)[2].strip(), "",
-        f"Templates: {trained.n_templates}; threshold {trained.threshold:.4f} ({trained.calibration}); training "
-        f"{seconds:.0f} s.", "", *rows, "",
-        "LogBERT's alerts on the fresh log by kind: " + ", ".join(f"{k} {v}" for k, v in found.items()) + ".", "",
-        "The templates:", "", *(f"- `{t}`" for t in templates), "",
-    ]
-    args.out.write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
-    return 0
+    state = json.loads((artifact / "parser.json").read_text(encoding="utf-8"))
+    return ["The templates:", "", *(f"- `{t}`" for t in LogParser.from_dict(state).templates_), ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return generated_log_benchmark(
+        __doc__, "java-log", "A Java service's log (Spring Boot's layout, the request id as the session)", argv,
+        lambda path, seed, n: spring_boot_log(path, seed=seed, n_requests=n),
+        {"parser.log_format": LOG_FORMAT, "parser.continuation": "attach", "window.session_pattern": REQUEST_ID},
+        tuple(ANOMALOUS), _templates,
+    )
 
 
 if __name__ == "__main__":

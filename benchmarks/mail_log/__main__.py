@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import time
 from pathlib import Path
 
-from benchmarks._report import draw_kind, generated_logs_cli, header, one_thread_in
+from benchmarks._report import draw_sessions, generated_log_benchmark, write_labelled
 
 #: the session id of a Postfix line: its queue id, ten hex digits before a colon
 QUEUE_ID = r"\b([0-9A-F]{10}):"
@@ -100,63 +99,19 @@ def postfix_log(path: Path, seed: int, n_mails: int) -> tuple[Path, dict[str, st
     kind by queue id (``normal`` or one of :data:`ANOMALOUS`)."""
     rng = random.Random(seed)
     start = dt.datetime(2026, 11, 30)
-    lines: list[tuple[dt.datetime, str]] = []
-    kinds: dict[str, str] = {}
-    while len(kinds) < n_mails:
-        kind = draw_kind(rng, ANOMALOUS, "normal")
-        qid, mail = _mail(rng, start + dt.timedelta(seconds=rng.uniform(0, 86_000)), kind)
-        if qid not in kinds:
-            kinds[qid] = kind
-            lines += mail
-    path.write_text("".join(line + "\n" for _, line in sorted(lines)), encoding="utf-8")
-    labels = path.with_suffix(".labels.csv")
-    rows = [f"{qid},{'Normal' if kind == 'normal' else 'Anomaly'}\n" for qid, kind in kinds.items()]
-    labels.write_text("session_id,Label\n" + "".join(rows), encoding="utf-8")
+    lines, kinds = draw_sessions(
+        rng, n_mails, ANOMALOUS, lambda kind: _mail(rng, start + dt.timedelta(seconds=rng.uniform(0, 86_000)), kind)
+    )
+    labels = write_labelled(path, lines, kinds)
     return labels, kinds
 
 
 def main(argv: list[str] | None = None) -> int:
-    from logbert import api
-
-    cli = generated_logs_cli(__doc__, "mail-log")
-    args = cli.parse_args(argv)
-    work = one_thread_in(args.work)
-    train_log, eval_log = work / "mail_train.log", work / "mail_eval.log"
-    train_labels, _ = postfix_log(train_log, seed=11, n_mails=3000)
-    eval_labels, eval_kinds = postfix_log(eval_log, seed=22, n_mails=1500)
-    config = api.load_config(None, {"parser.format": "syslog", "window.session_pattern": QUEUE_ID,
-                                    "train.num_threads": 1})
-    out = work / "artifact"
-    started = time.perf_counter()
-    trained = api.train(train_log, out, config, labels=train_labels, overwrite=True, progress=False)
-    seconds = time.perf_counter() - started
-    fresh = api.evaluate(out, eval_log, labels=eval_labels).report
-    flagged = {s.session_id for s in api.score(api.load_detector(out), eval_log) if s.is_anomaly}
-    found = {kind: f"{sum(q in flagged for q, k in eval_kinds.items() if k == kind)} of "
-                   f"{sum(k == kind for k in eval_kinds.values())}" for kind in (*ANOMALOUS, "normal")}
-    held = api.evaluate(out, train_log, labels=train_labels, baselines=("new_event", "count_nearest"))
-    rows = [
-        "| detector | sessions | precision | recall | F1 | FPR | AUROC |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        f"| LogBERT | fresh log: {fresh['n_normal']} normal / {fresh['n_abnormal']} anomalous | "
-        f"{fresh['precision']:.3f} | {fresh['recall']:.3f} | **{fresh['f1']:.3f}** | {fresh['fpr']:.4f} | "
-        f"{fresh['auroc']:.3f} |",
-    ]
-    counts = f"held back: {held.report['n_normal']} normal / {held.report['n_abnormal']} anomalous"
-    for name, report in (("LogBERT", held.report), *held.baselines.items()):
-        rows.append(f"| {name} | {counts} | {report['precision']:.3f} | {report['recall']:.3f} | **{report['f1']:.3f}**"
-                    f" | {report['fpr']:.4f} | {report['auroc']:.3f} |")
-    lines = header("A Postfix mail log (`parser.format=syslog`, the queue id as the session)", "benchmarks.mail_log",
-                   argv, "1 torch thread")
-    lines += [
-        "", __doc__.split("\n\n", 2)[2].strip(), "",
-        f"Templates: {trained.n_templates}; threshold {trained.threshold:.4f} ({trained.calibration}); training "
-        f"{seconds:.0f} s.", "", *rows, "",
-        "LogBERT's alerts on the fresh log by kind: " + ", ".join(f"{k} {v}" for k, v in found.items()) + ".", "",
-    ]
-    args.out.write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
-    return 0
+    return generated_log_benchmark(
+        __doc__, "mail-log", "A Postfix mail log (`parser.format=syslog`, the queue id as the session)", argv,
+        lambda path, seed, n: postfix_log(path, seed=seed, n_mails=n),
+        {"parser.format": "syslog", "window.session_pattern": QUEUE_ID}, tuple(ANOMALOUS),
+    )
 
 
 if __name__ == "__main__":
