@@ -127,10 +127,12 @@ _HOST_OF_IP = MaskRule(
 # A value that starts with a digit and holds a letter and a dot, plus or tilde: package and kernel versions
 # (dpkg's ``2.36-9+deb12u10``, ``1:2.3-4~bpo1``, ``5.10.0-21-amd64``), decimals with a unit (``3.5s``, ``2.5GB``), a
 # time with a zone (``14:36:25.123Z``). The number rule cuts such a token into pieces (``<*>-<*>+deb12u10``), and
-# the letters left over made a template per release.
+# the letters left over made a template per release. It starts only where such a token starts (not after a "-",
+# "+", "~" or ":" inside one): the lookaheads read to the token's end, and from every digit of "1-1-1-..." they
+# made a long junk line quadratic (0.5 s for 10,000 characters).
 _VERSION = MaskRule(
     name="version",
-    pattern=r"\d" + _AFTER_FIRST + r"(?=[\w.+~:-]*[A-Za-z])(?=[\w.+~:-]*[.+~])[\w.+~:-]*[A-Za-z0-9]" + _E,
+    pattern=r"\d(?<![A-Za-z0-9_.+~:-].)(?=[\w.+~:-]*[A-Za-z])(?=[\w.+~:-]*[.+~])[\w.+~:-]*[A-Za-z0-9]" + _E,
 )
 
 _RAW: tuple[MaskRule, ...] = (
