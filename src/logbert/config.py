@@ -226,6 +226,12 @@ class ModelConfig(_Frozen):
     # model.signals=all, 3 seeds: F1 0.895 -> 0.970, key-only 0.982); on DeepLog OpenStack True had fewer false
     # alarms. docs/time_values.md, "The key channel from the keys alone"
     keys_see_signals: bool = True
+    # the window's key counts (log1p, one linear map) added to DIST's input, and a head on DIST (as the last layer
+    # receives it) that predicts every key's count in the window, masked keys included (trained with MLKP; its
+    # surprise joins the key surprise in max_nll and max_mean_nll): attention averages, so without them the model
+    # sees each key's share of a window rather than how often it occurs (a doubled line, a loop of normal lines).
+    # Off = the model of before the setting, weight for weight. docs/benchmarks.md, "Key counts"
+    key_counts: bool = False
     gap_buckets: int = Field(16, ge=2, le=256)  # log-scaled training-quantile buckets of the gap before a key
     value_buckets: int = Field(8, ge=2, le=256)  # training-quantile buckets of a number slot, per template and slot
 
@@ -255,6 +261,7 @@ class ModelConfig(_Frozen):
             extra += 2 * signal_classes(n) * d + signal_classes(n) if on else 0  # embedding, head (+ bias)
         positions = (self.max_len + 1) * d if self.positions else 0
         positions += d if self.mark_last else 0
+        extra += v * d + 2 * d + (d + 1) * v * 8 if self.key_counts else 0  # counts in; norm; head (8 buckets)
         return 2 * v * d + positions + self.n_layers * per_layer + v + extra
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from logbert.config import ModelConfig
-from logbert.model.encoder import EncoderOutput, LogBertEncoder
+from logbert.model.encoder import COUNT_BUCKETS, EncoderOutput, LogBertEncoder
 
 torch.set_num_threads(1)
 CONFIG = ModelConfig(vocab_size=11, max_len=6, d_model=16, d_ff=32, n_heads=2, n_layers=1)
@@ -165,3 +165,51 @@ def test_masked_passes_run_together_give_each_pass_its_own_numbers(
     for a, b in zip(together, alone, strict=True):
         assert torch.equal(a.rows, b.rows) and torch.equal(a.positions, b.positions) and torch.equal(a.used, b.used)
         torch.testing.assert_close(a.logits, b.logits, atol=1e-6, rtol=1e-6)
+
+
+def test_key_counts_into_dist_change_only_a_count_models_numbers() -> None:
+    """``model.key_counts``: a key logged twice changes what DIST is given by more than its share of the window,
+    and a model without the setting has exactly the weights it had before."""
+    torch.manual_seed(0)
+    before = LogBertEncoder(CONFIG)
+    torch.manual_seed(0)
+    counting = LogBertEncoder(CONFIG.model_copy(update={"key_counts": True}))
+    shared = {k: v for k, v in counting.state_dict().items() if not k.startswith("count_")}
+    assert set(shared) == set(before.state_dict())
+    assert all(torch.equal(v, before.state_dict()[k]) for k, v in shared.items())
+    assert counting.state_dict()["count_proj.weight"].shape == (16, 11)
+    assert counting.state_dict()["count_head.weight"].shape == (11 * COUNT_BUCKETS, 16)
+    n_counting = sum(p.numel() for p in counting.parameters())
+    assert n_counting - sum(p.numel() for p in before.parameters()) == 11 * 16 + 2 * 16 + (16 + 1) * 11 * COUNT_BUCKETS
+    extra = CONFIG.model_copy(update={"key_counts": True}).n_parameters() - CONFIG.n_parameters()
+    assert extra == n_counting - sum(p.numel() for p in before.parameters())
+    assert before(torch.tensor([[1, 4, 5]]), torch.tensor([[False] * 3])).count_logits is None
+    once = torch.tensor([[1, 4, 5, 6, 0, 0]])
+    twice = torch.tensor([[1, 4, 5, 5, 6, 0]])  # the same shares but one key twice: 4 and 6 once each
+    emb_once = counting.count_embedding(once, once == 0)
+    emb_twice = counting.count_embedding(twice, twice == 0)
+    assert not torch.allclose(emb_once, emb_twice)
+    manual = counting.count_proj.weight @ torch.log1p(torch.bincount(twice[0, 1:5], minlength=11).float())
+    torch.testing.assert_close(emb_twice[0], manual)
+
+
+@pytest.mark.parametrize("positions", [True, False])
+def test_masked_passes_equal_forward_passes_with_key_counts(positions: bool) -> None:
+    """Each pass's DIST counts its own masked keys as MASK, as a forward of that pass's masked rows does."""
+    from logbert.scoring.scorer import strided_masks
+
+    torch.manual_seed(0)
+    model = LogBertEncoder(CONFIG.model_copy(update={"positions": positions, "key_counts": True})).eval()
+    tokens = torch.tensor([[1, 4, 5, 5, 7, 0], [1, 8, 9, 0, 0, 0], [1, 5, 6, 7, 8, 9]])
+    pad = tokens == 0
+    passes = strided_masks(pad, 2)
+    with torch.no_grad():
+        dist, outputs = model.masked_passes(tokens, pad, passes, mask_id=2)
+        plain = model(tokens, pad)
+        torch.testing.assert_close(dist, plain.dist_embedding, atol=1e-5, rtol=1e-5)
+        for chosen, out in zip(passes, outputs, strict=True):
+            masked = model(tokens.masked_fill(chosen, 2), pad)
+            rows_chosen = chosen[out.rows]
+            torch.testing.assert_close(out.logits[out.used], masked.logits[out.rows][rows_chosen], atol=1e-5, rtol=1e-5)
+            assert masked.count_logits is not None and out.count_logits is not None
+            torch.testing.assert_close(out.count_logits, masked.count_logits[out.rows], atol=1e-5, rtol=1e-5)

@@ -399,3 +399,48 @@ def test_the_key_channel_reads_times_and_values_only_when_the_model_says_so(keys
     assert out.time_nll[0] != out.time_nll[1] and out.value_nll[0] != out.value_nll[1]
     same_keys = out.mean_nll[0] == pytest.approx(out.mean_nll[1], abs=1e-6)
     assert same_keys == (not keys_see_signals)
+
+
+@pytest.mark.parametrize("positions", [True, False])
+def test_a_count_models_count_surprise_joins_max_nll_on_both_paths(positions: bool) -> None:
+    """``model.key_counts``: every scored sequence gets a count surprise, the mean over its passes of the largest
+    ``-log p(true count bucket)`` from the pass's DIST; it is part of ``max_nll``, and the GPU path (stacked passes)
+    and the CPU path (masked_passes) give the same numbers."""
+    from logbert.model.encoder import count_buckets, count_surprise
+    from logbert.windowing.dataset import encode_sequences, pad_tokens
+
+    torch.manual_seed(5)
+    config = ModelConfig(vocab_size=len(VOCAB), max_len=8, d_model=16, d_ff=32, n_heads=2, n_layers=2,
+                         positions=positions, key_counts=True)
+    model = LogBertEncoder(config).eval()
+    seqs = [*SEQS, [10, 10, 10, 10, 11], [10, 99, 12]]
+    cfg = ScoringConfig(top_g=2, batch_size=7, mask_stride=3)
+    pruned = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=False)
+    stacked = score_sequences(model, VOCAB, seqs, CENTER, cfg, details=True, stacked_passes=True)
+    _assert_same_scores(stacked, pruned)
+    assert pruned.count_nll is not None and stacked.count_nll is not None
+    np.testing.assert_allclose(pruned.count_nll, stacked.count_nll, rtol=1e-5, atol=1e-5)
+    largest = pick_score(pruned, "max_nll")
+    assert pruned.max_nll is not None and np.array_equal(largest, np.maximum(pruned.max_nll, pruned.count_nll))
+    assert (pruned.count_nll > pruned.max_nll).any()  # an untrained count head: the counts decide somewhere
+    np.testing.assert_array_equal(pick_score(pruned, "max_mean_nll"), largest + pruned.mean_nll)
+    np.testing.assert_array_equal(pick_score(pruned, "miss_ratio"), pruned.miss_ratio)
+    # by hand for one sequence: its passes' DIST count logits from plain forwards of the masked rows
+    seq = seqs[-2]
+    token_ids, pad = pad_tokens(encode_sequences([seq], VOCAB, 8), VOCAB.PAD)
+    truth = count_buckets(token_ids, pad, len(VOCAB))
+    worst = []
+    with torch.no_grad():
+        for chosen in strided_masks(pad, 3):
+            if chosen.any():
+                out = model(token_ids.masked_fill(chosen, VOCAB.MASK), pad)
+                assert out.count_logits is not None
+                worst.append(float(count_surprise(out.count_logits, truth, VOCAB.N_SPECIAL).max()))
+    assert pruned.count_nll[-2] == pytest.approx(min(np.mean(worst), cfg.nll_cap), rel=1e-5)
+    assert pruned.count_details is not None and stacked.count_details is not None
+    worst_count = pruned.count_details[-2]
+    assert worst_count is not None and worst_count.surprise == pytest.approx(max(worst), rel=1e-5)
+    assert worst_count.count == seq.count(worst_count.key_id)
+    assert [d and d.token_id for d in pruned.count_details] == [d and d.token_id for d in stacked.count_details]
+    plain = score_sequences(MODEL, VOCAB, seqs, CENTER, cfg)
+    assert plain.count_nll is None  # a model without counts: max_nll as before

@@ -49,3 +49,31 @@ def test_hypersphere_loss_is_the_mean_squared_distance() -> None:
     # per dimension (train.vhm_per_dimension): each distance divided by the width, 2
     assert float(hypersphere_loss(emb, center, per_dimension=True)) == 3.5
     assert float(hypersphere_loss(emb, center, n_rows=4, per_dimension=True)) == 1.75
+
+
+def test_count_buckets_and_the_count_loss_by_hand() -> None:
+    """Counts of the true tokens (DIST and padding not counted, capped at the last bucket); the loss sums the
+    cross-entropy over the columns, divides by the keys a row holds, and averages the rows."""
+    import torch.nn.functional as F
+
+    from logbert.model.encoder import COUNT_BUCKETS, count_buckets, count_surprise
+    from logbert.training.losses import count_loss
+
+    tokens = torch.tensor([[1, 4, 5, 5, 0], [1, 6, 6, 6, 6]])
+    pad = tokens == 0
+    buckets = count_buckets(tokens, pad, 8)
+    assert buckets.tolist() == [[0, 0, 0, 0, 1, 2, 0, 0], [0, 0, 0, 0, 0, 0, 4, 0]]
+    many = torch.tensor([[1] + [4] * 12])
+    assert count_buckets(many, many == 0, 8)[0, 4] == COUNT_BUCKETS - 1
+    torch.manual_seed(0)
+    logits = torch.randn(2, 8, COUNT_BUCKETS)
+    ce = F.cross_entropy(logits.reshape(-1, COUNT_BUCKETS), buckets.reshape(-1), reduction="none").view(2, 8)
+    expected = (ce[0].sum() / 2 + ce[1].sum() / 1) / 2  # row 0 holds keys 4 and 5, row 1 key 6
+    torch.testing.assert_close(count_loss(logits, buckets), expected)
+    torch.testing.assert_close(count_loss(logits, buckets, n_rows=4), expected / 2)
+    p = logits.softmax(dim=-1)
+    by_hand = torch.tensor([
+        [-float(torch.log(min(p[r, k, buckets[r, k]:].sum(), p[r, k, : buckets[r, k] + 1].sum()))) for k in range(4, 8)]
+        for r in range(2)
+    ])
+    torch.testing.assert_close(count_surprise(logits, buckets, 4), by_hand)  # the smaller tail, the true bucket in it

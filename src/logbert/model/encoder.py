@@ -9,6 +9,9 @@ With ``model.signals`` (issue 13) two more inputs are summed into each position'
 gap bucket and the value bucket (``logbert.windowing.signals``), and two more heads predict them
 (``gap_logits``, ``value_logits``). With ``"off"`` none of these modules exists, so a key-only
 model has exactly the parameters, random initialisation and outputs it had before.
+
+With ``model.key_counts`` the row's key counts are added to DIST's input and a head on DIST predicts every key's
+count in the row (``count_logits``); without it those modules do not exist either.
 """
 
 from __future__ import annotations
@@ -30,6 +33,30 @@ class EncoderOutput(NamedTuple):
     dist_embedding: Tensor  # (B, C) final hidden state of the DIST token at position 0
     gap_logits: Tensor | None = None  # (B, T, G) gap-bucket logits (model.signals "time" / "all")
     value_logits: Tensor | None = None  # (B, T, W) value-bucket logits (model.signals "values" / "all")
+    count_logits: Tensor | None = None  # (B, V, COUNT_BUCKETS) per token id, its count bucket (model.key_counts)
+
+
+#: a key's count in a window is predicted as one of these buckets: 0, 1, ..., COUNT_BUCKETS - 2, and "that many or more"
+COUNT_BUCKETS = 8
+
+
+def count_buckets(token_ids: Tensor, pad_mask: Tensor, vocab_size: int) -> Tensor:
+    """(B, V) long: each token id's count bucket in each row's keys (DIST and padding not counted), the count
+    capped at ``COUNT_BUCKETS - 1``. Given the rows' true tokens, the targets of the count head."""
+    counts = torch.zeros(token_ids.shape[0], vocab_size, dtype=torch.long, device=token_ids.device)
+    counts.scatter_add_(1, token_ids[:, 1:], (~pad_mask[:, 1:]).long())
+    return counts.clamp_(max=COUNT_BUCKETS - 1)
+
+
+def count_surprise(count_logits: Tensor, truth: Tensor, first_key: int) -> Tensor:
+    """(B, V - first_key) float: the surprise of every key column's true count (token ids from ``first_key``):
+    ``-log min(P(bucket >= true), P(bucket <= true))``. Counts are ordered, so what is surprising is a *tail*: a
+    count one above a confident prediction that lies inside the counts seen is less of a surprise than
+    ``-log p(that bucket)`` says, a count beyond every count seen in training is all of it."""
+    p = count_logits[:, first_key:].float().softmax(dim=-1)  # (B, K, NB)
+    at_least = p.flip(-1).cumsum(-1).flip(-1).gather(-1, truth[:, first_key:, None]).squeeze(-1)
+    at_most = p.cumsum(-1).gather(-1, truth[:, first_key:, None]).squeeze(-1)
+    return -torch.minimum(at_least, at_most).clamp(min=1e-30).log()
 
 
 def masked_positions(chosen: Tensor) -> tuple[Tensor, Tensor]:
@@ -82,6 +109,7 @@ class PassOutput(NamedTuple):
     positions: Tensor  # (b, S) their masked positions (``masked_positions``), 0 in unused slots
     used: Tensor  # (b, S) bool, False at unused slots
     logits: Tensor  # (b, S, V) key-prediction logits at ``positions``
+    count_logits: Tensor | None = None  # (b, V, COUNT_BUCKETS) of the pass's DIST (model.key_counts)
 
 
 class LogBertEncoder(nn.Module):
@@ -120,6 +148,39 @@ class LogBertEncoder(nn.Module):
         if config.uses_values:
             self.value_emb = nn.Embedding(signal_classes(config.value_buckets), config.d_model)
             self.value_head = nn.Linear(config.d_model, signal_classes(config.value_buckets))
+        self.count_proj: nn.Linear | None = None  # model.key_counts: the window's key counts into DIST
+        self.count_head: nn.Linear | None = None  # and DIST predicts every key's count (the masked ones included)
+        self.count_norm: nn.LayerNorm | None = None
+        if config.key_counts:
+            self.count_proj = nn.Linear(config.vocab_size, config.d_model, bias=False)
+            self.count_norm = nn.LayerNorm(config.d_model)
+            self.count_head = nn.Linear(config.d_model, config.vocab_size * COUNT_BUCKETS)
+
+    def count_logits(self, dist_before_last: Tensor) -> Tensor:
+        """(B, V, COUNT_BUCKETS) from DIST's state as the last layer receives it (B, C).
+
+        Not from DIST's final state: the hypersphere term pulls that towards one point for every normal session,
+        and the counts of normal sessions differ (with VHM on, a head there gave a key that every training session
+        holds once its count with p 0.54; with VHM off, 0.96). The last layer's input is pulled only through it.
+        """
+        assert self.count_head is not None and self.count_norm is not None
+        logits: Tensor = self.count_head(self.count_norm(dist_before_last))
+        return logits.view(dist_before_last.shape[0], self.config.vocab_size, COUNT_BUCKETS)
+
+    def count_embedding(self, token_ids: Tensor, pad_mask: Tensor) -> Tensor:
+        """(B, C): a linear map of ``log1p`` of each token id's count in each row's keys (``model.key_counts``).
+
+        Softmax attention averages what it reads, so a row's DIST sees which share of the keys is which, not how
+        many there are: a line logged twice or a loop of normal lines barely moves a share, and every share of a
+        normal session can be matched. The counts give DIST the numbers themselves. A masked key counts as MASK,
+        so the counts never tell which key was hidden; padding and DIST are not counted.
+        """
+        assert self.count_proj is not None
+        counts = torch.zeros(token_ids.shape[0], self.config.vocab_size, dtype=self.count_proj.weight.dtype,
+                             device=token_ids.device)
+        counts.scatter_add_(1, token_ids[:, 1:], (~pad_mask[:, 1:]).to(counts.dtype))
+        out: Tensor = self.count_proj(torch.log1p(counts))
+        return out
 
     def forward(
         self,
@@ -157,15 +218,19 @@ class LogBertEncoder(nn.Module):
             x = x + self.gap_emb(gap_ids)
         if self.value_emb is not None and value_ids is not None:
             x = x + self.value_emb(value_ids)
+        if self.count_proj is not None:
+            x = torch.cat([x[:, :1] + self.count_embedding(token_ids, pad_mask)[:, None], x[:, 1:]], dim=1)
         x = fast_dropout(x, self.config.dropout, self.training)
         queries = None if predict_at is None else _queries(predict_at)
-        x = self.norm(self.encoder(x, pad_mask, queries))  # (B, T, C), or (B, >= 1 + S, C)
+        before_last: list[Tensor] | None = [] if self.count_head is not None else None
+        x = self.norm(self.encoder(x, pad_mask, queries, first_before_last=before_last))  # (B, T | >= 1 + S, C)
         at = x if predict_at is None else x[:, 1 : 1 + predict_at.shape[1]]
         return EncoderOutput(
             logits=self.head(at),
             dist_embedding=x[:, 0],
             gap_logits=None if self.gap_head is None else self.gap_head(at),
             value_logits=None if self.value_head is None else self.value_head(at),
+            count_logits=None if not before_last else self.count_logits(before_last[0]),
         )
 
     def masked_passes(
@@ -203,6 +268,9 @@ class LogBertEncoder(nn.Module):
             is_last = last_key(pad_mask)  # (B, T)
             plain = plain + is_last[..., None] * self.last_emb
             masked_last_proj = first.in_projection(masked + self.last_emb)
+        dist_input = plain[:, :1]  # (B, 1, C): DIST's input before the counts, which differ from pass to pass
+        if self.count_proj is not None:
+            plain = torch.cat([dist_input + self.count_embedding(token_ids, pad_mask)[:, None], plain[:, 1:]], dim=1)
         plain_proj, masked_proj = first.in_projection(plain), first.in_projection(masked)  # (B, T, 3C), (T, 3C)
         dist_only = _queries(torch.zeros(b, 0, dtype=torch.long, device=token_ids.device))
         dist = self.norm(self.encoder(plain, pad_mask, dist_only, plain_proj))[:, 0]  # (B, C)
@@ -225,6 +293,10 @@ class LogBertEncoder(nn.Module):
                 if bool(last.any()):
                     x[at_row[last], at_pos[last]] = masked[at_pos[last]] + self.last_emb
                     projected[at_row[last], at_pos[last]] = masked_last_proj[at_pos[last]]
+            if self.count_proj is not None:  # DIST counts this pass's masked keys as MASK
+                hidden = (token_ids if every_row else token_ids[rows]).masked_fill(here, mask_id)
+                x[:, :1] = dist_input[rows] + self.count_embedding(hidden, pad_mask[rows])[:, None]
+                projected[:, :1] = first.in_projection(x[:, :1])
             pending.append((rows, positions, used, x, projected))
             if sum(p[0].numel() for p in pending) >= PASS_ROWS:
                 outputs.extend(self._run_passes(pending, pad_mask))
@@ -243,10 +315,12 @@ class LogBertEncoder(nn.Module):
         x = torch.cat([p[3] for p in passes])
         projected = torch.cat([p[4] for p in passes])
         pad = torch.cat([pad_mask[p[0]] for p in passes])
-        h = self.norm(self.encoder(x, pad, _queries(positions), projected))  # (sum b, >= 1 + S, C)
+        before_last: list[Tensor] | None = [] if self.count_head is not None else None
+        h = self.norm(self.encoder(x, pad, _queries(positions), projected, before_last))  # (sum b, >= 1 + S, C)
         out, start = [], 0
         for rows, at, used, _, _ in passes:
             n, s = rows.numel(), at.shape[1]
-            out.append(PassOutput(rows, at, used, self.head(h[start : start + n, 1 : 1 + s])))
+            counts = None if not before_last else self.count_logits(before_last[0][start : start + n])
+            out.append(PassOutput(rows, at, used, self.head(h[start : start + n, 1 : 1 + s]), counts))
             start += n
         return out

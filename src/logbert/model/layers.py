@@ -167,14 +167,22 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(n_layers))
 
     def forward(
-        self, x: Tensor, pad_mask: Tensor, queries: Tensor | None = None, projected: Tensor | None = None
+        self,
+        x: Tensor,
+        pad_mask: Tensor,
+        queries: Tensor | None = None,
+        projected: Tensor | None = None,
+        first_before_last: list[Tensor] | None = None,
     ) -> Tensor:
         """``x`` (B, T, C), ``pad_mask`` (B, T) True = padding -> (B, T, C); with ``queries`` (B, S)
         the last layer produces only those positions: (B, S, C). ``projected``: the first layer's
-        :meth:`EncoderLayer.in_projection` of ``x``, when the caller has it already."""
+        :meth:`EncoderLayer.in_projection` of ``x``, when the caller has it already. ``first_before_last``: a list
+        that gets position 0's state (B, C) as the last layer receives it."""
         key_bias = torch.zeros(pad_mask.shape, dtype=x.dtype, device=x.device).masked_fill_(pad_mask, -torch.inf)
         key_bias = key_bias[:, None, None, :]  # (B, 1, 1, T)
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
+            if i == last and first_before_last is not None:
+                first_before_last.append(x[:, 0])
             x = layer(x, key_bias, queries if i == last else None, projected if i == 0 else None)
         return x

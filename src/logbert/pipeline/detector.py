@@ -19,6 +19,7 @@ from pathlib import Path
 from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError, UnknownArtifact
+from logbert.model.encoder import COUNT_BUCKETS
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.params import SlotSchema, SlotType, schema_of
 from logbert.parsing.parser import LogParser
@@ -33,7 +34,7 @@ from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, Li
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
 from logbert.scoring.capture import first_key
 from logbert.scoring.lengths import whole_session_length
-from logbert.scoring.scorer import SignalDetail
+from logbert.scoring.scorer import ScoreOutput, SignalDetail
 from logbert.threads import resolve_device
 from logbert.windowing.signals import SignalBuckets, encode_signals
 from logbert.windowing.windows import find_session_ids, session_id_pattern
@@ -267,12 +268,20 @@ class Detector:
             if explain and out.length_surprise is not None
             else None
         )
+        # and without the count term (model.key_counts), to tell whether a count decided an alert
+        uncounted = (
+            self.model.score_of(replace(out, count_nll=None))
+            if explain and out.count_nll is not None and out.count_details is not None
+            else None
+        )
         results: list[SequenceScore] = []
         for i, seq in enumerate(sequences):
             score = float(chosen[i])
             surprises: tuple[str, ...] = ()
+            if uncounted is not None and out.count_details is not None:
+                surprises = self._count_surprise(score, float(uncounted[i]), out, i)
             if explain and out.signal_details is not None and channels is not None:
-                surprises = self._surprises(seq, out.signal_details[i], channels[i])
+                surprises = (*surprises, *self._surprises(seq, out.signal_details[i], channels[i]))
             if unshortened is not None and out.length_surprise is not None:
                 surprises = (
                     *self._length_surprise(seq, score, float(unshortened[i]), float(out.length_surprise[i])),
@@ -310,6 +319,21 @@ class Detector:
                 )
             )
         return results
+
+    def _count_surprise(self, score: float, without: float, out: ScoreOutput, i: int) -> tuple[str, ...]:
+        """An alert whose largest surprise is a key's count, or that the count term decided (without it the score
+        is not above the threshold), names that key, its count and the count the model expected."""
+        detail = None if out.count_details is None else out.count_details[i]
+        if detail is None or out.count_nll is None or out.max_nll is None or not exceeds(score, self.threshold):
+            return ()
+        if exceeds(without, self.threshold) and out.count_nll[i] < out.max_nll[i]:
+            return ()
+        template = self.template(detail.key_id) if detail.key_id is not None else None
+        expected = f"{detail.expected_count}{' or more' if detail.expected_count == COUNT_BUCKETS - 1 else ''}"
+        return (
+            f"'{template or '<unknown>'}' {detail.count} times in this window; expected {expected} "
+            f"(p {detail.expected_prob:.2f}); count surprise {detail.surprise:.2f}",
+        )
 
     def _length_surprise(self, seq: KeySequence, score: float, without: float, surprise: float) -> tuple[str, ...]:
         """An alert of a whole session far shorter than the normal ones says so: when the length term decided

@@ -55,7 +55,7 @@ from logbert.config import (
     ScoringConfig,
     signal_classes,
 )
-from logbert.model.encoder import LogBertEncoder, last_key
+from logbert.model.encoder import LogBertEncoder, count_buckets, count_surprise, last_key
 from logbert.windowing.dataset import (
     TokenVocab,
     blind_signals,
@@ -95,6 +95,18 @@ class SignalDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class CountDetail:
+    """The most surprising key count of a sequence (``model.key_counts``), and what the model expected."""
+
+    token_id: int  # the key's token id
+    key_id: int | None  # its key id (None for UNK)
+    count: int  # how often it occurs in the sequence
+    expected_count: int  # the model's most probable count bucket (COUNT_BUCKETS - 1 = that many or more)
+    expected_prob: float  # its probability
+    surprise: float  # -log of the smaller tail that holds the true count
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreOutput:
     """Per-sequence scores; higher = more anomalous. Arrays have one entry per sequence."""
 
@@ -109,6 +121,8 @@ class ScoreOutput:
     value_nll: np.ndarray | None = None  # (N,) float64, the largest value surprise (value-aware models)
     signal_details: list[list[SignalDetail]] | None = None  # per sequence, the worst time and value (on request)
     length_surprise: np.ndarray | None = None  # (N,) float64, short-session surprise (scoring.lengths; detector)
+    count_nll: np.ndarray | None = None  # (N,) float64, the count head's surprise (model.key_counts; pick_score)
+    count_details: list[CountDetail | None] | None = None  # per sequence, its most surprising count (on request)
 
 
 def strided_masks(pad_mask: Tensor, stride: int, span: int = 1) -> list[Tensor]:
@@ -253,6 +267,10 @@ def score_sequences(
     nll_max = np.zeros(n, dtype=np.float64)
     time_max = np.zeros(n, dtype=np.float64)
     value_max = np.zeros(n, dtype=np.float64)
+    count_sum = np.zeros(n, dtype=np.float64)  # model.key_counts: per sequence, the summed count surprise of its
+    count_passes = np.zeros(n, dtype=np.int64)  # passes, and how many
+    count_sums = (count_sum, count_passes)
+    worst_count: list[CountDetail | None] | None = [None] * n if details and model.count_head is not None else None
     worst_signal: list[dict[str, SignalDetail]] = [{} for _ in range(n)] if details else []
     per_seq: list[list[PositionDetail]] | None = [[] for _ in range(n)] if details else None
     center_dev = center.to(device)
@@ -267,8 +285,10 @@ def score_sequences(
         # per pass: (rows with a masked key, (M,) their row in it, (M,) positions, (M,) true tokens, (M, V) logits)
         pass_results: list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]] = []
         if not reads_signals and (stacked_passes if stacked_passes is not None else torch.device(device).type != "cpu"):
-            dist_embedding, stacked = _stacked_passes(model, token_ids, pad_mask, passes, vocab.MASK, device)
+            dist_embedding, stacked, counted = _stacked_passes(model, token_ids, pad_mask, passes, vocab.MASK, device)
             dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+            if counted:
+                _add_count_surprise(counted, token_ids, pad_mask, rows_here, count_sums, worst_count, vocab)
             pass_results.extend(stacked)
         elif not reads_signals:
             # one unmasked pass (DIST) and one pass per mask, the last layer at the masked keys only
@@ -278,6 +298,9 @@ def score_sequences(
                 token_ids.to(device), pad_mask.to(device), [c.to(device) for c in run], vocab.MASK
             )
             dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
+            if model.count_head is not None:
+                counted = [(out.rows, out.count_logits) for out in outputs]
+                _add_count_surprise(counted, token_ids, pad_mask, rows_here, count_sums, worst_count, vocab)
             results_here = []
             for out in outputs:
                 active, positions, slot_used = out.rows.cpu(), out.positions.cpu(), out.used.cpu()
@@ -331,7 +354,13 @@ def score_sequences(
                 else:  # the key channel from the keys alone: every time and value hidden, as in training's blind rows
                     sub_pad, signal_ids = pad_mask[active], (gap_ids, value_ids)
                     hidden = [None if ids is None else blind_signals(ids[active], sub_pad) for ids in signal_ids]
-                logits = model(inputs.to(device), pad_mask[active].to(device), *_to(device, *hidden)).logits
+                key_pass = model(inputs.to(device), pad_mask[active].to(device), *_to(device, *hidden))
+                logits = key_pass.logits
+                if key_pass.count_logits is not None:
+                    counted_here = [(active, key_pass.count_logits)]
+                    _add_count_surprise(
+                        counted_here, token_ids, pad_mask, rows_here, count_sums, worst_count, vocab
+                    )
                 where = sub_chosen.nonzero()  # (M, 2): (row in active, position)
                 truth = sub_tokens[where[:, 0], where[:, 1]]  # (M,)
                 pass_results.append((active, where[:, 0], where[:, 1], truth, logits[where[:, 0], where[:, 1]].cpu()))
@@ -365,6 +394,9 @@ def score_sequences(
         for d in per_seq:
             d.sort(key=lambda x: x.position)
     assert masked.min() >= 1, "every non-empty sequence has a masked key"
+    count_nll = None
+    if model.count_head is not None:  # the mean over the passes that saw the sequence; pick_score uses it
+        count_nll = np.minimum(count_sum / np.maximum(count_passes, 1), config.nll_cap)
     return ScoreOutput(
         miss_ratio=miss / masked,
         dist=dist,
@@ -375,8 +407,56 @@ def score_sequences(
         max_nll=nll_max,
         time_nll=time_max if use_time else None,
         value_nll=value_max if use_values else None,
+        count_nll=count_nll,
+        count_details=worst_count,
         signal_details=[sorted(w.values(), key=lambda d: d.channel) for w in worst_signal] if details else None,
     )
+
+
+def _add_count_surprise(
+    passes: Sequence[tuple[Tensor, Tensor | None]],
+    token_ids: Tensor,
+    pad_mask: Tensor,
+    rows_here: np.ndarray,
+    sums: tuple[np.ndarray, np.ndarray],
+    worst_count: list[CountDetail | None] | None,
+    vocab: TokenVocab,
+) -> None:
+    """Add each pass's count surprise to its sequences (``model.key_counts``): the largest surprise of a true
+    count over the key columns (:func:`~logbert.model.encoder.count_surprise`), from the pass's DIST, which sees the
+    pass's masked keys as MASK, as in training. ``passes``: per pass, (the batch rows with a masked key in it, their
+    count logits (b, V, K)); ``sums``: per sequence, the summed surprise and the number of passes, added to;
+    ``worst_count``: per sequence, its most surprising count so far (on request, else None)."""
+    count_sum, count_passes = sums
+    truth: Tensor | None = None
+    for active, count_logits in passes:
+        assert count_logits is not None
+        if truth is None:
+            truth = count_buckets(token_ids, pad_mask, int(count_logits.shape[1]))
+        active = active.cpu()
+        logits = count_logits.cpu()
+        surprise = count_surprise(logits, truth[active], vocab.N_SPECIAL)  # (b, keys)
+        worst, column = surprise.max(dim=1)  # (b,)
+        seq_index = rows_here[active.numpy()]
+        np.add.at(count_sum, seq_index, worst.double().numpy())
+        np.add.at(count_passes, seq_index, 1)
+        if worst_count is None:
+            continue
+        for j, (s, c, value) in enumerate(zip(seq_index.tolist(), column.tolist(), worst.tolist(), strict=True)):
+            known = worst_count[s]
+            if known is not None and known.surprise >= value:
+                continue
+            token = c + vocab.N_SPECIAL
+            probs = logits[j, token].float().softmax(dim=-1)
+            row = token_ids[int(active[j])]
+            worst_count[s] = CountDetail(
+                token_id=token,
+                key_id=vocab.decode_token(token),
+                count=int((row[1:][~pad_mask[int(active[j])][1:]] == token).sum()),
+                expected_count=int(probs.argmax()),
+                expected_prob=float(probs.max()),
+                surprise=float(value),
+            )
 
 
 def canonical_order(model: LogBertEncoder, config: ScoringConfig, seq: Sequence[int]) -> list[int] | None:
@@ -470,6 +550,8 @@ def _expand(out: ScoreOutput, inverse: np.ndarray) -> ScoreOutput:
         value_nll=pick(out.value_nll),
         signal_details=None if out.signal_details is None else [list(out.signal_details[j]) for j in inverse],
         length_surprise=pick(out.length_surprise),
+        count_nll=pick(out.count_nll),
+        count_details=None if out.count_details is None else [out.count_details[j] for j in inverse],
     )
 
 
@@ -662,9 +744,10 @@ def _stacked_passes(
     passes: Sequence[Tensor],
     mask_id: int,
     device: torch.device | str,
-) -> tuple[Tensor, list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]]]:
+) -> tuple[Tensor, list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]], list[tuple[Tensor, Tensor | None]]]:
     """The unmasked rows' DIST embedding and, per pass, ``(rows, row in rows, positions, true tokens, logits)``
-    of its masked keys, from one forward of ``[rows; rows masked by pass 1; ...]`` at every position.
+    of its masked keys, from one forward of ``[rows; rows masked by pass 1; ...]`` at every position; and for a
+    model with counts (``model.key_counts``), per pass, (the rows it masks a key of, their count logits), else [].
 
     For a GPU: :meth:`LogBertEncoder.masked_passes` saves arithmetic with per-pass row selection and
     gathers, each a host sync and a few small kernels, and a GPU is bound by those, not by the
@@ -683,7 +766,14 @@ def _stacked_passes(
         where = chosen.nonzero()  # (M, 2): (row, position), rows then positions ascending
         picked = logits[k][where[:, 0].to(device), where[:, 1].to(device)]  # (M, V), on the device: top-g there
         results.append((every_row, where[:, 0], where[:, 1], token_ids[where[:, 0], where[:, 1]], picked))
-    return out.dist_embedding[:b], results
+    counted: list[tuple[Tensor, Tensor | None]] = []
+    if out.count_logits is not None:
+        per_pass = out.count_logits[b:].view(len(passes), b, *out.count_logits.shape[1:])  # (P, B, V, K)
+        for k, chosen in enumerate(passes):
+            rows = chosen.any(dim=1).nonzero().flatten()  # as masked_passes: rows with a masked key in the pass
+            if rows.numel():
+                counted.append((rows, per_pass[k][rows.to(per_pass.device)]))
+    return out.dist_embedding[:b], results, counted
 
 
 def _to(device: torch.device | str, *tensors: Tensor | None) -> list[Tensor | None]:
@@ -836,6 +926,16 @@ def _key(vocab: TokenVocab, token_id: int) -> int:
     return key
 
 
+def _largest_surprise(out: ScoreOutput) -> np.ndarray:
+    """The largest surprise of a sequence: of a masked key, or (``model.key_counts``) of a key's count. A count
+    nobody expected is a surprise like a key nobody expected; the miss ratio and the mean stay the keys' own."""
+    assert out.max_nll is not None, "score_sequences always fills max_nll"
+    if out.count_nll is None:
+        return out.max_nll
+    largest: np.ndarray = np.maximum(out.max_nll, out.count_nll)
+    return largest
+
+
 def pick_score(out: ScoreOutput, kind: ScoreKind) -> np.ndarray:
     """The per-sequence score named ``kind`` from a :class:`ScoreOutput` (higher = more anomalous)."""
     if kind == "miss_ratio":
@@ -843,11 +943,10 @@ def pick_score(out: ScoreOutput, kind: ScoreKind) -> np.ndarray:
     if kind == "dist":
         return out.dist
     if kind == "max_nll":
-        assert out.max_nll is not None, "score_sequences always fills max_nll"
-        return out.max_nll
+        return _largest_surprise(out)
     if kind == "max_mean_nll":
-        assert out.max_nll is not None and out.mean_nll is not None, "score_sequences always fills both"
-        total: np.ndarray = out.max_nll + out.mean_nll
+        assert out.mean_nll is not None, "score_sequences always fills mean_nll"
+        total: np.ndarray = _largest_surprise(out) + out.mean_nll
         return total
     assert out.mean_nll is not None, "score_sequences always fills mean_nll"
     return out.mean_nll

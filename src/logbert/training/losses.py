@@ -1,4 +1,4 @@
-"""The two LogBERT training objectives, as pure functions."""
+"""The LogBERT training objectives (MLKP, VHM, and the count head's), as pure functions."""
 
 from __future__ import annotations
 
@@ -49,3 +49,24 @@ def hypersphere_loss(
     squared = (dist_embedding - center) ** 2
     distances = squared.mean(dim=-1) if per_dimension else squared.sum(dim=-1)
     return distances.mean() if n_rows is None else distances.sum() / n_rows
+
+
+def count_loss(count_logits: Tensor, targets: Tensor, n_rows: int | None = None) -> Tensor:
+    """The count head's loss (``model.key_counts``): cross-entropy of every token id's count bucket in a row.
+
+    Args:
+        count_logits: (B, V, K) count-bucket logits per token id.
+        targets: (B, V) long, each token id's true count bucket (``logbert.model.encoder.count_buckets``).
+        n_rows: divide by this instead of by B (the whole batch's rows when these are one process's share).
+
+    Returns:
+        A scalar: per row, the summed cross-entropy over the columns divided by how many keys the row holds (the
+        absent keys are easy, and a row of many keys should not outweigh one of few), then the mean over rows. One
+        masked key's MLKP term and one present key's count term then weigh alike. The special tokens' columns
+        (PAD, DIST, MASK, and UNK, which no training row holds) are always 0: learnt at once, and never scored.
+    """
+    per_key = F.cross_entropy(
+        count_logits.reshape(-1, count_logits.shape[-1]).float(), targets.reshape(-1), reduction="none"
+    )
+    per_row = per_key.view(targets.shape).sum(dim=1) / (targets > 0).sum(dim=1).clamp(min=1)
+    return per_row.mean() if n_rows is None else per_row.sum() / n_rows

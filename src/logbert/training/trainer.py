@@ -29,7 +29,7 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 from logbert.config import SIGNAL_NONE, ModelConfig, ScoringConfig, TrainConfig
-from logbert.model.encoder import EncoderOutput, LogBertEncoder, masked_positions
+from logbert.model.encoder import EncoderOutput, LogBertEncoder, count_buckets, masked_positions
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY
 from logbert.threads import torch_threads
 from logbert.training.checkpoint import (
@@ -43,7 +43,7 @@ from logbert.training.checkpoint import (
 from logbert.training.cuts import cut_rows
 from logbert.training.distributed import Group, process_group
 from logbert.training.jitter import jitter_order
-from logbert.training.losses import hypersphere_loss, masked_key_loss
+from logbert.training.losses import count_loss, hypersphere_loss, masked_key_loss
 from logbert.windowing.dataset import (
     IGNORE_INDEX,
     MaskedBatch,
@@ -369,6 +369,7 @@ def _loss(
     of the same kind, and none should drown the others.
     """
     n_masked, n_rows = (None, None) if totals is None else totals
+    row_labels = labels  # (B, T), before the CPU path gathers the masked positions
     if signals is None and token_ids.device.type == "cpu":
         # key-only on a CPU: the last layer and the head run at the masked keys only (the same numbers). Not on a
         # GPU, where the gathers and the host sync cost more than the rows they skip (benchmarks.speed.steps on
@@ -387,6 +388,9 @@ def _loss(
             loss = loss + masked_key_loss(out.gap_logits, signals.gap_labels, n_gap)
         if out.value_logits is not None and signals.value_labels is not None:
             loss = loss + masked_key_loss(out.value_logits, signals.value_labels, n_value)
+    if out.count_logits is not None:  # model.key_counts: every key's count in the row, the masked ones included
+        truth = torch.where(row_labels != IGNORE_INDEX, row_labels, token_ids)  # the rows before masking
+        loss = loss + count_loss(out.count_logits, count_buckets(truth, pad_mask, out.count_logits.shape[1]), n_rows)
     if center is not None and config.alpha > 0:
         vhm = hypersphere_loss(out.dist_embedding, center, n_rows, per_dimension=config.vhm_per_dimension)
         loss = loss + config.alpha * vhm
