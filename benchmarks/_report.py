@@ -33,6 +33,8 @@ def generated_logs_cli(doc: str, name: str) -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / f"{name.replace('-', '_')}.md")
     cli.add_argument("--work", type=Path, default=Path(f"/tmp/logbert-{name}"))
+    cli.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override one setting of the training, as `logbert train --set` (repeatable)")
     return cli
 
 
@@ -148,7 +150,10 @@ def generated_log_benchmark(
     train_labels, _ = write_log(train_log, 11, 3000)
     eval_labels, eval_kinds = write_log(eval_log, 22, 1500)
     out = work / "artifact"
-    report, _ = train_and_evaluate(config_overrides, train_log, train_labels, eval_log, eval_labels, eval_kinds,
+    from logbert.cli._common import parse_overrides
+
+    overrides = {**config_overrides, **parse_overrides(args.set)}
+    report, _ = train_and_evaluate(overrides, train_log, train_labels, eval_log, eval_labels, eval_kinds,
                                    kinds, out)
     lines = header(title, f"benchmarks.{name.replace('-', '_')}", argv, "1 torch thread")
     lines += ["", doc.split("\n\n", 2)[2].strip(), "", *report, *(extra(out) if extra is not None else [])]

@@ -29,6 +29,7 @@ seed picks the N sessions, the split and the weights):
   ``train.val_sampling = "spread"`` (``_s128``: and every key masked on its own in scoring, ``mask_stride`` 128;
   ``nopos_last_spread_s128``: and each row's last key marked, ``model.mark_last``, which the ``hdfs`` preset
   became on 2026-11-29: its ``after`` cells are these since, and its earlier ``after`` cells are ``positions``);
+* ``counts``: the defaults with ``model.key_counts`` (the window's key counts added to DIST's input);
 * ``positions``: the ``hdfs`` preset as it was before (position embeddings, no mark, the latest validation
   stretch, 4 masked passes); the other presets are unchanged by it.
 
@@ -100,6 +101,8 @@ VARIANTS = (
     "top_g4",
     # the hypersphere term per embedding dimension (train.vhm_per_dimension), beside `after` (summed over them)
     "vhm_per_dim",
+    # the window's key counts added to DIST's input (model.key_counts; issue 9's "key counts feeding DIST")
+    "counts",
 )
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
@@ -162,6 +165,8 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"scoring.mask_span": 2, "train.val_sampling": "spread"})
     elif variant == "mlkp":  # MLKP only: no hypersphere term (the bench's logbert_mlkp ablation)
         config = base.with_overrides({"train.alpha": 0.0})
+    elif variant == "counts":  # the window's key counts into DIST's input
+        config = base.with_overrides({"model.key_counts": True})
     elif variant == "vhm_per_dim":  # the hypersphere term per embedding dimension
         config = base.with_overrides({"train.vhm_per_dimension": True})
     elif variant == "centre_steps":  # each epoch's VHM centre from the previous epoch's training steps

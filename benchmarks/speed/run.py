@@ -18,6 +18,8 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
 * ``train_encoder signals=all`` / ``score_sequences signals=all``: the time- and value-aware model
   (``model.signals = "all"``, issue 13) on the same keys with random gap and value buckets, for the
   cost of the extra inputs and heads against key-only;
+* ``train_encoder key_counts`` / ``score_sequences key_counts``: ``model.key_counts``, the window's key counts into
+  DIST and a head that predicts them (issue 9), for the cost against key-only;
 * ``train_encoder compiled`` / ``train_encoder bf16`` / ``train_encoder bf16 compiled``: ``train.compile`` (on a
   GPU: every batch padded to one width, CUDA graphs) and ``train.precision = "bf16"``: GPU arms, run by default
   with ``--device cuda`` only (``--arms`` picks any);
@@ -69,6 +71,7 @@ TRAIN_ARMS = (
     "train_encoder MLKP only",
     "train_encoder MLKP only, no buckets",
     "train_encoder signals=all",
+    "train_encoder key_counts",
     "train_encoder compiled",
     "train_encoder bf16",
     "train_encoder bf16 compiled",
@@ -78,6 +81,7 @@ TRAIN_ARMS = (
 SCORE_ARMS = (
     "score_sequences",
     "score_sequences signals=all",
+    "score_sequences key_counts",
     "score_sequences bf16",
     "plain score fp32",
     "plain score bf16",
@@ -151,6 +155,8 @@ def seqs(n):
 train, val, test = seqs(n_train), seqs(n_train // 10), seqs(n_score)
 vocab = Vocab.fit(train)
 mcfg = ModelConfig(vocab_size=len(vocab), max_len=32, d_model=128, d_ff=256, n_heads=4, n_layers=2, dropout=0.1)
+if arm.endswith("key_counts"):  # the window's key counts into DIST and the count head (model.key_counts)
+    mcfg = mcfg.model_copy(update={"key_counts": True})
 with_signals = arm.endswith("signals=all")
 if with_signals:  # time- and value-aware: random buckets aligned with [DIST, k_1, ...] (ids 3.. are inner buckets)
     from logbert.windowing.signals import SignalRow

@@ -26,3 +26,15 @@ def test_mail_log_sessions_are_the_labelled_queue_ids_and_its_events_are_templat
                                            for ln in lines)
     templates = parse(tmp_path / "mail.log", config).templates
     assert 10 <= len(templates) <= 16 and not any(q in t for q in rows for t in templates)
+
+
+def test_generated_log_benchmarks_take_settings_as_logbert_train_does() -> None:
+    from benchmarks._report import generated_logs_cli
+
+    from logbert.cli._common import parse_overrides
+
+    args = generated_logs_cli("doc\n\nmore\n\nrest", "mail-log").parse_args(
+        ["--set", "model.key_counts=true", "--set", "train.epochs=3"]
+    )
+    assert parse_overrides(args.set) == {"model.key_counts": True, "train.epochs": 3}
+    assert generated_logs_cli("doc", "mail-log").parse_args([]).set == []
