@@ -444,3 +444,9 @@ def test_a_count_models_count_surprise_joins_max_nll_on_both_paths(positions: bo
     assert [d and d.token_id for d in pruned.count_details] == [d and d.token_id for d in stacked.count_details]
     plain = score_sequences(MODEL, VOCAB, seqs, CENTER, cfg)
     assert plain.count_nll is None  # a model without counts: max_nll as before
+    if not positions:  # one key per pass: the CPU path masks each distinct key once and counts it for its copies
+        one_each = cfg.model_copy(update={"mask_stride": 128})
+        pruned = score_sequences(model, VOCAB, seqs, CENTER, one_each, stacked_passes=False)
+        stacked = score_sequences(model, VOCAB, seqs, CENTER, one_each, stacked_passes=True)
+        assert pruned.count_nll is not None and stacked.count_nll is not None
+        np.testing.assert_allclose(pruned.count_nll, stacked.count_nll, rtol=1e-5, atol=1e-5)

@@ -55,7 +55,7 @@ from logbert.config import (
     ScoringConfig,
     signal_classes,
 )
-from logbert.model.encoder import LogBertEncoder, count_buckets, count_surprise, last_key
+from logbert.model.encoder import LogBertEncoder, PassOutput, count_buckets, count_surprise, last_key
 from logbert.windowing.dataset import (
     TokenVocab,
     blind_signals,
@@ -300,7 +300,9 @@ def score_sequences(
             dist[rows_here] = ((dist_embedding - center_dev) ** 2).sum(-1).double().cpu().numpy()
             if model.count_head is not None:
                 counted = [(out.rows, out.count_logits) for out in outputs]
-                _add_count_surprise(counted, token_ids, pad_mask, rows_here, count_sums, worst_count, vocab)
+                # a representative pass stands for every pass that masks an equal key: it counts that many times
+                weights = None if same is None else _represented(run, outputs, same, pad_mask)
+                _add_count_surprise(counted, token_ids, pad_mask, rows_here, count_sums, worst_count, vocab, weights)
             results_here = []
             for out in outputs:
                 active, positions, slot_used = out.rows.cpu(), out.positions.cpu(), out.used.cpu()
@@ -421,15 +423,17 @@ def _add_count_surprise(
     sums: tuple[np.ndarray, np.ndarray],
     worst_count: list[CountDetail | None] | None,
     vocab: TokenVocab,
+    weights: Sequence[Tensor] | None = None,
 ) -> None:
     """Add each pass's count surprise to its sequences (``model.key_counts``): the largest surprise of a true
     count over the key columns (:func:`~logbert.model.encoder.count_surprise`), from the pass's DIST, which sees the
     pass's masked keys as MASK, as in training. ``passes``: per pass, (the batch rows with a masked key in it, their
     count logits (b, V, K)); ``sums``: per sequence, the summed surprise and the number of passes, added to;
-    ``worst_count``: per sequence, its most surprising count so far (on request, else None)."""
+    ``worst_count``: per sequence, its most surprising count so far (on request, else None); ``weights``: per pass,
+    how many passes each of its rows stands for (None: one each)."""
     count_sum, count_passes = sums
     truth: Tensor | None = None
-    for active, count_logits in passes:
+    for k, (active, count_logits) in enumerate(passes):
         assert count_logits is not None
         if truth is None:
             truth = count_buckets(token_ids, pad_mask, int(count_logits.shape[1]))
@@ -438,8 +442,9 @@ def _add_count_surprise(
         surprise = count_surprise(logits, truth[active], vocab.N_SPECIAL)  # (b, keys)
         worst, column = surprise.max(dim=1)  # (b,)
         seq_index = rows_here[active.numpy()]
-        np.add.at(count_sum, seq_index, worst.double().numpy())
-        np.add.at(count_passes, seq_index, 1)
+        weight = np.ones(len(seq_index), dtype=np.int64) if weights is None else weights[k].cpu().numpy()
+        np.add.at(count_sum, seq_index, weight * worst.double().numpy())
+        np.add.at(count_passes, seq_index, weight)
         if worst_count is None:
             continue
         for j, (s, c, value) in enumerate(zip(seq_index.tolist(), column.tolist(), worst.tolist(), strict=True)):
@@ -707,6 +712,21 @@ def _same_prediction(
     first = equal.to(torch.int8).argmax(dim=2)  # (B, T): the first equal position (itself at the latest)
     own = torch.arange(t)[None, :].expand_as(first)
     return torch.where(pad_mask | (own == 0), own, first)
+
+
+def _represented(
+    run: Sequence[Tensor], outputs: Sequence[PassOutput], same: Tensor, pad_mask: Tensor
+) -> list[Tensor]:
+    """Per representative pass's output (:func:`_representative_passes`), for each of its rows how many keys of the
+    row share the masked key's representative: the passes of masking each of them, which it stands for."""
+    copies = (same[:, :, None] == same[:, None, :]) & ~pad_mask[:, None, :]  # (B, T, T)
+    per_position = copies.sum(dim=2)  # (B, T): how many positions share each position's representative
+    weights = []
+    chosen = [c for c in run if bool(c.any())]  # masked_passes skips a pass that masks nothing
+    for mask, out in zip(chosen, outputs, strict=True):
+        rows = out.rows.cpu()
+        weights.append((per_position[rows] * mask[rows]).sum(dim=1))  # (b,): one masked key per row
+    return weights
 
 
 def _representative_passes(pad_mask: Tensor, same: Tensor) -> list[Tensor]:
