@@ -40,12 +40,16 @@ class EncoderOutput(NamedTuple):
 COUNT_BUCKETS = 8
 
 
-def count_buckets(token_ids: Tensor, pad_mask: Tensor, vocab_size: int) -> Tensor:
-    """(B, V) long: each token id's count bucket in each row's keys (DIST and padding not counted), the count
-    capped at ``COUNT_BUCKETS - 1``. Given the rows' true tokens, the targets of the count head."""
+def token_counts(token_ids: Tensor, pad_mask: Tensor, vocab_size: int) -> Tensor:
+    """(B, V) long: how often each token id occurs in each row's keys (DIST and padding not counted)."""
     counts = torch.zeros(token_ids.shape[0], vocab_size, dtype=torch.long, device=token_ids.device)
-    counts.scatter_add_(1, token_ids[:, 1:], (~pad_mask[:, 1:]).long())
-    return counts.clamp_(max=COUNT_BUCKETS - 1)
+    return counts.scatter_add_(1, token_ids[:, 1:], (~pad_mask[:, 1:]).long())
+
+
+def count_buckets(token_ids: Tensor, pad_mask: Tensor, vocab_size: int) -> Tensor:
+    """(B, V) long: each token id's count bucket in each row's keys (:func:`token_counts` capped at
+    ``COUNT_BUCKETS - 1``). Given the rows' true tokens, the targets of the count head."""
+    return token_counts(token_ids, pad_mask, vocab_size).clamp_(max=COUNT_BUCKETS - 1)
 
 
 def count_surprise(count_logits: Tensor, truth: Tensor, first_key: int) -> Tensor:
@@ -176,9 +180,7 @@ class LogBertEncoder(nn.Module):
         so the counts never tell which key was hidden; padding and DIST are not counted.
         """
         assert self.count_proj is not None
-        counts = torch.zeros(token_ids.shape[0], self.config.vocab_size, dtype=self.count_proj.weight.dtype,
-                             device=token_ids.device)
-        counts.scatter_add_(1, token_ids[:, 1:], (~pad_mask[:, 1:]).to(counts.dtype))
+        counts = token_counts(token_ids, pad_mask, self.config.vocab_size).to(self.count_proj.weight.dtype)
         out: Tensor = self.count_proj(torch.log1p(counts))
         return out
 
