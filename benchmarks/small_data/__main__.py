@@ -30,6 +30,8 @@ seed picks the N sessions, the split and the weights):
   ``nopos_last_spread_s128``: and each row's last key marked, ``model.mark_last``, which the ``hdfs`` preset
   became on 2026-11-29: its ``after`` cells are these since, and its earlier ``after`` cells are ``positions``);
 * ``counts``: the defaults with ``model.key_counts`` (the window's key counts added to DIST's input);
+* ``patterns`` / ``patterns_half``: the defaults with ``train.pattern_power`` 0 / 0.5 (each distinct training window
+  drawn equally often / in proportion to the square root of how often it was logged);
 * ``positions``: the ``hdfs`` preset as it was before (position embeddings, no mark, the latest validation
   stretch, 4 masked passes); the other presets are unchanged by it.
 
@@ -103,6 +105,10 @@ VARIANTS = (
     "vhm_per_dim",
     # the window's key counts added to DIST's input (model.key_counts; issue 9's "key counts feeding DIST")
     "counts",
+    # training rows drawn per distinct pattern: every pattern equally often / in proportion to sqrt(its count)
+    # (train.pattern_power 0 / 0.5)
+    "patterns",
+    "patterns_half",
 )
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
@@ -167,6 +173,8 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
         config = base.with_overrides({"train.alpha": 0.0})
     elif variant == "counts":  # the window's key counts into DIST's input
         config = base.with_overrides({"model.key_counts": True})
+    elif variant in ("patterns", "patterns_half"):  # rare normal patterns drawn more often than logged
+        config = base.with_overrides({"train.pattern_power": 0.0 if variant == "patterns" else 0.5})
     elif variant == "vhm_per_dim":  # the hypersphere term per embedding dimension
         config = base.with_overrides({"train.vhm_per_dimension": True})
     elif variant == "centre_steps":  # each epoch's VHM centre from the previous epoch's training steps

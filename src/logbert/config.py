@@ -302,6 +302,15 @@ class TrainConfig(_Frozen):
     # plain shuffled batches (logbert.training.trainer.batch_order). Key-only models only: time- and value-aware
     # ones always train on plain shuffled batches (logbert.training.trainer._bucketed says why)
     bucket_by_length: bool = True
+    # how often each training row is drawn: a distinct window logged c times is drawn in proportion to
+    # c ** pattern_power (rows drawn with replacement, as many per pass as there are rows). 1 = as logged (every row
+    # once a pass, the default); 0 = every distinct window equally often; between, rare normal patterns are drawn more
+    # often than logged. Real logs repeat a few patterns thousands of times and a rare normal one a handful: the
+    # model learns the rare one too little and flags it (HDFS 2 %: 2 of 2,000 training blocks hold a replication,
+    # every normal replication block of the test scored above the threshold). "Distinct": the same keys in the same
+    # order, or the same keys as a multiset for an order-free model (model.positions = false). Key rows only; a
+    # time- and value-aware model's rows keep their own times and values (logbert.training.trainer.pattern_weights)
+    pattern_power: float = Field(1.0, ge=0.0, le=1.0)
     patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
     val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal sessions held out for early stopping + threshold
     test_fraction: float = Field(0.2, ge=0, lt=1)  # share of normal sessions held back for evaluation (0 = none)

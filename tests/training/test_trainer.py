@@ -347,3 +347,72 @@ def test_the_hypersphere_setting_at_its_default_keeps_the_checkpoint_fingerprint
     assert train_dumps and all("vhm_per_dimension" not in d for d in train_dumps)
     on = checkpoint.fingerprint(MODEL, TRAIN.model_copy(update={"vhm_per_dimension": True}), len(VOCAB), train, val)
     assert on != off
+
+
+def test_pattern_weights_draw_a_pattern_in_proportion_to_its_count_to_the_power() -> None:
+    rows = [[1, 2], [1, 2], [1, 2], [2, 1], [3]]
+    assert trainer.pattern_weights(rows, 1.0, order_free=False) is None  # the default: every row once a pass
+    in_order = trainer.pattern_weights(rows, 0.5, order_free=False)
+    assert in_order is not None
+    assert in_order.tolist() == pytest.approx([3**-0.5] * 3 + [1.0, 1.0])  # (1, 2) met 3 times: sqrt(3) in all
+    as_sets = trainer.pattern_weights(rows, 0.0, order_free=True)  # (1, 2) and (2, 1) are one multiset
+    assert as_sets is not None and as_sets.tolist() == pytest.approx([0.25] * 4 + [1.0])
+
+
+def test_an_epoch_draws_rows_with_replacement_by_weight_and_a_plain_one_permutes() -> None:
+    gen = torch.Generator().manual_seed(0)
+    assert sorted(trainer.epoch_order(5, 2, None, gen)) == sorted(list(range(5)) * 2)
+    rows = [[7, 8]] * 900 + [[9]] * 100
+    weights = trainer.pattern_weights(rows, 0.0, order_free=False)
+    drawn = trainer.epoch_order(len(rows), 20, weights, torch.Generator().manual_seed(0))
+    assert len(drawn) == 20 * len(rows)
+    rare = sum(i >= 900 for i in drawn) / len(drawn)
+    assert rare == pytest.approx(0.5, abs=0.02)  # each pattern half the draws, where it is 10 % of the rows
+    again = trainer.epoch_order(len(rows), 20, weights, torch.Generator().manual_seed(0))
+    assert drawn == again
+
+
+def test_pattern_power_teaches_a_rare_normal_pattern_that_the_logged_frequencies_leave_unlearnt() -> None:
+    """One row of 40 holds a pattern of its own: drawn as often as the common one, the model predicts it better."""
+    common, rare = [10, 11, 12, 13, 14, 15], [10, 11, 16, 17, 14, 15]
+    rows = [common] * 39 + [rare]
+    vocab = Vocab.fit(rows)
+    model_cfg = MODEL.model_copy(update={"vocab_size": len(vocab)})
+
+    def rare_loss(power: float) -> float:
+        config = TRAIN.model_copy(update={"epochs": 4, "pattern_power": power, "alpha": 0.0})
+        result = train_encoder(model_cfg, config, vocab, rows, [common, rare], progress=False)
+        ds = MaskedKeyDataset([rare], vocab, 8)
+        tokens = ds.collate_index([0], 0.0, torch.Generator().manual_seed(0), None).token_ids
+        masked = tokens.clone()
+        masked[0, 3:5] = vocab.MASK  # the rare pattern's own keys, 16 and 17
+        with torch.no_grad():
+            logits = result.model(masked, masked == vocab.PAD).logits[0, 3:5]
+        return float(torch.nn.functional.cross_entropy(logits, tokens[0, 3:5]))
+
+    logged, balanced = rare_loss(1.0), rare_loss(0.0)
+    assert balanced < 0.5 * logged
+
+
+def test_pattern_power_at_its_default_keeps_the_checkpoint_fingerprint_and_changes_it_when_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A checkpoint made before train.pattern_power existed resumes: the field is hashed only when set."""
+    from logbert.training import checkpoint
+
+    hashed: list[object] = []
+    real_dumps = checkpoint.json.dumps
+
+    def recording_dumps(obj: object, **kw: object) -> str:
+        hashed.append(obj)
+        return real_dumps(obj, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checkpoint.json, "dumps", recording_dumps)
+    train, val = MaskedKeyDataset(SEQS[:40], VOCAB, 8), MaskedKeyDataset(SEQS[40:], VOCAB, 8)
+    default = checkpoint.fingerprint(MODEL, TRAIN, len(VOCAB), train, val)
+    train_dumps = [d for d in hashed if isinstance(d, dict) and "alpha" in d]
+    assert train_dumps and all("pattern_power" not in d for d in train_dumps)
+    set_ = checkpoint.fingerprint(MODEL, TRAIN.model_copy(update={"pattern_power": 0.5}), len(VOCAB), train, val)
+    assert set_ != default
+    result = _train(config=TRAIN.model_copy(update={"pattern_power": 0.5}))
+    assert not _same_weights(result, _train())  # the draws changed the training

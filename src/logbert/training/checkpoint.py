@@ -72,6 +72,8 @@ def fingerprint(
         skip.add("center_from")  # the default: the fingerprint of a checkpoint made before the setting existed
     if not train_config.vhm_per_dimension:
         skip.add("vhm_per_dimension")  # the default: the fingerprint of a checkpoint made before the setting existed
+    if train_config.pattern_power == 1.0:
+        skip.add("pattern_power")  # the default: the fingerprint of a checkpoint made before the setting existed
     if train_config.center_rows == 0 or len(train.rows) <= train_config.center_rows:
         skip.add("center_rows")  # every row is read, as before the setting existed
     # model.positions on and model.mark_last off (the defaults): the fingerprint of a checkpoint made before the

@@ -18,6 +18,7 @@ import functools
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,28 @@ LOSS_SHOWN_EVERY = 16
 #: Rows sorted by length within chunks of this many batches (train.bucket_by_length): enough rows for
 #: batches of even length, few enough that the batches of an epoch still mix the whole data.
 BUCKET_CHUNK_BATCHES = 32
+
+
+def pattern_weights(rows: Sequence[Sequence[int]], power: float, order_free: bool) -> Tensor | None:
+    """(N,) float64 draw weights for ``train.pattern_power``: a distinct row met ``c`` times gets ``c ** power`` in all
+    (``c ** (power - 1)`` each), so a pass draws a pattern in proportion to ``c ** power``. None for ``power`` 1
+    (every row once a pass, as logged). Distinct = the same keys in the same order, or the same multiset of keys
+    for an order-free model, which cannot tell two orders apart."""
+    if power >= 1.0 or not rows:
+        return None
+    patterns = [tuple(sorted(r)) if order_free else tuple(r) for r in rows]
+    met = Counter(patterns)
+    return torch.tensor([float(met[p]) ** (power - 1.0) for p in patterns], dtype=torch.float64)
+
+
+def epoch_order(n_rows: int, passes: int, weights: Tensor | None, generator: torch.Generator) -> list[int]:
+    """The rows of one epoch, ``passes`` x ``n_rows`` of them: each pass a seeded permutation, or with ``weights``
+    (:func:`pattern_weights`) ``n_rows`` draws with replacement in proportion to them."""
+    if weights is None:
+        return [i for _ in range(passes) for i in torch.randperm(n_rows, generator=generator).tolist()]
+    return [
+        i for _ in range(passes) for i in torch.multinomial(weights, n_rows, True, generator=generator).tolist()
+    ]
 
 
 def batch_order(
@@ -680,6 +703,7 @@ def train_encoder(
         fused = device.type in ("cpu", "cuda")
         opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
         passes = passes_per_epoch(cfg, len(train_ds), model_config)
+        draw_weights = pattern_weights(train, cfg.pattern_power, not model_config.positions)
         epoch_steps = steps_per_epoch(cfg, len(train_ds), model_config)
         total_steps = cfg.epochs * epoch_steps
         warmup_steps = int(cfg.warmup_fraction * total_steps)
@@ -727,7 +751,7 @@ def train_encoder(
                 center_dev = None if center is None else center.to(device)
                 model.train()
                 # small data: several passes per epoch (train.min_steps), each in its own seeded order
-                order = [i for _ in range(passes) for i in torch.randperm(len(train_ds), generator=gen).tolist()]
+                order = epoch_order(len(train_ds), passes, draw_weights, gen)
                 step_losses: list[tuple[Tensor, int]] = []  # read from the device at the epoch's end (weighted_total)
                 bar.update(task, description=f"epoch {loop.epoch + 1}/{cfg.epochs}")
                 bucket_gen = gen if _bucketed(cfg, train_ds) else None
