@@ -327,10 +327,11 @@ def test_the_hypersphere_term_per_dimension_is_the_summed_one_divided_by_the_wid
     assert per_dimension == pytest.approx(summed / MODEL.d_model, rel=1e-4)
 
 
-def test_the_hypersphere_setting_at_its_default_keeps_the_checkpoint_fingerprint_of_older_runs(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(("field", "set_to"), [("vhm_per_dimension", True), ("pattern_power", 0.5)])
+def test_a_setting_at_its_default_keeps_the_checkpoint_fingerprint_of_older_runs(
+    monkeypatch: pytest.MonkeyPatch, field: str, set_to: object
 ) -> None:
-    """A checkpoint made before train.vhm_per_dimension existed resumes: the field is hashed only when on."""
+    """A checkpoint made before the setting existed resumes: the field is hashed only when set."""
     from logbert.training import checkpoint
 
     hashed: list[object] = []
@@ -342,11 +343,11 @@ def test_the_hypersphere_setting_at_its_default_keeps_the_checkpoint_fingerprint
 
     monkeypatch.setattr(checkpoint.json, "dumps", recording_dumps)
     train, val = MaskedKeyDataset(SEQS[:40], VOCAB, 8), MaskedKeyDataset(SEQS[40:], VOCAB, 8)
-    off = checkpoint.fingerprint(MODEL, TRAIN, len(VOCAB), train, val)
+    default = checkpoint.fingerprint(MODEL, TRAIN, len(VOCAB), train, val)
     train_dumps = [d for d in hashed if isinstance(d, dict) and "alpha" in d]
-    assert train_dumps and all("vhm_per_dimension" not in d for d in train_dumps)
-    on = checkpoint.fingerprint(MODEL, TRAIN.model_copy(update={"vhm_per_dimension": True}), len(VOCAB), train, val)
-    assert on != off
+    assert train_dumps and all(field not in d for d in train_dumps)
+    changed = checkpoint.fingerprint(MODEL, TRAIN.model_copy(update={field: set_to}), len(VOCAB), train, val)
+    assert changed != default
 
 
 def test_pattern_weights_draw_a_pattern_in_proportion_to_its_count_to_the_power() -> None:
@@ -394,25 +395,6 @@ def test_pattern_power_teaches_a_rare_normal_pattern_that_the_logged_frequencies
     assert balanced < 0.5 * logged
 
 
-def test_pattern_power_at_its_default_keeps_the_checkpoint_fingerprint_and_changes_it_when_set(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A checkpoint made before train.pattern_power existed resumes: the field is hashed only when set."""
-    from logbert.training import checkpoint
-
-    hashed: list[object] = []
-    real_dumps = checkpoint.json.dumps
-
-    def recording_dumps(obj: object, **kw: object) -> str:
-        hashed.append(obj)
-        return real_dumps(obj, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(checkpoint.json, "dumps", recording_dumps)
-    train, val = MaskedKeyDataset(SEQS[:40], VOCAB, 8), MaskedKeyDataset(SEQS[40:], VOCAB, 8)
-    default = checkpoint.fingerprint(MODEL, TRAIN, len(VOCAB), train, val)
-    train_dumps = [d for d in hashed if isinstance(d, dict) and "alpha" in d]
-    assert train_dumps and all("pattern_power" not in d for d in train_dumps)
-    set_ = checkpoint.fingerprint(MODEL, TRAIN.model_copy(update={"pattern_power": 0.5}), len(VOCAB), train, val)
-    assert set_ != default
+def test_pattern_power_changes_the_training() -> None:
     result = _train(config=TRAIN.model_copy(update={"pattern_power": 0.5}))
     assert not _same_weights(result, _train())  # the draws changed the training
