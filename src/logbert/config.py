@@ -308,8 +308,8 @@ class TrainConfig(_Frozen):
     # often than logged. Real logs repeat a few patterns thousands of times and a rare normal one a handful: the
     # model learns the rare one too little and flags it (HDFS 2 %: 2 of 2,000 training blocks hold a replication,
     # every normal replication block of the test scored above the threshold). "Distinct": the same keys in the same
-    # order, or the same keys as a multiset for an order-free model (model.positions = false). Key rows only; a
-    # time- and value-aware model's rows keep their own times and values (logbert.training.trainer.pattern_weights)
+    # order, or the same keys as a multiset for an order-free model (model.positions = false); a drawn row keeps its
+    # own times and values (time- and value-aware models). logbert.training.trainer.pattern_weights
     pattern_power: float = Field(1.0, ge=0.0, le=1.0)
     patience: int = Field(5, ge=1)  # early stopping: epochs without validation improvement
     val_fraction: float = Field(0.1, gt=0, lt=1)  # share of normal sessions held out for early stopping + threshold
