@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
         ParseSummary,
         parse,
         slot_schema,
+        state_words_warning,
         write_parse_summary,
         write_structured,
     )
@@ -61,6 +62,7 @@ _HOME = {
     "ParseSummary": "logbert.pipeline.parse",
     "parse": "logbert.pipeline.parse",
     "slot_schema": "logbert.pipeline.parse",
+    "state_words_warning": "logbert.pipeline.parse",
     "write_parse_summary": "logbert.pipeline.parse",
     "write_structured": "logbert.pipeline.parse",
     "ExpectedKey": "logbert.results",
@@ -110,6 +112,7 @@ __all__ = [
     "score",
     "score_with_report",
     "slot_schema",
+    "state_words_warning",
     "train",
     "write_parse_summary",
     "write_structured",

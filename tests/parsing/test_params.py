@@ -266,3 +266,66 @@ def test_real_openstack_slots() -> None:
     claim = next(k for k, t in enumerate(templates) if t.endswith("vcpus <*> CPU"))
     assert [t.unit for t in schema.slots[claim][1:]] == ["B", "B", "count"]
     assert schema.slots[claim][2].display(schema.slots[claim][2].quantiles[4]) == "20 GB"
+
+
+# ------------------------------------------------------------------ words Drain merged into one wildcard
+def _dpkg_lines(n: int = 30) -> list[str]:
+    states = ("installed", "unpacked", "half-configured")
+    return [f"status {states[i % 3]} pkg{i}:amd64 1.{i}-2+deb12u1" for i in range(n)]
+
+
+def test_a_few_words_in_one_bare_slot_after_a_template_word_are_state_candidates() -> None:
+    from logbert.parsing.params import merged_state_words, state_words_hint
+
+    templates = ["status <*> <*> <*>", "user <*> logged in", "took <*> ms", "got <*> <*> done", "at <*>"]
+    rows = [(0, ["installed" if i % 2 else "unpacked", f"p{i}:amd64", f"1.{i}"]) for i in range(30)]
+    rows += [(1, [f"user{i}"]) for i in range(30)]  # names: many, and with digits
+    rows += [(2, [str(i)]) for i in range(30)]  # numbers
+    rows += [(3, [f"id{i}", "ok" if i % 2 else "warm"]) for i in range(30)]  # words after a wildcard: a run of them
+    rows += [(4, ["start" if i % 2 else "stop"]) for i in range(10)]  # too few lines to tell
+    schema = infer_slot_schema(templates, rows)
+    found = merged_state_words(templates, schema)
+    assert found == [(0, ("installed", "unpacked"))]
+    hint = state_words_hint(templates, found)
+    assert "'status <*> <*> <*>' for installed, unpacked" in hint
+    assert """--set 'parser.extra_outcome_words=["installed","unpacked"]'""" in hint
+    assert state_words_hint(templates, []) == ""
+    many = [(0, [f"w{chr(97 + i % 26)}{chr(97 + i // 26)}x", "p", "1"]) for i in range(200)]  # 26 x 8 distinct words
+    assert merged_state_words(templates, infer_slot_schema(templates, many)) == []
+
+
+def test_parse_says_which_words_drain_merged_and_the_printed_set_keeps_them_apart(tmp_path: Path) -> None:
+    """What a new user does with dpkg.log: parse, read the warning, copy its --set, parse again."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "dpkg.log"
+    log.write_text("\n".join(_dpkg_lines()) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    first = runner.invoke(app, ["parse", str(log)], env={"COLUMNS": "400"})
+    assert first.exit_code == 0, first.output
+    printed = " ".join(first.output.split())
+    assert "'status <*> <*> <*>' for" in printed and "1 templates" in printed
+    suggested = printed.split("--set '")[1].split("'")[0]
+    assert suggested.startswith("parser.extra_outcome_words=[")
+    second = runner.invoke(app, ["parse", str(log), "--set", suggested], env={"COLUMNS": "400"})
+    assert second.exit_code == 0, second.output
+    assert "3 templates" in " ".join(second.output.split()) and "one template stands" not in second.output
+
+
+def test_train_warns_about_merged_words_from_its_own_training_lines(tmp_path: Path) -> None:
+    from logbert.pipeline.signals import merged_state_words_warning
+    from logbert.pipeline.split import split_and_key
+
+    log = tmp_path / "dpkg.log"
+    log.write_text("\n".join(_dpkg_lines(60)) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"window.session_pattern": r"(pkg\d+:amd64)"})
+    corpus = read_corpus(log, config)
+    split = split_and_key(corpus, config, what="dpkg.log")
+    warning = merged_state_words_warning(corpus, split.train, split.parser)
+    assert "extra_outcome_words" in warning and "half-configured" in warning
+    assert merged_state_words_warning(corpus, split.train, split.parser, max_lines=5) == ""  # 5 lines: too few
+    apart = config.with_overrides({"parser.extra_outcome_words": ["installed", "unpacked", "half-configured"]})
+    split = split_and_key(read_corpus(log, apart), apart, what="dpkg.log")
+    assert merged_state_words_warning(corpus, split.train, split.parser) == ""

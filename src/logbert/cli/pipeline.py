@@ -294,7 +294,9 @@ def parse(
         f"{rep.n_lines} lines: {_parsed(rep)}, {rep.n_malformed} malformed, {rep.n_binary} binary, "
         f"{rep.n_truncated} truncated, {rep.n_empty} empty; {len(summary.templates)} templates"
     )
-    for warning in rep.warnings:
+    with library_errors():
+        merged = api.state_words_warning(summary)
+    for warning in [*rep.warnings, merged] if merged else rep.warnings:
         console.print(f"[bold yellow]warning:[/] {shown(warning)}")
     if out is not None:
         api.write_parse_summary(summary, out)

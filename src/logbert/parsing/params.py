@@ -46,9 +46,11 @@ __all__ = [
     "attach_schema",
     "elapsed",
     "infer_slot_schema",
+    "merged_state_words",
     "parse_number",
     "schema_of",
     "session_signals",
+    "state_words_hint",
     "time_gaps",
 ]
 
@@ -360,6 +362,75 @@ def infer_slot_schema(
             replace(t, context=_context(tokens, p, ids)) for p, t in zip(positions[key], types, strict=True)
         )
     return SlotSchema(schema)
+
+
+#: A word that may be a log's own state or outcome ("installed", "half-configured", "not_found"): letters, with - or
+#: _ between them. No digit, dot, colon or slash: versions, sizes, hosts and paths never are.
+_STATE_WORD = re.compile(r"[A-Za-z][A-Za-z_-]*[A-Za-z]")
+#: The most distinct words a slot may take for :func:`merged_state_words` to read them as states (more are names).
+MAX_STATE_WORDS: Final[int] = 12
+
+
+def merged_state_words(
+    templates: Sequence[str], schema: SlotSchema, *, min_lines: int = 20
+) -> list[tuple[int, tuple[str, ...]]]:
+    """Templates in which Drain made one wildcard of a few words: ``(key id, words)`` for every bare ``<*>`` slot
+    right after a word of the template whose values, over at least ``min_lines`` lines, are 2 to
+    :data:`MAX_STATE_WORDS` distinct words (most frequent first).
+
+    Two messages that differ in one word and in a value are 50 % alike, so Drain's usual similarity merges dpkg's
+    ``status installed <pkg> <ver>`` and ``status unpacked <pkg> <ver>`` into ``status <*> <*> <*>``: the state,
+    which is what tells the lines apart, becomes a parameter and the model never sees it. Such words can be kept
+    apart (``parser.extra_outcome_words``), but which words are states is the log's own business: this finds the
+    candidates, :func:`state_words_hint` says what to do with them.
+
+    >>> templates = ["status <*> <*>", "user <*> logged in", "took <*> ms"]
+    >>> rows = [(0, [w, f"pkg{i}"]) for i, w in enumerate(["installed", "unpacked"] * 15)]
+    >>> rows += [(1, [f"user{i}"]) for i in range(30)] + [(2, [str(i)]) for i in range(30)]
+    >>> merged_state_words(templates, infer_slot_schema(templates, rows))
+    [(0, ('installed', 'unpacked'))]
+    """
+    found: list[tuple[int, tuple[str, ...]]] = []
+    for key, types in sorted(schema.slots.items()):
+        if key >= len(templates):
+            continue
+        tokens = templates[key].split()
+        # a bare wildcard right after a word of the template: a word that belongs to it ("status <*>"), not one of a
+        # run of wildcards (a header left in the content, a sentence Drain cut up)
+        bare = [tok == "<*>" and i > 0 and "<*>" not in tokens[i - 1] for i, tok in enumerate(tokens) if "<*>" in tok]
+        for slot, is_bare in zip(types, bare, strict=False):
+            words = slot.categories
+            if (
+                is_bare
+                and slot.kind == "category"
+                and slot.n >= min_lines
+                and 2 <= len(words) <= MAX_STATE_WORDS
+                and all(_STATE_WORD.fullmatch(w) for w in words)
+            ):
+                found.append((key, words))
+    return found
+
+
+def state_words_hint(templates: Sequence[str], found: Sequence[tuple[int, Sequence[str]]], limit: int = 30) -> str:
+    """What to do about :func:`merged_state_words`' finds, in words a user can act on ('' when there are none): the
+    templates, their words, and the ``--set`` that keeps one template per word.
+
+    >>> state_words_hint(["status <*> <*>"], [(0, ("installed", "unpacked"))])[:73]
+    "one template stands for lines that differ in a word: 'status <*> <*>' for"
+    """
+    if not found:
+        return ""
+    words = list(dict.fromkeys(w for _, ws in found for w in ws))[:limit]
+    shown = "; ".join(
+        f"'{templates[k]}' for {', '.join(ws[:6])}{', ...' if len(ws) > 6 else ''}" for k, ws in found[:3]
+    )
+    more = f" (and {len(found) - 3} more templates)" if len(found) > 3 else ""
+    listed = ",".join(f'"{w}"' for w in words)
+    return (
+        f"one template stands for lines that differ in a word: {shown}{more}. If these words are states or outcomes, "
+        f"--set 'parser.extra_outcome_words=[{listed}]' gives each its own template, which the model then reads "
+        f"(README, \"Your own logs\")"
+    )
 
 
 #: Where :func:`attach_schema` puts the schema in a parser state (``LogParser.to_dict()``).

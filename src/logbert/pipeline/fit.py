@@ -66,7 +66,7 @@ from logbert.pipeline.sessions import (
     unseen_category_sessions,
     unseen_key_sessions,
 )
-from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows
+from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows, merged_state_words_warning
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
 from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, SessionSignals
 from logbert.results import exceeds, tie_band
@@ -180,6 +180,10 @@ def train(
         say("cross-fit calibration: mining templates on the training and validation lines")
         split = rekey_normal_sessions(corpus, split, config)
     signal_warnings: list[str] = []
+    merged = merged_state_words_warning(corpus, split.train, split.parser)
+    if merged:  # said now too: a user may rather stop, set the words and train again
+        say(merged)
+        signal_warnings.append(merged)
     schema: SlotSchema | None = None
     parser_state = split.parser.to_dict() if split.parser is not None else None
     if config.model.signals != "off":

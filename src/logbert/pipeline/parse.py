@@ -177,11 +177,31 @@ def slot_schema(summary: ParseSummary, sample: int | None = None) -> SlotSchema:
     :data:`SCHEMA_SAMPLE`) lines per template, and stops reading once every template with a
     wildcard has that many: memory is bounded by ``sample`` values per slot.
     """
+    summary.schema = _sampled_schema(summary, SCHEMA_SAMPLE if sample is None else sample)
+    return summary.schema
+
+
+#: Lines per template, and lines of the file at most, that :func:`state_words_warning` reads again.
+HINT_SAMPLE: Final[int] = 1_000
+HINT_MAX_LINES: Final[int] = 50_000
+
+
+def state_words_warning(summary: ParseSummary) -> str:
+    """The warning of :func:`~logbert.parsing.params.state_words_hint` for the parsed file ('' when no template
+    merged a few words), from the typed slots when ``--typed`` made them, else from a sample of the file: at most
+    :data:`HINT_SAMPLE` lines per template among its first :data:`HINT_MAX_LINES`."""
+    from logbert.parsing.params import merged_state_words, state_words_hint
+
+    schema = summary.schema or _sampled_schema(summary, HINT_SAMPLE, HINT_MAX_LINES)
+    return state_words_hint(summary.templates, merged_state_words(summary.templates, schema))
+
+
+def _sampled_schema(summary: ParseSummary, cap: int, max_lines: int | None = None) -> SlotSchema:
+    """The slot schema of at most ``cap`` lines per template (and of the first ``max_lines`` lines of the file)."""
     from logbert.parsing.params import infer_slot_schema
 
     parser = summary.parser
     assert parser is not None, "parse() keeps the fitted parser"
-    cap = SCHEMA_SAMPLE if sample is None else sample
     needed = {
         k: min(cap, c) for k, (t, c) in enumerate(zip(summary.templates, summary.counts, strict=True)) if "<*>" in t
     }
@@ -189,15 +209,15 @@ def slot_schema(summary: ParseSummary, sample: int | None = None) -> SlotSchema:
     rows: list[tuple[int, list[str]]] = []
     remaining = sum(needed.values())
     if remaining:
-        for line, key in zip(summary.lines(), summary.key_ids, strict=False):
+        keys = summary.key_ids if max_lines is None else summary.key_ids[:max_lines]
+        for line, key in zip(summary.lines(), keys, strict=False):
             if key in taken and taken[key] < needed[key]:
                 taken[key] += 1
                 remaining -= 1
                 rows.append((key, parser.parameters(line.content, key)))
                 if not remaining:
                     break
-    summary.schema = infer_slot_schema(summary.templates, rows, max_values=cap)
-    return summary.schema
+    return infer_slot_schema(summary.templates, rows, max_values=cap)
 
 
 def _columns(summary: ParseSummary, typed: bool = False) -> tuple[list[str], list[str]]:

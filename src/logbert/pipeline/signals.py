@@ -24,7 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from logbert.errors import InputDataError
-from logbert.parsing.params import SlotSchema, elapsed, infer_slot_schema, session_signals, time_gaps
+from logbert.parsing.params import (
+    SlotSchema,
+    elapsed,
+    infer_slot_schema,
+    merged_state_words,
+    session_signals,
+    state_words_hint,
+    time_gaps,
+)
 from logbert.parsing.parser import LogParser
 from logbert.pipeline.corpus import Corpus
 from logbert.records import UNK_KEY, KeySequence, SessionSignals
@@ -52,6 +60,28 @@ def fit_slot_schema(
     keys = parser.transform(contents)
     pairs = ((k, parser.parameters(c, k)) for c, k in zip(contents, keys, strict=True) if k != UNK_KEY)
     return infer_slot_schema(parser.templates_, pairs, max_categories=max_categories)
+
+
+def merged_state_words_warning(
+    corpus: Corpus, sessions: Sequence[KeySequence], parser: LogParser | None, max_lines: int = 50_000
+) -> str:
+    """:func:`~logbert.parsing.params.state_words_hint` for the templates ``parser`` mined, typed from the lines
+    of ``sessions`` (the training ones; at most ``max_lines`` lines): '' when no template made one wildcard of a
+    few words, or for a key-sequence file. ``logbert parse`` says the same from the whole file
+    (:func:`logbert.pipeline.parse.state_words_warning`)."""
+    if corpus.kind != "raw" or parser is None:
+        return ""
+    rows = line_rows(corpus)
+    picked: list[Sequence[int]] = []
+    n_lines = 0
+    for s in sessions:
+        if n_lines >= max_lines:
+            break
+        own = rows.get(s.session_id, ())
+        picked.append(own)
+        n_lines += len(own)
+    schema = fit_slot_schema(corpus, picked, parser)
+    return state_words_hint(parser.templates_, merged_state_words(parser.templates_, schema))
 
 
 def corpus_signals(
