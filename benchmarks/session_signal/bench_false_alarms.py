@@ -52,8 +52,6 @@ def main(argv: list[str] | None = None) -> int:
         split = rekey_normal_sessions(data.corpus, split, config)
     specs = detector_specs(baseline_unit=bench.baseline_unit, deeplog_epochs=bench.deeplog_epochs,
                            deeplog_paper_epochs=bench.deeplog_paper_epochs)
-    specs = detector_specs(baseline_unit=bench.baseline_unit, deeplog_epochs=bench.deeplog_epochs,
-                           deeplog_paper_epochs=bench.deeplog_paper_epochs)
     logbert = specs["logbert"]
     assert logbert.configure is not None
     fitted = fit_sessions(split.train, split.val, logbert.configure(config, args.seed), scheme=scheme,
