@@ -116,14 +116,14 @@ def shop_log(path: Path, seed: int, n_clients: int, first_octet: int) -> tuple[P
     return labels, {ip for ip, kind in kinds.items() if kind != "visitor"}
 
 
-def run(name: str, contamination: float, work: Path) -> dict:
+def run(name: str, contamination: float, work: Path, extra: dict | None = None) -> dict:
     from logbert import api
 
     train_log, eval_log = work / "shop_train.log", work / "shop_eval.log"
     train_labels, anomalous = shop_log(train_log, seed=101, n_clients=1500, first_octet=10)
     eval_labels, _ = shop_log(eval_log, seed=202, n_clients=800, first_octet=172)
     labelled = name == "labelled"
-    overrides = {"train.num_threads": 1, "scoring.contamination": contamination}
+    overrides = {"train.num_threads": 1, "scoring.contamination": contamination, **(extra or {})}
     config = api.load_config(None, overrides, preset="access")
     out = work / f"artifact-{name}-{contamination:g}"
     started = time.perf_counter()
@@ -151,7 +151,11 @@ def run(name: str, contamination: float, work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     cli = generated_logs_cli(__doc__, "access-logs")
+    cli.add_argument("--labelled-only", action="store_true", help="only the run with labels")
     args = cli.parse_args(argv)
+    from logbert.cli._common import parse_overrides
+
+    extra = parse_overrides(args.set)
     one_thread_in(args.work)
     share = sum(ANOMALOUS.values())
     rows = [
@@ -162,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     notes = []
     for name, contamination in (("labelled", 0.0), ("unlabelled", 0.0), ("unlabelled", round(share / 2, 3)),
                                 ("unlabelled", round(share, 3))):
-        r = run(name, contamination, args.work)
+        if args.labelled_only and name != "labelled":
+            continue
+        r = run(name, contamination, args.work, extra)
         rows.append(
             f"| {name} | {contamination:g} | {r['n_templates']} | {r['threshold']:.4f} | {r['named']} "
             f"({r['named_anomalous']}) | {r['precision']:.3f} | {r['recall']:.3f} | **{r['f1']:.3f}** | "
