@@ -140,6 +140,16 @@ def evaluate(
             f"{_in_flight_summary(rep['n_in_flight'])}, predicted normal ({rep['n_in_flight_abnormal']} of them "
             f"labelled anomalous, {rep['n_in_flight_over_threshold']} over the threshold)"
         )
+    if rep.get("n_excluded_training_sessions"):
+        console.print(
+            f"{rep['n_excluded_training_sessions']} sessions of the input were training or validation sessions of the "
+            "artifact: left out"
+        )
+    if rep.get("n_same_id_new_sessions"):
+        console.print(
+            f"{rep['n_same_id_new_sessions']} sessions have the id of a training session but are not it (they start "
+            "elsewhere): scored as new sessions"
+        )
 
 
 ThresholdOption = typer.Option(None, "--threshold", help="decide with this threshold instead of the stored one")

@@ -24,7 +24,7 @@ from logbert.evaluation.metrics import evaluation_report
 from logbert.evaluation.report import write_json
 from logbert.pipeline.calibrate import choose_threshold
 from logbert.pipeline.detector import Detector, load_detector
-from logbert.pipeline.fit import SPLIT_FILE
+from logbert.pipeline.fit import SPLIT_FILE, is_marked_session
 from logbert.pipeline.sessions import session_scores, session_windows
 from logbert.records import InputKind, KeySequence, ReadReport
 from logbert.results import SessionResult, exceeds
@@ -85,6 +85,7 @@ def evaluate(
     detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
     split = read_split(detector.directory)
     seen = set(split.get("train", [])) | set(split.get("val", []))
+    marks: dict[str, str] | None = split.get("marks")  # None: an artifact from before marks (ids alone decide)
     inputs: list[tuple[str | Path, int | None, str | Path | Labels | None]] = []
     if data is not None:
         inputs.append((data, None, labels))
@@ -109,7 +110,7 @@ def evaluate(
                 "or pass sessions you know to be normal as `normal` (--normal) to measure the false-alarm rate"
             )
         for seq in read:
-            (fit_pool if seq.session_id in seen else sequences).append(seq)
+            (fit_pool if _is_training_session(seq, seen, marks) else sequences).append(seq)
         starts.extend(read_report.first_time for _ in range(len(sequences) - len(starts)))
     if any(s.label is None for s in sequences):
         raise InputDataError("some sessions have no label")
@@ -133,6 +134,8 @@ def evaluate(
             "n_in_flight_abnormal": sum(s.label == 1 for s in in_flight),
             "n_in_flight_over_threshold": sum(bool(exceeds(s.score, s.threshold)) for s in in_flight),
             "n_excluded_training_sessions": len({s.session_id for s in fit_pool}),
+            # the id of a training session, but another session (another start): scored as the new session it is
+            "n_same_id_new_sessions": sum(s.session_id in seen for s in sequences),
             "score_seconds": round(score_seconds, 3),
             "read_report": [r.as_dict() for r in read_reports],
         }
@@ -145,6 +148,15 @@ def evaluate(
     if report_path is not None:
         write_json(report, report_path)
     return result
+
+
+def _is_training_session(seq: KeySequence, seen: set[str], marks: dict[str, str] | None) -> bool:
+    """Whether ``seq`` is one of the artifact's training or validation sessions: its id is, and (for an artifact
+    that kept them) so is its :func:`~logbert.pipeline.fit.session_mark`. Without marks the id alone decides."""
+    if seq.session_id not in seen:
+        return False
+    mark = None if marks is None else marks.get(seq.session_id)
+    return mark is None or is_marked_session(seq, mark)
 
 
 def _score_by_input(

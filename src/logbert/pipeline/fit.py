@@ -76,6 +76,32 @@ from logbert.training.trainer import MIN_USEFUL_STEPS, steps_per_epoch
 from logbert.windowing.windows import SkippedSequence
 
 SPLIT_FILE = "split.json"
+#: Keys of a session that :func:`session_mark` reads.
+MARK_KEYS = 8
+
+
+def session_mark(seq: KeySequence) -> str:
+    """What tells a training session from another session of the same id in another input: its first time (or,
+    without times, its first line number) and its first keys. ``split.json`` keeps one per training and validation
+    session, so that ``evaluate`` on another file leaves out only the sessions that are these ones (the training
+    log again, or a longer copy of it), not every session whose id recurs (a package installed again, a client
+    that comes back)."""
+    if seq.start_time is not None:
+        start = repr(round(seq.start_time, 3))
+    else:
+        start = f"line {seq.line_nos[0]}" if seq.line_nos else ""
+    return f"{start}|{' '.join(map(str, seq.key_ids[:MARK_KEYS]))}"
+
+
+def is_marked_session(seq: KeySequence, mark: str) -> bool:
+    """Whether ``seq`` is the session ``mark`` (:func:`session_mark`) was taken of: the same start and the same first
+    keys, or more of them (the session went on after the training log ended: a longer copy of that log)."""
+    start, _, keys = session_mark(seq).partition("|")
+    marked_start, _, marked_keys = mark.partition("|")
+    theirs, ours = marked_keys.split(), keys.split()
+    return start == marked_start and ours[: len(theirs)] == theirs
+
+
 TRAIN_REPORT_FILE = "train_report.json"
 CHECKPOINT_DIR = "checkpoint"
 
@@ -237,6 +263,8 @@ def train(
                 "chronological": split.chronological,
                 "train": sorted({s.session_id for s in split.train}),
                 "val": sorted(normal_val | val_abnormal_ids),
+                # session id -> session_mark: which session of that id it was (evaluate reads it)
+                "marks": {s.session_id: session_mark(s) for s in (*split.train, *split.val, *val_abnormal)},
                 "threshold": config.scoring.threshold,
                 # cross_fit: the final model trained on "val" too; each of those sessions was scored out of fold
                 "calibration": scheme,
