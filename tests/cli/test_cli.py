@@ -95,6 +95,15 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     assert (artifact / "report.json").is_file()
     said = " ".join(result.output.split())  # rich wraps long lines
     assert "baseline new_event not run" in said and "not in the evaluated input" in said
+    own = tmp_path / "data"
+    again = runner.invoke(
+        app, ["evaluate", str(artifact), str(own / "nova.log"), "--labels", str(own / "instance_labels.csv")],
+        env={"COLUMNS": "200"},
+    )
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert "sessions of the input were training or validation sessions of the artifact: left out" in said
+    assert "scored as new sessions" not in said  # the same log: every id is the training session itself
     unlabelled = runner.invoke(app, ["evaluate", str(artifact), str(other.log)])
     assert unlabelled.exit_code == 1 and "has no labels" in " ".join(unlabelled.output.split())
     parsed = runner.invoke(app, ["parse", str(other.log), "--preset", "openstack"], env={"COLUMNS": "200"})
