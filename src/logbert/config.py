@@ -161,6 +161,11 @@ class WindowConfig(_Frozen):
     # session scores its worst). 0 = the plain cut, as before. Sliding windows overlap by `stride`;
     # time windows (cut at max_len like a session) ignore it.
     session_overlap: int = Field(0, ge=0)
+    # mode "session": a line more than this many seconds after the previous timed line of its session id starts a
+    # new session, named "<id>@<time of that line>" (windowing.windows.session_part_name): a package installed again
+    # months later, a client that comes back the next day. None = an id is one session however long it lasts (as
+    # before). A line without a time never starts one. The same rule cuts offline and in the streaming router
+    session_gap_s: float | None = Field(None, gt=0)
 
     @property
     def unit_noun(self) -> str:
@@ -171,6 +176,8 @@ class WindowConfig(_Frozen):
     def _check(self) -> WindowConfig:
         if self.mode == "session" and self.session_id is None and self.session_pattern is None:
             raise ValueError("mode='session' needs session_id or session_pattern")
+        if self.session_gap_s is not None and self.mode != "session":
+            raise ValueError(f"session_gap_s cuts sessions by id: it needs mode='session' (got {self.mode!r})")
         if self.min_len > self.max_len:
             raise ValueError(f"min_len ({self.min_len}) must be <= max_len ({self.max_len})")
         if self.session_overlap >= self.max_len:

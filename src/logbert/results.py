@@ -37,8 +37,8 @@ def exceeds(score: _Score, threshold: float) -> _Score:
 
 #: Why a window was handed to the scorer: it reached the window length (``full``), its session
 #: was closed by a request (``closed``), went idle, was evicted to bound memory, the service
-#: stopped, or its time window ended.
-EmitReason = Literal["full", "closed", "idle", "evicted", "shutdown", "time"]
+#: stopped, its time window ended, or a gap in time ended its session (``gap``: window.session_gap_s).
+EmitReason = Literal["full", "closed", "idle", "evicted", "shutdown", "time", "gap"]
 #: A session of the streaming engine is open (buffering lines) or closed (scored, summary kept).
 SessionState = Literal["open", "closed"]
 

@@ -50,6 +50,7 @@ class FakeDetector:
         parse_delay_s: float = 0.0,
         session_bounds: bool = False,
         session_overlap: int = 0,
+        session_gap_s: float | None = None,
     ) -> None:
         self.config = LogBertConfig(
             parser=ParserConfig(format="raw", max_line_chars=max_line_chars),
@@ -64,6 +65,7 @@ class FakeDetector:
                 min_len=min_len,
                 session_bounds=session_bounds,
                 session_overlap=session_overlap,
+                session_gap_s=session_gap_s,
             ),
             model=ModelConfig(max_len=max(32, max_len)),
         )

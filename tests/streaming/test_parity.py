@@ -163,3 +163,44 @@ def test_the_known_time_window_disagreement_is_gone() -> None:
     streamed, _ = _streaming(FakeDetector(**args), {"s": lines}, seed=0)
     assert [keys for keys, _ in offline["s"]] == [[0, 1, 2], [3, 4], [5], [6]]
     assert streamed == offline
+
+
+def _offline_units(det: FakeDetector, lines_by_source: dict[str, list[str]]) -> Windows:
+    """Offline as the corpus reader does it: ``unit_rows`` (the one rule, gaps in time included), then windows."""
+    from logbert.windowing.windows import unit_rows
+
+    w = det.config.window
+    out: Windows = {}
+    for lines in lines_by_source.values():
+        parsed = [p for p in det.parse_lines(lines)[0] if isinstance(p, ParsedLine)]
+        units, _ = unit_rows([p.session_ids for p in parsed], [p.timestamp for p in parsed], w)
+        seqs = [
+            KeySequence(uid, [parsed[i].key_id for i in rows], line_nos=[parsed[i].line_no for i in rows])
+            for uid, rows in units
+        ]
+        for k in session_windows(seqs, w)[0]:
+            out.setdefault(k.session_id, []).append((k.key_ids, k.line_nos))
+    return out
+
+
+@pytest.mark.parametrize("bounds", [False, True], ids=["plain", "session-bounds"])
+@pytest.mark.parametrize("gap_s", [20.0, 6.0])
+def test_sessions_cut_at_gaps_in_time_match_offline(bounds: bool, gap_s: float) -> None:
+    """``window.session_gap_s``: a line more than that after its session's previous timed line starts a part of
+    its own, ``<id>@<time>``, cut and named alike offline and in the router (across ingest calls, sources
+    interleaved, lines without a time and one step back in time among them)."""
+    args = {"mode": "session", "max_len": 4, "min_len": 1, "session_bounds": bounds, "session_gap_s": gap_s}
+    rng = random.Random(11)
+    lines = {source: _source_lines(rng, i + 1, 400) for i, source in enumerate(SOURCES)}
+    offline = _offline_units(FakeDetector(**args), lines)
+    detector = FakeDetector(**args)
+    streamed, _ = _streaming(detector, lines, seed=11)
+    assert streamed == offline
+    for sid in streamed:  # each part's windows are numbered from 0, as a session's
+        assert sorted(s.window_index for s in detector.scored if s.session_id == sid) == list(range(len(streamed[sid])))
+    parts = [sid for sid in offline if "@" in sid]
+    assert len(parts) > 12 and all(sid.split("@")[0] in offline for sid in parts)  # every id also has its first part
+    whole, _ = _streaming(FakeDetector(**{**args, "session_gap_s": None}), lines, seed=11)
+    assert len(whole) == 12  # without the rule: four sessions per source
+    if bounds:  # every part is a session of its own: start key first, end key last
+        assert all(w[0][0][0] == SESSION_START_KEY and w[-1][0][-1] == SESSION_END_KEY for w in offline.values())

@@ -120,7 +120,8 @@ def read_corpus(
     labelled = [
         replace(
             u,
-            label=_label(u.session_id, [lines[i].line_no for i in u.rows], loaded, label)
+            label=_label(u.session_id, [lines[i].line_no for i in u.rows], loaded, label,
+                         parts=config.window.session_gap_s is not None)
             if header_labels is None
             else session_label_from_lines(header_labels[i] for i in u.rows),
         )
@@ -219,14 +220,21 @@ def _header_labels(lines: Sequence[LogLine]) -> list[int] | None:
     return [int(ln.fields.get(LABEL_FIELD, "-") != "-") for ln in lines]
 
 
-def _label(session_id: str, line_nos: Sequence[int], labels: Labels | None, label: int | None) -> int | None:
+def _label(
+    session_id: str, line_nos: Sequence[int], labels: Labels | None, label: int | None, parts: bool = False
+) -> int | None:
+    """A unit's label. ``parts``: sessions are cut at gaps in time (``window.session_gap_s``), and a part the
+    labels file does not name (``id@time``) takes its id's label."""
     if label is not None:
         return label
     if labels is None:
         return None
     if labels.format == "line_labels":
         return session_label_from_lines(labels.get(str(n)) or 0 for n in line_nos)
-    return labels.get(session_id)
+    own = labels.get(session_id)
+    if own is None and parts and "@" in session_id:
+        return labels.get(session_id.rpartition("@")[0])
+    return own
 
 
 def _drop_unlabelled(units: list[_Unit], labels: Labels | None) -> tuple[list[_Unit], int]:

@@ -254,6 +254,8 @@ class StreamEngine:
         window = detector.config.window
         self.max_len = min(limits.max_window_len, window.max_len)
         self.session_mode = window.mode == "session"
+        # window.session_gap_s: a session's later parts are named "<id>@<time>"; their windows count in the id's summary
+        self.parts = self.session_mode and window.session_gap_s is not None
         # parser.continuation = "attach": each source's last line with its own header, which a line without one at
         # the start of its next request continues (offline, a file's lines continue across any block)
         self.attach_continuations = detector.config.parser.continuation == "attach"
@@ -428,11 +430,20 @@ class StreamEngine:
             victim = router.least_recent()
             if victim is not None:
                 out.extend(self._close_locked(victim, "evicted", wall))
+        was_open = key in router
         opened, windows = router.add(key, line, now)
         summary = self._summaries.get(key)
         if summary is None:
             summary = SessionSummary(key, line[SOURCE], "open", first_seen=wall, last_seen=wall)
             self._summaries[key] = summary
+        if opened and was_open:  # window.session_gap_s: the line ended the session's part and began the next
+            n_ended = sum(1 for w in windows if w.reason == "gap")
+            ended = self._mark_partial(key, windows[:n_ended])  # the ended part's windows come first
+            self._partial.pop(key, None)
+            self.closed_by_reason["gap"] += 1
+            summary.n_windows_pending += len(ended)
+            out.extend(ended)
+            windows = windows[n_ended:]
         if opened:
             self.counters["sessions_opened"] += 1
             summary.state, summary.closed_reason = "open", None
@@ -719,6 +730,8 @@ class StreamEngine:
         )
         self._recent.append(point)
         summary = self._summaries.get(sid)
+        if summary is None and self.parts:  # a later part of a session: its id's summary
+            summary = self._summaries.get(sid.rpartition("@")[0])
         if summary is None:  # its summary was already dropped from the bounded closed list
             return
         summary.n_windows_pending = max(0, summary.n_windows_pending - 1)
@@ -789,6 +802,7 @@ class StreamEngine:
                 sessions_closed_idle=closed["idle"],
                 sessions_closed_evicted=closed["evicted"],
                 sessions_closed_shutdown=closed["shutdown"],
+                sessions_closed_gap=closed["gap"],
                 score_batches=self._batcher.n_batches,
                 score_errors=self._batcher.n_errors,
                 score_busy_seconds=self._batcher.busy_s,

@@ -64,6 +64,9 @@ class StreamStats:
     sessions_closed_idle: Annotated[int, counter("sessions closed after idle_timeout_s without a line")]
     sessions_closed_evicted: Annotated[int, counter("sessions closed to stay within max_open_sessions")]
     sessions_closed_shutdown: Annotated[int, counter("sessions closed at shutdown")]
+    sessions_closed_gap: Annotated[
+        int, counter("sessions ended by a line more than window.session_gap_s after their previous one")
+    ]
     score_batches: Annotated[int, counter("model calls")]
     score_errors: Annotated[int, counter("model calls that failed (their windows were dropped)")]
     score_busy_seconds: Annotated[float, counter("seconds spent in model calls")]

@@ -48,8 +48,10 @@ from logbert.streaming.protocol import SignalBuilder
 from logbert.windowing.windows import (
     complete_session_windows,
     session_overlap,
+    session_part_name,
     session_window_starts,
     split_long,
+    starts_new_part,
     time_bucket,
     window_bounds,
 )
@@ -122,6 +124,10 @@ class _Buffer:
     slot: int | None = None  # time: grid slot of the current run (None before any timestamp)
     last: RoutedLine | None = None  # session bounds: the last real line, behind the end key
     carry: Carry | None = None  # times and values: the unit's lines scored early (see the module)
+    # window.session_gap_s: the name of the session's current part ("<id>@<time>", None = the id itself) and the
+    # time of its last timed line, which the next line's time is compared with
+    name: str | None = None
+    last_time: float | None = None
 
 
 class SessionRouter:
@@ -147,6 +153,10 @@ class SessionRouter:
         self.stride = window.stride
         # mode "session": start and end keys around each session (with_session_bounds, as offline)
         self.bounds = window.mode == "session" and window.session_bounds
+        # mode "session": a line this long after its session's previous timed line ends that session and starts a
+        # part of its own (windowing.windows.starts_new_part, the offline rule); its windows are emitted with reason
+        # "gap", and add() says "opened" for the new part
+        self.gap_s = window.session_gap_s if window.mode == "session" else None
         self._buffers: OrderedDict[str, _Buffer] = OrderedDict()
         # time mode, per source: (grid anchor = its first timestamp, its last timestamp). Kept when
         # a buffer closes, so a source that comes back stays on the grid of its stream.
@@ -182,7 +192,8 @@ class SessionRouter:
         return max(0, len(buf.lines) - max(self.window_size, self.stride))
 
     def add(self, key: str, line: RoutedLine, now: float) -> tuple[bool, list[PendingWindow]]:
-        """Buffer one line; returns (whether a new buffer was opened, windows completed by it)."""
+        """Buffer one line; returns (whether a new buffer, or a new part of a session, was opened, windows completed
+        by it: with ``window.session_gap_s``, first those of the part it ended, reason "gap")."""
         buf = self._buffers.get(key)
         opened = buf is None
         if buf is None:
@@ -194,6 +205,14 @@ class SessionRouter:
         if self.mode == "sliding":
             return opened, self._add_sliding(buf, line)
         out: list[PendingWindow] = []
+        if self.gap_s is not None:
+            t = line[TIMESTAMP]
+            if not opened and starts_new_part(buf.last_time, t, self.gap_s):
+                assert t is not None  # starts_new_part needs a time
+                out.extend(self._end_part(buf))
+                buf.name, opened = session_part_name(key, t), True
+            if t is not None:
+                buf.last_time = t
         if self.mode == "time":
             slot = self._slot(key, line)
             if slot is not None and buf.slot is not None and slot != buf.slot:
@@ -225,6 +244,15 @@ class SessionRouter:
         out: list[PendingWindow] = []
         for start, end in window_bounds(len(buf.lines), self.window_size, self.stride)[buf.n_emitted :]:
             out.extend(self._emit(buf, buf.lines[start:end], reason))  # only the shorter last window is left
+        return out
+
+    def _end_part(self, buf: _Buffer) -> list[PendingWindow]:
+        """End the session's current part as :meth:`close` ends a session (the end key, the last window); the
+        buffer then holds the next part, its windows counted from 0."""
+        if self.bounds and buf.last is not None:
+            buf.lines.append(_bound(buf.last, SESSION_END_KEY))
+        out = self._flush_run(buf, "gap")
+        buf.next_window_index, buf.last = 0, None
         return out
 
     def idle(self, now: float, idle_timeout_s: float) -> Iterator[str]:
@@ -314,12 +342,12 @@ class SessionRouter:
         for j, i in enumerate(real):
             gaps[i] = built.gaps[j]
             values[i] = built.values[j]
-        return SessionSignals(tuple(gaps), tuple(values), built.elapsed, buf.key)
+        return SessionSignals(tuple(gaps), tuple(values), built.elapsed, buf.name or buf.key)
 
     def _emit(self, buf: _Buffer, lines: Sequence[RoutedLine], reason: EmitReason) -> list[PendingWindow]:
         """``split_long`` of one run's lines: pieces of at most ``max_len``, short ones counted."""
         seq = KeySequence(
-            session_id=buf.key,
+            session_id=buf.name or buf.key,
             key_ids=[ln[KEY_ID] for ln in lines],
             line_nos=[ln[LINE_NO] for ln in lines],
             start_time=next((ln[TIMESTAMP] for ln in lines if ln[TIMESTAMP] is not None), None),
@@ -352,9 +380,10 @@ class SessionRouter:
         one row per buffer, least recently active first (as evictions need), with a copy of the
         list of its (immutable) lines. :func:`snapshot_state` makes it JSON-ready, outside the locks."""
         rows = [
-            (b.key, b.source, b.next_window_index, b.n_emitted, b.slot, list(b.lines), b.last, b.carry)
+            (b.key, b.source, b.next_window_index, b.n_emitted, b.slot, list(b.lines), b.last, b.carry, b.name,
+             b.last_time)
             for b in self._buffers.values()
-        ]
+        ]  # fmt: skip
         return rows, list(self._clocks.items()), self.n_skipped_short
 
     def state(self) -> dict[str, Any]:
@@ -378,6 +407,8 @@ class SessionRouter:
                 slot=None if b["slot"] is None else int(b["slot"]),
                 last=None if b.get("last") is None else line_from_json(b["last"]),
                 carry=_carry_from_json(b.get("carry")),  # absent: a checkpoint without one, or key-only
+                name=None if b.get("name") is None else str(b["name"]),  # absent: no gap rule, or before it
+                last_time=None if b.get("last_time") is None else float(b["last_time"]),
             )
             self._buffers[buf.key] = buf
         self._clocks = {str(k): (float(anchor), float(last)) for k, anchor, last in state["clocks"]}
@@ -386,9 +417,14 @@ class SessionRouter:
 
 
 #: :meth:`SessionRouter.snapshot`: buffer rows (key, source, next window index, windows emitted,
-#: time slot, lines, last line, carry), clocks per source, windows skipped as short.
+#: time slot, lines, last line, carry, part name, last time), clocks per source, windows skipped as short.
 RouterSnapshot = tuple[
-    list[tuple[str, str, int, int, "int | None", list[RoutedLine], "RoutedLine | None", "Carry | None"]],
+    list[
+        tuple[
+            str, str, int, int, "int | None", list[RoutedLine], "RoutedLine | None", "Carry | None", "str | None",
+            "float | None",
+        ]
+    ],
     list[tuple[str, tuple[float, float]]],
     int,
 ]
@@ -398,7 +434,7 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
     """A :meth:`SessionRouter.snapshot` as the JSON-ready state :meth:`SessionRouter.load_state` reads."""
     rows, clocks, n_skipped_short = snapshot
     buffers: list[dict[str, Any]] = []
-    for key, source, index, emitted, slot, lines, last, carry in rows:
+    for key, source, index, emitted, slot, lines, last, carry, name, last_time in rows:
         # lines: the tuples themselves, JSON arrays (read back by line_from_json)
         row = {
             "key": key,
@@ -411,6 +447,9 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
         }
         if carry is not None:  # only a long unit of a time/value model: key-only checkpoints stay as they were
             row["carry"] = list(carry)
+        if last_time is not None:  # only with window.session_gap_s: other checkpoints stay as they were
+            row["last_time"] = last_time
+            row["name"] = name
         buffers.append(row)
     return {
         "buffers": buffers,

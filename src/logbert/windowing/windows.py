@@ -17,6 +17,7 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from logbert.config import MaskRule, SessionIdRule, WindowConfig
@@ -163,6 +164,45 @@ def session_rows(session_ids_per_line: Sequence[tuple[str, ...]]) -> tuple[dict[
     return rows, n_without
 
 
+def session_part_name(session_id: str, start: float) -> str:
+    """The name of the part of a session that begins after a gap (``window.session_gap_s``): its id and the UTC time
+    of its first line. The one naming rule for the offline corpus and the streaming router.
+
+    >>> session_part_name("libc-bin:amd64", 1779294445.0), session_part_name("c1", 1779294445.25)
+    ('libc-bin:amd64@2026-05-20T16:27:25Z', 'c1@2026-05-20T16:27:25.250Z')
+    """
+    moment = datetime.fromtimestamp(start, UTC)
+    text = moment.isoformat(timespec="milliseconds" if start % 1 else "seconds")
+    return f"{session_id}@{text.removesuffix('+00:00')}Z"
+
+
+def starts_new_part(previous: float | None, current: float | None, gap_s: float | None) -> bool:
+    """Whether a line at time ``current`` begins a new part of its session, whose previous timed line was at
+    ``previous``: more than ``gap_s`` seconds after it. A line without a time (or the first timed one) never does.
+    The one gap rule for the offline corpus and the streaming router."""
+    return gap_s is not None and previous is not None and current is not None and current - previous > gap_s
+
+
+def split_at_gaps(
+    rows: Sequence[int], timestamps: Sequence[float | None], gap_s: float
+) -> list[tuple[float | None, list[int]]]:
+    """One session's rows cut where :func:`starts_new_part` says, each part with the time of its first line (None
+    for the first part when its first line has no time).
+
+    >>> split_at_gaps([0, 1, 2, 3], [10.0, None, 500.0, 520.0], 60.0)
+    [(10.0, [0, 1]), (500.0, [2, 3])]
+    """
+    parts: list[tuple[float | None, list[int]]] = []
+    last: float | None = None
+    for i in rows:
+        t = timestamps[i]
+        if not parts or starts_new_part(last, t, gap_s):
+            parts.append((t, []))
+        parts[-1][1].append(i)
+        last = t if t is not None else last
+    return parts
+
+
 def unit_rows(
     session_ids_per_line: Sequence[tuple[str, ...]],
     timestamps: Sequence[float | None],
@@ -171,7 +211,8 @@ def unit_rows(
     """The units a log is scored in, as rows: sessions by id, or sliding / time windows.
 
     The one rule for what a unit is, used by the offline corpus and the service's one-shot
-    scoring: mode ``session`` gives one unit per session id (:func:`session_rows`); ``sliding``
+    scoring: mode ``session`` gives one unit per session id (:func:`session_rows`; with
+    ``window.session_gap_s``, one per part of it, :func:`split_at_gaps`); ``sliding``
     and ``time`` give windows over all lines, each its own unit named ``w<i>`` / ``t<i>``.
 
     Returns:
@@ -183,7 +224,15 @@ def unit_rows(
     """
     if window.mode == "session":
         rows_by_id, n_without = session_rows(session_ids_per_line)
-        return list(rows_by_id.items()), n_without
+        if window.session_gap_s is None:
+            return list(rows_by_id.items()), n_without
+        units = [
+            (session_id if j == 0 or start is None else session_part_name(session_id, start), part)
+            for session_id, rows in rows_by_id.items()
+            for j, (start, part) in enumerate(split_at_gaps(rows, timestamps, window.session_gap_s))
+        ]
+        units.sort(key=lambda unit: unit[1][0])  # in order of first appearance, as without gaps
+        return units, n_without
     if window.mode == "sliding":
         bounds = window_bounds(len(session_ids_per_line), window.window_size, window.stride)
         return [(f"w{i}", list(range(start, end))) for i, (start, end) in enumerate(bounds)], 0
