@@ -110,3 +110,30 @@ def test_the_engine_counts_the_parts_it_ended() -> None:
     ]
     summary = engine.session("vm-1")  # the id's summary counts the windows of all its parts
     assert summary is not None and summary.n_windows_scored == 3 and summary.n_windows_pending == 0
+
+
+def test_train_notes_ids_that_come_back_after_days_and_not_lifecycles_of_hours(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from logbert.pipeline.fit import session_gap_note
+
+    def log(pause_s: float, n_back: int) -> Path:
+        lines = []
+        for job in range(30):
+            start = 1_780_000_000 + 60 * job
+            times = [start, start + 1, start + 2] + ([start + pause_s] if job < n_back else [])
+            lines += [f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S} job={job} step" for t in times]
+        path = tmp_path / f"jobs_{pause_s:.0f}_{n_back}.log"
+        path.write_text("\n".join(sorted(lines)) + "\n")
+        return path
+
+    config = LogBertConfig().with_overrides(
+        {"parser.log_format": "<Date> <Time> <Content>", "window.session_pattern": r"job=(\d+)"}
+    )
+    note = session_gap_note(read_corpus(log(3 * 86400, 4), config), config)
+    assert note is not None and note.startswith("4 of 30 sessions pause for 1 day or more") and "3 days" in note
+    assert "--set window.session_gap_s=86400" in note
+    assert session_gap_note(read_corpus(log(12 * 3600, 30), config), config) is None  # a block deleted hours later
+    assert session_gap_note(read_corpus(log(3 * 86400, 2), config), config) is None  # two: too few to say
+    cut = config.with_overrides({"window.session_gap_s": 86400})
+    assert session_gap_note(read_corpus(log(3 * 86400, 4), cut), cut) is None  # set already

@@ -302,6 +302,9 @@ def train(
     if score_note is not None and detector.config.scoring.score != config.scoring.score:
         result.notes.append(score_note)
     result.notes.extend(signal_notes(corpus, config))
+    gap_note = session_gap_note(corpus, config)
+    if gap_note is not None:
+        result.notes.append(gap_note)
     extremes = calibration_extremes_note(result, detector.config)
     if extremes is not None:
         result.notes.append(extremes)
@@ -915,6 +918,53 @@ def signal_notes(corpus: Corpus, config: LogBertConfig) -> list[str]:
         "odd size), which key order cannot show; it trains about 1.4x longer. Compare the two with logbert evaluate "
         "on labelled data (docs/time_values.md)"
     ]
+
+
+#: :func:`session_gap_note`: a pause inside a session this long (seconds) at least, and this many times the median
+#: time between a session's lines, reads as an id that came back rather than one session going on.
+LONG_PAUSE_S = 86400.0
+LONG_PAUSE_RATIO = 100.0
+
+
+def session_gap_note(corpus: Corpus, config: LogBertConfig) -> str | None:
+    """Sessions by id whose lines pause for hours where they otherwise follow each other within seconds (a package
+    installed again months later, a client address that comes back the next day): say that
+    ``window.session_gap_s`` makes such a return a session of its own. None when the sessions have no such pauses
+    (at least 3, and 2 % of the timed sessions), the rule is set already, or the sessions are not by id."""
+    window = config.window
+    if corpus.kind != "raw" or window.mode != "session" or window.session_gap_s is not None:
+        return None
+    steps: list[float] = []
+    longest: list[tuple[float, str]] = []
+    for s in corpus.line_sessions:
+        times = [t for i in s.rows if (t := corpus.lines[i].timestamp) is not None]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b >= a]
+        if gaps:
+            steps.extend(gaps)
+            longest.append((max(gaps), s.session_id))
+    if not steps:
+        return None
+    typical = float(np.median(steps))
+    pause = max(LONG_PAUSE_S, LONG_PAUSE_RATIO * typical)
+    paused = sorted(((g, sid) for g, sid in longest if g >= pause), reverse=True)
+    if len(paused) < 3 or len(paused) < 0.02 * len(longest):
+        return None
+    worst_gap, worst = paused[0]
+    return (
+        f"{len(paused)} of {len(longest)} sessions pause for {_duration(pause)} or more between two of their lines "
+        f"(e.g. {worst}: {_duration(worst_gap)}), where a session's lines are typically {_duration(typical)} apart. "
+        f"If such an id comes back as a new session (a package installed again, a returning client), --set "
+        f"window.session_gap_s={int(pause)} starts a new one after a pause that long (README, \"Your own logs\")"
+    )
+
+
+def _duration(seconds: float) -> str:
+    """A duration in the unit people would say it in: '0.4 s', '12 min', '3.5 h', '161 days'."""
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            amount = f"{seconds / size:.3g}"
+            return f"{amount} {'day' if unit == 'days' and amount == '1' else unit}"
+    return f"{seconds:.2g} s"
 
 
 #: Scores capped by ``scoring.nll_cap`` (a threshold at their cap can flag nothing).
