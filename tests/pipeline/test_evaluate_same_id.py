@@ -11,18 +11,9 @@ from logbert.pipeline.evaluate import _is_training_session, evaluate
 from logbert.pipeline.fit import session_mark, train
 from logbert.records import KeySequence
 
-TINY = {
-    "parser.log_format": "<Date> <Time> <Content>",
-    "window.session_pattern": r"task=(\d+)",
-    "model.n_layers": 1,
-    "model.d_model": 16,
-    "model.d_ff": 32,
-    "model.n_heads": 2,
-    "train.epochs": 1,
-    "train.min_steps": 4,
-    "train.num_threads": 1,
-    "scoring.calibration_folds": 2,
-}
+from .tiny import TINY_TRAINING
+
+TINY = {"parser.log_format": "<Date> <Time> <Content>", "window.session_pattern": r"task=(\d+)", **TINY_TRAINING}
 
 
 def _log(path: Path, day: int, tasks: range, failing: tuple[int, ...] = ()) -> None:

@@ -28,6 +28,8 @@ from logbert.pipeline.sessions import session_windows
 from logbert.records import UNK_KEY, KeySequence, LogLine, ReadReport
 from logbert.training.trainer import passes_per_epoch, steps_per_epoch, train_encoder
 
+from .tiny import TINY_TRAINING
+
 KEYS = 50  # keys the model predicts among: more than scoring.top_g
 
 
@@ -290,19 +292,7 @@ def test_train_stores_the_score_it_used_and_says_why(tmp_path: Path) -> None:
     for task in range(40):
         lines += [f"task={task} received", f"task={task} processed", f"task={task} acked"]
     (tmp_path / "worker.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    config = LogBertConfig().with_overrides(
-        {
-            "window.session_pattern": r"task=(\d+)",
-            "model.n_layers": 1,
-            "model.d_model": 16,
-            "model.d_ff": 32,
-            "model.n_heads": 2,
-            "train.epochs": 1,
-            "train.min_steps": 4,
-            "train.num_threads": 1,
-            "scoring.calibration_folds": 2,
-        }
-    )
+    config = LogBertConfig().with_overrides({"window.session_pattern": r"task=(\d+)", **TINY_TRAINING})
     result = train(tmp_path / "worker.log", tmp_path / "art", config, progress=False)
     stored = json.loads((tmp_path / "art" / "config.json").read_text())
     assert stored["scoring"]["score"] == "max_mean_nll"  # what scoring reads later
