@@ -927,8 +927,8 @@ LONG_PAUSE_RATIO = 100.0
 
 
 def session_gap_note(corpus: Corpus, config: LogBertConfig) -> str | None:
-    """Sessions by id whose lines pause for hours where they otherwise follow each other within seconds (a package
-    installed again months later, a client address that comes back the next day): say that
+    """Sessions by id whose lines pause for a day or more where they otherwise follow each other within seconds (a
+    package installed again months later, a client address that comes back the next day): say that
     ``window.session_gap_s`` makes such a return a session of its own. None when the sessions have no such pauses
     (at least 3, and 2 % of the timed sessions), the rule is set already, or the sessions are not by id."""
     window = config.window
