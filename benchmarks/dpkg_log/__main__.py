@@ -10,8 +10,8 @@ in which ``--faulty`` packages (seeded) get one of three faults made of normal l
 and a package configured twice. Then ``logbert train`` on the training log with the settings a user reaches by
 following ``logbert parse``'s warnings (the header ``<Datetime> <Content>``, dpkg's states as outcome words, the
 package as the session), ``logbert evaluate`` on the test log at the stored threshold, and the test sessions' scores
-by fault kind. Baselines are not run: ``evaluate`` runs them only on a file that holds the training sessions, and
-here a package's sessions of both periods would be one.
+by fault kind, and the baselines ``new_event`` and ``count_nearest`` on the same test sessions, fitted on the
+training log's sessions (``evaluate --training``).
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     labels.write_text("session_id,label\n" + "".join(f"{p},{int(k != 'normal')}\n" for p, k in kind.items()))
     config = api.load_config(None, {**SETTINGS, "train.num_threads": 1, **parse_overrides(args.set)})
     trained = api.train(work / "train.log", work / "artifact", config, overwrite=True, progress=False)
-    report = api.evaluate(work / "artifact", work / "test.log", labels=labels).report
+    result = api.evaluate(work / "artifact", work / "test.log", labels=labels, training=work / "train.log",
+                          baselines=("new_event", "count_nearest"))
+    report = result.report
     scores: dict[str, list[str]] = defaultdict(list)
     for s in sorted(api.score(api.load_detector(work / "artifact"), work / "test.log"), key=lambda s: -s.score):
         scores[kind.get(s.session_id, "normal")].append(f"{s.score:.2f}{'*' if s.is_anomaly else ''}")
@@ -100,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         f"| {report['precision']:.3f} | {report['recall']:.3f} | **{report['f1']:.3f}** | {report['fpr']:.4f} | "
         f"{report['auroc']:.3f} | {report.get('best_f1', float('nan')):.3f} | {report['n_normal']} / "
         f"{report['n_abnormal']} |", "",
+        "Baselines, fitted on the training log's sessions and calibrated as `evaluate` does (`--training`), on the "
+        "same test sessions: " + ", ".join(
+            f"{name} F1 {rep['f1']:.3f} (FPR {rep['fpr']:.4f}, AUROC {rep['auroc']:.3f})"
+            for name, rep in result.baselines.items() if "skipped" not in rep
+        ) + ".", "",
         "Scores by kind, highest first (* = flagged; partial sessions, begun before the log, are never flagged):", "",
         *(f"- {k}: {' '.join(v[:12])}{' ...' if len(v) > 12 else ''}" for k, v in scores.items()), "",
         "Training warnings and notes:", "", *(f"- {w}" for w in [*trained.warnings, *trained.notes]), "",

@@ -96,6 +96,13 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     said = " ".join(result.output.split())  # rich wraps long lines
     assert "baseline new_event not run" in said and "not in the evaluated input" in said
     own = tmp_path / "data"
+    fitted = runner.invoke(
+        app,
+        ["evaluate", str(artifact), str(other.log), "--labels", str(other.labels), "--training", str(own / "nova.log")],
+        env={"COLUMNS": "200"},
+    )
+    assert fitted.exit_code == 0, fitted.output
+    assert "not run" not in fitted.output and "new_event" in fitted.output  # fitted on the training log's sessions
     again = runner.invoke(
         app, ["evaluate", str(artifact), str(own / "nova.log"), "--labels", str(own / "instance_labels.csv")],
         env={"COLUMNS": "200"},

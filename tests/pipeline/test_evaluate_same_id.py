@@ -59,3 +59,19 @@ def test_evaluate_scores_recurring_ids_of_another_file_and_leaves_out_the_traini
     same = evaluate(tmp_path / "art", tmp_path / "train.log", labels=again, baselines=())
     assert same.report["n_excluded_training_sessions"] == len(used) and same.report["n_same_id_new_sessions"] == 0
     assert same.report["n_sessions"] == 40 - len(used) == result.n_test_sessions
+
+
+def test_evaluate_on_another_file_fits_the_baselines_on_the_training_log_when_given(tmp_path: Path) -> None:
+    _log(tmp_path / "train.log", 1, range(40))
+    train(tmp_path / "train.log", tmp_path / "art", LogBertConfig().with_overrides(TINY), progress=False)
+    _log(tmp_path / "later.log", 3, range(100, 110), failing=(100, 101))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("session_id,label\n" + "".join(f"{t},{int(t < 102)}\n" for t in range(100, 110)))
+    alone = evaluate(tmp_path / "art", tmp_path / "later.log", labels=labels, baselines=("new_event",))
+    assert "skipped" in alone.baselines["new_event"] and "--training" in alone.baselines["new_event"]["skipped"]
+    given = evaluate(tmp_path / "art", tmp_path / "later.log", labels=labels, baselines=("new_event",),
+                     training=tmp_path / "train.log")
+    rep = given.baselines["new_event"]
+    assert "skipped" not in rep and rep["n_normal"] == 8 and rep["n_abnormal"] == 2
+    assert rep["recall"] == 1.0 and rep["fpr"] == 0.0  # "failed" is a template the training log never had
+    assert given.report["f1"] == alone.report["f1"]  # LogBERT's own figures do not depend on it

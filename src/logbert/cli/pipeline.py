@@ -110,6 +110,10 @@ def evaluate(
         ["new_event"], help=f"baselines to run alongside (repeatable): {', '.join(get_args(BaselineName))}"
     ),
     input_: str = InputOption,
+    training: Path | None = typer.Option(
+        None, help="the log ARTIFACT was trained on: baselines are fitted on its training sessions when DATA is "
+        "another file"
+    ),
 ) -> None:
     """Precision, recall, F1, AUROC, AUPRC at the stored threshold, on sessions not used in training."""
     from logbert import api
@@ -126,6 +130,7 @@ def evaluate(
             baselines=baseline,
             report_path=report_path,
             kind=input_kind(input_),
+            training=training,
         )
     console.print(results_table(result))
     for name, rep in result.baselines.items():

@@ -30,7 +30,10 @@ from logbert.records import InputKind, KeySequence, ReadReport
 from logbert.results import SessionResult, exceeds
 
 #: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
-BASELINES_SKIPPED = "training sessions of this artifact are not in the evaluated input: baselines skipped"
+BASELINES_SKIPPED = (
+    "training sessions of this artifact are not in the evaluated input: baselines skipped (give the log it was "
+    "trained on as `training`, --training, and they are fitted on its training sessions)"
+)
 NEEDS_SIGNALS = (
     "it reads times and values, and this input has none (a key-sequence file): it would score every session 0"
 )
@@ -67,12 +70,15 @@ def evaluate(
     baselines: Sequence[str] = ("new_event",),
     report_path: str | Path | None = None,
     kind: InputKind | None = None,
+    training: str | Path | None = None,
 ) -> EvaluationResult:
     """Evaluate at the stored threshold on sessions never used in training or validation.
 
     Either ``data`` (+ ``labels``) or ``normal`` and/or ``abnormal`` files (all sessions of
     ``abnormal`` count as anomalous). ``data`` needs labels: a labels file, or per-line labels in
-    the log itself (BGL, Thunderbird).
+    the log itself (BGL, Thunderbird). The baselines are fitted and calibrated on the artifact's own
+    training and validation sessions, found in the inputs or, when those are another file, in
+    ``training`` (the log the artifact was trained on).
 
     Returns:
         The report (precision, recall, f1, threshold, auroc, auprc, best_f1 — the last one peeks
@@ -112,6 +118,10 @@ def evaluate(
         for seq in read:
             (fit_pool if _is_training_session(seq, seen, marks) else sequences).append(seq)
         starts.extend(read_report.first_time for _ in range(len(sequences) - len(starts)))
+    if training is not None and baselines:  # the artifact's own sessions, where the inputs are other files
+        known = {s.session_id for s in fit_pool}
+        read, _ = detector.read(training, kind=kind, with_signals=with_signals)
+        fit_pool.extend(s for s in read if s.session_id not in known and _is_training_session(s, seen, marks))
     if any(s.label is None for s in sequences):
         raise InputDataError("some sessions have no label")
     if not sequences:
