@@ -63,24 +63,34 @@ def fit_slot_schema(
 
 
 def merged_state_words_warning(
-    corpus: Corpus, sessions: Sequence[KeySequence], parser: LogParser | None, max_lines: int = 50_000
+    corpus: Corpus,
+    sessions: Sequence[KeySequence],
+    parser: LogParser | None,
+    per_template: int = 1_000,
+    max_lines: int = 50_000,
 ) -> str:
-    """:func:`~logbert.parsing.params.state_words_hint` for the templates ``parser`` mined, typed from the lines
-    of ``sessions`` (the training ones; at most ``max_lines`` lines): '' when no template made one wildcard of a
-    few words, or for a key-sequence file. ``logbert parse`` says the same from the whole file
-    (:func:`logbert.pipeline.parse.state_words_warning`)."""
+    """:func:`~logbert.parsing.params.state_words_hint` for the templates ``parser`` mined, typed from the lines of
+    ``sessions`` (the training ones, keyed by ``parser``): at most ``per_template`` lines of a template among the first
+    ``max_lines``. '' when no template made one wildcard of a few words, or for a key-sequence file. ``logbert parse``
+    says the same from the whole file (:func:`logbert.pipeline.parse.state_words_warning`)."""
     if corpus.kind != "raw" or parser is None:
         return ""
     rows = line_rows(corpus)
-    picked: list[Sequence[int]] = []
+    taken: dict[int, int] = {}
+    pairs: list[tuple[int, list[str]]] = []
     n_lines = 0
     for s in sessions:
         if n_lines >= max_lines:
             break
         own = rows.get(s.session_id, ())
-        picked.append(own)
+        if len(own) != len(s.key_ids):  # not keyed from these lines: nothing to read the values from
+            continue
         n_lines += len(own)
-    schema = fit_slot_schema(corpus, picked, parser)
+        for i, key in zip(own, s.key_ids, strict=True):
+            if key != UNK_KEY and taken.get(key, 0) < per_template:
+                taken[key] = taken.get(key, 0) + 1
+                pairs.append((key, parser.parameters(corpus.lines[i].content, key)))
+    schema = infer_slot_schema(parser.templates_, pairs, max_values=per_template)
     return state_words_hint(parser.templates_, merged_state_words(parser.templates_, schema))
 
 
