@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
         parse,
         slot_schema,
         state_words_warning,
+        template_count_warning,
         write_parse_summary,
         write_structured,
     )
@@ -63,6 +64,7 @@ _HOME = {
     "parse": "logbert.pipeline.parse",
     "slot_schema": "logbert.pipeline.parse",
     "state_words_warning": "logbert.pipeline.parse",
+    "template_count_warning": "logbert.pipeline.parse",
     "write_parse_summary": "logbert.pipeline.parse",
     "write_structured": "logbert.pipeline.parse",
     "ExpectedKey": "logbert.results",
@@ -113,6 +115,7 @@ __all__ = [
     "score_with_report",
     "slot_schema",
     "state_words_warning",
+    "template_count_warning",
     "train",
     "write_parse_summary",
     "write_structured",

@@ -329,3 +329,17 @@ def test_train_warns_about_merged_words_from_its_own_training_lines(tmp_path: Pa
     apart = config.with_overrides({"parser.extra_outcome_words": ["installed", "unpacked", "half-configured"]})
     split = split_and_key(read_corpus(log, apart), apart, what="dpkg.log")
     assert merged_state_words_warning(corpus, split.train, split.parser) == ""
+
+
+def test_parse_warns_when_nearly_every_line_is_a_template_of_its_own(tmp_path: Path) -> None:
+    """apt's history.log: each `Install:` line lists other packages, so Drain makes one template a line."""
+    from logbert.pipeline.parse import template_count_warning
+
+    lists = [f"Install: {' '.join(f'pkg{j}{chr(97 + (i + j) % 26)}' for j in range(i % 7 + 3))}" for i in range(60)]
+    (tmp_path / "lists.log").write_text("\n".join(lists) + "\n")
+    summary = parse(tmp_path / "lists.log", LogBertConfig())
+    warning = template_count_warning(summary)
+    assert warning.startswith(f"{len(summary.templates)} templates for 60 lines") and "seen once" in warning
+    steady = [f"job {i} {w}" for i in range(30) for w in ("started", "finished")]
+    (tmp_path / "jobs.log").write_text("\n".join(steady) + "\n")
+    assert template_count_warning(parse(tmp_path / "jobs.log", LogBertConfig())) == ""

@@ -310,8 +310,8 @@ def parse(
         f"{rep.n_truncated} truncated, {rep.n_empty} empty; {len(summary.templates)} templates"
     )
     with library_errors():
-        merged = api.state_words_warning(summary)
-    for warning in [*rep.warnings, merged] if merged else rep.warnings:
+        found = [api.template_count_warning(summary), api.state_words_warning(summary)]
+    for warning in [*rep.warnings, *(w for w in found if w)]:
         console.print(f"[bold yellow]warning:[/] {shown(warning)}")
     if out is not None:
         api.write_parse_summary(summary, out)

@@ -196,6 +196,32 @@ def state_words_warning(summary: ParseSummary) -> str:
     return state_words_hint(summary.templates, merged_state_words(summary.templates, schema))
 
 
+#: :func:`template_count_warning`: at least this many parsed lines and templates, and templates for this share of
+#: the lines, read as lines that are each an event of their own.
+MANY_TEMPLATES_LINES: Final[int] = 50
+MANY_TEMPLATES_MIN: Final[int] = 20
+MANY_TEMPLATES_SHARE: Final[float] = 0.25
+
+
+def template_count_warning(summary: ParseSummary) -> str:
+    """'' unless the templates are nearly as many as the lines (apt's ``history.log``, whose ``Install:`` lines list
+    the packages of each run): then which share of the templates was seen once, the longest of those, and why. A
+    model of such keys learns nothing, and every new line is an unseen template."""
+    parsed = summary.report.n_parsed
+    n = len(summary.templates)
+    if parsed < MANY_TEMPLATES_LINES or n < MANY_TEMPLATES_MIN or n < MANY_TEMPLATES_SHARE * parsed:
+        return ""
+    once = [t for t, c in zip(summary.templates, summary.counts, strict=True) if c == 1]
+    example = max(once, key=len, default=summary.templates[0])
+    shown = example if len(example) <= 80 else example[:77] + "..."
+    return (
+        f"{n} templates for {parsed} lines, {len(once)} of them seen once (e.g. '{shown}'): Drain keeps apart lines "
+        "that differ in many words, so a line that lists things (packages, files, users) or holds free text is an "
+        "event of its own, and a model learns nothing from such keys: every new line is an unseen template. Mask "
+        "what varies (parser.masks, README \"Your own logs\"), or keep such lines out of what you train on"
+    )
+
+
 def _sampled_schema(summary: ParseSummary, cap: int, max_lines: int | None = None) -> SlotSchema:
     """The slot schema of at most ``cap`` lines per template (and of the first ``max_lines`` lines of the file)."""
     from logbert.parsing.params import infer_slot_schema
