@@ -22,7 +22,7 @@ from logbert.errors import InputDataError
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.reader import binary_hint, read_log
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
-from logbert.windowing.windows import find_session_ids, session_id_pattern, unit_rows
+from logbert.windowing.windows import find_session_ids, part_session_id, session_id_pattern, unit_rows
 
 logger = logging.getLogger(__name__)
 
@@ -232,8 +232,8 @@ def _label(
     if labels.format == "line_labels":
         return session_label_from_lines(labels.get(str(n)) or 0 for n in line_nos)
     own = labels.get(session_id)
-    if own is None and parts and "@" in session_id:
-        return labels.get(session_id.rpartition("@")[0])
+    if own is None and parts:
+        return labels.get(part_session_id(session_id))
     return own
 
 

@@ -67,6 +67,7 @@ from logbert.streaming.windows import (
     window_from_json,
     window_to_json,
 )
+from logbert.windowing.windows import part_session_id
 
 logger = logging.getLogger(__name__)
 
@@ -731,7 +732,7 @@ class StreamEngine:
         self._recent.append(point)
         summary = self._summaries.get(sid)
         if summary is None and self.parts:  # a later part of a session: its id's summary
-            summary = self._summaries.get(sid.rpartition("@")[0])
+            summary = self._summaries.get(part_session_id(sid))
         if summary is None:  # its summary was already dropped from the bounded closed list
             return
         summary.n_windows_pending = max(0, summary.n_windows_pending - 1)

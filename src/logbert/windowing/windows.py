@@ -176,6 +176,16 @@ def session_part_name(session_id: str, start: float) -> str:
     return f"{session_id}@{text.removesuffix('+00:00')}Z"
 
 
+def part_session_id(name: str) -> str:
+    """The session id a :func:`session_part_name` was made from (what comes before its last ``@``; a name without
+    one is returned as it is). Callers try the name itself first: an id may hold an ``@`` of its own.
+
+    >>> part_session_id("libc-bin:amd64@2026-05-20T16:27:25Z"), part_session_id("a@b.org@2026-05-20T16:27:25Z")
+    ('libc-bin:amd64', 'a@b.org')
+    """
+    return name.rpartition("@")[0] or name
+
+
 def starts_new_part(previous: float | None, current: float | None, gap_s: float | None) -> bool:
     """Whether a line at time ``current`` begins a new part of its session, whose previous timed line was at
     ``previous``: more than ``gap_s`` seconds after it. A line without a time (or the first timed one) never does.
