@@ -55,15 +55,18 @@ def _devstack_failures() -> set[str]:
     return {r.split(",")[0] for r in rows if r.split(",")[1].strip().lower() == "anomaly"}
 
 
-def run(name: str, contamination: float, work: Path) -> dict:
+def run(name: str, contamination: float, work: Path, settings: dict[str, object] | None = None) -> dict:
     from logbert import api
+
+    settings = settings or {}
 
     if name == "devstack":  # one log: train holds back its last 20 % of instances, evaluate scores them
         train_log = eval_log = DEVSTACK / "openstack-nova-sample.log"
         eval_labels = DEVSTACK / "openstack-nova-sample.instance_labels.csv"
         failures = _devstack_failures()
         config = api.load_config(
-            None, {"train.num_threads": 1, "scoring.contamination": contamination}, preset="openstack_devstack"
+            None, {"train.num_threads": 1, "scoring.contamination": contamination, **settings},
+            preset="openstack_devstack",
         )
     else:
         writer, layout, _ = LOGS[name]
@@ -81,6 +84,7 @@ def run(name: str, contamination: float, work: Path) -> dict:
                 "train.num_threads": 1,
                 "train.test_fraction": 0.0,  # evaluated on the fresh log
                 "scoring.contamination": contamination,
+                **settings,  # --set
             },
         )
     out = work / f"artifact-{name}-{contamination:g}"
@@ -111,8 +115,13 @@ def run(name: str, contamination: float, work: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     cli = generated_logs_cli(__doc__, "contamination")
     cli.add_argument("--logs", default=",".join(LOGS), help="comma-separated: " + ", ".join([*LOGS, "devstack"]))
+    cli.add_argument("--rates", default="0,0.5,1,2",
+                     help="scoring.contamination as multiples of each log's failure rate (comma-separated)")
     args = cli.parse_args(argv)
     one_thread_in(args.work)
+    from logbert.cli._common import parse_overrides
+
+    settings = parse_overrides(args.set)
     rows = [
         "| log (failure rate) | scoring.contamination | score | threshold | training sessions above it (failures "
         "among them / in training) | tied with it (failures) | precision | recall | F1 | FPR | AUROC | normal / "
@@ -124,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping devstack: {DEVSTACK} is absent (../shared/datasets, see its README)", flush=True)
             continue
         rate = DEVSTACK_RATE if name == "devstack" else LOGS[name][2]
-        for contamination in (0.0, round(rate / 2, 3), round(rate, 3), round(2 * rate, 3)):
-            r = run(name, contamination, args.work)
+        for contamination in (round(float(m) * rate, 3) for m in args.rates.split(",")):
+            r = run(name, contamination, args.work, settings)
             rows.append(
                 f"| {name} ({rate:g}) | {contamination:g} | {r['score']} | {r['threshold']:.4f} | {r['listed']} "
                 f"({r['listed_failures']} / {r['train_failures']}) | {r['tied']} ({r['tied_failures']}) "

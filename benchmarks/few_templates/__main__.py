@@ -121,7 +121,10 @@ LAYOUTS = {  # what `logbert parse` suggests for each (checked: it reads every l
 }
 
 
-def _run(log: Path, labels: Path, layout: str, few: str, out: Path, evaluate_on: tuple[Path, Path] | None) -> dict:
+def _run(
+    log: Path, labels: Path, layout: str, few: str, out: Path, evaluate_on: tuple[Path, Path] | None,
+    settings: dict[str, object],
+) -> dict:
     from logbert import api
 
     log_format, pattern = LAYOUTS[layout]
@@ -130,6 +133,7 @@ def _run(log: Path, labels: Path, layout: str, few: str, out: Path, evaluate_on:
         "window.session_pattern": pattern,
         "scoring.score_for_few_keys": few,
         "train.num_threads": 1,
+        **settings,  # --set
     }
     if evaluate_on is not None:
         overrides["train.test_fraction"] = 0.0
@@ -155,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     cli = generated_logs_cli(__doc__, "few-templates")
     args = cli.parse_args(argv)
     work = one_thread_in(args.work)
+    from logbert.cli._common import parse_overrides
+
+    settings = parse_overrides(args.set)
     logs = {
         "worker": (*worker_log(work / "worker.log"), "worker", None),
         "jobs_new": (*jobs_log(work / "jobs_new.log", "new", seed=7, n=600, rate=0.04), "jobs", None),
@@ -171,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, (log, labels, layout, evaluate_on) in logs.items():
         for few in ("miss_ratio", "max_mean_nll"):
-            r = _run(log, labels, layout, few, work / f"artifact-{log.stem}-{few}", evaluate_on)
+            r = _run(log, labels, layout, few, work / f"artifact-{log.stem}-{few}", evaluate_on, settings)
             rows.append(
                 f"| {name} | {r['score']} | {r['threshold']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} "
                 f"| **{r['f1']:.3f}** | {r['fpr']:.4f} | {r['auroc']:.3f} | {r['n_normal']} / {r['n_abnormal']} |"
