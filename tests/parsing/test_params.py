@@ -292,6 +292,10 @@ def test_a_few_words_in_one_bare_slot_after_a_template_word_are_state_candidates
     assert state_words_hint(templates, []) == ""
     many = [(0, [f"w{chr(97 + i % 26)}{chr(97 + i // 26)}x", "p", "1"]) for i in range(200)]  # 26 x 8 distinct words
     assert merged_state_words(templates, infer_slot_schema(templates, many)) == []
+    said = [(0, ["(installed):" if i % 2 else "unpacked,", "p", "1"]) for i in range(30)]  # a sentence's punctuation
+    assert merged_state_words(templates, infer_slot_schema(templates, said)) == [(0, ("installed", "unpacked"))]
+    code = [(0, ["_spawn" if i % 2 else "_build_resources", "p", "1"]) for i in range(30)]  # a traceback's functions
+    assert merged_state_words(templates, infer_slot_schema(templates, code)) == []
 
 
 def test_parse_says_which_words_drain_merged_and_the_printed_set_keeps_them_apart(tmp_path: Path) -> None:
@@ -312,6 +316,29 @@ def test_parse_says_which_words_drain_merged_and_the_printed_set_keeps_them_apar
     second = runner.invoke(app, ["parse", str(log), "--set", suggested], env={"COLUMNS": "400"})
     assert second.exit_code == 0, second.output
     assert "3 templates" in " ".join(second.output.split()) and "one template stands" not in second.output
+
+
+def test_words_with_punctuation_are_named_bare_and_the_printed_set_keeps_them_apart(tmp_path: Path) -> None:
+    """apt's term.log: "Log started: <date>" and "Log ended: <date>" are one template; the words carry a colon, which
+    Drain's outcome words are compared without, so the hint names them without it."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "term.log"
+    blocks = [f"Log started: 2025-06-{d:02d}  14:36:25\nSetting up pkg{d} ...\nLog ended: 2025-06-{d:02d}  14:36:29"
+              for d in range(1, 16)]
+    log.write_text("\n".join(blocks) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    first = runner.invoke(app, ["parse", str(log)], env={"COLUMNS": "400"})
+    assert first.exit_code == 0, first.output
+    printed = " ".join(first.output.split())
+    assert """--set 'parser.extra_outcome_words=["ended","started"]'""" in printed, printed
+    suggested = printed.split("--set '")[1].split("'")[0]
+    second = runner.invoke(app, ["parse", str(log), "--set", suggested], env={"COLUMNS": "400"})
+    assert second.exit_code == 0, second.output
+    apart = " ".join(second.output.split())
+    assert "Log started: <*>" in apart and "Log ended: <*>" in apart and "one template stands" not in apart
 
 
 def test_train_warns_about_merged_words_from_its_own_training_lines(tmp_path: Path) -> None:

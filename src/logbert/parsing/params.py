@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal, Protocol
@@ -367,6 +368,8 @@ def infer_slot_schema(
 #: A word that may be a log's own state or outcome ("installed", "half-configured", "not_found"): letters, with - or
 #: _ between them. No digit, dot, colon or slash: versions, sizes, hosts and paths never are.
 _STATE_WORD = re.compile(r"[A-Za-z][A-Za-z_-]*[A-Za-z]")
+#: Punctuation that may stand around a state word in a sentence ("started:", "(installed)"): all but "_" and "-"
+_AROUND_A_WORD = "".join(c for c in string.punctuation if c not in "_-")
 #: The most distinct words a slot may take for :func:`merged_state_words` to read them as states (more are names).
 MAX_STATE_WORDS: Final[int] = 12
 
@@ -389,6 +392,9 @@ def merged_state_words(
     >>> rows += [(1, [f"user{i}"]) for i in range(30)] + [(2, [str(i)]) for i in range(30)]
     >>> merged_state_words(templates, infer_slot_schema(templates, rows))
     [(0, ('installed', 'unpacked'))]
+    >>> rows = [(0, [w, f"pkg{i}"]) for i, w in enumerate(["started:", "ended:"] * 15)]
+    >>> merged_state_words(templates[:1], infer_slot_schema(templates[:1], rows))
+    [(0, ('ended', 'started'))]
     """
     found: list[tuple[int, tuple[str, ...]]] = []
     for key, types in sorted(schema.slots.items()):
@@ -399,7 +405,10 @@ def merged_state_words(
         # run of wildcards (a header left in the content, a sentence Drain cut up)
         bare = [tok == "<*>" and i > 0 and "<*>" not in tokens[i - 1] for i, tok in enumerate(tokens) if "<*>" in tok]
         for slot, is_bare in zip(types, bare, strict=False):
-            words = slot.categories
+            # without the sentence's punctuation around it (apt's "Log started:" and "Log ended:"), as Drain compares
+            # an outcome word, so that the --set the hint prints keeps them apart; "_" and "-" stay (a traceback's
+            # "in _build_resources" is code, not a state)
+            words = tuple(dict.fromkeys(w.strip(_AROUND_A_WORD) for w in slot.categories))
             if (
                 is_bare
                 and slot.kind == "category"
