@@ -2,16 +2,17 @@
 
     .venv/bin/python -m benchmarks.contamination [--work DIR] [--out benchmarks/results/contamination.md]
 
-A new user's usual case: a log and no labels, so every session of it counts as normal, its failures too. Each of
-the four generated logs of ``benchmarks.few_templates`` (a task worker, a CI runner whose failures are a new line,
-the same runner whose failures repeat or skip known lines, a logfmt service) is written twice with other seeds:
-600 sessions to train on, with no labels, and 800 fresh ones with labels to evaluate on. ``logbert train`` runs
-with ``scoring.contamination`` at 0 (the default), at half the true failure rate, at it and at twice it; then
-``logbert evaluate`` on the fresh log at the threshold each artifact stored. ``--logs devstack``: the DevStack log
-of ``../shared/datasets`` (skipped when absent) trained on without its labels, so its anomalous instances (15.5 %)
-are training data, with the ``openstack_devstack`` preset; evaluated on the last 20 % of its instances, which
-``train`` holds back. The training sessions ``train`` names
-as above its threshold, or tied with it (``train_report.json``), and how many of them are failures.
+A new user's usual case: a log and no labels, so every session of it counts as normal, its failures too. Each of the
+four generated logs of ``benchmarks.few_templates`` (a task worker, a CI runner whose failures are a new line, the
+same runner whose failures repeat or skip known lines, a logfmt service) is written twice with other seeds: 600
+sessions to train on (``--sessions``), with no labels, and 800 fresh ones with labels to evaluate on. ``logbert
+train`` runs with ``scoring.contamination`` at 0 (the default), at half the true failure rate, at it and at twice
+it; then ``logbert evaluate`` on the fresh log at the threshold each artifact stored. ``--logs mail,java``: the logs
+of ``benchmarks.mail_log`` and ``benchmarks.java_log`` (8 % failures each), the same way. ``--logs devstack``: the
+DevStack log of ``../shared/datasets`` (skipped when absent) trained on without its labels, so its anomalous
+instances (15.5 %) are training data, with the ``openstack_devstack`` preset; evaluated on the last 20 % of its
+instances, which ``train`` holds back. The training sessions ``train`` names as above its threshold, or tied with it
+(``train_report.json``), and how many of them are failures.
 """
 
 from __future__ import annotations
@@ -23,18 +24,48 @@ from pathlib import Path
 
 from benchmarks._report import generated_logs_cli, header, one_thread_in
 from benchmarks.few_templates.__main__ import LAYOUTS, jobs_log, service_log, worker_log
+from benchmarks.java_log.__main__ import ANOMALOUS as JAVA_KINDS
+from benchmarks.java_log.__main__ import LOG_FORMAT as JAVA_FORMAT
+from benchmarks.java_log.__main__ import REQUEST_ID, spring_boot_log
+from benchmarks.mail_log.__main__ import ANOMALOUS as MAIL_KINDS
+from benchmarks.mail_log.__main__ import QUEUE_ID, postfix_log
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: name -> (writer(path, seed, n, first_id), layout, failure rate of the generator)
+def _layout(name: str) -> dict[str, object]:
+    log_format, pattern = LAYOUTS[name]
+    return {"parser.log_format": log_format, "window.session_pattern": pattern}
+
+
+def _mail(p: Path, seed: int, n: int, first: int) -> tuple[Path, Path]:
+    return p, postfix_log(p, seed=seed, n_mails=n)[0]
+
+
+def _java(p: Path, seed: int, n: int, first: int) -> tuple[Path, Path]:
+    return p, spring_boot_log(p, seed=seed, n_requests=n)[0]
+
+
+#: name -> (writer(path, seed, n, first_id) -> (log, labels), the settings that read it, failure rate of the generator)
 LOGS = {
-    "worker": (lambda p, seed, n, first: worker_log(p, seed=seed, n=n), "worker", 0.03),
-    "jobs_new": (lambda p, seed, n, first: jobs_log(p, "new", seed=seed, n=n, rate=0.04, first_id=first), "jobs", 0.04),
-    "jobs_known": (
-        lambda p, seed, n, first: jobs_log(p, "known", seed=seed, n=n, rate=0.05, first_id=first), "jobs", 0.05
+    "worker": (lambda p, seed, n, first: worker_log(p, seed=seed, n=n), _layout("worker"), 0.03),
+    "jobs_new": (
+        lambda p, seed, n, first: jobs_log(p, "new", seed=seed, n=n, rate=0.04, first_id=first), _layout("jobs"), 0.04
     ),
-    "service": (lambda p, seed, n, first: service_log(p, seed=seed, n=n), "service", 0.03),
+    "jobs_known": (
+        lambda p, seed, n, first: jobs_log(p, "known", seed=seed, n=n, rate=0.05, first_id=first), _layout("jobs"),
+        0.05,
+    ),
+    "service": (lambda p, seed, n, first: service_log(p, seed=seed, n=n), _layout("service"), 0.03),
+    # benchmarks.mail_log's and benchmarks.java_log's logs, here without their labels (``--logs mail,java``)
+    "mail": (_mail, {"parser.format": "syslog", "window.session_pattern": QUEUE_ID}, sum(MAIL_KINDS.values())),
+    "java": (
+        _java,
+        {"parser.log_format": JAVA_FORMAT, "parser.continuation": "attach", "window.session_pattern": REQUEST_ID},
+        sum(JAVA_KINDS.values()),
+    ),
 }
+#: what ``--logs`` runs when not given: the logs of benchmarks.few_templates (the committed table)
+DEFAULT_LOGS = ("worker", "jobs_new", "jobs_known", "service")
 
 
 def _shift_task_ids(log: Path, labels: Path, offset: int) -> None:
@@ -55,7 +86,9 @@ def _devstack_failures() -> set[str]:
     return {r.split(",")[0] for r in rows if r.split(",")[1].strip().lower() == "anomaly"}
 
 
-def run(name: str, contamination: float, work: Path, settings: dict[str, object] | None = None) -> dict:
+def run(
+    name: str, contamination: float, work: Path, settings: dict[str, object] | None = None, n_train: int = 600
+) -> dict:
     from logbert import api
 
     settings = settings or {}
@@ -69,25 +102,26 @@ def run(name: str, contamination: float, work: Path, settings: dict[str, object]
             preset="openstack_devstack",
         )
     else:
-        writer, layout, _ = LOGS[name]
-        train_log, train_labels = writer(work / f"{name}_train.log", 101, 600, 1000)
+        writer, reading, _ = LOGS[name]
+        train_log, train_labels = writer(work / f"{name}_train.log", 101, n_train, 1000)
         eval_log, eval_labels = writer(work / f"{name}_eval.log", 202, 800, 500_000)
         if name == "worker":
             _shift_task_ids(eval_log, eval_labels, 100_000)
-        failures = {r.split(",")[0] for r in train_labels.read_text().splitlines()[1:] if r.endswith(",1")}
-        log_format, pattern = LAYOUTS[layout]
+        failures = {
+            sid for sid, label in (r.split(",") for r in train_labels.read_text().splitlines()[1:])
+            if label.strip().lower() in ("1", "anomaly")
+        }
         config = api.load_config(
             None,
             {
-                "parser.log_format": log_format,
-                "window.session_pattern": pattern,
+                **reading,
                 "train.num_threads": 1,
                 "train.test_fraction": 0.0,  # evaluated on the fresh log
                 "scoring.contamination": contamination,
                 **settings,  # --set
             },
         )
-    out = work / f"artifact-{name}-{contamination:g}"
+    out = work / f"artifact-{name}-{n_train}-{contamination:g}"
     started = time.perf_counter()
     trained = api.train(train_log, out, config, overwrite=True, progress=False)  # no labels: failures count as normal
     seconds = time.perf_counter() - started
@@ -114,7 +148,9 @@ def run(name: str, contamination: float, work: Path, settings: dict[str, object]
 
 def main(argv: list[str] | None = None) -> int:
     cli = generated_logs_cli(__doc__, "contamination")
-    cli.add_argument("--logs", default=",".join(LOGS), help="comma-separated: " + ", ".join([*LOGS, "devstack"]))
+    cli.add_argument("--logs", default=",".join(DEFAULT_LOGS),
+                     help="comma-separated: " + ", ".join([*LOGS, "devstack"]))
+    cli.add_argument("--sessions", type=int, default=600, help="sessions of each generated training log")
     cli.add_argument("--rates", default="0,0.5,1,2",
                      help="scoring.contamination as multiples of each log's failure rate (comma-separated)")
     args = cli.parse_args(argv)
@@ -134,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rate = DEVSTACK_RATE if name == "devstack" else LOGS[name][2]
         for contamination in (round(float(m) * rate, 3) for m in args.rates.split(",")):
-            r = run(name, contamination, args.work, settings)
+            r = run(name, contamination, args.work, settings, args.sessions)
             rows.append(
                 f"| {name} ({rate:g}) | {contamination:g} | {r['score']} | {r['threshold']:.4f} | {r['listed']} "
                 f"({r['listed_failures']} / {r['train_failures']}) | {r['tied']} ({r['tied_failures']}) "

@@ -17,7 +17,8 @@ Each is trained with ``logbert train`` (the layout ``parse`` suggests, ``window.
 default held-back 20 %) and evaluated at the stored threshold with ``logbert evaluate``, twice: with
 ``scoring.score_for_few_keys = "miss_ratio"`` (the miss ratio, as before the setting) and with its default
 (``max_mean_nll``). Then small training sets: ``jobs_known`` runs of 30 and 50 normal jobs (all of them
-trained on), each evaluated on one log of 800 jobs with 5 % faults. One torch thread; a few minutes a run.
+trained on), each evaluated on one log of 800 jobs with 5 % faults; ``--small-seeds N`` draws them N times,
+``--small-only`` runs only those, ``--scores`` picks the scores. One torch thread; a few minutes a run.
 """
 
 from __future__ import annotations
@@ -157,27 +158,36 @@ def _run(
 
 def main(argv: list[str] | None = None) -> int:
     cli = generated_logs_cli(__doc__, "few-templates")
+    cli.add_argument("--small-seeds", type=int, default=1,
+                     help="training logs of 30 and of 50 normal jobs drawn this many times (other seeds)")
+    cli.add_argument("--small-only", action="store_true", help="only the small training sets")
+    cli.add_argument("--scores", default="miss_ratio,max_mean_nll", help="scoring.score_for_few_keys values")
     args = cli.parse_args(argv)
     work = one_thread_in(args.work)
     from logbert.cli._common import parse_overrides
 
     settings = parse_overrides(args.set)
-    logs = {
+    logs = {} if args.small_only else {
         "worker": (*worker_log(work / "worker.log"), "worker", None),
         "jobs_new": (*jobs_log(work / "jobs_new.log", "new", seed=7, n=600, rate=0.04), "jobs", None),
         "jobs_known": (*jobs_log(work / "jobs_known.log", "known", seed=11, n=600, rate=0.05), "jobs", None),
         "service": (*service_log(work / "service.log"), "service", None),
     }
     big = jobs_log(work / "jobs_eval.log", "known", seed=23, n=800, rate=0.05, first_id=300_000)
-    for n, seed in ((30, 21), (50, 22)):
-        log, labels = jobs_log(work / f"jobs_normal{n}.log", "known", seed=seed, n=n, rate=0.0, first_id=100_000 * n)
-        logs[f"jobs_known, {n} normal jobs"] = (log, labels, "jobs", big)
+    for draw in range(args.small_seeds):
+        for n, seed in ((30, 21), (50, 22)):
+            seed += 1000 * draw  # draw 0: the seeds of the committed table
+            log, labels = jobs_log(work / f"jobs_normal{n}_{seed}.log", "known", seed=seed, n=n, rate=0.0,
+                                   first_id=100_000 * n)
+            logs[f"jobs_known, {n} normal jobs" + (f" (seed {seed})" if args.small_seeds > 1 else "")] = (
+                log, labels, "jobs", big
+            )
     rows = [
         "| log | score | threshold | precision | recall | F1 | FPR | AUROC | normal / anomalous test sessions |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, (log, labels, layout, evaluate_on) in logs.items():
-        for few in ("miss_ratio", "max_mean_nll"):
+        for few in args.scores.split(","):
             r = _run(log, labels, layout, few, work / f"artifact-{log.stem}-{few}", evaluate_on, settings)
             rows.append(
                 f"| {name} | {r['score']} | {r['threshold']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} "
