@@ -454,3 +454,33 @@ def test_terminal_colour_codes_are_removed_and_counted_not_read_as_binary(tmp_pa
     assert not any("not text" in w for w in report.warnings)
     _, raw = read_log(log, ParserConfig(format="raw"))
     assert raw.warnings[-1].endswith("try --set 'parser.log_format=<Datetime> <Level> <Content>'")
+
+
+def test_a_progress_display_is_told_apart_from_cr_line_ends_and_the_printed_sed_keeps_what_the_terminal_showed(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """apt's term.log: a few lines of many hold a progress display (`5%\\r10%\\r...`); the hint is not the CR-only one,
+    and its sed command leaves the last step of each display and nothing else changed."""
+    import shlex
+    import shutil
+    import subprocess
+
+    steps = "".join(f"(Reading database ... {p}%\r" for p in range(0, 101, 5))
+    lines = [f"Setting up pkg{i} ..." for i in range(40)]
+    lines[10] = steps + "(Reading database ... 6089 files and directories currently installed.)\r"
+    log = tmp_path / "term.log"
+    log.write_bytes(("\n".join(lines) + "\n").encode())
+    _, report = read_log(log, ParserConfig(format="raw"))
+    said = [w for w in report.warnings if "carriage returns" in w]
+    assert len(said) == 1 and "1 of 40 lines" in said[0] and "progress display" in said[0]
+    assert "classic Mac" not in said[0]
+    if shutil.which("sed") is None:
+        pytest.skip("no sed on this machine to run the printed command with")
+    command = said[0].split("e.g. ")[1].replace("in.log", shlex.quote(str(log)))
+    command = command.replace("out.log", shlex.quote(str(tmp_path / "out.log")))
+    subprocess.run(command, shell=True, check=True)
+    cleaned = (tmp_path / "out.log").read_text().splitlines()
+    assert cleaned[10] == "(Reading database ... 6089 files and directories currently installed.)"
+    assert cleaned[:10] + cleaned[11:] == lines[:10] + lines[11:]
+    _, report = read_log(tmp_path / "out.log", ParserConfig(format="raw"))
+    assert not any("carriage returns" in w for w in report.warnings) and report.n_binary == 0

@@ -480,11 +480,7 @@ class LogStream:
         if binary_hint(report) and n_cr < report.n_binary:  # not text (more than CR-only line ends can explain)
             report.warnings = [binary_hint(report)]
         elif n_cr:
-            cr_hint = (
-                f"{self.reader.n_inner_cr} lines hold carriage returns inside them: a file whose lines end in CR "
-                "only (classic Mac, some Windows tools) reads as a few very long lines. Convert it first, e.g. "
-                "tr '\\r' '\\n' < in.log > out.log"
-            )
+            cr_hint = carriage_return_hint(n_cr, report.n_lines)
             report.warnings.append(cr_hint)
         if self.config.log_format is not None:  # a custom header: are the generic masks the right ones?
             report.warnings += family_hint(self._sample, self.config.format)
@@ -521,6 +517,31 @@ def continuation_hint(report: ReadReport, config: ParserConfig) -> list[str]:
         f"multi-line messages (stack traces), e.g. {like[:80]!r}: they are counted and left out. --set "
         "parser.continuation=attach reads each as a line of the message it continues (its time and sessions)"
     ]
+
+
+def carriage_return_hint(n_with_cr: int, n_lines: int) -> str:
+    """What to do about ``n_with_cr`` of ``n_lines`` lines that hold a carriage return inside them.
+
+    Most of the lines: the file's lines end in CR alone (classic Mac, some Windows tools), and it read as a few very
+    long lines. A few of many: a terminal's progress display (apt's ``(Reading database ... 5%\\r... 10%\\r``, a
+    download bar), each step written over the last; the line reads as one, its CRs as U+FFFD and every step of the
+    display in one template, where the terminal showed only the last.
+
+    >>> carriage_return_hint(1, 1)[:40], carriage_return_hint(24, 3509)[:40]
+    ('1 lines hold carriage returns inside the', '24 of 3509 lines hold carriage returns i')
+    """
+    if n_with_cr * 10 > n_lines:
+        return (
+            f"{n_with_cr} lines hold carriage returns inside them: a file whose lines end in CR only (classic Mac, "
+            "some Windows tools) reads as a few very long lines. Convert it first, e.g. tr '\\r' '\\n' < in.log > "
+            "out.log"
+        )
+    return (
+        f"{n_with_cr} of {n_lines} lines hold carriage returns inside them, as a terminal's progress display "
+        "writes them (each step over the last): each reads as one line, the carriage returns as U+FFFD. To keep "
+        "what the terminal showed, the text after the last one, strip the rest first, e.g. "
+        "sed 's/\\r$//; s/.*\\r//' in.log > out.log"
+    )
 
 
 def binary_hint(report: ReadReport) -> str:
