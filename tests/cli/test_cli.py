@@ -34,6 +34,30 @@ def test_train_passes_config_and_labels(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert calls["config"].parser.format == "hdfs" and calls["config"].train.epochs == 3
 
 
+@pytest.mark.parametrize(("calibration", "said"), [("split", "validated on 14,"), ("cross_fit", "out of fold")])
+def test_train_says_how_its_sessions_were_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, calibration: str, said: str
+) -> None:
+    """Cross-fit trains the final model on every session and scores each out of fold: not "validated on" as many as
+    it trained on."""
+    from types import SimpleNamespace
+
+    from logbert.parsing.reader import ReadReport
+
+    n_val = 140 if calibration == "cross_fit" else 14
+    result = SimpleNamespace(
+        n_train_sessions=140, n_train_windows=140, n_val_sessions=n_val, n_test_sessions=35, n_templates=5,
+        epochs_run=3, train_seconds=1.0, read_report=ReadReport(n_lines=10, n_parsed=10), threshold=0.5,
+        threshold_basis="basis", artifact_dir=tmp_path, warnings=[], notes=[], calibration=calibration,
+    )
+    monkeypatch.setattr(api, "train", lambda *a, **k: result)
+    out = runner.invoke(app, ["train", "x.log", "-o", str(tmp_path)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "trained on 140 sessions" in text and said in text
+    assert ("validated on 140" not in text) and (("out of fold" in text) == (calibration == "cross_fit"))
+
+
 @pytest.mark.parametrize(
     "args",
     [

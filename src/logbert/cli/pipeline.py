@@ -81,9 +81,15 @@ def train(
             data, out, cfg, labels=labels, resume=resume, overwrite=force, kind=input_kind(input_), on_step=echo_step
         )
     units = cfg.window.unit_noun  # what was split
+    # cross-fit: the final model trains on every one, and each is scored out of fold for the threshold (the same
+    # sessions twice, which "validated on" as many as it trained on read as)
+    checked = (
+        "each also scored out of fold for the threshold" if result.calibration == "cross_fit"
+        else f"validated on {result.n_val_sessions}"
+    )
     console.print(
         f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs), "
-        f"validated on {result.n_val_sessions}, {result.n_test_sessions} held back for evaluation; "
+        f"{checked}, {result.n_test_sessions} held back for evaluation; "
         f"{result.n_templates} templates, {result.epochs_run} epochs in {result.train_seconds:.1f} s"
     )
     rep = result.read_report
