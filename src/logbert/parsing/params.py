@@ -372,6 +372,10 @@ _STATE_WORD = re.compile(r"[A-Za-z][A-Za-z_-]*[A-Za-z]")
 _AROUND_A_WORD = "".join(c for c in string.punctuation if c not in "_-")
 #: The most distinct words a slot may take for :func:`merged_state_words` to read them as states (more are names).
 MAX_STATE_WORDS: Final[int] = 12
+#: How many lines the merged-words warnings of ``parse`` and ``train`` read: at most this many of a template, among
+#: the first :data:`HINT_MAX_LINES` of the file (or of the training sessions).
+HINT_SAMPLE: Final[int] = 1_000
+HINT_MAX_LINES: Final[int] = 50_000
 
 
 def merged_state_words(

@@ -181,16 +181,12 @@ def slot_schema(summary: ParseSummary, sample: int | None = None) -> SlotSchema:
     return summary.schema
 
 
-#: Lines per template, and lines of the file at most, that :func:`state_words_warning` reads again.
-HINT_SAMPLE: Final[int] = 1_000
-HINT_MAX_LINES: Final[int] = 50_000
-
-
 def state_words_warning(summary: ParseSummary) -> str:
     """The warning of :func:`~logbert.parsing.params.state_words_hint` for the parsed file ('' when no template
     merged a few words), from the typed slots when ``--typed`` made them, else from a sample of the file: at most
-    :data:`HINT_SAMPLE` lines per template among its first :data:`HINT_MAX_LINES`."""
-    from logbert.parsing.params import merged_state_words, state_words_hint
+    :data:`~logbert.parsing.params.HINT_SAMPLE` lines per template among its first
+    :data:`~logbert.parsing.params.HINT_MAX_LINES`."""
+    from logbert.parsing.params import HINT_MAX_LINES, HINT_SAMPLE, merged_state_words, state_words_hint
 
     schema = summary.schema or _sampled_schema(summary, HINT_SAMPLE, HINT_MAX_LINES)
     return state_words_hint(summary.templates, merged_state_words(summary.templates, schema))

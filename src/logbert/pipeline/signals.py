@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 
 from logbert.errors import InputDataError
 from logbert.parsing.params import (
+    HINT_MAX_LINES,
+    HINT_SAMPLE,
     SlotSchema,
     elapsed,
     infer_slot_schema,
@@ -66,8 +68,8 @@ def merged_state_words_warning(
     corpus: Corpus,
     sessions: Sequence[KeySequence],
     parser: LogParser | None,
-    per_template: int = 1_000,
-    max_lines: int = 50_000,
+    per_template: int = HINT_SAMPLE,
+    max_lines: int = HINT_MAX_LINES,
 ) -> str:
     """:func:`~logbert.parsing.params.state_words_hint` for the templates ``parser`` mined, typed from the lines of
     ``sessions`` (the training ones, keyed by ``parser``): at most ``per_template`` lines of a template among the first
