@@ -21,10 +21,12 @@ from logbert.pipeline.estimator import (
     channel_scales,
     combine_channels,
     leave_one_out_rate,
+    leave_one_out_scores,
     scale_floors,
 )
 from logbert.pipeline.fit import blind_channel_warnings
 from logbert.records import KeySequence, SessionSignals
+from logbert.results import exceeds
 from logbert.scoring.scorer import _tail_surprise, bucket_log_probs, uniform_surprise
 
 from .tiny_signal_model import KEYS, fit_on_keys, tiny_signal_config
@@ -210,6 +212,34 @@ def test_leaving_one_out_counts_every_channels_maximum_as_a_false_alarm() -> Non
     estimated = replace(record, fpr_estimate=3 / 50)
     assert estimated.fpr_bound is None and "about 6.00% of new normal sessions" in estimated.describe()
     assert Calibration.from_dict(estimated.to_dict()) == estimated
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_leaving_one_out_in_one_pass_equals_refitting_without_each_session(seed: int) -> None:
+    """The one-pass leave-one-out (a quantile without one session is one of two order statistics) against refitting
+    scales and threshold on the other sessions for each: ties, floors, margins, other quantiles and signal
+    quantiles, small N."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    scoring = CONFIG.scoring.model_copy(
+        update={
+            "threshold_quantile": float(rng.choice([0.5, 0.9, 0.995, 1.0])),
+            "signal_quantile": [None, 1.0, 0.8][seed % 3],
+            "threshold_margin": float(rng.choice([0.0, 0.1])),
+        }
+    )
+    channels = np.round(rng.random((n, 3)) * 3, int(rng.integers(0, 3)))  # rounded: many ties
+    floors = (0.0, float(rng.choice([0.0, 1.5])), 0.0)
+    scores, thresholds = leave_one_out_scores(scoring, channels, floors)
+    flagged = 0
+    for i in range(n):
+        others = np.delete(channels, i, axis=0)
+        scales = channel_scales(scoring, others, floors)
+        threshold = choose_threshold(scoring, combine_channels(others, scales))
+        score = combine_channels(channels[i : i + 1], scales)[0]
+        assert scores[i] == pytest.approx(score) and thresholds[i] == pytest.approx(threshold)
+        flagged += bool(exceeds(float(score), threshold))
+    assert leave_one_out_rate(scoring, channels, floors) == pytest.approx(flagged / n)
 
 
 def test_train_and_score_carry_time_and_values_from_a_raw_log(tmp_path: Path) -> None:

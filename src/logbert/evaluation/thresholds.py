@@ -64,9 +64,15 @@ def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0
     if not (math.isfinite(margin) and margin >= 0.0):
         raise ValueError(f"margin must be a finite number >= 0, got {margin}")
     n = s.shape[0]
-    # the 1e-9 keeps (n + 1) * q that is a whole number in exact arithmetic from rounding up
-    k = min(n, max(1, math.ceil((n + 1) * q - 1e-9)))
+    k = min(n, conformal_rank(n, q))
     return float(np.partition(s, k - 1)[k - 1]) + float(margin)
+
+
+def conformal_rank(n: int, q: float) -> int:
+    """``k = ceil((n + 1) q)`` (at least 1): which smallest of ``n`` normal scores the ``q`` conformal quantile is
+    (:func:`quantile_threshold`); ``k > n`` when there are too few for ``q`` (the maximum is used then)."""
+    # the 1e-9 keeps (n + 1) * q that is a whole number in exact arithmetic from rounding up
+    return max(1, math.ceil((n + 1) * q - 1e-9))
 
 
 def contamination_threshold(scores: npt.ArrayLike, contamination: float, margin: float = 0.0) -> float:

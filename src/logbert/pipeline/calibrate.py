@@ -49,7 +49,13 @@ import numpy.typing as npt
 
 from logbert.config import ScoringConfig, TrainConfig
 from logbert.errors import InputDataError, UnknownArtifact
-from logbert.evaluation.thresholds import contamination_threshold, f1_threshold, pot_threshold, quantile_threshold
+from logbert.evaluation.thresholds import (
+    conformal_rank,
+    contamination_threshold,
+    f1_threshold,
+    pot_threshold,
+    quantile_threshold,
+)
 from logbert.records import KeySequence
 
 #: What ``scoring.calibration`` resolves to.
@@ -228,12 +234,12 @@ class Calibration:
         """
         if self.method != "normal_quantile" or not self.normal_scores:
             return None
-        return 1.0 - min(self.n, math.ceil((self.n + 1) * self.quantile - 1e-9)) / (self.n + 1)
+        return 1.0 - min(self.n, conformal_rank(self.n, self.quantile)) / (self.n + 1)
 
     @property
     def short(self) -> bool:
         """Too few scores for ``quantile``: the threshold is their maximum, which promises less."""
-        return math.ceil((self.n + 1) * self.quantile - 1e-9) > self.n
+        return conformal_rank(self.n, self.quantile) > self.n
 
     @property
     def fpr_bound(self) -> float | None:
@@ -270,7 +276,7 @@ class Calibration:
         # scikit-learn's dependency, imported where it is used (the CLI starts fast)
         from scipy.special import betaincinv
 
-        k = min(self.n, math.ceil((self.n + 1) * self.quantile - 1e-9))
+        k = min(self.n, conformal_rank(self.n, self.quantile))
         above, below = self.n + 1 - k, k  # Beta parameters of the mass above the k-th smallest score
         low, high = betaincinv(above, below, [0.05, 0.95])
         return float(low), float(high)

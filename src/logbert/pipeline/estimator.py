@@ -98,14 +98,19 @@ def channel_scales(scoring: ScoringConfig, channels: np.ndarray, floors: Sequenc
     threshold had held its false alarms back, and the largest let them through: hence a setting, not the rule.
     """
     rows = channels[np.isfinite(channels).all(axis=1)]
+    return tuple(
+        max(MIN_SCALE, floors[c], choose_threshold(rule, rows[:, c]) if rows.size else MIN_SCALE)
+        for c, rule in enumerate(_scale_rules(scoring, channels.shape[1]))
+    )
+
+
+def _scale_rules(scoring: ScoringConfig, n_channels: int) -> list[ScoringConfig]:
+    """The rule of each channel's scale (:func:`channel_scales`): the key channel's quantile, then the extra
+    channels' (``scoring.signal_quantile``), without the threshold's margin."""
     quantile_only = scoring.model_copy(update={"threshold": "normal_quantile", "threshold_margin": 0.0})
     extra_quantile = scoring.threshold_quantile if scoring.signal_quantile is None else scoring.signal_quantile
     extra = quantile_only.model_copy(update={"threshold_quantile": extra_quantile})
-    rules = [quantile_only] + [extra] * (channels.shape[1] - 1)
-    return tuple(
-        max(MIN_SCALE, floors[c], choose_threshold(rule, rows[:, c]) if rows.size else MIN_SCALE)
-        for c, rule in enumerate(rules)
-    )
+    return [quantile_only] + [extra] * (n_channels - 1)
 
 
 def combine_channels(channels: np.ndarray, scales: Sequence[float]) -> np.ndarray:
@@ -121,17 +126,68 @@ def combine_channels(channels: np.ndarray, scales: Sequence[float]) -> np.ndarra
     return out
 
 
-#: :func:`leave_one_out_rate` leaves out at most this many calibration sessions (a seeded sample of them; each is
-#: left out of all the others, one refit of scales and threshold each)
+#: With a quantile threshold the leave-one-out refits are exact for every session, in one pass
+#: (:func:`_without_each`); otherwise (``scoring.contamination``: tied groups move together; ``pot``: a fitted tail)
+#: each is a refit, of at most this many sessions (a seeded sample of them)
 LOO_SESSIONS = 1000
 
 
-def leave_one_out_rate(
-    scoring: ScoringConfig, channels: np.ndarray, floors: Sequence[float], seed: int = 0
-) -> float | None:
+def _without_each(rule: ScoringConfig, values: np.ndarray) -> np.ndarray:
+    """(N,) ``choose_threshold(rule, values without values[i])`` for every ``i``, for a quantile rule without margin.
+
+    Exact in O(N log N): the rule is an order statistic whose place is fixed by N - 1, so without ``values[i]`` it
+    is one of two values: the one without the smallest value (``values[i]`` at or below the place) or the one
+    without the largest (above it)."""
+    without_lowest = choose_threshold(rule, np.delete(values, int(np.argmin(values))))
+    without_highest = choose_threshold(rule, np.delete(values, int(np.argmax(values))))
+    out: np.ndarray = np.where(values <= without_highest, without_lowest, without_highest)
+    return out
+
+
+def leave_one_out_scores(
+    scoring: ScoringConfig, channels: np.ndarray, floors: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each normal calibration session left out in turn (N, 3 channel scores, every one finite): its combined score
+    with the channel scales fitted on the other sessions, and the threshold fitted on the other sessions (their
+    combined scores with those scales, by ``scoring``'s threshold rule). Two (N,) arrays; a session is flagged
+    when left out where ``exceeds(scores, thresholds)``. Other rules than the quantile: a seeded sample of at
+    most :data:`LOO_SESSIONS` sessions, refitted one by one."""
+    n, width = channels.shape
+    if scoring.contaminated or scoring.threshold != "normal_quantile":
+        picks = np.arange(n) if n <= LOO_SESSIONS else np.random.default_rng(0).choice(n, LOO_SESSIONS, replace=False)
+        scores, thresholds = np.empty(len(picks)), np.empty(len(picks))
+        for row, i in enumerate(picks):
+            others = np.delete(channels, i, axis=0)
+            scales = channel_scales(scoring, others, floors)
+            thresholds[row] = choose_threshold(scoring, combine_channels(others, scales))
+            scores[row] = combine_channels(channels[i : i + 1], scales)[0]
+        return scores, thresholds
+    scales_without = np.empty((n, width))
+    for c, rule in enumerate(_scale_rules(scoring, width)):
+        scales_without[:, c] = np.maximum(_without_each(rule, channels[:, c]), max(MIN_SCALE, floors[c]))
+    unmargined = scoring.model_copy(update={"threshold_margin": 0.0})
+    thresholds = np.empty(n)
+    # few sessions change a scale by leaving (those in a channel's tail), so few distinct sets of scales
+    distinct, which = np.unique(scales_without, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    for d, scales in enumerate(distinct):
+        members = which == d
+        combined = combine_channels(channels, scales)
+        thresholds[members] = _without_each(unmargined, combined)[members] + scoring.threshold_margin
+    left_out: np.ndarray = (channels / scales_without).max(axis=1)  # combine_channels, one set of scales per row
+    return left_out, thresholds
+
+
+def _flagged(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """(N,) the decision rule (:func:`~logbert.results.exceeds`) of each score against its own threshold."""
+    return np.array([exceeds(float(s), float(t)) for s, t in zip(scores, thresholds, strict=True)], dtype=np.bool_)
+
+
+def leave_one_out_rate(scoring: ScoringConfig, channels: np.ndarray, floors: Sequence[float]) -> float | None:
     """The false-alarm rate a time- or value-aware model's threshold promises, estimated by leaving out each
     normal calibration session in turn (N, 3 channel scores, every one finite): the channel scales and the
-    threshold refitted on the others, the left-out session flagged or not by the decision rule.
+    threshold refitted on the others, the left-out session flagged or not by the decision rule
+    (:func:`leave_one_out_scores`).
 
     Why the quantile's own rate does not hold: each channel's scale is fitted on the same sessions as the
     threshold, so each channel's most extreme calibration session sits at the top of the combined scale,
@@ -140,17 +196,10 @@ def leave_one_out_rate(
     (docs/time_values.md). An estimate over exchangeable sessions, not a finite-sample bound. None with
     fewer than 2 sessions.
     """
-    n = len(channels)
-    if n < 2:
+    if len(channels) < 2:
         return None
-    picks = np.arange(n) if n <= LOO_SESSIONS else np.random.default_rng(seed).choice(n, LOO_SESSIONS, replace=False)
-    flagged = 0
-    for i in picks:
-        others = np.delete(channels, i, axis=0)
-        scales = channel_scales(scoring, others, floors)
-        threshold = choose_threshold(scoring, combine_channels(others, scales))
-        flagged += bool(exceeds(float(combine_channels(channels[i : i + 1], scales)[0]), threshold))
-    return flagged / len(picks)
+    scores, thresholds = leave_one_out_scores(scoring, channels, floors)
+    return float(_flagged(scores, thresholds).mean())
 
 
 #: ``fit(train, None)`` early-stops on at most this many of its training sequences (a forward pass per epoch).
