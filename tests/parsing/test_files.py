@@ -90,6 +90,22 @@ def test_no_session_id_says_how_to_go_on_and_what_the_reader_noticed(tmp_path: P
     assert sorted(u.session_id for u in corpus.line_sessions) == ["r0", "r1", "r2"]
 
 
+def test_no_session_id_never_suggests_a_field_with_one_value_for_every_line(tmp_path: Path) -> None:
+    """Debian's alternatives.log read with its header (the program's name, the time): the name is the same on every
+    line, so reading sessions by it would make the log one session; the error offers windows and names no field."""
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "alternatives.log"
+    log.write_text("".join(f"update-alternatives 2025-06-24 14:36:{i:02d}: link group g{i % 4} updated to point to "
+                           f"/usr/bin/x{i}\n" for i in range(40)), encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.log_format": "<Component> <Datetime>: <Content>"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    said = str(error.value)
+    assert "window.mode=sliding" in said and "Its lines have the fields" not in said
+
+
 def test_no_session_id_names_a_key_of_the_contents_that_reads_one(tmp_path: Path) -> None:
     """logfmt and 'task=N ...' lines: the session is a key=value of the content, not a header field; a time or a
     level is never suggested as a session id, nor a number one kind of line carries (rows=) or a level."""

@@ -366,7 +366,10 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # Go's log package and nginx's error log: a date with slashes
      ("2026/11/29 10:00:{:02d} server: handled request 7 in 3ms", "<Date> <Time> <Content>", "server:"),
      ('2026/11/29 10:00:{:02d} [error] 120#120: *5 open() "/x" failed (2: No such file or directory)',
-      r"<Date> <Time> \[<Context>\] <Content>", "120#120:")],
+      r"<Date> <Time> \[<Context>\] <Content>", "120#120:"),
+     # Debian's /var/log/alternatives.log: the program's name, then the time and a colon
+     ("update-alternatives 2025-06-24 14:36:{:02d}: link group pager updated to point to /usr/bin/less",
+      "<Component> <Datetime>: <Content>", "link")],
 )
 def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     line: str, suggested: str, first_word: str
@@ -396,6 +399,8 @@ def test_a_level_first_layout_is_inferred_too_and_a_plain_log_gets_no_suggestion
     assert report.warnings == [] and records[0].fields == {"Level": "INFO", "Context": "main-0"}
     assert infer_log_format("user bob logged in from 10.0.0.1") is None
     assert infer_log_format("17 packets dropped") is None  # a number alone is no header
+    # a level word before the time is a level, not a program's name
+    assert not (infer_log_format("INFO 2026-07-29 17:41:44 started") or "").startswith("<Component>")
 
 
 def test_json_lines_message_time_and_fields_and_what_is_malformed() -> None:

@@ -626,7 +626,11 @@ _HEADER_ZONE = re.compile(r"[A-Z]{3,5}(?=\s)")
 _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
 _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
-_HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=\s)")
+_HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=:?\s)")
+# a program's name before an ISO date and time, as update-alternatives writes its log
+_HEADER_PROGRAM = re.compile(
+    rf"(?!{_LEVEL_WORD})[A-Za-z][\w.-]*(?= \d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}:\d{{2}}:\d{{2}})"
+)
 # Go's log package and nginx's error log: "2026/11/29 10:00:00", read as <Date> <Time> (a layout of _DATETIME_LAYOUTS)
 _HEADER_SLASH_DATETIME = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
 _MAX_HEADER_TOKENS: Final[int] = 8
@@ -673,20 +677,28 @@ def infer_log_format(content: str) -> str | None:
     '<Date> <Time> \\[<Context>\\] <Content>'
     >>> infer_log_format('time="2026-11-29T10:00:00Z" level=info msg="request started" path=/api')
     'time="<Datetime>" level=<Severity> <Content>'
+    >>> infer_log_format("update-alternatives 2025-06-24 14:36:53: run with --install /usr/bin/pager pager")
+    '<Component> <Datetime>: <Content>'
     """
     if (logfmt := _logfmt_header(content)) is not None:
         return logfmt
     pieces: list[str] = []
     at = 0
+    if (m := _HEADER_PROGRAM.match(content)) is not None:  # Debian's update-alternatives: its name, then the time
+        pieces.append("<Component>")
+        at = m.end() + 1
     if (m := _HEADER_EPOCH.match(content)) is not None and _plausible_epoch(m.group()):
         pieces.append("<Timestamp>")
         at = m.end()
     elif (m := _HEADER_SLASH_DATETIME.match(content)) is not None:
         pieces += ["<Date>", "<Time>"]
         at = m.end()
-    elif (m := _HEADER_DATETIME.match(content)) is not None:
+    elif (m := _HEADER_DATETIME.match(content, at)) is not None:
         pieces.append("<Datetime>")
         at = m.end()
+        if content[at : at + 1] == ":":  # "2025-06-24 14:36:53: message": the colon closes the header
+            pieces[-1] += ":"
+            at += 1
         zone = _HEADER_ZONE.match(content, at + 1) if content[at : at + 1] == " " else None
         if zone is not None and _HEADER_LEVEL.match(content, at + 1) is None:
             pieces.append("<Zone>")
@@ -726,7 +738,8 @@ def infer_log_format(content: str) -> str | None:
             if piece.startswith("<Logger"):
                 break
             pieces.append(piece)
-    if not level_seen and pieces[:1] not in (["<Datetime>"], ["<Timestamp>"], ["<Date>"]):
+    timed = next((p for p in pieces[:2] if p != "<Component>"), "").rstrip(":")
+    if not level_seen and timed not in ("<Datetime>", "<Timestamp>", "<Date>"):
         return None
     return " ".join([*pieces, "<Content>"])
 
@@ -741,8 +754,10 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
         pattern = compile_format(log_format)[0]
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
             starts = {"<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Timestamp>": "an epoch time"}
-            first = log_format.split(" ")[0]  # "<Datetime>", or logfmt's "time=<Datetime>"
-            what = next((v for k, v in starts.items() if k in first), "a level")
+            first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or a program's name
+            named = first == "<Component>"
+            what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
+            what = f"a program's name and {what}" if named else what
             return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
         return ""
     return ""

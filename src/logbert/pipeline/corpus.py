@@ -162,15 +162,36 @@ _NOT_SESSION_FIELDS = frozenset(
 )
 
 
-def _field_hint(lines: Sequence[LogLine]) -> str:
-    """'. Its lines have the fields ...' with a session pattern that reads one (JSON lines, custom formats), else ''."""
-    names = [name for name in (lines[0].fields if lines else {}) if name.isidentifier()][:8]
+def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
+    """'. Its lines have the fields ...' with a session pattern that reads one (JSON lines, custom formats), else ''.
+
+    Only a field whose values vary as a session id's do (:func:`_values_like_session_ids`): the program name
+    update-alternatives writes on every line of its log would make the whole log one session."""
+    head = lines[:sample]
+    names = [name for name in (head[0].fields if head else {}) if name.isidentifier()][:8]
     # a time or a level names no session
     usable = [n for n in names if n.lower() not in _NOT_SESSION_FIELDS]
+
+    def counts(name: str) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        for line in head:
+            if (value := line.fields.get(name)) is not None:
+                seen[value] = seen.get(value, 0) + 1
+        return seen
+
+    usable = [n for n in usable if _values_like_session_ids(counts(n), len(head))]
     if not usable:
         return ""
     pick = next((n for n in usable if "id" in n.lower()), usable[0])
     return rf". Its lines have the fields {', '.join(names)}: --set 'window.session_pattern={pick}=(\S+)' reads one"
+
+
+def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
+    """Whether a field or key with these value counts, over ``n_lines`` lines, could be a session id: on most lines,
+    many values (at least 2, and one per 50 lines), each on a few lines (2.5 on average: not a duration, not a
+    line number)."""
+    n, distinct = sum(counts.values()), len(counts)
+    return n >= 0.5 * n_lines and distinct >= max(2, n / 50) and n >= 2.5 * distinct
 
 
 # key=value in a line's content (logfmt, "task=17 received"); a quoted value is left alone
@@ -199,8 +220,7 @@ def _content_key_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
             shapes.setdefault(key, set()).add(shape)
 
     def looks_like_a_session(key: str) -> bool:
-        n, distinct = sum(values[key].values()), len(values[key])
-        return n >= 0.5 * len(head) and len(shapes[key]) >= 2 and distinct >= max(2, n / 50) and n >= 2.5 * distinct
+        return len(shapes[key]) >= 2 and _values_like_session_ids(values[key], len(head))
 
     keys = [k for k in values if looks_like_a_session(k)]
     if not keys:
