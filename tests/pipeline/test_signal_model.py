@@ -242,6 +242,21 @@ def test_leaving_one_out_in_one_pass_equals_refitting_without_each_session(seed:
     assert leave_one_out_rate(scoring, channels, floors) == pytest.approx(flagged / n)
 
 
+@pytest.mark.parametrize("update", [{"contamination": 0.1}, {"threshold": "pot"}])
+def test_leaving_one_out_refits_each_session_for_rules_that_are_no_order_statistic(update: dict[str, object]) -> None:
+    """Contamination (tied groups move together) and a fitted tail: each session refitted without it."""
+    rng = np.random.default_rng(3)
+    channels = rng.gamma(2.0, 1.0, (60, 3))
+    scoring = CONFIG.scoring.model_copy(update=update)
+    floors = (0.0, 0.0, 0.0)
+    scores, thresholds = leave_one_out_scores(scoring, channels, floors)
+    for i in (0, 17, 59):
+        others = np.delete(channels, i, axis=0)
+        scales = channel_scales(scoring, others, floors)
+        assert thresholds[i] == pytest.approx(choose_threshold(scoring, combine_channels(others, scales)))
+        assert scores[i] == pytest.approx(combine_channels(channels[i : i + 1], scales)[0])
+
+
 def test_train_and_score_carry_time_and_values_from_a_raw_log(tmp_path: Path) -> None:
     from logbert.datasets.simulator import write_simulated
     from logbert.parsing.params import schema_of
