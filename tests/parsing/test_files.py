@@ -90,6 +90,34 @@ def test_no_session_id_says_how_to_go_on_and_what_the_reader_noticed(tmp_path: P
     assert sorted(u.session_id for u in corpus.line_sessions) == ["r0", "r1", "r2"]
 
 
+def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -> None:
+    """Python logging's default format: no key=value pairs, the order id is a word of the program's own
+    ("order ord-1000 paid"); the error names it, the pattern it prints reads one session per order, and an
+    interface name (eth0, the same on every line) or a number alone is never suggested."""
+    import re
+
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "app.log"
+    lines = []
+    for order in range(40):
+        lines += [f"INFO:shop.checkout:order ord-{1000 + order} received with {order % 5 + 1} items on eth0",
+                  f"DEBUG:shop.db:order ord-{1000 + order} reserved stock in {order % 9}.5 ms",
+                  f"INFO:shop.checkout:order ord-{1000 + order} paid"]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.log_format": "<Level>:<Logger>:<Content>"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    said = str(error.value)
+    hint = r"Their contents hold ids like ord-1000: --set 'window.session_pattern=\b(ord-\d+)\b' reads them"
+    assert said.endswith(hint)
+    printed = re.search(r"session_pattern=(\S+)' reads them", said)
+    assert printed is not None
+    corpus = read_corpus(log, config.with_overrides({"window.session_pattern": printed.group(1)}))
+    assert len(corpus.line_sessions) == 40 and corpus.line_sessions[0].session_id == "ord-1000"  # what it says works
+
+
 def test_no_session_id_never_suggests_a_field_with_one_value_for_every_line(tmp_path: Path) -> None:
     """Debian's alternatives.log read with its header (the program's name, the time): the name is the same on every
     line, so reading sessions by it would make the log one session; the error offers windows and names no field."""

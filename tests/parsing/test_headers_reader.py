@@ -390,6 +390,18 @@ def test_a_time_named_utc_or_gmt_is_read_as_utc() -> None:
     assert report.n_parsed == 2 and [r.timestamp for r in records] == [1795161604.5, 1795161605.0]
 
 
+def test_python_loggings_default_format_is_inferred() -> None:
+    """logging.basicConfig()'s "LEVEL:logger:message": no time, the level and the logger glued to the message."""
+    lines = [f"{level}:shop.checkout:order ord-{i} paid" for i, level in enumerate(["INFO", "WARNING"] * 10)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    suggested = "<Level>:<Logger>:<Content>"
+    assert report.warnings[0].endswith(f"they start with a level: try --set 'parser.log_format={suggested}'")
+    records, report = read_log(lines, ParserConfig(log_format=suggested))
+    assert report.warnings == [] and report.n_parsed == 20
+    assert records[1].fields == {"Level": "WARNING", "Logger": "shop.checkout"}
+    assert records[1].content.startswith("order")
+
+
 def test_a_level_first_layout_is_inferred_too_and_a_plain_log_gets_no_suggestion() -> None:
     lines = [f"INFO [main-{i}] org.example.Server - started in {i} ms" for i in range(20)]
     _, report = read_log(lines, ParserConfig(format="raw"))

@@ -627,6 +627,8 @@ _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
 _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
 _HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=:?\s)")
+# Python logging's default format (logging.BASIC_FORMAT, "%(levelname)s:%(name)s:%(message)s"): no time at all
+_PYTHON_BASIC_FORMAT = re.compile(rf"(?:{_LEVEL_NAMES}):[\w.]+:")
 # a program's name before an ISO date and time, as update-alternatives writes its log
 _HEADER_PROGRAM = re.compile(
     rf"(?!{_LEVEL_WORD})[A-Za-z][\w.-]*(?= \d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}:\d{{2}}:\d{{2}})"
@@ -679,9 +681,13 @@ def infer_log_format(content: str) -> str | None:
     'time="<Datetime>" level=<Severity> <Content>'
     >>> infer_log_format("update-alternatives 2025-06-24 14:36:53: run with --install /usr/bin/pager pager")
     '<Component> <Datetime>: <Content>'
+    >>> infer_log_format("WARNING:shop.checkout:order ord-1000 payment declined")  # Python logging's default
+    '<Level>:<Logger>:<Content>'
     """
     if (logfmt := _logfmt_header(content)) is not None:
         return logfmt
+    if _PYTHON_BASIC_FORMAT.match(content) is not None:
+        return "<Level>:<Logger>:<Content>"
     pieces: list[str] = []
     at = 0
     if (m := _HEADER_PROGRAM.match(content)) is not None:  # Debian's update-alternatives: its name, then the time

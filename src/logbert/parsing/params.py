@@ -399,15 +399,19 @@ def merged_state_words(
     >>> rows = [(0, [w, f"pkg{i}"]) for i, w in enumerate(["started:", "ended:"] * 15)]
     >>> merged_state_words(templates[:1], infer_slot_schema(templates[:1], rows))
     [(0, ('ended', 'started'))]
+    >>> rows = [(0, [f"{i}", w]) for i, w in enumerate(["paid", "shipped"] * 15)]  # after a masked order id
+    >>> merged_state_words(["order ord-<*> <*>"], infer_slot_schema(["order ord-<*> <*>"], rows))
+    [(0, ('paid', 'shipped'))]
     """
     found: list[tuple[int, tuple[str, ...]]] = []
     for key, types in sorted(schema.slots.items()):
         if key >= len(templates):
             continue
         tokens = templates[key].split()
-        # a bare wildcard right after a word of the template: a word that belongs to it ("status <*>"), not one of a
-        # run of wildcards (a header left in the content, a sentence Drain cut up)
-        bare = [tok == "<*>" and i > 0 and "<*>" not in tokens[i - 1] for i, tok in enumerate(tokens) if "<*>" in tok]
+        # a bare wildcard right after a word of the template: a word that belongs to it ("status <*>", or a masked
+        # id with words of its own, "order ord-<*> <*>" for paid and shipped), not one of a run of wildcards (a
+        # header left in the content, "<*>-<*>-<*> <*>:<*>", a sentence Drain cut up)
+        bare = [tok == "<*>" and i > 0 and _has_a_word(tokens[i - 1]) for i, tok in enumerate(tokens) if "<*>" in tok]
         for slot, is_bare in zip(types, bare, strict=False):
             # without the sentence's punctuation around it (apt's "Log started:" and "Log ended:"), as Drain compares
             # an outcome word, so that the --set the hint prints keeps them apart; "_" and "-" stay (a traceback's
@@ -422,6 +426,11 @@ def merged_state_words(
             ):
                 found.append((key, words))
     return found
+
+
+def _has_a_word(token: str) -> bool:
+    """Whether a template token holds a word of its own besides its wildcards: 'status', 'ord-<*>', not '<*>:<*>'."""
+    return re.search(r"[^\W\d_]{2}", token.replace("<*>", " ")) is not None
 
 
 def state_words_hint(templates: Sequence[str], found: Sequence[tuple[int, Sequence[str]]], limit: int = 30) -> str:

@@ -151,7 +151,7 @@ def _units(
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
-            + (_content_key_hint(lines) or _field_hint(lines))
+            + (_content_key_hint(lines) or _content_id_hint(lines) or _field_hint(lines))
             + "".join(f". Also: {hint}" for hint in hints)
         )
     return [LineSession(uid, tuple(rows), None, _first_time(stamps, rows)) for uid, rows in units], n_without
@@ -227,6 +227,42 @@ def _content_key_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
         return ""
     pick = min(keys, key=lambda k: (not k.lower().endswith("id"), -len(values[k])))
     return rf". Their contents hold {pick}=...: --set 'window.session_pattern={re.escape(pick)}=(\S+)' reads it"
+
+
+# a token of letters, maybe a separator, then digits: an id a program names its unit of work by (ord-1000, job_17)
+_PREFIXED_ID = re.compile(r"(?<![\w.:/-])([A-Za-z]{2,12}[-_]?)(\d+)(?![\w.:/-])")
+
+
+def _content_id_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
+    r"""'. Their contents hold ids like ord-1000: --set ...' for a prefix of ``letters[-_]digits`` tokens that looks
+    like a session id (the test of :func:`_content_key_hint`: on most lines, in several kinds of line, many values
+    that each come back on a few lines), else ''. Python's default logging writes no key=value pairs, only the
+    program's own words: "order ord-1000 paid".
+
+    >>> words = ["received", "paid", "shipped"]
+    >>> lines = [LogLine(i, f"order ord-{i // 3} {words[i % 3]} in {i} ms", None) for i in range(60)]
+    >>> _content_id_hint(lines)
+    ". Their contents hold ids like ord-0: --set 'window.session_pattern=\\b(ord-\\d+)\\b' reads them"
+    """
+    values: dict[str, dict[str, int]] = {}
+    shapes: dict[str, set[str]] = {}
+    example: dict[str, str] = {}
+    head = lines[:sample]
+    for line in head:
+        shape = _PREFIXED_ID.sub("", line.content)
+        for prefix, number in _PREFIXED_ID.findall(line.content):
+            counts = values.setdefault(prefix, {})
+            counts[number] = counts.get(number, 0) + 1
+            shapes.setdefault(prefix, set()).add(shape)
+            example.setdefault(prefix, prefix + number)
+    prefixes = [p for p in values if len(shapes[p]) >= 2 and _values_like_session_ids(values[p], len(head))]
+    if not prefixes:
+        return ""
+    pick = max(prefixes, key=lambda p: (sum(values[p].values()), p))
+    return (
+        f". Their contents hold ids like {example[pick]}: "
+        rf"--set 'window.session_pattern=\b({pick}\d+)\b' reads them"
+    )
 
 
 def _first_time(stamps: Sequence[float | None], rows: Sequence[int]) -> float | None:
