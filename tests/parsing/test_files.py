@@ -160,3 +160,12 @@ def test_no_session_id_names_a_key_of_the_contents_that_reads_one(tmp_path: Path
     with pytest.raises(InputDataError) as error:
         read_corpus(timed, LogBertConfig().with_overrides({"parser.log_format": "<Datetime> <Level> <Content>"}))
     assert "session_pattern=Datetime" not in str(error.value) and "Its lines have" not in str(error.value)
+
+
+def test_the_corpus_modules_examples_hold() -> None:
+    """The examples in logbert.pipeline.corpus' docstrings (the session-id hints) are run, not only read."""
+    import doctest
+
+    from logbert.pipeline import corpus
+
+    assert doctest.testmod(corpus).failed == 0

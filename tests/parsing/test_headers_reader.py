@@ -501,3 +501,12 @@ def test_a_progress_display_is_told_apart_from_cr_line_ends_and_the_printed_sed_
     assert cleaned[:10] + cleaned[11:] == lines[:10] + lines[11:]
     _, report = read_log(tmp_path / "out.log", ParserConfig(format="raw"))
     assert not any("carriage returns" in w for w in report.warnings) and report.n_binary == 0
+
+
+def test_the_header_modules_examples_hold() -> None:
+    """The examples in logbert.parsing.headers' docstrings (the inferred layouts) are run, not only read."""
+    import doctest
+
+    from logbert.parsing import headers
+
+    assert doctest.testmod(headers).failed == 0

@@ -402,6 +402,15 @@ def merged_state_words(
     >>> rows = [(0, [f"{i}", w]) for i, w in enumerate(["paid", "shipped"] * 15)]  # after a masked order id
     >>> merged_state_words(["order ord-<*> <*>"], infer_slot_schema(["order ord-<*> <*>"], rows))
     [(0, ('paid', 'shipped'))]
+
+    Words that are also values of another template's slots are names of what the log talks about, not states:
+    sshd's users in "session closed for user <*>" and "Accepted publickey for <*> from <*>".
+
+    >>> templates = ["session closed for user <*>", "Accepted publickey for <*> from <*>"]
+    >>> users = ["bob", "alice", "carol"] * 10
+    >>> rows = [(0, [u]) for u in users] + [(1, [u, f"10.0.0.{i}"]) for i, u in enumerate(users)]
+    >>> merged_state_words(templates, infer_slot_schema(templates, rows))
+    []
     """
     found: list[tuple[int, tuple[str, ...]]] = []
     for key, types in sorted(schema.slots.items()):
@@ -425,7 +434,20 @@ def merged_state_words(
                 and all(_STATE_WORD.fullmatch(w) for w in words)
             ):
                 found.append((key, words))
-    return found
+    return [(key, words) for key, words in found if not _names_elsewhere(key, words, schema)]
+
+
+def _names_elsewhere(key: int, words: Sequence[str], schema: SlotSchema) -> bool:
+    """Whether most of ``words`` are also values of a slot of another template (:func:`merged_state_words`): a
+    user or a host the log names in several kinds of line, not a state one kind of line reports."""
+    elsewhere = {
+        w.strip(_AROUND_A_WORD)
+        for other, types in schema.slots.items()
+        if other != key
+        for slot in types
+        for w in slot.categories
+    }
+    return sum(w in elsewhere for w in words) > len(words) / 2
 
 
 def _has_a_word(token: str) -> bool:
