@@ -102,3 +102,18 @@ def test_every_preset_says_what_it_is_for() -> None:
     from logbert.config import preset_description, preset_names
 
     assert all(preset_description(name) for name in preset_names())
+
+
+def test_a_wrong_value_is_said_with_its_setting_and_what_was_given() -> None:
+    """pydantic's errors without its type tags and links: the dotted setting, the message, the value given; a
+    model check's message without pydantic's 'Value error, ' prefix."""
+    with pytest.raises(ConfigError) as error:
+        LogBertConfig().with_overrides({"window.mode": "slidin", "train.epochs": -1})
+    said = str(error.value)
+    assert said.startswith("invalid config: ")
+    assert "window.mode: Input should be 'session', 'sliding' or 'time' (got 'slidin')" in said
+    assert "train.epochs: Input should be greater than or equal to 1 (got -1)" in said
+    assert "errors.pydantic.dev" not in said and "type=" not in said
+    with pytest.raises(ConfigError, match=r"scoring: mask_span=2 masks runs of keys") as error:
+        LogBertConfig().with_overrides({"scoring.mask_span": 2, "scoring.mask_strategy": "seeded"})
+    assert "Value error" not in str(error.value)

@@ -13,11 +13,13 @@ import logging
 import re
 import tomllib
 import typing
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from logbert.errors import ConfigError
 
@@ -536,7 +538,28 @@ def config_from_dict(data: dict[str, Any]) -> LogBertConfig:
     try:
         return LogBertConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid config: {exc}") from None
+        raise ConfigError(f"invalid config: {describe_errors(exc.errors())}") from None
+
+
+def describe_errors(errors: Sequence[ErrorDetails]) -> str:
+    """pydantic's errors for people, one per setting, ``; ``-joined: its dotted name, the message, and the value given
+    when it is a single one (``window.mode: Input should be 'session', 'sliding' or 'time' (got 'slidin')``); without
+    pydantic's type tags and links. Every settings check of the project says its errors this way.
+
+    >>> try:
+    ...     LogBertConfig.model_validate({"window": {"mode": "slidin"}})
+    ... except ValidationError as exc:
+    ...     print(describe_errors(exc.errors()))
+    window.mode: Input should be 'session', 'sliding' or 'time' (got 'slidin')
+    """
+    out = []
+    for err in errors:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        given = err.get("input")
+        got = f" (got {repr(given)[:80]})" if isinstance(given, str | int | float | bool) else ""
+        message = err["msg"].removeprefix("Value error, ") + got
+        out.append(f"{path}: {message}" if path else message)
+    return "; ".join(out)
 
 
 def _layered(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

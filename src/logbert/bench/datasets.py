@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from logbert.config import LogBertConfig, load_config, preset_names
+from logbert.config import LogBertConfig, describe_errors, load_config, preset_names
 from logbert.datasets.labels import read_labels
 from logbert.errors import ConfigError, InputDataError
 from logbert.pipeline.corpus import Corpus, LineSession, merge_corpora, read_corpus
@@ -277,9 +277,8 @@ def _describe(errors: list[ErrorDetails], data: dict[str, Any]) -> str:
             name = entry.get("name") if isinstance(entry, dict) else None
             where = f"dataset[{loc[1]}]" + (f" ({name})" if isinstance(name, str) else "")
             loc = loc[2:]
-        field_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        msg = err["msg"].removeprefix("Value error, ")
-        out.append(": ".join(part for part in (where, field_path, msg) if part))
+        said = describe_errors([{**err, "loc": tuple(loc)}])
+        out.append(f"{where}: {said}" if where else said)
     return "; ".join(out)
 
 

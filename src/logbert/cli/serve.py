@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from logbert.config import describe_errors
 from logbert.errors import LogBertError
 from logbert.streaming import StreamLimits
 from logbert.streaming.stats import StreamStats
@@ -131,7 +132,7 @@ def serve(
             **{k: v for k, v in overrides.items() if v is not None},
         )
     except ValidationError as exc:
-        typer.echo(f"error: invalid settings: {exc}", err=True)
+        typer.echo(f"error: invalid settings: {describe_errors(exc.errors())}", err=True)
         raise typer.Exit(code=1) from None
     if not artifact.is_dir():
         typer.echo(f"error: artifact directory not found: {artifact}", err=True)
