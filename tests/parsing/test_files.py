@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from logbert.config import ParserConfig
+from logbert.config import LogBertConfig, ParserConfig
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.errors import InputDataError
 from logbert.parsing.reader import read_log
@@ -67,6 +67,17 @@ def test_a_binary_file_is_said_to_be_no_text_log(tmp_path: Path) -> None:
         read_corpus(junk, LogBertConfig())
 
 
+def _no_session_error(log: Path, lines: list[str], log_format: str) -> tuple[str, LogBertConfig]:
+    """What reading ``lines`` (written to ``log``) with ``log_format`` and no session pattern raises, and the config."""
+    from logbert.pipeline.corpus import read_corpus
+
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.log_format": log_format})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    return str(error.value), config
+
+
 def test_no_session_id_says_how_to_go_on_and_what_the_reader_noticed(tmp_path: Path) -> None:
     """JSON lines read as plain text: the error gives the --set lines for a pattern, sliding and time windows, and the
     reader's word that they are JSON; read as JSON, it names their fields and a pattern that reads one."""
@@ -96,7 +107,6 @@ def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -
     interface name (eth0, the same on every line) or a number alone is never suggested."""
     import re
 
-    from logbert.config import LogBertConfig
     from logbert.pipeline.corpus import read_corpus
 
     log = tmp_path / "app.log"
@@ -105,11 +115,7 @@ def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -
         lines += [f"INFO:shop.checkout:order ord-{1000 + order} received with {order % 5 + 1} items on eth0",
                   f"DEBUG:shop.db:order ord-{1000 + order} reserved stock in {order % 9}.5 ms",
                   f"INFO:shop.checkout:order ord-{1000 + order} paid"]
-    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    config = LogBertConfig().with_overrides({"parser.log_format": "<Level>:<Logger>:<Content>"})
-    with pytest.raises(InputDataError) as error:
-        read_corpus(log, config)
-    said = str(error.value)
+    said, config = _no_session_error(log, lines, "<Level>:<Logger>:<Content>")
     hint = r"Their contents hold ids like ord-1000: --set 'window.session_pattern=\b(ord-\d+)\b' reads them"
     assert said.endswith(hint)
     printed = re.search(r"session_pattern=(\S+)' reads them", said)
@@ -121,16 +127,9 @@ def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -
 def test_no_session_id_never_suggests_a_field_with_one_value_for_every_line(tmp_path: Path) -> None:
     """Debian's alternatives.log read with its header (the program's name, the time): the name is the same on every
     line, so reading sessions by it would make the log one session; the error offers windows and names no field."""
-    from logbert.config import LogBertConfig
-    from logbert.pipeline.corpus import read_corpus
-
-    log = tmp_path / "alternatives.log"
-    log.write_text("".join(f"update-alternatives 2025-06-24 14:36:{i:02d}: link group g{i % 4} updated to point to "
-                           f"/usr/bin/x{i}\n" for i in range(40)), encoding="utf-8")
-    config = LogBertConfig().with_overrides({"parser.log_format": "<Component> <Datetime>: <Content>"})
-    with pytest.raises(InputDataError) as error:
-        read_corpus(log, config)
-    said = str(error.value)
+    lines = [f"update-alternatives 2025-06-24 14:36:{i:02d}: link group g{i % 4} updated to point to /usr/bin/x{i}"
+             for i in range(40)]
+    said, _ = _no_session_error(tmp_path / "alternatives.log", lines, "<Component> <Datetime>: <Content>")
     assert "window.mode=sliding" in said and "Its lines have the fields" not in said
 
 
@@ -147,12 +146,9 @@ def test_no_session_id_names_a_key_of_the_contents_that_reads_one(tmp_path: Path
         lines += [f'time=2026-11-29T10:00:{i:02d}Z level=info msg="request started" request_id={rid} path=/a',
                   f'time=2026-11-29T10:00:{i:02d}Z level=debug msg="db query done" request_id={rid} rows={i % 3}',
                   f'time=2026-11-29T10:00:{i:02d}Z level=info msg="request finished" request_id={rid} status=200']
-    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    config = LogBertConfig().with_overrides({"parser.log_format": "time=<Datetime> level=<Severity> <Content>"})
-    with pytest.raises(InputDataError) as error:
-        read_corpus(log, config)
+    error, config = _no_session_error(log, lines, "time=<Datetime> level=<Severity> <Content>")
     said = r"Their contents hold request_id=...: --set 'window.session_pattern=request_id=(\S+)' reads it"
-    assert str(error.value).endswith(said)
+    assert error.endswith(said)
     corpus = read_corpus(log, config.with_overrides({"window.session_pattern": r"request_id=(\S+)"}))
     assert len(corpus.line_sessions) == 60  # what it says works
     timed = tmp_path / "timed.log"
