@@ -167,7 +167,7 @@ def leave_one_out_scores(
         scales_without[:, c] = np.maximum(_without_each(rule, channels[:, c]), max(MIN_SCALE, floors[c]))
     unmargined = scoring.model_copy(update={"threshold_margin": 0.0})
     thresholds = np.empty(n)
-    # few sessions change a scale by leaving (those in a channel's tail), so few distinct sets of scales
+    # each channel's scale without a session is one of two values (_without_each): at most 2 ** 3 distinct sets
     distinct, which = np.unique(scales_without, axis=0, return_inverse=True)
     which = which.reshape(-1)
     for d, scales in enumerate(distinct):
