@@ -292,8 +292,8 @@ class TrainConfig(_Frozen):
     epochs: int = Field(30, ge=1)
     # at least this many optimiser steps in all: on small data every epoch makes several passes over it
     # (logbert.training.trainer.passes_per_epoch); 0 = epochs alone decide. A time- and value-aware model whose key
-    # channel reads the keys alone (model.keys_see_signals = false) makes twice as many: half its rows teach that
-    # channel (trainer.key_rows_share)
+    # channel reads the keys alone (model.keys_see_signals = false) makes twice as many, and two passes an epoch at
+    # least: half its rows teach that channel (trainer.key_rows_share)
     min_steps: int = Field(300, ge=0)
     warmup_fraction: float = Field(0.1, ge=0, lt=1)  # share of steps with linear warm-up, then cosine decay
     # share of training rows cut after a random key, the next key (or the session-end key) masked in place of

@@ -103,7 +103,8 @@ def test_signal_training_is_deterministic_and_learns_the_signal_heads() -> None:
 def test_a_key_channel_that_reads_the_keys_alone_gets_min_steps_of_its_own_rows() -> None:
     """model.keys_see_signals = False teaches the key channel on its blind rows only (half of them), so on small data
     it makes twice the optimiser steps of train.min_steps: the key channel then gets as many as a key-only model.
-    Without it, 50 normal HDFS blocks left the key channel blind to a block that stops after two lines."""
+    Without it, 50 normal HDFS blocks left the key channel blind to a block that stops after two lines. Where epochs
+    alone decide, it makes two passes an epoch (HDFS 2 %: F1 0.975 -> 0.990 with the same epochs)."""
     cfg = TRAIN.model_copy(update={"min_steps": 24})  # 32 rows, batch 8: 4 steps a pass, 2 epochs
     kwargs = {"train_signals": (_rows(SEQS[:32], 0), _rows(SEQS[:32], 1)), "progress": False}
     sees = train_encoder(MODEL, cfg, VOCAB, SEQS[:32], SEQS[32:], **kwargs)  # type: ignore[arg-type]
@@ -113,5 +114,6 @@ def test_a_key_channel_that_reads_the_keys_alone_gets_min_steps_of_its_own_rows(
     plain = train_encoder(keys_only, cfg, VOCAB, SEQS[:32], SEQS[32:], progress=False)
     assert sees.steps_run == plain.steps_run == 2 * 3 * 4  # 3 passes an epoch reach 24
     assert blind.steps_run == 2 * 6 * 4 >= 2 * cfg.min_steps  # 6 passes reach 48
-    big = cfg.model_copy(update={"min_steps": 0})
-    assert train_encoder(alone, big, VOCAB, SEQS[:32], SEQS[32:], **kwargs).steps_run == 2 * 4  # type: ignore[arg-type]
+    big = cfg.model_copy(update={"min_steps": 0})  # epochs alone decide: key-only 1 pass an epoch, the blind model 2
+    assert train_encoder(keys_only, big, VOCAB, SEQS[:32], SEQS[32:], progress=False).steps_run == 2 * 4
+    assert train_encoder(alone, big, VOCAB, SEQS[:32], SEQS[32:], **kwargs).steps_run == 2 * 2 * 4  # type: ignore[arg-type]

@@ -1,3 +1,4 @@
+import doctest
 from pathlib import Path
 
 import pytest
@@ -398,3 +399,8 @@ def test_pattern_power_teaches_a_rare_normal_pattern_that_the_logged_frequencies
 def test_pattern_power_changes_the_training() -> None:
     result = _train(config=TRAIN.model_copy(update={"pattern_power": 0.5}))
     assert not _same_weights(result, _train())  # the draws changed the training
+
+
+def test_the_trainer_examples_hold() -> None:
+    """The examples in the trainer's docstrings (passes an epoch, batch order) are run, not only read."""
+    assert doctest.testmod(trainer).failed == 0
