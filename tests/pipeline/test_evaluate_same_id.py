@@ -75,3 +75,5 @@ def test_evaluate_on_another_file_fits_the_baselines_on_the_training_log_when_gi
     assert "skipped" not in rep and rep["n_normal"] == 8 and rep["n_abnormal"] == 2
     assert rep["recall"] == 1.0 and rep["fpr"] == 0.0  # "failed" is a template the training log never had
     assert given.report["f1"] == alone.report["f1"]  # LogBERT's own figures do not depend on it
+    # nothing of later.log was a training session: the training log's sessions are not counted as left out of it
+    assert given.report["n_excluded_training_sessions"] == alone.report["n_excluded_training_sessions"] == 0

@@ -118,6 +118,8 @@ def evaluate(
         for seq in read:
             (fit_pool if _is_training_session(seq, seen, marks) else sequences).append(seq)
         starts.extend(read_report.first_time for _ in range(len(sequences) - len(starts)))
+    # counted before the training log's sessions join the pool: they were never part of the inputs
+    excluded = {s.session_id for s in fit_pool}
     if training is not None and baselines:  # the artifact's own sessions, where the inputs are other files
         known = {s.session_id for s in fit_pool}
         read, _ = detector.read(training, kind=kind, with_signals=with_signals)
@@ -143,7 +145,7 @@ def evaluate(
             "n_in_flight": len(in_flight),
             "n_in_flight_abnormal": sum(s.label == 1 for s in in_flight),
             "n_in_flight_over_threshold": sum(bool(exceeds(s.score, s.threshold)) for s in in_flight),
-            "n_excluded_training_sessions": len({s.session_id for s in fit_pool}),
+            "n_excluded_training_sessions": len(excluded),
             # the id of a training session, but another session (another start): scored as the new session it is
             "n_same_id_new_sessions": sum(s.session_id in seen for s in sequences),
             "score_seconds": round(score_seconds, 3),
