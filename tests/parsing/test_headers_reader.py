@@ -353,6 +353,11 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # loose fields read "[20021]" as a host before hosts had to be names)
      ("2026-11-20 08:00:{:02d}.485 UTC [20021] LOG:  connection received: host=10.0.0.20 port=33084",
       r"<Datetime> \[<Pid>\] <Level>: <Content>", "connection"),
+     # Debian's and Ubuntu's "%m [%p] %q%u@%d ": user@database before the level ([unknown] before it is known)
+     ("2026-11-20 08:00:{:02d}.485 UTC [20021] app@shop LOG:  duration: 1.2 ms  statement: SELECT 1",
+      r"<Datetime> \[<Pid>\] (?:<User>@<Database> )?<Level>: <Content>", "duration:"),
+     ("2026-11-20 08:00:{:02d}.485 UTC [20021] [unknown]@[unknown] LOG:  connection received: host=10.0.0.20",
+      r"<Datetime> \[<Pid>\] (?:<User>@<Database> )?<Level>: <Content>", "connection"),
      # epoch milliseconds first: a <Timestamp>, not a pid
      ("1795946400{:03d} INFO [sess-0] step c ok", r"<Timestamp> <Level> \[<Context>\] <Content>", "step"),
      ("2026-11-20 08:00:{:02d} CET [20021] ERROR:  deadlock detected",
@@ -382,6 +387,29 @@ def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     records, report = read_log(lines, ParserConfig(log_format=suggested))  # what the warning says works
     assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
     assert records[0].content.split()[0] == first_word
+
+
+def test_postgresql_debian_prefix_reads_lines_with_and_without_user_at_database() -> None:
+    """Debian's log_line_prefix '%m [%p] %q%u@%d ': the checkpointer's lines have no user@database (%q), a session's
+    have one. The file starts with a checkpointer line, whose own format reads few of the lines: the warning takes the
+    first of the first lines' formats that reads half of them, and it reads every line, the level out of the
+    content, the user and database as fields where a line has them."""
+    lines = ["2026-11-20 08:00:00.000 UTC [77] LOG:  checkpoint starting: time"]
+    for i in range(10):
+        lines += [
+            f"2026-11-20 08:00:{i:02d}.100 UTC [{300 + i}] [unknown]@[unknown] LOG:  connection received: host=h",
+            f"2026-11-20 08:00:{i:02d}.200 UTC [{300 + i}] app@shop LOG:  connection authorized: user=app",
+            f"2026-11-20 08:00:{i:02d}.300 UTC [{300 + i}] app@shop ERROR:  relation \"x\" does not exist",
+        ]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    suggested = r"<Datetime> \[<Pid>\] (?:<User>@<Database> )?<Level>: <Content>"
+    assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}'")
+    records, report = read_log(lines, ParserConfig(log_format=suggested))
+    assert report.warnings == [] and report.n_parsed == len(lines) and all(r.timestamp is not None for r in records)
+    assert records[0].content == "checkpoint starting: time" and "User" not in records[0].fields
+    assert records[3].content == 'relation "x" does not exist'
+    fields = records[3].fields
+    assert (fields["User"], fields["Database"], fields["Level"]) == ("app", "shop", "ERROR")
 
 
 def test_a_time_named_utc_or_gmt_is_read_as_utc() -> None:

@@ -612,6 +612,11 @@ _FORMAT_PRESETS: Final[frozenset[str]] = frozenset(
 _HEADER_LEVEL = re.compile(rf"(\[?)({_LEVEL_NAMES}|LOG|PANIC)(\]?)(:?)(?=\s)")
 _HEADER_BRACKET = re.compile(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\](?=\s)")
 _HEADER_BRACKETED_PID = re.compile(r"\[\d+\](?=\s)")
+# PostgreSQL's "%u@%d" (user@database) before the level, "[unknown]@[unknown]" before the user is known. Debian's
+# log_line_prefix '%m [%p] %q%u@%d ' leaves it out of the lines of processes without a session (%q: the checkpointer),
+# so the format reads it as optional: (?:<User>@<Database> )?
+_HEADER_USER_AT_DATABASE = re.compile(r"(?:\[unknown\]|[\w.$-]*)@(?:\[unknown\]|[\w.$-]*)(?=\s)")
+_OPTIONAL_USER_AT_DATABASE = "(?:<User>@<Database> )?"
 # epoch seconds, milliseconds or microseconds first on the line (a fraction allowed): read as <Timestamp>
 _HEADER_EPOCH = re.compile(r"\d{10}(?:\d{3}|\d{6})?(?:\.\d+)?(?=\s)")
 
@@ -673,6 +678,8 @@ def infer_log_format(content: str) -> str | None:
     '<Datetime> \\[<Pid>\\] <Level>: <Content>'
     >>> infer_log_format("2026-11-20 09:00:04 CET [20021] ERROR:  deadlock detected")
     '<Datetime> <Zone> \\[<Pid>\\] <Level>: <Content>'
+    >>> infer_log_format("2026-11-20 08:00:04.485 UTC [20021] app@shop LOG:  disconnection: session time: 0:00:01.2")
+    '<Datetime> \\[<Pid>\\] (?:<User>@<Database> )?<Level>: <Content>'
     >>> infer_log_format("1795946400069 INFO [sess-0] step c ok"), infer_log_format("4242 INFO [w] x")
     ('<Timestamp> <Level> \\[<Context>\\] <Content>', '<Pid> <Level> \\[<Context>\\] <Content>')
     >>> infer_log_format("2026/11/29 10:00:00 [error] 120#120: *5 open() failed")  # nginx's error log
@@ -721,11 +728,16 @@ def infer_log_format(content: str) -> str | None:
         while at < len(content) and content[at].isspace():
             at += 1
         if (m := _HEADER_LEVEL.match(content, at)) is not None and not level_seen:
+            optional = ""  # PostgreSQL's user@database, joined to the level: absent, it leaves no space to match
+            if before_level and before_level[-1] == _OPTIONAL_USER_AT_DATABASE:
+                optional = before_level.pop()
             pieces += before_level
             before_level = []
             bracket = m.group(1) == "[" and m.group(3) == "]"
-            pieces.append((r"\[<Level>\]" if bracket else "<Level>") + m.group(4))
+            pieces.append(optional + (r"\[<Level>\]" if bracket else "<Level>") + m.group(4))
             level_seen = True
+        elif not level_seen and (m := _HEADER_USER_AT_DATABASE.match(content, at)) is not None:
+            before_level.append(_OPTIONAL_USER_AT_DATABASE)
         elif (m := _HEADER_BRACKETED_PID.match(content, at)) is not None:
             (before_level if not level_seen else pieces).append(r"\[<" + field("Pid") + r">\]")
         elif (m := _HEADER_BRACKET.match(content, at)) is not None:
@@ -741,7 +753,7 @@ def infer_log_format(content: str) -> str | None:
         at = m.end()
     if not level_seen:  # without a level word only what precedes the first plain word is header
         for piece in before_level:
-            if piece.startswith("<Logger"):
+            if piece.startswith("<Logger") or piece == _OPTIONAL_USER_AT_DATABASE:
                 break
             pieces.append(piece)
     timed = next((p for p in pieces[:2] if p != "<Component>"), "").rstrip(":")
@@ -751,12 +763,16 @@ def infer_log_format(content: str) -> str | None:
 
 
 def _inferred_format_hint(head: Sequence[LogLine]) -> str:
-    """'; they start with a date and a time: try --set parser.log_format=...' (or "with a level") when the format
-    :func:`infer_log_format` makes of the first content it can read reads at least half of the contents, else ''."""
+    """'; they start with a date and a time: try --set parser.log_format=...' (or "with a level") when a format
+    :func:`infer_log_format` makes of one of the first 20 contents reads at least half of the contents (the first
+    such, in line order), else ''. Not only the first line's: a file may start with a line of a rarer shape
+    (PostgreSQL's "connection received", before the user is known)."""
+    tried: set[str] = set()
     for line in head[:20]:
         log_format = infer_log_format(line.content)
-        if log_format is None:
+        if log_format is None or log_format in tried:
             continue
+        tried.add(log_format)
         pattern = compile_format(log_format)[0]
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
             starts = {"<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Timestamp>": "an epoch time"}
@@ -765,7 +781,6 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
             what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
             what = f"a program's name and {what}" if named else what
             return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
-        return ""
     return ""
 
 
