@@ -17,7 +17,9 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
   buckets``: and ``train.bucket_by_length = false``, plain shuffled batches as the plain loop's);
 * ``train_encoder signals=all`` / ``score_sequences signals=all``: the time- and value-aware model
   (``model.signals = "all"``, issue 13) on the same keys with random gap and value buckets, for the
-  cost of the extra inputs and heads against key-only;
+  cost of the extra inputs and heads against key-only (``, keys alone``: with ``model.keys_see_signals = false``,
+  the ``hdfs`` preset's key channel: two passes an epoch in training, so its seq/s count an epoch's rows once,
+  and a key pass with the times and values hidden beside the signal pass in scoring);
 * ``train_encoder key_counts`` / ``score_sequences key_counts``: ``model.key_counts``, the window's key counts into
   DIST and a head that predicts them (issue 9), for the cost against key-only;
 * ``train_encoder compiled`` / ``train_encoder bf16`` / ``train_encoder bf16 compiled``: ``train.compile`` (on a
@@ -71,6 +73,7 @@ TRAIN_ARMS = (
     "train_encoder MLKP only",
     "train_encoder MLKP only, no buckets",
     "train_encoder signals=all",
+    "train_encoder signals=all, keys alone",
     "train_encoder key_counts",
     "train_encoder compiled",
     "train_encoder bf16",
@@ -81,6 +84,7 @@ TRAIN_ARMS = (
 SCORE_ARMS = (
     "score_sequences",
     "score_sequences signals=all",
+    "score_sequences signals=all, keys alone",
     "score_sequences key_counts",
     "score_sequences bf16",
     "plain score fp32",
@@ -157,10 +161,12 @@ vocab = Vocab.fit(train)
 mcfg = ModelConfig(vocab_size=len(vocab), max_len=32, d_model=128, d_ff=256, n_heads=4, n_layers=2, dropout=0.1)
 if arm.endswith("key_counts"):  # the window's key counts into DIST and the count head (model.key_counts)
     mcfg = mcfg.model_copy(update={"key_counts": True})
-with_signals = arm.endswith("signals=all")
+with_signals = "signals=all" in arm
 if with_signals:  # time- and value-aware: random buckets aligned with [DIST, k_1, ...] (ids 3.. are inner buckets)
     from logbert.windowing.signals import SignalRow
-    mcfg = mcfg.model_copy(update={"signals": "all"})
+    # "keys alone": the hdfs preset's key channel (model.keys_see_signals = false): two passes an epoch in training,
+    # a key pass with the times and values hidden in scoring
+    mcfg = mcfg.model_copy(update={"signals": "all", "keys_see_signals": not arm.endswith("keys alone")})
     def gap_rows(s):
         return [[int(g) for g in rng.integers(3, 3 + mcfg.gap_buckets, size=len(q) + 1)] for q in s]
     def value_rows(s):  # a number on about a third of the lines, NONE (0) elsewhere and at DIST
