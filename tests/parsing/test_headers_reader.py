@@ -374,7 +374,13 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
       r"<Date> <Time> \[<Context>\] <Content>", "120#120:"),
      # Debian's /var/log/alternatives.log: the program's name, then the time and a colon
      ("update-alternatives 2025-06-24 14:36:{:02d}: link group pager updated to point to /usr/bin/less",
-      "<Component> <Datetime>: <Content>", "link")],
+      "<Component> <Datetime>: <Content>", "link"),
+     # log4j's %d{DATE} (day, month's name, year; a comma before the milliseconds) and Redis (pid:role first, a
+     # level character after the time): left in the content, the month's name was a word of every template
+     ("24 Jun 2025 14:36:{:02d},120 INFO  [main] o.a.Server - started", r"<Day> <Month> <Year> <Time> <Level> "
+      r"\[<Context>\] <Content>", "o.a.Server"),
+     ("1:M 24 Jun 2025 14:36:{:02d}.120 * 1 changes in 3600 seconds. Saving...",
+      "<Pid>:<Role> <Day> <Month> <Year> <Time> <Severity> <Content>", "1")],
 )
 def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     line: str, suggested: str, first_word: str
@@ -410,6 +416,15 @@ def test_postgresql_debian_prefix_reads_lines_with_and_without_user_at_database(
     assert records[3].content == 'relation "x" does not exist'
     fields = records[3].fields
     assert (fields["User"], fields["Database"], fields["Level"]) == ("app", "shop", "ERROR")
+
+
+def test_a_day_month_year_time_reads_its_milliseconds_after_a_dot_or_a_comma() -> None:
+    """log4j's %d{DATE} writes "14:36:53,120", Redis "14:36:53.120": the same instant (a comma read as 0 s since
+    midnight before)."""
+    fmt = "<Day> <Month> <Year> <Time> <Content>"
+    lines = ["24 Jun 2025 14:36:53,120 a", "24 Jun 2025 14:36:53.120 b"]
+    records, report = read_log(lines, ParserConfig(log_format=fmt))
+    assert report.n_parsed == 2 and records[0].timestamp == records[1].timestamp == 1750775813.12  # 14:36:53.12 UTC
 
 
 def test_a_time_named_utc_or_gmt_is_read_as_utc() -> None:

@@ -524,6 +524,7 @@ _LEVEL_WORD = rf"(?:{_LEVEL_NAMES})\b"
 _LOGFMT_TIME_KEYS = "time|ts|timestamp|t|@timestamp"
 _HEADER_IN_CONTENT = re.compile(
     r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
+    r"|\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}"  # day, month's name, year: log4j's %d{DATE}, Redis
     r"|" + _LEVEL_WORD + rf'|(?:{_LOGFMT_TIME_KEYS})="?\d{{4}}-\d{{2}}-\d{{2}})'  # the last: logfmt's time key
 )
 
@@ -640,6 +641,17 @@ _HEADER_PROGRAM = re.compile(
 )
 # Go's log package and nginx's error log: "2026/11/29 10:00:00", read as <Date> <Time> (a layout of _DATETIME_LAYOUTS)
 _HEADER_SLASH_DATETIME = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
+_MONTH_NAME = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+# the day, the month's name, the year and the time, as log4j's %d{DATE} ("24 Jun 2025 14:36:53,120") and Redis write
+# them: read as <Day> <Month> <Year> <Time> (the syslog reading of a time, with the year). Left in the content, the
+# month's name is a template word, and every template changes on the first of the month
+_HEADER_DAY_MONTH_YEAR = re.compile(rf"\d{{1,2}} {_MONTH_NAME} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}(?:[.,]\d+)?(?=\s)")
+# Redis: "1:M 24 Jun 2025 14:36:53.120 * Ready to accept connections", the process id and its role (C child, M
+# master, S replica, X sentinel) before the date, then one character for the level (. - * #)
+_HEADER_REDIS_PID_ROLE = re.compile(rf"\d+:[CMSX](?= \d{{1,2}} {_MONTH_NAME} \d{{4}} )")
+_HEADER_REDIS_LEVEL = re.compile(r"[.*#-](?= )")
+#: header pieces that may come before the time (a program's name, Redis's pid:role)
+_BEFORE_TIME = ("<Component>", "<Pid>:<Role>")
 _MAX_HEADER_TOKENS: Final[int] = 8
 # logfmt (Go's slog and logrus text output, go-kit): a time key first, then maybe a level key, each value maybe quoted
 _LOGFMT_TIME = re.compile(rf'({_LOGFMT_TIME_KEYS})=("?)(?:' + _FIELD_PATTERNS["Datetime"] + r')\2(?=\s)')
@@ -690,6 +702,10 @@ def infer_log_format(content: str) -> str | None:
     '<Component> <Datetime>: <Content>'
     >>> infer_log_format("WARNING:shop.checkout:order ord-1000 payment declined")  # Python logging's default
     '<Level>:<Logger>:<Content>'
+    >>> infer_log_format("24 Jun 2025 14:36:53,120 INFO  [main] Server - started")  # log4j's %d{DATE}
+    '<Day> <Month> <Year> <Time> <Level> \\[<Context>\\] <Content>'
+    >>> infer_log_format("1:M 24 Jun 2025 14:36:53.120 * Ready to accept connections tcp")  # Redis
+    '<Pid>:<Role> <Day> <Month> <Year> <Time> <Severity> <Content>'
     """
     if (logfmt := _logfmt_header(content)) is not None:
         return logfmt
@@ -700,12 +716,21 @@ def infer_log_format(content: str) -> str | None:
     if (m := _HEADER_PROGRAM.match(content)) is not None:  # Debian's update-alternatives: its name, then the time
         pieces.append("<Component>")
         at = m.end() + 1
+    elif (m := _HEADER_REDIS_PID_ROLE.match(content)) is not None:
+        pieces.append("<Pid>:<Role>")
+        at = m.end() + 1
     if (m := _HEADER_EPOCH.match(content)) is not None and _plausible_epoch(m.group()):
         pieces.append("<Timestamp>")
         at = m.end()
     elif (m := _HEADER_SLASH_DATETIME.match(content)) is not None:
         pieces += ["<Date>", "<Time>"]
         at = m.end()
+    elif (m := _HEADER_DAY_MONTH_YEAR.match(content, at)) is not None:
+        pieces += ["<Day>", "<Month>", "<Year>", "<Time>"]
+        at = m.end()
+        level = _HEADER_REDIS_LEVEL.match(content, at + 1) if pieces[0] == "<Pid>:<Role>" else None
+        if level is not None:  # Redis's level character, then the message (whose first number is no pid)
+            return " ".join([*pieces, "<Severity>", "<Content>"])
     elif (m := _HEADER_DATETIME.match(content, at)) is not None:
         pieces.append("<Datetime>")
         at = m.end()
@@ -756,8 +781,8 @@ def infer_log_format(content: str) -> str | None:
             if piece.startswith("<Logger") or piece == _OPTIONAL_USER_AT_DATABASE:
                 break
             pieces.append(piece)
-    timed = next((p for p in pieces[:2] if p != "<Component>"), "").rstrip(":")
-    if not level_seen and timed not in ("<Datetime>", "<Timestamp>", "<Date>"):
+    timed = next((p for p in pieces[:2] if p not in _BEFORE_TIME), "").rstrip(":")
+    if not level_seen and timed not in ("<Datetime>", "<Timestamp>", "<Date>", "<Day>"):
         return None
     return " ".join([*pieces, "<Content>"])
 
@@ -775,11 +800,15 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
         tried.add(log_format)
         pattern = compile_format(log_format)[0]
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
-            starts = {"<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Timestamp>": "an epoch time"}
-            first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or a program's name
-            named = first == "<Component>"
+            starts = {
+                "<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Day>": "a date and a time",
+                "<Timestamp>": "an epoch time",
+            }
+            first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
+            named = first in _BEFORE_TIME
             what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
-            what = f"a program's name and {what}" if named else what
+            before = {"<Component>": "a program's name", "<Pid>:<Role>": "a process id and role"}
+            what = f"{before[first]} and {what}" if named else what
             return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
     return ""
 
@@ -880,7 +909,7 @@ def _clock_seconds(time: str) -> float:
     """Seconds since midnight of ``HH:MM:SS[.fff]`` or ``HHMMSS``; 0.0 when unreadable."""
     try:
         if ":" in time:
-            h, m, s = time.split(":")
+            h, m, s = time.replace(",", ".").split(":")  # log4j's "14:36:53,120" as "14:36:53.120"
             return int(h) * 3600 + int(m) * 60 + float(s)
         if len(time) == 6 and time.isdigit():
             return int(time[:2]) * 3600 + int(time[2:4]) * 60 + int(time[4:])

@@ -189,9 +189,18 @@ def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
 def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
     """Whether a field or key with these value counts, over ``n_lines`` lines, could be a session id: on most lines,
     many values (at least 2, and one per 50 lines), each on a few lines (2.5 on average: not a duration, not a
-    line number)."""
+    line number), none on half of them (Redis's pid: the server's own, 1, writes nearly every line, and the
+    children it forks to save write two each).
+
+    >>> _values_like_session_ids({str(p): 3 for p in range(100)}, 300)
+    True
+    >>> _values_like_session_ids({"1": 3700, **{str(p): 2 for p in range(100, 600)}}, 4700)
+    False
+    """
     n, distinct = sum(counts.values()), len(counts)
-    return n >= 0.5 * n_lines and distinct >= max(2, n / 50) and n >= 2.5 * distinct
+    return (
+        n >= 0.5 * n_lines and distinct >= max(2, n / 50) and n >= 2.5 * distinct and max(counts.values()) <= 0.5 * n
+    )
 
 
 # key=value in a line's content (logfmt, "task=17 received"); a quoted value is left alone
