@@ -121,9 +121,8 @@ def evaluate(
     # counted before the training log's sessions join the pool: they were never part of the inputs
     excluded = {s.session_id for s in fit_pool}
     if training is not None and baselines:  # the artifact's own sessions, where the inputs are other files
-        known = {s.session_id for s in fit_pool}
         read, _ = detector.read(training, kind=kind, with_signals=with_signals)
-        fit_pool.extend(s for s in read if s.session_id not in known and _is_training_session(s, seen, marks))
+        fit_pool.extend(s for s in read if s.session_id not in excluded and _is_training_session(s, seen, marks))
     if any(s.label is None for s in sequences):
         raise InputDataError("some sessions have no label")
     if not sequences:
