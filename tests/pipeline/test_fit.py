@@ -72,7 +72,9 @@ def test_a_key_only_model_on_timed_lines_gets_a_note_about_the_signals() -> None
         return Corpus(kind, ReadReport(), lines=tuple(lines))  # type: ignore[arg-type]
 
     (note,) = signal_notes(corpus(6, 4), LogBertConfig())
-    assert "--set model.signals=all" in note
+    assert "--set model.signals=all" in note and "about 1.5x longer" in note
+    (hdfs,) = signal_notes(corpus(6, 4), LogBertConfig().with_overrides({"model.keys_see_signals": False}))
+    assert "about 3x" in hdfs  # the hdfs preset's key channel: two passes an epoch
     assert signal_notes(corpus(4, 6), LogBertConfig()) == []  # most lines without a time: nothing to read
     assert signal_notes(corpus(10, 0), LogBertConfig().with_overrides({"model.signals": "all"})) == []
     assert signal_notes(corpus(0, 0, "keys"), LogBertConfig()) == []

@@ -912,10 +912,13 @@ def signal_notes(corpus: Corpus, config: LogBertConfig) -> list[str]:
     head = corpus.lines[:TIMED_SAMPLE]
     if sum(1 for line in head if line.timestamp is not None) < 0.5 * len(head):
         return []
+    # benchmarks.speed, an epoch against key-only's (benchmarks/results/speed_keys_alone.md): 1.5x with the key
+    # channel reading the times and values, 2.8x with it reading the keys alone (two passes an epoch)
+    longer = "about 1.5x" if config.model.keys_see_signals else "about 3x (its key channel reads the keys alone)"
     return [
         "the lines carry times, and this key-only model reads only which lines follow which. --set "
         "model.signals=all also reads the time between a session's lines and the numbers in them (a slow step, an "
-        "odd size), which key order cannot show; it trains about 1.4x longer. Compare the two with logbert evaluate "
+        f"odd size), which key order cannot show; it trains {longer} longer. Compare the two with logbert evaluate "
         "on labelled data (docs/time_values.md)"
     ]
 
