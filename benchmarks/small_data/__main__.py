@@ -104,6 +104,9 @@ VARIANTS = (
     # scoring only, so the models are those of `final`)
     "top_g3",
     "top_g4",
+    # and larger (stop 43: DevStack's false alarms at 50 sessions are one key missed among 15-16)
+    "top_g8",
+    "top_g10",
     # the hypersphere term per embedding dimension (train.vhm_per_dimension), beside `after` (summed over them)
     "vhm_per_dim",
     # the window's key counts added to DIST's input (model.key_counts; issue 9's "key counts feeding DIST")
