@@ -650,8 +650,8 @@ _HEADER_DAY_MONTH_YEAR = re.compile(rf"\d{{1,2}} {_MONTH_NAME} \d{{4}} \d{{2}}:\
 # master, S replica, X sentinel) before the date, then one character for the level (. - * #)
 _HEADER_REDIS_PID_ROLE = re.compile(rf"\d+:[CMSX](?= \d{{1,2}} {_MONTH_NAME} \d{{4}} )")
 _HEADER_REDIS_LEVEL = re.compile(r"[.*#-](?= )")
-#: header pieces that may come before the time (a program's name, Redis's pid:role)
-_BEFORE_TIME = ("<Component>", "<Pid>:<Role>")
+#: header pieces that may come before the time, and what the format hint calls them
+_BEFORE_TIME: Final[dict[str, str]] = {"<Component>": "a program's name", "<Pid>:<Role>": "a process id and role"}
 _MAX_HEADER_TOKENS: Final[int] = 8
 # logfmt (Go's slog and logrus text output, go-kit): a time key first, then maybe a level key, each value maybe quoted
 _LOGFMT_TIME = re.compile(rf'({_LOGFMT_TIME_KEYS})=("?)(?:' + _FIELD_PATTERNS["Datetime"] + r')\2(?=\s)')
@@ -807,8 +807,7 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
             first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
             named = first in _BEFORE_TIME
             what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
-            before = {"<Component>": "a program's name", "<Pid>:<Role>": "a process id and role"}
-            what = f"{before[first]} and {what}" if named else what
+            what = f"{_BEFORE_TIME[first]} and {what}" if named else what
             return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
     return ""
 
