@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from logbert.config import ParserConfig, WindowConfig
@@ -380,7 +382,23 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      ("24 Jun 2025 14:36:{:02d},120 INFO  [main] o.a.Server - started", r"<Day> <Month> <Year> <Time> <Level> "
       r"\[<Context>\] <Content>", "o.a.Server"),
      ("1:M 24 Jun 2025 14:36:{:02d}.120 * 1 changes in 3600 seconds. Saving...",
-      "<Pid>:<Role> <Day> <Month> <Year> <Time> <Severity> <Content>", "1")],
+      "<Pid>:<Role> <Day> <Month> <Year> <Time> <Severity> <Content>", "1"),
+     # loghub's layouts (stop 44: each got no suggestion, and HealthApp's not even the warning)
+     # Spark: log4j's yy/MM/dd
+     ("17/06/09 20:10:{:02d} INFO executor.Executor: Running task 0.0 in stage 0.0 (TID 0)",
+      "<Date> <Time> <Level> <Content>", "executor.Executor:"),
+     # Android's logcat (threadtime): month-day without a year, pid, thread id, the level as one letter
+     ("03-17 16:13:{:02d}.811  1702  2395 D WindowManager: printFreezingDisplayLogsopening app wtoken",
+      "<MonthNum>-<DayNum> <Time> <Pid> <Pid2> <Level> <Content>", "WindowManager:"),
+     # HealthApp: date and time glued by a dash, milliseconds after a colon, bar-separated fields without spaces
+     ("20171223-22:15:{:02d}:606|Step_LSC|30002312|onStandStepChanged 3579",
+      r"<Date>-<Time>\|<Component>\|<Pid>\|<Content>", "onStandStepChanged"),
+     # Proxifier: a bracketed month.day and time
+     ("[10.30 16:49:{:02d}] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy proxy.cse.cuhk.edu.hk:5070",
+      r"\[<MonthNum>\.<DayNum> <Time>\] <Content>", "chrome.exe"),
+     # Windows' CBS log: a comma after the time, the level in title case
+     ("2016-09-28 04:30:{:02d}, Info                  CBS    Loaded Servicing Stack v6.1.7601.23505",
+      "<Datetime>, <Severity> <Content>", "CBS")],
 )
 def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     line: str, suggested: str, first_word: str
@@ -416,6 +434,24 @@ def test_postgresql_debian_prefix_reads_lines_with_and_without_user_at_database(
     assert records[3].content == 'relation "x" does not exist'
     fields = records[3].fields
     assert (fields["User"], fields["Database"], fields["Level"]) == ("app", "shop", "ERROR")
+
+
+def test_loghub_layouts_read_their_times() -> None:
+    """The times of the loghub layouts the warning now names: Spark's year first with two digits, HealthApp's
+    milliseconds after a colon (read as 0 s since midnight before), Android's and Proxifier's month and day without a
+    year (the syslog rule: the year 2000)."""
+    cases = [
+        ("<Date> <Time> <Level> <Content>", "17/06/09 20:10:40 INFO x", "2017-06-09 20:10:40"),
+        (r"<Date>-<Time>\|<Component>\|<Pid>\|<Content>", "20171223-22:15:29:606|Step_LSC|30002312|x",
+         "2017-12-23 22:15:29.606000"),
+        ("<MonthNum>-<DayNum> <Time> <Pid> <Pid2> <Level> <Content>", "03-17 16:13:38.811  1702  2395 D x",
+         "2000-03-17 16:13:38.811000"),
+        (r"\[<MonthNum>\.<DayNum> <Time>\] <Content>", "[10.30 16:49:06] chrome.exe - x", "2000-10-30 16:49:06"),
+    ]
+    for log_format, line, when in cases:
+        records, report = read_log([line], ParserConfig(log_format=log_format))
+        assert report.n_parsed == 1 and records[0].timestamp is not None, log_format
+        assert str(datetime.fromtimestamp(records[0].timestamp, UTC).replace(tzinfo=None)) == when, log_format
 
 
 def test_a_day_month_year_time_reads_its_milliseconds_after_a_dot_or_a_comma() -> None:

@@ -23,7 +23,8 @@ it names (times without a zone are taken as UTC):
 
 * ``<Timestamp>``: epoch seconds (BGL, Thunderbird), or milliseconds / microseconds (13 / 16 digits);
 * ``<Datetime>``: one ISO 8601 token, ``2017-05-16T00:00:04.5Z``, ``2017-05-16 00:00:04+02:00``;
-* ``<Date> <Time>``: ``2017-05-16`` / ``2017/05/16`` / ``081109`` (HDFS) and ``00:00:04[.500]`` / ``203615``;
+* ``<Date> <Time>``: ``2017-05-16`` / ``2017/05/16`` / ``081109`` (HDFS) / ``17/06/09`` (Spark, year first) /
+  ``20171223`` and ``00:00:04[.500]`` / ``203615`` / ``22:15:29:606`` (milliseconds after a colon);
 * ``<Month> <Day> <Time>``: syslog (``May 16 00:00:04``), which has no year: the year 2000 is
   assumed, so times are ordered within a year and a log that crosses New Year goes backwards.
 """
@@ -107,6 +108,8 @@ _DATETIME_LAYOUTS: Final[tuple[str, ...]] = (
     "%y%m%d %H%M%S",  # HDFS: 081109 203615
     "%Y/%m/%d %H:%M:%S",
     "%d/%m/%Y %H:%M:%S",
+    "%y/%m/%d %H:%M:%S",  # Spark (log4j's yy/MM/dd): 17/06/09 20:10:40; a day-first 09/06/17 reads as 2009-06-17
+    "%Y%m%d %H:%M:%S",  # loghub's HealthApp: 20171223-22:15:29:606
 )
 #: Syslog lines carry no year; this one is assumed (a leap year, so that Feb 29 reads).
 SYSLOG_YEAR: Final[int] = 2000
@@ -525,6 +528,7 @@ _LOGFMT_TIME_KEYS = "time|ts|timestamp|t|@timestamp"
 _HEADER_IN_CONTENT = re.compile(
     r"^(?:\S+\s+){0,2}?(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}"
     r"|\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}"  # day, month's name, year: log4j's %d{DATE}, Redis
+    r"|\d{8}-\d{2}:\d{2}:\d{2}"  # a date and a time glued by a dash (loghub's HealthApp)
     r"|" + _LEVEL_WORD + rf'|(?:{_LOGFMT_TIME_KEYS})="?\d{{4}}-\d{{2}}-\d{{2}})'  # the last: logfmt's time key
 )
 
@@ -632,15 +636,30 @@ _HEADER_ZONE = re.compile(r"[A-Z]{3,5}(?=\s)")
 _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
 _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
-_HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=:?\s)")
+_HEADER_DATETIME = re.compile(_FIELD_PATTERNS["Datetime"] + r"(?=[:,]?\s)")
 # Python logging's default format (logging.BASIC_FORMAT, "%(levelname)s:%(name)s:%(message)s"): no time at all
 _PYTHON_BASIC_FORMAT = re.compile(rf"(?:{_LEVEL_NAMES}):[\w.]+:")
 # a program's name before an ISO date and time, as update-alternatives writes its log
 _HEADER_PROGRAM = re.compile(
     rf"(?!{_LEVEL_WORD})[A-Za-z][\w.-]*(?= \d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}:\d{{2}}:\d{{2}})"
 )
-# Go's log package and nginx's error log: "2026/11/29 10:00:00", read as <Date> <Time> (a layout of _DATETIME_LAYOUTS)
-_HEADER_SLASH_DATETIME = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
+# Go's log package and nginx's error log: "2026/11/29 10:00:00", and Spark's "17/06/09 20:10:40" (log4j's yy/MM/dd),
+# read as <Date> <Time> (layouts of _DATETIME_LAYOUTS)
+_HEADER_SLASH_DATETIME = re.compile(r"(?:\d{4}|\d{2})/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
+# Android's logcat ("threadtime": "03-17 16:13:38.811  1702  2395 D WindowManager: ..."): a month and a day without
+# a year, read as <MonthNum>-<DayNum> <Time> (the syslog rule: the year is SYSLOG_YEAR), then the pid, the thread id
+# and the level as one letter (V D I W E F A), which only this layout's position after the numbers makes a level
+_HEADER_MONTH_DAY_TIME = re.compile(r"\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
+_HEADER_LETTER_LEVEL = re.compile(r"[VDIWEFA](?=\s)")
+# loghub's Proxifier: "[10.30 16:49:06] chrome.exe - ...", a bracketed month.day and time, no year
+_HEADER_BRACKETED_MONTH_DAY_TIME = re.compile(r"\[\d{2}\.\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?\](?=\s)")
+# loghub's HealthApp: "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579", a date and a time glued by
+# a dash, milliseconds after a colon, then fields separated by bars and no space
+_HEADER_COMPACT_DATETIME = re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(?:[:.]\d+)?(?=\|)")
+_HEADER_BAR_FIELD = re.compile(r"\|([^|\s]+)(?=\|)")
+# a level word in title case (Windows' CBS log: "2016-09-28 04:30:30, Info  CBS  Loaded ..."): a <Severity>, since
+# <Level> holds capitals only
+_HEADER_TITLE_LEVEL = re.compile(r"(?:Trace|Debug|Info|Notice|Warn|Warning|Error|Critical|Fatal)(?=\s)")
 _MONTH_NAME = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 # the day, the month's name, the year and the time, as log4j's %d{DATE} ("24 Jun 2025 14:36:53,120") and Redis write
 # them: read as <Day> <Month> <Year> <Time> (the syslog reading of a time, with the year). Left in the content, the
@@ -706,6 +725,16 @@ def infer_log_format(content: str) -> str | None:
     '<Day> <Month> <Year> <Time> <Level> \\[<Context>\\] <Content>'
     >>> infer_log_format("1:M 24 Jun 2025 14:36:53.120 * Ready to accept connections tcp")  # Redis
     '<Pid>:<Role> <Day> <Month> <Year> <Time> <Severity> <Content>'
+    >>> infer_log_format("17/06/09 20:10:40 INFO executor.Executor: Running task 0.0 in stage 0.0")  # Spark
+    '<Date> <Time> <Level> <Content>'
+    >>> infer_log_format("03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs")  # Android
+    '<MonthNum>-<DayNum> <Time> <Pid> <Pid2> <Level> <Content>'
+    >>> infer_log_format("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579")  # HealthApp
+    '<Date>-<Time>\\|<Component>\\|<Pid>\\|<Content>'
+    >>> infer_log_format("[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy")  # Proxifier
+    '\\[<MonthNum>\\.<DayNum> <Time>\\] <Content>'
+    >>> infer_log_format("2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack")  # Windows CBS
+    '<Datetime>, <Severity> <Content>'
     """
     if (logfmt := _logfmt_header(content)) is not None:
         return logfmt
@@ -719,8 +748,26 @@ def infer_log_format(content: str) -> str | None:
     elif (m := _HEADER_REDIS_PID_ROLE.match(content)) is not None:
         pieces.append("<Pid>:<Role>")
         at = m.end() + 1
+    if (m := _HEADER_COMPACT_DATETIME.match(content)) is not None and not pieces:  # HealthApp: bars, no spaces
+        pieces.append("<Date>-<Time>")
+        at = m.end()
+        bar_names = iter(("<Component>", "<Pid>"))
+        while (field_m := _HEADER_BAR_FIELD.match(content, at)) is not None:
+            name = "<Pid>" if field_m.group(1).isdigit() else next(bar_names, None)
+            if name is None or name in pieces:
+                break
+            pieces.append(name)
+            at = field_m.end()
+        return r"\|".join([*pieces, "<Content>"])
+    has_time = True
     if (m := _HEADER_EPOCH.match(content)) is not None and _plausible_epoch(m.group()):
         pieces.append("<Timestamp>")
+        at = m.end()
+    elif (m := _HEADER_MONTH_DAY_TIME.match(content, at)) is not None:
+        pieces += ["<MonthNum>-<DayNum>", "<Time>"]
+        at = m.end()
+    elif (m := _HEADER_BRACKETED_MONTH_DAY_TIME.match(content, at)) is not None:
+        pieces.append(r"\[<MonthNum>\.<DayNum> <Time>\]")
         at = m.end()
     elif (m := _HEADER_SLASH_DATETIME.match(content)) is not None:
         pieces += ["<Date>", "<Time>"]
@@ -734,13 +781,15 @@ def infer_log_format(content: str) -> str | None:
     elif (m := _HEADER_DATETIME.match(content, at)) is not None:
         pieces.append("<Datetime>")
         at = m.end()
-        if content[at : at + 1] == ":":  # "2025-06-24 14:36:53: message": the colon closes the header
-            pieces[-1] += ":"
+        if content[at : at + 1] in (":", ","):  # "2025-06-24 14:36:53: message": the colon closes the header
+            pieces[-1] += content[at]
             at += 1
         zone = _HEADER_ZONE.match(content, at + 1) if content[at : at + 1] == " " else None
         if zone is not None and _HEADER_LEVEL.match(content, at + 1) is None:
             pieces.append("<Zone>")
             at = zone.end()
+    else:
+        has_time = False
     before_level: list[str] = []  # plain words are header fields only when a level word follows them
     names: dict[str, int] = {}
 
@@ -761,6 +810,17 @@ def infer_log_format(content: str) -> str | None:
             bracket = m.group(1) == "[" and m.group(3) == "]"
             pieces.append(optional + (r"\[<Level>\]" if bracket else "<Level>") + m.group(4))
             level_seen = True
+        elif not level_seen and (m := _HEADER_TITLE_LEVEL.match(content, at)) is not None:
+            pieces += [*before_level, "<Severity>"]
+            before_level, level_seen = [], True
+        elif (
+            not level_seen
+            and pieces[:1] == ["<MonthNum>-<DayNum>"]  # Android's logcat: the level letter after the pid and thread
+            and before_level[-1:] == ["<Pid2>"]
+            and (m := _HEADER_LETTER_LEVEL.match(content, at)) is not None
+        ):
+            pieces += [*before_level, "<Level>"]
+            before_level, level_seen = [], True
         elif not level_seen and (m := _HEADER_USER_AT_DATABASE.match(content, at)) is not None:
             before_level.append(_OPTIONAL_USER_AT_DATABASE)
         elif (m := _HEADER_BRACKETED_PID.match(content, at)) is not None:
@@ -781,8 +841,7 @@ def infer_log_format(content: str) -> str | None:
             if piece.startswith("<Logger") or piece == _OPTIONAL_USER_AT_DATABASE:
                 break
             pieces.append(piece)
-    timed = next((p for p in pieces[:2] if p not in _BEFORE_TIME), "").rstrip(":")
-    if not level_seen and timed not in ("<Datetime>", "<Timestamp>", "<Date>", "<Day>"):
+    if not level_seen and not has_time:
         return None
     return " ".join([*pieces, "<Content>"])
 
@@ -802,7 +861,7 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
         if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
             starts = {
                 "<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Day>": "a date and a time",
-                "<Timestamp>": "an epoch time",
+                "<Timestamp>": "an epoch time", "<MonthNum>": "a date and a time",
             }
             first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
             named = first in _BEFORE_TIME
@@ -905,10 +964,17 @@ def iso_seconds(value: str) -> float | None:
 
 
 def _clock_seconds(time: str) -> float:
-    """Seconds since midnight of ``HH:MM:SS[.fff]`` or ``HHMMSS``; 0.0 when unreadable."""
+    """Seconds since midnight of ``HH:MM:SS[.fff]``, ``HH:MM:SS:fff`` or ``HHMMSS``; 0.0 when unreadable.
+
+    >>> _clock_seconds("22:15:29.606"), _clock_seconds("22:15:29,606"), _clock_seconds("22:15:29:606")
+    (80129.606, 80129.606, 80129.606)
+    """
     try:
         if ":" in time:
-            h, m, s = time.replace(",", ".").split(":")  # log4j's "14:36:53,120" as "14:36:53.120"
+            h, m, s, *fraction = time.replace(",", ".").split(":")  # log4j's "14:36:53,120" as "14:36:53.120"
+            if fraction:  # HealthApp's "22:15:29:606": the milliseconds after a colon
+                (digits,) = fraction
+                s = f"{s}.{digits}" if s.isdigit() and digits.isdigit() else "?"
             return int(h) * 3600 + int(m) * 60 + float(s)
         if len(time) == 6 and time.isdigit():
             return int(time[:2]) * 3600 + int(time[2:4]) * 60 + int(time[4:])
