@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,45 @@ def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -
     assert printed is not None
     corpus = read_corpus(log, config.with_overrides({"window.session_pattern": printed.group(1)}))
     assert len(corpus.line_sessions) == 40 and corpus.line_sessions[0].session_id == "ord-1000"  # what it says works
+
+
+@pytest.mark.parametrize(
+    ("session_of", "example", "expected_id"),
+    [
+        # ZooKeeper: client sessions named by a hexadecimal number
+        (lambda i: f"0x14ed93111f2{i:04x}", "0x14ed93111f20000", "0x14ed93111f20000"),
+        # a request id of a UUID, "req-" before it (the UUID is the session)
+        (lambda i: f"req-3f2a9c{i:02d}-1b2c-4d5e-8f90-a1b2c3d4e5f6", "3f2a9c00-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+         "3f2a9c00-1b2c-4d5e-8f90-a1b2c3d4e5f6"),
+    ],
+)
+def test_no_session_id_names_hexadecimal_and_uuid_ids_of_the_contents(
+    tmp_path: Path, session_of: Callable[[int], str], example: str, expected_id: str
+) -> None:
+    """Ids with no prefix of letters (stop 44: ZooKeeper's "Established session 0x14ed93111f20027" got no hint): the
+    error names them, and the pattern it prints reads one session per id; a per-line number (a zxid, on one line
+    each) is never suggested."""
+    import re
+
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "zk.log"
+    lines = []
+    for n in range(40):
+        sid = session_of(n)
+        lines += [f"2015-07-29 17:41:{n % 60:02d},100 - INFO  [CommitProcessor:1] - Established session {sid} with "
+                  f"negotiated timeout 10000 zxid 0x{n:08x}",
+                  f"2015-07-29 17:42:{n % 60:02d},200 - INFO  [ProcessThread] - Processed session termination for "
+                  f"sessionid: {sid}",
+                  f"2015-07-29 17:42:{n % 60:02d},300 - INFO  [NIOServerCxn] - Closed socket connection which had "
+                  f"sessionid {sid}"]
+    said, config = _no_session_error(log, lines, r"<Datetime> - <Level> \[<Context>\] - <Content>")
+    assert f"Their contents hold ids like {example}: --set 'window.session_pattern=" in said
+    printed = re.search(r"session_pattern=(\S+)' reads them", said)
+    assert printed is not None
+    corpus = read_corpus(log, config.with_overrides({"window.session_pattern": printed.group(1)}))
+    assert len(corpus.line_sessions) == 40 and corpus.line_sessions[0].session_id == expected_id
+    assert all(len(s.rows) == 3 for s in corpus.line_sessions)
 
 
 def test_no_session_id_never_suggests_a_field_with_one_value_for_every_line(tmp_path: Path) -> None:
