@@ -1,20 +1,26 @@
-"""Opening a log file: plain, or compressed as rotated logs are (``syslog.2.gz``, ``app.log.xz``).
+"""Opening a log file: plain, or compressed as rotated logs are (``syslog.2.gz``, ``app.log.xz``), in UTF-8 or UTF-16.
 
 The compression is told by the file's first bytes, not its name, so a renamed file still reads and a
 plain file named ``.gz`` is not mistaken. gzip, bzip2 and xz come with Python; zstd does not, so a
 zstd file gets a clear error that says how to read it. Every reader of log files (the line reader
 of :mod:`logbert.parsing.reader`, key-sequence files, the input-kind sniffer) opens files here; a
 foundation module, so that both ``parsing`` and ``datasets`` may import it.
+
+Text is UTF-8. A byte-order mark at the start says otherwise: UTF-16 (what Windows PowerShell 5's ``>`` and
+``Out-File`` write, and many Windows tools export) and UTF-32 are re-encoded as UTF-8 while they are read, and a
+UTF-8 mark (Notepad's "UTF-8 with BOM") is dropped, so that the first line reads as the others do. Before, every line of
+a UTF-16 log was counted as binary and its templates were mined from the NUL bytes between the letters.
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import lzma
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Final, cast
+from typing import BinaryIO, Final, Protocol, cast
 
 from logbert.errors import InputDataError
 
@@ -39,20 +45,44 @@ def compression_of(path: Path) -> str | None:
     return next((name for magic, name in _COMPRESSED if head.startswith(magic)), None)
 
 
+#: (byte-order mark, codec) of the encodings read by re-encoding; UTF-32's marks first, as UTF-16's starts them
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class _Peekable(Protocol):  # what every handle open_log makes has: BufferedReader, GzipFile, BZ2File, LZMAFile
+    def peek(self, size: int = ..., /) -> bytes: ...
+
+
 def open_log(path: Path) -> BinaryIO:
-    """The file's bytes, decompressed when it is gzip, bzip2 or xz (:func:`compression_of`).
+    """The file's bytes, decompressed when it is gzip, bzip2 or xz (:func:`compression_of`), as UTF-8: a UTF-16 or
+    UTF-32 file (told by its byte-order mark) re-encoded while it is read, a UTF-8 byte-order mark dropped.
 
     Raises:
         InputDataError: a zstd file.
     """
     name = compression_of(path)
     if name == "gzip":
-        return cast(BinaryIO, gzip.open(path, "rb"))
-    if name == "bzip2":
-        return cast(BinaryIO, bz2.open(path, "rb"))
-    if name == "xz":
-        return cast(BinaryIO, lzma.open(path, "rb"))
-    return path.open("rb")
+        fh = cast(BinaryIO, gzip.open(path, "rb"))
+    elif name == "bzip2":
+        fh = cast(BinaryIO, bz2.open(path, "rb"))
+    elif name == "xz":
+        fh = cast(BinaryIO, lzma.open(path, "rb"))
+    else:
+        fh = path.open("rb")
+    try:
+        head = cast(_Peekable, fh).peek(4)[:4]
+    except _DAMAGED as exc:
+        fh.close()
+        raise InputDataError(f"{path}: the compressed data is damaged, cut short or corrupt ({exc})") from None
+    codec = next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+    if codec is not None:  # the codec reads the mark and its byte order; a bad sequence becomes U+FFFD
+        return cast(BinaryIO, codecs.EncodedFile(fh, "utf-8", codec, errors="replace"))
+    if head.startswith(codecs.BOM_UTF8):
+        fh.read(len(codecs.BOM_UTF8))
+    return fh
 
 
 def read_bytes(fh: BinaryIO, path: Path, size: int = -1) -> bytes:
@@ -62,7 +92,7 @@ def read_bytes(fh: BinaryIO, path: Path, size: int = -1) -> bytes:
     Raises:
         InputDataError: the compressed data of ``path`` is damaged.
     """
-    if not isinstance(fh, gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile):
+    if not isinstance(fh, gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile | codecs.StreamRecoder):
         return fh.read(size)
     try:
         return fh.read(size)

@@ -142,7 +142,7 @@ def test_sniffed_small_files(tmp_path: Path, text: str, expected: dict[str, int]
     [
         (b"", "empty"),
         (b"hello world\nthis is not a label file\n", "not a label file"),
-        (b"\xff\xfe\x00garbage\x00\n", "not UTF-8"),
+        (b"\x80\xfe\x00garbage\x00\n", "not UTF-8"),  # (\xff\xfe first is UTF-16's byte-order mark: read as text)
         (b"BlockId,Label\nblk_1,maybe\n", "unknown label value"),
         (b"BlockId,Label\nblk_1\n", "cells"),
         (b"header\nblk_1\nnot an id line\n", "one session id per line"),
@@ -153,6 +153,15 @@ def test_garbage_is_a_clear_error(tmp_path: Path, content: bytes, match: str) ->
     p.write_bytes(content)
     with pytest.raises(InputDataError, match=match):
         read_labels(p)
+
+
+def test_a_utf16_label_file_reads_as_the_utf8_one(tmp_path: Path) -> None:
+    """A labels CSV saved by a Windows tool as UTF-16 (a byte-order mark first) is read as text, as logs are."""
+    text = "BlockId,Label\nblk_1,Anomaly\nblk_2,Normal\n"
+    utf8, utf16 = tmp_path / "utf8.csv", tmp_path / "utf16.csv"
+    utf8.write_text(text, encoding="utf-8")
+    utf16.write_bytes(text.replace("\n", "\r\n").encode("utf-16"))
+    assert read_labels(utf16).by_id == read_labels(utf8).by_id == {"blk_1": 1, "blk_2": 0}
 
 
 def test_missing_and_directory(tmp_path: Path) -> None:

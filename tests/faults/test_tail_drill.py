@@ -42,3 +42,27 @@ def test_tail_on_100k_sessions_scores_every_line_and_flags_what_offline_flags(tm
     assert stats.sessions_opened == N_SESSIONS and stats.windows_scored == stats.windows_queued == N_SESSIONS
     flagged = sorted(json.loads(line)["session_id"] for line in out.getvalue().splitlines())
     assert flagged == expected  # the same detections as scoring each session on its own
+
+
+def test_tail_reads_a_utf8_bom_file_as_score_does_and_names_utf16(tmp_path: Path) -> None:
+    """A byte-order mark is no text: with it the first line was rejected by tail (a malformed header) where score,
+    which reads files through logbert.files.open_log, took it. A UTF-16 file cannot be followed line by line: a clear
+    error, not every line counted as binary."""
+    import codecs
+
+    import pytest
+
+    from logbert.errors import InputDataError
+
+    lines = [line for i in range(20) for line in vm_lines(f"vm-{i}", [0, 1, 2])]
+    text = "\n".join(lines) + "\n"
+    stats = {}
+    for name, data in (("plain.log", text.encode()), ("bom.log", codecs.BOM_UTF8 + text.encode())):
+        (tmp_path / name).write_bytes(data)
+        stats[name] = run_tail(FakeDetector(max_len=8), str(tmp_path / name), StreamLimits(flush_interval_s=0.0),
+                               TailOptions(follow=False, json_output=True), StringIO())
+    assert stats["bom.log"].lines_accepted == stats["plain.log"].lines_accepted == len(lines)
+    utf16 = tmp_path / "utf16.log"
+    utf16.write_bytes(text.encode("utf-16"))
+    with pytest.raises(InputDataError, match="is UTF-16 .*iconv -f UTF-16 -t UTF-8"):
+        run_tail(FakeDetector(max_len=8), str(utf16), StreamLimits(), TailOptions(follow=False), StringIO())

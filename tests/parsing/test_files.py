@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import lzma
 from collections.abc import Callable
@@ -31,6 +32,29 @@ def test_a_compressed_log_reads_as_the_plain_one(tmp_path: Path, name: str, comp
     (want, want_report), (got, got_report) = read_log(plain, config), read_log(packed, config)
     assert [(r.content, r.timestamp) for r in got] == [(r.content, r.timestamp) for r in want]
     assert got_report.n_parsed == want_report.n_parsed == 50 and got_report.n_binary == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "encode"),
+    [
+        # Windows PowerShell 5's `>` and Out-File: UTF-16 LE with a byte-order mark, CRLF line ends
+        ("le.log", lambda text: text.replace("\n", "\r\n").encode("utf-16")),
+        ("be.log", lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be")),
+        ("utf32.log", lambda text: text.encode("utf-32")),
+        ("le.log.gz", lambda text: gzip.compress(text.encode("utf-16"))),
+        # Notepad's "UTF-8 with BOM": the mark made the first line malformed
+        ("bom.log", lambda text: text.encode("utf-8-sig")),
+    ],
+)
+def test_a_utf16_or_bom_log_reads_as_the_utf8_one(tmp_path: Path, name: str, encode: Callable[[str], bytes]) -> None:
+    """Before, every line of a UTF-16 log counted as binary and its templates were mined from the NUL bytes."""
+    plain, other = tmp_path / "plain.log", tmp_path / name
+    plain.write_bytes(TEXT)
+    other.write_bytes(encode(TEXT.decode()))
+    config = ParserConfig(format="hdfs")
+    (want, _), (got, got_report) = read_log(plain, config), read_log(other, config)
+    assert [(r.line_no, r.content, r.timestamp) for r in got] == [(r.line_no, r.content, r.timestamp) for r in want]
+    assert got_report.n_parsed == 50 and got_report.n_malformed == got_report.n_binary == 0 and not got_report.warnings
 
 
 def test_compressed_key_files_are_sniffed_and_read(tmp_path: Path) -> None:
@@ -63,7 +87,8 @@ def test_a_binary_file_is_said_to_be_no_text_log(tmp_path: Path) -> None:
     _, report = read_log(junk, ParserConfig(format="raw"))
     assert report.warnings == [f"{report.n_binary} of {report.n_lines} lines hold bytes that are not text "
                                "(invalid UTF-8 or control characters): this does not look like a text log "
-                               "(compressed? read it through zcat / zstdcat first)"]
+                               "(compressed? read it through zcat / zstdcat first; UTF-16 without a byte-order mark? "
+                               "convert it with iconv -f UTF-16LE -t UTF-8)"]
     with pytest.raises(InputDataError, match="does not look like a text log.*; no line names a session id"):
         read_corpus(junk, LogBertConfig())
 

@@ -550,7 +550,8 @@ def binary_hint(report: ReadReport) -> str:
         return ""
     return (
         f"{report.n_binary} of {report.n_lines} lines hold bytes that are not text (invalid UTF-8 or control "
-        "characters): this does not look like a text log (compressed? read it through zcat / zstdcat first)"
+        "characters): this does not look like a text log (compressed? read it through zcat / zstdcat first; UTF-16 "
+        "without a byte-order mark? convert it with iconv -f UTF-16LE -t UTF-8)"
     )
 
 

@@ -9,6 +9,7 @@ scored. At EOF (without ``follow``), on ``stop`` or on Ctrl-C every open session
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import queue
@@ -93,7 +94,10 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], 
         inode = os.fstat(f.fileno()).st_ino
         partial = b""
         while not stop.is_set():
+            at_start = f.tell() == 0
             chunk = f.readline()
+            if at_start and chunk.startswith(codecs.BOM_UTF8):  # as logbert.files.open_log: the mark is no text
+                chunk = chunk[len(codecs.BOM_UTF8) :]
             if chunk:
                 partial += chunk
                 if partial.endswith(b"\n"):
@@ -151,6 +155,12 @@ def run_tail(
         path = Path(source)
         if not path.is_file():
             raise InputDataError(f"not a file: {path}")
+        with path.open("rb") as head:
+            if head.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # UTF-32's marks start as UTF-16's
+                raise InputDataError(
+                    f"{path} is UTF-16 (or UTF-32) text: tail follows UTF-8 files; score and train read it as it is, "
+                    "or convert it with iconv -f UTF-16 -t UTF-8"
+                )
         reader = threading.Thread(target=_follow_file, args=(path, opts, lines, stop), daemon=True)
         name = path.name
     engine = StreamEngine(detector, limits, alert_sink=AlertPrinter(out, opts.json_output, opts.misses_shown))
