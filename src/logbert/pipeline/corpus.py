@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, TypeVar
@@ -241,26 +241,20 @@ def _content_key_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
 # a token of letters, maybe a separator, then digits: an id a program names its unit of work by (ord-1000, job_17)
 _PREFIXED_ID = re.compile(r"(?<![\w.:/-])([A-Za-z]{2,12}[-_]?)(\d+)(?![\w.:/-])")
 # ids of no prefix of their own: a hexadecimal number with 0x (ZooKeeper's session ids, 0x14ed93111f20027) and a UUID
-# (request and job ids; "req-" before it is allowed). Group 1 names the kind of id, group 2 is the value.
-_HEX_ID = re.compile(r"(?<![\w./-])(0x)([0-9a-fA-F]{6,})(?![\w.:/-])")
+# (request and job ids; "req-" before it is allowed)
+_HEX_ID = re.compile(r"(?<![\w./-])0x([0-9a-fA-F]{6,})(?![\w.:/-])")
 _UUID_ID = re.compile(
-    r"(?<![\w.:/])()([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\w.:/-])"
+    r"(?<![\w.:/])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w.:/-])"
 )
-
-
-def _hex_pattern(values: Collection[str]) -> str:
-    """A session pattern for hexadecimal ids with these digits: as many digits as they have, so that other
-    hexadecimal numbers of the lines (ZooKeeper's zxids and cxids) are not read as sessions too."""
-    lo, hi = min(map(len, values)), max(map(len, values))
-    return rf"\b(0x[0-9a-fA-F]{{{lo}}})\b" if lo == hi else rf"\b(0x[0-9a-fA-F]{{{lo},{hi}}})\b"
-
-
-#: the id shapes the hint looks for, each with the session pattern that reads ids of that shape (of one kind, with
-#: these values)
-_ID_SHAPES: Final[tuple[tuple[re.Pattern[str], Callable[[str, Collection[str]], str]], ...]] = (
-    (_PREFIXED_ID, lambda prefix, _: rf"\b({prefix}\d+)\b"),
-    (_HEX_ID, lambda _, values: _hex_pattern(values)),
-    (_UUID_ID, lambda _, __: r"\b([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b"),
+_UUID_PATTERN = r"\b([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b"
+#: the id shapes the hint looks for: each one's regex, the kind of id a match is (ids of one kind are judged
+#: together), and the session pattern that reads the ids of a kind. A prefix is a kind of its own (ord-, job_); so is
+#: each number of hexadecimal digits, so that ZooKeeper's transaction ids (zxid 0x10000012c), which some lines repeat,
+#: are not read as its sessions.
+_ID_SHAPES: Final[tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str], Callable[[str], str]], ...]] = (
+    (_PREFIXED_ID, lambda m: m.group(1), lambda prefix: rf"\b({prefix}\d+)\b"),
+    (_HEX_ID, lambda m: str(len(m.group(1))), lambda digits: rf"\b(0x[0-9a-fA-F]{{{digits}}})\b"),
+    (_UUID_ID, lambda m: "uuid", lambda _: _UUID_PATTERN),
 )
 
 
@@ -270,8 +264,7 @@ def _content_id_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
     back on a few lines; values on one line only left out), else ''. Python's default logging writes no key=value
     pairs, only the program's own words: "order ord-1000 paid"; ZooKeeper names its client sessions by a hexadecimal
     number, "Established session 0x14ed93111f20027 with negotiated timeout 10000"; many services a request or a job by
-    a UUID. The shapes are :data:`_ID_SHAPES`: ``letters[-_]digits`` (each prefix a kind of id of its own), ``0x`` and
-    hexadecimal digits, a UUID.
+    a UUID. The shapes are :data:`_ID_SHAPES`: ``letters[-_]digits``, ``0x`` and hexadecimal digits, a UUID.
 
     >>> words = ["received", "paid", "shipped"]
     >>> lines = [LogLine(i, f"order ord-{i // 3} {words[i % 3]} in {i} ms", None) for i in range(60)]
@@ -283,20 +276,21 @@ def _content_id_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
     """
     head = lines[:sample]
     found: list[tuple[int, str, str]] = []  # (occurrences, example, pattern) of each kind of id that looks like one
-    for shape_re, pattern_of in _ID_SHAPES:
+    for shape_re, kind_of, pattern_of in _ID_SHAPES:
         values: dict[str, dict[str, int]] = {}
         shapes: dict[str, set[str]] = {}
         for line in head:
             shape = shape_re.sub("", line.content)  # the line without its ids: which kind of line it is
-            for kind, value in shape_re.findall(line.content):
+            for m in shape_re.finditer(line.content):
+                kind = kind_of(m)
                 counts = values.setdefault(kind, {})
-                counts[value] = counts.get(value, 0) + 1
+                counts[m.group()] = counts.get(m.group(), 0) + 1
                 shapes.setdefault(kind, set()).add(shape)
         for kind, counts in values.items():
-            # an id on one line only is no session's (ZooKeeper's zxids, 0x100000001, are hexadecimal numbers too)
+            # an id on one line only is no session's (ZooKeeper's snapshots name a transaction id once)
             recurring = {value: n for value, n in counts.items() if n >= 2}
             if len(shapes[kind]) >= 2 and _values_like_session_ids(recurring, len(head)):
-                found.append((sum(recurring.values()), kind + next(iter(recurring)), pattern_of(kind, recurring)))
+                found.append((sum(recurring.values()), next(iter(recurring)), pattern_of(kind)))
     if not found:
         return ""
     _, shown, pattern = max(found)
