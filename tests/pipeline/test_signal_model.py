@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from logbert.artifact import SIGNALS_FILE
-from logbert.config import ModelConfig
+from logbert.config import LogBertConfig, ModelConfig
 from logbert.errors import UnknownArtifact
 from logbert.pipeline.calibrate import Calibration, calibration, choose_threshold
 from logbert.pipeline.detector import describe_signal
@@ -164,8 +164,8 @@ def test_a_blind_guess_surprise_is_the_least_scale_of_the_time_and_value_channel
     sharp = bucket_log_probs(torch.tensor([[[0.0] * 3 + [9.0] + [0.0] * 8]]))  # sure of the first inner bucket
     assert float(_tail_surprise(sharp, torch.tensor([[classes - 2]]), None)) > uniform_surprise(8, upper=True)
     assert float(_tail_surprise(sharp, torch.tensor([[3]]), None)) < uniform_surprise(8, upper=True)
-    floors = scale_floors(ModelConfig(signals="all", gap_buckets=16, value_buckets=8))
-    assert floors == pytest.approx((1e-6, math.log(9), math.log(5)))
+    floors = scale_floors(LogBertConfig(model=ModelConfig(signals="all", gap_buckets=16, value_buckets=8)))
+    assert floors == pytest.approx((1e-6, math.log(9), math.log(5)))  # the miss ratio's least is MIN_SCALE
 
 
 def test_a_channel_that_never_surprises_on_normal_sessions_does_not_decide_on_a_small_shift() -> None:
@@ -174,7 +174,7 @@ def test_a_channel_that_never_surprises_on_normal_sessions_does_not_decide_on_a_
     channel above its floor keeps its own quantile."""
     rng = np.random.default_rng(1)
     normal = np.column_stack([rng.uniform(2, 10, 200), rng.uniform(2, 5, 200), rng.uniform(0, 0.5, 200)])
-    floors = scale_floors(ModelConfig(signals="all"))
+    floors = scale_floors(LogBertConfig(model=ModelConfig(signals="all")))
     blind = channel_scales(CONFIG.scoring, normal, (0.0, 0.0, 0.0))
     floored = channel_scales(CONFIG.scoring, normal, floors)
     assert blind[2] < 0.5 and floored[2] == pytest.approx(floors[2])
@@ -183,8 +183,29 @@ def test_a_channel_that_never_surprises_on_normal_sessions_does_not_decide_on_a_
     assert combine_channels(shifted, blind)[0] > 1.0 >= combine_channels(shifted, floored)[0]
 
 
+@pytest.mark.parametrize("score", ["mean_nll", "max_nll", "max_mean_nll"])
+def test_a_key_surprise_below_even_odds_never_decides(score: str) -> None:
+    """A log whose sessions run alike (the generated ZooKeeper log): every normal key at p 0.99, key surprises of
+    0.01 nats, and their quantile as the scale flagged normal sessions at p 0.986 (1.01-1.06 times it). With a
+    surprise score the key channel's scale is at least log 2; a key-channel anomaly (a key at p 0.001) still
+    decides, and the miss ratio keeps its least of MIN_SCALE."""
+    rng = np.random.default_rng(2)
+    normal = np.column_stack([rng.uniform(0.005, 0.0135, 300), rng.uniform(0.5, 3.0, 300), rng.uniform(0, 2.0, 300)])
+    config = LogBertConfig(model=ModelConfig(signals="all"), scoring={"score": score})
+    floors = scale_floors(config)
+    assert floors[0] == pytest.approx(math.log(2))
+    blind = channel_scales(config.scoring, normal, (0.0, *floors[1:]))
+    floored = channel_scales(config.scoring, normal, floors)
+    assert blind[0] < 0.014 and floored[0] == pytest.approx(math.log(2)) and floored[1:] == blind[1:]
+    noise = np.array([[0.0142, 0.5, 0.2]])  # keys at p 0.986
+    assert combine_channels(noise, blind)[0] > 1.0 > combine_channels(noise, floored)[0]
+    missing_key = np.array([[-math.log(0.001) / 2, 0.5, 0.2]])  # one of two masked keys at p 0.001
+    assert combine_channels(missing_key, floored)[0] > 4.0
+    assert scale_floors(LogBertConfig(model=ModelConfig(signals="all")))[0] == 1e-6  # the miss ratio
+
+
 def test_train_says_when_a_channel_counts_from_its_floor(model: LogBertDetector) -> None:
-    floors = scale_floors(model.config.model)
+    floors = scale_floors(model.config)
     saved = model.scales_
     assert saved is not None
     try:

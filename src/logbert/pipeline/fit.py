@@ -550,7 +550,7 @@ def fit_sessions(
     final_windows, trimmed = windows, 0
     if scoring.contaminated:  # what scoring.contamination takes to be anomalous ...
         channels = oof_channels if folds_read_signals else None
-        provisional, _ = _calibration_scores(scoring, oof, channels, unseen, scale_floors(config.model))
+        provisional, _ = _calibration_scores(scoring, oof, channels, unseen, scale_floors(config))
         record, all_unseen = _threshold(scoring, provisional, unseen, "cross_fit", what)
         anomalous = exceeds(provisional, record.threshold) & (all_unseen | ~unseen)
         trimmed = int(anomalous.sum())
@@ -574,7 +574,7 @@ def fit_sessions(
             oof_channels = with_final_scores(oof_channels, session_channels(detector, pool, config.window))
         else:
             oof = with_final_scores(oof, session_scores(detector, pool, config.window))
-    floors = scale_floors(detector.config.model)
+    floors = scale_floors(detector.config)
     if reads_signals(detector):
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
         oof, scales = _calibration_scores(scoring, oof, oof_channels, unseen, floors)
@@ -760,7 +760,7 @@ def _fit_split(
     unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
     unseen |= unseen_category_sessions(val, detector.buckets_)
     val_channels = None
-    floors = scale_floors(detector.config.model)
+    floors = scale_floors(detector.config)
     if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
         val_channels = session_channels(detector, val, config.window)
         detector.scales_ = _scales(config.scoring, val_channels, unseen, floors)
@@ -886,7 +886,7 @@ def blind_channel_warnings(detector: LogBertDetector) -> list[str]:
     if not detector.reads_signals or detector.scales_ is None:
         return []
     model = detector.config.model
-    floors = scale_floors(model)
+    floors = scale_floors(detector.config)
     out = []
     for c, name, used, other in ((1, "time", model.uses_time, "values"), (2, "value", model.uses_values, "time")):
         if used and detector.scales_[c] <= floors[c]:
