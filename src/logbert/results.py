@@ -66,7 +66,8 @@ class ExpectedKey:
 
 @dataclass(frozen=True, slots=True)
 class PositionExplanation:
-    """Why one masked position counted as a miss."""
+    """One masked position an explanation names: a miss (its key outside the model's top-g), or, for a surprise score
+    of a window without a miss, a key the model gave less than even odds."""
 
     position: int  # 0-based index of the key in the window (DIST not counted)
     key_id: int

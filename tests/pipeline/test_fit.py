@@ -310,6 +310,28 @@ def test_train_stores_the_score_it_used_and_says_why(tmp_path: Path) -> None:
     assert listed == result.above_threshold[:1000] and report["n_calibration_above_threshold"] == len(listed)
 
 
+def test_an_alert_of_a_few_keys_model_names_the_key_it_did_not_expect(tmp_path: Path) -> None:
+    """With three keys every known key is in the top-g (6), so no key is ever a miss: an alert of a session that skips
+    a step named nothing. A key the model gave less than even odds is named, with what it expected there."""
+    from logbert.pipeline.detector import score
+
+    lines = []
+    for task in range(60):
+        lines += [f"task={task} received", f"task={task} processed", f"task={task} acked"]
+    (tmp_path / "worker.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides(
+        {"window.session_pattern": r"task=(\d+)", **TINY_TRAINING, "model.d_model": 32, "train.min_steps": 400,
+         "train.lr": 3e-3}
+    )
+    train(tmp_path / "worker.log", tmp_path / "art", config, progress=False)
+    (tmp_path / "new.log").write_text("task=900 received\ntask=900 acked\n", encoding="utf-8")
+    (skipped,) = score(tmp_path / "art", tmp_path / "new.log", explain=True)
+    assert skipped.is_anomaly and skipped.misses
+    for named in skipped.misses:
+        expected = named.expected[0]
+        assert expected.probability > 0.5 and expected.template != named.template  # here: the session's end, early
+
+
 def test_the_few_keys_score_covers_up_to_twice_top_g_keys() -> None:
     """7 keys and a top-6: at most one key is ever a miss, so a rare known line is all but never one."""
     for n_keys, score in ((7, "max_mean_nll"), (12, "max_mean_nll"), (13, "miss_ratio"), (19, "miss_ratio")):

@@ -26,7 +26,7 @@ from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, raw_lines_at
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import read_corpus
-from logbert.pipeline.estimator import LogBertDetector
+from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, SURPRISE_SCORES, LogBertDetector
 from logbert.pipeline.sessions import worst_windows
 from logbert.pipeline.signals import corpus_signals, line_rows, line_signals
 from logbert.pipeline.split import key_sessions
@@ -34,7 +34,7 @@ from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, Li
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
 from logbert.scoring.capture import first_key
 from logbert.scoring.lengths import whole_session_length
-from logbert.scoring.scorer import ScoreOutput, SignalDetail
+from logbert.scoring.scorer import PositionDetail, ScoreOutput, SignalDetail
 from logbert.threads import resolve_device
 from logbert.windowing.signals import SignalBuckets, encode_signals
 from logbert.windowing.windows import find_session_ids, session_id_pattern
@@ -289,6 +289,7 @@ class Detector:
                 )
             misses: tuple[PositionExplanation, ...] = ()
             if explain and out.details is not None:
+                named = self._named_positions(out.details[i])
                 misses = tuple(
                     PositionExplanation(
                         position=d.position,
@@ -300,8 +301,7 @@ class Detector:
                         ),
                         line_no=seq.line_nos[d.position] if d.position < len(seq.line_nos) else None,
                     )
-                    for d in out.details[i]
-                    if d.missed
+                    for d in named
                 )
             results.append(
                 SequenceScore(
@@ -319,6 +319,22 @@ class Detector:
                 )
             )
         return results
+
+    def _named_positions(self, details: Sequence[PositionDetail]) -> list[PositionDetail]:
+        """The masked keys an explanation names: the misses (outside the top-g); where there is none and the score is
+        a surprise (``mean_nll``, ``max_nll``, ``max_mean_nll``), the keys the model gave less than even odds
+        (:data:`~logbert.pipeline.estimator.KEY_SURPRISE_FLOOR`). A model of a few templates predicts among at most
+        about top-g keys, so every known key is in its top-g: its alert for a skipped step or a known line in the
+        wrong place named nothing."""
+        misses = [d for d in details if d.missed]
+        if misses or self.config.scoring.score not in SURPRISE_SCORES:
+            return misses
+        even_odds = math.exp(-KEY_SURPRISE_FLOOR)
+        return [
+            d
+            for d in details
+            if d.key_id in d.top_key_ids and d.top_probs[d.top_key_ids.index(d.key_id)] < even_odds
+        ]
 
     def _count_surprise(self, score: float, without: float, out: ScoreOutput, i: int) -> tuple[str, ...]:
         """An alert whose largest surprise is a key's count, or that the count term decided (without it the score
