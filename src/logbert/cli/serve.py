@@ -218,7 +218,9 @@ def tail(
 def _counts(stats: StreamStats, prefix: str) -> str:
     return (
         f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
-        f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={stats.windows_scored} "
+        # parsed, but no session id (session windows): every line received is counted in one of the three
+        + (f"without_session={stats.lines_unrouted} " if stats.lines_unrouted else "")
+        + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={stats.windows_scored} "
         f"alerts={stats.alerts}"
         # sessions running when the stream began: scored, their alerts withheld (logbert.scoring.capture)
         + (
