@@ -52,6 +52,16 @@ _BOMS: Final = (
 )
 
 
+def marked_encoding(head: bytes) -> str | None:
+    """The codec a text's first bytes name by a UTF-16 or UTF-32 byte-order mark (``"utf-16"``, ``"utf-32"``), else
+    None (UTF-8, with or without its own mark).
+
+    >>> marked_encoding("x".encode("utf-16")), marked_encoding("x".encode("utf-32")), marked_encoding(b"x")
+    ('utf-16', 'utf-32', None)
+    """
+    return next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+
+
 class _Peekable(Protocol):  # what every handle open_log makes has: BufferedReader, GzipFile, BZ2File, LZMAFile
     def peek(self, size: int = ..., /) -> bytes: ...
 
@@ -77,7 +87,7 @@ def open_log(path: Path) -> BinaryIO:
     except _DAMAGED as exc:
         fh.close()
         raise InputDataError(f"{path}: the compressed data is damaged, cut short or corrupt ({exc})") from None
-    codec = next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+    codec = marked_encoding(head)
     if codec is not None:  # the codec reads the mark and its byte order; a bad sequence becomes U+FFFD
         return cast(BinaryIO, codecs.EncodedFile(fh, "utf-8", codec, errors="replace"))
     if head.startswith(codecs.BOM_UTF8):

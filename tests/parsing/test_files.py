@@ -224,9 +224,12 @@ def test_no_session_id_names_a_key_of_the_contents_that_reads_one(tmp_path: Path
 
 
 def test_the_corpus_modules_examples_hold() -> None:
-    """The examples in logbert.pipeline.corpus' docstrings (the session-id hints) are run, not only read."""
+    """The examples in logbert.pipeline.corpus' docstrings (the session-id hints) and logbert.files' are run, not only
+    read."""
     import doctest
 
+    from logbert import files
     from logbert.pipeline import corpus
 
     assert doctest.testmod(corpus).failed == 0
+    assert doctest.testmod(files).attempted > 0 and doctest.testmod(files).failed == 0  # the byte-order marks

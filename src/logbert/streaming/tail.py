@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from logbert.errors import InputDataError
+from logbert.files import marked_encoding
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
@@ -93,11 +94,11 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], 
             f.seek(0, os.SEEK_END)
         inode = os.fstat(f.fileno()).st_ino
         partial = b""
+        at_start = f.tell() == 0  # the file's first line is read next (again after a rotation or truncation)
         while not stop.is_set():
-            at_start = f.tell() == 0
             chunk = f.readline()
-            if at_start and chunk.startswith(codecs.BOM_UTF8):  # as logbert.files.open_log: the mark is no text
-                chunk = chunk[len(codecs.BOM_UTF8) :]
+            if at_start and chunk:  # as logbert.files.open_log: a UTF-8 byte-order mark is no text
+                chunk, at_start = chunk.removeprefix(codecs.BOM_UTF8), False
             if chunk:
                 partial += chunk
                 if partial.endswith(b"\n"):
@@ -115,10 +116,11 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], 
                 f.close()
                 f = path.open("rb")
                 inode = os.fstat(f.fileno()).st_ino
+                at_start = True
                 continue
             if st is not None and st.st_size < f.tell():
                 f.seek(0)
-                partial = b""
+                partial, at_start = b"", True
                 continue
             stop.wait(opts.poll_interval_s)
         if partial:
@@ -156,7 +158,7 @@ def run_tail(
         if not path.is_file():
             raise InputDataError(f"not a file: {path}")
         with path.open("rb") as head:
-            if head.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # UTF-32's marks start as UTF-16's
+            if marked_encoding(head.read(4)) is not None:
                 raise InputDataError(
                     f"{path} is UTF-16 (or UTF-32) text: tail follows UTF-8 files; score and train read it as it is, "
                     "or convert it with iconv -f UTF-16 -t UTF-8"
