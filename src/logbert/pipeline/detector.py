@@ -26,7 +26,7 @@ from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, raw_lines_at
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import read_corpus
-from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, SURPRISE_SCORES, LogBertDetector
+from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, NLL_SCORES, LogBertDetector
 from logbert.pipeline.sessions import worst_windows
 from logbert.pipeline.signals import corpus_signals, line_rows, line_signals
 from logbert.pipeline.split import key_sessions
@@ -327,7 +327,7 @@ class Detector:
         about top-g keys, so every known key is in its top-g: its alert for a skipped step or a known line in the
         wrong place named nothing."""
         misses = [d for d in details if d.missed]
-        if misses or self.config.scoring.score not in SURPRISE_SCORES:
+        if misses or self.config.scoring.score not in NLL_SCORES:
             return misses
         even_odds = math.exp(-KEY_SURPRISE_FLOOR)
         return [

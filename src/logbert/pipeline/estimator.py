@@ -63,8 +63,8 @@ SIGNALS_VERSION = 1
 #: The least scale of the key channel when its score is a surprise (``mean_nll``, ``max_nll``, ``max_mean_nll``):
 #: log 2, the surprise of a key the model gave even odds. A miss ratio's least is :data:`MIN_SCALE`.
 KEY_SURPRISE_FLOOR = math.log(2)
-#: the key scores that are surprises (negative log-likelihoods), not counts of misses
-SURPRISE_SCORES = frozenset({"mean_nll", "max_nll", "max_mean_nll"})
+#: The key scores that are surprises (negative log-likelihoods, capped by ``scoring.nll_cap``), not counts of misses.
+NLL_SCORES = ("mean_nll", "max_nll", "max_mean_nll")
 
 
 def scale_floors(config: LogBertConfig) -> tuple[float, float, float]:
@@ -90,7 +90,7 @@ def scale_floors(config: LogBertConfig) -> tuple[float, float, float]:
     """
     model = config.model
     return (
-        KEY_SURPRISE_FLOOR if config.scoring.score in SURPRISE_SCORES else MIN_SCALE,
+        KEY_SURPRISE_FLOOR if config.scoring.score in NLL_SCORES else MIN_SCALE,
         uniform_surprise(model.gap_buckets, upper=True),  # time is one-sided: slowness
         uniform_surprise(model.value_buckets, upper=False),
     )

@@ -50,6 +50,7 @@ from logbert.pipeline.calibrate import (
 )
 from logbert.pipeline.corpus import Corpus, read_corpus
 from logbert.pipeline.estimator import (
+    NLL_SCORES,
     LogBertDetector,
     channel_scales,
     combine_channels,
@@ -968,10 +969,6 @@ def _duration(seconds: float) -> str:
             amount = f"{seconds / size:.3g}"
             return f"{amount} {'day' if unit == 'days' and amount == '1' else unit}"
     return f"{seconds:.2g} s"
-
-
-#: Scores capped by ``scoring.nll_cap`` (a threshold at their cap can flag nothing).
-NLL_SCORES = ("mean_nll", "max_nll", "max_mean_nll")
 
 
 def _warnings(result: TrainResult, config: LogBertConfig, n_keys: int) -> list[str]:
