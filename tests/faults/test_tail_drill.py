@@ -66,3 +66,31 @@ def test_tail_reads_a_utf8_bom_file_as_score_does_and_names_utf16(tmp_path: Path
     utf16.write_bytes(text.encode("utf-16"))
     with pytest.raises(InputDataError, match="is UTF-16 .*iconv -f UTF-16 -t UTF-8"):
         run_tail(FakeDetector(max_len=8), str(utf16), StreamLimits(), TailOptions(follow=False), StringIO())
+
+
+def test_tail_drops_a_utf8_mark_again_after_the_file_is_truncated_and_rewritten(tmp_path: Path) -> None:
+    """Followed, a file truncated and written again from its start (a log rotated by copytruncate, by a Windows
+    tool that writes a byte-order mark) starts with a mark again: it is dropped there too, and only there."""
+    import codecs
+    import queue
+    import threading
+
+    from logbert.streaming.tail import _follow_file
+
+    log = tmp_path / "app.log"
+    log.write_bytes(codecs.BOM_UTF8 + b"first\nsecond\n")
+    out: queue.Queue[bytes | None] = queue.Queue()
+    stop = threading.Event()
+    reader = threading.Thread(target=_follow_file, args=(log, TailOptions(poll_interval_s=0.01), out, stop))
+    reader.start()
+    try:
+        got = [out.get(timeout=5), out.get(timeout=5)]
+        log.write_bytes(codecs.BOM_UTF8 + b"third\n")  # shorter than before: read as truncated, from the start
+        got.append(out.get(timeout=5))
+        with log.open("ab") as f:
+            f.write(codecs.BOM_UTF8 + b"fourth\n")  # a mark inside the file is text (counted where it is)
+        got.append(out.get(timeout=5))
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+    assert got == [b"first", b"second", b"third", codecs.BOM_UTF8 + b"fourth"]
