@@ -327,10 +327,9 @@ def test_an_alert_of_a_few_keys_model_names_the_key_it_did_not_expect(tmp_path: 
     (tmp_path / "new.log").write_text("task=900 received\ntask=900 acked\n", encoding="utf-8")
     (skipped,) = score(tmp_path / "art", tmp_path / "new.log", explain=True)
     assert skipped.is_anomaly and skipped.misses
-    for named in skipped.misses:  # here: the session's end, early
-        assert named.expected[0].template != named.template  # the model expected another key there ...
-        seen = [e.probability for e in named.expected if e.template == named.template]
-        assert seen and seen[0] < 0.5  # ... and gave the one seen less than even odds
+    for named in skipped.misses:
+        expected = named.expected[0]
+        assert expected.probability > 0.5 and expected.template != named.template  # here: the session's end, early
 
 
 def test_the_few_keys_score_covers_up_to_twice_top_g_keys() -> None:

@@ -598,8 +598,6 @@ def n_model_keys(sessions: Sequence[KeySequence], config: LogBertConfig) -> int:
 #: A model predicting among at most this many times ``scoring.top_g`` keys is scored by
 #: ``scoring.score_for_few_keys`` (:func:`score_for_vocabulary`)
 FEW_KEYS_PER_TOP_G = 2
-#: ... with runs of this many adjacent keys masked together (``scoring.mask_span``), when the model is key-only
-FEW_KEYS_MASK_SPAN = 2
 
 
 def score_for_vocabulary(config: LogBertConfig, n_keys: int) -> tuple[LogBertConfig, str | None]:
@@ -617,35 +615,21 @@ def score_for_vocabulary(config: LogBertConfig, n_keys: int) -> tuple[LogBertCon
     the training jobs (7 keys, top-g 6: "Training data with failures in it"), AUROC 0.500 with the miss ratio,
     0.991 with ``max_mean_nll``. Every log of ``../shared`` scored by the miss ratio has 19 keys or more.
 
-    A key-only model's keys are then also masked in runs of :data:`FEW_KEYS_MASK_SPAN` (``scoring.mask_span``, where
-    it is 1). With a few keys and each masked alone, the model fills the masked place with the key its session lacks:
-    a session that skips a step or repeats one leaves little surprise. Measured (stop 44, docs/benchmarks.md, "Runs of
-    two keys for logs of a few templates"): on ``benchmarks.few_templates``' known-line faults F1 0.606 -> 0.722, at
-    30 and 50 normal jobs 0.146 -> 0.593 and 0.659 -> 0.836, the other logs unchanged; on two logs held out from that
-    choice, the generated PostgreSQL log 0.848 -> 0.867 (no false alarm) and the ZooKeeper log 0.886 either way.
-
     >>> cfg, note = score_for_vocabulary(LogBertConfig(), 12)
-    >>> cfg.scoring.score, cfg.scoring.mask_span, note is not None
-    ('max_mean_nll', 2, True)
-    >>> score_for_vocabulary(LogBertConfig(), 13)[0].scoring.score
-    'miss_ratio'
+    >>> cfg.scoring.score, note is not None, score_for_vocabulary(LogBertConfig(), 13)[0].scoring.score
+    ('max_mean_nll', True, 'miss_ratio')
     """
     scoring = config.scoring
     chosen = scoring.score_for_few_keys
     few = n_keys <= FEW_KEYS_PER_TOP_G * scoring.top_g
     if scoring.score != "miss_ratio" or not few or chosen is None or chosen == "miss_ratio":
         return config, None
-    update: dict[str, object] = {"score": chosen}
-    spans = config.model.signals == "off" and scoring.mask_span == 1 and scoring.mask_strategy == "strided"
-    if spans and scoring.mask_stride >= FEW_KEYS_MASK_SPAN:  # what mask_span > 1 needs (ScoringConfig's check)
-        update["mask_span"] = FEW_KEYS_MASK_SPAN
-    runs = f" with runs of {FEW_KEYS_MASK_SPAN} keys masked together" if "mask_span" in update else ""
     note = (
         f"the model predicts among {n_keys} keys, at most {FEW_KEYS_PER_TOP_G} x scoring.top_g ({scoring.top_g}): "
-        f"the miss ratio would flag little but templates never seen in training, so sessions are scored by {chosen}"
-        f"{runs} instead (scoring.score_for_few_keys; \"miss_ratio\" or null keeps the miss ratio)"
+        f"the miss ratio would flag little but templates never seen in training, so sessions are scored by {chosen} "
+        "instead (scoring.score_for_few_keys; \"miss_ratio\" or null keeps the miss ratio)"
     )
-    return config.model_copy(update={"scoring": scoring.model_copy(update=update)}), note
+    return config.model_copy(update={"scoring": scoring.model_copy(update={"score": chosen})}), note
 
 
 def duration_slots_of(schema: SlotSchema) -> list[tuple[int, int]]:
