@@ -659,7 +659,7 @@ _HEADER_COMPACT_DATETIME = re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(?:[:.]\d+)?(?=\|
 _HEADER_BAR_FIELD = re.compile(r"\|([^|\s]+)(?=\|)")
 # a level word in title case (Windows' CBS log: "2016-09-28 04:30:30, Info  CBS  Loaded ..."): a <Severity>, since
 # <Level> holds capitals only
-_HEADER_TITLE_LEVEL = re.compile(r"(?:Trace|Debug|Info|Notice|Warn|Warning|Error|Critical|Fatal)(?=\s)")
+_HEADER_TITLE_LEVEL = re.compile("(?:" + "|".join(name.title() for name in _LEVEL_NAMES.split("|")) + r")(?=\s)")
 _MONTH_NAME = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 # the day, the month's name, the year and the time, as log4j's %d{DATE} ("24 Jun 2025 14:36:53,120") and Redis write
 # them: read as <Day> <Month> <Year> <Time> (the syslog reading of a time, with the year). Left in the content, the
