@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 import sys
 
@@ -13,6 +14,7 @@ from logbert.evaluation.thresholds import (
     contamination_threshold,
     f1_threshold,
     fit_gpd,
+    miss_ratio_floor,
     pot_threshold,
     quantile_threshold,
 )
@@ -158,3 +160,53 @@ def test_when_the_lowest_scores_tie_in_a_large_group_all_above_them_go_above() -
     threshold = contamination_threshold(scores, 0.03)
     assert threshold == 0.0027 and _above(scores, threshold) == 11
     assert _above(np.full(50, 1.0), contamination_threshold(np.full(50, 1.0), 0.1)) == 0  # never below every score
+
+
+# -- the keys' miss rate under a short calibration (scoring.key_rate_floor) ------------------------------------
+
+
+def test_the_miss_ratio_floor_examples_hold() -> None:
+    import logbert.evaluation.thresholds as module
+
+    assert doctest.testmod(module).failed == 0
+
+
+def _flag_rate(lengths: list[list[int]], misses: int, threshold: float) -> float:
+    """The floor's rate by simulation: keys missing independently at a rate drawn from the Jeffreys posterior."""
+    rng = np.random.default_rng(0)
+    keys = sum(map(sum, lengths))
+    draws = 40_000
+    p = rng.beta(misses + 0.5, keys - misses + 0.5, size=draws)
+    session = rng.integers(len(lengths), size=draws)
+    flagged = np.zeros(draws, dtype=bool)
+    for i in range(draws):
+        window_misses = rng.binomial(lengths[session[i]], p[i])
+        flagged[i] = any(exceeds(m / n, threshold) for m, n in zip(window_misses, lengths[session[i]], strict=True))
+    return float(flagged.mean())
+
+
+def test_the_floor_is_the_lowest_ratio_whose_rate_is_within_alpha_and_states_that_rate() -> None:
+    lengths = [[17]] * 20 + [[11]] * 10 + [[32, 9]] * 5  # sessions of one window and of two
+    threshold, rate = miss_ratio_floor(lengths, misses=1, alpha=0.005)
+    assert rate <= 0.005 and threshold > 0
+    assert _flag_rate(lengths, 1, threshold) == pytest.approx(rate, abs=0.002)
+    candidates = sorted({m / n for n in (9, 11, 17, 32) for m in range(n + 1)})
+    below = candidates[candidates.index(threshold) - 1]
+    assert _flag_rate(lengths, 1, below) > 0.005  # the candidate just under it flags too many
+
+
+def test_more_misses_or_fewer_keys_raise_the_floor_and_many_quiet_keys_take_it_to_0() -> None:
+    floors = [miss_ratio_floor([[17]] * n, misses, 0.005)[0] for n, misses in ((500, 0), (50, 0), (25, 0), (50, 5))]
+    assert floors[0] == 0.0  # 8,500 keys, none missed: one miss in 17 is rare enough
+    assert 0.0 < floors[1] <= floors[2] <= floors[3]
+    assert miss_ratio_floor([[17]] * 50, 0, 0.05)[0] == 0.0  # a looser target needs no floor
+
+
+@pytest.mark.parametrize(
+    ("lengths", "misses", "alpha", "match"),
+    [([], 0, 0.005, "no calibration session"), ([[3, 0]], 0, 0.005, "at least one"), ([[3]], 4, 0.005, "misses"),
+     ([[3]], 0, 0.0, "alpha")],
+)
+def test_the_floor_refuses_what_it_cannot_read(lengths: list[list[int]], misses: int, alpha: float, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        miss_ratio_floor(lengths, misses, alpha)

@@ -11,9 +11,11 @@ from logbert.evaluation.thresholds import quantile_threshold
 from logbert.pipeline.calibrate import (
     AUTO_CROSS_FIT_MAX_SESSIONS,
     Calibration,
+    KeyMisses,
     calibration,
     choose_threshold,
     fold_ids,
+    key_rate_floor,
     resolve_calibration,
 )
 
@@ -212,3 +214,56 @@ def test_contamination_is_the_quantile_wherever_a_quantile_is_taken() -> None:
     assert resolve_calibration(ScoringConfig(contamination=0.05), 2000, 200) == "cross_fit"
     assert resolve_calibration(ScoringConfig(contamination=0.05), 10_000, 1000) == "split"  # too many to cross-fit
     assert resolve_calibration(ScoringConfig(contamination=0.05, calibration="split"), 2000, 200) == "split"
+
+
+# -- the keys' miss rate under a short calibration (scoring.key_rate_floor) ------------------------------------
+
+QUIET = KeyMisses(0, ((17,),) * 50)  # 50 calibration sessions of 17 masked keys, none missed
+
+
+def test_a_short_miss_ratio_calibration_is_raised_to_what_its_keys_allow() -> None:
+    scoring = ScoringConfig()
+    zeros = np.zeros(50)
+    assert choose_threshold(scoring, zeros) == 0.0  # without the keys: their maximum, 0 (any one miss flags)
+    threshold = choose_threshold(scoring, zeros, key_misses=QUIET)
+    assert threshold == pytest.approx(1 / 17)  # above one miss in 17 keys: it takes two
+    record = calibration(scoring, threshold, zeros, scheme="cross_fit", folds=5, key_misses=QUIET)
+    assert record.raised_by_keys and record.key_floor is not None and record.key_floor[1] <= 0.005
+    text = record.describe()
+    assert "raised to 0.05882 by the miss rate of their 850 masked keys (0 missed)" in text
+    assert "at most about 1.96% of new normal sessions flagged, as at their maximum" in text  # it still bounds it
+    assert Calibration.from_dict(record.to_dict()) == record
+    old = {k: v for k, v in record.to_dict().items() if k not in ("key_misses", "key_floor")}  # before the setting
+    assert Calibration.from_dict(old).key_misses is None
+    with pytest.raises(UnknownArtifact, match="key_misses"):
+        Calibration.from_dict({**record.to_dict(), "key_misses": {"misses": 0, "window_lengths": [[]]}})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"key_rate_floor": False},
+        {"score": "max_mean_nll"},
+        {"threshold": "pot"},
+        {"contamination": 0.05},
+    ],
+)
+def test_the_keys_raise_only_a_miss_ratio_quantile_that_asked_for_it(overrides: dict[str, object]) -> None:
+    scoring = ScoringConfig(**overrides)  # type: ignore[arg-type]
+    assert key_rate_floor(scoring, 50, QUIET) is None
+    record = calibration(scoring, 0.0, np.zeros(50), key_misses=QUIET)
+    assert record.key_misses is None and record.key_floor is None and not record.raised_by_keys
+
+
+def test_enough_sessions_for_the_quantile_keep_it_and_a_target_rate_follows_the_same_rule() -> None:
+    scoring = ScoringConfig()
+    many = KeyMisses(0, ((17,),) * 250)
+    assert key_rate_floor(scoring, 250, many) is None  # 250 >= 199: the quantile states the rate itself
+    assert choose_threshold(scoring, np.zeros(250), key_misses=many) == 0.0
+    record = calibration(scoring, 0.0, np.zeros(250), key_misses=many)
+    assert record.key_misses == many and record.key_floor is None
+    assert record.threshold_for(0.01) == 0.0  # 250 scores hold the 0.99 quantile
+    assert record.threshold_for(0.0005) == pytest.approx(1 / 17)  # they do not hold 0.9995: the keys decide
+    assert record.threshold_for(0.0005) == choose_threshold(
+        ScoringConfig(threshold_quantile=0.9995), np.zeros(250), key_misses=many
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -399,3 +400,38 @@ def test_fit_names_the_sessions_tied_with_the_threshold(fake: type[_Fake]) -> No
     same = [KeySequence(f"fail{i}", [1, 2, 3] * 10, label=0) for i in range(3)]  # the longest: they score highest
     fitted = fit_sessions(_sessions(20), same, CF)
     assert fitted.above_threshold == [] and sorted(sid for sid, _ in fitted.at_threshold) == ["fail0", "fail1", "fail2"]
+
+
+class _MissFake(_Fake):
+    """A key-only miss-ratio LogBERT that misses nothing: its outputs count the masked keys (one per key)."""
+
+    def scores(self, seqs: list[list[int]]) -> SimpleNamespace:
+        self.scored += [tuple(s) for s in seqs]
+        return SimpleNamespace(n_misses=np.zeros(len(seqs), dtype=np.int64), n_masked=np.array([len(s) for s in seqs]))
+
+    def score_of(self, out: SimpleNamespace) -> np.ndarray:
+        return np.asarray(out.n_misses / out.n_masked, dtype=np.float64)
+
+    def decision_function(self, seqs: list[list[int]]) -> np.ndarray:
+        return self.score_of(self.scores(seqs))
+
+
+@pytest.mark.parametrize("scheme", ["cross_fit", "split"])
+def test_a_short_calibration_that_misses_nothing_keeps_its_threshold_above_one_miss(
+    monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """23 calibration sessions that miss no key put the quantile (their maximum) at 0; their keys' miss rate raises
+    it (scoring.key_rate_floor), the record keeps what it read, and the setting off gives 0 again."""
+    monkeypatch.setattr(fit_module, "LogBertDetector", _MissFake)
+    config = CF.with_overrides({"scoring.calibration": scheme})
+    # over 20 keys, so the miss ratio stays the score (a few keys would be scored by their surprise)
+    sessions = [KeySequence(f"s{i}", [1 + (i + j) % 20 for j in range(10 + i)], label=0) for i in range(43)]
+    train, val = sessions[:20], sessions[20:]
+    fitted = fit_sessions(train, val, config)
+    calibrated = train + val if scheme == "cross_fit" else val
+    lengths = sorted((len(s.key_ids) + 2,) for s in calibrated)  # one window a session, with its two bounds
+    assert fitted.record.key_misses is not None and sorted(fitted.record.key_misses.window_lengths) == lengths
+    assert fitted.record.normal_scores[-1] == 0.0 and fitted.record.threshold > 0.0
+    assert fitted.detector.threshold_ == fitted.record.threshold and fitted.record.raised_by_keys
+    off = fit_sessions(train, val, config.with_overrides({"scoring.key_rate_floor": False}))
+    assert off.record.threshold == 0.0 and off.record.key_misses is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,14 @@ import numpy.typing as npt
 from logbert.evaluation.metrics import _as_labels, best_f1
 from logbert.results import tie_band
 
-__all__ = ["contamination_threshold", "f1_threshold", "fit_gpd", "pot_threshold", "quantile_threshold"]
+__all__ = [
+    "contamination_threshold",
+    "f1_threshold",
+    "fit_gpd",
+    "miss_ratio_floor",
+    "pot_threshold",
+    "quantile_threshold",
+]
 
 
 def quantile_threshold(normal_scores: npt.ArrayLike, q: float, margin: float = 0.0) -> float:
@@ -73,6 +81,80 @@ def conformal_rank(n: int, q: float) -> int:
     (:func:`quantile_threshold`); ``k > n`` when there are too few for ``q`` (the maximum is used then)."""
     # the 1e-9 keeps (n + 1) * q that is a whole number in exact arithmetic from rounding up
     return max(1, math.ceil((n + 1) * q - 1e-9))
+
+
+def miss_ratio_floor(
+    window_lengths: Sequence[Sequence[int]], misses: int, alpha: float
+) -> tuple[float, float]:
+    """The lowest miss-ratio threshold that the calibration *keys* allow, where their sessions are too few to say.
+
+    A session's miss ratio is the largest over its windows of misses / masked keys. With ``n`` calibration
+    sessions the conformal quantile can state no false-alarm rate below ``1 / (n + 1)``, and with 25-100
+    sessions that all miss nothing it is 0: any one miss flags a session. The keys say more than the sessions:
+    ``misses`` in ``K`` masked calibration keys give each key a miss probability with the Jeffreys posterior
+    ``Beta(misses + 1/2, K - misses + 1/2)``, and a window of ``L`` keys then misses a beta-binomial number of
+    them (the posterior predictive; keys taken to miss independently). The floor is the smallest ``m / L``
+    (``L`` a calibration window length) at which a session shaped like a calibration one (its ``window_lengths``,
+    masked keys per window) would score above it with probability at most ``alpha``, averaged over the
+    calibration sessions. It is an extrapolation: misses of a session cluster (a rare but normal shape misses
+    several keys at once), so the rate it states is a lower estimate, and it holds for sessions of known keys only.
+
+    Args:
+        window_lengths: per calibration session, the masked keys of each of its windows (each at least 1).
+        misses: the misses over all of those keys.
+        alpha: the false-alarm rate asked, in (0, 1).
+
+    Returns:
+        ``(threshold, rate)``: the floor (0 where one miss anywhere is already rare enough) and the rate it gives.
+
+    Raises:
+        ValueError: no window, a window of no key, negative misses or more misses than keys, alpha outside (0, 1).
+
+    Example:
+        >>> t, rate = miss_ratio_floor([[17]] * 50, misses=0, alpha=0.005)  # 850 keys, none missed
+        >>> round(t, 4), rate <= 0.005  # one miss in 17 keys is 0.0588: above 1/17 takes two
+        (0.0588, True)
+        >>> miss_ratio_floor([[17]] * 500, misses=0, alpha=0.005)[0]  # 8,500 keys: one miss is rare enough
+        0.0
+    """
+    # scipy is scikit-learn's dependency, imported where it is used (the CLI starts fast)
+    from scipy.stats import betabinom
+
+    shapes: dict[tuple[int, ...], int] = {}
+    for lengths in window_lengths:
+        shape = tuple(int(n) for n in lengths)
+        if not shape or min(shape) < 1:
+            raise ValueError(f"every calibration session needs windows of at least one masked key, got {shape}")
+        shapes[shape] = shapes.get(shape, 0) + 1
+    if not shapes:
+        raise ValueError("no calibration session to take the key miss rate from")
+    keys = sum(sum(shape) * count for shape, count in shapes.items())
+    if not 0 <= misses <= keys:
+        raise ValueError(f"misses must be between 0 and the {keys} masked keys, got {misses}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    a, b = misses + 0.5, keys - misses + 0.5
+    weights = np.array(list(shapes.values()), dtype=np.float64) / len(window_lengths)
+
+    def rate(threshold: float) -> float:
+        """Mean over the sessions of P(some window's misses > threshold x its keys)."""
+        flagged = []
+        for shape in shapes:
+            lengths = np.array(shape)
+            allowed = np.floor(threshold * lengths + 1e-9)  # misses a window may have without exceeding
+            flagged.append(1.0 - float(np.prod(betabinom.cdf(allowed, lengths, a, b))))
+        return float(np.dot(weights, flagged))
+
+    lengths_seen = sorted({n for shape in shapes for n in shape})
+    candidates = sorted({m / n for n in lengths_seen for m in range(n + 1)})
+    low, high = 0, len(candidates) - 1  # rate() falls as the threshold rises: the first candidate within alpha
+    while low < high:
+        middle = (low + high) // 2
+        if rate(candidates[middle]) <= alpha:
+            high = middle
+        else:
+            low = middle + 1
+    return candidates[low], rate(candidates[low])
 
 
 def contamination_threshold(scores: npt.ArrayLike, contamination: float, margin: float = 0.0) -> float:

@@ -31,6 +31,11 @@ How the threshold is read from the normal scores (``scoring.threshold``):
 * ``"labelled_f1"``: the F1-best threshold on normal + labelled anomalous validation sessions
   (:func:`logbert.evaluation.thresholds.f1_threshold`; split only).
 
+Too few calibration sessions for the quantile (``n < q / (1 - q)``) and a miss-ratio score: the quantile is their
+maximum, and where none of them misses a key, 0. ``scoring.key_rate_floor`` then raises it to what their *keys*
+allow (:func:`key_rate_floor`, :func:`logbert.evaluation.thresholds.miss_ratio_floor`): the miss rate of every
+masked calibration key, extrapolated to sessions of their lengths.
+
 With ``scoring.contamination`` (training data that holds failures nobody labelled), the first two give way to
 :func:`logbert.evaluation.thresholds.contamination_threshold`: that share of the calibration sessions, the highest,
 lies above the threshold.
@@ -53,6 +58,7 @@ from logbert.evaluation.thresholds import (
     conformal_rank,
     contamination_threshold,
     f1_threshold,
+    miss_ratio_floor,
     pot_threshold,
     quantile_threshold,
 )
@@ -117,15 +123,74 @@ def fold_ids(n: int, k: int, seed: int) -> npt.NDArray[np.int64]:
     return np.random.default_rng(seed).permutation(np.arange(n, dtype=np.int64) % k)
 
 
+@dataclass(frozen=True, slots=True)
+class KeyMisses:
+    """What the normal calibration sessions' keys say (a key-only miss-ratio model): their misses in all, and per
+    session the masked keys of each of its windows (the sessions of the normal scores, in any order)."""
+
+    misses: int
+    window_lengths: tuple[tuple[int, ...], ...]
+
+    @property
+    def keys(self) -> int:
+        return sum(sum(lengths) for lengths in self.window_lengths)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"misses": self.misses, "window_lengths": [list(n) for n in self.window_lengths]}
+
+
+def key_rate_floor(
+    scoring: ScoringConfig, n_scores: int, key_misses: KeyMisses | None, quantile: float | None = None
+) -> tuple[float, float] | None:
+    """``(floor, rate)``: the lowest threshold the calibration keys' miss rate allows for ``1 - quantile`` (default
+    ``scoring.quantile``; :func:`~logbert.evaluation.thresholds.miss_ratio_floor`), where it applies: a miss-ratio
+    quantile threshold (``scoring.key_rate_floor``, no contamination) from too few sessions for the quantile
+    (``n_scores`` of them: it is their maximum, which states no rate below ``1 / (n + 1)``). None elsewhere, and
+    where the keys are unknown (baselines, time- and value-aware models, records from before the setting).
+
+    >>> from logbert.config import ScoringConfig
+    >>> few = KeyMisses(0, ((17,),) * 50)  # 50 sessions of 17 keys, no miss: 0 is their maximum
+    >>> round(key_rate_floor(ScoringConfig(), 50, few)[0], 4)  # above one miss in 17
+    0.0588
+    >>> key_rate_floor(ScoringConfig(), 250, KeyMisses(0, ((17,),) * 250)) is None  # enough for the quantile
+    True
+    """
+    if not reads_key_misses(scoring):
+        return None
+    return _key_floor(n_scores, key_misses, scoring.quantile if quantile is None else quantile)
+
+
+def reads_key_misses(scoring: ScoringConfig) -> bool:
+    """The threshold may be raised by the keys' miss rate (:func:`key_rate_floor`): ``scoring.key_rate_floor`` on
+    a miss-ratio quantile threshold without contamination."""
+    return (
+        scoring.key_rate_floor
+        and scoring.score == "miss_ratio"
+        and scoring.threshold == "normal_quantile"
+        and not scoring.contaminated
+    )
+
+
+def _key_floor(n_scores: int, key_misses: KeyMisses | None, q: float) -> tuple[float, float] | None:
+    """:func:`key_rate_floor` once its settings hold: where ``n_scores`` are too few for ``q`` and keys are known."""
+    if key_misses is None or not key_misses.window_lengths or q >= 1.0 or conformal_rank(n_scores, q) <= n_scores:
+        return None
+    return miss_ratio_floor(key_misses.window_lengths, key_misses.misses, 1.0 - q)
+
+
 def choose_threshold(
-    scoring: ScoringConfig, normal_scores: npt.ArrayLike, abnormal_scores: npt.ArrayLike | None = None
+    scoring: ScoringConfig,
+    normal_scores: npt.ArrayLike,
+    abnormal_scores: npt.ArrayLike | None = None,
+    key_misses: KeyMisses | None = None,
 ) -> float:
     """The threshold from validation session scores (higher = more anomalous; ``-inf`` = unscored).
 
     With ``abnormal_scores`` (``labelled_f1``): the F1-best threshold on the mix; otherwise the
     ``threshold_quantile`` quantile of the normal scores (``pot``: of their fitted upper tail; with
     ``scoring.contamination``, that share of the highest above it) plus
-    ``threshold_margin``. Sessions with unseen keys are the caller's to leave out (see the module).
+    ``threshold_margin``, raised to :func:`key_rate_floor` where the normal sessions are too few for the quantile
+    and ``key_misses`` (theirs) are given. Sessions with unseen keys are the caller's to leave out (see the module).
 
     Raises:
         InputDataError: no normal validation session has a score.
@@ -145,7 +210,9 @@ def choose_threshold(
         return contamination_threshold(normal, scoring.contamination, scoring.threshold_margin)
     if scoring.threshold == "pot":
         return pot_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin, upper=score_cap(scoring))
-    return quantile_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin)
+    threshold = quantile_threshold(normal, scoring.threshold_quantile, scoring.threshold_margin)
+    floor = key_rate_floor(scoring, normal.size, key_misses)
+    return threshold if floor is None else max(threshold, floor[0])
 
 
 def score_cap(scoring: ScoringConfig) -> float | None:
@@ -219,6 +286,10 @@ class Calibration:
     # scoring.contamination, where it set the quantile: that share of the calibration sessions is taken to be
     # anomalous, so the rates below count sessions like the calibration ones, anomalies included
     contamination: float = 0.0
+    # scoring.key_rate_floor in force: the calibration sessions' misses and window lengths (None: not read)
+    key_misses: KeyMisses | None = None
+    # where it applied (too few sessions for the quantile): (floor, the rate it states); the threshold is at least it
+    key_floor: tuple[float, float] | None = None
 
     @property
     def n(self) -> int:
@@ -298,7 +369,16 @@ class Calibration:
             raise InputDataError(f"target false-alarm rate must be in (0, 1), got {target_fpr}")
         if not self.normal_scores:
             raise InputDataError("this artifact kept no validation scores: a target false-alarm rate needs them")
-        return quantile_threshold(np.asarray(self.normal_scores), 1.0 - target_fpr, self.margin)
+        threshold = quantile_threshold(np.asarray(self.normal_scores), 1.0 - target_fpr, self.margin)
+        floor = _key_floor(self.n, self.key_misses, 1.0 - target_fpr)  # the training rule, at this target
+        return threshold if floor is None else max(threshold, floor[0])
+
+    @property
+    def raised_by_keys(self) -> bool:
+        """The keys' miss rate raised the threshold above the quantile of the scores (:func:`key_rate_floor`)."""
+        if self.key_floor is None or not self.normal_scores:
+            return False
+        return self.key_floor[0] > quantile_threshold(np.asarray(self.normal_scores), self.quantile, self.margin)
 
     @property
     def source(self) -> str:
@@ -347,6 +427,15 @@ class Calibration:
             need = sessions_needed(self.quantile)
             base += ": their maximum"
             short = f" (not the {1 - self.quantile:.2%} asked: that needs at least {need} scores)" if need else ""
+        if self.raised_by_keys and self.key_floor is not None and self.key_misses is not None:
+            floor, rate = self.key_floor
+            worst = f", {bound:.2%} in the cross-conformal worst case" if self.scheme == "cross_fit" else ""
+            return (
+                f"{base}, {self.normal_scores[-1]:.4g}, raised to {floor:.4g} by the miss rate of their "
+                f"{self.key_misses.keys} masked keys ({self.key_misses.misses} missed): at most about {nominal:.2%} "
+                f"of new normal {self.unit} flagged, as at their maximum{worst}; {rate:.2%} if keys missed "
+                f"independently (they cluster, and a template never seen in training is a miss){unseen}"
+            )
         spread = self.fpr_spread
         draw = "" if spread is None else f" ({spread[0]:.2%}-{spread[1]:.2%} for 90 % of draws of {self.n} {self.unit})"
         if self.scheme == "cross_fit":
@@ -374,6 +463,8 @@ class Calibration:
             "unit": self.unit,
             "with_final": self.with_final,
             "contamination": self.contamination,
+            "key_misses": None if self.key_misses is None else self.key_misses.to_dict(),
+            "key_floor": None if self.key_floor is None else list(self.key_floor),
             "normal_scores": list(self.normal_scores),
         }
 
@@ -400,9 +491,21 @@ class Calibration:
                 None if data.get("fpr_estimate") is None else float(data["fpr_estimate"]),
                 bool(data.get("with_final", False)),
                 float(data.get("contamination", 0.0)),
+                _key_misses_from(data.get("key_misses")),
+                None if data.get("key_floor") is None else (float(data["key_floor"][0]), float(data["key_floor"][1])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnknownArtifact(f"{CALIBRATION_FILE} is malformed: {exc}") from None
+
+
+def _key_misses_from(data: Any) -> KeyMisses | None:
+    """A stored :class:`KeyMisses` (None: none stored). Raises: KeyError, TypeError, ValueError when malformed."""
+    if data is None:
+        return None
+    lengths = tuple(tuple(int(n) for n in window) for window in data["window_lengths"])
+    if any(not window or min(window) < 1 for window in lengths) or int(data["misses"]) < 0:
+        raise ValueError("key_misses: a session without masked keys, or negative misses")
+    return KeyMisses(int(data["misses"]), lengths)
 
 
 def calibration(
@@ -414,11 +517,15 @@ def calibration(
     folds: int = 0,
     n_unseen: int = 0,
     with_final: bool = False,
+    key_misses: KeyMisses | None = None,
 ) -> Calibration:
     """The record of a threshold chosen by :func:`choose_threshold` from these normal session scores
-    (``-inf``, unscored, is dropped; sessions with unseen keys are the caller's to leave out and count)."""
+    (``-inf``, unscored, is dropped; sessions with unseen keys are the caller's to leave out and count) and, where
+    :func:`reads_key_misses`, those sessions' ``key_misses``."""
     scores = np.asarray(normal_scores, dtype=np.float64)
     finite = np.sort(scores[np.isfinite(scores)])
+    if not reads_key_misses(scoring):
+        key_misses = None
     return Calibration(
         scoring.threshold,
         float(threshold),
@@ -430,4 +537,6 @@ def calibration(
         n_unseen,
         with_final=with_final and scheme == "cross_fit",
         contamination=scoring.contamination if scoring.contaminated else 0.0,
+        key_misses=key_misses,
+        key_floor=key_rate_floor(scoring, finite.size, key_misses),
     )

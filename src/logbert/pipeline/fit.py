@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from logbert.artifact import META_FILE
-from logbert.config import LogBertConfig, ScoringConfig
+from logbert.config import LogBertConfig, ScoringConfig, WindowConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
 from logbert.evaluation.report import write_json
@@ -40,11 +40,13 @@ from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import (
     CALIBRATION_FILE,
     Calibration,
+    KeyMisses,
     Scheme,
     calibration,
     choose_threshold,
     fold_ids,
     labelled_val_anomalies,
+    reads_key_misses,
     resolve_calibration,
     score_cap,
 )
@@ -62,6 +64,7 @@ from logbert.pipeline.sessions import (
     Unit,
     reads_signals,
     session_channels,
+    session_misses,
     session_scores,
     session_windows,
     unseen_category_sessions,
@@ -519,6 +522,8 @@ def fit_sessions(
     folds = fold_ids(len(pool), k, config.train.seed)
     oof = np.full(len(pool), -np.inf)
     oof_channels = np.full((len(pool), 3), -np.inf)  # time- and value-aware models: per channel
+    oof_misses = np.zeros(len(pool), dtype=np.int64)  # key-only miss-ratio models: misses and window lengths
+    lengths: list[tuple[int, ...]] = [() for _ in pool]
     unseen = np.zeros(len(pool), dtype=np.bool_)
     folds_read_signals = False
     say(
@@ -545,7 +550,11 @@ def fit_sessions(
             folds_read_signals = True
             oof_channels[held] = session_channels(fold_model, held_sessions, config.window)
         else:
-            oof[held] = session_scores(fold_model, held_sessions, config.window)
+            oof[held], held_misses = session_misses_of(fold_model, held_sessions, config.window)
+            if held_misses is not None:
+                oof_misses[held] = held_misses[0]
+                for i, n in zip(held, held_misses[1], strict=True):
+                    lengths[i] = n
         unseen[held] = unseen_key_sessions(held_sessions, {key for w in rest_windows for key in w.key_ids})
         unseen[held] |= unseen_category_sessions(held_sessions, fold_model.buckets_)
     final_windows, trimmed = windows, 0
@@ -574,13 +583,17 @@ def fit_sessions(
         if reads_signals(detector):
             oof_channels = with_final_scores(oof_channels, session_channels(detector, pool, config.window))
         else:
-            oof = with_final_scores(oof, session_scores(detector, pool, config.window))
+            final_scores, final_misses = session_misses_of(detector, pool, config.window)
+            if final_misses is not None:  # the misses of the model whose score the session keeps
+                oof_misses = np.where(np.isfinite(oof) & (final_scores > oof), final_misses[0], oof_misses)
+            oof = with_final_scores(oof, final_scores)
     floors = scale_floors(detector.config)
     if reads_signals(detector):
         # the channel scales from the out-of-fold scores too, then the threshold on their combination
         oof, scales = _calibration_scores(scoring, oof, oof_channels, unseen, floors)
         detector.scales_ = scales
-    record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what)
+    misses = (oof_misses, lengths) if counts_misses(detector) else None
+    record, all_unseen = _threshold(scoring, oof, unseen, "cross_fit", what, misses)
     if reads_signals(detector):
         record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
@@ -765,13 +778,13 @@ def _fit_split(
     if reads_signals(detector):  # the channel scales from the validation sessions, as the threshold
         val_channels = session_channels(detector, val, config.window)
         detector.scales_ = _scales(config.scoring, val_channels, unseen, floors)
-    normal_scores = session_scores(detector, val, config.window)
+    normal_scores, misses = session_misses_of(detector, val, config.window)
     if abnormal_val:
         abnormal_scores = session_scores(detector, abnormal_val, config.window)
         detector.threshold_ = choose_threshold(config.scoring, normal_scores, abnormal_scores)
         record = calibration(config.scoring, detector.threshold_, normal_scores)
         return FittedSessions(detector, record, len(train_windows), len(val_windows), skipped + skipped_val)
-    record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what)
+    record, all_unseen = _threshold(config.scoring, normal_scores, unseen, "split", what, misses)
     if val_channels is not None:
         record = _with_loo_rate(record, config.scoring, val_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
@@ -849,9 +862,15 @@ def _with_loo_rate(
 
 
 def _threshold(
-    scoring: ScoringConfig, scores: np.ndarray, unseen: np.ndarray, scheme: Scheme, what: str
+    scoring: ScoringConfig,
+    scores: np.ndarray,
+    unseen: np.ndarray,
+    scheme: Scheme,
+    what: str,
+    misses: SessionMisses | None = None,
 ) -> tuple[Calibration, bool]:
-    """The threshold from normal session scores, sessions with unseen keys left out and counted.
+    """The threshold from normal session scores, sessions with unseen keys left out and counted; ``misses``: per
+    session its misses and window lengths (a key-only miss-ratio model: :func:`session_misses_of`).
 
     When every scored session has an unseen key they are all used (the threshold is then likely
     the score cap); the second value says so.
@@ -866,14 +885,40 @@ def _threshold(
     all_unseen = not use.any()
     if all_unseen:
         use = scored
-    threshold = choose_threshold(scoring, scores[use])
+    key_misses = None
+    if misses is not None:
+        counts, lengths = misses
+        key_misses = KeyMisses(int(counts[use].sum()), tuple(lengths[i] for i in np.flatnonzero(use)))
+    threshold = choose_threshold(scoring, scores[use], key_misses=key_misses)
     folds = scoring.calibration_folds if scheme == "cross_fit" else 0
     n_unseen = 0 if all_unseen else int((scored & unseen).sum())
     record = calibration(
         scoring, threshold, scores[use], scheme=scheme, folds=folds, n_unseen=n_unseen,
-        with_final=scoring.calibrate_with_final,
+        with_final=scoring.calibrate_with_final, key_misses=key_misses,
     )
     return record, all_unseen
+
+
+#: Per session (input order): its misses over all its windows, and the masked keys of each window.
+SessionMisses = tuple[npt.NDArray[np.int64], list[tuple[int, ...]]]
+
+
+def counts_misses(detector: LogBertDetector) -> bool:
+    """The threshold of this model may read its calibration sessions' misses (:func:`reads_key_misses`): a key-only
+    model scored by the miss ratio, whose outputs count them (``scores`` and ``score_of``, as LogBERT's)."""
+    outputs = hasattr(detector, "scores") and hasattr(detector, "score_of")
+    return outputs and not reads_signals(detector) and reads_key_misses(detector.config.scoring)
+
+
+def session_misses_of(
+    detector: LogBertDetector, sessions: Sequence[KeySequence], window: WindowConfig
+) -> tuple[np.ndarray, SessionMisses | None]:
+    """:func:`session_scores` of ``detector``, and where :func:`counts_misses`, the sessions' misses from the same
+    pass."""
+    if not counts_misses(detector):
+        return session_scores(detector, sessions, window), None
+    scores, counts, lengths = session_misses(detector, sessions, window)
+    return scores, (counts, lengths)
 
 
 def _share(fraction: float) -> str:

@@ -102,6 +102,14 @@ def worst_windows(
     """
     windows, skipped = session_windows(sessions, window)
     window_scores = score_unique(scorer, [w.key_ids for w in windows], [w.signals for w in windows])
+    scores, worst = _worst(sessions, windows, window_scores)
+    return scores, windows, worst, skipped
+
+
+def _worst(
+    sessions: Sequence[KeySequence], windows: Sequence[KeySequence], window_scores: FloatArray
+) -> tuple[FloatArray, list[int | None]]:
+    """Per session its worst window's score (``-inf`` without a window) and that window's index: the one rule."""
     position = {s.session_id: i for i, s in enumerate(sessions)}
     scores = np.full(len(sessions), -np.inf)
     worst: list[int | None] = [None] * len(sessions)
@@ -109,7 +117,34 @@ def worst_windows(
         i = position[w.session_id]
         if score > scores[i]:
             scores[i], worst[i] = score, j
-    return scores, windows, worst, skipped
+    return scores, worst
+
+
+class MissScorer(Protocol):
+    """A key-only LogBERT: its per-window outputs (misses and masked keys among them) and its score of them."""
+
+    def scores(self, seqs: Sequence[Sequence[int]]) -> Any: ...
+
+    def score_of(self, out: Any) -> npt.NDArray[np.float64]: ...
+
+
+def session_misses(
+    scorer: MissScorer, sessions: Sequence[KeySequence], window: WindowConfig
+) -> tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, ...]]]:
+    """:func:`session_scores` of a key-only LogBERT, and from the same pass per session the misses over all of its
+    windows and the masked keys of each window (what :func:`~logbert.evaluation.thresholds.miss_ratio_floor` reads;
+    a session without a window: 0 and ``()``)."""
+    windows, _ = session_windows(sessions, window)
+    out = scorer.scores([list(w.key_ids) for w in windows])  # each distinct window is scored once inside
+    scores, _ = _worst(sessions, windows, np.asarray(scorer.score_of(out), dtype=np.float64))
+    position = {s.session_id: i for i, s in enumerate(sessions)}
+    misses = np.zeros(len(sessions), dtype=np.int64)
+    lengths: list[list[int]] = [[] for _ in sessions]
+    for w, missed, masked in zip(windows, out.n_misses.tolist(), out.n_masked.tolist(), strict=True):
+        i = position[w.session_id]
+        misses[i] += missed
+        lengths[i].append(masked)
+    return scores, misses, [tuple(n) for n in lengths]
 
 
 def session_channels(
