@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from logbert import api
 from logbert.config import LogBertConfig
 from logbert.datasets.simulator import write_simulated
 from logbert.errors import InputDataError, UnknownArtifact
+from logbert.pipeline.calibrate import KeyMisses
 from logbert.records import KeySequence
 from logbert.results import ParsedLine
 from tests.conftest import dataset_path
@@ -209,6 +211,11 @@ def test_the_threshold_can_be_chosen_at_use_time(trained: tuple[api.TrainResult,
     assert not any(s.is_anomaly for s in api.score(detector, log))
     with pytest.raises(InputDataError):
         detector.use_threshold(threshold=1.0, target_fpr=0.1)
+    # a miss-ratio record of too few sessions that missed nothing: the target's quantile is 0, its keys raise it
+    quiet = KeyMisses(0, ((17,),) * 50)
+    detector.calibration = replace(detector.calibration, normal_scores=(0.0,) * 50, key_misses=quiet)
+    said = detector.use_threshold(target_fpr=0.005)
+    assert detector.threshold == pytest.approx(1 / 17) and "raised to 0.05882 by the miss rate of their keys" in said
 
 
 def test_scored_sessions_say_where_and_why(trained: tuple[api.TrainResult, Path, Path]) -> None:

@@ -370,8 +370,14 @@ class Calibration:
         if not self.normal_scores:
             raise InputDataError("this artifact kept no validation scores: a target false-alarm rate needs them")
         threshold = quantile_threshold(np.asarray(self.normal_scores), 1.0 - target_fpr, self.margin)
-        floor = _key_floor(self.n, self.key_misses, 1.0 - target_fpr)  # the training rule, at this target
-        return threshold if floor is None else max(threshold, floor[0])
+        floor = self.key_floor_for(target_fpr)
+        return threshold if floor is None else max(threshold, floor)
+
+    def key_floor_for(self, target_fpr: float) -> float | None:
+        """The floor the calibration keys' miss rate puts under :meth:`threshold_for` at ``target_fpr`` (the training
+        rule, :func:`key_rate_floor`, at this target); None where it does not apply."""
+        floor = _key_floor(self.n, self.key_misses, 1.0 - target_fpr)
+        return None if floor is None else floor[0]
 
     @property
     def raised_by_keys(self) -> bool:

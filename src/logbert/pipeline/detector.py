@@ -135,7 +135,16 @@ class Detector:
             self.threshold = self.calibration.threshold_for(target_fpr)
             n = self.calibration.n
             how = "out-of-fold" if self.calibration.scheme == "cross_fit" else "validation"
-            return f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {n} {how} session scores"
+            floor = self.calibration.key_floor_for(target_fpr)
+            raised = (
+                f", raised to {floor:.4g} by the miss rate of their keys (too few sessions for that quantile)"
+                if floor is not None and 0.0 < floor >= self.threshold
+                else ""
+            )
+            return (
+                f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {n} {how} session scores"
+                f"{raised}"
+            )
         if threshold is not None:
             if not math.isfinite(threshold):
                 raise InputDataError(f"the threshold must be a finite number, got {threshold}")
