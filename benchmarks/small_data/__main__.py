@@ -125,6 +125,9 @@ VARIANTS = (
     # the threshold from the calibration sessions' quantile alone, without their keys' miss rate
     # (scoring.key_rate_floor = false: every cell of a miss-ratio preset before stop 45 was computed so)
     "no_key_floor",
+    # the miss ratio at top-g 9 (DeepLog's rule) with the keys' miss-rate floor, for the key-sequence preset
+    "miss_g9",
+    "miss_g9_nofloor",
 )
 BASELINES = ("new_event", "count_nearest", "deeplog_paper")
 MAX_TEST_NORMAL = 2000
@@ -223,6 +226,17 @@ def run_one(variant: str, data: BenchData, n: int, seed: int, threads: int) -> d
                 "model.mark_last": False,
                 "train.val_sampling": "latest",
                 "scoring.mask_stride": 4,
+            }
+        )
+    elif variant.startswith("miss_g"):  # the miss ratio at top-g N (DeepLog's top-9 rule), no length term
+        g, _, floor = variant.removeprefix("miss_g").partition("_")
+        config = base.with_overrides(
+            {
+                "scoring.score": "miss_ratio",
+                "scoring.top_g": int(g),
+                "scoring.length_weight": 0.0,
+                "scoring.score_for_few_keys": None,  # the miss ratio even among at most 2 x top-g keys
+                "scoring.key_rate_floor": floor != "nofloor",
             }
         )
     elif variant == "no_key_floor":  # the quantile alone, as before scoring.key_rate_floor (DevStack's thresholds at 0)

@@ -413,9 +413,10 @@ class ScoringConfig(_Frozen):
     calibrate_with_final: bool = True
     val_anomaly_fraction: float = Field(0.2, gt=0, lt=1)  # labelled_f1: share of anomalous sessions moved to val
     threshold_margin: float = Field(0.0, ge=0)  # added to the quantile; keeps ties with val scores out
-    # miss_ratio, where the calibration sessions are too few for threshold_quantile (the quantile is then their
-    # maximum, often 0 on 25-100 sessions: any one miss flags a session): the threshold is raised to what their
-    # keys' miss rate allows for 1 - threshold_quantile (logbert.evaluation.thresholds.miss_ratio_floor). DevStack
+    # miss_ratio, where the calibration sessions are too few for threshold_quantile and none of them missed a key
+    # (the quantile is then their maximum, 0: any one miss flags a session; often so on 25-100 sessions): the
+    # threshold is raised to what their keys allow for 1 - threshold_quantile, none missed among so many
+    # (logbert.evaluation.thresholds.miss_ratio_floor). DevStack
     # at 25 / 50 sessions, 6 seeds: F1 0.971 -> 0.985 and 0.954 -> 0.975, no threshold at 0 (was 3 and 4 of 6).
     # docs/benchmarks.md, "The keys' miss rate under a short calibration". False = the quantile alone
     key_rate_floor: bool = True

@@ -267,3 +267,14 @@ def test_enough_sessions_for_the_quantile_keep_it_and_a_target_rate_follows_the_
     assert record.threshold_for(0.0005) == choose_threshold(
         ScoringConfig(threshold_quantile=0.9995), np.zeros(250), key_misses=many
     )
+
+
+def test_a_calibration_that_missed_a_key_keeps_its_maximum() -> None:
+    """The keys speak where the sessions are silent (all 0); where one missed, its score is the maximum and stands."""
+    scoring = ScoringConfig()
+    one_miss = KeyMisses(1, ((17,),) * 50)
+    scores = np.append(np.zeros(49), 1 / 17)
+    assert key_rate_floor(scoring, 50, one_miss) is None
+    assert choose_threshold(scoring, scores, key_misses=one_miss) == pytest.approx(1 / 17)
+    record = calibration(scoring, 1 / 17, scores, key_misses=one_miss)
+    assert record.key_floor is None and not record.raised_by_keys and record.threshold_for(0.001) == 1 / 17

@@ -135,15 +135,14 @@ def miss_ratio_floor(
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     a, b = misses + 0.5, keys - misses + 0.5
     weights = np.array(list(shapes.values()), dtype=np.float64) / len(window_lengths)
+    flat = np.array([n for shape in shapes for n in shape], dtype=np.float64)  # every window of every shape
+    starts = np.cumsum([0] + [len(shape) for shape in shapes])[:-1]  # where each shape's windows begin in it
 
     def rate(threshold: float) -> float:
         """Mean over the sessions of P(some window's misses > threshold x its keys)."""
-        flagged = []
-        for shape in shapes:
-            lengths = np.array(shape)
-            allowed = np.floor(threshold * lengths + 1e-9)  # misses a window may have without exceeding
-            flagged.append(1.0 - float(np.prod(betabinom.cdf(allowed, lengths, a, b))))
-        return float(np.dot(weights, flagged))
+        allowed = np.floor(threshold * flat + 1e-9)  # misses a window may have without exceeding
+        quiet = np.multiply.reduceat(betabinom.cdf(allowed, flat, a, b), starts)  # per shape: no window exceeds
+        return float(np.dot(weights, 1.0 - quiet))
 
     lengths_seen = sorted({n for shape in shapes for n in shape})
     candidates = sorted({m / n for n in lengths_seen for m in range(n + 1)})
