@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,12 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     text = format_alert(alert, misses_shown=3)
     assert text.startswith("ALERT session=vm-1") and "missed=14/16" in text
     assert text.count("position ") == 3 and "11 more missed positions" in text
-    assert format_alert(alert).count("position ") == 14
+    assert format_alert(alert).count("position ") == 14 and "less than even odds" not in text
+    # a model of a few keys: no key outside its top-g, the positions named are the unlikely ones, and it says so
+    unlikely = replace(alert, n_misses=0, misses=misses[:2])
+    text = format_alert(unlikely, misses_shown=1)
+    assert "missed=0/16" in text and "no key outside the top-g; the keys the model gave less than even odds:" in text
+    assert "1 more unlikely positions" in text
 
 
 def test_serve_refuses_the_alert_store_of_another_artifact(tmp_path: Path) -> None:

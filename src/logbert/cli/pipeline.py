@@ -176,7 +176,11 @@ def score(
     only_anomalies: bool = typer.Option(False, help="print only sessions over the threshold"),
     threshold: float | None = ThresholdOption,
     target_fpr: float | None = TargetFprOption,
-    explain: bool = typer.Option(False, "--explain", help="add the missed keys of each anomalous session"),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="add the missed keys of each anomalous session (where none is missed: the keys given less than even odds)",
+    ),
     output_format: str = typer.Option("jsonl", "--format", help="jsonl (one JSON object per session) or table"),
     input_: str = InputOption,
     device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),

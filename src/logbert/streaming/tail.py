@@ -69,6 +69,8 @@ def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | 
     ]
     lines.extend(f"  surprise: {s}" for s in a.surprises)
     shown = a.misses if misses_shown is None else a.misses[:misses_shown]
+    if shown and a.n_misses == 0:  # a model of a few keys, every known key in its top-g (Detector._named_positions)
+        lines.append("  no key outside the top-g; the keys the model gave less than even odds:")
     for m in shown:
         seen = "<unseen template>" if m.template is None else m.template
         expected = ", ".join(f"{e.template} ({e.probability:.1%})" for e in m.expected)
@@ -77,7 +79,8 @@ def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | 
             lines.append(f"    raw: {m.raw}")
         lines.append(f"    expected: {expected}")
     if len(shown) < len(a.misses):
-        lines.append(f"  ... {len(a.misses) - len(shown)} more missed positions (--json shows every one)")
+        what = "missed" if a.n_misses else "unlikely"
+        lines.append(f"  ... {len(a.misses) - len(shown)} more {what} positions (--json shows every one)")
     return "\n".join(lines) + "\n"
 
 
