@@ -138,7 +138,7 @@ class Detector:
             floor = self.calibration.key_floor_for(target_fpr)
             raised = (
                 f", raised to {floor:.4g} by the miss rate of their keys (too few sessions for that quantile)"
-                if floor is not None and 0.0 < floor >= self.threshold
+                if floor is not None and floor > 0.0 and floor == self.threshold  # threshold_for took the floor
                 else ""
             )
             return (
