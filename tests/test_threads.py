@@ -1,7 +1,8 @@
-"""The automatic torch thread count, and that every use restores the caller's setting."""
+"""The automatic torch thread count, that every use restores the caller's setting, and the allocator's settings."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from logbert.threads import MAX_AUTO_THREADS, auto_threads, torch_threads, usable_cores
@@ -23,8 +24,6 @@ def test_torch_threads_sets_and_restores() -> None:
 
 
 def test_resolve_device_names_the_machines_devices_plainly() -> None:
-    import pytest
-
     from logbert.threads import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
@@ -35,3 +34,63 @@ def test_resolve_device_names_the_machines_devices_plainly() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+_FAULTS_SCRIPT = """
+import resource, sys, torch
+from logbert.threads import tune_allocator
+torch.set_num_threads(1)
+tuned = tune_allocator() if sys.argv[1] == "tune" else False
+start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for it in range(30):  # a forward pass's pattern: blocks of 0.5-13 MB, rows of varying width, freed out of order
+    n = 64 * (17 + it % 16)
+    x = torch.ones(n, 3 * 1024)
+    y = torch.ones(n, 1024) + 1
+    z = x[:, :1024] * y
+    del x
+    w = torch.ones(n, 4 * 1024)
+    del y, z, w
+print(tuned, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
+"""
+
+
+def _page_faults(mode: str, **env: str) -> tuple[str, int]:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k != "LOGBERT_TUNE_MALLOC" and not k.startswith("MALLOC_")}
+    out = subprocess.run(
+        [sys.executable, "-c", _FAULTS_SCRIPT, mode], capture_output=True, text=True, env={**clean, **env}, check=True
+    )
+    tuned, faults = out.stdout.split()
+    return tuned, int(faults)
+
+
+def test_tuned_allocator_reuses_freed_buffers_instead_of_faulting_new_pages() -> None:
+    import platform
+    import sys
+
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("the malloc settings apply to glibc on Linux only")
+    tuned, faults_tuned = _page_faults("tune")
+    untouched, faults_default = _page_faults("none")
+    assert tuned == "True" and untouched == "False"
+    # measured on the 2-core VM: about 130,000 page faults with glibc's defaults, 27,000-40,000 tuned
+    assert faults_tuned < faults_default / 2, (faults_tuned, faults_default)
+
+
+def test_the_users_malloc_choice_stands() -> None:
+    assert _page_faults("tune", MALLOC_TRIM_THRESHOLD_="131072")[0] == "False"
+    assert _page_faults("tune", GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072")[0] == "False"
+    assert _page_faults("tune", LOGBERT_TUNE_MALLOC="0")[0] == "False"
+
+
+def test_training_and_scoring_tune_the_allocator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logbert.threads as threads
+
+    calls: list[bool] = []
+    monkeypatch.setattr(threads, "tune_allocator", lambda: calls.append(True) or True)
+    with torch_threads(1):
+        pass
+    assert calls == [True]

@@ -34,6 +34,12 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
 * ``plain score fp32`` / ``plain score bf16``: the same 5 forward passes, batch 256, written plainly,
   with ``torch.autocast`` for bf16.
 
+The allocator: logbert's training and scoring set glibc's malloc to keep freed buffers for reuse
+(``logbert.threads.tune_allocator``, once per process when they start); the logbert arms run with it, as
+users do, the plain arms with glibc's defaults, as a textbook loop does. ``, glibc malloc`` runs a logbert
+arm with glibc's defaults (``LOGBERT_TUNE_MALLOC=0``) and ``, tuned malloc`` a plain arm with logbert's
+settings, so that the run shows how much of each ratio is the allocator.
+
 ``--train-batch`` / ``--score-batch`` set the batch of every arm (on a GPU, try up to 4096); with
 ``--device cuda`` speeds are per wall-clock second after ``torch.cuda.synchronize``, the peak
 memory is the GPU's, and the report names the card. "Last epoch" is the training rate of the last
@@ -78,7 +84,9 @@ TRAIN_ARMS = (
     "train_encoder compiled",
     "train_encoder bf16",
     "train_encoder bf16 compiled",
+    "train_encoder, glibc malloc",
     "plain train",
+    "plain train, tuned malloc",
     "plain train bf16",
 )
 SCORE_ARMS = (
@@ -87,7 +95,9 @@ SCORE_ARMS = (
     "score_sequences signals=all, keys alone",
     "score_sequences key_counts",
     "score_sequences bf16",
+    "score_sequences, glibc malloc",
     "plain score fp32",
+    "plain score fp32, tuned malloc",
     "plain score bf16",
 )
 #: arms that only pay on a GPU: bf16 and compiled training are slower on a CPU without bf16 units (docs/benchmarks.md)
@@ -179,6 +189,9 @@ bf16_train = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled="b
 # torch.optim's first optimizer imports torch._dynamo (1.3-1.5 CPU-s on a 2-core VM, the same in every training arm):
 # a one-off of the process, not training speed, so every arm pays it before the clock
 torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+if arm.startswith("score_sequences") or arm.endswith("tuned malloc"):  # logbert's scoring tunes it (torch_threads),
+    from logbert.threads import tune_allocator  # its training does so itself; the plain arms only when asked
+    tune_allocator()
 t0, c0 = time.perf_counter(), time.process_time()
 if arm.startswith("train_encoder"):
     if "MLKP only" in arm:  # the plain loop's objective: no hypersphere term, no centre passes
@@ -280,6 +293,8 @@ def _run(arm: str, args: argparse.Namespace, seed: int = 0) -> dict[str, object]
            str(args.epochs), str(args.train_batch), str(args.score_batch), str(seed)]
     paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]  # a GPU machine's packages may live there
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    if arm.endswith("glibc malloc"):  # logbert's own settings off (logbert.threads.tune_allocator)
+        env["LOGBERT_TUNE_MALLOC"] = "0"
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.arm_timeout)
     except subprocess.TimeoutExpired:
