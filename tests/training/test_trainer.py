@@ -10,7 +10,7 @@ from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.training import trainer
 from logbert.training.trainer import EpochStats, TrainResult, lr_factor, train_encoder
-from logbert.windowing.dataset import MaskedKeyDataset
+from logbert.windowing.dataset import MaskedKeyDataset, encode_sequences
 
 torch.set_num_threads(1)
 CYCLE = [10, 11, 12, 13, 14, 15]
@@ -404,3 +404,33 @@ def test_pattern_power_changes_the_training() -> None:
 def test_the_trainer_examples_hold() -> None:
     """The examples in the trainer's docstrings (passes an epoch, batch order) are run, not only read."""
     assert doctest.testmod(trainer).failed == 0
+
+
+def test_the_centre_embeds_each_distinct_row_once_and_weighs_it_by_its_count() -> None:
+    """Real logs repeat their sessions: the centre pass embeds a repeated row once and counts it as often as it
+    occurs, which gives the mean over every row (up to float rounding)."""
+    torch.manual_seed(0)
+    model = LogBertEncoder(MODEL).eval()
+    a, b, c = encode_sequences(SEQS[:3], VOCAB, MODEL.max_len)
+    rows = [a] * 5 + [b, c] + [b] * 3  # 10 rows, 3 distinct
+    embedded: list[int] = []
+    real_forward = model.forward
+
+    def counted(*args: object, **kwargs: object) -> object:
+        embedded.append(len(args[0]))  # type: ignore[arg-type]
+        return real_forward(*args, **kwargs)  # type: ignore[arg-type]
+
+    model.forward = counted  # type: ignore[method-assign]
+    center = trainer.compute_center(model, rows, VOCAB.PAD)
+    assert sum(embedded) == 3
+    with torch.no_grad():
+        one_by_one = torch.stack([
+            real_forward(*trainer.pad_tokens([r], VOCAB.PAD), predict_at=torch.zeros(1, 0, dtype=torch.long))
+            .dist_embedding[0]
+            for r in rows
+        ]).double().mean(dim=0).float()
+    assert torch.allclose(center, one_by_one, atol=1e-6)
+    # signal rows are part of a row: the same keys with other signals are another row
+    gaps = [[3] * (len(r) + 1) for r in rows]
+    gaps[1] = [4] * (len(rows[1]) + 1)
+    assert trainer.distinct_rows(rows, gaps, None) == ([0, 1, 5, 6], [4, 1, 4, 1])

@@ -297,24 +297,54 @@ def compute_center(
     value_rows: Sequence[Sequence[int]] | None = None,
 ) -> Tensor:
     """Mean DIST embedding of unmasked token rows (and their signal rows, when given), in eval mode.
-    Returns (C,) on the CPU."""
+    Returns (C,) on the CPU.
+
+    Each distinct row is embedded once and counted as often as it occurs: in eval mode identical rows have
+    identical embeddings (up to the float rounding of the batch they share), and real logs repeat (the
+    4,855 DeepLog HDFS training sessions hold 839 distinct ones)."""
     was_training = model.training
     model.eval()
     device = torch.device(device)
+    first, counts = distinct_rows(rows, gap_rows, value_rows)
+    sum_dtype = _sum_dtype(device)
+    weights = to_device(torch.tensor(counts, dtype=sum_dtype), device)
     # the sum stays on the device (one host sync at the end, not one a batch), in float64 where the device has it
-    total = torch.zeros(model.config.d_model, dtype=_sum_dtype(device), device=device)
-    for index in by_length([len(r) for r in rows], batch_size):  # rows of one length together: little padding
-        token_ids, pad_mask = pad_tokens([rows[i] for i in index], pad_id)
+    total = torch.zeros(model.config.d_model, dtype=sum_dtype, device=device)
+    for index in by_length([len(rows[i]) for i in first], batch_size):  # rows of one length together: little padding
+        picked = [first[j] for j in index]
+        token_ids, pad_mask = pad_tokens([rows[i] for i in picked], pad_id)
         width = token_ids.shape[1]
         extra = [
-            None if r is None else to_device(pad_signal_rows([r[i] for i in index], width), device)
+            None if r is None else to_device(pad_signal_rows([r[i] for i in picked], width), device)
             for r in (gap_rows, value_rows)
         ]
         no_keys = torch.zeros(len(index), 0, dtype=torch.long, device=device)  # the last layer computes DIST only
         out = model(to_device(token_ids, device), to_device(pad_mask, device), *extra, predict_at=no_keys)
-        total += out.dist_embedding.to(total.dtype).sum(dim=0)  # (C,)
+        total += (out.dist_embedding.to(sum_dtype) * weights[index, None]).sum(dim=0)  # (C,)
     model.train(was_training)
     return (total.cpu().double() / len(rows)).float()
+
+
+def distinct_rows(
+    rows: Sequence[Sequence[int]], *columns: Sequence[Sequence[int]] | None
+) -> tuple[list[int], list[int]]:
+    """The first index of each distinct row (its keys and, where given, its entries of ``columns``), in order of
+    first occurrence, and how often each occurs.
+
+    >>> distinct_rows([[1, 2], [3], [1, 2], [1, 2]], [[0, 5], [0], [0, 5], [0, 6]])
+    ([0, 1, 3], [2, 1, 1])
+    """
+    slot: dict[tuple[tuple[int, ...], ...], int] = {}
+    first: list[int] = []
+    counts: list[int] = []
+    for i, row in enumerate(rows):
+        key = (tuple(row), *(tuple(c[i]) for c in columns if c is not None))
+        j = slot.setdefault(key, len(first))
+        if j == len(first):
+            first.append(i)
+            counts.append(0)
+        counts[j] += 1
+    return first, counts
 
 
 def _sum_dtype(device: torch.device) -> torch.dtype:
