@@ -65,7 +65,7 @@ def tune_allocator() -> bool:
     up to 32 MB with ``mmap`` and gives free memory at the heap's top back to the OS, so the next batch's
     blocks are new pages, faulted in and zeroed by the kernel one by one. Measured (``docs/benchmarks.md``,
     "The allocator keeps freed buffers"): ``benchmarks.speed``'s scoring made 240,000-400,000 page faults
-    and 97,000 with these settings, and ran about 1.2x as fast. Settings: blocks up to :data:`MMAP_THRESHOLD`
+    and 97,000 with these settings, and ran 1.14-1.23x as fast. Settings: blocks up to :data:`MMAP_THRESHOLD`
     from the heap, up to :data:`TRIM_THRESHOLD` of free heap kept. Peak memory is unchanged; memory freed
     after a peak is kept by the process for reuse.
 
