@@ -99,6 +99,12 @@ PASS_ROWS = 256
 MIN_QUERIES = 8
 
 
+def _joined(tensors: Sequence[Tensor]) -> Tensor:
+    """``torch.cat`` along the rows, without copying a lone tensor (a full batch is one pass: its (B, T, 3C)
+    projections were a copy, 12 MB at batch 256, made only to be joined with nothing)."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(list(tensors))
+
+
 def _queries(predict_at: Tensor) -> Tensor:
     """DIST (position 0) then ``predict_at`` (B, S), padded with 0 to at least :data:`MIN_QUERIES` columns."""
     b, s = predict_at.shape
@@ -313,10 +319,10 @@ class LogBertEncoder(nn.Module):
         """Masked passes, each ``(rows, positions, used, x, projected)``, through the encoder as one batch of their
         rows (:data:`PASS_ROWS`); each row's numbers are those of its pass alone (see :data:`MIN_QUERIES`)."""
         width = max(p[1].shape[1] for p in passes)
-        positions = torch.cat([nn.functional.pad(p[1], (0, width - p[1].shape[1])) for p in passes])  # 0 = DIST
-        x = torch.cat([p[3] for p in passes])
-        projected = torch.cat([p[4] for p in passes])
-        pad = torch.cat([pad_mask[p[0]] for p in passes])
+        positions = _joined([nn.functional.pad(p[1], (0, width - p[1].shape[1])) for p in passes])  # 0 = DIST
+        x = _joined([p[3] for p in passes])
+        projected = _joined([p[4] for p in passes])
+        pad = _joined([pad_mask[p[0]] for p in passes])
         before_last: list[Tensor] | None = [] if self.count_head is not None else None
         h = self.norm(self.encoder(x, pad, _queries(positions), projected, before_last))  # (sum b, >= 1 + S, C)
         out, start = [], 0
