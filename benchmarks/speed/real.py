@@ -7,7 +7,7 @@ For each trained artifact and the log it was trained on, the test sessions (thos
 ``logbert score`` cuts them, and every window is scored twice with the artifact's weights:
 
 * ``logbert``: the artifact's own scorer (``LogBertDetector.scores``, what ``score``/``serve`` run),
-  which scores each distinct window once (``logbert.scoring.scorer.distinct_rows``; an order-free
+  which scores each distinct window once (``logbert.windowing.dataset.distinct_rows``; an order-free
   model's windows in one order of their keys, ``canonical_order``): the table gives the distinct
   windows, and the rate per distinct window, the model's own speed;
 * ``plain fp32``: torch's own ``nn.TransformerEncoder`` layers loaded with the same weights, every

@@ -74,3 +74,12 @@ def test_masking_is_seeded_and_keeps_at_least_one_key_at_a_tiny_ratio() -> None:
 def test_training_dataset_rejects_empty_sequences() -> None:
     with pytest.raises(ValueError, match="sequence 1 is empty"):
         MaskedKeyDataset([[10], []], TinyVocab(), max_len=4)
+
+
+def test_the_module_examples_hold() -> None:
+    """Its doctests: ``distinct_rows``, the one rule by which the scorer and the centre pass group repeated rows."""
+    import doctest
+
+    from logbert.windowing import dataset
+
+    assert doctest.testmod(dataset).failed == 0

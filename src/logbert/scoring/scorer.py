@@ -59,6 +59,7 @@ from logbert.model.encoder import LogBertEncoder, PassOutput, count_buckets, cou
 from logbert.windowing.dataset import (
     TokenVocab,
     blind_signals,
+    distinct_rows,
     encode_sequences,
     pad_signal_rows,
     pad_tokens,
@@ -506,35 +507,6 @@ def _in_own_order(out: ScoreOutput, orders: Sequence[list[int] | None]) -> Score
         for d, order in zip(out.details, orders, strict=True)
     ]
     return replace(out, details=details)
-
-
-def distinct_rows(
-    seqs: Sequence[Sequence[int]], signals: Sequence[SignalRow] | None
-) -> tuple[list[int], np.ndarray]:
-    """The first index of each distinct row and, per row, which distinct row it is.
-
-    A row is its keys, and its signal inputs when the model reads them. Why scoring each distinct row
-    once changes no number: a row's scores depend on the row alone (it is padded to its own
-    :func:`row_width`, its masks come from its own tokens, and the last layer never takes the
-    matrix-vector path, :data:`logbert.model.encoder.MIN_QUERIES`), never on what shares its batch.
-    Real logs repeat: the DevStack test sessions' 446 windows hold 158 distinct ones, HDFS 2 %'s
-    2,580 hold 332 (``benchmarks/results/speed_real.md``).
-
-    >>> distinct_rows([[1, 2], [3], [1, 2]], None)
-    ([0, 1], array([0, 1, 0]))
-    """
-    first: dict[tuple[object, ...], int] = {}
-    distinct: list[int] = []
-    inverse = np.empty(len(seqs), dtype=np.int64)
-    for i, seq in enumerate(seqs):
-        key: tuple[object, ...] = tuple(seq)
-        if signals is not None:
-            key = (key, *(tuple(field) for field in signals[i]))
-        j = first.setdefault(key, len(distinct))
-        if j == len(distinct):
-            distinct.append(i)
-        inverse[i] = j
-    return distinct, inverse
 
 
 def _expand(out: ScoreOutput, inverse: np.ndarray) -> ScoreOutput:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import Tensor, nn
@@ -51,6 +52,7 @@ from logbert.windowing.dataset import (
     MaskedKeyDataset,
     SignalBatch,
     TokenVocab,
+    distinct_rows,
     mask_signals,
     pad_signal_rows,
     pad_tokens,
@@ -305,9 +307,9 @@ def compute_center(
     was_training = model.training
     model.eval()
     device = torch.device(device)
-    first, counts = distinct_rows(rows, gap_rows, value_rows)
+    first, inverse = distinct_rows(rows, gap_rows, value_rows)
     sum_dtype = _sum_dtype(device)
-    weights = to_device(torch.tensor(counts, dtype=sum_dtype), device)
+    weights = to_device(torch.from_numpy(np.bincount(inverse)).to(sum_dtype), device)  # how often each occurs
     # the sum stays on the device (one host sync at the end, not one a batch), in float64 where the device has it
     total = torch.zeros(model.config.d_model, dtype=sum_dtype, device=device)
     for index in by_length([len(rows[i]) for i in first], batch_size):  # rows of one length together: little padding
@@ -323,28 +325,6 @@ def compute_center(
         total += (out.dist_embedding.to(sum_dtype) * weights[index, None]).sum(dim=0)  # (C,)
     model.train(was_training)
     return (total.cpu().double() / len(rows)).float()
-
-
-def distinct_rows(
-    rows: Sequence[Sequence[int]], *columns: Sequence[Sequence[int]] | None
-) -> tuple[list[int], list[int]]:
-    """The first index of each distinct row (its keys and, where given, its entries of ``columns``), in order of
-    first occurrence, and how often each occurs.
-
-    >>> distinct_rows([[1, 2], [3], [1, 2], [1, 2]], [[0, 5], [0], [0, 5], [0, 6]])
-    ([0, 1, 3], [2, 1, 1])
-    """
-    slot: dict[tuple[tuple[int, ...], ...], int] = {}
-    first: list[int] = []
-    counts: list[int] = []
-    for i, row in enumerate(rows):
-        key = (tuple(row), *(tuple(c[i]) for c in columns if c is not None))
-        j = slot.setdefault(key, len(first))
-        if j == len(first):
-            first.append(i)
-            counts.append(0)
-        counts[j] += 1
-    return first, counts
 
 
 def _sum_dtype(device: torch.device) -> torch.dtype:
