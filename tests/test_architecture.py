@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "records": set(),
     "results": set(),
     "configs": set(),  # the built-in presets (TOML data)
-    "threads": set(),  # torch thread count chosen for the machine
+    "threads": set(),  # torch thread count chosen for the machine, and the allocator's settings
     "files": set(),  # how a log file is opened (compressed or not): parsing and datasets both read files
     # stages of the data flow
     "parsing": set(),
