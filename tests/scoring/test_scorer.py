@@ -162,6 +162,18 @@ def test_span_masks_cover_every_key_once_per_offset_in_runs() -> None:
     assert [m.tolist() for m in strided_masks(pad_mask, 3, span=1)] == [m.tolist() for m in strided_masks(pad_mask, 3)]
 
 
+def test_span_masks_cover_every_key_of_a_short_row_once_per_offset() -> None:
+    """Rows shorter than ``stride`` runs: at offset 1 the first key is a run of its own, in pass ``s - 1`` (left out
+    before stop 47: the first key of every row of up to 7 keys then had one view, not two, at mask_stride 4)."""
+    for width in range(2, 12):
+        pad_mask = torch.zeros(1, width, dtype=torch.bool)
+        for stride, span in ((4, 2), (3, 3), (2, 2), (4, 1)):
+            passes = strided_masks(pad_mask, stride, span)
+            total = torch.stack(passes).long().sum(dim=0) if passes else torch.zeros(1, width, dtype=torch.long)
+            assert total[0].tolist() == [0] + [span] * (width - 1), (width, stride, span)
+            assert all(bool(m.any()) for m in passes)  # and no pass that masks nothing
+
+
 def test_run_mean_forgives_two_adjacent_keys_in_the_other_order_but_not_a_key_expected_nowhere() -> None:
     from logbert.scoring.scorer import _run_mean, _top_g
 

@@ -136,21 +136,20 @@ def strided_masks(pad_mask: Tensor, stride: int, span: int = 1) -> list[Tensor]:
         span: keys masked together, w.
 
     Returns:
-        Up to ``w * s`` tensors (B, T) bool, offset by offset: pass ``(o, p)`` masks the keys ``i`` with
-        ``(i - o) // w % s == p``. Every key position is True in exactly one pass per offset, inside a
-        run of (at most) w masked keys with at least ``(s - 1) * w`` visible keys between runs. Passes
-        that no row of this width can fill are left out (``mask_stride = 128`` on 20-key rows: 20 passes,
-        not 128).
+        Up to ``w * s`` tensors (B, T) bool, offset by offset, ``p`` ascending: pass ``(o, p)`` masks the keys
+        ``i`` with ``(i - o) // w % s == p``. Every key position is True in exactly one pass per offset, inside
+        a run of (at most) w masked keys with at least ``(s - 1) * w`` visible keys between runs. Passes
+        that no key position of this width falls in are left out (``mask_stride = 128`` on 20-key rows: 20
+        passes, not 128); at an offset o > 0 the keys before o form a run of their own, ``-1 % s = s - 1``
+        (until stop 47 that pass was left out of rows narrower than ``s`` runs, so their first keys missed
+        one of their views).
     """
     t = pad_mask.shape[1]
     key_index = torch.arange(t) - 1  # (T,) position 0 (DIST) -> -1
     keys = ~pad_mask & (key_index >= 0)  # (B, T)
     runs = torch.div(key_index - torch.arange(span)[:, None], span, rounding_mode="floor") % stride  # (w, T)
-    return [
-        keys & (runs[o] == p)
-        for o in range(span)
-        for p in range(min(stride, max(0, (t - 2 - o) // span + 1)))  # the last key, t - 2, is in run (t-2-o)//w
-    ]
+    present = [set(runs[o, 1:].tolist()) for o in range(span)]  # the passes some key position of this width is in
+    return [keys & (runs[o] == p) for o in range(span) for p in range(stride) if p in present[o]]
 
 
 def seeded_masks(
