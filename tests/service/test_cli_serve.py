@@ -137,6 +137,38 @@ def test_tail_prints_alerts_for_a_file(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.exit_code == 1 and "not a file" in result.output
 
 
+def test_tail_takes_the_artifact_first_as_score_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``logbert tail ARTIFACT FILE``, the order of ``score``; ``FILE`` alone with ``-a`` or ``LOGBERT_ARTIFACT``;
+    a clear error for no artifact, two different ones, or too many arguments (a new user typed the first form and
+    got "Missing option '--artifact'")."""
+    from logbert.cli.serve import tail_paths
+
+    log = tmp_path / "nova.log"
+    log.write_text("\n".join(vm_lines("vm-2", [0, 42, 1])) + "\n")
+    seen: list[Path] = []
+
+    def fake_load(path: Path, *, need_parser: bool = False, device: str = "cpu") -> FakeDetector:
+        seen.append(path)
+        return FakeDetector()
+
+    monkeypatch.setattr(api, "load_detector", fake_load)
+    monkeypatch.delenv("LOGBERT_ARTIFACT", raising=False)
+    first = runner.invoke(cli_app, ["tail", str(tmp_path), str(log), "--no-follow"])
+    assert first.exit_code == 0, first.output
+    assert seen == [tmp_path] and "ALERT session=vm-2" in first.stdout
+    alone = runner.invoke(cli_app, ["tail", str(log), "--no-follow"])
+    assert alone.exit_code == 1 and "no artifact: logbert tail ARTIFACT FILE" in alone.output
+    other = tmp_path / "other"
+    two = runner.invoke(cli_app, ["tail", str(tmp_path), str(log), "-a", str(other), "--no-follow"])
+    assert two.exit_code == 1 and "two artifacts" in two.output and "Traceback" not in two.output
+    monkeypatch.setenv("LOGBERT_ARTIFACT", str(tmp_path))
+    from_env = runner.invoke(cli_app, ["tail", str(log), "--no-follow"])
+    assert from_env.exit_code == 0 and seen[-1] == tmp_path
+    assert tail_paths([str(tmp_path), "-"], tmp_path / ".") == (tmp_path, "-")  # the same artifact twice is one
+    with pytest.raises(ValueError, match="3 arguments"):
+        tail_paths(["a", "b", "c"], None)
+
+
 def test_tail_follows_a_growing_rotated_file(tmp_path: Path) -> None:
     log = tmp_path / "live.log"
     log.write_text("\n".join(vm_lines("vm-1", [0, 1])) + "\n")

@@ -174,9 +174,35 @@ def serve(
     )
 
 
+def tail_paths(paths: list[str], artifact: Path | None) -> tuple[Path, str]:
+    """``logbert tail``'s ``(artifact, file)``: ``ARTIFACT FILE`` as ``score`` takes them, or ``FILE`` alone with
+    ``--artifact`` / ``LOGBERT_ARTIFACT``.
+
+    Raises:
+        ValueError: no artifact, two different ones, or more than two arguments.
+    """
+    if len(paths) > 2:
+        raise ValueError(f"tail takes [ARTIFACT] FILE, got {len(paths)} arguments")
+    if len(paths) == 2:
+        given = Path(paths[0])
+        if artifact is not None and artifact.resolve() != given.resolve():
+            raise ValueError(
+                f"two artifacts: {paths[0]!r} (argument) and {str(artifact)!r} (--artifact or LOGBERT_ARTIFACT); "
+                "give one"
+            )
+        return given, paths[1]
+    if artifact is None:
+        raise ValueError("no artifact: logbert tail ARTIFACT FILE (or --artifact / LOGBERT_ARTIFACT with FILE alone)")
+    return artifact, paths[0]
+
+
 def tail(
-    file: str = typer.Argument(..., help="log file to follow, or - for stdin"),
-    artifact: Path = typer.Option(..., "--artifact", "-a", envvar="LOGBERT_ARTIFACT", help="trained artifact"),
+    paths: list[str] = typer.Argument(
+        ..., metavar="[ARTIFACT] FILE", help="trained artifact (or --artifact) and the log file to follow, - for stdin"
+    ),
+    artifact_option: Path | None = typer.Option(
+        None, "--artifact", "-a", envvar="LOGBERT_ARTIFACT", help="trained artifact, when not the first argument"
+    ),
     follow: bool = typer.Option(True, "--follow/--no-follow", help="keep waiting for new lines at EOF"),
     from_end: bool = typer.Option(False, "--from-end", help="score only lines written from now on"),
     json_output: bool = typer.Option(False, "--json", help="one JSON object per alert"),
@@ -189,7 +215,7 @@ def tail(
     ),
     device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
-    """Score FILE as it grows (like tail -f) and print an alert per anomalous window."""
+    """Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE."""
     from logbert import api
     from logbert.streaming.tail import TailOptions, run_tail
 
@@ -197,6 +223,7 @@ def tail(
         typer.echo(_counts(stats, prefix="tail: so far "), err=True)
 
     try:
+        artifact, file = tail_paths(paths, artifact_option)
         limits = StreamLimits(**_limits(max_open_sessions, idle_timeout, max_window_len))
         detector = api.load_detector(artifact, need_parser=True, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
