@@ -37,6 +37,7 @@ FormatName = Literal[
     "apache_error",  # Apache httpd's error log: [Thu Nov 20 10:00:00.5 2026] [core:error] [pid 1:tid 2] ...
     "klog",  # Kubernetes components (kubelet, apiserver, controllers): I1129 10:00:00.123456 1234 file.go:12] ...
     "json",  # one JSON object per line: the message key is the content, the other keys header fields
+    "csv",  # one CSV record per line, columns parser.csv_columns: read as a JSON object of those keys
     "access",  # web servers' access logs (Common / Combined Log Format): "METHOD target status" is the content
     "raw",  # the whole line is the content
 ]
@@ -139,6 +140,20 @@ class ParserConfig(_Frozen):
     # format "json": the first of these keys a line's object holds is its content; the first time key its time
     json_message_keys: tuple[str, ...] = ("message", "msg", "log", "MESSAGE", "text")
     json_time_keys: tuple[str, ...] = ("time", "timestamp", "ts", "@timestamp", "datetime", "date")
+    # format "csv": the names of the columns, in order (the file's header row; `logbert parse` suggests them). Each
+    # record is then read as a JSON object of these keys (json_message_keys, json_time_keys), names matched without
+    # regard to case; a record with another number of fields, and the header row itself, do not match
+    csv_columns: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _csv_needs_columns(self) -> ParserConfig:
+        if self.format == "csv" and not self.csv_columns:
+            raise ValueError(
+                "parser.format = csv needs parser.csv_columns, the names of the columns in order, e.g. --set "
+                "'parser.csv_columns=[\"time\",\"level\",\"message\"]' (logbert parse FILE suggests them from the "
+                "header row)"
+            )
+        return self
 
 
 class WindowConfig(_Frozen):

@@ -525,6 +525,61 @@ def test_json_read_as_raw_content_names_the_json_format() -> None:
     assert report.warnings == [] and report.n_parsed == 20
 
 
+CSV_COLUMNS = ("Timestamp", "level", "trace_id", "Message")
+
+
+def test_csv_records_are_read_as_objects_of_their_columns_and_what_is_malformed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """parser.format = "csv": each line one record of parser.csv_columns; the message and time columns found without
+    regard to case, quoted commas and quotes kept in the content, the other columns fields (session ids by name)."""
+    lines = [
+        "Timestamp,level,trace_id,Message",  # the header row: not a record
+        '2026-11-30T08:00:00Z,INFO,ab12,"order loaded, 12 ms"',
+        '2026-11-30T08:00:01Z,WARN,ab12,"503, ""upstream"" failed"',
+        "2026-11-30T08:00:02Z,INFO,cd34",  # a field short
+        '2026-11-30T08:00:03Z,INFO,cd34,"a message with',  # a quoted newline splits a record: both halves malformed
+        'its second half",x',
+        "2026-11-30T08:00:04Z,INFO,cd34,",  # an empty message
+    ]
+    config = ParserConfig(format="csv", csv_columns=CSV_COLUMNS)
+    records, report = read_log(lines, config)
+    assert [r.content for r in records] == ["order loaded, 12 ms", '503, "upstream" failed']
+    assert records[0].fields == {"Timestamp": "2026-11-30T08:00:00Z", "level": "INFO", "trace_id": "ab12"}
+    assert records[1].timestamp == records[0].timestamp + 1
+    assert report.n_parsed == 2 and report.n_malformed == 5
+    pattern = session_id_pattern(WindowConfig(session_pattern=r"trace_id=(\S+)"))
+    assert [find_session_ids(line_text_for_sessions(r), pattern) for r in records] == [("ab12",), ("ab12",)]
+    # the template miner's path (contents only) reads the same lines the same way
+    log = tmp_path / "app.csv"
+    log.write_text("\n".join(lines) + "\n")
+    reader = LineReader(config)
+    contents: list[str] = []
+    reader.feed_clean_contents(lines, contents)
+    assert contents == [r.content for r in records] and reader.report.n_malformed == 5
+    assert [r.content for r in read_log(log, config)[0]] == contents
+
+
+def test_csv_needs_its_columns_and_a_raw_read_suggests_them() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="parser.csv_columns"):
+        ParserConfig(format="csv")
+    with pytest.raises(ConfigError, match="csv_columns"):
+        HeaderParser(BUILTIN_FORMATS["csv"])
+    lines = ["timestamp,level,trace_id,message"] + [
+        f'2026-11-30T08:00:{i:02d}Z,INFO,t{i % 3},"step {i}, done"' for i in range(20)
+    ]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1
+    assert "--set parser.format=csv --set 'parser.csv_columns=[\"timestamp\",\"level\",\"trace_id\",\"message\"]'" in (
+        report.warnings[0]
+    )
+    _, report = read_log(lines, ParserConfig(format="csv", csv_columns=("timestamp", "level", "trace_id", "message")))
+    assert report.warnings == [] and report.n_parsed == 20
+    # a comma-separated log without a message column is not called CSV (no column would be the content)
+    plain = ["a,b,c"] + [f"{i},{i},{i}" for i in range(20)]
+    assert not any("csv" in w for w in read_log(plain, ParserConfig(format="raw"))[1].warnings)
+
+
 def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]
     cr = tmp_path / "cr.log"
     cr.write_bytes(b"".join(f"line {i} k1\r".encode() for i in range(40)))

@@ -95,5 +95,9 @@ def formats_table() -> Table:
             layout = "one JSON object per line: parser.json_message_keys -> content, json_time_keys -> time, other keys"
             layout += " -> fields (window.session_pattern sees them as name=value); with parser.log_format, the"
             layout += " message's own header (a container log driver's lines)"
+        elif name == "csv":  # not a layout either: the JSON mode's reading of each CSV record
+            layout = "one CSV record per line of the columns parser.csv_columns, read as a JSON object of those keys"
+            layout += " (names matched to json_message_keys / json_time_keys without regard to case); the header row"
+            layout += " and records of another number of fields do not match"
         table.add_row(name, Text(layout))  # a regex: shown as it is, never read as markup
     return table

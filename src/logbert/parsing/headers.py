@@ -31,8 +31,10 @@ it names (times without a zone are taken as UTC):
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
@@ -60,6 +62,7 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
     # klog, Kubernetes' Go logger: "Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg", L one of I W E F; no year
     "klog": r"<Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>",
     "json": "<Json>",  # not a header layout: each line is one JSON object (HeaderParser's JSON mode)
+    "csv": "<Csv>",  # not a header layout: each line one CSV record of parser.csv_columns (HeaderParser's CSV mode)
     # not a header layout either: a web server's access log, Common or Combined Log Format (HeaderParser's access
     # mode: the content is the request's method and target and the response status)
     "access": "<Access>",
@@ -67,6 +70,8 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
 }
 #: The format string of ``parser.format = "json"``.
 JSON_FORMAT: Final[str] = "<Json>"
+#: The format string of ``parser.format = "csv"``.
+CSV_FORMAT: Final[str] = "<Csv>"
 #: The format string of ``parser.format = "access"``.
 ACCESS_FORMAT: Final[str] = "<Access>"
 # An access-log entry as Apache's and nginx's default formats write it (Common Log Format, and Combined with the
@@ -177,11 +182,12 @@ class HeaderParser:
     def for_config(cls, config: ParserConfig) -> HeaderParser:
         """The header parser a :class:`~logbert.config.ParserConfig` asks for (its format and JSON keys)."""
         attach = config.continuation == "attach"
-        if config.format == "json" and config.log_format is not None:  # the layout of each object's message
-            keys = (config.json_message_keys, config.json_time_keys)
-            return cls(JSON_FORMAT, *keys, attach_continuations=attach, message_format=config.log_format)
+        keys = (config.json_message_keys, config.json_time_keys)
+        if config.format in ("json", "csv") and config.log_format is not None:  # the layout of each record's message
+            mode = JSON_FORMAT if config.format == "json" else CSV_FORMAT
+            return cls(mode, *keys, attach, message_format=config.log_format, csv_columns=config.csv_columns)
         log_format = resolve_log_format(config.format, config.log_format)
-        return cls(log_format, config.json_message_keys, config.json_time_keys, attach)
+        return cls(log_format, *keys, attach, csv_columns=config.csv_columns)
 
     def __init__(
         self,
@@ -190,6 +196,7 @@ class HeaderParser:
         json_time_keys: Sequence[str] = _JSON_TIME_KEYS,
         attach_continuations: bool = False,
         message_format: str | None = None,
+        csv_columns: Sequence[str] | None = None,
     ) -> None:
         self.log_format = log_format if message_format is None else f"{log_format} with messages {message_format}"
         #: ``parser.continuation = "attach"``: a line that does not match, after one that did, continues it
@@ -202,15 +209,25 @@ class HeaderParser:
         self.n_continued = 0  # lines read as continuations, by parse() and the content matcher
         #: each line is one JSON object (``parser.format = "json"``), not a header layout
         self.is_json = self._json = log_format == JSON_FORMAT
+        #: each line is one CSV record of ``csv_columns`` (``parser.format = "csv"``), read as a JSON object
+        self._csv = log_format == CSV_FORMAT
+        if self._csv and not csv_columns:
+            raise ConfigError("parser.format = csv needs parser.csv_columns, the names of the columns in order")
+        self._csv_columns = tuple(csv_columns or ())
         #: each line is a web server's access-log entry (``parser.format = "access"``)
         self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
-        self._regex, self._names = compile_format("<Content>" if self._json or self._access else log_format)
+        records = self._json or self._csv  # each line one record of named values, not a header layout
+        self._regex, self._names = compile_format("<Content>" if records or self._access else log_format)
         # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
-        # parser.format = "json" with parser.log_format, the message's layout
-        self._message = None if message_format is None or not self._json else HeaderParser(message_format)
-        # the same JSON reading without the message layout: a continuation's content is its whole message
-        bare = None if self._message is None else HeaderParser(JSON_FORMAT, json_message_keys, json_time_keys)
+        # parser.format = "json" (or "csv") with parser.log_format, the message's layout
+        self._message = None if message_format is None or not records else HeaderParser(message_format)
+        # the same record reading without the message layout: a continuation's content is its whole message
+        bare = (
+            None
+            if self._message is None
+            else HeaderParser(log_format, json_message_keys, json_time_keys, csv_columns=csv_columns)
+        )
         self._bare_json = bare
         self._match = self._regex.match
         self._raw = self._names == ("Content",)
@@ -225,7 +242,7 @@ class HeaderParser:
         self._has_klog = {"MonthNum", "DayNum", "Time"} <= set(self._names)
         #: the format names fields a time is read from (whether each line's can be read is another matter)
         self.has_time_fields = (
-            self._json
+            records
             or self._access
             or self._has_timestamp
             or self._has_iso
@@ -287,7 +304,7 @@ class HeaderParser:
         the message layout, the message (a container's log driver writes each line of a stack trace as an
         object of its own)."""
         if self._bare_json is not None:
-            whole = self._bare_json._parse_json(line, 0)
+            whole = self._bare_json._parse_own(line, 0)
             if whole is not None:
                 return whole.content
         return line.strip()
@@ -296,6 +313,8 @@ class HeaderParser:
         """:meth:`parse` without continuations: the line's own header, or None."""
         if self._json:
             return self._parse_json(line, line_no)
+        if self._csv:
+            return self._parse_csv(line, line_no)
         if self._access:
             return self._parse_access(line, line_no)
         if self._raw:
@@ -347,8 +366,9 @@ class HeaderParser:
         return content_or_continuation
 
     def _own_content_matcher(self) -> Callable[[str], str | None]:
-        if self._json:
-            return lambda line: None if (parsed := self._parse_json(line, 0)) is None else parsed.content
+        if self._json or self._csv:
+            record = self._parse_json if self._json else self._parse_csv
+            return lambda line: None if (parsed := record(line, 0)) is None else parsed.content
         if self._access:
             return _access_content
         if self._raw:
@@ -373,6 +393,37 @@ class HeaderParser:
         if not isinstance(obj, dict):
             return None
         message_key = next((k for k in self._message_keys if isinstance(obj.get(k), str | int | float)), None)
+        time_key = next((k for k in self._time_keys if k in obj), None)
+        return self._record(obj, message_key, time_key, line_no)
+
+    def _parse_csv(self, line: str, line_no: int) -> LogLine | None:
+        """One CSV record (RFC 4180 quoting, the ``csv`` module) of the columns ``csv_columns``, read as a JSON object
+        of those keys; its message and time columns are the first named in ``json_message_keys`` /
+        ``json_time_keys``, names compared without regard to case. A record with another number of fields (one
+        whose quoted field holds a newline is split over lines) and the header row itself do not match.
+
+        >>> p = HeaderParser(CSV_FORMAT, csv_columns=("Time", "Level", "trace_id", "Message"))
+        >>> line = p.parse('2026-11-30T08:00:00Z,INFO,ab12,"order loaded, 12 ms"', 1)
+        >>> line.content, line.fields, line.timestamp
+        ('order loaded, 12 ms', {'Time': '2026-11-30T08:00:00Z', 'Level': 'INFO', 'trace_id': 'ab12'}, 1796025600.0)
+        >>> p.parse("Time,Level,trace_id,Message", 2) is None, p.parse("a,b", 3) is None
+        (True, True)
+        """
+        row = csv_row(line)
+        columns = self._csv_columns
+        if row is None or len(row) != len(columns) or tuple(row) == columns:
+            return None
+        obj: dict[str, object] = dict(zip(columns, row, strict=True))
+        by_name = {c.lower(): c for c in reversed(columns)}  # the first column of each name, whatever its case
+        message_key = next((by_name[k.lower()] for k in self._message_keys if k.lower() in by_name), None)
+        time_key = next((by_name[k.lower()] for k in self._time_keys if k.lower() in by_name), None)
+        return self._record(obj, message_key, time_key, line_no)
+
+    def _record(
+        self, obj: dict[str, object], message_key: str | None, time_key: str | None, line_no: int
+    ) -> LogLine | None:
+        """A record of named values (a JSON object, a CSV row): the message the content, the time its time, the other
+        scalar values the fields; read by the message layout where there is one."""
         if message_key is None:
             return None
         content = " ".join(str(obj[message_key]).split())
@@ -383,7 +434,6 @@ class HeaderParser:
             for k, v in obj.items()
             if k != message_key and (v is None or isinstance(v, str | int | float | bool))
         }
-        time_key = next((k for k in self._time_keys if k in obj), None)
         timestamp = None if time_key is None else _json_time(obj[time_key])
         if self._message is None:
             return LogLine(line_no, content, timestamp, fields)
@@ -556,6 +606,10 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
             "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
         )
         return warnings
+    csv_hint = _csv_header_hint(head) if not header.is_json and not header._csv else None
+    if csv_hint is not None:
+        warnings.append(csv_hint)
+        return warnings
     n_header_like = sum(1 for ln in head if _HEADER_IN_CONTENT.match(ln.content))
     whole = _whole_header(head)
     if whole is not None and whole[0] == "access":
@@ -579,6 +633,45 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
             "<Date> <Time> <Level>" + _inferred_format_hint(head)
         )
     return warnings
+
+
+def csv_row(text: str) -> list[str] | None:
+    """The fields of one CSV record on one line (RFC 4180 quoting); None where a quoted field is not closed on the
+    line (a record that a quoted newline split) or the text is not CSV (a NUL byte).
+
+    >>> csv_row('a,"b, c",d'), csv_row('a,"b c')
+    (['a', 'b, c', 'd'], None)
+    """
+    try:
+        return next(csv.reader((text,), strict=True), [])
+    except csv.Error:
+        return None
+
+
+_CSV_COLUMN_NAME = re.compile(r"[A-Za-z_@][\w.@ -]{0,63}")
+
+
+def _csv_header_hint(head: Sequence[LogLine]) -> str | None:
+    """'the first line is a CSV header row ...: --set parser.format=csv --set parser.csv_columns=[...]' when the first
+    content reads as a CSV row of at least 2 names, one of them a message column (``json_message_keys``, any case),
+    and at least half of the others as rows of as many fields; else None."""
+    columns = csv_row(head[0].content) or []
+    names = {k.lower() for k in ParserConfig().json_message_keys}
+    if len(columns) < 2 or not all(_CSV_COLUMN_NAME.fullmatch(c) for c in columns):
+        return None
+    if not any(c.lower() in names for c in columns):
+        return None
+    rest = head[1:]
+    same = sum(1 for ln in rest if len(csv_row(ln.content) or ()) == len(columns))
+    if not rest or same < 0.5 * len(rest):
+        return None
+    setting = shlex.quote("parser.csv_columns=" + json.dumps(columns, separators=(",", ":")))
+    return (
+        f"the first line is a CSV header row ({len(columns)} columns) and {same} of the next {len(rest)} lines are "
+        f"records of as many fields: read as one text, their times and ids become template words; try --set "
+        f"parser.format=csv --set {setting} (the message column is the content, the others fields that "
+        "window.session_pattern sees as name=value)"
+    )
 
 
 def _looks_like_json_object(text: str) -> bool:
