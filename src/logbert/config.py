@@ -38,6 +38,7 @@ FormatName = Literal[
     "klog",  # Kubernetes components (kubelet, apiserver, controllers): I1129 10:00:00.123456 1234 file.go:12] ...
     "json",  # one JSON object per line: the message key is the content, the other keys header fields
     "csv",  # one CSV record per line, columns parser.csv_columns: read as a JSON object of those keys
+    "logfmt",  # key=value pairs per line (Go's slog, logrus, Heroku): read as a JSON object of those keys
     "access",  # web servers' access logs (Common / Combined Log Format): "METHOD target status" is the content
     "raw",  # the whole line is the content
 ]

@@ -364,12 +364,6 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      ("1795946400{:03d} INFO [sess-0] step c ok", r"<Timestamp> <Level> \[<Context>\] <Content>", "step"),
      ("2026-11-20 08:00:{:02d} CET [20021] ERROR:  deadlock detected",
       r"<Datetime> <Zone> \[<Pid>\] <Level>: <Content>", "deadlock"),
-     # logfmt: Go's slog (a level in capitals) and logrus (a quoted time, a level in lower case), go-kit (no level)
-     ('time=2026-11-29T10:00:{:02d}.243Z level=INFO msg="request started" request_id=ab12',
-      "time=<Datetime> level=<Level> <Content>", 'msg="request'),
-     ('time="2026-11-29T10:00:{:02d}Z" level=info msg="db query failed" err="reset by peer"',
-      'time="<Datetime>" level=<Severity> <Content>', 'msg="db'),
-     ("ts=2026-11-29T10:00:{:02d}Z caller=main.go:12 msg=started", "ts=<Datetime> <Content>", "caller=main.go:12"),
      # Go's log package and nginx's error log: a date with slashes
      ("2026/11/29 10:00:{:02d} server: handled request 7 in 3ms", "<Date> <Time> <Content>", "server:"),
      ('2026/11/29 10:00:{:02d} [error] 120#120: *5 open() "/x" failed (2: No such file or directory)',
@@ -578,6 +572,59 @@ def test_csv_needs_its_columns_and_a_raw_read_suggests_them() -> None:
     # a comma-separated log without a message column is not called CSV (no column would be the content)
     plain = ["a,b,c"] + [f"{i},{i},{i}" for i in range(20)]
     assert not any("csv" in w for w in read_log(plain, ParserConfig(format="raw"))[1].warnings)
+
+
+def test_logfmt_lines_are_read_as_objects_of_their_keys_and_what_is_malformed() -> None:
+    """parser.format = "logfmt": key=value pairs, quoted values unescaped; the message and time keys found as a CSV
+    record's; a line that is not pairs throughout, or has no message key, does not match."""
+    lines = [
+        'time=2026-11-30T08:00:00Z level=info msg="db query done" request_id=r-1 rows=3',
+        r'ts=2026-11-30T08:00:01Z level=error Message="dial \"db\": refused" request_id=r-2 err=',
+        "level=info request_id=r-3 rows=4",  # no message key
+        "plain prose with a=1 pair",  # not pairs throughout
+        'msg="never closed',
+    ]
+    records, report = read_log(lines, ParserConfig(format="logfmt"))
+    assert [r.content for r in records] == ["db query done", 'dial "db": refused']
+    assert records[0].fields == {"time": "2026-11-30T08:00:00Z", "level": "info", "request_id": "r-1", "rows": "3"}
+    assert records[1].fields["err"] == "" and records[1].timestamp == records[0].timestamp + 1
+    assert report.n_parsed == 2 and report.n_malformed == 3
+    pattern = session_id_pattern(WindowConfig(session_pattern=r"request_id=(\S+)"))
+    assert [find_session_ids(line_text_for_sessions(r), pattern) for r in records] == [("r-1",), ("r-2",)]
+    reader = LineReader(ParserConfig(format="logfmt"))
+    contents: list[str] = []
+    reader.feed_clean_contents(lines, contents)
+    assert contents == [r.content for r in records]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    # Go's slog (a level in capitals) and logrus (a quoted time, a level in lower case), go-kit (no level); before
+    # parser.format = "logfmt" these got a parser.log_format that left every other pair in the content
+    [('time=2026-11-29T10:00:{:02d}.243Z level=INFO msg="request started" request_id=ab12', "request started"),
+     ('time="2026-11-29T10:00:{:02d}Z" level=info msg="db query failed" err="reset by peer"', "db query failed"),
+     ("ts=2026-11-29T10:00:{:02d}Z caller=main.go:12 msg=started", "started")],
+)
+def test_logfmt_of_go_loggers_is_named_and_read_with_its_time(line: str, message: str) -> None:
+    lines = [line.format(i) for i in range(20)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and "try --set parser.format=logfmt" in report.warnings[0]
+    records, report = read_log(lines, ParserConfig(format="logfmt"))
+    assert report.warnings == [] and report.n_parsed == 20 and all(r.timestamp is not None for r in records)
+    assert records[0].content == message
+
+
+def test_logfmt_read_as_raw_content_names_the_logfmt_format() -> None:
+    lines = [f'time=2026-11-30T08:00:{i:02d}Z level=info msg="step {i}" request_id=r{i % 3}' for i in range(20)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and "--set parser.format=logfmt" in report.warnings[0]
+    _, report = read_log(lines, ParserConfig(format="logfmt"))
+    assert report.warnings == [] and report.n_parsed == 20
+    # key=value words inside prose, or pairs without a message key, are not called logfmt
+    prose = [f"worker {i} done, retries=0 elapsed=3s" for i in range(20)]
+    assert not any("logfmt" in w for w in read_log(prose, ParserConfig(format="raw"))[1].warnings)
+    metrics = [f"cpu={i} mem={i * 2} disk=7" for i in range(20)]
+    assert not any("logfmt" in w for w in read_log(metrics, ParserConfig(format="raw"))[1].warnings)
 
 
 def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]

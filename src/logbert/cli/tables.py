@@ -99,5 +99,8 @@ def formats_table() -> Table:
             layout = "one CSV record per line of the columns parser.csv_columns, read as a JSON object of those keys"
             layout += " (names matched to json_message_keys / json_time_keys without regard to case); the header row"
             layout += " and records of another number of fields do not match"
+        elif name == "logfmt":  # nor this: the JSON mode's reading of key=value pairs
+            layout = 'key=value pairs per line (key="quoted value"), read as a JSON object of those'
+            layout += " keys (message and time keys as for csv); a line that is not pairs throughout does not match"
         table.add_row(name, Text(layout))  # a regex: shown as it is, never read as markup
     return table

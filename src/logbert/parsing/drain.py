@@ -54,6 +54,8 @@ FORMAT_DEFAULTS: Final[dict[str, tuple[float, int]]] = {
     "klog": (0.5, 4),
     "apache_error": (0.5, 4),
     "json": (0.5, 4),
+    "csv": (0.5, 4),  # a record's message, as JSON's
+    "logfmt": (0.5, 4),
     # "METHOD target status": three tokens, two lines differing in one of them are two events (another resource,
     # another outcome), so only lines equal after masking share a template (2 of 3 tokens alike is 0.67)
     "access": (0.9, 4),

@@ -63,6 +63,7 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
     "klog": r"<Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>",
     "json": "<Json>",  # not a header layout: each line is one JSON object (HeaderParser's JSON mode)
     "csv": "<Csv>",  # not a header layout: each line one CSV record of parser.csv_columns (HeaderParser's CSV mode)
+    "logfmt": "<Logfmt>",  # nor this: each line key=value pairs, key="quoted value" (HeaderParser's logfmt mode)
     # not a header layout either: a web server's access log, Common or Combined Log Format (HeaderParser's access
     # mode: the content is the request's method and target and the response status)
     "access": "<Access>",
@@ -72,6 +73,11 @@ BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
 JSON_FORMAT: Final[str] = "<Json>"
 #: The format string of ``parser.format = "csv"``.
 CSV_FORMAT: Final[str] = "<Csv>"
+#: The format string of ``parser.format = "logfmt"``.
+LOGFMT_FORMAT: Final[str] = "<Logfmt>"
+#: One logfmt pair: a key, ``=`` and a value, quoted with backslash escapes or up to the next space. (logfmt also
+#: allows a bare key for "true"; read here as prose, so that a line of plain words is not taken for pairs.)
+_LOGFMT_PAIR = re.compile(r'\s*([^\s="]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)(?=\s|$)')
 #: The format string of ``parser.format = "access"``.
 ACCESS_FORMAT: Final[str] = "<Access>"
 # An access-log entry as Apache's and nginx's default formats write it (Common Log Format, and Combined with the
@@ -183,8 +189,8 @@ class HeaderParser:
         """The header parser a :class:`~logbert.config.ParserConfig` asks for (its format and JSON keys)."""
         attach = config.continuation == "attach"
         keys = (config.json_message_keys, config.json_time_keys)
-        if config.format in ("json", "csv") and config.log_format is not None:  # the layout of each record's message
-            mode = JSON_FORMAT if config.format == "json" else CSV_FORMAT
+        if config.format in ("json", "csv", "logfmt") and config.log_format is not None:  # each message's layout
+            mode = {"json": JSON_FORMAT, "csv": CSV_FORMAT, "logfmt": LOGFMT_FORMAT}[config.format]
             return cls(mode, *keys, attach, message_format=config.log_format, csv_columns=config.csv_columns)
         log_format = resolve_log_format(config.format, config.log_format)
         return cls(log_format, *keys, attach, csv_columns=config.csv_columns)
@@ -214,10 +220,14 @@ class HeaderParser:
         if self._csv and not csv_columns:
             raise ConfigError("parser.format = csv needs parser.csv_columns, the names of the columns in order")
         self._csv_columns = tuple(csv_columns or ())
+        #: each line is logfmt's key=value pairs (``parser.format = "logfmt"``), read as a JSON object
+        self._logfmt = log_format == LOGFMT_FORMAT
         #: each line is a web server's access-log entry (``parser.format = "access"``)
         self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
-        records = self._json or self._csv  # each line one record of named values, not a header layout
+        records = self._json or self._csv or self._logfmt  # each line one record of named values, not a layout
+        #: each line is one record of named values (json, csv, logfmt), not a header layout
+        self.reads_records = records
         self._regex, self._names = compile_format("<Content>" if records or self._access else log_format)
         # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
         # parser.format = "json" (or "csv") with parser.log_format, the message's layout
@@ -315,6 +325,8 @@ class HeaderParser:
             return self._parse_json(line, line_no)
         if self._csv:
             return self._parse_csv(line, line_no)
+        if self._logfmt:
+            return self._parse_logfmt(line, line_no)
         if self._access:
             return self._parse_access(line, line_no)
         if self._raw:
@@ -366,8 +378,8 @@ class HeaderParser:
         return content_or_continuation
 
     def _own_content_matcher(self) -> Callable[[str], str | None]:
-        if self._json or self._csv:
-            record = self._parse_json if self._json else self._parse_csv
+        if self._json or self._csv or self._logfmt:
+            record = self._parse_json if self._json else self._parse_csv if self._csv else self._parse_logfmt
             return lambda line: None if (parsed := record(line, 0)) is None else parsed.content
         if self._access:
             return _access_content
@@ -414,10 +426,32 @@ class HeaderParser:
         if row is None or len(row) != len(columns) or tuple(row) == columns:
             return None
         obj: dict[str, object] = dict(zip(columns, row, strict=True))
-        by_name = {c.lower(): c for c in reversed(columns)}  # the first column of each name, whatever its case
+        return self._record(obj, *self._named_keys(columns), line_no)
+
+    def _parse_logfmt(self, line: str, line_no: int) -> LogLine | None:
+        """One line of logfmt (``key=value key="quoted value" bare_key``, as Go's slog, logrus and Heroku write),
+        read as a JSON object of its keys (a later key of the same name wins); its message
+        and time keys are found as a CSV record's. A line that is not pairs from start to end does not match.
+
+        >>> p = HeaderParser(LOGFMT_FORMAT)
+        >>> line = p.parse('time=2026-11-30T08:00:00Z level=info msg="db query done" rows=3', 1)
+        >>> line.content, line.fields, line.timestamp
+        ('db query done', {'time': '2026-11-30T08:00:00Z', 'level': 'info', 'rows': '3'}, 1796025600.0)
+        >>> p.parse('msg="disk full" err="x y"', 2).content, p.parse("plain text, no pairs", 3)
+        ('disk full', None)
+        """
+        obj = logfmt_pairs(line)
+        if obj is None:
+            return None
+        return self._record(obj, *self._named_keys(tuple(obj)), line_no)
+
+    def _named_keys(self, names: Sequence[str]) -> tuple[str | None, str | None]:
+        """The message and the time key among ``names``: the first of ``json_message_keys`` / ``json_time_keys``
+        present, compared without regard to case (the first of equal names counts)."""
+        by_name = {c.lower(): c for c in reversed(names)}
         message_key = next((by_name[k.lower()] for k in self._message_keys if k.lower() in by_name), None)
         time_key = next((by_name[k.lower()] for k in self._time_keys if k.lower() in by_name), None)
-        return self._record(obj, message_key, time_key, line_no)
+        return message_key, time_key
 
     def _record(
         self, obj: dict[str, object], message_key: str | None, time_key: str | None, line_no: int
@@ -606,9 +640,11 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
             "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
         )
         return warnings
-    csv_hint = _csv_header_hint(head) if not header.is_json and not header._csv else None
-    if csv_hint is not None:
-        warnings.append(csv_hint)
+    # records read as one text (no header layout): a CSV export or logfmt has a format of its own
+    raw = not header.reads_records and not header.field_names
+    record_hint = _csv_header_hint(head) or _logfmt_hint(head) if raw else None
+    if record_hint is not None:
+        warnings.append(record_hint)
         return warnings
     n_header_like = sum(1 for ln in head if _HEADER_IN_CONTENT.match(ln.content))
     whole = _whole_header(head)
@@ -633,6 +669,31 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
             "<Date> <Time> <Level>" + _inferred_format_hint(head)
         )
     return warnings
+
+
+def logfmt_pairs(text: str) -> dict[str, object] | None:
+    """The key-value pairs of one logfmt line, quoted values unescaped; None where the text is not pairs from start to
+    end (or holds none).
+
+    >>> logfmt_pairs('a=1 b="x y" c='), logfmt_pairs("a=1 then prose"), logfmt_pairs('a="unclosed')
+    ({'a': '1', 'b': 'x y', 'c': ''}, None, None)
+    """
+    pairs: dict[str, object] = {}
+    at, end = 0, len(text.rstrip())
+    while at < end:
+        m = _LOGFMT_PAIR.match(text, at)
+        if m is None or m.end() == at:
+            return None
+        key, value = m.group(1), m.group(2)
+        if value.startswith('"'):
+            try:
+                pairs[key] = json.loads(value)  # Go's strconv.Quote escapes are JSON's, \x.. aside
+            except ValueError:
+                pairs[key] = value[1:-1].replace('\\"', '"')
+        else:
+            pairs[key] = value
+        at = m.end()
+    return pairs or None
 
 
 def csv_row(text: str) -> list[str] | None:
@@ -671,6 +732,25 @@ def _csv_header_hint(head: Sequence[LogLine]) -> str | None:
         f"records of as many fields: read as one text, their times and ids become template words; try --set "
         f"parser.format=csv --set {setting} (the message column is the content, the others fields that "
         "window.session_pattern sees as name=value)"
+    )
+
+
+def _logfmt_hint(head: Sequence[LogLine]) -> str | None:
+    """'N of the first lines are logfmt ...: --set parser.format=logfmt' when at least half of the contents are logfmt
+    pairs (:func:`logfmt_pairs`) with a message key (``json_message_keys``, any case) and at least 3 keys; else None."""
+    names = {k.lower() for k in ParserConfig().json_message_keys}
+
+    def logfmt_record(text: str) -> bool:
+        pairs = logfmt_pairs(text)
+        return pairs is not None and len(pairs) >= 3 and any(k.lower() in names for k in pairs)
+
+    n = sum(1 for ln in head if logfmt_record(ln.content))
+    if n < 0.5 * len(head):
+        return None
+    return (
+        f"{n} of the first {len(head)} lines are logfmt (key=value pairs with a message key): read as one text, every "
+        "key and value becomes template words; try --set parser.format=logfmt (the message key is the content, the "
+        "others fields that window.session_pattern sees as name=value)"
     )
 
 

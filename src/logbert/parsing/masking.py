@@ -170,6 +170,8 @@ _DEFAULTS: dict[str, tuple[MaskRule, ...]] = {
     "klog": _RAW,
     "apache_error": _RAW,
     "json": _RAW,
+    "csv": _RAW,
+    "logfmt": _RAW,
     "access": _ACCESS,
     "raw": _RAW,
 }
