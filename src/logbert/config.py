@@ -145,6 +145,11 @@ class ParserConfig(_Frozen):
     # record is then read as a JSON object of these keys (json_message_keys, json_time_keys), names matched without
     # regard to case; a record with another number of fields, and the header row itself, do not match
     csv_columns: tuple[str, ...] | None = None
+    # formats json, csv and logfmt: keys whose values join each record's content as "key=value", in this order (where
+    # the record has them; they stay fields too). A record's other keys are fields, which session ids can read but
+    # the model does not: a status or a duration (`--set 'parser.content_keys=["status","duration_ms"]'`) becomes a
+    # word or, once masked, a parameter slot of the template (model.signals reads its values)
+    content_keys: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _csv_needs_columns(self) -> ParserConfig:

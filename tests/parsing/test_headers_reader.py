@@ -511,11 +511,16 @@ def test_json_lines_message_time_and_fields_and_what_is_malformed() -> None:
     assert records[0].content == "started" and records[0].timestamp == 1795917600.0
 
 
-def test_json_read_as_raw_content_names_the_json_format() -> None:
-    lines = [f'{{"time": "2026-11-29T03:00:{i:02d}Z", "level": "INFO", "msg": "step {i}"}}' for i in range(20)]
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [('{{"time": "2026-11-29T03:00:{:02d}Z", "level": "INFO", "msg": "step"}}', "json"),
+     ('time=2026-11-30T08:00:{:02d}Z level=info msg="step" request_id=r1', "logfmt")],
+)
+def test_records_read_as_raw_content_name_their_format(line: str, name: str) -> None:
+    lines = [line.format(i) for i in range(20)]
     _, report = read_log(lines, ParserConfig(format="raw"))
-    assert len(report.warnings) == 1 and "--set parser.format=json" in report.warnings[0]
-    _, report = read_log(lines, ParserConfig(format="json"))
+    assert len(report.warnings) == 1 and f"--set parser.format={name}" in report.warnings[0]
+    _, report = read_log(lines, ParserConfig(format=name))  # type: ignore[arg-type]
     assert report.warnings == [] and report.n_parsed == 20
 
 
@@ -614,17 +619,35 @@ def test_logfmt_of_go_loggers_is_named_and_read_with_its_time(line: str, message
     assert records[0].content == message
 
 
-def test_logfmt_read_as_raw_content_names_the_logfmt_format() -> None:
-    lines = [f'time=2026-11-30T08:00:{i:02d}Z level=info msg="step {i}" request_id=r{i % 3}' for i in range(20)]
-    _, report = read_log(lines, ParserConfig(format="raw"))
-    assert len(report.warnings) == 1 and "--set parser.format=logfmt" in report.warnings[0]
-    _, report = read_log(lines, ParserConfig(format="logfmt"))
-    assert report.warnings == [] and report.n_parsed == 20
-    # key=value words inside prose, or pairs without a message key, are not called logfmt
+def test_key_value_words_that_are_not_logfmt_records_are_not_called_logfmt() -> None:
+    """key=value words inside prose, or pairs without a message key, are not called logfmt."""
     prose = [f"worker {i} done, retries=0 elapsed=3s" for i in range(20)]
     assert not any("logfmt" in w for w in read_log(prose, ParserConfig(format="raw"))[1].warnings)
     metrics = [f"cpu={i} mem={i * 2} disk=7" for i in range(20)]
     assert not any("logfmt" in w for w in read_log(metrics, ParserConfig(format="raw"))[1].warnings)
+
+
+def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> None:
+    """parser.content_keys: the named keys' values join the content as key=value, in the order given and where the
+    record has them (they stay fields); a record format's numeric keys are suggested, ids and times never."""
+    lines = [
+        f'time=2026-11-30T08:00:{i:02d}Z level=info msg="request finished" request_id=r{i} user_id={i} '
+        f"status={200 if i % 5 else 503} duration_ms={i * 3}" + (" rows=4" if i % 2 else "")
+        for i in range(20)
+    ]
+    records, report = read_log(lines, ParserConfig(format="logfmt"))
+    assert records[1].content == "request finished"
+    assert len(report.warnings) == 1
+    suggested = """'parser.content_keys=["level","status","duration_ms","rows"]'"""
+    assert suggested in report.warnings[0] and "user_id" not in report.warnings[0]
+    keys = ("status", "rows", "duration_ms")
+    records, report = read_log(lines, ParserConfig(format="logfmt", content_keys=keys))
+    assert records[1].content == "request finished status=200 rows=4 duration_ms=3"
+    assert records[2].content == "request finished status=200 duration_ms=6"  # no rows: left out
+    assert records[1].fields["status"] == "200" and report.warnings == []
+    as_json = [f'{{"msg": "request finished", "status": 503, "duration_ms": {i}}}' for i in range(3)]
+    records, _ = read_log(as_json, ParserConfig(format="json", content_keys=("status", "duration_ms")))
+    assert [r.content for r in records] == [f"request finished status=503 duration_ms={i}" for i in range(3)]
 
 
 def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]

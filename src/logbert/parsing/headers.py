@@ -191,9 +191,12 @@ class HeaderParser:
         keys = (config.json_message_keys, config.json_time_keys)
         if config.format in ("json", "csv", "logfmt") and config.log_format is not None:  # each message's layout
             mode = {"json": JSON_FORMAT, "csv": CSV_FORMAT, "logfmt": LOGFMT_FORMAT}[config.format]
-            return cls(mode, *keys, attach, message_format=config.log_format, csv_columns=config.csv_columns)
+            return cls(
+                mode, *keys, attach, message_format=config.log_format, csv_columns=config.csv_columns,
+                content_keys=config.content_keys,
+            )
         log_format = resolve_log_format(config.format, config.log_format)
-        return cls(log_format, *keys, attach, csv_columns=config.csv_columns)
+        return cls(log_format, *keys, attach, csv_columns=config.csv_columns, content_keys=config.content_keys)
 
     def __init__(
         self,
@@ -203,6 +206,7 @@ class HeaderParser:
         attach_continuations: bool = False,
         message_format: str | None = None,
         csv_columns: Sequence[str] | None = None,
+        content_keys: Sequence[str] = (),
     ) -> None:
         self.log_format = log_format if message_format is None else f"{log_format} with messages {message_format}"
         #: ``parser.continuation = "attach"``: a line that does not match, after one that did, continues it
@@ -222,6 +226,8 @@ class HeaderParser:
         self._csv_columns = tuple(csv_columns or ())
         #: each line is logfmt's key=value pairs (``parser.format = "logfmt"``), read as a JSON object
         self._logfmt = log_format == LOGFMT_FORMAT
+        #: a record's keys whose values join its content as ``key=value`` (``parser.content_keys``)
+        self._content_keys = tuple(content_keys)
         #: each line is a web server's access-log entry (``parser.format = "access"``)
         self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
@@ -230,7 +236,7 @@ class HeaderParser:
         self.reads_records = records
         self._regex, self._names = compile_format("<Content>" if records or self._access else log_format)
         # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
-        # parser.format = "json" (or "csv") with parser.log_format, the message's layout
+        # parser.format = "json" (or "csv", "logfmt") with parser.log_format, the message's layout
         self._message = None if message_format is None or not records else HeaderParser(message_format)
         # the same record reading without the message layout: a continuation's content is its whole message
         bare = (
@@ -469,13 +475,15 @@ class HeaderParser:
             if k != message_key and (v is None or isinstance(v, str | int | float | bool))
         }
         timestamp = None if time_key is None else _json_time(obj[time_key])
-        if self._message is None:
-            return LogLine(line_no, content, timestamp, fields)
-        inner = self._message._parse_own(content, line_no)
-        if inner is None:
-            return None
-        return LogLine(line_no, inner.content, inner.timestamp if timestamp is None else timestamp,
-                       {**inner.fields, **fields})
+        if self._message is not None:
+            inner = self._message._parse_own(content, line_no)
+            if inner is None:
+                return None
+            content, timestamp = inner.content, inner.timestamp if timestamp is None else timestamp
+            fields = {**inner.fields, **fields}
+        if self._content_keys:  # parser.content_keys: these values are part of what the line says
+            content = " ".join([content, *(f"{k}={fields[k]}" for k in self._content_keys if k in fields)])
+        return LogLine(line_no, content, timestamp, fields)
 
     def _parse_access(self, line: str, line_no: int) -> LogLine | None:
         """An access-log entry: the content is ``METHOD target STATUS`` (the event: which resource, how it went),
@@ -646,6 +654,8 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
     if record_hint is not None:
         warnings.append(record_hint)
         return warnings
+    if header.reads_records and not header._content_keys and (keys_hint := _content_keys_hint(head)) is not None:
+        warnings.append(keys_hint)
     n_header_like = sum(1 for ln in head if _HEADER_IN_CONTENT.match(ln.content))
     whole = _whole_header(head)
     if whole is not None and whole[0] == "access":
@@ -732,6 +742,45 @@ def _csv_header_hint(head: Sequence[LogLine]) -> str | None:
         f"records of as many fields: read as one text, their times and ids become template words; try --set "
         f"parser.format=csv --set {setting} (the message column is the content, the others fields that "
         "window.session_pattern sees as name=value)"
+    )
+
+
+#: keys of a record that are names, ids or times, never suggested for parser.content_keys (their numbers say which
+#: thing or when, not how it went)
+_NOT_CONTENT_KEY = re.compile(
+    r"(?i)(?:^|[_.-])(?:id|ids|uuid|pid|tid|port|line|lineno|thread|host|ip|addr|address|caller|span|trace)$"
+    r"|^(?:time|ts|t|timestamp|@timestamp|date|datetime)$"
+)
+_LEVEL_KEY = re.compile(r"(?i)^(?:level|lvl|severity|loglevel|log_level)$")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
+    """'the records' keys ... hold numbers the model does not read: --set parser.content_keys=[...]' when a record
+    format's lines carry keys beside the message whose values are numbers (in at least 90 % of the lines that have
+    the key, and 10 % of all lines: a status, a duration, a size), or a level key; names, ids and times aside
+    (:data:`_NOT_CONTENT_KEY`). At most 6 numeric keys, the most frequent first, after the level; nothing is said
+    of fewer than 20 lines."""
+    if len(head) < 20:
+        return None
+    seen: dict[str, int] = {}
+    numeric: dict[str, int] = {}
+    for ln in head:
+        for key, value in ln.fields.items():
+            seen[key] = seen.get(key, 0) + 1
+            numeric[key] = numeric.get(key, 0) + bool(_NUMBER.fullmatch(value))
+    candidates = [k for k in seen if not _NOT_CONTENT_KEY.search(k) and seen[k] >= 0.1 * len(head)]
+    numbers = sorted((k for k in candidates if numeric[k] >= 0.9 * seen[k]), key=lambda k: -seen[k])[:6]
+    levels = [k for k in candidates if _LEVEL_KEY.match(k)][:1]
+    if not numbers:
+        return None
+    keys = levels + numbers
+    setting = shlex.quote("parser.content_keys=" + json.dumps(keys, separators=(",", ":")))
+    return (
+        f"the records' keys {', '.join(numbers)} hold numbers" + (f" (and {levels[0]} a level)" if levels else "")
+        + f" that the model does not read (a record's content is its message only): --set {setting} makes them part "
+        "of each line's text, where each number becomes a parameter that --set model.signals=all reads as a value "
+        "(a slow request, an odd status)"
     )
 
 
