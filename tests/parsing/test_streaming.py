@@ -352,15 +352,20 @@ def test_structured_output_is_written_while_the_file_is_read(tmp_path: Path, mon
     assert second_pass[-1] > out.stat().st_size // 2, (second_pass, out.stat().st_size)
 
 
-def test_json_lines_keep_their_other_keys_in_one_fields_column(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["json", "logfmt"])
+def test_records_keep_their_other_keys_in_one_fields_column(tmp_path: Path, kind: str) -> None:
+    """JSON lines and logfmt (stop 47: logfmt and CSV records failed with "dict contains fields not in fieldnames")."""
     src = tmp_path / "app.log"
     lines = [
         {"time": "2026-11-29T03:00:00Z", "msg": "GET /users/1", "request_id": "r-1"},
         {"time": "2026-11-29T03:00:01Z", "msg": "GET /users/2", "request_id": "r-2", "late_key": 7},  # a new key
         {"msg": "db query took 5 ms", "level": "WARN"},
     ]
-    src.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    config = load_config(overrides={"parser.format": "json", "window.session_pattern": r"request_id=(\S+)"})
+    if kind == "json":
+        src.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    else:
+        src.write_text("".join(" ".join(f"{k}={json.dumps(v)}" for k, v in x.items()) + "\n" for x in lines))
+    config = load_config(overrides={"parser.format": kind, "window.session_pattern": r"request_id=(\S+)"})
     summary = parse(src, config)
     for out in (tmp_path / "s.csv", tmp_path / "s.jsonl"):
         assert write_structured(summary, config, out) == 3

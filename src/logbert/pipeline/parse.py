@@ -257,9 +257,10 @@ def _columns(summary: ParseSummary, typed: bool = False) -> tuple[list[str], lis
 
 
 def _fields_as_one_column(summary: ParseSummary) -> bool:
-    """JSON lines: each line has its own keys, unknown before the file is read, so the header fields are one
-    ``fields`` column (a JSON object) rather than a column each."""
-    return summary.parser is not None and HeaderParser.for_config(summary.parser.config).is_json
+    """Records (JSON lines, logfmt, CSV): each line has its own keys, unknown before the file is read (a CSV's columns
+    are the configuration's, but read alike), so the header fields are one ``fields`` column (a JSON object) rather
+    than a column each."""
+    return summary.parser is not None and HeaderParser.for_config(summary.parser.config).reads_records
 
 
 def write_structured(summary: ParseSummary, config: LogBertConfig, path: str | Path, *, typed: bool = False) -> int:
