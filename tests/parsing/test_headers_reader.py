@@ -648,6 +648,9 @@ def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> 
     as_json = [f'{{"msg": "request finished", "status": 503, "duration_ms": {i}}}' for i in range(3)]
     records, _ = read_log(as_json, ParserConfig(format="json", content_keys=("status", "duration_ms")))
     assert [r.content for r in records] == [f"request finished status=503 duration_ms={i}" for i in range(3)]
+    ecs = [f'{{"message": "done", "log.level": "info", "trace.id": "t{i}", "latency_ms": {i}}}' for i in range(20)]
+    _, report = read_log(ecs, ParserConfig(format="json"))  # Elastic's names: a dotted level, a dotted id
+    assert any("""'parser.content_keys=["log.level","latency_ms"]'""" in w for w in report.warnings)
 
 
 def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]

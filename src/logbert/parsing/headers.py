@@ -751,7 +751,7 @@ _NOT_CONTENT_KEY = re.compile(
     r"(?i)(?:^|[_.-])(?:id|ids|uuid|pid|tid|port|line|lineno|thread|host|ip|addr|address|caller|span|trace)$"
     r"|^(?:time|ts|t|timestamp|@timestamp|date|datetime)$"
 )
-_LEVEL_KEY = re.compile(r"(?i)^(?:level|lvl|severity|loglevel|log_level)$")
+_LEVEL_KEY = re.compile(r"(?i)^(?:[\w@]+[._])?(?:level|lvl|severity|loglevel)$")  # ECS: log.level
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
