@@ -112,6 +112,14 @@ class MaskRule(_Frozen):
         return self
 
 
+#: What a CSV reading without its columns says (the config's check, and HeaderParser's when built directly).
+CSV_NEEDS_COLUMNS = (
+    "parser.format = csv needs parser.csv_columns, the names of the columns in order, e.g. --set "
+    "'parser.csv_columns=[\"time\",\"level\",\"message\"]' (logbert parse FILE, without parser.format, suggests "
+    "them from its header row)"
+)
+
+
 class ParserConfig(_Frozen):
     """Header parsing, masking and Drain template mining."""
 
@@ -154,11 +162,7 @@ class ParserConfig(_Frozen):
     @model_validator(mode="after")
     def _csv_needs_columns(self) -> ParserConfig:
         if self.format == "csv" and not self.csv_columns:
-            raise ValueError(
-                "parser.format = csv needs parser.csv_columns, the names of the columns in order, e.g. --set "
-                "'parser.csv_columns=[\"time\",\"level\",\"message\"]' (logbert parse FILE suggests them from the "
-                "header row)"
-            )
+            raise ValueError(CSV_NEEDS_COLUMNS)
         return self
 
 

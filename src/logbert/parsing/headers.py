@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from logbert.config import FormatName, ParserConfig
+from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig
 from logbert.errors import ConfigError
 from logbert.records import LogLine
 
@@ -222,7 +222,7 @@ class HeaderParser:
         #: each line is one CSV record of ``csv_columns`` (``parser.format = "csv"``), read as a JSON object
         self._csv = log_format == CSV_FORMAT
         if self._csv and not csv_columns:
-            raise ConfigError("parser.format = csv needs parser.csv_columns, the names of the columns in order")
+            raise ConfigError(CSV_NEEDS_COLUMNS)
         self._csv_columns = tuple(csv_columns or ())
         #: each line is logfmt's key=value pairs (``parser.format = "logfmt"``), read as a JSON object
         self._logfmt = log_format == LOGFMT_FORMAT
