@@ -158,6 +158,10 @@ class ParserConfig(_Frozen):
     # the model does not: a status or a duration (`--set 'parser.content_keys=["status","duration_ms"]'`) becomes a
     # word or, once masked, a parameter slot of the template (model.signals reads its values)
     content_keys: tuple[str, ...] = ()
+    # format "json": what a key holding an object is. "drop": left out (as before); "flatten": its scalars become fields
+    # named by their path, "http.response.status_code" (Elastic's ECS and most structured loggers nest), which
+    # session-id patterns and content_keys can name. Lists are left out either way
+    json_nested: Literal["drop", "flatten"] = "drop"
 
     @model_validator(mode="after")
     def _csv_needs_columns(self) -> ParserConfig:

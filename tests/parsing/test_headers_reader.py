@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -651,6 +652,27 @@ def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> 
     ecs = [f'{{"message": "done", "log.level": "info", "trace.id": "t{i}", "latency_ms": {i}}}' for i in range(20)]
     _, report = read_log(ecs, ParserConfig(format="json"))  # Elastic's names: a dotted level, a dotted id
     assert any("""'parser.content_keys=["log.level","latency_ms"]'""" in w for w in report.warnings)
+
+
+def test_nested_json_objects_are_dropped_or_flattened_into_path_named_fields() -> None:
+    """parser.json_nested: "drop" (the default) leaves a nested object out and, where most lines nest, says so;
+    "flatten" makes its scalars fields named by their path, which session patterns and content_keys name."""
+    lines = [
+        json.dumps({"@timestamp": f"2026-11-30T08:00:{i:02d}Z", "message": "request done", "trace": {"id": f"t{i % 4}"},
+                    "http": {"response": {"status_code": 200 if i % 7 else 503}}, "tags": ["a"]})
+        for i in range(20)
+    ]
+    records, report = read_log(lines, ParserConfig(format="json"))
+    assert records[0].fields == {"@timestamp": "2026-11-30T08:00:00Z"}
+    assert any("--set parser.json_nested=flatten" in w for w in report.warnings)
+    config = ParserConfig(format="json", json_nested="flatten", content_keys=("http.response.status_code",))
+    records, report = read_log(lines, config)
+    assert records[0].fields == {"@timestamp": "2026-11-30T08:00:00Z", "trace.id": "t0",
+                                 "http.response.status_code": "503"}
+    assert records[1].content == "request done http.response.status_code=200"
+    assert not any("json_nested" in w for w in report.warnings)
+    pattern = session_id_pattern(WindowConfig(session_pattern=r"trace\.id=(\S+)"))
+    assert find_session_ids(line_text_for_sessions(records[5]), pattern) == ("t1",)
 
 
 def test_a_file_with_cr_only_line_ends_is_said_and_crlf_is_not(tmp_path) -> None:  # type: ignore[no-untyped-def]

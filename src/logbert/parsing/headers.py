@@ -193,10 +193,13 @@ class HeaderParser:
             mode = {"json": JSON_FORMAT, "csv": CSV_FORMAT, "logfmt": LOGFMT_FORMAT}[config.format]
             return cls(
                 mode, *keys, attach, message_format=config.log_format, csv_columns=config.csv_columns,
-                content_keys=config.content_keys,
+                content_keys=config.content_keys, flatten_json=config.json_nested == "flatten",
             )
         log_format = resolve_log_format(config.format, config.log_format)
-        return cls(log_format, *keys, attach, csv_columns=config.csv_columns, content_keys=config.content_keys)
+        return cls(
+            log_format, *keys, attach, csv_columns=config.csv_columns, content_keys=config.content_keys,
+            flatten_json=config.json_nested == "flatten",
+        )
 
     def __init__(
         self,
@@ -207,6 +210,7 @@ class HeaderParser:
         message_format: str | None = None,
         csv_columns: Sequence[str] | None = None,
         content_keys: Sequence[str] = (),
+        flatten_json: bool = False,
     ) -> None:
         self.log_format = log_format if message_format is None else f"{log_format} with messages {message_format}"
         #: ``parser.continuation = "attach"``: a line that does not match, after one that did, continues it
@@ -228,6 +232,10 @@ class HeaderParser:
         self._logfmt = log_format == LOGFMT_FORMAT
         #: a record's keys whose values join its content as ``key=value`` (``parser.content_keys``)
         self._content_keys = tuple(content_keys)
+        #: ``parser.json_nested = "flatten"``: a JSON object's nested objects become dotted fields
+        self._flatten_json = flatten_json
+        self.n_json_objects = 0  # JSON objects read without flattening, and how many of them nest an object
+        self.n_nested_json = 0
         #: each line is a web server's access-log entry (``parser.format = "access"``)
         self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
@@ -410,6 +418,11 @@ class HeaderParser:
             return None
         if not isinstance(obj, dict):
             return None
+        if self._flatten_json:
+            obj = flattened(obj)
+        else:  # what parser.json_nested = "flatten" would add (format_warnings says so)
+            self.n_json_objects += 1
+            self.n_nested_json += any(isinstance(v, dict) for v in obj.values())
         message_key = next((k for k in self._message_keys if isinstance(obj.get(k), str | int | float)), None)
         time_key = next((k for k in self._time_keys if k in obj), None)
         return self._record(obj, message_key, time_key, line_no)
@@ -656,6 +669,12 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
         return warnings
     if header.reads_records and not header._content_keys and (keys_hint := _content_keys_hint(head)) is not None:
         warnings.append(keys_hint)
+    if header.is_json and header.n_json_objects >= 20 and header.n_nested_json >= 0.5 * header.n_json_objects:
+        warnings.append(
+            f"{header.n_nested_json} of {header.n_json_objects} JSON lines nest objects (e.g. \"http\": {{...}}), "
+            "whose values are left out: --set parser.json_nested=flatten makes them fields named by their path "
+            "(http.response.status_code), which session-id patterns and parser.content_keys can name"
+        )
     n_header_like = sum(1 for ln in head if _HEADER_IN_CONTENT.match(ln.content))
     whole = _whole_header(head)
     if whole is not None and whole[0] == "access":
@@ -679,6 +698,24 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
             "<Date> <Time> <Level>" + _inferred_format_hint(head)
         )
     return warnings
+
+
+def flattened(obj: dict[str, object], prefix: str = "", depth: int = 0) -> dict[str, object]:
+    """A JSON object with its nested objects' values under dotted paths (``parser.json_nested = "flatten"``); lists
+    stay as they are (a record's fields keep scalars only), and objects below 8 levels are left out.
+
+    >>> flattened({"message": "done", "http": {"response": {"status_code": 503}, "method": "GET"}, "tags": ["a"]})
+    {'message': 'done', 'http.response.status_code': 503, 'http.method': 'GET', 'tags': ['a']}
+    """
+    out: dict[str, object] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if depth < 8:
+                out.update(flattened(value, f"{name}.", depth + 1))
+        else:
+            out.setdefault(name, value)  # a top-level "a.b" and a nested a: {b} are one name: the first wins
+    return out
 
 
 def logfmt_pairs(text: str) -> dict[str, object] | None:
