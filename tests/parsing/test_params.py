@@ -85,6 +85,18 @@ def _schema() -> SlotSchema:
     return infer_slot_schema(templates, rows)
 
 
+def test_a_key_glued_to_its_slot_is_the_word_before_it() -> None:
+    """logfmt and parser.content_keys write "status=503": the key glued to the slot types it as the spaced form
+    "status: 503" is typed (a category), and "duration=<*>" gets the unit "duration <*>" gets (stop 47: both were
+    plain counts)."""
+    templates = ["request finished status=<*> duration=<*> rows=<*>"]
+    rows = [(0, [str(200 if i % 3 else 503), str(0.01 * i), str(i % 7)]) for i in range(40)]
+    status, duration, count = infer_slot_schema(templates, rows).slots[0]
+    assert status.kind == "category" and set(status.categories) == {"200", "503"}
+    assert (duration.kind, duration.unit) == ("number", "s")
+    assert (count.kind, count.unit) == ("number", "count")
+
+
 def test_slot_kinds_and_units() -> None:
     schema = _schema()
     took = schema.slots[0]

@@ -280,7 +280,11 @@ def _type_slot(values: Sequence[str], token: str, before: str, after: str, max_c
         return SlotType("id", context=context, n=n)  # glued to a name: blk_<*>, cp-<*>, req-<*>
     parsed = [parse_number(v) for v in values]
     numbers = [p for p in parsed if p is not None]
-    prev_word = before.strip(".,;:=()[]\"'").lower()
+    # the word before the slot: a key glued to it ("status=<*>", logfmt's and parser.content_keys' form), else the
+    # template word before it ("status <*>", "status: <*>")
+    glued_key = token.partition("<*>")[0]
+    glued_key = glued_key[:-1] if glued_key.endswith(("=", ":")) else ""
+    prev_word = (glued_key or before).strip(".,;:=()[]\"'").lower()
     distinct = set(values)
     if len(numbers) >= NUMERIC_SHARE * n:
         if prev_word in _CATEGORY_WORDS or token.partition("<*>")[0].endswith(("/", "v", "V")):
