@@ -41,6 +41,7 @@ from typing import Final
 
 from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig
 from logbert.errors import ConfigError
+from logbert.parsing.params import parse_number
 from logbert.records import LogLine
 
 #: loghub-style format string per built-in format (``raw``: the whole line is the content).
@@ -95,6 +96,8 @@ ACCESS_FIELDS: Final[tuple[str, ...]] = (
     "Vhost", "Client", "Ident", "User", "Time", "Protocol", "Status", "Size", "Referer", "Agent", "Extra"
 )
 _JSON_MESSAGE_KEYS: Final[tuple[str, ...]] = ParserConfig().json_message_keys
+#: the message keys in lower case: what the CSV and logfmt suggestions look for among a line's names
+_MESSAGE_KEY_NAMES: Final[frozenset[str]] = frozenset(k.lower() for k in _JSON_MESSAGE_KEYS)
 _JSON_TIME_KEYS: Final[tuple[str, ...]] = ParserConfig().json_time_keys
 
 # Stricter patterns for some field names; any other field is a lazy ``.*?`` like loghub's.
@@ -448,7 +451,7 @@ class HeaderParser:
         return self._record(obj, *self._named_keys(columns), line_no)
 
     def _parse_logfmt(self, line: str, line_no: int) -> LogLine | None:
-        """One line of logfmt (``key=value key="quoted value" bare_key``, as Go's slog, logrus and Heroku write),
+        """One line of logfmt (``key=value key="quoted value"``, as Go's slog, logrus and Heroku write),
         read as a JSON object of its keys (a later key of the same name wins); its message
         and time keys are found as a CSV record's. A line that is not pairs from start to end does not match.
 
@@ -475,8 +478,9 @@ class HeaderParser:
     def _record(
         self, obj: dict[str, object], message_key: str | None, time_key: str | None, line_no: int
     ) -> LogLine | None:
-        """A record of named values (a JSON object, a CSV row): the message the content, the time its time, the other
-        scalar values the fields; read by the message layout where there is one."""
+        """A record of named values (a JSON object, a CSV row, logfmt's pairs): the message the content, the time its
+        time, the other scalar values the fields; read by the message layout where there is one, then
+        ``parser.content_keys`` appended."""
         if message_key is None:
             return None
         content = " ".join(str(obj[message_key]).split())
@@ -764,7 +768,7 @@ def _csv_header_hint(head: Sequence[LogLine]) -> str | None:
     content reads as a CSV row of at least 2 names, one of them a message column (``json_message_keys``, any case),
     and at least half of the others as rows of as many fields; else None."""
     columns = csv_row(head[0].content) or []
-    names = {k.lower() for k in ParserConfig().json_message_keys}
+    names = _MESSAGE_KEY_NAMES
     if len(columns) < 2 or not all(_CSV_COLUMN_NAME.fullmatch(c) for c in columns):
         return None
     if not any(c.lower() in names for c in columns):
@@ -789,7 +793,6 @@ _NOT_CONTENT_KEY = re.compile(
     r"|^(?:time|ts|t|timestamp|@timestamp|date|datetime)$"
 )
 _LEVEL_KEY = re.compile(r"(?i)^(?:[\w@]+[._])?(?:level|lvl|severity|loglevel)$")  # ECS: log.level
-_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
@@ -805,7 +808,7 @@ def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
     for ln in head:
         for key, value in ln.fields.items():
             seen[key] = seen.get(key, 0) + 1
-            numeric[key] = numeric.get(key, 0) + bool(_NUMBER.fullmatch(value))
+            numeric[key] = numeric.get(key, 0) + (parse_number(value) is not None)  # the slot typing's rule
     candidates = [k for k in seen if not _NOT_CONTENT_KEY.search(k) and seen[k] >= 0.1 * len(head)]
     numbers = sorted((k for k in candidates if numeric[k] >= 0.9 * seen[k]), key=lambda k: -seen[k])[:6]
     levels = [k for k in candidates if _LEVEL_KEY.match(k)][:1]
@@ -824,7 +827,7 @@ def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
 def _logfmt_hint(head: Sequence[LogLine]) -> str | None:
     """'N of the first lines are logfmt ...: --set parser.format=logfmt' when at least half of the contents are logfmt
     pairs (:func:`logfmt_pairs`) with a message key (``json_message_keys``, any case) and at least 3 keys; else None."""
-    names = {k.lower() for k in ParserConfig().json_message_keys}
+    names = _MESSAGE_KEY_NAMES
 
     def logfmt_record(text: str) -> bool:
         pairs = logfmt_pairs(text)
