@@ -379,9 +379,10 @@ class TrainConfig(_Frozen):
     seed: int = 42
     device: str = "cpu"
     num_threads: int = Field(0, ge=0)  # torch threads (training and scoring); 0 = auto: usable cores - 1, 1 to 4
-    # "bf16": training steps' forward passes under torch.autocast(bfloat16) (GPUs with bf16 units: about
-    # twice the matrix throughput); weights, optimiser, validation, the centre and scoring stay fp32.
-    # On a CPU without bf16 units it is slower (docs/benchmarks.md)
+    # "bf16": training steps' forward passes under torch.autocast(bfloat16); weights, optimiser, validation, the
+    # centre and scoring stay fp32. Faster on GPUs and on CPUs with bf16 units (AVX512-BF16, AMX: DevStack's
+    # training 1.6x faster, the same decisions; `train` says so there); several times slower on a CPU without
+    # them (docs/benchmarks.md, "bf16 on a CPU with bf16 units")
     precision: Literal["fp32", "bf16"] = "fp32"
     # torch.compile the training step's model. On a CUDA GPU: every batch padded to the model's width and replayed
     # as CUDA graphs, 2.1-2.5x a plain loop's steps on an H200 after a compile of about 40 s (a long run's

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from benchmarks.speed.run import main
 
+from logbert.threads import cpu_has_bf16
+
 
 def test_speed_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "speed.md"
@@ -22,7 +24,10 @@ def test_speed_benchmark_smoke(tmp_path: Path) -> None:
         row = next(line for line in text.splitlines() if line.startswith(f"| {arm} |"))
         assert float(row.split("|")[7]) > 0  # validation MLKP
     assert "| score_sequences |" in text and "1.0000 | 0.0000 |" in text  # itself: identical decisions
-    assert "| train_encoder bf16 |" not in text  # GPU arms run on a GPU, or when asked for
+    assert "| train_encoder compiled |" not in text  # GPU arms run on a GPU, or when asked for
+    # bf16 training runs by default where it pays: a GPU, or a CPU with bf16 units
+    assert ("| train_encoder bf16 |" in text) == cpu_has_bf16()
+    assert ("| plain train bf16 |" in text) == cpu_has_bf16()
 
 
 def test_speed_benchmark_refuses_an_unknown_arm_and_adds_the_bases_of_its_ratios(tmp_path: Path) -> None:

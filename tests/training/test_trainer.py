@@ -180,6 +180,18 @@ def test_bf16_autocast_trains_to_about_the_fp32_loss_and_is_really_on() -> None:
     assert all(v.dtype == torch.float32 for v in bf16.model.state_dict().values() if v.is_floating_point())
 
 
+def test_precision_advice_on_a_cpu_says_what_the_units_make_of_bf16() -> None:
+    bf16 = TRAIN.model_copy(update={"precision": "bf16"})
+    assert trainer.precision_advice(TRAIN, has_bf16=False) == (None, None)  # fp32 without the units: nothing to say
+    warning, note = trainer.precision_advice(bf16, has_bf16=False)
+    assert note is None and warning is not None and "slower" in warning and "train.precision=fp32" in warning
+    warning, note = trainer.precision_advice(TRAIN, has_bf16=True)
+    assert warning is None and note is not None and "--set train.precision=bf16" in note
+    assert trainer.precision_advice(bf16, has_bf16=True) == (None, None)  # already on
+    # a GPU's precision is its own matter; a device this machine lacks is reported where training starts
+    assert trainer.precision_advice(TRAIN.model_copy(update={"device": "cuda:7"}), has_bf16=True) == (None, None)
+
+
 def test_compile_runs_the_same_steps_and_a_failing_compiler_only_costs_the_speed_up(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

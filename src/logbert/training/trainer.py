@@ -33,7 +33,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from logbert.config import SIGNAL_NONE, ModelConfig, ScoringConfig, TrainConfig
 from logbert.model.encoder import EncoderOutput, LogBertEncoder, count_buckets, masked_positions
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY
-from logbert.threads import torch_threads
+from logbert.threads import cpu_has_bf16, resolve_device, torch_threads
 from logbert.training.checkpoint import (
     EpochStats,
     LoopState,
@@ -112,6 +112,36 @@ def passes_per_epoch(config: TrainConfig, n_train: int, model_config: ModelConfi
     share = key_rows_share(model_config)
     min_steps = math.ceil(config.min_steps / share)
     return max(math.ceil(1 / share), math.ceil(min_steps / (config.epochs * per_pass)))
+
+
+def precision_advice(config: TrainConfig, has_bf16: bool | None = None) -> tuple[str | None, str | None]:
+    """``(warning, note)`` about ``train.precision`` on a CPU; ``has_bf16``: whether the CPU has bf16 units
+    (default: :func:`~logbert.threads.cpu_has_bf16`). Both are None on a GPU, or where nothing is to be said.
+
+    Measured (``benchmarks/results/speed_cpu_bf16.md``, ``docs/benchmarks.md``, "bf16 on a CPU with bf16 units"):
+    on a 2-core AMD EPYC with AVX512-BF16 the bench's DevStack training took 42 s instead of 70 s, HDFS 2 %'s
+    11-16 s instead of 17-19 s, with the same decisions on every test session of 3 seeds each. Without the units
+    torch emulates bf16, several times slower than fp32.
+    """
+    try:
+        on_cpu = resolve_device(config.device).type == "cpu"
+    except ValueError:  # a device this machine lacks: said where the training starts
+        return None, None
+    if not on_cpu:
+        return None, None
+    has = cpu_has_bf16() if has_bf16 is None else has_bf16
+    if config.precision == "bf16" and not has:
+        return (
+            "train.precision=bf16 on a CPU without bf16 units: torch emulates bf16 there, several times slower than "
+            "fp32. Set train.precision=fp32 (the default).",
+            None,
+        )
+    if config.precision == "fp32" and has:
+        return None, (
+            "this CPU has bf16 units: --set train.precision=bf16 trains faster (1.1-1.7x on the bench's logs, with the "
+            "same decisions; docs/benchmarks.md, \"bf16 on a CPU with bf16 units\")."
+        )
+    return None, None
 
 
 def steps_per_epoch(config: TrainConfig, n_train: int, model_config: ModelConfig | None = None) -> int:
