@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import random
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def header(title: str, module: str, argv: list[str] | None, machine_note: str) -> list[str]:
     """Markdown lines: title, the exact command (``argv``, or this process's), machine and date."""
-    command = " ".join([f".venv/bin/python -m {module}", *(argv if argv is not None else sys.argv[1:])])
+    args = argv if argv is not None else sys.argv[1:]
+    command = f".venv/bin/python -m {module} {shlex.join(args)}".rstrip()  # quoted: a copy of it runs as it ran
     return [
         f"# {title}",
         "",

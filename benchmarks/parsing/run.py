@@ -3,6 +3,7 @@
 One command, from the repository root::
 
     .venv/bin/python -m benchmarks.parsing            # writes benchmarks/results/parsing.{json,md}
+    .venv/bin/python -m benchmarks.parsing --repeats 3 --out /tmp/parsing   # elsewhere
 
 Accuracy, on the loghub 2k ground truth in ../shared/datasets (BGL and Thunderbird also with the
 corrected loghub-2.0 labels), for three parsers:
@@ -39,11 +40,13 @@ between its fork and its exec (every parser read about 43 MiB that way).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -329,22 +332,26 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--worker"]:
         print(json.dumps(_worker(*argv[1:4])))
         return 0
+    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_argument("--repeats", type=int, default=3, help="throughput runs per parser (best counts)")
+    cli.add_argument("--out", type=Path, default=RESULTS, help="folder for parsing.{json,md}")
+    args = cli.parse_args(argv)  # --help prints this and exits before anything runs or is written
     if not DATASETS.exists():
         print(f"datasets not found at {DATASETS}", file=sys.stderr)
         return 1
-    repeats = int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else 3
+    repeats = args.repeats
     with tempfile.TemporaryDirectory() as tmp:
         result = {
-            "command": ".venv/bin/python -m benchmarks.parsing",
+            "command": shlex.join([".venv/bin/python", "-m", "benchmarks.parsing", *argv]),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                        f"Python {platform.python_version()}, {platform.system()}",
             "accuracy": accuracy(),
             "throughput": throughput(repeats, Path(tmp)),
             "idle_rss_mib": _idle_rss_mib(),
         }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "parsing.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (RESULTS / "parsing.md").write_text(_markdown(result), encoding="utf-8")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "parsing.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (args.out / "parsing.md").write_text(_markdown(result), encoding="utf-8")
     print(_markdown(result))
     return 0
 

@@ -13,6 +13,8 @@ sequences (10-32 keys of 30 templates, from a sparse Markov chain). Each arm run
   embedding of the previous epoch's steps (one pass before the first epoch and one of the final model);
 * ``train_encoder VHM per dimension``: ``train.vhm_per_dimension``, the hypersphere term divided by ``d_model``
   (summed, at alpha 0.1 it holds the validation MLKP back in these 5 epochs);
+* ``train_encoder, torch matmul`` / ``train_encoder MLKP only, torch matmul``: ``train.cpu_matmul = "torch"``,
+  the products through MKL where the default (``"auto"``) sends them through oneDNN (``logbert.model.kernels``);
 * ``train_encoder MLKP only``: the same with ``alpha = 0``, the plain loop's objective (``, no
   buckets``: and ``train.bucket_by_length = false``, plain shuffled batches as the plain loop's);
 * ``train_encoder signals=all`` / ``score_sequences signals=all``: the time- and value-aware model
@@ -82,7 +84,10 @@ TRAIN_ARMS = (
     "train_encoder VHM per dimension",
     "train_encoder MLKP only",
     "train_encoder MLKP only, no buckets",
+    "train_encoder, torch matmul",
+    "train_encoder MLKP only, torch matmul",
     "train_encoder MLKP only bf16",
+    "train_encoder MLKP only bf16, no buckets",
     "train_encoder signals=all",
     "train_encoder signals=all, keys alone",
     "train_encoder key_counts",
@@ -109,7 +114,12 @@ SCORE_ARMS = (
 GPU_ARMS = ("train_encoder compiled", "train_encoder bf16 compiled")
 #: bf16 training arms: run by default on a GPU and on a CPU with bf16 units (``cpu_has_bf16``); without them bf16
 #: is 3-8x slower than fp32 on a CPU
-BF16_TRAIN_ARMS = ("train_encoder bf16", "train_encoder MLKP only bf16", "plain train bf16")
+BF16_TRAIN_ARMS = (
+    "train_encoder bf16",
+    "train_encoder MLKP only bf16",
+    "train_encoder MLKP only bf16, no buckets",
+    "plain train bf16",
+)
 
 CHILD = r'''
 import json, resource, sys, time
@@ -214,6 +224,8 @@ if arm.startswith("train_encoder"):
         tcfg = tcfg.model_copy(update={"bucket_by_length": False})
     if "bf16" in arm:
         tcfg = tcfg.model_copy(update={"precision": "bf16"})
+    if arm.endswith("torch matmul"):  # MKL's products where train.cpu_matmul = "auto" would take oneDNN's
+        tcfg = tcfg.model_copy(update={"cpu_matmul": "torch"})
     if arm.endswith("compiled"):  # on a GPU: fixed shapes and CUDA graphs (training.trainer.CompiledStep)
         tcfg = tcfg.model_copy(update={"compile": True})
     extra = {}
@@ -360,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"repeat {rep} {arm}: FAILED {r['error']}", flush=True)
                 continue
             speed = float(r["items"]) / float(r[clock])  # type: ignore[arg-type]
-            print(f"repeat {rep} {arm}: {speed:.0f} per s, peak {r['peak_mib']:.0f} MiB", flush=True)
+            loss = f", validation MLKP {float(r['val_mlkp']):.4f}" if "val_mlkp" in r else ""  # type: ignore[arg-type]
+            print(f"repeat {rep} {arm}: {speed:.0f} per s, peak {r['peak_mib']:.0f} MiB{loss}", flush=True)
 
     def runs(arm: str) -> list[dict[str, object]]:
         return [r for r in results.get(arm, []) if "error" not in r]

@@ -380,10 +380,15 @@ class TrainConfig(_Frozen):
     device: str = "cpu"
     num_threads: int = Field(0, ge=0)  # torch threads (training and scoring); 0 = auto: usable cores - 1, 1 to 4
     # "bf16": training steps' forward passes under torch.autocast(bfloat16); weights, optimiser, validation, the
-    # centre and scoring stay fp32. Faster on GPUs and on CPUs with bf16 units (AVX512-BF16, AMX: DevStack's
-    # training 1.6x faster, the same decisions; `train` says so there); several times slower on a CPU without
-    # them (docs/benchmarks.md, "bf16 on a CPU with bf16 units")
+    # centre and scoring stay fp32. Faster on GPUs; on a CPU with bf16 units (AVX512-BF16, AMX) a little faster
+    # than fp32 (an AMD EPYC: DevStack 42-43 s against 44-49 s, the same decisions); several times slower on a CPU
+    # without them, which `train` warns about (docs/benchmarks.md, "bf16 on a CPU with bf16 units")
     precision: Literal["fp32", "bf16"] = "fp32"
+    # the training steps' fp32 matrix products on a CPU: "torch" (MKL's sgemm), "onednn" (oneDNN's, which uses
+    # AVX-512 where MKL keeps to AVX2: AMD CPUs), "auto": oneDNN on a non-Intel CPU with AVX-512
+    # (logbert.model.kernels.onednn_linear_pays; 1.2-1.3x faster training on an AMD EPYC, docs/benchmarks.md).
+    # fp32 on every route; scoring always takes torch's
+    cpu_matmul: Literal["auto", "torch", "onednn"] = "auto"
     # torch.compile the training step's model. On a CUDA GPU: every batch padded to the model's width and replayed
     # as CUDA graphs, 2.1-2.5x a plain loop's steps on an H200 after a compile of about 40 s (a long run's
     # setting); on a CPU: dynamic shapes, and slower on a small one (docs/benchmarks.md)

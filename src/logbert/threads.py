@@ -114,9 +114,9 @@ def torch_threads(n: int) -> Iterator[int]:
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 matrix products natively (AVX512-BF16 or AMX, as oneDNN sees it).
 
-    On such a CPU ``train.precision = "bf16"`` trains faster than fp32 (a 2-core AMD EPYC with AVX512-BF16:
-    4.3x the fp32 matrix throughput, DevStack's training 1.6x faster, docs/benchmarks.md); without the units
-    torch emulates bf16 and it is several times slower than fp32.
+    On such a CPU ``train.precision = "bf16"`` trains a little faster than fp32 (a 2-core AMD EPYC with
+    AVX512-BF16: 449 against 242 GFLOP/s for fp32 through oneDNN, and the bench's DevStack in 42-43 s against 44-49 s,
+    docs/benchmarks.md); without the units torch emulates bf16 and it is several times slower than fp32.
     """
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

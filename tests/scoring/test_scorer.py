@@ -45,6 +45,24 @@ def test_scores_do_not_depend_on_repetition_or_batch_composition(strategy: str) 
     assert np.array_equal(miss[:5], [m[0] for m, _ in single]) and np.array_equal(dist[:5], [d[0] for _, d in single])
 
 
+def test_a_short_window_scored_alone_gets_the_numbers_it_gets_among_others() -> None:
+    """The service scores a few windows a call, `score` hundreds: the same numbers, to the last bit. A window of
+    1-3 keys alone makes products of 1-3 rows (the head over one row's masked keys), which BLAS computes with
+    other kernels than larger ones (MKL on an AMD EPYC with AVX-512: 9.449878692626953 alone against
+    9.449877738952637 among others, stop 48); logbert.model.kernels.linear computes them as 8-row products."""
+    keys = list(range(10, 40))
+    vocab = Vocab.fit([keys])
+    torch.manual_seed(3)
+    model = LogBertEncoder(ModelConfig(vocab_size=len(vocab), max_len=16, d_model=32, d_ff=64, n_heads=2, n_layers=1))
+    seqs = [[keys[(7 * s + 3 * i) % 30] for i in range(1 + s % 6)] for s in range(24)]
+    cfg = ScoringConfig(top_g=3, score="max_mean_nll")
+    together = score_sequences(model, vocab, seqs, CENTER.new_zeros(32), cfg)
+    for i, seq in enumerate(seqs):
+        alone = score_sequences(model, vocab, [seq], CENTER.new_zeros(32), cfg)
+        for name in ("miss_ratio", "dist", "mean_nll", "max_nll"):
+            assert getattr(alone, name)[0] == getattr(together, name)[i], (name, seq)
+
+
 def test_counts_unknown_keys_as_misses_and_explains_every_key() -> None:
     cfg = ScoringConfig(top_g=6, mask_stride=2)  # top-6 of 6 known keys: only UNK can miss
     out = score_sequences(MODEL, VOCAB, [[10, 11, 99, 12], [13]], CENTER, cfg, details=True)

@@ -6,6 +6,7 @@ import torch
 
 from logbert.config import ModelConfig, TrainConfig
 from logbert.errors import UnknownArtifact
+from logbert.model import kernels
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.training import trainer
@@ -180,16 +181,23 @@ def test_bf16_autocast_trains_to_about_the_fp32_loss_and_is_really_on() -> None:
     assert all(v.dtype == torch.float32 for v in bf16.model.state_dict().values() if v.is_floating_point())
 
 
-def test_precision_advice_on_a_cpu_says_what_the_units_make_of_bf16() -> None:
+@pytest.mark.skipif(kernels._LINEAR_POINTWISE is None, reason="this torch has no oneDNN")
+def test_onednn_products_train_the_same_model_up_to_rounding_and_repeat_exactly() -> None:
+    mkl = _train(config=TRAIN.model_copy(update={"cpu_matmul": "torch"}))
+    onednn = _train(config=TRAIN.model_copy(update={"cpu_matmul": "onednn"}))
+    for a, b in zip(mkl.history, onednn.history, strict=True):
+        assert abs(a.val_loss - b.val_loss) < 1e-3 * a.val_loss
+    assert _same_weights(onednn, _train(config=TRAIN.model_copy(update={"cpu_matmul": "onednn"})))
+
+
+def test_bf16_on_a_cpu_without_bf16_units_is_warned_about() -> None:
     bf16 = TRAIN.model_copy(update={"precision": "bf16"})
-    assert trainer.precision_advice(TRAIN, has_bf16=False) == (None, None)  # fp32 without the units: nothing to say
-    warning, note = trainer.precision_advice(bf16, has_bf16=False)
-    assert note is None and warning is not None and "slower" in warning and "train.precision=fp32" in warning
-    warning, note = trainer.precision_advice(TRAIN, has_bf16=True)
-    assert warning is None and note is not None and "--set train.precision=bf16" in note
-    assert trainer.precision_advice(bf16, has_bf16=True) == (None, None)  # already on
+    warning = trainer.precision_warning(bf16, has_bf16=False)
+    assert warning is not None and "slower" in warning and "train.precision=fp32" in warning
+    assert trainer.precision_warning(TRAIN, has_bf16=False) is None  # fp32: nothing to say
+    assert trainer.precision_warning(bf16, has_bf16=True) is None  # the units do it
     # a GPU's precision is its own matter; a device this machine lacks is reported where training starts
-    assert trainer.precision_advice(TRAIN.model_copy(update={"device": "cuda:7"}), has_bf16=True) == (None, None)
+    assert trainer.precision_warning(bf16.model_copy(update={"device": "cuda:7"}), has_bf16=False) is None
 
 
 def test_compile_runs_the_same_steps_and_a_failing_compiler_only_costs_the_speed_up(

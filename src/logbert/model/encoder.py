@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from logbert.config import ModelConfig, signal_classes
+from logbert.model.kernels import Linear
 from logbert.model.layers import Encoder, EncoderLayer, fast_dropout
 
 
@@ -143,7 +144,7 @@ class LogBertEncoder(nn.Module):
         # pre-norm trains stably without a long warm-up; torch's layer, rewritten for CPU speed (see layers.py)
         self.encoder = Encoder(config.d_model, config.n_heads, config.d_ff, config.dropout, config.n_layers)
         self.norm = nn.LayerNorm(config.d_model)  # pre-norm stacks need a final norm
-        self.head = nn.Linear(config.d_model, config.vocab_size)
+        self.head = Linear(config.d_model, config.vocab_size)
         # created after every key-only module: a key-only model's random stream and state dict stay as they were
         self.last_emb: nn.Parameter | None = None  # model.mark_last: added to each row's last key
         if config.mark_last:
@@ -154,17 +155,17 @@ class LogBertEncoder(nn.Module):
         self.value_head: nn.Linear | None = None
         if config.uses_time:
             self.gap_emb = nn.Embedding(signal_classes(config.gap_buckets), config.d_model)
-            self.gap_head = nn.Linear(config.d_model, signal_classes(config.gap_buckets))
+            self.gap_head = Linear(config.d_model, signal_classes(config.gap_buckets))
         if config.uses_values:
             self.value_emb = nn.Embedding(signal_classes(config.value_buckets), config.d_model)
-            self.value_head = nn.Linear(config.d_model, signal_classes(config.value_buckets))
+            self.value_head = Linear(config.d_model, signal_classes(config.value_buckets))
         self.count_proj: nn.Linear | None = None  # model.key_counts: the window's key counts into DIST
         self.count_head: nn.Linear | None = None  # and DIST predicts every key's count (the masked ones included)
         self.count_norm: nn.LayerNorm | None = None
         if config.key_counts:
-            self.count_proj = nn.Linear(config.vocab_size, config.d_model, bias=False)
+            self.count_proj = Linear(config.vocab_size, config.d_model, bias=False)
             self.count_norm = nn.LayerNorm(config.d_model)
-            self.count_head = nn.Linear(config.d_model, config.vocab_size * COUNT_BUCKETS)
+            self.count_head = Linear(config.d_model, config.vocab_size * COUNT_BUCKETS)
 
     def count_logits(self, dist_before_last: Tensor) -> Tensor:
         """(B, V, COUNT_BUCKETS) from DIST's state as the last layer receives it (B, C).

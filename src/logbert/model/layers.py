@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual name
 from torch import Tensor, nn
 
+from logbert.model.kernels import Linear, linear
+
 #: Resolution of :func:`fast_dropout`'s drop probability (the low 7 bits of one random byte per element).
 DROPOUT_STEPS = 128
 _SEVEN_BITS = 0x7F
@@ -81,7 +83,7 @@ class SelfAttention(nn.Module):
         self.dropout = dropout
         self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * d_model))
-        self.out_proj = nn.Linear(d_model, d_model)
+        self.out_proj = Linear(d_model, d_model)
         # nn.MultiheadAttention's initialisation, in its order (the random stream stays the same)
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.in_proj_bias)
@@ -106,12 +108,12 @@ class SelfAttention(nn.Module):
         b, t, c = x.shape
         h, d = self.n_heads, c // self.n_heads
         if projected is None and queries is not None:  # queries only where asked; keys and values everywhere
-            q = F.linear(gather_positions(x, queries), self.in_proj_weight[:c], self.in_proj_bias[:c])
-            kv = F.linear(x, self.in_proj_weight[c:], self.in_proj_bias[c:]).view(b, t, 2, h, d)
+            q = linear(gather_positions(x, queries), self.in_proj_weight[:c], self.in_proj_bias[:c])
+            kv = linear(x, self.in_proj_weight[c:], self.in_proj_bias[c:]).view(b, t, 2, h, d)
             k, v = kv.unbind(dim=2)  # (B, T, H, D)
             q = q.view(b, -1, h, d)  # (B, S, H, D)
         else:
-            qkv = (F.linear(x, self.in_proj_weight, self.in_proj_bias) if projected is None else projected)
+            qkv = (linear(x, self.in_proj_weight, self.in_proj_bias) if projected is None else projected)
             # unbind, not three selects: in backward a select zero-fills the whole (B, T, 3, H, D) gradient, three times
             q, k, v = qkv.view(b, t, 3, h, d).unbind(dim=2)  # (B, T, H, D) each
             q = q if queries is None else gather_positions(q, queries)  # (B, S, H, D)
@@ -135,15 +137,15 @@ class EncoderLayer(nn.Module):
         super().__init__()
         # construction order = nn.TransformerEncoderLayer's, so the same seed gives the same weights
         self.self_attn = SelfAttention(d_model, n_heads, dropout)
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
+        self.linear1 = Linear(d_model, d_ff)
+        self.linear2 = Linear(d_ff, d_model)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.p = dropout
 
     def in_projection(self, x: Tensor) -> Tensor:
         """``in_proj(norm1(x))``: (..., C) -> (..., 3C), position by position (:meth:`forward`'s ``projected``)."""
-        return F.linear(self.norm1(x), self.self_attn.in_proj_weight, self.self_attn.in_proj_bias)
+        return linear(self.norm1(x), self.self_attn.in_proj_weight, self.self_attn.in_proj_bias)
 
     def forward(
         self, x: Tensor, key_bias: Tensor, queries: Tensor | None = None, projected: Tensor | None = None

@@ -76,7 +76,7 @@ from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, Session
 from logbert.results import exceeds, tie_band
 from logbert.scoring.capture import CaptureEdge
 from logbert.training.distributed import env_world_size, is_main_process
-from logbert.training.trainer import MIN_USEFUL_STEPS, precision_advice, steps_per_epoch
+from logbert.training.trainer import MIN_USEFUL_STEPS, precision_warning, steps_per_epoch
 from logbert.windowing.windows import SkippedSequence
 
 SPLIT_FILE = "split.json"
@@ -302,9 +302,8 @@ def train(
     result.warnings.extend(_warnings(result, detector.config, n_keys))
     result.warnings.extend(signal_warnings)
     result.warnings.extend(blind_channel_warnings(detector))
-    precision_warning, precision_note = precision_advice(detector.config.train)
-    result.warnings.extend([precision_warning] if precision_warning else [])
-    result.notes.extend([precision_note] if precision_note else [])
+    slow_precision = precision_warning(detector.config.train)
+    result.warnings.extend([slow_precision] if slow_precision else [])
     _, score_note = score_for_vocabulary(config, n_keys)  # what fit_sessions chose, said again at the end
     if score_note is not None and detector.config.scoring.score != config.scoring.score:
         result.notes.append(score_note)

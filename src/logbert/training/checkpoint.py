@@ -62,7 +62,7 @@ def fingerprint(
 ) -> str:
     """What a checkpoint must have been made with to be resumed: config, vocabulary size and data."""
     h = hashlib.sha256()
-    skip = {"device", "num_threads", "compile"}  # do not change the result (beyond rounding)
+    skip = {"device", "num_threads", "compile", "cpu_matmul"}  # do not change the result (beyond rounding)
     for added in ("cut_ratio", "order_jitter"):
         if getattr(train_config, added) == 0:
             skip.add(added)  # off: the fingerprint of a checkpoint made before the setting existed

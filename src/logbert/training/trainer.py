@@ -32,6 +32,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from logbert.config import SIGNAL_NONE, ModelConfig, ScoringConfig, TrainConfig
 from logbert.model.encoder import EncoderOutput, LogBertEncoder, count_buckets, masked_positions
+from logbert.model.kernels import onednn_linear, onednn_linear_pays
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY
 from logbert.threads import cpu_has_bf16, resolve_device, torch_threads
 from logbert.training.checkpoint import (
@@ -114,34 +115,24 @@ def passes_per_epoch(config: TrainConfig, n_train: int, model_config: ModelConfi
     return max(math.ceil(1 / share), math.ceil(min_steps / (config.epochs * per_pass)))
 
 
-def precision_advice(config: TrainConfig, has_bf16: bool | None = None) -> tuple[str | None, str | None]:
-    """``(warning, note)`` about ``train.precision`` on a CPU; ``has_bf16``: whether the CPU has bf16 units
-    (default: :func:`~logbert.threads.cpu_has_bf16`). Both are None on a GPU, or where nothing is to be said.
-
-    Measured (``benchmarks/results/speed_cpu_bf16.md``, ``docs/benchmarks.md``, "bf16 on a CPU with bf16 units"):
-    on a 2-core AMD EPYC with AVX512-BF16 the bench's DevStack training took 42 s instead of 70 s, HDFS 2 %'s
-    11-16 s instead of 17-19 s, with the same decisions on every test session of 3 seeds each. Without the units
-    torch emulates bf16, several times slower than fp32.
+def precision_warning(config: TrainConfig, has_bf16: bool | None = None) -> str | None:
+    """What to say about ``train.precision = "bf16"`` on a CPU without bf16 units (``has_bf16``: whether it has
+    them; default :func:`~logbert.threads.cpu_has_bf16`): torch emulates bf16 there, several times slower than
+    fp32 (docs/benchmarks.md). None on a GPU, with fp32, or on a CPU with the units (where bf16 trained the
+    bench's DevStack in 42-43 s against 44-49 s in fp32 through oneDNN: measured, not worth a note).
     """
+    if config.precision != "bf16":
+        return None
     try:
         on_cpu = resolve_device(config.device).type == "cpu"
     except ValueError:  # a device this machine lacks: said where the training starts
-        return None, None
-    if not on_cpu:
-        return None, None
-    has = cpu_has_bf16() if has_bf16 is None else has_bf16
-    if config.precision == "bf16" and not has:
-        return (
-            "train.precision=bf16 on a CPU without bf16 units: torch emulates bf16 there, several times slower than "
-            "fp32. Set train.precision=fp32 (the default).",
-            None,
-        )
-    if config.precision == "fp32" and has:
-        return None, (
-            "this CPU has bf16 units: --set train.precision=bf16 trains faster (1.1-1.7x on the bench's logs, with the "
-            "same decisions; docs/benchmarks.md, \"bf16 on a CPU with bf16 units\")."
-        )
-    return None, None
+        return None
+    if not on_cpu or (cpu_has_bf16() if has_bf16 is None else has_bf16):
+        return None
+    return (
+        "train.precision=bf16 on a CPU without bf16 units: torch emulates bf16 there, several times slower than "
+        "fp32. Set train.precision=fp32 (the default)."
+    )
 
 
 def steps_per_epoch(config: TrainConfig, n_train: int, model_config: ModelConfig | None = None) -> int:
@@ -743,7 +734,14 @@ def train_encoder(
     directory = None if checkpoint_dir is None else Path(checkpoint_dir)
 
     group = process_group(device)  # torchrun: N processes train this one model (the single process: a no-op)
-    with torch_threads(group.threads(cfg.num_threads)), torch.random.fork_rng(devices=[]):
+    fast_products = device.type == "cpu" and (
+        cfg.cpu_matmul == "onednn" or (cfg.cpu_matmul == "auto" and onednn_linear_pays())
+    )
+    with (
+        torch_threads(group.threads(cfg.num_threads)),
+        torch.random.fork_rng(devices=[]),
+        onednn_linear(fast_products),
+    ):
         torch.manual_seed(cfg.seed)
         model = LogBertEncoder(model_config).to(device)
         # the fused step: one kernel for all parameters (0.4 ms against 1.6 ms a step for this model on a CPU)
