@@ -308,8 +308,10 @@ def _markdown(result: dict[str, Any]) -> str:
                            f"{x.get('baseline_rss_mib', '')} | {workers} | {x['templates']} |")
         one_proc = r.get("speedup_1proc_vs_drain3+masking")
         one_proc = f", logbert-1proc vs drain3+masking **{one_proc}x**" if one_proc else ""
+        loglead = r.get("speedup_vs_loglead-drain")
+        loglead = f"**{loglead}x**" if loglead else "n/a (LogLead did not run)"
         out.append(f"| {r['file']} | **logbert speed-up** | vs drain3+masking "
-                   f"**{r['speedup_vs_drain3+masking']}x**, vs LogLead **{r['speedup_vs_loglead-drain']}x**"
+                   f"**{r['speedup_vs_drain3+masking']}x**, vs LogLead {loglead}"
                    f"{one_proc} | | | | | |")
     out += ["", "Peak RSS: `VmHWM` of each parser's subprocess at its end (the interpreter and its imports "
             "count); import baseline: the same after the imports, before the file is read; worker peak: the largest "

@@ -42,6 +42,8 @@ class _Kind:
 
 
 def main(argv: list[str]) -> None:
+    if len(argv) != 2 or argv[0] in ("-h", "--help"):  # the usage, not a traceback
+        raise SystemExit(__doc__)
     name, seeds = argv[0], [int(s) for s in argv[1].split(",")]
     torch.set_num_threads(1)
     data = load_dataset(builtin_datasets(DATA)[name], max_normal=None, max_abnormal=2000)

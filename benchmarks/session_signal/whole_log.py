@@ -28,6 +28,9 @@ DATA = (ROOT / ".." / "shared" / "datasets" / "hdfs" / "loglead_2pct").resolve()
 
 
 def main(argv: list[str]) -> int:
+    if not 3 <= len(argv) <= 5 or argv[0] in ("-h", "--help"):  # the usage, not a traceback
+        print(__doc__, file=sys.stderr)
+        return 2
     name, seeds, extra = argv[0], [int(s) for s in argv[1].split(",")], json.loads(argv[2])
     if not (DATA / "HDFS_2pct.log").is_file():
         print(f"skipping: {DATA / 'HDFS_2pct.log'} is not there", file=sys.stderr)
