@@ -16,9 +16,11 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -109,6 +111,17 @@ def torch_threads(n: int) -> Iterator[int]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def cpuinfo_field(name: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The first ``name : value`` of ``/proc/cpuinfo`` (``vendor_id``, ``model name``, ...); ``""`` where the OS
+    does not say (no such file, or no such field)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return ""
+    found = re.search(rf"^{re.escape(name)}\s*:[ \t]*(.*)$", text, flags=re.MULTILINE)
+    return found.group(1).strip() if found else ""
 
 
 def cpu_has_bf16() -> bool:

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from logbert.bench.runner import BenchResult, DatasetResult, aggregate
 from logbert.evaluation.report import plot_pr_curves, write_json
+from logbert.threads import cpuinfo_field
 
 __all__ = ["headline", "machine_info", "plot_score_grid", "render_markdown", "write_results"]
 
@@ -37,12 +38,7 @@ def machine_info() -> dict[str, Any]:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
+    cpu = cpuinfo_field("model name") or platform.processor() or platform.machine()
     return {
         "python": sys.version.split()[0],
         "versions": versions,

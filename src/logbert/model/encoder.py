@@ -94,9 +94,10 @@ def last_key(pad_mask: Tensor) -> Tensor:
 #: 60 windows/s against 228 in one call of 140, HDFS 2 %).
 PASS_ROWS = 256
 
-#: The last layer computes at least this many positions per row (DIST, the asked ones, then DIST again):
-#: its matrix products then have at least this many rows per sequence, and a single row never takes the
-#: matrix-vector path, whose rounding differs: a window's scores must not depend on its batch.
+#: The last layer computes at least this many positions per row (DIST, the asked ones, then DIST again), so its
+#: attention has the same number of queries whatever the batch: a window's scores must not depend on its batch.
+#: (Products of too few rows, whose BLAS kernels round otherwise, are the rule of logbert.model.kernels.MIN_ROWS,
+#: which every linear layer and head follows.)
 MIN_QUERIES = 8
 
 

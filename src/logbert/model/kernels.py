@@ -15,7 +15,6 @@ of that many, so that a window's scores do not depend on the windows scored with
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,6 +24,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual name
 from torch import Tensor, nn
+
+from logbert.threads import cpuinfo_field
 
 #: A product of fewer rows than this is computed as one of this many (zero rows added, their results dropped): BLAS
 #: libraries take other kernels for 1-3 rows (MKL on an AMD EPYC with AVX-512: 1-3 rows; on an AVX2 one: a single
@@ -52,12 +53,7 @@ _LINEAR_POINTWISE = _onednn_op()
 
 def cpu_vendor(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The CPU's ``vendor_id`` (``GenuineIntel``, ``AuthenticAMD``, ...); ``""`` where the OS does not say."""
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return ""
-    found = re.search(r"^vendor_id\s*:\s*(\S+)", text, flags=re.MULTILINE)
-    return found.group(1) if found else ""
+    return cpuinfo_field("vendor_id", cpuinfo)
 
 
 def onednn_linear_pays(capability: str | None = None, vendor: str | None = None) -> bool:
