@@ -171,17 +171,23 @@ def test_the_miss_ratio_floor_examples_hold() -> None:
     assert doctest.testmod(module).failed == 0
 
 
-def _flag_rate(lengths: list[list[int]], misses: int, threshold: float) -> float:
-    """The floor's rate by simulation: keys missing independently at a rate drawn from the Jeffreys posterior."""
+def _flag_rate(lengths: list[list[int]], misses: int, threshold: float, novel_sessions: int = 0) -> float:
+    """The floor's rate by simulation: keys missing independently at a rate drawn from the Jeffreys posterior, and
+    with the Jeffreys posterior mean of ``novel_sessions`` among all calibration sessions, one never-seen key more,
+    in the window that allows the fewest misses."""
     rng = np.random.default_rng(0)
     keys = sum(map(sum, lengths))
     draws = 40_000
     p = rng.beta(misses + 0.5, keys - misses + 0.5, size=draws)
+    novel = rng.random(draws) < (novel_sessions + 0.5) / (len(lengths) + novel_sessions + 1)
     session = rng.integers(len(lengths), size=draws)
     flagged = np.zeros(draws, dtype=bool)
     for i in range(draws):
-        window_misses = rng.binomial(lengths[session[i]], p[i])
-        flagged[i] = any(exceeds(m / n, threshold) for m, n in zip(window_misses, lengths[session[i]], strict=True))
+        shape = lengths[session[i]]
+        window_misses = rng.binomial(shape, p[i])
+        if novel[i]:
+            window_misses[int(np.argmin([np.floor(threshold * n + 1e-9) for n in shape]))] += 1
+        flagged[i] = any(exceeds(m / n, threshold) for m, n in zip(window_misses, shape, strict=True))
     return float(flagged.mean())
 
 
@@ -200,6 +206,24 @@ def test_more_misses_or_fewer_keys_raise_the_floor_and_many_quiet_keys_take_it_t
     assert floors[0] == 0.0  # 8,500 keys, none missed: one miss in 17 is rare enough
     assert 0.0 < floors[1] <= floors[2] <= floors[3]
     assert miss_ratio_floor([[17]] * 50, 0, 0.05)[0] == 0.0  # a looser target needs no floor
+
+
+def test_templates_never_seen_are_misses_the_floor_expects() -> None:
+    """100 sessions of 17 keys, none missed (DevStack with 100 training sessions): the known keys alone would flag
+    one miss in 0.45 % of such sessions, within 0.005, and the floor was 0; a new session also brings a template the
+    100 lacked about 0.5 % of the time (Jeffreys, none of them did), so together one miss is too common to flag."""
+    from scipy.stats import betabinom
+
+    lengths = [[17]] * 100
+    known_only = 1 - betabinom.cdf(0, 17, 0.5, 1700.5)  # P(one miss or more) from the keys alone
+    assert 0.004 < known_only < 0.005
+    assert miss_ratio_floor(lengths, 0, 0.005)[0] == pytest.approx(1 / 17)  # above one miss: it takes two
+    assert miss_ratio_floor([[17]] * 500, 0, 0.005)[0] == 0.0  # 500 without a template of their own: one miss is rare
+    floors = [miss_ratio_floor([[17]] * 500, 0, 0.005, novel_sessions=u)[0] for u in (0, 5, 100)]
+    assert floors[0] == 0.0 and floors[1] == pytest.approx(1 / 17) and floors[2] >= floors[1]
+    mixed = [[17]] * 30 + [[11]] * 10 + [[32, 9]] * 5
+    threshold, rate = miss_ratio_floor(mixed, 0, 0.005, novel_sessions=3)
+    assert rate <= 0.005 and _flag_rate(mixed, 0, threshold, novel_sessions=3) == pytest.approx(rate, abs=0.002)
 
 
 @pytest.mark.parametrize(

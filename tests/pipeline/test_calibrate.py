@@ -278,3 +278,24 @@ def test_a_calibration_that_missed_a_key_keeps_its_maximum() -> None:
     assert choose_threshold(scoring, scores, key_misses=one_miss) == pytest.approx(1 / 17)
     record = calibration(scoring, 1 / 17, scores, key_misses=one_miss)
     assert record.key_floor is None and not record.raised_by_keys and record.threshold_for(0.001) == 1 / 17
+
+
+def test_the_keys_record_keeps_its_novel_sessions_and_older_records_read_as_none() -> None:
+    scoring = ScoringConfig()
+    few = KeyMisses(0, ((17,),) * 150)  # 150 sessions: too few for 0.995; none missed, none with a template of its own
+    novel = KeyMisses(0, ((17,),) * 150, novel_sessions=3)  # 3 more brought one: 2 % of new sessions will
+    quiet_threshold = choose_threshold(scoring, np.zeros(150), key_misses=few)
+    quiet = calibration(scoring, quiet_threshold, np.zeros(150), key_misses=few)
+    threshold = choose_threshold(scoring, np.zeros(150), key_misses=novel)
+    record = calibration(scoring, threshold, np.zeros(150), n_unseen=3, key_misses=novel)
+    assert quiet.threshold == record.threshold == pytest.approx(1 / 17)  # one miss in 17 does not flag either way
+    assert quiet.key_floor is not None and record.key_floor is not None
+    assert record.key_floor[1] > 3 * quiet.key_floor[1]  # a template of their own is a miss new sessions will show
+    assert record.threshold_for(0.005) == record.threshold  # a target at use time reads them by the same rule
+    assert Calibration.from_dict(record.to_dict()) == record
+    stored = record.to_dict()
+    assert isinstance(stored["key_misses"], dict)
+    old = {**stored, "key_misses": {k: v for k, v in stored["key_misses"].items() if k != "novel_sessions"}}
+    assert Calibration.from_dict(old).key_misses == KeyMisses(0, ((17,),) * 150)
+    with pytest.raises(UnknownArtifact, match="novel"):
+        Calibration.from_dict({**stored, "key_misses": {**stored["key_misses"], "novel_sessions": -1}})

@@ -435,3 +435,16 @@ def test_a_short_calibration_that_misses_nothing_keeps_its_threshold_above_one_m
     assert fitted.detector.threshold_ == fitted.record.threshold and fitted.record.raised_by_keys
     off = fit_sessions(train, val, config.with_overrides({"scoring.key_rate_floor": False}))
     assert off.record.threshold == 0.0 and off.record.key_misses is None
+
+
+def test_calibration_sessions_with_a_key_of_their_own_count_in_the_keys_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A calibration session holding a key no other fold has is left out of the scores and counted: the floor reads
+    that count as how often a new session brings a never-seen template (a miss), and the record keeps it."""
+    monkeypatch.setattr(fit_module, "LogBertDetector", _MissFake)
+    sessions = [KeySequence(f"s{i}", [1 + (i + j) % 20 for j in range(10 + i)], label=0) for i in range(43)]
+    own = [KeySequence(f"own{i}", [1 + j % 20 for j in range(15)] + [30 + i], label=0) for i in range(2)]
+    fitted = fit_sessions(sessions[:20], sessions[20:] + own, CF.with_overrides({"scoring.calibration": "cross_fit"}))
+    assert fitted.record.n_unseen == 2
+    assert fitted.record.key_misses is not None and fitted.record.key_misses.novel_sessions == 2
+    assert len(fitted.record.key_misses.window_lengths) == fitted.record.n == 43
+    assert "2 of 45: such a template is a miss" in fitted.record.describe()

@@ -125,18 +125,25 @@ def fold_ids(n: int, k: int, seed: int) -> npt.NDArray[np.int64]:
 
 @dataclass(frozen=True, slots=True)
 class KeyMisses:
-    """What the normal calibration sessions' keys say (a key-only miss-ratio model): their misses in all, and per
-    session the masked keys of each of its windows (the sessions of the normal scores, in any order)."""
+    """What the normal calibration sessions' keys say (a key-only miss-ratio model): their misses in all, per
+    session the masked keys of each of its windows (the sessions of the normal scores, in any order), and how many
+    more sessions were left out for holding a key their model never trained on (``Calibration.n_unseen``: how often
+    a new session brings a never-seen template, which is a miss)."""
 
     misses: int
     window_lengths: tuple[tuple[int, ...], ...]
+    novel_sessions: int = 0
 
     @property
     def keys(self) -> int:
         return sum(sum(lengths) for lengths in self.window_lengths)
 
     def to_dict(self) -> dict[str, object]:
-        return {"misses": self.misses, "window_lengths": [list(n) for n in self.window_lengths]}
+        return {
+            "misses": self.misses,
+            "window_lengths": [list(n) for n in self.window_lengths],
+            "novel_sessions": self.novel_sessions,
+        }
 
 
 def key_rate_floor(
@@ -184,7 +191,7 @@ def _key_floor(n_scores: int, key_misses: KeyMisses | None, q: float) -> tuple[f
         return None
     if q >= 1.0 or conformal_rank(n_scores, q) <= n_scores:
         return None
-    return miss_ratio_floor(key_misses.window_lengths, key_misses.misses, 1.0 - q)
+    return miss_ratio_floor(key_misses.window_lengths, key_misses.misses, 1.0 - q, key_misses.novel_sessions)
 
 
 def choose_threshold(
@@ -449,7 +456,9 @@ class Calibration:
                 f"{base}, {self.normal_scores[-1]:.4g}, raised to {floor:.4g} by the miss rate of their "
                 f"{self.key_misses.keys} masked keys ({self.key_misses.misses} missed): at most about {nominal:.2%} "
                 f"of new normal {self.unit} flagged, as at their maximum{worst}; {rate:.2%} if keys missed "
-                f"independently (they cluster, and a template never seen in training is a miss){unseen}"
+                f"independently (they cluster) and new {self.unit} brought a template never seen in training as "
+                f"often as these did ({self.key_misses.novel_sessions} of {self.n + self.key_misses.novel_sessions}: "
+                f"such a template is a miss){unseen}"
             )
         spread = self.fpr_spread
         draw = "" if spread is None else f" ({spread[0]:.2%}-{spread[1]:.2%} for 90 % of draws of {self.n} {self.unit})"
@@ -518,9 +527,10 @@ def _key_misses_from(data: Any) -> KeyMisses | None:
     if data is None:
         return None
     lengths = tuple(tuple(int(n) for n in window) for window in data["window_lengths"])
-    if any(not window or min(window) < 1 for window in lengths) or int(data["misses"]) < 0:
-        raise ValueError("key_misses: a session without masked keys, or negative misses")
-    return KeyMisses(int(data["misses"]), lengths)
+    novel = int(data.get("novel_sessions", 0))  # records from before it: none counted
+    if any(not window or min(window) < 1 for window in lengths) or int(data["misses"]) < 0 or novel < 0:
+        raise ValueError("key_misses: a session without masked keys, or negative misses or novel sessions")
+    return KeyMisses(int(data["misses"]), lengths, novel)
 
 
 def calibration(

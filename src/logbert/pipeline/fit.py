@@ -887,13 +887,13 @@ def _threshold(
     all_unseen = not use.any()
     if all_unseen:
         use = scored
+    n_unseen = 0 if all_unseen else int((scored & unseen).sum())
     key_misses = None
     if misses is not None:
         counts, lengths = misses
-        key_misses = KeyMisses(int(counts[use].sum()), tuple(lengths[i] for i in np.flatnonzero(use)))
+        key_misses = KeyMisses(int(counts[use].sum()), tuple(lengths[i] for i in np.flatnonzero(use)), n_unseen)
     threshold = choose_threshold(scoring, scores[use], key_misses=key_misses)
     folds = scoring.calibration_folds if scheme == "cross_fit" else 0
-    n_unseen = 0 if all_unseen else int((scored & unseen).sum())
     record = calibration(
         scoring, threshold, scores[use], scheme=scheme, folds=folds, n_unseen=n_unseen,
         with_final=scoring.calibrate_with_final, key_misses=key_misses,
