@@ -452,10 +452,10 @@ class ScoringConfig(_Frozen):
     # (the quantile is then their maximum, 0: any one miss flags a session; often so on 25-100 sessions): the
     # threshold is raised to what their keys allow for 1 - threshold_quantile, none missed among so many
     # (logbert.evaluation.thresholds.miss_ratio_floor), counting a template never seen in training as a miss that
-    # new sessions bring as often as the calibration sessions brought theirs. DevStack at 25 / 50 sessions, 6 seeds:
-    # F1 0.971 -> 0.985 and 0.954 -> 0.975, no threshold at 0 (was 3 and 4 of 6); at 100, 3 seeds, with the never-seen
-    # templates: 0.968 -> 0.991, no threshold at 0 (was 2 of 3). docs/benchmarks.md, "The keys' miss rate under a
-    # short calibration" and "A never-seen template is a miss too". False = the quantile alone
+    # new sessions bring as often as the calibration sessions brought theirs. DevStack at 25 / 50 sessions (6 seeds)
+    # and 100 (3 seeds): F1 0.971 -> 0.984, 0.954 -> 0.975 and 0.968 -> 0.991, no threshold at 0 (was 3 of 6, 4 of 6
+    # and 2 of 3). docs/benchmarks.md, "The keys' miss rate under a short calibration" and "A never-seen template is
+    # a miss too". False = the quantile alone
     key_rate_floor: bool = True
     batch_size: int = Field(256, ge=1)
 
