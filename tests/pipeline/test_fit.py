@@ -448,3 +448,22 @@ def test_calibration_sessions_with_a_key_of_their_own_count_in_the_keys_floor(mo
     assert fitted.record.key_misses is not None and fitted.record.key_misses.novel_sessions == 2
     assert len(fitted.record.key_misses.window_lengths) == fitted.record.n == 43
     assert "2 of 45: such a template is a miss" in fitted.record.describe()
+
+
+def test_the_unseen_template_warning_says_which_sessions_one_miss_flags() -> None:
+    """Under a miss-ratio threshold one never-seen template (one miss) flags a session only where it is among fewer
+    keys than 1 / threshold: the warning says so, at the decision rule's own comparison (1/19 flags 18 keys, not 19)."""
+    config = CF.with_overrides({"scoring.score": "miss_ratio"})
+
+    def said(threshold: float, cfg: LogBertConfig = config) -> str:
+        result = _result(threshold, 10_000, 30, calibration="cross_fit", n_calibration=50, n_unseen=1)
+        return " ".join(_warnings(result, cfg, KEYS))
+
+    # 18 keys with the session's start and end marks: 16 lines
+    assert "flagged too where it is among 16 lines of a session or fewer (the threshold is a miss ratio of 0.05263" in (
+        said(1 / 19)
+    )
+    assert "among 18 keys of a window or fewer" in said(1 / 19, config.with_overrides({"window.session_bounds": False}))
+    for threshold in (0.0, 0.4, 1.0):  # one miss flags every session, or (0.4: in 2 keys, the marks alone) none
+        assert "to be flagged too;" in said(threshold) and " or fewer (" not in said(threshold)
+    assert " or fewer (" not in said(3.0, CF.with_overrides({"scoring.score": "max_nll"}))

@@ -20,6 +20,7 @@ it; so does ``benchmarks/small_data``).
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -1018,6 +1019,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.2g} s"
 
 
+def _one_miss_reach(threshold: float, config: LogBertConfig) -> str:
+    """Which sessions one never-seen template (one miss) flags under a miss-ratio threshold: those where it is among
+    fewer keys than ``1 / threshold``, a session's start and end marks counted with its lines ("" for other scores,
+    and where one miss flags any session or none)."""
+    if config.scoring.score != "miss_ratio" or not 0.0 < threshold < 1.0:
+        return ""
+    keys = math.floor(1.0 / threshold) + 1
+    while keys > 1 and not exceeds(1.0 / keys, threshold):  # the decision rule's own comparison, tie band included
+        keys -= 1
+    window = config.window
+    if window.mode == "session" and window.session_bounds:
+        if keys <= 2:
+            return ""
+        reach = f"among {keys - 2} lines of a session or fewer"
+    else:
+        reach = f"among {keys} keys of a window or fewer"
+    return f" where it is {reach} (the threshold is a miss ratio of {threshold:.4g}: one miss among more stays below)"
+
+
 def _warnings(result: TrainResult, config: LogBertConfig, n_keys: int) -> list[str]:
     """What a user must know about the stored threshold and the data, in words they can act on; ``n_keys``: how many
     keys the model predicts among (the vocabulary without its special tokens)."""
@@ -1079,7 +1099,7 @@ def _warnings(result: TrainResult, config: LogBertConfig, n_keys: int) -> list[s
             f"{result.n_unseen} of {total} normal {where} sessions hold a template {unseen} (or a state/status "
             "value never seen for its line): left out of the "
             f"threshold. Expect new normal sessions like them (about {_share(result.n_unseen / total)}) to be flagged "
-            f"too; more normal training data lowers that share{id_left}"
+            f"too{_one_miss_reach(result.threshold, config)}; more normal training data lowers that share{id_left}"
         )
     if result.skipped:
         n = len(result.skipped)
