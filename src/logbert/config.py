@@ -203,6 +203,12 @@ class WindowConfig(_Frozen):
         """What the scored units are called in every output: sessions, sliding windows or time windows."""
         return "sessions" if self.mode == "session" else f"{self.mode} windows"
 
+    @property
+    def bounded(self) -> bool:
+        """Each session gets its start and end keys (``session_bounds``, mode "session" only): two keys more than
+        its lines, offline and streaming alike."""
+        return self.mode == "session" and self.session_bounds
+
     @model_validator(mode="after")
     def _check(self) -> WindowConfig:
         if self.mode == "session" and self.session_id is None and self.session_pattern is None:

@@ -1028,8 +1028,7 @@ def _one_miss_reach(threshold: float, config: LogBertConfig) -> str:
     keys = math.floor(1.0 / threshold) + 1
     while keys > 1 and not exceeds(1.0 / keys, threshold):  # the decision rule's own comparison, tie band included
         keys -= 1
-    window = config.window
-    if window.mode == "session" and window.session_bounds:
+    if config.window.bounded:
         if keys <= 2:
             return ""
         reach = f"among {keys - 2} lines of a session or fewer"

@@ -54,7 +54,7 @@ def session_windows(
     "session", consecutive windows share ``window.session_overlap`` keys
     (:func:`~logbert.windowing.windows.session_window_starts`); every one is a training row and is scored.
     """
-    if window.mode == "session" and window.session_bounds:
+    if window.bounded:
         sessions = [with_session_bounds(s) for s in sessions]
     return split_all(sessions, window.max_len, window.min_len, session_overlap(window))
 

@@ -152,7 +152,7 @@ class SessionRouter:
         self.overlap = min(session_overlap(window), max_len - 1)
         self.stride = window.stride
         # mode "session": start and end keys around each session (with_session_bounds, as offline)
-        self.bounds = window.mode == "session" and window.session_bounds
+        self.bounds = window.bounded
         # mode "session": a line this long after its session's previous timed line ends that session and starts a
         # part of its own (windowing.windows.starts_new_part, the offline rule); its windows are emitted with reason
         # "gap", and add() says "opened" for the new part
