@@ -73,11 +73,16 @@ def test_tuned_allocator_reuses_freed_buffers_instead_of_faulting_new_pages() ->
 
     if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("the malloc settings apply to glibc on Linux only")
-    tuned, faults_tuned = _page_faults("tune")
-    untouched, faults_default = _page_faults("none")
-    assert tuned == "True" and untouched == "False"
-    # measured on the 2-core VM: about 130,000 page faults with glibc's defaults, 27,000-40,000 tuned
-    assert faults_tuned < faults_default / 2, (faults_tuned, faults_default)
+    import statistics
+
+    # three runs each, interleaved, compared by their medians: one CI run beside a benchmark counted 59,329 with the
+    # defaults (126,000-131,000 in 8 runs alone and beside a busy CPU), and the test failed on that one run
+    runs = [(_page_faults("tune"), _page_faults("none")) for _ in range(3)]
+    assert all(tuned == "True" and untouched == "False" for (tuned, _), (untouched, _) in runs)
+    faults_tuned = statistics.median(faults for (_, faults), _ in runs)
+    faults_default = statistics.median(faults for _, (_, faults) in runs)
+    # measured on the 2-core VM: about 130,000 page faults with glibc's defaults, 24,000-40,000 tuned
+    assert faults_tuned < faults_default / 2, runs
 
 
 def test_the_users_malloc_choice_stands() -> None:
