@@ -153,6 +153,9 @@ def test_key_sequence_files_train_and_evaluate(tmp_path: Path) -> None:
     ev = api.evaluate(tmp_path / "art", normal=tmp_path / "normal", abnormal=tmp_path / "abnormal", baselines=())
     assert ev.report["n_abnormal"] == 2 and ev.report["n_normal"] > 0
     assert ev.report["n_excluded_training_sessions"] > 0
+    # the read report counts the lines that hold a key the model never trained on, as it does a raw log's
+    sessions, report = api.score_with_report(tmp_path / "art", tmp_path / "abnormal")
+    assert [s.n_unknown for s in sessions] == [3, 4] and report.n_unknown_template == 2
 
 
 def test_devstack_sample_end_to_end(tmp_path: Path) -> None:

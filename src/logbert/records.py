@@ -104,7 +104,8 @@ class ReadReport:
     n_escaped: int = 0  # terminal escape sequences (ANSI colours) removed before parsing
     n_empty: int = 0  # blank lines
     n_without_session: int = 0  # parsed, but no session id found (mode="session" only)
-    n_unknown_template: int = 0  # template unseen by the frozen parser (mapped to UNK_KEY)
+    # template unseen by the frozen parser (mapped to UNK_KEY); of a key-sequence file: lines with a key the model lacks
+    n_unknown_template: int = 0
     malformed_examples: list[str] = field(default_factory=list)  # first few offending lines, for the report
     warnings: list[str] = field(default_factory=list)  # the header format looks wrong (parsing.headers.format_warnings)
     first_time: float | None = None  # timestamp of the first timestamped line: where the capture begins

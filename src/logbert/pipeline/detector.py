@@ -242,6 +242,9 @@ class Detector:
                     f"{data} holds key sequences, but {self.directory} was trained on a raw log: its key ids "
                     "mean other templates (give the raw log, or --input raw if it is one)"
                 )
+            # a line of a key-sequence file is a session: it has an unseen template when one of its keys is
+            # out of the model's vocabulary (what the per-session n_unknown counts)
+            corpus.report.n_unknown_template = sum(self.n_unknown(s.key_ids) > 0 for s in corpus.key_sequences)
             return list(corpus.key_sequences), corpus.report
         if self.parser is None:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences; {data} is a raw log")
