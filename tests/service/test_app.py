@@ -566,3 +566,11 @@ def test_score_points_carry_the_log_time_of_their_window(client: TestClient) -> 
     client.post("/v1/sessions/close-all")
     (point,) = client.get("/v1/scores").json()["points"]
     assert point["log_time"] == 1000.0 and point["time"] > 1e9  # when it happened vs when it was scored
+
+
+@pytest.mark.parametrize("source", ["a b", "", "s" * 201, "<script>"])
+def test_a_source_name_is_checked_alike_on_both_ingest_endpoints(client: TestClient, source: str) -> None:
+    as_json = client.post("/v1/ingest", json={"lines": ["vm-1 k0"], "source": source})
+    as_text = client.post("/v1/ingest/text", params={"source": source}, content=b"vm-1 k0\n")
+    assert as_json.status_code == as_text.status_code == 422, (as_json.text, as_text.text)
+    assert "source" in as_text.text

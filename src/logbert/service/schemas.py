@@ -21,7 +21,9 @@ from logbert.streaming.oneshot import OneShotResult
 from logbert.streaming.stats import counter, gauge
 
 RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
-SourceName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.:@/-]+$")]
+#: a stream's name: one rule for the JSON body's ``source`` and the text endpoint's ``?source=`` (``SourceQuery``)
+SOURCE_MAX_CHARS, SOURCE_PATTERN = 200, r"^[\w.:@/-]+$"
+SourceName = Annotated[str, Field(min_length=1, max_length=SOURCE_MAX_CHARS, pattern=SOURCE_PATTERN)]
 
 
 class ErrorResponse(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from logbert.service.deps import get_store, require_api_key
-from logbert.service.schemas import ErrorResponse, IngestRequest, IngestResponse, SourceName
+from logbert.service.schemas import SOURCE_MAX_CHARS, SOURCE_PATTERN, ErrorResponse, IngestRequest, IngestResponse
 from logbert.service.sessions import SessionStore
 
 router = APIRouter(prefix="/v1", tags=["ingest"], dependencies=[Depends(require_api_key)])
@@ -44,7 +44,14 @@ async def ingest_json(
 @router.post("/ingest/text", response_model=IngestResponse, openapi_extra=_TEXT_BODY, responses=_ERRORS)
 async def ingest_text(
     request: Request,
-    source: SourceName = Query("default", description="stream name (its own sliding window)"),
+    # a Query of its own: a query parameter does not take the constraints of a body field's Annotated type
+    source: str = Query(
+        "default",
+        description="stream name (its own sliding window)",
+        min_length=1,
+        max_length=SOURCE_MAX_CHARS,
+        pattern=SOURCE_PATTERN,
+    ),
     store: SessionStore = Depends(get_store),
     idempotency_key: str | None = IdempotencyKey,
 ) -> IngestResponse:
