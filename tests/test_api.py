@@ -156,6 +156,14 @@ def test_key_sequence_files_train_and_evaluate(tmp_path: Path) -> None:
     # the read report counts the lines that hold a key the model never trained on, as it does a raw log's
     sessions, report = api.score_with_report(tmp_path / "art", tmp_path / "abnormal")
     assert [s.n_unknown for s in sessions] == [3, 4] and report.n_unknown_template == 2
+    # two lines with one id are two sessions, each scored as it is alone
+    (tmp_path / "same_id").write_text("a,1 2 9 9 9 4\nb,1 2 3 4 1 2 3 4\na,7 7 7 7\n")
+    together = api.score(tmp_path / "art", tmp_path / "same_id")
+    alone = [api.score(tmp_path / "art", tmp_path / "abnormal")[i] for i in (0, 1)]
+    assert [(s.session_id, s.score, s.n_keys) for s in (together[0], together[2])] == [
+        ("a", alone[0].score, 6),
+        ("a", alone[1].score, 4),
+    ]
 
 
 def test_devstack_sample_end_to_end(tmp_path: Path) -> None:

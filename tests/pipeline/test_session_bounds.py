@@ -83,3 +83,18 @@ def test_an_artifact_from_before_session_bounds_loads_with_them_off(tmp_path: Pa
     loaded = LogBertDetector.load(tmp_path / "a")
     assert loaded.config.window.session_bounds is False
     assert np.isfinite(loaded.threshold_)
+
+
+def test_sessions_that_share_an_id_keep_their_own_scores() -> None:
+    """Two lines of a key-sequence file (or two sequences of one request) may carry one id: each is its own session,
+    scored by its own windows, never the other's (the worst window was looked up by id and took the last one's)."""
+
+    class Longest:  # a scorer whose score of a window is its length
+        def decision_function(self, seqs: list[list[int]]) -> np.ndarray:
+            return np.array([float(len(s)) for s in seqs])
+
+    window = WindowConfig(mode="session", max_len=4, min_len=1)
+    sessions = [KeySequence("a", [1, 2, 3]), KeySequence("b", [4, 5]), KeySequence("a", [7])]
+    alone = [float(session_scores(Longest(), [s], window)[0]) for s in sessions]
+    assert list(session_scores(Longest(), sessions, window)) == alone
+    assert alone[0] != alone[2]

@@ -8,6 +8,7 @@ windows arrive (a session is anomalous once one of its windows is).
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
+from dataclasses import replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -100,21 +101,29 @@ def worst_windows(
         ``windows`` of the first window reaching that maximum (None without a window), ``skipped``
         the windows shorter than ``window.min_len``.
     """
-    windows, skipped = session_windows(sessions, window)
+    windows, skipped, owners = _owned_windows(sessions, window)
     window_scores = score_unique(scorer, [w.key_ids for w in windows], [w.signals for w in windows])
-    scores, worst = _worst(sessions, windows, window_scores)
+    scores, worst = _worst(len(sessions), owners, window_scores)
     return scores, windows, worst, skipped
 
 
-def _worst(
-    sessions: Sequence[KeySequence], windows: Sequence[KeySequence], window_scores: FloatArray
-) -> tuple[FloatArray, list[int | None]]:
-    """Per session its worst window's score (``-inf`` without a window) and that window's index: the one rule."""
+def _owned_windows(
+    sessions: Sequence[KeySequence], window: WindowConfig
+) -> tuple[list[KeySequence], list[SkippedSequence], list[int]]:
+    """:func:`session_windows`, and for each window the index of its session. Two sessions may share an id (two
+    lines of a key-sequence file, two sequences of one request): each keeps its own windows, never the other's."""
+    if len({s.session_id for s in sessions}) < len(sessions):
+        sessions = [replace(s, session_id=str(i)) for i, s in enumerate(sessions)]
+    windows, skipped = session_windows(sessions, window)
     position = {s.session_id: i for i, s in enumerate(sessions)}
-    scores = np.full(len(sessions), -np.inf)
-    worst: list[int | None] = [None] * len(sessions)
-    for j, (w, score) in enumerate(zip(windows, window_scores, strict=True)):
-        i = position[w.session_id]
+    return windows, skipped, [position[w.session_id] for w in windows]
+
+
+def _worst(n_sessions: int, owners: Sequence[int], window_scores: FloatArray) -> tuple[FloatArray, list[int | None]]:
+    """Per session its worst window's score (``-inf`` without a window) and that window's index: the one rule."""
+    scores = np.full(n_sessions, -np.inf)
+    worst: list[int | None] = [None] * n_sessions
+    for j, (i, score) in enumerate(zip(owners, window_scores, strict=True)):
         if score > scores[i]:
             scores[i], worst[i] = score, j
     return scores, worst
@@ -134,14 +143,12 @@ def session_misses(
     """:func:`session_scores` of a key-only LogBERT, and from the same pass per session the misses over all of its
     windows and the masked keys of each window (what :func:`~logbert.evaluation.thresholds.miss_ratio_floor` reads;
     a session without a window: 0 and ``()``)."""
-    windows, _ = session_windows(sessions, window)
+    windows, _, owners = _owned_windows(sessions, window)
     out = scorer.scores([list(w.key_ids) for w in windows])  # each distinct window is scored once inside
-    scores, _ = _worst(sessions, windows, np.asarray(scorer.score_of(out), dtype=np.float64))
-    position = {s.session_id: i for i, s in enumerate(sessions)}
+    scores, _ = _worst(len(sessions), owners, np.asarray(scorer.score_of(out), dtype=np.float64))
     misses = np.zeros(len(sessions), dtype=np.int64)
     lengths: list[list[int]] = [[] for _ in sessions]
-    for w, missed, masked in zip(windows, out.n_misses.tolist(), out.n_masked.tolist(), strict=True):
-        i = position[w.session_id]
+    for i, missed, masked in zip(owners, out.n_misses.tolist(), out.n_masked.tolist(), strict=True):
         misses[i] += missed
         lengths[i].append(masked)
     return scores, misses, [tuple(n) for n in lengths]
@@ -154,16 +161,14 @@ def session_channels(
     channel on its own (the rule of :func:`session_scores`, channel by channel: the combined score's
     maximum over windows is then the combination of these, since both take maxima). ``-inf`` rows:
     no window at least ``window.min_len`` keys long."""
-    windows, _ = session_windows(sessions, window)
+    windows, _, owners = _owned_windows(sessions, window)
     out = np.full((len(sessions), 3), -np.inf)
     if not windows:
         return out
     per_window = np.asarray(
         scorer.channel_scores([list(w.key_ids) for w in windows], [w.signals for w in windows]), dtype=np.float64
     )
-    position = {s.session_id: i for i, s in enumerate(sessions)}
-    for w, row in zip(windows, per_window, strict=True):
-        i = position[w.session_id]
+    for i, row in zip(owners, per_window, strict=True):
         out[i] = np.maximum(out[i], row)
     return out
 
