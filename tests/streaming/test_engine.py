@@ -192,6 +192,9 @@ def test_a_line_naming_two_sessions_goes_to_both_and_unknown_keys_are_counted() 
         s = engine.session(vm)
         assert s is not None and s.n_unknown_templates == 1
     assert UNK_KEY == -1
+    # a line of no session is never scored: it is unrouted, not an unseen template (offline `score` counts alike)
+    out = engine.ingest(["k42 of no session", "vm-1 k43"])
+    assert out.unrouted == 1 and out.unknown_templates == 1 and engine.counters["lines_unknown_template"] == 2
     engine.shutdown()
 
 

@@ -204,7 +204,7 @@ class IngestOutcome:
     accepted: int  # parsed and routed to a session or window
     rejected: int  # gave no record (see rejections)
     unrouted: int  # parsed, but no session id found (mode "session")
-    unknown_templates: int  # parsed lines whose template the parser had never seen (scored as UNK)
+    unknown_templates: int  # routed lines whose template the parser had never seen (scored as UNK)
     binary: int  # lines with bytes that are not UTF-8 or control characters: repaired (U+FFFD), then parsed
     truncated: int  # lines longer than the artifact's parser.max_line_chars: truncated, then parsed
     windows_queued: int  # windows completed by this call and queued for the model
@@ -384,11 +384,11 @@ class StreamEngine:
                     continue
                 if self._capture_start is None and self._in_flight is not None and p.timestamp is not None:
                     self._capture_start = p.timestamp  # offline: ReadReport.first_time, any parsed line
-                n_unknown_templates += p.key_id == UNK_KEY
                 keys = p.session_ids if session_mode else (source,)
                 if not keys:
                     unrouted += 1
                     continue
+                n_unknown_templates += p.key_id == UNK_KEY  # of scored lines, as offline (ReadReport)
                 line: RoutedLine = (first + i, p.raw, p.key_id, p.template, p.timestamp, source, offset + i)
                 for key in keys if len(keys) == 1 else dict.fromkeys(keys):
                     add(key, line, now, wall, windows)

@@ -46,7 +46,7 @@ class StreamStats:
     lines_accepted: Annotated[int, counter("lines parsed and routed to a session or window")]
     lines_rejected: Annotated[int, counter("lines that gave no record (empty or malformed)")]
     lines_unrouted: Annotated[int, counter("lines parsed, but naming no session id (session mode)")]
-    lines_unknown_template: Annotated[int, counter("lines of a template the parser never saw")]
+    lines_unknown_template: Annotated[int, counter("lines of a session, of a template the parser never saw")]
     lines_binary: Annotated[int, counter("lines with non-UTF-8 bytes or controls (repaired)")]
     lines_truncated: Annotated[int, counter("lines over parser.max_line_chars (truncated)")]
     rejected_empty: Annotated[int, counter("blank lines")]
