@@ -229,3 +229,21 @@ def test_a_quoted_set_value_json_cannot_read_is_the_text_inside_its_quotes() -> 
 
     got = parse_overrides(['window.session_pattern="request_id=(\\S+)"', "a='x y'", 'b="ok"', "c=5", "d=plain"])
     assert got == {"window.session_pattern": r"request_id=(\S+)", "a": "x y", "b": "ok", "c": 5, "d": "plain"}
+
+
+def test_no_output_option_writes_over_its_input(tmp_path: Path) -> None:
+    """`score -o LOG`, `parse --out/--structured LOG` and `evaluate --report LOG` replaced (or emptied) the log they
+    read; a link to it is the same file."""
+    log = tmp_path / "x.log"
+    log.write_text("line one\nline two\n")
+    (tmp_path / "link.log").symlink_to(log)
+    runs = [
+        ["score", "no-such-artifact", str(log), "-o", str(log)],
+        ["parse", str(log), "--out", str(log)],
+        ["parse", str(log), "--structured", str(tmp_path / "link.log")],
+        ["evaluate", "no-such-artifact", str(log), "--labels", str(log), "--report", str(tmp_path / "link.log")],
+    ]
+    for args in runs:
+        result = runner.invoke(app, args, env={"COLUMNS": "300"})
+        assert result.exit_code == 2 and "would overwrite it" in result.output, (args, result.output)
+        assert log.read_text() == "line one\nline two\n"

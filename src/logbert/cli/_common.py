@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -99,16 +100,28 @@ def echo_step(message: str) -> None:
     console.print(f"[cyan]•[/] {shown(message)}")  # messages name user paths: "[/x]" is not markup
 
 
-def output_file(path: Path | None, option: str) -> Path | None:
-    """Check an output file before any work is done (a long run must not fail at its last step).
+def output_file(path: Path | None, option: str, *, inputs: Sequence[str | Path | None] = ()) -> Path | None:
+    """Check an output file before any work is done (a long run must not fail at its last step, and must not write
+    over what it reads: ``inputs``, the command's input files; ``-`` and None are skipped).
 
     Raises:
-        typer.BadParameter: the path is a directory, or its folder cannot be made.
+        typer.BadParameter: the path is a directory, one of the inputs, or its folder cannot be made.
     """
     if path is None:
         return None
     if path.is_dir():
         raise typer.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
+    for given in inputs:
+        if given is None or str(given) == "-":
+            continue
+        source = Path(given)
+        same = path.exists() and source.exists() and os.path.samefile(path, source)
+        if same or path.resolve() == source.resolve():
+            raise typer.BadParameter(
+                f"{path} is the input {source}: writing there would overwrite it; "
+                "give another file name",
+                param_hint=option,
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -125,7 +125,9 @@ def evaluate(
     from logbert import api
     from logbert.cli.tables import results_table
 
-    report_path = output_file(report, "--report") or artifact / "report.json"
+    report_path = output_file(report, "--report", inputs=(data, labels, normal, abnormal, training)) or (
+        artifact / "report.json"
+    )
     with library_errors():
         result = api.evaluate(
             artifact,
@@ -191,7 +193,7 @@ def score(
 
     if output_format not in ("jsonl", "table"):
         raise typer.BadParameter("expected jsonl or table", param_hint="--format")
-    out = output_file(out, "--out")
+    out = output_file(out, "--out", inputs=(data,))
     with library_errors(), _input_file(data) as path:
         detector = api.load_detector(artifact, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
@@ -305,8 +307,8 @@ def parse(
     from logbert import api  # lazy: api.parse loads no torch (a test checks that this command does not)
     from logbert.cli.tables import templates_table
 
-    out = output_file(out, "--out")
-    structured = output_file(structured, "--structured")
+    out = output_file(out, "--out", inputs=(data,))
+    structured = output_file(structured, "--structured", inputs=(data,))
     with library_errors():
         cfg = build_config(config, preset, sets)
         summary = api.parse(data, cfg)
