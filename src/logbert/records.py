@@ -7,7 +7,7 @@ vocabulary index the model sees (specials PAD/DIST/MASK/UNK included).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +21,12 @@ SESSION_START_KEY = -2
 SESSION_END_KEY = -3
 #: What people read for the pseudo-keys (templates, explanations).
 BOUND_TEMPLATES = {SESSION_START_KEY: "<session start>", SESSION_END_KEY: "<session end>"}
+
+
+def n_log_keys(key_ids: Sequence[int]) -> int:
+    """How many of ``key_ids`` stand for log lines: a session's start and end marks are not counted (every
+    ``n_keys`` a user reads, of a session, a window or an alert, counts alike)."""
+    return sum(1 for k in key_ids if k != SESSION_START_KEY and k != SESSION_END_KEY)
 
 #: What an input file holds: raw log lines, or pre-parsed key sequences (``[id,]k1 k2 ...``).
 InputKind = Literal["raw", "keys"]

@@ -87,8 +87,8 @@ class SequenceScore:
     dist_score: float  # squared distance of the DIST embedding to the training centre
     threshold: float
     is_anomaly: bool
-    n_keys: int
-    n_misses: int
+    n_keys: int  # keys of log lines (records.n_log_keys: a session's start and end marks are not counted)
+    n_misses: int  # masked keys outside the top-g, a mispredicted start or end mark among them
     n_unknown: int  # keys the vocabulary maps to UNK (template never seen in training)
     misses: tuple[PositionExplanation, ...] = field(default_factory=tuple)  # only with explain=True
     # time- and value-aware models, with explain=True: the time or value that was surprising and what was expected

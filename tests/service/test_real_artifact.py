@@ -132,6 +132,9 @@ def test_service_scores_every_session_like_offline_scoring(real: Real, replay: R
         assert s["n_windows_scored"] == -(-(off.n_keys + 2) // MAX_LEN)  # start/end keys, cut at max_len, like offline
     flagged = {sid for sid, r in real.offline.items() if r.is_anomaly}
     assert {a["session_id"] for a in replay.alerts} == flagged
+    # an alert's n_keys counts log lines, as offline: a session in one window has its offline n_keys
+    whole = [a for a in replay.alerts if real.offline[a["session_id"]].n_keys + 2 <= MAX_LEN]
+    assert whole and all(a["n_keys"] == real.offline[a["session_id"]].n_keys for a in whole)
     assert replay.stats["score_errors"] == 0 and replay.stats["lines_received"] == len(real.lines)
 
 
@@ -142,7 +145,7 @@ def test_alerts_carry_explanations_with_the_raw_lines(real: Real, replay: Replay
         assert a["anomaly_score"] > a["threshold"] == pytest.approx(real.detector.threshold)
         assert a["n_misses"] == len(a["misses"]) > 0 and a["n_keys"] <= MAX_LEN
         for m in a["misses"]:
-            assert 0 <= m["position"] < a["n_keys"]
+            assert 0 <= m["position"] < MAX_LEN  # a position among the window's keys, its start and end marks too
             assert a["first_line_no"] <= m["line_no"] <= a["last_line_no"]
             assert m["raw"] == real.lines[m["line_no"] - 1] and a["session_id"] in m["raw"]
             if m["key_id"] == UNK_KEY:

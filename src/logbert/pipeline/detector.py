@@ -30,7 +30,16 @@ from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, NLL_SCORES, LogBertDe
 from logbert.pipeline.sessions import worst_windows
 from logbert.pipeline.signals import corpus_signals, line_rows, line_signals
 from logbert.pipeline.split import key_sessions
-from logbert.records import BOUND_TEMPLATES, UNK_KEY, InputKind, KeySequence, LineProblem, ReadReport, SessionSignals
+from logbert.records import (
+    BOUND_TEMPLATES,
+    UNK_KEY,
+    InputKind,
+    KeySequence,
+    LineProblem,
+    ReadReport,
+    SessionSignals,
+    n_log_keys,
+)
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
 from logbert.scoring.capture import first_key
 from logbert.scoring.lengths import whole_session_length
@@ -323,7 +332,7 @@ class Detector:
                     dist_score=float(out.dist[i]),
                     threshold=self.threshold,
                     is_anomaly=bool(exceeds(score, self.threshold)),
-                    n_keys=len(seq.key_ids),
+                    n_keys=n_log_keys(seq.key_ids),
                     n_misses=int(out.n_misses[i]),
                     n_unknown=self.n_unknown(seq.key_ids),
                     misses=misses,

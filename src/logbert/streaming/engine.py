@@ -123,7 +123,7 @@ class AlertRecord:
     threshold: float
     miss_ratio: float
     dist_score: float
-    n_keys: int
+    n_keys: int  # the window's log lines (SequenceScore.n_keys: its start and end marks not counted)
     n_misses: int
     n_unknown: int  # keys the model's vocabulary maps to UNK (SequenceScore.n_unknown)
     created_at: float  # epoch seconds
@@ -840,7 +840,7 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
         threshold=float(s.threshold),
         miss_ratio=float(s.miss_ratio),
         dist_score=float(s.dist_score),
-        n_keys=len(seq.key_ids),
+        n_keys=s.n_keys,  # the window's log lines, as offline (its start and end marks not counted)
         n_misses=s.n_misses,
         n_unknown=s.n_unknown,
         created_at=wall,
