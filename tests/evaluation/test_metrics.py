@@ -117,6 +117,18 @@ def test_one_class_gives_nan_with_a_reason() -> None:
     assert math.isnan(ranking_metrics([], [])["auroc"])  # type: ignore[arg-type]
 
 
+def test_an_evaluation_of_one_class_reports_undefined_rates_not_zeros() -> None:
+    """80 normal sessions and no alarm said precision, recall and F1 0.0000; anomalous ones alone said FPR 0.0000."""
+    normal_only = evaluation_report([0] * 80, [0.1] * 80, threshold=0.5)
+    assert all(math.isnan(normal_only[k]) for k in ("precision", "recall", "f1")) and normal_only["fpr"] == 0.0
+    assert math.isnan(evaluation_report([0, 0], [0.9, 0.1], threshold=0.5)["f1"])
+    assert evaluation_report([0, 0], [0.9, 0.1], threshold=0.5)["precision"] == 0.0  # its one alarm is false
+    anomalous_only = evaluation_report([1, 1], [0.9, 0.1], threshold=0.5)
+    assert math.isnan(anomalous_only["fpr"]) and anomalous_only["recall"] == 0.5 and anomalous_only["precision"] == 1
+    both = evaluation_report([0, 1], [0.1, 0.2], threshold=0.5)  # both classes: no alarm is precision 0, as before
+    assert both["precision"] == both["recall"] == both["f1"] == 0.0 and both["fpr"] == 0.0
+
+
 def test_constant_scores_are_chance() -> None:
     y = np.array([0, 1, 0, 1, 0])
     s = np.full(5, 0.3)

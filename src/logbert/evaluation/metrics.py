@@ -291,7 +291,9 @@ def evaluation_report(
         A flat dict: ``threshold``, ``precision``, ``recall``, ``f1``, ``fpr``, ``accuracy``,
         ``tp``/``fp``/``tn``/``fn``, ``auroc``, ``auprc``, ``ranking_note``, ``best_f1`` and
         ``best_f1_threshold`` (oracle, label-peeking; see :func:`best_f1`), ``n``,
-        ``n_normal``, ``n_abnormal``. Undefined values are NaN (see ``ranking_note``).
+        ``n_normal``, ``n_abnormal``. Undefined values are NaN (see ``ranking_note``): the ranking metrics, and
+        recall, F1 (and precision without an alarm) where no session is anomalous, the false-positive rate where
+        none is normal.
 
     Raises:
         ValueError: bad shapes, labels, NaN scores or a NaN threshold.
@@ -306,6 +308,15 @@ def evaluation_report(
     if decided.shape != t.shape:
         raise ValueError(f"predicted has shape {decided.shape}, y_true {t.shape}")
     report.update(binary_metrics(t, decided))
+    # where a class is absent its rates are undefined, not 0 (binary_metrics' zero_division=0 is for aggregating
+    # runs that hold both): an evaluation of normal sessions alone has no recall or F1, and no precision
+    # without an alarm; one of anomalous sessions alone has no false-positive rate
+    if n_abnormal == 0:
+        report["recall"] = report["f1"] = math.nan
+        if report["fp"] == 0:
+            report["precision"] = math.nan
+    if n_abnormal == t.shape[0]:
+        report["fpr"] = math.nan
     report.update(ranking_metrics(t, s))
     if t.shape[0]:
         report["best_f1"], report["best_f1_threshold"] = best_f1(t, s)
