@@ -73,11 +73,12 @@ from logbert.pipeline.sessions import (
 )
 from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows, merged_state_words_warning
 from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
-from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, SessionSignals
+from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, SessionSignals, n_log_keys
 from logbert.results import exceeds, tie_band
 from logbert.scoring.capture import CaptureEdge
 from logbert.training.distributed import env_world_size, is_main_process
 from logbert.training.trainer import MIN_USEFUL_STEPS, precision_warning, steps_per_epoch
+from logbert.windowing.dataset import TokenVocab
 from logbert.windowing.windows import SkippedSequence
 
 SPLIT_FILE = "split.json"
@@ -285,7 +286,7 @@ def train(
         n_test_sessions=len({s.session_id for s in split.test} - val_abnormal_ids),
         n_train_windows=fitted.n_train_windows,
         n_val_windows=fitted.n_val_windows,
-        n_templates=split.n_templates if split.parser is not None else len(detector.vocab_) - 4,
+        n_templates=split.n_templates if split.parser is not None else _n_key_templates(detector.vocab_),
         epochs_run=len(detector.history_),
         train_seconds=train_seconds,
         read_report=corpus.report,
@@ -1017,6 +1018,11 @@ def _duration(seconds: float) -> str:
             amount = f"{seconds / size:.3g}"
             return f"{amount} {'day' if unit == 'days' and amount == '1' else unit}"
     return f"{seconds:.2g} s"
+
+
+def _n_key_templates(vocab: TokenVocab) -> int:
+    """A key file's templates: the keys of the vocabulary, not its special tokens or the sessions' marks."""
+    return n_log_keys([k for t in range(vocab.N_SPECIAL, len(vocab)) if (k := vocab.decode_token(t)) is not None])
 
 
 def _one_miss_reach(threshold: float, config: LogBertConfig) -> str:
