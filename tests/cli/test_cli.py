@@ -165,6 +165,12 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert "given on the command line" in scored.stderr
     table = runner.invoke(app, ["score", str(artifact), str(log), "--format", "table"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "first time" in table.output and "40 sessions" in table.output
+    # -o and --explain were ignored by the table: it went to the screen, without the explanations
+    low = ["--threshold", "0.01", "--format", "table", "--explain"]
+    written = runner.invoke(app, ["score", str(artifact), str(log), *low, "-o", str(tmp_path / "t.txt")])
+    assert written.exit_code == 0 and "written to" in written.output and "first time" not in written.output
+    text = (tmp_path / "t.txt").read_text()
+    assert "first time" in text and "why (the worst window" in text and "expected" in text
     only = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "1e9", "--only-anomalies"])
     assert only.exit_code == 0 and only.stdout == "" and "40 sessions, 0 anomalous" in only.stderr  # all scored
     bad = runner.invoke(app, ["score", str(artifact), str(log), "--format", "xml"])

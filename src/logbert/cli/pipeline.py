@@ -189,7 +189,8 @@ def score(
 ) -> None:
     """Score every session of DATA (higher = more anomalous): JSON lines, or a table."""
     from logbert import api
-    from logbert.cli.tables import scores_table
+    from logbert.cli.tables import explanations_table, scores_table
+    from logbert.evaluation.report import table_to_text
 
     if output_format not in ("jsonl", "table"):
         raise typer.BadParameter("expected jsonl or table", param_hint="--format")
@@ -210,7 +211,16 @@ def score(
     for warning in read_report.warnings:  # e.g. a header that never matched, CR-only line ends
         err_console.print(f"[bold yellow]warning:[/] {shown(warning)}")
     if output_format == "table":
-        console.print(scores_table(results, title=summary, unit="session" if units == "sessions" else "window"))
+        unit = "session" if units == "sessions" else "window"
+        tables = [scores_table(results, title=summary, unit=unit)]
+        if explain:
+            tables.append(explanations_table(results, unit=unit))
+        if out is None:
+            for table in tables:
+                console.print(table)
+        else:
+            out.write_text("".join(table_to_text(table, width=200) for table in tables), encoding="utf-8")
+            console.print(f"table of {len(results)} {units} written to {shown(str(out))}; {shown(summary)}")
         return
     rows = [json.dumps(session_row(r), ensure_ascii=False) for r in results]
     if out is None:

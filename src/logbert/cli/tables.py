@@ -60,6 +60,24 @@ def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, un
     return table
 
 
+def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: str = "session") -> Table:
+    """Why each anomalous session of :func:`scores_table` (its first ``top``, same order) was flagged: each key it
+    names, the line behind it and the model's three likeliest keys there, then any time, value or length surprise."""
+    table = Table(title="why (the worst window of each anomalous one)")
+    for name in (unit, "line", "seen", "expected"):
+        table.add_column(name, overflow="fold")
+    for r in sorted(results, key=lambda r: -r.score)[:top]:
+        if not r.is_anomaly:
+            continue
+        for m in r.misses:
+            expected = ", ".join(f"{shown(e.template)} ({e.probability:.2f})" for e in m.expected[:3])
+            line = "" if m.line_no is None else str(m.line_no)
+            table.add_row(shown(r.session_id), line, shown(m.template or "<template never seen in training>"), expected)
+        for surprise in r.surprises:
+            table.add_row(shown(r.session_id), "", shown(surprise), "")
+    return table
+
+
 def presets_table() -> Table:
     """Every built-in preset with the settings that tell them apart (what ``--preset NAME`` sets)."""
     from logbert.config import load_config, preset_description, preset_names, preset_settings
