@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -157,6 +158,10 @@ def test_key_sequence_files_train_and_evaluate(tmp_path: Path) -> None:
     # the read report counts the lines that hold a key the model never trained on, as it does a raw log's
     sessions, report = api.score_with_report(tmp_path / "art", tmp_path / "abnormal")
     assert [s.n_unknown for s in sessions] == [3, 4] and report.n_unknown_template == 2
+    # a raw log: refused as a raw log, not judged by the key artifact's session settings
+    (tmp_path / "raw.log").write_text("2026-12-01 10:00:00 INFO started job 7\n" * 3)
+    with pytest.raises(UnknownArtifact, match="has no log parser"):
+        api.score(tmp_path / "art", tmp_path / "raw.log")
     # two lines with one id are two sessions, each scored as it is alone
     (tmp_path / "same_id").write_text("a,1 2 9 9 9 4\nb,1 2 3 4 1 2 3 4\na,7 7 7 7\n")
     together = api.score(tmp_path / "art", tmp_path / "same_id")
@@ -190,6 +195,24 @@ def test_labelled_validation_mix_moves_anomalies_out_of_the_test(tmp_path: Path)
     ev = api.evaluate(result.artifact_dir, files.log, labels=files.labels, baselines=("new_event",))
     assert ev.report["n_abnormal"] == 9 and not set(split["val"]) & {s.session_id for s in ev.sessions}
     assert "f1" in ev.baselines["new_event"]
+
+
+def test_a_log_whose_ids_the_artifact_cannot_read_is_told_to_train_not_to_set(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    """score and evaluate take no --set: the advice names the artifact's pattern and how to train for this log."""
+    result, log, labels = trained
+    other = tmp_path / "other_ids.log"
+    uuid = r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
+    other.write_text(re.sub(uuid, "vm_0", log.read_text()))
+    calls = [
+        lambda: api.score(result.artifact_dir, other),
+        lambda: api.evaluate(result.artifact_dir, other, labels=labels, baselines=()),
+    ]
+    for call in calls:
+        with pytest.raises(InputDataError, match="that .* was trained with") as caught:
+            call()
+        assert "give the pattern of your session ids" not in str(caught.value)
 
 
 def test_evaluate_without_labels_is_a_clear_error(trained: tuple[api.TrainResult, Path, Path]) -> None:

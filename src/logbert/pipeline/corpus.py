@@ -18,7 +18,7 @@ from typing import Final, TypeVar
 from logbert.config import LogBertConfig
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
-from logbert.errors import InputDataError
+from logbert.errors import InputDataError, NoSessionIds
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.reader import binary_hint, read_log
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
@@ -144,15 +144,20 @@ def _units(
     ids = [find_session_ids(line_text_for_sessions(ln), pattern) for ln in lines] if pattern else [()] * len(lines)
     units, n_without = unit_rows(ids, stamps, window)
     if pattern is not None and not units:
-        raise InputDataError(
+        clues = (_content_key_hint(lines) or _content_id_hint(lines) or _field_hint(lines)) + "".join(
+            f". Also: {hint}" for hint in hints
+        )
+        raise NoSessionIds(
             f"{path}: "
             + (f"{binary}; " if binary else "")
             + f"no line names a session id (pattern '{pattern.pattern}'); "
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
-            + (_content_key_hint(lines) or _content_id_hint(lines) or _field_hint(lines))
-            + "".join(f". Also: {hint}" for hint in hints)
+            + clues,
+            path=f"{path}: " + (f"{binary}; " if binary else ""),
+            pattern=pattern.pattern,
+            clues=clues,
         )
     return [LineSession(uid, tuple(rows), None, _first_time(stamps, rows)) for uid, rows in units], n_without
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
-from logbert.errors import InputDataError, UnknownArtifact
+from logbert.errors import InputDataError, NoSessionIds, UnknownArtifact
 from logbert.model.encoder import COUNT_BUCKETS
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.params import SlotSchema, SlotType, schema_of
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, raw_lines_at
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
-from logbert.pipeline.corpus import read_corpus
+from logbert.pipeline.corpus import input_kind, read_corpus
 from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, NLL_SCORES, LogBertDetector
 from logbert.pipeline.sessions import worst_windows
 from logbert.pipeline.signals import corpus_signals, line_rows, line_signals
@@ -243,8 +243,24 @@ class Detector:
 
         Raises:
             UnknownArtifact: a raw log given to an artifact trained on key sequences.
+            InputDataError: unusable input; a raw log none of whose lines names a session id by the artifact's
+                pattern (said as the artifact's: its settings cannot be changed at scoring time).
         """
-        corpus = read_corpus(data, self.config, labels=labels, label=label, kind=kind)
+        kind = input_kind(data, self.config, kind)
+        if kind == "raw" and self.parser is None:  # before the key artifact's session settings judge the raw lines
+            raise UnknownArtifact(
+                f"{self.directory} was trained on key sequences and has no log parser; {data} is a raw log "
+                "(--input keys if it is a key-sequence file)"
+            )
+        try:
+            corpus = read_corpus(data, self.config, labels=labels, label=label, kind=kind)
+        except NoSessionIds as exc:
+            raise InputDataError(
+                f"{exc.path}no line names a session id by the pattern '{exc.pattern}' that {self.directory} was "
+                "trained with: it scores logs whose sessions that pattern names. For this log, train an artifact on "
+                "its normal sessions (logbert train) with the pattern of its ids (--set 'window.session_pattern="
+                "REGEX', its first group the id) or with windows of lines (--set window.mode=sliding)" + exc.clues
+            ) from None
         if corpus.kind == "keys":
             if self.parser is not None:
                 raise InputDataError(
@@ -255,8 +271,7 @@ class Detector:
             # out of the model's vocabulary (what the per-session n_unknown counts)
             corpus.report.n_unknown_template = sum(self.n_unknown(s.key_ids) > 0 for s in corpus.key_sequences)
             return list(corpus.key_sequences), corpus.report
-        if self.parser is None:
-            raise UnknownArtifact(f"{self.directory} was trained on key sequences; {data} is a raw log")
+        assert self.parser is not None  # a raw log to a key artifact was refused above
         (sequences,), n_unknown_lines = key_sessions(corpus, [corpus.line_sessions], self.parser)
         corpus.report.n_unknown_template = n_unknown_lines
         # where the capture begins, for sessions in flight then (score_sessions): its first timestamped line
