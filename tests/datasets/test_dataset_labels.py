@@ -129,6 +129,13 @@ def test_session_label_from_lines_rule() -> None:
         ),
         ("Some header text.\n\nblk_5\nblk_-6\n", {"blk_5": 1, "blk_-6": 1}),
         ("BlockId,Label\nblk_1,Normal\nblk_1,Anomaly\n", {"blk_1": 1}),  # conflict: anomalous wins
+        # ids of other shapes, and the usual names of an anomaly flag (both were "not a label file I know")
+        ("req-00050\nreq-00120\n", {"req-00050": 1, "req-00120": 1}),
+        ("request_id\njob_7\nweb-01.example\n", {"job_7": 1, "web-01.example": 1}),
+        ("# anomalous orders\nord-1\n", {"ord-1": 1}),
+        ("The failed jobs:\njob_7\njob_9\n", {"job_7": 1, "job_9": 1}),
+        ("request_id,is_anomaly\nreq-1,0\nreq-2,1\n", {"req-1": 0, "req-2": 1}),
+        ("when,anomaly,request_id\n10:00,false,r1\n10:01,true,r2\n", {"r1": 0, "r2": 1}),
     ],
 )
 def test_sniffed_small_files(tmp_path: Path, text: str, expected: dict[str, int]) -> None:

@@ -2,12 +2,14 @@
 
 Three shapes exist upstream and :func:`read_labels` sniffs which one a file has:
 
-* ``session_csv``: a CSV with a header naming an id column and a ``Label`` column, e.g. OpenStack
+* ``session_csv``: a CSV with a header naming an id column and a ``Label`` column (or ``is_anomaly``,
+  ``anomaly`` ...: :data:`_LABEL_COLUMNS`), e.g. OpenStack
   kalaki ``instance_id,Label,lines_with_instance_id`` (``normal``/``Anomaly``/``unlabeled``),
   the composite ``BlockId,Label`` (ids written ``instance: <uuid>``), HDFS ``BlockId,Label``
   (``Normal``/``Anomaly``). Ids absent from the file are *unknown*.
 * ``id_list``: one anomalous id per line, optionally below a free-text header: loghub OpenStack
-  ``anomaly_labels.txt``, HDFS ``anomalous_block_ids.txt``. Ids absent from the file are *normal*.
+  ``anomaly_labels.txt``, HDFS ``anomalous_block_ids.txt``, or ids of any one-token shape (``req-00050``). Ids
+  absent from the file are *normal*.
 * ``line_labels``: a BGL / Thunderbird log, labelled per line by its first token (``-`` = normal,
   anything else is an alert category). Keys are 1-based line numbers as strings.
 
@@ -39,6 +41,10 @@ _ID_COLUMNS = ("instance_id", "blockid", "block_id", "session_id", "sessionid", 
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID_TOKEN = re.compile(rf"(?:instance:\s*)?({_UUID}|blk_-?\d+)")
+#: any other id a list may hold, one per line (req-00050, job_17, a host name): one token, no separator in it
+_ANY_ID = re.compile(r"(?:instance:\s*)?([^\s,;\"']+)")
+#: label column names besides ``label_column`` (the default's): a 0/1 or true/false flag under its usual names
+_LABEL_COLUMNS = ("label", "is_anomaly", "is_anomalous", "anomaly", "anomalous", "is_abnormal", "abnormal")
 _INSTANCE_PREFIX = re.compile(r"^instance:\s*")
 #: BGL / Thunderbird: "<label> <epoch seconds> <yyyy.mm.dd> ..."
 _LINE_LABELLED = re.compile(r"^(\S+) \d{9,11} \d{4}\.\d{2}\.\d{2} ")
@@ -109,9 +115,18 @@ def _put(by_id: dict[str, int], session_id: str, label: int, notes: list[str]) -
     by_id[session_id] = label
 
 
-def _is_label_header(line: str, label_column: str) -> bool:
+def _label_at(line: str, label_column: str) -> int | None:
+    """Where a CSV header names the label column: ``label_column``, or (the default "Label" asked) one of the usual
+    names of an anomaly flag; None when the line is no such header."""
     cells = [c.strip().lower() for c in next(csv.reader([line]), [])]
-    return len(cells) >= 2 and label_column.lower() in cells
+    if len(cells) < 2:
+        return None
+    names = (label_column.lower(),) + (_LABEL_COLUMNS if label_column == "Label" else ())
+    return next((cells.index(name) for name in names if name in cells), None)
+
+
+def _is_label_header(line: str, label_column: str) -> bool:
+    return _label_at(line, label_column) is not None
 
 
 def parse_session_csv(lines: list[str], source: str, *, label_column: str = "Label") -> Labels:
@@ -124,8 +139,10 @@ def parse_session_csv(lines: list[str], source: str, *, label_column: str = "Lab
     if not rows or not _is_label_header(rows[0][1], label_column):
         raise InputDataError(f"{source}: expected a CSV header with an id column and a {label_column!r} column")
     header = [c.strip().lower() for c in next(csv.reader([rows[0][1]]))]
-    label_at = header.index(label_column.lower())
-    id_at = next((header.index(name) for name in _ID_COLUMNS if name in header), 0 if label_at != 0 else 1)
+    label_at = _label_at(rows[0][1], label_column)
+    assert label_at is not None  # _is_label_header above
+    named = [name for name in _ID_COLUMNS if name in header] + [c for c in header if c.endswith("id")]  # request_id
+    id_at = header.index(named[0]) if named else 0 if label_at != 0 else 1
     by_id: dict[str, int] = {}
     notes: list[str] = []
     n_unlabelled = 0
@@ -151,24 +168,35 @@ def parse_session_csv(lines: list[str], source: str, *, label_column: str = "Lab
 
 
 def parse_id_list(lines: list[str], source: str) -> Labels:
-    """Anomalous ids, one per line; free-text lines before the first id are a header.
+    """Anomalous ids, one per line; free-text lines before the first id are a header. Where some line is an
+    instance uuid or an HDFS ``blk_`` id, only those are ids; otherwise any one-token line is (``req-00050``), a first
+    line naming an id column (``id``, ``request_id``) is the header.
 
     Raises:
         InputDataError: no id at all, or a line after the first id that is not an id.
     """
+    texts = [line.strip() for line in lines]
+    token = _ID_TOKEN if any(_ID_TOKEN.fullmatch(t) for t in texts) else _ANY_ID
+    first = next((i for i, t in enumerate(texts, start=1) if t and not t.startswith("#")), 0)
     by_id: dict[str, int] = {}
     for line_no, line in enumerate(lines, start=1):
         text = line.strip()
-        if not text or text.startswith("#"):
+        if not text or text.startswith("#") or (line_no == first and token is _ANY_ID and _names_an_id(text)):
             continue
-        match = _ID_TOKEN.fullmatch(text)
+        match = token.fullmatch(text)
         if match:
             by_id[match.group(1)] = 1
         elif by_id:
             raise InputDataError(f"{source}:{line_no}: expected one session id per line, got {text[:80]!r}")
     if not by_id:
-        raise InputDataError(f"{source}: no session id (instance uuid or blk_ id) found")
+        raise InputDataError(f"{source}: no session id found (one id per line)")
     return Labels(by_id, "id_list", 0, 0, source)
+
+
+def _names_an_id(text: str) -> bool:
+    """A one-word header of an id list: ``id``, ``ids``, ``session_id``, ``request_id`` ..."""
+    word = text.lower().strip("\"'")
+    return word in _ID_COLUMNS or word in ("ids", "session", "sessions") or word.endswith("_id")
 
 
 def parse_line_labels(lines: list[str], source: str) -> Labels:
@@ -205,6 +233,11 @@ def sniff_label_format(lines: list[str], *, label_column: str = "Label") -> Labe
         return "line_labels"
     if any(_ID_TOKEN.fullmatch(line.strip()) for line in head):
         return "id_list"
+    ids = [line.strip() for line in head if not line.strip().startswith("#")]
+    if ids and not _ANY_ID.fullmatch(ids[0]):  # a free-text header line
+        ids = ids[1:]
+    if ids and all(_ANY_ID.fullmatch(text) for text in ids):  # one token a line: ids of another shape
+        return "id_list"
     return None
 
 
@@ -226,6 +259,7 @@ def read_labels(path: str | Path, *, label_column: str = "Label") -> Labels:
     if kind == "id_list":
         return parse_id_list(lines, source)
     raise InputDataError(
-        f"{source}: not a label file I know. Expected a CSV with an id column and a {label_column!r} column, "
-        "a list of anomalous ids (one per line), or a BGL/Thunderbird log"
+        f"{source}: not a label file I know. Expected a CSV whose header names the session id column and a "
+        f"{label_column!r} column (or is_anomaly, anomaly ...; values normal/anomaly, 0/1, true/false), a list of "
+        "anomalous ids (one per line), or a BGL/Thunderbird log"
     )
