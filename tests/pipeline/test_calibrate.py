@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -187,6 +189,8 @@ def test_the_guarantee_names_what_was_scored_and_old_records_read_as_sessions() 
     assert again == record
     old = {k: v for k, v in record.to_dict().items() if k != "unit"}  # calibration.json from before the field
     assert Calibration.from_dict(old).unit == "sessions"
+    crossed = replace(record, scheme="cross_fit", folds=5, with_final=True)
+    assert "the final model's score of its sliding window)" in crossed.describe()  # it said "of its session"
 
 
 # -- scoring.contamination: one quantile for every rule that takes one -----------------------------------------------

@@ -145,8 +145,10 @@ def evaluate(
         if "skipped" in rep:
             err_console.print(f"[bold yellow]baseline {shown(name)} not run:[/] {shown(str(rep['skipped']))}")
     rep = result.report
+    units = str(rep.get("unit", "sessions"))
+    unit = units[:-1]  # "session", "sliding window", "time window"
     console.print(
-        f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous sessions; report: {shown(str(report_path))}"
+        f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous {units}; report: {shown(str(report_path))}"
     )
     if rep.get("n_in_flight"):
         console.print(
@@ -155,13 +157,13 @@ def evaluate(
         )
     if rep.get("n_excluded_training_sessions"):
         console.print(
-            f"{rep['n_excluded_training_sessions']} sessions of the input were training or validation sessions of the "
+            f"{rep['n_excluded_training_sessions']} {units} of the input were training or validation {units} of the "
             "artifact: left out"
         )
     if rep.get("n_same_id_new_sessions"):
         console.print(
-            f"{rep['n_same_id_new_sessions']} sessions have the id of a training session but are not it (they start "
-            "elsewhere): scored as new sessions"
+            f"{rep['n_same_id_new_sessions']} {units} have the id of a training {unit} but are not it (they start "
+            f"elsewhere): scored as new {units}"
         )
 
 

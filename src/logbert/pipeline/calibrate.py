@@ -406,7 +406,8 @@ class Calibration:
     def source(self) -> str:
         """Which sessions the scores are, in words."""
         if self.scheme == "cross_fit":
-            final = ", each at least the final model's score of its session" if self.with_final else ""
+            one = self.unit[:-1] if self.unit.endswith("s") else self.unit  # "session", "sliding window"
+            final = f", each at least the final model's score of its {one}" if self.with_final else ""
             return (
                 f"{self.n} out-of-fold scores ({self.folds}-fold cross-fit over the normal training + validation "
                 f"{self.unit}{final})"

@@ -31,8 +31,8 @@ from logbert.results import SessionResult, exceeds
 
 #: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
 BASELINES_SKIPPED = (
-    "training sessions of this artifact are not in the evaluated input: baselines skipped (give the log it was "
-    "trained on as `training`, --training, and they are fitted on its training sessions)"
+    "training sessions of this artifact are not in the evaluated input: baselines skipped (name the log it was "
+    "trained on, --training FILE, and they are fitted on its training sessions)"
 )
 NEEDS_SIGNALS = (
     "it reads times and values, and this input has none (a key-sequence file): it would score every session 0"
@@ -140,6 +140,7 @@ def evaluate(
         {
             "protocol": "realistic: threshold chosen on normal validation data only; best_f1 peeks at test labels",
             "n_sessions": len(sessions),
+            "unit": detector.config.window.unit_noun,  # what the sessions are: sessions, sliding windows ...
             # scored, but predicted normal: already running when their input's first line was written
             "n_in_flight": len(in_flight),
             "n_in_flight_abnormal": sum(s.label == 1 for s in in_flight),

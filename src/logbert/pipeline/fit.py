@@ -531,8 +531,8 @@ def fit_sessions(
     unseen = np.zeros(len(pool), dtype=np.bool_)
     folds_read_signals = False
     say(
-        f"threshold: cross-fitting over {len(pool)} normal sessions, {k} fold models and the final one "
-        f"(about {k + 1}x one training; --set scoring.calibration=split trains once, with a looser threshold)"
+        f"threshold: cross-fitting over {len(pool)} normal {config.window.unit_noun}, {k} fold models and the final "
+        f"one (about {k + 1}x one training; --set scoring.calibration=split trains once, with a looser threshold)"
     )
     for j in range(k):
         held = np.flatnonzero(folds == j)
