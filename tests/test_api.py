@@ -150,7 +150,9 @@ def test_key_sequence_files_train_and_evaluate(tmp_path: Path) -> None:
     (tmp_path / "normal").write_text("\n".join(normal) + "\n")
     (tmp_path / "abnormal").write_text("1 2 9 9 9 4\n7 7 7 7\n")
     cfg = tiny_config(**{"train.epochs": 3})
-    trained = api.train(tmp_path / "normal", tmp_path / "art", cfg, progress=False)
+    said: list[str] = []  # --resume on a folder with no checkpoint trains from the start, and says so
+    trained = api.train(tmp_path / "normal", tmp_path / "art", cfg, progress=False, resume=True, on_step=said.append)
+    assert any("no checkpoint to go on from" in line for line in said)
     assert trained.n_templates == 4  # keys 1-4: the sessions' start and end marks are no templates
     ev = api.evaluate(tmp_path / "art", normal=tmp_path / "normal", abnormal=tmp_path / "abnormal", baselines=())
     assert ev.report["n_abnormal"] == 2 and ev.report["n_normal"] > 0

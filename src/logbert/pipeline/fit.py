@@ -201,6 +201,8 @@ def train(
         raise InputDataError(f"{out} holds a finished artifact: there is nothing to resume")
     if finished and not (resume or overwrite):
         raise InputDataError(f"{out} already holds a trained artifact; choose another folder or replace it (--force)")
+    if resume and not (out / CHECKPOINT_DIR).is_dir():  # said, not silent: a user may have named the wrong folder
+        say(f"resume: {out} holds no checkpoint to go on from; training from the start")
     say(f"reading {data}")
     out.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(data, config, labels=labels, kind=kind)
