@@ -24,10 +24,26 @@ _DEFAULT_LIMITS = StreamLimits()
 
 
 def _limit_option(field: str, text: str, env: bool) -> Any:
-    """An engine-limit option (None = not given); the help shows the one default, from StreamLimits."""
+    """An engine-limit option (None = not given); the help shows the one default, from StreamLimits, and a value
+    out of the limit's bounds is refused as an option error (:func:`_check_limit`)."""
     where = f"; env LOGBERT_LIMITS__{field.upper()}" if env else ""
     # parentheses, not brackets: typer's rich help would take "[...]" for markup and drop it
-    return typer.Option(None, help=f"{text} (default {getattr(_DEFAULT_LIMITS, field)}{where})")
+    return typer.Option(
+        None,
+        callback=lambda value: _check_limit(field, value),
+        help=f"{text} (default {getattr(_DEFAULT_LIMITS, field)}{where})",
+    )
+
+
+def _check_limit(field: str, value: Any) -> Any:
+    """``value`` when StreamLimits takes it for ``field``, else a one-line option error. StreamLimits says, so that
+    its bounds are written in one place (before, a bad value printed pydantic's whole ValidationError)."""
+    if value is not None:
+        try:
+            StreamLimits.model_validate({field: value})
+        except ValidationError as exc:
+            raise typer.BadParameter(exc.errors()[0]["msg"]) from None
+    return value
 
 
 _OPEN = ("max_open_sessions", "open sessions kept before the most idle one is scored")
