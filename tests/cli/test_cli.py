@@ -229,3 +229,15 @@ def test_a_quoted_set_value_json_cannot_read_is_the_text_inside_its_quotes() -> 
 
     got = parse_overrides(['window.session_pattern="request_id=(\\S+)"', "a='x y'", 'b="ok"', "c=5", "d=plain"])
     assert got == {"window.session_pattern": r"request_id=(\S+)", "a": "x y", "b": "ok", "c": 5, "d": "plain"}
+
+
+@pytest.mark.parametrize("command", [["score", "no-such-artifact", "x.log"], ["tail", "no-such-artifact", "x.log"]])
+def test_target_fpr_declares_the_open_range_it_takes(command: list[str]) -> None:
+    """0 and 1 are no false-alarm rate a threshold can be calibrated for: the help said [0.0<=x<=1.0], then the
+    library refused both after the model had loaded."""
+    shown = " ".join(runner.invoke(app, [command[0], "--help"], env={"COLUMNS": "200"}).output.split())
+    assert "0.0<=x<=1.0" not in shown and "in (0, 1) with 0 and 1 excluded" in shown
+    for value in ("0", "1", "-0.5", "nan"):
+        result = runner.invoke(app, [*command, "--target-fpr", value], env={"COLUMNS": "200"})
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2 and "Invalid value for '--target-fpr'" in text and "(0, 1)" in text, text

@@ -20,6 +20,7 @@ from logbert.cli._common import (
     InputOption,
     PresetOption,
     SetOption,
+    TargetFprOption,
     build_config,
     console,
     echo_step,
@@ -164,9 +165,6 @@ def evaluate(
 
 
 ThresholdOption = typer.Option(None, "--threshold", help="decide with this threshold instead of the stored one")
-TargetFprOption = typer.Option(
-    None, "--target-fpr", min=0.0, max=1.0, help="decide at this false-alarm rate on normal sessions, e.g. 0.001"
-)
 
 
 def score(

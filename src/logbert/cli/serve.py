@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from logbert.cli._common import TargetFprOption
 from logbert.config import describe_errors
 from logbert.errors import LogBertError
 from logbert.streaming import StreamLimits
@@ -226,9 +227,7 @@ def tail(
     max_open_sessions: int | None = _limit_option(*_OPEN, env=False),
     max_window_len: int | None = _limit_option(*_WINDOW, env=False),
     threshold: float | None = typer.Option(None, "--threshold", help="decide with this instead of the stored one"),
-    target_fpr: float | None = typer.Option(
-        None, "--target-fpr", help="decide at this false-alarm rate on normal sessions, e.g. 0.001"
-    ),
+    target_fpr: float | None = TargetFprOption,
     device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
     """Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE."""
