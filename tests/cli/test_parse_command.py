@@ -54,3 +54,18 @@ def test_the_printed_format_suggestion_works_when_copied_and_log_text_prints_as_
     assert second.exit_code == 0, second.output
     assert "warning" not in second.output and "100 parsed, 0 malformed" in second.output
     assert ":a: \\[x]" in second.output  # a template's own text: no emoji, the backslash kept
+
+
+def test_top_takes_one_template_or_more(tmp_path: Path) -> None:
+    """`--top -1` listed all but the last template under the title "top -1 by lines"."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(HDFS.format(s=i % 60, n=i % 3, b=i) for i in range(20)) + "\n")
+    for value in ("-1", "0"):
+        result = CliRunner().invoke(app, ["parse", str(log), "--top", value], env={"COLUMNS": "200"})
+        assert result.exit_code == 2 and "Invalid value for '--top'" in result.output, result.output
+    one = CliRunner().invoke(app, ["parse", str(log), "--preset", "hdfs", "--top", "1"], env={"COLUMNS": "200"})
+    assert one.exit_code == 0 and "(top 1 by lines)" in one.output, one.output

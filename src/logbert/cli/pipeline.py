@@ -288,7 +288,7 @@ def parse(
     preset: str | None = PresetOption,
     sets: list[str] | None = SetOption,
     out: Path | None = typer.Option(None, "--out", "-o", help="write templates and counts as JSON"),
-    top: int = typer.Option(20, help="templates to show"),
+    top: int = typer.Option(20, min=1, help="templates to show"),
     structured: Path | None = typer.Option(
         None, help="write every line (time, session, key, template, parameters) to FILE.csv|.jsonl|.parquet"
     ),
