@@ -69,3 +69,25 @@ def test_top_takes_one_template_or_more(tmp_path: Path) -> None:
         assert result.exit_code == 2 and "Invalid value for '--top'" in result.output, result.output
     one = CliRunner().invoke(app, ["parse", str(log), "--preset", "hdfs", "--top", "1"], env={"COLUMNS": "200"})
     assert one.exit_code == 0 and "(top 1 by lines)" in one.output, one.output
+
+
+def test_a_format_that_does_not_compile_is_explained_in_the_users_terms_and_the_fix_works(tmp_path: Path) -> None:
+    """`[<Level>]` in a log_format is a regex character class around the field's group: re said "unbalanced
+    parenthesis at position 37", a position in the regex logbert generates, which the user never wrote."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"2024-05-0{i % 9 + 1} [INFO] job {i} finished\n" for i in range(30)))
+    runner = CliRunner()
+    bad = runner.invoke(app, ["parse", str(log), "--set", "parser.log_format=<Date> [<Level>] <Content>"],
+                        env={"COLUMNS": "400"})  # fmt: skip
+    said = " ".join(bad.output.split())
+    assert bad.exit_code == 1 and "position" not in said and "parenthesis" not in said, said
+    assert "[ ] are regex syntax: escape them (\\[ \\])" in said
+    suggested = said.split("try --set '")[1].split("'")[0]
+    assert suggested == r"parser.log_format=<Date> \[<Level>\] <Content>"
+    fixed = runner.invoke(app, ["parse", str(log), "--set", suggested], env={"COLUMNS": "400"})
+    assert fixed.exit_code == 0 and "30 parsed, 0 malformed" in fixed.output, fixed.output
+
