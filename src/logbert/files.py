@@ -108,3 +108,17 @@ def read_bytes(fh: BinaryIO, path: Path, size: int = -1) -> bytes:
         return fh.read(size)
     except _DAMAGED as exc:
         raise InputDataError(f"{path}: the compressed data is damaged, cut short or corrupt ({exc})") from None
+
+
+def require_text(path: Path, what: str) -> None:
+    """The one rule of an empty input (``train``, ``score`` and ``parse`` alike): nothing but whitespace once
+    decompressed. Reads until the first other byte: the file's first block, for any log.
+
+    Raises:
+        InputDataError: the file is empty (or a zstd file, or damaged compressed data).
+    """
+    with open_log(path) as fh:
+        while block := read_bytes(fh, path, 1 << 16):
+            if block.strip():
+                return
+    raise InputDataError(f"{what} is empty: {path}")

@@ -91,3 +91,21 @@ def test_a_format_that_does_not_compile_is_explained_in_the_users_terms_and_the_
     fixed = runner.invoke(app, ["parse", str(log), "--set", suggested], env={"COLUMNS": "400"})
     assert fixed.exit_code == 0 and "30 parsed, 0 malformed" in fixed.output, fixed.output
 
+
+
+def test_parse_says_an_empty_file_is_empty_as_train_and_score_do(tmp_path: Path) -> None:
+    """`: > empty.log; logbert parse empty.log` said "no parsable line in empty.log for format 'raw': 1 lines,
+    1 blank" where train and score say the file is empty: one rule (logbert.files.require_text) for all three."""
+    import gzip
+
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    files = {"empty.log": b"", "blank.log": b"\n  \n\t\n", "empty.log.gz": gzip.compress(b"\n")}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        for command in (["parse", str(tmp_path / name)], ["train", str(tmp_path / name), "-o", str(tmp_path / "a")]):
+            result = CliRunner().invoke(app, command, env={"COLUMNS": "300"})
+            assert result.exit_code == 1 and f"file is empty: {tmp_path / name}" in result.output, result.output
+            assert "no parsable line" not in result.output

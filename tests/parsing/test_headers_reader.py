@@ -137,7 +137,7 @@ def test_read_log_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
         read_log(tmp_path, ParserConfig())
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
-    with pytest.raises(InputDataError, match="no parsable line"):
+    with pytest.raises(InputDataError, match="log file is empty"):  # as train's and score's "input file is empty"
         read_log(empty, ParserConfig())
     junk = tmp_path / "junk.log"
     junk.write_bytes(b"\x00\xff\x01garbage\n" * 3)
