@@ -241,3 +241,19 @@ def test_target_fpr_declares_the_open_range_it_takes(command: list[str]) -> None
         result = runner.invoke(app, [*command, "--target-fpr", value], env={"COLUMNS": "200"})
         text = " ".join(result.output.split())
         assert result.exit_code == 2 and "Invalid value for '--target-fpr'" in text and "(0, 1)" in text, text
+
+
+def test_paths_that_exist_are_named_for_what_they_are(tmp_path: Path) -> None:
+    """A directory given as the log is a directory for score as for parse (score said "input file not found");
+    a log given as the artifact is a file (score said "artifact directory not found" of a file that is there)."""
+    log = tmp_path / "x.log"
+    log.write_text("line\n")
+    for command in (["score", str(tmp_path), str(tmp_path)], ["parse", str(tmp_path)]):
+        result = runner.invoke(app, command, env={"COLUMNS": "300"})
+        assert result.exit_code == 1 and f"got a directory: {tmp_path}" in result.output, result.output
+        assert "not found" not in result.output
+    for command in (["score", str(log), str(log)], ["evaluate", str(log)], ["serve", str(log)]):
+        result = runner.invoke(app, command, env={"COLUMNS": "300"})
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1 and f"{log} is a file, not an artifact directory" in said, said
+        assert "not found" not in said

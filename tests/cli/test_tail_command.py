@@ -40,3 +40,11 @@ def test_a_limit_out_of_bounds_is_an_option_error_not_a_validation_dump(
     text = " ".join(result.output.split())
     assert result.exit_code == 2 and f"Invalid value for '{option.split('=')[0]}'" in text and said in text, text
     assert "validation error" not in text and "errors.pydantic.dev" not in text
+
+
+def test_a_file_tail_cannot_follow_is_said_before_the_banner(fake_artifact: FakeDetector, tmp_path: Path) -> None:
+    """A missing file was "not a file: nope.log", printed after the banner that named it as being scored."""
+    missing = runner.invoke(app, ["tail", "art", str(tmp_path / "nope.log"), "--no-follow"], env={"COLUMNS": "300"})
+    assert missing.exit_code == 1 and missing.output.strip() == f"error: log file not found: {tmp_path / 'nope.log'}"
+    folder = runner.invoke(app, ["tail", "art", str(tmp_path), "--no-follow"], env={"COLUMNS": "300"})
+    assert folder.exit_code == 1 and folder.output.strip() == f"error: expected a log file, got a directory: {tmp_path}"

@@ -31,6 +31,7 @@ from logbert.cli._common import (
 )
 from logbert.cli.markup import shown
 from logbert.config import BaselineName
+from logbert.files import input_file
 from logbert.records import ReadReport
 from logbert.results import SessionResult
 
@@ -271,9 +272,10 @@ def _iso(t: float | None) -> str | None:
 
 @contextmanager
 def _input_file(data: str) -> Iterator[Path]:
-    """DATA as a path; ``-`` reads standard input into a temporary file first."""
+    """DATA as a path, checked (:func:`~logbert.files.input_file`) before the artifact loads; ``-`` reads standard
+    input into a temporary file first."""
     if data != "-":
-        yield Path(data)
+        yield input_file(Path(data), "input file")
         return
     with tempfile.TemporaryDirectory(prefix="logbert-stdin-") as tmp:
         path = Path(tmp) / "stdin.log"

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from logbert.cli._common import TargetFprOption
 from logbert.config import describe_errors
 from logbert.errors import LogBertError
+from logbert.files import artifact_dir
 from logbert.streaming import StreamLimits
 from logbert.streaming.stats import StreamStats
 
@@ -151,9 +152,11 @@ def serve(
     except ValidationError as exc:
         typer.echo(f"error: invalid settings: {describe_errors(exc.errors())}", err=True)
         raise typer.Exit(code=1) from None
-    if not artifact.is_dir():
-        typer.echo(f"error: artifact directory not found: {artifact}", err=True)
-        raise typer.Exit(code=1)
+    try:
+        artifact_dir(artifact)
+    except LogBertError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
     if source is not None and not isinstance(settings.alerts_db, str):
         typer.echo("error: --source needs a postgresql:// --alerts-db (alerts and positions are shared)", err=True)
         raise typer.Exit(code=1)
@@ -232,13 +235,15 @@ def tail(
 ) -> None:
     """Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE."""
     from logbert import api
-    from logbert.streaming.tail import TailOptions, run_tail
+    from logbert.streaming.tail import TailOptions, followable, run_tail
 
     def status(stats: StreamStats) -> None:
         typer.echo(_counts(stats, prefix="tail: so far "), err=True)
 
     try:
         artifact, file = tail_paths(paths, artifact_option)
+        if file != "-":  # said before the artifact loads and the banner names the file
+            followable(Path(file))
         limits = StreamLimits(**_limits(max_open_sessions, idle_timeout, max_window_len))
         detector = api.load_detector(artifact, need_parser=True, device=device)
         basis = detector.use_threshold(threshold, target_fpr)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from logbert.errors import InputDataError
-from logbert.files import marked_encoding
+from logbert.files import input_file, marked_encoding
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
@@ -133,6 +133,26 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], 
         out.put(_EOF)
 
 
+def followable(path: Path) -> Path:
+    """``path``, when tail can follow it: a plain UTF-8 file. ``logbert tail`` checks it before the artifact loads
+    and anything is printed; :func:`run_tail` again.
+
+    Raises:
+        InputDataError: nothing is there (:func:`~logbert.files.input_file`), a directory, no regular file (a pipe:
+            give ``-``), or UTF-16 / UTF-32 text.
+    """
+    input_file(path, "log file")
+    if not path.is_file():  # a FIFO or a device: its size says nothing of truncation
+        raise InputDataError(f"{path} is not a regular file: give - to read a pipe from standard input")
+    with path.open("rb") as head:
+        if marked_encoding(head.read(4)) is not None:
+            raise InputDataError(
+                f"{path} is UTF-16 (or UTF-32) text: tail follows UTF-8 files; score and train read it as it is, "
+                "or convert it with iconv -f UTF-16 -t UTF-8"
+            )
+    return path
+
+
 def run_tail(
     detector: Scorer,
     source: str,
@@ -149,7 +169,7 @@ def run_tail(
     counted as rejected, binary and over-long lines are repaired, counted and scored.
 
     Raises:
-        InputDataError: the path does not exist or is a directory.
+        InputDataError: the path cannot be followed (:func:`followable`).
     """
     stop = stop or threading.Event()
     lines: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
@@ -157,15 +177,7 @@ def run_tail(
         reader = threading.Thread(target=_read_stream, args=(stdin or sys.stdin.buffer, lines), daemon=True)
         name = "stdin"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputDataError(f"not a file: {path}")
-        with path.open("rb") as head:
-            if marked_encoding(head.read(4)) is not None:
-                raise InputDataError(
-                    f"{path} is UTF-16 (or UTF-32) text: tail follows UTF-8 files; score and train read it as it is, "
-                    "or convert it with iconv -f UTF-16 -t UTF-8"
-                )
+        path = followable(Path(source))
         reader = threading.Thread(target=_follow_file, args=(path, opts, lines, stop), daemon=True)
         name = path.name
     engine = StreamEngine(detector, limits, alert_sink=AlertPrinter(out, opts.json_output, opts.misses_shown))
