@@ -235,7 +235,7 @@ def tail(
 ) -> None:
     """Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE."""
     from logbert import api
-    from logbert.streaming.tail import TailOptions, followable, run_tail
+    from logbert.streaming.tail import TailOptions, followable, nothing_accepted, run_tail
 
     def status(stats: StreamStats) -> None:
         typer.echo(_counts(stats, prefix="tail: so far "), err=True)
@@ -260,6 +260,10 @@ def tail(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(_counts(stats, prefix="tail: "), err=True)
+    why = nothing_accepted(stats, detector.config)
+    if why is not None:  # as score would: an error, not a run that looked fine
+        typer.echo(f"error: {why}", err=True)
+        raise typer.Exit(code=1)
 
 
 def _counts(stats: StreamStats, prefix: str) -> str:
