@@ -102,6 +102,11 @@ def test_every_preset_says_what_it_is_for() -> None:
     from logbert.config import preset_description, preset_names
 
     assert all(preset_description(name) for name in preset_names())
+    # a whole sentence, though it goes on over comment lines (the access preset's was cut after "the referrer")
+    assert all(preset_description(name).endswith(".") for name in preset_names())
+    assert preset_description("access").endswith("the user agent are read too).")
+    assert preset_description("keys").endswith("e.g. DeepLog's hdfs_train).")  # no sentence ends inside (...)
+    assert "A line's key" not in preset_description("access")  # the first sentence only: the table is a summary
 
 
 def test_a_wrong_value_is_said_with_its_setting_and_what_was_given() -> None:

@@ -40,6 +40,7 @@ from torch import Tensor
 import logbert
 from logbert.config import LogBertConfig, config_from_dict
 from logbert.errors import ConfigError, UnknownArtifact
+from logbert.files import artifact_dir
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 
@@ -203,9 +204,7 @@ def load_artifact(directory: str | Path) -> Artifact:
         UnknownArtifact: the directory or a file is missing, a hash does not match, the config
             does not parse, or the vocabulary, config and weights disagree.
     """
-    root = Path(directory)
-    if not root.is_dir():
-        raise UnknownArtifact(f"artifact directory not found: {root}")
+    root = artifact_dir(directory)
     meta_path = root / META_FILE
     if not meta_path.is_file():
         raise UnknownArtifact(f"{root} is not a logbert artifact: {META_FILE} is missing")

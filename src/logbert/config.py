@@ -653,11 +653,31 @@ def preset_settings(name: str) -> dict[str, Any]:
 
 
 def preset_description(name: str) -> str:
-    """The first comment line of a preset's TOML file: what kind of log it is for."""
-    for line in _preset_text(name).splitlines():
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-    return ""
+    """The first sentence of a preset's TOML file's first comment paragraph (its leading ``#`` lines, joined): what
+    kind of log it is for. A sentence may go on over several comment lines (the first line alone cut the access
+    preset's mid-sentence); the rest of the paragraph is for whoever reads the file."""
+    lines = _preset_text(name).splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("#")), len(lines))
+    paragraph = []
+    for line in lines[start:]:
+        if not line.startswith("#") or not line.lstrip("#").strip():
+            break
+        paragraph.append(line.lstrip("#").strip())
+    return _first_sentence(" ".join(paragraph))
+
+
+def _first_sentence(text: str) -> str:
+    """``text`` up to its first full stop outside parentheses (an "e.g." inside them ends nothing), or all of it.
+
+    >>> _first_sentence("Logs (in a format, e.g. Apache's). A key is ...")
+    "Logs (in a format, e.g. Apache's)."
+    """
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == "." and depth <= 0 and text[i + 1 : i + 2] in ("", " "):
+            return text[: i + 1]
+    return text
 
 
 def load_config(

@@ -4,7 +4,9 @@ The compression is told by the file's first bytes, not its name, so a renamed fi
 plain file named ``.gz`` is not mistaken. gzip, bzip2 and xz come with Python; zstd does not, so a
 zstd file gets a clear error that says how to read it. Every reader of log files (the line reader
 of :mod:`logbert.parsing.reader`, key-sequence files, the input-kind sniffer) opens files here; a
-foundation module, so that both ``parsing`` and ``datasets`` may import it.
+foundation module, so that both ``parsing`` and ``datasets`` may import it. The checks of a path given to be read
+live here too, one each: a file to read (:func:`input_file`), one that is not empty (:func:`require_text`), an
+artifact directory (:func:`artifact_dir`).
 
 Text is UTF-8. A byte-order mark at the start says otherwise: UTF-16 (what Windows PowerShell 5's ``>`` and
 ``Out-File`` write, and many Windows tools export) and UTF-32 are re-encoded as UTF-8 while they are read, and a
@@ -22,7 +24,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol, cast
 
-from logbert.errors import InputDataError
+from logbert.errors import InputDataError, UnknownArtifact
 
 #: (first bytes, name) of the compressions Python reads
 _COMPRESSED: Final = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
@@ -108,3 +110,52 @@ def read_bytes(fh: BinaryIO, path: Path, size: int = -1) -> bytes:
         return fh.read(size)
     except _DAMAGED as exc:
         raise InputDataError(f"{path}: the compressed data is damaged, cut short or corrupt ({exc})") from None
+
+
+def input_file(path: Path, what: str) -> Path:
+    """``path``, when it names a file to read: the one check, and the one wording, of every input path (a log, a
+    key-sequence, label or config file; ``parse``, ``train``, ``score`` and ``tail`` alike). Before, ``score`` said
+    "input file not found" of a directory that exists.
+
+    >>> input_file(Path("/"), "input file")
+    Traceback (most recent call last):
+    ...
+    logbert.errors.InputDataError: expected an input file, got a directory: /
+
+    Raises:
+        InputDataError: nothing is there, or a directory is.
+    """
+    if path.is_dir():
+        raise InputDataError(f"expected {'an' if what[0] in 'aeiou' else 'a'} {what}, got a directory: {path}")
+    if not path.exists():
+        raise InputDataError(f"{what} not found: {path}")
+    return path
+
+
+def require_text(path: Path, what: str) -> None:
+    """The one rule of an empty input (``train``, ``score`` and ``parse`` alike): nothing but whitespace once
+    decompressed. Reads until the first other byte: the file's first block, for any log.
+
+    Raises:
+        InputDataError: the file is empty (or a zstd file, or damaged compressed data).
+    """
+    with open_log(path) as fh:
+        while block := read_bytes(fh, path, 1 << 16):
+            if block.strip():
+                return
+    raise InputDataError(f"{what} is empty: {path}")
+
+
+def artifact_dir(directory: str | Path) -> Path:
+    """``directory`` as a path, when a directory is there: the one check of every command given an artifact (here, not
+    in :mod:`logbert.artifact`, which loads torch: ``serve`` checks it before anything is made).
+
+    Raises:
+        UnknownArtifact: nothing is there, or a file is (``logbert score LOG LOG`` said "not found" of the log).
+    """
+    root = Path(directory)
+    if root.is_file():
+        raise UnknownArtifact(f"{root} is a file, not an artifact directory (the folder `logbert train -o` writes)")
+    if not root.is_dir():
+        raise UnknownArtifact(f"artifact directory not found: {root}")
+    return root

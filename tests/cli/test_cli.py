@@ -253,3 +253,31 @@ def test_no_output_option_writes_over_its_input(tmp_path: Path) -> None:
         result = runner.invoke(app, args, env={"COLUMNS": "300"})
         assert result.exit_code == 2 and "would overwrite it" in result.output, (args, result.output)
         assert log.read_text() == "line one\nline two\n"
+
+
+@pytest.mark.parametrize("command", [["score", "no-such-artifact", "x.log"], ["tail", "no-such-artifact", "x.log"]])
+def test_target_fpr_declares_the_open_range_it_takes(command: list[str]) -> None:
+    """0 and 1 are no false-alarm rate a threshold can be calibrated for: the help said [0.0<=x<=1.0], then the
+    library refused both after the model had loaded."""
+    shown = " ".join(runner.invoke(app, [command[0], "--help"], env={"COLUMNS": "200"}).output.split())
+    assert "0.0<=x<=1.0" not in shown and "in (0, 1) with 0 and 1 excluded" in shown
+    for value in ("0", "1", "-0.5", "nan"):
+        result = runner.invoke(app, [*command, "--target-fpr", value], env={"COLUMNS": "200"})
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2 and "Invalid value for '--target-fpr'" in text and "(0, 1)" in text, text
+
+
+def test_paths_that_exist_are_named_for_what_they_are(tmp_path: Path) -> None:
+    """A directory given as the log is a directory for score as for parse (score said "input file not found");
+    a log given as the artifact is a file (score said "artifact directory not found" of a file that is there)."""
+    log = tmp_path / "x.log"
+    log.write_text("line\n")
+    for command in (["score", str(tmp_path), str(tmp_path)], ["parse", str(tmp_path)]):
+        result = runner.invoke(app, command, env={"COLUMNS": "300"})
+        assert result.exit_code == 1 and f"got a directory: {tmp_path}" in result.output, result.output
+        assert "not found" not in result.output
+    for command in (["score", str(log), str(log)], ["evaluate", str(log)], ["serve", str(log)]):
+        result = runner.invoke(app, command, env={"COLUMNS": "300"})
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1 and f"{log} is a file, not an artifact directory" in said, said
+        assert "not found" not in said

@@ -54,3 +54,58 @@ def test_the_printed_format_suggestion_works_when_copied_and_log_text_prints_as_
     assert second.exit_code == 0, second.output
     assert "warning" not in second.output and "100 parsed, 0 malformed" in second.output
     assert ":a: \\[x]" in second.output  # a template's own text: no emoji, the backslash kept
+
+
+def test_top_takes_one_template_or_more(tmp_path: Path) -> None:
+    """`--top -1` listed all but the last template under the title "top -1 by lines"."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(HDFS.format(s=i % 60, n=i % 3, b=i) for i in range(20)) + "\n")
+    for value in ("-1", "0"):
+        result = CliRunner().invoke(app, ["parse", str(log), "--top", value], env={"COLUMNS": "200"})
+        assert result.exit_code == 2 and "Invalid value for '--top'" in result.output, result.output
+    one = CliRunner().invoke(app, ["parse", str(log), "--preset", "hdfs", "--top", "1"], env={"COLUMNS": "200"})
+    assert one.exit_code == 0 and "(top 1 by lines)" in one.output, one.output
+
+
+def test_a_format_that_does_not_compile_is_explained_in_the_users_terms_and_the_fix_works(tmp_path: Path) -> None:
+    """`[<Level>]` in a log_format is a regex character class around the field's group: re said "unbalanced
+    parenthesis at position 37", a position in the regex logbert generates, which the user never wrote."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"2024-05-0{i % 9 + 1} [INFO] job {i} finished\n" for i in range(30)))
+    runner = CliRunner()
+    bad = runner.invoke(app, ["parse", str(log), "--set", "parser.log_format=<Date> [<Level>] <Content>"],
+                        env={"COLUMNS": "400"})  # fmt: skip
+    said = " ".join(bad.output.split())
+    assert bad.exit_code == 1 and "position" not in said and "parenthesis" not in said, said
+    assert "[ ] are regex syntax: escape them (\\[ \\])" in said
+    suggested = said.split("try --set '")[1].split("'")[0]
+    assert suggested == r"parser.log_format=<Date> \[<Level>\] <Content>"
+    fixed = runner.invoke(app, ["parse", str(log), "--set", suggested], env={"COLUMNS": "400"})
+    assert fixed.exit_code == 0 and "30 parsed, 0 malformed" in fixed.output, fixed.output
+
+
+
+def test_parse_says_an_empty_file_is_empty_as_train_and_score_do(tmp_path: Path) -> None:
+    """`: > empty.log; logbert parse empty.log` said "no parsable line in empty.log for format 'raw': 1 lines,
+    1 blank" where train and score say the file is empty: one rule (logbert.files.require_text) for all three."""
+    import gzip
+
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    files = {"empty.log": b"", "blank.log": b"\n  \n\t\n", "empty.log.gz": gzip.compress(b"\n")}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        for command in (["parse", str(tmp_path / name)], ["train", str(tmp_path / name), "-o", str(tmp_path / "a")]):
+            result = CliRunner().invoke(app, command, env={"COLUMNS": "300"})
+            assert result.exit_code == 1 and f"file is empty: {tmp_path / name}" in result.output, result.output
+            assert "no parsable line" not in result.output

@@ -9,7 +9,13 @@ import pytest
 
 from logbert.config import ParserConfig, WindowConfig
 from logbert.errors import ConfigError, InputDataError
-from logbert.parsing.headers import BUILTIN_FORMATS, HeaderParser, infer_log_format, line_text_for_sessions
+from logbert.parsing.headers import (
+    BUILTIN_FORMATS,
+    HeaderParser,
+    compile_format,
+    infer_log_format,
+    line_text_for_sessions,
+)
 from logbert.parsing.reader import MAX_EXAMPLES, LineReader, read_log
 from logbert.windowing.windows import find_session_ids, session_id_pattern
 from tests.conftest import dataset_path
@@ -131,7 +137,7 @@ def test_read_log_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
         read_log(tmp_path, ParserConfig())
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
-    with pytest.raises(InputDataError, match="no parsable line"):
+    with pytest.raises(InputDataError, match="log file is empty"):  # as train's and score's "input file is empty"
         read_log(empty, ParserConfig())
     junk = tmp_path / "junk.log"
     junk.write_bytes(b"\x00\xff\x01garbage\n" * 3)
@@ -739,3 +745,11 @@ def test_the_header_modules_examples_hold() -> None:
     from logbert.parsing import headers
 
     assert doctest.testmod(headers).failed == 0
+
+
+def test_a_format_error_without_a_bracket_to_blame_still_names_no_regex_position() -> None:
+    with pytest.raises(ConfigError) as error:
+        compile_format("<Date> * <Content>")
+    assert "position" not in str(error.value) and "(multiple repeat): the text around its <Field>s is a regular" in (
+        str(error.value)
+    )

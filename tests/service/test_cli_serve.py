@@ -134,7 +134,7 @@ def test_tail_prints_alerts_for_a_file(tmp_path: Path, monkeypatch: pytest.Monke
     assert alert["misses"][0]["expected"][0] == {"template": "T0", "probability": 0.75}
     assert "binary=1" in result.stderr
     result = runner.invoke(cli_app, ["tail", str(tmp_path / "missing.log"), "-a", str(tmp_path)])
-    assert result.exit_code == 1 and "not a file" in result.output
+    assert result.exit_code == 1 and "log file not found" in result.output  # said before the banner
 
 
 def test_tail_takes_the_artifact_first_as_score_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

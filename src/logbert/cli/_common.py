@@ -43,6 +43,21 @@ def input_kind(value: str) -> Literal["raw", "keys"] | None:
     raise typer.BadParameter(f"expected raw, keys or auto, got {value!r}", param_hint="--input")
 
 
+def _rate(value: float | None) -> float | None:
+    """``--target-fpr``: a rate strictly between 0 and 1, as the threshold's calibration takes it (at 0 no threshold
+    would do, at 1 every session is flagged). typer declares closed ranges only (``min=0.0, max=1.0`` showed
+    ``[0.0<=x<=1.0]`` in the help, then 0 and 1 were refused after the model had loaded), so a callback checks."""
+    if value is not None and not 0.0 < value < 1.0:  # NaN too
+        raise typer.BadParameter(f"{value} is not a rate in (0, 1), 0 and 1 excluded")
+    return value
+
+
+TargetFprOption = typer.Option(
+    None,
+    "--target-fpr",
+    callback=_rate,
+    help="decide at this false-alarm rate on normal sessions, in (0, 1) with 0 and 1 excluded, e.g. 0.001",
+)
 SetOption = typer.Option(None, "--set", help="override one setting, e.g. --set train.epochs=5 (repeatable).")
 
 

@@ -20,6 +20,7 @@ from logbert.cli._common import (
     InputOption,
     PresetOption,
     SetOption,
+    TargetFprOption,
     build_config,
     console,
     echo_step,
@@ -30,6 +31,7 @@ from logbert.cli._common import (
 )
 from logbert.cli.markup import shown
 from logbert.config import BaselineName
+from logbert.files import input_file
 from logbert.records import ReadReport
 from logbert.results import SessionResult
 
@@ -168,9 +170,6 @@ def evaluate(
 
 
 ThresholdOption = typer.Option(None, "--threshold", help="decide with this threshold instead of the stored one")
-TargetFprOption = typer.Option(
-    None, "--target-fpr", min=0.0, max=1.0, help="decide at this false-alarm rate on normal sessions, e.g. 0.001"
-)
 
 
 def score(
@@ -287,9 +286,10 @@ def _iso(t: float | None) -> str | None:
 
 @contextmanager
 def _input_file(data: str) -> Iterator[Path]:
-    """DATA as a path; ``-`` reads standard input into a temporary file first."""
+    """DATA as a path, checked (:func:`~logbert.files.input_file`) before the artifact loads; ``-`` reads standard
+    input into a temporary file first."""
     if data != "-":
-        yield Path(data)
+        yield input_file(Path(data), "input file")
         return
     with tempfile.TemporaryDirectory(prefix="logbert-stdin-") as tmp:
         path = Path(tmp) / "stdin.log"
@@ -304,7 +304,7 @@ def parse(
     preset: str | None = PresetOption,
     sets: list[str] | None = SetOption,
     out: Path | None = typer.Option(None, "--out", "-o", help="write templates and counts as JSON"),
-    top: int = typer.Option(20, help="templates to show"),
+    top: int = typer.Option(20, min=1, help="templates to show"),
     structured: Path | None = typer.Option(
         None, help="write every line (time, session, key, template, parameters) to FILE.csv|.jsonl|.parquet"
     ),

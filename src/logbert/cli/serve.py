@@ -15,8 +15,10 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from logbert.cli._common import TargetFprOption
 from logbert.config import describe_errors
 from logbert.errors import LogBertError
+from logbert.files import artifact_dir
 from logbert.streaming import StreamLimits
 from logbert.streaming.stats import StreamStats
 
@@ -24,10 +26,26 @@ _DEFAULT_LIMITS = StreamLimits()
 
 
 def _limit_option(field: str, text: str, env: bool) -> Any:
-    """An engine-limit option (None = not given); the help shows the one default, from StreamLimits."""
+    """An engine-limit option (None = not given); the help shows the one default, from StreamLimits, and a value
+    out of the limit's bounds is refused as an option error (:func:`_check_limit`)."""
     where = f"; env LOGBERT_LIMITS__{field.upper()}" if env else ""
     # parentheses, not brackets: typer's rich help would take "[...]" for markup and drop it
-    return typer.Option(None, help=f"{text} (default {getattr(_DEFAULT_LIMITS, field)}{where})")
+    return typer.Option(
+        None,
+        callback=lambda value: _check_limit(field, value),
+        help=f"{text} (default {getattr(_DEFAULT_LIMITS, field)}{where})",
+    )
+
+
+def _check_limit(field: str, value: Any) -> Any:
+    """``value`` when StreamLimits takes it for ``field``, else a one-line option error. StreamLimits says, so that
+    its bounds are written in one place (before, a bad value printed pydantic's whole ValidationError)."""
+    if value is not None:
+        try:
+            StreamLimits.model_validate({field: value})
+        except ValidationError as exc:
+            raise typer.BadParameter(exc.errors()[0]["msg"]) from None
+    return value
 
 
 _OPEN = ("max_open_sessions", "open sessions kept before the most idle one is scored")
@@ -134,9 +152,11 @@ def serve(
     except ValidationError as exc:
         typer.echo(f"error: invalid settings: {describe_errors(exc.errors())}", err=True)
         raise typer.Exit(code=1) from None
-    if not artifact.is_dir():
-        typer.echo(f"error: artifact directory not found: {artifact}", err=True)
-        raise typer.Exit(code=1)
+    try:
+        artifact_dir(artifact)
+    except LogBertError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
     if source is not None and not isinstance(settings.alerts_db, str):
         typer.echo("error: --source needs a postgresql:// --alerts-db (alerts and positions are shared)", err=True)
         raise typer.Exit(code=1)
@@ -210,20 +230,20 @@ def tail(
     max_open_sessions: int | None = _limit_option(*_OPEN, env=False),
     max_window_len: int | None = _limit_option(*_WINDOW, env=False),
     threshold: float | None = typer.Option(None, "--threshold", help="decide with this instead of the stored one"),
-    target_fpr: float | None = typer.Option(
-        None, "--target-fpr", help="decide at this false-alarm rate on normal sessions, e.g. 0.001"
-    ),
+    target_fpr: float | None = TargetFprOption,
     device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
     """Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE."""
     from logbert import api
-    from logbert.streaming.tail import TailOptions, run_tail
+    from logbert.streaming.tail import TailOptions, followable, nothing_accepted, run_tail
 
     def status(stats: StreamStats) -> None:
         typer.echo(_counts(stats, prefix="tail: so far "), err=True)
 
     try:
         artifact, file = tail_paths(paths, artifact_option)
+        if file != "-":  # said before the artifact loads and the banner names the file
+            followable(Path(file))
         limits = StreamLimits(**_limits(max_open_sessions, idle_timeout, max_window_len))
         detector = api.load_detector(artifact, need_parser=True, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
@@ -240,6 +260,10 @@ def tail(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(_counts(stats, prefix="tail: "), err=True)
+    why = nothing_accepted(stats, detector.config)
+    if why is not None:  # as score would: an error, not a run that looked fine
+        typer.echo(f"error: {why}", err=True)
+        raise typer.Exit(code=1)
 
 
 def _counts(stats: StreamStats, prefix: str) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logbert.errors import InputDataError
-from logbert.files import open_log, read_bytes
+from logbert.files import input_file, open_log, read_bytes, require_text
 
 
 def read_lines(path: str | Path, *, what: str, max_bytes: int | None = None) -> tuple[list[str], int]:
@@ -18,17 +17,12 @@ def read_lines(path: str | Path, *, what: str, max_bytes: int | None = None) -> 
     Raises:
         InputDataError: the path is missing, a directory, or the file is empty.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputDataError(f"{what} not found: {p}")
-    if p.is_dir():
-        raise InputDataError(f"{what} is a directory, expected a file: {p}")
+    p = input_file(Path(path), what)
+    require_text(p, what)
     with open_log(p) as fh:  # gzip, bzip2 and xz files decompressed
         data = read_bytes(fh, p, -1 if max_bytes is None else max_bytes + 1)
     if max_bytes is not None and len(data) > max_bytes:
         data = data[: data.rfind(b"\n", 0, max_bytes) + 1] or data[:max_bytes]
-    if not data.strip():
-        raise InputDataError(f"{what} is empty: {p}")
     lines: list[str] = []
     n_binary = 0
     for raw in data.splitlines():

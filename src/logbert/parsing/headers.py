@@ -144,6 +144,15 @@ def compile_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     if len(set(names)) != len(names):
         raise ConfigError(f"log format {log_format!r} repeats a field")
     parts = _FIELD_RE.split(log_format)  # literal, name, literal, name, ..., literal
+    try:
+        regex = re.compile(_format_regex(parts))
+    except re.error as exc:
+        raise ConfigError(_format_error(log_format, parts, exc)) from None
+    return regex, tuple(names)
+
+
+def _format_regex(parts: Sequence[str]) -> str:
+    """The regex of a format split into ``literal, name, literal, ..., literal``."""
     pattern = [r"^\s*"]
     for i, part in enumerate(parts):
         if i % 2:
@@ -155,11 +164,42 @@ def compile_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
         else:
             pattern.append(re.sub(" +", r"\\s+", part))
     pattern.append(r"\s*$")
+    return "".join(pattern)
+
+
+#: regex syntax that a log's own text often holds (a [bracketed] field, a (note), a {block}): unescaped in the text
+#: of a log_format, where it is regex syntax, it is the usual reason a format does not compile
+_SYNTAX_IN_TEXT = re.compile(r"(?<!\\)[][(){}]")
+
+
+def _format_error(log_format: str, parts: Sequence[str], exc: re.error) -> str:
+    """Why a log format does not compile, said of the format the user wrote. re's message places the fault in the
+    regex made from it ("unbalanced parenthesis at position 37": a field's group inside the user's "[...]"), which
+    the user never saw; the text around the fields is a regex (README, "Your own logs"), and an unescaped bracket
+    or parenthesis of the log's own text is the usual fault: named, with the format that escapes it when that
+    compiles. A "(?" in the format is a group written on purpose: its parentheses are left alone."""
+    said = f"log format '{log_format}' is not a valid pattern"  # not !r: it would double every backslash shown
+    texts = parts[0::2]
+    syntax = "[]{}" if any("(?" in text for text in texts) else "[](){}"
+    found = [c for c in syntax if any(c in _SYNTAX_IN_TEXT.findall(text) for text in texts)]
+    if not found:
+        return f"{said} ({exc.msg}): the text around its <Field>s is a regular expression"
+    escaped = [
+        part if i % 2 else _SYNTAX_IN_TEXT.sub(lambda m: ("\\" if m.group() in found else "") + m.group(), part)
+        for i, part in enumerate(parts)
+    ]
     try:
-        regex = re.compile("".join(pattern))
-    except re.error as exc:
-        raise ConfigError(f"log format {log_format!r} is not a valid pattern: {exc}") from None
-    return regex, tuple(names)
+        re.compile(_format_regex(escaped))
+        fixed = "".join(f"<{part}>" if i % 2 else part for i, part in enumerate(escaped))
+        hint = f": try --set 'parser.log_format={fixed}'"
+    except re.error:
+        hint = ""
+    written = " ".join("\\" + c for c in found)
+    are, them = ("are", "them") if len(found) > 1 else ("is", "it")
+    return (
+        f"{said}: the text around its <Field>s is a regular expression, where {' '.join(found)} {are} regex syntax: "
+        f"escape {them} ({written}) to match the line's own characters{hint}"
+    )
 
 
 class HeaderParser:

@@ -21,7 +21,7 @@ from typing import Final, cast
 
 from logbert.config import ParserConfig
 from logbert.errors import InputDataError
-from logbert.files import open_log, read_bytes
+from logbert.files import input_file, open_log, read_bytes, require_text
 from logbert.parsing._gc import gc_paused
 from logbert.parsing.headers import HeaderParser, family_hint, format_warnings
 from logbert.records import LineProblem, LogLine, ReadReport
@@ -347,7 +347,7 @@ class LogStream:
         config: the header format and ``max_line_chars``.
 
     Raises:
-        InputDataError: (at once) the path is missing or a directory.
+        InputDataError: (at once) the path is missing, a directory or empty (:func:`~logbert.files.require_text`).
 
     Example:
         >>> stream = LogStream(["INFO c [r] a 1", "junk", "INFO c [r] b 2"], ParserConfig(format="openstack_devstack"))
@@ -361,11 +361,8 @@ class LogStream:
         self._path: Path | None = None
         self._source: Iterable[str | bytes] = ()
         if isinstance(source, str | Path):
-            path = Path(source)
-            if not path.exists():
-                raise InputDataError(f"log file not found: {path}")
-            if path.is_dir():
-                raise InputDataError(f"expected a log file, got a directory: {path}")
+            path = input_file(Path(source), "log file")
+            require_text(path, "log file")  # said so, not as "no parsable line ... 1 lines, 1 blank"
             self._path = path
         else:
             self._source = source
@@ -569,7 +566,7 @@ def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -
         report that counts every line that did not become a ``LogLine``.
 
     Raises:
-        InputDataError: the path is missing or a directory, or no line matched the format.
+        InputDataError: the path is missing, a directory or empty, or no line matched the format.
     """
     stream = LogStream(source, config)
     lines: list[LogLine] = []

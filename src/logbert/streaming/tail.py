@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from logbert.config import LogBertConfig
 from logbert.errors import InputDataError
-from logbert.files import marked_encoding
+from logbert.files import compression_of, input_file, marked_encoding
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
@@ -133,6 +134,38 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], 
         out.put(_EOF)
 
 
+#: the command that writes a compressed file's text to standard output, by :func:`~logbert.files.compression_of`'s name
+_CAT = {"gzip": "zcat", "bzip2": "bzcat", "xz": "xzcat"}
+
+
+def followable(path: Path) -> Path:
+    """``path``, when tail can follow it: a plain UTF-8 file. ``logbert tail`` checks it before the artifact loads
+    and anything is printed; :func:`run_tail` again.
+
+    Raises:
+        InputDataError: nothing is there (:func:`~logbert.files.input_file`), a directory, no regular file (a pipe:
+            give ``-``), a compressed file, or UTF-16 / UTF-32 text.
+    """
+    input_file(path, "log file")
+    if not path.is_file():  # a FIFO or a device: its size says nothing of truncation
+        raise InputDataError(f"{path} is not a regular file: give - to read a pipe from standard input")
+    # told as logbert.files tells it, by the first bytes: a compressed file was followed as binary lines, every one
+    # rejected, and tail ended "successfully" having scored nothing (a rotated log is not written to any more)
+    compression = compression_of(path)
+    if compression is not None:
+        raise InputDataError(
+            f"{path} is {compression}-compressed: tail follows plain text files; use logbert score for compressed "
+            f"logs (or decompress it to standard input: {_CAT[compression]} FILE | logbert tail ARTIFACT -)"
+        )
+    with path.open("rb") as head:
+        if marked_encoding(head.read(4)) is not None:
+            raise InputDataError(
+                f"{path} is UTF-16 (or UTF-32) text: tail follows UTF-8 files; score and train read it as it is, "
+                "or convert it with iconv -f UTF-16 -t UTF-8"
+            )
+    return path
+
+
 def run_tail(
     detector: Scorer,
     source: str,
@@ -149,7 +182,7 @@ def run_tail(
     counted as rejected, binary and over-long lines are repaired, counted and scored.
 
     Raises:
-        InputDataError: the path does not exist or is a directory.
+        InputDataError: the path cannot be followed (:func:`followable`).
     """
     stop = stop or threading.Event()
     lines: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
@@ -157,15 +190,7 @@ def run_tail(
         reader = threading.Thread(target=_read_stream, args=(stdin or sys.stdin.buffer, lines), daemon=True)
         name = "stdin"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputDataError(f"not a file: {path}")
-        with path.open("rb") as head:
-            if marked_encoding(head.read(4)) is not None:
-                raise InputDataError(
-                    f"{path} is UTF-16 (or UTF-32) text: tail follows UTF-8 files; score and train read it as it is, "
-                    "or convert it with iconv -f UTF-16 -t UTF-8"
-                )
+        path = followable(Path(source))
         reader = threading.Thread(target=_follow_file, args=(path, opts, lines, stop), daemon=True)
         name = path.name
     engine = StreamEngine(detector, limits, alert_sink=AlertPrinter(out, opts.json_output, opts.misses_shown))
@@ -197,6 +222,34 @@ def run_tail(
         stop.set()
         engine.shutdown(timeout=None)  # every line read is scored before tail returns
     return engine.stats()
+
+
+def nothing_accepted(stats: StreamStats, config: LogBertConfig) -> str | None:
+    """Why no line was taken when lines were read that were not blank, or None: every line malformed (the log is
+    not in the artifact's format) or without a session id (the artifact's session pattern matched nothing), where
+    ``score`` stops with an error and tail printed its counts and ended as if all were well. A file that is empty,
+    or blank, is not said here: a followed file that nothing has been written to yet is waited on."""
+    if stats.lines_accepted or stats.lines_received == stats.rejected_empty:
+        return None
+    n = stats.lines_received - stats.rejected_empty
+    parts = []
+    if stats.rejected_malformed:
+        fmt = config.parser.log_format or config.parser.format
+        parts.append(
+            f"{stats.rejected_malformed} do not match the artifact's log format ({fmt!r}): the log is not of the "
+            "kind the artifact was trained on"
+        )
+    if stats.lines_unrouted:
+        window = config.window
+        rule = (
+            f"window.session_pattern {window.session_pattern!r}" if window.session_pattern
+            else f"window.session_id {window.session_id!r}"
+        )
+        parts.append(
+            f"{stats.lines_unrouted} name no session id: the artifact's session rule ({rule}) matched none of them; "
+            "this log names its sessions otherwise than the training log did"
+        )
+    return f"no line was scored: of the {n} lines that are not blank, " + "; ".join(parts)
 
 
 def _ingest_waiting(engine: StreamEngine, batch: list[bytes], source: str) -> None:

@@ -1,0 +1,88 @@
+"""``logbert tail``: its options and the mistakes it reports, on the fake detector (no artifact, no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from logbert import api
+from logbert.cli import app
+
+from ..streaming.fakes import FakeDetector, vm_lines
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fake_artifact(monkeypatch: pytest.MonkeyPatch) -> FakeDetector:
+    detector = FakeDetector(max_len=8)
+    monkeypatch.setattr(api, "load_detector", lambda *a, **k: detector)
+    return detector
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("--idle-timeout=-5", "greater than 0"),
+        ("--idle-timeout=nan", "greater than 0"),
+        ("--max-window-len=0", "greater than or equal to 2"),
+        ("--max-open-sessions=0", "greater than or equal to 1"),
+    ],
+)
+def test_a_limit_out_of_bounds_is_an_option_error_not_a_validation_dump(
+    fake_artifact: FakeDetector, tmp_path: Path, option: str, said: str
+) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(vm_lines("vm-1", [0, 1, 2])) + "\n")
+    result = runner.invoke(app, ["tail", "art", str(log), "--no-follow", option], env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"Invalid value for '{option.split('=')[0]}'" in text and said in text, text
+    assert "validation error" not in text and "errors.pydantic.dev" not in text
+
+
+def test_a_file_tail_cannot_follow_is_said_before_the_banner(fake_artifact: FakeDetector, tmp_path: Path) -> None:
+    """A missing file was "not a file: nope.log", printed after the banner that named it as being scored."""
+    missing = runner.invoke(app, ["tail", "art", str(tmp_path / "nope.log"), "--no-follow"], env={"COLUMNS": "300"})
+    assert missing.exit_code == 1 and missing.output.strip() == f"error: log file not found: {tmp_path / 'nope.log'}"
+    folder = runner.invoke(app, ["tail", "art", str(tmp_path), "--no-follow"], env={"COLUMNS": "300"})
+    assert folder.exit_code == 1 and folder.output.strip() == f"error: expected a log file, got a directory: {tmp_path}"
+
+
+def test_tail_that_scored_nothing_says_why_and_fails_as_score_does(fake_artifact: FakeDetector, tmp_path: Path) -> None:
+    """Every line rejected as malformed (a log of another format) or without a session id (the artifact's session
+    pattern matches nothing here): tail printed its counts and exited 0, having scored nothing."""
+    cases = {
+        "other-format.log": (["hello world", "", "foo bar"], "2 do not match the artifact's log format ('raw')"),
+        "no-sessions.log": (["INFO nova k1 step 0", "INFO nova k2 step 1"], "2 name no session id"),
+    }
+    for name, (lines, said) in cases.items():
+        log = tmp_path / name
+        log.write_text("\n".join(lines) + "\n")
+        result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
+        text = " ".join(result.output.split())
+        assert result.exit_code == 1 and "error: no line was scored" in text and said in text, text
+    assert "session rule (window.session_pattern '(vm-\\\\d+)') matched none of them" in text
+    # one line taken is a run, not a mistake; an empty or blank file is one nothing was written to yet
+    (tmp_path / "one.log").write_text("hello world\n" + vm_lines("vm-1", [0])[0] + "\n")
+    (tmp_path / "blank.log").write_text("\n\n")
+    (tmp_path / "empty.log").write_text("")
+    for name in ("one.log", "blank.log", "empty.log"):
+        result = runner.invoke(app, ["tail", "art", str(tmp_path / name), "--no-follow"], env={"COLUMNS": "300"})
+        assert result.exit_code == 0 and "error" not in result.output, result.output
+
+
+@pytest.mark.parametrize(("compress", "name"), [("gzip", "gzip"), ("bz2", "bzip2"), ("lzma", "xz")])
+def test_tail_refuses_a_compressed_file_up_front(
+    fake_artifact: FakeDetector, tmp_path: Path, compress: str, name: str
+) -> None:
+    """A rotated, compressed log was read as binary lines, all rejected, and tail exited 0; score reads it."""
+    import importlib
+
+    log = tmp_path / "app.log.1"
+    log.write_bytes(importlib.import_module(compress).compress("\n".join(vm_lines("vm-1", [0, 1, 2])).encode()))
+    result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and text.startswith(f"error: {log} is {name}-compressed: tail follows plain"), text
+    assert "use logbert score for compressed logs" in text and "tail: scoring" not in text  # before the banner
