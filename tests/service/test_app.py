@@ -58,6 +58,20 @@ def test_a_retry_with_the_same_idempotency_key_is_answered_and_not_applied_twice
     assert client.get("/v1/stats").json()["values"]["requests_retried"] == 2
 
 
+def test_a_retry_is_answered_with_the_rejections_of_the_first_call(client: TestClient) -> None:
+    key = {"Idempotency-Key": "abc"}
+    lines = ["a b c", "vm-1 k0", "", "no key", "nor here"]
+    first = client.post("/v1/ingest", json={"lines": lines, "source": "s1"}, headers=key).json()
+    retry = client.post("/v1/ingest", json={"lines": lines, "source": "s1"}, headers=key).json()
+    assert first["rejections"] == [
+        {"index": 0, "line_no": 1, "reason": "malformed"},
+        {"index": 2, "line_no": 3, "reason": "empty"},
+        {"index": 3, "line_no": 4, "reason": "malformed"},
+        {"index": 4, "line_no": 5, "reason": "malformed"},
+    ]
+    assert retry == {**first, "duplicate": True}
+
+
 def test_blank_and_malformed_lines_are_rejected_per_line_binary_ones_repaired_and_counted(client: TestClient) -> None:
     lines = ["vm-1 k0", "\x00\x01garbage", "no key at all", "", "vm-1 k1", "vm-1 k7 \ufffd\ufffd", "vm-1 \x07 k2"]
     body = client.post("/v1/ingest", json={"lines": lines}).json()
