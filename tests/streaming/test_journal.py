@@ -396,6 +396,27 @@ def test_windows_still_with_the_scorer_at_a_checkpoint_are_scored_after_a_crash(
     store.close()
 
 
+def test_the_replay_age_is_that_of_the_oldest_change_not_in_a_checkpoint(tmp_path: Path) -> None:
+    now = [100.0]
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, clock=lambda: now[0], journal=IngestJournal(tmp_path / "j"))
+    assert engine.replay_age() == 0  # nothing a restart would replay
+    now[0] = 110.0
+    engine.ingest(vm_lines("vm-1", [0]), source="src")
+    now[0] = 115.0
+    engine.ingest(vm_lines("vm-1", [1]), source="src")
+    assert engine.replay_age() == 5.0  # from the first ingest on
+    assert not engine.checkpoint(alerts_stored=lambda: False)  # not committed: both ingests still replayed
+    assert engine.replay_age() == 5.0
+    assert engine.checkpoint()
+    now[0] = 1000.0  # idle since: a restart would replay nothing
+    assert engine.replay_age() == 0
+    engine.ingest(vm_lines("vm-1", [2]), source="src")
+    now[0] = 1002.0
+    assert engine.replay_age() == 2.0  # from that ingest, not from the checkpoint
+    engine.shutdown(5)
+    assert StreamEngine(FakeDetector(), LIMITS, clock=lambda: now[0]).replay_age() == 0  # no journal, no replay
+
+
 # -- request ids: a client's retry of a call it got no answer to ------------------------------------------------------
 
 

@@ -130,7 +130,8 @@ class ServiceStats(StreamStats):
     checkpoint_failures: Annotated[int, counter("journal checkpoints that failed (the previous one stays)")]
     checkpoint_seconds: Annotated[float, counter("seconds spent committing checkpoints (waiting for the writer)")]
     checkpoint_age_seconds: Annotated[
-        float, gauge("seconds since the last committed checkpoint, or since start (what a restart replays)")
+        float,
+        gauge("seconds since the oldest change not in a checkpoint: what a restart replays (0: nothing to replay)"),
     ]
 
 

@@ -290,6 +290,7 @@ class StreamEngine:
         self._outstanding: dict[int, PendingWindow] = {}
         self._changes = 0  # events applied and batches scored: a checkpoint with none since the last is skipped
         self._checkpointed_changes = 0
+        self._unsaved_since: float | None = None  # clock time of the oldest change not in a checkpoint (None: none)
         self._memo = ScoreMemo(score_memo_windows)  # used on the scoring thread only
         self._batcher: MicroBatcher[PendingWindow] = MicroBatcher(
             self._score_batch, limits.batch_size, limits.flush_interval_s
@@ -365,7 +366,7 @@ class StreamEngine:
             # a source silent the longest (beyond max_sources) numbers anew if it returns
             _most_recent(self._next_line_no, source, first + len(lines), self.limits.max_sources)
             self._next_offset = max(self._next_offset, offset + len(lines))
-            self._changes += 1
+            self._changed()
         head = self._heads.get(source) if self.attach_continuations else None
         if head is None:
             outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
@@ -525,7 +526,7 @@ class StreamEngine:
                     closed += 1
                     windows.extend(self._close_locked(key, reason, wall))
             self.counters["windows_queued"] += len(windows)
-            self._changes += 1
+            self._changed()
         self._submit(windows)
         return closed
 
@@ -566,6 +567,19 @@ class StreamEngine:
         return self._batcher.stop(timeout)
 
     # ------------------------------------------------------------------ journal
+    def _changed(self) -> None:
+        """Count a change a checkpoint would keep (under ``_lock``)."""
+        self._changes += 1
+        if self._unsaved_since is None:
+            self._unsaved_since = self._clock()
+
+    def replay_age(self) -> float:
+        """Seconds since the oldest change not yet in a checkpoint: how far back a restart would replay the journal
+        (0: nothing to replay, or no journal), however old the last checkpoint is."""
+        with self._lock:
+            since = self._unsaved_since
+        return 0.0 if since is None or self.journal is None else max(0.0, self._clock() - since)
+
     def checkpoint(self, alerts_stored: Callable[[], bool] = lambda: True, force: bool = False) -> bool:
         """Commit the engine's state to the journal, if every alert produced so far is stored.
 
@@ -584,7 +598,8 @@ class StreamEngine:
         with self._ingest_lock, self._lock:
             if self._changes == self._checkpointed_changes and not force:
                 return False
-            changes = self._changes
+            changes, unsaved_since = self._changes, self._unsaved_since
+            self._unsaved_since = None  # changes from here on are the next checkpoint's
             if callable(fork):  # the state as it is now, taken and written by a forked child: ingest goes on at once
                 child = fork(self.journal.next_seq, lambda: self._state(self._take_state()))
             if child is None:
@@ -592,20 +607,27 @@ class StreamEngine:
                 # JSON-ready state is built and written after: for 11.5k open sessions on the loaded
                 # 2-core machine, a median 41 ms instead of 61 ms of building it here
                 taken = self._take_state()
+        committed = False
         try:
-            stored = alerts_stored()
-        except BaseException:
+            try:
+                stored = alerts_stored()
+            except BaseException:
+                if child is not None:
+                    child.abandon()
+                raise
+            if not stored:
+                if child is not None:
+                    child.abandon()
+                return False
             if child is not None:
-                child.abandon()
-            raise
-        if not stored:
-            if child is not None:
-                child.abandon()
-            return False
-        if child is not None:
-            child.finish()
-        else:
-            self.journal.commit(self._state(taken))
+                child.finish()
+            else:
+                self.journal.commit(self._state(taken))
+            committed = True
+        finally:
+            if not committed and unsaved_since is not None:
+                with self._lock:  # still in no checkpoint: a restart replays from there
+                    self._unsaved_since = unsaved_since
         self._checkpointed_changes = changes
         return True
 
@@ -723,7 +745,7 @@ class StreamEngine:
         with self._lock:  # only now: their alerts are with the sink (stored, or kept to retry)
             for w in windows:
                 self._outstanding.pop(id(w), None)
-            self._changes += 1
+            self._changed()
 
     def _record(self, w: PendingWindow, s: SequenceScore, wall: float) -> None:
         sid = w.sequence.session_id
