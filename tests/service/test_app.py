@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -562,6 +562,9 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
             client.post("/v1/ingest", json={"lines": lines})
             client.post("/v1/sessions/close-all")
             assert client.get("/v1/alerts").json()["total"] == 2  # stored first, whatever the receiver does
+            delivered = _wait_for_stats(client, lambda v: v["webhook_alerts_sent"] == 2)
+            assert (delivered["webhook_alerts_failed"], delivered["webhook_alerts_dropped"]) == (0, 0)
+            assert "logbert_webhook_alerts_sent_total 2.0" in client.get("/metrics").text
         # the app's shutdown delivered what was queued
         alerts = [a for batch in received for a in batch]
         assert {a["labels"]["session_id"] for a in alerts} == {"vm-1", "vm-2"}
@@ -571,10 +574,26 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
     finally:
         server.shutdown()
     with client_factory(alert_webhook="http://127.0.0.1:9/api/v2/alerts") as client:  # nobody listens
+        client.app.state.store.webhook.backoff_s = 0.0  # type: ignore[attr-defined]  # its 3 attempts without waits
         client.post("/v1/ingest", json={"lines": vm_lines("vm-3", [0, 42])})
         client.post("/v1/sessions/close-all")
         stored = client.get("/v1/alerts", params={"session_id": "vm-3"}).json()
         assert stored["total"] == 1  # an absent receiver loses no stored alert
+        failed = _wait_for_stats(client, lambda v: v["webhook_alerts_failed"] == 1)  # but it says it was not sent
+        assert failed["webhook_alerts_sent"] == 0
+        assert "logbert_webhook_alerts_failed_total 1.0" in client.get("/metrics").text
+
+
+def _wait_for_stats(
+    client: TestClient, done: Callable[[dict[str, float]], bool], timeout_s: float = 10
+) -> dict[str, float]:
+    """``/v1/stats``' values once ``done`` holds (the webhook delivers on its own thread)."""
+    deadline = time.monotonic() + timeout_s
+    values: dict[str, float] = client.get("/v1/stats").json()["values"]
+    while not done(values) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        values = client.get("/v1/stats").json()["values"]
+    return values
 
 
 def test_score_points_carry_the_log_time_of_their_window(client: TestClient) -> None:

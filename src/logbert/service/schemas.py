@@ -126,6 +126,11 @@ class ServiceStats(StreamStats):
 
     alerts_stored: Annotated[int, gauge("alerts in the alert store")]
     alerts_unsaved: Annotated[int, gauge("alerts a failed write keeps in memory to retry (not ready while > 0)")]
+    webhook_alerts_sent: Annotated[int, counter("alerts delivered to the alert webhook (--alert-webhook)")]
+    webhook_alerts_failed: Annotated[int, counter("alerts the alert webhook did not take after every retry (lost)")]
+    webhook_alerts_dropped: Annotated[
+        int, counter("alerts dropped unsent from the alert webhook's full queue (the oldest first)")
+    ]
     checkpoints_written: Annotated[int, counter("journal checkpoints committed")]
     checkpoint_failures: Annotated[int, counter("journal checkpoints that failed (the previous one stays)")]
     checkpoint_seconds: Annotated[float, counter("seconds spent committing checkpoints (waiting for the writer)")]

@@ -172,11 +172,15 @@ class SessionStore:
 
     def stats(self) -> ServiceStats:
         """The engine's counters and gauges plus the alert store's size (``/v1/stats``, Prometheus)."""
+        webhook = self.webhook
         # asdict: the engine's snapshot holds numbers only, so this is a flat copy
         return ServiceStats(
             **asdict(self.engine.stats()),
             alerts_stored=self.alerts.count(),
             alerts_unsaved=self.alerts.n_unsaved,
+            webhook_alerts_sent=0 if webhook is None else webhook.n_sent,
+            webhook_alerts_failed=0 if webhook is None else webhook.n_failed,
+            webhook_alerts_dropped=0 if webhook is None else webhook.n_dropped,
             checkpoints_written=self._checkpoints_written,
             checkpoint_failures=self._checkpoint_failures,
             checkpoint_seconds=self._checkpoint_seconds,
