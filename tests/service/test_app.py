@@ -461,12 +461,33 @@ def test_a_locked_database_keeps_the_alerts_and_readiness_says_so(client_factory
         ("GET", "/v1/alerts?offset=9223372036854775808", None),  # integers past SQLite's 64 bits
         ("GET", "/v1/alerts?after_id=99999999999999999999", None),
         ("GET", "/v1/alerts/9223372036854775808", None),
+        ("GET", "/v1/alerts?min_score=nan", None),  # a filter no score or time passes: an empty list said nothing
+        ("GET", "/v1/alerts?since=nan", None),
+        ("GET", "/v1/alerts?until=-Infinity", None),
+        ("GET", "/v1/alerts?min_score=1e999", None),  # inf once read
     ],
 )
 def test_odd_requests_get_a_clear_4xx_never_a_500(client: TestClient, method: str, url: str, body: str | None) -> None:
     r = client.request(method, url, content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert r.json()["error"] == "RequestValidationError" and "input" not in r.json()["detail"][0]
+
+
+def test_every_number_in_a_query_refuses_nan_and_infinity(client: TestClient) -> None:
+    """One rule for every float query parameter (schemas.ClientFloat), the ones added later included."""
+    paths = client.get("/openapi.json").json()["paths"]
+    numbers = [
+        (method, path, p["name"])
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        for p in op.get("parameters", [])
+        if p["in"] == "query" and "number" in {s.get("type") for s in [p["schema"], *p["schema"].get("anyOf", [])]}
+    ]
+    assert ("get", "/v1/alerts", "min_score") in numbers and len(numbers) >= 3
+    for method, path, name in numbers:
+        for bad in ("nan", "NaN", "inf", "-Infinity"):
+            r = client.request(method, path, params={name: bad})
+            assert r.status_code == 422, (path, name, bad, r.status_code)
 
 
 def test_the_auth_matrix_every_endpoint_and_every_kind_of_key(client_factory: ClientFactory) -> None:

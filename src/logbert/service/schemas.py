@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from logbert.service.alerts import Incident, StoredAlert
 from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST, REQUEST_LINE_HARD_CAP
@@ -24,6 +24,9 @@ RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
 #: a stream's name: one rule for the JSON body's ``source`` and the text endpoint's ``?source=`` (``SourceQuery``)
 SOURCE_MAX_CHARS, SOURCE_PATTERN = 200, r"^[\w.:@/-]+$"
 SourceName = Annotated[str, Field(min_length=1, max_length=SOURCE_MAX_CHARS, pattern=SOURCE_PATTERN)]
+#: every float a client sends (a query value or a body field): finite, so NaN and infinity are a 422 like any other bad
+#: value, never a filter every comparison fails (``/v1/alerts?min_score=nan`` answered 200 with no alert)
+ClientFloat = FiniteFloat
 
 
 class ErrorResponse(BaseModel):
