@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -56,6 +56,20 @@ def test_a_retry_with_the_same_idempotency_key_is_answered_and_not_applied_twice
         assert r.status_code == 422, bad
     assert client.post("/v1/ingest", json={"line": "vm-1 k2"}).json()["duplicate"] is False  # no key: as before
     assert client.get("/v1/stats").json()["values"]["requests_retried"] == 2
+
+
+def test_a_retry_is_answered_with_the_rejections_of_the_first_call(client: TestClient) -> None:
+    key = {"Idempotency-Key": "abc"}
+    lines = ["a b c", "vm-1 k0", "", "no key", "nor here"]
+    first = client.post("/v1/ingest", json={"lines": lines, "source": "s1"}, headers=key).json()
+    retry = client.post("/v1/ingest", json={"lines": lines, "source": "s1"}, headers=key).json()
+    assert first["rejections"] == [
+        {"index": 0, "line_no": 1, "reason": "malformed"},
+        {"index": 2, "line_no": 3, "reason": "empty"},
+        {"index": 3, "line_no": 4, "reason": "malformed"},
+        {"index": 4, "line_no": 5, "reason": "malformed"},
+    ]
+    assert retry == {**first, "duplicate": True}
 
 
 def test_blank_and_malformed_lines_are_rejected_per_line_binary_ones_repaired_and_counted(client: TestClient) -> None:
@@ -258,7 +272,10 @@ def test_with_the_journal_a_restart_goes_on_with_open_sessions(tmp_path: Path) -
         assert store.checkpoint(force=True) is True  # what the reaper does every checkpoint_interval_s
         after = client.get("/v1/stats").json()["values"]
         assert after["checkpoints_written"] == 1 and after["checkpoint_failures"] == 0
-        assert after["checkpoint_age_seconds"] < before["checkpoint_age_seconds"]  # counted from the checkpoint now
+        assert before["checkpoint_age_seconds"] > 0  # the lines and closes since the start
+        time.sleep(0.05)  # idle after the checkpoint: nothing a restart would replay, at any age of the checkpoint
+        assert client.get("/v1/stats").json()["values"]["checkpoint_age_seconds"] == 0
+        assert "logbert_checkpoint_age_seconds 0.0" in client.get("/metrics").text
         assert after["checkpoint_seconds"] > 0
         assert "logbert_checkpoints_written_total 1.0" in client.get("/metrics").text
 
@@ -444,12 +461,33 @@ def test_a_locked_database_keeps_the_alerts_and_readiness_says_so(client_factory
         ("GET", "/v1/alerts?offset=9223372036854775808", None),  # integers past SQLite's 64 bits
         ("GET", "/v1/alerts?after_id=99999999999999999999", None),
         ("GET", "/v1/alerts/9223372036854775808", None),
+        ("GET", "/v1/alerts?min_score=nan", None),  # a filter no score or time passes: an empty list said nothing
+        ("GET", "/v1/alerts?since=nan", None),
+        ("GET", "/v1/alerts?until=-Infinity", None),
+        ("GET", "/v1/alerts?min_score=1e999", None),  # inf once read
     ],
 )
 def test_odd_requests_get_a_clear_4xx_never_a_500(client: TestClient, method: str, url: str, body: str | None) -> None:
     r = client.request(method, url, content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert r.json()["error"] == "RequestValidationError" and "input" not in r.json()["detail"][0]
+
+
+def test_every_number_in_a_query_refuses_nan_and_infinity(client: TestClient) -> None:
+    """One rule for every float query parameter (schemas.ClientFloat), the ones added later included."""
+    paths = client.get("/openapi.json").json()["paths"]
+    numbers = [
+        (method, path, p["name"])
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        for p in op.get("parameters", [])
+        if p["in"] == "query" and "number" in {s.get("type") for s in [p["schema"], *p["schema"].get("anyOf", [])]}
+    ]
+    assert ("get", "/v1/alerts", "min_score") in numbers and len(numbers) >= 3
+    for method, path, name in numbers:
+        for bad in ("nan", "NaN", "inf", "-Infinity"):
+            r = client.request(method, path, params={name: bad})
+            assert r.status_code == 422, (path, name, bad, r.status_code)
 
 
 def test_the_auth_matrix_every_endpoint_and_every_kind_of_key(client_factory: ClientFactory) -> None:
@@ -545,6 +583,9 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
             client.post("/v1/ingest", json={"lines": lines})
             client.post("/v1/sessions/close-all")
             assert client.get("/v1/alerts").json()["total"] == 2  # stored first, whatever the receiver does
+            delivered = _wait_for_stats(client, lambda v: v["webhook_alerts_sent"] == 2)
+            assert (delivered["webhook_alerts_failed"], delivered["webhook_alerts_dropped"]) == (0, 0)
+            assert "logbert_webhook_alerts_sent_total 2.0" in client.get("/metrics").text
         # the app's shutdown delivered what was queued
         alerts = [a for batch in received for a in batch]
         assert {a["labels"]["session_id"] for a in alerts} == {"vm-1", "vm-2"}
@@ -554,10 +595,26 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
     finally:
         server.shutdown()
     with client_factory(alert_webhook="http://127.0.0.1:9/api/v2/alerts") as client:  # nobody listens
+        client.app.state.store.webhook.backoff_s = 0.0  # type: ignore[attr-defined]  # its 3 attempts without waits
         client.post("/v1/ingest", json={"lines": vm_lines("vm-3", [0, 42])})
         client.post("/v1/sessions/close-all")
         stored = client.get("/v1/alerts", params={"session_id": "vm-3"}).json()
         assert stored["total"] == 1  # an absent receiver loses no stored alert
+        failed = _wait_for_stats(client, lambda v: v["webhook_alerts_failed"] == 1)  # but it says it was not sent
+        assert failed["webhook_alerts_sent"] == 0
+        assert "logbert_webhook_alerts_failed_total 1.0" in client.get("/metrics").text
+
+
+def _wait_for_stats(
+    client: TestClient, done: Callable[[dict[str, float]], bool], timeout_s: float = 10
+) -> dict[str, float]:
+    """``/v1/stats``' values once ``done`` holds (the webhook delivers on its own thread)."""
+    deadline = time.monotonic() + timeout_s
+    values: dict[str, float] = client.get("/v1/stats").json()["values"]
+    while not done(values) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        values = client.get("/v1/stats").json()["values"]
+    return values
 
 
 def test_score_points_carry_the_log_time_of_their_window(client: TestClient) -> None:

@@ -4,6 +4,7 @@ changes no detection (alerts produced again by the replay are stored once)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -395,6 +396,27 @@ def test_windows_still_with_the_scorer_at_a_checkpoint_are_scored_after_a_crash(
     store.close()
 
 
+def test_the_replay_age_is_that_of_the_oldest_change_not_in_a_checkpoint(tmp_path: Path) -> None:
+    now = [100.0]
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, clock=lambda: now[0], journal=IngestJournal(tmp_path / "j"))
+    assert engine.replay_age() == 0  # nothing a restart would replay
+    now[0] = 110.0
+    engine.ingest(vm_lines("vm-1", [0]), source="src")
+    now[0] = 115.0
+    engine.ingest(vm_lines("vm-1", [1]), source="src")
+    assert engine.replay_age() == 5.0  # from the first ingest on
+    assert not engine.checkpoint(alerts_stored=lambda: False)  # not committed: both ingests still replayed
+    assert engine.replay_age() == 5.0
+    assert engine.checkpoint()
+    now[0] = 1000.0  # idle since: a restart would replay nothing
+    assert engine.replay_age() == 0
+    engine.ingest(vm_lines("vm-1", [2]), source="src")
+    now[0] = 1002.0
+    assert engine.replay_age() == 2.0  # from that ingest, not from the checkpoint
+    engine.shutdown(5)
+    assert StreamEngine(FakeDetector(), LIMITS, clock=lambda: now[0]).replay_age() == 0  # no journal, no replay
+
+
 # -- request ids: a client's retry of a call it got no answer to ------------------------------------------------------
 
 
@@ -456,6 +478,25 @@ def test_request_ids_survive_a_checkpoint_and_a_reused_id_with_other_lines_is_re
     summary = again.session("vm-1")
     assert summary is not None and summary.n_pending_keys == 6  # a-1 once from each source, nothing from the refusal
     assert again.ingest(vm_lines("vm-1", [3]), source="src").first_line_no == 4
+    again.shutdown(5)
+
+
+@pytest.mark.parametrize("checkpointed", [True, False])
+def test_a_retry_after_a_restart_carries_the_rejections_of_the_first_call(tmp_path: Path, checkpointed: bool) -> None:
+    lines = ["no key", *vm_lines("vm-1", [0]), "", "no key", "nor here", *vm_lines("vm-1", [1])]
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(tmp_path / "j"))
+    first = engine.ingest(lines, source="src", request_id="a-1")
+    assert [(r.index, r.reason) for r in first.rejections] == [
+        (0, "malformed"), (2, "empty"), (3, "malformed"), (4, "malformed")
+    ]
+    if checkpointed:  # the first answer is in the checkpoint; without one, the request is replayed from the journal
+        assert engine.checkpoint()
+    engine.shutdown(5)
+
+    again = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(tmp_path / "j"))
+    assert again.recover().requests_replayed == (0 if checkpointed else 1)
+    retry = again.ingest(lines, source="src", request_id="a-1")
+    assert retry == replace(first, duplicate=True)
     again.shutdown(5)
 
 

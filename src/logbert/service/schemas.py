@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from logbert.service.alerts import Incident, StoredAlert
 from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST, REQUEST_LINE_HARD_CAP
@@ -24,6 +24,9 @@ RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
 #: a stream's name: one rule for the JSON body's ``source`` and the text endpoint's ``?source=`` (``SourceQuery``)
 SOURCE_MAX_CHARS, SOURCE_PATTERN = 200, r"^[\w.:@/-]+$"
 SourceName = Annotated[str, Field(min_length=1, max_length=SOURCE_MAX_CHARS, pattern=SOURCE_PATTERN)]
+#: every float a client sends (a query value or a body field): finite, so NaN and infinity are a 422 like any other bad
+#: value, never a filter every comparison fails (``/v1/alerts?min_score=nan`` answered 200 with no alert)
+ClientFloat = FiniteFloat
 
 
 class ErrorResponse(BaseModel):
@@ -126,11 +129,17 @@ class ServiceStats(StreamStats):
 
     alerts_stored: Annotated[int, gauge("alerts in the alert store")]
     alerts_unsaved: Annotated[int, gauge("alerts a failed write keeps in memory to retry (not ready while > 0)")]
+    webhook_alerts_sent: Annotated[int, counter("alerts delivered to the alert webhook (--alert-webhook)")]
+    webhook_alerts_failed: Annotated[int, counter("alerts the alert webhook did not take after every retry (lost)")]
+    webhook_alerts_dropped: Annotated[
+        int, counter("alerts dropped unsent from the alert webhook's full queue (the oldest first)")
+    ]
     checkpoints_written: Annotated[int, counter("journal checkpoints committed")]
     checkpoint_failures: Annotated[int, counter("journal checkpoints that failed (the previous one stays)")]
     checkpoint_seconds: Annotated[float, counter("seconds spent committing checkpoints (waiting for the writer)")]
     checkpoint_age_seconds: Annotated[
-        float, gauge("seconds since the last committed checkpoint, or since start (what a restart replays)")
+        float,
+        gauge("seconds since the oldest change not in a checkpoint: what a restart replays (0: nothing to replay)"),
     ]
 
 

@@ -63,7 +63,6 @@ class SessionStore:
         )
         self._checkpoints_written = self._checkpoint_failures = 0
         self._checkpoint_seconds = 0.0
-        self._last_checkpoint = time.monotonic()  # a restart replays what came since (the start: since the last one)
 
     def recover(self) -> RecoveryReport:
         """Go on where the last run stopped: restore its checkpoint, replay the journal after it.
@@ -101,7 +100,6 @@ class SessionStore:
             self._checkpoint_seconds += time.monotonic() - started
         if written:
             self._checkpoints_written += 1
-            self._last_checkpoint = time.monotonic()
         return written
 
     # ------------------------------------------------------------------ ingest
@@ -174,15 +172,19 @@ class SessionStore:
 
     def stats(self) -> ServiceStats:
         """The engine's counters and gauges plus the alert store's size (``/v1/stats``, Prometheus)."""
+        webhook = self.webhook
         # asdict: the engine's snapshot holds numbers only, so this is a flat copy
         return ServiceStats(
             **asdict(self.engine.stats()),
             alerts_stored=self.alerts.count(),
             alerts_unsaved=self.alerts.n_unsaved,
+            webhook_alerts_sent=0 if webhook is None else webhook.n_sent,
+            webhook_alerts_failed=0 if webhook is None else webhook.n_failed,
+            webhook_alerts_dropped=0 if webhook is None else webhook.n_dropped,
             checkpoints_written=self._checkpoints_written,
             checkpoint_failures=self._checkpoint_failures,
             checkpoint_seconds=self._checkpoint_seconds,
-            checkpoint_age_seconds=time.monotonic() - self._last_checkpoint,
+            checkpoint_age_seconds=self.engine.replay_age(),
         )
 
     # ------------------------------------------------------------------ alerts

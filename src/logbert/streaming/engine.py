@@ -43,7 +43,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -108,7 +108,8 @@ class StreamLimits(BaseModel):
     max_sources: int = Field(100_000, ge=1)  # sources whose line numbering is remembered (least recent forgotten)
     # ingest calls whose request id (the service's Idempotency-Key header) is remembered, so that a client's retry of a
     # call it got no answer to is answered, not applied twice; the least recent are forgotten beyond this (each costs
-    # about 0.3 kB of memory and 0.15 kB of every checkpoint; at 20 requests a second, 10,000 cover 8 minutes)
+    # about 0.3 kB of memory and 0.15 kB of every checkpoint, plus about 0.1 kB of each for every run of consecutive
+    # lines it rejected for one reason; at 20 requests a second, 10,000 cover 8 minutes)
     max_request_ids: int = Field(10_000, ge=0)
 
 
@@ -211,7 +212,7 @@ class IngestOutcome:
     first_line_no: int  # line number given to the first line of this call in its source's stream
     rejections: tuple[LineRejection, ...]
     # the call repeats an earlier one with the same request id and lines: nothing was applied again, and the counts
-    # are those of the first (its rejections are not kept)
+    # and rejections are those of the first
     duplicate: bool = False
 
 
@@ -280,14 +281,16 @@ class StreamEngine:
         self.counters: Counter[str] = Counter()
         self.closed_by_reason: Counter[EmitReason] = Counter()
         self._next_offset = 0  # stream offset of the next line (all sources)
-        # (source, request id) -> (digest of its lines, the first answer): ingest calls a retry must not apply again,
-        # least recent first, bounded by limits.max_request_ids; in checkpoints and journal records
-        self._requests: OrderedDict[tuple[str, str], tuple[str, IngestOutcome]] = OrderedDict()
+        # (source, request id) -> (digest of its lines, the first answer without its rejections, their runs): ingest
+        # calls a retry must not apply again, least recent first, bounded by limits.max_request_ids; in checkpoints and
+        # journal records
+        self._requests: OrderedDict[tuple[str, str], tuple[str, IngestOutcome, RejectionRuns]] = OrderedDict()
         # windows handed to the scorer whose alerts are not yet with the sink, by id(): a
         # checkpoint keeps them, so a crash before their alerts are stored scores them again
         self._outstanding: dict[int, PendingWindow] = {}
         self._changes = 0  # events applied and batches scored: a checkpoint with none since the last is skipped
         self._checkpointed_changes = 0
+        self._unsaved_since: float | None = None  # clock time of the oldest change not in a checkpoint (None: none)
         self._memo = ScoreMemo(score_memo_windows)  # used on the scoring thread only
         self._batcher: MicroBatcher[PendingWindow] = MicroBatcher(
             self._score_batch, limits.batch_size, limits.flush_interval_s
@@ -305,9 +308,9 @@ class StreamEngine:
             source: the stream they come from (its own line numbering and, in modes "sliding"
                 and "time", its own windows).
             request_id: the caller's id of this call (the service's ``Idempotency-Key`` header). A later call from
-                the same source with the same id and the same lines is answered with the first one's counts
-                (``duplicate``) and not applied again, also after a crash and a restart: the id is in the journal
-                record and in the checkpoints (the ``limits.max_request_ids`` most recent ids).
+                the same source with the same id and the same lines is answered with the first one's counts and
+                rejections (``duplicate``) and not applied again, also after a crash and a restart: the id is in the
+                journal record and in the checkpoints (the ``limits.max_request_ids`` most recent ids).
 
         Raises:
             Overloaded: the scoring queue holds ``max_pending_windows`` windows already.
@@ -334,7 +337,7 @@ class StreamEngine:
             known = self._requests.get((source, request_id))
         if known is None:
             return None
-        first_digest, outcome = known
+        first_digest, outcome, runs = known
         if first_digest != digest:
             raise RequestConflict(
                 f"request id {request_id[:64]!r} of source {source[:64]!r} was used before for other lines: a retry "
@@ -342,16 +345,18 @@ class StreamEngine:
             )
         with self._lock:
             self.counters["requests_retried"] += 1
-        return outcome
+        return replace(outcome, rejections=_rejections(runs, outcome.first_line_no))
 
     def _remember(self, source: str, request: tuple[str, str] | None, outcome: IngestOutcome) -> None:
         if request is None or self.limits.max_request_ids == 0:
             return
-        first_answer = replace(outcome, rejections=(), duplicate=True)  # a retry's answer: the counts, not each line
+        # its rejections as runs: a block of lines in the wrong format costs one entry, not one per line
+        first_answer = replace(outcome, rejections=(), duplicate=True)
+        runs = _rejection_runs(outcome.rejections)
         with self._lock:
             requests = self._requests
             requests.pop((source, request[0]), None)
-            requests[(source, request[0])] = (request[1], first_answer)
+            requests[(source, request[0])] = (request[1], first_answer, runs)
             while len(requests) > self.limits.max_request_ids:
                 requests.popitem(last=False)
 
@@ -361,7 +366,7 @@ class StreamEngine:
             # a source silent the longest (beyond max_sources) numbers anew if it returns
             _most_recent(self._next_line_no, source, first + len(lines), self.limits.max_sources)
             self._next_offset = max(self._next_offset, offset + len(lines))
-            self._changes += 1
+            self._changed()
         head = self._heads.get(source) if self.attach_continuations else None
         if head is None:
             outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
@@ -521,7 +526,7 @@ class StreamEngine:
                     closed += 1
                     windows.extend(self._close_locked(key, reason, wall))
             self.counters["windows_queued"] += len(windows)
-            self._changes += 1
+            self._changed()
         self._submit(windows)
         return closed
 
@@ -562,6 +567,19 @@ class StreamEngine:
         return self._batcher.stop(timeout)
 
     # ------------------------------------------------------------------ journal
+    def _changed(self) -> None:
+        """Count a change a checkpoint would keep (under ``_lock``)."""
+        self._changes += 1
+        if self._unsaved_since is None:
+            self._unsaved_since = self._clock()
+
+    def replay_age(self) -> float:
+        """Seconds since the oldest change not yet in a checkpoint: how far back a restart would replay the journal
+        (0: nothing to replay, or no journal), however old the last checkpoint is."""
+        with self._lock:
+            since = self._unsaved_since
+        return 0.0 if since is None or self.journal is None else max(0.0, self._clock() - since)
+
     def checkpoint(self, alerts_stored: Callable[[], bool] = lambda: True, force: bool = False) -> bool:
         """Commit the engine's state to the journal, if every alert produced so far is stored.
 
@@ -580,7 +598,8 @@ class StreamEngine:
         with self._ingest_lock, self._lock:
             if self._changes == self._checkpointed_changes and not force:
                 return False
-            changes = self._changes
+            changes, unsaved_since = self._changes, self._unsaved_since
+            self._unsaved_since = None  # changes from here on are the next checkpoint's
             if callable(fork):  # the state as it is now, taken and written by a forked child: ingest goes on at once
                 child = fork(self.journal.next_seq, lambda: self._state(self._take_state()))
             if child is None:
@@ -588,20 +607,27 @@ class StreamEngine:
                 # JSON-ready state is built and written after: for 11.5k open sessions on the loaded
                 # 2-core machine, a median 41 ms instead of 61 ms of building it here
                 taken = self._take_state()
+        committed = False
         try:
-            stored = alerts_stored()
-        except BaseException:
+            try:
+                stored = alerts_stored()
+            except BaseException:
+                if child is not None:
+                    child.abandon()
+                raise
+            if not stored:
+                if child is not None:
+                    child.abandon()
+                return False
             if child is not None:
-                child.abandon()
-            raise
-        if not stored:
-            if child is not None:
-                child.abandon()
-            return False
-        if child is not None:
-            child.finish()
-        else:
-            self.journal.commit(self._state(taken))
+                child.finish()
+            else:
+                self.journal.commit(self._state(taken))
+            committed = True
+        finally:
+            if not committed and unsaved_since is not None:
+                with self._lock:  # still in no checkpoint: a restart replays from there
+                    self._unsaved_since = unsaved_since
         self._checkpointed_changes = changes
         return True
 
@@ -627,8 +653,8 @@ class StreamEngine:
         head, router, outstanding = taken  # every piece immutable, or a copy made under the locks
         if "requests" in head:
             head["requests"] = [
-                [source, request_id, digest, *(getattr(answer, f) for f in _ANSWER_COUNTS)]
-                for (source, request_id), (digest, answer) in head["requests"]
+                [source, request_id, digest, *(getattr(answer, f) for f in _ANSWER_COUNTS), *([runs] if runs else [])]
+                for (source, request_id), (digest, answer, runs) in head["requests"]
             ]
         return {
             **head,
@@ -679,8 +705,8 @@ class StreamEngine:
             self._capture_start = None if start is None else float(start)
             self._partial = {str(key): str(why) for key, why in state.get("in_flight", ())}
             self._requests = OrderedDict(
-                ((str(source), str(request_id)), (str(digest), _answer(counts)))
-                for source, request_id, digest, *counts in state.get("requests", ())
+                ((str(source), str(request_id)), (str(digest), *_answer(row)))
+                for source, request_id, digest, *row in state.get("requests", ())
             )
             keys = self._router.load_state(state["router"], self._clock())
             for key in keys:
@@ -719,7 +745,7 @@ class StreamEngine:
         with self._lock:  # only now: their alerts are with the sink (stored, or kept to retry)
             for w in windows:
                 self._outstanding.pop(id(w), None)
-            self._changes += 1
+            self._changed()
 
     def _record(self, w: PendingWindow, s: SequenceScore, wall: float) -> None:
         sid = w.sequence.session_id
@@ -856,7 +882,29 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
 _V = TypeVar("_V")
 
 
-#: The counts of an ingest answer a checkpoint keeps per remembered request id, in this order.
+#: The lines an ingest call rejected, as runs of consecutive lines with one reason: ``(first index, number of lines,
+#: reason)``. A remembered answer keeps them so, in memory and in checkpoints.
+RejectionRuns = tuple[tuple[int, int, LineProblem], ...]
+
+
+def _rejection_runs(rejections: Sequence[LineRejection]) -> RejectionRuns:
+    """The runs of ``rejections`` (in line order); :func:`_rejections` gives them back."""
+    runs: list[tuple[int, int, LineProblem]] = []
+    for r in rejections:
+        if runs and runs[-1][2] == r.reason and runs[-1][0] + runs[-1][1] == r.index:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1, r.reason)
+        else:
+            runs.append((r.index, 1, r.reason))
+    return tuple(runs)
+
+
+def _rejections(runs: RejectionRuns, first_line_no: int) -> tuple[LineRejection, ...]:
+    # a line's number in its source is the call's first plus its index (_apply_ingest)
+    return tuple(LineRejection(i, first_line_no + i, why) for start, n, why in runs for i in range(start, start + n))
+
+
+#: The counts of an ingest answer a checkpoint keeps per remembered request id, in this order; its rejection runs
+#: follow when it has any (a checkpoint written before they were kept has none).
 _ANSWER_COUNTS = (
     "received",
     "accepted",
@@ -870,10 +918,12 @@ _ANSWER_COUNTS = (
 )
 
 
-def _answer(counts: Sequence[Any]) -> IngestOutcome:
-    """A remembered first answer from a checkpoint's counts (:data:`_ANSWER_COUNTS`)."""
+def _answer(row: Sequence[Any]) -> tuple[IngestOutcome, RejectionRuns]:
+    """A remembered first answer from a checkpoint's counts (:data:`_ANSWER_COUNTS`) and rejection runs."""
+    counts, rest = row[: len(_ANSWER_COUNTS)], row[len(_ANSWER_COUNTS) :]
     values = {f: int(v) for f, v in zip(_ANSWER_COUNTS, counts, strict=True)}
-    return IngestOutcome(**values, rejections=(), duplicate=True)
+    runs = tuple((int(start), int(n), cast(LineProblem, str(why))) for start, n, why in (rest[0] if rest else ()))
+    return IngestOutcome(**values, rejections=(), duplicate=True), runs
 
 
 def lines_digest(lines: Sequence[str | bytes]) -> str:

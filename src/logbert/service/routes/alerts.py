@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from logbert.service.alerts import AlertFilter
 from logbert.service.deps import get_store, require_api_key
-from logbert.service.schemas import Alert, AlertList
+from logbert.service.schemas import Alert, AlertList, ClientFloat
 from logbert.service.sessions import SessionStore
 
 #: SQLite integers are 64-bit signed: a larger id or offset is a 422, not a 500.
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[Depends(require_
 @router.get("/alerts", response_model=AlertList)
 async def list_alerts(
     session_id: str | None = None,
-    min_score: float | None = None,
-    since: float | None = Query(None, description="epoch seconds, inclusive"),
-    until: float | None = Query(None, description="epoch seconds, exclusive"),
+    min_score: ClientFloat | None = None,
+    since: ClientFloat | None = Query(None, description="epoch seconds, inclusive"),
+    until: ClientFloat | None = Query(None, description="epoch seconds, exclusive"),
     after_id: int | None = Query(None, ge=0, le=MAX_ID, description="only alerts newer than this id"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_ID),

@@ -14,8 +14,8 @@ _TEXT_BODY = {"requestBody": {"content": {"text/plain": {"schema": {"type": "str
 
 #: ``Idempotency-Key`` (the IETF httpapi draft's header): a client's id of one ingest call. A retry with the same key,
 #: source and lines (after a timeout, a dropped connection, a restart of the service) is answered with the first
-#: call's counts and ``"duplicate": true`` and not applied again; the same key with other lines is a 422. Printable
-#: ASCII, at most 200 characters; it is kept as data (journal, checkpoints), never a path or a label.
+#: call's counts and rejections and ``"duplicate": true`` and not applied again; the same key with other lines is a
+#: 422. Printable ASCII, at most 200 characters; it is kept as data (journal, checkpoints), never a path or a label.
 IdempotencyKey = Header(
     None,
     alias="Idempotency-Key",
