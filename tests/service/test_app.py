@@ -473,6 +473,14 @@ def test_odd_requests_get_a_clear_4xx_never_a_500(client: TestClient, method: st
     assert r.json()["error"] == "RequestValidationError" and "input" not in r.json()["detail"][0]
 
 
+def test_a_json_body_sent_as_a_form_says_which_content_type_to_send(client: TestClient) -> None:
+    """curl -d without -H content-type sends a form: the 422 said only "Input should be a valid dictionary"."""
+    body = '{"lines": ["vm-1 k0"]}'
+    r = client.post("/v1/ingest", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422 and "application/json" in r.json()["hint"] and "/v1/ingest/text" in r.json()["hint"]
+    assert "hint" not in client.post("/v1/ingest", json={"lines": 5}).json()  # JSON that does not fit: no hint
+
+
 def test_every_number_in_a_query_refuses_nan_and_infinity(client: TestClient) -> None:
     """One rule for every float query parameter (schemas.ClientFloat), the ones added later included."""
     paths = client.get("/openapi.json").json()["paths"]

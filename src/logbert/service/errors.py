@@ -85,4 +85,13 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         }
         for err in exc.errors()
     ]
-    return JSONResponse({"detail": errors, "error": "RequestValidationError"}, status_code=422)
+    answer: dict[str, object] = {"detail": errors, "error": "RequestValidationError"}
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and any(e["loc"][:1] == ["body"] for e in errors):
+        # curl -d sends application/x-www-form-urlencoded: the body is then no JSON object, and pydantic's words
+        # ("Input should be a valid dictionary") do not say why
+        answer["hint"] = (
+            f"the body was sent as {media or 'no content type'}: send JSON with 'content-type: application/json' "
+            "(plain-text log lines: POST /v1/ingest/text)"
+        )
+    return JSONResponse(answer, status_code=422)

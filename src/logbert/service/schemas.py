@@ -35,6 +35,7 @@ class ErrorResponse(BaseModel):
 
     detail: str | list[dict[str, object]]
     error: str
+    hint: str | None = None  # a body that is no JSON because it was not sent as JSON: the content type to send
 
 
 class IngestRequest(BaseModel):
