@@ -16,6 +16,8 @@ def test_speed_benchmark_smoke(tmp_path: Path) -> None:
             "--score-batch", "16", "--train-batch", "8"]
     assert main(args) == 0
     text = out.read_text()
+    # every default arm ran: a failed arm is a row "| arm | failed: ..." and main still returns 0
+    assert "failed:" not in text, [line for line in text.splitlines() if "failed:" in line]
     arms = ("train_encoder", "train_encoder MLKP only", "plain train", "score_sequences", "score_sequences bf16",
             "plain score fp32", "plain score bf16")
     for arm in arms:
