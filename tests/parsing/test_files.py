@@ -198,6 +198,14 @@ def test_no_session_id_never_suggests_a_field_with_one_value_for_every_line(tmp_
     assert "window.mode=sliding" in said and "Its lines have the fields" not in said
 
 
+def test_no_session_id_never_suggests_a_field_whose_first_word_is_the_same_on_every_line(tmp_path: Path) -> None:
+    r"""A field "[job J00000]": the suggested `Context=(\S+)` reads "job" on every line, one session (it was offered,
+    and train then said only that 1 session cannot be split)."""
+    lines = [f"2026-12-01T10:00:{i % 60:02d} INFO [job J{i // 6:05d}] step {i % 6} done" for i in range(120)]
+    said, _ = _no_session_error(tmp_path / "jobs.log", lines, r"<Datetime> <Level> \[<Context>\] <Content>")
+    assert "session_pattern=Context" not in said
+
+
 def test_no_session_id_names_a_key_of_the_contents_that_reads_one(tmp_path: Path) -> None:
     """logfmt and 'task=N ...' lines: the session is a key=value of the content, not a header field; a time or a
     level is never suggested as a session id, nor a number one kind of line carries (rows=) or a level."""

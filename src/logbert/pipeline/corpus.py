@@ -178,10 +178,12 @@ def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
     usable = [n for n in names if n.lower() not in _NOT_SESSION_FIELDS]
 
     def counts(name: str) -> dict[str, int]:
+        r"""What the suggested pattern reads of each line: the value's first word (``\S+``), not the whole value
+        (a field "job J00000" is the word "job" on every line: one session)."""
         seen: dict[str, int] = {}
         for line in head:
-            if (value := line.fields.get(name)) is not None:
-                seen[value] = seen.get(value, 0) + 1
+            if (value := line.fields.get(name)) is not None and (words := value.split()):
+                seen[words[0]] = seen.get(words[0], 0) + 1
         return seen
 
     usable = [n for n in usable if _values_like_session_ids(counts(n), len(head))]
