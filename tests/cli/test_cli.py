@@ -281,3 +281,28 @@ def test_paths_that_exist_are_named_for_what_they_are(tmp_path: Path) -> None:
         said = " ".join(result.output.split())
         assert result.exit_code == 1 and f"{log} is a file, not an artifact directory" in said, said
         assert "not found" not in said
+
+
+def test_evaluate_takes_baselines_comma_separated_as_docs_time_values_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: dict[str, Any] = {}
+
+    def fake_evaluate(*args: Any, **kwargs: Any) -> Any:
+        calls.update(kwargs)
+        raise InputDataError("stop here")
+
+    monkeypatch.setattr(api, "evaluate", fake_evaluate)
+    args = ["evaluate", "art", "x.log", "--baseline", "param_outlier,session_duration", "--baseline", "time_gap"]
+    assert runner.invoke(app, args).exit_code == 1
+    assert calls["baselines"] == ["param_outlier", "session_duration", "time_gap"]
+
+
+def test_an_unknown_baseline_is_refused_before_any_work_and_one_name_is_one_baseline() -> None:
+    """A time- and value-aware artifact skipped the name check, and a string was read letter by letter."""
+    from logbert.errors import ConfigError, UnknownArtifact
+
+    with pytest.raises(ConfigError, match="unknown baseline 'nope'"):
+        api.evaluate("no-such-artifact", "x.log", baselines=["new_event", "nope"])  # before the artifact loads
+    with pytest.raises(UnknownArtifact, match="artifact directory not found"):  # a string is one name
+        api.evaluate("no-such-artifact", "x.log", baselines="new_event")

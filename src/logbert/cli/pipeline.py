@@ -115,7 +115,8 @@ def evaluate(
     abnormal: Path | None = typer.Option(None, help="key or log file whose sessions are all anomalous"),
     report: Path | None = typer.Option(None, help="where to write the JSON report (default: ARTIFACT/report.json)"),
     baseline: list[str] = typer.Option(
-        ["new_event"], help=f"baselines to run alongside (repeatable): {', '.join(get_args(BaselineName))}"
+        ["new_event"],
+        help=f"baselines to run alongside (repeatable, or comma-separated): {', '.join(get_args(BaselineName))}",
     ),
     input_: str = InputOption,
     training: Path | None = typer.Option(
@@ -137,7 +138,7 @@ def evaluate(
             labels=labels,
             normal=normal,
             abnormal=abnormal,
-            baselines=baseline,
+            baselines=[name.strip() for names in baseline for name in names.split(",") if name.strip()],
             report_path=report_path,
             kind=input_kind(input_),
             training=training,

@@ -67,7 +67,7 @@ def evaluate(
     labels: str | Path | Labels | None = None,
     normal: str | Path | None = None,
     abnormal: str | Path | None = None,
-    baselines: Sequence[str] = ("new_event",),
+    baselines: Sequence[str] | str = ("new_event",),
     report_path: str | Path | None = None,
     kind: InputKind | None = None,
     training: str | Path | None = None,
@@ -87,7 +87,11 @@ def evaluate(
 
     Raises:
         InputDataError: nothing to evaluate, or sessions without a label.
+        ConfigError: an unknown baseline name (before any work).
     """
+    # one name or many; every name checked before any work (a time- and value-aware artifact skipped the check)
+    baselines = [baselines] if isinstance(baselines, str) else list(baselines)
+    known = {name: make_baseline(name) for name in baselines}  # ConfigError: an unknown name
     detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
     split = read_split(detector.directory)
     seen = set(split.get("train", [])) | set(split.get("val", []))
@@ -106,7 +110,7 @@ def evaluate(
     read_reports: list[ReadReport] = []
     starts: list[float | None] = []  # per scored sequence, the first timestamp of its input (sessions in flight)
     # the signal baselines (and a time- or value-aware model) read each session's time and values
-    with_signals = detector.model.reads_signals or any(make_baseline(n).needs_signals for n in baselines)
+    with_signals = detector.model.reads_signals or any(model.needs_signals for model in known.values())
     for path, label, lab in inputs:
         read, read_report = detector.read(path, labels=lab, label=label, kind=kind, with_signals=with_signals)
         read_reports.append(read_report)
