@@ -217,6 +217,19 @@ def test_a_log_whose_ids_the_artifact_cannot_read_is_told_to_train_not_to_set(
         assert "give the pattern of your session ids" not in str(caught.value)
 
 
+def test_a_directory_or_an_unknown_kind_is_said_as_such_by_every_reader(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    """train and the library's score said "input file not found" of a directory; kind="weird" trained and scored."""
+    result, log, _ = trained
+    with pytest.raises(InputDataError, match="got a directory"):
+        api.score(result.artifact_dir, tmp_path)
+    with pytest.raises(InputDataError, match="got a directory"):
+        api.train(tmp_path, tmp_path / "art", tiny_config(), progress=False)
+    with pytest.raises(InputDataError, match="kind must be one of raw, keys"):
+        api.score(result.artifact_dir, log, kind="weird")  # type: ignore[arg-type]
+
+
 def test_evaluate_without_labels_is_a_clear_error(trained: tuple[api.TrainResult, Path, Path]) -> None:
     result, log, _ = trained
     with pytest.raises(InputDataError, match="has no labels"):

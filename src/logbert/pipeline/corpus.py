@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final, TypeVar, get_args
 
 from logbert.config import LogBertConfig
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
 from logbert.errors import InputDataError, NoSessionIds
+from logbert.files import input_file
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.reader import binary_hint, read_log
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
@@ -69,11 +70,14 @@ def input_kind(path: str | Path, config: LogBertConfig | None = None, given: Inp
     format, means a raw log even when its lines happen to be numbers.
 
     Raises:
-        InputDataError: the file does not exist or is a directory.
+        InputDataError: the file does not exist or is a directory (:func:`~logbert.files.input_file`'s words), or
+            ``given`` is neither ``"raw"`` nor ``"keys"``.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputDataError(f"input file not found: {p}")
+    if given is not None and given not in get_args(InputKind):
+        raise InputDataError(f"kind must be one of {', '.join(get_args(InputKind))} (or None to sniff), got {given!r}")
+    p = input_file(Path(path), "input file")
+    if not p.is_file():  # a FIFO or a device: sniffing would consume what it reads
+        raise InputDataError(f"expected a regular input file: {p}")
     if given is not None:
         return given
     sniffed = detect_input_kind(p)
