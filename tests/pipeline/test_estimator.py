@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,14 @@ def test_mask_span_forgives_a_swapped_pair_but_not_an_unseen_key_and_survives_sa
     assert loaded.config.scoring.mask_span == 2
     both = [swapped, unseen]
     np.testing.assert_array_equal(loaded.decision_function(both), spanned.decision_function(both))
+
+
+def test_a_fit_warning_is_said_once_however_many_models_a_cross_fit_fits(caplog: pytest.LogCaptureFixture) -> None:
+    """model.signals='all' on a log without times said its warning once per fold model and once for the final one."""
+    from logbert.pipeline.estimator import _warn_once
+
+    with caplog.at_level(logging.DEBUG, logger="logbert.pipeline.estimator"):
+        for _ in range(6):
+            _warn_once("model.signals='all' but the data has no time: using 'values' (a test's words)")
+    levels = [r.levelno for r in caplog.records if "a test's words" in r.getMessage()]
+    assert levels == [logging.WARNING] + [logging.DEBUG] * 5

@@ -50,6 +50,13 @@ from logbert.windowing.dataset import TokenVocab
 from logbert.windowing.signals import SignalBuckets, SignalRow, encode_signals, resolve_signals
 
 logger = logging.getLogger(__name__)
+_SAID: set[str] = set()  # warnings said once a process: a cross-fit fits six models on the same data
+
+
+def _warn_once(message: str) -> None:
+    """Log ``message`` as a warning the first time, at debug level after (``train`` shows it once more, at its end)."""
+    logger.log(logging.DEBUG if message in _SAID else logging.WARNING, "%s", message)
+    _SAID.add(message)
 
 #: The score channels of a time- and value-aware model, in the order of :meth:`LogBertDetector.channel_scores`.
 CHANNELS = ("key", "time", "value")
@@ -314,7 +321,7 @@ class LogBertDetector:
             buckets = SignalBuckets.fit(train, train_sig, cfg.gap_buckets, cfg.value_buckets, duration_slots)
             mode, self.signal_message_ = resolve_signals(cfg, buckets)
             if self.signal_message_:
-                logger.warning("%s", self.signal_message_)
+                _warn_once(self.signal_message_)
             if mode != "off":
                 self.buckets_ = buckets
         model_cfg = self.config.model.model_copy(update={"vocab_size": len(voc), "signals": mode})
