@@ -19,6 +19,7 @@ from logbert.parsing.params import (
     elapsed,
     infer_slot_schema,
     parse_number,
+    readable_number,
     schema_of,
     session_signals,
     time_gaps,
@@ -382,3 +383,11 @@ def test_parse_warns_when_nearly_every_line_is_a_template_of_its_own(tmp_path: P
     steady = [f"job {i} {w}" for i in range(30) for w in ("started", "finished")]
     (tmp_path / "jobs.log").write_text("\n".join(steady) + "\n")
     assert template_count_warning(parse(tmp_path / "jobs.log", LogBertConfig())) == ""
+
+
+def test_explanations_show_huge_numbers_in_powers_of_ten_not_as_hundreds_of_digits() -> None:
+    """'queue depth 1e308' was explained as a 309-digit integer, and 10**41 as a number that is not in the log."""
+    assert readable_number(1e308) == "1e+308" and readable_number(float(10**41)) == "1e+41"
+    assert readable_number(42.123) == "42.1" and readable_number(65536.4) == "65536"
+    assert readable_number(-2500.0) == "-2500"
+    assert readable_number(float("inf")) == "inf" and readable_number(123456789.0) == "123456789"

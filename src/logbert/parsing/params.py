@@ -134,6 +134,17 @@ def parse_number(text: str) -> tuple[float, tuple[BaseUnit, float, str] | None] 
     return (value, unit) if unit is not None else None
 
 
+def readable_number(x: float) -> str:
+    """A number as an explanation shows it: 3 significant digits (``42.1``), whole below a thousand million
+    (``65536``), and in powers of ten beyond (``1e+308``, where every digit of the float was printed: 309 of them,
+    most of them not in the log).
+
+    >>> readable_number(42.123), readable_number(65536.4), readable_number(1e308), readable_number(float("inf"))
+    ('42.1', '65536', '1e+308', 'inf')
+    """
+    return f"{x:.3g}" if abs(x) < 1000 or not math.isfinite(x) or abs(x) >= 1e9 else f"{x:.0f}"
+
+
 @dataclass(frozen=True, slots=True)
 class SlotType:
     """What one slot of one template holds.
@@ -174,7 +185,7 @@ class SlotType:
         else:
             unit = self.display_unit if self.unit != "count" else None
         shown = value / self.display_scale if self.display_scale else value
-        text = f"{shown:.3g}" if abs(shown) < 1000 else f"{shown:.0f}"
+        text = readable_number(shown)
         return f"{text} {unit}" if unit else text
 
     @property

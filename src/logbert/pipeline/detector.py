@@ -21,7 +21,7 @@ from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError, NoSessionIds, UnknownArtifact
 from logbert.model.encoder import COUNT_BUCKETS
 from logbert.parsing.headers import line_text_for_sessions
-from logbert.parsing.params import SlotSchema, SlotType, schema_of
+from logbert.parsing.params import SlotSchema, SlotType, readable_number, schema_of
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, raw_lines_at
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
@@ -475,7 +475,7 @@ class Detector:
 
 
 def _seconds(x: float) -> str:
-    return f"{x:.3g} s" if x < 1000 else f"{x:.0f} s"
+    return f"{readable_number(x)} s"
 
 
 def _span(lo: float, hi: float, show: Callable[[float], str]) -> str:
@@ -526,7 +526,7 @@ def describe_signal(
         slot_type = schema.slots[key][slot]
 
     def show(x: float) -> str:
-        return slot_type.display(x) if slot_type is not None else f"{x:.4g}"
+        return slot_type.display(x) if slot_type is not None else readable_number(x)
 
     what = slot_type.context if slot_type is not None and slot_type.context else f"'{template(key)}' slot {slot}"
     shown = show(value) if isinstance(value, float) else "?"
