@@ -230,6 +230,22 @@ def test_a_directory_or_an_unknown_kind_is_said_as_such_by_every_reader(
         api.score(result.artifact_dir, log, kind="weird")  # type: ignore[arg-type]
 
 
+def test_settings_and_thresholds_of_the_wrong_type_are_the_librarys_errors(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    """A dict as config failed deep inside with AttributeError, parse(path) needed a config train does not, and
+    use_threshold("high") raised TypeError from math."""
+    from logbert.errors import ConfigError
+
+    result, log, _ = trained
+    with pytest.raises(ConfigError, match="load_config"):
+        api.train(log, tmp_path / "art", {"train.epochs": 1}, progress=False)  # type: ignore[arg-type]
+    assert api.parse(log).templates  # the defaults, as train takes them
+    detector = api.load_detector(result.artifact_dir)
+    with pytest.raises(InputDataError, match="threshold must be a number"):
+        detector.use_threshold("high")  # type: ignore[arg-type]
+
+
 def test_evaluate_without_labels_is_a_clear_error(trained: tuple[api.TrainResult, Path, Path]) -> None:
     result, log, _ = trained
     with pytest.raises(InputDataError, match="has no labels"):

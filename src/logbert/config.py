@@ -542,6 +542,22 @@ RENAMED_KEYS: dict[str, str] = {
 }
 
 
+def as_config(config: object) -> LogBertConfig:
+    """``config``, or the defaults for None: what every library entry point that takes settings accepts.
+
+    Raises:
+        ConfigError: anything else (a dict of dotted keys is what ``load_config(overrides=...)`` reads).
+    """
+    if config is None:
+        return LogBertConfig()
+    if not isinstance(config, LogBertConfig):
+        raise ConfigError(
+            f"config must be a LogBertConfig, got {type(config).__name__}: build one with "
+            "logbert.api.load_config(preset=..., overrides={'train.epochs': 3, ...})"
+        )
+    return config
+
+
 def _current_key(dotted: str, *, where: str | None) -> str:
     """The current name of a dotted key; an old name is logged with ``where`` it was read (None = silent)."""
     new = RENAMED_KEYS.get(dotted)

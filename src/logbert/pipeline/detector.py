@@ -138,6 +138,9 @@ class Detector:
         """
         if threshold is not None and target_fpr is not None:
             raise InputDataError("give a threshold or a target false-alarm rate, not both")
+        for name, given in (("threshold", threshold), ("target_fpr", target_fpr)):
+            if given is not None and (isinstance(given, bool) or not isinstance(given, int | float)):
+                raise InputDataError(f"{name} must be a number, got {type(given).__name__} {given!r}")
         if target_fpr is not None:
             if self.calibration is None:
                 raise InputDataError(f"{self.directory} has no {CALIBRATION_FILE}: retrain it to use a target rate")

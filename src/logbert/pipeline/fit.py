@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from logbert.artifact import META_FILE
-from logbert.config import LogBertConfig, ScoringConfig, WindowConfig
+from logbert.config import LogBertConfig, ScoringConfig, WindowConfig, as_config
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
 from logbert.evaluation.report import write_json
@@ -192,7 +192,7 @@ def train(
             holds a finished artifact (without ``overwrite``), or nothing to resume (with ``resume``).
     """
     say = on_step or (lambda _msg: None)
-    config = config or LogBertConfig()
+    config = as_config(config)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputDataError(f"{out} is a file; the artifact is a folder: choose another path for -o")

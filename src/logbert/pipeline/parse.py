@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from logbert.config import LogBertConfig
+from logbert.config import LogBertConfig, as_config
 from logbert.errors import InputDataError
 from logbert.parsing.headers import BUILTIN_FORMATS as BUILTIN_FORMATS  # re-exported for `logbert presets`
 from logbert.parsing.headers import HeaderParser, line_text_for_sessions
@@ -91,12 +91,15 @@ class ParseSummary:
             raise InputDataError(f"{self.source} changed since it was parsed ({n} lines now, {len(self.key_ids)} then)")
 
 
-def parse(data: str | Path, config: LogBertConfig) -> ParseSummary:
-    """Mine templates from every parsable line of a raw log, reading it block by block.
+def parse(data: str | Path, config: LogBertConfig | None = None) -> ParseSummary:
+    """Mine templates from every parsable line of a raw log, reading it block by block (``config``: None = the
+    defaults, as ``train``).
 
     Raises:
         InputDataError: missing file or no parsable line.
+        ConfigError: ``config`` is no ``LogBertConfig``.
     """
+    config = as_config(config)
     stream = LogStream(data, config.parser)
     parser = template_parser(config)
     keys = parser.fit_transform_chunks(stream.contents())
