@@ -109,3 +109,17 @@ def test_parse_says_an_empty_file_is_empty_as_train_and_score_do(tmp_path: Path)
             result = CliRunner().invoke(app, command, env={"COLUMNS": "300"})
             assert result.exit_code == 1 and f"file is empty: {tmp_path / name}" in result.output, result.output
             assert "no parsable line" not in result.output
+
+
+def test_typed_says_what_it_found_even_without_an_output(tmp_path: Path) -> None:
+    """`parse --typed` without --out or --structured typed every slot and said nothing."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "hdfs.log"
+    log.write_text("".join(HDFS.format(s=i % 60, n=i % 3, b=1000 + i % 40) + "\n" for i in range(200)))
+    result = CliRunner().invoke(app, ["parse", str(log), "--preset", "hdfs", "--typed"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "typed slots: " in result.output and "--out writes the schema" in result.output
+    plain = CliRunner().invoke(app, ["parse", str(log), "--preset", "hdfs"], env={"COLUMNS": "200"})
+    assert "typed slots" not in plain.output

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -334,6 +335,11 @@ def parse(
         f"{rep.n_lines} lines: {_parsed(rep)}, {rep.n_malformed} malformed, {rep.n_binary} binary, "
         f"{rep.n_truncated} truncated, {rep.n_empty} empty; {len(summary.templates)} templates"
     )
+    if typed and summary.schema is not None:  # what --typed found, said even where nothing is written
+        kinds = Counter(t.kind for types in summary.schema.slots.values() for t in types)
+        told = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
+        where = "" if out is not None or structured is not None else " (--out writes the schema, --structured values)"
+        console.print(f"typed slots: {told}{where}")
     with library_errors():
         found = [api.template_count_warning(summary), api.state_words_warning(summary)]
     for warning in [*rep.warnings, *(w for w in found if w)]:
