@@ -2,14 +2,17 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# where torch comes from: empty = pip's own configuration (the project's machines find the CPU wheel on local disk);
+# on a machine whose pip reads plain PyPI, which serves the CUDA build: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
 .PHONY: setup demo test lint browser postgres bench
 
 $(BIN)/logbert: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# the CPU build of torch; an unpinned torch would pull a multi-GB CUDA build
-	$(BIN)/pip install -q torch==2.13.0
+	# the CPU build of torch (TORCH_INDEX above); an unpinned torch would pull a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/logbert
 
