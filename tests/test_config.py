@@ -122,3 +122,10 @@ def test_a_wrong_value_is_said_with_its_setting_and_what_was_given() -> None:
     with pytest.raises(ConfigError, match=r"scoring: mask_span=2 masks runs of keys") as error:
         LogBertConfig().with_overrides({"scoring.mask_span": 2, "scoring.mask_strategy": "seeded"})
     assert "Value error" not in str(error.value)
+
+
+def test_overrides_given_as_text_are_a_config_error_that_shows_the_mapping_to_give() -> None:
+    """load_config(overrides="model.signals=all") failed with AttributeError: 'str' object has no attribute 'items'."""
+    with pytest.raises(ConfigError, match="overrides must be a mapping of dotted keys"):
+        load_config(overrides="model.signals=all")  # type: ignore[arg-type]
+    assert load_config(overrides={"train.epochs": 3}).train.epochs == 3

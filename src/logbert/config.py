@@ -13,7 +13,7 @@ import logging
 import re
 import tomllib
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -704,8 +704,14 @@ def load_config(
     Each layer changes only the keys it names, so a file can adjust a preset.
 
     Raises:
-        ConfigError: the file is missing, is not TOML, holds an invalid value, or the preset is unknown.
+        ConfigError: the file is missing, is not TOML, holds an invalid value, the preset is unknown, or
+            ``overrides`` is no mapping.
     """
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(
+            f"overrides must be a mapping of dotted keys to values, e.g. {{'model.signals': 'all'}}, got "
+            f"{type(overrides).__name__} {str(overrides)[:80]!r}"
+        )
     data = preset_settings(preset) if preset is not None else {}
     if path is not None:
         p = Path(path)
@@ -717,4 +723,4 @@ def load_config(
             raise ConfigError(f"{p} is not valid TOML: {exc}") from None
         data = _layered(data, _renamed(layer, where=str(p)))
     config = config_from_dict(data)
-    return config.with_overrides(overrides) if overrides else config
+    return config.with_overrides(dict(overrides)) if overrides else config
