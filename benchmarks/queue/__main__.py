@@ -100,10 +100,10 @@ class Servers:
 
 
 # ---------------------------------------------------------------------------------------------- one run
-def _positions(pg_url: str, stream: str) -> dict[int, tuple[int, int, int]]:
+def _positions(pg_url: str, stream: str, group: str) -> dict[int, tuple[int, int, int]]:
     from logbert.queue.checkpoints import CheckpointStore
 
-    store = CheckpointStore(pg_url, stream)
+    store = CheckpointStore(pg_url, stream, group)  # the group's own rows
     try:
         return store.positions()
     finally:
@@ -137,7 +137,7 @@ def run_once(servers: Servers, artifact: Path, log: Path, n_lines: int, replicas
     tag = uuid.uuid4().hex[:8]
     stream, prefix, group = f"B{tag}", f"b{tag}.lines", f"g{tag}"
     names = ["--stream", stream, "--subject-prefix", prefix]
-    CheckpointStore(pg_url, stream).close()  # the table the waits read
+    CheckpointStore(pg_url, stream, group).close()  # the table the waits read
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
     try:
@@ -164,7 +164,7 @@ def run_once(servers: Servers, artifact: Path, log: Path, n_lines: int, replicas
         t_shipped = time.perf_counter() - t0
         last = _last_seqs(servers.nats_url, stream, prefix)
         while True:
-            pos = _positions(pg_url, stream)
+            pos = _positions(pg_url, stream, group)
             if all(last[p] == 0 or (p in pos and pos[p][0] > last[p] and pos[p][1] == 0) for p in range(PARTITIONS)):
                 break
             if any(p.poll() is not None for p in procs):

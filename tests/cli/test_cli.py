@@ -306,3 +306,18 @@ def test_an_unknown_baseline_is_refused_before_any_work_and_one_name_is_one_base
         api.evaluate("no-such-artifact", "x.log", baselines=["new_event", "nope"])  # before the artifact loads
     with pytest.raises(UnknownArtifact, match="artifact directory not found"):  # a string is one name
         api.evaluate("no-such-artifact", "x.log", baselines="new_event")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ship", "x.log", "--source", "nats://127.0.0.1:1", "--partitions", "0"],  # a stream of 0 partitions was made
+        ["ship", "x.log", "--source", "nats://127.0.0.1:1", "--batch-lines", "0"],
+        ["worker", "art", "--source", "nats://127.0.0.1:1", "--alerts-db", "postgresql://x", "--lease-ttl", "0"],
+        ["worker", "art", "--source", "nats://127.0.0.1:1", "--alerts-db", "postgresql://x", "--idle-timeout", "-1"],
+        ["worker", "art", "--source", "nats://127.0.0.1:1", "--alerts-db", "postgresql://x", "--partitions", "-3"],
+    ],
+)
+def test_queue_options_out_of_range_are_refused_before_anything_connects(args: list[str]) -> None:
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Invalid value" in result.output, result.output

@@ -81,7 +81,7 @@ def run_drill(
     stream, prefix, group = unique("S"), unique("t") + ".lines", unique("g")
     names = ["--stream", stream, "--subject-prefix", prefix]
     t0 = time.monotonic()
-    store = CheckpointStore(pg_url, stream)  # creates the table the waits below read
+    store = CheckpointStore(pg_url, stream, group)  # creates the table the waits below read: the group's rows
     ports: list[int] = []
     for i in range(n_replicas):
         port = free_port()

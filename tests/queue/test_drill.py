@@ -172,8 +172,9 @@ def test_idle_sessions_are_closed_through_the_stream(
 
     stream, prefix = unique("S"), unique("t") + ".lines"
     names = ["--stream", stream, "--subject-prefix", prefix]
-    store = CheckpointStore(pg_url, stream)
-    extra = [*names, "--group", unique("g"), "--partitions", "3", "--idle-timeout", "1"]  # overrides 3600
+    group = unique("g")
+    store = CheckpointStore(pg_url, stream, group)  # the group's own positions
+    extra = [*names, "--group", group, "--partitions", "3", "--idle-timeout", "1"]  # overrides 3600
     workers.append(Worker(simulated.artifact, nats_server.url, pg_url, "solo", tmp_path, *extra))
     wait_until("the replica to own the partitions", lambda: len(store.positions()) == 3, 120, workers)
     shipped = ship_cli(simulated.log, nats_server.url, ["--artifact", str(simulated.artifact)], *names)

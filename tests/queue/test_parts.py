@@ -77,6 +77,21 @@ def test_a_stale_owner_is_fenced(pg_url: str) -> None:
     store.close()
 
 
+def test_each_consumer_group_has_positions_of_its_own(pg_url: str) -> None:
+    """A second group on the same stream and database took the first one's positions (it skipped every line) and
+    fought its epochs ("held with a newer epoch") twice a second; the default group's rows keep the bare stream name."""
+    from logbert.queue.checkpoints import CheckpointStore
+
+    first, second = CheckpointStore(pg_url, "G"), CheckpointStore(pg_url, "G", group="second")
+    assert first.claim(0, epoch=50, owner="a") is None
+    first.save(0, 50, {"next_seq": 258, "outstanding": []})
+    assert second.claim(0, epoch=3, owner="s1") is None  # its own row: from the start, no newer epoch to fight
+    assert second.positions() == {0: (0, 0, 0)} and first.positions() == {0: (258, 0, 0)}
+    assert CheckpointStore(pg_url, "G", group="logbert").positions() == {0: (258, 0, 0)}  # the default group
+    first.close()
+    second.close()
+
+
 def test_ship_counts_every_line_and_loses_none(nats_server: NatsServer) -> None:
     from logbert.queue.broker import connect
     from logbert.queue.ship import ShipOptions, ship

@@ -27,17 +27,17 @@ _DEFAULT_LIMITS = StreamLimits()
 
 def _limit_option(field: str, text: str, env: bool) -> Any:
     """An engine-limit option (None = not given); the help shows the one default, from StreamLimits, and a value
-    out of the limit's bounds is refused as an option error (:func:`_check_limit`)."""
+    out of the limit's bounds is refused as an option error (:func:`check_limit`)."""
     where = f"; env LOGBERT_LIMITS__{field.upper()}" if env else ""
     # parentheses, not brackets: typer's rich help would take "[...]" for markup and drop it
     return typer.Option(
         None,
-        callback=lambda value: _check_limit(field, value),
+        callback=lambda value: check_limit(field, value),
         help=f"{text} (default {getattr(_DEFAULT_LIMITS, field)}{where})",
     )
 
 
-def _check_limit(field: str, value: Any) -> Any:
+def check_limit(field: str, value: Any) -> Any:
     """``value`` when StreamLimits takes it for ``field``, else a one-line option error. StreamLimits says, so that
     its bounds are written in one place (before, a bad value printed pydantic's whole ValidationError)."""
     if value is not None:
@@ -105,7 +105,7 @@ def serve(
     ),
     group: str = typer.Option("logbert", "--group", help="with --source: the consumer group"),
     partitions: int | None = typer.Option(
-        None, "--partitions", help="with --source: create the stream with this many partitions if it is missing"
+        None, "--partitions", min=1, help="with --source: create the stream with this many partitions if it is missing"
     ),
     device: str | None = typer.Option(
         None, "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto (default cpu; LOGBERT_DEVICE)"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import typer
 
 from logbert.cli._common import err_console
+from logbert.cli.serve import check_limit
 from logbert.errors import LogBertError
 from logbert.streaming import StreamLimits
 
@@ -67,12 +68,20 @@ def worker(
     group: str = typer.Option("logbert", help="consumer group: replicas with the same group share the partitions"),
     stream: str = typer.Option("LOGBERT", help="JetStream stream"),
     subject_prefix: str = typer.Option("logbert.lines", help="partition p is the subject <prefix>.<p>"),
-    partitions: int | None = typer.Option(None, help="create the stream with this many partitions if missing"),
-    lease_ttl: float = typer.Option(10.0, help="seconds before a dead replica's partitions move"),
-    checkpoint_interval: float = typer.Option(2.0, help="seconds between commits of a busy partition"),
+    partitions: int | None = typer.Option(None, min=1, help="create the stream with this many partitions if missing"),
+    lease_ttl: float = typer.Option(10.0, min=1.0, help="seconds before a dead replica's partitions move"),
+    checkpoint_interval: float = typer.Option(2.0, min=0.01, help="seconds between commits of a busy partition"),
     fetch_batch: int = typer.Option(32, min=1, help="messages fetched (and applied) at a time per partition"),
-    idle_timeout: float = typer.Option(300.0, help="seconds without a line before a session is closed and scored"),
-    max_open_sessions: int = typer.Option(10_000, help="open sessions per partition before the least recent is scored"),
+    idle_timeout: float = typer.Option(
+        300.0,
+        callback=lambda v: check_limit("idle_timeout_s", v),
+        help="seconds without a line before a session is closed and scored",
+    ),
+    max_open_sessions: int = typer.Option(
+        10_000,
+        callback=lambda v: check_limit("max_open_sessions", v),
+        help="open sessions per partition before the least recent is scored",
+    ),
     metrics_port: int | None = typer.Option(None, help="serve Prometheus /metrics on this port"),
     threshold: float | None = typer.Option(None, "--threshold", help="decide with this instead of the stored one"),
     torch_threads: int | None = typer.Option(None, help="torch threads for scoring (default: torch's)"),
@@ -97,7 +106,7 @@ def worker(
         detector.use_threshold(threshold, None)
         tag = _artifact_tag(artifact)
         store = PostgresAlertStore(alerts_db, artifact_id=tag)
-        checkpoints = CheckpointStore(alerts_db, stream)
+        checkpoints = CheckpointStore(alerts_db, stream, group)
         limits = StreamLimits(max_open_sessions=max_open_sessions, idle_timeout_s=idle_timeout)
         options = ReplicaOptions(
             nats_url=source,
@@ -154,9 +163,9 @@ def ship(
     session_pattern: str | None = typer.Option(None, help="session-id regex (instead of --artifact)"),
     stream: str = typer.Option("LOGBERT", help="JetStream stream"),
     subject_prefix: str = typer.Option("logbert.lines", help="partition p is the subject <prefix>.<p>"),
-    partitions: int | None = typer.Option(None, help="create the stream with this many partitions if missing"),
+    partitions: int | None = typer.Option(None, min=1, help="create the stream with this many partitions if missing"),
     name: str | None = typer.Option(None, "--name", help="source name of these lines (default: the file name)"),
-    batch_lines: int = typer.Option(500, help="lines per message, at most"),
+    batch_lines: int = typer.Option(500, min=1, help="lines per message, at most"),
     end: bool = typer.Option(False, "--end", help="after the last line, close every open session (end of a replay)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar on stderr"),
 ) -> None:

@@ -1,7 +1,7 @@
 """Committed positions of the partitions, with the engine state that goes with them, in PostgreSQL.
 
-One row per (stream, partition): the engine's checkpoint (open sessions with their buffered
-lines, windows whose alerts were not stored yet, line numbering), the stream sequence ``next_seq``
+One row per (stream, consumer group, partition) (:func:`row_key`): the engine's checkpoint (open sessions with their
+buffered lines, windows whose alerts were not stored yet, line numbering), the stream sequence ``next_seq``
 of the first message *not* reflected in it, and the *epoch* of the replica that wrote it.
 
 The epoch fences stale owners. A replica that takes a partition over gets a lease revision from
@@ -51,13 +51,24 @@ class Fenced(JournalError):
     """A newer owner claimed the partition: this replica must stop working it."""
 
 
-class CheckpointStore:
-    """Partition checkpoints in PostgreSQL (one connection, used under a lock)."""
+#: the consumer group whose rows carry the stream's name alone (every row written before groups had rows of their own)
+DEFAULT_GROUP = "logbert"
 
-    def __init__(self, url: str, stream: str) -> None:
+
+def row_key(stream: str, group: str) -> str:
+    """The ``stream`` column of a group's rows: each group has positions of its own, so another group reads the stream
+    from its start (docs/scaling.md), where one key per stream made the second group resume at the first one's
+    positions and fight its epochs. The default group keeps the bare stream name, so its rows stay where they were."""
+    return stream if group == DEFAULT_GROUP else f"{stream}@group:{group}"
+
+
+class CheckpointStore:
+    """Partition checkpoints in PostgreSQL (one connection, used under a lock), of one stream and consumer group."""
+
+    def __init__(self, url: str, stream: str, group: str = DEFAULT_GROUP) -> None:
         if psycopg is None:
             raise JournalError("partition checkpoints need PostgreSQL's driver: pip install 'logbert[postgres]'")
-        self.stream = stream
+        self.stream = row_key(stream, group)
         self._lock = threading.Lock()
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)

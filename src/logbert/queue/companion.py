@@ -36,7 +36,7 @@ class QueueConsumer:
         self.registry: CollectorRegistry | None = self.metrics.registry
 
     async def run(self, alert_store: AlertStore, stop: asyncio.Event) -> None:
-        checkpoints = await asyncio.to_thread(CheckpointStore, self.alerts_db, self.options.stream)
+        checkpoints = await asyncio.to_thread(CheckpointStore, self.alerts_db, self.options.stream, self.options.group)
         try:
             replica = Replica(
                 self.scorer,
