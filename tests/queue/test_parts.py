@@ -119,3 +119,16 @@ def test_ship_counts_every_line_and_loses_none(nats_server: NatsServer) -> None:
 
     got = asyncio.run(read_back())
     assert sorted(got) == sorted(lines + ([b"k4 vm-1 and vm-2"] if two else []))
+
+
+def test_an_unreachable_or_wrong_nats_url_is_said_in_lines_not_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    """An http:// URL waited 20 s; an unreachable server printed nats-py's traceback for every attempt."""
+    import logging
+
+    from logbert.queue.broker import QueueError, connect
+
+    with pytest.raises(QueueError, match="is not a NATS URL"):
+        asyncio.run(connect("http://127.0.0.1:4222"))
+    with caplog.at_level(logging.WARNING), pytest.raises(QueueError, match="cannot connect to NATS"):
+        asyncio.run(connect("nats://127.0.0.1:1", timeout=2))
+    assert not any(r.exc_info for r in caplog.records), [r.getMessage() for r in caplog.records]

@@ -9,11 +9,13 @@ else, so a producer and replicas can never disagree on it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
 from logbert.errors import LogBertError
 
+logger = logging.getLogger(__name__)
 _DESCRIPTION = "logbert lines partitioned by session: partitions={n}"
 _PARTITIONS = re.compile(r"partitions=(\d+)")
 
@@ -26,8 +28,21 @@ def _missing() -> QueueError:
     return QueueError("the queue source needs nats-py: pip install 'logbert[queue]'")
 
 
+#: URL schemes nats-py connects with; anything else (an http:// URL, a typo) is refused at once
+_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+async def _one_line(exc: Exception) -> None:
+    """nats-py's error callback: one line per failed attempt, not its default's traceback (ten of them, 282 lines,
+    before the one error that says the server cannot be reached)."""
+    logger.warning("nats: %s", exc or type(exc).__name__)
+
+
 async def connect(url: str, timeout: float = 20.0) -> Any:
-    """A NATS connection (raises QueueError when the server cannot be reached)."""
+    """A NATS connection (raises QueueError when the server cannot be reached or the URL is no NATS URL)."""
+    scheme = url.partition("://")[0].lower() if "://" in url else "nats"
+    if scheme not in _SCHEMES:
+        raise QueueError(f"{url} is not a NATS URL: give nats://HOST:PORT (or tls://, ws://, wss://)")
     try:
         import nats
     except ImportError:
@@ -36,7 +51,10 @@ async def connect(url: str, timeout: float = 20.0) -> Any:
         # reconnects without end once connected (a NATS restart is waited out); the first connection
         # has its own deadline: a wrong URL must be said, not waited on forever
         return await asyncio.wait_for(
-            nats.connect(url, connect_timeout=5, max_reconnect_attempts=-1, allow_reconnect=True), timeout
+            nats.connect(
+                url, connect_timeout=5, max_reconnect_attempts=-1, allow_reconnect=True, error_cb=_one_line
+            ),
+            timeout,
         )
     except TimeoutError:
         raise QueueError(f"cannot connect to NATS at {url}: no answer within {timeout:.0f} s") from None
