@@ -526,3 +526,4 @@ def test_cli_bench_fails_when_no_dataset_could_run(tmp_path: Path, monkeypatch: 
     out = CliRunner().invoke(app, ["bench", "--quick", "--no-builtin", "--data", data])
     assert out.exit_code == 1
     assert "no dataset could be run" in out.output and "skipped mine" in out.output
+    assert "datasets folder" not in out.output  # --data alone never reads it

@@ -46,6 +46,7 @@ def bench(
         specs = list(b.builtin_datasets(datasets_dir).values()) if builtin else []
         if dataset:
             specs = [s for s in specs if s.name in dataset]
+        builtin_names = {s.name for s in specs}  # the datasets read from datasets_dir (--data files are not)
         specs += [b.parse_dataset_spec(text) for text in data]
         if not specs:
             raise typer.BadParameter("no dataset selected", param_hint="--dataset / --data")
@@ -63,7 +64,9 @@ def bench(
     for d in failed:
         err_console.print(f"[bold yellow]skipped {shown(d.spec.name)}:[/] {shown(d.error or '')}")
     if failed and len(failed) == len(result.datasets):
-        err_console.print(f"[bold red]error:[/] no dataset could be run (datasets folder: {shown(str(datasets_dir))})")
+        # the folder only where a built-in dataset failed: a --data run never reads it
+        folder = f" (datasets folder: {datasets_dir})" if any(d.spec.name in builtin_names for d in failed) else ""
+        err_console.print(f"[bold red]error:[/] no dataset could be run{shown(folder)}")
         raise typer.Exit(code=1)
 
 
