@@ -31,7 +31,7 @@ from logbert.bench.runner import RunRecord, prepare_split
 from logbert.config import load_config
 from logbert.errors import ConfigError, InputDataError
 from logbert.pipeline.calibrate import resolve_calibration
-from logbert.pipeline.fit import calibrate_detector, fit_sessions
+from logbert.pipeline.fit import calibrate_detector, fit_sessions, rekey_normal_sessions
 from logbert.pipeline.sessions import session_scores
 from logbert.records import UNK_KEY, KeySequence
 
@@ -311,6 +311,17 @@ def test_prepare_split_mines_templates_on_training_lines_only(tmp_path: Path) ->
     assert [s.session_id for s in again.train] == [s.session_id for s in split.train]
 
 
+def test_prepare_split_of_a_key_file_counts_test_keys_no_training_session_holds(tmp_path: Path) -> None:
+    # a key file has no parser: its unseen keys are keys the vocabulary (fitted on the model's
+    # sessions) never saw, here key 9 of every anomalous session; the count said 0 before
+    data = load_dataset(_key_dataset(tmp_path))
+    split = prepare_split(data, data.config, seed=0)
+    assert split.parser is None
+    assert split.n_test_unknown == sum(s.key_ids.count(9) for s in split.test) == 10
+    pooled = rekey_normal_sessions(data.corpus, split, data.config)
+    assert pooled.n_test_unknown == 10
+
+
 class _CountingDetector:
     """Scores a sequence by its sum; records what it was asked to score."""
 
@@ -438,6 +449,8 @@ def test_results_are_written_with_both_protocols_and_plots(tmp_path: Path) -> No
     assert data["config"]["quick"] is True
     assert {r["dataset"] for r in data["headline"]} == {"toy", "toy_recall"}
     assert data["datasets"][0]["aggregate"]["new_event"]["f1"]["mean"] == 1.0
+    assert data["datasets"][0]["input_labels"] == ["every session normal", "every session anomalous"]
+    assert data["datasets"][0]["preset"] == "keys"
 
 
 def test_aggregate_mean_and_sample_std() -> None:
@@ -527,3 +540,28 @@ def test_cli_bench_fails_when_no_dataset_could_run(tmp_path: Path, monkeypatch: 
     assert out.exit_code == 1
     assert "no dataset could be run" in out.output and "skipped mine" in out.output
     assert "datasets folder" not in out.output  # --data alone never reads it
+
+
+def test_cli_bench_says_a_skipped_dataset_s_reason_once_and_binary_data_is_named_not_quoted(tmp_path: Path) -> None:
+    """A binary --data file printed ~1,100 replacement characters, and a bad labels file's reason came three times
+    (a logged warning, the progress line, the summary)."""
+    from logbert.cli import bench as cli_bench
+
+    (tmp_path / "junk.log").write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8)))
+    spec = _key_dataset(tmp_path)
+    (tmp_path / "labels.csv").write_bytes(b"id,label\n\x00\x01,1\n")
+    app = typer.Typer()
+    cli_bench.register(app)
+    app.command("noop")(lambda: None)
+    data = [f"{tmp_path / 'junk.log'}", f"{spec.inputs[0].path},labels={tmp_path / 'labels.csv'},name=mine"]
+    out = CliRunner().invoke(
+        app, ["bench", "--quick", "--no-builtin", "--out", str(tmp_path / "o"), "--data", data[0], "--data", data[1]]
+    )
+    assert out.exit_code == 1
+    said = " ".join(out.output.split())  # Rich wraps at 80 columns
+    assert "\ufffd" not in said and "does not look like a text log" in said
+    assert said.count("not a label file") == 1
+    assert "1 of 2 lines are not text" in said
+    saved = json.loads((tmp_path / "o" / "results.json").read_text())
+    mine = next(d for d in saved["datasets"] if d["name"] == "mine")
+    assert mine["input_labels"] == [str(tmp_path / "labels.csv")]

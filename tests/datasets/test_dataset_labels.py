@@ -149,7 +149,8 @@ def test_sniffed_small_files(tmp_path: Path, text: str, expected: dict[str, int]
     [
         (b"", "empty"),
         (b"hello world\nthis is not a label file\n", "not a label file"),
-        (b"\x80\xfe\x00garbage\x00\n", "not UTF-8"),  # (\xff\xfe first is UTF-16's byte-order mark: read as text)
+        # (\xff\xfe first would be UTF-16's byte-order mark: read as text)
+        (b"\x80\xfe\x00garbage\x00\n", r"1 of 1 lines are not text \(invalid UTF-8"),
         (b"BlockId,Label\nblk_1,maybe\n", "unknown label value"),
         (b"BlockId,Label\nblk_1\n", "cells"),
         (b"header\nblk_1\nnot an id line\n", "one session id per line"),

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from logbert.bench.datasets import InputFile
 from logbert.bench.runner import BenchResult, DatasetResult, aggregate
 from logbert.evaluation.report import plot_pr_curves, write_json
 from logbert.threads import cpuinfo_field
@@ -312,6 +313,8 @@ def result_json(result: BenchResult, command: str, machine: Mapping[str, Any]) -
                 "title": ds.spec.title,
                 "recall_only": ds.spec.recall_only,
                 "inputs": [str(f.path) for f in ds.spec.inputs],
+                "input_labels": [_labels_of(f) for f in ds.spec.inputs],  # what says which sessions are anomalous
+                "preset": ds.spec.preset,
                 "error": ds.error,
                 "notes": ds.notes,
                 "stats": ds.stats,
@@ -337,3 +340,13 @@ def write_results(result: BenchResult, out_dir: str | Path, command: str, *, plo
     md_path = out / "results.md"
     md_path.write_text(render_markdown(result, command, machine, plot_files), encoding="utf-8")
     return {"json": json_path, "markdown": md_path}
+
+
+def _labels_of(f: InputFile) -> str | None:
+    """An input's labels as results.json records them: the labels file, every session's label, or None (the log
+    labels itself, as BGL's lines do, or everything is normal)."""
+    if f.labels is not None:
+        return str(f.labels)
+    if f.label is not None:
+        return "every session anomalous" if f.label == 1 else "every session normal"
+    return None

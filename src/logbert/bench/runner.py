@@ -300,7 +300,7 @@ def run_benchmark(
     bench: BenchConfig,
     datasets: Sequence[DatasetSpec],
     *,
-    say: Callable[[str], None] = lambda _m: None,
+    say: Callable[[str], None] | None = None,
     on_dataset: Callable[[BenchResult], None] | None = None,
 ) -> BenchResult:
     """Run the benchmark; a dataset that cannot be read is reported with its error, not fatal.
@@ -308,7 +308,7 @@ def run_benchmark(
     Args:
         bench: run settings.
         datasets: the datasets, in report order.
-        say: progress messages.
+        say: progress messages; without it, a skipped dataset is a logged warning.
         on_dataset: called with the partial result after every dataset (e.g. to write files as
             the run goes, so a long run can be inspected before it ends).
     """
@@ -321,10 +321,12 @@ def run_benchmark(
     result = BenchResult(bench, [], 0.0, {name: detectors[name] for name in bench.detectors})
     for spec in datasets:
         try:
-            result.datasets.append(run_dataset(spec, bench, detectors, say=say))
+            result.datasets.append(run_dataset(spec, bench, detectors, say=say or (lambda _m: None)))
         except InputDataError as exc:
-            logger.warning("dataset %s skipped: %s", spec.name, exc)
-            say(f"{spec.name}: skipped ({exc})")
+            if say is None:
+                logger.warning("dataset %s skipped: %s", spec.name, exc)
+            else:  # the reason once, where a caller lists the skipped datasets (`logbert bench` does, at the end)
+                say(f"{spec.name}: skipped (why: at the end of the run and in the results)")
             result.datasets.append(DatasetResult(spec, {}, [], error=str(exc), notes=list(spec.notes)))
         result.seconds = time.perf_counter() - started
         if on_dataset is not None:

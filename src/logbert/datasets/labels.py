@@ -250,7 +250,9 @@ def read_labels(path: str | Path, *, label_column: str = "Label") -> Labels:
     lines, n_binary = read_lines(path, what="label file")
     source = str(path)
     if n_binary:
-        raise InputDataError(f"{source}: {n_binary} lines are not UTF-8 text; not a label file")
+        raise InputDataError(
+            f"{source}: {n_binary} of {len(lines)} lines are not text (invalid UTF-8 or NUL bytes); not a label file"
+        )
     kind = sniff_label_format(lines, label_column=label_column)
     if kind == "session_csv":
         return parse_session_csv(lines, source, label_column=label_column)

@@ -474,8 +474,9 @@ class LogStream:
         report.warnings = format_warnings(self._sample, header)
         cr_hint = ""
         n_cr = self.reader.n_inner_cr
-        if binary_hint(report) and n_cr < report.n_binary:  # not text (more than CR-only line ends can explain)
-            report.warnings = [binary_hint(report)]
+        not_text = binary_hint(report) if n_cr < report.n_binary else ""  # more than CR-only line ends explain
+        if not_text:
+            report.warnings = [not_text]
         elif n_cr:
             cr_hint = carriage_return_hint(n_cr, report.n_lines)
             report.warnings.append(cr_hint)
@@ -485,10 +486,11 @@ class LogStream:
         if not report.n_parsed:
             name = str(self._path) if self._path is not None else "<lines>"
             fmt = self.config.log_format or self.config.format
+            # binary junk says what it is, not two lines of it (~1,100 replacement characters on the screen)
+            examples = f": {not_text}" if not_text else f", e.g. {report.malformed_examples[:2]}"
             raise InputDataError(
                 f"no parsable line in {name} for format {fmt!r}: {report.n_lines} lines, {report.n_empty} blank, "
-                f"{report.n_malformed} malformed, e.g. {report.malformed_examples[:2]}"
-                + (f". {cr_hint}" if cr_hint else "")
+                f"{report.n_malformed} malformed{examples}" + (f". {cr_hint}" if cr_hint else "")
             )
 
 

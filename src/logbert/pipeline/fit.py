@@ -72,8 +72,8 @@ from logbert.pipeline.sessions import (
     unseen_key_sessions,
 )
 from logbert.pipeline.signals import corpus_signals, fit_slot_schema, line_rows, merged_state_words_warning
-from logbert.pipeline.split import KeyedSplit, key_sessions, split_and_key
-from logbert.records import UNK_KEY, InputKind, KeySequence, ReadReport, SessionSignals, n_log_keys
+from logbert.pipeline.split import KeyedSplit, key_sessions, n_unseen_test_keys, split_and_key
+from logbert.records import InputKind, KeySequence, ReadReport, SessionSignals, n_log_keys
 from logbert.results import exceeds, tie_band
 from logbert.scoring.capture import CaptureEdge
 from logbert.training.distributed import env_world_size, is_main_process
@@ -464,14 +464,14 @@ def rekey_normal_sessions(corpus: Corpus, split: KeyedSplit, config: LogBertConf
     Key-sequence input (no parser) is returned unchanged.
     """
     if corpus.kind != "raw":
-        return split
+        n_unseen = n_unseen_test_keys(split.test, [*split.train, *split.val])
+        return replace(split, n_test_unknown=n_unseen)
     by_id = {s.session_id: s for s in corpus.line_sessions}
     parts = [[by_id[s.session_id] for s in part] for part in (split.train, split.val, split.test)]
     rows = sorted({i for part in parts[:2] for s in part for i in s.rows})
     parser = template_parser(config).fit(corpus.lines[i].content for i in rows)
     (train, val, test), _ = key_sessions(corpus, parts, parser)
-    n_unknown = sum(k == UNK_KEY for s in test for k in s.key_ids)
-    return KeyedSplit(train, val, test, split.chronological, parser, n_unknown)
+    return KeyedSplit(train, val, test, split.chronological, parser, n_unseen_test_keys(test, [*train, *val]))
 
 
 def fit_sessions(

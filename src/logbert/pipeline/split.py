@@ -31,7 +31,7 @@ class KeyedSplit:
     test: list[KeySequence]
     chronological: bool  # the split followed start times (else a seeded shuffle)
     parser: LogParser | None  # mined on the training lines; None for key-sequence input
-    n_test_unknown: int  # test keys whose template the parser never saw
+    n_test_unknown: int  # test keys the model will not know (template never mined; key absent from training)
 
     @property
     def n_templates(self) -> int:
@@ -62,12 +62,20 @@ def split_and_key(
     seed = config.train.seed if seed is None else seed
     if corpus.kind == "keys":
         keys = _split(corpus.key_sequences, config, seed, max_train_sessions, what)
-        return KeyedSplit(keys.train, keys.val, keys.test, keys.chronological, None, 0)
+        n_unseen = n_unseen_test_keys(keys.test, keys.train)
+        return KeyedSplit(keys.train, keys.val, keys.test, keys.chronological, None, n_unseen)
     lines = _split(corpus.line_sessions, config, seed, max_train_sessions, what)
     parser = template_parser(config).fit(corpus.lines[i].content for i in _rows(lines.train))
     (train, val, test), _ = key_sessions(corpus, [lines.train, lines.val, lines.test], parser)
-    n_unknown = sum(k == UNK_KEY for s in test for k in s.key_ids)
-    return KeyedSplit(train, val, test, lines.chronological, parser, n_unknown)
+    return KeyedSplit(train, val, test, lines.chronological, parser, n_unseen_test_keys(test, train))
+
+
+def n_unseen_test_keys(test: Sequence[KeySequence], known: Sequence[KeySequence]) -> int:
+    """Test keys the model will not know: a template the parser never mined (``UNK_KEY``), or a key of a
+    key-sequence file that no session the model learns from (``known``) holds; the vocabulary is fitted on
+    those sessions' keys, so both end as its UNK token."""
+    seen = {k for s in known for k in s.key_ids}
+    return sum(k == UNK_KEY or k not in seen for s in test for k in s.key_ids)
 
 
 def _split(
