@@ -70,6 +70,8 @@ import os
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
 from pathlib import Path
 
 from benchmarks._report import header
@@ -350,7 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", default="", help="comma-separated arms (default: all; on a CPU without the GPU arms)")
     parser.add_argument("--arm-timeout", type=int, default=1800, help="seconds one arm's process may take")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.md")
+    parser.add_argument(
+        "--jobs", type=int, default=1,
+        help="arms run at once; above 1 the speeds are not comparable (the arms share the cores): a smoke run's",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs takes 1 or more")
     every = (*TRAIN_ARMS, *SCORE_ARMS)
     slow_here = () if args.device != "cpu" else (*GPU_ARMS, *(() if cpu_has_bf16() else BF16_TRAIN_ARMS))
     chosen = _arm_names(args.arms, every) or [a for a in every if a not in slow_here]
@@ -365,8 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     # on a GPU the CPU time says little: wall time
     clock = "cpu_seconds" if args.device == "cpu" else "seconds"
     for rep in range(args.repeats):
-        for arm in results:
-            r = _run(arm, args, seed=rep)  # repeat r trains from seed r: the spread of the losses is the seeds'
+        with ThreadPoolExecutor(args.jobs) as pool:  # each arm is a process of its own: threads only wait on them
+            done = list(pool.map(_run, results, repeat(args), repeat(rep)))  # repeat r trains from seed r
+        for arm, r in zip(results, done, strict=True):
             results[arm].append(r)
             if "error" in r:
                 print(f"repeat {rep} {arm}: FAILED {r['error']}", flush=True)
@@ -396,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
             "benchmarks.speed",
             argv,
             f"device {args.device} ({card}), {args.threads} torch thread(s); {args.repeats} repeats, arms alternating, "
-            f"each in its own process; speeds per {'CPU-second' if clock == 'cpu_seconds' else 'second'}",
+            f"each in its own process; speeds per {'CPU-second' if clock == 'cpu_seconds' else 'second'}"
+            + (f"; {args.jobs} arms at once: a smoke run, the speeds are not comparable" if args.jobs > 1 else ""),
         ),
         "",
         f"{args.n_train} training sequences x {args.epochs} epochs (batch {args.train_batch}); {args.n_score} scored "

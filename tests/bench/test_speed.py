@@ -13,7 +13,7 @@ from logbert.threads import cpu_has_bf16
 def test_speed_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "speed.md"
     args = ["--n-train", "40", "--n-score", "40", "--epochs", "1", "--repeats", "1", "--out", str(out),
-            "--score-batch", "16", "--train-batch", "8"]
+            "--score-batch", "16", "--train-batch", "8", "--jobs", "2"]  # both cores: the speeds are not read here
     assert main(args) == 0
     text = out.read_text()
     # every default arm ran: a failed arm is a row "| arm | failed: ..." and main still returns 0
@@ -26,6 +26,7 @@ def test_speed_benchmark_smoke(tmp_path: Path) -> None:
         row = next(line for line in text.splitlines() if line.startswith(f"| {arm} |"))
         assert float(row.split("|")[7]) > 0  # validation MLKP
     assert "| score_sequences |" in text and "1.0000 | 0.0000 |" in text  # itself: identical decisions
+    assert "2 arms at once: a smoke run, the speeds are not comparable" in text
     assert "| train_encoder compiled |" not in text  # GPU arms run on a GPU, or when asked for
     # bf16 training runs by default where it pays: a GPU, or a CPU with bf16 units
     assert ("| train_encoder bf16 |" in text) == cpu_has_bf16()
