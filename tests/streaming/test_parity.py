@@ -204,3 +204,44 @@ def test_sessions_cut_at_gaps_in_time_match_offline(bounds: bool, gap_s: float) 
     assert len(whole) == 12  # without the rule: four sessions per source
     if bounds:  # every part is a session of its own: start key first, end key last
         assert all(w[0][0][0] == SESSION_START_KEY and w[-1][0][-1] == SESSION_END_KEY for w in offline.values())
+
+
+@pytest.mark.parametrize(("window_size", "stride"), [(4, 4), (4, 2), (3, 5)], ids=["stride=size", "stride<size", "gap"])
+@pytest.mark.parametrize("restart", [False, True], ids=["running", "restored"])
+def test_a_sliding_source_that_goes_idle_stays_on_the_offline_grid(window_size: int, stride: int, restart: bool) -> None:
+    """A quiet spell longer than the idle timeout closed the source, and its next line began a new grid at window 0:
+    every later window started elsewhere than offline's, and an anomaly offline flags could be split over two windows
+    that each score under the threshold (found on a syslog followed by ``tail``). Now the source keeps its place: the
+    windows are offline's, plus the shorter window scored at each idle close, which has the index and first line of
+    the offline window it is the start of. Also across a restart from a checkpoint taken while the source was idle."""
+    args: dict[str, Any] = {"mode": "sliding", "max_len": 8, "window_size": window_size, "stride": stride}
+    lines = _lines_of("web", 7)[:120]
+    offline, _ = _offline(FakeDetector(**args), {"web": lines})
+    detector = FakeDetector(**args)
+    now = [0.0]
+    limits = StreamLimits(flush_interval_s=0.0, idle_timeout_s=5.0)
+    engine = StreamEngine(detector, limits, score_memo_windows=0, clock=lambda: now[0])
+    # each quiet spell falls inside an offline window (before its last line), past the windows before it: there is a
+    # shorter window to score
+    a, b = (offline["web"][k][1][-2] for k in (5, 12))  # line numbers count from 1: lines[:a] ends with line a
+    for cut, part in enumerate([lines[:a], lines[a:b], lines[b:]]):
+        engine.ingest(part, source="web")
+        if cut < 2:  # a quiet spell: the source's partial window is scored as it goes idle
+            now[0] += 10.0
+            assert engine.expire_idle() == 1
+            assert engine.drain(5)
+            if restart:  # the grid place is in the router's state
+                state = engine._router.state()
+                assert "resumed" in state
+                engine._router.load_state(state, now[0])
+    assert engine.shutdown(10)
+    streamed = sorted(detector.scored, key=lambda s: (s.window_index, len(s.key_ids)))
+    full = {}
+    for s in streamed:  # the last of each index is the one scored once complete
+        full[s.window_index] = (s.key_ids, s.line_nos)
+    assert list(full.values()) == offline["web"]
+    extra = [s for s in streamed if (s.key_ids, s.line_nos) != full[s.window_index]]
+    assert len(extra) == 2  # one shorter window per idle close, each the start of offline's window of its index
+    for s in extra:
+        keys, nos = full[s.window_index]
+        assert keys[: len(s.key_ids)] == s.key_ids and nos[: len(s.line_nos)] == s.line_nos

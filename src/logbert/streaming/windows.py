@@ -10,7 +10,11 @@ offline pipeline cuts from the same lines.
   leaves its last o lines in the buffer as the start of the next one (they are already scored: a
   close that adds nothing after them emits no window, as offline).
 * ``sliding``: a source's keys are cut by :func:`~logbert.windowing.windows.window_bounds`
-  (``window_size`` keys every ``stride``; the shorter last window when the source closes).
+  (``window_size`` keys every ``stride``; the shorter last window when the source closes). A source
+  closed for being idle keeps its place on that grid: its lines from the last window's start on are
+  kept (at most :data:`MAX_RESUMED_SOURCES` sources), and when it sends again the windows go on where
+  offline cuts them. The shorter window scored at the idle close is then scored again once full (the
+  same window index and first line; an alert store that keys alerts by them keeps the first alert).
 * ``time``: a window is a run of consecutive lines of a source in one slot of
   :func:`~logbert.windowing.windows.time_bucket`'s grid, anchored at the source's first
   timestamp (a line without one takes the previous line's); a run is then cut like a session.
@@ -55,6 +59,9 @@ from logbert.windowing.windows import (
     time_bucket,
     window_bounds,
 )
+
+#: Sliding windows: idle-closed sources whose place on the window grid is kept (the least recent dropped first).
+MAX_RESUMED_SOURCES: Final[int] = 1024
 
 #: One parsed line, ready to be buffered (``results.ParsedLine`` plus its stream's numbering):
 #: ``(line_no, raw, key_id, template, timestamp, source, offset)``, read with the index constants
@@ -161,6 +168,9 @@ class SessionRouter:
         # time mode, per source: (grid anchor = its first timestamp, its last timestamp). Kept when
         # a buffer closes, so a source that comes back stays on the grid of its stream.
         self._clocks: dict[str, tuple[float, float]] = {}
+        # sliding, per source closed for being idle: (lines, n_emitted, next_window_index) of its buffer before the
+        # close, so that its next line goes on on the stream's grid (an idle spell does not start a new one)
+        self._resume: OrderedDict[str, tuple[list[RoutedLine], int, int]] = OrderedDict()
         self.n_skipped_short = 0  # windows shorter than min_len (not scored, counted)
         # times and values (see the module): each window's signals, built per unit; sessions and time
         # runs are held whole (up to hold_keys, whole windows) so that they are cut as offline
@@ -198,6 +208,8 @@ class SessionRouter:
         opened = buf is None
         if buf is None:
             buf = _Buffer(key=key, source=line[SOURCE], last_seen=now)
+            if (kept := self._resume.pop(key, None)) is not None:
+                buf.lines, buf.n_emitted, buf.next_window_index = kept
             self._buffers[key] = buf
         else:
             self._buffers.move_to_end(key)
@@ -241,6 +253,11 @@ class SessionRouter:
             buf.lines.append(_bound(buf.last, SESSION_END_KEY))
         if self.mode != "sliding":
             return self._flush_run(buf, reason)
+        if reason == "idle":  # a quiet spell, not the stream's end: keep the source's place on the grid
+            self._resume[key] = (list(buf.lines), buf.n_emitted, buf.next_window_index)
+            self._resume.move_to_end(key)
+            while len(self._resume) > MAX_RESUMED_SOURCES:
+                self._resume.popitem(last=False)
         out: list[PendingWindow] = []
         for start, end in window_bounds(len(buf.lines), self.window_size, self.stride)[buf.n_emitted :]:
             out.extend(self._emit(buf, buf.lines[start:end], reason))  # only the shorter last window is left
@@ -384,7 +401,8 @@ class SessionRouter:
              b.last_time)
             for b in self._buffers.values()
         ]  # fmt: skip
-        return rows, list(self._clocks.items()), self.n_skipped_short
+        resumed = [(k, list(lines), emitted, index) for k, (lines, emitted, index) in self._resume.items()]
+        return rows, list(self._clocks.items()), self.n_skipped_short, resumed
 
     def state(self) -> dict[str, Any]:
         """Everything needed to go on exactly where this router is (JSON-ready)."""
@@ -413,11 +431,16 @@ class SessionRouter:
             self._buffers[buf.key] = buf
         self._clocks = {str(k): (float(anchor), float(last)) for k, anchor, last in state["clocks"]}
         self.n_skipped_short = int(state["n_skipped_short"])
+        self._resume = OrderedDict()
+        for r in state.get("resumed", []):  # absent: a checkpoint of a build before it, or none kept
+            lines = [line_from_json(ln) for ln in r["lines"]]
+            self._resume[str(r["key"])] = (lines, int(r["n_emitted"]), int(r["next_window_index"]))
         return list(self._buffers)
 
 
 #: :meth:`SessionRouter.snapshot`: buffer rows (key, source, next window index, windows emitted,
-#: time slot, lines, last line, carry, part name, last time), clocks per source, windows skipped as short.
+#: time slot, lines, last line, carry, part name, last time), clocks per source, windows skipped as short, and the
+#: sliding grid places of idle-closed sources (key, lines, windows emitted, next window index).
 RouterSnapshot = tuple[
     list[
         tuple[
@@ -427,12 +450,13 @@ RouterSnapshot = tuple[
     ],
     list[tuple[str, tuple[float, float]]],
     int,
+    list[tuple[str, list[RoutedLine], int, int]],
 ]
 
 
 def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
     """A :meth:`SessionRouter.snapshot` as the JSON-ready state :meth:`SessionRouter.load_state` reads."""
-    rows, clocks, n_skipped_short = snapshot
+    rows, clocks, n_skipped_short, resumed = snapshot
     buffers: list[dict[str, Any]] = []
     for key, source, index, emitted, slot, lines, last, carry, name, last_time in rows:
         # lines: the tuples themselves, JSON arrays (read back by line_from_json)
@@ -451,11 +475,14 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
             row["last_time"] = last_time
             row["name"] = name
         buffers.append(row)
-    return {
+    out: dict[str, Any] = {
         "buffers": buffers,
         "clocks": [[k, anchor, last] for k, (anchor, last) in clocks],
         "n_skipped_short": n_skipped_short,
     }
+    if resumed:  # only sliding windows after an idle close: other checkpoints stay as they were
+        out["resumed"] = [{"key": k, "lines": ln, "n_emitted": e, "next_window_index": i} for k, ln, e, i in resumed]
+    return out
 
 
 def _bound(line: RoutedLine, key_id: int) -> RoutedLine:
