@@ -312,6 +312,14 @@ class Calibration:
         return len(self.normal_scores)
 
     @property
+    def fewest_keys(self) -> int | None:
+        """The fewest masked keys of a calibration session (where ``key_misses`` were kept; else None): the stated
+        false-alarm rate is about sessions like these, and says nothing of shorter ones."""
+        if self.key_misses is None or not self.key_misses.window_lengths:
+            return None
+        return min(sum(lengths) for lengths in self.key_misses.window_lengths)
+
+    @property
     def fpr_nominal(self) -> float | None:
         """``1 - k / (n + 1)``: the quantile's false-alarm rate on new normal sessions (seen keys).
 

@@ -23,7 +23,7 @@ from logbert.errors import InputDataError
 from logbert.evaluation.metrics import evaluation_report
 from logbert.evaluation.report import write_json
 from logbert.pipeline.calibrate import choose_threshold
-from logbert.pipeline.detector import Detector, load_detector
+from logbert.pipeline.detector import Detector, load_detector, shorter_than_calibration
 from logbert.pipeline.fit import SPLIT_FILE, is_marked_session
 from logbert.pipeline.sessions import session_scores, session_windows
 from logbert.records import InputKind, KeySequence, ReadReport
@@ -153,6 +153,8 @@ def evaluate(
             # the id of a training session, but another session (another start): scored as the new session it is
             "n_same_id_new_sessions": sum(s.session_id in seen for s in sequences),
             "score_seconds": round(score_seconds, 3),
+            # fewer keys than every calibration session: outside what the stated false-alarm rate is about
+            "shorter_than_calibration": shorter_than_calibration(detector, sessions),
             "read_report": [r.as_dict() for r in read_reports],
         }
     )
