@@ -8,7 +8,11 @@ options; an option not given keeps the limit's default (or, for ``serve``, its
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -251,11 +255,13 @@ def tail(
         typer.echo(
             f"tail: scoring {file} with {artifact} ({window.mode} windows of at most {window.max_len} keys, "
             f"threshold {detector.threshold:.4f}: {basis}); alerts on stdout, progress here"
-            + ("; Ctrl-C stops" if follow else ""),
+            + ("; Ctrl-C or SIGTERM stops" if follow else ""),
             err=True,
         )
         opts = TailOptions(follow=follow, from_end=from_end, json_output=json_output)
-        stats = run_tail(detector, file, limits, opts, sys.stdout, on_status=status)
+        stop = threading.Event()
+        with _stopped_by_sigterm(stop):
+            stats = run_tail(detector, file, limits, opts, sys.stdout, stop=stop, on_status=status)
     except (LogBertError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
@@ -264,6 +270,22 @@ def tail(
     if why is not None:  # as score would: an error, not a run that looked fine
         typer.echo(f"error: {why}", err=True)
         raise typer.Exit(code=1)
+
+
+@contextmanager
+def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM sets ``stop``: tail then ends as on Ctrl-C (every line read scored, the counts
+    printed, exit 0). SIGTERM is what systemctl stop, docker stop and Kubernetes send; its default action killed
+    tail with the open sessions and their partial windows unscored and no summary. A handler can only be set
+    from the main thread; elsewhere (tail called from a library's thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _counts(stats: StreamStats, prefix: str) -> str:
