@@ -91,7 +91,7 @@ def train(
         else f"validated on {result.n_val_sessions}"
     )
     console.print(
-        f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs), "
+        f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs; {cfg.window.rule()}), "
         f"{checked}, {result.n_test_sessions} held back for evaluation; "
         f"{result.n_templates} templates, {result.epochs_run} epochs in {result.train_seconds:.1f} s"
     )

@@ -186,6 +186,8 @@ def serve(
     if log_level.lower() in ("info", "debug", "trace"):
         # a server's own life (recovered from the journal, what shutdown kept) belongs in its default log
         logging.getLogger("logbert").setLevel(logging.DEBUG if log_level.lower() != "info" else logging.INFO)
+    window = detector.config.window
+    typer.echo(f"logbert: scoring {window.rule(settings.limits.max_window_len)}", err=True)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(
@@ -253,7 +255,7 @@ def tail(
         basis = detector.use_threshold(threshold, target_fpr)
         window = detector.config.window
         typer.echo(
-            f"tail: scoring {file} with {artifact} ({window.mode} windows of at most {window.max_len} keys, "
+            f"tail: scoring {file} with {artifact} ({window.rule(limits.max_window_len)}, "
             f"threshold {detector.threshold:.4f}: {basis}); alerts on stdout, progress here"
             + ("; Ctrl-C or SIGTERM stops" if follow else ""),
             err=True,

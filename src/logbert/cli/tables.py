@@ -93,10 +93,8 @@ def presets_table() -> Table:
             units = f"one per key-file line (raw logs: session id {w.session_id})"
         elif w.mode == "session":
             units = f"session id {w.session_pattern or w.session_id}"
-        elif w.mode == "sliding":
-            units = f"sliding windows of {w.window_size}, stride {w.stride}"
         else:
-            units = f"time windows of {w.time_window_s:g} s"
+            units = w.rule()
         table.add_row(name, shown(preset_description(name)), str(cfg.parser.format), shown(units), cfg.scoring.score)
     return table
 
