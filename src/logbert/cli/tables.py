@@ -16,15 +16,15 @@ if TYPE_CHECKING:  # logbert.api imports torch: `logbert parse` needs neither (o
     from logbert.results import SessionResult
 
 
-def results_table(
-    result: EvaluationResult, title: str = "held-out sessions, each detector at the threshold it stored"
-) -> Table:
-    """LogBERT and each baseline side by side (same sessions, same protocol)."""
+def results_table(result: EvaluationResult) -> Table:
+    """LogBERT and each baseline side by side (same sessions, same protocol), titled with what was scored: the
+    report's unit (``WindowConfig.unit_noun``: sessions, sliding windows or time windows)."""
     from logbert.evaluation.report import comparison_table  # matplotlib: not for templates_table
 
     rows: dict[str, Mapping[str, Any]] = {"LogBERT": result.report}
     rows.update({name: rep for name, rep in result.baselines.items() if "skipped" not in rep})
-    return comparison_table(rows, title=title)
+    units = shown(str(result.report.get("unit", "sessions")))
+    return comparison_table(rows, title=f"held-out {units}, each detector at the threshold it stored")
 
 
 def templates_table(summary: ParseSummary, top: int = 20) -> Table:
