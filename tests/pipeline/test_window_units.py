@@ -55,8 +55,9 @@ def test_cross_fit_and_the_final_model_count_sliding_windows(trained: tuple[Path
     assert not any(" sessions" in s for s in folds + final) and "splitting sliding windows, then" in said[1], said
 
 
-def test_evaluate_on_another_file_names_windows(trained: tuple[Path, list[str]]) -> None:
-    """evaluate titled its table "held-out sessions" on sliding windows."""
+def test_evaluate_on_another_file_names_windows_and_no_id_collision(trained: tuple[Path, list[str]]) -> None:
+    """Every file's windows are w0, w1, ...: evaluate said "N sliding windows have the id of a training sliding
+    window but are not it" of any other file, and titled its table "held-out sessions"."""
     root, _ = trained
     _log(root / "later.log", 2, range(30))
     result = CliRunner().invoke(
@@ -66,3 +67,4 @@ def test_evaluate_on_another_file_names_windows(trained: tuple[Path, list[str]])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "held-out sliding windows, each detector" in text and "held-out sessions" not in text, text
+    assert "have the id of a training" not in text and "start elsewhere" not in text, text
