@@ -60,9 +60,10 @@ def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, un
     return table
 
 
-def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: str = "session") -> Table:
+def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: str = "session") -> Table | None:
     """Why each anomalous session of :func:`scores_table` (its first ``top``, same order) was flagged: each key it
-    names, the line behind it and the model's three likeliest keys there, then any time, value or length surprise."""
+    names, the line behind it and the model's three likeliest keys there, then any time, value or length surprise.
+    None when there is nothing to explain (no anomalous one): a table of headers alone read as a missing answer."""
     table = Table(title="why (the worst window of each anomalous one)")
     for name in (unit, "line", "seen", "expected"):
         table.add_column(name, overflow="fold")
@@ -75,7 +76,7 @@ def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: st
             table.add_row(shown(r.session_id), line, shown(m.template or "<template never seen in training>"), expected)
         for surprise in r.surprises:
             table.add_row(shown(r.session_id), "", shown(surprise), "")
-    return table
+    return table if table.row_count else None
 
 
 def presets_table() -> Table:
