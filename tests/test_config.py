@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from logbert.config import LogBertConfig, load_config
+from logbert.config import LogBertConfig, WindowConfig, load_config
 from logbert.errors import ConfigError
 
 
@@ -129,3 +129,14 @@ def test_overrides_given_as_text_are_a_config_error_that_shows_the_mapping_to_gi
     with pytest.raises(ConfigError, match="overrides must be a mapping of dotted keys"):
         load_config(overrides="model.signals=all")  # type: ignore[arg-type]
     assert load_config(overrides={"train.epochs": 3}).train.epochs == 3
+
+
+def test_the_window_rule_in_words_is_the_one_each_mode_uses() -> None:
+    """One description of the window rule for train, tail, serve and /v1/info; a streaming cap shortens it."""
+    sliding = WindowConfig(mode="sliding", window_size=20, stride=5, max_len=32)
+    assert sliding.rule() == "sliding windows of 20 keys every 5 keys"
+    assert sliding.rule(max_window_len=16) == "sliding windows of 16 keys every 5 keys"
+    assert WindowConfig(mode="time", time_window_s=90).rule() == "time windows of 90 s, at most 32 keys each"
+    session = WindowConfig(max_len=64, session_overlap=8)
+    assert session.rule() == "sessions, in windows of at most 64 keys, 8 keys shared by consecutive ones"
+    assert WindowConfig().rule(max_window_len=512) == "sessions, in windows of at most 32 keys"

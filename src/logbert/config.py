@@ -203,6 +203,18 @@ class WindowConfig(_Frozen):
         """What the scored units are called in every output: sessions, sliding windows or time windows."""
         return "sessions" if self.mode == "session" else f"{self.mode} windows"
 
+    def rule(self, max_window_len: int | None = None) -> str:
+        """How this config cuts a log into what is scored, in words: every output that names the rule (train's
+        summary, tail's and serve's banners, ``GET /v1/info``) says it with this. ``max_window_len``: a streaming
+        cap on keys per window (``StreamLimits.max_window_len``), which shortens windows as the engine does."""
+        cap = self.max_len if max_window_len is None else min(self.max_len, max_window_len)
+        if self.mode == "sliding":
+            return f"sliding windows of {min(self.window_size, cap)} keys every {self.stride} keys"
+        if self.mode == "time":
+            return f"time windows of {self.time_window_s:g} s, at most {cap} keys each"
+        shared = f", {self.session_overlap} keys shared by consecutive ones" if self.session_overlap else ""
+        return f"sessions, in windows of at most {cap} keys{shared}"
+
     @property
     def bounded(self) -> bool:
         """Each session gets its start and end keys (``session_bounds``, mode "session" only): two keys more than

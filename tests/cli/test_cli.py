@@ -171,6 +171,10 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert written.exit_code == 0 and "written to" in written.output and "first time" not in written.output
     text = (tmp_path / "t.txt").read_text()
     assert "first time" in text and "why (the worst window" in text and "expected" in text
+    # nothing anomalous: one line instead of the explanations' header over no row
+    calm = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "1e9", *low[2:]])
+    assert calm.exit_code == 0 and "no anomalous session to explain" in calm.output, calm.output
+    assert "why (the worst" not in calm.output
     only = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "1e9", "--only-anomalies"])
     assert only.exit_code == 0 and only.stdout == "" and "40 sessions, 0 anomalous" in only.stderr  # all scored
     bad = runner.invoke(app, ["score", str(artifact), str(log), "--format", "xml"])

@@ -86,3 +86,26 @@ def test_tail_refuses_a_compressed_file_up_front(
     text = " ".join(result.output.split())
     assert result.exit_code == 1 and text.startswith(f"error: {log} is {name}-compressed: tail follows plain"), text
     assert "use logbert score for compressed logs" in text and "tail: scoring" not in text  # before the banner
+
+
+@pytest.mark.parametrize(
+    ("detector", "said"),
+    [
+        (
+            FakeDetector(mode="sliding", max_len=32, window_size=20, stride=20),
+            "(sliding windows of 20 keys every 20 keys, ",
+        ),
+        (FakeDetector(mode="time", max_len=16, time_window_s=30.0), "(time windows of 30 s, at most 16 keys each, "),
+        (FakeDetector(max_len=8), "(sessions, in windows of at most 8 keys, "),
+    ],
+)
+def test_the_banner_says_the_window_rule_the_artifact_uses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, detector: FakeDetector, said: str
+) -> None:
+    """Sliding windows of 20 keys every 20 were announced as "sliding windows of at most 32 keys" (max_len), and a
+    time window's width was not said at all."""
+    monkeypatch.setattr(api, "load_detector", lambda *a, **k: detector)
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(vm_lines("vm-1", [0, 1, 2])) + "\n")
+    result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and said in result.output, result.output

@@ -206,12 +206,40 @@ def test_api_key_guards_every_endpoint_but_health(client_factory: ClientFactory)
         assert client.get("/v1/sessions/vm-1", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("detector", "fields"),
+    [
+        (
+            FakeDetector(mode="sliding", max_len=32, window_size=20, stride=10),
+            {"window_size": 20, "stride": 10, "time_window_s": None},
+        ),
+        (
+            FakeDetector(mode="time", max_len=16, time_window_s=30.0),
+            {"window_size": None, "stride": None, "time_window_s": 30.0},
+        ),
+    ],
+)
+def test_info_gives_the_widths_the_window_mode_uses(
+    client_factory: ClientFactory, detector: FakeDetector, fields: dict[str, object]
+) -> None:
+    """/v1/info gave the mode and max_window_len only: a sliding artifact's 20-key windows every 10 keys, or a time
+    artifact's 30 s, could not be read from it."""
+    with client_factory(detector=detector) as client:
+        info = client.get("/v1/info").json()
+    assert {k: info[k] for k in fields} == fields
+    assert info["max_window_len"] == detector.config.window.max_len and info["windows"] == detector.config.window.rule()
+
+
 def test_health_info_metrics_and_docs(client: TestClient) -> None:
     assert client.get("/health/live").json() == {"status": "ok", "ready": True, "detail": None}
     assert client.get("/health/ready").json()["ready"] is True
     assert client.get("/v1/info").json() == {
         "window_mode": "session",
         "max_window_len": 8,
+        "window_size": None,
+        "stride": None,
+        "time_window_s": None,
+        "windows": "sessions, in windows of at most 8 keys",
         "threshold": 0.0,
         "score": "miss_ratio",
     }

@@ -63,6 +63,8 @@ def test_serve_builds_the_app_and_runs_uvicorn(
     assert settings.alerts_db == tmp_path / "a.db"
     # options and LOGBERT_LIMITS__* fill the one limits object; an option wins over its variable
     assert settings.limits == StreamLimits(max_open_sessions=77, idle_timeout_s=9, max_window_len=64)
+    # the banner says what is scored, in the words tail and /v1/info use (the fake: sessions of 8 keys at most)
+    assert "logbert: scoring sessions, in windows of at most 8 keys" in result.output
 
 
 def test_limit_options_of_serve_and_tail_share_names_and_defaults() -> None:

@@ -267,6 +267,39 @@ def test_tail_prints_the_same_alerts_as_the_service(real: Real, replay: Replay) 
     assert "expected: " in text.stdout and "raw: " in text.stdout
 
 
+def test_tail_stopped_by_sigterm_scores_what_it_read_and_says_so(real: Real, replay: Replay) -> None:
+    """SIGTERM (systemctl stop, docker stop, Kubernetes) ends a following tail as Ctrl-C does: the open sessions,
+    partial windows included, are scored, the counts printed, exit 0. It killed tail (rc -15): no summary, and the
+    alerts of every session still open were never raised."""
+    exe = Path(sys.executable).with_name("logbert")
+    if not exe.exists():
+        pytest.skip("the logbert console script is not installed next to this Python")
+    proc = subprocess.Popen(
+        [str(exe), "tail", str(real.artifact), str(real.log), "--json", "--device", "cpu"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()  # printed once the artifact is loaded, just before the file is read
+        assert banner.startswith("tail: scoring"), banner
+        time.sleep(1.0)  # a few hundred lines: read long before this (the idle timeout, 300 s, closes nothing)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, (proc.returncode, err)
+    summary = err.strip().splitlines()[-1]
+    assert summary.startswith(f"tail: lines={len(real.lines)} ") and f"alerts={len(replay.alerts)}" in summary, err
+    printed = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+    assert {(p["session_id"], p["window_index"]) for p in printed} == {
+        (a["session_id"], a["window_index"]) for a in replay.alerts
+    }
+
+
 def _dockerfile_argv(artifact: Path, port: int) -> list[str]:
     """ENTRYPOINT + CMD of the Dockerfile, on this artifact and a loopback port."""
     lines = (REPO / "Dockerfile").read_text().splitlines()

@@ -91,7 +91,7 @@ def train(
         else f"validated on {result.n_val_sessions}"
     )
     console.print(
-        f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs), "
+        f"trained on {result.n_train_sessions} {units} ({result.n_train_windows} model inputs; {cfg.window.rule()}), "
         f"{checked}, {result.n_test_sessions} held back for evaluation; "
         f"{result.n_templates} templates, {result.epochs_run} epochs in {result.train_seconds:.1f} s"
     )
@@ -216,13 +216,16 @@ def score(
     if output_format == "table":
         unit = "session" if units == "sessions" else "window"
         tables = [scores_table(results, title=summary, unit=unit)]
-        if explain:
-            tables.append(explanations_table(results, unit=unit))
+        why = explanations_table(results, unit=unit) if explain else None
+        if why is not None:
+            tables.append(why)
+        note = f"no anomalous {unit} to explain\n" if explain and why is None else ""  # not an empty table
         if out is None:
             for table in tables:
                 console.print(table)
+            console.out(note, end="")  # plain text: no markup read
         else:
-            out.write_text("".join(table_to_text(table, width=200) for table in tables), encoding="utf-8")
+            out.write_text("".join(table_to_text(table, width=200) for table in tables) + note, encoding="utf-8")
             console.print(f"table of {len(results)} {units} written to {shown(str(out))}; {shown(summary)}")
         return
     rows = [json.dumps(session_row(r), ensure_ascii=False) for r in results]

@@ -8,7 +8,11 @@ options; an option not given keeps the limit's default (or, for ``serve``, its
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +186,8 @@ def serve(
     if log_level.lower() in ("info", "debug", "trace"):
         # a server's own life (recovered from the journal, what shutdown kept) belongs in its default log
         logging.getLogger("logbert").setLevel(logging.DEBUG if log_level.lower() != "info" else logging.INFO)
+    window = detector.config.window
+    typer.echo(f"logbert: scoring {window.rule(settings.limits.max_window_len)}", err=True)
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(f"logbert: dashboard {base}/dashboard/  API docs {base}/docs  metrics {base}/metrics", err=True)
     uvicorn.run(
@@ -249,13 +255,15 @@ def tail(
         basis = detector.use_threshold(threshold, target_fpr)
         window = detector.config.window
         typer.echo(
-            f"tail: scoring {file} with {artifact} ({window.mode} windows of at most {window.max_len} keys, "
+            f"tail: scoring {file} with {artifact} ({window.rule(limits.max_window_len)}, "
             f"threshold {detector.threshold:.4f}: {basis}); alerts on stdout, progress here"
-            + ("; Ctrl-C stops" if follow else ""),
+            + ("; Ctrl-C or SIGTERM stops" if follow else ""),
             err=True,
         )
         opts = TailOptions(follow=follow, from_end=from_end, json_output=json_output)
-        stats = run_tail(detector, file, limits, opts, sys.stdout, on_status=status)
+        stop = threading.Event()
+        with _stopped_by_sigterm(stop):
+            stats = run_tail(detector, file, limits, opts, sys.stdout, stop=stop, on_status=status)
     except (LogBertError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
@@ -264,6 +272,22 @@ def tail(
     if why is not None:  # as score would: an error, not a run that looked fine
         typer.echo(f"error: {why}", err=True)
         raise typer.Exit(code=1)
+
+
+@contextmanager
+def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM sets ``stop``: tail then ends as on Ctrl-C (every line read scored, the counts
+    printed, exit 0). SIGTERM is what systemctl stop, docker stop and Kubernetes send; its default action killed
+    tail with the open sessions and their partial windows unscored and no summary. A handler can only be set
+    from the main thread; elsewhere (tail called from a library's thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _counts(stats: StreamStats, prefix: str) -> str:

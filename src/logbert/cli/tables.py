@@ -16,15 +16,15 @@ if TYPE_CHECKING:  # logbert.api imports torch: `logbert parse` needs neither (o
     from logbert.results import SessionResult
 
 
-def results_table(
-    result: EvaluationResult, title: str = "held-out sessions, each detector at the threshold it stored"
-) -> Table:
-    """LogBERT and each baseline side by side (same sessions, same protocol)."""
+def results_table(result: EvaluationResult) -> Table:
+    """LogBERT and each baseline side by side (same sessions, same protocol), titled with what was scored: the
+    report's unit (``WindowConfig.unit_noun``: sessions, sliding windows or time windows)."""
     from logbert.evaluation.report import comparison_table  # matplotlib: not for templates_table
 
     rows: dict[str, Mapping[str, Any]] = {"LogBERT": result.report}
     rows.update({name: rep for name, rep in result.baselines.items() if "skipped" not in rep})
-    return comparison_table(rows, title=title)
+    units = shown(str(result.report.get("unit", "sessions")))
+    return comparison_table(rows, title=f"held-out {units}, each detector at the threshold it stored")
 
 
 def templates_table(summary: ParseSummary, top: int = 20) -> Table:
@@ -60,9 +60,10 @@ def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, un
     return table
 
 
-def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: str = "session") -> Table:
+def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: str = "session") -> Table | None:
     """Why each anomalous session of :func:`scores_table` (its first ``top``, same order) was flagged: each key it
-    names, the line behind it and the model's three likeliest keys there, then any time, value or length surprise."""
+    names, the line behind it and the model's three likeliest keys there, then any time, value or length surprise.
+    None when there is nothing to explain (no anomalous one): a table of headers alone read as a missing answer."""
     table = Table(title="why (the worst window of each anomalous one)")
     for name in (unit, "line", "seen", "expected"):
         table.add_column(name, overflow="fold")
@@ -75,7 +76,7 @@ def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: st
             table.add_row(shown(r.session_id), line, shown(m.template or "<template never seen in training>"), expected)
         for surprise in r.surprises:
             table.add_row(shown(r.session_id), "", shown(surprise), "")
-    return table
+    return table if table.row_count else None
 
 
 def presets_table() -> Table:
@@ -93,10 +94,8 @@ def presets_table() -> Table:
             units = f"one per key-file line (raw logs: session id {w.session_id})"
         elif w.mode == "session":
             units = f"session id {w.session_pattern or w.session_id}"
-        elif w.mode == "sliding":
-            units = f"sliding windows of {w.window_size}, stride {w.stride}"
         else:
-            units = f"time windows of {w.time_window_s:g} s"
+            units = w.rule()
         table.add_row(name, shown(preset_description(name)), str(cfg.parser.format), shown(units), cfg.scoring.score)
     return table
 

@@ -150,14 +150,17 @@ def evaluate(
             "n_in_flight_abnormal": sum(s.label == 1 for s in in_flight),
             "n_in_flight_over_threshold": sum(bool(exceeds(s.score, s.threshold)) for s in in_flight),
             "n_excluded_training_sessions": len(excluded),
-            # the id of a training session, but another session (another start): scored as the new session it is
-            "n_same_id_new_sessions": sum(s.session_id in seen for s in sequences),
             "score_seconds": round(score_seconds, 3),
             # fewer keys than every calibration session: outside what the stated false-alarm rate is about
             "shorter_than_calibration": shorter_than_calibration(detector, sessions),
             "read_report": [r.as_dict() for r in read_reports],
         }
     )
+    if detector.config.window.mode == "session":
+        # the id of a training session, but another session (another start): scored as the new session it is.
+        # Sliding and time windows are named by position (w0, w1, ... in every file): their ids meet by
+        # construction, and the count said nothing (every window of another file was "not the training one")
+        report["n_same_id_new_sessions"] = sum(s.session_id in seen for s in sequences)
     scored = {s.session_id for s in sessions}
     test = [s for s in sequences if s.session_id in scored]
     baseline_reports, baseline_scores = _evaluate_baselines(baselines, detector, fit_pool, split, test)

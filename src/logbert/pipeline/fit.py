@@ -207,7 +207,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(data, config, labels=labels, kind=kind)
     if corpus.kind == "raw":
-        say("splitting sessions, then mining templates on the training lines only")
+        say(f"splitting {config.window.unit_noun}, then mining templates on the training lines only")
     split = split_and_key(corpus, config, what=str(data))
     scheme = resolve_calibration(config.scoring, len(split.train) + len(split.val), len(split.val))
     if scheme == "cross_fit" and corpus.kind == "raw":
@@ -532,8 +532,9 @@ def fit_sessions(
     lengths: list[tuple[int, ...]] = [() for _ in pool]
     unseen = np.zeros(len(pool), dtype=np.bool_)
     folds_read_signals = False
+    units = config.window.unit_noun  # sessions, or the sliding / time windows that stand for them
     say(
-        f"threshold: cross-fitting over {len(pool)} normal {config.window.unit_noun}, {k} fold models and the final "
+        f"threshold: cross-fitting over {len(pool)} normal {units}, {k} fold models and the final "
         f"one (about {k + 1}x one training; --set scoring.calibration=split trains once, with a looser threshold)"
     )
     for j in range(k):
@@ -541,7 +542,7 @@ def fit_sessions(
         rest_windows, _ = session_windows([pool[i] for i in np.flatnonzero(folds != j)], config.window)
         if not rest_windows:
             continue  # nothing to train this fold on: its sessions stay unscored (-inf, left out)
-        say(f"cross-fit {j + 1}/{k}: training on {len(pool) - held.size} sessions, scoring the {held.size} held out")
+        say(f"cross-fit {j + 1}/{k}: training on {len(pool) - held.size} {units}, scoring the {held.size} held out")
         fold_model = LogBertDetector(config).fit(
             [w.key_ids for w in rest_windows],
             None,
@@ -573,9 +574,9 @@ def fit_sessions(
         if trimmed:  # ... the final model does not learn as normal
             kept = [session for session, out in zip(pool, anomalous, strict=True) if not out]
             final_windows, _ = session_windows(kept, config.window)
-            say(f"the final model leaves out the {trimmed} sessions above the out-of-fold threshold (contamination)")
+            say(f"the final model leaves out the {trimmed} {units} above the out-of-fold threshold (contamination)")
     how_many = f"{len(pool) - trimmed} of the {len(pool)}" if trimmed else f"all {len(pool)}"
-    say(f"training the final model on {how_many} normal sessions ({len(final_windows)} windows)")
+    say(f"training the final model on {how_many} normal {units} ({len(final_windows)} model inputs)")
     detector = LogBertDetector(config).fit(
         [w.key_ids for w in final_windows],
         None,
@@ -775,7 +776,7 @@ def _fit_split(
         duration_slots=duration_slots,
     )
     how = f"{len(val)} normal" + (f" + {len(abnormal_val)} anomalous" if abnormal_val else "")
-    say(f"threshold from the scores of {how} validation sessions")
+    say(f"threshold from the scores of {how} validation {config.window.unit_noun}")
     # sessions with a key or a category the model never trained on: their score says "new", not how normal
     unseen = unseen_key_sessions(val, {key for w in train_windows for key in w.key_ids})  # the vocabulary's keys
     unseen |= unseen_category_sessions(val, detector.buckets_)

@@ -4,7 +4,8 @@ A reader thread turns the file into raw lines (bytes: the engine's parser decode
 project's one line rule; following the file like ``tail -f``: waits at EOF, reopens it after
 rotation, starts over after truncation) and the calling thread feeds them to a
 :class:`StreamEngine` in batches, closing idle sessions as it goes. Alerts are printed as they are
-scored. At EOF (without ``follow``), on ``stop`` or on Ctrl-C every open session is flushed.
+scored. At EOF (without ``follow``), on ``stop`` or on Ctrl-C every line read is scored and every open
+session is flushed (``logbert tail`` sets ``stop`` on SIGTERM, so that it ends as Ctrl-C ends it).
 """
 
 from __future__ import annotations
@@ -220,8 +221,24 @@ def run_tail(
         pass
     finally:
         stop.set()
+        read = _taken(lines)  # read, but not yet given to the engine when tail was stopped
+        for i in range(0, len(read), opts.batch_lines):
+            _ingest_waiting(engine, read[i : i + opts.batch_lines], name)
         engine.shutdown(timeout=None)  # every line read is scored before tail returns
     return engine.stats()
+
+
+def _taken(lines: queue.Queue[bytes | None]) -> list[bytes]:
+    """The lines waiting on the queue now, without waiting for more (a reader of stdin may never end)."""
+    out: list[bytes] = []
+    while True:
+        try:
+            item = lines.get_nowait()
+        except queue.Empty:
+            return out
+        if item is _EOF:
+            return out
+        out.append(item)
 
 
 def nothing_accepted(stats: StreamStats, config: LogBertConfig) -> str | None:

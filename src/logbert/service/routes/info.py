@@ -1,4 +1,4 @@
-"""What the loaded artifact does: window mode, lengths, threshold."""
+"""What the loaded artifact does: window mode, lengths and widths, threshold."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ router = APIRouter(prefix="/v1", tags=["info"], dependencies=[Depends(require_ap
 class Info(BaseModel):
     window_mode: str
     max_window_len: int  # effective: the smaller of the artifact's and the service's cap
+    window_size: int | None = None  # mode "sliding": keys per window (capped as max_window_len); else null
+    stride: int | None = None  # mode "sliding": keys between window starts; else null
+    time_window_s: float | None = None  # mode "time": seconds per window; else null
+    windows: str  # the rule in words, as tail's and serve's banners say it (WindowConfig.rule)
     threshold: float  # anomaly_score above it = anomalous (higher = more anomalous)
     score: str
 
@@ -22,9 +26,15 @@ class Info(BaseModel):
 @router.get("/info", response_model=Info)
 def info(detector: Scorer = Depends(get_detector), store: SessionStore = Depends(get_store)) -> Info:
     cfg = detector.config
+    window, cap = cfg.window, store.engine.max_len
+    sliding = window.mode == "sliding"
     return Info(
-        window_mode=cfg.window.mode,
-        max_window_len=store.engine.max_len,
+        window_mode=window.mode,
+        max_window_len=cap,
+        window_size=min(window.window_size, cap) if sliding else None,
+        stride=window.stride if sliding else None,
+        time_window_s=window.time_window_s if window.mode == "time" else None,
+        windows=window.rule(cap),
         threshold=float(detector.threshold),
         score=cfg.scoring.score,
     )
