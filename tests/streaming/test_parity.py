@@ -208,7 +208,7 @@ def test_sessions_cut_at_gaps_in_time_match_offline(bounds: bool, gap_s: float) 
 
 @pytest.mark.parametrize(("window_size", "stride"), [(4, 4), (4, 2), (3, 5)], ids=["stride=size", "stride<size", "gap"])
 @pytest.mark.parametrize("restart", [False, True], ids=["running", "restored"])
-def test_a_sliding_source_that_goes_idle_stays_on_the_offline_grid(window_size: int, stride: int, restart: bool) -> None:
+def test_an_idle_sliding_source_stays_on_the_offline_grid(window_size: int, stride: int, restart: bool) -> None:
     """A quiet spell longer than the idle timeout closed the source, and its next line began a new grid at window 0:
     every later window started elsewhere than offline's, and an anomaly offline flags could be split over two windows
     that each score under the threshold (found on a syslog followed by ``tail``). Now the source keeps its place: the
