@@ -137,6 +137,13 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     assert "scored as new sessions" not in said  # the same log: every id is the training session itself
     unlabelled = runner.invoke(app, ["evaluate", str(artifact), str(other.log)])
     assert unlabelled.exit_code == 1 and "has no labels" in " ".join(unlabelled.output.split())
+    # what the reader says of an input, as `score` says it (evaluate said nothing of lines ended by a bare CR)
+    lines = other.log.read_text().splitlines(keepends=True)
+    cr_log = tmp_path / "cr.log"
+    cr_log.write_text("".join(ln.replace("\n", "\r") if i < 40 else ln for i, ln in enumerate(lines)))
+    warned = runner.invoke(app, ["evaluate", str(artifact), str(cr_log), "--labels", str(other.labels)])
+    assert warned.exit_code == 0, warned.output
+    assert "warning:" in warned.output and "carriage returns inside" in " ".join(warned.output.split())
     parsed = runner.invoke(app, ["parse", str(other.log), "--preset", "openstack"], env={"COLUMNS": "200"})
     assert parsed.exit_code == 0 and "[instance: <*>]" in parsed.output.replace("[instance:<*>]", "[instance: <*>]")
 

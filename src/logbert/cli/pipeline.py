@@ -169,6 +169,13 @@ def evaluate(
             f"{rep['n_same_id_new_sessions']} {units} have the id of a training {unit} but are not it (they start "
             f"elsewhere): scored as new {units}"
         )
+    # what the reader said of each input (a header that never matched, CR-only line ends, binary lines), and of
+    # sessions shorter than the calibration ones: `score` says these too
+    said = [w for read in rep.get("read_report", []) for w in read.get("warnings", [])]
+    if rep.get("shorter_than_calibration"):
+        said.append(rep["shorter_than_calibration"])
+    for warning in dict.fromkeys(said):  # each once, where two inputs say the same
+        err_console.print(f"[bold yellow]warning:[/] {shown(str(warning))}")
 
 
 ThresholdOption = typer.Option(None, "--threshold", help="decide with this threshold instead of the stored one")
