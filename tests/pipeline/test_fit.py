@@ -13,6 +13,7 @@ import pytest
 import logbert.pipeline.fit as fit_module
 from logbert.config import LogBertConfig, ModelConfig, TrainConfig
 from logbert.datasets.simulator import write_simulated
+from logbert.errors import InputDataError
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import Corpus
@@ -270,6 +271,23 @@ def test_train_records_the_calibration_and_round_trips_it(tmp_path: Path) -> Non
     report = json.loads((tmp_path / "art" / "train_report.json").read_text())
     assert report["calibration"] == "cross_fit" and report["n_unseen_calibration_sessions"] == record.n_unseen
     assert not (tmp_path / "art" / "checkpoint").exists()
+
+
+def _small_log(tmp_path: Path) -> tuple[Path, Path]:
+    files = write_simulated(tmp_path / "data", n_instances=40, anomaly_ratio=0.2, seed=5)
+    return files.log, files.labels
+
+
+def test_train_leaves_a_checkpoint_folder_it_did_not_write(tmp_path: Path) -> None:
+    """`train -o DIR` removed DIR/checkpoint whatever it held: a user's own files went with it."""
+    log, labels = _small_log(tmp_path)
+    mine = tmp_path / "art" / "checkpoint" / "thesis.tex"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("years of work")
+    config = LogBertConfig().with_overrides({"parser.format": "openstack", **TINY_TRAINING})
+    with pytest.raises(InputDataError, match=f"{mine.parent} holds files logbert did not write"):
+        train(log, tmp_path / "art", config, labels=labels, progress=False)
+    assert mine.read_text() == "years of work"
 
 
 # -- a log of a few templates: the miss ratio could flag only unseen templates -----------------------------------

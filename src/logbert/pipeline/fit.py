@@ -76,6 +76,7 @@ from logbert.pipeline.split import KeyedSplit, key_sessions, n_unseen_test_keys,
 from logbert.records import InputKind, KeySequence, ReadReport, SessionSignals, n_log_keys
 from logbert.results import exceeds, tie_band
 from logbert.scoring.capture import CaptureEdge
+from logbert.training.checkpoint import is_checkpoint_dir
 from logbert.training.distributed import env_world_size, is_main_process
 from logbert.training.trainer import MIN_USEFUL_STEPS, precision_warning, steps_per_epoch
 from logbert.windowing.dataset import TokenVocab
@@ -203,6 +204,12 @@ def train(
         raise InputDataError(f"{out} already holds a trained artifact; choose another folder or replace it (--force)")
     if resume and not (out / CHECKPOINT_DIR).is_dir():  # said, not silent: a user may have named the wrong folder
         say(f"resume: {out} holds no checkpoint to go on from; training from the start")
+    checkpoint_dir = out / CHECKPOINT_DIR
+    if checkpoint_dir.exists() and not is_checkpoint_dir(checkpoint_dir):  # it is removed once the artifact is saved
+        raise InputDataError(
+            f"{checkpoint_dir} holds files logbert did not write; training would delete it: move it away, or "
+            "choose another folder for -o"
+        )
     say(f"reading {data}")
     out.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(data, config, labels=labels, kind=kind)
@@ -232,7 +239,6 @@ def train(
 
     # Every epoch is checkpointed so an interrupted run can go on with resume=True; a fresh run
     # starts from scratch, and the checkpoints go once the artifact is complete.
-    checkpoint_dir = out / CHECKPOINT_DIR
     main = is_main_process()  # torchrun: every rank trains, rank 0 alone writes
     if not resume and checkpoint_dir.exists():
         # torchrun: every rank clears it before it could load a stale one (rank 0 writes a new one only once all
