@@ -271,6 +271,9 @@ def test_train_records_the_calibration_and_round_trips_it(tmp_path: Path) -> Non
     report = json.loads((tmp_path / "art" / "train_report.json").read_text())
     assert report["calibration"] == "cross_fit" and report["n_unseen_calibration_sessions"] == record.n_unseen
     assert not (tmp_path / "art" / "checkpoint").exists()
+    # the records that change decisions are hashed with the model; the report for people is not
+    hashed = json.loads((tmp_path / "art" / "meta.json").read_text())["sha256"]
+    assert {CALIBRATION_FILE, "split.json"} <= set(hashed) and "train_report.json" not in hashed
 
 
 def _small_log(tmp_path: Path) -> tuple[Path, Path]:
