@@ -86,6 +86,13 @@ def test_a_malformed_calibration_record_is_named_by_its_path(tmp_path: Path) -> 
         load_detector(art)
 
 
+def test_a_parser_state_of_an_unknown_version_is_named_by_its_path(tmp_path: Path) -> None:
+    """"unsupported parser state version None" did not say which file held it."""
+    art = _artifact(tmp_path / "art", parser_state={"version": None})
+    with pytest.raises(UnknownArtifact, match=f"^{art / 'parser.json'}: unsupported parser state version None"):
+        load_detector(art)
+
+
 @pytest.mark.parametrize(
     ("record", "wrong"),
     [({"train": 5}, "'train' must be a list"), ({"val": [1]}, "'val' must be a list"), ({"marks": [1]}, "'marks'")],

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from logbert.artifact import CALIBRATION_FILE
+from logbert.artifact import CALIBRATION_FILE, PARSER_FILE
 from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError, NoSessionIds, UnknownArtifact
@@ -623,7 +623,10 @@ def load_detector(path: str | Path, *, need_parser: bool = False, device: str = 
             f"{path} was trained on pre-parsed key sequences and has no log parser; "
             "the streaming service and tail need an artifact trained on a raw log"
         )
-    parser = LogParser.from_dict(state) if state is not None else None
+    try:
+        parser = LogParser.from_dict(state) if state is not None else None
+    except InputDataError as exc:  # "unsupported parser state version None": the file at fault, named
+        raise UnknownArtifact(f"{directory / PARSER_FILE}: {exc}") from None
     if parser is not None and parser.config != model.config.parser:
         raise UnknownArtifact(f"{directory}: parser.json was made with other parser settings than config.json")
     keys = getattr(model.vocab_, "keys", ())
