@@ -293,6 +293,32 @@ def test_train_leaves_a_checkpoint_folder_it_did_not_write(tmp_path: Path) -> No
     assert mine.read_text() == "years of work"
 
 
+def test_train_checks_that_its_output_folder_is_writable_before_it_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`train -o` on a read-only folder failed only after its first epoch."""
+    import errno
+
+    log, labels = _small_log(tmp_path)
+    said: list[str] = []
+
+    def read_only(*_: object, **__: object) -> tuple[int, str]:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("logbert.files.tempfile.mkstemp", read_only)
+    config = LogBertConfig().with_overrides({"parser.format": "openstack", **TINY_TRAINING})
+    with pytest.raises(InputDataError, match=f"cannot write to {tmp_path / 'art'}: Read-only file system; .* -o"):
+        train(log, tmp_path / "art", config, labels=labels, progress=False, on_step=said.append)
+    assert not any(step.startswith("reading") for step in said)  # before any work
+
+
+def test_an_interrupted_run_is_told_whether_it_can_resume(tmp_path: Path) -> None:
+    assert "no checkpoint to resume from" in fit_module.interrupted_note("x.log", tmp_path)
+    (tmp_path / "checkpoint" / "fold1").mkdir(parents=True)  # cross-fit: a checkpoint per model
+    (tmp_path / "checkpoint" / "fold1" / "state.json").write_text("{}")
+    assert f"`logbert train x.log -o {tmp_path} --resume`" in fit_module.interrupted_note("x.log", tmp_path)
+
+
 # -- a log of a few templates: the miss ratio could flag only unseen templates -----------------------------------
 
 

@@ -36,6 +36,7 @@ from logbert.config import LogBertConfig, ScoringConfig, WindowConfig, as_config
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
 from logbert.evaluation.report import to_jsonable
+from logbert.files import writable_dir
 from logbert.parsing.params import SlotSchema, attach_schema
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import (
@@ -205,8 +206,8 @@ def train(
             f"{checkpoint_dir} holds files logbert did not write; training would delete it: move it away, or "
             "choose another folder for -o"
         )
+    writable_dir(out, "-o")  # now, not after the first epoch
     say(f"reading {data}")
-    out.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(data, config, labels=labels, kind=kind)
     if corpus.kind == "raw":
         say("splitting sessions, then mining templates on the training lines only")
@@ -354,6 +355,20 @@ def train(
         )
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return result
+
+
+def interrupted_note(data: str | Path, out_dir: str | Path) -> str:
+    """What to say of a training run into ``out_dir`` that was interrupted (Ctrl-C): whether ``--resume`` has a
+    checkpoint to go on from (each finished epoch leaves one; a cross-fit run one per model). Before, the run
+    ended with exit code 130 and not a word."""
+    checkpoint_dir = Path(out_dir) / CHECKPOINT_DIR
+    again = f"logbert train {data} -o {out_dir}"
+    if checkpoint_dir.is_dir() and any(checkpoint_dir.rglob("state.json")):
+        return (
+            f"training interrupted; {checkpoint_dir} holds the last finished epoch: `{again} --resume` with the same "
+            "settings continues from it"
+        )
+    return f"training interrupted before its first epoch finished: no checkpoint to resume from (`{again}` starts over)"
 
 
 #: train_report.json lists at most this many calibration sessions above the threshold; the note names fewer
