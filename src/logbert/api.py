@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
     from logbert.pipeline.demo import DemoResult, demo, demo_config
     from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
     from logbert.pipeline.evaluate import EvaluationResult, evaluate
-    from logbert.pipeline.fit import TrainResult, train
+    from logbert.pipeline.fit import TrainResult, interrupted_note, train
     from logbert.pipeline.parse import (
         BUILTIN_FORMATS,
         ParseSummary,
@@ -59,6 +59,7 @@ _HOME = {
     "evaluate": "logbert.pipeline.evaluate",
     "TrainResult": "logbert.pipeline.fit",
     "train": "logbert.pipeline.fit",
+    "interrupted_note": "logbert.pipeline.fit",
     "BUILTIN_FORMATS": "logbert.pipeline.parse",
     "ParseSummary": "logbert.pipeline.parse",
     "parse": "logbert.pipeline.parse",
@@ -107,6 +108,7 @@ __all__ = [
     "demo_config",
     "evaluate",
     "input_kind",
+    "interrupted_note",
     "load_config",
     "load_detector",
     "parse",

@@ -6,7 +6,8 @@ zstd file gets a clear error that says how to read it. Every reader of log files
 of :mod:`logbert.parsing.reader`, key-sequence files, the input-kind sniffer) opens files here; a
 foundation module, so that both ``parsing`` and ``datasets`` may import it. The checks of a path given to be read
 live here too, one each: a file to read (:func:`input_file`), one that is not empty (:func:`require_text`), an
-artifact directory (:func:`artifact_dir`).
+artifact directory (:func:`artifact_dir`); and of a folder to write in (:func:`writable_dir`). Artifact and checkpoint
+files are written by :func:`write_file`, which names the file in its errors.
 
 Text is UTF-8. A byte-order mark at the start says otherwise: UTF-16 (what Windows PowerShell 5's ``>`` and
 ``Out-File`` write, and many Windows tools export) and UTF-32 are re-encoded as UTF-8 while they are read, and a
@@ -20,6 +21,8 @@ import bz2
 import codecs
 import gzip
 import lzma
+import os
+import tempfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol, cast
@@ -159,3 +162,42 @@ def artifact_dir(directory: str | Path) -> Path:
     if not root.is_dir():
         raise UnknownArtifact(f"artifact directory not found: {root}")
     return root
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and flush it to disk: the one writer of artifact and checkpoint files.
+
+    The file's mode follows the umask, as every file Python writes does (safetensors' own ``save_file`` made the
+    weights 0600, so that a service account could not read an artifact another user trained). An error names
+    the file: a full disk raised "No space left on device" without saying where.
+
+    Raises:
+        OSError: the file cannot be written (its ``filename`` is ``path``).
+    """
+    try:
+        with path.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # a crash after a rename must not leave a renamed empty file
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+def writable_dir(path: Path, option: str) -> None:
+    """Check that files can be made in the folder ``path`` (made when missing) before a long run writes there:
+    ``train -o`` on a read-only folder failed only after its first epoch.
+
+    Raises:
+        InputDataError: the folder cannot be made, or nothing can be written in it (names ``option``).
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".logbert-write-check-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputDataError(
+            f"cannot write to {path}: {exc.strerror or exc}; choose another folder for {option}"
+        ) from None

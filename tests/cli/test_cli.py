@@ -135,6 +135,16 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     said = " ".join(again.output.split())
     assert "sessions of the input were training or validation sessions of the artifact: left out" in said
     assert "scored as new sessions" not in said  # the same log: every id is the training session itself
+    # a read-only artifact folder (here: a folder where report.json would go) failed after the whole evaluation,
+    # and printed nothing of it
+    (artifact / "report.json").unlink()
+    (artifact / "report.json").mkdir()
+    blocked = runner.invoke(
+        app, ["evaluate", str(artifact), str(other.log), "--labels", str(other.labels)], env={"COLUMNS": "200"}
+    )
+    said = " ".join(blocked.output.split())
+    assert blocked.exit_code == 1 and "LogBERT" in said and "Traceback" not in said, said  # the results, then
+    assert f"the report could not be written to {artifact / 'report.json'}" in said and "--report FILE" in said
     unlabelled = runner.invoke(app, ["evaluate", str(artifact), str(other.log)])
     assert unlabelled.exit_code == 1 and "has no labels" in " ".join(unlabelled.output.split())
     # what the reader says of an input, as `score` says it (evaluate said nothing of lines ended by a bare CR)
@@ -146,6 +156,28 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     assert "warning:" in warned.output and "carriage returns inside" in " ".join(warned.output.split())
     parsed = runner.invoke(app, ["parse", str(other.log), "--preset", "openstack"], env={"COLUMNS": "200"})
     assert parsed.exit_code == 0 and "[instance: <*>]" in parsed.output.replace("[instance:<*>]", "[instance: <*>]")
+
+
+@pytest.mark.parametrize("epochs_done", [0, 1])
+def test_an_interrupted_training_says_whether_resume_can_go_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, epochs_done: int
+) -> None:
+    """Ctrl-C during `logbert train` ended it with exit code 130 and not a word."""
+
+    def interrupted(data: Path, out: Path, *_: Any, **__: Any) -> Any:
+        if epochs_done:
+            (out / "checkpoint").mkdir(parents=True)
+            (out / "checkpoint" / "state.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "train", interrupted)
+    result = runner.invoke(app, ["train", "x.log", "-o", str(tmp_path / "art")], env={"COLUMNS": "300"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 130 and "interrupted" in said, said
+    if epochs_done:
+        assert f"`logbert train x.log -o {tmp_path / 'art'} --resume` with the same settings continues" in said
+    else:
+        assert "no checkpoint to resume from" in said
 
 
 def test_error_text_with_brackets_reaches_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pytest
 
 from logbert.evaluation.metrics import evaluation_report
 from logbert.evaluation.report import (
@@ -53,6 +56,19 @@ def test_write_json_is_strict_json(tmp_path: Path) -> None:
     assert loaded["detector"]["n_normal"] == 4
     assert loaded["array"] == [0, 1]
     assert to_jsonable({"x": np.float32(0.5), "y": float("inf")}) == {"x": 0.5, "y": None}
+
+
+def test_a_full_disk_writing_json_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ENOSPC printed "No space left on device" and no path."""
+    import logbert.files
+
+    def full(fd: int) -> None:  # the write of a full disk fails when it reaches the disk
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(logbert.files.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        write_json({"a": 1}, tmp_path / "report.json")
+    assert caught.value.filename == str(tmp_path / "report.json")
 
 
 def test_plots_are_png_and_leave_pyplot_alone(tmp_path: Path) -> None:

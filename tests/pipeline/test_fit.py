@@ -13,6 +13,7 @@ import pytest
 import logbert.pipeline.fit as fit_module
 from logbert.config import LogBertConfig, ModelConfig, TrainConfig
 from logbert.datasets.simulator import write_simulated
+from logbert.errors import InputDataError
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
 from logbert.pipeline.corpus import Corpus
@@ -270,6 +271,52 @@ def test_train_records_the_calibration_and_round_trips_it(tmp_path: Path) -> Non
     report = json.loads((tmp_path / "art" / "train_report.json").read_text())
     assert report["calibration"] == "cross_fit" and report["n_unseen_calibration_sessions"] == record.n_unseen
     assert not (tmp_path / "art" / "checkpoint").exists()
+    # the records that change decisions are hashed with the model; the report for people is not
+    hashed = json.loads((tmp_path / "art" / "meta.json").read_text())["sha256"]
+    assert {CALIBRATION_FILE, "split.json"} <= set(hashed) and "train_report.json" not in hashed
+
+
+def _small_log(tmp_path: Path) -> tuple[Path, Path]:
+    files = write_simulated(tmp_path / "data", n_instances=40, anomaly_ratio=0.2, seed=5)
+    return files.log, files.labels
+
+
+def test_train_leaves_a_checkpoint_folder_it_did_not_write(tmp_path: Path) -> None:
+    """`train -o DIR` removed DIR/checkpoint whatever it held: a user's own files went with it."""
+    log, labels = _small_log(tmp_path)
+    mine = tmp_path / "art" / "checkpoint" / "thesis.tex"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("years of work")
+    config = LogBertConfig().with_overrides({"parser.format": "openstack", **TINY_TRAINING})
+    with pytest.raises(InputDataError, match=f"{mine.parent} holds files logbert did not write"):
+        train(log, tmp_path / "art", config, labels=labels, progress=False)
+    assert mine.read_text() == "years of work"
+
+
+def test_train_checks_that_its_output_folder_is_writable_before_it_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`train -o` on a read-only folder failed only after its first epoch."""
+    import errno
+
+    log, labels = _small_log(tmp_path)
+    said: list[str] = []
+
+    def read_only(*_: object, **__: object) -> tuple[int, str]:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("logbert.files.tempfile.mkstemp", read_only)
+    config = LogBertConfig().with_overrides({"parser.format": "openstack", **TINY_TRAINING})
+    with pytest.raises(InputDataError, match=f"cannot write to {tmp_path / 'art'}: Read-only file system; .* -o"):
+        train(log, tmp_path / "art", config, labels=labels, progress=False, on_step=said.append)
+    assert not any(step.startswith("reading") for step in said)  # before any work
+
+
+def test_an_interrupted_run_is_told_whether_it_can_resume(tmp_path: Path) -> None:
+    assert "no checkpoint to resume from" in fit_module.interrupted_note("x.log", tmp_path)
+    (tmp_path / "checkpoint" / "fold1").mkdir(parents=True)  # cross-fit: a checkpoint per model
+    (tmp_path / "checkpoint" / "fold1" / "state.json").write_text("{}")
+    assert f"`logbert train x.log -o {tmp_path} --resume`" in fit_module.interrupted_note("x.log", tmp_path)
 
 
 # -- a log of a few templates: the miss ratio could flag only unseen templates -----------------------------------

@@ -238,7 +238,9 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     assert "1 more unlikely positions" in text
 
 
-def test_serve_refuses_the_alert_store_of_another_artifact(tmp_path: Path) -> None:
+def test_serve_refuses_the_alert_store_of_another_artifact(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
     from logbert.service.app import check_alert_store
     from logbert.service.settings import Settings
 
@@ -248,7 +250,28 @@ def test_serve_refuses_the_alert_store_of_another_artifact(tmp_path: Path) -> No
         (tmp_path / name / "meta.json").write_text(f'{{"artifact": "{name}"}}')
     check_alert_store(Settings(artifact=tmp_path / "nova", alerts_db=db))
     result = runner.invoke(cli_app, ["serve", str(tmp_path / "bgl"), "--alerts-db", str(db)])
-    assert result.exit_code == 1 and "alerts of another artifact" in result.output
+    assert result.exit_code == 1 and "alerts of another artifact" in result.output and not uvicorn_calls
+
+
+def test_serve_binds_the_alert_store_only_to_an_artifact_that_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken meta.json bound alerts.db to the hash of the broken file before the artifact was refused; once
+    meta.json was repaired, serve refused the store as "the alerts of another artifact (e3b0c442…)"."""
+    import uvicorn
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    art, db = tmp_path / "art", tmp_path / "alerts.db"
+    art.mkdir()
+    (art / "meta.json").write_text("")  # broken: the real loader refuses it
+    broken = runner.invoke(cli_app, ["serve", str(art), "--alerts-db", str(db)])
+    assert broken.exit_code == 1 and "meta.json" in broken.output and not started
+    (art / "meta.json").write_text('{"repaired": true}')
+    monkeypatch.setattr("logbert.service.app.load_artifact", lambda settings: FakeDetector())  # now it loads
+    repaired = runner.invoke(cli_app, ["serve", str(art), "--alerts-db", str(db)])
+    assert repaired.exit_code == 0, repaired.output
+    assert len(started) == 1
 
 
 def test_serve_reads_the_key_from_a_file_and_warns_when_exposed(

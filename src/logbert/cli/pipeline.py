@@ -80,9 +80,14 @@ def train(
 
     with library_errors():
         cfg = build_config(config, preset, sets)
-        result = api.train(
-            data, out, cfg, labels=labels, resume=resume, overwrite=force, kind=input_kind(input_), on_step=echo_step
-        )
+        try:
+            result = api.train(
+                data, out, cfg, labels=labels, resume=resume, overwrite=force, kind=input_kind(input_),
+                on_step=echo_step,
+            )
+        except KeyboardInterrupt:  # Ctrl-C: exit 130, as the shell's, with what is left to go on from
+            err_console.print(f"[bold yellow]interrupted:[/] {shown(api.interrupted_note(data, out))}")
+            raise typer.Exit(code=130) from None
     units = cfg.window.unit_noun  # what was split
     # cross-fit: the final model trains on every one, and each is scored out of fold for the threshold (the same
     # sessions twice, which "validated on" as many as it trained on read as)
@@ -128,6 +133,7 @@ def evaluate(
     """Precision, recall, F1, AUROC, AUPRC at the stored threshold, on sessions not used in training."""
     from logbert import api
     from logbert.cli.tables import results_table
+    from logbert.evaluation.report import write_json
 
     report_path = output_file(report, "--report", inputs=(data, labels, normal, abnormal, training)) or (
         artifact / "report.json"
@@ -140,7 +146,6 @@ def evaluate(
             normal=normal,
             abnormal=abnormal,
             baselines=[name.strip() for names in baseline for name in names.split(",") if name.strip()],
-            report_path=report_path,
             kind=input_kind(input_),
             training=training,
         )
@@ -151,9 +156,7 @@ def evaluate(
     rep = result.report
     units = str(rep.get("unit", "sessions"))
     unit = units[:-1]  # "session", "sliding window", "time window"
-    console.print(
-        f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous {units}; report: {shown(str(report_path))}"
-    )
+    console.print(f"{rep['n_normal']} normal and {rep['n_abnormal']} anomalous {units}")
     if rep.get("n_in_flight"):
         console.print(
             f"{_in_flight_summary(rep['n_in_flight'])}, predicted normal ({rep['n_in_flight_abnormal']} of them "
@@ -176,6 +179,16 @@ def evaluate(
         said.append(rep["shorter_than_calibration"])
     for warning in dict.fromkeys(said):  # each once, where two inputs say the same
         err_console.print(f"[bold yellow]warning:[/] {shown(str(warning))}")
+    # written last: a read-only artifact folder failed here after the whole evaluation, and nothing was shown
+    try:
+        write_json(result.report, report_path)
+    except OSError as exc:
+        err_console.print(
+            f"[bold red]error:[/] the report could not be written to {shown(str(report_path))}: "
+            f"{shown(exc.strerror or str(exc))} (--report FILE writes it elsewhere; the results are above)"
+        )
+        raise typer.Exit(code=1) from None
+    console.print(f"report: {shown(str(report_path))}")
 
 
 ThresholdOption = typer.Option(None, "--threshold", help="decide with this threshold instead of the stored one")

@@ -165,11 +165,12 @@ def serve(
         typer.echo("error: --source needs a postgresql:// --alerts-db (alerts and positions are shared)", err=True)
         raise typer.Exit(code=1)
     companions: list[Companion] = []
-    try:  # the alert store must belong to this artifact, and the artifact must load: say so now, not in a
-        # start-up traceback
+    try:  # the artifact must load, and the alert store must belong to it: say so now, not in a start-up traceback
         check_device(settings.device)  # before the alert store is created: a wrong flag leaves nothing behind
-        check_alert_store(settings)
+        # loaded (and so validated) before the store is opened: opening binds it to the artifact's meta.json, and a
+        # broken one bound it to the hash of a file that was then repaired, refused from then on as "another artifact"
         detector = load_artifact(settings)
+        check_alert_store(settings)
         if source is not None:
             from logbert.cli.worker import queue_consumer
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from logbert.evaluation.metrics import _as_labels, _as_scores, pr_curve, ranking_metrics
+from logbert.files import write_file
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -156,7 +157,7 @@ def write_json(data: Mapping[str, Any], path: str | Path) -> Path:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    write_file(p, (json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n").encode("utf-8"))  # errors name p
     return p
 
 

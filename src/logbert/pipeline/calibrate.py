@@ -47,11 +47,13 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from logbert.artifact import CALIBRATION_FILE
 from logbert.config import ScoringConfig, TrainConfig
 from logbert.errors import InputDataError, UnknownArtifact
 from logbert.evaluation.thresholds import (
@@ -257,8 +259,6 @@ def labelled_val_anomalies(test: Sequence[KeySequence], scoring: ScoringConfig, 
     return {anomalous[i] for i in rng.choice(len(anomalous), size=n, replace=False)}
 
 
-#: The artifact file that records how the threshold was chosen and the validation scores behind it.
-CALIBRATION_FILE = "calibration.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,8 +502,13 @@ class Calibration:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        """Raises: UnknownArtifact on a malformed record. Records from before cross-fit read as ``split``."""
+    def from_dict(cls, data: dict[str, Any], where: str | Path = CALIBRATION_FILE) -> Calibration:
+        """The record of :meth:`to_dict`; ``where`` names it in errors (its file). Records from before cross-fit
+        read as ``split``.
+
+        Raises:
+            UnknownArtifact: a malformed record.
+        """
         try:
             scores = tuple(sorted(float(s) for s in data["normal_scores"]))
             if not all(math.isfinite(s) for s in scores):
@@ -528,7 +533,7 @@ class Calibration:
                 None if data.get("key_floor") is None else (float(data["key_floor"][0]), float(data["key_floor"][1])),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise UnknownArtifact(f"{CALIBRATION_FILE} is malformed: {exc}") from None
+            raise UnknownArtifact(f"{where} is malformed: {exc}") from None
 
 
 def _key_misses_from(data: Any) -> KeyMisses | None:

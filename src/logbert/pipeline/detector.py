@@ -8,7 +8,6 @@ implements the streaming engine's ``Scorer`` protocol (``config``, ``threshold``
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import threading
@@ -16,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from logbert.artifact import CALIBRATION_FILE, PARSER_FILE
 from logbert.config import LogBertConfig
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError, NoSessionIds, UnknownArtifact
@@ -24,7 +24,7 @@ from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.params import SlotSchema, SlotType, readable_number, schema_of
 from logbert.parsing.parser import LogParser
 from logbert.parsing.reader import LineReader, raw_lines_at
-from logbert.pipeline.calibrate import CALIBRATION_FILE, Calibration
+from logbert.pipeline.calibrate import Calibration
 from logbert.pipeline.corpus import input_kind, read_corpus
 from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, NLL_SCORES, LogBertDetector
 from logbert.pipeline.sessions import worst_windows
@@ -64,7 +64,7 @@ class Detector:
         self.directory = directory
         self.config: LogBertConfig = model.config
         self.threshold: float = float(model.threshold_)
-        self.calibration = _read_calibration(directory)
+        self.calibration = _calibration_of(model, directory)
         # the streaming worker and one-shot requests may call at the same time: one model call at a time
         self._model_lock = threading.RLock()
         self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
@@ -584,17 +584,15 @@ def describe_category(
     )
 
 
-def _read_calibration(directory: Path) -> Calibration | None:
-    path = directory / CALIBRATION_FILE
-    if not path.is_file():
-        return None  # an artifact from before calibration records
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UnknownArtifact(f"{path} is unreadable: {exc}") from None
-    if not isinstance(data, dict):
-        raise UnknownArtifact(f"{path} is not a calibration record")
-    return Calibration.from_dict(data)
+def _calibration_of(model: LogBertDetector, directory: Path) -> Calibration | None:
+    """The calibration record the artifact was loaded with (read and checked by :func:`logbert.artifact.load_artifact`);
+    None for an artifact without one (saved before calibration records, or with a threshold set by hand).
+
+    Raises:
+        UnknownArtifact: a malformed record, naming its file.
+    """
+    data = getattr(model, "records_", {}).get(CALIBRATION_FILE)
+    return None if data is None else Calibration.from_dict(data, directory / CALIBRATION_FILE)
 
 
 def load_detector(path: str | Path, *, need_parser: bool = False, device: str = "cpu") -> Detector:
@@ -625,7 +623,10 @@ def load_detector(path: str | Path, *, need_parser: bool = False, device: str = 
             f"{path} was trained on pre-parsed key sequences and has no log parser; "
             "the streaming service and tail need an artifact trained on a raw log"
         )
-    parser = LogParser.from_dict(state) if state is not None else None
+    try:
+        parser = LogParser.from_dict(state) if state is not None else None
+    except InputDataError as exc:  # "unsupported parser state version None": the file at fault, named
+        raise UnknownArtifact(f"{directory / PARSER_FILE}: {exc}") from None
     if parser is not None and parser.config != model.config.parser:
         raise UnknownArtifact(f"{directory}: parser.json was made with other parser settings than config.json")
     keys = getattr(model.vocab_, "keys", ())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
@@ -24,7 +24,7 @@ from typing import Any, Self
 import numpy as np
 from torch import Tensor
 
-from logbert.artifact import load_artifact, save_artifact
+from logbert.artifact import CALIBRATION_FILE, load_artifact, save_artifact
 from logbert.config import LogBertConfig, ScoringConfig
 from logbert.errors import NotFittedError, UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
@@ -239,6 +239,7 @@ class LogBertDetector:
         vocab_: the vocabulary. model_: the encoder (eval mode). center_: (C,) VHM centre.
         threshold_: decision threshold on :meth:`decision_function` scores.
         history_: training epochs (empty after :meth:`load`).
+        records_: the artifact's record files (:data:`logbert.artifact.RECORD_FILES`; empty after :meth:`fit`).
 
     Example:
         >>> det = LogBertDetector(config).fit(train_seqs, val_seqs)  # doctest: +SKIP
@@ -252,6 +253,8 @@ class LogBertDetector:
     threshold_: float
     history_: list[EpochStats]
     parser_state_: dict[str, Any] | None
+    # the artifact's record files (calibration.json, split.json) by name: what load read, what save writes back
+    records_: dict[str, dict[str, Any]]
     buckets_: SignalBuckets | None = None  # signal bucket edges (time- and value-aware models)
     scales_: tuple[float, ...] | None = None  # channel scales (key, time, value), set with the threshold
     signal_message_: str | None = None  # what fit switched off for want of data (time, values)
@@ -351,6 +354,7 @@ class LogBertDetector:
         self.center_ = result.center
         self.history_ = result.history
         self.parser_state_ = None
+        self.records_ = {}  # a new model: no calibration or split of its own until `logbert train` saves them
         self.threshold_ = math.nan  # fitted apart from the threshold, which needs the scores
         if held_out:
             # the one threshold rule, each validation sequence its own unit; `logbert train` re-sets it on sessions
@@ -478,8 +482,22 @@ class LogBertDetector:
 
     # -- persistence ------------------------------------------------------------------------
 
-    def save(self, directory: str | Path, parser_state: dict[str, Any] | None = None) -> Path:
-        """Write the artifact directory (see :mod:`logbert.artifact`); returns its path."""
+    def save(
+        self,
+        directory: str | Path,
+        parser_state: dict[str, Any] | None = None,
+        records: Mapping[str, dict[str, Any]] | None = None,
+        reports: Mapping[str, dict[str, Any]] | None = None,
+    ) -> Path:
+        """Write the artifact directory (see :mod:`logbert.artifact`), all or nothing; returns its path.
+
+        Args:
+            directory: where.
+            parser_state: the frozen parser's state (``parser.json``); None = none.
+            records: the record files (``calibration.json``, ``split.json``) by name; None = the ones this
+                detector was loaded with (:meth:`kept_records`).
+            reports: ``train_report.json``, by name; None = none.
+        """
         self._require_fitted()
         if not isinstance(self.vocab_, Vocab):
             raise TypeError(f"only a logbert Vocab can be saved, not {type(self.vocab_).__name__}")
@@ -497,7 +515,29 @@ class LogBertDetector:
                 **({} if self.capture_edge_ is None else {"capture_edge": self.capture_edge_.to_dict()}),
             },
             signals_state=self.signals_state(),
+            records=self.kept_records() if records is None else records,
+            reports=reports,
         )
+
+    def kept_records(self) -> dict[str, dict[str, Any]]:
+        """The record files this detector was loaded with, as far as they still hold for it: ``split.json``
+        always (the same model trained on the same sessions), ``calibration.json`` while ``threshold_`` is the
+        threshold it records. A threshold set by hand drops it, said in the log: its quantile and promise
+        are about the calibrated threshold (``LogBertDetector.load(A); det.threshold_ = 1.0; det.save(A)`` kept
+        it, and the artifact described 1.0 as "quantile 0.995 of 34 normal validation sessions"); without it
+        ``--target-fpr`` asks for a retrain and p-values are null."""
+        kept = dict(getattr(self, "records_", {}))  # a detector put together by hand has none
+        calibration = kept.get(CALIBRATION_FILE)
+        if calibration is not None and calibration.get("threshold") != self.threshold_:
+            del kept[CALIBRATION_FILE]
+            logger.warning(
+                "threshold_ %s is not the calibrated threshold %s: %s is not saved (p-values and --target-fpr need "
+                "one; `logbert train` makes it)",
+                self.threshold_,
+                calibration.get("threshold"),
+                CALIBRATION_FILE,
+            )
+        return kept
 
     def signals_state(self) -> dict[str, Any] | None:
         """What a time- or value-aware model stores beside its weights (``signals.json``): the bucket
@@ -529,6 +569,7 @@ class LogBertDetector:
         det.threshold_ = art.threshold
         det.history_ = []
         det.parser_state_ = art.parser_state
+        det.records_ = art.records
         det.buckets_, det.scales_ = _read_signals_state(art.signals_state, det.reads_signals, directory)
         det.lengths_ = _read_lengths(art.meta, art.config.scoring.length_weight > 0, directory)
         det.capture_edge_ = _read_capture_edge(art.meta, directory)

@@ -9,6 +9,7 @@ so every row of the table follows one protocol.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,17 +18,20 @@ from typing import Any
 
 import numpy as np
 
+from logbert.artifact import SPLIT_FILE
 from logbert.baselines import make_baseline
 from logbert.datasets.labels import Labels
-from logbert.errors import InputDataError
+from logbert.errors import InputDataError, UnknownArtifact
 from logbert.evaluation.metrics import evaluation_report
 from logbert.evaluation.report import write_json
 from logbert.pipeline.calibrate import choose_threshold
 from logbert.pipeline.detector import Detector, load_detector, shorter_than_calibration
-from logbert.pipeline.fit import SPLIT_FILE, is_marked_session
+from logbert.pipeline.fit import is_marked_session
 from logbert.pipeline.sessions import session_scores, session_windows
 from logbert.records import InputKind, KeySequence, ReadReport
 from logbert.results import SessionResult, exceeds
+
+logger = logging.getLogger(__name__)
 
 #: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
 BASELINES_SKIPPED = (
@@ -51,13 +55,38 @@ class EvaluationResult:
     baseline_scores: dict[str, np.ndarray]  # name -> session scores (order of `sessions`)
 
 
-def read_split(directory: Path) -> dict[str, Any]:
-    """The artifact's ``split.json``: ids of the training and validation sessions (empty when absent)."""
-    path = directory / SPLIT_FILE
-    if not path.is_file():
+def read_split(detector: Detector) -> dict[str, Any]:
+    """The artifact's ``split.json`` (read and hash-checked with the artifact): ids of the training and validation
+    sessions, and their marks; empty, and said in the log, when the artifact has none.
+
+    Raises:
+        UnknownArtifact: a record that is not one (``[]``, ``{"train": 5}``), naming the file; before, a
+            TypeError or AttributeError traceback.
+    """
+    path = detector.directory / SPLIT_FILE
+    data: dict[str, Any] | None = getattr(detector.model, "records_", {}).get(SPLIT_FILE)
+    if data is None:
+        logger.warning(
+            "%s has no %s: its training and validation sessions cannot be told from the others, and are scored too",
+            detector.directory,
+            SPLIT_FILE,
+        )
         return {"train": [], "val": [], "data": None}
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    for name in ("train", "val"):
+        ids = data.get(name, [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise UnknownArtifact(f"{path}: {name!r} must be a list of session ids, got {_shown(ids)}; train again")
+    marks = data.get("marks")
+    if marks is not None and not (
+        isinstance(marks, dict) and all(isinstance(m, str) for m in marks.values())
+    ):
+        raise UnknownArtifact(f"{path}: 'marks' must map session ids to marks, got {_shown(marks)}; train again")
     return data
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def evaluate(
@@ -93,7 +122,7 @@ def evaluate(
     baselines = [baselines] if isinstance(baselines, str) else list(baselines)
     known = {name: make_baseline(name) for name in baselines}  # ConfigError: an unknown name
     detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
-    split = read_split(detector.directory)
+    split = read_split(detector)
     seen = set(split.get("train", [])) | set(split.get("val", []))
     marks: dict[str, str] | None = split.get("marks")  # None: an artifact from before marks (ids alone decide)
     inputs: list[tuple[str | Path, int | None, str | Path | Labels | None]] = []

@@ -31,15 +31,15 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from logbert.artifact import META_FILE
+from logbert.artifact import CALIBRATION_FILE, CHECKPOINT_DIR, META_FILE, SPLIT_FILE, TRAIN_REPORT_FILE
 from logbert.config import LogBertConfig, ScoringConfig, WindowConfig, as_config
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError
-from logbert.evaluation.report import write_json
+from logbert.evaluation.report import to_jsonable
+from logbert.files import writable_dir
 from logbert.parsing.params import SlotSchema, attach_schema
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import (
-    CALIBRATION_FILE,
     Calibration,
     KeyMisses,
     Scheme,
@@ -76,12 +76,12 @@ from logbert.pipeline.split import KeyedSplit, key_sessions, n_unseen_test_keys,
 from logbert.records import InputKind, KeySequence, ReadReport, SessionSignals, n_log_keys
 from logbert.results import exceeds, tie_band
 from logbert.scoring.capture import CaptureEdge
+from logbert.training.checkpoint import is_checkpoint_dir
 from logbert.training.distributed import env_world_size, is_main_process
 from logbert.training.trainer import MIN_USEFUL_STEPS, precision_warning, steps_per_epoch
 from logbert.windowing.dataset import TokenVocab
 from logbert.windowing.windows import SkippedSequence
 
-SPLIT_FILE = "split.json"
 #: Keys of a session that :func:`session_mark` reads.
 MARK_KEYS = 8
 
@@ -107,9 +107,6 @@ def is_marked_session(seq: KeySequence, mark: str) -> bool:
     theirs, ours = marked_keys.split(), keys.split()
     return start == marked_start and ours[: len(theirs)] == theirs
 
-
-TRAIN_REPORT_FILE = "train_report.json"
-CHECKPOINT_DIR = "checkpoint"
 
 
 @dataclass(slots=True)
@@ -203,8 +200,14 @@ def train(
         raise InputDataError(f"{out} already holds a trained artifact; choose another folder or replace it (--force)")
     if resume and not (out / CHECKPOINT_DIR).is_dir():  # said, not silent: a user may have named the wrong folder
         say(f"resume: {out} holds no checkpoint to go on from; training from the start")
+    checkpoint_dir = out / CHECKPOINT_DIR
+    if checkpoint_dir.exists() and not is_checkpoint_dir(checkpoint_dir):  # it is removed once the artifact is saved
+        raise InputDataError(
+            f"{checkpoint_dir} holds files logbert did not write; training would delete it: move it away, or "
+            "choose another folder for -o"
+        )
+    writable_dir(out, "-o")  # now, not after the first epoch
     say(f"reading {data}")
-    out.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(data, config, labels=labels, kind=kind)
     if corpus.kind == "raw":
         say(f"splitting {config.window.unit_noun}, then mining templates on the training lines only")
@@ -232,7 +235,6 @@ def train(
 
     # Every epoch is checkpointed so an interrupted run can go on with resume=True; a fresh run
     # starts from scratch, and the checkpoints go once the artifact is complete.
-    checkpoint_dir = out / CHECKPOINT_DIR
     main = is_main_process()  # torchrun: every rank trains, rank 0 alone writes
     if not resume and checkpoint_dir.exists():
         # torchrun: every rank clears it before it could load a stale one (rank 0 writes a new one only once all
@@ -260,25 +262,18 @@ def train(
         signal_warnings.append(message)
     normal_val = {s.session_id for s in split.val}
     detector.capture_edge_ = capture_edge(corpus, [*split.train, *split.val], config)
-    if main:
-        detector.save(out, parser_state=parser_state)
-        write_json(record.to_dict(), out / CALIBRATION_FILE)
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        write_json(
-            {
-                "data": Path(data).name,
-                "kind": corpus.kind,
-                "chronological": split.chronological,
-                "train": sorted({s.session_id for s in split.train}),
-                "val": sorted(normal_val | val_abnormal_ids),
-                # session id -> session_mark: which session of that id it was (evaluate reads it)
-                "marks": {s.session_id: session_mark(s) for s in (*split.train, *split.val, *val_abnormal)},
-                "threshold": config.scoring.threshold,
-                # cross_fit: the final model trained on "val" too; each of those sessions was scored out of fold
-                "calibration": scheme,
-            },
-            out / SPLIT_FILE,
-        )
+    split_record = {
+        "data": Path(data).name,
+        "kind": corpus.kind,
+        "chronological": split.chronological,
+        "train": sorted({s.session_id for s in split.train}),
+        "val": sorted(normal_val | val_abnormal_ids),
+        # session id -> session_mark: which session of that id it was (evaluate reads it)
+        "marks": {s.session_id: session_mark(s) for s in (*split.train, *split.val, *val_abnormal)},
+        "threshold": config.scoring.threshold,
+        # cross_fit: the final model trained on "val" too; each of those sessions was scored out of fold
+        "calibration": scheme,
+    }
     n_train, n_val = len({s.session_id for s in split.train}), len(normal_val)
     result = TrainResult(
         artifact_dir=out,
@@ -318,41 +313,62 @@ def train(
     extremes = calibration_extremes_note(result, detector.config)
     if extremes is not None:
         result.notes.append(extremes)
+    report = to_jsonable(
+        {
+            "threshold": result.threshold,
+            "threshold_basis": result.threshold_basis,
+            "calibration": result.calibration,
+            "n_calibration_sessions": result.n_calibration,
+            "n_unseen_calibration_sessions": result.n_unseen,
+            "n_train_sessions": result.n_train_sessions,
+            "n_val_sessions": result.n_val_sessions,
+            "n_test_sessions": result.n_test_sessions,
+            "n_train_windows": result.n_train_windows,
+            "n_val_windows": result.n_val_windows,
+            "n_templates": result.n_templates,
+            "epochs_run": result.epochs_run,
+            "train_seconds": round(train_seconds, 2),
+            "n_skipped_windows": len(skipped),
+            # the calibration sessions the threshold leaves above it, most anomalous first (at most REPORTED)
+            "n_calibration_above_threshold": len(result.above_threshold),
+            "calibration_above_threshold": [
+                {"session": sid, "score": score} for sid, score in result.above_threshold[:REPORTED_ABOVE]
+            ],
+            "n_calibration_at_threshold": len(result.at_threshold),
+            "n_left_out_of_final_model": result.trimmed,
+            "calibration_at_threshold": [
+                {"session": sid, "score": score} for sid, score in result.at_threshold[:REPORTED_ABOVE]
+            ],
+            "warnings": result.warnings,
+            "notes": result.notes,
+            "read_report": corpus.report.as_dict(),
+            "history": [asdict(h) for h in detector.history_],
+        }
+    )
     if main:
-        write_json(
-            {
-                "threshold": result.threshold,
-                "threshold_basis": result.threshold_basis,
-                "calibration": result.calibration,
-                "n_calibration_sessions": result.n_calibration,
-                "n_unseen_calibration_sessions": result.n_unseen,
-                "n_train_sessions": result.n_train_sessions,
-                "n_val_sessions": result.n_val_sessions,
-                "n_test_sessions": result.n_test_sessions,
-                "n_train_windows": result.n_train_windows,
-                "n_val_windows": result.n_val_windows,
-                "n_templates": result.n_templates,
-                "epochs_run": result.epochs_run,
-                "train_seconds": round(train_seconds, 2),
-                "n_skipped_windows": len(skipped),
-                # the calibration sessions the threshold leaves above it, most anomalous first (at most REPORTED)
-                "n_calibration_above_threshold": len(result.above_threshold),
-                "calibration_above_threshold": [
-                    {"session": sid, "score": score} for sid, score in result.above_threshold[:REPORTED_ABOVE]
-                ],
-                "n_calibration_at_threshold": len(result.at_threshold),
-                "n_left_out_of_final_model": result.trimmed,
-                "calibration_at_threshold": [
-                    {"session": sid, "score": score} for sid, score in result.at_threshold[:REPORTED_ABOVE]
-                ],
-                "warnings": result.warnings,
-                "notes": result.notes,
-                "read_report": corpus.report.as_dict(),
-                "history": [asdict(h) for h in detector.history_],
-            },
-            out / TRAIN_REPORT_FILE,
+        # every file at once (logbert.artifact: all or nothing), then the checkpoints, which are no longer needed
+        detector.save(
+            out,
+            parser_state=parser_state,
+            records={CALIBRATION_FILE: to_jsonable(record.to_dict()), SPLIT_FILE: to_jsonable(split_record)},
+            reports={TRAIN_REPORT_FILE: report},
         )
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return result
+
+
+def interrupted_note(data: str | Path, out_dir: str | Path) -> str:
+    """What to say of a training run into ``out_dir`` that was interrupted (Ctrl-C): whether ``--resume`` has a
+    checkpoint to go on from (each finished epoch leaves one; a cross-fit run one per model). Before, the run
+    ended with exit code 130 and not a word."""
+    checkpoint_dir = Path(out_dir) / CHECKPOINT_DIR
+    again = f"logbert train {data} -o {out_dir}"
+    if checkpoint_dir.is_dir() and any(checkpoint_dir.rglob("state.json")):
+        return (
+            f"training interrupted; {checkpoint_dir} holds the last finished epoch: `{again} --resume` with the same "
+            "settings continues from it"
+        )
+    return f"training interrupted before its first epoch finished: no checkpoint to resume from (`{again}` starts over)"
 
 
 #: train_report.json lists at most this many calibration sessions above the threshold; the note names fewer

@@ -13,24 +13,75 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as tensors_to_bytes
 from torch import Tensor
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 from logbert.config import ModelConfig, TrainConfig
 from logbert.errors import UnknownArtifact
+from logbert.files import write_file
 from logbert.model.encoder import LogBertEncoder
 from logbert.windowing.dataset import MaskedKeyDataset
 
 _STATE_FILE = "state.json"
 _CHECKPOINT_VERSION = 1
+#: what a checkpoint directory holds: state.json (and its .tmp while it is replaced), one epoch-NNNN/ of
+#: safetensors files; cross-fit runs nest one such directory per model (fold1/ ... foldK/, final/)
+_STATE_NAMES = frozenset({_STATE_FILE, "state.tmp"})
+_EPOCH_DIR = re.compile(r"epoch-\d{4}")
+_NESTED_DIR = re.compile(r"fold\d+|final")
+_EPOCH_FILES = frozenset({"model.safetensors", "best.safetensors", "optimizer.safetensors"})
+#: how a resumed run says it cannot go on from its checkpoint
+_START_OVER = "drop --resume to train from the start"
+
+
+def is_checkpoint_dir(directory: Path) -> bool:
+    """Whether ``directory`` holds nothing but what :func:`save_checkpoint` writes (an empty folder too): what a fresh
+    run may delete. ``train -o`` removed any ``checkpoint/`` folder, a user's own files with it.
+    """
+    if not directory.is_dir():
+        return False
+    for entry in directory.iterdir():
+        if entry.is_symlink():
+            return False
+        if entry.name in _STATE_NAMES and entry.is_file():
+            continue
+        if _EPOCH_DIR.fullmatch(entry.name) and entry.is_dir():
+            if all(f.name in _EPOCH_FILES and f.is_file() and not f.is_symlink() for f in entry.iterdir()):
+                continue
+            return False
+        if _NESTED_DIR.fullmatch(entry.name) and is_checkpoint_dir(entry):
+            continue
+        return False
+    return True
+
+
+def _write_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
+    """safetensors' ``save_file``, written by :func:`logbert.files.write_file`: its mode follows the umask, and a
+    full disk is an OSError that names the file (``save_file`` raised a SafetensorError traceback)."""
+    write_file(path, tensors_to_bytes(tensors))
+
+
+def _read_tensors(path: Path) -> dict[str, Tensor]:
+    """A checkpoint's safetensors file; a missing, cut or damaged one is an error that names it.
+
+    Raises:
+        UnknownArtifact: the file cannot be read.
+    """
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UnknownArtifact(f"cannot resume: checkpoint file {path} is unreadable ({exc}); {_START_OVER}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +171,7 @@ def _optimizer_from_files(tensors: dict[str, Tensor], meta: dict[str, Any]) -> d
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    write_file(tmp, json.dumps(data, indent=1).encode("utf-8"))
     os.replace(tmp, path)
 
 
@@ -147,10 +198,14 @@ def save_checkpoint(
     weights = clone_state(model)
     if center is not None:
         weights["center"] = center.detach().cpu().contiguous()
-    save_file(weights, str(target / "model.safetensors"))
-    save_file(best, str(target / "best.safetensors"))
     opt_tensors, opt_meta = _optimizer_to_files(opt)
-    save_file(opt_tensors, str(target / "optimizer.safetensors"))
+    try:
+        _write_tensors(target / "model.safetensors", weights)
+        _write_tensors(target / "best.safetensors", best)
+        _write_tensors(target / "optimizer.safetensors", opt_tensors)
+    except OSError:  # a full disk: the previous checkpoint stays in force, and this one's pieces go
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     _write_json_atomic(
         directory / _STATE_FILE,
         {
@@ -183,18 +238,18 @@ def load_checkpoint(
             raise UnknownArtifact(f"{state_path}: unsupported checkpoint version {state.get('version')!r}")
         if state["fingerprint"] != fingerprint:
             raise UnknownArtifact(
-                f"checkpoint in {directory} was made with another config or other data; "
-                "use an empty checkpoint directory for this run"
+                f"the checkpoint in {directory} was made with other settings or other data: resume with the same "
+                f"ones, or {_START_OVER}"
             )
         sub = directory / state["dir"]
-        weights = load_file(str(sub / "model.safetensors"))
+        weights = _read_tensors(sub / "model.safetensors")
         center = weights.pop("center", None)
         model.load_state_dict(weights)
-        best = load_file(str(sub / "best.safetensors"))
-        opt.load_state_dict(_optimizer_from_files(load_file(str(sub / "optimizer.safetensors")), state["optimizer"]))
+        best = _read_tensors(sub / "best.safetensors")
+        opt.load_state_dict(_optimizer_from_files(_read_tensors(sub / "optimizer.safetensors"), state["optimizer"]))
         sched.load_state_dict(state["scheduler"])
         loop = LoopState(**state["loop"])
         history = [EpochStats(**h) for h in state["history"]]
     except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise UnknownArtifact(f"cannot resume from checkpoint {directory}: {exc}") from exc
+        raise UnknownArtifact(f"cannot resume from checkpoint {directory}: {exc}; {_START_OVER}") from exc
     return loop, history, best, center
