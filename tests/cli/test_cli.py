@@ -151,7 +151,8 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     lines = other.log.read_text().splitlines(keepends=True)
     cr_log = tmp_path / "cr.log"
     cr_log.write_text("".join(ln.replace("\n", "\r") if i < 40 else ln for i, ln in enumerate(lines)))
-    warned = runner.invoke(app, ["evaluate", str(artifact), str(cr_log), "--labels", str(other.labels)])
+    elsewhere = ["--report", str(tmp_path / "r.json")]  # the artifact folder is read-only by now (above)
+    warned = runner.invoke(app, ["evaluate", str(artifact), str(cr_log), "--labels", str(other.labels), *elsewhere])
     assert warned.exit_code == 0, warned.output
     assert "warning:" in warned.output and "carriage returns inside" in " ".join(warned.output.split())
     parsed = runner.invoke(app, ["parse", str(other.log), "--preset", "openstack"], env={"COLUMNS": "200"})
