@@ -433,6 +433,12 @@ class ScoringConfig(_Frozen):
     # keys (a log of a few templates) no known key ever is one, and only an unseen template could be flagged: such
     # a model is scored by this instead (logbert.pipeline.fit.score_for_vocabulary). None = the miss ratio anyway
     score_for_few_keys: ScoreKind | None = "max_mean_nll"
+    # window.mode "sliding" or "time": a window of an interleaved stream (several programs or hosts writing at once)
+    # has no order of its own to learn, so the miss ratio counts ordering noise, and a few lines of a template never
+    # seen in training (an OOM killer's, a segfault's) add too little to it: 3 of 20 keys. Such windows are scored by
+    # this instead (its largest key surprise: an unseen key scores nll_cap). None or "miss_ratio" = the miss ratio
+    # anyway (logbert.pipeline.fit.score_for_vocabulary; docs/benchmarks.md, "Windows of an interleaved stream")
+    score_for_windows: ScoreKind | None = "max_nll"
     nll_cap: float = Field(20.0, gt=0)  # mean_nll: surprise of one key is capped here; an unseen (UNK) key gets it
     # session mode: weight x the short-session surprise (nats; logbert.scoring.lengths) is added to the key score,
     # so a session that stops far shorter than the normal ones is flagged even where its early end key is only
@@ -529,6 +535,16 @@ class LogBertConfig(_Frozen):
                 f"(got {self.model.signals!r}); with signals, set scoring.mask_span=1 (openstack_devstack sets 2)"
             )
         return self
+
+    @property
+    def window_score(self) -> ScoreKind | None:
+        """The score windows of a stream get in place of the miss ratio (``scoring.score_for_windows``, see there),
+        None where the configured score stands: sessions, another score, or the setting off. Used by training
+        (``logbert.pipeline.fit.score_for_vocabulary``) and shown by ``logbert presets``."""
+        chosen = self.scoring.score_for_windows
+        if self.scoring.score != "miss_ratio" or self.window.mode == "session" or chosen in (None, "miss_ratio"):
+            return None
+        return chosen
 
     def with_overrides(self, overrides: dict[str, Any]) -> LogBertConfig:
         """Return a copy with dotted-key overrides applied, e.g. ``{"train.epochs": 3}``."""

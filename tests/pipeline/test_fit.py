@@ -337,6 +337,28 @@ def test_every_model_of_a_few_keys_is_scored_by_its_surprise(fake: type[_Fake]) 
         assert all(m.config.scoring.score == kept for m in fake.made), overrides
 
 
+def test_windows_of_a_stream_are_scored_by_their_largest_key_surprise() -> None:
+    """Sliding and time windows: the miss ratio gives way to scoring.score_for_windows (a few never-seen lines among
+    20 keys of an interleaved syslog added too little to it; benchmarks/results/interleaved.md); sessions keep it,
+    and so does a user who turns the setting off or chose another score."""
+    many_keys = 100  # not the few-keys rule
+    for mode in ("sliding", "time"):
+        config = LogBertConfig().with_overrides({"window.mode": mode})
+        chosen, note = score_for_vocabulary(config, many_keys)
+        assert chosen.scoring.score == "max_nll" and config.window_score == "max_nll"
+        assert note is not None and "scoring.score_for_windows" in note and f"{mode} windows" in note
+        for off in ({"scoring.score_for_windows": None}, {"scoring.score_for_windows": "miss_ratio"}):
+            assert score_for_vocabulary(config.with_overrides(off), many_keys)[0].scoring.score == "miss_ratio"
+        chosen_by_user = config.with_overrides({"scoring.score": "mean_nll"})
+        assert score_for_vocabulary(chosen_by_user, many_keys) == (chosen_by_user, None)
+    sessions = LogBertConfig()
+    assert sessions.window_score is None and score_for_vocabulary(sessions, many_keys) == (sessions, None)
+    # a few keys in windows: the windows' rule (max_nll also flags an unseen key), not max_mean_nll
+    assert score_for_vocabulary(LogBertConfig().with_overrides({"window.mode": "sliding"}), 3)[0].scoring.score == (
+        "max_nll"
+    )
+
+
 def test_train_stores_the_score_it_used_and_says_why(tmp_path: Path) -> None:
     lines = []
     for task in range(40):

@@ -96,7 +96,8 @@ def presets_table() -> Table:
             units = f"session id {w.session_pattern or w.session_id}"
         else:
             units = w.rule()
-        table.add_row(name, shown(preset_description(name)), str(cfg.parser.format), shown(units), cfg.scoring.score)
+        score = cfg.window_score or cfg.scoring.score  # what training scores its windows by
+        table.add_row(name, shown(preset_description(name)), str(cfg.parser.format), shown(units), score)
     return table
 
 
