@@ -59,7 +59,7 @@ from torch import Tensor
 import logbert
 from logbert.config import LogBertConfig, config_from_dict
 from logbert.errors import ConfigError, UnknownArtifact
-from logbert.files import artifact_dir, write_file
+from logbert.files import artifact_dir, fsync_dir, write_file
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 
@@ -226,22 +226,8 @@ def _commit(stage: Path, out: Path, names: list[str]) -> None:
         if name not in names:
             (out / name).unlink(missing_ok=True)  # another save's: it would be taken for this one's
     os.replace(stage / META_FILE, out / META_FILE)
-    _fsync_dir(out)
+    fsync_dir(out)
     shutil.rmtree(stage, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the renames in ``path`` durable (POSIX; a no-op where a folder cannot be opened, as on Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 #: Environment variable holding a secret that signs artifacts (HMAC-SHA256) and that loading checks.

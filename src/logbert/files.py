@@ -164,6 +164,21 @@ def artifact_dir(directory: str | Path) -> Path:
     return root
 
 
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` durable (POSIX; a no-op where a folder cannot be opened, as on
+    Windows): the one rule of the artifact's saves and the journal's segments and checkpoints."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` and flush it to disk: the one writer of artifact and checkpoint files.
 

@@ -3,7 +3,6 @@ loaded detector, their errors naming the file, and a detector saved again keepin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -12,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from logbert.artifact import _meta_digest, save_artifact
+from logbert.artifact import save_artifact
 from logbert.config import LogBertConfig
 from logbert.errors import UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
@@ -21,6 +20,8 @@ from logbert.pipeline.calibrate import calibration
 from logbert.pipeline.detector import load_detector
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.evaluate import read_split
+
+from ..test_artifact import _rehash  # what a deliberate tamperer does
 
 torch.set_num_threads(1)
 
@@ -44,14 +45,6 @@ def _artifact(directory: Path, parser_state: dict[str, object] | None = None) ->
         parser_state=parser_state,
         records={"calibration.json": record.to_dict(), "split.json": {"train": ["a"], "val": ["b"]}},
     )
-
-
-def _rehash(directory: Path) -> None:
-    meta = json.loads((directory / "meta.json").read_text())
-    for name in meta["sha256"]:
-        meta["sha256"][name] = hashlib.sha256((directory / name).read_bytes()).hexdigest()
-    meta["meta_sha256"] = _meta_digest(meta)
-    (directory / "meta.json").write_text(json.dumps(meta))
 
 
 def test_a_detector_saved_with_a_hand_set_threshold_drops_the_calibration_it_no_longer_has(

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from logbert.errors import LogBertError
+from logbert.files import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ class IngestJournal:
     def _roll(self, first_seq: int) -> None:
         self._file.close()
         self._file = open(self._segment_path(first_seq), "ab", buffering=0)  # noqa: SIM115 - kept open
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     # ------------------------------------------------------------------ checkpoints
     def commit(self, state: dict[str, Any]) -> None:
@@ -253,7 +254,7 @@ class IngestJournal:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise JournalError(f"cannot write the journal checkpoint in {self.directory}: {exc}") from None
@@ -465,7 +466,7 @@ class ChildCheckpoint:
             if code != 0:
                 raise OSError(said or f"the checkpoint writer ended with status {code} (killed after {timeout_s:g} s?)")
             os.replace(self.tmp, journal.directory / CHECKPOINT_FILE)
-            _fsync_dir(journal.directory)
+            fsync_dir(journal.directory)
         except OSError as exc:
             self.tmp.unlink(missing_ok=True)
             raise JournalError(f"cannot write the journal checkpoint in {journal.directory}: {exc}") from None
@@ -509,15 +510,3 @@ def _write_json(f: Any, value: Any) -> None:
         f.write(json.dumps(value, separators=(",", ":")))
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename or a new file in ``directory`` durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
