@@ -644,9 +644,10 @@ def score_for_vocabulary(config: LogBertConfig, n_keys: int) -> tuple[LogBertCon
     (``max_nll``, unless it is None or the miss ratio). Several programs write into one such window at once, so the
     order of its keys is mostly noise the miss ratio counts, and the lines of a template never seen in training are
     a few keys among many: on a generated syslog (two seeds, 500 and 4,000 training lines, sliding windows of 20 and
-    time windows of 30 s) the miss ratio found 12 of 48 injected bursts with 5 false alarms in about 1,500 normal
-    windows, ``max_nll`` 25 of 48 with 9 (about the stated 0.6 %); on BGL 2k F1 0.857 on each of three seeds against
-    0.341-0.455 (docs/benchmarks.md, "Windows of an interleaved stream"). Sessions keep the miss ratio.
+    time windows of 30 s) the miss ratio found 13 of 48 injected bursts with 5 false alarms in about 1,650 normal
+    windows, ``max_nll`` 25 of 48 with 8 (about the stated 0.5 %; ``benchmarks.interleaved``); on BGL 2k F1 0.857 on
+    each of three seeds against 0.341-0.455 (docs/benchmarks.md, "Windows of an interleaved stream"). Sessions keep
+    the miss ratio.
 
     Otherwise:
 
