@@ -436,8 +436,8 @@ class ScoringConfig(_Frozen):
     # window.mode "sliding" or "time": a window of an interleaved stream (several programs or hosts writing at once)
     # has no order of its own to learn, so the miss ratio counts ordering noise, and a few lines of a template never
     # seen in training (an OOM killer's, a segfault's) add too little to it: 3 of 20 keys. Such windows are scored by
-    # this instead (its largest key surprise: an unseen key scores nll_cap). None or "miss_ratio" = the miss ratio
-    # anyway (logbert.pipeline.fit.score_for_vocabulary; docs/benchmarks.md, "Windows of an interleaved stream")
+    # this instead (max_nll: the largest key surprise; an unseen key scores nll_cap). None or "miss_ratio" = the miss
+    # ratio anyway (logbert.pipeline.fit.score_for_vocabulary; docs/benchmarks.md, "Windows of an interleaved stream")
     score_for_windows: ScoreKind | None = "max_nll"
     nll_cap: float = Field(20.0, gt=0)  # mean_nll: surprise of one key is capped here; an unseen (UNK) key gets it
     # session mode: weight x the short-session surprise (nats; logbert.scoring.lengths) is added to the key score,
