@@ -660,30 +660,24 @@ def score_with_report(
     return results, report
 
 
-def n_shorter_than_calibration(detector: Detector, results: Sequence[SessionResult]) -> tuple[int, int, int] | None:
-    """(sessions with fewer keys than every calibration session, how many of them are flagged, that fewest) where
-    the artifact kept its calibration sessions' lengths and some session is shorter; else None."""
+def shorter_than_calibration(detector: Detector, results: Sequence[SessionResult]) -> str | None:
+    """What to say of sessions shorter than every session the threshold was calibrated on (where the artifact kept
+    those lengths: miss-ratio artifacts), else None: the stated false-alarm rate does not cover them. A quiet spell
+    or a line out of order makes time windows of one key, which score the largest miss ratio: 98 of 200 such windows
+    of a sparse syslog were flagged under a stated rate of 0.47 %."""
     fewest = None if detector.calibration is None else detector.calibration.fewest_keys
     if fewest is None:
         return None
     marks = 2 if detector.config.window.bounded else 0  # masked in calibration, not counted in n_keys
     short = [r for r in results if r.n_keys + marks < fewest]
-    return (len(short), sum(r.is_anomaly for r in short), fewest) if short else None
-
-
-def shorter_than_calibration(detector: Detector, results: Sequence[SessionResult]) -> str | None:
-    """What to say of sessions shorter than every session the threshold was calibrated on: the stated false-alarm
-    rate does not cover them. A quiet spell or a line out of order makes time windows of one key, which score the
-    largest miss ratio: 98 of 200 such windows of a sparse syslog were flagged under a stated rate of 0.47 %."""
-    found = n_shorter_than_calibration(detector, results)
-    if found is None:
+    if not short:
         return None
-    n_short, n_flagged, fewest = found
     units = detector.config.window.unit_noun
     return (
-        f"{n_short} of {len(results)} {units} hold fewer keys than any of the {units} the threshold was calibrated on "
-        f"(fewest: {fewest}), and {n_flagged} of them are flagged: the stated false-alarm rate does not cover them "
-        "(few keys give the model little context; a quiet spell or a line out of order makes such short windows)"
+        f"{len(short)} of {len(results)} {units} hold fewer keys than any of the {units} the threshold was calibrated "
+        f"on (fewest: {fewest}), and {sum(r.is_anomaly for r in short)} of them are flagged: the stated false-alarm "
+        "rate does not cover them (few keys give the model little context; a quiet spell or a line out of order makes "
+        "such short windows)"
     )
 
 

@@ -254,7 +254,7 @@ class SessionRouter:
         if self.mode != "sliding":
             return self._flush_run(buf, reason)
         if reason == "idle":  # a quiet spell, not the stream's end: keep the source's place on the grid
-            self._resume[key] = (list(buf.lines), buf.n_emitted, buf.next_window_index)
+            self._resume[key] = (buf.lines, buf.n_emitted, buf.next_window_index)  # buf is closed: no copy
             self._resume.move_to_end(key)
             while len(self._resume) > MAX_RESUMED_SOURCES:
                 self._resume.popitem(last=False)
