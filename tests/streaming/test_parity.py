@@ -245,3 +245,35 @@ def test_an_idle_sliding_source_stays_on_the_offline_grid(window_size: int, stri
     for s in extra:
         keys, nos = full[s.window_index]
         assert keys[: len(s.key_ids)] == s.key_ids and nos[: len(s.line_nos)] == s.line_nos
+
+
+class _Alerts:
+    def __init__(self) -> None:
+        self.alerts: list[Any] = []
+
+    def add_alerts(self, alerts: Any) -> None:
+        self.alerts.extend(alerts)
+
+
+def test_a_window_scored_short_at_an_idle_close_and_again_complete_alerts_once() -> None:
+    """A sliding source that goes idle has its shorter window scored, and the same window (same index and first
+    line) scored again once complete: both scores went over the threshold and ``tail`` printed two alerts for one
+    anomaly (the service's store kept one). Now the engine alerts once per window start, and counts it once."""
+    args: dict[str, Any] = {"mode": "sliding", "max_len": 8, "window_size": 4, "stride": 4}
+    # every key lower than the one before it: every window of two or more lines misses, so every window alerts
+    lines = [f"INFO k{9 - i % 10} step {i}" for i in range(40)]
+    offline, _ = _offline(FakeDetector(**args), {"web": lines})
+    sink = _Alerts()
+    now = [0.0]
+    limits = StreamLimits(flush_interval_s=0.0, idle_timeout_s=5.0)
+    engine = StreamEngine(FakeDetector(**args), limits, alert_sink=sink, score_memo_windows=0, clock=lambda: now[0])
+    engine.ingest(lines[:23], source="web")  # 5 windows complete, the 6th (lines 21-24) holds 3 lines
+    now[0] += 10.0
+    assert engine.expire_idle() == 1
+    assert engine.drain(5)
+    engine.ingest(lines[23:], source="web")
+    assert engine.shutdown(10)
+    starts = [(a.window_index, a.first_line_no) for a in sink.alerts]
+    assert sorted(starts) == sorted(set(starts))  # without the rule: window 5 (first line 21) twice
+    assert len(starts) == len(offline["web"]) == 10
+    assert engine.stats().alerts == 10

@@ -77,6 +77,9 @@ RATE_HORIZON_S = 10.0
 #: with the same keys as one scored before is not scored again. HDFS's 2 % sample has 1,553
 #: distinct windows among 11,615.
 SCORE_MEMO_WINDOWS = 20_000
+#: Windows that alerted which the engine remembers, so that a window scored again (a sliding source's window scored
+#: short as the source went idle, then complete) alerts once; a window is scored again within one idle spell.
+ALERTED_WINDOWS_KEPT = 4096
 
 
 class Overloaded(LogBertError):
@@ -288,6 +291,9 @@ class StreamEngine:
         # windows handed to the scorer whose alerts are not yet with the sink, by id(): a
         # checkpoint keeps them, so a crash before their alerts are stored scores them again
         self._outstanding: dict[int, PendingWindow] = {}
+        # the last ALERTED_WINDOWS_KEPT windows that alerted: a sliding source's window scored short at an idle close
+        # is scored again once complete (same start), and one anomaly alerts once, as the alert store keeps it
+        self._alerted: OrderedDict[tuple[str, str, int, int], None] = OrderedDict()
         self._changes = 0  # events applied and batches scored: a checkpoint with none since the last is skipped
         self._checkpointed_changes = 0
         self._unsaved_since: float | None = None  # clock time of the oldest change not in a checkpoint (None: none)
@@ -735,7 +741,7 @@ class StreamEngine:
         with self._lock:
             for w, s in zip(windows, scores, strict=True):
                 self._record(w, s, wall)
-                if s.is_anomaly and w.partial is None:
+                if s.is_anomaly and w.partial is None and self._first_alert_of(w):
                     alerts.append(_alert(w, s, wall))
                 elif s.is_anomaly:
                     self.counters["windows_in_flight_not_alerted"] += 1
@@ -746,6 +752,20 @@ class StreamEngine:
             for w in windows:
                 self._outstanding.pop(id(w), None)
             self._changed()
+
+    def _first_alert_of(self, w: PendingWindow) -> bool:
+        """Whether no alert was raised yet for the window that starts where ``w`` does (and remembers it)."""
+        seq = w.sequence
+        first = seq.line_nos[0] if seq.line_nos else w.first_offset
+        if first is None:  # nothing places the window in the stream: no two of them can be told to be one
+            return True
+        start = (w.source, seq.session_id, seq.window_index, first)
+        if start in self._alerted:
+            return False
+        self._alerted[start] = None
+        if len(self._alerted) > ALERTED_WINDOWS_KEPT:
+            self._alerted.popitem(last=False)
+        return True
 
     def _record(self, w: PendingWindow, s: SequenceScore, wall: float) -> None:
         sid = w.sequence.session_id
