@@ -39,6 +39,27 @@ def test_the_promise_holds_only_with_enough_validation_sessions() -> None:
     assert "their maximum" in text and "<= 2.86%" in text and "not the 0.50% asked" in text and "199" in text
 
 
+def test_a_rate_just_short_of_the_one_asked_does_not_read_as_it() -> None:
+    """198 scores at 0.995: their maximum states 1 / 199 = 0.5025 %, which read "about 0.50% ... (not the 0.50%
+    asked: that needs at least 199 scores)", the same number met and not met (found by a new user)."""
+    text = _record(198, 0.995).describe()
+    assert "<= 0.503%" in text and "not the 0.500% asked" in text and "199" in text
+
+
+def test_a_target_rate_is_described_by_the_rule_train_uses() -> None:
+    """``score --target-fpr 0.001`` on 21 validation scores said "quantile 0.999 of 21 validation session scores",
+    silent that the quantile is their maximum, which states about 4.5 %, not 0.1 %; train says so. Now both are
+    one description (``Calibration.at_target``), and its threshold is ``threshold_for``'s."""
+    record = _record(21, 0.9)
+    at = record.at_target(0.001)
+    assert at.threshold == record.threshold_for(0.001) == 20.0
+    text = at.describe()
+    assert "quantile 0.999" in text and "their maximum" in text and "<= 4.55%" in text
+    assert "not the 0.10% asked: that needs at least 999 scores" in text
+    plenty = _record(2000, 0.9).at_target(0.01)  # enough scores: the rate asked is the rate stated
+    assert "probability <= 1.00%" in plenty.describe() and "asked" not in plenty.describe()
+
+
 @pytest.mark.parametrize(("n", "q"), [(50, 0.995), (400, 0.99)])
 def test_the_rate_one_draw_realises_is_stated_with_its_spread_over_draws(n: int, q: float) -> None:
     """The stated rate is an average over draws of n calibration sessions; ``fpr_spread`` is where 90 % of single

@@ -46,7 +46,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -397,6 +397,23 @@ class Calibration:
         floor = self.key_floor_for(target_fpr)
         return threshold if floor is None else max(threshold, floor)
 
+    def at_target(self, target_fpr: float) -> Calibration:
+        """This calibration with the quantile of ``target_fpr`` (the rule of :meth:`threshold_for`): its threshold,
+        and :meth:`describe` saying what that promises, in the words ``train`` uses (a target that needs more scores
+        than there are says so). Contamination is kept: its scores hold anomalies, so no guarantee is stated.
+
+        Raises:
+            InputDataError: as :meth:`threshold_for`.
+        """
+        q = 1.0 - target_fpr
+        return replace(
+            self,
+            method="normal_quantile",  # threshold_for takes the quantile, whatever chose the stored threshold
+            threshold=self.threshold_for(target_fpr),
+            quantile=q,
+            key_floor=_key_floor(self.n, self.key_misses, q),
+        )
+
     def key_floor_for(self, target_fpr: float) -> float | None:
         """The floor the calibration keys' miss rate puts under :meth:`threshold_for` at ``target_fpr`` (the training
         rule, :func:`key_rate_floor`, at this target); None where it does not apply."""
@@ -454,16 +471,22 @@ class Calibration:
         if nominal is None or bound is None:  # no scores
             return f"{base}: no false-alarm guarantee{unseen}"
         short = ""
+        nominal_text = f"{nominal:.2%}"
         if self.short:
             need = sessions_needed(self.quantile)
             base += ": their maximum"
-            short = f" (not the {1 - self.quantile:.2%} asked: that needs at least {need} scores)" if need else ""
+            digits = 2  # enough digits that the rate stated and the rate asked do not read the same (198 scores)
+            while digits < 4 and f"{nominal:.{digits}%}" == f"{1 - self.quantile:.{digits}%}":
+                digits += 1
+            nominal_text = f"{nominal:.{digits}%}"
+            asked = f"{1 - self.quantile:.{digits}%}"
+            short = f" (not the {asked} asked: that needs at least {need} scores)" if need else ""
         if self.raised_by_keys and self.key_floor is not None and self.key_misses is not None:
             floor, rate = self.key_floor
             worst = f", {bound:.2%} in the cross-conformal worst case" if self.scheme == "cross_fit" else ""
             return (
                 f"{base}, {self.normal_scores[-1]:.4g}, raised to {floor:.4g} by the miss rate of their "
-                f"{self.key_misses.keys} masked keys ({self.key_misses.misses} missed): at most about {nominal:.2%} "
+                f"{self.key_misses.keys} masked keys ({self.key_misses.misses} missed): at most about {nominal_text} "
                 f"of new normal {self.unit} flagged, as at their maximum{worst}; {rate:.2%} if keys missed "
                 f"independently (they cluster) and new {self.unit} brought a template never seen in training as "
                 f"often as these did ({self.key_misses.novel_sessions} of {self.n + self.key_misses.novel_sessions}: "
@@ -473,11 +496,11 @@ class Calibration:
         draw = "" if spread is None else f" ({spread[0]:.2%}-{spread[1]:.2%} for 90 % of draws of {self.n} {self.unit})"
         if self.scheme == "cross_fit":
             return (
-                f"{base}: about {nominal:.2%} of new normal {self.unit} flagged{draw}{short}, at most {bound:.2%} in "
+                f"{base}: about {nominal_text} of new normal {self.unit} flagged{draw}{short}, at most {bound:.2%} in "
                 f"the worst case (cross-conformal, Barber et al. 2021){unseen}"
             )
         one = self.unit.removesuffix("s")  # "sessions" -> "session", "sliding windows" -> "sliding window"
-        return f"{base}: a new normal {one} is flagged with probability <= {nominal:.2%}{draw}{short}{unseen}"
+        return f"{base}: a new normal {one} is flagged with probability <= {nominal_text}{draw}{short}{unseen}"
 
     def to_dict(self) -> dict[str, object]:
         return {

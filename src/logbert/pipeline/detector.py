@@ -144,19 +144,15 @@ class Detector:
         if target_fpr is not None:
             if self.calibration is None:
                 raise InputDataError(f"{self.directory} has no {CALIBRATION_FILE}: retrain it to use a target rate")
-            self.threshold = self.calibration.threshold_for(target_fpr)
-            n = self.calibration.n
-            how = "out-of-fold" if self.calibration.scheme == "cross_fit" else "validation"
-            floor = self.calibration.key_floor_for(target_fpr)
-            raised = (
-                f", raised to {floor:.4g} by the miss rate of their keys (too few sessions for that quantile)"
-                if floor is not None and floor > 0.0 and floor == self.threshold  # threshold_for took the floor
-                else ""
-            )
-            return (
-                f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {n} {how} session scores"
-                f"{raised}"
-            )
+            at_target = self.calibration.at_target(target_fpr)  # the training rule and its words, at this rate
+            self.threshold = at_target.threshold
+            if at_target.contamination > 0:  # describe() would state the contamination rule, not this quantile
+                return (
+                    f"target false-alarm rate {target_fpr:g}: quantile {1 - target_fpr:g} of {at_target.source}, "
+                    f"which hold anomalies (scoring.contamination {at_target.contamination:g}): no false-alarm "
+                    f"guarantee for normal {at_target.unit}"
+                )
+            return f"target false-alarm rate {target_fpr:g}: {at_target.describe()}"
         if threshold is not None:
             if not math.isfinite(threshold):
                 raise InputDataError(f"the threshold must be a finite number, got {threshold}")
