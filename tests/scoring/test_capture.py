@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logbert.records import SESSION_END_KEY, SESSION_START_KEY
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY, UNK_KEY
 from logbert.scoring.capture import CaptureEdge, first_key
 
 EDGE = CaptureEdge(window_s=15.0, first_keys=frozenset({1}), n_sessions=3)
@@ -44,6 +44,8 @@ def test_in_flight_needs_both_an_early_first_line_and_an_unusual_first_key() -> 
     assert EDGE.in_flight(7, 130.0, 100.0) is None  # (a) fails: too late to have been in flight
     assert EDGE.in_flight(7, 100.0, 100.0) is not None  # the first line itself
     assert "key 7 never begins" in str(EDGE.in_flight(7, 101.0, 100.0))  # no template: the key id
+    unseen = str(EDGE.in_flight(UNK_KEY, 101.0, 100.0, lambda k: None))  # it said "key -1 never begins ..."
+    assert "template, never seen in training, never begins" in unseen and "-1" not in unseen
 
 
 def test_the_window_bound_is_inclusive() -> None:

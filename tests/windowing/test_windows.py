@@ -38,6 +38,9 @@ def test_custom_pattern_group_or_whole_match_and_bad_regex() -> None:
     assert find_session_ids("id42 id7", session_id_pattern(WindowConfig(session_pattern=r"id\d+"))) == ("id42", "id7")
     with pytest.raises(ConfigError, match="not a valid regex"):
         session_id_pattern(WindowConfig(session_pattern="([unclosed"))
+    with pytest.raises(ConfigError) as bad:  # the pattern as the user typed it: repr doubled its backslashes
+        session_id_pattern(WindowConfig(session_pattern=r"Pid=(\d+"))
+    assert r"'Pid=(\d+'" in str(bad.value) and r"\\d" not in str(bad.value)
     with pytest.raises(ConfigError, match="empty"):
         session_id_pattern(WindowConfig(session_pattern=r"x*"))
     with pytest.raises(ConfigError):

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from logbert.records import SESSION_END_KEY, SESSION_START_KEY
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY, UNK_KEY
 
 __all__ = ["CaptureEdge", "first_key"]
 
@@ -141,7 +141,10 @@ class CaptureEdge:
             return None
         after = max(0.0, after)  # a line stamped before the first one: the log is not in time order
         name = template(key)
-        what = f"'{name}'" if name is not None else f"key {key}"
+        if key == UNK_KEY:  # a key number (-1) means nothing to a user
+            what = "its first line's template, never seen in training,"
+        else:
+            what = f"'{name}'" if name is not None else f"key {key}"
         return (
             f"partial: began before the first line of the log (first line {after:.3g} s after it; "
             f"{what} never begins a normal session)"

@@ -101,10 +101,10 @@ def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
         raise ConfigError("no session id pattern: set window.session_id or window.session_pattern")
     try:
         pattern = re.compile(source)
-    except re.error as exc:
-        raise ConfigError(f"window.session_pattern {source!r} is not a valid regex: {exc}") from None
+    except re.error as exc:  # the pattern as typed: !r would double every backslash shown
+        raise ConfigError(f"window.session_pattern '{source}' is not a valid regex: {exc}") from None
     if pattern.fullmatch("") is not None:
-        raise ConfigError(f"window.session_pattern {source!r} matches the empty string")
+        raise ConfigError(f"window.session_pattern '{source}' matches the empty string")
     return pattern
 
 
