@@ -190,7 +190,9 @@ def test_error_text_with_brackets_reaches_the_screen(monkeypatch: pytest.MonkeyP
     assert result.exit_code == 1 and "[instance: abc] VM Started' [req-1]" in " ".join(result.output.split())
 
 
-def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) -> None:
+def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import json
 
     demo = runner.invoke(app, ["demo", "--out", str(tmp_path), "--instances", "40", "--epochs", "1"])
@@ -203,6 +205,9 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert all(r["is_anomaly"] == exceeds(r["anomaly_score"], 0.5) for r in rows)
     assert all(r["first_line_no"] <= r["last_line_no"] and r["start_time"] for r in rows)
     assert "given on the command line" in scored.stderr
+    # at full precision (rounded to 6 digits, ties appeared that evaluate's AUPRC does not have)
+    exact = {r.session_id: r.score for r in api.score(api.load_detector(artifact), log)}
+    assert all(r["anomaly_score"] == exact[r["session_id"]] for r in rows)
     table = runner.invoke(app, ["score", str(artifact), str(log), "--format", "table"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "first time" in table.output and "40 sessions" in table.output
     # -o and --explain were ignored by the table: it went to the screen, without the explanations
@@ -211,6 +216,15 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(tmp_path: Path) 
     assert written.exit_code == 0 and "written to" in written.output and "first time" not in written.output
     text = (tmp_path / "t.txt").read_text()
     assert "first time" in text and "why (the worst window" in text and "expected" in text
+    # a terminal gets the highest-scoring rows and is told so; a file every row it says it holds (it said "table of
+    # 60 sessions written" and held 50)
+    monkeypatch.setattr("logbert.cli.pipeline.TABLE_ROWS_SHOWN", 10)
+    top = runner.invoke(app, ["score", str(artifact), str(log), "--format", "table"], env={"COLUMNS": "200"})
+    assert top.exit_code == 0 and "the 10 highest-scoring of 40 sessions shown" in top.output
+    assert sum(r["session_id"][:24] in top.output for r in rows) == 10  # ids are folded where the table is narrow
+    runner.invoke(app, ["score", str(artifact), str(log), "--format", "table", "-o", str(tmp_path / "all.txt")])
+    assert all(r["session_id"] in (tmp_path / "all.txt").read_text() for r in rows)  # 200 columns: whole ids
+    assert "…" not in top.output  # an id is folded, never cut
     # nothing anomalous: one line instead of the explanations' header over no row
     calm = runner.invoke(app, ["score", str(artifact), str(log), "--threshold", "1e9", *low[2:]])
     assert calm.exit_code == 0 and "no anomalous session to explain" in calm.output, calm.output
@@ -365,3 +379,17 @@ def test_an_unknown_baseline_is_refused_before_any_work_and_one_name_is_one_base
 def test_queue_options_out_of_range_are_refused_before_anything_connects(args: list[str]) -> None:
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "Invalid value" in result.output, result.output
+
+
+def test_every_help_text_is_shown_as_written() -> None:
+    """Typer renders help with Rich markup: "keys ('[id,]k1 k2 ...' per line)" came out as "keys ('k1 k2 ...'
+    per line)", the id gone. Every option's help, as its command's --help shows it (brackets escaped in the source)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        shown_help = " ".join(runner.invoke(app, [name, "--help"], env={"COLUMNS": "400"}).output.split())
+        for param in command.params:
+            written = getattr(param, "help", None)
+            if written and "[" in written:
+                assert " ".join(written.replace("\\[", "[").split()) in shown_help, (name, param.name)

@@ -30,7 +30,7 @@ PresetOption = typer.Option(
     "(`logbert presets` shows what each sets).",
 )
 InputOption = typer.Option(
-    "auto", "--input", help="what DATA holds: raw (a log), keys ('[id,]k1 k2 ...' per line) or auto (sniffed)"
+    "auto", "--input", help="what DATA holds: raw (a log), keys ('\\[id,]k1 k2 ...' per line) or auto (sniffed)"
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.table import Table
 from rich.text import Text
@@ -39,11 +39,14 @@ def templates_table(summary: ParseSummary, top: int = 20) -> Table:
     return table
 
 
-def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, unit: str = "session") -> Table:
-    """Sessions (or windows: ``unit``) by descending score (the first ``top``), with where they are and how rare."""
+def scores_table(results: Sequence[SessionResult], title: str, top: int | None = 50, unit: str = "session") -> Table:
+    """Sessions (or windows: ``unit``) by descending score (the first ``top``; None: all), with where they are and
+    how rare."""
     table = Table(title=shown(title))
     for name in (unit, "score", "margin", "p", "anomaly", "lines", "first time", "unknown"):
-        table.add_column(name, justify="left" if name in (unit, "first time") else "right")
+        # an id is folded, never cut with an ellipsis: it is what the user copies to look the session up
+        justify: Literal["left", "right"] = "left" if name in (unit, "first time") else "right"
+        table.add_column(name, justify=justify, overflow="fold" if name == unit else "ellipsis")
     for r in sorted(results, key=lambda r: -r.score)[:top]:
         lines = "" if r.first_line_no is None else f"{r.first_line_no}-{r.last_line_no}"
         when = "" if r.start_time is None else datetime.fromtimestamp(r.start_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -60,7 +63,7 @@ def scores_table(results: Sequence[SessionResult], title: str, top: int = 50, un
     return table
 
 
-def explanations_table(results: Sequence[SessionResult], top: int = 50, unit: str = "session") -> Table | None:
+def explanations_table(results: Sequence[SessionResult], top: int | None = 50, unit: str = "session") -> Table | None:
     """Why each anomalous session of :func:`scores_table` (its first ``top``, same order) was flagged: each key it
     names, the line behind it and the model's three likeliest keys there, then any time, value or length surprise.
     None when there is nothing to explain (no anomalous one): a table of headers alone read as a missing answer."""
