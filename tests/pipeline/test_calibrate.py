@@ -39,6 +39,25 @@ def test_the_promise_holds_only_with_enough_validation_sessions() -> None:
     assert "their maximum" in text and "<= 2.86%" in text and "not the 0.50% asked" in text and "199" in text
 
 
+def test_where_scores_tie_the_rate_to_expect_counts_the_scores_above_the_threshold() -> None:
+    """Identical sessions score alike (HDFS's 1,115 validation blocks: 44 distinct scores). The quantile's rate
+    counts n + 1 - k scores above the k-th smallest; with a run of equal scores at the threshold fewer lie above,
+    and the rate realised on new sessions is lower (0.22 % against 0.45 % stated). ``fpr_tied`` counts them."""
+    scores = np.array([0.0] * 1000 + [5.0] * 110 + [9.0] * 2 + [11.0] * 3)  # 1,115 scores, 4 distinct
+    scoring = ScoringConfig(threshold_quantile=0.995)  # k = 1111: the threshold is 9.0, 3 scores above it
+    record = calibration(scoring, choose_threshold(scoring, scores), scores)
+    assert record.threshold == 9.0 and record.n_above == 3
+    assert record.fpr_nominal == pytest.approx(5 / 1116) and record.fpr_tied == pytest.approx(4 / 1116)
+    assert record.fpr_bound == record.fpr_nominal  # the promise is unchanged
+    text = record.describe()
+    assert "<= 0.45%" in text and "about 0.36% to expect here: scores tie (4 distinct among 1115)" in text
+    assert record.to_dict()["fpr_tied"] == pytest.approx(4 / 1116)
+    untied = _record(1115, 0.995)  # distinct scores: the quantile's own rate, nothing more said
+    assert untied.fpr_tied is None and "to expect here" not in untied.describe()
+    short = _record(50, 0.995)  # the maximum: nothing lies above it, 1 / (n + 1) either way
+    assert short.fpr_tied is None
+
+
 def test_a_rate_just_short_of_the_one_asked_does_not_read_as_it() -> None:
     """198 scores at 0.995: their maximum states 1 / 199 = 0.5025 %, which read "about 0.50% ... (not the 0.50%
     asked: that needs at least 199 scores)", the same number met and not met (found by a new user)."""
