@@ -221,6 +221,7 @@ def record(
         n_keys=4,
         n_misses=1,
         n_unknown=1,
+        n_marks=1,  # kept in the row's detail: read back equal
         created_at=created,
         first_line_no=5,
         last_line_no=8,

@@ -226,7 +226,7 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     misses = tuple(
         PositionExplanation(i, 5, f"T{i}", (ExpectedKey("T0", 0.9),), line_no=10 + i, raw=f"raw {i}") for i in range(14)
     )
-    alert = AlertRecord("vm-1", "src", 0, 0.9, 0.1, 0.9, 0.0, 16, 14, 0, 0.0, 10, 25, "closed", None, misses, ())
+    alert = AlertRecord("vm-1", "src", 0, 0.9, 0.1, 0.9, 0.0, 16, 14, 0, 0, 0.0, 10, 25, "closed", None, misses, ())
     text = format_alert(alert, misses_shown=3)
     assert text.startswith("ALERT session=vm-1") and "missed=14/16" in text
     assert text.count("position ") == 3 and "11 more missed positions" in text
@@ -236,6 +236,13 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     text = format_alert(unlikely, misses_shown=1)
     assert "missed=0/16" in text and "no key outside the top-g; the keys the model gave less than even odds:" in text
     assert "1 more unlikely positions" in text
+    # a window with the session's end mark, missed too: "missed=17/16" read as more misses than positions
+    ended = replace(alert, n_misses=17, n_marks=1)
+    assert "missed=17/17 marks=1 " in format_alert(ended) and ended.missed() == "17 of 17 (16 keys, 1 session marks)"
+    from logbert.service.webhook import alertmanager_payload
+
+    said = alertmanager_payload([ended])[0]["annotations"]["description"]
+    assert said.startswith("17 of 17 (16 keys, 1 session marks) missed")
 
 
 def test_serve_refuses_the_alert_store_of_another_artifact(

@@ -22,7 +22,7 @@ from typing import Any
 
 from logbert.config import LogBertConfig, ModelConfig, ParserConfig, WindowConfig, WindowMode
 from logbert.parsing.reader import LineReader
-from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport
+from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport, n_log_keys
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 from logbert.windowing.windows import split_long
 
@@ -147,7 +147,7 @@ class FakeDetector:
                     label=seq.label,
                     score=best.anomaly_score,
                     is_anomaly=best.is_anomaly,
-                    n_keys=len(seq.key_ids),
+                    n_keys=n_log_keys(seq.key_ids),
                     n_unknown=sum(k == UNK_KEY for k in seq.key_ids),
                     threshold=self.threshold,
                     first_line_no=seq.line_nos[0] if seq.line_nos else None,
@@ -180,7 +180,7 @@ class FakeDetector:
             dist_score=0.0,
             threshold=self.threshold,
             is_anomaly=score > self.threshold,
-            n_keys=len(keys),
+            n_keys=n_log_keys(keys),  # as the real scorer: the marks not counted
             n_misses=len(miss),
             n_unknown=sum(k == UNK_KEY for k in keys),
             misses=misses if explain else (),

@@ -277,3 +277,16 @@ def test_a_window_scored_short_at_an_idle_close_and_again_complete_alerts_once()
     assert sorted(starts) == sorted(set(starts))  # without the rule: window 5 (first line 21) twice
     assert len(starts) == len(offline["web"]) == 10
     assert engine.stats().alerts == 10
+
+
+def test_an_alert_counts_the_session_marks_among_its_positions() -> None:
+    """With session bounds a window holds the session's start and end marks, predicted like keys: a missed end
+    mark is among ``n_misses``, so the alert says how many marks it holds (tail printed "missed=25/24")."""
+    sink = _Alerts()
+    detector = FakeDetector(session_bounds=True, max_len=32)
+    engine = StreamEngine(detector, StreamLimits(flush_interval_s=0.0), alert_sink=sink, score_memo_windows=0)
+    engine.ingest([f"INFO [instance: vm-1] k{k} step" for k in (5, 3, 4)], source="nova")
+    assert engine.close_session("vm-1")
+    assert engine.shutdown(10)
+    (alert,) = sink.alerts
+    assert alert.n_keys == 3 and alert.n_marks == 2 and alert.n_misses <= alert.n_keys + alert.n_marks

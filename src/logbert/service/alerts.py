@@ -420,6 +420,7 @@ def _to_row(a: AlertRecord) -> tuple[Any, ...]:
     detail = {
         "miss_ratio": a.miss_ratio,
         "dist_score": a.dist_score,
+        "n_marks": a.n_marks,
         "misses": [
             {
                 "position": m.position,
@@ -476,6 +477,7 @@ def _from_row(r: tuple[Any, ...]) -> StoredAlert:
         n_keys=r[7],
         n_misses=r[8],
         n_unknown=r[9],
+        n_marks=int(detail.get("n_marks", 0)),  # alerts stored before it was kept: none counted
         created_at=r[1],
         first_line_no=r[10],
         last_line_no=r[11],

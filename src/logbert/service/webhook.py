@@ -34,7 +34,7 @@ def alertmanager_payload(alerts: Sequence[AlertRecord], artifact: str | None = N
         annotations = {
             "summary": f"log session {a.session_id} looks anomalous: score {a.anomaly_score:.4f} > {a.threshold:.4f}",
             "description": (
-                f"{a.n_misses} of {a.n_keys} keys missed, {a.n_unknown} unknown; "
+                f"{a.missed()} missed, {a.n_unknown} unknown; "
                 f"lines {a.first_line_no}-{a.last_line_no}"
                 + (f"; e.g. line {first.line_no}: {first.template or '<unseen template>'}" if first else "")
                 + "".join(f"; {s}" for s in a.surprises)

@@ -48,7 +48,7 @@ from typing import Any, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from logbert.errors import LogBertError
-from logbert.records import UNK_KEY, LineProblem
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY, UNK_KEY, LineProblem
 from logbert.results import EmitReason, ParsedLine, PositionExplanation, SequenceScore, SessionState
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.journal import IngestEvent, JournalError
@@ -130,6 +130,9 @@ class AlertRecord:
     n_keys: int  # the window's log lines (SequenceScore.n_keys: its start and end marks not counted)
     n_misses: int
     n_unknown: int  # keys the model's vocabulary maps to UNK (SequenceScore.n_unknown)
+    # the window's session start and end marks (window.session_bounds): predicted like keys, a missed one is among
+    # n_misses, so the misses are of n_keys + n_marks positions
+    n_marks: int
     created_at: float  # epoch seconds
     first_line_no: int | None
     last_line_no: int | None
@@ -141,6 +144,12 @@ class AlertRecord:
     # what else was surprising (SequenceScore.surprises): a time or value and what was expected, a session far
     # shorter than the normal ones
     surprises: tuple[str, ...]
+
+    def missed(self) -> str:
+        """"M of N" for people: the misses over every position that could miss (a tail alert said "missed=25/24"
+        where the session's end mark was the 25th miss)."""
+        marks = f" ({self.n_keys} keys, {self.n_marks} session marks)" if self.n_marks else ""
+        return f"{self.n_misses} of {self.n_keys + self.n_marks}{marks}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -889,6 +898,7 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
         n_keys=s.n_keys,  # the window's log lines, as offline (its start and end marks not counted)
         n_misses=s.n_misses,
         n_unknown=s.n_unknown,
+        n_marks=sum(k in (SESSION_START_KEY, SESSION_END_KEY) for k in seq.key_ids),
         created_at=wall,
         first_line_no=seq.line_nos[0] if seq.line_nos else None,
         last_line_no=seq.line_nos[-1] if seq.line_nos else None,

@@ -66,8 +66,10 @@ def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | 
         return json.dumps(asdict(a), ensure_ascii=False, default=str) + "\n"
     lines = [
         f"ALERT session={a.session_id} window={a.window_index} score={a.anomaly_score:.4f} "
-        f"threshold={a.threshold:.4f} missed={a.n_misses}/{a.n_keys} unknown={a.n_unknown} "
-        f"lines={a.first_line_no}-{a.last_line_no}"
+        # the misses are of the keys and the session's start/end marks (positions that can miss too)
+        f"threshold={a.threshold:.4f} missed={a.n_misses}/{a.n_keys + a.n_marks} "
+        + (f"marks={a.n_marks} " if a.n_marks else "")
+        + f"unknown={a.n_unknown} lines={a.first_line_no}-{a.last_line_no}"
     ]
     lines.extend(f"  surprise: {s}" for s in a.surprises)
     shown = a.misses if misses_shown is None else a.misses[:misses_shown]
