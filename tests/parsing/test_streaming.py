@@ -315,6 +315,8 @@ def test_parse_summary_json_and_report_unchanged(tmp_path: Path) -> None:
     write_parse_summary(summary, tmp_path / "s.json")
     written = json.loads((tmp_path / "s.json").read_text())
     assert [t["lines"] for t in written["templates"]] == [keys.count(k) for k in range(len(parser.templates_))]
+    # parse looks for no session id: its report said 0 lines without one where train counted 12,755
+    assert written["read_report"]["n_without_session"] is None and written["read_report"]["n_lines"] == report.n_lines
 
 
 def test_structured_rows_refuse_a_file_that_changed(tmp_path: Path) -> None:

@@ -373,7 +373,8 @@ def write_parse_summary(summary: ParseSummary, path: str | Path) -> None:
             {"key_id": k, "template": t, "lines": c}
             for k, (t, c) in enumerate(zip(summary.templates, summary.counts, strict=True))
         ],
-        "read_report": summary.report.as_dict(),
+        # parse mines templates and does not look for session ids or times (train and score do): null, not 0
+        "read_report": {**summary.report.as_dict(), "n_without_session": None, "n_in_flight": None},
     }
     if summary.schema is not None:
         data["slot_schema"] = summary.schema.to_dict()
