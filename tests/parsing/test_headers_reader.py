@@ -634,6 +634,27 @@ def test_key_value_words_that_are_not_logfmt_records_are_not_called_logfmt() -> 
     assert not any("logfmt" in w for w in read_log(metrics, ParserConfig(format="raw"))[1].warnings)
 
 
+AUDITD = [  # auditd's records: key=value pairs whose msg is a stamp, audit(time:serial):, not a message
+    'type=SYSCALL msg=audit(1733412238.020:{0}): arch=c000003e syscall=59 success=yes exit=0 a0=55d5 items=2 '
+    'ppid=21389 pid=21420 auid=1000 uid=1000 tty=pts0 ses=10 comm="grep" exe="/usr/bin/grep" key="exec"',
+    'type=EXECVE msg=audit(1733412238.020:{0}): argc=4 a0="grep" a1="-r" a2="foo" a3="."',
+    'type=CWD msg=audit(1733412238.020:{0}): cwd="/home/alice"',
+    "type=PATH msg=audit(1733412238.020:{0}): item=0 name=\"/usr/bin/grep\" inode=516425 dev=fd:00 mode=0100755",
+    "type=PROCTITLE msg=audit(1733412238.020:{0}): proctitle=67726570202D7220666F6F202E",
+]
+
+
+def test_auditd_records_are_not_called_logfmt_and_a_go_services_logfmt_still_is() -> None:
+    """auditd's lines are pairs with a msg key, but msg only stamps them (audit(time:serial):): read as logfmt, every
+    record type became one template audit(<*>:<*>): and type= was lost. A message that says something is logfmt."""
+    audit = [line.format(4000 + i) for i in range(5) for line in AUDITD]
+    _, report = read_log(audit, ParserConfig(format="raw"))
+    assert not any("logfmt" in w for w in report.warnings), report.warnings
+    go = [f'time=2026-11-29T10:00:{i:02d}Z level=info msg="request handled" path=/x duration_ms={i}' for i in range(20)]
+    _, report = read_log(go, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and "try --set parser.format=logfmt" in report.warnings[0]
+
+
 def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> None:
     """parser.content_keys: the named keys' values join the content as key=value, in the order given and where the
     record has them (they stay fields); a record format's numeric keys are suggested, ids and times never."""

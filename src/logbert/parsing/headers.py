@@ -866,12 +866,21 @@ def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
 
 def _logfmt_hint(head: Sequence[LogLine]) -> str | None:
     """'N of the first lines are logfmt ...: --set parser.format=logfmt' when at least half of the contents are logfmt
-    pairs (:func:`logfmt_pairs`) with a message key (``json_message_keys``, any case) and at least 3 keys; else None."""
-    names = _MESSAGE_KEY_NAMES
+    pairs (:func:`logfmt_pairs`) with at least 3 keys and a message key (``json_message_keys``, any case, the one
+    HeaderParser would read) whose value says something: a message, not a stamp (:func:`_is_stamp`); else None.
+
+    The stamp rule is what keeps auditd's lines out: ``type=SYSCALL msg=audit(1733412230.111:4001): arch=...`` is
+    pairs with a ``msg`` key, but that value only says when and which record. Read as logfmt it is every line's
+    content, and SYSCALL, EXECVE, CWD, PATH ... lines become one template ``audit(<*>:<*>):``; read as text, they
+    stay apart by their ``type=`` and keys."""
 
     def logfmt_record(text: str) -> bool:
         pairs = logfmt_pairs(text)
-        return pairs is not None and len(pairs) >= 3 and any(k.lower() in names for k in pairs)
+        if pairs is None or len(pairs) < 3:
+            return False
+        by_name = {k.lower(): v for k, v in reversed(pairs.items())}  # the first of equal names, as _named_keys
+        message = next((by_name[k.lower()] for k in _JSON_MESSAGE_KEYS if k.lower() in by_name), None)
+        return message is not None and not _is_stamp(str(message))
 
     n = sum(1 for ln in head if logfmt_record(ln.content))
     if n < 0.5 * len(head):
@@ -881,6 +890,21 @@ def _logfmt_hint(head: Sequence[LogLine]) -> str | None:
         "key and value becomes template words; try --set parser.format=logfmt (the message key is the content, the "
         "others fields that window.session_pattern sees as name=value)"
     )
+
+
+def _is_stamp(value: str) -> bool:
+    """Whether a record's message value is a stamp rather than a message: one token with more digits than letters (a
+    time, an id, a serial number; auditd's ``audit(1733412230.111:4001):``). It says when or which, not what
+    happened: as the content of every line, it makes them one template.
+
+    >>> _is_stamp("audit(1733412230.111:4001):"), _is_stamp("2026-11-30T08:00:00Z"), _is_stamp("req-91b72265b1f5")
+    (True, True, True)
+    >>> _is_stamp("request handled"), _is_stamp("started"), _is_stamp("GET /api/v1/items")
+    (False, False, False)
+    """
+    if not value or any(c.isspace() for c in value):
+        return False
+    return sum(c.isdigit() for c in value) > sum(c.isalpha() for c in value)
 
 
 def _looks_like_json_object(text: str) -> bool:
