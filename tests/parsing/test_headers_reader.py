@@ -414,6 +414,31 @@ def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     assert records[0].content.split()[0] == first_word
 
 
+CRI = [  # a Go service's logfmt as a Kubernetes container runtime (CRI) writes it: time, stream, F, the line
+    '2026-12-02T04:00:{0:02d}.034000152Z stdout F time=2026-12-02T04:00:{0:02d}.034Z level=info msg="request received" '
+    "request_id=req-{0} method=POST path=/api/v1/checkout",
+    '2026-12-02T04:00:{0:02d}.065000203Z stdout F time=2026-12-02T04:00:{0:02d}.065Z level=debug msg="cart loaded" '
+    "request_id=req-{0} items=1",
+]
+
+
+def test_the_inferred_format_keeps_the_header_already_given_and_reads_the_whole_lines() -> None:
+    """A header given (the CRI prefix) whose content starts with logfmt's time and level: the suggestion is that header
+    with the content's format in place of <Content> (its time numbered, a format repeats no field), checked on whole
+    lines. It offered the content's format alone, which read none of the lines. Read raw, the chain ends in the same
+    layout, and what it says works."""
+    lines = [line.format(i) for i in range(10) for line in CRI]
+    given = "<Datetime> <Stream> <Flag> <Content>"
+    suggested = "<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>"
+    for log_format in (given, None):
+        _, report = read_log(lines, ParserConfig(log_format=log_format))
+        assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}'")
+    records, report = read_log(lines, ParserConfig(log_format=suggested))
+    assert report.warnings == [] and report.n_parsed == len(lines) and all(r.timestamp is not None for r in records)
+    assert records[1].content == 'msg="cart loaded" request_id=req-0 items=1'
+    assert (records[1].fields["Stream"], records[1].fields["Severity"]) == ("stdout", "debug")
+
+
 def test_postgresql_debian_prefix_reads_lines_with_and_without_user_at_database() -> None:
     """Debian's log_line_prefix '%m [%p] %q%u@%d ': the checkpointer's lines have no user@database (%q), a session's
     have one. The file starts with a checkpointer line, whose own format reads few of the lines: the warning takes the

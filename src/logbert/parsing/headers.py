@@ -285,6 +285,14 @@ class HeaderParser:
         records = self._json or self._csv or self._logfmt  # each line one record of named values, not a layout
         #: each line is one record of named values (json, csv, logfmt), not a header layout
         self.reads_records = records
+        #: the layout whose ``<Content>`` is a line's content: a record's message layout (``"<Content>"``: the whole
+        #: message), else the line's header format; None for an access log, whose content no layout makes
+        self.content_layout: str | None = (
+            (message_format or "<Content>") if records else None if self._access else log_format
+        )
+        self._record_mode = log_format  # JSON_FORMAT, CSV_FORMAT or LOGFMT_FORMAT where records is True
+        # what with_layout() builds another parser with
+        self._settings = (json_message_keys, json_time_keys, csv_columns, content_keys, flatten_json)
         self._regex, self._names = compile_format("<Content>" if records or self._access else log_format)
         # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
         # parser.format = "json" (or "csv", "logfmt") with parser.log_format, the message's layout
@@ -320,6 +328,20 @@ class HeaderParser:
         self._date_cache: dict[str, float | None] = {}
         self._time_cache: dict[str, float] = {}
         self._layout: str | None = None
+
+    def with_layout(self, layout: str) -> HeaderParser:
+        """This reading with ``layout`` in place of :attr:`content_layout`: a record format's message layout, else the
+        line's header format; continuations are not attached (it tells what the layout itself reads).
+
+        Raises:
+            ConfigError: the layout does not compile.
+        """
+        keys, times, columns, content_keys, flatten = self._settings
+        mode, message_format = (self._record_mode, layout) if self.reads_records else (layout, None)
+        return HeaderParser(
+            mode, keys, times, message_format=message_format, csv_columns=columns, content_keys=content_keys,
+            flatten_json=flatten,
+        )
 
     def parse(self, line: str, line_no: int) -> LogLine | None:
         """Parse one line (without its newline); None when it does not match the format.
@@ -682,8 +704,11 @@ _HEADER_IN_CONTENT = re.compile(
 )
 
 
-def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int = 2000) -> list[str]:
-    """What looks wrong with a header format, judged on the first ``sample`` parsed lines.
+def format_warnings(
+    lines: Sequence[LogLine], texts: Sequence[str], header: HeaderParser, sample: int = 2000
+) -> list[str]:
+    """What looks wrong with a header format, judged on the first ``sample`` parsed lines (``texts``: each one's
+    line as it was read, what a suggested format is checked on).
 
     A time field that never reads (the split cannot be chronological, time windows cannot work),
     and header fields left inside the content (a time or a level word among its first tokens),
@@ -739,7 +764,7 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
         warnings.append(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
             f"(e.g. {example!r}): the header format ({header.log_format!r}) probably misses fields such as "
-            "<Date> <Time> <Level>" + _inferred_format_hint(head)
+            "<Date> <Time> <Level>" + _inferred_format_hint(head, texts[:sample], header)
         )
     return warnings
 
@@ -959,6 +984,9 @@ def _plausible_epoch(text: str) -> bool:
 
 # a time zone's name right after the date and time (UTC and GMT are part of <Datetime>)
 _HEADER_ZONE = re.compile(r"[A-Z]{3,5}(?=\s)")
+# Kubernetes' container runtimes (CRI: containerd, CRI-O) write each line of a container as "<RFC 3339 time> stdout F
+# <line>": the stream, then F for a full line or P for part of one. Read as <Datetime> <Stream> <Flag>
+_HEADER_CRI = re.compile(r"(?:stdout|stderr) [FP](?=\s)")
 _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
 _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
@@ -1061,6 +1089,10 @@ def infer_log_format(content: str) -> str | None:
     '\\[<MonthNum>\\.<DayNum> <Time>\\] <Content>'
     >>> infer_log_format("2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack")  # Windows CBS
     '<Datetime>, <Severity> <Content>'
+    >>> infer_log_format("2026-12-02T04:00:00.034000152Z stdout F GET /healthz 200")  # a container runtime's (CRI)
+    '<Datetime> <Stream> <Flag> <Content>'
+    >>> infer_log_format("2026-12-02T04:00:00.034000152Z stdout F time=2026-12-02T04:00:00.034Z level=info msg=up")
+    '<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>'
     """
     if (logfmt := _logfmt_header(content)) is not None:
         return logfmt
@@ -1147,6 +1179,12 @@ def infer_log_format(content: str) -> str | None:
         ):
             pieces += [*before_level, "<Level>"]
             before_level, level_seen = [], True
+        elif pieces == ["<Datetime>"] and not before_level and (m := _HEADER_CRI.match(content, at)) is not None:
+            pieces += ["<Stream>", "<Flag>"]  # a container's stream and whether the line is whole, as CRI writes
+        elif not level_seen and (logfmt := _logfmt_header(content[at:])) is not None:
+            # a logfmt line behind a header (a container runtime's): its time and level are header too, and the words
+            # before them (the level rule's)
+            return _in_place_of_content(" ".join([*pieces, *before_level, "<Content>"]), logfmt)
         elif not level_seen and (m := _HEADER_USER_AT_DATABASE.match(content, at)) is not None:
             before_level.append(_OPTIONAL_USER_AT_DATABASE)
         elif (m := _HEADER_BRACKETED_PID.match(content, at)) is not None:
@@ -1172,11 +1210,18 @@ def infer_log_format(content: str) -> str | None:
     return " ".join([*pieces, "<Content>"])
 
 
-def _inferred_format_hint(head: Sequence[LogLine]) -> str:
+def _inferred_format_hint(head: Sequence[LogLine], texts: Sequence[str], header: HeaderParser) -> str:
     """'; they start with a date and a time: try --set parser.log_format=...' (or "with a level") when a format
     :func:`infer_log_format` makes of one of the first 20 contents reads at least half of the contents (the first
     such, in line order), else ''. Not only the first line's: a file may start with a line of a rarer shape
-    (PostgreSQL's "connection received", before the user is known)."""
+    (PostgreSQL's "connection received", before the user is known).
+
+    What is offered is the layout the user has with that format in place of its ``<Content>``
+    (:func:`_in_place_of_content`), checked on the lines as read (``texts``, one per line of ``head``): it too must
+    read at least half of them. The inferred format alone, offered as the whole line's, dropped the header the user
+    had given (a CRI container log's ``<Datetime> <Stream> <Flag> <Content>``) and read none of the lines."""
+    if header.content_layout is None:
+        return ""
     tried: set[str] = set()
     for line in head[:20]:
         log_format = infer_log_format(line.content)
@@ -1184,17 +1229,56 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
             continue
         tried.add(log_format)
         pattern = compile_format(log_format)[0]
-        if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
-            starts = {
-                "<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Day>": "a date and a time",
-                "<Timestamp>": "an epoch time", "<MonthNum>": "a date and a time",
-            }
-            first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
-            named = first in _BEFORE_TIME
-            what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
-            what = f"{_BEFORE_TIME[first]} and {what}" if named else what
-            return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
+        if sum(1 for ln in head if pattern.match(ln.content)) < 0.5 * len(head):
+            continue
+        whole = _in_place_of_content(header.content_layout, log_format)
+        if not _reads_half(header, whole, texts):
+            continue
+        starts = {
+            "<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Day>": "a date and a time",
+            "<Timestamp>": "an epoch time", "<MonthNum>": "a date and a time",
+        }
+        first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
+        named = first in _BEFORE_TIME
+        what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
+        what = f"{_BEFORE_TIME[first]} and {what}" if named else what
+        return f"; they start with {what}: try --set 'parser.log_format={whole}'"
     return ""
+
+
+def _reads_half(header: HeaderParser, layout: str, texts: Sequence[str]) -> bool:
+    """Whether ``header``'s reading with ``layout`` (:meth:`HeaderParser.with_layout`) reads at least half of the
+    lines ``texts``: what a suggested layout is checked on before it is offered."""
+    try:
+        reading = header.with_layout(layout)
+    except ConfigError:
+        return False
+    return sum(1 for i, text in enumerate(texts) if reading.parse(text, i + 1) is not None) >= 0.5 * len(texts)
+
+
+def _in_place_of_content(layout: str, inner: str) -> str:
+    """``layout`` with the format ``inner`` in place of its ``<Content>``; a field of ``inner`` whose name ``layout``
+    already has is numbered (``<Datetime2>``: a format repeats no field).
+
+    >>> _in_place_of_content("<Datetime> <Stream> <Flag> <Content>", "time=<Datetime> level=<Severity> <Content>")
+    '<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>'
+    >>> _in_place_of_content("<Content>", "<Level> <Content>")
+    '<Level> <Content>'
+    """
+    taken = set(_FIELD_RE.findall(layout))
+
+    def unique(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "Content" or name not in taken:
+            taken.add(name)
+            return m.group()
+        n = 2
+        while f"{name}{n}" in taken:
+            n += 1
+        taken.add(f"{name}{n}")
+        return f"<{name}{n}>"
+
+    return layout.replace("<Content>", _FIELD_RE.sub(unique, inner), 1)
 
 
 def _whole_header(head: Sequence[LogLine]) -> tuple[FormatName, int, str] | None:
