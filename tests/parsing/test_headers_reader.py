@@ -439,6 +439,27 @@ def test_the_inferred_format_keeps_the_header_already_given_and_reads_the_whole_
     assert (records[1].fields["Stream"], records[1].fields["Severity"]) == ("stdout", "debug")
 
 
+def test_a_built_in_header_inside_the_content_is_suggested_in_place_of_content_keeping_the_header_given() -> None:
+    """A kubelet's klog lines behind a container runtime's prefix, or inside a log driver's JSON: the suggestion keeps
+    the header (or the record format) given and puts klog's layout in place of <Content>. It said "try --set
+    parser.format=klog", which left the prefix unread (or the JSON)."""
+    klog = [f"I1129 10:00:{i:02d}.123456    1234 server.go:12] Started pod x{i}" for i in range(20)]
+    cri = [f"2026-12-02T04:00:{i:02d}.03Z stderr F {line}" for i, line in enumerate(klog)]
+    _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
+    suggested = r"<Datetime> <Stream> <Flag> <Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>"
+    assert len(report.warnings) == 1
+    assert report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}' --set parser.format=klog (that "
+                                       "format's masks and Drain settings)")
+    records, report = read_log(cri, ParserConfig(format="klog", log_format=suggested))
+    assert report.warnings == [] and report.n_parsed == 20 and records[0].content == "Started pod x0"
+    wrapped = [json.dumps({"log": line, "time": f"2026-12-02T04:00:{i:02d}Z"}) for i, line in enumerate(klog)]
+    _, report = read_log(wrapped, ParserConfig(format="json"))
+    klog_layout = BUILTIN_FORMATS["klog"]
+    assert report.warnings[0].endswith(f"try --set 'parser.log_format={klog_layout}' (the message's layout)")
+    records, report = read_log(wrapped, ParserConfig(format="json", log_format=klog_layout))
+    assert report.warnings == [] and report.n_parsed == 20 and records[0].content == "Started pod x0"
+
+
 def test_postgresql_debian_prefix_reads_lines_with_and_without_user_at_database() -> None:
     """Debian's log_line_prefix '%m [%p] %q%u@%d ': the checkpointer's lines have no user@database (%q), a session's
     have one. The file starts with a checkpointer line, whose own format reads few of the lines: the warning takes the

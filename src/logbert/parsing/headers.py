@@ -35,7 +35,7 @@ import csv
 import json
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -736,7 +736,12 @@ def format_warnings(
     if record_hint is not None:
         warnings.append(record_hint)
         return warnings
-    if header.reads_records and not header._content_keys and (keys_hint := _content_keys_hint(head)) is not None:
+    layout_fields = () if header._message is None else header._message.field_names  # named by the user's layout
+    if (
+        header.reads_records
+        and not header._content_keys
+        and (keys_hint := _content_keys_hint(head, layout_fields)) is not None
+    ):
         warnings.append(keys_hint)
     if header.is_json and header.n_json_objects >= 20 and header.n_nested_json >= 0.5 * header.n_json_objects:
         warnings.append(
@@ -754,10 +759,11 @@ def format_warnings(
         )
     elif whole is not None:  # a built-in format reads the contents whole: the header is in them
         name, n, example = whole
+        setting = _builtin_in_place(name, texts[:sample], header)
         warnings.append(
             f"{n} of the first {len(head)} lines hold a whole {name} header in their content (e.g. {example[:80]!r}): "
-            f"the header format ({header.log_format!r}) misses its fields, which then become template words; "
-            + _try_format(name)
+            f"the header format ({header.log_format!r}) misses its fields, which then become template words"
+            + (f"; {setting}" if setting else "")
         )
     elif n_header_like >= 0.5 * len(head):
         example = next(ln.content for ln in head if _HEADER_IN_CONTENT.match(ln.content))[:80]
@@ -860,12 +866,13 @@ _NOT_CONTENT_KEY = re.compile(
 _LEVEL_KEY = re.compile(r"(?i)^(?:[\w@]+[._])?(?:level|lvl|severity|loglevel)$")  # ECS: log.level
 
 
-def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
+def _content_keys_hint(head: Sequence[LogLine], layout_fields: Collection[str] = ()) -> str | None:
     """'the records' keys ... hold numbers the model does not read: --set parser.content_keys=[...]' when a record
     format's lines carry keys beside the message whose values are numbers (in at least 90 % of the lines that have
     the key, and 10 % of all lines: a status, a duration, a size), or a level key; names, ids and times aside
     (:data:`_NOT_CONTENT_KEY`). At most 6 numeric keys, the most frequent first, after the level; nothing is said
-    of fewer than 20 lines."""
+    of fewer than 20 lines. ``layout_fields``, the fields of a message layout (a klog message's <MonthNum>), are
+    no record keys: the user named them."""
     if len(head) < 20:
         return None
     seen: dict[str, int] = {}
@@ -874,7 +881,9 @@ def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
         for key, value in ln.fields.items():
             seen[key] = seen.get(key, 0) + 1
             numeric[key] = numeric.get(key, 0) + (parse_number(value) is not None)  # the slot typing's rule
-    candidates = [k for k in seen if not _NOT_CONTENT_KEY.search(k) and seen[k] >= 0.1 * len(head)]
+    candidates = [
+        k for k in seen if not _NOT_CONTENT_KEY.search(k) and k not in layout_fields and seen[k] >= 0.1 * len(head)
+    ]
     numbers = sorted((k for k in candidates if numeric[k] >= 0.9 * seen[k]), key=lambda k: -seen[k])[:6]
     levels = [k for k in candidates if _LEVEL_KEY.match(k)][:1]
     if not numbers:
@@ -1244,6 +1253,23 @@ def _inferred_format_hint(head: Sequence[LogLine], texts: Sequence[str], header:
         what = f"{_BEFORE_TIME[first]} and {what}" if named else what
         return f"; they start with {what}: try --set 'parser.log_format={whole}'"
     return ""
+
+
+def _builtin_in_place(name: FormatName, texts: Sequence[str], header: HeaderParser) -> str:
+    """What to set for contents that hold a whole header of the built-in format ``name``: that format, where the
+    lines are read as they are (:func:`_try_format`); else the header given, with that format's layout in place of
+    its ``<Content>`` (a record's message layout; a line's, with the format's masks and Drain settings), where that
+    reads at least half of ``texts``; else ''. Only the format was said, which dropped the header given: a CRI
+    container log of a kubelet's klog lines got "try --set parser.format=klog"."""
+    layout = header.content_layout
+    if layout is None or (layout == "<Content>" and not header.reads_records):
+        return _try_format(name)
+    whole = _in_place_of_content(layout, BUILTIN_FORMATS[name])
+    if not _reads_half(header, whole, texts):
+        return ""
+    if header.reads_records:
+        return f"try --set 'parser.log_format={whole}' (the message's layout)"
+    return f"try --set 'parser.log_format={whole}' --set parser.format={name} (that format's masks and Drain settings)"
 
 
 def _reads_half(header: HeaderParser, layout: str, texts: Sequence[str]) -> bool:
