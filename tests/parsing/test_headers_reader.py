@@ -38,6 +38,20 @@ BGL = (
     "instruction cache parity error corrected"
 )
 TBIRD = "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root"
+CRI = [  # a Go service's logfmt as a Kubernetes container runtime (CRI) writes it: time, stream, F, the line
+    '2026-12-02T04:00:{0:02d}.034000152Z stdout F time=2026-12-02T04:00:{0:02d}.034Z level=info msg="request received" '
+    "request_id=req-{0} method=POST path=/api/v1/checkout",
+    '2026-12-02T04:00:{0:02d}.065000203Z stdout F time=2026-12-02T04:00:{0:02d}.065Z level=debug msg="cart loaded" '
+    "request_id=req-{0} items=1",
+]
+AUDITD = [  # auditd's records: key=value pairs whose msg is a stamp, audit(time:serial):, not a message
+    'type=SYSCALL msg=audit(1733412238.020:{0}): arch=c000003e syscall=59 success=yes exit=0 a0=55d5 items=2 '
+    'ppid=21389 pid=21420 auid=1000 uid=1000 tty=pts0 ses=10 comm="grep" exe="/usr/bin/grep" key="exec"',
+    'type=EXECVE msg=audit(1733412238.020:{0}): argc=4 a0="grep" a1="-r" a2="foo" a3="."',
+    'type=CWD msg=audit(1733412238.020:{0}): cwd="/home/alice"',
+    "type=PATH msg=audit(1733412238.020:{0}): item=0 name=\"/usr/bin/grep\" inode=516425 dev=fd:00 mode=0100755",
+    "type=PROCTITLE msg=audit(1733412238.020:{0}): proctitle=67726570202D7220666F6F202E",
+]
 
 
 def test_openstack_header_keeps_instance_in_content_and_request_in_fields() -> None:
@@ -143,6 +157,47 @@ def test_read_log_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     junk.write_bytes(b"\x00\xff\x01garbage\n" * 3)
     with pytest.raises(InputDataError, match="no parsable line"):
         read_log(junk, ParserConfig(format="hdfs"))
+
+
+def test_a_record_format_with_a_layout_that_reads_no_line_says_which_stage_failed() -> None:
+    """parser.format=logfmt with a CRI prefix as parser.log_format: no line is logfmt, so the layout (the message's)
+    was never tried; the error blamed the layout, "for format '<Datetime> <Stream> <Flag> <Content>'", which reads
+    every line. JSON records whose messages the layout does not read are said to be records."""
+    cri = [line.format(i) for i in range(3) for line in CRI]
+    given = "<Datetime> <Stream> <Flag> <Content>"
+    with pytest.raises(InputDataError) as error:
+        read_log(cri, ParserConfig(format="logfmt", log_format=given))
+    said = str(error.value)
+    assert f"for format 'logfmt' with the message layout '{given}'" in said
+    assert "no line is logfmt pairs from start to end" in said
+    assert f"parser.log_format '{given}' was never tried" in said
+    assert "leave parser.format out and give the whole line's layout in parser.log_format" in said
+    assert read_log(cri, ParserConfig(log_format=given))[1].n_parsed == len(cri)  # what it says works
+    wrapped = [json.dumps({"log": f"step {i} done", "time": "2026-12-02T04:00:00Z"}) for i in range(3)]
+    with pytest.raises(InputDataError) as error:
+        read_log(wrapped, ParserConfig(format="json", log_format="<Level> <Content>"))
+    said = str(error.value)
+    assert "3 lines are json records, but none of their messages" in said and "'step 0 done'" in said
+    assert "it is the message's layout, not the line's" in said
+
+
+def test_a_layout_that_compiles_but_reads_no_line_for_an_unescaped_parenthesis_says_so() -> None:
+    """auditd's msg=audit(...): written unescaped in a layout is a regex group: it compiled, read no line, and the
+    error said only "1000 malformed". It names the characters the lines hold and the escaped layout, which reads."""
+    audit = [line.format(4000 + i) for i in range(2) for line in AUDITD]
+    given = "type=<Type> msg=audit(<Timestamp>:<Serial>): <Content>"
+    with pytest.raises(InputDataError) as error:
+        read_log(audit, ParserConfig(log_format=given))
+    said = str(error.value)
+    assert f"for format '{given}'" in said and "where ( ) are regex syntax: escape them (\\( \\))" in said
+    escaped = r"type=<Type> msg=audit\(<Timestamp>:<Serial>\): <Content>"
+    assert f"try --set 'parser.log_format={escaped}'" in said
+    records, report = read_log(audit, ParserConfig(log_format=escaped))
+    assert report.n_parsed == len(audit) and records[0].fields["Type"] == "SYSCALL" and records[0].timestamp
+    # a layout that reads no line and holds no such character gets no such advice
+    with pytest.raises(InputDataError) as error:
+        read_log(audit, ParserConfig(log_format="<Level> <Content>"))
+    assert "regex syntax" not in str(error.value)
 
 
 def test_read_log_binary_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -414,12 +469,6 @@ def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     assert records[0].content.split()[0] == first_word
 
 
-CRI = [  # a Go service's logfmt as a Kubernetes container runtime (CRI) writes it: time, stream, F, the line
-    '2026-12-02T04:00:{0:02d}.034000152Z stdout F time=2026-12-02T04:00:{0:02d}.034Z level=info msg="request received" '
-    "request_id=req-{0} method=POST path=/api/v1/checkout",
-    '2026-12-02T04:00:{0:02d}.065000203Z stdout F time=2026-12-02T04:00:{0:02d}.065Z level=debug msg="cart loaded" '
-    "request_id=req-{0} items=1",
-]
 
 
 def test_the_inferred_format_keeps_the_header_already_given_and_reads_the_whole_lines() -> None:
@@ -680,14 +729,6 @@ def test_key_value_words_that_are_not_logfmt_records_are_not_called_logfmt() -> 
     assert not any("logfmt" in w for w in read_log(metrics, ParserConfig(format="raw"))[1].warnings)
 
 
-AUDITD = [  # auditd's records: key=value pairs whose msg is a stamp, audit(time:serial):, not a message
-    'type=SYSCALL msg=audit(1733412238.020:{0}): arch=c000003e syscall=59 success=yes exit=0 a0=55d5 items=2 '
-    'ppid=21389 pid=21420 auid=1000 uid=1000 tty=pts0 ses=10 comm="grep" exe="/usr/bin/grep" key="exec"',
-    'type=EXECVE msg=audit(1733412238.020:{0}): argc=4 a0="grep" a1="-r" a2="foo" a3="."',
-    'type=CWD msg=audit(1733412238.020:{0}): cwd="/home/alice"',
-    "type=PATH msg=audit(1733412238.020:{0}): item=0 name=\"/usr/bin/grep\" inode=516425 dev=fd:00 mode=0100755",
-    "type=PROCTITLE msg=audit(1733412238.020:{0}): proctitle=67726570202D7220666F6F202E",
-]
 
 
 def test_auditd_records_are_not_called_logfmt_and_a_go_services_logfmt_still_is() -> None:

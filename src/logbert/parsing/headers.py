@@ -147,7 +147,7 @@ def compile_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     try:
         regex = re.compile(_format_regex(parts))
     except re.error as exc:
-        raise ConfigError(_format_error(log_format, parts, exc)) from None
+        raise ConfigError(_format_error(log_format, exc)) from None
     return regex, tuple(names)
 
 
@@ -172,33 +172,55 @@ def _format_regex(parts: Sequence[str]) -> str:
 _SYNTAX_IN_TEXT = re.compile(r"(?<!\\)[][(){}]")
 
 
-def _format_error(log_format: str, parts: Sequence[str], exc: re.error) -> str:
+def _format_error(log_format: str, exc: re.error) -> str:
     """Why a log format does not compile, said of the format the user wrote. re's message places the fault in the
     regex made from it ("unbalanced parenthesis at position 37": a field's group inside the user's "[...]"), which
     the user never saw; the text around the fields is a regex (README, "Your own logs"), and an unescaped bracket
     or parenthesis of the log's own text is the usual fault: named, with the format that escapes it when that
-    compiles. A "(?" in the format is a group written on purpose: its parentheses are left alone."""
+    compiles."""
     said = f"log format '{log_format}' is not a valid pattern"  # not !r: it would double every backslash shown
-    texts = parts[0::2]
-    syntax = "[]{}" if any("(?" in text for text in texts) else "[](){}"
-    found = [c for c in syntax if any(c in _SYNTAX_IN_TEXT.findall(text) for text in texts)]
+    found = _unescaped_syntax(log_format)
     if not found:
         return f"{said} ({exc.msg}): the text around its <Field>s is a regular expression"
-    escaped = [
-        part if i % 2 else _SYNTAX_IN_TEXT.sub(lambda m: ("\\" if m.group() in found else "") + m.group(), part)
-        for i, part in enumerate(parts)
-    ]
+    fixed = _escaped(log_format, found)
     try:
-        re.compile(_format_regex(escaped))
-        fixed = "".join(f"<{part}>" if i % 2 else part for i, part in enumerate(escaped))
+        re.compile(_format_regex(_FIELD_RE.split(fixed)))
         hint = f": try --set 'parser.log_format={fixed}'"
     except re.error:
         hint = ""
+    return f"{said}: {_escape_advice(found)}{hint}"
+
+
+def _unescaped_syntax(log_format: str) -> list[str]:
+    r"""The characters of ``[](){}`` that the text around a format's <Field>s holds unescaped, where they are regex
+    syntax. A "(?" in the format is a group written on purpose: its parentheses are left alone.
+
+    >>> _unescaped_syntax("type=<Type> msg=audit(<Timestamp>:<Serial>): <Content>")
+    ['(', ')']
+    >>> _unescaped_syntax(r"<Datetime> \[<Pid>\] (?:<User>@<Database> )?<Level>: <Content>")
+    []
+    """
+    texts = _FIELD_RE.split(log_format)[0::2]
+    syntax = "[]{}" if any("(?" in text for text in texts) else "[](){}"
+    return [c for c in syntax if any(c in _SYNTAX_IN_TEXT.findall(text) for text in texts)]
+
+
+def _escaped(log_format: str, found: Sequence[str]) -> str:
+    """The format with the characters ``found`` escaped in the text around its <Field>s."""
+    parts = _FIELD_RE.split(log_format)
+    return "".join(
+        f"<{part}>" if i % 2 else _SYNTAX_IN_TEXT.sub(lambda m: ("\\" if m.group() in found else "") + m.group(), part)
+        for i, part in enumerate(parts)
+    )
+
+
+def _escape_advice(found: Sequence[str]) -> str:
+    """'the text around its <Field>s is a regular expression, where ( ) are regex syntax: escape them (\\( \\)) ...'"""
     written = " ".join("\\" + c for c in found)
     are, them = ("are", "them") if len(found) > 1 else ("is", "it")
     return (
-        f"{said}: the text around its <Field>s is a regular expression, where {' '.join(found)} {are} regex syntax: "
-        f"escape {them} ({written}) to match the line's own characters{hint}"
+        f"the text around its <Field>s is a regular expression, where {' '.join(found)} {are} regex syntax: "
+        f"escape {them} ({written}) to match the line's own characters"
     )
 
 
@@ -297,6 +319,9 @@ class HeaderParser:
         # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
         # parser.format = "json" (or "csv", "logfmt") with parser.log_format, the message's layout
         self._message = None if message_format is None or not records else HeaderParser(message_format)
+        #: records whose message the message layout did not read, and the first such message (why no line read)
+        self.n_unread_messages = 0
+        self.first_unread_message: str | None = None
         # the same record reading without the message layout: a continuation's content is its whole message
         bare = (
             None
@@ -557,6 +582,9 @@ class HeaderParser:
         if self._message is not None:
             inner = self._message._parse_own(content, line_no)
             if inner is None:
+                self.n_unread_messages += 1
+                if self.first_unread_message is None:
+                    self.first_unread_message = content
                 return None
             content, timestamp = inner.content, inner.timestamp if timestamp is None else timestamp
             fields = {**inner.fields, **fields}
@@ -773,6 +801,59 @@ def format_warnings(
             "<Date> <Time> <Level>" + _inferred_format_hint(head, texts[:sample], header)
         )
     return warnings
+
+
+#: what a line must be to be a record of each record format, for the error that says no line was one
+_RECORD_SHAPES: Final[dict[str, tuple[FormatName, str]]] = {
+    JSON_FORMAT: ("json", "a JSON object with a message key"),
+    CSV_FORMAT: ("csv", "a CSV record of the parser.csv_columns with a message column"),
+    LOGFMT_FORMAT: ("logfmt", "logfmt pairs from start to end (key=value key=\"quoted value\") with a message key"),
+}
+
+
+def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
+    r"""Why ``header`` read none of the lines (``texts``: some of them, as read), where that can be told; else ''.
+
+    A record format with a message layout (``parser.format`` json, csv or logfmt next to ``parser.log_format``) reads
+    in two stages: which one failed, since the layout is tried on the message key's value only, never on the line (a
+    CRI log read with parser.format=logfmt and its prefix as the layout was said to match no line "for format
+    '<Datetime> <Stream> <Flag> <Content>'", which does read them). A layout whose text holds ``[](){}`` unescaped,
+    as the lines (or messages) hold them: those are regex syntax there (``msg=audit(<Timestamp>:<Serial>):`` makes
+    a group, and no line matches it), said with the escaped layout where that reads one of them.
+
+    >>> print(unread_hint(HeaderParser(LOGFMT_FORMAT, message_format="<Level> <Content>"), ["2026-12-02 F a=1"])[:47])
+    no line is logfmt pairs from start to end (key=
+    >>> print(unread_hint(HeaderParser("msg=audit(<Serial>): <Content>"), ["msg=audit(12): x"]).split(": try ")[1])
+    --set 'parser.log_format=msg=audit\(<Serial>\): <Content>'
+    """
+    layout = header.content_layout
+    stage = ""
+    if header._message is not None and layout is not None:
+        keys = ", ".join(header._message_keys)
+        name, shape = _RECORD_SHAPES[header._record_mode]
+        if not header.n_unread_messages:
+            return (
+                f"no line is {shape} ({keys}), so parser.log_format '{layout}' was never tried: next to "
+                f"parser.format={name} it is the layout of the message key's value, not of the line. For a header "
+                "before the record, leave parser.format out and give the whole line's layout in parser.log_format "
+                "(logbert parse FILE without either suggests one)"
+            )
+        texts = [header.first_unread_message or ""]
+        stage = (
+            f"{header.n_unread_messages} lines are {name} records, but none of their messages (the value of the first "
+            f"of the keys {keys} that a line holds, e.g. {texts[0][:80]!r}) matched parser.log_format '{layout}': next "
+            f"to parser.format={name} it is the message's layout, not the line's"
+        )
+    found = [c for c in _unescaped_syntax(layout or "") if any(c in text for text in texts)]
+    if not found or layout is None:
+        return stage
+    fixed = _escaped(layout, found)
+    try:
+        reads = HeaderParser(fixed)._parse_own
+        hint = f": try --set 'parser.log_format={fixed}'" if any(reads(text, 0) for text in texts) else ""
+    except ConfigError:
+        hint = ""
+    return (f"{stage}; " if stage else "") + f"parser.log_format matches none of them: {_escape_advice(found)}{hint}"
 
 
 def flattened(obj: dict[str, object], prefix: str = "", depth: int = 0) -> dict[str, object]:

@@ -23,7 +23,7 @@ from logbert.config import ParserConfig
 from logbert.errors import InputDataError
 from logbert.files import input_file, open_log, read_bytes, require_text
 from logbert.parsing._gc import gc_paused
-from logbert.parsing.headers import HeaderParser, family_hint, format_warnings
+from logbert.parsing.headers import HeaderParser, family_hint, format_warnings, unread_hint
 from logbert.records import LineProblem, LogLine, ReadReport
 
 #: How many malformed lines a report keeps as examples, and how much of each.
@@ -494,12 +494,17 @@ class LogStream:
         report.warnings += continuation_hint(report, self.config)
         if not report.n_parsed:
             name = str(self._path) if self._path is not None else "<lines>"
-            fmt = self.config.log_format or self.config.format
+            # not !r: it would double every backslash of the layout shown
+            fmt = f"'{self.config.log_format or self.config.format}'"
+            if header.reads_records and self.config.log_format is not None:  # the layout is the message's
+                fmt = f"'{self.config.format}' with the message layout '{self.config.log_format}'"
             # binary junk says what it is, not two lines of it (~1,100 replacement characters on the screen)
             examples = f": {not_text}" if not_text else f", e.g. {report.malformed_examples[:2]}"
+            why = "" if not_text else unread_hint(header, [e.split(": ", 1)[-1] for e in report.malformed_examples])
             raise InputDataError(
-                f"no parsable line in {name} for format {fmt!r}: {report.n_lines} lines, {report.n_empty} blank, "
-                f"{report.n_malformed} malformed{examples}" + (f". {cr_hint}" if cr_hint else "")
+                f"no parsable line in {name} for format {fmt}: {report.n_lines} lines, {report.n_empty} blank, "
+                f"{report.n_malformed} malformed" + (f"; {why}" if why else "") + examples
+                + (f". {cr_hint}" if cr_hint else "")
             )
 
 
