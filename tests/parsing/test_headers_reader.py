@@ -768,6 +768,28 @@ def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> 
     assert any("""'parser.content_keys=["log.level","latency_ms"]'""" in w for w in report.warnings)
 
 
+def test_json_messages_that_are_json_objects_themselves_are_said_and_read_by_the_json_layout() -> None:
+    """Docker's json-file driver wraps an app's JSON log: read with parser.format=json alone, each message was the
+    app's object as text, three events one template and no warning. The warning names the message layout <Json>,
+    which reads each message as an object of its own."""
+    events = [{"msg": "GET /products", "query": "q=socks"}, {"msg": "cache lookup", "hit": False},
+              {"msg": "db query done", "rows": 2}]  # fmt: skip
+    lines = [
+        json.dumps({"log": json.dumps({"ts": f"2026-12-02T04:00:{i:02d}Z", "level": "info", **event}) + "\n",
+                    "stream": "stdout", "time": f"2026-12-02T04:00:{i:02d}.5Z"})
+        for i in range(10) for event in events
+    ]  # fmt: skip
+    _, report = read_log(lines, ParserConfig(format="json"))
+    assert len(report.warnings) == 1 and "messages are JSON objects themselves" in report.warnings[0]
+    assert "try --set 'parser.log_format=<Json>'" in report.warnings[0]
+    records, report = read_log(lines, ParserConfig(format="json", log_format="<Json>"))
+    assert not any("JSON objects" in w for w in report.warnings) and report.n_parsed == 30
+    assert [r.content for r in records[:3]] == ["GET /products", "cache lookup", "db query done"]
+    assert records[1].fields == {"ts": "2026-12-02T04:00:00Z", "level": "info", "hit": "false", "stream": "stdout",
+                                 "time": "2026-12-02T04:00:00.5Z"}  # fmt: skip
+    assert records[0].timestamp == 1796184000.5  # the outer object's time
+
+
 def test_nested_json_objects_are_dropped_or_flattened_into_path_named_fields() -> None:
     """parser.json_nested: "drop" (the default) leaves a nested object out and, where most lines nest, says so;
     "flatten" makes its scalars fields named by their path, which session patterns and content_keys name."""

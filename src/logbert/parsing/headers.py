@@ -758,6 +758,16 @@ def format_warnings(
             "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
         )
         return warnings
+    if header.reads_records and header._message is None and n_json >= 0.5 * len(head):
+        name = _RECORD_SHAPES[header._record_mode][0]
+        warnings.append(
+            f"{n_json} of the first {len(head)} lines' messages are JSON objects themselves (an app's JSON log, as a "
+            "container's log driver wraps it): read as one text, their keys and quotes become template words and "
+            f"lines that say different things share a template; try --set 'parser.log_format={JSON_FORMAT}': next "
+            f"to parser.format={name} it reads each message as a JSON object of its own (its message key the content, "
+            "its other keys fields)"
+        )
+        return warnings
     # records read as one text (no header layout): a CSV export or logfmt has a format of its own
     raw = not header.reads_records and not header.field_names
     record_hint = _csv_header_hint(head) or _logfmt_hint(head) if raw else None
