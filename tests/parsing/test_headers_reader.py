@@ -790,6 +790,18 @@ def test_json_messages_that_are_json_objects_themselves_are_said_and_read_by_the
     assert records[0].timestamp == 1796184000.5  # the outer object's time
 
 
+def test_json_behind_a_header_layout_is_not_sent_to_parser_format_json() -> None:
+    """A CRI prefix before an app's JSON: "--set parser.format=json" (said of any JSON content) read none of the lines;
+    the warning says the header must go first. Lines that are JSON objects whole still get parser.format=json."""
+    app = [json.dumps({"time": "2026-12-02T04:00:00Z", "level": "info", "msg": f"step {i % 3}"}) for i in range(20)]
+    cri = [f"2026-12-02T04:00:{i:02d}.03Z stdout F {line}" for i, line in enumerate(app)]
+    _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
+    assert len(report.warnings) == 1 and "hold a JSON object after their header fields" in report.warnings[0]
+    assert "strip the header from the lines first" in report.warnings[0]
+    _, report = read_log(app, ParserConfig())
+    assert len(report.warnings) == 1 and "are JSON objects: --set parser.format=json" in report.warnings[0]
+
+
 def test_nested_json_objects_are_dropped_or_flattened_into_path_named_fields() -> None:
     """parser.json_nested: "drop" (the default) leaves a nested object out and, where most lines nest, says so;
     "flatten" makes its scalars fields named by their path, which session patterns and content_keys name."""

@@ -752,21 +752,8 @@ def format_warnings(
             "will not be chronological and time windows cannot be used (see the time forms in the README)"
         )
     n_json = sum(1 for ln in head if _looks_like_json_object(ln.content))
-    if not header.is_json and n_json >= 0.5 * len(head):
-        warnings.append(
-            f"{n_json} of the first {len(head)} lines are JSON objects: --set parser.format=json reads their message "
-            "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
-        )
-        return warnings
-    if header.reads_records and header._message is None and n_json >= 0.5 * len(head):
-        name = _RECORD_SHAPES[header._record_mode][0]
-        warnings.append(
-            f"{n_json} of the first {len(head)} lines' messages are JSON objects themselves (an app's JSON log, as a "
-            "container's log driver wraps it): read as one text, their keys and quotes become template words and "
-            f"lines that say different things share a template; try --set 'parser.log_format={JSON_FORMAT}': next "
-            f"to parser.format={name} it reads each message as a JSON object of its own (its message key the content, "
-            "its other keys fields)"
-        )
+    if n_json >= 0.5 * len(head) and (json_hint := _json_content_hint(header, n_json, len(head))):
+        warnings.append(json_hint)
         return warnings
     # records read as one text (no header layout): a CSV export or logfmt has a format of its own
     raw = not header.reads_records and not header.field_names
@@ -864,6 +851,34 @@ def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
     except ConfigError:
         hint = ""
     return (f"{stage}; " if stage else "") + f"parser.log_format matches none of them: {_escape_advice(found)}{hint}"
+
+
+def _json_content_hint(header: HeaderParser, n_json: int, n_lines: int) -> str:
+    """What to do about ``n_json`` of ``n_lines`` contents that are JSON objects, as ``header`` reads them: lines read
+    whole, parser.format=json; a record's messages, the message layout <Json>; behind a header layout, that the
+    header must go first (no reading of a JSON object behind a header exists: parser.format=json, said there too,
+    read none of the lines); with a message layout already, ''."""
+    if header.reads_records and header._message is None:
+        name = _RECORD_SHAPES[header._record_mode][0]
+        return (
+            f"{n_json} of the first {n_lines} lines' messages are JSON objects themselves (an app's JSON log, as a "
+            "container's log driver wraps it): read as one text, their keys and quotes become template words and "
+            f"lines that say different things share a template; try --set 'parser.log_format={JSON_FORMAT}': next "
+            f"to parser.format={name} it reads each message as a JSON object of its own (its message key the content, "
+            "its other keys fields)"
+        )
+    if header.reads_records:
+        return ""
+    if header.content_layout != "<Content>":
+        return (
+            f"{n_json} of the first {n_lines} lines hold a JSON object after their header fields: as one text, its "
+            "keys and quotes become template words, and parser.format=json reads only lines that are JSON objects "
+            "whole: strip the header from the lines first (e.g. with cut or sed), then --set parser.format=json"
+        )
+    return (
+        f"{n_json} of the first {n_lines} lines are JSON objects: --set parser.format=json reads their message "
+        "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
+    )
 
 
 def flattened(obj: dict[str, object], prefix: str = "", depth: int = 0) -> dict[str, object]:
