@@ -159,3 +159,13 @@ def test_the_window_rule_in_words_is_the_one_each_mode_uses() -> None:
     session = WindowConfig(max_len=64, session_overlap=8)
     assert session.rule() == "sessions, in windows of at most 64 keys, 8 keys shared by consecutive ones"
     assert WindowConfig().rule(max_window_len=512) == "sessions, in windows of at most 32 keys"
+
+
+def test_a_regex_in_an_error_is_shown_as_written_not_with_doubled_backslashes() -> None:
+    r"""repr wrote the user's regex 'Pid=(\\d+' ('\d' doubled), which the user never wrote and cannot paste back."""
+    with pytest.raises(ConfigError) as error:
+        LogBertConfig().with_overrides({"parser.masks": [{"name": "pid", "pattern": r"Pid=(\d+"}]})
+    assert r"mask 'pid': 'Pid=(\d+' is not a valid regex" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        LogBertConfig().with_overrides({"window.mode": r"sliding\d"})
+    assert r"(got 'sliding\d')" in str(error.value)

@@ -88,6 +88,17 @@ BaselineName = Literal[
 ]  # fmt: skip
 
 
+def quoted(text: str) -> str:
+    r"""``text`` in single quotes as it was written, for a message that shows a user's regex or layout: repr doubles
+    every backslash (``'Pid=(\\d+'``), which the user never wrote and cannot paste back. repr where the text holds a
+    line break or another character that does not print, which it makes visible.
+
+    >>> print(quoted(r"Pid=(\d+"), quoted("a\nb"))
+    'Pid=(\d+' 'a\nb'
+    """
+    return f"'{text}'" if text.isprintable() else repr(text)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -106,9 +117,11 @@ class MaskRule(_Frozen):
         try:
             compiled = re.compile(self.pattern)
         except re.error as exc:
-            raise ValueError(f"mask {self.name!r}: {self.pattern!r} is not a valid regex ({exc})") from None
+            raise ValueError(f"mask {self.name!r}: {quoted(self.pattern)} is not a valid regex ({exc})") from None
         if self.group > compiled.groups:
-            raise ValueError(f"mask {self.name!r}: group {self.group}, but {self.pattern!r} has {compiled.groups}")
+            raise ValueError(
+                f"mask {self.name!r}: group {self.group}, but {quoted(self.pattern)} has {compiled.groups}"
+            )
         return self
 
 
@@ -679,7 +692,8 @@ def describe_errors(errors: Sequence[ErrorDetails]) -> str:
     for err in errors:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
         given = err.get("input")
-        got = f" (got {repr(given)[:80]})" if isinstance(given, str | int | float | bool) else ""
+        shown = quoted(given[:80]) if isinstance(given, str) else repr(given)  # a regex as written: not repr's
+        got = f" (got {shown})" if isinstance(given, str | int | float | bool) else ""
         message = err["msg"].removeprefix("Value error, ") + got
         out.append(f"{path}: {message}" if path else message)
     return "; ".join(out)

@@ -889,6 +889,20 @@ def test_the_header_modules_examples_hold() -> None:
     assert doctest.testmod(headers).failed == 0
 
 
+def test_a_layout_in_an_error_or_a_warning_is_shown_as_written_not_with_doubled_backslashes() -> None:
+    r"""repr wrote '\[<Level>\] ...' for the layout \[<Level>\] <Content>: not what the user wrote or can paste."""
+    with pytest.raises(ConfigError) as error:
+        compile_format(r"\[<Level>\] <Message>")
+    assert r"log format '\[<Level>\] <Message>' has no <Content> field" in str(error.value)
+    layout = r"\[<Level>\] <Content>"
+    lines = [f"[INFO] 2026-11-29 10:00:{i:02d} step {i}" for i in range(20)]
+    _, report = read_log(lines, ParserConfig(log_format=layout))
+    assert f"the header format ('{layout}') probably misses" in report.warnings[0]
+    with pytest.raises(InputDataError) as error:
+        read_log(["no brackets here"], ParserConfig(log_format=layout))
+    assert f"for format '{layout}'" in str(error.value)
+
+
 def test_a_format_error_without_a_bracket_to_blame_still_names_no_regex_position() -> None:
     with pytest.raises(ConfigError) as error:
         compile_format("<Date> * <Content>")

@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig
+from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig, quoted
 from logbert.errors import ConfigError
 from logbert.parsing.params import parse_number
 from logbert.records import LogLine
@@ -140,9 +140,9 @@ def compile_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     """
     names = _FIELD_RE.findall(log_format)
     if "Content" not in names:
-        raise ConfigError(f"log format {log_format!r} has no <Content> field")
+        raise ConfigError(f"log format {quoted(log_format)} has no <Content> field")
     if len(set(names)) != len(names):
-        raise ConfigError(f"log format {log_format!r} repeats a field")
+        raise ConfigError(f"log format {quoted(log_format)} repeats a field")
     parts = _FIELD_RE.split(log_format)  # literal, name, literal, name, ..., literal
     try:
         regex = re.compile(_format_regex(parts))
@@ -178,7 +178,7 @@ def _format_error(log_format: str, exc: re.error) -> str:
     the user never saw; the text around the fields is a regex (README, "Your own logs"), and an unescaped bracket
     or parenthesis of the log's own text is the usual fault: named, with the format that escapes it when that
     compiles."""
-    said = f"log format '{log_format}' is not a valid pattern"  # not !r: it would double every backslash shown
+    said = f"log format {quoted(log_format)} is not a valid pattern"
     found = _unescaped_syntax(log_format)
     if not found:
         return f"{said} ({exc.msg}): the text around its <Field>s is a regular expression"
@@ -748,7 +748,7 @@ def format_warnings(
     warnings = []
     if header.has_time_fields and all(ln.timestamp is None for ln in head):
         warnings.append(
-            f"the format {header.log_format!r} names time fields, but no line's time could be read: the split "
+            f"the format {quoted(header.log_format)} names time fields, but no line's time could be read: the split "
             "will not be chronological and time windows cannot be used (see the time forms in the README)"
         )
     n_json = sum(1 for ln in head if _looks_like_json_object(ln.content))
@@ -787,14 +787,14 @@ def format_warnings(
         setting = _builtin_in_place(name, texts[:sample], header)
         warnings.append(
             f"{n} of the first {len(head)} lines hold a whole {name} header in their content (e.g. {example[:80]!r}): "
-            f"the header format ({header.log_format!r}) misses its fields, which then become template words"
+            f"the header format ({quoted(header.log_format)}) misses its fields, which then become template words"
             + (f"; {setting}" if setting else "")
         )
     elif n_header_like >= 0.5 * len(head):
         example = next(ln.content for ln in head if _HEADER_IN_CONTENT.match(ln.content))[:80]
         warnings.append(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
-            f"(e.g. {example!r}): the header format ({header.log_format!r}) probably misses fields such as "
+            f"(e.g. {example!r}): the header format ({quoted(header.log_format)}) probably misses fields such as "
             "<Date> <Time> <Level>" + _inferred_format_hint(head, texts[:sample], header)
         )
     return warnings
@@ -830,7 +830,7 @@ def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
         name, shape = _RECORD_SHAPES[header._record_mode]
         if not header.n_unread_messages:
             return (
-                f"no line is {shape} ({keys}), so parser.log_format '{layout}' was never tried: next to "
+                f"no line is {shape} ({keys}), so parser.log_format {quoted(layout)} was never tried: next to "
                 f"parser.format={name} it is the layout of the message key's value, not of the line. For a header "
                 "before the record, leave parser.format out and give the whole line's layout in parser.log_format "
                 "(logbert parse FILE without either suggests one)"
@@ -838,8 +838,8 @@ def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
         texts = [header.first_unread_message or ""]
         stage = (
             f"{header.n_unread_messages} lines are {name} records, but none of their messages (the value of the first "
-            f"of the keys {keys} that a line holds, e.g. {texts[0][:80]!r}) matched parser.log_format '{layout}': next "
-            f"to parser.format={name} it is the message's layout, not the line's"
+            f"of the keys {keys} that a line holds, e.g. {texts[0][:80]!r}) matched parser.log_format "
+            f"{quoted(layout)}: next to parser.format={name} it is the message's layout, not the line's"
         )
     found = [c for c in _unescaped_syntax(layout or "") if any(c in text for text in texts)]
     if not found or layout is None:

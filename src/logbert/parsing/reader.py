@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, cast
 
-from logbert.config import ParserConfig
+from logbert.config import ParserConfig, quoted
 from logbert.errors import InputDataError
 from logbert.files import input_file, open_log, read_bytes, require_text
 from logbert.parsing._gc import gc_paused
@@ -494,10 +494,9 @@ class LogStream:
         report.warnings += continuation_hint(report, self.config)
         if not report.n_parsed:
             name = str(self._path) if self._path is not None else "<lines>"
-            # not !r: it would double every backslash of the layout shown
-            fmt = f"'{self.config.log_format or self.config.format}'"
+            fmt = quoted(str(self.config.log_format or self.config.format))
             if header.reads_records and self.config.log_format is not None:  # the layout is the message's
-                fmt = f"'{self.config.format}' with the message layout '{self.config.log_format}'"
+                fmt = f"'{self.config.format}' with the message layout {quoted(self.config.log_format)}"
             # binary junk says what it is, not two lines of it (~1,100 replacement characters on the screen)
             examples = f": {not_text}" if not_text else f", e.g. {report.malformed_examples[:2]}"
             why = "" if not_text else unread_hint(header, [e.split(": ", 1)[-1] for e in report.malformed_examples])
