@@ -50,6 +50,25 @@ def test_unknown_key_suggests_the_closest_ones() -> None:
         load_config(None, {"nothing.like.it": 3})
 
 
+@pytest.mark.parametrize(
+    ("text", "unknown"),
+    [('[window]\nsesion_pattern = "x"\n', "window.sesion_pattern"),
+     ('[windows]\nsession_pattern = "x"\n', "windows.session_pattern")],
+)
+def test_a_typo_in_a_config_file_gets_the_suggestion_that_set_gets(tmp_path: Path, text: str, unknown: str) -> None:
+    """A TOML file's unknown key (or table) said only pydantic's "Extra inputs are not permitted" where the same typo
+    given to --set got "did you mean": one rule for both, the file named."""
+    path = tmp_path / "mine.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as from_file:
+        load_config(path)
+    with pytest.raises(ConfigError) as from_set:
+        load_config(None, {unknown: "x"})
+    said = str(from_set.value)
+    assert said.startswith(f"unknown config key '{unknown}'; did you mean 'window.session_pattern'")
+    assert str(from_file.value) == f"{path}: {said}"
+
+
 def test_a_config_file_adjusts_a_preset(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text("[train]\nepochs = 3\n", encoding="utf-8")
@@ -140,3 +159,13 @@ def test_the_window_rule_in_words_is_the_one_each_mode_uses() -> None:
     session = WindowConfig(max_len=64, session_overlap=8)
     assert session.rule() == "sessions, in windows of at most 64 keys, 8 keys shared by consecutive ones"
     assert WindowConfig().rule(max_window_len=512) == "sessions, in windows of at most 32 keys"
+
+
+def test_a_regex_in_an_error_is_shown_as_written_not_with_doubled_backslashes() -> None:
+    r"""repr wrote the user's regex 'Pid=(\\d+' ('\d' doubled), which the user never wrote and cannot paste back."""
+    with pytest.raises(ConfigError) as error:
+        LogBertConfig().with_overrides({"parser.masks": [{"name": "pid", "pattern": r"Pid=(\d+"}]})
+    assert r"mask 'pid': 'Pid=(\d+' is not a valid regex" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        LogBertConfig().with_overrides({"window.mode": r"sliding\d"})
+    assert r"(got 'sliding\d')" in str(error.value)

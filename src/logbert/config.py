@@ -88,6 +88,17 @@ BaselineName = Literal[
 ]  # fmt: skip
 
 
+def quoted(text: str) -> str:
+    r"""``text`` in single quotes as it was written, for a message that shows a user's regex or layout: repr doubles
+    every backslash (``'Pid=(\\d+'``), which the user never wrote and cannot paste back. repr where the text holds a
+    line break or another character that does not print, which it makes visible.
+
+    >>> print(quoted(r"Pid=(\d+"), quoted("a\nb"))
+    'Pid=(\d+' 'a\nb'
+    """
+    return f"'{text}'" if text.isprintable() else repr(text)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -106,9 +117,11 @@ class MaskRule(_Frozen):
         try:
             compiled = re.compile(self.pattern)
         except re.error as exc:
-            raise ValueError(f"mask {self.name!r}: {self.pattern!r} is not a valid regex ({exc})") from None
+            raise ValueError(f"mask {self.name!r}: {quoted(self.pattern)} is not a valid regex ({exc})") from None
         if self.group > compiled.groups:
-            raise ValueError(f"mask {self.name!r}: group {self.group}, but {self.pattern!r} has {compiled.groups}")
+            raise ValueError(
+                f"mask {self.name!r}: group {self.group}, but {quoted(self.pattern)} has {compiled.groups}"
+            )
         return self
 
 
@@ -553,11 +566,7 @@ class LogBertConfig(_Frozen):
             dotted = _current_key(given, where="--set")
             section, _, key = dotted.partition(".")
             if section not in data or not isinstance(data[section], dict) or key not in data[section]:
-                known = [f"{s}.{k}" for s, fields in data.items() if isinstance(fields, dict) for k in fields]
-                close = difflib.get_close_matches(dotted, known + list(RENAMED_KEYS), n=3)
-                close = list(dict.fromkeys(RENAMED_KEYS.get(c, c) for c in close))
-                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-                raise ConfigError(f"unknown config key {dotted!r}{hint}")
+                raise ConfigError(unknown_key_message(dotted))
             data[section][key] = value
         return config_from_dict(data)
 
@@ -568,6 +577,37 @@ RENAMED_KEYS: dict[str, str] = {
     # "preset" means one thing only: a built-in set of settings (`--preset`, configs/*.toml)
     "window.session_preset": "window.session_id",
 }
+
+
+def unknown_key_message(dotted: str) -> str:
+    """What a setting that does not exist is told, with the closest names (a renamed setting's current one): one
+    rule for ``--set``, a ``--config`` file and any dict of settings (a TOML typo got pydantic's "Extra inputs are
+    not permitted" where ``--set`` got the suggestion).
+
+    >>> unknown_key_message("windows.session_pattern").split("; ")[1].split(" or ")[0]
+    "did you mean 'window.session_pattern'"
+    """
+    sections = LogBertConfig().model_dump()
+    known = [f"{s}.{k}" for s, fields in sections.items() for k in fields] + list(sections)
+    close = difflib.get_close_matches(dotted, known + list(RENAMED_KEYS), n=3)
+    close = list(dict.fromkeys(RENAMED_KEYS.get(c, c) for c in close))
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return f"unknown config key {dotted!r}{hint}"
+
+
+def _unknown_keys(data: Mapping[str, Any]) -> list[str]:
+    """The dotted names of the settings in ``data`` (sections of keys, renamed ones already under their current
+    names) that do not exist: every key of an unknown section (``[windows]``), the unknown keys of a known one. A
+    known section given as no table is left to the validation, which says what it must be."""
+    sections = LogBertConfig.model_fields
+    unknown = []
+    for section, value in data.items():
+        if section not in sections:
+            unknown += [f"{section}.{key}" for key in value] if isinstance(value, dict) and value else [section]
+        elif isinstance(value, dict):
+            fields = type(getattr(LogBertConfig(), section)).model_fields
+            unknown += [f"{section}.{key}" for key in value if key not in fields]
+    return unknown
 
 
 def as_config(config: object) -> LogBertConfig:
@@ -629,6 +669,8 @@ def config_from_dict(data: dict[str, Any]) -> LogBertConfig:
         ConfigError: with pydantic's message when a value is wrong or a key is unknown.
     """
     data = _renamed(data, where=None)
+    if unknown := _unknown_keys(data):
+        raise ConfigError("; ".join(map(unknown_key_message, unknown)))
     try:
         return LogBertConfig.model_validate(data)
     except ValidationError as exc:
@@ -650,7 +692,8 @@ def describe_errors(errors: Sequence[ErrorDetails]) -> str:
     for err in errors:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
         given = err.get("input")
-        got = f" (got {repr(given)[:80]})" if isinstance(given, str | int | float | bool) else ""
+        shown = quoted(given[:80]) if isinstance(given, str) else repr(given)  # a regex as written: not repr's
+        got = f" (got {shown})" if isinstance(given, str | int | float | bool) else ""
         message = err["msg"].removeprefix("Value error, ") + got
         out.append(f"{path}: {message}" if path else message)
     return "; ".join(out)
@@ -749,6 +792,9 @@ def load_config(
             layer = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p} is not valid TOML: {exc}") from None
-        data = _layered(data, _renamed(layer, where=str(p)))
+        layer = _renamed(layer, where=str(p))
+        if unknown := _unknown_keys(layer):  # said with the file's name
+            raise ConfigError(f"{p}: " + "; ".join(map(unknown_key_message, unknown)))
+        data = _layered(data, layer)
     config = config_from_dict(data)
     return config.with_overrides(dict(overrides)) if overrides else config

@@ -38,6 +38,20 @@ BGL = (
     "instruction cache parity error corrected"
 )
 TBIRD = "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root"
+CRI = [  # a Go service's logfmt as a Kubernetes container runtime (CRI) writes it: time, stream, F, the line
+    '2026-12-02T04:00:{0:02d}.034000152Z stdout F time=2026-12-02T04:00:{0:02d}.034Z level=info msg="request received" '
+    "request_id=req-{0} method=POST path=/api/v1/checkout",
+    '2026-12-02T04:00:{0:02d}.065000203Z stdout F time=2026-12-02T04:00:{0:02d}.065Z level=debug msg="cart loaded" '
+    "request_id=req-{0} items=1",
+]
+AUDITD = [  # auditd's records: key=value pairs whose msg is a stamp, audit(time:serial):, not a message
+    'type=SYSCALL msg=audit(1733412238.020:{0}): arch=c000003e syscall=59 success=yes exit=0 a0=55d5 items=2 '
+    'ppid=21389 pid=21420 auid=1000 uid=1000 tty=pts0 ses=10 comm="grep" exe="/usr/bin/grep" key="exec"',
+    'type=EXECVE msg=audit(1733412238.020:{0}): argc=4 a0="grep" a1="-r" a2="foo" a3="."',
+    'type=CWD msg=audit(1733412238.020:{0}): cwd="/home/alice"',
+    "type=PATH msg=audit(1733412238.020:{0}): item=0 name=\"/usr/bin/grep\" inode=516425 dev=fd:00 mode=0100755",
+    "type=PROCTITLE msg=audit(1733412238.020:{0}): proctitle=67726570202D7220666F6F202E",
+]
 
 
 def test_openstack_header_keeps_instance_in_content_and_request_in_fields() -> None:
@@ -143,6 +157,47 @@ def test_read_log_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     junk.write_bytes(b"\x00\xff\x01garbage\n" * 3)
     with pytest.raises(InputDataError, match="no parsable line"):
         read_log(junk, ParserConfig(format="hdfs"))
+
+
+def test_a_record_format_with_a_layout_that_reads_no_line_says_which_stage_failed() -> None:
+    """parser.format=logfmt with a CRI prefix as parser.log_format: no line is logfmt, so the layout (the message's)
+    was never tried; the error blamed the layout, "for format '<Datetime> <Stream> <Flag> <Content>'", which reads
+    every line. JSON records whose messages the layout does not read are said to be records."""
+    cri = [line.format(i) for i in range(3) for line in CRI]
+    given = "<Datetime> <Stream> <Flag> <Content>"
+    with pytest.raises(InputDataError) as error:
+        read_log(cri, ParserConfig(format="logfmt", log_format=given))
+    said = str(error.value)
+    assert f"for format 'logfmt' with the message layout '{given}'" in said
+    assert "no line is logfmt pairs from start to end" in said
+    assert f"parser.log_format '{given}' was never tried" in said
+    assert "leave parser.format out and give the whole line's layout in parser.log_format" in said
+    assert read_log(cri, ParserConfig(log_format=given))[1].n_parsed == len(cri)  # what it says works
+    wrapped = [json.dumps({"log": f"step {i} done", "time": "2026-12-02T04:00:00Z"}) for i in range(3)]
+    with pytest.raises(InputDataError) as error:
+        read_log(wrapped, ParserConfig(format="json", log_format="<Level> <Content>"))
+    said = str(error.value)
+    assert "3 lines are json records, but none of their messages" in said and "'step 0 done'" in said
+    assert "it is the message's layout, not the line's" in said
+
+
+def test_a_layout_that_compiles_but_reads_no_line_for_an_unescaped_parenthesis_says_so() -> None:
+    """auditd's msg=audit(...): written unescaped in a layout is a regex group: it compiled, read no line, and the
+    error said only "1000 malformed". It names the characters the lines hold and the escaped layout, which reads."""
+    audit = [line.format(4000 + i) for i in range(2) for line in AUDITD]
+    given = "type=<Type> msg=audit(<Timestamp>:<Serial>): <Content>"
+    with pytest.raises(InputDataError) as error:
+        read_log(audit, ParserConfig(log_format=given))
+    said = str(error.value)
+    assert f"for format '{given}'" in said and "where ( ) are regex syntax: escape them (\\( \\))" in said
+    escaped = r"type=<Type> msg=audit\(<Timestamp>:<Serial>\): <Content>"
+    assert f"try --set 'parser.log_format={escaped}'" in said
+    records, report = read_log(audit, ParserConfig(log_format=escaped))
+    assert report.n_parsed == len(audit) and records[0].fields["Type"] == "SYSCALL" and records[0].timestamp
+    # a layout that reads no line and holds no such character gets no such advice
+    with pytest.raises(InputDataError) as error:
+        read_log(audit, ParserConfig(log_format="<Level> <Content>"))
+    assert "regex syntax" not in str(error.value)
 
 
 def test_read_log_binary_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -414,6 +469,46 @@ def test_a_date_and_time_left_in_the_content_names_a_format_that_reads_them(
     assert records[0].content.split()[0] == first_word
 
 
+
+
+def test_the_inferred_format_keeps_the_header_already_given_and_reads_the_whole_lines() -> None:
+    """A header given (the CRI prefix) whose content starts with logfmt's time and level: the suggestion is that header
+    with the content's format in place of <Content> (its time numbered, a format repeats no field), checked on whole
+    lines. It offered the content's format alone, which read none of the lines. Read raw, the chain ends in the same
+    layout, and what it says works."""
+    lines = [line.format(i) for i in range(10) for line in CRI]
+    given = "<Datetime> <Stream> <Flag> <Content>"
+    suggested = "<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>"
+    for log_format in (given, None):
+        _, report = read_log(lines, ParserConfig(log_format=log_format))
+        assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}'")
+    records, report = read_log(lines, ParserConfig(log_format=suggested))
+    assert report.warnings == [] and report.n_parsed == len(lines) and all(r.timestamp is not None for r in records)
+    assert records[1].content == 'msg="cart loaded" request_id=req-0 items=1'
+    assert (records[1].fields["Stream"], records[1].fields["Severity"]) == ("stdout", "debug")
+
+
+def test_a_built_in_header_inside_the_content_is_suggested_in_place_of_content_keeping_the_header_given() -> None:
+    """A kubelet's klog lines behind a container runtime's prefix, or inside a log driver's JSON: the suggestion keeps
+    the header (or the record format) given and puts klog's layout in place of <Content>. It said "try --set
+    parser.format=klog", which left the prefix unread (or the JSON)."""
+    klog = [f"I1129 10:00:{i:02d}.123456    1234 server.go:12] Started pod x{i}" for i in range(20)]
+    cri = [f"2026-12-02T04:00:{i:02d}.03Z stderr F {line}" for i, line in enumerate(klog)]
+    _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
+    suggested = r"<Datetime> <Stream> <Flag> <Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>"
+    assert len(report.warnings) == 1
+    assert report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}' --set parser.format=klog (that "
+                                       "format's masks and Drain settings)")
+    records, report = read_log(cri, ParserConfig(format="klog", log_format=suggested))
+    assert report.warnings == [] and report.n_parsed == 20 and records[0].content == "Started pod x0"
+    wrapped = [json.dumps({"log": line, "time": f"2026-12-02T04:00:{i:02d}Z"}) for i, line in enumerate(klog)]
+    _, report = read_log(wrapped, ParserConfig(format="json"))
+    klog_layout = BUILTIN_FORMATS["klog"]
+    assert report.warnings[0].endswith(f"try --set 'parser.log_format={klog_layout}' (the message's layout)")
+    records, report = read_log(wrapped, ParserConfig(format="json", log_format=klog_layout))
+    assert report.warnings == [] and report.n_parsed == 20 and records[0].content == "Started pod x0"
+
+
 def test_postgresql_debian_prefix_reads_lines_with_and_without_user_at_database() -> None:
     """Debian's log_line_prefix '%m [%p] %q%u@%d ': the checkpointer's lines have no user@database (%q), a session's
     have one. The file starts with a checkpointer line, whose own format reads few of the lines: the warning takes the
@@ -634,6 +729,19 @@ def test_key_value_words_that_are_not_logfmt_records_are_not_called_logfmt() -> 
     assert not any("logfmt" in w for w in read_log(metrics, ParserConfig(format="raw"))[1].warnings)
 
 
+
+
+def test_auditd_records_are_not_called_logfmt_and_a_go_services_logfmt_still_is() -> None:
+    """auditd's lines are pairs with a msg key, but msg only stamps them (audit(time:serial):): read as logfmt, every
+    record type became one template audit(<*>:<*>): and type= was lost. A message that says something is logfmt."""
+    audit = [line.format(4000 + i) for i in range(5) for line in AUDITD]
+    _, report = read_log(audit, ParserConfig(format="raw"))
+    assert not any("logfmt" in w for w in report.warnings), report.warnings
+    go = [f'time=2026-11-29T10:00:{i:02d}Z level=info msg="request handled" path=/x duration_ms={i}' for i in range(20)]
+    _, report = read_log(go, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and "try --set parser.format=logfmt" in report.warnings[0]
+
+
 def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> None:
     """parser.content_keys: the named keys' values join the content as key=value, in the order given and where the
     record has them (they stay fields); a record format's numeric keys are suggested, ids and times never."""
@@ -658,6 +766,40 @@ def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> 
     ecs = [f'{{"message": "done", "log.level": "info", "trace.id": "t{i}", "latency_ms": {i}}}' for i in range(20)]
     _, report = read_log(ecs, ParserConfig(format="json"))  # Elastic's names: a dotted level, a dotted id
     assert any("""'parser.content_keys=["log.level","latency_ms"]'""" in w for w in report.warnings)
+
+
+def test_json_messages_that_are_json_objects_themselves_are_said_and_read_by_the_json_layout() -> None:
+    """Docker's json-file driver wraps an app's JSON log: read with parser.format=json alone, each message was the
+    app's object as text, three events one template and no warning. The warning names the message layout <Json>,
+    which reads each message as an object of its own."""
+    events = [{"msg": "GET /products", "query": "q=socks"}, {"msg": "cache lookup", "hit": False},
+              {"msg": "db query done", "rows": 2}]  # fmt: skip
+    lines = [
+        json.dumps({"log": json.dumps({"ts": f"2026-12-02T04:00:{i:02d}Z", "level": "info", **event}) + "\n",
+                    "stream": "stdout", "time": f"2026-12-02T04:00:{i:02d}.5Z"})
+        for i in range(10) for event in events
+    ]  # fmt: skip
+    _, report = read_log(lines, ParserConfig(format="json"))
+    assert len(report.warnings) == 1 and "messages are JSON objects themselves" in report.warnings[0]
+    assert "try --set 'parser.log_format=<Json>'" in report.warnings[0]
+    records, report = read_log(lines, ParserConfig(format="json", log_format="<Json>"))
+    assert not any("JSON objects" in w for w in report.warnings) and report.n_parsed == 30
+    assert [r.content for r in records[:3]] == ["GET /products", "cache lookup", "db query done"]
+    assert records[1].fields == {"ts": "2026-12-02T04:00:00Z", "level": "info", "hit": "false", "stream": "stdout",
+                                 "time": "2026-12-02T04:00:00.5Z"}  # fmt: skip
+    assert records[0].timestamp == 1796184000.5  # the outer object's time
+
+
+def test_json_behind_a_header_layout_is_not_sent_to_parser_format_json() -> None:
+    """A CRI prefix before an app's JSON: "--set parser.format=json" (said of any JSON content) read none of the lines;
+    the warning says the header must go first. Lines that are JSON objects whole still get parser.format=json."""
+    app = [json.dumps({"time": "2026-12-02T04:00:00Z", "level": "info", "msg": f"step {i % 3}"}) for i in range(20)]
+    cri = [f"2026-12-02T04:00:{i:02d}.03Z stdout F {line}" for i, line in enumerate(app)]
+    _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
+    assert len(report.warnings) == 1 and "hold a JSON object after their header fields" in report.warnings[0]
+    assert "strip the header from the lines first" in report.warnings[0]
+    _, report = read_log(app, ParserConfig())
+    assert len(report.warnings) == 1 and "are JSON objects: --set parser.format=json" in report.warnings[0]
 
 
 def test_nested_json_objects_are_dropped_or_flattened_into_path_named_fields() -> None:
@@ -745,6 +887,20 @@ def test_the_header_modules_examples_hold() -> None:
     from logbert.parsing import headers
 
     assert doctest.testmod(headers).failed == 0
+
+
+def test_a_layout_in_an_error_or_a_warning_is_shown_as_written_not_with_doubled_backslashes() -> None:
+    r"""repr wrote '\[<Level>\] ...' for the layout \[<Level>\] <Content>: not what the user wrote or can paste."""
+    with pytest.raises(ConfigError) as error:
+        compile_format(r"\[<Level>\] <Message>")
+    assert r"log format '\[<Level>\] <Message>' has no <Content> field" in str(error.value)
+    layout = r"\[<Level>\] <Content>"
+    lines = [f"[INFO] 2026-11-29 10:00:{i:02d} step {i}" for i in range(20)]
+    _, report = read_log(lines, ParserConfig(log_format=layout))
+    assert f"the header format ('{layout}') probably misses" in report.warnings[0]
+    with pytest.raises(InputDataError) as error:
+        read_log(["no brackets here"], ParserConfig(log_format=layout))
+    assert f"for format '{layout}'" in str(error.value)
 
 
 def test_a_format_error_without_a_bracket_to_blame_still_names_no_regex_position() -> None:

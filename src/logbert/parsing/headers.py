@@ -35,11 +35,11 @@ import csv
 import json
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig
+from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig, quoted
 from logbert.errors import ConfigError
 from logbert.parsing.params import parse_number
 from logbert.records import LogLine
@@ -140,14 +140,14 @@ def compile_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     """
     names = _FIELD_RE.findall(log_format)
     if "Content" not in names:
-        raise ConfigError(f"log format {log_format!r} has no <Content> field")
+        raise ConfigError(f"log format {quoted(log_format)} has no <Content> field")
     if len(set(names)) != len(names):
-        raise ConfigError(f"log format {log_format!r} repeats a field")
+        raise ConfigError(f"log format {quoted(log_format)} repeats a field")
     parts = _FIELD_RE.split(log_format)  # literal, name, literal, name, ..., literal
     try:
         regex = re.compile(_format_regex(parts))
     except re.error as exc:
-        raise ConfigError(_format_error(log_format, parts, exc)) from None
+        raise ConfigError(_format_error(log_format, exc)) from None
     return regex, tuple(names)
 
 
@@ -172,33 +172,55 @@ def _format_regex(parts: Sequence[str]) -> str:
 _SYNTAX_IN_TEXT = re.compile(r"(?<!\\)[][(){}]")
 
 
-def _format_error(log_format: str, parts: Sequence[str], exc: re.error) -> str:
+def _format_error(log_format: str, exc: re.error) -> str:
     """Why a log format does not compile, said of the format the user wrote. re's message places the fault in the
     regex made from it ("unbalanced parenthesis at position 37": a field's group inside the user's "[...]"), which
     the user never saw; the text around the fields is a regex (README, "Your own logs"), and an unescaped bracket
     or parenthesis of the log's own text is the usual fault: named, with the format that escapes it when that
-    compiles. A "(?" in the format is a group written on purpose: its parentheses are left alone."""
-    said = f"log format '{log_format}' is not a valid pattern"  # not !r: it would double every backslash shown
-    texts = parts[0::2]
-    syntax = "[]{}" if any("(?" in text for text in texts) else "[](){}"
-    found = [c for c in syntax if any(c in _SYNTAX_IN_TEXT.findall(text) for text in texts)]
+    compiles."""
+    said = f"log format {quoted(log_format)} is not a valid pattern"
+    found = _unescaped_syntax(log_format)
     if not found:
         return f"{said} ({exc.msg}): the text around its <Field>s is a regular expression"
-    escaped = [
-        part if i % 2 else _SYNTAX_IN_TEXT.sub(lambda m: ("\\" if m.group() in found else "") + m.group(), part)
-        for i, part in enumerate(parts)
-    ]
+    fixed = _escaped(log_format, found)
     try:
-        re.compile(_format_regex(escaped))
-        fixed = "".join(f"<{part}>" if i % 2 else part for i, part in enumerate(escaped))
+        re.compile(_format_regex(_FIELD_RE.split(fixed)))
         hint = f": try --set 'parser.log_format={fixed}'"
     except re.error:
         hint = ""
+    return f"{said}: {_escape_advice(found)}{hint}"
+
+
+def _unescaped_syntax(log_format: str) -> list[str]:
+    r"""The characters of ``[](){}`` that the text around a format's <Field>s holds unescaped, where they are regex
+    syntax. A "(?" in the format is a group written on purpose: its parentheses are left alone.
+
+    >>> _unescaped_syntax("type=<Type> msg=audit(<Timestamp>:<Serial>): <Content>")
+    ['(', ')']
+    >>> _unescaped_syntax(r"<Datetime> \[<Pid>\] (?:<User>@<Database> )?<Level>: <Content>")
+    []
+    """
+    texts = _FIELD_RE.split(log_format)[0::2]
+    syntax = "[]{}" if any("(?" in text for text in texts) else "[](){}"
+    return [c for c in syntax if any(c in _SYNTAX_IN_TEXT.findall(text) for text in texts)]
+
+
+def _escaped(log_format: str, found: Sequence[str]) -> str:
+    """The format with the characters ``found`` escaped in the text around its <Field>s."""
+    parts = _FIELD_RE.split(log_format)
+    return "".join(
+        f"<{part}>" if i % 2 else _SYNTAX_IN_TEXT.sub(lambda m: ("\\" if m.group() in found else "") + m.group(), part)
+        for i, part in enumerate(parts)
+    )
+
+
+def _escape_advice(found: Sequence[str]) -> str:
+    """'the text around its <Field>s is a regular expression, where ( ) are regex syntax: escape them (\\( \\)) ...'"""
     written = " ".join("\\" + c for c in found)
     are, them = ("are", "them") if len(found) > 1 else ("is", "it")
     return (
-        f"{said}: the text around its <Field>s is a regular expression, where {' '.join(found)} {are} regex syntax: "
-        f"escape {them} ({written}) to match the line's own characters{hint}"
+        f"the text around its <Field>s is a regular expression, where {' '.join(found)} {are} regex syntax: "
+        f"escape {them} ({written}) to match the line's own characters"
     )
 
 
@@ -285,10 +307,21 @@ class HeaderParser:
         records = self._json or self._csv or self._logfmt  # each line one record of named values, not a layout
         #: each line is one record of named values (json, csv, logfmt), not a header layout
         self.reads_records = records
+        #: the layout whose ``<Content>`` is a line's content: a record's message layout (``"<Content>"``: the whole
+        #: message), else the line's header format; None for an access log, whose content no layout makes
+        self.content_layout: str | None = (
+            (message_format or "<Content>") if records else None if self._access else log_format
+        )
+        self._record_mode = log_format  # JSON_FORMAT, CSV_FORMAT or LOGFMT_FORMAT where records is True
+        # what with_layout() builds another parser with
+        self._settings = (json_message_keys, json_time_keys, csv_columns, content_keys, flatten_json)
         self._regex, self._names = compile_format("<Content>" if records or self._access else log_format)
         # JSON lines whose message has a header of its own (a container's log driver wraps the app's lines):
         # parser.format = "json" (or "csv", "logfmt") with parser.log_format, the message's layout
         self._message = None if message_format is None or not records else HeaderParser(message_format)
+        #: records whose message the message layout did not read, and the first such message (why no line read)
+        self.n_unread_messages = 0
+        self.first_unread_message: str | None = None
         # the same record reading without the message layout: a continuation's content is its whole message
         bare = (
             None
@@ -320,6 +353,20 @@ class HeaderParser:
         self._date_cache: dict[str, float | None] = {}
         self._time_cache: dict[str, float] = {}
         self._layout: str | None = None
+
+    def with_layout(self, layout: str) -> HeaderParser:
+        """This reading with ``layout`` in place of :attr:`content_layout`: a record format's message layout, else the
+        line's header format; continuations are not attached (it tells what the layout itself reads).
+
+        Raises:
+            ConfigError: the layout does not compile.
+        """
+        keys, times, columns, content_keys, flatten = self._settings
+        mode, message_format = (self._record_mode, layout) if self.reads_records else (layout, None)
+        return HeaderParser(
+            mode, keys, times, message_format=message_format, csv_columns=columns, content_keys=content_keys,
+            flatten_json=flatten,
+        )
 
     def parse(self, line: str, line_no: int) -> LogLine | None:
         """Parse one line (without its newline); None when it does not match the format.
@@ -535,6 +582,9 @@ class HeaderParser:
         if self._message is not None:
             inner = self._message._parse_own(content, line_no)
             if inner is None:
+                self.n_unread_messages += 1
+                if self.first_unread_message is None:
+                    self.first_unread_message = content
                 return None
             content, timestamp = inner.content, inner.timestamp if timestamp is None else timestamp
             fields = {**inner.fields, **fields}
@@ -682,8 +732,11 @@ _HEADER_IN_CONTENT = re.compile(
 )
 
 
-def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int = 2000) -> list[str]:
-    """What looks wrong with a header format, judged on the first ``sample`` parsed lines.
+def format_warnings(
+    lines: Sequence[LogLine], texts: Sequence[str], header: HeaderParser, sample: int = 2000
+) -> list[str]:
+    """What looks wrong with a header format, judged on the first ``sample`` parsed lines (``texts``: each one's
+    line as it was read, what a suggested format is checked on).
 
     A time field that never reads (the split cannot be chronological, time windows cannot work),
     and header fields left inside the content (a time or a level word among its first tokens),
@@ -695,15 +748,12 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
     warnings = []
     if header.has_time_fields and all(ln.timestamp is None for ln in head):
         warnings.append(
-            f"the format {header.log_format!r} names time fields, but no line's time could be read: the split "
+            f"the format {quoted(header.log_format)} names time fields, but no line's time could be read: the split "
             "will not be chronological and time windows cannot be used (see the time forms in the README)"
         )
     n_json = sum(1 for ln in head if _looks_like_json_object(ln.content))
-    if not header.is_json and n_json >= 0.5 * len(head):
-        warnings.append(
-            f"{n_json} of the first {len(head)} lines are JSON objects: --set parser.format=json reads their message "
-            "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
-        )
+    if n_json >= 0.5 * len(head) and (json_hint := _json_content_hint(header, n_json, len(head))):
+        warnings.append(json_hint)
         return warnings
     # records read as one text (no header layout): a CSV export or logfmt has a format of its own
     raw = not header.reads_records and not header.field_names
@@ -711,7 +761,12 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
     if record_hint is not None:
         warnings.append(record_hint)
         return warnings
-    if header.reads_records and not header._content_keys and (keys_hint := _content_keys_hint(head)) is not None:
+    layout_fields = () if header._message is None else header._message.field_names  # named by the user's layout
+    if (
+        header.reads_records
+        and not header._content_keys
+        and (keys_hint := _content_keys_hint(head, layout_fields)) is not None
+    ):
         warnings.append(keys_hint)
     if header.is_json and header.n_json_objects >= 20 and header.n_nested_json >= 0.5 * header.n_json_objects:
         warnings.append(
@@ -729,19 +784,101 @@ def format_warnings(lines: Sequence[LogLine], header: HeaderParser, sample: int 
         )
     elif whole is not None:  # a built-in format reads the contents whole: the header is in them
         name, n, example = whole
+        setting = _builtin_in_place(name, texts[:sample], header)
         warnings.append(
             f"{n} of the first {len(head)} lines hold a whole {name} header in their content (e.g. {example[:80]!r}): "
-            f"the header format ({header.log_format!r}) misses its fields, which then become template words; "
-            + _try_format(name)
+            f"the header format ({quoted(header.log_format)}) misses its fields, which then become template words"
+            + (f"; {setting}" if setting else "")
         )
     elif n_header_like >= 0.5 * len(head):
         example = next(ln.content for ln in head if _HEADER_IN_CONTENT.match(ln.content))[:80]
         warnings.append(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
-            f"(e.g. {example!r}): the header format ({header.log_format!r}) probably misses fields such as "
-            "<Date> <Time> <Level>" + _inferred_format_hint(head)
+            f"(e.g. {example!r}): the header format ({quoted(header.log_format)}) probably misses fields such as "
+            "<Date> <Time> <Level>" + _inferred_format_hint(head, texts[:sample], header)
         )
     return warnings
+
+
+#: what a line must be to be a record of each record format, for the error that says no line was one
+_RECORD_SHAPES: Final[dict[str, tuple[FormatName, str]]] = {
+    JSON_FORMAT: ("json", "a JSON object with a message key"),
+    CSV_FORMAT: ("csv", "a CSV record of the parser.csv_columns with a message column"),
+    LOGFMT_FORMAT: ("logfmt", "logfmt pairs from start to end (key=value key=\"quoted value\") with a message key"),
+}
+
+
+def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
+    r"""Why ``header`` read none of the lines (``texts``: some of them, as read), where that can be told; else ''.
+
+    A record format with a message layout (``parser.format`` json, csv or logfmt next to ``parser.log_format``) reads
+    in two stages: which one failed, since the layout is tried on the message key's value only, never on the line (a
+    CRI log read with parser.format=logfmt and its prefix as the layout was said to match no line "for format
+    '<Datetime> <Stream> <Flag> <Content>'", which does read them). A layout whose text holds ``[](){}`` unescaped,
+    as the lines (or messages) hold them: those are regex syntax there (``msg=audit(<Timestamp>:<Serial>):`` makes
+    a group, and no line matches it), said with the escaped layout where that reads one of them.
+
+    >>> print(unread_hint(HeaderParser(LOGFMT_FORMAT, message_format="<Level> <Content>"), ["2026-12-02 F a=1"])[:47])
+    no line is logfmt pairs from start to end (key=
+    >>> print(unread_hint(HeaderParser("msg=audit(<Serial>): <Content>"), ["msg=audit(12): x"]).split(": try ")[1])
+    --set 'parser.log_format=msg=audit\(<Serial>\): <Content>'
+    """
+    layout = header.content_layout
+    stage = ""
+    if header._message is not None and layout is not None:
+        keys = ", ".join(header._message_keys)
+        name, shape = _RECORD_SHAPES[header._record_mode]
+        if not header.n_unread_messages:
+            return (
+                f"no line is {shape} ({keys}), so parser.log_format {quoted(layout)} was never tried: next to "
+                f"parser.format={name} it is the layout of the message key's value, not of the line. For a header "
+                "before the record, leave parser.format out and give the whole line's layout in parser.log_format "
+                "(logbert parse FILE without either suggests one)"
+            )
+        texts = [header.first_unread_message or ""]
+        stage = (
+            f"{header.n_unread_messages} lines are {name} records, but none of their messages (the value of the first "
+            f"of the keys {keys} that a line holds, e.g. {texts[0][:80]!r}) matched parser.log_format "
+            f"{quoted(layout)}: next to parser.format={name} it is the message's layout, not the line's"
+        )
+    found = [c for c in _unescaped_syntax(layout or "") if any(c in text for text in texts)]
+    if not found or layout is None:
+        return stage
+    fixed = _escaped(layout, found)
+    try:
+        reads = HeaderParser(fixed)._parse_own
+        hint = f": try --set 'parser.log_format={fixed}'" if any(reads(text, 0) for text in texts) else ""
+    except ConfigError:
+        hint = ""
+    return (f"{stage}; " if stage else "") + f"parser.log_format matches none of them: {_escape_advice(found)}{hint}"
+
+
+def _json_content_hint(header: HeaderParser, n_json: int, n_lines: int) -> str:
+    """What to do about ``n_json`` of ``n_lines`` contents that are JSON objects, as ``header`` reads them: lines read
+    whole, parser.format=json; a record's messages, the message layout <Json>; behind a header layout, that the
+    header must go first (no reading of a JSON object behind a header exists: parser.format=json, said there too,
+    read none of the lines); with a message layout already, ''."""
+    if header.reads_records and header._message is None:
+        name = _RECORD_SHAPES[header._record_mode][0]
+        return (
+            f"{n_json} of the first {n_lines} lines' messages are JSON objects themselves (an app's JSON log, as a "
+            "container's log driver wraps it): read as one text, their keys and quotes become template words and "
+            f"lines that say different things share a template; try --set 'parser.log_format={JSON_FORMAT}': next "
+            f"to parser.format={name} it reads each message as a JSON object of its own (its message key the content, "
+            "its other keys fields)"
+        )
+    if header.reads_records:
+        return ""
+    if header.content_layout != "<Content>":
+        return (
+            f"{n_json} of the first {n_lines} lines hold a JSON object after their header fields: as one text, its "
+            "keys and quotes become template words, and parser.format=json reads only lines that are JSON objects "
+            "whole: strip the header from the lines first (e.g. with cut or sed), then --set parser.format=json"
+        )
+    return (
+        f"{n_json} of the first {n_lines} lines are JSON objects: --set parser.format=json reads their message "
+        "key as the content and the other keys as fields (as one text, their keys and quotes become template words)"
+    )
 
 
 def flattened(obj: dict[str, object], prefix: str = "", depth: int = 0) -> dict[str, object]:
@@ -835,12 +972,13 @@ _NOT_CONTENT_KEY = re.compile(
 _LEVEL_KEY = re.compile(r"(?i)^(?:[\w@]+[._])?(?:level|lvl|severity|loglevel)$")  # ECS: log.level
 
 
-def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
+def _content_keys_hint(head: Sequence[LogLine], layout_fields: Collection[str] = ()) -> str | None:
     """'the records' keys ... hold numbers the model does not read: --set parser.content_keys=[...]' when a record
     format's lines carry keys beside the message whose values are numbers (in at least 90 % of the lines that have
     the key, and 10 % of all lines: a status, a duration, a size), or a level key; names, ids and times aside
     (:data:`_NOT_CONTENT_KEY`). At most 6 numeric keys, the most frequent first, after the level; nothing is said
-    of fewer than 20 lines."""
+    of fewer than 20 lines. ``layout_fields``, the fields of a message layout (a klog message's <MonthNum>), are
+    no record keys: the user named them."""
     if len(head) < 20:
         return None
     seen: dict[str, int] = {}
@@ -849,7 +987,9 @@ def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
         for key, value in ln.fields.items():
             seen[key] = seen.get(key, 0) + 1
             numeric[key] = numeric.get(key, 0) + (parse_number(value) is not None)  # the slot typing's rule
-    candidates = [k for k in seen if not _NOT_CONTENT_KEY.search(k) and seen[k] >= 0.1 * len(head)]
+    candidates = [
+        k for k in seen if not _NOT_CONTENT_KEY.search(k) and k not in layout_fields and seen[k] >= 0.1 * len(head)
+    ]
     numbers = sorted((k for k in candidates if numeric[k] >= 0.9 * seen[k]), key=lambda k: -seen[k])[:6]
     levels = [k for k in candidates if _LEVEL_KEY.match(k)][:1]
     if not numbers:
@@ -866,12 +1006,21 @@ def _content_keys_hint(head: Sequence[LogLine]) -> str | None:
 
 def _logfmt_hint(head: Sequence[LogLine]) -> str | None:
     """'N of the first lines are logfmt ...: --set parser.format=logfmt' when at least half of the contents are logfmt
-    pairs (:func:`logfmt_pairs`) with a message key (``json_message_keys``, any case) and at least 3 keys; else None."""
-    names = _MESSAGE_KEY_NAMES
+    pairs (:func:`logfmt_pairs`) with at least 3 keys and a message key (``json_message_keys``, any case, the one
+    HeaderParser would read) whose value says something: a message, not a stamp (:func:`_is_stamp`); else None.
+
+    The stamp rule is what keeps auditd's lines out: ``type=SYSCALL msg=audit(1733412230.111:4001): arch=...`` is
+    pairs with a ``msg`` key, but that value only says when and which record. Read as logfmt it is every line's
+    content, and SYSCALL, EXECVE, CWD, PATH ... lines become one template ``audit(<*>:<*>):``; read as text, they
+    stay apart by their ``type=`` and keys."""
 
     def logfmt_record(text: str) -> bool:
         pairs = logfmt_pairs(text)
-        return pairs is not None and len(pairs) >= 3 and any(k.lower() in names for k in pairs)
+        if pairs is None or len(pairs) < 3:
+            return False
+        by_name = {k.lower(): v for k, v in reversed(pairs.items())}  # the first of equal names, as _named_keys
+        message = next((by_name[k.lower()] for k in _JSON_MESSAGE_KEYS if k.lower() in by_name), None)
+        return message is not None and not _is_stamp(str(message))
 
     n = sum(1 for ln in head if logfmt_record(ln.content))
     if n < 0.5 * len(head):
@@ -881,6 +1030,21 @@ def _logfmt_hint(head: Sequence[LogLine]) -> str | None:
         "key and value becomes template words; try --set parser.format=logfmt (the message key is the content, the "
         "others fields that window.session_pattern sees as name=value)"
     )
+
+
+def _is_stamp(value: str) -> bool:
+    """Whether a record's message value is a stamp rather than a message: one token with more digits than letters (a
+    time, an id, a serial number; auditd's ``audit(1733412230.111:4001):``). It says when or which, not what
+    happened: as the content of every line, it makes them one template.
+
+    >>> _is_stamp("audit(1733412230.111:4001):"), _is_stamp("2026-11-30T08:00:00Z"), _is_stamp("req-91b72265b1f5")
+    (True, True, True)
+    >>> _is_stamp("request handled"), _is_stamp("started"), _is_stamp("GET /api/v1/items")
+    (False, False, False)
+    """
+    if not value or any(c.isspace() for c in value):
+        return False
+    return sum(c.isdigit() for c in value) > sum(c.isalpha() for c in value)
 
 
 def _looks_like_json_object(text: str) -> bool:
@@ -935,6 +1099,9 @@ def _plausible_epoch(text: str) -> bool:
 
 # a time zone's name right after the date and time (UTC and GMT are part of <Datetime>)
 _HEADER_ZONE = re.compile(r"[A-Z]{3,5}(?=\s)")
+# Kubernetes' container runtimes (CRI: containerd, CRI-O) write each line of a container as "<RFC 3339 time> stdout F
+# <line>": the stream, then F for a full line or P for part of one. Read as <Datetime> <Stream> <Flag>
+_HEADER_CRI = re.compile(r"(?:stdout|stderr) [FP](?=\s)")
 _HEADER_SEPARATOR = re.compile(r"(?:-+|\||:)(?=\s)")
 _HEADER_NUMBER = re.compile(r"\d+(?=\s)")
 _HEADER_WORD = re.compile(r"[\w.$/-]+(?=\s)")
@@ -1037,6 +1204,10 @@ def infer_log_format(content: str) -> str | None:
     '\\[<MonthNum>\\.<DayNum> <Time>\\] <Content>'
     >>> infer_log_format("2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack")  # Windows CBS
     '<Datetime>, <Severity> <Content>'
+    >>> infer_log_format("2026-12-02T04:00:00.034000152Z stdout F GET /healthz 200")  # a container runtime's (CRI)
+    '<Datetime> <Stream> <Flag> <Content>'
+    >>> infer_log_format("2026-12-02T04:00:00.034000152Z stdout F time=2026-12-02T04:00:00.034Z level=info msg=up")
+    '<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>'
     """
     if (logfmt := _logfmt_header(content)) is not None:
         return logfmt
@@ -1123,6 +1294,12 @@ def infer_log_format(content: str) -> str | None:
         ):
             pieces += [*before_level, "<Level>"]
             before_level, level_seen = [], True
+        elif pieces == ["<Datetime>"] and not before_level and (m := _HEADER_CRI.match(content, at)) is not None:
+            pieces += ["<Stream>", "<Flag>"]  # a container's stream and whether the line is whole, as CRI writes
+        elif not level_seen and (logfmt := _logfmt_header(content[at:])) is not None:
+            # a logfmt line behind a header (a container runtime's): its time and level are header too, and the words
+            # before them (the level rule's)
+            return _in_place_of_content(" ".join([*pieces, *before_level, "<Content>"]), logfmt)
         elif not level_seen and (m := _HEADER_USER_AT_DATABASE.match(content, at)) is not None:
             before_level.append(_OPTIONAL_USER_AT_DATABASE)
         elif (m := _HEADER_BRACKETED_PID.match(content, at)) is not None:
@@ -1148,11 +1325,18 @@ def infer_log_format(content: str) -> str | None:
     return " ".join([*pieces, "<Content>"])
 
 
-def _inferred_format_hint(head: Sequence[LogLine]) -> str:
+def _inferred_format_hint(head: Sequence[LogLine], texts: Sequence[str], header: HeaderParser) -> str:
     """'; they start with a date and a time: try --set parser.log_format=...' (or "with a level") when a format
     :func:`infer_log_format` makes of one of the first 20 contents reads at least half of the contents (the first
     such, in line order), else ''. Not only the first line's: a file may start with a line of a rarer shape
-    (PostgreSQL's "connection received", before the user is known)."""
+    (PostgreSQL's "connection received", before the user is known).
+
+    What is offered is the layout the user has with that format in place of its ``<Content>``
+    (:func:`_in_place_of_content`), checked on the lines as read (``texts``, one per line of ``head``): it too must
+    read at least half of them. The inferred format alone, offered as the whole line's, dropped the header the user
+    had given (a CRI container log's ``<Datetime> <Stream> <Flag> <Content>``) and read none of the lines."""
+    if header.content_layout is None:
+        return ""
     tried: set[str] = set()
     for line in head[:20]:
         log_format = infer_log_format(line.content)
@@ -1160,17 +1344,73 @@ def _inferred_format_hint(head: Sequence[LogLine]) -> str:
             continue
         tried.add(log_format)
         pattern = compile_format(log_format)[0]
-        if sum(1 for ln in head if pattern.match(ln.content)) >= 0.5 * len(head):
-            starts = {
-                "<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Day>": "a date and a time",
-                "<Timestamp>": "an epoch time", "<MonthNum>": "a date and a time",
-            }
-            first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
-            named = first in _BEFORE_TIME
-            what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
-            what = f"{_BEFORE_TIME[first]} and {what}" if named else what
-            return f"; they start with {what}: try --set 'parser.log_format={log_format}'"
+        if sum(1 for ln in head if pattern.match(ln.content)) < 0.5 * len(head):
+            continue
+        whole = _in_place_of_content(header.content_layout, log_format)
+        if not _reads_half(header, whole, texts):
+            continue
+        starts = {
+            "<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Day>": "a date and a time",
+            "<Timestamp>": "an epoch time", "<MonthNum>": "a date and a time",
+        }
+        first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
+        named = first in _BEFORE_TIME
+        what = next((v for k, v in starts.items() if k in (rest[0] if named and rest else first)), "a level")
+        what = f"{_BEFORE_TIME[first]} and {what}" if named else what
+        return f"; they start with {what}: try --set 'parser.log_format={whole}'"
     return ""
+
+
+def _builtin_in_place(name: FormatName, texts: Sequence[str], header: HeaderParser) -> str:
+    """What to set for contents that hold a whole header of the built-in format ``name``: that format, where the
+    lines are read as they are (:func:`_try_format`); else the header given, with that format's layout in place of
+    its ``<Content>`` (a record's message layout; a line's, with the format's masks and Drain settings), where that
+    reads at least half of ``texts``; else ''. Only the format was said, which dropped the header given: a CRI
+    container log of a kubelet's klog lines got "try --set parser.format=klog"."""
+    layout = header.content_layout
+    if layout is None or (layout == "<Content>" and not header.reads_records):
+        return _try_format(name)
+    whole = _in_place_of_content(layout, BUILTIN_FORMATS[name])
+    if not _reads_half(header, whole, texts):
+        return ""
+    if header.reads_records:
+        return f"try --set 'parser.log_format={whole}' (the message's layout)"
+    return f"try --set 'parser.log_format={whole}' --set parser.format={name} (that format's masks and Drain settings)"
+
+
+def _reads_half(header: HeaderParser, layout: str, texts: Sequence[str]) -> bool:
+    """Whether ``header``'s reading with ``layout`` (:meth:`HeaderParser.with_layout`) reads at least half of the
+    lines ``texts``: what a suggested layout is checked on before it is offered."""
+    try:
+        reading = header.with_layout(layout)
+    except ConfigError:
+        return False
+    return sum(1 for i, text in enumerate(texts) if reading.parse(text, i + 1) is not None) >= 0.5 * len(texts)
+
+
+def _in_place_of_content(layout: str, inner: str) -> str:
+    """``layout`` with the format ``inner`` in place of its ``<Content>``; a field of ``inner`` whose name ``layout``
+    already has is numbered (``<Datetime2>``: a format repeats no field).
+
+    >>> _in_place_of_content("<Datetime> <Stream> <Flag> <Content>", "time=<Datetime> level=<Severity> <Content>")
+    '<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>'
+    >>> _in_place_of_content("<Content>", "<Level> <Content>")
+    '<Level> <Content>'
+    """
+    taken = set(_FIELD_RE.findall(layout))
+
+    def unique(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "Content" or name not in taken:
+            taken.add(name)
+            return m.group()
+        n = 2
+        while f"{name}{n}" in taken:
+            n += 1
+        taken.add(f"{name}{n}")
+        return f"<{name}{n}>"
+
+    return layout.replace("<Content>", _FIELD_RE.sub(unique, inner), 1)
 
 
 def _whole_header(head: Sequence[LogLine]) -> tuple[FormatName, int, str] | None:

@@ -19,11 +19,11 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, cast
 
-from logbert.config import ParserConfig
+from logbert.config import ParserConfig, quoted
 from logbert.errors import InputDataError
 from logbert.files import input_file, open_log, read_bytes, require_text
 from logbert.parsing._gc import gc_paused
-from logbert.parsing.headers import HeaderParser, family_hint, format_warnings
+from logbert.parsing.headers import HeaderParser, family_hint, format_warnings, unread_hint
 from logbert.records import LineProblem, LogLine, ReadReport
 
 #: How many malformed lines a report keeps as examples, and how much of each.
@@ -368,6 +368,7 @@ class LogStream:
             self._source = source
         self._used = False
         self._sample: list[LogLine] = []  # the first WARNING_SAMPLE parsed lines
+        self._sample_texts: list[str] = []  # their lines as read (what a suggested format is checked on)
         self._all_fields = len(self.reader.header.field_names)
         self._fields: dict[str, None] = {}
         self._n_first_fields: int | None = None
@@ -392,11 +393,12 @@ class LogStream:
         """The parsed lines, one block at a time (blocks may be empty)."""
         for lines, clean in self._blocks():
             out: list[LogLine] = []
+            before = self.report.n_lines
             if clean:
                 self.reader.feed_clean(cast(list[str], lines), out)
             else:
                 self._feed(lines, out)
-            self._note(out)
+            self._note(out, lines, before)
             yield out
         self._finish()
 
@@ -413,8 +415,9 @@ class LogStream:
             out: list[str] = []
             if not clean:
                 parsed: list[LogLine] = []
+                before = reader.report.n_lines
                 self._feed(lines, parsed)
-                self._note(parsed)
+                self._note(parsed, lines, before)
                 out.extend([ln.content for ln in parsed])
             else:
                 text = cast(list[str], lines)
@@ -422,8 +425,9 @@ class LogStream:
                 while start < len(text) and self._judging():
                     stop = start + max(WARNING_SAMPLE - len(self._sample), ITER_BLOCK_LINES)
                     parsed = []
+                    before = reader.report.n_lines
                     reader.feed_clean(text[start:stop], parsed)
-                    self._note(parsed)
+                    self._note(parsed, text[start:stop], before)
                     out.extend([ln.content for ln in parsed])
                     start = stop
                 if start < len(text):
@@ -454,11 +458,16 @@ class LogStream:
         """Whether the lines read next still judge the format (warnings, field names)."""
         return len(self._sample) < WARNING_SAMPLE or len(self._fields) < self._all_fields
 
-    def _note(self, parsed: list[LogLine]) -> None:
+    def _note(self, parsed: list[LogLine], raw_lines: Sequence[str | bytes], before: int) -> None:
+        """Keep what judges the format from ``parsed``, the lines parsed of ``raw_lines``, which follow the first
+        ``before`` lines of the input."""
         if not parsed or not self._judging():
             return
         if len(self._sample) < WARNING_SAMPLE:
-            self._sample.extend(parsed[: WARNING_SAMPLE - len(self._sample)])
+            taken = parsed[: WARNING_SAMPLE - len(self._sample)]
+            self._sample.extend(taken)
+            max_chars = self.config.max_line_chars
+            self._sample_texts.extend(line_text(raw_lines[ln.line_no - before - 1], max_chars)[0] for ln in taken)
         if self._n_first_fields is None:
             self._n_first_fields = len(parsed[0].fields)
         fields = self._fields
@@ -471,7 +480,7 @@ class LogStream:
     def _finish(self) -> None:
         report = self.reader.report
         header = self.reader.header
-        report.warnings = format_warnings(self._sample, header)
+        report.warnings = format_warnings(self._sample, self._sample_texts, header)
         cr_hint = ""
         n_cr = self.reader.n_inner_cr
         not_text = binary_hint(report) if n_cr < report.n_binary else ""  # more than CR-only line ends explain
@@ -485,12 +494,16 @@ class LogStream:
         report.warnings += continuation_hint(report, self.config)
         if not report.n_parsed:
             name = str(self._path) if self._path is not None else "<lines>"
-            fmt = self.config.log_format or self.config.format
+            fmt = quoted(str(self.config.log_format or self.config.format))
+            if header.reads_records and self.config.log_format is not None:  # the layout is the message's
+                fmt = f"'{self.config.format}' with the message layout {quoted(self.config.log_format)}"
             # binary junk says what it is, not two lines of it (~1,100 replacement characters on the screen)
             examples = f": {not_text}" if not_text else f", e.g. {report.malformed_examples[:2]}"
+            why = "" if not_text else unread_hint(header, [e.split(": ", 1)[-1] for e in report.malformed_examples])
             raise InputDataError(
-                f"no parsable line in {name} for format {fmt!r}: {report.n_lines} lines, {report.n_empty} blank, "
-                f"{report.n_malformed} malformed{examples}" + (f". {cr_hint}" if cr_hint else "")
+                f"no parsable line in {name} for format {fmt}: {report.n_lines} lines, {report.n_empty} blank, "
+                f"{report.n_malformed} malformed" + (f"; {why}" if why else "") + examples
+                + (f". {cr_hint}" if cr_hint else "")
             )
 
 
