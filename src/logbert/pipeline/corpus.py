@@ -114,7 +114,7 @@ def read_corpus(
     if kind == "keys":
         sequences, report = read_key_sequences(path, label=label)
         keyed = [replace(s, label=_label(s.session_id, s.line_nos, loaded, label)) for s in sequences]
-        kept, n_missing = _drop_unlabelled(keyed, loaded)
+        kept, n_missing = _drop_unlabelled(keyed, loaded, parts=False)
         return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
     lines, report = read_log(path, config.parser)
     not_text = binary_hint(report)  # the reader's warning, when it gave it (not for CR-only line ends)
@@ -131,7 +131,7 @@ def read_corpus(
         )
         for u in units
     ]
-    kept_units, n_missing = _drop_unlabelled(labelled, loaded)
+    kept_units, n_missing = _drop_unlabelled(labelled, loaded, parts=config.window.session_gap_s is not None)
     report.n_without_session = n_without_session
     return Corpus("raw", report, tuple(lines), tuple(kept_units), n_unlabelled=n_missing)
 
@@ -336,10 +336,31 @@ def _label(
     return own
 
 
-def _drop_unlabelled(units: list[_Unit], labels: Labels | None) -> tuple[list[_Unit], int]:
-    """A session labels file names the units to use: the others are left out and counted."""
+def _drop_unlabelled(units: list[_Unit], labels: Labels | None, parts: bool) -> tuple[list[_Unit], int]:
+    """The one rule of every command that reads a labels file of session ids: the file must name units of the input.
+
+    A session CSV names the units to use: the others are left out and counted. A list of anomalous ids labels every
+    unit (the ones it does not list are normal), so it leaves nothing out; but an id it lists that names no unit is
+    said, since the unit it meant would otherwise be taken for normal without a word. Either file naming no unit at
+    all is an error: the labels are for another log, or write its ids otherwise (``req-`` left out). ``parts``:
+    sessions are cut at gaps in time, and a part (``id@time``) is named by its id (:func:`_label`).
+
+    Raises:
+        InputDataError: the file names no unit of the input.
+    """
     if labels is None or labels.format == "line_labels":
         return units, 0
+    unit_ids = {u.session_id for u in units}
+    named = labels.by_id.keys() & (unit_ids | {part_session_id(i) for i in unit_ids} if parts else unit_ids)
+    if not named:
+        raise InputDataError(_names_no_unit(labels, units))
+    if labels.format == "id_list" and len(named) < len(labels.by_id):
+        unmatched = [i for i in labels.by_id if i not in named]
+        logger.warning(
+            "%d of the %d ids listed in %s name%s no session of the input (e.g. %r): where they are sessions of this "
+            "log, written otherwise, those sessions are taken for normal; write them as the input names its sessions",
+            len(unmatched), len(labels.by_id), labels.source, "s" if len(unmatched) == 1 else "", unmatched[0],
+        )
     kept = [u for u in units if u.label is not None]
     n_missing = len(units) - len(kept)
     if n_missing:
@@ -347,9 +368,23 @@ def _drop_unlabelled(units: list[_Unit], labels: Labels | None) -> tuple[list[_U
             "%d session%s not named in %s: left out of training and evaluation",
             n_missing, " is" if n_missing == 1 else "s are", labels.source,
         )
-    if not kept:
-        raise InputDataError(f"no session of the input is named in the labels file {labels.source}")
     return kept, n_missing
+
+
+#: Ids of each side shown when a labels file names no unit of the input: enough to see a prefix or a shape differ
+SHOWN_IDS = 2
+
+
+def _names_no_unit(labels: Labels, units: Sequence[LineSession] | Sequence[KeySequence]) -> str:
+    """Why a labels file labels nothing: a few ids of each side, so that the user sees them differ."""
+    listed = ", ".join(repr(i) for i in list(labels.by_id)[:SHOWN_IDS])
+    found = ", ".join(repr(u.session_id) for u in units[:SHOWN_IDS]) or "none"
+    what = "the ids it lists" if labels.format == "id_list" else "its ids"
+    return (
+        f"no session of the input is named in the labels file {labels.source}: {what} are like {listed}, the "
+        f"input's sessions like {found}. Give this log's labels, each id written as the input names its session "
+        "(in a raw log: what the first group of window.session_pattern reads, prefix included)"
+    )
 
 
 def merge_corpora(corpora: Sequence[Corpus]) -> tuple[Corpus, int]:
