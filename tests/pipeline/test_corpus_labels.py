@@ -74,3 +74,39 @@ def test_listed_ids_that_all_name_sessions_are_not_said(tmp_path: Path, caplog: 
     with caplog.at_level(logging.WARNING, logger="logbert.pipeline.corpus"):
         corpus = read_corpus(log, LogBertConfig().with_overrides(REQUESTS), labels=ids)
     assert sum(u.label == 1 for u in corpus.units) == 2 and not caplog.records
+
+
+def test_sessions_a_csv_does_not_name_are_left_out_in_words_true_of_every_command(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """"left out of training and evaluation" was said by evaluate too, which does not train."""
+    log = _log(tmp_path / "app.log")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("request_id,Label\nreq-r00,normal\nreq-r01,anomaly\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="logbert.pipeline.corpus"):
+        corpus = read_corpus(log, LogBertConfig().with_overrides(REQUESTS), labels=labels)
+    assert len(corpus.units) == 2 and corpus.n_unlabelled == 10
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"10 sessions are not named in {labels}, so their label is unknown: left out"], said
+
+
+def test_windows_take_their_labels_from_a_label_field_as_the_error_says(tmp_path: Path) -> None:
+    """What the error on a labels file of session ids in window mode advises works: a <Label> field of the format
+    labels each line, and a window with an anomalous line is anomalous."""
+    log = tmp_path / "labelled.log"
+    lines = [f"{'ALERT' if n == 7 else '-'} 2026-11-01 10:00:{n:02d} step {n % 3}" for n in range(12)]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides(
+        {"parser.log_format": "<Label> <Date> <Time> <Content>", "window.mode": "sliding", "window.window_size": 4,
+         "window.stride": 4}
+    )
+    corpus = read_corpus(log, config)
+    assert [(u.session_id, u.label) for u in corpus.units] == [("w0", 0), ("w1", 1), ("w2", 0)]
+    with pytest.raises(InputDataError, match=r"no sliding window of the input is named .* \('w0', 'w1' \.\.\.\)"):
+        read_corpus(log, config, labels=_csv(tmp_path))
+
+
+def _csv(tmp_path: Path) -> Path:
+    labels = tmp_path / "sessions.csv"
+    labels.write_text("session_id,Label\nreq-r00,normal\n", encoding="utf-8")
+    return labels

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, TypeVar, get_args
 
-from logbert.config import LogBertConfig
+from logbert.config import LogBertConfig, WindowConfig
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
 from logbert.errors import InputDataError, NoSessionIds
@@ -114,7 +114,7 @@ def read_corpus(
     if kind == "keys":
         sequences, report = read_key_sequences(path, label=label)
         keyed = [replace(s, label=_label(s.session_id, s.line_nos, loaded, label)) for s in sequences]
-        kept, n_missing = _drop_unlabelled(keyed, loaded, parts=False)
+        kept, n_missing = _drop_unlabelled(keyed, loaded, None)  # a key file's lines are sessions
         return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
     lines, report = read_log(path, config.parser)
     not_text = binary_hint(report)  # the reader's warning, when it gave it (not for CR-only line ends)
@@ -131,7 +131,7 @@ def read_corpus(
         )
         for u in units
     ]
-    kept_units, n_missing = _drop_unlabelled(labelled, loaded, parts=config.window.session_gap_s is not None)
+    kept_units, n_missing = _drop_unlabelled(labelled, loaded, config.window)
     report.n_without_session = n_without_session
     return Corpus("raw", report, tuple(lines), tuple(kept_units), n_unlabelled=n_missing)
 
@@ -336,14 +336,17 @@ def _label(
     return own
 
 
-def _drop_unlabelled(units: list[_Unit], labels: Labels | None, parts: bool) -> tuple[list[_Unit], int]:
+def _drop_unlabelled(
+    units: list[_Unit], labels: Labels | None, window: WindowConfig | None
+) -> tuple[list[_Unit], int]:
     """The one rule of every command that reads a labels file of session ids: the file must name units of the input.
 
     A session CSV names the units to use: the others are left out and counted. A list of anomalous ids labels every
     unit (the ones it does not list are normal), so it leaves nothing out; but an id it lists that names no unit is
     said, since the unit it meant would otherwise be taken for normal without a word. Either file naming no unit at
-    all is an error: the labels are for another log, or write its ids otherwise (``req-`` left out). ``parts``:
-    sessions are cut at gaps in time, and a part (``id@time``) is named by its id (:func:`_label`).
+    all is an error: the labels are for another log, or write its ids otherwise (``req-`` left out), or the units are
+    windows, which such a file cannot name. ``window``: how a raw log was cut (None: a key file, one session a line);
+    with ``window.session_gap_s`` a part of a session (``id@time``) is named by its id (:func:`_label`).
 
     Raises:
         InputDataError: the file names no unit of the input.
@@ -351,9 +354,10 @@ def _drop_unlabelled(units: list[_Unit], labels: Labels | None, parts: bool) -> 
     if labels is None or labels.format == "line_labels":
         return units, 0
     unit_ids = {u.session_id for u in units}
+    parts = window is not None and window.session_gap_s is not None
     named = labels.by_id.keys() & (unit_ids | {part_session_id(i) for i in unit_ids} if parts else unit_ids)
     if not named:
-        raise InputDataError(_names_no_unit(labels, units))
+        raise InputDataError(_names_no_unit(labels, units, window))
     if labels.format == "id_list" and len(named) < len(labels.by_id):
         unmatched = [i for i in labels.by_id if i not in named]
         logger.warning(
@@ -363,10 +367,11 @@ def _drop_unlabelled(units: list[_Unit], labels: Labels | None, parts: bool) -> 
         )
     kept = [u for u in units if u.label is not None]
     n_missing = len(units) - len(kept)
-    if n_missing:
+    if n_missing:  # said alike by train and evaluate: neither can use a unit of unknown label
+        units_noun = "sessions" if window is None else window.unit_noun
         logger.warning(
-            "%d session%s not named in %s: left out of training and evaluation",
-            n_missing, " is" if n_missing == 1 else "s are", labels.source,
+            "%d %s not named in %s, so their label is unknown: left out",
+            n_missing, f"{units_noun.removesuffix('s')} is" if n_missing == 1 else f"{units_noun} are", labels.source,
         )
     return kept, n_missing
 
@@ -375,10 +380,25 @@ def _drop_unlabelled(units: list[_Unit], labels: Labels | None, parts: bool) -> 
 SHOWN_IDS = 2
 
 
-def _names_no_unit(labels: Labels, units: Sequence[LineSession] | Sequence[KeySequence]) -> str:
-    """Why a labels file labels nothing: a few ids of each side, so that the user sees them differ."""
+def _names_no_unit(
+    labels: Labels, units: Sequence[LineSession] | Sequence[KeySequence], window: WindowConfig | None
+) -> str:
+    """Why a labels file labels nothing: a few ids of each side, so that the user sees them differ; where the units
+    are windows, which have no ids of their own, how windows are labelled instead."""
     listed = ", ".join(repr(i) for i in list(labels.by_id)[:SHOWN_IDS])
     found = ", ".join(repr(u.session_id) for u in units[:SHOWN_IDS]) or "none"
+    if window is not None and window.mode != "session":
+        noun = window.unit_noun
+        return (
+            f"no {noun.removesuffix('s')} of the input is named in the labels file {labels.source}, whose ids are like "
+            f"{listed}: {noun} are named by their place in the log ({found} ...), and a file of session ids cannot "
+            f"label them. {noun.capitalize()} take their labels from the log's lines, a window with an anomalous "
+            "line being anomalous: a log labelled line by line (BGL / Thunderbird, the log itself given as --labels, "
+            "or a <Label> field of parser.log_format: '-' normal, anything else anomalous); or evaluate's --normal "
+            "FILE and --abnormal FILE, every window of the file normal or anomalous. This file labels sessions: it "
+            "needs the log read in sessions (an artifact trained with --set 'window.session_pattern=REGEX', its "
+            "first group the id)"
+        )
     what = "the ids it lists" if labels.format == "id_list" else "its ids"
     return (
         f"no session of the input is named in the labels file {labels.source}: {what} are like {listed}, the "
