@@ -246,6 +246,20 @@ def test_settings_and_thresholds_of_the_wrong_type_are_the_librarys_errors(
         detector.use_threshold("high")  # type: ignore[arg-type]
 
 
+def test_evaluate_with_listed_ids_that_name_no_session_is_a_clear_error(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    """The anomalous instances listed under another name: every session was taken for normal, and evaluate printed
+    F1 0 over "N normal and 0 anomalous sessions" without a word."""
+    result, log, labels = trained
+    anomalous = [u.session_id for u in api.read_corpus(log, tiny_config(), labels=labels).units if u.label == 1]
+    ids = tmp_path / "anomalous.txt"
+    ids.write_text("".join(f"vm-{sid}\n" for sid in anomalous[:3]), encoding="utf-8")
+    with pytest.raises(InputDataError, match="no session of the input is named") as caught:
+        api.evaluate(result.artifact_dir, log, labels=ids, baselines=())
+    assert f"'vm-{anomalous[0]}'" in str(caught.value)
+
+
 def test_evaluate_without_labels_is_a_clear_error(trained: tuple[api.TrainResult, Path, Path]) -> None:
     result, log, _ = trained
     with pytest.raises(InputDataError, match="has no labels"):

@@ -470,6 +470,45 @@ def test_fit_names_the_sessions_tied_with_the_threshold(fake: type[_Fake]) -> No
     assert fitted.above_threshold == [] and sorted(sid for sid, _ in fitted.at_threshold) == ["fail0", "fail1", "fail2"]
 
 
+def test_a_channels_own_top_session_is_not_said_to_share_the_threshold(tmp_path: Path) -> None:
+    """model.signals=all on a clean log with fewer than 199 calibration sessions: each channel's scale is its largest
+    score, so the session it came from scores exactly the threshold, 1.0. Train said "2 of the 30 calibration
+    sessions score the threshold itself ... (a score several sessions share is one kind of session) ... if these are
+    failures, the training data is not all normal"."""
+    from tests.conftest import tiny_nova_config
+
+    files = write_simulated(tmp_path / "sim", n_instances=80, anomaly_ratio=0.0, seed=1)
+    config = tiny_nova_config(32).with_overrides(
+        {"model.signals": "all", "scoring.calibration": "split"}
+    )
+    result = train(files.log, tmp_path / "art", config, progress=False)
+    assert result.threshold == 1.0 and result.n_calibration < 199  # each channel scaled by its own largest score
+    assert result.at_threshold == [] and not any("threshold itself" in note for note in result.notes), result.notes
+
+
+def test_sessions_sharing_a_channels_scale_still_tie_with_the_threshold() -> None:
+    """Only a session alone at a channel's scale scores the threshold by construction; several there share a score,
+    one kind of session (e.g. a failure in the training data), and are still named."""
+    from logbert.pipeline.estimator import channel_scales, combine_channels
+    from logbert.pipeline.fit import calibration_extremes, channel_scale_owners
+
+    rng = np.random.default_rng(0)
+    channels = rng.uniform(0.1, 2.0, size=(30, 3))
+    channels[[4, 9, 17], 0] = 3.0  # one kind of session, the highest key surprise: it sets the key channel's scale
+    channels[9, 1] = 2.5  # one of them alone sets the time channel's
+    channels[22, 2] = 2.5  # another session alone sets the value channel's
+    scoring = LogBertConfig().scoring
+    scales = channel_scales(scoring, channels, (0.0, 0.0, 0.0))  # 30 scores: each channel's largest
+    scores = combine_channels(channels, scales)
+    sessions = [KeySequence(f"s{i}", [1]) for i in range(30)]
+    owners = channel_scale_owners(channels, scales)
+    assert np.flatnonzero(owners).tolist() == [22]
+    _, at = calibration_extremes(sessions, scores, 1.0, scale_owners=owners)
+    assert [sid for sid, _ in at] == ["s4", "s9", "s17"]
+    _, before = calibration_extremes(sessions, scores, 1.0)
+    assert [sid for sid, _ in before] == ["s4", "s9", "s17", "s22"]
+
+
 class _MissFake(_Fake):
     """A key-only miss-ratio LogBERT that misses nothing: its outputs count the masked keys (one per key)."""
 

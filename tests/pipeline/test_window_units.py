@@ -57,7 +57,8 @@ def test_cross_fit_and_the_final_model_count_sliding_windows(trained: tuple[Path
 
 def test_evaluate_on_another_file_names_windows_and_no_id_collision(trained: tuple[Path, list[str]]) -> None:
     """Every file's windows are w0, w1, ...: evaluate said "N sliding windows have the id of a training sliding
-    window but are not it" of any other file, and titled its table "held-out sessions"."""
+    window but are not it" of any other file, titled its table "held-out sessions", and skipped the baselines for
+    want of "training sessions"."""
     root, _ = trained
     _log(root / "later.log", 2, range(30))
     result = CliRunner().invoke(
@@ -68,3 +69,22 @@ def test_evaluate_on_another_file_names_windows_and_no_id_collision(trained: tup
     text = " ".join(result.output.split())
     assert "held-out sliding windows, each detector" in text and "held-out sessions" not in text, text
     assert "have the id of a training" not in text and "start elsewhere" not in text, text
+    assert "training sliding windows of this artifact are not in the evaluated input" in text, text
+    assert "training sessions" not in text, text
+
+
+def test_a_labels_file_of_session_ids_says_how_windows_are_labelled(trained: tuple[Path, list[str]]) -> None:
+    """evaluate said "N sessions are not named in labels.csv: left out of training and evaluation", then "no session
+    of the input is named in the labels file": windows, not sessions; evaluate does not train; and nothing said how
+    windows are labelled."""
+    root, _ = trained
+    _log(root / "tasks.log", 3, range(30))
+    labels = root / "task_labels.csv"
+    labels.write_text("task_id,Label\n" + "".join(f"{t},normal\n" for t in range(30)), encoding="utf-8")
+    command = ["evaluate", str(root / "art"), str(root / "tasks.log"), "--labels", str(labels)]
+    result = CliRunner().invoke(app, command, env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, text
+    assert "no sliding window of the input is named in the labels file" in text, text
+    assert "('w0', 'w1' ...)" in text and "<Label> field of parser.log_format" in text and "--abnormal FILE" in text
+    assert "not named in" not in text and "training and evaluation" not in text, text

@@ -33,11 +33,16 @@ from logbert.results import SessionResult, exceeds
 
 logger = logging.getLogger(__name__)
 
-#: Why a baseline row can be missing: it is fitted on the artifact's own training sessions.
-BASELINES_SKIPPED = (
-    "training sessions of this artifact are not in the evaluated input: baselines skipped (name the log it was "
-    "trained on, --training FILE, and they are fitted on its training sessions)"
-)
+
+def baselines_skipped(units: str) -> str:
+    """Why a baseline row can be missing: it is fitted on the artifact's own training ``units`` (sessions, or the
+    sliding or time windows that stand for them: ``window.unit_noun``)."""
+    return (
+        f"training {units} of this artifact are not in the evaluated input: baselines skipped (name the log it was "
+        f"trained on, --training FILE, and they are fitted on its training {units})"
+    )
+
+
 NEEDS_SIGNALS = (
     "it reads times and values, and this input has none (a key-sequence file): it would score every session 0"
 )
@@ -240,7 +245,7 @@ def _evaluate_baselines(
     train_pool = [s for s in fit_pool if s.session_id not in val_ids]
     val_pool = [s for s in fit_pool if s.session_id in val_ids]
     if not train_pool or not val_pool:
-        return {name: {"skipped": BASELINES_SKIPPED} for name in names}, scores_out
+        return {name: {"skipped": baselines_skipped(detector.config.window.unit_noun)} for name in names}, scores_out
     window = detector.config.window
     scoring = detector.config.scoring
     train_windows, _ = session_windows(train_pool, window)

@@ -620,7 +620,10 @@ def fit_sessions(
     if reads_signals(detector):
         record = _with_loo_rate(record, scoring, oof_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
-    above, at = calibration_extremes(pool, oof, record.threshold, left_out=None if all_unseen else unseen)
+    above, at = calibration_extremes(
+        pool, oof, record.threshold, left_out=None if all_unseen else unseen,
+        scale_owners=channel_scale_owners(oof_channels, detector.scales_) if reads_signals(detector) else None,
+    )
     return FittedSessions(detector, record, len(final_windows), 0, skipped, all_unseen, above, at, trimmed)
 
 
@@ -835,30 +838,62 @@ def _fit_split(
     if val_channels is not None:
         record = _with_loo_rate(record, config.scoring, val_channels, unseen, all_unseen, floors)
     detector.threshold_ = record.threshold
-    above, at = calibration_extremes(val, normal_scores, record.threshold, left_out=None if all_unseen else unseen)
+    above, at = calibration_extremes(
+        val, normal_scores, record.threshold, left_out=None if all_unseen else unseen,
+        scale_owners=None if val_channels is None else channel_scale_owners(val_channels, detector.scales_),
+    )
     return FittedSessions(
         detector, record, len(train_windows), len(val_windows), skipped + skipped_val, all_unseen, above, at
     )
 
 
 def calibration_extremes(
-    sessions: Sequence[KeySequence], scores: npt.ArrayLike, threshold: float, left_out: np.ndarray | None = None
+    sessions: Sequence[KeySequence],
+    scores: npt.ArrayLike,
+    threshold: float,
+    left_out: np.ndarray | None = None,
+    scale_owners: np.ndarray | None = None,
 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """(session id, score) of the calibration sessions that score above ``threshold`` by the decision rule
     (:func:`~logbert.results.exceeds`), the highest first; and of those that tie with it (within its band, so not
     flagged). Unscored sessions (``-inf``) are neither, nor those ``left_out`` of the threshold (an unseen key: they
-    have a warning of their own, :func:`_warnings`)."""
+    have a warning of their own, :func:`_warnings`). Nor is a session of ``scale_owners``
+    (:func:`channel_scale_owners`) said to tie: its score is the threshold by construction, and the note on ties
+    (:func:`calibration_extremes_note`) would read it as a score several sessions share."""
     above: list[tuple[str, float]] = []
     at: list[tuple[str, float]] = []
     skip = np.zeros(len(sessions), dtype=np.bool_) if left_out is None else left_out
-    for session, value, out in zip(sessions, np.asarray(scores, dtype=np.float64), skip, strict=True):
+    owner = np.zeros(len(sessions), dtype=np.bool_) if scale_owners is None else scale_owners
+    for session, value, out, owns in zip(sessions, np.asarray(scores, dtype=np.float64), skip, owner, strict=True):
         if out:
             continue
         if exceeds(float(value), threshold):
             above.append((session.session_id, float(value)))
-        elif abs(float(value) - threshold) <= tie_band(threshold):
+        elif abs(float(value) - threshold) <= tie_band(threshold) and not owns:
             at.append((session.session_id, float(value)))
     return sorted(above, key=lambda hit: -hit[1]), at
+
+
+def channel_scale_owners(channels: np.ndarray, scales: Sequence[float] | None) -> np.ndarray:
+    """(N,) of a time- or value-aware model's calibration sessions (``channels``: their (N, 3) channel scores): whether
+    the session sits at some channel's scale, and alone at each channel's scale it sits at.
+
+    Why: each channel's scale is a quantile of these very scores (:func:`~logbert.pipeline.estimator.channel_scales`),
+    with fewer than 199 of them their largest, so the session it was taken from scores exactly 1.0 in that channel;
+    and the threshold, the same quantile of the combined scores, is then 1.0 as well. Each channel's top session
+    scored the threshold itself by construction, one to three of them, and train said "2 of the 30 calibration
+    sessions score the threshold itself ... (a score several sessions share is one kind of session) ... if these are
+    failures, the training data is not all normal" of a clean log. Sessions that share a channel's scale do share a
+    score (one kind of session, scored alike, set it), as a key-only model's sessions tied at its threshold do: they
+    are no owners, even where one of them also sets another channel's scale alone."""
+    if scales is None:
+        return np.zeros(len(channels), dtype=np.bool_)
+    with np.errstate(invalid="ignore"):  # -inf (unscored) / a scale is -inf: never at the scale
+        scaled = channels / np.asarray(scales, dtype=np.float64)[None, :]
+    at_scale = np.abs(scaled - 1.0) <= tie_band(1.0)
+    shared = at_scale.sum(axis=0) > 1  # per channel: several sessions at its scale
+    owners: np.ndarray = at_scale.any(axis=1) & ~(at_scale & shared[None, :]).any(axis=1)
+    return owners
 
 
 def _calibration_scores(

@@ -1,0 +1,67 @@
+"""Lines that name no session id are in no session: when many are, train, score and evaluate say so (their share,
+their templates, how they could name their session), where train printed only their count among its line counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logbert.config import LogBertConfig
+from logbert.pipeline.corpus import WITHOUT_SESSION_SHARE, read_corpus
+from logbert.pipeline.fit import train
+
+from .tiny import TINY_TRAINING
+
+AUDIT = {
+    "parser.log_format": r"type=<Type> msg=audit\(<Timestamp>:<Serial>\): <Content>",
+    "window.session_pattern": r"ses=(\d+)",
+}
+
+
+def _audit_log(path: Path, n_events: int = 60) -> Path:
+    """auditd's shape: an event's SYSCALL record names the login session (ses=), its EXECVE, CWD, PATH and
+    PROCTITLE records only share the event's serial number."""
+    lines = []
+    for n in range(n_events):
+        stamp, serial, session = f"1733212{n:03d}.000", 4000 + n, 10 + n // 6
+        lines += [
+            f"type=SYSCALL msg=audit({stamp}:{serial}): arch=c000003e syscall=59 success=yes ses={session} comm=cat",
+            f'type=EXECVE msg=audit({stamp}:{serial}): argc=2 a0="cat" a1="/etc/hosts"',
+            f'type=CWD msg=audit({stamp}:{serial}): cwd="/home/alice"',
+            f'type=PATH msg=audit({stamp}:{serial}): item=0 name="/usr/bin/cat" inode={900 + n} nametype=NORMAL',
+            f"type=PROCTITLE msg=audit({stamp}:{serial}): proctitle=636174002F6574632F686F737473",
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_most_lines_without_a_session_id_are_a_warning_with_templates_and_a_hint(tmp_path: Path) -> None:
+    """An auditd log read by ses=: two thirds of its records name no session, and the fields they share with the
+    record that does (the serial number) are what could tie them to it."""
+    corpus = read_corpus(_audit_log(tmp_path / "audit.log"), LogBertConfig().with_overrides(AUDIT))
+    assert corpus.report.n_without_session == 240
+    said = [w for w in corpus.report.warnings if "name no session id" in w]
+    assert len(said) == 1, corpus.report.warnings
+    warning = said[0]
+    assert warning.startswith("80% of the parsed lines (240 of 300) name no session id by window.session_pattern 'ses=")
+    assert "Most often: 'argc=<*> a0=\"cat\" a1=\"/etc/hosts\"' (25%), " in warning, warning
+    assert r"--set 'window.session_pattern=Serial=(\S+)' reads one" in warning, warning
+
+
+def test_a_few_lines_without_a_session_id_are_only_counted(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    lines = [f"2026-11-01 10:00:{n % 60:02d} step {n % 3} request_id=req-{n // 3}" for n in range(90)]
+    lines[::10] = [f"2026-11-01 10:01:{n:02d} heartbeat" for n in range(9)]  # 9 of 90: at the share, not above
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides(
+        {"parser.log_format": "<Date> <Time> <Content>", "window.session_pattern": r"request_id=(\S+)"}
+    )
+    corpus = read_corpus(log, config)
+    assert corpus.report.n_without_session == 9 == WITHOUT_SESSION_SHARE * len(lines)
+    assert not any("name no session id" in w for w in corpus.report.warnings), corpus.report.warnings
+
+
+def test_train_passes_the_warning_on(tmp_path: Path) -> None:
+    """What train's summary prints among its warnings (score and evaluate print the reader's warnings alike)."""
+    config = LogBertConfig().with_overrides({**AUDIT, **TINY_TRAINING, "scoring.calibration": "split"})
+    result = train(_audit_log(tmp_path / "audit.log", n_events=240), tmp_path / "art", config, progress=False)
+    assert any(w.startswith("80% of the parsed lines (960 of 1200) name no session id") for w in result.warnings)
