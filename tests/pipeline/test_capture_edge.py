@@ -82,6 +82,9 @@ def test_train_stores_the_learned_window_and_first_keys(edge: Edge) -> None:
     assert 0 < ref.window_s < 300  # the largest gap within a simulated lifecycle: seconds, not the log's span
     claim = [k for k, t in enumerate(edge.detector.parser.templates_) if "Attempting claim" in t]
     assert claim and set(claim) <= set(ref.first_keys)  # a lifecycle begins with its claim
+    # train's read report says where its capture began, as score's does (it said null)
+    report = json.loads((edge.artifact / "train_report.json").read_text(encoding="utf-8"))
+    assert isinstance(report["read_report"]["first_time"], float)
 
 
 def test_sessions_in_flight_at_the_start_are_scored_but_not_flagged(edge: Edge) -> None:

@@ -138,6 +138,9 @@ def read_corpus(
     ]
     kept_units, n_missing = _drop_unlabelled(labelled, loaded, config.window)
     report.n_without_session = len(without_session)
+    # where the capture begins (its first timestamped line): in every report of a raw log, train's included, where
+    # only Detector.read set it, and capture_edge looked it up again
+    report.first_time = next((ln.timestamp for ln in lines if ln.timestamp is not None), None)
     return Corpus("raw", report, tuple(lines), tuple(kept_units), n_unlabelled=n_missing)
 
 

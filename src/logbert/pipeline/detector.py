@@ -273,8 +273,6 @@ class Detector:
         assert self.parser is not None  # a raw log to a key artifact was refused above
         (sequences,), n_unknown_lines = key_sessions(corpus, [corpus.line_sessions], self.parser)
         corpus.report.n_unknown_template = n_unknown_lines
-        # where the capture begins, for sessions in flight then (score_sessions): its first timestamped line
-        corpus.report.first_time = next((ln.timestamp for ln in corpus.lines if ln.timestamp is not None), None)
         if with_signals is None:
             with_signals = self.model.reads_signals
         if with_signals:  # time and values ride with the keys

@@ -430,10 +430,9 @@ def capture_edge(corpus: Corpus, sessions: Sequence[KeySequence], config: LogBer
         return None
     rows = line_rows(corpus)
     lines = corpus.lines
-    start = next((ln.timestamp for ln in lines if ln.timestamp is not None), None)  # as Detector.read's first_time
     return CaptureEdge.fit(
         ((s.key_ids, [lines[r].timestamp for r in rows.get(s.session_id, ())]) for s in sessions if s.label != 1),
-        capture_start=start,
+        capture_start=corpus.report.first_time,  # read_corpus's, as score's
     )
 
 
