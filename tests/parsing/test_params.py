@@ -354,6 +354,35 @@ def test_words_with_punctuation_are_named_bare_and_the_printed_set_keeps_them_ap
     assert "Log started: <*>" in apart and "Log ended: <*>" in apart and "one template stands" not in apart
 
 
+def test_a_json_object_read_as_text_is_not_said_to_merge_outcome_words(tmp_path: Path) -> None:
+    """Docker's json-file lines around an app's JSON log: the reader warns that the messages are JSON objects and how
+    to read them; parse also named their keys and values ("cache", "GET", "hit", "query", "ttl_s") as outcome words
+    to keep apart, advice that contradicts it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    flow = [  # a request's lines: keys follow the event, as an app's structured log writes them
+        ("info", "GET /products", {"query": "q=socks"}),
+        ("debug", "cache lookup", {"hit": False}),
+        ("info", "db query done", {"rows": 2, "duration_ms": 28}),
+        ("info", "cache stored", {"ttl_s": 60}),
+    ]
+    lines = []
+    for i in range(240):
+        level, msg, extra = flow[i % 4]
+        app_line = {"ts": f"2026-12-02T04:00:{i % 60:02d}.{i:03d}Z", "level": level, "msg": msg,
+                    "trace_id": f"{i // 4:012x}", "service": "catalog", **extra}  # fmt: skip
+        lines.append(json.dumps({"log": json.dumps(app_line) + "\n", "stream": "stdout", "time": app_line["ts"]}))
+    log = tmp_path / "docker.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = CliRunner().invoke(app, ["parse", str(log), "--set", "parser.format=json"], env={"COLUMNS": "400"})
+    assert out.exit_code == 0, out.output
+    assert "are JSON objects themselves" in out.output and "extra_outcome_words" not in out.output, out.output
+
+
 def test_train_warns_about_merged_words_from_its_own_training_lines(tmp_path: Path) -> None:
     from logbert.pipeline.signals import merged_state_words_warning
     from logbert.pipeline.split import split_and_key

@@ -426,10 +426,14 @@ def merged_state_words(
     >>> rows = [(0, [u]) for u in users] + [(1, [u, f"10.0.0.{i}"]) for i, u in enumerate(users)]
     >>> merged_state_words(templates, infer_slot_schema(templates, rows))
     []
+
+    A template that is a JSON object's text (an app's JSON log inside Docker's) is a record whose words are its keys
+    and values: the reader's warning says to read it as one (``parser.log_format=<Json>``), and its keys are no
+    outcome words (``parse`` named "hit", "query", "ttl_s" as states beside that warning).
     """
     found: list[tuple[int, tuple[str, ...]]] = []
     for key, types in sorted(schema.slots.items()):
-        if key >= len(templates):
+        if key >= len(templates) or templates[key].lstrip().startswith('{"'):
             continue
         tokens = templates[key].split()
         # a bare wildcard right after a word of the template: a word that belongs to it ("status <*>", or a masked
