@@ -42,6 +42,9 @@ FormatName = Literal[
     "access",  # web servers' access logs (Common / Combined Log Format): "METHOD target status" is the content
     "raw",  # the whole line is the content
 ]
+#: A container runtime's line around each line of the app (``logbert.parsing.envelope``): none, CRI (containerd,
+#: CRI-O: /var/log/pods, ``kubectl logs``) or Docker's json-file driver.
+EnvelopeName = Literal["none", "cri", "docker"]
 SessionIdRule = Literal["openstack_instance", "hdfs_block"]
 WindowMode = Literal["session", "sliding", "time"]
 MaskStrategy = Literal["strided", "seeded"]
@@ -139,6 +142,11 @@ class ParserConfig(_Frozen):
     # a built-in format: its header, masks and Drain settings; with log_format, only the masks and Drain settings
     format: FormatName | None = "raw"
     log_format: str | None = None  # custom loghub-style header, e.g. "<Date> <Time> <Content>"; wins over format's
+    # a container runtime's line around each of the app's ("cri": "<time> stdout F <message>", "docker": json-file's
+    # {"log": ...}): unwrapped first, the message then read by format / log_format as a plain line is; the runtime's
+    # time is the line's where the message has none, its stream a field (stream=stdout), and a line the runtime split
+    # into pieces (CRI "P", docker's "log" without "\n") is joined again (logbert.parsing.envelope)
+    envelope: EnvelopeName = "none"
     masks: tuple[MaskRule, ...] | None = None  # None = the built-in rules for `format`
     # None = the built-in default of `format` (logbert.parsing.drain.FORMAT_DEFAULTS); a number overrides it
     drain_sim_th: float | None = Field(None, gt=0.0, le=1.0)  # Drain similarity threshold

@@ -30,9 +30,10 @@ def n_log_keys(key_ids: Sequence[int]) -> int:
 
 #: What an input file holds: raw log lines, or pre-parsed key sequences (``[id,]k1 k2 ...``).
 InputKind = Literal["raw", "keys"]
-#: Why an input line gave no record: blank, or its header does not match the format. (Binary and
+#: Why an input line gave no record: blank, its header does not match the format, or (``parser.envelope``) it is a
+#: piece of a longer line, read with the piece that ends it (not refused: counted). (Binary and
 #: over-long lines are not refused: they are repaired, counted and parsed; see ``parsing.reader``.)
-LineProblem = Literal["empty", "malformed"]
+LineProblem = Literal["empty", "malformed", "partial"]
 #: A typed parameter value (``logbert.parsing.params``): a number in its slot's base unit (seconds,
 #: bytes, count), a category label, or None (an id slot, or a value that did not convert).
 ParamValue = float | str | None
@@ -109,6 +110,11 @@ class ReadReport:
     n_truncated: int = 0  # longer than ParserConfig.max_line_chars
     n_escaped: int = 0  # terminal escape sequences (ANSI colours) removed before parsing
     n_empty: int = 0  # blank lines
+    # parser.envelope: pieces of a line the container runtime split (CRI "P", docker's "log" without "\n"), each read
+    # as part of the line that ends it (counted there: parsed or malformed); and lines whose last piece never came (the
+    # input ends first): read as what their pieces hold, their last piece counted as the line
+    n_pieces: int = 0
+    n_unended: int = 0
     n_without_session: int = 0  # parsed, but no session id found (mode="session" only)
     # template unseen by the frozen parser (mapped to UNK_KEY); of a key-sequence file: lines with a key the model lacks
     n_unknown_template: int = 0

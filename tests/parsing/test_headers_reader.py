@@ -169,9 +169,8 @@ def test_a_record_format_with_a_layout_that_reads_no_line_says_which_stage_faile
         read_log(cri, ParserConfig(format="logfmt", log_format=given))
     said = str(error.value)
     assert f"for format 'logfmt' with the message layout '{given}'" in said
-    assert "no line is logfmt pairs from start to end" in said
-    assert f"parser.log_format '{given}' was never tried" in said
-    assert "leave parser.format out and give the whole line's layout in parser.log_format" in said
+    # the one suggestion for CRI lines: the runtime's envelope, then logfmt reads each message (parser.envelope)
+    assert "try '--set parser.envelope=cri'" in said and "parser.log_format is the message's layout" in said
     assert read_log(cri, ParserConfig(log_format=given))[1].n_parsed == len(cri)  # what it says works
     wrapped = [json.dumps({"log": f"step {i} done", "time": "2026-12-02T04:00:00Z"}) for i in range(3)]
     with pytest.raises(InputDataError) as error:
@@ -479,11 +478,13 @@ def test_the_inferred_format_keeps_the_header_already_given_and_reads_the_whole_
     lines = [line.format(i) for i in range(10) for line in CRI]
     given = "<Datetime> <Stream> <Flag> <Content>"
     suggested = "<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>"
-    for log_format in (given, None):
-        _, report = read_log(lines, ParserConfig(log_format=log_format))
-        assert len(report.warnings) == 1 and report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}'")
-    records, report = read_log(lines, ParserConfig(log_format=suggested))
-    assert report.warnings == [] and report.n_parsed == len(lines) and all(r.timestamp is not None for r in records)
+    settings = ((given, "--set parser.envelope=cri'"), (None, "envelope=cri --set parser.format=logfmt'"))
+    for log_format, setting in settings:
+        _, report = read_log(lines, ParserConfig(log_format=log_format))  # CRI lines: the envelope is the suggestion
+        assert len(report.warnings) == 1 and setting in report.warnings[0]
+    records, report = read_log(lines, ParserConfig(log_format=suggested))  # reads, and the envelope is still said
+    assert "parser.envelope=cri" in report.warnings[0] and report.n_parsed == len(lines)
+    assert all(r.timestamp is not None for r in records)
     assert records[1].content == 'msg="cart loaded" request_id=req-0 items=1'
     assert (records[1].fields["Stream"], records[1].fields["Severity"]) == ("stdout", "debug")
 
@@ -496,11 +497,12 @@ def test_a_built_in_header_inside_the_content_is_suggested_in_place_of_content_k
     cri = [f"2026-12-02T04:00:{i:02d}.03Z stderr F {line}" for i, line in enumerate(klog)]
     _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
     suggested = r"<Datetime> <Stream> <Flag> <Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>"
-    assert len(report.warnings) == 1
-    assert report.warnings[0].endswith(f"try --set 'parser.log_format={suggested}' --set parser.format=klog (that "
-                                       "format's masks and Drain settings)")
-    records, report = read_log(cri, ParserConfig(format="klog", log_format=suggested))
-    assert report.warnings == [] and report.n_parsed == 20 and records[0].content == "Started pod x0"
+    assert len(report.warnings) == 1  # CRI lines: the one suggestion is the envelope, klog then reads the messages
+    assert "try '--set parser.envelope=cri' (the messages are then read" in report.warnings[0]
+    unwrapped, report = read_log(cri, ParserConfig(envelope="cri", format="klog"))
+    assert report.warnings == [] and unwrapped[0].content == "Started pod x0"
+    records, report = read_log(cri, ParserConfig(format="klog", log_format=suggested))  # reads too, a layout per line
+    assert len(report.warnings) == 1 and report.n_parsed == 20 and records[0].content == "Started pod x0"
     wrapped = [json.dumps({"log": line, "time": f"2026-12-02T04:00:{i:02d}Z"}) for i, line in enumerate(klog)]
     _, report = read_log(wrapped, ParserConfig(format="json"))
     klog_layout = BUILTIN_FORMATS["klog"]
@@ -796,8 +798,9 @@ def test_json_behind_a_header_layout_is_not_sent_to_parser_format_json() -> None
     app = [json.dumps({"time": "2026-12-02T04:00:00Z", "level": "info", "msg": f"step {i % 3}"}) for i in range(20)]
     cri = [f"2026-12-02T04:00:{i:02d}.03Z stdout F {line}" for i, line in enumerate(app)]
     _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
-    assert len(report.warnings) == 1 and "hold a JSON object after their header fields" in report.warnings[0]
-    assert "strip the header from the lines first" in report.warnings[0]
+    assert len(report.warnings) == 1 and "try '--set parser.envelope=cri'" in report.warnings[0]  # CRI: unwrap it
+    unwrapped, report = read_log(cri, ParserConfig(envelope="cri", format="json"))
+    assert report.warnings == [] and unwrapped[1].content == "step 1"
     _, report = read_log(app, ParserConfig())
     assert len(report.warnings) == 1 and "are JSON objects: --set parser.format=json" in report.warnings[0]
 

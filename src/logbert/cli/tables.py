@@ -108,7 +108,12 @@ def formats_table() -> Table:
     """The built-in header formats (``parser.format``): a header layout plus its masks and Drain settings."""
     from logbert.api import BUILTIN_FORMATS
 
-    table = Table(title="header formats (--set parser.format=NAME): header layout, masks and Drain settings only")
+    table = Table(
+        title="header formats (--set parser.format=NAME): header layout, masks and Drain settings only",
+        caption="container logs: --set parser.envelope=cri (containerd, CRI-O: /var/log/pods) or docker (json-file) "
+        "unwraps each line first; any format here then reads the app's message as a plain line (its time, or the "
+        "runtime's; the stream a field, stream=stdout; lines the runtime split joined again)",
+    )
     table.add_column("parser.format")
     table.add_column("header layout (parser.log_format replaces it, the masks stay)", overflow="fold")
     for name, layout in BUILTIN_FORMATS.items():

@@ -15,15 +15,26 @@ fields or times are built for them). :func:`read_log` collects a stream's lines 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Final, cast
 
-from logbert.config import ParserConfig, quoted
+from logbert.config import EnvelopeName, ParserConfig, quoted
 from logbert.errors import InputDataError
 from logbert.files import input_file, open_log, read_bytes, require_text
 from logbert.parsing._gc import gc_paused
-from logbert.parsing.headers import HeaderParser, family_hint, format_warnings, unread_hint
+from logbert.parsing.envelope import Piece, looks_wrapped, unwrap, wrap
+from logbert.parsing.headers import (
+    JSON_FORMAT,
+    LOGFMT_FORMAT,
+    HeaderParser,
+    family_hint,
+    format_warnings,
+    infer_log_format,
+    iso_seconds,
+    unread_hint,
+)
 from logbert.records import LineProblem, LogLine, ReadReport
 
 #: How many malformed lines a report keeps as examples, and how much of each.
@@ -95,6 +106,30 @@ def line_text(raw: str | bytes, max_line_chars: int) -> tuple[str, bool, bool, b
     return line, binary, False, escapes
 
 
+class _Run:
+    """The pieces of one split line so far (``parser.envelope``): kept up to ``max_line_chars`` and one character
+    more, so that the joined line is still cut (and counted) as a line that long is, while a run of pieces that
+    never ends holds no more memory than one line."""
+
+    __slots__ = ("last_line_no", "length", "parts", "stream", "time")
+
+    def __init__(self, time: str, stream: str) -> None:
+        self.time, self.stream = time, stream  # the first piece's: when the app wrote the line
+        self.parts: list[str] = []
+        self.length = 0
+        self.last_line_no = 0
+
+    def add(self, message: str, max_line_chars: int, line_no: int) -> None:
+        if self.length <= max_line_chars:
+            kept = message[: max_line_chars + 1 - self.length]
+            self.parts.append(kept)
+            self.length += len(kept)
+        self.last_line_no = line_no
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
 class LineReader:
     """Header-parse lines one at a time and keep the counts of a :class:`ReadReport`.
 
@@ -115,6 +150,10 @@ class LineReader:
         self.report = ReadReport()
         self.last_text = ""  # the last line read by read_line, as parsed: repaired, truncated, no line ending
         self.n_inner_cr = 0  # lines with a carriage return inside them (not their line ending)
+        #: parser.envelope: the container runtime's line around each of the app's, unwrapped before the format reads
+        self.envelope = config.envelope
+        # per stream, the pieces of a split line whose last piece has not come yet (the runtime splits per stream)
+        self._runs: dict[str, _Run] = {}
 
     def feed(self, raw: str | bytes) -> LogLine | None:
         """Count and parse one line; None for a blank or malformed line. Never raises on content."""
@@ -136,6 +175,8 @@ class LineReader:
         else:
             inner_cr = "\r" in raw and "\r" in raw.rstrip("\r\n")
         self.n_inner_cr += inner_cr  # a carriage return inside the line: CR-only line ends?
+        if self.envelope != "none":
+            return self._read_wrapped(raw)
         line, binary, truncated, escapes = line_text(raw, self.config.max_line_chars)
         report.n_binary += binary
         report.n_truncated += truncated
@@ -153,6 +194,83 @@ class LineReader:
         report.n_parsed += 1
         report.n_continued = self.header.n_continued
         return parsed
+
+    def _read_wrapped(self, raw: str | bytes) -> LogLine | LineProblem:
+        """:meth:`read_line` of a line in ``parser.envelope``: unwrapped whole (``max_line_chars`` cuts the message,
+        not the envelope, whose JSON a cut would break), a piece of a split line kept until the piece that ends it
+        (``"partial"``), then the message read by the format as a plain line is."""
+        report = self.report
+        line, binary, escapes = repair_line(raw)
+        piece = unwrap(self.envelope, line) if line.strip() else None
+        if piece is not None and self.envelope == "docker":  # JSON escapes may hold controls and colour codes
+            message, m_binary, m_escapes = repair_line(piece.message)
+            binary, escapes = binary or m_binary, escapes or m_escapes
+            piece = Piece(message, piece.time, piece.stream, piece.partial)
+        report.n_binary += binary
+        report.n_escaped += escapes
+        if piece is None:
+            self.last_text = line[: self.config.max_line_chars]
+            if not line.strip():
+                report.n_empty += 1
+                return "empty"
+            return self._malformed(self.last_text)
+        run = self._runs.get(piece.stream)
+        if piece.partial:
+            if run is None:
+                run = self._runs[piece.stream] = _Run(piece.time, piece.stream)
+            run.add(piece.message, self.config.max_line_chars, report.n_lines)
+            self.last_text = line[: self.config.max_line_chars]
+            report.n_pieces += 1
+            return "partial"
+        if run is None:
+            return self._read_message(piece.message, piece.time, piece.stream, line)
+        del self._runs[piece.stream]
+        run.add(piece.message, self.config.max_line_chars, report.n_lines)
+        return self._read_message(run.text(), run.time, run.stream, None)
+
+    def _read_message(self, message: str, time: str, stream: str, line: str | None) -> LogLine | LineProblem:
+        """The message of an envelope line (``line``, None for one joined from pieces) read by the format: cut at
+        ``max_line_chars`` and counted, the runtime's time where the message has none, the stream a field."""
+        report = self.report
+        if len(message) > self.config.max_line_chars:
+            message, line = message[: self.config.max_line_chars], None
+            report.n_truncated += 1
+        # as parsed: a joined or cut message as one whole envelope line of its own, which reads back to the same
+        self.last_text = line if line is not None else wrap(self.envelope, message, time, stream)
+        if not message.strip():
+            report.n_empty += 1
+            return "empty"
+        parsed = self.header.parse(message, report.n_lines)
+        if parsed is None:
+            return self._malformed(message)
+        report.n_parsed += 1
+        report.n_continued = self.header.n_continued
+        timestamp = parsed.timestamp if parsed.timestamp is not None else iso_seconds(time) if time else None
+        fields = parsed.fields
+        if stream and "stream" not in fields:  # the app's own "stream" key, if any, wins
+            fields = {**fields, "stream": stream}
+        return LogLine(parsed.line_no, parsed.content, timestamp, fields, parsed.continues)
+
+    def _malformed(self, text: str) -> LineProblem:
+        report = self.report
+        report.n_malformed += 1
+        if len(report.malformed_examples) < MAX_EXAMPLES:
+            report.malformed_examples.append(f"{report.n_lines}: {text[:EXAMPLE_CHARS]}")
+        return "malformed"
+
+    def finish(self) -> list[LogLine]:
+        """The lines whose last piece never came (``parser.envelope``; the input ended first), read as what their
+        pieces hold, in the order they began; each counted in ``n_unended``, its last piece as the line (no longer
+        in ``n_pieces``). Call once the input has ended: a stream that goes on keeps them open."""
+        out: list[LogLine] = []
+        runs, self._runs = self._runs, {}
+        for run in runs.values():
+            self.report.n_pieces -= 1
+            self.report.n_unended += 1
+            parsed = self._read_message(run.text(), run.time, run.stream, None)
+            if not isinstance(parsed, str):
+                out.append(replace(parsed, line_no=run.last_line_no))
+        return out
 
     def feed_clean(self, lines: Iterable[str], out: list[LogLine]) -> None:
         """:meth:`feed` for many decoded lines known to hold no newline and no control character
@@ -232,6 +350,55 @@ class LineReader:
             report.n_malformed += n_malformed
             report.n_parsed += n_parsed
             report.n_continued = self.header.n_continued
+
+
+def open_pieces(lines: Sequence[str | bytes], config: ParserConfig) -> list[str]:
+    """The pieces (``parser.envelope``) at the end of ``lines`` whose split line has not ended yet, as read (repaired):
+    what a :class:`LineReader` that reads them first, then the lines that follow, joins as one that read them all
+    does. The streaming engine keeps them per source between ingest calls, as it keeps a continuation's head: a line
+    split across two calls reads as offline. Bounded as :class:`_Run` is: once a run's message is longer than
+    ``max_line_chars``, its later pieces are left out (the joined line is cut there anyway).
+
+    >>> cfg = ParserConfig(envelope="cri")
+    >>> open_pieces(["2026-12-02T04:00:00Z stdout P a", "2026-12-02T04:00:00Z stderr F b",
+    ...              "2026-12-02T04:00:01Z stdout P c"], cfg)
+    ['2026-12-02T04:00:00Z stdout P a', '2026-12-02T04:00:01Z stdout P c']
+    """
+    envelope, cap = config.envelope, config.max_line_chars
+    runs: dict[str, tuple[list[str], list[int]]] = {}
+    for raw in lines:
+        text = repair_line(raw)[0]
+        piece = unwrap(envelope, text) if envelope != "none" and text.strip() else None
+        if piece is None:
+            continue
+        if not piece.partial:
+            runs.pop(piece.stream, None)
+            continue
+        kept, length = runs.setdefault(piece.stream, ([], [0]))
+        if length[0] <= cap:
+            kept.append(text)
+            message = repair_line(piece.message)[0] if envelope == "docker" else piece.message
+            length[0] += len(message)
+    return [text for kept, _ in runs.values() for text in kept]
+
+
+def accepted_content_reader(config: ParserConfig) -> Callable[[str], str | None]:
+    """What :meth:`HeaderParser.accepted_content` is for a line as the reader kept it (``LineReader.last_text``,
+    ``ParsedLine.raw``): with ``parser.envelope``, that line unwrapped first (a joined line is kept whole, as one
+    envelope line of its own)."""
+    header = HeaderParser.for_config(config)
+    envelope = config.envelope
+    if envelope == "none":
+        return header.accepted_content
+
+    def content(line: str) -> str | None:
+        piece = unwrap(envelope, line)
+        if piece is None:
+            return None
+        message = repair_line(piece.message)[0] if envelope == "docker" else piece.message
+        return header.accepted_content(message[: config.max_line_chars])
+
+    return content
 
 
 def _file_blocks(path: Path) -> Iterator[bytes]:
@@ -394,12 +561,14 @@ class LogStream:
         for lines, clean in self._blocks():
             out: list[LogLine] = []
             before = self.report.n_lines
-            if clean:
+            if clean and self.reader.envelope == "none":
                 self.reader.feed_clean(cast(list[str], lines), out)
             else:
                 self._feed(lines, out)
             self._note(out, lines, before)
             yield out
+        if unended := self.reader.finish():  # a split line whose last piece never came: as its pieces hold it
+            yield unended
         self._finish()
 
     def contents(self) -> Iterator[list[str]]:
@@ -413,7 +582,7 @@ class LogStream:
         reader = self.reader
         for lines, clean in self._blocks():
             out: list[str] = []
-            if not clean:
+            if not clean or reader.envelope != "none":  # envelope lines: each unwrapped, pieces joined
                 parsed: list[LogLine] = []
                 before = reader.report.n_lines
                 self._feed(lines, parsed)
@@ -433,6 +602,8 @@ class LogStream:
                 if start < len(text):
                     reader.feed_clean_contents(text[start:] if start else text, out)
             yield out
+        if unended := reader.finish():
+            yield [ln.content for ln in unended]
         self._finish()
 
     def _blocks(self) -> Iterator[tuple[Sequence[str | bytes], bool]]:
@@ -466,8 +637,11 @@ class LogStream:
         if len(self._sample) < WARNING_SAMPLE:
             taken = parsed[: WARNING_SAMPLE - len(self._sample)]
             self._sample.extend(taken)
-            max_chars = self.config.max_line_chars
-            self._sample_texts.extend(line_text(raw_lines[ln.line_no - before - 1], max_chars)[0] for ln in taken)
+            max_chars, envelope = self.config.max_line_chars, self.reader.envelope
+            texts = (line_text(raw_lines[ln.line_no - before - 1], max_chars)[0] for ln in taken)
+            if envelope != "none":  # what the format read: the message (a joined line's last piece's)
+                texts = ((piece.message if (piece := unwrap(envelope, text)) else text) for text in texts)
+            self._sample_texts.extend(texts)
         if self._n_first_fields is None:
             self._n_first_fields = len(parsed[0].fields)
         fields = self._fields
@@ -481,6 +655,8 @@ class LogStream:
         report = self.reader.report
         header = self.reader.header
         report.warnings = format_warnings(self._sample, self._sample_texts, header)
+        if wrapped := envelope_hint(self._sample_texts, self.config):  # the one suggestion: the rest follows from it
+            report.warnings = [wrapped]
         cr_hint = ""
         n_cr = self.reader.n_inner_cr
         not_text = binary_hint(report) if n_cr < report.n_binary else ""  # more than CR-only line ends explain
@@ -492,6 +668,11 @@ class LogStream:
         if self.config.log_format is not None:  # a custom header: are the generic masks the right ones?
             report.warnings += family_hint(self._sample, self.config.format)
         report.warnings += continuation_hint(report, self.config)
+        if report.n_unended:
+            report.warnings.append(
+                f"{report.n_unended} lines split by the container runtime never got their last piece (the input "
+                "ends first: a file cut, or a runtime killed mid-line): each is read as what its pieces hold"
+            )
         if not report.n_parsed:
             name = str(self._path) if self._path is not None else "<lines>"
             fmt = quoted(str(self.config.log_format or self.config.format))
@@ -499,12 +680,83 @@ class LogStream:
                 fmt = f"'{self.config.format}' with the message layout {quoted(self.config.log_format)}"
             # binary junk says what it is, not two lines of it (~1,100 replacement characters on the screen)
             examples = f": {not_text}" if not_text else f", e.g. {report.malformed_examples[:2]}"
-            why = "" if not_text else unread_hint(header, [e.split(": ", 1)[-1] for e in report.malformed_examples])
+            unread = [e.split(": ", 1)[-1] for e in report.malformed_examples]
+            why = "" if not_text else envelope_hint(unread, self.config) or unread_hint(header, unread)
             raise InputDataError(
                 f"no parsable line in {name} for format {fmt}: {report.n_lines} lines, {report.n_empty} blank, "
                 f"{report.n_malformed} malformed" + (f"; {why}" if why else "") + examples
                 + (f". {cr_hint}" if cr_hint else "")
             )
+
+
+_ENVELOPE_SHAPES: Final[dict[EnvelopeName, str]] = {
+    "cri": "a container runtime's (CRI: containerd, CRI-O, /var/log/pods) '<time> stdout F <message>'",
+    "docker": 'Docker json-file\'s {"log": "<message>\\n", "stream": ..., "time": ...}',
+}
+
+
+def envelope_hint(texts: Sequence[str], config: ParserConfig) -> str:
+    """Where ``parser.envelope`` is none and at least half of ``texts`` (lines as read) are a container runtime's
+    lines: what to set, with the format of the messages inside where it is plain (logfmt or JSON records, or a
+    header :func:`infer_log_format` finds); else ''. It replaces the other format warnings: read whole, such a line
+    has the runtime's time, stream and tag before its message, and every hint about that header (a layout
+    ``<Datetime> <Stream> <Flag> ...``, JSON keys) would read the app's record as one text and its split lines as
+    pieces.
+
+    >>> print(envelope_hint(["2026-12-02T04:00:00.1Z stdout F level=info msg=\"ok\" id=7"], ParserConfig())[-60:])
+    --set parser.envelope=cri --set parser.format=logfmt' (the
+    """
+    if config.envelope != "none" or not texts:
+        return ""
+    envelope = next((e for e in _ENVELOPE_SHAPES if looks_wrapped(e, list(texts))), None)
+    if envelope is None:
+        return ""
+    messages = [piece.message for text in texts if (piece := unwrap(envelope, text)) is not None]
+    setting = f"--set parser.envelope={envelope}"
+    then = " (the messages are then read by parser.format / parser.log_format as plain lines are"
+    if envelope == "docker" and config.format == "json":
+        # parser.format=json reads json-file's "log" key already, and the <Json> or header layout hints read the
+        # message: the envelope is the better reading only for logfmt records, which no message layout reads
+        inner = _message_format(messages)
+        if inner != "--set parser.format=logfmt":
+            return ""
+        setting += f" {inner}"
+        then += ")"
+    elif config.format in ("raw", None) and config.log_format is None:
+        inner = _message_format(messages)
+        setting += f" {inner}" if inner else ""
+        then += (
+            "; add parser.format=logfmt or json if they are records, or a parser.log_format of their own header)"
+            if not inner else ")"
+        )
+    elif config.log_format is not None:
+        then += ": parser.log_format is the message's layout, without the runtime's time, stream and tag)"
+    else:
+        then += ")"
+    return (
+        f"{len(messages)} of the first {len(texts)} lines are {_ENVELOPE_SHAPES[envelope]} lines: read whole, the "
+        "runtime's time and stream become template words, the app's record is one text, and a line the runtime "
+        f"split is read as pieces; try '{setting}'{then}: the runtime's time is each line's where its message has "
+        "none, the stream a field (stream=stdout) and split lines are joined"
+    )
+
+
+def _message_format(messages: Sequence[str]) -> str:
+    """The setting that reads ``messages`` (an envelope's) where most are records or one header suggests itself:
+    ``--set parser.format=logfmt`` / ``json``, ``--set 'parser.log_format=...'``; else ''."""
+    half = 0.5 * len(messages)
+    records = {"json": HeaderParser(JSON_FORMAT), "logfmt": HeaderParser(LOGFMT_FORMAT)}
+    for name, reading in records.items():
+        if sum(1 for m in messages if reading.parse(m, 0) is not None) >= half:
+            return f"--set parser.format={name}"
+    for message in messages[:20]:
+        layout = infer_log_format(message)
+        if layout is None:
+            continue
+        reading = HeaderParser(layout)
+        if sum(1 for m in messages if reading.parse(m, 0) is not None) >= half:
+            return f"--set 'parser.log_format={layout}'"
+    return ""
 
 
 # A line of a multi-line message: a Java stack frame, "... 42 more", "Caused by:", an exception's first line, a Python

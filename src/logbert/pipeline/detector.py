@@ -23,7 +23,7 @@ from logbert.model.encoder import COUNT_BUCKETS
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.params import SlotSchema, SlotType, readable_number, schema_of
 from logbert.parsing.parser import LogParser
-from logbert.parsing.reader import LineReader, raw_lines_at
+from logbert.parsing.reader import LineReader, accepted_content_reader, open_pieces, raw_lines_at
 from logbert.pipeline.calibrate import Calibration
 from logbert.pipeline.corpus import input_kind, read_corpus
 from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, NLL_SCORES, LogBertDetector
@@ -70,7 +70,8 @@ class Detector:
         self._pattern = session_id_pattern(self.config.window) if self.config.window.mode == "session" else None
         # time- and value-aware models: the slot types of the training lines (units and contexts for explanations)
         self.schema: SlotSchema | None = schema_of(model.parser_state_)
-        self._header = LineReader(self.config.parser).header  # stream_signals: a line's content again
+        # stream_signals: a line's content again (unwrapped first, with parser.envelope)
+        self._accepted_content = accepted_content_reader(self.config.parser)
 
     def line_signals(
         self, key_ids: Sequence[int], timestamps: Sequence[float | None], contents: Sequence[str], session_id: str = ""
@@ -103,11 +104,11 @@ class Detector:
         """
         if self.parser is None:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences and cannot parse raw lines")
-        parser, header, schema = self.parser, self._header, self._stream_schema
+        parser, accepted_content, schema = self.parser, self._accepted_content, self._stream_schema
         read = schema.slots
         raw_parameters: list[list[str]] = []
         for raw, key in zip(raws, key_ids, strict=True):
-            content = header.accepted_content(raw) if key in read else None
+            content = accepted_content(raw) if key in read else None
             raw_parameters.append([] if content is None else parser.parameters(content, key))
         return line_signals(key_ids, timestamps, raw_parameters, schema, session_id)
 
@@ -224,6 +225,11 @@ class Detector:
                 )
             )
         return out, reader.report
+
+    def open_pieces(self, lines: Sequence[str | bytes]) -> list[str]:
+        """The pieces (``parser.envelope``) at the end of ``lines`` whose split line has not ended yet, as read: what
+        the streaming engine reads again before a source's next lines (``logbert.parsing.reader.open_pieces``)."""
+        return open_pieces(lines, self.config.parser)
 
     def read(
         self,

@@ -58,7 +58,7 @@ from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals
 from logbert.results import ParsedLine, SequenceScore, SessionResult
 from logbert.streaming.engine import Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.journal import JournalError, JournalEvent
-from logbert.streaming.protocol import AlertSink, Scorer, in_flight_rule, signal_builder
+from logbert.streaming.protocol import AlertSink, Scorer, in_flight_rule, piece_keeper, signal_builder
 
 if TYPE_CHECKING:
     from logbert.service.alerts import AlertStore
@@ -194,6 +194,11 @@ class PartitionScorer:
     ) -> list[SessionResult]:
         with self.locks.score:
             return self.inner.score_sessions(sequences, explain=explain, capture_start=capture_start)
+
+    def open_pieces(self, lines: Sequence[str | bytes]) -> list[str]:
+        """The inner detector's (``streaming.protocol.PieceKeeper``): a line split across ingest calls joins."""
+        keep = piece_keeper(self.inner)
+        return [] if keep is None else keep(lines)
 
     def in_flight(self, key_ids: Sequence[int], first_time: float | None, capture_start: float | None) -> str | None:
         """The inner detector's capture-edge rule (``streaming.protocol.InFlightRule``); None without one."""

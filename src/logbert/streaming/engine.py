@@ -53,7 +53,15 @@ from logbert.results import EmitReason, ParsedLine, PositionExplanation, Sequenc
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.journal import IngestEvent, JournalError
 from logbert.streaming.memo import ScoreMemo
-from logbert.streaming.protocol import AlertSink, EventLog, Scorer, in_flight_rule, signal_builder
+from logbert.streaming.protocol import (
+    AlertSink,
+    EventLog,
+    PieceKeeper,
+    Scorer,
+    in_flight_rule,
+    piece_keeper,
+    signal_builder,
+)
 from logbert.streaming.stats import StreamStats
 from logbert.streaming.windows import (
     KEY_ID,
@@ -274,6 +282,10 @@ class StreamEngine:
         # the start of its next request continues (offline, a file's lines continue across any block)
         self.attach_continuations = detector.config.parser.continuation == "attach"
         self._heads: OrderedDict[str, str] = OrderedDict()
+        # parser.envelope: each source's pieces of a line the container runtime split whose last piece has not come,
+        # read again before its next request (offline, a file's pieces join across any block; parsing.reader)
+        self._open_pieces = piece_keeper(detector) if detector.config.parser.envelope != "none" else None
+        self._pieces: OrderedDict[str, list[str]] = OrderedDict()
         # a time/value model: each window carries its signals, built by the offline rules (None: key-only)
         self._router = SessionRouter(window, self.max_len, signals=signal_builder(detector))
         # sessions in flight when the stream began (logbert.scoring.capture): the detector's rule, the one offline
@@ -383,11 +395,15 @@ class StreamEngine:
             self._next_offset = max(self._next_offset, offset + len(lines))
             self._changed()
         head = self._heads.get(source) if self.attach_continuations else None
-        if head is None:
+        pieces = self._pieces.get(source, []) if self._open_pieces is not None else []
+        # parsed after the line they may continue and the pieces their first line may end, which are then left out
+        # (their counts are the report's only)
+        before: list[str | bytes] = [*([head] if head is not None else []), *pieces]
+        if not before:
             outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
-        else:  # parsed after the line they may continue, which is then left out (its counts are the report's only)
-            outcomes, report = self.detector.parse_lines([head, *lines], start_line_no=first - 1)
-            outcomes = outcomes[1:]
+        else:
+            outcomes, report = self.detector.parse_lines([*before, *lines], start_line_no=first - len(before))
+            outcomes = outcomes[len(before) :]
         if len(outcomes) != len(lines):
             raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
         now, wall = self._clock(), self._wall()
@@ -400,7 +416,8 @@ class StreamEngine:
         with self._lock:
             for i, p in enumerate(outcomes):
                 if isinstance(p, str):
-                    rejections.append(LineRejection(i, first + i, p))
+                    if p != "partial":  # a piece of a split line is accepted: read with the piece that ends it
+                        rejections.append(LineRejection(i, first + i, p))
                     continue
                 if self._capture_start is None and self._in_flight is not None and p.timestamp is not None:
                     self._capture_start = p.timestamp  # offline: ReadReport.first_time, any parsed line
@@ -427,6 +444,8 @@ class StreamEngine:
             self._account(outcome, now)
             if self.attach_continuations:
                 self._note_head(source, outcomes)
+            if self._open_pieces is not None:
+                self._note_pieces(self._open_pieces, source, [*pieces, *lines])
         self._submit(windows)
         return outcome
 
@@ -435,6 +454,14 @@ class StreamEngine:
         last = next((p for p in reversed(outcomes) if not isinstance(p, str) and not p.continued), None)
         if last is not None:
             _most_recent(self._heads, source, last.raw, self.limits.max_sources)
+
+    def _note_pieces(self, open_pieces: PieceKeeper, source: str, lines: Sequence[str | bytes]) -> None:
+        """The source's pieces of a split line still open after ``lines``, for its next request (under ``_lock``)."""
+        pieces = open_pieces(lines)
+        if pieces:
+            _most_recent(self._pieces, source, pieces, self.limits.max_sources)
+        else:
+            self._pieces.pop(source, None)
 
     def _submit(self, windows: list[PendingWindow]) -> None:
         if not windows:
@@ -657,6 +684,8 @@ class StreamEngine:
         }
         if self._heads:  # only with parser.continuation = "attach": other checkpoints as before
             head["heads"] = [[source, raw] for source, raw in self._heads.items()]
+        if self._pieces:  # only with parser.envelope and a line split across requests: other checkpoints as before
+            head["pieces"] = [[source, list(pieces)] for source, pieces in self._pieces.items()]
         if self._capture_start is not None:  # only with the capture-edge rule: other checkpoints as before
             head["capture_start"] = self._capture_start
             head["in_flight"] = [[key, why] for key, why in self._partial.items()]
@@ -716,6 +745,7 @@ class StreamEngine:
             self._next_offset = int(state["next_offset"])
             self._next_line_no = OrderedDict((str(src), int(n)) for src, n in state["line_nos"])
             self._heads = OrderedDict((str(src), str(raw)) for src, raw in state.get("heads", ()))
+            self._pieces = OrderedDict((str(src), [str(p) for p in pieces]) for src, pieces in state.get("pieces", ()))
             start = state.get("capture_start")
             self._capture_start = None if start is None else float(start)
             self._partial = {str(key): str(why) for key, why in state.get("in_flight", ())}

@@ -80,6 +80,21 @@ def signal_builder(scorer: Scorer) -> SignalBuilder | None:
     return out
 
 
+#: The pieces (``parser.envelope``) at the end of some raw lines whose split line has not ended yet, as read: what
+#: :meth:`logbert.pipeline.detector.Detector.open_pieces` is (``logbert.parsing.reader.open_pieces``).
+PieceKeeper = Callable[[Sequence["str | bytes"]], list[str]]
+
+
+def piece_keeper(scorer: Scorer) -> PieceKeeper | None:
+    """The scorer's ``open_pieces``, or None when it has none (the tests' fakes): no line is then joined across
+    ingest calls."""
+    keep = getattr(scorer, "open_pieces", None)
+    if not callable(keep):
+        return None
+    out: PieceKeeper = keep
+    return out
+
+
 #: Why a session (its key ids, its first line's timestamp) was in flight when the capture began (the capture's
 #: first timestamp), or None: what :meth:`logbert.pipeline.detector.Detector.in_flight` is
 #: (:mod:`logbert.scoring.capture`, the rule offline scoring uses too).
