@@ -177,3 +177,17 @@ def test_missing_and_directory(tmp_path: Path) -> None:
         read_labels(tmp_path / "nope.csv")
     with pytest.raises(InputDataError, match="directory"):
         read_labels(tmp_path)
+
+
+def test_merged_inputs_sum_every_count_of_their_lines() -> None:
+    """Several inputs read as one: every count of what happened to their lines is summed, so that the merged counts
+    add up to the lines read (the pieces of split container lines, parser.envelope, were left out)."""
+    from dataclasses import fields
+
+    from logbert.records import ReadReport
+
+    set_later = {"n_unknown_template", "n_in_flight"}  # by the model that reads the merged corpus, not the reader
+    line_counts = [f.name for f in fields(ReadReport) if f.name.startswith("n_") and f.name not in set_later]
+    parts = [Corpus("raw", ReadReport(**dict.fromkeys(line_counts, k))) for k in (1, 2)]
+    merged, _ = merge_corpora(parts)
+    assert {name: getattr(merged.report, name) for name in line_counts} == dict.fromkeys(line_counts, 3)

@@ -149,3 +149,25 @@ def test_parse_suggests_the_envelope_for_runtime_lines_and_one_suggestion_only()
         read_log(raw, ParserConfig(format="logfmt"))  # no line is logfmt from its start: the envelope is why
     _, read = read_log(raw, ParserConfig(envelope="cri", format="logfmt"))
     assert not any("envelope" in w for w in read.warnings)
+
+
+def test_the_line_counts_parse_prints_add_up_with_the_pieces(tmp_path: Path) -> None:
+    """528 lines read, 480 parsed: the 48 pieces joined into others were in no count parse printed."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    lines = []
+    for i in range(6):
+        if i % 2:  # a split line: its first half a P piece, the rest the F piece that ends it
+            record = _logfmt(i, "a long message")
+            lines += [_cri(record[:30], "P"), _cri(record[30:])]
+        else:
+            lines.append(_cri(_logfmt(i)))
+    log = tmp_path / "pod.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = ["--set", "parser.envelope=cri", "--set", "parser.format=logfmt"]
+    out = CliRunner().invoke(app, ["parse", str(log), *settings], env={"COLUMNS": "300"})
+    assert out.exit_code == 0, out.output
+    said = " ".join(out.output.split())
+    assert "9 lines: 6 parsed (3 more lines were pieces of split lines, joined into them)" in said, said

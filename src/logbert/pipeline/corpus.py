@@ -493,7 +493,10 @@ def merge_corpora(corpora: Sequence[Corpus]) -> tuple[Corpus, int]:
     if len(corpora) == 1:
         return corpora[0], 0
     report = ReadReport()
-    counts = ("n_lines", "n_parsed", "n_continued", "n_malformed", "n_binary", "n_truncated", "n_escaped", "n_empty")
+    counts = (
+        "n_lines", "n_parsed", "n_continued", "n_malformed", "n_binary", "n_truncated", "n_escaped", "n_empty",
+        "n_pieces", "n_unended",
+    )  # fmt: skip
     for name in (*counts, "n_without_session"):
         setattr(report, name, sum(getattr(c.report, name) for c in corpora))
     seen: set[str] = set()
