@@ -6,6 +6,7 @@ import json
 import random
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 from logbert.records import UNK_KEY, KeySequence
 from logbert.streaming import StreamLimits
@@ -94,3 +95,62 @@ def test_tail_drops_a_utf8_mark_again_after_the_file_is_truncated_and_rewritten(
         stop.set()
         reader.join(timeout=5)
     assert got == [b"first", b"second", b"third", codecs.BOM_UTF8 + b"fourth"]
+
+
+def _follow(log: Path, poll_s: float) -> tuple[Any, Any, Any]:
+    import queue
+    import threading
+
+    from logbert.streaming.tail import _follow_file
+
+    out: queue.Queue[bytes | None] = queue.Queue()
+    stop = threading.Event()
+    reader = threading.Thread(target=_follow_file, args=(log, TailOptions(poll_interval_s=poll_s), out, stop))
+    reader.start()
+    return out, stop, reader
+
+
+def _taken_until(out: Any, last: bytes) -> list[bytes]:
+    got: list[bytes] = []
+    while not got or got[-1] != last:
+        got.append(out.get(timeout=10))
+    return got
+
+
+def test_a_copytruncate_refilled_past_tails_place_between_two_looks_is_read_from_its_start(tmp_path: Path) -> None:
+    """copytruncate, and the writer wrote more than tail had read before tail looked again: the file was no
+    shorter, tail went on from its old byte offset, dropped the lines before it (95 of 400 in a new user's run) and
+    read half a line. Now tail checks that the bytes before its place are still the ones it read."""
+    import time
+
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(b"old line %d\n" % i for i in range(20)))
+    out, stop, reader = _follow(log, poll_s=0.3)
+    try:
+        assert _taken_until(out, b"old line 19")[0] == b"old line 0"
+        time.sleep(0.1)  # tail waits at the end of the file
+        with log.open("r+b") as f:  # truncated and refilled at once, well past the old end, within one wait
+            f.truncate(0)
+            f.write(b"".join(b"new line %03d\n" % i for i in range(100)))
+        got = _taken_until(out, b"new line 099")
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+    assert got == [b"new line %03d" % i for i in range(100)]
+
+
+def test_a_rotated_files_unended_last_line_is_a_line_of_its_own(tmp_path: Path) -> None:
+    """mv + a new file, the old one's last line never ended: it was glued onto the new file's first line
+    (b'OLD-FILE-UNTERMINATEDNEW-FILE-LINE-1'), one line lost from the counts."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"line 1\nline 2\nOLD-UNENDED")
+    out, stop, reader = _follow(log, poll_s=0.05)
+    try:
+        assert _taken_until(out, b"line 2") == [b"line 1", b"line 2"]
+        log.rename(tmp_path / "app.log.1")
+        log.write_bytes(b"NEW 1\nNEW 2\n")
+        got = _taken_until(out, b"NEW 2")
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+    assert got == [b"OLD-UNENDED", b"NEW 1", b"NEW 2"]

@@ -94,6 +94,10 @@ def _read_stream(stream: BinaryIO, out: queue.Queue[bytes | None]) -> None:
     out.put(_EOF)
 
 
+#: bytes just before tail's place in a followed file that it checks are still there after each wait
+SEEN_BYTES = 64
+
+
 def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], stop: threading.Event) -> None:
     f = path.open("rb")
     try:
@@ -101,9 +105,13 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], 
             f.seek(0, os.SEEK_END)
         inode = os.fstat(f.fileno()).st_ino
         partial = b""
+        # the last bytes read, which end at tail's place: a copytruncate rotation whose writer refilled the file past
+        # that place before tail looked again leaves the file no shorter, but other bytes there
+        seen = _bytes_before(f, f.tell())
         at_start = f.tell() == 0  # the file's first line is read next (again after a rotation or truncation)
         while not stop.is_set():
             chunk = f.readline()
+            seen = (seen + chunk)[-SEEN_BYTES:]  # as they are in the file, a byte-order mark included
             if at_start and chunk:  # as logbert.files.open_log: a UTF-8 byte-order mark is no text
                 chunk, at_start = chunk.removeprefix(codecs.BOM_UTF8), False
             if chunk:
@@ -123,18 +131,39 @@ def _follow_file(path: Path, opts: TailOptions, out: queue.Queue[bytes | None], 
                 f.close()
                 f = path.open("rb")
                 inode = os.fstat(f.fileno()).st_ino
-                at_start = True
+                partial = _flushed(partial, out)  # the old file's unended last line: a line of its own
+                seen, at_start = b"", True
                 continue
             if st is not None and st.st_size < f.tell():
                 f.seek(0)
-                partial, at_start = b"", True
+                partial = _flushed(partial, out)
+                seen, at_start = b"", True
                 continue
             stop.wait(opts.poll_interval_s)
+            if seen and _bytes_before(f, f.tell()) != seen:  # truncated and written again past tail's place
+                f.seek(0)
+                partial = _flushed(partial, out)
+                seen, at_start = b"", True
         if partial:
             out.put(partial.rstrip(b"\r\n"))
     finally:
         f.close()
         out.put(_EOF)
+
+
+def _bytes_before(f: BinaryIO, offset: int) -> bytes:
+    """The ``SEEN_BYTES`` bytes of ``f`` that end at ``offset`` (fewer at its start, or where the file is shorter now),
+    read without moving ``f``."""
+    start = max(0, offset - SEEN_BYTES)
+    return os.pread(f.fileno(), offset - start, start)
+
+
+def _flushed(partial: bytes, out: queue.Queue[bytes | None]) -> bytes:
+    """A line the file ended without ending (rotated or truncated away under tail) is put out as a line of its own,
+    to be read and counted, not glued onto the first line of what comes next; returns the empty rest."""
+    if partial:
+        out.put(partial.rstrip(b"\r\n"))
+    return b""
 
 
 #: the command that writes a compressed file's text to standard output, by :func:`~logbert.files.compression_of`'s name
