@@ -310,3 +310,31 @@ def test_a_threshold_that_is_not_a_number_is_refused_by_the_settings() -> None:
     for bad in ("nan", "inf"):
         with pytest.raises(ValidationError):
             Settings(threshold=float(bad))
+
+
+def test_serve_takes_the_artifact_from_logbert_artifact(
+    tmp_path: Path, uvicorn_calls: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README lists LOGBERT_ARTIFACT among serve's variables; serve said "Missing argument 'artifact'"."""
+    monkeypatch.setenv("LOGBERT_ARTIFACT", str(tmp_path))
+    result = runner.invoke(cli_app, ["serve", "--alerts-db", str(tmp_path / "a.db")])
+    assert result.exit_code == 0, result.output
+    ((app, _),) = uvicorn_calls
+    assert app.state.settings.artifact == tmp_path
+
+
+def test_the_image_and_the_compose_file_hold_what_they_need() -> None:
+    """The Dockerfile copied no LICENSE, which pyproject's license-files names (the wheel lost the MIT notice, and
+    setuptools will refuse the build); compose's api service inherited the workers' LOGBERT_SOURCE, which serve reads
+    as --source: it joined the consumer group as a fourth replica."""
+    import tomllib
+
+    import yaml
+
+    license_files = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license-files"]
+    copied = [ln.split()[1:-1] for ln in (REPO / "Dockerfile").read_text().splitlines() if ln.startswith("COPY ")]
+    assert all(any(name in c for c in copied) for name in license_files), copied
+    services = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())["services"]
+    api_env, worker_env = services["api"]["environment"], services["worker-1"]["environment"]
+    assert "LOGBERT_SOURCE" not in api_env and api_env["LOGBERT_ALERTS_DB"] == worker_env["LOGBERT_ALERTS_DB"]
+    assert all(services[f"worker-{i}"]["environment"]["LOGBERT_SOURCE"] for i in (1, 2, 3))

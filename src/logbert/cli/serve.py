@@ -64,7 +64,9 @@ def _limits(max_open_sessions: int | None, idle_timeout: float | None, max_windo
 
 
 def serve(
-    artifact: Path = typer.Argument(..., help="trained artifact directory"),
+    artifact: Path = typer.Argument(
+        ..., envvar="LOGBERT_ARTIFACT", show_envvar=False, help="trained artifact directory (env LOGBERT_ARTIFACT)"
+    ),
     host: str | None = typer.Option(None, help="bind address (default 127.0.0.1; env LOGBERT_HOST)"),
     port: int | None = typer.Option(None, help="port (default 8000; env LOGBERT_PORT)"),
     api_key: str | None = typer.Option(
