@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 # the CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.2,<3"
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 RUN pip install '.[queue,postgres]' && useradd --create-home --uid 10001 logbert
 

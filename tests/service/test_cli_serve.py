@@ -332,8 +332,9 @@ def test_the_image_and_the_compose_file_hold_what_they_need() -> None:
     import yaml
 
     license_files = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license-files"]
-    copied = [ln.split()[1:-1] for ln in (REPO / "Dockerfile").read_text().splitlines() if ln.startswith("COPY ")]
-    assert all(any(name in c for c in copied) for name in license_files), copied
+    for dockerfile in (REPO / "Dockerfile", REPO / "deploy" / "worker.Dockerfile"):
+        copied = [ln.split()[1:-1] for ln in dockerfile.read_text().splitlines() if ln.startswith("COPY ")]
+        assert all(any(name in c for c in copied) for name in license_files), (dockerfile, copied)
     services = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())["services"]
     api_env, worker_env = services["api"]["environment"], services["worker-1"]["environment"]
     assert "LOGBERT_SOURCE" not in api_env and api_env["LOGBERT_ALERTS_DB"] == worker_env["LOGBERT_ALERTS_DB"]
