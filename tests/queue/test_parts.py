@@ -132,3 +132,59 @@ def test_an_unreachable_or_wrong_nats_url_is_said_in_lines_not_tracebacks(caplog
     with caplog.at_level(logging.WARNING), pytest.raises(QueueError, match="cannot connect to NATS"):
         asyncio.run(connect("nats://127.0.0.1:1", timeout=2))
     assert not any(r.exc_info for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_a_container_runtimes_lines_are_routed_by_the_apps_message_and_a_split_line_as_one() -> None:
+    """With ``parser.envelope``: a docker line holds the message JSON-escaped, and the session regex read the escapes
+    into the id (``req-7\\n","stream":...``, a new id for every line: a session's lines spread over the replicas); a
+    split line's first piece may not hold the id, and went to another partition than the piece that ends it (the
+    replica joins the pieces)."""
+    import json
+
+    from logbert.queue.partitions import MAX_HELD_PIECES, routed_together
+
+    def docker(message: str, stream: str = "stdout", t: int = 0) -> str:
+        return json.dumps({"log": message, "stream": stream, "time": f"2026-12-02T04:00:{t:02d}Z"})
+
+    texts = [
+        docker("level=info request_id=req-7\n", t=1),
+        docker("level=info msg=\"a long line that was "),  # split: no id in its first piece
+        docker("level=warn request_id=req-8\n", stream="stderr", t=2),  # another stream between the pieces
+        docker("cut\" request_id=req-7\n", t=3),
+        "not a docker line request_id=req-9",
+    ]
+    groups = list(routed_together([(t.encode(), t) for t in texts], "docker"))
+    assert [len(raws) for raws, _ in groups] == [1, 1, 2, 1]
+    part = Partitioner(8, re.compile(r"request_id=(\S+)"))
+    ids = [part.pattern.findall(text) for _, text in groups]  # type: ignore[union-attr]
+    assert ids == [["req-7"], ["req-8"], ["req-7"], ["req-9"]]
+    assert part.pattern.findall(texts[0]) == ['req-7\\n",']  # type: ignore[union-attr]  # the raw line: escapes read
+    # without an envelope every line goes alone, by its own text; a split line that never ends is bounded
+    assert [len(r) for r, _ in routed_together([(t.encode(), t) for t in texts], "none")] == [1] * 5
+    endless = [docker(f"piece {i} ") for i in range(MAX_HELD_PIECES + 3)]
+    assert [len(r) for r, _ in routed_together([(t.encode(), t) for t in endless], "docker")] == [MAX_HELD_PIECES, 3]
+
+
+def test_ship_sends_a_split_lines_pieces_where_the_piece_that_ends_it_goes(nats_server: NatsServer) -> None:
+    from logbert.queue.broker import connect
+    from logbert.queue.ship import ShipOptions, ship
+
+    lines = [b"2026-12-02T04:00:00Z stdout P msg=\"long ", b"2026-12-02T04:00:01Z stdout F line\" req=vm-1"]
+    lines += [b"2026-12-02T04:00:02Z stdout F req=vm-%d k%d" % (i, i) for i in range(2, 9)]
+    stream, prefix = unique("S"), unique("p") + ".lines"
+    options = ShipOptions(nats_url=nats_server.url, stream=stream, subject_prefix=prefix, partitions=8,
+                          source="pod", batch_lines=50, envelope="cri")  # fmt: skip
+    report = asyncio.run(ship(iter(lines), options, re.compile(r"req=(vm-\d+)")))
+    assert (report.lines, report.shipped, report.without_session) == (9, 9, 0)
+
+    async def read_back() -> dict[str, list[bytes]]:
+        nc = await connect(nats_server.url)
+        sub = await nc.jetstream().pull_subscribe(f"{prefix}.*", durable=None, stream=stream)
+        msgs = await sub.fetch(100, timeout=2)
+        await nc.close()
+        return {m.subject: decode_lines(m.data, int(m.headers["logbert-lines"])) for m in msgs}
+
+    got = asyncio.run(read_back())
+    (home,) = [subj for subj, batch in got.items() if lines[1] in batch]
+    assert got[home][:2] == lines[:2]  # the piece before the one that ends it, in order, on vm-1's partition
+    assert home == f"{prefix}.{partition_of('vm-1', 8)}"

@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from logbert.config import LogBertConfig, config_from_dict
+from logbert.config import EnvelopeName, LogBertConfig, config_from_dict
 from logbert.errors import LogBertError
 
 
@@ -37,6 +37,12 @@ def artifact_attaches_continuations(artifact: str | Path) -> bool:
     """Whether an artifact reads lines without a header as continuations (``parser.continuation = "attach"``):
     a producer then sends them where the line before them went (:class:`~logbert.queue.partitions.Partitioner`)."""
     return _artifact_config(artifact).parser.continuation == "attach"
+
+
+def artifact_envelope(artifact: str | Path) -> EnvelopeName:
+    """The container runtime's lines an artifact reads (``parser.envelope``): a producer routes them by the app's
+    message, and a split line's pieces together (:func:`~logbert.queue.partitions.routed_together`)."""
+    return _artifact_config(artifact).parser.envelope
 
 
 def _artifact_config(artifact: str | Path) -> LogBertConfig:

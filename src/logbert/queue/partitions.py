@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+from logbert.config import EnvelopeName
+from logbert.parsing.envelope import unwrap
 
 #: message headers (the payload is the lines joined by "\n")
 H_SOURCE = "logbert-source"  # the stream the lines come from (line numbering)
@@ -76,6 +79,42 @@ class Partitioner:
             targets = tuple(dict.fromkeys(partition_of(s, self.n_partitions) for s in ids))
         self._previous = targets
         return targets, len(ids)
+
+
+#: pieces of one split line a producer holds back at most (CRI's are 16 KiB each): a run that never ends is then
+#: routed by what it holds so far
+MAX_HELD_PIECES = 256
+
+
+def routed_together(lines: Iterable[tuple[bytes, str]], envelope: EnvelopeName) -> Iterator[tuple[list[bytes], str]]:
+    """``(raw line, its text)`` pairs as the groups a producer routes together, each with the text its partition is
+    found in (:meth:`Partitioner.partitions`).
+
+    Without an envelope, every line alone, by its own text. With ``parser.envelope`` (a container runtime's lines),
+    the app's message, unwrapped: in a docker line the message is JSON-escaped (``request_id=req-7\\n",...``),
+    and a session regex read the escapes into the id; and the pieces of a line the runtime split are held back and
+    go with the piece that ends it, by the joined message, since the replica joins them (a piece that does not hold
+    the id went elsewhere). A line not in the envelope's shape goes alone, by its text.
+
+    >>> cri = ["2026-12-02T04:00Z stdout P id=", "2026-12-02T04:00Z stderr F id=b", "2026-12-02T04:01Z stdout F a"]
+    >>> [(len(raws), text) for raws, text in routed_together([(c.encode(), c) for c in cri], "cri")]
+    [(1, 'id=b'), (2, 'id=a')]
+    """
+    held: dict[str, tuple[list[bytes], list[str]]] = {}
+    for raw, text in lines:
+        piece = unwrap(envelope, text) if envelope != "none" and text.strip() else None
+        if piece is None:
+            yield [raw], text
+            continue
+        raws, parts = held.pop(piece.stream, ([], []))
+        raws.append(raw)
+        parts.append(piece.message)
+        if piece.partial and len(raws) < MAX_HELD_PIECES:
+            held[piece.stream] = (raws, parts)
+            continue
+        yield raws, "".join(parts)
+    for raws, parts in held.values():  # the input ended inside a split line: what its pieces hold
+        yield raws, "".join(parts)
 
 
 def encode_lines(lines: Sequence[bytes]) -> bytes:

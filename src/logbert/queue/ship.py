@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from logbert.config import EnvelopeName
 from logbert.queue.broker import QueueError, connect, ensure_stream
 from logbert.queue.partitions import (
     CONTROL_CLOSE_ALL,
@@ -25,6 +26,7 @@ from logbert.queue.partitions import (
     H_SOURCE,
     Partitioner,
     encode_lines,
+    routed_together,
     subject,
 )
 
@@ -62,6 +64,9 @@ class ShipOptions:
     # the artifact's parser.continuation = "attach": a line naming no session follows the line before it
     # (queue.partitions.Partitioner)
     follow_previous: bool = False
+    # the artifact's parser.envelope: a container runtime's lines are routed by the app's message, and a split line's
+    # pieces go where the piece that ends it goes (queue.partitions.routed_together)
+    envelope: EnvelopeName = "none"
 
 
 async def ship(
@@ -119,31 +124,38 @@ async def ship(
             if on_progress is not None:
                 on_progress(report.lines, read_bytes)
 
-        for raw in lines:
-            report.lines += 1
-            read_bytes += len(raw) + 1
-            if raw.endswith(b"\n"):
-                raw = raw[:-1]
-            if len(raw) > o.max_line_bytes:
-                raw = raw[: o.max_line_bytes]
-                report.truncated += 1
-            if not raw.strip():
-                report.empty += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                report.not_utf8 += 1
-                text = raw.decode("utf-8", "replace")
+        def read() -> Iterable[tuple[bytes, str]]:
+            nonlocal read_bytes
+            for raw in lines:
+                report.lines += 1
+                read_bytes += len(raw) + 1
+                if raw.endswith(b"\n"):
+                    raw = raw[:-1]
+                if len(raw) > o.max_line_bytes:
+                    raw = raw[: o.max_line_bytes]
+                    report.truncated += 1
+                if not raw.strip():
+                    report.empty += 1
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    report.not_utf8 += 1
+                    text = raw.decode("utf-8", "replace")
+                yield raw, text
+
+        # a container runtime's lines: routed by the app's message, a split line's pieces with the piece that ends it
+        for group, text in routed_together(read(), o.envelope):
             targets, n_ids = partitioner.partitions(text, o.source)
             if n_ids == 0:
-                report.without_session += 1
+                report.without_session += len(group)
             if len(targets) > 1:
-                report.multi_partition += 1
-            for p in targets:
-                buffers[p].append(raw)
-                sizes[p] += len(raw) + 1
-                if len(buffers[p]) >= o.batch_lines or sizes[p] >= o.batch_bytes:
-                    await flush(p)
+                report.multi_partition += len(group)
+            for raw in group:
+                for p in targets:
+                    buffers[p].append(raw)
+                    sizes[p] += len(raw) + 1
+                    if len(buffers[p]) >= o.batch_lines or sizes[p] >= o.batch_bytes:
+                        await flush(p)
         for p in range(n):
             await flush(p)
         if o.end_sessions:
