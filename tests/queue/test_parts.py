@@ -170,10 +170,13 @@ def test_ship_sends_a_split_lines_pieces_where_the_piece_that_ends_it_goes(nats_
     from logbert.queue.ship import ShipOptions, ship
 
     lines = [b"2026-12-02T04:00:00Z stdout P msg=\"long ", b"2026-12-02T04:00:01Z stdout F line\" req=vm-1"]
-    lines += [b"2026-12-02T04:00:02Z stdout F req=vm-%d k%d" % (i, i) for i in range(2, 9)]
+    lines += [b"2026-12-02T04:00:02Z stdout F msg=k%d req=vm-%d" % (i, i) for i in range(2, 9)]
     stream, prefix = unique("S"), unique("p") + ".lines"
+    from logbert.config import ParserConfig
+
     options = ShipOptions(nats_url=nats_server.url, stream=stream, subject_prefix=prefix, partitions=8,
-                          source="pod", batch_lines=50, envelope="cri")  # fmt: skip
+                          source="pod", batch_lines=50, envelope="cri",
+                          parser=ParserConfig(envelope="cri", format="logfmt"))  # fmt: skip
     report = asyncio.run(ship(iter(lines), options, re.compile(r"req=(vm-\d+)")))
     assert (report.lines, report.shipped, report.without_session) == (9, 9, 0)
 
@@ -188,3 +191,21 @@ def test_ship_sends_a_split_lines_pieces_where_the_piece_that_ends_it_goes(nats_
     (home,) = [subj for subj, batch in got.items() if lines[1] in batch]
     assert got[home][:2] == lines[:2]  # the piece before the one that ends it, in order, on vm-1's partition
     assert home == f"{prefix}.{partition_of('vm-1', 8)}"
+
+
+def test_a_producer_reads_a_lines_session_id_where_the_replica_reads_it() -> None:
+    """The engine finds a session id in a line as its format reads it (header fields as name=value, then the
+    content); the producer read the raw line, where a JSON record's "request_id": "r-7" or a layout's <request_id>
+    field is not "request_id=r-7": every such line went by its source, all to one partition."""
+    from logbert.config import ParserConfig
+    from logbert.queue.partitions import session_text_reader
+
+    pattern = re.compile(r"request_id=(\S+)")
+    cases = [
+        (ParserConfig(format="json"), '{"ts": "2026-12-02T04:00:00Z", "msg": "paid", "request_id": "r-7"}'),
+        (ParserConfig(format="raw", log_format="<Date> <Time> <request_id> <Content>"), "2026-12-02 04:00:00 r-7 paid"),
+        (ParserConfig(format="logfmt"), 'time=2026-12-02T04:00:00Z msg="paid" request_id=r-7'),
+    ]
+    for parser, line in cases:
+        assert pattern.findall(session_text_reader(parser)(line)) == ["r-7"], parser
+    assert pattern.findall(cases[0][1]) == pattern.findall(cases[1][1]) == []  # the raw lines: no id

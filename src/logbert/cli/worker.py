@@ -23,7 +23,7 @@ from logbert.errors import LogBertError
 from logbert.streaming import StreamLimits
 
 if TYPE_CHECKING:
-    from logbert.config import EnvelopeName
+    from logbert.config import ParserConfig
     from logbert.queue.companion import QueueConsumer
     from logbert.service.settings import Settings
 
@@ -175,7 +175,7 @@ def ship(
 
     from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from logbert.queue import artifact_attaches_continuations, artifact_envelope, artifact_window_pattern
+    from logbert.queue import artifact_attaches_continuations, artifact_parser, artifact_window_pattern
     from logbert.queue.ship import ShipOptions
     from logbert.queue.ship import ship as ship_lines
 
@@ -185,11 +185,11 @@ def ship(
     try:
         pattern = re.compile(session_pattern) if session_pattern is not None else None
         follow_previous = False
-        envelope: EnvelopeName = "none"
+        parser: ParserConfig | None = None
         if artifact is not None:
             pattern = artifact_window_pattern(artifact)
             follow_previous = artifact_attaches_continuations(artifact)
-            envelope = artifact_envelope(artifact)
+            parser = artifact_parser(artifact)
         total = None if file == "-" else Path(file).stat().st_size
         f: BinaryIO = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 - closed below
     except (LogBertError, OSError, re.error) as exc:
@@ -204,7 +204,8 @@ def ship(
         batch_lines=batch_lines,
         end_sessions=end,
         follow_previous=follow_previous,
-        envelope=envelope,
+        envelope=parser.envelope if parser is not None else "none",
+        parser=parser,
     )
     bar = Progress(
         TextColumn("ship"), BarColumn(), TextColumn("{task.fields[lines]:,} lines"), TransferSpeedColumn(),

@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from logbert.config import EnvelopeName, LogBertConfig, config_from_dict
+from logbert.config import LogBertConfig, ParserConfig, config_from_dict
 from logbert.errors import LogBertError
 
 
@@ -39,10 +39,11 @@ def artifact_attaches_continuations(artifact: str | Path) -> bool:
     return _artifact_config(artifact).parser.continuation == "attach"
 
 
-def artifact_envelope(artifact: str | Path) -> EnvelopeName:
-    """The container runtime's lines an artifact reads (``parser.envelope``): a producer routes them by the app's
-    message, and a split line's pieces together (:func:`~logbert.queue.partitions.routed_together`)."""
-    return _artifact_config(artifact).parser.envelope
+def artifact_parser(artifact: str | Path) -> ParserConfig:
+    """An artifact's parser settings: a producer reads each line's session id as the replica does
+    (:func:`~logbert.queue.partitions.session_text_reader`), and a container runtime's lines by the app's message
+    (``parser.envelope``, :func:`~logbert.queue.partitions.routed_together`)."""
+    return _artifact_config(artifact).parser
 
 
 def _artifact_config(artifact: str | Path) -> LogBertConfig:

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from logbert.config import EnvelopeName
+from logbert.config import EnvelopeName, ParserConfig
 from logbert.parsing.envelope import unwrap
+from logbert.parsing.headers import HeaderParser, line_text_for_sessions
 
 #: message headers (the payload is the lines joined by "\n")
 H_SOURCE = "logbert-source"  # the stream the lines come from (line numbering)
@@ -115,6 +116,26 @@ def routed_together(lines: Iterable[tuple[bytes, str]], envelope: EnvelopeName) 
         yield raws, "".join(parts)
     for raws, parts in held.values():  # the input ended inside a split line: what its pieces hold
         yield raws, "".join(parts)
+
+
+def session_text_reader(parser: ParserConfig) -> Callable[[str], str]:
+    r"""The text a producer finds a line's session id in, as the replica's engine finds it: the line read by the
+    artifact's format, its header fields as ``name=value`` and its content (:func:`line_text_for_sessions`); a line
+    the format does not read, as it is. A JSON line's ``{"request_id": "r-7"}`` and a layout's ``<request_id>``
+    field are read by ``request_id=(\S+)`` there, not in the raw line: every such line went by its source, all to
+    one partition, counted as naming no session.
+
+    >>> read = session_text_reader(ParserConfig(format="json"))
+    >>> read('{"msg": "paid", "request_id": "r-7"}'), read("not json")
+    ('request_id=r-7 paid', 'not json')
+    """
+    header = HeaderParser.for_config(parser)  # its continuation state follows the producer's lines, in order
+
+    def read(text: str) -> str:
+        line = header.parse(text, 0)
+        return text if line is None else line_text_for_sessions(line)
+
+    return read
 
 
 def encode_lines(lines: Sequence[bytes]) -> bytes:

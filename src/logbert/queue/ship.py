@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from logbert.config import EnvelopeName
+from logbert.config import EnvelopeName, ParserConfig
 from logbert.queue.broker import QueueError, connect, ensure_stream
 from logbert.queue.partitions import (
     CONTROL_CLOSE_ALL,
@@ -27,6 +27,7 @@ from logbert.queue.partitions import (
     Partitioner,
     encode_lines,
     routed_together,
+    session_text_reader,
     subject,
 )
 
@@ -67,6 +68,9 @@ class ShipOptions:
     # the artifact's parser.envelope: a container runtime's lines are routed by the app's message, and a split line's
     # pieces go where the piece that ends it goes (queue.partitions.routed_together)
     envelope: EnvelopeName = "none"
+    # the artifact's parser settings: a line's session id is read where the replica reads it, in the line as its
+    # format reads it (queue.partitions.session_text_reader); None: in the raw line (ship --session-pattern)
+    parser: ParserConfig | None = None
 
 
 async def ship(
@@ -144,8 +148,9 @@ async def ship(
                 yield raw, text
 
         # a container runtime's lines: routed by the app's message, a split line's pieces with the piece that ends it
+        session_text = session_text_reader(o.parser) if o.parser is not None else None
         for group, text in routed_together(read(), o.envelope):
-            targets, n_ids = partitioner.partitions(text, o.source)
+            targets, n_ids = partitioner.partitions(text if session_text is None else session_text(text), o.source)
             if n_ids == 0:
                 report.without_session += len(group)
             if len(targets) > 1:
