@@ -54,6 +54,9 @@ class ParsedLine:
     template: str | None  # None for an unseen template
     timestamp: float | None = None
     continued: bool = False  # parser.continuation = "attach": a line without a header, continuing the one before
+    # parser.envelope: the container's stream the line was written to (stdout, stderr), whose own last line a line
+    # without a header continues; "" without an envelope
+    stream: str = ""
 
 
 @dataclass(frozen=True, slots=True)

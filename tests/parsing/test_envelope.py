@@ -171,3 +171,21 @@ def test_the_line_counts_parse_prints_add_up_with_the_pieces(tmp_path: Path) -> 
     assert out.exit_code == 0, out.output
     said = " ".join(out.output.split())
     assert "9 lines: 6 parsed (3 more lines were pieces of split lines, joined into them)" in said, said
+
+
+def test_a_line_without_a_header_continues_its_own_streams_last_line() -> None:
+    """A container's stdout and stderr interleave: a JVM warning on stderr between a request's stdout line and its
+    stack trace was attached to that request (every such request then held an odd key, and set the threshold)."""
+    spring = r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>"
+    config = ParserConfig(envelope="cri", log_format=spring, continuation="attach")
+    lines = [
+        _cri("2026-12-02 04:00:00.000 ERROR 1 --- [exec-1] Orders : [req=r1] Request failed"),
+        _cri("WARN: An illegal reflective access operation has occurred", stream="stderr"),
+        _cri("java.lang.IllegalStateException: inventory service unavailable"),
+        _cri("2026-12-02 04:00:01.000  INFO 1 --- [exec-2] Orders : [req=r2] POST", stream="stderr"),
+        _cri("\tat com.example.Client.reserve(Client.java:88)"),  # stdout: r1's trace, past r2's stderr line
+    ]
+    parsed, report = read_log(lines, config)
+    assert report.n_malformed == 1  # the warning: stderr had no line of its own to continue
+    texts = [line_text_for_sessions(ln) for ln in parsed]
+    assert [re.findall(r"req=(\w+)", t)[:1] for t in texts] == [["r1"], ["r1"], ["r2"], ["r1"]]

@@ -10,12 +10,10 @@ from typing import Any
 
 import pytest
 
-from logbert.config import LogBertConfig
 from logbert.queue.partitions import Partitioner
-from logbert.streaming import StreamEngine, StreamLimits
-from logbert.streaming.journal import IngestJournal
 
-LIMITS = StreamLimits(flush_interval_s=0.0)
+from .replay import offline_summaries, replayed, restarted, summaries, trained_on
+
 SPRING = r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>"
 
 
@@ -41,59 +39,24 @@ def _log(n: int, seed: int = 0) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, dict[str, Any]]:
-    from logbert.pipeline.detector import load_detector, score
-    from logbert.pipeline.fit import train
-
-    root = tmp_path_factory.mktemp("continuation")
-    log = root / "app.log"
-    log.write_text("\n".join(_log(120)) + "\n", encoding="utf-8")
-    config = LogBertConfig().with_overrides(
-        {
-            "parser.log_format": SPRING,
-            "parser.continuation": "attach",
-            "window.session_pattern": r"req=(\w+)",
-            "window.max_len": 8,  # a failed request's 8 keys (bounds included) fill a window: cut mid-trace
-            "model.max_len": 8,
-            "model.n_layers": 1,
-            "model.d_model": 32,
-            "model.d_ff": 64,
-            "train.epochs": 2,
-            "scoring.calibration": "split",
-            "scoring.score": "max_mean_nll",
-        }
-    )
-    train(log, root / "art", config, progress=False)
-    detector = load_detector(root / "art", need_parser=True)
-    offline = {s.session_id: s for s in score(detector, log)}
+    settings = {
+        "parser.log_format": SPRING,
+        "parser.continuation": "attach",
+        "window.session_pattern": r"req=(\w+)",  # a failed request's 8 keys (bounds included) fill a window
+        "scoring.score": "max_mean_nll",
+    }
+    detector, log, offline = trained_on(tmp_path_factory.mktemp("continuation"), _log(120), settings)
     assert offline["r3"].n_keys == 6  # POST, failed, 3 trace lines, 201: the trace is in its session
     return detector, log, offline
-
-
-def _summaries(engine: StreamEngine, offline: dict[str, Any]) -> dict[str, tuple[float, int]]:
-    out = {}
-    for sid in offline:
-        summary = engine.session(sid)
-        assert summary is not None, sid
-        out[sid] = (round(summary.max_score, 4), summary.n_lines)
-    return out
-
-
-def _offline(offline: dict[str, Any]) -> dict[str, tuple[float, int]]:
-    return {sid: (round(s.score, 4), s.n_keys) for sid, s in offline.items()}
 
 
 @pytest.mark.parametrize("per_request", [1, 3, 7, 1000])
 def test_requests_that_cut_a_trace_give_the_offline_sessions(trained: Any, per_request: int) -> None:
     detector, log, offline = trained
     lines = log.read_text(encoding="utf-8").splitlines()
-    engine = StreamEngine(detector, LIMITS)
-    for i in range(0, len(lines), per_request):
-        engine.ingest(lines[i : i + per_request])
-    engine.close_all()
-    assert engine.drain(30)
-    stats = engine.stats()
-    assert stats.rejected_malformed == 0  # every trace line continued its request's line
-    assert _summaries(engine, offline) == _offline(offline)
+    engine = replayed(detector, lines, per_request)
+    assert engine.stats().rejected_malformed == 0  # every trace line continued its request's line
+    assert summaries(engine, offline) == offline_summaries(offline)
     engine.shutdown(30)
 
 
@@ -101,18 +64,10 @@ def test_a_restart_between_a_line_and_its_trace_keeps_the_trace_in_its_session(t
     detector, log, offline = trained
     lines = log.read_text(encoding="utf-8").splitlines()
     cut = lines.index("java.lang.IllegalStateException: inventory service unavailable")  # the first trace
-    engine = StreamEngine(detector, LIMITS, journal=IngestJournal(tmp_path / "j"))
-    engine.ingest(lines[:cut])
-    assert engine.drain(30) and engine.checkpoint()  # the last line before the trace is in the checkpoint only
-    engine.shutdown(30)
-    again = StreamEngine(detector, LIMITS, journal=IngestJournal(tmp_path / "j"))
-    again.recover()
-    for i in range(cut, len(lines), 5):
-        again.ingest(lines[i : i + 5])
-    again.close_all()
-    assert again.drain(30)
+    # the last line before the trace is in the checkpoint only
+    again = restarted(detector, lines, cut, 5, tmp_path / "j")
     assert again.stats().rejected_malformed == 0
-    assert _summaries(again, offline) == _offline(offline)
+    assert summaries(again, offline) == offline_summaries(offline)
     again.shutdown(30)
 
 

@@ -8,11 +8,7 @@ from typing import Any
 
 import pytest
 
-from logbert.config import LogBertConfig
-from logbert.streaming import StreamEngine, StreamLimits
-from logbert.streaming.journal import IngestJournal
-
-LIMITS = StreamLimits(flush_interval_s=0.0)
+from .replay import offline_summaries, replayed, restarted, summaries, trained_on
 
 
 def _log(n: int) -> list[str]:
@@ -34,58 +30,19 @@ def _log(n: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, dict[str, Any]]:
-    from logbert.pipeline.detector import load_detector, score
-    from logbert.pipeline.fit import train
-
-    root = tmp_path_factory.mktemp("envelope")
-    log = root / "pods.log"
-    log.write_text("\n".join(_log(60)) + "\n", encoding="utf-8")
-    config = LogBertConfig().with_overrides(
-        {
-            "parser.envelope": "cri",
-            "parser.format": "logfmt",
-            "window.session_pattern": r"request_id=(\S+)",
-            "window.max_len": 8,
-            "model.max_len": 8,
-            "model.n_layers": 1,
-            "model.d_model": 32,
-            "model.d_ff": 64,
-            "train.epochs": 2,
-            "scoring.calibration": "split",
-        }
-    )
-    train(log, root / "art", config, progress=False)
-    detector = load_detector(root / "art", need_parser=True)
-    offline = {s.session_id: s for s in score(detector, log)}
+    settings = {"parser.envelope": "cri", "parser.format": "logfmt", "window.session_pattern": r"request_id=(\S+)"}
+    detector, log, offline = trained_on(tmp_path_factory.mktemp("envelope"), _log(60), settings)
     assert offline["req-3"].n_keys == 3  # its 3 lines, the split one joined
     return detector, log, offline
-
-
-def _summaries(engine: StreamEngine, offline: dict[str, Any]) -> dict[str, tuple[float, int]]:
-    out = {}
-    for sid in offline:
-        summary = engine.session(sid)
-        assert summary is not None, sid
-        out[sid] = (round(summary.max_score, 4), summary.n_lines)
-    return out
-
-
-def _offline(offline: dict[str, Any]) -> dict[str, tuple[float, int]]:
-    return {sid: (round(s.score, 4), s.n_keys) for sid, s in offline.items()}
 
 
 @pytest.mark.parametrize("per_request", [1, 2, 5, 1000])
 def test_requests_that_cut_a_split_line_give_the_offline_sessions(trained: Any, per_request: int) -> None:
     detector, log, offline = trained
     lines = log.read_text(encoding="utf-8").splitlines()
-    engine = StreamEngine(detector, LIMITS)
-    for i in range(0, len(lines), per_request):
-        engine.ingest(lines[i : i + per_request])
-    engine.close_all()
-    assert engine.drain(30)
-    stats = engine.stats()
-    assert stats.rejected_malformed == 0  # a piece is accepted, read with the piece that ends it
-    assert _summaries(engine, offline) == _offline(offline)
+    engine = replayed(detector, lines, per_request)
+    assert engine.stats().rejected_malformed == 0  # a piece is accepted, read with the piece that ends it
+    assert summaries(engine, offline) == offline_summaries(offline)
     engine.shutdown(30)
 
 
@@ -93,15 +50,61 @@ def test_a_restart_between_the_pieces_of_a_line_joins_them(trained: Any, tmp_pat
     detector, log, offline = trained
     lines = log.read_text(encoding="utf-8").splitlines()
     cut = next(i for i, line in enumerate(lines) if " stdout P " in line) + 1  # after the first P piece
-    engine = StreamEngine(detector, LIMITS, journal=IngestJournal(tmp_path / "j"))
-    engine.ingest(lines[:cut])
-    assert engine.drain(30) and engine.checkpoint()  # the open piece is in the checkpoint only
+    again = restarted(detector, lines, cut, 4, tmp_path / "j")  # the open piece is in the checkpoint only
+    assert summaries(again, offline) == offline_summaries(offline)
+    again.shutdown(30)
+
+
+def _spring_pods(n: int) -> list[str]:
+    """Requests req=r<i> in CRI lines: a Spring service's stdout, every third one failing with a stack trace on
+    stdout, and the JVM's warnings on stderr written between a request's line and its trace."""
+    out = []
+    for i in range(n):
+        t = f"2026-12-02T04:{i // 60:02d}:{i % 60:02d}"
+        stamp = f"{t}.000000001Z"
+        out.append(f"{stamp} stdout F 2026-12-02 04:00:{i % 60:02d}.000  INFO 1 --- [exec-1] Orders : [req=r{i}] POST")
+        if i % 3 == 1:
+            out += [
+                f"{stamp} stdout F 2026-12-02 04:00:{i % 60:02d}.500 ERROR 1 --- [exec-1] Orders : [req=r{i}] failed",
+                f"{stamp} stderr F WARN: An illegal reflective access operation has occurred",
+                f"{stamp} stderr F 2026-12-02 04:00:{i % 60:02d}.600  WARN 1 --- [gc] Jvm : pause of 20 ms",
+                f"{stamp} stdout F java.lang.IllegalStateException: inventory service unavailable",
+                f"{stamp} stdout F \tat com.example.Client.reserve(Client.java:88)",
+            ]
+        out.append(f"{stamp} stdout F 2026-12-02 04:00:{i % 60:02d}.900  INFO 1 --- [exec-1] Orders : [req=r{i}] 201")
+    return out
+
+
+@pytest.fixture(scope="module")
+def streams(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, dict[str, Any]]:
+    settings = {
+        "parser.envelope": "cri",
+        "parser.log_format": r"<Datetime> <Level> <Pid> --- \[<Context>\] <Content>",
+        "parser.continuation": "attach",
+        "window.session_pattern": r"req=(\w+)",
+    }
+    detector, log, offline = trained_on(tmp_path_factory.mktemp("streams"), _spring_pods(60), settings)
+    assert offline["r1"].n_keys == 5  # POST, failed, the trace's 2 lines, 201: not the stderr warning
+    return detector, log, offline
+
+
+@pytest.mark.parametrize("per_request", [1, 3, 1000])
+def test_each_stream_continues_its_own_lines_across_requests(streams: Any, per_request: int) -> None:
+    """The engine keeps each stream's last line for a source's next request (it kept the source's last line: a
+    stderr line between a request and its trace took the trace's head away when a request ended there)."""
+    detector, log, offline = streams
+    lines = log.read_text(encoding="utf-8").splitlines()
+    engine = replayed(detector, lines, per_request)
+    # the first warning: no stderr line yet to continue; the later ones continue stderr's (sessionless) Jvm line
+    assert engine.stats().rejected_malformed == 1
+    assert summaries(engine, offline) == offline_summaries(offline)
     engine.shutdown(30)
-    again = StreamEngine(detector, LIMITS, journal=IngestJournal(tmp_path / "j"))
-    again.recover()
-    for i in range(cut, len(lines), 4):
-        again.ingest(lines[i : i + 4])
-    again.close_all()
-    assert again.drain(30)
-    assert _summaries(again, offline) == _offline(offline)
+
+
+def test_a_restart_keeps_each_streams_last_line(streams: Any, tmp_path: Path) -> None:
+    detector, log, offline = streams
+    lines = log.read_text(encoding="utf-8").splitlines()
+    cut = next(i for i, line in enumerate(lines) if " stderr " in line) + 1  # stdout's trace comes next
+    again = restarted(detector, lines, cut, 2, tmp_path / "j")
+    assert summaries(again, offline) == offline_summaries(offline)
     again.shutdown(30)

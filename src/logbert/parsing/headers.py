@@ -285,6 +285,9 @@ class HeaderParser:
         self._head: LogLine | None = None
         self._head_raw: str | None = None
         self._head_text: str | None = None
+        # parser.envelope: the stream whose head the three above are, and the other streams' heads (follow_stream)
+        self._stream = ""
+        self._stream_heads: dict[str, tuple[LogLine | None, str | None, str | None]] = {}
         self.n_continued = 0  # lines read as continuations, by parse() and the content matcher
         #: each line is one JSON object (``parser.format = "json"``), not a header layout
         self.is_json = self._json = log_format == JSON_FORMAT
@@ -402,6 +405,17 @@ class HeaderParser:
             self._head_text = line_text_for_sessions(head)
         self.n_continued += 1
         return LogLine(line_no, content, head.timestamp, {}, self._head_text)
+
+    def follow_stream(self, stream: str) -> None:
+        """The next lines are of ``stream`` (``parser.envelope``: a container's stdout or stderr): a line without a
+        header continues that stream's last line, not another's. The two streams of a container interleave: a
+        JVM's warning on stderr inside a stack trace on stdout is neither the trace's nor its request's, and was
+        attached to whichever request's line came before it (every such request then held an odd key)."""
+        if stream == self._stream:
+            return
+        self._stream_heads[self._stream] = (self._head, self._head_raw, self._head_text)
+        self._head, self._head_raw, self._head_text = self._stream_heads.pop(stream, (None, None, None))
+        self._stream = stream
 
     def accepted_content(self, line: str) -> str | None:
         """The content :meth:`parse` gave a line it accepted, without its state: the line's own, or with

@@ -240,6 +240,7 @@ class LineReader:
         if not message.strip():
             report.n_empty += 1
             return "empty"
+        self.header.follow_stream(stream)  # a line without a header continues its own stream's last line
         parsed = self.header.parse(message, report.n_lines)
         if parsed is None:
             return self._malformed(message)

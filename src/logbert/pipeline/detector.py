@@ -222,6 +222,7 @@ class Detector:
                     template=self.template(key),
                     timestamp=parsed.timestamp,
                     continued=parsed.continues is not None,
+                    stream=parsed.fields.get("stream", "") if reader.envelope != "none" else "",
                 )
             )
         return out, reader.report

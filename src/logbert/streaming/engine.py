@@ -281,7 +281,8 @@ class StreamEngine:
         # parser.continuation = "attach": each source's last line with its own header, which a line without one at
         # the start of its next request continues (offline, a file's lines continue across any block)
         self.attach_continuations = detector.config.parser.continuation == "attach"
-        self._heads: OrderedDict[str, str] = OrderedDict()
+        # per source, its streams' last lines with their own header (one stream, "", without parser.envelope)
+        self._heads: OrderedDict[str, dict[str, str]] = OrderedDict()
         # parser.envelope: each source's pieces of a line the container runtime split whose last piece has not come,
         # read again before its next request (offline, a file's pieces join across any block; parsing.reader)
         self._open_pieces = piece_keeper(detector) if detector.config.parser.envelope != "none" else None
@@ -394,11 +395,11 @@ class StreamEngine:
             _most_recent(self._next_line_no, source, first + len(lines), self.limits.max_sources)
             self._next_offset = max(self._next_offset, offset + len(lines))
             self._changed()
-        head = self._heads.get(source) if self.attach_continuations else None
+        heads = list(self._heads.get(source, {}).values()) if self.attach_continuations else []
         pieces = self._pieces.get(source, []) if self._open_pieces is not None else []
-        # parsed after the line they may continue and the pieces their first line may end, which are then left out
-        # (their counts are the report's only)
-        before: list[str | bytes] = [*([head] if head is not None else []), *pieces]
+        # parsed after the lines they may continue (each stream's) and the pieces their first line may end, which are
+        # then left out (their counts are the report's only)
+        before: list[str | bytes] = [*heads, *pieces]
         if not before:
             outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
         else:
@@ -450,10 +451,15 @@ class StreamEngine:
         return outcome
 
     def _note_head(self, source: str, outcomes: Sequence[ParsedLine | LineProblem]) -> None:
-        """The source's last line with its own header, for its next request (under ``_lock``)."""
-        last = next((p for p in reversed(outcomes) if not isinstance(p, str) and not p.continued), None)
-        if last is not None:
-            _most_recent(self._heads, source, last.raw, self.limits.max_sources)
+        """The source's last line with its own header, of each of its streams, for its next request (under
+        ``_lock``)."""
+        heads = dict(self._heads.get(source, {}))
+        for p in outcomes:
+            if not isinstance(p, str) and not p.continued:
+                heads.pop(p.stream, None)
+                heads[p.stream] = p.raw  # the most recent stream last: re-read last, as it came
+        if heads:
+            _most_recent(self._heads, source, heads, self.limits.max_sources)
 
     def _note_pieces(self, open_pieces: PieceKeeper, source: str, lines: Sequence[str | bytes]) -> None:
         """The source's pieces of a split line still open after ``lines``, for its next request (under ``_lock``)."""
@@ -683,7 +689,10 @@ class StreamEngine:
             "line_nos": [[source, n] for source, n in self._next_line_no.items()],
         }
         if self._heads:  # only with parser.continuation = "attach": other checkpoints as before
-            head["heads"] = [[source, raw] for source, raw in self._heads.items()]
+            # one stream: its line, as checkpoints were before streams; else the streams' lines by stream
+            head["heads"] = [
+                [source, raws[""] if set(raws) == {""} else raws] for source, raws in self._heads.items()
+            ]
         if self._pieces:  # only with parser.envelope and a line split across requests: other checkpoints as before
             head["pieces"] = [[source, list(pieces)] for source, pieces in self._pieces.items()]
         if self._capture_start is not None:  # only with the capture-edge rule: other checkpoints as before
@@ -744,7 +753,10 @@ class StreamEngine:
         with self._lock:
             self._next_offset = int(state["next_offset"])
             self._next_line_no = OrderedDict((str(src), int(n)) for src, n in state["line_nos"])
-            self._heads = OrderedDict((str(src), str(raw)) for src, raw in state.get("heads", ()))
+            self._heads = OrderedDict(
+                (str(src), {str(k): str(v) for k, v in raws.items()} if isinstance(raws, dict) else {"": str(raws)})
+                for src, raws in state.get("heads", ())
+            )
             self._pieces = OrderedDict((str(src), [str(p) for p in pieces]) for src, pieces in state.get("pieces", ()))
             start = state.get("capture_start")
             self._capture_start = None if start is None else float(start)
