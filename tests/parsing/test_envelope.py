@@ -142,10 +142,10 @@ def test_parse_suggests_the_envelope_for_runtime_lines_and_one_suggestion_only()
     raw = [_cri(_logfmt(i)) for i in range(5)]
     _, report = read_log(raw, ParserConfig())
     assert len(report.warnings) == 1
-    assert "try '--set parser.envelope=cri --set parser.format=logfmt'" in report.warnings[0]
+    assert "try --set parser.envelope=cri --set parser.format=logfmt (" in report.warnings[0]
     _, docker = read_log([_docker(_logfmt(i)) for i in range(5)], ParserConfig(format="json"))
-    assert "try '--set parser.envelope=docker --set parser.format=logfmt'" in docker.warnings[0]
-    with pytest.raises(InputDataError, match=r"parser.envelope=cri' \(the messages are then read"):
+    assert "try --set parser.envelope=docker --set parser.format=logfmt (" in docker.warnings[0]
+    with pytest.raises(InputDataError, match=r"parser.envelope=cri \(the messages are then read"):
         read_log(raw, ParserConfig(format="logfmt"))  # no line is logfmt from its start: the envelope is why
     _, read = read_log(raw, ParserConfig(envelope="cri", format="logfmt"))
     assert not any("envelope" in w for w in read.warnings)
@@ -189,3 +189,29 @@ def test_a_line_without_a_header_continues_its_own_streams_last_line() -> None:
     assert report.n_malformed == 1  # the warning: stderr had no line of its own to continue
     texts = [line_text_for_sessions(ln) for ln in parsed]
     assert [re.findall(r"req=(\w+)", t)[:1] for t in texts] == [["r1"], ["r1"], ["r2"], ["r1"]]
+
+
+def test_the_envelope_hint_can_be_pasted_and_keeps_split_lines_whole() -> None:
+    """The hint printed "try '--set parser.envelope=cri --set 'parser.log_format=...''", quotes inside quotes that
+    bash cannot read; and a runtime splits only lines over 16 KiB, which the default parser.max_line_chars (10,000)
+    cut again once joined: the session id at their end was lost."""
+    import shlex
+
+    spring = "2026-12-02 04:00:0{i}.000  INFO 1 --- [exec-1] Orders : [req=r{i}] POST"
+    long_body = "x" * 20_000
+    lines = [_cri(spring.format(i=i)) for i in range(6)]
+    lines += [_cri(f"2026-12-02 04:00:09.000 DEBUG 1 --- [exec-1] Body : {long_body[:16_000]}", "P"),
+              _cri(f"{long_body[16_000:]} [req=r9]")]  # fmt: skip
+    _, report = read_log(lines, ParserConfig())
+    said = report.warnings[0]
+    suggestion = said.split("try ", 1)[1].split(" (the messages", 1)[0]
+    args = shlex.split(suggestion)
+    assert args[:2] == ["--set", "parser.envelope=cri"] and "parser.max_line_chars=65536" in args
+    assert any(a.startswith("parser.log_format=<Datetime>") for a in args), args
+    settings = dict(a.split("=", 1) for a in args[1::2])
+    config = ParserConfig(**{k.removeprefix("parser."): v for k, v in settings.items()})
+    read, again = read_log(lines, config)
+    assert again.n_truncated == 0 and "[req=r9]" in read[-1].content  # the joined line whole, its id kept
+    cut, short = read_log(lines, config.model_copy(update={"max_line_chars": 10_000}))
+    assert short.n_truncated == 1 and "[req=r9]" not in cut[-1].content
+    assert any("cut at parser.max_line_chars (10000)" in w and "=65536 keeps them whole" in w for w in short.warnings)

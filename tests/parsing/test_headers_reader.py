@@ -170,7 +170,7 @@ def test_a_record_format_with_a_layout_that_reads_no_line_says_which_stage_faile
     said = str(error.value)
     assert f"for format 'logfmt' with the message layout '{given}'" in said
     # the one suggestion for CRI lines: the runtime's envelope, then logfmt reads each message (parser.envelope)
-    assert "try '--set parser.envelope=cri'" in said and "parser.log_format is the message's layout" in said
+    assert "try --set parser.envelope=cri (" in said and "parser.log_format is the message's layout" in said
     assert read_log(cri, ParserConfig(log_format=given))[1].n_parsed == len(cri)  # what it says works
     wrapped = [json.dumps({"log": f"step {i} done", "time": "2026-12-02T04:00:00Z"}) for i in range(3)]
     with pytest.raises(InputDataError) as error:
@@ -478,7 +478,7 @@ def test_the_inferred_format_keeps_the_header_already_given_and_reads_the_whole_
     lines = [line.format(i) for i in range(10) for line in CRI]
     given = "<Datetime> <Stream> <Flag> <Content>"
     suggested = "<Datetime> <Stream> <Flag> time=<Datetime2> level=<Severity> <Content>"
-    settings = ((given, "--set parser.envelope=cri'"), (None, "envelope=cri --set parser.format=logfmt'"))
+    settings = ((given, "--set parser.envelope=cri ("), (None, "envelope=cri --set parser.format=logfmt ("))
     for log_format, setting in settings:
         _, report = read_log(lines, ParserConfig(log_format=log_format))  # CRI lines: the envelope is the suggestion
         assert len(report.warnings) == 1 and setting in report.warnings[0]
@@ -498,7 +498,7 @@ def test_a_built_in_header_inside_the_content_is_suggested_in_place_of_content_k
     _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
     suggested = r"<Datetime> <Stream> <Flag> <Level><MonthNum><DayNum> <Time> <Pid> <Source>\] <Content>"
     assert len(report.warnings) == 1  # CRI lines: the one suggestion is the envelope, klog then reads the messages
-    assert "try '--set parser.envelope=cri' (the messages are then read" in report.warnings[0]
+    assert "try --set parser.envelope=cri (the messages are then read" in report.warnings[0]
     unwrapped, report = read_log(cri, ParserConfig(envelope="cri", format="klog"))
     assert report.warnings == [] and unwrapped[0].content == "Started pod x0"
     records, report = read_log(cri, ParserConfig(format="klog", log_format=suggested))  # reads too, a layout per line
@@ -798,7 +798,7 @@ def test_json_behind_a_header_layout_is_not_sent_to_parser_format_json() -> None
     app = [json.dumps({"time": "2026-12-02T04:00:00Z", "level": "info", "msg": f"step {i % 3}"}) for i in range(20)]
     cri = [f"2026-12-02T04:00:{i:02d}.03Z stdout F {line}" for i, line in enumerate(app)]
     _, report = read_log(cri, ParserConfig(log_format="<Datetime> <Stream> <Flag> <Content>"))
-    assert len(report.warnings) == 1 and "try '--set parser.envelope=cri'" in report.warnings[0]  # CRI: unwrap it
+    assert len(report.warnings) == 1 and "try --set parser.envelope=cri (" in report.warnings[0]  # CRI: unwrap it
     unwrapped, report = read_log(cri, ParserConfig(envelope="cri", format="json"))
     assert report.warnings == [] and unwrapped[1].content == "step 1"
     _, report = read_log(app, ParserConfig())

@@ -150,6 +150,7 @@ class LineReader:
         self.report = ReadReport()
         self.last_text = ""  # the last line read by read_line, as parsed: repaired, truncated, no line ending
         self.n_inner_cr = 0  # lines with a carriage return inside them (not their line ending)
+        self.n_joined_cut = 0  # parser.envelope: lines joined from a runtime's pieces, then cut at max_line_chars
         #: parser.envelope: the container runtime's line around each of the app's, unwrapped before the format reads
         self.envelope = config.envelope
         # per stream, the pieces of a split line whose last piece has not come yet (the runtime splits per stream)
@@ -233,6 +234,7 @@ class LineReader:
         ``max_line_chars`` and counted, the runtime's time where the message has none, the stream a field."""
         report = self.report
         if len(message) > self.config.max_line_chars:
+            self.n_joined_cut += line is None  # joined from pieces (a cut whole line gets line None only here)
             message, line = message[: self.config.max_line_chars], None
             report.n_truncated += 1
         # as parsed: a joined or cut message as one whole envelope line of its own, which reads back to the same
@@ -669,6 +671,13 @@ class LogStream:
         if self.config.log_format is not None:  # a custom header: are the generic masks the right ones?
             report.warnings += family_hint(self._sample, self.config.format)
         report.warnings += continuation_hint(report, self.config)
+        if self.reader.n_joined_cut:
+            report.warnings.append(
+                f"{self.reader.n_joined_cut} lines joined from the container runtime's pieces were cut at "
+                f"parser.max_line_chars ({self.config.max_line_chars}): a runtime splits only lines longer than 16 "
+                "KiB, so what they end with (a session id, a JSON record's last keys) is lost; --set "
+                f"parser.max_line_chars={JOINED_LINE_CHARS} keeps them whole"
+            )
         if report.n_unended:
             report.warnings.append(
                 f"{report.n_unended} lines split by the container runtime never got their last piece (the input "
@@ -696,6 +705,11 @@ _ENVELOPE_SHAPES: Final[dict[EnvelopeName, str]] = {
 }
 
 
+#: ``parser.max_line_chars`` that keeps a line a container runtime split whole once joined (it splits at 16 KiB, and a
+#: long line is most often a request body or a record of a few tens of KiB), suggested with ``parser.envelope``
+JOINED_LINE_CHARS: Final = 65_536
+
+
 def envelope_hint(texts: Sequence[str], config: ParserConfig) -> str:
     """Where ``parser.envelope`` is none and at least half of ``texts`` (lines as read) are a container runtime's
     lines: what to set, with the format of the messages inside where it is plain (logfmt or JSON records, or a
@@ -712,8 +726,12 @@ def envelope_hint(texts: Sequence[str], config: ParserConfig) -> str:
     envelope = next((e for e in _ENVELOPE_SHAPES if looks_wrapped(e, list(texts))), None)
     if envelope is None:
         return ""
-    messages = [piece.message for text in texts if (piece := unwrap(envelope, text)) is not None]
+    pieces = [piece for text in texts if (piece := unwrap(envelope, text)) is not None]
+    messages = [piece.message for piece in pieces]
     setting = f"--set parser.envelope={envelope}"
+    if any(piece.partial for piece in pieces) and config.max_line_chars < JOINED_LINE_CHARS:
+        # a runtime splits only lines longer than 16 KiB: joined, each would be cut again at the default
+        setting += f" --set parser.max_line_chars={JOINED_LINE_CHARS}"
     then = " (the messages are then read by parser.format / parser.log_format as plain lines are"
     if envelope == "docker" and config.format == "json":
         # parser.format=json reads json-file's "log" key already, and the <Json> or header layout hints read the
@@ -737,7 +755,7 @@ def envelope_hint(texts: Sequence[str], config: ParserConfig) -> str:
     return (
         f"{len(messages)} of the first {len(texts)} lines are {_ENVELOPE_SHAPES[envelope]} lines: read whole, the "
         "runtime's time and stream become template words, the app's record is one text, and a line the runtime "
-        f"split is read as pieces; try '{setting}'{then}: the runtime's time is each line's where its message has "
+        f"split is read as pieces; try {setting}{then}: the runtime's time is each line's where its message has "
         "none, the stream a field (stream=stdout) and split lines are joined"
     )
 
