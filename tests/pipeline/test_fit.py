@@ -452,6 +452,22 @@ def test_the_note_on_sessions_above_the_threshold_says_what_to_do_about_failures
     assert calibration_extremes_note(_result(1.0, n_calibration=300), LogBertConfig()) is None
 
 
+def test_sessions_the_labels_call_normal_at_the_threshold_are_said_to_be_a_rare_kind() -> None:
+    """Trained with --labels, the note told the user to "give --labels" (a new user's Spring pods: two normal
+    sessions holding a long request body logged at DEBUG, rare in training, set the threshold and 17 of 25 failures
+    fell under it). Labelled normal, they are a kind of session the model learnt too little: rare patterns drawn
+    more often in training (train.pattern_power) is what to try."""
+    tied = [("7eb86c57a81100a1", 7.236), ("5e73252bfd914b0e", 7.236)]
+    result = _result(7.236, at_threshold=tied, n_calibration=202)
+    note = calibration_extremes_note(result, LogBertConfig(), labelled=True)
+    assert note is not None and "--labels" not in note and "scoring.contamination" not in note
+    assert "The labels call them normal" in note and "--set train.pattern_power=0.5" in note
+    unlabelled = calibration_extremes_note(result, LogBertConfig())
+    assert unlabelled is not None and "give --labels" in unlabelled and "train.pattern_power=0.5" in unlabelled
+    drawn = calibration_extremes_note(result, LogBertConfig().with_overrides({"train.pattern_power": 0.5}), True)
+    assert drawn is not None and "train.pattern_power is 0.5 already" in drawn
+
+
 def test_a_small_group_tied_with_the_threshold_is_named_a_large_one_is_not() -> None:
     tied = [(f"t{i}", 0.75) for i in range(11)]  # one kind of failure, scored alike, the threshold on them
     note = calibration_extremes_note(_result(0.75, at_threshold=tied, n_calibration=600), LogBertConfig())
