@@ -215,3 +215,14 @@ def test_the_envelope_hint_can_be_pasted_and_keeps_split_lines_whole() -> None:
     cut, short = read_log(lines, config.model_copy(update={"max_line_chars": 10_000}))
     assert short.n_truncated == 1 and "[req=r9]" not in cut[-1].content
     assert any("cut at parser.max_line_chars (10000)" in w and "=65536 keeps them whole" in w for w in short.warnings)
+
+
+def test_the_examples_in_the_docstrings_hold() -> None:
+    """The envelope's, the reader's and the producer's examples (one in the reader had stopped compiling unseen)."""
+    import doctest
+
+    from logbert.parsing import envelope
+    from logbert.queue import partitions
+
+    for module in (envelope, reader, partitions):
+        assert doctest.testmod(module).failed == 0, module.__name__

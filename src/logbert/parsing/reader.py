@@ -371,7 +371,7 @@ def open_pieces(lines: Sequence[str | bytes], config: ParserConfig) -> list[str]
     runs: dict[str, tuple[list[str], list[int]]] = {}
     for raw in lines:
         text = repair_line(raw)[0]
-        piece = unwrap(envelope, text) if envelope != "none" and text.strip() else None
+        piece = _unwrapped(envelope, text) if envelope != "none" and text.strip() else None
         if piece is None:
             continue
         if not piece.partial:
@@ -380,9 +380,17 @@ def open_pieces(lines: Sequence[str | bytes], config: ParserConfig) -> list[str]
         kept, length = runs.setdefault(piece.stream, ([], [0]))
         if length[0] <= cap:
             kept.append(text)
-            message = repair_line(piece.message)[0] if envelope == "docker" else piece.message
-            length[0] += len(message)
+            length[0] += len(piece.message)
     return [text for kept, _ in runs.values() for text in kept]
+
+
+def _unwrapped(envelope: EnvelopeName, line: str) -> Piece | None:
+    """:func:`~logbert.parsing.envelope.unwrap`, a docker message repaired as the reader repairs it (JSON escapes
+    may hold control characters and colour codes; :meth:`LineReader._read_wrapped` also counts them)."""
+    piece = unwrap(envelope, line)
+    if piece is None or envelope != "docker":
+        return piece
+    return replace(piece, message=repair_line(piece.message)[0])
 
 
 def accepted_content_reader(config: ParserConfig) -> Callable[[str], str | None]:
@@ -395,11 +403,8 @@ def accepted_content_reader(config: ParserConfig) -> Callable[[str], str | None]
         return header.accepted_content
 
     def content(line: str) -> str | None:
-        piece = unwrap(envelope, line)
-        if piece is None:
-            return None
-        message = repair_line(piece.message)[0] if envelope == "docker" else piece.message
-        return header.accepted_content(message[: config.max_line_chars])
+        piece = _unwrapped(envelope, line)
+        return None if piece is None else header.accepted_content(piece.message[: config.max_line_chars])
 
     return content
 
@@ -718,8 +723,9 @@ def envelope_hint(texts: Sequence[str], config: ParserConfig) -> str:
     ``<Datetime> <Stream> <Flag> ...``, JSON keys) would read the app's record as one text and its split lines as
     pieces.
 
-    >>> print(envelope_hint(["2026-12-02T04:00:00.1Z stdout F level=info msg=\"ok\" id=7"], ParserConfig())[-60:])
-    --set parser.envelope=cri --set parser.format=logfmt' (the
+    >>> said = envelope_hint(["2026-12-02T04:00:00.1Z stdout F level=info msg=ok id=7"], ParserConfig())
+    >>> said.split("try ")[1].split(" (")[0]
+    '--set parser.envelope=cri --set parser.format=logfmt'
     """
     if config.envelope != "none" or not texts:
         return ""
