@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 #: key_id of a line whose template the frozen parser has never seen.
 UNK_KEY = -1
@@ -21,6 +21,46 @@ SESSION_START_KEY = -2
 SESSION_END_KEY = -3
 #: What people read for the pseudo-keys (templates, explanations).
 BOUND_TEMPLATES = {SESSION_START_KEY: "<session start>", SESSION_END_KEY: "<session end>"}
+
+
+#: Syslog lines carry no year; this one is assumed for a log's first line (a leap year, so that Feb 29 reads), and
+#: the next one from its first line after New Year on (:class:`SyslogCalendar`).
+SYSLOG_YEAR: Final[int] = 2000
+#: A month more than this many months before the last line's begins the next year; more than this many after it is a
+#: late line of the year before. Half a year: consecutive lines of one log are never that far apart in any other way.
+_YEAR_TURN_MONTHS: Final[int] = 6
+
+
+@dataclass(slots=True)
+class SyslogCalendar:
+    """The year of yearless lines (syslog's ``May 16 00:00:04``, klog's ``0516``), read in order.
+
+    Such a line's year is :data:`SYSLOG_YEAR` until a line's month lies more than half a year before the latest
+    one's: the log crossed New Year (``Dec 31`` then ``Jan  1``), and the year is one more from there on. A month more
+    than half a year *after* the latest one's is a late line of the year before (writers interleaved around midnight):
+    it reads in that year and moves nothing. Without this, a log read across New Year went back almost a year at
+    midnight: a session across it lasted a year, and every session after it began before the log's first line.
+
+    Mutable, one per stream of lines read in order: a file's reader keeps one; the streaming engine one per source,
+    handed to each request's parse and kept in its checkpoints, so that a request after New Year reads as offline.
+
+    >>> c = SyslogCalendar()
+    >>> [c.year_of(m) for m in (11, 12, 12, 1, 12, 1, 2)]
+    [2000, 2000, 2000, 2001, 2000, 2001, 2001]
+    """
+
+    year: int = SYSLOG_YEAR
+    month: int = 0  # the month that set ``year`` last; 0: no line yet
+
+    def year_of(self, month: int) -> int:
+        """The year of a line of ``month`` (1-12) read after the lines before it."""
+        if self.month:
+            if month < self.month - _YEAR_TURN_MONTHS:
+                self.year += 1
+            elif month > self.month + _YEAR_TURN_MONTHS:
+                return self.year - 1
+        self.month = month
+        return self.year
 
 
 def n_log_keys(key_ids: Sequence[int]) -> int:

@@ -912,3 +912,31 @@ def test_a_format_error_without_a_bracket_to_blame_still_names_no_regex_position
     assert "position" not in str(error.value) and "(multiple repeat): the text around its <Field>s is a regular" in (
         str(error.value)
     )
+
+
+def test_a_syslog_log_read_across_new_year_goes_on_into_the_next_year() -> None:
+    """Syslog has no year: from the first line after New Year on, the year is one more (it went back almost a year
+    at midnight: a session across it lasted a year, and every session after it began before the log's first line).
+    A late line of the old year after the new one's first reads in the old year and moves nothing; klog's numeric
+    months turn alike, and a log of many months without New Year stays in one year."""
+    lines = [
+        "Dec 31 23:58:29 web1 sshd[61197]: Accepted publickey for alice from 10.0.0.5 port 51234 ssh2",
+        "Jan  1 00:00:02 web1 CRON[7190]: (root) CMD (run-parts /etc/cron.hourly)",
+        "Dec 31 23:59:59 web1 kernel: [12.5] eth0: link up",  # written before, logged after: the old year
+        "Jan  1 00:03:51 web1 sshd[61197]: pam_unix(sshd:session): session closed for user alice",
+        "Feb  3 08:00:00 web1 sshd[77]: Accepted publickey for bob from 10.0.0.6 port 5 ssh2",
+    ]
+    records, report = read_log(lines, ParserConfig(format="syslog"))
+    assert report.n_parsed == len(lines)
+    when = [str(datetime.fromtimestamp(r.timestamp or 0.0, UTC).replace(tzinfo=None)) for r in records]
+    assert when == [
+        "2000-12-31 23:58:29", "2001-01-01 00:00:02", "2000-12-31 23:59:59", "2001-01-01 00:03:51",
+        "2001-02-03 08:00:00",
+    ]
+    assert (records[3].timestamp or 0.0) - (records[0].timestamp or 0.0) == 322.0  # the session lasted 5 min 22 s
+    klog = ["I1231 23:59:58.000000 1 main.go:1] a", "I0101 00:00:01.000000 1 main.go:1] b"]
+    records, _ = read_log(klog, ParserConfig(log_format="<Level><MonthNum><DayNum> <Time> <Pid> <Context>] <Content>"))
+    assert [r.timestamp for r in records] == [978307198.0, 978307201.0]
+    months = [f"{m} 15 12:00:00 web1 app[1]: tick" for m in ("Jan", "Mar", "May", "Jul", "Sep", "Nov")]
+    records, _ = read_log(months, ParserConfig(format="syslog"))
+    assert {datetime.fromtimestamp(r.timestamp or 0.0, UTC).year for r in records} == {2000}

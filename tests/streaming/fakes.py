@@ -22,7 +22,7 @@ from typing import Any
 
 from logbert.config import LogBertConfig, ModelConfig, ParserConfig, WindowConfig, WindowMode
 from logbert.parsing.reader import LineReader
-from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport, n_log_keys
+from logbert.records import UNK_KEY, KeySequence, LineProblem, ReadReport, SyslogCalendar, n_log_keys
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 from logbert.windowing.windows import split_long
 
@@ -78,11 +78,13 @@ class FakeDetector:
         self._lock = threading.Lock()
 
     def parse_lines(
-        self, lines: Sequence[str | bytes], start_line_no: int = 1
+        self, lines: Sequence[str | bytes], start_line_no: int = 1, calendar: SyslogCalendar | None = None
     ) -> tuple[list[ParsedLine | LineProblem], ReadReport]:
         if self.parse_delay_s:
             time.sleep(self.parse_delay_s)
         reader = LineReader(self.config.parser)
+        if calendar is not None:
+            reader.header.calendar = calendar
         out: list[ParsedLine | LineProblem] = []
         for i, raw in enumerate(lines):
             parsed = reader.read_line(raw)

@@ -26,7 +26,8 @@ it names (times without a zone are taken as UTC):
 * ``<Date> <Time>``: ``2017-05-16`` / ``2017/05/16`` / ``081109`` (HDFS) / ``17/06/09`` (Spark, year first) /
   ``20171223`` and ``00:00:04[.500]`` / ``203615`` / ``22:15:29:606`` (milliseconds after a colon);
 * ``<Month> <Day> <Time>``: syslog (``May 16 00:00:04``), which has no year: the year 2000 is
-  assumed, so times are ordered within a year and a log that crosses New Year goes backwards.
+  assumed for the first line, and the next year from the first line after New Year on
+  (:class:`~logbert.records.SyslogCalendar`, one per reading: :attr:`HeaderParser.calendar`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Final
 from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig, quoted
 from logbert.errors import ConfigError
 from logbert.parsing.params import parse_number
-from logbert.records import LogLine
+from logbert.records import SYSLOG_YEAR, LogLine, SyslogCalendar
 
 #: loghub-style format string per built-in format (``raw``: the whole line is the content).
 BUILTIN_FORMATS: Final[dict[FormatName, str]] = {
@@ -125,8 +126,6 @@ _DATETIME_LAYOUTS: Final[tuple[str, ...]] = (
     "%y/%m/%d %H:%M:%S",  # Spark (log4j's yy/MM/dd): 17/06/09 20:10:40; a day-first 09/06/17 reads as 2009-06-17
     "%Y%m%d %H:%M:%S",  # loghub's HealthApp: 20171223-22:15:29:606
 )
-#: Syslog lines carry no year; this one is assumed (a leap year, so that Feb 29 reads).
-SYSLOG_YEAR: Final[int] = 2000
 _MONTHS: Final[dict[str, int]] = {
     name: i + 1 for i, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())
 }
@@ -355,7 +354,21 @@ class HeaderParser:
         )
         self._date_cache: dict[str, float | None] = {}
         self._time_cache: dict[str, float] = {}
+        self._month_cache: dict[str, int | None] = {}
+        self.calendar = SyslogCalendar()  # the message layout's parser shares it
         self._layout: str | None = None
+
+    @property
+    def calendar(self) -> SyslogCalendar:
+        """The year of yearless lines read so far (:class:`SyslogCalendar`); set it to go on from another reading's
+        (the streaming engine's per source), the message layout's parser sharing it."""
+        return self._calendar
+
+    @calendar.setter
+    def calendar(self, calendar: SyslogCalendar) -> None:
+        self._calendar = calendar
+        if self._message is not None:
+            self._message.calendar = calendar
 
     def with_layout(self, layout: str) -> HeaderParser:
         """This reading with ``layout`` in place of :attr:`content_layout`: a record format's message layout, else the
@@ -655,6 +668,12 @@ class HeaderParser:
         return midnight + _clock_seconds(clock) - offset
 
     def _syslog(self, month: str, day: str, clock: str, year: str | None = None) -> float | None:
+        if year is None:  # a yearless line: the calendar's year (the month's number cached, as it repeats)
+            number = self._month_cache.get(month)
+            if number is None and month not in self._month_cache:
+                number = self._month_cache[month] = int(month) if month.isdigit() else _MONTHS.get(month[:3].lower())
+            if number is not None and 1 <= number <= 12:
+                year = str(self.calendar.year_of(number))
         date = f"{month} {day} {year}"
         midnight = self._date_cache.get(date)
         if midnight is None and date not in self._date_cache:

@@ -38,6 +38,7 @@ from logbert.records import (
     LineProblem,
     ReadReport,
     SessionSignals,
+    SyslogCalendar,
     n_log_keys,
 )
 from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
@@ -189,9 +190,12 @@ class Detector:
     # -- raw lines --------------------------------------------------------------------------
 
     def parse_lines(
-        self, lines: Sequence[str | bytes], start_line_no: int = 1
+        self, lines: Sequence[str | bytes], start_line_no: int = 1, calendar: SyslogCalendar | None = None
     ) -> tuple[list[ParsedLine | LineProblem], ReadReport]:
         """Parse raw lines with the frozen parser, by the reader's line rule (``LineReader.read_line``).
+
+        ``calendar``: the year of yearless lines so far (a stream read in requests: the lines before these), updated
+        in place; None: these lines are all there is (:class:`~logbert.parsing.headers.SyslogCalendar`).
 
         Returns one entry per input line, in order: a :class:`ParsedLine` (``line_no`` is
         ``start_line_no`` + its index), or why the line gave none (``"empty"``, ``"malformed"``);
@@ -203,6 +207,8 @@ class Detector:
         if self.parser is None:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences and cannot parse raw lines")
         reader = LineReader(self.config.parser)
+        if calendar is not None:
+            reader.header.calendar = calendar
         out: list[ParsedLine | LineProblem] = []
         for index, raw in enumerate(lines):
             parsed = reader.read_line(raw)

@@ -54,7 +54,7 @@ from logbert.queue.partitions import (
     partition_of,
     subject,
 )
-from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals
+from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals, SyslogCalendar
 from logbert.results import ParsedLine, SequenceScore, SessionResult
 from logbert.streaming.engine import Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.journal import JournalError, JournalEvent
@@ -154,10 +154,10 @@ class PartitionScorer:
         return self.inner.threshold
 
     def parse_lines(
-        self, lines: Sequence[str | bytes], start_line_no: int = 1
+        self, lines: Sequence[str | bytes], start_line_no: int = 1, calendar: SyslogCalendar | None = None
     ) -> tuple[list[ParsedLine | LineProblem], ReadReport]:
         with self.locks.parse:
-            outcomes, report = self.inner.parse_lines(lines, start_line_no)
+            outcomes, report = self.inner.parse_lines(lines, start_line_no, calendar)
         if not self._session_mode:
             return outcomes, report
         mine = self.partition

@@ -48,7 +48,7 @@ from typing import Any, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from logbert.errors import LogBertError
-from logbert.records import SESSION_END_KEY, SESSION_START_KEY, UNK_KEY, LineProblem
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY, UNK_KEY, LineProblem, SyslogCalendar
 from logbert.results import EmitReason, ParsedLine, PositionExplanation, SequenceScore, SessionState
 from logbert.streaming.batcher import MicroBatcher
 from logbert.streaming.journal import IngestEvent, JournalError
@@ -287,6 +287,9 @@ class StreamEngine:
         # read again before its next request (offline, a file's pieces join across any block; parsing.reader)
         self._open_pieces = piece_keeper(detector) if detector.config.parser.envelope != "none" else None
         self._pieces: OrderedDict[str, list[str]] = OrderedDict()
+        # each source's year of yearless lines (syslog's "Dec 31"), handed to its next request's parse: a request after
+        # New Year reads its lines in the next year, as offline (records.SyslogCalendar); none for other formats
+        self._calendars: OrderedDict[str, SyslogCalendar] = OrderedDict()
         # a time/value model: each window carries its signals, built by the offline rules (None: key-only)
         self._router = SessionRouter(window, self.max_len, signals=signal_builder(detector))
         # sessions in flight when the stream began (logbert.scoring.capture): the detector's rule, the one offline
@@ -400,10 +403,14 @@ class StreamEngine:
         # parsed after the lines they may continue (each stream's) and the pieces their first line may end, which are
         # then left out (their counts are the report's only)
         before: list[str | bytes] = [*heads, *pieces]
+        # the heads read again move no year: their months are the calendar's latest ones
+        calendar = replace(self._calendars.get(source) or SyslogCalendar())
         if not before:
-            outcomes, report = self.detector.parse_lines(lines, start_line_no=first)
+            outcomes, report = self.detector.parse_lines(lines, start_line_no=first, calendar=calendar)
         else:
-            outcomes, report = self.detector.parse_lines([*before, *lines], start_line_no=first - len(before))
+            outcomes, report = self.detector.parse_lines(
+                [*before, *lines], start_line_no=first - len(before), calendar=calendar
+            )
             outcomes = outcomes[len(before) :]
         if len(outcomes) != len(lines):
             raise LogBertError(f"parse_lines returned {len(outcomes)} outcomes for {len(lines)} lines")
@@ -447,6 +454,8 @@ class StreamEngine:
                 self._note_head(source, outcomes)
             if self._open_pieces is not None:
                 self._note_pieces(self._open_pieces, source, [*pieces, *lines])
+            if calendar.month:  # a yearless line was read (a syslog format): its year goes on in the next request
+                _most_recent(self._calendars, source, calendar, self.limits.max_sources)
         self._submit(windows)
         return outcome
 
@@ -695,6 +704,8 @@ class StreamEngine:
             ]
         if self._pieces:  # only with parser.envelope and a line split across requests: other checkpoints as before
             head["pieces"] = [[source, list(pieces)] for source, pieces in self._pieces.items()]
+        if self._calendars:  # only with yearless lines (syslog formats): other checkpoints as before
+            head["calendars"] = [[source, c.year, c.month] for source, c in self._calendars.items()]
         if self._capture_start is not None:  # only with the capture-edge rule: other checkpoints as before
             head["capture_start"] = self._capture_start
             head["in_flight"] = [[key, why] for key, why in self._partial.items()]
@@ -758,6 +769,9 @@ class StreamEngine:
                 for src, raws in state.get("heads", ())
             )
             self._pieces = OrderedDict((str(src), [str(p) for p in pieces]) for src, pieces in state.get("pieces", ()))
+            self._calendars = OrderedDict(
+                (str(src), SyslogCalendar(int(year), int(month))) for src, year, month in state.get("calendars", ())
+            )
             start = state.get("capture_start")
             self._capture_start = None if start is None else float(start)
             self._partial = {str(key): str(why) for key, why in state.get("in_flight", ())}

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from logbert.config import LogBertConfig
-from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals
+from logbert.records import KeySequence, LineProblem, ReadReport, SessionSignals, SyslogCalendar
 from logbert.results import ParsedLine, SequenceScore, SessionResult
 
 if TYPE_CHECKING:
@@ -38,10 +38,11 @@ class Scorer(Protocol):
         ...
 
     def parse_lines(
-        self, lines: Sequence[str | bytes], start_line_no: int = 1
+        self, lines: Sequence[str | bytes], start_line_no: int = 1, calendar: SyslogCalendar | None = None
     ) -> tuple[list[ParsedLine | LineProblem], ReadReport]:
         """One entry per input line, in order: the parsed line, or why it gave none; and the counts
-        (binary and truncated lines among them) of the project's one line rule."""
+        (binary and truncated lines among them) of the project's one line rule. ``calendar``: the year of
+        yearless lines of the source so far, updated in place (the engine keeps one per source)."""
         ...
 
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
