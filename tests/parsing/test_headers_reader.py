@@ -940,3 +940,20 @@ def test_a_syslog_log_read_across_new_year_goes_on_into_the_next_year() -> None:
     months = [f"{m} 15 12:00:00 web1 app[1]: tick" for m in ("Jan", "Mar", "May", "Jul", "Sep", "Nov")]
     records, _ = read_log(months, ParserConfig(format="syslog"))
     assert {datetime.fromtimestamp(r.timestamp or 0.0, UTC).year for r in records} == {2000}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[2026-11-30 10:00:00,137] INFO in views: GET /api/items/73 served in 6 ms",  # Flask's default
+        "[2026-11-30 10:00:00,137: INFO/ForkPoolWorker-3] Task app.tasks.resize[3f2a] received",  # Celery's
+    ],
+)
+def test_a_bracketed_python_time_gets_a_layout_that_reads_it(line: str) -> None:
+    """Flask's and Celery's time in brackets: no layout was offered for Celery's, and Flask's put the time in a
+    <Context> field (every line's time lost, without a warning)."""
+    layout = infer_log_format(line)
+    assert layout is not None
+    records, report = read_log([line], ParserConfig(log_format=layout))
+    assert report.n_parsed == 1 and records[0].timestamp == datetime(2026, 11, 30, 10, 0, 0, 137000, UTC).timestamp()
+    assert records[0].fields["Level"] == "INFO" and records[0].content.split()[0] in ("in", "Task")

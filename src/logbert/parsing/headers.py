@@ -1154,6 +1154,11 @@ _HEADER_SLASH_DATETIME = re.compile(r"(?:\d{4}|\d{2})/\d{2}/\d{2} \d{2}:\d{2}:\d
 _HEADER_MONTH_DAY_TIME = re.compile(r"\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?=\s)")
 _HEADER_LETTER_LEVEL = re.compile(r"[VDIWEFA](?=\s)")
 # loghub's Proxifier: "[10.30 16:49:06] chrome.exe - ...", a bracketed month.day and time, no year
+# Python logging's time in brackets: Flask's default "[2026-11-30 10:00:00,137] INFO in views: ...", and Celery's
+# "[2026-11-30 10:15:02,123: INFO/ForkPoolWorker-3] Task ...", its level and process inside the brackets too
+_HEADER_BRACKETED_DATETIME = re.compile(
+    r"\[" + _FIELD_PATTERNS["Datetime"] + rf"(?:\]|(: (?:{_LEVEL_NAMES})/[\w.-]+\]))(?=\s)"
+)
 _HEADER_BRACKETED_MONTH_DAY_TIME = re.compile(r"\[\d{2}\.\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?\](?=\s)")
 # loghub's HealthApp: "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579", a date and a time glued by
 # a dash, milliseconds after a colon, then fields separated by bars and no space
@@ -1237,6 +1242,10 @@ def infer_log_format(content: str) -> str | None:
     '\\[<MonthNum>\\.<DayNum> <Time>\\] <Content>'
     >>> infer_log_format("2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack")  # Windows CBS
     '<Datetime>, <Severity> <Content>'
+    >>> infer_log_format("[2026-11-30 10:00:00,137] INFO in views: GET /api/items/73 served in 6 ms")  # Flask's
+    '\\[<Datetime>\\] <Level> <Content>'
+    >>> infer_log_format("[2026-11-30 10:15:02,123: INFO/ForkPoolWorker-3] Task app.tasks.resize[3f2a] received")
+    '\\[<Datetime>: <Level>/<Process>\\] <Content>'
     >>> infer_log_format("2026-12-02T04:00:00.034000152Z stdout F GET /healthz 200")  # a container runtime's (CRI)
     '<Datetime> <Stream> <Flag> <Content>'
     >>> infer_log_format("2026-12-02T04:00:00.034000152Z stdout F time=2026-12-02T04:00:00.034Z level=info msg=up")
@@ -1271,6 +1280,11 @@ def infer_log_format(content: str) -> str | None:
         at = m.end()
     elif (m := _HEADER_MONTH_DAY_TIME.match(content, at)) is not None:
         pieces += ["<MonthNum>-<DayNum>", "<Time>"]
+        at = m.end()
+    elif (m := _HEADER_BRACKETED_DATETIME.match(content, at)) is not None:
+        if m.group(1) is not None:  # Celery's: the level and the process are the rest of the header
+            return r"\[<Datetime>: <Level>/<Process>\] <Content>"
+        pieces.append(r"\[<Datetime>\]")
         at = m.end()
     elif (m := _HEADER_BRACKETED_MONTH_DAY_TIME.match(content, at)) is not None:
         pieces.append(r"\[<MonthNum>\.<DayNum> <Time>\]")
