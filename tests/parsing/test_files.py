@@ -93,6 +93,24 @@ def test_a_binary_file_is_said_to_be_no_text_log(tmp_path: Path) -> None:
         read_corpus(junk, LogBertConfig())
 
 
+def test_lines_of_another_format_are_said_before_the_session_pattern_that_finds_no_id(tmp_path: Path) -> None:
+    """A journal read with an artifact's syslog format: the error blamed its session pattern ("no line names a session
+    id ..."), the format's misreading said last if at all; the lines' format is the likelier reason, said first."""
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "journal.log"
+    lines = [f"2026-12-31T21:03:{i:02d}+0000 web01 sshd[{600 + i // 3}]: Accepted publickey for bob" for i in range(30)]
+    lines[::3] = [f"{line} ssh2: ED25519 SHA256:x" for line in lines[::3]]  # "x: y" in the message: syslog reads
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.format": "syslog", "window.session_pattern": r"PID=(\d+)"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    said = str(error.value)
+    assert said.startswith(f"{log}: 20 of 30 lines do not match the format 'syslog'"), said
+    assert said.index("try --set parser.format=syslog_iso") < said.index("no line names a session id"), said
+
+
 def _no_session_error(log: Path, lines: list[str], log_format: str) -> tuple[str, LogBertConfig]:
     """What reading ``lines`` (written to ``log``) with ``log_format`` and no session pattern raises, and the config."""
     from logbert.pipeline.corpus import read_corpus

@@ -856,7 +856,7 @@ def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
             f"{quoted(layout)}: next to parser.format={name} it is the message's layout, not the line's"
         )
     found = [c for c in _unescaped_syntax(layout or "") if any(c in text for text in texts)]
-    if not found or layout is None:
+    if not found or layout is None or layout in BUILTIN_FORMATS.values():  # a built-in format's groups are meant
         return stage
     fixed = _escaped(layout, found)
     try:
@@ -1482,6 +1482,40 @@ def family_hint(lines: Sequence[LogLine], format_name: FormatName | None, sample
                 f"Drain settings: add --set parser.format={family} to keep that format's (templates merge otherwise)"
             ]
     return []
+
+
+def other_format_hint(texts: Sequence[str], config: ParserConfig) -> str:
+    """'they look like syslog lines, not syslog_iso ones (e.g. ...): try --set parser.format=syslog' when at least
+    half of ``texts``, lines as read that ``config``'s format did not read, are another format's; else ''.
+
+    The formats are those parse suggests for a log read as raw text (:func:`format_warnings`, the same rules): a
+    built-in header (:func:`_whole_header`), JSON objects, logfmt. An RFC 3164 auth.log read as syslog_iso was told
+    "parser.log_format matches none of them: ... escape ( )", of a layout the user never wrote; a journal read as
+    syslog parsed 350 of 2697 lines (a loose <Month> took the ISO time) and said nothing of the other 2347.
+
+    >>> said = other_format_hint(["Dec 31 21:03:20 web01 sshd[9]: opened"], ParserConfig(format="syslog_iso"))
+    >>> said.split(" (e.g.")[0], said.split("): ")[-1]
+    ('they look like syslog lines, not syslog_iso ones', 'try --set parser.format=syslog')
+    """
+    head = [LogLine(i + 1, text) for i, text in enumerate(texts)]
+    if not head:
+        return ""
+    whole = _whole_header(head)
+    name: FormatName | None = whole[0] if whole is not None else None
+    example = whole[2] if whole is not None else ""
+    if name is None and (objects := [t for t in texts if _looks_like_json_object(t)]) and len(objects) >= 0.5 * len(
+        texts
+    ):
+        name, example = "json", objects[0]
+    if name is None and _logfmt_hint(head) is not None:
+        name, example = "logfmt", texts[0]
+    given = config.log_format
+    if name is None or (given is None and name == config.format):
+        return ""
+    setting = _try_format(name)
+    if given is not None:  # parser.log_format wins over parser.format: the suggestion needs it gone
+        return f"they look like {name} lines (e.g. {example[:80]!r}): {setting}, without parser.log_format"
+    return f"they look like {name} lines, not {config.format} ones (e.g. {example[:80]!r}): {setting}"
 
 
 def epoch_seconds(value: str) -> float:

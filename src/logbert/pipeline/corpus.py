@@ -22,7 +22,7 @@ from logbert.datasets.labels import Labels, read_labels, session_label_from_line
 from logbert.errors import InputDataError, NoSessionIds
 from logbert.files import input_file
 from logbert.parsing.headers import line_text_for_sessions
-from logbert.parsing.reader import binary_hint, read_log
+from logbert.parsing.reader import binary_hint, format_mismatch_hint, read_log
 from logbert.pipeline.parse import template_parser
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
 from logbert.windowing.windows import find_session_ids, part_session_id, session_id_pattern, unit_rows
@@ -119,9 +119,12 @@ def read_corpus(
         kept, n_missing = _drop_unlabelled(keyed, loaded, None)  # a key file's lines are sessions
         return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
     lines, report = read_log(path, config.parser)
-    not_text = binary_hint(report)  # the reader's warning, when it gave it (not for CR-only line ends)
-    hints = [w for w in report.warnings if w != not_text]  # a header format that looks wrong: likely why no id is found
-    units, without_session = _units(path, lines, config, not_text if not_text in report.warnings else "", hints)
+    # the reader's warnings that say the lines are not read right (not text; most of them another format's, which
+    # the format then misreads): said first where no session id is found, the likeliest reason. Not for CR-only
+    # line ends: binary_hint says those only when the reader did
+    first = [w for w in (binary_hint(report), format_mismatch_hint(report, config.parser)) if w in report.warnings]
+    hints = [w for w in report.warnings if w not in first]  # a header format that looks wrong: why no id is found?
+    units, without_session = _units(path, lines, config, "; ".join(first), hints)
     left_out = without_session_warning(lines, without_session, config)
     if left_out is not None:  # train, score and evaluate all print the reader's warnings
         report.warnings.append(left_out)
@@ -145,12 +148,12 @@ def read_corpus(
 
 
 def _units(
-    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, binary: str = "", hints: Sequence[str] = ()
+    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, first: str = "", hints: Sequence[str] = ()
 ) -> tuple[list[LineSession], list[int]]:
     """Sessions by id (mode ``session``), or sliding / time windows, each its own unit; and the rows of the lines
-    that name no session id (mode ``session``: counted, in no unit). ``binary``: the reader's word on a file that is
-    not text, said first when no session is found; ``hints``: its warnings on the header format, said after it (JSON
-    lines read as text, a header left in the content)."""
+    that name no session id (mode ``session``: counted, in no unit). ``first``: the reader's word on a file that is
+    not text or on lines of another format, said first when no session is found; ``hints``: its warnings on the
+    header format, said after it (JSON lines read as text, a header left in the content)."""
     window = config.window
     stamps = [ln.timestamp for ln in lines]
     pattern = session_id_pattern(window) if window.mode == "session" else None
@@ -160,13 +163,13 @@ def _units(
         clues = session_id_hint(lines) + "".join(f". Also: {hint}" for hint in hints)
         raise NoSessionIds(
             f"{path}: "
-            + (f"{binary}; " if binary else "")
+            + (f"{first}; " if first else "")
             + f"no line names a session id (pattern '{pattern.pattern}'); "
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
             + clues,
-            path=f"{path}: " + (f"{binary}; " if binary else ""),
+            path=f"{path}: " + (f"{first}; " if first else ""),
             pattern=pattern.pattern,
             clues=clues,
         )
