@@ -808,6 +808,40 @@ def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> 
     assert any("""'parser.content_keys=["log.level","latency_ms"]'""" in w for w in report.warnings)
 
 
+def test_journalctl_json_reads_its_times_and_its_time_and_address_keys_are_no_content_keys() -> None:
+    """journalctl -o json: __REALTIME_TIMESTAMP (epoch µs) was no default time key, the warning named no key, and the
+    content-keys hint offered the time itself and __MONOTONIC_TIMESTAMP as numbers the model should read."""
+    def record(i: int, **more: str) -> str:
+        return json.dumps({
+            "__CURSOR": f"s=abc;i={i}", "__REALTIME_TIMESTAMP": str(1798531594932985 + i * 10**6),
+            "__MONOTONIC_TIMESTAMP": str(98531594932985 + i), "_BOOT_ID": "0f5c3d2b", "PRIORITY": str(5 + i % 2),
+            "_UID": "0", "MESSAGE": f"session opened for user u{i % 3}", "_PID": str(600 + i // 3), **more,
+        })  # fmt: skip
+
+    lines = [record(i) for i in range(30)]
+    records, report = read_log(lines, ParserConfig(format="json"))
+    assert records[1].timestamp == pytest.approx(1798531595.932985, abs=1e-6)
+    assert [w for w in report.warnings if "content_keys" in w] == [
+        "the records' keys PRIORITY hold numbers that the model does not read (a record's content is its message "
+        """only): --set 'parser.content_keys=["PRIORITY"]' makes them part of each line's text, where each number """
+        "becomes a parameter that --set model.signals=all reads as a value (a slow request, an odd status)"
+    ]
+    # the time the program gave first, as journalctl shows it
+    records, _ = read_log([record(0, _SOURCE_REALTIME_TIMESTAMP="1798531594000000")], ParserConfig(format="json"))
+    assert records[0].timestamp == 1798531594.0
+    # keys of one's own: the warning names those tried and the key that holds times; a time key is no content key
+    _, report = read_log(lines, ParserConfig(format="json", json_time_keys=("time", "ts")))
+    said = [w for w in report.warnings if "time could be read" in w]
+    assert said == [
+        "no record's time could be read, none holds one of the keys parser.json_time_keys names (time, ts): --set "
+        """'parser.json_time_keys=["__REALTIME_TIMESTAMP"]' reads the records' __REALTIME_TIMESTAMP key, which holds """
+        "times (the split is then chronological, and time windows work)"
+    ], report.warnings
+    timed = [json.dumps({"at": 1798531594 + i, "msg": "done", "rows": i}) for i in range(30)]
+    _, report = read_log(timed, ParserConfig(format="json", json_time_keys=("at",)))
+    assert [w[:35] for w in report.warnings if "content_keys" in w] == ["the records' keys rows hold numbers"]
+
+
 def test_json_messages_that_are_json_objects_themselves_are_said_and_read_by_the_json_layout() -> None:
     """Docker's json-file driver wraps an app's JSON log: read with parser.format=json alone, each message was the
     app's object as text, three events one template and no warning. The warning names the message layout <Json>,
