@@ -145,6 +145,28 @@ def test_no_session_id_says_how_to_go_on_and_what_the_reader_noticed(tmp_path: P
     assert sorted(u.session_id for u in corpus.line_sessions) == ["r0", "r1", "r2"]
 
 
+def test_no_session_id_names_a_field_past_the_first_records_first_eight(tmp_path: Path) -> None:
+    """journalctl -o json: _PID is a record's 11th key, and only the first record's first 8 keys were looked at (no
+    hint; trimmed to 4 keys, the user got --set 'window.session_pattern=_PID=(\\S+)'). Every key is, the id first."""
+    import json
+
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "journal.json"
+    keys = ["__CURSOR", "__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "_BOOT_ID", "PRIORITY", "SYSLOG_FACILITY",
+            "SYSLOG_IDENTIFIER", "_HOSTNAME", "_TRANSPORT", "MESSAGE", "_PID", "_COMM"]
+    records = [dict.fromkeys(keys, "x") | {"__CURSOR": f"i={i}", "MESSAGE": f"step {i % 3}", "_PID": str(600 + i // 3)}
+               for i in range(60)]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.format": "json"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    said = str(error.value)
+    assert "SYSLOG_IDENTIFIER, ..., _PID (11 in all): --set 'window.session_pattern=_PID=(\\S+)' reads one" in said
+    corpus = read_corpus(log, config.with_overrides({"window.session_pattern": r"_PID=(\S+)"}))
+    assert len(corpus.line_sessions) == 20  # what it says works
+
+
 def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -> None:
     """Python logging's default format: no key=value pairs, the order id is a word of the program's own
     ("order ord-1000 paid"); the error names it, the pattern it prints reads one session per order, and an

@@ -245,13 +245,21 @@ _NOT_SESSION_FIELDS = frozenset(
 )
 
 
+#: field names :func:`_field_hint` looks at (the first seen), and names it lists
+MAX_HINT_FIELDS = 64
+SHOWN_FIELDS = 8
+
+
 def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
     """'. Its lines have the fields ...' with a session pattern that reads one (JSON lines, custom formats), else ''.
 
     Only a field whose values vary as a session id's do (:func:`_values_like_session_ids`): the program name
-    update-alternatives writes on every line of its log would make the whole log one session."""
+    update-alternatives writes on every line of its log would make the whole log one session. Every field of the
+    lines (up to :data:`MAX_HINT_FIELDS` names), a name with "id" in it first: only the first line's first 8 were
+    looked at, and journalctl -o json's _PID is its 11th key (the hint said nothing)."""
     head = lines[:sample]
-    names = [name for name in (head[0].fields if head else {}) if name.isidentifier()][:8]
+    seen = dict.fromkeys(name for line in head for name in line.fields if name.isidentifier())
+    names = list(seen)[:MAX_HINT_FIELDS]
     # a time or a level names no session
     usable = [n for n in names if n.lower() not in _NOT_SESSION_FIELDS]
 
@@ -268,7 +276,9 @@ def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
     if not usable:
         return ""
     pick = next((n for n in usable if "id" in n.lower()), usable[0])
-    return rf". Its lines have the fields {', '.join(names)}: --set 'window.session_pattern={pick}=(\S+)' reads one"
+    shown = names[:SHOWN_FIELDS] if pick in names[:SHOWN_FIELDS] else [*names[: SHOWN_FIELDS - 1], "...", pick]
+    listed = ", ".join(shown) + (f" ({len(seen)} in all)" if len(seen) > SHOWN_FIELDS else "")
+    return rf". Its lines have the fields {listed}: --set 'window.session_pattern={pick}=(\S+)' reads one"
 
 
 def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
