@@ -167,6 +167,25 @@ def test_no_session_id_names_a_field_past_the_first_records_first_eight(tmp_path
     assert len(corpus.line_sessions) == 20  # what it says works
 
 
+def test_no_session_id_shows_the_text_the_pattern_is_matched_against(tmp_path: Path) -> None:
+    """A pattern written for the raw line: every sshd line holds sshd[N], the pattern sees "Component=sshd PID=N ..."
+    and the error said only "no line names a session id"; it shows one line's text as the pattern sees it (the
+    first with the most fields: not the kernel's, which has no pid)."""
+    from logbert.pipeline.corpus import read_corpus
+
+    lines = ["2026-12-31T21:01:24+0000 web01 kernel: [UFW BLOCK] IN=eth0"]
+    lines += [f"2026-12-31T21:03:{i:02d}+0000 web01 sshd[{600 + i // 3}]: Accepted publickey for bob" for i in range(9)]
+    log = tmp_path / "journal.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.format": "syslog_iso", "window.session_pattern": r"sshd\[(\d+)\]"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    assert (
+        "The pattern is matched against each parsed line's header fields as name=value, then its content, e.g. "
+        "'Datetime=2026-12-31T21:03:00+0000 Host=web01 Component=sshd PID=600 Accepted publickey for bob'"
+    ) in str(error.value)
+
+
 def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -> None:
     """Python logging's default format: no key=value pairs, the order id is a word of the program's own
     ("order ord-1000 paid"); the error names it, the pattern it prints reads one session per order, and an

@@ -380,6 +380,11 @@ def parse(
         console.print(f"typed slots: {told}{where}")
     with library_errors():
         found = [api.template_count_warning(summary), api.state_words_warning(summary)]
+        sessions = api.session_pattern_note(summary, cfg)
+    if sessions is not None and sessions[0]:  # how many lines the pattern names: said where it names none too
+        console.print(f"session ids: {shown(sessions[1])}")
+    elif sessions is not None:
+        found.append(sessions[1])
     for warning in [*rep.warnings, *(w for w in found if w)]:
         console.print(f"[bold yellow]warning:[/] {shown(warning)}")
     if out is not None:

@@ -565,6 +565,11 @@ class LogStream:
         """How many header fields the first parsed line has (0 before it)."""
         return self._n_first_fields or 0
 
+    @property
+    def sample(self) -> tuple[LogLine, ...]:
+        """The first parsed lines (up to ``WARNING_SAMPLE``), whole: what the format warnings are judged on."""
+        return tuple(self._sample)
+
     def lines(self) -> Iterator[list[LogLine]]:
         """The parsed lines, one block at a time (blocks may be empty)."""
         for lines, clean in self._blocks():

@@ -23,7 +23,7 @@ from logbert.errors import InputDataError, NoSessionIds
 from logbert.files import input_file
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.reader import binary_hint, format_mismatch_hint, read_log
-from logbert.pipeline.parse import template_parser
+from logbert.pipeline.parse import matched_text, template_parser
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
 from logbert.windowing.windows import find_session_ids, part_session_id, session_id_pattern, unit_rows
 
@@ -160,7 +160,9 @@ def _units(
     ids = [find_session_ids(line_text_for_sessions(ln), pattern) for ln in lines] if pattern else [()] * len(lines)
     units, n_without = unit_rows(ids, stamps, window)
     if pattern is not None and not units:
-        clues = session_id_hint(lines) + "".join(f". Also: {hint}" for hint in hints)
+        seen = matched_text(lines)  # a pattern written for the raw line never matches ("sshd\[(\d+)\]")
+        clues = (f". The pattern is {seen}" if seen else "") + session_id_hint(lines)
+        clues += "".join(f". Also: {hint}" for hint in hints)
         raise NoSessionIds(
             f"{path}: "
             + (f"{first}; " if first else "")
