@@ -180,6 +180,8 @@ def evaluate(
     said = [w for read in rep.get("read_report", []) for w in read.get("warnings", [])]
     if rep.get("shorter_than_calibration"):
         said.append(rep["shorter_than_calibration"])
+    if rep.get("one_class"):  # why the table's F1 (or FPR) reads n/a
+        said.append(rep["one_class"])
     for warning in dict.fromkeys(said):  # each once, where two inputs say the same
         err_console.print(f"[bold yellow]warning:[/] {shown(str(warning))}")
     # written last: a read-only artifact folder failed here after the whole evaluation, and nothing was shown
