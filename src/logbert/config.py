@@ -167,9 +167,14 @@ class ParserConfig(_Frozen):
     continuation: Literal["count", "attach"] = "count"
     cache_size: int = Field(100_000, ge=0)  # masked-content -> key cache (0 disables the fast path)
     n_jobs: int = Field(0, ge=0)  # processes that mask large inputs (>= 200k lines); 0 = idle cores, 1 = none
-    # format "json": the first of these keys a line's object holds is its content; the first time key its time
+    # format "json": the first of these keys a line's object holds is its content; the first time key its time.
+    # journalctl -o json's are last: epoch microseconds, the time the program gave (_SOURCE_...) before the time the
+    # journal received the line, as journalctl shows it
     json_message_keys: tuple[str, ...] = ("message", "msg", "log", "MESSAGE", "text")
-    json_time_keys: tuple[str, ...] = ("time", "timestamp", "ts", "@timestamp", "datetime", "date")
+    json_time_keys: tuple[str, ...] = (
+        "time", "timestamp", "ts", "@timestamp", "datetime", "date",
+        "_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP",
+    )
     # format "csv": the names of the columns, in order (the file's header row; `logbert parse` suggests them). Each
     # record is then read as a JSON object of these keys (json_message_keys, json_time_keys), names matched without
     # regard to case; a record with another number of fields, and the header row itself, do not match

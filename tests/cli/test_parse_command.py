@@ -123,3 +123,26 @@ def test_typed_says_what_it_found_even_without_an_output(tmp_path: Path) -> None
     assert result.exit_code == 0 and "typed slots: " in result.output and "--out writes the schema" in result.output
     plain = CliRunner().invoke(app, ["parse", str(log), "--preset", "hdfs"], env={"COLUMNS": "200"})
     assert "typed slots" not in plain.output
+
+
+def test_parse_says_how_many_lines_the_session_pattern_names(tmp_path: Path) -> None:
+    """parse takes window.session_pattern (it masks the ids) but said nothing of one that named no line: it says how
+    many of the lines it names, and where none, what the pattern is matched against."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "journal.log"
+    log.write_text("".join(f"2026-12-31T21:03:{i:02d}+0000 web01 sshd[{600 + i // 3}]: Accepted key for bob\n"
+                           for i in range(30)), encoding="utf-8")  # fmt: skip
+    args = ["parse", str(log), "--set", "parser.format=syslog_iso", "--set"]
+    result = CliRunner().invoke(app, [*args, r"window.session_pattern=sshd\[(\d+)\]"], env={"COLUMNS": "200"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and (
+        r"warning: window.session_pattern 'sshd\[(\d+)\]' names a session in none of the 30 parsed lines: it is "
+        "matched against each parsed line's header fields as name=value, then its content, e.g. "
+        "'Datetime=2026-12-31T21:03:00+0000 Host=web01 Component=sshd PID=600 Accepted key for bob'"
+    ) in said, said
+    result = CliRunner().invoke(app, [*args, r"window.session_pattern=PID=(\d+)"], env={"COLUMNS": "200"})
+    said = " ".join(result.output.split())
+    assert r"session ids: window.session_pattern 'PID=(\d+)' names a session in 30 of the 30 parsed lines" in said

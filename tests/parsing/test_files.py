@@ -93,6 +93,24 @@ def test_a_binary_file_is_said_to_be_no_text_log(tmp_path: Path) -> None:
         read_corpus(junk, LogBertConfig())
 
 
+def test_lines_of_another_format_are_said_before_the_session_pattern_that_finds_no_id(tmp_path: Path) -> None:
+    """A journal read with an artifact's syslog format: the error blamed its session pattern ("no line names a session
+    id ..."), the format's misreading said last if at all; the lines' format is the likelier reason, said first."""
+    from logbert.config import LogBertConfig
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "journal.log"
+    lines = [f"2026-12-31T21:03:{i:02d}+0000 web01 sshd[{600 + i // 3}]: Accepted publickey for bob" for i in range(30)]
+    lines[::3] = [f"{line} ssh2: ED25519 SHA256:x" for line in lines[::3]]  # "x: y" in the message: syslog reads
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.format": "syslog", "window.session_pattern": r"PID=(\d+)"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    said = str(error.value)
+    assert said.startswith(f"{log}: 20 of 30 lines do not match the format 'syslog'"), said
+    assert said.index("try --set parser.format=syslog_iso") < said.index("no line names a session id"), said
+
+
 def _no_session_error(log: Path, lines: list[str], log_format: str) -> tuple[str, LogBertConfig]:
     """What reading ``lines`` (written to ``log``) with ``log_format`` and no session pattern raises, and the config."""
     from logbert.pipeline.corpus import read_corpus
@@ -125,6 +143,47 @@ def test_no_session_id_says_how_to_go_on_and_what_the_reader_noticed(tmp_path: P
         read_corpus(log, as_json)
     corpus = read_corpus(log, as_json.with_overrides({"window.session_pattern": r"request_id=(\S+)"}))
     assert sorted(u.session_id for u in corpus.line_sessions) == ["r0", "r1", "r2"]
+
+
+def test_no_session_id_names_a_field_past_the_first_records_first_eight(tmp_path: Path) -> None:
+    """journalctl -o json: _PID is a record's 11th key, and only the first record's first 8 keys were looked at (no
+    hint; trimmed to 4 keys, the user got --set 'window.session_pattern=_PID=(\\S+)'). Every key is, the id first."""
+    import json
+
+    from logbert.pipeline.corpus import read_corpus
+
+    log = tmp_path / "journal.json"
+    keys = ["__CURSOR", "__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "_BOOT_ID", "PRIORITY", "SYSLOG_FACILITY",
+            "SYSLOG_IDENTIFIER", "_HOSTNAME", "_TRANSPORT", "MESSAGE", "_PID", "_COMM"]
+    records = [dict.fromkeys(keys, "x") | {"__CURSOR": f"i={i}", "MESSAGE": f"step {i % 3}", "_PID": str(600 + i // 3)}
+               for i in range(60)]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.format": "json"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    said = str(error.value)
+    assert "SYSLOG_IDENTIFIER, ..., _PID (11 in all): --set 'window.session_pattern=_PID=(\\S+)' reads one" in said
+    corpus = read_corpus(log, config.with_overrides({"window.session_pattern": r"_PID=(\S+)"}))
+    assert len(corpus.line_sessions) == 20  # what it says works
+
+
+def test_no_session_id_shows_the_text_the_pattern_is_matched_against(tmp_path: Path) -> None:
+    """A pattern written for the raw line: every sshd line holds sshd[N], the pattern sees "Component=sshd PID=N ..."
+    and the error said only "no line names a session id"; it shows one line's text as the pattern sees it (the
+    first with the most fields: not the kernel's, which has no pid)."""
+    from logbert.pipeline.corpus import read_corpus
+
+    lines = ["2026-12-31T21:01:24+0000 web01 kernel: [UFW BLOCK] IN=eth0"]
+    lines += [f"2026-12-31T21:03:{i:02d}+0000 web01 sshd[{600 + i // 3}]: Accepted publickey for bob" for i in range(9)]
+    log = tmp_path / "journal.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.format": "syslog_iso", "window.session_pattern": r"sshd\[(\d+)\]"})
+    with pytest.raises(InputDataError) as error:
+        read_corpus(log, config)
+    assert (
+        "The pattern is matched against each parsed line's header fields as name=value, then its content, e.g. "
+        "'Datetime=2026-12-31T21:03:00+0000 Host=web01 Component=sshd PID=600 Accepted publickey for bob'"
+    ) in str(error.value)
 
 
 def test_no_session_id_names_ids_of_the_contents_that_read_one(tmp_path: Path) -> None:

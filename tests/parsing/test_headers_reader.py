@@ -199,6 +199,44 @@ def test_a_layout_that_compiles_but_reads_no_line_for_an_unescaped_parenthesis_s
     assert "regex syntax" not in str(error.value)
 
 
+#: an RFC 3164 auth.log and the same lines as journalctl -o short-iso writes them (a new user's, cut down)
+AUTH = [f"Dec 31 21:03:{i:02d} web01 sshd[{600 + i // 3}]: pam_unix(sshd:session): session opened" for i in range(30)]
+JOURNAL = [f"2026-12-31T21:03:{i:02d}+0000 web01 sshd[{600 + i // 3}]: Accepted publickey for bob" for i in range(30)]
+
+
+def test_lines_of_another_built_in_format_are_said_to_be_that_formats_not_a_layout_to_escape() -> None:
+    """auth.log read as syslog_iso was told "parser.log_format matches none of them: ... escape ( )", of a layout the
+    user never wrote (syslog_iso's own optional [PID] group); the error names the format the lines are."""
+    with pytest.raises(InputDataError) as error:
+        read_log(AUTH, ParserConfig(format="syslog_iso"))
+    said = str(error.value)
+    assert "regex syntax" not in said and "parser.log_format" not in said
+    assert "they look like syslog lines, not syslog_iso ones (e.g. 'Dec 31 21:03:00 web01" in said
+    assert "try --set parser.format=syslog" in said
+    with pytest.raises(InputDataError) as error:  # any format: journalctl -o json's lines
+        read_log([json.dumps({"MESSAGE": line}) for line in AUTH], ParserConfig(format="syslog_iso"))
+    assert "they look like json lines, not syslog_iso ones" in str(error.value)
+    with pytest.raises(InputDataError) as error:  # a layout given: the format's name alone would not win over it
+        read_log(AUTH, ParserConfig(log_format="<Datetime> <Content>"))
+    assert "try --set parser.format=syslog, without parser.log_format" in str(error.value)
+
+
+def test_most_lines_of_another_format_are_a_warning_that_names_it() -> None:
+    """A journal's short-iso lines read as syslog: syslog's loose <Month> took the ISO time of the lines whose message
+    holds a ": " (350 of 2697), the others were malformed, and parse said "350 parsed, 2347 malformed" only."""
+    lines = [line if i % 3 else f"{line} ssh2: ED25519 SHA256:x" for i, line in enumerate(JOURNAL)]
+    records, report = read_log(lines, ParserConfig(format="syslog"))
+    assert 0 < report.n_parsed < report.n_malformed and records[0].fields["Month"].startswith("2026-12-31T")
+    said = [w for w in report.warnings if "do not match the format" in w]
+    assert said == [
+        f"20 of 30 lines do not match the format 'syslog', and the 10 it read are likely misread (a loose field takes "
+        f"what another format's header holds): they look like syslog_iso lines, not syslog ones (e.g. {lines[1]!r}): "
+        "try --set parser.format=syslog_iso"
+    ], report.warnings
+    _, report = read_log(lines, ParserConfig(format="syslog_iso"))
+    assert report.n_malformed == 0 and not any("do not match" in w for w in report.warnings)
+
+
 def test_read_log_binary_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "mixed.log"
     path.write_bytes(HDFS.encode() + b"\n\xff\xfe\x00\x01\n" + HDFS.encode() + b"\r\n")
@@ -768,6 +806,40 @@ def test_content_keys_put_a_records_values_into_its_text_and_are_suggested() -> 
     ecs = [f'{{"message": "done", "log.level": "info", "trace.id": "t{i}", "latency_ms": {i}}}' for i in range(20)]
     _, report = read_log(ecs, ParserConfig(format="json"))  # Elastic's names: a dotted level, a dotted id
     assert any("""'parser.content_keys=["log.level","latency_ms"]'""" in w for w in report.warnings)
+
+
+def test_journalctl_json_reads_its_times_and_its_time_and_address_keys_are_no_content_keys() -> None:
+    """journalctl -o json: __REALTIME_TIMESTAMP (epoch µs) was no default time key, the warning named no key, and the
+    content-keys hint offered the time itself and __MONOTONIC_TIMESTAMP as numbers the model should read."""
+    def record(i: int, **more: str) -> str:
+        return json.dumps({
+            "__CURSOR": f"s=abc;i={i}", "__REALTIME_TIMESTAMP": str(1798531594932985 + i * 10**6),
+            "__MONOTONIC_TIMESTAMP": str(98531594932985 + i), "_BOOT_ID": "0f5c3d2b", "PRIORITY": str(5 + i % 2),
+            "_UID": "0", "MESSAGE": f"session opened for user u{i % 3}", "_PID": str(600 + i // 3), **more,
+        })  # fmt: skip
+
+    lines = [record(i) for i in range(30)]
+    records, report = read_log(lines, ParserConfig(format="json"))
+    assert records[1].timestamp == pytest.approx(1798531595.932985, abs=1e-6)
+    assert [w for w in report.warnings if "content_keys" in w] == [
+        "the records' keys PRIORITY hold numbers that the model does not read (a record's content is its message "
+        """only): --set 'parser.content_keys=["PRIORITY"]' makes them part of each line's text, where each number """
+        "becomes a parameter that --set model.signals=all reads as a value (a slow request, an odd status)"
+    ]
+    # the time the program gave first, as journalctl shows it
+    records, _ = read_log([record(0, _SOURCE_REALTIME_TIMESTAMP="1798531594000000")], ParserConfig(format="json"))
+    assert records[0].timestamp == 1798531594.0
+    # keys of one's own: the warning names those tried and the key that holds times; a time key is no content key
+    _, report = read_log(lines, ParserConfig(format="json", json_time_keys=("time", "ts")))
+    said = [w for w in report.warnings if "time could be read" in w]
+    assert said == [
+        "no record's time could be read, none holds one of the keys parser.json_time_keys names (time, ts): --set "
+        """'parser.json_time_keys=["__REALTIME_TIMESTAMP"]' reads the records' __REALTIME_TIMESTAMP key, which holds """
+        "times (the split is then chronological, and time windows work)"
+    ], report.warnings
+    timed = [json.dumps({"at": 1798531594 + i, "msg": "done", "rows": i}) for i in range(30)]
+    _, report = read_log(timed, ParserConfig(format="json", json_time_keys=("at",)))
+    assert [w[:35] for w in report.warnings if "content_keys" in w] == ["the records' keys rows hold numbers"]
 
 
 def test_json_messages_that_are_json_objects_themselves_are_said_and_read_by_the_json_layout() -> None:

@@ -76,6 +76,37 @@ def test_listed_ids_that_all_name_sessions_are_not_said(tmp_path: Path, caplog: 
     assert sum(u.label == 1 for u in corpus.units) == 2 and not caplog.records
 
 
+def test_csv_ids_that_name_no_session_are_counted_as_a_lists_are(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CSV whose anomalous ids were written otherwise (sshd[60308] for the session 60308): evaluate said only that
+    20 sessions were not named, then an F1 of n/a over "180 normal and 0 anomalous sessions". The list's warning, from
+    the same code, with how many of the ids are anomalous and how the input names its sessions."""
+    log = _log(tmp_path / "app.log")
+    labels = tmp_path / "labels.csv"
+    rows = [f"req-r{n:02d},normal" for n in range(10)] + ["sshd[req-r10],anomaly", "sshd[req-r11],anomaly"]
+    labels.write_text("request_id,Label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="logbert.pipeline.corpus"):
+        corpus = read_corpus(log, LogBertConfig().with_overrides(REQUESTS), labels=labels)
+    assert len(corpus.units) == 10 and corpus.n_unlabelled == 2 and not any(u.label for u in corpus.units)
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0] == (
+        f"2 of the 12 ids listed in {labels} (2 of them labelled anomalous) name no session of the input (e.g. "
+        "'sshd[req-r10]'): where they are sessions of this log, written otherwise, those sessions are left out (their "
+        "label unknown); write them as the input names its sessions (e.g. 'req-r00')"
+    ), said
+
+
+def test_an_evaluation_of_one_label_says_why_its_metrics_are_undefined() -> None:
+    from logbert.pipeline.evaluate import one_class_warning
+
+    assert one_class_warning(180, 20, "sessions") is None
+    none = one_class_warning(180, 0, "sessions")
+    assert none is not None and none.startswith("none of the 180 sessions evaluated is labelled anomalous: recall, F1")
+    every = one_class_warning(0, 5, "sliding windows")
+    assert every is not None and every.startswith("every one of the 5 sliding windows evaluated is labelled anomalous")
+
+
 def test_sessions_a_csv_does_not_name_are_left_out_in_words_true_of_every_command(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

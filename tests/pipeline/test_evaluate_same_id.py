@@ -59,6 +59,9 @@ def test_evaluate_scores_recurring_ids_of_another_file_and_leaves_out_the_traini
     same = evaluate(tmp_path / "art", tmp_path / "train.log", labels=again, baselines=())
     assert same.report["n_excluded_training_sessions"] == len(used) and same.report["n_same_id_new_sessions"] == 0
     assert same.report["n_sessions"] == 40 - len(used) == result.n_test_sessions
+    # every session labelled normal: why F1 is n/a is said (the CLI prints it among the warnings)
+    assert later.report["one_class"] is None
+    assert same.report["one_class"].startswith(f"none of the {same.report['n_sessions']} sessions evaluated is")
 
 
 def test_evaluate_on_another_file_fits_the_baselines_on_the_training_log_when_given(tmp_path: Path) -> None:

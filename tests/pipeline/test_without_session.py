@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from logbert.config import LogBertConfig
+from logbert.errors import InputDataError
 from logbert.pipeline.corpus import WITHOUT_SESSION_SHARE, read_corpus
+from logbert.pipeline.detector import load_detector, score_with_report
 from logbert.pipeline.fit import train
 
 from .tiny import TINY_TRAINING
@@ -75,8 +79,24 @@ def test_many_lines_without_a_session_id_and_nothing_to_tie_them_to_one_are_only
     assert not any("name no session id" in w for w in corpus.report.warnings), corpus.report.warnings
 
 
-def test_train_passes_the_warning_on(tmp_path: Path) -> None:
-    """What train's summary prints among its warnings (score and evaluate print the reader's warnings alike)."""
+def test_train_passes_the_warning_on_and_score_says_its_settings_are_a_trainings(tmp_path: Path) -> None:
+    """What train's summary prints among its warnings; score and evaluate print the reader's warnings alike, but take
+    no --set: their "--set ..." was pasted and got "No such option: --set". They say it is a new training's."""
     config = LogBertConfig().with_overrides({**AUDIT, **TINY_TRAINING, "scoring.calibration": "split"})
-    result = train(_audit_log(tmp_path / "audit.log", n_events=240), tmp_path / "art", config, progress=False)
+    log = _audit_log(tmp_path / "audit.log", n_events=240)
+    result = train(log, tmp_path / "art", config, progress=False)
     assert any(w.startswith("80% of the parsed lines (960 of 1200) name no session id") for w in result.warnings)
+    detector = load_detector(tmp_path / "art")
+    _, report = score_with_report(detector, log)
+    (said,) = [w for w in report.warnings if "name no session id" in w]
+    assert r"--set 'window.session_pattern=Serial=(\S+)' reads one (score and evaluate read with the settings " in said
+    assert said.endswith(
+        "and take no --set: give each --set above to a new training, logbert train TRAINING_LOG -o NEW_ARTIFACT --set "
+        f"..., beside the settings in {tmp_path / 'art' / 'config.json'})"
+    )
+    other = tmp_path / "app.jsonl"  # its errors too: no line of the artifact's format
+    other.write_text("".join(f'{{"msg": "step {i}", "ses": {i}}}\n' for i in range(20)), encoding="utf-8")
+    with pytest.raises(InputDataError) as error:
+        score_with_report(detector, other)
+    assert "try --set parser.format=json, without parser.log_format" in str(error.value)
+    assert "logbert train TRAINING_LOG -o NEW_ARTIFACT --set ..." in str(error.value)

@@ -180,6 +180,8 @@ def evaluate(
     said = [w for read in rep.get("read_report", []) for w in read.get("warnings", [])]
     if rep.get("shorter_than_calibration"):
         said.append(rep["shorter_than_calibration"])
+    if rep.get("one_class"):  # why the table's F1 (or FPR) reads n/a
+        said.append(rep["one_class"])
     for warning in dict.fromkeys(said):  # each once, where two inputs say the same
         err_console.print(f"[bold yellow]warning:[/] {shown(str(warning))}")
     # written last: a read-only artifact folder failed here after the whole evaluation, and nothing was shown
@@ -380,6 +382,11 @@ def parse(
         console.print(f"typed slots: {told}{where}")
     with library_errors():
         found = [api.template_count_warning(summary), api.state_words_warning(summary)]
+        sessions = api.session_pattern_note(summary, cfg)
+    if sessions is not None and sessions[0]:  # how many lines the pattern names: said where it names none too
+        console.print(f"session ids: {shown(sessions[1])}")
+    elif sessions is not None:
+        found.append(sessions[1])
     for warning in [*rep.warnings, *(w for w in found if w)]:
         console.print(f"[bold yellow]warning:[/] {shown(warning)}")
     if out is not None:

@@ -781,6 +781,7 @@ def format_warnings(
     warnings = []
     if header.has_time_fields and all(ln.timestamp is None for ln in head):
         warnings.append(
+            _no_record_time(head, header._time_keys) if header.reads_records and header._message is None else
             f"the format {quoted(header.log_format)} names time fields, but no line's time could be read: the split "
             "will not be chronological and time windows cannot be used (see the time forms in the README)"
         )
@@ -798,7 +799,7 @@ def format_warnings(
     if (
         header.reads_records
         and not header._content_keys
-        and (keys_hint := _content_keys_hint(head, layout_fields)) is not None
+        and (keys_hint := _content_keys_hint(head, layout_fields, header._time_keys)) is not None
     ):
         warnings.append(keys_hint)
     if header.is_json and header.n_json_objects >= 20 and header.n_nested_json >= 0.5 * header.n_json_objects:
@@ -875,7 +876,7 @@ def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
             f"{quoted(layout)}: next to parser.format={name} it is the message's layout, not the line's"
         )
     found = [c for c in _unescaped_syntax(layout or "") if any(c in text for text in texts)]
-    if not found or layout is None:
+    if not found or layout is None or layout in BUILTIN_FORMATS.values():  # a built-in format's groups are meant
         return stage
     fixed = _escaped(layout, found)
     try:
@@ -997,23 +998,30 @@ def _csv_header_hint(head: Sequence[LogLine]) -> str | None:
 
 
 #: keys of a record that are names, ids or times, never suggested for parser.content_keys (their numbers say which
-#: thing or when, not how it went)
+#: thing or when, not how it went). Besides the configured time keys (:func:`_content_keys_hint`): journald's
+#: address fields, whose names begin with "__" (__CURSOR, __REALTIME_TIMESTAMP, __MONOTONIC_TIMESTAMP, __SEQNUM: where
+#: a record is in the journal), any *_TIMESTAMP, and user and group ids (_UID, _GID)
 _NOT_CONTENT_KEY = re.compile(
-    r"(?i)(?:^|[_.-])(?:id|ids|uuid|pid|tid|port|line|lineno|thread|host|ip|addr|address|caller|span|trace)$"
-    r"|^(?:time|ts|t|timestamp|@timestamp|date|datetime)$"
+    r"(?i)(?:^|[_.-])(?:id|ids|uuid|pid|tid|uid|gid|port|line|lineno|thread|host|ip|addr|address|caller|span|trace"
+    r"|timestamp)$"
+    r"|^(?:time|ts|t|@timestamp|date|datetime)$|^__"
 )
 _LEVEL_KEY = re.compile(r"(?i)^(?:[\w@]+[._])?(?:level|lvl|severity|loglevel)$")  # ECS: log.level
 
 
-def _content_keys_hint(head: Sequence[LogLine], layout_fields: Collection[str] = ()) -> str | None:
+def _content_keys_hint(
+    head: Sequence[LogLine], layout_fields: Collection[str] = (), time_keys: Collection[str] = ()
+) -> str | None:
     """'the records' keys ... hold numbers the model does not read: --set parser.content_keys=[...]' when a record
     format's lines carry keys beside the message whose values are numbers (in at least 90 % of the lines that have
     the key, and 10 % of all lines: a status, a duration, a size), or a level key; names, ids and times aside
-    (:data:`_NOT_CONTENT_KEY`). At most 6 numeric keys, the most frequent first, after the level; nothing is said
-    of fewer than 20 lines. ``layout_fields``, the fields of a message layout (a klog message's <MonthNum>), are
-    no record keys: the user named them."""
+    (:data:`_NOT_CONTENT_KEY`, and ``time_keys``, parser.json_time_keys: a record's time whatever its name, matched
+    without regard to case as csv and logfmt match them). At most 6 numeric keys, the most frequent first, after the
+    level; nothing is said of fewer than 20 lines. ``layout_fields``, the fields of a message layout (a klog
+    message's <MonthNum>), are no record keys: the user named them."""
     if len(head) < 20:
         return None
+    times = {k.lower() for k in time_keys}
     seen: dict[str, int] = {}
     numeric: dict[str, int] = {}
     for ln in head:
@@ -1021,7 +1029,9 @@ def _content_keys_hint(head: Sequence[LogLine], layout_fields: Collection[str] =
             seen[key] = seen.get(key, 0) + 1
             numeric[key] = numeric.get(key, 0) + (parse_number(value) is not None)  # the slot typing's rule
     candidates = [
-        k for k in seen if not _NOT_CONTENT_KEY.search(k) and k not in layout_fields and seen[k] >= 0.1 * len(head)
+        k for k in seen
+        if not _NOT_CONTENT_KEY.search(k) and k not in layout_fields and k.lower() not in times
+        and seen[k] >= 0.1 * len(head)
     ]
     numbers = sorted((k for k in candidates if numeric[k] >= 0.9 * seen[k]), key=lambda k: -seen[k])[:6]
     levels = [k for k in candidates if _LEVEL_KEY.match(k)][:1]
@@ -1034,6 +1044,41 @@ def _content_keys_hint(head: Sequence[LogLine], layout_fields: Collection[str] =
         + f" that the model does not read (a record's content is its message only): --set {setting} makes them part "
         "of each line's text, where each number becomes a parameter that --set model.signals=all reads as a value "
         "(a slow request, an odd status)"
+    )
+
+
+#: the epoch seconds a key's values must read as, on every line that has it, to be suggested as a record's time key
+#: (2000 to 2100): a pid, a count or journald's __MONOTONIC_TIMESTAMP (microseconds since boot) read as epoch 1970
+_PLAUSIBLE_TIMES: Final[tuple[float, float]] = (946_684_800.0, 4_102_444_800.0)
+
+
+def _no_record_time(head: Sequence[LogLine], time_keys: Sequence[str]) -> str:
+    """What to say where no record's time was read: the keys tried and the setting, with a key of the records that
+    holds times where one does (every line that has it reads as a time from 2000 to 2100), e.g. a journal's
+    __REALTIME_TIMESTAMP, which was not among the keys tried, and the warning named no key.
+
+    >>> lines = [LogLine(i, "done", None, {"at": f"2026-11-30T08:00:{i:02d}Z", "n": str(i)}) for i in range(3)]
+    >>> print(_no_record_time(lines, ("time", "ts")).split(": ", 1)[1].split(" (the split")[0])
+    --set 'parser.json_time_keys=["at"]' reads the records' at key, which holds times
+    """
+    low, high = _PLAUSIBLE_TIMES
+
+    def holds_times(key: str) -> bool:
+        stamps = [_json_time(ln.fields[key]) for ln in head if key in ln.fields]
+        return len(stamps) >= 0.5 * len(head) and all(t is not None and low <= t <= high for t in stamps)
+
+    key = next((k for k in dict.fromkeys(k for ln in head for k in ln.fields) if holds_times(k)), None)
+    tried = f"none holds one of the keys parser.json_time_keys names ({', '.join(time_keys) or 'none'})"
+    if key is not None:
+        setting = shlex.quote("parser.json_time_keys=" + json.dumps([key]))
+        return (
+            f"no record's time could be read, {tried}: --set {setting} reads the records' {key} key, which holds "
+            "times (the split is then chronological, and time windows work)"
+        )
+    return (
+        f"no record's time could be read, {tried} with an ISO 8601 time or epoch seconds, ms or µs: the split will "
+        "not be chronological and time windows cannot be used; --set 'parser.json_time_keys=[\"KEY\"]' names the key "
+        "of yours"
     )
 
 
@@ -1515,6 +1560,40 @@ def family_hint(lines: Sequence[LogLine], format_name: FormatName | None, sample
                 f"Drain settings: add --set parser.format={family} to keep that format's (templates merge otherwise)"
             ]
     return []
+
+
+def other_format_hint(texts: Sequence[str], config: ParserConfig) -> str:
+    """'they look like syslog lines, not syslog_iso ones (e.g. ...): try --set parser.format=syslog' when at least
+    half of ``texts``, lines as read that ``config``'s format did not read, are another format's; else ''.
+
+    The formats are those parse suggests for a log read as raw text (:func:`format_warnings`, the same rules): a
+    built-in header (:func:`_whole_header`), JSON objects, logfmt. An RFC 3164 auth.log read as syslog_iso was told
+    "parser.log_format matches none of them: ... escape ( )", of a layout the user never wrote; a journal read as
+    syslog parsed 350 of 2697 lines (a loose <Month> took the ISO time) and said nothing of the other 2347.
+
+    >>> said = other_format_hint(["Dec 31 21:03:20 web01 sshd[9]: opened"], ParserConfig(format="syslog_iso"))
+    >>> said.split(" (e.g.")[0], said.split("): ")[-1]
+    ('they look like syslog lines, not syslog_iso ones', 'try --set parser.format=syslog')
+    """
+    head = [LogLine(i + 1, text) for i, text in enumerate(texts)]
+    if not head:
+        return ""
+    whole = _whole_header(head)
+    name: FormatName | None = whole[0] if whole is not None else None
+    example = whole[2] if whole is not None else ""
+    if name is None and (objects := [t for t in texts if _looks_like_json_object(t)]) and len(objects) >= 0.5 * len(
+        texts
+    ):
+        name, example = "json", objects[0]
+    if name is None and _logfmt_hint(head) is not None:
+        name, example = "logfmt", texts[0]
+    given = config.log_format
+    if name is None or (given is None and name == config.format):
+        return ""
+    setting = _try_format(name)
+    if given is not None:  # parser.log_format wins over parser.format: the suggestion needs it gone
+        return f"they look like {name} lines (e.g. {example[:80]!r}): {setting}, without parser.log_format"
+    return f"they look like {name} lines, not {config.format} ones (e.g. {example[:80]!r}): {setting}"
 
 
 def epoch_seconds(value: str) -> float:

@@ -33,6 +33,7 @@ from logbert.parsing.headers import (
     format_warnings,
     infer_log_format,
     iso_seconds,
+    other_format_hint,
     unread_hint,
 )
 from logbert.records import LineProblem, LogLine, ReadReport
@@ -564,6 +565,11 @@ class LogStream:
         """How many header fields the first parsed line has (0 before it)."""
         return self._n_first_fields or 0
 
+    @property
+    def sample(self) -> tuple[LogLine, ...]:
+        """The first parsed lines (up to ``WARNING_SAMPLE``), whole: what the format warnings are judged on."""
+        return tuple(self._sample)
+
     def lines(self) -> Iterator[list[LogLine]]:
         """The parsed lines, one block at a time (blocks may be empty)."""
         for lines, clean in self._blocks():
@@ -676,6 +682,8 @@ class LogStream:
         if self.config.log_format is not None:  # a custom header: are the generic masks the right ones?
             report.warnings += family_hint(self._sample, self.config.format)
         report.warnings += continuation_hint(report, self.config)
+        if mismatch := format_mismatch_hint(report, self.config):
+            report.warnings.append(mismatch)
         if self.reader.n_joined_cut:
             report.warnings.append(
                 f"{self.reader.n_joined_cut} lines joined from the container runtime's pieces were cut at "
@@ -696,7 +704,9 @@ class LogStream:
             # binary junk says what it is, not two lines of it (~1,100 replacement characters on the screen)
             examples = f": {not_text}" if not_text else f", e.g. {report.malformed_examples[:2]}"
             unread = [e.split(": ", 1)[-1] for e in report.malformed_examples]
-            why = "" if not_text else envelope_hint(unread, self.config) or unread_hint(header, unread)
+            # another format's lines first: the likeliest reason, and a built-in layout's groups need no escaping
+            reasons = (other_format_hint(unread, self.config), unread_hint(header, unread))
+            why = "" if not_text else envelope_hint(unread, self.config) or "; ".join(r for r in reasons if r)
             raise InputDataError(
                 f"no parsable line in {name} for format {fmt}: {report.n_lines} lines, {report.n_empty} blank, "
                 f"{report.n_malformed} malformed" + (f"; {why}" if why else "") + examples
@@ -790,6 +800,23 @@ _CONTINUATION_LIKE = re.compile(
     r"\s+at \S|\s+\.\.\. \d+ (?:more|common frames omitted)|Caused by: |Traceback \(most recent call last\)"
     r"|\s+File \"|[\w$.]+(?:Exception|Error)(?::|$)"
 )
+
+
+def format_mismatch_hint(report: ReadReport, config: ParserConfig) -> str:
+    """'2347 of 2697 lines do not match the format 'syslog': they look like syslog_iso lines ...: try --set ...' where
+    more lines are malformed than parsed and the malformed ones (the examples the report keeps) are another format's
+    (:func:`~logbert.parsing.headers.other_format_hint`); else ''. Where no line was parsed, the error says it.
+    ``logbert.pipeline.corpus`` says it before a missing session id, which it explains."""
+    if not report.n_parsed or report.n_malformed <= report.n_parsed:
+        return ""
+    other = other_format_hint([example.split(": ", 1)[-1] for example in report.malformed_examples], config)
+    if not other:
+        return ""
+    fmt = quoted(str(config.log_format or config.format))
+    return (
+        f"{report.n_malformed} of {report.n_lines} lines do not match the format {fmt}, and the {report.n_parsed} it "
+        f"read are likely misread (a loose field takes what another format's header holds): {other}"
+    )
 
 
 def continuation_hint(report: ReadReport, config: ParserConfig) -> list[str]:

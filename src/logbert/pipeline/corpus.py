@@ -22,8 +22,8 @@ from logbert.datasets.labels import Labels, read_labels, session_label_from_line
 from logbert.errors import InputDataError, NoSessionIds
 from logbert.files import input_file
 from logbert.parsing.headers import line_text_for_sessions
-from logbert.parsing.reader import binary_hint, read_log
-from logbert.pipeline.parse import template_parser
+from logbert.parsing.reader import binary_hint, format_mismatch_hint, read_log
+from logbert.pipeline.parse import matched_text, template_parser
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
 from logbert.windowing.windows import find_session_ids, part_session_id, session_id_pattern, unit_rows
 
@@ -119,9 +119,12 @@ def read_corpus(
         kept, n_missing = _drop_unlabelled(keyed, loaded, None)  # a key file's lines are sessions
         return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
     lines, report = read_log(path, config.parser)
-    not_text = binary_hint(report)  # the reader's warning, when it gave it (not for CR-only line ends)
-    hints = [w for w in report.warnings if w != not_text]  # a header format that looks wrong: likely why no id is found
-    units, without_session = _units(path, lines, config, not_text if not_text in report.warnings else "", hints)
+    # the reader's warnings that say the lines are not read right (not text; most of them another format's, which
+    # the format then misreads): said first where no session id is found, the likeliest reason. Not for CR-only
+    # line ends: binary_hint says those only when the reader did
+    first = [w for w in (binary_hint(report), format_mismatch_hint(report, config.parser)) if w in report.warnings]
+    hints = [w for w in report.warnings if w not in first]  # a header format that looks wrong: why no id is found?
+    units, without_session = _units(path, lines, config, "; ".join(first), hints)
     left_out = without_session_warning(lines, without_session, config)
     if left_out is not None:  # train, score and evaluate all print the reader's warnings
         report.warnings.append(left_out)
@@ -145,28 +148,30 @@ def read_corpus(
 
 
 def _units(
-    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, binary: str = "", hints: Sequence[str] = ()
+    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, first: str = "", hints: Sequence[str] = ()
 ) -> tuple[list[LineSession], list[int]]:
     """Sessions by id (mode ``session``), or sliding / time windows, each its own unit; and the rows of the lines
-    that name no session id (mode ``session``: counted, in no unit). ``binary``: the reader's word on a file that is
-    not text, said first when no session is found; ``hints``: its warnings on the header format, said after it (JSON
-    lines read as text, a header left in the content)."""
+    that name no session id (mode ``session``: counted, in no unit). ``first``: the reader's word on a file that is
+    not text or on lines of another format, said first when no session is found; ``hints``: its warnings on the
+    header format, said after it (JSON lines read as text, a header left in the content)."""
     window = config.window
     stamps = [ln.timestamp for ln in lines]
     pattern = session_id_pattern(window) if window.mode == "session" else None
     ids = [find_session_ids(line_text_for_sessions(ln), pattern) for ln in lines] if pattern else [()] * len(lines)
     units, n_without = unit_rows(ids, stamps, window)
     if pattern is not None and not units:
-        clues = session_id_hint(lines) + "".join(f". Also: {hint}" for hint in hints)
+        seen = matched_text(lines)  # a pattern written for the raw line never matches ("sshd\[(\d+)\]")
+        clues = (f". The pattern is {seen}" if seen else "") + session_id_hint(lines)
+        clues += "".join(f". Also: {hint}" for hint in hints)
         raise NoSessionIds(
             f"{path}: "
-            + (f"{binary}; " if binary else "")
+            + (f"{first}; " if first else "")
             + f"no line names a session id (pattern '{pattern.pattern}'); "
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
             + clues,
-            path=f"{path}: " + (f"{binary}; " if binary else ""),
+            path=f"{path}: " + (f"{first}; " if first else ""),
             pattern=pattern.pattern,
             clues=clues,
         )
@@ -242,13 +247,21 @@ _NOT_SESSION_FIELDS = frozenset(
 )
 
 
+#: field names :func:`_field_hint` looks at (the first seen), and names it lists
+MAX_HINT_FIELDS = 64
+SHOWN_FIELDS = 8
+
+
 def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
     """'. Its lines have the fields ...' with a session pattern that reads one (JSON lines, custom formats), else ''.
 
     Only a field whose values vary as a session id's do (:func:`_values_like_session_ids`): the program name
-    update-alternatives writes on every line of its log would make the whole log one session."""
+    update-alternatives writes on every line of its log would make the whole log one session. Every field of the
+    lines (up to :data:`MAX_HINT_FIELDS` names), a name with "id" in it first: only the first line's first 8 were
+    looked at, and journalctl -o json's _PID is its 11th key (the hint said nothing)."""
     head = lines[:sample]
-    names = [name for name in (head[0].fields if head else {}) if name.isidentifier()][:8]
+    seen = dict.fromkeys(name for line in head for name in line.fields if name.isidentifier())
+    names = list(seen)[:MAX_HINT_FIELDS]
     # a time or a level names no session
     usable = [n for n in names if n.lower() not in _NOT_SESSION_FIELDS]
 
@@ -265,7 +278,9 @@ def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
     if not usable:
         return ""
     pick = next((n for n in usable if "id" in n.lower()), usable[0])
-    return rf". Its lines have the fields {', '.join(names)}: --set 'window.session_pattern={pick}=(\S+)' reads one"
+    shown = names[:SHOWN_FIELDS] if pick in names[:SHOWN_FIELDS] else [*names[: SHOWN_FIELDS - 1], "...", pick]
+    listed = ", ".join(shown) + (f" ({len(seen)} in all)" if len(seen) > SHOWN_FIELDS else "")
+    return rf". Its lines have the fields {listed}: --set 'window.session_pattern={pick}=(\S+)' reads one"
 
 
 def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
@@ -413,9 +428,11 @@ def _drop_unlabelled(
     """The one rule of every command that reads a labels file of session ids: the file must name units of the input.
 
     A session CSV names the units to use: the others are left out and counted. A list of anomalous ids labels every
-    unit (the ones it does not list are normal), so it leaves nothing out; but an id it lists that names no unit is
-    said, since the unit it meant would otherwise be taken for normal without a word. Either file naming no unit at
-    all is an error: the labels are for another log, or write its ids otherwise (``req-`` left out), or the units are
+    unit (the ones it does not list are normal), so it leaves nothing out. An id either file names that names no unit
+    is said, with how many and one of them: the unit it meant would otherwise be taken for normal (a list) or left
+    out (a CSV) without a word (a CSV whose anomalous ids were written ``sshd[60308]`` evaluated 180 normal sessions
+    and no anomalous one, F1 n/a, and said only that 20 sessions were not named). Either file naming no unit at all
+    is an error: the labels are for another log, or write its ids otherwise (``req-`` left out), or the units are
     windows, which such a file cannot name. ``window``: how a raw log was cut (None: a key file, one session a line);
     with ``window.session_gap_s`` a part of a session (``id@time``) is named by its id (:func:`_label`).
 
@@ -429,12 +446,18 @@ def _drop_unlabelled(
     named = labels.by_id.keys() & (unit_ids | {part_session_id(i) for i in unit_ids} if parts else unit_ids)
     if not named:
         raise InputDataError(_names_no_unit(labels, units, window))
-    if labels.format == "id_list" and len(named) < len(labels.by_id):
+    if len(named) < len(labels.by_id):
         unmatched = [i for i in labels.by_id if i not in named]
+        if labels.format == "id_list":
+            which, taken = "", "taken for normal"
+        else:  # a CSV labels both kinds: whether the anomalous ones are among them is what the user must see
+            which = f" ({sum(labels.by_id[i] for i in unmatched)} of them labelled anomalous)"
+            taken = "left out (their label unknown)"
         logger.warning(
-            "%d of the %d ids listed in %s name%s no session of the input (e.g. %r): where they are sessions of this "
-            "log, written otherwise, those sessions are taken for normal; write them as the input names its sessions",
-            len(unmatched), len(labels.by_id), labels.source, "s" if len(unmatched) == 1 else "", unmatched[0],
+            "%d of the %d ids listed in %s%s name%s no session of the input (e.g. %r): where they are sessions of "
+            "this log, written otherwise, those sessions are %s; write them as the input names its sessions (e.g. %r)",
+            len(unmatched), len(labels.by_id), labels.source, which, "s" if len(unmatched) == 1 else "", unmatched[0],
+            taken, units[0].session_id,
         )
     kept = [u for u in units if u.label is not None]
     n_missing = len(units) - len(kept)

@@ -52,6 +52,25 @@ from logbert.windowing.windows import find_session_ids, session_id_pattern
 logger = logging.getLogger(__name__)
 
 
+def as_training_settings(message: str, directory: str | Path) -> str:
+    """``message`` (the reader's warnings and errors, said alike by every command) as said by a command that reads
+    with the settings of the artifact at ``directory`` and takes no ``--set`` (score, evaluate): where it suggests
+    one, that it is a training's. ``logbert score`` printed "--set 'parser.content_keys=[...]' makes them part of
+    each line's text", and pasting it got "No such option: --set".
+
+    >>> said = as_training_settings("try --set parser.format=syslog", "art")
+    >>> said.startswith("try --set parser.format=syslog ("), "logbert train TRAINING_LOG -o NEW_ARTIFACT --set" in said
+    (True, True)
+    """
+    if "--set " not in message:
+        return message
+    return (
+        f"{message} (score and evaluate read with the settings {directory} was trained with and take no --set: give "
+        "each --set above to a new training, logbert train TRAINING_LOG -o NEW_ARTIFACT --set ..., beside the "
+        f"settings in {Path(directory) / 'config.json'})"
+    )
+
+
 class Detector:
     """A loaded artifact: frozen parser, vocabulary, model, centre and threshold.
 
@@ -268,11 +287,19 @@ class Detector:
             corpus = read_corpus(data, self.config, labels=labels, label=label, kind=kind)
         except NoSessionIds as exc:
             raise InputDataError(
-                f"{exc.path}no line names a session id by the pattern '{exc.pattern}' that {self.directory} was "
-                "trained with: it scores logs whose sessions that pattern names. For this log, train an artifact on "
-                "its normal sessions (logbert train) with the pattern of its ids (--set 'window.session_pattern="
-                "REGEX', its first group the id) or with windows of lines (--set window.mode=sliding)" + exc.clues
+                as_training_settings(
+                    f"{exc.path}no line names a session id by the pattern '{exc.pattern}' that {self.directory} was "
+                    "trained with: it scores logs whose sessions that pattern names. For this log, train an artifact "
+                    "on its normal sessions (logbert train) with the pattern of its ids (--set "
+                    "'window.session_pattern=REGEX', its first group the id) or with windows of lines (--set "
+                    "window.mode=sliding)" + exc.clues,
+                    self.directory,
+                )
             ) from None
+        except InputDataError as exc:  # the reader's: a format that reads no line, a labels file for another log
+            raise InputDataError(as_training_settings(str(exc), self.directory)) from None
+        # the reader's warnings, said by score and evaluate, which take no --set
+        corpus.report.warnings[:] = [as_training_settings(w, self.directory) for w in corpus.report.warnings]
         if corpus.kind == "keys":
             if self.parser is not None:
                 raise InputDataError(

@@ -52,6 +52,30 @@ NEEDS_SCHEMA = (
 )
 
 
+def one_class_warning(n_normal: int, n_abnormal: int, units: str) -> str | None:
+    """Why the metrics are n/a where the evaluated ``units`` (sessions, or windows) are all of one label, else None:
+    evaluate printed an F1 of n/a and "180 normal and 0 anomalous sessions", and exited 0, where the labels file's
+    anomalous ids named no session of the input (its warning says so above).
+
+    >>> print(one_class_warning(3, 0, "sessions"))  # doctest: +ELLIPSIS
+    none of the 3 sessions evaluated is labelled anomalous: recall, F1, AUROC and AUPRC are n/a ...
+    """
+    if n_abnormal and n_normal:
+        return None
+    if not n_abnormal:
+        return (
+            f"none of the {n_normal} {units} evaluated is labelled anomalous: recall, F1, AUROC and AUPRC are n/a "
+            "(there is no anomaly to find), and only the false-alarm rate (FPR) is measured. If the input holds "
+            f"anomalous {units}, its labels name them otherwise than the input does (write each id as the input names "
+            "it)"
+        )
+    return (
+        f"every one of the {n_abnormal} {units} evaluated is labelled anomalous: the false-alarm rate and AUROC are "
+        f"n/a (there is no normal {units.removesuffix('s')} to flag wrongly); give normal {units} too (--normal FILE, "
+        "or their labels)"
+    )
+
+
 @dataclass(slots=True)
 class EvaluationResult:
     report: dict[str, Any]  # precision, recall, f1, threshold, auroc, auprc, best_f1, n_normal, n_abnormal ...
@@ -187,6 +211,7 @@ def evaluate(
             "score_seconds": round(score_seconds, 3),
             # fewer keys than every calibration session: outside what the stated false-alarm rate is about
             "shorter_than_calibration": shorter_than_calibration(detector, sessions),
+            "one_class": one_class_warning(report["n_normal"], report["n_abnormal"], detector.config.window.unit_noun),
             "read_report": [r.as_dict() for r in read_reports],
         }
     )

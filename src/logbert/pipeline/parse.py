@@ -72,6 +72,7 @@ class ParseSummary:
     field_names: tuple[str, ...] = ()  # header fields of the parsed lines, in order of first appearance
     n_first_fields: int = 0  # how many of them the first parsed line has
     schema: SlotSchema | None = None  # typed slots, once slot_schema() ran (write_structured(typed=True))
+    sample: Sequence[LogLine] = ()  # the first parsed lines, whole (LogStream.sample): what session ids are judged on
 
     def lines(self) -> Iterator[LogLine]:
         """Every parsed line, in order, read again from :attr:`source` (one block held at a time).
@@ -108,8 +109,52 @@ def parse(data: str | Path, config: LogBertConfig | None = None) -> ParseSummary
         counts[k] += 1
     return ParseSummary(
         list(parser.templates_), counts, stream.report, keys, parser, Path(data), stream.field_names,
-        stream.n_first_fields,
+        stream.n_first_fields, sample=stream.sample,
     )  # fmt: skip
+
+
+#: the lines whose fields :func:`matched_text` picks its example from, and the characters of it shown
+MATCHED_TEXT_LINES: Final[int] = 1000
+MATCHED_TEXT_CHARS: Final[int] = 160
+
+
+def matched_text(lines: Sequence[LogLine]) -> str:
+    r"""'matched against each parsed line's header fields as name=value, then its content, e.g. ...': what a
+    session pattern sees (:func:`~logbert.parsing.headers.line_text_for_sessions`), with one of ``lines`` as it
+    sees it, the first with the most fields (a syslog line with a pid, not the kernel's without); '' without lines.
+    A pattern written for the raw line (``sshd\[(\d+)\]``) never matches the parsed one (``Component=sshd
+    PID=4242 ...``): train said only "no line names a session id" of a log whose every sshd line holds sshd[N]."""
+    head = lines[:MATCHED_TEXT_LINES]
+    if not head:
+        return ""
+    most = max(len(line.fields) for line in head)
+    text = line_text_for_sessions(next(line for line in head if len(line.fields) == most))
+    example = text if len(text) <= MATCHED_TEXT_CHARS else text[: MATCHED_TEXT_CHARS - 3] + "..."
+    if not most:
+        return f"matched against each parsed line's content, e.g. {example!r}"
+    return f"matched against each parsed line's header fields as name=value, then its content, e.g. {example!r}"
+
+
+def session_pattern_note(summary: ParseSummary, config: LogBertConfig) -> tuple[int, str] | None:
+    """How many of the first parsed lines ``window.session_pattern`` names a session in, and what to say of it (with
+    what the pattern is matched against where it names none); None where no pattern is given or the log is read in
+    windows. parse masks the pattern's ids but said nothing of a pattern that matched no line. The first lines only:
+    parse keeps only the contents of the others, and the pattern reads the header fields too.
+
+    Raises:
+        ConfigError: the session pattern is not a valid regex.
+    """
+    window = config.window
+    if window.mode != "session" or window.session_pattern is None:
+        return None
+    pattern = session_id_pattern(window)
+    ids = [found for line in summary.sample if (found := find_session_ids(line_text_for_sessions(line), pattern))]
+    said = f"window.session_pattern '{window.session_pattern}'"
+    n = len(summary.sample)
+    lines = f"the first {n} parsed lines" if n < summary.report.n_parsed else f"the {n} parsed lines"
+    if not ids:
+        return 0, f"{said} names a session in none of {lines}: it is {matched_text(summary.sample)}"
+    return len(ids), f"{said} names a session in {len(ids)} of {lines} (e.g. {ids[0][0]!r})"
 
 
 #: Output formats of :func:`write_structured`, by file extension.
