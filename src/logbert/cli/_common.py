@@ -18,8 +18,12 @@ from logbert.cli.markup import shown
 from logbert.config import LogBertConfig, load_config
 from logbert.errors import LogBertError
 
-console = Console(width=None if sys.stdout.isatty() else 120, emoji=False)  # ":a:" in a log line is text
-err_console = Console(stderr=True, emoji=False)
+# ":a:" in a log line is text (emoji=False). soft_wrap: a message goes out as one line that the terminal wraps, and
+# Rich puts no line break in it: messages carry commands and settings to copy (`try --set 'parser.log_format=<Pid>:
+# <Role> ...'`), and a break inside one, on a terminal of 80 columns or in `2>hint.txt`, failed when pasted. Tables
+# keep their layout: a column wraps its cells whatever print's soft_wrap
+console = Console(width=None if sys.stdout.isatty() else 120, emoji=False, soft_wrap=True)
+err_console = Console(stderr=True, emoji=False, soft_wrap=True)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file; applied on top of --preset.")
 PresetOption = typer.Option(
