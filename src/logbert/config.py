@@ -93,13 +93,52 @@ BaselineName = Literal[
 
 def quoted(text: str) -> str:
     r"""``text`` in single quotes as it was written, for a message that shows a user's regex or layout: repr doubles
-    every backslash (``'Pid=(\\d+'``), which the user never wrote and cannot paste back. repr where the text holds a
-    line break or another character that does not print, which it makes visible.
+    every backslash (``'Pid=(\\d+'``), which the user never wrote and cannot paste back. A character that does not
+    print is shown as its escape (``\n``, ``\x08``), the one backslash added: Rich drops control characters, and the
+    backspaces a TOML basic string makes of ``"\b(\\S+)\b"`` were shown as nothing. In a regex the escape means
+    that same character.
 
-    >>> print(quoted(r"Pid=(\d+"), quoted("a\nb"))
-    'Pid=(\d+' 'a\nb'
+    >>> print(quoted(r"Pid=(\d+"), quoted("a\nb"), quoted("\b(\\S+)\b"))
+    'Pid=(\d+' 'a\nb' '\x08(\S+)\x08'
     """
-    return f"'{text}'" if text.isprintable() else repr(text)
+    return "'" + "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text) + "'"
+
+
+#: Control characters that a TOML or JSON basic string makes of an escape which, in a regex, means something else or
+#: nothing: ``\b`` is a backspace there and a word boundary in a regex. A tab, line feed or carriage return is the
+#: same character either way (TOML's "\t" and the regex \t), and is not one of them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_characters(layer: Mapping[str, Any], path: Path) -> None:
+    """Refuse a setting of the TOML file at ``path`` whose text holds a control character (:data:`CONTROL_CHARACTERS`).
+
+    Raises:
+        ConfigError: naming the setting, showing the control characters, and saying how to write it: in a literal
+            string ('...'), which keeps every backslash; with the setting so written where the text allows.
+    """
+
+    def strings(value: Any, name: str) -> typing.Iterator[tuple[str, str]]:
+        if isinstance(value, str):
+            yield name, value
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                yield from strings(item, f"{name}.{key}" if name else str(key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                yield from strings(item, f"{name}[{i}]")
+
+    for name, text in strings(layer, ""):
+        if not CONTROL_CHARACTERS.search(text):
+            continue
+        # what the user meant: the escape they typed back in place of the character TOML made of it
+        meant = CONTROL_CHARACTERS.sub(lambda m: {"\b": "\\b", "\f": "\\f"}.get(m.group(), repr(m.group())[1:-1]), text)
+        literal = f"'{meant}'" if "'" not in meant and meant.isprintable() else "'...'"
+        raise ConfigError(
+            f"{path}: {name} = {quoted(text)} holds a control character: a TOML basic string (\"...\") reads \\b "
+            "as a backspace (and \\f as a form feed), where a regex means a word boundary; write the setting as a "
+            f"literal string ('...'), which keeps every backslash as written: {name.rpartition('.')[2]} = {literal}"
+        )
 
 
 class _Frozen(BaseModel):
@@ -799,7 +838,11 @@ def load_config(
         try:
             layer = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p} is not valid TOML: {exc}") from None
+            # "\d" or "\S" in a basic string: the regex the user wrote, which TOML reads as a string escape
+            regex = " (a regex in a basic string \"...\"? write it as a literal string '...', which keeps every " \
+                "backslash as written)" if "Unescaped '\\'" in str(exc) else ""
+            raise ConfigError(f"{p} is not valid TOML: {exc}{regex}") from None
+        _control_characters(layer, p)
         layer = _renamed(layer, where=str(p))
         if unknown := _unknown_keys(layer):  # said with the file's name
             raise ConfigError(f"{p}: " + "; ".join(map(unknown_key_message, unknown)))

@@ -319,6 +319,10 @@ def test_a_quoted_set_value_json_cannot_read_is_the_text_inside_its_quotes() -> 
 
     got = parse_overrides(['window.session_pattern="request_id=(\\S+)"', "a='x y'", 'b="ok"', "c=5", "d=plain"])
     assert got == {"window.session_pattern": r"request_id=(\S+)", "a": "x y", "b": "ok", "c": 5, "d": "plain"}
+    # JSON reads "\b" as a backspace: a regex's word boundary was lost without a word
+    assert parse_overrides(['window.session_pattern="\\b([0-9a-f]{8})\\b"', 'e="a\\tb"']) == {
+        "window.session_pattern": r"\b([0-9a-f]{8})\b", "e": "a\tb"
+    }
 
 
 def test_no_output_option_writes_over_its_input(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from logbert.cli.markup import shown
-from logbert.config import LogBertConfig, load_config
+from logbert.config import CONTROL_CHARACTERS, LogBertConfig, load_config
 from logbert.errors import LogBertError
 
 # ":a:" in a log line is text (emoji=False). soft_wrap: a message goes out as one line that the terminal wraps, and
@@ -70,22 +70,30 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
     A value is read as JSON (numbers, true/false, null, lists, quoted strings), else taken as text. A
     quoted value JSON cannot read is the text between its quotes, as written: a regex such as
-    ``"request_id=(\S+)"`` would otherwise keep its quotes (``\S`` is no JSON escape) and never match.
+    ``"request_id=(\S+)"`` would otherwise keep its quotes (``\S`` is no JSON escape) and never match. So is one
+    that JSON reads into a control character: the ``\b`` of ``"\b[0-9a-f]{8}\b"`` is a backspace in JSON, a word
+    boundary in a regex.
 
     >>> parse_overrides(["train.epochs=5", 'window.session_pattern="id=(\S+)"', "parser.format=hdfs"])
     {'train.epochs': 5, 'window.session_pattern': 'id=(\\S+)', 'parser.format': 'hdfs'}
+    >>> parse_overrides(['window.session_pattern="\\b[0-9a-f]{8}\\b"'])
+    {'window.session_pattern': '\\b[0-9a-f]{8}\\b'}
     """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        text = raw.strip()
+        quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
         try:
-            out[key.strip()] = json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            text = raw.strip()
-            quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
-            out[key.strip()] = text[1:-1] if quoted else raw
+            value = text[1:-1] if quoted else raw
+        else:
+            if quoted and isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+                value = text[1:-1]
+        out[key.strip()] = value
     return out
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, TypeVar, get_args
 
-from logbert.config import LogBertConfig, WindowConfig
+from logbert.config import LogBertConfig, WindowConfig, quoted
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
 from logbert.errors import InputDataError, NoSessionIds
@@ -161,7 +161,7 @@ def _units(
         raise NoSessionIds(
             f"{path}: "
             + (f"{binary}; " if binary else "")
-            + f"no line names a session id (pattern '{pattern.pattern}'); "
+            + f"no line names a session id (pattern {quoted(pattern.pattern)}); "
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
