@@ -215,7 +215,7 @@ def without_session_warning(lines: Sequence[LogLine], rows: Sequence[int], confi
     )
     window = config.window
     rule = (
-        f"window.session_pattern '{window.session_pattern}'" if window.session_pattern
+        f"window.session_pattern {quoted(window.session_pattern)}" if window.session_pattern
         else f"window.session_id '{window.session_id}'"
     )
     return (
