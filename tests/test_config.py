@@ -208,3 +208,21 @@ def test_a_pattern_in_a_message_shows_its_control_characters_and_its_backslashes
     with pytest.raises(NoSessionIds) as error:
         read_corpus(log, config)
     assert r"no line names a session id (pattern '\x08(\w{8})\x08')" in str(error.value)
+
+
+@pytest.mark.parametrize("given", ["[Task]", "Task", "[Task, 'done']", '"Task"'])
+def test_a_list_setting_given_as_text_is_told_the_json_list_to_write(given: str) -> None:
+    """`--set 'parser.extra_outcome_words=[Task]'` (no JSON: text) said "Input should be a valid tuple", which says
+    neither that --set reads JSON nor how to quote the words. The suggestion, pasted, loads."""
+    import json
+
+    with pytest.raises(ConfigError) as error:
+        load_config(None, {"parser.extra_outcome_words": given})
+    said = str(error.value)
+    assert f"parser.extra_outcome_words: expected a list, got '{given}': with --set, a JSON list" in said, said
+    assert "valid tuple" not in said
+    value = said.split("--set 'parser.extra_outcome_words=")[1].split("'")[0]
+    words = ["Task", "done"] if "done" in given else ["Task"]
+    assert json.loads(value) == words and f"extra_outcome_words = {value})" in said
+    fixed = load_config(None, {"parser.extra_outcome_words": json.loads(value)})
+    assert fixed.parser.extra_outcome_words == tuple(words)

@@ -9,6 +9,7 @@ settings it was trained with. Service settings live apart, in ``logbert.service.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
 import tomllib
@@ -742,8 +743,37 @@ def describe_errors(errors: Sequence[ErrorDetails]) -> str:
         shown = quoted(given[:80]) if isinstance(given, str) else repr(given)  # a regex as written: not repr's
         got = f" (got {shown})" if isinstance(given, str | int | float | bool) else ""
         message = err["msg"].removeprefix("Value error, ") + got
+        listed = _list_expected(path, given) if err["type"] in ("tuple_type", "list_type") else ""
+        if listed:
+            message = f"expected a list, got {shown}: {listed}"
         out.append(f"{path}: {message}" if path else message)
     return "; ".join(out)
+
+
+def _list_expected(dotted: str, given: object) -> str:
+    """What a list setting of :class:`LogBertConfig` given as text is told, '' for another model's (a dataset
+    file's): "Input should be a valid tuple" for `--set 'parser.extra_outcome_words=[Task]'` said neither that --set
+    reads the value as JSON nor how to quote the words. For a list of texts, the words given as the JSON list that
+    reads, and the TOML line.
+
+    >>> print(_list_expected("parser.extra_outcome_words", "[Task, 'done']"))  # doctest: +NORMALIZE_WHITESPACE
+    with --set, a JSON list, each text in double quotes: --set 'parser.extra_outcome_words=["Task","done"]' (in a
+    --config file: extra_outcome_words = ["Task","done"])
+    """
+    section, _, key = dotted.partition(".")
+    model = LogBertConfig.model_fields.get(section)
+    annotation = model.annotation if model is not None else None
+    field = getattr(annotation, "model_fields", {}).get(key)
+    if field is None or not isinstance(given, str):
+        return ""
+    if "tuple[str, ...]" not in str(field.annotation):  # parser.masks: a list of tables
+        return "with --set, a JSON list in brackets (in a --config file, a TOML array)"
+    words = [w.strip().strip("\"'") for w in given.strip().removeprefix("[").removesuffix("]").split(",")]
+    listed = json.dumps([w for w in words if w] or ["..."], separators=(",", ":"))
+    return (
+        f"with --set, a JSON list, each text in double quotes: --set '{dotted}={listed}' (in a "
+        f"--config file: {key} = {listed})"
+    )
 
 
 def _layered(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
