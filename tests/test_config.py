@@ -169,3 +169,60 @@ def test_a_regex_in_an_error_is_shown_as_written_not_with_doubled_backslashes() 
     with pytest.raises(ConfigError) as error:
         LogBertConfig().with_overrides({"window.mode": r"sliding\d"})
     assert r"(got 'sliding\d')" in str(error.value)
+
+
+def test_a_backspace_toml_made_of_backslash_b_is_refused_with_the_setting_as_a_literal_string(tmp_path: Path) -> None:
+    r"""`session_pattern = "\b([0-9a-f]{8})\b"` in a TOML file: a basic string reads \b as a backspace, the pattern
+    matched nothing, and "no line names a session id (pattern '([0-9a-f]{8})')" showed no backspace. The file is
+    refused, the backspaces shown, and the setting given as a literal string, which works as it is."""
+    path = tmp_path / "c.toml"
+    path.write_text('[window]\nsession_pattern = "\\b([0-9a-f]{8})\\b"\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    said = str(error.value)
+    assert said.startswith(rf"{path}: window.session_pattern = '\x08([0-9a-f]{{8}})\x08' holds a control character")
+    assert "reads \\b as a backspace" in said and "literal string ('...')" in said
+    suggested = said.rpartition(": ")[2]
+    assert suggested == r"session_pattern = '\b([0-9a-f]{8})\b'"
+    path.write_text(f"[window]\n{suggested}\n")
+    assert load_config(path).window.session_pattern == r"\b([0-9a-f]{8})\b"
+    # a tab is the regex's \t either way; "\d" is no TOML escape at all, and TOML's own error says what to write
+    path.write_text('[window]\nsession_pattern = "id=(\\\\d+)\\t"\n')
+    assert load_config(path).window.session_pattern == "id=(\\d+)\t"
+    path.write_text('[window]\nsession_pattern = "id=(\\d+)"\n')
+    with pytest.raises(ConfigError, match=r"Unescaped .*write it as a literal string '\.\.\.'"):
+        load_config(path)
+
+
+def test_a_pattern_in_a_message_shows_its_control_characters_and_its_backslashes_as_written(tmp_path: Path) -> None:
+    """A backspace in a session pattern (from a TOML or JSON string) was printed as nothing: "(pattern
+    '([0-9a-f]{8})')" for the pattern '\\x08([0-9a-f]{8})\\x08'. repr showed it, but doubled every backslash."""
+    from logbert.config import quoted
+    from logbert.errors import NoSessionIds
+    from logbert.pipeline.corpus import read_corpus
+
+    assert quoted("\b(\\S+)\b") == r"'\x08(\S+)\x08'" and quoted(r"\[<Date>\] <Content>") == r"'\[<Date>\] <Content>'"
+    log = tmp_path / "x.log"
+    log.write_text("".join(f"task 1234abcd step {i}\n" for i in range(10)))
+    config = load_config(overrides={"window.session_id": None, "window.session_pattern": "\b(\\w{8})\b"})
+    with pytest.raises(NoSessionIds) as error:
+        read_corpus(log, config)
+    assert r"no line names a session id (pattern '\x08(\w{8})\x08')" in str(error.value)
+
+
+@pytest.mark.parametrize("given", ["[Task]", "Task", "[Task, 'done']", '"Task"'])
+def test_a_list_setting_given_as_text_is_told_the_json_list_to_write(given: str) -> None:
+    """`--set 'parser.extra_outcome_words=[Task]'` (no JSON: text) said "Input should be a valid tuple", which says
+    neither that --set reads JSON nor how to quote the words. The suggestion, pasted, loads."""
+    import json
+
+    with pytest.raises(ConfigError) as error:
+        load_config(None, {"parser.extra_outcome_words": given})
+    said = str(error.value)
+    assert f"parser.extra_outcome_words: expected a list, got '{given}': with --set, a JSON list" in said, said
+    assert "valid tuple" not in said
+    value = said.split("--set 'parser.extra_outcome_words=")[1].split("'")[0]
+    words = ["Task", "done"] if "done" in given else ["Task"]
+    assert json.loads(value) == words and f"extra_outcome_words = {value})" in said
+    fixed = load_config(None, {"parser.extra_outcome_words": json.loads(value)})
+    assert fixed.parser.extra_outcome_words == tuple(words)

@@ -9,6 +9,7 @@ settings it was trained with. Service settings live apart, in ``logbert.service.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
 import tomllib
@@ -93,13 +94,52 @@ BaselineName = Literal[
 
 def quoted(text: str) -> str:
     r"""``text`` in single quotes as it was written, for a message that shows a user's regex or layout: repr doubles
-    every backslash (``'Pid=(\\d+'``), which the user never wrote and cannot paste back. repr where the text holds a
-    line break or another character that does not print, which it makes visible.
+    every backslash (``'Pid=(\\d+'``), which the user never wrote and cannot paste back. A character that does not
+    print is shown as its escape (``\n``, ``\x08``), the one backslash added: Rich drops control characters, and the
+    backspaces a TOML basic string makes of ``"\b(\\S+)\b"`` were shown as nothing. In a regex the escape means
+    that same character.
 
-    >>> print(quoted(r"Pid=(\d+"), quoted("a\nb"))
-    'Pid=(\d+' 'a\nb'
+    >>> print(quoted(r"Pid=(\d+"), quoted("a\nb"), quoted("\b(\\S+)\b"))
+    'Pid=(\d+' 'a\nb' '\x08(\S+)\x08'
     """
-    return f"'{text}'" if text.isprintable() else repr(text)
+    return "'" + "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text) + "'"
+
+
+#: Control characters that a TOML or JSON basic string makes of an escape which, in a regex, means something else or
+#: nothing: ``\b`` is a backspace there and a word boundary in a regex. A tab, line feed or carriage return is the
+#: same character either way (TOML's "\t" and the regex \t), and is not one of them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_characters(layer: Mapping[str, Any], path: Path) -> None:
+    """Refuse a setting of the TOML file at ``path`` whose text holds a control character (:data:`CONTROL_CHARACTERS`).
+
+    Raises:
+        ConfigError: naming the setting, showing the control characters, and saying how to write it: in a literal
+            string ('...'), which keeps every backslash; with the setting so written where the text allows.
+    """
+
+    def strings(value: Any, name: str) -> typing.Iterator[tuple[str, str]]:
+        if isinstance(value, str):
+            yield name, value
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                yield from strings(item, f"{name}.{key}" if name else str(key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                yield from strings(item, f"{name}[{i}]")
+
+    for name, text in strings(layer, ""):
+        if not CONTROL_CHARACTERS.search(text):
+            continue
+        # what the user meant: the escape they typed back in place of the character TOML made of it
+        meant = CONTROL_CHARACTERS.sub(lambda m: {"\b": "\\b", "\f": "\\f"}.get(m.group(), repr(m.group())[1:-1]), text)
+        literal = f"'{meant}'" if "'" not in meant and meant.isprintable() else "'...'"
+        raise ConfigError(
+            f"{path}: {name} = {quoted(text)} holds a control character: a TOML basic string (\"...\") reads \\b "
+            "as a backspace (and \\f as a form feed), where a regex means a word boundary; write the setting as a "
+            f"literal string ('...'), which keeps every backslash as written: {name.rpartition('.')[2]} = {literal}"
+        )
 
 
 class _Frozen(BaseModel):
@@ -708,8 +748,37 @@ def describe_errors(errors: Sequence[ErrorDetails]) -> str:
         shown = quoted(given[:80]) if isinstance(given, str) else repr(given)  # a regex as written: not repr's
         got = f" (got {shown})" if isinstance(given, str | int | float | bool) else ""
         message = err["msg"].removeprefix("Value error, ") + got
+        listed = _list_expected(path, given) if err["type"] in ("tuple_type", "list_type") else ""
+        if listed:
+            message = f"expected a list, got {shown}: {listed}"
         out.append(f"{path}: {message}" if path else message)
     return "; ".join(out)
+
+
+def _list_expected(dotted: str, given: object) -> str:
+    """What a list setting of :class:`LogBertConfig` given as text is told, '' for another model's (a dataset
+    file's): "Input should be a valid tuple" for `--set 'parser.extra_outcome_words=[Task]'` said neither that --set
+    reads the value as JSON nor how to quote the words. For a list of texts, the words given as the JSON list that
+    reads, and the TOML line.
+
+    >>> print(_list_expected("parser.extra_outcome_words", "[Task, 'done']"))  # doctest: +NORMALIZE_WHITESPACE
+    with --set, a JSON list, each text in double quotes: --set 'parser.extra_outcome_words=["Task","done"]' (in a
+    --config file: extra_outcome_words = ["Task","done"])
+    """
+    section, _, key = dotted.partition(".")
+    model = LogBertConfig.model_fields.get(section)
+    annotation = model.annotation if model is not None else None
+    field = getattr(annotation, "model_fields", {}).get(key)
+    if field is None or not isinstance(given, str):
+        return ""
+    if "tuple[str, ...]" not in str(field.annotation):  # parser.masks: a list of tables
+        return "with --set, a JSON list in brackets (in a --config file, a TOML array)"
+    words = [w.strip().strip("\"'") for w in given.strip().removeprefix("[").removesuffix("]").split(",")]
+    listed = json.dumps([w for w in words if w] or ["..."], separators=(",", ":"))
+    return (
+        f"with --set, a JSON list, each text in double quotes: --set '{dotted}={listed}' (in a "
+        f"--config file: {key} = {listed})"
+    )
 
 
 def _layered(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
@@ -804,7 +873,11 @@ def load_config(
         try:
             layer = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p} is not valid TOML: {exc}") from None
+            # "\d" or "\S" in a basic string: the regex the user wrote, which TOML reads as a string escape
+            regex = " (a regex in a basic string \"...\"? write it as a literal string '...', which keeps every " \
+                "backslash as written)" if "Unescaped '\\'" in str(exc) else ""
+            raise ConfigError(f"{p} is not valid TOML: {exc}{regex}") from None
+        _control_characters(layer, p)
         layer = _renamed(layer, where=str(p))
         if unknown := _unknown_keys(layer):  # said with the file's name
             raise ConfigError(f"{p}: " + "; ".join(map(unknown_key_message, unknown)))

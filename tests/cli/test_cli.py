@@ -190,6 +190,32 @@ def test_error_text_with_brackets_reaches_the_screen(monkeypatch: pytest.MonkeyP
     assert result.exit_code == 1 and "[instance: abc] VM Started' [req-1]" in " ".join(result.output.split())
 
 
+def test_errors_and_warnings_are_one_line_at_80_columns(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Errors and warnings carry settings to paste (`--set 'window.session_pattern=\\b(...)\\b'`): at 80 columns
+    Rich broke them (on a terminal, and in `2>hint.txt`), and the pasted regex had a line break in it."""
+    from types import SimpleNamespace
+
+    from logbert.parsing.reader import ReadReport
+
+    hint = r"--set 'window.session_pattern=\b([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b'"
+    said = f"no line names a session id (pattern 'task_id=(\\S+)'); ids like these: {hint} reads them"
+
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise InputDataError(said)
+
+    monkeypatch.setattr(api, "train", fails)
+    error = runner.invoke(app, ["train", "x.log", "-o", str(tmp_path)], env={"COLUMNS": "80"})
+    assert error.exit_code == 1 and f"error: {said}\n" in error.output, error.output
+    result = SimpleNamespace(
+        n_train_sessions=1, n_train_windows=1, n_val_sessions=1, n_test_sessions=1, n_templates=1, epochs_run=1,
+        train_seconds=1.0, read_report=ReadReport(n_lines=1, n_parsed=1), threshold=0.5, threshold_basis="basis",
+        artifact_dir=tmp_path, warnings=[said], notes=[said], calibration="split",
+    )
+    monkeypatch.setattr(api, "train", lambda *a, **k: result)
+    trained = runner.invoke(app, ["train", "x.log", "-o", str(tmp_path)], env={"COLUMNS": "80"})
+    assert trained.exit_code == 0 and f"warning: {said}\n" in trained.output and f"note: {said}\n" in trained.output
+
+
 def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -293,6 +319,10 @@ def test_a_quoted_set_value_json_cannot_read_is_the_text_inside_its_quotes() -> 
 
     got = parse_overrides(['window.session_pattern="request_id=(\\S+)"', "a='x y'", 'b="ok"', "c=5", "d=plain"])
     assert got == {"window.session_pattern": r"request_id=(\S+)", "a": "x y", "b": "ok", "c": 5, "d": "plain"}
+    # JSON reads "\b" as a backspace: a regex's word boundary was lost without a word
+    assert parse_overrides(['window.session_pattern="\\b([0-9a-f]{8})\\b"', 'e="a\\tb"']) == {
+        "window.session_pattern": r"\b([0-9a-f]{8})\b", "e": "a\tb"
+    }
 
 
 def test_no_output_option_writes_over_its_input(tmp_path: Path) -> None:

@@ -56,6 +56,24 @@ def test_the_printed_format_suggestion_works_when_copied_and_log_text_prints_as_
     assert ":a: \\[x]" in second.output  # a template's own text: no emoji, the backslash kept
 
 
+def test_a_suggestion_is_never_broken_at_the_terminal_width(tmp_path: Path) -> None:
+    """At 80 columns (a terminal's, and stderr's when it goes to a file) Rich put a line break inside the suggested
+    `--set 'parser.log_format=... <Time> ...'`, and the pasted command failed: a message is one line, wrapped by the
+    terminal, never by Rich."""
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    log = tmp_path / "zookeeper.log"
+    log.write_text("\n".join(ZOOKEEPER.format(s=i % 60, m="New election. My id = 1") for i in range(100)) + "\n")
+    result = CliRunner().invoke(app, ["parse", str(log)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    warning = next(line for line in result.output.splitlines() if line.startswith("warning:"))
+    assert len(warning) > 80 and warning.endswith(
+        r"try --set 'parser.log_format=<Datetime> - <Level> \[<Context>\] - <Content>'"
+    ), result.output
+
+
 def test_top_takes_one_template_or_more(tmp_path: Path) -> None:
     """`--top -1` listed all but the last template under the title "top -1 by lines"."""
     from typer.testing import CliRunner

@@ -63,7 +63,8 @@ def test_tail_that_scored_nothing_says_why_and_fails_as_score_does(fake_artifact
         result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
         text = " ".join(result.output.split())
         assert result.exit_code == 1 and "error: no line was scored" in text and said in text, text
-    assert "session rule (window.session_pattern '(vm-\\\\d+)') matched none of them" in text
+    # the artifact's regex and format as written, as score says them: repr doubled every backslash
+    assert r"session rule (window.session_pattern '(vm-\d+)') matched none of them" in text
     # one line taken is a run, not a mistake; an empty or blank file is one nothing was written to yet
     (tmp_path / "one.log").write_text("hello world\n" + vm_lines("vm-1", [0])[0] + "\n")
     (tmp_path / "blank.log").write_text("\n\n")
@@ -109,3 +110,18 @@ def test_the_banner_says_the_window_rule_the_artifact_uses(
     log.write_text("\n".join(vm_lines("vm-1", [0, 1, 2])) + "\n")
     result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
     assert result.exit_code == 0 and said in result.output, result.output
+
+
+def test_tail_says_the_artifact_s_log_format_as_written() -> None:
+    r"""`tail` said "do not match the artifact's log format ('\\[<Date> <Time>: <Level>/<Process>\\] <Content>')":
+    repr's doubled backslashes, which the user never wrote; score says the format as it is."""
+    from dataclasses import fields, replace
+
+    from logbert.config import LogBertConfig
+    from logbert.streaming.stats import StreamStats
+    from logbert.streaming.tail import nothing_accepted
+
+    layout = r"\[<Date> <Time>: <Level>/<Process>\] <Content>"
+    config = LogBertConfig().with_overrides({"parser.log_format": layout})
+    stats = replace(StreamStats(**{f.name: 0 for f in fields(StreamStats)}), lines_received=3, rejected_malformed=3)
+    assert f"3 do not match the artifact's log format ('{layout}')" in (nothing_accepted(stats, config) or "")

@@ -245,6 +245,33 @@ def test_read_log_binary_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert parsed[1].line_no == 3
 
 
+def test_latin1_lines_are_counted_binary_as_before_and_said_to_be_latin1_with_the_conversion(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A log with user names in latin-1 ("Jos\\xe9 M\\xfcller"): 20 lines were "binary", their templates held U+FFFD,
+    and nothing said why. The count and the repair stay; the warning names the encoding and the iconv that converts
+    it. Where most lines are latin-1, the file is not said to be "no text log" (compressed?)."""
+    path = tmp_path / "app log.log"
+    names = [b"Jos\xe9 M\xfcller", b"Bob Smith"]
+    path.write_bytes(b"".join(b"10:00:%02d INFO welcome email to %s\n" % (i % 60, names[i % 2]) for i in range(40)))
+    parsed, report = read_log(path, ParserConfig(log_format="<Time> <Level> <Content>"))
+    assert report.n_binary == 20 and report.n_parsed == 40 and parsed[0].content.endswith("Jos\ufffd M\ufffdller")
+    said = report.warnings[-1]
+    assert said.startswith("20 lines are not UTF-8 but read as latin-1 (ISO-8859-1) text, e.g. 'José'"), said
+    assert said.endswith(f"iconv -f latin1 -t utf-8 '{path}' > '{path}.utf8'")  # quoted for a shell: a space
+    # a euro sign (0x80) is cp1252's, a control character in latin-1
+    path.write_bytes(b"".join(b"10:00:%02d INFO paid 5 \x80 by Ren\xe9\n" % i for i in range(10)))
+    _, report = read_log(path, ParserConfig(log_format="<Time> <Level> <Content>"))
+    assert report.n_binary == 10
+    assert report.warnings == [
+        "10 lines are not UTF-8 but read as cp1252 (Windows' Western European) text, e.g. 'René': the file looks "
+        "cp1252-encoded; their bytes that are not UTF-8 became U+FFFD and the lines count as binary. Convert it, then "
+        f"read the copy: iconv -f cp1252 -t utf-8 '{path}' > '{path}.utf8'"
+    ]
+    # junk is still junk
+    path.write_bytes(b"\x00\x01\xff\xfe caf\xe9 \x02\x9c\n" * 10)
+    _, report = read_log(path, ParserConfig())
+    assert len(report.warnings) == 1 and "does not look like a text log" in report.warnings[0]
+
+
 def test_one_line_rule_for_text_and_bytes() -> None:
     """Files, the service and tail all go through read_line: the same line gives the same record."""
     reader = LineReader(ParserConfig(format="raw", max_line_chars=16))
@@ -338,7 +365,9 @@ def test_block_reader_equals_line_by_line(tmp_path, monkeypatch, block_bytes: in
         assert parsed == expected, name
         cr_said = [w for w in report.warnings if "carriage returns" in w]
         assert bool(cr_said) == (name == "cr inside a line"), name  # said once the whole file is read
-        report.warnings = [w for w in report.warnings if w not in cr_said]
+        latin1_said = [w for w in report.warnings if "read as latin-1" in w]  # "caf\xe9": said once read too
+        assert bool(latin1_said) == (name == "not utf-8"), name
+        report.warnings = [w for w in report.warnings if w not in cr_said + latin1_said]
         assert report == expected_report, name
 
 

@@ -15,11 +15,15 @@ import typer
 from rich.console import Console
 
 from logbert.cli.markup import shown
-from logbert.config import LogBertConfig, load_config
+from logbert.config import CONTROL_CHARACTERS, LogBertConfig, load_config
 from logbert.errors import LogBertError
 
-console = Console(width=None if sys.stdout.isatty() else 120, emoji=False)  # ":a:" in a log line is text
-err_console = Console(stderr=True, emoji=False)
+# ":a:" in a log line is text (emoji=False). soft_wrap: a message goes out as one line that the terminal wraps, and
+# Rich puts no line break in it: messages carry commands and settings to copy (`try --set 'parser.log_format=<Pid>:
+# <Role> ...'`), and a break inside one, on a terminal of 80 columns or in `2>hint.txt`, failed when pasted. Tables
+# keep their layout: a column wraps its cells whatever print's soft_wrap
+console = Console(width=None if sys.stdout.isatty() else 120, emoji=False, soft_wrap=True)
+err_console = Console(stderr=True, emoji=False, soft_wrap=True)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML config file; applied on top of --preset.")
 PresetOption = typer.Option(
@@ -66,22 +70,30 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
     A value is read as JSON (numbers, true/false, null, lists, quoted strings), else taken as text. A
     quoted value JSON cannot read is the text between its quotes, as written: a regex such as
-    ``"request_id=(\S+)"`` would otherwise keep its quotes (``\S`` is no JSON escape) and never match.
+    ``"request_id=(\S+)"`` would otherwise keep its quotes (``\S`` is no JSON escape) and never match. So is one
+    that JSON reads into a control character: the ``\b`` of ``"\b[0-9a-f]{8}\b"`` is a backspace in JSON, a word
+    boundary in a regex.
 
     >>> parse_overrides(["train.epochs=5", 'window.session_pattern="id=(\S+)"', "parser.format=hdfs"])
     {'train.epochs': 5, 'window.session_pattern': 'id=(\\S+)', 'parser.format': 'hdfs'}
+    >>> parse_overrides(['window.session_pattern="\\b[0-9a-f]{8}\\b"'])
+    {'window.session_pattern': '\\b[0-9a-f]{8}\\b'}
     """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        text = raw.strip()
+        quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
         try:
-            out[key.strip()] = json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            text = raw.strip()
-            quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
-            out[key.strip()] = text[1:-1] if quoted else raw
+            value = text[1:-1] if quoted else raw
+        else:
+            if quoted and isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+                value = text[1:-1]
+        out[key.strip()] = value
     return out
 
 

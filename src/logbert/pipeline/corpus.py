@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, TypeVar, get_args
 
-from logbert.config import LogBertConfig, WindowConfig
+from logbert.config import LogBertConfig, WindowConfig, quoted
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
 from logbert.errors import InputDataError, NoSessionIds
@@ -166,7 +166,7 @@ def _units(
         raise NoSessionIds(
             f"{path}: "
             + (f"{first}; " if first else "")
-            + f"no line names a session id (pattern '{pattern.pattern}'); "
+            + f"no line names a session id (pattern {quoted(pattern.pattern)}); "
             "give the pattern of your session ids (--set 'window.session_pattern=REGEX', its first group the id), "
             "or read the log in windows of consecutive lines (--set window.mode=sliding) or of time "
             "(--set window.mode=time)"
@@ -220,7 +220,7 @@ def without_session_warning(lines: Sequence[LogLine], rows: Sequence[int], confi
     )
     window = config.window
     rule = (
-        f"window.session_pattern '{window.session_pattern}'" if window.session_pattern
+        f"window.session_pattern {quoted(window.session_pattern)}" if window.session_pattern
         else f"window.session_id '{window.session_id}'"
     )
     return (

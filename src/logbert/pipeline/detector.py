@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from logbert.artifact import CALIBRATION_FILE, PARSER_FILE
-from logbert.config import LogBertConfig
+from logbert.config import LogBertConfig, quoted
 from logbert.datasets.labels import Labels
 from logbert.errors import InputDataError, NoSessionIds, UnknownArtifact
 from logbert.model.encoder import COUNT_BUCKETS
@@ -288,9 +288,9 @@ class Detector:
         except NoSessionIds as exc:
             raise InputDataError(
                 as_training_settings(
-                    f"{exc.path}no line names a session id by the pattern '{exc.pattern}' that {self.directory} was "
-                    "trained with: it scores logs whose sessions that pattern names. For this log, train an artifact "
-                    "on its normal sessions (logbert train) with the pattern of its ids (--set "
+                    f"{exc.path}no line names a session id by the pattern {quoted(exc.pattern)} that "
+                    f"{self.directory} was trained with: it scores logs whose sessions that pattern names. For this "
+                    "log, train an artifact on its normal sessions (logbert train) with the pattern of its ids (--set "
                     "'window.session_pattern=REGEX', its first group the id) or with windows of lines (--set "
                     "window.mode=sliding)" + exc.clues,
                     self.directory,

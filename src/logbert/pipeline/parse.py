@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from logbert.config import LogBertConfig, as_config
+from logbert.config import LogBertConfig, as_config, quoted
 from logbert.errors import InputDataError
 from logbert.parsing.headers import BUILTIN_FORMATS as BUILTIN_FORMATS  # re-exported for `logbert presets`
 from logbert.parsing.headers import HeaderParser, line_text_for_sessions
@@ -149,7 +149,7 @@ def session_pattern_note(summary: ParseSummary, config: LogBertConfig) -> tuple[
         return None
     pattern = session_id_pattern(window)
     ids = [found for line in summary.sample if (found := find_session_ids(line_text_for_sessions(line), pattern))]
-    said = f"window.session_pattern '{window.session_pattern}'"
+    said = f"window.session_pattern {quoted(window.session_pattern)}"
     n = len(summary.sample)
     lines = f"the first {n} parsed lines" if n < summary.report.n_parsed else f"the {n} parsed lines"
     if not ids:

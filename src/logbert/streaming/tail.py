@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from logbert.config import LogBertConfig
+from logbert.config import LogBertConfig, quoted
 from logbert.errors import InputDataError
 from logbert.files import compression_of, input_file, marked_encoding
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
@@ -282,15 +282,15 @@ def nothing_accepted(stats: StreamStats, config: LogBertConfig) -> str | None:
     n = stats.lines_received - stats.rejected_empty
     parts = []
     if stats.rejected_malformed:
-        fmt = config.parser.log_format or config.parser.format
+        fmt = config.parser.log_format or config.parser.format or "raw"  # None reads as raw
         parts.append(
-            f"{stats.rejected_malformed} do not match the artifact's log format ({fmt!r}): the log is not of the "
+            f"{stats.rejected_malformed} do not match the artifact's log format ({quoted(fmt)}): the log is not of the "
             "kind the artifact was trained on"
         )
     if stats.lines_unrouted:
         window = config.window
         rule = (
-            f"window.session_pattern {window.session_pattern!r}" if window.session_pattern
+            f"window.session_pattern {quoted(window.session_pattern)}" if window.session_pattern
             else f"window.session_id {window.session_id!r}"
         )
         parts.append(
