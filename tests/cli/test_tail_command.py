@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from typer.testing import CliRunner
 
 from logbert import api
 from logbert.cli import app
+from logbert.results import ParsedLine
+from logbert.windowing.windows import unit_rows
 
 from ..streaming.fakes import FakeDetector, vm_lines
 
@@ -109,3 +112,36 @@ def test_the_banner_says_the_window_rule_the_artifact_uses(
     log.write_text("\n".join(vm_lines("vm-1", [0, 1, 2])) + "\n")
     result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
     assert result.exit_code == 0 and said in result.output, result.output
+
+
+#: the alerts of test_tail_names_and_counts_time_windows_as_score_does: (window index, first line)
+WHERE = [(1, 8), (2, 14), (2, 18)]
+
+
+def test_tail_names_and_counts_time_windows_as_score_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A time-window artifact: score named its windows t0, t1 ... (runs of lines in one slot, an empty slot no
+    window) and counted 46 of them; tail numbered the pieces of max_len keys it scored ("window=14" for score's t10)
+    and said "windows=69". Now an alert names score's window, each piece of a long one too (its lines say which),
+    and the windows are counted as score counts them, the pieces beside them."""
+    detector = FakeDetector(mode="time", max_len=4, time_window_s=10.0)
+    monkeypatch.setattr(api, "load_detector", lambda *a, **k: detector)
+    stamps = [0, 1, 2, 3, 4, 5, 6, 35, 36, 61, 62, 63, 64, 65, 66, 67, 68, 69, 69.5]  # slots 0, 3, 6: 1, 2, 4, 5 empty
+    keys = [0, 1, 2, 3, 4, 5, 6, 2, 1, 0, 1, 2, 3, 5, 4, 6, 7, 3, 2]  # a miss in t1, and in t2's 2nd and 3rd pieces
+    lines = [f"INFO t={t} k{k} step {i}" for i, (t, k) in enumerate(zip(stamps, keys, strict=True))]
+    log = tmp_path / "app.log"
+    log.write_text("\n".join(lines) + "\n")
+    parsed = [p for p in detector.parse_lines(lines)[0] if isinstance(p, ParsedLine)]
+    units, _ = unit_rows([p.session_ids for p in parsed], [p.timestamp for p in parsed], detector.config.window)
+    assert [(name, len(rows)) for name, rows in units] == [("t0", 7), ("t1", 2), ("t2", 10)]  # score's windows
+    result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    alerts = [line.split()[1:3] + line.split()[-1:] for line in result.output.splitlines() if line.startswith("ALERT")]
+    assert alerts == [
+        ["session=app.log", "window=t1", "lines=8-9"],
+        ["session=app.log", "window=t2", "lines=14-17"],
+        ["session=app.log", "window=t2", "lines=18-19"],
+    ]
+    assert "windows=3 (6 pieces) alerts=3" in result.output  # t0: 2 pieces, t1: 1, t2: 3
+    as_json = runner.invoke(app, ["tail", "art", str(log), "--no-follow", "--json"], env={"COLUMNS": "300"})
+    rows = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(r["window"], r["window_index"], r["first_line_no"]) for r in rows] == [(f"t{i}", i, n) for i, n in WHERE]

@@ -20,7 +20,7 @@ import typer
 from pydantic import ValidationError
 
 from logbert.cli._common import TargetFprOption
-from logbert.config import describe_errors
+from logbert.config import WindowMode, describe_errors
 from logbert.errors import LogBertError
 from logbert.files import artifact_dir
 from logbert.streaming import StreamLimits
@@ -246,8 +246,10 @@ def tail(
     from logbert import api
     from logbert.streaming.tail import TailOptions, followable, nothing_accepted, run_tail
 
+    mode: WindowMode = "session"  # the artifact's, once loaded
+
     def status(stats: StreamStats) -> None:
-        typer.echo(_counts(stats, prefix="tail: so far "), err=True)
+        typer.echo(_counts(stats, prefix="tail: so far ", mode=mode), err=True)
 
     try:
         artifact, file = tail_paths(paths, artifact_option)
@@ -257,6 +259,7 @@ def tail(
         detector = api.load_detector(artifact, need_parser=True, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
         window = detector.config.window
+        mode = window.mode
         typer.echo(
             f"tail: scoring {file} with {artifact} ({window.rule(limits.max_window_len)}, "
             f"threshold {detector.threshold:.4f}: {basis}); alerts on stdout, progress here"
@@ -270,7 +273,7 @@ def tail(
     except (LogBertError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(_counts(stats, prefix="tail: "), err=True)
+    typer.echo(_counts(stats, prefix="tail: ", mode=mode), err=True)
     why = nothing_accepted(stats, detector.config)
     if why is not None:  # as score would: an error, not a run that looked fine
         typer.echo(f"error: {why}", err=True)
@@ -293,12 +296,14 @@ def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _counts(stats: StreamStats, prefix: str) -> str:
+def _counts(stats: StreamStats, prefix: str, mode: WindowMode) -> str:
+    """tail's counts: of the lines, and of the windows, as score counts them (mode time: ``t<i>`` once, however many
+    pieces of ``max_len`` keys it was scored in)."""
     return (
         f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
         # parsed, but no session id (session windows): every line received is counted in one of the three
         + (f"without_session={stats.lines_unrouted} " if stats.lines_unrouted else "")
-        + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={stats.windows_scored} "
+        + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={_windows(stats, mode)} "
         f"alerts={stats.alerts}"
         # sessions running when the stream began: scored, their alerts withheld (logbert.scoring.capture)
         + (
@@ -308,6 +313,19 @@ def _counts(stats: StreamStats, prefix: str) -> str:
             else ""
         )
     )
+
+
+def _windows(stats: StreamStats, mode: WindowMode) -> str:
+    """The windows scored: in modes sliding and time each once, as score counts them, with the model inputs that
+    scored them where more (pieces of time windows over max_len keys; sliding windows scored short at an idle close
+    and again complete); in mode session, every window of a session (score counts sessions)."""
+    if mode == "session":
+        return str(stats.windows_scored)
+    more = stats.windows_scored - stats.windows_distinct
+    return f"{stats.windows_distinct}" + (f" ({stats.windows_scored} {_MORE[mode]})" if more > 0 else "")
+
+
+_MORE = {"time": "pieces", "sliding": "scored"}
 
 
 def register(app: typer.Typer) -> None:
