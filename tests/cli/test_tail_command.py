@@ -114,6 +114,21 @@ def test_the_banner_says_the_window_rule_the_artifact_uses(
     assert result.exit_code == 0 and said in result.output, result.output
 
 
+def test_tail_counts_malformed_and_empty_lines_in_the_words_score_uses(
+    fake_artifact: FakeDetector, tmp_path: Path
+) -> None:
+    """score says "15 malformed, 11 empty" where tail said "rejected=26": the engine counts them apart, tail now says
+    them apart, and every line read is in one count (lines = accepted + malformed + empty + without_session)."""
+    log = tmp_path / "noisy.log"
+    lines = [*vm_lines("vm-1", [0, 1]), "", "not a record", "   ", "", "no key here", *vm_lines("vm-2", [3]), "nova k1"]
+    log.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    counts = next(line for line in result.output.splitlines() if line.startswith("tail: lines="))
+    assert counts.startswith("tail: lines=9 accepted=3 malformed=2 empty=3 without_session=1 binary=0 "), counts
+    assert "rejected=" not in counts
+
+
 #: the alerts of test_tail_names_and_counts_time_windows_as_score_does: (window index, first line)
 WHERE = [(1, 8), (2, 14), (2, 18)]
 

@@ -297,11 +297,12 @@ def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
 
 
 def _counts(stats: StreamStats, prefix: str, mode: WindowMode) -> str:
-    """tail's counts: of the lines, and of the windows, as score counts them (mode time: ``t<i>`` once, however many
-    pieces of ``max_len`` keys it was scored in)."""
+    """tail's counts: of the lines, in score's words (malformed, empty: the lines rejected), and of the windows, as
+    score counts them (mode time: ``t<i>`` once, however many pieces of ``max_len`` keys it was scored in)."""
     return (
-        f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
-        # parsed, but no session id (session windows): every line received is counted in one of the three
+        f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} "
+        f"malformed={stats.rejected_malformed} empty={stats.rejected_empty} "
+        # parsed, but no session id (session windows): every line received is counted in one of the four
         + (f"without_session={stats.lines_unrouted} " if stats.lines_unrouted else "")
         + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={_windows(stats, mode)} "
         f"alerts={stats.alerts}"

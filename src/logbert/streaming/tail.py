@@ -226,7 +226,8 @@ def run_tail(
     """Score ``source`` (a path, or ``-`` for stdin) until EOF or ``stop``; returns final stats.
 
     Lines follow the same rule as everywhere (the artifact parser's): blank and malformed lines are
-    counted as rejected, binary and over-long lines are repaired, counted and scored.
+    counted as rejected (``rejected_empty``, ``rejected_malformed``), binary and over-long lines are
+    repaired, counted and scored.
 
     Raises:
         InputDataError: the path cannot be followed (:func:`followable`).
