@@ -67,13 +67,10 @@ def test_tail_that_scored_nothing_says_why_and_fails_as_score_does(fake_artifact
         text = " ".join(result.output.split())
         assert result.exit_code == 1 and "error: no line was scored" in text and said in text, text
     assert "session rule (window.session_pattern '(vm-\\\\d+)') matched none of them" in text
-    # one line taken is a run, not a mistake; an empty or blank file is one nothing was written to yet
+    # one line taken is a run, not a mistake
     (tmp_path / "one.log").write_text("hello world\n" + vm_lines("vm-1", [0])[0] + "\n")
-    (tmp_path / "blank.log").write_text("\n\n")
-    (tmp_path / "empty.log").write_text("")
-    for name in ("one.log", "blank.log", "empty.log"):
-        result = runner.invoke(app, ["tail", "art", str(tmp_path / name), "--no-follow"], env={"COLUMNS": "300"})
-        assert result.exit_code == 0 and "error" not in result.output, result.output
+    result = runner.invoke(app, ["tail", "art", str(tmp_path / "one.log"), "--no-follow"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "error" not in result.output, result.output
 
 
 @pytest.mark.parametrize(("compress", "name"), [("gzip", "gzip"), ("bz2", "bzip2"), ("lzma", "xz")])
@@ -127,6 +124,50 @@ def test_tail_counts_malformed_and_empty_lines_in_the_words_score_uses(
     counts = next(line for line in result.output.splitlines() if line.startswith("tail: lines="))
     assert counts.startswith("tail: lines=9 accepted=3 malformed=2 empty=3 without_session=1 binary=0 "), counts
     assert "rejected=" not in counts
+
+
+@pytest.mark.parametrize("content", ["", "\n", "  \n\t\n\n"], ids=["empty", "one-blank-line", "blank"])
+def test_an_input_that_ended_blank_is_an_error_as_in_score(
+    fake_artifact: FakeDetector, tmp_path: Path, content: str
+) -> None:
+    """score says "error: input file is empty" and exits 1; tail --no-follow printed "rejected=3 ... alerts=0" and
+    exited 0, as if a log had been scored. Now a file read to its end (or standard input that ended) with no line
+    but blank ones is an error, said in the words of the one empty-file rule (files.require_text)."""
+    log = tmp_path / "blank.log"
+    log.write_text(content)
+    result = runner.invoke(app, ["tail", "art", str(log), "--no-follow"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[-1] == f"error: log file is empty: {log}", result.output
+    assert f"empty={content.count(chr(10))} " in result.output  # the counts first, as for any end
+    piped = runner.invoke(app, ["tail", "art", "-"], input=content, env={"COLUMNS": "300"})
+    assert piped.exit_code == 1 and "error: standard input is empty" in piped.output, piped.output
+    # read from its end, a file gives no line: that is no empty file
+    log.write_text("\n".join(vm_lines("vm-1", [0, 1])) + "\n")
+    result = runner.invoke(app, ["tail", "art", str(log), "--no-follow", "--from-end"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "error" not in result.output, result.output
+
+
+def test_a_followed_blank_file_is_waited_on_not_an_error(tmp_path: Path) -> None:
+    """Only an input that ended is empty: a followed file that nothing was written to yet, stopped (Ctrl-C, SIGTERM),
+    ends as before."""
+    import threading
+    from io import StringIO
+
+    from logbert.streaming import StreamLimits
+    from logbert.streaming.tail import TailOptions, nothing_read, run_tail
+
+    log = tmp_path / "new.log"
+    log.write_text("\n")
+    stop, ended = threading.Event(), threading.Event()
+    opts = TailOptions(follow=True, poll_interval_s=0.02, batch_wait_s=0.02)
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    stats = run_tail(FakeDetector(), str(log), StreamLimits(flush_interval_s=0.0), opts, StringIO(), stop, ended=ended)
+    timer.join()
+    assert not ended.is_set() and stats.rejected_empty == 1
+    # not followed, the same file ended blank
+    stats = run_tail(FakeDetector(), str(log), StreamLimits(), TailOptions(follow=False), StringIO(), ended=ended)
+    assert ended.is_set() and nothing_read(stats, str(log)) == f"log file is empty: {log}"
 
 
 #: the alerts of test_tail_names_and_counts_time_windows_as_score_does: (window index, first line)

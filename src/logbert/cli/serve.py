@@ -225,6 +225,23 @@ def tail_paths(paths: list[str], artifact: Path | None) -> tuple[Path, str]:
     return artifact, paths[0]
 
 
+#: ``logbert tail --help``: one paragraph a line (the help keeps a docstring's line ends)
+TAIL_HELP = "\n\n".join(
+    [
+        "Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE.",
+        "Alerts name a window as score names its unit (t10, w16; in mode session, the session and its window's "
+        "place in it). The counts at the end, on standard error: lines read, accepted, malformed and empty (the "
+        "lines rejected, in score's words), binary, truncated, windows (as score counts them; time windows over the "
+        "key cap: also the pieces scored) and alerts.",
+        "Exit status, as score's: 0 when it ran, alerts or not, also when Ctrl-C or SIGTERM stopped it (every line "
+        "read is scored); 1 on an error: a file it cannot follow, an artifact that does not load, an input that "
+        "ended (--no-follow, or standard input) with no line but blank ones (score: input file is empty), or lines of "
+        "which none was scored (not in the artifact's format, or naming no session id). A followed file that nothing "
+        "was written to yet is waited on.",
+    ]
+)
+
+
 def tail(
     paths: list[str] = typer.Argument(
         ..., metavar="[ARTIFACT] FILE", help="trained artifact (or --artifact) and the log file to follow, - for stdin"
@@ -242,9 +259,9 @@ def tail(
     target_fpr: float | None = TargetFprOption,
     device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
-    """Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE."""
+    """Score FILE as it grows (like tail -f) and print an alert per anomalous window (the help: TAIL_HELP)."""
     from logbert import api
-    from logbert.streaming.tail import TailOptions, followable, nothing_accepted, run_tail
+    from logbert.streaming.tail import TailOptions, followable, nothing_accepted, nothing_read, run_tail
 
     mode: WindowMode = "session"  # the artifact's, once loaded
 
@@ -267,14 +284,14 @@ def tail(
             err=True,
         )
         opts = TailOptions(follow=follow, from_end=from_end, json_output=json_output)
-        stop = threading.Event()
+        stop, ended = threading.Event(), threading.Event()
         with _stopped_by_sigterm(stop):
-            stats = run_tail(detector, file, limits, opts, sys.stdout, stop=stop, on_status=status)
+            stats = run_tail(detector, file, limits, opts, sys.stdout, stop=stop, on_status=status, ended=ended)
     except (LogBertError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(_counts(stats, prefix="tail: ", mode=mode), err=True)
-    why = nothing_accepted(stats, detector.config)
+    why = (nothing_read(stats, file) if ended.is_set() else None) or nothing_accepted(stats, detector.config)
     if why is not None:  # as score would: an error, not a run that looked fine
         typer.echo(f"error: {why}", err=True)
         raise typer.Exit(code=1)
@@ -332,4 +349,4 @@ _MORE = {"time": "pieces", "sliding": "scored"}
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``tail`` to the main ``logbert`` app."""
     app.command("serve")(serve)
-    app.command("tail")(tail)
+    app.command("tail", help=TAIL_HELP)(tail)

@@ -24,7 +24,7 @@ from typing import BinaryIO, TextIO
 
 from logbert.config import LogBertConfig, WindowMode
 from logbert.errors import InputDataError
-from logbert.files import compression_of, input_file, marked_encoding
+from logbert.files import compression_of, input_file, marked_encoding, require_text
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
@@ -222,12 +222,14 @@ def run_tail(
     stop: threading.Event | None = None,
     stdin: BinaryIO | None = None,
     on_status: Callable[[StreamStats], None] | None = None,
+    ended: threading.Event | None = None,
 ) -> StreamStats:
     """Score ``source`` (a path, or ``-`` for stdin) until EOF or ``stop``; returns final stats.
 
     Lines follow the same rule as everywhere (the artifact parser's): blank and malformed lines are
     counted as rejected (``rejected_empty``, ``rejected_malformed``), binary and over-long lines are
-    repaired, counted and scored.
+    repaired, counted and scored. ``ended`` is set when the input came to its end: standard input's, or
+    a file's that is not followed (not when ``stop`` ended tail, nor ever for a followed file).
 
     Raises:
         InputDataError: the path cannot be followed (:func:`followable`).
@@ -257,6 +259,8 @@ def run_tail(
                     break
                 if item is _EOF:
                     done = True
+                    if ended is not None and (source == "-" or not opts.follow):
+                        ended.set()
                     break
                 batch.append(item)
             if batch:
@@ -315,6 +319,21 @@ def nothing_accepted(stats: StreamStats, config: LogBertConfig) -> str | None:
             "this log names its sessions otherwise than the training log did"
         )
     return f"no line was scored: of the {n} lines that are not blank, " + "; ".join(parts)
+
+
+def nothing_read(stats: StreamStats, source: str) -> str | None:
+    """Why an input that came to its end (``run_tail``'s ``ended``) is an error, or None: it gave no line but blank
+    ones, where ``score`` stops with "input file is empty" (the one rule of an empty file,
+    :func:`~logbert.files.require_text`, says it of a file). A followed file is waited on, not asked this."""
+    if stats.lines_received != stats.rejected_empty:
+        return None
+    if source == "-":
+        return "standard input is empty: it ended with no line but blank ones"
+    try:
+        require_text(Path(source), "log file")
+    except InputDataError as exc:
+        return str(exc)
+    return None  # written to since tail read it, or read from its end (--from-end): not empty
 
 
 def _ingest_waiting(engine: StreamEngine, batch: list[bytes], source: str) -> None:
