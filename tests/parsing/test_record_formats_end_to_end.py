@@ -72,4 +72,4 @@ def test_a_log_of_records_trains_scores_and_tails_alike(tmp_path: Path, kind: st
     alerts = {json.loads(line)["session_id"] for line in followed.stdout.splitlines() if line.startswith("{")}
     assert alerts == offline
     rejected = 1 if kind == "csv" else 0  # the header row: counted, not read as a record
-    assert f"rejected={rejected} " in followed.stderr
+    assert f"malformed={rejected} empty=0 " in followed.stderr

@@ -1,13 +1,13 @@
 """Replaying a log through the streaming engine in requests of a given size, and across a restart, and comparing
 its sessions with offline ``score``'s: the parity checks of lines that belong to other lines (a stack trace's,
-parser.continuation; a split container line's pieces, parser.envelope)."""
+parser.continuation; a split container line's pieces, parser.envelope), and of the names of windows (``t<i>``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from logbert.streaming import StreamEngine, StreamLimits
+from logbert.streaming import AlertRecord, StreamEngine, StreamLimits
 from logbert.streaming.journal import IngestJournal
 
 LIMITS = StreamLimits(flush_interval_s=0.0)
@@ -28,9 +28,19 @@ def offline_summaries(offline: dict[str, Any]) -> dict[str, tuple[float, int]]:
     return {sid: (round(s.score, 4), s.n_keys) for sid, s in offline.items()}
 
 
-def replayed(detector: Any, lines: list[str], per_request: int) -> StreamEngine:
+class Alerts:
+    """An alert sink that keeps every alert."""
+
+    def __init__(self) -> None:
+        self.alerts: list[AlertRecord] = []
+
+    def add_alerts(self, alerts: Any) -> None:
+        self.alerts.extend(alerts)
+
+
+def replayed(detector: Any, lines: list[str], per_request: int, sink: Alerts | None = None) -> StreamEngine:
     """An engine that was given ``lines`` in requests of ``per_request``, every session closed and scored."""
-    engine = StreamEngine(detector, LIMITS)
+    engine = StreamEngine(detector, LIMITS, alert_sink=sink)
     for i in range(0, len(lines), per_request):
         engine.ingest(lines[i : i + per_request])
     engine.close_all()
@@ -38,14 +48,16 @@ def replayed(detector: Any, lines: list[str], per_request: int) -> StreamEngine:
     return engine
 
 
-def restarted(detector: Any, lines: list[str], cut: int, per_request: int, folder: Path) -> StreamEngine:
+def restarted(
+    detector: Any, lines: list[str], cut: int, per_request: int, folder: Path, sink: Alerts | None = None
+) -> StreamEngine:
     """An engine given ``lines[:cut]``, checkpointed and stopped; then one recovered from its journal and given the
     rest in requests of ``per_request``, every session closed and scored (returned)."""
-    engine = StreamEngine(detector, LIMITS, journal=IngestJournal(folder))
+    engine = StreamEngine(detector, LIMITS, journal=IngestJournal(folder), alert_sink=sink)
     engine.ingest(lines[:cut])
     assert engine.drain(30) and engine.checkpoint()  # what lies open at the cut is in the checkpoint only
     engine.shutdown(30)
-    again = StreamEngine(detector, LIMITS, journal=IngestJournal(folder))
+    again = StreamEngine(detector, LIMITS, journal=IngestJournal(folder), alert_sink=sink)
     again.recover()
     for i in range(cut, len(lines), per_request):
         again.ingest(lines[i : i + per_request])

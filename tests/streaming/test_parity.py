@@ -277,6 +277,7 @@ def test_a_window_scored_short_at_an_idle_close_and_again_complete_alerts_once()
     assert sorted(starts) == sorted(set(starts))  # without the rule: window 5 (first line 21) twice
     assert len(starts) == len(offline["web"]) == 10
     assert engine.stats().alerts == 10
+    assert engine.stats().windows_distinct == 10 < engine.stats().windows_scored  # window 5 scored twice, one window
 
 
 def test_an_alert_counts_the_session_marks_among_its_positions() -> None:
@@ -290,3 +291,60 @@ def test_an_alert_counts_the_session_marks_among_its_positions() -> None:
     assert engine.shutdown(10)
     (alert,) = sink.alerts
     assert alert.n_keys == 3 and alert.n_marks == 2 and alert.n_misses <= alert.n_keys + alert.n_marks
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"mode": "time", "time_window_s": 10.0, "max_len": 4},
+        {"mode": "time", "time_window_s": 30.0, "max_len": 8, "min_len": 2},
+        {"mode": "sliding", "max_len": 8, "window_size": 4, "stride": 2},
+    ],
+    ids=["time", "time-min_len", "sliding"],
+)
+def test_windows_are_named_and_counted_as_score_names_them(args: dict[str, Any]) -> None:
+    """``score`` names a time window ``t<i>`` by its place among the time windows of the log (runs of lines in one
+    slot: an empty slot is no window, a step back in time opens one), and the streaming engine numbered the pieces it
+    scored (one per ``max_len`` keys), so ``tail`` said "window=14" of score's ``t10``, and counted 69 windows where
+    score counted 46. Now a window's index is score's, every piece of a long window has it, and ``windows_distinct``
+    counts windows as score does; sliding windows were and stay ``w<i>``."""
+    from logbert.windowing.windows import window_name
+
+    lines = _lines_of("web", 5)
+    offline = _offline_units(FakeDetector(**args), {"web": lines})
+    detector = FakeDetector(**args)
+    engine = StreamEngine(detector, StreamLimits(flush_interval_s=0.0), score_memo_windows=0)
+    for i in range(0, len(lines), 7):
+        engine.ingest(lines[i : i + 7], source="web")
+    assert engine.shutdown(10)
+    streamed: Windows = {}
+    for s in sorted(detector.scored, key=lambda s: (s.window_index, s.line_nos[0])):
+        streamed.setdefault(window_name(args["mode"], s.window_index), []).append((s.key_ids, s.line_nos))
+    assert streamed == offline
+    stats = engine.stats()
+    assert stats.windows_distinct == len(offline)
+    if args["mode"] == "time":  # windows longer than max_len: scored in pieces, counted once
+        assert stats.windows_scored > len(offline)
+
+
+def test_a_checkpoint_from_before_time_windows_were_named_goes_on_numbering() -> None:
+    """A checkpoint's time clocks were ``[source, anchor, last]``; now the window index is kept beside them. An older
+    one loads, its open window numbered on from the count it had (no window is emitted twice under one name)."""
+    from logbert.streaming.windows import SessionRouter, routed_line
+    from logbert.windowing.windows import TimeClock
+
+    det = FakeDetector(mode="time", time_window_s=10.0, max_len=8)
+    router = SessionRouter(det.config.window, 8)
+    for i, t in enumerate([0.0, 1.0, 25.0, 26.0]):
+        router.add("web", routed_line(i + 1, f"k{i}", i, None, t, "web"), now=0.0)
+    state = router.state()
+    assert state["clocks"] == [["web", 0.0, 26.0, 1]]
+    state["clocks"] = [["web", 0.0, 26.0]]  # as written before
+    state["buffers"][0]["next_window_index"] = 3  # the pieces the old router had numbered
+    again = SessionRouter(det.config.window, 8)
+    again.load_state(state, now=0.0)
+    assert again._clocks["web"] == TimeClock(0.0, 26.0, 3)
+    _, windows = again.add("web", routed_line(5, "k5", 5, None, 40.0, "web"), now=0.0)
+    assert [(w.sequence.window_index, w.sequence.line_nos) for w in windows] == [(3, [3, 4])]
+    closed = again.close("web", "closed")
+    assert closed is not None and [w.sequence.window_index for w in closed] == [4]

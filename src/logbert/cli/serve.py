@@ -20,7 +20,7 @@ import typer
 from pydantic import ValidationError
 
 from logbert.cli._common import TargetFprOption
-from logbert.config import describe_errors
+from logbert.config import WindowMode, describe_errors
 from logbert.errors import LogBertError
 from logbert.files import artifact_dir
 from logbert.streaming import StreamLimits
@@ -225,6 +225,23 @@ def tail_paths(paths: list[str], artifact: Path | None) -> tuple[Path, str]:
     return artifact, paths[0]
 
 
+#: ``logbert tail --help``: one paragraph a line (the help keeps a docstring's line ends)
+TAIL_HELP = "\n\n".join(
+    [
+        "Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE.",
+        "Alerts name a window as score names its unit (t10, w16; in mode session, the session and its window's "
+        "place in it). The counts at the end, on standard error: lines read, accepted, malformed and empty (the "
+        "lines rejected, in score's words), binary, truncated, windows (as score counts them; time windows over the "
+        "key cap: also the pieces scored) and alerts.",
+        "Exit status, as score's: 0 when it ran, alerts or not, also when Ctrl-C or SIGTERM stopped it (every line "
+        "read is scored); 1 on an error: a file it cannot follow, an artifact that does not load, an input that "
+        "ended (--no-follow, or standard input) with no line but blank ones (score: input file is empty), or lines of "
+        "which none was scored (not in the artifact's format, or naming no session id). A followed file that nothing "
+        "was written to yet is waited on.",
+    ]
+)
+
+
 def tail(
     paths: list[str] = typer.Argument(
         ..., metavar="[ARTIFACT] FILE", help="trained artifact (or --artifact) and the log file to follow, - for stdin"
@@ -242,12 +259,14 @@ def tail(
     target_fpr: float | None = TargetFprOption,
     device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
-    """Score FILE as it grows (like tail -f) and print an alert per anomalous window: logbert tail ARTIFACT FILE."""
+    """Score FILE as it grows (like tail -f) and print an alert per anomalous window (the help: TAIL_HELP)."""
     from logbert import api
-    from logbert.streaming.tail import TailOptions, followable, nothing_accepted, run_tail
+    from logbert.streaming.tail import TailOptions, followable, nothing_accepted, nothing_read, run_tail
+
+    mode: WindowMode = "session"  # the artifact's, once loaded
 
     def status(stats: StreamStats) -> None:
-        typer.echo(_counts(stats, prefix="tail: so far "), err=True)
+        typer.echo(_counts(stats, prefix="tail: so far ", mode=mode), err=True)
 
     try:
         artifact, file = tail_paths(paths, artifact_option)
@@ -257,6 +276,7 @@ def tail(
         detector = api.load_detector(artifact, need_parser=True, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
         window = detector.config.window
+        mode = window.mode
         typer.echo(
             f"tail: scoring {file} with {artifact} ({window.rule(limits.max_window_len)}, "
             f"threshold {detector.threshold:.4f}: {basis}); alerts on stdout, progress here"
@@ -264,14 +284,14 @@ def tail(
             err=True,
         )
         opts = TailOptions(follow=follow, from_end=from_end, json_output=json_output)
-        stop = threading.Event()
+        stop, ended = threading.Event(), threading.Event()
         with _stopped_by_sigterm(stop):
-            stats = run_tail(detector, file, limits, opts, sys.stdout, stop=stop, on_status=status)
+            stats = run_tail(detector, file, limits, opts, sys.stdout, stop=stop, on_status=status, ended=ended)
     except (LogBertError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(_counts(stats, prefix="tail: "), err=True)
-    why = nothing_accepted(stats, detector.config)
+    typer.echo(_counts(stats, prefix="tail: ", mode=mode), err=True)
+    why = (nothing_read(stats, file) if ended.is_set() else None) or nothing_accepted(stats, detector.config)
     if why is not None:  # as score would: an error, not a run that looked fine
         typer.echo(f"error: {why}", err=True)
         raise typer.Exit(code=1)
@@ -293,12 +313,15 @@ def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _counts(stats: StreamStats, prefix: str) -> str:
+def _counts(stats: StreamStats, prefix: str, mode: WindowMode) -> str:
+    """tail's counts: of the lines, in score's words (malformed, empty: the lines rejected), and of the windows, as
+    score counts them (mode time: ``t<i>`` once, however many pieces of ``max_len`` keys it was scored in)."""
     return (
-        f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} rejected={stats.lines_rejected} "
-        # parsed, but no session id (session windows): every line received is counted in one of the three
+        f"{prefix}lines={stats.lines_received} accepted={stats.lines_accepted} "
+        f"malformed={stats.rejected_malformed} empty={stats.rejected_empty} "
+        # parsed, but no session id (session windows): every line received is counted in one of the four
         + (f"without_session={stats.lines_unrouted} " if stats.lines_unrouted else "")
-        + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={stats.windows_scored} "
+        + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={_windows(stats, mode)} "
         f"alerts={stats.alerts}"
         # sessions running when the stream began: scored, their alerts withheld (logbert.scoring.capture)
         + (
@@ -310,7 +333,20 @@ def _counts(stats: StreamStats, prefix: str) -> str:
     )
 
 
+def _windows(stats: StreamStats, mode: WindowMode) -> str:
+    """The windows scored: in modes sliding and time each once, as score counts them, with the model inputs that
+    scored them where more (pieces of time windows over max_len keys; sliding windows scored short at an idle close
+    and again complete); in mode session, every window of a session (score counts sessions)."""
+    if mode == "session":
+        return str(stats.windows_scored)
+    more = stats.windows_scored - stats.windows_distinct
+    return f"{stats.windows_distinct}" + (f" ({stats.windows_scored} {_MORE[mode]})" if more > 0 else "")
+
+
+_MORE = {"time": "pieces", "sliding": "scored"}
+
+
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``tail`` to the main ``logbert`` app."""
     app.command("serve")(serve)
-    app.command("tail")(tail)
+    app.command("tail", help=TAIL_HELP)(tail)

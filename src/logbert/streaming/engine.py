@@ -319,6 +319,9 @@ class StreamEngine:
         # the last ALERTED_WINDOWS_KEPT windows that alerted: a sliding source's window scored short at an idle close
         # is scored again once complete (same start), and one anomaly alerts once, as the alert store keeps it
         self._alerted: OrderedDict[tuple[str, str, int, int], None] = OrderedDict()
+        # per source, the (session, window index) scored last: a window scored again (pieces of a long time window,
+        # a sliding window scored short at an idle close and then complete) is counted once in windows_distinct
+        self._last_window: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._changes = 0  # events applied and batches scored: a checkpoint with none since the last is skipped
         self._checkpointed_changes = 0
         self._unsaved_since: float | None = None  # clock time of the oldest change not in a checkpoint (None: none)
@@ -837,6 +840,10 @@ class StreamEngine:
         flagged = s.is_anomaly and w.partial is None  # the decision: never for a session in flight at the start
         self.counters["windows_scored"] += 1
         self.counters["windows_anomalous"] += flagged
+        window = (sid, w.sequence.window_index)
+        if self._last_window.get(w.source) != window:  # a source's windows are scored in order
+            self.counters["windows_distinct"] += 1
+            _most_recent(self._last_window, w.source, window, self.limits.max_sources)
         point = ScorePoint(
             wall, sid, w.sequence.window_index, s.anomaly_score, s.threshold, flagged, w.sequence.start_time
         )
@@ -906,6 +913,7 @@ class StreamEngine:
                 requests_retried=c["requests_retried"],
                 windows_queued=c["windows_queued"],
                 windows_scored=c["windows_scored"],
+                windows_distinct=c["windows_distinct"],
                 windows_anomalous=c["windows_anomalous"],
                 windows_skipped_short=self._router.n_skipped_short,
                 alerts=c["alerts"],

@@ -56,6 +56,13 @@ class StreamStats:
     ]
     windows_queued: Annotated[int, counter("windows handed to the scorer")]
     windows_scored: Annotated[int, counter("windows scored")]
+    windows_distinct: Annotated[
+        int,
+        counter(
+            "windows scored, each once, as score counts them: the pieces of a time window over max_len keys, or a "
+            "sliding window scored again complete after an idle close, are one window (modes sliding and time)"
+        ),
+    ]
     windows_anomalous: Annotated[int, counter("windows scored above the threshold")]
     windows_skipped_short: Annotated[int, counter("windows shorter than window.min_len (not scored)")]
     alerts: Annotated[int, counter("alerts raised (anomalous windows)")]

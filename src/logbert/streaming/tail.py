@@ -22,12 +22,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from logbert.config import LogBertConfig, quoted
+from logbert.config import LogBertConfig, WindowMode, quoted
 from logbert.errors import InputDataError
-from logbert.files import compression_of, input_file, marked_encoding
+from logbert.files import compression_of, input_file, marked_encoding, require_text
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
+from logbert.windowing.windows import window_name
 
 _EOF = None  # end of input marker on the line queue
 
@@ -45,27 +46,41 @@ class TailOptions:
 
 
 class AlertPrinter:
-    """Alert sink that writes each alert to a text stream (thread-safe)."""
+    """Alert sink that writes each alert to a text stream (thread-safe); ``mode``: the artifact's window mode."""
 
-    def __init__(self, out: TextIO, json_output: bool, misses_shown: int = 3) -> None:
+    def __init__(self, out: TextIO, json_output: bool, misses_shown: int = 3, mode: WindowMode = "session") -> None:
         self.out = out
         self.json_output = json_output
         self.misses_shown = misses_shown
+        self.mode = mode
         self._lock = threading.Lock()
 
     def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
         with self._lock:
             for a in alerts:
-                self.out.write(format_alert(a, self.json_output, self.misses_shown))
+                self.out.write(format_alert(a, self.json_output, self.misses_shown, self.mode))
             self.out.flush()
 
 
-def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | None = None) -> str:
-    """One alert as text (a summary line, then the first ``misses_shown`` misses) or as one JSON line."""
+def format_alert(
+    a: AlertRecord, json_output: bool = False, misses_shown: int | None = None, mode: WindowMode = "session"
+) -> str:
+    """One alert as text (a summary line, then the first ``misses_shown`` misses) or as one JSON line.
+
+    The window is named as ``score`` names its unit: ``window=t10`` / ``w16`` (:func:`window_name`; in JSON,
+    ``"window"`` beside ``window_index``) in modes time / sliding, where ``session`` is the source; in mode session,
+    ``window`` is the window's place in its session (``score``'s ``worst_window``). A time window longer than
+    ``max_len`` keys is scored in pieces: each piece's alert names the window, and its lines say which piece."""
+    name = None if mode == "session" else window_name(mode, a.window_index)
     if json_output:
-        return json.dumps(asdict(a), ensure_ascii=False, default=str) + "\n"
+        row: dict[str, object] = {}
+        for field, value in asdict(a).items():
+            row[field] = value
+            if field == "window_index" and name is not None:
+                row["window"] = name
+        return json.dumps(row, ensure_ascii=False, default=str) + "\n"
     lines = [
-        f"ALERT session={a.session_id} window={a.window_index} score={a.anomaly_score:.4f} "
+        f"ALERT session={a.session_id} window={a.window_index if name is None else name} score={a.anomaly_score:.4f} "
         # the misses are of the keys and the session's start/end marks (positions that can miss too)
         f"threshold={a.threshold:.4f} missed={a.n_misses}/{a.n_keys + a.n_marks} "
         + (f"marks={a.n_marks} " if a.n_marks else "")
@@ -207,11 +222,14 @@ def run_tail(
     stop: threading.Event | None = None,
     stdin: BinaryIO | None = None,
     on_status: Callable[[StreamStats], None] | None = None,
+    ended: threading.Event | None = None,
 ) -> StreamStats:
     """Score ``source`` (a path, or ``-`` for stdin) until EOF or ``stop``; returns final stats.
 
     Lines follow the same rule as everywhere (the artifact parser's): blank and malformed lines are
-    counted as rejected, binary and over-long lines are repaired, counted and scored.
+    counted as rejected (``rejected_empty``, ``rejected_malformed``), binary and over-long lines are
+    repaired, counted and scored. ``ended`` is set when the input came to its end: standard input's, or
+    a file's that is not followed (not when ``stop`` ended tail, nor ever for a followed file).
 
     Raises:
         InputDataError: the path cannot be followed (:func:`followable`).
@@ -225,7 +243,8 @@ def run_tail(
         path = followable(Path(source))
         reader = threading.Thread(target=_follow_file, args=(path, opts, lines, stop), daemon=True)
         name = path.name
-    engine = StreamEngine(detector, limits, alert_sink=AlertPrinter(out, opts.json_output, opts.misses_shown))
+    printer = AlertPrinter(out, opts.json_output, opts.misses_shown, detector.config.window.mode)
+    engine = StreamEngine(detector, limits, alert_sink=printer)
     reader.start()
     next_status = time.monotonic() + opts.status_interval_s
     try:
@@ -240,6 +259,8 @@ def run_tail(
                     break
                 if item is _EOF:
                     done = True
+                    if ended is not None and (source == "-" or not opts.follow):
+                        ended.set()
                     break
                 batch.append(item)
             if batch:
@@ -298,6 +319,21 @@ def nothing_accepted(stats: StreamStats, config: LogBertConfig) -> str | None:
             "this log names its sessions otherwise than the training log did"
         )
     return f"no line was scored: of the {n} lines that are not blank, " + "; ".join(parts)
+
+
+def nothing_read(stats: StreamStats, source: str) -> str | None:
+    """Why an input that came to its end (``run_tail``'s ``ended``) is an error, or None: it gave no line but blank
+    ones, where ``score`` stops with "input file is empty" (the one rule of an empty file,
+    :func:`~logbert.files.require_text`, says it of a file). A followed file is waited on, not asked this."""
+    if stats.lines_received != stats.rejected_empty:
+        return None
+    if source == "-":
+        return "standard input is empty: it ended with no line but blank ones"
+    try:
+        require_text(Path(source), "log file")
+    except InputDataError as exc:
+        return str(exc)
+    return None  # written to since tail read it, or read from its end (--from-end): not empty
 
 
 def _ingest_waiting(engine: StreamEngine, batch: list[bytes], source: str) -> None:

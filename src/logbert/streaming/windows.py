@@ -18,6 +18,8 @@ offline pipeline cuts from the same lines.
 * ``time``: a window is a run of consecutive lines of a source in one slot of
   :func:`~logbert.windowing.windows.time_bucket`'s grid, anchored at the source's first
   timestamp (a line without one takes the previous line's); a run is then cut like a session.
+  Its index is offline's, ``t<i>`` (:func:`~logbert.windowing.windows.next_time_window`, kept per
+  source across closes): every piece of a run longer than ``max_len`` keys has the run's index.
 
 Every window goes through ``split_long(max_len, min_len)`` last, as offline: a window shorter
 than ``min_len`` is not scored, it is counted in ``n_skipped_short``.
@@ -50,7 +52,9 @@ from logbert.records import BOUND_TEMPLATES, SESSION_END_KEY, SESSION_START_KEY,
 from logbert.results import EmitReason
 from logbert.streaming.protocol import SignalBuilder
 from logbert.windowing.windows import (
+    TimeClock,
     complete_session_windows,
+    next_time_window,
     session_overlap,
     session_part_name,
     session_window_starts,
@@ -121,7 +125,7 @@ class _Buffer:
     key: str  # session id (mode "session") or source name (modes "sliding", "time")
     source: str
     last_seen: float
-    next_window_index: int = 0
+    next_window_index: int = 0  # time: the index of the current run (t<i>), which every piece of it has
     # session/time: the lines of the current run, none of them scored yet, except with a session
     # overlap: once a window was emitted, its last `overlap` lines start the buffer (see _covered).
     # sliding: the lines from the start of the last emitted window on (from the first line
@@ -165,9 +169,10 @@ class SessionRouter:
         # "gap", and add() says "opened" for the new part
         self.gap_s = window.session_gap_s if window.mode == "session" else None
         self._buffers: OrderedDict[str, _Buffer] = OrderedDict()
-        # time mode, per source: (grid anchor = its first timestamp, its last timestamp). Kept when
-        # a buffer closes, so a source that comes back stays on the grid of its stream.
-        self._clocks: dict[str, tuple[float, float]] = {}
+        # time mode, per source: its place on the grid (anchor = its first timestamp, its last timestamp, the index of
+        # its last line's window). Kept when a buffer closes, so a source that comes back stays on the grid of its
+        # stream, and its windows are numbered on.
+        self._clocks: dict[str, TimeClock] = {}
         # sliding, per source closed for being idle: (lines, n_emitted, next_window_index) of its buffer before the
         # close, so that its next line goes on on the stream's grid (an idle spell does not start a new one)
         self._resume: OrderedDict[str, tuple[list[RoutedLine], int, int]] = OrderedDict()
@@ -226,11 +231,13 @@ class SessionRouter:
             if t is not None:
                 buf.last_time = t
         if self.mode == "time":
-            slot = self._slot(key, line)
+            clock = self._tick(key, line)
+            slot = None if clock is None else time_bucket(clock.last, clock.anchor, self.window.time_window_s)
             if slot is not None and buf.slot is not None and slot != buf.slot:
                 out.extend(self._flush_run(buf, "time"))
             if slot is not None:
                 buf.slot = slot
+            buf.next_window_index = 0 if clock is None else clock.window  # offline's t<i>, of the run the line is in
         if self.bounds:
             if opened:
                 buf.lines.append(_bound(line, SESSION_START_KEY))
@@ -298,15 +305,13 @@ class SessionRouter:
         buf.n_emitted = 1
         return out
 
-    def _slot(self, key: str, line: RoutedLine) -> int | None:
-        """Grid slot of a line (time mode); None while its source has had no timestamp yet."""
-        clock = self._clocks.get(key)
-        t = line[TIMESTAMP] if line[TIMESTAMP] is not None else (None if clock is None else clock[1])
-        if t is None:
-            return None  # joins the current run, as offline gives it the stream's first timestamp
-        anchor = t if clock is None else clock[0]
-        self._clocks[key] = (anchor, t)
-        return time_bucket(t, anchor, self.window.time_window_s)
+    def _tick(self, key: str, line: RoutedLine) -> TimeClock | None:
+        """The source's place on the time grid after ``line`` (time mode); None while it has had no timestamp yet
+        (the line then joins the current run, as offline gives it the stream's first timestamp)."""
+        clock = next_time_window(self._clocks.get(key), line[TIMESTAMP], self.window.time_window_s)
+        if clock is not None:
+            self._clocks[key] = clock
+        return clock
 
     def _covered(self, buf: _Buffer) -> int:
         """Lines at the head of ``buf.lines`` that are in a window emitted already: the last ``overlap``
@@ -388,7 +393,8 @@ class SessionRouter:
                     first_offset=part[0][OFFSET],
                 )
             )
-            buf.next_window_index += 1
+            if self.mode != "time":  # a time window's pieces are one window, named by its index (see add)
+                buf.next_window_index += 1
         return out
 
     # ------------------------------------------------------------------ state (journal checkpoints)
@@ -429,7 +435,11 @@ class SessionRouter:
                 last_time=None if b.get("last_time") is None else float(b["last_time"]),
             )
             self._buffers[buf.key] = buf
-        self._clocks = {str(k): (float(anchor), float(last)) for k, anchor, last in state["clocks"]}
+        self._clocks = {}
+        for k, anchor, last, *window in state["clocks"]:
+            # a checkpoint before windows were numbered as offline: on from the open buffer's count, as it numbered
+            index = int(window[0]) if window else self._buffers[k].next_window_index if k in self._buffers else 0
+            self._clocks[str(k)] = TimeClock(float(anchor), float(last), index)
         self.n_skipped_short = int(state["n_skipped_short"])
         self._resume = OrderedDict()
         for r in state.get("resumed", []):  # absent: a checkpoint of a build before it, or none kept
@@ -439,8 +449,9 @@ class SessionRouter:
 
 
 #: :meth:`SessionRouter.snapshot`: buffer rows (key, source, next window index, windows emitted,
-#: time slot, lines, last line, carry, part name, last time), clocks per source, windows skipped as short, and the
-#: sliding grid places of idle-closed sources (key, lines, windows emitted, next window index).
+#: time slot, lines, last line, carry, part name, last time), clocks per source (time mode: anchor, last time, window
+#: index), windows skipped as short, and the sliding grid places of idle-closed sources (key, lines, windows emitted,
+#: next window index).
 RouterSnapshot = tuple[
     list[
         tuple[
@@ -448,7 +459,7 @@ RouterSnapshot = tuple[
             "float | None",
         ]
     ],
-    list[tuple[str, tuple[float, float]]],
+    list[tuple[str, TimeClock]],
     int,
     list[tuple[str, list[RoutedLine], int, int]],
 ]
@@ -477,7 +488,7 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
         buffers.append(row)
     out: dict[str, Any] = {
         "buffers": buffers,
-        "clocks": [[k, anchor, last] for k, (anchor, last) in clocks],
+        "clocks": [[k, *clock] for k, clock in clocks],
         "n_skipped_short": n_skipped_short,
     }
     if resumed:  # only sliding windows after an idle close: other checkpoints stay as they were

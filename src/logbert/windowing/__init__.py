@@ -6,9 +6,11 @@ from logbert.windowing.windows import (
     SessionSplit,
     SkippedSequence,
     SkipReason,
+    TimeClock,
     complete_session_windows,
     find_session_ids,
     group_sessions,
+    next_time_window,
     session_id_pattern,
     session_overlap,
     session_rows,
@@ -21,6 +23,7 @@ from logbert.windowing.windows import (
     time_window_rows,
     time_windows,
     window_bounds,
+    window_name,
 )
 
 __all__ = [
@@ -29,9 +32,11 @@ __all__ = [
     "SessionSplit",
     "SkipReason",
     "SkippedSequence",
+    "TimeClock",
     "complete_session_windows",
     "find_session_ids",
     "group_sessions",
+    "next_time_window",
     "session_id_pattern",
     "sliding_windows",
     "split_all",
@@ -44,4 +49,5 @@ __all__ = [
     "time_window_rows",
     "time_windows",
     "window_bounds",
+    "window_name",
 ]

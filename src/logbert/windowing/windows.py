@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
-from logbert.config import MaskRule, SessionIdRule, WindowConfig
+from logbert.config import MaskRule, SessionIdRule, WindowConfig, WindowMode
 from logbert.errors import ConfigError, InputDataError
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY, KeySequence
 
@@ -223,7 +223,7 @@ def unit_rows(
     The one rule for what a unit is, used by the offline corpus and the service's one-shot
     scoring: mode ``session`` gives one unit per session id (:func:`session_rows`; with
     ``window.session_gap_s``, one per part of it, :func:`split_at_gaps`); ``sliding``
-    and ``time`` give windows over all lines, each its own unit named ``w<i>`` / ``t<i>``.
+    and ``time`` give windows over all lines, each its own unit named ``w<i>`` / ``t<i>`` (:func:`window_name`).
 
     Returns:
         ``(units, n_without_session)``: ``(unit id, rows)`` in order of first appearance, and how
@@ -245,8 +245,26 @@ def unit_rows(
         return units, n_without
     if window.mode == "sliding":
         bounds = window_bounds(len(session_ids_per_line), window.window_size, window.stride)
-        return [(f"w{i}", list(range(start, end))) for i, (start, end) in enumerate(bounds)], 0
-    return [(f"t{i}", rows) for i, rows in enumerate(time_window_rows(timestamps, window.time_window_s))], 0
+        return [(window_name("sliding", i), list(range(start, end))) for i, (start, end) in enumerate(bounds)], 0
+    runs = time_window_rows(timestamps, window.time_window_s)
+    return [(window_name("time", i), rows) for i, rows in enumerate(runs)], 0
+
+
+def window_name(mode: WindowMode, index: int) -> str:
+    """The name of a log's ``index``-th sliding or time window: ``w<index>`` / ``t<index>``. The one naming rule of
+    windows: ``score``'s units (:func:`unit_rows`, which labels files and ``evaluate`` name), and ``tail``'s alerts,
+    whose window index (``AlertRecord.window_index``, also the service's) is the same number
+    (:class:`TimeClock` for time windows).
+
+    >>> window_name("sliding", 16), window_name("time", 10)
+    ('w16', 't10')
+
+    Raises:
+        ValueError: mode ``session`` (a session is named by its id).
+    """
+    if mode == "session":
+        raise ValueError("a session is named by its id, not by its place")
+    return f"{'w' if mode == 'sliding' else 't'}{index}"
 
 
 def group_sessions(
@@ -350,11 +368,44 @@ def _first_time(timestamps: Iterable[float | None]) -> float | None:
 def time_bucket(timestamp: float, anchor: float, width_s: float) -> int:
     """Index of the ``width_s``-second slot of ``timestamp`` on the grid that starts at ``anchor``.
 
-    The one time-window rule, used offline (:func:`time_window_rows`) and by the streaming router:
-    the grid starts at the stream's first timestamp, and a window is a run of consecutive lines in
-    the same slot.
+    The one time-window rule, used offline (:func:`time_window_rows`) and by the streaming router
+    (both through :func:`next_time_window`): the grid starts at the stream's first timestamp, and a
+    window is a run of consecutive lines in the same slot.
     """
     return math.floor((timestamp - anchor) / width_s)
+
+
+class TimeClock(NamedTuple):
+    """Where a stream of lines is on the time-window grid, after its last line (see :func:`next_time_window`)."""
+
+    anchor: float  # the grid's start: the stream's first timestamp
+    last: float  # the time of the last line (a line without one takes the one before it)
+    window: int  # the index of the last line's time window, t<window>: the windows from the stream's first line
+
+
+def next_time_window(clock: TimeClock | None, timestamp: float | None, width_s: float) -> TimeClock | None:
+    """``clock`` after one more line, at ``timestamp`` (None: a line without one): the one rule of which time window
+    a line is in, and of its index (:func:`window_name`), offline (:func:`time_window_rows`) and in the streaming
+    router, where it is kept per source as lines arrive.
+
+    A window is a run of consecutive lines in one slot of :func:`time_bucket`'s grid, so the index counts runs from
+    the stream's first line, not slots: a slot no line falls in is no window, and a line back in an earlier slot
+    opens a window of its own. A line without a timestamp stays in the window of the line before it; before any
+    timestamp (``clock`` None, returned as it is) lines are in window 0, with the first timed line.
+
+    >>> c = next_time_window(None, 100.0, 60.0); c
+    TimeClock(anchor=100.0, last=100.0, window=0)
+    >>> c = next_time_window(c, 400.0, 60.0); c.window  # slots 1 to 4 are empty: the second window
+    1
+    >>> next_time_window(next_time_window(c, None, 60.0), 130.0, 60.0).window  # back in slot 0: a window of its own
+    2
+    """
+    if timestamp is None:
+        return clock
+    if clock is None:
+        return TimeClock(timestamp, timestamp, 0)
+    moved = time_bucket(timestamp, clock.anchor, width_s) != time_bucket(clock.last, clock.anchor, width_s)
+    return TimeClock(clock.anchor, timestamp, clock.window + moved)
 
 
 def time_window_rows(timestamps: Sequence[float | None], width_s: float) -> list[list[int]]:
@@ -377,18 +428,14 @@ def time_window_rows(timestamps: Sequence[float | None], width_s: float) -> list
         raise ValueError(f"width_s must be > 0, got {width_s}")
     if not timestamps:
         return []
-    anchor = _first_time(timestamps)
-    if anchor is None:
+    if _first_time(timestamps) is None:
         raise InputDataError("time windows need timestamps, but no line has one (use mode='sliding')")
     windows: list[list[int]] = []
-    last_time = anchor
-    current: int | None = None
+    clock: TimeClock | None = None
     for i, t in enumerate(timestamps):
-        last_time = t if t is not None else last_time
-        bucket = time_bucket(last_time, anchor, width_s)
-        if bucket != current:
+        clock = next_time_window(clock, t, width_s)
+        if (0 if clock is None else clock.window) == len(windows):  # the line opens the next window
             windows.append([])
-            current = bucket
         windows[-1].append(i)
     return windows
 
