@@ -277,7 +277,7 @@ class WindowConfig(_Frozen):
         if self.mode == "sliding":
             return f"sliding windows of {min(self.window_size, cap)} keys every {self.stride} keys"
         if self.mode == "time":
-            return f"time windows of {self.time_window_s:g} s, at most {cap} keys each"
+            return f"time windows of {self.time_window_s:g} s, scored in pieces of at most {cap} keys"
         shared = f", {self.session_overlap} keys shared by consecutive ones" if self.session_overlap else ""
         return f"sessions, in windows of at most {cap} keys{shared}"
 

@@ -135,6 +135,10 @@ def input_file(path: Path, what: str) -> Path:
     return path
 
 
+#: What every command says of standard input that ended with nothing but blank lines (``score -``, ``tail -``).
+EMPTY_STDIN = "standard input is empty: it ended with no line but blank ones"
+
+
 def require_text(path: Path, what: str) -> None:
     """The one rule of an empty input (``train``, ``score`` and ``parse`` alike): nothing but whitespace once
     decompressed. Reads until the first other byte: the file's first block, for any log.

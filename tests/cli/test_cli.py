@@ -231,6 +231,10 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(
     assert all(r["is_anomaly"] == exceeds(r["anomaly_score"], 0.5) for r in rows)
     assert all(r["first_line_no"] <= r["last_line_no"] and r["start_time"] for r in rows)
     assert "given on the command line" in scored.stderr
+    # blank standard input is said to be, as tail says it: not the name of the temporary file it was copied to
+    blank = runner.invoke(app, ["score", str(artifact), "-"], input=b"\n  \n")
+    assert blank.exit_code == 1 and "standard input is empty: it ended with no line but blank ones" in blank.output
+    assert "logbert-stdin" not in blank.output
     # at full precision (rounded to 6 digits, ties appeared that evaluate's AUPRC does not have)
     exact = {r.session_id: r.score for r in api.score(api.load_detector(artifact), log)}
     assert all(r["anomaly_score"] == exact[r["session_id"]] for r in rows)

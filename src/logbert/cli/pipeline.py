@@ -32,7 +32,8 @@ from logbert.cli._common import (
 )
 from logbert.cli.markup import shown
 from logbert.config import BaselineName
-from logbert.files import input_file
+from logbert.errors import InputDataError
+from logbert.files import EMPTY_STDIN, input_file, require_text
 from logbert.records import ReadReport
 from logbert.results import SessionResult
 
@@ -337,6 +338,12 @@ def _input_file(data: str) -> Iterator[Path]:
         path = Path(tmp) / "stdin.log"
         with path.open("wb") as f:
             shutil.copyfileobj(sys.stdin.buffer, f)
+        try:  # said of standard input: the temporary file's name means nothing to the user
+            require_text(path, "standard input")
+        except InputDataError as exc:
+            if str(exc).startswith("standard input is empty"):
+                raise InputDataError(EMPTY_STDIN) from None
+            raise
         yield path
 
 

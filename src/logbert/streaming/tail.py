@@ -24,7 +24,7 @@ from typing import BinaryIO, TextIO
 
 from logbert.config import LogBertConfig, WindowMode, quoted
 from logbert.errors import InputDataError
-from logbert.files import compression_of, input_file, marked_encoding, require_text
+from logbert.files import EMPTY_STDIN, compression_of, input_file, marked_encoding, require_text
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
@@ -328,7 +328,7 @@ def nothing_read(stats: StreamStats, source: str) -> str | None:
     if stats.lines_received != stats.rejected_empty:
         return None
     if source == "-":
-        return "standard input is empty: it ended with no line but blank ones"
+        return EMPTY_STDIN
     try:
         require_text(Path(source), "log file")
     except InputDataError as exc:
