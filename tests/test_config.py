@@ -155,7 +155,8 @@ def test_the_window_rule_in_words_is_the_one_each_mode_uses() -> None:
     sliding = WindowConfig(mode="sliding", window_size=20, stride=5, max_len=32)
     assert sliding.rule() == "sliding windows of 20 keys every 5 keys"
     assert sliding.rule(max_window_len=16) == "sliding windows of 16 keys every 5 keys"
-    assert WindowConfig(mode="time", time_window_s=90).rule() == "time windows of 90 s, scored in pieces of at most 32 keys"
+    said = "time windows of 90 s, scored in pieces of at most 32 keys"
+    assert WindowConfig(mode="time", time_window_s=90).rule() == said
     session = WindowConfig(max_len=64, session_overlap=8)
     assert session.rule() == "sessions, in windows of at most 64 keys, 8 keys shared by consecutive ones"
     assert WindowConfig().rule(max_window_len=512) == "sessions, in windows of at most 32 keys"

@@ -96,7 +96,10 @@ def test_tail_refuses_a_compressed_file_up_front(
             FakeDetector(mode="sliding", max_len=32, window_size=20, stride=20),
             "(sliding windows of 20 keys every 20 keys, ",
         ),
-        (FakeDetector(mode="time", max_len=16, time_window_s=30.0), "(time windows of 30 s, scored in pieces of at most 16 keys, "),
+        (
+            FakeDetector(mode="time", max_len=16, time_window_s=30.0),
+            "(time windows of 30 s, scored in pieces of at most 16 keys, ",
+        ),
         (FakeDetector(max_len=8), "(sessions, in windows of at most 8 keys, "),
     ],
 )

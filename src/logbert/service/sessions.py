@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, replace
+from typing import Literal
 
 from anyio import to_thread
 
@@ -39,6 +40,10 @@ from logbert.streaming.oneshot import score_keys, score_lines
 
 logger = logging.getLogger(__name__)
 
+
+#: What `/v1/incidents/labels` makes of a session whose incident nobody has triaged yet: listed, so that training
+#: leaves it out (the default), or normal, as every unlisted session.
+UntriagedLabel = Literal["left_out", "normal"]
 
 class SessionStore:
     """Per-session state, scoring and alerts of one running service."""
@@ -204,12 +209,29 @@ class SessionStore:
         incidents, _ = await to_thread.run_sync(self.alerts.list_incidents, None, 1_000_000, 0)
         return IncidentList(total=1, incidents=[i for i in incidents if i.session_id == session_id])
 
-    def labels_file(self) -> str:
-        """Sessions confirmed anomalous, one id per line: a labels file `logbert train --labels` reads
-        (listed = anomalous, kept out of training; everything else, marked-normal included, normal)."""
-        ids = self.alerts.acknowledged_ids()
-        header = "# sessions acknowledged as anomalous in the logbert service; all others are normal\n"
-        return header + "".join(f"{sid}\n" for sid in ids)
+    def labels_file(self, untriaged: UntriagedLabel = "left_out") -> str:
+        """Sessions confirmed anomalous, one id per line, then (``untriaged="left_out"``) the sessions whose incident
+        is still open: a labels file `logbert train --labels` reads (listed = anomalous, kept out of training;
+        everything else, marked-normal included, normal). An open incident is an alarm nobody has looked at: trained
+        on as normal, the model would learn the very failure it raised (a new user's feedback loop learnt 25 of 26
+        such sessions); ``"normal"`` lists the acknowledged ones only, the rest normal."""
+        acknowledged = self.alerts.acknowledged_ids()
+        untriaged_ids = []
+        if untriaged == "left_out":
+            untriaged_ids = [i.session_id for i in self.alerts.list_incidents("open", 1_000_000, 0)[0]]
+        lines = [
+            f"# {len(acknowledged)} sessions acknowledged as anomalous in the logbert service"
+            + (f", then {len(untriaged_ids)} whose incident is still open (not yet triaged)" if untriaged_ids else "")
+            + ": listed, kept out of training; all other sessions are normal",
+            *acknowledged,
+        ]
+        if untriaged_ids:
+            lines += [
+                "# incidents still open: acknowledge or mark-normal each (POST /v1/incidents/ID/...), or fetch this "
+                "file with ?untriaged=normal to train on them as normal",
+                *untriaged_ids,
+            ]
+        return "\n".join(lines) + "\n"
 
     async def get_alert(self, alert_id: int) -> StoredAlert:
         stored = await to_thread.run_sync(self.alerts.get, alert_id)

@@ -11,7 +11,7 @@ from logbert.service.alerts import IncidentStatus
 from logbert.service.deps import get_store, require_api_key
 from logbert.service.routes.alerts import MAX_ID
 from logbert.service.schemas import IncidentDecision, IncidentList
-from logbert.service.sessions import SessionStore
+from logbert.service.sessions import SessionStore, UntriagedLabel
 
 router = APIRouter(prefix="/v1", tags=["incidents"], dependencies=[Depends(require_api_key)])
 SessionId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -45,7 +45,9 @@ async def mark_normal(
 
 
 @router.get("/incidents/labels", response_class=PlainTextResponse)
-async def labels(store: SessionStore = Depends(get_store)) -> str:
-    """Acknowledged sessions, one id per line: `logbert train LOG --labels this.txt` keeps them out of
-    training (an id list: listed = anomalous, every other session normal, false alarms included)."""
-    return store.labels_file()
+async def labels(untriaged: UntriagedLabel = "left_out", store: SessionStore = Depends(get_store)) -> str:
+    """Acknowledged sessions, then those whose incident is still open, one id per line: `logbert train LOG --labels
+    this.txt` keeps them out of training (an id list: listed = anomalous, every other session normal, false alarms
+    marked normal included). `?untriaged=normal` lists the acknowledged ones only: open incidents then train as
+    normal."""
+    return store.labels_file(untriaged)
