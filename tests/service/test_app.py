@@ -501,6 +501,40 @@ def test_odd_requests_get_a_clear_4xx_never_a_500(client: TestClient, method: st
     assert r.json()["error"] == "RequestValidationError" and "input" not in r.json()["detail"][0]
 
 
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/v1/ingest", b'{"lines": ["vm-1 k0 caf\xe9"], "source": "s"}'),
+        ("/v1/score", b'{"lines": ["vm-1 k0 caf\xe9"]}'),
+        ("/v1/incidents/vm-1/acknowledge", b'{"note": "caf\xe9"}'),
+    ],
+)
+def test_a_json_body_that_is_not_utf8_is_answered_as_broken_json_and_says_why(
+    client: TestClient, url: str, body: bytes
+) -> None:
+    """Invalid UTF-8 answered a bare 400 {"detail": "There was an error parsing the body"}, broken syntax a 422 with
+    the error named: one status and one shape for a body that is not JSON, saying that JSON must be UTF-8."""
+    json_ct = {"content-type": "application/json"}
+    r = client.post(url, content=body, headers=json_ct)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "RequestValidationError"
+    (err,) = r.json()["detail"]
+    assert err["type"] == "json_invalid" and err["loc"] == ["body", str(body.index(b"\xe9"))]
+    assert "not UTF-8" in err["msg"] and "0xe9" in err["msg"] and "JSON must be UTF-8" in err["msg"]
+    broken = client.post(url, content=body[:-3].replace(b"\xe9", b"e"), headers=json_ct)
+    assert broken.status_code == 422 and broken.json()["error"] == "RequestValidationError"
+    assert broken.json()["detail"][0]["type"] == "json_invalid"
+    deep = client.post(url, content=b"[" * 100_000 + b"]" * 100_000, headers=json_ct)
+    assert deep.status_code == 422 and "nested too deeply" in deep.json()["detail"][0]["msg"]
+
+
+def test_routing_errors_name_their_kind_as_every_other_error(client: TestClient) -> None:
+    r = client.get("/v1/nowhere")
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found", "error": "NotFound"}
+    r = client.get("/v1/ingest")
+    assert r.status_code == 405 and r.json()["error"] == "MethodNotAllowed" and r.headers["allow"] == "POST"
+
+
 def test_a_json_body_sent_as_a_form_says_which_content_type_to_send(client: TestClient) -> None:
     """curl -d without -H content-type sends a form: the 422 said only "Input should be a valid dictionary"."""
     body = '{"lines": ["vm-1 k0"]}'

@@ -30,12 +30,13 @@ ClientFloat = FiniteFloat
 
 
 class ErrorResponse(BaseModel):
-    """Every error answer (``errors.logbert_error_handler``, ``errors.validation_error_handler``): ``detail`` says what
-    went wrong, as text or as the fields of a request that does not fit its schema; ``error`` names the kind."""
+    """Every error answer (``errors.logbert_error_handler``, ``.validation_error_handler``, ``.http_error_handler``):
+    ``detail`` says what went wrong, as text or as the fields of a request that does not fit its schema (a body that
+    is no JSON, not UTF-8 included); ``error`` names the kind."""
 
     detail: str | list[dict[str, object]]
     error: str
-    hint: str | None = None  # a body that is no JSON because it was not sent as JSON: the content type to send
+    hint: str | None = None  # a body that is no JSON because of its content type or encoding: what to send instead
 
 
 class IngestRequest(BaseModel):
