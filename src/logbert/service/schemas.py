@@ -1,7 +1,8 @@
 """Request and response schemas.
 
-Requests are pydantic models with hard bounds (``Field(max_length=...)``), so an absurd request
-fails with 422 before any work; the tighter limit from the settings is checked in ``sessions.py``.
+Requests are pydantic models with hard bounds on counts (``Field(max_length=...)``), so an absurd request
+fails with 422 before any work; the tighter limit from the settings is checked in ``sessions.py``. A line's
+length is no schema bound: the body size limit bounds it, the artifact's line rule truncates it.
 Responses reuse the engine's and the store's dataclasses, declared once (FastAPI serialises
 stdlib dataclasses): a session is a :class:`SessionSummary`, an alert a :class:`StoredAlert`, a
 score point a :class:`ScorePoint`, an ingest answer an :class:`IngestOutcome`.
@@ -12,15 +13,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from logbert.service.alerts import Incident, StoredAlert
-from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST, REQUEST_LINE_HARD_CAP
+from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST
 from logbert.streaming import IngestOutcome, ScorePoint, SessionSummary, StreamStats
 from logbert.streaming.oneshot import OneShotResult
 from logbert.streaming.stats import counter, gauge
 
-RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
+#: one raw line of a JSON request: no length of its own. The request body bounds it (``max_body_bytes``, as on the
+#: text endpoint), then the artifact's line rule cuts it at ``parser.max_line_chars`` and counts it (``truncated``) on
+#: every endpoint: never a 422 for the whole batch (a 1,000,000-character cap here refused it)
+
+
+def _unicode_text(line: str) -> str:
+    """A JSON line must be Unicode text: a lone surrogate escape (``"\\ud800"``) is a 422 saying so, as it was while
+    the length cap made pydantic check it (the input is not repeated)."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(line[exc.start])
+        raise ValueError(f"a lone surrogate (\\u{code:04x}) at character {exc.start} is not Unicode text") from None
+    return line
+
+
+RawLine = Annotated[str, AfterValidator(_unicode_text)]
 #: a stream's name: one rule for the JSON body's ``source`` and the text endpoint's ``?source=`` (``SourceQuery``)
 SOURCE_MAX_CHARS, SOURCE_PATTERN = 200, r"^[\w.:@/-]+$"
 SourceName = Annotated[str, Field(min_length=1, max_length=SOURCE_MAX_CHARS, pattern=SOURCE_PATTERN)]

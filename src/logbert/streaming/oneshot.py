@@ -27,12 +27,16 @@ class OneShotResult:
     received: int  # lines (or key sequences) in the request
     sessions: list[SessionResult]  # in order of first appearance
     unrouted: int = 0  # parsed, but naming no session (mode "session")
+    # lines repaired by the artifact's line rule, then parsed (as an ingest answer counts them): bytes that are not
+    # UTF-8 or control characters (U+FFFD), and lines longer than parser.max_line_chars (truncated)
+    binary: int = 0
+    truncated: int = 0
     rejections: tuple[LineRejection, ...] = ()  # lines that gave no record (line_no = index + 1)
 
 
 def score_lines(scorer: Scorer, lines: Sequence[str | bytes], *, explain: bool = True) -> OneShotResult:
     """Parse, group and score ``lines`` as one small log; higher scores = more anomalous."""
-    outcomes, _ = scorer.parse_lines(lines, start_line_no=1)
+    outcomes, report = scorer.parse_lines(lines, start_line_no=1)
     parsed: list[ParsedLine] = []
     rejections: list[LineRejection] = []
     for index, outcome in enumerate(outcomes):
@@ -65,7 +69,9 @@ def score_lines(scorer: Scorer, lines: Sequence[str | bytes], *, explain: bool =
     # the batch is a small log: a session in flight at its first line is not flagged, as `logbert score` does
     start = next((p.timestamp for p in parsed if p.timestamp is not None), None)
     sessions = scorer.score_sessions(sequences, explain=explain, capture_start=start) if sequences else []
-    return OneShotResult(scorer.threshold, len(lines), sessions, unrouted, tuple(rejections))
+    return OneShotResult(
+        scorer.threshold, len(lines), sessions, unrouted, report.n_binary, report.n_truncated, tuple(rejections)
+    )
 
 
 def score_keys(scorer: Scorer, sequences: Sequence[KeySequence], *, explain: bool = True) -> OneShotResult:
