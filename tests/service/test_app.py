@@ -463,6 +463,18 @@ def test_one_shot_scoring_answers_per_session_and_leaves_the_stream_alone(client
     assert client.post("/v1/score", json={"lines": ["x"], "sequences": []}).status_code == 422
 
 
+def test_one_shot_misses_quote_their_raw_lines_as_alerts_and_offline_scoring_do(client: TestClient) -> None:
+    """/v1/score with explain gave raw: null for every miss; /v1/alerts and `logbert score --explain` quote the line
+    (results.with_raw_lines, the one place that attaches them), repaired and truncated by the line rule."""
+    lines = vm_lines("vm-1", [0, 1, 2]) + vm_lines("vm-2", [0, 42, 2]) + ["vm-2 k1 \x07 bell"]
+    body = client.post("/v1/score", json={"lines": lines, "explain": True}).json()
+    (vm2,) = [s for s in body["sessions"] if s["is_anomaly"]]
+    assert [(m["line_no"], m["raw"]) for m in vm2["misses"]] == [(5, lines[4]), (7, "vm-2 k1 \ufffd bell")]
+    keys = client.post("/v1/score", json={"sequences": [{"session_id": "b", "keys": [3, 2]}], "explain": True}).json()
+    assert [m["raw"] for m in keys["sessions"][0]["misses"]] == [None]  # key sequences have no lines to quote
+    assert client.post("/v1/score", json={"lines": lines, "explain": False}).json()["sessions"][1]["misses"] == []
+
+
 def test_an_empty_api_key_is_refused_and_made_up_methods_do_not_grow_the_metrics(
     tmp_path: Path, client_factory: ClientFactory
 ) -> None:
