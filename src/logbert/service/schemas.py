@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic_core import PydanticCustomError
 
 from logbert.service.alerts import Incident, StoredAlert
 from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST
@@ -33,7 +34,11 @@ def _unicode_text(line: str) -> str:
         line.encode("utf-8")
     except UnicodeEncodeError as exc:
         code = ord(line[exc.start])
-        raise ValueError(f"a lone surrogate (\\u{code:04x}) at character {exc.start} is not Unicode text") from None
+        raise PydanticCustomError(
+            "string_unicode",
+            "a lone surrogate (\\u{code}) at character {at} is not Unicode text",
+            {"code": f"{code:04x}", "at": exc.start + 1},
+        ) from None
     return line
 
 
