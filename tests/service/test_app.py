@@ -58,6 +58,31 @@ def test_a_retry_with_the_same_idempotency_key_is_answered_and_not_applied_twice
     assert client.get("/v1/stats").json()["values"]["requests_retried"] == 2
 
 
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("host7 000123", "character 6 of this one is a space"),
+        ("caf\u00e9".encode().decode("latin-1"), "character 4 of this one is the byte 0xc3, not printable ASCII"),
+        ("tab\there", "character 4 of this one is the byte 0x09, not printable ASCII"),
+        ("x" * 201, "this one has 201 characters"),
+        ("", "this one has 0 characters"),
+    ],
+)
+def test_a_bad_idempotency_key_is_refused_with_the_rule_in_words(client: TestClient, key: str, says: str) -> None:
+    """A key with a space got a 422 quoting the regex '^[\\x21-\\x7e]+$' beside a README saying 'printable ASCII'."""
+    from logbert.service.routes.ingest import IDEMPOTENCY_KEY_RULE
+
+    r = client.post("/v1/ingest", json={"line": "vm-1 k0"}, headers={"Idempotency-Key": key.encode("latin-1")})
+    assert r.status_code == 422 and r.json()["error"] == "RequestValidationError"
+    (err,) = r.json()["detail"]
+    assert err["loc"] == ["header", "Idempotency-Key"] and "x21" not in err["msg"]
+    assert err["msg"] == f"an Idempotency-Key is {IDEMPOTENCY_KEY_RULE}; {says}"
+    assert IDEMPOTENCY_KEY_RULE.startswith("1 to 200 printable ASCII characters without spaces")
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split())
+    assert "`Idempotency-Key` header (1 to 200 printable ASCII characters without spaces" in readme
+    assert client.get("/v1/stats").json()["values"]["lines_received"] == 0
+
+
 def test_a_retry_is_answered_with_the_rejections_of_the_first_call(client: TestClient) -> None:
     key = {"Idempotency-Key": "abc"}
     lines = ["a b c", "vm-1 k0", "", "no key", "nor here"]
