@@ -374,6 +374,31 @@ def _scores(client: TestClient) -> dict[tuple[str, int], float]:
     return {(p["session_id"], p["window_index"]): p["anomaly_score"] for p in client.get("/v1/scores").json()["points"]}
 
 
+def test_sessions_are_paged_with_offset_and_total_as_alerts_are(client_factory: ClientFactory) -> None:
+    """/v1/sessions had no offset (an unknown ?offset= was ignored) and no total: only the top 1,000 of 2,500
+    sessions were reachable, and a pager asking for the next page got the first one again, forever."""
+    with client_factory(max_open_sessions=1000) as client:
+        lines = [line for i in range(2500) for line in vm_lines(f"vm-{i}", [i % 10])]
+        assert client.post("/v1/ingest", json={"lines": lines}).json()["accepted"] == 2500
+        assert client.app.state.store.engine.drain(30)  # type: ignore[attr-defined]  # scores stop moving
+        for state, total in ((None, 2500), ("open", 1000), ("closed", 1500)):
+            seen: list[str] = []
+            offset = 0
+            while True:
+                params: dict[str, str | int] = {"limit": 1000, "offset": offset, **({"state": state} if state else {})}
+                page = client.get("/v1/sessions", params=params).json()
+                assert page["total"] == total
+                if not page["sessions"]:
+                    break
+                seen += [s["session_id"] for s in page["sessions"]]
+                offset += len(page["sessions"])
+            assert len(seen) == len(set(seen)) == total, state
+        everything = client.get("/v1/sessions", params={"limit": 1000}).json()["sessions"]
+        scores = [-1.0 if s["max_score"] is None else s["max_score"] for s in everything]
+        assert scores == sorted(scores, reverse=True)  # the most anomalous first, across pages alike
+        assert client.get("/v1/sessions", params={"offset": -1}).status_code == 422
+
+
 def test_interleaved_sessions_are_scored_independently(client_factory: ClientFactory) -> None:
     vm_a = vm_lines("vm-1", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 42, 2, 3, 4])
     vm_b = vm_lines("vm-2", [0, 2, 1, 3, 3, 5, 9, 8, 0, 1])

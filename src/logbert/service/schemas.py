@@ -117,7 +117,8 @@ Alert = StoredAlert
 
 
 class SessionList(BaseModel):
-    sessions: list[SessionSummary]
+    total: int  # sessions matching the filter (open, and the last closed_sessions_kept closed ones)
+    sessions: list[SessionSummary]  # by descending max_score, from the request's offset
 
 
 class CloseAllResponse(BaseModel):

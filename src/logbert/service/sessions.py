@@ -147,8 +147,16 @@ class SessionStore:
             raise UnknownSession(f"no session {session_id!r} (never seen, or forgotten after closing)")
         return summary
 
-    def sessions(self, limit: int, state: SessionState | None) -> SessionList:
-        return SessionList(sessions=self.engine.sessions(limit, state))
+    def sessions(self, limit: int, state: SessionState | None, offset: int = 0) -> SessionList:
+        """One page of the sessions by descending max score, and how many match (``/v1/alerts`` pages alike)."""
+        known = self.engine.stats()  # the counts: a session summary is open exactly while its buffer is
+        top = self.engine.sessions(offset + limit, state)
+        if len(top) < offset + limit:
+            total = len(top)  # every match is in hand
+        else:
+            counts = {None: known.sessions_known, "open": known.sessions_open}
+            total = max(len(top), counts.get(state, known.sessions_known - known.sessions_open))
+        return SessionList(total=total, sessions=top[offset:])
 
     async def close_session(self, session_id: str) -> SessionScore:
         """Close one session and wait (up to ``close_wait_s``) for its last window's score."""
