@@ -370,6 +370,33 @@ def test_with_the_journal_a_restart_goes_on_with_open_sessions(tmp_path: Path) -
         assert (failed["checkpoints_written"], failed["checkpoint_failures"]) == (1, 1)
 
 
+def test_after_a_restart_a_session_closed_before_it_is_a_404_that_says_why(tmp_path: Path) -> None:
+    """Summaries are not in the checkpoint: after a clean restart /v1/sessions lists the open sessions only, and a
+    closed session's 404 said "forgotten after closing" while /v1/incidents still listed it. The 404 says that
+    summaries of closed sessions do not survive a restart, and where its alerts are (docs/reliability.md)."""
+    from fastapi.testclient import TestClient as TC
+
+    from logbert.service.app import create_app
+
+    settings = make_settings(tmp_path)
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        client.post("/v1/ingest", json={"lines": vm_lines("vm-1", ANOMALOUS) + vm_lines("vm-2", [0, 1, 2])})
+        assert client.post("/v1/sessions/vm-1/close").json()["is_anomaly"] is True
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        listed = client.get("/v1/sessions").json()
+        assert [(s["session_id"], s["state"]) for s in listed["sessions"]] == [("vm-2", "open")]
+        assert listed["total"] == 1
+        assert listed["sessions"][0]["n_lines"] == 3 and listed["sessions"][0]["max_score"] is None  # begun again
+        assert [i["session_id"] for i in client.get("/v1/incidents").json()["incidents"]] == ["vm-1"]
+        for r in (client.get("/v1/sessions/vm-1"), client.post("/v1/sessions/vm-1/close")):
+            assert r.status_code == 404 and r.json()["error"] == "UnknownSession"
+            detail = r.json()["detail"]
+            assert "a restart drops those closed before its last checkpoint" in detail, detail
+            assert detail.endswith("its alert is stored: /v1/alerts?session_id=vm-1")
+        never = client.get("/v1/sessions/vm 7").json()["detail"]
+        assert "never seen" in never and "alert" not in never.split(")")[-1]
+
+
 def _scores(client: TestClient) -> dict[tuple[str, int], float]:
     return {(p["session_id"], p["window_index"]): p["anomaly_score"] for p in client.get("/v1/scores").json()["points"]}
 
