@@ -7,7 +7,8 @@ higher = more anomalous, and a sequence is anomalous when its score :func:`excee
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 if TYPE_CHECKING:  # parse-only commands must not pay numpy's import
@@ -121,3 +122,22 @@ class SessionResult:
     # why the session is not flagged whatever its score: it was already in flight when the log began
     # (logbert.scoring.capture); None for every other session
     partial: str | None = None
+
+
+def with_raw_lines(
+    results: list[SessionResult], lines_at: Callable[[Collection[int]], Mapping[int, str]]
+) -> list[SessionResult]:
+    """Each explained miss with the raw line behind it (``PositionExplanation.raw``), as the streaming engine gives it:
+    a key never seen in training has no template to show, and its line is what the reader needs. ``lines_at(line_nos)``
+    gives the raw text of those lines as the line rule kept them (``LineReader.read_line``: repaired, truncated);
+    ``logbert score`` reads them from its file again (``parsing.reader.raw_lines_at``), ``POST /v1/score`` takes
+    them from the lines it parsed. A miss without a line number, or one ``lines_at`` does not give, keeps None."""
+    wanted = {m.line_no for r in results for m in r.misses if m.raw is None and m.line_no is not None}
+    if not wanted:
+        return results
+    raw = lines_at(wanted)
+
+    def quoted(m: PositionExplanation) -> PositionExplanation:
+        return m if m.raw is not None or m.line_no is None else replace(m, raw=raw.get(m.line_no))
+
+    return [replace(r, misses=tuple(quoted(m) for m in r.misses)) if r.misses else r for r in results]

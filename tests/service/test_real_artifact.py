@@ -406,7 +406,8 @@ def test_the_service_decides_at_the_threshold_it_is_given(real: Real, tmp_path: 
 
 
 def test_one_shot_scoring_equals_offline_scoring(real: Real, tmp_path: Path) -> None:
-    """POST /v1/score on the whole log gives `logbert score`'s sessions, scores and decisions."""
+    """POST /v1/score on the whole log gives `logbert score`'s sessions, scores and decisions, and with explain its
+    misses quote the raw lines `logbert score --explain` quotes (they were all null)."""
     settings = make_settings(tmp_path, artifact=real.artifact)
     with TestClient(create_app(settings)) as client:
         body = client.post("/v1/score", json={"lines": real.lines, "explain": True}).json()
@@ -418,3 +419,7 @@ def test_one_shot_scoring_equals_offline_scoring(real: Real, tmp_path: Path) -> 
         where = (online[sid]["first_line_no"], online[sid]["last_line_no"])
         assert where == (offline.first_line_no, offline.last_line_no)
         assert bool(online[sid]["misses"]) == offline.is_anomaly
+    explained = {r.session_id: r for r in api.score(real.detector, real.log, explain=True) if r.is_anomaly}
+    quoted = {sid: [(m.line_no, m.raw) for m in r.misses] for sid, r in explained.items()}
+    assert quoted == {sid: [(m["line_no"], m["raw"]) for m in online[sid]["misses"]] for sid in explained}
+    assert all(raw is not None for misses in quoted.values() for _, raw in misses)

@@ -41,7 +41,15 @@ from logbert.records import (
     SyslogCalendar,
     n_log_keys,
 )
-from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult, exceeds
+from logbert.results import (
+    ExpectedKey,
+    ParsedLine,
+    PositionExplanation,
+    SequenceScore,
+    SessionResult,
+    exceeds,
+    with_raw_lines,
+)
 from logbert.scoring.capture import first_key
 from logbert.scoring.lengths import whole_session_length
 from logbert.scoring.scorer import PositionDetail, ScoreOutput, SignalDetail
@@ -690,7 +698,8 @@ def score_with_report(
     if (short := shorter_than_calibration(detector, results)) is not None:
         report.warnings.append(short)
     if explain and detector.parser is not None:  # a raw log: quote the lines the explanations point at
-        results = _with_raw_lines(results, data, detector.config.parser.max_line_chars)
+        max_chars = detector.config.parser.max_line_chars  # one more read of the file, up to the last line quoted
+        results = with_raw_lines(results, lambda wanted: raw_lines_at(data, wanted, max_chars))
     return results, report
 
 
@@ -713,18 +722,3 @@ def shorter_than_calibration(detector: Detector, results: Sequence[SessionResult
         "rate does not cover them (few keys give the model little context; a quiet spell or a line out of order makes "
         "such short windows)"
     )
-
-
-def _with_raw_lines(results: list[SessionResult], path: str | Path, max_line_chars: int) -> list[SessionResult]:
-    """Each explained miss with the raw line behind it (``PositionExplanation.raw``), as the streaming paths give
-    it: a key never seen in training has no template to show, and its line is what the reader needs. One more
-    read of the file, up to the last line quoted."""
-    wanted = {m.line_no for r in results for m in r.misses if m.raw is None and m.line_no is not None}
-    if not wanted:
-        return results
-    raw = raw_lines_at(path, wanted, max_line_chars)
-
-    def quoted(m: PositionExplanation) -> PositionExplanation:
-        return m if m.line_no is None else replace(m, raw=raw.get(m.line_no))
-
-    return [replace(r, misses=tuple(quoted(m) for m in r.misses)) if r.misses else r for r in results]

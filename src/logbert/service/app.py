@@ -28,12 +28,18 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logbert.errors import InputDataError, LogBertError, UnknownArtifact
 from logbert.service.alerts import AlertStore, SQLiteAlertStore
 from logbert.service.deps import check_api_key
-from logbert.service.errors import Unauthorized, logbert_error_handler, validation_error_handler
+from logbert.service.errors import (
+    Unauthorized,
+    http_error_handler,
+    logbert_error_handler,
+    validation_error_handler,
+)
 from logbert.service.metrics import ServiceMetrics
 from logbert.service.routes import alerts, health, incidents, info, ingest, metrics, score, sessions
 from logbert.service.schemas import ServiceStats
@@ -318,6 +324,7 @@ def create_app(
     app.state.companion_error = None
     app.add_exception_handler(LogBertError, logbert_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     for module in (ingest, score, sessions, alerts, incidents, info, health, metrics):
         app.include_router(module.router)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from logbert.errors import ConfigError, InputDataError, LogBertError, NotFittedError, UnknownArtifact
 from logbert.streaming import Overloaded, RequestConflict
@@ -77,6 +80,10 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     surrogate or a NaN literal (an HTTP 500) and hands user data back to the caller.
     """
     assert isinstance(exc, RequestValidationError)
+    return JSONResponse(_validation_answer(request, exc), status_code=422)
+
+
+def _validation_answer(request: Request, exc: RequestValidationError) -> dict[str, object]:
     errors = [
         {
             "loc": [str(part) for part in err.get("loc", ())],
@@ -94,4 +101,43 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
             f"the body was sent as {media or 'no content type'}: send JSON with 'content-type: application/json' "
             "(plain-text log lines: POST /v1/ingest/text)"
         )
-    return JSONResponse(answer, status_code=422)
+    return answer
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own HTTP errors in the same shape as every other error: ``detail`` and ``error``.
+
+    A JSON body FastAPI cannot read (not UTF-8, nested past the parser's depth) came as a bare
+    ``400 {"detail": "There was an error parsing the body"}`` beside the 422 of a syntax error; it is a request
+    that does not fit its schema like any other, so it is answered as :func:`validation_error_handler` answers.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if exc.status_code == 400 and cause is not None:  # FastAPI raises its body-parse 400 `from` the parse error
+        answer = _validation_answer(request, RequestValidationError([body_parse_error(cause)]))
+        if isinstance(cause, UnicodeDecodeError) and request.url.path.endswith("/v1/ingest"):
+            answer["hint"] = "log lines in another encoding: POST them to /v1/ingest/text (repaired and counted)"
+        return JSONResponse(answer, status_code=422)
+    try:
+        name = "".join(HTTPStatus(exc.status_code).phrase.split())  # NotFound, MethodNotAllowed
+    except ValueError:
+        name = "HTTPException"
+    return JSONResponse({"detail": exc.detail, "error": name}, status_code=exc.status_code, headers=exc.headers)
+
+
+def body_parse_error(cause: BaseException) -> dict[str, object]:
+    """The validation error of a body that could not be read as JSON (``cause``: what the JSON reader raised)."""
+    if isinstance(cause, UnicodeDecodeError):
+        body = bytes(cause.object)
+        try:
+            body.decode("utf-8")
+            at = cause.start  # valid UTF-8 that the reader took for UTF-16 or -32 (zero bytes at the start)
+        except UnicodeDecodeError as exc:
+            at = exc.start
+        return {
+            "type": "json_invalid",
+            "loc": ("body", at),
+            "msg": f"the body is not UTF-8 (byte 0x{body[at]:02x} at offset {at}): JSON must be UTF-8",
+        }
+    why = "it is nested too deeply" if isinstance(cause, RecursionError) else f"{type(cause).__name__}: {cause}"
+    return {"type": "json_invalid", "loc": ("body",), "msg": f"the body could not be read as JSON: {why}"}

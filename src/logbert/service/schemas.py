@@ -1,7 +1,8 @@
 """Request and response schemas.
 
-Requests are pydantic models with hard bounds (``Field(max_length=...)``), so an absurd request
-fails with 422 before any work; the tighter limit from the settings is checked in ``sessions.py``.
+Requests are pydantic models with hard bounds on counts (``Field(max_length=...)``), so an absurd request
+fails with 422 before any work; the tighter limit from the settings is checked in ``sessions.py``. A line's
+length is no schema bound: the body size limit bounds it, the artifact's line rule truncates it.
 Responses reuse the engine's and the store's dataclasses, declared once (FastAPI serialises
 stdlib dataclasses): a session is a :class:`SessionSummary`, an alert a :class:`StoredAlert`, a
 score point a :class:`ScorePoint`, an ingest answer an :class:`IngestOutcome`.
@@ -12,15 +13,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic_core import PydanticCustomError
 
 from logbert.service.alerts import Incident, StoredAlert
-from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST, REQUEST_LINE_HARD_CAP
+from logbert.service.settings import HARD_MAX_LINES_PER_REQUEST
 from logbert.streaming import IngestOutcome, ScorePoint, SessionSummary, StreamStats
 from logbert.streaming.oneshot import OneShotResult
 from logbert.streaming.stats import counter, gauge
 
-RawLine = Annotated[str, Field(max_length=REQUEST_LINE_HARD_CAP)]
+#: one raw line of a JSON request: no length of its own. The request body bounds it (``max_body_bytes``, as on the
+#: text endpoint), then the artifact's line rule cuts it at ``parser.max_line_chars`` and counts it (``truncated``) on
+#: every endpoint: never a 422 for the whole batch (a 1,000,000-character cap here refused it)
+
+
+def _unicode_text(line: str) -> str:
+    """A JSON line must be Unicode text: a lone surrogate escape (``"\\ud800"``) is a 422 saying so, as it was while
+    the length cap made pydantic check it (the input is not repeated)."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(line[exc.start])
+        raise PydanticCustomError(
+            "string_unicode",
+            "a lone surrogate (\\u{code}) at character {at} is not Unicode text",
+            {"code": f"{code:04x}", "at": exc.start + 1},
+        ) from None
+    return line
+
+
+RawLine = Annotated[str, AfterValidator(_unicode_text)]
 #: a stream's name: one rule for the JSON body's ``source`` and the text endpoint's ``?source=`` (``SourceQuery``)
 SOURCE_MAX_CHARS, SOURCE_PATTERN = 200, r"^[\w.:@/-]+$"
 SourceName = Annotated[str, Field(min_length=1, max_length=SOURCE_MAX_CHARS, pattern=SOURCE_PATTERN)]
@@ -30,12 +52,13 @@ ClientFloat = FiniteFloat
 
 
 class ErrorResponse(BaseModel):
-    """Every error answer (``errors.logbert_error_handler``, ``errors.validation_error_handler``): ``detail`` says what
-    went wrong, as text or as the fields of a request that does not fit its schema; ``error`` names the kind."""
+    """Every error answer (``errors.logbert_error_handler``, ``.validation_error_handler``, ``.http_error_handler``):
+    ``detail`` says what went wrong, as text or as the fields of a request that does not fit its schema (a body that
+    is no JSON, not UTF-8 included); ``error`` names the kind."""
 
     detail: str | list[dict[str, object]]
     error: str
-    hint: str | None = None  # a body that is no JSON because it was not sent as JSON: the content type to send
+    hint: str | None = None  # a body that is no JSON because of its content type or encoding: what to send instead
 
 
 class IngestRequest(BaseModel):
@@ -94,7 +117,8 @@ Alert = StoredAlert
 
 
 class SessionList(BaseModel):
-    sessions: list[SessionSummary]
+    total: int  # sessions matching the filter (open, and the last closed_sessions_kept closed ones)
+    sessions: list[SessionSummary]  # by descending max_score, from the request's offset
 
 
 class CloseAllResponse(BaseModel):

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import asdict, replace
 from typing import Literal
+from urllib.parse import quote
 
 from anyio import to_thread
 
@@ -149,16 +150,46 @@ class SessionStore:
     def session(self, session_id: str) -> SessionScore:
         summary = self.engine.session(session_id)
         if summary is None:
-            raise UnknownSession(f"no session {session_id!r} (never seen, or forgotten after closing)")
+            raise self.unknown_session(session_id)
         return summary
 
-    def sessions(self, limit: int, state: SessionState | None) -> SessionList:
-        return SessionList(sessions=self.engine.sessions(limit, state))
+    def unknown_session(self, session_id: str) -> UnknownSession:
+        """The 404 of a session the engine has no summary of (``GET`` and ``close`` alike), saying why that can be.
+
+        Summaries live in memory: the last ``closed_sessions_kept`` closed ones are kept, and a restart keeps none
+        of those closed before its checkpoint (docs/reliability.md); the session's alerts are in the alert store.
+        """
+        kept = self.settings.limits.closed_sessions_kept
+        why = (
+            f"no session {session_id!r}: never seen, or closed and its summary gone (the summaries of the last {kept} "
+            "closed sessions are kept in memory, not in the checkpoint: a restart drops those closed before its "
+            "last checkpoint)"
+        )
+        try:
+            _, n_alerts = self.alerts.list_alerts(AlertFilter(session_id=session_id, limit=1))
+        except LogBertError:  # the store unreachable: the 404 still says what it can
+            logger.warning("could not count the alerts of session %r for its 404", session_id, exc_info=True)
+            n_alerts = 0
+        if n_alerts:
+            what = "its alert is" if n_alerts == 1 else f"its {n_alerts} alerts are"
+            why += f"; {what} stored: /v1/alerts?session_id={quote(session_id, safe='')}"
+        return UnknownSession(why)
+
+    def sessions(self, limit: int, state: SessionState | None, offset: int = 0) -> SessionList:
+        """One page of the sessions by descending max score, and how many match (``/v1/alerts`` pages alike)."""
+        known = self.engine.stats()  # the counts: a session summary is open exactly while its buffer is
+        top = self.engine.sessions(offset + limit, state)
+        if len(top) < offset + limit:
+            total = len(top)  # every match is in hand
+        else:
+            counts = {None: known.sessions_known, "open": known.sessions_open}
+            total = max(len(top), counts.get(state, known.sessions_known - known.sessions_open))
+        return SessionList(total=total, sessions=top[offset:])
 
     async def close_session(self, session_id: str) -> SessionScore:
         """Close one session and wait (up to ``close_wait_s``) for its last window's score."""
         if self.engine.session(session_id) is None:
-            raise UnknownSession(f"no session {session_id!r}")
+            raise await to_thread.run_sync(self.unknown_session, session_id)
         await to_thread.run_sync(self.engine.close_session, session_id)
         await to_thread.run_sync(self.engine.drain, self.settings.close_wait_s)
         return self.session(session_id)

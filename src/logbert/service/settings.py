@@ -21,9 +21,6 @@ from logbert.streaming import StreamLimits
 #: Hard upper bounds of the request schemas (422 beyond them, before any work); the settings
 #: below may only lower the number of lines.
 HARD_MAX_LINES_PER_REQUEST = 100_000
-#: Characters of one line in a JSON request. A request bound, not a line rule: the artifact's
-#: parser truncates (and counts) lines far shorter than this.
-REQUEST_LINE_HARD_CAP = 1_000_000
 #: The ingest journal's folder when the alerts are in PostgreSQL and no journal_dir is given
 #: (relative to the working directory, like the default SQLite file).
 PG_JOURNAL_DIR = Path("logbert_journal")
@@ -44,7 +41,9 @@ class Settings(BaseSettings):
     limits: StreamLimits = StreamLimits()  # the engine's bounds: LOGBERT_LIMITS__<FIELD>, e.g. ..._IDLE_TIMEOUT_S
     idle_check_interval_s: float = Field(1.0, gt=0)  # how often idle sessions are looked for
     max_lines_per_request: int = Field(10_000, ge=1, le=HARD_MAX_LINES_PER_REQUEST)  # more: 422
-    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # a larger request body: 413
+    # a larger request body: 413. The one bound of a request's size on every endpoint, its lines' included: a line
+    # longer than the artifact's parser.max_line_chars is truncated and counted ("truncated"), JSON or plain text
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     # A SQLite file (":memory:" keeps nothing), or a postgresql://user@host:port/dbname URL (a str;
     # every other value becomes a Path) for one database shared by several replicas
     alerts_db: Path | str = Path("logbert_alerts.sqlite3")

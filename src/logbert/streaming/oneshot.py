@@ -3,8 +3,9 @@
 What ``logbert score`` does for a file, for the service's ``POST /v1/score``: the lines go through
 the artifact's line rule and frozen parser, are grouped into units by the artifact's window mode
 (:func:`logbert.windowing.windows.unit_rows`, the rule the offline corpus uses), and each unit is
-scored by its worst window. The streaming engine's buffers are not touched. A time- and
-value-aware artifact gets each unit's times and values too (its ``stream_signals``), as offline.
+scored by its worst window, its misses quoting their raw lines as offline. The streaming engine's
+buffers are not touched. A time- and value-aware artifact gets each unit's times and values too
+(its ``stream_signals``), as offline.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from logbert.records import KeySequence
-from logbert.results import ParsedLine, SessionResult
+from logbert.results import ParsedLine, SessionResult, with_raw_lines
 from logbert.streaming.engine import LineRejection
 from logbert.streaming.protocol import Scorer, signal_builder
 from logbert.windowing.windows import unit_rows
@@ -27,12 +28,16 @@ class OneShotResult:
     received: int  # lines (or key sequences) in the request
     sessions: list[SessionResult]  # in order of first appearance
     unrouted: int = 0  # parsed, but naming no session (mode "session")
+    # lines repaired by the artifact's line rule, then parsed (as an ingest answer counts them): bytes that are not
+    # UTF-8 or control characters (U+FFFD), and lines longer than parser.max_line_chars (truncated)
+    binary: int = 0
+    truncated: int = 0
     rejections: tuple[LineRejection, ...] = ()  # lines that gave no record (line_no = index + 1)
 
 
 def score_lines(scorer: Scorer, lines: Sequence[str | bytes], *, explain: bool = True) -> OneShotResult:
     """Parse, group and score ``lines`` as one small log; higher scores = more anomalous."""
-    outcomes, _ = scorer.parse_lines(lines, start_line_no=1)
+    outcomes, report = scorer.parse_lines(lines, start_line_no=1)
     parsed: list[ParsedLine] = []
     rejections: list[LineRejection] = []
     for index, outcome in enumerate(outcomes):
@@ -65,7 +70,11 @@ def score_lines(scorer: Scorer, lines: Sequence[str | bytes], *, explain: bool =
     # the batch is a small log: a session in flight at its first line is not flagged, as `logbert score` does
     start = next((p.timestamp for p in parsed if p.timestamp is not None), None)
     sessions = scorer.score_sessions(sequences, explain=explain, capture_start=start) if sequences else []
-    return OneShotResult(scorer.threshold, len(lines), sessions, unrouted, tuple(rejections))
+    if explain:  # each miss quotes its line, as `logbert score --explain` and the engine's alerts do
+        sessions = with_raw_lines(sessions, lambda wanted: {p.line_no: p.raw for p in parsed if p.line_no in wanted})
+    return OneShotResult(
+        scorer.threshold, len(lines), sessions, unrouted, report.n_binary, report.n_truncated, tuple(rejections)
+    )
 
 
 def score_keys(scorer: Scorer, sequences: Sequence[KeySequence], *, explain: bool = True) -> OneShotResult:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from logbert.results import SessionState
 from logbert.service.deps import get_store, require_api_key
+from logbert.service.routes.alerts import MAX_ID
 from logbert.service.schemas import CloseAllResponse, ScoreHistory, SessionList, SessionScore, Stats
 from logbert.service.sessions import SessionStore
 
@@ -15,11 +16,13 @@ router = APIRouter(prefix="/v1", tags=["sessions"], dependencies=[Depends(requir
 @router.get("/sessions", response_model=SessionList)
 def list_sessions(
     limit: int = Query(20, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=MAX_ID, description="sessions to skip: the next page is offset + limit"),
     state: SessionState | None = None,
     store: SessionStore = Depends(get_store),
 ) -> SessionList:
-    """Sessions by descending max score (the most anomalous first)."""
-    return store.sessions(limit, state)
+    """Sessions by descending max score (the most anomalous first), a page at a time as `/v1/alerts` pages:
+    `total` says how many match, `offset` skips that many (open sessions move as their lines are scored)."""
+    return store.sessions(limit, state, offset)
 
 
 @router.post("/sessions/close-all", response_model=CloseAllResponse)
