@@ -65,7 +65,13 @@ class StreamStats:
     ]
     windows_anomalous: Annotated[int, counter("windows scored above the threshold")]
     windows_skipped_short: Annotated[int, counter("windows shorter than window.min_len (not scored)")]
-    alerts: Annotated[int, counter("alerts raised (anomalous windows)")]
+    alerts: Annotated[
+        int,
+        counter(
+            "alerts raised (anomalous windows), again those of windows a journal replay scores again after a crash "
+            "(the service's alerts_repeated counts the ones its store held already)"
+        ),
+    ]
     sessions_opened: Annotated[int, counter("session buffers opened")]
     sessions_closed_closed: Annotated[int, counter("sessions closed by a request")]
     sessions_closed_idle: Annotated[int, counter("sessions closed after idle_timeout_s without a line")]
