@@ -345,6 +345,19 @@ def test_interleaved_sessions_are_scored_independently(client_factory: ClientFac
     assert sessions["vm-1"]["max_score"] == max(v for (sid, _), v in alone.items() if sid == "vm-1")
 
 
+def test_a_session_split_by_eviction_is_in_the_ingest_answer_the_stats_and_the_metrics(
+    client_factory: ClientFactory,
+) -> None:
+    with client_factory(max_open_sessions=2) as client:
+        for vm in ("vm-1", "vm-2", "vm-3"):  # vm-3 evicts vm-1
+            client.post("/v1/ingest", json={"lines": vm_lines(vm, [0, 1])})
+        back = client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [2])}).json()  # vm-1 was not finished
+        assert (back["sessions_evicted"], back["sessions_split"]) == (1, 1)
+        values = client.get("/v1/stats").json()["values"]
+        assert (values["sessions_split_by_eviction"], values["sessions_closed_evicted"]) == (1, 2)
+        assert "logbert_sessions_split_by_eviction_total 1.0" in client.get("/metrics").text
+
+
 def test_idle_sessions_are_closed_and_open_sessions_are_bounded(client_factory: ClientFactory) -> None:
     with client_factory(idle_timeout_s=0.3, idle_check_interval_s=0.05, max_open_sessions=2) as client:
         for vm in ("vm-1", "vm-2", "vm-3"):
