@@ -329,6 +329,39 @@ def test_an_alert_produced_again_is_stored_once(backend: Backend) -> None:
     ]  # the first kept
 
 
+def test_only_alerts_the_store_did_not_hold_reach_its_listeners(backend: Backend) -> None:
+    """What the webhook listens to: an alert a journal replay produces again is not told again, a kept one is told
+    once a retry stores it, and a failing listener loses no alert."""
+    store = backend.open(busy_timeout_s=0.5)
+    told: list[AlertRecord] = []
+    store.on_stored(told.extend)
+
+    def keys() -> list[tuple[str, int | None]]:
+        return [(a.session_id, a.stream_offset) for a in told]
+
+    store.add_alerts([record("vm-1", offset=0), record("vm-1", offset=7)])
+    store.add_alerts([record("vm-1", offset=7, score=9.0), record("vm-1", offset=8)])  # a replay's, and one new
+    store.add_alerts([record("vm-3", offset=1), record("vm-3", offset=1), record("vm-4"), record("vm-4")])
+    assert keys() == [("vm-1", 0), ("vm-1", 7), ("vm-1", 8), ("vm-3", 1), ("vm-4", None), ("vm-4", None)]
+    assert told[1].anomaly_score == 2.0 and store.n_repeated == 2  # the alert as stored: the first one
+    told.clear()
+    with backend.outage():
+        store.add_alerts([record("vm-5", offset=0), record("vm-1", offset=0)])  # kept: not stored, so not told
+        assert told == [] and store.n_unsaved == 2
+    deadline = time.monotonic() + 20
+    while store.retry_unsaved() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert keys() == [("vm-5", 0)] and store.n_repeated == 3
+    told.clear()
+
+    def broken(alerts: object) -> None:
+        raise RuntimeError("a listener's bug")
+
+    store.on_stored(broken)
+    store.add_alerts([record("vm-6", offset=0)])
+    assert keys() == [("vm-6", 0)] and store.n_unsaved == 0 and store.count() == 8
+
+
 def test_a_failed_write_is_kept_in_order_and_retried(backend: Backend) -> None:
     store = backend.open(busy_timeout_s=0.5)
     store.add_alerts([record("vm-1", offset=0, created=1.0)])
@@ -352,6 +385,9 @@ def test_concurrent_writers_store_each_alert_exactly_once(backend: Backend) -> N
     shared = [record(f"vm-{s}", offset=o, created=float(o)) for s in range(5) for o in range(0, 200, 10)]  # 100
     writers = 3
     stores = [backend.open() for _ in range(writers)]  # one store (connection, pool) each: three replicas
+    told: list[list[AlertRecord]] = [[] for _ in range(writers)]  # what each replica's webhook would push
+    for store, own_told in zip(stores, told, strict=True):
+        store.on_stored(own_told.extend)
     start = threading.Barrier(writers)
     failures: list[BaseException] = []
 
@@ -378,6 +414,9 @@ def test_concurrent_writers_store_each_alert_exactly_once(backend: Backend) -> N
     keyed = [(a.session_id, a.stream_offset) for a in listed if a.stream_offset is not None]
     assert sorted(keyed) == sorted((a.session_id, a.stream_offset) for a in shared)  # each once, none lost
     assert len({a.id for a in listed}) == total
+    pushed = [(a.session_id, a.stream_offset) for t in told for a in t if a.stream_offset is not None]
+    assert sorted(pushed) == sorted(keyed)  # each alert told to the one replica that stored it
+    assert sum(s.n_repeated for s in stores) == len(shared) * (writers - 1)
 
 
 # -- PostgreSQL only -------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -447,6 +449,19 @@ def test_interleaved_sessions_are_scored_independently(client_factory: ClientFac
     assert sessions["vm-1"]["max_score"] == max(v for (sid, _), v in alone.items() if sid == "vm-1")
 
 
+def test_a_session_split_by_eviction_is_in_the_ingest_answer_the_stats_and_the_metrics(
+    client_factory: ClientFactory,
+) -> None:
+    with client_factory(max_open_sessions=2) as client:
+        for vm in ("vm-1", "vm-2", "vm-3"):  # vm-3 evicts vm-1
+            client.post("/v1/ingest", json={"lines": vm_lines(vm, [0, 1])})
+        back = client.post("/v1/ingest", json={"lines": vm_lines("vm-1", [2])}).json()  # vm-1 was not finished
+        assert (back["sessions_evicted"], back["sessions_split"]) == (1, 1)
+        values = client.get("/v1/stats").json()["values"]
+        assert (values["sessions_split_by_eviction"], values["sessions_closed_evicted"]) == (1, 2)
+        assert "logbert_sessions_split_by_eviction_total 1.0" in client.get("/metrics").text
+
+
 def test_idle_sessions_are_closed_and_open_sessions_are_bounded(client_factory: ClientFactory) -> None:
     with client_factory(idle_timeout_s=0.3, idle_check_interval_s=0.05, max_open_sessions=2) as client:
         for vm in ("vm-1", "vm-2", "vm-3"):
@@ -756,16 +771,18 @@ def test_incidents_group_a_sessions_alerts_and_feed_labels_back(client_factory: 
     assert read_labels(path).by_id == {b: 1} and read_labels(path).get(d) == 0
 
 
-def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory: ClientFactory) -> None:
+@contextmanager
+def _alert_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An Alertmanager-compatible receiver on a loopback port: its URL, and every alert posted to it."""
     import json as jsonlib
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    received: list[list[dict[str, object]]] = []
+    received: list[dict[str, Any]] = []
 
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            received.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            received.extend(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()
 
@@ -774,8 +791,15 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
 
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/api/v2/alerts"
     try:
+        yield f"http://127.0.0.1:{server.server_port}/api/v2/alerts", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory: ClientFactory) -> None:
+    with _alert_receiver() as (url, alerts):
         with client_factory(alert_webhook=url) as client:
             lines = vm_lines("vm-1", [0, 42, 2, 3]) + vm_lines("vm-2", [3, 2, 1, 0])
             client.post("/v1/ingest", json={"lines": lines})
@@ -785,13 +809,10 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
             assert (delivered["webhook_alerts_failed"], delivered["webhook_alerts_dropped"]) == (0, 0)
             assert "logbert_webhook_alerts_sent_total 2.0" in client.get("/metrics").text
         # the app's shutdown delivered what was queued
-        alerts = [a for batch in received for a in batch]
         assert {a["labels"]["session_id"] for a in alerts} == {"vm-1", "vm-2"}
         first = alerts[0]
         assert first["labels"]["alertname"] == "LogAnomaly" and first["startsAt"].endswith("+00:00")
         assert "looks anomalous" in first["annotations"]["summary"]
-    finally:
-        server.shutdown()
     with client_factory(alert_webhook="http://127.0.0.1:9/api/v2/alerts") as client:  # nobody listens
         client.app.state.store.webhook.backoff_s = 0.0  # type: ignore[attr-defined]  # its 3 attempts without waits
         client.post("/v1/ingest", json={"lines": vm_lines("vm-3", [0, 42])})
@@ -801,6 +822,47 @@ def test_alerts_are_pushed_to_an_alertmanager_compatible_receiver(client_factory
         failed = _wait_for_stats(client, lambda v: v["webhook_alerts_failed"] == 1)  # but it says it was not sent
         assert failed["webhook_alerts_sent"] == 0
         assert "logbert_webhook_alerts_failed_total 1.0" in client.get("/metrics").text
+
+
+def test_alerts_a_replay_produces_again_after_a_crash_are_pushed_once(tmp_path: Path) -> None:
+    """Stored and pushed, then a crash before the next checkpoint: the restart's replay raises the same alerts
+    again; the store keeps one of each, and the webhook gets none of them again (it got 52 for 26 before)."""
+    from datetime import UTC, datetime
+
+    from logbert.service.app import open_alert_store
+    from logbert.service.sessions import SessionStore
+
+    with _alert_receiver() as (url, pushed):
+        settings = make_settings(tmp_path, alert_webhook=url, checkpoint_in_child=False)
+        first = SessionStore(FakeDetector(), settings, open_alert_store(settings))
+        lines = [*vm_lines("vm-1", ANOMALOUS), *vm_lines("vm-2", [3, 2, 1, 0]), *vm_lines("vm-3", [0, 1, 2, 3])]
+        first.engine.ingest(lines, "src")
+        assert first.checkpoint(force=True)  # the three sessions open in it
+        assert first.engine.close_all() == 3 and first.engine.drain(5)
+        assert first.webhook is not None
+        first.webhook.close()  # delivered; then the process dies before the next checkpoint
+        assert first.journal is not None
+        first.journal.close()
+        first.alerts.close()
+        assert sorted(a["labels"]["session_id"] for a in pushed) == ["vm-1", "vm-2"]
+        before = [dict(a) for a in pushed]
+
+        again = SessionStore(FakeDetector(), settings, open_alert_store(settings))
+        assert again.recover().closes_replayed == 1  # the close after the checkpoint: both alerts raised again
+        assert again.engine.drain(5)
+        again.engine.ingest(vm_lines("vm-4", ANOMALOUS), "src")  # and a new alert after the restart
+        again.engine.close_all()
+        assert again.engine.drain(5)
+        stats = again.stats()
+        assert again.shutdown()  # delivers whatever was queued for the webhook
+    assert [a["labels"]["session_id"] for a in pushed] == ["vm-1", "vm-2", "vm-4"]  # each alert once
+    assert pushed[:2] == before  # startsAt and all as first pushed
+    assert (stats.alerts, stats.alerts_repeated, stats.alerts_stored) == (3, 2, 3)  # raised, of them not new, stored
+    store = SQLiteAlertStore(settings.alerts_db)
+    listed, _ = store.list_alerts(AlertFilter())
+    stored = {a.session_id: datetime.fromtimestamp(a.created_at, UTC).isoformat() for a in listed}
+    store.close()
+    assert {a["labels"]["session_id"]: a["startsAt"] for a in pushed} == stored  # startsAt: when it was stored
 
 
 def _wait_for_stats(

@@ -104,6 +104,62 @@ def test_batcher_batches_and_survives_a_failing_batch() -> None:
         b.submit([1])
 
 
+def _timed(vm: str, keys: Sequence[int], t0: float) -> list[str]:
+    return [f"INFO nova [instance: {vm}] k{k} step {j} t={t0 + j}" for j, k in enumerate(keys)]
+
+
+def test_a_session_evicted_while_still_receiving_lines_is_counted_named_apart_and_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """max_open_sessions hit by sessions still running: each is split (scored in two parts). Before, nothing said so:
+    both parts alerted as window 0 of one id, no answer, counter or log line told the split from a harmless
+    eviction of a finished session."""
+    sink = Sink()
+    clock = [0.0]
+    limits = StreamLimits(max_open_sessions=2, flush_interval_s=0.0)
+    engine = StreamEngine(FakeDetector(max_len=8), limits, alert_sink=sink, clock=lambda: clock[0])
+    with caplog.at_level("WARNING", logger="logbert.streaming.engine"):
+        engine.ingest(_timed("vm-1", [0, 42], 1000))  # anomalous (an unseen template)
+        engine.ingest(_timed("vm-2", [0, 1], 1010))
+        evicts = engine.ingest(_timed("vm-3", [0, 1], 1020))  # vm-1, the most idle, is evicted: no split yet
+        assert (evicts.sessions_evicted, evicts.sessions_split) == (1, 0)
+        back = engine.ingest(_timed("vm-1", [3, 2], 1030))  # vm-1 was still running: split (and vm-2 evicted)
+        assert (back.sessions_evicted, back.sessions_split) == (1, 1)
+        clock[0] = 30.0
+        engine.ingest(_timed("vm-2", [2, 3], 1040))  # split again within the minute: counted, not warned
+        clock[0] = 61.0
+        engine.ingest(_timed("vm-3", [1, 2], 1050))  # a minute on: warned, with the one between
+        engine.close_all()
+        assert engine.drain(5)
+    stats = engine.stats()
+    assert (stats.sessions_split_by_eviction, stats.sessions_closed_evicted, stats.sessions_opened) == (3, 4, 6)
+    # the two parts of vm-1 alert under names of their own: the later one named by the time of its first line
+    assert sorted((a.session_id, a.window_index, a.reason) for a in sink.alerts) == [
+        ("vm-1", 0, "evicted"),
+        ("vm-1@1970-01-01T00:17:10Z", 0, "evicted"),
+    ]
+    summary = engine.session("vm-1")
+    assert summary is not None and summary.n_windows_scored == 2 and summary.n_anomalous_windows == 2
+    warnings = [r.getMessage() for r in caplog.records if "max_open_sessions (2) is too low" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "1 more (1 in all, the last 'vm-1')" in warnings[0] and "raise max_open_sessions" in warnings[0]
+    assert "2 more (3 in all, the last 'vm-3')" in warnings[1]
+    engine.shutdown()
+
+
+def test_only_an_evicted_session_that_comes_back_is_split_and_the_evicted_ids_kept_are_bounded() -> None:
+    engine = StreamEngine(FakeDetector(max_len=8), StreamLimits(max_open_sessions=1, flush_interval_s=0.0))
+    engine._router.evicted_kept = 3  # the bound (max(10,000, max_open_sessions) in use)
+    for i in range(10):
+        engine.ingest(vm_lines(f"vm-{i}", [0, 1]))
+    assert engine.ingest(vm_lines("vm-8", [2])).sessions_split == 1  # among the last 3 evicted
+    assert engine.ingest(vm_lines("vm-1", [2])).sessions_split == 0  # forgotten: a new session, as before
+    stats = engine.stats()
+    assert (stats.sessions_closed_evicted, stats.sessions_split_by_eviction) == (11, 1)
+    assert len(engine._router.state()["evicted"]) == 3
+    engine.shutdown()
+
+
 def test_engine_evicts_the_most_idle_session_and_scores_it() -> None:
     sink = Sink()
     clock = [0.0]

@@ -344,6 +344,38 @@ def test_a_crash_and_restart_give_the_alerts_of_an_uninterrupted_run(
     assert _alert_keys(db) == expected
 
 
+def test_a_replay_names_a_session_split_by_eviction_as_the_first_run_did(tmp_path: Path) -> None:
+    """The eviction before the checkpoint, the session's next lines after it, then a crash: the replay must name the
+    later part as the first run did, or its alert would be stored again under the plain id."""
+
+    def timed(vm: str, keys: list[int], t0: float) -> list[str]:
+        return [f"INFO nova [instance: {vm}] k{k} step {j} t={t0 + j}" for j, k in enumerate(keys)]
+
+    limits = StreamLimits(max_open_sessions=2, flush_interval_s=0.0)
+    db, journal = tmp_path / "alerts.sqlite3", tmp_path / "j"
+    store = SQLiteAlertStore(db)
+    engine = StreamEngine(FakeDetector(max_len=8), limits, alert_sink=store, journal=IngestJournal(journal))
+    for vm, t0 in (("vm-1", 1000), ("vm-2", 1010), ("vm-3", 1020)):  # vm-1 evicted by vm-3
+        engine.ingest(timed(vm, [0, 42], t0), source="src")
+    assert engine.drain(5) and engine.checkpoint(lambda: store.retry_unsaved() == 0)
+    assert engine.ingest(timed("vm-1", [3, 2], 1030), source="src").sessions_split == 1
+    engine.close_all()
+    assert engine.drain(5)
+    first = _alert_keys(db)
+    store.close()  # killed: no checkpoint after the checkpointed eviction
+
+    store = SQLiteAlertStore(db)
+    again = StreamEngine(FakeDetector(max_len=8), limits, alert_sink=store, journal=IngestJournal(journal))
+    assert again.recover().requests_replayed == 1
+    assert again.drain(5)
+    assert _alert_keys(db) == first and store.count() == 4  # vm-1, vm-1@..., vm-2, vm-3: each once
+    assert again.stats().sessions_split_by_eviction == 1
+    assert "vm-1@1970-01-01T00:17:10Z" in {key[0] for key in first}
+    again.shutdown(5)
+    engine.shutdown(5)
+    store.close()
+
+
 def test_recovery_restores_open_sessions_with_their_lines_and_numbering(tmp_path: Path) -> None:
     journal = tmp_path / "j"
     engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))

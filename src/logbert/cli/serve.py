@@ -323,6 +323,12 @@ def _counts(stats: StreamStats, prefix: str, mode: WindowMode) -> str:
         + (f"without_session={stats.lines_unrouted} " if stats.lines_unrouted else "")
         + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={_windows(stats, mode)} "
         f"alerts={stats.alerts}"
+        # sessions evicted (max_open_sessions) while still receiving lines: scored in two parts
+        + (
+            f" split_by_eviction={stats.sessions_split_by_eviction} (raise --max-open-sessions)"
+            if stats.sessions_split_by_eviction
+            else ""
+        )
         # sessions running when the stream began: scored, their alerts withheld (logbert.scoring.capture)
         + (
             f" in_flight_at_start={stats.sessions_in_flight} (not alerted; "

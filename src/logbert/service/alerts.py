@@ -20,7 +20,7 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -78,6 +78,8 @@ INSERT_ALERT = (
     " n_misses, n_unknown, first_line_no, last_line_no, reason, detail, stream_offset)"
     f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT ({DEDUPE_KEY}) DO NOTHING"
 )
+#: Told the alerts a write stored that the store did not hold yet (see :meth:`SQLAlertStore.on_stored`).
+StoredListener = Callable[[Sequence[AlertRecord]], None]
 _POSTGRES_SCHEME = re.compile(r"^postgres(?:ql)?:", re.IGNORECASE)
 # user:PASSWORD@ in the authority, and password= / sslpassword= in the query string
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*:/{0,2}[^:/@?#]*):[^/?#]*@")
@@ -131,7 +133,10 @@ class AlertStore(Protocol):
     - ``add_alerts`` never drops an alert: a failed write keeps the alerts in memory, in order,
       and every later ``add_alerts`` (and ``retry_unsaved``) writes them first; ``n_unsaved``
       tells readiness checks how many wait.
-    - An alert with the same ``(session_id, stream_offset)`` as a stored one is stored once.
+    - An alert with the same ``(session_id, stream_offset)`` as a stored one is stored once, and
+      only the alerts a write stored anew reach the listeners of ``on_stored`` (the webhook): an
+      alert a journal replay produces again is neither stored nor pushed again, and counted in
+      ``n_repeated``.
     - Opened with an ``artifact_id``, the store is tied to that artifact and refuses another's
       (``AlertStoreError``).
     """
@@ -142,7 +147,12 @@ class AlertStore(Protocol):
     @property
     def n_unsaved(self) -> int: ...
 
+    @property
+    def n_repeated(self) -> int: ...
+
     def add_alerts(self, alerts: Sequence[AlertRecord]) -> None: ...
+
+    def on_stored(self, listener: StoredListener) -> None: ...
 
     def retry_unsaved(self) -> int: ...
 
@@ -200,7 +210,10 @@ class SQLAlertStore:
 
     def __init__(self) -> None:
         self._write_lock = threading.Lock()
-        self._unsaved: list[tuple[Any, ...]] = []  # rows a failed write kept, oldest first
+        # alerts a failed write kept, with their rows, oldest first
+        self._unsaved: list[tuple[AlertRecord, tuple[Any, ...]]] = []
+        self._listeners: list[StoredListener] = []
+        self._n_repeated = 0
 
     # -- what a subclass gives ---------------------------------------------------------------
     def _read(self, *queries: tuple[str, Sequence[Any]]) -> list[list[tuple[Any, ...]]]:
@@ -211,8 +224,9 @@ class SQLAlertStore:
         """Run one statement that changes the database (committed when it returns)."""
         raise NotImplementedError
 
-    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """:data:`INSERT_ALERT` every row in one transaction; raises one of :attr:`_write_errors`."""
+    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        """:data:`INSERT_ALERT` every row in one transaction; per row, whether it was stored (False: the
+        dedupe rule found the window stored already). Raises one of :attr:`_write_errors`."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -251,10 +265,28 @@ class SQLAlertStore:
         order, and every later call (and :meth:`retry_unsaved`) tries them first; :attr:`n_unsaved`
         tells readiness checks.
         """
-        rows = [_to_row(a) for a in alerts]
+        kept = [(a, _to_row(a)) for a in alerts]
         with self._write_lock:
-            self._unsaved.extend(rows)
+            self._unsaved.extend(kept)
             self._write_unsaved()
+
+    def on_stored(self, listener: StoredListener) -> None:
+        """Tell ``listener`` the alerts each write stores that the store did not hold yet, in order, once committed.
+
+        Not those the dedupe rule finds stored already (a journal replay produces again the alerts of
+        the windows after the last checkpoint; another replica may have stored an alert first): so a
+        webhook listening here pushes an alert once, as the store keeps it once. Alerts a failed write
+        kept are told when a later write (or :meth:`retry_unsaved`) stores them. It runs on the writing
+        thread under the store's write lock (so in the order stored) and must not block: the webhook
+        only queues them. An exception it raises is logged; the alerts stay stored.
+        """
+        self._listeners.append(listener)
+
+    @property
+    def n_repeated(self) -> int:
+        """Alerts written again that the store held already (a journal replay's, another replica's): not stored
+        again, and not told to the listeners of :meth:`on_stored`."""
+        return self._n_repeated
 
     def retry_unsaved(self) -> int:
         """Try the alerts a failed write kept; returns how many are still not stored."""
@@ -270,13 +302,22 @@ class SQLAlertStore:
 
     def _write_unsaved(self) -> None:
         try:
-            self._insert_alerts(self._unsaved)
+            stored = self._insert_alerts([row for _, row in self._unsaved])
         except self._write_errors as exc:
             logger.error(
                 "%d alerts not stored yet (%s): kept in memory, retried", len(self._unsaved), self._describe(exc)
             )
             return
+        new = [alert for (alert, _), is_new in zip(self._unsaved, stored, strict=True) if is_new]
+        self._n_repeated += len(self._unsaved) - len(new)
         self._unsaved.clear()
+        if not new:
+            return
+        for listener in self._listeners:
+            try:
+                listener(new)
+            except Exception:  # the alerts are stored: a listener's failure must not look like the store's
+                logger.exception("a listener of the alert store failed on %d new alerts", len(new))
 
     def list_alerts(self, flt: AlertFilter) -> tuple[list[StoredAlert], int]:
         """Matching alerts, newest first, and how many match in all."""
@@ -382,12 +423,14 @@ class SQLiteAlertStore(SQLAlertStore):
         with self._lock:
             self._conn.execute(sql, args)
 
-    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
         with self._lock:
             try:
                 self._conn.execute("BEGIN")
-                self._conn.executemany(INSERT_ALERT, rows)
+                # one statement per row: its rowcount says whether the dedupe rule kept it out (0)
+                stored = [self._conn.execute(INSERT_ALERT, row).rowcount == 1 for row in rows]
                 self._conn.execute("COMMIT")
+                return stored
             except sqlite3.Error:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")

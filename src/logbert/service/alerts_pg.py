@@ -10,7 +10,9 @@ Several writers, one database:
 
 - The dedupe rule is the database's: a UNIQUE index on ``(session_id, stream_offset)`` and
   ``INSERT ... ON CONFLICT DO NOTHING``, so two replicas (or one replaying its journal) store an
-  alert once, and a concurrent duplicate waits for the first insert instead of failing.
+  alert once, and a concurrent duplicate waits for the first insert instead of failing. ``RETURNING
+  id`` tells which rows were stored anew: only those reach the store's listeners (the webhook), so
+  the replica that stored an alert pushes it, once.
 - Every write transaction takes one advisory lock first. Writes are small and rare (alerts, not
   lines), and in exchange ids grow in commit order: a client polling ``after_id`` never misses an
   alert that was given a smaller id by a transaction that committed later. No deadlock between
@@ -148,7 +150,8 @@ class PostgresAlertStore(SQLAlertStore):
             )
         self._write_errors = (psycopg.Error,)  # PoolTimeout is a psycopg.OperationalError
         self._lock_timeout = f"{max(1, round(busy_timeout_s * 1000))}ms"
-        self._insert_sql = placeholders(INSERT_ALERT, "format")
+        # RETURNING: a row comes back only for an alert stored anew (ON CONFLICT DO NOTHING returns none)
+        self._insert_sql = placeholders(INSERT_ALERT, "format") + " RETURNING id"
         try:
             kwargs: dict[str, Any] = {"autocommit": True}
             if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(url):
@@ -192,12 +195,20 @@ class PostgresAlertStore(SQLAlertStore):
         with self._pool.connection() as conn:
             conn.execute(placeholders(sql, "format"), args)
 
-    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _insert_alerts(self, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        if not rows:
+            return []
+        stored: list[bool] = []
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (self._lock_timeout,))
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             with conn.cursor() as cur:
-                cur.executemany(self._insert_sql, rows)
+                cur.executemany(self._insert_sql, rows, returning=True)
+                while True:  # one result per row: its id, or nothing when the window was stored already
+                    stored.append(cur.fetchone() is not None)
+                    if not cur.nextset():
+                        break
+        return stored
 
     def _describe(self, exc: BaseException) -> str:
         text = str(exc).replace(self._url, self.path)

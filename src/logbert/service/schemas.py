@@ -154,6 +154,13 @@ class ServiceStats(StreamStats):
 
     alerts_stored: Annotated[int, gauge("alerts in the alert store")]
     alerts_unsaved: Annotated[int, gauge("alerts a failed write keeps in memory to retry (not ready while > 0)")]
+    alerts_repeated: Annotated[
+        int,
+        counter(
+            "alerts raised again that the store held already (a journal replay after a crash; with --source, another "
+            "replica's): neither stored nor pushed to the webhook again (without --source, alerts minus this are new)"
+        ),
+    ]
     webhook_alerts_sent: Annotated[int, counter("alerts delivered to the alert webhook (--alert-webhook)")]
     webhook_alerts_failed: Annotated[int, counter("alerts the alert webhook did not take after every retry (lost)")]
     webhook_alerts_dropped: Annotated[

@@ -33,7 +33,7 @@ from logbert.service.schemas import (
     SessionScore,
 )
 from logbert.service.settings import Settings
-from logbert.service.webhook import AlertFanout, AlertmanagerWebhook
+from logbert.service.webhook import AlertmanagerWebhook
 from logbert.streaming import Scorer, StreamEngine
 from logbert.streaming.engine import RecoveryReport
 from logbert.streaming.journal import IngestJournal, JournalError
@@ -57,7 +57,8 @@ class SessionStore:
         self.settings = settings
         self.alerts = alerts
         self.webhook = AlertmanagerWebhook(settings.alert_webhook) if settings.alert_webhook else None
-        sink = alerts if self.webhook is None else AlertFanout(alerts, self.webhook)
+        if self.webhook is not None:  # stored first; pushed only when the store did not hold the alert yet
+            alerts.on_stored(self.webhook.add_alerts)
         path = settings.journal_path
         self.journal = (
             None
@@ -65,7 +66,7 @@ class SessionStore:
             else IngestJournal(path, fsync=settings.journal_fsync, write_in_child=settings.checkpoint_in_child)
         )
         self.engine = StreamEngine(
-            detector, settings.limits, alert_sink=sink, journal=self.journal, journal_tag=artifact_id
+            detector, settings.limits, alert_sink=alerts, journal=self.journal, journal_tag=artifact_id
         )
         self._checkpoints_written = self._checkpoint_failures = 0
         self._checkpoint_seconds = 0.0
@@ -214,6 +215,7 @@ class SessionStore:
             **asdict(self.engine.stats()),
             alerts_stored=self.alerts.count(),
             alerts_unsaved=self.alerts.n_unsaved,
+            alerts_repeated=self.alerts.n_repeated,
             webhook_alerts_sent=0 if webhook is None else webhook.n_sent,
             webhook_alerts_failed=0 if webhook is None else webhook.n_failed,
             webhook_alerts_dropped=0 if webhook is None else webhook.n_dropped,

@@ -1,8 +1,11 @@
 """Alerts pushed to Prometheus Alertmanager (or anything speaking its ``POST /api/v2/alerts``).
 
-The alert store stays the record: an alert is stored first, then queued here; a slow or absent
-receiver never holds up scoring. Delivery runs on its own thread with retries; what could not be
-delivered is counted and logged, never silently dropped.
+The alert store stays the record: an alert is stored first, then queued here, and only an alert
+the store did not hold yet (the webhook listens to ``AlertStore.on_stored``): an alert a journal
+replay produces again after a crash is stored once and pushed once. A slow or absent receiver
+never holds up scoring. Delivery runs on its own thread with retries; what could not be delivered
+is counted and logged, never silently dropped. A push still queued when the process dies is not
+made again after the restart (the store holds the alert, so the replay's copy is not new).
 """
 
 from __future__ import annotations
@@ -139,16 +142,3 @@ class AlertmanagerWebhook:
             time.sleep(self.backoff_s * (2**attempt))
         self.n_failed += len(batch)
         logger.error("alert webhook %s: %d alerts not delivered after %d attempts", self.url, len(batch), self.retries)
-
-
-class AlertFanout:
-    """Store first (the record, and the promise), then the other sinks."""
-
-    def __init__(self, store: Any, *others: Any) -> None:
-        self.store = store
-        self.others = others
-
-    def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
-        self.store.add_alerts(alerts)
-        for sink in self.others:
-            sink.add_alerts(alerts)

@@ -18,7 +18,10 @@ score ``logbert score`` gives it; see :mod:`logbert.streaming.windows` for the o
 
 Memory is bounded: at most ``max_open_sessions`` open buffers (the most idle one is closed and
 scored when a new session would exceed it), windows of at most ``max_window_len`` keys, and a
-bounded number of closed-session summaries and recent score points.
+bounded number of closed-session summaries and recent score points. An evicted session that gets
+more lines later was still running: it is scored in two parts (in mode "session" the later one
+named ``<id>@<time of its first line>``), counted in ``sessions_split_by_eviction`` and in the
+ingest answer (``sessions_split``), and a warning (at most one a minute) says to raise the limit.
 
 Thread safety: ``ingest`` may be called from several threads. One ingest lock serialises the
 calls from numbering their lines to routing them, so a session's keys are buffered in line-number
@@ -64,6 +67,7 @@ from logbert.streaming.protocol import (
 )
 from logbert.streaming.stats import StreamStats
 from logbert.streaming.windows import (
+    EVICTED_KEYS_KEPT,
     KEY_ID,
     SOURCE,
     TIMESTAMP,
@@ -85,6 +89,8 @@ RATE_HORIZON_S = 10.0
 #: with the same keys as one scored before is not scored again. HDFS's 2 % sample has 1,553
 #: distinct windows among 11,615.
 SCORE_MEMO_WINDOWS = 20_000
+#: At most one warning about sessions split by eviction per this many seconds (the ones between are counted in it).
+SPLIT_WARNING_INTERVAL_S = 60.0
 #: Windows that alerted which the engine remembers, so that a window scored again (a sliding source's window scored
 #: short as the source went idle, then complete) alerts once; a window is scored again within one idle spell.
 ALERTED_WINDOWS_KEPT = 4096
@@ -234,6 +240,12 @@ class IngestOutcome:
     # the call repeats an earlier one with the same request id and lines: nothing was applied again, and the counts
     # and rejections are those of the first
     duplicate: bool = False
+    # sessions this call closed early to stay within max_open_sessions (the most idle ones), and sessions it reopened
+    # that such an eviction had closed while they were still receiving lines: each is scored in two parts (mode
+    # session: the later one named "<id>@<time>"). Raise max_open_sessions when this is not 0. A retry answered from
+    # a checkpoint's memory of its request id says 0 for both
+    sessions_evicted: int = 0
+    sessions_split: int = 0
 
 
 class StreamEngine:
@@ -276,8 +288,9 @@ class StreamEngine:
         window = detector.config.window
         self.max_len = min(limits.max_window_len, window.max_len)
         self.session_mode = window.mode == "session"
-        # window.session_gap_s: a session's later parts are named "<id>@<time>"; their windows count in the id's summary
-        self.parts = self.session_mode and window.session_gap_s is not None
+        # mode session: a session's later parts (after a window.session_gap_s gap, or after its eviction) are named
+        # "<id>@<time>"; their windows count in the id's summary
+        self.parts = self.session_mode
         # parser.continuation = "attach": each source's last line with its own header, which a line without one at
         # the start of its next request continues (offline, a file's lines continue across any block)
         self.attach_continuations = detector.config.parser.continuation == "attach"
@@ -291,7 +304,12 @@ class StreamEngine:
         # New Year reads its lines in the next year, as offline (records.SyslogCalendar); none for other formats
         self._calendars: OrderedDict[str, SyslogCalendar] = OrderedDict()
         # a time/value model: each window carries its signals, built by the offline rules (None: key-only)
-        self._router = SessionRouter(window, self.max_len, signals=signal_builder(detector))
+        self._router = SessionRouter(
+            window,
+            self.max_len,
+            signals=signal_builder(detector),
+            evicted_kept=max(EVICTED_KEYS_KEPT, limits.max_open_sessions),
+        )
         # sessions in flight when the stream began (logbert.scoring.capture): the detector's rule, the one offline
         # scoring uses, against the first timestamped line this engine ever saw (kept in its checkpoints, so a
         # restart does not open the window again); None: no rule (sessions only, and the artifact must have it)
@@ -308,6 +326,10 @@ class StreamEngine:
         self._rate: deque[tuple[float, int]] = deque()
         self.counters: Counter[str] = Counter()
         self.closed_by_reason: Counter[EmitReason] = Counter()
+        # sessions split by eviction not yet in a warning, the last one's id, and when the last warning was given
+        self._splits_unwarned = 0
+        self._last_split: str | None = None
+        self._split_warned_at: float | None = None
         self._next_offset = 0  # stream offset of the next line (all sources)
         # (source, request id) -> (digest of its lines, the first answer without its rejections, their runs): ingest
         # calls a retry must not apply again, least recent first, bounded by limits.max_request_ids; in checkpoints and
@@ -425,6 +447,8 @@ class StreamEngine:
         # One pass under the lock, per line only what routing needs (this loop and _add were a
         # sixth of the ingest time on the HDFS replay): the lock is short-held by queries only.
         with self._lock:
+            evicted_before = self.closed_by_reason["evicted"]
+            split_before = self.counters["sessions_split_by_eviction"]
             for i, p in enumerate(outcomes):
                 if isinstance(p, str):
                     if p != "partial":  # a piece of a split line is accepted: read with the piece that ends it
@@ -451,6 +475,8 @@ class StreamEngine:
                 windows_queued=len(windows),
                 first_line_no=first,
                 rejections=tuple(rejections),
+                sessions_evicted=self.closed_by_reason["evicted"] - evicted_before,
+                sessions_split=self.counters["sessions_split_by_eviction"] - split_before,
             )
             self._account(outcome, now)
             if self.attach_continuations:
@@ -460,7 +486,32 @@ class StreamEngine:
             if calendar.month:  # a yearless line was read (a syslog format): its year goes on in the next request
                 _most_recent(self._calendars, source, calendar, self.limits.max_sources)
         self._submit(windows)
+        if outcome.sessions_split:
+            self._warn_split(outcome.sessions_split, now)
         return outcome
+
+    def _warn_split(self, n: int, now: float) -> None:
+        """Say that ``n`` more sessions were split by eviction: at once the first time, then at most once every
+        :data:`SPLIT_WARNING_INTERVAL_S` seconds with those split since the last warning."""
+        with self._lock:
+            self._splits_unwarned += n
+            if self._split_warned_at is not None and now - self._split_warned_at < SPLIT_WARNING_INTERVAL_S:
+                return
+            self._split_warned_at = now
+            n_new, self._splits_unwarned = self._splits_unwarned, 0
+            total, example = self.counters["sessions_split_by_eviction"], self._last_split
+        later = "the later part named <id>@<time of its first line>" if self.session_mode else "the later one anew"
+        logger.warning(
+            "max_open_sessions (%d) is too low for this stream: sessions evicted while still receiving lines are "
+            "scored in two parts (%s), which can flag or miss what the whole session would not: %d more (%d in all, "
+            "the last %r); raise max_open_sessions above the sessions open at once (--max-open-sessions, or "
+            "LOGBERT_LIMITS__MAX_OPEN_SESSIONS for the service)",
+            self.limits.max_open_sessions,
+            later,
+            n_new,
+            total,
+            example,
+        )
 
     def _note_head(self, source: str, outcomes: Sequence[ParsedLine | LineProblem]) -> None:
         """The source's last line with its own header, of each of its streams, for its next request (under
@@ -497,6 +548,9 @@ class StreamEngine:
             if victim is not None:
                 out.extend(self._close_locked(victim, "evicted", wall))
         was_open = key in router
+        if not was_open and router.was_evicted(key):  # still receiving lines when it was evicted: split in two
+            self.counters["sessions_split_by_eviction"] += 1
+            self._last_split = key
         opened, windows = router.add(key, line, now)
         summary = self._summaries.get(key)
         if summary is None:
@@ -849,7 +903,7 @@ class StreamEngine:
         )
         self._recent.append(point)
         summary = self._summaries.get(sid)
-        if summary is None and self.parts:  # a later part of a session: its id's summary
+        if summary is None and self.parts and "@" in sid:  # a later part of a session: its id's summary
             summary = self._summaries.get(part_session_id(sid))
         if summary is None:  # its summary was already dropped from the bounded closed list
             return
@@ -923,6 +977,7 @@ class StreamEngine:
                 sessions_closed_evicted=closed["evicted"],
                 sessions_closed_shutdown=closed["shutdown"],
                 sessions_closed_gap=closed["gap"],
+                sessions_split_by_eviction=c["sessions_split_by_eviction"],
                 score_batches=self._batcher.n_batches,
                 score_errors=self._batcher.n_errors,
                 score_busy_seconds=self._batcher.busy_s,

@@ -65,14 +65,33 @@ class StreamStats:
     ]
     windows_anomalous: Annotated[int, counter("windows scored above the threshold")]
     windows_skipped_short: Annotated[int, counter("windows shorter than window.min_len (not scored)")]
-    alerts: Annotated[int, counter("alerts raised (anomalous windows)")]
+    alerts: Annotated[
+        int,
+        counter(
+            "alerts raised (anomalous windows), again those of windows a journal replay scores again after a crash "
+            "(the service's alerts_repeated counts the ones its store held already)"
+        ),
+    ]
     sessions_opened: Annotated[int, counter("session buffers opened")]
     sessions_closed_closed: Annotated[int, counter("sessions closed by a request")]
     sessions_closed_idle: Annotated[int, counter("sessions closed after idle_timeout_s without a line")]
-    sessions_closed_evicted: Annotated[int, counter("sessions closed to stay within max_open_sessions")]
+    sessions_closed_evicted: Annotated[
+        int,
+        counter(
+            "sessions closed to stay within max_open_sessions (the most idle; finished ones too, which is harmless: "
+            "sessions_split_by_eviction counts those that were not)"
+        ),
+    ]
     sessions_closed_shutdown: Annotated[int, counter("sessions closed at shutdown")]
     sessions_closed_gap: Annotated[
         int, counter("sessions ended by a line more than window.session_gap_s after their previous one")
+    ]
+    sessions_split_by_eviction: Annotated[
+        int,
+        counter(
+            "evicted sessions (max_open_sessions) that received more lines later: scored in two parts, the later one "
+            "named <id>@<time> in mode session; raise max_open_sessions when this grows"
+        ),
     ]
     score_batches: Annotated[int, counter("model calls")]
     score_errors: Annotated[int, counter("model calls that failed (their windows were dropped)")]

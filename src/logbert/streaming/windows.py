@@ -24,6 +24,14 @@ offline pipeline cuts from the same lines.
 Every window goes through ``split_long(max_len, min_len)`` last, as offline: a window shorter
 than ``min_len`` is not scored, it is counted in ``n_skipped_short``.
 
+Evictions (the engine's ``max_open_sessions``): the router remembers the keys it closed as
+``evicted`` (the most recent :data:`EVICTED_KEYS_KEPT`, or more when more may be open at once, and
+in its checkpoints). A key that gets a line again was still receiving lines: it is split, its
+lines scored as two units (:meth:`SessionRouter.was_evicted` tells the engine, which counts and
+says so). In mode "session" the later part is named as a ``window.session_gap_s`` part is, its id
+and the time of its first line (:func:`evicted_part_name`), so that the two parts' windows and
+alerts can be told apart (window 0 of each, before, under one id).
+
 Times and values (a model with ``model.signals``; the router is given a
 :data:`~logbert.streaming.protocol.SignalBuilder`): every window carries the
 :class:`~logbert.records.SessionSignals` offline windowing gives it. Offline builds them per *unit*
@@ -66,6 +74,9 @@ from logbert.windowing.windows import (
 
 #: Sliding windows: idle-closed sources whose place on the window grid is kept (the least recent dropped first).
 MAX_RESUMED_SOURCES: Final[int] = 1024
+#: Evicted keys remembered (at least; the router's ``evicted_kept``), so that one that gets a line again is known to
+#: have been split by its eviction. About 0.1 kB each in memory, its id in every checkpoint.
+EVICTED_KEYS_KEPT: Final[int] = 10_000
 
 #: One parsed line, ready to be buffered (``results.ParsedLine`` plus its stream's numbering):
 #: ``(line_no, raw, key_id, template, timestamp, source, offset)``, read with the index constants
@@ -104,6 +115,21 @@ def routed_line(
 ) -> RoutedLine:
     """A :data:`RoutedLine` from its fields."""
     return (line_no, raw, key_id, template, timestamp, source, offset)
+
+
+def evicted_part_name(session_id: str, line: RoutedLine) -> str:
+    """The name of the part of a session that begins with ``line``, the first after the session was evicted while
+    still receiving lines: as a gap's part (:func:`~logbert.windowing.windows.session_part_name`), its id and the time
+    of that line; a line without a time gives its line number in its source instead (``<id>@line<N>``). Both come
+    from the line, so a journal replay names the part as the first run did.
+
+    >>> evicted_part_name("c1", routed_line(7, "raw", 3, None, 1779294445.0, "src"))
+    'c1@2026-05-20T16:27:25Z'
+    >>> evicted_part_name("c1", routed_line(7, "raw", 3, None, None, "src"))
+    'c1@line7'
+    """
+    t = line[TIMESTAMP]
+    return session_part_name(session_id, t) if t is not None else f"{session_id}@line{line[LINE_NO]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +177,12 @@ class SessionRouter:
     """
 
     def __init__(
-        self, window: WindowConfig, max_len: int, signals: SignalBuilder | None = None, hold_keys: int = HOLD_KEYS
+        self,
+        window: WindowConfig,
+        max_len: int,
+        signals: SignalBuilder | None = None,
+        hold_keys: int = HOLD_KEYS,
+        evicted_kept: int = EVICTED_KEYS_KEPT,
     ) -> None:
         self.window = window
         self.mode = window.mode
@@ -177,6 +208,9 @@ class SessionRouter:
         # close, so that its next line goes on on the stream's grid (an idle spell does not start a new one)
         self._resume: OrderedDict[str, tuple[list[RoutedLine], int, int]] = OrderedDict()
         self.n_skipped_short = 0  # windows shorter than min_len (not scored, counted)
+        # keys closed as "evicted", least recent first (see the module): one that gets a line again is split
+        self._evicted: OrderedDict[str, None] = OrderedDict()
+        self.evicted_kept = evicted_kept
         # times and values (see the module): each window's signals, built per unit; sessions and time
         # runs are held whole (up to hold_keys, whole windows) so that they are cut as offline
         self.signals = signals
@@ -191,6 +225,11 @@ class SessionRouter:
 
     def open_keys(self) -> list[str]:
         return list(self._buffers)
+
+    def was_evicted(self, key: str) -> bool:
+        """Whether ``key`` is not open and was evicted (among the most recent ``evicted_kept``): a line for it now
+        splits it (the next :meth:`add` of it opens its later part)."""
+        return key in self._evicted and key not in self._buffers
 
     def source_of(self, key: str) -> str:
         """The source of an open buffer (raises KeyError when ``key`` is not open)."""
@@ -215,6 +254,10 @@ class SessionRouter:
             buf = _Buffer(key=key, source=line[SOURCE], last_seen=now)
             if (kept := self._resume.pop(key, None)) is not None:
                 buf.lines, buf.n_emitted, buf.next_window_index = kept
+            if self._evicted and key in self._evicted:  # evicted while still receiving lines: its later part
+                del self._evicted[key]
+                if self.mode == "session":
+                    buf.name = evicted_part_name(key, line)
             self._buffers[key] = buf
         else:
             self._buffers.move_to_end(key)
@@ -258,6 +301,10 @@ class SessionRouter:
         if self.bounds and buf.last is not None:
             # never past max_len (a full run was cut), but when a unit is held for its signals
             buf.lines.append(_bound(buf.last, SESSION_END_KEY))
+        if reason == "evicted":
+            self._evicted[key] = None
+            while len(self._evicted) > self.evicted_kept:
+                self._evicted.popitem(last=False)
         if self.mode != "sliding":
             return self._flush_run(buf, reason)
         if reason == "idle":  # a quiet spell, not the stream's end: keep the source's place on the grid
@@ -408,7 +455,7 @@ class SessionRouter:
             for b in self._buffers.values()
         ]  # fmt: skip
         resumed = [(k, list(lines), emitted, index) for k, (lines, emitted, index) in self._resume.items()]
-        return rows, list(self._clocks.items()), self.n_skipped_short, resumed
+        return rows, list(self._clocks.items()), self.n_skipped_short, resumed, list(self._evicted)
 
     def state(self) -> dict[str, Any]:
         """Everything needed to go on exactly where this router is (JSON-ready)."""
@@ -445,13 +492,15 @@ class SessionRouter:
         for r in state.get("resumed", []):  # absent: a checkpoint of a build before it, or none kept
             lines = [line_from_json(ln) for ln in r["lines"]]
             self._resume[str(r["key"])] = (lines, int(r["n_emitted"]), int(r["next_window_index"]))
+        # absent: a checkpoint of a build before it, or no eviction
+        self._evicted = OrderedDict((str(k), None) for k in state.get("evicted", []))
         return list(self._buffers)
 
 
 #: :meth:`SessionRouter.snapshot`: buffer rows (key, source, next window index, windows emitted,
 #: time slot, lines, last line, carry, part name, last time), clocks per source (time mode: anchor, last time, window
-#: index), windows skipped as short, and the sliding grid places of idle-closed sources (key, lines, windows emitted,
-#: next window index).
+#: index), windows skipped as short, the sliding grid places of idle-closed sources (key, lines, windows emitted,
+#: next window index), and the keys evicted (least recent first).
 RouterSnapshot = tuple[
     list[
         tuple[
@@ -462,12 +511,13 @@ RouterSnapshot = tuple[
     list[tuple[str, TimeClock]],
     int,
     list[tuple[str, list[RoutedLine], int, int]],
+    list[str],
 ]
 
 
 def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
     """A :meth:`SessionRouter.snapshot` as the JSON-ready state :meth:`SessionRouter.load_state` reads."""
-    rows, clocks, n_skipped_short, resumed = snapshot
+    rows, clocks, n_skipped_short, resumed, evicted = snapshot
     buffers: list[dict[str, Any]] = []
     for key, source, index, emitted, slot, lines, last, carry, name, last_time in rows:
         # lines: the tuples themselves, JSON arrays (read back by line_from_json)
@@ -484,6 +534,7 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
             row["carry"] = list(carry)
         if last_time is not None:  # only with window.session_gap_s: other checkpoints stay as they were
             row["last_time"] = last_time
+        if name is not None:  # only a later part (a gap's, an eviction's): other checkpoints stay as they were
             row["name"] = name
         buffers.append(row)
     out: dict[str, Any] = {
@@ -493,6 +544,8 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
     }
     if resumed:  # only sliding windows after an idle close: other checkpoints stay as they were
         out["resumed"] = [{"key": k, "lines": ln, "n_emitted": e, "next_window_index": i} for k, ln, e, i in resumed]
+    if evicted:  # only after evictions: other checkpoints stay as they were
+        out["evicted"] = evicted
     return out
 
 
