@@ -971,26 +971,120 @@ def csv_row(text: str) -> list[str] | None:
         return None
 
 
+#: ``parser.format = "csv"``: the most physical lines one record may span where its quoted fields hold line breaks
+#: (``Export-Csv``'s event messages); a quote still open after them ends the record there (read as it is: malformed)
+CSV_RECORD_MAX_LINES: Final = 500
+
+
+def opens_csv_record(line: str) -> bool:
+    """Whether ``line`` begins a CSV record that a line break in a quoted field split: it does not read as a row on
+    its own and holds an odd number of quotes (a doubled quote inside a field counts twice).
+
+    >>> opens_csv_record('"11/29/2026","4634","An account was logged off.'), opens_csv_record('a,"b",c')
+    (True, False)
+    """
+    return line.count('"') % 2 == 1 and csv_row(line) is None
+
+
+class CsvRecord:
+    """The physical lines of one CSV record whose quoted field holds line breaks, joined while a quote is open: the
+    one rule offline reading, ``tail`` and the service join by (:class:`~logbert.parsing.reader.LineReader`, and
+    :func:`~logbert.parsing.reader.open_pieces` across a stream's requests) and the CSV-header hint reads a head by.
+    Kept up to ``max_line_chars`` and one character more (later lines are counted, not kept: the joined record is cut
+    there anyway) and ended after :data:`CSV_RECORD_MAX_LINES` lines.
+
+    >>> r = CsvRecord('"1","An account was logged off.')
+    >>> r.add("", 100), r.add('Subject: x"', 100), r.text()
+    (False, True, '"1","An account was logged off.  Subject: x"')
+    """
+
+    __slots__ = ("kept", "length", "lines", "n_lines", "quotes")
+
+    def __init__(self, first: str) -> None:
+        self.kept = [first]
+        self.lines = [first]  # the physical lines as read, what a stream's next request reads again
+        self.length = len(first)
+        self.n_lines = 1
+        self.quotes = first.count('"')
+
+    def add(self, line: str, max_line_chars: int) -> bool:
+        """Add the record's next physical line; whether the record has ended with it (its quotes closed, or the
+        line limit reached)."""
+        self.n_lines += 1
+        self.quotes += line.count('"')
+        if self.length <= max_line_chars:
+            self.kept.append(line)
+            self.lines.append(line)
+            self.length += 1 + len(line)
+        elif line.count('"') % 2:  # not kept, but its quote is: read again, the lines that follow join the same
+            self.lines.append('"')
+        return self.quotes % 2 == 0 or self.n_lines >= CSV_RECORD_MAX_LINES
+
+    @property
+    def closed(self) -> bool:
+        """Whether its quotes are closed (else it ended at the line limit, or the input ended)."""
+        return self.quotes % 2 == 0
+
+    def text(self) -> str:
+        """The record as one line: its physical lines joined by a space (what a flattened export holds)."""
+        return " ".join(self.kept)
+
+
+def joined_csv_records(texts: Sequence[str], max_line_chars: int) -> list[str]:
+    """``texts`` (a head's lines) with each CSV record that quoted line breaks split joined by :class:`CsvRecord`.
+
+    >>> joined_csv_records(['"a","b"', '"1","two', 'lines"', '"3","4"'], 100)
+    ['"a","b"', '"1","two lines"', '"3","4"']
+    """
+    out: list[str] = []
+    record: CsvRecord | None = None
+    for text in texts:
+        if record is not None:
+            if record.add(text, max_line_chars):
+                out.append(record.text())
+                record = None
+        elif opens_csv_record(text):
+            record = CsvRecord(text)
+        else:
+            out.append(text)
+    if record is not None:
+        out.append(record.text())
+    return out
+
+
+_HINT_RECORD_CHARS: Final = 65_536  # the CSV-header hint's bound on one joined record (the head's lines are cut)
 _CSV_COLUMN_NAME = re.compile(r"[A-Za-z_@][\w.@ -]{0,63}")
 
 
 def _csv_header_hint(head: Sequence[LogLine]) -> str | None:
     """'the first line is a CSV header row ...: --set parser.format=csv --set parser.csv_columns=[...]' when the first
     content reads as a CSV row of at least 2 names, one of them a message column (``json_message_keys``, any case),
-    and at least half of the others as rows of as many fields; else None."""
-    columns = csv_row(head[0].content) or []
+    and at least half of the others as rows of as many fields; else None. A leading ``#TYPE ...`` line (what Windows
+    PowerShell 5.1's ``Export-Csv`` writes before the header) is passed over, and records whose quoted fields hold line
+    breaks are joined first (:class:`CsvRecord`, as ``parser.format = "csv"`` reads them)."""
+    texts = [ln.content for ln in head]
+    if texts and texts[0].startswith("#TYPE "):
+        texts = texts[1:]
+    if not texts:
+        return None
+    columns = csv_row(texts[0]) or []
     names = _MESSAGE_KEY_NAMES
     if len(columns) < 2 or not all(_CSV_COLUMN_NAME.fullmatch(c) for c in columns):
         return None
     if not any(c.lower() in names for c in columns):
         return None
-    rest = head[1:]
-    same = sum(1 for ln in rest if len(csv_row(ln.content) or ()) == len(columns))
+    rest = joined_csv_records(texts[1:], _HINT_RECORD_CHARS)
+    same = sum(1 for text in rest if len(csv_row(text) or ()) == len(columns))
     if not rest or same < 0.5 * len(rest):
         return None
     setting = shlex.quote("parser.csv_columns=" + json.dumps(columns, separators=(",", ":")))
+    first = "the line after the '#TYPE' line" if len(texts) < len(head) else "the first line"
+    joined = len(rest) < len(texts) - 1
+    rows = "records (joined where a quoted field holds line breaks, as parser.format=csv joins them)" if joined else (
+        "lines"
+    )
     return (
-        f"the first line is a CSV header row ({len(columns)} columns) and {same} of the next {len(rest)} lines are "
+        f"{first} is a CSV header row ({len(columns)} columns) and {same} of the next {len(rest)} {rows} are "
         f"records of as many fields: read as one text, their times and ids become template words; try --set "
         f"parser.format=csv --set {setting} (the message column is the content, the others fields that "
         "window.session_pattern sees as name=value)"
