@@ -1107,3 +1107,23 @@ def test_a_bracketed_python_time_gets_a_layout_that_reads_it(line: str) -> None:
     records, report = read_log([line], ParserConfig(log_format=layout))
     assert report.n_parsed == 1 and records[0].timestamp == datetime(2026, 11, 30, 10, 0, 0, 137000, UTC).timestamp()
     assert records[0].fields["Level"] == "INFO" and records[0].content.split()[0] in ("in", "Task")
+
+
+def test_a_us_time_with_am_pm_reads_and_an_unread_time_key_is_told_from_a_missing_one() -> None:
+    """Export-Csv's default time, '11/29/2026 01:59:18 PM' (month first: the AM/PM marks the US form), reads as a
+    record's time; where the key is on every record but its values do not read, the warning says so, with one."""
+    columns = ("TimeCreated", "Id", "Message")
+    config = ParserConfig(format="csv", csv_columns=columns, json_time_keys=("TimeCreated",))
+    lines = [f'"11/29/2026 {h:02d}:59:18 {ap}","4624","logged on"' for h, ap in ((12, "AM"), (1, "PM"), (12, "PM"))]
+    records, report = read_log(lines, config)
+    assert [r.timestamp for r in records] == [
+        datetime(2026, 11, 29, h, 59, 18, tzinfo=UTC).timestamp() for h in (0, 13, 12)
+    ]
+    assert report.warnings == []
+    unread = [f'"29.11.2026 {h}:59","4624","logged on"' for h in range(10, 13)]
+    _, report = read_log(unread, config)
+    assert "3 of the first 3 records hold its key TimeCreated" in report.warnings[0]
+    assert "do not read as a time (e.g. '29.11.2026 10:59')" in report.warnings[0]
+    assert "none holds" not in report.warnings[0]
+    _, report = read_log(unread, ParserConfig(format="csv", csv_columns=columns, json_time_keys=("When",)))
+    assert "none holds one of the keys parser.json_time_keys names (When)" in report.warnings[0]

@@ -743,13 +743,44 @@ def _json_scalar(value: str | int | float | bool | None) -> str:
 
 
 def _json_time(value: object) -> float | None:
-    """Epoch seconds of a JSON time value: an ISO 8601 string, or epoch seconds / ms / µs (number or digits)."""
+    """Epoch seconds of a record's time value: an ISO 8601 string, epoch seconds / ms / µs (number or digits), or
+    the US form with a 12-hour clock (:func:`us_seconds`, ``Export-Csv``'s default)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     text = value.strip() if isinstance(value, str) else repr(value)
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return epoch_seconds(text)
-    return iso_seconds(text) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    seconds = iso_seconds(text)
+    return seconds if seconds is not None else us_seconds(text)
+
+
+#: a month-first date with a 12-hour clock and AM/PM (the AM/PM marks the US form): ``11/29/2026 01:59:18 PM``
+_US_DATETIME = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(\.\d+)? ?([AaPp][Mm])"
+)
+
+
+def us_seconds(value: str) -> float | None:
+    """Epoch seconds (UTC: the form names no zone) of a month-first date with a 12-hour clock and AM/PM, as Windows
+    PowerShell's ``Export-Csv`` writes a time in the en-US culture; None for any other text.
+
+    >>> us_seconds("11/29/2026 01:59:18 PM") - us_seconds("11/29/2026 12:59:18 AM"), us_seconds("29/11/2026 13:59")
+    (46800.0, None)
+    """
+    m = _US_DATETIME.fullmatch(value.strip())
+    if m is None:
+        return None
+    month, day, year, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if not 1 <= hour <= 12:
+        return None
+    hour = hour % 12 + (12 if m.group(8).upper() == "PM" else 0)
+    try:
+        stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    return stamp + float(m.group(7) or 0)
 
 
 # What a header left inside the content looks like: a time or a level word among its first tokens.
@@ -1163,14 +1194,24 @@ def _no_record_time(head: Sequence[LogLine], time_keys: Sequence[str]) -> str:
 
     key = next((k for k in dict.fromkeys(k for ln in head for k in ln.fields) if holds_times(k)), None)
     tried = f"none holds one of the keys parser.json_time_keys names ({', '.join(time_keys) or 'none'})"
+    wanted = {k.lower() for k in time_keys}  # csv and logfmt match them without regard to case
+    held = next(((k, v) for ln in head for k, v in ln.fields.items() if k.lower() in wanted), None)
+    if held is not None:
+        n_with = sum(1 for ln in head if any(k.lower() in wanted for k in ln.fields))
+        tried = (
+            f"{n_with} of the first {len(head)} records hold its key {held[0]} (parser.json_time_keys), but its "
+            f"values do not read as a time (e.g. {quoted(str(held[1])[:60])})"
+        )
     if key is not None:
         setting = shlex.quote("parser.json_time_keys=" + json.dumps([key]))
         return (
             f"no record's time could be read, {tried}: --set {setting} reads the records' {key} key, which holds "
             "times (the split is then chronological, and time windows work)"
         )
+    forms = "an ISO 8601 time, epoch seconds, ms or µs, or 'MM/DD/YYYY hh:mm:ss AM'"
+    tried = f"{tried}: the times read are {forms}" if held is not None else f"{tried} with {forms}"
     return (
-        f"no record's time could be read, {tried} with an ISO 8601 time or epoch seconds, ms or µs: the split will "
+        f"no record's time could be read, {tried}: the split will "
         "not be chronological and time windows cannot be used; --set 'parser.json_time_keys=[\"KEY\"]' names the key "
         "of yours"
     )
