@@ -152,7 +152,8 @@ class ReadReport:
     n_empty: int = 0  # blank lines
     # parser.envelope: pieces of a line the container runtime split (CRI "P", docker's "log" without "\n"), each read
     # as part of the line that ends it (counted there: parsed or malformed); and lines whose last piece never came (the
-    # input ends first): read as what their pieces hold, their last piece counted as the line
+    # input ends first): read as what their pieces hold, their last piece counted as the line. parser.format = "csv":
+    # the lines of a record whose quoted field holds line breaks, its last line counted as the record
     n_pieces: int = 0
     n_unended: int = 0
     n_without_session: int = 0  # parsed, but no session id found (mode="session" only)

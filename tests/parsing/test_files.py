@@ -248,6 +248,21 @@ def test_no_session_id_names_hexadecimal_and_uuid_ids_of_the_contents(
     assert all(len(s.rows) == 3 for s in corpus.line_sessions)
 
 
+def test_no_session_id_never_suggests_a_status_code_that_repeats(tmp_path: Path) -> None:
+    """Windows logon failures: each holds the statuses 0xC000006D and 0xC000006A (the same on every such event, as
+    8-digit hexadecimal numbers as the few other codes are): never suggested as ids; a logon id, 0x and 6 digits,
+    that a few lines each repeat is."""
+    failures = [f"{i}: An account failed to log on. Status: 0xC000006D Sub Status: 0xC000006A Port {i}"
+                for i in range(44)]
+    failures += [f"{i}: Faulting module ntdll.dll exception code 0xc0000374 offset 0x5b9c9cf6" for i in range(6)]
+    said, _ = _no_session_error(tmp_path / "failures.log", failures, "<Content>")
+    assert "ids like" not in said and "0x[0-9a-fA-F]{8}" not in said
+    logons = [f"{i}: {w} Logon ID: 0x8D{i // 3:04X} Status: 0xC000006D" for i, w in
+              enumerate(["An account was logged on.", "Privileges assigned.", "An account was logged off."] * 20)]
+    said, _ = _no_session_error(tmp_path / "logons.log", logons, "<Content>")
+    assert "Their contents hold ids like 0x8D0000: --set 'window.session_pattern=\\b(0x[0-9a-fA-F]{6})\\b'" in said
+
+
 def test_no_session_id_never_suggests_a_field_with_one_value_for_every_line(tmp_path: Path) -> None:
     """Debian's alternatives.log read with its header (the program's name, the time): the name is the same on every
     line, so reading sessions by it would make the log one session; the error offers windows and names no field."""

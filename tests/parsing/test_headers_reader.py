@@ -706,8 +706,6 @@ def test_csv_records_are_read_as_objects_of_their_columns_and_what_is_malformed(
         '2026-11-30T08:00:00Z,INFO,ab12,"order loaded, 12 ms"',
         '2026-11-30T08:00:01Z,WARN,ab12,"503, ""upstream"" failed"',
         "2026-11-30T08:00:02Z,INFO,cd34",  # a field short
-        '2026-11-30T08:00:03Z,INFO,cd34,"a message with',  # a quoted newline splits a record: both halves malformed
-        'its second half",x',
         "2026-11-30T08:00:04Z,INFO,cd34,",  # an empty message
     ]
     config = ParserConfig(format="csv", csv_columns=CSV_COLUMNS)
@@ -715,7 +713,7 @@ def test_csv_records_are_read_as_objects_of_their_columns_and_what_is_malformed(
     assert [r.content for r in records] == ["order loaded, 12 ms", '503, "upstream" failed']
     assert records[0].fields == {"Timestamp": "2026-11-30T08:00:00Z", "level": "INFO", "trace_id": "ab12"}
     assert records[1].timestamp == records[0].timestamp + 1
-    assert report.n_parsed == 2 and report.n_malformed == 5
+    assert report.n_parsed == 2 and report.n_malformed == 3
     pattern = session_id_pattern(WindowConfig(session_pattern=r"trace_id=(\S+)"))
     assert [find_session_ids(line_text_for_sessions(r), pattern) for r in records] == [("ab12",), ("ab12",)]
     # the template miner's path (contents only) reads the same lines the same way
@@ -724,8 +722,59 @@ def test_csv_records_are_read_as_objects_of_their_columns_and_what_is_malformed(
     reader = LineReader(config)
     contents: list[str] = []
     reader.feed_clean_contents(lines, contents)
-    assert contents == [r.content for r in records] and reader.report.n_malformed == 5
+    assert contents == [r.content for r in records] and reader.report.n_malformed == 3
     assert [r.content for r in read_log(log, config)[0]] == contents
+
+
+EXPORT_CSV = [  # Get-WinEvent | Export-Csv: messages with line breaks (CRLF) inside their quoted field
+    '"TimeCreated","Id","LevelDisplayName","ProviderName","Message"\r',
+    *[
+        line
+        for i in range(12)
+        for line in (
+            f'"2026-11-29T13:{i:02d}:18Z","4634","Information","Security","An account was logged off.\r',
+            "\r",
+            "Subject:\r",
+            f"\tLogon ID:\t\t0x{i:06X}\r",
+            'This event is generated when a logon session is destroyed."\r',
+        )
+    ],
+]
+
+
+def test_csv_records_whose_quoted_fields_hold_line_breaks_are_joined(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A record whose quoted message holds line breaks is read as one record (its lines joined by a space, as a
+    flattened export reads), whether the reader gets a file or lines; its other lines counted as pieces; the raw
+    read suggests the CSV settings from the header row all the same; a quote the input ends in is said."""
+    columns = ("TimeCreated", "Id", "LevelDisplayName", "ProviderName", "Message")
+    config = ParserConfig(format="csv", csv_columns=columns, json_time_keys=("TimeCreated",))
+    log = tmp_path / "events.csv"
+    log.write_text("\n".join(EXPORT_CSV) + "\n", encoding="utf-8")
+    for source in (EXPORT_CSV, log):
+        records, report = read_log(source, config)
+        assert len(records) == 12 and report.n_malformed == 1  # the header row
+        assert records[3].content == (
+            "An account was logged off. Subject: Logon ID: 0x000003 This event is generated when a logon session is "
+            "destroyed."
+        )
+        assert records[3].fields["Id"] == "4634" and records[3].timestamp is not None
+        assert report.n_pieces == 48 and report.n_lines == 61 and report.n_empty == 0
+    _, report = read_log(EXPORT_CSV, ParserConfig(format="raw"))
+    assert "--set parser.format=csv --set 'parser.csv_columns=" in report.warnings[0]
+    records, report = read_log(EXPORT_CSV[:-2], config)  # the input ends inside a message
+    assert len(records) == 11 and report.n_unended == 1 and report.n_malformed == 2
+    assert any("ends inside a CSV record's quoted field" in w for w in report.warnings)
+
+
+def test_a_type_line_before_a_csv_header_keeps_the_hint() -> None:
+    """Windows PowerShell 5.1's Export-Csv writes '#TYPE <class>' before the header row: the hint passes over it."""
+    lines = ["#TYPE System.Diagnostics.Eventing.Reader.EventLogRecord", "TimeCreated,Id,Message"] + [
+        f'2026-11-30T08:00:{i:02d}Z,4624,"An account was successfully logged on {i}"' for i in range(20)
+    ]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert "--set parser.format=csv --set 'parser.csv_columns=[\"TimeCreated\",\"Id\",\"Message\"]'" in (
+        report.warnings[0]
+    )
 
 
 def test_csv_needs_its_columns_and_a_raw_read_suggests_them() -> None:
@@ -1058,3 +1107,23 @@ def test_a_bracketed_python_time_gets_a_layout_that_reads_it(line: str) -> None:
     records, report = read_log([line], ParserConfig(log_format=layout))
     assert report.n_parsed == 1 and records[0].timestamp == datetime(2026, 11, 30, 10, 0, 0, 137000, UTC).timestamp()
     assert records[0].fields["Level"] == "INFO" and records[0].content.split()[0] in ("in", "Task")
+
+
+def test_a_us_time_with_am_pm_reads_and_an_unread_time_key_is_told_from_a_missing_one() -> None:
+    """Export-Csv's default time, '11/29/2026 01:59:18 PM' (month first: the AM/PM marks the US form), reads as a
+    record's time; where the key is on every record but its values do not read, the warning says so, with one."""
+    columns = ("TimeCreated", "Id", "Message")
+    config = ParserConfig(format="csv", csv_columns=columns, json_time_keys=("TimeCreated",))
+    lines = [f'"11/29/2026 {h:02d}:59:18 {ap}","4624","logged on"' for h, ap in ((12, "AM"), (1, "PM"), (12, "PM"))]
+    records, report = read_log(lines, config)
+    assert [r.timestamp for r in records] == [
+        datetime(2026, 11, 29, h, 59, 18, tzinfo=UTC).timestamp() for h in (0, 13, 12)
+    ]
+    assert report.warnings == []
+    unread = [f'"29.11.2026 {h}:59","4624","logged on"' for h in range(10, 13)]
+    _, report = read_log(unread, config)
+    assert "3 of the first 3 records hold its key TimeCreated" in report.warnings[0]
+    assert "do not read as a time (e.g. '29.11.2026 10:59')" in report.warnings[0]
+    assert "none holds" not in report.warnings[0]
+    _, report = read_log(unread, ParserConfig(format="csv", csv_columns=columns, json_time_keys=("When",)))
+    assert "none holds one of the keys parser.json_time_keys names (When)" in report.warnings[0]

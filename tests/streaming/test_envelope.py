@@ -108,3 +108,31 @@ def test_a_restart_keeps_each_streams_last_line(streams: Any, tmp_path: Path) ->
     again = restarted(detector, lines, cut, 2, tmp_path / "j")
     assert summaries(again, offline) == offline_summaries(offline)
     again.shutdown(30)
+
+
+def _event_csv(n: int) -> list[str]:
+    """Windows events as Export-Csv writes them: a header row, then records whose quoted message holds line breaks
+    (session <i> in a column of its own)."""
+    out = ['"TimeCreated","Id","LogonId","Message"']
+    for i in range(n):
+        said = ("An account was successfully logged on.", "Special privileges assigned.", "An account was logged off.")
+        for j, what in enumerate(said):
+            t = f"2026-11-29T13:{i // 60:02d}:{i % 60:02d}.{j:03d}Z"
+            out += [f'"{t}","{4624 + j}","s{i}","{what}', "", "Subject:", f"\tAccount Name:\tsvc_{i % 4}", 'Done."']
+    return out
+
+
+@pytest.mark.parametrize("per_request", [1, 3, 1000])
+def test_csv_records_with_quoted_line_breaks_cut_by_requests_give_the_offline_sessions(
+    tmp_path_factory: pytest.TempPathFactory, per_request: int
+) -> None:
+    settings = {
+        "parser.format": "csv", "parser.csv_columns": ["TimeCreated", "Id", "LogonId", "Message"],
+        "parser.json_time_keys": ["TimeCreated"], "window.session_pattern": r"LogonId=(\S+)",
+    }
+    detector, log, offline = trained_on(tmp_path_factory.mktemp("csv"), _event_csv(60), settings)
+    assert offline["s3"].n_keys == 3  # its 3 records, each of 5 lines
+    engine = replayed(detector, log.read_text(encoding="utf-8").splitlines(), per_request)
+    assert engine.stats().rejected_malformed == 1  # the header row only: a record's first lines wait for its last
+    assert summaries(engine, offline) == offline_summaries(offline)
+    engine.shutdown(30)

@@ -743,13 +743,44 @@ def _json_scalar(value: str | int | float | bool | None) -> str:
 
 
 def _json_time(value: object) -> float | None:
-    """Epoch seconds of a JSON time value: an ISO 8601 string, or epoch seconds / ms / µs (number or digits)."""
+    """Epoch seconds of a record's time value: an ISO 8601 string, epoch seconds / ms / µs (number or digits), or
+    the US form with a 12-hour clock (:func:`us_seconds`, ``Export-Csv``'s default)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     text = value.strip() if isinstance(value, str) else repr(value)
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return epoch_seconds(text)
-    return iso_seconds(text) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    seconds = iso_seconds(text)
+    return seconds if seconds is not None else us_seconds(text)
+
+
+#: a month-first date with a 12-hour clock and AM/PM (the AM/PM marks the US form): ``11/29/2026 01:59:18 PM``
+_US_DATETIME = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(\.\d+)? ?([AaPp][Mm])"
+)
+
+
+def us_seconds(value: str) -> float | None:
+    """Epoch seconds (UTC: the form names no zone) of a month-first date with a 12-hour clock and AM/PM, as Windows
+    PowerShell's ``Export-Csv`` writes a time in the en-US culture; None for any other text.
+
+    >>> us_seconds("11/29/2026 01:59:18 PM") - us_seconds("11/29/2026 12:59:18 AM"), us_seconds("29/11/2026 13:59")
+    (46800.0, None)
+    """
+    m = _US_DATETIME.fullmatch(value.strip())
+    if m is None:
+        return None
+    month, day, year, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if not 1 <= hour <= 12:
+        return None
+    hour = hour % 12 + (12 if m.group(8).upper() == "PM" else 0)
+    try:
+        stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    return stamp + float(m.group(7) or 0)
 
 
 # What a header left inside the content looks like: a time or a level word among its first tokens.
@@ -971,26 +1002,120 @@ def csv_row(text: str) -> list[str] | None:
         return None
 
 
+#: ``parser.format = "csv"``: the most physical lines one record may span where its quoted fields hold line breaks
+#: (``Export-Csv``'s event messages); a quote still open after them ends the record there (read as it is: malformed)
+CSV_RECORD_MAX_LINES: Final = 500
+
+
+def opens_csv_record(line: str) -> bool:
+    """Whether ``line`` begins a CSV record that a line break in a quoted field split: it does not read as a row on
+    its own and holds an odd number of quotes (a doubled quote inside a field counts twice).
+
+    >>> opens_csv_record('"11/29/2026","4634","An account was logged off.'), opens_csv_record('a,"b",c')
+    (True, False)
+    """
+    return line.count('"') % 2 == 1 and csv_row(line) is None
+
+
+class CsvRecord:
+    """The physical lines of one CSV record whose quoted field holds line breaks, joined while a quote is open: the
+    one rule offline reading, ``tail`` and the service join by (:class:`~logbert.parsing.reader.LineReader`, and
+    :func:`~logbert.parsing.reader.open_pieces` across a stream's requests) and the CSV-header hint reads a head by.
+    Kept up to ``max_line_chars`` and one character more (later lines are counted, not kept: the joined record is cut
+    there anyway) and ended after :data:`CSV_RECORD_MAX_LINES` lines.
+
+    >>> r = CsvRecord('"1","An account was logged off.')
+    >>> r.add("", 100), r.add('Subject: x"', 100), r.text()
+    (False, True, '"1","An account was logged off.  Subject: x"')
+    """
+
+    __slots__ = ("kept", "length", "lines", "n_lines", "quotes")
+
+    def __init__(self, first: str) -> None:
+        self.kept = [first]
+        self.lines = [first]  # the physical lines as read, what a stream's next request reads again
+        self.length = len(first)
+        self.n_lines = 1
+        self.quotes = first.count('"')
+
+    def add(self, line: str, max_line_chars: int) -> bool:
+        """Add the record's next physical line; whether the record has ended with it (its quotes closed, or the
+        line limit reached)."""
+        self.n_lines += 1
+        self.quotes += line.count('"')
+        if self.length <= max_line_chars:
+            self.kept.append(line)
+            self.lines.append(line)
+            self.length += 1 + len(line)
+        elif line.count('"') % 2:  # not kept, but its quote is: read again, the lines that follow join the same
+            self.lines.append('"')
+        return self.quotes % 2 == 0 or self.n_lines >= CSV_RECORD_MAX_LINES
+
+    @property
+    def closed(self) -> bool:
+        """Whether its quotes are closed (else it ended at the line limit, or the input ended)."""
+        return self.quotes % 2 == 0
+
+    def text(self) -> str:
+        """The record as one line: its physical lines joined by a space (what a flattened export holds)."""
+        return " ".join(self.kept)
+
+
+def joined_csv_records(texts: Sequence[str], max_line_chars: int) -> list[str]:
+    """``texts`` (a head's lines) with each CSV record that quoted line breaks split joined by :class:`CsvRecord`.
+
+    >>> joined_csv_records(['"a","b"', '"1","two', 'lines"', '"3","4"'], 100)
+    ['"a","b"', '"1","two lines"', '"3","4"']
+    """
+    out: list[str] = []
+    record: CsvRecord | None = None
+    for text in texts:
+        if record is not None:
+            if record.add(text, max_line_chars):
+                out.append(record.text())
+                record = None
+        elif opens_csv_record(text):
+            record = CsvRecord(text)
+        else:
+            out.append(text)
+    if record is not None:
+        out.append(record.text())
+    return out
+
+
+_HINT_RECORD_CHARS: Final = 65_536  # the CSV-header hint's bound on one joined record (the head's lines are cut)
 _CSV_COLUMN_NAME = re.compile(r"[A-Za-z_@][\w.@ -]{0,63}")
 
 
 def _csv_header_hint(head: Sequence[LogLine]) -> str | None:
     """'the first line is a CSV header row ...: --set parser.format=csv --set parser.csv_columns=[...]' when the first
     content reads as a CSV row of at least 2 names, one of them a message column (``json_message_keys``, any case),
-    and at least half of the others as rows of as many fields; else None."""
-    columns = csv_row(head[0].content) or []
+    and at least half of the others as rows of as many fields; else None. A leading ``#TYPE ...`` line (what Windows
+    PowerShell 5.1's ``Export-Csv`` writes before the header) is passed over, and records whose quoted fields hold line
+    breaks are joined first (:class:`CsvRecord`, as ``parser.format = "csv"`` reads them)."""
+    texts = [ln.content for ln in head]
+    if texts and texts[0].startswith("#TYPE "):
+        texts = texts[1:]
+    if not texts:
+        return None
+    columns = csv_row(texts[0]) or []
     names = _MESSAGE_KEY_NAMES
     if len(columns) < 2 or not all(_CSV_COLUMN_NAME.fullmatch(c) for c in columns):
         return None
     if not any(c.lower() in names for c in columns):
         return None
-    rest = head[1:]
-    same = sum(1 for ln in rest if len(csv_row(ln.content) or ()) == len(columns))
+    rest = joined_csv_records(texts[1:], _HINT_RECORD_CHARS)
+    same = sum(1 for text in rest if len(csv_row(text) or ()) == len(columns))
     if not rest or same < 0.5 * len(rest):
         return None
     setting = shlex.quote("parser.csv_columns=" + json.dumps(columns, separators=(",", ":")))
+    first = "the line after the '#TYPE' line" if len(texts) < len(head) else "the first line"
+    joined = len(rest) < len(texts) - 1
+    rows = "records (joined where a quoted field holds line breaks, as parser.format=csv joins them)" if joined else (
+        "lines"
+    )
     return (
-        f"the first line is a CSV header row ({len(columns)} columns) and {same} of the next {len(rest)} lines are "
+        f"{first} is a CSV header row ({len(columns)} columns) and {same} of the next {len(rest)} {rows} are "
         f"records of as many fields: read as one text, their times and ids become template words; try --set "
         f"parser.format=csv --set {setting} (the message column is the content, the others fields that "
         "window.session_pattern sees as name=value)"
@@ -1069,14 +1194,24 @@ def _no_record_time(head: Sequence[LogLine], time_keys: Sequence[str]) -> str:
 
     key = next((k for k in dict.fromkeys(k for ln in head for k in ln.fields) if holds_times(k)), None)
     tried = f"none holds one of the keys parser.json_time_keys names ({', '.join(time_keys) or 'none'})"
+    wanted = {k.lower() for k in time_keys}  # csv and logfmt match them without regard to case
+    held = next(((k, v) for ln in head for k, v in ln.fields.items() if k.lower() in wanted), None)
+    if held is not None:
+        n_with = sum(1 for ln in head if any(k.lower() in wanted for k in ln.fields))
+        tried = (
+            f"{n_with} of the first {len(head)} records hold its key {held[0]} (parser.json_time_keys), but its "
+            f"values do not read as a time (e.g. {quoted(str(held[1])[:60])})"
+        )
     if key is not None:
         setting = shlex.quote("parser.json_time_keys=" + json.dumps([key]))
         return (
             f"no record's time could be read, {tried}: --set {setting} reads the records' {key} key, which holds "
             "times (the split is then chronological, and time windows work)"
         )
+    forms = "an ISO 8601 time, epoch seconds, ms or µs, or 'MM/DD/YYYY hh:mm:ss AM'"
+    tried = f"{tried}: the times read are {forms}" if held is not None else f"{tried} with {forms}"
     return (
-        f"no record's time could be read, {tried} with an ISO 8601 time or epoch seconds, ms or µs: the split will "
+        f"no record's time could be read, {tried}: the split will "
         "not be chronological and time windows cannot be used; --set 'parser.json_time_keys=[\"KEY\"]' names the key "
         "of yours"
     )

@@ -27,13 +27,16 @@ from logbert.files import input_file, open_log, read_bytes, require_text
 from logbert.parsing._gc import gc_paused
 from logbert.parsing.envelope import Piece, looks_wrapped, unwrap, wrap
 from logbert.parsing.headers import (
+    CSV_RECORD_MAX_LINES,
     JSON_FORMAT,
     LOGFMT_FORMAT,
+    CsvRecord,
     HeaderParser,
     family_hint,
     format_warnings,
     infer_log_format,
     iso_seconds,
+    opens_csv_record,
     other_format_hint,
     unread_hint,
 )
@@ -210,6 +213,19 @@ class _Run:
         return "".join(self.parts)
 
 
+def joins_csv_records(config: ParserConfig) -> bool:
+    """Whether ``config`` reads CSV records (``parser.format = "csv"``, no envelope), whose quoted fields may hold
+    line breaks: :class:`LineReader` joins such a record's physical lines, and the streaming engine keeps a source's
+    open record across requests (:func:`open_pieces`)."""
+    return config.format == "csv" and config.envelope == "none"
+
+
+def joins_lines(config: ParserConfig) -> bool:
+    """Whether a line may be joined with the lines that follow it (``parser.envelope``'s pieces, a CSV record's
+    quoted line breaks): what the streaming engine keeps open per source between requests (:func:`open_pieces`)."""
+    return config.envelope != "none" or joins_csv_records(config)
+
+
 class LineReader:
     """Header-parse lines one at a time and keep the counts of a :class:`ReadReport`.
 
@@ -236,6 +252,16 @@ class LineReader:
         self.envelope = config.envelope
         # per stream, the pieces of a split line whose last piece has not come yet (the runtime splits per stream)
         self._runs: dict[str, _Run] = {}
+        #: parser.format = "csv": a record whose quoted field holds line breaks is joined from its physical lines
+        self.joins_records = joins_csv_records(config)
+        self._record: CsvRecord | None = None  # its lines so far, while a quote is open
+        self.n_records_unclosed = 0  # records whose quote did not close within CSV_RECORD_MAX_LINES lines
+
+    @property
+    def joins(self) -> bool:
+        """Whether lines may be joined (container runtime pieces, CSV records with quoted line breaks): the fast
+        loops, which read each line as one, do not serve."""
+        return self.envelope != "none" or self.joins_records
 
     def feed(self, raw: str | bytes) -> LogLine | None:
         """Count and parse one line; None for a blank or malformed line. Never raises on content."""
@@ -259,12 +285,19 @@ class LineReader:
         self.n_inner_cr += inner_cr  # a carriage return inside the line: CR-only line ends?
         if self.envelope != "none":
             return self._read_wrapped(raw)
+        if self.joins_records:
+            return self._read_csv_line(raw)
         line, binary, truncated, escapes = line_text(raw, self.config.max_line_chars)
         report.n_binary += binary
         if binary:
             self.latin1.note(raw)
         report.n_truncated += truncated
         report.n_escaped += escapes
+        return self._read_text(line)
+
+    def _read_text(self, line: str) -> LogLine | LineProblem:
+        """:meth:`read_line` of a line as read (repaired, cut): parsed by the format, counted."""
+        report = self.report
         self.last_text = line
         if not line.strip():
             report.n_empty += 1
@@ -278,6 +311,38 @@ class LineReader:
         report.n_parsed += 1
         report.n_continued = self.header.n_continued
         return parsed
+
+    def _read_csv_line(self, raw: str | bytes) -> LogLine | LineProblem:
+        """:meth:`read_line` with ``parser.format = "csv"``: a line that opens a quoted field it does not close (a
+        message with line breaks, as ``Export-Csv`` writes Windows events) and the lines that follow until the quote
+        closes are one record (:class:`~logbert.parsing.headers.CsvRecord`), read with its last line; the others
+        counted in ``n_pieces`` (``"partial"``)."""
+        report = self.report
+        cap = self.config.max_line_chars
+        line, binary, escapes = repair_line(raw)
+        report.n_binary += binary
+        report.n_escaped += escapes
+        if binary:
+            self.latin1.note(raw)
+        record = self._record
+        if record is None and not opens_csv_record(line):
+            report.n_truncated += len(line) > cap
+            return self._read_text(line[:cap])
+        if record is None:
+            self._record = CsvRecord(line)
+        elif record.add(line, cap):
+            self._record = None
+            return self._read_record(record)
+        self.last_text = line[:cap]
+        report.n_pieces += 1
+        return "partial"
+
+    def _read_record(self, record: CsvRecord) -> LogLine | LineProblem:
+        """A joined CSV record read as one line: cut at ``max_line_chars`` and counted."""
+        self.n_records_unclosed += not record.closed
+        text = record.text()
+        self.report.n_truncated += len(text) > self.config.max_line_chars
+        return self._read_text(text[: self.config.max_line_chars])
 
     def _read_wrapped(self, raw: str | bytes) -> LogLine | LineProblem:
         """:meth:`read_line` of a line in ``parser.envelope``: unwrapped whole (``max_line_chars`` cuts the message,
@@ -351,6 +416,14 @@ class LineReader:
         pieces hold, in the order they began; each counted in ``n_unended``, its last piece as the line (no longer
         in ``n_pieces``). Call once the input has ended: a stream that goes on keeps them open."""
         out: list[LogLine] = []
+        if self._record is not None:  # a CSV record whose quote the input ended in
+            record, self._record = self._record, None
+            self.report.n_pieces -= 1
+            self.report.n_unended += 1
+            last_line_no = self.report.n_lines
+            parsed = self._read_record(record)
+            if not isinstance(parsed, str):
+                out.append(replace(parsed, line_no=last_line_no))
         runs, self._runs = self._runs, {}
         for run in runs.values():
             self.report.n_pieces -= 1
@@ -453,6 +526,10 @@ def open_pieces(lines: Sequence[str | bytes], config: ParserConfig) -> list[str]
     ['2026-12-02T04:00:00Z stdout P a', '2026-12-02T04:00:01Z stdout P c']
     """
     envelope, cap = config.envelope, config.max_line_chars
+    if not joins_lines(config):
+        return []
+    if joins_csv_records(config):
+        return _open_record(lines, cap)
     runs: dict[str, tuple[list[str], list[int]]] = {}
     for raw in lines:
         text = repair_line(raw)[0]
@@ -467,6 +544,24 @@ def open_pieces(lines: Sequence[str | bytes], config: ParserConfig) -> list[str]
             kept.append(text)
             length[0] += len(piece.message)
     return [text for kept, _ in runs.values() for text in kept]
+
+
+def _open_record(lines: Sequence[str | bytes], cap: int) -> list[str]:
+    """:func:`open_pieces` of CSV records: the physical lines of the record whose quote is still open at the end of
+    ``lines`` (as read), by :class:`LineReader`'s rule (:class:`~logbert.parsing.headers.CsvRecord`).
+
+    >>> _open_record(['"1","done"', '"2","two', '', 'lines"', '"3","open'], 100)
+    ['"3","open']
+    """
+    record: CsvRecord | None = None
+    for raw in lines:
+        text = repair_line(raw)[0]
+        if record is not None:
+            if record.add(text, cap):
+                record = None
+        elif opens_csv_record(text):
+            record = CsvRecord(text)
+    return list(record.lines) if record is not None else []
 
 
 def _unwrapped(envelope: EnvelopeName, line: str) -> Piece | None:
@@ -659,7 +754,7 @@ class LogStream:
         for lines, clean in self._blocks():
             out: list[LogLine] = []
             before = self.report.n_lines
-            if clean and self.reader.envelope == "none":
+            if clean and not self.reader.joins:
                 self.reader.feed_clean(cast(list[str], lines), out)
             else:
                 self._feed(lines, out)
@@ -680,7 +775,7 @@ class LogStream:
         reader = self.reader
         for lines, clean in self._blocks():
             out: list[str] = []
-            if not clean or reader.envelope != "none":  # envelope lines: each unwrapped, pieces joined
+            if not clean or reader.joins:  # envelope lines: each unwrapped, pieces joined (CSV records too)
                 parsed: list[LogLine] = []
                 before = reader.report.n_lines
                 self._feed(lines, parsed)
@@ -781,7 +876,17 @@ class LogStream:
                 "KiB, so what they end with (a session id, a JSON record's last keys) is lost; --set "
                 f"parser.max_line_chars={JOINED_LINE_CHARS} keeps them whole"
             )
-        if report.n_unended:
+        if self.reader.n_records_unclosed:
+            report.warnings.append(
+                f"{self.reader.n_records_unclosed} CSV records held a quote that did not close within "
+                f"{CSV_RECORD_MAX_LINES} lines: each was read as the lines so far (a stray quote in a field?)"
+            )
+        if report.n_unended and self.reader.joins_records:
+            report.warnings.append(
+                f"the input ends inside a CSV record's quoted field ({report.n_unended} record): it is read as what "
+                "its lines hold"
+            )
+        elif report.n_unended:
             report.warnings.append(
                 f"{report.n_unended} lines split by the container runtime never got their last piece (the input "
                 "ends first: a file cut, or a runtime killed mid-line): each is read as what its pieces hold"

@@ -287,16 +287,22 @@ def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
     """Whether a field or key with these value counts, over ``n_lines`` lines, could be a session id: on most lines,
     many values (at least 2, and one per 50 lines), each on a few lines (2.5 on average: not a duration, not a
     line number), none on half of them (Redis's pid: the server's own, 1, writes nearly every line, and the
-    children it forks to save write two each).
+    children it forks to save write two each), nor on a quarter of them where the values are few (under one per 10
+    lines): such a value is a constant, not one unit of work's name (a Windows logon failure's status 0xC000006D, the
+    same on every such event, beside its sub-status and two other codes).
 
     >>> _values_like_session_ids({str(p): 3 for p in range(100)}, 300)
     True
     >>> _values_like_session_ids({"1": 3700, **{str(p): 2 for p in range(100, 600)}}, 4700)
     False
+    >>> _values_like_session_ids({"0xC000006D": 44, "0xC000006A": 44, "0xc0000374": 6, "0x5b9c9cf6": 6}, 50)
+    False
     """
     n, distinct = sum(counts.values()), len(counts)
+    most = max(counts.values(), default=0)
     return (
-        n >= 0.5 * n_lines and distinct >= max(2, n / 50) and n >= 2.5 * distinct and max(counts.values()) <= 0.5 * n
+        n >= 0.5 * n_lines and distinct >= max(2, n / 50) and n >= 2.5 * distinct and most <= 0.5 * n
+        and (most <= 0.25 * n or distinct >= n / 10)
     )
 
 

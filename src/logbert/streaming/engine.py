@@ -297,8 +297,9 @@ class StreamEngine:
         # per source, its streams' last lines with their own header (one stream, "", without parser.envelope)
         self._heads: OrderedDict[str, dict[str, str]] = OrderedDict()
         # parser.envelope: each source's pieces of a line the container runtime split whose last piece has not come,
-        # read again before its next request (offline, a file's pieces join across any block; parsing.reader)
-        self._open_pieces = piece_keeper(detector) if detector.config.parser.envelope != "none" else None
+        # read again before its next request (offline, a file's pieces join across any block; parsing.reader); and
+        # parser.format = "csv": the lines of a record whose quoted field holds line breaks (the detector says which)
+        self._open_pieces = piece_keeper(detector)
         self._pieces: OrderedDict[str, list[str]] = OrderedDict()
         # each source's year of yearless lines (syslog's "Dec 31"), handed to its next request's parse: a request after
         # New Year reads its lines in the next year, as offline (records.SyslogCalendar); none for other formats

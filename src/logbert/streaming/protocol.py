@@ -81,8 +81,9 @@ def signal_builder(scorer: Scorer) -> SignalBuilder | None:
     return out
 
 
-#: The pieces (``parser.envelope``) at the end of some raw lines whose split line has not ended yet, as read: what
-#: :meth:`logbert.pipeline.detector.Detector.open_pieces` is (``logbert.parsing.reader.open_pieces``).
+#: The pieces (``parser.envelope``; a CSV record's lines while a quoted field is open) at the end of some raw lines
+#: whose split line has not ended yet, as read: what :meth:`logbert.pipeline.detector.Detector.open_pieces` is
+#: (``logbert.parsing.reader.open_pieces``).
 PieceKeeper = Callable[[Sequence["str | bytes"]], list[str]]
 
 
