@@ -495,7 +495,7 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # Go's log package and nginx's error log: a date with slashes
      ("2026/11/29 10:00:{:02d} server: handled request 7 in 3ms", "<Date> <Time> <Content>", "server:"),
      ('2026/11/29 10:00:{:02d} [error] 120#120: *5 open() "/x" failed (2: No such file or directory)',
-      r"<Date> <Time> \[<Context>\] <Content>", "120#120:"),
+      r"<Date> <Time> \[<Severity>\] <Content>", "120#120:"),  # the bracketed word is its level
      # Debian's /var/log/alternatives.log: the program's name, then the time and a colon
      ("update-alternatives 2025-06-24 14:36:{:02d}: link group pager updated to point to /usr/bin/less",
       "<Component> <Datetime>: <Content>", "link"),

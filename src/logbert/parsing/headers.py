@@ -1294,6 +1294,8 @@ _FORMAT_PRESETS: Final[frozenset[str]] = frozenset(
 # "---"), a number (a pid) and, before a level word only, a plain word (Python logging's logger name).
 # a header's level word: the common names, and PostgreSQL's LOG and PANIC ("... [20021] LOG:  connection received")
 _HEADER_LEVEL = re.compile(rf"(\[?)({_LEVEL_NAMES}|LOG|PANIC)(\]?)(:?)(?=\s)")
+# nginx's error log writes its level in lower case and in brackets: "2026/11/29 10:00:00 [error] 120#120: ..."
+_HEADER_NGINX_LEVEL = re.compile(r"\[(?:debug|info|notice|warn|error|crit|alert|emerg)\](?=\s)")
 _HEADER_BRACKET = re.compile(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\](?=\s)")
 _HEADER_BRACKETED_PID = re.compile(r"\[\d+\](?=\s)")
 # PostgreSQL's "%u@%d" (user@database) before the level, "[unknown]@[unknown]" before the user is known. Debian's
@@ -1401,7 +1403,7 @@ def infer_log_format(content: str) -> str | None:
     >>> infer_log_format("1795946400069 INFO [sess-0] step c ok"), infer_log_format("4242 INFO [w] x")
     ('<Timestamp> <Level> \\[<Context>\\] <Content>', '<Pid> <Level> \\[<Context>\\] <Content>')
     >>> infer_log_format("2026/11/29 10:00:00 [error] 120#120: *5 open() failed")  # nginx's error log
-    '<Date> <Time> \\[<Context>\\] <Content>'
+    '<Date> <Time> \\[<Severity>\\] <Content>'
     >>> infer_log_format('time="2026-11-29T10:00:00Z" level=info msg="request started" path=/api')
     'time="<Datetime>" level=<Severity> <Content>'
     >>> infer_log_format("update-alternatives 2025-06-24 14:36:53: run with --install /usr/bin/pager pager")
@@ -1510,6 +1512,9 @@ def infer_log_format(content: str) -> str | None:
             bracket = m.group(1) == "[" and m.group(3) == "]"
             pieces.append(optional + (r"\[<Level>\]" if bracket else "<Level>") + m.group(4))
             level_seen = True
+        elif not level_seen and (m := _HEADER_NGINX_LEVEL.match(content, at)) is not None:
+            pieces += [*before_level, r"\[<Severity>\]"]  # lower case: not <Level>'s [A-Z]+
+            before_level, level_seen = [], True
         elif not level_seen and (m := _HEADER_TITLE_LEVEL.match(content, at)) is not None:
             pieces += [*before_level, "<Severity>"]
             before_level, level_seen = [], True
