@@ -132,6 +132,8 @@ def test_session_label_from_lines_rule() -> None:
         # ids of other shapes, and the usual names of an anomaly flag (both were "not a label file I know")
         ("req-00050\nreq-00120\n", {"req-00050": 1, "req-00120": 1}),
         ("request_id\njob_7\nweb-01.example\n", {"job_7": 1, "web-01.example": 1}),
+        # a Windows export's column name is the header, not an id (it was read as one, "names no session")
+        ("LogonId\n0x5b9c9c\n0x5ba011\n", {"0x5b9c9c": 1, "0x5ba011": 1}),
         ("# anomalous orders\nord-1\n", {"ord-1": 1}),
         ("The failed jobs:\njob_7\njob_9\n", {"job_7": 1, "job_9": 1}),
         ("request_id,is_anomaly\nreq-1,0\nreq-2,1\n", {"req-1": 0, "req-2": 1}),

@@ -194,9 +194,21 @@ def parse_id_list(lines: list[str], source: str) -> Labels:
 
 
 def _names_an_id(text: str) -> bool:
-    """A one-word header of an id list: ``id``, ``ids``, ``session_id``, ``request_id`` ..."""
+    """A one-word header of an id list: ``id``, ``ids``, ``session_id``, ``request_id`` ..., or a camel-case column
+    name ending in Id or ID, as Windows exports write them (``LogonId``, ``SessionID``: letters only, where ids hold
+    digits).
+
+    >>> [_names_an_id(t) for t in ("request_id", "LogonId", "SessionID", "0x5b9c9c", "req-00050", "paid")]
+    [True, True, True, False, False, False]
+    """
     word = text.lower().strip("\"'")
-    return word in _ID_COLUMNS or word in ("ids", "session", "sessions") or word.endswith("_id")
+    camel = text.strip("\"'")
+    return (
+        word in _ID_COLUMNS
+        or word in ("ids", "session", "sessions")
+        or word.endswith("_id")
+        or (camel.isalpha() and camel.endswith(("Id", "ID")))
+    )
 
 
 def parse_line_labels(lines: list[str], source: str) -> Labels:
