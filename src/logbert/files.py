@@ -135,6 +135,25 @@ def input_file(path: Path, what: str) -> Path:
     return path
 
 
+def not_text_hint(n_binary: int, n_lines: int) -> str:
+    """What to say when most of ``n_lines`` lines are not text (``n_binary`` held invalid UTF-8 or control bytes: a
+    compressed or binary file read as a log), else ''. One wording for every reader: a file's report
+    (``parsing.reader.binary_hint``) and ``tail``'s counts, where standard input cannot be sniffed for compression.
+
+    >>> not_text_hint(20, 20)[:52]
+    '20 of 20 lines hold bytes that are not text (invalid'
+    >>> not_text_hint(1, 20)
+    ''
+    """
+    if not n_lines or n_binary < 0.5 * n_lines:
+        return ""
+    return (
+        f"{n_binary} of {n_lines} lines hold bytes that are not text (invalid UTF-8 or control "
+        "characters): this does not look like a text log (compressed? read it through zcat / zstdcat first; UTF-16 "
+        "without a byte-order mark? convert it with iconv -f UTF-16LE -t UTF-8)"
+    )
+
+
 #: What every command says of standard input that ended with nothing but blank lines (``score -``, ``tail -``).
 EMPTY_STDIN = "standard input is empty: it ended with no line but blank ones"
 

@@ -145,6 +145,20 @@ def test_tail_counts_malformed_and_empty_lines_in_the_words_score_uses(
     assert "rejected=" not in counts
 
 
+def test_a_compressed_stream_on_standard_input_is_said_to_be_no_text_as_score_says(
+    fake_artifact: FakeDetector, tmp_path: Path
+) -> None:
+    """`zcat`-less gzip piped into tail said 'the log is not of the kind the artifact was trained on', where score
+    (which reads standard input through its compression sniffing) says the lines are not text: one wording now."""
+    import gzip
+
+    packed = gzip.compress(("\n".join(vm_lines("vm-1", list(range(400)))) + "\n").encode())
+    result = runner.invoke(app, ["tail", "art", "-"], input=packed, env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "hold bytes that are not text" in text and "zcat" in text and "not of the kind" not in text, text
+
+
 @pytest.mark.parametrize("content", ["", "\n", "  \n\t\n\n"], ids=["empty", "one-blank-line", "blank"])
 def test_an_input_that_ended_blank_is_an_error_as_in_score(
     fake_artifact: FakeDetector, tmp_path: Path, content: str

@@ -23,7 +23,7 @@ from typing import Final, cast
 
 from logbert.config import EnvelopeName, ParserConfig, quoted
 from logbert.errors import InputDataError
-from logbert.files import input_file, open_log, read_bytes, require_text
+from logbert.files import input_file, not_text_hint, open_log, read_bytes, require_text
 from logbert.parsing._gc import gc_paused
 from logbert.parsing.envelope import Piece, looks_wrapped, unwrap, wrap
 from logbert.parsing.headers import (
@@ -1057,13 +1057,7 @@ def carriage_return_hint(n_with_cr: int, n_lines: int) -> str:
 
 def binary_hint(report: ReadReport) -> str:
     """What to say when most lines are not text (a compressed or binary file read as a log), else ''."""
-    if not report.n_lines or report.n_binary < 0.5 * report.n_lines:
-        return ""
-    return (
-        f"{report.n_binary} of {report.n_lines} lines hold bytes that are not text (invalid UTF-8 or control "
-        "characters): this does not look like a text log (compressed? read it through zcat / zstdcat first; UTF-16 "
-        "without a byte-order mark? convert it with iconv -f UTF-16LE -t UTF-8)"
-    )
+    return not_text_hint(report.n_binary, report.n_lines)
 
 
 def read_log(source: str | Path | Iterable[str | bytes], config: ParserConfig) -> tuple[list[LogLine], ReadReport]:

@@ -24,7 +24,7 @@ from typing import BinaryIO, TextIO
 
 from logbert.config import LogBertConfig, WindowMode, quoted
 from logbert.errors import InputDataError
-from logbert.files import EMPTY_STDIN, compression_of, input_file, marked_encoding, require_text
+from logbert.files import EMPTY_STDIN, compression_of, input_file, marked_encoding, not_text_hint, require_text
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
@@ -301,6 +301,8 @@ def nothing_accepted(stats: StreamStats, config: LogBertConfig) -> str | None:
     if stats.lines_accepted or stats.lines_received == stats.rejected_empty:
         return None
     n = stats.lines_received - stats.rejected_empty
+    if not_text := not_text_hint(stats.lines_binary, n):  # score's words: a compressed stream piped in, say
+        return f"no line was scored: {not_text}"
     parts = []
     if stats.rejected_malformed:
         fmt = config.parser.log_format or config.parser.format or "raw"  # None reads as raw
