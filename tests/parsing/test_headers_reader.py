@@ -1127,3 +1127,12 @@ def test_a_us_time_with_am_pm_reads_and_an_unread_time_key_is_told_from_a_missin
     assert "none holds" not in report.warnings[0]
     _, report = read_log(unread, ParserConfig(format="csv", csv_columns=columns, json_time_keys=("When",)))
     assert "none holds one of the keys parser.json_time_keys names (When)" in report.warnings[0]
+
+
+def test_the_example_of_a_header_left_in_the_content_is_a_data_line_not_a_comment() -> None:
+    """IIS's W3C log starts with '#' lines, one with a date ('#Date: 2026-11-29 06:00:03'): the warning gave that
+    comment as its example of a time left in the content, where the data rows are what the layout must read."""
+    lines = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0", "#Date: 2026-11-29 06:00:03"]
+    lines += [f"2026-11-29 06:00:{i:02d} 10.0.0.1 GET /api/{i} 200 {15 + i}" for i in range(30)]
+    _, report = read_log(lines, ParserConfig(format="raw"))
+    assert len(report.warnings) == 1 and "(e.g. '2026-11-29 06:00:00 10.0.0.1 GET" in report.warnings[0]

@@ -856,7 +856,9 @@ def format_warnings(
             + (f"; {setting}" if setting else "")
         )
     elif n_header_like >= 0.5 * len(head):
-        example = next(ln.content for ln in head if _HEADER_IN_CONTENT.match(ln.content))[:80]
+        # a data line, not a comment line of a header block (IIS's "#Date: 2026-11-29 06:00:03" also has a time)
+        shown = [ln.content for ln in head if _HEADER_IN_CONTENT.match(ln.content)]
+        example = next((c for c in shown if not c.startswith("#")), shown[0])[:80]
         warnings.append(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
             f"(e.g. {example!r}): the header format ({quoted(header.log_format)}) probably misses fields such as "
