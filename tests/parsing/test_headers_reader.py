@@ -766,6 +766,20 @@ def test_csv_records_whose_quoted_fields_hold_line_breaks_are_joined(tmp_path) -
     assert any("ends inside a CSV record's quoted field" in w for w in report.warnings)
 
 
+def test_a_csv_block_with_no_record_to_join_keeps_the_block_loops(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Reading every CSV line one by one (to join records with line breaks) cost 13 % on 100,000 plain rows: a block
+    whose lines all close their quotes, with no record open, is read by the block loops again, to the same records."""
+    config = ParserConfig(format="csv", csv_columns=("Time", "Level", "Message"))
+    rows = [f'2026-11-30T08:00:{i % 60:02d}Z,INFO,"request {i} served"' for i in range(50)]
+    reader = LineReader(config)
+    assert not reader.reads_each_line(rows) and reader.reads_each_line([*rows, '2026-11-30T08:01:00Z,INFO,"open'])
+    log = tmp_path / "plain.csv"
+    log.write_text("\n".join([*rows, *EXPORT_CSV[1:]]) + "\n", encoding="utf-8")  # plain rows, then Export-Csv's
+    by_block, _ = read_log(log, config)
+    one_by_one = [r for r in (LineReader(config).feed(line) for line in [*rows, *EXPORT_CSV[1:]]) if r is not None]
+    assert [(r.content, r.timestamp) for r in by_block] == [(r.content, r.timestamp) for r in one_by_one]
+
+
 def test_a_type_line_before_a_csv_header_keeps_the_hint() -> None:
     """Windows PowerShell 5.1's Export-Csv writes '#TYPE <class>' before the header row: the hint passes over it."""
     lines = ["#TYPE System.Diagnostics.Eventing.Reader.EventLogRecord", "TimeCreated,Id,Message"] + [
