@@ -215,6 +215,25 @@ def test_extra_outcome_words_add_a_logs_own_states_to_the_list() -> None:
     assert own.fit(lines).to_dict()["drain"]["outcome_words"] == ["installed", "received"]
 
 
+def test_numeric_outcome_words_are_not_masked_so_their_lines_stay_apart() -> None:
+    """An HTTP status in an access log behind syslog ("... 0/0/1/12/13 503 237 ..."): the number rule made "200" and
+    "503" one value, every line one template, and extra_outcome_words=["503"] did nothing (masked before Drain saw
+    it). A listed word with a digit is now left by every mask, in mask(), mask_tokens() and a saved parser alike."""
+    lines = [f"10.0.3.{i}:5{i:04d} fe_http be_api/srv{i % 3} 0/0/1/{i}/{i + 1} {code} {300 + i} - - ----"
+             for i in range(12) for code in ("200", "503")]
+    assert len(set(LogParser(ParserConfig()).fit_transform(lines))) == 1  # the status is a number like any other
+    parser = LogParser(ParserConfig(extra_outcome_words=("200", "503")))
+    keys = parser.fit_transform(lines)
+    assert keys[0::2] == [keys[0]] * 12 and keys[1::2] == [keys[1]] * 12 and keys[0] != keys[1]
+    assert "503" in parser.templates_[keys[1]].split() and "<*>" in parser.templates_[keys[1]]  # other numbers masked
+    saved = LogParser.from_dict(json.loads(json.dumps(parser.to_dict())))
+    assert saved.transform(lines) == keys  # a saved artifact keeps the words as the fitted parser did
+    masker = Masker(default_masks("raw"), keep={"503"})
+    line = "GET /x 503 237 ms"
+    tokens = masker.mask_tokens(line)
+    assert masker.mask(line) == "GET /x 503 <*> ms" and tokens is not None and tokens[0] == "GET /x 503 <*> ms".split()
+
+
 def test_a_parser_state_saved_before_outcome_words_matches_as_before() -> None:
     """Artifacts mined without the rule keep their keys: their templates may hold a wildcard where an outcome
     word stands, and matching must not turn those lines into UNK."""

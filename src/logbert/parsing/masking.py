@@ -21,11 +21,13 @@ a template: a per-job id after ``job=`` gave each job templates of its own).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from logbert.config import FormatName, MaskRule
 
 _BATCH = 4096  # contents per batch in Masker.mask_many
+#: punctuation a mask's match may carry around a kept word ("503,")
+_AROUND_A_VALUE = ".,;:()[]{}\"'"
 # Masker.mask_tokens writes each replacement as one character of the Supplementary Private Use
 # Area-A (no log holds them; no rule's pattern matches them as a letter, digit or space).
 _STAND_IN = 0xF0000
@@ -202,11 +204,39 @@ def default_masks(format_name: FormatName | None) -> tuple[MaskRule, ...]:
     return _DEFAULTS.get(format_name or "raw", _RAW)
 
 
+def kept_words(outcome_words: Collection[str]) -> frozenset[str]:
+    """The outcome words (``parser.extra_outcome_words``) a mask could take for a value: those with a digit (an HTTP
+    status, an exit code). :class:`Masker` leaves them as they are, so that Drain can keep their lines apart; words
+    without a digit no mask takes, and an empty set keeps masking as fast as it was.
+
+    >>> sorted(kept_words({"failed", "503", "200", "exit=1"}))
+    ['200', '503', 'exit=1']
+    """
+    return frozenset(w.lower() for w in outcome_words if any(ch.isdigit() for ch in w))
+
+
+def _keeping(
+    substitute: str | Callable[[re.Match[str]], str], group: int, keep: frozenset[str]
+) -> Callable[[re.Match[str]], str]:
+    """``substitute`` for ``re.sub``, except that a match whose text (of ``group``) is a kept word stays as it is (a
+    string substitute expanded as ``re.sub`` expands it)."""
+
+    def keep_or_replace(match: re.Match[str]) -> str:
+        text = match.group(group)
+        if text is not None and text.strip(_AROUND_A_VALUE).lower() in keep:
+            return match.group(0)
+        return match.expand(substitute) if isinstance(substitute, str) else substitute(match)
+
+    return keep_or_replace
+
+
 class Masker:
     """Apply masking rules, compiled once, to line contents.
 
     Args:
         rules: rules applied in order; each replaces every match of its pattern.
+        keep: words no rule replaces (:func:`kept_words`: numeric outcome words, as an HTTP status "503" in an access
+            log inside syslog, which the number rule would make every line's one template).
 
     Example:
         >>> m = Masker(default_masks("openstack"))
@@ -214,13 +244,18 @@ class Masker:
         '[instance:<*>] Took <*> seconds to spawn the instance'
     """
 
-    def __init__(self, rules: Iterable[MaskRule]) -> None:
+    def __init__(self, rules: Iterable[MaskRule], keep: Collection[str] = ()) -> None:
         self.rules = tuple(rules)
-        self._compiled = [(re.compile(rule.pattern), _substitute(rule)) for rule in self.rules]
+        self.keep = frozenset(w.lower() for w in keep)
+        self._compiled = [
+            (re.compile(rule.pattern), _keeping(sub, rule.group, self.keep) if self.keep else sub)
+            for rule in self.rules
+            for sub in (_substitute(rule),)
+        ]
 
-    def __reduce__(self) -> tuple[type[Masker], tuple[tuple[MaskRule, ...]]]:
+    def __reduce__(self) -> tuple[type[Masker], tuple[tuple[MaskRule, ...], frozenset[str]]]:
         # rebuilt from its rules in a worker process (a group rule's substitution is a closure, which pickle refuses)
-        return Masker, (self.rules,)
+        return Masker, (self.rules, self.keep)
 
     def mask(self, content: str) -> str:
         """The content with every rule applied, in order."""
@@ -249,6 +284,8 @@ class Masker:
 
             def stand_in(match: re.Match[str], replacement: str = rule.replacement, group: int = rule.group) -> str:
                 if match.group(group) is None:  # the group took no part in this match: nothing to replace
+                    return match.group(0)
+                if self.keep and match.group(group).strip(_AROUND_A_VALUE).lower() in self.keep:  # as mask() keeps it
                     return match.group(0)
                 values.append(match.group(group))
                 replacements.append(replacement)

@@ -36,7 +36,7 @@ from typing import Any, Final
 from logbert.config import MaskRule, ParserConfig
 from logbert.errors import InputDataError, NotFittedError
 from logbert.parsing.drain import DrainMiner, DrainSettings, drain_settings
-from logbert.parsing.masking import Masker, default_masks
+from logbert.parsing.masking import Masker, default_masks, kept_words
 from logbert.records import UNK_KEY
 
 #: Inputs at least this long are masked in worker processes (below it, start-up costs more).
@@ -243,7 +243,7 @@ class LogParser:
             if config.masks is not None
             else default_masks(config.format)
         )
-        self._masker = Masker(self.masks_)
+        self._masker = Masker(self.masks_, kept_words(self.settings_.outcome_words))
 
     def _fit_masked(self, masked: Sequence[str]) -> None:
         if not masked:
@@ -395,7 +395,7 @@ class LogParser:
         parser = cls(config, masks)
         parser.settings_ = settings
         parser.masks_ = masks
-        parser._masker = Masker(masks)
+        parser._masker = Masker(masks, kept_words(settings.outcome_words))
         parser._set_miner(miner)
         return parser
 
