@@ -668,16 +668,14 @@ class HeaderParser:
         return midnight + _clock_seconds(clock) - offset
 
     def _syslog(self, month: str, day: str, clock: str, year: str | None = None) -> float | None:
-        if year is None:  # a yearless line: the calendar's year (the month's number cached, as it repeats)
-            number = self._month_cache.get(month)
-            if number is None and month not in self._month_cache:
-                number = self._month_cache[month] = int(month) if month.isdigit() else _MONTHS.get(month[:3].lower())
-            if number is not None and 1 <= number <= 12:
-                year = str(self.calendar.year_of(number))
+        number = self._month_cache.get(month)  # the month's number, cached: it repeats on every line
+        if number is None and month not in self._month_cache:
+            number = self._month_cache[month] = int(month) if month.isdigit() else _MONTHS.get(month[:3].lower())
+        if year is None and number is not None and 1 <= number <= 12:  # a yearless line: the calendar's year
+            year = str(self.calendar.year_of(number))
         date = f"{month} {day} {year}"
         midnight = self._date_cache.get(date)
         if midnight is None and date not in self._date_cache:
-            number = int(month) if month.isdigit() else _MONTHS.get(month[:3].lower())
             try:
                 value = datetime(int(year or SYSLOG_YEAR), number, int(day), tzinfo=UTC) if number else None
             except ValueError:

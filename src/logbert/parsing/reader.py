@@ -257,17 +257,11 @@ class LineReader:
         self._record: CsvRecord | None = None  # its lines so far, while a quote is open
         self.n_records_unclosed = 0  # records whose quote did not close within CSV_RECORD_MAX_LINES lines
 
-    @property
-    def joins(self) -> bool:
-        """Whether lines may be joined (container runtime pieces, CSV records with quoted line breaks): the fast
-        loops, which read each line as one, do not serve."""
-        return self.envelope != "none" or self.joins_records
-
     def reads_each_line(self, lines: Sequence[str]) -> bool:
-        """Whether a block of clean ``lines`` must be read line by line (:attr:`joins`), not by the block loops: a
-        container runtime's lines always; CSV records only while one is open or where a line may open one (an odd
-        number of quotes). A CSV export without line breaks in its fields keeps the block loops, which read it the
-        same (100,000 rows read one by one took 13 % longer)."""
+        """Whether a block of clean ``lines`` must be read line by line, where lines may be joined, not by the block
+        loops, which read each line as one: a container runtime's lines always; CSV records only while one is open or
+        where a line may open one (an odd number of quotes). A CSV export without line breaks in its fields keeps
+        the block loops, which read it the same (100,000 rows read one by one took 13 % longer)."""
         if self.envelope != "none":
             return True
         return self.joins_records and (self._record is not None or any(line.count('"') % 2 for line in lines))

@@ -23,7 +23,7 @@ from logbert.model.encoder import COUNT_BUCKETS
 from logbert.parsing.headers import line_text_for_sessions
 from logbert.parsing.params import SlotSchema, SlotType, readable_number, schema_of
 from logbert.parsing.parser import LogParser
-from logbert.parsing.reader import LineReader, accepted_content_reader, open_pieces, raw_lines_at
+from logbert.parsing.reader import LineReader, accepted_content_reader, joins_lines, open_pieces, raw_lines_at
 from logbert.pipeline.calibrate import Calibration
 from logbert.pipeline.corpus import input_kind, read_corpus
 from logbert.pipeline.estimator import KEY_SURPRISE_FLOOR, NLL_SCORES, LogBertDetector
@@ -259,6 +259,12 @@ class Detector:
                 )
             )
         return out, reader.report
+
+    @property
+    def joins_lines(self) -> bool:
+        """Whether a line of this artifact's format may be joined with the lines that follow it (a container runtime's
+        pieces, a CSV record's quoted line breaks): only then does :meth:`open_pieces` find any."""
+        return joins_lines(self.config.parser)
 
     def open_pieces(self, lines: Sequence[str | bytes]) -> list[str]:
         """The pieces (``parser.envelope``) at the end of ``lines`` whose split line has not ended yet, as read: what

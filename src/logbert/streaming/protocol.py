@@ -88,10 +88,10 @@ PieceKeeper = Callable[[Sequence["str | bytes"]], list[str]]
 
 
 def piece_keeper(scorer: Scorer) -> PieceKeeper | None:
-    """The scorer's ``open_pieces``, or None when it has none (the tests' fakes): no line is then joined across
-    ingest calls."""
+    """The scorer's ``open_pieces``, or None when it has none (the tests' fakes) or says no line of its format is
+    joined (``joins_lines`` False): no line is then joined across ingest calls, and no request pays for asking."""
     keep = getattr(scorer, "open_pieces", None)
-    if not callable(keep):
+    if not callable(keep) or not getattr(scorer, "joins_lines", True):
         return None
     out: PieceKeeper = keep
     return out
