@@ -173,7 +173,7 @@ def test_a_streaming_alert_keeps_the_surprise_through_the_store_the_terminal_and
     window = KeySequence("short", [S, *SHORT.key_ids, E], line_nos=[1, 1, 2, 2])
     (scored,) = detector.score_sequences([window], explain=True)
     pending = PendingWindow(window, ("a", "a", "b", "b"), (None, "t10", "t11", None), "src", "closed")
-    alert = _alert(pending, scored, 0.0)
+    alert = _alert(pending, scored, 0.0, None)  # mode session
     why = "session of 2 keys: 0 of 80 normal training sessions were this short (shortest 6 keys)"
     assert alert.surprises == (why,)
     store = SQLiteAlertStore(tmp_path / "alerts.sqlite3")

@@ -200,7 +200,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 
 def record(
-    session: str = "vm-1", offset: int | None = None, score: float = 2.0, created: float = 1000.0, window: int = 0
+    session: str = "vm-1",
+    offset: int | None = None,
+    score: float = 2.0,
+    created: float = 1000.0,
+    window: int = 0,
+    name: str | None = None,
 ) -> AlertRecord:
     miss = PositionExplanation(
         position=2,
@@ -229,6 +234,7 @@ def record(
         stream_offset=offset,
         misses=(miss,),
         surprises=("session of 2 keys: 0 of 40 normal training sessions were this short (shortest 13 keys)",),
+        window=name,
     )
 
 
@@ -242,7 +248,7 @@ def test_add_list_filter_and_get(backend: Backend) -> None:
     alerts = [
         record("vm-1", offset=0, score=1.0, created=100.0),
         record("vm-2", offset=0, score=3.0, created=200.0),
-        record("vm-1", offset=10, score=5.0, created=300.0, window=1),
+        record("vm-1", offset=10, score=5.0, created=300.0, window=1, name="t1"),  # a time window's name: kept
         record("vm-3", offset=None, score=0.75, created=400.0),
     ]
     store.add_alerts(alerts)

@@ -244,6 +244,13 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
 
     said = alertmanager_payload([ended])[0]["annotations"]["description"]
     assert said.startswith("17 of 17 (16 keys, 1 session marks) missed")
+    # a time window: the name score gives it, in tail's text and JSON and the webhook (the index alone was t10's 14)
+    timed = replace(alert, window_index=14, window="t10")
+    assert "ALERT session=vm-1 window=t10 " in format_alert(timed) and "window=0 " in format_alert(alert)
+    assert json.loads(format_alert(timed, json_output=True))["window"] == "t10"
+    assert "window" not in json.loads(format_alert(alert, json_output=True))  # mode session: its place, unnamed
+    assert alertmanager_payload([timed])[0]["annotations"]["window"] == "t10"
+    assert "window" not in alertmanager_payload([alert])[0]["annotations"]
 
 
 def test_serve_refuses_the_alert_store_of_another_artifact(

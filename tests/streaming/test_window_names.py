@@ -55,7 +55,8 @@ def _check(alerts: list[Any], offline: dict[str, Any]) -> None:
     """Every alert's window is score's window of its lines."""
     assert alerts
     for a in alerts:
-        unit = offline[window_name("time", a.window_index)]
+        assert a.window == window_name("time", a.window_index)  # the engine names it: tail, the store, the webhook
+        unit = offline[a.window]
         assert unit.first_line_no <= a.first_line_no <= a.last_line_no <= unit.last_line_no, (a, unit)
 
 
@@ -65,7 +66,7 @@ def test_time_windows_are_named_as_score_names_them(trained: Any, per_request: i
     sink = Alerts()
     engine = replayed(detector, log.read_text(encoding="utf-8").splitlines(), per_request, sink)
     _check(sink.alerts, offline)
-    assert {window_name("time", a.window_index) for a in sink.alerts} == set(offline)
+    assert {a.window for a in sink.alerts} == set(offline)
     stats = engine.stats()
     assert stats.windows_distinct == len(offline) < stats.windows_scored  # each counted once, its pieces apart
     engine.shutdown(30)
@@ -77,5 +78,5 @@ def test_a_restart_inside_a_window_goes_on_with_its_name(trained: Any, tmp_path:
     sink = Alerts()
     again = restarted(detector, lines, len(lines) // 2, 5, tmp_path / "j", sink)
     _check(sink.alerts, offline)
-    assert {window_name("time", a.window_index) for a in sink.alerts} == set(offline)
+    assert {a.window for a in sink.alerts} == set(offline)
     again.shutdown(30)

@@ -21,7 +21,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -103,7 +103,7 @@ class AlertFilter:
 class StoredAlert(AlertRecord):
     """An alert as stored: the engine's record plus its id in the store (the API's ``Alert``)."""
 
-    id: int
+    id: int = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +476,7 @@ def _to_row(a: AlertRecord) -> tuple[Any, ...]:
             for m in a.misses
         ],
         "surprises": list(a.surprises),
+        "window": a.window,
     }
     return (
         a.created_at,
@@ -528,5 +529,6 @@ def _from_row(r: tuple[Any, ...]) -> StoredAlert:
         stream_offset=r[14],
         misses=misses,
         surprises=surprises,
+        window=detail.get("window"),  # alerts stored before it was kept: unnamed
         id=int(r[0]),
     )

@@ -46,6 +46,8 @@ def alertmanager_payload(alerts: Sequence[AlertRecord], artifact: str | None = N
             "threshold": f"{a.threshold:.6f}",
             "window_index": str(a.window_index),
         }
+        if a.window is not None:  # time / sliding windows: the name score gives the unit ("t10")
+            annotations["window"] = a.window
         starts = datetime.fromtimestamp(a.created_at, UTC).isoformat()
         out.append({"labels": labels, "annotations": annotations, "startsAt": starts})
     return out

@@ -50,6 +50,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logbert.config import WindowMode
 from logbert.errors import LogBertError
 from logbert.records import SESSION_END_KEY, SESSION_START_KEY, UNK_KEY, LineProblem, SyslogCalendar
 from logbert.results import EmitReason, ParsedLine, PositionExplanation, SequenceScore, SessionState
@@ -79,7 +80,7 @@ from logbert.streaming.windows import (
     window_from_json,
     window_to_json,
 )
-from logbert.windowing.windows import part_session_id
+from logbert.windowing.windows import part_session_id, window_name
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,9 @@ class AlertRecord:
     # what else was surprising (SequenceScore.surprises): a time or value and what was expected, a session far
     # shorter than the normal ones
     surprises: tuple[str, ...]
+    # the window as `score` names its unit in window modes time / sliding ("t10", "w16": windowing's window_name);
+    # None in mode session, where window_index is the window's place in its session (score's worst_window)
+    window: str | None = None
 
     def missed(self) -> str:
         """"M of N" for people: the misses over every position that could miss (a tail alert said "missed=25/24"
@@ -288,6 +292,7 @@ class StreamEngine:
         window = detector.config.window
         self.max_len = min(limits.max_window_len, window.max_len)
         self.session_mode = window.mode == "session"
+        self.window_mode = window.mode
         # mode session: a session's later parts (after a window.session_gap_s gap, or after its eviction) are named
         # "<id>@<time>"; their windows count in the id's summary
         self.parts = self.session_mode
@@ -865,7 +870,7 @@ class StreamEngine:
             for w, s in zip(windows, scores, strict=True):
                 self._record(w, s, wall)
                 if s.is_anomaly and w.partial is None and self._first_alert_of(w):
-                    alerts.append(_alert(w, s, wall))
+                    alerts.append(_alert(w, s, wall, None if self.session_mode else self.window_mode))
                 elif s.is_anomaly:
                     self.counters["windows_in_flight_not_alerted"] += 1
             self.counters["alerts"] += len(alerts)
@@ -994,7 +999,9 @@ class StreamEngine:
             )
 
 
-def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
+def _alert(w: PendingWindow, s: SequenceScore, wall: float, window_mode: WindowMode | None) -> AlertRecord:
+    """``window_mode``: time or sliding, where each window is a unit named as ``score`` names it; None in mode
+    session."""
     seq = w.sequence
     misses = []
     for m in s.misses:
@@ -1026,6 +1033,7 @@ def _alert(w: PendingWindow, s: SequenceScore, wall: float) -> AlertRecord:
         stream_offset=w.first_offset,
         misses=tuple(misses),
         surprises=tuple(s.surprises),
+        window=None if window_mode is None else window_name(window_mode, seq.window_index),
     )
 
 

@@ -22,13 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from logbert.config import LogBertConfig, WindowMode, quoted
+from logbert.config import LogBertConfig, quoted
 from logbert.errors import InputDataError
 from logbert.files import EMPTY_STDIN, compression_of, input_file, marked_encoding, not_text_hint, require_text
 from logbert.streaming.engine import AlertRecord, Overloaded, StreamEngine, StreamLimits
 from logbert.streaming.protocol import Scorer
 from logbert.streaming.stats import StreamStats
-from logbert.windowing.windows import window_name
 
 _EOF = None  # end of input marker on the line queue
 
@@ -46,35 +45,35 @@ class TailOptions:
 
 
 class AlertPrinter:
-    """Alert sink that writes each alert to a text stream (thread-safe); ``mode``: the artifact's window mode."""
+    """Alert sink that writes each alert to a text stream (thread-safe)."""
 
-    def __init__(self, out: TextIO, json_output: bool, misses_shown: int = 3, mode: WindowMode = "session") -> None:
+    def __init__(self, out: TextIO, json_output: bool, misses_shown: int = 3) -> None:
         self.out = out
         self.json_output = json_output
         self.misses_shown = misses_shown
-        self.mode = mode
         self._lock = threading.Lock()
 
     def add_alerts(self, alerts: Sequence[AlertRecord]) -> None:
         with self._lock:
             for a in alerts:
-                self.out.write(format_alert(a, self.json_output, self.misses_shown, self.mode))
+                self.out.write(format_alert(a, self.json_output, self.misses_shown))
             self.out.flush()
 
 
-def format_alert(
-    a: AlertRecord, json_output: bool = False, misses_shown: int | None = None, mode: WindowMode = "session"
-) -> str:
+def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | None = None) -> str:
     """One alert as text (a summary line, then the first ``misses_shown`` misses) or as one JSON line.
 
-    The window is named as ``score`` names its unit: ``window=t10`` / ``w16`` (:func:`window_name`; in JSON,
-    ``"window"`` beside ``window_index``) in modes time / sliding, where ``session`` is the source; in mode session,
+    The window is named as ``score`` names its unit: ``window=t10`` / ``w16`` (``AlertRecord.window``, which the
+    engine names; in JSON, ``"window"`` beside ``window_index``) in modes time / sliding, where ``session`` is the
+    source; in mode session,
     ``window`` is the window's place in its session (``score``'s ``worst_window``). A time window longer than
     ``max_len`` keys is scored in pieces: each piece's alert names the window, and its lines say which piece."""
-    name = None if mode == "session" else window_name(mode, a.window_index)
+    name = a.window
     if json_output:
         row: dict[str, object] = {}
         for field, value in asdict(a).items():
+            if field == "window":
+                continue
             row[field] = value
             if field == "window_index" and name is not None:
                 row["window"] = name
@@ -243,7 +242,7 @@ def run_tail(
         path = followable(Path(source))
         reader = threading.Thread(target=_follow_file, args=(path, opts, lines, stop), daemon=True)
         name = path.name
-    printer = AlertPrinter(out, opts.json_output, opts.misses_shown, detector.config.window.mode)
+    printer = AlertPrinter(out, opts.json_output, opts.misses_shown)
     engine = StreamEngine(detector, limits, alert_sink=printer)
     reader.start()
     next_status = time.monotonic() + opts.status_interval_s

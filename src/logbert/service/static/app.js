@@ -165,7 +165,7 @@ function renderAlerts(list) {
     const head = el("div");
     head.append(el("strong", a.session_id), el("span",
       " score " + fmt(a.anomaly_score, 3) + " > threshold " + fmt(a.threshold, 3) +
-      " · window " + a.window_index + " · " + a.n_misses + "/" + (a.n_keys + (a.n_marks || 0)) + " missed · " +
+      " · window " + (a.window ?? a.window_index) + " · " + a.n_misses + "/" + (a.n_keys + (a.n_marks || 0)) + " missed · " +
       new Date(a.created_at * 1000).toLocaleTimeString()));
     li.append(head);
     for (const m of a.misses) {
