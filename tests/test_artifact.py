@@ -171,6 +171,26 @@ def test_an_artifact_from_before_keys_see_signals_loads_as_it_was_trained(tmp_pa
     assert load_artifact(tmp_path).config.model.keys_see_signals
 
 
+def test_an_artifact_from_before_the_second_session_rules_keeps_its_sessions(tmp_path: Path) -> None:
+    """Trained when nova's "Deleted allocation for instance <uuid>" named no session: read now into the instance,
+    that line would be a key the model never trained on at the end of every session, an alarm on each."""
+    from logbert.windowing.windows import find_session_ids, session_id_pattern
+
+    uuid = "b" * 8 + "-1111-2222-3333-" + "c" * 12
+    report = f"INFO nova.scheduler.client.report [req-1] Deleted allocation for instance {uuid}"
+    _save(tmp_path, [5, 6, 7])
+    assert load_artifact(tmp_path).config.window.session_id_version == 2  # saved now: the rules of today
+    assert find_session_ids(report, session_id_pattern(load_artifact(tmp_path).config.window))
+    stored = json.loads((tmp_path / "config.json").read_text())
+    del stored["window"]["session_id_version"]
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    _rehash(tmp_path)
+    old = load_artifact(tmp_path).config.window
+    assert old.session_id_version == 1 and old.session_id == "openstack_instance"
+    assert find_session_ids(report, session_id_pattern(old)) == ()
+    assert find_session_ids(f"[instance: {uuid}] VM Started", session_id_pattern(old)) == (uuid,)
+
+
 def _records(threshold: float) -> dict[str, dict[str, object]]:
     return {
         "calibration.json": {"threshold": threshold, "normal_scores": [threshold / 2, threshold]},

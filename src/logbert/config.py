@@ -242,6 +242,10 @@ class WindowConfig(_Frozen):
     mode: WindowMode = "session"
     # mode="session": the built-in session-id rule (regex in windowing.SESSION_ID_RULES); was `session_preset`
     session_id: SessionIdRule | None = "openstack_instance"
+    # which edition of the built-in rules `session_id` names: 2 reads nova's "Deleted allocation for instance <uuid>"
+    # into its instance too; 1, the rules before (an artifact trained before stop 54 loads with 1 and keeps its
+    # sessions: a key it never trained on at every session's end would be an alarm on every instance)
+    session_id_version: int = Field(2, ge=1, le=2)
     session_pattern: str | None = None  # any regex; group 1 (or the whole match) is the session id
     window_size: int = Field(20, ge=1)  # keys per sliding window (at most max_len)
     stride: int = Field(20, ge=1)  # step between sliding windows (= window_size: no overlap)

@@ -29,6 +29,10 @@ def test_presets_extract_ids() -> None:
     os_pat = session_id_pattern(WindowConfig(session_id="openstack_instance"))
     line = f"[req-{UUID_B} - - -] [instance: {UUID_A}] VM Started; image {UUID_B}"
     assert find_session_ids(line, os_pat) == (UUID_A,)  # request/image uuids do not open sessions
+    # the placement report after a delete names its instance without the tag (1146 lines of a DevStack log)
+    report = f"INFO nova.scheduler.client.report [req-{UUID_B}] Deleted allocation for instance {UUID_A}"
+    assert find_session_ids(report, os_pat) == (UUID_A,)
+    assert find_session_ids(f"Deleted allocation for instance {UUID_A}0", os_pat) == ()  # no longer id
     hdfs = session_id_pattern(WindowConfig(session_id="hdfs_block"))
     assert find_session_ids("blk_-12 to blk_7, again blk_-12; blk_123x", hdfs) == ("blk_-12", "blk_7")
 

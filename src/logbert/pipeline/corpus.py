@@ -182,11 +182,11 @@ def _units(
 
 #: Share of the parsed lines that may name no session id before train, score and evaluate warn
 #: (:func:`without_session_warning`). Such lines are in no session: nothing in them is learnt or flagged. Shares
-#: measured: HDFS (every line names its block) and the DeepLog OpenStack files 0 %; the DevStack nova logs 16 and 24 %
-#: (among them "Deleted allocation for instance <uuid>", an instance's line that the preset's "[instance: ...]" rule
-#: does not read); the demo's simulated nova log 57 % (API requests and periodic tasks, which are no instance's); an
-#: auditd log read by ses= 57 % (the EXECVE, CWD, PATH and PROCTITLE records of an event, whose SYSCALL record alone
-#: names the session; the planted attack's template among them). A tenth is more than a service's own work (start-up,
+#: measured: HDFS (every line names its block) and the DeepLog OpenStack files 0 %; the DevStack nova logs 12 and 19 %
+#: (16 and 24 % before the preset's rule read "Deleted allocation for instance <uuid>"); the demo's simulated nova
+#: log 57 % (API requests and periodic tasks, which are no instance's); an auditd log read by ses= 57 % (the EXECVE,
+#: CWD, PATH and PROCTITLE records of an event, whose SYSCALL record alone names the session; the planted attack's
+#: template among them). A tenth is more than a service's own work (start-up,
 #: periodic tasks) usually writes beside its sessions, and a kind of line found only outside the sessions is then
 #: among the templates the warning names.
 WITHOUT_SESSION_SHARE = 0.10

@@ -31,11 +31,15 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 #: Session-id regexes; group 1 is the id.
 SESSION_ID_RULES: dict[SessionIdRule, str] = {
     # nova tags every instance-scoped line with "[instance: <uuid>]"; bare uuids elsewhere in a line
-    # (request ids, image ids, URLs) must not open sessions, hence the literal prefix.
-    "openstack_instance": rf"\[instance: ({_UUID})\]",
+    # (request ids, image ids, URLs) must not open sessions, hence the literal prefixes. The placement report
+    # after a delete ("Deleted allocation for instance <uuid>", one per instance in a DevStack log) names its
+    # instance without the tag.
+    "openstack_instance": rf"(?:\[instance: |\bDeleted allocation for instance )({_UUID})\b",
     # HDFS block ids may be negative; the word boundary keeps "blk_123" out of "blk_1234".
     "hdfs_block": r"(blk_-?\d+)\b",
 }
+#: The rules that differ in ``window.session_id_version = 1`` (artifacts trained before version 2): the tag only.
+SESSION_ID_RULES_V1: dict[SessionIdRule, str] = {"openstack_instance": rf"\[instance: ({_UUID})\]"}
 
 SkipReason = Literal["empty", "shorter_than_min_len"]
 
@@ -86,7 +90,8 @@ class SessionSplit(NamedTuple, Generic[_S]):
 def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
     """Compile the session-id regex of a window config.
 
-    ``config.session_pattern`` wins over ``config.session_id``. Group 1 of the pattern is the
+    ``config.session_pattern`` wins over ``config.session_id`` (the rule of :data:`SESSION_ID_RULES`, or of
+    :data:`SESSION_ID_RULES_V1` where ``config.session_id_version`` is 1). Group 1 of the pattern is the
     session id when the pattern has a group, otherwise the whole match.
 
     Raises:
@@ -96,7 +101,8 @@ def session_id_pattern(config: WindowConfig) -> re.Pattern[str]:
     if config.session_pattern is not None:
         source = config.session_pattern
     elif config.session_id is not None:
-        source = SESSION_ID_RULES[config.session_id]
+        older = SESSION_ID_RULES_V1.get(config.session_id) if config.session_id_version == 1 else None
+        source = older or SESSION_ID_RULES[config.session_id]
     else:
         raise ConfigError("no session id pattern: set window.session_id or window.session_pattern")
     try:
