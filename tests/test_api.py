@@ -14,7 +14,7 @@ import torch
 from logbert import api
 from logbert.config import LogBertConfig
 from logbert.datasets.simulator import write_simulated
-from logbert.errors import InputDataError, UnknownArtifact
+from logbert.errors import ConfigError, InputDataError, UnknownArtifact
 from logbert.pipeline.calibrate import KeyMisses
 from logbert.records import KeySequence
 from logbert.results import ParsedLine
@@ -383,3 +383,46 @@ def test_structured_output_has_each_lines_session_template_and_parameters(
     assert set(first) >= {"line_no", "timestamp", "session_ids", "key_id", "template", "parameters"}
     with pytest.raises(InputDataError, match="must end in"):
         api.write_structured(summary, cfg, tmp_path / "lines.xml")
+
+
+def test_labels_from_python_as_a_mapping_or_the_anomalous_ids(trained: tuple[api.TrainResult, Path, Path]) -> None:
+    """A dict or a list of labels ended in AttributeError ('dict' object has no attribute 'format')."""
+    from logbert.datasets.labels import read_labels
+
+    result, log, labels = trained
+    by_file = api.evaluate(result.artifact_dir, log, labels=labels, baselines=())
+    mapping = read_labels(labels).by_id
+    by_dict = api.evaluate(result.artifact_dir, log, labels=mapping, baselines=())
+    by_list = api.evaluate(result.artifact_dir, log, labels=[k for k, v in mapping.items() if v], baselines=())
+    for other in (by_dict, by_list):
+        assert other.report["f1"] == by_file.report["f1"] and other.report["n_abnormal"] == 16
+    for bad in ({"vm": 2}, [3, 4], 7):
+        with pytest.raises(InputDataError, match="labels"):
+            api.evaluate(result.artifact_dir, log, labels=bad, baselines=())
+
+
+def test_inputs_of_the_wrong_type_are_said_not_crashed_on(
+    trained: tuple[api.TrainResult, Path, Path], tmp_path: Path
+) -> None:
+    from logbert.pipeline.estimator import LogBertDetector
+
+    result, log, _ = trained
+    detector = api.load_detector(result.artifact_dir)
+    lines = log.read_text(encoding="utf-8").splitlines()[:20]
+    with pytest.raises(TypeError, match="path to a log or key file"):  # was pathlib's "not list"
+        api.score(detector, lines)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="one text"):  # was one "malformed" per character
+        detector.parse_lines(lines[0])
+    with pytest.raises(ValueError, match="no keys"):  # scored its marks alone, and was flagged
+        detector.score_sessions([KeySequence("empty", [])])
+    model = detector.model
+    assert isinstance(model, LogBertDetector)
+    for bad, said in (([["0", "1"]], "str keys"), ([[0.0, 1.7]], "float keys"), ([0, 1, 2], "sequence of key ids")):
+        with pytest.raises(TypeError, match=said):  # text keys scored 1.0 silently; a flat list failed in numpy
+            model.decision_function(bad)  # type: ignore[arg-type]
+    rows = np.array([[1, 2, 3, 4], [1, 2, 3, 4]])
+    assert len(model.decision_function(rows)) == 2  # a 2-D array of ids is a list of sequences
+    nested = api.load_config(overrides={"train": {"epochs": 3}, "window.max_len": 16})
+    assert nested.train.epochs == 3 and nested.window.max_len == 16
+    with pytest.raises(ConfigError, match="section of settings"):
+        api.load_config(overrides={"train": 3})

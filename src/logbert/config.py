@@ -617,11 +617,28 @@ class LogBertConfig(_Frozen):
         return chosen
 
     def with_overrides(self, overrides: dict[str, Any]) -> LogBertConfig:
-        """Return a copy with dotted-key overrides applied, e.g. ``{"train.epochs": 3}``."""
+        """Return a copy with dotted-key overrides applied, e.g. ``{"train.epochs": 3}``; a section may also be given
+        as a dict of its settings, as a TOML file writes it (``{"train": {"epochs": 3}}``).
+
+        >>> LogBertConfig().with_overrides({"train": {"epochs": 3}, "window.max_len": 16}).train.epochs
+        3
+        """
         data = self.model_dump()
+        flat: dict[str, Any] = {}
         for given, value in overrides.items():
+            if "." not in given and isinstance(value, Mapping) and isinstance(data.get(given), dict):
+                flat.update({f"{given}.{key}": v for key, v in value.items()})
+            else:
+                flat[given] = value
+        for given, value in flat.items():
             dotted = _current_key(given, where="--set")
             section, _, key = dotted.partition(".")
+            if not key and isinstance(data.get(section), dict):
+                first = next(iter(data[section]))
+                raise ConfigError(
+                    f"{dotted!r} is a section of settings: set one of them ('{section}.{first}') or give the section "
+                    f"as a dict of its settings ({{'{section}': {{'{first}': ...}}}})"
+                )
             if section not in data or not isinstance(data[section], dict) or key not in data[section]:
                 raise ConfigError(unknown_key_message(dotted))
             data[section][key] = value

@@ -230,7 +230,7 @@ def test_score_reads_stdin_takes_a_threshold_and_prints_a_table(
     assert len(rows) == 40 and all(r["threshold"] == 0.5 for r in rows)
     assert all(r["is_anomaly"] == exceeds(r["anomaly_score"], 0.5) for r in rows)
     assert all(r["first_line_no"] <= r["last_line_no"] and r["start_time"] for r in rows)
-    assert "given on the command line" in scored.stderr
+    assert "given (--threshold), not the artifact's" in scored.stderr
     # blank standard input is said to be, as tail says it: not the name of the temporary file it was copied to
     blank = runner.invoke(app, ["score", str(artifact), "-"], input=b"\n  \n")
     assert blank.exit_code == 1 and "standard input is empty: it ended with no line but blank ones" in blank.output

@@ -98,3 +98,27 @@ def test_sessions_that_share_an_id_keep_their_own_scores() -> None:
     alone = [float(session_scores(Longest(), [s], window)[0]) for s in sessions]
     assert list(session_scores(Longest(), sessions, window)) == alone
     assert alone[0] != alone[2]
+
+
+def test_a_model_fitted_on_sequences_without_marks_is_saved_and_scored_without_them(tmp_path: Path) -> None:
+    """A library user's own key sequences (no session marks) fitted and saved: ``logbert score`` added the marks its
+    config promised, and a normal session scored 0.5 where the model gave it 0.125, above its threshold."""
+    from logbert.pipeline.detector import load_detector
+
+    config = _config(True)
+    plain = [list(s.key_ids) for s in NORMAL[:60]]
+    detector = LogBertDetector(config).fit(plain[:50], plain[50:], progress=False)
+    assert not detector.config.window.session_bounds  # what it was trained on
+    detector.save(tmp_path / "a")
+    loaded = load_detector(tmp_path / "a")
+    assert not loaded.config.window.bounded
+    sessions = [KeySequence(f"s{i}", keys) for i, keys in enumerate(plain[50:])]
+    np.testing.assert_allclose(
+        [r.score for r in loaded.score_sessions(sessions)], detector.decision_function(plain[50:])
+    )
+    marked, _ = session_windows(NORMAL[:40], config.window)  # the pipeline's windows keep the setting
+    assert (
+        LogBertDetector(config)
+        .fit([w.key_ids for w in marked], [w.key_ids for w in marked[:8]], progress=False)
+        .config.window.session_bounds
+    )

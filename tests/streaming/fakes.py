@@ -119,7 +119,7 @@ class FakeDetector:
         """What `api.Detector.use_threshold` does, for the CLI (no validation scores: no target rate)."""
         if threshold is not None:
             self.threshold = threshold
-            return "given on the command line"
+            return "given (--threshold), not the artifact's"
         return "stored in the artifact"
 
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -251,6 +251,42 @@ def sniff_label_format(lines: list[str], *, label_column: str = "Label") -> Labe
     if ids and all(_ANY_ID.fullmatch(text) for text in ids):  # one token a line: ids of another shape
         return "id_list"
     return None
+
+
+#: What the library takes as labels: a labels file, :class:`Labels`, a mapping of session id to its label (1 / True
+#: anomalous, 0 / False normal; ids it does not name are unknown and left out, as a CSV's), or a collection of the
+#: anomalous ids (every other session normal, as an id list's)
+LabelsLike = str | Path | Labels | Mapping[str, int] | Collection[str]
+
+
+def as_labels(labels: object) -> Labels | None:
+    """``labels`` as :class:`Labels` (None stays None): a path is read (:func:`read_labels`), a mapping is read as a
+    session CSV, any other collection of texts as a list of anomalous ids.
+
+    Raises:
+        InputDataError: a mapping whose labels are not 0/1, or a collection that is not of texts, or another type.
+
+    >>> as_labels({"vm-1": 1, "vm-2": False}).by_id, as_labels(["vm-3"]).get("vm-9")
+    ({'vm-1': 1, 'vm-2': 0}, 0)
+    """
+    if labels is None or isinstance(labels, Labels):
+        return labels
+    if isinstance(labels, str | Path):
+        return read_labels(labels)
+    if isinstance(labels, Mapping):
+        bad = [(k, v) for k, v in labels.items() if not isinstance(k, str) or v not in (0, 1)]
+        if bad:
+            raise InputDataError(
+                f"labels as a mapping take session ids (text) to 1 (anomalous) or 0 (normal); got {bad[0]!r}"
+                + (f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+            )
+        return Labels({k: int(v) for k, v in labels.items()}, "session_csv", None, source="a mapping")
+    if isinstance(labels, Collection) and all(isinstance(x, str) for x in labels):
+        return Labels(dict.fromkeys(labels, 1), "id_list", 0, source="a collection of anomalous ids")
+    raise InputDataError(
+        "labels must be a labels file (path), a mapping of session id to 1/0, or a collection of the anomalous "
+        f"session ids (text), got {type(labels).__name__}"
+    )
 
 
 def read_labels(path: str | Path, *, label_column: str = "Label") -> Labels:

@@ -9,6 +9,7 @@ place once made: labels are set while they are built.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Final, TypeVar, get_args
 
 from logbert.config import LogBertConfig, WindowConfig, quoted
 from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
-from logbert.datasets.labels import Labels, read_labels, session_label_from_lines
+from logbert.datasets.labels import Labels, LabelsLike, as_labels, session_label_from_lines
 from logbert.errors import InputDataError, NoSessionIds
 from logbert.files import input_file
 from logbert.parsing.headers import line_text_for_sessions
@@ -75,6 +76,11 @@ def input_kind(path: str | Path, config: LogBertConfig | None = None, given: Inp
         InputDataError: the file does not exist or is a directory (:func:`~logbert.files.input_file`'s words), or
             ``given`` is neither ``"raw"`` nor ``"keys"``.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"the input must be a path to a log or key file (str or Path), got {type(path).__name__}: lines held in "
+            "memory are scored through Detector.parse_lines and Detector.score_sessions, or written to a file first"
+        )
     if given is not None and given not in get_args(InputKind):
         raise InputDataError(f"kind must be one of {', '.join(get_args(InputKind))} (or None to sniff), got {given!r}")
     p = input_file(Path(path), "input file")
@@ -93,7 +99,7 @@ def read_corpus(
     path: str | Path,
     config: LogBertConfig,
     *,
-    labels: str | Path | Labels | None = None,
+    labels: LabelsLike | None = None,
     label: int | None = None,
     kind: InputKind | None = None,
 ) -> Corpus:
@@ -110,7 +116,7 @@ def read_corpus(
         InputDataError: missing, empty, or unusable input; no unit named in the labels file.
     """
     kind = input_kind(path, config, kind)
-    loaded = read_labels(labels) if isinstance(labels, str | Path) else labels
+    loaded = as_labels(labels)
     if label is not None:
         loaded = None
     if kind == "keys":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from logbert.artifact import CALIBRATION_FILE, PARSER_FILE
 from logbert.config import LogBertConfig, quoted
-from logbert.datasets.labels import Labels
+from logbert.datasets.labels import LabelsLike
 from logbert.errors import InputDataError, NoSessionIds, UnknownArtifact
 from logbert.model.encoder import COUNT_BUCKETS
 from logbert.parsing.headers import line_text_for_sessions
@@ -186,7 +186,7 @@ class Detector:
             if not math.isfinite(threshold):
                 raise InputDataError(f"the threshold must be a finite number, got {threshold}")
             self.threshold = float(threshold)
-            return "given on the command line"
+            return "given (--threshold), not the artifact's"
         return self.calibration.describe() if self.calibration is not None else "stored in the artifact"
 
     def p_value(self, score: float) -> float | None:
@@ -230,7 +230,10 @@ class Detector:
 
         Raises:
             UnknownArtifact: the artifact was trained on key-sequence files and has no parser.
+            TypeError: ``lines`` is one text (each of its characters would be a line).
         """
+        if isinstance(lines, str | bytes):
+            raise TypeError("lines must be a list of lines, got one text: pass [line] or text.splitlines()")
         if self.parser is None:
             raise UnknownArtifact(f"{self.directory} was trained on key sequences and cannot parse raw lines")
         reader = LineReader(self.config.parser)
@@ -275,7 +278,7 @@ class Detector:
         self,
         data: str | Path,
         *,
-        labels: str | Path | Labels | None = None,
+        labels: LabelsLike | None = None,
         label: int | None = None,
         kind: InputKind | None = None,
         with_signals: bool | None = None,
@@ -338,9 +341,12 @@ class Detector:
     # -- scoring ----------------------------------------------------------------------------
 
     def score_sequences(self, sequences: Sequence[KeySequence], explain: bool = False) -> list[SequenceScore]:
-        """Score windows (each at most ``config.window.max_len`` keys) in micro-batches.
+        """Score windows (each at most ``config.window.max_len`` keys) in micro-batches, as given: the model's input.
 
-        Scores are deterministic and do not depend on which other sequences share the batch.
+        Scores are deterministic and do not depend on which other sequences share the batch. Whole sessions are
+        :meth:`score_sessions`' work, which also adds the session start and end marks of a bounded artifact
+        (``window.session_bounds``) and cuts long sessions into windows, as ``logbert score`` does; a session's keys
+        given here straight from :meth:`parse_lines` score without them (another score than ``logbert score``'s).
         """
         if not sequences:
             return []
@@ -484,7 +490,12 @@ class Detector:
         first timestamp of the log the sessions come from (``ReadReport.first_time``); a session already
         in flight then (:meth:`in_flight`) is scored but not flagged, and its ``partial`` says why
         (None: the rule is off).
+
+        Raises:
+            ValueError: a session without keys (reading a log never makes one; it would score its marks alone).
         """
+        if empty := [s.session_id for s in sequences if not len(s.key_ids)]:
+            raise ValueError(f"{len(empty)} sessions have no keys (e.g. {empty[0]!r}): a session is one key or more")
         with self._model_lock:
             scores, windows, worst, skipped = worst_windows(self.model, sequences, self.config.window)
         if skipped:

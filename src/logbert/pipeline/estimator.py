@@ -30,7 +30,7 @@ from logbert.errors import NotFittedError, UnknownArtifact
 from logbert.model.encoder import LogBertEncoder
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import choose_threshold
-from logbert.records import SessionSignals
+from logbert.records import SESSION_END_KEY, SESSION_START_KEY, SessionSignals
 from logbert.results import exceeds
 from logbert.scoring.capture import CaptureEdge
 from logbert.scoring.lengths import LengthReference, whole_session_length
@@ -328,6 +328,13 @@ class LogBertDetector:
             if mode != "off":
                 self.buckets_ = buckets
         model_cfg = self.config.model.model_copy(update={"vocab_size": len(voc), "signals": mode})
+        if self.config.window.bounded and not any(SESSION_START_KEY in s or SESSION_END_KEY in s for s in train):
+            # sequences given without session marks (a caller's own, not pipeline.sessions'): the saved artifact says
+            # so, and whoever scores whole sessions with it (logbert score, the service) adds none either; it added
+            # them, and a normal session scored 0.5 where this model gave it 0.125, above its threshold
+            self.config = self.config.model_copy(
+                update={"window": self.config.window.model_copy(update={"session_bounds": False})}
+            )
         self.config = self.config.model_copy(update={"model": model_cfg})
         if self.buckets_ is not None:
             train_rows = _bucket_rows(self._signal_rows(train, signals))
@@ -582,12 +589,28 @@ class LogBertDetector:
             raise NotFittedError("LogBertDetector is not fitted: call fit() or LogBertDetector.load() first")
 
     def _check(self, seqs: Sequence[Sequence[int]], name: str, *, allow_empty_list: bool = False) -> None:
-        if not seqs and not allow_empty_list:
+        """Raises: TypeError where ``seqs`` is not a list of key-id sequences (keys as text were each an unseen key,
+        and scored 1.0 silently; a flat list or a 2-D array failed inside numpy); ValueError: none, or an empty or
+        too long one."""
+        if isinstance(seqs, str | bytes) or not isinstance(seqs, Sequence | np.ndarray):
+            raise TypeError(f"{name} must be a list of key-id sequences (lists of int), got {type(seqs).__name__}")
+        if len(seqs) == 0 and not allow_empty_list:
             raise ValueError(f"{name} holds no sequences")
         max_len = self.config.window.max_len
         for i, seq in enumerate(seqs):
+            if isinstance(seq, str | bytes) or not isinstance(seq, Sequence | np.ndarray):
+                raise TypeError(
+                    f"{name}[{i}] must be a sequence of key ids (int), got {type(seq).__name__}: {name} is a list of "
+                    "sequences, one per session or window"
+                )
             if len(seq) == 0:
                 raise ValueError(f"{name}[{i}] is an empty sequence")
+            first = seq[0]  # the first key only: the check must not cost a pass over every key
+            if isinstance(first, bool) or not isinstance(first, int | np.integer):
+                raise TypeError(
+                    f"{name}[{i}] holds {type(first).__name__} keys ({first!r}): keys are the vocabulary's int ids "
+                    "(a key file's numbers, or ParsedLine.key_id)"
+                )
             if len(seq) > max_len:
                 raise ValueError(f"{name}[{i}] has {len(seq)} keys, more than window.max_len={max_len}")
 

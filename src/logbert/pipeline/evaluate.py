@@ -20,7 +20,7 @@ import numpy as np
 
 from logbert.artifact import SPLIT_FILE
 from logbert.baselines import make_baseline
-from logbert.datasets.labels import Labels
+from logbert.datasets.labels import LabelsLike
 from logbert.errors import InputDataError, UnknownArtifact
 from logbert.evaluation.metrics import evaluation_report
 from logbert.evaluation.report import write_json
@@ -122,7 +122,7 @@ def evaluate(
     artifact: str | Path | Detector,
     data: str | Path | None = None,
     *,
-    labels: str | Path | Labels | None = None,
+    labels: LabelsLike | None = None,
     normal: str | Path | None = None,
     abnormal: str | Path | None = None,
     baselines: Sequence[str] | str = ("new_event",),
@@ -154,7 +154,7 @@ def evaluate(
     split = read_split(detector)
     seen = set(split.get("train", [])) | set(split.get("val", []))
     marks: dict[str, str] | None = split.get("marks")  # None: an artifact from before marks (ids alone decide)
-    inputs: list[tuple[str | Path, int | None, str | Path | Labels | None]] = []
+    inputs: list[tuple[str | Path, int | None, LabelsLike | None]] = []
     if data is not None:
         inputs.append((data, None, labels))
     if normal is not None:

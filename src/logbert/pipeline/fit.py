@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from logbert.artifact import CALIBRATION_FILE, CHECKPOINT_DIR, META_FILE, SPLIT_FILE, TRAIN_REPORT_FILE
 from logbert.config import LogBertConfig, ScoringConfig, WindowConfig, as_config
-from logbert.datasets.labels import Labels
+from logbert.datasets.labels import LabelsLike
 from logbert.errors import InputDataError
 from logbert.evaluation.report import to_jsonable
 from logbert.files import writable_dir
@@ -158,7 +158,7 @@ def train(
     out_dir: str | Path,
     config: LogBertConfig | None = None,
     *,
-    labels: str | Path | Labels | None = None,
+    labels: LabelsLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
     kind: InputKind | None = None,
@@ -177,7 +177,8 @@ def train(
         data: a raw log (format from ``config.parser``) or a key-sequence file.
         out_dir: artifact directory (created).
         config: settings; default ``LogBertConfig()``.
-        labels: optional labels file; without one every session counts as normal.
+        labels: optional labels (a labels file, a mapping of session id to 1/0, or the anomalous ids); without
+            them every session counts as normal.
         resume: continue an interrupted run from ``out_dir/checkpoint``.
         overwrite: replace a finished artifact in ``out_dir`` (otherwise that is an error).
         kind: ``"raw"`` or ``"keys"``; None sniffs the file (see :func:`~logbert.pipeline.corpus.input_kind`).
