@@ -314,9 +314,11 @@ def test_train_checks_that_its_output_folder_is_writable_before_it_trains(
 
 def test_an_interrupted_run_is_told_whether_it_can_resume(tmp_path: Path) -> None:
     assert "no checkpoint to resume from" in fit_module.interrupted_note("x.log", tmp_path)
+    assert "[your settings]" in fit_module.interrupted_note("x.log", tmp_path)  # without the command: not the defaults
     (tmp_path / "checkpoint" / "fold1").mkdir(parents=True)  # cross-fit: a checkpoint per model
     (tmp_path / "checkpoint" / "fold1" / "state.json").write_text("{}")
-    assert f"`logbert train x.log -o {tmp_path} --resume`" in fit_module.interrupted_note("x.log", tmp_path)
+    typed = f"logbert train x.log -o {tmp_path} --preset hdfs"
+    assert f"`{typed} --resume`" in fit_module.interrupted_note("x.log", tmp_path, typed)
 
 
 # -- a log of a few templates: the miss ratio could flag only unseen templates -----------------------------------

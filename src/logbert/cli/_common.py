@@ -103,9 +103,13 @@ def build_config(config: Path | None, preset: str | None, sets: list[str] | None
 
 @contextmanager
 def library_errors() -> Iterator[None]:
-    """Library errors print one clear line and exit with code 1 (no traceback for user mistakes)."""
+    """Library errors print one clear line and exit with code 1 (no traceback for user mistakes); Ctrl-C exits 130,
+    as the shell's, and says so (score and parse ended without a word)."""
     try:
         yield
+    except KeyboardInterrupt:
+        err_console.print("[bold yellow]interrupted:[/] stopped before its end; what it was writing is incomplete")
+        raise typer.Exit(code=130) from None
     except LogBertError as exc:
         err_console.print(f"[bold red]error:[/] {shown(str(exc))}")  # user text: "[instance: …]" is not markup
         raise typer.Exit(code=1) from None

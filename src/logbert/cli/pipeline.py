@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -90,7 +91,13 @@ def train(
                 on_step=echo_step,
             )
         except KeyboardInterrupt:  # Ctrl-C: exit 130, as the shell's, with what is left to go on from
-            err_console.print(f"[bold yellow]interrupted:[/] {shown(api.interrupted_note(data, out))}")
+            # the command as given, its settings included (a note of the paths alone trained with the defaults)
+            given = [("--labels", labels), ("--config", config), ("--preset", preset), ("--input", input_)]
+            words = ["logbert", "train", str(data), "-o", str(out)]
+            words += [w for flag, value in given if value is not None and value != "auto" for w in (flag, str(value))]
+            words += [w for s in sets or [] for w in ("--set", s)]
+            note = api.interrupted_note(data, out, shlex.join(words))
+            err_console.print(f"[bold yellow]interrupted:[/] {shown(note)}")
             raise typer.Exit(code=130) from None
     units = cfg.window.unit_noun  # what was split
     # cross-fit: the final model trains on every one, and each is scored out of fold for the threshold (the same
@@ -202,7 +209,11 @@ ThresholdOption = typer.Option(None, "--threshold", help="decide with this thres
 
 def score(
     artifact: Path = typer.Argument(..., help="artifact directory"),
-    data: str = typer.Argument(..., help="raw log or key file, or - for standard input"),
+    data: str = typer.Argument(
+        ...,
+        help="raw log or key file, or - for standard input (read to its end first, into a temporary file as large as "
+        "it; `logbert tail ARTIFACT -` scores a stream as it comes)",
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="write here instead of stdout"),
     only_anomalies: bool = typer.Option(False, help="print only sessions over the threshold"),
     threshold: float | None = ThresholdOption,
@@ -216,7 +227,11 @@ def score(
     input_: str = InputOption,
     device: str = typer.Option("cpu", "--device", help="where the model scores: cpu, cuda, cuda:N, mps or auto"),
 ) -> None:
-    """Score every session of DATA (higher = more anomalous): JSON lines, or a table."""
+    """Score every session of DATA (higher = more anomalous): JSON lines, or a table.
+
+    It reads the whole log before it writes, so its memory grows with the log.
+    For a very large file, `logbert tail ARTIFACT LOG --no-follow` alerts on it in bounded memory.
+    """
     from logbert import api
     from logbert.cli.tables import explanations_table, scores_table
     from logbert.evaluation.report import table_to_text

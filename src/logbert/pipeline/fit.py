@@ -363,18 +363,22 @@ def train(
     return result
 
 
-def interrupted_note(data: str | Path, out_dir: str | Path) -> str:
+def interrupted_note(data: str | Path, out_dir: str | Path, command: str | None = None) -> str:
     """What to say of a training run into ``out_dir`` that was interrupted (Ctrl-C): whether ``--resume`` has a
     checkpoint to go on from (each finished epoch leaves one; a cross-fit run one per model). Before, the run
-    ended with exit code 130 and not a word."""
+    ended with exit code 130 and not a word. ``command``: the command as it was typed (its ``--preset`` and
+    ``--set`` options, which a note built from the paths alone dropped: pasted, it trained with the defaults)."""
     checkpoint_dir = Path(out_dir) / CHECKPOINT_DIR
-    again = f"logbert train {data} -o {out_dir}"
+    again = command or f"logbert train {data} -o {out_dir} [your settings]"
     if checkpoint_dir.is_dir() and any(checkpoint_dir.rglob("state.json")):
         return (
             f"training interrupted; {checkpoint_dir} holds the last finished epoch: `{again} --resume` with the same "
             "settings continues from it"
         )
-    return f"training interrupted before its first epoch finished: no checkpoint to resume from (`{again}` starts over)"
+    return (
+        f"training interrupted before its first epoch finished: no checkpoint to resume from (`{again}` starts "
+        "over)"
+    )
 
 
 #: train_report.json lists at most this many calibration sessions above the threshold; the note names fewer
