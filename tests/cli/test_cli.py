@@ -443,3 +443,18 @@ def test_every_help_text_is_shown_as_written() -> None:
             written = getattr(param, "help", None)
             if written and "[" in written:
                 assert " ".join(written.replace("\\[", "[").split()) in shown_help, (name, param.name)
+
+
+def test_long_steps_show_a_spinner_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """score, parse and evaluate were silent for minutes on a large log; a spinner says what runs, on a terminal's
+    stderr only (a pipe or a file gets nothing)."""
+    import contextlib
+
+    from rich.console import Console
+    from rich.status import Status
+
+    from logbert.cli import _common
+
+    assert isinstance(_common.working("scoring x.log"), contextlib.nullcontext)  # CliRunner: not a terminal
+    monkeypatch.setattr(_common, "err_console", Console(force_terminal=True, stderr=True))
+    assert isinstance(_common.working("scoring [x].log"), Status)

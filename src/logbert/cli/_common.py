@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -120,6 +120,14 @@ def library_errors() -> Iterator[None]:
         where = f"{exc.filename}: " if exc.filename else ""
         err_console.print(f"[bold red]error:[/] {shown(where + (exc.strerror or str(exc)))}")
         raise typer.Exit(code=1) from None
+
+
+def working(what: str) -> AbstractContextManager[object]:
+    """A spinner with ``what`` on a terminal's stderr while a long step runs without steps of its own to show (score,
+    parse and evaluate were silent for minutes on a large log); nothing where stderr is not a terminal."""
+    if not err_console.is_terminal:
+        return nullcontext()
+    return err_console.status(f"{shown(what)} ...", spinner="dots")
 
 
 def setup_logging(verbose: bool) -> None:

@@ -30,6 +30,7 @@ from logbert.cli._common import (
     input_kind,
     library_errors,
     output_file,
+    working,
 )
 from logbert.cli.markup import shown
 from logbert.config import BaselineName
@@ -149,7 +150,7 @@ def evaluate(
     report_path = output_file(report, "--report", inputs=(data, labels, normal, abnormal, training)) or (
         artifact / "report.json"
     )
-    with library_errors():
+    with library_errors(), working(f"reading and scoring {data or ''}".rstrip()):
         result = api.evaluate(
             artifact,
             data,
@@ -242,7 +243,8 @@ def score(
     with library_errors(), _input_file(data) as path:
         detector = api.load_detector(artifact, device=device)
         basis = detector.use_threshold(threshold, target_fpr)
-        scored, read_report = api.score_with_report(detector, path, explain=explain, kind=input_kind(input_))
+        with working(f"reading and scoring {data}"):
+            scored, read_report = api.score_with_report(detector, path, explain=explain, kind=input_kind(input_))
         results = [r for r in scored if r.is_anomaly or not only_anomalies]
     n_anomalous = sum(r.is_anomaly for r in scored)
     units = detector.config.window.unit_noun
@@ -387,7 +389,8 @@ def parse(
     structured = output_file(structured, "--structured", inputs=(data,))
     with library_errors():
         cfg = build_config(config, preset, sets)
-        summary = api.parse(data, cfg)
+        with working(f"parsing {data}"):
+            summary = api.parse(data, cfg)
         n_rows = api.write_structured(summary, cfg, structured, typed=typed) if structured is not None else 0
         if typed and structured is None:
             api.slot_schema(summary)
