@@ -409,8 +409,14 @@ def test_inputs_of_the_wrong_type_are_said_not_crashed_on(
     result, log, _ = trained
     detector = api.load_detector(result.artifact_dir)
     lines = log.read_text(encoding="utf-8").splitlines()[:20]
-    with pytest.raises(TypeError, match="path to a log or key file"):  # was pathlib's "not list"
-        api.score(detector, lines)  # type: ignore[arg-type]
+    # lines held in memory score as the same lines in a file (pathlib's "not list" before)
+    (tmp_path / "same.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    in_memory = [(r.session_id, r.score) for r in api.score(detector, lines, explain=True)]
+    assert in_memory == [(r.session_id, r.score) for r in api.score(detector, tmp_path / "same.log")] and in_memory
+    with pytest.raises(TypeError, match="path to a log or key file"):
+        api.score(detector, 42)  # type: ignore[arg-type]
+    with pytest.raises(InputDataError, match="no lines"):
+        api.score(detector, [])
     with pytest.raises(TypeError, match="one text"):  # was one "malformed" per character
         detector.parse_lines(lines[0])
     with pytest.raises(ValueError, match="no keys"):  # scored its marks alone, and was flagged

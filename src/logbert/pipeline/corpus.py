@@ -78,8 +78,8 @@ def input_kind(path: str | Path, config: LogBertConfig | None = None, given: Inp
     """
     if not isinstance(path, str | os.PathLike):
         raise TypeError(
-            f"the input must be a path to a log or key file (str or Path), got {type(path).__name__}: lines held in "
-            "memory are scored through Detector.parse_lines and Detector.score_sessions, or written to a file first"
+            f"the input must be a path to a log or key file (str or Path), got {type(path).__name__} (score takes a "
+            "list of lines too)"
         )
     if given is not None and given not in get_args(InputKind):
         raise InputDataError(f"kind must be one of {', '.join(get_args(InputKind))} (or None to sniff), got {given!r}")

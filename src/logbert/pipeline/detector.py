@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -698,17 +700,40 @@ def load_detector(path: str | Path, *, need_parser: bool = False, device: str = 
 
 
 def score(
-    artifact: str | Path | Detector, data: str | Path, *, explain: bool = False, kind: InputKind | None = None
+    artifact: str | Path | Detector,
+    data: str | Path | Sequence[str],
+    *,
+    explain: bool = False,
+    kind: InputKind | None = None,
 ) -> list[SessionResult]:
-    """Score every session (or window) of ``data``; higher score = more anomalous."""
+    """Score every session (or window) of ``data``; higher score = more anomalous. ``data``: a path, or the lines of
+    a raw log held in memory (one line an item)."""
     return score_with_report(artifact, data, explain=explain, kind=kind)[0]
 
 
 def score_with_report(
-    artifact: str | Path | Detector, data: str | Path, *, explain: bool = False, kind: InputKind | None = None
+    artifact: str | Path | Detector,
+    data: str | Path | Sequence[str],
+    *,
+    explain: bool = False,
+    kind: InputKind | None = None,
 ) -> tuple[list[SessionResult], ReadReport]:
-    """:func:`score`, and what happened to every input line (malformed, binary, unseen templates ...)."""
+    """:func:`score`, and what happened to every input line (malformed, binary, unseen templates ...).
+
+    Lines held in memory are written to a temporary file and read as a log file is (one reading rule for both;
+    ``logbert score -`` does the same with standard input).
+    """
     detector = artifact if isinstance(artifact, Detector) else load_detector(artifact)
+    if not isinstance(data, str | os.PathLike) and isinstance(data, Sequence):
+        if not all(isinstance(line, str) for line in data):
+            raise TypeError("lines held in memory must be texts, one line each")
+        if not data:
+            raise InputDataError("no lines to score (an empty list)")
+        with tempfile.TemporaryDirectory(prefix="logbert-lines-") as tmp:
+            path = Path(tmp) / "lines.log"
+            with path.open("w", encoding="utf-8", newline="\n") as f:
+                f.writelines(line if line.endswith("\n") else line + "\n" for line in data)
+            return score_with_report(detector, path, explain=explain, kind=kind or "raw")
     sequences, report = detector.read(data, kind=kind)
     results = detector.score_sessions(sequences, explain=explain, capture_start=report.first_time)
     report.n_in_flight = sum(r.partial is not None for r in results)
