@@ -136,3 +136,47 @@ def test_csv_records_with_quoted_line_breaks_cut_by_requests_give_the_offline_se
     assert engine.stats().rejected_malformed == 1  # the header row only: a record's first lines wait for its last
     assert summaries(engine, offline) == offline_summaries(offline)
     engine.shutdown(30)
+
+
+@pytest.mark.parametrize("per_request", [1, 1000])
+def test_an_input_that_ends_inside_a_split_line_reads_it_as_score_does(trained: Any, per_request: int) -> None:
+    """A file that ends before a split line's last piece: score reads the line as its pieces hold it (counted
+    unended); tail left the pieces open at the end of a file it does not follow, the session a line short."""
+    from logbert.pipeline.detector import score
+    from logbert.streaming import StreamEngine
+
+    from .replay import LIMITS
+
+    detector, log, _ = trained
+    lines = log.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "request_id=req-57 " in line)
+    # then a piece of req-57's next line that reads as a record of its own; its F piece never comes
+    piece = lines[start].replace(" stdout F ", " stdout P ").replace("request received", "payment authorized")
+    cut = [*lines[: start + 1], piece.removesuffix(" path=/api/v1/checkout")]
+    ended = log.with_name("ended.log")
+    ended.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    offline = {s.session_id: s for s in score(detector, ended)}
+    engine = StreamEngine(detector, LIMITS)
+    for i in range(0, len(cut), per_request):
+        engine.ingest(cut[i : i + per_request])
+    assert engine.end_source() == 1 and engine.end_source() == 0  # once: the pieces are gone
+    engine.close_all()
+    assert engine.drain(30)
+    assert summaries(engine, offline) == offline_summaries(offline)
+    assert offline["req-57"].n_keys == 2  # its first line and the unended one
+    engine.shutdown(30)
+    if per_request == 1:  # tail at the end of a file it does not follow: every session alerted, req-57's 2 keys
+        import io
+        import json
+
+        from logbert.streaming.tail import TailOptions, run_tail
+
+        stored = detector.threshold
+        detector.use_threshold(-1.0)
+        try:
+            out = io.StringIO()
+            run_tail(detector, str(ended), LIMITS, TailOptions(follow=False, json_output=True), out)
+        finally:
+            detector.threshold = stored
+        alerts = {a["session_id"]: a for a in map(json.loads, out.getvalue().splitlines())}
+        assert alerts["req-57"]["n_keys"] == 2 and set(alerts) == set(offline)

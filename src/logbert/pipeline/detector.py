@@ -38,6 +38,7 @@ from logbert.records import (
     InputKind,
     KeySequence,
     LineProblem,
+    LogLine,
     ReadReport,
     SessionSignals,
     SyslogCalendar,
@@ -247,23 +248,43 @@ class Detector:
             if isinstance(parsed, str):
                 out.append(parsed)
                 continue
-            key = self.parser.transform_one(parsed.content)
-            if key == UNK_KEY:
-                reader.report.n_unknown_template += 1
-            ids = find_session_ids(line_text_for_sessions(parsed), self._pattern) if self._pattern else ()
-            out.append(
-                ParsedLine(
-                    line_no=start_line_no + index,
-                    raw=reader.last_text,  # as parsed: repaired, truncated, without its line ending
-                    session_ids=ids,
-                    key_id=key,
-                    template=self.template(key),
-                    timestamp=parsed.timestamp,
-                    continued=parsed.continues is not None,
-                    stream=parsed.fields.get("stream", "") if reader.envelope != "none" else "",
-                )
-            )
+            # raw as parsed: repaired, truncated, without its line ending
+            out.append(self._parsed_line(reader, parsed, start_line_no + index, reader.last_text))
         return out, reader.report
+
+    def parse_unended(
+        self, pieces: Sequence[str | bytes], start_line_no: int = 1, calendar: SyslogCalendar | None = None
+    ) -> list[ParsedLine]:
+        """The lines whose pieces (``parser.envelope``, a CSV record's quoted line breaks) ``pieces`` hold and whose
+        last piece never came, read as what they hold, as offline reading ends a file (``LineReader.finish``); each
+        numbered as its last piece. What the streaming engine reads when a source's input has ended
+        (``StreamEngine.end_source``: ``tail`` at the end of a file it does not follow)."""
+        if self.parser is None:
+            raise UnknownArtifact(f"{self.directory} was trained on key sequences and cannot parse raw lines")
+        reader = LineReader(self.config.parser)
+        if calendar is not None:
+            reader.header.calendar = calendar
+        for raw in pieces:
+            reader.read_line(raw)
+        return [self._parsed_line(reader, ll, start_line_no + ll.line_no - 1, ll.content) for ll in reader.finish()]
+
+    def _parsed_line(self, reader: LineReader, parsed: LogLine, line_no: int, raw: str) -> ParsedLine:
+        """One read line as the streaming engine routes it: its key (an unseen template counted), session ids."""
+        assert self.parser is not None
+        key = self.parser.transform_one(parsed.content)
+        if key == UNK_KEY:
+            reader.report.n_unknown_template += 1
+        ids = find_session_ids(line_text_for_sessions(parsed), self._pattern) if self._pattern else ()
+        return ParsedLine(
+            line_no=line_no,
+            raw=raw,
+            session_ids=ids,
+            key_id=key,
+            template=self.template(key),
+            timestamp=parsed.timestamp,
+            continued=parsed.continues is not None,
+            stream=parsed.fields.get("stream", "") if reader.envelope != "none" else "",
+        )
 
     @property
     def joins_lines(self) -> bool:

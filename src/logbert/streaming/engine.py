@@ -658,6 +658,34 @@ class StreamEngine:
         """End these sessions now (a queue's close events); returns how many were open."""
         return self._submit_closed(keys, reason)
 
+    def end_source(self, source: str = "default") -> int:
+        """The input of ``source`` has ended (a file ``tail`` does not follow, standard input): a split line whose last
+        piece never came is read as what its pieces hold and routed, as offline reading ends a file (tail left it
+        open, and its session a line short of ``score``'s). Returns the lines so read (0 without a parser that
+        reads such lines, or without open pieces). Not journaled: a source the service keeps reading never ends."""
+        finish = getattr(self.detector, "parse_unended", None)
+        if self._open_pieces is None or not callable(finish):
+            return 0
+        with self._lock:
+            pieces = self._pieces.pop(source, None)
+            first = self._next_line_no.get(source, 1) - len(pieces or ())
+            calendar = replace(self._calendars.get(source) or SyslogCalendar())
+            offset = self._next_offset - 1  # the last line's: a window's identity where it starts with this line
+            if pieces:
+                self._changed()
+        if not pieces:
+            return 0
+        parsed: list[ParsedLine] = finish(pieces, start_line_no=first, calendar=calendar)
+        now, wall = self._clock(), self._wall()
+        windows: list[PendingWindow] = []
+        with self._lock:
+            for p in parsed:
+                line: RoutedLine = (p.line_no, p.raw, p.key_id, p.template, p.timestamp, source, offset)
+                for key in dict.fromkeys(p.session_ids if self.session_mode else (source,)):
+                    self._add(key, line, now, wall, windows)
+        self._submit(windows)
+        return len(parsed)
+
     def close_all(self, reason: EmitReason = "closed") -> int:
         """End every open session; returns how many were open."""
         with self._lock:

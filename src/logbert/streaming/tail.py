@@ -246,8 +246,8 @@ def run_tail(
     engine = StreamEngine(detector, limits, alert_sink=printer)
     reader.start()
     next_status = time.monotonic() + opts.status_interval_s
+    done = False  # the reader met the input's end
     try:
-        done = False
         while not done and not stop.is_set():
             batch: list[bytes] = []
             deadline = time.monotonic() + opts.batch_wait_s
@@ -275,6 +275,8 @@ def run_tail(
         read = _taken(lines)  # read, but not yet given to the engine when tail was stopped
         for i in range(0, len(read), opts.batch_lines):
             _ingest_waiting(engine, read[i : i + opts.batch_lines], name)
+        if done and (source == "-" or not opts.follow):  # the input ended: a split line's open pieces, as score reads
+            engine.end_source(name)
         engine.shutdown(timeout=None)  # every line read is scored before tail returns
     return engine.stats()
 
