@@ -247,6 +247,7 @@ def run_tail(
     reader.start()
     next_status = time.monotonic() + opts.status_interval_s
     done = False  # the reader met the input's end
+    ends = source == "-" or not opts.follow  # its end is the input's end (a followed file's is not)
     try:
         while not done and not stop.is_set():
             batch: list[bytes] = []
@@ -258,7 +259,7 @@ def run_tail(
                     break
                 if item is _EOF:
                     done = True
-                    if ended is not None and (source == "-" or not opts.follow):
+                    if ended is not None and ends:
                         ended.set()
                     break
                 batch.append(item)
@@ -275,7 +276,7 @@ def run_tail(
         read = _taken(lines)  # read, but not yet given to the engine when tail was stopped
         for i in range(0, len(read), opts.batch_lines):
             _ingest_waiting(engine, read[i : i + opts.batch_lines], name)
-        if done and (source == "-" or not opts.follow):  # the input ended: a split line's open pieces, as score reads
+        if done and ends:  # the input ended: a split line's open pieces, as score reads
             engine.end_source(name)
         engine.shutdown(timeout=None)  # every line read is scored before tail returns
     return engine.stats()
