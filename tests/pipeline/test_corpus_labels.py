@@ -141,3 +141,24 @@ def _csv(tmp_path: Path) -> Path:
     labels = tmp_path / "sessions.csv"
     labels.write_text("session_id,Label\nreq-r00,normal\n", encoding="utf-8")
     return labels
+
+
+def test_sessions_and_labels_come_from_header_fields_the_corpus_does_not_keep(tmp_path: Path) -> None:
+    """A session id held in a header field (a JSON key) and labels in a ``Label`` field are read as each line is;
+    the corpus keeps of a line its number, content and time only. Header fields held for every line were two thirds
+    of a parsed line's memory, and ``score`` held every line of its log at once."""
+    records = [
+        f'{{"ts": "2026-11-01T10:00:{n:02d}", "level": "INFO", "req": "r{n // 3}", "msg": "step {step}", '
+        f'"Label": "{"-" if n // 3 != 2 else "FAIL"}"}}'
+        for n, step in enumerate(["received", "processed", "answered"] * 4)
+    ]
+    log = tmp_path / "app.jsonl"
+    log.write_text("\n".join(records) + "\n", encoding="utf-8")
+    config = LogBertConfig().with_overrides({"parser.format": "json", "window.session_pattern": r"req=(\S+)"})
+    corpus = read_corpus(log, config)
+    assert [(u.session_id, len(u.rows), u.label) for u in corpus.line_sessions] == [
+        ("r0", 3, 0), ("r1", 3, 0), ("r2", 3, 1), ("r3", 3, 0)
+    ]
+    assert all(not line.fields for line in corpus.lines)
+    assert corpus.lines[4].content.startswith("step processed") and corpus.lines[4].line_no == 5
+    assert corpus.lines[4].timestamp is not None

@@ -12,9 +12,10 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final, TypeVar, get_args
 
 from logbert.config import LogBertConfig, WindowConfig, quoted
@@ -22,8 +23,9 @@ from logbert.datasets.keyfile import detect_input_kind, read_key_sequences
 from logbert.datasets.labels import Labels, LabelsLike, as_labels, session_label_from_lines
 from logbert.errors import InputDataError, NoSessionIds
 from logbert.files import input_file
+from logbert.parsing._gc import gc_paused
 from logbert.parsing.headers import line_text_for_sessions
-from logbert.parsing.reader import binary_hint, format_mismatch_hint, read_log
+from logbert.parsing.reader import LogStream, binary_hint, format_mismatch_hint
 from logbert.pipeline.parse import matched_text, template_parser
 from logbert.records import InputKind, KeySequence, LogLine, ReadReport
 from logbert.windowing.windows import find_session_ids, part_session_id, session_id_pattern, unit_rows
@@ -53,7 +55,9 @@ class Corpus:
 
     kind: InputKind
     report: ReadReport
-    lines: tuple[LogLine, ...] = ()  # raw logs only
+    # raw logs only: each line's number, content and time; its header fields are read as it is (its sessions, a
+    # Label field) and not kept (read_log gives them)
+    lines: tuple[LogLine, ...] = ()
     line_sessions: tuple[LineSession, ...] = ()  # raw logs only
     key_sequences: tuple[KeySequence, ...] = ()  # key-sequence files only
     n_unlabelled: int = 0  # sessions a labels file did not name (left out of training and evaluation)
@@ -124,17 +128,19 @@ def read_corpus(
         keyed = [replace(s, label=_label(s.session_id, s.line_nos, loaded, label)) for s in sequences]
         kept, n_missing = _drop_unlabelled(keyed, loaded, None)  # a key file's lines are sessions
         return Corpus("keys", report, key_sequences=tuple(kept), n_unlabelled=n_missing)
-    lines, report = read_log(path, config.parser)
+    lines, ids, header_labels, head, unnamed, report = _read_lean(
+        path, config, header_labels=loaded is None and label is None
+    )
     # the reader's warnings that say the lines are not read right (not text; most of them another format's, which
     # the format then misreads): said first where no session id is found, the likeliest reason. Not for CR-only
     # line ends: binary_hint says those only when the reader did
     first = [w for w in (binary_hint(report), format_mismatch_hint(report, config.parser)) if w in report.warnings]
     hints = [w for w in report.warnings if w not in first]  # a header format that looks wrong: why no id is found?
-    units, without_session = _units(path, lines, config, "; ".join(first), hints)
-    left_out = without_session_warning(lines, without_session, config)
+    units, without_session = _units(path, lines, ids, head, config, "; ".join(first), hints)
+    del ids
+    left_out = without_session_warning(lines, without_session, config, unnamed)
     if left_out is not None:  # train, score and evaluate all print the reader's warnings
         report.warnings.append(left_out)
-    header_labels = _header_labels(lines) if loaded is None and label is None else None
     labelled = [
         replace(
             u,
@@ -153,21 +159,79 @@ def read_corpus(
     return Corpus("raw", report, tuple(lines), tuple(kept_units), n_unlabelled=n_missing)
 
 
+#: Lines the session-id hints read (the first so many of those they are given)
+HINT_LINES: Final = 1000
+#: What a line of ``Corpus.lines`` keeps of its header fields: none (each read, then dropped: ``_read_lean``)
+NO_FIELDS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+def _read_lean(
+    path: str | Path, config: LogBertConfig, *, header_labels: bool
+) -> tuple[
+    list[LogLine], list[tuple[str, ...]], list[int] | None, tuple[LogLine, ...], list[LogLine], ReadReport
+]:
+    """Read a raw log block by block, keeping of each line only what the stages after the read use: its number,
+    content and time. What its header fields (and a continuation's message) decide is read as the line is: its
+    session ids (mode ``session``; else none) and its ``Label`` field (``header_labels``, where the format has
+    one; else None). Also, whole, the first lines (``LogStream.sample``) and the first :data:`HINT_LINES` lines
+    that name no session id, which the hints read.
+
+    Header fields held for every line were two thirds of a parsed line's memory (HDFS: 551 of 826 bytes), and
+    ``score`` held every line of its input at once.
+
+    Raises:
+        InputDataError: the reader's (``LogStream``): missing, empty, or no line in the format.
+    """
+    pattern = session_id_pattern(config.window) if config.window.mode == "session" else None
+    stream = LogStream(path, config.parser)
+    lines: list[LogLine] = []
+    ids: list[tuple[str, ...]] = []
+    labels: list[int] | None = None
+    unnamed: list[LogLine] = []
+    same: dict[tuple[str, ...], tuple[str, ...]] = {}
+    with gc_paused():  # many long-lived records, no cycles (as read_log)
+        for block in stream.lines():
+            if not block:
+                continue
+            if pattern is not None:
+                # one tuple for each set of ids: a session's lines share it (HDFS: 120 of a line's bytes while read)
+                found = [same.setdefault(f, f) for f in [find_session_ids(line_text_for_sessions(ln), pattern)
+                                                         for ln in block]]
+                if len(unnamed) < HINT_LINES:
+                    unnamed += [ln for ln, f in zip(block, found, strict=True) if not f][: HINT_LINES - len(unnamed)]
+                ids.extend(found)
+            if header_labels and labels is None and not lines and LABEL_FIELD in block[0].fields:
+                labels = []  # the first parsed line says whether the format has the field
+            if labels is not None:
+                labels.extend([int(ln.fields.get(LABEL_FIELD, "-") != "-") for ln in block])
+            lines.extend([LogLine(ln.line_no, ln.content, ln.timestamp, NO_FIELDS) for ln in block])
+    if pattern is None:
+        ids = [()] * len(lines)
+    return lines, ids, labels, stream.sample, unnamed, stream.report
+
+
 def _units(
-    path: str | Path, lines: Sequence[LogLine], config: LogBertConfig, first: str = "", hints: Sequence[str] = ()
+    path: str | Path,
+    lines: Sequence[LogLine],
+    ids: Sequence[tuple[str, ...]],
+    head: Sequence[LogLine],
+    config: LogBertConfig,
+    first: str = "",
+    hints: Sequence[str] = (),
 ) -> tuple[list[LineSession], list[int]]:
     """Sessions by id (mode ``session``), or sliding / time windows, each its own unit; and the rows of the lines
-    that name no session id (mode ``session``: counted, in no unit). ``first``: the reader's word on a file that is
-    not text or on lines of another format, said first when no session is found; ``hints``: its warnings on the
-    header format, said after it (JSON lines read as text, a header left in the content)."""
+    that name no session id (mode ``session``: counted, in no unit). ``ids``: each line's session ids, read with
+    its header fields (:func:`_read_lean`); ``head``: the first lines whole, which the hints read. ``first``: the
+    reader's word on a file that is not text or on lines of another format, said first when no session is found;
+    ``hints``: its warnings on the header format, said after it (JSON lines read as text, a header left in the
+    content)."""
     window = config.window
     stamps = [ln.timestamp for ln in lines]
     pattern = session_id_pattern(window) if window.mode == "session" else None
-    ids = [find_session_ids(line_text_for_sessions(ln), pattern) for ln in lines] if pattern else [()] * len(lines)
     units, n_without = unit_rows(ids, stamps, window)
     if pattern is not None and not units:
-        seen = matched_text(lines)  # a pattern written for the raw line never matches ("sshd\[(\d+)\]")
-        clues = (f". The pattern is {seen}" if seen else "") + session_id_hint(lines)
+        seen = matched_text(head)  # a pattern written for the raw line never matches ("sshd\[(\d+)\]")
+        clues = (f". The pattern is {seen}" if seen else "") + session_id_hint(head)
         clues += "".join(f". Also: {hint}" for hint in hints)
         raise NoSessionIds(
             f"{path}: "
@@ -203,9 +267,13 @@ WITHOUT_SESSION_TEMPLATES = 3
 SHOWN_TEMPLATE_CHARS = 80
 
 
-def without_session_warning(lines: Sequence[LogLine], rows: Sequence[int], config: LogBertConfig) -> str | None:
+def without_session_warning(
+    lines: Sequence[LogLine], rows: Sequence[int], config: LogBertConfig, whole: Sequence[LogLine] | None = None
+) -> str | None:
     """What to say when more than :data:`WITHOUT_SESSION_SHARE` of the parsed ``lines`` (those at ``rows``) name no
-    session id *and* the hint code finds how they could name one (:func:`session_id_hint`): their share, the
+    session id *and* the hint code finds how they could name one (:func:`session_id_hint`, on ``whole``: the first
+    of them with their header fields, where ``lines`` keep none, as ``read_corpus``' do; default: those at
+    ``rows``): their share, the
     templates most of them have (mined on a sample of them by the parser train mines with) and the hint. None below
     the share, and None without a hint: a service's own lines (nova's API requests, 55 % of the demo's log; periodic
     tasks) name no session because they belong to none, and the count among the line counts says it. Before, train
@@ -214,7 +282,7 @@ def without_session_warning(lines: Sequence[LogLine], rows: Sequence[int], confi
     if not lines or len(rows) <= WITHOUT_SESSION_SHARE * len(lines):
         return None
     without = [lines[i] for i in rows]
-    hint = session_id_hint(without)  # '. Its lines have the fields ...: --set ... reads one', or ''
+    hint = session_id_hint(without if whole is None else whole)  # '. Its lines have the fields ...: --set ...', or ''
     if not hint:
         return None
     sample = without[:: max(1, len(without) // WITHOUT_SESSION_SAMPLE)]
@@ -258,7 +326,7 @@ MAX_HINT_FIELDS = 64
 SHOWN_FIELDS = 8
 
 
-def _field_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
+def _field_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str:
     """'. Its lines have the fields ...' with a session pattern that reads one (JSON lines, custom formats), else ''.
 
     Only a field whose values vary as a session id's do (:func:`_values_like_session_ids`): the program name
@@ -316,7 +384,7 @@ def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
 _KEY_VALUE = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,40})=([^\s\"',;]+)")
 
 
-def _content_key_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
+def _content_key_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str:
     r"""'. Their contents hold request_id=...: --set ...' for a key of the contents' ``key=value`` pairs that looks
     like a session id, else ''. Such a key is on most lines, in several kinds of line (not a number one event
     carries, like rows=12), with many values that each come back on a few lines (not a level, not a duration);
@@ -367,7 +435,7 @@ _ID_SHAPES: Final[tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str], C
 )
 
 
-def _content_id_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
+def _content_id_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str:
     r"""'. Their contents hold ids like ord-1000: --set ...' for ids among the contents' words that look like session
     ids (the test of :func:`_content_key_hint`: on most lines, in several kinds of line, many values that each come
     back on a few lines; values on one line only left out), else ''. Python's default logging writes no key=value
@@ -408,13 +476,6 @@ def _content_id_hint(lines: Sequence[LogLine], sample: int = 1000) -> str:
 
 def _first_time(stamps: Sequence[float | None], rows: Sequence[int]) -> float | None:
     return next((t for i in rows if (t := stamps[i]) is not None), None)
-
-
-def _header_labels(lines: Sequence[LogLine]) -> list[int] | None:
-    """Per-line labels from the ``Label`` header field, when the format has one."""
-    if not lines or LABEL_FIELD not in lines[0].fields:
-        return None
-    return [int(ln.fields.get(LABEL_FIELD, "-") != "-") for ln in lines]
 
 
 def _label(
