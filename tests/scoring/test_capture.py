@@ -44,8 +44,15 @@ def test_in_flight_needs_both_an_early_first_line_and_an_unusual_first_key() -> 
     assert EDGE.in_flight(7, 130.0, 100.0) is None  # (a) fails: too late to have been in flight
     assert EDGE.in_flight(7, 100.0, 100.0) is not None  # the first line itself
     assert "key 7 never begins" in str(EDGE.in_flight(7, 101.0, 100.0))  # no template: the key id
-    unseen = str(EDGE.in_flight(UNK_KEY, 101.0, 100.0, lambda k: None))  # it said "key -1 never begins ..."
-    assert "template, never seen in training, never begins" in unseen and "-1" not in unseen
+
+
+
+def test_a_first_line_of_a_template_never_seen_is_judged_as_any_other() -> None:
+    """A thread that began 200 s into a logcat capture with its crash (a template training never saw) scored 0.27
+    against a threshold of 0.06 and was excused as "in flight at the capture start": a template never seen is no
+    sign that the session began before the capture, and may be the failure itself (a never-seen template is a miss
+    wherever it stands)."""
+    assert EDGE.in_flight(UNK_KEY, 101.0, 100.0, lambda k: None) is None
 
 
 def test_the_window_bound_is_inclusive() -> None:

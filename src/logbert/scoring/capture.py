@@ -14,7 +14,9 @@ session was in flight at the capture start when
 (a) its first line's timestamp is within ``window_s`` seconds of the capture's first timestamp
     (offline: the first timestamped line of the file; streaming: the first timestamped line the
     engine ever saw, kept in its checkpoints), and
-(b) its first key is not one that begins a normal training session.
+(b) its first key is not one that begins a normal training session, and is a template training saw (a template
+    never seen tells nothing of where the session began, and may be the failure itself: a logcat thread that
+    began 200 s into the capture with its crash was excused).
 
 Such a session is still scored, but not flagged: its result says why. Both facts are learned from
 the normal training sessions and stored in the artifact's ``meta.json`` (``"capture_edge"``):
@@ -134,17 +136,14 @@ class CaptureEdge:
             >>> edge.in_flight(1, 102.1, 100.0) is None, edge.in_flight(7, 115.1, 100.0) is None
             (True, True)
         """
-        if key is None or first_time is None or capture_start is None or key in self.first_keys:
-            return None
+        if key is None or first_time is None or capture_start is None or key in self.first_keys or key == UNK_KEY:
+            return None  # a template never seen tells nothing of where the session began, and may be the failure
         after = first_time - capture_start
         if not (math.isfinite(after) and after <= self.window_s):
             return None
         after = max(0.0, after)  # a line stamped before the first one: the log is not in time order
         name = template(key)
-        if key == UNK_KEY:  # a key number (-1) means nothing to a user
-            what = "its first line's template, never seen in training,"
-        else:
-            what = f"'{name}'" if name is not None else f"key {key}"
+        what = f"'{name}'" if name is not None else f"key {key}"
         return (
             f"partial: began before the first line of the log (first line {after:.3g} s after it; "
             f"{what} never begins a normal session)"
