@@ -1072,7 +1072,7 @@ def test_a_layout_in_an_error_or_a_warning_is_shown_as_written_not_with_doubled_
 
 def test_a_format_error_without_a_bracket_to_blame_still_names_no_regex_position() -> None:
     with pytest.raises(ConfigError) as error:
-        compile_format("<Date> * <Content>")
+        compile_format("<Date> ** <Content>")
     assert "position" not in str(error.value) and "(multiple repeat): the text around its <Field>s is a regular" in (
         str(error.value)
     )
@@ -1150,3 +1150,25 @@ def test_the_example_of_a_header_left_in_the_content_is_a_data_line_not_a_commen
     lines += [f"2026-11-29 06:00:{i:02d} 10.0.0.1 GET /api/{i} 200 {15 + i}" for i in range(30)]
     _, report = read_log(lines, ParserConfig(format="raw"))
     assert len(report.warnings) == 1 and "(e.g. '2026-11-29 06:00:00 10.0.0.1 GET" in report.warnings[0]
+
+
+@pytest.mark.parametrize("spaces", [" *", " {0,4}"])
+def test_a_quantifier_on_a_space_of_a_layout_is_the_users_regex(spaces: str) -> None:
+    """dmesg right-aligns its time since boot ("[    5.123456]", "[12345.678901]"): a layout written for both with
+    "\\[ *" did not compile ("multiple repeat": the space had become \\s+ and the star followed it)."""
+    config = ParserConfig(log_format=rf"\[{spaces}<Timestamp>\] <Content>")
+    lines, report = read_log(["[    5.123456] usb 1-1: new device", "[12345.678901] usb 1-1: new device"], config)
+    assert report.n_parsed == 2 and [ln.timestamp for ln in lines] == [5.123456, 12345.678901]
+    assert {ln.content for ln in lines} == {"usb 1-1: new device"}
+
+
+def test_a_log_of_dmesg_lines_is_told_how_to_read_their_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "dmesg.log"
+    log.write_text("".join(f"[{5.5 + 997 * i:12.6f}] usb 1-1: new device {i}\n" for i in range(30)), encoding="utf-8")
+    lines, report = read_log(log, ParserConfig())
+    assert all(ln.timestamp is None for ln in lines)
+    said = next(w for w in report.warnings if "time since boot" in w)
+    layout = said.split("parser.log_format=", 1)[1].split("'", 1)[0]
+    lines, report = read_log(log, ParserConfig(log_format=layout))  # the layout it suggests reads every line's time
+    assert report.n_parsed == 30 and lines[-1].timestamp == pytest.approx(5.5 + 997 * 29)
+    assert not [w for w in report.warnings if "time since boot" in w]

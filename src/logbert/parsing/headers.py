@@ -150,6 +150,10 @@ def compile_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return regex, tuple(names)
 
 
+#: spaces in a format's text, but for the last one before a quantifier (which applies to that space alone)
+_SPACES_OUTSIDE_QUANTIFIERS = re.compile(r" +(?![*+?]|\{\d*,?\d*\})")
+
+
 def _format_regex(parts: Sequence[str]) -> str:
     """The regex of a format split into ``literal, name, literal, ..., literal``."""
     pattern = [r"^\s*"]
@@ -161,7 +165,9 @@ def _format_regex(parts: Sequence[str]) -> str:
             default = r"\S+" if followed_by_space else ".*?"
             pattern.append(f"(?P<{part}>{_FIELD_PATTERNS.get(part, default)})")
         else:
-            pattern.append(re.sub(" +", r"\\s+", part))
+            # a run of spaces matches any run of spaces, except a space a quantifier applies to (" *", " ?",
+            # " {0,4}": dmesg's right-aligned "[    5.123456]"), which stays the user's regex
+            pattern.append(_SPACES_OUTSIDE_QUANTIFIERS.sub(r"\\s+", part))
     pattern.append(r"\s*$")
     return "".join(pattern)
 
@@ -794,6 +800,10 @@ _HEADER_IN_CONTENT = re.compile(
 )
 
 
+#: a line that begins with the kernel's time since boot, as dmesg writes it ("[    5.123456] usb 1-1: ...")
+_KERNEL_UPTIME_START = re.compile(r"\[\s*\d+\.\d{6}\] ")
+
+
 def format_warnings(
     lines: Sequence[LogLine], texts: Sequence[str], header: HeaderParser, sample: int = 2000
 ) -> list[str]:
@@ -861,6 +871,14 @@ def format_warnings(
             f"{n_header_like} of the first {len(head)} lines have a time or a level near the start of their content "
             f"(e.g. {example!r}): the header format ({quoted(header.log_format)}) probably misses fields such as "
             "<Date> <Time> <Level>" + _inferred_format_hint(head, texts[:sample], header)
+        )
+    n_uptime = sum(1 for ln in head if _KERNEL_UPTIME_START.match(ln.content))
+    if n_uptime >= 0.5 * len(head) and all(ln.timestamp is None for ln in head):
+        warnings.append(
+            f"{n_uptime} of the first {len(head)} lines begin with the kernel's time since boot (e.g. "
+            f"{head[0].content[:40]!r}, dmesg's layout), which this format does not read: the lines have no time. "
+            r"--set 'parser.log_format=\[\s*<Timestamp>\] <Content>' reads it (seconds since boot, counted from "
+            "1970: gaps and time windows are right, dates are not; dmesg -T writes dates)"
         )
     return warnings
 
