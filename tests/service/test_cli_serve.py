@@ -232,6 +232,13 @@ def test_a_text_alert_is_a_summary_and_the_first_misses() -> None:
     assert text.startswith("ALERT session=vm-1") and "missed=14/16" in text
     assert text.count("position ") == 3 and "11 more missed positions" in text
     assert format_alert(alert).count("position ") == 14 and "less than even odds" not in text
+    # templates never seen in training first (an ANR's three unseen lines were behind "... 3 more"), then by position
+    unseen = replace(alert, misses=(*misses[:12], *(replace(m, key_id=-1, template=None) for m in misses[12:])))
+    shown = format_alert(unseen, misses_shown=3)
+    assert [ln.split(": seen ")[1] for ln in shown.splitlines() if ": seen " in ln] == [
+        "<unseen template>", "<unseen template>", "T0"
+    ]
+    assert "(line 22)" in shown and "(line 23)" in shown and "11 more missed positions" in shown
     # a model of a few keys: no key outside its top-g, the positions named are the unlikely ones, and it says so
     unlikely = replace(alert, n_misses=0, misses=misses[:2])
     text = format_alert(unlikely, misses_shown=1)

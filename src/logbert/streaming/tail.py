@@ -61,7 +61,8 @@ class AlertPrinter:
 
 
 def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | None = None) -> str:
-    """One alert as text (a summary line, then the first ``misses_shown`` misses) or as one JSON line.
+    """One alert as text (a summary line, then the first ``misses_shown`` misses, those of templates never seen in
+    training first, then by position) or as one JSON line.
 
     The window is named as ``score`` names its unit: ``window=t10`` / ``w16`` (``AlertRecord.window``, which the
     engine names; in JSON, ``"window"`` beside ``window_index``) in modes time / sliding, where ``session`` is the
@@ -86,7 +87,10 @@ def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | 
         + f"unknown={a.n_unknown} lines={a.first_line_no}-{a.last_line_no}"
     ]
     lines.extend(f"  surprise: {s}" for s in a.surprises)
-    shown = a.misses if misses_shown is None else a.misses[:misses_shown]
+    # templates never seen first: they are what set a window's score (an ANR's three unseen lines were behind
+    # "... 3 more missed positions", the three shown ordinary ones of the same window)
+    ordered = sorted(a.misses, key=lambda m: m.template is not None)
+    shown = ordered if misses_shown is None else ordered[:misses_shown]
     if shown and a.n_misses == 0:  # a model of a few keys, every known key in its top-g (Detector._named_positions)
         lines.append("  no key outside the top-g; the keys the model gave less than even odds:")
     for m in shown:
