@@ -1106,6 +1106,24 @@ def test_a_syslog_log_read_across_new_year_goes_on_into_the_next_year() -> None:
     assert {datetime.fromtimestamp(r.timestamp or 0.0, UTC).year for r in records} == {2000}
 
 
+def test_29_february_after_new_year_has_a_time() -> None:
+    """After New Year the calendar assumes 2001, which has no 29 February: the lines of that day had no time, and
+    nothing said so (a log of a leap year's winter). The day after the 28th keeps the gaps around it right."""
+    lines = [
+        "Dec 31 23:59:00 web1 app[1]: tick",
+        "Jan  1 00:01:00 web1 app[1]: tick",
+        "Feb 28 23:59:00 web1 app[1]: tick",
+        "Feb 29 00:01:00 web1 app[1]: tick",
+        "Feb 29 23:59:00 web1 app[1]: tick",
+    ]
+    records, report = read_log(lines, ParserConfig(format="syslog"))
+    assert report.n_parsed == 5 and all(r.timestamp is not None for r in records)
+    stamps = [r.timestamp or 0.0 for r in records]
+    assert stamps[3] - stamps[2] == 120.0 and stamps[4] - stamps[3] == 86280.0
+    dated = ParserConfig(log_format="<Year>-<MonthNum>-<DayNum> <Time> <Content>")  # a year the line gives: no such day
+    assert read_log(["2001-02-29 00:01:00 tick"], dated)[0][0].timestamp is None
+
+
 @pytest.mark.parametrize(
     "line",
     [

@@ -37,7 +37,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from logbert.config import CSV_NEEDS_COLUMNS, FormatName, ParserConfig, quoted
@@ -489,8 +489,8 @@ class HeaderParser:
             timestamp = day + seconds if day is not None and seconds is not None else self._datetime(date, clock)
         elif self._has_syslog:  # a <Year> where the layout has one (Apache's error log), else none: SYSLOG_YEAR
             timestamp = self._syslog(fields["Month"], fields["Day"], fields["Time"], fields.get("Year"))
-        elif self._has_klog:  # no year either: the syslog rule, with the month as a number
-            timestamp = self._syslog(fields["MonthNum"], fields["DayNum"], fields["Time"])
+        elif self._has_klog:  # the syslog rule, with the month as a number (and a <Year> where the layout has one)
+            timestamp = self._syslog(fields["MonthNum"], fields["DayNum"], fields["Time"], fields.get("Year"))
         else:
             timestamp = None
         return LogLine(line_no, content, timestamp, fields)
@@ -677,6 +677,7 @@ class HeaderParser:
         number = self._month_cache.get(month)  # the month's number, cached: it repeats on every line
         if number is None and month not in self._month_cache:
             number = self._month_cache[month] = int(month) if month.isdigit() else _MONTHS.get(month[:3].lower())
+        assumed = year is None
         if year is None and number is not None and 1 <= number <= 12:  # a yearless line: the calendar's year
             year = str(self.calendar.year_of(number))
         date = f"{month} {day} {year}"
@@ -685,7 +686,11 @@ class HeaderParser:
             try:
                 value = datetime(int(year or SYSLOG_YEAR), number, int(day), tzinfo=UTC) if number else None
             except ValueError:
+                # 29 February of a year the calendar assumed (after New Year, 2001, which has none; the log's own
+                # year had one): the day after the 28th, so that the gaps around it stay right. It had no time
                 value = None
+                if assumed and number == 2 and day == "29":
+                    value = datetime(int(year or SYSLOG_YEAR), 2, 28, tzinfo=UTC) + timedelta(days=1)
             midnight = None if value is None else value.timestamp()
             self._date_cache[date] = midnight
         return None if midnight is None else midnight + _clock_seconds(clock)
