@@ -162,7 +162,10 @@ def test_no_session_id_names_a_field_past_the_first_records_first_eight(tmp_path
     with pytest.raises(InputDataError) as error:
         read_corpus(log, config)
     said = str(error.value)
-    assert "SYSLOG_IDENTIFIER, ..., _PID (11 in all): --set 'window.session_pattern=_PID=(\\S+)' reads one" in said
+    assert (
+        "SYSLOG_IDENTIFIER, ..., _PID (11 in all): --set 'window.session_pattern=_PID=(\\S+)' reads its values as "
+        "session ids" in said
+    )
     corpus = read_corpus(log, config.with_overrides({"window.session_pattern": r"_PID=(\S+)"}))
     assert len(corpus.line_sessions) == 20  # what it says works
 

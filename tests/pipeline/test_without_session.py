@@ -48,7 +48,7 @@ def test_most_lines_without_a_session_id_are_a_warning_with_templates_and_a_hint
     warning = said[0]
     assert warning.startswith("80% of the parsed lines (240 of 300) name no session id by window.session_pattern 'ses=")
     assert "Most often: 'argc=<*> a0=\"cat\" a1=\"/etc/hosts\"' (25%), " in warning, warning
-    assert r"--set 'window.session_pattern=Serial=(\S+)' reads one" in warning, warning
+    assert r"--set 'window.session_pattern=Serial=(\S+)' reads its values as session ids" in warning, warning
 
 
 def test_a_few_lines_without_a_session_id_are_only_counted(tmp_path: Path) -> None:
@@ -89,7 +89,10 @@ def test_train_passes_the_warning_on_and_score_says_its_settings_are_a_trainings
     detector = load_detector(tmp_path / "art")
     _, report = score_with_report(detector, log)
     (said,) = [w for w in report.warnings if "name no session id" in w]
-    assert r"--set 'window.session_pattern=Serial=(\S+)' reads one (score and evaluate read with the settings " in said
+    assert (
+        r"--set 'window.session_pattern=Serial=(\S+)' reads its values as session ids (score and evaluate read with "
+        "the settings " in said
+    )
     assert said.endswith(
         "and take no --set: give each --set above to a new training, logbert train TRAINING_LOG -o NEW_ARTIFACT --set "
         f"..., beside the settings in {tmp_path / 'art' / 'config.json'})"

@@ -354,7 +354,10 @@ def _field_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str:
     pick = next((n for n in usable if "id" in n.lower()), usable[0])
     shown = names[:SHOWN_FIELDS] if pick in names[:SHOWN_FIELDS] else [*names[: SHOWN_FIELDS - 1], "...", pick]
     listed = ", ".join(shown) + (f" ({len(seen)} in all)" if len(seen) > SHOWN_FIELDS else "")
-    return rf". Its lines have the fields {listed}: --set 'window.session_pattern={pick}=(\S+)' reads one"
+    return (
+        rf". Its lines have the fields {listed}: --set 'window.session_pattern={pick}=(\S+)' reads its values as "
+        "session ids"
+    )
 
 
 def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
