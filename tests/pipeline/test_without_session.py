@@ -103,3 +103,14 @@ def test_train_passes_the_warning_on_and_score_says_its_settings_are_a_trainings
         score_with_report(detector, other)
     assert "try --set parser.format=json, without parser.log_format" in str(error.value)
     assert "logbert train TRAINING_LOG -o NEW_ARTIFACT --set ..." in str(error.value)
+    # a log of the format whose lines are another program's: every template unseen, said beside the counts
+    unlike = tmp_path / "unlike.log"
+    unlike.write_text(
+        "".join(f"type=USER_LOGIN msg=audit(1733212{i:03d}.000:{5000 + i}): pid={i} uid=0 auid=1000 ses={i // 3} "
+                f"msg='op=login acct=\"bob\" exe=\"/usr/sbin/sshd\" res=success'\n" for i in range(30)),
+        encoding="utf-8",
+    )
+    _, report = score_with_report(detector, unlike)
+    (said,) = [w for w in report.warnings if "never saw in training" in w]
+    assert said.startswith(f"30 of the 30 lines in sessions (100%) have a template {tmp_path / 'art'} never saw"), said
+    assert not [w for w in score_with_report(detector, log)[1].warnings if "never saw in training" in w]

@@ -353,6 +353,9 @@ class Detector:
         assert self.parser is not None  # a raw log to a key artifact was refused above
         (sequences,), n_unknown_lines = key_sessions(corpus, [corpus.line_sessions], self.parser)
         corpus.report.n_unknown_template = n_unknown_lines
+        n_in_units = corpus.report.n_parsed - corpus.report.n_without_session
+        if unseen := mostly_unseen(n_unknown_lines, n_in_units, self.config.window.unit_noun, self.directory):
+            corpus.report.warnings.append(unseen)
         if with_signals is None:
             with_signals = self.model.reads_signals
         if with_signals:  # time and values ride with the keys
@@ -557,6 +560,25 @@ class Detector:
                 )
             )
         return results
+
+
+#: Share of a log's lines (those in its sessions) with a template the artifact never saw, above which score and
+#: evaluate say the log may not be of the kind the artifact was trained on
+MOSTLY_UNSEEN_SHARE = 0.5
+
+
+def mostly_unseen(n_unknown: int, n_lines: int, units: str, directory: Path) -> str | None:
+    """What to say when more than :data:`MOSTLY_UNSEEN_SHARE` of ``n_lines`` (the lines in ``units``, as the
+    artifact's window config names them) have a template the artifact at
+    ``directory`` never saw, else None. A logcat file scored with a kernel log's artifact read 3,384 of 3,384 lines as
+    unseen and flagged every window, and the counts were the only word of it."""
+    if n_lines == 0 or n_unknown <= MOSTLY_UNSEEN_SHARE * n_lines:
+        return None
+    return (
+        f"{n_unknown} of the {n_lines} lines in {units} ({n_unknown / n_lines:.0%}) have a template {directory} never "
+        "saw in training: is this a log of the kind it was trained on (the same program, format and settings)? "
+        f"{units.capitalize()} of such lines score as anomalous"
+    )
 
 
 def _seconds(x: float) -> str:
