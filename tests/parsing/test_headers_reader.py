@@ -512,6 +512,9 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # Android's logcat (threadtime): month-day without a year, pid, thread id, the level as one letter
      ("03-17 16:13:{:02d}.811  1702  2395 D WindowManager: printFreezingDisplayLogsopening app wtoken",
       "<MonthNum>-<DayNum> <Time> <Pid> <Pid2> <Level> <Content>", "WindowManager:"),
+     # and with the year (-v threadtime,year): the level letter was left in every template
+     ("2026-12-02 09:00:{:02d}.000  1702  1733 I ActivityManager: Start proc 3000:com.example.mail/u0a121",
+      "<Datetime> <Pid> <Pid2> <Level> <Content>", "ActivityManager:"),
      # HealthApp: date and time glued by a dash, milliseconds after a colon, bar-separated fields without spaces
      ("20171223-22:15:{:02d}:606|Step_LSC|30002312|onStandStepChanged 3579",
       r"<Date>-<Time>\|<Component>\|<Pid>\|<Content>", "onStandStepChanged"),

@@ -1543,7 +1543,8 @@ def infer_log_format(content: str) -> str | None:
             before_level, level_seen = [], True
         elif (
             not level_seen
-            and pieces[:1] == ["<MonthNum>-<DayNum>"]  # Android's logcat: the level letter after the pid and thread
+            # Android's logcat: the level letter after the pid and thread (-v threadtime; with ",year" a <Datetime>)
+            and pieces[:1] in (["<MonthNum>-<DayNum>"], ["<Datetime>"])
             and before_level[-1:] == ["<Pid2>"]
             and (m := _HEADER_LETTER_LEVEL.match(content, at)) is not None
         ):
