@@ -512,6 +512,9 @@ def test_syslog_read_as_raw_content_names_the_syslog_format(line: str, suggested
      # Android's logcat (threadtime): month-day without a year, pid, thread id, the level as one letter
      ("03-17 16:13:{:02d}.811  1702  2395 D WindowManager: printFreezingDisplayLogsopening app wtoken",
       "<MonthNum>-<DayNum> <Time> <Pid> <Pid2> <Level> <Content>", "WindowManager:"),
+     # dmesg -T: C's ctime in brackets (the warning named no layout)
+     ("[Wed Dec  2 08:00:{:02d} 2026] usb 1-1: new high-speed USB device number 3 using xhci_hcd",
+      r"\[<Weekday> <Month> <Day> <Time> <Year>\] <Content>", "usb"),
      # and with the year (-v threadtime,year): the level letter was left in every template
      ("2026-12-02 09:00:{:02d}.000  1702  1733 I ActivityManager: Start proc 3000:com.example.mail/u0a121",
       "<Datetime> <Pid> <Pid2> <Level> <Content>", "ActivityManager:"),

@@ -1364,6 +1364,11 @@ _HEADER_LETTER_LEVEL = re.compile(r"[VDIWEFA](?=\s)")
 _HEADER_BRACKETED_DATETIME = re.compile(
     r"\[" + _FIELD_PATTERNS["Datetime"] + rf"(?:\]|(: (?:{_LEVEL_NAMES})/[\w.-]+\]))(?=\s)"
 )
+# C's ctime in brackets: dmesg -T "[Wed Dec  2 08:00:00 2026] usb 1-1: ..." (Apache's error log too, whose whole
+# header the built-in apache_error format reads)
+_HEADER_BRACKETED_CTIME = re.compile(
+    r"\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}\](?=\s)"
+)
 _HEADER_BRACKETED_MONTH_DAY_TIME = re.compile(r"\[\d{2}\.\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?\](?=\s)")
 # loghub's HealthApp: "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579", a date and a time glued by
 # a dash, milliseconds after a colon, then fields separated by bars and no space
@@ -1494,6 +1499,9 @@ def infer_log_format(content: str) -> str | None:
     elif (m := _HEADER_BRACKETED_MONTH_DAY_TIME.match(content, at)) is not None:
         pieces.append(r"\[<MonthNum>\.<DayNum> <Time>\]")
         at = m.end()
+    elif (m := _HEADER_BRACKETED_CTIME.match(content, at)) is not None:
+        pieces.append(r"\[<Weekday> <Month> <Day> <Time> <Year>\]")
+        at = m.end()
     elif (m := _HEADER_SLASH_DATETIME.match(content)) is not None:
         pieces += ["<Date>", "<Time>"]
         at = m.end()
@@ -1607,7 +1615,7 @@ def _inferred_format_hint(head: Sequence[LogLine], texts: Sequence[str], header:
             continue
         starts = {
             "<Datetime>": "a date and a time", "<Date>": "a date and a time", "<Day>": "a date and a time",
-            "<Timestamp>": "an epoch time", "<MonthNum>": "a date and a time",
+            "<Timestamp>": "an epoch time", "<MonthNum>": "a date and a time", "<Weekday>": "a date and a time",
         }
         first, *rest = log_format.split(" ")  # "<Datetime>", logfmt's "time=<Datetime>", or what precedes the time
         named = first in _BEFORE_TIME
