@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
     from logbert.config import LogBertConfig, load_config
     from logbert.pipeline.corpus import Corpus, LineSession, input_kind, read_corpus
     from logbert.pipeline.demo import DemoResult, demo, demo_config
-    from logbert.pipeline.detector import Detector, load_detector, score, score_with_report
+    from logbert.pipeline.detector import Detector, load_detector, mostly_unseen, score, score_with_report
     from logbert.pipeline.evaluate import EvaluationResult, evaluate
     from logbert.pipeline.fit import TrainResult, interrupted_note, train
     from logbert.pipeline.parse import (
@@ -54,6 +54,7 @@ _HOME = {
     "demo_config": "logbert.pipeline.demo",
     "Detector": "logbert.pipeline.detector",
     "load_detector": "logbert.pipeline.detector",
+    "mostly_unseen": "logbert.pipeline.detector",
     "score": "logbert.pipeline.detector",
     "score_with_report": "logbert.pipeline.detector",
     "EvaluationResult": "logbert.pipeline.evaluate",
@@ -113,6 +114,7 @@ __all__ = [
     "interrupted_note",
     "load_config",
     "load_detector",
+    "mostly_unseen",
     "parse",
     "read_corpus",
     "score",

@@ -114,3 +114,12 @@ def test_train_passes_the_warning_on_and_score_says_its_settings_are_a_trainings
     (said,) = [w for w in report.warnings if "never saw in training" in w]
     assert said.startswith(f"30 of the 30 lines in sessions (100%) have a template {tmp_path / 'art'} never saw"), said
     assert not [w for w in score_with_report(detector, log)[1].warnings if "never saw in training" in w]
+    from typer.testing import CliRunner
+
+    from logbert.cli import app
+
+    tailed = CliRunner().invoke(app, ["tail", str(tmp_path / "art"), str(unlike), "--no-follow"])
+    assert tailed.exit_code == 0, tailed.output
+    assert "unseen_template=30 " in tailed.output and "30 of the 30 lines in sessions (100%) have a template" in (
+        tailed.output
+    )

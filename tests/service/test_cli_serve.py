@@ -125,11 +125,16 @@ def test_tail_prints_alerts_for_a_file(tmp_path: Path, monkeypatch: pytest.Monke
     assert "seen <unseen template>" in result.stdout and "raw: " + vm_lines("vm-2", [0, 42, 1])[1] in result.stdout
     assert "expected: T0 (75.0%), T1 (25.0%)" in result.stdout
     assert "vm-1" not in result.stdout and "vm-3" not in result.stdout
-    assert "lines=8 accepted=7 malformed=1 empty=0 binary=1 truncated=0 windows=3 alerts=1" in result.stderr
+    assert "lines=8 accepted=7 malformed=1 empty=0 binary=1 truncated=0 unseen_template=1 windows=3 alerts=1" in (
+        result.stderr
+    )
     # a line that parses but names no session is counted too (lines = accepted + malformed + empty + without_session)
     log.write_bytes(log.read_bytes() + b"INFO nova k1 step 9\n")
     result = runner.invoke(cli_app, ["tail", str(log), "--artifact", str(tmp_path), "--no-follow"])
-    counts = "lines=9 accepted=7 malformed=1 empty=0 without_session=1 binary=1 truncated=0 windows=3 alerts=1"
+    counts = (
+        "lines=9 accepted=7 malformed=1 empty=0 without_session=1 binary=1 truncated=0 unseen_template=1 windows=3 "
+        "alerts=1"
+    )
     assert counts in result.stderr
     result = runner.invoke(cli_app, ["tail", "-", "-a", str(tmp_path), "--json"], input=log.read_bytes())
     alert = json.loads(result.stdout.splitlines()[0])

@@ -18,6 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from logbert.config import LogBertConfig, ModelConfig, ParserConfig, WindowConfig, WindowMode
@@ -52,6 +53,7 @@ class FakeDetector:
         session_overlap: int = 0,
         session_gap_s: float | None = None,
     ) -> None:
+        self.directory = Path("fake-artifact")  # what tail names the artifact by, as a Detector's
         self.config = LogBertConfig(
             parser=ParserConfig(format="raw", max_line_chars=max_line_chars),
             window=WindowConfig(

@@ -291,6 +291,9 @@ def tail(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(_counts(stats, prefix="tail: ", mode=mode), err=True)
+    unseen = api.mostly_unseen(stats.lines_unknown_template, stats.lines_accepted, window.unit_noun, detector.directory)
+    if unseen is not None:  # score's warning, on the same counts
+        typer.echo(f"warning: {unseen}", err=True)
     why = (nothing_read(stats, file) if ended.is_set() else None) or nothing_accepted(stats, detector.config)
     if why is not None:  # as score would: an error, not a run that looked fine
         typer.echo(f"error: {why}", err=True)
@@ -321,7 +324,10 @@ def _counts(stats: StreamStats, prefix: str, mode: WindowMode) -> str:
         f"malformed={stats.rejected_malformed} empty={stats.rejected_empty} "
         # parsed, but no session id (session windows): every line received is counted in one of the four
         + (f"without_session={stats.lines_unrouted} " if stats.lines_unrouted else "")
-        + f"binary={stats.lines_binary} truncated={stats.lines_truncated} windows={_windows(stats, mode)} "
+        + f"binary={stats.lines_binary} truncated={stats.lines_truncated} "
+        # score's "with an unseen template": the lines of sessions (or windows) whose template training never saw
+        + (f"unseen_template={stats.lines_unknown_template} " if stats.lines_unknown_template else "")
+        + f"windows={_windows(stats, mode)} "
         f"alerts={stats.alerts}"
         # sessions evicted (max_open_sessions) while still receiving lines: scored in two parts
         + (
