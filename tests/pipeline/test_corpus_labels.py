@@ -162,3 +162,13 @@ def test_sessions_and_labels_come_from_header_fields_the_corpus_does_not_keep(tm
     assert all(not line.fields for line in corpus.lines)
     assert corpus.lines[4].content.startswith("step processed") and corpus.lines[4].line_no == 5
     assert corpus.lines[4].timestamp is not None
+
+
+def test_time_windows_of_lines_without_time_say_what_the_reader_found(tmp_path: Path) -> None:
+    """Plain dmesg in time windows: "no line has a timestamp" was all, where the reader knew the bracket holds one."""
+    log = tmp_path / "dmesg.log"
+    log.write_text("".join(f"[{5.5 + 997 * i:12.6f}] usb 1-1: new device {i}\n" for i in range(30)), encoding="utf-8")
+    with pytest.raises(InputDataError) as caught:
+        read_corpus(log, LogBertConfig().with_overrides({"window.mode": "time"}))
+    said = str(caught.value)
+    assert "time windows need timestamps" in said and r"parser.log_format=\[\s*<Timestamp>\] <Content>" in said

@@ -228,7 +228,10 @@ def _units(
     window = config.window
     stamps = [ln.timestamp for ln in lines]
     pattern = session_id_pattern(window) if window.mode == "session" else None
-    units, n_without = unit_rows(ids, stamps, window)
+    try:
+        units, n_without = unit_rows(ids, stamps, window)
+    except InputDataError as exc:  # time windows of lines without time: the reader's word on why, if it has one
+        raise InputDataError(f"{path}: {exc}" + "".join(f". Also: {hint}" for hint in hints)) from None
     if pattern is not None and not units:
         seen = matched_text(head)  # a pattern written for the raw line never matches ("sshd\[(\d+)\]")
         clues = (f". The pattern is {seen}" if seen else "") + session_id_hint(head)
