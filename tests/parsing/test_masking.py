@@ -121,3 +121,12 @@ def test_the_kernels_time_since_boot_is_one_value_below_and_above_ten_thousand_s
     early, late = "[    5.123456] usb 1-1: USB disconnect, device number 3", "[12345.678901] usb 1-1: USB disconnect"
     assert masker.mask(early).split()[0] == masker.mask(late).split()[0] == "<*>"
     assert masker.mask(early).split()[1] == "usb"
+
+
+def test_a_date_with_the_months_name_is_one_value() -> None:
+    """HAProxy's accept date in its syslog line: "Dec" was a template word, and every January line was never seen."""
+    masker = Masker(default_masks("syslog"))
+    december = masker.mask("10.0.3.26:43759 [02/Dec/2026:10:00:00.084] fe_web be_api/api1")
+    assert december == masker.mask("10.0.3.26:43759 [31/Jan/2027:23:59:59.999] fe_web be_api/api1")
+    assert "[<*>]" in december and "Dec" not in december
+    assert masker.mask("paid on 2-Dec-2026 10:00:01 +0000 ok") == "paid on <*> ok"

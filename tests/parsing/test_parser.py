@@ -331,3 +331,15 @@ def test_auto_workers_leaves_busy_cores_alone(monkeypatch: pytest.MonkeyPatch) -
     for load, expected in [(0.2, 2), (1.5, 2), (2.4, 1), (11.0, 1)]:
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         assert parser_module.auto_workers() == expected
+
+
+def test_parameters_are_read_with_drains_extra_delimiters() -> None:
+    """HAProxy's timers "0/0/1/9/11" with ``drain_extra_delimiters = ["/"]``: Drain splits the masked content at
+    "/", the values were read split at whitespace alone, the tokens never lined up with the template, and every value
+    of every line was lost (63 slots typed "id"; train: "the data has no values")."""
+    lines = [f"fe_web be_api/api{i % 3} {i % 2}/0/1/{9 + i}/{11 + i} 200" for i in range(12)]
+    parser = LogParser(ParserConfig(format="syslog", drain_extra_delimiters=("/",))).fit(lines)
+    (key,) = set(parser.transform(lines))
+    assert parser.parameters(lines[5], key)[-6:] == ["1", "0", "1", "14", "16", "200"]
+    plain = LogParser(ParserConfig(format="syslog")).fit(lines)  # without the delimiter: the timers are one value
+    assert "1/0/1/14/16" in plain.parameters(lines[5], plain.transform_one(lines[5]))

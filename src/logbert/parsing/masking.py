@@ -145,8 +145,17 @@ _VERSION = MaskRule(
 #: and none after, which split the tokens of every kernel message in two templates, one of them never seen in
 #: training once a host had been up for 2.8 hours (87 of 273 windows of a fault-free kern.log flagged)
 _KERNEL_UPTIME = MaskRule(name="kernel_uptime", pattern=r"\[\s*\d+\.\d+\]")
+#: a date with the month's name, as the common log format writes it ("02/Dec/2026:10:00:01.123", "02/Dec/2026:10:00:01
+#: +0000"; "02-Dec-2026 10:00:01"): HAProxy's accept date inside its syslog line kept "Dec" as a template word, and a
+#: model trained in December read every line of January as never seen
+_NAMED_MONTH_DATE = MaskRule(
+    name="named_month_date",
+    pattern=r"\d" + _AFTER_FIRST + r"\d?[/-](?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[/-]\d{4}"
+    r"(?:[: ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)?(?: [+-]\d{4})?" + _E,
+)
 _RAW: tuple[MaskRule, ...] = (
     _KERNEL_UPTIME,
+    _NAMED_MONTH_DATE,
     _HDFS[0],
     _UUID,
     _HOST_OF_IP,
@@ -280,8 +289,12 @@ class Masker:
             content = regex.sub(replacement, content)
         return content if word is None else content.replace(_PROTECTED, word, 1)
 
-    def mask_tokens(self, content: str) -> tuple[list[str], list[str]] | None:
+    def mask_tokens(self, content: str, delimiters: Sequence[str] = ()) -> tuple[list[str], list[str]] | None:
         """The masked content's tokens, and the original text behind each (for parameter values).
+
+        Tokens are split at whitespace and at ``delimiters`` (``parser.drain_extra_delimiters``, which Drain splits
+        the masked content at too: split at whitespace alone, the tokens never lined up with the template, and
+        every value of every line was lost).
 
         Each replacement is first written as one private-use character, so that later rules see a
         single opaque character where a value was, and its original text (with any values it
@@ -313,14 +326,18 @@ class Masker:
         def expand(text: str, table: Sequence[str]) -> str:
             return _STAND_INS.sub(lambda m: expand(table[ord(m.group(0)) - _STAND_IN], table), text)
 
+        def tokens(text: str) -> list[str]:
+            for delimiter in delimiters:  # as Drain does (drain3's get_content_as_tokens)
+                text = text.replace(delimiter, " ")
+            return text.split()
+
         if word is not None:  # the kept word back, as mask() puts it back
             marked = marked.replace(_PROTECTED, word, 1)
-        masked_tokens = [
-            _STAND_INS.sub(lambda m: replacements[ord(m.group(0)) - _STAND_IN], t) for t in marked.split()
-        ]
-        if " ".join(masked_tokens) != " ".join(self.mask(content).split()):
+        marked_tokens = tokens(marked)  # a value's stand-in is one character: a delimiter inside a value stays
+        masked_tokens = [_STAND_INS.sub(lambda m: replacements[ord(m.group(0)) - _STAND_IN], t) for t in marked_tokens]
+        if " ".join(masked_tokens) != " ".join(tokens(self.mask(content))):
             return None
-        return masked_tokens, [expand(t, values) for t in marked.split()]
+        return masked_tokens, [expand(t, values) for t in marked_tokens]
 
     def mask_many(self, contents: Sequence[str]) -> list[str]:
         """``[self.mask(c) for c in contents]``, one rule at a time over batches of contents

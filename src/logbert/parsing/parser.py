@@ -304,7 +304,7 @@ class LogParser:
         self._check_fitted()
         if key_id == UNK_KEY or not 0 <= key_id < len(self.templates_):
             return []
-        tokens = self._masker.mask_tokens(content)
+        tokens = self._masker.mask_tokens(content, self.settings_.extra_delimiters)
         template = self.templates_[key_id].split()
         if tokens is None or len(tokens[0]) != len(template):
             return []
