@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
         write_parse_summary,
         write_structured,
     )
+    from logbert.records import KeySequence
     from logbert.results import ExpectedKey, ParsedLine, PositionExplanation, SequenceScore, SessionResult
 
 # Where each name lives. Imported lazily so that `api.parse` (or `logbert parse`) never loads torch:
@@ -53,6 +54,7 @@ _HOME = {
     "demo": "logbert.pipeline.demo",
     "demo_config": "logbert.pipeline.demo",
     "Detector": "logbert.pipeline.detector",
+    "KeySequence": "logbert.records",
     "load_detector": "logbert.pipeline.detector",
     "mostly_unseen": "logbert.pipeline.detector",
     "score": "logbert.pipeline.detector",
@@ -99,6 +101,7 @@ __all__ = [
     "Detector",
     "EvaluationResult",
     "ExpectedKey",
+    "KeySequence",
     "LineSession",
     "LogBertConfig",
     "ParseSummary",
