@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
     from logbert.pipeline.parse import (
         BUILTIN_FORMATS,
         ParseSummary,
+        joined_numbers_warning,
         parse,
         session_pattern_note,
         slot_schema,
@@ -67,6 +68,7 @@ _HOME = {
     "BUILTIN_FORMATS": "logbert.pipeline.parse",
     "ParseSummary": "logbert.pipeline.parse",
     "parse": "logbert.pipeline.parse",
+    "joined_numbers_warning": "logbert.pipeline.parse",
     "session_pattern_note": "logbert.pipeline.parse",
     "slot_schema": "logbert.pipeline.parse",
     "state_words_warning": "logbert.pipeline.parse",
@@ -115,6 +117,7 @@ __all__ = [
     "evaluate",
     "input_kind",
     "interrupted_note",
+    "joined_numbers_warning",
     "load_config",
     "load_detector",
     "mostly_unseen",

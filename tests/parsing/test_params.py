@@ -420,3 +420,16 @@ def test_explanations_show_huge_numbers_in_powers_of_ten_not_as_hundreds_of_digi
     assert readable_number(42.123) == "42.1" and readable_number(65536.4) == "65536"
     assert readable_number(-2500.0) == "-2500"
     assert readable_number(float("inf")) == "inf" and readable_number(123456789.0) == "123456789"
+
+
+def test_numbers_joined_by_a_slash_are_said_with_the_delimiter_that_reads_them() -> None:
+    """HAProxy's timers "0/0/1/9/11" are one token of five masked numbers: an id to the slot schema, so a time- and
+    value-aware model never read a burst of 5-15 s responses. Said with the setting that splits them; not for a
+    date's three parts, nor once "/" splits tokens."""
+    from logbert.parsing.params import joined_numbers_hint
+
+    haproxy = "<*> [<*>] fe_web be_api/api1 <*>/<*>/<*>/<*>/<*> <*> <*> - - ---- <*>/<*>/<*>/<*>/<*> <*>/<*>"
+    said = joined_numbers_hint([haproxy, "GET /api/items/<*> HTTP/<*>"], ())
+    assert said.startswith("1 template holds numbers joined by '/'") and 'drain_extra_delimiters=["/"]' in said
+    assert joined_numbers_hint([haproxy], ("/",)) == ""
+    assert joined_numbers_hint(["backup of <*>/<*>/<*> done", "GET /api/items/<*>"], ()) == ""

@@ -406,7 +406,9 @@ def parse(
         where = "" if out is not None or structured is not None else " (--out writes the schema, --structured values)"
         console.print(f"typed slots: {told}{where}")
     with library_errors():
-        found = [api.template_count_warning(summary), api.state_words_warning(summary)]
+        found = [
+            api.template_count_warning(summary), api.state_words_warning(summary), api.joined_numbers_warning(summary)
+        ]
         sessions = api.session_pattern_note(summary, cfg)
     if sessions is not None and sessions[0]:  # how many lines the pattern names: said where it names none too
         console.print(f"session ids: {shown(sessions[1])}")

@@ -37,7 +37,7 @@ from logbert.datasets.labels import LabelsLike
 from logbert.errors import InputDataError
 from logbert.evaluation.report import to_jsonable
 from logbert.files import writable_dir
-from logbert.parsing.params import SlotSchema, attach_schema
+from logbert.parsing.params import SlotSchema, attach_schema, joined_numbers_hint
 from logbert.parsing.vocab import Vocab
 from logbert.pipeline.calibrate import (
     Calibration,
@@ -230,6 +230,11 @@ def train(
     schema: SlotSchema | None = None
     parser_state = split.parser.to_dict() if split.parser is not None else None
     if config.model.signals != "off":
+        if split.parser is not None and (
+            joined := joined_numbers_hint(split.parser.templates_, split.parser.settings_.extra_delimiters)
+        ):  # the values this model is trained to read, lost in one token
+            say(joined)
+            signal_warnings.append(joined)
         split, config, schema, why = with_signals(corpus, split, config, pool_val=scheme == "cross_fit")
         if why:
             say(why)

@@ -240,6 +240,15 @@ def state_words_warning(summary: ParseSummary) -> str:
     return state_words_hint(summary.templates, merged_state_words(summary.templates, schema))
 
 
+def joined_numbers_warning(summary: ParseSummary) -> str:
+    """:func:`~logbert.parsing.params.joined_numbers_hint` for the parsed file ('' when no template holds numbers
+    joined by '/', or '/' splits tokens already)."""
+    from logbert.parsing.params import joined_numbers_hint
+
+    delimiters = summary.parser.settings_.extra_delimiters if summary.parser is not None else ()
+    return joined_numbers_hint(summary.templates, delimiters)
+
+
 #: :func:`template_count_warning`: at least this many parsed lines and templates, and templates for this share of
 #: the lines, read as lines that are each an event of their own.
 MANY_TEMPLATES_LINES: Final[int] = 50
