@@ -372,10 +372,10 @@ def test_with_the_journal_a_restart_goes_on_with_open_sessions(tmp_path: Path) -
         assert (failed["checkpoints_written"], failed["checkpoint_failures"]) == (1, 1)
 
 
-def test_after_a_restart_a_session_closed_before_it_is_a_404_that_says_why(tmp_path: Path) -> None:
-    """Summaries are not in the checkpoint: after a clean restart /v1/sessions lists the open sessions only, and a
-    closed session's 404 said "forgotten after closing" while /v1/incidents still listed it. The 404 says that
-    summaries of closed sessions do not survive a restart, and where its alerts are (docs/reliability.md)."""
+def test_a_restart_keeps_the_sessions_closed_before_it_their_scores_and_the_counts(tmp_path: Path) -> None:
+    """Summaries were not in the checkpoint: after a clean restart (a deployment) /v1/sessions listed the open
+    sessions only, their counts begun again, a closed session was a 404 while /v1/incidents still listed it, and
+    /v1/stats and the score chart started from nothing. Now the checkpoint holds them (docs/reliability.md)."""
     from fastapi.testclient import TestClient as TC
 
     from logbert.service.app import create_app
@@ -383,17 +383,40 @@ def test_after_a_restart_a_session_closed_before_it_is_a_404_that_says_why(tmp_p
     settings = make_settings(tmp_path)
     with TC(create_app(settings, detector=FakeDetector())) as client:
         client.post("/v1/ingest", json={"lines": vm_lines("vm-1", ANOMALOUS) + vm_lines("vm-2", [0, 1, 2])})
-        assert client.post("/v1/sessions/vm-1/close").json()["is_anomaly"] is True
+        closed = client.post("/v1/sessions/vm-1/close").json()
+        assert closed["is_anomaly"] is True
+        before = client.get("/v1/sessions").json(), client.get("/v1/stats").json()["values"], _scores(client)
     with TC(create_app(settings, detector=FakeDetector())) as client:
         listed = client.get("/v1/sessions").json()
-        assert [(s["session_id"], s["state"]) for s in listed["sessions"]] == [("vm-2", "open")]
-        assert listed["total"] == 1
-        assert listed["sessions"][0]["n_lines"] == 3 and listed["sessions"][0]["max_score"] is None  # begun again
+        assert listed == before[0] and listed["total"] == 2
+        assert [(s["session_id"], s["state"]) for s in listed["sessions"]] == [("vm-1", "closed"), ("vm-2", "open")]
+        assert client.get("/v1/sessions/vm-1").json() == closed
+        values = client.get("/v1/stats").json()["values"]
+        counts = ("lines_received", "lines_accepted", "windows_scored", "alerts", "sessions_opened")
+        assert [values[c] for c in counts] == [before[1][c] for c in counts] and values["alerts"] == 1
+        assert _scores(client) == before[2] and before[2]
         assert [i["session_id"] for i in client.get("/v1/incidents").json()["incidents"]] == ["vm-1"]
+
+
+def test_a_session_whose_summary_was_dropped_is_a_404_that_says_why(tmp_path: Path) -> None:
+    """Only the last closed_sessions_kept closed summaries are kept, across restarts too: a dropped one's 404 says
+    so and where its alerts are (it said "forgotten after closing" while /v1/incidents still listed it)."""
+    from fastapi.testclient import TestClient as TC
+
+    from logbert.service.app import create_app
+
+    settings = make_settings(tmp_path, closed_sessions_kept=1)
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        client.post("/v1/ingest", json={"lines": vm_lines("vm-1", ANOMALOUS) + vm_lines("vm-2", [0, 1, 2])})
+        assert client.post("/v1/sessions/vm-1/close").json()["is_anomaly"] is True
+        client.post("/v1/sessions/vm-2/close")  # the one kept: vm-1's summary is dropped
+    with TC(create_app(settings, detector=FakeDetector())) as client:
+        listed = client.get("/v1/sessions").json()
+        assert [(s["session_id"], s["state"]) for s in listed["sessions"]] == [("vm-2", "closed")]
         for r in (client.get("/v1/sessions/vm-1"), client.post("/v1/sessions/vm-1/close")):
             assert r.status_code == 404 and r.json()["error"] == "UnknownSession"
             detail = r.json()["detail"]
-            assert "a restart drops those closed before its last checkpoint" in detail, detail
+            assert "the summaries of the last 1 closed sessions are kept" in detail, detail
             assert detail.endswith("its alert is stored: /v1/alerts?session_id=vm-1")
         never = client.get("/v1/sessions/vm 7").json()["detail"]
         assert "never seen" in never and "alert" not in never.split(")")[-1]

@@ -302,8 +302,11 @@ def _run(
     checkpoint_every: int,
     start: int = 0,
     stop: int | None = None,
-) -> None:
-    """Requests ``start`` to ``stop`` (a crash there: no shutdown, no last checkpoint); None: all, then close."""
+) -> tuple[list[tuple[object, ...]], dict[str, object]]:
+    """Requests ``start`` to ``stop`` (a crash there: no shutdown, no last checkpoint); None: all, then close.
+
+    Returns what ``/v1/sessions`` and ``/v1/stats`` would show at the end: every session's counts and scores (not its
+    wall-clock times) and the stream's counts (not those of this process's scorer); nothing after a crash."""
     store = SQLiteAlertStore(db)
     engine = StreamEngine(
         FakeDetector(max_len=5), LIMITS, alert_sink=store, journal=None if journal is None else IngestJournal(journal)
@@ -319,11 +322,28 @@ def _run(
     if stop is not None:
         engine.drain(5)  # some alerts are stored, some windows still buffered: then the process is gone
         store.close()
-        return
+        return [], {}
     engine.close_all()
     assert engine.drain(10)
+    sessions = sorted(
+        (
+            s.session_id, s.state, s.closed_reason, s.n_lines, s.n_unknown_templates, s.n_windows_pending,
+            s.n_windows_scored, s.n_anomalous_windows, s.max_score, s.is_anomaly,
+        )
+        for s in engine.sessions(limit=1_000)
+    )
+    stats = engine.stats()
+    counts = {name: getattr(stats, name) for name in sorted(_STREAM_COUNTS)}
     engine.shutdown(5)
     store.close()
+    return sessions, counts
+
+
+# the counts of the stream a restart goes on from (the scorer's batches, busy time and memo hits are its process's)
+_STREAM_COUNTS = {
+    "lines_received", "lines_accepted", "lines_rejected", "lines_unknown_template", "windows_queued",
+    "windows_scored", "windows_anomalous", "alerts", "sessions_opened", "sessions_closed_closed", "sessions_known",
+}
 
 
 @pytest.mark.parametrize("crash_after", [1, 5, 13, 21, 34])
@@ -333,15 +353,18 @@ def test_a_crash_and_restart_give_the_alerts_of_an_uninterrupted_run(
 ) -> None:
     requests = _workload(seed=crash_after)
     assert len(requests) > crash_after
-    _run(tmp_path / "calm.sqlite3", requests, None, checkpoint_every=0)
+    calm_sessions, calm_counts = _run(tmp_path / "calm.sqlite3", requests, None, checkpoint_every=0)
     expected = _alert_keys(tmp_path / "calm.sqlite3")
     assert expected, "the workload must produce alerts, or the comparison proves nothing"
 
     db, journal = tmp_path / "crash.sqlite3", tmp_path / "crash.journal"
     _run(db, requests, journal, checkpoint_every, stop=crash_after)  # killed part-way
     # the restart recovers, and the client goes on with the requests after the crash
-    _run(db, requests, journal, checkpoint_every, start=crash_after)
+    sessions, counts = _run(db, requests, journal, checkpoint_every, start=crash_after)
     assert _alert_keys(db) == expected
+    # and the sessions' summaries and the stream's counts are those of the uninterrupted run, closed sessions too
+    assert len(calm_sessions) == 30 and sessions == calm_sessions
+    assert counts == calm_counts
 
 
 def test_a_replay_names_a_session_split_by_eviction_as_the_first_run_did(tmp_path: Path) -> None:
@@ -391,6 +414,58 @@ def test_recovery_restores_open_sessions_with_their_lines_and_numbering(tmp_path
     assert summary is not None and summary.state == "open" and summary.n_pending_keys == 4
     outcome = again.ingest(vm_lines("vm-2", [2]), source="src")
     assert outcome.first_line_no == 7  # lines 1-6 came before the restart
+    again.shutdown(5)
+
+
+def test_a_clean_restart_keeps_closed_sessions_their_scores_and_the_stream_counts(tmp_path: Path) -> None:
+    """A deployment's restart (a last checkpoint, then a new process) used to empty /v1/sessions of closed sessions,
+    begin every count again and leave the dashboard's score chart blank."""
+    journal = tmp_path / "j"
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    engine.ingest(vm_lines("vm-1", [0, 1, 42, 3]) + vm_lines("vm-2", [0, 1]), source="src")
+    engine.close_session("vm-1")
+    assert engine.drain(5) and engine.checkpoint()  # the service's last checkpoint at shutdown
+    before = engine.session("vm-1"), engine.session("vm-2"), engine.stats(), engine.recent_scores()
+    engine.shutdown(5)
+
+    again = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    report = again.recover()
+    assert (report.sessions_restored, report.requests_replayed) == (1, 0)
+    closed, open_ = again.session("vm-1"), again.session("vm-2")
+    assert closed is not None and closed.state == "closed" and closed.is_anomaly and closed.n_windows_scored == 1
+    assert (closed, open_) == before[:2]  # first and last seen included: they are when it happened
+    after = again.stats()
+    assert (after.lines_received, after.windows_scored, after.alerts, after.sessions_closed_closed) == (6, 1, 1, 1)
+    assert (after.lines_received, after.alerts, after.sessions_known) == (
+        before[2].lines_received, before[2].alerts, before[2].sessions_known
+    )
+    assert again.recent_scores() == before[3] and len(before[3]) == 1
+    again.ingest(vm_lines("vm-2", [2]), source="src")
+    assert again.session("vm-2").n_lines == 3  # type: ignore[union-attr]
+    again.shutdown(5)
+
+
+def test_a_checkpoint_without_summaries_restores_its_open_sessions_as_before(tmp_path: Path) -> None:
+    """Checkpoints written before summaries were kept: the open sessions are listed, their counts begun again."""
+    journal = tmp_path / "j"
+    engine = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    engine.ingest(vm_lines("vm-1", [0, 1, 2]) + vm_lines("vm-2", [0, 1]), source="src")
+    engine.close_session("vm-2")
+    assert engine.drain(5) and engine.checkpoint()
+    engine.shutdown(5)
+    old = IngestJournal(journal)
+    state = old.load_checkpoint()
+    assert state is not None
+    for key in ("summaries", "closed", "counters", "closed_by_reason", "recent"):
+        del state[key]
+    old.commit(state)
+    old.close()
+
+    again = StreamEngine(FakeDetector(max_len=50), LIMITS, journal=IngestJournal(journal))
+    assert again.recover().sessions_restored == 1
+    summary = again.session("vm-1")
+    assert summary is not None and summary.state == "open" and summary.n_lines == 3
+    assert again.session("vm-2") is None and again.stats().lines_received == 0
     again.shutdown(5)
 
 

@@ -157,14 +157,13 @@ class SessionStore:
     def unknown_session(self, session_id: str) -> UnknownSession:
         """The 404 of a session the engine has no summary of (``GET`` and ``close`` alike), saying why that can be.
 
-        Summaries live in memory: the last ``closed_sessions_kept`` closed ones are kept, and a restart keeps none
-        of those closed before its checkpoint (docs/reliability.md); the session's alerts are in the alert store.
+        The last ``closed_sessions_kept`` closed summaries are kept (in the checkpoints too: a restart keeps them,
+        docs/reliability.md); the session's alerts are in the alert store either way.
         """
         kept = self.settings.limits.closed_sessions_kept
         why = (
             f"no session {session_id!r}: never seen, or closed and its summary gone (the summaries of the last {kept} "
-            "closed sessions are kept in memory, not in the checkpoint: a restart drops those closed before its "
-            "last checkpoint)"
+            "closed sessions are kept, older ones dropped)"
         )
         try:
             _, n_alerts = self.alerts.list_alerts(AlertFilter(session_id=session_id, limit=1))

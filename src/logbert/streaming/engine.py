@@ -45,7 +45,8 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -802,6 +803,13 @@ class StreamEngine:
             head["in_flight"] = [[key, why] for key, why in self._partial.items()]
         if self._requests:  # only with request ids: other checkpoints as before; a list copy here, its JSON in _state
             head["requests"] = list(self._requests.items())
+        # what /v1/sessions and /v1/stats show, so that a restart goes on from it: summaries as rows (copies: the
+        # scorer changes them), the closed ones' order (the oldest is dropped first), counters, recent score points
+        head["summaries"] = [_summary_row(summary) for summary in self._summaries.values()]
+        head["closed"] = list(self._closed)
+        head["counters"] = dict(self.counters)
+        head["closed_by_reason"] = dict(self.closed_by_reason)
+        head["recent"] = list(self._recent)  # frozen points: references, their JSON in _state
         return head, self._router.snapshot(), list(self._outstanding.values())
 
     def _state(self, taken: tuple[dict[str, Any], RouterSnapshot, list[PendingWindow]]) -> dict[str, Any]:
@@ -811,6 +819,7 @@ class StreamEngine:
                 [source, request_id, digest, *(getattr(answer, f) for f in _ANSWER_COUNTS), *([runs] if runs else [])]
                 for (source, request_id), (digest, answer, runs) in head["requests"]
             ]
+        head["recent"] = [_POINT_ROW(point) for point in head["recent"]]
         return {
             **head,
             "router": snapshot_state(router),
@@ -870,8 +879,18 @@ class StreamEngine:
                 ((str(source), str(request_id)), (str(digest), *_answer(row)))
                 for source, request_id, digest, *row in state.get("requests", ())
             )
+            # summaries, counters and score points of checkpoints that hold them (older ones: begun again)
+            summaries = (_summary_from_row(row) for row in state.get("summaries", ()))
+            self._summaries = {summary.session_id: summary for summary in summaries}
+            self._closed = OrderedDict((str(key), None) for key in state.get("closed", ()) if key in self._summaries)
+            self.counters = Counter({str(k): int(v) for k, v in state.get("counters", {}).items()})
+            reasons = state.get("closed_by_reason", {})
+            self.closed_by_reason = Counter({cast(EmitReason, str(k)): int(v) for k, v in reasons.items()})
+            self._recent.extend(_point_from_row(row) for row in state.get("recent", ()))
             keys = self._router.load_state(state["router"], self._clock())
             for key in keys:
+                if key in self._summaries:
+                    continue
                 source = self._router.source_of(key)
                 summary = SessionSummary(key, source, "open", first_seen=wall, last_seen=wall)
                 summary.n_lines = self._router.pending_keys(key)
@@ -894,19 +913,24 @@ class StreamEngine:
                 scores[i] = s
         wall = self._wall()
         alerts: list[AlertRecord] = []
+        not_alerted = 0
         with self._lock:
             for w, s in zip(windows, scores, strict=True):
-                self._record(w, s, wall)
                 if s.is_anomaly and w.partial is None and self._first_alert_of(w):
                     alerts.append(_alert(w, s, wall, None if self.session_mode else self.window_mode))
                 elif s.is_anomaly:
-                    self.counters["windows_in_flight_not_alerted"] += 1
-            self.counters["alerts"] += len(alerts)
+                    not_alerted += 1
         if alerts and self.alert_sink is not None:
             self.alert_sink.add_alerts(alerts)
-        with self._lock:  # only now: their alerts are with the sink (stored, or kept to retry)
-            for w in windows:
+        # only now, and together: their alerts are with the sink (stored, or kept to retry), and the summaries and
+        # counters a checkpoint holds count a window exactly when it is no longer outstanding (which a restart
+        # scores again), so a restart counts each window once
+        with self._lock:
+            for w, s in zip(windows, scores, strict=True):
+                self._record(w, s, wall)
                 self._outstanding.pop(id(w), None)
+            self.counters["windows_in_flight_not_alerted"] += not_alerted
+            self.counters["alerts"] += len(alerts)
             self._changed()
 
     def _first_alert_of(self, w: PendingWindow) -> bool:
@@ -1102,6 +1126,51 @@ _ANSWER_COUNTS = (
     "windows_queued",
     "first_line_no",
 )
+
+
+# a summary in a checkpoint: its fields in this order (n_pending_keys is the router's, read when asked)
+_SUMMARY_FIELDS = tuple(f.name for f in fields(SessionSummary) if f.name != "n_pending_keys")
+_SUMMARY_ROW = attrgetter(*_SUMMARY_FIELDS)
+_POINT_ROW = attrgetter(*(f.name for f in fields(ScorePoint)))
+
+
+def _summary_row(summary: SessionSummary) -> tuple[Any, ...]:
+    return _SUMMARY_ROW(summary)
+
+
+def _summary_from_row(row: Sequence[Any]) -> SessionSummary:
+    """A summary from its checkpoint row (:data:`_SUMMARY_FIELDS`), each value of its field's type."""
+    v = dict(zip(_SUMMARY_FIELDS, row, strict=True))
+
+    def number(name: str) -> float | None:
+        return None if v[name] is None else float(v[name])
+
+    return SessionSummary(
+        session_id=str(v["session_id"]),
+        source=str(v["source"]),
+        state=v["state"],
+        first_seen=float(v["first_seen"]),
+        last_seen=float(v["last_seen"]),
+        n_lines=int(v["n_lines"]),
+        n_windows_pending=int(v["n_windows_pending"]),
+        n_windows_scored=int(v["n_windows_scored"]),
+        n_anomalous_windows=int(v["n_anomalous_windows"]),
+        n_unknown_templates=int(v["n_unknown_templates"]),
+        max_score=number("max_score"),
+        last_score=number("last_score"),
+        threshold=number("threshold"),
+        is_anomaly=bool(v["is_anomaly"]),
+        closed_reason=v["closed_reason"],
+        partial=None if v["partial"] is None else str(v["partial"]),
+    )
+
+
+def _point_from_row(row: Sequence[Any]) -> ScorePoint:
+    time_, session_id, window_index, score, threshold, is_anomaly, log_time = row
+    return ScorePoint(
+        float(time_), str(session_id), int(window_index), float(score), float(threshold), bool(is_anomaly),
+        None if log_time is None else float(log_time),
+    )
 
 
 def _answer(row: Sequence[Any]) -> tuple[IngestOutcome, RejectionRuns]:
