@@ -154,7 +154,7 @@ def test_evaluate_cli_report_beside_the_artifact_and_skipped_baselines_said(tmp_
     elsewhere = ["--report", str(tmp_path / "r.json")]  # the artifact folder is read-only by now (above)
     warned = runner.invoke(app, ["evaluate", str(artifact), str(cr_log), "--labels", str(other.labels), *elsewhere])
     assert warned.exit_code == 0, warned.output
-    assert "warning:" in warned.output and "carriage returns inside" in " ".join(warned.output.split())
+    assert "warning:" in warned.output and "ended by a carriage return alone" in " ".join(warned.output.split())
     parsed = runner.invoke(app, ["parse", str(other.log), "--preset", "openstack"], env={"COLUMNS": "200"})
     assert parsed.exit_code == 0 and "[instance: <*>]" in parsed.output.replace("[instance:<*>]", "[instance: <*>]")
 

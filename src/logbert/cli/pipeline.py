@@ -295,10 +295,11 @@ def _in_flight_summary(n: int) -> str:
 
 def _parsed(rep: ReadReport) -> str:
     """'N parsed', how many of them continue a message (``parser.continuation = "attach"``), how many had terminal
-    colour codes removed, and (``parser.envelope``) how many more lines were pieces joined into them, so that the
-    counts add up to the lines read."""
+    colour codes removed or a progress display read as its last step, and (``parser.envelope``) how many more lines
+    were pieces joined into them, so that the counts add up to the lines read."""
     notes = [f"{rep.n_continued} continuation lines"] if rep.n_continued else []
     notes += [f"{rep.n_escaped} with terminal colour codes removed"] if rep.n_escaped else []
+    notes += [f"{rep.n_redrawn} progress displays read as their last step"] if rep.n_redrawn else []
     notes += [f"{rep.n_pieces} more lines were pieces of split lines, joined into them"] if rep.n_pieces else []
     notes += [f"{rep.n_unended} split lines whose last piece never came"] if rep.n_unended else []
     return f"{rep.n_parsed} parsed" + (f" ({', '.join(notes)})" if notes else "")

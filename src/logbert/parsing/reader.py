@@ -71,9 +71,10 @@ def repair_line(raw: str | bytes) -> tuple[str, bool, bool]:
     escape sequences (ANSI colours, cursor moves, OSC hyperlinks) were removed from it.
 
     Escape sequences go first: a coloured log (a dev server, ``docker compose`` output) is text, and its codes
-    would otherwise make every line binary and split the level word from the header. Then bytes that are not
-    UTF-8, control characters (a line break inside the line included) and lone surrogates (a ``str`` that is
-    not Unicode text: JSON ``"\\udcff"`` escapes, bytes decoded with ``surrogateescape``) become U+FFFD.
+    would otherwise make every line binary and split the level word from the header. A terminal's progress display
+    (carriage returns inside the line: :func:`redrawn`) is read as the text before it and its last step. Then bytes
+    that are not UTF-8, control characters (a line break inside the line included) and lone surrogates (a ``str``
+    that is not Unicode text: JSON ``"\\udcff"`` escapes, bytes decoded with ``surrogateescape``) become U+FFFD.
 
     >>> repair_line(b"ok\\xff\\r\\n"), repair_line("a\\x00b"), repair_line("plain")
     (('ok\ufffd', True, False), ('a\ufffdb', True, False), ('plain', False, False))
@@ -94,10 +95,48 @@ def repair_line(raw: str | bytes) -> tuple[str, bool, bool]:
     if "\x1b" in line:
         plain = _TERMINAL_ESCAPE.sub("", line)
         escapes, line = plain != line, plain
+    if "\r" in line:
+        line = redrawn(line) or line  # lines that ended in CR alone stay one line, their CRs U+FFFD (said)
     if _NOT_TEXT.search(line):
         line = _NOT_TEXT.sub("\ufffd", line)
         binary = True
     return line, binary, escapes
+
+
+def redrawn(line: str) -> str | None:
+    """A line holding a terminal's progress display, each step written over the last after a carriage return (pip's
+    and npm's download bars, apt's ``(Reading database ... 5%``, curl), as it reads with a number of steps that
+    does not matter: the text before the first carriage return (the header a CI runner or a logger put there, or the
+    display's first step) and the last step that is not blank. Before, every step stayed in the line, its carriage
+    returns as U+FFFD: the line counted as binary and a build whose bar took 4 steps instead of 3 had a template
+    never seen (a CI log's normal builds flagged).
+
+    None where the pieces look like log lines of their own (lines that ended in CR alone, classic Mac or a tool's
+    output pasted in): one after the first begins as it does, a number (a date, a time) among its first 20 characters;
+    reading those as a display would keep two lines of many and lose the rest.
+
+    >>> redrawn("2026-12-02T13:40:01Z [b-7] \\r 1/9 MB\\r 5/9 MB\\r 9/9 MB"), redrawn("ok\\r  \\r")
+    ('2026-12-02T13:40:01Z [b-7] 9/9 MB', 'ok')
+    >>> redrawn("2026-12-02 10:00:01 INFO a\\r2026-12-02 10:00:02 INFO b") is None
+    True
+    """
+    first, *steps = line.split("\r")
+    start = _line_start(first)
+    if any(char.isdigit() for char in start) and any(_line_start(step) == start for step in steps):
+        return None
+    last = next((step.strip() for step in reversed(steps) if step.strip()), "")
+    first = first.rstrip()
+    return f"{first} {last}" if first and last else first or last
+
+
+def _line_start(text: str) -> str:
+    """The shape of a text's first 20 characters: digits as 0, letters as a (a date and another date alike; nova's
+    ``nova-api.log.1.2017-05-16_00:11:04 2017-05-16 ...`` has its first digit at the 14th)."""
+    return _LETTERS.sub("a", _DIGITS.sub("0", text.lstrip()[:20]))
+
+
+_DIGITS = re.compile(r"\d")
+_LETTERS = re.compile(r"[^\W\d_]")
 
 
 def line_text(raw: str | bytes, max_line_chars: int) -> tuple[str, bool, bool, bool]:
@@ -246,7 +285,7 @@ class LineReader:
         self.report = ReadReport()
         self.latin1 = Latin1Lines()  # whether the binary lines are latin-1 / cp1252 text (what to say of them)
         self.last_text = ""  # the last line read by read_line, as parsed: repaired, truncated, no line ending
-        self.n_inner_cr = 0  # lines with a carriage return inside them (not their line ending)
+        self.n_cr_ends = 0  # lines holding lines that ended in CR alone (carriage returns not a progress display's)
         self.n_joined_cut = 0  # parser.envelope: lines joined from a runtime's pieces, then cut at max_line_chars
         #: parser.envelope: the container runtime's line around each of the app's, unwrapped before the format reads
         self.envelope = config.envelope
@@ -285,7 +324,11 @@ class LineReader:
             inner_cr = b"\r" in raw and b"\r" in raw.rstrip(b"\r\n")
         else:
             inner_cr = "\r" in raw and "\r" in raw.rstrip("\r\n")
-        self.n_inner_cr += inner_cr  # a carriage return inside the line: CR-only line ends?
+        if inner_cr:  # a progress display (read as redrawn() reads it), or lines that ended in CR alone (said)
+            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+            shown = redrawn(_TERMINAL_ESCAPE.sub("", text.rstrip("\r\n")))
+            report.n_redrawn += shown is not None
+            self.n_cr_ends += shown is None
         if self.envelope != "none":
             return self._read_wrapped(raw)
         if self.joins_records:
@@ -854,16 +897,14 @@ class LogStream:
         if wrapped := envelope_hint(self._sample_texts, self.config):  # the one suggestion: the rest follows from it
             report.warnings = [wrapped]
         cr_hint = ""
-        n_cr = self.reader.n_inner_cr
         # binary lines that are latin-1 / cp1252 text: the file is text, in another encoding, and its format warnings
         # stand; said instead of "not a text log" (a log of French names, most lines with an accent)
         encoded = self.reader.latin1.hint(str(self._path) if self._path is not None else "FILE")
-        # more than CR-only line ends explain
-        not_text = binary_hint(report) if n_cr < report.n_binary and not encoded else ""
+        # more than lines ended by CR alone explain (their CRs are U+FFFD)
+        not_text = binary_hint(report) if self.reader.n_cr_ends < report.n_binary and not encoded else ""
         if not_text:
             report.warnings = [not_text]
-        elif n_cr:
-            cr_hint = carriage_return_hint(n_cr, report.n_lines)
+        elif cr_hint := carriage_return_hint(self.reader.n_cr_ends, report.n_lines, report.n_redrawn):
             report.warnings.append(cr_hint)
         if encoded:
             report.warnings.append(encoded)
@@ -1033,28 +1074,26 @@ def continuation_hint(report: ReadReport, config: ParserConfig) -> list[str]:
     ]
 
 
-def carriage_return_hint(n_with_cr: int, n_lines: int) -> str:
-    """What to do about ``n_with_cr`` of ``n_lines`` lines that hold a carriage return inside them.
+def carriage_return_hint(n_cr_ends: int, n_lines: int, n_redrawn: int = 0) -> str:
+    """What to say of ``n_cr_ends`` of ``n_lines`` lines that hold lines ended by a carriage return alone, else ''.
 
-    Most of the lines: the file's lines end in CR alone (classic Mac, some Windows tools), and it read as a few very
-    long lines. A few of many: a terminal's progress display (apt's ``(Reading database ... 5%\\r... 10%\\r``, a
-    download bar), each step written over the last; the line reads as one, its CRs as U+FFFD and every step of the
-    display in one template, where the terminal showed only the last.
+    Their pieces look like lines of their own (:func:`redrawn`): the file's lines, or some of them, end in CR alone
+    (classic Mac, some Windows tools, a tool's output pasted in), and each such run reads as one long line. Lines
+    with a terminal's progress display (``n_redrawn``: pip's bars in a CI log, apt's ``(Reading database ...
+    5%\\r... 10%\\r``) are read as the terminal left them and counted, nothing to say of them: when most lines held
+    a carriage return this said "CR-only line ends" of a CI log whose 13 % of lines held pip's bars, and its tr
+    command then made 4,320 lines malformed (stop 56); where most lines hold a display, ``tr`` is not the advice.
 
-    >>> carriage_return_hint(1, 1)[:40], carriage_return_hint(24, 3509)[:40]
-    ('1 lines hold carriage returns inside the', '24 of 3509 lines hold carriage returns i')
+    >>> carriage_return_hint(1, 1)[:40], carriage_return_hint(0, 11400, 1440)
+    ('1 of 1 lines hold lines ended by a carri', '')
     """
-    if n_with_cr * 10 > n_lines:
-        return (
-            f"{n_with_cr} lines hold carriage returns inside them: a file whose lines end in CR only (classic Mac, "
-            "some Windows tools) reads as a few very long lines. Convert it first, e.g. tr '\\r' '\\n' < in.log > "
-            "out.log"
-        )
+    if not n_cr_ends:
+        return ""
     return (
-        f"{n_with_cr} of {n_lines} lines hold carriage returns inside them, as a terminal's progress display "
-        "writes them (each step over the last): each reads as one line, the carriage returns as U+FFFD. To keep "
-        "what the terminal showed, the text after the last one, strip the rest first, e.g. "
-        "sed 's/\\r$//; s/.*\\r//' in.log > out.log"
+        f"{n_cr_ends} of {n_lines} lines hold lines ended by a carriage return alone (classic Mac, some Windows "
+        "tools): each such run of lines reads as one long line. Convert the file first, e.g. "
+        "tr '\\r' '\\n' < in.log > out.log"
+        + (f" (its {n_redrawn} lines with a terminal's progress display then split too)" if n_redrawn else "")
     )
 
 

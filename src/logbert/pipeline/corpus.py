@@ -597,7 +597,7 @@ def merge_corpora(corpora: Sequence[Corpus]) -> tuple[Corpus, int]:
     report = ReadReport()
     counts = (
         "n_lines", "n_parsed", "n_continued", "n_malformed", "n_binary", "n_truncated", "n_escaped", "n_empty",
-        "n_pieces", "n_unended",
+        "n_pieces", "n_unended", "n_redrawn",
     )  # fmt: skip
     for name in (*counts, "n_without_session"):
         setattr(report, name, sum(getattr(c.report, name) for c in corpora))
