@@ -123,3 +123,27 @@ def test_train_passes_the_warning_on_and_score_says_its_settings_are_a_trainings
     assert "unseen_template=30 " in tailed.output and "30 of the 30 lines in sessions (100%) have a template" in (
         tailed.output
     )
+
+
+def test_builds_of_a_hundred_lines_one_after_the_other_are_named_as_sessions(tmp_path: Path) -> None:
+    """A CI log, one build after another (about 95 lines each, its id on every line): the hint wanted a value per 50
+    lines and said nothing, where the README says train names a header field that looks like a session id. A field
+    whose values interleave as hosts' do (two builders, each build's lines mixed) is still no session id."""
+    from logbert.errors import NoSessionIds
+
+    def ci_log(path: Path, builder: bool) -> Path:
+        lines = []
+        for b in range(12):
+            for i in range(95):
+                name = f"builder-{i % 2}" if builder else f"build-{1000 + b}"
+                lines.append(f"2026-12-01T00:{b:02d}:{i % 60:02d}.5Z [{name}] step {i % 7} ok")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    config = LogBertConfig().with_overrides({"parser.log_format": r"<Datetime> \[<Context>\] <Content>"})
+    with pytest.raises(NoSessionIds) as found:
+        read_corpus(ci_log(tmp_path / "ci.log", builder=False), config)
+    assert r"--set 'window.session_pattern=Context=(\S+)' reads its values as session ids" in str(found.value)
+    with pytest.raises(NoSessionIds) as interleaved:
+        read_corpus(ci_log(tmp_path / "hosts.log", builder=True), config)
+    assert "reads its values as session ids" not in str(interleaved.value)

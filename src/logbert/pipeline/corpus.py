@@ -342,16 +342,20 @@ def _field_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str:
     # a time or a level names no session
     usable = [n for n in names if n.lower() not in _NOT_SESSION_FIELDS]
 
-    def counts(name: str) -> dict[str, int]:
+    def counts(name: str) -> tuple[dict[str, int], int]:
         r"""What the suggested pattern reads of each line: the value's first word (``\S+``), not the whole value
-        (a field "job J00000" is the word "job" on every line: one session)."""
+        (a field "job J00000" is the word "job" on every line: one session); and in how many runs of lines the
+        values come (a value that comes back after another counts again)."""
         seen: dict[str, int] = {}
+        runs, last = 0, None
         for line in head:
             if (value := line.fields.get(name)) is not None and (words := value.split()):
                 seen[words[0]] = seen.get(words[0], 0) + 1
-        return seen
+                runs += words[0] != last
+                last = words[0]
+        return seen, runs
 
-    usable = [n for n in usable if _values_like_session_ids(counts(n), len(head))]
+    usable = [n for n in usable if _values_like_session_ids(*counts(n), n_lines=len(head))]
     if not usable:
         return ""
     pick = next((n for n in usable if "id" in n.lower()), usable[0])
@@ -363,7 +367,7 @@ def _field_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str:
     )
 
 
-def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
+def _values_like_session_ids(counts: dict[str, int], runs: int | None = None, *, n_lines: int) -> bool:
     """Whether a field or key with these value counts, over ``n_lines`` lines, could be a session id: on most lines,
     many values (at least 2, and one per 50 lines), each on a few lines (2.5 on average: not a duration, not a
     line number), none on half of them (Redis's pid: the server's own, 1, writes nearly every line, and the
@@ -371,17 +375,25 @@ def _values_like_session_ids(counts: dict[str, int], n_lines: int) -> bool:
     lines): such a value is a constant, not one unit of work's name (a Windows logon failure's status 0xC000006D, the
     same on every such event, beside its sub-status and two other codes).
 
-    >>> _values_like_session_ids({str(p): 3 for p in range(100)}, 300)
+    Longer sessions one after the other (a CI log's builds of about 95 lines, a batch job's runs: under one value per
+    50 lines) are a session id too where each value's lines are one run (``runs``, the runs of equal values among
+    the lines, equals the number of values; at least 3 of them), as a host's or a component's values never are.
+
+    >>> _values_like_session_ids({str(p): 3 for p in range(100)}, n_lines=300)
     True
-    >>> _values_like_session_ids({"1": 3700, **{str(p): 2 for p in range(100, 600)}}, 4700)
+    >>> _values_like_session_ids({"1": 3700, **{str(p): 2 for p in range(100, 600)}}, n_lines=4700)
     False
-    >>> _values_like_session_ids({"0xC000006D": 44, "0xC000006A": 44, "0xc0000374": 6, "0x5b9c9cf6": 6}, 50)
+    >>> _values_like_session_ids({"0xC000006D": 44, "0xC000006A": 44, "0xc0000374": 6, "0x5b9c9cf6": 6}, n_lines=50)
     False
+    >>> builds = {f"build-{b}": 95 for b in range(10)}
+    >>> _values_like_session_ids(builds, 10, n_lines=950), _values_like_session_ids(builds, 400, n_lines=950)
+    (True, False)
     """
     n, distinct = sum(counts.values()), len(counts)
     most = max(counts.values(), default=0)
+    many = distinct >= max(2, n / 50) or (runs == distinct and distinct >= 3)
     return (
-        n >= 0.5 * n_lines and distinct >= max(2, n / 50) and n >= 2.5 * distinct and most <= 0.5 * n
+        n >= 0.5 * n_lines and many and n >= 2.5 * distinct and most <= 0.5 * n
         and (most <= 0.25 * n or distinct >= n / 10)
     )
 
@@ -412,7 +424,7 @@ def _content_key_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str
             shapes.setdefault(key, set()).add(shape)
 
     def looks_like_a_session(key: str) -> bool:
-        return len(shapes[key]) >= 2 and _values_like_session_ids(values[key], len(head))
+        return len(shapes[key]) >= 2 and _values_like_session_ids(values[key], n_lines=len(head))
 
     keys = [k for k in values if looks_like_a_session(k)]
     if not keys:
@@ -472,7 +484,7 @@ def _content_id_hint(lines: Sequence[LogLine], sample: int = HINT_LINES) -> str:
         for kind, counts in values.items():
             # an id on one line only is no session's (ZooKeeper's snapshots name a transaction id once)
             recurring = {value: n for value, n in counts.items() if n >= 2}
-            if len(shapes[kind]) >= 2 and _values_like_session_ids(recurring, len(head)):
+            if len(shapes[kind]) >= 2 and _values_like_session_ids(recurring, n_lines=len(head)):
                 found.append((sum(recurring.values()), next(iter(recurring)), pattern_of(kind)))
     if not found:
         return ""
