@@ -444,6 +444,14 @@ def test_a_clean_restart_keeps_closed_sessions_their_scores_and_the_stream_count
     assert again.session("vm-2").n_lines == 3  # type: ignore[union-attr]
     again.shutdown(5)
 
+    # restarted with a lower limit of closed summaries: kept to it at once, not at the next close (an idle service
+    # would have held and checkpointed all of them)
+    fewer = StreamEngine(FakeDetector(max_len=50), StreamLimits(flush_interval_s=0.0, closed_sessions_kept=0),
+                         journal=IngestJournal(journal))
+    fewer.recover()
+    assert fewer.session("vm-1") is None and fewer.stats().sessions_known == 1  # vm-2, open
+    fewer.shutdown(5)
+
 
 def test_a_checkpoint_without_summaries_restores_its_open_sessions_as_before(tmp_path: Path) -> None:
     """Checkpoints written before summaries were kept: the open sessions are listed, their counts begun again."""

@@ -622,10 +622,15 @@ class StreamEngine:
             summary.state, summary.closed_reason = "closed", reason
             summary.n_windows_pending += len(windows)
             self._closed[key] = None
-            while len(self._closed) > self.limits.closed_sessions_kept:
-                old, _ = self._closed.popitem(last=False)
-                self._summaries.pop(old, None)
+            self._keep_closed()
         return windows
+
+    def _keep_closed(self) -> None:
+        """Drop the oldest closed summaries beyond ``limits.closed_sessions_kept`` (after a close, and after a restore
+        under a lower limit than the checkpoint's service had)."""
+        while len(self._closed) > self.limits.closed_sessions_kept:
+            old, _ = self._closed.popitem(last=False)
+            self._summaries.pop(old, None)
 
     def _submit_closed(self, keys: Sequence[str], reason: EmitReason) -> int:
         with self._ingest_lock:  # in the journal's order relative to ingests
@@ -883,6 +888,7 @@ class StreamEngine:
             summaries = (_summary_from_row(row) for row in state.get("summaries", ()))
             self._summaries = {summary.session_id: summary for summary in summaries}
             self._closed = OrderedDict((str(key), None) for key in state.get("closed", ()) if key in self._summaries)
+            self._keep_closed()
             self.counters = Counter({str(k): int(v) for k, v in state.get("counters", {}).items()})
             reasons = state.get("closed_by_reason", {})
             self.closed_by_reason = Counter({cast(EmitReason, str(k)): int(v) for k, v in reasons.items()})
