@@ -22,6 +22,7 @@ import codecs
 import gzip
 import lzma
 import os
+import shlex
 import tempfile
 import zlib
 from pathlib import Path
@@ -115,21 +116,36 @@ def read_bytes(fh: BinaryIO, path: Path, size: int = -1) -> bytes:
         raise InputDataError(f"{path}: the compressed data is damaged, cut short or corrupt ({exc})") from None
 
 
+#: inputs that may be a log, whose directory gets :data:`FOLDER_OF_LOGS` said
+LOG_INPUTS = frozenset({"input file", "log file"})
+#: What to do with a folder of logs, one file per build, job or pod (a CI system's, Airflow's task logs): one file
+#: with each line's file name in front, read as a header field and as the session id (README, "A folder of logs")
+FOLDER_OF_LOGS = (
+    "; for a folder of logs, one file per build, job or pod, join them with each file's name in front of its lines, "
+    "e.g. awk '{{print FILENAME, $0}}' {folder}/*.log > all.log, then read the name as a header field and the "
+    "session id: --set 'parser.log_format=<File> ...' (the rest of your lines' layout) --set "
+    "'window.session_pattern=File=(\\S+)'"
+)
+
+
 def input_file(path: Path, what: str) -> Path:
     """``path``, when it names a file to read: the one check, and the one wording, of every input path (a log, a
     key-sequence, label or config file; ``parse``, ``train``, ``score`` and ``tail`` alike). Before, ``score`` said
     "input file not found" of a directory that exists.
 
-    >>> input_file(Path("/"), "input file")
+    >>> input_file(Path("/"), "label file")
     Traceback (most recent call last):
     ...
-    logbert.errors.InputDataError: expected an input file, got a directory: /
+    logbert.errors.InputDataError: expected a label file, got a directory: /
 
     Raises:
         InputDataError: nothing is there, or a directory is.
     """
     if path.is_dir():
-        raise InputDataError(f"expected {'an' if what[0] in 'aeiou' else 'a'} {what}, got a directory: {path}")
+        message = f"expected {'an' if what[0] in 'aeiou' else 'a'} {what}, got a directory: {path}"
+        if what in LOG_INPUTS:
+            message += FOLDER_OF_LOGS.format(folder=shlex.quote(str(path)))
+        raise InputDataError(message)
     if not path.exists():
         raise InputDataError(f"{what} not found: {path}")
     return path

@@ -50,7 +50,11 @@ def test_a_file_tail_cannot_follow_is_said_before_the_banner(fake_artifact: Fake
     missing = runner.invoke(app, ["tail", "art", str(tmp_path / "nope.log"), "--no-follow"], env={"COLUMNS": "300"})
     assert missing.exit_code == 1 and missing.output.strip() == f"error: log file not found: {tmp_path / 'nope.log'}"
     folder = runner.invoke(app, ["tail", "art", str(tmp_path), "--no-follow"], env={"COLUMNS": "300"})
-    assert folder.exit_code == 1 and folder.output.strip() == f"error: expected a log file, got a directory: {tmp_path}"
+    said = " ".join(folder.output.split())
+    assert folder.exit_code == 1 and said.startswith(f"error: expected a log file, got a directory: {tmp_path}; ")
+    # a folder of per-build logs: the recipe that joins them, each line after its file's name (README)
+    assert f"awk '{{print FILENAME, $0}}' {tmp_path}/*.log > all.log" in said, said
+    assert "--set 'window.session_pattern=File=(\\S+)'" in said and folder.output.count("error:") == 1
 
 
 def test_tail_that_scored_nothing_says_why_and_fails_as_score_does(fake_artifact: FakeDetector, tmp_path: Path) -> None:
