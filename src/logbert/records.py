@@ -149,7 +149,8 @@ class ReadReport:
     n_binary: int = 0  # not valid UTF-8 or holding control bytes; decoded with replacement and counted
     n_truncated: int = 0  # longer than ParserConfig.max_line_chars
     n_escaped: int = 0  # terminal escape sequences (ANSI colours) removed before parsing
-    # a terminal's progress display (carriage returns inside the line) read as the text before it and its last step
+    # a terminal's progress display (carriage returns inside the line) read as the text before it and the last of
+    # each run of alike steps (parsing.reader.redrawn)
     n_redrawn: int = 0
     n_empty: int = 0  # blank lines
     # parser.envelope: pieces of a line the container runtime split (CRI "P", docker's "log" without "\n"), each read

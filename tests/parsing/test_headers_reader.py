@@ -1053,8 +1053,12 @@ def test_a_progress_display_reads_as_the_text_before_it_and_its_last_step_whatev
     assert raw.n_redrawn == 5 and raw.n_binary == 0
     reader = LineReader(ParserConfig(format="raw"))
     assert reader.read_line(lines[-1]).content == (  # type: ignore[union-attr]
-        "(Reading database ... 0% (Reading database ... 6089 files and directories currently installed.)"
+        "(Reading database ... 0% (Reading database ... 100% "
+        "(Reading database ... 6089 files and directories currently installed.)"
     )
+    # steps that are not alike are all read: a carriage return cannot hide what comes before it (log injection)
+    hidden = reader.read_line('10.0.0.9 - - "GET /index.html\rGET /admin?cmd=rm HTTP/1.1" 200')
+    assert hidden.content == '10.0.0.9 - - "GET /index.html GET /admin?cmd=rm HTTP/1.1" 200'  # type: ignore[union-attr]
     # log lines that ended in CR alone are no display: kept whole (their CRs U+FFFD, binary) and said, as before
     ended = "2026-12-02T13:41:00.1Z [build-9] Collecting six\r2026-12-02T13:41:00.2Z [build-9] Installed six"
     log.write_bytes(("\n".join([*lines, ended]) + "\n").encode())

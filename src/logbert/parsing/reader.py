@@ -107,26 +107,38 @@ def redrawn(line: str) -> str | None:
     """A line holding a terminal's progress display, each step written over the last after a carriage return (pip's
     and npm's download bars, apt's ``(Reading database ... 5%``, curl), as it reads with a number of steps that
     does not matter: the text before the first carriage return (the header a CI runner or a logger put there, or the
-    display's first step) and the last step that is not blank. Before, every step stayed in the line, its carriage
-    returns as U+FFFD: the line counted as binary and a build whose bar took 4 steps instead of 3 had a template
-    never seen (a CI log's normal builds flagged).
+    display's first step), then each run of alike steps (the same letters: the numbers and the bar may change) as
+    its last step. Before, every step stayed in the line, its carriage returns as U+FFFD: the line counted as binary
+    and a build whose bar took 4 steps instead of 3 had a template never seen (a CI log's normal builds flagged).
+
+    Only alike steps are folded, not every step before the last, as a terminal would show: a carriage return put
+    into a line to hide what comes before it (``GET /index.html\\rGET /admin``) leaves both parts to be read.
 
     None where the pieces look like log lines of their own (lines that ended in CR alone, classic Mac or a tool's
     output pasted in): one after the first begins as it does, a number (a date, a time) among its first 20 characters;
-    reading those as a display would keep two lines of many and lose the rest.
+    reading those as one display would hide all but their first and last.
 
     >>> redrawn("2026-12-02T13:40:01Z [b-7] \\r 1/9 MB\\r 5/9 MB\\r 9/9 MB"), redrawn("ok\\r  \\r")
     ('2026-12-02T13:40:01Z [b-7] 9/9 MB', 'ok')
-    >>> redrawn("2026-12-02 10:00:01 INFO a\\r2026-12-02 10:00:02 INFO b") is None
-    True
+    >>> redrawn("GET /index.html\\rGET /admin HTTP/1.1"), redrawn("2026-12-02 10:00:01 INFO a\\r2026-12-02 10:00:02 b")
+    ('GET /index.html GET /admin HTTP/1.1', None)
     """
     first, *steps = line.split("\r")
     start = _line_start(first)
     if any(char.isdigit() for char in start) and any(_line_start(step) == start for step in steps):
         return None
-    last = next((step.strip() for step in reversed(steps) if step.strip()), "")
-    first = first.rstrip()
-    return f"{first} {last}" if first and last else first or last
+    shown: list[str] = []
+    for step in (step.strip() for step in steps):
+        if step and shown and _letters(step) == _letters(shown[-1]):
+            shown[-1] = step  # the same step, redrawn: its last
+        elif step:
+            shown.append(step)
+    return " ".join(part for part in (first.rstrip(), *shown) if part)
+
+
+def _letters(text: str) -> str:
+    """A step's letters, the same in every step of a progress display (``MB``, ``Reading database``)."""
+    return _NOT_LETTERS.sub("", text).lower()
 
 
 def _line_start(text: str) -> str:
@@ -137,6 +149,7 @@ def _line_start(text: str) -> str:
 
 _DIGITS = re.compile(r"\d")
 _LETTERS = re.compile(r"[^\W\d_]")
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
 
 
 def line_text(raw: str | bytes, max_line_chars: int) -> tuple[str, bool, bool, bool]:
