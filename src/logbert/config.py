@@ -207,7 +207,8 @@ class ParserConfig(_Frozen):
     continuation: Literal["count", "attach"] = "count"
     cache_size: int = Field(100_000, ge=0)  # masked-content -> key cache (0 disables the fast path)
     n_jobs: int = Field(0, ge=0)  # processes that mask large inputs (>= 200k lines); 0 = idle cores, 1 = none
-    # format "json": the first of these keys a line's object holds is its content; the first time key its time.
+    # format "json": the first of these keys a line's object holds is its content; the first time key its time
+    # (names as written first, then without regard to case: PowerShell's "Message").
     # journalctl -o json's are last: epoch microseconds, the time the program gave (_SOURCE_...) before the time the
     # journal received the line, as journalctl shows it
     json_message_keys: tuple[str, ...] = ("message", "msg", "log", "MESSAGE", "text")

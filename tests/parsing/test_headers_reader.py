@@ -1210,3 +1210,29 @@ def test_a_log_of_dmesg_lines_is_told_how_to_read_their_time(tmp_path) -> None: 
     lines, report = read_log(log, ParserConfig(log_format=layout))  # the layout it suggests reads every line's time
     assert report.n_parsed == 30 and lines[-1].timestamp == pytest.approx(5.5 + 997 * 29)
     assert not [w for w in report.warnings if "time since boot" in w]
+
+
+def test_a_json_document_is_said_to_be_one_with_the_command_that_makes_json_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A Windows event export (PowerShell's ConvertTo-Json: one pretty-printed array) was read as 6,002 log lines of
+    braces and "Id": 4624, and on one line as one line cut short, without a word. Its JSON lines then read with
+    parser.format=json, PowerShell's "Message" as the message (the keys were matched in their case only: every
+    line malformed)."""
+    records = [{"TimeCreated": f"2026-12-01T10:00:{i:02d}Z", "Id": 4624, "Message": f"logged on 0x{i:04X}"}
+               for i in range(40)]
+    pretty, compact, trail = tmp_path / "events.json", tmp_path / "one.json", tmp_path / "trail.json"
+    pretty.write_text(json.dumps(records, indent=2))
+    compact.write_text(json.dumps(records))
+    trail.write_text(json.dumps({"Records": records}, indent=2))
+    for path, command in ((pretty, "jq -c '.[]'"), (compact, "jq -c '.[]'"), (trail, "jq -c '.Records[]'")):
+        _, report = read_log(path, ParserConfig(format="raw"))
+        said = [w for w in report.warnings if "one JSON document" in w]
+        assert len(said) == 1 and command in said[0] and "--set parser.format=json" in said[0], (path, report.warnings)
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("".join(json.dumps(r) + "\n" for r in records))
+    parsed, report = read_log(lines, ParserConfig(format="json"))
+    assert not [w for w in report.warnings if "one JSON document" in w]
+    assert report.n_parsed == 40 and parsed[0].content == "logged on 0x0000"
+    assert any("--set 'parser.json_time_keys=[\"TimeCreated\"]'" in w for w in report.warnings), report.warnings
+    plain = tmp_path / "plain.log"
+    plain.write_text("[main] INFO started\n{not json}\n")
+    assert not [w for w in read_log(plain, ParserConfig(format="raw"))[1].warnings if "JSON document" in w]

@@ -238,8 +238,9 @@ class HeaderParser:
     With :data:`JSON_FORMAT` each line is one JSON object instead: the first of ``json_message_keys``
     it holds is the content (whitespace runs made one space, so a multi-line message is one line), the
     other keys with a scalar value are header fields (nested objects and lists are left out), and the
-    first of ``json_time_keys`` is the time (ISO 8601, or epoch seconds / ms / µs). A line that is not
-    an object, or has no message key, does not match. With ``message_format`` (``parser.log_format`` next to
+    first of ``json_time_keys`` is the time (ISO 8601, or epoch seconds / ms / µs); a key named in another case
+    (PowerShell's ``Message``) counts where none is as written. A line that is not an object, or has no message
+    key, does not match. With ``message_format`` (``parser.log_format`` next to
     ``parser.format = "json"``) the message is read by that layout too: its content is the line's, its fields
     join the object's (which win a clash), and its time counts where the object names none; a message that
     does not match it makes the line not match.
@@ -312,6 +313,8 @@ class HeaderParser:
         #: each line is a web server's access-log entry (``parser.format = "access"``)
         self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
+        self._message_names = tuple(k.lower() for k in self._message_keys)  # JSON keys in another case
+        self._time_names = tuple(k.lower() for k in self._time_keys)
         records = self._json or self._csv or self._logfmt  # each line one record of named values, not a layout
         #: each line is one record of named values (json, csv, logfmt), not a header layout
         self.reads_records = records
@@ -548,6 +551,13 @@ class HeaderParser:
             self.n_nested_json += any(isinstance(v, dict) for v in obj.values())
         message_key = next((k for k in self._message_keys if isinstance(obj.get(k), str | int | float)), None)
         time_key = next((k for k in self._time_keys if k in obj), None)
+        if message_key is None or time_key is None:  # names without regard to case, as csv's: "Message", "Time"
+            by_name = {k.lower(): k for k in reversed(obj)}
+            if message_key is None:
+                held = (by_name[k] for k in self._message_names if k in by_name)
+                message_key = next((k for k in held if isinstance(obj[k], str | int | float)), None)
+            if time_key is None:
+                time_key = next((by_name[k] for k in self._time_names if k in by_name), None)
         return self._record(obj, message_key, time_key, line_no)
 
     def _parse_csv(self, line: str, line_no: int) -> LogLine | None:
@@ -829,6 +839,9 @@ def format_warnings(
             f"the format {quoted(header.log_format)} names time fields, but no line's time could be read: the split "
             "will not be chronological and time windows cannot be used (see the time forms in the README)"
         )
+    if document := json_document_hint(texts):  # every other hint would read its braces and keys as log lines
+        warnings.append(document)
+        return warnings
     n_json = sum(1 for ln in head if _looks_like_json_object(ln.content))
     if n_json >= 0.5 * len(head) and (json_hint := _json_content_hint(header, n_json, len(head))):
         warnings.append(json_hint)
@@ -1281,6 +1294,42 @@ def _is_stamp(value: str) -> bool:
     if not value or any(c.isspace() for c in value):
         return False
     return sum(c.isdigit() for c in value) > sum(c.isalpha() for c in value)
+
+
+#: a pretty-printed JSON object's member line: `  "name": value`
+_JSON_MEMBER = re.compile(r'^\s*"[^"\n]*"\s*:')
+
+
+def json_document_hint(texts: Sequence[str]) -> str:
+    """What to say when the input is one JSON document, not a log with a record per line, else ''.
+
+    An array of records (PowerShell's ``ConvertTo-Json``, ``jq -s``, an API's export: ``[`` then ``{``, pretty or on
+    one line) or a pretty-printed object holding one (CloudTrail's ``{"Records": [...]}``). Before, each of its
+    lines was read as a log line (a Windows event export: 6,002 "lines" of braces and ``"Id": 4624,``; on one line:
+    one line, cut at ``parser.max_line_chars``) and nothing was said.
+
+    >>> json_document_hint(["[", "  {", '    "Id": 4624,'])[:40], json_document_hint(['[{"Id": 4624}, {"Id": 1}]'])[:10]
+    ('the input is one JSON document (an array', 'the input ')
+    >>> json_document_hint(["{", '  "Records": [', "    {"])[-40:], json_document_hint(['{"msg": "ok"}', "[x] y"])
+    ("cords[]' in.json > in.jsonl (CloudTrail)", '')
+    """
+    lines = [text.strip() for text in texts[:50] if text.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    array = first == "[" or (first.startswith("[") and first[1:].lstrip().startswith("{"))
+    members = sum(1 for text in lines[1:] if _JSON_MEMBER.match(text) or text in ("{", "[", "}", "},", "]", "],"))
+    pretty_object = first == "{" and len(lines) >= 3 and members >= 0.8 * (len(lines) - 1)
+    if not (array or pretty_object):
+        return ""
+    held = next((m.group(1) for text in lines[1:3] if (m := re.match(r'"([^"]+)"\s*:\s*\[$', text))), None)
+    path = f".{held}[]" if pretty_object and held else ".[]"
+    return (
+        "the input is one JSON document (an array of records, as PowerShell's ConvertTo-Json, jq -s or an export "
+        "writes it), not a log with one record per line: each of its lines was read as a log line. Convert it to JSON "
+        f"lines first, then read those with --set parser.format=json: jq -c '{path}' in.json > in.jsonl"
+        + (" (CloudTrail)" if held == "Records" else "")
+    )
 
 
 def _looks_like_json_object(text: str) -> bool:
