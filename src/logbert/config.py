@@ -211,7 +211,10 @@ class ParserConfig(_Frozen):
     # (names as written first, then without regard to case: PowerShell's "Message").
     # journalctl -o json's are last: epoch microseconds, the time the program gave (_SOURCE_...) before the time the
     # journal received the line, as journalctl shows it
-    json_message_keys: tuple[str, ...] = ("message", "msg", "log", "MESSAGE", "text")
+    # (eventMessage: macOS's `log show --style ndjson`; short_message: GELF; body: OpenTelemetry's log records)
+    json_message_keys: tuple[str, ...] = (
+        "message", "msg", "log", "MESSAGE", "text", "eventMessage", "short_message", "body",
+    )
     json_time_keys: tuple[str, ...] = (
         "time", "timestamp", "ts", "@timestamp", "datetime", "date",
         "_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP",

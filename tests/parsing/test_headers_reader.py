@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -1236,3 +1237,32 @@ def test_a_json_document_is_said_to_be_one_with_the_command_that_makes_json_line
     plain = tmp_path / "plain.log"
     plain.write_text("[main] INFO started\n{not json}\n")
     assert not [w for w in read_log(plain, ParserConfig(format="raw"))[1].warnings if "JSON document" in w]
+
+
+def test_json_lines_with_a_message_key_not_in_the_list_are_told_which_key_to_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """macOS's `log show --style ndjson` (eventMessage): parse suggested parser.format=json, with which every line was
+    malformed and nothing said which key to name; and its ids (traceID, processID, machTimestamp) were suggested as
+    content keys. eventMessage is now a message key; another unknown key is named by the hint and the error."""
+    from logbert.errors import InputDataError
+
+    def ndjson(path, key: str):  # type: ignore[no-untyped-def]
+        rows = [{"traceID": 1234 + i, key: f"Connection {i % 40} established", "processID": 321, "threadID": 7 + i,
+                 "machTimestamp": 999 + i, "subsystem": "com.apple.network", "bytes": i * 10,
+                 "timestamp": f"2026-12-02 10:00:{i % 60:02d}.123456-0800"} for i in range(60)]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return path
+
+    mac = ndjson(tmp_path / "unified.ndjson", "eventMessage")
+    records, report = read_log(mac, ParserConfig(format="json"))
+    assert report.n_parsed == 60 and records[0].content == "Connection 0 established"
+    assert records[0].timestamp is not None
+    said = " ".join(report.warnings)
+    assert "bytes" in said and not any(k in said for k in ("traceID", "processID", "threadID", "machTimestamp"))
+
+    other = ndjson(tmp_path / "other.ndjson", "evtText")
+    _, raw = read_log(other, ParserConfig(format="raw"))
+    advice = "--set 'parser.json_message_keys=[\"evtText\"]' reads evtText as the content"
+    assert [w for w in raw.warnings if advice in w and "--set parser.format=json" in w], raw.warnings
+    with pytest.raises(InputDataError, match=re.escape(advice)):
+        read_log(other, ParserConfig(format="json"))
+    assert read_log(other, ParserConfig(format="json", json_message_keys=("evtText",)))[1].n_parsed == 60

@@ -314,6 +314,7 @@ class HeaderParser:
         self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
         self._message_names = tuple(k.lower() for k in self._message_keys)  # JSON keys in another case
+        self.keyless_objects: list[dict[str, object]] = []  # the first JSON objects without a message key
         self._time_names = tuple(k.lower() for k in self._time_keys)
         records = self._json or self._csv or self._logfmt  # each line one record of named values, not a layout
         #: each line is one record of named values (json, csv, logfmt), not a header layout
@@ -558,6 +559,8 @@ class HeaderParser:
                 message_key = next((k for k in held if isinstance(obj[k], str | int | float)), None)
             if time_key is None:
                 time_key = next((by_name[k] for k in self._time_names if k in by_name), None)
+        if message_key is None and len(self.keyless_objects) < KEYLESS_KEPT:  # what no_message_key reads
+            self.keyless_objects.append(obj)
         return self._record(obj, message_key, time_key, line_no)
 
     def _parse_csv(self, line: str, line_no: int) -> LogLine | None:
@@ -843,7 +846,7 @@ def format_warnings(
         warnings.append(document)
         return warnings
     n_json = sum(1 for ln in head if _looks_like_json_object(ln.content))
-    if n_json >= 0.5 * len(head) and (json_hint := _json_content_hint(header, n_json, len(head))):
+    if n_json >= 0.5 * len(head) and (json_hint := _json_content_hint(header, n_json, len(head), head)):
         warnings.append(json_hint)
         return warnings
     # records read as one text (no header layout): a CSV export or logfmt has a format of its own
@@ -954,7 +957,7 @@ def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
     return (f"{stage}; " if stage else "") + f"parser.log_format matches none of them: {_escape_advice(found)}{hint}"
 
 
-def _json_content_hint(header: HeaderParser, n_json: int, n_lines: int) -> str:
+def _json_content_hint(header: HeaderParser, n_json: int, n_lines: int, head: Sequence[LogLine] = ()) -> str:
     """What to do about ``n_json`` of ``n_lines`` contents that are JSON objects, as ``header`` reads them: lines read
     whole, parser.format=json; a record's messages, the message layout <Json>; behind a header layout, that the
     header must go first (no reading of a JSON object behind a header exists: parser.format=json, said there too,
@@ -975,6 +978,12 @@ def _json_content_hint(header: HeaderParser, n_json: int, n_lines: int) -> str:
             f"{n_json} of the first {n_lines} lines hold a JSON object after their header fields: as one text, its "
             "keys and quotes become template words, and parser.format=json reads only lines that are JSON objects "
             "whole: strip the header from the lines first (e.g. with cut or sed), then --set parser.format=json"
+        )
+    objects = [json.loads(ln.content) for ln in head[:200] if _looks_like_json_object(ln.content)]
+    if found := json_message_key(objects, header._message_keys):  # none of the message keys: name theirs too
+        return (
+            f"{n_json} of the first {n_lines} lines are JSON objects: --set parser.format=json reads them as records, "
+            "but " + message_key_advice(found, header._message_keys) + " (with parser.format=json)"
         )
     return (
         f"{n_json} of the first {n_lines} lines are JSON objects: --set parser.format=json reads their message "
@@ -1166,6 +1175,9 @@ _NOT_CONTENT_KEY = re.compile(
     r"(?i)(?:^|[_.-])(?:id|ids|uuid|pid|tid|uid|gid|port|line|lineno|thread|host|ip|addr|address|caller|span|trace"
     r"|timestamp)$"
     r"|^(?:time|ts|t|@timestamp|date|datetime)$|^__"
+    # the same words closing a camelCase name (macOS's unified log: traceID, processID, machTimestamp,
+    # activityIdentifier): an id or a clock, not a value of the event
+    r"|(?-i:[a-z0-9](?:ID|IDs|Id|Ids|UUID|Uuid|Pid|Tid|Identifier|Timestamp|Port|Thread|Host|Address)$)"
 )
 _LEVEL_KEY = re.compile(r"(?i)^(?:[\w@]+[._])?(?:level|lvl|severity|loglevel)$")  # ECS: log.level
 
@@ -1296,6 +1308,8 @@ def _is_stamp(value: str) -> bool:
     return sum(c.isdigit() for c in value) > sum(c.isalpha() for c in value)
 
 
+#: JSON objects without a message key a HeaderParser keeps, to say which key to name (:func:`no_message_key`)
+KEYLESS_KEPT = 20
 #: a pretty-printed JSON object's member line: `  "name": value`
 _JSON_MEMBER = re.compile(r'^\s*"[^"\n]*"\s*:')
 
@@ -1330,6 +1344,58 @@ def json_document_hint(texts: Sequence[str]) -> str:
         f"lines first, then read those with --set parser.format=json: jq -c '{path}' in.json > in.jsonl"
         + (" (CloudTrail)" if held == "Records" else "")
     )
+
+
+def json_message_key(objects: Sequence[object], message_keys: Sequence[str]) -> tuple[str, list[str]] | None:
+    """Where JSON ``objects`` hold none of ``message_keys`` (parser.json_message_keys, any case): the key whose values
+    are a message (a name with "message", "msg", "text", "body" or "payload" in it, else the text key with the most
+    distinct values) and the first object's keys; else None. Before, ``parse`` suggested parser.format=json for JSON
+    lines whose message key it does not know, and with it every line was malformed and nothing said which key to
+    name.
+
+    >>> json_message_key([{"eventMessage": "Connection 3 up", "pid": 1}], ("message",))
+    ('eventMessage', ['eventMessage', 'pid'])
+    >>> json_message_key([{"message": "ok"}], ("message",)), json_message_key([{"n": 1}], ("message",))
+    (None, None)
+    """
+    wanted = {k.lower() for k in message_keys}
+    dicts = [obj for obj in objects[:200] if isinstance(obj, dict)]
+    if not dicts or any(k.lower() in wanted for obj in dicts for k in obj):
+        return None
+    values: dict[str, set[str]] = {}
+    for obj in dicts:
+        for key, value in obj.items():
+            if isinstance(value, str):
+                values.setdefault(key, set()).add(value)
+    if not values:
+        return None
+    named = [k for k in values if any(word in k.lower() for word in ("message", "msg", "text", "body", "payload"))]
+    order = list(values)
+    pick = named[0] if named else max(order, key=lambda k: (len(values[k]), -order.index(k)))
+    return pick, list(dicts[0])
+
+
+def message_key_advice(found: tuple[str, list[str]], message_keys: Sequence[str]) -> str:
+    """'none holds a key parser.json_message_keys names (...), their keys: ...; --set ... reads KEY as the content'."""
+    pick, keys = found
+    shown = ", ".join(keys[:SHOWN_KEYS]) + (", ..." if len(keys) > SHOWN_KEYS else "")
+    return (
+        f"none holds a key parser.json_message_keys names ({', '.join(message_keys)}; their keys: {shown}): "
+        f"--set 'parser.json_message_keys=[{json.dumps(pick)}]' reads {pick} as the content"
+    )
+
+
+#: keys of a JSON object :func:`message_key_advice` lists
+SHOWN_KEYS = 8
+
+
+def no_message_key(header: HeaderParser) -> str:
+    """Why JSON lines read with parser.format=json gave no record, where that is their having no message key: the
+    keys they hold and the setting that names theirs (:func:`json_message_key`), else ''."""
+    if not header.is_json or header._message is not None:
+        return ""
+    found = json_message_key(header.keyless_objects, header._message_keys)
+    return "" if found is None else "the lines are JSON objects, but " + message_key_advice(found, header._message_keys)
 
 
 def _looks_like_json_object(text: str) -> bool:

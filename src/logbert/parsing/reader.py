@@ -36,6 +36,7 @@ from logbert.parsing.headers import (
     format_warnings,
     infer_log_format,
     iso_seconds,
+    no_message_key,
     opens_csv_record,
     other_format_hint,
     unread_hint,
@@ -957,7 +958,9 @@ class LogStream:
             examples = f": {not_text}" if not_text else f", e.g. {report.malformed_examples[:2]}"
             unread = [e.split(": ", 1)[-1] for e in report.malformed_examples]
             # another format's lines first: the likeliest reason, and a built-in layout's groups need no escaping
-            reasons = (other_format_hint(unread, self.config), unread_hint(header, unread))
+            reasons = (
+                other_format_hint(unread, self.config), unread_hint(header, unread), no_message_key(header)
+            )
             why = "" if not_text else envelope_hint(unread, self.config) or "; ".join(r for r in reasons if r)
             raise InputDataError(
                 f"no parsable line in {name} for format {fmt}: {report.n_lines} lines, {report.n_empty} blank, "
