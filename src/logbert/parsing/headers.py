@@ -1348,15 +1348,18 @@ def json_document_hint(texts: Sequence[str]) -> str:
 
 def json_message_key(objects: Sequence[object], message_keys: Sequence[str]) -> tuple[str, list[str]] | None:
     """Where JSON ``objects`` hold none of ``message_keys`` (parser.json_message_keys, any case): the key whose values
-    are a message (a name with "message", "msg", "text", "body" or "payload" in it, else the text key with the most
-    distinct values) and the first object's keys; else None. Before, ``parse`` suggested parser.format=json for JSON
-    lines whose message key it does not know, and with it every line was malformed and nothing said which key to
-    name.
+    are a message (a name with "message", "msg", "text", "body" or "payload" in it, else of the keys whose values hold
+    words on most objects and whose name is not an id's or a clock's, the one with the most distinct values) and the
+    first object's keys; else None (a flow record, Zeek's, has no message to name). Before, ``parse`` suggested
+    parser.format=json for JSON lines whose message key it does not know, and with it every line was malformed and
+    nothing said which key to name.
 
     >>> json_message_key([{"eventMessage": "Connection 3 up", "pid": 1}], ("message",))
     ('eventMessage', ['eventMessage', 'pid'])
     >>> json_message_key([{"message": "ok"}], ("message",)), json_message_key([{"n": 1}], ("message",))
     (None, None)
+    >>> json_message_key([{"uid": "CHhAvVGS1", "proto": "tcp"}], ("message",)) is None  # a flow record: no message
+    True
     """
     wanted = {k.lower() for k in message_keys}
     dicts = [obj for obj in objects[:200] if isinstance(obj, dict)]
@@ -1370,8 +1373,16 @@ def json_message_key(objects: Sequence[object], message_keys: Sequence[str]) -> 
     if not values:
         return None
     named = [k for k in values if any(word in k.lower() for word in ("message", "msg", "text", "body", "payload"))]
+    # else a key of sentences: words on most objects, not an id's or a clock's name (Zeek's uid is no message)
+    worded = [
+        k for k in values
+        if not _NOT_CONTENT_KEY.search(k) and sum(" " in str(obj.get(k, "")) for obj in dicts) >= 0.5 * len(dicts)
+    ]
     order = list(values)
-    pick = named[0] if named else max(order, key=lambda k: (len(values[k]), -order.index(k)))
+    pool = named or worded
+    if not pool:
+        return None
+    pick = pool[0] if named else max(pool, key=lambda k: (len(values[k]), -order.index(k)))
     return pick, list(dicts[0])
 
 
