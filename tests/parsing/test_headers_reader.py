@@ -1266,3 +1266,19 @@ def test_json_lines_with_a_message_key_not_in_the_list_are_told_which_key_to_nam
     with pytest.raises(InputDataError, match=re.escape(advice)):
         read_log(other, ParserConfig(format="json"))
     assert read_log(other, ParserConfig(format="json", json_message_keys=("evtText",)))[1].n_parsed == 60
+
+
+def test_json_records_without_a_message_are_not_told_to_read_an_id_as_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Zeek's JSON conn log (flow records: uid, addresses, ports, no message): the key hint would have proposed the uid,
+    the key with the most distinct text values, as each line's message."""
+    from logbert.errors import InputDataError
+
+    rows = [{"ts": 1796212800 + i, "uid": f"C{i:017x}", "id.orig_h": f"10.0.0.{i % 200}", "proto": "tcp",
+             "service": "ssl", "conn_state": "SF"} for i in range(60)]
+    log = tmp_path / "conn.json"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputDataError) as refused:
+        read_log(log, ParserConfig(format="json"))
+    said = str(refused.value)
+    assert "none of their keys holds sentences" in said and "their keys: ts, uid, id.orig_h" in said, said
+    assert '["uid"]' not in said

@@ -1346,20 +1346,21 @@ def json_document_hint(texts: Sequence[str]) -> str:
     )
 
 
-def json_message_key(objects: Sequence[object], message_keys: Sequence[str]) -> tuple[str, list[str]] | None:
+def json_message_key(objects: Sequence[object], message_keys: Sequence[str]) -> tuple[str | None, list[str]] | None:
     """Where JSON ``objects`` hold none of ``message_keys`` (parser.json_message_keys, any case): the key whose values
     are a message (a name with "message", "msg", "text", "body" or "payload" in it, else of the keys whose values hold
     words on most objects and whose name is not an id's or a clock's, the one with the most distinct values) and the
-    first object's keys; else None (a flow record, Zeek's, has no message to name). Before, ``parse`` suggested
+    first object's keys (None for the key where none is a message: a flow record, Zeek's); None where the objects
+    hold a message key. Before, ``parse`` suggested
     parser.format=json for JSON lines whose message key it does not know, and with it every line was malformed and
     nothing said which key to name.
 
     >>> json_message_key([{"eventMessage": "Connection 3 up", "pid": 1}], ("message",))
     ('eventMessage', ['eventMessage', 'pid'])
     >>> json_message_key([{"message": "ok"}], ("message",)), json_message_key([{"n": 1}], ("message",))
-    (None, None)
-    >>> json_message_key([{"uid": "CHhAvVGS1", "proto": "tcp"}], ("message",)) is None  # a flow record: no message
-    True
+    (None, (None, ['n']))
+    >>> json_message_key([{"uid": "CHhAvVGS1", "proto": "tcp"}], ("message",))  # a flow record: no message
+    (None, ['uid', 'proto'])
     """
     wanted = {k.lower() for k in message_keys}
     dicts = [obj for obj in objects[:200] if isinstance(obj, dict)]
@@ -1370,8 +1371,6 @@ def json_message_key(objects: Sequence[object], message_keys: Sequence[str]) -> 
         for key, value in obj.items():
             if isinstance(value, str):
                 values.setdefault(key, set()).add(value)
-    if not values:
-        return None
     named = [k for k in values if any(word in k.lower() for word in ("message", "msg", "text", "body", "payload"))]
     # else a key of sentences: words on most objects, not an id's or a clock's name (Zeek's uid is no message)
     worded = [
@@ -1380,20 +1379,23 @@ def json_message_key(objects: Sequence[object], message_keys: Sequence[str]) -> 
     ]
     order = list(values)
     pool = named or worded
-    if not pool:
-        return None
-    pick = pool[0] if named else max(pool, key=lambda k: (len(values[k]), -order.index(k)))
+    pick = None if not pool else pool[0] if named else max(pool, key=lambda k: (len(values[k]), -order.index(k)))
     return pick, list(dicts[0])
 
 
-def message_key_advice(found: tuple[str, list[str]], message_keys: Sequence[str]) -> str:
-    """'none holds a key parser.json_message_keys names (...), their keys: ...; --set ... reads KEY as the content'."""
+def message_key_advice(found: tuple[str | None, list[str]], message_keys: Sequence[str]) -> str:
+    """'none holds a key parser.json_message_keys names (...; their keys: ...): --set ... reads KEY as the content'
+    (where no key holds sentences: name the one that holds each event's message)."""
     pick, keys = found
     shown = ", ".join(keys[:SHOWN_KEYS]) + (", ..." if len(keys) > SHOWN_KEYS else "")
-    return (
-        f"none holds a key parser.json_message_keys names ({', '.join(message_keys)}; their keys: {shown}): "
-        f"--set 'parser.json_message_keys=[{json.dumps(pick)}]' reads {pick} as the content"
-    )
+    said = f"none holds a key parser.json_message_keys names ({', '.join(message_keys)}; their keys: {shown})"
+    if pick is None:  # records without a message (a flow record): LogBERT reads events' messages
+        return (
+            f"{said}, and none of their keys holds sentences: name the key of each event's message with --set "
+            "'parser.json_message_keys=[\"KEY\"]' (records without a message, as a flow log's, are not what LogBERT "
+            "reads)"
+        )
+    return f"{said}: --set 'parser.json_message_keys=[{json.dumps(pick)}]' reads {pick} as the content"
 
 
 #: keys of a JSON object :func:`message_key_advice` lists
