@@ -314,8 +314,8 @@ class HeaderParser:
         self._access = log_format == ACCESS_FORMAT
         self._message_keys, self._time_keys = tuple(json_message_keys), tuple(json_time_keys)
         self._message_names = tuple(k.lower() for k in self._message_keys)  # JSON keys in another case
-        self.keyless_objects: list[dict[str, object]] = []  # the first JSON objects without a message key
         self._time_names = tuple(k.lower() for k in self._time_keys)
+        self.keyless_objects: list[dict[str, object]] = []  # the first JSON objects without a message key
         records = self._json or self._csv or self._logfmt  # each line one record of named values, not a layout
         #: each line is one record of named values (json, csv, logfmt), not a header layout
         self.reads_records = records
@@ -845,8 +845,9 @@ def format_warnings(
     if document := json_document_hint(texts):  # every other hint would read its braces and keys as log lines
         warnings.append(document)
         return warnings
-    n_json = sum(1 for ln in head if _looks_like_json_object(ln.content))
-    if n_json >= 0.5 * len(head) and (json_hint := _json_content_hint(header, n_json, len(head), head)):
+    objects = [obj for ln in head if (obj := _json_object(ln.content)) is not None]  # each line parsed once
+    n_json = len(objects)
+    if n_json >= 0.5 * len(head) and (json_hint := _json_content_hint(header, n_json, len(head), objects)):
         warnings.append(json_hint)
         return warnings
     # records read as one text (no header layout): a CSV export or logfmt has a format of its own
@@ -957,7 +958,9 @@ def unread_hint(header: HeaderParser, texts: Sequence[str]) -> str:
     return (f"{stage}; " if stage else "") + f"parser.log_format matches none of them: {_escape_advice(found)}{hint}"
 
 
-def _json_content_hint(header: HeaderParser, n_json: int, n_lines: int, head: Sequence[LogLine] = ()) -> str:
+def _json_content_hint(
+    header: HeaderParser, n_json: int, n_lines: int, objects: Sequence[dict[str, object]] = ()
+) -> str:
     """What to do about ``n_json`` of ``n_lines`` contents that are JSON objects, as ``header`` reads them: lines read
     whole, parser.format=json; a record's messages, the message layout <Json>; behind a header layout, that the
     header must go first (no reading of a JSON object behind a header exists: parser.format=json, said there too,
@@ -979,7 +982,6 @@ def _json_content_hint(header: HeaderParser, n_json: int, n_lines: int, head: Se
             "keys and quotes become template words, and parser.format=json reads only lines that are JSON objects "
             "whole: strip the header from the lines first (e.g. with cut or sed), then --set parser.format=json"
         )
-    objects = [json.loads(ln.content) for ln in head[:200] if _looks_like_json_object(ln.content)]
     if found := json_message_key(objects, header._message_keys):  # none of the message keys: name theirs too
         return (
             f"{n_json} of the first {n_lines} lines are JSON objects: --set parser.format=json reads them as records, "
@@ -1411,13 +1413,19 @@ def no_message_key(header: HeaderParser) -> str:
     return "" if found is None else "the lines are JSON objects, but " + message_key_advice(found, header._message_keys)
 
 
-def _looks_like_json_object(text: str) -> bool:
+def _json_object(text: str) -> dict[str, object] | None:
+    """``text`` as a JSON object, or None where it is not one."""
     if not (text.startswith("{") and text.endswith("}")):
-        return False
+        return None
     try:
-        return isinstance(json.loads(text), dict)
+        obj = json.loads(text)
     except ValueError:
-        return False
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _looks_like_json_object(text: str) -> bool:
+    return _json_object(text) is not None
 
 
 #: Built-in header formats a content that holds a whole header may be suggested, the most specific first. Syslog's

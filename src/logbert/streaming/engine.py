@@ -810,7 +810,7 @@ class StreamEngine:
             head["requests"] = list(self._requests.items())
         # what /v1/sessions and /v1/stats show, so that a restart goes on from it: summaries as rows (copies: the
         # scorer changes them), the closed ones' order (the oldest is dropped first), counters, recent score points
-        head["summaries"] = [_summary_row(summary) for summary in self._summaries.values()]
+        head["summaries"] = [_SUMMARY_ROW(summary) for summary in self._summaries.values()]
         head["closed"] = list(self._closed)
         head["counters"] = dict(self.counters)
         head["closed_by_reason"] = dict(self.closed_by_reason)
@@ -1138,10 +1138,6 @@ _ANSWER_COUNTS = (
 _SUMMARY_FIELDS = tuple(f.name for f in fields(SessionSummary) if f.name != "n_pending_keys")
 _SUMMARY_ROW = attrgetter(*_SUMMARY_FIELDS)
 _POINT_ROW = attrgetter(*(f.name for f in fields(ScorePoint)))
-
-
-def _summary_row(summary: SessionSummary) -> tuple[Any, ...]:
-    return _SUMMARY_ROW(summary)
 
 
 def _summary_from_row(row: Sequence[Any]) -> SessionSummary:
