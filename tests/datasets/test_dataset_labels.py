@@ -149,7 +149,7 @@ def test_sniffed_small_files(tmp_path: Path, text: str, expected: dict[str, int]
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        (b"", "empty"),
+        (b"", "empty.*goes to evaluate as --normal LOG"),  # an empty list of anomalous ids: all normal, said how
         (b"hello world\nthis is not a label file\n", "not a label file"),
         # (\xff\xfe first would be UTF-16's byte-order mark: read as text)
         (b"\x80\xfe\x00garbage\x00\n", r"1 of 1 lines are not text \(invalid UTF-8"),

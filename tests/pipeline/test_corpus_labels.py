@@ -172,3 +172,10 @@ def test_time_windows_of_lines_without_time_say_what_the_reader_found(tmp_path: 
         read_corpus(log, LogBertConfig().with_overrides({"window.mode": "time"}))
     said = str(caught.value)
     assert "time windows need timestamps" in said and r"parser.log_format=\[\s*<Timestamp>\] <Content>" in said
+    # the header format first: "use mode='sliding'" before it sent a new user's auth log, whose times the syslog
+    # format reads, to windows without time
+    assert "mode='sliding'" not in said and said.index("parser.log_format") < said.index("window.mode=sliding")
+    plain = tmp_path / "plain.log"
+    plain.write_text("".join(f"usb device {i} connected\n" for i in range(30)), encoding="utf-8")
+    with pytest.raises(InputDataError, match=r"no line has one \(use mode='sliding'\)"):
+        read_corpus(plain, LogBertConfig().with_overrides({"window.mode": "time"}))

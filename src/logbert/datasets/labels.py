@@ -295,7 +295,14 @@ def read_labels(path: str | Path, *, label_column: str = "Label") -> Labels:
     Raises:
         InputDataError: missing, empty or binary file, a format not recognised, or a bad row.
     """
-    lines, n_binary = read_lines(path, what="label file")
+    try:
+        lines, n_binary = read_lines(path, what="label file")
+    except InputDataError as exc:
+        if Path(path).is_file() and Path(path).stat().st_size == 0:  # an empty list of anomalous ids: all normal?
+            raise InputDataError(
+                f"{exc}. A log none of whose sessions is anomalous goes to evaluate as --normal LOG (no labels file)"
+            ) from None
+        raise
     source = str(path)
     if n_binary:
         raise InputDataError(

@@ -231,7 +231,13 @@ def _units(
     try:
         units, n_without = unit_rows(ids, stamps, window)
     except InputDataError as exc:  # time windows of lines without time: the reader's word on why, if it has one
-        raise InputDataError(f"{path}: {exc}" + "".join(f". Also: {hint}" for hint in hints)) from None
+        if hints:  # times the header format left in the content: that first, not "use sliding windows"
+            raise InputDataError(
+                f"{path}: time windows need timestamps, and no line has one as the header format reads them: "
+                + "; ".join(hints)
+                + " (a log without times: --set window.mode=sliding)"
+            ) from None
+        raise InputDataError(f"{path}: {exc}") from None
     if pattern is not None and not units:
         seen = matched_text(head)  # a pattern written for the raw line never matches ("sshd\[(\d+)\]")
         clues = (f". The pattern is {seen}" if seen else "") + session_id_hint(head)
