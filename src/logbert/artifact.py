@@ -377,6 +377,9 @@ def load_artifact(directory: str | Path) -> Artifact:
             window["session_bounds"] = False  # trained before session bounds existed: scored without them
         if isinstance(window, dict) and "session_id_version" not in window:
             window["session_id_version"] = 1  # trained before the rules' second edition: its sessions as it knew them
+        scoring = stored.get("scoring")
+        if isinstance(scoring, dict) and "volume_weight" not in scoring:
+            scoring["volume_weight"] = 0.0  # trained before the volume surprise: scored without it
         model = stored.get("model")
         if isinstance(model, dict) and "keys_see_signals" not in model:
             model["keys_see_signals"] = True  # trained before the setting: its key pass saw the times and values

@@ -518,6 +518,10 @@ class ScoringConfig(_Frozen):
     # so a session that stops far shorter than the normal ones is flagged even where its early end key is only
     # as surprising as a rare normal key. 0 = off (and an artifact without a length reference)
     length_weight: float = Field(0.0, ge=0)
+    # window.mode "time": weight x the volume surprise (nats; logbert.scoring.volume: how much busier than the normal
+    # time windows a window is, its lines so far) is added to the key score, so a storm of known lines is flagged
+    # where each piece of it looks normal. 0 = off (and artifacts from before this setting)
+    volume_weight: float = Field(1.0, ge=0)
     threshold: ThresholdMethod = "normal_quantile"  # how the threshold is chosen, never on test data
     threshold_quantile: float = Field(0.995, gt=0, le=1)  # normal_quantile / pot: quantile of normal scores
     # the share of the training sessions expected to be anomalous: failures in a log trained on without labels.

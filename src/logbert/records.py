@@ -110,6 +110,9 @@ class KeySequence:
     # time and parameter values, aligned with key_ids (issue 13; built only for time- and value-aware models and
     # the signal baselines): windows cut them like their keys, session bounds get no signal
     signals: SessionSignals | None = None
+    # keys of its unit (a session, a time window) before this window: a time window's volume so far is this plus
+    # its own keys (logbert.scoring.volume)
+    unit_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)

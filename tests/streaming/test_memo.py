@@ -106,7 +106,7 @@ class _OrderFree(FakeDetector):
     """Misses the unknown keys only, wherever they are: every order of a window scores alike, as an order-free
     LogBERT (its ``memo_key`` says so)."""
 
-    def memo_key(self, keys: list[int]) -> tuple[object, ...]:
+    def memo_key(self, keys: list[int], offset: int = 0) -> tuple[object, ...]:
         return ("any order", *sorted(keys))
 
     def _score(self, s: KeySequence, explain: bool) -> SequenceScore:

@@ -23,7 +23,8 @@ from logbert.windowing.windows import group_sessions, sliding_windows, time_wind
 
 from .fakes import FakeDetector, feed_interleaved
 
-Windows = dict[str, list[tuple[list[int], list[int]]]]  # session (or source) -> [(key ids, line numbers)]
+# session (or source) -> [(key ids, line numbers, keys of its session or time window before it)]
+Windows = dict[str, list[tuple[list[int], list[int], int]]]
 SOURCES = ("web", "db", "cache")
 
 
@@ -73,7 +74,9 @@ def _offline(det: FakeDetector, lines_by_source: dict[str, list[str]]) -> tuple[
         kept, skipped = session_windows(seqs, w)  # the offline rule (session bounds included)
         n_skipped += len(skipped)
         for k in kept:
-            out.setdefault(k.session_id if w.mode == "session" else source, []).append((k.key_ids, k.line_nos))
+            out.setdefault(k.session_id if w.mode == "session" else source, []).append(
+                (k.key_ids, k.line_nos, k.unit_offset)
+            )
     return out, n_skipped
 
 
@@ -84,7 +87,7 @@ def _streaming(det: FakeDetector, lines_by_source: dict[str, list[str]], seed: i
     scored: list[KeySequence] = sorted(det.scored, key=lambda s: (s.session_id, s.window_index))
     out: Windows = {}
     for s in scored:
-        out.setdefault(s.session_id, []).append((s.key_ids, s.line_nos))
+        out.setdefault(s.session_id, []).append((s.key_ids, s.line_nos, s.unit_offset))
     return out, engine.stats().windows_skipped_short
 
 
@@ -105,7 +108,7 @@ def test_session_windows_match_offline(max_len: int, min_len: int, bounds: bool)
     offline = _check(args, seed=max_len)
     assert len(offline) == 12  # four sessions per source
     assert any(len(windows) > 1 for windows in offline.values())  # sessions cut at max_len
-    keys = [k for windows in offline.values() for keys, _ in windows for k in keys]
+    keys = [k for windows in offline.values() for keys, _, _ in windows for k in keys]
     assert (SESSION_START_KEY in keys or SESSION_END_KEY in keys) == bounds
     if bounds and min_len == 1:  # every session starts with the start key and ends with the end key
         assert all(w[0][0][0] == SESSION_START_KEY and w[-1][0][-1] == SESSION_END_KEY for w in offline.values())
@@ -123,7 +126,7 @@ def test_overlapping_session_windows_match_offline(max_len: int, min_len: int, o
     long = [windows for windows in offline.values() if len(windows) > 1]
     assert long
     for windows in long:  # consecutive full windows share exactly `overlap` keys and lines
-        for (keys, nos), (next_keys, next_nos) in zip(windows[:-1], windows[1:], strict=True):
+        for (keys, nos, _), (next_keys, next_nos, _) in zip(windows[:-1], windows[1:], strict=True):
             assert len(keys) == max_len
             assert (keys[-overlap:], nos[-overlap:]) == (next_keys[:overlap], next_nos[:overlap])
 
@@ -153,6 +156,10 @@ def test_time_windows_match_offline(time_window_s: float, max_len: int, min_len:
     args = {"mode": "time", "time_window_s": time_window_s, "max_len": max_len, "min_len": min_len}
     offline = _check(args, seed=int(time_window_s) + max_len)
     assert set(offline) == set(SOURCES)
+    # time windows longer than max_len: their later pieces count the window's lines before them (its volume so far),
+    # offline and streaming alike
+    offsets = [offset for windows in offline.values() for _, _, offset in windows]
+    assert max(offsets) >= max_len
 
 
 def test_the_known_time_window_disagreement_is_gone() -> None:
@@ -161,7 +168,7 @@ def test_the_known_time_window_disagreement_is_gone() -> None:
     args: dict[str, Any] = {"mode": "time", "time_window_s": 10.0, "max_len": 8}
     offline, _ = _offline(FakeDetector(**args), {"s": lines})
     streamed, _ = _streaming(FakeDetector(**args), {"s": lines}, seed=0)
-    assert [keys for keys, _ in offline["s"]] == [[0, 1, 2], [3, 4], [5], [6]]
+    assert [keys for keys, _, _ in offline["s"]] == [[0, 1, 2], [3, 4], [5], [6]]
     assert streamed == offline
 
 
@@ -179,7 +186,7 @@ def _offline_units(det: FakeDetector, lines_by_source: dict[str, list[str]]) -> 
             for uid, rows in units
         ]
         for k in session_windows(seqs, w)[0]:
-            out.setdefault(k.session_id, []).append((k.key_ids, k.line_nos))
+            out.setdefault(k.session_id, []).append((k.key_ids, k.line_nos, k.unit_offset))
     return out
 
 
@@ -239,7 +246,7 @@ def test_an_idle_sliding_source_stays_on_the_offline_grid(window_size: int, stri
     full = {}
     for s in streamed:  # the last of each index is the one scored once complete
         full[s.window_index] = (s.key_ids, s.line_nos)
-    assert list(full.values()) == offline["web"]
+    assert list(full.values()) == [(keys, nos) for keys, nos, _ in offline["web"]]
     extra = [s for s in streamed if (s.key_ids, s.line_nos) != full[s.window_index]]
     assert len(extra) == 2  # one shorter window per idle close, each the start of offline's window of its index
     for s in extra:
@@ -319,7 +326,8 @@ def test_windows_are_named_and_counted_as_score_names_them(args: dict[str, Any])
     assert engine.shutdown(10)
     streamed: Windows = {}
     for s in sorted(detector.scored, key=lambda s: (s.window_index, s.line_nos[0])):
-        streamed.setdefault(window_name(args["mode"], s.window_index), []).append((s.key_ids, s.line_nos))
+        name = window_name(args["mode"], s.window_index)
+        streamed.setdefault(name, []).append((s.key_ids, s.line_nos, s.unit_offset))
     assert streamed == offline
     stats = engine.stats()
     assert stats.windows_distinct == len(offline)

@@ -119,6 +119,7 @@ def _old_split_long(seq: KeySequence, max_len: int, min_len: int) -> tuple[list[
                 start_time=seq.start_time,
                 window_index=index,
                 signals=seq.signals.window(start, start + max_len),
+                unit_offset=start,  # what split_long records since (the volume surprise): the keys before it
             )
         )
     return kept, skipped

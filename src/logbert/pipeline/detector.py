@@ -207,10 +207,10 @@ class Detector:
         templates = self.parser.templates_
         return templates[key_id] if 0 <= key_id < len(templates) else None
 
-    def memo_key(self, key_ids: Sequence[int]) -> tuple[object, ...]:
-        """Windows with equal keys here get equal plain scores (the service's score memo; see
-        :meth:`LogBertDetector.memo_key`)."""
-        return self.model.memo_key(key_ids)
+    def memo_key(self, key_ids: Sequence[int], offset: int = 0) -> tuple[object, ...]:
+        """Windows with equal keys here (at ``offset``, their unit's keys before them) get equal plain scores (the
+        service's score memo; see :meth:`LogBertDetector.memo_key`)."""
+        return self.model.memo_key(key_ids, offset)
 
     def n_unknown(self, key_ids: Sequence[int]) -> int:
         """Keys the model's vocabulary maps to UNK: templates never seen in training."""
@@ -378,7 +378,12 @@ class Detector:
             return []
         signals = [s.signals for s in sequences] if self.model.reads_signals else None
         with self._model_lock:
-            out = self.model.scores([list(s.key_ids) for s in sequences], details=explain, signals=signals)
+            out = self.model.scores(
+                [list(s.key_ids) for s in sequences],
+                details=explain,
+                signals=signals,
+                offsets=[s.unit_offset for s in sequences] if self.model.weighs_volume else None,
+            )
         chosen = self.model.score_of(out)
         channels = self.model.channels_of(out) if self.model.reads_signals else None
         # the same scores without the short-session term (the estimator's own combination), for explanations
@@ -406,6 +411,8 @@ class Detector:
                     *self._length_surprise(seq, score, float(unshortened[i]), float(out.length_surprise[i])),
                     *surprises,
                 )
+            if explain and out.volume_surprise is not None:
+                surprises = (*self._volume_surprise(seq, score, float(out.volume_surprise[i])), *surprises)
             misses: tuple[PositionExplanation, ...] = ()
             if explain and out.details is not None:
                 named = self._named_positions(out.details[i])
@@ -480,6 +487,14 @@ class Detector:
         if exceeds(without, self.threshold) and lengths.at_most(n_keys) > 0:
             return ()
         return (lengths.describe(n_keys),)
+
+    def _volume_surprise(self, seq: KeySequence, score: float, surprise: float) -> tuple[str, ...]:
+        """An alert of a time window far busier than the normal ones says so, first: any volume surprise is one
+        (beyond twice the busiest normal training window, :mod:`logbert.scoring.volume`)."""
+        volumes = self.model.volumes_
+        if volumes is None or surprise <= 0 or not exceeds(score, self.threshold):
+            return ()
+        return (volumes.describe(seq.unit_offset + len(seq.key_ids)),)
 
     def _surprises(
         self, seq: KeySequence, details: Sequence[SignalDetail], channels: Sequence[float]

@@ -43,6 +43,7 @@ from logbert.scoring.scorer import (
     score_sequences,
     uniform_surprise,
 )
+from logbert.scoring.volume import VolumeReference, piece_volumes, window_totals
 from logbert.threads import resolve_device, torch_threads
 from logbert.training.checkpoint import EpochStats
 from logbert.training.trainer import train_encoder
@@ -259,6 +260,7 @@ class LogBertDetector:
     scales_: tuple[float, ...] | None = None  # channel scales (key, time, value), set with the threshold
     signal_message_: str | None = None  # what fit switched off for want of data (time, values)
     lengths_: LengthReference | None = None  # normal session lengths (scoring.length_weight > 0)
+    volumes_: VolumeReference | None = None  # normal time-window volumes (time windows, scoring.volume_weight > 0)
     # sessions in flight at the capture start (logbert.scoring.capture), set by `logbert train` from the sessions'
     # times; None = the rule is off (no timestamps, not sessions, an artifact from before it)
     capture_edge_: CaptureEdge | None = None
@@ -279,6 +281,8 @@ class LogBertDetector:
         signals: Sequence[SessionSignals | None] | None = None,
         val_signals: Sequence[SessionSignals | None] | None = None,
         duration_slots: Iterable[tuple[int, int]] = (),
+        offsets: Sequence[int] | None = None,
+        val_offsets: Sequence[int] | None = None,
     ) -> Self:
         """Train on normal sequences and set the threshold from the normal validation scores.
 
@@ -299,6 +303,11 @@ class LogBertDetector:
             val_signals: the same for ``val``.
             duration_slots: (key_id, slot) of the number slots in seconds (one-sided, like time; see
                 ``logbert.windowing.signals``), from the slot schema (:func:`duration_slots_of`).
+            offsets: time windows (:attr:`weighs_volume`): per training sequence, the keys of its time
+                window before it (``KeySequence.unit_offset``; None = 0 each). The volume reference is
+                fitted on each time window's lines (:func:`~logbert.scoring.volume.window_totals`: the
+                pieces of a time window one after the other, as ``split_all`` cuts them).
+            val_offsets: the same for ``val``.
 
         Returns:
             ``self``, fitted. ``self.config.model.vocab_size`` now equals ``len(vocab_)``.
@@ -312,6 +321,7 @@ class LogBertDetector:
             step = -(-len(train) // SELF_VALIDATION_SEQUENCES)
             val = train[::step]
             val_signals = None if signals is None else list(signals)[::step]
+            val_offsets = None if offsets is None else list(offsets)[::step]
         self._check(val, "val")
         voc: TokenVocab = vocab if vocab is not None else Vocab.fit(train)
         self.buckets_, self.scales_, self.signal_message_ = None, None, None
@@ -352,6 +362,10 @@ class LogBertDetector:
         )
         self.vocab_ = voc
         self.lengths_ = LengthReference.fit(train) if self.config.scoring.length_weight > 0 else None
+        if self.weighs_volume:  # the training windows' lines, from their pieces (given in order, as split_all cuts)
+            self.volumes_ = VolumeReference.fit(window_totals(_offsets(train, offsets), [len(s) for s in train]))
+        else:
+            self.volumes_ = None
         if self.lengths_ is not None and self.lengths_.n_sessions == 0:
             logger.warning(
                 "scoring.length_weight is set but no training window is a whole session (window.mode 'session', "
@@ -367,26 +381,37 @@ class LogBertDetector:
             # the one threshold rule, each validation sequence its own unit; `logbert train` re-sets it on sessions
             if self.reads_signals:
                 self.scales_ = channel_scales(
-                    self.config.scoring, self.channel_scores(val, val_signals), scale_floors(self.config)
+                    self.config.scoring, self.channel_scores(val, val_signals, val_offsets), scale_floors(self.config)
                 )
-            self.threshold_ = choose_threshold(self.config.scoring, self.decision_function(val, val_signals))
+            self.threshold_ = choose_threshold(
+                self.config.scoring, self.decision_function(val, val_signals, val_offsets)
+            )
         return self
+
+    @property
+    def weighs_volume(self) -> bool:
+        """True when the key score adds the volume surprise of a time window (``window.mode`` "time" and
+        ``scoring.volume_weight`` above 0; :mod:`logbert.scoring.volume`): a sequence's score then depends on
+        its time window's keys before it too (``offsets``)."""
+        return self.config.window.mode == "time" and self.config.scoring.volume_weight > 0
 
     @property
     def reads_signals(self) -> bool:
         """True for a time- or value-aware model: its scores read each sequence's ``SessionSignals``."""
         return self.config.model.signals != "off"
 
-    def memo_key(self, keys: Sequence[int]) -> tuple[object, ...]:
+    def memo_key(self, keys: Sequence[int], offset: int = 0) -> tuple[object, ...]:
         """What a key-only window's scores depend on, as a key for remembered scores: its keys, or for a row whose
         key order cannot change a score (:func:`~logbert.scoring.scorer.canonical_order`) a tag, what the
         short-session term reads (:func:`~logbert.scoring.lengths.whole_session_length`: its bounds), then its keys
-        in the one order it is scored in."""
+        in the one order it is scored in. With the volume surprise (:attr:`weighs_volume`) the window's volume
+        (``offset``, its time window's keys before it, plus its own) comes first."""
         self._require_fitted()
+        volume: tuple[object, ...] = ("volume", offset + len(keys)) if self.volumes_ is not None else ()
         if not keys or self.reads_signals or order_matters(self.model_, self.config.scoring, len(keys)):
-            return tuple(keys)
+            return (*volume, *keys)
         order = canonical_order(self.model_, self.config.scoring, keys) or range(len(keys))
-        return ("any order", whole_session_length(keys), *(keys[j] for j in order))
+        return (*volume, "any order", whole_session_length(keys), *(keys[j] for j in order))
 
     def _signal_rows(
         self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None
@@ -410,9 +435,11 @@ class LogBertDetector:
         *,
         details: bool = False,
         signals: Sequence[SessionSignals | None] | None = None,
+        offsets: Sequence[int] | None = None,
     ) -> ScoreOutput:
         """Every score per sequence (key scores, ``dist``; the time and value surprises of a time- or
-        value-aware model, from ``signals``); higher = more anomalous."""
+        value-aware model, from ``signals``; the volume surprise of a time window, from ``offsets``, each
+        sequence's time window's keys before it, None = 0 each); higher = more anomalous."""
         self._require_fitted()
         self._check(seqs, "seqs", allow_empty_list=True)
         rows = self._signal_rows(seqs, signals) if self.buckets_ is not None else None
@@ -429,17 +456,22 @@ class LogBertDetector:
                 device=next(self.model_.parameters()).device,
                 signals=rows,
             )
-        if self.lengths_ is None:
-            return out
-        return replace(out, length_surprise=self.lengths_.surprise(seqs))
+        if self.lengths_ is not None:
+            out = replace(out, length_surprise=self.lengths_.surprise(seqs))
+        if self.volumes_ is not None:
+            volumes = piece_volumes(_offsets(seqs, offsets), [len(s) for s in seqs])
+            out = replace(out, volume_surprise=self.volumes_.surprise(volumes))
+        return out
 
     def key_score_of(self, out: ScoreOutput) -> np.ndarray:
-        """(N,) the key score: ``scoring.score``, plus ``scoring.length_weight`` x the short-session surprise."""
+        """(N,) the key score: ``scoring.score``, plus ``scoring.length_weight`` x the short-session surprise and
+        ``scoring.volume_weight`` x the volume surprise (where the model has their references)."""
         key = pick_score(out, self.config.scoring.score)
-        if out.length_surprise is None:
-            return key
-        total: np.ndarray = key + self.config.scoring.length_weight * out.length_surprise
-        return total
+        if out.length_surprise is not None:
+            key = key + self.config.scoring.length_weight * out.length_surprise
+        if out.volume_surprise is not None:
+            key = key + self.config.scoring.volume_weight * out.volume_surprise
+        return key
 
     def channels_of(self, out: ScoreOutput) -> np.ndarray:
         """(N, 3) the channel scores (key, time, value) of a :class:`ScoreOutput`; 0 for a channel the model lacks."""
@@ -450,10 +482,13 @@ class LogBertDetector:
         return np.stack([key, time, value], axis=1)
 
     def channel_scores(
-        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+        self,
+        seqs: Sequence[Sequence[int]],
+        signals: Sequence[SessionSignals | None] | None = None,
+        offsets: Sequence[int] | None = None,
     ) -> np.ndarray:
         """(N, 3) float64: the key, time and value scores of each sequence (see :data:`CHANNELS`)."""
-        return self.channels_of(self.scores(seqs, signals=signals))
+        return self.channels_of(self.scores(seqs, signals=signals, offsets=offsets))
 
     def score_of(self, out: ScoreOutput) -> np.ndarray:
         """(N,) the decision score of a :class:`ScoreOutput`: ``scoring.score`` for a key-only model;
@@ -465,21 +500,28 @@ class LogBertDetector:
         return combine_channels(self.channels_of(out), self.scales_)
 
     def decision_function(
-        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+        self,
+        seqs: Sequence[Sequence[int]],
+        signals: Sequence[SessionSignals | None] | None = None,
+        offsets: Sequence[int] | None = None,
     ) -> np.ndarray:
         """Anomaly score per sequence, (N,) float64: higher = more anomalous.
 
         Key-only models: ``config.scoring.score``: ``"miss_ratio"`` (default), ``"mean_nll"``, ``"max_nll"``,
         ``"max_mean_nll"`` or ``"dist"``. Time- and value-aware models: :func:`combine_channels` of the
-        three channels (``signals``: one per sequence, None = none).
+        three channels (``signals``: one per sequence, None = none). ``offsets``: see :meth:`scores`.
         """
-        return self.score_of(self.scores(seqs, signals=signals))
+        return self.score_of(self.scores(seqs, signals=signals, offsets=offsets))
 
     def predict(
-        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+        self,
+        seqs: Sequence[Sequence[int]],
+        signals: Sequence[SessionSignals | None] | None = None,
+        offsets: Sequence[int] | None = None,
     ) -> np.ndarray:
         """(N,) bool: True where the anomaly score is above ``threshold_``."""
-        return exceeds(np.asarray(self.decision_function(seqs, signals), dtype=np.float64), self.threshold_)
+        scores = self.decision_function(seqs, signals, offsets)
+        return exceeds(np.asarray(scores, dtype=np.float64), self.threshold_)
 
     def explain(self, seqs: Sequence[Sequence[int]]) -> list[list[PositionDetail]]:
         """Per sequence, per key: the key seen, whether it was a miss, and the top-g expected keys."""
@@ -519,6 +561,7 @@ class LogBertDetector:
             extra_meta={
                 "score": self.config.scoring.score,
                 **({} if self.lengths_ is None else {"session_lengths": self.lengths_.to_dict()}),
+                **({} if self.volumes_ is None else {"window_volumes": self.volumes_.to_dict()}),
                 **({} if self.capture_edge_ is None else {"capture_edge": self.capture_edge_.to_dict()}),
             },
             signals_state=self.signals_state(),
@@ -579,6 +622,7 @@ class LogBertDetector:
         det.records_ = art.records
         det.buckets_, det.scales_ = _read_signals_state(art.signals_state, det.reads_signals, directory)
         det.lengths_ = _read_lengths(art.meta, art.config.scoring.length_weight > 0, directory)
+        det.volumes_ = _read_volumes(art.meta, det.weighs_volume, directory)
         det.capture_edge_ = _read_capture_edge(art.meta, directory)
         return det
 
@@ -663,6 +707,32 @@ def _read_lengths(meta: dict[str, Any], needed: bool, directory: str | Path) -> 
         return LengthReference.from_dict(state)
     except ValueError as exc:
         raise UnknownArtifact(f"{directory}: meta.json session_lengths is malformed ({exc})") from None
+
+
+def _read_volumes(meta: dict[str, Any], needed: bool, directory: str | Path) -> VolumeReference | None:
+    """The time-window volume reference of ``meta.json`` (:attr:`LogBertDetector.weighs_volume`).
+
+    Raises:
+        UnknownArtifact: the config weighs time-window volumes but meta.json has no readable reference.
+    """
+    if not needed:
+        return None
+    state = meta.get("window_volumes")
+    if state is None:
+        raise UnknownArtifact(
+            f"{directory}: config.json sets scoring.volume_weight but meta.json has no window_volumes"
+        )
+    try:
+        return VolumeReference.from_dict(state)
+    except ValueError as exc:
+        raise UnknownArtifact(f"{directory}: meta.json window_volumes is malformed ({exc})") from None
+
+
+def _offsets(seqs: Sequence[Sequence[int]], offsets: Sequence[int] | None) -> Sequence[int]:
+    """``offsets`` checked against ``seqs`` (None: 0 each, every sequence a window of its own)."""
+    if offsets is not None and len(offsets) != len(seqs):
+        raise ValueError(f"{len(offsets)} offsets for {len(seqs)} sequences")
+    return [0] * len(seqs) if offsets is None else offsets
 
 
 def _read_capture_edge(meta: dict[str, Any], directory: str | Path) -> CaptureEdge | None:

@@ -596,6 +596,7 @@ def fit_sessions(
             progress=progress,
             signals=_window_signals(rest_windows, config),
             duration_slots=duration_slots,
+            offsets=[w.unit_offset for w in rest_windows],
         )
         held_sessions = [pool[i] for i in held]
         if reads_signals(fold_model):
@@ -630,6 +631,7 @@ def fit_sessions(
         progress=progress,
         signals=_window_signals(final_windows, config),
         duration_slots=duration_slots,
+        offsets=[w.unit_offset for w in final_windows],
     )
     if scoring.calibrate_with_final:  # what new sessions of a calibration session's kind will get (see the setting)
         if reads_signals(detector):
@@ -846,6 +848,8 @@ def _fit_split(
         signals=_window_signals(train_windows, config),
         val_signals=_window_signals(val_windows, config),
         duration_slots=duration_slots,
+        offsets=[w.unit_offset for w in train_windows],
+        val_offsets=[w.unit_offset for w in val_windows],
     )
     how = f"{len(val)} normal" + (f" + {len(abnormal_val)} anomalous" if abnormal_val else "")
     say(f"threshold from the scores of {how} validation {config.window.unit_noun}")

@@ -34,8 +34,22 @@ class ChannelScorer(Protocol):
     """A time- and value-aware LogBERT: (N, 3) key, time and value scores per sequence."""
 
     def channel_scores(
-        self, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+        self,
+        seqs: Sequence[Sequence[int]],
+        signals: Sequence[SessionSignals | None] | None = None,
+        offsets: Sequence[int] | None = None,
     ) -> npt.NDArray[np.float64]: ...
+
+
+def weighs_volume(scorer: object) -> bool:
+    """True when ``scorer``'s score of a time window's piece depends on the window's keys before it (LogBERT's
+    volume surprise, :mod:`logbert.scoring.volume`): it is then given each window's ``unit_offset``."""
+    return bool(getattr(scorer, "weighs_volume", False))
+
+
+def window_offsets(scorer: object, windows: Sequence[KeySequence]) -> list[int] | None:
+    """Each window's ``unit_offset`` for a scorer that :func:`weighs_volume`, else None (nothing to pass)."""
+    return [w.unit_offset for w in windows] if weighs_volume(scorer) else None
 
 
 def reads_signals(scorer: object) -> bool:
@@ -61,18 +75,28 @@ def session_windows(
 
 
 def score_unique(
-    scorer: SequenceScorer, seqs: Sequence[Sequence[int]], signals: Sequence[SessionSignals | None] | None = None
+    scorer: SequenceScorer,
+    seqs: Sequence[Sequence[int]],
+    signals: Sequence[SessionSignals | None] | None = None,
+    offsets: Sequence[int] | None = None,
 ) -> FloatArray:
     """Scores of ``seqs``, computing each distinct sequence once (scores are deterministic). A scorer that
-    :func:`reads_signals` gets ``signals`` (one per sequence) and scores every sequence."""
+    :func:`reads_signals` gets ``signals`` (one per sequence) and scores every sequence; one that
+    :func:`weighs_volume` gets ``offsets`` (one per sequence; equal keys at another offset are another sequence)."""
     if not seqs:
         return np.zeros(0, dtype=np.float64)
+    decide: Any = scorer.decision_function
+    at = offsets if offsets is not None and weighs_volume(scorer) else None
     if signals is not None and reads_signals(scorer):
-        decide: Any = scorer.decision_function
-        return np.asarray(decide([list(s) for s in seqs], list(signals)), dtype=np.float64)
+        extra = {} if at is None else {"offsets": list(at)}
+        return np.asarray(decide([list(s) for s in seqs], list(signals), **extra), dtype=np.float64)
     index: dict[tuple[int, ...], int] = {}
-    inverse = np.fromiter((index.setdefault(tuple(s), len(index)) for s in seqs), dtype=np.int64, count=len(seqs))
-    scores = np.asarray(scorer.decision_function([list(k) for k in index]), dtype=np.float64)
+    rows = (tuple(s) if at is None else (at[i], *s) for i, s in enumerate(seqs))
+    inverse = np.fromiter((index.setdefault(r, len(index)) for r in rows), dtype=np.int64, count=len(seqs))
+    if at is None:
+        scores = np.asarray(decide([list(k) for k in index]), dtype=np.float64)
+    else:
+        scores = np.asarray(decide([list(k[1:]) for k in index], offsets=[k[0] for k in index]), dtype=np.float64)
     return scores[inverse]
 
 
@@ -102,7 +126,9 @@ def worst_windows(
         the windows shorter than ``window.min_len``.
     """
     windows, skipped, owners = _owned_windows(sessions, window)
-    window_scores = score_unique(scorer, [w.key_ids for w in windows], [w.signals for w in windows])
+    window_scores = score_unique(
+        scorer, [w.key_ids for w in windows], [w.signals for w in windows], window_offsets(scorer, windows)
+    )
     scores, worst = _worst(len(sessions), owners, window_scores)
     return scores, windows, worst, skipped
 
@@ -132,7 +158,7 @@ def _worst(n_sessions: int, owners: Sequence[int], window_scores: FloatArray) ->
 class MissScorer(Protocol):
     """A key-only LogBERT: its per-window outputs (misses and masked keys among them) and its score of them."""
 
-    def scores(self, seqs: Sequence[Sequence[int]]) -> Any: ...
+    def scores(self, seqs: Sequence[Sequence[int]], *, offsets: Sequence[int] | None = None) -> Any: ...
 
     def score_of(self, out: Any) -> npt.NDArray[np.float64]: ...
 
@@ -144,7 +170,9 @@ def session_misses(
     windows and the masked keys of each window (what :func:`~logbert.evaluation.thresholds.miss_ratio_floor` reads;
     a session without a window: 0 and ``()``)."""
     windows, _, owners = _owned_windows(sessions, window)
-    out = scorer.scores([list(w.key_ids) for w in windows])  # each distinct window is scored once inside
+    # each distinct window is scored once inside
+    offsets = window_offsets(scorer, windows)
+    out = scorer.scores([list(w.key_ids) for w in windows], **({} if offsets is None else {"offsets": offsets}))
     scores, _ = _worst(len(sessions), owners, np.asarray(scorer.score_of(out), dtype=np.float64))
     misses = np.zeros(len(sessions), dtype=np.int64)
     lengths: list[list[int]] = [[] for _ in sessions]
@@ -165,9 +193,10 @@ def session_channels(
     out = np.full((len(sessions), 3), -np.inf)
     if not windows:
         return out
-    per_window = np.asarray(
-        scorer.channel_scores([list(w.key_ids) for w in windows], [w.signals for w in windows]), dtype=np.float64
-    )
+    keys, signals = [list(w.key_ids) for w in windows], [w.signals for w in windows]
+    offsets = window_offsets(scorer, windows)
+    extra = {} if offsets is None else {"offsets": offsets}
+    per_window = np.asarray(scorer.channel_scores(keys, signals, **extra), dtype=np.float64)
     for i, row in zip(owners, per_window, strict=True):
         out[i] = np.maximum(out[i], row)
     return out

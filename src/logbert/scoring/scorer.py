@@ -122,6 +122,7 @@ class ScoreOutput:
     value_nll: np.ndarray | None = None  # (N,) float64, the largest value surprise (value-aware models)
     signal_details: list[list[SignalDetail]] | None = None  # per sequence, the worst time and value (on request)
     length_surprise: np.ndarray | None = None  # (N,) float64, short-session surprise (scoring.lengths; detector)
+    volume_surprise: np.ndarray | None = None  # (N,) float64, busy-time-window surprise (scoring.volume; estimator)
     count_nll: np.ndarray | None = None  # (N,) float64, the count head's surprise (model.key_counts; pick_score)
     count_details: list[CountDetail | None] | None = None  # per sequence, its most surprising count (on request)
 
@@ -526,6 +527,7 @@ def _expand(out: ScoreOutput, inverse: np.ndarray) -> ScoreOutput:
         value_nll=pick(out.value_nll),
         signal_details=None if out.signal_details is None else [list(out.signal_details[j]) for j in inverse],
         length_surprise=pick(out.length_surprise),
+        volume_surprise=pick(out.volume_surprise),
         count_nll=pick(out.count_nll),
         count_details=None if out.count_details is None else [out.count_details[j] for j in inverse],
     )

@@ -79,7 +79,7 @@ class ScoreMemo:
             if seq.signals is not None:
                 direct.append(i)
                 continue
-            keys = key_of(seq.key_ids)
+            keys = key_of(seq)
             hit = memo.get(keys)
             if hit is None:
                 todo.setdefault(keys, []).append(i)

@@ -112,17 +112,22 @@ def in_flight_rule(scorer: Scorer) -> InFlightRule | None:
     return out
 
 
-#: What a window's plain scores depend on, from its key ids (windows with equal keys here get equal plain scores):
-#: what :meth:`logbert.pipeline.detector.Detector.memo_key` is.
-MemoKeyRule = Callable[[Sequence[int]], "tuple[object, ...]"]
+#: What a window's plain scores depend on (windows with equal keys here get equal plain scores): from its key ids and
+#: its unit's keys before it (``KeySequence.unit_offset``: a time window's volume), what
+#: :meth:`logbert.pipeline.detector.Detector.memo_key` is.
+MemoKeyRule = Callable[[KeySequence], "tuple[object, ...]"]
 
 
 def memo_key_rule(scorer: Scorer) -> MemoKeyRule:
     """The scorer's ``memo_key`` rule, or the window's key ids as they are when it has none (the tests' fakes)."""
     rule = getattr(scorer, "memo_key", None)
     if not callable(rule):
-        return tuple
-    out: MemoKeyRule = rule
+        return lambda seq: tuple(seq.key_ids)
+
+    def out(seq: KeySequence) -> tuple[object, ...]:
+        key: tuple[object, ...] = rule(seq.key_ids, seq.unit_offset)
+        return key
+
     return out
 
 

@@ -165,6 +165,9 @@ class _Buffer:
     # time of its last timed line, which the next line's time is compared with
     name: str | None = None
     last_time: float | None = None
+    # session/time: the keys of the current unit emitted before `lines` and no longer held (the next window's
+    # KeySequence.unit_offset, as split_long gives it offline: a time window's volume so far)
+    unit_offset: int = 0
 
 
 class SessionRouter:
@@ -372,6 +375,7 @@ class SessionRouter:
         # nothing after the overlap kept from the last full window: it lies inside that one (no window)
         out = self._emit(buf, lines, reason) if len(lines) > self._covered(buf) else []
         buf.carry = None  # the unit ends here (time mode: the next run is a unit of its own)
+        buf.unit_offset = 0
         return out
 
     def _flush_full(self, buf: _Buffer) -> list[PendingWindow]:
@@ -383,6 +387,7 @@ class SessionRouter:
         if self.hold:
             buf.carry = _carry(buf.carry, buf.lines[:next_start])  # what the lines still held need of those gone
         del buf.lines[:next_start]
+        buf.unit_offset += next_start
         return out
 
     def _unit_signals(self, buf: _Buffer, lines: Sequence[RoutedLine]) -> SessionSignals:
@@ -420,6 +425,7 @@ class SessionRouter:
             key_ids=[ln[KEY_ID] for ln in lines],
             line_nos=[ln[LINE_NO] for ln in lines],
             start_time=next((ln[TIMESTAMP] for ln in lines if ln[TIMESTAMP] is not None), None),
+            unit_offset=buf.unit_offset,
         )
         if self.signals is not None:  # cut with the keys by split_long (SessionSignals.window)
             seq = replace(seq, signals=self._unit_signals(buf, lines))
@@ -451,7 +457,7 @@ class SessionRouter:
         list of its (immutable) lines. :func:`snapshot_state` makes it JSON-ready, outside the locks."""
         rows = [
             (b.key, b.source, b.next_window_index, b.n_emitted, b.slot, list(b.lines), b.last, b.carry, b.name,
-             b.last_time)
+             b.last_time, b.unit_offset)
             for b in self._buffers.values()
         ]  # fmt: skip
         resumed = [(k, list(lines), emitted, index) for k, (lines, emitted, index) in self._resume.items()]
@@ -480,6 +486,7 @@ class SessionRouter:
                 carry=_carry_from_json(b.get("carry")),  # absent: a checkpoint without one, or key-only
                 name=None if b.get("name") is None else str(b["name"]),  # absent: no gap rule, or before it
                 last_time=None if b.get("last_time") is None else float(b["last_time"]),
+                unit_offset=int(b.get("unit_offset", 0)),  # absent: 0, or a checkpoint from before it
             )
             self._buffers[buf.key] = buf
         self._clocks = {}
@@ -498,14 +505,14 @@ class SessionRouter:
 
 
 #: :meth:`SessionRouter.snapshot`: buffer rows (key, source, next window index, windows emitted,
-#: time slot, lines, last line, carry, part name, last time), clocks per source (time mode: anchor, last time, window
-#: index), windows skipped as short, the sliding grid places of idle-closed sources (key, lines, windows emitted,
-#: next window index), and the keys evicted (least recent first).
+#: time slot, lines, last line, carry, part name, last time, unit offset), clocks per source (time mode: anchor,
+#: last time, window index), windows skipped as short, the sliding grid places of idle-closed sources (key, lines,
+#: windows emitted, next window index), and the keys evicted (least recent first).
 RouterSnapshot = tuple[
     list[
         tuple[
             str, str, int, int, "int | None", list[RoutedLine], "RoutedLine | None", "Carry | None", "str | None",
-            "float | None",
+            "float | None", int,
         ]
     ],
     list[tuple[str, TimeClock]],
@@ -519,7 +526,7 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
     """A :meth:`SessionRouter.snapshot` as the JSON-ready state :meth:`SessionRouter.load_state` reads."""
     rows, clocks, n_skipped_short, resumed, evicted = snapshot
     buffers: list[dict[str, Any]] = []
-    for key, source, index, emitted, slot, lines, last, carry, name, last_time in rows:
+    for key, source, index, emitted, slot, lines, last, carry, name, last_time, unit_offset in rows:
         # lines: the tuples themselves, JSON arrays (read back by line_from_json)
         row = {
             "key": key,
@@ -536,6 +543,8 @@ def snapshot_state(snapshot: RouterSnapshot) -> dict[str, Any]:
             row["last_time"] = last_time
         if name is not None:  # only a later part (a gap's, an eviction's): other checkpoints stay as they were
             row["name"] = name
+        if unit_offset:  # only a unit longer than a window, in flight: other checkpoints stay as they were
+            row["unit_offset"] = unit_offset
         buffers.append(row)
     out: dict[str, Any] = {
         "buffers": buffers,
@@ -603,6 +612,8 @@ def window_to_json(w: PendingWindow) -> dict[str, Any]:
         out["signals"] = _signals_to_json(seq.signals)
     if w.partial is not None:  # only a session in flight at the stream's start: other windows as before
         out["partial"] = w.partial
+    if seq.unit_offset:  # only a later window of a long unit: other windows as before
+        out["unit_offset"] = seq.unit_offset
     return out
 
 
@@ -633,6 +644,7 @@ def window_from_json(d: dict[str, Any]) -> PendingWindow:
         start_time=None if d["start_time"] is None else float(d["start_time"]),
         window_index=int(d["window_index"]),
         signals=_signals_from_json(d["signals"]) if d.get("signals") is not None else None,
+        unit_offset=int(d.get("unit_offset", 0)),
     )
     return PendingWindow(
         sequence=seq,

@@ -556,7 +556,8 @@ def split_long(
 
     Windows start where :func:`session_window_starts` says: ``[0:max_len]``, ``[max_len:2*max_len]``,
     ... without overlap; each keeps the session's id, label and ``start_time`` (a ``KeySequence``
-    holds one timestamp) and gets its own ``window_index`` (its place in that list of starts).
+    holds one timestamp) and gets its own ``window_index`` (its place in that list of starts) and ``unit_offset``
+    (the session's keys before it, counted from ``seq.unit_offset``).
     A window shorter than ``min_len`` (a short session, or the tail of a long one) is not dropped
     silently: it is returned as a :class:`SkippedSequence` with a ``skipped_reason``.
 
@@ -584,6 +585,7 @@ def split_long(
                 start_time=seq.start_time,
                 window_index=index,
                 signals=None if seq.signals is None else seq.signals.window(start, start + max_len),
+                unit_offset=seq.unit_offset + start,
             )
         )
     return kept, skipped
