@@ -627,3 +627,32 @@ def test_only_the_most_recent_request_ids_are_kept(tmp_path: Path) -> None:
 def test_a_lines_digest_is_the_same_for_their_text_and_their_bytes_and_splits_differ() -> None:
     assert lines_digest(["a b", "\udcff"]) == lines_digest([b"a b", b"\xff"])
     assert lines_digest(["ab", "c"]) != lines_digest(["a", "bc"]) != lines_digest(["abc"])
+
+
+def test_a_restart_inside_a_long_time_window_counts_it_once(tmp_path: Path) -> None:
+    """``windows_distinct`` counts the pieces of a time window over ``max_len`` keys as one window, by the window a
+    source scored last; that was not in the checkpoint, so a restart while a long window was being cut counted it
+    twice (a helper's kill -9 drill: 83 windows against 82)."""
+    lines = [f"INFO t={i // 3} k{i % 7} step {i}" for i in range(120)]  # 10 s windows of 30 lines, pieces of 4
+
+    def run(journal: Path, restart_at: int | None) -> int:
+        engine = StreamEngine(FakeDetector(mode="time", max_len=4, time_window_s=10.0), LIMITS,
+                              journal=IngestJournal(journal))
+        engine.recover()
+        for i in range(0, len(lines), 5):
+            if i == restart_at:  # a clean restart: the checkpoint is all the next process has
+                assert engine.drain(5) and engine.checkpoint()
+                engine.shutdown(5)
+                engine = StreamEngine(FakeDetector(mode="time", max_len=4, time_window_s=10.0), LIMITS,
+                                      journal=IngestJournal(journal))
+                engine.recover()
+            engine.ingest(lines[i : i + 5], source="src")
+        engine.close_all()
+        assert engine.drain(5)
+        counted = engine.stats().windows_distinct
+        engine.shutdown(5)
+        return counted
+
+    calm = run(tmp_path / "calm", None)
+    assert calm == 4
+    assert run(tmp_path / "restarted", 45) == calm  # line 45: inside the second window, its first pieces scored

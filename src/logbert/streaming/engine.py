@@ -815,6 +815,8 @@ class StreamEngine:
         head["counters"] = dict(self.counters)
         head["closed_by_reason"] = dict(self.closed_by_reason)
         head["recent"] = list(self._recent)  # frozen points: references, their JSON in _state
+        # the window each source scored last: a time window being cut at the checkpoint is counted once after it
+        head["last_window"] = [[source, sid, index] for source, (sid, index) in self._last_window.items()]
         return head, self._router.snapshot(), list(self._outstanding.values())
 
     def _state(self, taken: tuple[dict[str, Any], RouterSnapshot, list[PendingWindow]]) -> dict[str, Any]:
@@ -893,6 +895,9 @@ class StreamEngine:
             reasons = state.get("closed_by_reason", {})
             self.closed_by_reason = Counter({cast(EmitReason, str(k)): int(v) for k, v in reasons.items()})
             self._recent.extend(_point_from_row(row) for row in state.get("recent", ()))
+            self._last_window = OrderedDict(
+                (str(source), (str(sid), int(index))) for source, sid, index in state.get("last_window", ())
+            )
             keys = self._router.load_state(state["router"], self._clock())
             for key in keys:
                 if key in self._summaries:
