@@ -27,7 +27,8 @@ REFERENCE = {
     "size": _B + r"\d+(?:\.\d+)?(?:[KMGTP]i?B|[kKMG]b?|bytes|ms|us|s|h)" + _E,
     "number": _B + r"[-+]?\d+(?:\.\d+)*" + _E,
     "path": r"(?<![^\s\"'(=:\[])/[^\s\"')\]]*",
-    "key_value": r"(?<=\w)=(?:[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*|<[^\s<>]*[\d@][^\s<>]*>)",
+    "key_value": r"(?<=\w)=(?:[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*|/[^\s,;&\"'()\[\]{}<>=]*"
+    r"|<[^\s<>]*[\d@][^\s<>]*>)",
 }
 FORMATS = ("openstack", "hdfs", "bgl", "thunderbird", "raw")
 FILES = [
@@ -107,6 +108,11 @@ def test_whole_rule_sets_on_real_contents() -> None:
         ('duration=12ms state=ACTIVE msg="took 5 s"', 'duration=<*> state=ACTIVE msg="took <*> s"'),
         ("GET /a?id=123&x=abc9 HTTP/1.1", "GET /a?id=<*>&x=<*> HTTP/<*>"),
         ("a == 3 and level=info", "a == <*> and level=info"),
+        # a path is a value too, and sudo's user before its fields: one template per command, not per user
+        ("    dave : TTY=pts/4 ; PWD=/home/dave ; USER=root ; COMMAND=/usr/bin/apt update",
+         "<*> : TTY=<*> ; PWD=<*> ; USER=root ; COMMAND=<*> update"),
+        ("deploy : PWD=/srv/app ; USER=root ; COMMAND=/bin/ls", "<*> : PWD=<*> ; USER=root ; COMMAND=<*>"),
+        ("alice : a note, not sudo's fields", "alice : a note, not sudo's fields"),
     ],
 )
 def test_generic_masks_take_the_value_of_a_key_value_pair_with_a_digit(content: str, masked: str) -> None:

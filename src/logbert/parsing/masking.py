@@ -103,13 +103,18 @@ _THUNDERBIRD: tuple[MaskRule, ...] = (_UUID, _IP, _HEX, _NUM)
 # an id, a size or a version glued to letters, which the number rule leaves whole. Drain does not generalise
 # such a token on its own: two lines that differ in it and in one more position stay apart, so each job or
 # host got templates of its own. A value without a digit (``state=ACTIVE``) is a word and stays; a quoted one
-# is not touched.
+# is not touched. A value that starts with "/" is a path (sudo's ``PWD=/home/dave``, ``COMMAND=/usr/bin/apt``):
+# one per user and command, so an auth log's sudo lines had a template per combination training never saw all of.
 _KEY_VALUE = MaskRule(
     name="key_value",
     # or one in angle brackets that holds a digit or an @ (Postfix's message-id=<1f2e@host>, from=<root@host>)
-    pattern=r"=(?<=\w=)(?:[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*|<[^\s<>]*[\d@][^\s<>]*>)",
+    pattern=r"=(?<=\w=)(?:[^\s,;&\"'()\[\]{}<>=]*\d[^\s,;&\"'()\[\]{}<>=]*|/[^\s,;&\"'()\[\]{}<>=]*"
+    r"|<[^\s<>]*[\d@][^\s<>]*>)",
     replacement="=<*>",
 )
+# The user sudo names first (``    dave : TTY=pts/4 ; PWD=... ; USER=root ; COMMAND=...``): the first word of the
+# content routes a line through Drain's tree, so each user's sudo lines had templates of their own.
+_SUDO_USER = MaskRule(name="sudo_user", pattern=r"^\s*[^\s:]+(?= : (?:TTY|PWD|USER|COMMAND)=)")
 
 # A hexadecimal id of 8 or more digits with at least one digit 0-9 and one letter A-F, in either case (Postfix's
 # queue id 62D82C07CD, a short commit or container id 3f2a9c1b): the number rule leaves it whole, and with a
@@ -162,6 +167,7 @@ _RAW: tuple[MaskRule, ...] = (
     _IP,
     _HASH,
     _HEX,
+    _SUDO_USER,
     _KEY_VALUE,  # before hex_id: message-id=<1f2e3d4c5@host> is one value
     _HEX_ID,
     _VERSION,  # before number, which would cut it up
