@@ -29,6 +29,7 @@ class Trained:
     log: Path
     detector: Any
     offline: dict[str, Any]  # time window name -> SessionResult of `logbert score`
+    notes: list[str]  # what `logbert train` said at its end
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     config = tiny_nova_config(MAX_LEN).with_overrides(
         {"window.mode": "time", "window.time_window_s": 20.0, "scoring.calibration": "split"}
     )
-    train(files.log, root / "art", config, progress=False)
+    trained = train(files.log, root / "art", config, progress=False)
     detector = load_detector(root / "art", need_parser=True)
     assert detector.model.weighs_volume and detector.model.volumes_ is not None
     # the log scored: the training log with a storm of known lines, one long window's lines logged ten times over
@@ -53,7 +54,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     burst = lines[long.first_line_no - 1 : long.last_line_no]
     stormy = root / "storm.log"
     stormy.write_text("\n".join([*lines[: long.last_line_no], *burst * 9, *lines[long.last_line_no :]]) + "\n")
-    return Trained(stormy, detector, {s.session_id: s for s in score(detector, stormy, explain=True)})
+    offline = {s.session_id: s for s in score(detector, stormy, explain=True)}
+    return Trained(stormy, detector, offline, trained.notes)
 
 
 class Recorder:
@@ -108,6 +110,8 @@ def test_streamed_time_windows_score_as_offline_with_their_volume_so_far(trained
     volumes = trained.detector.model.volumes_
     assert volumes.surprise([w.unit_offset + len(w.key_ids) for w in rec.windows]).max() > 0  # the storm's
     (storm,) = [r for r in trained.offline.values() if r.surprises]
+    margin = 2 * max(volumes.volumes)  # train says from how many lines on a window is scored by its volume
+    assert any(f"its lines so far: past {margin} (twice the busiest of the" in note for note in trained.notes)
     assert storm.is_anomaly and "lines in this time window so far" in storm.surprises[0]
 
 

@@ -405,9 +405,12 @@ class LogBertDetector:
         key order cannot change a score (:func:`~logbert.scoring.scorer.canonical_order`) a tag, what the
         short-session term reads (:func:`~logbert.scoring.lengths.whole_session_length`: its bounds), then its keys
         in the one order it is scored in. With the volume surprise (:attr:`weighs_volume`) the window's volume
-        (``offset``, its time window's keys before it, plus its own) comes first."""
+        surprise comes first (``offset``: its time window's keys before it; 0 for most windows, which then share
+        their scores as before)."""
         self._require_fitted()
-        volume: tuple[object, ...] = ("volume", offset + len(keys)) if self.volumes_ is not None else ()
+        volume: tuple[object, ...] = ()
+        if self.volumes_ is not None:
+            volume = ("volume", float(self.volumes_.surprise([offset + len(keys)])[0]))
         if not keys or self.reads_signals or order_matters(self.model_, self.config.scoring, len(keys)):
             return (*volume, *keys)
         order = canonical_order(self.model_, self.config.scoring, keys) or range(len(keys))

@@ -321,6 +321,8 @@ def train(
     gap_note = session_gap_note(corpus, config)
     if gap_note is not None:
         result.notes.append(gap_note)
+    if (volume := volume_note(detector)) is not None:
+        result.notes.append(volume)
     extremes = calibration_extremes_note(result, detector.config, labelled=labels is not None)
     if extremes is not None:
         result.notes.append(extremes)
@@ -1088,6 +1090,20 @@ def signal_notes(corpus: Corpus, config: LogBertConfig) -> list[str]:
 #: time between a session's lines, reads as an id that came back rather than one session going on.
 LONG_PAUSE_S = 86400.0
 LONG_PAUSE_RATIO = 100.0
+
+
+def volume_note(detector: LogBertDetector) -> str | None:
+    """What a time window must hold to be flagged by its volume alone (the volume surprise's margin, twice the busiest
+    normal training window), said after training time windows; None without the volume surprise."""
+    volumes = detector.volumes_
+    if volumes is None or not volumes.volumes:
+        return None
+    return (
+        f"a time window is also scored by its lines so far: past {volumes.margin:g} (twice the busiest of the "
+        f"{len(volumes.volumes)} normal training windows) each doubling adds to its score, so a storm of known lines "
+        "is flagged as it grows; busier hours than training's within that are not (scoring.volume_weight=0 turns it "
+        "off)"
+    )
 
 
 def session_gap_note(corpus: Corpus, config: LogBertConfig) -> str | None:

@@ -170,8 +170,7 @@ def session_misses(
     windows and the masked keys of each window (what :func:`~logbert.evaluation.thresholds.miss_ratio_floor` reads;
     a session without a window: 0 and ``()``)."""
     windows, _, owners = _owned_windows(sessions, window)
-    # each distinct window is scored once inside
-    offsets = window_offsets(scorer, windows)
+    offsets = window_offsets(scorer, windows)  # each distinct window is scored once inside, its volume added after
     out = scorer.scores([list(w.key_ids) for w in windows], **({} if offsets is None else {"offsets": offsets}))
     scores, _ = _worst(len(sessions), owners, np.asarray(scorer.score_of(out), dtype=np.float64))
     misses = np.zeros(len(sessions), dtype=np.int64)
