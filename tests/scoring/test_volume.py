@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -11,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from logbert.artifact import _meta_digest
 from logbert.config import LogBertConfig
 from logbert.errors import UnknownArtifact
 from logbert.pipeline.estimator import LogBertDetector
 from logbert.pipeline.sessions import session_scores, session_windows
 from logbert.records import KeySequence
 from logbert.scoring.volume import VOLUME_MARGIN, VolumeReference, piece_volumes, window_totals
+from tests.test_artifact import _rehash
 
 torch.set_num_threads(1)
 
@@ -140,14 +139,6 @@ def test_an_alert_names_the_busy_window_and_equal_keys_at_another_offset_are_rem
     assert detector.memo_key(first.key_ids, 0) != detector.memo_key(first.key_ids, 84)
     off = fitted[0.0]
     assert off.memo_key(first.key_ids, 0) == off.memo_key(first.key_ids, 84)  # no volume term: the keys alone
-
-
-def _rehash(directory: Path) -> None:
-    meta = json.loads((directory / "meta.json").read_text())
-    for name in meta["sha256"]:
-        meta["sha256"][name] = hashlib.sha256((directory / name).read_bytes()).hexdigest()
-    meta["meta_sha256"] = _meta_digest(meta)
-    (directory / "meta.json").write_text(json.dumps(meta))
 
 
 def test_the_reference_is_saved_an_old_artifact_loads_without_it_and_a_missing_one_is_refused(

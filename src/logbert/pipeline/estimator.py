@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import numpy as np
 from torch import Tensor
@@ -51,6 +51,7 @@ from logbert.windowing.dataset import TokenVocab
 from logbert.windowing.signals import SignalBuckets, SignalRow, encode_signals, resolve_signals
 
 logger = logging.getLogger(__name__)
+_Reference = TypeVar("_Reference")  # a normal-data reference read from meta.json
 _SAID: set[str] = set()  # warnings said once a process: a cross-fit fits six models on the same data
 
 
@@ -693,42 +694,36 @@ def _read_signals_state(
     return buckets, out
 
 
-def _read_lengths(meta: dict[str, Any], needed: bool, directory: str | Path) -> LengthReference | None:
-    """The session-length reference of ``meta.json`` (``scoring.length_weight > 0``).
+def _read_reference(
+    meta: dict[str, Any], name: str, setting: str, read: Callable[[Any], _Reference], directory: str | Path
+) -> _Reference:
+    """A normal-data reference stored in ``meta.json`` under ``name`` (``read``: its ``from_dict``), needed because the
+    config sets ``setting``.
 
     Raises:
-        UnknownArtifact: the config weighs session lengths but meta.json has no readable reference.
+        UnknownArtifact: meta.json has no such reference, or an unreadable one.
     """
+    state = meta.get(name)
+    if state is None:
+        raise UnknownArtifact(f"{directory}: config.json sets {setting} but meta.json has no {name}")
+    try:
+        return read(state)
+    except ValueError as exc:
+        raise UnknownArtifact(f"{directory}: meta.json {name} is malformed ({exc})") from None
+
+
+def _read_lengths(meta: dict[str, Any], needed: bool, directory: str | Path) -> LengthReference | None:
+    """The session-length reference of ``meta.json`` (``scoring.length_weight > 0``)."""
     if not needed:
         return None
-    state = meta.get("session_lengths")
-    if state is None:
-        raise UnknownArtifact(
-            f"{directory}: config.json sets scoring.length_weight but meta.json has no session_lengths"
-        )
-    try:
-        return LengthReference.from_dict(state)
-    except ValueError as exc:
-        raise UnknownArtifact(f"{directory}: meta.json session_lengths is malformed ({exc})") from None
+    return _read_reference(meta, "session_lengths", "scoring.length_weight", LengthReference.from_dict, directory)
 
 
 def _read_volumes(meta: dict[str, Any], needed: bool, directory: str | Path) -> VolumeReference | None:
-    """The time-window volume reference of ``meta.json`` (:attr:`LogBertDetector.weighs_volume`).
-
-    Raises:
-        UnknownArtifact: the config weighs time-window volumes but meta.json has no readable reference.
-    """
+    """The time-window volume reference of ``meta.json`` (:attr:`LogBertDetector.weighs_volume`)."""
     if not needed:
         return None
-    state = meta.get("window_volumes")
-    if state is None:
-        raise UnknownArtifact(
-            f"{directory}: config.json sets scoring.volume_weight but meta.json has no window_volumes"
-        )
-    try:
-        return VolumeReference.from_dict(state)
-    except ValueError as exc:
-        raise UnknownArtifact(f"{directory}: meta.json window_volumes is malformed ({exc})") from None
+    return _read_reference(meta, "window_volumes", "scoring.volume_weight", VolumeReference.from_dict, directory)
 
 
 def _offsets(seqs: Sequence[Sequence[int]], offsets: Sequence[int] | None) -> Sequence[int]:
