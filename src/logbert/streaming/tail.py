@@ -68,7 +68,7 @@ def format_alert(a: AlertRecord, json_output: bool = False, misses_shown: int | 
     engine names; in JSON, ``"window"`` beside ``window_index``) in modes time / sliding, where ``session`` is the
     source; in mode session,
     ``window`` is the window's place in its session (``score``'s ``worst_window``). A time window longer than
-    ``max_len`` keys is scored in pieces: each piece's alert names the window, and its lines say which piece."""
+    ``max_len`` keys is scored in pieces and alerts once, at its first flagged piece, whose lines it gives."""
     name = a.window
     if json_output:
         row: dict[str, object] = {}
