@@ -262,8 +262,13 @@ def test_evaluate_with_listed_ids_that_name_no_session_is_a_clear_error(
 
 def test_evaluate_without_labels_is_a_clear_error(trained: tuple[api.TrainResult, Path, Path]) -> None:
     result, log, _ = trained
-    with pytest.raises(InputDataError, match="has no labels"):
+    with pytest.raises(InputDataError, match="has no labels") as caught:
         api.evaluate(result.artifact_dir, log, baselines=())
+    assert "two inputs" not in str(caught.value)
+    # the log given as DATA and as --normal: said how to measure its false-alarm rate (a new user read the first
+    # message as saying --normal was missing)
+    with pytest.raises(InputDataError, match=r"DATA and --normal are two inputs: .* give it as --normal and no DATA"):
+        api.evaluate(result.artifact_dir, log, normal=log, baselines=())
 
 
 def test_a_finished_artifact_is_not_overwritten_or_resumed_by_accident(

@@ -173,9 +173,15 @@ def evaluate(
         read, read_report = detector.read(path, labels=lab, label=label, kind=kind, with_signals=with_signals)
         read_reports.append(read_report)
         if label is None and lab is None and any(s.label is None for s in read):
+            also = (
+                f" (DATA and --normal are two inputs: to measure the false-alarm rate on {path} alone, give it as "
+                "--normal and no DATA)"
+                if normal is not None or abnormal is not None
+                else ""
+            )
             raise InputDataError(
                 f"{path} has no labels, so precision and recall cannot be measured: give a labels file, "
-                "or pass sessions you know to be normal as `normal` (--normal) to measure the false-alarm rate"
+                "or pass sessions you know to be normal as `normal` (--normal) to measure the false-alarm rate" + also
             )
         for seq in read:
             (fit_pool if _is_training_session(seq, seen, marks) else sequences).append(seq)
