@@ -411,7 +411,7 @@ class LogBertDetector:
         self._require_fitted()
         volume: tuple[object, ...] = ()
         if self.volumes_ is not None:
-            volume = ("volume", float(self.volumes_.surprise([offset + len(keys)])[0]))
+            volume = ("volume", self.volumes_.surprise_of(offset + len(keys)))
         if not keys or self.reads_signals or order_matters(self.model_, self.config.scoring, len(keys)):
             return (*volume, *keys)
         order = canonical_order(self.model_, self.config.scoring, keys) or range(len(keys))

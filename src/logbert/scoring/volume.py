@@ -101,14 +101,13 @@ class VolumeReference:
             >>> ref.surprise([10, 198, 396, 792]).round(3).tolist()
             [0.0, 0.0, 4.605, 9.21]
         """
-        out = np.zeros(len(volumes), dtype=np.float64)
-        if not self.volumes:
-            return out
-        unit = math.log(len(self.volumes) + 1)
-        for i, v in enumerate(volumes):
-            if v > self.margin:
-                out[i] = unit * math.log2(v / self.margin)
-        return out
+        return np.fromiter((self.surprise_of(v) for v in volumes), dtype=np.float64, count=len(volumes))
+
+    def surprise_of(self, volume: int) -> float:
+        """The volume surprise of one volume (:meth:`surprise`), in nats."""
+        if not self.volumes or volume <= self.margin:
+            return 0.0
+        return math.log(len(self.volumes) + 1) * math.log2(volume / self.margin)
 
     def describe(self, volume: int) -> str:
         """One line for an explanation: how a time window of ``volume`` lines so far compares with the normal ones.
